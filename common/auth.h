@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Secrets: argon2id password hashes, one-time activation/reset codes, TOTP.
+ * Links libargon2, libsodium and liboath; never linked into the NSS module.
+ * Convention: 0 on success, -errno on failure, ret_ parameters untouched on failure.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct roles_config;
+
+/* ---- argon2id ------------------------------------------------------------------------ */
+
+struct roles_hash_params {
+        uint32_t t_cost;
+        uint32_t m_cost_kib;
+        uint32_t parallelism;
+};
+
+#define ROLES_PASSWORD_MAX     4096   /* longer passwords are refused before any hashing */
+#define ROLES_HASH_SALT_LEN    16
+#define ROLES_HASH_LEN         32
+#define ROLES_HASH_ENCODED_MAX 256
+
+/* The parameters new hashes are made with. */
+void roles_hash_params_from_config(const struct roles_config *cfg, struct roles_hash_params *ret);
+
+/*
+ * The most a stored hash may demand before we refuse to verify it (so a tampered row cannot
+ * make us allocate gigabytes): four times the larger of the configured value and the
+ * RFC 9106 default, for each of t, m and p.
+ */
+void roles_hash_ceiling_from_config(const struct roles_config *cfg, struct roles_hash_params *ret);
+
+/* What an encoded "$argon2id$v=19$m=..,t=..,p=..$salt$hash" string says, checked for form only. */
+struct roles_hash_info {
+        uint32_t version;
+        struct roles_hash_params params;
+        size_t salt_len;     /* decoded bytes */
+        size_t hash_len;     /* decoded bytes */
+};
+int roles_hash_parse(const char *encoded, struct roles_hash_info *ret);
+
+/* Hash a password (at most ROLES_PASSWORD_MAX bytes) with a fresh salt from libsodium. */
+int roles_password_hash(const char *password, size_t len, const struct roles_hash_params *params,
+                        char ret_encoded[static ROLES_HASH_ENCODED_MAX]);
+
+/*
+ * 0 when password matches, -EACCES when it does not, -EINVAL for a malformed hash, -E2BIG
+ * when the stored parameters exceed the ceiling (nothing is allocated in that case).
+ * The comparison is constant-time (libargon2).
+ */
+int roles_password_verify(const char *encoded, const char *password, size_t len,
+                          const struct roles_hash_params *ceiling);
+
+/* True if the stored hash was made with parameters other than params (or is not argon2id). */
+bool roles_password_needs_rehash(const char *encoded, const struct roles_hash_params *params);
+
+/* ---- one-time codes ------------------------------------------------------------------- */
+
+/*
+ * Activation and reset codes: 100 random bits shown as "XXXXX-XXXXX-XXXXX-XXXXX" (RFC 4648
+ * base32). Only a BLAKE2b hash bound to the user's uuid is ever stored, so a code is useless
+ * for any other user and a stolen secrets.db does not reveal pending codes.
+ */
+#define ROLES_CODE_TEXT_LEN 23
+#define ROLES_CODE_HASH_LEN 32
+
+int roles_code_new(char ret_code[static ROLES_CODE_TEXT_LEN + 1]);
+
+/* Hash a code as typed (case, dashes and spaces ignored) for the user with this uuid. */
+int roles_code_hash(const char *code, const char *user_uuid, uint8_t ret_hash[static ROLES_CODE_HASH_LEN]);
+
+/* Constant-time: does code, typed by the user with user_uuid, match the stored hash? */
+bool roles_code_matches(const uint8_t stored[static ROLES_CODE_HASH_LEN], const char *code,
+                        const char *user_uuid);
+
+/* ---- TOTP (RFC 6238, SHA1, 6 digits, 30 s) ---------------------------------------------- */
+
+#define ROLES_TOTP_SECRET_BYTES  20
+#define ROLES_TOTP_SECRET_B32MAX 64
+#define ROLES_TOTP_STEP          30
+#define ROLES_TOTP_DIGITS        6
+
+/* A fresh 160-bit secret, base32 without padding. */
+int roles_totp_new_secret(char ret_base32[static ROLES_TOTP_SECRET_B32MAX]);
+
+/* otpauth://totp/ISSUER:ACCOUNT?secret=...&issuer=ISSUER&algorithm=SHA1&digits=6&period=30 (malloc'd). */
+int roles_totp_uri(const char *issuer, const char *account, const char *base32, char **ret_uri);
+
+/*
+ * Check a code at time now, accepting window steps either side. A step at or before
+ * last_step (the last one accepted for this user, -1 if none) is refused with -EALREADY, so
+ * a code works once. On success *ret_step is the matching step, to be stored as last_step.
+ * -EACCES for a wrong code, -EINVAL for a malformed code or secret.
+ */
+int roles_totp_verify(const char *base32, const char *code, time_t now, unsigned window,
+                      int64_t last_step, int64_t *ret_step);
+
+/* Wipe a secret (sodium_memzero). */
+void roles_wipe(void *p, size_t len);

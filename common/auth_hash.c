@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: MIT */
+#include "auth.h"
+
+#include <argon2.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <string.h>
+
+#include "config.h"
+
+/* RFC 9106, section 4, second recommended option: what the ceiling never drops below. */
+#define RFC9106_T_COST      3
+#define RFC9106_M_COST_KIB  65536
+#define RFC9106_PARALLELISM 4
+
+/* Decoded salt and hash lengths we accept in a stored string. */
+#define HASH_PART_MIN 8
+#define HASH_PART_MAX 64
+
+static pthread_once_t sodium_once = PTHREAD_ONCE_INIT;
+static int sodium_status = -EIO;
+
+static void sodium_setup(void) {
+        /* 0 on first initialisation, 1 if something else in the process already did it. */
+        sodium_status = sodium_init() < 0 ? -EIO : 0;
+}
+
+static int sodium_ready(void) {
+        if (pthread_once(&sodium_once, sodium_setup) != 0)
+                return -EIO;
+        return sodium_status;
+}
+
+static uint32_t max_u32(uint32_t a, uint32_t b) {
+        return a > b ? a : b;
+}
+
+void roles_hash_params_from_config(const struct roles_config *cfg, struct roles_hash_params *ret) {
+        *ret = (struct roles_hash_params) {
+                .t_cost = cfg->argon2_t_cost,
+                .m_cost_kib = cfg->argon2_m_cost_kib,
+                .parallelism = cfg->argon2_parallelism,
+        };
+}
+
+void roles_hash_ceiling_from_config(const struct roles_config *cfg, struct roles_hash_params *ret) {
+        /*
+         * The config parser bounds the three values (t <= 64, m <= 4 GiB, p <= 64), so four
+         * times any of them still fits in 32 bits.
+         */
+        *ret = (struct roles_hash_params) {
+                .t_cost = 4 * max_u32(cfg->argon2_t_cost, RFC9106_T_COST),
+                .m_cost_kib = 4 * max_u32(cfg->argon2_m_cost_kib, RFC9106_M_COST_KIB),
+                .parallelism = 4 * max_u32(cfg->argon2_parallelism, RFC9106_PARALLELISM),
+        };
+}
+
+/*
+ * The same lower bounds libargon2 enforces (at least one pass, one lane, and two blocks per
+ * lane per sync point); a string breaking them can never have come out of argon2.
+ */
+static bool params_sane(const struct roles_hash_params *p) {
+        return p->t_cost >= ARGON2_MIN_TIME &&
+               p->parallelism >= ARGON2_MIN_LANES && p->parallelism <= ARGON2_MAX_LANES &&
+               (uint64_t) p->m_cost_kib >= 8 * (uint64_t) p->parallelism;
+}
+
+/*
+ * A decimal uint32 exactly as argon2 prints one: digits only, no sign, no leading zero.
+ * Returns the character after the number, or NULL.
+ */
+static const char *parse_u32(const char *s, uint32_t *ret) {
+        uint64_t v = 0;
+        const char *p = s;
+
+        if (*p < '0' || *p > '9')
+                return NULL;
+        if (*p == '0' && p[1] >= '0' && p[1] <= '9')
+                return NULL;
+        for (; *p >= '0' && *p <= '9'; p++) {
+                v = v * 10 + (uint64_t) (*p - '0');
+                if (v > UINT32_MAX)
+                        return NULL;
+        }
+        *ret = (uint32_t) v;
+        return p;
+}
+
+static bool is_b64(char c) {
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+               c == '+' || c == '/';
+}
+
+static unsigned b64_value(char c) {
+        if (c >= 'A' && c <= 'Z')
+                return (unsigned) (c - 'A');
+        if (c >= 'a' && c <= 'z')
+                return (unsigned) (c - 'a') + 26;
+        if (c >= '0' && c <= '9')
+                return (unsigned) (c - '0') + 52;
+        return c == '+' ? 62 : 63;
+}
+
+/*
+ * Unpadded standard base64 as argon2 emits it, running up to end (a '$' or the terminating
+ * NUL). Like argon2's own decoder, a length that leaves a lone character and unused
+ * trailing bits that are not zero are refused, so each byte string has one spelling.
+ * Only the length is needed: argon2 decodes the bytes itself when verifying.
+ */
+static const char *parse_b64(const char *s, size_t *ret_len) {
+        const char *p = s;
+
+        while (is_b64(*p))
+                p++;
+
+        size_t n = (size_t) (p - s);
+        if (n % 4 == 1)
+                return NULL;
+        if (n % 4 != 0) {
+                unsigned unused_bits = n % 4 == 2 ? 4 : 2;
+                if (b64_value(p[-1]) & ((1u << unused_bits) - 1))
+                        return NULL;
+        }
+        *ret_len = n / 4 * 3 + (n % 4 == 0 ? 0 : n % 4 - 1);
+        return p;
+}
+
+static const char *skip_literal(const char *s, const char *literal) {
+        size_t n = strlen(literal);
+        return strncmp(s, literal, n) == 0 ? s + n : NULL;
+}
+
+int roles_hash_parse(const char *encoded, struct roles_hash_info *ret) {
+        struct roles_hash_info info = { .version = ARGON2_VERSION_13 };
+        const char *p;
+
+        if (!encoded || strnlen(encoded, ROLES_HASH_ENCODED_MAX) >= ROLES_HASH_ENCODED_MAX)
+                return -EINVAL;
+
+        /*
+         * Only the one form we write is accepted, byte for byte: every value parsed here is
+         * the value libargon2 will read from the same string, so the ceiling checked against
+         * it is the one that applies when argon2 allocates.
+         */
+        p = skip_literal(encoded, "$argon2id$v=19$m=");
+        if (p)
+                p = parse_u32(p, &info.params.m_cost_kib);
+        if (p)
+                p = skip_literal(p, ",t=");
+        if (p)
+                p = parse_u32(p, &info.params.t_cost);
+        if (p)
+                p = skip_literal(p, ",p=");
+        if (p)
+                p = parse_u32(p, &info.params.parallelism);
+        if (p)
+                p = skip_literal(p, "$");
+        if (p)
+                p = parse_b64(p, &info.salt_len);
+        if (p)
+                p = skip_literal(p, "$");
+        if (p)
+                p = parse_b64(p, &info.hash_len);
+        if (!p || *p != '\0')
+                return -EINVAL;
+
+        if (!params_sane(&info.params) ||
+            info.salt_len < HASH_PART_MIN || info.salt_len > HASH_PART_MAX ||
+            info.hash_len < HASH_PART_MIN || info.hash_len > HASH_PART_MAX)
+                return -EINVAL;
+
+        *ret = info;
+        return 0;
+}
+
+static int argon2_to_errno(int r) {
+        switch (r) {
+        case ARGON2_OK:
+                return 0;
+        case ARGON2_VERIFY_MISMATCH:
+                return -EACCES;
+        case ARGON2_MEMORY_ALLOCATION_ERROR:
+                return -ENOMEM;
+        case ARGON2_THREAD_FAIL:
+                return -EAGAIN;
+        default:
+                return -EINVAL;
+        }
+}
+
+int roles_password_hash(const char *password, size_t len, const struct roles_hash_params *params,
+                        char ret_encoded[static ROLES_HASH_ENCODED_MAX]) {
+        uint8_t salt[ROLES_HASH_SALT_LEN];
+        char encoded[ROLES_HASH_ENCODED_MAX];
+        int r;
+
+        if (!password || !params || !params_sane(params))
+                return -EINVAL;
+        if (len > ROLES_PASSWORD_MAX)
+                return -E2BIG;
+
+        r = sodium_ready();
+        if (r < 0)
+                return r;
+
+        randombytes_buf(salt, sizeof(salt));
+        r = argon2_to_errno(argon2id_hash_encoded(params->t_cost, params->m_cost_kib,
+                                                  params->parallelism, password, len,
+                                                  salt, sizeof(salt), ROLES_HASH_LEN,
+                                                  encoded, sizeof(encoded)));
+        if (r < 0)
+                return r;
+
+        memcpy(ret_encoded, encoded, sizeof(encoded));
+        return 0;
+}
+
+int roles_password_verify(const char *encoded, const char *password, size_t len,
+                          const struct roles_hash_params *ceiling) {
+        struct roles_hash_info info;
+        int r;
+
+        if (!password || !ceiling)
+                return -EINVAL;
+        /* Refused before anything is hashed: argon2 would happily digest megabytes. */
+        if (len > ROLES_PASSWORD_MAX)
+                return -E2BIG;
+
+        r = roles_hash_parse(encoded, &info);
+        if (r < 0)
+                return r;
+
+        /* A tampered row must not make us allocate gigabytes or spin for minutes. */
+        if (info.params.t_cost > ceiling->t_cost ||
+            info.params.m_cost_kib > ceiling->m_cost_kib ||
+            info.params.parallelism > ceiling->parallelism)
+                return -E2BIG;
+
+        /* argon2 compares the computed and stored hash in constant time. */
+        return argon2_to_errno(argon2id_verify(encoded, password, len));
+}
+
+bool roles_password_needs_rehash(const char *encoded, const struct roles_hash_params *params) {
+        struct roles_hash_info info;
+
+        if (!params || roles_hash_parse(encoded, &info) < 0)
+                return true;
+
+        return info.params.t_cost != params->t_cost ||
+               info.params.m_cost_kib != params->m_cost_kib ||
+               info.params.parallelism != params->parallelism ||
+               info.salt_len != ROLES_HASH_SALT_LEN ||
+               info.hash_len != ROLES_HASH_LEN;
+}

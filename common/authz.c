@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: MIT */
+#include "authz.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Grow an array by one element; the new element is zeroed. */
+static void *grow(void *array, size_t *n, size_t size) {
+        void *p = reallocarray(array, *n + 1, size);
+        if (!p)
+                return NULL;
+        memset((char *) p + *n * size, 0, size);
+        (*n)++;
+        return p;
+}
+
+static int add_grant(struct roles_resolution *res, const char *perm, enum roles_grant_source source,
+                     size_t index, bool disabled) {
+        struct roles_resolved_grant *g = grow(res->grants, &res->n_grants, sizeof(*g));
+        if (!g)
+                return -ENOMEM;
+        res->grants = g;
+        g += res->n_grants - 1;
+        g->source = source;
+        g->index = index;
+        g->disabled = disabled;
+        return roles_strcpy(g->perm, sizeof(g->perm), perm) < 0 ? -EBADMSG : 0;
+}
+
+/* The metarole with this id, added (reached via via_metarole / via_role) if not yet seen. */
+static int reach_metarole(struct roles_resolution *res, int64_t id, const char *code, size_t via_metarole,
+                          size_t via_role, size_t *ret_index) {
+        for (size_t i = 0; i < res->n_metaroles; i++)
+                if (res->metaroles[i].id == id) {
+                        *ret_index = i;
+                        return 0;
+                }
+        struct roles_resolved_metarole *m = grow(res->metaroles, &res->n_metaroles, sizeof(*m));
+        if (!m)
+                return -ENOMEM;
+        res->metaroles = m;
+        m += res->n_metaroles - 1;
+        m->id = id;
+        m->via_metarole = via_metarole;
+        m->via_role = via_role;
+        if (roles_strcpy(m->code, sizeof(m->code), code) < 0)
+                return -EBADMSG;
+        if (strcmp(code, ROLES_METAROLE_SUPER_ADMIN) == 0)
+                res->superuser = true;
+        *ret_index = res->n_metaroles - 1;
+        return 0;
+}
+
+static int on_assignment(void *userdata, const struct roles_assignment_row *row) {
+        struct roles_resolution *res = userdata;
+        struct roles_resolved_role *r = grow(res->roles, &res->n_roles, sizeof(*r));
+        if (!r)
+                return -ENOMEM;
+        res->roles = r;
+        r += res->n_roles - 1;
+        r->id = row->role_id;
+        r->until = row->until;
+        if (roles_strcpy(r->name, sizeof(r->name), row->role) < 0)
+                return -EBADMSG;
+        return reach_metarole(res, row->metarole_id, row->metarole, ROLES_NONE, res->n_roles - 1, &r->metarole);
+}
+
+struct walk {
+        struct roles_resolution *res;
+        size_t parent;
+};
+
+static int on_child(void *userdata, const struct roles_child_row *row) {
+        struct walk *w = userdata;
+        size_t ignored;
+        return reach_metarole(w->res, row->id, row->code, w->parent, w->res->metaroles[w->parent].via_role, &ignored);
+}
+
+static int on_role_perm(void *userdata, const struct roles_perm_row *row) {
+        struct roles_resolution *res = userdata;
+        for (size_t i = 0; i < res->n_roles; i++)
+                if (res->roles[i].id == row->owner_id)
+                        return add_grant(res, row->perm, ROLES_GRANT_ROLE, i, row->disabled);
+        return 0;
+}
+
+static int on_metarole_perm(void *userdata, const struct roles_perm_row *row) {
+        struct walk *w = userdata;
+        return add_grant(w->res, row->perm, ROLES_GRANT_METAROLE, w->parent, false);
+}
+
+int roles_resolve(struct roles_store *s, const struct roles_user *u, time_t now, struct roles_resolution **ret) {
+        struct roles_resolution *res = calloc(1, sizeof(*res));
+        int r = 0;
+
+        if (!res)
+                return -ENOMEM;
+        memcpy(res->user, u->name, sizeof(res->user));
+
+        if (!u->enabled)
+                res->inactive = "disabled";
+        else if (u->expires_at != 0 && u->expires_at <= (int64_t) now)
+                res->inactive = "account expired";
+        if (res->inactive)
+                goto done;
+
+        r = roles_store_current_assignments(s, u->id, now, on_assignment, res);
+        if (r < 0)
+                goto fail;
+        /* Breadth first over `includes`: metaroles[] doubles as the queue, and the first visit
+         * of each metarole is along a shortest path, which is what --why shows. */
+        for (size_t i = 0; i < res->n_metaroles; i++) {
+                struct walk w = { res, i };
+                r = roles_store_metarole_children(s, res->metaroles[i].id, on_child, &w);
+                if (r < 0)
+                        goto fail;
+        }
+        r = roles_store_current_role_perms(s, u->id, now, on_role_perm, res);
+        if (r < 0)
+                goto fail;
+        for (size_t i = 0; i < res->n_metaroles; i++) {
+                struct walk w = { res, i };
+                r = roles_store_metarole_perms(s, res->metaroles[i].id, on_metarole_perm, &w);
+                if (r < 0)
+                        goto fail;
+        }
+done:
+        *ret = res;
+        return 0;
+fail:
+        roles_resolution_free(res);
+        return r;
+}
+
+void roles_resolution_free(struct roles_resolution *res) {
+        if (!res)
+                return;
+        free(res->roles);
+        free(res->metaroles);
+        free(res->grants);
+        free(res);
+}
+
+bool roles_resolution_allows(const struct roles_resolution *res, const char *perm, size_t *ret_grant) {
+        if (res->inactive || !roles_perm_valid(perm, false))
+                return false;
+        for (size_t i = 0; i < res->n_grants; i++)
+                if (!res->grants[i].disabled && roles_perm_covers(res->grants[i].perm, perm)) {
+                        if (ret_grant)
+                                *ret_grant = i;
+                        return true;
+                }
+        if (res->superuser) {
+                if (ret_grant)
+                        *ret_grant = ROLES_NONE;
+                return true;
+        }
+        return false;
+}
+
+int roles_check(struct roles_store *s, const char *user, const char *perm, time_t now) {
+        struct roles_user u;
+        struct roles_resolution *res = NULL;
+        int r = roles_user_by_name(s, user, &u);
+        if (r < 0)
+                return r;
+        r = roles_resolve(s, &u, now, &res);
+        if (r < 0)
+                return r;
+        r = roles_resolution_allows(res, perm, NULL) ? 1 : 0;
+        roles_resolution_free(res);
+        return r;
+}
+
+static int append(char *buf, size_t size, size_t *len, const char *kind, const char *name) {
+        int n = snprintf(buf + *len, size - *len, "%s%s %s", *len ? " -> " : "", kind, name);
+        if (n < 0 || (size_t) n >= size - *len)
+                return -ENOBUFS;
+        *len += (size_t) n;
+        return 0;
+}
+
+int roles_resolution_path(const struct roles_resolution *res, size_t g, char *buf, size_t size) {
+        size_t len = 0, chain[64], n = 0, role;
+        int r;
+
+        if (g >= res->n_grants || size == 0)
+                return -EINVAL;
+        buf[0] = '\0';
+        const struct roles_resolved_grant *gr = &res->grants[g];
+        if (gr->source == ROLES_GRANT_ROLE)
+                return append(buf, size, &len, "role", res->roles[gr->index].name);
+
+        /* Walk back from the granting metarole to the role that reached it. */
+        for (size_t m = gr->index; m != ROLES_NONE && n < ROLES_N_ELEMENTS(chain); m = res->metaroles[m].via_metarole)
+                chain[n++] = m;
+        role = res->metaroles[gr->index].via_role;
+        if ((r = append(buf, size, &len, "role", res->roles[role].name)) < 0)
+                return r;
+        while (n > 0)
+                if ((r = append(buf, size, &len, "metarole", res->metaroles[chain[--n]].code)) < 0)
+                        return r;
+        return 0;
+}

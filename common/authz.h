@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Permission resolution: the one definition PAM, NSS and rolesctl all use.
+ *
+ *   current roles(user)  = assigned roles whose `until` has not passed at `now`
+ *   metaroles(user)      = the metarole of each current role, plus everything those include,
+ *                          transitively (breadth first, so each is reached by a shortest path)
+ *   permissions(user)    = enabled permissions of current roles ∪ permissions of metaroles(user)
+ *   a user holding super-admin is a superuser and holds every permission;
+ *   a disabled user, or one whose account has expired, holds nothing.
+ *
+ * Each grant keeps its provenance (role -> metarole -> included metarole ...) for `perms --why`.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "store.h"
+
+#define ROLES_NONE SIZE_MAX
+
+struct roles_resolved_role {
+        int64_t id;
+        char name[ROLES_NAME_MAX + 1];
+        int64_t until;                  /* 0: no end */
+        size_t metarole;                /* index into metaroles */
+};
+
+struct roles_resolved_metarole {
+        int64_t id;
+        char code[ROLES_NAME_MAX + 1];
+        size_t via_metarole;            /* the metarole that included it, or ROLES_NONE: a role's own */
+        size_t via_role;                /* the role through which it was first reached */
+};
+
+enum roles_grant_source { ROLES_GRANT_ROLE, ROLES_GRANT_METAROLE };
+
+struct roles_resolved_grant {
+        char perm[ROLES_PERM_MAX + 1];
+        enum roles_grant_source source;
+        size_t index;                   /* into roles or metaroles, by source */
+        bool disabled;                  /* on its role: listed for --why, never counted */
+};
+
+struct roles_resolution {
+        char user[ROLES_NAME_MAX + 1];
+        const char *inactive;           /* NULL, "disabled" or "account expired": holds nothing */
+        bool superuser;
+        size_t n_roles, n_metaroles, n_grants;
+        struct roles_resolved_role *roles;
+        struct roles_resolved_metarole *metaroles;
+        struct roles_resolved_grant *grants;
+};
+
+int roles_resolve(struct roles_store *s, const struct roles_user *u, time_t now, struct roles_resolution **ret);
+void roles_resolution_free(struct roles_resolution *res);
+
+/*
+ * Does the resolution hold perm (a concrete code, no wildcard)? On true, *ret_grant (may be
+ * NULL) is the index of the first covering grant, or ROLES_NONE when it holds it as superuser.
+ */
+bool roles_resolution_allows(const struct roles_resolution *res, const char *perm, size_t *ret_grant);
+
+/* Resolve and decide for a user by name: 1 yes, 0 no, -errno (-ENOENT: no such user). */
+int roles_check(struct roles_store *s, const char *user, const char *perm, time_t now);
+
+/* "role dba -> metarole admin -> metarole user": where grant g came from. */
+int roles_resolution_path(const struct roles_resolution *res, size_t g, char *buf, size_t size);

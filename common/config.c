@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: MIT */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "roles-build.h"
+#include "util.h"
+
+#define CONFIG_FILE_MAX (64 * 1024)
+
+enum key_kind { KEY_PATH, KEY_U32 };
+
+struct key {
+        const char *name;
+        enum key_kind kind;
+        size_t offset;
+        uint32_t min, max;      /* for KEY_U32 */
+};
+
+#define PATH_KEY(f)          { #f, KEY_PATH, offsetof(struct roles_config, f), 0, 0 }
+#define U32_KEY(f, lo, hi)   { #f, KEY_U32, offsetof(struct roles_config, f), lo, hi }
+
+static const struct key keys[] = {
+        PATH_KEY(public_db),
+        PATH_KEY(secrets_db),
+        PATH_KEY(state_db),
+        U32_KEY(uid_min, 1, UINT32_MAX - 1),
+        U32_KEY(uid_max, 1, UINT32_MAX - 1),
+        U32_KEY(gid_min, 1, UINT32_MAX - 1),
+        U32_KEY(gid_max, 1, UINT32_MAX - 1),
+        PATH_KEY(home_base),
+        PATH_KEY(default_shell),
+        U32_KEY(argon2_t_cost, 1, 64),
+        U32_KEY(argon2_m_cost_kib, 8, 4 * 1024 * 1024),
+        U32_KEY(argon2_parallelism, 1, 64),
+        U32_KEY(deny, 0, 1000000),
+        U32_KEY(fail_interval, 1, UINT32_MAX - 1),
+        U32_KEY(unlock_time, 0, UINT32_MAX - 1),
+        U32_KEY(activation_ttl, 60, UINT32_MAX - 1),
+        U32_KEY(reset_ttl, 60, UINT32_MAX - 1),
+        U32_KEY(totp_window, 0, 10),
+        U32_KEY(password_min_length, 1, 1024),
+};
+
+void roles_config_defaults(struct roles_config *cfg) {
+        *cfg = (struct roles_config) {
+                .public_db = "/var/lib/roles/roles.db",
+                .secrets_db = "/var/lib/roles/secrets.db",
+                .state_db = "/var/lib/roles/state.db",
+                .uid_min = 10000,
+                .uid_max = 59999,
+                .gid_min = 10000,
+                .gid_max = 59999,
+                .home_base = "/home",
+                .default_shell = "/bin/bash",
+                .argon2_t_cost = 3,
+                .argon2_m_cost_kib = 65536,
+                .argon2_parallelism = 4,
+                .deny = 5,
+                .fail_interval = 900,
+                .unlock_time = 600,
+                .activation_ttl = 259200,
+                .reset_ttl = 86400,
+                .totp_window = 1,
+                .password_min_length = 8,
+        };
+}
+
+static int fail(char *errbuf, size_t errlen, int r, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int fail(char *errbuf, size_t errlen, int r, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        if (errbuf && errlen > 0)
+                vsnprintf(errbuf, errlen, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+static char *trim(char *s) {
+        while (*s == ' ' || *s == '\t')
+                s++;
+        char *e = s + strlen(s);
+        while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+                *--e = '\0';
+        return s;
+}
+
+static int set_key(struct roles_config *cfg, const struct key *k, const char *value) {
+        char *field = (char *) cfg + k->offset;
+        if (k->kind == KEY_PATH) {
+                if (!roles_path_valid(value))
+                        return -EINVAL;
+                return roles_strcpy(field, PATH_MAX, value) < 0 ? -EINVAL : 0;
+        }
+        int64_t v;
+        if (roles_parse_int64(value, k->min, k->max, &v) < 0)
+                return -ERANGE;
+        *(uint32_t *) (void *) field = (uint32_t) v;
+        return 0;
+}
+
+int roles_config_parse(const char *text, size_t len, const char *origin, struct roles_config *cfg,
+                       char *errbuf, size_t errlen) {
+        struct roles_config new_cfg = *cfg;
+        unsigned lineno = 0;
+        const char *p = text, *end = text + len;
+
+        while (p < end) {
+                const char *nl = memchr(p, '\n', (size_t) (end - p));
+                size_t n = nl ? (size_t) (nl - p) : (size_t) (end - p);
+                char line[1024];
+                lineno++;
+                if (n >= sizeof(line))
+                        return fail(errbuf, errlen, -EINVAL, "%s:%u: line too long", origin, lineno);
+                if (memchr(p, '\0', n))
+                        return fail(errbuf, errlen, -EINVAL, "%s:%u: NUL byte", origin, lineno);
+                memcpy(line, p, n);
+                line[n] = '\0';
+                p += n + (nl ? 1 : 0);
+
+                char *hash = strchr(line, '#');
+                if (hash)
+                        *hash = '\0';
+                char *s = trim(line);
+                if (*s == '\0')
+                        continue;
+                char *eq = strchr(s, '=');
+                if (!eq)
+                        return fail(errbuf, errlen, -EINVAL, "%s:%u: expected 'key = value'", origin, lineno);
+                *eq = '\0';
+                char *key = trim(s), *value = trim(eq + 1);
+
+                const struct key *k = NULL;
+                for (size_t i = 0; i < ROLES_N_ELEMENTS(keys); i++)
+                        if (strcmp(keys[i].name, key) == 0)
+                                k = &keys[i];
+                if (!k)
+                        return fail(errbuf, errlen, -EINVAL, "%s:%u: unknown key '%.64s'", origin, lineno, key);
+                if (set_key(&new_cfg, k, value) < 0) {
+                        if (k->kind == KEY_PATH)
+                                return fail(errbuf, errlen, -EINVAL, "%s:%u: %s: '%.64s' is not an absolute path",
+                                            origin, lineno, k->name, value);
+                        return fail(errbuf, errlen, -EINVAL, "%s:%u: %s: '%.64s' is not a number from %u to %u",
+                                    origin, lineno, k->name, value, k->min, k->max);
+                }
+        }
+
+        if (new_cfg.uid_min > new_cfg.uid_max)
+                return fail(errbuf, errlen, -EINVAL, "%s: uid_min is greater than uid_max", origin);
+        if (new_cfg.gid_min > new_cfg.gid_max)
+                return fail(errbuf, errlen, -EINVAL, "%s: gid_min is greater than gid_max", origin);
+
+        *cfg = new_cfg;
+        return 0;
+}
+
+int roles_config_load(const char *path, struct roles_config *cfg, char *errbuf, size_t errlen) {
+        char *text = NULL;
+        int r;
+
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return fail(errbuf, errlen, -errno, "%s: %s", path, strerror(errno));
+
+        struct stat st;
+        if (fstat(fd, &st) < 0) {
+                r = fail(errbuf, errlen, -errno, "%s: %s", path, strerror(errno));
+                goto out;
+        }
+        if (!S_ISREG(st.st_mode) || st.st_size > CONFIG_FILE_MAX) {
+                r = fail(errbuf, errlen, -EINVAL, "%s: not a regular file of at most 64 KiB", path);
+                goto out;
+        }
+        if (st.st_mode & S_IWOTH) {
+                r = fail(errbuf, errlen, -EPERM, "%s: refusing a world-writable configuration file", path);
+                goto out;
+        }
+        text = malloc((size_t) st.st_size + 1);
+        if (!text) {
+                r = -ENOMEM;
+                goto out;
+        }
+        size_t have = 0;
+        while (have < (size_t) st.st_size) {
+                ssize_t n = read(fd, text + have, (size_t) st.st_size - have);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0) {
+                        r = fail(errbuf, errlen, n < 0 ? -errno : -EIO, "%s: read failed", path);
+                        goto out;
+                }
+                have += (size_t) n;
+        }
+        r = roles_config_parse(text, have, path, cfg, errbuf, errlen);
+out:
+        free(text);
+        close(fd);
+        return r;
+}
+
+const char *roles_config_path(const char *explicit_path) {
+        if (explicit_path)
+                return explicit_path;
+        const char *env = secure_getenv("ROLES_CONF");
+        if (env && *env)
+                return env;
+        return ROLES_DEFAULT_CONF;
+}

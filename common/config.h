@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * /etc/roles.conf: "key = value" lines, '#' starts a comment running to the end of the line.
+ * Every key has a code default; an unknown key or a bad value is an error naming the line.
+ */
+#pragma once
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct roles_config {
+        char public_db[PATH_MAX];
+        char secrets_db[PATH_MAX];
+        char state_db[PATH_MAX];
+        uint32_t uid_min, uid_max;
+        uint32_t gid_min, gid_max;
+        char home_base[PATH_MAX];
+        char default_shell[PATH_MAX];
+        uint32_t argon2_t_cost;
+        uint32_t argon2_m_cost_kib;
+        uint32_t argon2_parallelism;
+        uint32_t deny;
+        uint32_t fail_interval;
+        uint32_t unlock_time;
+        uint32_t activation_ttl;
+        uint32_t reset_ttl;
+        uint32_t totp_window;
+        uint32_t password_min_length;
+};
+
+void roles_config_defaults(struct roles_config *cfg);
+
+/*
+ * Read a configuration file over the defaults. On failure *cfg is left untouched and errbuf
+ * holds one line ("/etc/roles.conf:7: unknown key 'foo'"). A missing file is -ENOENT.
+ */
+int roles_config_load(const char *path, struct roles_config *cfg, char *errbuf, size_t errlen);
+
+/* Parse configuration text (for tests and fuzzing); origin names it in messages. */
+int roles_config_parse(const char *text, size_t len, const char *origin, struct roles_config *cfg,
+                       char *errbuf, size_t errlen);
+
+/*
+ * The configuration file to read: an explicit path if given, else $ROLES_CONF read with
+ * secure_getenv (ignored in setuid programs), else the built-in default.
+ */
+const char *roles_config_path(const char *explicit_path);

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+/* What the store's source files share; nothing outside common/store*.c includes this. */
+#pragma once
+
+#include <sqlite3.h>
+#include <stdarg.h>
+
+#include "store.h"
+
+#define STMT_CACHE_MAX 96
+
+struct stmt_cache_entry {
+        sqlite3 *db;
+        const char *sql;        /* compared by address: every statement is a static string */
+        sqlite3_stmt *stmt;
+};
+
+/* What to remove for a user once the snapshot is published. */
+enum {
+        PURGE_TALLY    = 1u << 0,       /* state.db lockout tally (unlock) */
+        PURGE_TOTP     = 1u << 1,       /* state.db last TOTP step (new secret) */
+        PURGE_TRACKING = 1u << 2,       /* state.db login tracking */
+        PURGE_SECRETS  = 1u << 3,       /* secrets.db credentials and codes */
+        PURGE_ALL      = PURGE_TALLY | PURGE_TOTP | PURGE_TRACKING | PURGE_SECRETS,
+};
+
+struct pending_purge {
+        char uuid[ROLES_UUID_LEN + 1];
+        unsigned what;
+};
+
+struct roles_store {
+        struct roles_config cfg;
+        unsigned flags;
+        time_t now;             /* 0: use the real clock */
+
+        sqlite3 *pub;           /* roles.db: immutable snapshot, or the staged copy when writing */
+        sqlite3 *sec;           /* secrets.db, or NULL */
+        sqlite3 *state;         /* state.db, or NULL */
+
+        /* writer only */
+        int lock_fd;
+        int stage_fd;
+        char stage_path[PATH_MAX];
+        bool committed;
+        struct pending_purge *purges;
+        size_t n_purges;
+        char actor[128];
+
+        struct stmt_cache_entry stmts[STMT_CACHE_MAX];
+        size_t n_stmts;
+
+        char err[512];
+};
+
+/* Record a one-line reason and return r. */
+int store_fail(struct roles_store *s, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Put prefix before the reason already recorded, and return r. */
+int store_fail_prefixed(struct roles_store *s, int r, const char *prefix);
+
+/* Record SQLite's reason for rc on db and return the matching -errno. */
+int store_sql_fail(struct roles_store *s, sqlite3 *db, int rc, const char *what);
+
+/* A prepared statement for static sql on db, cached for the store's life, reset and unbound. */
+sqlite3_stmt *store_stmt(struct roles_store *s, sqlite3 *db, const char *sql);
+
+/* Run a statement that returns no rows, binding the given text/int64 params (a mini printf:
+ * "t" text, "i" int64, "n" null, "b" 32-byte blob). Returns sqlite3_changes() or -errno. */
+int store_exec(struct roles_store *s, sqlite3 *db, const char *sql, const char *types, ...);
+int store_vbind(struct roles_store *s, sqlite3_stmt *st, const char *types, va_list ap);
+
+/* Execute a script of several statements (schema, pragmas). */
+int store_exec_script(struct roles_store *s, sqlite3 *db, const char *sql);
+
+/* Steps a statement expected to yield at most one row: 1 row, 0 none, -errno. */
+int store_step_row(struct roles_store *s, sqlite3_stmt *st);
+
+/* Copy a text column into a fixed buffer; an over-long or invalid value fails (-EBADMSG). */
+int store_col_text(struct roles_store *s, sqlite3_stmt *st, int col, char *dst, size_t size);
+
+/* Writers only. */
+int store_require_writer(struct roles_store *s);
+int store_require_secrets(struct roles_store *s);
+
+/* Schema creation and forward migration of each file; refuses a version newer than ours. */
+enum store_file { STORE_PUBLIC, STORE_SECRETS, STORE_STATE };
+int store_schema_check(struct roles_store *s, sqlite3 *db, enum store_file which, bool migrate);
+
+/* Apply the defensive connection settings. */
+int store_harden(struct roles_store *s, sqlite3 *db);
+
+/* Connections (store.c). */
+int store_open_writable(struct roles_store *s, const char *path, sqlite3 **ret);
+void store_close_db(struct roles_store *s, sqlite3 **db);
+
+/* Writer: stage a copy of roles.db, take the lock; commit: publish. (store_writer.c) */
+int store_writer_begin(struct roles_store *s);
+int store_writer_commit(struct roles_store *s);
+void store_writer_abort(struct roles_store *s);
+
+/* Queue a secrets/state clean-up for after the snapshot is published. */
+int store_queue_purge(struct roles_store *s, const char *uuid, unsigned what);
+
+/* Check a database file before opening it: regular, not a symlink, owned by root (or us), not
+ * group/world-writable, in a directory that is not group/world-writable. */
+int store_check_file(struct roles_store *s, const char *path, bool must_exist);
+
+/* Allocate the lowest free id above the highest in use, else the first gap, in [min, max]. */
+int store_alloc_id(struct roles_store *s, const char *max_sql, const char *used_sql,
+                   uint32_t min, uint32_t max, uint32_t preferred, uint32_t *ret);
+
+/* Check a requested gid, or allocate one, among groups and published metaroles. */
+int store_pick_gid(struct roles_store *s, uint32_t requested, uint32_t *ret);
+
+/* Is a gid taken by a group or a published metarole, or a name by either? */
+int store_gid_taken(struct roles_store *s, uint32_t gid);
+int store_group_name_taken(struct roles_store *s, const char *name);

@@ -1,0 +1,416 @@
+/* SPDX-License-Identifier: MIT */
+/* Opening the three files, the statement cache and the small helpers every query uses. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store-internal.h"
+
+int store_fail(struct roles_store *s, int r, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(s->err, sizeof(s->err), fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+static int errno_from_sqlite(int rc) {
+        switch (rc & 0xff) {
+        case SQLITE_OK:         return 0;
+        case SQLITE_NOMEM:      return -ENOMEM;
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:     return -EBUSY;
+        case SQLITE_READONLY:   return -EROFS;
+        case SQLITE_PERM:
+        case SQLITE_AUTH:       return -EACCES;
+        case SQLITE_CANTOPEN:   return -ENOENT;
+        case SQLITE_FULL:       return -ENOSPC;
+        case SQLITE_CONSTRAINT: return -EEXIST;
+        case SQLITE_CORRUPT:
+        case SQLITE_NOTADB:     return -EBADMSG;
+        case SQLITE_TOOBIG:     return -E2BIG;
+        default:                return -EIO;
+        }
+}
+
+int store_sql_fail(struct roles_store *s, sqlite3 *db, int rc, const char *what) {
+        return store_fail(s, errno_from_sqlite(rc), "%s: %s", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+}
+
+sqlite3_stmt *store_stmt(struct roles_store *s, sqlite3 *db, const char *sql) {
+        for (size_t i = 0; i < s->n_stmts; i++)
+                if (s->stmts[i].sql == sql && s->stmts[i].db == db) {
+                        sqlite3_reset(s->stmts[i].stmt);
+                        sqlite3_clear_bindings(s->stmts[i].stmt);
+                        return s->stmts[i].stmt;
+                }
+
+        sqlite3_stmt *st = NULL;
+        int rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+        if (rc != SQLITE_OK) {
+                store_sql_fail(s, db, rc, "prepare");
+                return NULL;
+        }
+        if (s->n_stmts < STMT_CACHE_MAX)
+                s->stmts[s->n_stmts++] = (struct stmt_cache_entry) { db, sql, st };
+        else {
+                /* Should never happen: there are fewer static statements than slots. */
+                sqlite3_finalize(st);
+                store_fail(s, -ENOMEM, "statement cache full");
+                return NULL;
+        }
+        return st;
+}
+
+static void forget_stmts(struct roles_store *s, sqlite3 *db) {
+        size_t j = 0;
+        for (size_t i = 0; i < s->n_stmts; i++) {
+                if (s->stmts[i].db == db)
+                        sqlite3_finalize(s->stmts[i].stmt);
+                else
+                        s->stmts[j++] = s->stmts[i];
+        }
+        s->n_stmts = j;
+}
+
+int store_vbind(struct roles_store *s, sqlite3_stmt *st, const char *types, va_list ap) {
+        int idx = 1, rc = SQLITE_OK;
+        for (const char *t = types; *t && rc == SQLITE_OK; t++, idx++) {
+                switch (*t) {
+                case 't': {
+                        const char *v = va_arg(ap, const char *);
+                        rc = v ? sqlite3_bind_text(st, idx, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, idx);
+                        break;
+                }
+                case 'i':
+                        rc = sqlite3_bind_int64(st, idx, va_arg(ap, int64_t));
+                        break;
+                case 'n':
+                        rc = sqlite3_bind_null(st, idx);
+                        break;
+                case 'b':
+                        rc = sqlite3_bind_blob(st, idx, va_arg(ap, const uint8_t *), 32, SQLITE_TRANSIENT);
+                        break;
+                default:
+                        return store_fail(s, -EINVAL, "internal error: bad bind type '%c'", *t);
+                }
+        }
+        if (rc != SQLITE_OK)
+                return store_sql_fail(s, sqlite3_db_handle(st), rc, "bind");
+        return 0;
+}
+
+int store_exec(struct roles_store *s, sqlite3 *db, const char *sql, const char *types, ...) {
+        sqlite3_stmt *st = store_stmt(s, db, sql);
+        if (!st)
+                return -EIO;
+        va_list ap;
+        va_start(ap, types);
+        int r = store_vbind(s, st, types, ap);
+        va_end(ap);
+        if (r < 0)
+                return r;
+        int rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+                return store_sql_fail(s, db, rc, "write");
+        return sqlite3_changes(db);
+}
+
+int store_exec_script(struct roles_store *s, sqlite3 *db, const char *sql) {
+        char *msg = NULL;
+        int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+        if (rc != SQLITE_OK) {
+                int r = store_fail(s, errno_from_sqlite(rc), "%s", msg ? msg : sqlite3_errstr(rc));
+                sqlite3_free(msg);
+                return r;
+        }
+        return 0;
+}
+
+int store_step_row(struct roles_store *s, sqlite3_stmt *st) {
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+                return 1;
+        if (rc == SQLITE_DONE)
+                return 0;
+        return store_sql_fail(s, sqlite3_db_handle(st), rc, "read");
+}
+
+int store_col_text(struct roles_store *s, sqlite3_stmt *st, int col, char *dst, size_t size) {
+        const char *v = (const char *) sqlite3_column_text(st, col);
+        int n = sqlite3_column_bytes(st, col);
+        if (!v) {
+                dst[0] = '\0';
+                return 0;
+        }
+        if ((size_t) n >= size || memchr(v, '\0', (size_t) n))
+                return store_fail(s, -EBADMSG, "database holds an over-long or malformed value in column '%s'",
+                                  sqlite3_column_name(st, col));
+        memcpy(dst, v, (size_t) n + 1);
+        return 0;
+}
+
+int store_require_writer(struct roles_store *s) {
+        if (!(s->flags & ROLES_STORE_WRITE))
+                return store_fail(s, -EROFS, "internal error: a change on a read-only store");
+        return 0;
+}
+
+int store_require_secrets(struct roles_store *s) {
+        if (!s->sec || !s->state)
+                return store_fail(s, -EACCES, "secrets.db and state.db are not open (root only)");
+        return 0;
+}
+
+int store_harden(struct roles_store *s, sqlite3 *db) {
+        static const struct { int op; int value; } settings[] = {
+                { SQLITE_DBCONFIG_DEFENSIVE, 1 },
+                { SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0 },
+                { SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0 },
+                { SQLITE_DBCONFIG_ENABLE_TRIGGER, 0 },
+                { SQLITE_DBCONFIG_ENABLE_VIEW, 0 },
+                { SQLITE_DBCONFIG_DQS_DML, 0 },
+                { SQLITE_DBCONFIG_DQS_DDL, 0 },
+        };
+        for (size_t i = 0; i < ROLES_N_ELEMENTS(settings); i++) {
+                int rc = sqlite3_db_config(db, settings[i].op, settings[i].value, (int *) NULL);
+                if (rc != SQLITE_OK)
+                        return store_sql_fail(s, db, rc, "configure connection");
+        }
+        sqlite3_limit(db, SQLITE_LIMIT_LENGTH, 1 << 20);
+        sqlite3_limit(db, SQLITE_LIMIT_ATTACHED, 0);
+        sqlite3_busy_timeout(db, 10000);
+        return store_exec_script(s, db, "PRAGMA temp_store = MEMORY; PRAGMA foreign_keys = ON;");
+}
+
+static bool weak_mode(const struct stat *st) {
+        return (st->st_mode & (S_IWGRP | S_IWOTH)) != 0;
+}
+
+static bool trusted_owner(const struct stat *st) {
+        return st->st_uid == 0 || st->st_uid == geteuid();
+}
+
+int store_check_file(struct roles_store *s, const char *path, bool must_exist) {
+        char dir[PATH_MAX];
+        struct stat st;
+
+        if (roles_strcpy(dir, sizeof(dir), path) < 0)
+                return store_fail(s, -ENAMETOOLONG, "%s: path too long", path);
+        char *slash = strrchr(dir, '/');
+        if (!slash || slash == dir)
+                return store_fail(s, -EINVAL, "%s: database paths must be absolute, below a directory", path);
+        *slash = '\0';
+
+        if (stat(dir, &st) < 0)
+                return store_fail(s, -errno, "%s: %s", dir, strerror(errno));
+        if (!S_ISDIR(st.st_mode) || !trusted_owner(&st) || (weak_mode(&st) && !(st.st_mode & S_ISVTX)))
+                return store_fail(s, -EPERM, "%s: refusing a database directory that is not owned by root or is group/world-writable", dir);
+
+        if (lstat(path, &st) < 0) {
+                if (errno == ENOENT && !must_exist)
+                        return 0;
+                return store_fail(s, -errno, "%s: %s", path, strerror(errno));
+        }
+        if (!S_ISREG(st.st_mode))
+                return store_fail(s, -EPERM, "%s: refusing a database that is not a regular file (symlink?)", path);
+        if (!trusted_owner(&st) || weak_mode(&st))
+                return store_fail(s, -EPERM, "%s: refusing a database that is not owned by root or is group/world-writable", path);
+        return 0;
+}
+
+/* SQLite URIs need '%', '?' and '#' escaped; everything else in an absolute path passes. */
+static int immutable_uri(const char *path, char *buf, size_t size) {
+        size_t o = 0;
+        const char *prefix = "file:";
+        for (const char *p = prefix; *p; p++)
+                buf[o++] = *p;
+        for (const char *p = path; *p; p++) {
+                if (o + 4 >= size)
+                        return -ENAMETOOLONG;
+                if (*p == '%' || *p == '?' || *p == '#') {
+                        o += (size_t) snprintf(buf + o, size - o, "%%%02X", (unsigned char) *p);
+                } else
+                        buf[o++] = *p;
+        }
+        const char *suffix = "?immutable=1";
+        if (o + strlen(suffix) + 1 > size)
+                return -ENAMETOOLONG;
+        memcpy(buf + o, suffix, strlen(suffix) + 1);
+        return 0;
+}
+
+static int open_db(struct roles_store *s, const char *path, bool immutable, bool writable, sqlite3 **ret) {
+        char uri[PATH_MAX + 64];
+        sqlite3 *db = NULL;
+        int r, flags = SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_PRIVATECACHE | SQLITE_OPEN_EXRESCODE |
+                       (writable ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY);
+
+        if (immutable) {
+                if (immutable_uri(path, uri, sizeof(uri)) < 0)
+                        return store_fail(s, -ENAMETOOLONG, "%s: path too long", path);
+                flags |= SQLITE_OPEN_URI;
+        } else if (roles_strcpy(uri, sizeof(uri), path) < 0)
+                return store_fail(s, -ENAMETOOLONG, "%s: path too long", path);
+
+        int rc = sqlite3_open_v2(uri, &db, flags, NULL);
+        if (rc != SQLITE_OK) {
+                r = store_fail(s, errno_from_sqlite(rc), "%s: cannot open: %s", path,
+                               db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+                goto fail;
+        }
+        r = store_harden(s, db);
+        if (r < 0)
+                goto fail;
+        *ret = db;
+        return 0;
+fail:
+        sqlite3_close_v2(db);
+        return r;
+}
+
+int roles_store_open(const struct roles_config *cfg, unsigned flags, struct roles_store **ret,
+                     char *errbuf, size_t errlen) {
+        struct roles_store *s = calloc(1, sizeof(*s));
+        int r;
+
+        if (!s)
+                return -ENOMEM;
+        s->cfg = *cfg;
+        s->flags = flags;
+        s->lock_fd = -1;
+        s->stage_fd = -1;
+        roles_strcpy(s->actor, sizeof(s->actor), "unknown");
+
+        if (flags & ROLES_STORE_WRITE) {
+                r = store_writer_begin(s);
+                if (r < 0)
+                        goto fail;
+        } else {
+                r = store_check_file(s, cfg->public_db, true);
+                if (r < 0)
+                        goto fail;
+                r = open_db(s, cfg->public_db, true, false, &s->pub);
+                if (r < 0)
+                        goto fail;
+                r = store_schema_check(s, s->pub, STORE_PUBLIC, false);
+                if (r < 0)
+                        goto fail;
+                if (flags & ROLES_STORE_SECRETS) {
+                        r = store_check_file(s, cfg->secrets_db, true);
+                        if (r >= 0)
+                                r = open_db(s, cfg->secrets_db, false, false, &s->sec);
+                        if (r >= 0)
+                                r = store_schema_check(s, s->sec, STORE_SECRETS, false);
+                        if (r >= 0)
+                                r = store_check_file(s, cfg->state_db, true);
+                        if (r >= 0)
+                                r = open_db(s, cfg->state_db, false, false, &s->state);
+                        if (r >= 0)
+                                r = store_schema_check(s, s->state, STORE_STATE, false);
+                        if (r < 0)
+                                goto fail;
+                }
+        }
+        *ret = s;
+        return 0;
+fail:
+        if (errbuf && errlen > 0)
+                snprintf(errbuf, errlen, "%s", s->err);
+        roles_store_close(s);
+        return r;
+}
+
+/* Helpers used by the writer, here so the connection code stays in one place. */
+int store_open_writable(struct roles_store *s, const char *path, sqlite3 **ret) {
+        return open_db(s, path, false, true, ret);
+}
+
+void store_close_db(struct roles_store *s, sqlite3 **db) {
+        if (!*db)
+                return;
+        forget_stmts(s, *db);
+        sqlite3_close_v2(*db);
+        *db = NULL;
+}
+
+void roles_store_close(struct roles_store *s) {
+        if (!s)
+                return;
+        if ((s->flags & ROLES_STORE_WRITE) && !s->committed)
+                store_writer_abort(s);
+        for (size_t i = 0; i < s->n_stmts; i++)
+                sqlite3_finalize(s->stmts[i].stmt);
+        s->n_stmts = 0;
+        sqlite3_close_v2(s->pub);
+        sqlite3_close_v2(s->sec);
+        sqlite3_close_v2(s->state);
+        if (s->stage_fd >= 0)
+                close(s->stage_fd);
+        if (s->lock_fd >= 0)
+                close(s->lock_fd);
+        free(s->purges);
+        free(s);
+}
+
+const char *roles_store_error(const struct roles_store *s) {
+        return s->err[0] ? s->err : "unknown error";
+}
+
+const struct roles_config *roles_store_config(const struct roles_store *s) {
+        return &s->cfg;
+}
+
+int roles_store_set_actor(struct roles_store *s, const char *actor) {
+        if (!roles_text_valid(actor, sizeof(s->actor) - 1))
+                return store_fail(s, -EINVAL, "invalid actor name");
+        return roles_strcpy(s->actor, sizeof(s->actor), actor);
+}
+
+time_t roles_store_now(const struct roles_store *s) {
+        return s->now ? s->now : time(NULL);
+}
+
+void roles_store_set_now(struct roles_store *s, time_t now) {
+        s->now = now;
+}
+
+int roles_store_serial(struct roles_store *s, int64_t *ret) {
+        sqlite3_stmt *st = store_stmt(s, s->pub, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'serial'");
+        if (!st)
+                return -EIO;
+        int r = store_step_row(s, st);
+        if (r == 0)
+                r = store_fail(s, -EBADMSG, "roles.db has no serial number");
+        if (r < 0)
+                return r;
+        *ret = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+        return 0;
+}
+
+int roles_audit(struct roles_store *s, const char *action, const char *target, const char *detail_fmt, ...) {
+        char detail[512];
+        va_list ap;
+        int r = store_require_secrets(s);
+        if (r < 0)
+                return r;
+        va_start(ap, detail_fmt);
+        vsnprintf(detail, sizeof(detail), detail_fmt, ap);
+        va_end(ap);
+        r = store_exec(s, s->sec, "INSERT INTO audit (at, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+                       "ittt" "t", (int64_t) roles_store_now(s), s->actor, action, target, detail);
+        return r < 0 ? r : 0;
+}
+
+int store_fail_prefixed(struct roles_store *s, int r, const char *prefix) {
+        char reason[sizeof(s->err)];
+        snprintf(reason, sizeof(reason), "%s", s->err);
+        return store_fail(s, r, "%s%s", prefix, reason);
+}

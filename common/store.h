@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The store: the three SQLite files and every SQL statement roles runs.
+ *
+ *   roles.db    0644  public, an immutable snapshot: users' NSS fields, groups, memberships,
+ *                     metaroles, roles, permissions. Readers open it with immutable=1; a writer
+ *                     builds a whole new file next to it and renames it over the old one.
+ *   secrets.db  0600  hashes, one-time codes, TOTP secrets, email, user_data, change audit.
+ *   state.db    0600  what logins write: tallies, tracking, last TOTP step, login audit.
+ *
+ * A writer serializes on "<roles.db>.lock". Across files, order replaces transactions:
+ * secrets rows are committed before the snapshot that refers to them is published, and rows
+ * of deleted users are removed only after a snapshot without them is published.
+ *
+ * Convention: 0 (or a count) on success, -errno on failure with a one-line reason available
+ * from roles_store_error(); ret_ parameters are untouched on failure.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "config.h"
+#include "util.h"
+
+struct roles_store;
+
+enum {
+        ROLES_STORE_SECRETS = 1u << 0,   /* also open secrets.db and state.db (root only) */
+        ROLES_STORE_WRITE   = 1u << 1,   /* take the writer lock and stage a new snapshot */
+        ROLES_STORE_CREATE  = 1u << 2,   /* with WRITE: create missing files (rolesctl init) */
+};
+
+#define ROLES_SCHEMA_PUBLIC  1
+#define ROLES_SCHEMA_SECRETS 1
+#define ROLES_SCHEMA_STATE   1
+
+/* On failure errbuf (may be NULL) receives the one-line reason. */
+int roles_store_open(const struct roles_config *cfg, unsigned flags, struct roles_store **ret,
+                     char *errbuf, size_t errlen);
+
+/* Writer only: commit secrets, publish the snapshot, then purge what deleted users left. */
+int roles_store_commit(struct roles_store *s);
+
+/* Closes; an uncommitted writer is rolled back and its staged snapshot removed. */
+void roles_store_close(struct roles_store *s);
+
+const char *roles_store_error(const struct roles_store *s);
+const struct roles_config *roles_store_config(const struct roles_store *s);
+
+/* Who is acting, for the audit log ("root", "root (login alice)"). */
+int roles_store_set_actor(struct roles_store *s, const char *actor);
+
+/* The clock used for created_at, until checks and so on; tests may pin it. */
+time_t roles_store_now(const struct roles_store *s);
+void roles_store_set_now(struct roles_store *s, time_t now);
+
+/* The snapshot's serial number (bumped on each publish). */
+int roles_store_serial(struct roles_store *s, int64_t *ret);
+
+/* Append to the change audit (secrets.db). Writers do this for every change. */
+int roles_audit(struct roles_store *s, const char *action, const char *target, const char *detail_fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+
+/* ---- users ------------------------------------------------------------------------------ */
+
+struct roles_user {
+        int64_t id;
+        char uuid[ROLES_UUID_LEN + 1];
+        char name[ROLES_NAME_MAX + 1];
+        uint32_t uid;
+        uint32_t gid;
+        char gecos[ROLES_TEXT_MAX + 1];
+        char home[ROLES_TEXT_MAX + 1];
+        char shell[ROLES_TEXT_MAX + 1];
+        bool enabled;
+        int64_t created_at, updated_at;
+        int64_t activated_at;           /* 0: never activated */
+        int64_t expires_at;             /* 0: never expires */
+};
+
+int roles_user_by_name(struct roles_store *s, const char *name, struct roles_user *ret);
+int roles_user_by_uid(struct roles_store *s, uint32_t uid, struct roles_user *ret);
+
+/*
+ * Add a user. uid == ROLES_ID_INVALID allocates one; gid == ROLES_ID_INVALID creates a
+ * personal group of the same name (gid = uid when free). Empty home/shell take the
+ * configured defaults. Also creates the user's secrets row (no password yet).
+ * On success u->id, uuid, uid, gid and the timestamps are filled in.
+ */
+int roles_user_add(struct roles_store *s, struct roles_user *u);
+
+/* Rewrite the user's NSS fields, enabled, activation and expiry (by u->id). */
+int roles_user_update(struct roles_store *s, const struct roles_user *u);
+
+/* Delete the user, their memberships, assignments and personal group; secrets and state go after publishing. */
+int roles_user_delete(struct roles_store *s, const struct roles_user *u);
+
+/* ---- groups ----------------------------------------------------------------------------- */
+
+struct roles_group {
+        int64_t id;
+        char uuid[ROLES_UUID_LEN + 1];
+        char name[ROLES_NAME_MAX + 1];
+        uint32_t gid;
+        char description[ROLES_TEXT_MAX + 1];
+        int64_t created_at, updated_at;
+};
+
+int roles_group_by_name(struct roles_store *s, const char *name, struct roles_group *ret);
+int roles_group_by_gid(struct roles_store *s, uint32_t gid, struct roles_group *ret);
+/* gid == ROLES_ID_INVALID allocates one. */
+int roles_group_add(struct roles_store *s, struct roles_group *g);
+/* Refused (-EBUSY) while the group is some user's primary group. */
+int roles_group_delete(struct roles_store *s, const struct roles_group *g);
+int roles_group_add_member(struct roles_store *s, const struct roles_group *g, const struct roles_user *u);
+int roles_group_remove_member(struct roles_store *s, const struct roles_group *g, const struct roles_user *u);
+
+/* ---- metaroles ----------------------------------------------------------------------------- */
+
+#define ROLES_METAROLE_SUPER_ADMIN "super-admin"
+#define ROLES_METAROLE_ADMIN       "admin"
+#define ROLES_METAROLE_USER        "user"
+
+struct roles_metarole {
+        int64_t id;
+        char code[ROLES_NAME_MAX + 1];
+        char name[ROLES_TEXT_MAX + 1];
+        char description[ROLES_TEXT_MAX + 1];
+        uint32_t gid;                   /* ROLES_ID_INVALID: not published as a group */
+        bool builtin;
+        int64_t created_at;
+};
+
+int roles_metarole_by_code(struct roles_store *s, const char *code, struct roles_metarole *ret);
+int roles_metarole_add(struct roles_store *s, struct roles_metarole *m);
+/* Refused for built-in metaroles and while a role still has it (-EBUSY). */
+int roles_metarole_delete(struct roles_store *s, const struct roles_metarole *m);
+/* parent includes child; an edge that would close a cycle is refused with -ELOOP. */
+int roles_metarole_include(struct roles_store *s, const struct roles_metarole *parent, const struct roles_metarole *child);
+int roles_metarole_exclude(struct roles_store *s, const struct roles_metarole *parent, const struct roles_metarole *child);
+int roles_metarole_grant(struct roles_store *s, const struct roles_metarole *m, const char *perm);
+int roles_metarole_revoke(struct roles_store *s, const struct roles_metarole *m, const char *perm);
+/* Publish as a Unix group named after the code; gid == ROLES_ID_INVALID allocates one. */
+int roles_metarole_publish(struct roles_store *s, struct roles_metarole *m, uint32_t gid);
+int roles_metarole_unpublish(struct roles_store *s, struct roles_metarole *m);
+
+/* ---- roles --------------------------------------------------------------------------------- */
+
+struct roles_role {
+        int64_t id;
+        char name[ROLES_NAME_MAX + 1];
+        char description[ROLES_TEXT_MAX + 1];
+        int64_t metarole_id;
+        char metarole[ROLES_NAME_MAX + 1];
+        int64_t created_at;
+};
+
+int roles_role_by_name(struct roles_store *s, const char *name, struct roles_role *ret);
+/* r->metarole names the metarole. */
+int roles_role_add(struct roles_store *s, struct roles_role *r);
+int roles_role_delete(struct roles_store *s, const struct roles_role *r);
+int roles_role_grant(struct roles_store *s, const struct roles_role *r, const char *perm);
+int roles_role_revoke(struct roles_store *s, const struct roles_role *r, const char *perm);
+int roles_role_set_disabled(struct roles_store *s, const struct roles_role *r, const char *perm, bool disabled);
+/* until == 0: no end. Re-assigning replaces the end. */
+int roles_role_assign(struct roles_store *s, const struct roles_role *r, const struct roles_user *u, int64_t until);
+int roles_role_unassign(struct roles_store *s, const struct roles_role *r, const struct roles_user *u);
+
+/* ---- secrets.db and state.db ------------------------------------------------------------------ */
+
+struct roles_secret {
+        char password_hash[256];        /* empty: no password set */
+        int64_t password_changed_at;
+        bool must_change_password;
+        char fs_uniquifier[ROLES_UUID_LEN + 1];
+        int64_t last_auth_sensitive_operation_at;
+        char email[ROLES_EMAIL_MAX + 1];
+        char totp_secret[64];           /* base32; empty: not enrolled */
+};
+
+int roles_secret_get(struct roles_store *s, const char *uuid, struct roles_secret *ret);
+/* Wipe a roles_secret that held a hash or TOTP secret. */
+void roles_secret_wipe(struct roles_secret *sec);
+
+/* Store a new argon2id hash; bumps password_changed_at, last_auth_sensitive_operation_at and fs_uniquifier. */
+int roles_secret_set_password(struct roles_store *s, const char *uuid, const char *encoded_hash, bool must_change);
+/* Clear the password (the account cannot log in with one until it is set). */
+int roles_secret_clear_password(struct roles_store *s, const char *uuid);
+int roles_secret_set_email(struct roles_store *s, const char *uuid, const char *email);
+/* base32 == NULL removes the secret (TOTP disabled). */
+int roles_secret_set_totp(struct roles_store *s, const char *uuid, const char *base32);
+
+enum roles_code_kind { ROLES_CODE_ACTIVATION, ROLES_CODE_RESET };
+
+/* Replace the user's pending code of that kind. */
+int roles_secret_put_code(struct roles_store *s, const char *uuid, enum roles_code_kind kind,
+                          const uint8_t hash[32], int64_t expires_at);
+
+struct roles_code_row {
+        uint8_t hash[32];
+        int64_t expires_at;
+        int64_t used_at;                /* 0: unused */
+};
+int roles_secret_get_code(struct roles_store *s, const char *uuid, enum roles_code_kind kind, struct roles_code_row *ret);
+/* Mark a code used; -EALREADY if it already was (two racing logins: exactly one wins). */
+int roles_secret_use_code(struct roles_store *s, const char *uuid, enum roles_code_kind kind);
+
+/* Clear the lockout tally (done in state.db after publishing). */
+int roles_state_unlock(struct roles_store *s, const char *uuid);
+
+/* ---- listings ------------------------------------------------------------------------------------ */
+
+/*
+ * Listings and "show" details come as rows of named text columns (NULL for no value), so the
+ * CLI can print tables or JSON without knowing SQL. Times are ISO 8601 UTC.
+ */
+enum roles_listing {
+        ROLES_LIST_USERS,               /* arg: NULL for all, or a user name */
+        ROLES_LIST_USER_GROUPS,         /* arg: user name */
+        ROLES_LIST_USER_ROLES,          /* arg: user name */
+        ROLES_LIST_USER_SECRETS,        /* arg: user uuid (needs secrets.db) */
+        ROLES_LIST_USER_STATE,          /* arg: user uuid (needs state.db) */
+        ROLES_LIST_GROUPS,              /* arg: NULL or a group name */
+        ROLES_LIST_GROUP_MEMBERS,       /* arg: group name */
+        ROLES_LIST_METAROLES,           /* arg: NULL or a code */
+        ROLES_LIST_METAROLE_INCLUDES,   /* arg: code */
+        ROLES_LIST_METAROLE_PERMS,      /* arg: code */
+        ROLES_LIST_METAROLE_ROLES,      /* arg: code */
+        ROLES_LIST_ROLES,               /* arg: NULL or a role name */
+        ROLES_LIST_ROLE_PERMS,          /* arg: role name */
+        ROLES_LIST_ROLE_USERS,          /* arg: role name */
+        ROLES_LIST_AUDIT,               /* arg: NULL (needs secrets.db) */
+        _ROLES_LIST_MAX,
+};
+
+/* numeric[i] tells that values[i] is a number (so JSON can print it bare). */
+typedef int (*roles_row_fn)(void *userdata, size_t n, const char *const *names, const char *const *values,
+                            const bool *numeric);
+
+/* Returns the number of rows, or -errno (a callback's negative return stops and is returned). */
+int roles_store_list(struct roles_store *s, enum roles_listing what, const char *arg, roles_row_fn fn, void *userdata);
+
+/*
+ * Write a consistent copy of the three files as one tar archive (mode 0600) holding roles.db,
+ * secrets.db and state.db; restore with tar -x into the database directory. Needs a writer
+ * (the lock keeps roles.db and secrets.db still) with ROLES_STORE_SECRETS.
+ */
+int roles_store_backup(struct roles_store *s, const char *path);
+
+/* ---- what permission resolution reads (authz.c) ------------------------------------------------ */
+
+struct roles_assignment_row {
+        int64_t role_id;
+        const char *role;
+        int64_t until;                  /* 0: no end */
+        int64_t metarole_id;
+        const char *metarole;
+};
+struct roles_perm_row {
+        int64_t owner_id;               /* role or metarole id */
+        const char *perm;
+        bool disabled;
+};
+struct roles_child_row {
+        int64_t id;
+        const char *code;
+};
+
+/* Callbacks return 0 to go on or -errno to stop (that value is returned). */
+typedef int (*roles_assignment_fn)(void *userdata, const struct roles_assignment_row *row);
+typedef int (*roles_perm_fn)(void *userdata, const struct roles_perm_row *row);
+typedef int (*roles_child_fn)(void *userdata, const struct roles_child_row *row);
+
+/* The user's role assignments whose end has not passed at now. */
+int roles_store_current_assignments(struct roles_store *s, int64_t user_id, time_t now, roles_assignment_fn fn, void *userdata);
+/* Permissions (enabled and disabled) on the user's current roles. */
+int roles_store_current_role_perms(struct roles_store *s, int64_t user_id, time_t now, roles_perm_fn fn, void *userdata);
+/* Metaroles that metarole_id includes directly. */
+int roles_store_metarole_children(struct roles_store *s, int64_t metarole_id, roles_child_fn fn, void *userdata);
+/* Permissions carried by a metarole. */
+int roles_store_metarole_perms(struct roles_store *s, int64_t metarole_id, roles_perm_fn fn, void *userdata);

@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: MIT */
+/* Groups, memberships, and the id allocation shared with users and published metaroles. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "store-internal.h"
+
+int store_alloc_id(struct roles_store *s, const char *max_sql, const char *used_sql,
+                   uint32_t min, uint32_t max, uint32_t preferred, uint32_t *ret) {
+        sqlite3_stmt *st;
+        int r;
+
+        if (preferred != ROLES_ID_INVALID && preferred >= min && preferred <= max) {
+                st = store_stmt(s, s->pub, used_sql);
+                if (!st)
+                        return -EIO;
+                sqlite3_bind_int64(st, 1, preferred);
+                r = store_step_row(s, st);
+                sqlite3_reset(st);
+                if (r < 0)
+                        return r;
+                if (r == 0) {
+                        *ret = preferred;
+                        return 0;
+                }
+        }
+
+        /* Like useradd: one past the highest in use; only a full top end makes us search gaps. */
+        st = store_stmt(s, s->pub, max_sql);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, min);
+        sqlite3_bind_int64(st, 2, max);
+        r = store_step_row(s, st);
+        int64_t highest = r > 0 && sqlite3_column_type(st, 0) != SQLITE_NULL ? sqlite3_column_int64(st, 0) : -1;
+        sqlite3_reset(st);
+        if (r < 0)
+                return r;
+
+        int64_t first = highest < 0 ? (int64_t) min : highest + 1;
+        for (int pass = 0; pass < 2; pass++, first = min) {
+                for (int64_t id = first; id <= (int64_t) max; id++) {
+                        st = store_stmt(s, s->pub, used_sql);
+                        if (!st)
+                                return -EIO;
+                        sqlite3_bind_int64(st, 1, id);
+                        r = store_step_row(s, st);
+                        sqlite3_reset(st);
+                        if (r < 0)
+                                return r;
+                        if (r == 0) {
+                                *ret = (uint32_t) id;
+                                return 0;
+                        }
+                }
+        }
+        return -ENOSPC;
+}
+
+static const char gid_used_sql[] =
+        "SELECT 1 FROM groups WHERE gid = ?1 UNION ALL SELECT 1 FROM metaroles WHERE gid = ?1";
+
+int store_gid_taken(struct roles_store *s, uint32_t gid) {
+        sqlite3_stmt *st = store_stmt(s, s->pub, gid_used_sql);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, gid);
+        int r = store_step_row(s, st);
+        sqlite3_reset(st);
+        return r;
+}
+
+int store_group_name_taken(struct roles_store *s, const char *name) {
+        sqlite3_stmt *st = store_stmt(s, s->pub,
+                "SELECT 1 FROM groups WHERE name = ?1 UNION ALL SELECT 1 FROM metaroles WHERE code = ?1 AND gid IS NOT NULL");
+        if (!st)
+                return -EIO;
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        int r = store_step_row(s, st);
+        sqlite3_reset(st);
+        return r;
+}
+
+int store_pick_gid(struct roles_store *s, uint32_t requested, uint32_t *ret) {
+        const struct roles_config *c = &s->cfg;
+        int r;
+        if (requested != ROLES_ID_INVALID) {
+                if (requested < c->gid_min || requested > c->gid_max)
+                        return store_fail(s, -ERANGE, "gid %u is outside the configured range %u-%u",
+                                          requested, c->gid_min, c->gid_max);
+                r = store_gid_taken(s, requested);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        return store_fail(s, -EEXIST, "gid %u is already in use", requested);
+                *ret = requested;
+                return 0;
+        }
+        r = store_alloc_id(s,
+                           "SELECT max(g) FROM (SELECT max(gid) AS g FROM groups WHERE gid BETWEEN ?1 AND ?2 "
+                           "UNION ALL SELECT max(gid) FROM metaroles WHERE gid BETWEEN ?1 AND ?2)",
+                           gid_used_sql, c->gid_min, c->gid_max, ROLES_ID_INVALID, ret);
+        if (r == -ENOSPC)
+                return store_fail(s, r, "no free gid left in %u-%u", c->gid_min, c->gid_max);
+        return r;
+}
+
+static int read_group(struct roles_store *s, sqlite3_stmt *st, struct roles_group *ret) {
+        struct roles_group g = { 0 };
+        int r;
+        g.id = sqlite3_column_int64(st, 0);
+        if ((r = store_col_text(s, st, 1, g.uuid, sizeof(g.uuid))) < 0 ||
+            (r = store_col_text(s, st, 2, g.name, sizeof(g.name))) < 0 ||
+            (r = store_col_text(s, st, 4, g.description, sizeof(g.description))) < 0)
+                return r;
+        int64_t gid = sqlite3_column_int64(st, 3);
+        if (!roles_name_valid(g.name) || gid < s->cfg.gid_min || gid > s->cfg.gid_max)
+                return store_fail(s, -EBADMSG, "roles.db holds an invalid group row (id %lld); refusing it",
+                                  (long long) g.id);
+        g.gid = (uint32_t) gid;
+        g.created_at = sqlite3_column_int64(st, 5);
+        g.updated_at = sqlite3_column_int64(st, 6);
+        *ret = g;
+        return 0;
+}
+
+#define GROUP_COLUMNS "id, uuid, name, gid, description, created_at, updated_at"
+
+static int group_lookup(struct roles_store *s, const char *sql, const char *text_key, int64_t int_key,
+                        struct roles_group *ret) {
+        sqlite3_stmt *st = store_stmt(s, s->pub, sql);
+        if (!st)
+                return -EIO;
+        if (text_key)
+                sqlite3_bind_text(st, 1, text_key, -1, SQLITE_STATIC);
+        else
+                sqlite3_bind_int64(st, 1, int_key);
+        int r = store_step_row(s, st);
+        if (r == 0)
+                r = text_key ? store_fail(s, -ENOENT, "no such group '%s'", text_key)
+                             : store_fail(s, -ENOENT, "no group with gid %lld", (long long) int_key);
+        if (r > 0)
+                r = read_group(s, st, ret);
+        sqlite3_reset(st);
+        return r;
+}
+
+int roles_group_by_name(struct roles_store *s, const char *name, struct roles_group *ret) {
+        if (!roles_name_valid(name))
+                return store_fail(s, -EINVAL, "invalid group name '%.40s'", name);
+        return group_lookup(s, "SELECT " GROUP_COLUMNS " FROM groups WHERE name = ?1", name, 0, ret);
+}
+
+int roles_group_by_gid(struct roles_store *s, uint32_t gid, struct roles_group *ret) {
+        return group_lookup(s, "SELECT " GROUP_COLUMNS " FROM groups WHERE gid = ?1", NULL, gid, ret);
+}
+
+int roles_group_add(struct roles_store *s, struct roles_group *g) {
+        struct roles_group n = *g;
+        int r;
+
+        if ((r = store_require_writer(s)) < 0)
+                return r;
+        if (!roles_name_valid(n.name))
+                return store_fail(s, -EINVAL, "invalid group name '%.40s': use [a-z_][a-z0-9_.-]*, at most %d bytes",
+                                  n.name, ROLES_NAME_MAX);
+        if (!roles_text_valid(n.description, ROLES_TEXT_MAX))
+                return store_fail(s, -EINVAL, "invalid description: no ':' or control characters, at most %d bytes",
+                                  ROLES_TEXT_MAX);
+        r = store_group_name_taken(s, n.name);
+        if (r < 0)
+                return r;
+        if (r > 0)
+                return store_fail(s, -EEXIST, "group '%s' already exists", n.name);
+        if ((r = store_pick_gid(s, n.gid, &n.gid)) < 0)
+                return r;
+        if ((r = roles_uuid_new(n.uuid)) < 0)
+                return store_fail(s, r, "no randomness for a uuid");
+        n.created_at = n.updated_at = roles_store_now(s);
+        r = store_exec(s, s->pub,
+                       "INSERT INTO groups (uuid, name, gid, description, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                       "ttitii", n.uuid, n.name, (int64_t) n.gid, n.description, n.created_at, n.updated_at);
+        if (r < 0)
+                return r;
+        n.id = sqlite3_last_insert_rowid(s->pub);
+        if ((r = roles_audit(s, "group.add", n.name, "gid=%u", n.gid)) < 0)
+                return r;
+        *g = n;
+        return 0;
+}
+
+int roles_group_delete(struct roles_store *s, const struct roles_group *g) {
+        int r;
+        if ((r = store_require_writer(s)) < 0)
+                return r;
+        sqlite3_stmt *st = store_stmt(s, s->pub, "SELECT name FROM users WHERE gid = ?1 LIMIT 1");
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, g->gid);
+        r = store_step_row(s, st);
+        if (r > 0)
+                r = store_fail(s, -EBUSY, "group '%s' is the primary group of user '%s'", g->name,
+                               (const char *) sqlite3_column_text(st, 0));
+        sqlite3_reset(st);
+        if (r < 0)
+                return r;
+        r = store_exec(s, s->pub, "DELETE FROM groups WHERE id = ?1", "i", g->id);
+        if (r == 0)
+                return store_fail(s, -ENOENT, "no such group '%s'", g->name);
+        if (r < 0)
+                return r;
+        return roles_audit(s, "group.del", g->name, "gid=%u", g->gid);
+}
+
+int roles_group_add_member(struct roles_store *s, const struct roles_group *g, const struct roles_user *u) {
+        int r;
+        if ((r = store_require_writer(s)) < 0)
+                return r;
+        r = store_exec(s, s->pub, "INSERT OR IGNORE INTO group_members (group_id, user_id) VALUES (?1, ?2)", "ii",
+                       g->id, u->id);
+        if (r == 0)
+                return store_fail(s, -EEXIST, "user '%s' is already a member of group '%s'", u->name, g->name);
+        if (r < 0)
+                return r;
+        return roles_audit(s, "group.adduser", g->name, "user=%s", u->name);
+}
+
+int roles_group_remove_member(struct roles_store *s, const struct roles_group *g, const struct roles_user *u) {
+        int r;
+        if ((r = store_require_writer(s)) < 0)
+                return r;
+        r = store_exec(s, s->pub, "DELETE FROM group_members WHERE group_id = ?1 AND user_id = ?2", "ii", g->id, u->id);
+        if (r == 0)
+                return store_fail(s, -ENOENT, "user '%s' is not a member of group '%s'", u->name, g->name);
+        if (r < 0)
+                return r;
+        return roles_audit(s, "group.deluser", g->name, "user=%s", u->name);
+}

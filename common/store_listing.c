@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: MIT */
+/* The listings behind `rolesctl ... list|show`: rows of named columns, formatted by the caller. */
+#include <errno.h>
+
+#include "store-internal.h"
+
+#define T(col) "strftime('%Y-%m-%dT%H:%M:%SZ', " col ", 'unixepoch')"
+#define YESNO(expr) "CASE WHEN " expr " THEN 'yes' ELSE 'no' END"
+
+enum which_db { PUB, SEC, STATE };
+
+/* ?1 is the listing's argument (NULL for "all"), ?2 the current time where a query needs it. */
+static const struct {
+        enum which_db db;
+        const char *sql;
+} listings[_ROLES_LIST_MAX] = {
+        [ROLES_LIST_USERS] = { PUB,
+                "SELECT name, uid, gid, gecos AS full_name, home, shell, " YESNO("enabled") " AS enabled, "
+                T("created_at") " AS created, " T("activated_at") " AS activated, " T("expires_at") " AS expires, uuid "
+                "FROM users WHERE ?1 IS NULL OR name = ?1 ORDER BY uid" },
+        [ROLES_LIST_USER_GROUPS] = { PUB,
+                "SELECT g.name AS group_name, g.gid, 'primary' AS membership FROM groups g JOIN users u ON u.gid = g.gid "
+                "WHERE u.name = ?1 UNION ALL "
+                "SELECT g.name, g.gid, 'member' FROM groups g JOIN group_members m ON m.group_id = g.id "
+                "JOIN users u ON u.id = m.user_id WHERE u.name = ?1 ORDER BY 3 DESC, 1" },
+        [ROLES_LIST_USER_ROLES] = { PUB,
+                "SELECT r.name AS role, m.code AS metarole, " T("a.until") " AS until, "
+                "CASE WHEN a.until IS NOT NULL AND a.until <= ?2 THEN 'ended' ELSE 'current' END AS status "
+                "FROM role_assignments a JOIN roles r ON r.id = a.role_id JOIN metaroles m ON m.id = r.metarole_id "
+                "JOIN users u ON u.id = a.user_id WHERE u.name = ?1 ORDER BY r.name" },
+        [ROLES_LIST_USER_SECRETS] = { SEC,
+                "SELECT " YESNO("password_hash IS NOT NULL") " AS password, " T("password_changed_at") " AS password_changed, "
+                YESNO("must_change_password") " AS must_change_password, email, "
+                YESNO("totp_secret IS NOT NULL") " AS totp, "
+                T("last_auth_sensitive_operation_at") " AS last_sensitive_operation, "
+                "(SELECT group_concat(kind, ',') FROM codes c WHERE c.user_uuid = ?1 AND c.used_at IS NULL "
+                " AND c.expires_at > ?2) AS pending_codes "
+                "FROM credentials WHERE user_uuid = ?1" },
+        [ROLES_LIST_USER_STATE] = { STATE,
+                "SELECT coalesce(t.failures, 0) AS failures, " T("t.locked_until") " AS locked_until, "
+                T("k.last_login_at") " AS last_login, k.last_login_ip AS last_login_ip, "
+                "coalesce(k.login_count, 0) AS login_count "
+                "FROM (SELECT ?1 AS uuid) x LEFT JOIN tally t ON t.user_uuid = x.uuid "
+                "LEFT JOIN tracking k ON k.user_uuid = x.uuid" },
+        [ROLES_LIST_GROUPS] = { PUB,
+                "SELECT name, gid, description, (SELECT count(*) FROM group_members m WHERE m.group_id = g.id) AS members, "
+                "uuid FROM groups g WHERE ?1 IS NULL OR name = ?1 ORDER BY gid" },
+        [ROLES_LIST_GROUP_MEMBERS] = { PUB,
+                "SELECT u.name AS user, u.uid FROM users u JOIN group_members m ON m.user_id = u.id "
+                "JOIN groups g ON g.id = m.group_id WHERE g.name = ?1 ORDER BY u.name" },
+        [ROLES_LIST_METAROLES] = { PUB,
+                "SELECT code, name, description, gid AS published_gid, " YESNO("builtin") " AS builtin, "
+                "(SELECT group_concat(c.code, ',') FROM metarole_includes i JOIN metaroles c ON c.id = i.child_id "
+                " WHERE i.parent_id = m.id) AS includes "
+                "FROM metaroles m WHERE ?1 IS NULL OR code = ?1 ORDER BY id" },
+        [ROLES_LIST_METAROLE_INCLUDES] = { PUB,
+                "SELECT c.code AS includes FROM metarole_includes i JOIN metaroles p ON p.id = i.parent_id "
+                "JOIN metaroles c ON c.id = i.child_id WHERE p.code = ?1 ORDER BY c.code" },
+        [ROLES_LIST_METAROLE_PERMS] = { PUB,
+                "SELECT p.perm AS permission FROM metarole_perms p JOIN metaroles m ON m.id = p.metarole_id "
+                "WHERE m.code = ?1 ORDER BY p.perm" },
+        [ROLES_LIST_METAROLE_ROLES] = { PUB,
+                "SELECT r.name AS role FROM roles r JOIN metaroles m ON m.id = r.metarole_id WHERE m.code = ?1 ORDER BY r.name" },
+        [ROLES_LIST_ROLES] = { PUB,
+                "SELECT r.name, m.code AS metarole, r.description, "
+                "(SELECT count(*) FROM role_assignments a WHERE a.role_id = r.id) AS users "
+                "FROM roles r JOIN metaroles m ON m.id = r.metarole_id WHERE ?1 IS NULL OR r.name = ?1 ORDER BY r.name" },
+        [ROLES_LIST_ROLE_PERMS] = { PUB,
+                "SELECT p.perm AS permission, CASE p.disabled WHEN 0 THEN 'enabled' ELSE 'disabled' END AS status "
+                "FROM role_perms p JOIN roles r ON r.id = p.role_id WHERE r.name = ?1 ORDER BY p.perm" },
+        [ROLES_LIST_ROLE_USERS] = { PUB,
+                "SELECT u.name AS user, " T("a.until") " AS until, "
+                "CASE WHEN a.until IS NOT NULL AND a.until <= ?2 THEN 'ended' ELSE 'current' END AS status "
+                "FROM role_assignments a JOIN users u ON u.id = a.user_id JOIN roles r ON r.id = a.role_id "
+                "WHERE r.name = ?1 ORDER BY u.name" },
+        [ROLES_LIST_AUDIT] = { SEC,
+                "SELECT id, " T("at") " AS at, actor, action, target, detail FROM audit ORDER BY id" },
+};
+
+#define LISTING_COLUMNS_MAX 16
+
+int roles_store_list(struct roles_store *s, enum roles_listing what, const char *arg, roles_row_fn fn, void *userdata) {
+        if ((unsigned) what >= _ROLES_LIST_MAX)
+                return store_fail(s, -EINVAL, "internal error: unknown listing");
+        if (listings[what].db != PUB) {
+                int r = store_require_secrets(s);
+                if (r < 0)
+                        return r;
+        }
+        sqlite3 *db = listings[what].db == PUB ? s->pub : listings[what].db == SEC ? s->sec : s->state;
+        sqlite3_stmt *st = store_stmt(s, db, listings[what].sql);
+        if (!st)
+                return -EIO;
+        int n_params = sqlite3_bind_parameter_count(st);
+        if (n_params >= 1)
+                sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+        if (n_params >= 2)
+                sqlite3_bind_int64(st, 2, (int64_t) roles_store_now(s));
+
+        size_t n = (size_t) sqlite3_column_count(st);
+        if (n > LISTING_COLUMNS_MAX) {
+                sqlite3_reset(st);
+                return store_fail(s, -E2BIG, "internal error: listing too wide");
+        }
+        const char *names[LISTING_COLUMNS_MAX], *values[LISTING_COLUMNS_MAX];
+        bool numeric[LISTING_COLUMNS_MAX];
+        for (size_t i = 0; i < n; i++)
+                names[i] = sqlite3_column_name(st, (int) i);
+
+        int rows = 0, r;
+        while ((r = store_step_row(s, st)) > 0) {
+                for (size_t i = 0; i < n; i++) {
+                        int type = sqlite3_column_type(st, (int) i);
+                        numeric[i] = type == SQLITE_INTEGER || type == SQLITE_FLOAT;
+                        values[i] = (const char *) sqlite3_column_text(st, (int) i);
+                }
+                r = fn(userdata, n, names, values, numeric);
+                if (r < 0)
+                        break;
+                rows++;
+        }
+        sqlite3_reset(st);
+        return r < 0 ? r : rows;
+}

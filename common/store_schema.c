@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Schemas of the three files and their forward migrations. Each file carries its version in
+ * PRAGMA user_version; migration N takes a file from version N to N + 1. Only writers
+ * (rolesctl) migrate; readers accept exactly the version they know, and a file newer than the
+ * code is refused by everyone, never guessed at.
+ */
+#include <errno.h>
+#include <stdio.h>
+
+#include "store-internal.h"
+
+/* roles.db v1: what NSS may serve, as public as /etc/passwd and /etc/group. */
+static const char public_v1[] =
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
+        "INSERT INTO meta (key, value) VALUES ('serial', '0');"
+        "CREATE TABLE users ("
+        "  id INTEGER PRIMARY KEY,"
+        "  uuid TEXT NOT NULL UNIQUE,"
+        "  name TEXT NOT NULL UNIQUE,"
+        "  uid INTEGER NOT NULL UNIQUE,"
+        "  gid INTEGER NOT NULL,"
+        "  gecos TEXT NOT NULL DEFAULT '',"
+        "  home TEXT NOT NULL,"
+        "  shell TEXT NOT NULL,"
+        "  enabled INTEGER NOT NULL DEFAULT 1,"
+        "  created_at INTEGER NOT NULL,"
+        "  updated_at INTEGER NOT NULL,"
+        "  activated_at INTEGER,"
+        "  expires_at INTEGER);"
+        "CREATE INDEX users_gid ON users (gid);"
+        "CREATE TABLE groups ("
+        "  id INTEGER PRIMARY KEY,"
+        "  uuid TEXT NOT NULL UNIQUE,"
+        "  name TEXT NOT NULL UNIQUE,"
+        "  gid INTEGER NOT NULL UNIQUE,"
+        "  description TEXT NOT NULL DEFAULT '',"
+        "  group_data TEXT NOT NULL DEFAULT '{}',"
+        "  created_at INTEGER NOT NULL,"
+        "  updated_at INTEGER NOT NULL);"
+        "CREATE TABLE group_members ("
+        "  group_id INTEGER NOT NULL REFERENCES groups (id) ON DELETE CASCADE,"
+        "  user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+        "  PRIMARY KEY (group_id, user_id)) WITHOUT ROWID;"
+        "CREATE INDEX group_members_user ON group_members (user_id, group_id);"
+        "CREATE TABLE metaroles ("
+        "  id INTEGER PRIMARY KEY,"
+        "  code TEXT NOT NULL UNIQUE,"
+        "  name TEXT NOT NULL DEFAULT '',"
+        "  description TEXT NOT NULL DEFAULT '',"
+        "  gid INTEGER UNIQUE,"
+        "  builtin INTEGER NOT NULL DEFAULT 0,"
+        "  created_at INTEGER NOT NULL);"
+        "CREATE TABLE metarole_includes ("
+        "  parent_id INTEGER NOT NULL REFERENCES metaroles (id) ON DELETE CASCADE,"
+        "  child_id INTEGER NOT NULL REFERENCES metaroles (id) ON DELETE CASCADE,"
+        "  PRIMARY KEY (parent_id, child_id),"
+        "  CHECK (parent_id <> child_id)) WITHOUT ROWID;"
+        "CREATE INDEX metarole_includes_child ON metarole_includes (child_id, parent_id);"
+        "CREATE TABLE metarole_perms ("
+        "  metarole_id INTEGER NOT NULL REFERENCES metaroles (id) ON DELETE CASCADE,"
+        "  perm TEXT NOT NULL,"
+        "  PRIMARY KEY (metarole_id, perm)) WITHOUT ROWID;"
+        "CREATE TABLE roles ("
+        "  id INTEGER PRIMARY KEY,"
+        "  name TEXT NOT NULL UNIQUE,"
+        "  description TEXT NOT NULL DEFAULT '',"
+        "  metarole_id INTEGER NOT NULL REFERENCES metaroles (id),"
+        "  created_at INTEGER NOT NULL);"
+        "CREATE INDEX roles_metarole ON roles (metarole_id);"
+        "CREATE TABLE role_perms ("
+        "  role_id INTEGER NOT NULL REFERENCES roles (id) ON DELETE CASCADE,"
+        "  perm TEXT NOT NULL,"
+        "  disabled INTEGER NOT NULL DEFAULT 0,"
+        "  PRIMARY KEY (role_id, perm)) WITHOUT ROWID;"
+        "CREATE TABLE role_assignments ("
+        "  user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+        "  role_id INTEGER NOT NULL REFERENCES roles (id) ON DELETE CASCADE,"
+        "  until INTEGER,"
+        "  assigned_at INTEGER NOT NULL,"
+        "  PRIMARY KEY (user_id, role_id)) WITHOUT ROWID;"
+        "CREATE INDEX role_assignments_role ON role_assignments (role_id, user_id);"
+        /* The built-in chain super-admin ⊃ admin ⊃ user. */
+        "INSERT INTO metaroles (id, code, name, description, builtin, created_at) VALUES"
+        "  (1, 'super-admin', 'Super administrator', 'Holds every permission', 1, strftime('%s')),"
+        "  (2, 'admin', 'Administrator', '', 1, strftime('%s')),"
+        "  (3, 'user', 'User', '', 1, strftime('%s'));"
+        "INSERT INTO metarole_includes (parent_id, child_id) VALUES (1, 2), (2, 3);";
+
+/* secrets.db v1: what the administrator sets that must stay secret. Keyed by user uuid. */
+static const char secrets_v1[] =
+        "CREATE TABLE credentials ("
+        "  user_uuid TEXT PRIMARY KEY,"
+        "  password_hash TEXT,"
+        "  password_changed_at INTEGER,"
+        "  must_change_password INTEGER NOT NULL DEFAULT 0,"
+        "  fs_uniquifier TEXT NOT NULL UNIQUE,"
+        "  last_auth_sensitive_operation_at INTEGER,"
+        "  email TEXT,"
+        "  user_data TEXT NOT NULL DEFAULT '{}',"
+        "  totp_secret TEXT,"
+        "  created_at INTEGER NOT NULL) WITHOUT ROWID;"
+        "CREATE TABLE codes ("
+        "  user_uuid TEXT NOT NULL,"
+        "  kind TEXT NOT NULL CHECK (kind IN ('activation', 'reset')),"
+        "  code_hash BLOB NOT NULL,"
+        "  created_at INTEGER NOT NULL,"
+        "  expires_at INTEGER NOT NULL,"
+        "  used_at INTEGER,"
+        "  PRIMARY KEY (user_uuid, kind)) WITHOUT ROWID;"
+        "CREATE TABLE audit ("
+        "  id INTEGER PRIMARY KEY,"
+        "  at INTEGER NOT NULL,"
+        "  actor TEXT NOT NULL,"
+        "  action TEXT NOT NULL,"
+        "  target TEXT NOT NULL,"
+        "  detail TEXT NOT NULL DEFAULT '');";
+
+/* state.db v1: what logins on this host write. Keyed by user uuid. */
+static const char state_v1[] =
+        "CREATE TABLE tracking ("
+        "  user_uuid TEXT PRIMARY KEY,"
+        "  last_login_at INTEGER,"
+        "  last_login_ip TEXT,"
+        "  current_login_at INTEGER,"
+        "  current_login_ip TEXT,"
+        "  login_count INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+        "CREATE TABLE tally ("
+        "  user_uuid TEXT PRIMARY KEY,"
+        "  failures INTEGER NOT NULL,"
+        "  first_failure_at INTEGER NOT NULL,"
+        "  last_failure_at INTEGER NOT NULL,"
+        "  locked_until INTEGER) WITHOUT ROWID;"
+        "CREATE TABLE totp_used ("
+        "  user_uuid TEXT PRIMARY KEY,"
+        "  last_step INTEGER NOT NULL) WITHOUT ROWID;"
+        "CREATE TABLE login_audit ("
+        "  id INTEGER PRIMARY KEY,"
+        "  at INTEGER NOT NULL,"
+        "  user TEXT NOT NULL,"
+        "  service TEXT NOT NULL DEFAULT '',"
+        "  rhost TEXT NOT NULL DEFAULT '',"
+        "  result TEXT NOT NULL,"
+        "  detail TEXT NOT NULL DEFAULT '');";
+
+struct schema {
+        const char *file;               /* for messages */
+        int version;                    /* what this code writes and reads */
+        const char *const *migrations;  /* migrations[n]: version n -> n + 1 */
+};
+
+static const char *const public_migrations[] = { public_v1 };
+static const char *const secrets_migrations[] = { secrets_v1 };
+static const char *const state_migrations[] = { state_v1 };
+
+static const struct schema schemas[] = {
+        [STORE_PUBLIC]  = { "roles.db", ROLES_SCHEMA_PUBLIC, public_migrations },
+        [STORE_SECRETS] = { "secrets.db", ROLES_SCHEMA_SECRETS, secrets_migrations },
+        [STORE_STATE]   = { "state.db", ROLES_SCHEMA_STATE, state_migrations },
+};
+
+static int read_version(struct roles_store *s, sqlite3 *db, const char *file, int *ret) {
+        sqlite3_stmt *st = NULL;
+        int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_step(st);
+        if (rc != SQLITE_ROW) {
+                int r = store_sql_fail(s, db, rc, file);
+                sqlite3_finalize(st);
+                return r;
+        }
+        *ret = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+        return 0;
+}
+
+int store_schema_check(struct roles_store *s, sqlite3 *db, enum store_file which, bool migrate) {
+        const struct schema *sc = &schemas[which];
+        int version = 0, r;
+
+        r = read_version(s, db, sc->file, &version);
+        if (r < 0)
+                return r;
+        if (version > sc->version)
+                return store_fail(s, -EPROTO, "%s has schema version %d, newer than this build of roles knows (%d); "
+                                  "upgrade roles", sc->file, version, sc->version);
+        if (version == sc->version)
+                return 0;
+        if (!migrate) {
+                if (version == 0)
+                        return store_fail(s, -ENOENT, "%s is empty: run 'rolesctl init'", sc->file);
+                return store_fail(s, -EPROTO, "%s has schema version %d, older than this build (%d): "
+                                  "run 'rolesctl init' to migrate it", sc->file, version, sc->version);
+        }
+
+        /* The caller holds a transaction (or a staged copy), so a failed step changes nothing. */
+        for (; version < sc->version; version++) {
+                r = store_exec_script(s, db, sc->migrations[version]);
+                if (r < 0) {
+                        char prefix[128];
+                        snprintf(prefix, sizeof(prefix), "%s: migration to version %d failed: ", sc->file, version + 1);
+                        return store_fail_prefixed(s, r, prefix);
+                }
+                char pragma[64];
+                snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", version + 1);
+                r = store_exec_script(s, db, pragma);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}

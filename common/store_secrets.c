@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: MIT */
+/* secrets.db (credentials, one-time codes) and the state.db operations an administrator makes. */
+#include <errno.h>
+#include <string.h>
+
+#include "store-internal.h"
+
+static const char *const code_kinds[] = {
+        [ROLES_CODE_ACTIVATION] = "activation",
+        [ROLES_CODE_RESET] = "reset",
+};
+
+void roles_secret_wipe(struct roles_secret *sec) {
+        /* explicit_bzero cannot be optimised away, unlike memset on a dying object. */
+        explicit_bzero(sec, sizeof(*sec));
+}
+
+int roles_secret_get(struct roles_store *s, const char *uuid, struct roles_secret *ret) {
+        struct roles_secret sec = { 0 };
+        int r;
+
+        if ((r = store_require_secrets(s)) < 0)
+                return r;
+        sqlite3_stmt *st = store_stmt(s, s->sec,
+                "SELECT password_hash, password_changed_at, must_change_password, fs_uniquifier, "
+                "last_auth_sensitive_operation_at, email, totp_secret FROM credentials WHERE user_uuid = ?1");
+        if (!st)
+                return -EIO;
+        sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
+        r = store_step_row(s, st);
+        if (r == 0)
+                r = store_fail(s, -ENOENT, "no secrets row for this user (run 'rolesctl doctor')");
+        if (r > 0) {
+                sec.password_changed_at = sqlite3_column_int64(st, 1);
+                sec.must_change_password = sqlite3_column_int(st, 2) != 0;
+                sec.last_auth_sensitive_operation_at = sqlite3_column_int64(st, 4);
+                if ((r = store_col_text(s, st, 0, sec.password_hash, sizeof(sec.password_hash))) >= 0 &&
+                    (r = store_col_text(s, st, 3, sec.fs_uniquifier, sizeof(sec.fs_uniquifier))) >= 0 &&
+                    (r = store_col_text(s, st, 5, sec.email, sizeof(sec.email))) >= 0)
+                        r = store_col_text(s, st, 6, sec.totp_secret, sizeof(sec.totp_secret));
+        }
+        sqlite3_reset(st);
+        if (r < 0) {
+                roles_secret_wipe(&sec);
+                return r;
+        }
+        *ret = sec;
+        roles_secret_wipe(&sec);
+        return 0;
+}
+
+static int require_credentials(struct roles_store *s, int r) {
+        if (r == 0)
+                return store_fail(s, -ENOENT, "no secrets row for this user (run 'rolesctl doctor')");
+        return r < 0 ? r : 0;
+}
+
+int roles_secret_set_password(struct roles_store *s, const char *uuid, const char *encoded_hash, bool must_change) {
+        char fs_uniquifier[ROLES_UUID_LEN + 1];
+        int r;
+        if ((r = store_require_secrets(s)) < 0)
+                return r;
+        if (!encoded_hash || !*encoded_hash || strlen(encoded_hash) >= sizeof(((struct roles_secret *) 0)->password_hash))
+                return store_fail(s, -EINVAL, "invalid password hash");
+        if ((r = roles_uuid_new(fs_uniquifier)) < 0)
+                return store_fail(s, r, "no randomness for a uuid");
+        int64_t now = roles_store_now(s);
+        /* A new password ends every older session: bump the sensitive-operation time and the
+         * uniquifier that Flask-Security style tokens are bound to. */
+        r = store_exec(s, s->sec,
+                       "UPDATE credentials SET password_hash = ?2, password_changed_at = ?3, must_change_password = ?4, "
+                       "last_auth_sensitive_operation_at = ?3, fs_uniquifier = ?5 WHERE user_uuid = ?1",
+                       "ttiit", uuid, encoded_hash, now, (int64_t) must_change, fs_uniquifier);
+        return require_credentials(s, r);
+}
+
+int roles_secret_clear_password(struct roles_store *s, const char *uuid) {
+        int r;
+        if ((r = store_require_secrets(s)) < 0)
+                return r;
+        r = store_exec(s, s->sec, "UPDATE credentials SET password_hash = NULL WHERE user_uuid = ?1", "t", uuid);
+        return require_credentials(s, r);
+}
+
+int roles_secret_set_email(struct roles_store *s, const char *uuid, const char *email) {
+        int r;
+        if ((r = store_require_secrets(s)) < 0)
+                return r;
+        if (email && *email && !roles_email_valid(email))
+                return store_fail(s, -EINVAL, "invalid email address '%.64s'", email);
+        r = store_exec(s, s->sec, "UPDATE credentials SET email = nullif(?2, '') WHERE user_uuid = ?1", "tt", uuid,
+                       email ? email : "");
+        return require_credentials(s, r);
+}
+
+int roles_secret_set_totp(struct roles_store *s, const char *uuid, const char *base32) {
+        int r;
+        if ((r = store_require_secrets(s)) < 0)
+                return r;
+        r = store_exec(s, s->sec, "UPDATE credentials SET totp_secret = ?2 WHERE user_uuid = ?1", "tt", uuid, base32);
+        if ((r = require_credentials(s, r)) < 0)
+                return r;
+        /* A new secret starts a new step history. */
+        return store_queue_purge(s, uuid, PURGE_TOTP);
+}
+
+int roles_secret_put_code(struct roles_store *s, const char *uuid, enum roles_code_kind kind,
+                          const uint8_t hash[32], int64_t expires_at) {
+        int r;
+        if ((r = store_require_secrets(s)) < 0)
+                return r;
+        r = store_exec(s, s->sec,
+                       "INSERT OR REPLACE INTO codes (user_uuid, kind, code_hash, created_at, expires_at, used_at) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, NULL)",
+                       "ttbii", uuid, code_kinds[kind], hash, (int64_t) roles_store_now(s), expires_at);
+        return r < 0 ? r : 0;
+}
+
+int roles_secret_get_code(struct roles_store *s, const char *uuid, enum roles_code_kind kind, struct roles_code_row *ret) {
+        int r;
+        if ((r = store_require_secrets(s)) < 0)
+                return r;
+        sqlite3_stmt *st = store_stmt(s, s->sec,
+                "SELECT code_hash, expires_at, used_at FROM codes WHERE user_uuid = ?1 AND kind = ?2");
+        if (!st)
+                return -EIO;
+        sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, code_kinds[kind], -1, SQLITE_STATIC);
+        r = store_step_row(s, st);
+        if (r == 0)
+                r = store_fail(s, -ENOENT, "no %s code pending", code_kinds[kind]);
+        if (r > 0) {
+                if (sqlite3_column_bytes(st, 0) != 32)
+                        r = store_fail(s, -EBADMSG, "secrets.db holds a malformed code hash");
+                else {
+                        memcpy(ret->hash, sqlite3_column_blob(st, 0), 32);
+                        ret->expires_at = sqlite3_column_int64(st, 1);
+                        ret->used_at = sqlite3_column_int64(st, 2);
+                        r = 0;
+                }
+        }
+        sqlite3_reset(st);
+        return r;
+}
+
+int roles_secret_use_code(struct roles_store *s, const char *uuid, enum roles_code_kind kind) {
+        int r;
+        if ((r = store_require_secrets(s)) < 0)
+                return r;
+        /* The condition on used_at makes this the single-use gate, even for racing logins. */
+        r = store_exec(s, s->sec, "UPDATE codes SET used_at = ?3 WHERE user_uuid = ?1 AND kind = ?2 AND used_at IS NULL",
+                       "tti", uuid, code_kinds[kind], (int64_t) roles_store_now(s));
+        if (r == 0)
+                return store_fail(s, -EALREADY, "the %s code was already used", code_kinds[kind]);
+        return r < 0 ? r : 0;
+}
+
+int roles_state_unlock(struct roles_store *s, const char *uuid) {
+        int r;
+        if ((r = store_require_writer(s)) < 0 || (r = store_require_secrets(s)) < 0)
+                return r;
+        return store_queue_purge(s, uuid, PURGE_TALLY);
+}

@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: MIT */
+/* Users in roles.db, and the secrets row every user has from birth. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "store-internal.h"
+
+#define USER_COLUMNS \
+        "id, uuid, name, uid, gid, gecos, home, shell, enabled, created_at, updated_at, activated_at, expires_at"
+
+/* Rows are validated on read too: a row written behind our back must not reach a caller. */
+static int read_user(struct roles_store *s, sqlite3_stmt *st, struct roles_user *ret) {
+        struct roles_user u = { 0 };
+        int r;
+
+        u.id = sqlite3_column_int64(st, 0);
+        if ((r = store_col_text(s, st, 1, u.uuid, sizeof(u.uuid))) < 0 ||
+            (r = store_col_text(s, st, 2, u.name, sizeof(u.name))) < 0 ||
+            (r = store_col_text(s, st, 5, u.gecos, sizeof(u.gecos))) < 0 ||
+            (r = store_col_text(s, st, 6, u.home, sizeof(u.home))) < 0 ||
+            (r = store_col_text(s, st, 7, u.shell, sizeof(u.shell))) < 0)
+                return r;
+        int64_t uid = sqlite3_column_int64(st, 3), gid = sqlite3_column_int64(st, 4);
+        if (!roles_name_valid(u.name) || !roles_uuid_valid(u.uuid) ||
+            uid < s->cfg.uid_min || uid > s->cfg.uid_max || gid < s->cfg.gid_min || gid > s->cfg.gid_max ||
+            !roles_text_valid(u.gecos, ROLES_TEXT_MAX) || !roles_path_valid(u.home) || !roles_path_valid(u.shell))
+                return store_fail(s, -EBADMSG, "roles.db holds an invalid user row (id %lld); refusing it",
+                                  (long long) u.id);
+        u.uid = (uint32_t) uid;
+        u.gid = (uint32_t) gid;
+        u.enabled = sqlite3_column_int(st, 8) != 0;
+        u.created_at = sqlite3_column_int64(st, 9);
+        u.updated_at = sqlite3_column_int64(st, 10);
+        u.activated_at = sqlite3_column_int64(st, 11);
+        u.expires_at = sqlite3_column_int64(st, 12);
+        *ret = u;
+        return 0;
+}
+
+static int user_lookup(struct roles_store *s, const char *sql, const char *types, const void *key,
+                       const char *what, struct roles_user *ret) {
+        sqlite3_stmt *st = store_stmt(s, s->pub, sql);
+        if (!st)
+                return -EIO;
+        int r = types[0] == 't' ? sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC)
+                                : sqlite3_bind_int64(st, 1, *(const int64_t *) key);
+        if (r != SQLITE_OK)
+                return store_sql_fail(s, s->pub, r, "bind");
+        r = store_step_row(s, st);
+        if (r == 0)
+                r = store_fail(s, -ENOENT, "no such user %s", what);
+        if (r > 0)
+                r = read_user(s, st, ret);
+        sqlite3_reset(st);
+        return r;
+}
+
+int roles_user_by_name(struct roles_store *s, const char *name, struct roles_user *ret) {
+        char what[64];
+        if (!roles_name_valid(name))
+                return store_fail(s, -EINVAL, "invalid user name '%.40s'", name);
+        snprintf(what, sizeof(what), "'%s'", name);
+        return user_lookup(s, "SELECT " USER_COLUMNS " FROM users WHERE name = ?1", "t", name, what, ret);
+}
+
+int roles_user_by_uid(struct roles_store *s, uint32_t uid, struct roles_user *ret) {
+        char what[32];
+        int64_t key = uid;
+        snprintf(what, sizeof(what), "with uid %u", uid);
+        return user_lookup(s, "SELECT " USER_COLUMNS " FROM users WHERE uid = ?1", "i", &key, what, ret);
+}
+
+static int check_user_fields(struct roles_store *s, const struct roles_user *u) {
+        if (!roles_name_valid(u->name))
+                return store_fail(s, -EINVAL, "invalid user name '%.40s': use [a-z_][a-z0-9_.-]*, at most %d bytes",
+                                  u->name, ROLES_NAME_MAX);
+        if (!roles_text_valid(u->gecos, ROLES_TEXT_MAX))
+                return store_fail(s, -EINVAL, "invalid full name: no ':' or control characters, at most %d bytes",
+                                  ROLES_TEXT_MAX);
+        if (u->home[0] && !roles_path_valid(u->home))
+                return store_fail(s, -EINVAL, "invalid home directory '%.64s': an absolute path without ':', ',' or spaces",
+                                  u->home);
+        if (u->shell[0] && !roles_path_valid(u->shell))
+                return store_fail(s, -EINVAL, "invalid shell '%.64s': an absolute path", u->shell);
+        if (u->expires_at < 0 || u->activated_at < 0)
+                return store_fail(s, -EINVAL, "invalid date");
+        return 0;
+}
+
+static int uid_taken(struct roles_store *s, uint32_t uid) {
+        sqlite3_stmt *st = store_stmt(s, s->pub, "SELECT 1 FROM users WHERE uid = ?1");
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, uid);
+        int r = store_step_row(s, st);
+        sqlite3_reset(st);
+        return r;
+}
+
+static int pick_uid(struct roles_store *s, uint32_t requested, uint32_t *ret) {
+        const struct roles_config *c = &s->cfg;
+        if (requested != ROLES_ID_INVALID) {
+                if (requested < c->uid_min || requested > c->uid_max)
+                        return store_fail(s, -ERANGE, "uid %u is outside the configured range %u-%u",
+                                          requested, c->uid_min, c->uid_max);
+                int r = uid_taken(s, requested);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        return store_fail(s, -EEXIST, "uid %u is already in use", requested);
+                *ret = requested;
+                return 0;
+        }
+        int r = store_alloc_id(s, "SELECT max(uid) FROM users WHERE uid BETWEEN ?1 AND ?2",
+                               "SELECT 1 FROM users WHERE uid = ?1", c->uid_min, c->uid_max, ROLES_ID_INVALID, ret);
+        if (r == -ENOSPC)
+                return store_fail(s, r, "no free uid left in %u-%u", c->uid_min, c->uid_max);
+        return r;
+}
+
+/* The user's primary group: an existing roles group, or a new personal group of the same name. */
+static int pick_primary_group(struct roles_store *s, struct roles_user *u) {
+        struct roles_group g = { 0 };
+        int r;
+
+        if (u->gid != ROLES_ID_INVALID) {
+                r = roles_group_by_gid(s, u->gid, &g);
+                if (r == -ENOENT)
+                        return store_fail(s, r, "no roles group has gid %u", u->gid);
+                return r;
+        }
+        r = store_group_name_taken(s, u->name);
+        if (r < 0)
+                return r;
+        if (r > 0)
+                return store_fail(s, -EEXIST, "a group named '%s' already exists: give --group or --gid", u->name);
+        memcpy(g.name, u->name, sizeof(g.name));
+        snprintf(g.description, sizeof(g.description), "personal group of %s", u->name);
+        /* Like useradd with USERGROUPS_ENAB: the group's gid matches the uid when it can. */
+        g.gid = u->uid;
+        r = store_gid_taken(s, g.gid);
+        if (r < 0)
+                return r;
+        if (r > 0 || g.gid < s->cfg.gid_min || g.gid > s->cfg.gid_max)
+                g.gid = ROLES_ID_INVALID;
+        r = roles_group_add(s, &g);
+        if (r < 0)
+                return r;
+        u->gid = g.gid;
+        return 0;
+}
+
+int roles_user_add(struct roles_store *s, struct roles_user *u) {
+        struct roles_user n = *u;
+        char fs_uniquifier[ROLES_UUID_LEN + 1];
+        int r;
+
+        if ((r = store_require_writer(s)) < 0 || (r = check_user_fields(s, &n)) < 0)
+                return r;
+        struct roles_user existing;
+        r = roles_user_by_name(s, n.name, &existing);
+        if (r == 0)
+                return store_fail(s, -EEXIST, "user '%s' already exists", n.name);
+        if (r != -ENOENT)
+                return r;
+        if ((r = pick_uid(s, n.uid, &n.uid)) < 0 || (r = pick_primary_group(s, &n)) < 0)
+                return r;
+        if (!n.home[0] && snprintf(n.home, sizeof(n.home), "%s/%s", s->cfg.home_base, n.name) >= (int) sizeof(n.home))
+                return store_fail(s, -ENAMETOOLONG, "home directory too long");
+        if (!n.shell[0] && roles_strcpy(n.shell, sizeof(n.shell), s->cfg.default_shell) < 0)
+                return store_fail(s, -ENAMETOOLONG, "default shell too long");
+        if (!roles_path_valid(n.home) || !roles_path_valid(n.shell))
+                return store_fail(s, -EINVAL, "invalid home directory or shell");
+        if ((r = roles_uuid_new(n.uuid)) < 0 || (r = roles_uuid_new(fs_uniquifier)) < 0)
+                return store_fail(s, r, "no randomness for a uuid");
+        n.created_at = n.updated_at = roles_store_now(s);
+
+        r = store_exec(s, s->pub,
+                       "INSERT INTO users (uuid, name, uid, gid, gecos, home, shell, enabled, created_at, updated_at, "
+                       "activated_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                       "ttiitttiiiii", n.uuid, n.name, (int64_t) n.uid, (int64_t) n.gid, n.gecos, n.home, n.shell,
+                       (int64_t) n.enabled, n.created_at, n.updated_at, n.activated_at, n.expires_at);
+        if (r < 0)
+                return r;
+        n.id = sqlite3_last_insert_rowid(s->pub);
+        /* The 0 timestamps above mean "not set": store them as NULL. */
+        r = store_exec(s, s->pub,
+                       "UPDATE users SET activated_at = nullif(activated_at, 0), expires_at = nullif(expires_at, 0) WHERE id = ?1",
+                       "i", n.id);
+        if (r < 0)
+                return r;
+
+        r = store_exec(s, s->sec, "INSERT INTO credentials (user_uuid, fs_uniquifier, created_at) VALUES (?1, ?2, ?3)",
+                       "tti", n.uuid, fs_uniquifier, n.created_at);
+        if (r < 0)
+                return r;
+        r = roles_audit(s, "user.add", n.name, "uid=%u gid=%u uuid=%s", n.uid, n.gid, n.uuid);
+        if (r < 0)
+                return r;
+        *u = n;
+        return 0;
+}
+
+int roles_user_update(struct roles_store *s, const struct roles_user *u) {
+        int r;
+        if ((r = store_require_writer(s)) < 0 || (r = check_user_fields(s, u)) < 0)
+                return r;
+        if (!roles_path_valid(u->home) || !roles_path_valid(u->shell))
+                return store_fail(s, -EINVAL, "invalid home directory or shell");
+        if (u->gid < s->cfg.gid_min || u->gid > s->cfg.gid_max)
+                return store_fail(s, -ERANGE, "gid %u is outside the configured range", u->gid);
+        struct roles_group g;
+        r = roles_group_by_gid(s, u->gid, &g);
+        if (r == -ENOENT)
+                return store_fail(s, r, "no roles group has gid %u", u->gid);
+        if (r < 0)
+                return r;
+
+        r = store_exec(s, s->pub,
+                       "UPDATE users SET gid = ?2, gecos = ?3, home = ?4, shell = ?5, enabled = ?6, updated_at = ?7, "
+                       "activated_at = nullif(?8, 0), expires_at = nullif(?9, 0) WHERE id = ?1",
+                       "iitttiiii", u->id, (int64_t) u->gid, u->gecos, u->home, u->shell, (int64_t) u->enabled,
+                       (int64_t) roles_store_now(s), u->activated_at, u->expires_at);
+        if (r == 0)
+                return store_fail(s, -ENOENT, "no such user '%s'", u->name);
+        if (r < 0)
+                return r;
+        return roles_audit(s, "user.mod", u->name, "gid=%u enabled=%d expires_at=%lld", u->gid, u->enabled,
+                           (long long) u->expires_at);
+}
+
+int roles_user_delete(struct roles_store *s, const struct roles_user *u) {
+        int r;
+        if ((r = store_require_writer(s)) < 0)
+                return r;
+
+        r = store_exec(s, s->pub, "DELETE FROM users WHERE id = ?1", "i", u->id);
+        if (r == 0)
+                return store_fail(s, -ENOENT, "no such user '%s'", u->name);
+        if (r < 0)
+                return r;
+        /* Like userdel: the personal group goes too when nobody else uses it. */
+        r = store_exec(s, s->pub,
+                       "DELETE FROM groups WHERE name = ?1 AND gid = ?2 "
+                       "AND NOT EXISTS (SELECT 1 FROM users WHERE gid = ?2) "
+                       "AND NOT EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = groups.id)",
+                       "ti", u->name, (int64_t) u->gid);
+        if (r < 0)
+                return r;
+        r = store_queue_purge(s, u->uuid, PURGE_ALL);
+        if (r < 0)
+                return r;
+        return roles_audit(s, "user.del", u->name, "uid=%u uuid=%s", u->uid, u->uuid);
+}

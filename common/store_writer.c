@@ -1,0 +1,324 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The writer: how a change reaches the three files.
+ *
+ *   begin   take <roles.db>.lock, open secrets.db in a write transaction, copy roles.db to a
+ *           staged file next to it and open that copy read-write.
+ *   ...     the change edits the staged copy and secrets.db (adds and updates only; removals
+ *           of a deleted user's secrets and state are queued).
+ *   commit  bump the snapshot serial; close and fsync the staged copy; commit secrets.db;
+ *           rename the copy over roles.db and fsync the directory; then purge what the queue
+ *           names from state.db and secrets.db.
+ *
+ * A crash at any point leaves either the old snapshot or the new one, and at worst orphan
+ * secrets or state rows that refer to no user (which doctor removes) - never a user whose
+ * secrets row belongs to someone else, since rows are keyed by uuid.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store-internal.h"
+
+#define LOCK_WAIT_MS 30000
+
+static int dir_of(const char *path, char *buf, size_t size) {
+        if (roles_strcpy(buf, size, path) < 0)
+                return -ENAMETOOLONG;
+        char *slash = strrchr(buf, '/');
+        if (!slash)
+                return -EINVAL;
+        *(slash == buf ? slash + 1 : slash) = '\0';
+        return 0;
+}
+
+static int fsync_dir(const char *path) {
+        char dir[PATH_MAX];
+        int r = dir_of(path, dir, sizeof(dir));
+        if (r < 0)
+                return r;
+        int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        r = fsync(fd) < 0 ? -errno : 0;
+        close(fd);
+        return r;
+}
+
+static int take_lock(struct roles_store *s) {
+        char path[PATH_MAX];
+        if (snprintf(path, sizeof(path), "%s.lock", s->cfg.public_db) >= (int) sizeof(path))
+                return store_fail(s, -ENAMETOOLONG, "%s: path too long", s->cfg.public_db);
+        s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+        if (s->lock_fd < 0)
+                return store_fail(s, -errno, "%s: %s", path, strerror(errno));
+        for (int waited = 0; flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0; waited += 50) {
+                if (errno != EWOULDBLOCK && errno != EINTR)
+                        return store_fail(s, -errno, "%s: %s", path, strerror(errno));
+                if (waited >= LOCK_WAIT_MS)
+                        return store_fail(s, -EBUSY, "another rolesctl has held %s for %d s; try again", path,
+                                          LOCK_WAIT_MS / 1000);
+                usleep(50 * 1000);
+        }
+        return 0;
+}
+
+/* Create a root-only database file if it is missing (init), with the mode set explicitly so
+ * that no umask can loosen it. */
+static int ensure_file(struct roles_store *s, const char *path, mode_t mode) {
+        int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, mode);
+        if (fd < 0)
+                return errno == EEXIST ? 0 : store_fail(s, -errno, "%s: %s", path, strerror(errno));
+        int r = fchmod(fd, mode) < 0 ? store_fail(s, -errno, "%s: %s", path, strerror(errno)) : 0;
+        close(fd);
+        return r;
+}
+
+static int ensure_dir(struct roles_store *s, const char *path) {
+        char dir[PATH_MAX];
+        if (dir_of(path, dir, sizeof(dir)) < 0)
+                return store_fail(s, -EINVAL, "%s: bad path", path);
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                return store_fail(s, -errno, "%s: %s", dir, strerror(errno));
+        return 0;
+}
+
+static int open_side_file(struct roles_store *s, const char *path, enum store_file which, sqlite3 **ret) {
+        bool create = s->flags & ROLES_STORE_CREATE;
+        int r;
+
+        if (create) {
+                r = ensure_file(s, path, 0600);
+                if (r < 0)
+                        return r;
+        }
+        r = store_check_file(s, path, true);
+        if (r == -ENOENT)
+                return store_fail(s, r, "%s does not exist: run 'rolesctl init'", path);
+        if (r < 0)
+                return r;
+        r = store_open_writable(s, path, ret);
+        if (r < 0)
+                return r;
+        r = store_exec_script(s, *ret, "BEGIN IMMEDIATE");
+        if (r < 0)
+                return r;
+        r = store_schema_check(s, *ret, which, true);
+        if (r < 0)
+                return r;
+        /* state.db is what every login writes: never hold it across the change. */
+        if (which == STORE_STATE)
+                r = store_exec_script(s, *ret, "COMMIT");
+        return r;
+}
+
+static int copy_fd(int from, int to) {
+        for (;;) {
+                ssize_t n = copy_file_range(from, NULL, to, NULL, 1 << 30, 0);
+                if (n == 0)
+                        return 0;
+                if (n > 0)
+                        continue;
+                if (errno == EINTR)
+                        continue;
+                if (errno != EXDEV && errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP)
+                        return -errno;
+                break;
+        }
+        /* Fallback for filesystems without copy_file_range. */
+        char buf[65536];
+        for (;;) {
+                ssize_t n = read(from, buf, sizeof(buf));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        return 0;
+                for (ssize_t done = 0; done < n;) {
+                        ssize_t w = write(to, buf + done, (size_t) (n - done));
+                        if (w < 0 && errno == EINTR)
+                                continue;
+                        if (w < 0)
+                                return -errno;
+                        done += w;
+                }
+        }
+}
+
+static int stage_snapshot(struct roles_store *s) {
+        const char *path = s->cfg.public_db;
+        int r, src = -1;
+
+        r = store_check_file(s, path, !(s->flags & ROLES_STORE_CREATE));
+        if (r == -ENOENT)
+                return store_fail(s, r, "%s does not exist: run 'rolesctl init'", path);
+        if (r < 0)
+                return r;
+
+        if (snprintf(s->stage_path, sizeof(s->stage_path), "%s.XXXXXX", path) >= (int) sizeof(s->stage_path))
+                return store_fail(s, -ENAMETOOLONG, "%s: path too long", path);
+        s->stage_fd = mkostemp(s->stage_path, O_CLOEXEC);
+        if (s->stage_fd < 0) {
+                r = store_fail(s, -errno, "%s: cannot stage a new snapshot: %s", s->stage_path, strerror(errno));
+                s->stage_path[0] = '\0';
+                return r;
+        }
+        if (fchmod(s->stage_fd, 0644) < 0)
+                return store_fail(s, -errno, "%s: %s", s->stage_path, strerror(errno));
+
+        src = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        if (src < 0 && errno != ENOENT)
+                return store_fail(s, -errno, "%s: %s", path, strerror(errno));
+        if (src >= 0) {
+                r = copy_fd(src, s->stage_fd);
+                close(src);
+                if (r < 0)
+                        return store_fail(s, r, "%s: cannot copy the snapshot: %s", s->stage_path, strerror(-r));
+        }
+
+        r = store_open_writable(s, s->stage_path, &s->pub);
+        if (r < 0)
+                return r;
+        /* The staged file is invisible until renamed: it needs no durable journal; we fsync it
+         * ourselves before publishing. A rollback journal in memory still undoes a failed statement. */
+        r = store_exec_script(s, s->pub, "PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF; BEGIN IMMEDIATE");
+        if (r < 0)
+                return r;
+        return store_schema_check(s, s->pub, STORE_PUBLIC, true);
+}
+
+int store_writer_begin(struct roles_store *s) {
+        int r;
+
+        if (s->flags & ROLES_STORE_CREATE) {
+                r = ensure_dir(s, s->cfg.public_db);
+                if (r >= 0)
+                        r = ensure_dir(s, s->cfg.secrets_db);
+                if (r >= 0)
+                        r = ensure_dir(s, s->cfg.state_db);
+                if (r < 0)
+                        return r;
+        }
+        r = store_check_file(s, s->cfg.public_db, false);
+        if (r < 0)
+                return r;
+        r = take_lock(s);
+        if (r < 0)
+                return r;
+        r = open_side_file(s, s->cfg.secrets_db, STORE_SECRETS, &s->sec);
+        if (r < 0)
+                return r;
+        r = open_side_file(s, s->cfg.state_db, STORE_STATE, &s->state);
+        if (r < 0)
+                return r;
+        return stage_snapshot(s);
+}
+
+int store_queue_purge(struct roles_store *s, const char *uuid, unsigned what) {
+        struct pending_purge *p = reallocarray(s->purges, s->n_purges + 1, sizeof(*p));
+        if (!p)
+                return store_fail(s, -ENOMEM, "out of memory");
+        s->purges = p;
+        p = &s->purges[s->n_purges++];
+        *p = (struct pending_purge) { .what = what };
+        return roles_strcpy(p->uuid, sizeof(p->uuid), uuid);
+}
+
+static int purge_one(struct roles_store *s, sqlite3 *db, const char *sql, const struct pending_purge *p, unsigned flag) {
+        if (!(p->what & flag))
+                return 0;
+        int r = store_exec(s, db, sql, "t", p->uuid);
+        return r < 0 ? r : 0;
+}
+
+static int purge_file(struct roles_store *s, sqlite3 *db, bool secrets) {
+        int r = store_exec_script(s, db, "BEGIN IMMEDIATE");
+        for (size_t i = 0; r >= 0 && i < s->n_purges; i++) {
+                const struct pending_purge *p = &s->purges[i];
+                if (secrets) {
+                        r = purge_one(s, db, "DELETE FROM credentials WHERE user_uuid = ?1", p, PURGE_SECRETS);
+                        if (r >= 0)
+                                r = purge_one(s, db, "DELETE FROM codes WHERE user_uuid = ?1", p, PURGE_SECRETS);
+                } else {
+                        r = purge_one(s, db, "DELETE FROM tally WHERE user_uuid = ?1", p, PURGE_TALLY);
+                        if (r >= 0)
+                                r = purge_one(s, db, "DELETE FROM totp_used WHERE user_uuid = ?1", p, PURGE_TOTP);
+                        if (r >= 0)
+                                r = purge_one(s, db, "DELETE FROM tracking WHERE user_uuid = ?1", p, PURGE_TRACKING);
+                }
+        }
+        if (r < 0) {
+                sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+                return r;
+        }
+        return store_exec_script(s, db, "COMMIT");
+}
+
+static int purge(struct roles_store *s) {
+        if (s->n_purges == 0)
+                return 0;
+        int r = purge_file(s, s->state, false);
+        if (r < 0)
+                return r;
+        return purge_file(s, s->sec, true);
+}
+
+int store_writer_commit(struct roles_store *s) {
+        int r;
+
+        r = store_exec(s, s->pub, "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'serial'", "");
+        if (r >= 0)
+                r = store_exec(s, s->pub, "INSERT OR REPLACE INTO meta (key, value) VALUES ('published_at', ?1)", "i",
+                               (int64_t) roles_store_now(s));
+        if (r >= 0)
+                r = store_exec_script(s, s->pub, "COMMIT");
+        if (r < 0)
+                return r;
+        store_close_db(s, &s->pub);
+        if (fsync(s->stage_fd) < 0)
+                return store_fail(s, -errno, "%s: fsync: %s", s->stage_path, strerror(errno));
+
+        /* Secrets first: the snapshot about to be published may refer to new rows. */
+        r = store_exec_script(s, s->sec, "COMMIT");
+        if (r < 0)
+                return r;
+
+        if (rename(s->stage_path, s->cfg.public_db) < 0)
+                return store_fail(s, -errno, "%s: cannot publish: %s", s->cfg.public_db, strerror(errno));
+        s->stage_path[0] = '\0';
+        s->committed = true;
+        r = fsync_dir(s->cfg.public_db);
+        if (r < 0)
+                return store_fail(s, r, "%s: fsync of the directory failed: %s", s->cfg.public_db, strerror(-r));
+
+        r = purge(s);
+        if (r < 0)
+                return store_fail_prefixed(s, r, "the change is published, but removing the deleted users' secrets "
+                                           "failed (run 'rolesctl doctor'): ");
+        return 0;
+}
+
+void store_writer_abort(struct roles_store *s) {
+        store_close_db(s, &s->pub);
+        if (s->sec && !sqlite3_get_autocommit(s->sec))
+                sqlite3_exec(s->sec, "ROLLBACK", NULL, NULL, NULL);
+        if (s->stage_path[0]) {
+                unlink(s->stage_path);
+                s->stage_path[0] = '\0';
+        }
+}
+
+int roles_store_commit(struct roles_store *s) {
+        int r = store_require_writer(s);
+        if (r < 0)
+                return r;
+        if (s->committed)
+                return store_fail(s, -EALREADY, "internal error: committed twice");
+        return store_writer_commit(s);
+}

@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: MIT */
+#include "util.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+static bool is_lower_alnum(char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+bool roles_name_valid(const char *name) {
+        if (!name || !*name)
+                return false;
+        if (!((*name >= 'a' && *name <= 'z') || *name == '_'))
+                return false;
+        size_t n = 0;
+        for (const char *p = name; *p; p++, n++) {
+                if (n >= ROLES_NAME_MAX)
+                        return false;
+                if (!(is_lower_alnum(*p) || *p == '_' || *p == '.' || *p == '-'))
+                        return false;
+        }
+        return true;
+}
+
+bool roles_perm_valid(const char *perm, bool allow_wildcard) {
+        if (!perm || strlen(perm) > ROLES_PERM_MAX)
+                return false;
+        const char *word = perm;
+        for (;;) {
+                const char *end = word;
+                while (is_lower_alnum(*end) || *end == '_' || *end == '-')
+                        end++;
+                if (end == word) {
+                        /* An empty word is only allowed as the "*" ending a wildcard grant. */
+                        return allow_wildcard && word != perm && word[0] == '*' && word[1] == '\0';
+                }
+                if (*end == '\0')
+                        return true;
+                if (*end != '.')
+                        return false;
+                word = end + 1;
+        }
+}
+
+bool roles_perm_covers(const char *grant, const char *perm) {
+        size_t n = strlen(grant);
+        if (n >= 2 && grant[n - 1] == '*' && grant[n - 2] == '.')
+                return strncmp(grant, perm, n - 1) == 0 && perm[n - 1] != '\0';
+        return strcmp(grant, perm) == 0;
+}
+
+bool roles_text_valid(const char *text, size_t max) {
+        if (!text)
+                return false;
+        size_t n = 0;
+        for (const unsigned char *p = (const unsigned char *) text; *p; p++, n++) {
+                if (n >= max)
+                        return false;
+                if (*p < 0x20 || *p == 0x7f || *p == ':')
+                        return false;
+        }
+        return true;
+}
+
+bool roles_path_valid(const char *path) {
+        return path && path[0] == '/' && roles_text_valid(path, ROLES_TEXT_MAX) &&
+               !strchr(path, ',') && !strchr(path, ' ');
+}
+
+bool roles_email_valid(const char *email) {
+        if (!roles_text_valid(email, ROLES_EMAIL_MAX))
+                return false;
+        const char *at = strchr(email, '@');
+        return at && at != email && at[1] && !strchr(at + 1, '@') && !strpbrk(email, " \t,;<>\"");
+}
+
+int roles_parse_int64(const char *s, int64_t min, int64_t max, int64_t *ret) {
+        if (!s || !*s)
+                return -EINVAL;
+        const char *p = s;
+        if (*p == '-')
+                p++;
+        if (*p < '0' || *p > '9')
+                return -EINVAL;
+        for (const char *q = p; *q; q++)
+                if (*q < '0' || *q > '9')
+                        return -EINVAL;
+        errno = 0;
+        char *end;
+        long long v = strtoll(s, &end, 10);
+        if (errno != 0 || *end != '\0' || v < min || v > max)
+                return -ERANGE;
+        *ret = v;
+        return 0;
+}
+
+int roles_parse_id(const char *s, uint32_t *ret_id) {
+        int64_t v;
+        if (s && s[0] == '-')
+                return -EINVAL;
+        int r = roles_parse_int64(s, 0, (int64_t) UINT32_MAX - 1, &v);
+        if (r < 0)
+                return r;
+        *ret_id = (uint32_t) v;
+        return 0;
+}
+
+int roles_parse_time(const char *s, time_t now, int64_t *ret_time) {
+        if (!s || !*s)
+                return -EINVAL;
+
+        if (s[0] == '@')
+                return roles_parse_int64(s + 1, 0, INT64_MAX / 2, ret_time);
+
+        if (s[0] == '+') {
+                size_t n = strlen(s);
+                static const struct { char unit; int64_t seconds; } units[] = {
+                        { 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 }, { 'w', 604800 },
+                };
+                int64_t mult = 1;
+                char digits[24];
+                if (n < 2 || n - 1 >= sizeof(digits))
+                        return -EINVAL;
+                memcpy(digits, s + 1, n - 1);
+                digits[n - 1] = '\0';
+                for (size_t i = 0; i < ROLES_N_ELEMENTS(units); i++)
+                        if (digits[n - 2] == units[i].unit) {
+                                mult = units[i].seconds;
+                                digits[n - 2] = '\0';
+                        }
+                int64_t v;
+                if (digits[0] == '-' || roles_parse_int64(digits, 0, INT64_MAX / 2 / 604800, &v) < 0)
+                        return -EINVAL;
+                *ret_time = (int64_t) now + v * mult;
+                return 0;
+        }
+
+        struct tm tm = { 0 };
+        const char *end = strptime(s, "%Y-%m-%d", &tm);
+        if (!end)
+                return -EINVAL;
+        if (*end == 'T' || *end == ' ') {
+                const char *t = strptime(end + 1, "%H:%M:%S", &tm);
+                if (!t)
+                        t = strptime(end + 1, "%H:%M", &tm);
+                if (!t)
+                        return -EINVAL;
+                end = t;
+                if (*end == 'Z')
+                        end++;
+        }
+        if (*end != '\0' || tm.tm_year < 70)
+                return -EINVAL;
+        /* Reject dates that timegm would normalise (2026-02-31). */
+        struct tm check = tm;
+        time_t t = timegm(&check);
+        if (t == (time_t) -1 || check.tm_mday != tm.tm_mday || check.tm_mon != tm.tm_mon)
+                return -EINVAL;
+        *ret_time = (int64_t) t;
+        return 0;
+}
+
+char *roles_format_time(int64_t t, char buf[static 21]) {
+        struct tm tm;
+        time_t tt = (time_t) t;
+        if (!gmtime_r(&tt, &tm) || strftime(buf, 21, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+                snprintf(buf, 21, "@%lld", (long long) t);
+        return buf;
+}
+
+int roles_uuid_new(char ret_uuid[static ROLES_UUID_LEN + 1]) {
+        uint8_t b[16];
+        if (getrandom(b, sizeof(b), 0) != (ssize_t) sizeof(b))
+                return -EIO;
+        b[6] = (b[6] & 0x0f) | 0x40;
+        b[8] = (b[8] & 0x3f) | 0x80;
+        snprintf(ret_uuid, ROLES_UUID_LEN + 1,
+                 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+                 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
+                 b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+        return 0;
+}
+
+bool roles_uuid_valid(const char *uuid) {
+        if (!uuid || strlen(uuid) != ROLES_UUID_LEN)
+                return false;
+        for (int i = 0; i < ROLES_UUID_LEN; i++) {
+                bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+                if (dash ? uuid[i] != '-' : !((uuid[i] >= '0' && uuid[i] <= '9') || (uuid[i] >= 'a' && uuid[i] <= 'f')))
+                        return false;
+        }
+        return true;
+}
+
+int roles_strcpy(char *dst, size_t size, const char *src) {
+        size_t n = strlen(src);
+        if (n >= size) {
+                if (size > 0)
+                        dst[0] = '\0';
+                return -ENAMETOOLONG;
+        }
+        memcpy(dst, src, n + 1);
+        return 0;
+}

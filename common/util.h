@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Small helpers shared by every part of roles: validation of the names and texts that can
+ * reach a passwd line, time parsing and formatting, uuids. Links libc only, so the NSS
+ * module may use it.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define ROLES_NAME_MAX      32    /* user, group, role and metarole code length */
+#define ROLES_PERM_MAX      128   /* permission code length */
+#define ROLES_TEXT_MAX      255   /* gecos, description, home, shell */
+#define ROLES_EMAIL_MAX     254
+#define ROLES_UUID_LEN      36
+#define ROLES_ID_INVALID    UINT32_MAX
+
+#define ROLES_N_ELEMENTS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* A name of a user, group, role or metarole: [a-z_][a-z0-9_.-]*, 1..32 bytes. */
+bool roles_name_valid(const char *name);
+
+/*
+ * A permission code: dotted lower-case words ([a-z0-9_-]+ separated by single dots), at
+ * most 128 bytes. With allow_wildcard, the last word may be "*" ("db.*"); a lone "*" is
+ * never valid: holding every permission is what super-admin means.
+ */
+bool roles_perm_valid(const char *perm, bool allow_wildcard);
+
+/* Does a grant (exact code or "prefix.*") cover perm? Both must already be valid. */
+bool roles_perm_covers(const char *grant, const char *perm);
+
+/* Free text that may land in a passwd or group line: printable, no ':', at most max bytes. */
+bool roles_text_valid(const char *text, size_t max);
+
+/* An absolute path without ':' or control characters, at most ROLES_TEXT_MAX bytes. */
+bool roles_path_valid(const char *path);
+
+/* A plausible email address (one '@', no spaces or control characters, at most 254 bytes). */
+bool roles_email_valid(const char *email);
+
+/* Parse a decimal uid/gid; refuses signs, spaces, overflow and (uid_t)-1. */
+int roles_parse_id(const char *s, uint32_t *ret_id);
+
+/* Parse a strictly decimal signed 64-bit integer. */
+int roles_parse_int64(const char *s, int64_t min, int64_t max, int64_t *ret);
+
+/*
+ * Parse a point in time given on the command line: "YYYY-MM-DD" (midnight UTC),
+ * "YYYY-MM-DDTHH:MM[:SS][Z]" (UTC), "@EPOCH", or "+N[smhdw]" relative to now.
+ */
+int roles_parse_time(const char *s, time_t now, int64_t *ret_time);
+
+/* Format as ISO 8601 UTC ("2026-11-21T23:40:00Z"); buf must hold 21 bytes. */
+char *roles_format_time(int64_t t, char buf[static 21]);
+
+/* A random (version 4) uuid in lower-case text, from getrandom(2). */
+int roles_uuid_new(char ret_uuid[static ROLES_UUID_LEN + 1]);
+
+bool roles_uuid_valid(const char *uuid);
+
+/* strlcpy-like: copies and returns -ENAMETOOLONG (leaving dst empty) if src does not fit. */
+int roles_strcpy(char *dst, size_t size, const char *src);

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+/* What rolesctl's command files share: the command table, argument parsing, output. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "authz.h"
+#include "config.h"
+#include "store.h"
+
+/* Exit codes (README "Exit status"). */
+enum {
+        EXIT_OK = 0,
+        EXIT_NO = 1,            /* check: the user does not hold the permission */
+        EXIT_USAGE = 2,         /* bad command line or invalid value */
+        EXIT_NOT_FOUND = 3,
+        EXIT_CONFLICT = 4,      /* already exists, in use, would make a cycle */
+        EXIT_FAILURE_ = 5,      /* anything else: files, permissions, database */
+};
+
+struct cli {
+        struct roles_config cfg;
+        struct roles_store *store;
+        unsigned store_flags;
+        bool json;
+        bool in_batch;
+        bool batch_reads_stdin;
+        char actor[128];
+        FILE *out;              /* everything for stdout; printed once the change is published */
+};
+
+/* Open (once) the store with at least these ROLES_STORE_* flags; prints the reason on failure. */
+int cli_store(struct cli *c, unsigned flags, struct roles_store **ret);
+
+/* Print "rolesctl: <message>" for a store error or a formatted message, return an exit code. */
+int cli_fail_store(struct cli *c, int r);
+int cli_fail(int exit_code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int cli_exit_code(int r);
+
+/* ---- arguments ------------------------------------------------------------------------- */
+
+#define ARGS_POS_MAX 4
+#define ARGS_OPT_MAX 12
+
+struct opt_spec {
+        const char *name;       /* without the leading "--" */
+        bool has_arg;
+};
+
+struct args {
+        const char *pos[ARGS_POS_MAX];
+        size_t n_pos;
+        const char *val[ARGS_OPT_MAX];   /* by index in the spec; "" for a flag that is set */
+};
+
+/*
+ * Parse "--name VALUE", "--name=VALUE", flags and positionals; exactly n_pos positionals are
+ * required. Prints one usage line and returns -EINVAL on a bad command line.
+ */
+int args_parse(int argc, char **argv, const struct opt_spec *spec, size_t n_pos, const char *usage, struct args *ret);
+
+/* Value of option i, or NULL if not given. */
+static inline const char *args_opt(const struct args *a, size_t i) {
+        return a->val[i];
+}
+
+/* ---- output ---------------------------------------------------------------------------- */
+
+/* A listing printed as an aligned table, or as a JSON array of objects. */
+int out_list(struct cli *c, enum roles_listing what, const char *arg);
+
+/* "show": one record's fields as "key: value" lines or a JSON object, with sub-listings. */
+struct out_section {
+        const char *title;
+        enum roles_listing what;
+        const char *arg;
+        bool single;            /* one row, printed as fields; otherwise a list */
+};
+int out_show(struct cli *c, const struct out_section *sections, size_t n);
+
+void out_json_string(FILE *f, const char *s);
+
+/* ---- passwords -------------------------------------------------------------------------- */
+
+/*
+ * Read a new password without echo from the terminal (asked twice), or one line from stdin.
+ * Checks the configured minimum length and hashes it; the clear text is wiped.
+ */
+int password_read_and_hash(struct cli *c, bool from_stdin, char ret_hash[static 256]);
+
+/* ---- commands ---------------------------------------------------------------------------- */
+
+typedef int (*command_fn)(struct cli *c, int argc, char **argv);
+
+struct command {
+        const char *noun;       /* "user", or the command itself for one-word commands */
+        const char *verb;       /* NULL for one-word commands */
+        command_fn run;
+        bool batchable;
+};
+
+extern const struct command user_commands[], group_commands[], metarole_commands[], role_commands[], admin_commands[];
+extern const size_t n_user_commands, n_group_commands, n_metarole_commands, n_role_commands, n_admin_commands;
+
+/* Run one command line (argv[0] is the noun); used by main and by batch. */
+int cli_dispatch(struct cli *c, int argc, char **argv);

@@ -1,0 +1,348 @@
+/* SPDX-License-Identifier: MIT */
+/* rolesctl init | check | perms | batch | audit | backup */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "cli.h"
+
+#define SUPER_ADMIN_ROLE "super-admin"
+
+/* The first account: a user holding the super-admin metarole through the role of that name. */
+static int create_admin(struct cli *c, struct roles_store *s, const char *name, const char *hash, bool activation) {
+        struct roles_role role;
+        struct roles_user u = { .uid = ROLES_ID_INVALID, .gid = ROLES_ID_INVALID, .enabled = true };
+        int r;
+
+        r = roles_role_by_name(s, SUPER_ADMIN_ROLE, &role);
+        if (r == -ENOENT) {
+                role = (struct roles_role) { .name = SUPER_ADMIN_ROLE, .metarole = ROLES_METAROLE_SUPER_ADMIN,
+                                             .description = "Holds every permission" };
+                r = roles_role_add(s, &role);
+        }
+        if (r < 0)
+                return cli_fail_store(c, r);
+        if (roles_strcpy(u.name, sizeof(u.name), name) < 0 || !roles_name_valid(u.name))
+                return cli_fail(EXIT_USAGE, "invalid user name '%.40s'", name);
+        u.activated_at = activation ? 0 : roles_store_now(s);
+        if ((r = roles_user_add(s, &u)) < 0 || (r = roles_role_assign(s, &role, &u, 0)) < 0 ||
+            (hash && (r = roles_secret_set_password(s, u.uuid, hash, false)) < 0))
+                return cli_fail_store(c, r);
+        if (!activation)
+                return EXIT_OK;
+
+        char code[ROLES_CODE_TEXT_LEN + 1];
+        uint8_t code_hash[ROLES_CODE_HASH_LEN];
+        int64_t expires = (int64_t) roles_store_now(s) + c->cfg.activation_ttl;
+        if ((r = roles_code_new(code)) < 0 || (r = roles_code_hash(code, u.uuid, code_hash)) < 0)
+                return cli_fail(EXIT_FAILURE_, "cannot make a code: %s", strerror(-r));
+        if ((r = roles_secret_put_code(s, u.uuid, ROLES_CODE_ACTIVATION, code_hash, expires)) < 0) {
+                roles_wipe(code, sizeof(code));
+                return cli_fail_store(c, r);
+        }
+        fprintf(c->out, "activation code for %s: %s\n", u.name, code);
+        roles_wipe(code, sizeof(code));
+        return EXIT_OK;
+}
+
+static int cmd_init(struct cli *c, int argc, char **argv) {
+        static const struct opt_spec spec[] = {
+                { "admin", true }, { "password-stdin", false }, { "activation", false }, { NULL, false },
+        };
+        static const char usage[] = "rolesctl init [--admin NAME [--password-stdin | --activation]]";
+        char hash[256] = "";
+        struct roles_store *s;
+        struct args a;
+        int r;
+
+        if (args_parse(argc, argv, spec, 0, usage, &a) < 0)
+                return EXIT_USAGE;
+        const char *admin = args_opt(&a, 0);
+        bool from_stdin = args_opt(&a, 1), activation = args_opt(&a, 2);
+        if (!admin && (from_stdin || activation))
+                return cli_fail(EXIT_USAGE, "--password-stdin and --activation go with --admin; usage: %s", usage);
+        if (from_stdin && activation)
+                return cli_fail(EXIT_USAGE, "give --password-stdin or --activation, not both");
+        if (admin && !roles_name_valid(admin))
+                return cli_fail(EXIT_USAGE, "invalid user name '%.40s'", admin);
+        if (admin && !activation && (r = password_read_and_hash(c, from_stdin, hash)) != EXIT_OK)
+                return r;
+
+        r = cli_store(c, ROLES_STORE_WRITE | ROLES_STORE_CREATE, &s);
+        if (r == EXIT_OK)
+                r = roles_audit(s, "init", c->cfg.public_db, "%s", "") < 0 ? cli_fail_store(c, -EIO) : EXIT_OK;
+        if (r == EXIT_OK && admin)
+                r = create_admin(c, s, admin, activation ? NULL : hash, activation);
+        roles_wipe(hash, sizeof(hash));
+        return r;
+}
+
+static int cmd_check(struct cli *c, int argc, char **argv) {
+        struct roles_store *s;
+        struct args a;
+        int r;
+        if (args_parse(argc, argv, NULL, 2, "rolesctl check USER PERM", &a) < 0)
+                return EXIT_USAGE;
+        if (!roles_perm_valid(a.pos[1], false))
+                return cli_fail(EXIT_USAGE, "invalid permission '%.64s': a concrete dotted code such as login.sshd", a.pos[1]);
+        if ((r = cli_store(c, 0, &s)) != EXIT_OK)
+                return r;
+        r = roles_check(s, a.pos[0], a.pos[1], roles_store_now(s));
+        if (r < 0)
+                return cli_fail_store(c, r);
+        if (c->json) {
+                fputs("{\"user\":", c->out);
+                out_json_string(c->out, a.pos[0]);
+                fputs(",\"permission\":", c->out);
+                out_json_string(c->out, a.pos[1]);
+                fprintf(c->out, ",\"allowed\":%s}\n", r ? "true" : "false");
+        } else
+                fputs(r ? "yes\n" : "no\n", c->out);
+        return r ? EXIT_OK : EXIT_NO;
+}
+
+/* Sorted, de-duplicated permission codes that count (for `perms` without --why). */
+static int cmp_str(const void *a, const void *b) {
+        return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+static void print_perms_json(struct cli *c, const struct roles_resolution *res, bool why) {
+        char path[512], when[21];
+        FILE *f = c->out;
+        fputs("{\"user\":", f);
+        out_json_string(f, res->user);
+        fprintf(f, ",\"active\":%s,\"inactive_reason\":", res->inactive ? "false" : "true");
+        if (res->inactive)
+                out_json_string(f, res->inactive);
+        else
+                fputs("null", f);
+        fprintf(f, ",\"superuser\":%s,\"roles\":[", res->superuser ? "true" : "false");
+        for (size_t i = 0; i < res->n_roles; i++) {
+                fputs(i ? ",{\"role\":" : "{\"role\":", f);
+                out_json_string(f, res->roles[i].name);
+                fputs(",\"until\":", f);
+                if (res->roles[i].until)
+                        out_json_string(f, roles_format_time(res->roles[i].until, when));
+                else
+                        fputs("null", f);
+                fputc('}', f);
+        }
+        fputs("],\"metaroles\":[", f);
+        for (size_t i = 0; i < res->n_metaroles; i++) {
+                if (i)
+                        fputc(',', f);
+                out_json_string(f, res->metaroles[i].code);
+        }
+        fputs("],\"permissions\":[", f);
+        bool first = true;
+        for (size_t i = 0; i < res->n_grants; i++) {
+                if (!why && res->grants[i].disabled)
+                        continue;
+                fputs(first ? "{\"permission\":" : ",{\"permission\":", f);
+                first = false;
+                out_json_string(f, res->grants[i].perm);
+                if (why) {
+                        roles_resolution_path(res, i, path, sizeof(path));
+                        fputs(",\"via\":", f);
+                        out_json_string(f, path);
+                        fprintf(f, ",\"disabled\":%s", res->grants[i].disabled ? "true" : "false");
+                }
+                fputc('}', f);
+        }
+        fputs("]}\n", f);
+}
+
+static void print_perms_text(struct cli *c, const struct roles_resolution *res, bool why) {
+        char path[512], when[21];
+        FILE *f = c->out;
+
+        if (res->inactive) {
+                fprintf(f, "%s holds nothing: %s\n", res->user, res->inactive);
+                return;
+        }
+        if (why) {
+                for (size_t i = 0; i < res->n_roles; i++) {
+                        fprintf(f, "role %-24s metarole %s", res->roles[i].name, res->metaroles[res->roles[i].metarole].code);
+                        if (res->roles[i].until)
+                                fprintf(f, ", until %s", roles_format_time(res->roles[i].until, when));
+                        fputc('\n', f);
+                }
+                if (res->superuser) {
+                        for (size_t m = 0; m < res->n_metaroles; m++)
+                                if (strcmp(res->metaroles[m].code, ROLES_METAROLE_SUPER_ADMIN) == 0)
+                                        fprintf(f, "%-32s superuser: role %s -> metarole %s\n", "*",
+                                                res->roles[res->metaroles[m].via_role].name, ROLES_METAROLE_SUPER_ADMIN);
+                }
+                for (size_t i = 0; i < res->n_grants; i++) {
+                        roles_resolution_path(res, i, path, sizeof(path));
+                        fprintf(f, "%-32s %s%s\n", res->grants[i].perm, path,
+                                res->grants[i].disabled ? "  (disabled on the role: not granted)" : "");
+                }
+                return;
+        }
+
+        if (res->superuser)
+                fputs("* (superuser: every permission)\n", f);
+        const char **codes = calloc(res->n_grants + 1, sizeof(char *));
+        size_t n = 0;
+        if (!codes)
+                return;
+        for (size_t i = 0; i < res->n_grants; i++)
+                if (!res->grants[i].disabled)
+                        codes[n++] = res->grants[i].perm;
+        qsort(codes, n, sizeof(char *), cmp_str);
+        for (size_t i = 0; i < n; i++)
+                if (i == 0 || strcmp(codes[i], codes[i - 1]) != 0)
+                        fprintf(f, "%s\n", codes[i]);
+        free(codes);
+}
+
+static int cmd_perms(struct cli *c, int argc, char **argv) {
+        static const struct opt_spec spec[] = { { "why", false }, { NULL, false } };
+        struct roles_resolution *res = NULL;
+        struct roles_store *s;
+        struct roles_user u;
+        struct args a;
+        int r;
+        if (args_parse(argc, argv, spec, 1, "rolesctl perms USER [--why]", &a) < 0)
+                return EXIT_USAGE;
+        if ((r = cli_store(c, 0, &s)) != EXIT_OK)
+                return r;
+        if ((r = roles_user_by_name(s, a.pos[0], &u)) < 0 || (r = roles_resolve(s, &u, roles_store_now(s), &res)) < 0)
+                return cli_fail_store(c, r);
+        if (c->json)
+                print_perms_json(c, res, args_opt(&a, 0));
+        else
+                print_perms_text(c, res, args_opt(&a, 0));
+        roles_resolution_free(res);
+        return EXIT_OK;
+}
+
+static int cmd_audit(struct cli *c, int argc, char **argv) {
+        struct args a;
+        if (args_parse(argc, argv, NULL, 0, "rolesctl audit", &a) < 0)
+                return EXIT_USAGE;
+        return out_list(c, ROLES_LIST_AUDIT, NULL);
+}
+
+static int cmd_backup(struct cli *c, int argc, char **argv) {
+        struct roles_store *s;
+        struct args a;
+        int r;
+        if (args_parse(argc, argv, NULL, 1, "rolesctl backup FILE", &a) < 0)
+                return EXIT_USAGE;
+        if ((r = cli_store(c, ROLES_STORE_WRITE, &s)) != EXIT_OK)
+                return r;
+        r = roles_store_backup(s, a.pos[0]);
+        return r < 0 ? cli_fail_store(c, r) : EXIT_OK;
+}
+
+#define BATCH_ARGS_MAX 64
+
+/*
+ * Split a line into words in place, as a shell would for simple cases: blanks separate,
+ * '...' and "..." quote, backslash escapes the next character, '#' starts a comment.
+ */
+static int split_words(char *line, char **words, int max, int *ret_n) {
+        int n = 0;
+        char *in = line, *out = line;
+        for (;;) {
+                while (*in == ' ' || *in == '\t')
+                        in++;
+                if (*in == '\0' || *in == '#')
+                        break;
+                if (n >= max)
+                        return -E2BIG;
+                words[n++] = out;
+                char quote = 0;
+                for (; *in; in++) {
+                        if (quote) {
+                                if (*in == quote)
+                                        quote = 0;
+                                else if (*in == '\\' && quote == '"' && (in[1] == '"' || in[1] == '\\'))
+                                        *out++ = *++in;
+                                else
+                                        *out++ = *in;
+                        } else if (*in == '\'' || *in == '"')
+                                quote = *in;
+                        else if (*in == '\\' && in[1])
+                                *out++ = *++in;
+                        else if (*in == ' ' || *in == '\t')
+                                break;
+                        else
+                                *out++ = *in;
+                }
+                if (quote)
+                        return -EINVAL;
+                if (*in)
+                        in++;
+                *out++ = '\0';
+        }
+        *ret_n = n;
+        return 0;
+}
+
+static int cmd_batch(struct cli *c, int argc, char **argv) {
+        struct roles_store *s;
+        struct args a;
+        char *line = NULL;
+        size_t cap = 0;
+        unsigned lineno = 0;
+        int r;
+
+        if (args_parse(argc, argv, NULL, argc > 0 ? 1 : 0, "rolesctl batch [FILE]", &a) < 0)
+                return EXIT_USAGE;
+        FILE *in = a.n_pos && strcmp(a.pos[0], "-") != 0 ? fopen(a.pos[0], "re") : stdin;
+        if (!in)
+                return cli_fail(EXIT_FAILURE_, "%s: %s", a.pos[0], strerror(errno));
+        c->batch_reads_stdin = in == stdin;
+
+        /* One writer for the whole batch: one snapshot, all or nothing. */
+        r = cli_store(c, ROLES_STORE_WRITE, &s);
+        c->in_batch = true;
+        while (r == EXIT_OK) {
+                ssize_t n = getline(&line, &cap, in);
+                if (n < 0)
+                        break;
+                lineno++;
+                if (memchr(line, '\0', (size_t) n)) {
+                        r = cli_fail(EXIT_USAGE, "batch line %u: NUL byte; nothing changed", lineno);
+                        break;
+                }
+                if (n > 0 && line[n - 1] == '\n')
+                        line[n - 1] = '\0';
+                char *words[BATCH_ARGS_MAX];
+                int nw = 0;
+                if (split_words(line, words, BATCH_ARGS_MAX, &nw) < 0) {
+                        r = cli_fail(EXIT_USAGE, "batch line %u: unbalanced quote or too many words; nothing changed", lineno);
+                        break;
+                }
+                if (nw == 0)
+                        continue;
+                r = cli_dispatch(c, nw, words);
+                if (r == EXIT_NO)
+                        r = EXIT_OK;    /* a "no" from check is an answer, not a failure */
+                if (r != EXIT_OK)
+                        cli_fail(r, "batch line %u failed; nothing changed", lineno);
+        }
+        if (r == EXIT_OK && ferror(in))
+                r = cli_fail(EXIT_FAILURE_, "reading the batch: %s", strerror(errno));
+        c->in_batch = false;
+        free(line);
+        if (in != stdin)
+                fclose(in);
+        return r;
+}
+
+const struct command admin_commands[] = {
+        { "init", NULL, cmd_init, false },
+        { "check", NULL, cmd_check, true },
+        { "perms", NULL, cmd_perms, true },
+        { "audit", NULL, cmd_audit, true },
+        { "backup", NULL, cmd_backup, false },
+        { "batch", NULL, cmd_batch, false },
+};
+const size_t n_admin_commands = ROLES_N_ELEMENTS(admin_commands);

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/* rolesctl group ... */
+#include <string.h>
+
+#include "cli.h"
+
+static int group_add(struct cli *c, int argc, char **argv) {
+        static const struct opt_spec spec[] = { { "gid", true }, { "description", true }, { NULL, false } };
+        struct roles_group g = { .gid = ROLES_ID_INVALID };
+        struct roles_store *s;
+        struct args a;
+        int r;
+
+        if (args_parse(argc, argv, spec, 1, "rolesctl group add NAME [--gid N] [--description TEXT]", &a) < 0)
+                return EXIT_USAGE;
+        if (roles_strcpy(g.name, sizeof(g.name), a.pos[0]) < 0 || !roles_name_valid(g.name))
+                return cli_fail(EXIT_USAGE, "invalid group name '%.40s': use [a-z_][a-z0-9_.-]*, at most %d bytes",
+                                a.pos[0], ROLES_NAME_MAX);
+        if (args_opt(&a, 0) && roles_parse_id(args_opt(&a, 0), &g.gid) < 0)
+                return cli_fail(EXIT_USAGE, "invalid gid '%.32s'", args_opt(&a, 0));
+        if (args_opt(&a, 1) && roles_strcpy(g.description, sizeof(g.description), args_opt(&a, 1)) < 0)
+                return cli_fail(EXIT_USAGE, "description longer than %d bytes", ROLES_TEXT_MAX);
+        if ((r = cli_store(c, ROLES_STORE_WRITE, &s)) != EXIT_OK)
+                return r;
+        r = roles_group_add(s, &g);
+        return r < 0 ? cli_fail_store(c, r) : EXIT_OK;
+}
+
+static int group_del(struct cli *c, int argc, char **argv) {
+        struct roles_group g;
+        struct roles_store *s;
+        struct args a;
+        int r;
+        if (args_parse(argc, argv, NULL, 1, "rolesctl group del NAME", &a) < 0)
+                return EXIT_USAGE;
+        if ((r = cli_store(c, ROLES_STORE_WRITE, &s)) != EXIT_OK)
+                return r;
+        if ((r = roles_group_by_name(s, a.pos[0], &g)) < 0 || (r = roles_group_delete(s, &g)) < 0)
+                return cli_fail_store(c, r);
+        return EXIT_OK;
+}
+
+static int group_show(struct cli *c, int argc, char **argv) {
+        struct roles_group g;
+        struct roles_store *s;
+        struct args a;
+        int r;
+        if (args_parse(argc, argv, NULL, 1, "rolesctl group show NAME", &a) < 0)
+                return EXIT_USAGE;
+        if ((r = cli_store(c, 0, &s)) != EXIT_OK)
+                return r;
+        if ((r = roles_group_by_name(s, a.pos[0], &g)) < 0)
+                return cli_fail_store(c, r);
+        const struct out_section sections[] = {
+                { "group", ROLES_LIST_GROUPS, g.name, true },
+                { "members", ROLES_LIST_GROUP_MEMBERS, g.name, false },
+        };
+        return out_show(c, sections, ROLES_N_ELEMENTS(sections));
+}
+
+static int group_list(struct cli *c, int argc, char **argv) {
+        struct args a;
+        if (args_parse(argc, argv, NULL, 0, "rolesctl group list", &a) < 0)
+                return EXIT_USAGE;
+        return out_list(c, ROLES_LIST_GROUPS, NULL);
+}
+
+static int membership(struct cli *c, int argc, char **argv, bool add) {
+        struct roles_group g;
+        struct roles_user u;
+        struct roles_store *s;
+        struct args a;
+        int r;
+        if (args_parse(argc, argv, NULL, 2, add ? "rolesctl group adduser GROUP USER" : "rolesctl group deluser GROUP USER", &a) < 0)
+                return EXIT_USAGE;
+        if ((r = cli_store(c, ROLES_STORE_WRITE, &s)) != EXIT_OK)
+                return r;
+        if ((r = roles_group_by_name(s, a.pos[0], &g)) < 0 || (r = roles_user_by_name(s, a.pos[1], &u)) < 0 ||
+            (r = add ? roles_group_add_member(s, &g, &u) : roles_group_remove_member(s, &g, &u)) < 0)
+                return cli_fail_store(c, r);
+        return EXIT_OK;
+}
+
+static int group_adduser(struct cli *c, int argc, char **argv) {
+        return membership(c, argc, argv, true);
+}
+
+static int group_deluser(struct cli *c, int argc, char **argv) {
+        return membership(c, argc, argv, false);
+}
+
+const struct command group_commands[] = {
+        { "group", "add", group_add, true },
+        { "group", "del", group_del, true },
+        { "group", "show", group_show, true },
+        { "group", "list", group_list, true },
+        { "group", "adduser", group_adduser, true },
+        { "group", "deluser", group_deluser, true },
+};
+const size_t n_group_commands = ROLES_N_ELEMENTS(group_commands);

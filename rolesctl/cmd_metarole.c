@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: MIT */
+/* rolesctl metarole ... */
+#include <string.h>
+
+#include "cli.h"
+
+static int find(struct cli *c, struct roles_store *s, const char *code, struct roles_metarole *ret) {
+        int r = roles_metarole_by_code(s, code, ret);
+        return r < 0 ? cli_fail_store(c, r) : EXIT_OK;
+}
+
+static int metarole_add(struct cli *c, int argc, char **argv) {
+        static const struct opt_spec spec[] = {
+                { "name", true }, { "description", true }, { "includes", true }, { NULL, false },
+        };
+        struct roles_metarole m = { 0 };
+        struct roles_store *s;
+        struct args a;
+        int r;
+
+        if (args_parse(argc, argv, spec, 1, "rolesctl metarole add CODE [--name TEXT] [--description TEXT] "
+                       "[--includes CODE,...]", &a) < 0)
+                return EXIT_USAGE;
+        if (roles_strcpy(m.code, sizeof(m.code), a.pos[0]) < 0 || !roles_name_valid(m.code))
+                return cli_fail(EXIT_USAGE, "invalid metarole code '%.40s': use [a-z_][a-z0-9_.-]*, at most %d bytes",
+                                a.pos[0], ROLES_NAME_MAX);
+        if ((args_opt(&a, 0) && roles_strcpy(m.name, sizeof(m.name), args_opt(&a, 0)) < 0) ||
+            (args_opt(&a, 1) && roles_strcpy(m.description, sizeof(m.description), args_opt(&a, 1)) < 0))
+                return cli_fail(EXIT_USAGE, "name or description longer than %d bytes", ROLES_TEXT_MAX);
+        if ((r = cli_store(c, ROLES_STORE_WRITE, &s)) != EXIT_OK)
+                return r;
+        if ((r = roles_metarole_add(s, &m)) < 0)
+                return cli_fail_store(c, r);
+
+        /* --includes a,b,c: each must exist; a cycle is impossible for a brand-new metarole. */
+        const char *list = args_opt(&a, 2);
+        while (list && *list) {
+                char code[ROLES_NAME_MAX + 2];
+                size_t n = strcspn(list, ",");
+                struct roles_metarole child;
+                if (n == 0 || n > ROLES_NAME_MAX)
+                        return cli_fail(EXIT_USAGE, "invalid --includes list");
+                memcpy(code, list, n);
+                code[n] = '\0';
+                list += n + (list[n] == ',');
+                if ((r = find(c, s, code, &child)) != EXIT_OK)
+                        return r;
+                if ((r = roles_metarole_include(s, &m, &child)) < 0)
+                        return cli_fail_store(c, r);
+        }
+        return EXIT_OK;
+}
+
+static int metarole_del(struct cli *c, int argc, char **argv) {
+        struct roles_metarole m;
+        struct roles_store *s;
+        struct args a;
+        int r;
+        if (args_parse(argc, argv, NULL, 1, "rolesctl metarole del CODE", &a) < 0)
+                return EXIT_USAGE;
+        if ((r = cli_store(c, ROLES_STORE_WRITE, &s)) != EXIT_OK || (r = find(c, s, a.pos[0], &m)) != EXIT_OK)
+                return r;
+        r = roles_metarole_delete(s, &m);
+        return r < 0 ? cli_fail_store(c, r) : EXIT_OK;
+}
+
+static int metarole_show(struct cli *c, int argc, char **argv) {
+        struct roles_metarole m;
+        struct roles_store *s;
+        struct args a;
+        int r;
+        if (args_parse(argc, argv, NULL, 1, "rolesctl metarole show CODE", &a) < 0)
+                return EXIT_USAGE;
+        if ((r = cli_store(c, 0, &s)) != EXIT_OK || (r = find(c, s, a.pos[0], &m)) != EXIT_OK)
+                return r;
+        const struct out_section sections[] = {
+                { "metarole", ROLES_LIST_METAROLES, m.code, true },
+                { "includes", ROLES_LIST_METAROLE_INCLUDES, m.code, false },
+                { "permissions", ROLES_LIST_METAROLE_PERMS, m.code, false },
+                { "roles", ROLES_LIST_METAROLE_ROLES, m.code, false },
+        };
+        return out_show(c, sections, ROLES_N_ELEMENTS(sections));
+}
+
+static int metarole_list(struct cli *c, int argc, char **argv) {
+        struct args a;
+        if (args_parse(argc, argv, NULL, 0, "rolesctl metarole list", &a) < 0)
+                return EXIT_USAGE;
+        return out_list(c, ROLES_LIST_METAROLES, NULL);
+}
+
+static int edge(struct cli *c, int argc, char **argv, bool include) {
+        struct roles_metarole parent, child;
+        struct roles_store *s;
+        struct args a;
+        int r;
+        if (args_parse(argc, argv, NULL, 2, include ? "rolesctl metarole include PARENT CHILD" :
+                       "rolesctl metarole exclude PARENT CHILD", &a) < 0)
+                return EXIT_USAGE;
+        if ((r = cli_store(c, ROLES_STORE_WRITE, &s)) != EXIT_OK || (r = find(c, s, a.pos[0], &parent)) != EXIT_OK ||
+            (r = find(c, s, a.pos[1], &child)) != EXIT_OK)
+                return r;
+        r = include ? roles_metarole_include(s, &parent, &child) : roles_metarole_exclude(s, &parent, &child);
+        return r < 0 ? cli_fail_store(c, r) : EXIT_OK;
+}
+
+static int metarole_include(struct cli *c, int argc, char **argv) {
+        return edge(c, argc, argv, true);
+}
+
+static int metarole_exclude(struct cli *c, int argc, char **argv) {
+        return edge(c, argc, argv, false);
+}
+
+static int perm(struct cli *c, int argc, char **argv, bool grant) {
+        struct roles_metarole m;
+        struct roles_store *s;
+        struct args a;
+        int r;
+        if (args_parse(argc, argv, NULL, 2, grant ? "rolesctl metarole grant CODE PERM" :
+                       "rolesctl metarole revoke CODE PERM", &a) < 0)
+                return EXIT_USAGE;
+        if (!roles_perm_valid(a.pos[1], true))
+                return cli_fail(EXIT_USAGE, "invalid permission '%.64s': dotted lower-case words (a.b.c, or a.b.* for a subtree)",
+                                a.pos[1]);
+        if ((r = cli_store(c, ROLES_STORE_WRITE, &s)) != EXIT_OK || (r = find(c, s, a.pos[0], &m)) != EXIT_OK)
+                return r;
+        r = grant ? roles_metarole_grant(s, &m, a.pos[1]) : roles_metarole_revoke(s, &m, a.pos[1]);
+        return r < 0 ? cli_fail_store(c, r) : EXIT_OK;
+}
+
+static int metarole_grant(struct cli *c, int argc, char **argv) {
+        return perm(c, argc, argv, true);
+}
+
+static int metarole_revoke(struct cli *c, int argc, char **argv) {
+        return perm(c, argc, argv, false);
+}
+
+static int metarole_publish(struct cli *c, int argc, char **argv) {
+        static const struct opt_spec spec[] = { { "gid", true }, { NULL, false } };
+        uint32_t gid = ROLES_ID_INVALID;
+        struct roles_metarole m;
+        struct roles_store *s;
+        struct args a;
+        int r;
+        if (args_parse(argc, argv, spec, 1, "rolesctl metarole publish CODE [--gid N]", &a) < 0)
+                return EXIT_USAGE;
+        if (args_opt(&a, 0) && roles_parse_id(args_opt(&a, 0), &gid) < 0)
+                return cli_fail(EXIT_USAGE, "invalid gid '%.32s'", args_opt(&a, 0));
+        if ((r = cli_store(c, ROLES_STORE_WRITE, &s)) != EXIT_OK || (r = find(c, s, a.pos[0], &m)) != EXIT_OK)
+                return r;
+        r = roles_metarole_publish(s, &m, gid);
+        return r < 0 ? cli_fail_store(c, r) : EXIT_OK;
+}
+
+static int metarole_unpublish(struct cli *c, int argc, char **argv) {
+        struct roles_metarole m;
+        struct roles_store *s;
+        struct args a;
+        int r;
+        if (args_parse(argc, argv, NULL, 1, "rolesctl metarole unpublish CODE", &a) < 0)
+                return EXIT_USAGE;
+        if ((r = cli_store(c, ROLES_STORE_WRITE, &s)) != EXIT_OK || (r = find(c, s, a.pos[0], &m)) != EXIT_OK)
+                return r;
+        r = roles_metarole_unpublish(s, &m);
+        return r < 0 ? cli_fail_store(c, r) : EXIT_OK;
+}
+
+const struct command metarole_commands[] = {
+        { "metarole", "add", metarole_add, true },
+        { "metarole", "del", metarole_del, true },
+        { "metarole", "show", metarole_show, true },
+        { "metarole", "list", metarole_list, true },
+        { "metarole", "include", metarole_include, true },
+        { "metarole", "exclude", metarole_exclude, true },
+        { "metarole", "grant", metarole_grant, true },
+        { "metarole", "revoke", metarole_revoke, true },
+        { "metarole", "publish", metarole_publish, true },
+        { "metarole", "unpublish", metarole_unpublish, true },
+};
+const size_t n_metarole_commands = ROLES_N_ELEMENTS(metarole_commands);

@@ -1,0 +1,336 @@
+/* SPDX-License-Identifier: MIT */
+/* rolesctl user ... */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "cli.h"
+
+/* Options shared by add and mod, in this order in both specs. */
+enum { O_GROUP, O_GID, O_FULL_NAME, O_HOME, O_SHELL, O_EMAIL, O_EXPIRES, O_UID, O_PASSWORD_STDIN, O_ACTIVATION };
+
+static const struct opt_spec add_spec[] = {
+        [O_GROUP] = { "group", true }, [O_GID] = { "gid", true }, [O_FULL_NAME] = { "full-name", true },
+        [O_HOME] = { "home", true }, [O_SHELL] = { "shell", true }, [O_EMAIL] = { "email", true },
+        [O_EXPIRES] = { "expires", true }, [O_UID] = { "uid", true },
+        [O_PASSWORD_STDIN] = { "password-stdin", false }, [O_ACTIVATION] = { "activation", false },
+        { NULL, false },
+};
+static const struct opt_spec mod_spec[] = {
+        [O_GROUP] = { "group", true }, [O_GID] = { "gid", true }, [O_FULL_NAME] = { "full-name", true },
+        [O_HOME] = { "home", true }, [O_SHELL] = { "shell", true }, [O_EMAIL] = { "email", true },
+        [O_EXPIRES] = { "expires", true },
+        { NULL, false },
+};
+
+static int find_user(struct cli *c, struct roles_store *s, const char *name, struct roles_user *ret) {
+        int r = roles_user_by_name(s, name, ret);
+        return r < 0 ? cli_fail_store(c, r) : EXIT_OK;
+}
+
+/* Open the writer and find the user named in the first positional. */
+static int writer_and_user(struct cli *c, const char *name, struct roles_store **ret_s, struct roles_user *ret_u) {
+        int r = cli_store(c, ROLES_STORE_WRITE, ret_s);
+        return r != EXIT_OK ? r : find_user(c, *ret_s, name, ret_u);
+}
+
+static int simple_args(int argc, char **argv, const char *usage, struct args *a) {
+        return args_parse(argc, argv, NULL, 1, usage, a) < 0 ? EXIT_USAGE : EXIT_OK;
+}
+
+/* Apply the field options of add/mod to u; gid from --group needs the store. */
+static int apply_fields(struct cli *c, struct roles_store *s, const struct args *a, struct roles_user *u) {
+        const char *v;
+        int r;
+
+        if (args_opt(a, O_GROUP) && args_opt(a, O_GID))
+                return cli_fail(EXIT_USAGE, "give --group or --gid, not both");
+        if ((v = args_opt(a, O_GROUP))) {
+                struct roles_group g;
+                if ((r = roles_group_by_name(s, v, &g)) < 0)
+                        return cli_fail_store(c, r);
+                u->gid = g.gid;
+        }
+        if ((v = args_opt(a, O_GID)) && roles_parse_id(v, &u->gid) < 0)
+                return cli_fail(EXIT_USAGE, "invalid gid '%.32s'", v);
+        if ((v = args_opt(a, O_FULL_NAME)) && roles_strcpy(u->gecos, sizeof(u->gecos), v) < 0)
+                return cli_fail(EXIT_USAGE, "full name longer than %d bytes", ROLES_TEXT_MAX);
+        if ((v = args_opt(a, O_HOME)) && roles_strcpy(u->home, sizeof(u->home), v) < 0)
+                return cli_fail(EXIT_USAGE, "home directory longer than %d bytes", ROLES_TEXT_MAX);
+        if ((v = args_opt(a, O_SHELL)) && roles_strcpy(u->shell, sizeof(u->shell), v) < 0)
+                return cli_fail(EXIT_USAGE, "shell longer than %d bytes", ROLES_TEXT_MAX);
+        if ((v = args_opt(a, O_EXPIRES))) {
+                if (strcmp(v, "never") == 0)
+                        u->expires_at = 0;
+                else if (roles_parse_time(v, roles_store_now(s), &u->expires_at) < 0)
+                        return cli_fail(EXIT_USAGE, "invalid date '%.32s': use YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS]Z, "
+                                        "@EPOCH, +N[smhdw] or never", v);
+        }
+        if ((v = args_opt(a, O_EMAIL)) && *v && !roles_email_valid(v))
+                return cli_fail(EXIT_USAGE, "invalid email address '%.64s'", v);
+        return EXIT_OK;
+}
+
+/* Make and store a one-time code, and print it. */
+static int issue_code(struct cli *c, struct roles_store *s, const struct roles_user *u, enum roles_code_kind kind) {
+        char code[ROLES_CODE_TEXT_LEN + 1];
+        uint8_t hash[ROLES_CODE_HASH_LEN];
+        uint32_t ttl = kind == ROLES_CODE_ACTIVATION ? c->cfg.activation_ttl : c->cfg.reset_ttl;
+        const char *what = kind == ROLES_CODE_ACTIVATION ? "activation" : "reset";
+        int r;
+
+        if ((r = roles_code_new(code)) < 0 || (r = roles_code_hash(code, u->uuid, hash)) < 0)
+                return cli_fail(EXIT_FAILURE_, "cannot make a code: %s", strerror(-r));
+        int64_t expires = (int64_t) roles_store_now(s) + ttl;
+        r = roles_secret_put_code(s, u->uuid, kind, hash, expires);
+        if (r >= 0)
+                r = roles_audit(s, kind == ROLES_CODE_ACTIVATION ? "user.activation" : "user.reset", u->name,
+                                "expires_at=%lld", (long long) expires);
+        if (r < 0) {
+                roles_wipe(code, sizeof(code));
+                return cli_fail_store(c, r);
+        }
+        char when[21];
+        if (c->json) {
+                fprintf(c->out, "{\"user\":");
+                out_json_string(c->out, u->name);
+                fprintf(c->out, ",\"%s_code\":\"%s\",\"expires\":\"%s\"}\n", what, code, roles_format_time(expires, when));
+        } else
+                fprintf(c->out, "%s code for %s: %s (valid until %s)\n", what, u->name, code, roles_format_time(expires, when));
+        roles_wipe(code, sizeof(code));
+        return EXIT_OK;
+}
+
+static int user_add(struct cli *c, int argc, char **argv) {
+        static const char usage[] = "rolesctl user add NAME [--uid N] [--group NAME | --gid N] [--full-name TEXT] "
+                                    "[--home DIR] [--shell PATH] [--email ADDR] [--expires DATE] "
+                                    "[--password-stdin | --activation]";
+        struct roles_user u = { .uid = ROLES_ID_INVALID, .gid = ROLES_ID_INVALID, .enabled = true };
+        char hash[256] = "";
+        struct roles_store *s;
+        struct args a;
+        int r;
+
+        if (args_parse(argc, argv, add_spec, 1, usage, &a) < 0)
+                return EXIT_USAGE;
+        bool with_password = args_opt(&a, O_PASSWORD_STDIN), activation = args_opt(&a, O_ACTIVATION);
+        if (with_password && activation)
+                return cli_fail(EXIT_USAGE, "give --password-stdin or --activation, not both");
+        if (!roles_name_valid(a.pos[0]))
+                return cli_fail(EXIT_USAGE, "invalid user name '%.40s': use [a-z_][a-z0-9_.-]*, at most %d bytes",
+                                a.pos[0], ROLES_NAME_MAX);
+        memcpy(u.name, a.pos[0], strlen(a.pos[0]) + 1);
+        if (args_opt(&a, O_UID) && roles_parse_id(args_opt(&a, O_UID), &u.uid) < 0)
+                return cli_fail(EXIT_USAGE, "invalid uid '%.32s'", args_opt(&a, O_UID));
+        /* The password is read before the writer lock is taken: never hold it across a prompt. */
+        if (with_password && (r = password_read_and_hash(c, true, hash)) != EXIT_OK)
+                return r;
+
+        if ((r = cli_store(c, ROLES_STORE_WRITE, &s)) != EXIT_OK || (r = apply_fields(c, s, &a, &u)) != EXIT_OK)
+                goto out;
+        u.activated_at = activation ? 0 : roles_store_now(s);
+        if ((r = roles_user_add(s, &u)) < 0 ||
+            (args_opt(&a, O_EMAIL) && (r = roles_secret_set_email(s, u.uuid, args_opt(&a, O_EMAIL))) < 0) ||
+            (with_password && (r = roles_secret_set_password(s, u.uuid, hash, false)) < 0)) {
+                r = cli_fail_store(c, r);
+                goto out;
+        }
+        r = activation ? issue_code(c, s, &u, ROLES_CODE_ACTIVATION) : EXIT_OK;
+out:
+        roles_wipe(hash, sizeof(hash));
+        return r;
+}
+
+static int user_mod(struct cli *c, int argc, char **argv) {
+        static const char usage[] = "rolesctl user mod NAME [--group NAME | --gid N] [--full-name TEXT] [--home DIR] "
+                                    "[--shell PATH] [--email ADDR] [--expires DATE|never]";
+        struct roles_store *s;
+        struct roles_user u;
+        struct args a;
+        int r;
+
+        if (args_parse(argc, argv, mod_spec, 1, usage, &a) < 0)
+                return EXIT_USAGE;
+        bool any = false;
+        for (size_t i = 0; mod_spec[i].name; i++)
+                any = any || args_opt(&a, i);
+        if (!any)
+                return cli_fail(EXIT_USAGE, "nothing to change; usage: %s", usage);
+        if ((r = writer_and_user(c, a.pos[0], &s, &u)) != EXIT_OK || (r = apply_fields(c, s, &a, &u)) != EXIT_OK)
+                return r;
+        if ((r = roles_user_update(s, &u)) < 0 ||
+            (args_opt(&a, O_EMAIL) && (r = roles_secret_set_email(s, u.uuid, args_opt(&a, O_EMAIL))) < 0))
+                return cli_fail_store(c, r);
+        return EXIT_OK;
+}
+
+static int user_del(struct cli *c, int argc, char **argv) {
+        struct roles_store *s;
+        struct roles_user u;
+        struct args a;
+        int r;
+        if ((r = simple_args(argc, argv, "rolesctl user del NAME", &a)) != EXIT_OK ||
+            (r = writer_and_user(c, a.pos[0], &s, &u)) != EXIT_OK)
+                return r;
+        r = roles_user_delete(s, &u);
+        return r < 0 ? cli_fail_store(c, r) : EXIT_OK;
+}
+
+static int set_enabled(struct cli *c, int argc, char **argv, bool enabled) {
+        struct roles_store *s;
+        struct roles_user u;
+        struct args a;
+        int r;
+        if ((r = simple_args(argc, argv, enabled ? "rolesctl user enable NAME" : "rolesctl user disable NAME", &a)) != EXIT_OK ||
+            (r = writer_and_user(c, a.pos[0], &s, &u)) != EXIT_OK)
+                return r;
+        u.enabled = enabled;
+        r = roles_user_update(s, &u);
+        return r < 0 ? cli_fail_store(c, r) : EXIT_OK;
+}
+
+static int user_enable(struct cli *c, int argc, char **argv) {
+        return set_enabled(c, argc, argv, true);
+}
+
+static int user_disable(struct cli *c, int argc, char **argv) {
+        return set_enabled(c, argc, argv, false);
+}
+
+static int user_show(struct cli *c, int argc, char **argv) {
+        struct roles_store *s;
+        struct roles_user u;
+        struct args a;
+        int r;
+        /* Root sees the secrets summary and login state too; others see what NSS would serve. */
+        unsigned flags = geteuid() == 0 ? ROLES_STORE_SECRETS : 0;
+        if ((r = simple_args(argc, argv, "rolesctl user show NAME", &a)) != EXIT_OK ||
+            (r = cli_store(c, flags, &s)) != EXIT_OK || (r = find_user(c, s, a.pos[0], &u)) != EXIT_OK)
+                return r;
+        const struct out_section sections[] = {
+                { "user", ROLES_LIST_USERS, u.name, true },
+                { "groups", ROLES_LIST_USER_GROUPS, u.name, false },
+                { "roles", ROLES_LIST_USER_ROLES, u.name, false },
+                { "secrets", ROLES_LIST_USER_SECRETS, u.uuid, true },
+                { "state", ROLES_LIST_USER_STATE, u.uuid, true },
+        };
+        return out_show(c, sections, flags ? 5 : 3);
+}
+
+static int user_list(struct cli *c, int argc, char **argv) {
+        struct args a;
+        if (args_parse(argc, argv, NULL, 0, "rolesctl user list", &a) < 0)
+                return EXIT_USAGE;
+        return out_list(c, ROLES_LIST_USERS, NULL);
+}
+
+static int user_passwd(struct cli *c, int argc, char **argv) {
+        static const struct opt_spec spec[] = { { "stdin", false }, { NULL, false } };
+        char hash[256] = "";
+        struct roles_store *s;
+        struct roles_user u;
+        struct args a;
+        int r;
+
+        if (args_parse(argc, argv, spec, 1, "rolesctl user passwd NAME [--stdin]", &a) < 0)
+                return EXIT_USAGE;
+        if (!roles_name_valid(a.pos[0]))
+                return cli_fail(EXIT_USAGE, "invalid user name '%.40s'", a.pos[0]);
+        if ((r = password_read_and_hash(c, args_opt(&a, 0) != NULL, hash)) != EXIT_OK)
+                return r;
+        if ((r = writer_and_user(c, a.pos[0], &s, &u)) == EXIT_OK) {
+                r = roles_secret_set_password(s, u.uuid, hash, false);
+                if (r >= 0)
+                        r = roles_audit(s, "user.passwd", u.name, "%s", "");
+                r = r < 0 ? cli_fail_store(c, r) : EXIT_OK;
+        }
+        roles_wipe(hash, sizeof(hash));
+        return r;
+}
+
+static int user_unlock(struct cli *c, int argc, char **argv) {
+        struct roles_store *s;
+        struct roles_user u;
+        struct args a;
+        int r;
+        if ((r = simple_args(argc, argv, "rolesctl user unlock NAME", &a)) != EXIT_OK ||
+            (r = writer_and_user(c, a.pos[0], &s, &u)) != EXIT_OK)
+                return r;
+        r = roles_state_unlock(s, u.uuid);
+        if (r >= 0)
+                r = roles_audit(s, "user.unlock", u.name, "%s", "");
+        return r < 0 ? cli_fail_store(c, r) : EXIT_OK;
+}
+
+static int user_reset(struct cli *c, int argc, char **argv) {
+        struct roles_store *s;
+        struct roles_user u;
+        struct args a;
+        int r;
+        if ((r = simple_args(argc, argv, "rolesctl user reset NAME", &a)) != EXIT_OK ||
+            (r = writer_and_user(c, a.pos[0], &s, &u)) != EXIT_OK)
+                return r;
+        return issue_code(c, s, &u, ROLES_CODE_RESET);
+}
+
+static int user_totp(struct cli *c, int argc, char **argv) {
+        static const char usage[] = "rolesctl user totp enroll|disable NAME";
+        struct roles_store *s;
+        struct roles_user u;
+        struct args a;
+        int r;
+
+        if (args_parse(argc, argv, NULL, 2, usage, &a) < 0)
+                return EXIT_USAGE;
+        bool enroll = strcmp(a.pos[0], "enroll") == 0;
+        if (!enroll && strcmp(a.pos[0], "disable") != 0)
+                return cli_fail(EXIT_USAGE, "usage: %s", usage);
+        if ((r = writer_and_user(c, a.pos[1], &s, &u)) != EXIT_OK)
+                return r;
+        if (!enroll) {
+                r = roles_secret_set_totp(s, u.uuid, NULL);
+                if (r >= 0)
+                        r = roles_audit(s, "user.totp.disable", u.name, "%s", "");
+                return r < 0 ? cli_fail_store(c, r) : EXIT_OK;
+        }
+
+        char secret[ROLES_TOTP_SECRET_B32MAX], *uri = NULL;
+        if ((r = roles_totp_new_secret(secret)) < 0 || (r = roles_totp_uri("roles", u.name, secret, &uri)) < 0) {
+                roles_wipe(secret, sizeof(secret));
+                return cli_fail(EXIT_FAILURE_, "cannot make a TOTP secret: %s", strerror(-r));
+        }
+        r = roles_secret_set_totp(s, u.uuid, secret);
+        if (r >= 0)
+                r = roles_audit(s, "user.totp.enroll", u.name, "%s", "");
+        if (r < 0)
+                r = cli_fail_store(c, r);
+        else if (c->json) {
+                fputs("{\"user\":", c->out);
+                out_json_string(c->out, u.name);
+                fputs(",\"otpauth\":", c->out);
+                out_json_string(c->out, uri);
+                fputs("}\n", c->out);
+        } else
+                fprintf(c->out, "%s\n", uri);
+        roles_wipe(secret, sizeof(secret));
+        roles_wipe(uri, strlen(uri));
+        free(uri);
+        return r;
+}
+
+const struct command user_commands[] = {
+        { "user", "add", user_add, true },
+        { "user", "mod", user_mod, true },
+        { "user", "del", user_del, true },
+        { "user", "show", user_show, true },
+        { "user", "list", user_list, true },
+        { "user", "passwd", user_passwd, true },
+        { "user", "enable", user_enable, true },
+        { "user", "disable", user_disable, true },
+        { "user", "unlock", user_unlock, true },
+        { "user", "reset", user_reset, true },
+        { "user", "totp", user_totp, true },
+};
+const size_t n_user_commands = ROLES_N_ELEMENTS(user_commands);

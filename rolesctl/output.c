@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: MIT */
+/* Listings as aligned tables or JSON; "show" as key: value lines or a JSON object. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+void out_json_string(FILE *f, const char *s) {
+        fputc('"', f);
+        for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
+                if (*p == '"' || *p == '\\')
+                        fprintf(f, "\\%c", *p);
+                else if (*p < 0x20 || *p == 0x7f)
+                        fprintf(f, "\\u%04x", *p);
+                else
+                        fputc(*p, f);
+        }
+        fputc('"', f);
+}
+
+/* Rows gathered so a table can be aligned; cells are copies, NULL for no value. */
+struct table {
+        size_t n_cols, n_rows;
+        char *names[16];
+        bool numeric[16];
+        char **cells;           /* n_rows * n_cols */
+};
+
+static int collect_row(void *userdata, size_t n, const char *const *names, const char *const *values, const bool *numeric) {
+        struct table *t = userdata;
+        if (t->n_cols == 0) {
+                t->n_cols = n;
+                for (size_t i = 0; i < n; i++) {
+                        t->names[i] = strdup(names[i]);
+                        if (!t->names[i])
+                                return -ENOMEM;
+                }
+        }
+        char **cells = reallocarray(t->cells, (t->n_rows + 1) * n, sizeof(char *));
+        if (!cells)
+                return -ENOMEM;
+        t->cells = cells;
+        for (size_t i = 0; i < n; i++) {
+                t->numeric[i] = t->numeric[i] || numeric[i];
+                char *v = values[i] ? strdup(values[i]) : NULL;
+                if (values[i] && !v)
+                        return -ENOMEM;
+                t->cells[t->n_rows * n + i] = v;
+        }
+        t->n_rows++;
+        return 0;
+}
+
+static void table_free(struct table *t) {
+        for (size_t i = 0; i < t->n_rows * t->n_cols; i++)
+                free(t->cells[i]);
+        for (size_t i = 0; i < t->n_cols; i++)
+                free(t->names[i]);
+        free(t->cells);
+}
+
+static int table_load(struct cli *c, enum roles_listing what, const char *arg, struct table *t) {
+        struct roles_store *s;
+        int r = cli_store(c, what == ROLES_LIST_USER_SECRETS || what == ROLES_LIST_USER_STATE ||
+                             what == ROLES_LIST_AUDIT ? ROLES_STORE_SECRETS : 0, &s);
+        if (r != 0)
+                return -EIO;
+        r = roles_store_list(s, what, arg, collect_row, t);
+        return r < 0 ? r : 0;
+}
+
+static void json_row(FILE *f, const struct table *t, size_t row) {
+        fputc('{', f);
+        for (size_t i = 0; i < t->n_cols; i++) {
+                const char *v = t->cells[row * t->n_cols + i];
+                if (i)
+                        fputc(',', f);
+                out_json_string(f, t->names[i]);
+                fputc(':', f);
+                if (!v)
+                        fputs("null", f);
+                else if (t->numeric[i])
+                        fputs(v, f);
+                else
+                        out_json_string(f, v);
+        }
+        fputc('}', f);
+}
+
+static void json_rows(FILE *f, const struct table *t) {
+        fputc('[', f);
+        for (size_t r = 0; r < t->n_rows; r++) {
+                if (r)
+                        fputc(',', f);
+                json_row(f, t, r);
+        }
+        fputc(']', f);
+}
+
+static void text_table(FILE *f, const struct table *t, const char *indent) {
+        size_t width[16];
+        for (size_t i = 0; i < t->n_cols; i++) {
+                width[i] = strlen(t->names[i]);
+                for (size_t r = 0; r < t->n_rows; r++) {
+                        const char *v = t->cells[r * t->n_cols + i];
+                        size_t n = v ? strlen(v) : 1;
+                        if (n > width[i])
+                                width[i] = n;
+                }
+        }
+        for (size_t r = 0; r <= t->n_rows; r++) {
+                fputs(indent, f);
+                for (size_t i = 0; i < t->n_cols; i++) {
+                        const char *v = r == 0 ? t->names[i] : t->cells[(r - 1) * t->n_cols + i];
+                        if (i + 1 == t->n_cols)
+                                fputs(v ? v : "-", f);
+                        else
+                                fprintf(f, "%-*s  ", (int) width[i], v ? v : "-");
+                }
+                fputc('\n', f);
+        }
+}
+
+int out_list(struct cli *c, enum roles_listing what, const char *arg) {
+        struct table t = { 0 };
+        int r = table_load(c, what, arg, &t);
+        if (r < 0) {
+                table_free(&t);
+                return r == -EIO && !c->store ? EXIT_FAILURE_ : cli_fail_store(c, r);
+        }
+        if (c->json) {
+                json_rows(c->out, &t);
+                fputc('\n', c->out);
+        } else if (t.n_cols > 0)
+                text_table(c->out, &t, "");
+        table_free(&t);
+        return EXIT_OK;
+}
+
+int out_show(struct cli *c, const struct out_section *sections, size_t n) {
+        int r = EXIT_OK;
+        if (c->json)
+                fputc('{', c->out);
+        for (size_t k = 0; k < n; k++) {
+                struct table t = { 0 };
+                int q = table_load(c, sections[k].what, sections[k].arg, &t);
+                if (q < 0) {
+                        table_free(&t);
+                        r = q == -EIO && !c->store ? EXIT_FAILURE_ : cli_fail_store(c, q);
+                        break;
+                }
+                if (c->json) {
+                        if (k)
+                                fputc(',', c->out);
+                        out_json_string(c->out, sections[k].title);
+                        fputc(':', c->out);
+                        if (!sections[k].single)
+                                json_rows(c->out, &t);
+                        else if (t.n_rows > 0)
+                                json_row(c->out, &t, 0);
+                        else
+                                fputs("null", c->out);
+                } else if (sections[k].single) {
+                        for (size_t i = 0; t.n_rows > 0 && i < t.n_cols; i++)
+                                fprintf(c->out, "%-26s %s\n", t.names[i], t.cells[i] ? t.cells[i] : "-");
+                } else {
+                        fprintf(c->out, "%s:%s\n", sections[k].title, t.n_rows ? "" : " -");
+                        if (t.n_rows)
+                                text_table(c->out, &t, "  ");
+                }
+                table_free(&t);
+        }
+        if (c->json && r == EXIT_OK)
+                fputs("}\n", c->out);
+        return r;
+}

@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+/* New passwords: read without echo (or from stdin), checked against policy, hashed, wiped. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "cli.h"
+
+#define LINE_MAX_BYTES (ROLES_PASSWORD_MAX + 2)
+
+/* One line from fd, without its newline; -E2BIG when longer than ROLES_PASSWORD_MAX. */
+static int read_line(int fd, char *buf, size_t size, size_t *ret_len) {
+        size_t n = 0;
+        for (;;) {
+                char ch;
+                ssize_t k = read(fd, &ch, 1);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return -errno;
+                if (k == 0 || ch == '\n')
+                        break;
+                if (n + 1 >= size) {
+                        /* Drain the rest of the line so nothing is left for a later reader. */
+                        while ((k = read(fd, &ch, 1)) == 1 && ch != '\n')
+                                ;
+                        return -E2BIG;
+                }
+                buf[n++] = ch;
+        }
+        if (n > 0 && buf[n - 1] == '\r')
+                n--;
+        buf[n] = '\0';
+        *ret_len = n;
+        return 0;
+}
+
+static int prompt_tty(const char *prompt, char *buf, size_t size, size_t *ret_len) {
+        int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+        struct termios old, noecho;
+        int r;
+
+        if (fd < 0)
+                return -ENOTTY;
+        if (tcgetattr(fd, &old) < 0) {
+                r = -errno;
+                goto out;
+        }
+        noecho = old;
+        noecho.c_lflag &= ~(tcflag_t) (ECHO | ECHONL);
+        noecho.c_lflag |= ICANON;
+        if (write(fd, prompt, strlen(prompt)) < 0 || tcsetattr(fd, TCSAFLUSH, &noecho) < 0) {
+                r = -errno;
+                goto out;
+        }
+        r = read_line(fd, buf, size, ret_len);
+        tcsetattr(fd, TCSAFLUSH, &old);
+        if (write(fd, "\n", 1) < 0 && r == 0)
+                r = -errno;
+out:
+        close(fd);
+        return r;
+}
+
+int password_read_and_hash(struct cli *c, bool from_stdin, char ret_hash[static 256]) {
+        char pw[LINE_MAX_BYTES], again[LINE_MAX_BYTES];
+        size_t len = 0, len2 = 0;
+        struct roles_hash_params params;
+        int r, code = EXIT_OK;
+
+        if (from_stdin) {
+                if (c->batch_reads_stdin)
+                        return cli_fail(EXIT_USAGE, "--password-stdin cannot be used while the batch itself is read from stdin");
+                r = read_line(STDIN_FILENO, pw, sizeof(pw), &len);
+        } else {
+                r = prompt_tty("New password: ", pw, sizeof(pw), &len);
+                if (r == -ENOTTY) {
+                        code = cli_fail(EXIT_USAGE, "no terminal to ask for a password: use --password-stdin (or --stdin)");
+                        goto out;
+                }
+                if (r == 0)
+                        r = prompt_tty("Retype new password: ", again, sizeof(again), &len2);
+                if (r == 0 && (len != len2 || memcmp(pw, again, len) != 0)) {
+                        code = cli_fail(EXIT_USAGE, "the passwords do not match; nothing changed");
+                        goto out;
+                }
+        }
+        if (r == -E2BIG) {
+                code = cli_fail(EXIT_USAGE, "password longer than %d bytes", ROLES_PASSWORD_MAX);
+                goto out;
+        }
+        if (r < 0) {
+                code = cli_fail(EXIT_FAILURE_, "reading the password: %s", strerror(-r));
+                goto out;
+        }
+        if (memchr(pw, '\0', len)) {
+                code = cli_fail(EXIT_USAGE, "the password contains a NUL byte");
+                goto out;
+        }
+        if (len < c->cfg.password_min_length) {
+                code = cli_fail(EXIT_USAGE, "password too short: at least %u characters", c->cfg.password_min_length);
+                goto out;
+        }
+        roles_hash_params_from_config(&c->cfg, &params);
+        r = roles_password_hash(pw, len, &params, ret_hash);
+        if (r < 0)
+                code = cli_fail(EXIT_FAILURE_, "hashing the password failed: %s", strerror(-r));
+out:
+        roles_wipe(pw, sizeof(pw));
+        roles_wipe(again, sizeof(again));
+        return code;
+}
