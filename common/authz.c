@@ -53,8 +53,15 @@ static int reach_metarole(struct roles_resolution *res, int64_t id, const char *
         return 0;
 }
 
+struct walk {
+        struct roles_resolution *res;
+        size_t parent;
+        time_t now;
+};
+
 static int on_assignment(void *userdata, const struct roles_assignment_row *row) {
-        struct roles_resolution *res = userdata;
+        struct walk *w = userdata;
+        struct roles_resolution *res = w->res;
         struct roles_resolved_role *r = grow(res->roles, &res->n_roles, sizeof(*r));
         if (!r)
                 return -ENOMEM;
@@ -62,15 +69,15 @@ static int on_assignment(void *userdata, const struct roles_assignment_row *row)
         r += res->n_roles - 1;
         r->id = row->role_id;
         r->until = row->until;
-        if (roles_strcpy(r->name, sizeof(r->name), row->role) < 0)
+        r->ended = row->until != 0 && row->until <= (int64_t) w->now;
+        r->metarole = ROLES_NONE;
+        if (roles_strcpy(r->name, sizeof(r->name), row->role) < 0 ||
+            roles_strcpy(r->metarole_code, sizeof(r->metarole_code), row->metarole) < 0)
                 return -EBADMSG;
+        if (r->ended)
+                return 0;
         return reach_metarole(res, row->metarole_id, row->metarole, ROLES_NONE, res->n_roles - 1, &r->metarole);
 }
-
-struct walk {
-        struct roles_resolution *res;
-        size_t parent;
-};
 
 static int on_child(void *userdata, const struct roles_child_row *row) {
         struct walk *w = userdata;
@@ -82,7 +89,7 @@ static int on_role_perm(void *userdata, const struct roles_perm_row *row) {
         struct roles_resolution *res = userdata;
         for (size_t i = 0; i < res->n_roles; i++)
                 if (res->roles[i].id == row->owner_id)
-                        return add_grant(res, row->perm, ROLES_GRANT_ROLE, i, row->disabled);
+                        return res->roles[i].ended ? 0 : add_grant(res, row->perm, ROLES_GRANT_ROLE, i, row->disabled);
         return 0;
 }
 
@@ -106,22 +113,23 @@ int roles_resolve(struct roles_store *s, const struct roles_user *u, time_t now,
         if (res->inactive)
                 goto done;
 
-        r = roles_store_current_assignments(s, u->id, now, on_assignment, res);
+        struct walk top = { res, ROLES_NONE, now };
+        r = roles_store_user_assignments(s, u->id, on_assignment, &top);
         if (r < 0)
                 goto fail;
         /* Breadth first over `includes`: metaroles[] doubles as the queue, and the first visit
          * of each metarole is along a shortest path, which is what --why shows. */
         for (size_t i = 0; i < res->n_metaroles; i++) {
-                struct walk w = { res, i };
+                struct walk w = { res, i, now };
                 r = roles_store_metarole_children(s, res->metaroles[i].id, on_child, &w);
                 if (r < 0)
                         goto fail;
         }
-        r = roles_store_current_role_perms(s, u->id, now, on_role_perm, res);
+        r = roles_store_user_role_perms(s, u->id, on_role_perm, res);
         if (r < 0)
                 goto fail;
         for (size_t i = 0; i < res->n_metaroles; i++) {
-                struct walk w = { res, i };
+                struct walk w = { res, i, now };
                 r = roles_store_metarole_perms(s, res->metaroles[i].id, on_metarole_perm, &w);
                 if (r < 0)
                         goto fail;

@@ -2,7 +2,8 @@
 /*
  * Permission resolution: the one definition PAM, NSS and rolesctl all use.
  *
- *   current roles(user)  = assigned roles whose `until` has not passed at `now`
+ *   current roles(user)  = assigned roles whose `until` has not passed at `now` (the only
+ *                          place the clock is read: the snapshot holds no time-dependent facts)
  *   metaroles(user)      = the metarole of each current role, plus everything those include,
  *                          transitively (breadth first, so each is reached by a shortest path)
  *   permissions(user)    = enabled permissions of current roles ∪ permissions of metaroles(user)
@@ -25,8 +26,10 @@
 struct roles_resolved_role {
         int64_t id;
         char name[ROLES_NAME_MAX + 1];
+        char metarole_code[ROLES_NAME_MAX + 1];
         int64_t until;                  /* 0: no end */
-        size_t metarole;                /* index into metaroles */
+        bool ended;                     /* until has passed: listed for --why, never counted */
+        size_t metarole;                /* index into metaroles; ROLES_NONE when ended */
 };
 
 struct roles_resolved_metarole {

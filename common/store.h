@@ -274,10 +274,10 @@ typedef int (*roles_assignment_fn)(void *userdata, const struct roles_assignment
 typedef int (*roles_perm_fn)(void *userdata, const struct roles_perm_row *row);
 typedef int (*roles_child_fn)(void *userdata, const struct roles_child_row *row);
 
-/* The user's role assignments whose end has not passed at now. */
-int roles_store_current_assignments(struct roles_store *s, int64_t user_id, time_t now, roles_assignment_fn fn, void *userdata);
-/* Permissions (enabled and disabled) on the user's current roles. */
-int roles_store_current_role_perms(struct roles_store *s, int64_t user_id, time_t now, roles_perm_fn fn, void *userdata);
+/* All the user's role assignments, ended or not: whether one counts is authz's decision. */
+int roles_store_user_assignments(struct roles_store *s, int64_t user_id, roles_assignment_fn fn, void *userdata);
+/* Permissions (enabled and disabled) on every role assigned to the user. */
+int roles_store_user_role_perms(struct roles_store *s, int64_t user_id, roles_perm_fn fn, void *userdata);
 /* Metaroles that metarole_id includes directly. */
 int roles_store_metarole_children(struct roles_store *s, int64_t metarole_id, roles_child_fn fn, void *userdata);
 /* Permissions carried by a metarole. */

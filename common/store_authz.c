@@ -4,17 +4,14 @@
 
 #include "store-internal.h"
 
-#define CURRENT_ASSIGNMENT "a.user_id = ?1 AND (a.until IS NULL OR a.until > ?2)"
-
-int roles_store_current_assignments(struct roles_store *s, int64_t user_id, time_t now, roles_assignment_fn fn, void *userdata) {
+int roles_store_user_assignments(struct roles_store *s, int64_t user_id, roles_assignment_fn fn, void *userdata) {
         sqlite3_stmt *st = store_stmt(s, s->pub,
                 "SELECT r.id, r.name, a.until, m.id, m.code FROM role_assignments a "
                 "JOIN roles r ON r.id = a.role_id JOIN metaroles m ON m.id = r.metarole_id "
-                "WHERE " CURRENT_ASSIGNMENT " ORDER BY r.name");
+                "WHERE a.user_id = ?1 ORDER BY r.name");
         if (!st)
                 return -EIO;
         sqlite3_bind_int64(st, 1, user_id);
-        sqlite3_bind_int64(st, 2, (int64_t) now);
         int r;
         while ((r = store_step_row(s, st)) > 0) {
                 struct roles_assignment_row row = {
@@ -53,14 +50,13 @@ static int each_perm(struct roles_store *s, sqlite3_stmt *st, roles_perm_fn fn, 
         return r < 0 ? r : 0;
 }
 
-int roles_store_current_role_perms(struct roles_store *s, int64_t user_id, time_t now, roles_perm_fn fn, void *userdata) {
+int roles_store_user_role_perms(struct roles_store *s, int64_t user_id, roles_perm_fn fn, void *userdata) {
         sqlite3_stmt *st = store_stmt(s, s->pub,
                 "SELECT p.role_id, p.perm, p.disabled FROM role_assignments a "
-                "JOIN role_perms p ON p.role_id = a.role_id WHERE " CURRENT_ASSIGNMENT);
+                "JOIN role_perms p ON p.role_id = a.role_id WHERE a.user_id = ?1");
         if (!st)
                 return -EIO;
         sqlite3_bind_int64(st, 1, user_id);
-        sqlite3_bind_int64(st, 2, (int64_t) now);
         return each_perm(s, st, fn, userdata);
 }
 

@@ -123,7 +123,7 @@ static void print_perms_json(struct cli *c, const struct roles_resolution *res, 
         for (size_t i = 0; i < res->n_roles; i++) {
                 fputs(i ? ",{\"role\":" : "{\"role\":", f);
                 out_json_string(f, res->roles[i].name);
-                fputs(",\"until\":", f);
+                fprintf(f, ",\"ended\":%s,\"until\":", res->roles[i].ended ? "true" : "false");
                 if (res->roles[i].until)
                         out_json_string(f, roles_format_time(res->roles[i].until, when));
                 else
@@ -165,9 +165,11 @@ static void print_perms_text(struct cli *c, const struct roles_resolution *res, 
         }
         if (why) {
                 for (size_t i = 0; i < res->n_roles; i++) {
-                        fprintf(f, "role %-24s metarole %s", res->roles[i].name, res->metaroles[res->roles[i].metarole].code);
-                        if (res->roles[i].until)
-                                fprintf(f, ", until %s", roles_format_time(res->roles[i].until, when));
+                        const struct roles_resolved_role *role = &res->roles[i];
+                        fprintf(f, "role %-27s metarole %s", role->name, role->metarole_code);
+                        if (role->until)
+                                fprintf(f, role->ended ? ", ended %s: not counted" : ", until %s",
+                                        roles_format_time(role->until, when));
                         fputc('\n', f);
                 }
                 if (res->superuser) {

@@ -1,6 +1,93 @@
 /* SPDX-License-Identifier: MIT */
-/*
- * Placeholder for the helpers shared by the unit tests (temporary directories, databases);
- * linked into every test binary by tests/meson.build. test_auth.c needs none of them.
- */
-extern int roles_testlib_placeholder;
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "testlib.h"
+
+void test_env_setup(struct test_env *e) {
+        const char *tmp = getenv("TMPDIR");
+        snprintf(e->dir, sizeof(e->dir), "%s/roles-test-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        assert_non_null(mkdtemp(e->dir));
+        assert_int_equal(chmod(e->dir, 0755), 0);
+        roles_config_defaults(&e->cfg);
+        snprintf(e->cfg.public_db, sizeof(e->cfg.public_db), "%s/roles.db", e->dir);
+        snprintf(e->cfg.secrets_db, sizeof(e->cfg.secrets_db), "%s/secrets.db", e->dir);
+        snprintf(e->cfg.state_db, sizeof(e->cfg.state_db), "%s/state.db", e->dir);
+        e->cfg.argon2_t_cost = 1;
+        e->cfg.argon2_m_cost_kib = 1024;
+        e->cfg.argon2_parallelism = 1;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        (void) st;
+        (void) flag;
+        (void) ftw;
+        return remove(path);
+}
+
+void test_env_teardown(struct test_env *e) {
+        if (e->dir[0])
+                nftw(e->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        e->dir[0] = '\0';
+}
+
+static struct roles_store *open_or_fail(struct test_env *e, unsigned flags) {
+        struct roles_store *s = NULL;
+        char err[512] = "";
+        int r = roles_store_open(&e->cfg, flags, &s, err, sizeof(err));
+        if (r < 0)
+                fail_msg("roles_store_open(%#x): %s", flags, err);
+        return s;
+}
+
+void test_env_init(struct test_env *e) {
+        test_commit(open_or_fail(e, ROLES_STORE_WRITE | ROLES_STORE_SECRETS | ROLES_STORE_CREATE));
+}
+
+struct roles_store *test_writer(struct test_env *e) {
+        return open_or_fail(e, ROLES_STORE_WRITE | ROLES_STORE_SECRETS);
+}
+
+struct roles_store *test_reader(struct test_env *e, unsigned flags) {
+        return open_or_fail(e, flags);
+}
+
+void test_commit(struct roles_store *s) {
+        int r = roles_store_commit(s);
+        if (r < 0)
+                fail_msg("commit: %s", roles_store_error(s));
+        roles_store_close(s);
+}
+
+char *test_read_file(const char *path, size_t *ret_len) {
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return NULL;
+        char *buf = NULL;
+        size_t cap = 0, len = 0;
+        for (;;) {
+                if (len + 65536 > cap) {
+                        cap = (cap + 65536) * 2;
+                        buf = realloc(buf, cap);
+                        assert_non_null(buf);
+                }
+                size_t n = fread(buf + len, 1, cap - len, f);
+                len += n;
+                if (n == 0)
+                        break;
+        }
+        fclose(f);
+        *ret_len = len;
+        return buf;
+}
