@@ -282,3 +282,15 @@ int roles_store_user_role_perms(struct roles_store *s, int64_t user_id, roles_pe
 int roles_store_metarole_children(struct roles_store *s, int64_t metarole_id, roles_child_fn fn, void *userdata);
 /* Permissions carried by a metarole. */
 int roles_store_metarole_perms(struct roles_store *s, int64_t metarole_id, roles_perm_fn fn, void *userdata);
+
+/* ---- doctor -------------------------------------------------------------------------------------- */
+
+/*
+ * Check and repair (writer with secrets): integrity of the three files, file modes, secrets and
+ * state rows whose uuid no user has (removed after the next publish), users without a secrets
+ * row (given an empty one: they still cannot log in until a password is set), and staged
+ * snapshots left by a crashed writer. Each finding is passed to report as one line.
+ * Returns the number of findings, or -errno.
+ */
+typedef void (*roles_report_fn)(void *userdata, const char *line);
+int roles_store_doctor(struct roles_store *s, roles_report_fn report, void *userdata);

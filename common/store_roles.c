@@ -93,7 +93,7 @@ int roles_metarole_delete(struct roles_store *s, const struct roles_metarole *m)
         if ((r = store_require_writer(s)) < 0)
                 return r;
         if (m->builtin)
-                return store_fail(s, -EPERM, "metarole '%s' is built in and cannot be deleted", m->code);
+                return store_fail(s, -EBUSY, "metarole '%s' is built in and cannot be deleted", m->code);
         sqlite3_stmt *st = store_stmt(s, s->pub, "SELECT name FROM roles WHERE metarole_id = ?1 LIMIT 1");
         if (!st)
                 return -EIO;
@@ -144,7 +144,7 @@ int roles_metarole_exclude(struct roles_store *s, const struct roles_metarole *p
         if ((r = store_require_writer(s)) < 0)
                 return r;
         if (parent->builtin && child->builtin)
-                return store_fail(s, -EPERM, "the built-in chain super-admin > admin > user cannot be changed");
+                return store_fail(s, -EBUSY, "the built-in chain super-admin > admin > user cannot be changed");
         r = store_exec(s, s->pub, "DELETE FROM metarole_includes WHERE parent_id = ?1 AND child_id = ?2", "ii",
                        parent->id, child->id);
         if ((r = change_one(s, r, -ENOENT, "'%s' does not include '%s'", parent->code, child->code)) < 0)

@@ -156,10 +156,11 @@ int roles_parse_time(const char *s, time_t now, int64_t *ret_time) {
         }
         if (*end != '\0' || tm.tm_year < 70)
                 return -EINVAL;
-        /* Reject dates that timegm would normalise (2026-02-31). */
+        /* Reject dates and times that timegm would normalise (2026-02-31, 10:00:60). */
         struct tm check = tm;
         time_t t = timegm(&check);
-        if (t == (time_t) -1 || check.tm_mday != tm.tm_mday || check.tm_mon != tm.tm_mon)
+        if (t == (time_t) -1 || check.tm_mday != tm.tm_mday || check.tm_mon != tm.tm_mon ||
+            check.tm_hour != tm.tm_hour || check.tm_min != tm.tm_min || check.tm_sec != tm.tm_sec)
                 return -EINVAL;
         *ret_time = (int64_t) t;
         return 0;
@@ -168,8 +169,11 @@ int roles_parse_time(const char *s, time_t now, int64_t *ret_time) {
 char *roles_format_time(int64_t t, char buf[static 21]) {
         struct tm tm;
         time_t tt = (time_t) t;
-        if (!gmtime_r(&tt, &tm) || strftime(buf, 21, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-                snprintf(buf, 21, "@%lld", (long long) t);
+        if (!gmtime_r(&tt, &tm) || strftime(buf, 21, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+                /* Never show a truncated (different) number. */
+                if (snprintf(buf, 21, "@%lld", (long long) t) >= 21)
+                        snprintf(buf, 21, "(invalid time)");
+        }
         return buf;
 }
 

@@ -37,6 +37,8 @@ int cli_store(struct cli *c, unsigned flags, struct roles_store **ret);
 int cli_fail_store(struct cli *c, int r);
 int cli_fail(int exit_code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cli_exit_code(int r);
+/* Name this batch line (0: none) in every error printed until it is reset. */
+void cli_fail_batch_line(unsigned lineno);
 
 /* ---- arguments ------------------------------------------------------------------------- */
 

@@ -242,6 +242,42 @@ static int cmd_backup(struct cli *c, int argc, char **argv) {
         return r < 0 ? cli_fail_store(c, r) : EXIT_OK;
 }
 
+struct findings {
+        struct cli *c;
+        unsigned n;
+};
+
+static void print_finding(void *userdata, const char *line) {
+        struct findings *f = userdata;
+        if (f->c->json) {
+                fputs(f->n ? "," : "", f->c->out);
+                out_json_string(f->c->out, line);
+        } else
+                fprintf(f->c->out, "%s\n", line);
+        f->n++;
+}
+
+static int cmd_doctor(struct cli *c, int argc, char **argv) {
+        struct roles_store *s;
+        struct args a;
+        int r;
+        if (args_parse(argc, argv, NULL, 0, "rolesctl doctor", &a) < 0)
+                return EXIT_USAGE;
+        if ((r = cli_store(c, ROLES_STORE_WRITE, &s)) != EXIT_OK)
+                return r;
+        struct findings f = { c, 0 };
+        if (c->json)
+                fputs("{\"findings\":[", c->out);
+        r = roles_store_doctor(s, print_finding, &f);
+        if (r < 0)
+                return cli_fail_store(c, r);
+        if (c->json)
+                fputs("]}\n", c->out);
+        else if (r == 0)
+                fputs("no problems found\n", c->out);
+        return EXIT_OK;
+}
+
 #define BATCH_ARGS_MAX 64
 
 /*
@@ -324,11 +360,12 @@ static int cmd_batch(struct cli *c, int argc, char **argv) {
                 }
                 if (nw == 0)
                         continue;
+                /* The command's own error line names the batch line: one line, as everywhere. */
+                cli_fail_batch_line(lineno);
                 r = cli_dispatch(c, nw, words);
+                cli_fail_batch_line(0);
                 if (r == EXIT_NO)
                         r = EXIT_OK;    /* a "no" from check is an answer, not a failure */
-                if (r != EXIT_OK)
-                        cli_fail(r, "batch line %u failed; nothing changed", lineno);
         }
         if (r == EXIT_OK && ferror(in))
                 r = cli_fail(EXIT_FAILURE_, "reading the batch: %s", strerror(errno));
@@ -346,5 +383,6 @@ const struct command admin_commands[] = {
         { "audit", NULL, cmd_audit, true },
         { "backup", NULL, cmd_backup, false },
         { "batch", NULL, cmd_batch, false },
+        { "doctor", NULL, cmd_doctor, false },
 };
 const size_t n_admin_commands = ROLES_N_ELEMENTS(admin_commands);

@@ -42,14 +42,36 @@ static const char usage_text[] =
         "  role grant|revoke|disable|enable ROLE PERM\n"
         "  role assign ROLE USER [--until TIME] ; role unassign ROLE USER\n"
         "  check USER PERM ; perms USER [--why]\n"
-        "  batch [FILE] ; audit ; backup FILE\n";
+        "  batch [FILE] ; audit ; backup FILE ; doctor\n";
+
+/* The batch line being run, named in every error it causes; 0 outside a batch. */
+static unsigned fail_batch_line;
+
+void cli_fail_batch_line(unsigned lineno) {
+        fail_batch_line = lineno;
+}
 
 int cli_fail(int exit_code, const char *fmt, ...) {
+        char msg[1024];
         va_list ap;
-        fputs("rolesctl: ", stderr);
         va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
+
+        /* Always exactly one line: a name that carries a newline or an escape is shown escaped. */
+        fputs("rolesctl: ", stderr);
+        if (fail_batch_line > 0)
+                fprintf(stderr, "batch line %u: ", fail_batch_line);
+        for (const unsigned char *p = (const unsigned char *) msg; *p; p++) {
+                if (*p == '\n')
+                        fputs("\\n", stderr);
+                else if (*p < 0x20 || *p == 0x7f)
+                        fprintf(stderr, "\\x%02x", *p);
+                else
+                        fputc(*p, stderr);
+        }
+        if (fail_batch_line > 0)
+                fputs("; nothing changed", stderr);
         fputc('\n', stderr);
         return exit_code;
 }

@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: MIT */
+/* `rolesctl doctor`: what a crash or a hand edit can leave behind, found and put right. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store-internal.h"
+
+struct doctor {
+        struct roles_store *s;
+        roles_report_fn report;
+        void *userdata;
+        int findings;
+};
+
+static void finding(struct doctor *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void finding(struct doctor *d, const char *fmt, ...) {
+        char line[512];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(line, sizeof(line), fmt, ap);
+        va_end(ap);
+        d->findings++;
+        d->report(d->userdata, line);
+}
+
+static int check_integrity(struct doctor *d, sqlite3 *db, const char *file) {
+        sqlite3_stmt *st = store_stmt(d->s, db, "PRAGMA integrity_check");
+        if (!st)
+                return -EIO;
+        int r;
+        while ((r = store_step_row(d->s, st)) > 0) {
+                const char *msg = (const char *) sqlite3_column_text(st, 0);
+                if (msg && strcmp(msg, "ok") != 0)
+                        finding(d, "%s: integrity: %.200s", file, msg);
+        }
+        sqlite3_reset(st);
+        return r;
+}
+
+static int check_mode(struct doctor *d, const char *path, mode_t want) {
+        struct stat st;
+        if (lstat(path, &st) < 0)
+                return store_fail(d->s, -errno, "%s: %s", path, strerror(errno));
+        if ((st.st_mode & 07777) == want)
+                return 0;
+        finding(d, "%s: mode %04o, set to %04o", path, st.st_mode & 07777, want);
+        return chmod(path, want) < 0 ? store_fail(d->s, -errno, "%s: %s", path, strerror(errno)) : 0;
+}
+
+static int user_exists(struct roles_store *s, const char *uuid) {
+        sqlite3_stmt *st = store_stmt(s, s->pub, "SELECT 1 FROM users WHERE uuid = ?1");
+        if (!st)
+                return -EIO;
+        sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
+        int r = store_step_row(s, st);
+        sqlite3_reset(st);
+        return r;
+}
+
+/* Rows in secrets.db or state.db whose uuid no user in the snapshot has. */
+static int find_orphans(struct doctor *d, sqlite3 *db, const char *sql, const char *what) {
+        struct roles_store *s = d->s;
+        sqlite3_stmt *st = store_stmt(s, db, sql);
+        if (!st)
+                return -EIO;
+        int r;
+        while ((r = store_step_row(s, st)) > 0) {
+                const char *uuid = (const char *) sqlite3_column_text(st, 0);
+                if (!uuid)
+                        continue;
+                int e = user_exists(s, uuid);
+                if (e < 0) {
+                        r = e;
+                        break;
+                }
+                if (e == 0) {
+                        finding(d, "%s row of uuid %.40s belongs to no user: removed", what, uuid);
+                        if ((r = store_queue_purge(s, uuid, PURGE_ALL)) < 0)
+                                break;
+                }
+        }
+        sqlite3_reset(st);
+        return r < 0 ? r : 0;
+}
+
+/* Users without a credentials row get an empty one: no password, so still no login. */
+static int find_missing_secrets(struct doctor *d) {
+        struct roles_store *s = d->s;
+        sqlite3_stmt *st = store_stmt(s, s->pub, "SELECT uuid, name FROM users ORDER BY uid");
+        if (!st)
+                return -EIO;
+        int r;
+        while ((r = store_step_row(s, st)) > 0) {
+                char uuid[ROLES_UUID_LEN + 1], name[ROLES_NAME_MAX + 1], fs_uniquifier[ROLES_UUID_LEN + 1];
+                if ((r = store_col_text(s, st, 0, uuid, sizeof(uuid))) < 0 ||
+                    (r = store_col_text(s, st, 1, name, sizeof(name))) < 0)
+                        break;
+                if ((r = roles_uuid_new(fs_uniquifier)) < 0)
+                        break;
+                r = store_exec(s, s->sec,
+                               "INSERT OR IGNORE INTO credentials (user_uuid, fs_uniquifier, created_at) VALUES (?1, ?2, ?3)",
+                               "tti", uuid, fs_uniquifier, (int64_t) roles_store_now(s));
+                if (r < 0)
+                        break;
+                if (r > 0)
+                        finding(d, "user %s had no secrets row: added an empty one (set a password)", name);
+        }
+        sqlite3_reset(st);
+        return r < 0 ? r : 0;
+}
+
+/* Staged snapshots ("roles.db.XXXXXX") of writers that died; ours is the one being written. */
+static int remove_stale_stages(struct doctor *d) {
+        struct roles_store *s = d->s;
+        char dir[PATH_MAX];
+        if (roles_strcpy(dir, sizeof(dir), s->cfg.public_db) < 0)
+                return -ENAMETOOLONG;
+        char *slash = strrchr(dir, '/');
+        const char *base = slash + 1;
+        char prefix[NAME_MAX + 2];
+        snprintf(prefix, sizeof(prefix), "%s.", base);
+        *slash = '\0';
+
+        DIR *dp = opendir(dir[0] ? dir : "/");
+        if (!dp)
+                return store_fail(s, -errno, "%s: %s", dir, strerror(errno));
+        const char *ours = strrchr(s->stage_path, '/');
+        struct dirent *de;
+        while ((de = readdir(dp))) {
+                size_t n = strlen(prefix);
+                if (strncmp(de->d_name, prefix, n) != 0 || strlen(de->d_name) != n + 6 || (ours && strcmp(de->d_name, ours + 1) == 0))
+                        continue;
+                finding(d, "%s/%s: staged snapshot of an interrupted writer: removed", dir, de->d_name);
+                if (unlinkat(dirfd(dp), de->d_name, 0) < 0) {
+                        int r = store_fail(s, -errno, "%s/%s: %s", dir, de->d_name, strerror(errno));
+                        closedir(dp);
+                        return r;
+                }
+        }
+        closedir(dp);
+        return 0;
+}
+
+int roles_store_doctor(struct roles_store *s, roles_report_fn report, void *userdata) {
+        struct doctor d = { s, report, userdata, 0 };
+        int r;
+
+        if ((r = store_require_writer(s)) < 0 || (r = store_require_secrets(s)) < 0)
+                return r;
+        if ((r = check_integrity(&d, s->pub, "roles.db")) < 0 ||
+            (r = check_integrity(&d, s->sec, "secrets.db")) < 0 ||
+            (r = check_integrity(&d, s->state, "state.db")) < 0)
+                return r;
+        if ((r = check_mode(&d, s->cfg.public_db, 0644)) < 0 ||
+            (r = check_mode(&d, s->cfg.secrets_db, 0600)) < 0 ||
+            (r = check_mode(&d, s->cfg.state_db, 0600)) < 0)
+                return r;
+        if ((r = find_orphans(&d, s->sec, "SELECT user_uuid FROM credentials UNION SELECT user_uuid FROM codes",
+                              "secrets.db")) < 0 ||
+            (r = find_orphans(&d, s->state, "SELECT user_uuid FROM tally UNION SELECT user_uuid FROM tracking "
+                              "UNION SELECT user_uuid FROM totp_used", "state.db")) < 0)
+                return r;
+        if ((r = find_missing_secrets(&d)) < 0 || (r = remove_stale_stages(&d)) < 0)
+                return r;
+        if (d.findings > 0 && (r = roles_audit(s, "doctor", s->cfg.public_db, "findings=%d", d.findings)) < 0)
+                return r;
+        return d.findings;
+}
