@@ -6,6 +6,7 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "auth-internal.h"
 #include "util.h"
 
 #define CODE_CHARS       20     /* 20 base32 characters carry 100 bits */
@@ -17,20 +18,6 @@ static const char code_domain[] = "roles-code-v1";
 
 static const char base32_alphabet[32] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
-static pthread_once_t sodium_once = PTHREAD_ONCE_INIT;
-static int sodium_status = -EIO;
-
-static void sodium_setup(void) {
-        /* 0 on first initialisation, 1 if something else in the process already did it. */
-        sodium_status = sodium_init() < 0 ? -EIO : 0;
-}
-
-static int sodium_ready(void) {
-        if (pthread_once(&sodium_once, sodium_setup) != 0)
-                return -EIO;
-        return sodium_status;
-}
-
 int roles_code_new(char ret_code[static ROLES_CODE_TEXT_LEN + 1]) {
         uint8_t random[CODE_RANDOM_LEN];
         char code[ROLES_CODE_TEXT_LEN + 1];
@@ -38,7 +25,7 @@ int roles_code_new(char ret_code[static ROLES_CODE_TEXT_LEN + 1]) {
         size_t in = 0, out = 0;
         int r;
 
-        r = sodium_ready();
+        r = auth_libs_ready();
         if (r < 0)
                 return r;
 
@@ -96,7 +83,7 @@ int roles_code_hash(const char *code, const char *user_uuid, uint8_t ret_hash[st
         if (!code || !roles_uuid_valid(user_uuid))
                 return -EINVAL;
 
-        r = sodium_ready();
+        r = auth_libs_ready();
         if (r < 0)
                 return r;
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "auth.h"
+#include "auth-internal.h"
 
 #include <argon2.h>
 #include <errno.h>
@@ -17,20 +18,6 @@
 /* Decoded salt and hash lengths we accept in a stored string. */
 #define HASH_PART_MIN 8
 #define HASH_PART_MAX 64
-
-static pthread_once_t sodium_once = PTHREAD_ONCE_INIT;
-static int sodium_status = -EIO;
-
-static void sodium_setup(void) {
-        /* 0 on first initialisation, 1 if something else in the process already did it. */
-        sodium_status = sodium_init() < 0 ? -EIO : 0;
-}
-
-static int sodium_ready(void) {
-        if (pthread_once(&sodium_once, sodium_setup) != 0)
-                return -EIO;
-        return sodium_status;
-}
 
 static uint32_t max_u32(uint32_t a, uint32_t b) {
         return a > b ? a : b;
@@ -200,7 +187,7 @@ int roles_password_hash(const char *password, size_t len, const struct roles_has
         if (len > ROLES_PASSWORD_MAX)
                 return -E2BIG;
 
-        r = sodium_ready();
+        r = auth_libs_ready();
         if (r < 0)
                 return r;
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth-internal.h"
 #include "util.h"
 
 /*
@@ -22,23 +23,6 @@
 
 /* Google Authenticator's key URI format: label "issuer:account", issuer repeated as a parameter. */
 #define URI_FORMAT "otpauth://totp/%s:%s?secret=%s&issuer=%s&algorithm=SHA1&digits=%d&period=%d"
-
-static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-static int init_status = -EIO;
-
-static void libs_setup(void) {
-        /* sodium_init() returns 1 when something else in the process already called it. */
-        if (sodium_init() < 0 || oath_init() != OATH_OK)
-                init_status = -EIO;
-        else
-                init_status = 0;
-}
-
-static int libs_ready(void) {
-        if (pthread_once(&init_once, libs_setup) != 0)
-                return -EIO;
-        return init_status;
-}
 
 void roles_wipe(void *p, size_t len) {
         if (p)
@@ -66,7 +50,7 @@ int roles_totp_new_secret(char ret_base32[static ROLES_TOTP_SECRET_B32MAX]) {
         size_t encoded_len = 0, n;
         int r;
 
-        r = libs_ready();
+        r = auth_libs_ready();
         if (r < 0)
                 return r;
 
@@ -198,7 +182,7 @@ int roles_totp_verify(const char *base32, const char *code, time_t now, unsigned
             window > TOTP_WINDOW_MAX || now < 0)
                 return -EINVAL;
 
-        r = libs_ready();
+        r = auth_libs_ready();
         if (r < 0)
                 return r;
 

@@ -110,7 +110,7 @@ static int set_key(struct roles_config *cfg, const struct key *k, const char *va
 int roles_config_parse(const char *text, size_t len, const char *origin, struct roles_config *cfg,
                        char *errbuf, size_t errlen) {
         struct roles_config new_cfg = *cfg;
-        unsigned lineno = 0;
+        unsigned lineno = 0, uid_line = 0, gid_line = 0;   /* last line setting each range */
         const char *p = text, *end = text + len;
 
         while (p < end) {
@@ -151,55 +151,48 @@ int roles_config_parse(const char *text, size_t len, const char *origin, struct 
                         return fail(errbuf, errlen, -EINVAL, "%s:%u: %s: '%.64s' is not a number from %u to %u",
                                     origin, lineno, k->name, value, k->min, k->max);
                 }
+                if (k->offset == offsetof(struct roles_config, uid_min) ||
+                    k->offset == offsetof(struct roles_config, uid_max))
+                        uid_line = lineno;
+                if (k->offset == offsetof(struct roles_config, gid_min) ||
+                    k->offset == offsetof(struct roles_config, gid_max))
+                        gid_line = lineno;
         }
 
         if (new_cfg.uid_min > new_cfg.uid_max)
-                return fail(errbuf, errlen, -EINVAL, "%s: uid_min is greater than uid_max", origin);
+                return fail(errbuf, errlen, -EINVAL, "%s:%u: uid_min (%u) is greater than uid_max (%u)", origin,
+                            uid_line, new_cfg.uid_min, new_cfg.uid_max);
         if (new_cfg.gid_min > new_cfg.gid_max)
-                return fail(errbuf, errlen, -EINVAL, "%s: gid_min is greater than gid_max", origin);
+                return fail(errbuf, errlen, -EINVAL, "%s:%u: gid_min (%u) is greater than gid_max (%u)", origin,
+                            gid_line, new_cfg.gid_min, new_cfg.gid_max);
 
         *cfg = new_cfg;
         return 0;
 }
 
 int roles_config_load(const char *path, struct roles_config *cfg, char *errbuf, size_t errlen) {
+        struct stat st;
         char *text = NULL;
+        size_t len = 0;
         int r;
 
         int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return fail(errbuf, errlen, -errno, "%s: %s", path, strerror(errno));
-
-        struct stat st;
         if (fstat(fd, &st) < 0) {
                 r = fail(errbuf, errlen, -errno, "%s: %s", path, strerror(errno));
-                goto out;
-        }
-        if (!S_ISREG(st.st_mode) || st.st_size > CONFIG_FILE_MAX) {
-                r = fail(errbuf, errlen, -EINVAL, "%s: not a regular file of at most 64 KiB", path);
                 goto out;
         }
         if (st.st_mode & S_IWOTH) {
                 r = fail(errbuf, errlen, -EPERM, "%s: refusing a world-writable configuration file", path);
                 goto out;
         }
-        text = malloc((size_t) st.st_size + 1);
-        if (!text) {
-                r = -ENOMEM;
+        r = roles_read_fd(fd, CONFIG_FILE_MAX, &text, &len);
+        if (r < 0) {
+                r = fail(errbuf, errlen, r, "%s: not a readable regular file of at most 64 KiB: %s", path, strerror(-r));
                 goto out;
         }
-        size_t have = 0;
-        while (have < (size_t) st.st_size) {
-                ssize_t n = read(fd, text + have, (size_t) st.st_size - have);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0) {
-                        r = fail(errbuf, errlen, n < 0 ? -errno : -EIO, "%s: read failed", path);
-                        goto out;
-                }
-                have += (size_t) n;
-        }
-        r = roles_config_parse(text, have, path, cfg, errbuf, errlen);
+        r = roles_config_parse(text, len, path, cfg, errbuf, errlen);
 out:
         free(text);
         close(fd);

@@ -106,6 +106,9 @@ int store_queue_purge(struct roles_store *s, const char *uuid, unsigned what);
  * group/world-writable, in a directory that is not group/world-writable. */
 int store_check_file(struct roles_store *s, const char *path, bool must_exist);
 
+/* Does used_sql ("SELECT 1 ... WHERE id = ?1") find id? 1 yes, 0 no, -errno. */
+int store_id_used(struct roles_store *s, const char *used_sql, int64_t id);
+
 /* Allocate the lowest free id above the highest in use, else the first gap, in [min, max]. */
 int store_alloc_id(struct roles_store *s, const char *max_sql, const char *used_sql,
                    uint32_t min, uint32_t max, uint32_t preferred, uint32_t *ret);

@@ -81,40 +81,19 @@ static int add_db(struct roles_store *s, int fd, const char *name, sqlite3 *db, 
 
 /* roles.db is immutable once published: its bytes are a consistent copy as they are. */
 static int add_snapshot(struct roles_store *s, int fd) {
-        int src = open(s->cfg.public_db, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-        struct stat st;
-        uint8_t *data = NULL;
-        int r;
+        char *data = NULL;
+        size_t len = 0;
+        int r, src = open(s->cfg.public_db, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
 
         if (src < 0)
                 return store_fail(s, -errno, "%s: %s", s->cfg.public_db, strerror(errno));
-        if (fstat(src, &st) < 0) {
-                r = store_fail(s, -errno, "%s: %s", s->cfg.public_db, strerror(errno));
-                goto out;
-        }
-        data = malloc((size_t) st.st_size + 1);
-        if (!data) {
-                r = store_fail(s, -ENOMEM, "out of memory");
-                goto out;
-        }
-        size_t have = 0;
-        while (have < (size_t) st.st_size) {
-                ssize_t n = read(src, data + have, (size_t) st.st_size - have);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0) {
-                        r = store_fail(s, n < 0 ? -errno : -EIO, "%s: short read", s->cfg.public_db);
-                        goto out;
-                }
-                have += (size_t) n;
-        }
-        r = tar_entry(fd, "roles.db", data, have, roles_store_now(s), 0644);
-        if (r < 0)
-                store_fail(s, r, "writing the backup: %s", strerror(-r));
-out:
-        free(data);
+        r = roles_read_fd(src, SIZE_MAX / 2, &data, &len);
         close(src);
-        return r;
+        if (r < 0)
+                return store_fail(s, r, "%s: %s", s->cfg.public_db, strerror(-r));
+        r = tar_entry(fd, "roles.db", data, len, roles_store_now(s), 0644);
+        free(data);
+        return r < 0 ? store_fail(s, r, "writing the backup: %s", strerror(-r)) : 0;
 }
 
 int roles_store_backup(struct roles_store *s, const char *path) {

@@ -6,28 +6,31 @@
 
 #include "store-internal.h"
 
+int store_id_used(struct roles_store *s, const char *used_sql, int64_t id) {
+        sqlite3_stmt *st = store_stmt(s, s->pub, used_sql);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, id);
+        int r = store_step_row(s, st);
+        sqlite3_reset(st);
+        return r;
+}
+
 int store_alloc_id(struct roles_store *s, const char *max_sql, const char *used_sql,
                    uint32_t min, uint32_t max, uint32_t preferred, uint32_t *ret) {
-        sqlite3_stmt *st;
         int r;
 
         if (preferred != ROLES_ID_INVALID && preferred >= min && preferred <= max) {
-                st = store_stmt(s, s->pub, used_sql);
-                if (!st)
-                        return -EIO;
-                sqlite3_bind_int64(st, 1, preferred);
-                r = store_step_row(s, st);
-                sqlite3_reset(st);
-                if (r < 0)
+                r = store_id_used(s, used_sql, preferred);
+                if (r <= 0) {
+                        if (r == 0)
+                                *ret = preferred;
                         return r;
-                if (r == 0) {
-                        *ret = preferred;
-                        return 0;
                 }
         }
 
         /* Like useradd: one past the highest in use; only a full top end makes us search gaps. */
-        st = store_stmt(s, s->pub, max_sql);
+        sqlite3_stmt *st = store_stmt(s, s->pub, max_sql);
         if (!st)
                 return -EIO;
         sqlite3_bind_int64(st, 1, min);
@@ -39,14 +42,9 @@ int store_alloc_id(struct roles_store *s, const char *max_sql, const char *used_
                 return r;
 
         int64_t first = highest < 0 ? (int64_t) min : highest + 1;
-        for (int pass = 0; pass < 2; pass++, first = min) {
+        for (int pass = 0; pass < 2; pass++, first = min)
                 for (int64_t id = first; id <= (int64_t) max; id++) {
-                        st = store_stmt(s, s->pub, used_sql);
-                        if (!st)
-                                return -EIO;
-                        sqlite3_bind_int64(st, 1, id);
-                        r = store_step_row(s, st);
-                        sqlite3_reset(st);
+                        r = store_id_used(s, used_sql, id);
                         if (r < 0)
                                 return r;
                         if (r == 0) {
@@ -54,7 +52,6 @@ int store_alloc_id(struct roles_store *s, const char *max_sql, const char *used_
                                 return 0;
                         }
                 }
-        }
         return -ENOSPC;
 }
 
@@ -62,13 +59,7 @@ static const char gid_used_sql[] =
         "SELECT 1 FROM groups WHERE gid = ?1 UNION ALL SELECT 1 FROM metaroles WHERE gid = ?1";
 
 int store_gid_taken(struct roles_store *s, uint32_t gid) {
-        sqlite3_stmt *st = store_stmt(s, s->pub, gid_used_sql);
-        if (!st)
-                return -EIO;
-        sqlite3_bind_int64(st, 1, gid);
-        int r = store_step_row(s, st);
-        sqlite3_reset(st);
-        return r;
+        return store_id_used(s, gid_used_sql, gid);
 }
 
 int store_group_name_taken(struct roles_store *s, const char *name) {

@@ -88,15 +88,7 @@ static int check_user_fields(struct roles_store *s, const struct roles_user *u) 
         return 0;
 }
 
-static int uid_taken(struct roles_store *s, uint32_t uid) {
-        sqlite3_stmt *st = store_stmt(s, s->pub, "SELECT 1 FROM users WHERE uid = ?1");
-        if (!st)
-                return -EIO;
-        sqlite3_bind_int64(st, 1, uid);
-        int r = store_step_row(s, st);
-        sqlite3_reset(st);
-        return r;
-}
+static const char uid_used_sql[] = "SELECT 1 FROM users WHERE uid = ?1";
 
 static int pick_uid(struct roles_store *s, uint32_t requested, uint32_t *ret) {
         const struct roles_config *c = &s->cfg;
@@ -104,7 +96,7 @@ static int pick_uid(struct roles_store *s, uint32_t requested, uint32_t *ret) {
                 if (requested < c->uid_min || requested > c->uid_max)
                         return store_fail(s, -ERANGE, "uid %u is outside the configured range %u-%u",
                                           requested, c->uid_min, c->uid_max);
-                int r = uid_taken(s, requested);
+                int r = store_id_used(s, uid_used_sql, requested);
                 if (r < 0)
                         return r;
                 if (r > 0)
@@ -113,7 +105,7 @@ static int pick_uid(struct roles_store *s, uint32_t requested, uint32_t *ret) {
                 return 0;
         }
         int r = store_alloc_id(s, "SELECT max(uid) FROM users WHERE uid BETWEEN ?1 AND ?2",
-                               "SELECT 1 FROM users WHERE uid = ?1", c->uid_min, c->uid_max, ROLES_ID_INVALID, ret);
+                               uid_used_sql, c->uid_min, c->uid_max, ROLES_ID_INVALID, ret);
         if (r == -ENOSPC)
                 return store_fail(s, r, "no free uid left in %u-%u", c->uid_min, c->uid_max);
         return r;

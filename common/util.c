@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static bool is_lower_alnum(char c) {
         return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
@@ -209,5 +211,34 @@ int roles_strcpy(char *dst, size_t size, const char *src) {
                 return -ENAMETOOLONG;
         }
         memcpy(dst, src, n + 1);
+        return 0;
+}
+
+int roles_read_fd(int fd, size_t max, char **ret_data, size_t *ret_len) {
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EINVAL;
+        if ((uint64_t) st.st_size > max)
+                return -EFBIG;
+        size_t size = (size_t) st.st_size, have = 0;
+        char *data = malloc(size + 1);
+        if (!data)
+                return -ENOMEM;
+        while (have < size) {
+                ssize_t n = read(fd, data + have, size - have);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0) {
+                        int r = n < 0 ? -errno : -EIO;
+                        free(data);
+                        return r;
+                }
+                have += (size_t) n;
+        }
+        data[have] = '\0';
+        *ret_data = data;
+        *ret_len = have;
         return 0;
 }

@@ -62,5 +62,11 @@ int roles_uuid_new(char ret_uuid[static ROLES_UUID_LEN + 1]);
 
 bool roles_uuid_valid(const char *uuid);
 
+/*
+ * Read a whole regular file from fd (at most max bytes; -EFBIG beyond) into a malloc'd
+ * buffer with a NUL after the end.
+ */
+int roles_read_fd(int fd, size_t max, char **ret_data, size_t *ret_len);
+
 /* strlcpy-like: copies and returns -ENAMETOOLONG (leaving dst empty) if src does not fit. */
 int roles_strcpy(char *dst, size_t size, const char *src);

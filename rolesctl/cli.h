@@ -91,6 +91,9 @@ void out_json_string(FILE *f, const char *s);
  */
 int password_read_and_hash(struct cli *c, bool from_stdin, char ret_hash[static 256]);
 
+/* Make a one-time activation or reset code for u, store its hash, print it (cmd_user.c). */
+int cli_issue_code(struct cli *c, struct roles_store *s, const struct roles_user *u, enum roles_code_kind kind);
+
 /* ---- commands ---------------------------------------------------------------------------- */
 
 typedef int (*command_fn)(struct cli *c, int argc, char **argv);

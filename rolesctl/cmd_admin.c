@@ -31,21 +31,7 @@ static int create_admin(struct cli *c, struct roles_store *s, const char *name, 
         if ((r = roles_user_add(s, &u)) < 0 || (r = roles_role_assign(s, &role, &u, 0)) < 0 ||
             (hash && (r = roles_secret_set_password(s, u.uuid, hash, false)) < 0))
                 return cli_fail_store(c, r);
-        if (!activation)
-                return EXIT_OK;
-
-        char code[ROLES_CODE_TEXT_LEN + 1];
-        uint8_t code_hash[ROLES_CODE_HASH_LEN];
-        int64_t expires = (int64_t) roles_store_now(s) + c->cfg.activation_ttl;
-        if ((r = roles_code_new(code)) < 0 || (r = roles_code_hash(code, u.uuid, code_hash)) < 0)
-                return cli_fail(EXIT_FAILURE_, "cannot make a code: %s", strerror(-r));
-        if ((r = roles_secret_put_code(s, u.uuid, ROLES_CODE_ACTIVATION, code_hash, expires)) < 0) {
-                roles_wipe(code, sizeof(code));
-                return cli_fail_store(c, r);
-        }
-        fprintf(c->out, "activation code for %s: %s\n", u.name, code);
-        roles_wipe(code, sizeof(code));
-        return EXIT_OK;
+        return activation ? cli_issue_code(c, s, &u, ROLES_CODE_ACTIVATION) : EXIT_OK;
 }
 
 static int cmd_init(struct cli *c, int argc, char **argv) {

@@ -73,8 +73,7 @@ static int apply_fields(struct cli *c, struct roles_store *s, const struct args 
         return EXIT_OK;
 }
 
-/* Make and store a one-time code, and print it. */
-static int issue_code(struct cli *c, struct roles_store *s, const struct roles_user *u, enum roles_code_kind kind) {
+int cli_issue_code(struct cli *c, struct roles_store *s, const struct roles_user *u, enum roles_code_kind kind) {
         char code[ROLES_CODE_TEXT_LEN + 1];
         uint8_t hash[ROLES_CODE_HASH_LEN];
         uint32_t ttl = kind == ROLES_CODE_ACTIVATION ? c->cfg.activation_ttl : c->cfg.reset_ttl;
@@ -137,7 +136,7 @@ static int user_add(struct cli *c, int argc, char **argv) {
                 r = cli_fail_store(c, r);
                 goto out;
         }
-        r = activation ? issue_code(c, s, &u, ROLES_CODE_ACTIVATION) : EXIT_OK;
+        r = activation ? cli_issue_code(c, s, &u, ROLES_CODE_ACTIVATION) : EXIT_OK;
 out:
         roles_wipe(hash, sizeof(hash));
         return r;
@@ -272,7 +271,7 @@ static int user_reset(struct cli *c, int argc, char **argv) {
         if ((r = simple_args(argc, argv, "rolesctl user reset NAME", &a)) != EXIT_OK ||
             (r = writer_and_user(c, a.pos[0], &s, &u)) != EXIT_OK)
                 return r;
-        return issue_code(c, s, &u, ROLES_CODE_RESET);
+        return cli_issue_code(c, s, &u, ROLES_CODE_RESET);
 }
 
 static int user_totp(struct cli *c, int argc, char **argv) {
