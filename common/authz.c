@@ -190,9 +190,17 @@ static int append(char *buf, size_t size, size_t *len, const char *kind, const c
         return 0;
 }
 
+/* Append the chain that reached metarole m, from the role down to m. via_metarole always
+ * points to an earlier entry, so the recursion ends; its depth is the chain's length. */
+static int append_chain(const struct roles_resolution *res, size_t m, char *buf, size_t size, size_t *len) {
+        const struct roles_resolved_metarole *mr = &res->metaroles[m];
+        int r = mr->via_metarole == ROLES_NONE ? append(buf, size, len, "role", res->roles[mr->via_role].name)
+                                               : append_chain(res, mr->via_metarole, buf, size, len);
+        return r < 0 ? r : append(buf, size, len, "metarole", mr->code);
+}
+
 int roles_resolution_path(const struct roles_resolution *res, size_t g, char *buf, size_t size) {
-        size_t len = 0, chain[64], n = 0, role;
-        int r;
+        size_t len = 0;
 
         if (g >= res->n_grants || size == 0)
                 return -EINVAL;
@@ -200,15 +208,5 @@ int roles_resolution_path(const struct roles_resolution *res, size_t g, char *bu
         const struct roles_resolved_grant *gr = &res->grants[g];
         if (gr->source == ROLES_GRANT_ROLE)
                 return append(buf, size, &len, "role", res->roles[gr->index].name);
-
-        /* Walk back from the granting metarole to the role that reached it. */
-        for (size_t m = gr->index; m != ROLES_NONE && n < ROLES_N_ELEMENTS(chain); m = res->metaroles[m].via_metarole)
-                chain[n++] = m;
-        role = res->metaroles[gr->index].via_role;
-        if ((r = append(buf, size, &len, "role", res->roles[role].name)) < 0)
-                return r;
-        while (n > 0)
-                if ((r = append(buf, size, &len, "metarole", res->metaroles[chain[--n]].code)) < 0)
-                        return r;
-        return 0;
+        return append_chain(res, gr->index, buf, size, &len);
 }

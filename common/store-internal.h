@@ -43,6 +43,8 @@ struct roles_store {
         int stage_fd;
         char stage_path[PATH_MAX];
         bool committed;
+        bool pub_migrated;      /* the staged copy was migrated: publish even without row changes */
+        int pub_changes_base;   /* sqlite3_total_changes() of the staged copy once staged */
         struct pending_purge *purges;
         size_t n_purges;
         char actor[128];
@@ -83,7 +85,8 @@ int store_col_text(struct roles_store *s, sqlite3_stmt *st, int col, char *dst, 
 int store_require_writer(struct roles_store *s);
 int store_require_secrets(struct roles_store *s);
 
-/* Schema creation and forward migration of each file; refuses a version newer than ours. */
+/* Schema creation and forward migration of each file; refuses a version newer than ours.
+ * Returns 1 when it migrated, 0 when the file was current. */
 enum store_file { STORE_PUBLIC, STORE_SECRETS, STORE_STATE };
 int store_schema_check(struct roles_store *s, sqlite3 *db, enum store_file which, bool migrate);
 

@@ -174,6 +174,7 @@ static int read_version(struct roles_store *s, sqlite3 *db, const char *file, in
         return 0;
 }
 
+/* 0 when the file was current, 1 when it was migrated, -errno. */
 int store_schema_check(struct roles_store *s, sqlite3 *db, enum store_file which, bool migrate) {
         const struct schema *sc = &schemas[which];
         int version = 0, r;
@@ -207,5 +208,5 @@ int store_schema_check(struct roles_store *s, sqlite3 *db, enum store_file which
                 if (r < 0)
                         return r;
         }
-        return 0;
+        return 1;
 }

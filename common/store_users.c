@@ -156,14 +156,15 @@ int roles_user_add(struct roles_store *s, struct roles_user *u) {
                 return store_fail(s, -EEXIST, "user '%s' already exists", n.name);
         if (r != -ENOENT)
                 return r;
-        if ((r = pick_uid(s, n.uid, &n.uid)) < 0 || (r = pick_primary_group(s, &n)) < 0)
-                return r;
+        /* Everything that can be refused is checked before the personal group is created. */
         if (!n.home[0] && snprintf(n.home, sizeof(n.home), "%s/%s", s->cfg.home_base, n.name) >= (int) sizeof(n.home))
                 return store_fail(s, -ENAMETOOLONG, "home directory too long");
         if (!n.shell[0] && roles_strcpy(n.shell, sizeof(n.shell), s->cfg.default_shell) < 0)
                 return store_fail(s, -ENAMETOOLONG, "default shell too long");
         if (!roles_path_valid(n.home) || !roles_path_valid(n.shell))
                 return store_fail(s, -EINVAL, "invalid home directory or shell");
+        if ((r = pick_uid(s, n.uid, &n.uid)) < 0 || (r = pick_primary_group(s, &n)) < 0)
+                return r;
         if ((r = roles_uuid_new(n.uuid)) < 0 || (r = roles_uuid_new(fs_uniquifier)) < 0)
                 return store_fail(s, r, "no randomness for a uuid");
         n.created_at = n.updated_at = roles_store_now(s);

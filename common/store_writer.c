@@ -114,7 +114,7 @@ static int open_side_file(struct roles_store *s, const char *path, enum store_fi
         /* state.db is what every login writes: never hold it across the change. */
         if (which == STORE_STATE)
                 r = store_exec_script(s, *ret, "COMMIT");
-        return r;
+        return r < 0 ? r : 0;
 }
 
 static int copy_fd(int from, int to) {
@@ -190,7 +190,12 @@ static int stage_snapshot(struct roles_store *s) {
         r = store_exec_script(s, s->pub, "PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF; BEGIN IMMEDIATE");
         if (r < 0)
                 return r;
-        return store_schema_check(s, s->pub, STORE_PUBLIC, true);
+        r = store_schema_check(s, s->pub, STORE_PUBLIC, true);
+        if (r < 0)
+                return r;
+        s->pub_migrated = r > 0;
+        s->pub_changes_base = sqlite3_total_changes(s->pub);
+        return 0;
 }
 
 int store_writer_begin(struct roles_store *s) {
@@ -269,8 +274,22 @@ static int purge(struct roles_store *s) {
         return purge_file(s, s->sec, true);
 }
 
+/* A change that touched only secrets or state (a password, an unlock, a backup) leaves the
+ * snapshot as it is: same file, same serial, nothing for readers to reload. */
+static int commit_without_publishing(struct roles_store *s) {
+        int r = store_exec_script(s, s->sec, "COMMIT");
+        if (r < 0)
+                return r;
+        store_writer_abort(s);
+        s->committed = true;
+        return purge(s);
+}
+
 int store_writer_commit(struct roles_store *s) {
         int r;
+
+        if (!s->pub_migrated && sqlite3_total_changes(s->pub) == s->pub_changes_base)
+                return commit_without_publishing(s);
 
         r = store_exec(s, s->pub, "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'serial'", "");
         if (r >= 0)

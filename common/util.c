@@ -112,6 +112,14 @@ int roles_parse_id(const char *s, uint32_t *ret_id) {
         return 0;
 }
 
+/* Does s follow pattern exactly, where 'd' stands for one ASCII digit? */
+static bool layout_matches(const char *s, const char *pattern) {
+        for (; *pattern; s++, pattern++)
+                if (*pattern == 'd' ? !(*s >= '0' && *s <= '9') : *s != *pattern)
+                        return false;
+        return *s == '\0';
+}
+
 int roles_parse_time(const char *s, time_t now, int64_t *ret_time) {
         if (!s || !*s)
                 return -EINVAL;
@@ -142,11 +150,17 @@ int roles_parse_time(const char *s, time_t now, int64_t *ret_time) {
                 return 0;
         }
 
+        /* strptime alone would take "2026-1-1" and " 2026-01-01": insist on the documented layout. */
+        if (!layout_matches(s, "dddd-dd-dd") && !layout_matches(s, "dddd-dd-ddTdd:dd") &&
+            !layout_matches(s, "dddd-dd-ddTdd:ddZ") && !layout_matches(s, "dddd-dd-ddTdd:dd:dd") &&
+            !layout_matches(s, "dddd-dd-ddTdd:dd:ddZ"))
+                return -EINVAL;
+
         struct tm tm = { 0 };
         const char *end = strptime(s, "%Y-%m-%d", &tm);
         if (!end)
                 return -EINVAL;
-        if (*end == 'T' || *end == ' ') {
+        if (*end == 'T') {
                 const char *t = strptime(end + 1, "%H:%M:%S", &tm);
                 if (!t)
                         t = strptime(end + 1, "%H:%M", &tm);

@@ -50,7 +50,7 @@ int roles_parse_int64(const char *s, int64_t min, int64_t max, int64_t *ret);
 
 /*
  * Parse a point in time given on the command line: "YYYY-MM-DD" (midnight UTC),
- * "YYYY-MM-DDTHH:MM[:SS][Z]" (UTC), "@EPOCH", or "+N[smhdw]" relative to now.
+ * "YYYY-MM-DDTHH:MM[:SS][Z]" (UTC, digits exactly so), "@EPOCH", or "+N[smhdw]" from now.
  */
 int roles_parse_time(const char *s, time_t now, int64_t *ret_time);
 

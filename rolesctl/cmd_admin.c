@@ -225,6 +225,9 @@ static int cmd_backup(struct cli *c, int argc, char **argv) {
         if ((r = cli_store(c, ROLES_STORE_WRITE, &s)) != EXIT_OK)
                 return r;
         r = roles_store_backup(s, a.pos[0]);
+        /* A missing directory for FILE is a file error (5), not "not found" (3), as for batch FILE. */
+        if (r == -ENOENT)
+                return cli_fail(EXIT_FAILURE_, "%s", roles_store_error(s));
         return r < 0 ? cli_fail_store(c, r) : EXIT_OK;
 }
 

@@ -212,10 +212,8 @@ int main(int argc, char **argv) {
                 } else
                         return cli_fail(EXIT_USAGE, "unknown option '%s'; see 'rolesctl --help'", argv[i]);
         }
-        if (i >= argc) {
-                fputs(usage_text, stderr);
-                return EXIT_USAGE;
-        }
+        if (i >= argc)
+                return cli_fail(EXIT_USAGE, "missing command; see 'rolesctl --help'");
         r = load_config(&c, conf);
         if (r != 0)
                 return r;

@@ -1,2 +1,1018 @@
 #!/bin/bash
-echo placeholder
+# SPDX-License-Identifier: MIT
+#
+# End-to-end tests of rolesctl: every command's happy path, and for every bad input the exit
+# code, exactly one "rolesctl: ..." line on stderr, nothing on stdout, and the three database
+# files unchanged byte for byte.
+#
+#   tests/test_cli.sh PATH/TO/rolesctl        (meson passes the built binary; run as root in CI)
+#
+# Self-contained: everything lives in a fresh temporary directory, removed on exit. Failures
+# are counted, not fatal; the last line is "N passed, M failed" and the exit status is non-zero
+# when anything failed.
+
+set -u
+
+ROLESCTL=${1:-}
+if [ -z "$ROLESCTL" ] || [ ! -x "$ROLESCTL" ]; then
+        echo "usage: $0 PATH/TO/rolesctl" >&2
+        exit 2
+fi
+case $ROLESCTL in /*) ;; *) ROLESCTL=$PWD/$ROLESCTL ;; esac
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/roles-cli.XXXXXX") || exit 2
+chmod 755 "$T"
+trap 'rm -rf "$T"' EXIT
+cd "$T" || exit 2
+
+CONF=$T/roles.conf
+cat >"$CONF" <<EOF
+# test configuration: everything inside $T
+public_db          = $T/roles.db
+secrets_db         = $T/secrets.db
+state_db           = $T/state.db
+uid_min            = 10000
+uid_max            = 59999
+gid_min            = 10000
+gid_max            = 59999
+home_base          = /srv/home    # not the default: proves the file is read
+default_shell      = /bin/sh
+argon2_t_cost      = 1
+argon2_m_cost_kib  = 1024
+argon2_parallelism = 1
+password_min_length = 8
+EOF
+chmod 644 "$CONF"
+
+DBS="roles.db secrets.db state.db"
+OUT=$T/out
+ERR=$T/err
+RC=0
+PASSED=0
+FAILED=0
+NOINPUT=$'\001no-input'
+
+HAVE_SQLITE3=false
+command -v sqlite3 >/dev/null 2>&1 && HAVE_SQLITE3=true
+HAVE_PYTHON=false
+command -v python3 >/dev/null 2>&1 && HAVE_PYTHON=true
+HAVE_JQ=false
+command -v jq >/dev/null 2>&1 && HAVE_JQ=true
+
+# ---- helpers ------------------------------------------------------------------------------
+
+rc() {
+        "$ROLESCTL" --conf "$CONF" "$@"
+}
+
+pass() {
+        PASSED=$((PASSED + 1))
+}
+
+fail() {
+        FAILED=$((FAILED + 1))
+        echo "FAIL: $*"
+}
+
+show_last() {
+        echo "      exit $RC; stdout: $(head -c 600 "$OUT" | sed 's/^/|/' | tr '\n' ' ')"
+        echo "      stderr: $(head -c 600 "$ERR" | tr '\n' ' ')"
+}
+
+# _run INPUT CMD...: run with INPUT on stdin ($NOINPUT: /dev/null); sets RC, fills $OUT, $ERR.
+_run() {
+        local input=$1
+        shift
+        if [ "$input" = "$NOINPUT" ]; then
+                "$@" </dev/null >"$OUT" 2>"$ERR"
+        else
+                printf '%s' "$input" | "$@" >"$OUT" 2>"$ERR"
+        fi
+        RC=$?
+}
+
+# ok DESC CMD...: exit 0 and nothing on stderr.
+ok() {
+        local desc=$1
+        shift
+        ok_in "$NOINPUT" "$desc" "$@"
+}
+
+ok_in() {
+        local input=$1 desc=$2
+        shift 2
+        _run "$input" "$@"
+        if [ "$RC" -eq 0 ] && [ ! -s "$ERR" ]; then
+                pass
+        else
+                fail "$desc: expected success"
+                show_last
+        fi
+}
+
+# status CODE DESC CMD...: exit CODE and nothing on stderr (check's "no").
+status() {
+        local want=$1 desc=$2
+        shift 2
+        _run "$NOINPUT" "$@"
+        if [ "$RC" -eq "$want" ] && [ ! -s "$ERR" ]; then
+                pass
+        else
+                fail "$desc: expected exit $want and a quiet stderr"
+                show_last
+        fi
+}
+
+snapshot() {
+        rm -rf "$T/snap"
+        mkdir "$T/snap"
+        local f
+        for f in $DBS; do
+                [ -e "$T/$f" ] && cp -p "$T/$f" "$T/snap/$f"
+        done
+}
+
+# unchanged: every database file is byte for byte what snapshot saw (or still missing).
+unchanged() {
+        local f
+        for f in $DBS; do
+                if [ -e "$T/snap/$f" ]; then
+                        cmp -s "$T/snap/$f" "$T/$f" || { echo "$f changed"; return 1; }
+                elif [ -e "$T/$f" ]; then
+                        echo "$f appeared"
+                        return 1
+                fi
+        done
+        return 0
+}
+
+# one_error: stderr is exactly one newline-terminated line starting with "rolesctl: ".
+one_error() {
+        [ "$(wc -l <"$ERR")" -eq 1 ] && [ "$(head -c 10 "$ERR")" = "rolesctl: " ] &&
+                [ "$(tail -c 1 "$ERR" | od -An -c | tr -d ' ')" = '\n' ]
+}
+
+# bad CODE DESC CMD...: exit CODE, one error line, nothing on stdout, databases unchanged.
+bad() {
+        local code=$1 desc=$2
+        shift 2
+        bad_in "$NOINPUT" "$code" "$desc" "$@"
+}
+
+bad_in() {
+        local input=$1 code=$2 desc=$3 why
+        shift 3
+        snapshot
+        _run "$input" "$@"
+        if [ "$RC" -ne "$code" ]; then
+                fail "$desc: expected exit $code"
+                show_last
+        elif ! one_error; then
+                fail "$desc: expected exactly one 'rolesctl: ' line on stderr"
+                show_last
+        elif [ -s "$OUT" ]; then
+                fail "$desc: expected nothing on stdout"
+                show_last
+        elif ! why=$(unchanged); then
+                fail "$desc: a failed command changed the databases ($why)"
+                show_last
+        else
+                pass
+        fi
+}
+
+# err_has DESC TEXT: the last stderr contains TEXT.
+err_has() {
+        if grep -qF -- "$2" "$ERR"; then
+                pass
+        else
+                fail "$1: stderr lacks '$2'"
+                show_last
+        fi
+}
+
+# out_has DESC TEXT / out_lacks DESC TEXT / out_match DESC ERE: about the last stdout.
+out_has() {
+        if grep -qF -- "$2" "$OUT"; then
+                pass
+        else
+                fail "$1: output lacks '$2'"
+                show_last
+        fi
+}
+
+out_lacks() {
+        if grep -qF -- "$2" "$OUT"; then
+                fail "$1: output has '$2'"
+                show_last
+        else
+                pass
+        fi
+}
+
+out_match() {
+        if grep -qE -- "$2" "$OUT"; then
+                pass
+        else
+                fail "$1: output matches no line of /$2/"
+                show_last
+        fi
+}
+
+# field DESC KEY VALUE: a "show" line "KEY   VALUE" (key: value layout) in the last stdout.
+field() {
+        if awk -v k="$2" -v v="$3" '
+                { line = $0; key = $1; sub(/^[^ ]+ +/, "", line) }
+                key == k && line == v { found = 1 }
+                END { exit !found }' "$OUT"; then
+                pass
+        else
+                fail "$1: no line '$2 $3'"
+                show_last
+        fi
+}
+
+# eq DESC GOT WANT
+eq() {
+        if [ "$2" = "$3" ]; then
+                pass
+        else
+                fail "$1: got '$2', want '$3'"
+        fi
+}
+
+# json_valid DESC: the last stdout is valid JSON (python3 -m json.tool, else jq).
+json_valid() {
+        if $HAVE_PYTHON; then
+                if python3 -m json.tool "$OUT" >/dev/null 2>"$T/json.err"; then
+                        pass
+                else
+                        fail "$1: invalid JSON: $(cat "$T/json.err")"
+                        show_last
+                fi
+        elif $HAVE_JQ; then
+                if jq . "$OUT" >/dev/null 2>"$T/json.err"; then
+                        pass
+                else
+                        fail "$1: invalid JSON: $(cat "$T/json.err")"
+                        show_last
+                fi
+        else
+                pass    # neither is installed: nothing to validate with
+        fi
+}
+
+# json_true DESC PYEXPR: with python3, PYEXPR over the parsed last stdout `d` is true.
+json_true() {
+        $HAVE_PYTHON || { pass; return; }
+        if python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+sys.exit(0 if eval("(" + sys.argv[2] + "\n)") else 1)' "$OUT" "$2" 2>"$T/json.err"; then
+                pass
+        else
+                fail "$1: JSON does not satisfy: $2 $(head -c 300 "$T/json.err")"
+                show_last
+        fi
+}
+
+# stat_mode FILE
+stat_mode() {
+        stat -c %a "$1" 2>/dev/null
+}
+
+# sql DB SQL: one value from a database, read-only (sqlite3, else python3's sqlite3 module).
+sql() {
+        if $HAVE_SQLITE3; then
+                sqlite3 -readonly "$1" "$2"
+        elif $HAVE_PYTHON; then
+                python3 -c '
+import sqlite3, sys
+db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
+for row in db.execute(sys.argv[2]):
+    print("|".join("" if v is None else str(v) for v in row))' "$1" "$2"
+        else
+                return 1
+        fi
+}
+
+serial() {
+        sql "$T/roles.db" "SELECT value FROM meta WHERE key = 'serial'"
+}
+
+CAN_SQL=false
+if $HAVE_SQLITE3 || $HAVE_PYTHON; then
+        CAN_SQL=true
+fi
+
+CODE_RE='[A-Z2-7]{5}-[A-Z2-7]{5}-[A-Z2-7]{5}-[A-Z2-7]{5}'
+TIME_RE='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z'
+ACTOR=$(id -un 2>/dev/null || echo "uid $(id -u)")
+
+# ---- before init ---------------------------------------------------------------------------
+
+ok "--help" "$ROLESCTL" --help
+out_has "--help lists the commands" "role assign ROLE USER [--until TIME]"
+ok "--version" "$ROLESCTL" --version
+out_match "--version" '^rolesctl [0-9]'
+
+bad 5 "user list before init (no database)" rc user list
+err_has "before init: names the database" "roles.db"
+
+# ---- init ----------------------------------------------------------------------------------
+
+ok "init" rc init
+for f in $DBS; do
+        if [ -f "$T/$f" ]; then pass; else fail "init: $f not created"; fi
+done
+eq "roles.db mode" "$(stat_mode "$T/roles.db")" 644
+eq "secrets.db mode" "$(stat_mode "$T/secrets.db")" 600
+eq "state.db mode" "$(stat_mode "$T/state.db")" 600
+eq "roles.db owner" "$(stat -c %u "$T/roles.db")" "$(id -u)"
+
+ok "metarole list after init" rc metarole list
+for m in super-admin admin user; do
+        out_match "built-in metarole $m" "^$m +"
+done
+
+bad 2 "init --password-stdin without --admin" rc init --password-stdin
+bad 2 "init --activation without --admin" rc init --activation
+bad_in $'longenough1\n' 2 "init --admin with --password-stdin and --activation" \
+        rc init --admin boss --password-stdin --activation
+bad 2 "init --admin with an invalid name" rc init --admin Boss --activation
+bad_in $'short\n' 2 "init --admin with a short password" rc init --admin boss --password-stdin
+err_has "short password: says why" "too short"
+
+ok_in $'boss password\n' "init --admin boss --password-stdin" rc init --admin boss --password-stdin
+ok "user show boss" rc user show boss
+field "boss has a password" password yes
+field "boss is enabled" enabled yes
+out_match "boss holds the super-admin role" '^  super-admin +super-admin +- +current'
+ok "init --admin second --activation" rc init --admin second --activation
+out_match "init --activation prints a code" "^activation code for second: $CODE_RE \\(valid until $TIME_RE\\)\$"
+bad 4 "init --admin with an existing user" rc init --admin boss --activation
+ok "init again keeps the data" rc init
+ok "user show boss after a second init" rc user show boss
+
+# ---- user add ------------------------------------------------------------------------------
+
+ok_in $'correct horse battery\n' "user add with every field option" \
+        rc user add alice --uid 12001 --full-name "Alice Liddell" --home /home/alice2 --shell /bin/zsh \
+        --email alice@example.com --expires 2099-12-31 --password-stdin
+ok "user show alice" rc user show alice
+field "alice name" name alice
+field "alice uid" uid 12001
+field "alice gid (personal group, gid = uid)" gid 12001
+field "alice full name" full_name "Alice Liddell"
+field "alice home" home /home/alice2
+field "alice shell" shell /bin/zsh
+field "alice expires" expires 2099-12-31T00:00:00Z
+field "alice is activated at once" enabled yes
+out_match "alice activated" "^activated +$TIME_RE\$"
+field "alice password" password yes
+field "alice email" email alice@example.com
+field "alice totp" totp no
+field "alice no failures" failures 0
+out_match "alice primary group listed" '^  alice +12001 +primary$'
+out_match "alice uuid" '^uuid +[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+
+ok "user show alice --json" rc --json user show alice
+json_valid "user show --json"
+json_true "user show --json fields" \
+        'd["user"]["name"] == "alice" and d["user"]["uid"] == 12001 and d["user"]["gid"] == 12001 and
+         d["user"]["full_name"] == "Alice Liddell" and d["user"]["home"] == "/home/alice2" and
+         d["user"]["shell"] == "/bin/zsh" and d["user"]["expires"] == "2099-12-31T00:00:00Z" and
+         d["secrets"]["email"] == "alice@example.com" and d["secrets"]["password"] == "yes" and
+         d["groups"] == [{"group_name": "alice", "gid": 12001, "membership": "primary"}] and d["roles"] == [] and
+         d["state"]["login_count"] == 0'
+
+ok "group add staff --gid --description" rc group add staff --gid 15000 --description "Staff members"
+ok "user add --group --activation" rc user add bob --group staff --activation
+out_match "--activation prints one code line" "^activation code for bob: $CODE_RE \\(valid until $TIME_RE\\)\$"
+eq "--activation prints exactly one line" "$(wc -l <"$OUT")" 1
+ok "user show bob" rc user show bob
+field "bob primary gid from --group" gid 15000
+field "bob not activated yet" activated -
+field "bob has no password" password no
+field "bob has a pending activation code" pending_codes activation
+out_match "bob's primary group is staff" '^  staff +15000 +primary$'
+ok "group show bob: no personal group when --group is given" rc group list
+out_lacks "no group named bob" "personal group of bob"
+
+ok "user add --gid" rc user add carol --gid 15000 --uid 12003
+ok "user show carol" rc user show carol
+field "carol gid from --gid" gid 15000
+field "carol uid" uid 12003
+
+ok "user add with defaults" rc user add dave
+ok "user show dave" rc user show dave
+field "dave home from home_base" home /srv/home/dave
+field "dave shell from default_shell" shell /bin/sh
+field "dave expires never" expires -
+out_match "dave uid allocated in range" '^uid +1[0-9]{4}$'
+
+name32=abcdefghijklmnopqrstuvwxyz_01234
+ok "user add with a 32-byte name" rc user add "$name32"
+ok "user del the 32-byte name" rc user del "$name32"
+
+# JSON string escaping: quotes, a backslash and UTF-8 come back exactly.
+ok "user add with quotes and a backslash in the full name" rc user add quincy --full-name 'Zoë "Q" \ Back'
+ok "user show quincy --json" rc --json user show quincy
+json_valid "escaped full name"
+json_true "escaped full name round-trips" 'd["user"]["full_name"] == "Zoë \"Q\" \\ Back"'
+
+# ---- user mod, list, passwd, enable/disable, unlock, reset, totp, del ----------------------
+
+ok "user mod with every option" rc user mod dave --full-name "Dave Dee" --home /home/dd --shell /bin/bash \
+        --email dave@example.org --expires 2030-01-02T03:04:05Z
+ok "user show dave after mod" rc user show dave
+field "mod full name" full_name "Dave Dee"
+field "mod home" home /home/dd
+field "mod shell" shell /bin/bash
+field "mod email" email dave@example.org
+field "mod expires" expires 2030-01-02T03:04:05Z
+ok "user mod --group" rc user mod dave --group staff
+ok "user show dave" rc user show dave
+field "mod --group" gid 15000
+ok "user mod --gid" rc user mod dave --gid 15000
+ok "user mod --expires @EPOCH" rc user mod dave --expires @2000000000
+ok "user show dave" rc user show dave
+field "@EPOCH expiry" expires 2033-05-18T03:33:20Z
+ok "user mod --expires +N" rc user mod dave --expires +2w
+ok "user show dave" rc user show dave
+out_match "+2w expiry" "^expires +$TIME_RE\$"
+ok "user mod --expires never" rc user mod dave --expires never
+ok "user show dave" rc user show dave
+field "never clears expiry" expires -
+
+ok "user list" rc user list
+out_match "user list header" '^name +uid +gid '
+for u in boss second alice bob carol dave quincy; do
+        out_match "user list has $u" "^$u +[0-9]+ +[0-9]+ "
+done
+ok "user list --json" rc --json user list
+json_valid "user list --json"
+json_true "user list --json has 7 users" \
+        'isinstance(d, list) and sorted(u["name"] for u in d) == ["alice", "bob", "boss", "carol", "dave", "quincy", "second"]'
+
+ok_in $'another passphrase\n' "user passwd --stdin" rc user passwd bob --stdin
+ok "user show bob" rc user show bob
+field "passwd sets a password" password yes
+out_match "passwd records the change time" "^password_changed +$TIME_RE\$"
+
+ok "user disable" rc user disable alice
+ok "user show alice" rc user show alice
+field "disabled" enabled no
+ok "perms of a disabled user" rc perms alice --why
+out_has "disabled user holds nothing" "alice holds nothing: disabled"
+ok "user enable" rc user enable alice
+ok "user show alice" rc user show alice
+field "enabled again" enabled yes
+
+ok "user unlock" rc user unlock alice
+ok "user show alice" rc user show alice
+field "unlock leaves no failures" failures 0
+field "unlock leaves no lock" locked_until -
+
+ok "user reset" rc user reset alice
+out_match "reset prints a code" "^reset code for alice: $CODE_RE \\(valid until $TIME_RE\\)\$"
+ok "user show alice" rc user show alice
+field "pending reset code" pending_codes reset
+field "reset keeps the password" password yes
+ok "user reset --json" rc --json user reset alice
+json_valid "user reset --json"
+json_true "user reset --json has the code" \
+        'd["user"] == "alice" and len(d["reset_code"]) == 23 and d["expires"].endswith("Z")'
+
+ok "user totp enroll" rc user totp enroll alice
+out_match "enroll prints an otpauth URI with a secret" '^otpauth://totp/[^ ]*[?&]secret=[A-Z2-7]{16,}'
+out_has "URI names the user" "alice"
+eq "enroll prints one line" "$(wc -l <"$OUT")" 1
+ok "user show alice" rc user show alice
+field "totp enrolled" totp yes
+ok "user totp enroll --json" rc --json user totp enroll alice
+json_valid "totp enroll --json"
+json_true "totp --json URI" 'd["user"] == "alice" and d["otpauth"].startswith("otpauth://totp/") and "secret=" in d["otpauth"]'
+ok "user totp disable" rc user totp disable alice
+ok "user show alice" rc user show alice
+field "totp disabled" totp no
+
+ok "user del" rc user del quincy
+bad 3 "user show after del" rc user show quincy
+bad 3 "the personal group goes with the user" rc group show quincy
+
+# ---- groups --------------------------------------------------------------------------------
+
+ok "group add --gid --description" rc group add devs --gid 16000 --description "Developers"
+ok "group add with an allocated gid" rc group add scratch
+ok "group adduser" rc group adduser devs alice
+ok "group adduser" rc group adduser devs bob
+ok "group show devs" rc group show devs
+field "group name" name devs
+field "group gid" gid 16000
+field "group description" description Developers
+field "group member count" members 2
+out_match "member alice listed" '^  alice +12001$'
+out_match "member bob listed" '^  bob +[0-9]+$'
+ok "group show --json" rc --json group show devs
+json_valid "group show --json"
+json_true "group show --json" \
+        'd["group"]["gid"] == 16000 and sorted(m["user"] for m in d["members"]) == ["alice", "bob"]'
+ok "user show alice lists the membership" rc user show alice
+out_match "membership in user show" '^  devs +16000 +member$'
+ok "group list" rc group list
+out_match "group list has devs" '^devs +16000 +Developers +2 '
+out_match "group list has staff" '^staff +15000 +Staff members '
+ok "group list --json" rc --json group list
+json_valid "group list --json"
+json_true "group list --json" 'any(g["name"] == "devs" and g["gid"] == 16000 for g in d)'
+ok "group deluser" rc group deluser devs bob
+ok "group show devs" rc group show devs
+out_lacks "bob removed" "  bob "
+field "one member left" members 1
+ok "group del" rc group del scratch
+bad 3 "group show after del" rc group show scratch
+ok "user add with a uid whose gid is taken" rc user add uma --uid 16000
+ok "user show uma" rc user show uma
+field "uid as asked" uid 16000
+out_match "personal group on another gid" '^gid +1[0-9]{4}$'
+out_lacks "not the taken gid" "gid                        16000"
+ok "personal group with another member" rc group adduser uma alice
+ok "user del uma" rc user del uma
+ok "a personal group still in use stays" rc group show uma
+out_match "the other member is kept" '^  alice +12001$'
+ok "group del of the orphaned personal group" rc group del uma
+
+# ---- metaroles -----------------------------------------------------------------------------
+
+ok "metarole add --name --description --includes" \
+        rc metarole add ops --name Operators --description "Operations staff" --includes user
+ok "metarole add --includes" rc metarole add dba --includes ops
+ok "metarole add" rc metarole add audit
+ok "metarole add --includes a list" rc metarole add web --includes ops,audit
+ok "metarole show web" rc metarole show web
+field "two includes" includes ops,audit
+ok "metarole include" rc metarole include dba audit
+ok "metarole show dba" rc metarole show dba
+out_match "include added" '^  audit$'
+ok "metarole exclude" rc metarole exclude dba audit
+ok "metarole show dba" rc metarole show dba
+out_lacks "include removed" "  audit"
+ok "metarole grant" rc metarole grant ops login.sshd
+ok "metarole grant on a built-in" rc metarole grant user 'mail.*'
+ok "metarole grant" rc metarole grant audit logs.read
+ok "metarole revoke" rc metarole revoke audit logs.read
+ok "metarole show ops" rc metarole show ops
+field "metarole code" code ops
+field "metarole name" name Operators
+field "metarole description" description "Operations staff"
+field "not built in" builtin no
+out_match "permission listed" '^  login\.sshd$'
+ok "metarole show ops --json" rc --json metarole show ops
+json_valid "metarole show --json"
+json_true "metarole show --json" \
+        'd["metarole"]["name"] == "Operators" and d["includes"] == [{"includes": "user"}] and
+         d["permissions"] == [{"permission": "login.sshd"}]'
+ok "metarole list" rc metarole list
+out_match "built-in listed as such" '^super-admin +Super administrator .* yes +admin$'
+out_match "ops listed" '^ops +Operators +Operations staff +- +no +user$'
+ok "metarole list --json" rc --json metarole list
+json_valid "metarole list --json"
+json_true "metarole list --json" \
+        '{m["code"] for m in d} >= {"super-admin", "admin", "user", "ops", "dba", "audit", "web"}'
+
+ok "metarole publish --gid" rc metarole publish ops --gid 17000
+ok "metarole show ops" rc metarole show ops
+field "published gid" published_gid 17000
+bad 4 "a group cannot take a published metarole's name" rc group add ops
+bad 4 "a group cannot take a published metarole's gid" rc group add opsgroup --gid 17000
+bad 4 "publish twice" rc metarole publish ops
+ok "metarole unpublish" rc metarole unpublish ops
+ok "metarole show ops" rc metarole show ops
+field "unpublished" published_gid -
+ok "metarole publish with an allocated gid" rc metarole publish web
+ok "metarole show web" rc metarole show web
+out_match "allocated gid" '^published_gid +[0-9]+$'
+ok "metarole add for del" rc metarole add scratchm
+ok "metarole del" rc metarole del scratchm
+bad 3 "metarole show after del" rc metarole show scratchm
+
+# ---- roles, assignments, resolution ------------------------------------------------------
+
+ok "role add --metarole --description" rc role add dbadmin --metarole dba --description "Database admins"
+ok "role grant" rc role grant dbadmin db.backup.read
+ok "role grant" rc role grant dbadmin db.drop
+ok "role grant a wildcard" rc role grant dbadmin 'reports.*'
+ok "role disable" rc role disable dbadmin db.drop
+ok "role show" rc role show dbadmin
+field "role name" name dbadmin
+field "role metarole" metarole dba
+field "role description" description "Database admins"
+out_match "enabled permission" '^  db\.backup\.read +enabled$'
+out_match "disabled permission" '^  db\.drop +disabled$'
+ok "role assign" rc role assign dbadmin alice
+ok "role show" rc role show dbadmin
+out_match "assignment listed" '^  alice +- +current$'
+ok "role show --json" rc --json role show dbadmin
+json_valid "role show --json"
+json_true "role show --json" \
+        'd["role"]["metarole"] == "dba" and {"permission": "db.drop", "status": "disabled"} in d["permissions"] and
+         d["users"][0]["user"] == "alice"'
+ok "role list" rc role list
+out_match "role list" '^dbadmin +dba +Database admins +1$'
+out_match "init's role listed" '^super-admin +super-admin '
+ok "role list --json" rc --json role list
+json_valid "role list --json"
+json_true "role list --json" 'any(r["name"] == "dbadmin" and r["users"] == 1 for r in d)'
+
+ok "perms" rc perms alice
+eq "perms lists what counts, sorted" "$(cat "$OUT")" "db.backup.read
+login.sshd
+mail.*
+reports.*"
+ok "perms --why" rc perms alice --why
+out_match "why: the role" '^role dbadmin +metarole dba$'
+out_match "why: a role's own grant" '^db\.backup\.read +role dbadmin$'
+out_match "why: a disabled permission" '^db\.drop +role dbadmin +\(disabled on the role: not granted\)$'
+out_match "why: a metarole chain" '^login\.sshd +role dbadmin -> metarole dba -> metarole ops$'
+out_match "why: a longer chain to a wildcard" \
+        '^mail\.\* +role dbadmin -> metarole dba -> metarole ops -> metarole user$'
+out_match "why: a wildcard on the role" '^reports\.\* +role dbadmin$'
+ok "perms --why --json" rc --json perms alice --why
+json_valid "perms --why --json"
+json_true "perms --why --json" \
+        'd["user"] == "alice" and d["active"] and not d["superuser"] and d["metaroles"] == ["dba", "ops", "user"] and
+         {"permission": "db.drop", "via": "role dbadmin", "disabled": True} in d["permissions"] and
+         {"permission": "login.sshd", "via": "role dbadmin -> metarole dba -> metarole ops", "disabled": False}
+           in d["permissions"]'
+ok "perms --json" rc --json perms alice
+json_valid "perms --json"
+json_true "perms --json leaves out disabled grants" \
+        'sorted(p["permission"] for p in d["permissions"]) == ["db.backup.read", "login.sshd", "mail.*", "reports.*"]'
+
+ok "check: a role grant" rc check alice db.backup.read
+eq "check prints yes" "$(cat "$OUT")" yes
+status 0 "check: through a metarole chain" rc check alice login.sshd
+status 0 "check: covered by a wildcard" rc check alice reports.daily.pdf
+status 0 "check: a wildcard from an included metarole" rc check alice mail.read
+status 1 "check: a wildcard does not cover its stem" rc check alice reports
+status 1 "check: nor a sibling prefix" rc check alice reportsx.daily
+status 1 "check: a disabled permission" rc check alice db.drop
+eq "check prints no" "$(cat "$OUT")" no
+status 1 "check: never granted" rc check alice sudo
+_run "$NOINPUT" rc --json check alice db.drop
+eq "check --json exit" "$RC" 1
+json_true "check --json" 'd == {"user": "alice", "permission": "db.drop", "allowed": False}'
+ok "role enable" rc role enable dbadmin db.drop
+status 0 "check: enabled again" rc check alice db.drop
+ok "role revoke" rc role revoke dbadmin db.backup.read
+status 1 "check: revoked" rc check alice db.backup.read
+
+# --until: one running, one ended (a time in the past), one that ends while we watch.
+ok "role assign --until in the future" rc role assign dbadmin carol --until +1h
+ok "perms carol --why" rc perms carol --why
+out_match "why: a running --until grant" "^role dbadmin +metarole dba, until $TIME_RE\$"
+status 0 "check: a running --until grant counts" rc check carol login.sshd
+ok "role add jit" rc role add jit --metarole user --description "just in time"
+ok "role grant jit" rc role grant jit sudo
+ok "role assign --until in the past" rc role assign jit bob --until @1000
+ok "perms bob --why" rc perms bob --why
+out_match "why: an expired --until grant" '^role jit +metarole user, ended 1970-01-01T00:16:40Z: not counted$'
+out_lacks "an expired grant gives nothing" "sudo"
+out_lacks "nor its metarole's permissions" "mail.*"
+status 1 "check: an expired --until grant" rc check bob sudo
+ok "perms bob --why --json" rc --json perms bob --why
+json_true "perms --json: ended role" \
+        'd["roles"] == [{"role": "jit", "ended": True, "until": "1970-01-01T00:16:40Z"}] and d["permissions"] == []'
+ok "role show jit" rc role show jit
+out_match "role show marks the ended grant" '^  bob +1970-01-01T00:16:40Z +ended$'
+ok "role assign --until +1s" rc role assign jit carol --until +1s
+sleep 1.2
+status 1 "check: a --until grant stops counting when it ends" rc check carol sudo
+ok "perms carol --why" rc perms carol --why
+out_match "why: the grant that just ended" "^role jit +metarole user, ended $TIME_RE: not counted\$"
+ok "role assign again replaces --until" rc role assign jit carol --until 2099-01-01T00:00:00Z
+status 0 "check: extended grant counts" rc check carol sudo
+ok "role unassign" rc role unassign jit carol
+status 1 "check: unassigned" rc check carol sudo
+ok "role unassign" rc role unassign dbadmin carol
+status 1 "check: unassigned" rc check carol login.sshd
+
+# superuser
+ok "perms boss" rc perms boss
+out_has "superuser in perms" "* (superuser: every permission)"
+ok "perms boss --why" rc perms boss --why
+out_match "why: superuser" '^\* +superuser: role super-admin -> metarole super-admin$'
+out_match "why: superuser's role" '^role super-admin +metarole super-admin$'
+status 0 "check: a superuser holds anything" rc check boss anything.at.all
+ok "perms boss --json" rc --json perms boss
+json_true "perms --json superuser" 'd["superuser"] is True and "super-admin" in d["metaroles"]'
+
+# expired account
+ok "user mod --expires in the past" rc user mod carol --expires 2000-01-01
+ok "role assign to an expired account" rc role assign dbadmin carol
+ok "perms carol" rc perms carol --why
+out_has "an expired account holds nothing" "carol holds nothing: account expired"
+status 1 "check: an expired account" rc check carol login.sshd
+
+ok "role add for del" rc role add scratchr --metarole user
+ok "role del" rc role del scratchr
+bad 3 "role show after del" rc role show scratchr
+
+# ---- audit ---------------------------------------------------------------------------------
+
+ok "audit" rc audit
+out_match "audit header" '^id +at +actor +action +target +detail$'
+out_match "audit: user.add alice by the acting user" "^[0-9]+ +$TIME_RE +$ACTOR( \\(login [^)]*\\))? +user\\.add +alice +uid=12001"
+out_match "audit: role.assign" "^[0-9]+ +$TIME_RE +$ACTOR.* +role\\.assign +dbadmin +user=alice"
+out_match "audit: metarole.include" "^[0-9]+ +$TIME_RE +$ACTOR.* +metarole\\.include +dba +child=audit"
+out_match "audit: user.passwd" " user\\.passwd +bob"
+out_match "audit: user.del" " user\\.del +quincy"
+ok "audit --json" rc --json audit
+json_valid "audit --json"
+json_true "audit --json rows carry the acting user" \
+        'len(d) > 20 and all(r["actor"].split(" ")[0] == "'"$ACTOR"'" for r in d) and
+         any(r["action"] == "group.adduser" and r["target"] == "devs" and r["detail"] == "user=alice" for r in d)'
+
+# ---- backup --------------------------------------------------------------------------------
+
+if $CAN_SQL; then before=$(serial); fi
+ok "backup" rc backup "$T/backup.tar"
+if [ -f "$T/backup.tar" ]; then pass; else fail "backup: no file"; fi
+eq "backup mode" "$(stat_mode "$T/backup.tar")" 600
+eq "backup holds the three files" "$(tar -tf "$T/backup.tar" 2>&1 | sort | tr '\n' ' ')" "roles.db secrets.db state.db "
+mkdir -p "$T/restore"
+if tar -xf "$T/backup.tar" -C "$T/restore"; then pass; else fail "backup: tar -x failed"; fi
+if $CAN_SQL; then
+        eq "restored roles.db opens and holds alice" \
+                "$(sql "$T/restore/roles.db" "SELECT uid FROM users WHERE name = 'alice'" 2>&1)" 12001
+        eq "restored roles.db is intact" "$(sql "$T/restore/roles.db" "PRAGMA integrity_check" 2>&1)" ok
+        eq "restored secrets.db is intact" "$(sql "$T/restore/secrets.db" "PRAGMA integrity_check" 2>&1)" ok
+        eq "restored state.db is intact" "$(sql "$T/restore/state.db" "PRAGMA integrity_check" 2>&1)" ok
+        eq "restored roles.db is the snapshot the backup saw" "$(sql "$T/restore/roles.db" \
+                "SELECT value FROM meta WHERE key = 'serial'" 2>&1)" "$before"
+fi
+bad 2 "backup without a file" rc backup
+bad 2 "backup with two files" rc backup a.tar b.tar
+
+# ---- batch ---------------------------------------------------------------------------------
+
+cat >"$T/good.batch" <<'EOF'
+# a comment, then a blank line
+
+user add erin --full-name "Erin Example" --uid 13000
+user add frank --full-name "Frank O'Brien"
+group add team --description "The team"   # trailing comment
+group adduser team erin
+group adduser team frank
+metarole add deploy --includes ops
+metarole grant deploy deploy.web
+role add deployer --metarole deploy
+role assign deployer erin
+check erin deploy.web
+check frank deploy.web
+user show erin
+EOF
+if $CAN_SQL; then before=$(serial); fi
+ok "batch FILE" rc batch "$T/good.batch"
+if $CAN_SQL; then eq "batch FILE publishes one snapshot" "$(serial)" "$((before + 1))"; fi
+eq "batch output: check answers in order" "$(head -n 2 "$OUT" | tr '\n' ' ')" "yes no "
+field "batch output: user show" full_name "Erin Example"
+ok "after batch" rc user show frank
+field "batch quoting" full_name "Frank O'Brien"
+ok "after batch" rc group show team
+field "batch: memberships" members 2
+status 0 "after batch: resolution" rc check erin login.sshd
+
+if $CAN_SQL; then before=$(serial); fi
+ok_in $'user add gina\nuser add hank\ngroup adduser team gina\n' "batch from stdin" rc batch
+if $CAN_SQL; then eq "batch from stdin publishes one snapshot" "$(serial)" "$((before + 1))"; fi
+ok "after batch from stdin" rc group show team
+field "batch from stdin: membership" members 3
+if $CAN_SQL; then before=$(serial); fi
+ok_in $'user add ivan\nuser mod ivan --full-name Ivan\n' "batch - (stdin)" rc batch -
+if $CAN_SQL; then eq "batch - publishes one snapshot" "$(serial)" "$((before + 1))"; fi
+
+printf 'user add pwuser --password-stdin\n' >"$T/pw.batch"
+ok_in $'batch password\n' "batch FILE with --password-stdin reading the terminal's stdin" rc batch "$T/pw.batch"
+ok "user show pwuser" rc user show pwuser
+field "password set from stdin during a batch" password yes
+
+# a failing line in the middle changes nothing
+printf 'user add jack\ngroup add jills\nuser add erin\nuser add kate\n' >"$T/bad.batch"
+if $CAN_SQL; then before=$(serial); fi
+bad 4 "batch with a failing line in the middle" rc batch "$T/bad.batch"
+err_has "batch error names the line" "batch line 3:"
+err_has "batch error says why" "user 'erin' already exists"
+if $CAN_SQL; then eq "failed batch: serial unchanged" "$(serial)" "$before"; fi
+bad 3 "failed batch: the line before the failure left nothing" rc user show jack
+bad 3 "failed batch: nor the group" rc group show jills
+bad_in $'user add jack\nrole add lonely\nuser add kate\n' 2 "batch from stdin with a usage error in the middle" rc batch
+err_has "batch usage error names the line" "batch line 2:"
+bad_in $'user add jack\nrole grant dbadmin A.B\n' 2 "batch with an invalid permission" rc batch
+bad_in $'user add jack\ninit\n' 2 "init cannot run inside a batch" rc batch
+bad_in $'user add jack\nbatch\n' 2 "batch cannot nest" rc batch
+bad_in $'user add jack\nbackup x.tar\n' 2 "backup cannot run inside a batch" rc batch
+bad_in $'user add "jack\n' 2 "batch with an unbalanced quote" rc batch
+bad_in $'user add jack --password-stdin\n' 2 "--password-stdin while the batch is read from stdin" rc batch
+bad_in $'user add jack\nfrobnicate\n' 2 "batch with an unknown command" rc batch
+bad 5 "batch from a missing file" rc batch "$T/no-such.batch"
+bad 2 "batch with two files" rc batch a b
+
+# ---- bad inputs ----------------------------------------------------------------------------
+
+# user names
+bad 2 "user name with ':'" rc user add 'a:b'
+bad 2 "user name with a newline" rc user add $'a\nb'
+bad 2 "user name in upper case" rc user add Alice
+bad 2 "user name with a leading digit" rc user add 1abc
+bad 2 "user name of 33 bytes" rc user add "${name32}x"
+bad 2 "user name empty" rc user add ''
+bad 2 "user name with a space" rc user add 'a b'
+bad 2 "user name with a slash" rc user add 'a/b'
+bad 2 "group name with ':'" rc group add 'g:x'
+bad 2 "role name in upper case" rc role add Admins --metarole user
+bad 2 "metarole code with a newline" rc metarole add $'m\nx'
+
+# ids
+bad 2 "uid 0" rc user add zed --uid 0
+bad 2 "uid above the range" rc user add zed --uid 60000
+bad 2 "uid below the range" rc user add zed --uid 9999
+bad 4 "duplicate uid" rc user add zed --uid 12001
+bad 2 "uid -1" rc user add zed --uid -1
+bad 2 "uid abc" rc user add zed --uid abc
+bad 2 "uid 2^32" rc user add zed --uid 4294967296
+bad 2 "uid with trailing junk" rc user add zed --uid 12345x
+bad 2 "gid 0" rc group add zed --gid 0
+bad 4 "duplicate gid" rc group add zed --gid 16000
+bad 2 "gid abc for a user" rc user add zed --gid abc
+bad 3 "a primary gid that is no roles group" rc user add zed --gid 44444
+bad 2 "--group and --gid together" rc user add zed --group staff --gid 15000
+bad 2 "publish with gid 0" rc metarole publish audit --gid 0
+
+# duplicates
+bad 4 "duplicate user" rc user add alice
+bad 4 "a user named like an existing group" rc user add staff
+bad 4 "duplicate group" rc group add devs
+bad 4 "duplicate role" rc role add dbadmin --metarole user
+bad 4 "duplicate metarole" rc metarole add ops
+bad 4 "duplicate membership" rc group adduser devs alice
+bad 4 "duplicate role grant" rc role grant dbadmin db.drop
+bad 4 "duplicate metarole grant" rc metarole grant ops login.sshd
+bad 4 "duplicate include" rc metarole include dba ops
+
+# unknown objects
+bad 3 "unknown user: show" rc user show nobody
+bad 3 "unknown user: mod" rc user mod nobody --full-name X
+bad 3 "unknown user: del" rc user del nobody
+bad 3 "unknown user: enable" rc user enable nobody
+bad 3 "unknown user: disable" rc user disable nobody
+bad 3 "unknown user: unlock" rc user unlock nobody
+bad 3 "unknown user: reset" rc user reset nobody
+bad 3 "unknown user: totp enroll" rc user totp enroll nobody
+bad_in $'long enough pw\n' 3 "unknown user: passwd" rc user passwd nobody --stdin
+bad 3 "unknown user: check" rc check nobody login.sshd
+bad 3 "unknown user: perms" rc perms nobody
+bad 3 "unknown user: adduser" rc group adduser devs nobody
+bad 3 "unknown user: assign" rc role assign dbadmin nobody
+bad 3 "unknown group: show" rc group show nogroup
+bad 3 "unknown group: del" rc group del nogroup
+bad 3 "unknown group: adduser" rc group adduser nogroup alice
+bad 3 "unknown group: user add --group" rc user add zed --group nogroup
+bad 3 "unknown group: user mod --group" rc user mod alice --group nogroup
+bad 3 "not a member: deluser" rc group deluser devs bob
+bad 3 "unknown role: show" rc role show norole
+bad 3 "unknown role: del" rc role del norole
+bad 3 "unknown role: grant" rc role grant norole a.b
+bad 3 "unknown role: assign" rc role assign norole alice
+bad 3 "not assigned: unassign" rc role unassign jit alice
+bad 3 "not granted: role revoke" rc role revoke dbadmin never.granted
+bad 3 "not granted: role disable" rc role disable dbadmin never.granted
+bad 3 "unknown metarole: show" rc metarole show nometa
+bad 3 "unknown metarole: del" rc metarole del nometa
+bad 3 "unknown metarole: grant" rc metarole grant nometa a.b
+bad 3 "unknown metarole: include parent" rc metarole include nometa ops
+bad 3 "unknown metarole: include child" rc metarole include ops nometa
+bad 3 "unknown metarole: publish" rc metarole publish nometa
+bad 3 "unknown metarole: role add --metarole" rc role add zedrole --metarole nometa
+bad 3 "unknown metarole in --includes leaves no half-made metarole" rc metarole add zedm --includes ops,nometa
+bad 3 "not included: exclude" rc metarole exclude web dba
+bad 3 "not granted: metarole revoke" rc metarole revoke ops never.granted
+bad 3 "not published: unpublish" rc metarole unpublish ops
+
+# cycles, built-ins, things in use
+bad 4 "include that makes a cycle" rc metarole include ops dba
+err_has "cycle is named" "cycle"
+bad 4 "include that makes a longer cycle" rc metarole include user web
+bad 4 "a metarole including itself" rc metarole include ops ops
+bad 4 "delete a built-in metarole: user" rc metarole del user
+bad 4 "delete a built-in metarole: admin" rc metarole del admin
+bad 4 "delete a built-in metarole: super-admin" rc metarole del super-admin
+err_has "built-in refusal says why" "built in"
+bad 4 "exclude within the built-in chain" rc metarole exclude admin user
+bad 4 "delete a metarole a role still uses" rc metarole del dba
+bad 4 "group del of a primary group" rc group del staff
+err_has "primary group refusal names the user" "primary group"
+bad 2 "role add without --metarole" rc role add lonely
+err_has "role add without --metarole says why" "--metarole"
+
+# permission codes
+for p in A.B a..b '*' .a a. a.*.b 'a b' ''; do
+        bad 2 "role grant of invalid permission '$p'" rc role grant dbadmin "$p"
+done
+for p in A.B a..b '*'; do
+        bad 2 "metarole grant of invalid permission '$p'" rc metarole grant ops "$p"
+done
+bad 2 "check of a wildcard" rc check alice 'login.*'
+bad 2 "check of an invalid code" rc check alice A.B
+
+# dates
+for d in 2024-13-01 2024-02-30 2024-01-01T25:00Z yesterday '' +5x @abc; do
+        bad 2 "user mod --expires '$d'" rc user mod alice --expires "$d"
+done
+bad 2 "user add --expires garbage" rc user add zed --expires tomorrow
+bad 2 "role assign --until garbage" rc role assign dbadmin alice --until soon
+bad 2 "role assign --until 2024-02-30" rc role assign dbadmin alice --until 2024-02-30
+
+# other field values
+bad 2 "full name with ':'" rc user mod alice --full-name 'a:b'
+bad 2 "full name with a newline" rc user mod alice --full-name $'a\nb'
+bad 2 "relative home" rc user mod alice --home relative/home
+bad 2 "home with ':'" rc user mod alice --home /home/a:b
+bad 2 "shell with a newline" rc user mod alice --shell $'/bin/sh\n'
+bad 2 "invalid email" rc user mod alice --email not-an-address
+bad 2 "user mod with nothing to change" rc user mod alice
+
+# options and commands
+bad 2 "unknown option to user add" rc user add zed --bogus
+bad 2 "unknown global option" rc --bogus user list
+bad 2 "unknown short option" rc user list -x
+bad 2 "an option given twice" rc user add zed --uid 13100 --uid 13101
+bad 2 "an option without its value" rc user add zed --uid
+bad 2 "a flag with a value" rc user add zed --activation=yes
+bad 2 "unknown command" rc frobnicate
+bad 2 "unknown user subcommand" rc user frobnicate
+bad 2 "unknown totp action" rc user totp frob alice
+bad 2 "a noun without a verb" rc user
+
+# argument counts
+bad 2 "user show without a name" rc user show
+bad 2 "user show with two names" rc user show alice bob
+bad 2 "user add without a name" rc user add
+bad 2 "user del with two names" rc user del alice bob
+bad 2 "user list with an argument" rc user list alice
+bad 2 "check with one argument" rc check alice
+bad 2 "check with three arguments" rc check alice a.b c.d
+bad 2 "perms without a user" rc perms
+bad 2 "group adduser with one argument" rc group adduser devs
+bad 2 "group adduser with three arguments" rc group adduser devs alice bob
+bad 2 "role assign with one argument" rc role assign dbadmin
+bad 2 "metarole include with one argument" rc metarole include ops
+bad 2 "role grant with three arguments" rc role grant dbadmin a.b c.d
+bad 2 "audit with an argument" rc audit all
+bad 2 "init with an argument" rc init now
+
+# passwords
+bad_in $'short\n' 2 "password shorter than the minimum (user add)" rc user add zed --password-stdin
+err_has "short password: names the minimum" "at least 8"
+bad_in '' 2 "empty password" rc user add zed --password-stdin
+bad_in $'seven77\n' 2 "password one shorter than the minimum (passwd)" rc user passwd alice --stdin
+bad_in $'long enough pw\n' 2 "--password-stdin together with --activation" rc user add zed --password-stdin --activation
+bad 2 "passwd without a terminal or --stdin" rc user passwd alice
+
+# the command line as a whole
+bad 2 "no command at all" rc
+err_has "no command: points to --help" "rolesctl --help"
+
+# configuration
+cat >"$T/bad.conf" <<EOF
+public_db = $T/roles.db
+secrets_db = $T/secrets.db
+frobnicate = 1
+state_db = $T/state.db
+EOF
+bad 2 "config with an unknown key" "$ROLESCTL" --conf "$T/bad.conf" user add zed
+err_has "unknown key: names the file and line" "bad.conf:3"
+err_has "unknown key: names the key" "frobnicate"
+printf 'public_db = %s\nuid_min = lots\n' "$T/roles.db" >"$T/bad2.conf"
+bad 2 "config with a bad value" "$ROLESCTL" --conf "$T/bad2.conf" user add zed
+err_has "bad value: names the line" "bad2.conf:2"
+printf 'public_db = relative.db\n' >"$T/bad3.conf"
+bad 2 "config with a relative path" "$ROLESCTL" --conf "$T/bad3.conf" user list
+bad 2 "--conf pointing to a missing file" "$ROLESCTL" --conf "$T/missing.conf" user list
+err_has "missing config: names the file" "missing.conf"
+bad 2 "--conf= pointing to a missing file" "$ROLESCTL" --conf="$T/missing.conf" user list
+bad 2 "\$ROLES_CONF pointing to a missing file" env ROLES_CONF="$T/missing.conf" "$ROLESCTL" user list
+cp "$CONF" "$T/ww.conf"
+chmod 666 "$T/ww.conf"
+bad 2 "a world-writable config file is refused" "$ROLESCTL" --conf "$T/ww.conf" user list
+ok "--conf=FILE" "$ROLESCTL" --conf="$CONF" user show alice
+ok "\$ROLES_CONF" env ROLES_CONF="$CONF" "$ROLESCTL" user show alice
+
+# files
+bad 5 "backup into a missing directory" rc backup "$T/no/such/dir/b.tar"
+
+# ---- the end -------------------------------------------------------------------------------
+
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]
