@@ -183,8 +183,10 @@ int roles_config_load(const char *path, struct roles_config *cfg, char *errbuf, 
                 r = fail(errbuf, errlen, -errno, "%s: %s", path, strerror(errno));
                 goto out;
         }
-        if (st.st_mode & S_IWOTH) {
-                r = fail(errbuf, errlen, -EPERM, "%s: refusing a world-writable configuration file", path);
+        /* It names the databases: whoever can write it decides what every login reads. */
+        if ((st.st_mode & (S_IWGRP | S_IWOTH)) || (st.st_uid != 0 && st.st_uid != geteuid())) {
+                r = fail(errbuf, errlen, -EPERM, "%s: refusing a configuration file that is group/world-writable "
+                         "or not owned by root", path);
                 goto out;
         }
         r = roles_read_fd(fd, CONFIG_FILE_MAX, &text, &len);

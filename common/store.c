@@ -210,7 +210,7 @@ int store_check_file(struct roles_store *s, const char *path, bool must_exist) {
 
         if (stat(dir, &st) < 0)
                 return store_fail(s, -errno, "%s: %s", dir, strerror(errno));
-        if (!S_ISDIR(st.st_mode) || !trusted_owner(&st) || (weak_mode(&st) && !(st.st_mode & S_ISVTX)))
+        if (!S_ISDIR(st.st_mode) || !trusted_owner(&st) || weak_mode(&st))
                 return store_fail(s, -EPERM, "%s: refusing a database directory that is not owned by root or is group/world-writable", dir);
 
         if (lstat(path, &st) < 0) {

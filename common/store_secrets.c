@@ -150,8 +150,11 @@ int roles_secret_use_code(struct roles_store *s, const char *uuid, enum roles_co
         /* The condition on used_at makes this the single-use gate, even for racing logins. */
         r = store_exec(s, s->sec, "UPDATE codes SET used_at = ?3 WHERE user_uuid = ?1 AND kind = ?2 AND used_at IS NULL",
                        "tti", uuid, code_kinds[kind], (int64_t) roles_store_now(s));
-        if (r == 0)
-                return store_fail(s, -EALREADY, "the %s code was already used", code_kinds[kind]);
+        if (r == 0) {
+                struct roles_code_row row;
+                r = roles_secret_get_code(s, uuid, kind, &row);
+                return r < 0 ? r : store_fail(s, -EALREADY, "the %s code was already used", code_kinds[kind]);
+        }
         return r < 0 ? r : 0;
 }
 

@@ -1,11 +1,612 @@
-/* placeholder being written */
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cmocka.h>
-static void placeholder(void **state) { (void) state; }
-int main(void) {
-        const struct CMUnitTest tests[] = { cmocka_unit_test(placeholder) };
+
+#include "config.h"
+#include "roles-build.h"
+#include "testlib.h"
+#include "util.h"
+
+static int setup(void **state) {
+        struct test_env *e = calloc(1, sizeof(*e));
+        if (!e)
+                return -1;
+        test_env_setup(e);
+        *state = e;
+        return 0;
+}
+
+static int teardown(void **state) {
+        struct test_env *e = *state;
+        test_env_teardown(e);
+        free(e);
+        return 0;
+}
+
+static void write_file(const char *path, const char *text, mode_t mode) {
+        unlink(path);
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, text, strlen(text)), (ssize_t) strlen(text));
+        assert_int_equal(fchmod(fd, mode), 0);
+        close(fd);
+}
+
+static int parse(const char *text, struct roles_config *cfg, char *err, size_t errlen) {
+        return roles_config_parse(text, strlen(text), "test.conf", cfg, err, errlen);
+}
+
+/* A config with every field set to something no default has, to see what a failure touches. */
+static void odd_config(struct roles_config *cfg) {
+        roles_config_defaults(cfg);
+        snprintf(cfg->public_db, sizeof(cfg->public_db), "/odd/roles.db");
+        cfg->uid_min = 20001;
+        cfg->uid_max = 20999;
+        cfg->deny = 9;
+        cfg->totp_window = 3;
+}
+
+/* ---- defaults -------------------------------------------------------------------------------- */
+
+static void test_defaults(void **state) {
+        struct roles_config cfg;
+        (void) state;
+
+        memset(&cfg, 0xa5, sizeof(cfg));
+        roles_config_defaults(&cfg);
+        /* The values DESIGN.md documents for /etc/roles.conf. */
+        assert_string_equal(cfg.public_db, "/var/lib/roles/roles.db");
+        assert_string_equal(cfg.secrets_db, "/var/lib/roles/secrets.db");
+        assert_string_equal(cfg.state_db, "/var/lib/roles/state.db");
+        assert_int_equal(cfg.uid_min, 10000);
+        assert_int_equal(cfg.uid_max, 59999);
+        assert_int_equal(cfg.gid_min, 10000);
+        assert_int_equal(cfg.gid_max, 59999);
+        assert_string_equal(cfg.home_base, "/home");
+        assert_string_equal(cfg.default_shell, "/bin/bash");
+        assert_int_equal(cfg.argon2_t_cost, 3);
+        assert_int_equal(cfg.argon2_m_cost_kib, 65536);
+        assert_int_equal(cfg.argon2_parallelism, 4);
+        assert_int_equal(cfg.deny, 5);
+        assert_int_equal(cfg.fail_interval, 900);
+        assert_int_equal(cfg.unlock_time, 600);
+        assert_int_equal(cfg.activation_ttl, 259200);
+        assert_int_equal(cfg.reset_ttl, 86400);
+        assert_int_equal(cfg.totp_window, 1);
+        assert_int_equal(cfg.password_min_length, 8);
+}
+
+static void test_defaults_text(void **state) {
+        /* The example block from DESIGN.md, comments and all, parses to the defaults. */
+        static const char design[] =
+                "public_db          = /var/lib/roles/roles.db\n"
+                "secrets_db         = /var/lib/roles/secrets.db\n"
+                "state_db           = /var/lib/roles/state.db\n"
+                "uid_min            = 10000\n"
+                "uid_max            = 59999\n"
+                "gid_min            = 10000\n"
+                "gid_max            = 59999\n"
+                "home_base          = /home        # home = home_base/NAME unless given\n"
+                "default_shell      = /bin/bash\n"
+                "argon2_t_cost      = 3            # RFC 9106 second option\n"
+                "argon2_m_cost_kib  = 65536\n"
+                "argon2_parallelism = 4\n"
+                "deny               = 5            # lockout: failures ...\n"
+                "fail_interval      = 900          # ... within this many seconds ...\n"
+                "unlock_time        = 600          # ... lock for this long (0 = until an admin unlocks)\n"
+                "activation_ttl     = 259200       # seconds an activation code lives\n"
+                "reset_ttl          = 86400\n"
+                "totp_window        = 1            # steps of 30 s accepted either side\n"
+                "password_min_length = 8\n";
+        struct roles_config cfg, defaults;
+        char err[256] = "";
+        (void) state;
+
+        roles_config_defaults(&defaults);
+        odd_config(&cfg);
+        assert_int_equal(parse(design, &cfg, err, sizeof(err)), 0);
+        assert_memory_equal(&cfg, &defaults, sizeof(cfg));
+}
+
+/* ---- overriding ------------------------------------------------------------------------------- */
+
+static void test_override_every_key(void **state) {
+        static const char text[] =
+                "public_db = /srv/r/roles.db\n"
+                "secrets_db = /srv/s/secrets.db\n"
+                "state_db = /srv/t/state.db\n"
+                "uid_min = 70000\n"
+                "uid_max = 79999\n"
+                "gid_min = 80000\n"
+                "gid_max = 89999\n"
+                "home_base = /export/home\n"
+                "default_shell = /bin/zsh\n"
+                "argon2_t_cost = 2\n"
+                "argon2_m_cost_kib = 19456\n"
+                "argon2_parallelism = 1\n"
+                "deny = 0\n"
+                "fail_interval = 60\n"
+                "unlock_time = 0\n"
+                "activation_ttl = 3600\n"
+                "reset_ttl = 600\n"
+                "totp_window = 0\n"
+                "password_min_length = 12\n";
+        struct roles_config cfg;
+        char err[256] = "";
+        (void) state;
+
+        roles_config_defaults(&cfg);
+        assert_int_equal(parse(text, &cfg, err, sizeof(err)), 0);
+        assert_string_equal(cfg.public_db, "/srv/r/roles.db");
+        assert_string_equal(cfg.secrets_db, "/srv/s/secrets.db");
+        assert_string_equal(cfg.state_db, "/srv/t/state.db");
+        assert_int_equal(cfg.uid_min, 70000);
+        assert_int_equal(cfg.uid_max, 79999);
+        assert_int_equal(cfg.gid_min, 80000);
+        assert_int_equal(cfg.gid_max, 89999);
+        assert_string_equal(cfg.home_base, "/export/home");
+        assert_string_equal(cfg.default_shell, "/bin/zsh");
+        assert_int_equal(cfg.argon2_t_cost, 2);
+        assert_int_equal(cfg.argon2_m_cost_kib, 19456);
+        assert_int_equal(cfg.argon2_parallelism, 1);
+        assert_int_equal(cfg.deny, 0);
+        assert_int_equal(cfg.fail_interval, 60);
+        assert_int_equal(cfg.unlock_time, 0);
+        assert_int_equal(cfg.activation_ttl, 3600);
+        assert_int_equal(cfg.reset_ttl, 600);
+        assert_int_equal(cfg.totp_window, 0);
+        assert_int_equal(cfg.password_min_length, 12);
+}
+
+static void test_partial_override_keeps_the_rest(void **state) {
+        struct roles_config cfg, expect;
+        char err[256] = "";
+        (void) state;
+
+        odd_config(&cfg);
+        expect = cfg;
+        expect.deny = 3;
+        assert_int_equal(parse("deny = 3\n", &cfg, err, sizeof(err)), 0);
+        assert_memory_equal(&cfg, &expect, sizeof(cfg));
+
+        /* The last of two settings wins. */
+        assert_int_equal(parse("deny = 4\ndeny = 7\n", &cfg, err, sizeof(err)), 0);
+        assert_int_equal(cfg.deny, 7);
+
+        /* Empty text changes nothing. */
+        expect = cfg;
+        assert_int_equal(roles_config_parse("", 0, "empty", &cfg, err, sizeof(err)), 0);
+        assert_memory_equal(&cfg, &expect, sizeof(cfg));
+}
+
+static void test_comments_and_blank_lines(void **state) {
+        static const char text[] =
+                "# roles configuration\n"
+                "\n"
+                "   \n"
+                "\t\n"
+                "   # indented comment\n"
+                "deny=2\n"
+                "  fail_interval   =   120   \n"
+                "\tunlock_time\t=\t30\t# tabs\n"
+                "totp_window = 2# comment right after the value\n"
+                "home_base = /srv/home#comment\n"
+                "reset_ttl = 120\r\n"                  /* CRLF */
+                "#deny = 99\n"
+                "password_min_length = 10";              /* no final newline */
+        struct roles_config cfg;
+        char err[256] = "";
+        (void) state;
+
+        roles_config_defaults(&cfg);
+        int r = parse(text, &cfg, err, sizeof(err));
+        if (r < 0)
+                fail_msg("parse: %s", err);
+        assert_int_equal(cfg.deny, 2);
+        assert_int_equal(cfg.fail_interval, 120);
+        assert_int_equal(cfg.unlock_time, 30);
+        assert_int_equal(cfg.totp_window, 2);
+        assert_string_equal(cfg.home_base, "/srv/home");
+        assert_int_equal(cfg.reset_ttl, 120);
+        assert_int_equal(cfg.password_min_length, 10);
+
+        /* Only comments and blank lines: nothing changes. */
+        struct roles_config before = cfg;
+        assert_int_equal(parse("# a\n\n#b\n   \n", &cfg, err, sizeof(err)), 0);
+        assert_memory_equal(&cfg, &before, sizeof(cfg));
+}
+
+static void test_range_order_across_lines(void **state) {
+        struct roles_config cfg;
+        char err[256] = "";
+        (void) state;
+
+        /* Raising both bounds above the defaults is fine in either order: the check is on the
+         * result, not on each line. */
+        roles_config_defaults(&cfg);
+        assert_int_equal(parse("uid_min = 70000\nuid_max = 80000\n", &cfg, err, sizeof(err)), 0);
+        assert_int_equal(cfg.uid_min, 70000);
+        assert_int_equal(cfg.uid_max, 80000);
+        roles_config_defaults(&cfg);
+        assert_int_equal(parse("gid_max = 80000\ngid_min = 70000\n", &cfg, err, sizeof(err)), 0);
+        assert_int_equal(cfg.gid_min, 70000);
+        assert_int_equal(cfg.gid_max, 80000);
+        /* Equal bounds: a range of one id. */
+        assert_int_equal(parse("uid_min = 70000\nuid_max = 70000\n", &cfg, err, sizeof(err)), 0);
+}
+
+static void test_boundaries_accepted(void **state) {
+        static const char text[] =
+                "uid_min = 1\n"
+                "uid_max = 4294967294\n"
+                "argon2_t_cost = 64\n"
+                "argon2_m_cost_kib = 8\n"
+                "argon2_parallelism = 64\n"
+                "deny = 1000000\n"
+                "activation_ttl = 60\n"
+                "totp_window = 10\n"
+                "password_min_length = 1024\n";
+        struct roles_config cfg;
+        char err[256] = "";
+        (void) state;
+
+        roles_config_defaults(&cfg);
+        int r = parse(text, &cfg, err, sizeof(err));
+        if (r < 0)
+                fail_msg("parse: %s", err);
+        assert_int_equal(cfg.uid_min, 1);
+        assert_int_equal(cfg.uid_max, 4294967294u);
+        assert_int_equal(cfg.argon2_t_cost, 64);
+        assert_int_equal(cfg.argon2_m_cost_kib, 8);
+        assert_int_equal(cfg.deny, 1000000);
+        assert_int_equal(cfg.activation_ttl, 60);
+        assert_int_equal(cfg.totp_window, 10);
+        assert_int_equal(cfg.password_min_length, 1024);
+}
+
+/* ---- errors ----------------------------------------------------------------------------------- */
+
+struct bad_case {
+        const char *text;
+        unsigned line;
+        const char *mention;    /* a word the message must contain */
+};
+
+static void check_bad(const struct bad_case *c) {
+        struct roles_config cfg, before;
+        char err[256], prefix[64];
+
+        odd_config(&cfg);
+        before = cfg;
+        memset(err, 0, sizeof(err));
+        int r = parse(c->text, &cfg, err, sizeof(err));
+        if (r != -EINVAL)
+                fail_msg("\"%s\": expected -EINVAL, got %d (%s)", c->text, r, err);
+        snprintf(prefix, sizeof(prefix), "test.conf:%u:", c->line);
+        if (strncmp(err, prefix, strlen(prefix)) != 0)
+                fail_msg("\"%s\": message '%s' does not start with '%s'", c->text, err, prefix);
+        if (c->mention && !strstr(err, c->mention))
+                fail_msg("\"%s\": message '%s' does not mention '%s'", c->text, err, c->mention);
+        /* One line, no newline. */
+        assert_null(strchr(err, '\n'));
+        /* On error the passed-in config is untouched, even by lines before the bad one. */
+        assert_memory_equal(&cfg, &before, sizeof(cfg));
+}
+
+static void test_errors_name_the_line(void **state) {
+        static const struct bad_case cases[] = {
+                { "frobnicate = 1\n", 1, "frobnicate" },
+                { "deny = 3\n# c\n\nfoo = bar\n", 4, "foo" },
+                { "Deny = 3\n", 1, "Deny" },
+                { "uid min = 5\n", 1, NULL },
+                { "= 5\n", 1, NULL },
+                { "deny = 3\ndeny 4\n", 2, NULL },                      /* missing '=' */
+                { "deny\n", 1, NULL },
+                { "deny = three\n", 1, "deny" },                        /* bad number */
+                { "deny = 3x\n", 1, "deny" },
+                { "deny = 0x10\n", 1, "deny" },
+                { "deny = -1\n", 1, "deny" },
+                { "deny = +3\n", 1, "deny" },
+                { "deny = 3 4\n", 1, "deny" },
+                { "deny =\n", 1, "deny" },
+                { "deny = 1.5\n", 1, "deny" },
+                { "uid_min = 99999999999999999999\n", 1, "uid_min" },
+                { "deny = 1000001\n", 1, "deny" },                      /* out of range */
+                { "totp_window = 11\n", 1, "totp_window" },
+                { "argon2_t_cost = 0\n", 1, "argon2_t_cost" },
+                { "argon2_t_cost = 65\n", 1, "argon2_t_cost" },
+                { "argon2_m_cost_kib = 7\n", 1, "argon2_m_cost_kib" },
+                { "argon2_parallelism = 0\n", 1, "argon2_parallelism" },
+                { "activation_ttl = 59\n", 1, "activation_ttl" },
+                { "reset_ttl = 0\n", 1, "reset_ttl" },
+                { "fail_interval = 0\n", 1, "fail_interval" },
+                { "password_min_length = 0\n", 1, "password_min_length" },
+                { "uid_min = 0\n", 1, "uid_min" },                      /* root can never be in range */
+                { "gid_min = 0\n", 1, "gid_min" },
+                { "uid_max = 4294967295\n", 1, "uid_max" },             /* (uid_t) -1 */
+                { "home_base = home\n", 1, "home_base" },               /* relative path */
+                { "public_db = roles.db\n", 1, "public_db" },
+                { "secrets_db = ./secrets.db\n", 1, "secrets_db" },
+                { "state_db =\n", 1, "state_db" },
+                { "default_shell = /bin/a:b\n", 1, "default_shell" },
+                { "default_shell = bash\n", 1, "default_shell" },
+                { "deny = 1\n\n\nuid_max = 5000\n", 4, "uid_min" },     /* uid_min > uid_max */
+                { "uid_min = 60000\n# x\n", 1, "uid_max" },
+                { "uid_max = 20000\nuid_min = 30000\n", 2, "uid_min" },
+                { "gid_max = 9999\n", 1, "gid_min" },
+                { "deny = 2\ngid_min = 70000\n", 2, "gid_max" },
+        };
+        (void) state;
+
+        for (size_t i = 0; i < ROLES_N_ELEMENTS(cases); i++)
+                check_bad(&cases[i]);
+}
+
+static void test_error_long_line_and_nul(void **state) {
+        struct roles_config cfg, before;
+        char err[256] = "";
+        char *text = malloc(4096);
+        (void) state;
+
+        assert_non_null(text);
+        odd_config(&cfg);
+        before = cfg;
+        /* A line of 2000 bytes (a comment, harmless if it were short) on line 2. */
+        strcpy(text, "deny = 2\n# ");
+        memset(text + strlen(text), 'x', 2000);
+        strcpy(text + 11 + 2000, "\n");
+        assert_int_equal(parse(text, &cfg, err, sizeof(err)), -EINVAL);
+        assert_true(strncmp(err, "test.conf:2:", 12) == 0);
+        assert_memory_equal(&cfg, &before, sizeof(cfg));
+        free(text);
+
+        /* A NUL byte inside the text (parse takes a length, so it can see one). */
+        static const char with_nul[] = "deny = 2\ndeny = 3\0 # \ntotp_window = 2\n";
+        assert_int_equal(roles_config_parse(with_nul, sizeof(with_nul) - 1, "test.conf", &cfg, err, sizeof(err)),
+                         -EINVAL);
+        assert_true(strncmp(err, "test.conf:2:", 12) == 0);
+        assert_memory_equal(&cfg, &before, sizeof(cfg));
+}
+
+static void test_error_small_buffer(void **state) {
+        struct roles_config cfg, before;
+        char err[8];
+        (void) state;
+
+        roles_config_defaults(&cfg);
+        before = cfg;
+        memset(err, 'Z', sizeof(err));
+        assert_int_equal(parse("nonsense = 1\n", &cfg, err, sizeof(err)), -EINVAL);
+        assert_int_equal(err[sizeof(err) - 1], '\0');
+        assert_int_equal(strlen(err), sizeof(err) - 1);
+        /* No error buffer at all is fine too. */
+        assert_int_equal(parse("nonsense = 1\n", &cfg, NULL, 0), -EINVAL);
+        assert_memory_equal(&cfg, &before, sizeof(cfg));
+}
+
+/* ---- files ------------------------------------------------------------------------------------- */
+
+static void test_load_file(void **state) {
+        struct test_env *e = *state;
+        struct roles_config cfg;
+        char path[PATH_MAX], err[512] = "";
+
+        snprintf(path, sizeof(path), "%s/roles.conf", e->dir);
+        write_file(path, "# test\nuid_min = 30000\nuid_max = 30999\nhome_base = /srv/home\n", 0644);
+        roles_config_defaults(&cfg);
+        int r = roles_config_load(path, &cfg, err, sizeof(err));
+        if (r < 0)
+                fail_msg("load: %s", err);
+        assert_int_equal(cfg.uid_min, 30000);
+        assert_int_equal(cfg.uid_max, 30999);
+        assert_string_equal(cfg.home_base, "/srv/home");
+        assert_int_equal(cfg.gid_min, 10000);
+
+        /* An owner-only and a group-readable file are fine. */
+        assert_int_equal(chmod(path, 0600), 0);
+        assert_int_equal(roles_config_load(path, &cfg, err, sizeof(err)), 0);
+        assert_int_equal(chmod(path, 0640), 0);
+        assert_int_equal(roles_config_load(path, &cfg, err, sizeof(err)), 0);
+
+        /* An empty file is the defaults. */
+        write_file(path, "", 0644);
+        roles_config_defaults(&cfg);
+        assert_int_equal(roles_config_load(path, &cfg, err, sizeof(err)), 0);
+}
+
+static void test_load_error_names_file_and_line(void **state) {
+        struct test_env *e = *state;
+        struct roles_config cfg, before;
+        char path[PATH_MAX], err[PATH_MAX + 128] = "", prefix[PATH_MAX + 16];
+
+        snprintf(path, sizeof(path), "%s/roles.conf", e->dir);
+        write_file(path, "deny = 2\n\nbogus_key = 1\n", 0644);
+        odd_config(&cfg);
+        before = cfg;
+        assert_int_equal(roles_config_load(path, &cfg, err, sizeof(err)), -EINVAL);
+        snprintf(prefix, sizeof(prefix), "%s:3:", path);
+        assert_true(strncmp(err, prefix, strlen(prefix)) == 0);
+        assert_non_null(strstr(err, "bogus_key"));
+        assert_memory_equal(&cfg, &before, sizeof(cfg));
+
+        write_file(path, "uid_min = 10\nuid_max = 5\n", 0644);
+        assert_int_equal(roles_config_load(path, &cfg, err, sizeof(err)), -EINVAL);
+        snprintf(prefix, sizeof(prefix), "%s:2:", path);
+        if (strncmp(err, prefix, strlen(prefix)) != 0)
+                fail_msg("'%s' does not start with '%s'", err, prefix);
+        assert_memory_equal(&cfg, &before, sizeof(cfg));
+}
+
+static void test_load_missing(void **state) {
+        struct test_env *e = *state;
+        struct roles_config cfg, before;
+        char path[PATH_MAX], err[PATH_MAX + 128] = "";
+
+        snprintf(path, sizeof(path), "%s/does-not-exist.conf", e->dir);
+        odd_config(&cfg);
+        before = cfg;
+        assert_int_equal(roles_config_load(path, &cfg, err, sizeof(err)), -ENOENT);
+        assert_non_null(strstr(err, path));
+        assert_memory_equal(&cfg, &before, sizeof(cfg));
+}
+
+static void test_load_refuses_unsafe_files(void **state) {
+        struct test_env *e = *state;
+        struct roles_config cfg, before;
+        char path[PATH_MAX], err[PATH_MAX + 128] = "";
+
+        snprintf(path, sizeof(path), "%s/roles.conf", e->dir);
+        odd_config(&cfg);
+        before = cfg;
+
+        /* World-writable: anyone could point the databases elsewhere. */
+        write_file(path, "deny = 2\n", 0666);
+        assert_int_equal(roles_config_load(path, &cfg, err, sizeof(err)), -EPERM);
+        assert_non_null(strstr(err, "world-writable"));
+        assert_memory_equal(&cfg, &before, sizeof(cfg));
+        write_file(path, "deny = 2\n", 0602);
+        assert_int_equal(roles_config_load(path, &cfg, err, sizeof(err)), -EPERM);
+        assert_memory_equal(&cfg, &before, sizeof(cfg));
+
+        /* Not a regular file. */
+        assert_int_equal(roles_config_load(e->dir, &cfg, err, sizeof(err)), -EINVAL);
+        assert_true(roles_config_load("/dev/null", &cfg, err, sizeof(err)) < 0);
+        assert_memory_equal(&cfg, &before, sizeof(cfg));
+
+        /* Larger than 64 KiB. */
+        char *big = malloc(70 * 1024 + 1);
+        assert_non_null(big);
+        memset(big, '#', 70 * 1024);
+        big[70 * 1024] = '\0';
+        write_file(path, big, 0644);
+        free(big);
+        int r = roles_config_load(path, &cfg, err, sizeof(err));
+        assert_true(r == -EFBIG || r == -EINVAL);
+        assert_non_null(strstr(err, path));
+        assert_memory_equal(&cfg, &before, sizeof(cfg));
+}
+
+/* ---- which file -------------------------------------------------------------------------------- */
+
+static void test_config_path(void **state) {
+        (void) state;
+
+        assert_int_equal(unsetenv("ROLES_CONF"), 0);
+        assert_string_equal(roles_config_path(NULL), ROLES_DEFAULT_CONF);
+        assert_string_equal(roles_config_path("/x/explicit.conf"), "/x/explicit.conf");
+
+        assert_int_equal(setenv("ROLES_CONF", "/x/from-env.conf", 1), 0);
+        assert_string_equal(roles_config_path(NULL), "/x/from-env.conf");
+        /* An explicit path (--conf, conf=) wins over the environment. */
+        assert_string_equal(roles_config_path("/x/explicit.conf"), "/x/explicit.conf");
+
+        /* An empty variable is no variable. */
+        assert_int_equal(setenv("ROLES_CONF", "", 1), 0);
+        assert_string_equal(roles_config_path(NULL), ROLES_DEFAULT_CONF);
+        assert_int_equal(unsetenv("ROLES_CONF"), 0);
+}
+
+/*
+ * In a setuid program $ROLES_CONF must be ignored (secure_getenv). This binary, copied with the
+ * setuid bit and started by an unprivileged user, reports what roles_config_path(NULL) says.
+ */
+#define PRINT_PATH_ARG "--print-config-path"
+
+static char self_path[PATH_MAX];      /* this test binary (argv[0]: /proc/self/exe is valgrind's under valgrind) */
+
+static void test_config_path_setuid_ignores_env(void **state) {
+        struct test_env *e = *state;
+        char copy[PATH_MAX], out[PATH_MAX] = "";
+        int pipefd[2];
+
+        if (geteuid() != 0)
+                skip();
+        snprintf(copy, sizeof(copy), "%s/setuid-helper", e->dir);
+        size_t len;
+        char *self = test_read_file(self_path, &len);
+        assert_non_null(self);
+        int fd = open(copy, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0700);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, self, len), (ssize_t) len);
+        free(self);
+        assert_int_equal(fchmod(fd, 04755), 0);
+        close(fd);
+
+        assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                char *argv[] = { copy, (char *) PRINT_PATH_ARG, NULL };
+                char *envp[] = { (char *) "ROLES_CONF=/tmp/attacker.conf", NULL };
+                dup2(pipefd[1], STDOUT_FILENO);
+                if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+                        _exit(126);
+                execve(copy, argv, envp);
+                _exit(127);
+        }
+        close(pipefd[1]);
+        ssize_t n = 0, k;
+        while ((k = read(pipefd[0], out + n, sizeof(out) - 1 - (size_t) n)) > 0)
+                n += k;
+        close(pipefd[0]);
+        out[n > 0 ? n : 0] = '\0';
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        if (WEXITSTATUS(status) == 125 || WEXITSTATUS(status) == 127) {
+                /* nosuid file system, or a temporary directory nobody cannot reach */
+                print_message("setuid helper could not run (%d): skipped\n", WEXITSTATUS(status));
+                skip();
+        }
+        assert_int_equal(WEXITSTATUS(status), 0);
+        assert_string_equal(out, ROLES_DEFAULT_CONF);
+}
+
+static int print_config_path(void) {
+        /* Make sure the bit took effect, else the answer would prove nothing. */
+        if (geteuid() == getuid())
+                return 125;
+        fputs(roles_config_path(NULL), stdout);
+        return 0;
+}
+
+int main(int argc, char **argv) {
+        if (argc == 2 && strcmp(argv[1], PRINT_PATH_ARG) == 0)
+                return print_config_path();
+        if (!realpath(argv[0], self_path))
+                snprintf(self_path, sizeof(self_path), "/proc/self/exe");
+
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_defaults),
+                cmocka_unit_test(test_defaults_text),
+                cmocka_unit_test(test_override_every_key),
+                cmocka_unit_test(test_partial_override_keeps_the_rest),
+                cmocka_unit_test(test_comments_and_blank_lines),
+                cmocka_unit_test(test_range_order_across_lines),
+                cmocka_unit_test(test_boundaries_accepted),
+                cmocka_unit_test(test_errors_name_the_line),
+                cmocka_unit_test(test_error_long_line_and_nul),
+                cmocka_unit_test(test_error_small_buffer),
+                cmocka_unit_test_setup_teardown(test_load_file, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_load_error_names_file_and_line, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_load_missing, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_load_refuses_unsafe_files, setup, teardown),
+                cmocka_unit_test(test_config_path),
+                cmocka_unit_test_setup_teardown(test_config_path_setuid_ignores_env, setup, teardown),
+        };
+
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,11 +1,1622 @@
-/* placeholder being written */
-#include <stdarg.h>
-#include <stddef.h>
+/* SPDX-License-Identifier: MIT */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cmocka.h>
-static void placeholder(void **state) { (void) state; }
+#include <sqlite3.h>
+
+#include "auth.h"
+#include "store.h"
+#include "testlib.h"
+#include "util.h"
+
+#define NOW INT64_C(1767225600)         /* 2026-01-01T00:00:00Z: every writer's pinned clock */
+
+/* Fail with the store's reason when a call that should work does not. */
+#define assert_ok(s, expr)                                                                        \
+        do {                                                                                      \
+                int r_ = (expr);                                                                  \
+                if (r_ < 0)                                                                       \
+                        fail_msg("%s = %d: %s", #expr, r_, roles_store_error(s));                 \
+        } while (0)
+
+static int setup(void **state) {
+        struct test_env *e = calloc(1, sizeof(*e));
+        if (!e)
+                return -1;
+        test_env_setup(e);
+        test_env_init(e);
+        *state = e;
+        return 0;
+}
+
+static int setup_empty(void **state) {
+        struct test_env *e = calloc(1, sizeof(*e));
+        if (!e)
+                return -1;
+        test_env_setup(e);
+        *state = e;
+        return 0;
+}
+
+static int teardown(void **state) {
+        struct test_env *e = *state;
+        test_env_teardown(e);
+        free(e);
+        return 0;
+}
+
+static struct roles_store *writer(struct test_env *e) {
+        struct roles_store *s = test_writer(e);
+        roles_store_set_now(s, NOW);
+        assert_int_equal(roles_store_set_actor(s, "tester"), 0);
+        return s;
+}
+
+static void path_in(const struct test_env *e, const char *name, char *buf, size_t size) {
+        assert_true((size_t) snprintf(buf, size, "%s/%s", e->dir, name) < size);
+}
+
+/* ---- raw SQLite, behind the store's back ---------------------------------------------------- */
+
+static sqlite3 *raw_open(const char *path, bool write) {
+        sqlite3 *db = NULL;
+        int rc = sqlite3_open_v2(path, &db, write ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY, NULL);
+        if (rc != SQLITE_OK)
+                fail_msg("sqlite3_open_v2(%s): %s", path, sqlite3_errstr(rc));
+        return db;
+}
+
+static int64_t raw_int(const char *path, const char *sql) {
+        sqlite3 *db = raw_open(path, false);
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+                fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        int64_t v = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+        return v;
+}
+
+static void raw_exec(const char *path, const char *sql) {
+        sqlite3 *db = raw_open(path, true);
+        char *msg = NULL;
+        if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+                fail_msg("%s: %s", sql, msg);
+        sqlite3_close(db);
+}
+
+static void copy_file(const char *from, const char *to, mode_t mode) {
+        size_t len;
+        char *data = test_read_file(from, &len);
+        assert_non_null(data);
+        int fd = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, data, len), (ssize_t) len);
+        assert_int_equal(fchmod(fd, mode), 0);
+        close(fd);
+        free(data);
+}
+
+/* Anything in the directory besides the three files and the lock: a staged snapshot left behind. */
+static int stray_files(const struct test_env *e) {
+        static const char *const expected[] = { "roles.db", "secrets.db", "state.db", "roles.db.lock" };
+        DIR *d = opendir(e->dir);
+        struct dirent *de;
+        int n = 0;
+        assert_non_null(d);
+        while ((de = readdir(d))) {
+                bool known = strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0;
+                for (size_t i = 0; i < ROLES_N_ELEMENTS(expected); i++)
+                        known = known || strcmp(de->d_name, expected[i]) == 0;
+                if (!known && strncmp(de->d_name, "roles.db.", 9) == 0)
+                        n++;
+        }
+        closedir(d);
+        return n;
+}
+
+/* ---- listings ---------------------------------------------------------------------------------- */
+
+struct pick {
+        int row;                /* which row to look at */
+        const char *column;
+        bool found, is_null;
+        char value[512];
+        int seen;
+};
+
+static int pick_cb(void *userdata, size_t n, const char *const *names, const char *const *values, const bool *numeric) {
+        struct pick *p = userdata;
+        (void) numeric;
+        if (p->column && p->seen == p->row)
+                for (size_t i = 0; i < n; i++)
+                        if (strcmp(names[i], p->column) == 0) {
+                                p->found = true;
+                                p->is_null = values[i] == NULL;
+                                snprintf(p->value, sizeof(p->value), "%s", values[i] ? values[i] : "");
+                        }
+        p->seen++;
+        return 0;
+}
+
+static int list_count(struct roles_store *s, enum roles_listing what, const char *arg) {
+        struct pick p = { .row = -1 };
+        int r = roles_store_list(s, what, arg, pick_cb, &p);
+        if (r < 0)
+                fail_msg("list %d: %s", (int) what, roles_store_error(s));
+        assert_int_equal(r, p.seen);
+        return r;
+}
+
+/* The value of column in row (NULL for SQL NULL); fails if there is no such row or column. */
+static const char *list_value(struct roles_store *s, enum roles_listing what, const char *arg, int row,
+                              const char *column, char *buf, size_t size) {
+        struct pick p = { .row = row, .column = column };
+        int r = roles_store_list(s, what, arg, pick_cb, &p);
+        if (r < 0)
+                fail_msg("list %d: %s", (int) what, roles_store_error(s));
+        if (!p.found)
+                fail_msg("list %d '%s': no column '%s' in row %d", (int) what, arg ? arg : "", column, row);
+        if (roles_strcpy(buf, size, p.value) < 0)
+                fail_msg("list %d: value of '%s' too long", (int) what, column);
+        return p.is_null ? NULL : buf;
+}
+
+/* ---- fixtures for the model ----------------------------------------------------------------------- */
+
+static struct roles_user new_user(const char *name) {
+        struct roles_user u = { .uid = ROLES_ID_INVALID, .gid = ROLES_ID_INVALID, .enabled = true };
+        assert_int_equal(roles_strcpy(u.name, sizeof(u.name), name), 0);
+        return u;
+}
+
+static struct roles_user add_user(struct roles_store *s, const char *name) {
+        struct roles_user u = new_user(name);
+        assert_ok(s, roles_user_add(s, &u));
+        return u;
+}
+
+static struct roles_group add_group(struct roles_store *s, const char *name, uint32_t gid) {
+        struct roles_group g = { .gid = gid };
+        assert_int_equal(roles_strcpy(g.name, sizeof(g.name), name), 0);
+        assert_ok(s, roles_group_add(s, &g));
+        return g;
+}
+
+static struct roles_metarole add_metarole(struct roles_store *s, const char *code) {
+        struct roles_metarole m = { 0 };
+        assert_int_equal(roles_strcpy(m.code, sizeof(m.code), code), 0);
+        assert_ok(s, roles_metarole_add(s, &m));
+        return m;
+}
+
+static struct roles_metarole get_metarole(struct roles_store *s, const char *code) {
+        struct roles_metarole m;
+        assert_ok(s, roles_metarole_by_code(s, code, &m));
+        return m;
+}
+
+static struct roles_role add_role(struct roles_store *s, const char *name, const char *metarole) {
+        struct roles_role r = { 0 };
+        assert_int_equal(roles_strcpy(r.name, sizeof(r.name), name), 0);
+        assert_int_equal(roles_strcpy(r.metarole, sizeof(r.metarole), metarole), 0);
+        assert_ok(s, roles_role_add(s, &r));
+        return r;
+}
+
+/* What a failed change must leave alone, as seen through the writer. */
+struct counts {
+        int users, groups, metaroles, roles, audit;
+};
+
+static struct counts counts_of(struct roles_store *s) {
+        return (struct counts) {
+                .users = list_count(s, ROLES_LIST_USERS, NULL),
+                .groups = list_count(s, ROLES_LIST_GROUPS, NULL),
+                .metaroles = list_count(s, ROLES_LIST_METAROLES, NULL),
+                .roles = list_count(s, ROLES_LIST_ROLES, NULL),
+                .audit = list_count(s, ROLES_LIST_AUDIT, NULL),
+        };
+}
+
+static void assert_counts_equal(struct counts a, struct counts b) {
+        assert_int_equal(a.users, b.users);
+        assert_int_equal(a.groups, b.groups);
+        assert_int_equal(a.metaroles, b.metaroles);
+        assert_int_equal(a.roles, b.roles);
+        assert_int_equal(a.audit, b.audit);
+}
+
+/* ---- files --------------------------------------------------------------------------------------- */
+
+static void assert_mode(const struct test_env *e, const char *name, mode_t mode) {
+        char path[PATH_MAX];
+        struct stat st;
+        path_in(e, name, path, sizeof(path));
+        assert_int_equal(lstat(path, &st), 0);
+        assert_true(S_ISREG(st.st_mode));
+        if ((st.st_mode & 07777) != mode)
+                fail_msg("%s has mode %04o, expected %04o", name, st.st_mode & 07777, mode);
+}
+
+static void test_init_creates_files(void **state) {
+        struct test_env *e = *state;
+        char path[PATH_MAX];
+
+        /* A tight umask must not make roles.db unreadable, a loose one must not open the others. */
+        mode_t old = umask(0077);
+        test_env_init(e);
+        umask(0);
+        test_env_init(e);       /* again: harmless on existing files */
+        umask(old);
+
+        assert_mode(e, "roles.db", 0644);
+        assert_mode(e, "secrets.db", 0600);
+        assert_mode(e, "state.db", 0600);
+
+        static const char *const files[] = { "roles.db", "secrets.db", "state.db" };
+        for (size_t i = 0; i < ROLES_N_ELEMENTS(files); i++) {
+                path_in(e, files[i], path, sizeof(path));
+                assert_int_equal(raw_int(path, "PRAGMA user_version"), 1);
+        }
+        path_in(e, "roles.db", path, sizeof(path));
+        assert_int_equal(raw_int(path, "SELECT count(*) FROM users"), 0);
+        assert_int_equal(raw_int(path, "SELECT count(*) FROM metaroles WHERE builtin = 1"), 3);
+        path_in(e, "secrets.db", path, sizeof(path));
+        assert_int_equal(raw_int(path, "SELECT count(*) FROM credentials"), 0);
+        path_in(e, "state.db", path, sizeof(path));
+        assert_int_equal(raw_int(path, "SELECT count(*) FROM tally"), 0);
+        assert_int_equal(stray_files(e), 0);
+
+        /* Readers open it. */
+        struct roles_store *r = test_reader(e, ROLES_STORE_SECRETS);
+        roles_store_close(r);
+}
+
+static void test_init_keeps_data(void **state) {
+        struct test_env *e = *state;
+        struct roles_store *s = writer(e);
+        add_user(s, "alice");
+        test_commit(s);
+
+        test_env_init(e);
+        struct roles_store *r = test_reader(e, 0);
+        struct roles_user u;
+        assert_ok(r, roles_user_by_name(r, "alice", &u));
+        roles_store_close(r);
+}
+
+static void test_open_missing(void **state) {
+        struct test_env *e = *state;
+        struct roles_store *s = (struct roles_store *) 0x1;
+        char err[512] = "";
+
+        /* Nothing there yet: readers and plain writers are told to run init. */
+        assert_int_equal(roles_store_open(&e->cfg, 0, &s, err, sizeof(err)), -ENOENT);
+        assert_ptr_equal(s, (struct roles_store *) 0x1);
+        assert_int_equal(roles_store_open(&e->cfg, ROLES_STORE_WRITE | ROLES_STORE_SECRETS, &s, err, sizeof(err)),
+                         -ENOENT);
+        assert_non_null(strstr(err, "rolesctl init"));
+        assert_int_equal(stray_files(e), 0);
+        char path[PATH_MAX];
+        path_in(e, "roles.db", path, sizeof(path));
+        assert_int_equal(access(path, F_OK), -1);
+}
+
+static int64_t serial_now(struct test_env *e) {
+        int64_t serial;
+        struct roles_store *r = test_reader(e, 0);
+        assert_ok(r, roles_store_serial(r, &serial));
+        roles_store_close(r);
+        return serial;
+}
+
+static void test_serial(void **state) {
+        struct test_env *e = *state;
+        char pub[PATH_MAX];
+        struct stat before, after;
+
+        int64_t first = serial_now(e);
+        assert_true(first >= 1);
+
+        /* Each commit that changes roles.db publishes the next serial. */
+        static const char *const names[] = { "alice", "bob", "carol" };
+        for (int i = 0; i < 3; i++) {
+                struct roles_store *s = writer(e);
+                add_user(s, names[i]);
+                test_commit(s);
+                assert_true(serial_now(e) == first + i + 1);
+        }
+
+        /* A commit that changes nothing in roles.db (nothing at all, or only secrets) keeps
+         * the snapshot: same file, same serial. */
+        path_in(e, "roles.db", pub, sizeof(pub));
+        assert_int_equal(stat(pub, &before), 0);
+        test_commit(writer(e));
+        struct roles_store *s = writer(e);
+        struct roles_user u;
+        assert_ok(s, roles_user_by_name(s, "alice", &u));
+        assert_ok(s, roles_secret_set_email(s, u.uuid, "alice@example.org"));
+        test_commit(s);
+        assert_true(serial_now(e) == first + 3);
+        assert_int_equal(stat(pub, &after), 0);
+        assert_int_equal(after.st_ino, before.st_ino);
+        assert_int_equal(stray_files(e), 0);
+        /* ... but the secrets change did land. */
+        struct roles_store *r = test_reader(e, ROLES_STORE_SECRETS);
+        struct roles_secret sec;
+        assert_ok(r, roles_secret_get(r, u.uuid, &sec));
+        assert_string_equal(sec.email, "alice@example.org");
+        roles_store_close(r);
+
+        /* A refused change alone does not publish either. */
+        s = writer(e);
+        struct roles_user dup = new_user("alice");
+        assert_int_equal(roles_user_add(s, &dup), -EEXIST);
+        test_commit(s);
+        assert_true(serial_now(e) == first + 3);
+}
+
+static void test_uncommitted_writer(void **state) {
+        struct test_env *e = *state;
+        char pub[PATH_MAX], sec[PATH_MAX];
+        size_t before_len, after_len;
+
+        path_in(e, "roles.db", pub, sizeof(pub));
+        path_in(e, "secrets.db", sec, sizeof(sec));
+        char *before = test_read_file(pub, &before_len);
+        assert_non_null(before);
+        int64_t credentials = raw_int(sec, "SELECT count(*) FROM credentials");
+        int64_t audit = raw_int(sec, "SELECT count(*) FROM audit");
+
+        struct roles_store *s = writer(e);
+        add_user(s, "alice");
+        add_group(s, "devs", ROLES_ID_INVALID);
+        add_metarole(s, "dba");
+        /* The staged copy exists while the writer works ... */
+        assert_int_equal(stray_files(e), 1);
+        roles_store_close(s);
+
+        /* ... and is gone after; nothing reached roles.db or secrets.db. */
+        assert_int_equal(stray_files(e), 0);
+        char *after = test_read_file(pub, &after_len);
+        assert_non_null(after);
+        assert_int_equal(after_len, before_len);
+        assert_memory_equal(after, before, before_len);
+        free(before);
+        free(after);
+        assert_int_equal(raw_int(sec, "SELECT count(*) FROM credentials"), credentials);
+        assert_int_equal(raw_int(sec, "SELECT count(*) FROM audit"), audit);
+
+        struct roles_store *r = test_reader(e, 0);
+        struct roles_user u;
+        assert_int_equal(roles_user_by_name(r, "alice", &u), -ENOENT);
+        roles_store_close(r);
+
+        /* And the next writer gets the lock and works normally. */
+        s = writer(e);
+        add_user(s, "alice");
+        test_commit(s);
+        assert_int_equal(stray_files(e), 0);
+}
+
+static void test_reader_is_read_only(void **state) {
+        struct test_env *e = *state;
+        struct roles_store *r = test_reader(e, 0);
+        struct roles_user u = new_user("alice");
+        struct roles_secret sec;
+
+        assert_int_equal(roles_user_add(r, &u), -EROFS);
+        struct roles_group g = { .name = "devs", .gid = ROLES_ID_INVALID };
+        assert_int_equal(roles_group_add(r, &g), -EROFS);
+        assert_int_equal(roles_store_commit(r), -EROFS);
+        /* Without ROLES_STORE_SECRETS there are no secrets to read. */
+        assert_int_equal(roles_secret_get(r, "0b8e5a4e-6f0e-4c1b-9d2a-3c4d5e6f7a8b", &sec), -EACCES);
+        assert_int_equal(roles_store_list(r, ROLES_LIST_AUDIT, NULL, pick_cb, &(struct pick) { .row = -1 }), -EACCES);
+        roles_store_close(r);
+}
+
+/* ---- users -------------------------------------------------------------------------------------------- */
+
+static void test_user_add_allocates(void **state) {
+        struct test_env *e = *state;
+        struct roles_store *s = writer(e);
+        struct roles_group g;
+        struct roles_secret sec;
+
+        struct roles_user a = add_user(s, "alice");
+        assert_int_equal(a.uid, e->cfg.uid_min);
+        assert_int_equal(a.gid, a.uid);
+        assert_true(a.id > 0);
+        assert_true(roles_uuid_valid(a.uuid));
+        assert_string_equal(a.home, "/home/alice");
+        assert_string_equal(a.shell, "/bin/bash");
+        assert_true(a.created_at == NOW);
+        assert_true(a.updated_at == NOW);
+
+        /* A personal group of the same name, gid == uid. */
+        assert_ok(s, roles_group_by_name(s, "alice", &g));
+        assert_int_equal(g.gid, a.uid);
+
+        struct roles_user b = add_user(s, "bob");
+        assert_int_equal(b.uid, e->cfg.uid_min + 1);
+        assert_int_equal(b.gid, b.uid);
+        assert_string_not_equal(a.uuid, b.uuid);
+
+        /* An explicit uid, then allocation continues past the highest in use (like useradd). */
+        struct roles_user c = new_user("carol");
+        c.uid = 20000;
+        c.home[0] = '\0';
+        snprintf(c.gecos, sizeof(c.gecos), "Carol C., Room 4");
+        snprintf(c.shell, sizeof(c.shell), "/bin/zsh");
+        snprintf(c.home, sizeof(c.home), "/srv/carol");
+        assert_ok(s, roles_user_add(s, &c));
+        assert_int_equal(c.uid, 20000);
+        assert_int_equal(c.gid, 20000);
+        struct roles_user d = add_user(s, "dave");
+        assert_int_equal(d.uid, 20001);
+
+        /* Every user has a secrets row from birth, without a password. */
+        assert_ok(s, roles_secret_get(s, a.uuid, &sec));
+        assert_string_equal(sec.password_hash, "");
+        assert_true(roles_uuid_valid(sec.fs_uniquifier));
+        test_commit(s);
+
+        /* All of it as a reader sees it. */
+        struct roles_store *r = test_reader(e, ROLES_STORE_SECRETS);
+        struct roles_user u;
+        assert_ok(r, roles_user_by_name(r, "carol", &u));
+        assert_int_equal(u.uid, 20000);
+        assert_string_equal(u.gecos, "Carol C., Room 4");
+        assert_string_equal(u.home, "/srv/carol");
+        assert_string_equal(u.shell, "/bin/zsh");
+        assert_string_equal(u.uuid, c.uuid);
+        assert_true(u.enabled);
+        assert_true(u.expires_at == 0);
+        assert_ok(r, roles_user_by_uid(r, 10001, &u));
+        assert_string_equal(u.name, "bob");
+        assert_int_equal(roles_user_by_uid(r, 10002, &u), -ENOENT);
+        assert_ok(r, roles_secret_get(r, d.uuid, &sec));
+        roles_store_close(r);
+}
+
+static void test_user_add_refused(void **state) {
+        struct test_env *e = *state;
+        struct roles_store *s = writer(e);
+        struct roles_user u;
+        struct roles_group g;
+
+        struct roles_user alice = add_user(s, "alice");
+        struct counts before = counts_of(s);
+
+        static const struct {
+                const char *name;
+                uint32_t uid;
+                int err;
+        } cases[] = {
+                { "root2", 0, -ERANGE },
+                { "low", 9999, -ERANGE },
+                { "high", 60000, -ERANGE },
+                { "max", 4294967294u, -ERANGE },
+                { "dup-uid", 10000, -EEXIST },          /* alice's */
+                { "alice", ROLES_ID_INVALID, -EEXIST }, /* duplicate name */
+                { "Alice", ROLES_ID_INVALID, -EINVAL },
+                { "al:ice", ROLES_ID_INVALID, -EINVAL },
+                { "1alice", ROLES_ID_INVALID, -EINVAL },
+                { "", ROLES_ID_INVALID, -EINVAL },
+        };
+        for (size_t i = 0; i < ROLES_N_ELEMENTS(cases); i++) {
+                u = new_user(cases[i].name);
+                u.uid = cases[i].uid;
+                struct roles_user copy = u;
+                int r = roles_user_add(s, &u);
+                if (r != cases[i].err)
+                        fail_msg("user '%s' uid %u: expected %d, got %d (%s)", cases[i].name, cases[i].uid,
+                                 cases[i].err, r, roles_store_error(s));
+                assert_memory_equal(&u, &copy, sizeof(u));
+                assert_counts_equal(counts_of(s), before);
+        }
+
+        /* A --gid naming no group. */
+        u = new_user("nogroup");
+        u.gid = 12345;
+        assert_int_equal(roles_user_add(s, &u), -ENOENT);
+        assert_counts_equal(counts_of(s), before);
+
+        /* A name whose personal group would clash with an existing group. */
+        add_group(s, "devs", ROLES_ID_INVALID);
+        before = counts_of(s);
+        u = new_user("devs");
+        assert_int_equal(roles_user_add(s, &u), -EEXIST);
+        assert_counts_equal(counts_of(s), before);
+
+        /* Fields that could break a passwd line. */
+        u = new_user("eve");
+        snprintf(u.gecos, sizeof(u.gecos), "Eve:0:0");
+        assert_int_equal(roles_user_add(s, &u), -EINVAL);
+        u = new_user("eve");
+        snprintf(u.gecos, sizeof(u.gecos), "Eve\nroot::0:0::/:/bin/sh");
+        assert_int_equal(roles_user_add(s, &u), -EINVAL);
+        u = new_user("eve");
+        snprintf(u.home, sizeof(u.home), "home/eve");
+        assert_int_equal(roles_user_add(s, &u), -EINVAL);
+        u = new_user("eve");
+        snprintf(u.shell, sizeof(u.shell), "/bin/sh:x");
+        assert_int_equal(roles_user_add(s, &u), -EINVAL);
+        assert_counts_equal(counts_of(s), before);
+        assert_int_equal(roles_user_by_name(s, "eve", &u), -ENOENT);
+        assert_int_equal(roles_group_by_name(s, "eve", &g), -ENOENT);
+        test_commit(s);
+
+        /* Published: exactly alice and devs (and alice's group). */
+        char pub[PATH_MAX];
+        path_in(e, "roles.db", pub, sizeof(pub));
+        assert_int_equal(raw_int(pub, "SELECT count(*) FROM users"), 1);
+        assert_int_equal(raw_int(pub, "SELECT count(*) FROM groups"), 2);
+        char sec[PATH_MAX];
+        path_in(e, "secrets.db", sec, sizeof(sec));
+        assert_int_equal(raw_int(sec, "SELECT count(*) FROM credentials"), 1);
+        (void) alice;
+}
+
+static void test_user_add_refused_late(void **state) {
+        struct test_env *e = *state;
+        struct roles_group g;
+
+        /* A home_base so long that home_base/NAME cannot be a valid home: refused, and the
+         * personal group must not be left behind in the snapshot either. */
+        e->cfg.home_base[0] = '/';
+        memset(e->cfg.home_base + 1, 'h', 250);
+        e->cfg.home_base[251] = '\0';
+        assert_true(roles_path_valid(e->cfg.home_base));
+        struct roles_store *s = writer(e);
+        struct counts before = counts_of(s);
+        struct roles_user u = new_user("alice");
+        int r = roles_user_add(s, &u);
+        assert_true(r == -ENAMETOOLONG || r == -EINVAL);
+        assert_counts_equal(counts_of(s), before);
+        assert_int_equal(roles_group_by_name(s, "alice", &g), -ENOENT);
+
+        /* With an explicit home it works. */
+        snprintf(u.home, sizeof(u.home), "/home/alice");
+        assert_ok(s, roles_user_add(s, &u));
+        test_commit(s);
+}
+
+static void test_user_primary_group(void **state) {
+        struct test_env *e = *state;
+        struct roles_store *s = writer(e);
+        struct roles_group g;
+
+        /* Group "staff" takes gid 10000 first: alice gets uid 10000, her personal group another gid. */
+        struct roles_group staff = add_group(s, "staff", ROLES_ID_INVALID);
+        assert_int_equal(staff.gid, 10000);
+        struct roles_user alice = add_user(s, "alice");
+        assert_int_equal(alice.uid, 10000);
+        assert_int_not_equal(alice.gid, 10000);
+        assert_ok(s, roles_group_by_name(s, "alice", &g));
+        assert_int_equal(g.gid, alice.gid);
+
+        /* An existing group as primary (--gid): no personal group. */
+        struct roles_user bob = new_user("bob");
+        bob.gid = staff.gid;
+        int groups = list_count(s, ROLES_LIST_GROUPS, NULL);
+        assert_ok(s, roles_user_add(s, &bob));
+        assert_int_equal(bob.gid, staff.gid);
+        assert_int_equal(list_count(s, ROLES_LIST_GROUPS, NULL), groups);
+        assert_int_equal(roles_group_by_name(s, "bob", &g), -ENOENT);
+        test_commit(s);
+}
+
+static void test_user_update(void **state) {
+        struct test_env *e = *state;
+        struct roles_store *s = writer(e);
+        struct roles_user u;
+
+        struct roles_user a = add_user(s, "alice");
+        a.enabled = false;
+        a.expires_at = NOW + 86400;
+        snprintf(a.gecos, sizeof(a.gecos), "Alice L.");
+        assert_ok(s, roles_user_update(s, &a));
+        assert_ok(s, roles_user_by_name(s, "alice", &u));
+        assert_false(u.enabled);
+        assert_true(u.expires_at == NOW + 86400);
+        assert_string_equal(u.gecos, "Alice L.");
+
+        /* Refused: a gid of no group, a gecos with ':', a user that is not there. */
+        struct roles_user bad = a;
+        bad.gid = 12345;
+        assert_int_equal(roles_user_update(s, &bad), -ENOENT);
+        bad = a;
+        snprintf(bad.gecos, sizeof(bad.gecos), "x:y");
+        assert_int_equal(roles_user_update(s, &bad), -EINVAL);
+        bad = a;
+        bad.id = 9999;
+        assert_int_equal(roles_user_update(s, &bad), -ENOENT);
+        assert_ok(s, roles_user_by_name(s, "alice", &u));
+        assert_string_equal(u.gecos, "Alice L.");
+        test_commit(s);
+}
+
+static void test_user_delete(void **state) {
+        struct test_env *e = *state;
+        struct roles_store *s = writer(e);
+        struct roles_secret sec;
+        struct roles_group g;
+        struct roles_user u;
+        char secrets[PATH_MAX];
+
+        path_in(e, "secrets.db", secrets, sizeof(secrets));
+        struct roles_user alice = add_user(s, "alice");
+        struct roles_user bob = add_user(s, "bob");
+        struct roles_group devs = add_group(s, "devs", ROLES_ID_INVALID);
+        assert_ok(s, roles_group_add_member(s, &devs, &alice));
+        uint8_t hash[32] = { 1, 2, 3 };
+        assert_ok(s, roles_secret_put_code(s, alice.uuid, ROLES_CODE_RESET, hash, NOW + 600));
+        test_commit(s);
+        assert_int_equal(raw_int(secrets, "SELECT count(*) FROM credentials"), 2);
+
+        s = writer(e);
+        assert_ok(s, roles_user_by_name(s, "alice", &u));
+        assert_ok(s, roles_user_delete(s, &u));
+        assert_int_equal(roles_user_by_name(s, "alice", &u), -ENOENT);
+        /* The personal group goes with the user; other groups stay, without the member. */
+        assert_int_equal(roles_group_by_name(s, "alice", &g), -ENOENT);
+        assert_ok(s, roles_group_by_name(s, "devs", &g));
+        assert_int_equal(list_count(s, ROLES_LIST_GROUP_MEMBERS, "devs"), 0);
+        /* Secrets stay until the snapshot without the user is published. */
+        assert_ok(s, roles_secret_get(s, alice.uuid, &sec));
+        /* Deleting twice. */
+        assert_int_equal(roles_user_delete(s, &alice), -ENOENT);
+        test_commit(s);
+
+        /* After publishing: the secrets row and codes are gone, bob's remain. */
+        assert_int_equal(raw_int(secrets, "SELECT count(*) FROM credentials"), 1);
+        assert_int_equal(raw_int(secrets, "SELECT count(*) FROM codes"), 0);
+        struct roles_store *r = test_reader(e, ROLES_STORE_SECRETS);
+        assert_int_equal(roles_secret_get(r, alice.uuid, &sec), -ENOENT);
+        assert_ok(r, roles_secret_get(r, bob.uuid, &sec));
+        assert_int_equal(roles_user_by_uid(r, alice.uid, &u), -ENOENT);
+        roles_store_close(r);
+}
+
+static void test_user_delete_keeps_shared_group(void **state) {
+        struct test_env *e = *state;
+        struct roles_store *s = writer(e);
+        struct roles_group g;
+
+        struct roles_user alice = add_user(s, "alice");
+        struct roles_user bob = new_user("bob");
+        bob.gid = alice.gid;            /* bob's primary group is alice's personal group */
+        assert_ok(s, roles_user_add(s, &bob));
+        assert_ok(s, roles_user_delete(s, &alice));
+        /* Still bob's primary group: it must stay. */
+        assert_ok(s, roles_group_by_name(s, "alice", &g));
+        assert_int_equal(g.gid, bob.gid);
+        test_commit(s);
+}
+
+/* ---- groups -------------------------------------------------------------------------------------------- */
+
+static void test_groups(void **state) {
+        struct test_env *e = *state;
+        struct roles_store *s = writer(e);
+        struct roles_group g;
+
+        struct roles_group devs = add_group(s, "devs", ROLES_ID_INVALID);
+        assert_int_equal(devs.gid, 10000);
+        assert_true(roles_uuid_valid(devs.uuid));
+        struct roles_group ops = add_group(s, "ops", 30000);
+        assert_int_equal(ops.gid, 30000);
+        struct roles_group qa = add_group(s, "qa", ROLES_ID_INVALID);
+        assert_int_equal(qa.gid, 30001);
+
+        struct counts before = counts_of(s);
+        g = (struct roles_group) { .name = "devs", .gid = ROLES_ID_INVALID };
+        assert_int_equal(roles_group_add(s, &g), -EEXIST);
+        g = (struct roles_group) { .name = "other", .gid = 30000 };
+        assert_int_equal(roles_group_add(s, &g), -EEXIST);
+        g = (struct roles_group) { .name = "other", .gid = 0 };
+        assert_int_equal(roles_group_add(s, &g), -ERANGE);
+        g = (struct roles_group) { .name = "other", .gid = 9999 };
+        assert_int_equal(roles_group_add(s, &g), -ERANGE);
+        g = (struct roles_group) { .name = "other", .gid = 60000 };
+        assert_int_equal(roles_group_add(s, &g), -ERANGE);
+        g = (struct roles_group) { .name = "Other", .gid = ROLES_ID_INVALID };
+        assert_int_equal(roles_group_add(s, &g), -EINVAL);
+        g = (struct roles_group) { .name = "other", .gid = ROLES_ID_INVALID, .description = "a:b" };
+        assert_int_equal(roles_group_add(s, &g), -EINVAL);
+        assert_counts_equal(counts_of(s), before);
+
+        assert_ok(s, roles_group_by_gid(s, 30000, &g));
+        assert_string_equal(g.name, "ops");
+        assert_ok(s, roles_group_delete(s, &ops));
+        assert_int_equal(roles_group_by_name(s, "ops", &g), -ENOENT);
+        assert_int_equal(roles_group_delete(s, &ops), -ENOENT);
+        test_commit(s);
+
+        struct roles_store *r = test_reader(e, 0);
+        assert_int_equal(roles_group_by_gid(r, 30000, &g), -ENOENT);
+        assert_ok(r, roles_group_by_gid(r, 30001, &g));
+        assert_string_equal(g.name, "qa");
+        assert_string_equal(g.uuid, qa.uuid);
+        roles_store_close(r);
+}
+
+static void test_group_delete_primary_busy(void **state) {
+        struct test_env *e = *state;
+        struct roles_store *s = writer(e);
+        struct roles_group g;
+
+        struct roles_user alice = add_user(s, "alice");
+        assert_ok(s, roles_group_by_name(s, "alice", &g));
+        struct counts before = counts_of(s);
+        assert_int_equal(roles_group_delete(s, &g), -EBUSY);
+        assert_non_null(strstr(roles_store_error(s), "alice"));
+        assert_counts_equal(counts_of(s), before);
+
+        /* Another group used as someone's primary group by --gid. */
+        struct roles_group staff = add_group(s, "staff", ROLES_ID_INVALID);
+        struct roles_user bob = new_user("bob");
+        bob.gid = staff.gid;
+        assert_ok(s, roles_user_add(s, &bob));
+        assert_int_equal(roles_group_delete(s, &staff), -EBUSY);
+        assert_ok(s, roles_user_delete(s, &bob));
+        assert_ok(s, roles_group_delete(s, &staff));
+        (void) alice;
+        test_commit(s);
+}
+
+static void test_group_members(void **state) {
+        struct test_env *e = *state;
+        struct roles_store *s = writer(e);
+        char buf[64];
+
+        struct roles_user alice = add_user(s, "alice");
+        struct roles_user bob = add_user(s, "bob");
+        struct roles_group devs = add_group(s, "devs", ROLES_ID_INVALID);
+
+        assert_ok(s, roles_group_add_member(s, &devs, &alice));
+        assert_ok(s, roles_group_add_member(s, &devs, &bob));
+        int audit = list_count(s, ROLES_LIST_AUDIT, NULL);
+        assert_int_equal(roles_group_add_member(s, &devs, &alice), -EEXIST);
+        assert_int_equal(list_count(s, ROLES_LIST_AUDIT, NULL), audit);
+        assert_int_equal(list_count(s, ROLES_LIST_GROUP_MEMBERS, "devs"), 2);
+        assert_string_equal(list_value(s, ROLES_LIST_GROUP_MEMBERS, "devs", 0, "user", buf, sizeof(buf)), "alice");
+
+        assert_ok(s, roles_group_remove_member(s, &devs, &alice));
+        assert_int_equal(roles_group_remove_member(s, &devs, &alice), -ENOENT);
+        assert_int_equal(list_count(s, ROLES_LIST_GROUP_MEMBERS, "devs"), 1);
+        test_commit(s);
+
+        struct roles_store *r = test_reader(e, 0);
+        assert_int_equal(list_count(r, ROLES_LIST_GROUP_MEMBERS, "devs"), 1);
+        assert_string_equal(list_value(r, ROLES_LIST_GROUP_MEMBERS, "devs", 0, "user", buf, sizeof(buf)), "bob");
+        /* bob: primary group bob, member of devs. */
+        assert_int_equal(list_count(r, ROLES_LIST_USER_GROUPS, "bob"), 2);
+        roles_store_close(r);
+}
+
+/* ---- metaroles ------------------------------------------------------------------------------------------ */
+
+static void test_metarole_builtins(void **state) {
+        struct test_env *e = *state;
+        struct roles_store *s = writer(e);
+        char buf[64];
+
+        struct roles_metarole sa = get_metarole(s, ROLES_METAROLE_SUPER_ADMIN);
+        struct roles_metarole admin = get_metarole(s, ROLES_METAROLE_ADMIN);
+        struct roles_metarole user = get_metarole(s, ROLES_METAROLE_USER);
+        assert_true(sa.builtin && admin.builtin && user.builtin);
+        assert_int_equal(sa.gid, ROLES_ID_INVALID);
+        assert_int_equal(list_count(s, ROLES_LIST_METAROLE_INCLUDES, "super-admin"), 1);
+        assert_string_equal(list_value(s, ROLES_LIST_METAROLE_INCLUDES, "super-admin", 0, "includes", buf, sizeof(buf)),
+                            "admin");
+        assert_int_equal(list_count(s, ROLES_LIST_METAROLE_INCLUDES, "admin"), 1);
+        assert_string_equal(list_value(s, ROLES_LIST_METAROLE_INCLUDES, "admin", 0, "includes", buf, sizeof(buf)),
+                            "user");
+        assert_int_equal(list_count(s, ROLES_LIST_METAROLE_INCLUDES, "user"), 0);
+
+        /* Built-ins cannot be deleted, nor the chain between them cut. */
+        struct counts before = counts_of(s);
+        assert_int_equal(roles_metarole_delete(s, &user), -EBUSY);
+        assert_int_equal(roles_metarole_delete(s, &sa), -EBUSY);
+        int r = roles_metarole_exclude(s, &admin, &user);
+        assert_true(r == -EBUSY || r == -EPERM);
+        assert_counts_equal(counts_of(s), before);
+        assert_int_equal(list_count(s, ROLES_LIST_METAROLE_INCLUDES, "admin"), 1);
+        test_commit(s);
+
+        struct roles_store *rd = test_reader(e, 0);
+        struct roles_metarole m;
+        assert_ok(rd, roles_metarole_by_code(rd, "user", &m));
+        assert_true(m.builtin);
+        roles_store_close(rd);
+}
+
+static void test_metarole_add_delete(void **state) {
+        struct test_env *e = *state;
+        struct roles_store *s = writer(e);
+        struct roles_metarole m;
+
+        struct roles_metarole dba = add_metarole(s, "dba");
+        assert_false(dba.builtin);
+        assert_int_equal(dba.gid, ROLES_ID_INVALID);
+        m = (struct roles_metarole) { .code = "dba" };
+        assert_int_equal(roles_metarole_add(s, &m), -EEXIST);
+        m = (struct roles_metarole) { .code = "Dba" };
+        assert_int_equal(roles_metarole_add(s, &m), -EINVAL);
+        m = (struct roles_metarole) { .code = "ok", .name = "bad:name" };
+        assert_int_equal(roles_metarole_add(s, &m), -EINVAL);
+
+        /* In use by a role: refused until the role goes. */
+        struct roles_role role = add_role(s, "db-admins", "dba");
+        assert_int_equal(roles_metarole_delete(s, &dba), -EBUSY);
+        assert_ok(s, roles_role_delete(s, &role));
+        assert_ok(s, roles_metarole_delete(s, &dba));
+        assert_int_equal(roles_metarole_by_code(s, "dba", &m), -ENOENT);
+        assert_int_equal(roles_metarole_delete(s, &dba), -ENOENT);
+        test_commit(s);
+}
+
+static void test_metarole_cycles(void **state) {
+        struct test_env *e = *state;
+        struct roles_store *s = writer(e);
+
+        struct roles_metarole a = add_metarole(s, "a");
+        struct roles_metarole b = add_metarole(s, "b");
+        struct roles_metarole c = add_metarole(s, "c");
+        struct roles_metarole sa = get_metarole(s, ROLES_METAROLE_SUPER_ADMIN);
+        struct roles_metarole user = get_metarole(s, ROLES_METAROLE_USER);
+
+        assert_ok(s, roles_metarole_include(s, &a, &b));
+        assert_ok(s, roles_metarole_include(s, &b, &c));
+        assert_int_equal(roles_metarole_include(s, &a, &b), -EEXIST);
+        int audit = list_count(s, ROLES_LIST_AUDIT, NULL);
+
+        /* Self, direct and through a chain. */
+        assert_int_equal(roles_metarole_include(s, &a, &a), -ELOOP);
+        assert_int_equal(roles_metarole_include(s, &b, &a), -ELOOP);
+        assert_int_equal(roles_metarole_include(s, &c, &a), -ELOOP);
+        assert_int_equal(roles_metarole_include(s, &c, &b), -ELOOP);
+        /* Through the built-in chain: user would include super-admin ⊃ admin ⊃ user. */
+        assert_int_equal(roles_metarole_include(s, &user, &sa), -ELOOP);
+        /* Through a mixed chain: c includes super-admin, then user including a closes it. */
+        assert_ok(s, roles_metarole_include(s, &c, &sa));
+        audit++;
+        assert_int_equal(roles_metarole_include(s, &user, &a), -ELOOP);
+        assert_int_equal(list_count(s, ROLES_LIST_AUDIT, NULL), audit);
+        assert_int_equal(list_count(s, ROLES_LIST_METAROLE_INCLUDES, "a"), 1);
+        assert_int_equal(list_count(s, ROLES_LIST_METAROLE_INCLUDES, "c"), 1);
+        assert_int_equal(list_count(s, ROLES_LIST_METAROLE_INCLUDES, "user"), 0);
+
+        /* A diamond is not a cycle. */
+        assert_ok(s, roles_metarole_include(s, &a, &c));
+
+        /* Exclude, then the reverse edge becomes possible. */
+        assert_ok(s, roles_metarole_exclude(s, &b, &c));
+        assert_int_equal(roles_metarole_exclude(s, &b, &c), -ENOENT);
+        assert_ok(s, roles_metarole_exclude(s, &a, &c));
+        assert_ok(s, roles_metarole_include(s, &c, &b));
+        test_commit(s);
+}
+
+static void test_metarole_publish(void **state) {
+        struct test_env *e = *state;
+        struct roles_store *s = writer(e);
+        struct roles_group g;
+        struct roles_metarole m;
+
+        add_group(s, "devs", ROLES_ID_INVALID);         /* 10000 */
+        add_group(s, "ops", ROLES_ID_INVALID);          /* 10001 */
+        struct roles_metarole web = add_metarole(s, "web");
+        assert_ok(s, roles_metarole_publish(s, &web, ROLES_ID_INVALID));
+        assert_int_equal(web.gid, 10002);
+        assert_int_equal(roles_group_by_gid(s, 10002, &g), -ENOENT);     /* not a group row */
+        assert_int_equal(roles_metarole_publish(s, &web, ROLES_ID_INVALID), -EEXIST);
+
+        /* Groups allocated afterwards do not take the metarole's gid, nor a user's personal group. */
+        struct roles_group qa = add_group(s, "qa", ROLES_ID_INVALID);
+        assert_int_equal(qa.gid, 10003);
+        struct roles_user u = new_user("alice");
+        u.uid = 10002;                  /* personal group gid would be 10002: taken by web */
+        assert_ok(s, roles_user_add(s, &u));
+        assert_int_not_equal(u.gid, 10002);
+
+        /* Explicit gids that clash. */
+        struct roles_metarole db = add_metarole(s, "db");
+        assert_int_equal(roles_metarole_publish(s, &db, 10000), -EEXIST);      /* devs */
+        assert_int_equal(roles_metarole_publish(s, &db, 10002), -EEXIST);      /* web */
+        assert_int_equal(roles_metarole_publish(s, &db, 5), -ERANGE);
+        assert_int_equal(db.gid, ROLES_ID_INVALID);
+        g = (struct roles_group) { .name = "other", .gid = 10002 };
+        assert_int_equal(roles_group_add(s, &g), -EEXIST);
+
+        /* Names: a published metarole and a group cannot share one, either way round. */
+        g = (struct roles_group) { .name = "web", .gid = ROLES_ID_INVALID };
+        assert_int_equal(roles_group_add(s, &g), -EEXIST);
+        u = new_user("web");
+        assert_int_equal(roles_user_add(s, &u), -EEXIST);
+        struct roles_metarole ops = add_metarole(s, "ops");    /* fine while unpublished */
+        assert_int_equal(roles_metarole_publish(s, &ops, ROLES_ID_INVALID), -EEXIST);
+        assert_int_equal(ops.gid, ROLES_ID_INVALID);
+
+        /* Unpublished, the name is free again. */
+        assert_ok(s, roles_metarole_unpublish(s, &web));
+        assert_int_equal(web.gid, ROLES_ID_INVALID);
+        assert_int_equal(roles_metarole_unpublish(s, &web), -ENOENT);
+        add_group(s, "web", ROLES_ID_INVALID);
+        assert_ok(s, roles_metarole_publish(s, &db, 40000));
+        test_commit(s);
+
+        struct roles_store *r = test_reader(e, 0);
+        assert_ok(r, roles_metarole_by_code(r, "db", &m));
+        assert_int_equal(m.gid, 40000);
+        assert_ok(r, roles_metarole_by_code(r, "web", &m));
+        assert_int_equal(m.gid, ROLES_ID_INVALID);
+        roles_store_close(r);
+}
+
+static void test_metarole_perms(void **state) {
+        struct test_env *e = *state;
+        struct roles_store *s = writer(e);
+
+        struct roles_metarole dba = add_metarole(s, "dba");
+        assert_ok(s, roles_metarole_grant(s, &dba, "db.read"));
+        assert_ok(s, roles_metarole_grant(s, &dba, "db.backup.*"));
+        assert_int_equal(roles_metarole_grant(s, &dba, "db.read"), -EEXIST);
+        assert_int_equal(roles_metarole_grant(s, &dba, "*"), -EINVAL);
+        assert_int_equal(roles_metarole_grant(s, &dba, "DB.read"), -EINVAL);
+        assert_int_equal(roles_metarole_grant(s, &dba, "db..read"), -EINVAL);
+        assert_int_equal(list_count(s, ROLES_LIST_METAROLE_PERMS, "dba"), 2);
+        assert_ok(s, roles_metarole_revoke(s, &dba, "db.read"));
+        assert_int_equal(roles_metarole_revoke(s, &dba, "db.read"), -ENOENT);
+        assert_int_equal(list_count(s, ROLES_LIST_METAROLE_PERMS, "dba"), 1);
+        test_commit(s);
+}
+
+/* ---- roles ---------------------------------------------------------------------------------------------- */
+
+static void test_roles(void **state) {
+        struct test_env *e = *state;
+        struct roles_store *s = writer(e);
+        struct roles_role role;
+        char buf[64];
+
+        add_metarole(s, "dba");
+        struct counts before = counts_of(s);
+        role = (struct roles_role) { .name = "dbas", .metarole = "nosuch" };
+        assert_int_equal(roles_role_add(s, &role), -ENOENT);
+        role = (struct roles_role) { .name = "dbas", .metarole = "" };
+        assert_true(roles_role_add(s, &role) < 0);
+        role = (struct roles_role) { .name = "DBAs", .metarole = "dba" };
+        assert_int_equal(roles_role_add(s, &role), -EINVAL);
+        role = (struct roles_role) { .name = "dbas", .metarole = "dba", .description = "x\ny" };
+        assert_int_equal(roles_role_add(s, &role), -EINVAL);
+        assert_counts_equal(counts_of(s), before);
+
+        struct roles_role dbas = add_role(s, "dbas", "dba");
+        assert_true(dbas.id > 0);
+        role = (struct roles_role) { .name = "dbas", .metarole = "user" };
+        assert_int_equal(roles_role_add(s, &role), -EEXIST);
+        assert_ok(s, roles_role_by_name(s, "dbas", &role));
+        assert_string_equal(role.metarole, "dba");
+        assert_true(role.metarole_id == dbas.metarole_id);
+
+        /* Grants, duplicates, disable/enable, revoke. */
+        assert_ok(s, roles_role_grant(s, &dbas, "db.read"));
+        assert_ok(s, roles_role_grant(s, &dbas, "db.*"));
+        assert_int_equal(roles_role_grant(s, &dbas, "db.read"), -EEXIST);
+        assert_int_equal(roles_role_grant(s, &dbas, "*"), -EINVAL);
+        assert_ok(s, roles_role_set_disabled(s, &dbas, "db.read", true));
+        assert_string_equal(list_value(s, ROLES_LIST_ROLE_PERMS, "dbas", 1, "status", buf, sizeof(buf)), "disabled");
+        assert_string_equal(list_value(s, ROLES_LIST_ROLE_PERMS, "dbas", 0, "status", buf, sizeof(buf)), "enabled");
+        assert_int_equal(roles_role_set_disabled(s, &dbas, "db.write", true), -ENOENT);
+        assert_ok(s, roles_role_set_disabled(s, &dbas, "db.read", false));
+        assert_string_equal(list_value(s, ROLES_LIST_ROLE_PERMS, "dbas", 1, "status", buf, sizeof(buf)), "enabled");
+        assert_ok(s, roles_role_set_disabled(s, &dbas, "db.read", true));
+        assert_ok(s, roles_role_revoke(s, &dbas, "db.*"));
+        assert_int_equal(roles_role_revoke(s, &dbas, "db.*"), -ENOENT);
+        assert_int_equal(list_count(s, ROLES_LIST_ROLE_PERMS, "dbas"), 1);
+        test_commit(s);
+
+        struct roles_store *r = test_reader(e, 0);
+        assert_string_equal(list_value(r, ROLES_LIST_ROLE_PERMS, "dbas", 0, "permission", buf, sizeof(buf)), "db.read");
+        assert_string_equal(list_value(r, ROLES_LIST_ROLE_PERMS, "dbas", 0, "status", buf, sizeof(buf)), "disabled");
+        roles_store_close(r);
+}
+
+struct seen_assignment {
+        int n;
+        int64_t until;
+};
+
+static int on_assignment(void *userdata, const struct roles_assignment_row *row) {
+        struct seen_assignment *a = userdata;
+        a->n++;
+        a->until = row->until;
+        return 0;
+}
+
+static void test_role_assign_until(void **state) {
+        struct test_env *e = *state;
+        struct roles_store *s = writer(e);
+        struct seen_assignment seen;
+        char buf[64], t[21];
+
+        struct roles_user alice = add_user(s, "alice");
+        struct roles_role ops = add_role(s, "ops", "admin");
+
+        assert_ok(s, roles_role_assign(s, &ops, &alice, NOW + 3600));
+        seen = (struct seen_assignment) { 0 };
+        assert_ok(s, roles_store_user_assignments(s, alice.id, on_assignment, &seen));
+        assert_int_equal(seen.n, 1);
+        assert_true(seen.until == NOW + 3600);
+        assert_string_equal(list_value(s, ROLES_LIST_USER_ROLES, "alice", 0, "until", buf, sizeof(buf)),
+                            roles_format_time(NOW + 3600, t));
+
+        /* Re-assigning replaces the end (shorter, longer, or none), never adds a second row. */
+        assert_ok(s, roles_role_assign(s, &ops, &alice, NOW + 60));
+        seen = (struct seen_assignment) { 0 };
+        assert_ok(s, roles_store_user_assignments(s, alice.id, on_assignment, &seen));
+        assert_int_equal(seen.n, 1);
+        assert_true(seen.until == NOW + 60);
+        assert_ok(s, roles_role_assign(s, &ops, &alice, 0));
+        seen = (struct seen_assignment) { 0 };
+        assert_ok(s, roles_store_user_assignments(s, alice.id, on_assignment, &seen));
+        assert_int_equal(seen.n, 1);
+        assert_true(seen.until == 0);
+        assert_null(list_value(s, ROLES_LIST_USER_ROLES, "alice", 0, "until", buf, sizeof(buf)));
+        assert_ok(s, roles_role_assign(s, &ops, &alice, NOW + 7200));
+        assert_int_equal(roles_role_assign(s, &ops, &alice, -5), -EINVAL);
+        test_commit(s);
+
+        struct roles_store *r = test_reader(e, 0);
+        roles_store_set_now(r, NOW);
+        seen = (struct seen_assignment) { 0 };
+        assert_ok(r, roles_store_user_assignments(r, alice.id, on_assignment, &seen));
+        assert_int_equal(seen.n, 1);
+        assert_true(seen.until == NOW + 7200);
+        assert_string_equal(list_value(r, ROLES_LIST_USER_ROLES, "alice", 0, "status", buf, sizeof(buf)), "current");
+        roles_store_set_now(r, NOW + 7200);
+        assert_string_equal(list_value(r, ROLES_LIST_USER_ROLES, "alice", 0, "status", buf, sizeof(buf)), "ended");
+        roles_store_close(r);
+
+        s = writer(e);
+        assert_ok(s, roles_role_unassign(s, &ops, &alice));
+        assert_int_equal(roles_role_unassign(s, &ops, &alice), -ENOENT);
+        seen = (struct seen_assignment) { 0 };
+        assert_ok(s, roles_store_user_assignments(s, alice.id, on_assignment, &seen));
+        assert_int_equal(seen.n, 0);
+        test_commit(s);
+}
+
+/* ---- readers and snapshots ------------------------------------------------------------------------------- */
+
+static void test_reader_snapshot(void **state) {
+        struct test_env *e = *state;
+        struct roles_user u;
+        int64_t old_serial, serial;
+
+        struct roles_store *old = test_reader(e, 0);
+        assert_ok(old, roles_store_serial(old, &old_serial));
+
+        struct roles_store *s = writer(e);
+        add_user(s, "alice");
+        test_commit(s);
+
+        /* The reader opened before keeps its snapshot, consistently. */
+        assert_int_equal(roles_user_by_name(old, "alice", &u), -ENOENT);
+        assert_ok(old, roles_store_serial(old, &serial));
+        assert_true(serial == old_serial);
+        assert_int_equal(list_count(old, ROLES_LIST_USERS, NULL), 0);
+
+        /* A new reader sees the new one. */
+        struct roles_store *fresh = test_reader(e, 0);
+        assert_ok(fresh, roles_user_by_name(fresh, "alice", &u));
+        assert_ok(fresh, roles_store_serial(fresh, &serial));
+        assert_true(serial == old_serial + 1);
+
+        /* A second change: still the old snapshot for the old reader. */
+        s = writer(e);
+        add_user(s, "bob");
+        test_commit(s);
+        assert_int_equal(roles_user_by_name(old, "bob", &u), -ENOENT);
+        assert_int_equal(roles_user_by_name(fresh, "bob", &u), -ENOENT);
+        assert_ok(fresh, roles_user_by_name(fresh, "alice", &u));
+        roles_store_close(old);
+        roles_store_close(fresh);
+}
+
+static void test_newer_schema_refused(void **state) {
+        struct test_env *e = *state;
+        char pub[PATH_MAX], copy[PATH_MAX], err[512] = "";
+        struct roles_store *s = (struct roles_store *) 0x1;
+        size_t before_len, after_len;
+
+        /* A roles.db from a newer roles, arriving as a replaced file. */
+        path_in(e, "roles.db", pub, sizeof(pub));
+        path_in(e, "incoming.db", copy, sizeof(copy));
+        copy_file(pub, copy, 0644);
+        raw_exec(copy, "PRAGMA user_version = 99");
+        assert_int_equal(raw_int(copy, "PRAGMA user_version"), 99);
+        assert_int_equal(rename(copy, pub), 0);
+        char *before = test_read_file(pub, &before_len);
+        assert_non_null(before);
+
+        assert_int_equal(roles_store_open(&e->cfg, 0, &s, err, sizeof(err)), -EPROTO);
+        assert_non_null(strstr(err, "newer"));
+        assert_ptr_equal(s, (struct roles_store *) 0x1);
+        err[0] = '\0';
+        assert_int_equal(roles_store_open(&e->cfg, ROLES_STORE_SECRETS, &s, err, sizeof(err)), -EPROTO);
+        assert_non_null(strstr(err, "newer"));
+
+        /* Writers refuse it too, and never "migrate" it back. */
+        err[0] = '\0';
+        assert_int_equal(roles_store_open(&e->cfg, ROLES_STORE_WRITE | ROLES_STORE_SECRETS, &s, err, sizeof(err)),
+                         -EPROTO);
+        assert_non_null(strstr(err, "newer"));
+        assert_int_equal(roles_store_open(&e->cfg, ROLES_STORE_WRITE | ROLES_STORE_SECRETS | ROLES_STORE_CREATE, &s,
+                                          err, sizeof(err)), -EPROTO);
+        assert_int_equal(stray_files(e), 0);
+        char *after = test_read_file(pub, &after_len);
+        assert_non_null(after);
+        assert_int_equal(after_len, before_len);
+        assert_memory_equal(after, before, before_len);
+        free(before);
+        free(after);
+        assert_int_equal(raw_int(pub, "PRAGMA user_version"), 99);
+}
+
+static void test_newer_side_files_refused(void **state) {
+        struct test_env *e = *state;
+        char path[PATH_MAX], err[512] = "";
+        struct roles_store *s = NULL;
+
+        static const char *const files[] = { "secrets.db", "state.db" };
+        for (size_t i = 0; i < ROLES_N_ELEMENTS(files); i++) {
+                path_in(e, files[i], path, sizeof(path));
+                raw_exec(path, "PRAGMA user_version = 7");
+                err[0] = '\0';
+                assert_int_equal(roles_store_open(&e->cfg, ROLES_STORE_SECRETS, &s, err, sizeof(err)), -EPROTO);
+                assert_non_null(strstr(err, "newer"));
+                assert_non_null(strstr(err, files[i]));
+                assert_int_equal(roles_store_open(&e->cfg, ROLES_STORE_WRITE | ROLES_STORE_SECRETS, &s, err, sizeof(err)),
+                                 -EPROTO);
+                assert_int_equal(raw_int(path, "PRAGMA user_version"), 7);
+                raw_exec(path, "PRAGMA user_version = 1");
+        }
+        /* roles.db alone is still fine for NSS-style readers. */
+        s = test_reader(e, 0);
+        roles_store_close(s);
+        assert_int_equal(stray_files(e), 0);
+}
+
+static void test_unsafe_files_refused(void **state) {
+        struct test_env *e = *state;
+        char pub[PATH_MAX], real[PATH_MAX], err[512];
+        struct roles_store *s = NULL;
+        const unsigned modes[] = { 0, ROLES_STORE_SECRETS, ROLES_STORE_WRITE | ROLES_STORE_SECRETS };
+
+        path_in(e, "roles.db", pub, sizeof(pub));
+
+        /* World- or group-writable roles.db. */
+        static const mode_t weak[] = { 0666, 0646, 0664 };
+        for (size_t m = 0; m < ROLES_N_ELEMENTS(weak); m++) {
+                assert_int_equal(chmod(pub, weak[m]), 0);
+                for (size_t i = 0; i < ROLES_N_ELEMENTS(modes); i++) {
+                        err[0] = '\0';
+                        assert_int_equal(roles_store_open(&e->cfg, modes[i], &s, err, sizeof(err)), -EPERM);
+                        assert_non_null(strstr(err, "roles.db"));
+                }
+        }
+        assert_int_equal(chmod(pub, 0644), 0);
+
+        /* A world-writable secrets.db. */
+        char sec[PATH_MAX];
+        path_in(e, "secrets.db", sec, sizeof(sec));
+        assert_int_equal(chmod(sec, 0606), 0);
+        assert_int_equal(roles_store_open(&e->cfg, ROLES_STORE_SECRETS, &s, err, sizeof(err)), -EPERM);
+        assert_int_equal(roles_store_open(&e->cfg, ROLES_STORE_WRITE | ROLES_STORE_SECRETS, &s, err, sizeof(err)), -EPERM);
+        assert_int_equal(chmod(sec, 0600), 0);
+
+        /* roles.db as a symlink to a perfectly good file. */
+        path_in(e, "real.db", real, sizeof(real));
+        assert_int_equal(rename(pub, real), 0);
+        assert_int_equal(symlink(real, pub), 0);
+        for (size_t i = 0; i < ROLES_N_ELEMENTS(modes); i++) {
+                err[0] = '\0';
+                assert_int_equal(roles_store_open(&e->cfg, modes[i], &s, err, sizeof(err)), -EPERM);
+                assert_non_null(strstr(err, "roles.db"));
+        }
+        /* The writer did not follow it and replace the target, nor the link. */
+        struct stat st;
+        assert_int_equal(lstat(pub, &st), 0);
+        assert_true(S_ISLNK(st.st_mode));
+        assert_int_equal(unlink(pub), 0);
+
+        /* Something else that is not a regular file: a directory of that name. */
+        assert_int_equal(mkdir(pub, 0755), 0);
+        for (size_t i = 0; i < ROLES_N_ELEMENTS(modes); i++)
+                assert_int_equal(roles_store_open(&e->cfg, modes[i], &s, err, sizeof(err)), -EPERM);
+        assert_int_equal(rmdir(pub), 0);
+        assert_int_equal(rename(real, pub), 0);
+
+        /* A world-writable directory (without the sticky bit). */
+        assert_int_equal(chmod(e->dir, 0777), 0);
+        assert_int_equal(roles_store_open(&e->cfg, 0, &s, err, sizeof(err)), -EPERM);
+        assert_int_equal(roles_store_open(&e->cfg, ROLES_STORE_WRITE | ROLES_STORE_SECRETS, &s, err, sizeof(err)), -EPERM);
+        assert_int_equal(chmod(e->dir, 0755), 0);
+
+        assert_int_equal(stray_files(e), 0);
+        s = test_reader(e, ROLES_STORE_SECRETS);
+        roles_store_close(s);
+}
+
+/* ---- audit ------------------------------------------------------------------------------------------------ */
+
+static void test_audit(void **state) {
+        struct test_env *e = *state;
+        char buf[256];
+
+        struct roles_store *r = test_reader(e, ROLES_STORE_SECRETS);
+        int base = list_count(r, ROLES_LIST_AUDIT, NULL);
+        roles_store_close(r);
+
+        struct roles_store *s = test_writer(e);
+        roles_store_set_now(s, NOW);
+        assert_int_equal(roles_store_set_actor(s, "bad\nactor"), -EINVAL);
+        assert_int_equal(roles_store_set_actor(s, "root (login alice)"), 0);
+        struct roles_user alice = add_user(s, "alice");              /* user.add + group.add */
+        struct roles_group devs = add_group(s, "devs", ROLES_ID_INVALID);
+        assert_ok(s, roles_group_add_member(s, &devs, &alice));
+        struct roles_user dup = new_user("alice");
+        assert_int_equal(roles_user_add(s, &dup), -EEXIST);          /* no row for a refusal */
+        struct roles_role ops = add_role(s, "ops", "admin");
+        assert_ok(s, roles_role_assign(s, &ops, &alice, 0));
+        test_commit(s);
+
+        r = test_reader(e, ROLES_STORE_SECRETS);
+        int n = list_count(r, ROLES_LIST_AUDIT, NULL) - base;
+        assert_int_equal(n, 6);
+        static const char *const actions[] = {
+                "group.add", "user.add", "group.add", "group.adduser", "role.add", "role.assign",
+        };
+        static const char *const targets[] = { "alice", "alice", "devs", "devs", "ops", "ops" };
+        for (int i = 0; i < n; i++) {
+                assert_string_equal(list_value(r, ROLES_LIST_AUDIT, NULL, base + i, "actor", buf, sizeof(buf)),
+                                    "root (login alice)");
+                assert_string_equal(list_value(r, ROLES_LIST_AUDIT, NULL, base + i, "action", buf, sizeof(buf)),
+                                    actions[i]);
+                assert_string_equal(list_value(r, ROLES_LIST_AUDIT, NULL, base + i, "target", buf, sizeof(buf)),
+                                    targets[i]);
+                assert_string_equal(list_value(r, ROLES_LIST_AUDIT, NULL, base + i, "at", buf, sizeof(buf)),
+                                    "2026-01-01T00:00:00Z");
+        }
+        roles_store_close(r);
+
+        /* Without set_actor the actor is still named, never empty. */
+        s = test_writer(e);
+        add_group(s, "qa", ROLES_ID_INVALID);
+        test_commit(s);
+        r = test_reader(e, ROLES_STORE_SECRETS);
+        const char *actor = list_value(r, ROLES_LIST_AUDIT, NULL, base + n, "actor", buf, sizeof(buf));
+        assert_non_null(actor);
+        assert_true(actor[0] != '\0');
+        roles_store_close(r);
+}
+
+/* ---- secrets ---------------------------------------------------------------------------------------------- */
+
+static void test_secret_password(void **state) {
+        struct test_env *e = *state;
+        const struct roles_hash_params cheap = { .t_cost = 1, .m_cost_kib = 1024, .parallelism = 1 };
+        char hash[ROLES_HASH_ENCODED_MAX], hash2[ROLES_HASH_ENCODED_MAX];
+        struct roles_secret sec, sec2;
+
+        struct roles_store *s = writer(e);
+        struct roles_user alice = add_user(s, "alice");
+        test_commit(s);
+
+        s = writer(e);
+        assert_ok(s, roles_secret_get(s, alice.uuid, &sec));
+        assert_string_equal(sec.password_hash, "");
+        assert_true(sec.password_changed_at == 0);
+        assert_true(sec.last_auth_sensitive_operation_at == 0);
+        char first_uniquifier[ROLES_UUID_LEN + 1];
+        memcpy(first_uniquifier, sec.fs_uniquifier, sizeof(first_uniquifier));
+
+        assert_int_equal(roles_password_hash("correct horse", 13, &cheap, hash), 0);
+        roles_store_set_now(s, NOW + 100);
+        assert_ok(s, roles_secret_set_password(s, alice.uuid, hash, true));
+        assert_ok(s, roles_secret_get(s, alice.uuid, &sec));
+        assert_string_equal(sec.password_hash, hash);
+        assert_true(sec.must_change_password);
+        assert_true(sec.password_changed_at == NOW + 100);
+        assert_true(sec.last_auth_sensitive_operation_at == NOW + 100);
+        assert_true(roles_uuid_valid(sec.fs_uniquifier));
+        assert_string_not_equal(sec.fs_uniquifier, first_uniquifier);
+        test_commit(s);
+
+        /* Persisted in secrets.db, and verifiable. */
+        struct roles_store *r = test_reader(e, ROLES_STORE_SECRETS);
+        assert_ok(r, roles_secret_get(r, alice.uuid, &sec2));
+        assert_string_equal(sec2.password_hash, hash);
+        assert_string_equal(sec2.fs_uniquifier, sec.fs_uniquifier);
+        assert_int_equal(roles_password_verify(sec2.password_hash, "correct horse", 13, &cheap), 0);
+        roles_store_close(r);
+
+        /* Every change bumps them again. */
+        s = writer(e);
+        roles_store_set_now(s, NOW + 200);
+        assert_int_equal(roles_password_hash("battery staple", 14, &cheap, hash2), 0);
+        assert_ok(s, roles_secret_set_password(s, alice.uuid, hash2, false));
+        assert_ok(s, roles_secret_get(s, alice.uuid, &sec2));
+        assert_string_equal(sec2.password_hash, hash2);
+        assert_false(sec2.must_change_password);
+        assert_true(sec2.last_auth_sensitive_operation_at == NOW + 200);
+        assert_string_not_equal(sec2.fs_uniquifier, sec.fs_uniquifier);
+
+        /* Refused: no such user, no hash. */
+        assert_int_equal(roles_secret_set_password(s, "0b8e5a4e-6f0e-4c1b-9d2a-3c4d5e6f7a8b", hash, false), -ENOENT);
+        assert_int_equal(roles_secret_set_password(s, alice.uuid, "", false), -EINVAL);
+        assert_int_equal(roles_secret_get(s, "0b8e5a4e-6f0e-4c1b-9d2a-3c4d5e6f7a8b", &sec), -ENOENT);
+
+        /* Email. */
+        assert_ok(s, roles_secret_set_email(s, alice.uuid, "alice@example.org"));
+        assert_int_equal(roles_secret_set_email(s, alice.uuid, "not an email"), -EINVAL);
+        assert_ok(s, roles_secret_get(s, alice.uuid, &sec));
+        assert_string_equal(sec.email, "alice@example.org");
+
+        /* Clearing the password. */
+        assert_ok(s, roles_secret_clear_password(s, alice.uuid));
+        assert_ok(s, roles_secret_get(s, alice.uuid, &sec));
+        assert_string_equal(sec.password_hash, "");
+        test_commit(s);
+
+        roles_secret_wipe(&sec);
+        static const struct roles_secret zero;
+        assert_memory_equal(&sec, &zero, sizeof(sec));
+}
+
+static void test_secret_codes(void **state) {
+        struct test_env *e = *state;
+        struct roles_code_row row;
+        uint8_t hash[ROLES_CODE_HASH_LEN], hash2[ROLES_CODE_HASH_LEN];
+        char code[ROLES_CODE_TEXT_LEN + 1];
+
+        struct roles_store *s = writer(e);
+        struct roles_user alice = add_user(s, "alice");
+        assert_int_equal(roles_code_new(code), 0);
+        assert_int_equal(roles_code_hash(code, alice.uuid, hash), 0);
+        assert_int_equal(roles_secret_get_code(s, alice.uuid, ROLES_CODE_ACTIVATION, &row), -ENOENT);
+        assert_ok(s, roles_secret_put_code(s, alice.uuid, ROLES_CODE_ACTIVATION, hash, NOW + 3600));
+        assert_ok(s, roles_secret_get_code(s, alice.uuid, ROLES_CODE_ACTIVATION, &row));
+        assert_memory_equal(row.hash, hash, sizeof(hash));
+        assert_true(row.expires_at == NOW + 3600);
+        assert_true(row.used_at == 0);
+        assert_true(roles_code_matches(row.hash, code, alice.uuid));
+        /* The kinds are separate. */
+        assert_int_equal(roles_secret_get_code(s, alice.uuid, ROLES_CODE_RESET, &row), -ENOENT);
+        test_commit(s);
+
+        /* Used once; the second use is refused. */
+        s = writer(e);
+        roles_store_set_now(s, NOW + 10);
+        assert_ok(s, roles_secret_use_code(s, alice.uuid, ROLES_CODE_ACTIVATION));
+        assert_int_equal(roles_secret_use_code(s, alice.uuid, ROLES_CODE_ACTIVATION), -EALREADY);
+        assert_ok(s, roles_secret_get_code(s, alice.uuid, ROLES_CODE_ACTIVATION, &row));
+        assert_true(row.used_at == NOW + 10);
+        test_commit(s);
+
+        /* Still used after publishing, for the next writer too. */
+        s = writer(e);
+        assert_int_equal(roles_secret_use_code(s, alice.uuid, ROLES_CODE_ACTIVATION), -EALREADY);
+        /* A new code replaces the old one, unused. */
+        assert_int_equal(roles_code_hash("AAAAA-BBBBB-CCCCC-DDDDD", alice.uuid, hash2), 0);
+        assert_ok(s, roles_secret_put_code(s, alice.uuid, ROLES_CODE_ACTIVATION, hash2, NOW + 7200));
+        assert_ok(s, roles_secret_get_code(s, alice.uuid, ROLES_CODE_ACTIVATION, &row));
+        assert_memory_equal(row.hash, hash2, sizeof(hash2));
+        assert_true(row.used_at == 0);
+        assert_false(roles_code_matches(row.hash, code, alice.uuid));
+        assert_ok(s, roles_secret_use_code(s, alice.uuid, ROLES_CODE_ACTIVATION));
+        test_commit(s);
+
+        struct roles_store *r = test_reader(e, ROLES_STORE_SECRETS);
+        assert_ok(r, roles_secret_get_code(r, alice.uuid, ROLES_CODE_ACTIVATION, &row));
+        assert_true(row.used_at != 0);
+        roles_store_close(r);
+
+        /* Codes are stored only as hashes: the clear text is nowhere in secrets.db. */
+        char sec[PATH_MAX];
+        size_t len;
+        path_in(e, "secrets.db", sec, sizeof(sec));
+        char *data = test_read_file(sec, &len);
+        assert_non_null(data);
+        assert_null(memmem(data, len, code, strlen(code)));
+        free(data);
+}
+
+/* ---- rows written behind the store's back ----------------------------------------------------------------- */
+
+static void tamper_case(struct test_env *e, const char *sql, const char *lookup_name, uint32_t lookup_uid) {
+        char pub[PATH_MAX];
+        path_in(e, "roles.db", pub, sizeof(pub));
+        raw_exec(pub, sql);
+
+        struct roles_store *r = test_reader(e, 0);
+        struct roles_user u, sentinel;
+        memset(&u, 0x5a, sizeof(u));
+        sentinel = u;
+        if (lookup_name) {
+                int k = roles_user_by_name(r, lookup_name, &u);
+                if (k != -EBADMSG)
+                        fail_msg("after \"%s\": by_name(%s) = %d, expected -EBADMSG", sql, lookup_name, k);
+        }
+        if (lookup_uid != ROLES_ID_INVALID) {
+                int k = roles_user_by_uid(r, lookup_uid, &u);
+                if (k != -EBADMSG)
+                        fail_msg("after \"%s\": by_uid(%u) = %d, expected -EBADMSG", sql, lookup_uid, k);
+        }
+        /* Nothing of the row reached the caller. */
+        assert_memory_equal(&u, &sentinel, sizeof(u));
+        roles_store_close(r);
+}
+
+static void test_tampered_user_rows(void **state) {
+        struct test_env *e = *state;
+        struct roles_store *s = writer(e);
+        struct roles_user alice = add_user(s, "alice");
+        test_commit(s);
+        (void) alice;
+
+        /* uid 0: never served as a root account. */
+        tamper_case(e, "UPDATE users SET uid = 0 WHERE name = 'alice'", "alice", 0);
+        tamper_case(e, "UPDATE users SET uid = 10000, gid = 0 WHERE name = 'alice'", "alice", 10000);
+        tamper_case(e, "UPDATE users SET gid = 10000, uid = 70000 WHERE name = 'alice'", "alice", 70000);
+        tamper_case(e, "UPDATE users SET uid = 10000, gid = 4294967295 WHERE name = 'alice'", "alice", 10000);
+        /* Malformed fields that would break or forge a passwd line. */
+        tamper_case(e, "UPDATE users SET gid = 10000, gecos = 'x:0:0' WHERE name = 'alice'", "alice", 10000);
+        tamper_case(e, "UPDATE users SET gecos = 'x' || char(10) || 'root::0:0::/:/bin/sh' WHERE name = 'alice'",
+                    "alice", 10000);
+        tamper_case(e, "UPDATE users SET gecos = '', home = 'relative' WHERE name = 'alice'", "alice", 10000);
+        tamper_case(e, "UPDATE users SET home = '/home/alice', shell = '/bin/sh:x' WHERE name = 'alice'", "alice", 10000);
+        tamper_case(e, "UPDATE users SET shell = '/bin/bash', uuid = 'not-a-uuid' WHERE name = 'alice'", "alice", 10000);
+        tamper_case(e, "UPDATE users SET uuid = '0b8e5a4e-6f0e-4c1b-9d2a-3c4d5e6f7a8b', "
+                       "home = '/home/' || hex(zeroblob(200)) WHERE name = 'alice'", "alice", 10000);
+        /* A name with ':' (found by uid; by name the lookup refuses the name itself). */
+        tamper_case(e, "UPDATE users SET home = '/home/alice', name = 'ev:il' WHERE uid = 10000", NULL, 10000);
+        tamper_case(e, "UPDATE users SET name = 'Alice' WHERE uid = 10000", NULL, 10000);
+        tamper_case(e, "UPDATE users SET name = 'a' || char(10) || 'b' WHERE uid = 10000", NULL, 10000);
+        tamper_case(e, "UPDATE users SET name = 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' WHERE uid = 10000", NULL, 10000);
+        /* An embedded NUL inside the text value. */
+        tamper_case(e, "UPDATE users SET name = CAST(x'616c69636500783a' AS TEXT) WHERE uid = 10000", NULL, 10000);
+
+        /* Repaired, the row is served again. */
+        char pub[PATH_MAX];
+        path_in(e, "roles.db", pub, sizeof(pub));
+        raw_exec(pub, "UPDATE users SET name = 'alice' WHERE uid = 10000");
+        struct roles_store *r = test_reader(e, 0);
+        struct roles_user u;
+        assert_ok(r, roles_user_by_name(r, "alice", &u));
+        assert_int_equal(u.uid, 10000);
+        roles_store_close(r);
+}
+
+static void test_tampered_group_rows(void **state) {
+        struct test_env *e = *state;
+        char pub[PATH_MAX];
+        struct roles_group g, sentinel;
+
+        struct roles_store *s = writer(e);
+        add_group(s, "devs", 20000);
+        test_commit(s);
+        path_in(e, "roles.db", pub, sizeof(pub));
+
+        static const struct {
+                const char *sql;
+                uint32_t gid;
+        } cases[] = {
+                { "UPDATE groups SET gid = 0 WHERE name = 'devs'", 0 },
+                { "UPDATE groups SET gid = 20000, name = 'de:vs' WHERE gid = 0", 20000 },
+                { "UPDATE groups SET name = 'de' || char(10) || 'vs' WHERE gid = 20000", 20000 },
+                { "UPDATE groups SET name = 'Devs' WHERE gid = 20000", 20000 },
+        };
+        for (size_t i = 0; i < ROLES_N_ELEMENTS(cases); i++) {
+                raw_exec(pub, cases[i].sql);
+                struct roles_store *r = test_reader(e, 0);
+                memset(&g, 0x5a, sizeof(g));
+                sentinel = g;
+                int k = roles_group_by_gid(r, cases[i].gid, &g);
+                if (k != -EBADMSG)
+                        fail_msg("after \"%s\": %d", cases[i].sql, k);
+                assert_memory_equal(&g, &sentinel, sizeof(g));
+                roles_store_close(r);
+        }
+        raw_exec(pub, "UPDATE groups SET name = 'devs', gid = 0 WHERE gid = 20000");
+        struct roles_store *r = test_reader(e, 0);
+        assert_int_equal(roles_group_by_name(r, "devs", &g), -EBADMSG);
+        roles_store_close(r);
+}
+
+static void test_backup(void **state) {
+        struct test_env *e = *state;
+        char path[PATH_MAX];
+        struct stat st;
+        size_t len;
+
+        struct roles_store *s = writer(e);
+        add_user(s, "alice");
+        test_commit(s);
+
+        path_in(e, "backup.tar", path, sizeof(path));
+        s = writer(e);
+        assert_ok(s, roles_store_backup(s, path));
+        roles_store_close(s);
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0600);
+        char *tar = test_read_file(path, &len);
+        assert_non_null(tar);
+        assert_int_equal(len % 512, 0);
+        /* Three members, named as the files in the directory; roles.db first. */
+        assert_string_equal(tar, "roles.db");
+        assert_non_null(memmem(tar, len, "secrets.db", 11));
+        assert_non_null(memmem(tar, len, "state.db", 9));
+        assert_memory_equal(tar + 257, "ustar", 5);
+        /* The first member is the SQLite file itself. */
+        assert_memory_equal(tar + 512, "SQLite format 3", 16);
+        free(tar);
+}
+
 int main(void) {
-        const struct CMUnitTest tests[] = { cmocka_unit_test(placeholder) };
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_init_creates_files, setup_empty, teardown),
+                cmocka_unit_test_setup_teardown(test_init_keeps_data, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_open_missing, setup_empty, teardown),
+                cmocka_unit_test_setup_teardown(test_serial, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_uncommitted_writer, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_reader_is_read_only, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_user_add_allocates, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_user_add_refused, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_user_add_refused_late, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_user_primary_group, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_user_update, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_user_delete, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_user_delete_keeps_shared_group, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_groups, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_group_delete_primary_busy, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_group_members, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_metarole_builtins, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_metarole_add_delete, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_metarole_cycles, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_metarole_publish, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_metarole_perms, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_roles, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_role_assign_until, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_reader_snapshot, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_newer_side_files_refused, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_unsafe_files_refused, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_secret_password, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_secret_codes, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_tampered_user_rows, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_tampered_group_rows, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_backup, setup, teardown),
+        };
+
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -346,7 +346,7 @@ static void test_parse_time_dates(void **state) {
         assert_true(t == JAN1_2026 + 10 * 3600 + 20 * 60 + 30);
         assert_int_equal(roles_parse_time("2026-01-01T10:20:30Z", 0, &t), 0);
         assert_true(t == JAN1_2026 + 10 * 3600 + 20 * 60 + 30);
-        assert_int_equal(roles_parse_time("2026-01-01 23:59:59", 0, &t), 0);
+        assert_int_equal(roles_parse_time("2026-01-01T23:59:59Z", 0, &t), 0);
         assert_true(t == JAN1_2026 + 86399);
 
         /* The given now does not matter for absolute times. */
@@ -391,6 +391,10 @@ static void test_parse_time_invalid(void **state) {
                 "2026-01-01T10:00:00+01:00", "2026-01-01x", "2026-12-31T23:59:60", "2026-01-01T10:00:60",
                 "@", "@-1", "@12a", "@ 5", "+", "+h", "+2x", "+-5", "+2hh", "+ 2h", "+2.5h",
                 "+99999999999999999999d", "-2h",
+                /* Only the documented layout, digits exactly so. */
+                " 2026-01-01", "2026-01-01 ", "2026-1-1", "2026-01-1", "2026-01-01T1:02", "2026-01-01T10:2",
+                "2026-01-01 10:00", "2026-01-01t10:00", "2026-01-01T10:00z", "2026-01- 1", "2026-01-01T 10:00",
+                "2026/01/01", "+02026-01-01",
         };
         (void) state;
 
