@@ -98,6 +98,14 @@ static int on_metarole_perm(void *userdata, const struct roles_perm_row *row) {
         return add_grant(w->res, row->perm, ROLES_GRANT_METAROLE, w->parent, false);
 }
 
+static const char *inactive_reason(const struct roles_user *u, time_t now) {
+        if (!u->enabled)
+                return "disabled";
+        if (u->expires_at != 0 && u->expires_at <= (int64_t) now)
+                return "account expired";
+        return NULL;
+}
+
 int roles_resolve(struct roles_store *s, const struct roles_user *u, time_t now, struct roles_resolution **ret) {
         struct roles_resolution *res = calloc(1, sizeof(*res));
         int r = 0;
@@ -106,10 +114,7 @@ int roles_resolve(struct roles_store *s, const struct roles_user *u, time_t now,
                 return -ENOMEM;
         memcpy(res->user, u->name, sizeof(res->user));
 
-        if (!u->enabled)
-                res->inactive = "disabled";
-        else if (u->expires_at != 0 && u->expires_at <= (int64_t) now)
-                res->inactive = "account expired";
+        res->inactive = inactive_reason(u, now);
         if (res->inactive)
                 goto done;
 
@@ -168,18 +173,94 @@ bool roles_resolution_allows(const struct roles_resolution *res, const char *per
         return false;
 }
 
+/*
+ * The codes that would cover perm: itself, each "prefix.*" above it, and "*" (what the
+ * derived metarole_grants table says of a metarole reaching super-admin). This mirrors
+ * roles_perm_covers() and the superuser rule; test_authz holds the two paths equal.
+ */
+static size_t check_candidates(const char *perm, char buf[static ROLES_PERM_MAX + 2][ROLES_PERM_MAX + 3],
+                               const char **ret) {
+        size_t n = 0, len = strlen(perm);
+        memcpy(buf[n], perm, len + 1);
+        ret[n] = buf[n];
+        n++;
+        for (size_t i = len; i > 0; i--)
+                if (perm[i - 1] == '.') {
+                        memcpy(buf[n], perm, i);
+                        memcpy(buf[n] + i, "*", 2);
+                        ret[n] = buf[n];
+                        n++;
+                }
+        ret[n++] = "*";
+        return n;
+}
+
+struct check {
+        time_t now;
+        int64_t *holders;       /* metaroles holding a candidate */
+        size_t n_holders;
+        bool allowed;
+};
+
+static int on_holder(void *userdata, int64_t id) {
+        struct check *c = userdata;
+        int64_t *h = reallocarray(c->holders, c->n_holders + 1, sizeof(*h));
+        if (!h)
+                return -ENOMEM;
+        c->holders = h;
+        c->holders[c->n_holders++] = id;
+        return 0;
+}
+
+static bool current(const struct check *c, const struct roles_check_row *row) {
+        return row->until == 0 || row->until > (int64_t) c->now;
+}
+
+/* An assignment whose role's metarole holds the permission (through the derived closure). */
+static int on_assignment_metarole(void *userdata, const struct roles_check_row *row) {
+        struct check *c = userdata;
+        for (size_t i = 0; current(c, row) && i < c->n_holders; i++)
+                if (c->holders[i] == row->metarole_id)
+                        c->allowed = true;
+        return c->allowed ? 1 : 0;
+}
+
+/* An assignment whose role holds the permission itself. */
+static int on_assignment_role(void *userdata, const struct roles_check_row *row) {
+        struct check *c = userdata;
+        c->allowed = current(c, row);
+        return c->allowed ? 1 : 0;
+}
+
 int roles_check(struct roles_store *s, const char *user, const char *perm, time_t now) {
+        char buf[ROLES_PERM_MAX + 2][ROLES_PERM_MAX + 3];
+        const char *candidates[ROLES_PERM_MAX + 2];
+        struct check c = { .now = now };
         struct roles_user u;
-        struct roles_resolution *res = NULL;
-        int r = roles_user_by_name(s, user, &u);
-        if (r < 0)
+        int r;
+
+        if (!roles_perm_valid(perm, false))
+                return -EINVAL;
+        if ((r = roles_user_by_name(s, user, &u)) < 0)
                 return r;
-        r = roles_resolve(s, &u, now, &res);
-        if (r < 0)
-                return r;
-        r = roles_resolution_allows(res, perm, NULL) ? 1 : 0;
-        roles_resolution_free(res);
-        return r;
+        if (inactive_reason(&u, now))
+                return 0;
+
+        /* Metaroles first (few, and where most permissions live), then the roles themselves.
+         * The last candidate is "*", which only the derived metarole table can hold. */
+        size_t n = check_candidates(perm, buf, candidates);
+        for (size_t first = 0; r >= 0 && first < n; first += ROLES_CHECK_CANDIDATES) {
+                size_t chunk = n - first < ROLES_CHECK_CANDIDATES ? n - first : ROLES_CHECK_CANDIDATES;
+                r = roles_store_metarole_holders(s, candidates + first, chunk, on_holder, &c);
+        }
+        if (r >= 0 && c.n_holders > 0)
+                r = roles_store_check_assignments(s, u.id, on_assignment_metarole, &c);
+        for (size_t first = 0; r >= 0 && !c.allowed && first < n - 1; first += ROLES_CHECK_CANDIDATES) {
+                size_t chunk = n - 1 - first < ROLES_CHECK_CANDIDATES ? n - 1 - first : ROLES_CHECK_CANDIDATES;
+                r = roles_store_check_role_grants(s, u.id, candidates + first, chunk, on_assignment_role, &c);
+        }
+        free(c.holders);
+        return r < 0 ? r : c.allowed;
 }
 
 static int append(char *buf, size_t size, size_t *len, const char *kind, const char *name) {

@@ -67,7 +67,12 @@ void roles_resolution_free(struct roles_resolution *res);
  */
 bool roles_resolution_allows(const struct roles_resolution *res, const char *perm, size_t *ret_grant);
 
-/* Resolve and decide for a user by name: 1 yes, 0 no, -errno (-ENOENT: no such user). */
+/*
+ * Decide for a user by name: 1 yes, 0 no, -errno (-ENOENT: no such user, -EINVAL: not a
+ * concrete permission code). The login path's question, answered from the snapshot's derived
+ * metarole_grants table in three statements instead of a full resolution; it gives the same
+ * answer as roles_resolution_allows(roles_resolve()), which the tests check on random graphs.
+ */
 int roles_check(struct roles_store *s, const char *user, const char *perm, time_t now);
 
 /* "role dba -> metarole admin -> metarole user": where grant g came from. */

@@ -45,6 +45,7 @@ struct roles_store {
         bool committed;
         bool pub_migrated;      /* the staged copy was migrated: publish even without row changes */
         int pub_changes_base;   /* sqlite3_total_changes() of the staged copy once staged */
+        int derived_at;         /* sqlite3_total_changes() when the derived tables were last rebuilt */
         struct pending_purge *purges;
         size_t n_purges;
         char actor[128];
@@ -101,6 +102,10 @@ void store_close_db(struct roles_store *s, sqlite3 **db);
 int store_writer_begin(struct roles_store *s);
 int store_writer_commit(struct roles_store *s);
 void store_writer_abort(struct roles_store *s);
+
+/* Writers: bring the derived tables up to date if the staged copy changed since they were
+ * built; returns how many derived rows differed. */
+int store_refresh_derived(struct roles_store *s);
 
 /* Queue a secrets/state clean-up for after the snapshot is published. */
 int store_queue_purge(struct roles_store *s, const char *uuid, unsigned what);

@@ -91,3 +91,78 @@ int roles_store_metarole_children(struct roles_store *s, int64_t metarole_id, ro
         sqlite3_reset(st);
         return r < 0 ? r : 0;
 }
+
+/* Bind up to ROLES_CHECK_CANDIDATES codes from parameter first on; unused slots are NULL,
+ * which no "perm IN (...)" matches. */
+static int bind_candidates(struct roles_store *s, sqlite3_stmt *st, int first, const char *const *candidates, size_t n) {
+        if (n > ROLES_CHECK_CANDIDATES)
+                return store_fail(s, -E2BIG, "internal error: too many candidates");
+        for (size_t i = 0; i < ROLES_CHECK_CANDIDATES; i++) {
+                int rc = i < n ? sqlite3_bind_text(st, first + (int) i, candidates[i], -1, SQLITE_STATIC)
+                               : sqlite3_bind_null(st, first + (int) i);
+                if (rc != SQLITE_OK)
+                        return store_sql_fail(s, s->pub, rc, "bind");
+        }
+        return 0;
+}
+
+static int each_check_row(struct roles_store *s, sqlite3_stmt *st, roles_check_fn fn, void *userdata) {
+        int r;
+        while ((r = store_step_row(s, st)) > 0) {
+                struct roles_check_row row = {
+                        .role_id = sqlite3_column_int64(st, 0),
+                        .until = sqlite3_column_int64(st, 1),
+                        .metarole_id = sqlite3_column_int64(st, 2),
+                };
+                if ((r = fn(userdata, &row)) != 0)
+                        break;
+        }
+        sqlite3_reset(st);
+        return r < 0 ? r : 0;
+}
+
+int roles_store_check_assignments(struct roles_store *s, int64_t user_id, roles_check_fn fn, void *userdata) {
+        sqlite3_stmt *st = store_stmt(s, s->pub,
+                "SELECT a.role_id, a.until, r.metarole_id FROM role_assignments a JOIN roles r ON r.id = a.role_id "
+                "WHERE a.user_id = ?1");
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, user_id);
+        return each_check_row(s, st, fn, userdata);
+}
+
+int roles_store_check_role_grants(struct roles_store *s, int64_t user_id, const char *const *candidates, size_t n,
+                                  roles_check_fn fn, void *userdata) {
+        /* From the few roles that hold the permission to the user's assignments, not the other
+         * way round: a user may hold many roles, a specific permission sits on few. */
+        sqlite3_stmt *st = store_stmt(s, s->pub,
+                "SELECT a.role_id, a.until, 0 FROM role_perms p CROSS JOIN role_assignments a "
+                "WHERE p.perm IN (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) AND p.disabled = 0 "
+                "AND a.user_id = ?1 AND a.role_id = p.role_id");
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, user_id);
+        int r = bind_candidates(s, st, 2, candidates, n);
+        if (r < 0)
+                return r;
+        return each_check_row(s, st, fn, userdata);
+}
+
+int roles_store_metarole_holders(struct roles_store *s, const char *const *candidates, size_t n,
+                                 roles_id_fn fn, void *userdata) {
+        /* Inside a writer (a check in a batch), the derived table must reflect the staged changes. */
+        int r = store_refresh_derived(s);
+        if (r < 0)
+                return r;
+        sqlite3_stmt *st = store_stmt(s, s->pub,
+                "SELECT DISTINCT metarole_id FROM metarole_grants WHERE perm IN (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+        if (!st)
+                return -EIO;
+        if ((r = bind_candidates(s, st, 1, candidates, n)) < 0)
+                return r;
+        while ((r = store_step_row(s, st)) > 0)
+                if ((r = fn(userdata, sqlite3_column_int64(st, 0))) != 0)
+                        break;
+        sqlite3_reset(st);
+        return r < 0 ? r : 0;
+}

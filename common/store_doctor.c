@@ -166,6 +166,16 @@ int roles_store_doctor(struct roles_store *s, roles_report_fn report, void *user
                 return r;
         if ((r = find_missing_secrets(&d)) < 0 || (r = remove_stale_stages(&d)) < 0)
                 return r;
+        /* roles.db edited by hand (not through rolesctl) leaves the derived tables stale: rebuild
+         * them, and publish only if that changed anything. */
+        bool changed_before = sqlite3_total_changes(s->pub) != s->pub_changes_base;
+        s->derived_at = -1;
+        if ((r = store_refresh_derived(s)) < 0)
+                return r;
+        if (r > 0)
+                finding(&d, "roles.db: %d derived rows were out of date (edited by hand?): rebuilt", r);
+        else if (!changed_before)
+                s->pub_changes_base = sqlite3_total_changes(s->pub);   /* nothing to publish */
         if (d.findings > 0 && (r = roles_audit(s, "doctor", s->cfg.public_db, "findings=%d", d.findings)) < 0)
                 return r;
         return d.findings;

@@ -73,6 +73,8 @@ static const char public_v1[] =
         "  perm TEXT NOT NULL,"
         "  disabled INTEGER NOT NULL DEFAULT 0,"
         "  PRIMARY KEY (role_id, perm)) WITHOUT ROWID;"
+        /* "Which roles hold P (enabled)?" for roles_check. */
+        "CREATE INDEX role_perms_enabled ON role_perms (perm, role_id) WHERE disabled = 0;"
         "CREATE TABLE role_assignments ("
         "  user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
         "  role_id INTEGER NOT NULL REFERENCES roles (id) ON DELETE CASCADE,"
@@ -80,6 +82,13 @@ static const char public_v1[] =
         "  assigned_at INTEGER NOT NULL,"
         "  PRIMARY KEY (user_id, role_id)) WITHOUT ROWID;"
         "CREATE INDEX role_assignments_role ON role_assignments (role_id, user_id);"
+        /* Derived on every publish (store_refresh_derived): for each metarole, every permission
+         * it holds itself or through what it includes, and '*' when that reaches super-admin.
+         * Keyed by permission, so a check asks "who holds P" in a few probes. */
+        "CREATE TABLE metarole_grants ("
+        "  perm TEXT NOT NULL,"
+        "  metarole_id INTEGER NOT NULL,"
+        "  PRIMARY KEY (perm, metarole_id)) WITHOUT ROWID;"
         /* The built-in chain super-admin ⊃ admin ⊃ user. */
         "INSERT INTO metaroles (id, code, name, description, builtin, created_at) VALUES"
         "  (1, 'super-admin', 'Super administrator', 'Holds every permission', 1, strftime('%s')),"
