@@ -99,11 +99,9 @@ static int on_metarole_perm(void *userdata, const struct roles_perm_row *row) {
 }
 
 static const char *inactive_reason(const struct roles_user *u, time_t now) {
-        if (!u->enabled)
-                return "disabled";
-        if (u->expires_at != 0 && u->expires_at <= (int64_t) now)
-                return "account expired";
-        return NULL;
+        if (roles_user_active(u, now))
+                return NULL;
+        return u->enabled ? "account expired" : "disabled";
 }
 
 int roles_resolve(struct roles_store *s, const struct roles_user *u, time_t now, struct roles_resolution **ret) {

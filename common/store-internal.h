@@ -114,6 +114,11 @@ int store_queue_purge(struct roles_store *s, const char *uuid, unsigned what);
  * group/world-writable, in a directory that is not group/world-writable. */
 int store_check_file(struct roles_store *s, const char *path, bool must_exist);
 
+/* The columns store_read_user() expects, in order, and the reader itself (validating). */
+#define USER_COLUMNS \
+        "id, uuid, name, uid, gid, gecos, home, shell, enabled, created_at, updated_at, activated_at, expires_at"
+int store_read_user(struct roles_store *s, sqlite3_stmt *st, struct roles_user *ret);
+
 /* Does used_sql ("SELECT 1 ... WHERE id = ?1") find id? 1 yes, 0 no, -errno. */
 int store_id_used(struct roles_store *s, const char *used_sql, int64_t id);
 

@@ -32,7 +32,7 @@ static int errno_from_sqlite(int rc) {
         case SQLITE_FULL:       return -ENOSPC;
         case SQLITE_CONSTRAINT: return -EEXIST;
         case SQLITE_CORRUPT:
-        case SQLITE_NOTADB:     return -EBADMSG;
+        case SQLITE_NOTADB:     return -EIO;    /* the file; -EBADMSG means one bad row */
         case SQLITE_TOOBIG:     return -E2BIG;
         default:                return -EIO;
         }

@@ -185,8 +185,22 @@ int roles_secret_get(struct roles_store *s, const char *uuid, struct roles_secre
 /* Wipe a roles_secret that held a hash or TOTP secret. */
 void roles_secret_wipe(struct roles_secret *sec);
 
-/* Store a new argon2id hash; bumps password_changed_at, last_auth_sensitive_operation_at and fs_uniquifier. */
+/*
+ * What password_hash may hold: an argon2id PHC string ("$argon2id$v=19$m=...", what roles
+ * makes), or a legacy crypt(3) hash imported from a shadow file by `rolesctl import`, stored
+ * as ROLES_HASH_LEGACY_CRYPT followed by the crypt string exactly as shadow had it
+ * ("{crypt}$y$j9T$...": yescrypt, gost-yescrypt, scrypt, sha512crypt, sha256crypt, bcrypt,
+ * md5crypt, or 13-character DES). The marker (RFC 2307's userPassword scheme) makes the kind
+ * explicit rather than guessed from the crypt prefix, which DES hashes lack: PAM verifies a
+ * {crypt} hash with crypt(3) and, on success, replaces it with argon2id; any other form is
+ * refused.
+ */
+#define ROLES_HASH_LEGACY_CRYPT "{crypt}"
+
+/* Store a new hash (above); bumps password_changed_at, last_auth_sensitive_operation_at and fs_uniquifier. */
 int roles_secret_set_password(struct roles_store *s, const char *uuid, const char *encoded_hash, bool must_change);
+/* Say when the password was last changed (at > 0): an imported shadow line's "lastchg". */
+int roles_secret_set_password_changed_at(struct roles_store *s, const char *uuid, int64_t at);
 /* Clear the password (the account cannot log in with one until it is set). */
 int roles_secret_clear_password(struct roles_store *s, const char *uuid);
 int roles_secret_set_email(struct roles_store *s, const char *uuid, const char *email);
@@ -318,3 +332,46 @@ int roles_store_metarole_holders(struct roles_store *s, const char *const *candi
  */
 typedef void (*roles_report_fn)(void *userdata, const char *line);
 int roles_store_doctor(struct roles_store *s, roles_report_fn report, void *userdata);
+
+/* ---- what the NSS module serves (store_nss.c) ------------------------------------------------------ */
+
+/* A Unix group as NSS sees it: an ordinary group, or a metarole published as a group. */
+struct roles_nss_group {
+        int64_t id;                     /* groups.id, or metaroles.id when metarole is set */
+        bool metarole;
+        char name[ROLES_NAME_MAX + 1];
+        uint32_t gid;
+};
+
+typedef int (*roles_user_fn)(void *userdata, const struct roles_user *u);
+typedef int (*roles_nss_group_fn)(void *userdata, const struct roles_nss_group *g);
+typedef int (*roles_name_fn)(void *userdata, const char *name);
+typedef int (*roles_gid_fn)(void *userdata, uint32_t gid);
+
+/* By name or gid, among groups and published metaroles. -ENOENT when neither has it. */
+int roles_nss_group_by_name(struct roles_store *s, const char *name, struct roles_nss_group *ret);
+int roles_nss_group_by_gid(struct roles_store *s, uint32_t gid, struct roles_nss_group *ret);
+
+/*
+ * Member names: an ordinary group's members; for a published metarole, every user who holds it
+ * at now through a current role and the includes (a disabled or expired user holds nothing).
+ */
+int roles_nss_group_members(struct roles_store *s, const struct roles_nss_group *g, time_t now,
+                            roles_name_fn fn, void *userdata);
+
+/* Enumeration in pages: up to limit users with uid > after (groups with gid > after), by id. */
+int roles_nss_users_after(struct roles_store *s, uint32_t after, size_t limit, roles_user_fn fn, void *userdata);
+int roles_nss_groups_after(struct roles_store *s, uint32_t after, size_t limit, roles_nss_group_fn fn, void *userdata);
+
+/* Supplementary gids: the user's groups and the published metaroles they hold at now. */
+int roles_nss_user_gids(struct roles_store *s, const struct roles_user *u, time_t now, roles_gid_fn fn, void *userdata);
+
+/* What a shadow entry says besides the NSS fields (needs secrets.db and state.db). */
+struct roles_nss_shadow {
+        int64_t password_changed_at;    /* 0: never */
+        bool locked;                    /* lockout in force at now */
+};
+int roles_nss_shadow(struct roles_store *s, const struct roles_user *u, time_t now, struct roles_nss_shadow *ret);
+
+/* Is the user able to hold anything at now (enabled, not expired)? The one definition. */
+bool roles_user_active(const struct roles_user *u, time_t now);

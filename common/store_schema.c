@@ -82,9 +82,12 @@ static const char public_v1[] =
         "  assigned_at INTEGER NOT NULL,"
         "  PRIMARY KEY (user_id, role_id)) WITHOUT ROWID;"
         "CREATE INDEX role_assignments_role ON role_assignments (role_id, user_id);"
-        /* Derived on every publish (store_refresh_derived): for each metarole, every permission
-         * it holds itself or through what it includes, and '*' when that reaches super-admin.
-         * Keyed by permission, so a check asks "who holds P" in a few probes. */
+        /* Derived on every publish (store_derived.c). */
+        "CREATE TABLE metarole_closure ("
+        "  root INTEGER NOT NULL,"
+        "  id INTEGER NOT NULL,"
+        "  PRIMARY KEY (root, id)) WITHOUT ROWID;"
+        "CREATE INDEX metarole_closure_id ON metarole_closure (id, root);"
         "CREATE TABLE metarole_grants ("
         "  perm TEXT NOT NULL,"
         "  metarole_id INTEGER NOT NULL,"

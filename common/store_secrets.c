@@ -74,6 +74,16 @@ int roles_secret_set_password(struct roles_store *s, const char *uuid, const cha
         return require_credentials(s, r);
 }
 
+int roles_secret_set_password_changed_at(struct roles_store *s, const char *uuid, int64_t at) {
+        int r;
+        if ((r = store_require_secrets(s)) < 0)
+                return r;
+        if (at <= 0)
+                return store_fail(s, -EINVAL, "invalid password change time");
+        r = store_exec(s, s->sec, "UPDATE credentials SET password_changed_at = ?2 WHERE user_uuid = ?1", "ti", uuid, at);
+        return require_credentials(s, r);
+}
+
 int roles_secret_clear_password(struct roles_store *s, const char *uuid) {
         int r;
         if ((r = store_require_secrets(s)) < 0)

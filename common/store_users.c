@@ -6,11 +6,8 @@
 
 #include "store-internal.h"
 
-#define USER_COLUMNS \
-        "id, uuid, name, uid, gid, gecos, home, shell, enabled, created_at, updated_at, activated_at, expires_at"
-
 /* Rows are validated on read too: a row written behind our back must not reach a caller. */
-static int read_user(struct roles_store *s, sqlite3_stmt *st, struct roles_user *ret) {
+int store_read_user(struct roles_store *s, sqlite3_stmt *st, struct roles_user *ret) {
         struct roles_user u = { 0 };
         int r;
 
@@ -51,7 +48,7 @@ static int user_lookup(struct roles_store *s, const char *sql, const char *types
         if (r == 0)
                 r = store_fail(s, -ENOENT, "no such user %s", what);
         if (r > 0)
-                r = read_user(s, st, ret);
+                r = store_read_user(s, st, ret);
         sqlite3_reset(st);
         return r;
 }
@@ -245,4 +242,8 @@ int roles_user_delete(struct roles_store *s, const struct roles_user *u) {
         if (r < 0)
                 return r;
         return roles_audit(s, "user.del", u->name, "uid=%u uuid=%s", u->uid, u->uuid);
+}
+
+bool roles_user_active(const struct roles_user *u, time_t now) {
+        return u->enabled && (u->expires_at == 0 || u->expires_at > (int64_t) now);
 }

@@ -200,40 +200,6 @@ static int stage_snapshot(struct roles_store *s) {
         return 0;
 }
 
-int store_refresh_derived(struct roles_store *s) {
-        int r, removed, added;
-
-        if (!(s->flags & ROLES_STORE_WRITE) || sqlite3_total_changes(s->pub) == s->derived_at)
-                return 0;
-        /* Computed aside, then applied as a difference, so the result counts only real changes.
-         * UNION (not UNION ALL) on (root, id) visits each metarole once per root, so even a
-         * cycle written behind our back terminates. */
-        r = store_exec_script(s, s->pub,
-                "CREATE TEMP TABLE IF NOT EXISTS fresh_grants (perm TEXT NOT NULL, metarole_id INTEGER NOT NULL,"
-                "  PRIMARY KEY (perm, metarole_id)) WITHOUT ROWID;"
-                "DELETE FROM temp.fresh_grants;"
-                "WITH RECURSIVE reach(root, id) AS ("
-                "  SELECT id, id FROM metaroles"
-                "  UNION SELECT reach.root, i.child_id FROM metarole_includes i JOIN reach ON i.parent_id = reach.id)"
-                "INSERT OR IGNORE INTO temp.fresh_grants (perm, metarole_id)"
-                "  SELECT p.perm, reach.root FROM reach JOIN metarole_perms p ON p.metarole_id = reach.id"
-                "  WHERE p.perm <> '*'"
-                "  UNION SELECT '*', reach.root FROM reach JOIN metaroles m ON m.id = reach.id"
-                "  WHERE m.code = '" ROLES_METAROLE_SUPER_ADMIN "';");
-        if (r < 0)
-                return store_fail_prefixed(s, r, "rebuilding metarole_grants: ");
-        removed = store_exec(s, s->pub,
-                             "DELETE FROM main.metarole_grants WHERE NOT EXISTS (SELECT 1 FROM temp.fresh_grants f "
-                             "WHERE f.perm = metarole_grants.perm AND f.metarole_id = metarole_grants.metarole_id)", "");
-        if (removed < 0)
-                return removed;
-        added = store_exec(s, s->pub, "INSERT OR IGNORE INTO main.metarole_grants SELECT perm, metarole_id FROM temp.fresh_grants", "");
-        if (added < 0)
-                return added;
-        s->derived_at = sqlite3_total_changes(s->pub);
-        return removed + added;
-}
-
 int store_writer_begin(struct roles_store *s) {
         int r;
 

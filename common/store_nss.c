@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The queries behind libnss_roles.so.2. Every row is validated before it leaves: a name that
+ * could break a passwd or group line, or an id outside the configured ranges, is skipped as if
+ * it were not there, so a tampered row can never become root.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "store-internal.h"
+
+static bool gid_in_range(const struct roles_store *s, int64_t gid) {
+        return gid >= s->cfg.gid_min && gid <= s->cfg.gid_max;
+}
+
+/* Columns: id, is_metarole, name, gid. 1 when row is servable, 0 when it must be skipped. */
+static int read_nss_group(struct roles_store *s, sqlite3_stmt *st, struct roles_nss_group *ret) {
+        const char *name = (const char *) sqlite3_column_text(st, 2);
+        int64_t gid = sqlite3_column_int64(st, 3);
+        if (!name || !roles_name_valid(name) || !gid_in_range(s, gid))
+                return 0;
+        ret->id = sqlite3_column_int64(st, 0);
+        ret->metarole = sqlite3_column_int(st, 1) != 0;
+        memcpy(ret->name, name, strlen(name) + 1);
+        ret->gid = (uint32_t) gid;
+        return 1;
+}
+
+static int nss_group_lookup(struct roles_store *s, const char *sql, const char *name, int64_t gid,
+                            struct roles_nss_group *ret) {
+        sqlite3_stmt *st = store_stmt(s, s->pub, sql);
+        if (!st)
+                return -EIO;
+        if (name)
+                sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        else
+                sqlite3_bind_int64(st, 1, gid);
+        struct roles_nss_group g;
+        int r = store_step_row(s, st);
+        if (r > 0)
+                r = read_nss_group(s, st, &g);
+        sqlite3_reset(st);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return -ENOENT;
+        *ret = g;
+        return 0;
+}
+
+int roles_nss_group_by_name(struct roles_store *s, const char *name, struct roles_nss_group *ret) {
+        if (!roles_name_valid(name))
+                return -ENOENT;
+        return nss_group_lookup(s,
+                "SELECT id, 0, name, gid FROM groups WHERE name = ?1 "
+                "UNION ALL SELECT id, 1, code, gid FROM metaroles WHERE code = ?1 AND gid IS NOT NULL LIMIT 1",
+                name, 0, ret);
+}
+
+int roles_nss_group_by_gid(struct roles_store *s, uint32_t gid, struct roles_nss_group *ret) {
+        if (!gid_in_range(s, gid))
+                return -ENOENT;
+        return nss_group_lookup(s,
+                "SELECT id, 0, name, gid FROM groups WHERE gid = ?1 "
+                "UNION ALL SELECT id, 1, code, gid FROM metaroles WHERE gid = ?1 LIMIT 1",
+                NULL, gid, ret);
+}
+
+static int each_name(struct roles_store *s, sqlite3_stmt *st, roles_name_fn fn, void *userdata) {
+        int r;
+        while ((r = store_step_row(s, st)) > 0) {
+                const char *name = (const char *) sqlite3_column_text(st, 0);
+                if (!name || !roles_name_valid(name))
+                        continue;
+                if ((r = fn(userdata, name)) < 0)
+                        break;
+        }
+        sqlite3_reset(st);
+        return r < 0 ? r : 0;
+}
+
+int roles_nss_group_members(struct roles_store *s, const struct roles_nss_group *g, time_t now,
+                            roles_name_fn fn, void *userdata) {
+        sqlite3_stmt *st;
+        if (!g->metarole) {
+                st = store_stmt(s, s->pub,
+                        "SELECT u.name FROM group_members m JOIN users u ON u.id = m.user_id WHERE m.group_id = ?1 "
+                        "ORDER BY u.name");
+                if (!st)
+                        return -EIO;
+                sqlite3_bind_int64(st, 1, g->id);
+                return each_name(s, st, fn, userdata);
+        }
+        /* Derived members, judged at now: the same rules as roles_user_active() and a current
+         * assignment in authz.c, here in SQL so a large group is one query. */
+        st = store_stmt(s, s->pub,
+                "SELECT DISTINCT u.name FROM metarole_closure c JOIN roles r ON r.metarole_id = c.root "
+                "JOIN role_assignments a ON a.role_id = r.id JOIN users u ON u.id = a.user_id "
+                "WHERE c.id = ?1 AND (a.until IS NULL OR a.until > ?2) "
+                "AND u.enabled = 1 AND (u.expires_at IS NULL OR u.expires_at > ?2) ORDER BY u.name");
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, g->id);
+        sqlite3_bind_int64(st, 2, (int64_t) now);
+        return each_name(s, st, fn, userdata);
+}
+
+int roles_nss_users_after(struct roles_store *s, uint32_t after, size_t limit, roles_user_fn fn, void *userdata) {
+        sqlite3_stmt *st = store_stmt(s, s->pub,
+                "SELECT " USER_COLUMNS " FROM users WHERE uid > ?1 AND uid BETWEEN ?2 AND ?3 ORDER BY uid LIMIT ?4");
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, after);
+        sqlite3_bind_int64(st, 2, s->cfg.uid_min);
+        sqlite3_bind_int64(st, 3, s->cfg.uid_max);
+        sqlite3_bind_int64(st, 4, (int64_t) limit);
+        int r;
+        while ((r = store_step_row(s, st)) > 0) {
+                struct roles_user u;
+                if (store_read_user(s, st, &u) < 0)
+                        continue;       /* invalid rows are not served, and do not stop the others */
+                if ((r = fn(userdata, &u)) < 0)
+                        break;
+        }
+        sqlite3_reset(st);
+        return r < 0 ? r : 0;
+}
+
+int roles_nss_groups_after(struct roles_store *s, uint32_t after, size_t limit, roles_nss_group_fn fn, void *userdata) {
+        sqlite3_stmt *st = store_stmt(s, s->pub,
+                "SELECT id, 0, name, gid FROM groups WHERE gid > ?1 AND gid BETWEEN ?2 AND ?3 "
+                "UNION ALL SELECT id, 1, code, gid FROM metaroles WHERE gid > ?1 AND gid BETWEEN ?2 AND ?3 "
+                "ORDER BY 4 LIMIT ?4");
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, after);
+        sqlite3_bind_int64(st, 2, s->cfg.gid_min);
+        sqlite3_bind_int64(st, 3, s->cfg.gid_max);
+        sqlite3_bind_int64(st, 4, (int64_t) limit);
+        int r;
+        while ((r = store_step_row(s, st)) > 0) {
+                struct roles_nss_group g;
+                if (read_nss_group(s, st, &g) == 0)
+                        continue;
+                if ((r = fn(userdata, &g)) < 0)
+                        break;
+        }
+        sqlite3_reset(st);
+        return r < 0 ? r : 0;
+}
+
+int roles_nss_user_gids(struct roles_store *s, const struct roles_user *u, time_t now, roles_gid_fn fn, void *userdata) {
+        sqlite3_stmt *st = store_stmt(s, s->pub,
+                "SELECT g.gid FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id = ?1 "
+                "UNION SELECT mr.gid FROM role_assignments a JOIN roles r ON r.id = a.role_id "
+                "JOIN metarole_closure c ON c.root = r.metarole_id JOIN metaroles mr ON mr.id = c.id "
+                "WHERE a.user_id = ?1 AND ?3 AND mr.gid IS NOT NULL AND (a.until IS NULL OR a.until > ?2)");
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, u->id);
+        sqlite3_bind_int64(st, 2, (int64_t) now);
+        /* A user who holds nothing is in no metarole group. */
+        sqlite3_bind_int(st, 3, roles_user_active(u, now));
+        int r;
+        while ((r = store_step_row(s, st)) > 0) {
+                int64_t gid = sqlite3_column_int64(st, 0);
+                if (!gid_in_range(s, gid))
+                        continue;
+                if ((r = fn(userdata, (uint32_t) gid)) < 0)
+                        break;
+        }
+        sqlite3_reset(st);
+        return r < 0 ? r : 0;
+}
+
+int roles_nss_shadow(struct roles_store *s, const struct roles_user *u, time_t now, struct roles_nss_shadow *ret) {
+        struct roles_nss_shadow sh = { 0 };
+        int r = store_require_secrets(s);
+        if (r < 0)
+                return r;
+
+        sqlite3_stmt *st = store_stmt(s, s->sec,
+                "SELECT password_changed_at FROM credentials WHERE user_uuid = ?1");
+        if (!st)
+                return -EIO;
+        sqlite3_bind_text(st, 1, u->uuid, -1, SQLITE_STATIC);
+        r = store_step_row(s, st);
+        if (r > 0)
+                sh.password_changed_at = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+        if (r < 0)
+                return r;
+
+        st = store_stmt(s, s->state, "SELECT locked_until FROM tally WHERE user_uuid = ?1 AND locked_until IS NOT NULL");
+        if (!st)
+                return -EIO;
+        sqlite3_bind_text(st, 1, u->uuid, -1, SQLITE_STATIC);
+        r = store_step_row(s, st);
+        if (r > 0) {
+                /* A lock with no end (unlock_time = 0) is stored as -1. */
+                int64_t until = sqlite3_column_int64(st, 0);
+                sh.locked = until < 0 || until > (int64_t) now;
+        }
+        sqlite3_reset(st);
+        if (r < 0)
+                return r;
+        *ret = sh;
+        return 0;
+}

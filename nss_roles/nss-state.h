@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The module's per-process state: the configuration, one read-only connection to the snapshot
+ * (and one to secrets.db for shadow, root only), the enumeration cursors, and the lock that
+ * serializes them. Nothing is held across a return to the caller but the lock-free cursors.
+ */
+#pragma once
+
+#include <nss.h>
+#include <stdbool.h>
+
+#include "store.h"
+
+enum nss_db { NSS_DB_PUBLIC, NSS_DB_SECRETS };
+
+/*
+ * Take the module lock (refusing re-entry from the same thread) and return a store that is
+ * open, belongs to this process (not inherited across fork) and is the current snapshot
+ * (checked against the file's inode at most once a second). On success the caller holds the
+ * lock and must nss_leave(); on failure nothing is held.
+ */
+int nss_enter(enum nss_db db, struct roles_store **ret);
+void nss_leave(void);
+
+/* The one mapping from the core's 0 / -errno to NSS statuses and *errnop. */
+enum nss_status nss_status_from(int r, int *errnop);
+
+/* Member names of a group, collected under the lock and packed after. */
+struct nss_names {
+        char **names;
+        size_t n;
+};
+int nss_names_add(void *userdata, const char *name);
+void nss_names_free(struct nss_names *l);

@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: MIT */
+#include "nss-state.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+
+/* How often, at most, we look whether roles.db was replaced (a rename by rolesctl). */
+#define RECHECK_NS (1000L * 1000 * 1000)
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static _Thread_local bool inside;       /* recursion guard: a lookup from within a lookup */
+
+static struct {
+        pid_t pid;
+        struct roles_config cfg;
+        struct roles_store *stores[2];
+        dev_t dev;
+        ino_t ino;
+        struct timespec checked;
+} state;
+
+static void drop_stores(void) {
+        for (size_t i = 0; i < ROLES_N_ELEMENTS(state.stores); i++) {
+                roles_store_close(state.stores[i]);
+                state.stores[i] = NULL;
+        }
+}
+
+static int load_config(void) {
+        struct roles_config cfg;
+        const char *path = roles_config_path(NULL);
+        roles_config_defaults(&cfg);
+        int r = roles_config_load(path, &cfg, NULL, 0);
+        /* Every key has a default: a missing /etc/roles.conf means the defaults. */
+        if (r < 0 && !(r == -ENOENT && strcmp(path, roles_config_path(NULL)) == 0))
+                return r;
+        state.cfg = cfg;
+        return 0;
+}
+
+static bool elapsed(const struct timespec *since, const struct timespec *now) {
+        long long ns = (long long) (now->tv_sec - since->tv_sec) * 1000000000LL + (now->tv_nsec - since->tv_nsec);
+        return ns >= RECHECK_NS || ns < 0;
+}
+
+/* Close what the snapshot's replacement (or a fork) made stale. */
+static void check_current(void) {
+        struct timespec now;
+        struct stat st;
+
+        if (state.pid != getpid()) {
+                /* Inherited across fork: the child gets connections of its own. */
+                drop_stores();
+                state.pid = getpid();
+        }
+        if (!state.stores[0] && !state.stores[1])
+                return;
+        clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+        if (!elapsed(&state.checked, &now))
+                return;
+        state.checked = now;
+        if (stat(state.cfg.public_db, &st) < 0 || st.st_dev != state.dev || st.st_ino != state.ino)
+                drop_stores();
+}
+
+static int open_store(enum nss_db db) {
+        struct stat st;
+        int r;
+
+        if (!state.stores[0] && !state.stores[1]) {
+                r = load_config();
+                if (r < 0)
+                        return r;
+                /* The inode seen before opening: if the file is replaced in between, the next
+                 * check sees a difference and reopens once more, never less. */
+                if (stat(state.cfg.public_db, &st) < 0)
+                        return -errno;
+                state.dev = st.st_dev;
+                state.ino = st.st_ino;
+                clock_gettime(CLOCK_MONOTONIC_COARSE, &state.checked);
+        }
+        return roles_store_open(&state.cfg, db == NSS_DB_SECRETS ? ROLES_STORE_SECRETS : 0, &state.stores[db], NULL, 0);
+}
+
+int nss_enter(enum nss_db db, struct roles_store **ret) {
+        if (inside)
+                return -EDEADLK;
+        inside = true;
+        pthread_mutex_lock(&lock);
+        check_current();
+        if (!state.stores[db]) {
+                int r = open_store(db);
+                if (r < 0) {
+                        nss_leave();
+                        return r;
+                }
+        }
+        *ret = state.stores[db];
+        return 0;
+}
+
+void nss_leave(void) {
+        pthread_mutex_unlock(&lock);
+        inside = false;
+}
+
+enum nss_status nss_status_from(int r, int *errnop) {
+        switch (r) {
+        case 0:
+                return NSS_STATUS_SUCCESS;
+        case -ENOENT:           /* no such entry */
+        case -EINVAL:           /* a name that cannot exist */
+        case -EBADMSG:          /* a row that must not be served */
+                *errnop = ENOENT;
+                return NSS_STATUS_NOTFOUND;
+        case -ERANGE:           /* the caller's buffer: try again with a larger one */
+                *errnop = ERANGE;
+                return NSS_STATUS_TRYAGAIN;
+        case -ENOMEM:
+                *errnop = ENOMEM;
+                return NSS_STATUS_TRYAGAIN;
+        default:                /* no database, unreadable, corrupt, newer schema: not ours to answer */
+                *errnop = r < 0 ? -r : EIO;
+                return NSS_STATUS_UNAVAIL;
+        }
+}
+
+int nss_names_add(void *userdata, const char *name) {
+        struct nss_names *l = userdata;
+        char **names = reallocarray(l->names, l->n + 1, sizeof(char *));
+        if (!names)
+                return -ENOMEM;
+        l->names = names;
+        if (!(l->names[l->n] = strdup(name)))
+                return -ENOMEM;
+        l->n++;
+        return 0;
+}
+
+void nss_names_free(struct nss_names *l) {
+        for (size_t i = 0; i < l->n; i++)
+                free(l->names[i]);
+        free(l->names);
+        *l = (struct nss_names) { 0 };
+}
