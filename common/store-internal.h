@@ -107,6 +107,14 @@ void store_writer_abort(struct roles_store *s);
  * built; returns how many derived rows differed. */
 int store_refresh_derived(struct roles_store *s);
 
+/*
+ * Mark what a change touched, so its derived lists are recomputed: a user (their gid list),
+ * a group (its member list), every member of a group, every group of a user.
+ */
+enum store_dirty { DIRTY_USER, DIRTY_GROUP, DIRTY_GROUP_MEMBERS, DIRTY_USER_GROUPS };
+int store_mark_dirty(struct roles_store *s, enum store_dirty what, int64_t id);
+int store_mark_all_dirty(struct roles_store *s);
+
 /* Queue a secrets/state clean-up for after the snapshot is published. */
 int store_queue_purge(struct roles_store *s, const char *uuid, unsigned what);
 

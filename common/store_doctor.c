@@ -170,7 +170,7 @@ int roles_store_doctor(struct roles_store *s, roles_report_fn report, void *user
          * them, and publish only if that changed anything. */
         bool changed_before = sqlite3_total_changes(s->pub) != s->pub_changes_base;
         s->derived_at = -1;
-        if ((r = store_refresh_derived(s)) < 0)
+        if ((r = store_mark_all_dirty(s)) < 0 || (r = store_refresh_derived(s)) < 0)
                 return r;
         if (r > 0)
                 finding(&d, "roles.db: %d derived rows were out of date (edited by hand?): rebuilt", r);

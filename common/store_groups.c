@@ -196,6 +196,9 @@ int roles_group_delete(struct roles_store *s, const struct roles_group *g) {
         sqlite3_reset(st);
         if (r < 0)
                 return r;
+        /* Its members' gid lists lose it (its own member list goes with it, by cascade). */
+        if ((r = store_mark_dirty(s, DIRTY_GROUP_MEMBERS, g->id)) < 0)
+                return r;
         r = store_exec(s, s->pub, "DELETE FROM groups WHERE id = ?1", "i", g->id);
         if (r == 0)
                 return store_fail(s, -ENOENT, "no such group '%s'", g->name);
@@ -207,6 +210,8 @@ int roles_group_delete(struct roles_store *s, const struct roles_group *g) {
 int roles_group_add_member(struct roles_store *s, const struct roles_group *g, const struct roles_user *u) {
         int r;
         if ((r = store_require_writer(s)) < 0)
+                return r;
+        if ((r = store_mark_dirty(s, DIRTY_GROUP, g->id)) < 0 || (r = store_mark_dirty(s, DIRTY_USER, u->id)) < 0)
                 return r;
         r = store_exec(s, s->pub, "INSERT OR IGNORE INTO group_members (group_id, user_id) VALUES (?1, ?2)", "ii",
                        g->id, u->id);
@@ -220,6 +225,8 @@ int roles_group_add_member(struct roles_store *s, const struct roles_group *g, c
 int roles_group_remove_member(struct roles_store *s, const struct roles_group *g, const struct roles_user *u) {
         int r;
         if ((r = store_require_writer(s)) < 0)
+                return r;
+        if ((r = store_mark_dirty(s, DIRTY_GROUP, g->id)) < 0 || (r = store_mark_dirty(s, DIRTY_USER, u->id)) < 0)
                 return r;
         r = store_exec(s, s->pub, "DELETE FROM group_members WHERE group_id = ?1 AND user_id = ?2", "ii", g->id, u->id);
         if (r == 0)

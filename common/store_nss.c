@@ -5,6 +5,7 @@
  * it were not there, so a tampered row can never become root.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "store-internal.h"
@@ -79,17 +80,39 @@ static int each_name(struct roles_store *s, sqlite3_stmt *st, roles_name_fn fn, 
         return r < 0 ? r : 0;
 }
 
+/* Call fn for each valid name in a comma-separated list (a derived member list). */
+static int each_listed_name(const char *list, roles_name_fn fn, void *userdata) {
+        char name[ROLES_NAME_MAX + 1];
+        for (const char *p = list; p && *p;) {
+                size_t n = strcspn(p, ",");
+                if (n > 0 && n <= ROLES_NAME_MAX) {
+                        memcpy(name, p, n);
+                        name[n] = '\0';
+                        if (roles_name_valid(name)) {
+                                int r = fn(userdata, name);
+                                if (r < 0)
+                                        return r;
+                        }
+                }
+                p += n + (p[n] == ',');
+        }
+        return 0;
+}
+
 int roles_nss_group_members(struct roles_store *s, const struct roles_nss_group *g, time_t now,
                             roles_name_fn fn, void *userdata) {
         sqlite3_stmt *st;
+        int r;
         if (!g->metarole) {
-                st = store_stmt(s, s->pub,
-                        "SELECT u.name FROM group_members m JOIN users u ON u.id = m.user_id WHERE m.group_id = ?1 "
-                        "ORDER BY u.name");
+                st = store_stmt(s, s->pub, "SELECT members FROM group_member_list WHERE group_id = ?1");
                 if (!st)
                         return -EIO;
                 sqlite3_bind_int64(st, 1, g->id);
-                return each_name(s, st, fn, userdata);
+                r = store_step_row(s, st);
+                if (r > 0)
+                        r = each_listed_name((const char *) sqlite3_column_text(st, 0), fn, userdata);
+                sqlite3_reset(st);
+                return r < 0 ? r : 0;
         }
         /* Derived members, judged at now: the same rules as roles_user_active() and a current
          * assignment in authz.c, here in SQL so a large group is one query. */
@@ -149,26 +172,46 @@ int roles_nss_groups_after(struct roles_store *s, uint32_t after, size_t limit, 
         return r < 0 ? r : 0;
 }
 
+static int gid_from_db(struct roles_store *s, int64_t gid, roles_gid_fn fn, void *userdata) {
+        return gid_in_range(s, gid) ? fn(userdata, (uint32_t) gid) : 0;
+}
+
 int roles_nss_user_gids(struct roles_store *s, const struct roles_user *u, time_t now, roles_gid_fn fn, void *userdata) {
-        sqlite3_stmt *st = store_stmt(s, s->pub,
-                "SELECT g.gid FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id = ?1 "
-                "UNION SELECT mr.gid FROM role_assignments a JOIN roles r ON r.id = a.role_id "
+        /* Ordinary groups: one derived row. */
+        sqlite3_stmt *st = store_stmt(s, s->pub, "SELECT gids FROM user_gid_list WHERE user_id = ?1");
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, u->id);
+        int r = store_step_row(s, st);
+        if (r > 0) {
+                const char *p = (const char *) sqlite3_column_text(st, 0);
+                r = 0;
+                while (r >= 0 && p && *p) {
+                        char *end;
+                        long long gid = strtoll(p, &end, 10);
+                        if (end == p)
+                                break;
+                        r = gid_from_db(s, gid, fn, userdata);
+                        p = *end == ',' ? end + 1 : end;
+                }
+        }
+        sqlite3_reset(st);
+        if (r < 0)
+                return r;
+        /* Published metaroles held at now; a user who holds nothing is in none. */
+        if (!roles_user_active(u, now))
+                return 0;
+        st = store_stmt(s, s->pub,
+                "SELECT DISTINCT mr.gid FROM role_assignments a JOIN roles r ON r.id = a.role_id "
                 "JOIN metarole_closure c ON c.root = r.metarole_id JOIN metaroles mr ON mr.id = c.id "
-                "WHERE a.user_id = ?1 AND ?3 AND mr.gid IS NOT NULL AND (a.until IS NULL OR a.until > ?2)");
+                "WHERE a.user_id = ?1 AND mr.gid IS NOT NULL AND (a.until IS NULL OR a.until > ?2)");
         if (!st)
                 return -EIO;
         sqlite3_bind_int64(st, 1, u->id);
         sqlite3_bind_int64(st, 2, (int64_t) now);
-        /* A user who holds nothing is in no metarole group. */
-        sqlite3_bind_int(st, 3, roles_user_active(u, now));
-        int r;
-        while ((r = store_step_row(s, st)) > 0) {
-                int64_t gid = sqlite3_column_int64(st, 0);
-                if (!gid_in_range(s, gid))
-                        continue;
-                if ((r = fn(userdata, (uint32_t) gid)) < 0)
+        while ((r = store_step_row(s, st)) > 0)
+                if ((r = gid_from_db(s, sqlite3_column_int64(st, 0), fn, userdata)) < 0)
                         break;
-        }
         sqlite3_reset(st);
         return r < 0 ? r : 0;
 }

@@ -83,6 +83,12 @@ static const char public_v1[] =
         "  PRIMARY KEY (user_id, role_id)) WITHOUT ROWID;"
         "CREATE INDEX role_assignments_role ON role_assignments (role_id, user_id);"
         /* Derived on every publish (store_derived.c). */
+        "CREATE TABLE group_member_list ("
+        "  group_id INTEGER PRIMARY KEY REFERENCES groups (id) ON DELETE CASCADE,"
+        "  members TEXT NOT NULL);"
+        "CREATE TABLE user_gid_list ("
+        "  user_id INTEGER PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,"
+        "  gids TEXT NOT NULL);"
         "CREATE TABLE metarole_closure ("
         "  root INTEGER NOT NULL,"
         "  id INTEGER NOT NULL,"

@@ -225,6 +225,9 @@ int roles_user_delete(struct roles_store *s, const struct roles_user *u) {
         if ((r = store_require_writer(s)) < 0)
                 return r;
 
+        /* The groups they were in lose a member name (their gid list goes by cascade). */
+        if ((r = store_mark_dirty(s, DIRTY_USER_GROUPS, u->id)) < 0)
+                return r;
         r = store_exec(s, s->pub, "DELETE FROM users WHERE id = ?1", "i", u->id);
         if (r == 0)
                 return store_fail(s, -ENOENT, "no such user '%s'", u->name);

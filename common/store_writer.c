@@ -194,6 +194,13 @@ static int stage_snapshot(struct roles_store *s) {
         if (r < 0)
                 return r;
         s->pub_migrated = r > 0;
+        r = store_exec_script(s, s->pub,
+                              "CREATE TEMP TABLE dirty_users (id INTEGER PRIMARY KEY);"
+                              "CREATE TEMP TABLE dirty_groups (id INTEGER PRIMARY KEY);");
+        if (r < 0)
+                return r;
+        if (s->pub_migrated && (r = store_mark_all_dirty(s)) < 0)
+                return r;
         s->pub_changes_base = sqlite3_total_changes(s->pub);
         /* A migrated copy may lack derived rows altogether: build them before it is used. */
         s->derived_at = s->pub_migrated ? -1 : s->pub_changes_base;
