@@ -111,6 +111,7 @@ int roles_config_parse(const char *text, size_t len, const char *origin, struct 
                        char *errbuf, size_t errlen) {
         struct roles_config new_cfg = *cfg;
         unsigned lineno = 0, uid_line = 0, gid_line = 0;   /* last line setting each range */
+        unsigned seen[ROLES_N_ELEMENTS(keys)] = { 0 };     /* the line that set each key */
         const char *p = text, *end = text + len;
 
         while (p < end) {
@@ -139,11 +140,20 @@ int roles_config_parse(const char *text, size_t len, const char *origin, struct 
                 char *key = trim(s), *value = trim(eq + 1);
 
                 const struct key *k = NULL;
+                size_t index = 0;
                 for (size_t i = 0; i < ROLES_N_ELEMENTS(keys); i++)
-                        if (strcmp(keys[i].name, key) == 0)
+                        if (strcmp(keys[i].name, key) == 0) {
                                 k = &keys[i];
+                                index = i;
+                        }
                 if (!k)
                         return fail(errbuf, errlen, -EINVAL, "%s:%u: unknown key '%.64s'", origin, lineno, key);
+                /* A key given twice is a mistake waiting to be misread: the first one would look
+                 * like the setting in force. */
+                if (seen[index])
+                        return fail(errbuf, errlen, -EINVAL, "%s:%u: %s is already set on line %u", origin, lineno,
+                                    key, seen[index]);
+                seen[index] = lineno;
                 if (set_key(&new_cfg, k, value) < 0) {
                         if (k->kind == KEY_PATH)
                                 return fail(errbuf, errlen, -EINVAL, "%s:%u: %s: '%.64s' is not an absolute path",

@@ -115,12 +115,21 @@ enum store_dirty { DIRTY_USER, DIRTY_GROUP, DIRTY_GROUP_MEMBERS, DIRTY_USER_GROU
 int store_mark_dirty(struct roles_store *s, enum store_dirty what, int64_t id);
 int store_mark_all_dirty(struct roles_store *s);
 
+/*
+ * A staged snapshot is "DIR/.BASE.stage-XXXXXX" next to roles.db (DIR/BASE): hidden, and named
+ * so that doctor can never mistake another file for one.
+ */
+#define STORE_STAGE_INFIX "%s.stage-"
+int store_stage_name(const char *public_db, char *buf, size_t size);
+
 /* Queue a secrets/state clean-up for after the snapshot is published. */
 int store_queue_purge(struct roles_store *s, const char *uuid, unsigned what);
 
 /* Check a database file before opening it: regular, not a symlink, owned by root (or us), not
- * group/world-writable, in a directory that is not group/world-writable. */
-int store_check_file(struct roles_store *s, const char *path, bool must_exist);
+ * group/world-writable, in a directory that is not group/world-writable; a secret one must not
+ * be readable by anyone else either. */
+enum store_file_kind { STORE_FILE_PUBLIC, STORE_FILE_SECRET, STORE_FILE_MAY_BE_MISSING };
+int store_check_file(struct roles_store *s, const char *path, enum store_file_kind kind);
 
 /* The columns store_read_user() expects, in order, and the reader itself (validating). */
 #define USER_COLUMNS \
@@ -132,7 +141,7 @@ int store_id_used(struct roles_store *s, const char *used_sql, int64_t id);
 
 /* Allocate the lowest free id above the highest in use, else the first gap, in [min, max]. */
 int store_alloc_id(struct roles_store *s, const char *max_sql, const char *used_sql,
-                   uint32_t min, uint32_t max, uint32_t preferred, uint32_t *ret);
+                   uint32_t min, uint32_t max, uint32_t *ret);
 
 /* Check a requested gid, or allocate one, among groups and published metaroles. */
 int store_pick_gid(struct roles_store *s, uint32_t requested, uint32_t *ret);

@@ -45,6 +45,12 @@ int store_sql_fail(struct roles_store *s, sqlite3 *db, int rc, const char *what)
 sqlite3_stmt *store_stmt(struct roles_store *s, sqlite3 *db, const char *sql) {
         for (size_t i = 0; i < s->n_stmts; i++)
                 if (s->stmts[i].sql == sql && s->stmts[i].db == db) {
+                        /* Resetting a statement still being stepped would silently end its
+                         * caller's loop: a callback must not re-enter the query that calls it. */
+                        if (sqlite3_stmt_busy(s->stmts[i].stmt)) {
+                                store_fail(s, -EBUSY, "internal error: a query re-entered from its own callback");
+                                return NULL;
+                        }
                         sqlite3_reset(s->stmts[i].stmt);
                         sqlite3_clear_bindings(s->stmts[i].stmt);
                         return s->stmts[i].stmt;
@@ -197,7 +203,8 @@ static bool trusted_owner(const struct stat *st) {
         return st->st_uid == 0 || st->st_uid == geteuid();
 }
 
-int store_check_file(struct roles_store *s, const char *path, bool must_exist) {
+int store_check_file(struct roles_store *s, const char *path, enum store_file_kind kind) {
+        bool must_exist = kind != STORE_FILE_MAY_BE_MISSING;
         char dir[PATH_MAX];
         struct stat st;
 
@@ -222,6 +229,9 @@ int store_check_file(struct roles_store *s, const char *path, bool must_exist) {
                 return store_fail(s, -EPERM, "%s: refusing a database that is not a regular file (symlink?)", path);
         if (!trusted_owner(&st) || weak_mode(&st))
                 return store_fail(s, -EPERM, "%s: refusing a database that is not owned by root or is group/world-writable", path);
+        if (kind == STORE_FILE_SECRET && (st.st_mode & 077))
+                return store_fail(s, -EPERM, "%s: refusing a secret database readable by others (mode %04o): chmod 600 it",
+                                  path, st.st_mode & 07777);
         return 0;
 }
 
@@ -293,7 +303,7 @@ int roles_store_open(const struct roles_config *cfg, unsigned flags, struct role
                 if (r < 0)
                         goto fail;
         } else {
-                r = store_check_file(s, cfg->public_db, true);
+                r = store_check_file(s, cfg->public_db, STORE_FILE_PUBLIC);
                 if (r < 0)
                         goto fail;
                 r = open_db(s, cfg->public_db, true, false, &s->pub);
@@ -303,13 +313,13 @@ int roles_store_open(const struct roles_config *cfg, unsigned flags, struct role
                 if (r < 0)
                         goto fail;
                 if (flags & ROLES_STORE_SECRETS) {
-                        r = store_check_file(s, cfg->secrets_db, true);
+                        r = store_check_file(s, cfg->secrets_db, STORE_FILE_SECRET);
                         if (r >= 0)
                                 r = open_db(s, cfg->secrets_db, false, false, &s->sec);
                         if (r >= 0)
                                 r = store_schema_check(s, s->sec, STORE_SECRETS, false);
                         if (r >= 0)
-                                r = store_check_file(s, cfg->state_db, true);
+                                r = store_check_file(s, cfg->state_db, STORE_FILE_SECRET);
                         if (r >= 0)
                                 r = open_db(s, cfg->state_db, false, false, &s->state);
                         if (r >= 0)
@@ -329,7 +339,13 @@ fail:
 
 /* Helpers used by the writer, here so the connection code stays in one place. */
 int store_open_writable(struct roles_store *s, const char *path, sqlite3 **ret) {
-        return open_db(s, path, false, true, ret);
+        int r = open_db(s, path, false, true, ret);
+        if (r < 0)
+                return r;
+        /* A writer may touch every page of a 100k-user file (rolesctl import): with SQLite's
+         * default 2 MiB cache it would re-read most of them from the kernel. This is a ceiling,
+         * allocated only as pages are used. */
+        return store_exec_script(s, *ret, "PRAGMA cache_size = -65536");
 }
 
 void store_close_db(struct roles_store *s, sqlite3 **db) {

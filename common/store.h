@@ -219,8 +219,12 @@ struct roles_code_row {
         int64_t used_at;                /* 0: unused */
 };
 int roles_secret_get_code(struct roles_store *s, const char *uuid, enum roles_code_kind kind, struct roles_code_row *ret);
-/* Mark a code used; -EALREADY if it already was (two racing logins: exactly one wins). */
-int roles_secret_use_code(struct roles_store *s, const char *uuid, enum roles_code_kind kind);
+/*
+ * Mark the code with this hash used: -EALREADY if it already was (two racing logins: exactly
+ * one wins), -ESTALE if it expired or another code replaced it since it was checked.
+ */
+int roles_secret_use_code(struct roles_store *s, const char *uuid, enum roles_code_kind kind,
+                          const uint8_t hash[static 32]);
 
 /* Clear the lockout tally (done in state.db after publishing). */
 int roles_state_unlock(struct roles_store *s, const char *uuid);
@@ -249,6 +253,9 @@ enum roles_listing {
         ROLES_LIST_AUDIT,               /* arg: NULL (needs secrets.db) */
         _ROLES_LIST_MAX,
 };
+
+/* The most columns a listing has. */
+#define ROLES_LISTING_COLUMNS_MAX 16
 
 /* numeric[i] tells that values[i] is a number (so JSON can print it bare). */
 typedef int (*roles_row_fn)(void *userdata, size_t n, const char *const *names, const char *const *values,
@@ -359,7 +366,11 @@ int roles_nss_group_by_gid(struct roles_store *s, uint32_t gid, struct roles_nss
 int roles_nss_group_members(struct roles_store *s, const struct roles_nss_group *g, time_t now,
                             roles_name_fn fn, void *userdata);
 
-/* Enumeration in pages: up to limit users with uid > after (groups with gid > after), by id. */
+/*
+ * Enumeration in pages: up to limit servable users with uid > after (groups with gid > after),
+ * by id. Rows that must not be served are skipped without shortening the page. Returns 1 when
+ * more may follow, 0 at the end, or -errno.
+ */
 int roles_nss_users_after(struct roles_store *s, uint32_t after, size_t limit, roles_user_fn fn, void *userdata);
 int roles_nss_groups_after(struct roles_store *s, uint32_t after, size_t limit, roles_nss_group_fn fn, void *userdata);
 

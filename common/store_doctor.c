@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* `rolesctl doctor`: what a crash or a hand edit can leave behind, found and put right. */
 #include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -113,36 +114,40 @@ static int find_missing_secrets(struct doctor *d) {
         return r < 0 ? r : 0;
 }
 
-/* Staged snapshots ("roles.db.XXXXXX") of writers that died; ours is the one being written. */
+/* Staged snapshots of writers that died: exactly ".BASE.stage-XXXXXX", regular files, not ours. */
 static int remove_stale_stages(struct doctor *d) {
         struct roles_store *s = d->s;
-        char dir[PATH_MAX];
-        if (roles_strcpy(dir, sizeof(dir), s->cfg.public_db) < 0)
-                return -ENAMETOOLONG;
-        char *slash = strrchr(dir, '/');
-        const char *base = slash + 1;
-        char prefix[NAME_MAX + 2];
-        snprintf(prefix, sizeof(prefix), "%s.", base);
+        char pattern[PATH_MAX];
+        int r = store_stage_name(s->cfg.public_db, pattern, sizeof(pattern));
+        if (r < 0)
+                return store_fail(s, r, "%s: path too long", s->cfg.public_db);
+        char *slash = strrchr(pattern, '/');
         *slash = '\0';
+        const char *dir = pattern[0] ? pattern : "/", *prefix = slash + 1;
+        size_t prefix_len = strlen(prefix) - 6;         /* without "XXXXXX" */
+        const char *ours = s->stage_path[0] ? strrchr(s->stage_path, '/') + 1 : "";
 
-        DIR *dp = opendir(dir[0] ? dir : "/");
+        DIR *dp = opendir(dir);
         if (!dp)
                 return store_fail(s, -errno, "%s: %s", dir, strerror(errno));
-        const char *ours = strrchr(s->stage_path, '/');
         struct dirent *de;
         while ((de = readdir(dp))) {
-                size_t n = strlen(prefix);
-                if (strncmp(de->d_name, prefix, n) != 0 || strlen(de->d_name) != n + 6 || (ours && strcmp(de->d_name, ours + 1) == 0))
+                struct stat st;
+                if (strncmp(de->d_name, prefix, prefix_len) != 0 || strlen(de->d_name) != prefix_len + 6 ||
+                    strcmp(de->d_name, ours) == 0)
                         continue;
+                if (fstatat(dirfd(dp), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode)) {
+                        finding(d, "%s/%s: looks like a staged snapshot but is not a regular file: left alone", dir, de->d_name);
+                        continue;
+                }
                 finding(d, "%s/%s: staged snapshot of an interrupted writer: removed", dir, de->d_name);
                 if (unlinkat(dirfd(dp), de->d_name, 0) < 0) {
-                        int r = store_fail(s, -errno, "%s/%s: %s", dir, de->d_name, strerror(errno));
-                        closedir(dp);
-                        return r;
+                        r = store_fail(s, -errno, "%s/%s: %s", dir, de->d_name, strerror(errno));
+                        break;
                 }
         }
         closedir(dp);
-        return 0;
+        return r < 0 ? r : 0;
 }
 
 int roles_store_doctor(struct roles_store *s, roles_report_fn report, void *userdata) {

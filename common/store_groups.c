@@ -17,17 +17,8 @@ int store_id_used(struct roles_store *s, const char *used_sql, int64_t id) {
 }
 
 int store_alloc_id(struct roles_store *s, const char *max_sql, const char *used_sql,
-                   uint32_t min, uint32_t max, uint32_t preferred, uint32_t *ret) {
+                   uint32_t min, uint32_t max, uint32_t *ret) {
         int r;
-
-        if (preferred != ROLES_ID_INVALID && preferred >= min && preferred <= max) {
-                r = store_id_used(s, used_sql, preferred);
-                if (r <= 0) {
-                        if (r == 0)
-                                *ret = preferred;
-                        return r;
-                }
-        }
 
         /* Like useradd: one past the highest in use; only a full top end makes us search gaps. */
         sqlite3_stmt *st = store_stmt(s, s->pub, max_sql);
@@ -91,7 +82,7 @@ int store_pick_gid(struct roles_store *s, uint32_t requested, uint32_t *ret) {
         r = store_alloc_id(s,
                            "SELECT max(g) FROM (SELECT max(gid) AS g FROM groups WHERE gid BETWEEN ?1 AND ?2 "
                            "UNION ALL SELECT max(gid) FROM metaroles WHERE gid BETWEEN ?1 AND ?2)",
-                           gid_used_sql, c->gid_min, c->gid_max, ROLES_ID_INVALID, ret);
+                           gid_used_sql, c->gid_min, c->gid_max, ret);
         if (r == -ENOSPC)
                 return store_fail(s, r, "no free gid left in %u-%u", c->gid_min, c->gid_max);
         return r;

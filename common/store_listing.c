@@ -22,7 +22,13 @@ static const struct {
                 "SELECT g.name AS group_name, g.gid, 'primary' AS membership FROM groups g JOIN users u ON u.gid = g.gid "
                 "WHERE u.name = ?1 UNION ALL "
                 "SELECT g.name, g.gid, 'member' FROM groups g JOIN group_members m ON m.group_id = g.id "
-                "JOIN users u ON u.id = m.user_id WHERE u.name = ?1 ORDER BY 3 DESC, 1" },
+                "JOIN users u ON u.id = m.user_id WHERE u.name = ?1 UNION ALL "
+                /* What NSS serves too: published metaroles held now (see roles_nss_user_gids). */
+                "SELECT DISTINCT mr.code, mr.gid, 'metarole' FROM users u JOIN role_assignments a ON a.user_id = u.id "
+                "JOIN roles r ON r.id = a.role_id JOIN metarole_closure c ON c.root = r.metarole_id "
+                "JOIN metaroles mr ON mr.id = c.id WHERE u.name = ?1 AND mr.gid IS NOT NULL "
+                "AND (a.until IS NULL OR a.until > ?2) AND u.enabled = 1 AND (u.expires_at IS NULL OR u.expires_at > ?2) "
+                "ORDER BY 3 DESC, 1" },
         [ROLES_LIST_USER_ROLES] = { PUB,
                 "SELECT r.name AS role, m.code AS metarole, " T("a.until") " AS until, "
                 "CASE WHEN a.until IS NOT NULL AND a.until <= ?2 THEN 'ended' ELSE 'current' END AS status "
@@ -77,16 +83,13 @@ static const struct {
                 "SELECT id, " T("at") " AS at, actor, action, target, detail FROM audit ORDER BY id" },
 };
 
-#define LISTING_COLUMNS_MAX 16
 
 int roles_store_list(struct roles_store *s, enum roles_listing what, const char *arg, roles_row_fn fn, void *userdata) {
         if ((unsigned) what >= _ROLES_LIST_MAX)
                 return store_fail(s, -EINVAL, "internal error: unknown listing");
-        if (listings[what].db != PUB) {
-                int r = store_require_secrets(s);
-                if (r < 0)
-                        return r;
-        }
+        int r = listings[what].db == PUB ? store_refresh_derived(s) : store_require_secrets(s);
+        if (r < 0)
+                return r;
         sqlite3 *db = listings[what].db == PUB ? s->pub : listings[what].db == SEC ? s->sec : s->state;
         sqlite3_stmt *st = store_stmt(s, db, listings[what].sql);
         if (!st)
@@ -98,16 +101,16 @@ int roles_store_list(struct roles_store *s, enum roles_listing what, const char 
                 sqlite3_bind_int64(st, 2, (int64_t) roles_store_now(s));
 
         size_t n = (size_t) sqlite3_column_count(st);
-        if (n > LISTING_COLUMNS_MAX) {
+        if (n > ROLES_LISTING_COLUMNS_MAX) {
                 sqlite3_reset(st);
                 return store_fail(s, -E2BIG, "internal error: listing too wide");
         }
-        const char *names[LISTING_COLUMNS_MAX], *values[LISTING_COLUMNS_MAX];
-        bool numeric[LISTING_COLUMNS_MAX];
+        const char *names[ROLES_LISTING_COLUMNS_MAX], *values[ROLES_LISTING_COLUMNS_MAX];
+        bool numeric[ROLES_LISTING_COLUMNS_MAX];
         for (size_t i = 0; i < n; i++)
                 names[i] = sqlite3_column_name(st, (int) i);
 
-        int rows = 0, r;
+        int rows = 0;
         while ((r = store_step_row(s, st)) > 0) {
                 for (size_t i = 0; i < n; i++) {
                         int type = sqlite3_column_type(st, (int) i);

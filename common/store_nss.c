@@ -128,25 +128,75 @@ int roles_nss_group_members(struct roles_store *s, const struct roles_nss_group 
         return each_name(s, st, fn, userdata);
 }
 
+/*
+ * One page: keep asking from the last row examined until limit rows were served or the table
+ * ends, so that skipped rows never end the enumeration early. serve() returns 1 when it
+ * served the row, 0 when it skipped it, -errno to stop. Returns 1 if more rows may follow.
+ */
+static int page(struct roles_store *s, sqlite3_stmt *st, uint32_t after, size_t limit,
+                int (*serve)(struct roles_store *s, sqlite3_stmt *st, uint32_t *ret_key, void *ctx), void *ctx) {
+        size_t served = 0;
+        for (;;) {
+                size_t want = limit - served, examined = 0;
+                int r;
+                sqlite3_bind_int64(st, 1, after);
+                sqlite3_bind_int64(st, 4, (int64_t) want);
+                while ((r = store_step_row(s, st)) > 0) {
+                        examined++;
+                        r = serve(s, st, &after, ctx);
+                        if (r < 0)
+                                break;
+                        served += (size_t) r;
+                }
+                sqlite3_reset(st);
+                if (r < 0)
+                        return r;
+                if (examined < want)
+                        return 0;       /* the table ended */
+                if (served == limit)
+                        return 1;
+        }
+}
+
+struct user_page_ctx {
+        roles_user_fn fn;
+        void *userdata;
+};
+
+static int serve_user(struct roles_store *s, sqlite3_stmt *st, uint32_t *ret_key, void *ctx) {
+        struct user_page_ctx *c = ctx;
+        struct roles_user u;
+        *ret_key = (uint32_t) sqlite3_column_int64(st, 3);
+        if (store_read_user(s, st, &u) < 0)
+                return 0;       /* invalid rows are not served, and do not stop the others */
+        int r = c->fn(c->userdata, &u);
+        return r < 0 ? r : 1;
+}
+
 int roles_nss_users_after(struct roles_store *s, uint32_t after, size_t limit, roles_user_fn fn, void *userdata) {
         sqlite3_stmt *st = store_stmt(s, s->pub,
                 "SELECT " USER_COLUMNS " FROM users WHERE uid > ?1 AND uid BETWEEN ?2 AND ?3 ORDER BY uid LIMIT ?4");
         if (!st)
                 return -EIO;
-        sqlite3_bind_int64(st, 1, after);
         sqlite3_bind_int64(st, 2, s->cfg.uid_min);
         sqlite3_bind_int64(st, 3, s->cfg.uid_max);
-        sqlite3_bind_int64(st, 4, (int64_t) limit);
-        int r;
-        while ((r = store_step_row(s, st)) > 0) {
-                struct roles_user u;
-                if (store_read_user(s, st, &u) < 0)
-                        continue;       /* invalid rows are not served, and do not stop the others */
-                if ((r = fn(userdata, &u)) < 0)
-                        break;
-        }
-        sqlite3_reset(st);
-        return r < 0 ? r : 0;
+        struct user_page_ctx c = { fn, userdata };
+        return page(s, st, after, limit, serve_user, &c);
+}
+
+struct group_page_ctx {
+        roles_nss_group_fn fn;
+        void *userdata;
+};
+
+static int serve_group(struct roles_store *s, sqlite3_stmt *st, uint32_t *ret_key, void *ctx) {
+        struct group_page_ctx *c = ctx;
+        struct roles_nss_group g;
+        *ret_key = (uint32_t) sqlite3_column_int64(st, 3);
+        if (read_nss_group(s, st, &g) == 0)
+                return 0;
+        int r = c->fn(c->userdata, &g);
+        return r < 0 ? r : 1;
 }
 
 int roles_nss_groups_after(struct roles_store *s, uint32_t after, size_t limit, roles_nss_group_fn fn, void *userdata) {
@@ -156,20 +206,10 @@ int roles_nss_groups_after(struct roles_store *s, uint32_t after, size_t limit, 
                 "ORDER BY 4 LIMIT ?4");
         if (!st)
                 return -EIO;
-        sqlite3_bind_int64(st, 1, after);
         sqlite3_bind_int64(st, 2, s->cfg.gid_min);
         sqlite3_bind_int64(st, 3, s->cfg.gid_max);
-        sqlite3_bind_int64(st, 4, (int64_t) limit);
-        int r;
-        while ((r = store_step_row(s, st)) > 0) {
-                struct roles_nss_group g;
-                if (read_nss_group(s, st, &g) == 0)
-                        continue;
-                if ((r = fn(userdata, &g)) < 0)
-                        break;
-        }
-        sqlite3_reset(st);
-        return r < 0 ? r : 0;
+        struct group_page_ctx c = { fn, userdata };
+        return page(s, st, after, limit, serve_group, &c);
 }
 
 static int gid_from_db(struct roles_store *s, int64_t gid, roles_gid_fn fn, void *userdata) {

@@ -81,11 +81,14 @@ int roles_metarole_add(struct roles_store *s, struct roles_metarole *m) {
                        "ttti", m->code, m->name, m->description, now);
         if (r < 0)
                 return r;
-        m->id = sqlite3_last_insert_rowid(s->pub);
+        int64_t id = sqlite3_last_insert_rowid(s->pub);
+        if ((r = roles_audit(s, "metarole.add", m->code, "%s", "")) < 0)
+                return r;
+        m->id = id;
         m->gid = ROLES_ID_INVALID;
         m->builtin = false;
         m->created_at = now;
-        return roles_audit(s, "metarole.add", m->code, "%s", "");
+        return 0;
 }
 
 int roles_metarole_delete(struct roles_store *s, const struct roles_metarole *m) {
@@ -187,10 +190,10 @@ int roles_metarole_publish(struct roles_store *s, struct roles_metarole *m, uint
         if ((r = store_pick_gid(s, gid, &gid)) < 0)
                 return r;
         r = store_exec(s, s->pub, "UPDATE metaroles SET gid = ?2 WHERE id = ?1", "ii", m->id, (int64_t) gid);
-        if (r < 0)
+        if (r < 0 || (r = roles_audit(s, "metarole.publish", m->code, "gid=%u", gid)) < 0)
                 return r;
         m->gid = gid;
-        return roles_audit(s, "metarole.publish", m->code, "gid=%u", gid);
+        return 0;
 }
 
 int roles_metarole_unpublish(struct roles_store *s, struct roles_metarole *m) {
@@ -200,10 +203,10 @@ int roles_metarole_unpublish(struct roles_store *s, struct roles_metarole *m) {
         if (m->gid == ROLES_ID_INVALID)
                 return store_fail(s, -ENOENT, "metarole '%s' is not published", m->code);
         r = store_exec(s, s->pub, "UPDATE metaroles SET gid = NULL WHERE id = ?1", "i", m->id);
-        if (r < 0)
+        if (r < 0 || (r = roles_audit(s, "metarole.unpublish", m->code, "%s", "")) < 0)
                 return r;
         m->gid = ROLES_ID_INVALID;
-        return roles_audit(s, "metarole.unpublish", m->code, "%s", "");
+        return 0;
 }
 
 /* ---- roles ---------------------------------------------------------------------------------- */
@@ -262,10 +265,13 @@ int roles_role_add(struct roles_store *s, struct roles_role *role) {
                        "ttii", role->name, role->description, m.id, now);
         if (r < 0)
                 return r;
-        role->id = sqlite3_last_insert_rowid(s->pub);
+        int64_t id = sqlite3_last_insert_rowid(s->pub);
+        if ((r = roles_audit(s, "role.add", role->name, "metarole=%s", m.code)) < 0)
+                return r;
+        role->id = id;
         role->metarole_id = m.id;
         role->created_at = now;
-        return roles_audit(s, "role.add", role->name, "metarole=%s", m.code);
+        return 0;
 }
 
 int roles_role_delete(struct roles_store *s, const struct roles_role *role) {
@@ -302,9 +308,24 @@ int roles_role_set_disabled(struct roles_store *s, const struct roles_role *role
         int r;
         if ((r = store_require_writer(s)) < 0 || (r = check_perm(s, perm)) < 0)
                 return r;
-        r = store_exec(s, s->pub, "UPDATE role_perms SET disabled = ?3 WHERE role_id = ?1 AND perm = ?2", "iti",
-                       role->id, perm, (int64_t) disabled);
-        if ((r = change_one(s, r, -ENOENT, "role '%s' does not have '%s'", role->name, perm)) < 0)
+        r = store_exec(s, s->pub, "UPDATE role_perms SET disabled = ?3 WHERE role_id = ?1 AND perm = ?2 AND disabled <> ?3",
+                       "iti", role->id, perm, (int64_t) disabled);
+        if (r == 0) {
+                /* Nothing changed: either the permission is not there, or it already is so. */
+                sqlite3_stmt *st = store_stmt(s, s->pub, "SELECT 1 FROM role_perms WHERE role_id = ?1 AND perm = ?2");
+                if (!st)
+                        return -EIO;
+                sqlite3_bind_int64(st, 1, role->id);
+                sqlite3_bind_text(st, 2, perm, -1, SQLITE_STATIC);
+                r = store_step_row(s, st);
+                sqlite3_reset(st);
+                if (r < 0)
+                        return r;
+                return r > 0 ? store_fail(s, -EEXIST, "'%s' on role '%s' is already %s", perm, role->name,
+                                          disabled ? "disabled" : "enabled")
+                             : store_fail(s, -ENOENT, "role '%s' does not have '%s'", role->name, perm);
+        }
+        if (r < 0)
                 return r;
         return roles_audit(s, disabled ? "role.disable" : "role.enable", role->name, "perm=%s", perm);
 }

@@ -107,7 +107,13 @@ int roles_secret_set_totp(struct roles_store *s, const char *uuid, const char *b
         int r;
         if ((r = store_require_secrets(s)) < 0)
                 return r;
-        r = store_exec(s, s->sec, "UPDATE credentials SET totp_secret = ?2 WHERE user_uuid = ?1", "tt", uuid, base32);
+        if (!base32) {
+                r = store_exec(s, s->sec, "UPDATE credentials SET totp_secret = NULL WHERE user_uuid = ?1 "
+                               "AND totp_secret IS NOT NULL", "t", uuid);
+                if (r == 0)
+                        return store_fail(s, -ENOENT, "TOTP is not enrolled");
+        } else
+                r = store_exec(s, s->sec, "UPDATE credentials SET totp_secret = ?2 WHERE user_uuid = ?1", "tt", uuid, base32);
         if ((r = require_credentials(s, r)) < 0)
                 return r;
         /* A new secret starts a new step history. */
@@ -153,17 +159,25 @@ int roles_secret_get_code(struct roles_store *s, const char *uuid, enum roles_co
         return r;
 }
 
-int roles_secret_use_code(struct roles_store *s, const char *uuid, enum roles_code_kind kind) {
+int roles_secret_use_code(struct roles_store *s, const char *uuid, enum roles_code_kind kind,
+                          const uint8_t hash[static 32]) {
         int r;
         if ((r = store_require_secrets(s)) < 0)
                 return r;
-        /* The condition on used_at makes this the single-use gate, even for racing logins. */
-        r = store_exec(s, s->sec, "UPDATE codes SET used_at = ?3 WHERE user_uuid = ?1 AND kind = ?2 AND used_at IS NULL",
-                       "tti", uuid, code_kinds[kind], (int64_t) roles_store_now(s));
+        /* The single-use gate, even for racing logins: only the code that was verified (not one
+         * reissued meanwhile), only while it is unused and unexpired. */
+        r = store_exec(s, s->sec,
+                       "UPDATE codes SET used_at = ?3 WHERE user_uuid = ?1 AND kind = ?2 AND code_hash = ?4 "
+                       "AND used_at IS NULL AND expires_at > ?3",
+                       "ttib", uuid, code_kinds[kind], (int64_t) roles_store_now(s), hash);
         if (r == 0) {
                 struct roles_code_row row;
                 r = roles_secret_get_code(s, uuid, kind, &row);
-                return r < 0 ? r : store_fail(s, -EALREADY, "the %s code was already used", code_kinds[kind]);
+                if (r < 0)
+                        return r;
+                if (row.used_at)
+                        return store_fail(s, -EALREADY, "the %s code was already used", code_kinds[kind]);
+                return store_fail(s, -ESTALE, "the %s code has expired or was replaced", code_kinds[kind]);
         }
         return r < 0 ? r : 0;
 }

@@ -102,7 +102,7 @@ static int pick_uid(struct roles_store *s, uint32_t requested, uint32_t *ret) {
                 return 0;
         }
         int r = store_alloc_id(s, "SELECT max(uid) FROM users WHERE uid BETWEEN ?1 AND ?2",
-                               uid_used_sql, c->uid_min, c->uid_max, ROLES_ID_INVALID, ret);
+                               uid_used_sql, c->uid_min, c->uid_max, ret);
         if (r == -ENOSPC)
                 return store_fail(s, r, "no free uid left in %u-%u", c->uid_min, c->uid_max);
         return r;

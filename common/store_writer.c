@@ -83,7 +83,13 @@ static int ensure_dir(struct roles_store *s, const char *path) {
         char dir[PATH_MAX];
         if (dir_of(path, dir, sizeof(dir)) < 0)
                 return store_fail(s, -EINVAL, "%s: bad path", path);
-        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+        if (mkdir(dir, 0755) < 0) {
+                if (errno == EEXIST)
+                        return 0;
+                return store_fail(s, -errno, "%s: %s", dir, strerror(errno));
+        }
+        /* Whatever the umask: unprivileged NSS callers must be able to reach roles.db. */
+        if (chmod(dir, 0755) < 0)
                 return store_fail(s, -errno, "%s: %s", dir, strerror(errno));
         return 0;
 }
@@ -97,7 +103,7 @@ static int open_side_file(struct roles_store *s, const char *path, enum store_fi
                 if (r < 0)
                         return r;
         }
-        r = store_check_file(s, path, true);
+        r = store_check_file(s, path, STORE_FILE_SECRET);
         if (r == -ENOENT)
                 return store_fail(s, r, "%s does not exist: run 'rolesctl init'", path);
         if (r < 0)
@@ -151,18 +157,27 @@ static int copy_fd(int from, int to) {
         }
 }
 
+int store_stage_name(const char *public_db, char *buf, size_t size) {
+        const char *slash = strrchr(public_db, '/');
+        if (!slash)
+                return -EINVAL;
+        int n = snprintf(buf, size, "%.*s/." STORE_STAGE_INFIX "XXXXXX", (int) (slash - public_db), public_db, slash + 1);
+        return n < 0 || (size_t) n >= size ? -ENAMETOOLONG : 0;
+}
+
 static int stage_snapshot(struct roles_store *s) {
         const char *path = s->cfg.public_db;
         int r, src = -1;
 
-        r = store_check_file(s, path, !(s->flags & ROLES_STORE_CREATE));
+        r = store_check_file(s, path, s->flags & ROLES_STORE_CREATE ? STORE_FILE_MAY_BE_MISSING : STORE_FILE_PUBLIC);
         if (r == -ENOENT)
                 return store_fail(s, r, "%s does not exist: run 'rolesctl init'", path);
         if (r < 0)
                 return r;
 
-        if (snprintf(s->stage_path, sizeof(s->stage_path), "%s.XXXXXX", path) >= (int) sizeof(s->stage_path))
-                return store_fail(s, -ENAMETOOLONG, "%s: path too long", path);
+        r = store_stage_name(path, s->stage_path, sizeof(s->stage_path));
+        if (r < 0)
+                return store_fail(s, r, "%s: path too long", path);
         s->stage_fd = mkostemp(s->stage_path, O_CLOEXEC);
         if (s->stage_fd < 0) {
                 r = store_fail(s, -errno, "%s: cannot stage a new snapshot: %s", s->stage_path, strerror(errno));
@@ -219,7 +234,7 @@ int store_writer_begin(struct roles_store *s) {
                 if (r < 0)
                         return r;
         }
-        r = store_check_file(s, s->cfg.public_db, false);
+        r = store_check_file(s, s->cfg.public_db, STORE_FILE_MAY_BE_MISSING);
         if (r < 0)
                 return r;
         r = take_lock(s);

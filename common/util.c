@@ -56,15 +56,42 @@ bool roles_perm_covers(const char *grant, const char *perm) {
         return strcmp(grant, perm) == 0;
 }
 
+/* Length of the well-formed UTF-8 sequence at p (1-4), or 0 if it is not one. Overlong
+ * forms, surrogates and code points past U+10FFFF are not well-formed. */
+size_t roles_utf8_len(const char *s) {
+        const unsigned char *p = (const unsigned char *) s;
+        if (p[0] < 0x80)
+                return 1;
+        if (p[0] >= 0xc2 && p[0] <= 0xdf)
+                return (p[1] & 0xc0) == 0x80 ? 2 : 0;
+        if (p[0] >= 0xe0 && p[0] <= 0xef) {
+                if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 || (p[0] == 0xe0 && p[1] < 0xa0) ||
+                    (p[0] == 0xed && p[1] >= 0xa0))
+                        return 0;
+                return 3;
+        }
+        if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+                if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 || (p[3] & 0xc0) != 0x80 ||
+                    (p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90))
+                        return 0;
+                return 4;
+        }
+        return 0;
+}
+
 bool roles_text_valid(const char *text, size_t max) {
         if (!text)
                 return false;
+        const unsigned char *p = (const unsigned char *) text;
         size_t n = 0;
-        for (const unsigned char *p = (const unsigned char *) text; *p; p++, n++) {
-                if (n >= max)
+        while (p[n]) {
+                size_t k = roles_utf8_len(text + n);
+                if (k == 0 || n + k > max)
                         return false;
-                if (*p < 0x20 || *p == 0x7f || *p == ':')
+                /* C0 controls, DEL, C1 controls (U+0080-U+009F) and ':' never reach a passwd line. */
+                if ((k == 1 && (p[n] < 0x20 || p[n] == 0x7f || p[n] == ':')) || (k == 2 && p[n] == 0xc2 && p[n + 1] < 0xa0))
                         return false;
+                n += k;
         }
         return true;
 }
@@ -120,7 +147,22 @@ static bool layout_matches(const char *s, const char *pattern) {
         return *s == '\0';
 }
 
+static int parse_time(const char *s, time_t now, int64_t *ret_time);
+
 int roles_parse_time(const char *s, time_t now, int64_t *ret_time) {
+        int64_t t;
+        int r = parse_time(s, now, &t);
+        if (r < 0)
+                return r;
+        /* 0 means "no end" to the store: the epoch itself must never be taken for it (an
+         * administrator locking an account with 1970-01-01 would unlock it forever). */
+        if (t <= 0)
+                return -ERANGE;
+        *ret_time = t;
+        return 0;
+}
+
+static int parse_time(const char *s, time_t now, int64_t *ret_time) {
         if (!s || !*s)
                 return -EINVAL;
 

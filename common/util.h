@@ -33,7 +33,11 @@ bool roles_perm_valid(const char *perm, bool allow_wildcard);
 /* Does a grant (exact code or "prefix.*") cover perm? Both must already be valid. */
 bool roles_perm_covers(const char *grant, const char *perm);
 
-/* Free text that may land in a passwd or group line: printable, no ':', at most max bytes. */
+/* Length of the well-formed UTF-8 character at s (1-4 bytes), or 0 if it is not one. */
+size_t roles_utf8_len(const char *s);
+
+/* Free text that may land in a passwd or group line: well-formed UTF-8 without control
+ * characters (C0, DEL, C1) or ':', at most max bytes. */
 bool roles_text_valid(const char *text, size_t max);
 
 /* An absolute path without ':' or control characters, at most ROLES_TEXT_MAX bytes. */
@@ -51,6 +55,7 @@ int roles_parse_int64(const char *s, int64_t min, int64_t max, int64_t *ret);
 /*
  * Parse a point in time given on the command line: "YYYY-MM-DD" (midnight UTC),
  * "YYYY-MM-DDTHH:MM[:SS][Z]" (UTC, digits exactly so), "@EPOCH", or "+N[smhdw]" from now.
+ * The result is always after the epoch (-ERANGE otherwise): 0 stands for "no end".
  */
 int roles_parse_time(const char *s, time_t now, int64_t *ret_time);
 

@@ -20,7 +20,12 @@ enum nss_db { NSS_DB_PUBLIC, NSS_DB_SECRETS };
  * lock and must nss_leave(); on failure nothing is held.
  */
 int nss_enter(enum nss_db db, struct roles_store **ret);
+
 void nss_leave(void);
+
+/* nss_enter() fails with -(NSS_E_UNAVAIL | errno) when the store cannot be opened (and -ENOMEM,
+ * -EDEADLK as they are): nss_status_from() makes that NSS_STATUS_UNAVAIL with *errnop = errno. */
+#define NSS_E_UNAVAIL 0x10000
 
 /* The one mapping from the core's 0 / -errno to NSS statuses and *errnop. */
 enum nss_status nss_status_from(int r, int *errnop);

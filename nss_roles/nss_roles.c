@@ -91,7 +91,7 @@ static int cursor_peek(struct roles_store *s, struct user_cursor *c, const struc
                 int r = roles_nss_users_after(s, c->after, PAGE, add_to_page, c);
                 if (r < 0)
                         return r;
-                c->exhausted = c->n < PAGE;
+                c->exhausted = r == 0;
                 if (c->n == 0)
                         return -ENOENT;
         }
@@ -238,9 +238,10 @@ enum nss_status _nss_roles_getgrent_r(struct group *gr, char *buf, size_t len, i
                 else {
                         gr_cursor.n = gr_cursor.next = 0;
                         r = roles_nss_groups_after(s, gr_cursor.after, PAGE, add_group_to_page, NULL);
-                        gr_cursor.exhausted = gr_cursor.n < PAGE;
-                        if (r == 0 && gr_cursor.n == 0)
-                                r = -ENOENT;
+                        if (r >= 0) {
+                                gr_cursor.exhausted = r == 0;
+                                r = gr_cursor.n == 0 ? -ENOENT : 0;
+                        }
                 }
         }
         if (r == 0)

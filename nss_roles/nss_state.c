@@ -89,6 +89,24 @@ static int open_store(enum nss_db db) {
         return roles_store_open(&state.cfg, db == NSS_DB_SECRETS ? ROLES_STORE_SECRETS : 0, &state.stores[db], NULL, 0);
 }
 
+/*
+ * fork() while another thread holds the lock would leave the child's copy locked for ever (the
+ * thread that would release it does not exist there), and its state half-changed. So fork waits
+ * for the lock, and both sides release it; the child then drops the parent's connections on its
+ * first call (check_current).
+ */
+static void fork_prepare(void) {
+        pthread_mutex_lock(&lock);
+}
+
+static void fork_release(void) {
+        pthread_mutex_unlock(&lock);
+}
+
+__attribute__((constructor)) static void nss_state_init(void) {
+        pthread_atfork(fork_prepare, fork_release, fork_release);
+}
+
 int nss_enter(enum nss_db db, struct roles_store **ret) {
         if (inside)
                 return -EDEADLK;
@@ -99,7 +117,10 @@ int nss_enter(enum nss_db db, struct roles_store **ret) {
                 int r = open_store(db);
                 if (r < 0) {
                         nss_leave();
-                        return r;
+                        /* Whatever kept the database from opening (missing, unreadable, not a
+                         * database, a newer schema, a bad configuration), it is not "no such
+                         * entry": the answer is UNAVAIL, with the reason in *errnop. */
+                        return r == -ENOMEM ? r : -(NSS_E_UNAVAIL | (r < 0 && r > -NSS_E_UNAVAIL ? -r : EIO));
                 }
         }
         *ret = state.stores[db];
@@ -112,6 +133,10 @@ void nss_leave(void) {
 }
 
 enum nss_status nss_status_from(int r, int *errnop) {
+        if (r < 0 && (-r & NSS_E_UNAVAIL)) {
+                *errnop = -r & ~NSS_E_UNAVAIL;
+                return NSS_STATUS_UNAVAIL;
+        }
         switch (r) {
         case 0:
                 return NSS_STATUS_SUCCESS;

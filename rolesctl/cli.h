@@ -16,7 +16,7 @@ enum {
         EXIT_USAGE = 2,         /* bad command line or invalid value */
         EXIT_NOT_FOUND = 3,
         EXIT_CONFLICT = 4,      /* already exists, in use, would make a cycle */
-        EXIT_FAILURE_ = 5,      /* anything else: files, permissions, database */
+        EXIT_ERROR = 5,      /* anything else: files, permissions, database */
 };
 
 struct cli {
@@ -25,7 +25,6 @@ struct cli {
         unsigned store_flags;
         bool json;
         bool in_batch;
-        bool batch_reads_stdin;
         char actor[128];
         FILE *out;              /* everything for stdout; printed once the change is published */
 };
@@ -81,7 +80,9 @@ struct out_section {
 };
 int out_show(struct cli *c, const struct out_section *sections, size_t n);
 
+/* A string from the database, with control characters and malformed UTF-8 escaped. */
 void out_json_string(FILE *f, const char *s);
+void out_text(FILE *f, const char *s);
 
 /* ---- passwords -------------------------------------------------------------------------- */
 
@@ -107,6 +108,9 @@ struct command {
 
 extern const struct command user_commands[], group_commands[], metarole_commands[], role_commands[], admin_commands[];
 extern const size_t n_user_commands, n_group_commands, n_metarole_commands, n_role_commands, n_admin_commands;
+
+/* rolesctl import (cmd_import.c), listed in admin_commands. */
+int cmd_import(struct cli *c, int argc, char **argv);
 
 /* Run one command line (argv[0] is the noun); used by main and by batch. */
 int cli_dispatch(struct cli *c, int argc, char **argv);

@@ -141,13 +141,13 @@ static void print_perms_json(struct cli *c, const struct roles_resolution *res, 
         fputs("]}\n", f);
 }
 
-static void print_perms_text(struct cli *c, const struct roles_resolution *res, bool why) {
+static int print_perms_text(struct cli *c, const struct roles_resolution *res, bool why) {
         char path[512], when[21];
         FILE *f = c->out;
 
         if (res->inactive) {
                 fprintf(f, "%s holds nothing: %s\n", res->user, res->inactive);
-                return;
+                return EXIT_OK;
         }
         if (why) {
                 for (size_t i = 0; i < res->n_roles; i++) {
@@ -169,7 +169,7 @@ static void print_perms_text(struct cli *c, const struct roles_resolution *res, 
                         fprintf(f, "%-32s %s%s\n", res->grants[i].perm, path,
                                 res->grants[i].disabled ? "  (disabled on the role: not granted)" : "");
                 }
-                return;
+                return EXIT_OK;
         }
 
         if (res->superuser)
@@ -177,7 +177,7 @@ static void print_perms_text(struct cli *c, const struct roles_resolution *res, 
         const char **codes = calloc(res->n_grants + 1, sizeof(char *));
         size_t n = 0;
         if (!codes)
-                return;
+                return cli_fail(EXIT_ERROR, "out of memory");
         for (size_t i = 0; i < res->n_grants; i++)
                 if (!res->grants[i].disabled)
                         codes[n++] = res->grants[i].perm;
@@ -186,6 +186,7 @@ static void print_perms_text(struct cli *c, const struct roles_resolution *res, 
                 if (i == 0 || strcmp(codes[i], codes[i - 1]) != 0)
                         fprintf(f, "%s\n", codes[i]);
         free(codes);
+        return EXIT_OK;
 }
 
 static int cmd_perms(struct cli *c, int argc, char **argv) {
@@ -204,9 +205,9 @@ static int cmd_perms(struct cli *c, int argc, char **argv) {
         if (c->json)
                 print_perms_json(c, res, args_opt(&a, 0));
         else
-                print_perms_text(c, res, args_opt(&a, 0));
+                r = print_perms_text(c, res, args_opt(&a, 0));
         roles_resolution_free(res);
-        return EXIT_OK;
+        return c->json ? EXIT_OK : r;
 }
 
 static int cmd_audit(struct cli *c, int argc, char **argv) {
@@ -227,7 +228,7 @@ static int cmd_backup(struct cli *c, int argc, char **argv) {
         r = roles_store_backup(s, a.pos[0]);
         /* A missing directory for FILE is a file error (5), not "not found" (3), as for batch FILE. */
         if (r == -ENOENT)
-                return cli_fail(EXIT_FAILURE_, "%s", roles_store_error(s));
+                return cli_fail(EXIT_ERROR, "%s", roles_store_error(s));
         return r < 0 ? cli_fail_store(c, r) : EXIT_OK;
 }
 
@@ -324,8 +325,7 @@ static int cmd_batch(struct cli *c, int argc, char **argv) {
                 return EXIT_USAGE;
         FILE *in = a.n_pos && strcmp(a.pos[0], "-") != 0 ? fopen(a.pos[0], "re") : stdin;
         if (!in)
-                return cli_fail(EXIT_FAILURE_, "%s: %s", a.pos[0], strerror(errno));
-        c->batch_reads_stdin = in == stdin;
+                return cli_fail(EXIT_ERROR, "%s: %s", a.pos[0], strerror(errno));
 
         /* One writer for the whole batch: one snapshot, all or nothing. */
         r = cli_store(c, ROLES_STORE_WRITE, &s);
@@ -340,7 +340,9 @@ static int cmd_batch(struct cli *c, int argc, char **argv) {
                         break;
                 }
                 if (n > 0 && line[n - 1] == '\n')
-                        line[n - 1] = '\0';
+                        line[--n] = '\0';
+                if (n > 0 && line[n - 1] == '\r')     /* a file written on Windows */
+                        line[--n] = '\0';
                 char *words[BATCH_ARGS_MAX];
                 int nw = 0;
                 if (split_words(line, words, BATCH_ARGS_MAX, &nw) < 0) {
@@ -357,7 +359,7 @@ static int cmd_batch(struct cli *c, int argc, char **argv) {
                         r = EXIT_OK;    /* a "no" from check is an answer, not a failure */
         }
         if (r == EXIT_OK && ferror(in))
-                r = cli_fail(EXIT_FAILURE_, "reading the batch: %s", strerror(errno));
+                r = cli_fail(EXIT_ERROR, "reading the batch: %s", strerror(errno));
         c->in_batch = false;
         free(line);
         if (in != stdin)
@@ -373,5 +375,6 @@ const struct command admin_commands[] = {
         { "backup", NULL, cmd_backup, false },
         { "batch", NULL, cmd_batch, false },
         { "doctor", NULL, cmd_doctor, false },
+        { "import", NULL, cmd_import, false },
 };
 const size_t n_admin_commands = ROLES_N_ELEMENTS(admin_commands);

@@ -81,7 +81,7 @@ int cli_issue_code(struct cli *c, struct roles_store *s, const struct roles_user
         int r;
 
         if ((r = roles_code_new(code)) < 0 || (r = roles_code_hash(code, u->uuid, hash)) < 0)
-                return cli_fail(EXIT_FAILURE_, "cannot make a code: %s", strerror(-r));
+                return cli_fail(EXIT_ERROR, "cannot make a code: %s", strerror(-r));
         int64_t expires = (int64_t) roles_store_now(s) + ttl;
         r = roles_secret_put_code(s, u->uuid, kind, hash, expires);
         if (r >= 0)
@@ -298,7 +298,7 @@ static int user_totp(struct cli *c, int argc, char **argv) {
         char secret[ROLES_TOTP_SECRET_B32MAX], *uri = NULL;
         if ((r = roles_totp_new_secret(secret)) < 0 || (r = roles_totp_uri("roles", u.name, secret, &uri)) < 0) {
                 roles_wipe(secret, sizeof(secret));
-                return cli_fail(EXIT_FAILURE_, "cannot make a TOTP secret: %s", strerror(-r));
+                return cli_fail(EXIT_ERROR, "cannot make a TOTP secret: %s", strerror(-r));
         }
         r = roles_secret_set_totp(s, u.uuid, secret);
         if (r >= 0)

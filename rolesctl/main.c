@@ -42,6 +42,7 @@ static const char usage_text[] =
         "  role grant|revoke|disable|enable ROLE PERM\n"
         "  role assign ROLE USER [--until TIME] ; role unassign ROLE USER\n"
         "  check USER PERM ; perms USER [--why]\n"
+        "  import [--passwd FILE] [--group FILE] [--shadow FILE]\n"
         "  batch [FILE] ; audit ; backup FILE ; doctor\n";
 
 /* The batch line being run, named in every error it causes; 0 outside a batch. */
@@ -62,14 +63,7 @@ int cli_fail(int exit_code, const char *fmt, ...) {
         fputs("rolesctl: ", stderr);
         if (fail_batch_line > 0)
                 fprintf(stderr, "batch line %u: ", fail_batch_line);
-        for (const unsigned char *p = (const unsigned char *) msg; *p; p++) {
-                if (*p == '\n')
-                        fputs("\\n", stderr);
-                else if (*p < 0x20 || *p == 0x7f)
-                        fprintf(stderr, "\\x%02x", *p);
-                else
-                        fputc(*p, stderr);
-        }
+        out_text(stderr, msg);
         if (fail_batch_line > 0)
                 fputs("; nothing changed", stderr);
         fputc('\n', stderr);
@@ -93,7 +87,7 @@ int cli_exit_code(int r) {
         case -EALREADY:
                 return EXIT_CONFLICT;
         default:
-                return EXIT_FAILURE_;
+                return EXIT_ERROR;
         }
 }
 
@@ -115,7 +109,7 @@ int cli_store(struct cli *c, unsigned flags, struct roles_store **ret) {
         char err[512];
         int r = roles_store_open(&c->cfg, flags, &c->store, err, sizeof(err));
         if (r < 0)
-                return cli_fail(cli_exit_code(r) == EXIT_NOT_FOUND ? EXIT_FAILURE_ : cli_exit_code(r), "%s", err);
+                return cli_fail(cli_exit_code(r) == EXIT_NOT_FOUND ? EXIT_ERROR : cli_exit_code(r), "%s", err);
         c->store_flags = flags;
         r = roles_store_set_actor(c->store, c->actor);
         if (r < 0)
@@ -225,7 +219,7 @@ int main(int argc, char **argv) {
         size_t out_len = 0;
         c.out = open_memstream(&out, &out_len);
         if (!c.out)
-                return cli_fail(EXIT_FAILURE_, "out of memory");
+                return cli_fail(EXIT_ERROR, "out of memory");
 
         r = cli_dispatch(&c, argc - i, argv + i);
         if (r == EXIT_OK && c.store && (c.store_flags & ROLES_STORE_WRITE)) {
@@ -237,7 +231,10 @@ int main(int argc, char **argv) {
         fclose(c.out);
         if ((r == EXIT_OK || r == EXIT_NO) && out_len > 0 &&
             (fwrite(out, 1, out_len, stdout) != out_len || fflush(stdout) != 0))
-                r = cli_fail(EXIT_FAILURE_, "writing output: %s", strerror(errno));
+                r = cli_fail(EXIT_ERROR, "writing output: %s", strerror(errno));
+        /* It may hold a one-time code or a TOTP secret. */
+        if (out)
+                explicit_bzero(out, out_len);
         free(out);
         return r;
 }

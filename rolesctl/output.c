@@ -6,25 +6,60 @@
 
 #include "cli.h"
 
+/*
+ * Text from the database is printed so that it can neither drive the terminal nor break the
+ * output's format: control characters (C0, DEL, C1) and bytes that are not well-formed UTF-8
+ * are shown as \xNN in text and \u00NN in JSON.
+ */
+static void out_escaped(FILE *f, const char *s, bool json) {
+        for (const char *p = s; *p;) {
+                size_t k = roles_utf8_len(p);
+                unsigned char c = (unsigned char) *p;
+                bool control = k == 0 || (k == 1 && (c < 0x20 || c == 0x7f)) ||
+                               (k == 2 && c == 0xc2 && (unsigned char) p[1] < 0xa0);
+                if (control) {
+                        size_t n = k ? k : 1;
+                        for (size_t i = 0; i < n; i++)
+                                fprintf(f, json ? "\\u%04x" : "\\x%02x", (unsigned char) p[i]);
+                        p += n;
+                        continue;
+                }
+                if (json && (c == '"' || c == '\\'))
+                        fputc('\\', f);
+                fwrite(p, 1, k, f);
+                p += k;
+        }
+}
+
 void out_json_string(FILE *f, const char *s) {
         fputc('"', f);
-        for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
-                if (*p == '"' || *p == '\\')
-                        fprintf(f, "\\%c", *p);
-                else if (*p < 0x20 || *p == 0x7f)
-                        fprintf(f, "\\u%04x", *p);
-                else
-                        fputc(*p, f);
-        }
+        out_escaped(f, s, true);
         fputc('"', f);
+}
+
+void out_text(FILE *f, const char *s) {
+        out_escaped(f, s, false);
+}
+
+/* Display width of s as out_text() prints it (bytes; names are ASCII in practice). */
+static size_t text_width(const char *s) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *m = open_memstream(&buf, &len);
+        if (!m)
+                return strlen(s);
+        out_text(m, s);
+        fclose(m);
+        free(buf);
+        return len;
 }
 
 /* Rows gathered so a table can be aligned; cells are copies, NULL for no value. */
 struct table {
         size_t n_cols, n_rows;
-        char *names[16];
-        bool numeric[16];
+        char *names[ROLES_LISTING_COLUMNS_MAX];
         char **cells;           /* n_rows * n_cols */
+        bool *numeric;          /* per cell: SQLite said it is a number */
 };
 
 static int collect_row(void *userdata, size_t n, const char *const *names, const char *const *values, const bool *numeric) {
@@ -41,12 +76,16 @@ static int collect_row(void *userdata, size_t n, const char *const *names, const
         if (!cells)
                 return -ENOMEM;
         t->cells = cells;
+        bool *num = reallocarray(t->numeric, (t->n_rows + 1) * n, sizeof(bool));
+        if (!num)
+                return -ENOMEM;
+        t->numeric = num;
         for (size_t i = 0; i < n; i++) {
-                t->numeric[i] = t->numeric[i] || numeric[i];
                 char *v = values[i] ? strdup(values[i]) : NULL;
                 if (values[i] && !v)
                         return -ENOMEM;
                 t->cells[t->n_rows * n + i] = v;
+                t->numeric[t->n_rows * n + i] = numeric[i];
         }
         t->n_rows++;
         return 0;
@@ -58,6 +97,7 @@ static void table_free(struct table *t) {
         for (size_t i = 0; i < t->n_cols; i++)
                 free(t->names[i]);
         free(t->cells);
+        free(t->numeric);
 }
 
 static int table_load(struct cli *c, enum roles_listing what, const char *arg, struct table *t) {
@@ -80,7 +120,7 @@ static void json_row(FILE *f, const struct table *t, size_t row) {
                 fputc(':', f);
                 if (!v)
                         fputs("null", f);
-                else if (t->numeric[i])
+                else if (t->numeric[row * t->n_cols + i])
                         fputs(v, f);
                 else
                         out_json_string(f, v);
@@ -99,12 +139,12 @@ static void json_rows(FILE *f, const struct table *t) {
 }
 
 static void text_table(FILE *f, const struct table *t, const char *indent) {
-        size_t width[16];
+        size_t width[ROLES_LISTING_COLUMNS_MAX];
         for (size_t i = 0; i < t->n_cols; i++) {
                 width[i] = strlen(t->names[i]);
                 for (size_t r = 0; r < t->n_rows; r++) {
                         const char *v = t->cells[r * t->n_cols + i];
-                        size_t n = v ? strlen(v) : 1;
+                        size_t n = v ? text_width(v) : 1;
                         if (n > width[i])
                                 width[i] = n;
                 }
@@ -113,10 +153,10 @@ static void text_table(FILE *f, const struct table *t, const char *indent) {
                 fputs(indent, f);
                 for (size_t i = 0; i < t->n_cols; i++) {
                         const char *v = r == 0 ? t->names[i] : t->cells[(r - 1) * t->n_cols + i];
-                        if (i + 1 == t->n_cols)
-                                fputs(v ? v : "-", f);
-                        else
-                                fprintf(f, "%-*s  ", (int) width[i], v ? v : "-");
+                        const char *shown = v ? v : "-";
+                        out_text(f, shown);
+                        if (i + 1 < t->n_cols)
+                                fprintf(f, "%*s", (int) (width[i] - text_width(shown) + 2), "");
                 }
                 fputc('\n', f);
         }
@@ -127,7 +167,7 @@ int out_list(struct cli *c, enum roles_listing what, const char *arg) {
         int r = table_load(c, what, arg, &t);
         if (r < 0) {
                 table_free(&t);
-                return r == -EIO && !c->store ? EXIT_FAILURE_ : cli_fail_store(c, r);
+                return r == -EIO && !c->store ? EXIT_ERROR : cli_fail_store(c, r);
         }
         if (c->json) {
                 json_rows(c->out, &t);
@@ -147,7 +187,7 @@ int out_show(struct cli *c, const struct out_section *sections, size_t n) {
                 int q = table_load(c, sections[k].what, sections[k].arg, &t);
                 if (q < 0) {
                         table_free(&t);
-                        r = q == -EIO && !c->store ? EXIT_FAILURE_ : cli_fail_store(c, q);
+                        r = q == -EIO && !c->store ? EXIT_ERROR : cli_fail_store(c, q);
                         break;
                 }
                 if (c->json) {
@@ -162,8 +202,11 @@ int out_show(struct cli *c, const struct out_section *sections, size_t n) {
                         else
                                 fputs("null", c->out);
                 } else if (sections[k].single) {
-                        for (size_t i = 0; t.n_rows > 0 && i < t.n_cols; i++)
-                                fprintf(c->out, "%-26s %s\n", t.names[i], t.cells[i] ? t.cells[i] : "-");
+                        for (size_t i = 0; t.n_rows > 0 && i < t.n_cols; i++) {
+                                fprintf(c->out, "%-26s ", t.names[i]);
+                                out_text(c->out, t.cells[i] ? t.cells[i] : "-");
+                                fputc('\n', c->out);
+                        }
                 } else {
                         fprintf(c->out, "%s:%s\n", sections[k].title, t.n_rows ? "" : " -");
                         if (t.n_rows)

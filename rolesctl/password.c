@@ -72,9 +72,12 @@ int password_read_and_hash(struct cli *c, bool from_stdin, char ret_hash[static 
         struct roles_hash_params params;
         int r, code = EXIT_OK;
 
+        /* A batch holds the writer lock and secrets.db's write lock: waiting for a password
+         * there would stall every login's password change behind a prompt. */
+        if (c->in_batch)
+                return cli_fail(EXIT_USAGE, "passwords cannot be read inside a batch; set them afterwards with "
+                                "'rolesctl user passwd NAME --stdin'");
         if (from_stdin) {
-                if (c->batch_reads_stdin)
-                        return cli_fail(EXIT_USAGE, "--password-stdin cannot be used while the batch itself is read from stdin");
                 r = read_line(STDIN_FILENO, pw, sizeof(pw), &len);
         } else {
                 r = prompt_tty("New password: ", pw, sizeof(pw), &len);
@@ -94,7 +97,7 @@ int password_read_and_hash(struct cli *c, bool from_stdin, char ret_hash[static 
                 goto out;
         }
         if (r < 0) {
-                code = cli_fail(EXIT_FAILURE_, "reading the password: %s", strerror(-r));
+                code = cli_fail(EXIT_ERROR, "reading the password: %s", strerror(-r));
                 goto out;
         }
         if (memchr(pw, '\0', len)) {
@@ -108,7 +111,7 @@ int password_read_and_hash(struct cli *c, bool from_stdin, char ret_hash[static 
         roles_hash_params_from_config(&c->cfg, &params);
         r = roles_password_hash(pw, len, &params, ret_hash);
         if (r < 0)
-                code = cli_fail(EXIT_FAILURE_, "hashing the password failed: %s", strerror(-r));
+                code = cli_fail(EXIT_ERROR, "hashing the password failed: %s", strerror(-r));
 out:
         roles_wipe(pw, sizeof(pw));
         roles_wipe(again, sizeof(again));

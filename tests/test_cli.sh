@@ -793,10 +793,11 @@ if $CAN_SQL; then before=$(serial); fi
 ok_in $'user add ivan\nuser mod ivan --full-name Ivan\n' "batch - (stdin)" rc batch -
 if $CAN_SQL; then eq "batch - publishes one snapshot" "$(serial)" "$((before + 1))"; fi
 
+# no password is ever waited for while the batch holds the writer lock
 printf 'user add pwuser --password-stdin\n' >"$T/pw.batch"
-ok_in $'batch password\n' "batch FILE with --password-stdin reading the terminal's stdin" rc batch "$T/pw.batch"
-ok "user show pwuser" rc user show pwuser
-field "password set from stdin during a batch" password yes
+bad_in $'batch password\n' 2 "batch FILE with --password-stdin is refused" rc batch "$T/pw.batch"
+err_has "batch password refusal says what to do" "user passwd"
+bad 3 "refused password batch left nothing" rc user show pwuser
 
 # a failing line in the middle changes nothing
 printf 'user add jack\ngroup add jills\nuser add erin\nuser add kate\n' >"$T/bad.batch"
@@ -814,7 +815,9 @@ bad_in $'user add jack\ninit\n' 2 "init cannot run inside a batch" rc batch
 bad_in $'user add jack\nbatch\n' 2 "batch cannot nest" rc batch
 bad_in $'user add jack\nbackup x.tar\n' 2 "backup cannot run inside a batch" rc batch
 bad_in $'user add "jack\n' 2 "batch with an unbalanced quote" rc batch
-bad_in $'user add jack --password-stdin\n' 2 "--password-stdin while the batch is read from stdin" rc batch
+bad_in $'user add jack --password-stdin\n' 2 "--password-stdin inside a batch read from stdin" rc batch
+printf 'user passwd alice\n' >"$T/pw2.batch"
+bad 2 "user passwd (terminal prompt) inside a batch" rc batch "$T/pw2.batch"
 bad_in $'user add jack\nfrobnicate\n' 2 "batch with an unknown command" rc batch
 bad 5 "batch from a missing file" rc batch "$T/no-such.batch"
 bad 2 "batch with two files" rc batch a b

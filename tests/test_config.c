@@ -182,9 +182,11 @@ static void test_partial_override_keeps_the_rest(void **state) {
         assert_int_equal(parse("deny = 3\n", &cfg, err, sizeof(err)), 0);
         assert_memory_equal(&cfg, &expect, sizeof(cfg));
 
-        /* The last of two settings wins. */
-        assert_int_equal(parse("deny = 4\ndeny = 7\n", &cfg, err, sizeof(err)), 0);
-        assert_int_equal(cfg.deny, 7);
+        /* A key set twice is refused, naming both lines, and changes nothing. */
+        expect = cfg;
+        assert_int_equal(parse("deny = 4\n# note\ndeny = 7\n", &cfg, err, sizeof(err)), -EINVAL);
+        assert_non_null(strstr(err, ":3: deny is already set on line 1"));
+        assert_memory_equal(&cfg, &expect, sizeof(cfg));
 
         /* Empty text changes nothing. */
         expect = cfg;

@@ -1,0 +1,736 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# End-to-end tests of `rolesctl import`: a passwd/group/shadow import and what it leaves in the
+# three databases, and for every bad input the exit code, exactly one "rolesctl: FILE:LINE: ..."
+# line on stderr, nothing on stdout, and the three database files unchanged byte for byte.
+#
+#   tests/test_import.sh PATH/TO/rolesctl        (meson passes the built binary)
+#
+# Self-contained: everything lives in a fresh temporary directory, removed on exit. Failures
+# are counted, not fatal; the last line is "N passed, M failed" and the exit status is non-zero
+# when anything failed. (The 100k-user timing is measured by hand, not here.)
+
+set -u
+
+ROLESCTL=${1:-}
+if [ -z "$ROLESCTL" ] || [ ! -x "$ROLESCTL" ]; then
+        echo "usage: $0 PATH/TO/rolesctl" >&2
+        exit 2
+fi
+case $ROLESCTL in /*) ;; *) ROLESCTL=$PWD/$ROLESCTL ;; esac
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/roles-import.XXXXXX") || exit 2
+chmod 755 "$T"
+trap 'rm -rf "$T"' EXIT
+cd "$T" || exit 2
+
+CONF=$T/roles.conf
+cat >"$CONF" <<EOF
+# test configuration: everything inside $T
+public_db          = $T/roles.db
+secrets_db         = $T/secrets.db
+state_db           = $T/state.db
+uid_min            = 10000
+uid_max            = 19999
+gid_min            = 20000
+gid_max            = 29999
+home_base          = /srv/home
+default_shell      = /bin/sh
+argon2_t_cost      = 1
+argon2_m_cost_kib  = 1024
+argon2_parallelism = 1
+EOF
+chmod 644 "$CONF"
+
+IN=$T/in
+mkdir "$IN"
+DBS="roles.db secrets.db state.db"
+OUT=$T/out
+ERR=$T/err
+RC=0
+PASSED=0
+FAILED=0
+
+HAVE_SQLITE3=false
+command -v sqlite3 >/dev/null 2>&1 && HAVE_SQLITE3=true
+HAVE_PYTHON=false
+command -v python3 >/dev/null 2>&1 && HAVE_PYTHON=true
+CAN_SQL=false
+if $HAVE_SQLITE3 || $HAVE_PYTHON; then
+        CAN_SQL=true
+fi
+
+# ---- helpers (as in test_cli.sh) -------------------------------------------------------------
+
+rc() {
+        "$ROLESCTL" --conf "$CONF" "$@"
+}
+
+pass() {
+        PASSED=$((PASSED + 1))
+}
+
+fail() {
+        FAILED=$((FAILED + 1))
+        echo "FAIL: $*"
+}
+
+show_last() {
+        echo "      exit $RC; stdout: $(head -c 600 "$OUT" | sed 's/^/|/' | tr '\n' ' ')"
+        echo "      stderr: $(head -c 600 "$ERR" | tr '\n' ' ')"
+}
+
+_run() {
+        "$@" </dev/null >"$OUT" 2>"$ERR"
+        RC=$?
+}
+
+# ok DESC CMD...: exit 0 and nothing on stderr.
+ok() {
+        local desc=$1
+        shift
+        _run "$@"
+        if [ "$RC" -eq 0 ] && [ ! -s "$ERR" ]; then
+                pass
+        else
+                fail "$desc: expected success"
+                show_last
+        fi
+}
+
+snapshot() {
+        rm -rf "$T/snap"
+        mkdir "$T/snap"
+        local f
+        for f in $DBS; do
+                [ -e "$T/$f" ] && cp -p "$T/$f" "$T/snap/$f"
+        done
+}
+
+# unchanged: every database file is byte for byte what snapshot saw.
+unchanged() {
+        local f
+        for f in $DBS; do
+                if [ -e "$T/snap/$f" ]; then
+                        cmp -s "$T/snap/$f" "$T/$f" || { echo "$f changed"; return 1; }
+                elif [ -e "$T/$f" ]; then
+                        echo "$f appeared"
+                        return 1
+                fi
+        done
+        return 0
+}
+
+# one_error: stderr is exactly one newline-terminated line starting with "rolesctl: ".
+one_error() {
+        [ "$(wc -l <"$ERR")" -eq 1 ] && [ "$(head -c 10 "$ERR")" = "rolesctl: " ] &&
+                [ "$(tail -c 1 "$ERR" | od -An -c | tr -d ' ')" = '\n' ]
+}
+
+# bad CODE DESC CMD...: exit CODE, one error line, nothing on stdout, databases unchanged.
+bad() {
+        local code=$1 desc=$2 why
+        shift 2
+        snapshot
+        _run "$@"
+        if [ "$RC" -ne "$code" ]; then
+                fail "$desc: expected exit $code"
+                show_last
+        elif ! one_error; then
+                fail "$desc: expected exactly one 'rolesctl: ' line on stderr"
+                show_last
+        elif [ -s "$OUT" ]; then
+                fail "$desc: expected nothing on stdout"
+                show_last
+        elif ! why=$(unchanged); then
+                fail "$desc: a failed import changed the databases ($why)"
+                show_last
+        else
+                pass
+        fi
+}
+
+# err_has DESC TEXT: the last stderr contains TEXT.
+err_has() {
+        if grep -qF -- "$2" "$ERR"; then
+                pass
+        else
+                fail "$1: stderr lacks '$2'"
+                show_last
+        fi
+}
+
+out_has() {
+        if grep -qF -- "$2" "$OUT"; then
+                pass
+        else
+                fail "$1: output lacks '$2'"
+                show_last
+        fi
+}
+
+out_lacks() {
+        if grep -qF -- "$2" "$OUT"; then
+                fail "$1: output has '$2'"
+                show_last
+        else
+                pass
+        fi
+}
+
+out_match() {
+        if grep -qE -- "$2" "$OUT"; then
+                pass
+        else
+                fail "$1: output matches no line of /$2/"
+                show_last
+        fi
+}
+
+# field DESC KEY VALUE: a "show" line "KEY   VALUE" in the last stdout.
+field() {
+        if awk -v k="$2" -v v="$3" '
+                { line = $0; key = $1; sub(/^[^ ]+ +/, "", line) }
+                key == k && line == v { found = 1 }
+                END { exit !found }' "$OUT"; then
+                pass
+        else
+                fail "$1: no line '$2 $3'"
+                show_last
+        fi
+}
+
+eq() {
+        if [ "$2" = "$3" ]; then
+                pass
+        else
+                fail "$1: got '$2', want '$3'"
+        fi
+}
+
+json_valid() {
+        $HAVE_PYTHON || { pass; return; }
+        if python3 -m json.tool "$OUT" >/dev/null 2>"$T/json.err"; then
+                pass
+        else
+                fail "$1: invalid JSON: $(cat "$T/json.err")"
+                show_last
+        fi
+}
+
+# json_true DESC PYEXPR: with python3, PYEXPR over the parsed last stdout `d` is true.
+json_true() {
+        $HAVE_PYTHON || { pass; return; }
+        if python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+sys.exit(0 if eval("(" + sys.argv[2] + "\n)") else 1)' "$OUT" "$2" 2>"$T/json.err"; then
+                pass
+        else
+                fail "$1: JSON does not satisfy: $2 $(head -c 300 "$T/json.err")"
+                show_last
+        fi
+}
+
+# sql DB SQL: one value from a database, read-only (sqlite3, else python3's sqlite3 module).
+sql() {
+        if $HAVE_SQLITE3; then
+                sqlite3 -readonly "$1" "$2"
+        elif $HAVE_PYTHON; then
+                python3 -c '
+import sqlite3, sys
+db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
+for row in db.execute(sys.argv[2]):
+    print("|".join("" if v is None else str(v) for v in row))' "$1" "$2"
+        else
+                return 1
+        fi
+}
+
+serial() {
+        sql "$T/roles.db" "SELECT value FROM meta WHERE key = 'serial'"
+}
+
+# hash_of USER: what secrets.db holds as USER's password hash (empty: none).
+hash_of() {
+        sql "$T/secrets.db" "ATTACH '$T/roles.db' AS pub; SELECT password_hash FROM credentials
+                WHERE user_uuid = (SELECT uuid FROM pub.users WHERE name = '$1')" 2>/dev/null ||
+        python3 -c '
+import sqlite3, sys
+db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
+pub = sqlite3.connect("file:" + sys.argv[2] + "?mode=ro", uri=True)
+uuid = pub.execute("SELECT uuid FROM users WHERE name = ?", (sys.argv[3],)).fetchone()[0]
+v = db.execute("SELECT password_hash FROM credentials WHERE user_uuid = ?", (uuid,)).fetchone()[0]
+print("" if v is None else v)' "$T/secrets.db" "$T/roles.db" "$1"
+}
+
+# put NAME: write stdin to $IN/NAME (the files each bad case imports).
+put() {
+        cat >"$IN/$1"
+}
+
+# bad_import CODE DESC WHERE ARGS...: a refused import whose one error line names WHERE ("file:line").
+bad_import() {
+        local code=$1 desc=$2 where=$3
+        shift 3
+        bad "$code" "$desc" rc import "$@"
+        err_has "$desc: names the place" "$where"
+}
+
+SHA512='$6$saltsalt$hRM5XZ86KXEw9UOmjigeVqFgULtFB2sgpC9lXQDfMib3Zgw7mEiUvBJI2EplzfAqxL5Vvwp2scFtv/uamSo5z0'
+MD5='$1$abcdefgh$IQtUouv7y7Q9dRWkQEPCc.'
+YESCRYPT='$y$j9T$F5Jx5fExrKuPp53xLKQ..1$X3DX6M94c7o.9agCG9G317fhZg9SqC.5i5rd.RhAtQ7'
+BCRYPT='$2b$05$abcdefghijklmnopqrstuuJ0aCHRVc7bpSqzN7LKDpW7PQLAv9ehK'
+DES='abJnggxhB/yWI'
+ARGON2ID='$argon2id$v=19$m=1024,t=1,p=1$c29tZXNhbHRzb21lc2FsdA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'
+
+# ---- what roles holds before the import ------------------------------------------------------
+
+ok "init" rc init
+ok "an existing group" rc group add oldgroup --gid 20500
+ok "an existing user in it" rc user add olduser --uid 10500 --gid 20500
+ok "a metarole" rc metarole add ops
+ok "published as a group" rc metarole publish ops --gid 20700
+
+# ---- refusals: each leaves every file as it was -----------------------------------------------
+
+# Good files the bad cases vary; every case imports exactly the files it names.
+put passwd <<'EOF'
+alice:x:10001:20001:Alice Liddell,,,:/home/alice:/bin/bash
+EOF
+put group <<'EOF'
+alice:x:20001:
+EOF
+
+# arguments and files
+bad 2 "import without files" rc import
+err_has "import without files: says what to give" "--passwd"
+bad 2 "import with an unknown option" rc import --passwd "$IN/passwd" --frob x
+bad 2 "import with a positional argument" rc import "$IN/passwd"
+bad 5 "a missing file" rc import --passwd "$IN/nope"
+err_has "a missing file: names it" "$IN/nope"
+bad 5 "a directory" rc import --group "$IN"
+err_has "a directory: names it" "$IN"
+printf 'import --passwd %s --group %s\n' "$IN/passwd" "$IN/group" >"$T/imp.batch"
+bad 2 "import inside a batch" rc batch "$T/imp.batch"
+err_has "import inside a batch: says so" "cannot run inside a batch"
+
+# ids outside the configured ranges (checked up front, first offender named)
+put p <<'EOF'
+# a comment and a blank line still count as lines
+
+root:x:0:0:root:/root:/bin/bash
+daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin
+EOF
+bad_import 2 "uid outside the range" "$IN/p:3:" --passwd "$IN/p"
+err_has "uid outside the range: says which and the range" "uid 0 of 'root' is outside the configured range 10000-19999"
+put p <<'EOF'
+bob:x:10002:20001::/home/bob:/bin/sh
+carl:x:10003:500::/home/carl:/bin/sh
+EOF
+bad_import 2 "primary gid outside the range" "$IN/p:2:" --passwd "$IN/p" --group "$IN/group"
+put g <<'EOF'
+fine:x:20002:
+sudo:x:27:alice
+EOF
+bad_import 2 "group gid outside the range" "$IN/g:2:" --passwd "$IN/passwd" --group "$IN/g"
+put p <<'EOF'
+bob:x:99999:20001::/home/bob:/bin/sh
+EOF
+bad_import 2 "uid above the range" "$IN/p:1:" --passwd "$IN/p" --group "$IN/group"
+
+# duplicates within the files
+put p <<'EOF'
+alice:x:10001:20001::/home/alice:/bin/sh
+bob:x:10002:20001::/home/bob:/bin/sh
+alice:x:10003:20001::/home/alice:/bin/sh
+EOF
+bad_import 4 "a user name twice" "$IN/p:3:" --passwd "$IN/p" --group "$IN/group"
+err_has "a user name twice: names the first line" "first on line 1"
+put p <<'EOF'
+alice:x:10001:20001::/home/alice:/bin/sh
+bob:x:10002:20001::/home/bob:/bin/sh
+carl:x:10002:20001::/home/carl:/bin/sh
+EOF
+bad_import 4 "a uid twice" "$IN/p:3:" --passwd "$IN/p" --group "$IN/group"
+err_has "a uid twice: names both users" "uid 10002 of 'carl' is also the uid of 'bob' (line 2)"
+put g <<'EOF'
+alice:x:20001:
+staff:x:20002:
+staff:x:20003:
+EOF
+bad_import 4 "a group name twice" "$IN/g:3:" --passwd "$IN/passwd" --group "$IN/g"
+put g <<'EOF'
+alice:x:20001:
+staff:x:20001:
+EOF
+bad_import 4 "a gid twice" "$IN/g:2:" --passwd "$IN/passwd" --group "$IN/g"
+put g <<'EOF'
+alice:x:20001:
+staff:x:20002:alice,olduser,alice
+EOF
+bad_import 4 "a member twice in one group" "$IN/g:2:" --passwd "$IN/passwd" --group "$IN/g"
+put s <<EOF
+alice:$SHA512:19000:0:99999:7:::
+alice:$MD5:19000:0:99999:7:::
+EOF
+bad_import 4 "two shadow lines for a user" "$IN/s:2:" --passwd "$IN/passwd" --group "$IN/group" --shadow "$IN/s"
+
+# clashes with what roles holds (the writer is open by then: still nothing changes)
+put p <<'EOF'
+alice:x:10001:20001::/home/alice:/bin/sh
+olduser:x:10002:20001::/home/olduser:/bin/sh
+EOF
+bad_import 4 "a user that exists in roles" "$IN/p:2:" --passwd "$IN/p" --group "$IN/group"
+err_has "existing user: says so" "user 'olduser' already exists in roles"
+put p <<'EOF'
+alice:x:10001:20001::/home/alice:/bin/sh
+newbie:x:10500:20001::/home/newbie:/bin/sh
+EOF
+bad_import 4 "a uid that roles uses" "$IN/p:2:" --passwd "$IN/p" --group "$IN/group"
+err_has "existing uid: names its owner" "roles user 'olduser'"
+put g <<'EOF'
+alice:x:20001:
+oldgroup:x:20002:
+EOF
+bad_import 4 "a group that exists in roles" "$IN/g:2:" --passwd "$IN/passwd" --group "$IN/g"
+put g <<'EOF'
+alice:x:20001:
+newgroup:x:20500:
+EOF
+bad_import 4 "a gid that roles uses" "$IN/g:2:" --passwd "$IN/passwd" --group "$IN/g"
+err_has "existing gid: names its group" "roles group 'oldgroup'"
+# Published metaroles share the group name and gid spaces: refused while adding (late, after
+# other groups were added to the staged snapshot), still with the line and nothing changed.
+put g <<'EOF'
+alice:x:20001:
+one:x:20002:
+two:x:20700:
+EOF
+bad_import 4 "the gid of a published metarole" "$IN/g:3:" --passwd "$IN/passwd" --group "$IN/g"
+put g <<'EOF'
+alice:x:20001:
+one:x:20002:
+ops:x:20003:
+EOF
+bad_import 4 "the name of a published metarole" "$IN/g:3:" --passwd "$IN/passwd" --group "$IN/g"
+
+# references that lead nowhere
+put p <<'EOF'
+alice:x:10001:20001::/home/alice:/bin/sh
+bob:x:10002:20999::/home/bob:/bin/sh
+EOF
+bad_import 3 "a primary gid that no group has" "$IN/p:2:" --passwd "$IN/p" --group "$IN/group"
+err_has "unknown primary gid: says which" "primary gid 20999 of 'bob'"
+put g <<'EOF'
+alice:x:20001:
+staff:x:20002:alice,ghost
+EOF
+bad_import 3 "a member that is no user" "$IN/g:2:" --passwd "$IN/passwd" --group "$IN/g"
+err_has "unknown member: names it" "member 'ghost' of group 'staff'"
+put s <<EOF
+alice:$SHA512:19000:0:99999:7:::
+ghost:$SHA512:19000:0:99999:7:::
+EOF
+bad_import 3 "a shadow line for no user" "$IN/s:2:" --passwd "$IN/passwd" --group "$IN/group" --shadow "$IN/s"
+put s <<EOF
+olduser:$SHA512:19000:0:99999:7:::
+EOF
+bad_import 3 "a shadow line for an existing roles user (import never changes a password)" "$IN/s:1:" \
+        --shadow "$IN/s"
+
+# malformed lines
+put p <<'EOF'
+alice:x:10001:20001::/home/alice
+EOF
+bad_import 2 "passwd: too few fields" "$IN/p:1:" --passwd "$IN/p" --group "$IN/group"
+err_has "too few fields: says how many" "expected 7 ':'-separated fields"
+put p <<'EOF'
+alice:x:10001:20001::/home/alice:/bin/sh:extra
+EOF
+bad_import 2 "passwd: too many fields" "$IN/p:1:" --passwd "$IN/p" --group "$IN/group"
+put g <<'EOF'
+alice:x:20001
+EOF
+bad_import 2 "group: too few fields" "$IN/g:1:" --passwd "$IN/passwd" --group "$IN/g"
+put g <<'EOF'
+alice:x:20001::
+EOF
+bad_import 2 "group: too many fields" "$IN/g:1:" --passwd "$IN/passwd" --group "$IN/g"
+put s <<EOF
+alice:$SHA512:19000:0:99999:7::
+EOF
+bad_import 2 "shadow: too few fields" "$IN/s:1:" --passwd "$IN/passwd" --group "$IN/group" --shadow "$IN/s"
+put s <<EOF
+alice:$SHA512:19000:0:99999:7::::
+EOF
+bad_import 2 "shadow: too many fields" "$IN/s:1:" --passwd "$IN/passwd" --group "$IN/group" --shadow "$IN/s"
+put p <<'EOF'
+Alice:x:10001:20001::/home/alice:/bin/sh
+EOF
+bad_import 2 "passwd: an invalid user name" "$IN/p:1:" --passwd "$IN/p" --group "$IN/group"
+put p <<'EOF'
+averyveryveryveryverylongusername1:x:10001:20001::/home/a:/bin/sh
+EOF
+bad_import 2 "passwd: a name longer than 32 bytes" "$IN/p:1:" --passwd "$IN/p" --group "$IN/group"
+put g <<'EOF'
+alice:x:20001:
+Staff:x:20002:
+EOF
+bad_import 2 "group: an invalid group name" "$IN/g:2:" --passwd "$IN/passwd" --group "$IN/g"
+put g <<'EOF'
+alice:x:20001:alice,Bob
+EOF
+bad_import 2 "group: an invalid member name" "$IN/g:1:" --passwd "$IN/passwd" --group "$IN/g"
+put g <<'EOF'
+alice:x:20001:alice,
+EOF
+bad_import 2 "group: an empty member name" "$IN/g:1:" --passwd "$IN/passwd" --group "$IN/g"
+printf 'alice:x:10001:20001:Alice\001Liddell:/home/alice:/bin/sh\n' >"$IN/p"
+bad_import 2 "passwd: a control character in gecos" "$IN/p:1:" --passwd "$IN/p" --group "$IN/group"
+printf 'alice:x:10001:20001:Alice:/home/alice:/bin/sh\r\n' >"$IN/p"
+bad_import 2 "passwd: a CRLF line ending" "$IN/p:1:" --passwd "$IN/p" --group "$IN/group"
+printf 'alice:x:10001:20001:\033[31mred:/home/alice:/bin/sh\n' >"$IN/p"
+bad_import 2 "passwd: an escape sequence in gecos" "$IN/p:1:" --passwd "$IN/p" --group "$IN/group"
+put p <<'EOF'
+alice:x:10001:20001::home/alice:/bin/sh
+EOF
+bad_import 2 "passwd: a relative home" "$IN/p:1:" --passwd "$IN/p" --group "$IN/group"
+put p <<'EOF'
+alice:x:10001:20001::/home/al ice:/bin/sh
+EOF
+bad_import 2 "passwd: a home with a space" "$IN/p:1:" --passwd "$IN/p" --group "$IN/group"
+put p <<'EOF'
+alice:x:10001:20001::/home/alice:
+EOF
+bad_import 2 "passwd: an empty shell" "$IN/p:1:" --passwd "$IN/p" --group "$IN/group"
+put p <<'EOF'
+alice:x:10o01:20001::/home/alice:/bin/sh
+EOF
+bad_import 2 "passwd: a uid that is no number" "$IN/p:1:" --passwd "$IN/p" --group "$IN/group"
+put p <<'EOF'
+alice:x:-10001:20001::/home/alice:/bin/sh
+EOF
+bad_import 2 "passwd: a negative uid" "$IN/p:1:" --passwd "$IN/p" --group "$IN/group"
+put p <<'EOF'
+alice::10001:20001::/home/alice:/bin/sh
+EOF
+bad_import 2 "passwd: an empty password field" "$IN/p:1:" --passwd "$IN/p" --group "$IN/group"
+put p <<EOF
+alice:$SHA512:10001:20001::/home/alice:/bin/sh
+EOF
+bad_import 2 "passwd: a hash in the passwd file" "$IN/p:1:" --passwd "$IN/p" --group "$IN/group"
+put g <<'EOF'
+alice:$1$abc$def:20001:
+EOF
+bad_import 2 "group: a group password" "$IN/g:1:" --passwd "$IN/passwd" --group "$IN/g"
+printf 'alice:x:10001:20001::/home/alice:/bin/sh\nbob:x:10002:20001:\0:/home/bob:/bin/sh\n' >"$IN/p"
+bad_import 2 "passwd: a NUL byte" "$IN/p:2:" --passwd "$IN/p" --group "$IN/group"
+
+# NIS compat lines
+put p <<'EOF'
+alice:x:10001:20001::/home/alice:/bin/sh
++::::::
+EOF
+bad_import 2 "passwd: a NIS '+' line" "$IN/p:2:" --passwd "$IN/p" --group "$IN/group"
+err_has "NIS line: says why" "NIS compat"
+put p <<'EOF'
+-bob:x:::::
+alice:x:10001:20001::/home/alice:/bin/sh
+EOF
+bad_import 2 "passwd: a NIS '-' line" "$IN/p:1:" --passwd "$IN/p" --group "$IN/group"
+put g <<'EOF'
+alice:x:20001:
++@admins:::
+EOF
+bad_import 2 "group: a NIS '+' line" "$IN/g:2:" --passwd "$IN/passwd" --group "$IN/g"
+put s <<'EOF'
++::::::::
+EOF
+bad_import 2 "shadow: a NIS '+' line" "$IN/s:1:" --passwd "$IN/passwd" --group "$IN/group" --shadow "$IN/s"
+
+# shadow fields
+put s <<'EOF'
+alice:$9$notamethod$abc:19000:0:99999:7:::
+EOF
+bad_import 2 "shadow: an unknown hash method" "$IN/s:1:" --passwd "$IN/passwd" --group "$IN/group" --shadow "$IN/s"
+if grep -qF 'notamethod' "$ERR"; then fail "an unknown hash is not echoed"; else pass; fi
+put s <<'EOF'
+alice:plaintext:19000:0:99999:7:::
+EOF
+bad_import 2 "shadow: a clear-text password" "$IN/s:1:" --passwd "$IN/passwd" --group "$IN/group" --shadow "$IN/s"
+if grep -qF 'plaintext' "$ERR"; then fail "a clear-text password is not echoed"; else pass; fi
+put s <<'EOF'
+alice:$6$saltonly:19000:0:99999:7:::
+EOF
+bad_import 2 "shadow: a crypt hash without its hash part" "$IN/s:1:" --passwd "$IN/passwd" --group "$IN/group" \
+        --shadow "$IN/s"
+put s <<'EOF'
+alice:$argon2id$v=19$m=1024,t=1,p=1$bad:19000:0:99999:7:::
+EOF
+bad_import 2 "shadow: a malformed argon2id hash" "$IN/s:1:" --passwd "$IN/passwd" --group "$IN/group" --shadow "$IN/s"
+put s <<EOF
+alice:$SHA512:yesterday:0:99999:7:::
+EOF
+bad_import 2 "shadow: lastchg that is no number" "$IN/s:1:" --passwd "$IN/passwd" --group "$IN/group" --shadow "$IN/s"
+put s <<EOF
+alice:$SHA512:19000:0:99999:7::-1:
+EOF
+bad_import 2 "shadow: a negative expire" "$IN/s:1:" --passwd "$IN/passwd" --group "$IN/group" --shadow "$IN/s"
+put s <<EOF
+alice:$SHA512:19000:0:99999:7:::junk
+EOF
+bad_import 2 "shadow: a non-empty reserved field" "$IN/s:1:" --passwd "$IN/passwd" --group "$IN/group" --shadow "$IN/s"
+
+# The first offender is the one named, whatever comes after it.
+put p <<'EOF'
+alice:x:10001:20001::/home/alice:/bin/sh
+bob:x:10002:20001::relative:/bin/sh
+carl:x:5:20001::/home/carl:/bin/sh
+EOF
+bad_import 2 "two bad lines: the first is named" "$IN/p:2:" --passwd "$IN/p" --group "$IN/group"
+
+# ---- the import ----------------------------------------------------------------------------
+
+put group <<'EOF'
+# groups: personal ones, shared ones, one holding an existing roles user
+alice:x:20001:
+bob:x:20002:
+
+staff:x:20010:alice,bob,olduser
+devs:x:20011:bob,carl
+empty:x:20012:
+EOF
+put passwd <<'EOF'
+alice:x:10001:20001:Alice Liddell,Room 1,,:/home/alice:/bin/bash
+bob:x:10002:20002:Bob:/home/bob:/bin/sh
+carl:x:10003:20010::/home/carl:/bin/zsh
+dora:x:10004:20500:Dora (in an existing group):/home/dora:/bin/sh
+erin:x:10005:20010:Erin:/home/erin:/bin/sh
+fred:x:10006:20010:Fred:/home/fred:/bin/sh
+gail:x:10007:20010:Gail:/home/gail:/bin/sh
+hugo:x:10008:20010:Hugo:/home/hugo:/bin/sh
+ines:x:10009:20010:Ines:/home/ines:/bin/sh
+jack:x:10010:20010:Jack:/home/jack:/bin/sh
+kate:x:10011:20010:Kate:/home/kate:/bin/sh
+EOF
+put shadow <<EOF
+alice:$SHA512:19000:0:99999:7:::
+bob:$YESCRYPT:0:0:99999:7:::
+carl:$ARGON2ID:19000:0:99999:7::20000:
+dora:!:19000:0:99999:7:::
+erin:*:19000:0:99999:7:::
+fred:!!:19000::::::
+gail::19000::::::
+hugo:!$SHA512:19000:0:99999:7:::
+ines:$DES::::::0:
+jack:$BCRYPT:19000::::::
+kate:$MD5:19000::::::
+EOF
+
+if $CAN_SQL; then before=$(serial); fi
+ok "import passwd, group and shadow" rc import --passwd "$IN/passwd" --group "$IN/group" --shadow "$IN/shadow"
+eq "import: one summary line, and the no-password line" "$(wc -l <"$OUT")" 2
+out_has "import: summary" "imported 5 groups, 11 users, 5 memberships, 6 password hashes (5 legacy crypt, 1 argon2id)"
+out_has "import: users without a password" "5 users without a password"
+if $CAN_SQL; then eq "import publishes one snapshot" "$(serial)" "$((before + 1))"; fi
+
+ok "user show alice" rc user show alice
+field "alice uid kept" uid 10001
+field "alice gid kept" gid 20001
+field "alice gecos" full_name "Alice Liddell,Room 1,,"
+field "alice home" home /home/alice
+field "alice shell" shell /bin/bash
+field "alice enabled" enabled yes
+out_match "alice activated now" '^activated +[0-9]{4}-[0-9]{2}-[0-9]{2}T'
+field "alice never expires" expires -
+field "alice has a password" password yes
+field "alice: lastchg is the password change time" password_changed 2022-01-08T00:00:00Z
+field "alice: lastchg > 0 forces no change" must_change_password no
+out_match "alice primary group" '^  alice +20001 +primary$'
+out_match "alice in staff" '^  staff +20010 +member$'
+
+ok "user show bob" rc user show bob
+field "bob: lastchg 0 means change at next login" must_change_password yes
+out_match "bob in devs" '^  devs +20011 +member$'
+
+ok "user show carl --json" rc --json user show carl
+json_valid "user show carl --json"
+json_true "carl: uid, gid, shell, expire mapped (20000 days), member of devs, primary staff" \
+        'd["user"]["uid"] == 10003 and d["user"]["gid"] == 20010 and d["user"]["shell"] == "/bin/zsh" and
+         d["user"]["expires"] == "2024-10-04T00:00:00Z" and d["user"]["enabled"] == "yes" and
+         d["secrets"]["password"] == "yes" and
+         sorted((g["group_name"], g["membership"]) for g in d["groups"]) == [("devs", "member"), ("staff", "primary")]'
+
+ok "user show dora" rc user show dora
+field "dora: primary group is an existing roles group" gid 20500
+field "dora: '!' stores no password" password no
+ok "user show ines" rc user show ines
+field "ines: expire 0 stays expired (pam_unix reads it as 1970-01-01)" expires 1970-01-01T00:00:01Z
+
+ok "group show staff" rc group show staff
+field "staff gid kept" gid 20010
+field "staff members" members 3
+out_match "staff holds an existing roles user" '^  olduser +10500$'
+ok "group show empty" rc group show empty
+field "a group without members" members 0
+ok "group list" rc group list
+out_lacks "no personal group was made for carl" "carl"
+
+ok "audit" rc audit
+out_match "audit: the import" 'import +.*groups=5 users=11 memberships=5 hashes=6 legacy_crypt=5'
+out_match "audit: users added" 'user\.add +kate'
+out_match "audit: hashes imported" 'user\.passwd +alice +imported legacy crypt\(3\) hash'
+
+if $CAN_SQL; then
+        eq "sha512crypt stored with the {crypt} marker, as shadow had it" "$(hash_of alice)" "{crypt}$SHA512"
+        eq "yescrypt stored with the marker" "$(hash_of bob)" "{crypt}$YESCRYPT"
+        eq "argon2id stored as is" "$(hash_of carl)" "$ARGON2ID"
+        eq "DES stored with the marker" "$(hash_of ines)" "{crypt}$DES"
+        eq "bcrypt stored with the marker" "$(hash_of jack)" "{crypt}$BCRYPT"
+        eq "md5crypt stored with the marker" "$(hash_of kate)" "{crypt}$MD5"
+        for u in dora erin fred gail hugo; do
+                eq "no hash stored for $u ('!', '*', '!!', empty, '!<hash>')" "$(hash_of "$u")" ""
+        done
+        eq "every imported user has a secrets row" \
+                "$(sql "$T/secrets.db" "SELECT count(*) FROM credentials")" \
+                "$(sql "$T/roles.db" "SELECT count(*) FROM users")"
+        eq "lastchg 19000 days" "$(sql "$T/secrets.db" "SELECT count(*) FROM credentials WHERE password_changed_at = 1641600000")" 4
+        eq "expires_at from expire (days)" "$(sql "$T/roles.db" "SELECT expires_at FROM users WHERE name = 'carl'")" 1728000000
+        eq "no personal groups" "$(sql "$T/roles.db" "SELECT count(*) FROM groups")" 6
+else
+        pass
+fi
+
+# Importing the same files again clashes with what the first import made.
+bad_import 4 "the same import twice" "$IN/group:2:" --passwd "$IN/passwd" --group "$IN/group" --shadow "$IN/shadow"
+
+# The imported data is ordinary roles data.
+ok "group adduser into an imported group" rc group adduser empty alice
+ok "user del an imported user" rc user del kate
+
+# ---- one file at a time, and --json ---------------------------------------------------------
+
+put g2 <<'EOF'
+ops2:x:20100:alice,olduser
+EOF
+ok "import --group alone (members are existing users)" rc --json import --group "$IN/g2"
+json_valid "import --json"
+json_true "import --json counts" \
+        'd == {"groups": 1, "users": 0, "memberships": 2, "password_hashes": 0, "legacy_crypt": 0, "argon2id": 0,
+               "users_without_password": 0}'
+put p2 <<'EOF'
+zoe:x:10100:20100:Zoe:/home/zoe:/bin/sh
+EOF
+ok "import --passwd alone (primary group from the previous import)" rc import --passwd "$IN/p2"
+out_has "one user, no hash" "imported 0 groups, 1 user, 0 memberships, 0 password hashes"
+out_has "the user without a password is counted" "1 user without a password"
+put empty </dev/null
+ok "import of an empty file" rc import --passwd "$IN/empty"
+out_has "an empty import" "imported 0 groups, 0 users"
+
+# ---- the end -------------------------------------------------------------------------------
+
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]
