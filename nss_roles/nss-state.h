@@ -20,7 +20,6 @@ enum nss_db { NSS_DB_PUBLIC, NSS_DB_SECRETS };
  * lock and must nss_leave(); on failure nothing is held.
  */
 int nss_enter(enum nss_db db, struct roles_store **ret);
-
 void nss_leave(void);
 
 /* nss_enter() fails with -(NSS_E_UNAVAIL | errno) when the store cannot be opened (and -ENOMEM,

@@ -1,0 +1,69 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# What libnss_roles.so.2 links and exports (DESIGN.md: it is loaded into every process that
+# resolves a name). NEEDED: libc.so.6, libsqlite3.so.0 and glibc's own dynamic loader
+# (ld-linux-*.so.2, for the thread-local recursion guard); a sanitizer build also needs its
+# runtimes (libasan, libubsan), and nothing else. Dynamic symbols defined: _nss_roles_* only.
+#
+#   test_nss_exports.sh PATH/libnss_roles.so.2
+set -u
+lib=${1:?usage: test_nss_exports.sh PATH/libnss_roles.so.2}
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+
+if ! dyn=$(readelf -dW "$lib" 2>&1); then
+        echo "FAIL: readelf -d $lib: $dyn"
+        echo "0 passed, 1 failed"
+        exit 1
+fi
+needed=$(sed -n 's/.*(NEEDED).*\[\(.*\)\]$/\1/p' <<<"$dyn")
+sanitized=0
+grep -qE '^lib(asan|ubsan)\.so' <<<"$needed" && sanitized=1
+
+grep -qx 'libc.so.6' <<<"$needed" && ok || bad "libc.so.6 is not NEEDED"
+grep -qx 'libsqlite3.so.0' <<<"$needed" && ok || bad "libsqlite3.so.0 is not NEEDED"
+while read -r n; do
+        [ -n "$n" ] || continue
+        case "$n" in
+        libc.so.6 | libsqlite3.so.0 | ld-linux*.so.2) ok ;;
+        libasan.so.* | libubsan.so.*)
+                [ $sanitized = 1 ] && ok || bad "unexpected NEEDED $n" ;;
+        *) bad "unexpected NEEDED $n (the module may link only libc and libsqlite3)" ;;
+        esac
+done <<<"$needed"
+# No RPATH/RUNPATH: the module is found by the system's library path only.
+if grep -qE '\((RPATH|RUNPATH)\)' <<<"$dyn"; then
+        # meson adds a build-tree RUNPATH only when linking to in-tree shared libraries; none here.
+        bad "has an RPATH/RUNPATH: $(grep -E '\((RPATH|RUNPATH)\)' <<<"$dyn")"
+else
+        ok
+fi
+grep -q '(SONAME).*\[libnss_roles.so.2\]' <<<"$dyn" && ok || bad "SONAME is not libnss_roles.so.2"
+
+defined=$(nm -D --defined-only "$lib" | awk 'NF >= 3 { print $3 }' | sed 's/@.*//')
+if [ -z "$defined" ]; then
+        bad "no defined dynamic symbols at all"
+fi
+while read -r s; do
+        [ -n "$s" ] || continue
+        case "$s" in
+        _nss_roles_*) ok ;;
+        *) bad "exports $s (only _nss_roles_* may be exported)" ;;
+        esac
+done <<<"$defined"
+# Every entry point glibc looks up is there.
+for f in getpwnam_r getpwuid_r setpwent getpwent_r endpwent getgrnam_r getgrgid_r setgrent getgrent_r endgrent \
+        initgroups_dyn getspnam_r setspent getspent_r endspent; do
+        grep -qx "_nss_roles_$f" <<<"$defined" && ok || bad "_nss_roles_$f is not exported"
+done
+# Undefined symbols come from libc, libsqlite3 or the loader: no getpw*/getgr* (recursion into NSS).
+undef=$(nm -D --undefined-only "$lib" | awk '{ print $2 }' | sed 's/@.*//')
+if grep -E '^(getpw|getgr|getsp|initgroups|getgrouplist)' <<<"$undef"; then
+        bad "calls NSS itself (recursion)"
+else
+        ok
+fi
+
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]

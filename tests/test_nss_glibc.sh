@@ -1,0 +1,388 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# libnss_roles.so.2 through the real glibc, as ordinary programs use it: getent, id, ls, a
+# long-running python process, as root and as nobody. Runs in a private mount namespace where
+# /etc and /var/lib are overlays on a tmpfs, so the host's files are never touched; needs root
+# (CI runs as root). Every check is counted; the last line says "N passed, M failed".
+#
+#   test_nss_glibc.sh ROLESCTL NSS_LIB_DIR
+set -u
+
+if [ "${ROLES_NSS_GLIBC_INNER:-}" != 1 ]; then
+        if [ "$(id -u)" != 0 ]; then
+                echo "test_nss_glibc.sh: needs root (a private mount namespace with /etc and /var/lib overlays);" >&2
+                echo "run the suite as root, as CI does. Not skipping: a test that did not run did not pass." >&2
+                echo "0 passed, 1 failed"
+                exit 1
+        fi
+        [ $# -eq 2 ] || { echo "usage: test_nss_glibc.sh ROLESCTL NSS_LIB_DIR" >&2; exit 1; }
+        # The scratch directory is a mount point inside the namespace only; on the host it stays
+        # empty and is removed afterwards.
+        scratch=$(mktemp -d /tmp/roles-nss-glibc.XXXXXX) || exit 1
+        ROLES_NSS_GLIBC_INNER=1 ROLES_NSS_GLIBC_SCRATCH=$scratch \
+                unshare -m --propagation private -- bash "$0" "$@"
+        rc=$?
+        rmdir "$scratch" 2>/dev/null
+        exit $rc
+fi
+
+# Only the programs under test get the module (through nssenv below): meson exports
+# LD_LIBRARY_PATH to the build's library directory, and a sanitizer-built module must not be
+# loaded by mount, chown, runuser and the rest, which resolve names too.
+unset LD_LIBRARY_PATH LD_PRELOAD
+R=$(realpath "$1")
+L=$(realpath "$2")
+S=$ROLES_NSS_GLIBC_SCRATCH
+pass=0 fail=0
+
+ok() { pass=$((pass + 1)); }
+bad() {
+        fail=$((fail + 1))
+        echo "FAIL: $*"
+}
+die() {
+        echo "FATAL: $*"
+        echo "$pass passed, $((fail + 1)) failed"
+        exit 1
+}
+
+# ---- the namespace ------------------------------------------------------------------------------
+mount -t tmpfs -o mode=0755 tmpfs "$S" || die "mount tmpfs on $S"
+for d in etc var/lib; do
+        mkdir -p "$S/$d/u" "$S/$d/w"
+        mount -t overlay overlay -o "lowerdir=/$d,upperdir=$S/$d/u,workdir=$S/$d/w" "/$d" || die "overlay on /$d"
+done
+# Sanity: the overlay is private (a file written here is not on the host: checked from outside by
+# the empty scratch directory, and here by the upper directory holding it).
+touch /etc/.roles-nss-glibc-probe && [ -e "$S/etc/u/.roles-nss-glibc-probe" ] || die "/etc is not the private overlay"
+rm -f /etc/.roles-nss-glibc-probe
+
+cat >/etc/roles.conf <<'CONF'
+argon2_t_cost = 1
+argon2_m_cost_kib = 1024
+argon2_parallelism = 1
+CONF
+# Only what this test needs from nsswitch.conf: files first, then roles.
+sed -i -E '/^(passwd|group|shadow|gshadow):/d' /etc/nsswitch.conf
+cat >>/etc/nsswitch.conf <<'NSS'
+passwd:         files roles
+group:          files roles
+shadow:         files roles
+gshadow:        files
+NSS
+rm -rf /var/lib/roles
+# nscd would answer instead of the module.
+if [ -S /var/run/nscd/socket ] || [ -S /run/nscd/socket ]; then
+        die "nscd is running: its cache would answer instead of the module"
+fi
+
+# The module under test, copied where nobody can read it whatever the build directory's modes.
+mkdir -m 0755 "$S/lib"
+cp "$L/libnss_roles.so.2" "$S/lib/" || die "copy the module"
+chmod 0644 "$S/lib/libnss_roles.so.2"
+cmp -s "$L/libnss_roles.so.2" "$S/lib/libnss_roles.so.2" || die "the module's copy differs"
+L=$S/lib
+
+# An ASan-built module can only run in a process whose first library is the ASan runtime: preload
+# it into the programs under test (leak checking off: the leaks would be getent's and glibc's).
+# The module's own leaks are the cmocka test's business (nss-module, under ASan too).
+preload=
+asan_rt=$(ldd "$L/libnss_roles.so.2" 2>/dev/null | awk '/libasan\.so/ { print $3 }')
+if [ -n "$asan_rt" ]; then
+        preload=$asan_rt
+        echo "# the module is ASan-built: preloading $asan_rt"
+fi
+nssenv=(env "LD_LIBRARY_PATH=$L")
+[ -n "$preload" ] && nssenv+=("LD_PRELOAD=$preload" "ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:exitcode=99"
+        "UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:exitcode=99")
+
+# ---- the data, made with rolesctl ------------------------------------------------------------------
+"$R" init >/dev/null || die "rolesctl init"
+[ "$(stat -c %a /var/lib/roles)" = 755 ] || chmod 755 /var/lib/roles
+"$R" batch >/dev/null <<'BATCH' || die "rolesctl batch"
+metarole add crew --name "Crew"
+metarole add senior --name "Senior crew" --includes crew
+metarole publish crew --gid 20500
+group add devs --gid 20100 --description "Developers"
+role add lead --metarole senior
+user add alice --uid 10100 --full-name "Alice Archer"
+user add bob --uid 10101 --full-name "Bob Baker"
+user add carol --uid 10102 --expires 2030-01-01
+user add dave --uid 10103 --full-name "Dave D"
+user add erin --uid 10104
+user add frank --uid 10105 --expires 2020-01-01
+group adduser devs alice
+group adduser devs bob
+group adduser devs dave
+role assign lead alice
+role assign lead carol
+role assign lead dave
+role assign lead erin --until 2021-06-30T12:00:00Z
+role assign lead frank
+user disable dave
+BATCH
+# More users than one of the module's enumeration pages (128), to enumerate across pages.
+{
+        for i in $(seq 0 199); do
+                printf 'user add bulk%03d --uid %d\n' "$i" $((11000 + 2 * i))
+        done
+} | "$R" batch >/dev/null || die "rolesctl batch (bulk users)"
+echo 'correct horse battery staple' | "$R" user passwd alice --stdin >/dev/null || die "rolesctl user passwd"
+
+today=$(($(date -u +%s) / 86400))
+carol_expire=$(($(date -u -d 2030-01-01 +%s) / 86400))
+frank_expire=$(($(date -u -d 2020-01-01 +%s) / 86400))
+
+# ---- running programs ---------------------------------------------------------------------------------
+# q CMD...: run with the module; sets OUT, ERR, RC.
+q() {
+        "${nssenv[@]}" "$@" >"$S/out" 2>"$S/err"
+        RC=$?
+        OUT=$(cat "$S/out")
+        ERR=$(cat "$S/err")
+}
+# As nobody.
+qn() {
+        runuser -u nobody -- "${nssenv[@]}" "$@" >"$S/out" 2>"$S/err"
+        RC=$?
+        OUT=$(cat "$S/out")
+        ERR=$(cat "$S/err")
+}
+# expect WHAT WANT_RC WANT_OUT: the last q's exit status and whole stdout, and an empty stderr.
+expect() {
+        local what=$1 want_rc=$2 want_out=$3
+        if [ "$RC" -ne "$want_rc" ]; then
+                bad "$what: exit status $RC, want $want_rc (stdout: ${OUT:0:200}; stderr: ${ERR:0:300})"
+        elif [ "$OUT" != "$want_out" ]; then
+                bad "$what: got <<$OUT>>, want <<$want_out>>"
+        else
+                ok
+        fi
+        quiet "$what"
+}
+# The module prints nothing: stderr is empty.
+quiet() {
+        if [ -n "$ERR" ]; then
+                bad "$1: stderr: ${ERR:0:400}"
+        else
+                ok
+        fi
+}
+
+pw_alice='alice:x:10100:10100:Alice Archer:/home/alice:/bin/bash'
+pw_bob='bob:x:10101:10101:Bob Baker:/home/bob:/bin/bash'
+pw_carol='carol:x:10102:10102::/home/carol:/bin/bash'
+pw_dave='dave:x:10103:10103:Dave D:/home/dave:/bin/bash'
+pw_erin='erin:x:10104:10104::/home/erin:/bin/bash'
+pw_frank='frank:x:10105:10105::/home/frank:/bin/bash'
+roles_passwd=$(printf '%s\n' "$pw_alice" "$pw_bob" "$pw_carol" "$pw_dave" "$pw_erin" "$pw_frank"
+        for i in $(seq 0 199); do
+                printf 'bulk%03d:x:%d:%d::/home/bulk%03d:/bin/bash\n' "$i" $((11000 + 2 * i)) $((11000 + 2 * i)) "$i"
+        done)
+roles_group=$(for u in alice:10100 bob:10101 carol:10102 dave:10103 erin:10104 frank:10105; do
+                echo "${u%%:*}:x:${u#*:}:"
+        done
+        for i in $(seq 0 199); do
+                printf 'bulk%03d:x:%d:\n' "$i" $((11000 + 2 * i))
+        done
+        echo 'devs:x:20100:alice,bob,dave'
+        echo 'crew:x:20500:alice,carol')
+
+# ---- passwd -------------------------------------------------------------------------------------------
+q getent passwd alice; expect "getent passwd alice" 0 "$pw_alice"
+q getent passwd 10100; expect "getent passwd 10100" 0 "$pw_alice"
+q getent passwd carol 10103; expect "getent passwd carol 10103" 0 "$pw_carol
+$pw_dave"
+q getent passwd bulk123; expect "getent passwd bulk123" 0 "bulk123:x:11246:11246::/home/bulk123:/bin/bash"
+q getent passwd nosuch; expect "getent passwd nosuch" 2 ""
+q getent passwd 10999; expect "getent passwd 10999" 2 ""
+q getent passwd root; expect "getent passwd root (files)" 0 "$(grep '^root:' /etc/passwd)"
+
+# ---- group ----------------------------------------------------------------------------------------------
+q getent group devs; expect "getent group devs" 0 "devs:x:20100:alice,bob,dave"
+q getent group 20100; expect "getent group 20100" 0 "devs:x:20100:alice,bob,dave"
+q getent group alice; expect "getent group alice (personal)" 0 "alice:x:10100:"
+# The published metarole: alice and carol hold it through lead (senior includes crew); dave is
+# disabled, erin's grant ended, frank's account expired.
+q getent group crew; expect "getent group crew (derived members)" 0 "crew:x:20500:alice,carol"
+q getent group 20500; expect "getent group 20500" 0 "crew:x:20500:alice,carol"
+q getent group senior; expect "getent group senior (not published)" 2 ""
+q getent group nosuch; expect "getent group nosuch" 2 ""
+
+# ---- shadow ---------------------------------------------------------------------------------------------
+q getent shadow alice; expect "getent shadow alice" 0 "alice:*:$today::::::"
+q getent shadow bob; expect "getent shadow bob (no password yet)" 0 "bob:*:::::::"
+q getent shadow dave; expect "getent shadow dave (disabled)" 0 "dave:!:::::::"
+q getent shadow carol; expect "getent shadow carol (--expires)" 0 "carol:*::::::$carol_expire:"
+q getent shadow frank; expect "getent shadow frank (expired)" 0 "frank:*::::::$frank_expire:"
+q getent shadow nosuch; expect "getent shadow nosuch" 2 ""
+if grep -q 'argon2' <<<"$(q getent shadow; echo "$OUT")"; then
+        bad "a password hash appears in getent shadow"
+else
+        ok
+fi
+
+# ---- initgroups and id -------------------------------------------------------------------------------------
+sorted_initgroups() {
+        q getent initgroups "$1"
+        OUT=$(tr -s ' ' '\n' <<<"$OUT" | tail -n +2 | sort -n | tr '\n' ' ')
+}
+sorted_initgroups alice; expect "getent initgroups alice" 0 "20100 20500 "
+sorted_initgroups carol; expect "getent initgroups carol" 0 "20500 "
+sorted_initgroups dave; expect "getent initgroups dave (disabled: no crew)" 0 "20100 "
+sorted_initgroups erin; expect "getent initgroups erin (grant ended)" 0 ""
+sorted_initgroups frank; expect "getent initgroups frank (expired)" 0 ""
+q id alice; expect "id alice" 0 "uid=10100(alice) gid=10100(alice) groups=10100(alice),20100(devs),20500(crew)"
+q id -Gn carol; expect "id -Gn carol" 0 "carol crew"
+q id -Gn dave; expect "id -Gn dave" 0 "dave devs"
+q id erin; expect "id erin" 0 "uid=10104(erin) gid=10104(erin) groups=10104(erin)"
+
+# ---- ls -l on a file owned by roles ids (on a tmpfs of ours, not the host's) ------------------------------------
+mkdir -p "$S/files"
+touch "$S/files/f"
+chown 10100:20500 "$S/files/f"
+q ls -ln "$S/files/f"; quiet "ls -ln"
+q ls -l "$S/files/f"
+if [ $RC -eq 0 ] && [ "$(awk '{ print $3 ":" $4 }' <<<"$OUT")" = "alice:crew" ]; then ok; else bad "ls -l shows <<$OUT>>"; fi
+quiet "ls -l"
+q stat -c '%U:%G' "$S/files/f"; expect "stat %U:%G" 0 "alice:crew"
+
+# ---- enumeration ----------------------------------------------------------------------------------------------
+files_passwd_n=$(grep -cvE '^(#|$)' /etc/passwd)
+files_group_n=$(grep -cvE '^(#|$)' /etc/group)
+check_enum() {         # check_enum DB FILES_N EXPECTED
+        local db=$1 files_n=$2 want=$3 n_want
+        n_want=$(wc -l <<<"$want")
+        q getent "$db"
+        quiet "getent $db"
+        [ $RC -eq 0 ] && ok || bad "getent $db: exit status $RC"
+        # files first, then roles: the tail is exactly the roles entries, in id order
+        if [ "$(tail -n "$n_want" <<<"$OUT")" = "$want" ]; then ok; else
+                bad "getent $db: the roles entries are not exactly the expected $n_want ($(tail -n "$n_want" <<<"$OUT" | diff <(echo "$want") - | head -5 | tr '\n' ' '))"
+        fi
+        local n_all
+        n_all=$(wc -l <<<"$OUT")
+        [ "$n_all" -eq $((files_n + n_want)) ] && ok || bad "getent $db: $n_all lines, want $files_n from files + $n_want"
+        # each roles name exactly once
+        local dup
+        dup=$(cut -d: -f1 <<<"$OUT" | sort | uniq -d | head -5 | tr '\n' ' ')
+        [ -z "$dup" ] && ok || bad "getent $db: names listed twice: $dup"
+}
+check_enum passwd "$files_passwd_n" "$roles_passwd"
+check_enum group "$files_group_n" "$roles_group"
+q getent shadow
+quiet "getent shadow"
+n=$(grep -cE '^(alice|bob|carol|dave|erin|frank|bulk[0-9]{3}):' <<<"$OUT")
+[ "$n" -eq 206 ] && ok || bad "getent shadow: $n roles entries, want 206"
+[ -z "$(cut -d: -f1 <<<"$OUT" | sort | uniq -d)" ] && ok || bad "getent shadow: a name twice"
+
+# ---- as an ordinary user ------------------------------------------------------------------------------------------
+qn getent passwd alice; expect "nobody: getent passwd alice" 0 "$pw_alice"
+qn getent passwd 10101; expect "nobody: getent passwd 10101" 0 "$pw_bob"
+qn getent group crew; expect "nobody: getent group crew" 0 "crew:x:20500:alice,carol"
+qn id alice; expect "nobody: id alice" 0 "uid=10100(alice) gid=10100(alice) groups=10100(alice),20100(devs),20500(crew)"
+qn getent shadow alice
+[ $RC -ne 0 ] && ok || bad "nobody: getent shadow alice succeeded"
+[ -z "$OUT" ] && ok || bad "nobody: getent shadow alice printed <<$OUT>>"
+quiet "nobody: getent shadow alice"
+qn getent shadow
+[ -z "$(grep -E '^(alice|bob|bulk000):' <<<"$OUT")" ] && ok || bad "nobody: getent shadow lists roles users"
+quiet "nobody: getent shadow"
+qn getent passwd
+[ "$(tail -n 206 <<<"$OUT")" = "$roles_passwd" ] && ok || bad "nobody: getent passwd does not end with the roles entries"
+quiet "nobody: getent passwd"
+
+# ---- a long-running process sees a snapshot replaced by rename -----------------------------------------------------
+cat >"$S/longrun.py" <<'PY'
+import pwd, grp, subprocess, sys, time
+rolesctl = sys.argv[1]
+def has(name):
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False
+ok = has("alice") and not has("newbie")
+subprocess.run([rolesctl, "user", "add", "newbie", "--uid", "10500"], check=True, stdout=subprocess.DEVNULL)
+time.sleep(1.2)
+ok = ok and has("newbie") and pwd.getpwuid(10500).pw_name == "newbie" and grp.getgrgid(10500).gr_name == "newbie"
+subprocess.run([rolesctl, "user", "del", "newbie"], check=True, stdout=subprocess.DEVNULL)
+time.sleep(1.2)
+ok = ok and not has("newbie") and has("alice")
+print("ok" if ok else "wrong")
+PY
+if command -v python3 >/dev/null; then
+        q python3 "$S/longrun.py" "$R"; expect "a running process sees rolesctl's new snapshot" 0 "ok"
+else
+        bad "python3 is missing (the long-running process check)"
+fi
+
+# ---- roles.db missing: files still answers, roles fails cleanly ---------------------------------------------------
+mv /var/lib/roles/roles.db /var/lib/roles/roles.db.away
+q getent passwd root; expect "no roles.db: getent passwd root" 0 "$(grep '^root:' /etc/passwd)"
+q getent passwd alice; expect "no roles.db: getent passwd alice" 2 ""
+q getent passwd 10100; expect "no roles.db: getent passwd 10100" 2 ""
+q getent group crew; expect "no roles.db: getent group crew" 2 ""
+q getent group root; expect "no roles.db: getent group root" 0 "$(grep '^root:' /etc/group)"
+q getent shadow alice; expect "no roles.db: getent shadow alice" 2 ""
+q getent initgroups alice; quiet "no roles.db: getent initgroups alice"
+[ $RC -lt 128 ] && ok || bad "no roles.db: getent initgroups alice died ($RC)"
+q getent passwd
+[ $RC -eq 0 ] && [ "$(wc -l <<<"$OUT")" -eq "$files_passwd_n" ] && ok || bad "no roles.db: getent passwd gave $RC and $(wc -l <<<"$OUT") lines"
+quiet "no roles.db: getent passwd"
+q getent group
+[ $RC -eq 0 ] && [ "$(wc -l <<<"$OUT")" -eq "$files_group_n" ] && ok || bad "no roles.db: getent group gave $RC"
+quiet "no roles.db: getent group"
+q id alice
+[ $RC -eq 1 ] && ok || bad "no roles.db: id alice exit status $RC"
+qn getent passwd alice; expect "no roles.db: nobody: getent passwd alice" 2 ""
+mv /var/lib/roles/roles.db.away /var/lib/roles/roles.db
+q getent passwd alice; expect "roles.db back: getent passwd alice" 0 "$pw_alice"
+
+# ---- rows written straight into roles.db (no rolesctl) are never served --------------------------------------------
+sqlite3 /var/lib/roles/roles.db <<'SQL' || die "sqlite3 tamper"
+INSERT INTO users (uuid, name, uid, gid, gecos, home, shell, enabled, created_at, updated_at) VALUES
+  ('00000000-0000-4000-8000-000000000001', 'evil0', 0, 10100, '', '/root', '/bin/bash', 1, 0, 0),
+  ('00000000-0000-4000-8000-000000000002', 'evilg', 10200, 0, '', '/root', '/bin/bash', 1, 0, 0),
+  ('00000000-0000-4000-8000-000000000003', 'bad:name', 10201, 10100, '', '/home/x', '/bin/sh', 1, 0, 0),
+  ('00000000-0000-4000-8000-000000000004', 'evilnl', 10203, 10100, 'a' || char(10) || 'root::0:0::/:/bin/sh', '/home/x', '/bin/sh', 1, 0, 0);
+INSERT INTO groups (uuid, name, gid, created_at, updated_at) VALUES
+  ('00000000-0000-4000-8000-000000000011', 'rootgrp', 0, 0, 0),
+  ('00000000-0000-4000-8000-000000000012', 'bad:grp', 10120, 0, 0);
+INSERT INTO group_members (group_id, user_id)
+  SELECT g.id, u.id FROM groups g, users u WHERE g.name = 'devs' AND u.name IN ('bad:name', 'evil0');
+UPDATE metaroles SET gid = 0 WHERE code = 'user';
+SQL
+root_pw=$(grep '^root:' /etc/passwd)
+root_gr=$(grep '^root:' /etc/group)
+q getent passwd 0; expect "tampered: getent passwd 0 is files' root" 0 "$root_pw"
+q getent passwd evil0; expect "tampered: getent passwd evil0 (uid 0)" 2 ""
+q getent passwd evilg; expect "tampered: getent passwd evilg (gid 0)" 2 ""
+q getent passwd 10200; expect "tampered: getent passwd 10200 (gid 0)" 2 ""
+q getent passwd 'bad:name'; expect "tampered: getent passwd bad:name" 2 ""
+q getent passwd 10201; expect "tampered: getent passwd 10201 (bad:name)" 2 ""
+q getent passwd evilnl; expect "tampered: getent passwd evilnl (newline in gecos)" 2 ""
+q getent shadow evil0; expect "tampered: getent shadow evil0" 2 ""
+q id evil0
+[ $RC -ne 0 ] && ok || bad "tampered: id evil0 succeeded: $OUT"
+q getent group 0; expect "tampered: getent group 0 is files' root" 0 "$root_gr"
+q getent group rootgrp; expect "tampered: getent group rootgrp (gid 0)" 2 ""
+q getent group user; expect "tampered: getent group user (metarole gid 0)" 2 ""
+q getent group 'bad:grp'; expect "tampered: getent group bad:grp" 2 ""
+q getent group 10120; expect "tampered: getent group 10120 (bad:grp)" 2 ""
+q getent group devs; expect "tampered: getent group devs (no bad members)" 0 "devs:x:20100:alice,bob,dave"
+# Enumeration: exactly the same entries as before, in spite of the bad rows among them.
+check_enum passwd "$files_passwd_n" "$roles_passwd"
+check_enum group "$files_group_n" "$roles_group"
+q getent passwd
+n=$(awk -F: '$3 == 0' <<<"$OUT" | wc -l)
+[ "$n" -eq 1 ] && ok || bad "tampered: getent passwd lists $n entries with uid 0"
+grep -qE '^(evil|bad)' <<<"$OUT" && bad "tampered: getent passwd lists a tampered row" || ok
+q getent group
+n=$(awk -F: '$3 == 0' <<<"$OUT" | wc -l)
+[ "$n" -eq 1 ] && ok || bad "tampered: getent group lists $n entries with gid 0"
+grep -qE '^(rootgrp|bad|user):' <<<"$OUT" && bad "tampered: getent group lists a tampered row" || ok
+qn getent passwd evil0; expect "tampered: nobody: getent passwd evil0" 2 ""
+
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
