@@ -13,7 +13,8 @@
  * of deleted users are removed only after a snapshot without them is published.
  *
  * Convention: 0 (or a count) on success, -errno on failure with a one-line reason available
- * from roles_store_error(); ret_ parameters are untouched on failure.
+ * from roles_store_error(); ret_ parameters are untouched on failure. A store is used by one
+ * thread at a time; callers that share one across threads serialize on their own lock.
  */
 #pragma once
 

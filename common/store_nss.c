@@ -132,15 +132,19 @@ int roles_nss_group_members(struct roles_store *s, const struct roles_nss_group 
  * One page: keep asking from the last row examined until limit rows were served or the table
  * ends, so that skipped rows never end the enumeration early. serve() returns 1 when it
  * served the row, 0 when it skipped it, -errno to stop. Returns 1 if more rows may follow.
+ * The statement takes ?1 (first id), ?2 (last id), ?3 (count): one lower bound, so each page
+ * starts at its place in the index instead of scanning from the range's start.
  */
-static int page(struct roles_store *s, sqlite3_stmt *st, uint32_t after, size_t limit,
+static int page(struct roles_store *s, sqlite3_stmt *st, uint32_t after, uint32_t min, uint32_t max, size_t limit,
                 int (*serve)(struct roles_store *s, sqlite3_stmt *st, uint32_t *ret_key, void *ctx), void *ctx) {
         size_t served = 0;
         for (;;) {
                 size_t want = limit - served, examined = 0;
+                int64_t first = (int64_t) after + 1 > (int64_t) min ? (int64_t) after + 1 : (int64_t) min;
                 int r;
-                sqlite3_bind_int64(st, 1, after);
-                sqlite3_bind_int64(st, 4, (int64_t) want);
+                sqlite3_bind_int64(st, 1, first);
+                sqlite3_bind_int64(st, 2, max);
+                sqlite3_bind_int64(st, 3, (int64_t) want);
                 while ((r = store_step_row(s, st)) > 0) {
                         examined++;
                         r = serve(s, st, &after, ctx);
@@ -175,13 +179,11 @@ static int serve_user(struct roles_store *s, sqlite3_stmt *st, uint32_t *ret_key
 
 int roles_nss_users_after(struct roles_store *s, uint32_t after, size_t limit, roles_user_fn fn, void *userdata) {
         sqlite3_stmt *st = store_stmt(s, s->pub,
-                "SELECT " USER_COLUMNS " FROM users WHERE uid > ?1 AND uid BETWEEN ?2 AND ?3 ORDER BY uid LIMIT ?4");
+                "SELECT " USER_COLUMNS " FROM users WHERE uid >= ?1 AND uid <= ?2 ORDER BY uid LIMIT ?3");
         if (!st)
                 return -EIO;
-        sqlite3_bind_int64(st, 2, s->cfg.uid_min);
-        sqlite3_bind_int64(st, 3, s->cfg.uid_max);
         struct user_page_ctx c = { fn, userdata };
-        return page(s, st, after, limit, serve_user, &c);
+        return page(s, st, after, s->cfg.uid_min, s->cfg.uid_max, limit, serve_user, &c);
 }
 
 struct group_page_ctx {
@@ -201,15 +203,13 @@ static int serve_group(struct roles_store *s, sqlite3_stmt *st, uint32_t *ret_ke
 
 int roles_nss_groups_after(struct roles_store *s, uint32_t after, size_t limit, roles_nss_group_fn fn, void *userdata) {
         sqlite3_stmt *st = store_stmt(s, s->pub,
-                "SELECT id, 0, name, gid FROM groups WHERE gid > ?1 AND gid BETWEEN ?2 AND ?3 "
-                "UNION ALL SELECT id, 1, code, gid FROM metaroles WHERE gid > ?1 AND gid BETWEEN ?2 AND ?3 "
-                "ORDER BY 4 LIMIT ?4");
+                "SELECT id, 0, name, gid FROM groups WHERE gid >= ?1 AND gid <= ?2 "
+                "UNION ALL SELECT id, 1, code, gid FROM metaroles WHERE gid >= ?1 AND gid <= ?2 "
+                "ORDER BY 4 LIMIT ?3");
         if (!st)
                 return -EIO;
-        sqlite3_bind_int64(st, 2, s->cfg.gid_min);
-        sqlite3_bind_int64(st, 3, s->cfg.gid_max);
         struct group_page_ctx c = { fn, userdata };
-        return page(s, st, after, limit, serve_group, &c);
+        return page(s, st, after, s->cfg.gid_min, s->cfg.gid_max, limit, serve_group, &c);
 }
 
 static int gid_from_db(struct roles_store *s, int64_t gid, roles_gid_fn fn, void *userdata) {
@@ -224,15 +224,19 @@ int roles_nss_user_gids(struct roles_store *s, const struct roles_user *u, time_
         sqlite3_bind_int64(st, 1, u->id);
         int r = store_step_row(s, st);
         if (r > 0) {
+                /* "gid,gid,...": written by store_derived.c, still parsed defensively (an
+                 * over-long number is simply out of range). */
                 const char *p = (const char *) sqlite3_column_text(st, 0);
                 r = 0;
                 while (r >= 0 && p && *p) {
-                        char *end;
-                        long long gid = strtoll(p, &end, 10);
-                        if (end == p)
+                        int64_t gid = 0;
+                        const char *start = p;
+                        for (; *p >= '0' && *p <= '9'; p++)
+                                gid = gid < INT64_MAX / 100 ? gid * 10 + (*p - '0') : INT64_MAX / 100;
+                        if (p == start || (*p && *p != ','))
                                 break;
                         r = gid_from_db(s, gid, fn, userdata);
-                        p = *end == ',' ? end + 1 : end;
+                        p += *p == ',';
                 }
         }
         sqlite3_reset(st);

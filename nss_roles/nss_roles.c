@@ -256,37 +256,49 @@ enum nss_status _nss_roles_getgrent_r(struct group *gr, char *buf, size_t len, i
 
 struct gid_list {
         gid_t *gids;
-        size_t n;
+        size_t n, size;
 };
 
 static int add_gid(void *userdata, uint32_t gid) {
         struct gid_list *l = userdata;
-        gid_t *g = reallocarray(l->gids, l->n + 1, sizeof(gid_t));
-        if (!g)
-                return -ENOMEM;
-        l->gids = g;
+        if (l->n == l->size) {
+                size_t size = l->size ? l->size * 2 : 64;
+                gid_t *g = reallocarray(l->gids, size, sizeof(gid_t));
+                if (!g)
+                        return -ENOMEM;
+                l->gids = g;
+                l->size = size;
+        }
         l->gids[l->n++] = gid;
         return 0;
 }
 
-/* Append gid to glibc's array unless present, growing it within limit (<= 0: no limit). */
-static int append_gid(gid_t gid, long *start, long *size, gid_t **groupsp, long limit) {
-        for (long i = 0; i < *start; i++)
-                if ((*groupsp)[i] == gid)
-                        return 0;
-        if (*start == *size) {
-                if (limit > 0 && *size >= limit)
-                        return 0;       /* full: glibc reports the truncation itself */
-                long new_size = *size > 0 ? *size * 2 : 16;
-                if (limit > 0 && new_size > limit)
-                        new_size = limit;
-                gid_t *g = reallocarray(*groupsp, (size_t) new_size, sizeof(gid_t));
-                if (!g)
-                        return -ENOMEM;
-                *groupsp = g;
-                *size = new_size;
+/*
+ * Append our gids to glibc's array, growing it once within limit (<= 0: no limit). Our list
+ * has no duplicates of its own (gids are unique across groups and published metaroles), so
+ * each gid is compared only with the entries earlier services put there (a handful), not with
+ * the ones we add: a user in a thousand groups costs a copy, not half a million comparisons.
+ */
+static int append_gids(const struct gid_list *l, gid_t skip, long *start, long *size, gid_t **groupsp, long limit) {
+        long need = *start + (long) l->n;
+        if (need > *size) {
+                long new_size = limit > 0 && need > limit ? limit : need;
+                if (new_size > *size) {
+                        gid_t *g = reallocarray(*groupsp, (size_t) new_size, sizeof(gid_t));
+                        if (!g)
+                                return -ENOMEM;
+                        *groupsp = g;
+                        *size = new_size;
+                }
         }
-        (*groupsp)[(*start)++] = gid;
+        long before = *start;
+        for (size_t i = 0; i < l->n && *start < *size; i++) {
+                bool present = l->gids[i] == skip;
+                for (long k = 0; k < before && !present; k++)
+                        present = (*groupsp)[k] == l->gids[i];
+                if (!present)
+                        (*groupsp)[(*start)++] = l->gids[i];
+        }
         return 0;
 }
 
@@ -305,9 +317,8 @@ enum nss_status _nss_roles_initgroups_dyn(const char *user, gid_t group, long *s
         if (r == 0)
                 r = roles_nss_user_gids(s, &u, time(NULL), add_gid, &l);
         nss_leave();
-        for (size_t i = 0; r == 0 && i < l.n; i++)
-                if (l.gids[i] != group)
-                        r = append_gid(l.gids[i], start, size, groupsp, limit);
+        if (r == 0)
+                r = append_gids(&l, group, start, size, groupsp, limit);
         free(l.gids);
         return finish(r, errnop, saved);
 }

@@ -7,7 +7,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "config.h"
 
@@ -18,7 +17,7 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static _Thread_local bool inside;       /* recursion guard: a lookup from within a lookup */
 
 static struct {
-        pid_t pid;
+        bool forked;            /* set in a child by the atfork handler: drop inherited connections */
         struct roles_config cfg;
         struct roles_store *stores[2];
         dev_t dev;
@@ -55,10 +54,12 @@ static void check_current(void) {
         struct timespec now;
         struct stat st;
 
-        if (state.pid != getpid()) {
-                /* Inherited across fork: the child gets connections of its own. */
+        if (state.forked) {
+                /* Inherited across fork: the child gets connections of its own. (A child made by
+                 * a raw clone() that skips the handler still works: the connections only pread
+                 * an immutable file, without locks or a shared offset.) */
                 drop_stores();
-                state.pid = getpid();
+                state.forked = false;
         }
         if (!state.stores[0] && !state.stores[1])
                 return;
@@ -93,7 +94,7 @@ static int open_store(enum nss_db db) {
  * fork() while another thread holds the lock would leave the child's copy locked for ever (the
  * thread that would release it does not exist there), and its state half-changed. So fork waits
  * for the lock, and both sides release it; the child then drops the parent's connections on its
- * first call (check_current).
+ * first call (check_current). Knowing about fork this way also spares a getpid() per call.
  */
 static void fork_prepare(void) {
         pthread_mutex_lock(&lock);
@@ -103,8 +104,13 @@ static void fork_release(void) {
         pthread_mutex_unlock(&lock);
 }
 
+static void fork_child(void) {
+        state.forked = true;
+        pthread_mutex_unlock(&lock);
+}
+
 __attribute__((constructor)) static void nss_state_init(void) {
-        pthread_atfork(fork_prepare, fork_release, fork_release);
+        pthread_atfork(fork_prepare, fork_release, fork_child);
 }
 
 int nss_enter(enum nss_db db, struct roles_store **ret) {
