@@ -108,10 +108,12 @@ void store_writer_abort(struct roles_store *s);
 int store_refresh_derived(struct roles_store *s);
 
 /*
- * Mark what a change touched, so its derived lists are recomputed: a user (their gid list),
- * a group (its member list), every member of a group, every group of a user.
+ * Mark what a change touched, so its derived rows are recomputed: a user (their gid list), a
+ * group (its member list), every member of a group, every group of a user, the passwd lines
+ * around a uid, the group lines around a gid (store_derived.c).
  */
-enum store_dirty { DIRTY_USER, DIRTY_GROUP, DIRTY_GROUP_MEMBERS, DIRTY_USER_GROUPS };
+enum store_dirty { DIRTY_USER, DIRTY_GROUP, DIRTY_GROUP_MEMBERS, DIRTY_USER_GROUPS, DIRTY_UID, DIRTY_GID };
+int store_create_dirty_tables(struct roles_store *s);
 int store_mark_dirty(struct roles_store *s, enum store_dirty what, int64_t id);
 int store_mark_all_dirty(struct roles_store *s);
 

@@ -353,7 +353,6 @@ struct roles_nss_group {
 
 typedef int (*roles_user_fn)(void *userdata, const struct roles_user *u);
 typedef int (*roles_nss_group_fn)(void *userdata, const struct roles_nss_group *g);
-typedef int (*roles_name_fn)(void *userdata, const char *name);
 typedef int (*roles_gid_fn)(void *userdata, uint32_t gid);
 
 /* By name or gid, among groups and published metaroles. -ENOENT when neither has it. */
@@ -361,19 +360,29 @@ int roles_nss_group_by_name(struct roles_store *s, const char *name, struct role
 int roles_nss_group_by_gid(struct roles_store *s, uint32_t gid, struct roles_nss_group *ret);
 
 /*
- * Member names: an ordinary group's members; for a published metarole, every user who holds it
- * at now through a current role and the includes (a disabled or expired user holds nothing).
+ * Member names as "a,b,c" (malloc'd): an ordinary group's members; for a published metarole,
+ * every user who holds it at now through a current role and the includes (a disabled or
+ * expired user holds nothing). Names are checked again by whoever serves them.
  */
-int roles_nss_group_members(struct roles_store *s, const struct roles_nss_group *g, time_t now,
-                            roles_name_fn fn, void *userdata);
+int roles_nss_group_members(struct roles_store *s, const struct roles_nss_group *g, time_t now, char **ret_csv);
 
 /*
- * Enumeration in pages: up to limit servable users with uid > after (groups with gid > after),
- * by id. Rows that must not be served are skipped without shortening the page. Returns 1 when
- * more may follow, 0 at the end, or -errno.
+ * Enumeration. Users for shadow: up to limit servable users with uid > after, by uid; rows that
+ * must not be served are skipped without shortening the page. Returns 1 when more may follow,
+ * 0 at the end, or -errno. Published metarole groups likewise, by gid.
  */
 int roles_nss_users_after(struct roles_store *s, uint32_t after, size_t limit, roles_user_fn fn, void *userdata);
-int roles_nss_groups_after(struct roles_store *s, uint32_t after, size_t limit, roles_nss_group_fn fn, void *userdata);
+int roles_nss_metarole_groups_after(struct roles_store *s, uint32_t after, size_t limit, roles_nss_group_fn fn,
+                                    void *userdata);
+
+/*
+ * Enumeration of passwd and ordinary group entries: the first bucket of derived lines numbered
+ * first or more ("name:x:uid:gid:gecos:home:shell" or "name:x:gid:a,b", one per line, by id;
+ * bucket = id / 512), as a malloc'd copy; -ENOENT after the last. The lines come from the
+ * snapshot and must be checked before they are served.
+ */
+int roles_nss_passwd_bucket(struct roles_store *s, int64_t first, int64_t *ret_bucket, char **ret_lines);
+int roles_nss_group_bucket(struct roles_store *s, int64_t first, int64_t *ret_bucket, char **ret_lines);
 
 /* Supplementary gids: the user's groups and the published metaroles they hold at now. */
 int roles_nss_user_gids(struct roles_store *s, const struct roles_user *u, time_t now, roles_gid_fn fn, void *userdata);

@@ -160,6 +160,8 @@ int roles_group_add(struct roles_store *s, struct roles_group *g) {
         if ((r = roles_uuid_new(n.uuid)) < 0)
                 return store_fail(s, r, "no randomness for a uuid");
         n.created_at = n.updated_at = roles_store_now(s);
+        if ((r = store_mark_dirty(s, DIRTY_GID, n.gid)) < 0)
+                return r;
         r = store_exec(s, s->pub,
                        "INSERT INTO groups (uuid, name, gid, description, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                        "ttitii", n.uuid, n.name, (int64_t) n.gid, n.description, n.created_at, n.updated_at);
@@ -188,7 +190,7 @@ int roles_group_delete(struct roles_store *s, const struct roles_group *g) {
         if (r < 0)
                 return r;
         /* Its members' gid lists lose it (its own member list goes with it, by cascade). */
-        if ((r = store_mark_dirty(s, DIRTY_GROUP_MEMBERS, g->id)) < 0)
+        if ((r = store_mark_dirty(s, DIRTY_GROUP_MEMBERS, g->id)) < 0 || (r = store_mark_dirty(s, DIRTY_GID, g->gid)) < 0)
                 return r;
         r = store_exec(s, s->pub, "DELETE FROM groups WHERE id = ?1", "i", g->id);
         if (r == 0)

@@ -67,65 +67,106 @@ int roles_nss_group_by_gid(struct roles_store *s, uint32_t gid, struct roles_nss
                 NULL, gid, ret);
 }
 
-static int each_name(struct roles_store *s, sqlite3_stmt *st, roles_name_fn fn, void *userdata) {
-        int r;
-        while ((r = store_step_row(s, st)) > 0) {
-                const char *name = (const char *) sqlite3_column_text(st, 0);
-                if (!name || !roles_name_valid(name))
-                        continue;
-                if ((r = fn(userdata, name)) < 0)
-                        break;
-        }
-        sqlite3_reset(st);
-        return r < 0 ? r : 0;
-}
+/* A growing comma-separated list. */
+struct csv {
+        char *text;
+        size_t len, size;
+};
 
-/* Call fn for each valid name in a comma-separated list (a derived member list). */
-static int each_listed_name(const char *list, roles_name_fn fn, void *userdata) {
-        char name[ROLES_NAME_MAX + 1];
-        for (const char *p = list; p && *p;) {
-                size_t n = strcspn(p, ",");
-                if (n > 0 && n <= ROLES_NAME_MAX) {
-                        memcpy(name, p, n);
-                        name[n] = '\0';
-                        if (roles_name_valid(name)) {
-                                int r = fn(userdata, name);
-                                if (r < 0)
-                                        return r;
-                        }
-                }
-                p += n + (p[n] == ',');
+static int csv_add(struct csv *c, const char *name) {
+        size_t n = strlen(name), need = c->len + n + 2;
+        if (need > c->size) {
+                size_t size = need > 2 * c->size ? need : 2 * c->size;
+                char *t = realloc(c->text, size);
+                if (!t)
+                        return -ENOMEM;
+                c->text = t;
+                c->size = size;
         }
+        if (c->len)
+                c->text[c->len++] = ',';
+        memcpy(c->text + c->len, name, n + 1);
+        c->len += n;
         return 0;
 }
 
-int roles_nss_group_members(struct roles_store *s, const struct roles_nss_group *g, time_t now,
-                            roles_name_fn fn, void *userdata) {
+int roles_nss_group_members(struct roles_store *s, const struct roles_nss_group *g, time_t now, char **ret_csv) {
+        struct csv c = { 0 };
         sqlite3_stmt *st;
         int r;
+
         if (!g->metarole) {
+                /* Ordinary groups: the derived list, one row. */
                 st = store_stmt(s, s->pub, "SELECT members FROM group_member_list WHERE group_id = ?1");
                 if (!st)
                         return -EIO;
                 sqlite3_bind_int64(st, 1, g->id);
                 r = store_step_row(s, st);
                 if (r > 0)
-                        r = each_listed_name((const char *) sqlite3_column_text(st, 0), fn, userdata);
+                        r = csv_add(&c, (const char *) sqlite3_column_text(st, 0));
                 sqlite3_reset(st);
-                return r < 0 ? r : 0;
+        } else {
+                /* Derived members, judged at now: the same rules as roles_user_active() and a
+                 * current assignment in authz.c, here in SQL so a large group is one query. */
+                st = store_stmt(s, s->pub,
+                        "SELECT DISTINCT u.name FROM metarole_closure c JOIN roles r ON r.metarole_id = c.root "
+                        "JOIN role_assignments a ON a.role_id = r.id JOIN users u ON u.id = a.user_id "
+                        "WHERE c.id = ?1 AND (a.until IS NULL OR a.until > ?2) "
+                        "AND u.enabled = 1 AND (u.expires_at IS NULL OR u.expires_at > ?2) ORDER BY u.name");
+                if (!st)
+                        return -EIO;
+                sqlite3_bind_int64(st, 1, g->id);
+                sqlite3_bind_int64(st, 2, (int64_t) now);
+                while ((r = store_step_row(s, st)) > 0) {
+                        const char *name = (const char *) sqlite3_column_text(st, 0);
+                        if (name && roles_name_valid(name) && (r = csv_add(&c, name)) < 0)
+                                break;
+                }
+                sqlite3_reset(st);
         }
-        /* Derived members, judged at now: the same rules as roles_user_active() and a current
-         * assignment in authz.c, here in SQL so a large group is one query. */
-        st = store_stmt(s, s->pub,
-                "SELECT DISTINCT u.name FROM metarole_closure c JOIN roles r ON r.metarole_id = c.root "
-                "JOIN role_assignments a ON a.role_id = r.id JOIN users u ON u.id = a.user_id "
-                "WHERE c.id = ?1 AND (a.until IS NULL OR a.until > ?2) "
-                "AND u.enabled = 1 AND (u.expires_at IS NULL OR u.expires_at > ?2) ORDER BY u.name");
+        if (r < 0) {
+                free(c.text);
+                return r;
+        }
+        if (!c.text && !(c.text = strdup("")))
+                return -ENOMEM;
+        *ret_csv = c.text;
+        return 0;
+}
+
+/* A bucket of derived lines at or after first (see store_derived.c), as a malloc'd copy. */
+static int next_bucket(struct roles_store *s, const char *sql, int64_t first, int64_t *ret_bucket, char **ret_lines) {
+        sqlite3_stmt *st = store_stmt(s, s->pub, sql);
         if (!st)
                 return -EIO;
-        sqlite3_bind_int64(st, 1, g->id);
-        sqlite3_bind_int64(st, 2, (int64_t) now);
-        return each_name(s, st, fn, userdata);
+        sqlite3_bind_int64(st, 1, first);
+        int r = store_step_row(s, st);
+        char *lines = NULL;
+        int64_t bucket = 0;
+        if (r > 0) {
+                bucket = sqlite3_column_int64(st, 0);
+                const char *text = (const char *) sqlite3_column_text(st, 1);
+                if (!(lines = strdup(text ? text : "")))
+                        r = -ENOMEM;
+        }
+        sqlite3_reset(st);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return -ENOENT;
+        *ret_bucket = bucket;
+        *ret_lines = lines;
+        return 0;
+}
+
+int roles_nss_passwd_bucket(struct roles_store *s, int64_t first, int64_t *ret_bucket, char **ret_lines) {
+        return next_bucket(s, "SELECT bucket, lines FROM passwd_buckets WHERE bucket >= ?1 ORDER BY bucket LIMIT 1",
+                           first, ret_bucket, ret_lines);
+}
+
+int roles_nss_group_bucket(struct roles_store *s, int64_t first, int64_t *ret_bucket, char **ret_lines) {
+        return next_bucket(s, "SELECT bucket, lines FROM group_buckets WHERE bucket >= ?1 ORDER BY bucket LIMIT 1",
+                           first, ret_bucket, ret_lines);
 }
 
 /*
@@ -201,11 +242,10 @@ static int serve_group(struct roles_store *s, sqlite3_stmt *st, uint32_t *ret_ke
         return r < 0 ? r : 1;
 }
 
-int roles_nss_groups_after(struct roles_store *s, uint32_t after, size_t limit, roles_nss_group_fn fn, void *userdata) {
+int roles_nss_metarole_groups_after(struct roles_store *s, uint32_t after, size_t limit, roles_nss_group_fn fn,
+                                    void *userdata) {
         sqlite3_stmt *st = store_stmt(s, s->pub,
-                "SELECT id, 0, name, gid FROM groups WHERE gid >= ?1 AND gid <= ?2 "
-                "UNION ALL SELECT id, 1, code, gid FROM metaroles WHERE gid >= ?1 AND gid <= ?2 "
-                "ORDER BY 4 LIMIT ?3");
+                "SELECT id, 1, code, gid FROM metaroles WHERE gid >= ?1 AND gid <= ?2 ORDER BY gid LIMIT ?3");
         if (!st)
                 return -EIO;
         struct group_page_ctx c = { fn, userdata };

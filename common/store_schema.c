@@ -89,6 +89,8 @@ static const char public_v1[] =
         "CREATE TABLE user_gid_list ("
         "  user_id INTEGER PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,"
         "  gids TEXT NOT NULL);"
+        "CREATE TABLE passwd_buckets (bucket INTEGER PRIMARY KEY, lines TEXT NOT NULL);"
+        "CREATE TABLE group_buckets (bucket INTEGER PRIMARY KEY, lines TEXT NOT NULL);"
         "CREATE TABLE metarole_closure ("
         "  root INTEGER NOT NULL,"
         "  id INTEGER NOT NULL,"

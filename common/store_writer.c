@@ -209,9 +209,7 @@ static int stage_snapshot(struct roles_store *s) {
         if (r < 0)
                 return r;
         s->pub_migrated = r > 0;
-        r = store_exec_script(s, s->pub,
-                              "CREATE TEMP TABLE dirty_users (id INTEGER PRIMARY KEY);"
-                              "CREATE TEMP TABLE dirty_groups (id INTEGER PRIMARY KEY);");
+        r = store_create_dirty_tables(s);
         if (r < 0)
                 return r;
         if (s->pub_migrated && (r = store_mark_all_dirty(s)) < 0)

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Packing entries into the caller's buffer. Each packer computes the size it needs first and
- * returns -ERANGE before writing anything when the buffer is too small; on success every
- * pointer in the result points into buf.
+ * Checking entries and packing them into the caller's buffer. Each packer computes the size
+ * it needs first and returns -ERANGE before writing anything when the buffer is too small; on
+ * success every pointer in the result points into buf.
  */
 #pragma once
 
@@ -11,17 +11,41 @@
 #include <shadow.h>
 #include <stddef.h>
 
+#include "config.h"
 #include "store.h"
 
+/* A passwd entry's fields, pointing into a roles_user or into a derived line. */
+struct nss_passwd {
+        const char *name, *gecos, *home, *shell;
+        uid_t uid;
+        gid_t gid;
+};
+
+/* A group entry: its members as "a,b,c" (invalid names in it are left out when packing). */
+struct nss_group {
+        const char *name;
+        gid_t gid;
+        const char *members;
+};
+
+void nss_passwd_from_user(const struct roles_user *u, struct nss_passwd *ret);
+
+/*
+ * Split a derived line in place ("name:x:uid:gid:gecos:home:shell", "name:x:gid:a,b") and check
+ * it as a stored row is checked: valid name and texts, ids inside the configured ranges.
+ * -EBADMSG when it must not be served.
+ */
+int nss_parse_passwd(char *line, const struct roles_config *cfg, struct nss_passwd *ret);
+int nss_parse_group(char *line, const struct roles_config *cfg, struct nss_group *ret);
+
 /* buf: name\0 "x"\0 gecos\0 home\0 shell\0 */
-int nss_pack_passwd(const struct roles_user *u, struct passwd *pw, char *buf, size_t len);
+int nss_pack_passwd(const struct nss_passwd *e, struct passwd *pw, char *buf, size_t len);
 
 /*
  * buf: [padding to pointer alignment] char *gr_mem[n + 1] (NULL-terminated)
  *      name\0 "x"\0 member0\0 member1\0 ...
  */
-int nss_pack_group(const char *name, gid_t gid, const char *const *members, size_t n,
-                   struct group *gr, char *buf, size_t len);
+int nss_pack_group(const struct nss_group *e, struct group *gr, char *buf, size_t len);
 
 /*
  * buf: name\0 hash\0 where hash is "!" (disabled or locked out) or "*" (never the real hash).

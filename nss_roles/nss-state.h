@@ -22,17 +22,13 @@ enum nss_db { NSS_DB_PUBLIC, NSS_DB_SECRETS };
 int nss_enter(enum nss_db db, struct roles_store **ret);
 void nss_leave(void);
 
+/* Only the lock (and the recursion guard), for what touches the cursors but no database. */
+void nss_lock(void);
+void nss_unlock(void);
+
 /* nss_enter() fails with -(NSS_E_UNAVAIL | errno) when the store cannot be opened (and -ENOMEM,
  * -EDEADLK as they are): nss_status_from() makes that NSS_STATUS_UNAVAIL with *errnop = errno. */
 #define NSS_E_UNAVAIL 0x10000
 
 /* The one mapping from the core's 0 / -errno to NSS statuses and *errnop. */
 enum nss_status nss_status_from(int r, int *errnop);
-
-/* Member names of a group, collected under the lock and packed after. */
-struct nss_names {
-        char **names;
-        size_t n;
-};
-int nss_names_add(void *userdata, const char *name);
-void nss_names_free(struct nss_names *l);

@@ -18,7 +18,7 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
-/* Rows fetched per round trip while enumerating. */
+/* Users fetched per round trip while enumerating shadow, metarole groups likewise. */
 #define PAGE 128
 
 static enum nss_status finish(int r, int *errnop, int saved_errno) {
@@ -27,19 +27,78 @@ static enum nss_status finish(int r, int *errnop, int saved_errno) {
         return status;
 }
 
+/*
+ * Enumeration of passwd and ordinary groups walks the snapshot's buckets of derived lines
+ * (512 ids each): one query per bucket, then lines parsed and checked one by one. The cursor
+ * is "bucket b, offset o": no statement or lock is held between calls, a replaced snapshot is
+ * picked up at the next bucket, and an entry that did not fit the caller's buffer (ERANGE) is
+ * served again on the next call because the offset only moves after a success.
+ */
+struct bucket_cursor {
+        char *lines;            /* the current bucket's text, or NULL */
+        size_t pos;             /* offset of the next line in it */
+        int64_t next_bucket;    /* the bucket to fetch when this one is done */
+        bool done;
+};
+
+typedef int (*bucket_fetch_fn)(struct roles_store *s, int64_t first, int64_t *ret_bucket, char **ret_lines);
+
+static void bucket_reset(struct bucket_cursor *c) {
+        free(c->lines);
+        *c = (struct bucket_cursor) { 0 };
+}
+
+/*
+ * The next line (copied into line, NUL-terminated) and the offset after it, refilling from the
+ * store as needed. -ENOENT at the end. Lines longer than the buffer cannot be valid and are
+ * skipped.
+ */
+static int bucket_next_line(struct roles_store *s, struct bucket_cursor *c, bucket_fetch_fn fetch,
+                            char **ret_line, size_t *ret_next) {
+        for (;;) {
+                if (c->done)
+                        return -ENOENT;
+                if (!c->lines) {
+                        int64_t bucket;
+                        int r = fetch(s, c->next_bucket, &bucket, &c->lines);
+                        if (r == -ENOENT) {
+                                c->done = true;
+                                return r;
+                        }
+                        if (r < 0)
+                                return r;
+                        c->pos = 0;
+                        c->next_bucket = bucket + 1;
+                }
+                if (c->lines[c->pos] == '\0') {
+                        free(c->lines);
+                        c->lines = NULL;
+                        continue;
+                }
+                char *line = c->lines + c->pos;
+                size_t n = strcspn(line, "\n");
+                *ret_line = line;
+                *ret_next = c->pos + n + (line[n] == '\n');
+                return (int) n;
+        }
+}
+
 /* ---- passwd ---------------------------------------------------------------------------------- */
 
 static enum nss_status lookup_passwd(const char *name, uid_t uid, struct passwd *pw, char *buf, size_t len, int *errnop) {
         int saved = errno;
         struct roles_store *s;
         struct roles_user u;
+        struct nss_passwd e;
         int r = nss_enter(NSS_DB_PUBLIC, &s);
         if (r < 0)
                 return finish(r, errnop, saved);
         r = name ? roles_user_by_name(s, name, &u) : roles_user_by_uid(s, uid, &u);
         nss_leave();
-        if (r == 0)
-                r = nss_pack_passwd(&u, pw, buf, len);
+        if (r == 0) {
+                nss_passwd_from_user(&u, &e);
+                r = nss_pack_passwd(&e, pw, buf, len);
+        }
         return finish(r, errnop, saved);
 }
 
@@ -53,106 +112,81 @@ enum nss_status _nss_roles_getpwuid_r(uid_t uid, struct passwd *pw, char *buf, s
         return lookup_passwd(NULL, uid, pw, buf, len, errnop);
 }
 
-/*
- * Enumeration: pages of rows keyed by id ("everything after the last id served"), so no
- * statement or lock is held between calls, a replaced snapshot is picked up cleanly, and an
- * entry that did not fit the caller's buffer is served again on the next call.
- */
-struct user_cursor {
-        struct roles_user *page;
-        size_t n, next;
-        uint32_t after;         /* the last uid served */
-        bool started, exhausted;
-};
+static struct bucket_cursor pw_cursor;
 
-static struct user_cursor pw_cursor, sp_cursor;
-
-static void cursor_reset(struct user_cursor *c) {
-        free(c->page);
-        *c = (struct user_cursor) { .started = true };
+/* end*ent only resets a cursor: it takes the lock, never the database. */
+static enum nss_status reset_cursor(void (*reset)(void *), void *cursor) {
+        int saved = errno;
+        nss_lock();
+        reset(cursor);
+        nss_unlock();
+        errno = saved;
+        return NSS_STATUS_SUCCESS;
 }
 
-static int add_to_page(void *userdata, const struct roles_user *u) {
-        struct user_cursor *c = userdata;
-        c->page[c->n++] = *u;
-        return 0;
-}
-
-/* The next user to serve (refilling the page), or -ENOENT at the end. Called under the lock. */
-static int cursor_peek(struct roles_store *s, struct user_cursor *c, const struct roles_user **ret) {
-        if (!c->started)
-                cursor_reset(c);
-        if (c->next == c->n) {
-                if (c->exhausted)
-                        return -ENOENT;
-                if (!c->page && !(c->page = calloc(PAGE, sizeof(*c->page))))
-                        return -ENOMEM;
-                c->n = c->next = 0;
-                int r = roles_nss_users_after(s, c->after, PAGE, add_to_page, c);
-                if (r < 0)
-                        return r;
-                c->exhausted = r == 0;
-                if (c->n == 0)
-                        return -ENOENT;
-        }
-        *ret = &c->page[c->next];
-        return 0;
-}
-
-static void cursor_advance(struct user_cursor *c) {
-        c->after = c->page[c->next].uid;
-        c->next++;
-}
-
-static enum nss_status setent(struct user_cursor *c) {
+/* set*ent resets too, and says whether the database is there to enumerate (UNAVAIL lets glibc
+ * move on to the next service at once). */
+static enum nss_status start_enumeration(enum nss_db db, void (*reset)(void *), void *cursor) {
+        int saved = errno, errnop;
         struct roles_store *s;
-        int ignored, saved = errno;
-        int r = nss_enter(NSS_DB_PUBLIC, &s);
-        if (r < 0)
-                return finish(r, &ignored, saved);
-        cursor_reset(c);
+        int r = nss_enter(db, &s);
+        if (r < 0) {
+                reset_cursor(reset, cursor);
+                return finish(r, &errnop, saved);
+        }
+        reset(cursor);
         nss_leave();
         errno = saved;
         return NSS_STATUS_SUCCESS;
 }
 
-static enum nss_status endent(struct user_cursor *c) {
-        struct roles_store *s;
-        int ignored, saved = errno;
-        if (nss_enter(NSS_DB_PUBLIC, &s) == 0) {
-                free(c->page);
-                *c = (struct user_cursor) { 0 };
-                nss_leave();
-        }
-        (void) ignored;
-        errno = saved;
-        return NSS_STATUS_SUCCESS;
+static void reset_bucket_cursor(void *c) {
+        bucket_reset(c);
 }
 
 EXPORT enum nss_status _nss_roles_setpwent(int stayopen);
 enum nss_status _nss_roles_setpwent(int stayopen) {
         (void) stayopen;
-        return setent(&pw_cursor);
+        return start_enumeration(NSS_DB_PUBLIC, reset_bucket_cursor, &pw_cursor);
 }
 
 EXPORT enum nss_status _nss_roles_endpwent(void);
 enum nss_status _nss_roles_endpwent(void) {
-        return endent(&pw_cursor);
+        return reset_cursor(reset_bucket_cursor, &pw_cursor);
 }
+
+/* Longest possible valid line: name, ids and three texts of at most ROLES_TEXT_MAX bytes. */
+#define PASSWD_LINE_MAX (ROLES_NAME_MAX + 3 * ROLES_TEXT_MAX + 64)
 
 EXPORT enum nss_status _nss_roles_getpwent_r(struct passwd *pw, char *buf, size_t len, int *errnop);
 enum nss_status _nss_roles_getpwent_r(struct passwd *pw, char *buf, size_t len, int *errnop) {
         int saved = errno;
         struct roles_store *s;
-        const struct roles_user *u;
         int r = nss_enter(NSS_DB_PUBLIC, &s);
         if (r < 0)
                 return finish(r, errnop, saved);
-        r = cursor_peek(s, &pw_cursor, &u);
-        if (r == 0)
-                r = nss_pack_passwd(u, pw, buf, len);
-        if (r == 0)
-                cursor_advance(&pw_cursor);
+        for (;;) {
+                char *line, copy[PASSWD_LINE_MAX + 1];
+                size_t next;
+                struct nss_passwd e;
+                r = bucket_next_line(s, &pw_cursor, roles_nss_passwd_bucket, &line, &next);
+                if (r < 0)
+                        break;
+                if ((size_t) r > PASSWD_LINE_MAX) {
+                        pw_cursor.pos = next;
+                        continue;
+                }
+                memcpy(copy, line, (size_t) r);
+                copy[r] = '\0';
+                if (nss_parse_passwd(copy, roles_store_config(s), &e) < 0) {
+                        pw_cursor.pos = next;   /* not servable: as if it were not there */
+                        continue;
+                }
+                r = nss_pack_passwd(&e, pw, buf, len);
+                if (r == 0)
+                        pw_cursor.pos = next;
+                break;
+        }
         nss_leave();
         return finish(r, errnop, saved);
 }
@@ -161,11 +195,13 @@ enum nss_status _nss_roles_getpwent_r(struct passwd *pw, char *buf, size_t len, 
 
 /* Members are read and the entry packed under the lock, so both come from one snapshot. */
 static int fill_group(struct roles_store *s, const struct roles_nss_group *g, struct group *gr, char *buf, size_t len) {
-        struct nss_names members = { 0 };
-        int r = roles_nss_group_members(s, g, time(NULL), nss_names_add, &members);
-        if (r == 0)
-                r = nss_pack_group(g->name, g->gid, (const char *const *) members.names, members.n, gr, buf, len);
-        nss_names_free(&members);
+        char *members = NULL;
+        int r = roles_nss_group_members(s, g, time(NULL), &members);
+        if (r == 0) {
+                struct nss_group e = { .name = g->name, .gid = g->gid, .members = members };
+                r = nss_pack_group(&e, gr, buf, len);
+        }
+        free(members);
         return r;
 }
 
@@ -193,12 +229,21 @@ enum nss_status _nss_roles_getgrgid_r(gid_t gid, struct group *gr, char *buf, si
         return lookup_group(NULL, gid, gr, buf, len, errnop);
 }
 
+/* Ordinary groups from the buckets first, then the published metaroles (their members change
+ * with the clock, so they have no derived lines). */
 static struct {
+        struct bucket_cursor buckets;
         struct roles_nss_group page[PAGE];
         size_t n, next;
         uint32_t after;
         bool exhausted;
 } gr_cursor;
+
+static void reset_group_cursor(void *unused) {
+        (void) unused;
+        bucket_reset(&gr_cursor.buckets);
+        memset(&gr_cursor, 0, sizeof(gr_cursor));
+}
 
 static int add_group_to_page(void *userdata, const struct roles_nss_group *g) {
         (void) userdata;
@@ -208,21 +253,58 @@ static int add_group_to_page(void *userdata, const struct roles_nss_group *g) {
 
 EXPORT enum nss_status _nss_roles_setgrent(int stayopen);
 enum nss_status _nss_roles_setgrent(int stayopen) {
-        int saved = errno;
-        struct roles_store *s;
-        int ignored, r = nss_enter(NSS_DB_PUBLIC, &s);
         (void) stayopen;
-        if (r < 0)
-                return finish(r, &ignored, saved);
-        memset(&gr_cursor, 0, sizeof(gr_cursor));
-        nss_leave();
-        errno = saved;
-        return NSS_STATUS_SUCCESS;
+        return start_enumeration(NSS_DB_PUBLIC, reset_group_cursor, NULL);
 }
 
 EXPORT enum nss_status _nss_roles_endgrent(void);
 enum nss_status _nss_roles_endgrent(void) {
-        return _nss_roles_setgrent(0);
+        return reset_cursor(reset_group_cursor, NULL);
+}
+
+/* The next ordinary group from the buckets: 0 packed, -ENOENT when they are done. */
+static int next_bucket_group(struct roles_store *s, struct group *gr, char *buf, size_t len) {
+        for (;;) {
+                char *line, *copy;
+                size_t next;
+                struct nss_group e;
+                int r = bucket_next_line(s, &gr_cursor.buckets, roles_nss_group_bucket, &line, &next);
+                if (r < 0)
+                        return r;
+                /* A group line has no length bound (its members): parse a copy of it. */
+                if (!(copy = strndup(line, (size_t) r)))
+                        return -ENOMEM;
+                r = nss_parse_group(copy, roles_store_config(s), &e);
+                if (r == 0)
+                        r = nss_pack_group(&e, gr, buf, len);
+                free(copy);
+                if (r == -EBADMSG) {
+                        gr_cursor.buckets.pos = next;   /* not servable: as if it were not there */
+                        continue;
+                }
+                if (r == 0)
+                        gr_cursor.buckets.pos = next;
+                return r;
+        }
+}
+
+/* The next published metarole group: 0 packed, -ENOENT at the end. */
+static int next_metarole_group(struct roles_store *s, struct group *gr, char *buf, size_t len) {
+        if (gr_cursor.next == gr_cursor.n) {
+                if (gr_cursor.exhausted)
+                        return -ENOENT;
+                gr_cursor.n = gr_cursor.next = 0;
+                int r = roles_nss_metarole_groups_after(s, gr_cursor.after, PAGE, add_group_to_page, NULL);
+                if (r < 0)
+                        return r;
+                gr_cursor.exhausted = r == 0;
+                if (gr_cursor.n == 0)
+                        return -ENOENT;
+        }
+        int r = fill_group(s, &gr_cursor.page[gr_cursor.next], gr, buf, len);
+        if (r == 0)
+                gr_cursor.after = gr_cursor.page[gr_cursor.next++].gid;
+        return r;
 }
 
 EXPORT enum nss_status _nss_roles_getgrent_r(struct group *gr, char *buf, size_t len, int *errnop);
@@ -232,22 +314,9 @@ enum nss_status _nss_roles_getgrent_r(struct group *gr, char *buf, size_t len, i
         int r = nss_enter(NSS_DB_PUBLIC, &s);
         if (r < 0)
                 return finish(r, errnop, saved);
-        if (gr_cursor.next == gr_cursor.n) {
-                if (gr_cursor.exhausted)
-                        r = -ENOENT;
-                else {
-                        gr_cursor.n = gr_cursor.next = 0;
-                        r = roles_nss_groups_after(s, gr_cursor.after, PAGE, add_group_to_page, NULL);
-                        if (r >= 0) {
-                                gr_cursor.exhausted = r == 0;
-                                r = gr_cursor.n == 0 ? -ENOENT : 0;
-                        }
-                }
-        }
-        if (r == 0)
-                r = fill_group(s, &gr_cursor.page[gr_cursor.next], gr, buf, len);
-        if (r == 0)
-                gr_cursor.after = gr_cursor.page[gr_cursor.next++].gid;
+        r = next_bucket_group(s, gr, buf, len);
+        if (r == -ENOENT)
+                r = next_metarole_group(s, gr, buf, len);
         nss_leave();
         return finish(r, errnop, saved);
 }
@@ -346,30 +415,62 @@ enum nss_status _nss_roles_getspnam_r(const char *name, struct spwd *sp, char *b
         return finish(r, errnop, saved);
 }
 
+/* Shadow enumeration is rare (root, pwck): pages of users, each with its secrets and state. */
+static struct {
+        struct roles_user *page;
+        size_t n, next;
+        uint32_t after;         /* the last uid served */
+        bool exhausted;
+} sp_cursor;
+
+static void reset_shadow_cursor(void *unused) {
+        (void) unused;
+        free(sp_cursor.page);
+        memset(&sp_cursor, 0, sizeof(sp_cursor));
+}
+
+static int add_user_to_page(void *userdata, const struct roles_user *u) {
+        (void) userdata;
+        sp_cursor.page[sp_cursor.n++] = *u;
+        return 0;
+}
+
 EXPORT enum nss_status _nss_roles_setspent(int stayopen);
 enum nss_status _nss_roles_setspent(int stayopen) {
         (void) stayopen;
-        return setent(&sp_cursor);
+        return start_enumeration(NSS_DB_SECRETS, reset_shadow_cursor, NULL);
 }
 
 EXPORT enum nss_status _nss_roles_endspent(void);
 enum nss_status _nss_roles_endspent(void) {
-        return endent(&sp_cursor);
+        return reset_cursor(reset_shadow_cursor, NULL);
 }
 
 EXPORT enum nss_status _nss_roles_getspent_r(struct spwd *sp, char *buf, size_t len, int *errnop);
 enum nss_status _nss_roles_getspent_r(struct spwd *sp, char *buf, size_t len, int *errnop) {
         int saved = errno;
         struct roles_store *s;
-        const struct roles_user *u;
         int r = nss_enter(NSS_DB_SECRETS, &s);
         if (r < 0)
                 return finish(r, errnop, saved);
-        r = cursor_peek(s, &sp_cursor, &u);
+        if (sp_cursor.next == sp_cursor.n) {
+                if (sp_cursor.exhausted)
+                        r = -ENOENT;
+                else if (!sp_cursor.page && !(sp_cursor.page = calloc(PAGE, sizeof(*sp_cursor.page))))
+                        r = -ENOMEM;
+                else {
+                        sp_cursor.n = sp_cursor.next = 0;
+                        r = roles_nss_users_after(s, sp_cursor.after, PAGE, add_user_to_page, NULL);
+                        if (r >= 0) {
+                                sp_cursor.exhausted = r == 0;
+                                r = sp_cursor.n == 0 ? -ENOENT : 0;
+                        }
+                }
+        }
         if (r == 0)
-                r = fill_shadow(s, u, sp, buf, len);
+                r = fill_shadow(s, &sp_cursor.page[sp_cursor.next], sp, buf, len);
         if (r == 0)
-                cursor_advance(&sp_cursor);
+                sp_cursor.after = sp_cursor.page[sp_cursor.next++].uid;
         nss_leave();
         return finish(r, errnop, saved);
 }

@@ -138,6 +138,14 @@ void nss_leave(void) {
         inside = false;
 }
 
+void nss_lock(void) {
+        pthread_mutex_lock(&lock);
+}
+
+void nss_unlock(void) {
+        pthread_mutex_unlock(&lock);
+}
+
 enum nss_status nss_status_from(int r, int *errnop) {
         if (r < 0 && (-r & NSS_E_UNAVAIL)) {
                 *errnop = -r & ~NSS_E_UNAVAIL;
@@ -161,23 +169,4 @@ enum nss_status nss_status_from(int r, int *errnop) {
                 *errnop = r < 0 ? -r : EIO;
                 return NSS_STATUS_UNAVAIL;
         }
-}
-
-int nss_names_add(void *userdata, const char *name) {
-        struct nss_names *l = userdata;
-        char **names = reallocarray(l->names, l->n + 1, sizeof(char *));
-        if (!names)
-                return -ENOMEM;
-        l->names = names;
-        if (!(l->names[l->n] = strdup(name)))
-                return -ENOMEM;
-        l->n++;
-        return 0;
-}
-
-void nss_names_free(struct nss_names *l) {
-        for (size_t i = 0; i < l->n; i++)
-                free(l->names[i]);
-        free(l->names);
-        *l = (struct nss_names) { 0 };
 }
