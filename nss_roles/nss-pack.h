@@ -14,29 +14,35 @@
 #include "config.h"
 #include "store.h"
 
-/* A passwd entry's fields, pointing into a roles_user or into a derived line. */
+/* A field: bytes in a roles_user or in a derived line, not NUL-terminated there. */
+struct nss_field {
+        const char *p;
+        size_t n;
+};
+
+/* A passwd entry's fields, pointing into a roles_user or into a derived line (unmodified, so
+ * that an entry refused for want of room can be parsed again on the next call). */
 struct nss_passwd {
-        const char *name, *gecos, *home, *shell;
+        struct nss_field name, gecos, home, shell;
         uid_t uid;
         gid_t gid;
 };
 
 /* A group entry: its members as "a,b,c" (invalid names in it are left out when packing). */
 struct nss_group {
-        const char *name;
+        struct nss_field name, members;
         gid_t gid;
-        const char *members;
 };
 
 void nss_passwd_from_user(const struct roles_user *u, struct nss_passwd *ret);
 
 /*
- * Split a derived line in place ("name:x:uid:gid:gecos:home:shell", "name:x:gid:a,b") and check
- * it as a stored row is checked: valid name and texts, ids inside the configured ranges.
- * -EBADMSG when it must not be served.
+ * Split a derived line of n bytes ("name:x:uid:gid:gecos:home:shell", "name:x:gid:a,b") without
+ * changing it, and check it as a stored row is checked: valid name and texts, ids inside the
+ * configured ranges. -EBADMSG when it must not be served.
  */
-int nss_parse_passwd(char *line, const struct roles_config *cfg, struct nss_passwd *ret);
-int nss_parse_group(char *line, const struct roles_config *cfg, struct nss_group *ret);
+int nss_parse_passwd(const char *line, size_t n, const struct roles_config *cfg, struct nss_passwd *ret);
+int nss_parse_group(const char *line, size_t n, const struct roles_config *cfg, struct nss_group *ret);
 
 /* buf: name\0 "x"\0 gecos\0 home\0 shell\0 */
 int nss_pack_passwd(const struct nss_passwd *e, struct passwd *pw, char *buf, size_t len);

@@ -15,34 +15,88 @@ static char *put(char **p, const char *s) {
         return start;
 }
 
-void nss_passwd_from_user(const struct roles_user *u, struct nss_passwd *ret) {
-        *ret = (struct nss_passwd) {
-                .name = u->name, .gecos = u->gecos, .home = u->home, .shell = u->shell, .uid = u->uid, .gid = u->gid,
-        };
-}
-
-/* Cut the next ':'-separated field off *p; NULL when there is none. */
-static char *field(char **p) {
-        if (!*p)
-                return NULL;
-        char *start = *p, *colon = strchr(start, ':');
-        if (colon) {
-                *colon = '\0';
-                *p = colon + 1;
-        } else
-                *p = NULL;
+/* Copy a field and a NUL to *p and advance. */
+static char *put_field(char **p, struct nss_field f) {
+        char *start = *p;
+        memcpy(start, f.p, f.n);
+        start[f.n] = '\0';
+        *p += f.n + 1;
         return start;
 }
 
-/* A decimal id within [min, max]; false for anything else. */
-static bool parse_id(const char *s, uint32_t min, uint32_t max, uint32_t *ret) {
-        uint64_t v = 0;
-        if (!s || !*s)
+static struct nss_field whole(const char *s) {
+        return (struct nss_field) { s, strlen(s) };
+}
+
+void nss_passwd_from_user(const struct roles_user *u, struct nss_passwd *ret) {
+        *ret = (struct nss_passwd) {
+                .name = whole(u->name), .gecos = whole(u->gecos), .home = whole(u->home), .shell = whole(u->shell),
+                .uid = u->uid, .gid = u->gid,
+        };
+}
+
+/*
+ * The checks of util.c (roles_name_valid, roles_text_valid, roles_path_valid) on a field that is
+ * not NUL-terminated, in one pass each: enumeration runs them on every entry it serves.
+ */
+static bool field_name_ok(struct nss_field f) {
+        if (f.n == 0 || f.n > ROLES_NAME_MAX || !((f.p[0] >= 'a' && f.p[0] <= 'z') || f.p[0] == '_'))
                 return false;
-        for (; *s; s++) {
-                if (*s < '0' || *s > '9' || v > UINT32_MAX)
+        for (size_t i = 0; i < f.n; i++) {
+                char c = f.p[i];
+                if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
                         return false;
-                v = v * 10 + (uint64_t) (*s - '0');
+        }
+        return true;
+}
+
+static bool field_text_ok(struct nss_field f, bool path) {
+        if (f.n > ROLES_TEXT_MAX || (path && (f.n == 0 || f.p[0] != '/')))
+                return false;
+        for (size_t i = 0; i < f.n;) {
+                unsigned char c = (unsigned char) f.p[i];
+                if (c >= 0x20 && c < 0x7f && c != ':') {
+                        if (path && (c == ',' || c == ' '))
+                                return false;
+                        i++;
+                        continue;
+                }
+                /* Anything else must be a well-formed non-control UTF-8 character inside the
+                 * field; roles_utf8_len stops at a NUL, which a field cannot hold. */
+                if (c < 0x80 || memchr(f.p + i, '\0', f.n - i))
+                        return false;
+                size_t k = roles_utf8_len(f.p + i);
+                if (k == 0 || i + k > f.n || (k == 2 && c == 0xc2 && (unsigned char) f.p[i + 1] < 0xa0))
+                        return false;
+                i += k;
+        }
+        return true;
+}
+
+/* Split line[0..n) at ':' into at most max fields; returns how many there were (max + 1 when
+ * there were more). */
+static size_t split_fields(const char *line, size_t n, struct nss_field *f, size_t max) {
+        const char *p = line, *end = line + n;
+        for (size_t k = 0;; k++) {
+                const char *colon = memchr(p, ':', (size_t) (end - p));
+                if (k == max)
+                        return max + 1;
+                f[k] = (struct nss_field) { p, (size_t) ((colon ? colon : end) - p) };
+                if (!colon)
+                        return k + 1;
+                p = colon + 1;
+        }
+}
+
+/* A decimal id within [min, max]; false for anything else. */
+static bool parse_id(const char *s, size_t n, uint32_t min, uint32_t max, uint32_t *ret) {
+        uint64_t v = 0;
+        if (n == 0 || n > 10)
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                if (s[i] < '0' || s[i] > '9')
+                        return false;
+                v = v * 10 + (uint64_t) (s[i] - '0');
         }
         if (v < min || v > max)
                 return false;
@@ -50,62 +104,57 @@ static bool parse_id(const char *s, uint32_t min, uint32_t max, uint32_t *ret) {
         return true;
 }
 
-int nss_parse_passwd(char *line, const struct roles_config *cfg, struct nss_passwd *ret) {
-        char *p = line;
-        char *name = field(&p), *x = field(&p), *uid = field(&p), *gid = field(&p);
-        char *gecos = field(&p), *home = field(&p), *shell = field(&p);
-        uint32_t u, g;
-        if (!shell || p || !x || strcmp(x, "x") != 0 || !roles_name_valid(name) ||
-            !parse_id(uid, cfg->uid_min, cfg->uid_max, &u) || !parse_id(gid, cfg->gid_min, cfg->gid_max, &g) ||
-            !roles_text_valid(gecos, ROLES_TEXT_MAX) || !roles_path_valid(home) || !roles_path_valid(shell))
+int nss_parse_passwd(const char *line, size_t n, const struct roles_config *cfg, struct nss_passwd *ret) {
+        struct nss_field f[7];
+        uint32_t uid, gid;
+        if (split_fields(line, n, f, 7) != 7 || f[1].n != 1 || f[1].p[0] != 'x' || !field_name_ok(f[0]) ||
+            !parse_id(f[2].p, f[2].n, cfg->uid_min, cfg->uid_max, &uid) ||
+            !parse_id(f[3].p, f[3].n, cfg->gid_min, cfg->gid_max, &gid) ||
+            !field_text_ok(f[4], false) || !field_text_ok(f[5], true) || !field_text_ok(f[6], true))
                 return -EBADMSG;
-        *ret = (struct nss_passwd) { .name = name, .gecos = gecos, .home = home, .shell = shell, .uid = u, .gid = g };
+        *ret = (struct nss_passwd) { .name = f[0], .gecos = f[4], .home = f[5], .shell = f[6], .uid = uid, .gid = gid };
         return 0;
 }
 
-int nss_parse_group(char *line, const struct roles_config *cfg, struct nss_group *ret) {
-        char *p = line;
-        char *name = field(&p), *x = field(&p), *gid = field(&p), *members = field(&p);
-        uint32_t g;
-        if (!members || p || !x || strcmp(x, "x") != 0 || !roles_name_valid(name) ||
-            !parse_id(gid, cfg->gid_min, cfg->gid_max, &g))
+int nss_parse_group(const char *line, size_t n, const struct roles_config *cfg, struct nss_group *ret) {
+        struct nss_field f[4];
+        uint32_t gid;
+        if (split_fields(line, n, f, 4) != 4 || f[1].n != 1 || f[1].p[0] != 'x' || !field_name_ok(f[0]) ||
+            !parse_id(f[2].p, f[2].n, cfg->gid_min, cfg->gid_max, &gid))
                 return -EBADMSG;
-        *ret = (struct nss_group) { .name = name, .gid = g, .members = members };
+        *ret = (struct nss_group) { .name = f[0], .gid = gid, .members = f[3] };
         return 0;
 }
 
 int nss_pack_passwd(const struct nss_passwd *e, struct passwd *pw, char *buf, size_t len) {
-        size_t need = strlen(e->name) + 1 + 2 + strlen(e->gecos) + 1 + strlen(e->home) + 1 + strlen(e->shell) + 1;
+        size_t need = e->name.n + 1 + 2 + e->gecos.n + 1 + e->home.n + 1 + e->shell.n + 1;
         if (need > len)
                 return -ERANGE;
         char *p = buf;
-        pw->pw_name = put(&p, e->name);
+        pw->pw_name = put_field(&p, e->name);
         pw->pw_passwd = put(&p, "x");
         pw->pw_uid = e->uid;
         pw->pw_gid = e->gid;
-        pw->pw_gecos = put(&p, e->gecos);
-        pw->pw_dir = put(&p, e->home);
-        pw->pw_shell = put(&p, e->shell);
+        pw->pw_gecos = put_field(&p, e->gecos);
+        pw->pw_dir = put_field(&p, e->home);
+        pw->pw_shell = put_field(&p, e->shell);
         return 0;
 }
 
 /* Walk the valid names of an "a,b,c" list: count them and their bytes, or copy them out. */
-static void each_member(const char *list, size_t *ret_n, size_t *ret_bytes, char **mem, char **p) {
+static void each_member(struct nss_field list, size_t *ret_n, size_t *ret_bytes, char **mem, char **p) {
         size_t n = 0, bytes = 0;
-        char name[ROLES_NAME_MAX + 1];
-        while (*list) {
-                size_t k = strcspn(list, ",");
-                if (k > 0 && k <= ROLES_NAME_MAX) {
-                        memcpy(name, list, k);
-                        name[k] = '\0';
-                        if (roles_name_valid(name)) {
-                                if (mem)
-                                        mem[n] = put(p, name);
-                                n++;
-                                bytes += k + 1;
-                        }
+        const char *q = list.p, *end = list.p + list.n;
+        while (q < end) {
+                const char *comma = memchr(q, ',', (size_t) (end - q));
+                struct nss_field name = { q, (size_t) ((comma ? comma : end) - q) };
+                if (field_name_ok(name)) {
+                        if (mem)
+                                mem[n] = put_field(p, name);
+                        n++;
+                        bytes += name.n + 1;
                 }
-                list += k + (list[k] == ',');
+                q = comma ? comma + 1 : end;
         }
         *ret_n = n;
         *ret_bytes = bytes;
@@ -115,7 +164,7 @@ int nss_pack_group(const struct nss_group *e, struct group *gr, char *buf, size_
         size_t pad = (alignof(char *) - ((uintptr_t) buf % alignof(char *))) % alignof(char *);
         size_t n, member_bytes;
         each_member(e->members, &n, &member_bytes, NULL, NULL);
-        size_t strings = strlen(e->name) + 1 + 2 + member_bytes;
+        size_t strings = e->name.n + 1 + 2 + member_bytes;
         if (n + 1 > (SIZE_MAX - strings - pad) / sizeof(char *))
                 return -ERANGE;
         size_t need = pad + (n + 1) * sizeof(char *) + strings;
@@ -124,7 +173,7 @@ int nss_pack_group(const struct nss_group *e, struct group *gr, char *buf, size_
 
         char **mem = (char **) (void *) (buf + pad);
         char *p = (char *) (mem + n + 1);
-        gr->gr_name = put(&p, e->name);
+        gr->gr_name = put_field(&p, e->name);
         gr->gr_passwd = put(&p, "x");
         gr->gr_gid = e->gid;
         each_member(e->members, &n, &member_bytes, mem, &p);

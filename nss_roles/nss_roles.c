@@ -155,9 +155,6 @@ enum nss_status _nss_roles_endpwent(void) {
         return reset_cursor(reset_bucket_cursor, &pw_cursor);
 }
 
-/* Longest possible valid line: name, ids and three texts of at most ROLES_TEXT_MAX bytes. */
-#define PASSWD_LINE_MAX (ROLES_NAME_MAX + 3 * ROLES_TEXT_MAX + 64)
-
 EXPORT enum nss_status _nss_roles_getpwent_r(struct passwd *pw, char *buf, size_t len, int *errnop);
 enum nss_status _nss_roles_getpwent_r(struct passwd *pw, char *buf, size_t len, int *errnop) {
         int saved = errno;
@@ -166,19 +163,13 @@ enum nss_status _nss_roles_getpwent_r(struct passwd *pw, char *buf, size_t len, 
         if (r < 0)
                 return finish(r, errnop, saved);
         for (;;) {
-                char *line, copy[PASSWD_LINE_MAX + 1];
+                char *line;
                 size_t next;
                 struct nss_passwd e;
                 r = bucket_next_line(s, &pw_cursor, roles_nss_passwd_bucket, &line, &next);
                 if (r < 0)
                         break;
-                if ((size_t) r > PASSWD_LINE_MAX) {
-                        pw_cursor.pos = next;
-                        continue;
-                }
-                memcpy(copy, line, (size_t) r);
-                copy[r] = '\0';
-                if (nss_parse_passwd(copy, roles_store_config(s), &e) < 0) {
+                if (nss_parse_passwd(line, (size_t) r, roles_store_config(s), &e) < 0) {
                         pw_cursor.pos = next;   /* not servable: as if it were not there */
                         continue;
                 }
@@ -198,7 +189,8 @@ static int fill_group(struct roles_store *s, const struct roles_nss_group *g, st
         char *members = NULL;
         int r = roles_nss_group_members(s, g, time(NULL), &members);
         if (r == 0) {
-                struct nss_group e = { .name = g->name, .gid = g->gid, .members = members };
+                struct nss_group e = { .name = { g->name, strlen(g->name) }, .gid = g->gid,
+                                       .members = { members, strlen(members) } };
                 r = nss_pack_group(&e, gr, buf, len);
         }
         free(members);
@@ -265,19 +257,15 @@ enum nss_status _nss_roles_endgrent(void) {
 /* The next ordinary group from the buckets: 0 packed, -ENOENT when they are done. */
 static int next_bucket_group(struct roles_store *s, struct group *gr, char *buf, size_t len) {
         for (;;) {
-                char *line, *copy;
+                char *line;
                 size_t next;
                 struct nss_group e;
                 int r = bucket_next_line(s, &gr_cursor.buckets, roles_nss_group_bucket, &line, &next);
                 if (r < 0)
                         return r;
-                /* A group line has no length bound (its members): parse a copy of it. */
-                if (!(copy = strndup(line, (size_t) r)))
-                        return -ENOMEM;
-                r = nss_parse_group(copy, roles_store_config(s), &e);
+                r = nss_parse_group(line, (size_t) r, roles_store_config(s), &e);
                 if (r == 0)
                         r = nss_pack_group(&e, gr, buf, len);
-                free(copy);
                 if (r == -EBADMSG) {
                         gr_cursor.buckets.pos = next;   /* not servable: as if it were not there */
                         continue;
