@@ -17,8 +17,9 @@ if [ "${ROLES_DEMO_INSIDE:-}" != 1 ]; then
         exec env ROLES_DEMO_INSIDE=1 unshare -m --propagation private "$0" "$build"
 fi
 
-# Private, writable /etc and /var/lib: overlays whose upper layers live on a tmpfs.
-scratch=$(mktemp -d)
+# Private, writable /etc and /var/lib: overlays whose upper layers live on a tmpfs, mounted on
+# /mnt inside this namespace only (so not even an empty directory is left on the host).
+scratch=/mnt
 mount -t tmpfs tmpfs "$scratch"
 for d in etc var/lib; do
         mkdir -p "$scratch/$d/upper" "$scratch/$d/work"
@@ -66,3 +67,16 @@ run rolesctl check root-admin anything.at.all
 run rolesctl --json check alice login.sshd
 say "rolesctl audit | tail -n 5"
 rolesctl audit | tail -n 5
+
+echo
+echo "# The same accounts through glibc: nsswitch.conf (in this namespace only) says 'files roles'."
+sed -i 's/^\(passwd\|group\|shadow\):.*/\1: files roles/' /etc/nsswitch.conf
+export LD_LIBRARY_PATH="$build/nss_roles"
+run grep -E '^(passwd|group|shadow):' /etc/nsswitch.conf
+run getent passwd alice bob
+run getent group developers admin
+echo "# root-admin holds super-admin, which includes the published metarole admin:"
+run id root-admin
+run getent shadow alice carol
+touch "$scratch/report.txt" && chown alice:developers "$scratch/report.txt"
+run ls -l "$scratch/report.txt"
