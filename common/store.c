@@ -189,7 +189,8 @@ int store_harden(struct roles_store *s, sqlite3 *db) {
                 if (rc != SQLITE_OK)
                         return store_sql_fail(s, db, rc, "configure connection");
         }
-        sqlite3_limit(db, SQLITE_LIMIT_LENGTH, 1 << 20);
+        /* Room for the derived member list of a group that holds every user (100k names). */
+        sqlite3_limit(db, SQLITE_LIMIT_LENGTH, 64 << 20);
         sqlite3_limit(db, SQLITE_LIMIT_ATTACHED, 0);
         sqlite3_busy_timeout(db, 10000);
         return store_exec_script(s, db, "PRAGMA temp_store = MEMORY; PRAGMA foreign_keys = ON;");

@@ -26,6 +26,15 @@
 
 #define BUCKET_SHIFT "9"        /* 512 ids per bucket */
 
+/*
+ * Derived lines are split on ':' and newlines (and members on ','): a row holding one of those,
+ * or a NUL, which only a hand edit can produce, is left out rather than allowed to forge an
+ * entry. (NSS checks every field of every line as well.)
+ */
+#define LINE_SAFE(x) "(instr(CAST(" x " AS BLOB), X'0A') = 0 AND instr(CAST(" x " AS BLOB), X'00') = 0 " \
+                     "AND instr(" x ", ':') = 0)"
+#define NAME_SAFE(x) "(" LINE_SAFE(x) " AND instr(" x ", ',') = 0)"
+
 /* UNION (not UNION ALL) on (root, id) visits each metarole once per root, so even a cycle
  * written behind our back terminates. */
 static const char compute_lists_sql[] =
@@ -50,7 +59,7 @@ static const char compute_lists_sql[] =
         "  WHERE m.code = '" ROLES_METAROLE_SUPER_ADMIN "';"
         "INSERT INTO temp.fresh_member_list SELECT group_id, group_concat(name, ',') FROM ("
         "  SELECT m.group_id, u.name FROM temp.dirty_groups d JOIN group_members m ON m.group_id = d.id"
-        "  JOIN users u ON u.id = m.user_id ORDER BY m.group_id, u.name) GROUP BY group_id;"
+        "  JOIN users u ON u.id = m.user_id WHERE " NAME_SAFE("u.name") " ORDER BY m.group_id, u.name) GROUP BY group_id;"
         "INSERT INTO temp.fresh_gid_list SELECT user_id, group_concat(gid, ',') FROM ("
         "  SELECT m.user_id, g.gid FROM temp.dirty_users d JOIN group_members m ON m.user_id = d.id"
         "  JOIN groups g ON g.id = m.group_id ORDER BY m.user_id, g.gid) GROUP BY user_id;"
@@ -68,13 +77,13 @@ static const char compute_buckets_sql[] =
         "  SELECT d.bucket, u.name || ':x:' || u.uid || ':' || u.gid || ':' || u.gecos || ':' || u.home || ':' || u.shell"
         "    AS line FROM temp.dirty_uid_buckets d JOIN users u"
         "    ON u.uid BETWEEN d.bucket << " BUCKET_SHIFT " AND ((d.bucket + 1) << " BUCKET_SHIFT ") - 1"
-        "  ORDER BY u.uid) GROUP BY bucket;"
+        "  WHERE " LINE_SAFE("u.name || u.gecos || u.home || u.shell") " ORDER BY u.uid) GROUP BY bucket;"
         "INSERT INTO temp.fresh_group_buckets SELECT bucket, group_concat(line, char(10)) FROM ("
         "  SELECT d.bucket, g.name || ':x:' || g.gid || ':' || coalesce(l.members, '') AS line"
         "    FROM temp.dirty_gid_buckets d JOIN groups g"
         "    ON g.gid BETWEEN d.bucket << " BUCKET_SHIFT " AND ((d.bucket + 1) << " BUCKET_SHIFT ") - 1"
         "    LEFT JOIN main.group_member_list l ON l.group_id = g.id"
-        "  ORDER BY g.gid) GROUP BY bucket;";
+        "  WHERE " NAME_SAFE("g.name") " ORDER BY g.gid) GROUP BY bucket;";
 
 struct derived_table {
         const char *remove_sql;         /* rows that differ from (or are missing in) the fresh set */
@@ -181,6 +190,9 @@ int store_mark_all_dirty(struct roles_store *s) {
         return store_exec_script(s, s->pub,
                                  "INSERT OR IGNORE INTO temp.dirty_users (id) SELECT id FROM users;"
                                  "INSERT OR IGNORE INTO temp.dirty_groups (id) SELECT id FROM groups;"
+                                 /* and rows whose user or group is gone (a hand edit) */
+                                 "INSERT OR IGNORE INTO temp.dirty_users (id) SELECT user_id FROM main.user_gid_list;"
+                                 "INSERT OR IGNORE INTO temp.dirty_groups (id) SELECT group_id FROM main.group_member_list;"
                                  "INSERT OR IGNORE INTO temp.dirty_uid_buckets SELECT DISTINCT uid >> " BUCKET_SHIFT " FROM users;"
                                  "INSERT OR IGNORE INTO temp.dirty_gid_buckets SELECT DISTINCT gid >> " BUCKET_SHIFT " FROM groups;"
                                  /* buckets whose every row is gone must be recomputed (to nothing) too */

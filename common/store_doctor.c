@@ -150,6 +150,32 @@ static int remove_stale_stages(struct doctor *d) {
         return r < 0 ? r : 0;
 }
 
+/* Rows that refer to a user, group, role or metarole that is gone: only a hand edit (with
+ * foreign keys off) leaves them, and ids are never reused, but they are still wrong. */
+static int remove_orphans(struct doctor *d) {
+        static const struct {
+                const char *what;
+                const char *sql;
+        } orphans[] = {
+                { "group memberships", "DELETE FROM group_members WHERE user_id NOT IN (SELECT id FROM users) "
+                                       "OR group_id NOT IN (SELECT id FROM groups)" },
+                { "role assignments", "DELETE FROM role_assignments WHERE user_id NOT IN (SELECT id FROM users) "
+                                      "OR role_id NOT IN (SELECT id FROM roles)" },
+                { "role permissions", "DELETE FROM role_perms WHERE role_id NOT IN (SELECT id FROM roles)" },
+                { "metarole includes", "DELETE FROM metarole_includes WHERE parent_id NOT IN (SELECT id FROM metaroles) "
+                                       "OR child_id NOT IN (SELECT id FROM metaroles)" },
+                { "metarole permissions", "DELETE FROM metarole_perms WHERE metarole_id NOT IN (SELECT id FROM metaroles)" },
+        };
+        for (size_t i = 0; i < ROLES_N_ELEMENTS(orphans); i++) {
+                int r = store_exec(d->s, d->s->pub, orphans[i].sql, "");
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        finding(d, "roles.db: %d %s referred to something that is gone: removed", r, orphans[i].what);
+        }
+        return 0;
+}
+
 int roles_store_doctor(struct roles_store *s, roles_report_fn report, void *userdata) {
         struct doctor d = { s, report, userdata, 0 };
         int r;
@@ -169,7 +195,7 @@ int roles_store_doctor(struct roles_store *s, roles_report_fn report, void *user
             (r = find_orphans(&d, s->state, "SELECT user_uuid FROM tally UNION SELECT user_uuid FROM tracking "
                               "UNION SELECT user_uuid FROM totp_used", "state.db")) < 0)
                 return r;
-        if ((r = find_missing_secrets(&d)) < 0 || (r = remove_stale_stages(&d)) < 0)
+        if ((r = find_missing_secrets(&d)) < 0 || (r = remove_stale_stages(&d)) < 0 || (r = remove_orphans(&d)) < 0)
                 return r;
         /* roles.db edited by hand (not through rolesctl) leaves the derived tables stale: rebuild
          * them, and publish only if that changed anything. */

@@ -168,7 +168,7 @@ int roles_group_add(struct roles_store *s, struct roles_group *g) {
         if (r < 0)
                 return r;
         n.id = sqlite3_last_insert_rowid(s->pub);
-        if ((r = roles_audit(s, "group.add", n.name, "gid=%u", n.gid)) < 0)
+        if ((r = store_mark_dirty(s, DIRTY_GROUP, n.id)) < 0 || (r = roles_audit(s, "group.add", n.name, "gid=%u", n.gid)) < 0)
                 return r;
         *g = n;
         return 0;

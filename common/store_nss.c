@@ -102,8 +102,10 @@ int roles_nss_group_members(struct roles_store *s, const struct roles_nss_group 
                         return -EIO;
                 sqlite3_bind_int64(st, 1, g->id);
                 r = store_step_row(s, st);
-                if (r > 0)
-                        r = csv_add(&c, (const char *) sqlite3_column_text(st, 0));
+                if (r > 0) {
+                        const char *members = (const char *) sqlite3_column_text(st, 0);
+                        r = members ? csv_add(&c, members) : 0;    /* NULL (a hand edit): no members */
+                }
                 sqlite3_reset(st);
         } else {
                 /* Derived members, judged at now: the same rules as roles_user_active() and a

@@ -14,8 +14,10 @@
 static const char public_v1[] =
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
         "INSERT INTO meta (key, value) VALUES ('serial', '0');"
+        /* AUTOINCREMENT: an id is never reused, so no row left behind by a hand edit can ever
+         * attach itself to a later account. */
         "CREATE TABLE users ("
-        "  id INTEGER PRIMARY KEY,"
+        "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
         "  uuid TEXT NOT NULL UNIQUE,"
         "  name TEXT NOT NULL UNIQUE,"
         "  uid INTEGER NOT NULL UNIQUE,"
@@ -30,7 +32,7 @@ static const char public_v1[] =
         "  expires_at INTEGER);"
         "CREATE INDEX users_gid ON users (gid);"
         "CREATE TABLE groups ("
-        "  id INTEGER PRIMARY KEY,"
+        "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
         "  uuid TEXT NOT NULL UNIQUE,"
         "  name TEXT NOT NULL UNIQUE,"
         "  gid INTEGER NOT NULL UNIQUE,"

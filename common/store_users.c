@@ -174,7 +174,7 @@ int roles_user_add(struct roles_store *s, struct roles_user *u) {
         if (r < 0)
                 return r;
         n.id = sqlite3_last_insert_rowid(s->pub);
-        if ((r = store_mark_dirty(s, DIRTY_UID, n.uid)) < 0)
+        if ((r = store_mark_dirty(s, DIRTY_UID, n.uid)) < 0 || (r = store_mark_dirty(s, DIRTY_USER, n.id)) < 0)
                 return r;
         /* The 0 timestamps above mean "not set": store them as NULL. */
         r = store_exec(s, s->pub,

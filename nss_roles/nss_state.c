@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "roles-build.h"
 
 /* How often, at most, we look whether roles.db was replaced (a rename by rolesctl). */
 #define RECHECK_NS (1000L * 1000 * 1000)
@@ -37,8 +38,9 @@ static int load_config(void) {
         const char *path = roles_config_path(NULL);
         roles_config_defaults(&cfg);
         int r = roles_config_load(path, &cfg, NULL, 0);
-        /* Every key has a default: a missing /etc/roles.conf means the defaults. */
-        if (r < 0 && !(r == -ENOENT && strcmp(path, roles_config_path(NULL)) == 0))
+        /* Every key has a default: a missing /etc/roles.conf means the defaults; a missing
+         * $ROLES_CONF is an error (it names a file that should be there). */
+        if (r < 0 && !(r == -ENOENT && strcmp(path, ROLES_DEFAULT_CONF) == 0))
                 return r;
         state.cfg = cfg;
         return 0;
@@ -75,19 +77,37 @@ static int open_store(enum nss_db db) {
         struct stat st;
         int r;
 
-        if (!state.stores[0] && !state.stores[1]) {
-                r = load_config();
-                if (r < 0)
-                        return r;
-                /* The inode seen before opening: if the file is replaced in between, the next
-                 * check sees a difference and reopens once more, never less. */
+        bool first = !state.stores[0] && !state.stores[1];
+        if (first && (r = load_config()) < 0)
+                return r;
+        /* The inode is read before and after opening, until they agree: a file replaced in
+         * between could otherwise be served under the old file's inode number until the next
+         * change (the freed number may come back for the next snapshot). */
+        for (int attempt = 0; attempt < 3; attempt++) {
+                struct stat after;
                 if (stat(state.cfg.public_db, &st) < 0)
                         return -errno;
-                state.dev = st.st_dev;
-                state.ino = st.st_ino;
-                clock_gettime(CLOCK_MONOTONIC_COARSE, &state.checked);
+                r = roles_store_open(&state.cfg, db == NSS_DB_SECRETS ? ROLES_STORE_SECRETS : 0, &state.stores[db], NULL, 0);
+                if (r < 0)
+                        return r;
+                if (stat(state.cfg.public_db, &after) == 0 && after.st_dev == st.st_dev && after.st_ino == st.st_ino) {
+                        if (first) {
+                                state.dev = st.st_dev;
+                                state.ino = st.st_ino;
+                                clock_gettime(CLOCK_MONOTONIC_COARSE, &state.checked);
+                                return 0;
+                        }
+                        if (st.st_dev == state.dev && st.st_ino == state.ino)
+                                return 0;
+                        /* The other store is of an older snapshot: start both afresh. */
+                        drop_stores();
+                        first = true;
+                        continue;
+                }
+                roles_store_close(state.stores[db]);
+                state.stores[db] = NULL;
         }
-        return roles_store_open(&state.cfg, db == NSS_DB_SECRETS ? ROLES_STORE_SECRETS : 0, &state.stores[db], NULL, 0);
+        return -EAGAIN;
 }
 
 /*

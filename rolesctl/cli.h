@@ -32,6 +32,13 @@ struct cli {
 /* Open (once) the store with at least these ROLES_STORE_* flags; prints the reason on failure. */
 int cli_store(struct cli *c, unsigned flags, struct roles_store **ret);
 
+/*
+ * Refuse a new user (group) name that the host already resolves to a local account (group)
+ * outside roles' ranges: NSS asks files first, so the local entry would win every lookup while
+ * roles' groups (or members) attached themselves to it. EXIT_OK or the exit code, printed.
+ */
+int cli_check_local_name(struct cli *c, const char *name, bool group);
+
 /* Print "rolesctl: <message>" for a store error or a formatted message, return an exit code. */
 int cli_fail_store(struct cli *c, int r);
 int cli_fail(int exit_code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -54,6 +54,9 @@ static int cmd_init(struct cli *c, int argc, char **argv) {
                 return cli_fail(EXIT_USAGE, "give --password-stdin or --activation, not both");
         if (admin && !roles_name_valid(admin))
                 return cli_fail(EXIT_USAGE, "invalid user name '%.40s'", admin);
+        if (admin && ((r = cli_check_local_name(c, admin, false)) != EXIT_OK ||
+                      (r = cli_check_local_name(c, admin, true)) != EXIT_OK))
+                return r;
         if (admin && !activation && (r = password_read_and_hash(c, from_stdin, hash)) != EXIT_OK)
                 return r;
 

@@ -62,6 +62,7 @@ struct imp_shadow {
 struct imp_user {
         const char *name, *gecos, *home, *shell;
         uint32_t uid, gid;
+        bool password_locked;                   /* passwd field '*' or '!': no password login at all */
         unsigned line;
         const struct imp_shadow *shadow;        /* its shadow line, if any */
         int64_t id;                             /* once added */
@@ -256,6 +257,9 @@ static int parse_passwd(struct import *im, char **f, unsigned line) {
         if (strcmp(f[1], "x") != 0 && strcmp(f[1], "*") != 0 && strcmp(f[1], "!") != 0)
                 return fail_at(EXIT_USAGE, src, line, "password field of '%s' must be 'x' ('*' and '!' also "
                                "pass): hashes belong in the shadow file", f[0]);
+        /* pam_unix reads the shadow hash only when this field is 'x': with '*' or '!' the account
+         * had no password login on its old host, and must not gain one here. */
+        u->password_locked = strcmp(f[1], "x") != 0;
         if ((r = parse_id_in(src, line, "uid", f[0], f[2], im->cfg->uid_min, im->cfg->uid_max, &u->uid)) != EXIT_OK ||
             (r = parse_id_in(src, line, "gid", f[0], f[3], im->cfg->gid_min, im->cfg->gid_max, &u->gid)) != EXIT_OK)
                 return r;
@@ -759,7 +763,7 @@ static int set_hash(struct roles_store *s, const struct imp_user *iu) {
 static int set_hashes(struct cli *c, struct roles_store *s, struct import *im) {
         for (size_t i = 0; i < im->n_users; i++) {
                 const struct imp_user *iu = &im->users[i];
-                if (!iu->shadow || iu->shadow->kind == HASH_NONE)
+                if (!iu->shadow || iu->shadow->kind == HASH_NONE || iu->password_locked)
                         continue;
                 int r = set_hash(s, iu);
                 if (r < 0)
@@ -782,6 +786,21 @@ static int apply(struct cli *c, struct roles_store *s, struct import *im) {
                         "groups=%zu users=%zu memberships=%zu hashes=%zu legacy_crypt=%zu", im->n_groups, im->n_users,
                         im->n_members, im->n_crypt + im->n_argon2id, im->n_crypt);
         return r < 0 ? cli_fail_store(c, r) : EXIT_OK;
+}
+
+/* No imported name may be one this host already resolves to a local account or group. */
+static int check_local_names(struct cli *c, const struct import *im) {
+        for (size_t i = 0; i < im->n_users; i++) {
+                int r = cli_check_local_name(c, im->users[i].name, false);
+                if (r != EXIT_OK)
+                        return r;
+        }
+        for (size_t i = 0; i < im->n_groups; i++) {
+                int r = cli_check_local_name(c, im->groups[i].name, true);
+                if (r != EXIT_OK)
+                        return r;
+        }
+        return EXIT_OK;
 }
 
 /* ---- the command -------------------------------------------------------------------------- */
@@ -842,7 +861,8 @@ int cmd_import(struct cli *c, int argc, char **argv) {
                 return cli_fail(EXIT_USAGE, "nothing to import; usage: %s", usage);
 
         /* The files are read and checked before the writer lock is taken, as a password is. */
-        if ((r = load_files(&im)) != EXIT_OK || (r = check_files(&im)) != EXIT_OK)
+        if ((r = load_files(&im)) != EXIT_OK || (r = check_files(&im)) != EXIT_OK ||
+            (r = check_local_names(c, &im)) != EXIT_OK)
                 goto out;
         if ((r = cli_store(c, ROLES_STORE_WRITE, &s)) != EXIT_OK ||
             (r = check_groups_against_roles(c, s, &im)) != EXIT_OK ||

@@ -123,6 +123,9 @@ static int user_add(struct cli *c, int argc, char **argv) {
         memcpy(u.name, a.pos[0], strlen(a.pos[0]) + 1);
         if (args_opt(&a, O_UID) && roles_parse_id(args_opt(&a, O_UID), &u.uid) < 0)
                 return cli_fail(EXIT_USAGE, "invalid uid '%.32s'", args_opt(&a, O_UID));
+        if ((r = cli_check_local_name(c, u.name, false)) != EXIT_OK ||
+            (!args_opt(&a, O_GROUP) && !args_opt(&a, O_GID) && (r = cli_check_local_name(c, u.name, true)) != EXIT_OK))
+                return r;
         /* The password is read before the writer lock is taken: never hold it across a prompt. */
         if (with_password && (r = password_read_and_hash(c, true, hash)) != EXIT_OK)
                 return r;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* rolesctl: the administrator's tool, and the only writer of roles.db. */
 #include <errno.h>
+#include <grp.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -93,6 +94,25 @@ int cli_exit_code(int r) {
 
 int cli_fail_store(struct cli *c, int r) {
         return cli_fail(cli_exit_code(r), "%s", c->store ? roles_store_error(c->store) : strerror(-r));
+}
+
+int cli_check_local_name(struct cli *c, const char *name, bool group) {
+        /* getpwnam/getgrnam ask every service in nsswitch.conf, roles too: an answer inside
+         * roles' ranges is roles' own (or will be refused as a duplicate by the store). */
+        if (group) {
+                struct group *gr = getgrnam(name);
+                if (gr && (gr->gr_gid < c->cfg.gid_min || gr->gr_gid > c->cfg.gid_max))
+                        return cli_fail(EXIT_CONFLICT, "'%s' is a local group on this host (gid %u): a roles group of "
+                                        "that name would be hidden by it and lend it its members", name,
+                                        (unsigned) gr->gr_gid);
+        } else {
+                struct passwd *pw = getpwnam(name);
+                if (pw && (pw->pw_uid < c->cfg.uid_min || pw->pw_uid > c->cfg.uid_max))
+                        return cli_fail(EXIT_CONFLICT, "'%s' is a local account on this host (uid %u): a roles user of "
+                                        "that name would be hidden by it and lend it their groups", name,
+                                        (unsigned) pw->pw_uid);
+        }
+        return EXIT_OK;
 }
 
 int cli_store(struct cli *c, unsigned flags, struct roles_store **ret) {

@@ -386,8 +386,8 @@ json_true "user show --json fields" \
          d["groups"] == [{"group_name": "alice", "gid": 12001, "membership": "primary"}] and d["roles"] == [] and
          d["state"]["login_count"] == 0'
 
-ok "group add staff --gid --description" rc group add staff --gid 15000 --description "Staff members"
-ok "user add --group --activation" rc user add bob --group staff --activation
+ok "group add crew --gid --description" rc group add crew --gid 15000 --description "Staff members"
+ok "user add --group --activation" rc user add bob --group crew --activation
 out_match "--activation prints one code line" "^activation code for bob: $CODE_RE \\(valid until $TIME_RE\\)\$"
 eq "--activation prints exactly one line" "$(wc -l <"$OUT")" 1
 ok "user show bob" rc user show bob
@@ -395,7 +395,7 @@ field "bob primary gid from --group" gid 15000
 field "bob not activated yet" activated -
 field "bob has no password" password no
 field "bob has a pending activation code" pending_codes activation
-out_match "bob's primary group is staff" '^  staff +15000 +primary$'
+out_match "bob's primary group is crew" '^  crew +15000 +primary$'
 ok "group show bob: no personal group when --group is given" rc group list
 out_lacks "no group named bob" "personal group of bob"
 
@@ -431,7 +431,7 @@ field "mod home" home /home/dd
 field "mod shell" shell /bin/bash
 field "mod email" email dave@example.org
 field "mod expires" expires 2030-01-02T03:04:05Z
-ok "user mod --group" rc user mod dave --group staff
+ok "user mod --group" rc user mod dave --group crew
 ok "user show dave" rc user show dave
 field "mod --group" gid 15000
 ok "user mod --gid" rc user mod dave --gid 15000
@@ -522,7 +522,7 @@ ok "user show alice lists the membership" rc user show alice
 out_match "membership in user show" '^  devs +16000 +member$'
 ok "group list" rc group list
 out_match "group list has devs" '^devs +16000 +Developers +2 '
-out_match "group list has staff" '^staff +15000 +Staff members '
+out_match "group list has crew" '^crew +15000 +Staff members '
 ok "group list --json" rc --json group list
 json_valid "group list --json"
 json_true "group list --json" 'any(g["name"] == "devs" and g["gid"] == 16000 for g in d)'
@@ -546,7 +546,7 @@ ok "group del of the orphaned personal group" rc group del uma
 # ---- metaroles -----------------------------------------------------------------------------
 
 ok "metarole add --name --description --includes" \
-        rc metarole add ops --name Operators --description "Operations staff" --includes user
+        rc metarole add ops --name Operators --description "Operations crew" --includes user
 ok "metarole add --includes" rc metarole add dba --includes ops
 ok "metarole add" rc metarole add audit
 ok "metarole add --includes a list" rc metarole add web --includes ops,audit
@@ -565,7 +565,7 @@ ok "metarole revoke" rc metarole revoke audit logs.read
 ok "metarole show ops" rc metarole show ops
 field "metarole code" code ops
 field "metarole name" name Operators
-field "metarole description" description "Operations staff"
+field "metarole description" description "Operations crew"
 field "not built in" builtin no
 out_match "permission listed" '^  login\.sshd$'
 ok "metarole show ops --json" rc --json metarole show ops
@@ -575,7 +575,7 @@ json_true "metarole show --json" \
          d["permissions"] == [{"permission": "login.sshd"}]'
 ok "metarole list" rc metarole list
 out_match "built-in listed as such" '^super-admin +Super administrator .* yes +admin$'
-out_match "ops listed" '^ops +Operators +Operations staff +- +no +user$'
+out_match "ops listed" '^ops +Operators +Operations crew +- +no +user$'
 ok "metarole list --json" rc --json metarole list
 json_valid "metarole list --json"
 json_true "metarole list --json" \
@@ -823,6 +823,16 @@ bad 5 "batch from a missing file" rc batch "$T/no-such.batch"
 bad 2 "batch with two files" rc batch a b
 
 # ---- bad inputs ----------------------------------------------------------------------------
+# names this host already resolves to local accounts or groups outside roles' ranges
+if getent passwd backup >/dev/null; then
+        bad 4 "user add of a local account's name (backup)" rc user add backup
+        err_has "local account refusal names the uid" "local account on this host"
+fi
+if getent group users >/dev/null; then
+        bad 4 "group add of a local group's name (users)" rc group add users
+        bad 4 "user add whose personal group would take a local group's name" rc user add users
+fi
+
 
 # user names
 bad 2 "user name with ':'" rc user add 'a:b'
@@ -850,12 +860,12 @@ bad 2 "gid 0" rc group add zed --gid 0
 bad 4 "duplicate gid" rc group add zed --gid 16000
 bad 2 "gid abc for a user" rc user add zed --gid abc
 bad 3 "a primary gid that is no roles group" rc user add zed --gid 44444
-bad 2 "--group and --gid together" rc user add zed --group staff --gid 15000
+bad 2 "--group and --gid together" rc user add zed --group crew --gid 15000
 bad 2 "publish with gid 0" rc metarole publish audit --gid 0
 
 # duplicates
 bad 4 "duplicate user" rc user add alice
-bad 4 "a user named like an existing group" rc user add staff
+bad 4 "a user named like an existing group" rc user add crew
 bad 4 "duplicate group" rc group add devs
 bad 4 "duplicate role" rc role add dbadmin --metarole user
 bad 4 "duplicate metarole" rc metarole add ops
@@ -914,7 +924,7 @@ bad 4 "delete a built-in metarole: super-admin" rc metarole del super-admin
 err_has "built-in refusal says why" "built in"
 bad 4 "exclude within the built-in chain" rc metarole exclude admin user
 bad 4 "delete a metarole a role still uses" rc metarole del dba
-bad 4 "group del of a primary group" rc group del staff
+bad 4 "group del of a primary group" rc group del crew
 err_has "primary group refusal names the user" "primary group"
 bad 2 "role add without --metarole" rc role add lonely
 err_has "role add without --metarole says why" "--metarole"

@@ -357,18 +357,18 @@ bad_import 4 "a uid twice" "$IN/p:3:" --passwd "$IN/p" --group "$IN/group"
 err_has "a uid twice: names both users" "uid 10002 of 'carl' is also the uid of 'bob' (line 2)"
 put g <<'EOF'
 alice:x:20001:
-staff:x:20002:
-staff:x:20003:
+crew:x:20002:
+crew:x:20003:
 EOF
 bad_import 4 "a group name twice" "$IN/g:3:" --passwd "$IN/passwd" --group "$IN/g"
 put g <<'EOF'
 alice:x:20001:
-staff:x:20001:
+crew:x:20001:
 EOF
 bad_import 4 "a gid twice" "$IN/g:2:" --passwd "$IN/passwd" --group "$IN/g"
 put g <<'EOF'
 alice:x:20001:
-staff:x:20002:alice,olduser,alice
+crew:x:20002:alice,olduser,alice
 EOF
 bad_import 4 "a member twice in one group" "$IN/g:2:" --passwd "$IN/passwd" --group "$IN/g"
 put s <<EOF
@@ -425,10 +425,10 @@ bad_import 3 "a primary gid that no group has" "$IN/p:2:" --passwd "$IN/p" --gro
 err_has "unknown primary gid: says which" "primary gid 20999 of 'bob'"
 put g <<'EOF'
 alice:x:20001:
-staff:x:20002:alice,ghost
+crew:x:20002:alice,ghost
 EOF
 bad_import 3 "a member that is no user" "$IN/g:2:" --passwd "$IN/passwd" --group "$IN/g"
-err_has "unknown member: names it" "member 'ghost' of group 'staff'"
+err_has "unknown member: names it" "member 'ghost' of group 'crew'"
 put s <<EOF
 alice:$SHA512:19000:0:99999:7:::
 ghost:$SHA512:19000:0:99999:7:::
@@ -598,7 +598,7 @@ put group <<'EOF'
 alice:x:20001:
 bob:x:20002:
 
-staff:x:20010:alice,bob,olduser
+crew:x:20010:alice,bob,olduser
 devs:x:20011:bob,carl
 empty:x:20012:
 EOF
@@ -649,7 +649,7 @@ field "alice has a password" password yes
 field "alice: lastchg is the password change time" password_changed 2022-01-08T00:00:00Z
 field "alice: lastchg > 0 forces no change" must_change_password no
 out_match "alice primary group" '^  alice +20001 +primary$'
-out_match "alice in staff" '^  staff +20010 +member$'
+out_match "alice in crew" '^  crew +20010 +member$'
 
 ok "user show bob" rc user show bob
 field "bob: lastchg 0 means change at next login" must_change_password yes
@@ -657,11 +657,11 @@ out_match "bob in devs" '^  devs +20011 +member$'
 
 ok "user show carl --json" rc --json user show carl
 json_valid "user show carl --json"
-json_true "carl: uid, gid, shell, expire mapped (20000 days), member of devs, primary staff" \
+json_true "carl: uid, gid, shell, expire mapped (20000 days), member of devs, primary crew" \
         'd["user"]["uid"] == 10003 and d["user"]["gid"] == 20010 and d["user"]["shell"] == "/bin/zsh" and
          d["user"]["expires"] == "2024-10-04T00:00:00Z" and d["user"]["enabled"] == "yes" and
          d["secrets"]["password"] == "yes" and
-         sorted((g["group_name"], g["membership"]) for g in d["groups"]) == [("devs", "member"), ("staff", "primary")]'
+         sorted((g["group_name"], g["membership"]) for g in d["groups"]) == [("crew", "primary"), ("devs", "member")]'
 
 ok "user show dora" rc user show dora
 field "dora: primary group is an existing roles group" gid 20500
@@ -669,10 +669,10 @@ field "dora: '!' stores no password" password no
 ok "user show ines" rc user show ines
 field "ines: expire 0 stays expired (pam_unix reads it as 1970-01-01)" expires 1970-01-01T00:00:01Z
 
-ok "group show staff" rc group show staff
-field "staff gid kept" gid 20010
-field "staff members" members 3
-out_match "staff holds an existing roles user" '^  olduser +10500$'
+ok "group show crew" rc group show crew
+field "crew gid kept" gid 20010
+field "crew members" members 3
+out_match "crew holds an existing roles user" '^  olduser +10500$'
 ok "group show empty" rc group show empty
 field "a group without members" members 0
 ok "group list" rc group list
