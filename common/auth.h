@@ -57,6 +57,14 @@ int roles_password_hash(const char *password, size_t len, const struct roles_has
 int roles_password_verify(const char *encoded, const char *password, size_t len,
                           const struct roles_hash_params *ceiling);
 
+/*
+ * Verify against what secrets.db holds: an argon2id string (roles_password_verify), or a crypt(3)
+ * hash brought in by import, stored as "{crypt}" + the hash, checked with crypt_r and compared
+ * in constant time. Same results as roles_password_verify.
+ */
+int roles_password_verify_stored(const char *stored, const char *password, size_t len,
+                                 const struct roles_hash_params *ceiling);
+
 /* True if the stored hash was made with parameters other than params (or is not argon2id). */
 bool roles_password_needs_rehash(const char *encoded, const struct roles_hash_params *params);
 

@@ -3,9 +3,11 @@
 #include "auth-internal.h"
 
 #include <argon2.h>
+#include <crypt.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
@@ -239,4 +241,44 @@ bool roles_password_needs_rehash(const char *encoded, const struct roles_hash_pa
                info.params.parallelism != params->parallelism ||
                info.salt_len != ROLES_HASH_SALT_LEN ||
                info.hash_len != ROLES_HASH_LEN;
+}
+
+int roles_password_verify_stored(const char *stored, const char *password, size_t len,
+                                 const struct roles_hash_params *ceiling) {
+        static const char legacy[] = "{crypt}";
+        struct crypt_data *data = NULL;
+        int r;
+
+        if (strncmp(stored, legacy, sizeof(legacy) - 1) != 0)
+                return roles_password_verify(stored, password, len, ceiling);
+        if (len > ROLES_PASSWORD_MAX || memchr(password, '\0', len))
+                return len > ROLES_PASSWORD_MAX ? -E2BIG : -EACCES;
+
+        const char *hash = stored + sizeof(legacy) - 1;
+        char *pw = NULL;
+        /* crypt_data is large (about 32 KiB): on the heap, wiped after. */
+        if (!(data = calloc(1, sizeof(*data))) || !(pw = malloc(len + 1))) {
+                r = -ENOMEM;
+                goto out;
+        }
+        memcpy(pw, password, len);
+        pw[len] = '\0';
+        const char *out = crypt_r(pw, hash, data);
+        size_t n = strlen(hash);
+        /* crypt_r returns "*0"/"*1" or NULL on a bad setting; the result must equal the stored
+         * string exactly, compared without an early exit. */
+        if (!out || out[0] == '*' || strlen(out) != n)
+                r = -EACCES;
+        else
+                r = sodium_memcmp(out, hash, n) == 0 ? 0 : -EACCES;
+out:
+        if (pw) {
+                roles_wipe(pw, len + 1);
+                free(pw);
+        }
+        if (data) {
+                roles_wipe(data, sizeof(*data));
+                free(data);
+        }
+        return r;
 }

@@ -319,16 +319,17 @@ int roles_store_open(const struct roles_config *cfg, unsigned flags, struct role
                 r = store_schema_check(s, s->pub, STORE_PUBLIC, false);
                 if (r < 0)
                         goto fail;
-                if (flags & ROLES_STORE_SECRETS) {
+                if (flags & (ROLES_STORE_SECRETS | ROLES_STORE_LOGIN)) {
+                        bool rw = flags & ROLES_STORE_LOGIN;
                         r = store_check_file(s, cfg->secrets_db, STORE_FILE_SECRET);
                         if (r >= 0)
-                                r = open_db(s, cfg->secrets_db, false, false, &s->sec);
+                                r = open_db(s, cfg->secrets_db, false, rw, &s->sec);
                         if (r >= 0)
                                 r = store_schema_check(s, s->sec, STORE_SECRETS, false);
                         if (r >= 0)
                                 r = store_check_file(s, cfg->state_db, STORE_FILE_SECRET);
                         if (r >= 0)
-                                r = open_db(s, cfg->state_db, false, false, &s->state);
+                                r = open_db(s, cfg->state_db, false, rw, &s->state);
                         if (r >= 0)
                                 r = store_schema_check(s, s->state, STORE_STATE, false);
                         if (r < 0)

@@ -32,6 +32,7 @@ enum {
         ROLES_STORE_SECRETS = 1u << 0,   /* also open secrets.db and state.db (root only) */
         ROLES_STORE_WRITE   = 1u << 1,   /* take the writer lock and stage a new snapshot */
         ROLES_STORE_CREATE  = 1u << 2,   /* with WRITE: create missing files (rolesctl init) */
+        ROLES_STORE_LOGIN   = 1u << 3,   /* secrets.db and state.db writable, no writer lock (PAM) */
 };
 
 #define ROLES_SCHEMA_PUBLIC  1
@@ -174,6 +175,7 @@ int roles_role_unassign(struct roles_store *s, const struct roles_role *r, const
 
 struct roles_secret {
         char password_hash[256];        /* empty: no password set */
+        int64_t activated_at;           /* 0: not activated by a login */
         int64_t password_changed_at;
         bool must_change_password;
         char fs_uniquifier[ROLES_UUID_LEN + 1];
@@ -396,3 +398,47 @@ int roles_nss_shadow(struct roles_store *s, const struct roles_user *u, time_t n
 
 /* Is the user able to hold anything at now (enabled, not expired)? The one definition. */
 bool roles_user_active(const struct roles_user *u, time_t now);
+
+/* ---- what logins write (state.db; store_state.c) -------------------------------------------------- */
+
+/* The lockout tally. locked_until: 0 not locked, -1 until an administrator unlocks. */
+struct roles_tally {
+        unsigned failures;
+        int64_t locked_until;
+};
+
+/* Whether the user is locked out at now. */
+int roles_state_tally_get(struct roles_store *s, const char *uuid, time_t now, struct roles_tally *ret);
+
+/*
+ * Count a failed attempt, atomically (one write transaction): failures older than fail_interval
+ * start the count afresh; reaching deny (> 0) locks for unlock_time seconds (0: until unlocked).
+ */
+int roles_state_tally_fail(struct roles_store *s, const char *uuid, time_t now, unsigned deny, unsigned fail_interval,
+                           unsigned unlock_time, struct roles_tally *ret);
+
+/* A full success clears the count. */
+int roles_state_tally_reset(struct roles_store *s, const char *uuid);
+
+/* The last TOTP step accepted (-1: none), and claiming a newer one: -EALREADY when that step
+ * (or a later one) was already used, even by a login racing this one. */
+int roles_state_totp_last(struct roles_store *s, const char *uuid, int64_t *ret_step);
+int roles_state_totp_claim(struct roles_store *s, const char *uuid, int64_t step);
+
+/* Flask-Security trackable: last := current (or now the first time), current := (now, ip), count + 1. */
+int roles_state_track_login(struct roles_store *s, const char *uuid, time_t now, const char *ip);
+
+/* The audit log of logins: result is "success", "failure", "locked", ... */
+int roles_state_audit_login(struct roles_store *s, const char *user, const char *service, const char *rhost,
+                            const char *result, const char *detail);
+
+/*
+ * What PAM changes in secrets.db (it never writes roles.db): an account activated by its first
+ * password (activated_at in secrets.db counts as well as the administrator's in roles.db), a
+ * must-change flag after a one-time code, a rehash (only if the hash is still old_hash), and
+ * pending codes dropped once a password is set.
+ */
+int roles_secret_set_activated(struct roles_store *s, const char *uuid);
+int roles_secret_set_must_change(struct roles_store *s, const char *uuid, bool must_change);
+int roles_secret_rehash(struct roles_store *s, const char *uuid, const char *old_hash, const char *new_hash);
+int roles_secret_drop_codes(struct roles_store *s, const char *uuid);

@@ -121,6 +121,7 @@ static const char secrets_v1[] =
         "  email TEXT,"
         "  user_data TEXT NOT NULL DEFAULT '{}',"
         "  totp_secret TEXT,"
+        "  activated_at INTEGER,"
         "  created_at INTEGER NOT NULL) WITHOUT ROWID;"
         "CREATE TABLE codes ("
         "  user_uuid TEXT NOT NULL,"

@@ -23,7 +23,7 @@ int roles_secret_get(struct roles_store *s, const char *uuid, struct roles_secre
                 return r;
         sqlite3_stmt *st = store_stmt(s, s->sec,
                 "SELECT password_hash, password_changed_at, must_change_password, fs_uniquifier, "
-                "last_auth_sensitive_operation_at, email, totp_secret FROM credentials WHERE user_uuid = ?1");
+                "last_auth_sensitive_operation_at, email, totp_secret, activated_at FROM credentials WHERE user_uuid = ?1");
         if (!st)
                 return -EIO;
         sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
@@ -34,6 +34,7 @@ int roles_secret_get(struct roles_store *s, const char *uuid, struct roles_secre
                 sec.password_changed_at = sqlite3_column_int64(st, 1);
                 sec.must_change_password = sqlite3_column_int(st, 2) != 0;
                 sec.last_auth_sensitive_operation_at = sqlite3_column_int64(st, 4);
+                sec.activated_at = sqlite3_column_int64(st, 7);
                 if ((r = store_col_text(s, st, 0, sec.password_hash, sizeof(sec.password_hash))) >= 0 &&
                     (r = store_col_text(s, st, 3, sec.fs_uniquifier, sizeof(sec.fs_uniquifier))) >= 0 &&
                     (r = store_col_text(s, st, 5, sec.email, sizeof(sec.email))) >= 0)
@@ -187,4 +188,41 @@ int roles_state_unlock(struct roles_store *s, const char *uuid) {
         if ((r = store_require_writer(s)) < 0 || (r = store_require_secrets(s)) < 0)
                 return r;
         return store_queue_purge(s, uuid, PURGE_TALLY);
+}
+
+int roles_secret_set_activated(struct roles_store *s, const char *uuid) {
+        int r;
+        if ((r = store_require_secrets(s)) < 0)
+                return r;
+        r = store_exec(s, s->sec, "UPDATE credentials SET activated_at = coalesce(activated_at, ?2) WHERE user_uuid = ?1",
+                       "ti", uuid, (int64_t) roles_store_now(s));
+        return require_credentials(s, r);
+}
+
+int roles_secret_set_must_change(struct roles_store *s, const char *uuid, bool must_change) {
+        int r;
+        if ((r = store_require_secrets(s)) < 0)
+                return r;
+        r = store_exec(s, s->sec, "UPDATE credentials SET must_change_password = ?2 WHERE user_uuid = ?1", "ti", uuid,
+                       (int64_t) must_change);
+        return require_credentials(s, r);
+}
+
+int roles_secret_rehash(struct roles_store *s, const char *uuid, const char *old_hash, const char *new_hash) {
+        int r;
+        if ((r = store_require_secrets(s)) < 0)
+                return r;
+        /* Only if nobody changed the password meanwhile; not a password change, so nothing else moves. */
+        r = store_exec(s, s->sec, "UPDATE credentials SET password_hash = ?3 WHERE user_uuid = ?1 AND password_hash = ?2",
+                       "ttt", uuid, old_hash, new_hash);
+        return r < 0 ? r : 0;
+}
+
+int roles_secret_drop_codes(struct roles_store *s, const char *uuid) {
+        int r;
+        if ((r = store_require_secrets(s)) < 0)
+                return r;
+        r = store_exec(s, s->sec, "UPDATE codes SET used_at = ?2 WHERE user_uuid = ?1 AND used_at IS NULL", "ti", uuid,
+                       (int64_t) roles_store_now(s));
+        return r < 0 ? r : 0;
 }

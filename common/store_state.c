@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * state.db: what logins on this host write. Every change is one short write transaction, so
+ * two logins racing each other count (and claim TOTP steps) exactly once each.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "store-internal.h"
+
+static int require_state(struct roles_store *s) {
+        if (!s->state)
+                return store_fail(s, -EACCES, "state.db is not open (root only)");
+        return 0;
+}
+
+static bool locked_at(int64_t locked_until, time_t now) {
+        return locked_until < 0 || locked_until > (int64_t) now;
+}
+
+int roles_state_tally_get(struct roles_store *s, const char *uuid, time_t now, struct roles_tally *ret) {
+        struct roles_tally t = { 0 };
+        int r = require_state(s);
+        if (r < 0)
+                return r;
+        sqlite3_stmt *st = store_stmt(s, s->state, "SELECT failures, coalesce(locked_until, 0) FROM tally WHERE user_uuid = ?1");
+        if (!st)
+                return -EIO;
+        sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
+        r = store_step_row(s, st);
+        if (r > 0) {
+                t.failures = (unsigned) sqlite3_column_int64(st, 0);
+                t.locked_until = sqlite3_column_int64(st, 1);
+                if (t.locked_until != 0 && !locked_at(t.locked_until, now))
+                        t.locked_until = 0;     /* the lock has run out */
+        }
+        sqlite3_reset(st);
+        if (r < 0)
+                return r;
+        *ret = t;
+        return 0;
+}
+
+int roles_state_tally_fail(struct roles_store *s, const char *uuid, time_t now, unsigned deny, unsigned fail_interval,
+                           unsigned unlock_time, struct roles_tally *ret) {
+        int r = require_state(s);
+        if (r < 0)
+                return r;
+        /* One statement does the read-modify-write, so parallel failures each count once. */
+        r = store_exec(s, s->state,
+                       "INSERT INTO tally (user_uuid, failures, first_failure_at, last_failure_at, locked_until) "
+                       "VALUES (?1, 1, ?2, ?2, NULL) ON CONFLICT (user_uuid) DO UPDATE SET "
+                       "failures = CASE WHEN first_failure_at <= ?2 - ?3 AND (locked_until IS NULL OR "
+                       "  (locked_until >= 0 AND locked_until <= ?2)) THEN 1 ELSE failures + 1 END, "
+                       "first_failure_at = CASE WHEN first_failure_at <= ?2 - ?3 AND (locked_until IS NULL OR "
+                       "  (locked_until >= 0 AND locked_until <= ?2)) THEN ?2 ELSE first_failure_at END, "
+                       "last_failure_at = ?2",
+                       "tii", uuid, (int64_t) now, (int64_t) fail_interval);
+        if (r < 0)
+                return r;
+        if (deny > 0) {
+                r = store_exec(s, s->state,
+                               "UPDATE tally SET locked_until = ?3 WHERE user_uuid = ?1 AND failures >= ?2 "
+                               "AND (locked_until IS NULL OR (locked_until >= 0 AND locked_until <= ?4))",
+                               "tiii", uuid, (int64_t) deny, unlock_time ? (int64_t) now + unlock_time : (int64_t) -1,
+                               (int64_t) now);
+                if (r < 0)
+                        return r;
+        }
+        return roles_state_tally_get(s, uuid, now, ret);
+}
+
+int roles_state_tally_reset(struct roles_store *s, const char *uuid) {
+        int r = require_state(s);
+        if (r < 0)
+                return r;
+        r = store_exec(s, s->state, "DELETE FROM tally WHERE user_uuid = ?1", "t", uuid);
+        return r < 0 ? r : 0;
+}
+
+int roles_state_totp_last(struct roles_store *s, const char *uuid, int64_t *ret_step) {
+        int r = require_state(s);
+        if (r < 0)
+                return r;
+        sqlite3_stmt *st = store_stmt(s, s->state, "SELECT last_step FROM totp_used WHERE user_uuid = ?1");
+        if (!st)
+                return -EIO;
+        sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
+        r = store_step_row(s, st);
+        int64_t step = r > 0 ? sqlite3_column_int64(st, 0) : -1;
+        sqlite3_reset(st);
+        if (r < 0)
+                return r;
+        *ret_step = step;
+        return 0;
+}
+
+int roles_state_totp_claim(struct roles_store *s, const char *uuid, int64_t step) {
+        int r = require_state(s);
+        if (r < 0)
+                return r;
+        r = store_exec(s, s->state,
+                       "INSERT INTO totp_used (user_uuid, last_step) VALUES (?1, ?2) ON CONFLICT (user_uuid) "
+                       "DO UPDATE SET last_step = excluded.last_step WHERE last_step < excluded.last_step",
+                       "ti", uuid, step);
+        if (r == 0)
+                return store_fail(s, -EALREADY, "this code was already used");
+        return r < 0 ? r : 0;
+}
+
+int roles_state_track_login(struct roles_store *s, const char *uuid, time_t now, const char *ip) {
+        int r = require_state(s);
+        if (r < 0)
+                return r;
+        r = store_exec(s, s->state,
+                       /* As Flask-Security's trackable: the last login is the previous current one, or
+                        * this one the first time. */
+                       "INSERT INTO tracking (user_uuid, last_login_at, last_login_ip, current_login_at, current_login_ip, "
+                       "login_count) VALUES (?1, ?2, ?3, ?2, ?3, 1) ON CONFLICT (user_uuid) DO UPDATE SET "
+                       "last_login_at = coalesce(current_login_at, ?2), last_login_ip = coalesce(current_login_ip, ?3), "
+                       "current_login_at = ?2, current_login_ip = ?3, login_count = login_count + 1",
+                       "tit", uuid, (int64_t) now, ip && *ip ? ip : NULL);
+        return r < 0 ? r : 0;
+}
+
+int roles_state_audit_login(struct roles_store *s, const char *user, const char *service, const char *rhost,
+                            const char *result, const char *detail) {
+        int r = require_state(s);
+        if (r < 0)
+                return r;
+        r = store_exec(s, s->state,
+                       "INSERT INTO login_audit (at, user, service, rhost, result, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                       "itttt" "t", (int64_t) roles_store_now(s), user ? user : "", service ? service : "",
+                       rhost ? rhost : "", result, detail ? detail : "");
+        return r < 0 ? r : 0;
+}

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/* What the pam_roles.so phases share: options, the per-call context, the one status mapping. */
+#pragma once
+
+#include <security/pam_modules.h>
+#include <stdbool.h>
+
+#include "config.h"
+#include "store.h"
+
+struct pam_roles_options {
+        bool debug;
+        bool quiet;
+        bool no_totp;
+        bool use_first_pass;
+        bool try_first_pass;
+        const char *conf;               /* conf=PATH */
+        const char *permission;         /* permission=CODE or @service */
+};
+
+/* One phase's view: the options, the configuration, an open store, the user. */
+struct pam_roles {
+        pam_handle_t *pamh;
+        struct pam_roles_options opt;
+        struct roles_config cfg;
+        struct roles_store *store;
+        const char *user;               /* PAM_USER */
+        struct roles_user u;
+        bool known;                     /* u is a roles user */
+};
+
+/* Parse argv (an unknown option is logged and refused: PAM_SERVICE_ERR), read the
+ * configuration, open the store for logins, find the user. A user roles does not know is not
+ * an error here (known = false). */
+int pam_roles_begin(struct pam_roles *p, pam_handle_t *pamh, int flags, int argc, const char **argv);
+void pam_roles_end(struct pam_roles *p);
+
+/* The one mapping from the core's -errno to a PAM failure code (never PAM_SUCCESS). */
+int pam_roles_error(struct pam_roles *p, int r, const char *what);
+
+/* Ask one question without echo; the answer is malloc'd, to be wiped and freed. */
+int pam_roles_prompt(struct pam_roles *p, const char *question, char **ret_answer);
+
+/* The phases (pam_auth.c, pam_account.c, pam_password.c, pam_session.c). */
+int pam_roles_authenticate(struct pam_roles *p);
+int pam_roles_account(struct pam_roles *p);
+int pam_roles_chauthtok(struct pam_roles *p, int flags);
+int pam_roles_open_session(struct pam_roles *p);

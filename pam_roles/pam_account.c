@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * account: is this account allowed in now? Unknown users are PAM_USER_UNKNOWN so that a stack
+ * can fall through to another module; everything else that is not a clear yes is a refusal.
+ */
+#include <errno.h>
+#include <security/pam_ext.h>
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "authz.h"
+#include "pam-roles.h"
+
+/* permission=CODE, or permission=@service for login.<PAM_SERVICE>. */
+static int permission_code(struct pam_roles *p, char *buf, size_t size) {
+        const char *want = p->opt.permission;
+        if (want[0] == '@') {
+                const void *service = NULL;
+                if (pam_get_item(p->pamh, PAM_SERVICE, &service) != PAM_SUCCESS || !service)
+                        return -EINVAL;
+                if (snprintf(buf, size, "login.%s", (const char *) service) >= (int) size)
+                        return -EINVAL;
+        } else if (roles_strcpy(buf, size, want) < 0)
+                return -EINVAL;
+        return roles_perm_valid(buf, false) ? 0 : -EINVAL;
+}
+
+int pam_roles_account(struct pam_roles *p) {
+        struct roles_secret sec = { 0 };
+        struct roles_tally tally;
+        time_t now;
+        int r, status = PAM_PERM_DENIED;
+
+        if (!p->known)
+                return PAM_USER_UNKNOWN;
+        now = roles_store_now(p->store);
+        if (!p->u.enabled) {
+                pam_syslog(p->pamh, LOG_NOTICE, "account %s is disabled", p->user);
+                return PAM_PERM_DENIED;
+        }
+        if (p->u.expires_at != 0 && p->u.expires_at <= (int64_t) now) {
+                pam_syslog(p->pamh, LOG_NOTICE, "account %s has expired", p->user);
+                return PAM_ACCT_EXPIRED;
+        }
+        if ((r = roles_secret_get(p->store, p->u.uuid, &sec)) < 0 ||
+            (r = roles_state_tally_get(p->store, p->u.uuid, now, &tally)) < 0) {
+                status = pam_roles_error(p, r, "reading the account's state");
+                goto out;
+        }
+        if (tally.locked_until != 0) {
+                pam_syslog(p->pamh, LOG_NOTICE, "account %s is locked out", p->user);
+                goto out;
+        }
+        if (p->opt.permission) {
+                char perm[ROLES_PERM_MAX + 1];
+                if (permission_code(p, perm, sizeof(perm)) < 0) {
+                        pam_syslog(p->pamh, LOG_ERR, "permission=%s is not a permission code", p->opt.permission);
+                        status = PAM_SERVICE_ERR;
+                        goto out;
+                }
+                r = roles_check(p->store, p->user, perm, now);
+                if (r < 0) {
+                        status = pam_roles_error(p, r, "checking the permission");
+                        goto out;
+                }
+                if (r == 0) {
+                        pam_syslog(p->pamh, LOG_NOTICE, "%s does not hold %s", p->user, perm);
+                        goto out;
+                }
+        }
+        /* Activated by the administrator (roles.db) or by a first password (secrets.db); an
+         * account that came in with a one-time code must set its password now. */
+        if (sec.must_change_password)
+                status = PAM_NEW_AUTHTOK_REQD;
+        else if (p->u.activated_at == 0 && sec.activated_at == 0) {
+                pam_syslog(p->pamh, LOG_NOTICE, "account %s is not activated yet", p->user);
+                status = PAM_PERM_DENIED;
+        } else
+                status = PAM_SUCCESS;
+out:
+        roles_secret_wipe(&sec);
+        return status;
+}

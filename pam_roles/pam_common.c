@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <security/pam_ext.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "pam-roles.h"
+#include "roles-build.h"
+
+static int parse_options(struct pam_roles *p, int argc, const char **argv) {
+        for (int i = 0; i < argc; i++) {
+                const char *a = argv[i];
+                if (strcmp(a, "debug") == 0)
+                        p->opt.debug = true;
+                else if (strcmp(a, "quiet") == 0)
+                        p->opt.quiet = true;
+                else if (strcmp(a, "no_totp") == 0)
+                        p->opt.no_totp = true;
+                else if (strcmp(a, "use_first_pass") == 0)
+                        p->opt.use_first_pass = true;
+                else if (strcmp(a, "try_first_pass") == 0)
+                        p->opt.try_first_pass = true;
+                else if (strncmp(a, "conf=", 5) == 0 && a[5] == '/')
+                        p->opt.conf = a + 5;
+                else if (strncmp(a, "permission=", 11) == 0 && a[11])
+                        p->opt.permission = a + 11;
+                else {
+                        /* A typo in a stack must not quietly drop a check: refuse to run. */
+                        pam_syslog(p->pamh, LOG_ERR, "unknown option '%s'", a);
+                        return PAM_SERVICE_ERR;
+                }
+        }
+        return PAM_SUCCESS;
+}
+
+int pam_roles_begin(struct pam_roles *p, pam_handle_t *pamh, int flags, int argc, const char **argv) {
+        char err[512];
+        int r;
+
+        (void) flags;
+        *p = (struct pam_roles) { .pamh = pamh };
+        if ((r = parse_options(p, argc, argv)) != PAM_SUCCESS)
+                return r;
+
+        /* conf= from the stack, else the default: never $ROLES_CONF, which the user may set
+         * for su or sudo (roles_config_path reads it only outside setuid programs anyway). */
+        const char *path = p->opt.conf ? p->opt.conf : ROLES_DEFAULT_CONF;
+        roles_config_defaults(&p->cfg);
+        r = roles_config_load(path, &p->cfg, err, sizeof(err));
+        if (r < 0 && !(r == -ENOENT && !p->opt.conf)) {
+                pam_syslog(pamh, LOG_ERR, "%s", err);
+                return PAM_AUTHINFO_UNAVAIL;
+        }
+
+        r = pam_get_user(pamh, &p->user, NULL);
+        if (r != PAM_SUCCESS || !p->user || !*p->user)
+                return r == PAM_SUCCESS ? PAM_USER_UNKNOWN : r;
+
+        r = roles_store_open(&p->cfg, ROLES_STORE_LOGIN, &p->store, err, sizeof(err));
+        if (r < 0) {
+                pam_syslog(pamh, LOG_ERR, "%s", err);
+                return PAM_AUTHINFO_UNAVAIL;
+        }
+
+        r = roles_user_by_name(p->store, p->user, &p->u);
+        if (r == 0)
+                p->known = true;
+        else if (r != -ENOENT && r != -EINVAL)
+                return pam_roles_error(p, r, "looking up the user");
+        return PAM_SUCCESS;
+}
+
+void pam_roles_end(struct pam_roles *p) {
+        roles_store_close(p->store);
+        p->store = NULL;
+        explicit_bzero(&p->u, sizeof(p->u));
+}
+
+int pam_roles_error(struct pam_roles *p, int r, const char *what) {
+        pam_syslog(p->pamh, LOG_ERR, "%s: %s", what, p->store ? roles_store_error(p->store) : strerror(-r));
+        switch (r) {
+        case -ENOMEM:
+                return PAM_BUF_ERR;
+        case -ENOENT:
+                return PAM_USER_UNKNOWN;
+        default:
+                return PAM_AUTHINFO_UNAVAIL;
+        }
+}
+
+int pam_roles_prompt(struct pam_roles *p, const char *question, char **ret_answer) {
+        char *answer = NULL;
+        int r = pam_prompt(p->pamh, PAM_PROMPT_ECHO_OFF, &answer, "%s", question);
+        if (r != PAM_SUCCESS) {
+                if (answer) {
+                        explicit_bzero(answer, strlen(answer));
+                        free(answer);
+                }
+                return r;
+        }
+        if (!answer)
+                return PAM_CONV_ERR;
+        *ret_answer = answer;
+        return PAM_SUCCESS;
+}

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * password: a new argon2id hash, after the old password unless the caller is root. Setting it
+ * bumps last_auth_sensitive_operation_at and fs_uniquifier (roles_secret_set_password), ends a
+ * must-change state, activates an account that came in with a code, and voids pending codes.
+ */
+#include <errno.h>
+#include <security/pam_ext.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "pam-roles.h"
+
+static int check_old_password(struct pam_roles *p, const struct roles_secret *sec) {
+        const char *old = NULL;
+        struct roles_hash_params ceiling;
+        /* root changes anyone's password, as passwd(1) lets it; and an account that logged in
+         * with a one-time code has no old password to give. */
+        if (getuid() == 0 || sec->must_change_password)
+                return PAM_SUCCESS;
+        int r = pam_get_authtok(p->pamh, PAM_OLDAUTHTOK, &old, "Current password: ");
+        if (r != PAM_SUCCESS || !old)
+                return r == PAM_SUCCESS ? PAM_AUTH_ERR : r;
+        roles_hash_ceiling_from_config(&p->cfg, &ceiling);
+        if (!sec->password_hash[0] ||
+            roles_password_verify_stored(sec->password_hash, old, strlen(old), &ceiling) != 0) {
+                pam_syslog(p->pamh, LOG_NOTICE, "wrong current password for %s", p->user);
+                return PAM_AUTH_ERR;
+        }
+        return PAM_SUCCESS;
+}
+
+int pam_roles_chauthtok(struct pam_roles *p, int flags) {
+        struct roles_secret sec = { 0 };
+        struct roles_hash_params params;
+        char hash[ROLES_HASH_ENCODED_MAX];
+        const char *pw = NULL;
+        int r, status;
+
+        if (!p->known)
+                return PAM_USER_UNKNOWN;
+        if ((r = roles_secret_get(p->store, p->u.uuid, &sec)) < 0)
+                return pam_roles_error(p, r, "reading the account's secrets");
+        if (flags & PAM_PRELIM_CHECK) {
+                status = check_old_password(p, &sec);
+                goto out;
+        }
+        if (!(flags & PAM_UPDATE_AUTHTOK)) {
+                status = PAM_SERVICE_ERR;
+                goto out;
+        }
+        if ((status = check_old_password(p, &sec)) != PAM_SUCCESS)
+                goto out;
+        /* libpam asks for the new password twice and compares. */
+        r = pam_get_authtok(p->pamh, PAM_AUTHTOK, &pw, NULL);
+        if (r != PAM_SUCCESS || !pw) {
+                status = r == PAM_SUCCESS ? PAM_AUTHTOK_ERR : r;
+                goto out;
+        }
+        size_t len = strlen(pw);
+        if (len < p->cfg.password_min_length || len > ROLES_PASSWORD_MAX) {
+                pam_error(p->pamh, "The password must have at least %u characters.", p->cfg.password_min_length);
+                status = PAM_AUTHTOK_ERR;
+                goto out;
+        }
+        roles_hash_params_from_config(&p->cfg, &params);
+        if (roles_password_hash(pw, len, &params, hash) < 0) {
+                status = PAM_AUTHTOK_ERR;
+                goto out;
+        }
+        r = roles_secret_set_password(p->store, p->u.uuid, hash, false);
+        if (r == 0 && p->u.activated_at == 0 && sec.activated_at == 0)
+                r = roles_secret_set_activated(p->store, p->u.uuid);
+        if (r == 0)
+                r = roles_secret_drop_codes(p->store, p->u.uuid);
+        roles_wipe(hash, sizeof(hash));
+        if (r < 0) {
+                status = pam_roles_error(p, r, "storing the new password");
+                goto out;
+        }
+        pam_syslog(p->pamh, LOG_NOTICE, "password changed for %s", p->user);
+        status = PAM_SUCCESS;
+out:
+        roles_secret_wipe(&sec);
+        return status;
+}
