@@ -428,6 +428,9 @@ int roles_state_totp_claim(struct roles_store *s, const char *uuid, int64_t step
 /* Flask-Security trackable: last := current (or now the first time), current := (now, ip), count + 1. */
 int roles_state_track_login(struct roles_store *s, const char *uuid, time_t now, const char *ip);
 
+/* The most recent login before this one (current_login_*): -ENOENT when there was none. */
+int roles_state_previous_login(struct roles_store *s, const char *uuid, int64_t *ret_at, char *ret_ip, size_t ip_size);
+
 /* The audit log of logins: result is "success", "failure", "locked", ... */
 int roles_state_audit_login(struct roles_store *s, const char *user, const char *service, const char *rhost,
                             const char *result, const char *detail);

@@ -134,3 +134,23 @@ int roles_state_audit_login(struct roles_store *s, const char *user, const char 
                        rhost ? rhost : "", result, detail ? detail : "");
         return r < 0 ? r : 0;
 }
+
+int roles_state_previous_login(struct roles_store *s, const char *uuid, int64_t *ret_at, char *ret_ip, size_t ip_size) {
+        int r = require_state(s);
+        if (r < 0)
+                return r;
+        sqlite3_stmt *st = store_stmt(s, s->state,
+                "SELECT current_login_at, coalesce(current_login_ip, '') FROM tracking "
+                "WHERE user_uuid = ?1 AND current_login_at IS NOT NULL");
+        if (!st)
+                return -EIO;
+        sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
+        r = store_step_row(s, st);
+        if (r > 0) {
+                *ret_at = sqlite3_column_int64(st, 0);
+                r = store_col_text(s, st, 1, ret_ip, ip_size);
+        } else if (r == 0)
+                r = -ENOENT;
+        sqlite3_reset(st);
+        return r;
+}

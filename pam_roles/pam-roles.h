@@ -35,6 +35,9 @@ struct pam_roles {
 int pam_roles_begin(struct pam_roles *p, pam_handle_t *pamh, int flags, int argc, const char **argv);
 void pam_roles_end(struct pam_roles *p);
 
+/* PAM_USER as it may appear in a log line: names that are not valid are not repeated. */
+const char *pam_roles_user_for_log(const struct pam_roles *p);
+
 /* The one mapping from the core's -errno to a PAM failure code (never PAM_SUCCESS). */
 int pam_roles_error(struct pam_roles *p, int r, const char *what);
 

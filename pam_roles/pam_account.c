@@ -36,11 +36,11 @@ int pam_roles_account(struct pam_roles *p) {
                 return PAM_USER_UNKNOWN;
         now = roles_store_now(p->store);
         if (!p->u.enabled) {
-                pam_syslog(p->pamh, LOG_NOTICE, "account %s is disabled", p->user);
+                pam_syslog(p->pamh, LOG_NOTICE, "account %s is disabled", pam_roles_user_for_log(p));
                 return PAM_PERM_DENIED;
         }
         if (p->u.expires_at != 0 && p->u.expires_at <= (int64_t) now) {
-                pam_syslog(p->pamh, LOG_NOTICE, "account %s has expired", p->user);
+                pam_syslog(p->pamh, LOG_NOTICE, "account %s has expired", pam_roles_user_for_log(p));
                 return PAM_ACCT_EXPIRED;
         }
         if ((r = roles_secret_get(p->store, p->u.uuid, &sec)) < 0 ||
@@ -49,7 +49,7 @@ int pam_roles_account(struct pam_roles *p) {
                 goto out;
         }
         if (tally.locked_until != 0) {
-                pam_syslog(p->pamh, LOG_NOTICE, "account %s is locked out", p->user);
+                pam_syslog(p->pamh, LOG_NOTICE, "account %s is locked out", pam_roles_user_for_log(p));
                 goto out;
         }
         if (p->opt.permission) {
@@ -65,7 +65,7 @@ int pam_roles_account(struct pam_roles *p) {
                         goto out;
                 }
                 if (r == 0) {
-                        pam_syslog(p->pamh, LOG_NOTICE, "%s does not hold %s", p->user, perm);
+                        pam_syslog(p->pamh, LOG_NOTICE, "%s does not hold %s", pam_roles_user_for_log(p), perm);
                         goto out;
                 }
         }
@@ -74,7 +74,7 @@ int pam_roles_account(struct pam_roles *p) {
         if (sec.must_change_password)
                 status = PAM_NEW_AUTHTOK_REQD;
         else if (p->u.activated_at == 0 && sec.activated_at == 0) {
-                pam_syslog(p->pamh, LOG_NOTICE, "account %s is not activated yet", p->user);
+                pam_syslog(p->pamh, LOG_NOTICE, "account %s is not activated yet", pam_roles_user_for_log(p));
                 status = PAM_PERM_DENIED;
         } else
                 status = PAM_SUCCESS;

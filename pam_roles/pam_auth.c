@@ -84,8 +84,10 @@ static void count_failure(struct pam_roles *p, const char *why) {
         if (p->known && roles_state_tally_fail(p->store, p->u.uuid, roles_store_now(p->store), p->cfg.deny,
                                                p->cfg.fail_interval, p->cfg.unlock_time, &t) < 0)
                 pam_syslog(p->pamh, LOG_ERR, "recording a failure: %s", roles_store_error(p->store));
-        (void) roles_state_audit_login(p->store, p->user, service, rhost, "failure", why);
-        pam_syslog(p->pamh, LOG_NOTICE, "authentication failure for %s: %s", p->user, why);
+        if (rhost && !roles_text_valid(rhost, ROLES_TEXT_MAX))
+                rhost = NULL;
+        (void) roles_state_audit_login(p->store, pam_roles_user_for_log(p), service, rhost, "failure", why);
+        pam_syslog(p->pamh, LOG_NOTICE, "authentication failure for %s: %s", pam_roles_user_for_log(p), why);
 }
 
 /* Upgrade a legacy or weaker hash to the configured argon2id, now that the password is known. */
@@ -97,7 +99,7 @@ static void maybe_rehash(struct pam_roles *p, const char *stored, const char *pa
                 return;
         if (roles_password_hash(password, len, &params, fresh) == 0 &&
             roles_secret_rehash(p->store, p->u.uuid, stored, fresh) < 0)
-                pam_syslog(p->pamh, LOG_WARNING, "rehashing the password of %s: %s", p->user, roles_store_error(p->store));
+                pam_syslog(p->pamh, LOG_WARNING, "rehashing the password of %s: %s", pam_roles_user_for_log(p), roles_store_error(p->store));
         roles_wipe(fresh, sizeof(fresh));
 }
 
@@ -161,7 +163,7 @@ int pam_roles_authenticate(struct pam_roles *p) {
         }
         status = PAM_SUCCESS;
         if (p->opt.debug)
-                pam_syslog(p->pamh, LOG_DEBUG, "authenticated %s%s", p->user, by_code ? " with a one-time code" : "");
+                pam_syslog(p->pamh, LOG_DEBUG, "authenticated %s%s", pam_roles_user_for_log(p), by_code ? " with a one-time code" : "");
 out:
         roles_secret_wipe(&sec);
         return status;

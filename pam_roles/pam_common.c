@@ -77,6 +77,11 @@ void pam_roles_end(struct pam_roles *p) {
         explicit_bzero(&p->u, sizeof(p->u));
 }
 
+const char *pam_roles_user_for_log(const struct pam_roles *p) {
+        /* A user name typed at a login prompt can be anything, a password included. */
+        return p->user && roles_name_valid(p->user) ? p->user : "(not a valid user name)";
+}
+
 int pam_roles_error(struct pam_roles *p, int r, const char *what) {
         pam_syslog(p->pamh, LOG_ERR, "%s: %s", what, p->store ? roles_store_error(p->store) : strerror(-r));
         switch (r) {

@@ -26,7 +26,7 @@ static int check_old_password(struct pam_roles *p, const struct roles_secret *se
         roles_hash_ceiling_from_config(&p->cfg, &ceiling);
         if (!sec->password_hash[0] ||
             roles_password_verify_stored(sec->password_hash, old, strlen(old), &ceiling) != 0) {
-                pam_syslog(p->pamh, LOG_NOTICE, "wrong current password for %s", p->user);
+                pam_syslog(p->pamh, LOG_NOTICE, "wrong current password for %s", pam_roles_user_for_log(p));
                 return PAM_AUTH_ERR;
         }
         return PAM_SUCCESS;
@@ -80,7 +80,7 @@ int pam_roles_chauthtok(struct pam_roles *p, int flags) {
                 status = pam_roles_error(p, r, "storing the new password");
                 goto out;
         }
-        pam_syslog(p->pamh, LOG_NOTICE, "password changed for %s", p->user);
+        pam_syslog(p->pamh, LOG_NOTICE, "password changed for %s", pam_roles_user_for_log(p));
         status = PAM_SUCCESS;
 out:
         roles_secret_wipe(&sec);

@@ -11,6 +11,18 @@ int pam_roles_open_session(struct pam_roles *p) {
                 return PAM_USER_UNKNOWN;
         pam_get_item(p->pamh, PAM_RHOST, &rhost);
         pam_get_item(p->pamh, PAM_SERVICE, &service);
+        if (!p->opt.quiet) {
+                int64_t at;
+                char ip[256], when[21];
+                /* The host is whatever the remote side said: shown only if it is plain text. */
+                if (roles_state_previous_login(p->store, p->u.uuid, &at, ip, sizeof(ip)) == 0)
+                        pam_info(p->pamh, "Last login: %s%s%s", roles_format_time(at, when),
+                                 ip[0] && roles_text_valid(ip, sizeof(ip) - 1) ? " from " : "",
+                                 ip[0] && roles_text_valid(ip, sizeof(ip) - 1) ? ip : "");
+        }
+        /* PAM_RHOST comes from the remote side: kept only if it is plain text. */
+        if (rhost && !roles_text_valid(rhost, ROLES_TEXT_MAX))
+                rhost = NULL;
         int r = roles_state_track_login(p->store, p->u.uuid, roles_store_now(p->store), rhost);
         if (r == 0)
                 r = roles_state_audit_login(p->store, p->user, service, rhost, "session", "");
