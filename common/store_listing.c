@@ -36,7 +36,8 @@ static const struct {
                 "JOIN users u ON u.id = a.user_id WHERE u.name = ?1 ORDER BY r.name" },
         [ROLES_LIST_USER_SECRETS] = { SEC,
                 "SELECT " YESNO("password_hash IS NOT NULL") " AS password, " T("password_changed_at") " AS password_changed, "
-                YESNO("must_change_password") " AS must_change_password, email, "
+                YESNO("must_change_password") " AS must_change_password, "
+                T("activated_at") " AS activated_by_first_password, email, "
                 YESNO("totp_secret IS NOT NULL") " AS totp, "
                 T("last_auth_sensitive_operation_at") " AS last_sensitive_operation, "
                 "(SELECT group_concat(kind, ',') FROM codes c WHERE c.user_uuid = ?1 AND c.used_at IS NULL "

@@ -7,8 +7,11 @@
 
 int pam_roles_open_session(struct pam_roles *p) {
         const void *rhost = NULL, *service = NULL;
+        /* Not ours (root, whom sudo opens the session for; a local account): nothing to record.
+         * A session grants no access, so this is a success, not PAM_IGNORE, which would make a
+         * stack of pam_roles alone refuse every session of a local account. */
         if (!p->known)
-                return PAM_USER_UNKNOWN;
+                return PAM_SUCCESS;
         pam_get_item(p->pamh, PAM_RHOST, &rhost);
         pam_get_item(p->pamh, PAM_SERVICE, &service);
         if (!p->opt.quiet) {

@@ -1,0 +1,468 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# pam_roles.so under a real sshd: password logins over 127.0.0.1 through sshpass and ssh, with
+# /etc/pam.d/sshd naming the module by absolute path and `account ... permission=login.sshd`.
+# Allowed: the permission granted on a role, on the role's metarole, on a metarole it includes,
+# through a wildcard (login.*); refused: no such permission, a disabled grant, near misses
+# (login.ssh, login.sshd.*), a disabled or expired account, an unknown user, a wrong password.
+# `id` over ssh shows the published metarole group (initgroups through libnss_roles.so.2), and
+# the session phase's bookkeeping shows in `rolesctl --json user show`.
+#
+# Runs in a private mount namespace where /etc, /var/lib, /var/log, /run, /dev and the library
+# directory are overlays on a tmpfs and /home is a tmpfs, so the host's files are never touched;
+# sshd listens on 127.0.0.1 only and is killed on the way out. Needs root (CI runs as root) and
+# openssh-server, openssh-client and sshpass (.ci/run installs them): without them it fails,
+# it does not skip. The module's pam_syslog lines are caught on the namespace's /dev/log.
+# Every check is counted; the last line says "N passed, M failed".
+#
+#   test_pam_sshd.sh ROLESCTL PAM_MODULE NSS_LIB_DIR
+set -u
+
+if [ "${ROLES_PAM_SSHD_INNER:-}" != 1 ]; then
+        if [ "$(id -u)" != 0 ]; then
+                echo "test_pam_sshd.sh: needs root (a private mount namespace with overlays, and sshd);" >&2
+                echo "run the suite as root, as CI does. Not skipping: a test that did not run did not pass." >&2
+                echo "0 passed, 1 failed"
+                exit 1
+        fi
+        [ $# -eq 3 ] || { echo "usage: test_pam_sshd.sh ROLESCTL PAM_MODULE NSS_LIB_DIR" >&2; exit 1; }
+        missing=
+        for t in /usr/sbin/sshd ssh ssh-keygen sshpass unshare python3 timeout; do
+                command -v "$t" >/dev/null || missing="$missing $t"
+        done
+        if [ -n "$missing" ]; then
+                echo "test_pam_sshd.sh: missing:$missing (install openssh-server openssh-client sshpass; .ci/run does)." >&2
+                echo "Not skipping: a test that did not run did not pass." >&2
+                echo "0 passed, 1 failed"
+                exit 1
+        fi
+        scratch=$(mktemp -d /tmp/roles-pam-sshd.XXXXXX) || exit 1
+        ROLES_PAM_SSHD_INNER=1 ROLES_PAM_SSHD_SCRATCH=$scratch \
+                unshare -m --propagation private -- bash "$0" "$@"
+        rc=$?
+        rmdir "$scratch" 2>/dev/null
+        exit $rc
+fi
+
+# sshd gets the modules through the overlays below, never through meson's LD_LIBRARY_PATH.
+unset LD_LIBRARY_PATH LD_PRELOAD
+R=$(realpath "$1")
+M=$(realpath "$2")
+L=$(realpath "$3")
+S=$ROLES_PAM_SSHD_SCRATCH
+pass=0 fail=0
+sshd_pid= syslog_pid=
+
+ok() { pass=$((pass + 1)); }
+bad() {
+        fail=$((fail + 1))
+        echo "FAIL: $*"
+}
+die() {
+        echo "FATAL: $*"
+        [ -s "$S/sshd.log" ] && { echo "--- sshd log (tail)"; tail -n 20 "$S/sshd.log"; }
+        [ -s "$S/syslog" ] && { echo "--- syslog (tail)"; tail -n 20 "$S/syslog"; }
+        echo "$pass passed, $((fail + 1)) failed"
+        exit 1
+}
+cleanup() {
+        [ -n "$sshd_pid" ] && kill "$sshd_pid" 2>/dev/null && wait "$sshd_pid" 2>/dev/null
+        [ -n "$syslog_pid" ] && kill "$syslog_pid" 2>/dev/null && wait "$syslog_pid" 2>/dev/null
+}
+trap cleanup EXIT
+
+# ---- the namespace ------------------------------------------------------------------------------
+mount -t tmpfs -o mode=0755 tmpfs "$S" || die "mount tmpfs on $S"
+# The library directory glibc's NSS and libpam load from (merged /usr: /lib is /usr/lib).
+libdir=$(dirname "$(realpath "$(ldd /usr/sbin/sshd | awk '$1 == "libc.so.6" { print $3 }')")")
+[ -d "$libdir" ] && [ "$libdir" != / ] || die "cannot find the library directory (libc.so.6 of sshd)"
+# /dev: for a /dev/log of our own (pam_syslog); its submounts are put back from a bind of the
+# real /dev taken first.
+mkdir -p "$S/hostdev"
+mount --rbind /dev "$S/hostdev" || die "bind /dev"
+for d in etc var/lib var/log run dev "${libdir#/}"; do
+        mkdir -p "$S/ovl/$d/u" "$S/ovl/$d/w"
+        mount -t overlay overlay -o "lowerdir=/$d,upperdir=$S/ovl/$d/u,workdir=$S/ovl/$d/w" "/$d" || die "overlay on /$d"
+done
+for d in pts shm mqueue; do
+        if mountpoint -q "$S/hostdev/$d"; then
+                mount --bind "$S/hostdev/$d" "/dev/$d" || die "put back /dev/$d"
+        fi
+done
+mount -t tmpfs -o mode=0755 tmpfs /home || die "tmpfs on /home"
+touch /etc/.roles-pam-sshd-probe && [ -e "$S/ovl/etc/u/.roles-pam-sshd-probe" ] || die "/etc is not the private overlay"
+rm -f /etc/.roles-pam-sshd-probe
+if [ -S /var/run/nscd/socket ] || [ -S /run/nscd/socket ]; then
+        die "nscd is running: its cache would answer instead of the module"
+fi
+
+# The modules under test, copied where the build directory's later changes cannot reach them:
+# pam_roles.so named by absolute path in /etc/pam.d/sshd; libnss_roles.so.2 in the (overlaid)
+# library directory, where sshd finds it whatever its environment.
+mkdir -m 0755 "$S/mod"
+cp "$M" "$S/mod/pam_roles.so" && chmod 0644 "$S/mod/pam_roles.so" || die "copy the PAM module"
+cmp -s "$M" "$S/mod/pam_roles.so" || die "the PAM module's copy differs"
+M=$S/mod/pam_roles.so
+cp "$L/libnss_roles.so.2" "$libdir/libnss_roles.so.2" && chmod 0644 "$libdir/libnss_roles.so.2" || die "copy the NSS module"
+[ -e "$S/ovl/${libdir#/}/u/libnss_roles.so.2" ] || die "the NSS module is not in the library overlay"
+
+# ASan-built modules can only run in processes whose first library is the ASan runtime: sshd
+# gets it preloaded, and passes it on to the sessions (SetEnv), whose `id` loads the NSS module.
+# Leak checking is off (the leaks would be sshd's); any other report fails the test.
+asan_rt=$(ldd "$M" 2>/dev/null | awk '/libasan\.so/ { print $3 }')
+sanenv=()
+if [ -n "$asan_rt" ]; then
+        echo "# the modules are ASan-built: preloading $asan_rt into sshd and its sessions"
+        mkdir -m 0777 "$S/asan"
+        sanenv=("LD_PRELOAD=$asan_rt" "ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:log_path=$S/asan/report"
+                "UBSAN_OPTIONS=print_stacktrace=1:log_path=$S/asan/ubsan")
+fi
+
+# ---- syslog: a datagram socket on the namespace's /dev/log -----------------------------------------
+rm -f /dev/log
+python3 - "$S/syslog" <<'PY' &
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind("/dev/log")
+os.chmod("/dev/log", 0o666)
+with open(sys.argv[1], "a", buffering=1) as f:
+    while True:
+        f.write(s.recv(8192).decode("utf-8", "replace").rstrip("\n") + "\n")
+PY
+syslog_pid=$!
+for _ in $(seq 50); do [ -S /dev/log ] && break; sleep 0.1; done
+[ -S /dev/log ] || die "the syslog catcher did not start"
+logger -t roles-pam-sshd probe
+for _ in $(seq 50); do grep -q 'roles-pam-sshd.*probe' "$S/syslog" 2>/dev/null && break; sleep 0.1; done
+grep -q 'roles-pam-sshd.*probe' "$S/syslog" 2>/dev/null || die "syslog messages do not arrive"
+
+# ---- configuration ---------------------------------------------------------------------------------
+cat >/etc/roles.conf <<'CONF'
+argon2_t_cost = 1
+argon2_m_cost_kib = 1024
+argon2_parallelism = 1
+CONF
+sed -i -E '/^(passwd|group|shadow|gshadow):/d' /etc/nsswitch.conf
+cat >>/etc/nsswitch.conf <<'NSS'
+passwd:         files roles
+group:          files roles
+shadow:         files roles
+gshadow:        files
+NSS
+rm -rf /var/lib/roles
+write_pam() {         # write_pam PERMISSION_OPTION
+        cat >/etc/pam.d/sshd <<PAM
+auth     required $M
+account  required $M $1
+password required $M
+session  required $M
+PAM
+}
+write_pam permission=login.sshd
+
+# ---- the data, made with rolesctl ------------------------------------------------------------------
+"$R" init >/dev/null || die "rolesctl init"
+chmod 755 /var/lib/roles
+"$R" batch >/dev/null <<'BATCH' || die "rolesctl batch"
+metarole add remote --name "Remote staff"
+metarole grant remote login.sshd
+metarole publish remote --gid 20600
+metarole add senior --name "Senior staff" --includes remote
+metarole add ops --name "Operations"
+metarole grant ops login.*
+metarole add office --name "Office"
+role add direct-ssh --metarole user
+role grant direct-ssh login.sshd
+role add remote-staff --metarole remote
+role add lead --metarole senior
+role add operator --metarole ops
+role add clerk --metarole office
+role grant clerk login.sudo
+role grant clerk db.read
+role add ssh-off --metarole user
+role grant ssh-off login.sshd
+role disable ssh-off login.sshd
+role add near-miss --metarole office
+role grant near-miss login.ssh
+role grant near-miss login.sshd.*
+user add alice --uid 10100 --full-name "Alice Archer"
+user add bob --uid 10101
+user add carol --uid 10102
+user add hank --uid 10103
+user add dave --uid 10104
+user add erin --uid 10105
+user add frank --uid 10106
+user add gina --uid 10107
+user add ivan --uid 10108 --expires 2020-01-01
+user add lena --uid 10109
+role assign direct-ssh alice
+role assign remote-staff bob
+role assign operator carol
+role assign lead hank
+role assign clerk dave
+role assign ssh-off erin
+role assign near-miss frank
+role assign direct-ssh gina
+role assign direct-ssh ivan
+role assign direct-ssh lena
+user disable gina
+BATCH
+users="alice bob carol hank dave erin frank gina ivan lena"
+uid=10100
+for u in $users; do
+        echo "pw-$u-Secret9" | "$R" user passwd "$u" --stdin >/dev/null || die "rolesctl user passwd $u"
+        # "+N": numeric, never looked up (nothing outside sshd and the sessions loads the modules)
+        mkdir -m 0700 "/home/$u" && chown "+$uid:+$uid" "/home/$u" || die "home of $u"
+        uid=$((uid + 1))
+done
+pw() { echo "pw-$1-Secret9"; }
+
+# What rolesctl says, so that a refusal below is the module's doing and not the data's.
+for u in alice bob carol hank lena; do
+        "$R" check "$u" login.sshd >/dev/null && ok || bad "setup: rolesctl check $u login.sshd says no"
+done
+for u in dave erin frank gina ivan; do
+        "$R" check "$u" login.sshd >/dev/null; rc=$?
+        [ $rc -eq 1 ] && ok || bad "setup: rolesctl check $u login.sshd: exit status $rc, want 1"
+done
+
+# ---- sshd -------------------------------------------------------------------------------------------
+mkdir -p /run/sshd && chmod 0755 /run/sshd
+ssh-keygen -A >/dev/null || die "ssh-keygen -A"
+[ -e "$S/ovl/etc/u/ssh" ] || ls /etc/ssh/ssh_host_*_key >/dev/null || die "no host keys"
+# Our own sshd_config (in the overlay): nothing from the host's sshd_config.d.
+cat >/etc/ssh/sshd_config <<'CFG'
+UsePAM yes
+PasswordAuthentication yes
+KbdInteractiveAuthentication yes
+PubkeyAuthentication no
+PermitRootLogin no
+PrintMotd no
+PrintLastLog no
+UseDNS no
+LogLevel VERBOSE
+LoginGraceTime 30
+MaxStartups 50
+CFG
+# OpenSSH 9.8 and later penalize a source address that fails to log in: not for this test.
+env "${sanenv[@]}" /usr/sbin/sshd -t -o PerSourcePenalties=no 2>/dev/null && echo 'PerSourcePenalties no' >>/etc/ssh/sshd_config
+[ -n "$asan_rt" ] && echo "SetEnv ${sanenv[*]}" >>/etc/ssh/sshd_config
+env "${sanenv[@]}" /usr/sbin/sshd -t >"$S/sshd-t.out" 2>&1 || die "sshd -t: $(cat "$S/sshd-t.out")"
+
+port_free() {
+        python3 -c 'import socket, sys
+s = socket.socket()
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError:
+    sys.exit(1)' "$1"
+}
+start_sshd() {
+        local tries port
+        for tries in 1 2 3 4 5 6 7 8; do
+                port=$((2222 + RANDOM % 30000))
+                port_free "$port" || continue
+                : >"$S/sshd.log"
+                env "${sanenv[@]}" /usr/sbin/sshd -D -o ListenAddress=127.0.0.1 -p "$port" -o UsePAM=yes \
+                        -o PasswordAuthentication=yes -o KbdInteractiveAuthentication=yes \
+                        -o PidFile="$S/sshd.pid" -E "$S/sshd.log" 2>"$S/sshd.stderr" &
+                sshd_pid=$!
+                for _ in $(seq 100); do
+                        grep -q "Server listening on 127.0.0.1 port $port" "$S/sshd.log" && { PORT=$port; return 0; }
+                        kill -0 "$sshd_pid" 2>/dev/null || break
+                        sleep 0.05
+                done
+                kill "$sshd_pid" 2>/dev/null; wait "$sshd_pid" 2>/dev/null
+                sshd_pid=
+        done
+        return 1
+}
+start_sshd || die "sshd did not start: $(cat "$S/sshd.log" "$S/sshd.stderr" 2>/dev/null | tail -n 5)"
+echo "# sshd $sshd_pid on 127.0.0.1 port $PORT"
+
+# ---- logging in ---------------------------------------------------------------------------------------
+# login USER PASSWORD [SSH_OPTION...]: sets OUT, ERR, RC, and LOG / SYSLOG (the lines sshd and
+# the module logged meanwhile).
+login() {
+        local user=$1 password=$2 l0 s0
+        shift 2
+        l0=$(wc -l <"$S/sshd.log")
+        s0=$(wc -l <"$S/syslog")
+        timeout 20 sshpass -p "$password" ssh -F /dev/null -o StrictHostKeyChecking=no \
+                -o UserKnownHostsFile=/dev/null -o PubkeyAuthentication=no -o NumberOfPasswordPrompts=1 \
+                -o LogLevel=ERROR "$@" -p "$PORT" "$user@127.0.0.1" id >"$S/out" 2>"$S/err" </dev/null
+        RC=$?
+        OUT=$(cat "$S/out")
+        ERR=$(cat "$S/err")
+        # sshd may log the end of a connection just after the client has gone
+        sleep 0.2
+        LOG=$(tail -n +$((l0 + 1)) "$S/sshd.log")
+        SYSLOG=$(tail -n +$((s0 + 1)) "$S/syslog")
+}
+context() {
+        echo "    exit status $RC; stdout: ${OUT:0:200}; stderr: ${ERR:0:300}"
+        echo "    sshd log:"
+        sed 's/^/      /' <<<"$LOG" | head -n 15
+        echo "    syslog:"
+        sed 's/^/      /' <<<"$SYSLOG" | head -n 10
+}
+# allowed WHAT USER WANT_ID [SSH_OPTION...]
+allowed() {
+        local what=$1 user=$2 want=$3
+        shift 3
+        login "$user" "$(pw "$user")" "$@"
+        if [ $RC -eq 0 ] && [ "$OUT" = "$want" ]; then
+                ok
+        else
+                bad "$what: want exit status 0 and <<$want>>"
+                context
+                return
+        fi
+        grep -qE "Accepted (keyboard-interactive/pam|password) for $user from 127\.0\.0\.1" <<<"$LOG" && ok ||
+                bad "$what: no 'Accepted ... for $user' in the sshd log"
+        grep -q 'pam_roles' <<<"$SYSLOG" && { bad "$what: the module logged on a good login:"; context; } || ok
+}
+# denied WHAT USER PASSWORD SSHD_LOG_ERE SYSLOG_ERE [SSH_OPTION...]: refused, for the reason
+# sshd and the module name.
+denied() {
+        local what=$1 user=$2 password=$3 want_log=$4 want_sys=$5
+        shift 5
+        login "$user" "$password" "$@"
+        if [ $RC -ne 0 ] && ! grep -q 'uid=' <<<"$OUT"; then ok; else
+                bad "$what: logged in"
+                context
+                return
+        fi
+        if grep -qE "Accepted [a-z/-]+ for $user " <<<"$LOG"; then
+                bad "$what: sshd accepted the login"
+                context
+                return
+        fi
+        ok
+        if grep -qE "$want_log" <<<"$LOG"; then ok; else
+                bad "$what: no /$want_log/ in the sshd log"
+                context
+        fi
+        if [ -z "$want_sys" ] || grep -qE "$want_sys" <<<"$SYSLOG"; then ok; else
+                bad "$what: no /$want_sys/ from the module in syslog"
+                context
+        fi
+}
+# field USER PYTHON_EXPR: a value from `rolesctl --json user show USER` (j is the object).
+field() {
+        "$R" --json user show "$1" 2>"$S/show.err" | python3 -c 'import json, sys
+j = json.load(sys.stdin)
+print(eval(sys.argv[1]))' "$2" 2>>"$S/show.err" || echo "(rolesctl --json user show $1: $(head -c 200 "$S/show.err"))"
+}
+
+# A refusal by the account phase: over keyboard-interactive sshd logs "PAM: User account has
+# expired" and "Failed keyboard-interactive/pam" whatever the module returned (sshd's own
+# mapping), over the password method "Access denied for user X by PAM account configuration".
+# The module's syslog line says which check refused.
+acct_denied='Access denied for user %s by PAM account configuration|[Ff]ailed (keyboard-interactive/pam|password) for %s '
+ad() { printf "$acct_denied" "$1" "$1"; }
+pw_failed() { echo "[Ff]ailed (keyboard-interactive/pam|password) for (invalid user )?$1 from 127\.0\.0\.1"; }
+
+# ---- allowed -----------------------------------------------------------------------------------------
+allowed "direct role grant (alice)" alice "uid=10100(alice) gid=10100(alice) groups=10100(alice)"
+allowed "metarole grant (bob)" bob "uid=10101(bob) gid=10101(bob) groups=10101(bob),20600(remote)"
+allowed "included metarole grant (hank)" hank "uid=10103(hank) gid=10103(hank) groups=10103(hank),20600(remote)"
+allowed "wildcard login.* (carol)" carol "uid=10102(carol) gid=10102(carol) groups=10102(carol)"
+allowed "password method, not keyboard-interactive (alice)" alice \
+        "uid=10100(alice) gid=10100(alice) groups=10100(alice)" -o KbdInteractiveAuthentication=no -o PreferredAuthentications=password
+grep -q "Accepted password for alice " "$S/sshd.log" && ok || bad "password method: no 'Accepted password for alice' in the sshd log"
+
+# ---- the session's bookkeeping --------------------------------------------------------------------------
+for u in alice bob carol hank; do
+        n=$(field "$u" 'j["state"]["login_count"]')
+        [[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && ok || bad "$u: login_count is <<$n>> after an ssh login, want >= 1"
+done
+n=$(field alice 'j["state"]["login_count"]')
+[ "$n" = 2 ] && ok || bad "alice: login_count is <<$n>> after two ssh logins, want 2"
+v=$(field bob 'j["state"]["last_login_ip"]')
+[ "$v" = 127.0.0.1 ] && ok || bad "bob: last_login_ip is <<$v>>, want 127.0.0.1"
+v=$(field bob 'j["state"]["last_login"] is not None')
+[ "$v" = True ] && ok || bad "bob: last_login is not set after a login ($v)"
+
+# ---- denied -----------------------------------------------------------------------------------------------
+denied "no login.sshd (dave: login.sudo, db.read)" dave "$(pw dave)" "$(ad dave)" 'pam_roles.*dave does not hold login\.sshd'
+denied "disabled grant of login.sshd (erin)" erin "$(pw erin)" "$(ad erin)" 'pam_roles.*erin does not hold login\.sshd'
+denied "near misses login.ssh, login.sshd.* (frank)" frank "$(pw frank)" "$(ad frank)" 'pam_roles.*frank does not hold login\.sshd'
+denied "disabled account (gina)" gina "$(pw gina)" "$(ad gina)" 'pam_roles.*account gina is disabled'
+denied "expired account (ivan)" ivan "$(pw ivan)" "$(ad ivan)" 'pam_roles.*account ivan has expired'
+denied "no login.sshd, password method (dave)" dave "$(pw dave)" \
+        'Access denied for user dave by PAM account configuration' 'pam_roles.*dave does not hold login\.sshd' \
+        -o KbdInteractiveAuthentication=no -o PreferredAuthentications=password
+denied "unknown user" nosuch "pw-nosuch-Secret9" 'Invalid user nosuch' \
+        'pam_roles.*authentication failure for nosuch: unknown user'
+denied "wrong password (alice)" alice "not-alices-password" "$(pw_failed alice)" \
+        'pam_roles.*authentication failure for alice: wrong password'
+n=$(field alice 'j["state"]["failures"]')
+[ "$n" = 1 ] && ok || bad "alice: failures is <<$n>> after one wrong password, want 1"
+denied "wrong password, password method (alice)" alice "not-alices-password" "$(pw_failed alice)" \
+        'pam_roles.*authentication failure for alice: wrong password' -o KbdInteractiveAuthentication=no -o PreferredAuthentications=password
+denied "the right password of another user (alice with bob's)" alice "$(pw bob)" "$(pw_failed alice)" \
+        'pam_roles.*authentication failure for alice: wrong password'
+n=$(field alice 'j["state"]["failures"]')
+[ "$n" = 3 ] && ok || bad "alice: failures is <<$n>> after three wrong passwords, want 3"
+for u in dave erin frank gina ivan; do
+        n=$(field "$u" 'j["state"]["login_count"]')
+        [ "$n" = 0 ] && ok || bad "$u: login_count is <<$n>> after a refused login, want 0"
+done
+n=$(field alice 'j["state"]["login_count"]')
+[ "$n" = 2 ] && ok || bad "alice: login_count is <<$n>> after refused logins, want still 2"
+
+# A good login clears the failures.
+allowed "after wrong passwords (alice)" alice "uid=10100(alice) gid=10100(alice) groups=10100(alice)"
+n=$(field alice 'j["state"]["failures"]')
+[ "$n" = 0 ] && ok || bad "alice: failures is <<$n>> after a good login, want 0"
+
+# ---- lockout: deny = 5 failures (the default) lock the account; unlock lets the password in -----------------
+for i in 1 2 3 4 5; do
+        denied "lockout: wrong password $i (lena)" lena "wrong-$i" "$(pw_failed lena)" \
+                'pam_roles.*authentication failure for lena: wrong password'
+done
+v=$(field lena 'j["state"]["locked_until"] is not None')
+[ "$v" = True ] && ok || bad "lena: not locked after 5 wrong passwords ($v)"
+denied "lockout: the right password while locked (lena)" lena "$(pw lena)" "$(pw_failed lena)" \
+        'pam_roles.*authentication failure for lena: locked out'
+"$R" user unlock lena >/dev/null || bad "rolesctl user unlock lena"
+allowed "lockout: after rolesctl user unlock (lena)" lena "uid=10109(lena) gid=10109(lena) groups=10109(lena)"
+
+# ---- permission=@service: login.<PAM_SERVICE>, i.e. login.sshd ----------------------------------------------
+write_pam permission=@service
+allowed "@service: direct grant (alice)" alice "uid=10100(alice) gid=10100(alice) groups=10100(alice)"
+allowed "@service: wildcard (carol)" carol "uid=10102(carol) gid=10102(carol) groups=10102(carol)"
+denied "@service: no login.sshd (dave)" dave "$(pw dave)" "$(ad dave)" 'pam_roles.*dave does not hold login\.sshd'
+
+# ---- a grant taken away is seen by the next login -----------------------------------------------------------
+write_pam permission=login.sshd
+"$R" role unassign remote-staff bob >/dev/null || bad "rolesctl role unassign remote-staff bob"
+denied "after role unassign (bob)" bob "$(pw bob)" "$(ad bob)" 'pam_roles.*bob does not hold login\.sshd'
+
+# ---- sshd is still the one we started, and nothing crashed --------------------------------------------------------
+kill -0 "$sshd_pid" 2>/dev/null && ok || bad "sshd died during the test"
+if grep -qiE 'segfault|signal [0-9]+|AddressSanitizer|runtime error' "$S/sshd.log" "$S/sshd.stderr"; then
+        bad "sshd log reports a crash: $(grep -iE 'segfault|signal [0-9]+|AddressSanitizer|runtime error' "$S/sshd.log" "$S/sshd.stderr" | head -3)"
+else
+        ok
+fi
+if [ -n "$asan_rt" ]; then
+        reports=$(ls "$S/asan" 2>/dev/null)
+        if [ -z "$reports" ]; then ok; else
+                bad "sanitizer reports: $reports"
+                head -n 40 "$S"/asan/* | sed 's/^/    /'
+        fi
+fi
+if grep -qiE 'argon2id\$|pw-[a-z]+-Secret9|not-alices-password' "$S/syslog" "$S/sshd.log"; then
+        bad "a secret appears in the logs"
+else
+        ok
+fi
+
+if [ -n "${ROLES_TEST_VERBOSE:-}" ]; then
+        echo "--- sshd log"; cat "$S/sshd.log"
+        echo "--- syslog"; cat "$S/syslog"
+fi
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
