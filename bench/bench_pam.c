@@ -13,8 +13,10 @@
  *       the module's own overhead. Target: <= 1 ms.
  *   (b) the same at the default parameters (t=3, 64 MiB, p=4): what a login really pays.
  *   (c) at the default parameters: an unknown user, a wrong password, a locked account (locked by
- *       one failure under deny=1) and a disabled account. Their medians should stay within 5 %
- *       of the wrong-password one, so that the time of a refusal tells nothing.
+ *       one failure under deny=1), a disabled account and an account imported from shadow whose
+ *       sha512crypt hash has not been upgraded yet, all with a wrong password. Their medians
+ *       should stay within 5 % of the wrong-password one, so that the time of a refusal tells
+ *       nothing. The same cases at minimal argon2 show, in absolute terms, what is not argon2.
  *
  * Cases are interleaved round by round so that drift in the machine's speed hits them alike.
  * Answers are checked (a right password accepted, a wrong one refused, ...): a wrong answer
@@ -55,6 +57,11 @@
 #define USER_LOCKED   "benchlocked"     /* the same, locked by one failure under deny=1 */
 #define USER_DISABLED "benchdisabled"   /* the same, disabled */
 #define USER_UNKNOWN  "benchghost"      /* a valid name roles does not know */
+#define USER_LEGACY   "benchlegacy"     /* imported from shadow with a sha512crypt hash, never logged in */
+
+/* sha512crypt of PASSWORD (crypt(3) with "$6$benchsalt$"), as an imported shadow line has it. */
+#define LEGACY_HASH \
+        "$6$benchsalt$2lIQ3zbU0up/XSYJUEj8UoAVDtC83lWjz1Wr50hooCDXwHgGJdUShqht7eHesBTAv/r71RS3uvqQa73CPqASb/"
 
 /* Services (file names in the temporary pam.d). */
 #define SVC_MIN     "roles-bench-min"   /* pam_roles, minimal argon2 */
@@ -327,6 +334,21 @@ static void populate(const char *conf, const char *service) {
                 rolesctl(conf, NULL, "role", "assign", "benchlogin", users[i], NULL);
         }
         rolesctl(conf, NULL, "user", "disable", USER_DISABLED, NULL);
+
+        /* An account brought in by import, its crypt(3) hash kept until its first login. */
+        char dir[PATH_MAX], passwd[PATH_MAX + 16], group[PATH_MAX + 16], shadow[PATH_MAX + 16];
+        snprintf(dir, sizeof(dir), "%s", conf);
+        char *dot = strrchr(dir, '.');
+        if (dot)
+                *dot = '\0';
+        snprintf(passwd, sizeof(passwd), "%s.passwd", dir);
+        snprintf(group, sizeof(group), "%s.group", dir);
+        snprintf(shadow, sizeof(shadow), "%s.shadow", dir);
+        write_file(passwd, "%s:x:10900:10900::/home/%s:/bin/sh\n", USER_LEGACY, USER_LEGACY);
+        write_file(group, "%s:x:10900:\n", USER_LEGACY);
+        write_file(shadow, "%s:%s:19000:0:99999:7:::\n", USER_LEGACY, LEGACY_HASH);
+        rolesctl(conf, NULL, "import", "--passwd", passwd, "--group", group, "--shadow", shadow, NULL);
+        rolesctl(conf, NULL, "role", "assign", "benchlogin", USER_LEGACY, NULL);
 }
 
 static char conf_min[PATH_MAX], conf_default[PATH_MAX], conf_lock[PATH_MAX], conf_lock_min[PATH_MAX];
@@ -589,7 +611,7 @@ static void lock_account(const char *lock_service, const char *service) {
  * without: the absolute ones (at minimal argon2, what is not argon2). */
 static void bench_refusals(const char *service, const char *lock_service, const char *title, int runs,
                            bool with_target) {
-        enum { WRONG, UNKNOWN, LOCKED, DISABLED, DISABLED_RIGHT, N };
+        enum { WRONG, UNKNOWN, LOCKED, DISABLED, LEGACY, DISABLED_RIGHT, N };
         struct scenario sc[N] = {
                 [WRONG] = { "wrong password", service, USER_OK, WRONG_PASSWORD, PAM_AUTH_ERR, -1, NULL, NULL, 0 },
                 [UNKNOWN] = { "unknown user", service, USER_UNKNOWN, WRONG_PASSWORD, PAM_USER_UNKNOWN, -1, NULL, NULL,
@@ -597,6 +619,8 @@ static void bench_refusals(const char *service, const char *lock_service, const 
                 [LOCKED] = { "locked account", service, USER_LOCKED, WRONG_PASSWORD, PAM_AUTH_ERR, -1, NULL, NULL, 0 },
                 [DISABLED] = { "disabled account", service, USER_DISABLED, WRONG_PASSWORD, PAM_AUTH_ERR, -1, NULL, NULL,
                                0 },
+                [LEGACY] = { "imported {crypt} account", service, USER_LEGACY, WRONG_PASSWORD, PAM_AUTH_ERR, -1, NULL,
+                             NULL, 0 },
                 [DISABLED_RIGHT] = { "disabled, right password (auth+acct)", service, USER_DISABLED, PASSWORD,
                                      PAM_SUCCESS, PAM_PERM_DENIED, NULL, NULL, 0 },
         };

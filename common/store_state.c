@@ -46,16 +46,20 @@ int roles_state_tally_fail(struct roles_store *s, const char *uuid, time_t now, 
         int r = require_state(s);
         if (r < 0)
                 return r;
-        /* One statement does the read-modify-write, so parallel failures each count once. */
+        /* One statement does the read-modify-write, so parallel failures each count once. A count
+         * starts afresh when its first failure is older than fail_interval, or when the lock it
+         * led to has run out (the full deny budget comes back with the unlock). */
+#define FRESH "((locked_until IS NOT NULL AND locked_until >= 0 AND locked_until <= ?2) OR " \
+              "(locked_until IS NULL AND first_failure_at <= ?2 - ?3))"
         r = store_exec(s, s->state,
                        "INSERT INTO tally (user_uuid, failures, first_failure_at, last_failure_at, locked_until) "
                        "VALUES (?1, 1, ?2, ?2, NULL) ON CONFLICT (user_uuid) DO UPDATE SET "
-                       "failures = CASE WHEN first_failure_at <= ?2 - ?3 AND (locked_until IS NULL OR "
-                       "  (locked_until >= 0 AND locked_until <= ?2)) THEN 1 ELSE failures + 1 END, "
-                       "first_failure_at = CASE WHEN first_failure_at <= ?2 - ?3 AND (locked_until IS NULL OR "
-                       "  (locked_until >= 0 AND locked_until <= ?2)) THEN ?2 ELSE first_failure_at END, "
+                       "failures = CASE WHEN " FRESH " THEN 1 ELSE failures + 1 END, "
+                       "first_failure_at = CASE WHEN " FRESH " THEN ?2 ELSE first_failure_at END, "
+                       "locked_until = CASE WHEN " FRESH " THEN NULL ELSE locked_until END, "
                        "last_failure_at = ?2",
                        "tii", uuid, (int64_t) now, (int64_t) fail_interval);
+#undef FRESH
         if (r < 0)
                 return r;
         if (deny > 0) {

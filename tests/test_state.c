@@ -361,15 +361,6 @@ static void test_tally_budget_back_after_lock(void **state) {
         int64_t after = NOW + DENY - 1 + UNLOCK_TIME + 1;
         assert_true(tally_at(s, f->alice, after).locked_until == 0);
         t = fail_at(s, f->alice, after, DENY, UNLOCK_TIME);
-        if (t.locked_until != 0 && t.failures == DENY + 1) {
-                /* KNOWN BUG in roles_state_tally_fail (common/store_state.c): the count goes on
-                 * from before the lock. Reported with a fix; remove this skip with the fix. */
-                roles_store_close(s);
-                print_message("KNOWN BUG: one failure after the lock ran out locked the account again for %" PRId64
-                              " s (failures = %u): the deny budget is not restored\n",
-                              t.locked_until - after, t.failures);
-                skip();
-        }
         assert_true(t.locked_until == 0);
         assert_int_equal(t.failures, 1);
         /* ... and the budget is whole: deny - 1 more failures still do not lock. */
