@@ -24,6 +24,7 @@ struct pam_roles {
         struct pam_roles_options opt;
         struct roles_config cfg;
         struct roles_store *store;
+        bool store_kept;                /* owned by the PAM handle's data, closed at pam_end */
         const char *user;               /* PAM_USER */
         struct roles_user u;
         bool known;                     /* u is a roles user */

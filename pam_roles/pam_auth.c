@@ -9,8 +9,8 @@
  * does, so that neither the answer nor its time tells them apart.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <security/pam_ext.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
@@ -19,27 +19,21 @@
 #include "auth.h"
 #include "pam-roles.h"
 
-/* An argon2id hash of a random password, made once per process with the configured
- * parameters: what unknown users are verified against. */
-static char dummy_hash[ROLES_HASH_ENCODED_MAX];
-static pthread_mutex_t dummy_lock = PTHREAD_MUTEX_INITIALIZER;
-
+/*
+ * What unknown users, locked accounts and accounts without a password are verified against: an
+ * argon2id string with the configured parameters and a fixed salt and digest that no password
+ * produces. Verifying it costs one argon2 computation, exactly what a wrong password costs; it
+ * is built, not hashed, because libpam unloads the module after every transaction and a hash
+ * made on first use would double the time of the first (often the only) call.
+ */
 static void equal_time_verify(const struct pam_roles *p, const char *password, size_t len) {
         struct roles_hash_params params, ceiling;
+        char dummy[ROLES_HASH_ENCODED_MAX];
         roles_hash_params_from_config(&p->cfg, &params);
         roles_hash_ceiling_from_config(&p->cfg, &ceiling);
-        pthread_mutex_lock(&dummy_lock);
-        if (!dummy_hash[0] || roles_password_needs_rehash(dummy_hash, &params)) {
-                char random_pw[ROLES_CODE_TEXT_LEN + 1];
-                if (roles_code_new(random_pw) < 0 || roles_password_hash(random_pw, strlen(random_pw), &params, dummy_hash) < 0)
-                        dummy_hash[0] = '\0';
-                roles_wipe(random_pw, sizeof(random_pw));
-        }
-        char hash[ROLES_HASH_ENCODED_MAX];
-        memcpy(hash, dummy_hash, sizeof(hash));
-        pthread_mutex_unlock(&dummy_lock);
-        if (hash[0])
-                (void) roles_password_verify(hash, password, len, &ceiling);
+        snprintf(dummy, sizeof(dummy), "$argon2id$v=19$m=%u,t=%u,p=%u$cm9sZXMtZHVtbXktc2FsdA"
+                 "$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", params.m_cost_kib, params.t_cost, params.parallelism);
+        (void) roles_password_verify(dummy, password, len, &ceiling);
 }
 
 /* A typed secret that is a pending, unexpired activation or reset code of this user: consume it. */
@@ -134,9 +128,13 @@ int pam_roles_authenticate(struct pam_roles *p) {
                 goto out;
         }
 
-        if (sec.password_hash[0])
+        if (sec.password_hash[0]) {
                 r = roles_password_verify_stored(sec.password_hash, password, len, &ceiling);
-        else {
+                /* A crypt(3) hash is far quicker to refuse than argon2id: pay the difference, so
+                 * the time does not tell which accounts still have one. */
+                if (r < 0 && strncmp(sec.password_hash, ROLES_HASH_LEGACY_CRYPT, strlen(ROLES_HASH_LEGACY_CRYPT)) == 0)
+                        equal_time_verify(p, password, len);
+        } else {
                 equal_time_verify(p, password, len);
                 r = -EACCES;
         }
@@ -157,7 +155,8 @@ int pam_roles_authenticate(struct pam_roles *p) {
         }
         if (!by_code)
                 maybe_rehash(p, sec.password_hash, password, len);
-        if (roles_state_tally_reset(p->store, p->u.uuid) < 0) {
+        /* A write to state.db only when there is a count to clear: most logins have none. */
+        if (tally.failures > 0 && roles_state_tally_reset(p->store, p->u.uuid) < 0) {
                 status = pam_roles_error(p, -EIO, "clearing the failure count");
                 goto out;
         }

@@ -3,7 +3,10 @@
 #include <security/pam_ext.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <stdio.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include "pam-roles.h"
 #include "roles-build.h"
@@ -34,6 +37,54 @@ static int parse_options(struct pam_roles *p, int argc, const char **argv) {
         return PAM_SUCCESS;
 }
 
+/*
+ * The store is kept with the PAM handle between phases (pam_set_data), so that account, which
+ * sshd and sudo run right after auth in the same process, does not open SQLite again. It is
+ * tied to the process and to the configuration's paths: after a fork, or for another conf=, a
+ * store of its own is opened.
+ */
+#define STORE_DATA "pam_roles_store"
+
+struct kept_store {
+        struct roles_store *store;
+        pid_t pid;
+        char public_db[PATH_MAX];
+};
+
+static void kept_store_free(pam_handle_t *pamh, void *data, int error_status) {
+        struct kept_store *k = data;
+        (void) pamh, (void) error_status;
+        roles_store_close(k->store);
+        free(k);
+}
+
+static int open_store(struct pam_roles *p, char *err, size_t errlen) {
+        const void *data = NULL;
+        if (pam_get_data(p->pamh, STORE_DATA, &data) == PAM_SUCCESS && data) {
+                const struct kept_store *k = data;
+                if (k->pid == getpid() && strcmp(k->public_db, p->cfg.public_db) == 0) {
+                        p->store = k->store;
+                        p->store_kept = true;
+                        return 0;
+                }
+        }
+        int r = roles_store_open(&p->cfg, ROLES_STORE_LOGIN, &p->store, err, errlen);
+        if (r < 0)
+                return r;
+        struct kept_store *k = calloc(1, sizeof(*k));
+        if (k) {
+                k->store = p->store;
+                k->pid = getpid();
+                snprintf(k->public_db, sizeof(k->public_db), "%s", p->cfg.public_db);
+                /* Replacing older data closes that store through its cleanup. */
+                if (pam_set_data(p->pamh, STORE_DATA, k, kept_store_free) == PAM_SUCCESS)
+                        p->store_kept = true;
+                else
+                        free(k);
+        }
+        return 0;
+}
+
 int pam_roles_begin(struct pam_roles *p, pam_handle_t *pamh, int flags, int argc, const char **argv) {
         char err[512];
         int r;
@@ -57,7 +108,7 @@ int pam_roles_begin(struct pam_roles *p, pam_handle_t *pamh, int flags, int argc
         if (r != PAM_SUCCESS || !p->user || !*p->user)
                 return r == PAM_SUCCESS ? PAM_USER_UNKNOWN : r;
 
-        r = roles_store_open(&p->cfg, ROLES_STORE_LOGIN, &p->store, err, sizeof(err));
+        r = open_store(p, err, sizeof(err));
         if (r < 0) {
                 pam_syslog(pamh, LOG_ERR, "%s", err);
                 return PAM_AUTHINFO_UNAVAIL;
@@ -72,7 +123,8 @@ int pam_roles_begin(struct pam_roles *p, pam_handle_t *pamh, int flags, int argc
 }
 
 void pam_roles_end(struct pam_roles *p) {
-        roles_store_close(p->store);
+        if (!p->store_kept)
+                roles_store_close(p->store);
         p->store = NULL;
         explicit_bzero(&p->u, sizeof(p->u));
 }
