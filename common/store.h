@@ -401,6 +401,11 @@ bool roles_user_active(const struct roles_user *u, time_t now);
 
 /* ---- what logins write (state.db; store_state.c) -------------------------------------------------- */
 
+/* Group several state.db writes into one transaction (one fsync): begin, then end with commit
+ * true, or false to roll back. */
+int roles_state_begin(struct roles_store *s);
+int roles_state_end(struct roles_store *s, bool commit);
+
 /* The lockout tally. locked_until: 0 not locked, -1 until an administrator unlocks. */
 struct roles_tally {
         unsigned failures;

@@ -14,6 +14,21 @@ static int require_state(struct roles_store *s) {
         return 0;
 }
 
+int roles_state_begin(struct roles_store *s) {
+        int r = require_state(s);
+        return r < 0 ? r : store_exec_script(s, s->state, "BEGIN IMMEDIATE");
+}
+
+int roles_state_end(struct roles_store *s, bool commit) {
+        int r = require_state(s);
+        if (r < 0 || sqlite3_get_autocommit(s->state))
+                return r < 0 ? r : store_fail(s, -EINVAL, "internal error: no state.db transaction");
+        if (commit)
+                return store_exec_script(s, s->state, "COMMIT");
+        sqlite3_exec(s->state, "ROLLBACK", NULL, NULL, NULL);
+        return 0;
+}
+
 static bool locked_at(int64_t locked_until, time_t now) {
         return locked_until < 0 || locked_until > (int64_t) now;
 }

@@ -70,17 +70,30 @@ static int check_totp(struct pam_roles *p, const char *secret) {
         return r == 0 ? PAM_SUCCESS : PAM_AUTH_ERR;
 }
 
+/*
+ * Record a failure: the tally (for a known user) and the login audit in one state.db
+ * transaction, so that an unknown user's refusal writes as much, and takes as long, as a
+ * known user's.
+ */
 static void count_failure(struct pam_roles *p, const char *why) {
         struct roles_tally t;
         const void *service = NULL, *rhost = NULL;
         pam_get_item(p->pamh, PAM_SERVICE, &service);
         pam_get_item(p->pamh, PAM_RHOST, &rhost);
-        if (p->known && roles_state_tally_fail(p->store, p->u.uuid, roles_store_now(p->store), p->cfg.deny,
-                                               p->cfg.fail_interval, p->cfg.unlock_time, &t) < 0)
-                pam_syslog(p->pamh, LOG_ERR, "recording a failure: %s", roles_store_error(p->store));
         if (rhost && !roles_text_valid(rhost, ROLES_TEXT_MAX))
                 rhost = NULL;
-        (void) roles_state_audit_login(p->store, pam_roles_user_for_log(p), service, rhost, "failure", why);
+        int r = roles_state_begin(p->store);
+        if (r >= 0 && p->known)
+                r = roles_state_tally_fail(p->store, p->u.uuid, roles_store_now(p->store), p->cfg.deny,
+                                           p->cfg.fail_interval, p->cfg.unlock_time, &t);
+        if (r >= 0)
+                r = roles_state_audit_login(p->store, pam_roles_user_for_log(p), service, rhost, "failure", why);
+        if (r >= 0)
+                r = roles_state_end(p->store, true);
+        if (r < 0) {
+                pam_syslog(p->pamh, LOG_ERR, "recording a failure: %s", roles_store_error(p->store));
+                (void) roles_state_end(p->store, false);
+        }
         pam_syslog(p->pamh, LOG_NOTICE, "authentication failure for %s: %s", pam_roles_user_for_log(p), why);
 }
 
