@@ -174,6 +174,23 @@ int store_require_secrets(struct roles_store *s) {
         return 0;
 }
 
+/*
+ * Waiting for another writer (a login counting a failure, an admin change): short sleeps of
+ * 0.2-1.2 ms with jitter, for about 10 s in all. SQLite's own busy timeout backs off to 100 ms
+ * sleeps, so under contention (many logins at once) some waiters would run out of time while
+ * the file sat idle, and a failure would go uncounted.
+ */
+#define BUSY_WAIT_TOTAL_US (10 * 1000 * 1000)
+
+static int wait_briefly(void *userdata, int count) {
+        (void) userdata;
+        if ((long) count * 700 > BUSY_WAIT_TOTAL_US)
+                return 0;
+        unsigned jitter = ((unsigned) count * 2654435761u) ^ (unsigned) getpid();
+        usleep(200 + jitter % 1000);
+        return 1;
+}
+
 int store_harden(struct roles_store *s, sqlite3 *db) {
         static const struct { int op; int value; } settings[] = {
                 { SQLITE_DBCONFIG_DEFENSIVE, 1 },
@@ -192,7 +209,7 @@ int store_harden(struct roles_store *s, sqlite3 *db) {
         /* Room for the derived member list of a group that holds every user (100k names). */
         sqlite3_limit(db, SQLITE_LIMIT_LENGTH, 64 << 20);
         sqlite3_limit(db, SQLITE_LIMIT_ATTACHED, 0);
-        sqlite3_busy_timeout(db, 10000);
+        sqlite3_busy_handler(db, wait_briefly, NULL);
         return store_exec_script(s, db, "PRAGMA temp_store = MEMORY; PRAGMA foreign_keys = ON;");
 }
 

@@ -56,8 +56,8 @@ int roles_state_tally_get(struct roles_store *s, const char *uuid, time_t now, s
         return 0;
 }
 
-int roles_state_tally_fail(struct roles_store *s, const char *uuid, time_t now, unsigned deny, unsigned fail_interval,
-                           unsigned unlock_time, struct roles_tally *ret) {
+static int tally_fail(struct roles_store *s, const char *uuid, time_t now, unsigned deny, unsigned fail_interval,
+                      unsigned unlock_time, struct roles_tally *ret) {
         int r = require_state(s);
         if (r < 0)
                 return r;
@@ -87,6 +87,25 @@ int roles_state_tally_fail(struct roles_store *s, const char *uuid, time_t now, 
                         return r;
         }
         return roles_state_tally_get(s, uuid, now, ret);
+}
+
+int roles_state_tally_fail(struct roles_store *s, const char *uuid, time_t now, unsigned deny, unsigned fail_interval,
+                           unsigned unlock_time, struct roles_tally *ret) {
+        int r = require_state(s);
+        if (r < 0)
+                return r;
+        /* The count and the lock it may set go together: inside the caller's transaction, or
+         * in one of their own. */
+        bool own = sqlite3_get_autocommit(s->state);
+        if (own && (r = roles_state_begin(s)) < 0)
+                return r;
+        r = tally_fail(s, uuid, now, deny, fail_interval, unlock_time, ret);
+        if (own) {
+                int k = roles_state_end(s, r >= 0);
+                if (r >= 0)
+                        r = k;
+        }
+        return r;
 }
 
 int roles_state_tally_reset(struct roles_store *s, const char *uuid) {

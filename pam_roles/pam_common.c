@@ -140,7 +140,9 @@ int pam_roles_error(struct pam_roles *p, int r, const char *what) {
         case -ENOMEM:
                 return PAM_BUF_ERR;
         case -ENOENT:
-                return PAM_USER_UNKNOWN;
+                /* Only a user roles does not know may fall through to the next module; a
+                 * known user whose secrets row is missing is refused. */
+                return p->known ? PAM_AUTHINFO_UNAVAIL : PAM_USER_UNKNOWN;
         default:
                 return PAM_AUTHINFO_UNAVAIL;
         }
