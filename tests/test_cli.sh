@@ -61,23 +61,8 @@ command -v jq >/dev/null 2>&1 && HAVE_JQ=true
 
 # ---- helpers ------------------------------------------------------------------------------
 
-rc() {
-        "$ROLESCTL" --conf "$CONF" "$@"
-}
-
-pass() {
-        PASSED=$((PASSED + 1))
-}
-
-fail() {
-        FAILED=$((FAILED + 1))
-        echo "FAIL: $*"
-}
-
-show_last() {
-        echo "      exit $RC; stdout: $(head -c 600 "$OUT" | sed 's/^/|/' | tr '\n' ' ')"
-        echo "      stderr: $(head -c 600 "$ERR" | tr '\n' ' ')"
-}
+# The assertions shared with the other rolesctl test scripts.
+. "$(dirname "$(realpath "$0")")/cli-lib.sh"
 
 # _run INPUT CMD...: run with INPUT on stdin ($NOINPUT: /dev/null); sets RC, fills $OUT, $ERR.
 _run() {
@@ -123,35 +108,6 @@ status() {
         fi
 }
 
-snapshot() {
-        rm -rf "$T/snap"
-        mkdir "$T/snap"
-        local f
-        for f in $DBS; do
-                [ -e "$T/$f" ] && cp -p "$T/$f" "$T/snap/$f"
-        done
-}
-
-# unchanged: every database file is byte for byte what snapshot saw (or still missing).
-unchanged() {
-        local f
-        for f in $DBS; do
-                if [ -e "$T/snap/$f" ]; then
-                        cmp -s "$T/snap/$f" "$T/$f" || { echo "$f changed"; return 1; }
-                elif [ -e "$T/$f" ]; then
-                        echo "$f appeared"
-                        return 1
-                fi
-        done
-        return 0
-}
-
-# one_error: stderr is exactly one newline-terminated line starting with "rolesctl: ".
-one_error() {
-        [ "$(wc -l <"$ERR")" -eq 1 ] && [ "$(head -c 10 "$ERR")" = "rolesctl: " ] &&
-                [ "$(tail -c 1 "$ERR" | od -An -c | tr -d ' ')" = '\n' ]
-}
-
 # bad CODE DESC CMD...: exit CODE, one error line, nothing on stdout, databases unchanged.
 bad() {
         local code=$1 desc=$2
@@ -181,66 +137,6 @@ bad_in() {
         fi
 }
 
-# err_has DESC TEXT: the last stderr contains TEXT.
-err_has() {
-        if grep -qF -- "$2" "$ERR"; then
-                pass
-        else
-                fail "$1: stderr lacks '$2'"
-                show_last
-        fi
-}
-
-# out_has DESC TEXT / out_lacks DESC TEXT / out_match DESC ERE: about the last stdout.
-out_has() {
-        if grep -qF -- "$2" "$OUT"; then
-                pass
-        else
-                fail "$1: output lacks '$2'"
-                show_last
-        fi
-}
-
-out_lacks() {
-        if grep -qF -- "$2" "$OUT"; then
-                fail "$1: output has '$2'"
-                show_last
-        else
-                pass
-        fi
-}
-
-out_match() {
-        if grep -qE -- "$2" "$OUT"; then
-                pass
-        else
-                fail "$1: output matches no line of /$2/"
-                show_last
-        fi
-}
-
-# field DESC KEY VALUE: a "show" line "KEY   VALUE" (key: value layout) in the last stdout.
-field() {
-        if awk -v k="$2" -v v="$3" '
-                { line = $0; key = $1; sub(/^[^ ]+ +/, "", line) }
-                key == k && line == v { found = 1 }
-                END { exit !found }' "$OUT"; then
-                pass
-        else
-                fail "$1: no line '$2 $3'"
-                show_last
-        fi
-}
-
-# eq DESC GOT WANT
-eq() {
-        if [ "$2" = "$3" ]; then
-                pass
-        else
-                fail "$1: got '$2', want '$3'"
-        fi
-}
-
 # json_valid DESC: the last stdout is valid JSON (python3 -m json.tool, else jq).
 json_valid() {
         if $HAVE_PYTHON; then
@@ -262,42 +158,9 @@ json_valid() {
         fi
 }
 
-# json_true DESC PYEXPR: with python3, PYEXPR over the parsed last stdout `d` is true.
-json_true() {
-        $HAVE_PYTHON || { pass; return; }
-        if python3 -c '
-import json, sys
-d = json.load(open(sys.argv[1]))
-sys.exit(0 if eval("(" + sys.argv[2] + "\n)") else 1)' "$OUT" "$2" 2>"$T/json.err"; then
-                pass
-        else
-                fail "$1: JSON does not satisfy: $2 $(head -c 300 "$T/json.err")"
-                show_last
-        fi
-}
-
 # stat_mode FILE
 stat_mode() {
         stat -c %a "$1" 2>/dev/null
-}
-
-# sql DB SQL: one value from a database, read-only (sqlite3, else python3's sqlite3 module).
-sql() {
-        if $HAVE_SQLITE3; then
-                sqlite3 -readonly "$1" "$2"
-        elif $HAVE_PYTHON; then
-                python3 -c '
-import sqlite3, sys
-db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
-for row in db.execute(sys.argv[2]):
-    print("|".join("" if v is None else str(v) for v in row))' "$1" "$2"
-        else
-                return 1
-        fi
-}
-
-serial() {
-        sql "$T/roles.db" "SELECT value FROM meta WHERE key = 'serial'"
 }
 
 CAN_SQL=false
@@ -832,7 +695,6 @@ if getent group users >/dev/null; then
         bad 4 "group add of a local group's name (users)" rc group add users
         bad 4 "user add whose personal group would take a local group's name" rc user add users
 fi
-
 
 # user names
 bad 2 "user name with ':'" rc user add 'a:b'
