@@ -58,25 +58,36 @@ bool roles_perm_covers(const char *grant, const char *perm) {
 
 /* Length of the well-formed UTF-8 sequence at p (1-4), or 0 if it is not one. Overlong
  * forms, surrogates and code points past U+10FFFF are not well-formed. */
-size_t roles_utf8_len(const char *s) {
+size_t roles_utf8_len_n(const char *s, size_t avail) {
         const unsigned char *p = (const unsigned char *) s;
+        size_t need;
+        if (avail == 0)
+                return 0;
         if (p[0] < 0x80)
                 return 1;
         if (p[0] >= 0xc2 && p[0] <= 0xdf)
-                return (p[1] & 0xc0) == 0x80 ? 2 : 0;
-        if (p[0] >= 0xe0 && p[0] <= 0xef) {
-                if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 || (p[0] == 0xe0 && p[1] < 0xa0) ||
-                    (p[0] == 0xed && p[1] >= 0xa0))
+                need = 2;
+        else if (p[0] >= 0xe0 && p[0] <= 0xef)
+                need = 3;
+        else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+                need = 4;
+        else
+                return 0;
+        /* Never look past what the caller has: the continuation bytes must all be there. */
+        if (need > avail)
+                return 0;
+        for (size_t i = 1; i < need; i++)
+                if ((p[i] & 0xc0) != 0x80)
                         return 0;
-                return 3;
-        }
-        if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-                if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 || (p[3] & 0xc0) != 0x80 ||
-                    (p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90))
-                        return 0;
-                return 4;
-        }
-        return 0;
+        /* Overlong forms, surrogates and code points past U+10FFFF are not well-formed. */
+        if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0) ||
+            (p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90))
+                return 0;
+        return need;
+}
+
+size_t roles_utf8_len(const char *s) {
+        return roles_utf8_len_n(s, strnlen(s, 4));
 }
 
 bool roles_text_valid(const char *text, size_t max) {

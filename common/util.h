@@ -33,8 +33,10 @@ bool roles_perm_valid(const char *perm, bool allow_wildcard);
 /* Does a grant (exact code or "prefix.*") cover perm? Both must already be valid. */
 bool roles_perm_covers(const char *grant, const char *perm);
 
-/* Length of the well-formed UTF-8 character at s (1-4 bytes), or 0 if it is not one. */
+/* Length of the well-formed UTF-8 character at s (1-4 bytes), or 0 if it is not one; the _n
+ * form never reads past avail bytes (for fields that are not NUL-terminated). */
 size_t roles_utf8_len(const char *s);
+size_t roles_utf8_len_n(const char *s, size_t avail);
 
 /* Free text that may land in a passwd or group line: well-formed UTF-8 without control
  * characters (C0, DEL, C1) or ':', at most max bytes. */

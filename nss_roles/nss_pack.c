@@ -62,11 +62,11 @@ static bool field_text_ok(struct nss_field f, bool path) {
                         continue;
                 }
                 /* Anything else must be a well-formed non-control UTF-8 character inside the
-                 * field; roles_utf8_len stops at a NUL, which a field cannot hold. */
-                if (c < 0x80 || memchr(f.p + i, '\0', f.n - i))
+                 * field (never read past it: a field is not NUL-terminated). */
+                if (c < 0x80)
                         return false;
-                size_t k = roles_utf8_len(f.p + i);
-                if (k == 0 || i + k > f.n || (k == 2 && c == 0xc2 && (unsigned char) f.p[i + 1] < 0xa0))
+                size_t k = roles_utf8_len_n(f.p + i, f.n - i);
+                if (k == 0 || (k == 2 && c == 0xc2 && (unsigned char) f.p[i + 1] < 0xa0))
                         return false;
                 i += k;
         }

@@ -496,8 +496,24 @@ static void test_strcpy(void **state) {
         assert_string_equal(buf, "");
 }
 
+
+static void test_utf8_len_bounded(void **state) {
+        (void) state;
+        /* A 2-, 3- and 4-byte character cut short by the length: never read past it (the fuzzer
+         * found the NSS parser reading beyond a field's end). */
+        assert_int_equal(roles_utf8_len_n("\xc3\xa7", 2), 2);
+        assert_int_equal(roles_utf8_len_n("\xc3\xa7", 1), 0);
+        assert_int_equal(roles_utf8_len_n("\xe2\x82\xac", 2), 0);
+        assert_int_equal(roles_utf8_len_n("\xe2\x82\xac", 3), 3);
+        assert_int_equal(roles_utf8_len_n("\xf0\x9f\x98\x80", 3), 0);
+        assert_int_equal(roles_utf8_len_n("\xf0\x9f\x98\x80", 4), 4);
+        assert_int_equal(roles_utf8_len_n("a", 0), 0);
+        assert_int_equal(roles_utf8_len("\xe2\x82"), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_utf8_len_bounded),
                 cmocka_unit_test(test_name_valid),
                 cmocka_unit_test(test_name_invalid),
                 cmocka_unit_test(test_name_embedded_nul),
