@@ -20,30 +20,6 @@
 
 #define NOW INT64_C(1767225600)         /* 2026-01-01T00:00:00Z */
 
-#define assert_ok(s, expr)                                                                        \
-        do {                                                                                      \
-                int r_ = (expr);                                                                  \
-                if (r_ < 0)                                                                       \
-                        fail_msg("%s = %d: %s", #expr, r_, roles_store_error(s));                 \
-        } while (0)
-
-static int setup(void **state) {
-        struct test_env *e = calloc(1, sizeof(*e));
-        if (!e)
-                return -1;
-        test_env_setup(e);
-        test_env_init(e);
-        *state = e;
-        return 0;
-}
-
-static int teardown(void **state) {
-        struct test_env *e = *state;
-        test_env_teardown(e);
-        free(e);
-        return 0;
-}
-
 /* ---- building the model through the store ------------------------------------------------------ */
 
 static struct roles_store *writer(struct test_env *e) {
@@ -741,7 +717,6 @@ static void test_long_chain(void **state) {
         resolved_free(&x);
 }
 
-
 /* ---- the fast check against the full resolution ------------------------------------------------------ */
 
 /* A small deterministic generator, so a failure names a seed that reproduces it. */
@@ -852,20 +827,20 @@ static void test_check_matches_resolution(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_transitive, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_diamond, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_shared_metarole_between_roles, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_cycle_in_database, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_disabled_role_perm, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_wildcards, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_tampered_perms_ignored, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_until, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_superuser, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_inactive_users, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_check, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_resolution_path, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_long_chain, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_check_matches_resolution, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_transitive, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_diamond, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_shared_metarole_between_roles, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_cycle_in_database, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_disabled_role_perm, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_wildcards, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_tampered_perms_ignored, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_until, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_superuser, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_inactive_users, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_check, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_resolution_path, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_long_chain, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_check_matches_resolution, test_setup, test_teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

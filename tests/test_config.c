@@ -20,22 +20,6 @@
 #include "testlib.h"
 #include "util.h"
 
-static int setup(void **state) {
-        struct test_env *e = calloc(1, sizeof(*e));
-        if (!e)
-                return -1;
-        test_env_setup(e);
-        *state = e;
-        return 0;
-}
-
-static int teardown(void **state) {
-        struct test_env *e = *state;
-        test_env_teardown(e);
-        free(e);
-        return 0;
-}
-
 static void write_file(const char *path, const char *text, mode_t mode) {
         unlink(path);
         int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
@@ -602,12 +586,12 @@ int main(int argc, char **argv) {
                 cmocka_unit_test(test_errors_name_the_line),
                 cmocka_unit_test(test_error_long_line_and_nul),
                 cmocka_unit_test(test_error_small_buffer),
-                cmocka_unit_test_setup_teardown(test_load_file, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_load_error_names_file_and_line, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_load_missing, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_load_refuses_unsafe_files, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_load_file, test_setup_empty, test_teardown),
+                cmocka_unit_test_setup_teardown(test_load_error_names_file_and_line, test_setup_empty, test_teardown),
+                cmocka_unit_test_setup_teardown(test_load_missing, test_setup_empty, test_teardown),
+                cmocka_unit_test_setup_teardown(test_load_refuses_unsafe_files, test_setup_empty, test_teardown),
                 cmocka_unit_test(test_config_path),
-                cmocka_unit_test_setup_teardown(test_config_path_setuid_ignores_env, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_config_path_setuid_ignores_env, test_setup_empty, test_teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -46,14 +46,6 @@ static int parallel_failures(void) {
 }
 #define TOTP_RACES        25
 
-/* Fail with the store's reason when a call that should work does not. */
-#define assert_ok(s, expr)                                                                        \
-        do {                                                                                      \
-                int r_ = (expr);                                                                  \
-                if (r_ < 0)                                                                       \
-                        fail_msg("%s = %d: %s", #expr, r_, roles_store_error(s));                 \
-        } while (0)
-
 /* ---- fixture: two users with secrets rows, alice with a password and two pending codes ---------- */
 
 struct fixture {

@@ -23,40 +23,6 @@
 
 #define NOW INT64_C(1767225600)         /* 2026-01-01T00:00:00Z: every writer's pinned clock */
 
-/* Fail with the store's reason when a call that should work does not. */
-#define assert_ok(s, expr)                                                                        \
-        do {                                                                                      \
-                int r_ = (expr);                                                                  \
-                if (r_ < 0)                                                                       \
-                        fail_msg("%s = %d: %s", #expr, r_, roles_store_error(s));                 \
-        } while (0)
-
-static int setup(void **state) {
-        struct test_env *e = calloc(1, sizeof(*e));
-        if (!e)
-                return -1;
-        test_env_setup(e);
-        test_env_init(e);
-        *state = e;
-        return 0;
-}
-
-static int setup_empty(void **state) {
-        struct test_env *e = calloc(1, sizeof(*e));
-        if (!e)
-                return -1;
-        test_env_setup(e);
-        *state = e;
-        return 0;
-}
-
-static int teardown(void **state) {
-        struct test_env *e = *state;
-        test_env_teardown(e);
-        free(e);
-        return 0;
-}
-
 static struct roles_store *writer(struct test_env *e) {
         struct roles_store *s = test_writer(e);
         roles_store_set_now(s, NOW);
@@ -1590,39 +1556,39 @@ static void test_backup(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_init_creates_files, setup_empty, teardown),
-                cmocka_unit_test_setup_teardown(test_init_keeps_data, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_open_missing, setup_empty, teardown),
-                cmocka_unit_test_setup_teardown(test_serial, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_uncommitted_writer, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_reader_is_read_only, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_user_add_allocates, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_user_add_refused, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_user_add_refused_late, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_user_primary_group, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_user_update, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_user_delete, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_user_delete_keeps_shared_group, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_groups, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_group_delete_primary_busy, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_group_members, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_metarole_builtins, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_metarole_add_delete, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_metarole_cycles, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_metarole_publish, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_metarole_perms, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_roles, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_role_assign_until, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_reader_snapshot, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_newer_side_files_refused, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_unsafe_files_refused, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_secret_password, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_secret_codes, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_tampered_user_rows, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_tampered_group_rows, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_backup, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_init_creates_files, test_setup_empty, test_teardown),
+                cmocka_unit_test_setup_teardown(test_init_keeps_data, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_open_missing, test_setup_empty, test_teardown),
+                cmocka_unit_test_setup_teardown(test_serial, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_uncommitted_writer, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_reader_is_read_only, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_user_add_allocates, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_user_add_refused, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_user_add_refused_late, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_user_primary_group, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_user_update, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_user_delete, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_user_delete_keeps_shared_group, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_groups, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_group_delete_primary_busy, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_group_members, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_metarole_builtins, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_metarole_add_delete, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_metarole_cycles, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_metarole_publish, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_metarole_perms, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_roles, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_role_assign_until, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_reader_snapshot, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_newer_schema_refused, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_newer_side_files_refused, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_unsafe_files_refused, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_audit, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_secret_password, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_secret_codes, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_tampered_user_rows, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_tampered_group_rows, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_backup, test_setup, test_teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdbool.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,4 +91,30 @@ char *test_read_file(const char *path, size_t *ret_len) {
         fclose(f);
         *ret_len = len;
         return buf;
+}
+
+static int setup_env(void **state, bool init) {
+        struct test_env *e = calloc(1, sizeof(*e));
+        if (!e)
+                return -1;
+        test_env_setup(e);
+        if (init)
+                test_env_init(e);
+        *state = e;
+        return 0;
+}
+
+int test_setup(void **state) {
+        return setup_env(state, true);
+}
+
+int test_setup_empty(void **state) {
+        return setup_env(state, false);
+}
+
+int test_teardown(void **state) {
+        struct test_env *e = *state;
+        test_env_teardown(e);
+        free(e);
+        return 0;
 }

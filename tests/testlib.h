@@ -27,5 +27,19 @@ struct roles_store *test_reader(struct test_env *e, unsigned flags);
 /* Commit and close a writer, failing the test on error. */
 void test_commit(struct roles_store *s);
 
+/* cmocka fixtures: a struct test_env in *state, with the three files created (test_setup) or
+ * not yet (test_setup_empty); test_teardown removes it all. */
+int test_setup(void **state);
+int test_setup_empty(void **state);
+int test_teardown(void **state);
+
+/* Fail with the store's reason when a call that should work does not. */
+#define assert_ok(s, expr)                                                                        \
+        do {                                                                                      \
+                int r_ = (expr);                                                                  \
+                if (r_ < 0)                                                                       \
+                        fail_msg("%s = %d: %s", #expr, r_, roles_store_error(s));                 \
+        } while (0)
+
 /* Read a whole file into a malloc'd buffer (for byte-for-byte comparisons). */
 char *test_read_file(const char *path, size_t *ret_len);
