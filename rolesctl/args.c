@@ -50,3 +50,42 @@ int args_parse(int argc, char **argv, const struct opt_spec *spec, size_t n_pos,
         *ret = a;
         return 0;
 }
+
+int args_split_words(char *line, char **words, int max, int *ret_n) {
+        int n = 0;
+        char *in = line, *out = line;
+        for (;;) {
+                while (*in == ' ' || *in == '\t')
+                        in++;
+                if (*in == '\0' || *in == '#')
+                        break;
+                if (n >= max)
+                        return -E2BIG;
+                words[n++] = out;
+                char quote = 0;
+                for (; *in; in++) {
+                        if (quote) {
+                                if (*in == quote)
+                                        quote = 0;
+                                else if (*in == '\\' && quote == '"' && (in[1] == '"' || in[1] == '\\'))
+                                        *out++ = *++in;
+                                else
+                                        *out++ = *in;
+                        } else if (*in == '\'' || *in == '"')
+                                quote = *in;
+                        else if (*in == '\\' && in[1])
+                                *out++ = *++in;
+                        else if (*in == ' ' || *in == '\t')
+                                break;
+                        else
+                                *out++ = *in;
+                }
+                if (quote)
+                        return -EINVAL;
+                if (*in)
+                        in++;
+                *out++ = '\0';
+        }
+        *ret_n = n;
+        return 0;
+}

@@ -68,6 +68,13 @@ struct args {
  */
 int args_parse(int argc, char **argv, const struct opt_spec *spec, size_t n_pos, const char *usage, struct args *ret);
 
+/*
+ * Split a batch line into words in place, as a shell would for simple cases: blanks separate,
+ * '...' and "..." quote, backslash escapes the next character, '#' starts a comment. -E2BIG
+ * past max words, -EINVAL on an unbalanced quote.
+ */
+int args_split_words(char *line, char **words, int max, int *ret_n);
+
 /* Value of option i, or NULL if not given. */
 static inline const char *args_opt(const struct args *a, size_t i) {
         return a->val[i];

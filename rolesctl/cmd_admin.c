@@ -273,49 +273,6 @@ static int cmd_doctor(struct cli *c, int argc, char **argv) {
 
 #define BATCH_ARGS_MAX 64
 
-/*
- * Split a line into words in place, as a shell would for simple cases: blanks separate,
- * '...' and "..." quote, backslash escapes the next character, '#' starts a comment.
- */
-static int split_words(char *line, char **words, int max, int *ret_n) {
-        int n = 0;
-        char *in = line, *out = line;
-        for (;;) {
-                while (*in == ' ' || *in == '\t')
-                        in++;
-                if (*in == '\0' || *in == '#')
-                        break;
-                if (n >= max)
-                        return -E2BIG;
-                words[n++] = out;
-                char quote = 0;
-                for (; *in; in++) {
-                        if (quote) {
-                                if (*in == quote)
-                                        quote = 0;
-                                else if (*in == '\\' && quote == '"' && (in[1] == '"' || in[1] == '\\'))
-                                        *out++ = *++in;
-                                else
-                                        *out++ = *in;
-                        } else if (*in == '\'' || *in == '"')
-                                quote = *in;
-                        else if (*in == '\\' && in[1])
-                                *out++ = *++in;
-                        else if (*in == ' ' || *in == '\t')
-                                break;
-                        else
-                                *out++ = *in;
-                }
-                if (quote)
-                        return -EINVAL;
-                if (*in)
-                        in++;
-                *out++ = '\0';
-        }
-        *ret_n = n;
-        return 0;
-}
-
 static int cmd_batch(struct cli *c, int argc, char **argv) {
         struct roles_store *s;
         struct args a;
@@ -348,7 +305,7 @@ static int cmd_batch(struct cli *c, int argc, char **argv) {
                         line[--n] = '\0';
                 char *words[BATCH_ARGS_MAX];
                 int nw = 0;
-                if (split_words(line, words, BATCH_ARGS_MAX, &nw) < 0) {
+                if (args_split_words(line, words, BATCH_ARGS_MAX, &nw) < 0) {
                         r = cli_fail(EXIT_USAGE, "batch line %u: unbalanced quote or too many words; nothing changed", lineno);
                         break;
                 }

@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: MIT */
+/* rolesctl's spine, shared by main and batch: dispatch, the store, and error lines. */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const struct {
+        const struct command *commands;
+        const size_t *n;
+} command_sets[] = {
+        { user_commands, &n_user_commands },
+        { group_commands, &n_group_commands },
+        { metarole_commands, &n_metarole_commands },
+        { role_commands, &n_role_commands },
+        { admin_commands, &n_admin_commands },
+};
+
+/* The batch line being run, named in every error it causes; 0 outside a batch. */
+static unsigned fail_batch_line;
+
+void cli_fail_batch_line(unsigned lineno) {
+        fail_batch_line = lineno;
+}
+
+int cli_fail(int exit_code, const char *fmt, ...) {
+        char msg[1024];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+
+        /* Always exactly one line: a name that carries a newline or an escape is shown escaped. */
+        fputs("rolesctl: ", stderr);
+        if (fail_batch_line > 0)
+                fprintf(stderr, "batch line %u: ", fail_batch_line);
+        out_text(stderr, msg);
+        if (fail_batch_line > 0)
+                fputs("; nothing changed", stderr);
+        fputc('\n', stderr);
+        return exit_code;
+}
+
+int cli_exit_code(int r) {
+        switch (r) {
+        case 0:
+                return EXIT_OK;
+        case -EINVAL:
+        case -ERANGE:
+        case -ENAMETOOLONG:
+        case -E2BIG:
+                return EXIT_USAGE;
+        case -ENOENT:
+                return EXIT_NOT_FOUND;
+        case -EEXIST:
+        case -EBUSY:
+        case -ELOOP:
+        case -EALREADY:
+                return EXIT_CONFLICT;
+        default:
+                return EXIT_ERROR;
+        }
+}
+
+int cli_fail_store(struct cli *c, int r) {
+        return cli_fail(cli_exit_code(r), "%s", c->store ? roles_store_error(c->store) : strerror(-r));
+}
+
+int cli_check_local_name(struct cli *c, const char *name, bool group) {
+        /* getpwnam/getgrnam ask every service in nsswitch.conf, roles too: an answer inside
+         * roles' ranges is roles' own (or will be refused as a duplicate by the store). */
+        if (group) {
+                struct group *gr = getgrnam(name);
+                if (gr && (gr->gr_gid < c->cfg.gid_min || gr->gr_gid > c->cfg.gid_max))
+                        return cli_fail(EXIT_CONFLICT, "'%s' is a local group on this host (gid %u): a roles group of "
+                                        "that name would be hidden by it and lend it its members", name,
+                                        (unsigned) gr->gr_gid);
+        } else {
+                struct passwd *pw = getpwnam(name);
+                if (pw && (pw->pw_uid < c->cfg.uid_min || pw->pw_uid > c->cfg.uid_max))
+                        return cli_fail(EXIT_CONFLICT, "'%s' is a local account on this host (uid %u): a roles user of "
+                                        "that name would be hidden by it and lend it their groups", name,
+                                        (unsigned) pw->pw_uid);
+        }
+        return EXIT_OK;
+}
+
+int cli_store(struct cli *c, unsigned flags, struct roles_store **ret) {
+        if (c->store && (c->store_flags & flags) == flags) {
+                *ret = c->store;
+                return 0;
+        }
+        /* Only outside batch can a store need reopening with more rights. */
+        roles_store_close(c->store);
+        c->store = NULL;
+        if (flags & ROLES_STORE_WRITE)
+                flags |= ROLES_STORE_SECRETS;
+
+        char err[512];
+        int r = roles_store_open(&c->cfg, flags, &c->store, err, sizeof(err));
+        if (r < 0)
+                return cli_fail(cli_exit_code(r) == EXIT_NOT_FOUND ? EXIT_ERROR : cli_exit_code(r), "%s", err);
+        c->store_flags = flags;
+        r = roles_store_set_actor(c->store, c->actor);
+        if (r < 0)
+                return cli_fail_store(c, r);
+        *ret = c->store;
+        return 0;
+}
+
+int cli_dispatch(struct cli *c, int argc, char **argv) {
+        if (argc < 1)
+                return cli_fail(EXIT_USAGE, "missing command; see 'rolesctl --help'");
+        for (size_t s = 0; s < ROLES_N_ELEMENTS(command_sets); s++) {
+                for (size_t i = 0; i < *command_sets[s].n; i++) {
+                        const struct command *cmd = &command_sets[s].commands[i];
+                        if (strcmp(cmd->noun, argv[0]) != 0)
+                                continue;
+                        if (!cmd->verb) {
+                                if (c->in_batch && !cmd->batchable)
+                                        return cli_fail(EXIT_USAGE, "'%s' cannot run inside a batch", cmd->noun);
+                                return cmd->run(c, argc - 1, argv + 1);
+                        }
+                        if (argc < 2 || strcmp(cmd->verb, argv[1]) != 0)
+                                continue;
+                        if (c->in_batch && !cmd->batchable)
+                                return cli_fail(EXIT_USAGE, "'%s %s' cannot run inside a batch", cmd->noun, cmd->verb);
+                        return cmd->run(c, argc - 2, argv + 2);
+                }
+        }
+        if (argc >= 2)
+                return cli_fail(EXIT_USAGE, "unknown command '%s %s'; see 'rolesctl --help'", argv[0], argv[1]);
+        return cli_fail(EXIT_USAGE, "unknown command '%s'; see 'rolesctl --help'", argv[0]);
+}
