@@ -1,0 +1,149 @@
+# SPDX-License-Identifier: MIT
+# What the root-only end-to-end scripts share: entering a private mount namespace, overlays that
+# keep the host's files untouched, the name-service and roles configuration, the sanitizer
+# runtime a sanitizer-built module needs, and the counted checks ("N passed, M failed" last).
+#
+# A script sources this file, then calls
+#     ns_enter NAME "$@"     # re-runs the script as root inside `unshare -m`; sets S (a tmpfs)
+#     ns_overlay etc var/lib # each directory becomes an overlay whose upper layer is under $S
+# and uses ok/bad/check/eq/die/ns_finish. A script may define ns_on_die (extra output before a
+# fatal exit) and ns_on_exit (cleanup, run on every exit).
+
+pass=0 fail=0
+
+ok() { pass=$((pass + 1)); }
+bad() {
+        fail=$((fail + 1))
+        echo "FAIL: $*"
+}
+die() {
+        echo "FATAL: $*"
+        declare -F ns_on_die >/dev/null && ns_on_die
+        echo "$pass passed, $((fail + 1)) failed"
+        exit 1
+}
+# check WHAT COMMAND...: the command succeeds.
+check() {
+        local what=$1
+        shift
+        if "$@"; then ok; else bad "$what"; fi
+}
+# eq WHAT GOT WANT
+eq() {
+        if [ "$2" = "$3" ]; then ok; else bad "$1: got <<$2>>, want <<$3>>"; fi
+}
+ns_finish() {
+        echo "$pass passed, $fail failed"
+        [ "$fail" -eq 0 ]
+        exit
+}
+
+# ns_enter NAME ARGS...: outside, check for root and re-run "$0 ARGS..." in a private mount
+# namespace with a scratch directory; inside, set S to that directory, mounted as a tmpfs, and
+# drop meson's LD_LIBRARY_PATH (only the programs under test may load a sanitizer-built module).
+ns_enter() {
+        local name=$1
+        shift
+        if [ "${ROLES_NS_INNER:-}" != 1 ]; then
+                if [ "$(id -u)" != 0 ]; then
+                        echo "$name: needs root (a private mount namespace with overlays); run the suite as" >&2
+                        echo "root, as CI does. Not skipping: a test that did not run did not pass." >&2
+                        echo "0 passed, 1 failed"
+                        exit 1
+                fi
+                local scratch rc
+                scratch=$(mktemp -d "/tmp/roles-$name.XXXXXX") || exit 1
+                ROLES_NS_INNER=1 ROLES_NS_SCRATCH=$scratch unshare -m --propagation private -- bash "$0" "$@"
+                rc=$?
+                # A mount point inside the namespace only: empty on the host.
+                rmdir "$scratch" 2>/dev/null
+                exit $rc
+        fi
+        unset LD_LIBRARY_PATH LD_PRELOAD
+        S=$ROLES_NS_SCRATCH
+        trap 'declare -F ns_on_exit >/dev/null && ns_on_exit' EXIT
+        mount -t tmpfs -o mode=0755 tmpfs "$S" || die "mount tmpfs on $S"
+        if [ -S /var/run/nscd/socket ] || [ -S /run/nscd/socket ]; then
+                die "nscd is running: its cache would answer instead of the modules"
+        fi
+}
+
+# ns_overlay DIR...: each /DIR becomes an overlay whose writes land in $S/ovl/DIR.
+ns_overlay() {
+        local d
+        for d in "$@"; do
+                mkdir -p "$S/ovl/$d/u" "$S/ovl/$d/w"
+                mount -t overlay overlay -o "lowerdir=/$d,upperdir=$S/ovl/$d/u,workdir=$S/ovl/$d/w" "/$d" ||
+                        die "overlay on /$d"
+        done
+        if [ -e "$S/ovl/etc" ]; then
+                touch /etc/.roles-ns-probe && [ -e "$S/ovl/etc/u/.roles-ns-probe" ] || die "/etc is not the private overlay"
+                rm -f /etc/.roles-ns-probe
+        fi
+}
+
+# ns_configure [EXTRA_CONF_LINES]: passwd/group/shadow from files then roles; /etc/roles.conf
+# with the cheapest argon2 parameters (and the extra lines); no roles databases yet.
+ns_configure() {
+        sed -i -E '/^(passwd|group|shadow|gshadow):/d' /etc/nsswitch.conf
+        cat >>/etc/nsswitch.conf <<'NSS'
+passwd:         files roles
+group:          files roles
+shadow:         files roles
+gshadow:        files
+NSS
+        printf 'argon2_t_cost = 1\nargon2_m_cost_kib = 1024\nargon2_parallelism = 1\n%s' "${1:-}" >/etc/roles.conf
+        chmod 0644 /etc/roles.conf
+        rm -rf /var/lib/roles
+}
+
+# ns_sanitizer_preload MODULE: the libraries a process must preload to run a sanitizer-built
+# MODULE (empty for a normal build). libasan exports crypt_r (an interceptor that binds the real
+# one when the process starts), so an ASan-linked module may not name libcrypt.so.1 as NEEDED:
+# without libcrypt in the initial library list its crypt_r would call a null pointer.
+ns_sanitizer_preload() {
+        local rt crypt_lib
+        rt=$(ldd "$1" 2>/dev/null | awk '/libasan\.so/ { print $3 }')
+        [ -n "$rt" ] || return 0
+        crypt_lib=$(ldconfig -p | awk '$1 == "libcrypt.so.1" && /x86-64/ { print $NF; exit }')
+        echo "$rt${crypt_lib:+ $crypt_lib}"
+}
+# Sanitizer options for the programs under test: any report is an exit status of 99.
+ns_sanitizer_options=("ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:exitcode=99"
+        "UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:exitcode=99")
+
+# ns_private_dev: /dev becomes an overlay (for a /dev/log of our own), its submounts put back
+# from a bind of the real /dev taken first.
+ns_private_dev() {
+        local d
+        mkdir -p "$S/hostdev"
+        mount --rbind /dev "$S/hostdev" || die "bind /dev"
+        ns_overlay dev
+        for d in pts shm mqueue; do
+                if mountpoint -q "$S/hostdev/$d"; then
+                        mount --bind "$S/hostdev/$d" "/dev/$d" || die "put back /dev/$d"
+                fi
+        done
+}
+
+# ns_syslog FILE: catch syslog(3) messages on the namespace's /dev/log (after ns_private_dev),
+# one per line in FILE; sets ns_syslog_pid (kill it in ns_on_exit). Returns once a probe arrived.
+ns_syslog() {
+        rm -f /dev/log
+        python3 - "$1" <<'PY' &
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind("/dev/log")
+os.chmod("/dev/log", 0o666)
+with open(sys.argv[1], "a", buffering=1) as f:
+    while True:
+        f.write(s.recv(8192).decode("utf-8", "backslashreplace").rstrip("\n") + "\n")
+PY
+        ns_syslog_pid=$!
+        local _
+        for _ in $(seq 50); do [ -S /dev/log ] && break; sleep 0.1; done
+        [ -S /dev/log ] || die "the syslog catcher did not start"
+        logger -t roles-ns probe
+        for _ in $(seq 50); do grep -q 'roles-ns.*probe' "$1" 2>/dev/null && break; sleep 0.1; done
+        grep -q 'roles-ns.*probe' "$1" 2>/dev/null || die "syslog messages do not arrive"
+}
