@@ -147,3 +147,69 @@ PY
         for _ in $(seq 50); do grep -q 'roles-ns.*probe' "$1" 2>/dev/null && break; sleep 0.1; done
         grep -q 'roles-ns.*probe' "$1" 2>/dev/null || die "syslog messages do not arrive"
 }
+
+# ns_sudoers [LINE...]: /etc/sudoers trusting root and the group admin (a published metarole in
+# the tests), one password try, plus the LINEs; no /etc/sudoers.d.
+ns_sudoers() {
+        {
+                printf '%s\n' 'Defaults env_reset' 'Defaults !lecture' 'Defaults passwd_tries=1' \
+                        'root    ALL=(ALL:ALL) ALL' '%admin  ALL=(ALL:ALL) ALL'
+                [ $# -eq 0 ] || printf '%s\n' "$@"
+        } >/etc/sudoers
+        chown root:root /etc/sudoers && chmod 0440 /etc/sudoers && rm -rf /etc/sudoers.d || die "write /etc/sudoers"
+}
+
+# ---- memcheck -------------------------------------------------------------------------------------
+# With ROLES_TEST_VALGRIND=1 (`meson test --setup valgrind` sets it for shell tests, through
+# tests/valgrind.sh), the programs under test run under valgrind memcheck: a script puts
+# "${ns_valgrind[@]}" (empty otherwise) right before each one and calls ns_valgrind_verdict after.
+ns_lib_dir=$(dirname "$(realpath "${BASH_SOURCE[0]}")")
+ns_valgrind=()
+
+# ns_valgrind_setup MODULE...: after ns_enter. A sanitizer-built module cannot run under valgrind.
+ns_valgrind_setup() {
+        [ "${ROLES_TEST_VALGRIND:-}" = 1 ] || return 0
+        command -v valgrind >/dev/null || die "ROLES_TEST_VALGRIND=1, but valgrind is missing (apt-get install valgrind)"
+        local m
+        for m in "$@"; do
+                [ -z "$(ns_sanitizer_preload "$m")" ] || die "$m is sanitizer-built: valgrind needs a build without -Db_sanitize"
+        done
+        # Where any user can run it (the checks made as nobody), with logs anyone can write.
+        mkdir -m 0755 "$S/valgrind" && mkdir -m 1777 "$S/valgrind/log" &&
+                install -m 0755 "$ns_lib_dir/valgrind.sh" "$S/valgrind/" || die "set up $S/valgrind"
+        ns_valgrind=("$S/valgrind/valgrind.sh" "--log-file=$S/valgrind/log/%p.log" --track-fds=yes)
+        echo "# the programs under test run under valgrind memcheck"
+}
+
+# ns_valgrind_verdict WHAT [FD_ERE]: when memcheck is on, one check per process it ran since the
+# last verdict: no error and, with FD_ERE, no descriptor of a path matching FD_ERE still open at
+# exit. No process at all is a failure too: the program under test escaped memcheck. Call it in
+# the script's own shell, not in a $(...) subshell, whose counts would be lost.
+ns_valgrind_verdict() {
+        [ ${#ns_valgrind[@]} -gt 0 ] || return 0
+        local what=$1 fd_ere=${2:-} log n=0 open
+        for log in "$S"/valgrind/log/*.log; do
+                [ -e "$log" ] || continue
+                n=$((n + 1))
+                open=
+                [ -n "$fd_ere" ] && open=$(grep -oE "Open file descriptor [0-9]+: ($fd_ere).*" "$log")
+                if ! grep -q 'ERROR SUMMARY: 0 errors' "$log"; then
+                        # No summary at all: valgrind was killed (a timeout) before the end.
+                        bad "valgrind: $what: $(grep -oE 'ERROR SUMMARY: [0-9]+ errors' "$log" || echo 'no error summary')"
+                        ns_valgrind_errors "$log"
+                elif [ -n "$open" ]; then
+                        bad "valgrind: $what: still open at exit: $(tr '\n' ' ' <<<"$open")"
+                else
+                        ok
+                fi
+                rm -f "$log"
+        done
+        [ "$n" -gt 0 ] || bad "valgrind: $what: no memcheck log (the program did not run under valgrind)"
+}
+# The error reports of a memcheck log, without its banner and summaries, descriptors and the
+# "possibly lost" blocks, which are not errors.
+ns_valgrind_errors() {
+        sed -E 's/^==[0-9]+== ?//' "$1" |
+                awk -v RS= -v ORS='\n\n' '!/^(Memcheck,|Use --track-origins|FILE DESCRIPTORS|Open file descriptor|HEAP SUMMARY|LEAK SUMMARY|Reachable blocks|For lists|For counts|ERROR SUMMARY)/ && !/are possibly lost in/' |
+                sed 's/^/#   /' | head -n 80
+}

@@ -3,98 +3,39 @@
 # libnss_roles.so.2 through the real glibc, as ordinary programs use it: getent, id, ls, a
 # long-running python process, as root and as nobody. Runs in a private mount namespace where
 # /etc and /var/lib are overlays on a tmpfs, so the host's files are never touched; needs root
-# (CI runs as root). Every check is counted; the last line says "N passed, M failed".
+# (CI runs as root). Every check is counted; the last line says "N passed, M failed". With
+# ROLES_TEST_VALGRIND=1 (`meson test --setup valgrind`), getent, id, ls and stat run under valgrind
+# memcheck, and each of their runs is one more check (tests/ns-lib.sh: ns_valgrind_verdict).
 #
 #   test_nss_glibc.sh ROLESCTL NSS_LIB_DIR
 set -u
+. "$(dirname "$0")/ns-lib.sh"
 
-if [ "${ROLES_NSS_GLIBC_INNER:-}" != 1 ]; then
-        if [ "$(id -u)" != 0 ]; then
-                echo "test_nss_glibc.sh: needs root (a private mount namespace with /etc and /var/lib overlays);" >&2
-                echo "run the suite as root, as CI does. Not skipping: a test that did not run did not pass." >&2
-                echo "0 passed, 1 failed"
-                exit 1
-        fi
-        [ $# -eq 2 ] || { echo "usage: test_nss_glibc.sh ROLESCTL NSS_LIB_DIR" >&2; exit 1; }
-        # The scratch directory is a mount point inside the namespace only; on the host it stays
-        # empty and is removed afterwards.
-        scratch=$(mktemp -d /tmp/roles-nss-glibc.XXXXXX) || exit 1
-        ROLES_NSS_GLIBC_INNER=1 ROLES_NSS_GLIBC_SCRATCH=$scratch \
-                unshare -m --propagation private -- bash "$0" "$@"
-        rc=$?
-        rmdir "$scratch" 2>/dev/null
-        exit $rc
-fi
-
-# Only the programs under test get the module (through nssenv below): meson exports
-# LD_LIBRARY_PATH to the build's library directory, and a sanitizer-built module must not be
-# loaded by mount, chown, runuser and the rest, which resolve names too.
-unset LD_LIBRARY_PATH LD_PRELOAD
+[ $# -eq 2 ] || { echo "usage: test_nss_glibc.sh ROLESCTL NSS_LIB_DIR" >&2; exit 1; }
+ns_enter nss-glibc "$@"
 R=$(realpath "$1")
 L=$(realpath "$2")
-S=$ROLES_NSS_GLIBC_SCRATCH
-pass=0 fail=0
+ns_overlay etc var/lib
+ns_configure
 
-ok() { pass=$((pass + 1)); }
-bad() {
-        fail=$((fail + 1))
-        echo "FAIL: $*"
-}
-die() {
-        echo "FATAL: $*"
-        echo "$pass passed, $((fail + 1)) failed"
-        exit 1
-}
-
-# ---- the namespace ------------------------------------------------------------------------------
-mount -t tmpfs -o mode=0755 tmpfs "$S" || die "mount tmpfs on $S"
-for d in etc var/lib; do
-        mkdir -p "$S/$d/u" "$S/$d/w"
-        mount -t overlay overlay -o "lowerdir=/$d,upperdir=$S/$d/u,workdir=$S/$d/w" "/$d" || die "overlay on /$d"
-done
-# Sanity: the overlay is private (a file written here is not on the host: checked from outside by
-# the empty scratch directory, and here by the upper directory holding it).
-touch /etc/.roles-nss-glibc-probe && [ -e "$S/etc/u/.roles-nss-glibc-probe" ] || die "/etc is not the private overlay"
-rm -f /etc/.roles-nss-glibc-probe
-
-cat >/etc/roles.conf <<'CONF'
-argon2_t_cost = 1
-argon2_m_cost_kib = 1024
-argon2_parallelism = 1
-CONF
-# Only what this test needs from nsswitch.conf: files first, then roles.
-sed -i -E '/^(passwd|group|shadow|gshadow):/d' /etc/nsswitch.conf
-cat >>/etc/nsswitch.conf <<'NSS'
-passwd:         files roles
-group:          files roles
-shadow:         files roles
-gshadow:        files
-NSS
-rm -rf /var/lib/roles
-# nscd would answer instead of the module.
-if [ -S /var/run/nscd/socket ] || [ -S /run/nscd/socket ]; then
-        die "nscd is running: its cache would answer instead of the module"
-fi
-
-# The module under test, copied where nobody can read it whatever the build directory's modes.
+# The module under test, copied where the user nobody can read it whatever the build directory's modes.
 mkdir -m 0755 "$S/lib"
 cp "$L/libnss_roles.so.2" "$S/lib/" || die "copy the module"
 chmod 0644 "$S/lib/libnss_roles.so.2"
 cmp -s "$L/libnss_roles.so.2" "$S/lib/libnss_roles.so.2" || die "the module's copy differs"
 L=$S/lib
 
-# An ASan-built module can only run in a process whose first library is the ASan runtime: preload
-# it into the programs under test (leak checking off: the leaks would be getent's and glibc's).
-# The module's own leaks are the cmocka test's business (nss-module, under ASan too).
-preload=
-asan_rt=$(ldd "$L/libnss_roles.so.2" 2>/dev/null | awk '/libasan\.so/ { print $3 }')
-if [ -n "$asan_rt" ]; then
-        preload=$asan_rt
-        echo "# the module is ASan-built: preloading $asan_rt"
-fi
+# Only the programs under test get the module (ns_enter dropped meson's LD_LIBRARY_PATH: a
+# sanitizer-built module must not be loaded by mount, chown, runuser and the rest, which resolve
+# names too). An ASan-built module needs its runtime preloaded (leak checking off: the leaks
+# would be getent's and glibc's; the module's own are the nss-module test's business).
 nssenv=(env "LD_LIBRARY_PATH=$L")
-[ -n "$preload" ] && nssenv+=("LD_PRELOAD=$preload" "ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:exitcode=99"
-        "UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:exitcode=99")
+preload=$(ns_sanitizer_preload "$L/libnss_roles.so.2")
+if [ -n "$preload" ]; then
+        echo "# the module is ASan-built: preloading $preload"
+        nssenv+=("LD_PRELOAD=$preload" "${ns_sanitizer_options[@]}")
+fi
+ns_valgrind_setup "$L/libnss_roles.so.2"
 
 # ---- the data, made with rolesctl ------------------------------------------------------------------
 "$R" init >/dev/null || die "rolesctl init"
@@ -134,19 +75,22 @@ carol_expire=$(($(date -u -d 2030-01-01 +%s) / 86400))
 frank_expire=$(($(date -u -d 2020-01-01 +%s) / 86400))
 
 # ---- running programs ---------------------------------------------------------------------------------
-# q CMD...: run with the module; sets OUT, ERR, RC.
-q() {
-        "${nssenv[@]}" "$@" >"$S/out" 2>"$S/err"
+# q CMD...: run with the module (under memcheck when it is on); sets OUT, ERR, RC.
+q() { run_as "" "$@"; }
+# qn CMD...: the same as nobody.
+qn() { run_as nobody "$@"; }
+run_as() {
+        local as=() vg=("${ns_valgrind[@]}")
+        [ -n "$1" ] && as=(runuser -u "$1" --)
+        shift
+        # python3 is never clean under memcheck (its own allocator): the long-running process
+        # check runs natively.
+        [ "$1" = python3 ] && vg=()
+        "${as[@]}" "${nssenv[@]}" "${vg[@]}" "$@" >"$S/out" 2>"$S/err"
         RC=$?
         OUT=$(cat "$S/out")
         ERR=$(cat "$S/err")
-}
-# As nobody.
-qn() {
-        runuser -u nobody -- "${nssenv[@]}" "$@" >"$S/out" 2>"$S/err"
-        RC=$?
-        OUT=$(cat "$S/out")
-        ERR=$(cat "$S/err")
+        [ ${#vg[@]} -eq 0 ] || ns_valgrind_verdict "$*"
 }
 # expect WHAT WANT_RC WANT_OUT: the last q's exit status and whole stdout, and an empty stderr.
 expect() {
@@ -216,7 +160,8 @@ q getent shadow dave; expect "getent shadow dave (disabled)" 0 "dave:!:::::::"
 q getent shadow carol; expect "getent shadow carol (--expires)" 0 "carol:*::::::$carol_expire:"
 q getent shadow frank; expect "getent shadow frank (expired)" 0 "frank:*::::::$frank_expire:"
 q getent shadow nosuch; expect "getent shadow nosuch" 2 ""
-if grep -q 'argon2' <<<"$(q getent shadow; echo "$OUT")"; then
+q getent shadow
+if grep -q 'argon2' <<<"$OUT"; then
         bad "a password hash appears in getent shadow"
 else
         ok
@@ -384,5 +329,4 @@ n=$(awk -F: '$3 == 0' <<<"$OUT" | wc -l)
 grep -qE '^(rootgrp|bad|user):' <<<"$OUT" && bad "tampered: getent group lists a tampered row" || ok
 qn getent passwd evil0; expect "tampered: nobody: getent passwd evil0" 2 ""
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+ns_finish
