@@ -1,7 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* `rolesctl doctor`: what a crash or a hand edit can leave behind, found and put right. */
-#include <dirent.h>
-#include <fcntl.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -114,40 +112,12 @@ static int find_missing_secrets(struct doctor *d) {
         return r < 0 ? r : 0;
 }
 
-/* Staged snapshots of writers that died: exactly ".BASE.stage-XXXXXX", regular files, not ours. */
-static int remove_stale_stages(struct doctor *d) {
-        struct roles_store *s = d->s;
-        char pattern[PATH_MAX];
-        int r = store_stage_name(s->cfg.public_db, pattern, sizeof(pattern));
-        if (r < 0)
-                return store_fail(s, r, "%s: path too long", s->cfg.public_db);
-        char *slash = strrchr(pattern, '/');
-        *slash = '\0';
-        const char *dir = pattern[0] ? pattern : "/", *prefix = slash + 1;
-        size_t prefix_len = strlen(prefix) - 6;         /* without "XXXXXX" */
-        const char *ours = s->stage_path[0] ? strrchr(s->stage_path, '/') + 1 : "";
-
-        DIR *dp = opendir(dir);
-        if (!dp)
-                return store_fail(s, -errno, "%s: %s", dir, strerror(errno));
-        struct dirent *de;
-        while ((de = readdir(dp))) {
-                struct stat st;
-                if (strncmp(de->d_name, prefix, prefix_len) != 0 || strlen(de->d_name) != prefix_len + 6 ||
-                    strcmp(de->d_name, ours) == 0)
-                        continue;
-                if (fstatat(dirfd(dp), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode)) {
-                        finding(d, "%s/%s: looks like a staged snapshot but is not a regular file: left alone", dir, de->d_name);
-                        continue;
-                }
-                finding(d, "%s/%s: staged snapshot of an interrupted writer: removed", dir, de->d_name);
-                if (unlinkat(dirfd(dp), de->d_name, 0) < 0) {
-                        r = store_fail(s, -errno, "%s/%s: %s", dir, de->d_name, strerror(errno));
-                        break;
-                }
-        }
-        closedir(dp);
-        return r < 0 ? r : 0;
+/* Staged snapshots of writers that died: every writer removes them when it stages its own
+ * (store_writer.c), this one included; doctor says how many there were. */
+static void report_swept_stages(struct doctor *d) {
+        unsigned n = d->s->stages_swept;
+        if (n > 0)
+                finding(d, "%u staged snapshot%s of interrupted writers: removed", n, n == 1 ? "" : "s");
 }
 
 /* Rows that refer to a user, group, role or metarole that is gone: only a hand edit (with
@@ -195,7 +165,8 @@ int roles_store_doctor(struct roles_store *s, roles_report_fn report, void *user
             (r = find_orphans(&d, s->state, "SELECT user_uuid FROM tally UNION SELECT user_uuid FROM tracking "
                               "UNION SELECT user_uuid FROM totp_used", "state.db")) < 0)
                 return r;
-        if ((r = find_missing_secrets(&d)) < 0 || (r = remove_stale_stages(&d)) < 0 || (r = remove_orphans(&d)) < 0)
+        report_swept_stages(&d);
+        if ((r = find_missing_secrets(&d)) < 0 || (r = remove_orphans(&d)) < 0)
                 return r;
         /* roles.db edited by hand (not through rolesctl) leaves the derived tables stale: rebuild
          * them, and publish only if that changed anything. */

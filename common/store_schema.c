@@ -170,17 +170,52 @@ struct schema {
         const char *file;               /* for messages */
         int version;                    /* what this code writes and reads */
         const char *const *migrations;  /* migrations[n]: version n -> n + 1 */
+        const char *const *tables;      /* every table of that version, NULL-terminated */
 };
 
 static const char *const public_migrations[] = { public_v1 };
 static const char *const secrets_migrations[] = { secrets_v1 };
 static const char *const state_migrations[] = { state_v1 };
 
-static const struct schema schemas[] = {
-        [STORE_PUBLIC]  = { "roles.db", ROLES_SCHEMA_PUBLIC, public_migrations },
-        [STORE_SECRETS] = { "secrets.db", ROLES_SCHEMA_SECRETS, secrets_migrations },
-        [STORE_STATE]   = { "state.db", ROLES_SCHEMA_STATE, state_migrations },
+static const char *const public_tables[] = {
+        "meta", "users", "groups", "group_members", "metaroles", "metarole_includes", "metarole_perms", "roles",
+        "role_perms", "role_assignments", "group_member_list", "user_gid_list", "passwd_buckets", "group_buckets",
+        "metarole_closure", "metarole_grants", NULL,
 };
+static const char *const secrets_tables[] = { "credentials", "codes", "audit", NULL };
+static const char *const state_tables[] = { "tracking", "tally", "totp_used", "login_audit", NULL };
+
+static const struct schema schemas[] = {
+        [STORE_PUBLIC]  = { "roles.db", ROLES_SCHEMA_PUBLIC, public_migrations, public_tables },
+        [STORE_SECRETS] = { "secrets.db", ROLES_SCHEMA_SECRETS, secrets_migrations, secrets_tables },
+        [STORE_STATE]   = { "state.db", ROLES_SCHEMA_STATE, state_migrations, state_tables },
+};
+
+/*
+ * A file of the right version that lacks one of its tables was damaged or edited by hand.
+ * Used anyway, it would answer from the tables that are left: a group whose members resolve
+ * no more, a login allowed while its failures could not be counted. So it is refused whole,
+ * as a newer file is.
+ */
+static int check_tables(struct roles_store *s, sqlite3 *db, const struct schema *sc) {
+        sqlite3_stmt *st = NULL;
+        int rc = sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?1", -1, &st, NULL);
+        if (rc != SQLITE_OK)
+                return store_sql_fail(s, db, rc, sc->file);
+        int r = 0;
+        for (const char *const *t = sc->tables; *t && r == 0; t++) {
+                sqlite3_bind_text(st, 1, *t, -1, SQLITE_STATIC);
+                rc = sqlite3_step(st);
+                if (rc == SQLITE_DONE)
+                        r = store_fail(s, -EPROTO, "%s has no table '%s': damaged or edited by hand; restore it from a backup",
+                                       sc->file, *t);
+                else if (rc != SQLITE_ROW)
+                        r = store_sql_fail(s, db, rc, sc->file);
+                sqlite3_reset(st);
+        }
+        sqlite3_finalize(st);
+        return r;
+}
 
 static int read_version(struct roles_store *s, sqlite3 *db, const char *file, int *ret) {
         sqlite3_stmt *st = NULL;
@@ -209,10 +244,14 @@ int store_schema_check(struct roles_store *s, sqlite3 *db, enum store_file which
                 return store_fail(s, -EPROTO, "%s has schema version %d, newer than this build of roles knows (%d); "
                                   "upgrade roles", sc->file, version, sc->version);
         if (version == sc->version)
-                return 0;
-        if (!migrate) {
+                return check_tables(s, db, sc);
+        /* Version 0 is an empty file (or not a roles database): only init creates a schema
+         * there. A writer that did would replace a roles.db truncated to nothing with an
+         * empty one, and leave every user's secrets to be purged as orphans. */
+        if (!migrate || (version == 0 && !(s->flags & ROLES_STORE_CREATE))) {
                 if (version == 0)
-                        return store_fail(s, -ENOENT, "%s is empty: run 'rolesctl init'", sc->file);
+                        return store_fail(s, -ENOENT, "%s is empty: restore it from a backup (or start afresh with "
+                                          "'rolesctl init')", sc->file);
                 return store_fail(s, -EPROTO, "%s has schema version %d, older than this build (%d): "
                                   "run 'rolesctl init' to migrate it", sc->file, version, sc->version);
         }
@@ -231,5 +270,6 @@ int store_schema_check(struct roles_store *s, sqlite3 *db, enum store_file which
                 if (r < 0)
                         return r;
         }
-        return 1;
+        r = check_tables(s, db, sc);
+        return r < 0 ? r : 1;
 }

@@ -14,19 +14,32 @@ static int require_state(struct roles_store *s) {
         return 0;
 }
 
+/*
+ * Ending a transaction must not need memory: a ROLLBACK that could not be parsed would leave
+ * state.db write-locked, and every other login unable to count a failure, for as long as the
+ * PAM handle keeps the store (an sshd session). So both ends are prepared (and cached) before
+ * the transaction begins.
+ */
+static const char commit_sql[] = "COMMIT", rollback_sql[] = "ROLLBACK";
+
 int roles_state_begin(struct roles_store *s) {
         int r = require_state(s);
-        return r < 0 ? r : store_exec_script(s, s->state, "BEGIN IMMEDIATE");
+        if (r < 0)
+                return r;
+        if (!store_stmt(s, s->state, commit_sql) || !store_stmt(s, s->state, rollback_sql))
+                return -EIO;
+        return store_exec_script(s, s->state, "BEGIN IMMEDIATE");
 }
 
+/* A commit that fails is rolled back: the transaction never outlives the call. */
 int roles_state_end(struct roles_store *s, bool commit) {
         int r = require_state(s);
         if (r < 0 || sqlite3_get_autocommit(s->state))
                 return r < 0 ? r : store_fail(s, -EINVAL, "internal error: no state.db transaction");
-        if (commit)
-                return store_exec_script(s, s->state, "COMMIT");
-        sqlite3_exec(s->state, "ROLLBACK", NULL, NULL, NULL);
-        return 0;
+        if (commit && (r = store_exec(s, s->state, commit_sql, "")) >= 0)
+                return 0;
+        (void) store_exec(s, s->state, rollback_sql, "");
+        return r;
 }
 
 static bool locked_at(int64_t locked_until, time_t now) {

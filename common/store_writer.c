@@ -14,6 +14,7 @@
  * secrets or state rows that refer to no user (which doctor removes) - never a user whose
  * secrets row belongs to someone else, since rows are keyed by uuid.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -55,6 +56,8 @@ static int take_lock(struct roles_store *s) {
         if (snprintf(path, sizeof(path), "%s.lock", s->cfg.public_db) >= (int) sizeof(path))
                 return store_fail(s, -ENAMETOOLONG, "%s: path too long", s->cfg.public_db);
         s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+        if (s->lock_fd < 0 && errno == ELOOP)   /* O_NOFOLLOW met a symlink: a file problem, not a conflict */
+                return store_fail(s, -EPERM, "%s: refusing a lock file that is a symlink", path);
         if (s->lock_fd < 0)
                 return store_fail(s, -errno, "%s: %s", path, strerror(errno));
         for (int waited = 0; flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0; waited += 50) {
@@ -165,6 +168,36 @@ int store_stage_name(const char *public_db, char *buf, size_t size) {
         return n < 0 || (size_t) n >= size ? -ENAMETOOLONG : 0;
 }
 
+/*
+ * Staged copies left by writers that died (SIGKILL, a crash, the OOM killer): only the holder of
+ * the lock stages, so under it none is live. Every writer removes them, or writers killed again
+ * and again would fill the disk with copies of roles.db (and then no login could count a
+ * failure). Best effort: one that cannot be removed is doctor's to report. Exactly
+ * ".BASE.stage-XXXXXX", regular files only.
+ */
+static void sweep_stages(struct roles_store *s) {
+        char pattern[PATH_MAX];
+        if (store_stage_name(s->cfg.public_db, pattern, sizeof(pattern)) < 0)
+                return;
+        char *slash = strrchr(pattern, '/');
+        *slash = '\0';
+        const char *dir = pattern[0] ? pattern : "/", *prefix = slash + 1;
+        size_t prefix_len = strlen(prefix) - 6;         /* without "XXXXXX" */
+
+        DIR *dp = opendir(dir);
+        if (!dp)
+                return;
+        struct dirent *de;
+        while ((de = readdir(dp))) {
+                struct stat st;
+                if (strncmp(de->d_name, prefix, prefix_len) == 0 && strlen(de->d_name) == prefix_len + 6 &&
+                    fstatat(dirfd(dp), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+                    unlinkat(dirfd(dp), de->d_name, 0) == 0)
+                        s->stages_swept++;
+        }
+        closedir(dp);
+}
+
 static int stage_snapshot(struct roles_store *s) {
         const char *path = s->cfg.public_db;
         int r, src = -1;
@@ -175,6 +208,7 @@ static int stage_snapshot(struct roles_store *s) {
         if (r < 0)
                 return r;
 
+        sweep_stages(s);
         r = store_stage_name(path, s->stage_path, sizeof(s->stage_path));
         if (r < 0)
                 return store_fail(s, r, "%s: path too long", path);

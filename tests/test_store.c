@@ -1554,6 +1554,134 @@ static void test_backup(void **state) {
         free(tar);
 }
 
+/* ---- faults: the store's side of tests/test_faults.sh -------------------------------------------- */
+
+static void write_file(const char *path, const char *data, size_t len) {
+        int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, data, len), (ssize_t) len);
+        close(fd);
+}
+
+/* Opening with flags fails with want, and the file is left as it was. */
+static void assert_refused_unchanged(struct test_env *e, const char *path, unsigned flags, int want, const char *needle) {
+        char err[512] = "";
+        struct roles_store *s = NULL;
+        size_t before_len, after_len;
+        char *before = test_read_file(path, &before_len);
+        assert_int_equal(roles_store_open(&e->cfg, flags, &s, err, sizeof(err)), want);
+        assert_non_null(strstr(err, needle));
+        char *after = test_read_file(path, &after_len);
+        assert_int_equal(after_len, before_len);
+        assert_memory_equal(after, before, before_len);
+        free(before);
+        free(after);
+        assert_int_equal(stray_files(e), 0);
+}
+
+/* A file truncated to nothing reads as schema version 0: only init creates a schema there. A
+ * writer that did would publish an empty roles.db (every user gone, their secrets purged as
+ * orphans next) or blank secrets.db. */
+static void test_emptied_file_refused(void **state) {
+        struct test_env *e = *state;
+        static const char *const files[] = { "roles.db", "secrets.db", "state.db" };
+        char path[PATH_MAX];
+
+        for (size_t i = 0; i < ROLES_N_ELEMENTS(files); i++) {
+                size_t len;
+                path_in(e, files[i], path, sizeof(path));
+                char *saved = test_read_file(path, &len);
+                assert_int_equal(truncate(path, 0), 0);
+                assert_refused_unchanged(e, path, ROLES_STORE_WRITE | ROLES_STORE_SECRETS, -ENOENT, "empty");
+                assert_refused_unchanged(e, path, ROLES_STORE_SECRETS, -ENOENT, "empty");
+                write_file(path, saved, len);
+                free(saved);
+        }
+        /* init, and only init, makes a schema in an emptied file. */
+        path_in(e, "state.db", path, sizeof(path));
+        assert_int_equal(truncate(path, 0), 0);
+        struct roles_store *s = NULL;
+        assert_int_equal(roles_store_open(&e->cfg, ROLES_STORE_WRITE | ROLES_STORE_SECRETS | ROLES_STORE_CREATE, &s, NULL, 0), 0);
+        test_commit(s);
+        assert_int_equal(raw_int(path, "PRAGMA user_version"), ROLES_SCHEMA_STATE);
+}
+
+/* Every table that init creates is required: a file that lacks one is refused whole, by readers
+ * and writers, and left as it was; otherwise lookups would answer from the tables left. */
+static void test_missing_table_refused(void **state) {
+        struct test_env *e = *state;
+        static const char *const files[] = { "roles.db", "secrets.db", "state.db" };
+        char path[PATH_MAX];
+
+        for (size_t i = 0; i < ROLES_N_ELEMENTS(files); i++) {
+                char tables[32][64], drop[sizeof(tables) + 16];
+                int n = 0;
+                path_in(e, files[i], path, sizeof(path));
+                sqlite3 *db = raw_open(path, false);
+                sqlite3_stmt *st = NULL;
+                assert_int_equal(sqlite3_prepare_v2(db, "SELECT name FROM sqlite_schema WHERE type = 'table' "
+                                                    "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'", -1, &st, NULL), SQLITE_OK);
+                while (n < (int) ROLES_N_ELEMENTS(tables) && sqlite3_step(st) == SQLITE_ROW)
+                        snprintf(tables[n++], sizeof(tables[0]), "%s", (const char *) sqlite3_column_text(st, 0));
+                sqlite3_finalize(st);
+                sqlite3_close(db);
+                assert_true(n >= 3 && n < (int) ROLES_N_ELEMENTS(tables));
+
+                for (int t = 0; t < n; t++) {
+                        size_t len;
+                        char *saved = test_read_file(path, &len);
+                        snprintf(drop, sizeof(drop), "DROP TABLE %s", tables[t]);
+                        raw_exec(path, drop);
+                        assert_refused_unchanged(e, path, ROLES_STORE_SECRETS, -EPROTO, tables[t]);
+                        assert_refused_unchanged(e, path, ROLES_STORE_WRITE | ROLES_STORE_SECRETS, -EPROTO, tables[t]);
+                        write_file(path, saved, len);
+                        free(saved);
+                }
+        }
+        roles_store_close(test_reader(e, ROLES_STORE_SECRETS));
+}
+
+static void count_lines(void *userdata, const char *line) {
+        (void) line;
+        (*(int *) userdata)++;
+}
+
+/* Staged copies of writers that died are removed by the next writer (it holds the lock, so none
+ * is live), whatever it does; doctor reports how many. Killed writers cannot fill the disk. */
+static void test_stale_stages_swept(void **state) {
+        struct test_env *e = *state;
+        static const char *const stale[] = { ".roles.db.stage-AAAAAA", ".roles.db.stage-BBBBBB" };
+        char path[PATH_MAX];
+        char lookalike[PATH_MAX];
+
+        for (size_t i = 0; i < ROLES_N_ELEMENTS(stale); i++) {
+                path_in(e, stale[i], path, sizeof(path));
+                copy_file(e->cfg.public_db, path, 0644);
+        }
+        /* Not a staged copy: another length, or not a regular file. Left alone. */
+        path_in(e, ".roles.db.stage-CCCCCCC", path, sizeof(path));
+        copy_file(e->cfg.public_db, path, 0644);
+        path_in(e, ".roles.db.stage-DDDDDD", lookalike, sizeof(lookalike));
+        assert_int_equal(mkdir(lookalike, 0755), 0);
+        assert_int_equal(stray_files(e), 4);
+
+        struct roles_store *s = writer(e);
+        assert_int_equal(stray_files(e), 3);           /* the two, swept; ours, staged */
+        int findings = 0;
+        assert_int_equal(roles_store_doctor(s, count_lines, &findings), 1);
+        assert_int_equal(findings, 1);
+        roles_store_close(s);
+        assert_int_equal(stray_files(e), 2);
+
+        s = writer(e);
+        findings = 0;
+        assert_int_equal(roles_store_doctor(s, count_lines, &findings), 0);
+        roles_store_close(s);
+        assert_int_equal(unlink(path), 0);
+        assert_int_equal(rmdir(lookalike), 0);
+        assert_int_equal(stray_files(e), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_init_creates_files, test_setup_empty, test_teardown),
@@ -1589,6 +1717,10 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_tampered_user_rows, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_tampered_group_rows, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_backup, test_setup, test_teardown),
+                /* faults */
+                cmocka_unit_test_setup_teardown(test_emptied_file_refused, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_missing_table_refused, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_stale_stages_swept, test_setup, test_teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,643 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Faults, end to end: damaged, missing, locked, full, read-only databases and a rolesctl killed
+# mid-write, each met by the real components. PAM (pamtester) never grants; NSS (getent through
+# glibc) answers UNAVAIL, so `files` still answers, and never serves an entry from a broken file;
+# rolesctl exits non-zero with one line and leaves every file byte-identical and intact; a killed
+# writer leaves every change whole or absent across the three files.
+#
+# Runs as root in a private mount namespace (tests/ns-lib.sh): /etc and /var/lib are overlays,
+# /var/lib/roles a tmpfs of its own (filled up, remounted read-only). Every check is counted; the
+# last line says "N passed, M failed". About a minute, most of it the locks (31 s) and the kill
+# loop (25 s). ROLES_FAULTS="damaged locked disk_full read_only killed" picks groups.
+#
+#   test_faults.sh ROLESCTL PAM_MODULE NSS_LIB_DIR
+set -u
+[ $# -eq 3 ] || { echo "usage: test_faults.sh ROLESCTL PAM_MODULE NSS_LIB_DIR" >&2; exit 1; }
+here=$(dirname "$(realpath "$0")")
+# shellcheck source=tests/cli-lib.sh
+. "$here/cli-lib.sh"
+# shellcheck source=tests/ns-lib.sh
+. "$here/ns-lib.sh"     # after cli-lib: its eq (counted with ok/bad) is the one used here
+ns_enter faults "$@"
+
+R=$(realpath "$1")
+P=$(realpath "$2")
+L=$(realpath "$3")
+for prog in pamtester sqlite3 python3 flock runuser fallocate; do
+        command -v "$prog" >/dev/null || die "$prog is missing (apt-get install $prog)"
+done
+[ -f "$P" ] || die "no PAM module at $P"
+[ -f "$L/libnss_roles.so.2" ] || die "no NSS module in $L"
+
+ns_overlay etc var/lib
+ns_configure $'deny = 3\nfail_interval = 900\nunlock_time = 0\n'
+DB=/var/lib/roles
+mkdir -m 0755 "$DB"
+# A tmpfs of its own: resized and filled for the disk-full cases, remounted read-only.
+mount -t tmpfs -o mode=0755,size=64m tmpfs "$DB" || die "tmpfs on $DB"
+
+# What tests/cli-lib.sh works on: rc, snapshot, unchanged, one_error. Its snapshots live in $DB/snap.
+ROLESCTL=$R CONF=/etc/roles.conf T=$DB DBS="roles.db secrets.db state.db"
+OUT=$S/out ERR=$S/err RC=0
+HAVE_SQLITE3=true HAVE_PYTHON=true
+
+# The modules under test, where every user can read them; only the programs under test load them.
+mkdir -m 0755 "$S/lib"
+cp "$P" "$S/lib/pam_roles.so" && cp "$L/libnss_roles.so.2" "$S/lib/" || die "copy the modules"
+chmod 0644 "$S/lib/"*
+preload=$(ns_sanitizer_preload "$S/lib/pam_roles.so")
+modenv=(env "LD_LIBRARY_PATH=$S/lib")
+[ -n "$preload" ] && modenv+=("LD_PRELOAD=$preload" "${ns_sanitizer_options[@]}")
+
+cat >/etc/pam.d/faults <<EOF
+auth     required $S/lib/pam_roles.so
+account  required $S/lib/pam_roles.so permission=login.faults
+session  required $S/lib/pam_roles.so
+EOF
+
+PW='Correct-Horse-9'
+pw_alice='alice:x:10100:10100:Alice Archer:/home/alice:/bin/bash'
+pw_root=$(grep '^root:' /etc/passwd)
+gr_root=$(grep '^root:' /etc/group)
+sp_root=$(grep '^root:' /etc/shadow)
+
+# ---- running the programs under test ------------------------------------------------------------------
+# cli ARGS...: rolesctl, stdin passed through; sets RC (stdout in $OUT, stderr in $ERR).
+cli() {
+        "$R" "$@" >"$OUT" 2>"$ERR"
+        RC=$?
+}
+# pt PASSWORD OPS...: pamtester for $pt_user (alice) on the $pt_service (faults) service; sets
+# RC and PT (all its output).
+pt_user=alice pt_service=faults
+pt() {
+        PT=$(printf '%s\n' "$1" | timeout 60 "${modenv[@]}" pamtester "$pt_service" "$pt_user" "${@:2}" 2>&1)
+        RC=$?
+}
+sanitizer_report() { grep -qE 'ERROR: AddressSanitizer|runtime error:' <<<"$1"; }
+# granted WHAT / refused WHAT: the last pt. A refusal is pamtester's exit status 1 with the module
+# loaded and no sanitizer report (a crash or a hang is another status).
+granted() {
+        if [ "$RC" -eq 0 ] && ! sanitizer_report "$PT"; then ok; else bad "$1: exit status $RC, want 0 ($(tr '\n' ' ' <<<"$PT" | head -c 300))"; fi
+}
+refused() {
+        if [ "$RC" -ne 1 ] || sanitizer_report "$PT" || grep -qiE 'Module is unknown|dlopen' <<<"$PT"; then
+                bad "$1: exit status $RC, want 1, a refusal ($(tr '\n' ' ' <<<"$PT" | head -c 300))"
+        else
+                ok
+        fi
+}
+# ge [-u USER] DB KEY: getent with the NSS module (as USER when given); sets RC and GE.
+ge() {
+        local as=()
+        [ "$1" = -u ] && { as=(runuser -u "$2" --); shift 2; }
+        GE=$("${as[@]}" "${modenv[@]}" getent "$@" 2>"$S/ge.err")
+        RC=$?
+        [ -s "$S/ge.err" ] && GE="$GE [stderr: $(head -c 300 "$S/ge.err")]"
+}
+# answers WHAT RC OUT: the last ge.
+answers() {
+        if [ "$RC" -eq "$2" ] && [ "$GE" = "$3" ]; then ok; else bad "$1: exit status $RC <<$GE>>, want $2 <<$3>>"; fi
+}
+# nss_order roles|files: which module is asked first. "roles [NOTFOUND=return] files" tells
+# UNAVAIL (files is asked next: root resolves) from NOTFOUND (the lookup stops: root does not).
+nss_order() {
+        sed -i -E '/^(passwd|group|shadow):/d' /etc/nsswitch.conf
+        if [ "$1" = roles ]; then
+                printf '%s:\troles [NOTFOUND=return] files\n' passwd group shadow >>/etc/nsswitch.conf
+        else
+                printf '%s:\tfiles roles\n' passwd group shadow >>/etc/nsswitch.conf
+        fi
+}
+
+# ---- the databases --------------------------------------------------------------------------------------
+# intact FILE...: in $T, PRAGMA integrity_check says ok, read-only (a hot journal left behind is
+# not ok).
+intact() {
+        local f v
+        for f in "$@"; do
+                v=$(sqlite3 -readonly "$T/$f" 'PRAGMA integrity_check' 2>&1)
+                [ "$v" = ok ] || { echo "$f: integrity_check: $v"; return 1; }
+        done
+}
+# no_leftovers: no journal and no staged snapshot is left in $T.
+no_leftovers() {
+        local left
+        left=$(cd "$T" && ls -A | grep -E -- '-journal$|-wal$|\.stage-')
+        [ -z "$left" ] || { echo "left behind: $left"; return 1; }
+}
+base=$S/base
+save_base() {
+        rm -rf "$base" && mkdir "$base" && cp -a "$DB"/{roles,secrets,state}.db "$base/"
+}
+# restore: the directory holds exactly the saved databases again.
+restore() {
+        rm -rf "${DB:?}"/* "$DB"/.[!.]*
+        cp -a "$base"/* "$DB/"
+}
+# cli_refused WHAT INTACT_FILES...: the last cli failed with one line, and changed nothing.
+cli_refused() {
+        local what=$1 why
+        shift
+        if [ "$RC" -eq 0 ] || [ "$RC" -eq 1 ]; then
+                bad "$what: exit status $RC, want an error ($(head -c 300 "$ERR"))"
+        elif ! one_error; then
+                bad "$what: not one error line: $(head -c 400 "$ERR" | tr '\n' '|')"
+        elif ! why=$(unchanged && intact "$@" && no_leftovers); then
+                bad "$what: $why"
+        else
+                ok
+        fi
+}
+
+rc init >/dev/null || die "rolesctl init"
+rc batch >/dev/null <<'BATCH' || die "rolesctl batch"
+role add staff --metarole user
+role grant staff login.faults
+role add kept --metarole user
+group add devs --gid 20100
+user add alice --uid 10100 --full-name "Alice Archer"
+group adduser devs alice
+role assign staff alice
+BATCH
+echo "$PW" | rc user passwd alice --stdin >/dev/null || die "rolesctl user passwd alice"
+# Enough users that a write copies and rebuilds something (the kill loop's windows).
+for i in $(seq 300); do echo "user add bulk$i"; done | rc batch >/dev/null || die "rolesctl batch (bulk)"
+save_base
+
+# ---- 1. missing, unreadable, truncated, random, newer, a table gone ------------------------------------
+# damage FILE FAULT
+damage() {
+        local f=$DB/$1
+        case $2 in
+        missing) rm -f "$f" ;;
+        directory) rm -f "$f" && mkdir -m 0755 "$f" ;;
+        mode-0600) chmod 0600 "$f" ;;
+        half) truncate -s $(($(stat -c %s "$f") / 2)) "$f" ;;
+        empty) truncate -s 0 "$f" ;;
+        random) head -c "$(stat -c %s "$f")" /dev/urandom >"$f" ;;
+        newer) sqlite3 "$f" "PRAGMA user_version = $(($(sqlite3 "$f" 'PRAGMA user_version') + 1))" ;;
+        no-*) sqlite3 "$f" "DROP TABLE ${2#no-}" ;;
+        esac || die "damage $1 $2"
+}
+
+# roles.db broken: nothing of roles is served (root still is, by files); no login; no change.
+roles_db_broken() {
+        local what="roles.db $1" as=()
+        [ "$1" = mode-0600 ] && as=(-u nobody)       # root reads any mode
+        ge "${as[@]}" passwd root; answers "$what: getent passwd root (UNAVAIL: on to files)" 0 "$pw_root"
+        ge "${as[@]}" group root; answers "$what: getent group root" 0 "$gr_root"
+        ge "${as[@]}" passwd alice; answers "$what: getent passwd alice (not served)" 2 ""
+        ge "${as[@]}" passwd 10100; answers "$what: getent passwd 10100" 2 ""
+        ge "${as[@]}" group devs; answers "$what: getent group devs" 2 ""
+        [ "$1" = mode-0600 ] && return
+        ge shadow root; answers "$what: getent shadow root" 0 "$sp_root"
+        login_refused "$what"
+        changes_refused "$what" secrets.db state.db
+}
+# secrets.db or state.db broken: passwd and group still served (from roles.db alone), shadow
+# UNAVAIL, no login, no change.
+side_db_broken() {
+        local what="$1 $2" others
+        others=$(tr ' ' '\n' <<<"$DBS" | grep -vx "$1" | tr '\n' ' ')
+        ge passwd alice; answers "$what: getent passwd alice (roles.db is fine)" 0 "$pw_alice"
+        ge shadow root; answers "$what: getent shadow root (UNAVAIL: on to files)" 0 "$sp_root"
+        ge shadow alice; answers "$what: getent shadow alice (not served)" 2 ""
+        login_refused "$what"
+        # shellcheck disable=SC2086
+        changes_refused "$what" $others
+}
+login_refused() {
+        pt "$PW" authenticate; refused "$1: auth, right password"
+        pt wrong-password authenticate; refused "$1: auth, wrong password"
+        pt "" acct_mgmt; refused "$1: account"
+}
+# changes_refused WHAT INTACT_FILES...: writes fail, change nothing (a broken file included: a
+# directory in a file's place stays an empty directory) and leave the intact files intact.
+changes_refused() {
+        local what=$1 DBS f
+        shift
+        DBS=$(cd "$DB" && for f in roles.db secrets.db state.db; do [ -f "$f" ] && echo "$f"; done)
+        snapshot
+        cli user add carol; cli_refused "$what: rolesctl user add" "$@"
+        cli user passwd alice --stdin <<<'New-Password-1'; cli_refused "$what: rolesctl user passwd" "$@"
+        for f in roles.db secrets.db state.db; do
+                [ ! -d "$DB/$f" ] || [ -z "$(ls -A "$DB/$f")" ] || bad "$what: the directory in $f's place was written to"
+        done
+}
+
+faults_damaged() {
+        local fault
+        nss_order roles
+        ge passwd alice; answers "intact: getent passwd alice" 0 "$pw_alice"
+        ge passwd root; answers "intact: getent passwd root (roles says NOTFOUND: no fall-through)" 2 ""
+        pt "$PW" authenticate acct_mgmt; granted "intact: auth and account"
+        for fault in missing directory mode-0600 half empty random newer no-users no-passwd_buckets; do
+                restore
+                damage roles.db "$fault"
+                roles_db_broken "$fault"
+        done
+        for fault in missing directory half empty random newer no-credentials; do
+                restore
+                damage secrets.db "$fault"
+                side_db_broken secrets.db "$fault"
+        done
+        for fault in missing directory half empty random newer no-tally no-login_audit; do
+                restore
+                damage state.db "$fault"
+                side_db_broken state.db "$fault"
+        done
+        restore
+        nss_order files
+}
+
+# ---- 2. a lock held for a minute -------------------------------------------------------------------------
+# Three copies of the databases, each with its own configuration, PAM service and one lock held
+# on it: an exclusive SQLite lock on state.db, one on secrets.db, the writers' flock on
+# roles.db.lock. Every client runs at once, so the case costs one wait, not nine.
+HOLD=60
+lock_set() {
+        local d=/var/lib/roles-$1
+        mkdir -m 0755 "$d" && cp -a "$base"/* "$d/" || die "lock set $1"
+        { cat /etc/roles.conf; printf '%s_db = %s/%s.db\n' public "$d" roles secrets "$d" secrets state "$d" state; } \
+                >"/etc/roles-$1.conf"
+        sed "s|pam_roles.so|pam_roles.so conf=/etc/roles-$1.conf|" /etc/pam.d/faults >"/etc/pam.d/faults-$1"
+}
+# hold NAME sqlite DB | hold NAME flock FILE: one process takes the lock, touches $S/lk/NAME.held
+# and keeps the lock $HOLD s (or until it is killed).
+declare -A holder
+hold() {
+        local name=$1 how=$2 file=$3 _
+        if [ "$how" = sqlite ]; then
+                python3 -c 'import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN EXCLUSIVE")
+open(sys.argv[2], "w").close()
+time.sleep(float(sys.argv[3]))' "$file" "$S/lk/$name.held" "$HOLD" &
+        else
+                (exec 9>>"$file" && flock -x 9 && touch "$S/lk/$name.held" && exec sleep "$HOLD") &
+        fi
+        holder[$name]=$!
+        for _ in $(seq 100); do [ -e "$S/lk/$name.held" ] && return; sleep 0.1; done
+        die "the $name lock was not taken"
+}
+# client NAME INPUT COMMAND...: in the background, with the line INPUT on stdin; stdout+stderr in
+# $S/lk/NAME.out (stderr alone in NAME.err), "STATUS MILLISECONDS" in NAME.rc.
+client() {
+        local name=$1 input=$2
+        shift 2
+        (
+                start=$(date +%s%N)
+                "$@" <<<"$input" >"$S/lk/$name.out" 2>"$S/lk/$name.err"
+                rc=$?
+                cat "$S/lk/$name.err" >>"$S/lk/$name.out"
+                echo "$rc $(( ($(date +%s%N) - start) / 1000000 ))" >"$S/lk/$name.rc"
+        ) &
+        client_pid[$name]=$!
+}
+declare -A client_pid
+# result NAME: RC, MS (how long it took), PT (its output), ERR (its stderr file).
+result() {
+        read -r RC MS <"$S/lk/$1.rc"
+        PT=$(cat "$S/lk/$1.out")
+        ERR=$S/lk/$1.err
+}
+# within NAME MAX_SECONDS: the client returned in time (and did not hang).
+within() {
+        result "$1"
+        echo "# $1: $((MS / 1000)).$(printf %03d $((MS % 1000))) s"
+        [ "$MS" -lt $(($2 * 1000)) ] && ok || bad "$1: took $MS ms, want under $2 s"
+}
+
+faults_locked() {
+        local set name op c why
+        mkdir -p "$S/lk"
+        for set in lk-state lk-secrets lk-writer; do
+                lock_set "$set"
+        done
+        hold state sqlite /var/lib/roles-lk-state/state.db
+        hold secrets sqlite /var/lib/roles-lk-secrets/secrets.db
+        hold writer flock /var/lib/roles-lk-writer/roles.db.lock
+        for set in lk-state lk-secrets lk-writer; do
+                T=/var/lib/roles-$set snapshot
+                c="/etc/roles-$set.conf"
+                client "$set-add" "" "$R" --conf "$c" user add carol
+                client "$set-auth" "$PW" "${modenv[@]}" pamtester "faults-$set" alice authenticate
+                client "$set-wrong" wrong-password "${modenv[@]}" pamtester "faults-$set" alice authenticate
+                client "$set-getent" "" env ROLES_CONF="$c" "${modenv[@]}" getent passwd alice
+        done
+        # Two writers of one set would queue on the writers' lock (the second waiting for the first):
+        # a second one starts when the first is done, except where that lock is the one held.
+        client lk-writer-passwd New-Password-1 "$R" --conf /etc/roles-lk-writer.conf user passwd alice --stdin
+        wait "${client_pid[lk-state-add]}" "${client_pid[lk-secrets-add]}"
+        for set in lk-state lk-secrets; do
+                client "$set-passwd" New-Password-1 "$R" --conf "/etc/roles-$set.conf" user passwd alice --stdin
+        done
+        wait "${client_pid[@]}"
+        for name in state secrets writer; do
+                kill -0 "${holder[$name]}" 2>/dev/null && ok || bad "the $name lock ended before its clients did"
+        done
+
+        # A locked state.db or secrets.db: writes and logins give up after the store's busy wait,
+        # about 10 s of short sleeps (counted, so longer on a loaded machine: 15 s was seen).
+        for set in lk-state lk-secrets; do
+                for op in add passwd; do
+                        within "$set-$op" 20
+                        [ "$RC" -gt 1 ] && one_error && grep -q 'locked' "$ERR" && ok || bad "$set-$op: exit status $RC, stderr <<$(cat "$ERR")>>"
+                done
+                within "$set-auth" 20; refused "$set: auth, right password, while locked"
+                within "$set-wrong" 20; refused "$set: auth, wrong password, while locked"
+        done
+        # The writers' lock: rolesctl gives up after its own wait (30 s); logins never take that lock.
+        for op in add passwd; do
+                within "lk-writer-$op" 35
+                [ "$RC" -gt 1 ] && one_error && grep -q 'try again' "$ERR" && ok || bad "lk-writer-$op: exit status $RC, stderr <<$(cat "$ERR")>>"
+        done
+        within lk-writer-auth 5; granted "lk-writer: auth, right password, while a writer holds the lock"
+        within lk-writer-wrong 5; refused "lk-writer: auth, wrong password, while a writer holds the lock"
+        # The snapshot is immutable: names resolve whatever is locked.
+        for set in lk-state lk-secrets lk-writer; do
+                within "$set-getent" 2
+                eq "$set: getent passwd alice while locked" "$RC $PT" "0 $pw_alice"
+        done
+
+        for name in state secrets writer; do
+                kill "${holder[$name]}" && wait "${holder[$name]}" 2>/dev/null
+        done
+        # Released: nothing changed but the failure counted where state.db was free, and everything works
+        # again.
+        eq "lk-writer: the wrong password was recorded" \
+                "$(sqlite3 /var/lib/roles-lk-writer/state.db "SELECT count(*) FROM login_audit WHERE result = 'failure'")" 1
+        for set in lk-state lk-secrets lk-writer; do
+                T=/var/lib/roles-$set
+                [ $set = lk-writer ] && DBS="roles.db secrets.db"
+                why=$(unchanged && intact roles.db secrets.db state.db) && ok || bad "$set: after the locks: $why"
+                DBS="roles.db secrets.db state.db"
+                "$R" --conf "/etc/roles-$set.conf" user add carol >/dev/null && ok || bad "$set: user add after the lock"
+                pt_service=faults-$set pt "$PW" authenticate; granted "$set: auth after the lock"
+        done
+        T=$DB
+}
+
+# ---- 3. disk full ----------------------------------------------------------------------------------------
+# fill_to KIB: a filler file leaves KIB KiB free on the databases' tmpfs.
+fill_to() {
+        rm -f "$DB/filler"
+        local free
+        free=$(stat -f -c '%a * %S' "$DB")
+        fallocate -l $((free - $1 * 1024)) "$DB/filler" || die "fill $DB to $1 KiB"
+}
+# write_when_full KIB USER INPUT COMMAND...: with KIB KiB free, the write (INPUT on its stdin)
+# either succeeds whole (USER in roles.db with a secrets row) or fails with one line and changes
+# nothing.
+write_when_full() {
+        local kib=$1 user=$2 input=$3 why
+        shift 3
+        restore
+        snapshot
+        fill_to "$kib"
+        cli "$@" <<<"$input"
+        if [ "$RC" -ne 0 ]; then
+                cli_refused "$kib KiB free: rolesctl $*" roles.db secrets.db state.db
+        elif ! why=$(intact roles.db secrets.db state.db && no_leftovers && complete "$user"); then
+                bad "$kib KiB free: rolesctl $* succeeded, but: $why"
+        else
+                ok
+        fi
+        [ "$RC" -eq 0 ] && full_ok=$((full_ok + 1)) || full_refused=$((full_refused + 1))
+}
+# complete USER: in roles.db with a secrets row (a password hash when set).
+complete() {
+        local uuid
+        uuid=$(sqlite3 -readonly "$DB/roles.db" "SELECT uuid FROM users WHERE name = '$1'")
+        [ -n "$uuid" ] || { echo "$1 is not in roles.db"; return 1; }
+        [ "$(sqlite3 -readonly "$DB/secrets.db" "SELECT count(*) FROM credentials WHERE user_uuid = '$uuid'")" = 1 ] ||
+                { echo "$1 has no secrets row"; return 1; }
+}
+# tally: alice's failure count.
+tally() {
+        sqlite3 -readonly "$DB/state.db" "SELECT coalesce(sum(failures), 0) FROM tally"
+}
+faults_disk_full() {
+        local roles_kib kib why
+        # Every 4 KiB page from nothing free to room for the staged copy and the side files' journals
+        # (a write stages a whole copy of roles.db first): each step fails somewhere else.
+        roles_kib=$(($(stat -c %s "$base/roles.db") / 1024))
+        full_ok=0 full_refused=0
+        for kib in 0 4 8 16 32 $(seq $((roles_kib - 8)) 4 $((roles_kib + 40))); do
+                write_when_full "$kib" carol "$PW" user add carol --password-stdin
+                write_when_full "$kib" carol $'group add crew\nuser add carol --group crew\nrole assign kept carol' batch
+                write_when_full "$kib" alice New-Password-1 user passwd alice --stdin
+        done
+        echo "# disk full: $full_refused writes refused cleanly, $full_ok completed (roles.db is $roles_kib KiB)"
+        [ "$full_refused" -gt 0 ] && [ "$full_ok" -gt 0 ] && ok || bad "disk full: the steps did not cross the limit"
+
+        # Logins: a failure that cannot be counted is still a refusal, and while no failure can be
+        # counted no password succeeds either (guessing would be unlimited); account writes nothing.
+        restore
+        snapshot
+        fill_to 0
+        pt wrong-password authenticate; refused "disk full: auth, wrong password"
+        pt "$PW" authenticate; refused "disk full: auth, right password (failures cannot be counted)"
+        pt "" acct_mgmt; granted "disk full: account (reads only)"
+        why=$(unchanged && intact roles.db secrets.db state.db && no_leftovers) && ok || bad "disk full: logins: $why"
+        # A count from before the disk filled that cannot be cleared.
+        restore
+        pt wrong-password authenticate; refused "a failure counted"
+        eq "the failure is counted" "$(tally)" 1
+        snapshot
+        fill_to 0
+        pt "$PW" authenticate; refused "disk full: auth, right password (the count cannot be cleared)"
+        why=$(unchanged && intact roles.db secrets.db state.db && no_leftovers) && ok || bad "disk full: a count kept: $why"
+        # Space again: everything works, nothing was lost.
+        rm -f "$DB/filler"
+        pt "$PW" authenticate; granted "space again: auth, right password"
+        eq "space again: the count is cleared" "$(tally)" 0
+        pt wrong-password authenticate; refused "space again: auth, wrong password"
+        eq "space again: the failure is counted" "$(tally)" 1
+        cli user add carol --password-stdin <<<"$PW"
+        why=$(intact roles.db secrets.db state.db && no_leftovers && complete carol) && ok || bad "space again: user add: $why"
+}
+
+# ---- 4. a read-only filesystem ------------------------------------------------------------------------
+# A real deployment (a read-only /var): names resolve and reads work; changes are refused; no
+# password succeeds, since no failure could be counted (DESIGN.md: fail closed); account, which
+# writes nothing, still answers.
+faults_read_only() {
+        local why
+        restore
+        snapshot
+        mount -o remount,ro "$DB" || die "remount $DB read-only"
+        cli user add carol; cli_refused "read-only: rolesctl user add" roles.db secrets.db state.db
+        cli user passwd alice --stdin <<<New-Password-1; cli_refused "read-only: rolesctl user passwd" roles.db secrets.db state.db
+        cli batch <<<'group add crew'; cli_refused "read-only: rolesctl batch" roles.db secrets.db state.db
+        cli user unlock alice; cli_refused "read-only: rolesctl user unlock" roles.db secrets.db state.db
+        cli check alice login.faults; eq "read-only: rolesctl check" "$RC" 0
+        cli user show alice; eq "read-only: rolesctl user show" "$RC $(grep -c "^name  *alice$" "$OUT")" "0 1"
+        ge passwd alice; answers "read-only: getent passwd alice" 0 "$pw_alice"
+        ge group devs; answers "read-only: getent group devs" 0 "devs:x:20100:alice"
+        ge -u nobody passwd alice; answers "read-only: getent passwd alice as nobody" 0 "$pw_alice"
+        pt "$PW" authenticate; refused "read-only: auth, right password (failures cannot be counted)"
+        pt wrong-password authenticate; refused "read-only: auth, wrong password"
+        pt "" acct_mgmt; granted "read-only: account (reads only)"
+        pt "" open_session; refused "read-only: session (the login cannot be recorded)"
+        why=$(unchanged && intact roles.db secrets.db state.db && no_leftovers) && ok || bad "read-only: $why"
+        mount -o remount,rw "$DB" || die "remount $DB read-write"
+        pt "$PW" authenticate acct_mgmt; granted "read-write again: auth and account"
+        cli user add carol --password-stdin <<<"$PW"
+        why=$(intact roles.db secrets.db state.db && no_leftovers && complete carol) && ok || bad "read-write again: user add: $why"
+}
+
+# ---- 5. rolesctl killed mid-write ----------------------------------------------------------------------
+# One account goes round and round: added by a batch (user, personal group, a second group, the
+# membership, a role), given a password (secrets.db alone), deleted by a batch (its secrets and
+# state purged after the publish). Each step is a rolesctl killed with SIGKILL after a random
+# delay; whatever the step had reached, the next check sees the state before it or after it,
+# in every file at once, and a later rolesctl carries on.
+KILLS=300
+KILL_BUDGET=120         # seconds; the loop stops there even short of KILLS (then it fails)
+add_batch=$'user add kuser\ngroup add kgrp\ngroup adduser kgrp kuser\nrole assign kept kuser'
+del_batch=$'user del kuser\ngroup del kgrp'
+# probe: one line "integrity|pieces|users without secrets|orphan secrets|kuser's hash", with every
+# journal a kill left behind rolled back first, as the next opener of the file would. roles.db is
+# checked when it is a new file (it is only ever replaced whole), the others every time.
+probe() {
+        local ino main="'ok'"
+        ino=$(stat -c %i "$DB/roles.db")
+        [ "$ino" != "${probed_ino:-}" ] && main="(SELECT group_concat(integrity_check) FROM pragma_integrity_check)"
+        probed_ino=$ino
+        sqlite3 "$DB/roles.db" "ATTACH '$DB/secrets.db' AS s; ATTACH '$DB/state.db' AS st;
+SELECT $main
+    || (SELECT group_concat(integrity_check) FROM s.pragma_integrity_check)
+    || (SELECT group_concat(integrity_check) FROM st.pragma_integrity_check),
+  (SELECT count(*) FROM users WHERE name = 'kuser') + (SELECT count(*) FROM groups WHERE name IN ('kuser', 'kgrp'))
+    + (SELECT count(*) FROM group_members m JOIN groups g ON g.id = m.group_id JOIN users u ON u.id = m.user_id
+       WHERE g.name = 'kgrp' AND u.name = 'kuser')
+    + (SELECT count(*) FROM role_assignments a JOIN users u ON u.id = a.user_id WHERE u.name = 'kuser'),
+  (SELECT count(*) FROM users WHERE uuid NOT IN (SELECT user_uuid FROM s.credentials)),
+  (SELECT count(*) FROM s.credentials WHERE user_uuid NOT IN (SELECT uuid FROM users)),
+  (SELECT coalesce(c.password_hash, '') FROM s.credentials c JOIN users u ON u.uuid = c.user_uuid WHERE u.name = 'kuser');"
+}
+# run_killed INPUT COMMAND...: rolesctl with INPUT on stdin, killed after 0..$kill_max_ms ms
+# unless done by then; sets KILLED (true/false). The range follows how long a write takes (an
+# ASan build, a loaded machine): it shrinks after a write that finished first and grows after a
+# kill, so that about two kills in three land somewhere in the write, from start to exit.
+run_killed() {
+        local input=$1 pid st
+        shift
+        "$R" "$@" <<<"$input" >/dev/null 2>"$S/killed.err" &
+        pid=$!
+        sleep_ms $((RANDOM % (kill_max_ms + 1)))
+        kill -9 "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null     # (and no "Killed" notice from the shell)
+        st=$?
+        KILLED=false
+        case $st in
+        0) kill_max_ms=$((kill_max_ms - kill_max_ms / 8)) ;;
+        137) KILLED=true kill_max_ms=$((kill_max_ms + kill_max_ms / 16 + 1)) ;;
+        *) bad "rolesctl $*: exit status $st before the kill: $(head -c 300 "$S/killed.err")" ;;
+        esac
+}
+# sleep_ms N: a read that times out on a pipe nobody writes to; a fork of sleep(1) would take
+# longer than most of the delays.
+exec {never}<> <(:)
+sleep_ms() {
+        read -r -t "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))" -u "$never" _
+}
+# landed STEP PIECES HASH: "yes" (the step's change is there, whole: all five pieces of kuser
+# added or gone, a new hash), "no" (nothing of it), or "pieces".
+landed() {
+        local whole=5 none=0
+        case $1 in
+        passwd) [ "$3" != "$hash" ] && echo yes || echo no; return ;;
+        del) whole=0 none=5 ;;
+        esac
+        if [ "$2" = "$whole" ]; then echo yes; elif [ "$2" = "$none" ]; then echo no; else echo pieces; fi
+}
+faults_killed() {
+        local step=add gen=0 hash='' new_hash integrity pieces unsecret orphans stages what kills=0 start=$SECONDS
+        local failed_before=$fail
+        local -A before=() after=() done=()
+        restore
+        kill_max_ms=20
+        while [ "$kills" -lt "$KILLS" ] && [ $((SECONDS - start)) -lt "$KILL_BUDGET" ]; do
+                case $step in
+                add) run_killed "$add_batch" batch ;;
+                passwd) run_killed "Kill-Pass-$((gen + 1))" user passwd kuser --stdin ;;
+                del) run_killed "$del_batch" batch ;;
+                esac
+                $KILLED && kills=$((kills + 1))
+                IFS='|' read -r integrity pieces unsecret orphans new_hash <<<"$(probe)"
+                stages=$(find "$DB" -maxdepth 1 -name '.roles.db.stage-*' | wc -l)
+                LANDED=$(landed "$step" "$pieces" "$new_hash")
+                what="after $($KILLED && echo "a killed ")$step"
+                if [ "$integrity" != okokok ]; then
+                        bad "$what: integrity: $integrity"
+                elif [ "$unsecret" != 0 ]; then
+                        bad "$what: $unsecret users without a secrets row"
+                elif [ "$stages" -gt 1 ]; then
+                        # The next writer removes what a killed one staged: copies never pile up.
+                        bad "$what: $stages staged copies left"
+                elif [ "$LANDED" = pieces ] || { ! $KILLED && [ "$LANDED" = no ]; }; then
+                        bad "$what: kuser is in pieces ($pieces of 5), or a finished step is missing"
+                else
+                        ok
+                fi
+                [ "$fail" -eq "$failed_before" ] || break
+                if ! $KILLED; then
+                        done[$step]=$((${done[$step]:-0} + 1))
+                elif [ "$LANDED" = yes ]; then
+                        after[$step]=$((${after[$step]:-0} + 1))
+                else
+                        before[$step]=$((${before[$step]:-0} + 1))
+                fi
+                [ "$LANDED" = yes ] || continue
+                case $step in
+                add) step=passwd ;;
+                passwd)
+                        gen=$((gen + 1))
+                        hash=$new_hash
+                        # The hash is the new password's, whole.
+                        pt_user=kuser pt "Kill-Pass-$gen" authenticate
+                        granted "$what: the new password works"
+                        step=del ;;
+                del) step=add hash='' ;;
+                esac
+        done
+        echo "# kill loop: $kills kills in $((SECONDS - start)) s (kills after 0-$kill_max_ms ms at the end); orphan secrets rows left: $orphans"
+        for step in add passwd del; do
+                echo "#   $step: killed before it landed ${before[$step]:-0}, killed after ${after[$step]:-0}, finished first ${done[$step]:-0}"
+        done
+        [ "$kills" -ge "$KILLS" ] && ok || bad "only $kills kills in ${KILL_BUDGET} s"
+        [ $((${before[add]:-0} + ${before[del]:-0})) -gt 0 ] && [ $((${after[add]:-0} + ${after[del]:-0})) -gt 0 ] && ok ||
+                bad "the kills did not land both before and after a publish"
+        kill_settle "$orphans"
+}
+# kill_settle ORPHANS: doctor finds only what the kills may leave (staged copies, orphan rows),
+# and afterwards nothing.
+kill_settle() {
+        local stages unexpected
+        stages=$(find "$DB" -maxdepth 1 -name '.roles.db.stage-*' | wc -l)
+        cli doctor
+        eq "doctor after the kills" "$RC" 0
+        unexpected=$(grep -vE '^[0-9]+ staged snapshots? of interrupted writers: removed$|^(secrets|state)\.db row of uuid [0-9a-f-]+ belongs to no user: removed$' "$OUT")
+        eq "doctor finds only staged copies and orphan rows" "$unexpected" ""
+        eq "doctor removes the staged copy left" "$(grep -oE '^[0-9]+ staged' "$OUT" | grep -oE '[0-9]+' || echo 0)" "$stages"
+        eq "doctor removes the orphan secrets rows" "$(grep -c '^secrets\.db row' "$OUT")" "$1"
+        cli doctor
+        eq "doctor, again" "$RC $(cat "$OUT")" "0 no problems found"
+        echo "# kill loop: doctor removed $stages staged copies and $1 orphan secrets rows"
+}
+
+# ---- run ---------------------------------------------------------------------------------------------------
+# $ROLES_FAULTS may name some of the groups (a developer's shortcut); CI runs them all.
+groups=${ROLES_FAULTS:-damaged locked disk_full read_only killed}
+[ -n "${ROLES_FAULTS:-}" ] && echo "# only: $groups"
+for g in $groups; do
+        declare -F "faults_$g" >/dev/null || die "no such group of faults: $g"
+        start=$SECONDS
+        "faults_$g"
+        echo "# faults_$g: $((SECONDS - start)) s"
+done
+ns_finish
