@@ -114,6 +114,10 @@ static int pick_primary_group(struct roles_store *s, struct roles_user *u) {
         int r;
 
         if (u->gid != ROLES_ID_INVALID) {
+                /* An invalid value, as for --uid and user mod: not merely a group not found. */
+                if (u->gid < s->cfg.gid_min || u->gid > s->cfg.gid_max)
+                        return store_fail(s, -ERANGE, "gid %u is outside the configured range %u-%u",
+                                          u->gid, s->cfg.gid_min, s->cfg.gid_max);
                 r = roles_group_by_gid(s, u->gid, &g);
                 if (r == -ENOENT)
                         return store_fail(s, r, "no roles group has gid %u", u->gid);

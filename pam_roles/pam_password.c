@@ -61,7 +61,10 @@ int pam_roles_chauthtok(struct pam_roles *p, int flags) {
         }
         size_t len = strlen(pw);
         if (len < p->cfg.password_min_length || len > ROLES_PASSWORD_MAX) {
-                pam_error(p->pamh, "The password must have at least %u characters.", p->cfg.password_min_length);
+                if (len > ROLES_PASSWORD_MAX)
+                        pam_error(p->pamh, "The password must have at most %d bytes.", ROLES_PASSWORD_MAX);
+                else
+                        pam_error(p->pamh, "The password must have at least %u characters.", p->cfg.password_min_length);
                 status = PAM_AUTHTOK_ERR;
                 goto out;
         }

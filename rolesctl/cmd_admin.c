@@ -272,35 +272,70 @@ static int cmd_doctor(struct cli *c, int argc, char **argv) {
 }
 
 #define BATCH_ARGS_MAX 64
+/* No command needs a longer line (names are 32 bytes, texts 255): a batch that never ends its
+ * line (/dev/zero) is refused there, instead of growing memory without bound. */
+#define BATCH_LINE_MAX ((size_t) 64 << 10)
+
+/*
+ * The next line of in, without its '\n', NUL-terminated in buf (BATCH_LINE_MAX + 1 bytes): 1 and
+ * its length, 0 at the end, -E2BIG past BATCH_LINE_MAX bytes, -EIO when reading fails (getline
+ * reports a failed allocation as the end: a batch cut short there would be committed).
+ */
+static int batch_read_line(FILE *in, char *buf, size_t *ret_len) {
+        size_t n = 0;
+        int ch;
+        while ((ch = getc(in)) != EOF && ch != '\n') {
+                if (n == BATCH_LINE_MAX)
+                        return -E2BIG;
+                buf[n++] = (char) ch;
+        }
+        if (ferror(in))
+                return -EIO;
+        if (ch == EOF && n == 0)
+                return 0;
+        buf[n] = '\0';
+        *ret_len = n;
+        return 1;
+}
 
 static int cmd_batch(struct cli *c, int argc, char **argv) {
         struct roles_store *s;
         struct args a;
-        char *line = NULL;
-        size_t cap = 0;
         unsigned lineno = 0;
         int r;
 
         if (args_parse(argc, argv, NULL, argc > 0 ? 1 : 0, "rolesctl batch [FILE]", &a) < 0)
                 return EXIT_USAGE;
+        char *line = malloc(BATCH_LINE_MAX + 1);
+        if (!line)
+                return cli_fail(EXIT_ERROR, "out of memory");
         FILE *in = a.n_pos && strcmp(a.pos[0], "-") != 0 ? fopen(a.pos[0], "re") : stdin;
-        if (!in)
+        if (!in) {
+                free(line);
                 return cli_fail(EXIT_ERROR, "%s: %s", a.pos[0], strerror(errno));
+        }
 
         /* One writer for the whole batch: one snapshot, all or nothing. */
         r = cli_store(c, ROLES_STORE_WRITE, &s);
         c->in_batch = true;
         while (r == EXIT_OK) {
-                ssize_t n = getline(&line, &cap, in);
-                if (n < 0)
+                size_t n;
+                int k = batch_read_line(in, line, &n);
+                if (k == 0)
                         break;
                 lineno++;
-                if (memchr(line, '\0', (size_t) n)) {
+                if (k == -E2BIG) {
+                        r = cli_fail(EXIT_USAGE, "batch line %u: longer than %zu bytes; nothing changed", lineno, BATCH_LINE_MAX);
+                        break;
+                }
+                if (k < 0) {
+                        r = cli_fail(EXIT_ERROR, "reading the batch: %s", strerror(errno));
+                        break;
+                }
+                if (memchr(line, '\0', n)) {
                         r = cli_fail(EXIT_USAGE, "batch line %u: NUL byte; nothing changed", lineno);
                         break;
                 }
-                if (n > 0 && line[n - 1] == '\n')
-                        line[--n] = '\0';
                 if (n > 0 && line[n - 1] == '\r')     /* a file written on Windows */
                         line[--n] = '\0';
                 char *words[BATCH_ARGS_MAX];
@@ -318,8 +353,6 @@ static int cmd_batch(struct cli *c, int argc, char **argv) {
                 if (r == EXIT_NO)
                         r = EXIT_OK;    /* a "no" from check is an answer, not a failure */
         }
-        if (r == EXIT_OK && ferror(in))
-                r = cli_fail(EXIT_ERROR, "reading the batch: %s", strerror(errno));
         c->in_batch = false;
         free(line);
         if (in != stdin)

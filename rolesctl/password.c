@@ -11,6 +11,8 @@
 #include "cli.h"
 
 #define LINE_MAX_BYTES (ROLES_PASSWORD_MAX + 2)
+/* How much of an overlong line is read and dropped: stdin may never end a line (/dev/zero). */
+#define DRAIN_MAX_BYTES ((size_t) 64 << 10)
 
 /* One line from fd, without its newline; -E2BIG when longer than ROLES_PASSWORD_MAX. */
 static int read_line(int fd, char *buf, size_t size, size_t *ret_len) {
@@ -25,8 +27,10 @@ static int read_line(int fd, char *buf, size_t size, size_t *ret_len) {
                 if (k == 0 || ch == '\n')
                         break;
                 if (n + 1 >= size) {
-                        /* Drain the rest of the line so nothing is left for a later reader. */
-                        while ((k = read(fd, &ch, 1)) == 1 && ch != '\n')
+                        /* Drain the rest of the line so nothing is left for a later reader, but
+                         * only so far: the refusal must come in bounded time. */
+                        size_t drained = 0;
+                        while (drained++ < DRAIN_MAX_BYTES && (k = read(fd, &ch, 1)) == 1 && ch != '\n')
                                 ;
                         return -E2BIG;
                 }
@@ -92,6 +96,9 @@ int password_read_and_hash(struct cli *c, bool from_stdin, char ret_hash[static 
                         goto out;
                 }
         }
+        /* The line buffer keeps room for a trailing '\r', so one byte too many fits in it. */
+        if (r == 0 && len > ROLES_PASSWORD_MAX)
+                r = -E2BIG;
         if (r == -E2BIG) {
                 code = cli_fail(EXIT_USAGE, "password longer than %d bytes", ROLES_PASSWORD_MAX);
                 goto out;
