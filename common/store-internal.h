@@ -4,6 +4,7 @@
 
 #include <sqlite3.h>
 #include <stdarg.h>
+#include <sys/types.h>
 
 #include "store.h"
 
@@ -35,6 +36,8 @@ struct roles_store {
         time_t now;             /* 0: use the real clock */
 
         sqlite3 *pub;           /* roles.db: immutable snapshot, or the staged copy when writing */
+        dev_t pub_dev;          /* readers: which file that snapshot is (roles_store_snapshot_current) */
+        ino_t pub_ino;
         sqlite3 *sec;           /* secrets.db, or NULL */
         sqlite3 *state;         /* state.db, or NULL */
 
@@ -42,6 +45,7 @@ struct roles_store {
         int lock_fd;
         int stage_fd;
         char stage_path[PATH_MAX];
+        unsigned stages_swept;  /* staged copies of writers that died, removed when staging ours */
         bool committed;
         bool pub_migrated;      /* the staged copy was migrated: publish even without row changes */
         int pub_changes_base;   /* sqlite3_total_changes() of the staged copy once staged */
@@ -96,6 +100,10 @@ int store_harden(struct roles_store *s, sqlite3 *db);
 
 /* Connections (store.c). */
 int store_open_writable(struct roles_store *s, const char *path, sqlite3 **ret);
+
+/* The name of the VFS that ROLES_STORE_FORK_SAFE opens the snapshot through, registered on first
+ * use (store_vfs.c); -ENOSYS when SQLite has no unix VFS to build it on. */
+int store_snapshot_vfs(const char **ret);
 void store_close_db(struct roles_store *s, sqlite3 **db);
 
 /* Writer: stage a copy of roles.db, take the lock; commit: publish. (store_writer.c) */
@@ -128,8 +136,8 @@ int store_stage_name(const char *public_db, char *buf, size_t size);
 int store_queue_purge(struct roles_store *s, const char *uuid, unsigned what);
 
 /* Check a database file before opening it: regular, not a symlink, owned by root (or us), not
- * group/world-writable, in a directory that is not group/world-writable; a secret one must not
- * be readable by anyone else either. */
+ * group/world-writable, in a directory that is not a symlink nor group/world-writable; a secret
+ * one must not be readable by anyone else either. */
 enum store_file_kind { STORE_FILE_PUBLIC, STORE_FILE_SECRET, STORE_FILE_MAY_BE_MISSING };
 int store_check_file(struct roles_store *s, const char *path, enum store_file_kind kind);
 

@@ -233,8 +233,12 @@ int store_check_file(struct roles_store *s, const char *path, enum store_file_ki
                 return store_fail(s, -EINVAL, "%s: database paths must be absolute, below a directory", path);
         *slash = '\0';
 
-        if (stat(dir, &st) < 0)
+        /* lstat: SQLite's NOFOLLOW refuses a symlink anywhere in the path, but only once a writer
+         * has created the lock and side files behind it, and with a vaguer message. */
+        if (lstat(dir, &st) < 0)
                 return store_fail(s, -errno, "%s: %s", dir, strerror(errno));
+        if (S_ISLNK(st.st_mode))
+                return store_fail(s, -EPERM, "%s: refusing a database directory that is a symlink", dir);
         if (!S_ISDIR(st.st_mode) || !trusted_owner(&st) || weak_mode(&st))
                 return store_fail(s, -EPERM, "%s: refusing a database directory that is not owned by root or is group/world-writable", dir);
 
@@ -282,14 +286,18 @@ static int open_db(struct roles_store *s, const char *path, bool immutable, bool
         int r, flags = SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_PRIVATECACHE | SQLITE_OPEN_EXRESCODE | SQLITE_OPEN_NOMUTEX |
                        (writable ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY);
 
+        const char *vfs = NULL;
+
         if (immutable) {
                 if (immutable_uri(path, uri, sizeof(uri)) < 0)
                         return store_fail(s, -ENAMETOOLONG, "%s: path too long", path);
                 flags |= SQLITE_OPEN_URI;
+                if ((s->flags & ROLES_STORE_FORK_SAFE) && (r = store_snapshot_vfs(&vfs)) < 0)
+                        return store_fail(s, r, "%s: cannot register the snapshot VFS", path);
         } else if (roles_strcpy(uri, sizeof(uri), path) < 0)
                 return store_fail(s, -ENAMETOOLONG, "%s: path too long", path);
 
-        int rc = sqlite3_open_v2(uri, &db, flags, NULL);
+        int rc = sqlite3_open_v2(uri, &db, flags, vfs);
         if (rc != SQLITE_OK) {
                 r = store_fail(s, errno_from_sqlite(rc), "%s: cannot open: %s", path,
                                db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
@@ -309,13 +317,52 @@ fail:
         return r;
 }
 
+/*
+ * Open the snapshot at public_db and note which file it is. The file is held open from before
+ * SQLite opens the path until after, so that its inode number cannot be reused meanwhile, and
+ * the path must name it at both ends: otherwise a snapshot published in between could be taken
+ * for the one SQLite opened, and roles_store_snapshot_current() would vouch for the wrong file.
+ */
+static int open_snapshot(struct roles_store *s, sqlite3 **ret) {
+        const char *path = s->cfg.public_db;
+        int r = store_check_file(s, path, STORE_FILE_PUBLIC);
+        for (int attempt = 0; r >= 0 && attempt < 3; attempt++) {
+                struct stat held, after;
+                sqlite3 *db = NULL;
+                int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+                if (fd < 0 || fstat(fd, &held) < 0) {
+                        r = store_fail(s, -errno, "%s: cannot open: %s", path, strerror(errno));
+                        if (fd >= 0)
+                                close(fd);
+                        break;
+                }
+                r = open_db(s, path, true, false, &db);
+                if (r >= 0)
+                        r = store_schema_check(s, db, STORE_PUBLIC, false);
+                bool same = r >= 0 && stat(path, &after) == 0 && after.st_dev == held.st_dev && after.st_ino == held.st_ino;
+                close(fd);
+                if (same) {
+                        s->pub_dev = held.st_dev;
+                        s->pub_ino = held.st_ino;
+                        *ret = db;
+                        return 0;
+                }
+                store_close_db(s, &db);
+        }
+        return r < 0 ? r : store_fail(s, -EAGAIN, "%s: replaced again and again while being opened", path);
+}
+
 int roles_store_open(const struct roles_config *cfg, unsigned flags, struct roles_store **ret,
                      char *errbuf, size_t errlen) {
         struct roles_store *s = calloc(1, sizeof(*s));
         int r;
 
-        if (!s)
+        if (!s) {
+                /* There is no store to hold the reason: callers print errbuf (rolesctl's one line). */
+                if (errbuf && errlen > 0)
+                        snprintf(errbuf, errlen, "out of memory");
                 return -ENOMEM;
+        }
         s->cfg = *cfg;
         s->flags = flags;
         s->lock_fd = -1;
@@ -327,13 +374,7 @@ int roles_store_open(const struct roles_config *cfg, unsigned flags, struct role
                 if (r < 0)
                         goto fail;
         } else {
-                r = store_check_file(s, cfg->public_db, STORE_FILE_PUBLIC);
-                if (r < 0)
-                        goto fail;
-                r = open_db(s, cfg->public_db, true, false, &s->pub);
-                if (r < 0)
-                        goto fail;
-                r = store_schema_check(s, s->pub, STORE_PUBLIC, false);
+                r = open_snapshot(s, &s->pub);
                 if (r < 0)
                         goto fail;
                 if (flags & (ROLES_STORE_SECRETS | ROLES_STORE_LOGIN)) {
@@ -360,6 +401,36 @@ fail:
                 snprintf(errbuf, errlen, "%s", s->err);
         roles_store_close(s);
         return r;
+}
+
+static int require_reader(struct roles_store *s) {
+        if (s->flags & ROLES_STORE_WRITE)
+                return store_fail(s, -EINVAL, "internal error: a writer reads its staged snapshot, not the published one");
+        return 0;
+}
+
+int roles_store_snapshot_current(struct roles_store *s) {
+        struct stat st;
+        int r = require_reader(s);
+        if (r < 0)
+                return r;
+        if (stat(s->cfg.public_db, &st) < 0)
+                return store_fail(s, -errno, "%s: %s", s->cfg.public_db, strerror(errno));
+        return st.st_dev == s->pub_dev && st.st_ino == s->pub_ino;
+}
+
+int roles_store_refresh(struct roles_store *s) {
+        sqlite3 *db = NULL;
+        int r = roles_store_snapshot_current(s);
+        if (r != 0)
+                return r < 0 ? r : 0;
+        /* The new one is opened before the old one is let go: a failure leaves the store as it was. */
+        r = open_snapshot(s, &db);
+        if (r < 0)
+                return r;
+        store_close_db(s, &s->pub);
+        s->pub = db;
+        return 1;
 }
 
 /* Helpers used by the writer, here so the connection code stays in one place. */

@@ -33,6 +33,8 @@ enum {
         ROLES_STORE_WRITE   = 1u << 1,   /* take the writer lock and stage a new snapshot */
         ROLES_STORE_CREATE  = 1u << 2,   /* with WRITE: create missing files (rolesctl init) */
         ROLES_STORE_LOGIN   = 1u << 3,   /* secrets.db and state.db writable, no writer lock (PAM) */
+        ROLES_STORE_FORK_SAFE = 1u << 4, /* readers: roles.db's descriptor is one that
+                                            roles_store_close_inherited_snapshots() can close */
 };
 
 #define ROLES_SCHEMA_PUBLIC  1
@@ -61,6 +63,26 @@ void roles_store_set_now(struct roles_store *s, time_t now);
 
 /* The snapshot's serial number (bumped on each publish). */
 int roles_store_serial(struct roles_store *s, int64_t *ret);
+
+/*
+ * Readers (not ROLES_STORE_WRITE) hold the snapshot they opened, even after a writer has
+ * published another. Is it still the file at public_db (1), or was it replaced (0)? -errno
+ * when that cannot be told. Cheap: one stat().
+ */
+int roles_store_snapshot_current(struct roles_store *s);
+
+/* Readers: move to the published snapshot if it was replaced (1), else nothing (0). On failure
+ * the store goes on reading the snapshot it had. */
+int roles_store_refresh(struct roles_store *s);
+
+/*
+ * In the child of a fork(), from a pthread_atfork child handler: close at once every roles.db
+ * descriptor of the stores opened with ROLES_STORE_FORK_SAFE, so that a child that becomes a
+ * user without exec holds none. Async-signal-safe (no SQLite call, no allocation, no lock).
+ * Those stores then fail every read (-EIO): the child only closes them. The parent must not be
+ * inside a call on them when it forks (the NSS module's atfork prepare handler takes its lock).
+ */
+void roles_store_close_inherited_snapshots(void);
 
 /* Append to the change audit (secrets.db). Writers do this for every change. */
 int roles_audit(struct roles_store *s, const char *action, const char *target, const char *detail_fmt, ...)
@@ -402,7 +424,8 @@ bool roles_user_active(const struct roles_user *u, time_t now);
 /* ---- what logins write (state.db; store_state.c) -------------------------------------------------- */
 
 /* Group several state.db writes into one transaction (one fsync): begin, then end with commit
- * true, or false to roll back. */
+ * true, or false to roll back. The transaction never outlives end: a commit that fails is rolled
+ * back, and ending needs no memory (a lock left held would stop every other login's count). */
 int roles_state_begin(struct roles_store *s);
 int roles_state_end(struct roles_store *s, bool commit);
 

@@ -22,6 +22,24 @@ enum nss_db { NSS_DB_PUBLIC, NSS_DB_SECRETS };
 int nss_enter(enum nss_db db, struct roles_store **ret);
 void nss_leave(void);
 
+/*
+ * Close one store; the caller holds the lock. Shadow closes its store (secrets.db and state.db)
+ * after every lookup and at the end of an enumeration: a root process that read a shadow entry
+ * and then forks a child that becomes a user without exec (sshd, after pam_unix's account check)
+ * must not hand that child descriptors of secrets.db.
+ */
+void nss_close_store(enum nss_db db);
+
+/*
+ * After initgroups; the caller holds the lock. A root process forked without exec that asks for
+ * a user's groups is about to become that user (sshd's session process: initgroups as root, then
+ * setuid, and it serves the connection as the user without exec): it keeps no connection to
+ * roles.db, as it would otherwise for the rest of its life. (fork itself closes the inherited
+ * ones.) Root processes that were not forked (daemons, getgrouplist in a loop) keep theirs; they
+ * do not become anyone.
+ */
+void nss_release_before_setuid(void);
+
 /* Only the lock (and the recursion guard), for what touches the cursors but no database. */
 void nss_lock(void);
 void nss_unlock(void);

@@ -373,6 +373,7 @@ enum nss_status _nss_roles_initgroups_dyn(const char *user, gid_t group, long *s
         r = roles_user_by_name(s, user, &u);
         if (r == 0)
                 r = roles_nss_user_gids(s, &u, time(NULL), add_gid, &l);
+        nss_release_before_setuid();
         nss_leave();
         if (r == 0)
                 r = append_gids(&l, group, start, size, groupsp, limit);
@@ -399,6 +400,7 @@ enum nss_status _nss_roles_getspnam_r(const char *name, struct spwd *sp, char *b
         r = roles_user_by_name(s, name, &u);
         if (r == 0)
                 r = fill_shadow(s, &u, sp, buf, len);
+        nss_close_store(NSS_DB_SECRETS);
         nss_leave();
         return finish(r, errnop, saved);
 }
@@ -417,6 +419,12 @@ static void reset_shadow_cursor(void *unused) {
         memset(&sp_cursor, 0, sizeof(sp_cursor));
 }
 
+/* endspent: the cursor, and the store the enumeration kept open. */
+static void end_shadow_enumeration(void *unused) {
+        reset_shadow_cursor(unused);
+        nss_close_store(NSS_DB_SECRETS);
+}
+
 static int add_user_to_page(void *userdata, const struct roles_user *u) {
         (void) userdata;
         sp_cursor.page[sp_cursor.n++] = *u;
@@ -431,7 +439,7 @@ enum nss_status _nss_roles_setspent(int stayopen) {
 
 EXPORT enum nss_status _nss_roles_endspent(void);
 enum nss_status _nss_roles_endspent(void) {
-        return reset_cursor(reset_shadow_cursor, NULL);
+        return reset_cursor(end_shadow_enumeration, NULL);
 }
 
 EXPORT enum nss_status _nss_roles_getspent_r(struct spwd *sp, char *buf, size_t len, int *errnop);
@@ -459,6 +467,9 @@ enum nss_status _nss_roles_getspent_r(struct spwd *sp, char *buf, size_t len, in
                 r = fill_shadow(s, &sp_cursor.page[sp_cursor.next], sp, buf, len);
         if (r == 0)
                 sp_cursor.after = sp_cursor.page[sp_cursor.next++].uid;
+        /* Not every program calls endspent once it has read the last entry. */
+        if (r == -ENOENT)
+                nss_close_store(NSS_DB_SECRETS);
         nss_leave();
         return finish(r, errnop, saved);
 }

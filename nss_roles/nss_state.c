@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "roles-build.h"
@@ -19,6 +20,7 @@ static _Thread_local bool inside;       /* recursion guard: a lookup from within
 
 static struct {
         bool forked;            /* set in a child by the atfork handler: drop inherited connections */
+        bool forked_child;      /* this process was forked without exec (never cleared: exec resets it) */
         struct roles_config cfg;
         struct roles_store *stores[2];
         dev_t dev;
@@ -57,9 +59,10 @@ static void check_current(void) {
         struct stat st;
 
         if (state.forked) {
-                /* Inherited across fork: the child gets connections of its own. (A child made by
-                 * a raw clone() that skips the handler still works: the connections only pread
-                 * an immutable file, without locks or a shared offset.) */
+                /* Inherited across fork, their roles.db descriptors already closed by fork_child:
+                 * the child gets connections of its own. (A child made by a raw clone() that
+                 * skips the handler still works: the connections only pread an immutable file,
+                 * without locks or a shared offset.) */
                 drop_stores();
                 state.forked = false;
         }
@@ -87,7 +90,8 @@ static int open_store(enum nss_db db) {
                 struct stat after;
                 if (stat(state.cfg.public_db, &st) < 0)
                         return -errno;
-                r = roles_store_open(&state.cfg, db == NSS_DB_SECRETS ? ROLES_STORE_SECRETS : 0, &state.stores[db], NULL, 0);
+                r = roles_store_open(&state.cfg, ROLES_STORE_FORK_SAFE | (db == NSS_DB_SECRETS ? ROLES_STORE_SECRETS : 0),
+                                     &state.stores[db], NULL, 0);
                 if (r < 0)
                         return r;
                 if (stat(state.cfg.public_db, &after) == 0 && after.st_dev == st.st_dev && after.st_ino == st.st_ino) {
@@ -115,6 +119,13 @@ static int open_store(enum nss_db db) {
  * thread that would release it does not exist there), and its state half-changed. So fork waits
  * for the lock, and both sides release it; the child then drops the parent's connections on its
  * first call (check_current). Knowing about fork this way also spares a getpid() per call.
+ *
+ * A child that becomes a user without exec (sshd's session process) must not keep roles.db open
+ * until a lookup it may never make, and SQLite must not be called here (another thread may have
+ * held one of its mutexes at the fork): the stores read roles.db through descriptors of their
+ * own (ROLES_STORE_FORK_SAFE), which the child closes at once. Holding the lock, no thread was
+ * reading through them at the fork. vfork() and posix_spawn() run no handlers, but their child
+ * execs at once, and the descriptors are close-on-exec.
  */
 static void fork_prepare(void) {
         pthread_mutex_lock(&lock);
@@ -125,7 +136,9 @@ static void fork_release(void) {
 }
 
 static void fork_child(void) {
+        roles_store_close_inherited_snapshots();
         state.forked = true;
+        state.forked_child = true;
         pthread_mutex_unlock(&lock);
 }
 
@@ -156,6 +169,16 @@ int nss_enter(enum nss_db db, struct roles_store **ret) {
 void nss_leave(void) {
         pthread_mutex_unlock(&lock);
         inside = false;
+}
+
+void nss_close_store(enum nss_db db) {
+        roles_store_close(state.stores[db]);
+        state.stores[db] = NULL;
+}
+
+void nss_release_before_setuid(void) {
+        if (state.forked_child && geteuid() == 0)
+                nss_close_store(NSS_DB_PUBLIC);
 }
 
 void nss_lock(void) {

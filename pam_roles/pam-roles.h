@@ -24,7 +24,7 @@ struct pam_roles {
         struct pam_roles_options opt;
         struct roles_config cfg;
         struct roles_store *store;
-        bool store_kept;                /* owned by the PAM handle's data, closed at pam_end */
+        bool store_kept;                /* owned by the PAM handle's data (see pam_roles_end) */
         const char *user;               /* PAM_USER */
         struct roles_user u;
         bool known;                     /* u is a roles user */
@@ -34,7 +34,8 @@ struct pam_roles {
  * configuration, open the store for logins, find the user. A user roles does not know is not
  * an error here (known = false). */
 int pam_roles_begin(struct pam_roles *p, pam_handle_t *pamh, int flags, int argc, const char **argv);
-void pam_roles_end(struct pam_roles *p);
+/* Close the store, or with keep_store leave it with the handle for the next phase. */
+void pam_roles_end(struct pam_roles *p, bool keep_store);
 
 /* PAM_USER as it may appear in a log line: names that are not valid are not repeated. */
 const char *pam_roles_user_for_log(const struct pam_roles *p);

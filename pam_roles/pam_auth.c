@@ -4,9 +4,10 @@
  * then a TOTP code when the user has enrolled; or, in place of the password, a pending
  * activation or reset code, after which the account must set a password.
  *
- * Every path that is not a full success ends in a failure code, and unknown users, locked
- * accounts and accounts without a password all pay one argon2 verification, as a wrong password
- * does, so that neither the answer nor its time tells them apart.
+ * Every path that is not a full success ends in PAM_AUTH_ERR (or a system error before the
+ * password is asked), and unknown users, locked or disabled accounts and accounts without a
+ * password all pay one argon2 verification and one state.db write, as a wrong password does,
+ * so that neither the answer, the messages nor the time tells them apart.
  */
 #include <errno.h>
 #include <security/pam_ext.h>
@@ -71,11 +72,11 @@ static int check_totp(struct pam_roles *p, const char *secret) {
 }
 
 /*
- * Record a failure: the tally (for a known user) and the login audit in one state.db
+ * A failure's record: the tally (for a known user) and the login audit in one state.db
  * transaction, so that an unknown user's refusal writes as much, and takes as long, as a
- * known user's.
+ * known user's. Committed, or with rehearse rolled back (see can_count_failures).
  */
-static void count_failure(struct pam_roles *p, const char *why) {
+static int write_failure(struct pam_roles *p, const char *why, bool rehearse) {
         struct roles_tally t;
         const void *service = NULL, *rhost = NULL;
         pam_get_item(p->pamh, PAM_SERVICE, &service);
@@ -88,13 +89,30 @@ static void count_failure(struct pam_roles *p, const char *why) {
                                            p->cfg.fail_interval, p->cfg.unlock_time, &t);
         if (r >= 0)
                 r = roles_state_audit_login(p->store, pam_roles_user_for_log(p), service, rhost, "failure", why);
-        if (r >= 0)
+        if (r >= 0 && !rehearse)
                 r = roles_state_end(p->store, true);
-        if (r < 0) {
-                pam_syslog(p->pamh, LOG_ERR, "recording a failure: %s", roles_store_error(p->store));
+        if (r < 0)
+                pam_syslog(p->pamh, LOG_ERR, "%s: %s", rehearse ? "failures cannot be counted" : "recording a failure",
+                           roles_store_error(p->store));
+        if (r < 0 || rehearse)
                 (void) roles_state_end(p->store, false);
-        }
+        return r;
+}
+
+static void count_failure(struct pam_roles *p, const char *why) {
+        (void) write_failure(p, why, false);
         pam_syslog(p->pamh, LOG_NOTICE, "authentication failure for %s: %s", pam_roles_user_for_log(p), why);
+}
+
+/*
+ * Fail closed: while state.db cannot take a failure's record (a full disk, a read-only
+ * filesystem, a damaged file), wrong passwords go uncounted and guessing is unlimited, so no
+ * password may succeed either. The record is written and rolled back: SQLite writes its
+ * journal as the rows change, so a full or read-only filesystem fails here, and a rollback
+ * costs no fsync on the login path.
+ */
+static bool can_count_failures(struct pam_roles *p) {
+        return write_failure(p, "(rehearsal)", true) == 0;
 }
 
 /* Upgrade a legacy or weaker hash to the configured argon2id, now that the password is known. */
@@ -110,6 +128,60 @@ static void maybe_rehash(struct pam_roles *p, const char *stored, const char *pa
         roles_wipe(fresh, sizeof(fresh));
 }
 
+/*
+ * The account and its secrets as they stood at one moment after the password was typed. The
+ * prompt may have been open for minutes while an administrator disabled the account, took a
+ * role away or set a new password: the snapshot the phase began with is left for the current
+ * one, and both are read again if it is replaced while the secrets are read. Otherwise a
+ * password set after a disable could be judged with the account of before it (account reads
+ * enabled and the permissions from this same store). A user deleted meanwhile: known = false.
+ */
+static int user_and_secrets_now(struct pam_roles *p, struct roles_secret *ret_sec) {
+        for (int attempt = 0; attempt < 3; attempt++) {
+                int r = roles_store_refresh(p->store);
+                if (r > 0) {
+                        r = roles_user_by_name(p->store, p->user, &p->u);
+                        if (r == -ENOENT || r == -EINVAL)
+                                p->known = false;
+                }
+                if (r < 0)
+                        return r;
+                r = roles_secret_get(p->store, p->u.uuid, ret_sec);
+                if (r < 0)
+                        return r;
+                r = roles_store_snapshot_current(p->store);
+                if (r != 0)
+                        return r < 0 ? r : 0;
+                roles_secret_wipe(ret_sec);
+        }
+        return -EAGAIN;
+}
+
+/*
+ * Why this account may not even try its password, or NULL. Every refusal reads what a wrong
+ * password reads (the account as it stands now, its secrets and its failure tally; for an
+ * unknown user, by a uuid no account has), so that the reads cost the same whoever is refused,
+ * as the argon2 verification and the state.db write that follow do.
+ */
+static const char *refusal_before_password(struct pam_roles *p, struct roles_secret *sec, struct roles_tally *tally) {
+        /* roles_uuid_new makes version 4 uuids: the nil uuid is never an account's. */
+        static const char no_account[] = "00000000-0000-0000-0000-000000000000";
+        int r_secret = p->known ? user_and_secrets_now(p, sec) : roles_secret_get(p->store, no_account, sec);
+        const char *uuid = p->known ? p->u.uuid : no_account;   /* a user deleted meanwhile: unknown */
+        int r_tally = roles_state_tally_get(p->store, uuid, roles_store_now(p->store), tally);
+        if (!p->known)
+                return "unknown user";
+        if (r_secret < 0)
+                return r_secret == -ENOENT ? "no secrets row" : "account unreadable";
+        if (r_tally < 0)
+                return "tally unreadable";
+        if (tally->locked_until != 0)
+                return "locked out";
+        if (!p->u.enabled)
+                return "account disabled";
+        return NULL;
+}
+
 int pam_roles_authenticate(struct pam_roles *p) {
         struct roles_secret sec = { 0 };
         struct roles_tally tally = { 0 };
@@ -123,21 +195,12 @@ int pam_roles_authenticate(struct pam_roles *p) {
         size_t len = strlen(password);
         roles_hash_ceiling_from_config(&p->cfg, &ceiling);
 
-        if (!p->known) {
+        /* Unknown, locked and disabled accounts get a wrong password's answer (PAM_AUTH_ERR, not
+         * PAM_USER_UNKNOWN), its messages and its time, whatever password was typed. */
+        const char *refusal = refusal_before_password(p, &sec, &tally);
+        if (refusal) {
                 equal_time_verify(p, password, len);
-                count_failure(p, "unknown user");
-                return PAM_USER_UNKNOWN;
-        }
-        r = roles_secret_get(p->store, p->u.uuid, &sec);
-        if (r < 0) {
-                equal_time_verify(p, password, len);
-                count_failure(p, "no secrets row");
-                return PAM_AUTH_ERR;
-        }
-        r = roles_state_tally_get(p->store, p->u.uuid, roles_store_now(p->store), &tally);
-        if (r < 0 || tally.locked_until != 0) {
-                equal_time_verify(p, password, len);
-                count_failure(p, r < 0 ? "tally unreadable" : "locked out");
+                count_failure(p, refusal);
                 goto out;
         }
 
@@ -155,7 +218,18 @@ int pam_roles_authenticate(struct pam_roles *p) {
         if (r == -EACCES && try_code(p, password) == 0)
                 by_code = true;
         else if (r < 0) {
-                count_failure(p, r == -EACCES ? "wrong password" : r == -E2BIG ? "hash above the ceiling" : "bad stored hash");
+                /* -E2BIG is also the answer to a typed password too long to be hashed at all. */
+                count_failure(p, r == -EACCES ? "wrong password" : len > ROLES_PASSWORD_MAX ? "password too long" :
+                                 r == -E2BIG ? "hash above the ceiling" : "bad stored hash");
+                goto out;
+        }
+
+        /* Before anything else can tell a right password from a wrong one (the TOTP prompt
+         * would): while failures cannot be counted, a right password is refused like a wrong
+         * one, or guessing would be unlimited and the answer an oracle. */
+        if (!can_count_failures(p)) {
+                pam_syslog(p->pamh, LOG_NOTICE, "authentication failure for %s: failures cannot be counted",
+                           pam_roles_user_for_log(p));
                 goto out;
         }
 

@@ -38,8 +38,8 @@ static int parse_options(struct pam_roles *p, int argc, const char **argv) {
 }
 
 /*
- * The store is kept with the PAM handle between phases (pam_set_data), so that account, which
- * sshd and sudo run right after auth in the same process, does not open SQLite again. It is
+ * A successful auth keeps its store with the PAM handle (pam_set_data), so that account, which
+ * sshd and sudo run right after it in the same process, does not open SQLite again. It is
  * tied to the process and to the configuration's paths: after a fork, or for another conf=, a
  * store of its own is opened.
  */
@@ -122,8 +122,16 @@ int pam_roles_begin(struct pam_roles *p, pam_handle_t *pamh, int flags, int argc
         return PAM_SUCCESS;
 }
 
-void pam_roles_end(struct pam_roles *p) {
-        if (!p->store_kept)
+/*
+ * Only a successful auth keeps its store, for account: a store still open after that would be
+ * inherited by whatever the application forks next (sshd's unprivileged child, which serves
+ * the session as the user, held secrets.db and state.db open read-write until the connection
+ * ended; su's parent for the whole session).
+ */
+void pam_roles_end(struct pam_roles *p, bool keep_store) {
+        if (p->store_kept && !keep_store)
+                pam_set_data(p->pamh, STORE_DATA, NULL, NULL);  /* its cleanup closes the store */
+        else if (!p->store_kept)
                 roles_store_close(p->store);
         p->store = NULL;
         explicit_bzero(&p->u, sizeof(p->u));

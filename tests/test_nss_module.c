@@ -1452,6 +1452,420 @@ static void test_unavailable(void **state) {
         assert_int_equal(child_lookups(), 0);
 }
 
+/* ==== enumeration from many threads, interleaved with lookups ===============================================
+ *
+ * What "each entry once" means here. The module keeps one enumeration cursor per database per
+ * process, as glibc keeps one get*ent stream per database per process (its get*ent_r calls
+ * serialize on a lock of that database, and every thread reads the same stream). So:
+ *   - threads that share one pass (one set*ent, get*ent_r from all of them at once, one
+ *     end*ent) together receive every entry exactly once: an entry refused for a buffer that is
+ *     too small (ERANGE) is neither skipped nor handed out twice, whichever thread takes it next;
+ *   - passes that threads make one after another (each holding that database's lock from set*ent
+ *     to end*ent, as a program enumerating from several threads must) each receive every entry
+ *     exactly once;
+ * and lookups (getpwnam_r, getpwuid_r, getgrnam_r, getgrgid_r, getspnam_r, initgroups_dyn) in
+ * other threads, which take no lock of ours, are right all along and disturb neither.
+ * Buffers start small for every entry (4 bytes) and double on ERANGE, so every entry is
+ * asked for several times. Built with ThreadSanitizer (build-tsan), any data race is fatal.
+ */
+
+#define ENTRY_SLOTS (N_USERS + 3)       /* users or personal groups, then devs, many, staff */
+#define SHARED_PULLERS 5
+#define SHARED_ROUNDS 3
+#define PASS_THREADS 6
+#define PASSES_EACH 3
+#define LOOKUP_THREADS 3
+
+static const char *kind_name(enum kind kind) {
+        return kind == K_PASSWD ? "passwd" : kind == K_GROUP ? "group" : "shadow";
+}
+
+/* The slot of a shadow entry, by name (shadow entries carry no id); -1 if it is not ours. */
+static int shadow_index(const char *name) {
+        for (size_t i = 0; i < N_PEOPLE; i++)
+                if (strcmp(people[i].name, name) == 0)
+                        return (int) i;
+        unsigned k;
+        char check[16];
+        if (sscanf(name, "bulk%3u", &k) != 1 || k >= N_BULK)
+                return -1;
+        bulk_name(k, check, sizeof(check));
+        return strcmp(check, name) == 0 ? (int) (N_PEOPLE + k) : -1;
+}
+
+/* Check an enumerated entry and return its slot, or -1 (with thread_fail) when it is wrong. */
+static int entry_slot(enum kind kind, const union result *res) {
+        char nbuf[16];
+        int idx;
+        if (kind == K_SHADOW) {
+                idx = shadow_index(res->sp.sp_namp);
+                if (idx < 0 || (strcmp(res->sp.sp_pwdp, "*") != 0 && strcmp(res->sp.sp_pwdp, "!") != 0))
+                        goto wrong;
+                return idx;
+        }
+        if (kind == K_PASSWD) {
+                idx = user_index(res->pw.pw_uid);
+                if (idx < 0 || res->pw.pw_gid != res->pw.pw_uid ||
+                    strcmp(res->pw.pw_name, expected_user_name(idx, nbuf, sizeof(nbuf))) != 0)
+                        goto wrong;
+                return idx;
+        }
+        static const struct { uint32_t gid; const char *name; size_t members; } shared[] = {
+                { GID_DEVS, "devs", 3 }, { GID_MANY, "many", N_BULK }, { GID_STAFF, "staff", 2 },
+        };
+        for (size_t i = 0; i < ROLES_N_ELEMENTS(shared); i++)
+                if (res->gr.gr_gid == shared[i].gid) {
+                        if (strcmp(res->gr.gr_name, shared[i].name) != 0 || group_n_members(&res->gr) != shared[i].members)
+                                goto wrong;
+                        return (int) (N_USERS + i);
+                }
+        idx = user_index(res->gr.gr_gid);
+        if (idx < 0 || group_n_members(&res->gr) != 0 ||
+            strcmp(res->gr.gr_name, expected_user_name(idx, nbuf, sizeof(nbuf))) != 0)
+                goto wrong;
+        return idx;
+wrong:
+        thread_fail("%s enumeration served a wrong entry (%s)", kind_name(kind),
+                    kind == K_PASSWD ? res->pw.pw_name : kind == K_GROUP ? res->gr.gr_name : res->sp.sp_namp);
+        return -1;
+}
+
+static size_t entries_of(enum kind kind) {
+        return kind == K_GROUP ? N_GROUPS : N_USERS;
+}
+
+/*
+ * The next entry of the process's stream for kind, into a buffer that starts at 4 bytes and
+ * doubles on every ERANGE (*eranges counts them). Returns its slot, -ENOENT at the end, or -1 on
+ * anything else (with thread_fail).
+ */
+static int next_entry(enum kind kind, unsigned *eranges) {
+        union result res;
+        size_t len = 4;
+        for (;;) {
+                char *buf = malloc(len);
+                int errnop = 0;
+                if (!buf) {
+                        thread_fail("out of memory");
+                        return -1;
+                }
+                enum nss_status st = kind == K_PASSWD ? m.getpwent_r(&res.pw, buf, len, &errnop)
+                                     : kind == K_GROUP ? m.getgrent_r(&res.gr, buf, len, &errnop)
+                                                       : m.getspent_r(&res.sp, buf, len, &errnop);
+                int slot = st == NSS_STATUS_SUCCESS ? entry_slot(kind, &res) : -1;
+                free(buf);
+                if (st == NSS_STATUS_TRYAGAIN && errnop == ERANGE) {
+                        (*eranges)++;
+                        len *= 2;
+                        continue;
+                }
+                if (st == NSS_STATUS_NOTFOUND && errnop == ENOENT)
+                        return -ENOENT;
+                if (st != NSS_STATUS_SUCCESS)
+                        thread_fail("%s enumeration: status %d, *errnop %d", kind_name(kind), st, errnop);
+                return slot;
+        }
+}
+
+static void set_stream(enum kind kind) {
+        enum nss_status st = kind == K_PASSWD ? m.setpwent(0) : kind == K_GROUP ? m.setgrent(0) : m.setspent(0);
+        if (st != NSS_STATUS_SUCCESS)
+                thread_fail("set%sent: status %d", kind == K_PASSWD ? "pw" : kind == K_GROUP ? "gr" : "sp", st);
+}
+
+static void end_stream(enum kind kind) {
+        (kind == K_PASSWD ? m.endpwent : kind == K_GROUP ? m.endgrent : m.endspent)();
+}
+
+/* Every slot of the kind seen exactly once. */
+static void expect_each_once(enum kind kind, const atomic_uint *seen, const char *how) {
+        for (size_t i = 0; i < entries_of(kind); i++) {
+                unsigned n = atomic_load(&seen[i]);
+                if (n != 1)
+                        thread_fail("%s, %s: entry %zu seen %u times", kind_name(kind), how, i, n);
+        }
+}
+
+/* ---- lookups all along ---- */
+
+static atomic_bool stop_looking;
+
+static void *lookup_loop(void *arg) {
+        for (unsigned i = (unsigned) (uintptr_t) arg; !atomic_load(&stop_looking); i += 3)
+                if (!lookup_ok(i))
+                        thread_fail("lookup %u (kind %u) failed during enumerations", i, i % 7);
+        return NULL;
+}
+
+/* Lookup threads run from start_lookups to stop_lookups, which fails the test on any error
+ * (theirs or another thread's). */
+static void start_lookups(pthread_t *t) {
+        atomic_store(&thread_errors, 0);
+        atomic_store(&stop_looking, false);
+        for (unsigned i = 0; i < LOOKUP_THREADS; i++)
+                assert_int_equal(pthread_create(&t[i], NULL, lookup_loop, (void *) (uintptr_t) i), 0);
+}
+
+static void stop_lookups(pthread_t *t) {
+        atomic_store(&stop_looking, true);
+        for (unsigned i = 0; i < LOOKUP_THREADS; i++)
+                assert_int_equal(pthread_join(t[i], NULL), 0);
+        if (atomic_load(&thread_errors) > 0)
+                fail_msg("%d failures; first: %s", atomic_load(&thread_errors), thread_error);
+}
+
+/* fn in n threads at once, each given arg (or, when arg is NULL, its index); back when all are done. */
+static void run_threads(unsigned n, void *(*fn)(void *), void *arg) {
+        pthread_t t[16];
+        assert_true(n <= ROLES_N_ELEMENTS(t));
+        for (unsigned i = 0; i < n; i++)
+                assert_int_equal(pthread_create(&t[i], NULL, fn, arg ? arg : (void *) (uintptr_t) i), 0);
+        for (unsigned i = 0; i < n; i++)
+                assert_int_equal(pthread_join(t[i], NULL), 0);
+}
+
+/* ---- one pass shared by many threads ---- */
+
+struct shared_pass {
+        enum kind kind;
+        atomic_uint seen[ENTRY_SLOTS];
+        atomic_uint eranges;
+};
+
+static void *pull_shared(void *arg) {
+        struct shared_pass *p = arg;
+        unsigned eranges = 0;
+        for (;;) {
+                int slot = next_entry(p->kind, &eranges);
+                if (slot < 0)
+                        break;
+                atomic_fetch_add(&p->seen[slot], 1);
+        }
+        atomic_fetch_add(&p->eranges, eranges);
+        return NULL;
+}
+
+static void test_enum_shared_by_threads(void **state) {
+        (void) state;
+        pthread_t lookups[LOOKUP_THREADS];
+        start_lookups(lookups);
+        for (int round = 0; round < SHARED_ROUNDS; round++)
+                for (enum kind kind = K_PASSWD; kind <= K_SHADOW; kind++) {
+                        struct shared_pass *p = calloc(1, sizeof(*p));
+                        assert_non_null(p);
+                        p->kind = kind;
+                        set_stream(kind);
+                        run_threads(SHARED_PULLERS, pull_shared, p);
+                        end_stream(kind);
+                        expect_each_once(kind, p->seen, "one pass shared by threads");
+                        if (atomic_load(&p->eranges) < entries_of(kind))
+                                thread_fail("%s: only %u ERANGE retries", kind_name(kind), atomic_load(&p->eranges));
+                        free(p);
+                }
+        stop_lookups(lookups);
+}
+
+/* ---- passes one after another, from many threads ---- */
+
+static pthread_mutex_t stream_locks[3] = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+                                           PTHREAD_MUTEX_INITIALIZER };
+
+static void *make_passes(void *arg) {
+        unsigned id = (unsigned) (uintptr_t) arg;
+        for (unsigned n = 0; n < PASSES_EACH; n++) {
+                enum kind kind = (enum kind) ((id + n) % 3);
+                atomic_uint seen[ENTRY_SLOTS];
+                unsigned eranges = 0;
+                for (size_t i = 0; i < ENTRY_SLOTS; i++)
+                        atomic_init(&seen[i], 0);
+                pthread_mutex_lock(&stream_locks[kind]);
+                set_stream(kind);
+                for (int slot; (slot = next_entry(kind, &eranges)) >= 0;)
+                        atomic_fetch_add(&seen[slot], 1);
+                end_stream(kind);
+                pthread_mutex_unlock(&stream_locks[kind]);
+                expect_each_once(kind, seen, "passes one after another");
+        }
+        return NULL;
+}
+
+static void test_enum_passes_from_threads(void **state) {
+        (void) state;
+        pthread_t lookups[LOOKUP_THREADS];
+        start_lookups(lookups);
+        run_threads(PASS_THREADS, make_passes, NULL);
+        stop_lookups(lookups);
+}
+
+/* ==== no roles.db descriptor survives fork =====================================================================
+ *
+ * A process that forks without exec (sshd's monitor, forking the child that becomes the user)
+ * must not hand its children a descriptor of roles.db: the module's atfork child handler closes
+ * them before the child runs a single instruction of its own, and the child's first lookup opens
+ * its own. Checked with a passwd store and a shadow enumeration's store open in the parent, and
+ * with the parent still reading a snapshot that was replaced by rename (its path is then
+ * "... (deleted)").
+ */
+
+/* How many of this process's descriptors point to roles.db, the published one or a replaced one
+ * (counted in *replaced too, when not NULL). */
+static int roles_db_fds(int *replaced) {
+        size_t len = strlen(env.cfg.public_db);
+        int n = 0;
+        if (replaced)
+                *replaced = 0;
+        for (int fd = 0; fd < 1024; fd++) {
+                char link[64], target[PATH_MAX];
+                snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+                ssize_t got = readlink(link, target, sizeof(target) - 1);
+                if (got < 0)
+                        continue;
+                target[got] = '\0';
+                if (strncmp(target, env.cfg.public_db, len) != 0)
+                        continue;
+                if (target[len] == '\0')
+                        n++;
+                else if (strcmp(target + len, " (deleted)") == 0) {
+                        n++;
+                        if (replaced)
+                                (*replaced)++;
+                }
+        }
+        return n;
+}
+
+/* A user the child must find (in a snapshot newer than the parent's), or NULL. */
+static const char *child_user_expected;
+
+/* In the child: nothing held before any NSS call, right answers after (10-14 from child_lookups,
+ * 40 for a descriptor inherited, 41 when a lookup opened none, 42 when child_user_expected is not
+ * there). */
+static int child_without_inherited_fds(void) {
+        union result res;
+        char buf[1024];
+        int errnop;
+        if (roles_db_fds(NULL) != 0)
+                return 40;
+        int r = child_lookups();
+        if (r != 0)
+                return r;
+        if (roles_db_fds(NULL) < 1)
+                return 41;
+        if (child_user_expected &&
+            m.getpwnam_r(child_user_expected, &res.pw, buf, sizeof(buf), &errnop) != NSS_STATUS_SUCCESS)
+                return 42;
+        return 0;
+}
+
+/* fn in a forked child, which must exit 0. */
+static void run_in_child(const char *what, int (*fn)(void)) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                alarm(20);
+                _exit(fn());
+        }
+        wait_child(pid, what);
+}
+
+static void fork_without_fds(const char *what, const char *user_expected) {
+        child_user_expected = user_expected;
+        run_in_child(what, child_without_inherited_fds);
+}
+
+/* A copy of the published roles.db at path, for a rename over it that takes no time. */
+static void copy_snapshot(const char *path) {
+        size_t len;
+        char *data = test_read_file(env.cfg.public_db, &len);
+        assert_non_null(data);
+        FILE *f = fopen(path, "we");
+        assert_non_null(f);
+        assert_int_equal(fwrite(data, 1, len, f), len);
+        assert_int_equal(fclose(f), 0);
+        free(data);
+        assert_int_equal(chmod(path, 0644), 0);
+}
+
+static void test_fork_closes_snapshot(void **state) {
+        (void) state;
+        union result res;
+        char buf[1024];
+        int errnop, replaced;
+
+        /* Two stores on roles.db in the parent: passwd's, and the one of a shadow enumeration
+         * under way (which also holds secrets.db; closed at endspent). */
+        assert_int_equal(m.getpwnam_r("alice", &res.pw, buf, sizeof(buf), &errnop), NSS_STATUS_SUCCESS);
+        assert_int_equal(m.setspent(0), NSS_STATUS_SUCCESS);
+        assert_int_equal(m.getspent_r(&res.sp, buf, sizeof(buf), &errnop), NSS_STATUS_SUCCESS);
+        assert_int_equal(roles_db_fds(NULL), 2);
+        fork_without_fds("fork with two stores open", NULL);
+        /* The parent's own descriptors were not touched: it goes on reading through them. */
+        assert_int_equal(roles_db_fds(NULL), 2);
+        assert_int_equal(m.getspent_r(&res.sp, buf, sizeof(buf), &errnop), NSS_STATUS_SUCCESS);
+        assert_int_equal(m.endspent(), NSS_STATUS_SUCCESS);
+        assert_int_equal(child_lookups(), 0);
+
+        /* A new snapshot with forkling, which the parent moves to (its recheck is due after a
+         * second), and a copy of it ready to be renamed over it. */
+        struct roles_store *s = test_writer(&env);
+        struct roles_user u;
+        add_user(s, "forkling", 10600, "Fork Ling", true, 0, &u);
+        test_commit(s);
+        char next[PATH_MAX + 8];
+        snprintf(next, sizeof(next), "%s.next", env.cfg.public_db);
+        copy_snapshot(next);
+        sleep_ms(1100);
+        assert_int_equal(m.getpwnam_r("forkling", &res.pw, buf, sizeof(buf), &errnop), NSS_STATUS_SUCCESS);
+        assert_int_equal(res.pw.pw_uid, 10600);
+
+        /* Replaced by rename: the parent holds the old file until its next recheck. */
+        assert_int_equal(rename(next, env.cfg.public_db), 0);
+        assert_int_equal(roles_db_fds(&replaced), 1);
+        assert_int_equal(replaced, 1);
+        fork_without_fds("fork while the parent reads a replaced snapshot", "forkling");
+        sleep_ms(1100);
+        assert_int_equal(m.getpwnam_r("forkling", &res.pw, buf, sizeof(buf), &errnop), NSS_STATUS_SUCCESS);
+        assert_int_equal(roles_db_fds(&replaced), 1);
+        assert_int_equal(replaced, 0);
+        fork_without_fds("fork after the parent moved to the new snapshot", "forkling");
+        assert_int_equal(child_lookups(), 0);
+
+        /* Leave the data as the other tests had it. */
+        s = test_writer(&env);
+        assert_store_ok(s, roles_user_by_name(s, "forkling", &u));
+        assert_store_ok(s, roles_user_delete(s, &u));
+        test_commit(s);
+}
+
+/* initgroups for alice, as login does: then how many roles.db descriptors are left (or 50 + status). */
+static int initgroups_then_fds(void) {
+        long start = 1, size = 4;
+        gid_t *g = calloc((size_t) size, sizeof(gid_t));
+        int errnop;
+        if (!g)
+                return 99;
+        g[0] = 10100;
+        enum nss_status st = m.initgroups_dyn("alice", 10100, &start, &size, &g, -1, &errnop);
+        free(g);
+        return st == NSS_STATUS_SUCCESS ? roles_db_fds(NULL) : 50 + st;
+}
+
+/* In a forked child: root keeps no descriptor after initgroups, anyone else keeps one (else 1). */
+static int child_initgroups(void) {
+        return initgroups_then_fds() == (geteuid() == 0 ? 0 : 1) ? 0 : 1;
+}
+
+/*
+ * A root process forked without exec that asks for a user's groups is about to become that user
+ * (sshd's session process): it keeps no connection after initgroups. Any other process keeps
+ * its own: the parent (not forked), and a child that is not root (it becomes nobody).
+ */
+static void test_initgroups_in_forked_child(void **state) {
+        (void) state;
+        assert_int_equal(initgroups_then_fds(), 1);
+        run_in_child(geteuid() == 0 ? "initgroups in a forked root child" : "initgroups in a forked child", child_initgroups);
+}
+
 int main(int argc, char **argv) {
         if (argc > 1)
                 module_path = argv[1];
@@ -1471,10 +1885,14 @@ int main(int argc, char **argv) {
                 cmocka_unit_test(test_enum_restart),
                 cmocka_unit_test(test_initgroups),
                 cmocka_unit_test(test_threads),
+                cmocka_unit_test(test_enum_shared_by_threads),
+                cmocka_unit_test(test_enum_passes_from_threads),
                 cmocka_unit_test(test_fork),
                 cmocka_unit_test(test_fork_while_threads),
                 cmocka_unit_test(test_replaced_snapshot),
                 cmocka_unit_test(test_unavailable),
+                cmocka_unit_test(test_fork_closes_snapshot),
+                cmocka_unit_test(test_initgroups_in_forked_child),
         };
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

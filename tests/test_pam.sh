@@ -7,49 +7,19 @@
 # pam_roles and sudoers naming a published metarole group. Runs in a private mount namespace
 # where /etc, /var/lib and /run/sudo are overlays or tmpfs, so the host's files are never
 # touched; needs root (CI runs as root). Every check is counted; the last line says
-# "N passed, M failed".
+# "N passed, M failed". With ROLES_TEST_VALGRIND=1 (`meson test --setup valgrind`), pamtester
+# runs under valgrind memcheck, and each of its runs is one more check: no memcheck error, and no
+# roles database left open once libpam has unloaded the module (tests/ns-lib.sh).
 #
 #   test_pam.sh ROLESCTL PAM_MODULE NSS_LIB_DIR
 set -u
+. "$(dirname "$0")/ns-lib.sh"
 
-if [ "${ROLES_PAM_INNER:-}" != 1 ]; then
-        if [ "$(id -u)" != 0 ]; then
-                echo "test_pam.sh: needs root (a private mount namespace with /etc and /var/lib overlays);" >&2
-                echo "run the suite as root, as CI does. Not skipping: a test that did not run did not pass." >&2
-                echo "0 passed, 1 failed"
-                exit 1
-        fi
-        [ $# -eq 3 ] || { echo "usage: test_pam.sh ROLESCTL PAM_MODULE NSS_LIB_DIR" >&2; exit 1; }
-        # The scratch directory is a mount point inside the namespace only; on the host it stays
-        # empty and is removed afterwards.
-        scratch=$(mktemp -d /tmp/roles-pam.XXXXXX) || exit 1
-        ROLES_PAM_INNER=1 ROLES_PAM_SCRATCH=$scratch \
-                unshare -m --propagation private -- bash "$0" "$@"
-        rc=$?
-        rmdir "$scratch" 2>/dev/null
-        exit $rc
-fi
-
-# Only the programs under test get the modules (through pamenv below): meson exports
-# LD_LIBRARY_PATH to the build's library directory, and a sanitizer-built module must not be
-# loaded by mount, runuser and the rest.
-unset LD_LIBRARY_PATH LD_PRELOAD
+[ $# -eq 3 ] || { echo "usage: test_pam.sh ROLESCTL PAM_MODULE NSS_LIB_DIR" >&2; exit 1; }
+ns_enter pam "$@"
 R=$(realpath "$1")
 P=$(realpath "$2")
 L=$(realpath "$3")
-S=$ROLES_PAM_SCRATCH
-pass=0 fail=0
-
-ok() { pass=$((pass + 1)); }
-bad() {
-        fail=$((fail + 1))
-        echo "FAIL: $*"
-}
-die() {
-        echo "FATAL: $*"
-        echo "$pass passed, $((fail + 1)) failed"
-        exit 1
-}
 
 for prog in pamtester oathtool sqlite3 python3; do
         command -v "$prog" >/dev/null || die "$prog is missing (apt-get install $prog)"
@@ -58,36 +28,14 @@ done
 [ -f "$L/libnss_roles.so.2" ] || die "no NSS module in $L"
 
 # ---- the namespace ------------------------------------------------------------------------------
-mount -t tmpfs -o mode=0755 tmpfs "$S" || die "mount tmpfs on $S"
-for d in etc var/lib; do
-        mkdir -p "$S/$d/u" "$S/$d/w"
-        mount -t overlay overlay -o "lowerdir=/$d,upperdir=$S/$d/u,workdir=$S/$d/w" "/$d" || die "overlay on /$d"
-done
-touch /etc/.roles-pam-probe && [ -e "$S/etc/u/.roles-pam-probe" ] || die "/etc is not the private overlay"
-rm -f /etc/.roles-pam-probe
+ns_overlay etc var/lib
 # sudo keeps its timestamps in /run/sudo: a tmpfs of this namespace's own.
 [ -d /run/sudo ] && { mount -t tmpfs -o mode=0711 tmpfs /run/sudo || die "tmpfs on /run/sudo"; }
-if [ -S /var/run/nscd/socket ] || [ -S /run/nscd/socket ]; then
-        die "nscd is running: its cache would answer instead of the NSS module"
-fi
-
-cat >/etc/roles.conf <<'CONF'
-argon2_t_cost = 1
-argon2_m_cost_kib = 1024
-argon2_parallelism = 1
-deny = 3
+ns_configure "deny = 3
 fail_interval = 900
 unlock_time = 0
-CONF
-chmod 0644 /etc/roles.conf
-sed -i -E '/^(passwd|group|shadow|gshadow):/d' /etc/nsswitch.conf
-cat >>/etc/nsswitch.conf <<'NSS'
-passwd:         files roles
-group:          files roles
-shadow:         files roles
-gshadow:        files
-NSS
-rm -rf /var/lib/roles /var/lib/roles-alt
+"
+rm -rf /var/lib/roles-alt
 
 # The modules under test, copied where anyone can read them whatever the build directory's modes.
 mkdir -m 0755 "$S/lib"
@@ -96,20 +44,15 @@ cp "$L/libnss_roles.so.2" "$S/lib/" || die "copy the NSS module"
 chmod 0644 "$S/lib/pam_roles.so" "$S/lib/libnss_roles.so.2"
 MOD=$S/lib/pam_roles.so
 
-# An ASan-built module only runs in a process whose first library is the ASan runtime.
-asan_rt=$(ldd "$MOD" 2>/dev/null | awk '/libasan\.so/ { print $3 }')
-san_opts=("ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:exitcode=99"
-        "UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:exitcode=99")
+# Only the programs under test get the modules (ns_enter dropped meson's LD_LIBRARY_PATH: a
+# sanitizer-built module must not be loaded by mount, runuser and the rest).
 pamenv=(env "LD_LIBRARY_PATH=$S/lib")
+asan_rt=$(ns_sanitizer_preload "$MOD")
 if [ -n "$asan_rt" ]; then
-        # libasan exports crypt_r (an interceptor that binds the real one when the process
-        # starts), so an ASan-linked module may not even name libcrypt.so.1 as NEEDED: without
-        # libcrypt in the initial library list, the module's crypt_r calls a null pointer.
-        crypt_lib=$(ldconfig -p | awk '$1 == "libcrypt.so.1" && /x86-64/ { print $NF; exit }')
-        asan_rt="$asan_rt${crypt_lib:+ $crypt_lib}"
         echo "# the module is ASan-built: preloading $asan_rt"
-        pamenv+=("LD_PRELOAD=$asan_rt" "${san_opts[@]}")
+        pamenv+=("LD_PRELOAD=$asan_rt" "${ns_sanitizer_options[@]}")
 fi
+ns_valgrind_setup "$MOD" "$S/lib/libnss_roles.so.2"
 
 # ---- services ---------------------------------------------------------------------------------------
 # svc NAME COMMON_OPTIONS ACCOUNT_OPTIONS: the four phases, all pam_roles.
@@ -157,9 +100,10 @@ EOF
 pt() {
         local input=$1
         shift
-        printf '%s' "$input" | timeout 60 "${pamenv[@]}" pamtester "$@" >"$S/out" 2>&1
+        printf '%s' "$input" | timeout 60 "${pamenv[@]}" "${ns_valgrind[@]}" pamtester "$@" >"$S/out" 2>&1
         RC=$?
         OUT=$(cat "$S/out")
+        ns_valgrind_verdict "pamtester $*" /var/lib/roles
 }
 sanitizer_report() {
         grep -qE 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:' <<<"$OUT"
@@ -182,15 +126,6 @@ refused() {
         else
                 ok
         fi
-}
-# check WHAT CONDITION...: a shell condition.
-check() {
-        local what=$1
-        shift
-        if "$@"; then ok; else bad "$what"; fi
-}
-eq() {
-        if [ "$2" = "$3" ]; then ok; else bad "$1: got <<$2>>, want <<$3>>"; fi
 }
 
 rc() { "$R" "$@"; }
@@ -337,6 +272,16 @@ for i in 1 2 3; do
 done
 pt "$PW$nl" roles lock authenticate; refused "lockout: right password refused after 3 failures"
 pt "$PW$nl" roles lock authenticate; refused "lockout: still refused (unlock_time = 0: until an admin unlocks)"
+# Unknown, locked and disabled accounts answer as a wrong password does, whatever is typed: the
+# same PAM code and the same words (the user's name aside), so neither tells which case it was.
+pt "wrong-z$nl" roles nora authenticate
+reference="$RC:${OUT//nora/USER}"
+for who in "nosuchuser:$PW" "nosuchuser:wrong-z" "lock:$PW" "lock:wrong-z" "dina:$PW" "dina:wrong-z"; do
+        user=${who%%:*}
+        pt "${who#*:}$nl" roles "$user" authenticate
+        eq "refusals look alike: $user, ${who#*:}" "$RC:${OUT//$user/USER}" "$reference"
+done
+rc user unlock nora >/dev/null
 rc user unlock lock >/dev/null || bad "rolesctl user unlock lock failed"
 pt "$PW$nl" roles lock authenticate; good "lockout: right password accepted after rolesctl user unlock"
 # A success clears the tally (as pam_faillock does): 2 failures, a success, 2 failures, then a success.
@@ -548,7 +493,7 @@ else
                 # The ASan-built modules are now loaded by every program that resolves a name,
                 # setuid sudo included: the runtime must come first everywhere.
                 tr ' ' '\n' <<<"$asan_rt" >/etc/ld.so.preload
-                export "${san_opts[@]}"
+                export "${ns_sanitizer_options[@]}"
         fi
         cat >/etc/pam.d/sudo <<EOF
 auth     required $MOD
@@ -556,16 +501,7 @@ account  required $MOD permission=sudo
 password required $MOD
 session  required $MOD
 EOF
-        cat >/etc/sudoers <<'EOF'
-Defaults env_reset
-Defaults !lecture
-Defaults passwd_tries=1
-root    ALL=(ALL:ALL) ALL
-%admin  ALL=(ALL:ALL) ALL
-gina    ALL=(ALL:ALL) ALL
-EOF
-        chown root:root /etc/sudoers && chmod 0440 /etc/sudoers
-        rm -rf /etc/sudoers.d
+        ns_sudoers 'gina    ALL=(ALL:ALL) ALL'
 
         # Through NSS: the published metarole group holds sam.
         out=$(getent group admin)
@@ -608,5 +544,4 @@ EOF
         [ -n "$asan_rt" ] && rm -f /etc/ld.so.preload
 fi
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+ns_finish

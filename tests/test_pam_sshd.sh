@@ -17,84 +17,38 @@
 #
 #   test_pam_sshd.sh ROLESCTL PAM_MODULE NSS_LIB_DIR
 set -u
+. "$(dirname "$(realpath "$0")")/ns-lib.sh"
 
-if [ "${ROLES_PAM_SSHD_INNER:-}" != 1 ]; then
-        if [ "$(id -u)" != 0 ]; then
-                echo "test_pam_sshd.sh: needs root (a private mount namespace with overlays, and sshd);" >&2
-                echo "run the suite as root, as CI does. Not skipping: a test that did not run did not pass." >&2
-                echo "0 passed, 1 failed"
-                exit 1
-        fi
-        [ $# -eq 3 ] || { echo "usage: test_pam_sshd.sh ROLESCTL PAM_MODULE NSS_LIB_DIR" >&2; exit 1; }
-        missing=
-        for t in /usr/sbin/sshd ssh ssh-keygen sshpass unshare python3 timeout; do
-                command -v "$t" >/dev/null || missing="$missing $t"
-        done
-        if [ -n "$missing" ]; then
-                echo "test_pam_sshd.sh: missing:$missing (install openssh-server openssh-client sshpass; .ci/run does)." >&2
-                echo "Not skipping: a test that did not run did not pass." >&2
-                echo "0 passed, 1 failed"
-                exit 1
-        fi
-        scratch=$(mktemp -d /tmp/roles-pam-sshd.XXXXXX) || exit 1
-        ROLES_PAM_SSHD_INNER=1 ROLES_PAM_SSHD_SCRATCH=$scratch \
-                unshare -m --propagation private -- bash "$0" "$@"
-        rc=$?
-        rmdir "$scratch" 2>/dev/null
-        exit $rc
-fi
-
-# sshd gets the modules through the overlays below, never through meson's LD_LIBRARY_PATH.
-unset LD_LIBRARY_PATH LD_PRELOAD
+[ $# -eq 3 ] || { echo "usage: test_pam_sshd.sh ROLESCTL PAM_MODULE NSS_LIB_DIR" >&2; exit 1; }
+ns_enter pam-sshd "$@"
 R=$(realpath "$1")
 M=$(realpath "$2")
 L=$(realpath "$3")
-S=$ROLES_PAM_SSHD_SCRATCH
-pass=0 fail=0
-sshd_pid= syslog_pid=
+sshd_pid=
 
-ok() { pass=$((pass + 1)); }
-bad() {
-        fail=$((fail + 1))
-        echo "FAIL: $*"
-}
-die() {
-        echo "FATAL: $*"
+missing=
+for t in /usr/sbin/sshd ssh ssh-keygen sshpass python3 timeout; do
+        command -v "$t" >/dev/null || missing="$missing $t"
+done
+[ -z "$missing" ] || die "missing:$missing (install openssh-server openssh-client sshpass; .ci/run does)"
+
+ns_on_die() {
         [ -s "$S/sshd.log" ] && { echo "--- sshd log (tail)"; tail -n 20 "$S/sshd.log"; }
         [ -s "$S/syslog" ] && { echo "--- syslog (tail)"; tail -n 20 "$S/syslog"; }
-        echo "$pass passed, $((fail + 1)) failed"
-        exit 1
 }
-cleanup() {
+ns_on_exit() {
         [ -n "$sshd_pid" ] && kill "$sshd_pid" 2>/dev/null && wait "$sshd_pid" 2>/dev/null
-        [ -n "$syslog_pid" ] && kill "$syslog_pid" 2>/dev/null && wait "$syslog_pid" 2>/dev/null
+        [ -n "${ns_syslog_pid:-}" ] && kill "$ns_syslog_pid" 2>/dev/null && wait "$ns_syslog_pid" 2>/dev/null
 }
-trap cleanup EXIT
 
 # ---- the namespace ------------------------------------------------------------------------------
-mount -t tmpfs -o mode=0755 tmpfs "$S" || die "mount tmpfs on $S"
 # The library directory glibc's NSS and libpam load from (merged /usr: /lib is /usr/lib).
 libdir=$(dirname "$(realpath "$(ldd /usr/sbin/sshd | awk '$1 == "libc.so.6" { print $3 }')")")
 [ -d "$libdir" ] && [ "$libdir" != / ] || die "cannot find the library directory (libc.so.6 of sshd)"
-# /dev: for a /dev/log of our own (pam_syslog); its submounts are put back from a bind of the
-# real /dev taken first.
-mkdir -p "$S/hostdev"
-mount --rbind /dev "$S/hostdev" || die "bind /dev"
-for d in etc var/lib var/log run dev "${libdir#/}"; do
-        mkdir -p "$S/ovl/$d/u" "$S/ovl/$d/w"
-        mount -t overlay overlay -o "lowerdir=/$d,upperdir=$S/ovl/$d/u,workdir=$S/ovl/$d/w" "/$d" || die "overlay on /$d"
-done
-for d in pts shm mqueue; do
-        if mountpoint -q "$S/hostdev/$d"; then
-                mount --bind "$S/hostdev/$d" "/dev/$d" || die "put back /dev/$d"
-        fi
-done
+# /dev: for a /dev/log of our own (pam_syslog).
+ns_private_dev
+ns_overlay etc var/lib var/log run "${libdir#/}"
 mount -t tmpfs -o mode=0755 tmpfs /home || die "tmpfs on /home"
-touch /etc/.roles-pam-sshd-probe && [ -e "$S/ovl/etc/u/.roles-pam-sshd-probe" ] || die "/etc is not the private overlay"
-rm -f /etc/.roles-pam-sshd-probe
-if [ -S /var/run/nscd/socket ] || [ -S /run/nscd/socket ]; then
-        die "nscd is running: its cache would answer instead of the module"
-fi
 
 # The modules under test, copied where the build directory's later changes cannot reach them:
 # pam_roles.so named by absolute path in /etc/pam.d/sshd; libnss_roles.so.2 in the (overlaid)
@@ -109,47 +63,20 @@ cp "$L/libnss_roles.so.2" "$libdir/libnss_roles.so.2" && chmod 0644 "$libdir/lib
 # ASan-built modules can only run in processes whose first library is the ASan runtime: sshd
 # gets it preloaded, and passes it on to the sessions (SetEnv), whose `id` loads the NSS module.
 # Leak checking is off (the leaks would be sshd's); any other report fails the test.
-asan_rt=$(ldd "$M" 2>/dev/null | awk '/libasan\.so/ { print $3 }')
+asan_rt=$(ns_sanitizer_preload "$M")
 sanenv=()
 if [ -n "$asan_rt" ]; then
         echo "# the modules are ASan-built: preloading $asan_rt into sshd and its sessions"
         mkdir -m 0777 "$S/asan"
-        sanenv=("LD_PRELOAD=$asan_rt" "ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:log_path=$S/asan/report"
+        # colons, not spaces, between the libraries: SetEnv splits its arguments at spaces
+        sanenv=("LD_PRELOAD=${asan_rt// /:}" "ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:log_path=$S/asan/report"
                 "UBSAN_OPTIONS=print_stacktrace=1:log_path=$S/asan/ubsan")
 fi
 
-# ---- syslog: a datagram socket on the namespace's /dev/log -----------------------------------------
-rm -f /dev/log
-python3 - "$S/syslog" <<'PY' &
-import os, socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind("/dev/log")
-os.chmod("/dev/log", 0o666)
-with open(sys.argv[1], "a", buffering=1) as f:
-    while True:
-        f.write(s.recv(8192).decode("utf-8", "replace").rstrip("\n") + "\n")
-PY
-syslog_pid=$!
-for _ in $(seq 50); do [ -S /dev/log ] && break; sleep 0.1; done
-[ -S /dev/log ] || die "the syslog catcher did not start"
-logger -t roles-pam-sshd probe
-for _ in $(seq 50); do grep -q 'roles-pam-sshd.*probe' "$S/syslog" 2>/dev/null && break; sleep 0.1; done
-grep -q 'roles-pam-sshd.*probe' "$S/syslog" 2>/dev/null || die "syslog messages do not arrive"
+ns_syslog "$S/syslog"
 
 # ---- configuration ---------------------------------------------------------------------------------
-cat >/etc/roles.conf <<'CONF'
-argon2_t_cost = 1
-argon2_m_cost_kib = 1024
-argon2_parallelism = 1
-CONF
-sed -i -E '/^(passwd|group|shadow|gshadow):/d' /etc/nsswitch.conf
-cat >>/etc/nsswitch.conf <<'NSS'
-passwd:         files roles
-group:          files roles
-shadow:         files roles
-gshadow:        files
-NSS
-rm -rf /var/lib/roles
+ns_configure
 write_pam() {         # write_pam PERMISSION_OPTION
         cat >/etc/pam.d/sshd <<PAM
 auth     required $M
@@ -372,6 +299,68 @@ allowed "password method, not keyboard-interactive (alice)" alice \
         "uid=10100(alice) gid=10100(alice) groups=10100(alice)" -o KbdInteractiveAuthentication=no -o PreferredAuthentications=password
 grep -q "Accepted password for alice " "$S/sshd.log" && ok || bad "password method: no 'Accepted password for alice' in the sshd log"
 
+# ---- no descriptor of a roles database in the user's processes -----------------------------------------
+# sshd's privileged monitor runs PAM and NSS, then forks the process that serves the session as
+# the user, without exec. The session lists its own shell's and its sshd parent's descriptors,
+# says READY and waits on a fifo while root looks at every process running as the user: none
+# may hold any file of /var/lib/roles, not even the public roles.db, which the monitor's name
+# lookups opened and the NSS module's atfork handler closes in the forked child (README: The
+# NSS module).
+# db_fds PID...: "PID (COMM) fd N -> TARGET" for each descriptor pointing into /var/lib/roles.
+db_fds() {
+        local p f t
+        for p in "$@"; do
+                for f in /proc/"$p"/fd/*; do
+                        t=$(readlink "$f" 2>/dev/null) || continue
+                        [[ $t == /var/lib/roles/* ]] && echo "$p ($(cat "/proc/$p/comm" 2>/dev/null)) fd ${f##*/} -> $t"
+                done
+        done
+        return 0
+}
+# session_fds WHAT USER UID [SSH_OPTION...]
+session_fds() {
+        local what=$1 user=$2 uid=$3 pids inside held
+        shift 3
+        rm -f "$S/go" && mkfifo -m 0666 "$S/go" || die "mkfifo"
+        : >"$S/session.out"
+        timeout 30 sshpass -p "$(pw "$user")" ssh -F /dev/null -o StrictHostKeyChecking=no \
+                -o UserKnownHostsFile=/dev/null -o PubkeyAuthentication=no -o NumberOfPasswordPrompts=1 \
+                -o LogLevel=ERROR "$@" -p "$PORT" "$user@127.0.0.1" \
+                'for p in $$ $PPID; do echo "== $p"; for f in /proc/$p/fd/*; do echo "$f -> $(readlink $f 2>&1)"; done; done 2>&1; echo READY; read x <'"$S/go" \
+                >"$S/session.out" 2>&1 </dev/null &
+        local ssh_pid=$!
+        for _ in $(seq 200); do grep -q '^READY' "$S/session.out" && break; sleep 0.05; done
+        if ! grep -q '^READY' "$S/session.out"; then
+                bad "$what: the session did not start: $(head -c 300 "$S/session.out")"
+                kill "$ssh_pid" 2>/dev/null; wait "$ssh_pid" 2>/dev/null
+                return
+        fi
+        inside=$(sed -n '/^== /,/^READY/p' "$S/session.out")
+        # Not vacuous: the shell listed its own descriptors, and root found the shell and sshd.
+        grep -qE '^/proc/[0-9]+/fd/0 -> ' <<<"$inside" && ok || bad "$what: the session listed no descriptors: <<${inside:0:300}>>"
+        pids=$(pgrep -u "$uid" | tr '\n' ' ')
+        [ "$(wc -w <<<"$pids")" -ge 2 ] && grep -qw sshd <<<"$(for p in $pids; do cat "/proc/$p/comm"; done 2>/dev/null)" && ok ||
+                bad "$what: processes of uid $uid: <<$pids>>, want the shell and sshd"
+        grep -q ' -> /var/lib/roles/' <<<"$inside" && bad "$what: the session sees: $(grep ' -> /var/lib/roles/' <<<"$inside" | tr '\n' ';')" || ok
+        # shellcheck disable=SC2086
+        held=$(db_fds $pids)
+        [ -z "$held" ] && ok || bad "$what: processes of $user hold: $(tr '\n' ';' <<<"$held")"
+        # shellcheck disable=SC2086
+        [ -z "$(db_fds "$(sed -n 's/^== //p' <<<"$inside" | head -n 1)")" ] && ok || bad "$what: the session's shell holds: $(tr '\n' ';' <<<"$held")"
+        echo go >"$S/go"
+        wait "$ssh_pid" 2>/dev/null
+}
+session_fds "descriptors after a keyboard-interactive login (carol)" carol 10102
+session_fds "descriptors after a password-method login (hank)" hank 10103 \
+        -o KbdInteractiveAuthentication=no -o PreferredAuthentications=password
+# Debian's common-account puts pam_unix's account check after ours: it reads the user's shadow
+# entry, which libnss_roles.so.2 serves from secrets.db, in the monitor before the fork.
+write_pam permission=login.sshd
+echo 'account  required pam_unix.so' >>/etc/pam.d/sshd
+session_fds "descriptors with pam_unix's account check, which reads shadow (hank)" hank 10103 \
+        -o KbdInteractiveAuthentication=no -o PreferredAuthentications=password
+write_pam permission=login.sshd
+
 # ---- the session's bookkeeping --------------------------------------------------------------------------
 for u in alice bob carol hank; do
         n=$(field "$u" 'j["state"]["login_count"]')
@@ -388,7 +377,9 @@ v=$(field bob 'j["state"]["last_login"] is not None')
 denied "no login.sshd (dave: login.sudo, db.read)" dave "$(pw dave)" "$(ad dave)" 'pam_roles.*dave does not hold login\.sshd'
 denied "disabled grant of login.sshd (erin)" erin "$(pw erin)" "$(ad erin)" 'pam_roles.*erin does not hold login\.sshd'
 denied "near misses login.ssh, login.sshd.* (frank)" frank "$(pw frank)" "$(ad frank)" 'pam_roles.*frank does not hold login\.sshd'
-denied "disabled account (gina)" gina "$(pw gina)" "$(ad gina)" 'pam_roles.*account gina is disabled'
+# auth refuses a disabled account even with its right password, as it refuses a wrong one.
+denied "disabled account (gina)" gina "$(pw gina)" "$(pw_failed gina)" \
+        'pam_roles.*authentication failure for gina: account disabled'
 denied "expired account (ivan)" ivan "$(pw ivan)" "$(ad ivan)" 'pam_roles.*account ivan has expired'
 denied "no login.sshd, password method (dave)" dave "$(pw dave)" \
         'Access denied for user dave by PAM account configuration' 'pam_roles.*dave does not hold login\.sshd' \
@@ -464,5 +455,4 @@ if [ -n "${ROLES_TEST_VERBOSE:-}" ]; then
         echo "--- sshd log"; cat "$S/sshd.log"
         echo "--- syslog"; cat "$S/syslog"
 fi
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+ns_finish
