@@ -31,5 +31,8 @@ fi
 # error), and a block it really lost is still "definitely lost".
 # --keep-debuginfo=yes: libpam unloads pam_roles.so at pam_end(); a report made after that still
 # names the module's functions and lines.
+# --fair-sched=yes: valgrind runs one thread at a time; with its default lock, the NSS thread
+# tests' lookup threads (looping on the module's mutex) could starve the enumerating ones for
+# many minutes. A fair lock hands the CPU round.
 exec valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
-        --run-libc-freeres=no --keep-debuginfo=yes "${opts[@]}" "$@"
+        --run-libc-freeres=no --keep-debuginfo=yes --fair-sched=yes "${opts[@]}" "$@"
