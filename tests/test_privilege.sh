@@ -151,11 +151,16 @@ check_probe() {
                 bad "$1: the probe did not list descriptors: $(head -c 300 "$S/session.out")"
         none "$1: descriptors the user's session can see" "$(grep -- "-> $D/" <<<"$own$reach")"
 }
-# user_procs UID: the processes whose effective uid is UID. (Not pgrep: with the ASan runtime in
-# /etc/ld.so.preload, procps' pgrep deadlocks as it starts.)
+# user_procs UID: the processes of this mount namespace whose effective uid is UID. Only ours:
+# meson runs the other end-to-end scripts at the same time, in namespaces of their own, and
+# their users' shells (test_pam_sshd.sh's alice is 10100 too) rightly hold roles.db for their
+# own lookups. (Not pgrep: with the ASan runtime in /etc/ld.so.preload, procps' pgrep
+# deadlocks as it starts.)
 user_procs() {
-        local p key effective
+        local p key effective ours
+        ours=$(readlink /proc/self/ns/mnt) || die "readlink /proc/self/ns/mnt"
         for p in /proc/[0-9]*; do
+                [ "$(readlink "$p/ns/mnt" 2>/dev/null)" = "$ours" ] || continue
                 { while read -r key _ effective _; do
                         [ "$key" = Uid: ] && { [ "$effective" = "$1" ] && printf '%s ' "${p#/proc/}"; break; }
                 done <"$p/status"; } 2>/dev/null
