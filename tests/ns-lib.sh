@@ -6,8 +6,8 @@
 # A script sources this file, then calls
 #     ns_enter NAME "$@"     # re-runs the script as root inside `unshare -m`; sets S (a tmpfs)
 #     ns_overlay etc var/lib # each directory becomes an overlay whose upper layer is under $S
-# and uses ok/bad/check/eq/die/ns_finish. A script may define ns_on_die (extra output before a
-# fatal exit) and ns_on_exit (cleanup, run on every exit).
+# and uses ok/bad/check/eq/die/ns_finish and ns_user_procs. A script may define ns_on_die
+# (extra output before a fatal exit) and ns_on_exit (cleanup, run on every exit).
 
 pass=0 fail=0
 
@@ -36,6 +36,22 @@ ns_finish() {
         echo "$pass passed, $fail failed"
         [ "$fail" -eq 0 ]
         exit
+}
+
+# ns_user_procs UID: the processes of this mount namespace whose effective uid is UID,
+# space-separated. Only ours: meson runs the other end-to-end scripts at the same time, each in
+# a namespace of its own with users of the same uids, and their users' shells rightly hold
+# roles.db for their own lookups. (Not pgrep: with the ASan runtime in /etc/ld.so.preload,
+# procps' pgrep deadlocks as it starts; and it sees every namespace.)
+ns_user_procs() {
+        local p key effective ours
+        ours=$(readlink /proc/self/ns/mnt) || die "readlink /proc/self/ns/mnt"
+        for p in /proc/[0-9]*; do
+                [ "$(readlink "$p/ns/mnt" 2>/dev/null)" = "$ours" ] || continue
+                { while read -r key _ effective _; do
+                        [ "$key" = Uid: ] && { [ "$effective" = "$1" ] && printf '%s ' "${p#/proc/}"; break; }
+                done <"$p/status"; } 2>/dev/null
+        done
 }
 
 # ns_enter NAME ARGS...: outside, check for root and re-run "$0 ARGS..." in a private mount

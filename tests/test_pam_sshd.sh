@@ -338,7 +338,7 @@ session_fds() {
         inside=$(sed -n '/^== /,/^READY/p' "$S/session.out")
         # Not vacuous: the shell listed its own descriptors, and root found the shell and sshd.
         grep -qE '^/proc/[0-9]+/fd/0 -> ' <<<"$inside" && ok || bad "$what: the session listed no descriptors: <<${inside:0:300}>>"
-        pids=$(pgrep -u "$uid" | tr '\n' ' ')
+        pids=$(ns_user_procs "$uid")
         [ "$(wc -w <<<"$pids")" -ge 2 ] && grep -qw sshd <<<"$(for p in $pids; do cat "/proc/$p/comm"; done 2>/dev/null)" && ok ||
                 bad "$what: processes of uid $uid: <<$pids>>, want the shell and sshd"
         grep -q ' -> /var/lib/roles/' <<<"$inside" && bad "$what: the session sees: $(grep ' -> /var/lib/roles/' <<<"$inside" | tr '\n' ';')" || ok

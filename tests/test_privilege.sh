@@ -133,10 +133,14 @@ none() {        # none WHAT LINES: LINES is empty
 }
 
 # What a session runs as its user: its shell's and its parent's descriptors, then every
-# descriptor of every process it can reach at all; then it waits for the go-ahead, so that root
-# can look at the user's processes while the session is alive.
+# descriptor of every process of this mount namespace it can reach at all (the other end-to-end
+# scripts run at the same time, with users of the same uids whose shells rightly hold roles.db);
+# then it waits for the go-ahead, so that root can look at the user's processes while the
+# session is alive.
 PROBE='for p in $$ $PPID; do echo "== /proc/$p/fd"; ls -l /proc/$p/fd 2>&1; done
-echo "== reachable"; for f in /proc/[0-9]*/fd/*; do t=$(readlink "$f" 2>/dev/null) && echo "$f -> $t"; done
+echo "== reachable"; ns=$(readlink /proc/self/ns/mnt)
+for p in /proc/[0-9]*; do [ "$(readlink $p/ns/mnt 2>/dev/null)" = "$ns" ] || continue
+for f in $p/fd/*; do t=$(readlink "$f" 2>/dev/null) && echo "$f -> $t"; done; done
 echo READY; read x <'"$S/go"
 # probe_pid N: the process whose descriptors the probe listed first (its shell) or second (its
 # parent); su's password prompt may precede the first line.
@@ -150,21 +154,6 @@ check_probe() {
         grep -qE ' 0 -> ' <<<"$own" && grep -qE '/fd/0 -> ' <<<"$reach" && ok ||
                 bad "$1: the probe did not list descriptors: $(head -c 300 "$S/session.out")"
         none "$1: descriptors the user's session can see" "$(grep -- "-> $D/" <<<"$own$reach")"
-}
-# user_procs UID: the processes of this mount namespace whose effective uid is UID. Only ours:
-# meson runs the other end-to-end scripts at the same time, in namespaces of their own, and
-# their users' shells (test_pam_sshd.sh's alice is 10100 too) rightly hold roles.db for their
-# own lookups. (Not pgrep: with the ASan runtime in /etc/ld.so.preload, procps' pgrep
-# deadlocks as it starts.)
-user_procs() {
-        local p key effective ours
-        ours=$(readlink /proc/self/ns/mnt) || die "readlink /proc/self/ns/mnt"
-        for p in /proc/[0-9]*; do
-                [ "$(readlink "$p/ns/mnt" 2>/dev/null)" = "$ours" ] || continue
-                { while read -r key _ effective _; do
-                        [ "$key" = Uid: ] && { [ "$effective" = "$1" ] && printf '%s ' "${p#/proc/}"; break; }
-                done <"$p/status"; } 2>/dev/null
-        done
 }
 
 # session WHAT PARENT UIDS INPUT COMMAND...: COMMAND runs $PROBE through PARENT (su or sudo)
@@ -190,7 +179,7 @@ session() {
         fi
         check_probe "$what"
         for uid in $uids; do
-                procs=$(user_procs "$uid")
+                procs=$(ns_user_procs "$uid")
                 [ -n "$procs" ] && ok || bad "$what: no process runs as uid $uid during the session"
                 # shellcheck disable=SC2086
                 none "$what: processes of uid $uid hold" "$(db_fds $procs)"
