@@ -22,11 +22,17 @@ enum nss_db { NSS_DB_PUBLIC, NSS_DB_SECRETS };
 int nss_enter(enum nss_db db, struct roles_store **ret);
 void nss_leave(void);
 
+/* nss_enter() in two steps, for a call that needs a store only now and then: nss_begin() takes
+ * the lock (-EDEADLK on re-entry, nothing held); nss_store(), with the lock held, returns the
+ * store as nss_enter() does, and on failure the caller still holds the lock. */
+int nss_begin(void);
+int nss_store(enum nss_db db, struct roles_store **ret);
+
 /*
  * Close one store; the caller holds the lock. Shadow closes its store (secrets.db and state.db)
- * after every lookup and at the end of an enumeration: a root process that read a shadow entry
- * and then forks a child that becomes a user without exec (sshd, after pam_unix's account check)
- * must not hand that child descriptors of secrets.db.
+ * before every return, in lookups and enumerations alike: a root process that read a shadow
+ * entry and then forks a child that becomes a user without exec (sshd, after pam_unix's account
+ * check) must not hand that child descriptors of secrets.db.
  */
 void nss_close_store(enum nss_db db);
 
@@ -40,7 +46,7 @@ void nss_close_store(enum nss_db db);
  */
 void nss_release_before_setuid(void);
 
-/* Only the lock (and the recursion guard), for what touches the cursors but no database. */
+/* Only the lock, for what touches the cursors but no database (and so cannot re-enter). */
 void nss_lock(void);
 void nss_unlock(void);
 

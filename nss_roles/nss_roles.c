@@ -405,30 +405,62 @@ enum nss_status _nss_roles_getspnam_r(const char *name, struct spwd *sp, char *b
         return finish(r, errnop, saved);
 }
 
-/* Shadow enumeration is rare (root, pwck): pages of users, each with its secrets and state. */
+/*
+ * Shadow enumeration is rare (root, pwck): pages of users, each read with what shadow shows of
+ * it (password age, lockout) in one visit to the stores, which close before the call returns.
+ * So between calls an enumeration holds no descriptor of secrets.db or state.db that a child
+ * forked meanwhile (without exec, becoming a user) could inherit: only the page, which holds no
+ * secret. An entry is as of the visit that read its page.
+ */
+struct shadow_entry {
+        struct roles_user user;
+        struct roles_nss_shadow shadow;
+};
+
 static struct {
-        struct roles_user *page;
+        struct shadow_entry *page;
         size_t n, next;
         uint32_t after;         /* the last uid served */
         bool exhausted;
 } sp_cursor;
 
+/* setspent and endspent: the cursor, and the store (set*ent opened it to see it is there). */
 static void reset_shadow_cursor(void *unused) {
         (void) unused;
         free(sp_cursor.page);
         memset(&sp_cursor, 0, sizeof(sp_cursor));
-}
-
-/* endspent: the cursor, and the store the enumeration kept open. */
-static void end_shadow_enumeration(void *unused) {
-        reset_shadow_cursor(unused);
         nss_close_store(NSS_DB_SECRETS);
 }
 
 static int add_user_to_page(void *userdata, const struct roles_user *u) {
         (void) userdata;
-        sp_cursor.page[sp_cursor.n++] = *u;
+        sp_cursor.page[sp_cursor.n++].user = *u;
         return 0;
+}
+
+/* The next page after sp_cursor.after; the caller holds the lock. -ENOENT at the end. */
+static int fetch_shadow_page(void) {
+        struct roles_store *s;
+        if (!sp_cursor.page && !(sp_cursor.page = calloc(PAGE, sizeof(*sp_cursor.page))))
+                return -ENOMEM;
+        int r = nss_store(NSS_DB_SECRETS, &s);
+        if (r < 0)
+                return r;
+        sp_cursor.n = sp_cursor.next = 0;
+        r = roles_nss_users_after(s, sp_cursor.after, PAGE, add_user_to_page, NULL);
+        if (r >= 0)
+                sp_cursor.exhausted = r == 0;
+        time_t now = time(NULL);
+        for (size_t i = 0; r >= 0 && i < sp_cursor.n; i++)
+                r = roles_nss_shadow(s, &sp_cursor.page[i].user, now, &sp_cursor.page[i].shadow);
+        nss_close_store(NSS_DB_SECRETS);
+        if (r < 0) {
+                /* Read again on the next call, from where the last served entry left off. */
+                sp_cursor.n = 0;
+                sp_cursor.exhausted = false;
+                return r;
+        }
+        return sp_cursor.n == 0 ? -ENOENT : 0;
 }
 
 EXPORT enum nss_status _nss_roles_setspent(int stayopen);
@@ -439,37 +471,25 @@ enum nss_status _nss_roles_setspent(int stayopen) {
 
 EXPORT enum nss_status _nss_roles_endspent(void);
 enum nss_status _nss_roles_endspent(void) {
-        return reset_cursor(end_shadow_enumeration, NULL);
+        return reset_cursor(reset_shadow_cursor, NULL);
 }
 
 EXPORT enum nss_status _nss_roles_getspent_r(struct spwd *sp, char *buf, size_t len, int *errnop);
 enum nss_status _nss_roles_getspent_r(struct spwd *sp, char *buf, size_t len, int *errnop) {
         int saved = errno;
-        struct roles_store *s;
-        int r = nss_enter(NSS_DB_SECRETS, &s);
+        int r = nss_begin();
         if (r < 0)
                 return finish(r, errnop, saved);
-        if (sp_cursor.next == sp_cursor.n) {
-                if (sp_cursor.exhausted)
-                        r = -ENOENT;
-                else if (!sp_cursor.page && !(sp_cursor.page = calloc(PAGE, sizeof(*sp_cursor.page))))
-                        r = -ENOMEM;
-                else {
-                        sp_cursor.n = sp_cursor.next = 0;
-                        r = roles_nss_users_after(s, sp_cursor.after, PAGE, add_user_to_page, NULL);
-                        if (r >= 0) {
-                                sp_cursor.exhausted = r == 0;
-                                r = sp_cursor.n == 0 ? -ENOENT : 0;
-                        }
+        if (sp_cursor.next == sp_cursor.n)
+                r = sp_cursor.exhausted ? -ENOENT : fetch_shadow_page();
+        if (r == 0) {
+                const struct shadow_entry *e = &sp_cursor.page[sp_cursor.next];
+                r = nss_pack_shadow(&e->user, &e->shadow, sp, buf, len);
+                if (r == 0) {
+                        sp_cursor.after = e->user.uid;
+                        sp_cursor.next++;
                 }
         }
-        if (r == 0)
-                r = fill_shadow(s, &sp_cursor.page[sp_cursor.next], sp, buf, len);
-        if (r == 0)
-                sp_cursor.after = sp_cursor.page[sp_cursor.next++].uid;
-        /* Not every program calls endspent once it has read the last entry. */
-        if (r == -ENOENT)
-                nss_close_store(NSS_DB_SECRETS);
         nss_leave();
         return finish(r, errnop, saved);
 }

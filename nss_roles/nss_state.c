@@ -146,24 +146,36 @@ __attribute__((constructor)) static void nss_state_init(void) {
         pthread_atfork(fork_prepare, fork_release, fork_child);
 }
 
-int nss_enter(enum nss_db db, struct roles_store **ret) {
+int nss_begin(void) {
         if (inside)
                 return -EDEADLK;
         inside = true;
         pthread_mutex_lock(&lock);
+        return 0;
+}
+
+int nss_store(enum nss_db db, struct roles_store **ret) {
         check_current();
         if (!state.stores[db]) {
                 int r = open_store(db);
-                if (r < 0) {
-                        nss_leave();
-                        /* Whatever kept the database from opening (missing, unreadable, not a
-                         * database, a newer schema, a bad configuration), it is not "no such
-                         * entry": the answer is UNAVAIL, with the reason in *errnop. */
-                        return r == -ENOMEM ? r : -(NSS_E_UNAVAIL | (r < 0 && r > -NSS_E_UNAVAIL ? -r : EIO));
-                }
+                /* Whatever kept the database from opening (missing, unreadable, not a database, a
+                 * newer schema, a bad configuration), it is not "no such entry": the answer is
+                 * UNAVAIL, with the reason in *errnop. */
+                if (r < 0)
+                        return r == -ENOMEM ? r : -(NSS_E_UNAVAIL | (r > -NSS_E_UNAVAIL ? -r : EIO));
         }
         *ret = state.stores[db];
         return 0;
+}
+
+int nss_enter(enum nss_db db, struct roles_store **ret) {
+        int r = nss_begin();
+        if (r < 0)
+                return r;
+        r = nss_store(db, ret);
+        if (r < 0)
+                nss_leave();
+        return r;
 }
 
 void nss_leave(void) {

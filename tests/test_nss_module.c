@@ -1723,8 +1723,10 @@ static void test_enum_passes_from_threads(void **state) {
 
 /* How many of this process's descriptors point to roles.db, the published one or a replaced one
  * (counted in *replaced too, when not NULL). */
-static int roles_db_fds(int *replaced) {
-        size_t len = strlen(env.cfg.public_db);
+/* How many descriptors this process holds of path (or of the file once there, now replaced:
+ * *replaced counts those). */
+static int path_fds(const char *path, int *replaced) {
+        size_t len = strlen(path);
         int n = 0;
         if (replaced)
                 *replaced = 0;
@@ -1735,7 +1737,7 @@ static int roles_db_fds(int *replaced) {
                 if (got < 0)
                         continue;
                 target[got] = '\0';
-                if (strncmp(target, env.cfg.public_db, len) != 0)
+                if (strncmp(target, path, len) != 0)
                         continue;
                 if (target[len] == '\0')
                         n++;
@@ -1748,6 +1750,15 @@ static int roles_db_fds(int *replaced) {
         return n;
 }
 
+static int roles_db_fds(int *replaced) {
+        return path_fds(env.cfg.public_db, replaced);
+}
+
+/* Descriptors of secrets.db and state.db (and their journals: the same prefix). */
+static int private_db_fds(void) {
+        return path_fds(env.cfg.secrets_db, NULL) + path_fds(env.cfg.state_db, NULL);
+}
+
 /* A user the child must find (in a snapshot newer than the parent's), or NULL. */
 static const char *child_user_expected;
 
@@ -1758,7 +1769,7 @@ static int child_without_inherited_fds(void) {
         union result res;
         char buf[1024];
         int errnop;
-        if (roles_db_fds(NULL) != 0)
+        if (roles_db_fds(NULL) != 0 || private_db_fds() != 0)
                 return 40;
         int r = child_lookups();
         if (r != 0)
@@ -1806,16 +1817,21 @@ static void test_fork_closes_snapshot(void **state) {
         char buf[1024];
         int errnop, replaced;
 
-        /* Two stores on roles.db in the parent: passwd's, and the one of a shadow enumeration
-         * under way (which also holds secrets.db; closed at endspent). */
+        /* In the parent: passwd's store on roles.db, and a shadow enumeration under way, which
+         * holds no store between calls (not secrets.db, not state.db, no roles.db of its own). */
         assert_int_equal(m.getpwnam_r("alice", &res.pw, buf, sizeof(buf), &errnop), NSS_STATUS_SUCCESS);
         assert_int_equal(m.setspent(0), NSS_STATUS_SUCCESS);
+        assert_int_equal(roles_db_fds(NULL), 1);
+        assert_int_equal(private_db_fds(), 0);
         assert_int_equal(m.getspent_r(&res.sp, buf, sizeof(buf), &errnop), NSS_STATUS_SUCCESS);
-        assert_int_equal(roles_db_fds(NULL), 2);
-        fork_without_fds("fork with two stores open", NULL);
-        /* The parent's own descriptors were not touched: it goes on reading through them. */
-        assert_int_equal(roles_db_fds(NULL), 2);
+        assert_int_equal(roles_db_fds(NULL), 1);
+        assert_int_equal(private_db_fds(), 0);
+        fork_without_fds("fork with passwd's store open, during a shadow enumeration", NULL);
+        /* The parent's own descriptor was not touched: it goes on reading through it, and the
+         * enumeration goes on from its page. */
+        assert_int_equal(roles_db_fds(NULL), 1);
         assert_int_equal(m.getspent_r(&res.sp, buf, sizeof(buf), &errnop), NSS_STATUS_SUCCESS);
+        assert_int_equal(private_db_fds(), 0);
         assert_int_equal(m.endspent(), NSS_STATUS_SUCCESS);
         assert_int_equal(child_lookups(), 0);
 

@@ -301,9 +301,10 @@ none "NSS passwd: descriptors not read-only" "$(before | grep -v ' r$')"
 fdprobe found shadow alice exec
 none "NSS shadow: held once getspnam returned" "$(before)"
 # /etc/shadow's own entries come first: read them all, and one of roles'.
+# An enumeration reads a page of entries in one visit to the databases and holds none of them
+# between calls.
 fdprobe found shadow-enumeration "$(($(wc -l </etc/shadow) + 1))" exec
-cloexec "NSS shadow enumeration" "roles.db secrets.db state.db "
-none "NSS shadow enumeration: descriptors not read-only" "$(before | grep -v ' r$')"
+none "NSS shadow enumeration: held between getspent calls" "$(before)"
 fdprobe "auth 0" pam "roles:alice:$(pw alice):auth" exec
 # A successful auth keeps its store for account, in the same process.
 cloexec "PAM auth" "roles.db secrets.db state.db "
@@ -317,6 +318,8 @@ grep -qx child <<<"$OUT" && ok || bad "fork after getpwnam: the child did not ru
 none "fork after getpwnam: the child holds" "$(after)"
 fdprobe found shadow alice fork
 none "fork after getspnam: the child holds" "$(after)"
+fdprobe found shadow-enumeration "$(($(wc -l </etc/shadow) + 1))" fork
+none "fork during a shadow enumeration: the child holds" "$(after)"
 fdprobe "session 0" pam "roles:alice:$(pw alice):auth,account,session" fork
 none "PAM after auth, account, session: the process holds" "$(before)"
 none "fork after PAM's phases: the child holds" "$(after)"
