@@ -5,6 +5,7 @@
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -70,22 +71,69 @@ int cli_fail_store(struct cli *c, int r) {
         return cli_fail(cli_exit_code(r), "%s", c->store ? roles_store_error(c->store) : strerror(-r));
 }
 
-int cli_check_local_name(struct cli *c, const char *name, bool group) {
-        /* getpwnam/getgrnam ask every service in nsswitch.conf, roles too: an answer inside
-         * roles' ranges is roles' own (or will be refused as a duplicate by the store). */
-        if (group) {
-                struct group *gr = getgrnam(name);
-                if (gr && (gr->gr_gid < c->cfg.gid_min || gr->gr_gid > c->cfg.gid_max))
-                        return cli_fail(EXIT_CONFLICT, "'%s' is a local group on this host (gid %u): a roles group of "
-                                        "that name would be hidden by it and lend it its members", name,
-                                        (unsigned) gr->gr_gid);
-        } else {
-                struct passwd *pw = getpwnam(name);
-                if (pw && (pw->pw_uid < c->cfg.uid_min || pw->pw_uid > c->cfg.uid_max))
-                        return cli_fail(EXIT_CONFLICT, "'%s' is a local account on this host (uid %u): a roles user of "
-                                        "that name would be hidden by it and lend it their groups", name,
-                                        (unsigned) pw->pw_uid);
+/*
+ * The id NAME has in a local file (/etc/passwd, /etc/group): 1 found, 0 not there, or -errno.
+ * Read here, not only through getpwnam: when glibc's files service cannot read its file (out of
+ * memory, say) it moves on to the next service, whose "not found" becomes the answer, and a
+ * check that could not look must not pass. The first well-formed line wins, as in glibc.
+ */
+static int local_file_id(const char *path, const char *name, unsigned long *ret_id) {
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return errno == ENOENT ? 0 : -errno;
+        size_t len = strlen(name), size = 0;
+        char *line = NULL;
+        int r = 0;
+        for (;;) {
+                errno = 0;
+                if (getline(&line, &size, f) < 0) {
+                        if (!feof(f))
+                                r = errno ? -errno : -EIO;
+                        break;
+                }
+                /* name:password:id:... (both files); names are validated (no ':'), so a prefix
+                 * and the ':' after it match exactly. */
+                const char *id = strncmp(line, name, len) == 0 && line[len] == ':' ? strchr(line + len + 1, ':') : NULL;
+                char *end;
+                if (!id || id[1] < '0' || id[1] > '9')
+                        continue;
+                errno = 0;
+                unsigned long v = strtoul(id + 1, &end, 10);
+                if (errno == 0 && *end == ':') {
+                        *ret_id = v;
+                        r = 1;
+                        break;
+                }
         }
+        free(line);
+        fclose(f);
+        return r;
+}
+
+int cli_check_local_name(struct cli *c, const char *name, bool group) {
+        const char *path = group ? "/etc/group" : "/etc/passwd";
+        unsigned long id = 0;
+        int found = local_file_id(path, name, &id);
+        if (found < 0)
+                return cli_fail(EXIT_ERROR, "%s: cannot read it to see whether '%s' is a local name: %s", path, name,
+                                strerror(-found));
+        /* Then every other service in nsswitch.conf (LDAP, SSSD, ...), roles too: an answer inside
+         * roles' ranges is roles' own (or will be refused as a duplicate by the store). */
+        if (!found && group) {
+                struct group *gr = getgrnam(name);
+                if ((found = gr != NULL))
+                        id = gr->gr_gid;
+        } else if (!found) {
+                struct passwd *pw = getpwnam(name);
+                if ((found = pw != NULL))
+                        id = pw->pw_uid;
+        }
+        if (found && group && (id < c->cfg.gid_min || id > c->cfg.gid_max))
+                return cli_fail(EXIT_CONFLICT, "'%s' is a local group on this host (gid %lu): a roles group of "
+                                "that name would be hidden by it and lend it its members", name, id);
+        if (found && !group && (id < c->cfg.uid_min || id > c->cfg.uid_max))
+                return cli_fail(EXIT_CONFLICT, "'%s' is a local account on this host (uid %lu): a roles user of "
+                                "that name would be hidden by it and lend it their groups", name, id);
         return EXIT_OK;
 }
 

@@ -35,7 +35,8 @@ int cli_store(struct cli *c, unsigned flags, struct roles_store **ret);
 /*
  * Refuse a new user (group) name that the host already resolves to a local account (group)
  * outside roles' ranges: NSS asks files first, so the local entry would win every lookup while
- * roles' groups (or members) attached themselves to it. EXIT_OK or the exit code, printed.
+ * roles' groups (or members) attached themselves to it. /etc/passwd or /etc/group that cannot
+ * be read is an error, not "not there". EXIT_OK or the exit code, printed.
  */
 int cli_check_local_name(struct cli *c, const char *name, bool group);
 

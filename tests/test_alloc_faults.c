@@ -238,6 +238,7 @@ struct fault_case {
         bool recheck;           /* state survives the call: after a failure it must answer right */
         bool in_child;          /* run in a forked child: the NSS module opens its store afresh */
         bool sqlite_only;       /* not under the libc layer */
+        bool libc_only;         /* not under the SQLite layer: the call opens no database */
         int kind;               /* which call of the family */
         const char *who;        /* a user or group name */
         uint32_t id;
@@ -392,7 +393,8 @@ static void run_cases(struct fault_case *cases, size_t n) {
                 if (cases[i].expect)
                         take_golden(&cases[i]);
                 for (int layer = 0; layer < n_layers; layer++) {
-                        if (layer == LAYER_LIBC && cases[i].sqlite_only)
+                        if ((layer == LAYER_LIBC && cases[i].sqlite_only) ||
+                            (layer == LAYER_SQLITE && cases[i].libc_only))
                                 continue;
                         unsigned long once = inject_each(&cases[i], layer, FAIL_ONCE);
                         unsigned long from = inject_each(&cases[i], layer, FAIL_FROM);
@@ -876,8 +878,11 @@ static void test_core_writes(void **state) {
 /* ---- rolesctl: commands run as main() runs them, stderr captured ------------------------------------------- */
 
 /* A user added is the core case above (the same store calls): here a user deleted, whose
- * secrets and state are purged after the snapshot without them is published. */
-enum cli_command { CLI_USER_DEL };
+ * secrets and state are purged after the snapshot without them is published; and a user named
+ * after a local account (daemon, uid 1, in every /etc/passwd), which must be refused even when
+ * glibc's files service cannot read /etc/passwd (it would then answer "not found"); it joins devs,
+ * so no group of its name is looked up (which would catch it too). */
+enum cli_command { CLI_USER_DEL, CLI_USER_ADD_LOCAL };
 
 static struct {
         struct cli c;
@@ -904,6 +909,7 @@ static void prepare_cli(struct fault_case *c) {
 static void act_cli(struct fault_case *c) {
         static const char *const commands[][5] = {
                 [CLI_USER_DEL] = { "user", "del", "rita", NULL },
+                [CLI_USER_ADD_LOCAL] = { "user", "add", "daemon", "--group=devs", NULL },
         };
         char *argv[5] = { NULL };
         int argc = 0;
@@ -942,13 +948,18 @@ static enum outcome judge_cli(struct fault_case *c, char *why, size_t size) {
         free(err);
 
         enum outcome o;
-        if (got.r == EXIT_OK) {
+        if (got.r == EXIT_OK && c->kind == CLI_USER_ADD_LOCAL) {
+                snprintf(why, size, "exit 0: a roles user named after a local account was added");
+                o = WRONG;
+        } else if (got.r == EXIT_OK) {
                 o = len == 0 && cli_change_is_there(c->kind) ? RIGHT : WRONG;
                 if (o == WRONG)
                         snprintf(why, size, "exit 0, but the change is not there (stderr \"%s\")", cli_run.err);
         } else if (len == 0 || strncmp(cli_run.err, "rolesctl: ", 10) != 0 || strchr(cli_run.err, '\n') != cli_run.err + len - 1) {
                 snprintf(why, size, "exit %d without exactly one \"rolesctl: \" line on stderr: \"%s\"", got.r, cli_run.err);
                 o = WRONG;
+        } else if (c->kind == CLI_USER_ADD_LOCAL && got.r == EXIT_CONFLICT && strstr(cli_run.err, "is a local account")) {
+                o = files_unchanged(why, size) == CLEAN_FAILURE ? RIGHT : WRONG;
         } else if (c->kind == CLI_USER_DEL && strstr(cli_run.err, "is published") && cli_change_is_there(c->kind)) {
                 /* The documented late failure: the snapshot without rita is out; her secrets and
                  * state rows stay behind as orphans for doctor (DESIGN: order replaces transactions). */
@@ -968,6 +979,8 @@ static enum outcome judge_cli(struct fault_case *c, char *why, size_t size) {
 
 static struct fault_case cli_writes[] = {
         CLI("rolesctl user del rita", CLI_USER_DEL),
+        { .name = "rolesctl user add daemon (a local account)", .prepare = prepare_cli, .act = act_cli,
+          .judge = judge_cli, .kind = CLI_USER_ADD_LOCAL, .libc_only = true },
 };
 
 static void test_cli_writes(void **state) {
