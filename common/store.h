@@ -441,6 +441,7 @@ int roles_state_tally_get(struct roles_store *s, const char *uuid, time_t now, s
 /*
  * Count a failed attempt, atomically (one write transaction): failures older than fail_interval
  * start the count afresh; reaching deny (> 0) locks for unlock_time seconds (0: until unlocked).
+ * ret, when not NULL, gets the tally as it then stands.
  */
 int roles_state_tally_fail(struct roles_store *s, const char *uuid, time_t now, unsigned deny, unsigned fail_interval,
                            unsigned unlock_time, struct roles_tally *ret);

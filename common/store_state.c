@@ -99,7 +99,7 @@ static int tally_fail(struct roles_store *s, const char *uuid, time_t now, unsig
                 if (r < 0)
                         return r;
         }
-        return roles_state_tally_get(s, uuid, now, ret);
+        return ret ? roles_state_tally_get(s, uuid, now, ret) : 0;
 }
 
 int roles_state_tally_fail(struct roles_store *s, const char *uuid, time_t now, unsigned deny, unsigned fail_interval,

@@ -77,16 +77,17 @@ static int check_totp(struct pam_roles *p, const char *secret) {
  * known user's. Committed, or with rehearse rolled back (see can_count_failures).
  */
 static int write_failure(struct pam_roles *p, const char *why, bool rehearse) {
-        struct roles_tally t;
         const void *service = NULL, *rhost = NULL;
         pam_get_item(p->pamh, PAM_SERVICE, &service);
         pam_get_item(p->pamh, PAM_RHOST, &rhost);
         if (rhost && !roles_text_valid(rhost, ROLES_TEXT_MAX))
                 rhost = NULL;
         int r = roles_state_begin(p->store);
+        /* A rehearsal leaves out the lock a count may set: it is on the tally row the count
+         * already changed, so SQLite journals the same pages without it. */
         if (r >= 0 && p->known)
-                r = roles_state_tally_fail(p->store, p->u.uuid, roles_store_now(p->store), p->cfg.deny,
-                                           p->cfg.fail_interval, p->cfg.unlock_time, &t);
+                r = roles_state_tally_fail(p->store, p->u.uuid, roles_store_now(p->store), rehearse ? 0 : p->cfg.deny,
+                                           p->cfg.fail_interval, p->cfg.unlock_time, NULL);
         if (r >= 0)
                 r = roles_state_audit_login(p->store, pam_roles_user_for_log(p), service, rhost, "failure", why);
         if (r >= 0 && !rehearse)
