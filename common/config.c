@@ -48,6 +48,7 @@ static const struct key keys[] = {
         U32_KEY(reset_ttl, 60, UINT32_MAX - 1),
         U32_KEY(totp_window, 0, 10),
         U32_KEY(password_min_length, 1, 1024),
+        U32_KEY(login_audit_keep, 0, 1000000000),
 };
 
 void roles_config_defaults(struct roles_config *cfg) {
@@ -71,6 +72,7 @@ void roles_config_defaults(struct roles_config *cfg) {
                 .reset_ttl = 86400,
                 .totp_window = 1,
                 .password_min_length = 8,
+                .login_audit_keep = 100000,
         };
 }
 

@@ -27,6 +27,7 @@ struct roles_config {
         uint32_t reset_ttl;
         uint32_t totp_window;
         uint32_t password_min_length;
+        uint32_t login_audit_keep;      /* newest login_audit rows kept (0: all) */
 };
 
 void roles_config_defaults(struct roles_config *cfg);

@@ -174,6 +174,15 @@ int roles_state_track_login(struct roles_store *s, const char *uuid, time_t now,
         return r < 0 ? r : 0;
 }
 
+/*
+ * The login audit keeps its newest login_audit_keep rows: every refusal writes one, unknown
+ * users' too, so without a bound anyone who can reach sshd could grow state.db until the disk is
+ * full (and then, failing closed, nobody could log in). Ids only grow, so the oldest go by id
+ * range, in batches, inside the transaction that wrote the row: a rehearsal of a failure's
+ * record prunes (and rolls back) exactly what the record itself would.
+ */
+#define AUDIT_PRUNE_EVERY 256
+
 int roles_state_audit_login(struct roles_store *s, const char *user, const char *service, const char *rhost,
                             const char *result, const char *detail) {
         int r = require_state(s);
@@ -183,6 +192,11 @@ int roles_state_audit_login(struct roles_store *s, const char *user, const char 
                        "INSERT INTO login_audit (at, user, service, rhost, result, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                        "itttt" "t", (int64_t) roles_store_now(s), user ? user : "", service ? service : "",
                        rhost ? rhost : "", result, detail ? detail : "");
+        if (r < 0)
+                return r;
+        int64_t id = sqlite3_last_insert_rowid(s->state), keep = s->cfg.login_audit_keep;
+        if (keep > 0 && id > keep && id % AUDIT_PRUNE_EVERY == 0)
+                r = store_exec(s, s->state, "DELETE FROM login_audit WHERE id <= ?1", "i", id - keep);
         return r < 0 ? r : 0;
 }
 

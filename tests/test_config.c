@@ -71,10 +71,12 @@ static void test_defaults(void **state) {
         assert_int_equal(cfg.reset_ttl, 86400);
         assert_int_equal(cfg.totp_window, 1);
         assert_int_equal(cfg.password_min_length, 8);
+        assert_int_equal(cfg.login_audit_keep, 100000);
 }
 
 static void test_defaults_text(void **state) {
-        /* The example block from DESIGN.md, comments and all, parses to the defaults. */
+        /* The example block from DESIGN.md, comments and all, with the key roles adds to it (as
+         * the README shows them), parses to the defaults. */
         static const char design[] =
                 "public_db          = /var/lib/roles/roles.db\n"
                 "secrets_db         = /var/lib/roles/secrets.db\n"
@@ -94,7 +96,8 @@ static void test_defaults_text(void **state) {
                 "activation_ttl     = 259200       # seconds an activation code lives\n"
                 "reset_ttl          = 86400\n"
                 "totp_window        = 1            # steps of 30 s accepted either side\n"
-                "password_min_length = 8\n";
+                "password_min_length = 8\n"
+                "login_audit_keep   = 100000       # newest login audit rows kept (0 = all)\n";
         struct roles_config cfg, defaults;
         char err[256] = "";
         (void) state;
@@ -127,7 +130,8 @@ static void test_override_every_key(void **state) {
                 "activation_ttl = 3600\n"
                 "reset_ttl = 600\n"
                 "totp_window = 0\n"
-                "password_min_length = 12\n";
+                "password_min_length = 12\n"
+                "login_audit_keep = 0\n";
         struct roles_config cfg;
         char err[256] = "";
         (void) state;
@@ -153,6 +157,7 @@ static void test_override_every_key(void **state) {
         assert_int_equal(cfg.reset_ttl, 600);
         assert_int_equal(cfg.totp_window, 0);
         assert_int_equal(cfg.password_min_length, 12);
+        assert_int_equal(cfg.login_audit_keep, 0);
 }
 
 static void test_partial_override_keeps_the_rest(void **state) {
@@ -244,7 +249,8 @@ static void test_boundaries_accepted(void **state) {
                 "deny = 1000000\n"
                 "activation_ttl = 60\n"
                 "totp_window = 10\n"
-                "password_min_length = 1024\n";
+                "password_min_length = 1024\n"
+                "login_audit_keep = 1000000000\n";
         struct roles_config cfg;
         char err[256] = "";
         (void) state;
@@ -261,6 +267,7 @@ static void test_boundaries_accepted(void **state) {
         assert_int_equal(cfg.activation_ttl, 60);
         assert_int_equal(cfg.totp_window, 10);
         assert_int_equal(cfg.password_min_length, 1024);
+        assert_int_equal(cfg.login_audit_keep, 1000000000);
 }
 
 /* ---- errors ----------------------------------------------------------------------------------- */
@@ -320,6 +327,8 @@ static void test_errors_name_the_line(void **state) {
                 { "reset_ttl = 0\n", 1, "reset_ttl" },
                 { "fail_interval = 0\n", 1, "fail_interval" },
                 { "password_min_length = 0\n", 1, "password_min_length" },
+                { "login_audit_keep = 1000000001\n", 1, "login_audit_keep" },
+                { "login_audit_keep = -1\n", 1, "login_audit_keep" },
                 { "uid_min = 0\n", 1, "uid_min" },                      /* root can never be in range */
                 { "gid_min = 0\n", 1, "gid_min" },
                 { "uid_max = 4294967295\n", 1, "uid_max" },             /* (uid_t) -1 */

@@ -605,6 +605,42 @@ static void test_audit_login(void **state) {
         roles_store_close(s);
 }
 
+/* login_audit_keep: the newest rows stay, the oldest go in batches of 256 ids (so between keep
+ * and keep + 255 rows are there); 0 keeps every row. */
+static void audit_rows(struct fixture *f, uint32_t keep, int n) {
+        f->env.cfg.login_audit_keep = keep;
+        struct roles_store *s = login_store(f);
+        assert_ok(s, roles_state_begin(s));
+        for (int i = 0; i < n; i++)
+                assert_ok(s, roles_state_audit_login(s, "alice", "sshd", "", "failure", "wrong password"));
+        assert_ok(s, roles_state_end(s, true));
+        roles_store_close(s);
+}
+
+static void test_audit_login_keeps_newest(void **state) {
+        struct fixture *f = *state;
+
+        /* Pruned at ids 256, 512, 768 and 1024, the last time down to 1024 - 100. */
+        audit_rows(f, 100, 1100);
+        assert_int_equal(raw_int(f, "SELECT count(*) FROM login_audit", NULL), 176);
+        assert_int_equal(raw_int(f, "SELECT min(id) FROM login_audit", NULL), 925);
+        assert_int_equal(raw_int(f, "SELECT max(id) FROM login_audit", NULL), 1100);
+
+        /* A failed write prunes nothing: the rows go with the transaction that wrote the 1280th. */
+        f->env.cfg.login_audit_keep = 100;
+        struct roles_store *s = login_store(f);
+        assert_ok(s, roles_state_begin(s));
+        for (int i = 0; i < 180; i++)
+                assert_ok(s, roles_state_audit_login(s, "bob", "su", "", "failure", ""));
+        assert_ok(s, roles_state_end(s, false));
+        roles_store_close(s);
+        assert_int_equal(raw_int(f, "SELECT count(*) FROM login_audit", NULL), 176);
+
+        /* 0: everything stays. */
+        audit_rows(f, 0, 300);
+        assert_int_equal(raw_int(f, "SELECT count(*) FROM login_audit", NULL), 476);
+}
+
 /* Without ROLES_STORE_LOGIN (or SECRETS) there is no state.db: refused, not crashed. */
 static void test_state_needs_login_store(void **state) {
         struct fixture *f = *state;
@@ -788,6 +824,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_totp_claim_race, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_track_login, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_audit_login, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_audit_login_keeps_newest, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_state_needs_login_store, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_secret_rehash, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_secret_drop_codes, setup, teardown),
