@@ -146,6 +146,10 @@ int store_check_file(struct roles_store *s, const char *path, enum store_file_ki
         "id, uuid, name, uid, gid, gecos, home, shell, enabled, created_at, updated_at, activated_at, expires_at"
 int store_read_user(struct roles_store *s, sqlite3_stmt *st, struct roles_user *ret);
 
+/* The same for groups. */
+#define GROUP_COLUMNS "id, uuid, name, gid, description, created_at, updated_at"
+int store_read_group(struct roles_store *s, sqlite3_stmt *st, struct roles_group *ret);
+
 /* Does used_sql ("SELECT 1 ... WHERE id = ?1") find id? 1 yes, 0 no, -errno. */
 int store_id_used(struct roles_store *s, const char *used_sql, int64_t id);
 

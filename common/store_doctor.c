@@ -146,6 +146,51 @@ static int remove_orphans(struct doctor *d) {
         return 0;
 }
 
+/*
+ * Rows every reader refuses: written behind rolesctl's back with a name that is not one (':', a
+ * newline, upper case), an id outside the configured ranges, a field that would break a passwd
+ * line. NSS does not serve them and logins refuse them, but nothing else says so. Only an
+ * administrator knows what they were meant to be: named here, not changed.
+ */
+static int find_invalid_rows(struct doctor *d) {
+        static const struct {
+                const char *what;
+                const char *sql;
+        } tables[] = {
+                { "user", "SELECT " USER_COLUMNS " FROM users ORDER BY id" },
+                { "group", "SELECT " GROUP_COLUMNS " FROM groups ORDER BY id" },
+                { "role", "SELECT id, name FROM roles ORDER BY id" },
+                { "metarole", "SELECT id, code FROM metaroles ORDER BY id" },
+        };
+        struct roles_store *s = d->s;
+        for (size_t i = 0; i < ROLES_N_ELEMENTS(tables); i++) {
+                sqlite3_stmt *st = store_stmt(s, s->pub, tables[i].sql);
+                if (!st)
+                        return -EIO;
+                int r;
+                while ((r = store_step_row(s, st)) > 0) {
+                        struct roles_user u;
+                        struct roles_group g;
+                        const char *name = (const char *) sqlite3_column_text(st, 1);   /* a metarole's code */
+                        int k = i == 0 ? store_read_user(s, st, &u)
+                                : i == 1 ? store_read_group(s, st, &g)
+                                : name && roles_name_valid(name) ? 0 : -EBADMSG;
+                        if (k == -EBADMSG)
+                                finding(d, "roles.db: %s row id %lld is not valid (its name, id or a field): NSS and "
+                                        "logins ignore it; correct or remove it", tables[i].what,
+                                        (long long) sqlite3_column_int64(st, 0));
+                        else if (k < 0) {
+                                r = k;
+                                break;
+                        }
+                }
+                sqlite3_reset(st);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 int roles_store_doctor(struct roles_store *s, roles_report_fn report, void *userdata) {
         struct doctor d = { s, report, userdata, 0 };
         int r;
@@ -166,7 +211,7 @@ int roles_store_doctor(struct roles_store *s, roles_report_fn report, void *user
                               "UNION SELECT user_uuid FROM totp_used", "state.db")) < 0)
                 return r;
         report_swept_stages(&d);
-        if ((r = find_missing_secrets(&d)) < 0 || (r = remove_orphans(&d)) < 0)
+        if ((r = find_missing_secrets(&d)) < 0 || (r = remove_orphans(&d)) < 0 || (r = find_invalid_rows(&d)) < 0)
                 return r;
         /* roles.db edited by hand (not through rolesctl) leaves the derived tables stale: rebuild
          * them, and publish only if that changed anything. */

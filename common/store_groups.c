@@ -88,7 +88,7 @@ int store_pick_gid(struct roles_store *s, uint32_t requested, uint32_t *ret) {
         return r;
 }
 
-static int read_group(struct roles_store *s, sqlite3_stmt *st, struct roles_group *ret) {
+int store_read_group(struct roles_store *s, sqlite3_stmt *st, struct roles_group *ret) {
         struct roles_group g = { 0 };
         int r;
         g.id = sqlite3_column_int64(st, 0);
@@ -107,8 +107,6 @@ static int read_group(struct roles_store *s, sqlite3_stmt *st, struct roles_grou
         return 0;
 }
 
-#define GROUP_COLUMNS "id, uuid, name, gid, description, created_at, updated_at"
-
 static int group_lookup(struct roles_store *s, const char *sql, const char *text_key, int64_t int_key,
                         struct roles_group *ret) {
         sqlite3_stmt *st = store_stmt(s, s->pub, sql);
@@ -123,7 +121,7 @@ static int group_lookup(struct roles_store *s, const char *sql, const char *text
                 r = text_key ? store_fail(s, -ENOENT, "no such group '%s'", text_key)
                              : store_fail(s, -ENOENT, "no group with gid %lld", (long long) int_key);
         if (r > 0)
-                r = read_group(s, st, ret);
+                r = store_read_group(s, st, ret);
         sqlite3_reset(st);
         return r;
 }
