@@ -34,15 +34,12 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <math.h>
 #include <nss.h>
 #include <pwd.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -50,9 +47,10 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "benchlib.h"
 
 #define UID_BASE        200000u         /* user i: uid and private gid UID_BASE + i */
 #define GID_BASE        1300000u        /* shared group j: gid GID_BASE + j */
@@ -61,37 +59,10 @@
 #define NAME_LEN        32              /* "user000000", "grp000000": room to spare */
 #define GETENT          "/usr/bin/getent"
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char *fmt, ...) {
-        va_list ap;
-        fputs("bench_nss: ", stderr);
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fputc('\n', stderr);
-        exit(2);
-}
-
-static void *xcalloc(size_t n, size_t size) {
-        void *p = calloc(n ? n : 1, size ? size : 1);
-        if (!p)
-                die("out of memory");
-        return p;
-}
-
 static int64_t now_ns(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static long parse_num(const char *s, long min, long max) {
-        char *end;
-        errno = 0;
-        long v = strtol(s, &end, 10);
-        if (errno || end == s || *end || v < min || v > max)
-                die("bad number '%s' (%ld..%ld)", s, min, max);
-        return v;
 }
 
 /* splitmix64: the same key sequence for every source. */
@@ -152,7 +123,7 @@ static void write_index(const char *dir, const char *file, struct ixrec *recs, s
         FILE *f = fopen(path, "we");
         if (!f)
                 die("%s: %s", path, strerror(errno));
-        char *rec = xcalloc(width + 1, 1);
+        char *rec = bench_xcalloc(width + 1, 1);
         for (size_t i = 0; i < n; i++) {
                 memset(rec, 0, width + 1);
                 size_t k = strlen(recs[i].key) + 1;
@@ -199,7 +170,7 @@ static int cmd_gen(int argc, char **argv) {
         int c;
         while ((c = getopt_long(argc, argv, "", longopts, NULL)) >= 0) {
                 switch (c) {
-                case 'u': n_users = parse_num(optarg, 100, 1000000); break;
+                case 'u': n_users = bench_parse_num(optarg, 100, 1000000); break;
                 case 'o': dir = optarg; break;
                 default: die("usage: bench_nss gen --users N --out DIR");
                 }
@@ -212,8 +183,8 @@ static int cmd_gen(int argc, char **argv) {
         long n_groups = n_users / 10;
         long heavy = n_users / 2;
         /* Members of each shared group, and of the private groups that the heavy user tops up. */
-        struct idlist *shared = xcalloc((size_t) n_groups, sizeof(*shared));
-        struct idlist *private = xcalloc((size_t) n_users, sizeof(*private));
+        struct idlist *shared = bench_xcalloc((size_t) n_groups, sizeof(*shared));
+        struct idlist *private = bench_xcalloc((size_t) n_users, sizeof(*private));
         long step = n_groups / GROUPS_PER_USER + 1;
         for (long i = 0; i < n_users; i++) {
                 long h = (long) (((uint64_t) i * 2654435761u) % (uint64_t) n_groups);
@@ -243,8 +214,8 @@ static int cmd_gen(int argc, char **argv) {
 
         /* passwd (and its libnss-cache indexes). */
         size_t n_grp_lines = (size_t) (n_users + n_groups);
-        struct ixrec *ix_name = xcalloc((size_t) n_users, sizeof(*ix_name));
-        struct ixrec *ix_id = xcalloc((size_t) n_users, sizeof(*ix_id));
+        struct ixrec *ix_name = bench_xcalloc((size_t) n_users, sizeof(*ix_name));
+        struct ixrec *ix_id = bench_xcalloc((size_t) n_users, sizeof(*ix_id));
         char name[NAME_LEN], gname[NAME_LEN];
         FILE *f = open_out(dir, "passwd");
         for (long i = 0; i < n_users; i++) {
@@ -264,8 +235,8 @@ static int cmd_gen(int argc, char **argv) {
 
         /* group: the private groups in user order, a shared group after every tenth user (as
          * groups get created over a host's life), members sorted by name. */
-        ix_name = xcalloc(n_grp_lines, sizeof(*ix_name));
-        ix_id = xcalloc(n_grp_lines, sizeof(*ix_id));
+        ix_name = bench_xcalloc(n_grp_lines, sizeof(*ix_name));
+        ix_id = bench_xcalloc(n_grp_lines, sizeof(*ix_id));
         size_t nix = 0;
         f = open_out(dir, "group");
         for (long i = 0, j = 0; i < n_users || j < n_groups;) {
@@ -370,7 +341,7 @@ static size_t read_entries(const char *dir, const char *file, struct entry **ret
         if (!f)
                 die("%s: %s", path, strerror(errno));
         size_t n = 0, cap = 1024;
-        struct entry *v = xcalloc(cap, sizeof(*v));
+        struct entry *v = bench_xcalloc(cap, sizeof(*v));
         char *line = NULL;
         size_t len = 0;
         while (getline(&line, &len, f) > 0) {
@@ -430,39 +401,12 @@ static void load_dataset(const char *dir) {
                 die("%s: empty or inconsistent data set", dir);
 }
 
-/* ==== statistics and output ===================================================================== */
+/* ==== output ===================================================================================== */
 
-static int cmp_i64(const void *a, const void *b) {
-        int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
-        return x < y ? -1 : x > y;
-}
-
-static int64_t percentile(int64_t *v, size_t n, double p) {
-        if (n == 0)
-                return 0;
-        qsort(v, n, sizeof(*v), cmp_i64);
-        if (p == 0.5)
-                return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-        size_t i = (size_t) ceil(p * (double) n);
-        return v[i > 0 ? i - 1 : 0];
-}
-
-static void report(const char *op, int64_t *v, size_t n) {
-        int64_t med = percentile(v, n, 0.5), p90 = percentile(v, n, 0.9);
-        printf("R %s %" PRId64 " %" PRId64 " %zu\n", op, med, p90, n);
-}
-
-static int wrong_answers;
-static void wrong(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void wrong(const char *fmt, ...) {
-        va_list ap;
-        if (wrong_answers++ >= 10)
-                return;
-        fputs("bench_nss: WRONG ANSWER: ", stderr);
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fputc('\n', stderr);
+/* Samples are nanoseconds (as doubles, for bench_summarize); sorts v. */
+static void report(const char *op, double *v, size_t n) {
+        struct bench_stats st = bench_summarize(v, (int) n);
+        printf("R %s %" PRId64 " %" PRId64 " %zu\n", op, (int64_t) st.median, (int64_t) st.p90, n);
 }
 
 /* ==== run: timed lookups ========================================================================= */
@@ -567,7 +511,7 @@ static bool do_getpwnam_miss(size_t i) {
 static void measure(const char *op, lookup_fn fn, size_t n_keys, uint64_t seed) {
         const size_t min_n = 15;
         size_t cap = (size_t) opt.iters, n = 0;
-        int64_t *v = xcalloc(cap, sizeof(*v));
+        double *v = bench_xcalloc(cap, sizeof(*v));
         rng_state = seed;
         for (int w = 0; w < 3; w++)     /* warm: the first call is measured on its own, by probes */
                 fn((size_t) (rng() % n_keys));
@@ -576,7 +520,7 @@ static void measure(const char *op, lookup_fn fn, size_t n_keys, uint64_t seed) 
                 size_t k = (size_t) (rng() % n_keys);
                 int64_t t0 = now_ns();
                 fn(k);
-                v[n++] = now_ns() - t0;
+                v[n++] = (double) (now_ns() - t0);
         }
         report(op, v, n);
         free(v);
@@ -585,7 +529,7 @@ static void measure(const char *op, lookup_fn fn, size_t n_keys, uint64_t seed) 
 /* Enumeration: a whole setXXent/getXXent_r/endXXent pass, divided by the entries it gave. */
 static void measure_enum(bool groups) {
         int passes = opt.passes;
-        int64_t *v = xcalloc((size_t) passes, sizeof(*v));
+        double *v = bench_xcalloc((size_t) passes, sizeof(*v));
         size_t entries = 0;
         int64_t budget_end = now_ns() + (int64_t) (opt.budget * 2e9);
         int p;
@@ -615,52 +559,38 @@ static void measure_enum(bool groups) {
                         wrong("%s enumeration gave %zu generated entries, expected %zu", groups ? "group" : "passwd",
                               ours, expect);
                 entries = n;
-                v[p] = n ? dt * 1000 / (int64_t) n : 0;    /* picoseconds per entry: keep precision */
+                v[p] = n ? (double) dt / (double) n : 0;
                 if (p >= 2 && now_ns() > budget_end) {
                         p++;
                         break;
                 }
         }
-        int64_t med = percentile(v, (size_t) p, 0.5), p90 = percentile(v, (size_t) p, 0.9);
+        struct bench_stats st = bench_summarize(v, p);
         /* Per entry, in ns with one decimal. */
-        printf("R %s %.1f %.1f %d\n", groups ? "getgrent_per_entry" : "getpwent_per_entry", (double) med / 1000.0,
-               (double) p90 / 1000.0, p);
+        printf("R %s %.1f %.1f %d\n", groups ? "getgrent_per_entry" : "getpwent_per_entry", st.median, st.p90, p);
         printf("V %s %zu\n", groups ? "group_entries" : "passwd_entries", entries);
         free(v);
 }
 
 /* ==== run: processes ================================================================================ */
 
-/* fork + exec + wait; stdout to out_fd (or /dev/null), stderr to /dev/null. */
-static int spawn(char *const argv[], int out_fd, int64_t *ret_ns, long *ret_maxrss_kib) {
-        int64_t t0 = now_ns();
-        pid_t pid = fork();
-        if (pid < 0)
-                die("fork: %s", strerror(errno));
-        if (pid == 0) {
-                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-                if (null < 0 || dup2(null, 0) < 0 || dup2(out_fd >= 0 ? out_fd : null, 1) < 0 || dup2(null, 2) < 0)
-                        _exit(127);
-                execv(argv[0], argv);
-                _exit(127);
-        }
-        int status;
+/* fork + exec + wait, timed; stdout to out_fd (or /dev/null), stdin and stderr to /dev/null. */
+static int spawn(char *const argv[], int out_fd, double *ret_ns, long *ret_maxrss_kib) {
         struct rusage ru;
-        while (wait4(pid, &status, 0, &ru) < 0)
-                if (errno != EINTR)
-                        die("wait4: %s", strerror(errno));
+        int64_t t0 = now_ns();
+        int rc = bench_run(argv, -1, out_fd, -1, &ru);
         if (ret_ns)
-                *ret_ns = now_ns() - t0;
+                *ret_ns = (double) (now_ns() - t0);
         if (ret_maxrss_kib)
                 *ret_maxrss_kib = ru.ru_maxrss;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        return rc;
 }
 
 /* `getent passwd NAME` for random users, the whole process timed. */
 static void measure_oneshot(void) {
         int n = opt.oneshot;
-        int64_t *v = xcalloc((size_t) n, sizeof(*v)), *vb = xcalloc((size_t) n, sizeof(*vb));
-        int64_t *vr = xcalloc((size_t) n, sizeof(*vr));
+        double *v = bench_xcalloc((size_t) n, sizeof(*v)), *vb = bench_xcalloc((size_t) n, sizeof(*vb));
+        double *vr = bench_xcalloc((size_t) n, sizeof(*vr));
         int64_t budget_end = now_ns() + (int64_t) (opt.budget * 2e9);
         int i;
         rng_state = 7;
@@ -669,7 +599,7 @@ static void measure_oneshot(void) {
                 char *argv[] = { GETENT, "passwd", ds.users[k].name, NULL };
                 long rss;
                 int rc = spawn(argv, -1, &v[i], &rss);
-                vr[i] = rss;
+                vr[i] = (double) rss;
                 if (rc != 0)
                         wrong("getent passwd %s exited %d", ds.users[k].name, rc);
                 /* The same process without NSS: what fork + exec + ld.so + exit cost. */
@@ -682,7 +612,7 @@ static void measure_oneshot(void) {
         }
         report("oneshot_getent", v, (size_t) i);
         report("spawn_getent_version", vb, (size_t) i);
-        printf("V oneshot_rss_kib %" PRId64 "\n", percentile(vr, (size_t) i, 0.5));
+        printf("V oneshot_rss_kib %" PRId64 "\n", (int64_t) bench_summarize(vr, i).median);
         free(v);
         free(vb);
         free(vr);
@@ -816,11 +746,11 @@ static void run_probes(const char *label, char *const argv[]) {
         int n = opt.probes;
         struct field {
                 char key[48];
-                int64_t *v;
+                double *v;
                 size_t n;
         } fields[MAX_FIELDS];
         size_t n_fields = 0;
-        int64_t *whole = xcalloc((size_t) n, sizeof(*whole));
+        double *whole = bench_xcalloc((size_t) n, sizeof(*whole));
         int ok = 0;
         for (int i = 0; i < n; i++) {
                 FILE *tmp = tmpfile();
@@ -844,11 +774,11 @@ static void run_probes(const char *label, char *const argv[]) {
                                 if (n_fields == MAX_FIELDS)
                                         continue;
                                 snprintf(fields[f].key, sizeof(fields[f].key), "%s", key);
-                                fields[f].v = xcalloc((size_t) n, sizeof(int64_t));
+                                fields[f].v = bench_xcalloc((size_t) n, sizeof(double));
                                 fields[f].n = 0;
                                 n_fields++;
                         }
-                        fields[f].v[fields[f].n++] = ns;
+                        fields[f].v[fields[f].n++] = (double) ns;
                 }
                 fclose(tmp);
         }
@@ -902,11 +832,11 @@ static int cmd_run(int argc, char **argv) {
                 case 'd': opt.data = optarg; break;
                 case 's': opt.source = optarg; break;
                 case 'b': opt.db = optarg; break;
-                case 'i': opt.iters = parse_num(optarg, 15, 100000000); break;
-                case 't': opt.budget = (double) parse_num(optarg, 1, 3600000) / 1000.0; break;
-                case 'p': opt.passes = (int) parse_num(optarg, 3, 1000); break;
-                case 'o': opt.oneshot = (int) parse_num(optarg, 15, 100000); break;
-                case 'r': opt.probes = (int) parse_num(optarg, 1, 100000); break;
+                case 'i': opt.iters = bench_parse_num(optarg, 15, 100000000); break;
+                case 't': opt.budget = (double) bench_parse_num(optarg, 1, 3600000) / 1000.0; break;
+                case 'p': opt.passes = (int) bench_parse_num(optarg, 3, 1000); break;
+                case 'o': opt.oneshot = (int) bench_parse_num(optarg, 15, 100000); break;
+                case 'r': opt.probes = (int) bench_parse_num(optarg, 1, 100000); break;
                 case 'q':
                         opt.iters = 200;
                         opt.budget = 0.2;
@@ -946,11 +876,12 @@ static int cmd_run(int argc, char **argv) {
 
         getrusage(RUSAGE_SELF, &ru);
         printf("V rss_peak_kib %ld\n", ru.ru_maxrss);
-        printf("V wrong %d\n", wrong_answers);
-        return wrong_answers ? 1 : 0;
+        printf("V wrong %d\n", bench_wrong_answers);
+        return bench_wrong_answers ? 1 : 0;
 }
 
 int main(int argc, char **argv) {
+        bench_init("bench_nss", "", NULL);
         if (argc >= 2 && strcmp(argv[1], "gen") == 0)
                 return cmd_gen(argc - 1, argv + 1);
         if (argc >= 2 && strcmp(argv[1], "run") == 0)

@@ -19,22 +19,18 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "authz.h"
+#include "benchlib.h"
 #include "config.h"
 #include "store.h"
 
@@ -106,11 +102,9 @@ static int mr_nperms(int m) {
         return MR_PERMS + (m == DEEP_MR_L * WIDTH + DEEP_MR_I) + (m == WILD_MR_L * WIDTH + WILD_MR_I);
 }
 
-/* ---- options, clock, statistics, failures ---------------------------------------------- */
+/* ---- options, the result table ------------------------------------------------------------ */
 
 static struct {
-        const char *dir;
-        bool keep;
         long users, roles;
         int warm, cold, runs, batch_runs, batch_cmds;
         const char *rolesctl;
@@ -120,158 +114,42 @@ static struct {
         .batch_cmds = 1000, .rolesctl = ROLESCTL_PATH,
 };
 
-static char workdir[PATH_MAX - 64];
-static char conf_path[PATH_MAX + 32];
+static const struct option longopts[] = {
+        BENCH_COMMON_OPTIONS,
+        { "users", required_argument, NULL, 'u' }, { "roles", required_argument, NULL, 'r' },
+        { "warm", required_argument, NULL, 'w' },  { "cold", required_argument, NULL, 'c' },
+        { "runs", required_argument, NULL, 'n' },  { "batch-runs", required_argument, NULL, 'b' },
+        { "rolesctl", required_argument, NULL, 'x' }, { "only-check", no_argument, NULL, 'o' },
+        { "quick", no_argument, NULL, 'q' },       { NULL, 0, NULL, 0 },
+};
+
+static char conf_path[PATH_MAX];
 static struct roles_config cfg;
 
-static void cleanup(void);
+static struct bench_table table;
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char *fmt, ...) {
-        va_list ap;
-        fputs("bench_roles: setup failed: ", stderr);
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fputc('\n', stderr);
-        cleanup();
-        exit(2);
-}
-
-static int wrong_answers;
-static void wrong(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void wrong(const char *fmt, ...) {
-        va_list ap;
-        fputs("bench_roles: WRONG ANSWER: ", stderr);
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fputc('\n', stderr);
-        wrong_answers++;
-}
-
-static double now_s(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double) ts.tv_sec + (double) ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b) {
-        double x = *(const double *) a, y = *(const double *) b;
-        return x < y ? -1 : x > y;
-}
-
-struct stats {
-        double median, p90, min, max;
-        int n;
-};
-
-static struct stats summarize(double *v, int n) {
-        struct stats st = { .n = n };
-        if (n <= 0)
-                return st;
-        qsort(v, (size_t) n, sizeof(*v), cmp_double);
-        st.median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-        int i90 = (int) ceil(0.9 * n) - 1;
-        st.p90 = v[i90 < 0 ? 0 : i90];
-        st.min = v[0];
-        st.max = v[n - 1];
-        return st;
-}
-
-static double *samples(int n) {
-        double *v = calloc((size_t) (n > 0 ? n : 1), sizeof(double));
-        if (!v)
-                die("out of memory");
-        return v;
-}
-
-/* ---- the result table -------------------------------------------------------------------- */
-
-struct row {
-        char metric[64];
-        char median[24], p90[24], target[24], verdict[8];
-};
-static struct row table[32];
-static size_t n_table;
-
-static void fmt_time(double seconds, char *buf, size_t size) {
-        if (seconds < 1e-3)
-                snprintf(buf, size, "%.1f us", seconds * 1e6);
-        else if (seconds < 1)
-                snprintf(buf, size, "%.1f ms", seconds * 1e3);
-        else
-                snprintf(buf, size, "%.2f s", seconds);
-}
-
-/* target <= 0: informational row. */
-static void add_row(const char *metric, const struct stats *st, bool with_p90, double target) {
-        struct row *r = &table[n_table++];
-        snprintf(r->metric, sizeof(r->metric), "%s", metric);
-        fmt_time(st->median, r->median, sizeof(r->median));
-        if (with_p90)
-                fmt_time(st->p90, r->p90, sizeof(r->p90));
-        else
+/* target <= 0: informational row. p90 is left out where there are too few runs to have one. */
+static void add_row(const char *metric, const struct bench_stats *st, bool with_p90, double target) {
+        struct bench_row *r = bench_add_row(&table, metric, st);
+        if (!with_p90)
                 snprintf(r->p90, sizeof(r->p90), "-");
-        if (target > 0) {
-                char t[20];
-                fmt_time(target, t, sizeof(t));
-                snprintf(r->target, sizeof(r->target), "<= %s", t);
-                snprintf(r->verdict, sizeof(r->verdict), "%s", st->median <= target ? "PASS" : "MISS");
-        } else {
-                snprintf(r->target, sizeof(r->target), "-");
-                snprintf(r->verdict, sizeof(r->verdict), "info");
-        }
-}
-
-static void print_table(void) {
-        printf("\n%-44s %12s %12s %12s  %s\n", "metric", "median", "p90", "target", "verdict");
-        printf("%-44s %12s %12s %12s  %s\n", "--------------------------------------------", "------------",
-               "------------", "------------", "-------");
-        for (size_t i = 0; i < n_table; i++)
-                printf("%-44s %12s %12s %12s  %s\n", table[i].metric, table[i].median, table[i].p90, table[i].target,
-                       table[i].verdict);
+        if (target > 0)
+                bench_target(r, st->median, target);
 }
 
 /* ---- setup ---------------------------------------------------------------------------- */
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-        (void) st;
-        (void) flag;
-        (void) ftw;
-        return remove(path);
-}
-
 static void cleanup(void) {
-        if (!workdir[0])
-                return;
-        if (opt.keep)
-                fprintf(stderr, "bench_roles: kept %s (conf %s)\n", workdir, conf_path);
-        else
-                nftw(workdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-        workdir[0] = '\0';
+        bench_remove_workdir(conf_path[0] ? conf_path : NULL);
 }
 
 static void make_workdir(void) {
-        const char *base = opt.dir;
-        if (!base) {
-                base = getenv("TMPDIR");
-                if (!base || !*base)
-                        base = "/tmp";
-        }
-        if (snprintf(workdir, sizeof(workdir), "%s/roles-bench-XXXXXX", base) >= (int) sizeof(workdir))
-                die("%s: path too long", base);
-        if (!mkdtemp(workdir)) {
-                workdir[0] = '\0';
-                die("mkdtemp under %s: %s", base, strerror(errno));
-        }
-        if (chmod(workdir, 0755) < 0)
-                die("%s: %s", workdir, strerror(errno));
+        bench_make_workdir("roles-bench");
 
         roles_config_defaults(&cfg);
-        snprintf(cfg.public_db, sizeof(cfg.public_db), "%s/roles.db", workdir);
-        snprintf(cfg.secrets_db, sizeof(cfg.secrets_db), "%s/secrets.db", workdir);
-        snprintf(cfg.state_db, sizeof(cfg.state_db), "%s/state.db", workdir);
+        snprintf(cfg.public_db, sizeof(cfg.public_db), "%s/roles.db", bench_workdir);
+        snprintf(cfg.secrets_db, sizeof(cfg.secrets_db), "%s/secrets.db", bench_workdir);
+        snprintf(cfg.state_db, sizeof(cfg.state_db), "%s/state.db", bench_workdir);
         /* 100k users plus their personal groups do not fit the default 10000-59999. */
         cfg.uid_min = cfg.gid_min = 10000;
         cfg.uid_max = cfg.gid_max = 10000 + 4 * (uint32_t) opt.users + 100000;
@@ -279,17 +157,13 @@ static void make_workdir(void) {
         cfg.argon2_m_cost_kib = 64;
         cfg.argon2_parallelism = 1;
 
-        snprintf(conf_path, sizeof(conf_path), "%s/roles.conf", workdir);
-        FILE *f = fopen(conf_path, "we");
-        if (!f)
-                die("%s: %s", conf_path, strerror(errno));
-        fprintf(f, "public_db = %s\nsecrets_db = %s\nstate_db = %s\n", cfg.public_db, cfg.secrets_db, cfg.state_db);
-        fprintf(f, "uid_min = %u\nuid_max = %u\ngid_min = %u\ngid_max = %u\n", cfg.uid_min, cfg.uid_max, cfg.gid_min,
-                cfg.gid_max);
-        fprintf(f, "argon2_t_cost = %u\nargon2_m_cost_kib = %u\nargon2_parallelism = %u\n", cfg.argon2_t_cost,
-                cfg.argon2_m_cost_kib, cfg.argon2_parallelism);
-        if (fclose(f) != 0)
-                die("%s: %s", conf_path, strerror(errno));
+        bench_path(conf_path, sizeof(conf_path), "roles.conf");
+        bench_write_file(conf_path,
+                         "public_db = %s\nsecrets_db = %s\nstate_db = %s\n"
+                         "uid_min = %u\nuid_max = %u\ngid_min = %u\ngid_max = %u\n"
+                         "argon2_t_cost = %u\nargon2_m_cost_kib = %u\nargon2_parallelism = %u\n",
+                         cfg.public_db, cfg.secrets_db, cfg.state_db, cfg.uid_min, cfg.uid_max, cfg.gid_min,
+                         cfg.gid_max, cfg.argon2_t_cost, cfg.argon2_m_cost_kib, cfg.argon2_parallelism);
 }
 
 static struct roles_store *open_store(unsigned flags) {
@@ -318,13 +192,11 @@ static void user_name(long i, char *buf, size_t size) {
 }
 
 static void populate(void) {
-        struct roles_metarole *mr = calloc(N_METAROLES, sizeof(*mr));
+        struct roles_metarole *mr = bench_xcalloc(N_METAROLES, sizeof(*mr));
         struct roles_role role;
         char perm[ROLES_PERM_MAX + 1];
-        double t0 = now_s(), t;
+        double t0 = bench_now(), t;
 
-        if (!mr)
-                die("out of memory");
         struct roles_store *s = open_store(ROLES_STORE_WRITE | ROLES_STORE_SECRETS | ROLES_STORE_CREATE);
         CHECK(s, roles_store_set_actor(s, "bench"));
 
@@ -347,9 +219,7 @@ static void populate(void) {
         }
 
         /* Roles. */
-        long *role_ids = calloc((size_t) opt.roles, sizeof(long));
-        if (!role_ids)
-                die("out of memory");
+        long *role_ids = bench_xcalloc((size_t) opt.roles, sizeof(long));
         for (long j = 0; j < opt.roles; j++) {
                 role = (struct roles_role) { 0 };
                 snprintf(role.name, sizeof(role.name), "r%05ld", j);
@@ -363,15 +233,13 @@ static void populate(void) {
                                 CHECK(s, roles_role_set_disabled(s, &role, perm, true));
                 }
         }
-        t = now_s();
+        t = bench_now();
         printf("  metaroles, edges and %ld roles: %.2f s\n", opt.roles, t - t0);
         t0 = t;
 
         /* Users, each with 1-3 roles. */
         struct roles_user u;
-        int64_t *user_ids = calloc((size_t) opt.users, sizeof(int64_t));
-        if (!user_ids)
-                die("out of memory");
+        int64_t *user_ids = bench_xcalloc((size_t) opt.users, sizeof(int64_t));
         for (long i = 0; i < opt.users; i++) {
                 u = (struct roles_user) { .uid = ROLES_ID_INVALID, .gid = ROLES_ID_INVALID, .enabled = true };
                 user_name(i, u.name, sizeof(u.name));
@@ -384,18 +252,16 @@ static void populate(void) {
                         CHECK(s, roles_role_assign(s, &rr, &u, 0));
                 }
                 if (i && i % 20000 == 0) {
-                        printf("  ... %ld users (%.1f s)\n", i, now_s() - t0);
+                        printf("  ... %ld users (%.1f s)\n", i, bench_now() - t0);
                         fflush(stdout);
                 }
         }
-        t = now_s();
+        t = bench_now();
         printf("  %ld users (roles_user_add + 1-3 role assignments each): %.2f s\n", opt.users, t - t0);
         t0 = t;
 
         /* Ordinary groups: every user is a member of one. */
-        struct roles_group *groups = calloc(N_GROUPS, sizeof(*groups));
-        if (!groups)
-                die("out of memory");
+        struct roles_group *groups = bench_xcalloc(N_GROUPS, sizeof(*groups));
         for (int g = 0; g < N_GROUPS; g++) {
                 groups[g] = (struct roles_group) { .gid = ROLES_ID_INVALID };
                 snprintf(groups[g].name, sizeof(groups[g].name), "g%03d", g);
@@ -406,7 +272,7 @@ static void populate(void) {
                 user_name(i, u.name, sizeof(u.name));
                 CHECK(s, roles_group_add_member(s, &groups[i % N_GROUPS], &u));
         }
-        t = now_s();
+        t = bench_now();
         printf("  %d groups, %ld memberships: %.2f s\n", N_GROUPS, opt.users, t - t0);
         t0 = t;
 
@@ -436,7 +302,7 @@ static void populate(void) {
         CHECK(s, roles_user_add(s, &u));
 
         commit_store(s);
-        printf("  the benchmark user, commit: %.2f s\n", now_s() - t0);
+        printf("  the benchmark user, commit: %.2f s\n", bench_now() - t0);
         free(groups);
         free(user_ids);
         free(role_ids);
@@ -543,63 +409,58 @@ static void verify_answers(struct roles_store *s) {
 /* One cold check, timed in its three phases; a function of its own so that a profiler can
  * be pointed at it (valgrind --tool=callgrind --toggle-collect=cold_once). */
 __attribute__((noinline)) static int cold_once(time_t now, double t[4]) {
-        t[0] = now_s();
+        t[0] = bench_now();
         struct roles_store *s = open_store(0);
-        t[1] = now_s();
+        t[1] = bench_now();
         int r = roles_check(s, BENCH_USER, PERM_DEEP, now);
-        t[2] = now_s();
+        t[2] = bench_now();
         roles_store_close(s);
-        t[3] = now_s();
+        t[3] = bench_now();
         return r;
+}
+
+/* opt.warm checks of one permission on the same open store, each timed: a row of the table. */
+static void warm_checks(struct roles_store *s, time_t now, const char *perm, int want, double *v,
+                        const char *metric) {
+        for (int i = 0; i < opt.warm; i++) {
+                double t0 = bench_now();
+                int r = roles_check(s, BENCH_USER, perm, now);
+                v[i] = bench_now() - t0;
+                if (r != want) {
+                        wrong("warm check %s %s = %d", BENCH_USER, perm, r);
+                        break;
+                }
+        }
+        struct bench_stats st = bench_summarize(v, opt.warm);
+        add_row(metric, &st, true, 50e-6);
 }
 
 static void bench_check(void) {
         time_t now = time(NULL);
         struct roles_store *s = open_store(0);
-        double *v = samples(opt.warm > opt.cold ? opt.warm : opt.cold);
-        struct stats st;
+        double *v = bench_samples(opt.warm > opt.cold ? opt.warm : opt.cold);
+        struct bench_stats st;
 
         verify_answers(s);
 
         /* Warm: the same open store, as a long-running process would use it. */
         for (int i = 0; i < 200; i++)
                 (void) roles_check(s, BENCH_USER, PERM_DEEP, now);
-        for (int i = 0; i < opt.warm; i++) {
-                double t0 = now_s();
-                int r = roles_check(s, BENCH_USER, PERM_DEEP, now);
-                v[i] = now_s() - t0;
-                if (r != 1) {
-                        wrong("warm check %s %s = %d", BENCH_USER, PERM_DEEP, r);
-                        break;
-                }
-        }
-        st = summarize(v, opt.warm);
-        add_row("check, warm (roles_check, granted)", &st, true, 50e-6);
-
-        for (int i = 0; i < opt.warm; i++) {
-                double t0 = now_s();
-                int r = roles_check(s, BENCH_USER, PERM_NONE, now);
-                v[i] = now_s() - t0;
-                if (r != 0) {
-                        wrong("warm check %s %s = %d", BENCH_USER, PERM_NONE, r);
-                        break;
-                }
-        }
-        st = summarize(v, opt.warm);
-        add_row("check, warm (roles_check, refused)", &st, true, 50e-6);
+        warm_checks(s, now, PERM_DEEP, 1, v, "check, warm (roles_check, granted)");
+        warm_checks(s, now, PERM_NONE, 0, v, "check, warm (roles_check, refused)");
 
         /* Where the warm time goes: user lookup, resolve, decide. */
         struct roles_user u;
-        double *vr = samples(opt.warm), *va = samples(opt.warm), *vu = samples(opt.warm);
+        double *vr = bench_samples(opt.warm), *va = bench_samples(opt.warm), *vu = bench_samples(opt.warm);
         for (int i = 0; i < opt.warm; i++) {
                 struct roles_resolution *res = NULL;
-                double t0 = now_s();
+                double t0 = bench_now();
                 CHECK(s, roles_user_by_name(s, BENCH_USER, &u));
-                double t1 = now_s();
+                double t1 = bench_now();
                 CHECK(s, roles_resolve(s, &u, now, &res));
-                double t2 = now_s();
+                double t2 = bench_now();
                 bool ok = roles_resolution_allows(res, PERM_NONE, NULL);
-                double t3 = now_s();
+                double t3 = bench_now();
                 roles_resolution_free(res);
                 vu[i] = t1 - t0;
                 vr[i] = t2 - t1;
@@ -607,11 +468,11 @@ static void bench_check(void) {
                 if (ok)
                         wrong("warm allows %s", PERM_NONE);
         }
-        st = summarize(vu, opt.warm);
+        st = bench_summarize(vu, opt.warm);
         add_row("  of which roles_user_by_name", &st, true, 0);
-        st = summarize(vr, opt.warm);
+        st = bench_summarize(vr, opt.warm);
         add_row("  of which roles_resolve", &st, true, 0);
-        st = summarize(va, opt.warm);
+        st = bench_summarize(va, opt.warm);
         add_row("  of which resolution_allows (full scan)", &st, true, 0);
         free(vr);
         free(va);
@@ -619,7 +480,7 @@ static void bench_check(void) {
         roles_store_close(s);
 
         /* Cold: a fresh store each time, as a new PAM process pays (the file stays in the page cache). */
-        double *vo = samples(opt.cold), *vk = samples(opt.cold), *vc = samples(opt.cold);
+        double *vo = bench_samples(opt.cold), *vk = bench_samples(opt.cold), *vc = bench_samples(opt.cold);
         for (int i = 0; i < opt.cold; i++) {
                 double t[4];
                 int r = cold_once(now, t);
@@ -633,13 +494,13 @@ static void bench_check(void) {
                         break;
                 }
         }
-        st = summarize(v, opt.cold);
+        st = bench_summarize(v, opt.cold);
         add_row("check, cold (open + roles_check + close)", &st, true, 50e-6);
-        st = summarize(vo, opt.cold);
+        st = bench_summarize(vo, opt.cold);
         add_row("  of which roles_store_open", &st, true, 0);
-        st = summarize(vk, opt.cold);
+        st = bench_summarize(vk, opt.cold);
         add_row("  of which first roles_check", &st, true, 0);
-        st = summarize(vc, opt.cold);
+        st = bench_summarize(vc, opt.cold);
         add_row("  of which roles_store_close", &st, true, 0);
         free(vo);
         free(vk);
@@ -658,17 +519,17 @@ static int64_t snapshot_serial(void) {
 }
 
 static void bench_change(void) {
-        double *v = samples(opt.runs), *vo = samples(opt.runs), *vc = samples(opt.runs);
+        double *v = bench_samples(opt.runs), *vo = bench_samples(opt.runs), *vc = bench_samples(opt.runs);
         int64_t serial0 = snapshot_serial();
-        struct stats st;
+        struct bench_stats st;
         char name[ROLES_NAME_MAX + 1];
 
         for (int kind = 0; kind < 2; kind++) {
                 for (int i = 0; i < opt.runs; i++) {
-                        double t0 = now_s();
+                        double t0 = bench_now();
                         struct roles_store *s = open_store(ROLES_STORE_WRITE | ROLES_STORE_SECRETS);
                         CHECK(s, roles_store_set_actor(s, "bench"));
-                        double t1 = now_s();
+                        double t1 = bench_now();
                         if (kind == 0) {
                                 struct roles_group g = { .gid = ROLES_ID_INVALID };
                                 snprintf(g.name, sizeof(g.name), "chg%" PRId64 "_%d", serial0, i);
@@ -680,20 +541,20 @@ static void bench_change(void) {
                                 snprintf(perm, sizeof(perm), "chg.s%" PRId64 ".p%d", serial0, i);
                                 CHECK(s, roles_role_grant(s, &role, perm));
                         }
-                        double t2 = now_s();
+                        double t2 = bench_now();
                         commit_store(s);
-                        double t3 = now_s();
+                        double t3 = bench_now();
                         v[i] = t3 - t0;
                         vo[i] = t1 - t0;
                         vc[i] = t3 - t2;
                 }
-                st = summarize(v, opt.runs);
+                st = bench_summarize(v, opt.runs);
                 add_row(kind == 0 ? "admin change: group add (open+add+commit)" : "admin change: role grant",
                         &st, true, 300e-3);
                 if (kind == 1) {
-                        st = summarize(vo, opt.runs);
+                        st = bench_summarize(vo, opt.runs);
                         add_row("  of which open WRITE (lock + copy)", &st, true, 0);
-                        st = summarize(vc, opt.runs);
+                        st = bench_summarize(vc, opt.runs);
                         add_row("  of which commit (fsync + rename)", &st, true, 0);
                 }
         }
@@ -729,33 +590,14 @@ static void bench_change(void) {
 
 /* ---- 3. rolesctl batch -------------------------------------------------------------------- */
 
+/* rolesctl with stdin and stdout on /dev/null, stderr into err_path: its exit status. */
 static int run_rolesctl(char *const argv[], const char *err_path) {
-        pid_t pid = fork();
-        if (pid < 0)
-                die("fork: %s", strerror(errno));
-        if (pid == 0) {
-                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-                int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-                if (null < 0 || err < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(err, 2) < 0)
-                        _exit(127);
-                execv(argv[0], argv);
-                _exit(127);
-        }
-        int status;
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        die("waitpid: %s", strerror(errno));
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-static void show_file(const char *path) {
-        FILE *f = fopen(path, "re");
-        char line[512];
-        if (!f)
-                return;
-        while (fgets(line, sizeof(line), f))
-                fprintf(stderr, "    %s", line);
-        fclose(f);
+        int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (err < 0)
+                die("%s: %s", err_path, strerror(errno));
+        int rc = bench_run(argv, -1, -1, err, NULL);
+        close(err);
+        return rc;
 }
 
 /* 1,000 commands in blocks of ten: a group, three members, a role, two grants, two
@@ -794,14 +636,14 @@ static void write_batch(const char *path, const char *tag, int n_cmds, long *ret
 }
 
 static void bench_batch(void) {
-        char batch_path[PATH_MAX + 32], err_path[PATH_MAX + 32];
-        double *v = samples(opt.batch_runs);
-        struct stats st;
+        char batch_path[PATH_MAX], err_path[PATH_MAX];
+        double *v = bench_samples(opt.batch_runs);
+        struct bench_stats st;
 
         if (access(opt.rolesctl, X_OK) < 0)
                 die("%s: %s (give --rolesctl PATH)", opt.rolesctl, strerror(errno));
-        snprintf(batch_path, sizeof(batch_path), "%s/batch.txt", workdir);
-        snprintf(err_path, sizeof(err_path), "%s/rolesctl.err", workdir);
+        bench_path(batch_path, sizeof(batch_path), "batch.txt");
+        bench_path(err_path, sizeof(err_path), "rolesctl.err");
 
         for (int i = 0; i < opt.batch_runs; i++) {
                 char tag[24];
@@ -809,12 +651,12 @@ static void bench_batch(void) {
                 snprintf(tag, sizeof(tag), "%" PRId64, snapshot_serial());
                 write_batch(batch_path, tag, opt.batch_cmds, &assignee);
                 char *argv[] = { (char *) opt.rolesctl, "--conf", conf_path, "batch", batch_path, NULL };
-                double t0 = now_s();
+                double t0 = bench_now();
                 int rc = run_rolesctl(argv, err_path);
-                v[i] = now_s() - t0;
+                v[i] = bench_now() - t0;
                 if (rc != 0) {
                         wrong("rolesctl batch exited %d:", rc);
-                        show_file(err_path);
+                        bench_show_file(err_path);
                         free(v);
                         return;
                 }
@@ -832,26 +674,26 @@ static void bench_batch(void) {
                         wrong("after the batch, user %s should exist", bu_name);
                 roles_store_close(s);
         }
-        st = summarize(v, opt.batch_runs);
+        st = bench_summarize(v, opt.batch_runs);
         char metric[64];
         snprintf(metric, sizeof(metric), "rolesctl batch, %d commands (process)", opt.batch_cmds);
         add_row(metric, &st, opt.batch_runs >= 5, 2.0);
 
         /* For scale: one rolesctl check, a whole process (exec, config, open, check). */
         int n = 21;
-        double *vp = samples(n);
+        double *vp = bench_samples(n);
         for (int i = 0; i < n; i++) {
                 char *argv[] = { (char *) opt.rolesctl, "--conf", conf_path, "check", BENCH_USER, PERM_DEEP, NULL };
-                double t0 = now_s();
+                double t0 = bench_now();
                 int rc = run_rolesctl(argv, err_path);
-                vp[i] = now_s() - t0;
+                vp[i] = bench_now() - t0;
                 if (rc != 0) {
                         wrong("rolesctl check %s %s exited %d", BENCH_USER, PERM_DEEP, rc);
-                        show_file(err_path);
+                        bench_show_file(err_path);
                         break;
                 }
         }
-        st = summarize(vp, n);
+        st = bench_summarize(vp, n);
         add_row("rolesctl check (whole process)", &st, true, 0);
         free(vp);
         free(v);
@@ -867,70 +709,42 @@ static void usage(FILE *f) {
               f);
 }
 
-static long parse_num(const char *s, long min, long max) {
-        char *end;
-        errno = 0;
-        long v = strtol(s, &end, 10);
-        if (errno || *end || v < min || v > max) {
-                fprintf(stderr, "bench_roles: bad number '%s' (%ld..%ld)\n", s, min, max);
-                exit(2);
+/* The options of this program (--dir, --keep and --help are benchlib's). */
+static bool option(int c) {
+        switch (c) {
+        case 'u': opt.users = bench_parse_num(optarg, 1000, 1000000); break;
+        case 'r': opt.roles = bench_parse_num(optarg, (long) N_METAROLES * (USER_ROLES + 1), 1000000); break;
+        case 'w': opt.warm = (int) bench_parse_num(optarg, 1, 10000000); break;
+        case 'c': opt.cold = (int) bench_parse_num(optarg, 1, 1000000); break;
+        case 'n': opt.runs = (int) bench_parse_num(optarg, 1, 1000); break;
+        case 'b': opt.batch_runs = (int) bench_parse_num(optarg, 1, 1000); break;
+        case 'x': opt.rolesctl = optarg; break;
+        case 'o': opt.only_check = true; break;
+        case 'q':
+                opt.users = 10000;
+                opt.warm = 200;
+                opt.cold = 50;
+                opt.runs = 3;
+                opt.batch_runs = 1;
+                break;
+        default: return false;
         }
-        return v;
+        return true;
 }
 
 int main(int argc, char **argv) {
-        static const struct option longopts[] = {
-                { "dir", required_argument, NULL, 'd' },   { "keep", no_argument, NULL, 'k' },
-                { "users", required_argument, NULL, 'u' }, { "roles", required_argument, NULL, 'r' },
-                { "warm", required_argument, NULL, 'w' },  { "cold", required_argument, NULL, 'c' },
-                { "runs", required_argument, NULL, 'n' },  { "batch-runs", required_argument, NULL, 'b' },
-                { "rolesctl", required_argument, NULL, 'x' }, { "only-check", no_argument, NULL, 'o' },
-                { "quick", no_argument, NULL, 'q' },       { "help", no_argument, NULL, 'h' },
-                { NULL, 0, NULL, 0 },
-        };
-        int c;
-        while ((c = getopt_long(argc, argv, "h", longopts, NULL)) >= 0) {
-                switch (c) {
-                case 'd': opt.dir = optarg; break;
-                case 'k': opt.keep = true; break;
-                case 'u': opt.users = parse_num(optarg, 1000, 1000000); break;
-                case 'r': opt.roles = parse_num(optarg, (long) N_METAROLES * (USER_ROLES + 1), 1000000); break;
-                case 'w': opt.warm = (int) parse_num(optarg, 1, 10000000); break;
-                case 'c': opt.cold = (int) parse_num(optarg, 1, 1000000); break;
-                case 'n': opt.runs = (int) parse_num(optarg, 1, 1000); break;
-                case 'b': opt.batch_runs = (int) parse_num(optarg, 1, 1000); break;
-                case 'x': opt.rolesctl = optarg; break;
-                case 'o': opt.only_check = true; break;
-                case 'q':
-                        opt.users = 10000;
-                        opt.warm = 200;
-                        opt.cold = 50;
-                        opt.runs = 3;
-                        opt.batch_runs = 1;
-                        break;
-                case 'h': usage(stdout); return 0;
-                default: usage(stderr); return 2;
-                }
-        }
-        if (optind != argc) {
-                usage(stderr);
-                return 2;
-        }
+        bench_init("bench_roles", "setup failed: ", cleanup);
+        bench_options(argc, argv, longopts, usage, option);
         setvbuf(stdout, NULL, _IOLBF, 0);
         umask(0022);
         make_workdir();
 
-        struct statfs sfs;
-        const char *fs = "?";
-        if (statfs(workdir, &sfs) == 0)
-                fs = sfs.f_type == 0xEF53 ? "ext4" : sfs.f_type == 0x01021994 ? "tmpfs (fsync is free!)"
-                   : sfs.f_type == 0x9123683E ? "btrfs" : sfs.f_type == 0x58465342 ? "xfs" : "other";
-        printf("roles benchmark in %s (%s)\n", workdir, fs);
+        printf("roles benchmark in %s (%s)\n", bench_workdir, bench_fs_name(bench_workdir));
         printf("generating: %ld users, %ld roles, %d metaroles in %d levels, %d groups\n", opt.users, opt.roles,
                N_METAROLES, LEVELS, N_GROUPS);
-        double t0 = now_s();
+        double t0 = bench_now();
         populate();
-        double gen = now_s() - t0;
+        double gen = bench_now() - t0;
         struct stat sb;
         if (stat(cfg.public_db, &sb) < 0)
                 die("%s: %s", cfg.public_db, strerror(errno));
@@ -944,12 +758,7 @@ int main(int argc, char **argv) {
                 printf("3. rolesctl batch (%d runs)\n", opt.batch_runs);
                 bench_batch();
         }
-        print_table();
+        bench_print_table(&table);
         cleanup();
-        if (wrong_answers) {
-                fprintf(stderr, "bench_roles: %d wrong answer(s)\n", wrong_answers);
-                return 1;
-        }
-        printf("all answers as expected\n");
-        return 0;
+        return bench_exit_status();
 }
