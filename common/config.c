@@ -113,6 +113,7 @@ int roles_config_parse(const char *text, size_t len, const char *origin, struct 
                        char *errbuf, size_t errlen) {
         struct roles_config new_cfg = *cfg;
         unsigned lineno = 0, uid_line = 0, gid_line = 0;   /* last line setting each range */
+        unsigned argon2_line = 0;                           /* last line setting m or p */
         unsigned seen[ROLES_N_ELEMENTS(keys)] = { 0 };     /* the line that set each key */
         const char *p = text, *end = text + len;
 
@@ -169,6 +170,9 @@ int roles_config_parse(const char *text, size_t len, const char *origin, struct 
                 if (k->offset == offsetof(struct roles_config, gid_min) ||
                     k->offset == offsetof(struct roles_config, gid_max))
                         gid_line = lineno;
+                if (k->offset == offsetof(struct roles_config, argon2_m_cost_kib) ||
+                    k->offset == offsetof(struct roles_config, argon2_parallelism))
+                        argon2_line = lineno;
         }
 
         if (new_cfg.uid_min > new_cfg.uid_max)
@@ -177,6 +181,13 @@ int roles_config_parse(const char *text, size_t len, const char *origin, struct 
         if (new_cfg.gid_min > new_cfg.gid_max)
                 return fail(errbuf, errlen, -EINVAL, "%s:%u: gid_min (%u) is greater than gid_max (%u)", origin,
                             gid_line, new_cfg.gid_min, new_cfg.gid_max);
+
+        /* argon2 needs 8 KiB of memory per lane: parameters it refuses would fail every hash and
+         * make the equal-time verification of refusals return at once. */
+        if (new_cfg.argon2_m_cost_kib < 8 * new_cfg.argon2_parallelism)
+                return fail(errbuf, errlen, -EINVAL, "%s:%u: argon2_m_cost_kib (%u) is less than 8 per lane "
+                            "(argon2_parallelism = %u)", origin, argon2_line, new_cfg.argon2_m_cost_kib,
+                            new_cfg.argon2_parallelism);
 
         *cfg = new_cfg;
         return 0;

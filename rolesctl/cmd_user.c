@@ -244,6 +244,10 @@ static int user_passwd(struct cli *c, int argc, char **argv) {
                 return r;
         if ((r = writer_and_user(c, a.pos[0], &s, &u)) == EXIT_OK) {
                 r = roles_secret_set_password(s, u.uuid, hash, false);
+                /* As a password set through PAM: pending activation and reset codes are void (a
+                 * leaked one must not outlive the new password). */
+                if (r >= 0)
+                        r = roles_secret_drop_codes(s, u.uuid);
                 if (r >= 0)
                         r = roles_audit(s, "user.passwd", u.name, "%s", "");
                 r = r < 0 ? cli_fail_store(c, r) : EXIT_OK;

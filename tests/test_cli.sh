@@ -346,6 +346,10 @@ ok "user reset --json" rc --json user reset alice
 json_valid "user reset --json"
 json_true "user reset --json has the code" \
         'd["user"] == "alice" and len(d["reset_code"]) == 23 and d["expires"].endswith("Z")'
+# A password set by the administrator voids pending codes, as one set through PAM does.
+ok_in $'a new passphrase\n' "user passwd after a reset" rc user passwd alice --stdin
+ok "user show alice" rc user show alice
+field "user passwd voids the pending reset code" pending_codes -
 
 ok "user totp enroll" rc user totp enroll alice
 out_match "enroll prints an otpauth URI with a secret" '^otpauth://totp/[^ ]*[?&]secret=[A-Z2-7]{16,}'

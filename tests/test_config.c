@@ -244,7 +244,7 @@ static void test_boundaries_accepted(void **state) {
                 "uid_min = 1\n"
                 "uid_max = 4294967294\n"
                 "argon2_t_cost = 64\n"
-                "argon2_m_cost_kib = 8\n"
+                "argon2_m_cost_kib = 512\n"              /* 8 KiB for each of 64 lanes */
                 "argon2_parallelism = 64\n"
                 "deny = 1000000\n"
                 "activation_ttl = 60\n"
@@ -262,7 +262,7 @@ static void test_boundaries_accepted(void **state) {
         assert_int_equal(cfg.uid_min, 1);
         assert_int_equal(cfg.uid_max, 4294967294u);
         assert_int_equal(cfg.argon2_t_cost, 64);
-        assert_int_equal(cfg.argon2_m_cost_kib, 8);
+        assert_int_equal(cfg.argon2_m_cost_kib, 512);
         assert_int_equal(cfg.deny, 1000000);
         assert_int_equal(cfg.activation_ttl, 60);
         assert_int_equal(cfg.totp_window, 10);
@@ -328,6 +328,7 @@ static void test_errors_name_the_line(void **state) {
                 { "fail_interval = 0\n", 1, "fail_interval" },
                 { "password_min_length = 0\n", 1, "password_min_length" },
                 { "login_audit_keep = 1000000001\n", 1, "login_audit_keep" },
+                { "argon2_parallelism = 16\nargon2_m_cost_kib = 64\n", 2, "argon2_m_cost_kib (64) is less than 8 per lane" },
                 { "login_audit_keep = -1\n", 1, "login_audit_keep" },
                 { "uid_min = 0\n", 1, "uid_min" },                      /* root can never be in range */
                 { "gid_min = 0\n", 1, "gid_min" },
