@@ -429,11 +429,24 @@ bool roles_user_active(const struct roles_user *u, time_t now);
 int roles_state_begin(struct roles_store *s);
 int roles_state_end(struct roles_store *s, bool commit);
 
+/* Inside that transaction: fail now if a disk could not take its commit (-ENOSPC, or SQLite's
+ * error). With a rollback journal, SQLite has journaled every page the transaction changed, and
+ * the commit adds the header page (its change counter) and writes the pages added past the end
+ * of the file: the header is journaled here and the filesystem must have room for the growth.
+ * In WAL mode the pages wait in the cache until the commit: they are appended to the WAL here,
+ * with the header, as frames no commit refers to (a rollback forgets them). */
+int roles_state_flush(struct roles_store *s);
+
 /* The lockout tally. locked_until: 0 not locked, -1 until an administrator unlocks. */
 struct roles_tally {
         unsigned failures;
         int64_t locked_until;
 };
+
+/* Clear the count a successful login found (seen, read in a write transaction), only if it is
+ * still that count and no lock is in force: failures that racing logins recorded since, and a
+ * lock they set, stay. 1 cleared, 0 left as it was, -errno. */
+int roles_state_tally_clear_seen(struct roles_store *s, const char *uuid, const struct roles_tally *seen, time_t now);
 
 /* Whether the user is locked out at now. */
 int roles_state_tally_get(struct roles_store *s, const char *uuid, time_t now, struct roles_tally *ret);

@@ -4,7 +4,10 @@
  * two logins racing each other count (and claim TOTP steps) exactly once each.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "store-internal.h"
 
@@ -40,6 +43,60 @@ int roles_state_end(struct roles_store *s, bool commit) {
                 return 0;
         (void) store_exec(s, s->state, rollback_sql, "");
         return r;
+}
+
+/* A one-value query of state.db (a pragma). */
+static int state_int(struct roles_store *s, const char *sql, int64_t *ret) {
+        sqlite3_stmt *st = store_stmt(s, s->state, sql);
+        if (!st)
+                return -EIO;
+        int r = store_step_row(s, st);
+        if (r > 0)
+                *ret = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+        return r < 0 ? r : r > 0 ? 0 : store_fail(s, -EIO, "%s: no answer", sql);
+}
+
+int roles_state_flush(struct roles_store *s) {
+        int r = require_state(s);
+        if (r < 0 || sqlite3_get_autocommit(s->state))
+                return r < 0 ? r : store_fail(s, -EINVAL, "internal error: no state.db transaction");
+        sqlite3_stmt *st = store_stmt(s, s->state, "PRAGMA journal_mode");
+        if (!st)
+                return -EIO;
+        r = store_step_row(s, st);
+        const char *mode = r > 0 ? (const char *) sqlite3_column_text(st, 0) : NULL;
+        bool wal = mode && strcmp(mode, "wal") == 0;
+        sqlite3_reset(st);
+        if (r < 0)
+                return r;
+        /* A commit also writes the file's header (page 1: a change counter, or WAL's commit
+         * frame): rewriting user_version as it is makes the header one of the pages written. */
+        int64_t version;
+        char set_version[64];
+        if ((r = state_int(s, "PRAGMA user_version", &version)) < 0)
+                return r;
+        snprintf(set_version, sizeof(set_version), "PRAGMA user_version = %lld", (long long) version);
+        if ((r = store_exec_script(s, s->state, set_version)) < 0)
+                return r;
+        if (wal) {
+                int rc = sqlite3_db_cacheflush(s->state);
+                return rc == SQLITE_OK ? 0 : store_sql_fail(s, s->state, rc, "state.db");
+        }
+        int64_t pages, page_size;
+        if ((r = state_int(s, "PRAGMA page_count", &pages)) < 0 ||
+            (r = state_int(s, "PRAGMA page_size", &page_size)) < 0)
+                return r;
+        struct stat file;
+        struct statvfs fs;
+        if (stat(s->cfg.state_db, &file) < 0 || statvfs(s->cfg.state_db, &fs) < 0)
+                return store_fail(s, -errno, "%s: %s", s->cfg.state_db, strerror(errno));
+        /* Room for the growth and a block the filesystem may need to map it (root's blocks: PAM
+         * runs as root). */
+        int64_t grow = pages * page_size - (int64_t) file.st_size;
+        if (grow > 0 && (int64_t) fs.f_bfree * (int64_t) fs.f_frsize < grow + (int64_t) fs.f_frsize)
+                return store_fail(s, -ENOSPC, "%s: no room for %lld more bytes", s->cfg.state_db, (long long) grow);
+        return 0;
 }
 
 static bool locked_at(int64_t locked_until, time_t now) {
@@ -119,6 +176,17 @@ int roles_state_tally_fail(struct roles_store *s, const char *uuid, time_t now, 
                         r = k;
         }
         return r;
+}
+
+int roles_state_tally_clear_seen(struct roles_store *s, const char *uuid, const struct roles_tally *seen, time_t now) {
+        int r = require_state(s);
+        if (r < 0)
+                return r;
+        r = store_exec(s, s->state,
+                       "DELETE FROM tally WHERE user_uuid = ?1 AND failures = ?2 "
+                       "AND (locked_until IS NULL OR (locked_until >= 0 AND locked_until <= ?3))",
+                       "tii", uuid, (int64_t) seen->failures, (int64_t) now);
+        return r < 0 ? r : r > 0;
 }
 
 int roles_state_tally_reset(struct roles_store *s, const char *uuid) {

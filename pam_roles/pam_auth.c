@@ -72,48 +72,64 @@ static int check_totp(struct pam_roles *p, const char *secret) {
 }
 
 /*
- * A failure's record: the tally (for a known user) and the login audit in one state.db
- * transaction, so that an unknown user's refusal writes as much, and takes as long, as a
- * known user's. Committed, or with rehearse rolled back (see can_count_failures).
+ * A failure's rows, inside the caller's state.db transaction: the tally (for a known user) and
+ * the login audit, so that an unknown user's refusal writes as much, and takes as long, as a
+ * known user's. A rehearsal (see success_gate) leaves out the lock a count may set: it is on the
+ * tally row the count already changed, so SQLite writes the same pages without it.
  */
-static int write_failure(struct pam_roles *p, const char *why, bool rehearse) {
+static int failure_rows(struct pam_roles *p, const char *why, bool rehearse) {
         const void *service = NULL, *rhost = NULL;
         pam_get_item(p->pamh, PAM_SERVICE, &service);
         pam_get_item(p->pamh, PAM_RHOST, &rhost);
         if (rhost && !roles_text_valid(rhost, ROLES_TEXT_MAX))
                 rhost = NULL;
-        int r = roles_state_begin(p->store);
-        /* A rehearsal leaves out the lock a count may set: it is on the tally row the count
-         * already changed, so SQLite journals the same pages without it. */
-        if (r >= 0 && p->known)
+        int r = 0;
+        if (p->known)
                 r = roles_state_tally_fail(p->store, p->u.uuid, roles_store_now(p->store), rehearse ? 0 : p->cfg.deny,
                                            p->cfg.fail_interval, p->cfg.unlock_time, NULL);
         if (r >= 0)
                 r = roles_state_audit_login(p->store, pam_roles_user_for_log(p), service, rhost, "failure", why);
-        if (r >= 0 && !rehearse)
-                r = roles_state_end(p->store, true);
-        if (r < 0)
-                pam_syslog(p->pamh, LOG_ERR, "%s: %s", rehearse ? "failures cannot be counted" : "recording a failure",
-                           roles_store_error(p->store));
-        if (r < 0 || rehearse)
-                (void) roles_state_end(p->store, false);
         return r;
 }
 
 static void count_failure(struct pam_roles *p, const char *why) {
-        (void) write_failure(p, why, false);
+        int r = roles_state_begin(p->store);
+        if (r >= 0)
+                r = failure_rows(p, why, false);
+        if (r >= 0)
+                r = roles_state_end(p->store, true);
+        else
+                (void) roles_state_end(p->store, false);
+        if (r < 0)
+                pam_syslog(p->pamh, LOG_ERR, "recording a failure: %s", roles_store_error(p->store));
         pam_syslog(p->pamh, LOG_NOTICE, "authentication failure for %s: %s", pam_roles_user_for_log(p), why);
 }
 
 /*
- * Fail closed: while state.db cannot take a failure's record (a full disk, a read-only
- * filesystem, a damaged file), wrong passwords go uncounted and guessing is unlimited, so no
- * password may succeed either. The record is written and rolled back: SQLite writes its
- * journal as the rows change, so a full or read-only filesystem fails here, and a rollback
- * costs no fsync on the login path.
+ * What a right password (or code) passes before anything can tell it was right (the TOTP prompt
+ * would), in one state.db write transaction, which waits for the failures racing logins are
+ * recording:
+ *  - the tally as it now stands: wrong guesses racing this one may have locked the account
+ *    while its argon2 ran (it was read before);
+ *  - a failure's record, written where its commit would write it, then rolled back (no fsync on
+ *    the login path): while state.db cannot take one (a full disk, a read-only filesystem, a
+ *    damaged file), wrong passwords go uncounted and guessing is unlimited, so no password may
+ *    succeed either.
+ * NULL, or why the login is refused; *seen: the tally as it stood.
  */
-static bool can_count_failures(struct pam_roles *p) {
-        return write_failure(p, "(rehearsal)", true) == 0;
+static const char *success_gate(struct pam_roles *p, struct roles_tally *seen) {
+        int r = roles_state_begin(p->store);
+        if (r >= 0)
+                r = roles_state_tally_get(p->store, p->u.uuid, roles_store_now(p->store), seen);
+        bool locked = r >= 0 && seen->locked_until != 0;
+        if (r >= 0 && !locked && (r = failure_rows(p, "(rehearsal)", true)) >= 0)
+                r = roles_state_flush(p->store);
+        (void) roles_state_end(p->store, false);
+        if (r < 0) {
+                pam_syslog(p->pamh, LOG_ERR, "failures cannot be counted: %s", roles_store_error(p->store));
+                return "failures cannot be counted";
+        }
+        return locked ? "locked out" : NULL;
 }
 
 /* Upgrade a legacy or weaker hash to the configured argon2id, now that the password is known. */
@@ -225,14 +241,13 @@ int pam_roles_authenticate(struct pam_roles *p) {
                 goto out;
         }
 
-        /* Before anything else can tell a right password from a wrong one (the TOTP prompt
-         * would): while failures cannot be counted, a right password is refused like a wrong
-         * one, or guessing would be unlimited and the answer an oracle. */
-        if (!can_count_failures(p)) {
-                pam_syslog(p->pamh, LOG_NOTICE, "authentication failure for %s: failures cannot be counted",
-                           pam_roles_user_for_log(p));
+        const char *gate = success_gate(p, &tally);
+        if (gate && strcmp(gate, "locked out") == 0)
+                count_failure(p, gate);         /* as a locked account's refusal is */
+        else if (gate)
+                pam_syslog(p->pamh, LOG_NOTICE, "authentication failure for %s: %s", pam_roles_user_for_log(p), gate);
+        if (gate)
                 goto out;
-        }
 
         if (sec.totp_secret[0] && !p->opt.no_totp && !by_code) {
                 status = check_totp(p, sec.totp_secret);
@@ -240,11 +255,21 @@ int pam_roles_authenticate(struct pam_roles *p) {
                         count_failure(p, "wrong or reused verification code");
                         goto out;
                 }
+                /* The prompt may have been open for minutes, while racing guesses locked the
+                 * account. */
+                status = PAM_AUTH_ERR;
+                if ((r = roles_state_tally_get(p->store, p->u.uuid, roles_store_now(p->store), &tally)) < 0 ||
+                    tally.locked_until != 0) {
+                        count_failure(p, r < 0 ? "tally unreadable" : "locked out");
+                        goto out;
+                }
         }
         if (!by_code)
                 maybe_rehash(p, sec.password_hash, password, len);
-        /* A write to state.db only when there is a count to clear: most logins have none. */
-        if (tally.failures > 0 && roles_state_tally_reset(p->store, p->u.uuid) < 0) {
+        /* A write to state.db only when there is a count to clear: most logins have none. The
+         * count found, and only that: failures racing logins recorded since stay counted. */
+        if (tally.failures > 0 &&
+            roles_state_tally_clear_seen(p->store, p->u.uuid, &tally, roles_store_now(p->store)) < 0) {
                 status = pam_roles_error(p, -EIO, "clearing the failure count");
                 goto out;
         }

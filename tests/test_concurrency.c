@@ -195,6 +195,7 @@ struct login {
         const char *service, *user, *password;
         const char *code;                       /* the answer to "Verification code: " */
         void (*typing)(void *arg);              /* runs when the password is asked, before the answer */
+        void (*coding)(void *arg);              /* the same, when the code is asked */
         void *arg;
 };
 
@@ -221,6 +222,8 @@ static int conversation(int n, const struct pam_message **msg, struct pam_respon
                 bool asks_code = msg[i]->msg && strstr(msg[i]->msg, "Verification code");
                 if (!asks_code && l->typing)
                         l->typing(l->arg);
+                if (asks_code && l->coding)
+                        l->coding(l->arg);
                 const char *answer = asks_code ? l->code : l->password;
                 if (!answer || !(r[i].resp = strdup(answer))) {
                         for (int k = 0; k < n; k++)
@@ -521,6 +524,47 @@ static void test_totp_race(void **state) {
         }
         print_message("%d rounds, %d racing logins with TOTP in %.2f s\n", TOTP_ROUNDS, logins, now_s() - t0);
         oath_done();
+        ROLESCTL_OK("user", "totp", "disable", "totpu");
+}
+
+/*
+ * The code prompt may stay open while others guess: three wrong passwords lock the account
+ * (deny=3) before the right code is typed. The lock holds for this login too: it was checked
+ * before the prompt, and must be again after it (a stack that asks pam_roles for auth only
+ * would let it in otherwise).
+ */
+static void three_wrong_passwords(void *arg) {
+        (void) arg;
+        pid_t pid = fork();
+        if (pid == 0) {
+                struct login wrong = { .service = SVC_DENY3, .user = "totpu", .password = "not totpu's password" };
+                int refused = 0;
+                for (int i = 0; i < 3; i++)
+                        refused += pam_login(&wrong).auth == PAM_AUTH_ERR;
+                _exit(refused == 3 ? 0 : 1);
+        }
+        int status;
+        if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                fail_msg("the three wrong passwords were not all refused");
+}
+
+static void test_lock_while_code_prompt_open(void **state) {
+        (void) state;
+        char uri[512], code[7], uuid[64];
+        const char *tally_sql = "SELECT failures FROM tally WHERE user_uuid = ?1";
+        user_uuid("totpu", uuid, sizeof(uuid));
+        ROLESCTL_OK("user", "unlock", "totpu");         /* no count from the races before */
+        assert_int_equal(db_int(fx.state_db, tally_sql, uuid), -1);
+        assert_int_equal(rolesctl(NULL, uri, sizeof(uri), "user", "totp", "enroll", "totpu", (const char *) NULL), 0);
+        totp_code_now(uri, code);
+        struct login l = { .service = SVC_DENY3, .user = "totpu", .password = TOTP_PASSWORD, .code = code,
+                           .coding = three_wrong_passwords };
+        struct outcome o = pam_login(&l);
+        if (o.auth != PAM_AUTH_ERR)
+                fail_msg("auth %d, account %d: the right password and code got past a lock set meanwhile", o.auth, o.acct);
+        /* Counted as a locked account's attempt, and the lock stays. */
+        assert_int_equal(db_int(fx.state_db, tally_sql, uuid), 4);
+        ROLESCTL_OK("user", "unlock", "totpu");
         ROLESCTL_OK("user", "totp", "disable", "totpu");
 }
 
@@ -1038,6 +1082,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parallel_wrong_passwords),
                 cmocka_unit_test(test_totp_race),
+                cmocka_unit_test(test_lock_while_code_prompt_open),
                 cmocka_unit_test(test_change_while_prompt_open),
                 cmocka_unit_test(test_logins_during_admin_stream),
         };

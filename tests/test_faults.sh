@@ -310,9 +310,32 @@ within() {
         [ "$MS" -lt $(($2 * 1000)) ] && ok || bad "$1: took $MS ms, want under $2 s"
 }
 
+# A lock that racing wrong passwords set while a right one's argon2 ran: the right one read the
+# tally before (unlocked) and is refused at the gate it passes after, which waits for the writes
+# in progress. Here one process holds state.db's write lock, then locks alice, while the login waits.
+lock_while_verifying() {
+        restore
+        rm -f "$S/lk/gate.held"
+        python3 -c 'import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN IMMEDIATE")
+open(sys.argv[2], "w").close()
+time.sleep(1.5)
+db.execute("INSERT INTO tally (user_uuid, failures, first_failure_at, last_failure_at, locked_until) "
+           "VALUES (?, 3, strftime(\"%s\"), strftime(\"%s\"), -1)", (sys.argv[3],))
+db.execute("COMMIT")' "$DB/state.db" "$S/lk/gate.held" "$(sqlite3 -readonly "$DB/roles.db" "SELECT uuid FROM users WHERE name = 'alice'")" &
+        local holder=$! _
+        for _ in $(seq 100); do [ -e "$S/lk/gate.held" ] && break; sleep 0.05; done
+        pt "$PW" authenticate; refused "auth, right password, locked by others while it was verified"
+        wait "$holder" && ok || bad "the locking process failed"
+        eq "the lock stays" "$(sqlite3 -readonly "$DB/state.db" "SELECT locked_until FROM tally")" -1
+        restore
+}
+
 faults_locked() {
         local set name op c why
         mkdir -p "$S/lk"
+        lock_while_verifying
         for set in lk-state lk-secrets lk-writer; do
                 lock_set "$set"
         done
@@ -450,7 +473,31 @@ faults_disk_full() {
         fill_to 0
         pt "$PW" authenticate; refused "disk full: auth, right password (the count cannot be cleared)"
         why=$(unchanged && intact roles.db secrets.db state.db && no_leftovers) && ok || bad "disk full: a count kept: $why"
+        # Every fill level, in both journal modes (DESIGN.md allows WAL for state.db, where a rolled
+        # back transaction would never have written anything): wherever a wrong password could not
+        # be counted, the right one is refused too. Not vacuous: in each mode some levels count the
+        # wrong password and some cannot.
+        local mode counted uncounted before
+        for mode in delete wal; do
+                counted=0 uncounted=0
+                for kib in $(seq 0 4 96); do
+                        restore
+                        [ "$(sqlite3 "$DB/state.db" "PRAGMA journal_mode = $mode")" = "$mode" ] || die "journal_mode $mode"
+                        fill_to "$kib"
+                        before=$(tally)
+                        pt wrong-password authenticate; refused "$mode, $kib KiB free: auth, wrong password"
+                        if [ "$(tally)" -gt "$before" ]; then
+                                counted=$((counted + 1))
+                        else
+                                uncounted=$((uncounted + 1))
+                                pt "$PW" authenticate; refused "$mode, $kib KiB free: auth, right password, while a wrong one went uncounted"
+                        fi
+                done
+                echo "# disk full, $mode journal: the wrong password counted at $counted levels, not at $uncounted"
+                [ "$counted" -gt 0 ] && [ "$uncounted" -gt 0 ] && ok || bad "disk full, $mode journal: the levels did not cross the limit"
+        done
         # Space again: everything works, nothing was lost.
+        restore
         rm -f "$DB/filler"
         pt "$PW" authenticate; granted "space again: auth, right password"
         eq "space again: the count is cleared" "$(tally)" 0
