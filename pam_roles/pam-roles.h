@@ -48,6 +48,17 @@ int pam_roles_prompt(struct pam_roles *p, const char *question, char **ret_answe
 
 /* The phases (pam_auth.c, pam_account.c, pam_password.c, pam_session.c). */
 int pam_roles_authenticate(struct pam_roles *p);
+
+/*
+ * PASSWORD against the account, as auth checks it: unknown, locked and disabled accounts and
+ * wrong passwords are refused alike (PAM_AUTH_ERR, one argon2 verification, one failure
+ * counted), a right one passes the gate (pam_auth.c). With allow_code, a pending one-time code
+ * may stand in for it (*ret_by_code). *sec and *tally: the account's secrets (wipe them) and
+ * tally. passwd's current-password check goes through it too, or a shell on an account could
+ * guess its password through the setuid passwd without limit, lock or trace.
+ */
+int pam_roles_check_password(struct pam_roles *p, const char *password, bool allow_code, struct roles_secret *sec,
+                             struct roles_tally *tally, bool *ret_by_code);
 int pam_roles_account(struct pam_roles *p);
 int pam_roles_chauthtok(struct pam_roles *p, int flags);
 int pam_roles_open_session(struct pam_roles *p);

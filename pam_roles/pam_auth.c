@@ -199,54 +199,67 @@ static const char *refusal_before_password(struct pam_roles *p, struct roles_sec
         return NULL;
 }
 
-int pam_roles_authenticate(struct pam_roles *p) {
-        struct roles_secret sec = { 0 };
-        struct roles_tally tally = { 0 };
+int pam_roles_check_password(struct pam_roles *p, const char *password, bool allow_code, struct roles_secret *sec,
+                             struct roles_tally *tally, bool *ret_by_code) {
         struct roles_hash_params ceiling;
-        const char *password = NULL;
-        int r, status = PAM_AUTH_ERR;
-
-        r = pam_get_authtok(p->pamh, PAM_AUTHTOK, &password, NULL);
-        if (r != PAM_SUCCESS || !password)
-                return r == PAM_SUCCESS ? PAM_AUTH_ERR : r;
+        int r;
         size_t len = strlen(password);
         roles_hash_ceiling_from_config(&p->cfg, &ceiling);
 
         /* Unknown, locked and disabled accounts get a wrong password's answer (PAM_AUTH_ERR, not
          * PAM_USER_UNKNOWN), its messages and its time, whatever password was typed. */
-        const char *refusal = refusal_before_password(p, &sec, &tally);
+        const char *refusal = refusal_before_password(p, sec, tally);
         if (refusal) {
                 equal_time_verify(p, password, len);
                 count_failure(p, refusal);
-                goto out;
+                return PAM_AUTH_ERR;
         }
 
-        if (sec.password_hash[0]) {
-                r = roles_password_verify_stored(sec.password_hash, password, len, &ceiling);
+        if (sec->password_hash[0]) {
+                r = roles_password_verify_stored(sec->password_hash, password, len, &ceiling);
                 /* A crypt(3) hash is far quicker to refuse than argon2id: pay the difference, so
                  * the time does not tell which accounts still have one. */
-                if (r < 0 && strncmp(sec.password_hash, ROLES_HASH_LEGACY_CRYPT, strlen(ROLES_HASH_LEGACY_CRYPT)) == 0)
+                if (r < 0 && strncmp(sec->password_hash, ROLES_HASH_LEGACY_CRYPT, strlen(ROLES_HASH_LEGACY_CRYPT)) == 0)
                         equal_time_verify(p, password, len);
         } else {
                 equal_time_verify(p, password, len);
                 r = -EACCES;
         }
         bool by_code = false;
-        if (r == -EACCES && try_code(p, password) == 0)
+        if (r == -EACCES && allow_code && try_code(p, password) == 0)
                 by_code = true;
         else if (r < 0) {
                 /* -E2BIG is also the answer to a typed password too long to be hashed at all. */
                 count_failure(p, r == -EACCES ? "wrong password" : len > ROLES_PASSWORD_MAX ? "password too long" :
                                  r == -E2BIG ? "hash above the ceiling" : "bad stored hash");
-                goto out;
+                return PAM_AUTH_ERR;
         }
 
-        const char *gate = success_gate(p, &tally);
+        const char *gate = success_gate(p, tally);
         if (gate && strcmp(gate, "locked out") == 0)
                 count_failure(p, gate);         /* as a locked account's refusal is */
         else if (gate)
                 pam_syslog(p->pamh, LOG_NOTICE, "authentication failure for %s: %s", pam_roles_user_for_log(p), gate);
         if (gate)
+                return PAM_AUTH_ERR;
+        if (ret_by_code)
+                *ret_by_code = by_code;
+        return PAM_SUCCESS;
+}
+
+int pam_roles_authenticate(struct pam_roles *p) {
+        struct roles_secret sec = { 0 };
+        struct roles_tally tally = { 0 };
+        const char *password = NULL;
+        bool by_code = false;
+        int r, status;
+
+        r = pam_get_authtok(p->pamh, PAM_AUTHTOK, &password, NULL);
+        if (r != PAM_SUCCESS || !password)
+                return r == PAM_SUCCESS ? PAM_AUTH_ERR : r;
+        size_t len = strlen(password);
+        status = pam_roles_check_password(p, password, true, &sec, &tally, &by_code);
+        if (status != PAM_SUCCESS)
                 goto out;
 
         if (sec.totp_secret[0] && !p->opt.no_totp && !by_code) {

@@ -13,23 +13,23 @@
 #include "auth.h"
 #include "pam-roles.h"
 
-static int check_old_password(struct pam_roles *p, const struct roles_secret *sec) {
+static int check_old_password(struct pam_roles *p, const struct roles_secret *sec, int flags) {
         const char *old = NULL;
-        struct roles_hash_params ceiling;
-        /* root changes anyone's password, as passwd(1) lets it; and an account that logged in
-         * with a one-time code has no old password to give. */
-        if (getuid() == 0 || sec->must_change_password)
+        /* root changes anyone's password, as passwd(1) lets it (but not an expired password on
+         * the way in, which a root daemon asks for on the user's behalf, as pam_unix does); and
+         * an account that logged in with a one-time code has no old password to give. */
+        if ((getuid() == 0 && !(flags & PAM_CHANGE_EXPIRED_AUTHTOK)) || sec->must_change_password)
                 return PAM_SUCCESS;
         int r = pam_get_authtok(p->pamh, PAM_OLDAUTHTOK, &old, "Current password: ");
         if (r != PAM_SUCCESS || !old)
                 return r == PAM_SUCCESS ? PAM_AUTH_ERR : r;
-        roles_hash_ceiling_from_config(&p->cfg, &ceiling);
-        if (!sec->password_hash[0] ||
-            roles_password_verify_stored(sec->password_hash, old, strlen(old), &ceiling) != 0) {
+        struct roles_secret now = { 0 };
+        struct roles_tally tally;
+        r = pam_roles_check_password(p, old, false, &now, &tally, NULL);
+        roles_secret_wipe(&now);
+        if (r != PAM_SUCCESS)
                 pam_syslog(p->pamh, LOG_NOTICE, "wrong current password for %s", pam_roles_user_for_log(p));
-                return PAM_AUTH_ERR;
-        }
-        return PAM_SUCCESS;
+        return r;
 }
 
 int pam_roles_chauthtok(struct pam_roles *p, int flags) {
@@ -44,14 +44,14 @@ int pam_roles_chauthtok(struct pam_roles *p, int flags) {
         if ((r = roles_secret_get(p->store, p->u.uuid, &sec)) < 0)
                 return pam_roles_error(p, r, "reading the account's secrets");
         if (flags & PAM_PRELIM_CHECK) {
-                status = check_old_password(p, &sec);
+                status = check_old_password(p, &sec, flags);
                 goto out;
         }
         if (!(flags & PAM_UPDATE_AUTHTOK)) {
                 status = PAM_SERVICE_ERR;
                 goto out;
         }
-        if ((status = check_old_password(p, &sec)) != PAM_SUCCESS)
+        if ((status = check_old_password(p, &sec, flags)) != PAM_SUCCESS)
                 goto out;
         /* libpam asks for the new password twice and compares. */
         r = pam_get_authtok(p->pamh, PAM_AUTHTOK, &pw, NULL);

@@ -292,6 +292,56 @@ pt "wrong-c$nl" roles lock authenticate; refused "lockout: wrong c"
 pt "wrong-d$nl" roles lock authenticate; refused "lockout: wrong d"
 pt "$PW$nl" roles lock authenticate; good "lockout: a success clears the tally (2 + 2 failures do not lock)"
 
+# ---- passwd: the current password is checked as auth checks it -----------------------------------------
+# A setuid passwd runs with the user's real uid, and asks for the current password: a shell on an
+# account (a stolen key) must not be able to guess its password there without limit, lock or
+# trace. Each wrong one is counted (deny = 3 locks), and a locked account's right one is refused.
+# passwd_as_user USER CURRENT NEW: pam_chauthtok on "roles" with real uid 65534 and effective uid
+# 0, as under a setuid passwd; prints its status.
+passwd_as_user() {
+        "${pamenv[@]}" python3 - "$@" <<'PY'
+import ctypes, os, sys
+from ctypes import CFUNCTYPE, POINTER, Structure, byref, c_char_p, c_int, c_size_t, c_void_p, memmove, sizeof
+libc, pam = ctypes.CDLL(None), ctypes.CDLL("libpam.so.0")
+libc.calloc.restype, libc.calloc.argtypes = c_void_p, [c_size_t, c_size_t]
+libc.strdup.restype, libc.strdup.argtypes = c_void_p, [c_char_p]
+class Message(Structure): _fields_ = [("style", c_int), ("msg", c_char_p)]
+class Response(Structure): _fields_ = [("resp", c_void_p), ("retcode", c_int)]
+CONV = CFUNCTYPE(c_int, c_int, POINTER(POINTER(Message)), POINTER(POINTER(Response)), c_void_p)
+class Conv(Structure): _fields_ = [("conv", CONV), ("appdata", c_void_p)]
+pam.pam_start.argtypes = [c_char_p, c_char_p, POINTER(Conv), POINTER(c_void_p)]
+pam.pam_chauthtok.argtypes = pam.pam_end.argtypes = [c_void_p, c_int]
+user, current, new = sys.argv[1], sys.argv[2].encode(), sys.argv[3].encode()
+def converse(n, messages, ret, _):
+    replies = ctypes.cast(libc.calloc(n, sizeof(Response)), POINTER(Response))
+    for i in range(n):
+        m = messages[i].contents
+        if m.style == 1:                                # PAM_PROMPT_ECHO_OFF
+            replies[i].resp = libc.strdup(current if b"Current" in m.msg else new)
+    ret[0] = replies
+    return 0
+os.setresuid(65534, 0, 0)
+conv, h = Conv(CONV(converse), None), c_void_p()
+assert pam.pam_start(b"roles", user.encode(), byref(conv), byref(h)) == 0
+r = pam.pam_chauthtok(h, 0)
+print(r)
+pam.pam_end(h, r)
+PY
+}
+tally_of() { state_sql "SELECT coalesce(sum(failures), 0) FROM tally WHERE user_uuid = '$(uuid_of "$1")'"; }
+hash0=$(hash_of lock)
+for i in 1 2 3; do
+        got=$(passwd_as_user lock "wrong-$i" "$NEWPW")
+        [ "$got" != 0 ] && [ "$(tally_of lock)" = "$i" ] && ok ||
+                bad "passwd as the user: wrong current password $i: status <<$got>>, tally $(tally_of lock), want a refusal counted"
+done
+got=$(passwd_as_user lock "$PW" "$NEWPW")
+[ "$got" != 0 ] && [ "$(hash_of lock)" = "$hash0" ] && ok ||
+        bad "passwd as the user: the right current password of a locked account: status <<$got>>, want a refusal and no change"
+rc user unlock lock >/dev/null || bad "rolesctl user unlock lock failed"
+eq "passwd as the user: the right current password, unlocked" "$(passwd_as_user lock "$PW" "$PW")" 0
+[ "$(hash_of lock)" != "$hash0" ] && ok || bad "passwd as the user: the password was not set"
+
 # ---- auth: activation code ---------------------------------------------------------------------------
 eq "activation: rolesctl user show says not activated yet" \
         "$(js act 'd["user"]["activated"] is None and d["secrets"].get("activated_by_first_password") is None')" True
