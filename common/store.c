@@ -452,6 +452,11 @@ void store_close_db(struct roles_store *s, sqlite3 **db) {
         *db = NULL;
 }
 
+void roles_store_close_private(struct roles_store *s) {
+        store_close_db(s, &s->sec);
+        store_close_db(s, &s->state);
+}
+
 void roles_store_close(struct roles_store *s) {
         if (!s)
                 return;

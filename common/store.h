@@ -84,6 +84,10 @@ int roles_store_refresh(struct roles_store *s);
  */
 void roles_store_close_inherited_snapshots(void);
 
+/* Close secrets.db and state.db, keeping the snapshot: what needs them fails from then on
+ * (-EACCES). For a store kept across a fork that may hand it to a user's process. */
+void roles_store_close_private(struct roles_store *s);
+
 /* Append to the change audit (secrets.db). Writers do this for every change. */
 int roles_audit(struct roles_store *s, const char *action, const char *target, const char *detail_fmt, ...)
         __attribute__((format(printf, 4, 5)));

@@ -18,6 +18,15 @@ struct pam_roles_options {
         const char *permission;         /* permission=CODE or @service */
 };
 
+/* What a successful auth found, for account to judge by (with auth's snapshot): the store it
+ * keeps has let secrets.db and state.db go. */
+struct pam_roles_after_auth {
+        bool valid;
+        bool must_change_password;      /* the secrets row's, or set by a one-time code */
+        int64_t activated_at;           /* the secrets row's (by a first password) */
+        bool locked;                    /* the tally's at the gate (or after the code prompt) */
+};
+
 /* One phase's view: the options, the configuration, an open store, the user. */
 struct pam_roles {
         pam_handle_t *pamh;
@@ -25,6 +34,7 @@ struct pam_roles {
         struct roles_config cfg;
         struct roles_store *store;
         bool store_kept;                /* owned by the PAM handle's data (see pam_roles_end) */
+        struct pam_roles_after_auth after_auth;  /* auth fills it; account reads it from a kept store */
         const char *user;               /* PAM_USER */
         struct roles_user u;
         bool known;                     /* u is a roles user */
@@ -32,9 +42,11 @@ struct pam_roles {
 
 /* Parse argv (an unknown option is logged and refused: PAM_SERVICE_ERR), read the
  * configuration, open the store for logins, find the user. A user roles does not know is not
- * an error here (known = false). */
-int pam_roles_begin(struct pam_roles *p, pam_handle_t *pamh, int flags, int argc, const char **argv);
-/* Close the store, or with keep_store leave it with the handle for the next phase. */
+ * an error here (known = false). With after_auth (account), the store a successful auth kept is
+ * taken, with what auth found (p->after_auth); other phases open their own. */
+int pam_roles_begin(struct pam_roles *p, pam_handle_t *pamh, bool after_auth, int argc, const char **argv);
+/* Close the store, or with keep_store leave its snapshot, and p->after_auth, with the handle
+ * for account. */
 void pam_roles_end(struct pam_roles *p, bool keep_store);
 
 /* PAM_USER as it may appear in a log line: names that are not valid are not repeated. */

@@ -43,8 +43,14 @@ int pam_roles_account(struct pam_roles *p) {
                 pam_syslog(p->pamh, LOG_NOTICE, "account %s has expired", pam_roles_user_for_log(p));
                 return PAM_ACCT_EXPIRED;
         }
-        if ((r = roles_secret_get(p->store, p->u.uuid, &sec)) < 0 ||
-            (r = roles_state_tally_get(p->store, p->u.uuid, now, &tally)) < 0) {
+        /* Right after a successful auth in this process: what it found, with its snapshot
+         * (its store no longer holds secrets.db and state.db). */
+        if (p->after_auth.valid) {
+                sec.must_change_password = p->after_auth.must_change_password;
+                sec.activated_at = p->after_auth.activated_at;
+                tally = (struct roles_tally) { .locked_until = p->after_auth.locked ? -1 : 0 };
+        } else if ((r = roles_secret_get(p->store, p->u.uuid, &sec)) < 0 ||
+                   (r = roles_state_tally_get(p->store, p->u.uuid, now, &tally)) < 0) {
                 status = pam_roles_error(p, r, "reading the account's state");
                 goto out;
         }

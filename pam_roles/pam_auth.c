@@ -287,6 +287,13 @@ int pam_roles_authenticate(struct pam_roles *p) {
                 goto out;
         }
         status = PAM_SUCCESS;
+        /* For account, which judges by this snapshot and these values (see pam_roles_end). */
+        p->after_auth = (struct pam_roles_after_auth) {
+                .valid = true,
+                .must_change_password = sec.must_change_password || by_code,
+                .activated_at = sec.activated_at,
+                .locked = false,        /* the gate found no lock (nor the check after the code) */
+        };
         if (p->opt.debug)
                 pam_syslog(p->pamh, LOG_DEBUG, "authenticated %s%s", pam_roles_user_for_log(p), by_code ? " with a one-time code" : "");
 out:

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <pthread.h>
 #include <security/pam_ext.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,17 +40,28 @@ static int parse_options(struct pam_roles *p, int argc, const char **argv) {
 
 /*
  * A successful auth keeps its store with the PAM handle (pam_set_data), so that account, which
- * sshd and sudo run right after it in the same process, does not open SQLite again. It is
- * tied to the process and to the configuration's paths: after a fork, or for another conf=, a
- * store of its own is opened.
+ * sshd and sudo run right after it in the same process, judges by the same snapshot and does
+ * not open SQLite again. It is tied to the process and to the configuration's paths: after a
+ * fork, or for another conf=, a store of its own is opened.
+ *
+ * What is kept may be handed to a child the application forks before pam_end (sshd's session
+ * process, which becomes the user without exec; a stack whose account is not pam_roles' never
+ * closes it): only the snapshot is kept, read through descriptors that the child handler below
+ * closes at fork, and what account needs from secrets.db and state.db is kept as values.
  */
 #define STORE_DATA "pam_roles_store"
 
 struct kept_store {
         struct roles_store *store;
+        struct pam_roles_after_auth after_auth;
         pid_t pid;
         char public_db[PATH_MAX];
 };
+
+/* libpam unloads the module at pam_end; glibc drops the handler with it. */
+__attribute__((constructor)) static void pam_roles_init(void) {
+        pthread_atfork(NULL, NULL, roles_store_close_inherited_snapshots);
+}
 
 static void kept_store_free(pam_handle_t *pamh, void *data, int error_status) {
         struct kept_store *k = data;
@@ -58,17 +70,19 @@ static void kept_store_free(pam_handle_t *pamh, void *data, int error_status) {
         free(k);
 }
 
-static int open_store(struct pam_roles *p, char *err, size_t errlen) {
+static int open_store(struct pam_roles *p, bool after_auth, char *err, size_t errlen) {
         const void *data = NULL;
         if (pam_get_data(p->pamh, STORE_DATA, &data) == PAM_SUCCESS && data) {
                 const struct kept_store *k = data;
-                if (k->pid == getpid() && strcmp(k->public_db, p->cfg.public_db) == 0) {
+                if (after_auth && k->pid == getpid() && strcmp(k->public_db, p->cfg.public_db) == 0) {
                         p->store = k->store;
                         p->store_kept = true;
+                        p->after_auth = k->after_auth;
                         return 0;
                 }
+                pam_set_data(p->pamh, STORE_DATA, NULL, NULL);  /* its cleanup closes that store */
         }
-        int r = roles_store_open(&p->cfg, ROLES_STORE_LOGIN, &p->store, err, errlen);
+        int r = roles_store_open(&p->cfg, ROLES_STORE_LOGIN | ROLES_STORE_FORK_SAFE, &p->store, err, errlen);
         if (r < 0)
                 return r;
         struct kept_store *k = calloc(1, sizeof(*k));
@@ -85,11 +99,10 @@ static int open_store(struct pam_roles *p, char *err, size_t errlen) {
         return 0;
 }
 
-int pam_roles_begin(struct pam_roles *p, pam_handle_t *pamh, int flags, int argc, const char **argv) {
+int pam_roles_begin(struct pam_roles *p, pam_handle_t *pamh, bool after_auth, int argc, const char **argv) {
         char err[512];
         int r;
 
-        (void) flags;
         *p = (struct pam_roles) { .pamh = pamh };
         if ((r = parse_options(p, argc, argv)) != PAM_SUCCESS)
                 return r;
@@ -108,7 +121,7 @@ int pam_roles_begin(struct pam_roles *p, pam_handle_t *pamh, int flags, int argc
         if (r != PAM_SUCCESS || !p->user || !*p->user)
                 return r == PAM_SUCCESS ? PAM_USER_UNKNOWN : r;
 
-        r = open_store(p, err, sizeof(err));
+        r = open_store(p, after_auth, err, sizeof(err));
         if (r < 0) {
                 pam_syslog(pamh, LOG_ERR, "%s", err);
                 return PAM_AUTHINFO_UNAVAIL;
@@ -123,15 +136,20 @@ int pam_roles_begin(struct pam_roles *p, pam_handle_t *pamh, int flags, int argc
 }
 
 /*
- * Only a successful auth keeps its store, for account: a store still open after that would be
- * inherited by whatever the application forks next (sshd's unprivileged child, which serves
- * the session as the user, held secrets.db and state.db open read-write until the connection
- * ended; su's parent for the whole session).
+ * Only a successful auth keeps its store, for account, and only its snapshot: a store still
+ * open after that would be inherited by whatever the application forks next (sshd's
+ * unprivileged child, which serves the session as the user, held secrets.db and state.db open
+ * read-write until the connection ended; su's parent for the whole session).
  */
 void pam_roles_end(struct pam_roles *p, bool keep_store) {
-        if (p->store_kept && !keep_store)
+        const void *data = NULL;
+        if (keep_store && p->store_kept && pam_get_data(p->pamh, STORE_DATA, &data) == PAM_SUCCESS && data) {
+                struct kept_store *k = (struct kept_store *) data;
+                k->after_auth = p->after_auth;
+                roles_store_close_private(p->store);
+        } else if (p->store_kept)
                 pam_set_data(p->pamh, STORE_DATA, NULL, NULL);  /* its cleanup closes the store */
-        else if (!p->store_kept)
+        else
                 roles_store_close(p->store);
         p->store = NULL;
         explicit_bzero(&p->u, sizeof(p->u));

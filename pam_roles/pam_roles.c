@@ -10,9 +10,11 @@ typedef int (*phase_fn)(struct pam_roles *p, int flags);
 
 static int authenticate(struct pam_roles *p, int flags);
 
+static int account(struct pam_roles *p, int flags);
+
 static int run(phase_fn phase, pam_handle_t *pamh, int flags, int argc, const char **argv) {
         struct pam_roles p;
-        int r = pam_roles_begin(&p, pamh, flags, argc, argv);
+        int r = pam_roles_begin(&p, pamh, phase == account, argc, argv);
         if (r == PAM_SUCCESS)
                 r = phase(&p, flags);
         /* A successful auth leaves its store to account, which follows in the same process. */

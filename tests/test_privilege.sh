@@ -306,8 +306,9 @@ none "NSS shadow: held once getspnam returned" "$(before)"
 fdprobe found shadow-enumeration "$(($(wc -l </etc/shadow) + 1))" exec
 none "NSS shadow enumeration: held between getspent calls" "$(before)"
 fdprobe "auth 0" pam "roles:alice:$(pw alice):auth" exec
-# A successful auth keeps its store for account, in the same process.
-cloexec "PAM auth" "roles.db secrets.db state.db "
+# A successful auth keeps its snapshot for account, in the same process, and nothing else:
+# what account needs of secrets.db and state.db it keeps as values.
+cloexec "PAM auth" "roles.db "
 
 # A child that becomes alice without exec (as sshd's session process does) inherits nothing:
 # not the public snapshot that a passwd lookup opened in the parent (the NSS module's atfork
@@ -320,6 +321,11 @@ fdprobe found shadow alice fork
 none "fork after getspnam: the child holds" "$(after)"
 fdprobe found shadow-enumeration "$(($(wc -l </etc/shadow) + 1))" fork
 none "fork during a shadow enumeration: the child holds" "$(after)"
+# auth alone (a stack whose account is another module's): the kept snapshot stays in the
+# parent until pam_end, and a child that becomes alice without exec gets none of it.
+fdprobe "auth 0" pam "roles:alice:$(pw alice):auth" fork
+eq "fork after PAM's auth alone: the parent holds" "$(before | awk '{ print $3, $5 }')" "$D/roles.db r"
+none "fork after PAM's auth alone: the child holds" "$(after)"
 fdprobe "session 0" pam "roles:alice:$(pw alice):auth,account,session" fork
 none "PAM after auth, account, session: the process holds" "$(before)"
 none "fork after PAM's phases: the child holds" "$(after)"
