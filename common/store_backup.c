@@ -75,6 +75,7 @@ static int add_db(struct roles_store *s, int fd, const char *name, sqlite3 *db, 
         if (!data)
                 return store_fail(s, -ENOMEM, "cannot read %s for the backup", name);
         int r = tar_entry(fd, name, data, (size_t) size, roles_store_now(s), mode);
+        explicit_bzero(data, (size_t) size);    /* every hash and TOTP secret */
         sqlite3_free(data);
         return r < 0 ? store_fail(s, r, "writing the backup: %s", strerror(-r)) : 0;
 }
