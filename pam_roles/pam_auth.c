@@ -37,22 +37,26 @@ static void equal_time_verify(const struct pam_roles *p, const char *password, s
         (void) roles_password_verify(dummy, password, len, &ceiling);
 }
 
-/* A typed secret that is a pending, unexpired activation or reset code of this user: consume it. */
-static int try_code(struct pam_roles *p, const char *typed) {
+/* Is a typed secret a pending, unexpired activation or reset code of this user? Which one, in
+ * *ret_kind and *ret_row: it is consumed only once the login passes the gate (use_code). */
+static bool find_code(struct pam_roles *p, const char *typed, enum roles_code_kind *ret_kind,
+                      struct roles_code_row *ret_row) {
         static const enum roles_code_kind kinds[] = { ROLES_CODE_ACTIVATION, ROLES_CODE_RESET };
         time_t now = roles_store_now(p->store);
         for (size_t i = 0; i < ROLES_N_ELEMENTS(kinds); i++) {
-                struct roles_code_row row;
-                if (roles_secret_get_code(p->store, p->u.uuid, kinds[i], &row) < 0 || row.used_at ||
-                    row.expires_at <= (int64_t) now || !roles_code_matches(row.hash, typed, p->u.uuid))
+                if (roles_secret_get_code(p->store, p->u.uuid, kinds[i], ret_row) < 0 || ret_row->used_at ||
+                    ret_row->expires_at <= (int64_t) now || !roles_code_matches(ret_row->hash, typed, p->u.uuid))
                         continue;
-                /* The store's single-use gate decides between racing logins. */
-                int r = roles_secret_use_code(p->store, p->u.uuid, kinds[i], row.hash);
-                if (r == 0)
-                        r = roles_secret_set_must_change(p->store, p->u.uuid, true);
-                return r;
+                *ret_kind = kinds[i];
+                return true;
         }
-        return -EACCES;
+        return false;
+}
+
+/* Consume it; the store's single-use gate decides between racing logins. */
+static int use_code(struct pam_roles *p, enum roles_code_kind kind, const struct roles_code_row *row) {
+        int r = roles_secret_use_code(p->store, p->u.uuid, kind, row->hash);
+        return r < 0 ? r : roles_secret_set_must_change(p->store, p->u.uuid, true);
 }
 
 static int check_totp(struct pam_roles *p, const char *secret) {
@@ -226,7 +230,9 @@ int pam_roles_check_password(struct pam_roles *p, const char *password, bool all
                 r = -EACCES;
         }
         bool by_code = false;
-        if (r == -EACCES && allow_code && try_code(p, password) == 0)
+        enum roles_code_kind code_kind = ROLES_CODE_ACTIVATION;
+        struct roles_code_row code = { 0 };
+        if (r == -EACCES && allow_code && find_code(p, password, &code_kind, &code))
                 by_code = true;
         else if (r < 0) {
                 /* -E2BIG is also the answer to a typed password too long to be hashed at all. */
@@ -242,6 +248,11 @@ int pam_roles_check_password(struct pam_roles *p, const char *password, bool all
                 pam_syslog(p->pamh, LOG_NOTICE, "authentication failure for %s: %s", pam_roles_user_for_log(p), gate);
         if (gate)
                 return PAM_AUTH_ERR;
+        /* A code is spent only by a login that gets this far (not by one the gate refuses). */
+        if (by_code && use_code(p, code_kind, &code) < 0) {
+                count_failure(p, "one-time code already used");
+                return PAM_AUTH_ERR;
+        }
         if (ret_by_code)
                 *ret_by_code = by_code;
         return PAM_SUCCESS;

@@ -264,17 +264,18 @@ lock_set() {
                 >"/etc/roles-$1.conf"
         sed "s|pam_roles.so|pam_roles.so conf=/etc/roles-$1.conf|" /etc/pam.d/faults >"/etc/pam.d/faults-$1"
 }
-# hold NAME sqlite DB | hold NAME flock FILE: one process takes the lock, touches $S/lk/NAME.held
-# and keeps the lock $HOLD s (or until it is killed).
+# hold NAME sqlite|sqlite-reserved DB | hold NAME flock FILE: one process takes the lock (SQLite's
+# exclusive lock, or its reserved one: others read, none writes), touches $S/lk/NAME.held and
+# keeps the lock $HOLD s (or until it is killed).
 declare -A holder
 hold() {
         local name=$1 how=$2 file=$3 _
-        if [ "$how" = sqlite ]; then
+        if [ "$how" = sqlite ] || [ "$how" = sqlite-reserved ]; then
                 python3 -c 'import sqlite3, sys, time
 db = sqlite3.connect(sys.argv[1], isolation_level=None)
-db.execute("BEGIN EXCLUSIVE")
+db.execute("BEGIN IMMEDIATE" if sys.argv[4] == "sqlite-reserved" else "BEGIN EXCLUSIVE")
 open(sys.argv[2], "w").close()
-time.sleep(float(sys.argv[3]))' "$file" "$S/lk/$name.held" "$HOLD" &
+time.sleep(float(sys.argv[3]))' "$file" "$S/lk/$name.held" "$HOLD" "$how" &
         else
                 (exec 9>>"$file" && flock -x 9 && touch "$S/lk/$name.held" && exec sleep "$HOLD") &
         fi
@@ -336,9 +337,15 @@ faults_locked() {
         local set name op c why
         mkdir -p "$S/lk"
         lock_while_verifying
-        for set in lk-state lk-secrets lk-writer; do
+        for set in lk-state lk-secrets lk-writer lk-reserved; do
                 lock_set "$set"
         done
+        # A reset code typed while state.db can be read but not written: refused at the gate, and
+        # not spent by that refusal.
+        local code
+        code=$("$R" --conf /etc/roles-lk-reserved.conf user reset alice | grep -oE '[A-Z2-7]{5}(-[A-Z2-7]{5}){3}')
+        [ -n "$code" ] || die "user reset alice (lk-reserved)"
+        hold reserved sqlite-reserved /var/lib/roles-lk-reserved/state.db
         hold state sqlite /var/lib/roles-lk-state/state.db
         hold secrets sqlite /var/lib/roles-lk-secrets/secrets.db
         hold writer flock /var/lib/roles-lk-writer/roles.db.lock
@@ -350,6 +357,7 @@ faults_locked() {
                 client "$set-wrong" wrong-password "${modenv[@]}" pamtester "faults-$set" alice authenticate
                 client "$set-getent" "" env ROLES_CONF="$c" "${modenv[@]}" getent passwd alice
         done
+        client lk-reserved-code "$code" "${modenv[@]}" pamtester faults-lk-reserved alice authenticate
         # Two writers of one set would queue on the writers' lock (the second waiting for the first):
         # a second one starts when the first is done, except where that lock is the one held.
         client lk-writer-passwd New-Password-1 "$R" --conf /etc/roles-lk-writer.conf user passwd alice --stdin
@@ -358,7 +366,7 @@ faults_locked() {
                 client "$set-passwd" New-Password-1 "$R" --conf "/etc/roles-$set.conf" user passwd alice --stdin
         done
         wait "${client_pid[@]}"
-        for name in state secrets writer; do
+        for name in state secrets writer reserved; do
                 kill -0 "${holder[$name]}" 2>/dev/null && ok || bad "the $name lock ended before its clients did"
         done
 
@@ -372,6 +380,7 @@ faults_locked() {
                 within "$set-auth" 20; refused "$set: auth, right password, while locked"
                 within "$set-wrong" 20; refused "$set: auth, wrong password, while locked"
         done
+        within lk-reserved-code 20; refused "lk-reserved: auth with a reset code while state.db cannot be written"
         # The writers' lock: rolesctl gives up after its own wait (30 s); logins never take that lock.
         for op in add passwd; do
                 within "lk-writer-$op" 35
@@ -385,9 +394,11 @@ faults_locked() {
                 eq "$set: getent passwd alice while locked" "$RC $PT" "0 $pw_alice"
         done
 
-        for name in state secrets writer; do
+        for name in state secrets writer reserved; do
                 kill "${holder[$name]}" && wait "${holder[$name]}" 2>/dev/null
         done
+        pt_service=faults-lk-reserved pt "$code" authenticate
+        granted "lk-reserved: the reset code, not spent by the login refused while state.db was locked, works after"
         # Released: nothing changed but the failure counted where state.db was free, and everything works
         # again.
         eq "lk-writer: the wrong password was recorded" \
