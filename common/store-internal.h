@@ -141,6 +141,12 @@ int store_queue_purge(struct roles_store *s, const char *uuid, unsigned what);
 enum store_file_kind { STORE_FILE_PUBLIC, STORE_FILE_SECRET, STORE_FILE_MAY_BE_MISSING };
 int store_check_file(struct roles_store *s, const char *path, enum store_file_kind kind);
 
+/* The SQL twins of a current assignment (authz.c) and of roles_user_active(), for queries that
+ * judge many rows at once, with now as ?2: NULL and 0 both mean "never ends" there, as they do
+ * in C (sqlite3_column_int64 reads NULL as 0), and any enabled value but 0 is enabled. */
+#define SQL_ASSIGNMENT_CURRENT "(coalesce(a.until, 0) = 0 OR a.until > ?2)"
+#define SQL_USER_ACTIVE "(u.enabled != 0 AND (coalesce(u.expires_at, 0) = 0 OR u.expires_at > ?2))"
+
 /* The columns store_read_user() expects, in order, and the reader itself (validating). */
 #define USER_COLUMNS \
         "id, uuid, name, uid, gid, gecos, home, shell, enabled, created_at, updated_at, activated_at, expires_at"

@@ -27,7 +27,7 @@ static const struct {
                 "SELECT DISTINCT mr.code, mr.gid, 'metarole' FROM users u JOIN role_assignments a ON a.user_id = u.id "
                 "JOIN roles r ON r.id = a.role_id JOIN metarole_closure c ON c.root = r.metarole_id "
                 "JOIN metaroles mr ON mr.id = c.id WHERE u.name = ?1 AND mr.gid IS NOT NULL "
-                "AND (a.until IS NULL OR a.until > ?2) AND u.enabled = 1 AND (u.expires_at IS NULL OR u.expires_at > ?2) "
+                "AND " SQL_ASSIGNMENT_CURRENT " AND " SQL_USER_ACTIVE " "
                 "ORDER BY 3 DESC, 1" },
         [ROLES_LIST_USER_ROLES] = { PUB,
                 "SELECT r.name AS role, m.code AS metarole, " T("a.until") " AS until, "

@@ -113,8 +113,7 @@ int roles_nss_group_members(struct roles_store *s, const struct roles_nss_group 
                 st = store_stmt(s, s->pub,
                         "SELECT DISTINCT u.name FROM metarole_closure c JOIN roles r ON r.metarole_id = c.root "
                         "JOIN role_assignments a ON a.role_id = r.id JOIN users u ON u.id = a.user_id "
-                        "WHERE c.id = ?1 AND (a.until IS NULL OR a.until > ?2) "
-                        "AND u.enabled = 1 AND (u.expires_at IS NULL OR u.expires_at > ?2) ORDER BY u.name");
+                        "WHERE c.id = ?1 AND " SQL_ASSIGNMENT_CURRENT " AND " SQL_USER_ACTIVE " ORDER BY u.name");
                 if (!st)
                         return -EIO;
                 sqlite3_bind_int64(st, 1, g->id);
@@ -290,7 +289,7 @@ int roles_nss_user_gids(struct roles_store *s, const struct roles_user *u, time_
         st = store_stmt(s, s->pub,
                 "SELECT DISTINCT mr.gid FROM role_assignments a JOIN roles r ON r.id = a.role_id "
                 "JOIN metarole_closure c ON c.root = r.metarole_id JOIN metaroles mr ON mr.id = c.id "
-                "WHERE a.user_id = ?1 AND mr.gid IS NOT NULL AND (a.until IS NULL OR a.until > ?2)");
+                "WHERE a.user_id = ?1 AND mr.gid IS NOT NULL AND " SQL_ASSIGNMENT_CURRENT);
         if (!st)
                 return -EIO;
         sqlite3_bind_int64(st, 1, u->id);

@@ -274,6 +274,51 @@ static void ignore_finding(void *userdata, const char *line) {
         (void) line;
 }
 
+static int add_gid(void *userdata, uint32_t gid) {
+        uint32_t *seen = userdata;
+        if (gid == 21000)
+                (*seen)++;
+        return 0;
+}
+
+/*
+ * Values only a hand edit writes (rolesctl writes enabled 0 or 1, a missing end as NULL): an
+ * enabled of 2 and an end of 0. The C rules (roles_check) and their SQL twins (NSS's metarole
+ * members and a user's gids) must judge them alike: enabled, and never ending.
+ */
+static void test_hand_edited_values_judged_alike(void **state) {
+        struct test_env *e = *state;
+        char pub[PATH_MAX], *members = NULL;
+        struct roles_store *s = writer(e);
+        metarole_grant(s, "ops", "ops.run");
+        struct roles_metarole m = metarole(s, "ops");
+        assert_ok(s, roles_metarole_publish(s, &m, 21000));
+        role(s, "operator", "ops");
+        assign(s, "operator", "alice", 0);
+        test_commit(s);
+
+        snprintf(pub, sizeof(pub), "%s/roles.db", e->dir);
+        sqlite3 *db = NULL;
+        assert_int_equal(sqlite3_open_v2(pub, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, "UPDATE users SET enabled = 2, expires_at = 0 WHERE name = 'alice';"
+                                          "UPDATE role_assignments SET until = 0", NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+
+        struct roles_store *r = test_reader(e, 0);
+        struct roles_user u;
+        struct roles_nss_group g;
+        uint32_t seen = 0;
+        assert_int_equal(roles_check(r, "alice", "ops.run", NOW), 1);
+        assert_ok(r, roles_user_by_name(r, "alice", &u));
+        assert_ok(r, roles_nss_user_gids(r, &u, NOW, add_gid, &seen));
+        assert_int_equal(seen, 1);
+        assert_ok(r, roles_nss_group_by_gid(r, 21000, &g));
+        assert_ok(r, roles_nss_group_members(r, &g, NOW, &members));
+        assert_string_equal(members, "alice");
+        free(members);
+        roles_store_close(r);
+}
+
 static void test_cycle_in_database(void **state) {
         struct test_env *e = *state;
         char pub[PATH_MAX];
@@ -841,6 +886,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_resolution_path, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_long_chain, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_check_matches_resolution, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_hand_edited_values_judged_alike, test_setup, test_teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
