@@ -97,6 +97,20 @@ int out_show(struct cli *c, const struct out_section *sections, size_t n);
 
 /* A string from the database, with control characters and malformed UTF-8 escaped. */
 void out_json_string(FILE *f, const char *s);
+
+/*
+ * Where a command's output waits until its change is published. It may hold a one-time code or
+ * a TOTP secret: every buffer it ever used is wiped before it is freed (open_memstream's
+ * realloc would leave copies in freed memory), and the stream has no stdio buffer of its own.
+ */
+struct out_buffer {
+        char *data;
+        size_t len, size;
+};
+FILE *out_buffer_open(struct out_buffer *b);
+/* Write it all to fd (not through stdio, whose buffer would keep a copy): 0 or -errno. */
+int out_buffer_write(const struct out_buffer *b, int fd);
+void out_buffer_free(struct out_buffer *b);
 void out_text(FILE *f, const char *s);
 
 /* ---- passwords -------------------------------------------------------------------------- */

@@ -106,9 +106,8 @@ int main(int argc, char **argv) {
 
         /* Output is held back until the change is published: a code or URI printed for a
          * change that then failed would be a lie. */
-        char *out = NULL;
-        size_t out_len = 0;
-        c.out = open_memstream(&out, &out_len);
+        struct out_buffer out;
+        c.out = out_buffer_open(&out);
         if (!c.out)
                 return cli_fail(EXIT_ERROR, "out of memory");
 
@@ -119,13 +118,16 @@ int main(int argc, char **argv) {
                         r = cli_fail_store(&c, k);
         }
         roles_store_close(c.store);
+        /* A write that failed (out of memory) left the stream in error: the output is not whole. */
+        bool whole = !ferror(c.out);
         fclose(c.out);
-        if ((r == EXIT_OK || r == EXIT_NO) && out_len > 0 &&
-            (fwrite(out, 1, out_len, stdout) != out_len || fflush(stdout) != 0))
-                r = cli_fail(EXIT_ERROR, "writing output: %s", strerror(errno));
-        /* It may hold a one-time code or a TOTP secret. */
-        if (out)
-                explicit_bzero(out, out_len);
-        free(out);
+        if ((r == EXIT_OK || r == EXIT_NO) && !whole)
+                r = cli_fail(EXIT_ERROR, "out of memory");
+        if (r == EXIT_OK || r == EXIT_NO) {
+                int k = fflush(stdout) != 0 ? -errno : out_buffer_write(&out, STDOUT_FILENO);
+                if (k < 0)
+                        r = cli_fail(EXIT_ERROR, "writing output: %s", strerror(-k));
+        }
+        out_buffer_free(&out);
         return r;
 }

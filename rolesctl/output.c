@@ -1,10 +1,68 @@
 /* SPDX-License-Identifier: MIT */
 /* Listings as aligned tables or JSON; "show" as key: value lines or a JSON object. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
+
+static ssize_t out_buffer_append(void *cookie, const char *data, size_t n) {
+        struct out_buffer *b = cookie;
+        if (n > SIZE_MAX / 2 - b->len) {
+                errno = ENOMEM;
+                return -1;
+        }
+        if (b->len + n > b->size) {
+                size_t size = b->size ? b->size : 4096;
+                while (size < b->len + n)
+                        size *= 2;
+                char *grown = malloc(size);
+                if (!grown)
+                        return -1;
+                if (b->data) {
+                        memcpy(grown, b->data, b->len);
+                        explicit_bzero(b->data, b->size);
+                        free(b->data);
+                }
+                b->data = grown;
+                b->size = size;
+        }
+        memcpy(b->data + b->len, data, n);
+        b->len += n;
+        return (ssize_t) n;
+}
+
+FILE *out_buffer_open(struct out_buffer *b) {
+        *b = (struct out_buffer) { 0 };
+        FILE *f = fopencookie(b, "w", (cookie_io_functions_t) { .write = out_buffer_append });
+        if (f && setvbuf(f, NULL, _IONBF, 0) != 0) {
+                fclose(f);
+                return NULL;
+        }
+        return f;
+}
+
+int out_buffer_write(const struct out_buffer *b, int fd) {
+        for (size_t done = 0; done < b->len;) {
+                ssize_t n = write(fd, b->data + done, b->len - done);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                done += (size_t) n;
+        }
+        return 0;
+}
+
+void out_buffer_free(struct out_buffer *b) {
+        if (b->data) {
+                explicit_bzero(b->data, b->size);
+                free(b->data);
+        }
+        *b = (struct out_buffer) { 0 };
+}
 
 /*
  * Text from the database is printed so that it can neither drive the terminal nor break the
