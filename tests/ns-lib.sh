@@ -6,8 +6,8 @@
 # A script sources this file, then calls
 #     ns_enter NAME "$@"     # re-runs the script as root inside `unshare -m`; sets S (a tmpfs)
 #     ns_overlay etc var/lib # each directory becomes an overlay whose upper layer is under $S
-# and uses ok/bad/check/eq/die/ns_finish and ns_user_procs. A script may define ns_on_die
-# (extra output before a fatal exit) and ns_on_exit (cleanup, run on every exit).
+# and uses ok/bad/check/eq/die/ns_finish, ns_user_procs, ns_descends and ns_db_fds. A script may
+# define ns_on_die (extra output before a fatal exit) and ns_on_exit (cleanup, run on every exit).
 
 pass=0 fail=0
 
@@ -52,6 +52,33 @@ ns_user_procs() {
                         [ "$key" = Uid: ] && { [ "$effective" = "$1" ] && printf '%s ' "${p#/proc/}"; break; }
                 done <"$p/status"; } 2>/dev/null
         done
+}
+
+# ns_descends PID ANCESTOR: PID is ANCESTOR or one of its descendants (by the PPid chain).
+ns_descends() {
+        local p=$1 key value
+        while [ -n "$p" ] && [ "$p" -gt 1 ]; do
+                [ "$p" = "$2" ] && return 0
+                value=
+                { while read -r key value; do
+                        [ "$key" = PPid: ] && break
+                done <"/proc/$p/status"; } 2>/dev/null
+                p=$value
+        done
+        return 1
+}
+
+# ns_db_fds PID...: "PID (COMM) fd N -> TARGET" for every descriptor of those processes that
+# points into /var/lib/roles: the databases, their journals, the lock, staged snapshots.
+ns_db_fds() {
+        local p f t
+        for p in "$@"; do
+                for f in /proc/"$p"/fd/*; do
+                        t=$(readlink "$f" 2>/dev/null) || continue
+                        [[ $t == /var/lib/roles/* ]] && echo "$p ($(cat "/proc/$p/comm" 2>/dev/null)) fd ${f##*/} -> $t"
+                done
+        done
+        return 0
 }
 
 # ns_enter NAME ARGS...: outside, check for root and re-run "$0 ARGS..." in a private mount

@@ -306,17 +306,6 @@ grep -q "Accepted password for alice " "$S/sshd.log" && ok || bad "password meth
 # may hold any file of /var/lib/roles, not even the public roles.db, which the monitor's name
 # lookups opened and the NSS module's atfork handler closes in the forked child (README: The
 # NSS module).
-# db_fds PID...: "PID (COMM) fd N -> TARGET" for each descriptor pointing into /var/lib/roles.
-db_fds() {
-        local p f t
-        for p in "$@"; do
-                for f in /proc/"$p"/fd/*; do
-                        t=$(readlink "$f" 2>/dev/null) || continue
-                        [[ $t == /var/lib/roles/* ]] && echo "$p ($(cat "/proc/$p/comm" 2>/dev/null)) fd ${f##*/} -> $t"
-                done
-        done
-        return 0
-}
 # session_fds WHAT USER UID [SSH_OPTION...]
 session_fds() {
         local what=$1 user=$2 uid=$3 pids inside held
@@ -343,10 +332,10 @@ session_fds() {
                 bad "$what: processes of uid $uid: <<$pids>>, want the shell and sshd"
         grep -q ' -> /var/lib/roles/' <<<"$inside" && bad "$what: the session sees: $(grep ' -> /var/lib/roles/' <<<"$inside" | tr '\n' ';')" || ok
         # shellcheck disable=SC2086
-        held=$(db_fds $pids)
+        held=$(ns_db_fds $pids)
         [ -z "$held" ] && ok || bad "$what: processes of $user hold: $(tr '\n' ';' <<<"$held")"
         # shellcheck disable=SC2086
-        [ -z "$(db_fds "$(sed -n 's/^== //p' <<<"$inside" | head -n 1)")" ] && ok || bad "$what: the session's shell holds: $(tr '\n' ';' <<<"$held")"
+        [ -z "$(ns_db_fds "$(sed -n 's/^== //p' <<<"$inside" | head -n 1)")" ] && ok || bad "$what: the session's shell holds: $(tr '\n' ';' <<<"$held")"
         echo go >"$S/go"
         wait "$ssh_pid" 2>/dev/null
 }

@@ -114,20 +114,8 @@ EVIL_PW=Evil-Pass-666
 install -d -m 0700 -o alice -g alice /home/alice && install -d -m 0700 -o mallory -g mallory /home/mallory || die "homes"
 
 # ---- 1. descriptors ---------------------------------------------------------------------------------
-# db_fds PID...: "PID (COMM) fd N -> TARGET" for every descriptor of those processes that points
-# into the database directory: the databases, their journals, the lock, staged snapshots.
-db_fds() {
-        local p f t
-        for p in "$@"; do
-                for f in /proc/"$p"/fd/*; do
-                        t=$(readlink "$f" 2>/dev/null) || continue
-                        [[ $t == "$D"/* ]] && echo "$p ($(cat "/proc/$p/comm" 2>/dev/null)) fd ${f##*/} -> $t"
-                done
-        done
-        return 0
-}
-# private_fds PID...: the same, leaving out roles.db itself (public, like /etc/passwd).
-private_fds() { db_fds "$@" | grep -v -- "-> $D/roles\.db\$"; }
+# private_fds PID...: what ns_db_fds lists, leaving out roles.db itself (public, like /etc/passwd).
+private_fds() { ns_db_fds "$@" | grep -v -- "-> $D/roles\.db\$"; }
 none() {        # none WHAT LINES: LINES is empty
         if [ -z "$2" ]; then ok; else bad "$1: $(tr '\n' ';' <<<"$2" | head -c 400)"; fi
 }
@@ -158,8 +146,10 @@ check_probe() {
 
 # session WHAT PARENT UIDS INPUT COMMAND...: COMMAND runs $PROBE through PARENT (su or sudo)
 # with INPUT on stdin. While the probe waits: it saw nothing in the database directory; no
-# process running as one of UIDS holds anything there; and PARENT, which keeps the PAM handle
-# until the session ends, holds neither secrets.db nor state.db.
+# process running as one of UIDS that PARENT started holds anything there, and no other one
+# (the shell sudo was run from) holds anything private: such a shell may hold the public
+# roles.db for its own lookups, as it may hold /etc/passwd; and PARENT, which keeps the PAM
+# handle until the session ends, holds neither secrets.db nor state.db.
 session() {
         local what=$1 parent=$2 uids=$3 input=$4 uid procs ppid
         shift 4
@@ -178,14 +168,23 @@ session() {
                 return
         fi
         check_probe "$what"
+        ppid=$(probe_pid 2)
+        [ "$(cat "/proc/$ppid/comm" 2>/dev/null)" = "$parent" ] && ok || bad "$what: the probe's parent ($ppid) is not $parent"
+        local started=0 p ours theirs
         for uid in $uids; do
                 procs=$(ns_user_procs "$uid")
                 [ -n "$procs" ] && ok || bad "$what: no process runs as uid $uid during the session"
+                ours='' theirs=''
+                for p in $procs; do
+                        if ns_descends "$p" "$ppid"; then ours+=" $p"; else theirs+=" $p"; fi
+                done
+                [ -n "$ours" ] && started=$((started + 1))
                 # shellcheck disable=SC2086
-                none "$what: processes of uid $uid hold" "$(db_fds $procs)"
+                none "$what: processes of uid $uid that $parent started hold" "$(ns_db_fds $ours)"
+                # shellcheck disable=SC2086
+                none "$what: other processes of uid $uid hold" "$(private_fds $theirs)"
         done
-        ppid=$(probe_pid 2)
-        [ "$(cat "/proc/$ppid/comm" 2>/dev/null)" = "$parent" ] && ok || bad "$what: the probe's parent ($ppid) is not $parent"
+        [ "$started" -gt 0 ] && ok || bad "$what: no process of uid $uids descends from $parent ($ppid)"
         none "$what: $parent itself (root) holds, meanwhile" "$(private_fds "$ppid")"
         echo go >"$S/go"
         wait "$pid" && ok || bad "$what: the session failed: $(head -c 300 "$S/session.out")"
@@ -194,9 +193,10 @@ session() {
 # conversation); /etc/pam.d/su is pam_roles alone.
 session "su mallory -> alice" su 10100 "$(pw alice)" runuser -u mallory -- su -c "$PROBE" alice
 # sudo: alice, from a shell of her own (`&& :` keeps bash from exec'ing sudo), runs the probe
-# as bob.
+# as bob. Without SHELL in its environment (runuser -u passes the caller's on), her shell looks
+# her up through NSS as it starts, and so holds roles.db whatever the caller's environment.
 session "sudo alice -> bob" sudo "10100 10102" "$(pw alice)" \
-        runuser -u alice -- bash -c "sudo -S -k -p '' -u bob bash -c '$PROBE' && :"
+        env -u SHELL runuser -u alice -- bash -c "sudo -S -k -p '' -u bob bash -c '$PROBE' && :"
 
 # Close-on-exec, and children that drop privileges without exec. fdprobe.py (run as root) looks
 # a name up through glibc (passwd or shadow) or runs PAM's phases through libpam, prints the
