@@ -52,6 +52,7 @@ struct roles_store {
         int derived_at;         /* sqlite3_total_changes() when the derived tables were last rebuilt */
         struct pending_purge *purges;
         size_t n_purges;
+        int64_t audit_from;     /* the first secrets.db audit row of this change (store_before.c) */
         char actor[128];
 
         struct stmt_cache_entry stmts[STMT_CACHE_MAX];
@@ -76,6 +77,20 @@ sqlite3_stmt *store_stmt(struct roles_store *s, sqlite3 *db, const char *sql);
  * "t" text, "i" int64, "n" null, "b" 32-byte blob). Returns sqlite3_changes() or -errno. */
 int store_exec(struct roles_store *s, sqlite3 *db, const char *sql, const char *types, ...);
 int store_vbind(struct roles_store *s, sqlite3_stmt *st, const char *types, va_list ap);
+
+int store_vexec(struct roles_store *s, sqlite3 *db, const char *sql, const char *types, va_list ap);
+
+/* Before-images of the secrets a writer changes (store_before.c). keep: before a writer's first
+ * change to a user's secrets rows (no-op outside a writer); mark: in the secrets.db transaction
+ * of a change that publishes SERIAL; settle: at a writer's start, finish or undo a change whose
+ * mark names a snapshot newer than PUBLISHED; clear: once nothing needs them. */
+int store_before_keep(struct roles_store *s, const char *uuid);
+int store_before_mark(struct roles_store *s, int64_t serial);
+int store_before_settle(struct roles_store *s, int64_t published);
+int store_before_clear(struct roles_store *s);
+
+/* Bind the reader's snapshot serial to SECRETS_SERIAL_PARAM of a statement on secrets.db. */
+int store_bind_serial(struct roles_store *s, sqlite3_stmt *st);
 
 /* Execute a script of several statements (schema, pragmas). */
 int store_exec_script(struct roles_store *s, sqlite3 *db, const char *sql);
@@ -144,6 +159,18 @@ int store_check_file(struct roles_store *s, const char *path, enum store_file_ki
 /* The SQL twins of a current assignment (authz.c) and of roles_user_active(), for queries that
  * judge many rows at once, with now as ?2: NULL and 0 both mean "never ends" there, as they do
  * in C (sqlite3_column_int64 reads NULL as 0), and any enabled value but 0 is enabled. */
+/*
+ * The rows of a secrets.db table (credentials or codes) as a reader of the snapshot whose serial
+ * is bound to ?9 must see them: a user's rows from before a change whose snapshot that reader
+ * does not have (still to come, or never published), the live rows otherwise (store_before.c).
+ */
+#define SECRETS_SERIAL_PARAM 9
+#define SQL_BEFORE_IN_FORCE \
+        "(user_uuid IN (SELECT user_uuid FROM before_users) AND coalesce((SELECT serial FROM publishing), 0) > ?9)"
+#define SQL_SECRETS_SEEN(table) \
+        "(SELECT * FROM " table " WHERE NOT " SQL_BEFORE_IN_FORCE \
+        " UNION ALL SELECT * FROM before_" table " WHERE " SQL_BEFORE_IN_FORCE ")"
+
 #define SQL_ASSIGNMENT_CURRENT "(coalesce(a.until, 0) = 0 OR a.until > ?2)"
 #define SQL_USER_ACTIVE "(u.enabled != 0 AND (coalesce(u.expires_at, 0) = 0 OR u.expires_at > ?2))"
 

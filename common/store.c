@@ -112,13 +112,18 @@ int store_vbind(struct roles_store *s, sqlite3_stmt *st, const char *types, va_l
 }
 
 int store_exec(struct roles_store *s, sqlite3 *db, const char *sql, const char *types, ...) {
+        va_list ap;
+        va_start(ap, types);
+        int r = store_vexec(s, db, sql, types, ap);
+        va_end(ap);
+        return r;
+}
+
+int store_vexec(struct roles_store *s, sqlite3 *db, const char *sql, const char *types, va_list ap) {
         sqlite3_stmt *st = store_stmt(s, db, sql);
         if (!st)
                 return -EIO;
-        va_list ap;
-        va_start(ap, types);
         int r = store_vbind(s, st, types, ap);
-        va_end(ap);
         if (r < 0)
                 return r;
         int rc = sqlite3_step(st);
@@ -496,6 +501,15 @@ time_t roles_store_now(const struct roles_store *s) {
 
 void roles_store_set_now(struct roles_store *s, time_t now) {
         s->now = now;
+}
+
+int store_bind_serial(struct roles_store *s, sqlite3_stmt *st) {
+        int64_t serial;
+        int r = roles_store_serial(s, &serial);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, SECRETS_SERIAL_PARAM, serial);
+        return 0;
 }
 
 int roles_store_serial(struct roles_store *s, int64_t *ret) {

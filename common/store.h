@@ -38,7 +38,7 @@ enum {
 };
 
 #define ROLES_SCHEMA_PUBLIC  1
-#define ROLES_SCHEMA_SECRETS 1
+#define ROLES_SCHEMA_SECRETS 2
 #define ROLES_SCHEMA_STATE   1
 
 /* On failure errbuf (may be NULL) receives the one-line reason. */

@@ -98,7 +98,7 @@ static int find_missing_secrets(struct doctor *d) {
                 if ((r = store_col_text(s, st, 0, uuid, sizeof(uuid))) < 0 ||
                     (r = store_col_text(s, st, 1, name, sizeof(name))) < 0)
                         break;
-                if ((r = roles_uuid_new(fs_uniquifier)) < 0)
+                if ((r = roles_uuid_new(fs_uniquifier)) < 0 || (r = store_before_keep(s, uuid)) < 0)
                         break;
                 r = store_exec(s, s->sec,
                                "INSERT OR IGNORE INTO credentials (user_uuid, fs_uniquifier, created_at) VALUES (?1, ?2, ?3)",

@@ -40,9 +40,9 @@ static const struct {
                 T("activated_at") " AS activated_by_first_password, email, "
                 YESNO("totp_secret IS NOT NULL") " AS totp, "
                 T("last_auth_sensitive_operation_at") " AS last_sensitive_operation, "
-                "(SELECT group_concat(kind, ',') FROM codes c WHERE c.user_uuid = ?1 AND c.used_at IS NULL "
-                " AND c.expires_at > ?2) AS pending_codes "
-                "FROM credentials WHERE user_uuid = ?1" },
+                "(SELECT group_concat(kind, ',') FROM " SQL_SECRETS_SEEN("codes") " c WHERE c.user_uuid = ?1 "
+                " AND c.used_at IS NULL AND c.expires_at > ?2) AS pending_codes "
+                "FROM " SQL_SECRETS_SEEN("credentials") " WHERE user_uuid = ?1" },
         [ROLES_LIST_USER_STATE] = { STATE,
                 "SELECT coalesce(t.failures, 0) AS failures, " T("t.locked_until") " AS locked_until, "
                 T("k.last_login_at") " AS last_login, k.last_login_ip AS last_login_ip, "
@@ -100,6 +100,8 @@ int roles_store_list(struct roles_store *s, enum roles_listing what, const char 
                 sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
         if (n_params >= 2)
                 sqlite3_bind_int64(st, 2, (int64_t) roles_store_now(s));
+        if (listings[what].db == SEC && (r = store_bind_serial(s, st)) < 0)
+                return r;
 
         size_t n = (size_t) sqlite3_column_count(st);
         if (n > ROLES_LISTING_COLUMNS_MAX) {

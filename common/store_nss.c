@@ -308,11 +308,13 @@ int roles_nss_shadow(struct roles_store *s, const struct roles_user *u, time_t n
                 return r;
 
         sqlite3_stmt *st = store_stmt(s, s->sec,
-                "SELECT password_changed_at FROM credentials WHERE user_uuid = ?1");
+                "SELECT password_changed_at FROM " SQL_SECRETS_SEEN("credentials") " WHERE user_uuid = ?1");
         if (!st)
                 return -EIO;
         sqlite3_bind_text(st, 1, u->uuid, -1, SQLITE_STATIC);
-        r = store_step_row(s, st);
+        r = store_bind_serial(s, st);
+        if (r >= 0)
+                r = store_step_row(s, st);
         if (r > 0)
                 sh.password_changed_at = sqlite3_column_int64(st, 0);
         sqlite3_reset(st);

@@ -139,6 +139,20 @@ static const char secrets_v1[] =
         "  target TEXT NOT NULL,"
         "  detail TEXT NOT NULL DEFAULT '');";
 
+/* secrets.db v2: the before-images that make a change all-or-nothing across secrets.db and
+ * roles.db (store_before.c). They copy credentials and codes column for column (SELECT *):
+ * a migration that adds a column to one adds it to its before_ table too. */
+static const char secrets_v2[] =
+        "CREATE TABLE publishing ("
+        "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+        "  serial INTEGER NOT NULL,"
+        "  audit_from INTEGER NOT NULL);"
+        "CREATE TABLE before_users (user_uuid TEXT PRIMARY KEY) WITHOUT ROWID;"
+        "CREATE TABLE before_credentials AS SELECT * FROM credentials WHERE 0;"
+        "CREATE INDEX before_credentials_user ON before_credentials (user_uuid);"
+        "CREATE TABLE before_codes AS SELECT * FROM codes WHERE 0;"
+        "CREATE INDEX before_codes_user ON before_codes (user_uuid, kind);";
+
 /* state.db v1: what logins on this host write. Keyed by user uuid. */
 static const char state_v1[] =
         "CREATE TABLE tracking ("
@@ -174,7 +188,7 @@ struct schema {
 };
 
 static const char *const public_migrations[] = { public_v1 };
-static const char *const secrets_migrations[] = { secrets_v1 };
+static const char *const secrets_migrations[] = { secrets_v1, secrets_v2 };
 static const char *const state_migrations[] = { state_v1 };
 
 static const char *const public_tables[] = {
@@ -182,7 +196,9 @@ static const char *const public_tables[] = {
         "role_perms", "role_assignments", "group_member_list", "user_gid_list", "passwd_buckets", "group_buckets",
         "metarole_closure", "metarole_grants", NULL,
 };
-static const char *const secrets_tables[] = { "credentials", "codes", "audit", NULL };
+static const char *const secrets_tables[] = {
+        "credentials", "codes", "audit", "publishing", "before_users", "before_credentials", "before_codes", NULL,
+};
 static const char *const state_tables[] = { "tracking", "tally", "totp_used", "login_audit", NULL };
 
 static const struct schema schemas[] = {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* secrets.db (credentials, one-time codes) and the state.db operations an administrator makes. */
 #include <errno.h>
+#include <stdarg.h>
 #include <string.h>
 
 #include "store-internal.h"
@@ -23,11 +24,14 @@ int roles_secret_get(struct roles_store *s, const char *uuid, struct roles_secre
                 return r;
         sqlite3_stmt *st = store_stmt(s, s->sec,
                 "SELECT password_hash, password_changed_at, must_change_password, fs_uniquifier, "
-                "last_auth_sensitive_operation_at, email, totp_secret, activated_at FROM credentials WHERE user_uuid = ?1");
+                "last_auth_sensitive_operation_at, email, totp_secret, activated_at "
+                "FROM " SQL_SECRETS_SEEN("credentials") " WHERE user_uuid = ?1");
         if (!st)
                 return -EIO;
         sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
-        r = store_step_row(s, st);
+        r = store_bind_serial(s, st);
+        if (r >= 0)
+                r = store_step_row(s, st);
         if (r == 0)
                 r = store_fail(s, -ENOENT, "no secrets row for this user (run 'rolesctl doctor')");
         if (r > 0) {
@@ -50,6 +54,44 @@ int roles_secret_get(struct roles_store *s, const char *uuid, struct roles_secre
         return 0;
 }
 
+/* A statement on a user's secrets rows, and the same statement on their before-images. */
+#define ON_TABLE(head, table, tail) ((const char *const[2]) { head table tail, head "before_" table tail })
+
+/*
+ * Write a user's secrets rows (SQL[0]; SQL[1] is the same write of the before-images): in a
+ * writer, once their before-image is kept; outside one (PAM), to both, in one transaction, so
+ * that the write holds whichever way a publish in flight ends (store_before.c). Returns the
+ * rows changed, or -errno.
+ */
+static int secrets_write(struct roles_store *s, const char *uuid, const char *const sql[2], const char *types, ...) {
+        va_list ap;
+        int r;
+
+        if (s->flags & ROLES_STORE_WRITE) {
+                if ((r = store_before_keep(s, uuid)) < 0)
+                        return r;
+                va_start(ap, types);
+                r = store_vexec(s, s->sec, sql[0], types, ap);
+                va_end(ap);
+                return r;
+        }
+        if ((r = store_exec_script(s, s->sec, "SAVEPOINT secrets_write")) < 0)
+                return r;
+        int changed = 0;
+        for (int i = 0; i < 2 && r >= 0; i++) {
+                va_start(ap, types);
+                r = store_vexec(s, s->sec, sql[i], types, ap);
+                va_end(ap);
+                changed += r > 0 ? r : 0;
+        }
+        if (r < 0) {
+                sqlite3_exec(s->sec, "ROLLBACK TO secrets_write; RELEASE secrets_write", NULL, NULL, NULL);
+                return r;
+        }
+        r = store_exec_script(s, s->sec, "RELEASE secrets_write");
+        return r < 0 ? r : changed;
+}
+
 static int require_credentials(struct roles_store *s, int r) {
         if (r == 0)
                 return store_fail(s, -ENOENT, "no secrets row for this user (run 'rolesctl doctor')");
@@ -68,10 +110,10 @@ int roles_secret_set_password(struct roles_store *s, const char *uuid, const cha
         int64_t now = roles_store_now(s);
         /* A new password ends every older session: bump the sensitive-operation time and the
          * uniquifier that Flask-Security style tokens are bound to. */
-        r = store_exec(s, s->sec,
-                       "UPDATE credentials SET password_hash = ?2, password_changed_at = ?3, must_change_password = ?4, "
-                       "last_auth_sensitive_operation_at = ?3, fs_uniquifier = ?5 WHERE user_uuid = ?1",
-                       "ttiit", uuid, encoded_hash, now, (int64_t) must_change, fs_uniquifier);
+        r = secrets_write(s, uuid, ON_TABLE("UPDATE ", "credentials",
+                          " SET password_hash = ?2, password_changed_at = ?3, must_change_password = ?4, "
+                          "last_auth_sensitive_operation_at = ?3, fs_uniquifier = ?5 WHERE user_uuid = ?1"),
+                          "ttiit", uuid, encoded_hash, now, (int64_t) must_change, fs_uniquifier);
         return require_credentials(s, r);
 }
 
@@ -81,7 +123,8 @@ int roles_secret_set_password_changed_at(struct roles_store *s, const char *uuid
                 return r;
         if (at <= 0)
                 return store_fail(s, -EINVAL, "invalid password change time");
-        r = store_exec(s, s->sec, "UPDATE credentials SET password_changed_at = ?2 WHERE user_uuid = ?1", "ti", uuid, at);
+        r = secrets_write(s, uuid, ON_TABLE("UPDATE ", "credentials", " SET password_changed_at = ?2 WHERE user_uuid = ?1"),
+                          "ti", uuid, at);
         return require_credentials(s, r);
 }
 
@@ -89,7 +132,8 @@ int roles_secret_clear_password(struct roles_store *s, const char *uuid) {
         int r;
         if ((r = store_require_secrets(s)) < 0)
                 return r;
-        r = store_exec(s, s->sec, "UPDATE credentials SET password_hash = NULL WHERE user_uuid = ?1", "t", uuid);
+        r = secrets_write(s, uuid, ON_TABLE("UPDATE ", "credentials", " SET password_hash = NULL WHERE user_uuid = ?1"),
+                          "t", uuid);
         return require_credentials(s, r);
 }
 
@@ -99,8 +143,8 @@ int roles_secret_set_email(struct roles_store *s, const char *uuid, const char *
                 return r;
         if (email && *email && !roles_email_valid(email))
                 return store_fail(s, -EINVAL, "invalid email address '%.64s'", email);
-        r = store_exec(s, s->sec, "UPDATE credentials SET email = nullif(?2, '') WHERE user_uuid = ?1", "tt", uuid,
-                       email ? email : "");
+        r = secrets_write(s, uuid, ON_TABLE("UPDATE ", "credentials", " SET email = nullif(?2, '') WHERE user_uuid = ?1"),
+                          "tt", uuid, email ? email : "");
         return require_credentials(s, r);
 }
 
@@ -109,12 +153,13 @@ int roles_secret_set_totp(struct roles_store *s, const char *uuid, const char *b
         if ((r = store_require_secrets(s)) < 0)
                 return r;
         if (!base32) {
-                r = store_exec(s, s->sec, "UPDATE credentials SET totp_secret = NULL WHERE user_uuid = ?1 "
-                               "AND totp_secret IS NOT NULL", "t", uuid);
+                r = secrets_write(s, uuid, ON_TABLE("UPDATE ", "credentials",
+                                  " SET totp_secret = NULL WHERE user_uuid = ?1 AND totp_secret IS NOT NULL"), "t", uuid);
                 if (r == 0)
                         return store_fail(s, -ENOENT, "TOTP is not enrolled");
         } else
-                r = store_exec(s, s->sec, "UPDATE credentials SET totp_secret = ?2 WHERE user_uuid = ?1", "tt", uuid, base32);
+                r = secrets_write(s, uuid, ON_TABLE("UPDATE ", "credentials", " SET totp_secret = ?2 WHERE user_uuid = ?1"),
+                                  "tt", uuid, base32);
         if ((r = require_credentials(s, r)) < 0)
                 return r;
         /* A new secret starts a new step history. */
@@ -126,10 +171,12 @@ int roles_secret_put_code(struct roles_store *s, const char *uuid, enum roles_co
         int r;
         if ((r = store_require_secrets(s)) < 0)
                 return r;
-        r = store_exec(s, s->sec,
-                       "INSERT OR REPLACE INTO codes (user_uuid, kind, code_hash, created_at, expires_at, used_at) "
-                       "VALUES (?1, ?2, ?3, ?4, ?5, NULL)",
-                       "ttbii", uuid, code_kinds[kind], hash, (int64_t) roles_store_now(s), expires_at);
+        /* A writer's: outside one, the before-image would gain a row its user never had. */
+        if ((r = store_require_writer(s)) < 0)
+                return r;
+        r = secrets_write(s, uuid, ON_TABLE("INSERT OR REPLACE INTO ", "codes",
+                          " (user_uuid, kind, code_hash, created_at, expires_at, used_at) VALUES (?1, ?2, ?3, ?4, ?5, NULL)"),
+                          "ttbii", uuid, code_kinds[kind], hash, (int64_t) roles_store_now(s), expires_at);
         return r < 0 ? r : 0;
 }
 
@@ -138,12 +185,14 @@ int roles_secret_get_code(struct roles_store *s, const char *uuid, enum roles_co
         if ((r = store_require_secrets(s)) < 0)
                 return r;
         sqlite3_stmt *st = store_stmt(s, s->sec,
-                "SELECT code_hash, expires_at, used_at FROM codes WHERE user_uuid = ?1 AND kind = ?2");
+                "SELECT code_hash, expires_at, used_at FROM " SQL_SECRETS_SEEN("codes") " WHERE user_uuid = ?1 AND kind = ?2");
         if (!st)
                 return -EIO;
         sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, code_kinds[kind], -1, SQLITE_STATIC);
-        r = store_step_row(s, st);
+        r = store_bind_serial(s, st);
+        if (r >= 0)
+                r = store_step_row(s, st);
         if (r == 0)
                 r = store_fail(s, -ENOENT, "no %s code pending", code_kinds[kind]);
         if (r > 0) {
@@ -167,10 +216,10 @@ int roles_secret_use_code(struct roles_store *s, const char *uuid, enum roles_co
                 return r;
         /* The single-use gate, even for racing logins: only the code that was verified (not one
          * reissued meanwhile), only while it is unused and unexpired. */
-        r = store_exec(s, s->sec,
-                       "UPDATE codes SET used_at = ?3 WHERE user_uuid = ?1 AND kind = ?2 AND code_hash = ?4 "
-                       "AND used_at IS NULL AND expires_at > ?3",
-                       "ttib", uuid, code_kinds[kind], (int64_t) roles_store_now(s), hash);
+        r = secrets_write(s, uuid, ON_TABLE("UPDATE ", "codes",
+                          " SET used_at = ?3 WHERE user_uuid = ?1 AND kind = ?2 AND code_hash = ?4 "
+                          "AND used_at IS NULL AND expires_at > ?3"),
+                          "ttib", uuid, code_kinds[kind], (int64_t) roles_store_now(s), hash);
         if (r == 0) {
                 struct roles_code_row row;
                 r = roles_secret_get_code(s, uuid, kind, &row);
@@ -194,8 +243,8 @@ int roles_secret_set_activated(struct roles_store *s, const char *uuid) {
         int r;
         if ((r = store_require_secrets(s)) < 0)
                 return r;
-        r = store_exec(s, s->sec, "UPDATE credentials SET activated_at = coalesce(activated_at, ?2) WHERE user_uuid = ?1",
-                       "ti", uuid, (int64_t) roles_store_now(s));
+        r = secrets_write(s, uuid, ON_TABLE("UPDATE ", "credentials",
+                          " SET activated_at = coalesce(activated_at, ?2) WHERE user_uuid = ?1"), "ti", uuid, (int64_t) roles_store_now(s));
         return require_credentials(s, r);
 }
 
@@ -203,8 +252,8 @@ int roles_secret_set_must_change(struct roles_store *s, const char *uuid, bool m
         int r;
         if ((r = store_require_secrets(s)) < 0)
                 return r;
-        r = store_exec(s, s->sec, "UPDATE credentials SET must_change_password = ?2 WHERE user_uuid = ?1", "ti", uuid,
-                       (int64_t) must_change);
+        r = secrets_write(s, uuid, ON_TABLE("UPDATE ", "credentials", " SET must_change_password = ?2 WHERE user_uuid = ?1"),
+                          "ti", uuid, (int64_t) must_change);
         return require_credentials(s, r);
 }
 
@@ -213,8 +262,8 @@ int roles_secret_rehash(struct roles_store *s, const char *uuid, const char *old
         if ((r = store_require_secrets(s)) < 0)
                 return r;
         /* Only if nobody changed the password meanwhile; not a password change, so nothing else moves. */
-        r = store_exec(s, s->sec, "UPDATE credentials SET password_hash = ?3 WHERE user_uuid = ?1 AND password_hash = ?2",
-                       "ttt", uuid, old_hash, new_hash);
+        r = secrets_write(s, uuid, ON_TABLE("UPDATE ", "credentials",
+                          " SET password_hash = ?3 WHERE user_uuid = ?1 AND password_hash = ?2"), "ttt", uuid, old_hash, new_hash);
         return r < 0 ? r : 0;
 }
 
@@ -222,7 +271,7 @@ int roles_secret_drop_codes(struct roles_store *s, const char *uuid) {
         int r;
         if ((r = store_require_secrets(s)) < 0)
                 return r;
-        r = store_exec(s, s->sec, "UPDATE codes SET used_at = ?2 WHERE user_uuid = ?1 AND used_at IS NULL", "ti", uuid,
-                       (int64_t) roles_store_now(s));
+        r = secrets_write(s, uuid, ON_TABLE("UPDATE ", "codes", " SET used_at = ?2 WHERE user_uuid = ?1 AND used_at IS NULL"),
+                          "ti", uuid, (int64_t) roles_store_now(s));
         return r < 0 ? r : 0;
 }

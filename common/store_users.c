@@ -187,8 +187,11 @@ int roles_user_add(struct roles_store *s, struct roles_user *u) {
         if (r < 0)
                 return r;
 
-        r = store_exec(s, s->sec, "INSERT INTO credentials (user_uuid, fs_uniquifier, created_at) VALUES (?1, ?2, ?3)",
-                       "tti", n.uuid, fs_uniquifier, n.created_at);
+        /* Its before-image is no row: a change undone takes the new user's secrets away too. */
+        r = store_before_keep(s, n.uuid);
+        if (r >= 0)
+                r = store_exec(s, s->sec, "INSERT INTO credentials (user_uuid, fs_uniquifier, created_at) VALUES (?1, ?2, ?3)",
+                               "tti", n.uuid, fs_uniquifier, n.created_at);
         if (r < 0)
                 return r;
         r = roles_audit(s, "user.add", n.name, "uid=%u gid=%u uuid=%s", n.uid, n.gid, n.uuid);

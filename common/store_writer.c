@@ -6,13 +6,15 @@
  *           staged file next to it and open that copy read-write.
  *   ...     the change edits the staged copy and secrets.db (adds and updates only; removals
  *           of a deleted user's secrets and state are queued).
- *   commit  bump the snapshot serial; close and fsync the staged copy; commit secrets.db;
- *           rename the copy over roles.db and fsync the directory; then purge what the queue
- *           names from state.db and secrets.db.
+ *   commit  bump the snapshot serial; close and fsync the staged copy; commit secrets.db,
+ *           marked with the new serial; rename the copy over roles.db and fsync the directory;
+ *           then purge what the queue names from state.db and secrets.db.
  *
  * A crash at any point leaves either the old snapshot or the new one, and at worst orphan
  * secrets or state rows that refer to no user (which doctor removes) - never a user whose
- * secrets row belongs to someone else, since rows are keyed by uuid.
+ * secrets row belongs to someone else, since rows are keyed by uuid. Between the commit of
+ * secrets.db and the rename, readers of the old snapshot read the secrets it goes with, and a
+ * change that never got published is undone by the next writer (store_before.c).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -255,6 +257,7 @@ static int stage_snapshot(struct roles_store *s) {
 }
 
 int store_writer_begin(struct roles_store *s) {
+        int64_t published;
         int r;
 
         if (s->flags & ROLES_STORE_CREATE) {
@@ -278,7 +281,15 @@ int store_writer_begin(struct roles_store *s) {
         r = open_side_file(s, s->cfg.state_db, STORE_STATE, &s->state);
         if (r < 0)
                 return r;
-        return stage_snapshot(s);
+        r = stage_snapshot(s);
+        if (r < 0)
+                return r;
+        r = roles_store_serial(s, &published);
+        if (r < 0)
+                return r;
+        /* The staged copy's serial is the published one. A change cut short between its two
+         * commits is finished or undone before ours starts. */
+        return store_before_settle(s, published);
 }
 
 int store_queue_purge(struct roles_store *s, const char *uuid, unsigned what) {
@@ -330,10 +341,21 @@ static int purge(struct roles_store *s) {
         return purge_file(s, s->sec, true);
 }
 
+/* The rename failed: undo the secrets.db half of the change now rather than at the next
+ * writer's start (readers already read around it). */
+static void undo_secrets(struct roles_store *s, int64_t published) {
+        if (store_exec_script(s, s->sec, "BEGIN IMMEDIATE") < 0)
+                return;
+        if (store_before_settle(s, published) < 0 || store_exec_script(s, s->sec, "COMMIT") < 0)
+                sqlite3_exec(s->sec, "ROLLBACK", NULL, NULL, NULL);
+}
+
 /* A change that touched only secrets or state (a password, an unlock, a backup) leaves the
  * snapshot as it is: same file, same serial, nothing for readers to reload. */
 static int commit_without_publishing(struct roles_store *s) {
-        int r = store_exec_script(s, s->sec, "COMMIT");
+        int r = store_before_clear(s);
+        if (r >= 0)
+                r = store_exec_script(s, s->sec, "COMMIT");
         if (r < 0)
                 return r;
         store_writer_abort(s);
@@ -342,6 +364,7 @@ static int commit_without_publishing(struct roles_store *s) {
 }
 
 int store_writer_commit(struct roles_store *s) {
+        int64_t published, serial;
         int r;
 
         if (!s->pub_migrated && sqlite3_total_changes(s->pub) == s->pub_changes_base)
@@ -350,7 +373,11 @@ int store_writer_commit(struct roles_store *s) {
         r = store_refresh_derived(s);
         if (r < 0)
                 return r;
-        r = store_exec(s, s->pub, "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'serial'", "");
+        r = roles_store_serial(s, &published);
+        if (r < 0)
+                return r;
+        serial = published + 1;
+        r = store_exec(s, s->pub, "UPDATE meta SET value = ?1 WHERE key = 'serial'", "i", serial);
         if (r >= 0)
                 r = store_exec(s, s->pub, "INSERT OR REPLACE INTO meta (key, value) VALUES ('published_at', ?1)", "i",
                                (int64_t) roles_store_now(s));
@@ -363,12 +390,17 @@ int store_writer_commit(struct roles_store *s) {
                 return store_fail(s, -errno, "%s: fsync: %s", s->stage_path, strerror(errno));
 
         /* Secrets first: the snapshot about to be published may refer to new rows. */
-        r = store_exec_script(s, s->sec, "COMMIT");
+        r = store_before_mark(s, serial);
+        if (r >= 0)
+                r = store_exec_script(s, s->sec, "COMMIT");
         if (r < 0)
                 return r;
 
-        if (rename(s->stage_path, s->cfg.public_db) < 0)
-                return store_fail(s, -errno, "%s: cannot publish: %s", s->cfg.public_db, strerror(errno));
+        if (rename(s->stage_path, s->cfg.public_db) < 0) {
+                r = store_fail(s, -errno, "%s: cannot publish: %s", s->cfg.public_db, strerror(errno));
+                undo_secrets(s, published);
+                return r;
+        }
         s->stage_path[0] = '\0';
         s->committed = true;
         r = fsync_dir(s->cfg.public_db);

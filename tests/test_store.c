@@ -235,10 +235,12 @@ static void test_init_creates_files(void **state) {
         assert_mode(e, "secrets.db", 0600);
         assert_mode(e, "state.db", 0600);
 
-        static const char *const files[] = { "roles.db", "secrets.db", "state.db" };
+        static const struct { const char *name; int version; } files[] = {
+                { "roles.db", ROLES_SCHEMA_PUBLIC }, { "secrets.db", ROLES_SCHEMA_SECRETS }, { "state.db", ROLES_SCHEMA_STATE },
+        };
         for (size_t i = 0; i < ROLES_N_ELEMENTS(files); i++) {
-                path_in(e, files[i], path, sizeof(path));
-                assert_int_equal(raw_int(path, "PRAGMA user_version"), 1);
+                path_in(e, files[i].name, path, sizeof(path));
+                assert_int_equal(raw_int(path, "PRAGMA user_version"), files[i].version);
         }
         path_in(e, "roles.db", path, sizeof(path));
         assert_int_equal(raw_int(path, "SELECT count(*) FROM users"), 0);
@@ -1155,7 +1157,9 @@ static void test_newer_side_files_refused(void **state) {
         struct roles_store *s = NULL;
 
         static const char *const files[] = { "secrets.db", "state.db" };
+        static const int versions[] = { ROLES_SCHEMA_SECRETS, ROLES_SCHEMA_STATE };
         for (size_t i = 0; i < ROLES_N_ELEMENTS(files); i++) {
+                char restore[64];
                 path_in(e, files[i], path, sizeof(path));
                 raw_exec(path, "PRAGMA user_version = 7");
                 err[0] = '\0';
@@ -1165,7 +1169,8 @@ static void test_newer_side_files_refused(void **state) {
                 assert_int_equal(roles_store_open(&e->cfg, ROLES_STORE_WRITE | ROLES_STORE_SECRETS, &s, err, sizeof(err)),
                                  -EPROTO);
                 assert_int_equal(raw_int(path, "PRAGMA user_version"), 7);
-                raw_exec(path, "PRAGMA user_version = 1");
+                snprintf(restore, sizeof(restore), "PRAGMA user_version = %d", versions[i]);
+                raw_exec(path, restore);
         }
         /* roles.db alone is still fine for NSS-style readers. */
         s = test_reader(e, 0);
@@ -1288,6 +1293,178 @@ static void test_audit(void **state) {
 }
 
 /* ---- secrets ---------------------------------------------------------------------------------------------- */
+
+/* PATH now holds DATA: a new file renamed into place, as a writer publishes. */
+static void put_file(const char *path, const char *data, size_t len) {
+        char tmp[PATH_MAX + 8];
+        snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, data, len), (ssize_t) len);
+        assert_int_equal(close(fd), 0);
+        assert_int_equal(rename(tmp, path), 0);
+}
+
+/*
+ * A change that publishes a snapshot and also changes an existing user's secrets, cut short
+ * between its secrets.db commit and the rename (README: "all or nothing"). Its secrets half is
+ * committed and marked with the serial it was to publish; roles.db is still the old snapshot.
+ * Built here from a real change whose published roles.db is put back: the mark and the
+ * before-images stay until the next writer (test_faults.sh makes the same state with a real
+ * kill). Readers must see the old secrets with the old snapshot, a login's write must hold, and
+ * the next writer undoes the change, or keeps it if it was published.
+ */
+struct cut_short {
+        char pub[PATH_MAX], sec[PATH_MAX];
+        struct roles_user alice;
+        int64_t audit_before, published;
+};
+
+static void cut_short(struct test_env *e, struct cut_short *c, bool put_back) {
+        path_in(e, "roles.db", c->pub, sizeof(c->pub));
+        path_in(e, "secrets.db", c->sec, sizeof(c->sec));
+
+        struct roles_store *s = writer(e);
+        c->alice = add_user(s, "alice");
+        assert_ok(s, roles_secret_set_email(s, c->alice.uuid, "old@example.org"));
+        test_commit(s);
+        size_t old_len;
+        char *old_roles = test_read_file(c->pub, &old_len);
+        assert_non_null(old_roles);
+        c->published = serial_now(e);
+        c->audit_before = raw_int(c->sec, "SELECT coalesce(max(id), 0) FROM audit");
+
+        /* The change: a public field and a secret of alice, and a new user. */
+        s = writer(e);
+        struct roles_user a = c->alice;
+        snprintf(a.shell, sizeof(a.shell), "/bin/zsh");
+        assert_ok(s, roles_user_update(s, &a));
+        assert_ok(s, roles_secret_set_email(s, a.uuid, "new@example.org"));
+        assert_ok(s, roles_audit(s, "user.mod", "alice", "email, shell"));
+        add_user(s, "carol");
+        test_commit(s);
+        assert_int_equal(serial_now(e), c->published + 1);
+        char sql[128];
+        snprintf(sql, sizeof(sql), "SELECT serial FROM publishing WHERE audit_from = %lld", (long long) c->audit_before + 1);
+        assert_int_equal(raw_int(c->sec, sql), c->published + 1);
+        assert_int_equal(raw_int(c->sec, "SELECT count(*) FROM before_users"), 2);
+        assert_int_equal(raw_int(c->sec, "SELECT count(*) FROM before_credentials"), 1);
+        if (put_back)
+                put_file(c->pub, old_roles, old_len);
+        free(old_roles);
+}
+
+static void assert_email(struct roles_store *s, const char *uuid, const char *want) {
+        struct roles_secret sec;
+        assert_ok(s, roles_secret_get(s, uuid, &sec));
+        assert_string_equal(sec.email, want);
+        roles_secret_wipe(&sec);
+}
+
+static void test_publish_cut_short_undone(void **state) {
+        struct test_env *e = *state;
+        struct cut_short c;
+        struct roles_user u;
+        cut_short(e, &c, true);
+
+        /* Readers of the old snapshot: the old shell with the old email; carol is not there. */
+        struct roles_store *r = test_reader(e, ROLES_STORE_SECRETS);
+        assert_ok(r, roles_user_by_name(r, "alice", &u));
+        assert_string_not_equal(u.shell, "/bin/zsh");
+        assert_email(r, c.alice.uuid, "old@example.org");
+        assert_int_equal(roles_user_by_name(r, "carol", &u), -ENOENT);
+        assert_int_equal(list_count(r, ROLES_LIST_USER_SECRETS, c.alice.uuid), 1);
+        char email[128];
+        assert_string_equal(list_value(r, ROLES_LIST_USER_SECRETS, c.alice.uuid, 0, "email", email, sizeof(email)),
+                            "old@example.org");
+        roles_store_close(r);
+
+        /* A login changes alice's password meanwhile: it must survive the undo. */
+        struct roles_store *login = test_reader(e, ROLES_STORE_LOGIN);
+        assert_ok(login, roles_secret_set_password(login, c.alice.uuid, "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo", false));
+        roles_store_close(login);
+
+        /* The next writer undoes the secrets half: old email, the login's password, no carol rows,
+         * no audit row of the change, no images or mark left. */
+        struct roles_store *s = writer(e);
+        test_commit(s);
+        r = test_reader(e, ROLES_STORE_SECRETS);
+        assert_email(r, c.alice.uuid, "old@example.org");
+        struct roles_secret sec;
+        assert_ok(r, roles_secret_get(r, c.alice.uuid, &sec));
+        assert_string_equal(sec.password_hash, "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo");
+        roles_secret_wipe(&sec);
+        roles_store_close(r);
+        assert_int_equal(raw_int(c.sec, "SELECT count(*) FROM credentials"), 1);
+        assert_int_equal(raw_int(c.sec, "SELECT count(*) FROM publishing"), 0);
+        assert_int_equal(raw_int(c.sec, "SELECT count(*) FROM before_users"), 0);
+        assert_int_equal(raw_int(c.sec, "SELECT count(*) FROM before_credentials"), 0);
+        char sql[128];
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM audit WHERE id > %lld", (long long) c.audit_before);
+        assert_int_equal(raw_int(c.sec, sql), 0);
+        assert_int_equal(serial_now(e), c.published);   /* the undoing writer changed nothing public */
+}
+
+static void test_publish_cut_short_published(void **state) {
+        struct test_env *e = *state;
+        struct cut_short c;
+        /* Killed after the rename instead: roles.db is the new snapshot. */
+        cut_short(e, &c, false);
+        struct roles_store *r = test_reader(e, ROLES_STORE_SECRETS);
+        assert_email(r, c.alice.uuid, "new@example.org");
+        roles_store_close(r);
+
+        struct roles_store *s = writer(e);
+        test_commit(s);
+        r = test_reader(e, ROLES_STORE_SECRETS);
+        assert_email(r, c.alice.uuid, "new@example.org");
+        roles_store_close(r);
+        assert_int_equal(raw_int(c.sec, "SELECT count(*) FROM credentials"), 2);
+        assert_int_equal(raw_int(c.sec, "SELECT count(*) FROM publishing"), 0);
+        assert_int_equal(raw_int(c.sec, "SELECT count(*) FROM before_credentials"), 0);
+}
+
+/* The rename itself fails (roles.db became a directory): the error, and nothing changed. */
+static void test_publish_rename_fails(void **state) {
+        struct test_env *e = *state;
+        char pub[PATH_MAX], sec_path[PATH_MAX], inside[PATH_MAX + 8];
+        path_in(e, "roles.db", pub, sizeof(pub));
+        path_in(e, "secrets.db", sec_path, sizeof(sec_path));
+
+        struct roles_store *s = writer(e);
+        struct roles_user alice = add_user(s, "alice");
+        assert_ok(s, roles_secret_set_email(s, alice.uuid, "old@example.org"));
+        test_commit(s);
+        int64_t audit_rows = raw_int(sec_path, "SELECT count(*) FROM audit");
+        size_t len;
+        char *old = test_read_file(pub, &len);
+        assert_non_null(old);
+
+        s = writer(e);
+        alice.enabled = false;
+        assert_ok(s, roles_user_update(s, &alice));
+        assert_ok(s, roles_secret_set_email(s, alice.uuid, "new@example.org"));
+        assert_ok(s, roles_audit(s, "user.mod", "alice", "email, enabled"));
+        assert_int_equal(unlink(pub), 0);
+        assert_int_equal(mkdir(pub, 0755), 0);
+        snprintf(inside, sizeof(inside), "%s/x", pub);
+        put_file(inside, "x", 1);
+        assert_true(roles_store_commit(s) < 0);
+        assert_non_null(strstr(roles_store_error(s), "cannot publish"));
+        roles_store_close(s);
+
+        assert_int_equal(unlink(inside), 0);
+        assert_int_equal(rmdir(pub), 0);
+        put_file(pub, old, len);
+        free(old);
+        struct roles_store *r = test_reader(e, ROLES_STORE_SECRETS);
+        assert_email(r, alice.uuid, "old@example.org");
+        roles_store_close(r);
+        assert_int_equal(raw_int(sec_path, "SELECT count(*) FROM audit"), audit_rows);
+        assert_int_equal(raw_int(sec_path, "SELECT count(*) FROM publishing"), 0);
+        assert_int_equal(raw_int(sec_path, "SELECT count(*) FROM before_users"), 0);
+        assert_int_equal(raw_int(sec_path, "SELECT count(*) FROM credentials WHERE email = 'old@example.org'"), 1);
+}
 
 static void test_secret_password(void **state) {
         struct test_env *e = *state;
@@ -1751,6 +1928,9 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_newer_side_files_refused, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_unsafe_files_refused, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_audit, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_publish_cut_short_undone, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_publish_cut_short_published, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_publish_rename_fails, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_secret_password, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_secret_codes, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_tampered_user_rows, test_setup, test_teardown),
