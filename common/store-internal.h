@@ -53,6 +53,7 @@ struct roles_store {
         struct pending_purge *purges;
         size_t n_purges;
         int64_t audit_from;     /* the first secrets.db audit row of this change (store_before.c) */
+        int64_t undone_serial;  /* a change that never published this snapshot, undone at our start */
         char actor[128];
 
         struct stmt_cache_entry stmts[STMT_CACHE_MAX];

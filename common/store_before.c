@@ -72,6 +72,7 @@ int store_before_settle(struct roles_store *s, int64_t published) {
                         "DELETE FROM audit WHERE id >= (SELECT audit_from FROM publishing WHERE id = 1)");
                 if (r < 0)
                         return r;
+                s->undone_serial = marked;
         }
         r = store_before_clear(s);
         if (r < 0)

@@ -118,6 +118,9 @@ static void report_swept_stages(struct doctor *d) {
         unsigned n = d->s->stages_swept;
         if (n > 0)
                 finding(d, "%u staged snapshot%s of interrupted writers: removed", n, n == 1 ? "" : "s");
+        if (d->s->undone_serial)
+                finding(d, "a change interrupted before it published snapshot %lld: its secrets.db part undone",
+                        (long long) d->s->undone_serial);
 }
 
 /* Rows that refer to a user, group, role or metarole that is gone: only a hand edit (with

@@ -352,8 +352,19 @@ static void undo_secrets(struct roles_store *s, int64_t published) {
 
 /* A change that touched only secrets or state (a password, an unlock, a backup) leaves the
  * snapshot as it is: same file, same serial, nothing for readers to reload. */
+/* Said in the audit log, by the change whose start undid another one: what its writer (killed
+ * between its two commits) left was taken back. */
+static int audit_undone(struct roles_store *s) {
+        if (!s->undone_serial)
+                return 0;
+        return roles_audit(s, "change.undone", "roles.db", "the change that was to publish snapshot %lld was cut short "
+                           "before it; its secrets.db part was undone", (long long) s->undone_serial);
+}
+
 static int commit_without_publishing(struct roles_store *s) {
-        int r = store_before_clear(s);
+        int r = audit_undone(s);
+        if (r >= 0)
+                r = store_before_clear(s);
         if (r >= 0)
                 r = store_exec_script(s, s->sec, "COMMIT");
         if (r < 0)
@@ -390,7 +401,9 @@ int store_writer_commit(struct roles_store *s) {
                 return store_fail(s, -errno, "%s: fsync: %s", s->stage_path, strerror(errno));
 
         /* Secrets first: the snapshot about to be published may refer to new rows. */
-        r = store_before_mark(s, serial);
+        r = audit_undone(s);
+        if (r >= 0)
+                r = store_before_mark(s, serial);
         if (r >= 0)
                 r = store_exec_script(s, s->sec, "COMMIT");
         if (r < 0)
