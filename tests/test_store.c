@@ -269,6 +269,34 @@ static void test_init_keeps_data(void **state) {
         roles_store_close(r);
 }
 
+static void assert_email(struct roles_store *s, const char *uuid, const char *want);
+
+/* A secrets.db of version 1 (before the before-images): readers refuse it, the next writer
+ * migrates it in its transaction and keeps every row. */
+static void test_secrets_v1_migrated(void **state) {
+        struct test_env *e = *state;
+        char path[PATH_MAX], err[512] = "";
+        struct roles_store *s = writer(e);
+        struct roles_user alice = add_user(s, "alice");
+        assert_ok(s, roles_secret_set_email(s, alice.uuid, "alice@example.org"));
+        test_commit(s);
+        path_in(e, "secrets.db", path, sizeof(path));
+        raw_exec(path, "DROP TABLE publishing; DROP TABLE before_users; DROP TABLE before_credentials; "
+                       "DROP TABLE before_codes; PRAGMA user_version = 1");
+
+        assert_int_equal(roles_store_open(&e->cfg, ROLES_STORE_LOGIN, &s, err, sizeof(err)), -EPROTO);
+        assert_non_null(strstr(err, "older"));
+        assert_int_equal(raw_int(path, "PRAGMA user_version"), 1);
+
+        s = writer(e);
+        test_commit(s);
+        assert_int_equal(raw_int(path, "PRAGMA user_version"), ROLES_SCHEMA_SECRETS);
+        assert_int_equal(raw_int(path, "SELECT count(*) FROM sqlite_schema WHERE name LIKE 'before_%'"), 5);
+        struct roles_store *r = test_reader(e, ROLES_STORE_LOGIN);
+        assert_email(r, alice.uuid, "alice@example.org");
+        roles_store_close(r);
+}
+
 static void test_open_missing(void **state) {
         struct test_env *e = *state;
         struct roles_store *s = (struct roles_store *) 0x1;
@@ -1907,6 +1935,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_init_creates_files, test_setup_empty, test_teardown),
                 cmocka_unit_test_setup_teardown(test_doctor_names_invalid_rows, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_init_keeps_data, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_secrets_v1_migrated, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_open_missing, test_setup_empty, test_teardown),
                 cmocka_unit_test_setup_teardown(test_serial, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_uncommitted_writer, test_setup, test_teardown),
