@@ -8,7 +8,7 @@
 
 #include "store.h"
 
-#define STMT_CACHE_MAX 96
+#define STMT_CACHE_MAX 128
 
 struct stmt_cache_entry {
         sqlite3 *db;
@@ -39,6 +39,7 @@ struct roles_store {
         dev_t pub_dev;          /* readers: which file that snapshot is (roles_store_snapshot_current) */
         ino_t pub_ino;
         sqlite3 *sec;           /* secrets.db, or NULL */
+        int sec_version;        /* its schema version: below 2, no before-images (store_before.c) */
         sqlite3 *state;         /* state.db, or NULL */
 
         /* writer only */
@@ -109,7 +110,7 @@ int store_require_secrets(struct roles_store *s);
 /* Schema creation and forward migration of each file; refuses a version newer than ours.
  * Returns 1 when it migrated, 0 when the file was current. */
 enum store_file { STORE_PUBLIC, STORE_SECRETS, STORE_STATE };
-int store_schema_check(struct roles_store *s, sqlite3 *db, enum store_file which, bool migrate);
+int store_schema_check(struct roles_store *s, sqlite3 *db, enum store_file which, bool migrate, int *ret_version);
 
 /* Apply the defensive connection settings. */
 int store_harden(struct roles_store *s, sqlite3 *db);
@@ -171,6 +172,10 @@ int store_check_file(struct roles_store *s, const char *path, enum store_file_ki
 #define SQL_SECRETS_SEEN(table) \
         "(SELECT * FROM " table " WHERE NOT " SQL_BEFORE_IN_FORCE \
         " UNION ALL SELECT * FROM before_" table " WHERE " SQL_BEFORE_IN_FORCE ")"
+/* A read of TABLE as HEAD TABLE TAIL: [1] through SQL_SECRETS_SEEN, [0] the table alone, for a
+ * version 1 secrets.db (no before-images; readers read it until a writer migrates it). */
+#define SECRETS_READ(head, table, tail) ((const char *const[2]) { head table tail, head SQL_SECRETS_SEEN(table) tail })
+#define store_secrets_sql(s, sql) ((sql)[(s)->sec_version >= 2])
 
 #define SQL_ASSIGNMENT_CURRENT "(coalesce(a.until, 0) = 0 OR a.until > ?2)"
 #define SQL_USER_ACTIVE "(u.enabled != 0 AND (coalesce(u.expires_at, 0) = 0 OR u.expires_at > ?2))"

@@ -343,7 +343,7 @@ static int open_snapshot(struct roles_store *s, sqlite3 **ret) {
                 }
                 r = open_db(s, path, true, false, &db);
                 if (r >= 0)
-                        r = store_schema_check(s, db, STORE_PUBLIC, false);
+                        r = store_schema_check(s, db, STORE_PUBLIC, false, NULL);
                 bool same = r >= 0 && stat(path, &after) == 0 && after.st_dev == held.st_dev && after.st_ino == held.st_ino;
                 close(fd);
                 if (same) {
@@ -388,13 +388,13 @@ int roles_store_open(const struct roles_config *cfg, unsigned flags, struct role
                         if (r >= 0)
                                 r = open_db(s, cfg->secrets_db, false, rw, &s->sec);
                         if (r >= 0)
-                                r = store_schema_check(s, s->sec, STORE_SECRETS, false);
+                                r = store_schema_check(s, s->sec, STORE_SECRETS, false, &s->sec_version);
                         if (r >= 0)
                                 r = store_check_file(s, cfg->state_db, STORE_FILE_SECRET);
                         if (r >= 0)
                                 r = open_db(s, cfg->state_db, false, rw, &s->state);
                         if (r >= 0)
-                                r = store_schema_check(s, s->state, STORE_STATE, false);
+                                r = store_schema_check(s, s->state, STORE_STATE, false, NULL);
                         if (r < 0)
                                 goto fail;
                 }
@@ -505,6 +505,8 @@ void roles_store_set_now(struct roles_store *s, time_t now) {
 
 int store_bind_serial(struct roles_store *s, sqlite3_stmt *st) {
         int64_t serial;
+        if (s->sec_version < 2)         /* the statement has no such parameter (SECRETS_READ) */
+                return 0;
         int r = roles_store_serial(s, &serial);
         if (r < 0)
                 return r;

@@ -15,8 +15,8 @@
  *   read     a reader whose snapshot is older than that serial reads a named user's rows from
  *            the before-images (SQL_SECRETS_SEEN): the publish has not happened for it;
  *   settle   the next writer, under the lock, compares the mark with the published serial:
- *            published, it drops the images; never published, it puts them back (and drops
- *            the change's audit rows), so the change is absent everywhere. The images of a
+ *            published, it drops the images; never published, it puts them back (and marks
+ *            the change's audit rows "undone:"), so the change is absent everywhere. The images of a
  *            published change wait for it too (in secrets.db, root-only): dropping them at
  *            once would cost a third transaction, with a failure of its own, on every publish;
  *   clear    in settle, and in a change that publishes nothing (in its own transaction).
@@ -26,6 +26,7 @@
  * publish in flight ends.
  */
 #include <errno.h>
+#include <stdio.h>
 
 #include "store-internal.h"
 
@@ -63,13 +64,24 @@ int store_before_settle(struct roles_store *s, int64_t published) {
         if (r < 0)
                 return r;
         if (r > 0 && marked > published) {
-                /* That snapshot was never published: the change is undone here too. */
+                /* That snapshot was never published: the change is undone here too. Its audit
+                 * rows stay, marked (ids are never reused, and the log keeps what was tried),
+                 * and one more says so, before the rows of the change now starting: undone in
+                 * turn, that one would not take this record with it. */
                 r = store_exec_script(s, s->sec,
                         "DELETE FROM credentials WHERE user_uuid IN (SELECT user_uuid FROM before_users);"
                         "DELETE FROM codes WHERE user_uuid IN (SELECT user_uuid FROM before_users);"
                         "INSERT INTO credentials SELECT * FROM before_credentials;"
                         "INSERT INTO codes SELECT * FROM before_codes;"
-                        "DELETE FROM audit WHERE id >= (SELECT audit_from FROM publishing WHERE id = 1)");
+                        "UPDATE audit SET action = 'undone:' || action "
+                        "WHERE id >= (SELECT audit_from FROM publishing WHERE id = 1) AND action NOT LIKE 'undone:%'");
+                char detail[160];
+                snprintf(detail, sizeof(detail), "the change that was to publish snapshot %lld was cut short "
+                         "before it: its secrets.db part was undone", (long long) marked);
+                if (r >= 0)
+                        r = store_exec(s, s->sec, "INSERT INTO audit (at, actor, action, target, detail) "
+                                       "VALUES (?1, 'roles', 'change.undone', 'roles.db', ?2)", "it",
+                                       (int64_t) roles_store_now(s), detail);
                 if (r < 0)
                         return r;
                 s->undone_serial = marked;

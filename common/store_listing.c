@@ -9,10 +9,24 @@
 
 enum which_db { PUB, SEC, STATE };
 
-/* ?1 is the listing's argument (NULL for "all"), ?2 the current time where a query needs it. */
+/* A user's secrets, read from CREDENTIALS and CODES (the tables, or what SQL_SECRETS_SEEN makes
+ * of them). */
+#define USER_SECRETS(credentials, codes) \
+        "SELECT " YESNO("password_hash IS NOT NULL") " AS password, " T("password_changed_at") " AS password_changed, " \
+        YESNO("must_change_password") " AS must_change_password, " \
+        T("activated_at") " AS activated_by_first_password, email, " \
+        YESNO("totp_secret IS NOT NULL") " AS totp, " \
+        T("last_auth_sensitive_operation_at") " AS last_sensitive_operation, " \
+        "(SELECT group_concat(kind, ',') FROM " codes " c WHERE c.user_uuid = ?1 " \
+        " AND c.used_at IS NULL AND c.expires_at > ?2) AS pending_codes " \
+        "FROM " credentials " WHERE user_uuid = ?1"
+
+/* ?1 is the listing's argument (NULL for "all"), ?2 the current time where a query needs it.
+ * sql_v1, where set: the query for a version 1 secrets.db (no before-images). */
 static const struct {
         enum which_db db;
         const char *sql;
+        const char *sql_v1;
 } listings[_ROLES_LIST_MAX] = {
         [ROLES_LIST_USERS] = { PUB,
                 "SELECT name, uid, gid, gecos AS full_name, home, shell, " YESNO("enabled") " AS enabled, "
@@ -34,15 +48,8 @@ static const struct {
                 "CASE WHEN a.until IS NOT NULL AND a.until <= ?2 THEN 'ended' ELSE 'current' END AS status "
                 "FROM role_assignments a JOIN roles r ON r.id = a.role_id JOIN metaroles m ON m.id = r.metarole_id "
                 "JOIN users u ON u.id = a.user_id WHERE u.name = ?1 ORDER BY r.name" },
-        [ROLES_LIST_USER_SECRETS] = { SEC,
-                "SELECT " YESNO("password_hash IS NOT NULL") " AS password, " T("password_changed_at") " AS password_changed, "
-                YESNO("must_change_password") " AS must_change_password, "
-                T("activated_at") " AS activated_by_first_password, email, "
-                YESNO("totp_secret IS NOT NULL") " AS totp, "
-                T("last_auth_sensitive_operation_at") " AS last_sensitive_operation, "
-                "(SELECT group_concat(kind, ',') FROM " SQL_SECRETS_SEEN("codes") " c WHERE c.user_uuid = ?1 "
-                " AND c.used_at IS NULL AND c.expires_at > ?2) AS pending_codes "
-                "FROM " SQL_SECRETS_SEEN("credentials") " WHERE user_uuid = ?1" },
+        [ROLES_LIST_USER_SECRETS] = { SEC, USER_SECRETS(SQL_SECRETS_SEEN("credentials"), SQL_SECRETS_SEEN("codes")),
+                                      USER_SECRETS("credentials", "codes") },
         [ROLES_LIST_USER_STATE] = { STATE,
                 "SELECT coalesce(t.failures, 0) AS failures, " T("t.locked_until") " AS locked_until, "
                 T("k.last_login_at") " AS last_login, k.last_login_ip AS last_login_ip, "
@@ -92,7 +99,8 @@ int roles_store_list(struct roles_store *s, enum roles_listing what, const char 
         if (r < 0)
                 return r;
         sqlite3 *db = listings[what].db == PUB ? s->pub : listings[what].db == SEC ? s->sec : s->state;
-        sqlite3_stmt *st = store_stmt(s, db, listings[what].sql);
+        const char *sql = listings[what].sql_v1 && s->sec_version < 2 ? listings[what].sql_v1 : listings[what].sql;
+        sqlite3_stmt *st = store_stmt(s, db, sql);
         if (!st)
                 return -EIO;
         int n_params = sqlite3_bind_parameter_count(st);

@@ -307,8 +307,8 @@ int roles_nss_shadow(struct roles_store *s, const struct roles_user *u, time_t n
         if (r < 0)
                 return r;
 
-        sqlite3_stmt *st = store_stmt(s, s->sec,
-                "SELECT password_changed_at FROM " SQL_SECRETS_SEEN("credentials") " WHERE user_uuid = ?1");
+        sqlite3_stmt *st = store_stmt(s, s->sec, store_secrets_sql(s, SECRETS_READ(
+                "SELECT password_changed_at FROM ", "credentials", " WHERE user_uuid = ?1")));
         if (!st)
                 return -EIO;
         sqlite3_bind_text(st, 1, u->uuid, -1, SQLITE_STATIC);

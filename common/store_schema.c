@@ -180,31 +180,44 @@ static const char state_v1[] =
         "  result TEXT NOT NULL,"
         "  detail TEXT NOT NULL DEFAULT '');";
 
+struct table {
+        const char *name;
+        int since;                      /* the version that added it */
+};
+
 struct schema {
         const char *file;               /* for messages */
-        int version;                    /* what this code writes and reads */
+        int version;                    /* what this code writes */
+        int readable_from;              /* the oldest version readers use as it is (only writers migrate) */
         const char *const *migrations;  /* migrations[n]: version n -> n + 1 */
-        const char *const *tables;      /* every table of that version, NULL-terminated */
+        const struct table *tables;     /* every table of the current version, NULL-terminated */
 };
 
 static const char *const public_migrations[] = { public_v1 };
 static const char *const secrets_migrations[] = { secrets_v1, secrets_v2 };
 static const char *const state_migrations[] = { state_v1 };
 
-static const char *const public_tables[] = {
-        "meta", "users", "groups", "group_members", "metaroles", "metarole_includes", "metarole_perms", "roles",
-        "role_perms", "role_assignments", "group_member_list", "user_gid_list", "passwd_buckets", "group_buckets",
-        "metarole_closure", "metarole_grants", NULL,
+static const struct table public_tables[] = {
+        { "meta", 1 }, { "users", 1 }, { "groups", 1 }, { "group_members", 1 }, { "metaroles", 1 },
+        { "metarole_includes", 1 }, { "metarole_perms", 1 }, { "roles", 1 }, { "role_perms", 1 },
+        { "role_assignments", 1 }, { "group_member_list", 1 }, { "user_gid_list", 1 }, { "passwd_buckets", 1 },
+        { "group_buckets", 1 }, { "metarole_closure", 1 }, { "metarole_grants", 1 }, { NULL, 0 },
 };
-static const char *const secrets_tables[] = {
-        "credentials", "codes", "audit", "publishing", "before_users", "before_credentials", "before_codes", NULL,
+static const struct table secrets_tables[] = {
+        { "credentials", 1 }, { "codes", 1 }, { "audit", 1 }, { "publishing", 2 }, { "before_users", 2 },
+        { "before_credentials", 2 }, { "before_codes", 2 }, { NULL, 0 },
 };
-static const char *const state_tables[] = { "tracking", "tally", "totp_used", "login_audit", NULL };
+static const struct table state_tables[] = {
+        { "tracking", 1 }, { "tally", 1 }, { "totp_used", 1 }, { "login_audit", 1 }, { NULL, 0 },
+};
 
 static const struct schema schemas[] = {
-        [STORE_PUBLIC]  = { "roles.db", ROLES_SCHEMA_PUBLIC, public_migrations, public_tables },
-        [STORE_SECRETS] = { "secrets.db", ROLES_SCHEMA_SECRETS, secrets_migrations, secrets_tables },
-        [STORE_STATE]   = { "state.db", ROLES_SCHEMA_STATE, state_migrations, state_tables },
+        [STORE_PUBLIC]  = { "roles.db", ROLES_SCHEMA_PUBLIC, 1, public_migrations, public_tables },
+        /* A version 1 secrets.db has no before-images, so no change of it can be in flight:
+         * readers read its tables as they are, and logins go on after an upgrade until a writer
+         * migrates the file (store_before.c). */
+        [STORE_SECRETS] = { "secrets.db", ROLES_SCHEMA_SECRETS, 1, secrets_migrations, secrets_tables },
+        [STORE_STATE]   = { "state.db", ROLES_SCHEMA_STATE, 1, state_migrations, state_tables },
 };
 
 /*
@@ -218,13 +231,15 @@ static const struct schema schemas[] = {
  * lookup per table, loading the schema if this is the connection's first question), not with
  * SQL: this runs on every open, in every login and in every process's first name lookup.
  */
-static int check_tables(struct roles_store *s, sqlite3 *db, const struct schema *sc) {
-        for (const char *const *t = sc->tables; *t; t++) {
+static int check_tables(struct roles_store *s, sqlite3 *db, const struct schema *sc, int version) {
+        for (const struct table *t = sc->tables; t->name; t++) {
+                if (t->since > version)
+                        continue;
                 /* No column named: only whether the table exists (a view is an error too). */
-                int rc = sqlite3_table_column_metadata(db, "main", *t, NULL, NULL, NULL, NULL, NULL, NULL);
+                int rc = sqlite3_table_column_metadata(db, "main", t->name, NULL, NULL, NULL, NULL, NULL, NULL);
                 if (rc == SQLITE_ERROR)
                         return store_fail(s, -EPROTO, "%s has no table '%s': damaged or edited by hand; restore it from a backup",
-                                          sc->file, *t);
+                                          sc->file, t->name);
                 if (rc != SQLITE_OK)
                         return store_sql_fail(s, db, rc, sc->file);
         }
@@ -246,8 +261,9 @@ static int read_version(struct roles_store *s, sqlite3 *db, const char *file, in
         return 0;
 }
 
-/* 0 when the file was current, 1 when it was migrated, -errno. */
-int store_schema_check(struct roles_store *s, sqlite3 *db, enum store_file which, bool migrate) {
+/* 0 when the file was current (or, for a reader, old enough to read as it is), 1 when it was
+ * migrated, -errno. *ret_version (may be NULL): the version the file now has. */
+int store_schema_check(struct roles_store *s, sqlite3 *db, enum store_file which, bool migrate, int *ret_version) {
         const struct schema *sc = &schemas[which];
         int version = 0, r;
 
@@ -257,8 +273,12 @@ int store_schema_check(struct roles_store *s, sqlite3 *db, enum store_file which
         if (version > sc->version)
                 return store_fail(s, -EPROTO, "%s has schema version %d, newer than this build of roles knows (%d); "
                                   "upgrade roles", sc->file, version, sc->version);
-        if (version == sc->version)
-                return check_tables(s, db, sc);
+        if (version == sc->version || (!migrate && version >= sc->readable_from && version > 0)) {
+                r = check_tables(s, db, sc, version);
+                if (r >= 0 && ret_version)
+                        *ret_version = version;
+                return r;
+        }
         /* Version 0 is an empty file (or not a roles database): only init creates a schema
          * there. A writer that did would replace a roles.db truncated to nothing with an
          * empty one, and leave every user's secrets to be purged as orphans. */
@@ -284,6 +304,10 @@ int store_schema_check(struct roles_store *s, sqlite3 *db, enum store_file which
                 if (r < 0)
                         return r;
         }
-        r = check_tables(s, db, sc);
-        return r < 0 ? r : 1;
+        r = check_tables(s, db, sc, version);
+        if (r < 0)
+                return r;
+        if (ret_version)
+                *ret_version = version;
+        return 1;
 }

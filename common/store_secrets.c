@@ -2,6 +2,7 @@
 /* secrets.db (credentials, one-time codes) and the state.db operations an administrator makes. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "store-internal.h"
@@ -22,10 +23,10 @@ int roles_secret_get(struct roles_store *s, const char *uuid, struct roles_secre
 
         if ((r = store_require_secrets(s)) < 0)
                 return r;
-        sqlite3_stmt *st = store_stmt(s, s->sec,
+        sqlite3_stmt *st = store_stmt(s, s->sec, store_secrets_sql(s, SECRETS_READ(
                 "SELECT password_hash, password_changed_at, must_change_password, fs_uniquifier, "
-                "last_auth_sensitive_operation_at, email, totp_secret, activated_at "
-                "FROM " SQL_SECRETS_SEEN("credentials") " WHERE user_uuid = ?1");
+                "last_auth_sensitive_operation_at, email, totp_secret, activated_at FROM ", "credentials",
+                " WHERE user_uuid = ?1")));
         if (!st)
                 return -EIO;
         sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
@@ -60,8 +61,8 @@ int roles_secret_get(struct roles_store *s, const char *uuid, struct roles_secre
 /*
  * Write a user's secrets rows (SQL[0]; SQL[1] is the same write of the before-images): in a
  * writer, once their before-image is kept; outside one (PAM), to both, in one transaction, so
- * that the write holds whichever way a publish in flight ends (store_before.c). Returns the
- * rows changed, or -errno.
+ * that the write holds whichever way a publish in flight ends (store_before.c); a version 1
+ * file has no before-images. Returns the rows changed, or -errno.
  */
 static int secrets_write(struct roles_store *s, const char *uuid, const char *const sql[2], const char *types, ...) {
         va_list ap;
@@ -75,21 +76,26 @@ static int secrets_write(struct roles_store *s, const char *uuid, const char *co
                 va_end(ap);
                 return r;
         }
+        /* Outside a transaction, the savepoint is one: its RELEASE commits, and a RELEASE that
+         * fails (busy) leaves it open, so a failure then ends it with ROLLBACK. */
+        bool outermost = sqlite3_get_autocommit(s->sec);
         if ((r = store_exec_script(s, s->sec, "SAVEPOINT secrets_write")) < 0)
                 return r;
         int changed = 0;
-        for (int i = 0; i < 2 && r >= 0; i++) {
+        for (int i = 0; i < (s->sec_version >= 2 ? 2 : 1) && r >= 0; i++) {
                 va_start(ap, types);
                 r = store_vexec(s, s->sec, sql[i], types, ap);
                 va_end(ap);
                 changed += r > 0 ? r : 0;
         }
+        if (r >= 0)
+                r = store_exec_script(s, s->sec, "RELEASE secrets_write");
         if (r < 0) {
-                sqlite3_exec(s->sec, "ROLLBACK TO secrets_write; RELEASE secrets_write", NULL, NULL, NULL);
+                sqlite3_exec(s->sec, outermost ? "ROLLBACK" : "ROLLBACK TO secrets_write; RELEASE secrets_write", NULL,
+                             NULL, NULL);
                 return r;
         }
-        r = store_exec_script(s, s->sec, "RELEASE secrets_write");
-        return r < 0 ? r : changed;
+        return changed;
 }
 
 static int require_credentials(struct roles_store *s, int r) {
@@ -184,8 +190,8 @@ int roles_secret_get_code(struct roles_store *s, const char *uuid, enum roles_co
         int r;
         if ((r = store_require_secrets(s)) < 0)
                 return r;
-        sqlite3_stmt *st = store_stmt(s, s->sec,
-                "SELECT code_hash, expires_at, used_at FROM " SQL_SECRETS_SEEN("codes") " WHERE user_uuid = ?1 AND kind = ?2");
+        sqlite3_stmt *st = store_stmt(s, s->sec, store_secrets_sql(s, SECRETS_READ(
+                "SELECT code_hash, expires_at, used_at FROM ", "codes", " WHERE user_uuid = ?1 AND kind = ?2")));
         if (!st)
                 return -EIO;
         sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);

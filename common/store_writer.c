@@ -119,7 +119,7 @@ static int open_side_file(struct roles_store *s, const char *path, enum store_fi
         r = store_exec_script(s, *ret, "BEGIN IMMEDIATE");
         if (r < 0)
                 return r;
-        r = store_schema_check(s, *ret, which, true);
+        r = store_schema_check(s, *ret, which, true, which == STORE_SECRETS ? &s->sec_version : NULL);
         if (r < 0)
                 return r;
         /* state.db is what every login writes: never hold it across the change. */
@@ -241,7 +241,7 @@ static int stage_snapshot(struct roles_store *s) {
         r = store_exec_script(s, s->pub, "PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF; BEGIN IMMEDIATE");
         if (r < 0)
                 return r;
-        r = store_schema_check(s, s->pub, STORE_PUBLIC, true);
+        r = store_schema_check(s, s->pub, STORE_PUBLIC, true, NULL);
         if (r < 0)
                 return r;
         s->pub_migrated = r > 0;
@@ -317,6 +317,12 @@ static int purge_file(struct roles_store *s, sqlite3 *db, bool secrets) {
                         r = purge_one(s, db, "DELETE FROM credentials WHERE user_uuid = ?1", p, PURGE_SECRETS);
                         if (r >= 0)
                                 r = purge_one(s, db, "DELETE FROM codes WHERE user_uuid = ?1", p, PURGE_SECRETS);
+                        /* The deleted user's before-images too: published, the deletion needs
+                         * none, and they hold the user's hash and secrets. */
+                        if (r >= 0)
+                                r = purge_one(s, db, "DELETE FROM before_credentials WHERE user_uuid = ?1", p, PURGE_SECRETS);
+                        if (r >= 0)
+                                r = purge_one(s, db, "DELETE FROM before_codes WHERE user_uuid = ?1", p, PURGE_SECRETS);
                 } else {
                         r = purge_one(s, db, "DELETE FROM tally WHERE user_uuid = ?1", p, PURGE_TALLY);
                         if (r >= 0)
@@ -352,19 +358,8 @@ static void undo_secrets(struct roles_store *s, int64_t published) {
 
 /* A change that touched only secrets or state (a password, an unlock, a backup) leaves the
  * snapshot as it is: same file, same serial, nothing for readers to reload. */
-/* Said in the audit log, by the change whose start undid another one: what its writer (killed
- * between its two commits) left was taken back. */
-static int audit_undone(struct roles_store *s) {
-        if (!s->undone_serial)
-                return 0;
-        return roles_audit(s, "change.undone", "roles.db", "the change that was to publish snapshot %lld was cut short "
-                           "before it; its secrets.db part was undone", (long long) s->undone_serial);
-}
-
 static int commit_without_publishing(struct roles_store *s) {
-        int r = audit_undone(s);
-        if (r >= 0)
-                r = store_before_clear(s);
+        int r = store_before_clear(s);
         if (r >= 0)
                 r = store_exec_script(s, s->sec, "COMMIT");
         if (r < 0)
@@ -401,18 +396,16 @@ int store_writer_commit(struct roles_store *s) {
                 return store_fail(s, -errno, "%s: fsync: %s", s->stage_path, strerror(errno));
 
         /* Secrets first: the snapshot about to be published may refer to new rows. */
-        r = audit_undone(s);
-        if (r >= 0)
-                r = store_before_mark(s, serial);
+        r = store_before_mark(s, serial);
         if (r >= 0)
                 r = store_exec_script(s, s->sec, "COMMIT");
         if (r < 0)
                 return r;
 
         if (rename(s->stage_path, s->cfg.public_db) < 0) {
-                r = store_fail(s, -errno, "%s: cannot publish: %s", s->cfg.public_db, strerror(errno));
+                int e = errno;
                 undo_secrets(s, published);
-                return r;
+                return store_fail(s, -e, "%s: cannot publish: %s", s->cfg.public_db, strerror(e));
         }
         s->stage_path[0] = '\0';
         s->committed = true;

@@ -719,14 +719,15 @@ seen() {
         echo "$(awk '$1 == "shell" || $1 == "email" || $1 == "totp" { printf "%s ", $2 }' <<<"$show")$carol"
 }
 # The secrets.db bookkeeping: "UNPUBLISHED_MARKS BEFORE_IMAGES ORPHAN_SECRETS CAROL_AUDIT_ROWS"
-# (a mark is unpublished when its serial is above roles.db's; carol's audit rows are two: her
-# user and her personal group). A published change's images wait for the next writer.
+# (a mark is unpublished when its serial is above roles.db's; carol's audit rows are two, her
+# user and her personal group, not counting those of an undone change, marked "undone:"). A
+# published change's images wait for the next writer.
 bookkeeping() {
         sqlite3 "$DB/roles.db" "ATTACH '$DB/secrets.db' AS s;
 SELECT (SELECT count(*) FROM s.publishing WHERE serial > (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'serial'))
     || ' ' || (SELECT count(*) FROM s.before_users) || ' '
     || (SELECT count(*) FROM s.credentials WHERE user_uuid NOT IN (SELECT uuid FROM users)) || ' '
-    || (SELECT count(*) FROM s.audit WHERE target = 'carol');"
+    || (SELECT count(*) FROM s.audit WHERE target = 'carol' AND action NOT LIKE 'undone:%');"
 }
 # serial: roles.db's snapshot serial.
 serial() { sqlite3 -readonly "$DB/roles.db" "SELECT value FROM meta WHERE key = 'serial'"; }

@@ -271,11 +271,12 @@ static void test_init_keeps_data(void **state) {
 
 static void assert_email(struct roles_store *s, const char *uuid, const char *want);
 
-/* A secrets.db of version 1 (before the before-images): readers refuse it, the next writer
- * migrates it in its transaction and keeps every row. */
+/* A secrets.db of version 1 (before the before-images): readers read it as it is (no change
+ * of it can be in flight), a login writes it, and the next writer migrates it in its
+ * transaction, keeping every row. */
 static void test_secrets_v1_migrated(void **state) {
         struct test_env *e = *state;
-        char path[PATH_MAX], err[512] = "";
+        char path[PATH_MAX];
         struct roles_store *s = writer(e);
         struct roles_user alice = add_user(s, "alice");
         assert_ok(s, roles_secret_set_email(s, alice.uuid, "alice@example.org"));
@@ -284,9 +285,23 @@ static void test_secrets_v1_migrated(void **state) {
         raw_exec(path, "DROP TABLE publishing; DROP TABLE before_users; DROP TABLE before_credentials; "
                        "DROP TABLE before_codes; PRAGMA user_version = 1");
 
-        assert_int_equal(roles_store_open(&e->cfg, ROLES_STORE_LOGIN, &s, err, sizeof(err)), -EPROTO);
-        assert_non_null(strstr(err, "older"));
+        struct roles_store *login = test_reader(e, ROLES_STORE_LOGIN);
+        assert_email(login, alice.uuid, "alice@example.org");
+        assert_int_equal(list_count(login, ROLES_LIST_USER_SECRETS, alice.uuid), 1);
+        assert_ok(login, roles_secret_set_must_change(login, alice.uuid, true));
+        struct roles_secret sec;
+        assert_ok(login, roles_secret_get(login, alice.uuid, &sec));
+        assert_true(sec.must_change_password);
+        roles_secret_wipe(&sec);
+        roles_store_close(login);
         assert_int_equal(raw_int(path, "PRAGMA user_version"), 1);
+
+        /* A table of version 1 missing is still refused. */
+        raw_exec(path, "ALTER TABLE codes RENAME TO codes_gone");
+        char err[512] = "";
+        assert_int_equal(roles_store_open(&e->cfg, ROLES_STORE_LOGIN, &s, err, sizeof(err)), -EPROTO);
+        assert_non_null(strstr(err, "codes"));
+        raw_exec(path, "ALTER TABLE codes_gone RENAME TO codes");
 
         s = writer(e);
         test_commit(s);
@@ -1346,6 +1361,7 @@ struct cut_short {
         char pub[PATH_MAX], sec[PATH_MAX];
         struct roles_user alice;
         int64_t audit_before, published;
+        int64_t change_audit_rows;      /* the audit rows the change wrote */
 };
 
 static void cut_short(struct test_env *e, struct cut_short *c, bool put_back) {
@@ -1377,6 +1393,9 @@ static void cut_short(struct test_env *e, struct cut_short *c, bool put_back) {
         assert_int_equal(raw_int(c->sec, sql), c->published + 1);
         assert_int_equal(raw_int(c->sec, "SELECT count(*) FROM before_users"), 2);
         assert_int_equal(raw_int(c->sec, "SELECT count(*) FROM before_credentials"), 1);
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM audit WHERE id > %lld", (long long) c->audit_before);
+        c->change_audit_rows = raw_int(c->sec, sql);
+        assert_true(c->change_audit_rows >= 3);         /* user.mod (twice: the update, ours), carol's */
         if (put_back)
                 put_file(c->pub, old_roles, old_len);
         free(old_roles);
@@ -1427,11 +1446,14 @@ static void test_publish_cut_short_undone(void **state) {
         assert_int_equal(raw_int(c.sec, "SELECT count(*) FROM publishing"), 0);
         assert_int_equal(raw_int(c.sec, "SELECT count(*) FROM before_users"), 0);
         assert_int_equal(raw_int(c.sec, "SELECT count(*) FROM before_credentials"), 0);
-        /* Of the change's audit rows none is left; the undo has its own. */
-        char sql[160];
-        snprintf(sql, sizeof(sql), "SELECT count(*) FROM audit WHERE id > %lld AND action != 'change.undone'",
-                 (long long) c.audit_before);
+        /* The change's audit rows are marked undone; the undo has its own row. */
+        char sql[200];
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM audit WHERE id > %lld AND action NOT LIKE 'undone:%%' "
+                 "AND action != 'change.undone'", (long long) c.audit_before);
         assert_int_equal(raw_int(c.sec, sql), 0);
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM audit WHERE id > %lld AND action LIKE 'undone:%%'",
+                 (long long) c.audit_before);
+        assert_int_equal(raw_int(c.sec, sql), c.change_audit_rows);
         snprintf(sql, sizeof(sql), "SELECT count(*) FROM audit WHERE action = 'change.undone' AND detail LIKE '%% %lld %%'",
                  (long long) c.published + 1);
         assert_int_equal(raw_int(c.sec, sql), 1);
@@ -1455,6 +1477,58 @@ static void test_publish_cut_short_published(void **state) {
         assert_int_equal(raw_int(c.sec, "SELECT count(*) FROM credentials"), 2);
         assert_int_equal(raw_int(c.sec, "SELECT count(*) FROM publishing"), 0);
         assert_int_equal(raw_int(c.sec, "SELECT count(*) FROM before_credentials"), 0);
+}
+
+/* Two changes cut short in a row: the second writer undoes the first, then is cut short in turn;
+ * the third undoes the second. Both undos stay in the audit log, each change's rows are marked,
+ * and alice's email is the one from before both. */
+static void test_publish_cut_short_twice(void **state) {
+        struct test_env *e = *state;
+        struct cut_short c;
+        cut_short(e, &c, true);
+        size_t len;
+        char *first = test_read_file(c.pub, &len);
+        assert_non_null(first);
+
+        struct roles_store *s = writer(e);              /* undoes the first */
+        struct roles_user a = c.alice;
+        snprintf(a.gecos, sizeof(a.gecos), "Alice Second");
+        assert_ok(s, roles_user_update(s, &a));
+        assert_ok(s, roles_secret_set_email(s, a.uuid, "second@example.org"));
+        test_commit(s);
+        put_file(c.pub, first, len);                    /* ... and is cut short itself */
+        free(first);
+
+        s = writer(e);
+        test_commit(s);
+        struct roles_store *r = test_reader(e, ROLES_STORE_SECRETS);
+        assert_email(r, c.alice.uuid, "old@example.org");
+        roles_store_close(r);
+        assert_int_equal(raw_int(c.sec, "SELECT count(*) FROM audit WHERE action = 'change.undone'"), 2);
+        assert_int_equal(raw_int(c.sec, "SELECT count(*) FROM audit WHERE action LIKE 'undone:change.%'"), 0);
+        /* the first change's two user.mod rows, the second's one */
+        assert_int_equal(raw_int(c.sec, "SELECT count(*) FROM audit WHERE action = 'undone:user.mod'"), 3);
+        assert_int_equal(raw_int(c.sec, "SELECT count(*) FROM before_users"), 0);
+}
+
+/* A change that edits a user's secrets and deletes the user: once published, nothing of the
+ * user's secrets is left, before-images included. */
+static void test_publish_delete_drops_images(void **state) {
+        struct test_env *e = *state;
+        char sec_path[PATH_MAX];
+        path_in(e, "secrets.db", sec_path, sizeof(sec_path));
+        struct roles_store *s = writer(e);
+        struct roles_user zed = add_user(s, "zed");
+        assert_ok(s, roles_secret_set_email(s, zed.uuid, "zed@example.org"));
+        test_commit(s);
+
+        s = writer(e);
+        assert_ok(s, roles_secret_set_email(s, zed.uuid, "zed2@example.org"));
+        assert_ok(s, roles_user_delete(s, &zed));
+        test_commit(s);
+        assert_int_equal(raw_int(sec_path, "SELECT count(*) FROM credentials"), 0);
+        assert_int_equal(raw_int(sec_path, "SELECT count(*) FROM before_credentials"), 0);
+        assert_int_equal(raw_int(sec_path, "SELECT count(*) FROM before_codes"), 0);
 }
 
 /* The rename itself fails (roles.db became a directory): the error, and nothing changed. */
@@ -1493,7 +1567,9 @@ static void test_publish_rename_fails(void **state) {
         struct roles_store *r = test_reader(e, ROLES_STORE_SECRETS);
         assert_email(r, alice.uuid, "old@example.org");
         roles_store_close(r);
-        assert_int_equal(raw_int(sec_path, "SELECT count(*) FROM audit"), audit_rows);
+        assert_int_equal(raw_int(sec_path, "SELECT count(*) FROM audit WHERE action NOT LIKE 'undone:%' "
+                                           "AND action != 'change.undone'"), audit_rows);
+        assert_int_equal(raw_int(sec_path, "SELECT count(*) FROM audit WHERE action = 'change.undone'"), 1);
         assert_int_equal(raw_int(sec_path, "SELECT count(*) FROM publishing"), 0);
         assert_int_equal(raw_int(sec_path, "SELECT count(*) FROM before_users"), 0);
         assert_int_equal(raw_int(sec_path, "SELECT count(*) FROM credentials WHERE email = 'old@example.org'"), 1);
@@ -1964,6 +2040,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_audit, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_publish_cut_short_undone, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_publish_cut_short_published, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_publish_cut_short_twice, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_publish_delete_drops_images, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_publish_rename_fails, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_secret_password, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_secret_codes, test_setup, test_teardown),
