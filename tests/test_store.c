@@ -1531,6 +1531,38 @@ static void test_publish_delete_drops_images(void **state) {
         assert_int_equal(raw_int(sec_path, "SELECT count(*) FROM before_codes"), 0);
 }
 
+/* A login's secrets write whose commit cannot get the file (a reader holds it past the busy
+ * wait, about 10 s): the write fails, and nothing is left half done: no transaction left open
+ * (which would keep its lock and block every later reader), no change. */
+static void test_login_write_commit_busy(void **state) {
+        struct test_env *e = *state;
+        char sec_path[PATH_MAX];
+        path_in(e, "secrets.db", sec_path, sizeof(sec_path));
+        struct roles_store *s = writer(e);
+        struct roles_user alice = add_user(s, "alice");
+        test_commit(s);
+
+        struct roles_store *login = test_reader(e, ROLES_STORE_LOGIN);
+        sqlite3 *holder = raw_open(sec_path, false);
+        assert_int_equal(sqlite3_exec(holder, "BEGIN; SELECT count(*) FROM credentials", NULL, NULL, NULL), SQLITE_OK);
+        assert_true(roles_secret_set_must_change(login, alice.uuid, true) < 0);
+        assert_int_equal(sqlite3_exec(holder, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(holder);
+
+        /* A new reader gets in at once, and sees no change. */
+        sqlite3 *reader = raw_open(sec_path, false);
+        sqlite3_stmt *st = NULL;
+        assert_int_equal(sqlite3_prepare_v2(reader, "SELECT must_change_password FROM credentials", -1, &st, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        assert_int_equal(sqlite3_column_int(st, 0), 0);
+        sqlite3_finalize(st);
+        sqlite3_close(reader);
+        /* And the login's next write works, and is committed. */
+        assert_ok(login, roles_secret_set_must_change(login, alice.uuid, true));
+        assert_int_equal(raw_int(sec_path, "SELECT must_change_password FROM credentials"), 1);
+        roles_store_close(login);
+}
+
 /* The rename itself fails (roles.db became a directory): the error, and nothing changed. */
 static void test_publish_rename_fails(void **state) {
         struct test_env *e = *state;
@@ -2043,6 +2075,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_publish_cut_short_twice, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_publish_delete_drops_images, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_publish_rename_fails, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_login_write_commit_busy, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_secret_password, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_secret_codes, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_tampered_user_rows, test_setup, test_teardown),
