@@ -21,12 +21,13 @@ enum which_db { PUB, SEC, STATE };
         " AND c.used_at IS NULL AND c.expires_at > ?2) AS pending_codes " \
         "FROM " credentials " WHERE user_uuid = ?1"
 
-/* ?1 is the listing's argument (NULL for "all"), ?2 the current time where a query needs it.
- * sql_v1, where set: the query for a version 1 secrets.db (no before-images). */
+/* A version 1 secrets.db has no before-images: its rows are what every reader sees. */
+static const char user_secrets_v1[] = USER_SECRETS("credentials", "codes");
+
+/* ?1 is the listing's argument (NULL for "all"), ?2 the current time where a query needs it. */
 static const struct {
         enum which_db db;
         const char *sql;
-        const char *sql_v1;
 } listings[_ROLES_LIST_MAX] = {
         [ROLES_LIST_USERS] = { PUB,
                 "SELECT name, uid, gid, gecos AS full_name, home, shell, " YESNO("enabled") " AS enabled, "
@@ -48,8 +49,7 @@ static const struct {
                 "CASE WHEN a.until IS NOT NULL AND a.until <= ?2 THEN 'ended' ELSE 'current' END AS status "
                 "FROM role_assignments a JOIN roles r ON r.id = a.role_id JOIN metaroles m ON m.id = r.metarole_id "
                 "JOIN users u ON u.id = a.user_id WHERE u.name = ?1 ORDER BY r.name" },
-        [ROLES_LIST_USER_SECRETS] = { SEC, USER_SECRETS(SQL_SECRETS_SEEN("credentials"), SQL_SECRETS_SEEN("codes")),
-                                      USER_SECRETS("credentials", "codes") },
+        [ROLES_LIST_USER_SECRETS] = { SEC, USER_SECRETS(SQL_SECRETS_SEEN("credentials"), SQL_SECRETS_SEEN("codes")) },
         [ROLES_LIST_USER_STATE] = { STATE,
                 "SELECT coalesce(t.failures, 0) AS failures, " T("t.locked_until") " AS locked_until, "
                 T("k.last_login_at") " AS last_login, k.last_login_ip AS last_login_ip, "
@@ -99,7 +99,7 @@ int roles_store_list(struct roles_store *s, enum roles_listing what, const char 
         if (r < 0)
                 return r;
         sqlite3 *db = listings[what].db == PUB ? s->pub : listings[what].db == SEC ? s->sec : s->state;
-        const char *sql = listings[what].sql_v1 && s->sec_version < 2 ? listings[what].sql_v1 : listings[what].sql;
+        const char *sql = what == ROLES_LIST_USER_SECRETS && s->sec_version < 2 ? user_secrets_v1 : listings[what].sql;
         sqlite3_stmt *st = store_stmt(s, db, sql);
         if (!st)
                 return -EIO;
