@@ -8,8 +8,6 @@
 
 #include "store.h"
 
-#define STMT_CACHE_MAX 128
-
 struct stmt_cache_entry {
         sqlite3 *db;
         const char *sql;        /* compared by address: every statement is a static string */
@@ -57,8 +55,9 @@ struct roles_store {
         int64_t undone_serial;  /* a change that never published this snapshot, undone at our start */
         char actor[128];
 
-        struct stmt_cache_entry stmts[STMT_CACHE_MAX];
-        size_t n_stmts;
+        /* Grows as statements are first used; bounded by the static SQL strings of the code. */
+        struct stmt_cache_entry *stmts;
+        size_t n_stmts, n_stmts_allocated;
 
         char err[512];
 };

@@ -56,20 +56,24 @@ sqlite3_stmt *store_stmt(struct roles_store *s, sqlite3 *db, const char *sql) {
                         return s->stmts[i].stmt;
                 }
 
+        if (s->n_stmts == s->n_stmts_allocated) {
+                size_t n = s->n_stmts_allocated ? 2 * s->n_stmts_allocated : 32;
+                struct stmt_cache_entry *grown = reallocarray(s->stmts, n, sizeof(*grown));
+                if (!grown) {
+                        store_fail(s, -ENOMEM, "out of memory");
+                        return NULL;
+                }
+                s->stmts = grown;
+                s->n_stmts_allocated = n;
+        }
+
         sqlite3_stmt *st = NULL;
         int rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
         if (rc != SQLITE_OK) {
                 store_sql_fail(s, db, rc, "prepare");
                 return NULL;
         }
-        if (s->n_stmts < STMT_CACHE_MAX)
-                s->stmts[s->n_stmts++] = (struct stmt_cache_entry) { db, sql, st };
-        else {
-                /* Should never happen: there are fewer static statements than slots. */
-                sqlite3_finalize(st);
-                store_fail(s, -ENOMEM, "statement cache full");
-                return NULL;
-        }
+        s->stmts[s->n_stmts++] = (struct stmt_cache_entry) { db, sql, st };
         return st;
 }
 
@@ -477,6 +481,7 @@ void roles_store_close(struct roles_store *s) {
                 close(s->stage_fd);
         if (s->lock_fd >= 0)
                 close(s->lock_fd);
+        free(s->stmts);
         free(s->purges);
         free(s);
 }
