@@ -21,10 +21,14 @@ enum which_db { PUB, SEC, STATE };
         " AND c.used_at IS NULL AND c.expires_at > ?2) AS pending_codes " \
         "FROM " credentials " WHERE user_uuid = ?1"
 
-/* A version 1 secrets.db has no before-images: its rows are what every reader sees. */
-static const char user_secrets_v1[] = USER_SECRETS("credentials", "codes");
+/* Read through the before-images, or from a version 1 secrets.db as it is (store_secrets_sql). */
+static const char *const user_secrets_sql[2] = {
+        USER_SECRETS("credentials", "codes"),
+        USER_SECRETS(SQL_SECRETS_SEEN("credentials"), SQL_SECRETS_SEEN("codes")),
+};
 
-/* ?1 is the listing's argument (NULL for "all"), ?2 the current time where a query needs it. */
+/* ?1 is the listing's argument (NULL for "all"), ?2 the current time where a query needs it;
+ * sql NULL: the query depends on the file's version (user_secrets_sql). */
 static const struct {
         enum which_db db;
         const char *sql;
@@ -49,7 +53,7 @@ static const struct {
                 "CASE WHEN a.until IS NOT NULL AND a.until <= ?2 THEN 'ended' ELSE 'current' END AS status "
                 "FROM role_assignments a JOIN roles r ON r.id = a.role_id JOIN metaroles m ON m.id = r.metarole_id "
                 "JOIN users u ON u.id = a.user_id WHERE u.name = ?1 ORDER BY r.name" },
-        [ROLES_LIST_USER_SECRETS] = { SEC, USER_SECRETS(SQL_SECRETS_SEEN("credentials"), SQL_SECRETS_SEEN("codes")) },
+        [ROLES_LIST_USER_SECRETS] = { SEC, NULL },
         [ROLES_LIST_USER_STATE] = { STATE,
                 "SELECT coalesce(t.failures, 0) AS failures, " T("t.locked_until") " AS locked_until, "
                 T("k.last_login_at") " AS last_login, k.last_login_ip AS last_login_ip, "
@@ -99,7 +103,7 @@ int roles_store_list(struct roles_store *s, enum roles_listing what, const char 
         if (r < 0)
                 return r;
         sqlite3 *db = listings[what].db == PUB ? s->pub : listings[what].db == SEC ? s->sec : s->state;
-        const char *sql = what == ROLES_LIST_USER_SECRETS && s->sec_version < 2 ? user_secrets_v1 : listings[what].sql;
+        const char *sql = listings[what].sql ? listings[what].sql : store_secrets_sql(s, user_secrets_sql);
         sqlite3_stmt *st = store_stmt(s, db, sql);
         if (!st)
                 return -EIO;
