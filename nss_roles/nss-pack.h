@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "host_accounts.h"
 #include "store.h"
 
 /* A field: bytes in a roles_user or in a derived line, not NUL-terminated there. */
@@ -28,10 +29,13 @@ struct nss_passwd {
         gid_t gid;
 };
 
-/* A group entry: its members as "a,b,c" (invalid names in it are left out when packing). */
+/* A group entry: its members as "a,b,c". Invalid names in it are left out when packing, and
+ * so are the host's own users' names when host is set: a roles group must not lend its
+ * membership to a local account that shares a name with one of its members. */
 struct nss_group {
         struct nss_field name, members;
         gid_t gid;
+        const struct host_accounts *host;
 };
 
 void nss_passwd_from_user(const struct roles_user *u, struct nss_passwd *ret);

@@ -9,6 +9,7 @@
 #include <nss.h>
 #include <stdbool.h>
 
+#include "host_accounts.h"
 #include "store.h"
 
 enum nss_db { NSS_DB_PUBLIC, NSS_DB_SECRETS };
@@ -21,6 +22,14 @@ enum nss_db { NSS_DB_PUBLIC, NSS_DB_SECRETS };
  */
 int nss_enter(enum nss_db db, struct roles_store **ret);
 void nss_leave(void);
+
+/* With the lock held after nss_enter()/nss_store(): the host's own accounts, current to within
+ * a second, which every entry must be checked against before it is served (host_accounts.h). */
+const struct host_accounts *nss_host(void);
+
+/* Changes whenever what an answer depends on may have changed (a new snapshot or new host
+ * files), for what the entry points cache between calls. */
+uint64_t nss_generation(void);
 
 /* nss_enter() in two steps, for a call that needs a store only now and then: nss_begin() takes
  * the lock (-EDEADLK on re-entry, nothing held); nss_store(), with the lock held, returns the

@@ -141,14 +141,14 @@ int nss_pack_passwd(const struct nss_passwd *e, struct passwd *pw, char *buf, si
         return 0;
 }
 
-/* Walk the valid names of an "a,b,c" list: count them and their bytes, or copy them out. */
-static void each_member(struct nss_field list, size_t *ret_n, size_t *ret_bytes, char **mem, char **p) {
+/* Walk the servable names of e's "a,b,c" list: count them and their bytes, or copy them out. */
+static void each_member(const struct nss_group *e, size_t *ret_n, size_t *ret_bytes, char **mem, char **p) {
         size_t n = 0, bytes = 0;
-        const char *q = list.p, *end = list.p + list.n;
+        const char *q = e->members.p, *end = e->members.p + e->members.n;
         while (q < end) {
                 const char *comma = memchr(q, ',', (size_t) (end - q));
                 struct nss_field name = { q, (size_t) ((comma ? comma : end) - q) };
-                if (field_name_ok(name)) {
+                if (field_name_ok(name) && !(e->host && host_accounts_has_user_n(e->host, name.p, name.n))) {
                         if (mem)
                                 mem[n] = put_field(p, name);
                         n++;
@@ -163,7 +163,7 @@ static void each_member(struct nss_field list, size_t *ret_n, size_t *ret_bytes,
 int nss_pack_group(const struct nss_group *e, struct group *gr, char *buf, size_t len) {
         size_t pad = (alignof(char *) - ((uintptr_t) buf % alignof(char *))) % alignof(char *);
         size_t n, member_bytes;
-        each_member(e->members, &n, &member_bytes, NULL, NULL);
+        each_member(e, &n, &member_bytes, NULL, NULL);
         size_t strings = e->name.n + 1 + 2 + member_bytes;
         if (n + 1 > (SIZE_MAX - strings - pad) / sizeof(char *))
                 return -ERANGE;
@@ -176,7 +176,7 @@ int nss_pack_group(const struct nss_group *e, struct group *gr, char *buf, size_
         gr->gr_name = put_field(&p, e->name);
         gr->gr_passwd = put(&p, "x");
         gr->gr_gid = e->gid;
-        each_member(e->members, &n, &member_bytes, mem, &p);
+        each_member(e, &n, &member_bytes, mem, &p);
         mem[n] = NULL;
         gr->gr_mem = mem;
         return 0;

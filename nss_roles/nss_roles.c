@@ -83,6 +83,22 @@ static int bucket_next_line(struct roles_store *s, struct bucket_cursor *c, buck
         }
 }
 
+/* ---- the host's own accounts win --------------------------------------------------------------- */
+
+/* With the lock held: is this entry one the host's own files hold by name or id (so never
+ * ours to serve)? See host_accounts.h. */
+static bool user_clashes(const struct roles_user *u) {
+        return host_accounts_user_clashes(nss_host(), u->name, strlen(u->name), u->uid, u->gid);
+}
+
+static bool passwd_line_clashes(const struct nss_passwd *e) {
+        return host_accounts_user_clashes(nss_host(), e->name.p, e->name.n, e->uid, e->gid);
+}
+
+static bool group_clashes(const char *name, size_t name_len, gid_t gid) {
+        return host_accounts_group_clashes(nss_host(), name, name_len, gid);
+}
+
 /* ---- passwd ---------------------------------------------------------------------------------- */
 
 static enum nss_status lookup_passwd(const char *name, uid_t uid, struct passwd *pw, char *buf, size_t len, int *errnop) {
@@ -94,6 +110,8 @@ static enum nss_status lookup_passwd(const char *name, uid_t uid, struct passwd 
         if (r < 0)
                 return finish(r, errnop, saved);
         r = name ? roles_user_by_name(s, name, &u) : roles_user_by_uid(s, uid, &u);
+        if (r == 0 && user_clashes(&u))
+                r = -ENOENT;
         nss_leave();
         if (r == 0) {
                 nss_passwd_from_user(&u, &e);
@@ -169,7 +187,7 @@ enum nss_status _nss_roles_getpwent_r(struct passwd *pw, char *buf, size_t len, 
                 r = bucket_next_line(s, &pw_cursor, roles_nss_passwd_bucket, &line, &next);
                 if (r < 0)
                         break;
-                if (nss_parse_passwd(line, (size_t) r, roles_store_config(s), &e) < 0) {
+                if (nss_parse_passwd(line, (size_t) r, roles_store_config(s), &e) < 0 || passwd_line_clashes(&e)) {
                         pw_cursor.pos = next;   /* not servable: as if it were not there */
                         continue;
                 }
@@ -190,7 +208,7 @@ static int fill_group(struct roles_store *s, const struct roles_nss_group *g, st
         int r = roles_nss_group_members(s, g, time(NULL), &members);
         if (r == 0) {
                 struct nss_group e = { .name = { g->name, strlen(g->name) }, .gid = g->gid,
-                                       .members = { members, strlen(members) } };
+                                       .members = { members, strlen(members) }, .host = nss_host() };
                 r = nss_pack_group(&e, gr, buf, len);
         }
         free(members);
@@ -205,6 +223,8 @@ static enum nss_status lookup_group(const char *name, gid_t gid, struct group *g
         if (r < 0)
                 return finish(r, errnop, saved);
         r = name ? roles_nss_group_by_name(s, name, &g) : roles_nss_group_by_gid(s, gid, &g);
+        if (r == 0 && group_clashes(g.name, strlen(g.name), g.gid))
+                r = -ENOENT;
         if (r == 0)
                 r = fill_group(s, &g, gr, buf, len);
         nss_leave();
@@ -264,8 +284,12 @@ static int next_bucket_group(struct roles_store *s, struct group *gr, char *buf,
                 if (r < 0)
                         return r;
                 r = nss_parse_group(line, (size_t) r, roles_store_config(s), &e);
-                if (r == 0)
+                if (r == 0 && group_clashes(e.name.p, e.name.n, e.gid))
+                        r = -EBADMSG;
+                if (r == 0) {
+                        e.host = nss_host();
                         r = nss_pack_group(&e, gr, buf, len);
+                }
                 if (r == -EBADMSG) {
                         gr_cursor.buckets.pos = next;   /* not servable: as if it were not there */
                         continue;
@@ -278,21 +302,28 @@ static int next_bucket_group(struct roles_store *s, struct group *gr, char *buf,
 
 /* The next published metarole group: 0 packed, -ENOENT at the end. */
 static int next_metarole_group(struct roles_store *s, struct group *gr, char *buf, size_t len) {
-        if (gr_cursor.next == gr_cursor.n) {
-                if (gr_cursor.exhausted)
-                        return -ENOENT;
-                gr_cursor.n = gr_cursor.next = 0;
-                int r = roles_nss_metarole_groups_after(s, gr_cursor.after, PAGE, add_group_to_page, NULL);
-                if (r < 0)
-                        return r;
-                gr_cursor.exhausted = r == 0;
-                if (gr_cursor.n == 0)
-                        return -ENOENT;
+        for (;;) {
+                if (gr_cursor.next == gr_cursor.n) {
+                        if (gr_cursor.exhausted)
+                                return -ENOENT;
+                        gr_cursor.n = gr_cursor.next = 0;
+                        int r = roles_nss_metarole_groups_after(s, gr_cursor.after, PAGE, add_group_to_page, NULL);
+                        if (r < 0)
+                                return r;
+                        gr_cursor.exhausted = r == 0;
+                        if (gr_cursor.n == 0)
+                                return -ENOENT;
+                }
+                const struct roles_nss_group *g = &gr_cursor.page[gr_cursor.next];
+                if (group_clashes(g->name, strlen(g->name), g->gid)) {
+                        gr_cursor.after = gr_cursor.page[gr_cursor.next++].gid;   /* as if it were not there */
+                        continue;
+                }
+                int r = fill_group(s, g, gr, buf, len);
+                if (r == 0)
+                        gr_cursor.after = gr_cursor.page[gr_cursor.next++].gid;
+                return r;
         }
-        int r = fill_group(s, &gr_cursor.page[gr_cursor.next], gr, buf, len);
-        if (r == 0)
-                gr_cursor.after = gr_cursor.page[gr_cursor.next++].gid;
-        return r;
 }
 
 EXPORT enum nss_status _nss_roles_getgrent_r(struct group *gr, char *buf, size_t len, int *errnop);
@@ -359,6 +390,57 @@ static int append_gids(const struct gid_list *l, gid_t skip, long *start, long *
         return 0;
 }
 
+/*
+ * The gids of roles groups whose name is a host group's (found by looking each host group name
+ * up in the snapshot), kept until the snapshot or the host files change. Their gid is not the
+ * host's, so only their name says they must not be handed out. The caller holds the lock.
+ */
+static struct {
+        bool valid;
+        uint64_t generation;
+        gid_t *gids;
+        size_t n;
+} named_clashes;
+
+static int refresh_named_clashes(struct roles_store *s) {
+        const struct host_accounts *h = nss_host();
+        if (named_clashes.valid && named_clashes.generation == nss_generation())
+                return 0;
+        gid_t *gids = calloc(h->group.n_names + 1, sizeof(gid_t));
+        size_t n = 0;
+        if (!gids)
+                return -ENOMEM;
+        for (size_t i = 0; i < h->group.n_names; i++) {
+                struct roles_nss_group g;
+                int r = roles_nss_group_by_name(s, h->group.names[i], &g);
+                if (r == 0)
+                        gids[n++] = g.gid;
+                else if (r != -ENOENT) {
+                        free(gids);
+                        return r;
+                }
+        }
+        free(named_clashes.gids);
+        named_clashes.gids = gids;
+        named_clashes.n = n;
+        named_clashes.generation = nss_generation();
+        named_clashes.valid = true;
+        return 0;
+}
+
+/* Leave out of l the gids the host's files forbid us to hand out (see host_accounts.h). */
+static void drop_clashing_gids(struct gid_list *l) {
+        size_t kept = 0;
+        for (size_t i = 0; i < l->n; i++) {
+                bool clash = host_accounts_has_gid(nss_host(), l->gids[i]);
+                for (size_t k = 0; k < named_clashes.n && !clash; k++)
+                        clash = named_clashes.gids[k] == l->gids[i];
+                if (!clash)
+                        l->gids[kept++] = l->gids[i];
+        }
+        l->n = kept;
+}
+
 EXPORT enum nss_status _nss_roles_initgroups_dyn(const char *user, gid_t group, long *start, long *size,
                                                  gid_t **groupsp, long limit, int *errnop);
 enum nss_status _nss_roles_initgroups_dyn(const char *user, gid_t group, long *start, long *size,
@@ -371,8 +453,12 @@ enum nss_status _nss_roles_initgroups_dyn(const char *user, gid_t group, long *s
         if (r < 0)
                 return finish(r, errnop, saved);
         r = roles_user_by_name(s, user, &u);
+        if (r == 0 && user_clashes(&u))
+                r = -ENOENT;
         if (r == 0)
                 r = roles_nss_user_gids(s, &u, time(NULL), add_gid, &l);
+        if (r == 0 && (r = refresh_named_clashes(s)) == 0)
+                drop_clashing_gids(&l);
         nss_release_before_setuid();
         nss_leave();
         if (r == 0)
@@ -398,6 +484,8 @@ enum nss_status _nss_roles_getspnam_r(const char *name, struct spwd *sp, char *b
         if (r < 0)
                 return finish(r, errnop, saved);
         r = roles_user_by_name(s, name, &u);
+        if (r == 0 && user_clashes(&u))
+                r = -ENOENT;
         if (r == 0)
                 r = fill_shadow(s, &u, sp, buf, len);
         nss_close_store(NSS_DB_SECRETS);
@@ -480,15 +568,21 @@ enum nss_status _nss_roles_getspent_r(struct spwd *sp, char *buf, size_t len, in
         int r = nss_begin();
         if (r < 0)
                 return finish(r, errnop, saved);
-        if (sp_cursor.next == sp_cursor.n)
-                r = sp_cursor.exhausted ? -ENOENT : fetch_shadow_page();
-        if (r == 0) {
+        while (r == 0) {
+                if (sp_cursor.next == sp_cursor.n && (r = sp_cursor.exhausted ? -ENOENT : fetch_shadow_page()) < 0)
+                        break;
                 const struct shadow_entry *e = &sp_cursor.page[sp_cursor.next];
+                if (user_clashes(&e->user)) {
+                        sp_cursor.after = e->user.uid;  /* as if it were not there */
+                        sp_cursor.next++;
+                        continue;
+                }
                 r = nss_pack_shadow(&e->user, &e->shadow, sp, buf, len);
                 if (r == 0) {
                         sp_cursor.after = e->user.uid;
                         sp_cursor.next++;
                 }
+                break;
         }
         nss_leave();
         return finish(r, errnop, saved);

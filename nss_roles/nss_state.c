@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "host_accounts.h"
 #include "roles-build.h"
 
 /* How often, at most, we look whether roles.db was replaced (a rename by rolesctl). */
@@ -26,6 +27,9 @@ static struct {
         dev_t dev;
         ino_t ino;
         struct timespec checked;
+        struct host_accounts host;      /* /etc/passwd and /etc/group, read by the first lookup */
+        struct timespec host_checked;
+        uint64_t generation;            /* bumped by a new snapshot and by new host files */
 } state;
 
 static void drop_stores(void) {
@@ -154,18 +158,55 @@ int nss_begin(void) {
         return 0;
 }
 
+/*
+ * The host's own files, read by the first lookup of a process and then looked at no more than
+ * once a second, as roles.db is. Unreadable: no answer at all (the rule cannot be applied).
+ */
+static int check_host(void) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+        if (state.host.passwd.loaded && state.host.group.loaded && !elapsed(&state.host_checked, &now))
+                return 0;
+        if (!state.host.passwd.path)
+                host_accounts_init(&state.host, HOST_PASSWD_PATH, HOST_GROUP_PATH);
+        uint64_t before = state.host.generation;
+        int r = host_accounts_refresh(&state.host);
+        if (r < 0)
+                return r;
+        state.host_checked = now;
+        if (state.host.generation != before)
+                state.generation++;
+        return 0;
+}
+
+static int unavailable(int r) {
+        return r == -ENOMEM ? r : -(NSS_E_UNAVAIL | (r > -NSS_E_UNAVAIL ? -r : EIO));
+}
+
 int nss_store(enum nss_db db, struct roles_store **ret) {
         check_current();
+        int r = check_host();
+        if (r < 0)
+                return unavailable(r);
         if (!state.stores[db]) {
-                int r = open_store(db);
+                r = open_store(db);
                 /* Whatever kept the database from opening (missing, unreadable, not a database, a
                  * newer schema, a bad configuration), it is not "no such entry": the answer is
                  * UNAVAIL, with the reason in *errnop. */
                 if (r < 0)
-                        return r == -ENOMEM ? r : -(NSS_E_UNAVAIL | (r > -NSS_E_UNAVAIL ? -r : EIO));
+                        return unavailable(r);
+                state.generation++;
         }
         *ret = state.stores[db];
         return 0;
+}
+
+const struct host_accounts *nss_host(void) {
+        return &state.host;
+}
+
+uint64_t nss_generation(void) {
+        return state.generation;
 }
 
 int nss_enter(enum nss_db db, struct roles_store **ret) {

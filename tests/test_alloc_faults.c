@@ -420,7 +420,7 @@ static char new_hash[ROLES_HASH_ENCODED_MAX];
 #define GID_STAFF 20500u
 
 /*
- * alice   operator (-> senior -> staff: login.test; db.read on the role), in devs
+ * alice   operator (-> senior -> crew: login.test; db.read on the role), in devs
  * rita    no role, in devs: refused by permission=login.test
  * tom     operator, TOTP enrolled
  * lou     operator, locked out until an administrator unlocks
@@ -461,14 +461,14 @@ static void build_database(void) {
         assert_ok(s, roles_group_add_member(s, &devs, &alice));
         assert_ok(s, roles_group_add_member(s, &devs, &rita));
 
-        struct roles_metarole staff = { 0 }, senior = { 0 };
-        roles_strcpy(staff.code, sizeof(staff.code), "staff");
+        struct roles_metarole crew = { 0 }, senior = { 0 };
+        roles_strcpy(crew.code, sizeof(crew.code), "crew");
         roles_strcpy(senior.code, sizeof(senior.code), "senior");
-        assert_ok(s, roles_metarole_add(s, &staff));
+        assert_ok(s, roles_metarole_add(s, &crew));
         assert_ok(s, roles_metarole_add(s, &senior));
-        assert_ok(s, roles_metarole_include(s, &senior, &staff));
-        assert_ok(s, roles_metarole_grant(s, &staff, "login.test"));
-        assert_ok(s, roles_metarole_publish(s, &staff, GID_STAFF));
+        assert_ok(s, roles_metarole_include(s, &senior, &crew));
+        assert_ok(s, roles_metarole_grant(s, &crew, "login.test"));
+        assert_ok(s, roles_metarole_publish(s, &crew, GID_STAFF));
 
         struct roles_role operator = { 0 };
         roles_strcpy(operator.name, sizeof(operator.name), "operator");
@@ -765,7 +765,7 @@ static struct fault_case core_reads[] = {
         CORE_READ("roles_check, refused (disabled)", READ_CHECK, .who = "dan", .perm = "db.read",
                   .expect = "dan db.read: 0"),
         CORE_READ("roles_resolve", READ_RESOLVE, .who = "alice",
-                  .expect = "metarole staff via 0/0 grant db.read 0/0 grant login.test 1/1"),
+                  .expect = "metarole crew via 0/0 grant db.read 0/0 grant login.test 1/1"),
 };
 
 static void test_core_reads(void **state) {
@@ -1177,12 +1177,12 @@ static struct fault_case nss_warm[] = {
         NSS("getpwnam_r", NSS_PWNAM, .who = "alice", .expect = "alice:x:10100:10100:Alice:"),
         NSS("getpwuid_r", NSS_PWUID, .id = 10101, .expect = "rita:x:10101:10101:Rita:"),
         NSS("getgrnam_r (members)", NSS_GRNAM, .who = "devs", .expect = "devs:x:20100:alice,rita"),
-        NSS("getgrnam_r (published metarole)", NSS_GRNAM, .who = "staff", .expect = "staff:x:20500:alice,lou,tom\n"),
+        NSS("getgrnam_r (published metarole)", NSS_GRNAM, .who = "crew", .expect = "crew:x:20500:alice,lou,tom\n"),
         NSS("getgrgid_r", NSS_GRGID, .id = GID_DEVS, .expect = "devs:x:20100:alice,rita"),
         NSS("getspnam_r", NSS_SPNAM, .who = "lou", .expect = "lou:!:"),
         NSS("initgroups_dyn", NSS_INITGROUPS, .who = "alice", .id = 10100, .expect = "10100 20100 20500 "),
         NSS("getpwent_r", NSS_PWENT, .expect = "alice:x:10100"),
-        NSS("getgrent_r", NSS_GRENT, .expect = "staff:x:20500:alice,lou,tom\n"),
+        NSS("getgrent_r", NSS_GRENT, .expect = "crew:x:20500:alice,lou,tom\n"),
 };
 
 /*

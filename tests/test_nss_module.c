@@ -116,16 +116,16 @@ struct person {
 
 /* The named users, in uid order. Their personal groups have gid == uid. */
 static const struct person people[] = {
-        { "alice", 10100, "Alice Archer,Room 1,,", true },     /* devs; staff through lead (senior > staff) */
+        { "alice", 10100, "Alice Archer,Room 1,,", true },     /* devs; crew through lead (senior > crew) */
         { "bob", 10101, "Bob Baker", true },                   /* devs; locked out (shadow '!') */
-        { "carol", 10102, "", true },                          /* expires in a year; staff through lead */
-        { "dave", 10103, "Dave D", false },                    /* disabled: in devs, not in staff */
-        { "erin", 10104, "Erin E", true },                     /* lead ended an hour ago: not in staff */
-        { "frank", 10105, "Frank F", true },                   /* account expired in 2020: not in staff */
+        { "carol", 10102, "", true },                          /* expires in a year; crew through lead */
+        { "dave", 10103, "Dave D", false },                    /* disabled: in devs, not in crew */
+        { "erin", 10104, "Erin E", true },                     /* lead ended an hour ago: not in crew */
+        { "frank", 10105, "Frank F", true },                   /* account expired in 2020: not in crew */
 };
 #define N_PEOPLE ROLES_N_ELEMENTS(people)
 #define N_USERS (N_PEOPLE + N_BULK)
-#define N_GROUPS (N_USERS + 3)  /* personal groups, devs, many, staff */
+#define N_GROUPS (N_USERS + 3)  /* personal groups, devs, many, crew */
 
 static void bulk_name(size_t i, char *buf, size_t size) {
         snprintf(buf, size, "bulk%03u", (unsigned) (i % 1000));
@@ -187,13 +187,13 @@ static void build_database(void) {
                 assert_store_ok(s, roles_group_add_member(s, &many, &b));
         }
 
-        struct roles_metarole staff = { 0 }, senior = { 0 };
-        roles_strcpy(staff.code, sizeof(staff.code), "staff");
+        struct roles_metarole crew = { 0 }, senior = { 0 };
+        roles_strcpy(crew.code, sizeof(crew.code), "crew");
         roles_strcpy(senior.code, sizeof(senior.code), "senior");
-        assert_store_ok(s, roles_metarole_add(s, &staff));
+        assert_store_ok(s, roles_metarole_add(s, &crew));
         assert_store_ok(s, roles_metarole_add(s, &senior));
-        assert_store_ok(s, roles_metarole_include(s, &senior, &staff));
-        assert_store_ok(s, roles_metarole_publish(s, &staff, GID_STAFF));
+        assert_store_ok(s, roles_metarole_include(s, &senior, &crew));
+        assert_store_ok(s, roles_metarole_publish(s, &crew, GID_STAFF));
         struct roles_role lead = { 0 };
         roles_strcpy(lead.name, sizeof(lead.name), "lead");
         roles_strcpy(lead.metarole, sizeof(lead.metarole), "senior");
@@ -527,7 +527,7 @@ static void test_group_buffers(void **state) {
         } groups[] = {
                 { "alice", 10100, NULL, 0 },
                 { "devs", GID_DEVS, devs_members, ROLES_N_ELEMENTS(devs_members) },
-                { "staff", GID_STAFF, staff_members, ROLES_N_ELEMENTS(staff_members) },
+                { "crew", GID_STAFF, staff_members, ROLES_N_ELEMENTS(staff_members) },
                 { "many", GID_MANY, NULL, N_BULK },
         };
         for (size_t i = 0; i < ROLES_N_ELEMENTS(groups); i++) {
@@ -672,7 +672,7 @@ static void test_errno_untouched(void **state) {
         NO_ERRNO(m.setpwent(1));
         NO_ERRNO(m.getpwent_r(&res.pw, buf, sizeof(buf), &errnop));
         NO_ERRNO(m.endpwent());
-        NO_ERRNO(m.getgrnam_r("staff", &res.gr, buf, sizeof(buf), &errnop));
+        NO_ERRNO(m.getgrnam_r("crew", &res.gr, buf, sizeof(buf), &errnop));
         NO_ERRNO(m.getgrgid_r(GID_MANY, &res.gr, buf, sizeof(buf), &errnop));
         NO_ERRNO(m.setgrent(0));
         NO_ERRNO(m.getgrent_r(&res.gr, buf, sizeof(buf), &errnop));
@@ -788,7 +788,7 @@ static void enumerate_growing(enum kind kind) {
                                 assert_int_equal(group_n_members(&res.gr), N_BULK);
                                 seen_many++;
                         } else if (gid == GID_STAFF) {
-                                assert_string_equal(res.gr.gr_name, "staff");
+                                assert_string_equal(res.gr.gr_name, "crew");
                                 expect_members(&res.gr, staff_members, 2);
                                 seen_staff++;
                         } else {
@@ -1044,7 +1044,7 @@ static bool lookup_ok(unsigned i) {
                        strcmp(res.gr.gr_mem[2], "dave") == 0;
         case 3:
                 return m.getgrgid_r(GID_STAFF, &res.gr, buf, sizeof(buf), &errnop) == NSS_STATUS_SUCCESS &&
-                       strcmp(res.gr.gr_name, "staff") == 0 && group_n_members(&res.gr) == 2;
+                       strcmp(res.gr.gr_name, "crew") == 0 && group_n_members(&res.gr) == 2;
         case 4:
                 return m.getspnam_r(name, &res.sp, buf, sizeof(buf), &errnop) == NSS_STATUS_SUCCESS &&
                        strcmp(res.sp.sp_namp, name) == 0 && strcmp(res.sp.sp_pwdp, "*") == 0;
@@ -1108,7 +1108,7 @@ static int child_lookups(void) {
         if (m.getpwuid_r(10101, &res.pw, buf, sizeof(buf), &errnop) != NSS_STATUS_SUCCESS ||
             strcmp(res.pw.pw_name, "bob") != 0)
                 return 11;
-        if (m.getgrnam_r("staff", &res.gr, buf, sizeof(buf), &errnop) != NSS_STATUS_SUCCESS ||
+        if (m.getgrnam_r("crew", &res.gr, buf, sizeof(buf), &errnop) != NSS_STATUS_SUCCESS ||
             group_n_members(&res.gr) != 2)
                 return 12;
         if (m.getspnam_r("dave", &res.sp, buf, sizeof(buf), &errnop) != NSS_STATUS_SUCCESS ||
@@ -1469,7 +1469,7 @@ static void test_unavailable(void **state) {
  * asked for several times. Built with ThreadSanitizer (build-tsan), any data race is fatal.
  */
 
-#define ENTRY_SLOTS (N_USERS + 3)       /* users or personal groups, then devs, many, staff */
+#define ENTRY_SLOTS (N_USERS + 3)       /* users or personal groups, then devs, many, crew */
 #define SHARED_PULLERS 5
 #define SHARED_ROUNDS 3
 #define PASS_THREADS 6
@@ -1521,7 +1521,7 @@ static int entry_slot(enum kind kind, const union result *res) {
                 return idx;
         }
         static const struct { uint32_t gid; const char *name; size_t members; } shared[] = {
-                { GID_DEVS, "devs", 3 }, { GID_MANY, "many", N_BULK }, { GID_STAFF, "staff", 2 },
+                { GID_DEVS, "devs", 3 }, { GID_MANY, "many", N_BULK }, { GID_STAFF, "crew", 2 },
         };
         for (size_t i = 0; i < ROLES_N_ELEMENTS(shared); i++)
                 if (res->gr.gr_gid == shared[i].gid) {
