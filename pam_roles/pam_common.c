@@ -5,10 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <syslog.h>
 #include <unistd.h>
 
+#include "host_accounts.h"
 #include "pam-roles.h"
 #include "roles-build.h"
 
@@ -99,6 +101,53 @@ static int open_store(struct pam_roles *p, bool after_auth, char *err, size_t er
         return 0;
 }
 
+/*
+ * The host's own accounts win (host_accounts.h): a roles user whose name or ids the host's
+ * files hold is not ours to log in, whatever wrote roles.db. And the account the system
+ * resolves for PAM_USER must be this one: with another service before roles in nsswitch.conf,
+ * a password checked here would log in someone else's uid. A name the system does not resolve
+ * at all lends nothing (no program can become it). -EEXIST: not ours; 0: ours; -errno: the
+ * check could not be made (refused).
+ */
+static int host_owns_user(struct pam_roles *p) {
+        struct host_accounts host;
+        struct passwd pw, *found = NULL;
+        char buf[16384];
+        int r;
+
+        host_accounts_init(&host, HOST_PASSWD_PATH, HOST_GROUP_PATH);
+        r = host_accounts_refresh(&host);
+        if (r < 0) {
+                pam_syslog(p->pamh, LOG_ERR, "cannot read %s and %s to check %s against the host's own accounts: %s",
+                           HOST_PASSWD_PATH, HOST_GROUP_PATH, pam_roles_user_for_log(p), strerror(-r));
+                goto out;
+        }
+        if (host_accounts_user_clashes(&host, p->u.name, strlen(p->u.name), p->u.uid, p->u.gid)) {
+                pam_syslog(p->pamh, LOG_WARNING, "roles user %s (uid %u, gid %u) is not used: the host's own "
+                           "accounts hold its name or ids", pam_roles_user_for_log(p), p->u.uid, p->u.gid);
+                r = -EEXIST;
+                goto out;
+        }
+
+        /* getpwnam_r's "not found" is 0 with no entry, or one of these (getpwnam(3)). */
+        r = getpwnam_r(p->user, &pw, buf, sizeof(buf), &found);
+        if (r == ENOENT || r == ESRCH || r == EBADF || r == EPERM)
+                r = 0;
+        if (r != 0) {
+                pam_syslog(p->pamh, LOG_ERR, "cannot resolve %s through the name services: %s",
+                           pam_roles_user_for_log(p), strerror(r));
+                r = -r;
+        } else if (found && pw.pw_uid != p->u.uid) {
+                pam_syslog(p->pamh, LOG_WARNING, "roles user %s (uid %u) is not used: the system resolves that "
+                           "name to uid %u", pam_roles_user_for_log(p), p->u.uid, (unsigned) pw.pw_uid);
+                r = -EEXIST;
+        }
+out:
+        explicit_bzero(buf, sizeof(buf));
+        host_accounts_done(&host);
+        return r;
+}
+
 int pam_roles_begin(struct pam_roles *p, pam_handle_t *pamh, bool after_auth, int argc, const char **argv) {
         char err[512];
         int r;
@@ -129,7 +178,11 @@ int pam_roles_begin(struct pam_roles *p, pam_handle_t *pamh, bool after_auth, in
 
         r = roles_user_by_name(p->store, p->user, &p->u);
         if (r == 0)
+                r = host_owns_user(p);
+        if (r == 0)
                 p->known = true;
+        else if (r == -EEXIST)
+                explicit_bzero(&p->u, sizeof(p->u));    /* not ours: judged as a name roles does not know */
         else if (r != -ENOENT && r != -EINVAL)
                 return pam_roles_error(p, r, "looking up the user");
         return PAM_SUCCESS;
