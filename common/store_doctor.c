@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "host_accounts.h"
 #include "store-internal.h"
 
 struct doctor {
@@ -194,6 +195,73 @@ static int find_invalid_rows(struct doctor *d) {
         return 0;
 }
 
+/* What of NAME, ID (and GID, for a user) the host's own files hold, for a finding's words. */
+static void clash_words(bool name, bool id, bool gid, char *buf, size_t size) {
+        snprintf(buf, size, "%s%s%s%s%s", name ? "name" : "", name && (id || gid) ? ", " : "", id ? "id" : "",
+                 id && gid ? ", " : "", gid ? "primary gid" : "");
+}
+
+/*
+ * Users, groups and published metaroles that the host's own accounts hide (host_accounts.h):
+ * written on another host, restored from a backup, or /etc changed since. NSS and logins ignore
+ * them; only an administrator can say which one should give way. Named here, not changed.
+ */
+static int find_host_clashes(struct doctor *d) {
+        struct roles_store *s = d->s;
+        struct host_accounts host;
+        char what[64];
+        int r;
+
+        host_accounts_init(&host, HOST_PASSWD_PATH, HOST_GROUP_PATH);
+        if ((r = host_accounts_refresh(&host)) < 0) {
+                r = store_fail(s, r, "cannot read %s and %s: %s", HOST_PASSWD_PATH, HOST_GROUP_PATH, strerror(-r));
+                goto out;
+        }
+        sqlite3_stmt *st = store_stmt(s, s->pub, "SELECT " USER_COLUMNS " FROM users ORDER BY uid");
+        if (!st) {
+                r = -EIO;
+                goto out;
+        }
+        while ((r = store_step_row(s, st)) > 0) {
+                struct roles_user u;
+                if (store_read_user(s, st, &u) < 0)
+                        continue;       /* named by find_invalid_rows */
+                if (!host_accounts_user_clashes(&host, u.name, strlen(u.name), u.uid, u.gid))
+                        continue;
+                clash_words(host_accounts_has_user(&host, u.name), host_accounts_has_uid(&host, u.uid),
+                            host_accounts_has_gid(&host, u.gid), what, sizeof(what));
+                finding(d, "user %s (uid %u, gid %u): the host's own accounts hold its %s: NSS and logins ignore "
+                        "it; rename or remove one of them", u.name, u.uid, u.gid, what);
+        }
+        sqlite3_reset(st);
+        if (r < 0)
+                goto out;
+        st = store_stmt(s, s->pub, "SELECT 'group', name, gid FROM groups UNION ALL "
+                                   "SELECT 'metarole', code, gid FROM metaroles WHERE gid IS NOT NULL ORDER BY 3");
+        if (!st) {
+                r = -EIO;
+                goto out;
+        }
+        while ((r = store_step_row(s, st)) > 0) {
+                const char *kind = (const char *) sqlite3_column_text(st, 0);
+                const char *name = (const char *) sqlite3_column_text(st, 1);
+                int64_t gid = sqlite3_column_int64(st, 2);
+                /* Rows readers refuse anyway are named by find_invalid_rows. */
+                if (!kind || !name || !roles_name_valid(name) || gid < s->cfg.gid_min || gid > s->cfg.gid_max)
+                        continue;
+                if (!host_accounts_group_clashes(&host, name, strlen(name), (uint32_t) gid))
+                        continue;
+                clash_words(host_accounts_has_group(&host, name), host_accounts_has_gid(&host, (uint32_t) gid), false,
+                            what, sizeof(what));
+                finding(d, "%s %s (gid %lld): the host's own groups hold its %s: NSS and logins ignore it; rename "
+                        "or remove one of them", kind, name, (long long) gid, what);
+        }
+        sqlite3_reset(st);
+out:
+        host_accounts_done(&host);
+        return r < 0 ? r : 0;
+}
+
 int roles_store_doctor(struct roles_store *s, roles_report_fn report, void *userdata) {
         struct doctor d = { s, report, userdata, 0 };
         int r;
@@ -214,7 +282,8 @@ int roles_store_doctor(struct roles_store *s, roles_report_fn report, void *user
                               "UNION SELECT user_uuid FROM totp_used", "state.db")) < 0)
                 return r;
         report_swept_stages(&d);
-        if ((r = find_missing_secrets(&d)) < 0 || (r = remove_orphans(&d)) < 0 || (r = find_invalid_rows(&d)) < 0)
+        if ((r = find_missing_secrets(&d)) < 0 || (r = remove_orphans(&d)) < 0 || (r = find_invalid_rows(&d)) < 0 ||
+            (r = find_host_clashes(&d)) < 0)
                 return r;
         /* roles.db edited by hand (not through rolesctl) leaves the derived tables stale: rebuild
          * them, and publish only if that changed anything. */

@@ -71,59 +71,38 @@ int cli_fail_store(struct cli *c, int r) {
         return cli_fail(cli_exit_code(r), "%s", c->store ? roles_store_error(c->store) : strerror(-r));
 }
 
-/*
- * The id NAME has in a local file (/etc/passwd, /etc/group): 1 found, 0 not there, or -errno.
- * Read here, not only through getpwnam: when glibc's files service cannot read its file (out of
- * memory, say) it moves on to the next service, whose "not found" becomes the answer, and a
- * check that could not look must not pass. The first well-formed line wins, as in glibc.
- */
-static int local_file_id(const char *path, const char *name, unsigned long *ret_id) {
-        FILE *f = fopen(path, "re");
-        if (!f)
-                return errno == ENOENT ? 0 : -errno;
-        size_t len = strlen(name), size = 0;
-        char *line = NULL;
-        int r = 0;
-        for (;;) {
-                errno = 0;
-                if (getline(&line, &size, f) < 0) {
-                        if (!feof(f))
-                                r = errno ? -errno : -EIO;
-                        break;
-                }
-                /* name:password:id:... (both files); names are validated (no ':'), so a prefix
-                 * and the ':' after it match exactly. */
-                const char *id = strncmp(line, name, len) == 0 && line[len] == ':' ? strchr(line + len + 1, ':') : NULL;
-                char *end;
-                if (!id || id[1] < '0' || id[1] > '9')
-                        continue;
-                errno = 0;
-                unsigned long v = strtoul(id + 1, &end, 10);
-                if (errno == 0 && *end == ':') {
-                        *ret_id = v;
-                        r = 1;
-                        break;
-                }
-        }
-        free(line);
-        fclose(f);
-        return r;
+int cli_host(struct cli *c, const struct host_accounts **ret) {
+        if (!c->host.passwd.path)
+                host_accounts_init(&c->host, HOST_PASSWD_PATH, HOST_GROUP_PATH);
+        int r = host_accounts_refresh(&c->host);
+        if (r < 0)
+                return cli_fail(EXIT_ERROR, "cannot read %s and %s to see what the host's own accounts are: %s",
+                                HOST_PASSWD_PATH, HOST_GROUP_PATH, strerror(-r));
+        *ret = &c->host;
+        return EXIT_OK;
 }
 
 int cli_check_local_name(struct cli *c, const char *name, bool group) {
-        const char *path = group ? "/etc/group" : "/etc/passwd";
-        unsigned long id = 0;
-        int found = local_file_id(path, name, &id);
-        if (found < 0)
-                return cli_fail(EXIT_ERROR, "%s: cannot read it to see whether '%s' is a local name: %s", path, name,
-                                strerror(-found));
+        const struct host_accounts *h;
+        int r = cli_host(c, &h);
+        if (r != EXIT_OK)
+                return r;
+        /* The host's own files, read directly: whatever id it has there, the name is the host's
+         * (host_accounts.h). Read here, not only through getpwnam: when glibc's files service
+         * cannot read its file it moves on to the next service, whose "not found" would pass. */
+        if (group ? host_accounts_has_group(h, name) : host_accounts_has_user(h, name))
+                return cli_fail(EXIT_CONFLICT, "'%s' is a local %s on this host (%s): a roles %s of that name would "
+                                "never be served", name, group ? "group" : "account",
+                                group ? HOST_GROUP_PATH : HOST_PASSWD_PATH, group ? "group" : "user");
         /* Then every other service in nsswitch.conf (LDAP, SSSD, ...), roles too: an answer inside
          * roles' ranges is roles' own (or will be refused as a duplicate by the store). */
-        if (!found && group) {
+        unsigned long id = 0;
+        bool found;
+        if (group) {
                 struct group *gr = getgrnam(name);
                 if ((found = gr != NULL))
                         id = gr->gr_gid;
-        } else if (!found) {
+        } else {
                 struct passwd *pw = getpwnam(name);
                 if ((found = pw != NULL))
                         id = pw->pw_uid;
@@ -134,6 +113,18 @@ int cli_check_local_name(struct cli *c, const char *name, bool group) {
         if (found && !group && (id < c->cfg.uid_min || id > c->cfg.uid_max))
                 return cli_fail(EXIT_CONFLICT, "'%s' is a local account on this host (uid %lu): a roles user of "
                                 "that name would be hidden by it and lend it their groups", name, id);
+        return EXIT_OK;
+}
+
+int cli_check_local_id(struct cli *c, uint32_t id, bool group) {
+        const struct host_accounts *h;
+        int r = cli_host(c, &h);
+        if (r != EXIT_OK)
+                return r;
+        if (group ? host_accounts_has_gid(h, id) : host_accounts_has_uid(h, id))
+                return cli_fail(EXIT_CONFLICT, "%s %u belongs to a local %s on this host (%s): a roles %s with it "
+                                "would never be served", group ? "gid" : "uid", id, group ? "group" : "account",
+                                group ? HOST_GROUP_PATH : HOST_PASSWD_PATH, group ? "group" : "user");
         return EXIT_OK;
 }
 

@@ -7,6 +7,7 @@
 
 #include "authz.h"
 #include "config.h"
+#include "host_accounts.h"
 #include "store.h"
 
 /* Exit codes (README "Exit status"). */
@@ -27,18 +28,28 @@ struct cli {
         bool in_batch;
         char actor[128];
         FILE *out;              /* everything for stdout; printed once the change is published */
+        struct host_accounts host;      /* read by the first check that needs it (cli_host) */
 };
 
 /* Open (once) the store with at least these ROLES_STORE_* flags; prints the reason on failure. */
 int cli_store(struct cli *c, unsigned flags, struct roles_store **ret);
 
 /*
- * Refuse a new user (group) name that the host already resolves to a local account (group)
- * outside roles' ranges: NSS asks files first, so the local entry would win every lookup while
- * roles' groups (or members) attached themselves to it. /etc/passwd or /etc/group that cannot
- * be read is an error, not "not there". EXIT_OK or the exit code, printed.
+ * The host's own accounts (host_accounts.h), read again if /etc/passwd or /etc/group changed.
+ * EXIT_OK, or the exit code with the reason printed (a file that cannot be read).
+ */
+int cli_host(struct cli *c, const struct host_accounts **ret);
+
+/*
+ * Refuse a new user (group) name that the host's own files hold, or that another name service
+ * resolves to an account (group) outside roles' ranges: the host's entry would win every lookup
+ * while roles' groups (or members) attached themselves to it. /etc/passwd or /etc/group that
+ * cannot be read is an error, not "not there". EXIT_OK or the exit code, printed.
  */
 int cli_check_local_name(struct cli *c, const char *name, bool group);
+
+/* Refuse a uid (gid) that the host's own files hold. EXIT_OK or the exit code, printed. */
+int cli_check_local_id(struct cli *c, uint32_t id, bool group);
 
 /* Print "rolesctl: <message>" for a store error or a formatted message, return an exit code. */
 int cli_fail_store(struct cli *c, int r);

@@ -788,16 +788,30 @@ static int apply(struct cli *c, struct roles_store *s, struct import *im) {
         return r < 0 ? cli_fail_store(c, r) : EXIT_OK;
 }
 
-/* No imported name may be one this host already resolves to a local account or group. */
+/*
+ * No imported name may be one this host already resolves to a local account or group, and no
+ * imported id one the host's own files hold (host_accounts.h): such an account would never be
+ * served, and its members' groups would go to the local one.
+ */
 static int check_local_names(struct cli *c, const struct import *im) {
+        const struct host_accounts *h;
+        int r = cli_host(c, &h);
+        if (r != EXIT_OK)
+                return r;
         for (size_t i = 0; i < im->n_users; i++) {
-                int r = cli_check_local_name(c, im->users[i].name, false);
-                if (r != EXIT_OK)
+                const struct imp_user *u = &im->users[i];
+                if (host_accounts_user_clashes(h, u->name, strlen(u->name), u->uid, u->gid))
+                        return fail_at(EXIT_CONFLICT, &im->passwd, u->line, "user '%s' (uid %u, gid %u): the host's "
+                                       "own accounts hold its name or ids", u->name, u->uid, u->gid);
+                if ((r = cli_check_local_name(c, u->name, false)) != EXIT_OK)
                         return r;
         }
         for (size_t i = 0; i < im->n_groups; i++) {
-                int r = cli_check_local_name(c, im->groups[i].name, true);
-                if (r != EXIT_OK)
+                const struct imp_group *g = &im->groups[i];
+                if (host_accounts_group_clashes(h, g->name, strlen(g->name), g->gid))
+                        return fail_at(EXIT_CONFLICT, &im->group, g->line, "group '%s' (gid %u): the host's own "
+                                       "groups hold its name or gid", g->name, g->gid);
+                if ((r = cli_check_local_name(c, g->name, true)) != EXIT_OK)
                         return r;
         }
         return EXIT_OK;

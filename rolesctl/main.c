@@ -129,5 +129,6 @@ int main(int argc, char **argv) {
                         r = cli_fail(EXIT_ERROR, "writing output: %s", strerror(-k));
         }
         out_buffer_free(&out);
+        host_accounts_done(&c.host);
         return r;
 }
