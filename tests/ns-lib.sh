@@ -256,3 +256,22 @@ ns_valgrind_errors() {
                 awk -v RS= -v ORS='\n\n' '!/^(Memcheck,|Use --track-origins|FILE DESCRIPTORS|Open file descriptor|HEAP SUMMARY|LEAK SUMMARY|Reachable blocks|For lists|For counts|ERROR SUMMARY)/ && !/are possibly lost in/' |
                 sed 's/^/#   /' | head -n 80
 }
+
+# ns_system_modules MODULE_DIR: the built libnss_roles.so.2 (MODULE_DIR holds it) goes into the
+# library directory itself, through an overlay of this namespace, so that every program finds it,
+# setuid ones (which ignore LD_LIBRARY_PATH) included; with a sanitizer-built module its runtime
+# goes into /etc/ld.so.preload (after ns_overlay etc) and the sanitizer options are exported.
+ns_system_modules() {
+        local libc libdir rt
+        libc=$(ldd /bin/true | awk '/libc\.so\.6/ { print $3 }')
+        libdir=$(dirname "$(realpath "$libc")")
+        mkdir -p "$S/syslib/u" "$S/syslib/w"
+        cp "$1/libnss_roles.so.2" "$S/syslib/u/" && chmod 0644 "$S/syslib/u/libnss_roles.so.2" || die "copy the NSS module"
+        mount -t overlay overlay -o "lowerdir=$libdir,upperdir=$S/syslib/u,workdir=$S/syslib/w" "$libdir" ||
+                die "overlay on $libdir"
+        rt=$(ns_sanitizer_preload "$1/libnss_roles.so.2")
+        if [ -n "$rt" ]; then
+                tr ' ' '\n' <<<"$rt" >/etc/ld.so.preload
+                export "${ns_sanitizer_options[@]}"
+        fi
+}

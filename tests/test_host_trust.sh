@@ -1,0 +1,128 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The host's own accounts always win, whatever wrote roles.db. A roles.db is written on "another
+# host" (this namespace with a different /etc/passwd and /etc/group bound over the real ones,
+# where root is called admin0 and there is no sudo group), then used here, where it names the
+# host's root and sudo; afterwards the host gains a local user and a local group that collide with
+# roles accounts. Through real glibc (getent, id), the real setuid sudo (Debian's `%sudo` rule),
+# setuid su and pamtester: none of the colliding roles users and groups is served, logged in or
+# lent to anyone, and `rolesctl doctor` names each collision. The accounts that collide with
+# nothing keep working (positive controls).
+#
+#   test_host_trust.sh ROLESCTL PAM_MODULE NSS_LIB_DIR
+set -u
+. "$(dirname "$0")/ns-lib.sh"
+
+[ $# -eq 3 ] || { echo "usage: test_host_trust.sh ROLESCTL PAM_MODULE NSS_LIB_DIR" >&2; exit 1; }
+ns_enter host-trust "$@"
+R=$(realpath "$1")
+P=$(realpath "$2")
+L=$(realpath "$3")
+for prog in pamtester sudo su getent id; do
+        command -v "$prog" >/dev/null || die "$prog is missing (apt-get install $prog)"
+done
+
+ns_overlay etc var/lib
+[ -d /run/sudo ] && { mount -t tmpfs -o mode=0711 tmpfs /run/sudo || die "tmpfs on /run/sudo"; }
+ns_configure
+ns_system_modules "$L"
+mkdir -m 0755 "$S/lib" && cp "$P" "$S/lib/pam_roles.so" && chmod 0644 "$S/lib/pam_roles.so" || die "copy the PAM module"
+MOD=$S/lib/pam_roles.so
+# Roles accounts through pam_roles, the host's own through pam_unix (root runs sudo -l below).
+for svc in roles su sudo; do
+        cat >"/etc/pam.d/$svc" <<PAM
+auth     [success=done default=ignore] $MOD
+auth     required pam_unix.so try_first_pass
+account  [success=done user_unknown=ignore default=die] $MOD
+account  required pam_unix.so
+session  required pam_permit.so
+PAM
+done
+# Debian's default rule: members of the group named sudo may run anything.
+ns_sudoers '%sudo   ALL=(ALL:ALL) ALL'
+grep -q '^sudo:x:27:' /etc/group || die "this host has no local group sudo (gid 27)"
+PW=correct-horse-battery
+
+# ---- written on another host ------------------------------------------------------------------------
+printf 'admin0:x:0:0::/root:/bin/sh\nnobody:x:65534:65534::/nonexistent:/usr/sbin/nologin\n' >"$S/other-passwd"
+printf 'wheel0:x:0:\nnogroup:x:65534:\n' >"$S/other-group"
+mount --bind "$S/other-passwd" /etc/passwd && mount --bind "$S/other-group" /etc/group || die "bind the other host's files"
+"$R" init >/dev/null || die "rolesctl init (other host)"
+for u in root:20000 alice:20001 bob:20010 carol:20020 daemon:20030; do
+        printf '%s\n' "$PW" | "$R" user add "${u%%:*}" --uid "${u##*:}" --password-stdin >/dev/null ||
+                die "rolesctl user add ${u%%:*} (other host)"
+done
+"$R" batch >/dev/null <<'BATCH' || die "rolesctl batch (other host)"
+group add sudo --gid 20500
+group adduser sudo alice
+group add ops --gid 20510
+group adduser ops carol
+group add crew --gid 20520
+group adduser crew carol
+group adduser crew daemon
+metarole publish admin --gid 20530
+role add admins --metarole admin
+role assign admins carol
+BATCH
+umount /etc/passwd /etc/group || die "unbind the other host's files"
+
+# ---- then this host changes: a local user at bob's uid, a local group named ops -----------------------
+echo 'localbob:x:20010:20010::/nonexistent:/usr/sbin/nologin' >>/etc/passwd
+echo 'ops:x:999:' >>/etc/group
+
+# ---- NSS ------------------------------------------------------------------------------------------------
+eq "getent group sudo is the host's" "$(getent group sudo | cut -d: -f1-3)" "sudo:x:27"
+eq "enumeration has one sudo" "$(getent group | grep -c '^sudo:')" 1
+getent group 20500 >/dev/null; eq "roles' sudo gid is not served" "$?" 2
+eq "getent passwd root is the host's" "$(getent passwd root | cut -d: -f3)" 0
+eq "enumeration has one root" "$(getent passwd | grep -c '^root:')" 1
+getent passwd 20000 >/dev/null; eq "roles' root uid is not served" "$?" 2
+eq "getent shadow has one root" "$(getent shadow | grep -c '^root:')" 1
+getent passwd bob >/dev/null; eq "bob (uid of a later local user) is not served by name" "$?" 2
+eq "uid 20010 is the local user's" "$(getent passwd 20010 | cut -d: -f1)" localbob
+getent shadow bob >/dev/null; eq "bob has no shadow entry" "$?" 2
+eq "getent group ops is the later local group" "$(getent group ops | cut -d: -f3)" 999
+getent group 20510 >/dev/null; eq "roles' ops gid is not served" "$?" 2
+eq "enumeration has one ops" "$(getent group | grep -c '^ops:')" 1
+getent passwd daemon | grep -q ':20030:'; eq "roles' daemon is not served" "$?" 1
+eq "crew lends nothing to the local daemon" "$(getent group crew)" "crew:x:20520:carol"
+ids=$(id -G alice 2>&1)
+[[ " $ids " != *" 27 "* && " $ids " != *" 20500 "* ]] && ok || bad "id -G alice holds a sudo group: $ids"
+ids=$(id -G carol 2>&1)
+[[ " $ids " != *" 20510 "* && " $ids " == *" 20520 "* && " $ids " == *" 20530 "* ]] && ok ||
+        bad "id -G carol: want crew and admin, not roles' ops: $ids"
+eq "admin (published metarole) is served" "$(getent group admin)" "admin:x:20530:carol"
+
+# ---- sudo: Debian's %sudo does not reach a roles group named sudo -----------------------------------
+out=$(sudo -n -l -U alice 2>&1)
+grep -q 'not allowed' <<<"$out" && ok || bad "sudo -l -U alice: alice may run commands: $out"
+out=$(printf '%s\n' "$PW" | timeout 60 runuser -u alice -- sudo -S -k -p '' id -u 2>&1)
+[ "$out" != 0 ] && ok || bad "sudo as alice gave uid 0"
+
+# ---- PAM: roles' root is never logged in ------------------------------------------------------------
+printf '%s' "$PW" | timeout 60 pamtester roles root authenticate >/dev/null 2>&1; eq "pamtester roles root" "$?" 1
+printf '%s' "$PW" | timeout 60 pamtester roles bob authenticate >/dev/null 2>&1; eq "pamtester roles bob" "$?" 1
+out=$(printf '%s\n' "$PW" | timeout 60 runuser -u carol -- su -c 'id -u' root 2>&1)
+[ "$out" != 0 ] && ok || bad "su root with roles root's password gave uid 0"
+printf '%s' "$PW" | timeout 60 pamtester roles carol authenticate acct_mgmt >/dev/null 2>&1
+eq "pamtester roles carol (no collision)" "$?" 0
+out=$(printf '%s\n' "$PW" | timeout 60 runuser -u alice -- su -c 'id -un' carol 2>&1)
+[[ $out == *carol ]] && ok || bad "su carol (no collision): $out"
+
+# ---- doctor names every collision; import refuses them --------------------------------------------------
+out=$("$R" doctor 2>&1)
+for want in "user root" "user bob" "user daemon" "group sudo" "group ops"; do
+        grep -q "$want.*host" <<<"$out" && ok || bad "doctor does not name '$want': $out"
+done
+grep -qE "user (alice|carol)|group crew|metarole admin" <<<"$out" && bad "doctor names an account without collision: $out" || ok
+printf 'sudo:x:21000:\n' >"$S/import-group"
+"$R" import --group "$S/import-group" >"$S/out" 2>&1; eq "import of a group named sudo" "$?" 4
+printf 'x:x:21001:21001::/home/x:/bin/sh\n' >"$S/import-passwd"
+printf 'y:x:27:\n' >>"$S/import-group"
+"$R" import --group "$S/import-group" >"$S/out" 2>&1; [ $? -ne 0 ] && ok || bad "import of gid 27 accepted"
+
+# ---- the host files are read again when they change (a long-lived process sees it) -----------------------
+sed -i '/^ops:x:999:/d' /etc/group
+eq "ops comes back once the local group is gone" "$(getent group ops | cut -d: -f3)" 20510
+
+ns_finish
