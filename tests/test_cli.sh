@@ -19,6 +19,8 @@ if [ -z "$ROLESCTL" ] || [ ! -x "$ROLESCTL" ]; then
         exit 2
 fi
 case $ROLESCTL in /*) ;; *) ROLESCTL=$PWD/$ROLESCTL ;; esac
+# Before the cd below, which a relative $0 would not survive.
+HERE=$(dirname "$(realpath "$0")") || exit 2
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/roles-cli.XXXXXX") || exit 2
 chmod 755 "$T"
@@ -62,7 +64,8 @@ command -v jq >/dev/null 2>&1 && HAVE_JQ=true
 # ---- helpers ------------------------------------------------------------------------------
 
 # The assertions shared with the other rolesctl test scripts.
-. "$(dirname "$(realpath "$0")")/cli-lib.sh"
+# Without them every assertion would be "command not found" and the run would count 0 failures.
+. "$HERE/cli-lib.sh" || exit 2
 
 # _run INPUT CMD...: run with INPUT on stdin ($NOINPUT: /dev/null); sets RC, fills $OUT, $ERR.
 _run() {

@@ -19,6 +19,8 @@ if [ -z "$ROLESCTL" ] || [ ! -x "$ROLESCTL" ]; then
         exit 2
 fi
 case $ROLESCTL in /*) ;; *) ROLESCTL=$PWD/$ROLESCTL ;; esac
+# Before the cd below, which a relative $0 would not survive.
+HERE=$(dirname "$(realpath "$0")") || exit 2
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/roles-import.XXXXXX") || exit 2
 chmod 755 "$T"
@@ -64,7 +66,8 @@ fi
 # ---- helpers (as in test_cli.sh) -------------------------------------------------------------
 
 # The assertions shared with the other rolesctl test scripts.
-. "$(dirname "$(realpath "$0")")/cli-lib.sh"
+# Without them every assertion would be "command not found" and the run would count 0 failures.
+. "$HERE/cli-lib.sh" || exit 2
 
 _run() {
         "$@" </dev/null >"$OUT" 2>"$ERR"
