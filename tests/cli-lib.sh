@@ -1,8 +1,9 @@
 # shellcheck shell=bash
 # Assertions shared by the rolesctl test scripts (test_cli.sh, test_import.sh), sourced by them.
 # They use the caller's globals: ROLESCTL and CONF (what rc runs), T (the temp dir), DBS (the
-# database files), OUT, ERR and RC (the last command's), PASSED and FAILED (the counters),
-# HAVE_PYTHON and HAVE_SQLITE.
+# database files), OUT, ERR and RC (the last command's), PASSED and FAILED (the counters).
+# The JSON checks need python3 and sql needs sqlite3 (CI installs both): a check whose tool is
+# missing fails, it never passes or goes quietly missing.
 
 rc() {
         "$ROLESCTL" --conf "$CONF" "$@"
@@ -111,9 +112,27 @@ eq() {
         fi
 }
 
-# json_true DESC PYEXPR: with python3, PYEXPR over the parsed last stdout `d` is true.
+# need TOOL DESC: TOOL is installed; otherwise the check DESC fails, naming what is missing.
+need() {
+        command -v "$1" >/dev/null 2>&1 && return 0
+        fail "$2: $1 is missing (apt-get install $1)"
+        return 1
+}
+
+# json_valid DESC: the last stdout is valid JSON.
+json_valid() {
+        need python3 "$1" || return 0
+        if python3 -m json.tool "$OUT" >/dev/null 2>"$T/json.err"; then
+                pass
+        else
+                fail "$1: invalid JSON: $(cat "$T/json.err")"
+                show_last
+        fi
+}
+
+# json_true DESC PYEXPR: PYEXPR over the parsed last stdout `d` is true.
 json_true() {
-        $HAVE_PYTHON || { pass; return; }
+        need python3 "$1" || return 0
         if python3 -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
@@ -125,19 +144,16 @@ sys.exit(0 if eval("(" + sys.argv[2] + "\n)") else 1)' "$OUT" "$2" 2>"$T/json.er
         fi
 }
 
-# sql DB SQL: one value from a database, read-only (sqlite3, else python3's sqlite3 module).
+# sql DB SQL: the rows of a read-only query. It runs inside $(...), where a failure could not be
+# counted (and its message would become the value compared), so a missing sqlite3 is one line on
+# stderr and a non-zero status here; a script that uses sql counts the failure with
+# `need sqlite3 ...` in its own shell, since two empty results compare equal.
 sql() {
-        if $HAVE_SQLITE3; then
-                sqlite3 -readonly "$1" "$2"
-        elif $HAVE_PYTHON; then
-                python3 -c '
-import sqlite3, sys
-db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
-for row in db.execute(sys.argv[2]):
-    print("|".join("" if v is None else str(v) for v in row))' "$1" "$2"
-        else
-                return 1
+        if ! command -v sqlite3 >/dev/null 2>&1; then
+                echo "sql: sqlite3 is missing (apt-get install sqlite3)" >&2
+                return 127
         fi
+        sqlite3 -readonly "$1" "$2"
 }
 
 serial() {
