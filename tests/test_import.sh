@@ -104,17 +104,11 @@ bad() {
         fi
 }
 
-# hash_of USER: what secrets.db holds as USER's password hash (empty: none).
+# hash_of USER: what secrets.db holds as USER's password hash (empty: none; "(no row)": USER has
+# no credentials row, or no such user, which must not read as "no hash").
 hash_of() {
-        sql "$T/secrets.db" "ATTACH '$T/roles.db' AS pub; SELECT password_hash FROM credentials
-                WHERE user_uuid = (SELECT uuid FROM pub.users WHERE name = '$1')" 2>/dev/null ||
-        python3 -c '
-import sqlite3, sys
-db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
-pub = sqlite3.connect("file:" + sys.argv[2] + "?mode=ro", uri=True)
-uuid = pub.execute("SELECT uuid FROM users WHERE name = ?", (sys.argv[3],)).fetchone()[0]
-v = db.execute("SELECT password_hash FROM credentials WHERE user_uuid = ?", (uuid,)).fetchone()[0]
-print("" if v is None else v)' "$T/secrets.db" "$T/roles.db" "$1"
+        sql "$T/secrets.db" "ATTACH '$T/roles.db' AS pub; SELECT coalesce((SELECT coalesce(password_hash, '')
+                FROM credentials WHERE user_uuid = (SELECT uuid FROM pub.users WHERE name = '$1')), '(no row)')"
 }
 
 # put NAME: write stdin to $IN/NAME (the files each bad case imports).
