@@ -19,9 +19,12 @@ struct pam_roles_options {
 };
 
 /* What a successful auth found, for account to judge by (with auth's snapshot): the store it
- * keeps has let secrets.db and state.db go. */
+ * keeps has let secrets.db and state.db go. It belongs to the account it was found for: an
+ * application may change PAM_USER between the phases, and another user is judged afresh. */
 struct pam_roles_after_auth {
         bool valid;
+        char uuid[ROLES_UUID_LEN + 1];  /* the account authenticated */
+        char user[ROLES_NAME_MAX + 1];  /* its name, PAM_USER at the time */
         bool must_change_password;      /* the secrets row's, or set by a one-time code */
         int64_t activated_at;           /* the secrets row's (by a first password) */
         bool locked;                    /* the tally's at the gate (or after the code prompt) */

@@ -305,6 +305,10 @@ int pam_roles_authenticate(struct pam_roles *p) {
                 .activated_at = sec.activated_at,
                 .locked = false,        /* the gate found no lock (nor the check after the code) */
         };
+        /* Whose findings these are: account takes them only for the same account (uuid) under the
+         * same PAM_USER. Both fit (names are at most 32 bytes, uuids 36). */
+        memcpy(p->after_auth.uuid, p->u.uuid, sizeof(p->after_auth.uuid));
+        memcpy(p->after_auth.user, p->u.name, sizeof(p->after_auth.user));
         if (p->opt.debug)
                 pam_syslog(p->pamh, LOG_DEBUG, "authenticated %s%s", pam_roles_user_for_log(p), by_code ? " with a one-time code" : "");
 out:

@@ -148,6 +148,19 @@ out:
         return r;
 }
 
+/* p->u and p->known for PAM_USER: a roles account the host does not hold, or not ours. */
+static int find_user(struct pam_roles *p) {
+        int r = roles_user_by_name(p->store, p->user, &p->u);
+        if (r == 0)
+                r = host_owns_user(p);
+        if (r == -EEXIST)
+                explicit_bzero(&p->u, sizeof(p->u));    /* not ours: judged as a name roles does not know */
+        else if (r < 0 && r != -ENOENT && r != -EINVAL)
+                return pam_roles_error(p, r, "looking up the user");
+        p->known = r == 0;
+        return PAM_SUCCESS;
+}
+
 int pam_roles_begin(struct pam_roles *p, pam_handle_t *pamh, bool after_auth, int argc, const char **argv) {
         char err[512];
         int r;
@@ -175,16 +188,29 @@ int pam_roles_begin(struct pam_roles *p, pam_handle_t *pamh, bool after_auth, in
                 pam_syslog(pamh, LOG_ERR, "%s", err);
                 return PAM_AUTHINFO_UNAVAIL;
         }
+        if ((r = find_user(p)) != PAM_SUCCESS)
+                return r;
 
-        r = roles_user_by_name(p->store, p->user, &p->u);
-        if (r == 0)
-                r = host_owns_user(p);
-        if (r == 0)
-                p->known = true;
-        else if (r == -EEXIST)
-                explicit_bzero(&p->u, sizeof(p->u));    /* not ours: judged as a name roles does not know */
-        else if (r != -ENOENT && r != -EINVAL)
-                return pam_roles_error(p, r, "looking up the user");
+        /* What a successful auth kept is its account's only: the same uuid under the same name.
+         * Another PAM_USER is judged afresh, from nothing kept, with a store of its own (the kept
+         * one holds the snapshot alone). */
+        if (p->after_auth.valid && !(p->known && strcmp(p->after_auth.uuid, p->u.uuid) == 0 &&
+                                     strcmp(p->after_auth.user, p->user) == 0)) {
+                pam_syslog(pamh, LOG_NOTICE, "PAM_USER is now %s, not the account auth found: judged afresh",
+                           pam_roles_user_for_log(p));
+                explicit_bzero(&p->after_auth, sizeof(p->after_auth));
+                explicit_bzero(&p->u, sizeof(p->u));
+                p->store = NULL;
+                p->store_kept = false;
+                pam_set_data(pamh, STORE_DATA, NULL, NULL);     /* its cleanup closes that store */
+                r = open_store(p, false, err, sizeof(err));
+                if (r < 0) {
+                        pam_syslog(pamh, LOG_ERR, "%s", err);
+                        return PAM_AUTHINFO_UNAVAIL;
+                }
+                if ((r = find_user(p)) != PAM_SUCCESS)
+                        return r;
+        }
         return PAM_SUCCESS;
 }
 

@@ -594,4 +594,71 @@ EOF
         [ -n "$asan_rt" ] && rm -f /etc/ld.so.preload
 fi
 
+# ---- what auth kept belongs to the account it authenticated ----------------------------------------------
+# An application may change PAM_USER between pam_authenticate and pam_acct_mgmt in one handle
+# (pamtester cannot): authenticated as swx, account must judge the new user afresh, from
+# nothing auth kept: locked, never activated, must-change and disabled accounts are refused.
+# Python's ctypes drives the real libpam.
+swap_user() {
+        timeout 60 "${pamenv[@]}" python3 - "$@" <<'PY'
+import ctypes, sys
+service, user, password, new_user = sys.argv[1:5]
+pam = ctypes.CDLL("libpam.so.0")
+libc = ctypes.CDLL("libc.so.6")
+libc.calloc.restype = ctypes.c_void_p
+libc.calloc.argtypes = [ctypes.c_size_t, ctypes.c_size_t]
+libc.strdup.restype = ctypes.c_void_p
+libc.strdup.argtypes = [ctypes.c_char_p]
+class Message(ctypes.Structure):
+    _fields_ = [("msg_style", ctypes.c_int), ("msg", ctypes.c_char_p)]
+class Response(ctypes.Structure):
+    _fields_ = [("resp", ctypes.c_void_p), ("resp_retcode", ctypes.c_int)]
+CONV = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.POINTER(ctypes.POINTER(Message)),
+                        ctypes.POINTER(ctypes.POINTER(Response)), ctypes.c_void_p)
+class Conv(ctypes.Structure):
+    _fields_ = [("conv", CONV), ("appdata_ptr", ctypes.c_void_p)]
+def answer(n, msgs, resp, _):
+    r = ctypes.cast(libc.calloc(n, ctypes.sizeof(Response)), ctypes.POINTER(Response))
+    for i in range(n):
+        if msgs[i].contents.msg_style in (1, 2):       # PAM_PROMPT_ECHO_OFF, PAM_PROMPT_ECHO_ON
+            r[i].resp = libc.strdup(password.encode())
+    resp[0] = r
+    return 0
+conv = Conv(CONV(answer), None)
+h = ctypes.c_void_p()
+pam.pam_start.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(Conv), ctypes.POINTER(ctypes.c_void_p)]
+pam.pam_set_item.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p]
+pam.pam_authenticate.argtypes = pam.pam_acct_mgmt.argtypes = [ctypes.c_void_p, ctypes.c_int]
+pam.pam_end.argtypes = [ctypes.c_void_p, ctypes.c_int]
+if pam.pam_start(service.encode(), user.encode(), ctypes.byref(conv), ctypes.byref(h)) != 0:
+    sys.exit("pam_start failed")
+rc = pam.pam_authenticate(h, 0)
+if rc != 0:
+    print("auth", rc)
+else:
+    pam.pam_set_item(h, 2, new_user.encode())        # PAM_USER
+    rc = pam.pam_acct_mgmt(h, 0)
+    print("account", rc)
+pam.pam_end(h, rc)
+PY
+}
+for u in swx swy swlock swdis; do
+        echo "$PW" | rc user add "$u" --password-stdin >/dev/null || die "rolesctl user add $u"
+done
+rc user add swact --activation >/dev/null || die "rolesctl user add swact --activation"
+rc user disable swdis >/dev/null || die "rolesctl user disable swdis"
+for _ in 1 2 3; do pt "wrong-password" roles swlock authenticate; done
+pt "$PW" roles swlock authenticate; refused "swlock is locked out"
+echo 'swchg:x:30010:30000:Must change:/home/swchg:/bin/bash' >"$S/imp/passwd2"
+echo "swchg:$SHA512:0:0:99999:7:::" >"$S/imp/shadow2"
+rc import --passwd "$S/imp/passwd2" --shadow "$S/imp/shadow2" >/dev/null || die "rolesctl import swchg"
+eq "swap: authenticated swx, account swx" "$(swap_user roles swx "$PW" swx)" "account 0"
+eq "swap: authenticated swx, account swy (judged afresh, a good account)" "$(swap_user roles swx "$PW" swy)" "account 0"
+for u in swlock swact swchg swdis; do
+        out=$(swap_user roles swx "$PW" "$u")
+        [[ $out == "account "* && $out != "account 0" ]] && ok || bad "swap: authenticated swx, account $u: <<$out>>, want a refusal"
+done
+out=$(swap_user roles swx "$PW" nosuchuser)
+[[ $out == "account "* && $out != "account 0" ]] && ok || bad "swap: authenticated swx, account nosuchuser: <<$out>>"
+
 ns_finish
