@@ -8,6 +8,8 @@
 #include "config.h"
 #include "store.h"
 
+enum pam_roles_phase { PAM_ROLES_AUTH, PAM_ROLES_ACCOUNT, PAM_ROLES_PASSWORD, PAM_ROLES_SESSION };
+
 struct pam_roles_options {
         bool debug;
         bool quiet;
@@ -33,7 +35,9 @@ struct pam_roles_after_auth {
 /* One phase's view: the options, the configuration, an open store, the user. */
 struct pam_roles {
         pam_handle_t *pamh;
+        enum pam_roles_phase phase;
         struct pam_roles_options opt;
+        char permission[ROLES_PERM_MAX + 1];    /* permission= resolved (@service: login.SERVICE) */
         struct roles_config cfg;
         struct roles_store *store;
         bool store_kept;                /* owned by the PAM handle's data (see pam_roles_end) */
@@ -43,14 +47,18 @@ struct pam_roles {
         bool known;                     /* u is a roles user */
 };
 
-/* Parse argv (an unknown option is logged and refused: PAM_SERVICE_ERR), read the
+/* Parse argv (an unknown option, or one that means nothing in this phase, is logged and refused:
+ * PAM_SERVICE_ERR), read the
  * configuration, open the store for logins, find the user. A user roles does not know is not
  * an error here (known = false). With after_auth (account), the store a successful auth kept is
  * taken, with what auth found (p->after_auth); other phases open their own. */
-int pam_roles_begin(struct pam_roles *p, pam_handle_t *pamh, bool after_auth, int argc, const char **argv);
+int pam_roles_begin(struct pam_roles *p, pam_handle_t *pamh, enum pam_roles_phase phase, int argc, const char **argv);
 /* Close the store, or with keep_store leave its snapshot, and p->after_auth, with the handle
  * for account. */
 void pam_roles_end(struct pam_roles *p, bool keep_store);
+
+/* Does the user hold permission= (p->permission) now? 1 yes, 0 no (logged), -errno. */
+int pam_roles_holds_permission(struct pam_roles *p, time_t now);
 
 /* PAM_USER as it may appear in a log line: names that are not valid are not repeated. */
 const char *pam_roles_user_for_log(const struct pam_roles *p);

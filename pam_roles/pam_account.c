@@ -12,20 +12,6 @@
 #include "authz.h"
 #include "pam-roles.h"
 
-/* permission=CODE, or permission=@service for login.<PAM_SERVICE>. */
-static int permission_code(struct pam_roles *p, char *buf, size_t size) {
-        const char *want = p->opt.permission;
-        if (want[0] == '@') {
-                const void *service = NULL;
-                if (pam_get_item(p->pamh, PAM_SERVICE, &service) != PAM_SUCCESS || !service)
-                        return -EINVAL;
-                if (snprintf(buf, size, "login.%s", (const char *) service) >= (int) size)
-                        return -EINVAL;
-        } else if (roles_strcpy(buf, size, want) < 0)
-                return -EINVAL;
-        return roles_perm_valid(buf, false) ? 0 : -EINVAL;
-}
-
 int pam_roles_account(struct pam_roles *p) {
         struct roles_secret sec = { 0 };
         struct roles_tally tally;
@@ -59,21 +45,13 @@ int pam_roles_account(struct pam_roles *p) {
                 goto out;
         }
         if (p->opt.permission) {
-                char perm[ROLES_PERM_MAX + 1];
-                if (permission_code(p, perm, sizeof(perm)) < 0) {
-                        pam_syslog(p->pamh, LOG_ERR, "permission=%s is not a permission code", p->opt.permission);
-                        status = PAM_SERVICE_ERR;
-                        goto out;
-                }
-                r = roles_check(p->store, p->user, perm, now);
+                r = pam_roles_holds_permission(p, now);
                 if (r < 0) {
                         status = pam_roles_error(p, r, "checking the permission");
                         goto out;
                 }
-                if (r == 0) {
-                        pam_syslog(p->pamh, LOG_NOTICE, "%s does not hold %s", pam_roles_user_for_log(p), perm);
+                if (r == 0)
                         goto out;
-                }
         }
         /* Activated by the administrator (roles.db) or by a first password (secrets.db); an
          * account that came in with a one-time code must set its password now. */

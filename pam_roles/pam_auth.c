@@ -200,6 +200,13 @@ static const char *refusal_before_password(struct pam_roles *p, struct roles_sec
                 return "locked out";
         if (!p->u.enabled)
                 return "account disabled";
+        /* permission= on an auth line: a screen locker, a VPN or a web front end may call auth
+         * alone. Judged before the password, so the answer says nothing about it either. */
+        int held = p->opt.permission ? pam_roles_holds_permission(p, roles_store_now(p->store)) : 1;
+        if (held < 0)
+                return "permission unreadable";
+        if (held == 0)
+                return "lacks the permission";
         return NULL;
 }
 

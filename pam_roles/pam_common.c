@@ -10,13 +10,56 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "authz.h"
 #include "host_accounts.h"
 #include "pam-roles.h"
 #include "roles-build.h"
 
+/*
+ * Every option is honoured in the phases it names and refused in the others: an option that
+ * means nothing where it stands (permission= on a session line, no_totp on an account line) is a
+ * mistake in the stack, and a check quietly dropped is how one lets people in.
+ */
+#define ALL_PHASES ((1u << PAM_ROLES_AUTH) | (1u << PAM_ROLES_ACCOUNT) | (1u << PAM_ROLES_PASSWORD) | (1u << PAM_ROLES_SESSION))
+static const struct {
+        const char *name;       /* "name", or "name=" for an option with a value */
+        unsigned phases;
+} options[] = {
+        { "debug", ALL_PHASES },
+        { "quiet", ALL_PHASES },
+        { "conf=", ALL_PHASES },
+        { "no_totp", 1u << PAM_ROLES_AUTH },
+        /* Read by libpam's pam_get_authtok, which auth and password use. */
+        { "use_first_pass", (1u << PAM_ROLES_AUTH) | (1u << PAM_ROLES_PASSWORD) },
+        { "try_first_pass", (1u << PAM_ROLES_AUTH) | (1u << PAM_ROLES_PASSWORD) },
+        { "permission=", (1u << PAM_ROLES_AUTH) | (1u << PAM_ROLES_ACCOUNT) },
+};
+
+static const char *const phase_names[] = {
+        [PAM_ROLES_AUTH] = "auth", [PAM_ROLES_ACCOUNT] = "account",
+        [PAM_ROLES_PASSWORD] = "password", [PAM_ROLES_SESSION] = "session",
+};
+
 static int parse_options(struct pam_roles *p, int argc, const char **argv) {
         for (int i = 0; i < argc; i++) {
                 const char *a = argv[i];
+                size_t k;
+                for (k = 0; k < ROLES_N_ELEMENTS(options); k++) {
+                        size_t n = strlen(options[k].name);
+                        if (options[k].name[n - 1] == '=' ? strncmp(a, options[k].name, n) == 0 : strcmp(a, options[k].name) == 0)
+                                break;
+                }
+                if (k == ROLES_N_ELEMENTS(options)) {
+                        /* A typo in a stack must not quietly drop a check: refuse to run. */
+                        pam_syslog(p->pamh, LOG_ERR, "unknown option '%s'", a);
+                        return PAM_SERVICE_ERR;
+                }
+                if (!(options[k].phases & (1u << p->phase))) {
+                        pam_syslog(p->pamh, LOG_ERR, "option '%s' has no meaning on a%s %s line: refused", a,
+                                   p->phase == PAM_ROLES_AUTH || p->phase == PAM_ROLES_ACCOUNT ? "n" : "", phase_names[p->phase]);
+                        return PAM_SERVICE_ERR;
+                }
+                const char *value = strchr(a, '=') ? strchr(a, '=') + 1 : NULL;
                 if (strcmp(a, "debug") == 0)
                         p->opt.debug = true;
                 else if (strcmp(a, "quiet") == 0)
@@ -27,17 +70,30 @@ static int parse_options(struct pam_roles *p, int argc, const char **argv) {
                         p->opt.use_first_pass = true;
                 else if (strcmp(a, "try_first_pass") == 0)
                         p->opt.try_first_pass = true;
-                else if (strncmp(a, "conf=", 5) == 0 && a[5] == '/')
-                        p->opt.conf = a + 5;
-                else if (strncmp(a, "permission=", 11) == 0 && a[11])
-                        p->opt.permission = a + 11;
+                else if (strncmp(a, "conf=", 5) == 0 && value[0] == '/')
+                        p->opt.conf = value;
+                else if (strncmp(a, "permission=", 11) == 0 && value[0])
+                        p->opt.permission = value;
                 else {
-                        /* A typo in a stack must not quietly drop a check: refuse to run. */
-                        pam_syslog(p->pamh, LOG_ERR, "unknown option '%s'", a);
+                        pam_syslog(p->pamh, LOG_ERR, "option '%s' has a bad value", a);
                         return PAM_SERVICE_ERR;
                 }
         }
         return PAM_SUCCESS;
+}
+
+/* permission=CODE, or permission=@service for login.<PAM_SERVICE>. */
+static int permission_code(struct pam_roles *p, char *buf, size_t size) {
+        const char *want = p->opt.permission;
+        if (want[0] == '@') {
+                const void *service = NULL;
+                if (pam_get_item(p->pamh, PAM_SERVICE, &service) != PAM_SUCCESS || !service)
+                        return -EINVAL;
+                if (snprintf(buf, size, "login.%s", (const char *) service) >= (int) size)
+                        return -EINVAL;
+        } else if (roles_strcpy(buf, size, want) < 0)
+                return -EINVAL;
+        return roles_perm_valid(buf, false) ? 0 : -EINVAL;
 }
 
 /*
@@ -161,13 +217,18 @@ static int find_user(struct pam_roles *p) {
         return PAM_SUCCESS;
 }
 
-int pam_roles_begin(struct pam_roles *p, pam_handle_t *pamh, bool after_auth, int argc, const char **argv) {
+int pam_roles_begin(struct pam_roles *p, pam_handle_t *pamh, enum pam_roles_phase phase, int argc, const char **argv) {
+        bool after_auth = phase == PAM_ROLES_ACCOUNT;
         char err[512];
         int r;
 
-        *p = (struct pam_roles) { .pamh = pamh };
+        *p = (struct pam_roles) { .pamh = pamh, .phase = phase };
         if ((r = parse_options(p, argc, argv)) != PAM_SUCCESS)
                 return r;
+        if (p->opt.permission && permission_code(p, p->permission, sizeof(p->permission)) < 0) {
+                pam_syslog(pamh, LOG_ERR, "permission=%s is not a permission code", p->opt.permission);
+                return PAM_SERVICE_ERR;
+        }
 
         /* conf= from the stack, else the default: never $ROLES_CONF, which the user may set
          * for su or sudo (roles_config_path reads it only outside setuid programs anyway). */
@@ -232,6 +293,13 @@ void pam_roles_end(struct pam_roles *p, bool keep_store) {
                 roles_store_close(p->store);
         p->store = NULL;
         explicit_bzero(&p->u, sizeof(p->u));
+}
+
+int pam_roles_holds_permission(struct pam_roles *p, time_t now) {
+        int r = roles_check(p->store, p->user, p->permission, now);
+        if (r == 0)
+                pam_syslog(p->pamh, LOG_NOTICE, "%s does not hold %s", pam_roles_user_for_log(p), p->permission);
+        return r;
 }
 
 const char *pam_roles_user_for_log(const struct pam_roles *p) {

@@ -68,7 +68,10 @@ svc roles "" ""
 svc roles-ssh "" "permission=login.sshd"
 svc sshd "" "permission=@service"
 svc ftp "" "permission=@service"
-svc roles-nototp "no_totp" ""
+cat >/etc/pam.d/roles-nototp <<EOF
+auth     required $MOD no_totp
+account  required $MOD
+EOF
 svc roles-opts "debug quiet" ""
 svc roles-alt "conf=/etc/roles-alt.conf" ""
 svc roles-badconf "conf=/etc/roles-nonexistent.conf" ""
@@ -412,6 +415,32 @@ pt "$PW$nl" roles-tfp tfp authenticate; good "try_first_pass: one answer serves 
 pt "wrong-password$nl$PW$nl" roles-tfp tfp authenticate; refused "try_first_pass: a stored wrong answer fails (not asked again)"
 rc user unlock tfp >/dev/null
 pt "$PW$nl" roles-tfp0 tfp authenticate; good "try_first_pass: nothing stored, so asked"
+
+# ---- options: honoured in their phases, refused in the others --------------------------------------------
+# permission= on an auth line (a screen locker or a VPN calls auth alone): a user without the
+# permission is refused as a wrong password is, whatever the password, and counted.
+printf 'auth required %s permission=login.sshd\n' "$MOD" >/etc/pam.d/roles-authperm
+printf 'auth required %s permission=@service\n' "$MOD" >/etc/pam.d/sshd-authonly
+pt "$PW$nl" roles-authperm alice authenticate; good "auth permission=login.sshd: alice holds it"
+before=$(tally_of nora)
+pt "$PW$nl" roles-authperm nora authenticate; refused "auth permission=login.sshd: nora (right password) does not hold it" 'Authentication failure'
+pt "wrong$nl" roles-authperm nora authenticate; wrong_out=$OUT
+pt "$PW$nl" roles-authperm nora authenticate
+eq "auth permission=: the same words as a wrong password" "$OUT" "$wrong_out"
+eq "auth permission=: each refusal counted" "$(tally_of nora)" "$((before + 3))"
+rc user unlock nora >/dev/null
+pt "$PW$nl" sshd-authonly wendy authenticate; good "auth permission=@service: wendy holds login.sshd-authonly (login.*)"
+pt "$PW$nl" sshd-authonly alice authenticate; refused "auth permission=@service: alice holds login.sshd, not login.sshd-authonly"
+rc user unlock alice >/dev/null
+# Options that mean nothing in a phase are refused there (PAM_SERVICE_ERR), not ignored.
+printf 'session required %s permission=login.sshd\n' "$MOD" >/etc/pam.d/roles-badsess
+printf 'account required %s no_totp\n' "$MOD" >/etc/pam.d/roles-badacct
+printf 'password required %s permission=sudo\n' "$MOD" >/etc/pam.d/roles-badpass
+printf 'account required %s use_first_pass\n' "$MOD" >/etc/pam.d/roles-badacct2
+pt "" roles-badsess alice open_session; refused "permission= on a session line is refused"
+pt "" roles-badacct alice acct_mgmt; refused "no_totp on an account line is refused"
+pt "$PW$nl$NEWPW$nl$NEWPW$nl" roles-badpass alice chauthtok; refused "permission= on a password line is refused"
+pt "" roles-badacct2 alice acct_mgmt; refused "use_first_pass on an account line is refused"
 
 # ---- auth: legacy crypt(3) hashes from import --------------------------------------------------------------
 for u in leg6 legy; do
