@@ -59,9 +59,17 @@ static int use_code(struct pam_roles *p, enum roles_code_kind kind, const struct
         return r < 0 ? r : roles_secret_set_must_change(p->store, p->u.uuid, true);
 }
 
-static int check_totp(struct pam_roles *p, const char *secret) {
+/*
+ * The code prompt. *ret_reused: the code is right but of a step this user already used (here or
+ * by a racing login). That proves nothing an attacker could not see already (the prompt is only
+ * reached with the right password), so it is refused without counting toward deny, and the user
+ * is told to wait for the next code: `sudo -l` then `sudo id` within one step must not lock an
+ * administrator out.
+ */
+static int check_totp(struct pam_roles *p, const char *secret, bool *ret_reused) {
         char *code = NULL;
         int64_t last, step;
+        *ret_reused = false;
         int r = pam_roles_prompt(p, "Verification code: ", &code);
         if (r != PAM_SUCCESS)
                 return r;
@@ -72,6 +80,7 @@ static int check_totp(struct pam_roles *p, const char *secret) {
                 r = roles_state_totp_claim(p->store, p->u.uuid, step);       /* once, even when racing */
         explicit_bzero(code, strlen(code));
         free(code);
+        *ret_reused = r == -EALREADY;
         return r == 0 ? PAM_SUCCESS : PAM_AUTH_ERR;
 }
 
@@ -281,9 +290,16 @@ int pam_roles_authenticate(struct pam_roles *p) {
                 goto out;
 
         if (sec.totp_secret[0] && !p->opt.no_totp && !by_code) {
-                status = check_totp(p, sec.totp_secret);
+                bool reused;
+                status = check_totp(p, sec.totp_secret, &reused);
+                if (status != PAM_SUCCESS && reused) {
+                        pam_syslog(p->pamh, LOG_NOTICE, "authentication refused for %s: verification code already "
+                                   "used (not counted as a failure)", pam_roles_user_for_log(p));
+                        pam_error(p->pamh, "This verification code was already used: wait for the next one.");
+                        goto out;
+                }
                 if (status != PAM_SUCCESS) {
-                        count_failure(p, "wrong or reused verification code");
+                        count_failure(p, "wrong verification code");
                         goto out;
                 }
                 /* The prompt may have been open for minutes, while racing guesses locked the

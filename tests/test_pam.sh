@@ -388,7 +388,13 @@ now=$(date +%s)
 CODE=$(totp_at "$TINA_SECRET" "$now")
 pt "$PW$nl$CODE$nl" roles tina authenticate; good "totp: password and current code"
 grep -q 'Verification code: ' <<<"$OUT" && ok || bad "totp: no 'Verification code: ' prompt (<<$(tr '\n' ' ' <<<"$OUT")>>)"
-pt "$PW$nl$CODE$nl" roles tina authenticate; refused "totp: the same code again is refused"
+# A right password with a code of a step already used: refused, saying so, and not counted toward
+# deny (three of them, deny = 3, would otherwise lock tina out: sudo -l then sudo id).
+before=$(tally_of tina)
+for i in 1 2 3; do
+        pt "$PW$nl$CODE$nl" roles tina authenticate; refused "totp: the same code again is refused ($i)" 'already used'
+done
+eq "totp: a reused code is not counted toward deny" "$(tally_of tina)" "$before"
 # A code that is none of the steps around now.
 near=" $(for d in -90 -60 -30 0 30 60 90; do totp_at "$TINA_SECRET" $((now + d)); done | tr '\n' ' ') "
 WRONG=$(( (10#$CODE + 1) % 1000000 ))
