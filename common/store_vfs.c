@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -28,16 +29,24 @@
 #include "store-internal.h"
 
 /*
- * One slot per open snapshot file. A slot holds FREE, the descriptor + 1 (so that the
- * zero-initialized table is all free: the atfork handler may run in a process that never opened
- * a snapshot), or CLOSED: closed in a forked child, while the connection still refers to the
- * slot until the child drops it (were it FREE, another file could take it, and that late
- * xClose would close the newcomer's descriptor). A process of the NSS module holds at most a few
- * (the passwd store's and the shadow store's); opening beyond the table fails, it never leaks.
+ * One slot per open snapshot file. A slot holds FREE, the descriptor + 1 (so that zeroed memory
+ * is all free: the atfork handler may run in a process that never opened a snapshot), or
+ * CLOSED: closed in a forked child, while the connection still refers to the slot until the
+ * child drops it (were it FREE, another file could take it, and that late xClose would close
+ * the newcomer's descriptor).
+ *
+ * Slots come in chunks chained from a static first one; a chunk is added (never removed while
+ * the module is loaded) when all are taken, so a threaded PAM server may keep any number of
+ * authenticated handles, and no handle makes another fail. The fork handler walks the chain
+ * with atomic loads alone: no lock, no allocation.
  */
-#define SNAPSHOT_SLOTS 16
+#define SLOTS_PER_CHUNK 32
 enum { SLOT_FREE = 0, SLOT_CLOSED = -1 };
-static atomic_int slots[SNAPSHOT_SLOTS];
+struct slot_chunk {
+        atomic_int slots[SLOTS_PER_CHUNK];
+        struct slot_chunk *_Atomic next;
+};
+static struct slot_chunk first_chunk;
 
 struct snapshot_file {
         sqlite3_file base;      /* first: SQLite passes the file as a sqlite3_file */
@@ -149,12 +158,25 @@ static const sqlite3_io_methods snapshot_io = {
 };
 
 static atomic_int *claim_slot(int fd) {
-        for (size_t i = 0; i < SNAPSHOT_SLOTS; i++) {
-                int expected = SLOT_FREE;
-                if (atomic_compare_exchange_strong(&slots[i], &expected, fd + 1))
-                        return &slots[i];
+        for (struct slot_chunk *c = &first_chunk;;) {
+                for (size_t i = 0; i < SLOTS_PER_CHUNK; i++) {
+                        int expected = SLOT_FREE;
+                        if (atomic_compare_exchange_strong(&c->slots[i], &expected, fd + 1))
+                                return &c->slots[i];
+                }
+                struct slot_chunk *next = atomic_load(&c->next);
+                if (!next) {
+                        struct slot_chunk *fresh = calloc(1, sizeof(*fresh));
+                        if (!fresh)
+                                return NULL;
+                        /* Another thread may have chained one meanwhile: then use that one. */
+                        if (atomic_compare_exchange_strong(&c->next, &next, fresh))
+                                next = fresh;
+                        else
+                                free(fresh);
+                }
+                c = next;
         }
-        return NULL;
 }
 
 static int snapshot_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *file, int flags, int *ret_flags) {
@@ -281,6 +303,14 @@ static void register_snapshot_vfs(void) {
 __attribute__((destructor)) static void unregister_snapshot_vfs(void) {
         if (register_rc == SQLITE_OK)
                 sqlite3_vfs_unregister(&snapshot_vfs);
+        /* libpam unloads the PAM module at every pam_end: the chunks go with it (no snapshot is
+         * open by then: every store was closed). */
+        struct slot_chunk *c = atomic_exchange(&first_chunk.next, NULL);
+        while (c) {
+                struct slot_chunk *next = atomic_load(&c->next);
+                free(c);
+                c = next;
+        }
 }
 
 int store_snapshot_vfs(const char **ret) {
@@ -292,11 +322,12 @@ int store_snapshot_vfs(const char **ret) {
 }
 
 void roles_store_close_inherited_snapshots(void) {
-        for (size_t i = 0; i < SNAPSHOT_SLOTS; i++) {
-                int v = atomic_load_explicit(&slots[i], memory_order_relaxed);
-                if (v > 0) {
-                        close(v - 1);
-                        atomic_store_explicit(&slots[i], SLOT_CLOSED, memory_order_relaxed);
+        for (struct slot_chunk *c = &first_chunk; c; c = atomic_load(&c->next))
+                for (size_t i = 0; i < SLOTS_PER_CHUNK; i++) {
+                        int v = atomic_load_explicit(&c->slots[i], memory_order_relaxed);
+                        if (v > 0) {
+                                close(v - 1);
+                                atomic_store_explicit(&c->slots[i], SLOT_CLOSED, memory_order_relaxed);
+                        }
                 }
-        }
 }

@@ -13,7 +13,8 @@
 #
 #   test_pam.sh ROLESCTL PAM_MODULE NSS_LIB_DIR
 set -u
-. "$(dirname "$0")/ns-lib.sh"
+TESTS=$(realpath "$(dirname "$0")")
+. "$TESTS/ns-lib.sh"
 
 [ $# -eq 3 ] || { echo "usage: test_pam.sh ROLESCTL PAM_MODULE NSS_LIB_DIR" >&2; exit 1; }
 ns_enter pam "$@"
@@ -633,49 +634,9 @@ fi
 # An application may change PAM_USER between pam_authenticate and pam_acct_mgmt in one handle
 # (pamtester cannot): authenticated as swx, account must judge the new user afresh, from
 # nothing auth kept: locked, never activated, must-change and disabled accounts are refused.
-# Python's ctypes drives the real libpam.
+# Python's ctypes drives the real libpam (tests/pam_ctypes.py).
 swap_user() {
-        timeout 60 "${pamenv[@]}" python3 - "$@" <<'PY'
-import ctypes, sys
-service, user, password, new_user = sys.argv[1:5]
-pam = ctypes.CDLL("libpam.so.0")
-libc = ctypes.CDLL("libc.so.6")
-libc.calloc.restype = ctypes.c_void_p
-libc.calloc.argtypes = [ctypes.c_size_t, ctypes.c_size_t]
-libc.strdup.restype = ctypes.c_void_p
-libc.strdup.argtypes = [ctypes.c_char_p]
-class Message(ctypes.Structure):
-    _fields_ = [("msg_style", ctypes.c_int), ("msg", ctypes.c_char_p)]
-class Response(ctypes.Structure):
-    _fields_ = [("resp", ctypes.c_void_p), ("resp_retcode", ctypes.c_int)]
-CONV = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.POINTER(ctypes.POINTER(Message)),
-                        ctypes.POINTER(ctypes.POINTER(Response)), ctypes.c_void_p)
-class Conv(ctypes.Structure):
-    _fields_ = [("conv", CONV), ("appdata_ptr", ctypes.c_void_p)]
-def answer(n, msgs, resp, _):
-    r = ctypes.cast(libc.calloc(n, ctypes.sizeof(Response)), ctypes.POINTER(Response))
-    for i in range(n):
-        if msgs[i].contents.msg_style in (1, 2):       # PAM_PROMPT_ECHO_OFF, PAM_PROMPT_ECHO_ON
-            r[i].resp = libc.strdup(password.encode())
-    resp[0] = r
-    return 0
-conv = Conv(CONV(answer), None)
-h = ctypes.c_void_p()
-pam.pam_start.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(Conv), ctypes.POINTER(ctypes.c_void_p)]
-pam.pam_set_item.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p]
-pam.pam_authenticate.argtypes = pam.pam_acct_mgmt.argtypes = [ctypes.c_void_p, ctypes.c_int]
-pam.pam_end.argtypes = [ctypes.c_void_p, ctypes.c_int]
-if pam.pam_start(service.encode(), user.encode(), ctypes.byref(conv), ctypes.byref(h)) != 0:
-    sys.exit("pam_start failed")
-rc = pam.pam_authenticate(h, 0)
-if rc != 0:
-    print("auth", rc)
-else:
-    pam.pam_set_item(h, 2, new_user.encode())        # PAM_USER
-    rc = pam.pam_acct_mgmt(h, 0)
-    print("account", rc)
-pam.pam_end(h, rc)
-PY
+        timeout 60 "${pamenv[@]}" python3 "$TESTS/pam_ctypes.py" swap "$@"
 }
 for u in swx swy swlock swdis; do
         echo "$PW" | rc user add "$u" --password-stdin >/dev/null || die "rolesctl user add $u"
@@ -695,5 +656,10 @@ for u in swlock swact swchg swdis; do
 done
 out=$(swap_user roles swx "$PW" nosuchuser)
 [[ $out == "account "* && $out != "account 0" ]] && ok || bad "swap: authenticated swx, account nosuchuser: <<$out>>"
+
+# A process may keep any number of authenticated handles (a threaded PAM server): the 17th used to
+# fail, and with it every login after it in that process.
+eq "40 handles authenticated at once in one process" \
+        "$(timeout 120 "${pamenv[@]}" python3 "$TESTS/pam_ctypes.py" many roles swx "$PW" 40)" "auth 40/40 account 40/40"
 
 ns_finish

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -2038,6 +2039,55 @@ static void test_doctor_names_invalid_rows(void **state) {
         roles_store_close(s);
 }
 
+/* How many of this process's descriptors are open on path. */
+static size_t fds_on(const char *path) {
+        DIR *d = opendir("/proc/self/fd");
+        size_t n = 0;
+        assert_non_null(d);
+        for (struct dirent *de; (de = readdir(d));) {
+                char link[300], target[PATH_MAX];
+                snprintf(link, sizeof(link), "/proc/self/fd/%s", de->d_name);
+                ssize_t k = readlink(link, target, sizeof(target) - 1);
+                if (k > 0) {
+                        target[k] = '\0';
+                        n += strcmp(target, path) == 0;
+                }
+        }
+        closedir(d);
+        return n;
+}
+
+/*
+ * Any number of fork-safe snapshots at once (a threaded PAM server keeps one per authenticated
+ * handle): the 17th used to fail, and with it every login after 16 in a process. Each one
+ * reads, and a fork's child handler closes every one's descriptor.
+ */
+static void test_many_fork_safe_snapshots(void **state) {
+        struct test_env *e = *state;
+        enum { N = 100 };
+        struct roles_store *stores[N];
+        struct roles_user u;
+        char path[PATH_MAX];
+        assert_non_null(realpath(e->cfg.public_db, path));
+        for (size_t i = 0; i < N; i++) {
+                stores[i] = test_reader(e, ROLES_STORE_FORK_SAFE);
+                assert_int_equal(roles_user_by_name(stores[i], "nobody-here", &u), -ENOENT);
+        }
+        assert_int_equal(fds_on(path), N);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                roles_store_close_inherited_snapshots();
+                _exit(fds_on(path) == 0 ? 0 : 1);
+        }
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        for (size_t i = 0; i < N; i++)
+                roles_store_close(stores[i]);
+        assert_int_equal(fds_on(path), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_init_creates_files, test_setup_empty, test_teardown),
@@ -2085,6 +2135,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_emptied_file_refused, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_missing_table_refused, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_stale_stages_swept, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_many_fork_safe_snapshots, test_setup, test_teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,96 @@
+# SPDX-License-Identifier: MIT
+"""The real libpam driven from Python's ctypes, for what pamtester cannot do.
+
+    pam_ctypes.py swap SERVICE USER PASSWORD NEW_USER
+        authenticate USER, set PAM_USER to NEW_USER, run account: prints "account RC" (or "auth RC")
+    pam_ctypes.py many SERVICE USER PASSWORD N
+        N handles authenticated one after the other, none ended, then account on each: prints
+        how many of each phase succeeded, "auth OK/N account OK/N"
+
+Every answer to a prompt is PASSWORD.
+"""
+import ctypes
+import sys
+
+pam = ctypes.CDLL("libpam.so.0")
+libc = ctypes.CDLL("libc.so.6")
+libc.calloc.restype = ctypes.c_void_p
+libc.calloc.argtypes = [ctypes.c_size_t, ctypes.c_size_t]
+libc.strdup.restype = ctypes.c_void_p
+libc.strdup.argtypes = [ctypes.c_char_p]
+
+
+class Message(ctypes.Structure):
+    _fields_ = [("msg_style", ctypes.c_int), ("msg", ctypes.c_char_p)]
+
+
+class Response(ctypes.Structure):
+    _fields_ = [("resp", ctypes.c_void_p), ("resp_retcode", ctypes.c_int)]
+
+
+CONV = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.POINTER(ctypes.POINTER(Message)),
+                        ctypes.POINTER(ctypes.POINTER(Response)), ctypes.c_void_p)
+
+
+class Conv(ctypes.Structure):
+    _fields_ = [("conv", CONV), ("appdata_ptr", ctypes.c_void_p)]
+
+
+pam.pam_start.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(Conv), ctypes.POINTER(ctypes.c_void_p)]
+pam.pam_set_item.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p]
+pam.pam_authenticate.argtypes = pam.pam_acct_mgmt.argtypes = [ctypes.c_void_p, ctypes.c_int]
+pam.pam_end.argtypes = [ctypes.c_void_p, ctypes.c_int]
+PAM_USER = 2
+PROMPTS = (1, 2)        # PAM_PROMPT_ECHO_OFF, PAM_PROMPT_ECHO_ON
+
+
+def conversation(password):
+    def answer(n, msgs, resp, _):
+        r = ctypes.cast(libc.calloc(n, ctypes.sizeof(Response)), ctypes.POINTER(Response))
+        for i in range(n):
+            if msgs[i].contents.msg_style in PROMPTS:
+                r[i].resp = libc.strdup(password.encode())
+        resp[0] = r
+        return 0
+    callback = CONV(answer)
+    return Conv(callback, None), callback       # keep the callback alive
+
+
+def start(service, user, conv):
+    h = ctypes.c_void_p()
+    if pam.pam_start(service.encode(), user.encode(), ctypes.byref(conv), ctypes.byref(h)) != 0:
+        sys.exit("pam_start failed")
+    return h
+
+
+def swap(service, user, password, new_user):
+    conv, _keep = conversation(password)
+    h = start(service, user, conv)
+    rc = pam.pam_authenticate(h, 0)
+    if rc != 0:
+        print("auth", rc)
+    else:
+        pam.pam_set_item(h, PAM_USER, new_user.encode())
+        rc = pam.pam_acct_mgmt(h, 0)
+        print("account", rc)
+    pam.pam_end(h, rc)
+
+
+def many(service, user, password, n):
+    conv, _keep = conversation(password)
+    handles = [start(service, user, conv) for _ in range(n)]
+    auth_ok = sum(pam.pam_authenticate(h, 0) == 0 for h in handles)
+    account_ok = sum(pam.pam_acct_mgmt(h, 0) == 0 for h in handles)
+    for h in handles:
+        pam.pam_end(h, 0)
+    print(f"auth {auth_ok}/{n} account {account_ok}/{n}")
+
+
+if __name__ == "__main__":
+    mode, args = sys.argv[1], sys.argv[2:]
+    if mode == "swap":
+        swap(*args)
+    elif mode == "many":
+        many(args[0], args[1], args[2], int(args[3]))
+    else:
+        sys.exit(f"unknown mode {mode}")
