@@ -26,6 +26,7 @@ static int add_grant(struct roles_resolution *res, const char *perm, enum roles_
         g->source = source;
         g->index = index;
         g->disabled = disabled;
+        g->off_by = ROLES_NONE;
         return roles_strcpy(g->perm, sizeof(g->perm), perm) < 0 ? -EBADMSG : 0;
 }
 
@@ -98,6 +99,28 @@ static int on_metarole_perm(void *userdata, const struct roles_perm_row *row) {
         return add_grant(w->res, row->perm, ROLES_GRANT_METAROLE, w->parent, false);
 }
 
+/*
+ * Does a disabled line switch perm off on its role? A disabled code switches off itself and
+ * everything under it ("db.drop": db.drop, db.drop.x, ...), a disabled wildcard what it covers:
+ * the administrator wrote the line to take that away from the role, so it wins over the role's
+ * enabled lines, its wildcards included. perm may be an enabled wildcard too, which is then
+ * switched off whole ("db.drop.*" under a disabled "db.drop"): its "*" never matches a word.
+ */
+static bool switches_off(const char *disabled, const char *perm) {
+        size_t n = strlen(disabled);
+        return roles_perm_covers(disabled, perm) || (strncmp(disabled, perm, n) == 0 && perm[n] == '.');
+}
+
+/* The disabled line of role `role` that switches perm off, or ROLES_NONE. */
+static size_t switched_off_by(const struct roles_resolution *res, size_t role, const char *perm) {
+        for (size_t i = 0; i < res->n_grants; i++) {
+                const struct roles_resolved_grant *d = &res->grants[i];
+                if (d->disabled && d->source == ROLES_GRANT_ROLE && d->index == role && switches_off(d->perm, perm))
+                        return i;
+        }
+        return ROLES_NONE;
+}
+
 static const char *inactive_reason(const struct roles_user *u, time_t now) {
         if (roles_user_active(u, now))
                 return NULL;
@@ -131,6 +154,10 @@ int roles_resolve(struct roles_store *s, const struct roles_user *u, time_t now,
         r = roles_store_user_role_perms(s, u->id, on_role_perm, res);
         if (r < 0)
                 goto fail;
+        /* Once all of a role's lines are in: which enabled ones its disabled ones take whole. */
+        for (size_t i = 0; i < res->n_grants; i++)
+                if (!res->grants[i].disabled && res->grants[i].source == ROLES_GRANT_ROLE)
+                        res->grants[i].off_by = switched_off_by(res, res->grants[i].index, res->grants[i].perm);
         for (size_t i = 0; i < res->n_metaroles; i++) {
                 struct walk w = { res, i, now };
                 r = roles_store_metarole_perms(s, res->metaroles[i].id, on_metarole_perm, &w);
@@ -157,12 +184,15 @@ void roles_resolution_free(struct roles_resolution *res) {
 bool roles_resolution_allows(const struct roles_resolution *res, const char *perm, size_t *ret_grant) {
         if (res->inactive || !roles_perm_valid(perm, false))
                 return false;
-        for (size_t i = 0; i < res->n_grants; i++)
-                if (!res->grants[i].disabled && roles_perm_covers(res->grants[i].perm, perm)) {
-                        if (ret_grant)
-                                *ret_grant = i;
-                        return true;
-                }
+        for (size_t i = 0; i < res->n_grants; i++) {
+                const struct roles_resolved_grant *g = &res->grants[i];
+                if (g->disabled || !roles_perm_covers(g->perm, perm) ||
+                    (g->source == ROLES_GRANT_ROLE && switched_off_by(res, g->index, perm) != ROLES_NONE))
+                        continue;
+                if (ret_grant)
+                        *ret_grant = i;
+                return true;
+        }
         if (res->superuser) {
                 if (ret_grant)
                         *ret_grant = ROLES_NONE;
@@ -172,13 +202,24 @@ bool roles_resolution_allows(const struct roles_resolution *res, const char *per
 }
 
 /*
- * The codes that would cover perm: itself, each "prefix.*" above it, and "*" (what the
- * derived metarole_grants table says of a metarole reaching super-admin). This mirrors
- * roles_perm_covers() and the superuser rule; test_authz holds the two paths equal.
+ * The codes a check looks up, in one array: first each code above perm ("db", "db.backup" for
+ * db.backup.read), which counts only as a disabled line (it switches off what is under it);
+ * then perm itself, each "prefix.*" above it, nearest first, and last "*" (what the derived
+ * metarole_grants table says of a metarole reaching super-admin). *ret_perm is perm's index.
+ * This mirrors roles_perm_covers(), switches_off() and the superuser rule; test_authz holds the
+ * two paths equal. A code of k words gives 2k candidates, at most ROLES_PERM_MAX + 1.
  */
 static size_t check_candidates(const char *perm, char buf[static ROLES_PERM_MAX + 2][ROLES_PERM_MAX + 3],
-                               const char **ret) {
+                               const char **ret, size_t *ret_perm) {
         size_t n = 0, len = strlen(perm);
+        for (size_t i = 0; i < len; i++)
+                if (perm[i] == '.') {
+                        memcpy(buf[n], perm, i);
+                        buf[n][i] = '\0';
+                        ret[n] = buf[n];
+                        n++;
+                }
+        *ret_perm = n;
         memcpy(buf[n], perm, len + 1);
         ret[n] = buf[n];
         n++;
@@ -193,21 +234,40 @@ static size_t check_candidates(const char *perm, char buf[static ROLES_PERM_MAX 
         return n;
 }
 
+struct ids {
+        int64_t *id;
+        size_t n;
+};
+
+static int ids_add(struct ids *l, int64_t id) {
+        int64_t *p = reallocarray(l->id, l->n + 1, sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        l->id = p;
+        l->id[l->n++] = id;
+        return 0;
+}
+
+static bool ids_have(const struct ids *l, int64_t id) {
+        for (size_t i = 0; i < l->n; i++)
+                if (l->id[i] == id)
+                        return true;
+        return false;
+}
+
 struct check {
+        struct roles_store *store;
+        int64_t user_id;
         time_t now;
-        int64_t *holders;       /* metaroles holding a candidate */
-        size_t n_holders;
+        struct ids holders;     /* metaroles holding a candidate */
+        struct ids granting;    /* roles of current assignments holding a candidate, enabled */
+        struct ids off;         /* the user's roles whose own disabled line switches perm off */
         bool allowed;
 };
 
 static int on_holder(void *userdata, int64_t id) {
         struct check *c = userdata;
-        int64_t *h = reallocarray(c->holders, c->n_holders + 1, sizeof(*h));
-        if (!h)
-                return -ENOMEM;
-        c->holders = h;
-        c->holders[c->n_holders++] = id;
-        return 0;
+        return ids_add(&c->holders, id);
 }
 
 static bool current(const struct check *c, const struct roles_check_row *row) {
@@ -217,24 +277,43 @@ static bool current(const struct check *c, const struct roles_check_row *row) {
 /* An assignment whose role's metarole holds the permission (through the derived closure). */
 static int on_assignment_metarole(void *userdata, const struct roles_check_row *row) {
         struct check *c = userdata;
-        for (size_t i = 0; current(c, row) && i < c->n_holders; i++)
-                if (c->holders[i] == row->metarole_id)
-                        c->allowed = true;
+        c->allowed = current(c, row) && ids_have(&c->holders, row->metarole_id);
         return c->allowed ? 1 : 0;
 }
 
-/* An assignment whose role holds the permission itself. */
-static int on_assignment_role(void *userdata, const struct roles_check_row *row) {
+/* An assignment whose role holds the permission itself, enabled. */
+static int on_role_granting(void *userdata, const struct roles_check_row *row) {
         struct check *c = userdata;
-        c->allowed = current(c, row);
-        return c->allowed ? 1 : 0;
+        return current(c, row) ? ids_add(&c->granting, row->role_id) : 0;
+}
+
+/* An assignment whose role has a disabled line switching the permission off. */
+static int on_role_off(void *userdata, const struct roles_check_row *row) {
+        struct check *c = userdata;
+        return ids_add(&c->off, row->role_id);
+}
+
+enum lookup { LOOKUP_HOLDERS, LOOKUP_GRANTING, LOOKUP_OFF };
+
+/* Look candidates up, as many at a time as the store's statements take. */
+static int lookup(struct check *c, enum lookup what, const char *const *candidates, size_t n) {
+        int r = 0;
+        for (size_t first = 0; r >= 0 && first < n; first += ROLES_CHECK_CANDIDATES) {
+                size_t chunk = n - first < ROLES_CHECK_CANDIDATES ? n - first : ROLES_CHECK_CANDIDATES;
+                r = what == LOOKUP_HOLDERS
+                    ? roles_store_metarole_holders(c->store, candidates + first, chunk, on_holder, c)
+                    : roles_store_check_role_grants(c->store, c->user_id, what == LOOKUP_OFF, candidates + first, chunk,
+                                                    what == LOOKUP_OFF ? on_role_off : on_role_granting, c);
+        }
+        return r;
 }
 
 int roles_check(struct roles_store *s, const char *user, const char *perm, time_t now) {
         char buf[ROLES_PERM_MAX + 2][ROLES_PERM_MAX + 3];
         const char *candidates[ROLES_PERM_MAX + 2];
-        struct check c = { .now = now };
+        struct check c = { .store = s, .now = now };
         struct roles_user u;
+        size_t at;
         int r;
 
         if (!roles_perm_valid(perm, false))
@@ -243,21 +322,26 @@ int roles_check(struct roles_store *s, const char *user, const char *perm, time_
                 return r;
         if (inactive_reason(&u, now))
                 return 0;
+        c.user_id = u.id;
 
-        /* Metaroles first (few, and where most permissions live), then the roles themselves.
-         * The last candidate is "*", which only the derived metarole table can hold. */
-        size_t n = check_candidates(perm, buf, candidates);
-        for (size_t first = 0; r >= 0 && first < n; first += ROLES_CHECK_CANDIDATES) {
-                size_t chunk = n - first < ROLES_CHECK_CANDIDATES ? n - first : ROLES_CHECK_CANDIDATES;
-                r = roles_store_metarole_holders(s, candidates + first, chunk, on_holder, &c);
-        }
-        if (r >= 0 && c.n_holders > 0)
+        /* Metaroles first (few, and where most permissions live): perm, its wildcards and "*",
+         * which only the derived metarole table can hold. A role's disabled line is no concern
+         * of theirs. */
+        size_t n = check_candidates(perm, buf, candidates, &at);
+        r = lookup(&c, LOOKUP_HOLDERS, candidates + at, n - at);
+        if (r >= 0 && c.holders.n > 0)
                 r = roles_store_check_assignments(s, u.id, on_assignment_metarole, &c);
-        for (size_t first = 0; r >= 0 && !c.allowed && first < n - 1; first += ROLES_CHECK_CANDIDATES) {
-                size_t chunk = n - 1 - first < ROLES_CHECK_CANDIDATES ? n - 1 - first : ROLES_CHECK_CANDIDATES;
-                r = roles_store_check_role_grants(s, u.id, candidates + first, chunk, on_assignment_role, &c);
-        }
-        free(c.holders);
+        /* Then the roles themselves: those holding perm or a wildcard above it, enabled, less
+         * those whose own disabled line (perm, a code or a wildcard above it) switches it off. */
+        if (r >= 0 && !c.allowed)
+                r = lookup(&c, LOOKUP_GRANTING, candidates + at, n - at - 1);
+        if (r >= 0 && c.granting.n > 0)
+                r = lookup(&c, LOOKUP_OFF, candidates, n - 1);
+        for (size_t i = 0; r >= 0 && !c.allowed && i < c.granting.n; i++)
+                c.allowed = !ids_have(&c.off, c.granting.id[i]);
+        free(c.holders.id);
+        free(c.granting.id);
+        free(c.off.id);
         return r < 0 ? r : c.allowed;
 }
 

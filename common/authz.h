@@ -6,7 +6,9 @@
  *                          place the clock is read: the snapshot holds no time-dependent facts)
  *   metaroles(user)      = the metarole of each current role, plus everything those include,
  *                          transitively (breadth first, so each is reached by a shortest path)
- *   permissions(user)    = enabled permissions of current roles ∪ permissions of metaroles(user)
+ *   permissions(user)    = enabled permissions of current roles ∪ permissions of metaroles(user),
+ *                          less, for each role, what its own disabled lines switch off: a disabled
+ *                          code itself and everything under it, a disabled wildcard what it covers
  *   a user holding super-admin is a superuser and holds every permission;
  *   a disabled user, or one whose account has expired, holds nothing.
  *
@@ -46,6 +48,9 @@ struct roles_resolved_grant {
         enum roles_grant_source source;
         size_t index;                   /* into roles or metaroles, by source */
         bool disabled;                  /* on its role: listed for --why, never counted */
+        size_t off_by;                  /* an enabled line of a role that a disabled line of the same
+                                         * role switches off whole: that line's index (listed for
+                                         * --why, never counted); otherwise ROLES_NONE */
 };
 
 struct roles_resolution {

@@ -335,8 +335,8 @@ int roles_store_metarole_perms(struct roles_store *s, int64_t metarole_id, roles
 
 /*
  * What roles_check reads. Candidates are the codes that would cover the permission asked
- * about (itself, its "prefix.*" forms, and "*" for super-admin), at most ROLES_CHECK_CANDIDATES
- * per call.
+ * about (itself, its "prefix.*" forms, and "*" for super-admin) or, as a role's disabled line,
+ * switch it off (the codes above it too), at most ROLES_CHECK_CANDIDATES per call.
  */
 #define ROLES_CHECK_CANDIDATES 8
 
@@ -350,9 +350,10 @@ typedef int (*roles_id_fn)(void *userdata, int64_t id);
 
 /* Each of the user's assignments (role, until, the role's metarole). */
 int roles_store_check_assignments(struct roles_store *s, int64_t user_id, roles_check_fn fn, void *userdata);
-/* The user's assignments whose role itself holds one of the candidates, enabled. */
-int roles_store_check_role_grants(struct roles_store *s, int64_t user_id, const char *const *candidates, size_t n,
-                                  roles_check_fn fn, void *userdata);
+/* The user's assignments whose role itself holds one of the candidates: enabled, or (disabled
+ * true) as a disabled line. */
+int roles_store_check_role_grants(struct roles_store *s, int64_t user_id, bool disabled, const char *const *candidates,
+                                  size_t n, roles_check_fn fn, void *userdata);
 /* Metaroles holding one of the candidates, themselves or through what they include. */
 int roles_store_metarole_holders(struct roles_store *s, const char *const *candidates, size_t n,
                                  roles_id_fn fn, void *userdata);

@@ -131,14 +131,19 @@ int roles_store_check_assignments(struct roles_store *s, int64_t user_id, roles_
         return each_check_row(s, st, fn, userdata);
 }
 
-int roles_store_check_role_grants(struct roles_store *s, int64_t user_id, const char *const *candidates, size_t n,
-                                  roles_check_fn fn, void *userdata) {
-        /* From the few roles that hold the permission to the user's assignments, not the other
-         * way round: a user may hold many roles, a specific permission sits on few. */
-        sqlite3_stmt *st = store_stmt(s, s->pub,
-                "SELECT a.role_id, a.until, 0 FROM role_perms p CROSS JOIN role_assignments a "
-                "WHERE p.perm IN (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) AND p.disabled = 0 "
-                "AND a.user_id = ?1 AND a.role_id = p.role_id");
+int roles_store_check_role_grants(struct roles_store *s, int64_t user_id, bool disabled, const char *const *candidates,
+                                  size_t n, roles_check_fn fn, void *userdata) {
+        /* Enabled: from the few roles that hold the permission to the user's assignments, not
+         * the other way round: a user may hold many roles, a specific permission sits on few.
+         * Disabled lines are rare and asked about only once a role grants: from the user's
+         * assignments, each probing its role's lines by (role_id, perm). */
+        sqlite3_stmt *st = store_stmt(s, s->pub, disabled
+                ? "SELECT a.role_id, a.until, 0 FROM role_assignments a CROSS JOIN role_perms p "
+                  "WHERE a.user_id = ?1 AND p.role_id = a.role_id AND p.perm IN (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+                  "AND p.disabled <> 0"
+                : "SELECT a.role_id, a.until, 0 FROM role_perms p CROSS JOIN role_assignments a "
+                  "WHERE p.perm IN (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) AND p.disabled = 0 "
+                  "AND a.user_id = ?1 AND a.role_id = p.role_id");
         if (!st)
                 return -EIO;
         sqlite3_bind_int64(st, 1, user_id);

@@ -93,6 +93,11 @@ static int cmd_check(struct cli *c, int argc, char **argv) {
         return r ? EXIT_OK : EXIT_NO;
 }
 
+/* Does grant i count? Not when disabled, nor when a disabled line of its role switches it off whole. */
+static bool counts(const struct roles_resolution *res, size_t i) {
+        return !res->grants[i].disabled && res->grants[i].off_by == ROLES_NONE;
+}
+
 /* Sorted, de-duplicated permission codes that count (for `perms` without --why). */
 static int cmp_str(const void *a, const void *b) {
         return strcmp(*(const char *const *) a, *(const char *const *) b);
@@ -128,7 +133,7 @@ static void print_perms_json(struct cli *c, const struct roles_resolution *res, 
         fputs("],\"permissions\":[", f);
         bool first = true;
         for (size_t i = 0; i < res->n_grants; i++) {
-                if (!why && res->grants[i].disabled)
+                if (!why && !counts(res, i))
                         continue;
                 fputs(first ? "{\"permission\":" : ",{\"permission\":", f);
                 first = false;
@@ -138,6 +143,10 @@ static void print_perms_json(struct cli *c, const struct roles_resolution *res, 
                         fputs(",\"via\":", f);
                         out_json_string(f, path);
                         fprintf(f, ",\"disabled\":%s", res->grants[i].disabled ? "true" : "false");
+                        if (res->grants[i].off_by != ROLES_NONE) {
+                                fputs(",\"switched_off_by\":", f);
+                                out_json_string(f, res->grants[res->grants[i].off_by].perm);
+                        }
                 }
                 fputc('}', f);
         }
@@ -169,8 +178,13 @@ static int print_perms_text(struct cli *c, const struct roles_resolution *res, b
                 }
                 for (size_t i = 0; i < res->n_grants; i++) {
                         roles_resolution_path(res, i, path, sizeof(path));
-                        fprintf(f, "%-32s %s%s\n", res->grants[i].perm, path,
-                                res->grants[i].disabled ? "  (disabled on the role: not granted)" : "");
+                        fprintf(f, "%-32s %s", res->grants[i].perm, path);
+                        if (res->grants[i].disabled)
+                                fputs("  (disabled on the role: not granted)", f);
+                        else if (res->grants[i].off_by != ROLES_NONE)
+                                fprintf(f, "  (switched off by %s, disabled on the role: not granted)",
+                                        res->grants[res->grants[i].off_by].perm);
+                        fputc('\n', f);
                 }
                 return EXIT_OK;
         }
@@ -182,7 +196,7 @@ static int print_perms_text(struct cli *c, const struct roles_resolution *res, b
         if (!codes)
                 return cli_fail(EXIT_ERROR, "out of memory");
         for (size_t i = 0; i < res->n_grants; i++)
-                if (!res->grants[i].disabled)
+                if (counts(res, i))
                         codes[n++] = res->grants[i].perm;
         qsort(codes, n, sizeof(char *), cmp_str);
         for (size_t i = 0; i < n; i++)

@@ -427,6 +427,85 @@ static void test_disabled_role_perm(void **state) {
         roles_store_close(rd);
 }
 
+/* resolution and check both, in a writer (q == the writer) or from the published snapshot */
+static void assert_holds(struct roles_store *q, const char *who, const char *perm, bool want) {
+        struct roles_user u;
+        struct roles_resolution *res = NULL;
+        assert_ok(q, roles_user_by_name(q, who, &u));
+        assert_ok(q, roles_resolve(q, &u, NOW, &res));
+        bool resolved = roles_resolution_allows(res, perm, NULL);
+        roles_resolution_free(res);
+        int checked = roles_check(q, who, perm, NOW);
+        if (resolved != want || checked != (int) want)
+                fail_msg("%s %s: resolution says %d, check %d, expected %d", who, perm, resolved, checked, want);
+}
+
+/*
+ * A disabled line switches off, on its own role, the code it names and everything under it,
+ * whatever that role's enabled lines (wildcards above it, codes under it) say. Other roles and
+ * metaroles granting the same code still grant it.
+ */
+static void test_disabled_code_under_wildcard(void **state) {
+        struct test_env *e = *state;
+        struct roles_store *s = writer(e);
+        struct roles_role r;
+
+        role(s, "dba", "plain");
+        role_grant(s, "dba", "db.*");
+        role_grant(s, "dba", "db.drop");
+        role_grant(s, "dba", "db.drop.*");              /* under the disabled db.drop: off whole */
+        role_grant(s, "dba", "db.drop.table");          /* a code under it: off too */
+        role_grant(s, "dba", "mail.send");
+        role_grant(s, "dba", "mail.*");                 /* a disabled wildcard wins over codes under it */
+        assert_ok(s, roles_role_by_name(s, "dba", &r));
+        assert_ok(s, roles_role_set_disabled(s, &r, "db.drop", true));
+        assert_ok(s, roles_role_set_disabled(s, &r, "mail.*", true));
+        assign(s, "dba", "alice", 0);
+        /* bob: another role grants db.drop; carol: her other role's metarole grants db.* */
+        role(s, "dropper", "plain");
+        role_grant(s, "dropper", "db.drop");
+        assign(s, "dba", "bob", 0);
+        assign(s, "dropper", "bob", 0);
+        metarole_grant(s, "dbmeta", "db.*");
+        role(s, "viameta", "dbmeta");
+        assign(s, "dba", "carol", 0);
+        assign(s, "viameta", "carol", 0);
+
+        for (int phase = 0; phase < 2; phase++) {
+                /* phase 0: inside the writer, before publishing; phase 1: a reader. */
+                struct roles_store *q = phase == 0 ? s : test_reader(e, 0);
+                assert_holds(q, "alice", "db.backup", true);
+                assert_holds(q, "alice", "db.backup.full", true);
+                assert_holds(q, "alice", "db.drop", false);
+                assert_holds(q, "alice", "db.drop.x", false);
+                assert_holds(q, "alice", "db.drop.table", false);
+                assert_holds(q, "alice", "db.dropx", true);      /* a sibling, not under db.drop */
+                assert_holds(q, "alice", "mail.send", false);
+                assert_holds(q, "alice", "mail", false);
+                assert_holds(q, "bob", "db.drop", true);
+                assert_holds(q, "bob", "db.drop.x", false);      /* dropper grants db.drop exactly */
+                assert_holds(q, "carol", "db.drop", true);
+                assert_holds(q, "carol", "db.drop.x", true);
+                if (phase == 0)
+                        test_commit(s);
+                else
+                        roles_store_close(q);
+        }
+
+        /* --why: the enabled lines a disabled line switches off whole say by which; db.* still counts. */
+        struct resolved x = resolve(e, "alice", NOW);
+        size_t wild = grant_index(x.res, "db.*"), off = grant_index(x.res, "db.drop");
+        assert_int_equal(x.res->grants[wild].off_by, ROLES_NONE);
+        assert_true(x.res->grants[off].disabled);
+        assert_int_equal(x.res->grants[grant_index(x.res, "db.drop.*")].off_by, off);
+        assert_int_equal(x.res->grants[grant_index(x.res, "db.drop.table")].off_by, off);
+        assert_int_equal(x.res->grants[grant_index(x.res, "mail.send")].off_by, grant_index(x.res, "mail.*"));
+        size_t which = 99;
+        assert_true(roles_resolution_allows(x.res, "db.backup", &which));
+        assert_int_equal(which, wild);
+        resolved_free(&x);
+}
+
 static void test_wildcards(void **state) {
         struct test_env *e = *state;
         struct roles_store *s = writer(e);
@@ -877,6 +956,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_shared_metarole_between_roles, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_cycle_in_database, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_disabled_role_perm, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_disabled_code_under_wildcard, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_wildcards, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_tampered_perms_ignored, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_until, test_setup, test_teardown),

@@ -862,6 +862,39 @@ ok "\$ROLES_CONF" env ROLES_CONF="$CONF" "$ROLESCTL" user show alice
 # files
 bad 5 "backup into a missing directory" rc backup "$T/no/such/dir/b.tar"
 
+# ---- a disabled code on a role wins over that role's wildcard --------------------------------
+# check and perms --why must agree: wdba grants db.* with db.drop disabled, so walt holds
+# db.backup but not db.drop nor what is under it; another role granting db.drop still grants it.
+
+ok "disabled under a wildcard: metarole" rc metarole add wmeta
+ok "disabled under a wildcard: role" rc role add wdba --metarole wmeta
+ok "disabled under a wildcard: grant db.*" rc role grant wdba 'db.*'
+ok "disabled under a wildcard: grant db.drop" rc role grant wdba db.drop
+ok "disabled under a wildcard: disable db.drop" rc role disable wdba db.drop
+ok "disabled under a wildcard: user" rc user add walt
+ok "disabled under a wildcard: grant db.drop.*" rc role grant wdba 'db.drop.*'
+ok "disabled under a wildcard: assign" rc role assign wdba walt
+status 0 "check: the wildcard grants a sibling" rc check walt db.backup
+status 1 "check: a disabled code wins over its role's wildcard" rc check walt db.drop
+status 1 "check: and over what is under it" rc check walt db.drop.x
+status 1 "check: and over the role's wildcard under it" rc check walt db.drop.x.y
+ok "perms --why: disabled under a wildcard" rc perms walt --why
+out_match "why: the wildcard counts" '^db\.\* +role wdba$'
+out_match "why: the disabled code is not granted" '^db\.drop +role wdba +\(disabled on the role: not granted\)$'
+out_match "why: an enabled line under the disabled code is switched off" \
+        '^db\.drop\.\* +role wdba +\(switched off by db\.drop, disabled on the role: not granted\)$'
+ok "perms --why --json: disabled under a wildcard" rc --json perms walt --why
+json_true "perms --why --json: what switched a line off" \
+        '{"permission": "db.drop.*", "via": "role wdba", "disabled": False, "switched_off_by": "db.drop"} in d["permissions"]
+         and {"permission": "db.*", "via": "role wdba", "disabled": False} in d["permissions"]'
+ok "perms: disabled under a wildcard" rc perms walt
+eq "perms: the wildcard, not the disabled code" "$(cat "$OUT")" "db.*"
+ok "disabled under a wildcard: another role" rc role add wdrop --metarole wmeta
+ok "disabled under a wildcard: it grants db.drop" rc role grant wdrop db.drop
+ok "disabled under a wildcard: assign it" rc role assign wdrop walt
+status 0 "check: another role's db.drop still counts" rc check walt db.drop
+status 1 "check: it grants db.drop exactly" rc check walt db.drop.x
+
 # ---- the end -------------------------------------------------------------------------------
 
 echo "$PASSED passed, $FAILED failed"
