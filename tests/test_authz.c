@@ -849,15 +849,41 @@ static uint32_t next_random(uint32_t *state) {
         return (*state >> 8) & 0xffffff;
 }
 
+static const char *const random_words[] = { "a", "b", "c" };
+
+/* Append ".word" (or the word alone at the start) to perm, or ".*" when star. */
+static void append_word(char *perm, size_t size, uint32_t *rnd, bool star) {
+        size_t len = strlen(perm);
+        snprintf(perm + len, size - len, "%s%s", len ? "." : "", star ? "*" : random_words[next_random(rnd) % 3]);
+}
+
+/* A role's line: one to three words (mostly two), the last of several a "*" now and then. */
+static void random_role_line(char *perm, size_t size, uint32_t *rnd) {
+        uint32_t pick = next_random(rnd) % 6;
+        int n = pick == 0 ? 1 : pick < 4 ? 2 : 3;
+        perm[0] = '\0';
+        for (int i = 0; i < n; i++)
+                append_word(perm, size, rnd, i > 0 && i == n - 1 && next_random(rnd) % 3 == 0);
+}
+
+/* Question k: every code of one to three words in turn, a, b, c, a.a, ..., c.c.c. */
+#define N_QUESTIONS (3 + 9 + 27)
+static void question(size_t k, char *perm, size_t size) {
+        size_t n = k < 3 ? 1 : k < 12 ? 2 : 3, x = k < 3 ? k : k < 12 ? k - 3 : k - 12, len = 0;
+        for (size_t i = 0, div = n == 1 ? 1 : n == 2 ? 3 : 9; i < n; i++, div /= 3)
+                len += (size_t) snprintf(perm + len, size - len, "%s%s", i ? "." : "", random_words[x / div % 3]);
+}
+
 /*
  * roles_check answers from the derived metarole_grants table; roles_resolve walks the graph.
  * On random graphs (includes, super-admin reached or not, wildcards, disabled permissions,
- * ended and current grants, disabled and expired users) both must agree on every question,
- * before and after a reader reopens the snapshot, and inside a writer (a check in a batch).
+ * disabled codes and wildcards under enabled wildcards of the same role and enabled lines under
+ * disabled ones, ended and current grants, disabled and expired users) both must agree on every
+ * question, before and after a reader reopens the snapshot, and inside a writer (a check in a
+ * batch).
  */
 static void test_check_matches_resolution(void **state) {
         struct test_env *e = *state;
-        static const char *const words[] = { "a", "b", "c" };
         static const char *const codes[] = { "m0", "m1", "m2", "m3", "m4", "m5", "m6", "m7" };
         char perm[64], name[32];
         unsigned questions = 0, yes = 0;
@@ -880,8 +906,8 @@ static void test_check_matches_resolution(void **state) {
                         include(s, codes[next_random(&rnd) % 4], ROLES_METAROLE_SUPER_ADMIN);
                 for (size_t i = 0; i < ROLES_N_ELEMENTS(codes); i++)
                         for (int k = (int) (next_random(&rnd) % 5); k > 0; k--) {
-                                snprintf(perm, sizeof(perm), "%s.%s%s", words[next_random(&rnd) % 3],
-                                         words[next_random(&rnd) % 3], next_random(&rnd) % 4 ? "" : ".*");
+                                snprintf(perm, sizeof(perm), "%s.%s%s", random_words[next_random(&rnd) % 3],
+                                         random_words[next_random(&rnd) % 3], next_random(&rnd) % 4 ? "" : ".*");
                                 struct roles_metarole m = metarole(s, codes[i]);
                                 (void) roles_metarole_grant(s, &m, perm);       /* a duplicate is refused: fine */
                         }
@@ -889,12 +915,22 @@ static void test_check_matches_resolution(void **state) {
                         snprintf(name, sizeof(name), "r%d", r);
                         struct roles_role role_ = role(s, name, codes[next_random(&rnd) % ROLES_N_ELEMENTS(codes)]);
                         for (int k = (int) (next_random(&rnd) % 6); k > 0; k--) {
-                                snprintf(perm, sizeof(perm), "%s.%s%s", words[next_random(&rnd) % 3],
-                                         next_random(&rnd) % 5 ? words[next_random(&rnd) % 3] : "*",
-                                         next_random(&rnd) % 3 ? "" : ".c");
-                                if (strstr(perm, "*.") || roles_role_grant(s, &role_, perm) < 0)
+                                random_role_line(perm, sizeof(perm), &rnd);
+                                if (roles_role_grant(s, &role_, perm) < 0)      /* a duplicate */
                                         continue;
-                                if (next_random(&rnd) % 4 == 0)
+                                bool disabled = next_random(&rnd) % 4 == 0;
+                                if (disabled)
+                                        assert_ok(s, roles_role_set_disabled(s, &role_, perm, true));
+                                size_t len = strlen(perm);
+                                if (disabled || perm[len - 1] != '*' || next_random(&rnd) % 3 == 0)
+                                        continue;
+                                /* The case a disabled line must win: a disabled code (or wildcard)
+                                 * under this enabled wildcard, on the same role. */
+                                perm[len - 2] = '\0';
+                                append_word(perm, sizeof(perm), &rnd, false);
+                                if (len < 5 && next_random(&rnd) % 3 == 0)
+                                        append_word(perm, sizeof(perm), &rnd, next_random(&rnd) % 2);
+                                if (roles_role_grant(s, &role_, perm) == 0)
                                         assert_ok(s, roles_role_set_disabled(s, &role_, perm, true));
                         }
                 }
@@ -924,18 +960,16 @@ static void test_check_matches_resolution(void **state) {
                                 snprintf(name, sizeof(name), "u%d", u);
                                 assert_ok(q, roles_user_by_name(q, name, &usr));
                                 assert_ok(q, roles_resolve(q, &usr, NOW, &res));
-                                for (size_t a = 0; a < 3; a++)
-                                        for (size_t b = 0; b < 3; b++)
-                                                for (int c = 0; c < 2; c++) {
-                                                        snprintf(perm, sizeof(perm), "%s.%s%s", words[a], words[b], c ? ".c" : "");
-                                                        int got = roles_check(q, name, perm, NOW);
-                                                        int want = roles_resolution_allows(res, perm, NULL);
-                                                        if (got != want)
-                                                                fail_msg("seed %u phase %d: check(%s, %s) = %d, resolution says %d",
-                                                                         seed, phase, name, perm, got, want);
-                                                        questions++;
-                                                        yes += want;
-                                                }
+                                for (size_t k = 0; k < N_QUESTIONS; k++) {
+                                        question(k, perm, sizeof(perm));
+                                        int got = roles_check(q, name, perm, NOW);
+                                        int want = roles_resolution_allows(res, perm, NULL);
+                                        if (got != want)
+                                                fail_msg("seed %u phase %d: check(%s, %s) = %d, resolution says %d",
+                                                         seed, phase, name, perm, got, want);
+                                        questions++;
+                                        yes += want;
+                                }
                                 roles_resolution_free(res);
                         }
                         if (phase == 0)
