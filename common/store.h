@@ -286,9 +286,17 @@ enum roles_listing {
 /* The most columns a listing has. */
 #define ROLES_LISTING_COLUMNS_MAX 16
 
-/* numeric[i] tells that values[i] is a number (so JSON can print it bare). */
+/* What a value is, so that JSON can print it as such (text prints each value as it is). */
+enum roles_cell {
+        ROLES_CELL_TEXT,
+        ROLES_CELL_NUMBER,              /* printed bare */
+        ROLES_CELL_BOOL,                /* "yes" or "no": true or false */
+        ROLES_CELL_NOTE,                /* words for a person where a program reads null ("until
+                                         * an administrator unlocks" where there is no time) */
+};
+
 typedef int (*roles_row_fn)(void *userdata, size_t n, const char *const *names, const char *const *values,
-                            const bool *numeric);
+                            const enum roles_cell *kinds);
 
 /* Returns the number of rows, or -errno (a callback's negative return stops and is returned). */
 int roles_store_list(struct roles_store *s, enum roles_listing what, const char *arg, roles_row_fn fn, void *userdata);

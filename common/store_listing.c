@@ -1,11 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /* The listings behind `rolesctl ... list|show`: rows of named columns, formatted by the caller. */
 #include <errno.h>
+#include <string.h>
 
 #include "store-internal.h"
 
 #define T(col) "strftime('%Y-%m-%dT%H:%M:%SZ', " col ", 'unixepoch')"
 #define YESNO(expr) "CASE WHEN " expr " THEN 'yes' ELSE 'no' END"
+/* Words for a person in a column of data (ROLES_CELL_NOTE): a BLOB, which such a column
+ * (listing_kinds) holds for nothing else, so roles_store_list knows it by its type. */
+#define NOTE(words) "CAST('" words "' AS BLOB)"
+/* The SQL twin of store_state.c's locked_at(), with now as ?2: -1 is a lock with no end. */
+#define LOCKED(col) "(" col " < 0 OR " col " > ?2)"
 
 enum which_db { PUB, SEC, STATE };
 
@@ -55,7 +61,11 @@ static const struct {
                 "JOIN users u ON u.id = a.user_id WHERE u.name = ?1 ORDER BY r.name" },
         [ROLES_LIST_USER_SECRETS] = { SEC, NULL },
         [ROLES_LIST_USER_STATE] = { STATE,
-                "SELECT coalesce(t.failures, 0) AS failures, " T("t.locked_until") " AS locked_until, "
+                /* A lock with no end has no time to show (it is not 1969-12-31T23:59:59Z), and one
+                 * that ran out is no lock: locked_until is a time only while a lock runs. */
+                "SELECT coalesce(t.failures, 0) AS failures, " YESNO(LOCKED("t.locked_until")) " AS locked, "
+                "CASE WHEN t.locked_until < 0 THEN " NOTE("until an administrator unlocks") " "
+                "WHEN t.locked_until > ?2 THEN " T("t.locked_until") " END AS locked_until, "
                 T("k.last_login_at") " AS last_login, k.last_login_ip AS last_login_ip, "
                 "coalesce(k.login_count, 0) AS login_count "
                 "FROM (SELECT ?1 AS uuid) x LEFT JOIN tally t ON t.user_uuid = x.uuid "
@@ -95,6 +105,19 @@ static const struct {
                 "SELECT id, " T("at") " AS at, actor, action, target, detail FROM audit ORDER BY id" },
 };
 
+/*
+ * The columns that are not plain text and numbers: ROLES_CELL_BOOL, a YESNO column JSON shows
+ * as true and false (the older ones stay "yes" and "no" there, as scripts already read them);
+ * ROLES_CELL_NOTE, a column whose BLOB values (NOTE) are words for a person, null for JSON.
+ */
+struct column_kind {
+        const char *name;
+        enum roles_cell kind;
+};
+static const struct column_kind *const listing_kinds[_ROLES_LIST_MAX] = {
+        [ROLES_LIST_USER_STATE] = (const struct column_kind[]) {
+                { "locked", ROLES_CELL_BOOL }, { "locked_until", ROLES_CELL_NOTE }, { NULL, ROLES_CELL_TEXT } },
+};
 
 int roles_store_list(struct roles_store *s, enum roles_listing what, const char *arg, roles_row_fn fn, void *userdata) {
         if ((unsigned) what >= _ROLES_LIST_MAX)
@@ -121,18 +144,26 @@ int roles_store_list(struct roles_store *s, enum roles_listing what, const char 
                 return store_fail(s, -E2BIG, "internal error: listing too wide");
         }
         const char *names[ROLES_LISTING_COLUMNS_MAX], *values[ROLES_LISTING_COLUMNS_MAX];
-        bool numeric[ROLES_LISTING_COLUMNS_MAX];
-        for (size_t i = 0; i < n; i++)
+        enum roles_cell declared[ROLES_LISTING_COLUMNS_MAX], kinds[ROLES_LISTING_COLUMNS_MAX];
+        for (size_t i = 0; i < n; i++) {
                 names[i] = sqlite3_column_name(st, (int) i);
+                declared[i] = ROLES_CELL_TEXT;
+                for (const struct column_kind *k = listing_kinds[what]; k && k->name; k++)
+                        if (strcmp(names[i], k->name) == 0)
+                                declared[i] = k->kind;
+        }
 
         int rows = 0;
         while ((r = store_step_row(s, st)) > 0) {
                 for (size_t i = 0; i < n; i++) {
                         int type = sqlite3_column_type(st, (int) i);
-                        numeric[i] = type == SQLITE_INTEGER || type == SQLITE_FLOAT;
+                        kinds[i] = declared[i] == ROLES_CELL_BOOL ? ROLES_CELL_BOOL
+                                 : type == SQLITE_INTEGER || type == SQLITE_FLOAT ? ROLES_CELL_NUMBER
+                                 : type == SQLITE_BLOB && declared[i] == ROLES_CELL_NOTE ? ROLES_CELL_NOTE
+                                 : ROLES_CELL_TEXT;
                         values[i] = (const char *) sqlite3_column_text(st, (int) i);
                 }
-                r = fn(userdata, n, names, values, numeric);
+                r = fn(userdata, n, names, values, kinds);
                 if (r < 0)
                         break;
                 rows++;

@@ -117,10 +117,11 @@ struct table {
         size_t n_cols, n_rows;
         char *names[ROLES_LISTING_COLUMNS_MAX];
         char **cells;           /* n_rows * n_cols */
-        bool *numeric;          /* per cell: SQLite said it is a number */
+        enum roles_cell *kinds; /* per cell */
 };
 
-static int collect_row(void *userdata, size_t n, const char *const *names, const char *const *values, const bool *numeric) {
+static int collect_row(void *userdata, size_t n, const char *const *names, const char *const *values,
+                       const enum roles_cell *kinds) {
         struct table *t = userdata;
         if (t->n_cols == 0) {
                 t->n_cols = n;
@@ -134,16 +135,16 @@ static int collect_row(void *userdata, size_t n, const char *const *names, const
         if (!cells)
                 return -ENOMEM;
         t->cells = cells;
-        bool *num = reallocarray(t->numeric, (t->n_rows + 1) * n, sizeof(bool));
-        if (!num)
+        enum roles_cell *k = reallocarray(t->kinds, (t->n_rows + 1) * n, sizeof(*k));
+        if (!k)
                 return -ENOMEM;
-        t->numeric = num;
+        t->kinds = k;
         for (size_t i = 0; i < n; i++) {
                 char *v = values[i] ? strdup(values[i]) : NULL;
                 if (values[i] && !v)
                         return -ENOMEM;
                 t->cells[t->n_rows * n + i] = v;
-                t->numeric[t->n_rows * n + i] = numeric[i];
+                t->kinds[t->n_rows * n + i] = kinds[i];
         }
         t->n_rows++;
         return 0;
@@ -155,7 +156,7 @@ static void table_free(struct table *t) {
         for (size_t i = 0; i < t->n_cols; i++)
                 free(t->names[i]);
         free(t->cells);
-        free(t->numeric);
+        free(t->kinds);
 }
 
 static int table_load(struct cli *c, enum roles_listing what, const char *arg, struct table *t) {
@@ -176,10 +177,13 @@ static void json_row(FILE *f, const struct table *t, size_t row) {
                         fputc(',', f);
                 out_json_string(f, t->names[i]);
                 fputc(':', f);
-                if (!v)
+                enum roles_cell kind = t->kinds[row * t->n_cols + i];
+                if (!v || kind == ROLES_CELL_NOTE)
                         fputs("null", f);
-                else if (t->numeric[row * t->n_cols + i])
+                else if (kind == ROLES_CELL_NUMBER)
                         fputs(v, f);
+                else if (kind == ROLES_CELL_BOOL)
+                        fputs(strcmp(v, "yes") == 0 ? "true" : "false", f);
                 else
                         out_json_string(f, v);
         }

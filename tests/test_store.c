@@ -107,9 +107,10 @@ struct pick {
         int seen;
 };
 
-static int pick_cb(void *userdata, size_t n, const char *const *names, const char *const *values, const bool *numeric) {
+static int pick_cb(void *userdata, size_t n, const char *const *names, const char *const *values,
+                   const enum roles_cell *kinds) {
         struct pick *p = userdata;
-        (void) numeric;
+        (void) kinds;
         if (p->column && p->seen == p->row)
                 for (size_t i = 0; i < n; i++)
                         if (strcmp(names[i], p->column) == 0) {
