@@ -906,23 +906,7 @@ lock_state() {
         uuid=$(sql "$T/roles.db" "SELECT uuid FROM users WHERE name = '$1'") || { fail "lock_state: no uuid for $1"; return; }
         local q="INSERT OR REPLACE INTO tally (user_uuid, failures, first_failure_at, last_failure_at, locked_until)
                  VALUES ('$uuid', 5, strftime('%s') - 60, strftime('%s') - 60, $2)"
-        if $HAVE_SQLITE3; then
-                sqlite3 "$T/state.db" "$q" || fail "lock_state: sqlite3 failed"
-        elif $HAVE_PYTHON; then
-                python3 -c 'import sqlite3, sys
-db = sqlite3.connect(sys.argv[1]); db.execute(sys.argv[2]); db.commit()' "$T/state.db" "$q" || fail "lock_state: python3 failed"
-        else
-                fail "lock_state: neither sqlite3 nor python3 to write state.db with"
-        fi
-}
-
-# lock_json DESC PYEXPR: like json_true, but python3 is required (no pass without it).
-lock_json() {
-        if ! $HAVE_PYTHON; then
-                fail "$1: python3 is needed to read the JSON"
-                return
-        fi
-        json_true "$@"
+        sqlite3 "$T/state.db" "$q" || fail "lock_state: sqlite3 failed"
 }
 
 ok "lockout: user" rc user add lola
@@ -930,7 +914,7 @@ ok "lockout: never locked" rc user show lola
 field "lockout: never locked: not locked" locked no
 field "lockout: never locked: no end" locked_until -
 ok "lockout: never locked --json" rc --json user show lola
-lock_json "lockout: never locked --json" 'd["state"]["locked"] is False and d["state"]["locked_until"] is None'
+json_true "lockout: never locked --json" 'd["state"]["locked"] is False and d["state"]["locked_until"] is None'
 
 lock_state lola -1
 ok "lockout: until unlocked" rc user show lola
@@ -938,14 +922,14 @@ field "lockout: until unlocked: locked" locked yes
 field "lockout: until unlocked: says so" locked_until "until an administrator unlocks"
 out_lacks "lockout: until unlocked: no time in 1969" "1969"
 ok "lockout: until unlocked --json" rc --json user show lola
-lock_json "lockout: until unlocked --json" 'd["state"]["locked"] is True and d["state"]["locked_until"] is None'
+json_true "lockout: until unlocked --json" 'd["state"]["locked"] is True and d["state"]["locked_until"] is None'
 
 lock_state lola "strftime('%s') + 3600"
 ok "lockout: until a time" rc user show lola
 field "lockout: until a time: locked" locked yes
 out_match "lockout: until a time: the time" "^locked_until +$TIME_RE\$"
 ok "lockout: until a time --json" rc --json user show lola
-lock_json "lockout: until a time --json" \
+json_true "lockout: until a time --json" \
         'd["state"]["locked"] is True and d["state"]["locked_until"] > __import__("time").strftime("%Y-%m-%dT%H:%M:%SZ", __import__("time").gmtime())'
 
 lock_state lola "strftime('%s') - 1"
@@ -953,12 +937,12 @@ ok "lockout: run out" rc user show lola
 field "lockout: run out: not locked" locked no
 field "lockout: run out: no end shown" locked_until -
 ok "lockout: run out --json" rc --json user show lola
-lock_json "lockout: run out --json" 'd["state"]["locked"] is False and d["state"]["locked_until"] is None'
+json_true "lockout: run out --json" 'd["state"]["locked"] is False and d["state"]["locked_until"] is None'
 
 lock_state lola -1
 ok "lockout: unlock" rc user unlock lola
 ok "lockout: unlocked" rc --json user show lola
-lock_json "lockout: unlocked --json" 'd["state"]["locked"] is False and d["state"]["locked_until"] is None'
+json_true "lockout: unlocked --json" 'd["state"]["locked"] is False and d["state"]["locked_until"] is None'
 
 # ---- the end -------------------------------------------------------------------------------
 
