@@ -8,6 +8,7 @@
 
 #include "auth.h"
 #include "cli.h"
+#include "doctor_sudo.h"
 
 #define SUPER_ADMIN_ROLE "super-admin"
 
@@ -278,6 +279,7 @@ static int cmd_doctor(struct cli *c, int argc, char **argv) {
         r = roles_store_doctor(s, print_finding, &f);
         if (r < 0)
                 return cli_fail_store(c, r);
+        r += (int) doctor_sudo_group_source(s, print_finding, &f);
         if (c->json)
                 fputs("]}\n", c->out);
         else if (r == 0)

@@ -627,6 +627,34 @@ EOF
         out=$(getent group admin)
         [[ ,${out##*:}, != *,jit,* ]] && ok || bad "sudo: jit still in the admin group after the grant: <<$out>>"
         su_do sam "$PW"; sudo_yes "sudo: sam again"
+
+        # A session that outlives a just-in-time grant. sudo matches %admin against the
+        # session's group list, fixed when it began (group_source static, sudo's default); with
+        # `Set group_source dynamic` in sudo.conf it asks NSS at each call. pam_roles is kept out
+        # of sudo here (pam_permit, NOPASSWD) to see what sudoers alone decides.
+        cp /etc/pam.d/sudo "$S/pam-sudo" && cp /etc/sudoers "$S/sudoers" || die "save sudo's files"
+        printf '%s required pam_permit.so\n' auth account session >/etc/pam.d/sudo
+        ns_sudoers '%admin  ALL=(ALL:ALL) NOPASSWD: ALL'
+        echo "$PW" | rc user add jit2 --password-stdin >/dev/null || die "rolesctl user add jit2"
+        out=$(rc doctor)
+        grep -q "sudoers trusts %admin.*group_source dynamic" <<<"$out" && ok ||
+                bad "doctor: no warning for %admin without group_source dynamic: $out"
+        outlive() {
+                rc role unassign sysadmin jit2 >/dev/null 2>&1
+                rc role assign sysadmin jit2 --until +4s >/dev/null || bad "rolesctl role assign sysadmin jit2 --until +4s"
+                OUT=$(timeout 60 env -u SHELL runuser -u jit2 -- bash -c 'id -G; sleep 6; id -G; sudo -n id -u' 2>&1)
+        }
+        outlive
+        [[ $(head -n1 <<<"$OUT") == *20900* && ${OUT##*$'\n'} == 0 ]] && ok ||
+                bad "sudo group_source static: want the session's stale admin gid to pass: <<$OUT>>"
+        echo 'Set group_source dynamic' >>/etc/sudo.conf
+        out=$(rc doctor)
+        grep -q "group_source" <<<"$out" && bad "doctor: warns although sudo.conf sets group_source dynamic: $out" || ok
+        outlive
+        [[ $(head -n1 <<<"$OUT") == *20900* && ${OUT##*$'\n'} != 0 ]] && ok ||
+                bad "sudo group_source dynamic: a session that outlived its grant still got root: <<$OUT>>"
+        sed -i '/^Set group_source dynamic$/d' /etc/sudo.conf
+        cp "$S/pam-sudo" /etc/pam.d/sudo && cp "$S/sudoers" /etc/sudoers || die "put sudo's files back"
         [ -n "$asan_rt" ] && rm -f /etc/ld.so.preload
 fi
 
