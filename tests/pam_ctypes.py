@@ -13,7 +13,9 @@ import ctypes
 import sys
 
 pam = ctypes.CDLL("libpam.so.0")
-libc = ctypes.CDLL("libc.so.6")
+# The process's own calloc and strdup (libpam frees the answers with the process's free, which a
+# preloaded sanitizer runtime replaces: libc.so.6's own would not match it).
+libc = ctypes.CDLL(None)
 libc.calloc.restype = ctypes.c_void_p
 libc.calloc.argtypes = [ctypes.c_size_t, ctypes.c_size_t]
 libc.strdup.restype = ctypes.c_void_p
