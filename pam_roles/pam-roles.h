@@ -3,10 +3,24 @@
 #pragma once
 
 #include <security/pam_modules.h>
+#include <signal.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "config.h"
 #include "store.h"
+
+/* pam_shield.c: the caller of a setuid program cannot stop it while it works with the
+ * databases. Up for a whole phase, down around every conversation. */
+struct pam_roles_shield {
+        bool up;
+        uid_t ruid, euid, suid;         /* the caller's, put back when it comes down */
+        sigset_t saved_mask;
+};
+void pam_roles_shield_up(struct pam_roles_shield *sh);
+void pam_roles_shield_down(struct pam_roles_shield *sh);
+/* The real uid of whoever runs the program, shield or not. */
+uid_t pam_roles_caller_uid(const struct pam_roles_shield *sh);
 
 enum pam_roles_phase { PAM_ROLES_AUTH, PAM_ROLES_ACCOUNT, PAM_ROLES_PASSWORD, PAM_ROLES_SESSION };
 
@@ -36,6 +50,7 @@ struct pam_roles_after_auth {
 struct pam_roles {
         pam_handle_t *pamh;
         enum pam_roles_phase phase;
+        struct pam_roles_shield shield;
         struct pam_roles_options opt;
         char permission[ROLES_PERM_MAX + 1];    /* permission= resolved (@service: login.SERVICE) */
         struct roles_config cfg;
@@ -52,7 +67,8 @@ struct pam_roles {
  * configuration, open the store for logins, find the user. A user roles does not know is not
  * an error here (known = false). With after_auth (account), the store a successful auth kept is
  * taken, with what auth found (p->after_auth); other phases open their own. */
-int pam_roles_begin(struct pam_roles *p, pam_handle_t *pamh, enum pam_roles_phase phase, int argc, const char **argv);
+int pam_roles_begin(struct pam_roles *p, pam_handle_t *pamh, enum pam_roles_phase phase,
+                    const struct pam_roles_shield *shield, int argc, const char **argv);
 /* Close the store, or with keep_store leave its snapshot, and p->after_auth, with the handle
  * for account. */
 void pam_roles_end(struct pam_roles *p, bool keep_store);
@@ -68,6 +84,10 @@ int pam_roles_error(struct pam_roles *p, int r, const char *what);
 
 /* Ask one question without echo; the answer is malloc'd, to be wiped and freed. */
 int pam_roles_prompt(struct pam_roles *p, const char *question, char **ret_answer);
+/* pam_get_authtok with the shield down (it may prompt). */
+int pam_roles_get_authtok(struct pam_roles *p, int item, const char **ret_token, const char *prompt);
+/* Tell the user something (PAM_ERROR_MSG or PAM_TEXT_INFO), with the shield down. */
+void pam_roles_say(struct pam_roles *p, int style, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* The phases (pam_auth.c, pam_account.c, pam_password.c, pam_session.c). */
 int pam_roles_authenticate(struct pam_roles *p);

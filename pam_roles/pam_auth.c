@@ -121,7 +121,8 @@ static void count_failure(struct pam_roles *p, const char *why) {
 /*
  * What a right password (or code) passes before anything can tell it was right (the TOTP prompt
  * would), in one state.db write transaction, which waits for the failures racing logins are
- * recording:
+ * recording, and holds from its start the lock a commit needs (a reader that never lets go, such
+ * as a stopped process, keeps real failures from committing, and so refuses this one too):
  *  - the tally as it now stands: wrong guesses racing this one may have locked the account
  *    while its argon2 ran (it was read before);
  *  - a failure's record, written where its commit would write it, then rolled back (no fsync on
@@ -131,7 +132,7 @@ static void count_failure(struct pam_roles *p, const char *why) {
  * NULL, or why the login is refused; *seen: the tally as it stood.
  */
 static const char *success_gate(struct pam_roles *p, struct roles_tally *seen) {
-        int r = roles_state_begin(p->store);
+        int r = roles_state_begin_exclusive(p->store);
         if (r >= 0)
                 r = roles_state_tally_get(p->store, p->u.uuid, roles_store_now(p->store), seen);
         bool locked = r >= 0 && seen->locked_until != 0;
@@ -281,7 +282,7 @@ int pam_roles_authenticate(struct pam_roles *p) {
         bool by_code = false;
         int r, status;
 
-        r = pam_get_authtok(p->pamh, PAM_AUTHTOK, &password, NULL);
+        r = pam_roles_get_authtok(p, PAM_AUTHTOK, &password, NULL);
         if (r != PAM_SUCCESS || !password)
                 return r == PAM_SUCCESS ? PAM_AUTH_ERR : r;
         size_t len = strlen(password);
@@ -295,7 +296,7 @@ int pam_roles_authenticate(struct pam_roles *p) {
                 if (status != PAM_SUCCESS && reused) {
                         pam_syslog(p->pamh, LOG_NOTICE, "authentication refused for %s: verification code already "
                                    "used (not counted as a failure)", pam_roles_user_for_log(p));
-                        pam_error(p->pamh, "This verification code was already used: wait for the next one.");
+                        pam_roles_say(p, PAM_ERROR_MSG, "This verification code was already used: wait for the next one.");
                         goto out;
                 }
                 if (status != PAM_SUCCESS) {

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <limits.h>
 #include <pwd.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -217,12 +218,13 @@ static int find_user(struct pam_roles *p) {
         return PAM_SUCCESS;
 }
 
-int pam_roles_begin(struct pam_roles *p, pam_handle_t *pamh, enum pam_roles_phase phase, int argc, const char **argv) {
+int pam_roles_begin(struct pam_roles *p, pam_handle_t *pamh, enum pam_roles_phase phase,
+                    const struct pam_roles_shield *shield, int argc, const char **argv) {
         bool after_auth = phase == PAM_ROLES_ACCOUNT;
         char err[512];
         int r;
 
-        *p = (struct pam_roles) { .pamh = pamh, .phase = phase };
+        *p = (struct pam_roles) { .pamh = pamh, .phase = phase, .shield = *shield };
         if ((r = parse_options(p, argc, argv)) != PAM_SUCCESS)
                 return r;
         if (p->opt.permission && permission_code(p, p->permission, sizeof(p->permission)) < 0) {
@@ -240,7 +242,9 @@ int pam_roles_begin(struct pam_roles *p, pam_handle_t *pamh, enum pam_roles_phas
                 return PAM_AUTHINFO_UNAVAIL;
         }
 
+        pam_roles_shield_down(&p->shield);     /* it may prompt */
         r = pam_get_user(pamh, &p->user, NULL);
+        pam_roles_shield_up(&p->shield);
         if (r != PAM_SUCCESS || !p->user || !*p->user)
                 return r == PAM_SUCCESS ? PAM_USER_UNKNOWN : r;
 
@@ -321,9 +325,27 @@ int pam_roles_error(struct pam_roles *p, int r, const char *what) {
         }
 }
 
+int pam_roles_get_authtok(struct pam_roles *p, int item, const char **ret_token, const char *prompt) {
+        pam_roles_shield_down(&p->shield);
+        int r = pam_get_authtok(p->pamh, item, ret_token, prompt);
+        pam_roles_shield_up(&p->shield);
+        return r;
+}
+
+void pam_roles_say(struct pam_roles *p, int style, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        pam_roles_shield_down(&p->shield);
+        (void) pam_vprompt(p->pamh, style, NULL, fmt, ap);
+        pam_roles_shield_up(&p->shield);
+        va_end(ap);
+}
+
 int pam_roles_prompt(struct pam_roles *p, const char *question, char **ret_answer) {
         char *answer = NULL;
+        pam_roles_shield_down(&p->shield);
         int r = pam_prompt(p->pamh, PAM_PROMPT_ECHO_OFF, &answer, "%s", question);
+        pam_roles_shield_up(&p->shield);
         if (r != PAM_SUCCESS) {
                 if (answer) {
                         explicit_bzero(answer, strlen(answer));

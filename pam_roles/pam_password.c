@@ -18,9 +18,9 @@ static int check_old_password(struct pam_roles *p, const struct roles_secret *se
         /* root changes anyone's password, as passwd(1) lets it (but not an expired password on
          * the way in, which a root daemon asks for on the user's behalf, as pam_unix does); and
          * an account that logged in with a one-time code has no old password to give. */
-        if ((getuid() == 0 && !(flags & PAM_CHANGE_EXPIRED_AUTHTOK)) || sec->must_change_password)
+        if ((pam_roles_caller_uid(&p->shield) == 0 && !(flags & PAM_CHANGE_EXPIRED_AUTHTOK)) || sec->must_change_password)
                 return PAM_SUCCESS;
-        int r = pam_get_authtok(p->pamh, PAM_OLDAUTHTOK, &old, "Current password: ");
+        int r = pam_roles_get_authtok(p, PAM_OLDAUTHTOK, &old, "Current password: ");
         if (r != PAM_SUCCESS || !old)
                 return r == PAM_SUCCESS ? PAM_AUTH_ERR : r;
         struct roles_secret now = { 0 };
@@ -54,7 +54,7 @@ int pam_roles_chauthtok(struct pam_roles *p, int flags) {
         if ((status = check_old_password(p, &sec, flags)) != PAM_SUCCESS)
                 goto out;
         /* libpam asks for the new password twice and compares. */
-        r = pam_get_authtok(p->pamh, PAM_AUTHTOK, &pw, NULL);
+        r = pam_roles_get_authtok(p, PAM_AUTHTOK, &pw, NULL);
         if (r != PAM_SUCCESS || !pw) {
                 status = r == PAM_SUCCESS ? PAM_AUTHTOK_ERR : r;
                 goto out;
@@ -62,9 +62,9 @@ int pam_roles_chauthtok(struct pam_roles *p, int flags) {
         size_t len = strlen(pw);
         if (len < p->cfg.password_min_length || len > ROLES_PASSWORD_MAX) {
                 if (len > ROLES_PASSWORD_MAX)
-                        pam_error(p->pamh, "The password must have at most %d bytes.", ROLES_PASSWORD_MAX);
+                        pam_roles_say(p, PAM_ERROR_MSG, "The password must have at most %d bytes.", ROLES_PASSWORD_MAX);
                 else
-                        pam_error(p->pamh, "The password must have at least %u characters.", p->cfg.password_min_length);
+                        pam_roles_say(p, PAM_ERROR_MSG, "The password must have at least %u characters.", p->cfg.password_min_length);
                 status = PAM_AUTHTOK_ERR;
                 goto out;
         }

@@ -12,13 +12,16 @@ typedef int (*phase_fn)(struct pam_roles *p, int flags);
 
 static int run(enum pam_roles_phase which, phase_fn phase, pam_handle_t *pamh, int flags, int argc, const char **argv) {
         struct pam_roles p;
-        int r = pam_roles_begin(&p, pamh, which, argc, argv);
+        struct pam_roles_shield shield = { 0 };
+        pam_roles_shield_up(&shield);
+        int r = pam_roles_begin(&p, pamh, which, &shield, argc, argv);
         if (r == PAM_SUCCESS)
                 r = phase(&p, flags);
         if (p.opt.debug)
                 pam_syslog(pamh, LOG_DEBUG, "%s: %s", pam_roles_user_for_log(&p), pam_strerror(pamh, r));
         /* A successful auth leaves its store to account, which follows in the same process. */
         pam_roles_end(&p, which == PAM_ROLES_AUTH && r == PAM_SUCCESS);
+        pam_roles_shield_down(&p.shield);
         return r;
 }
 

@@ -19,7 +19,7 @@ int pam_roles_open_session(struct pam_roles *p) {
                 char ip[256], when[21];
                 /* The host is whatever the remote side said: shown only if it is plain text. */
                 if (roles_state_previous_login(p->store, p->u.uuid, &at, ip, sizeof(ip)) == 0)
-                        pam_info(p->pamh, "Last login: %s%s%s", roles_format_time(at, when),
+                        pam_roles_say(p, PAM_TEXT_INFO, "Last login: %s%s%s", roles_format_time(at, when),
                                  ip[0] && roles_text_valid(ip, sizeof(ip) - 1) ? " from " : "",
                                  ip[0] && roles_text_valid(ip, sizeof(ip) - 1) ? ip : "");
         }
