@@ -440,6 +440,11 @@ bool roles_user_active(const struct roles_user *u, time_t now);
  * true, or false to roll back. The transaction never outlives end: a commit that fails is rolled
  * back, and ending needs no memory (a lock left held would stop every other login's count). */
 int roles_state_begin(struct roles_store *s);
+/* The same, holding from the start the lock a commit needs (rollback-journal mode: EXCLUSIVE,
+ * which waits for every reader; WAL: the writer's lock, as begin takes). What a login's gate
+ * takes: a rehearsal that only took begin's lock would pass while a reader that never lets go
+ * (a stopped process) keeps every real failure from committing. */
+int roles_state_begin_exclusive(struct roles_store *s);
 int roles_state_end(struct roles_store *s, bool commit);
 
 /* Inside that transaction: fail now if a disk could not take its commit (-ENOSPC, or SQLite's

@@ -25,13 +25,21 @@ static int require_state(struct roles_store *s) {
  */
 static const char commit_sql[] = "COMMIT", rollback_sql[] = "ROLLBACK";
 
-int roles_state_begin(struct roles_store *s) {
+static int state_begin(struct roles_store *s, const char *sql) {
         int r = require_state(s);
         if (r < 0)
                 return r;
         if (!store_stmt(s, s->state, commit_sql) || !store_stmt(s, s->state, rollback_sql))
                 return -EIO;
-        return store_exec_script(s, s->state, "BEGIN IMMEDIATE");
+        return store_exec_script(s, s->state, sql);
+}
+
+int roles_state_begin(struct roles_store *s) {
+        return state_begin(s, "BEGIN IMMEDIATE");
+}
+
+int roles_state_begin_exclusive(struct roles_store *s) {
+        return state_begin(s, "BEGIN EXCLUSIVE");
 }
 
 /* A commit that fails is rolled back: the transaction never outlives the call. */
