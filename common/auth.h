@@ -26,6 +26,14 @@ struct roles_hash_params {
 #define ROLES_HASH_LEN         32
 #define ROLES_HASH_ENCODED_MAX 256
 
+/*
+ * The password policy, the one check of a new password wherever it is set (rolesctl, PAM's
+ * password change): -E2BIG past ROLES_PASSWORD_MAX bytes, -EINVAL when it holds a NUL byte,
+ * -ERANGE when it has fewer than cfg->password_min_length characters (roles_utf8_code_points:
+ * code points, and a byte that is not UTF-8 as one), 0 when it may be set.
+ */
+int roles_password_policy_check(const char *password, size_t len, const struct roles_config *cfg);
+
 /* The parameters new hashes are made with. */
 void roles_hash_params_from_config(const struct roles_config *cfg, struct roles_hash_params *ret);
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "util.h"
 
 /* RFC 9106, section 4, second recommended option: what the ceiling never drops below. */
 #define RFC9106_T_COST      3
@@ -31,6 +32,19 @@ void roles_hash_params_from_config(const struct roles_config *cfg, struct roles_
                 .m_cost_kib = cfg->argon2_m_cost_kib,
                 .parallelism = cfg->argon2_parallelism,
         };
+}
+
+int roles_password_policy_check(const char *password, size_t len, const struct roles_config *cfg) {
+        if (len > ROLES_PASSWORD_MAX)
+                return -E2BIG;
+        /* Only stdin can carry one: libpam's strings end at the first NUL, so the rest would be
+         * silently dropped at login. */
+        if (memchr(password, '\0', len))
+                return -EINVAL;
+        /* Characters, not bytes: 日本語 is 9 bytes but 3 characters. */
+        if (roles_utf8_code_points(password, len) < cfg->password_min_length)
+                return -ERANGE;
+        return 0;
 }
 
 void roles_hash_ceiling_from_config(const struct roles_config *cfg, struct roles_hash_params *ret) {

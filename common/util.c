@@ -90,6 +90,17 @@ size_t roles_utf8_len(const char *s) {
         return roles_utf8_len_n(s, strnlen(s, 4));
 }
 
+size_t roles_utf8_code_points(const char *s, size_t n) {
+        size_t count = 0;
+        /* A byte that starts no well-formed character counts as one: never fewer characters
+         * than there are units someone had to type or guess. */
+        for (size_t i = 0; i < n; count++) {
+                size_t k = roles_utf8_len_n(s + i, n - i);
+                i += k ? k : 1;
+        }
+        return count;
+}
+
 bool roles_text_valid(const char *text, size_t max) {
         if (!text)
                 return false;

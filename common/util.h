@@ -38,6 +38,10 @@ bool roles_perm_covers(const char *grant, const char *perm);
 size_t roles_utf8_len(const char *s);
 size_t roles_utf8_len_n(const char *s, size_t avail);
 
+/* How many characters s[0..n) holds: each well-formed UTF-8 character counts one, and so does
+ * each byte that starts none (a password need not be UTF-8). What password_min_length counts. */
+size_t roles_utf8_code_points(const char *s, size_t n);
+
 /* Free text that may land in a passwd or group line: well-formed UTF-8 without control
  * characters (C0, DEL, C1) or ':', at most max bytes. */
 bool roles_text_valid(const char *text, size_t max);

@@ -96,22 +96,23 @@ int password_read_and_hash(struct cli *c, bool from_stdin, char ret_hash[static 
                         goto out;
                 }
         }
-        /* The line buffer keeps room for a trailing '\r', so one byte too many fits in it. */
-        if (r == 0 && len > ROLES_PASSWORD_MAX)
-                r = -E2BIG;
+        if (r < 0 && r != -E2BIG) {
+                code = cli_fail(EXIT_ERROR, "reading the password: %s", strerror(-r));
+                goto out;
+        }
+        /* The line buffer keeps room for a trailing '\r', so one byte too many fits in it: the
+         * policy refuses it as a line too long for the buffer is. */
+        if (r == 0)
+                r = roles_password_policy_check(pw, len, &c->cfg);
         if (r == -E2BIG) {
                 code = cli_fail(EXIT_USAGE, "password longer than %d bytes", ROLES_PASSWORD_MAX);
                 goto out;
         }
-        if (r < 0) {
-                code = cli_fail(EXIT_ERROR, "reading the password: %s", strerror(-r));
-                goto out;
-        }
-        if (memchr(pw, '\0', len)) {
+        if (r == -EINVAL) {
                 code = cli_fail(EXIT_USAGE, "the password contains a NUL byte");
                 goto out;
         }
-        if (len < c->cfg.password_min_length) {
+        if (r < 0) {
                 code = cli_fail(EXIT_USAGE, "password too short: at least %u characters", c->cfg.password_min_length);
                 goto out;
         }

@@ -397,6 +397,43 @@ static void test_password_too_long(void **state) {
         free(pw);
 }
 
+/* rolesctl and PAM's password change both ask this one function. */
+static void test_password_policy(void **state) {
+        struct roles_config cfg;
+        char *pw;
+        (void) state;
+
+        roles_config_defaults(&cfg);
+        assert_int_equal(cfg.password_min_length, 8);
+        /* Characters, not bytes: 日本語 is 9 bytes, 3 characters; 8 CJK characters pass. */
+        assert_int_equal(roles_password_policy_check("\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", 9, &cfg), -ERANGE);
+        assert_int_equal(roles_password_policy_check("日本語日本語日本", strlen("日本語日本語日本"), &cfg), 0);
+        assert_int_equal(roles_password_policy_check("日本語日本語日", strlen("日本語日本語日"), &cfg), -ERANGE);
+        assert_int_equal(roles_password_policy_check("1234567", 7, &cfg), -ERANGE);
+        assert_int_equal(roles_password_policy_check("12345678", 8, &cfg), 0);
+        assert_int_equal(roles_password_policy_check("", 0, &cfg), -ERANGE);
+        /* Bytes that are not UTF-8 count one each. */
+        assert_int_equal(roles_password_policy_check("\xff\xfe\xfd\xfc\xfb\xfa\xf9", 7, &cfg), -ERANGE);
+        assert_int_equal(roles_password_policy_check("\xe6\x97\xa5\xff\xfe\xfd\xfc\xfb", 8, &cfg), -ERANGE);
+        assert_int_equal(roles_password_policy_check("\xe6\x97\xa5\xff\xfe\xfd\xfc\xfb\xfa\xf9", 10, &cfg), 0);
+        /* A NUL, whatever the length. */
+        assert_int_equal(roles_password_policy_check("abcd\0efghij", 11, &cfg), -EINVAL);
+        cfg.password_min_length = 3;
+        assert_int_equal(roles_password_policy_check("\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", 9, &cfg), 0);
+
+        /* At most ROLES_PASSWORD_MAX bytes, however few characters they make. */
+        pw = malloc(ROLES_PASSWORD_MAX + 3);
+        assert_non_null(pw);
+        for (size_t i = 0; i + 3 <= ROLES_PASSWORD_MAX + 3; i += 3)
+                memcpy(pw + i, "\xe6\x97\xa5", 3);
+        assert_int_equal(roles_password_policy_check(pw, ROLES_PASSWORD_MAX - 1, &cfg), 0);
+        assert_int_equal(roles_password_policy_check(pw, ROLES_PASSWORD_MAX + 2, &cfg), -E2BIG);
+        memset(pw, 'x', ROLES_PASSWORD_MAX + 1);
+        assert_int_equal(roles_password_policy_check(pw, ROLES_PASSWORD_MAX, &cfg), 0);
+        assert_int_equal(roles_password_policy_check(pw, ROLES_PASSWORD_MAX + 1, &cfg), -E2BIG);
+        free(pw);
+}
+
 static void test_hash_bad_params(void **state) {
         char h[ROLES_HASH_ENCODED_MAX];
         const struct roles_hash_params zero_t = { .t_cost = 0, .m_cost_kib = 1024, .parallelism = 1 };
@@ -804,6 +841,7 @@ int main(void) {
                 cmocka_unit_test(test_hash_malformed),
                 cmocka_unit_test(test_hash_above_ceiling),
                 cmocka_unit_test(test_password_too_long),
+                cmocka_unit_test(test_password_policy),
                 cmocka_unit_test(test_hash_bad_params),
                 cmocka_unit_test(test_needs_rehash),
                 cmocka_unit_test(test_code_format),

@@ -944,6 +944,22 @@ ok "lockout: unlock" rc user unlock lola
 ok "lockout: unlocked" rc --json user show lola
 json_true "lockout: unlocked --json" 'd["state"]["locked"] is False and d["state"]["locked_until"] is None'
 
+# ---- password_min_length counts characters, not bytes ----------------------------------------------
+# 日本語 is 9 bytes but 3 characters: short of a minimum of 8 (it passed when bytes were counted).
+# Eight CJK characters (24 bytes) are enough. A byte that is not UTF-8 counts as one character.
+JA3=日本語 JA8=日本語日本語日本
+bad_in "$JA3"$'\n' 2 "user passwd --stdin: 日本語 (3 characters, 9 bytes) against a minimum of 8" \
+        rc user passwd alice --stdin
+err_has "日本語: names the minimum in characters" "at least 8 characters"
+bad_in "$JA3"$'\n' 2 "user add --password-stdin: 日本語 against a minimum of 8" rc user add cjk --password-stdin
+bad_in "$JA3"$'\xff\xfe\xfd\xfc\n' 2 "user passwd --stdin: 日本語 and 4 stray bytes (7 characters, 13 bytes)" \
+        rc user passwd alice --stdin
+bad_in $'\xff\xfe\xfd\xfc\xfb\xfa\xf9\n' 2 "user passwd --stdin: 7 stray bytes" rc user passwd alice --stdin
+ok_in "$JA8"$'\n' "user passwd --stdin: 8 CJK characters" rc user passwd alice --stdin
+ok_in "$JA8"$'\n' "user add --password-stdin: 8 CJK characters" rc user add cjk --password-stdin
+ok_in "$JA3"$'\xff\xfe\xfd\xfc\xfb\n' "user passwd --stdin: 日本語 and 5 stray bytes (8 characters)" \
+        rc user passwd alice --stdin
+
 # ---- the end -------------------------------------------------------------------------------
 
 echo "$PASSED passed, $FAILED failed"

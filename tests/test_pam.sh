@@ -690,4 +690,16 @@ out=$(swap_user roles swx "$PW" nosuchuser)
 eq "40 handles authenticated at once in one process" \
         "$(timeout 120 "${pamenv[@]}" python3 "$TESTS/pam_ctypes.py" many roles swx "$PW" 40)" "auth 40/40 account 40/40"
 
+# ---- password: password_min_length counts characters, not bytes ------------------------------------------
+# 日本語 is 9 bytes but 3 characters: short of the minimum of 8 (it passed when bytes were counted).
+# Eight CJK characters (24 bytes) are enough, and log in.
+echo "$PW" | rc user add cjk --password-stdin >/dev/null || die "rolesctl user add cjk"
+h0=$(hash_of cjk)
+JA3=日本語 JA8=日本語日本語日本
+pt "$JA3$nl$JA3$nl" roles cjk chauthtok
+refused "chauthtok: 日本語 (3 characters, 9 bytes) against a minimum of 8" 'at least 8 characters'
+[ "$(hash_of cjk)" = "$h0" ] && ok || bad "chauthtok: 日本語 changed the password"
+pt "$JA8$nl$JA8$nl" roles cjk chauthtok; good "chauthtok: 8 CJK characters"
+pt "$JA8$nl" roles cjk authenticate; good "chauthtok: the 8 CJK characters log in"
+
 ns_finish

@@ -511,9 +511,28 @@ static void test_utf8_len_bounded(void **state) {
         assert_int_equal(roles_utf8_len("\xe2\x82"), 0);
 }
 
+/* What password_min_length counts: characters, and a byte that starts none as one. */
+static void test_utf8_code_points(void **state) {
+        (void) state;
+        assert_int_equal(roles_utf8_code_points("", 0), 0);
+        assert_int_equal(roles_utf8_code_points("password", 8), 8);
+        assert_int_equal(roles_utf8_code_points("\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", 9), 3);     /* 日本語 */
+        assert_int_equal(roles_utf8_code_points("Zo\xc3\xab", 4), 3);
+        assert_int_equal(roles_utf8_code_points("\xf0\x9f\x98\x80!", 5), 2);
+        /* Stray, overlong, surrogate and truncated bytes: one each. */
+        assert_int_equal(roles_utf8_code_points("\xff\xfe", 2), 2);
+        assert_int_equal(roles_utf8_code_points("\xc0\xaf", 2), 2);
+        assert_int_equal(roles_utf8_code_points("\xed\xa0\x80", 3), 3);
+        assert_int_equal(roles_utf8_code_points("a\xe6\x97", 3), 3);
+        /* Only n bytes are looked at: a character cut by n is bytes. */
+        assert_int_equal(roles_utf8_code_points("\xe6\x97\xa5", 2), 2);
+        assert_int_equal(roles_utf8_code_points("ab\0cd", 5), 5);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_utf8_len_bounded),
+                cmocka_unit_test(test_utf8_code_points),
                 cmocka_unit_test(test_name_valid),
                 cmocka_unit_test(test_name_invalid),
                 cmocka_unit_test(test_name_embedded_nul),
