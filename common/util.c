@@ -14,19 +14,18 @@ static bool is_lower_alnum(char c) {
         return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 }
 
-bool roles_name_valid(const char *name) {
-        if (!name || !*name)
+bool roles_name_valid_n(const char *name, size_t n) {
+        if (!name || n == 0 || n > ROLES_NAME_MAX || !((name[0] >= 'a' && name[0] <= 'z') || name[0] == '_'))
                 return false;
-        if (!((*name >= 'a' && *name <= 'z') || *name == '_'))
-                return false;
-        size_t n = 0;
-        for (const char *p = name; *p; p++, n++) {
-                if (n >= ROLES_NAME_MAX)
+        for (size_t i = 0; i < n; i++)
+                if (!(is_lower_alnum(name[i]) || name[i] == '_' || name[i] == '.' || name[i] == '-'))
                         return false;
-                if (!(is_lower_alnum(*p) || *p == '_' || *p == '.' || *p == '-'))
-                        return false;
-        }
         return true;
+}
+
+bool roles_name_valid(const char *name) {
+        /* One byte past the limit is enough to know it is too long. */
+        return name && roles_name_valid_n(name, strnlen(name, ROLES_NAME_MAX + 1));
 }
 
 bool roles_perm_valid(const char *perm, bool allow_wildcard) {
@@ -101,26 +100,41 @@ size_t roles_utf8_code_points(const char *s, size_t n) {
         return count;
 }
 
-bool roles_text_valid(const char *text, size_t max) {
-        if (!text)
+/*
+ * The one check of free text and paths, on text[0..n) (which need not be NUL-terminated: the
+ * NSS module checks fields in place): well-formed UTF-8 of at most max bytes, no ':' (it would
+ * split a passwd or group line), no control character (C0, DEL, C1); a path also starts with '/'
+ * and holds no ',' or space.
+ */
+static bool text_ok(const char *text, size_t n, size_t max, bool path) {
+        if (!text || n > max || (path && (n == 0 || text[0] != '/')))
                 return false;
         const unsigned char *p = (const unsigned char *) text;
-        size_t n = 0;
-        while (p[n]) {
-                size_t k = roles_utf8_len(text + n);
-                if (k == 0 || n + k > max)
+        for (size_t i = 0; i < n;) {
+                size_t k = roles_utf8_len_n(text + i, n - i);
+                if (k == 0 || (k == 1 && (p[i] < 0x20 || p[i] == 0x7f || p[i] == ':')) ||
+                    (k == 2 && p[i] == 0xc2 && p[i + 1] < 0xa0) || (path && (p[i] == ',' || p[i] == ' ')))
                         return false;
-                /* C0 controls, DEL, C1 controls (U+0080-U+009F) and ':' never reach a passwd line. */
-                if ((k == 1 && (p[n] < 0x20 || p[n] == 0x7f || p[n] == ':')) || (k == 2 && p[n] == 0xc2 && p[n + 1] < 0xa0))
-                        return false;
-                n += k;
+                i += k;
         }
         return true;
 }
 
+bool roles_text_valid(const char *text, size_t max) {
+        /* One byte past max is enough to know it is too long. */
+        return text && text_ok(text, strnlen(text, max + 1), max, false);
+}
+
+bool roles_text_valid_n(const char *text, size_t n, size_t max) {
+        return text_ok(text, n, max, false);
+}
+
 bool roles_path_valid(const char *path) {
-        return path && path[0] == '/' && roles_text_valid(path, ROLES_TEXT_MAX) &&
-               !strchr(path, ',') && !strchr(path, ' ');
+        return path && text_ok(path, strnlen(path, ROLES_TEXT_MAX + 1), ROLES_TEXT_MAX, true);
+}
+
+bool roles_path_valid_n(const char *path, size_t n) {
+        return text_ok(path, n, ROLES_TEXT_MAX, true);
 }
 
 bool roles_email_valid(const char *email) {

@@ -20,8 +20,10 @@
 
 #define ROLES_N_ELEMENTS(a) (sizeof(a) / sizeof((a)[0]))
 
-/* A name of a user, group, role or metarole: [a-z_][a-z0-9_.-]*, 1..32 bytes. */
+/* A name of a user, group, role or metarole: [a-z_][a-z0-9_.-]*, 1..32 bytes. The _n form checks
+ * name[0..n), which need not be NUL-terminated (the NSS module checks fields in place). */
 bool roles_name_valid(const char *name);
+bool roles_name_valid_n(const char *name, size_t n);
 
 /*
  * A permission code: dotted lower-case words ([a-z0-9_-]+ separated by single dots), at
@@ -43,11 +45,13 @@ size_t roles_utf8_len_n(const char *s, size_t avail);
 size_t roles_utf8_code_points(const char *s, size_t n);
 
 /* Free text that may land in a passwd or group line: well-formed UTF-8 without control
- * characters (C0, DEL, C1) or ':', at most max bytes. */
+ * characters (C0, DEL, C1) or ':', at most max bytes. The _n form checks text[0..n). */
 bool roles_text_valid(const char *text, size_t max);
+bool roles_text_valid_n(const char *text, size_t n, size_t max);
 
-/* An absolute path without ':' or control characters, at most ROLES_TEXT_MAX bytes. */
+/* An absolute path without ':', ',', a space or control characters, at most ROLES_TEXT_MAX bytes. */
 bool roles_path_valid(const char *path);
+bool roles_path_valid_n(const char *path, size_t n);
 
 /* A plausible email address (one '@', no spaces or control characters, at most 254 bytes). */
 bool roles_email_valid(const char *email);

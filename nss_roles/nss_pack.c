@@ -35,44 +35,6 @@ void nss_passwd_from_user(const struct roles_user *u, struct nss_passwd *ret) {
         };
 }
 
-/*
- * The checks of util.c (roles_name_valid, roles_text_valid, roles_path_valid) on a field that is
- * not NUL-terminated, in one pass each: enumeration runs them on every entry it serves.
- */
-static bool field_name_ok(struct nss_field f) {
-        if (f.n == 0 || f.n > ROLES_NAME_MAX || !((f.p[0] >= 'a' && f.p[0] <= 'z') || f.p[0] == '_'))
-                return false;
-        for (size_t i = 0; i < f.n; i++) {
-                char c = f.p[i];
-                if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
-                        return false;
-        }
-        return true;
-}
-
-static bool field_text_ok(struct nss_field f, bool path) {
-        if (f.n > ROLES_TEXT_MAX || (path && (f.n == 0 || f.p[0] != '/')))
-                return false;
-        for (size_t i = 0; i < f.n;) {
-                unsigned char c = (unsigned char) f.p[i];
-                if (c >= 0x20 && c < 0x7f && c != ':') {
-                        if (path && (c == ',' || c == ' '))
-                                return false;
-                        i++;
-                        continue;
-                }
-                /* Anything else must be a well-formed non-control UTF-8 character inside the
-                 * field (never read past it: a field is not NUL-terminated). */
-                if (c < 0x80)
-                        return false;
-                size_t k = roles_utf8_len_n(f.p + i, f.n - i);
-                if (k == 0 || (k == 2 && c == 0xc2 && (unsigned char) f.p[i + 1] < 0xa0))
-                        return false;
-                i += k;
-        }
-        return true;
-}
-
 /* Split line[0..n) at ':' into at most max fields; returns how many there were (max + 1 when
  * there were more). */
 static size_t split_fields(const char *line, size_t n, struct nss_field *f, size_t max) {
@@ -107,10 +69,12 @@ static bool parse_id(const char *s, size_t n, uint32_t min, uint32_t max, uint32
 int nss_parse_passwd(const char *line, size_t n, const struct roles_config *cfg, struct nss_passwd *ret) {
         struct nss_field f[7];
         uint32_t uid, gid;
-        if (split_fields(line, n, f, 7) != 7 || f[1].n != 1 || f[1].p[0] != 'x' || !field_name_ok(f[0]) ||
+        /* util.c's checks, the ones every row passed when it was written, on the fields in place. */
+        if (split_fields(line, n, f, 7) != 7 || f[1].n != 1 || f[1].p[0] != 'x' || !roles_name_valid_n(f[0].p, f[0].n) ||
             !parse_id(f[2].p, f[2].n, cfg->uid_min, cfg->uid_max, &uid) ||
             !parse_id(f[3].p, f[3].n, cfg->gid_min, cfg->gid_max, &gid) ||
-            !field_text_ok(f[4], false) || !field_text_ok(f[5], true) || !field_text_ok(f[6], true))
+            !roles_text_valid_n(f[4].p, f[4].n, ROLES_TEXT_MAX) || !roles_path_valid_n(f[5].p, f[5].n) ||
+            !roles_path_valid_n(f[6].p, f[6].n))
                 return -EBADMSG;
         *ret = (struct nss_passwd) { .name = f[0], .gecos = f[4], .home = f[5], .shell = f[6], .uid = uid, .gid = gid };
         return 0;
@@ -119,7 +83,7 @@ int nss_parse_passwd(const char *line, size_t n, const struct roles_config *cfg,
 int nss_parse_group(const char *line, size_t n, const struct roles_config *cfg, struct nss_group *ret) {
         struct nss_field f[4];
         uint32_t gid;
-        if (split_fields(line, n, f, 4) != 4 || f[1].n != 1 || f[1].p[0] != 'x' || !field_name_ok(f[0]) ||
+        if (split_fields(line, n, f, 4) != 4 || f[1].n != 1 || f[1].p[0] != 'x' || !roles_name_valid_n(f[0].p, f[0].n) ||
             !parse_id(f[2].p, f[2].n, cfg->gid_min, cfg->gid_max, &gid))
                 return -EBADMSG;
         *ret = (struct nss_group) { .name = f[0], .gid = gid, .members = f[3] };
@@ -148,7 +112,7 @@ static void each_member(const struct nss_group *e, size_t *ret_n, size_t *ret_by
         while (q < end) {
                 const char *comma = memchr(q, ',', (size_t) (end - q));
                 struct nss_field name = { q, (size_t) ((comma ? comma : end) - q) };
-                if (field_name_ok(name) && !(e->host && host_accounts_has_user_n(e->host, name.p, name.n))) {
+                if (roles_name_valid_n(name.p, name.n) && !(e->host && host_accounts_has_user_n(e->host, name.p, name.n))) {
                         if (mem)
                                 mem[n] = put_field(p, name);
                         n++;

@@ -529,6 +529,34 @@ static void test_utf8_code_points(void **state) {
         assert_int_equal(roles_utf8_code_points("ab\0cd", 5), 5);
 }
 
+/* The _n forms check a field in place (the NSS module's lines): only its n bytes, as the
+ * NUL-terminated forms check a whole string. */
+static void test_valid_n(void **state) {
+        (void) state;
+        const char line[] = "alice:x:10000:10000:Zo\xc3\xab:/home/alice:/bin/sh";
+        assert_true(roles_name_valid_n(line, 5));
+        assert_false(roles_name_valid_n(line, 6));              /* the ':' */
+        assert_false(roles_name_valid_n(line, 0));
+        assert_false(roles_name_valid_n("abcdefghijklmnopqrstuvwxyz0123456789", 33));
+        assert_true(roles_name_valid_n("abcdefghijklmnopqrstuvwxyz0123456789", 32));
+        assert_false(roles_name_valid_n("ab\0cd", 5));
+        const char *gecos = strstr(line, "Zo");
+        assert_true(roles_text_valid_n(gecos, 4, ROLES_TEXT_MAX));
+        assert_false(roles_text_valid_n(gecos, 3, ROLES_TEXT_MAX));     /* a character cut short */
+        assert_false(roles_text_valid_n(gecos, 5, ROLES_TEXT_MAX));     /* the ':' */
+        assert_false(roles_text_valid_n(gecos, 4, 3));
+        assert_true(roles_text_valid_n(gecos, 0, ROLES_TEXT_MAX));
+        assert_false(roles_text_valid_n("a\0b", 3, ROLES_TEXT_MAX));
+        assert_false(roles_text_valid_n(NULL, 0, ROLES_TEXT_MAX));
+        const char *home = strstr(line, "/home");
+        assert_true(roles_path_valid_n(home, 11));
+        assert_false(roles_path_valid_n(home, 12));
+        assert_false(roles_path_valid_n(home, 0));
+        assert_false(roles_path_valid_n("/a b", 4));
+        assert_false(roles_path_valid_n("/a,b", 4));
+        assert_true(roles_path_valid_n("/a,b", 2));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_utf8_len_bounded),
@@ -540,6 +568,7 @@ int main(void) {
                 cmocka_unit_test(test_perm_valid),
                 cmocka_unit_test(test_perm_covers),
                 cmocka_unit_test(test_text_valid),
+                cmocka_unit_test(test_valid_n),
                 cmocka_unit_test(test_path_valid),
                 cmocka_unit_test(test_email_valid),
                 cmocka_unit_test(test_parse_id),
