@@ -138,6 +138,7 @@ int roles_group_by_gid(struct roles_store *s, uint32_t gid, struct roles_group *
 
 int roles_group_add(struct roles_store *s, struct roles_group *g) {
         struct roles_group n = *g;
+        char why[ROLES_WHY_MAX];
         int r;
 
         if ((r = store_require_writer(s)) < 0)
@@ -145,9 +146,8 @@ int roles_group_add(struct roles_store *s, struct roles_group *g) {
         if (!roles_name_valid(n.name))
                 return store_fail(s, -EINVAL, "invalid group name '%.40s': use [a-z_][a-z0-9_.-]*, at most %d bytes",
                                   n.name, ROLES_NAME_MAX);
-        if (!roles_text_valid(n.description, ROLES_TEXT_MAX))
-                return store_fail(s, -EINVAL, "invalid description: no ':' or control characters, at most %d bytes",
-                                  ROLES_TEXT_MAX);
+        if (roles_text_check(n.description, ROLES_TEXT_MAX, why, sizeof(why)) < 0)
+                return store_fail(s, -EINVAL, "invalid description: %s", why);
         r = store_group_name_taken(s, n.name);
         if (r < 0)
                 return r;

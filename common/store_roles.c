@@ -62,14 +62,17 @@ int roles_metarole_by_code(struct roles_store *s, const char *code, struct roles
 }
 
 int roles_metarole_add(struct roles_store *s, struct roles_metarole *m) {
+        char why[ROLES_WHY_MAX];
         int r;
         if ((r = store_require_writer(s)) < 0)
                 return r;
         if (!roles_name_valid(m->code))
                 return store_fail(s, -EINVAL, "invalid metarole code '%.40s': use [a-z_][a-z0-9_.-]*, at most %d bytes",
                                   m->code, ROLES_NAME_MAX);
-        if (!roles_text_valid(m->name, ROLES_TEXT_MAX) || !roles_text_valid(m->description, ROLES_TEXT_MAX))
-                return store_fail(s, -EINVAL, "invalid name or description: no ':' or control characters");
+        if (roles_text_check(m->name, ROLES_TEXT_MAX, why, sizeof(why)) < 0)
+                return store_fail(s, -EINVAL, "invalid metarole name: %s", why);
+        if (roles_text_check(m->description, ROLES_TEXT_MAX, why, sizeof(why)) < 0)
+                return store_fail(s, -EINVAL, "invalid description: %s", why);
         struct roles_metarole existing;
         r = roles_metarole_by_code(s, m->code, &existing);
         if (r == 0)
@@ -243,6 +246,7 @@ int roles_role_by_name(struct roles_store *s, const char *name, struct roles_rol
 
 int roles_role_add(struct roles_store *s, struct roles_role *role) {
         struct roles_metarole m;
+        char why[ROLES_WHY_MAX];
         int r;
 
         if ((r = store_require_writer(s)) < 0)
@@ -250,8 +254,8 @@ int roles_role_add(struct roles_store *s, struct roles_role *role) {
         if (!roles_name_valid(role->name))
                 return store_fail(s, -EINVAL, "invalid role name '%.40s': use [a-z_][a-z0-9_.-]*, at most %d bytes",
                                   role->name, ROLES_NAME_MAX);
-        if (!roles_text_valid(role->description, ROLES_TEXT_MAX))
-                return store_fail(s, -EINVAL, "invalid description: no ':' or control characters");
+        if (roles_text_check(role->description, ROLES_TEXT_MAX, why, sizeof(why)) < 0)
+                return store_fail(s, -EINVAL, "invalid description: %s", why);
         if ((r = roles_metarole_by_code(s, role->metarole, &m)) < 0)
                 return r;
         struct roles_role existing;

@@ -144,11 +144,12 @@ int roles_secret_clear_password(struct roles_store *s, const char *uuid) {
 }
 
 int roles_secret_set_email(struct roles_store *s, const char *uuid, const char *email) {
+        char why[ROLES_WHY_MAX];
         int r;
         if ((r = store_require_secrets(s)) < 0)
                 return r;
-        if (email && *email && !roles_email_valid(email))
-                return store_fail(s, -EINVAL, "invalid email address '%.64s'", email);
+        if (email && *email && roles_email_check(email, why, sizeof(why)) < 0)
+                return store_fail(s, -EINVAL, "invalid email address: %s", why);
         r = secrets_write(s, uuid, ON_TABLE("UPDATE ", "credentials", " SET email = nullif(?2, '') WHERE user_uuid = ?1"),
                           "tt", uuid, email ? email : "");
         return require_credentials(s, r);

@@ -69,17 +69,16 @@ int roles_user_by_uid(struct roles_store *s, uint32_t uid, struct roles_user *re
 }
 
 static int check_user_fields(struct roles_store *s, const struct roles_user *u) {
+        char why[ROLES_WHY_MAX];
         if (!roles_name_valid(u->name))
                 return store_fail(s, -EINVAL, "invalid user name '%.40s': use [a-z_][a-z0-9_.-]*, at most %d bytes",
                                   u->name, ROLES_NAME_MAX);
-        if (!roles_text_valid(u->gecos, ROLES_TEXT_MAX))
-                return store_fail(s, -EINVAL, "invalid full name: no ':' or control characters, at most %d bytes",
-                                  ROLES_TEXT_MAX);
-        if (u->home[0] && !roles_path_valid(u->home))
-                return store_fail(s, -EINVAL, "invalid home directory '%.64s': an absolute path without ':', ',' or spaces",
-                                  u->home);
-        if (u->shell[0] && !roles_path_valid(u->shell))
-                return store_fail(s, -EINVAL, "invalid shell '%.64s': an absolute path", u->shell);
+        if (roles_text_check(u->gecos, ROLES_TEXT_MAX, why, sizeof(why)) < 0)
+                return store_fail(s, -EINVAL, "invalid full name: %s", why);
+        if (u->home[0] && roles_path_check(u->home, why, sizeof(why)) < 0)
+                return store_fail(s, -EINVAL, "invalid home directory: %s", why);
+        if (u->shell[0] && roles_path_check(u->shell, why, sizeof(why)) < 0)
+                return store_fail(s, -EINVAL, "invalid shell: %s", why);
         if (u->expires_at < 0 || u->activated_at < 0)
                 return store_fail(s, -EINVAL, "invalid date");
         return 0;

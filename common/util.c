@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +90,19 @@ size_t roles_utf8_len(const char *s) {
         return roles_utf8_len_n(s, strnlen(s, 4));
 }
 
+size_t roles_utf8_decode_n(const char *s, size_t avail, uint32_t *ret_cp) {
+        const unsigned char *p = (const unsigned char *) s;
+        size_t k = roles_utf8_len_n(s, avail);
+        if (k == 0)
+                return 0;
+        /* The lead byte's payload: all of an ASCII byte, then 5, 4 or 3 bits. */
+        uint32_t cp = k == 1 ? p[0] : p[0] & (0x7fu >> k);
+        for (size_t i = 1; i < k; i++)
+                cp = cp << 6 | (p[i] & 0x3fu);
+        *ret_cp = cp;
+        return k;
+}
+
 size_t roles_utf8_code_points(const char *s, size_t n) {
         size_t count = 0;
         /* A byte that starts no well-formed character counts as one: never fewer characters
@@ -101,47 +115,163 @@ size_t roles_utf8_code_points(const char *s, size_t n) {
 }
 
 /*
+ * Code points that do not show as themselves, sorted and disjoint for the binary search: with
+ * one of them in a full name, a description or a path, what a terminal or `getent passwd`
+ * shows is not what is stored (U+202E reverses the rest of a line, U+200B and the fillers are
+ * invisible, U+2028 breaks a line where no newline is, a no-break space passes for a space).
+ * Taken from Unicode 14.0: every Cc, Cf, Zl, Zp and Zs (but U+0020) code point, private use (Co),
+ * noncharacters, and the rest of Default_Ignorable_Code_Point and Variation_Selector (fillers,
+ * the combining grapheme joiner, variation selectors, unassigned ignorables); plus Unicode 15's
+ * format controls U+13439-U+1343F. test_util's test_refused_matches_unicode_data checks the table
+ * against python3's unicodedata on every code point.
+ */
+static const struct {
+        uint32_t first, last;
+} refused_code_points[] = {
+        { 0x0000, 0x001f },     /* Cc: C0 controls */
+        { 0x007f, 0x00a0 },     /* Cc: DEL, C1 controls; Zs: no-break space */
+        { 0x00ad, 0x00ad },     /* Cf: soft hyphen */
+        { 0x034f, 0x034f },     /* combining grapheme joiner */
+        { 0x0600, 0x0605 },     /* Cf: Arabic number signs */
+        { 0x061c, 0x061c },     /* Cf: Arabic letter mark (bidi) */
+        { 0x06dd, 0x06dd },     /* Cf: Arabic end of ayah */
+        { 0x070f, 0x070f },     /* Cf: Syriac abbreviation mark */
+        { 0x0890, 0x0891 },     /* Cf: Arabic pound and piastre marks above */
+        { 0x08e2, 0x08e2 },     /* Cf: Arabic disputed end of ayah */
+        { 0x115f, 0x1160 },     /* Hangul choseong and jungseong fillers */
+        { 0x1680, 0x1680 },     /* Zs: Ogham space mark */
+        { 0x17b4, 0x17b5 },     /* Khmer inherent vowels (ignorable) */
+        { 0x180b, 0x180f },     /* Mongolian free variation selectors; Cf: vowel separator */
+        { 0x2000, 0x200f },     /* Zs: en quad to hair space; Cf: zero width space, ZWNJ, ZWJ, LRM, RLM */
+        { 0x2028, 0x202f },     /* Zl, Zp; Cf: bidi embeddings and overrides; Zs: narrow no-break space */
+        { 0x205f, 0x206f },     /* Zs: medium mathematical space; Cf: word joiner, invisible operators,
+                                 * bidi isolates, deprecated format controls (U+2065: unassigned, ignorable) */
+        { 0x3000, 0x3000 },     /* Zs: ideographic space */
+        { 0x3164, 0x3164 },     /* Hangul filler */
+        { 0xe000, 0xf8ff },     /* Co: private use area */
+        { 0xfdd0, 0xfdef },     /* noncharacters */
+        { 0xfe00, 0xfe0f },     /* variation selectors */
+        { 0xfeff, 0xfeff },     /* Cf: zero width no-break space (byte order mark) */
+        { 0xffa0, 0xffa0 },     /* halfwidth Hangul filler */
+        { 0xfff0, 0xfffb },     /* unassigned ignorables; Cf: interlinear annotation controls */
+        { 0xfffe, 0xffff },     /* noncharacters */
+        { 0x110bd, 0x110bd },   /* Cf: Kaithi number sign */
+        { 0x110cd, 0x110cd },   /* Cf: Kaithi number sign above */
+        { 0x13430, 0x1343f },   /* Cf: Egyptian hieroglyph format controls */
+        { 0x1bca0, 0x1bca3 },   /* Cf: shorthand format controls */
+        { 0x1d173, 0x1d17a },   /* Cf: musical symbol format controls */
+        { 0x1fffe, 0x1ffff },   /* noncharacters at the end of each plane */
+        { 0x2fffe, 0x2ffff },
+        { 0x3fffe, 0x3ffff },
+        { 0x4fffe, 0x4ffff },
+        { 0x5fffe, 0x5ffff },
+        { 0x6fffe, 0x6ffff },
+        { 0x7fffe, 0x7ffff },
+        { 0x8fffe, 0x8ffff },
+        { 0x9fffe, 0x9ffff },
+        { 0xafffe, 0xaffff },
+        { 0xbfffe, 0xbffff },
+        { 0xcfffe, 0xcffff },
+        { 0xdfffe, 0xdffff },
+        { 0xe0000, 0xe0fff },   /* Cf: language tag and tags; variation selectors supplement; ignorable */
+        { 0xefffe, 0x10ffff },  /* noncharacters; Co: supplementary private use areas A and B */
+};
+
+bool roles_code_point_refused(uint32_t cp) {
+        size_t lo = 0, hi = ROLES_N_ELEMENTS(refused_code_points);
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (cp < refused_code_points[mid].first)
+                        hi = mid;
+                else if (cp > refused_code_points[mid].last)
+                        lo = mid + 1;
+                else
+                        return true;
+        }
+        return false;
+}
+
+/* Say why in why (when the caller wants to know) and return r. */
+static int refuse(int r, char *why, size_t why_size, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int refuse(int r, char *why, size_t why_size, const char *fmt, ...) {
+        if (why && why_size > 0) {
+                va_list ap;
+                va_start(ap, fmt);
+                vsnprintf(why, why_size, fmt, ap);
+                va_end(ap);
+        }
+        return r;
+}
+
+/*
  * The one check of free text and paths, on text[0..n) (which need not be NUL-terminated: the
  * NSS module checks fields in place): well-formed UTF-8 of at most max bytes, no ':' (it would
- * split a passwd or group line), no control character (C0, DEL, C1); a path also starts with '/'
- * and holds no ',' or space.
+ * split a passwd or group line), no refused code point; a path also starts with '/' and holds
+ * no ',' or space.
  */
-static bool text_ok(const char *text, size_t n, size_t max, bool path) {
-        if (!text || n > max || (path && (n == 0 || text[0] != '/')))
-                return false;
-        const unsigned char *p = (const unsigned char *) text;
+static int text_check(const char *text, size_t n, size_t max, bool path, char *why, size_t why_size) {
+        if (!text)
+                return refuse(-EINVAL, why, why_size, "missing");
+        if (n > max)
+                return refuse(-E2BIG, why, why_size, "longer than %zu bytes", max);
+        if (path && (n == 0 || text[0] != '/'))
+                return refuse(-EINVAL, why, why_size, "not an absolute path");
         for (size_t i = 0; i < n;) {
-                size_t k = roles_utf8_len_n(text + i, n - i);
-                if (k == 0 || (k == 1 && (p[i] < 0x20 || p[i] == 0x7f || p[i] == ':')) ||
-                    (k == 2 && p[i] == 0xc2 && p[i + 1] < 0xa0) || (path && (p[i] == ',' || p[i] == ' ')))
-                        return false;
+                uint32_t cp = (unsigned char) text[i];
+                size_t k = 1;
+                if (cp >= 0x80 && (k = roles_utf8_decode_n(text + i, n - i, &cp)) == 0)
+                        return refuse(-EILSEQ, why, why_size, "not well-formed UTF-8 (at byte %zu)", i + 1);
+                if (cp == ':' || (path && cp == ','))
+                        return refuse(-EINVAL, why, why_size, "'%c' is not allowed", (char) cp);
+                if (path && cp == ' ')
+                        return refuse(-EINVAL, why, why_size, "a space is not allowed");
+                /* Printable ASCII is most of what is checked: it needs no search. */
+                if ((cp < 0x20 || cp > 0x7e) && roles_code_point_refused(cp))
+                        return refuse(-EINVAL, why, why_size, "U+%04X is not allowed (a control, format, bidi, "
+                                      "separator, invisible, private-use or noncharacter code point)", (unsigned) cp);
                 i += k;
         }
-        return true;
+        return 0;
+}
+
+int roles_text_check(const char *text, size_t max, char *why, size_t why_size) {
+        /* One byte past max is enough to know it is too long. */
+        return text_check(text, text ? strnlen(text, max + 1) : 0, max, false, why, why_size);
 }
 
 bool roles_text_valid(const char *text, size_t max) {
-        /* One byte past max is enough to know it is too long. */
-        return text && text_ok(text, strnlen(text, max + 1), max, false);
+        return roles_text_check(text, max, NULL, 0) == 0;
 }
 
 bool roles_text_valid_n(const char *text, size_t n, size_t max) {
-        return text_ok(text, n, max, false);
+        return text_check(text, n, max, false, NULL, 0) == 0;
+}
+
+int roles_path_check(const char *path, char *why, size_t why_size) {
+        return text_check(path, path ? strnlen(path, ROLES_TEXT_MAX + 1) : 0, ROLES_TEXT_MAX, true, why, why_size);
 }
 
 bool roles_path_valid(const char *path) {
-        return path && text_ok(path, strnlen(path, ROLES_TEXT_MAX + 1), ROLES_TEXT_MAX, true);
+        return roles_path_check(path, NULL, 0) == 0;
 }
 
 bool roles_path_valid_n(const char *path, size_t n) {
-        return text_ok(path, n, ROLES_TEXT_MAX, true);
+        return text_check(path, n, ROLES_TEXT_MAX, true, NULL, 0) == 0;
+}
+
+int roles_email_check(const char *email, char *why, size_t why_size) {
+        int r = roles_text_check(email, ROLES_EMAIL_MAX, why, why_size);
+        if (r < 0)
+                return r;
+        const char *at = strchr(email, '@');
+        if (!at || at == email || !at[1] || strchr(at + 1, '@') || strpbrk(email, " \t,;<>\""))
+                return refuse(-EINVAL, why, why_size, "not an address: one '@' with text on both sides, "
+                              "no spaces, ',', ';', '<', '>' or '\"'");
+        return 0;
 }
 
 bool roles_email_valid(const char *email) {
-        if (!roles_text_valid(email, ROLES_EMAIL_MAX))
-                return false;
-        const char *at = strchr(email, '@');
-        return at && at != email && at[1] && !strchr(at + 1, '@') && !strpbrk(email, " \t,;<>\"");
+        return roles_email_check(email, NULL, 0) == 0;
 }
 
 int roles_parse_int64(const char *s, int64_t min, int64_t max, int64_t *ret) {

@@ -40,20 +40,42 @@ bool roles_perm_covers(const char *grant, const char *perm);
 size_t roles_utf8_len(const char *s);
 size_t roles_utf8_len_n(const char *s, size_t avail);
 
+/* The well-formed UTF-8 character at s (never reading past avail bytes): its length (1-4) and its
+ * code point in *ret_cp, or 0 (and *ret_cp untouched) if it is not one. */
+size_t roles_utf8_decode_n(const char *s, size_t avail, uint32_t *ret_cp);
+
 /* How many characters s[0..n) holds: each well-formed UTF-8 character counts one, and so does
  * each byte that starts none (a password need not be UTF-8). What password_min_length counts. */
 size_t roles_utf8_code_points(const char *s, size_t n);
 
-/* Free text that may land in a passwd or group line: well-formed UTF-8 without control
- * characters (C0, DEL, C1) or ':', at most max bytes. The _n form checks text[0..n). */
+/*
+ * Code points no text may hold because they do not show as themselves: controls (Cc), format and
+ * bidi controls (Cf), line and paragraph separators, spaces other than U+0020, invisible fillers,
+ * variation selectors, private use and noncharacters (the table in util.c says which).
+ */
+bool roles_code_point_refused(uint32_t cp);
+
+/* Room for what the _check functions say about a refused value. */
+#define ROLES_WHY_MAX 160
+
+/*
+ * Free text that may land in a passwd or group line: well-formed UTF-8 of at most max bytes,
+ * without ':' or a refused code point (roles_code_point_refused). The _check form returns 0,
+ * -E2BIG (too long), -EILSEQ (not well-formed) or -EINVAL, and on failure says why in why
+ * ("U+202E is not allowed (...)"; why may be NULL). The _n form checks text[0..n).
+ */
+int roles_text_check(const char *text, size_t max, char *why, size_t why_size);
 bool roles_text_valid(const char *text, size_t max);
 bool roles_text_valid_n(const char *text, size_t n, size_t max);
 
-/* An absolute path without ':', ',', a space or control characters, at most ROLES_TEXT_MAX bytes. */
+/* An absolute path: text as above of at most ROLES_TEXT_MAX bytes, also without ',' or a space. */
+int roles_path_check(const char *path, char *why, size_t why_size);
 bool roles_path_valid(const char *path);
 bool roles_path_valid_n(const char *path, size_t n);
 
-/* A plausible email address (one '@', no spaces or control characters, at most 254 bytes). */
+/* A plausible email address: text as above of at most 254 bytes, one '@' with text on both
+ * sides, no spaces, ',', ';', '<', '>' or '"'. */
+int roles_email_check(const char *email, char *why, size_t why_size);
 bool roles_email_valid(const char *email);
 
 /* Parse a decimal uid/gid; refuses signs, spaces, overflow and (uid_t)-1. */

@@ -247,6 +247,7 @@ static int parse_group(struct import *im, char **f, unsigned line) {
 static int parse_passwd(struct import *im, char **f, unsigned line) {
         struct imp_user *u = &im->users[im->n_users];
         const struct source *src = &im->passwd;
+        char why[ROLES_WHY_MAX];
         int r;
 
         *u = (struct imp_user) { .name = f[0], .gecos = f[4], .home = f[5], .shell = f[6], .line = line };
@@ -263,14 +264,12 @@ static int parse_passwd(struct import *im, char **f, unsigned line) {
         if ((r = parse_id_in(src, line, "uid", f[0], f[2], im->cfg->uid_min, im->cfg->uid_max, &u->uid)) != EXIT_OK ||
             (r = parse_id_in(src, line, "gid", f[0], f[3], im->cfg->gid_min, im->cfg->gid_max, &u->gid)) != EXIT_OK)
                 return r;
-        if (!roles_text_valid(u->gecos, ROLES_TEXT_MAX))
-                return fail_at(EXIT_USAGE, src, line, "invalid full name (gecos) of '%s': no control characters, at most %d bytes",
-                               f[0], ROLES_TEXT_MAX);
-        if (!roles_path_valid(u->home))
-                return fail_at(EXIT_USAGE, src, line, "invalid home directory '%.64s' of '%s': an absolute path without "
-                               "',', spaces or control characters", u->home, f[0]);
-        if (!roles_path_valid(u->shell))
-                return fail_at(EXIT_USAGE, src, line, "invalid shell '%.64s' of '%s': an absolute path", u->shell, f[0]);
+        if (roles_text_check(u->gecos, ROLES_TEXT_MAX, why, sizeof(why)) < 0)
+                return fail_at(EXIT_USAGE, src, line, "invalid full name (gecos) of '%s': %s", f[0], why);
+        if (roles_path_check(u->home, why, sizeof(why)) < 0)
+                return fail_at(EXIT_USAGE, src, line, "invalid home directory of '%s': %s", f[0], why);
+        if (roles_path_check(u->shell, why, sizeof(why)) < 0)
+                return fail_at(EXIT_USAGE, src, line, "invalid shell of '%s': %s", f[0], why);
         im->n_users++;
         return EXIT_OK;
 }

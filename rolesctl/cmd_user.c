@@ -43,6 +43,7 @@ static int simple_args(int argc, char **argv, const char *usage, struct args *a)
 /* Apply the field options of add/mod to u; gid from --group needs the store. */
 static int apply_fields(struct cli *c, struct roles_store *s, const struct args *a, struct roles_user *u) {
         const char *v;
+        char why[ROLES_WHY_MAX];
         int r;
 
         if (args_opt(a, O_GROUP) && args_opt(a, O_GID))
@@ -68,8 +69,8 @@ static int apply_fields(struct cli *c, struct roles_store *s, const struct args 
                         return cli_fail(EXIT_USAGE, "invalid date '%.32s': use YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS]Z, "
                                         "@EPOCH, +N[smhdw] or never", v);
         }
-        if ((v = args_opt(a, O_EMAIL)) && *v && !roles_email_valid(v))
-                return cli_fail(EXIT_USAGE, "invalid email address '%.64s'", v);
+        if ((v = args_opt(a, O_EMAIL)) && *v && roles_email_check(v, why, sizeof(why)) < 0)
+                return cli_fail(EXIT_USAGE, "invalid email address: %s", why);
         return EXIT_OK;
 }
 

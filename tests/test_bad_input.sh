@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: MIT
 # Bad input everywhere (issue 5). Every name, text, permission code, time and id that rolesctl
 # takes, on its command line, in batch lines and in import files, is given ':', a newline, a tab,
-# NUL, control characters, an escape sequence, C1 controls, malformed UTF-8, 10,000 bytes, SQL
-# and printf metacharacters; ids are given 0, -1, 2^31, 2^32-1 and their neighbours; passwords
+# NUL, control characters, an escape sequence, C1 controls, malformed UTF-8, code points that do
+# not show as themselves (bidi overrides, zero width and no-break spaces, line separators,
+# fillers, variation selectors, tags, private use, noncharacters), 10,000 bytes, SQL and printf
+# metacharacters; ids are given 0, -1, 2^31, 2^32-1 and their neighbours; passwords
 # of 0 bytes, 4 KiB + 1, 1 MiB and an endless stream go through `rolesctl user passwd --stdin`,
 # pamtester and the real libpam; PAM_USER and PAM_RHOST hold the same bytes. Each is refused
 # with exit status 2 and one clean `rolesctl: ` line (what it echoes is escaped), in bounded time
@@ -67,6 +69,13 @@ for phase in auth account password session; do echo "$phase required $MOD"; done
 # Bytes no name or text may hold, each set inside an otherwise valid value.
 bad_labels=(colon newline tab cr soh esc-seq del c1-nel c1-csi byte-ff overlong-slash truncated-euro surrogate past-u10ffff)
 bad_bytes=(: $'\n' $'\t' $'\r' $'\x01' $'\x1b[31m' $'\x7f' $'\xc2\x85' $'\xc2\x9b' $'\xff' $'\xc0\xaf' $'\xe2\x82' $'\xed\xa0\x80' $'\xf4\x90\x80\x80')
+# Code points that do not show as themselves: a bidi override, a zero width space, a line
+# separator, a no-break space, an invisible filler, a variation selector, a tag, private use and a
+# noncharacter (U+202E, U+200B, U+2028, U+00A0, U+3164, U+FE0F, U+E0041, U+E000, U+FDD0).
+bad_labels+=(u202e-rlo u200b-zwsp u2028-line-sep u00a0-nbsp u3164-filler ufe0f-vs16 ue0041-tag ue000-private-use
+        ufdd0-noncharacter)
+bad_bytes+=($'\xe2\x80\xae' $'\xe2\x80\x8b' $'\xe2\x80\xa8' $'\xc2\xa0' $'\xe3\x85\xa4' $'\xef\xb8\x8f' $'\xf3\xa0\x81\x81'
+        $'\xee\x80\x80' $'\xef\xb7\x90')
 # repeat CHAR N: N bytes of CHAR.
 repeat() { head -c "$2" /dev/zero | tr '\0' "$1"; }
 LONG=$(repeat a 10000)
@@ -222,6 +231,9 @@ accepts "full name with printf formats" user add fmt --full-name "$FMT"
 accepts "group description in UTF-8" group add crew --description "Équipe — 東京"
 accepts "metarole name in UTF-8, description with SQL" metarole add intl --name "Ünïcode ✓" --description "$SQL"
 accepts "role description with printf formats" role add fmtrole --metarole ops --description "$FMT"
+# Right-to-left scripts are letters, not controls: only the invisible controls are refused.
+accepts "role description in Hebrew, Arabic and CJK" role add rtlrole --metarole ops \
+        --description "דוד בן־גוריון — محمد — 山田太郎"
 for u in zoe:"$ZOE" bobby:"$SQL" fmt:"$FMT"; do
         name=${u%%:*} gecos=${u#*:}
         nss passwd "$name"
@@ -265,6 +277,10 @@ for cmd in "${text_commands[@]}"; do
         for i in "${!bad_bytes[@]}"; do refuses_with "$cmd" "${bad_bytes[$i]}" "$cmd: ${bad_labels[$i]}"; done
         refuses_with "$cmd" "$LONG" "$cmd: 10000 bytes"
 done
+# The error line names the code point it refused.
+refuses "user mod: a right-to-left override in the full name" user mod alice --full-name $'Ann\xe2\x80\xaeLee'
+grep -qF 'invalid full name: U+202E is not allowed' "$ERR" && ok ||
+        bad "user mod --full-name U+202E: the error does not name it: $(cat -v "$ERR")"
 refuses "user add: a relative home" user add newu --home home/newu
 refuses "user add: a home with a space" user add newu --home "/home/a b"
 refuses "user add: an email without @" user add newu --email nobody.example.org

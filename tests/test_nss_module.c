@@ -223,7 +223,15 @@ static void build_database(void) {
                 "('00000000-0000-4000-8000-000000000002', 'evilg', 10200, 0, '', '/root', '/bin/bash', 1, 0, 0),"
                 "('00000000-0000-4000-8000-000000000003', 'bad:name', 11151, 10100, '', '/home/x', '/bin/sh', 1, 0, 0),"
                 "('00000000-0000-4000-8000-000000000004', 'evilhi', 70000, 10100, '', '/home/x', '/bin/sh', 1, 0, 0),"
-                "('00000000-0000-4000-8000-000000000005', 'evilgecos', 11153, 10100, 'a:b', '/home/x', '/bin/sh', 1, 0, 0);"
+                "('00000000-0000-4000-8000-000000000005', 'evilgecos', 11153, 10100, 'a:b', '/home/x', '/bin/sh', 1, 0, 0),"
+                /* Display spoofing: a right-to-left override in the full name, a line separator in
+                 * the home, a zero width space in the shell. */
+                "('00000000-0000-4000-8000-000000000006', 'evilrlo', 11155, 10100, 'Ann\xe2\x80\xae" "Lee', '/home/x', "
+                "'/bin/sh', 1, 0, 0),"
+                "('00000000-0000-4000-8000-000000000007', 'evills', 11157, 10100, '', '/home/x\xe2\x80\xa8" "y', '/bin/sh', "
+                "1, 0, 0),"
+                "('00000000-0000-4000-8000-000000000008', 'evilzw', 11159, 10100, '', '/home/x', '/bin/\xe2\x80\x8b" "sh', "
+                "1, 0, 0);"
                 "INSERT INTO groups (uuid, name, gid, created_at, updated_at) VALUES "
                 "('00000000-0000-4000-8000-000000000011', 'rootgrp', 0, 0, 0),"
                 "('00000000-0000-4000-8000-000000000012', 'bad:grp', 11151, 0, 0),"
@@ -611,13 +619,14 @@ static void test_not_found(void **state) {
         memset(long_name, 'a', sizeof(long_name) - 1);
         long_name[sizeof(long_name) - 1] = '\0';
         const char *names[] = { "nosuch", "", "Alice", "alice ", "bad:name", "evil0", "evilg", "evilhi", "evilgecos",
-                                "../alice", "a\nb", long_name };
+                                "evilrlo", "evills", "evilzw", "../alice", "a\nb", long_name };
         for (size_t i = 0; i < ROLES_N_ELEMENTS(names); i++) {
                 assert_notfound(m.getpwnam_r(names[i], &res_.pw, buf_, sizeof(buf_), &errnop_));
                 assert_notfound(m.getspnam_r(names[i], &res_.sp, buf_, sizeof(buf_), &errnop_));
         }
-        /* 0 and 70000 are out of range; 10200, 11151 and 11153 are tampered rows; 10999 is free. */
-        const uint32_t uids[] = { 0, 1, 9999, 10200, 10999, 11151, 11153, 60000, 70000, UINT32_MAX - 1, UINT32_MAX };
+        /* 0 and 70000 are out of range; 10200 and 11151-11159 are tampered rows; 10999 is free. */
+        const uint32_t uids[] = { 0, 1, 9999, 10200, 10999, 11151, 11153, 11155, 11157, 11159, 60000, 70000,
+                                  UINT32_MAX - 1, UINT32_MAX };
         for (size_t i = 0; i < ROLES_N_ELEMENTS(uids); i++)
                 assert_notfound(m.getpwuid_r(uids[i], &res_.pw, buf_, sizeof(buf_), &errnop_));
 

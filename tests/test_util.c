@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -557,10 +558,225 @@ static void test_valid_n(void **state) {
         assert_true(roles_path_valid_n("/a,b", 2));
 }
 
+/* ---- code points that do not show as themselves ------------------------------------------------ */
+
+/* prefix, the code point in UTF-8, suffix. */
+static char *with_code_point(char *buf, size_t size, const char *prefix, uint32_t cp, const char *suffix) {
+        char u[5] = { 0 };
+        if (cp < 0x80) {
+                u[0] = (char) cp;
+        } else if (cp < 0x800) {
+                u[0] = (char) (0xc0 | cp >> 6);
+                u[1] = (char) (0x80 | (cp & 0x3f));
+        } else if (cp < 0x10000) {
+                u[0] = (char) (0xe0 | cp >> 12);
+                u[1] = (char) (0x80 | (cp >> 6 & 0x3f));
+                u[2] = (char) (0x80 | (cp & 0x3f));
+        } else {
+                u[0] = (char) (0xf0 | cp >> 18);
+                u[1] = (char) (0x80 | (cp >> 12 & 0x3f));
+                u[2] = (char) (0x80 | (cp >> 6 & 0x3f));
+                u[3] = (char) (0x80 | (cp & 0x3f));
+        }
+        assert_true((size_t) snprintf(buf, size, "%s%s%s", prefix, u, suffix) < size);
+        return buf;
+}
+
+/* One or more code points of each class the brief names, and their neighbours that stay. */
+static const uint32_t refused_samples[] = {
+        0x0000, 0x0001, 0x001f, 0x007f,                         /* Cc: C0, DEL */
+        0x0080, 0x0085, 0x009b, 0x009f,                         /* Cc: C1 */
+        0x00ad, 0x0600, 0x0605, 0x061c, 0x06dd, 0x070f,         /* Cf */
+        0x0890, 0x0891, 0x08e2, 0x180e, 0x200b, 0x200c, 0x200d, 0x200e, 0x200f,
+        0x202a, 0x202d, 0x202e, 0x2060, 0x2064, 0x2066, 0x2069, 0x206f, 0xfeff,
+        0xfff9, 0xfffb, 0x110bd, 0x110cd, 0x13430, 0x1343f, 0x1bca0, 0x1bca3,
+        0x1d173, 0x1d17a, 0xe0001, 0xe0020, 0xe0041, 0xe007f,
+        0x2028,                                                 /* Zl */
+        0x2029,                                                 /* Zp */
+        0x00a0, 0x1680, 0x2000, 0x2007, 0x200a, 0x202f, 0x205f, 0x3000,    /* Zs but U+0020 */
+        0x115f, 0x1160, 0x3164, 0xffa0, 0x034f,                 /* invisible fillers, CGJ */
+        0x17b4, 0x17b5, 0x180b, 0x180d, 0x180f,                 /* other ignorables */
+        0xfe00, 0xfe0f, 0xe0100, 0xe01ef,                       /* variation selectors */
+        0xfdd0, 0xfdef, 0xfffe, 0xffff, 0x1fffe, 0x1ffff, 0x2fffe, 0xeffff, 0x10fffe, 0x10ffff, /* noncharacters */
+        0xe000, 0xf8ff, 0xf0000, 0xffffd, 0x100000, 0x10fffd,   /* private use */
+};
+static const uint32_t allowed_samples[] = {
+        0x0020, 0x0021, 0x007e, 0x00a1, 0x00ac, 0x00ae, 0x00e9, 0x0350, 0x05d0, 0x0627, 0x0606,
+        0x061b, 0x061d, 0x115e, 0x1161, 0x167f, 0x1681, 0x17b6, 0x180a, 0x1810, 0x1fff, 0x2010,
+        0x2027, 0x2030, 0x205e, 0x2070, 0x2ffb, 0x3001, 0x3163, 0x3165, 0x65e5, 0xd7ff, 0xf900,
+        0xfdcf, 0xfdf0, 0xfdfd, 0xfe10, 0xfefe, 0xff9f, 0xffa1, 0xfffc, 0xfffd, 0x10000, 0x110bc,
+        0x1d172, 0x1d17b, 0x1f600, 0x1fffd, 0x20000, 0xdfffd, 0xe1000, 0xefffd,
+};
+
+static void test_refused_code_points(void **state) {
+        char buf[64], why[ROLES_WHY_MAX], want[32];
+        (void) state;
+
+        for (size_t i = 0; i < ROLES_N_ELEMENTS(refused_samples); i++) {
+                uint32_t cp = refused_samples[i];
+                assert_true(roles_code_point_refused(cp));
+                /* In a full name, a path and an email, and fields checked in place (NSS). */
+                with_code_point(buf, sizeof(buf), "Ann", cp, "Lee");
+                size_t n = cp == 0 ? 7 : strlen(buf);   /* a NUL only as a field in place */
+                assert_false(roles_text_valid_n(buf, n, ROLES_TEXT_MAX));
+                if (cp == 0)
+                        continue;
+                assert_false(roles_text_valid(buf, ROLES_TEXT_MAX));
+                /* The error says which code point. */
+                assert_int_equal(roles_text_check(buf, ROLES_TEXT_MAX, why, sizeof(why)), -EINVAL);
+                snprintf(want, sizeof(want), "U+%04X is not allowed", (unsigned) cp);
+                if (!strstr(why, want))
+                        fail_msg("U+%04X: \"%s\" does not say \"%s\"", (unsigned) cp, why, want);
+                with_code_point(buf, sizeof(buf), "/home/a", cp, "b");
+                assert_false(roles_path_valid(buf));
+                assert_false(roles_path_valid_n(buf, strlen(buf)));
+                assert_int_equal(roles_path_check(buf, why, sizeof(why)), -EINVAL);
+                assert_non_null(strstr(why, want));
+                with_code_point(buf, sizeof(buf), "a", cp, "b@example.org");
+                assert_false(roles_email_valid(buf));
+                assert_int_equal(roles_email_check(buf, why, sizeof(why)), -EINVAL);
+                assert_non_null(strstr(why, want));
+        }
+        for (size_t i = 0; i < ROLES_N_ELEMENTS(allowed_samples); i++) {
+                uint32_t cp = allowed_samples[i];
+                if (roles_code_point_refused(cp))
+                        fail_msg("U+%04X is refused", (unsigned) cp);
+                with_code_point(buf, sizeof(buf), "Ann", cp, "Lee");
+                assert_true(roles_text_valid(buf, ROLES_TEXT_MAX));
+                assert_true(roles_text_valid_n(buf, strlen(buf), ROLES_TEXT_MAX));
+                assert_int_equal(roles_text_check(buf, ROLES_TEXT_MAX, why, sizeof(why)), 0);
+        }
+}
+
+/* What the other refusals say, and that a check leaves why alone when it passes. */
+static void test_text_check_why(void **state) {
+        char why[ROLES_WHY_MAX];
+        (void) state;
+
+        assert_int_equal(roles_text_check("a:b", ROLES_TEXT_MAX, why, sizeof(why)), -EINVAL);
+        assert_string_equal(why, "':' is not allowed");
+        assert_int_equal(roles_text_check("a\x1b[31m", ROLES_TEXT_MAX, why, sizeof(why)), -EINVAL);
+        assert_non_null(strstr(why, "U+001B is not allowed"));
+        assert_int_equal(roles_text_check("ab\xff", ROLES_TEXT_MAX, why, sizeof(why)), -EILSEQ);
+        assert_string_equal(why, "not well-formed UTF-8 (at byte 3)");
+        assert_int_equal(roles_text_check("abcd", 3, why, sizeof(why)), -E2BIG);
+        assert_string_equal(why, "longer than 3 bytes");
+        assert_int_equal(roles_text_check(NULL, 3, NULL, 0), -EINVAL);
+        assert_int_equal(roles_path_check("home/a", why, sizeof(why)), -EINVAL);
+        assert_string_equal(why, "not an absolute path");
+        assert_int_equal(roles_path_check("/home/a b", why, sizeof(why)), -EINVAL);
+        assert_string_equal(why, "a space is not allowed");
+        assert_int_equal(roles_path_check("/home/a,b", why, sizeof(why)), -EINVAL);
+        assert_string_equal(why, "',' is not allowed");
+        assert_int_equal(roles_email_check("a@b@c", why, sizeof(why)), -EINVAL);
+        assert_non_null(strstr(why, "one '@'"));
+        /* A small buffer truncates, never overflows; NULL asks for no reason. */
+        assert_int_equal(roles_text_check("a\xe2\x80\xae", ROLES_TEXT_MAX, why, 8), -EINVAL);
+        assert_string_equal(why, "U+202E ");
+        assert_int_equal(roles_text_check("a\xe2\x80\xae", ROLES_TEXT_MAX, NULL, 0), -EINVAL);
+        strcpy(why, "untouched");
+        assert_int_equal(roles_text_check("Zo\xc3\xab \xe6\x97\xa5\xe6\x9c\xac", ROLES_TEXT_MAX, why, sizeof(why)), 0);
+        assert_string_equal(why, "untouched");
+}
+
+static void test_utf8_decode(void **state) {
+        uint32_t cp = 7;
+        (void) state;
+        assert_int_equal(roles_utf8_decode_n("A", 1, &cp), 1);
+        assert_int_equal(cp, 0x41);
+        assert_int_equal(roles_utf8_decode_n("\xc3\xab", 2, &cp), 2);
+        assert_int_equal(cp, 0xeb);
+        assert_int_equal(roles_utf8_decode_n("\xe2\x80\xae", 3, &cp), 3);
+        assert_int_equal(cp, 0x202e);
+        assert_int_equal(roles_utf8_decode_n("\xf4\x8f\xbf\xbf", 4, &cp), 4);
+        assert_int_equal(cp, 0x10ffff);
+        assert_int_equal(roles_utf8_decode_n("\xf3\xa0\x80\x81", 4, &cp), 4);
+        assert_int_equal(cp, 0xe0001);
+        /* Not well-formed, or cut short: 0, and cp untouched. */
+        cp = 7;
+        assert_int_equal(roles_utf8_decode_n("\xe2\x80\xae", 2, &cp), 0);
+        assert_int_equal(roles_utf8_decode_n("\xc0\xaf", 2, &cp), 0);
+        assert_int_equal(roles_utf8_decode_n("\xed\xa0\x80", 3, &cp), 0);
+        assert_int_equal(roles_utf8_decode_n("\xf4\x90\x80\x80", 4, &cp), 0);
+        assert_int_equal(cp, 7);
+}
+
+/*
+ * The table against Unicode's own data, code point by code point, as python3's unicodedata
+ * knows it: every Cc, Cf, Zl, Zp, Co, Zs but U+0020 and noncharacter is refused; no letter,
+ * mark, number, punctuation or symbol is, but the invisible ones refused on purpose. Code points
+ * unassigned in that version may go either way (the table holds some of Unicode 15's).
+ */
+static const char unicode_data_py[] =
+        "import sys, unicodedata as u\n"
+        "print('V', u.unidata_version)\n"
+        "def ranges(tag, pred):\n"
+        "    start = None\n"
+        "    for c in range(0x110001):\n"
+        "        inside = c <= 0x10ffff and pred(c, u.category(chr(c)))\n"
+        "        if inside and start is None: start = c\n"
+        "        if not inside and start is not None: print(tag, start, c - 1); start = None\n"
+        "ranges('R', lambda c, k: k in ('Cc', 'Cf', 'Zl', 'Zp', 'Co') or (k == 'Zs' and c != 0x20) or\n"
+        "       0xfdd0 <= c <= 0xfdef or c & 0xfffe == 0xfffe)\n"
+        "ranges('G', lambda c, k: k[0] in 'LMNPS' or c == 0x20)\n";
+
+static bool refused_on_purpose(uint32_t cp) {
+        static const struct { uint32_t first, last; } graphic[] = {
+                { 0x034f, 0x034f },     /* combining grapheme joiner */
+                { 0x115f, 0x1160 },     /* Hangul fillers */
+                { 0x17b4, 0x17b5 },     /* Khmer inherent vowels */
+                { 0x180b, 0x180f },     /* Mongolian free variation selectors */
+                { 0x3164, 0x3164 },     /* Hangul filler */
+                { 0xfe00, 0xfe0f },     /* variation selectors */
+                { 0xffa0, 0xffa0 },     /* halfwidth Hangul filler */
+                { 0xe0100, 0xe01ef },   /* variation selectors supplement */
+        };
+        for (size_t i = 0; i < ROLES_N_ELEMENTS(graphic); i++)
+                if (cp >= graphic[i].first && cp <= graphic[i].last)
+                        return true;
+        return false;
+}
+
+static void test_refused_matches_unicode_data(void **state) {
+        char path[] = "/tmp/roles-unicode-XXXXXX", cmd[128], tag[4], version[32] = "";
+        unsigned long first, last, n_ranges = 0, bad = 0, checked = 0;
+        (void) state;
+
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, unicode_data_py, sizeof(unicode_data_py) - 1), (ssize_t) sizeof(unicode_data_py) - 1);
+        close(fd);
+        snprintf(cmd, sizeof(cmd), "python3 %s", path);
+        FILE *py = popen(cmd, "r");
+        assert_non_null(py);
+        assert_int_equal(fscanf(py, "V %31s\n", version), 1);
+        while (fscanf(py, "%3s %lu %lu\n", tag, &first, &last) == 3) {
+                n_ranges++;
+                for (unsigned long cp = first; cp <= last; cp++, checked++) {
+                        bool refused = roles_code_point_refused((uint32_t) cp);
+                        bool want = tag[0] == 'R' || refused_on_purpose((uint32_t) cp);
+                        if (refused != want && bad++ < 20)
+                                print_error("U+%04lX (%s): %s, want %s\n", cp, tag[0] == 'R' ? "Cc/Cf/Zl/Zp/Zs/Co/noncharacter" :
+                                            "graphic", refused ? "refused" : "allowed", want ? "refused" : "allowed");
+                }
+        }
+        int status = pclose(py);
+        unlink(path);
+        assert_int_equal(status, 0);
+        print_message("Unicode %s: %lu ranges, %lu code points checked\n", version, n_ranges, checked);
+        /* python3 ran and said something: a missing python3 is a failure, not a pass. */
+        assert_true(n_ranges > 100 && checked > 100000);
+        assert_int_equal(bad, 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_utf8_len_bounded),
                 cmocka_unit_test(test_utf8_code_points),
+                cmocka_unit_test(test_utf8_decode),
+                cmocka_unit_test(test_refused_code_points),
+                cmocka_unit_test(test_text_check_why),
+                cmocka_unit_test(test_refused_matches_unicode_data),
                 cmocka_unit_test(test_name_valid),
                 cmocka_unit_test(test_name_invalid),
                 cmocka_unit_test(test_name_embedded_nul),
