@@ -65,24 +65,34 @@ void out_buffer_free(struct out_buffer *b) {
 }
 
 /*
- * Text from the database is printed so that it can neither drive the terminal nor break the
- * output's format: control characters (C0, DEL, C1) and bytes that are not well-formed UTF-8
- * are shown as \xNN in text and \u00NN in JSON.
+ * Text from the database (and what an error line repeats) is printed so that it can neither
+ * drive the terminal, break the output's format nor show as other text: bytes that are not
+ * well-formed UTF-8 and the code points no text may hold (controls, format and bidi controls,
+ * separators, invisible ones: roles_code_point_refused) are shown as \xNN per byte in text, as
+ * \uNNNN (a surrogate pair past U+FFFF) in JSON, where a stray byte is \u00NN.
  */
 static void out_escaped(FILE *f, const char *s, bool json) {
         for (const char *p = s; *p;) {
-                size_t k = roles_utf8_len(p);
-                unsigned char c = (unsigned char) *p;
-                bool control = k == 0 || (k == 1 && (c < 0x20 || c == 0x7f)) ||
-                               (k == 2 && c == 0xc2 && (unsigned char) p[1] < 0xa0);
-                if (control) {
-                        size_t n = k ? k : 1;
-                        for (size_t i = 0; i < n; i++)
-                                fprintf(f, json ? "\\u%04x" : "\\x%02x", (unsigned char) p[i]);
-                        p += n;
+                uint32_t cp;
+                size_t k = roles_utf8_decode_n(p, strnlen(p, 4), &cp);
+                if (k == 0) {
+                        fprintf(f, json ? "\\u%04x" : "\\x%02x", (unsigned char) *p);
+                        p++;
                         continue;
                 }
-                if (json && (c == '"' || c == '\\'))
+                if (roles_code_point_refused(cp)) {
+                        if (!json)
+                                for (size_t i = 0; i < k; i++)
+                                        fprintf(f, "\\x%02x", (unsigned char) p[i]);
+                        else if (cp > 0xffff)
+                                fprintf(f, "\\u%04x\\u%04x", (unsigned) (0xd800 + ((cp - 0x10000) >> 10)),
+                                        (unsigned) (0xdc00 + ((cp - 0x10000) & 0x3ff)));
+                        else
+                                fprintf(f, "\\u%04x", (unsigned) cp);
+                        p += k;
+                        continue;
+                }
+                if (json && (cp == '"' || cp == '\\'))
                         fputc('\\', f);
                 fwrite(p, 1, k, f);
                 p += k;

@@ -103,9 +103,12 @@ section() {
         section_name=$1 cases=0 section_start=$SECONDS
 }
 # clean_file FILE: its lines are well-formed UTF-8 (no overlong forms, surrogates or code points
-# past U+10FFFF) without control characters (C0 but the newline, DEL, C1).
+# past U+10FFFF) without control characters (C0 but the newline, DEL, C1) or other code points
+# that do not show as themselves (format and bidi controls, separators, spaces but U+0020,
+# default ignorables, variation selectors, private use, noncharacters: PCRE's Unicode data).
 clean_file() {
-        ! LC_ALL=C grep -qaP '[\x00-\x09\x0b-\x1f\x7f]|\xc2[\x80-\x9f]' "$1" && ! LC_ALL=C.UTF-8 grep -qavx '.*' "$1"
+        ! LC_ALL=C grep -qaP '[\x00-\x09\x0b-\x1f\x7f]|\xc2[\x80-\x9f]' "$1" && ! LC_ALL=C.UTF-8 grep -qavx '.*' "$1" &&
+                ! LC_ALL=C.UTF-8 grep -qaP '[\p{Cf}\p{Zl}\p{Zp}\p{Co}\p{DI}\p{VS}\p{NChar}]|(?! )\p{Zs}' "$1"
 }
 clean_text() {
         printf '%s\n' "$1" >"$S/text"
@@ -130,7 +133,7 @@ judge() {
         elif ! one_error; then
                 why="stderr is not one 'rolesctl: ' line"
         elif ! clean_file "$ERR"; then
-                why="the error line carries a raw control character or malformed UTF-8"
+                why="the error line carries a raw control character, malformed UTF-8 or a code point that does not show as itself"
         elif [ -s "$OUT" ]; then
                 why="something was printed on stdout"
         elif ! unchanged >/dev/null || [ "$(dir_listing)" != "$listing" ]; then
@@ -674,6 +677,19 @@ nss group
 tampered_groups=$(LC_ALL=C grep -avE "^($(tr ' ' '|' <<<"${groups_want% }")):|^gc[0-9]+:x:4[0-9]{4}:(al)?$" <<<"$GOT")
 eq "tampered group lines: nothing served but gcN lines without their bad member" "$(cat -v <<<"$tampered_groups")" ""
 clean_text "$GOT" && ok || bad "tampered group lines: a control character served: $(cat -v <<<"$GOT" | head -c 300)"
+
+# What rolesctl prints of a text written behind its back shows such code points escaped: \xNN in
+# text, \uNNNN in JSON (a C1 control as itself, not as the bytes of its UTF-8 form).
+sqlite3 /var/lib/roles/roles.db "UPDATE groups SET description = 'A' || CAST(X'e280ae' AS TEXT) || 'B' ||
+        CAST(X'f3a08181' AS TEXT) || 'C' || CAST(X'c285' AS TEXT) || 'D' WHERE name = 'team'" || die "sqlite3: team's description"
+rc group show team >"$OUT" 2>"$ERR"
+grep -qF 'A\xe2\x80\xaeB\xf3\xa0\x81\x81C\xc2\x85D' "$OUT" && clean_file "$OUT" && ok ||
+        bad "group show: a tampered description is not shown escaped: $(cat -v "$OUT" | tr '\n' '|')"
+rc --json group show team >"$OUT" 2>"$ERR"
+clean_file "$OUT" && ok || bad "group show --json: a raw code point: $(cat -v "$OUT" | tr '\n' '|')"
+grep -qF '"A\u202eB\udb40\udc41C\u0085D"' "$OUT" && ok || bad "group show --json: the description is not escaped as \\uNNNN: $(cat -v "$OUT")"
+json_true "group show --json: the escaped description reads back as stored" \
+        'd["group"]["description"] == "A\u202eB\U000e0041C\x85D"'
 
 section "done"
 echo "# pam_roles' syslog lines during the bad PAM_USER cases: $(wc -l <"$S/syslog.pam")"
