@@ -13,10 +13,12 @@
  *       the module's own overhead. Target: <= 1 ms.
  *   (b) the same at the default parameters (t=3, 64 MiB, p=4): what a login really pays.
  *   (c) at the default parameters: an unknown user, a wrong password, a locked account (locked by
- *       one failure under deny=1), a disabled account and an account imported from shadow whose
- *       sha512crypt hash has not been upgraded yet, all with a wrong password. Their medians
- *       should stay within 5 % of the wrong-password one, so that the time of a refusal tells
- *       nothing. The same cases at minimal argon2 show, in absolute terms, what is not argon2.
+ *       one failure under deny=1), a disabled account, an account whose hash was made before
+ *       the cost was raised (m=1 MiB) and an account imported from shadow whose sha512crypt hash
+ *       has not been upgraded yet, all with a wrong password. Their medians should stay within
+ *       5 % of the wrong-password one, so that the time of a refusal tells nothing. The same
+ *       cases at minimal argon2 (but the old hash: nothing is cheaper) show, in absolute terms,
+ *       what is not argon2.
  *
  * Cases are interleaved round by round so that drift in the machine's speed hits them alike.
  * Answers are checked (a right password accepted, a wrong one refused, ...): a wrong answer
@@ -56,6 +58,7 @@
 #define USER_DISABLED "benchdisabled"   /* the same, disabled */
 #define USER_UNKNOWN  "benchghost"      /* a valid name roles does not know */
 #define USER_LEGACY   "benchlegacy"     /* imported from shadow with a sha512crypt hash, never logged in */
+#define USER_OLD      "benchold"        /* its hash made at m=1 MiB, before the cost was raised; never logged in */
 
 /* sha512crypt of PASSWORD (crypt(3) with "$6$benchsalt$"), as an imported shadow line has it. */
 #define LEGACY_HASH \
@@ -156,8 +159,9 @@ static void rolesctl(const char *conf, const char *input, ...) {
         }
 }
 
-/* The three accounts, a role that grants login.SERVICE, every one of them assigned it. */
-static void populate(const char *conf, const char *service) {
+/* The three accounts, a role that grants login.SERVICE, every one of them assigned it; and, when
+ * old_conf is given (the same databases at a lower cost), USER_OLD with a hash made by it. */
+static void populate(const char *conf, const char *old_conf, const char *service) {
         char perm[128];
         snprintf(perm, sizeof(perm), "login.%s", service);
         rolesctl(conf, NULL, "init", NULL);
@@ -169,6 +173,10 @@ static void populate(const char *conf, const char *service) {
                 rolesctl(conf, NULL, "role", "assign", "benchlogin", users[i], NULL);
         }
         rolesctl(conf, NULL, "user", "disable", USER_DISABLED, NULL);
+        if (old_conf) {
+                rolesctl(old_conf, PASSWORD "\n", "user", "add", USER_OLD, "--password-stdin", NULL);
+                rolesctl(conf, NULL, "role", "assign", "benchlogin", USER_OLD, NULL);
+        }
 
         /* An account brought in by import, its crypt(3) hash kept until its first login. */
         char dir[PATH_MAX], passwd[PATH_MAX + 16], group[PATH_MAX + 16], shadow[PATH_MAX + 16];
@@ -186,7 +194,8 @@ static void populate(const char *conf, const char *service) {
         rolesctl(conf, NULL, "role", "assign", "benchlogin", USER_LEGACY, NULL);
 }
 
-static char conf_min[PATH_MAX], conf_default[PATH_MAX], conf_lock[PATH_MAX], conf_lock_min[PATH_MAX];
+static char conf_min[PATH_MAX], conf_default[PATH_MAX], conf_lock[PATH_MAX], conf_lock_min[PATH_MAX],
+        conf_old[PATH_MAX];
 
 static void setup(void) {
         bench_make_workdir("roles-bench-pam");
@@ -200,20 +209,22 @@ static void setup(void) {
         make_dir(pamd);
 
         /* Minimal argon2 (the configuration's floor); the defaults; the defaults with deny=1 and a
-         * lock that lasts until unlocked, on the same databases, to lock USER_LOCKED once. deny
-         * is otherwise set so high that the wrong-password runs never lock, with the same
-         * statements as any deny > 0. */
+         * lock that lasts until unlocked, on the same databases, to lock USER_LOCKED once; the
+         * defaults but m=1 MiB, what USER_OLD's hash was made with. deny is otherwise set so
+         * high that the wrong-password runs never lock, with the same statements as any deny > 0. */
         bench_path(conf_min, sizeof(conf_min), "min.conf");
         bench_path(conf_default, sizeof(conf_default), "default.conf");
         bench_path(conf_lock, sizeof(conf_lock), "lock.conf");
         bench_path(conf_lock_min, sizeof(conf_lock_min), "min-lock.conf");
+        bench_path(conf_old, sizeof(conf_old), "old.conf");
         write_conf(conf_min, db_min, 1, 8, 1, 1000000, 600);
         write_conf(conf_default, db_default, 3, 65536, 4, 1000000, 600);
         write_conf(conf_lock, db_default, 3, 65536, 4, 1, 0);
         write_conf(conf_lock_min, db_min, 1, 8, 1, 1, 0);
+        write_conf(conf_old, db_default, 3, 1024, 4, 1000000, 600);
 
-        populate(conf_min, SVC_MIN);
-        populate(conf_default, SVC_DEFAULT);
+        populate(conf_min, NULL, SVC_MIN);
+        populate(conf_default, conf_old, SVC_DEFAULT);
 
         char path[PATH_MAX + 64];
         snprintf(path, sizeof(path), "%s/%s", pamd, SVC_MIN);
@@ -447,12 +458,14 @@ static void lock_account(const char *lock_service, const char *service) {
 }
 
 /* With target: the relative differences of the medians against a wrong password (<= 5 %);
- * without: the absolute ones (at minimal argon2, what is not argon2). */
+ * without: the absolute ones (at minimal argon2, what is not argon2, where no hash is older and
+ * cheaper: OLD, the last case, is left out). */
 static void bench_refusals(const char *service, const char *lock_service, const char *title, int runs,
                            bool with_target) {
-        enum { WRONG, UNKNOWN, LOCKED, DISABLED, LEGACY, LOCKED_RIGHT, DISABLED_RIGHT, N };
+        enum { WRONG, UNKNOWN, LOCKED, DISABLED, LEGACY, LOCKED_RIGHT, DISABLED_RIGHT, OLD, N_ALL };
+        const int N = with_target ? N_ALL : OLD;
         /* Every one a refusal by pam_authenticate, with the same answer and the same messages. */
-        struct scenario sc[N] = {
+        struct scenario sc[N_ALL] = {
                 [WRONG] = SCENARIO("wrong password", service, USER_OK, WRONG_PASSWORD, PAM_AUTH_ERR, -1),
                 [UNKNOWN] = SCENARIO("unknown user", service, USER_UNKNOWN, WRONG_PASSWORD, PAM_AUTH_ERR, -1),
                 [LOCKED] = SCENARIO("locked account", service, USER_LOCKED, WRONG_PASSWORD, PAM_AUTH_ERR, -1),
@@ -460,9 +473,10 @@ static void bench_refusals(const char *service, const char *lock_service, const 
                 [LEGACY] = SCENARIO("imported {crypt} account", service, USER_LEGACY, WRONG_PASSWORD, PAM_AUTH_ERR, -1),
                 [LOCKED_RIGHT] = SCENARIO("locked, right password", service, USER_LOCKED, PASSWORD, PAM_AUTH_ERR, -1),
                 [DISABLED_RIGHT] = SCENARIO("disabled, right password", service, USER_DISABLED, PASSWORD, PAM_AUTH_ERR, -1),
+                [OLD] = SCENARIO("old hash (m=1 MiB, cost raised)", service, USER_OLD, WRONG_PASSWORD, PAM_AUTH_ERR, -1),
         };
         lock_account(lock_service, service);
-        run_interleaved(sc, N, runs, "refusals");
+        run_interleaved(sc, (size_t) N, runs, "refusals");
         for (int i = 0; i < N; i++)
                 if (strcmp(sc[i].transcript, sc[WRONG].transcript) != 0)
                         wrong("%s: the conversation differs from a wrong password's", sc[i].label);
