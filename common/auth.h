@@ -66,11 +66,21 @@ int roles_password_verify(const char *encoded, const char *password, size_t len,
                           const struct roles_hash_params *ceiling);
 
 /*
- * Verify against what secrets.db holds: an argon2id string (roles_password_verify), or a crypt(3)
+ * Verify against what secrets.db holds: an argon2id string (roles_password_verify), a crypt(3)
  * hash brought in by import, stored as "{crypt}" + the hash, checked with crypt_r and compared
- * in constant time. Same results as roles_password_verify.
+ * in constant time, or "" for no password (an account without one, an unknown user), which
+ * nothing matches (-EACCES). Same results as roles_password_verify.
+ *
+ * Every refusal costs at least one argon2id verification at params (the configured parameters),
+ * so that its time tells neither unknown names nor accounts whose hash is cheaper: when the
+ * stored hash did not cost that (a crypt(3) hash, argon2id with a lower m or t, as after the
+ * cost was raised, no password, a malformed string or one above the ceiling), a verification
+ * against a dummy at params follows. A password longer than ROLES_PASSWORD_MAX is refused
+ * before any hashing, whatever is stored. A success is not padded (a cheaper hash is then
+ * rehashed at params, see roles_password_needs_rehash).
  */
 int roles_password_verify_stored(const char *stored, const char *password, size_t len,
+                                 const struct roles_hash_params *params,
                                  const struct roles_hash_params *ceiling);
 
 /* True if the stored hash was made with parameters other than params (or is not argon2id). */

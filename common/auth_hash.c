@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,6 +58,11 @@ void roles_hash_ceiling_from_config(const struct roles_config *cfg, struct roles
                 .m_cost_kib = 4 * max_u32(cfg->argon2_m_cost_kib, RFC9106_M_COST_KIB),
                 .parallelism = 4 * max_u32(cfg->argon2_parallelism, RFC9106_PARALLELISM),
         };
+}
+
+/* Is each of a's t, m and p at most b's? */
+static bool params_within(const struct roles_hash_params *a, const struct roles_hash_params *b) {
+        return a->t_cost <= b->t_cost && a->m_cost_kib <= b->m_cost_kib && a->parallelism <= b->parallelism;
 }
 
 /*
@@ -235,9 +241,7 @@ int roles_password_verify(const char *encoded, const char *password, size_t len,
                 return r;
 
         /* A tampered row must not make us allocate gigabytes or spin for minutes. */
-        if (info.params.t_cost > ceiling->t_cost ||
-            info.params.m_cost_kib > ceiling->m_cost_kib ||
-            info.params.parallelism > ceiling->parallelism)
+        if (!params_within(&info.params, ceiling))
                 return -E2BIG;
 
         /* argon2 compares the computed and stored hash in constant time. */
@@ -257,19 +261,14 @@ bool roles_password_needs_rehash(const char *encoded, const struct roles_hash_pa
                info.hash_len != ROLES_HASH_LEN;
 }
 
-int roles_password_verify_stored(const char *stored, const char *password, size_t len,
-                                 const struct roles_hash_params *ceiling) {
-        static const char legacy[] = "{crypt}";
+/* A crypt(3) hash brought in by import, without its "{crypt}" mark. */
+static int crypt_verify(const char *hash, const char *password, size_t len) {
         struct crypt_data *data = NULL;
+        char *pw = NULL;
         int r;
 
-        if (strncmp(stored, legacy, sizeof(legacy) - 1) != 0)
-                return roles_password_verify(stored, password, len, ceiling);
-        if (len > ROLES_PASSWORD_MAX || memchr(password, '\0', len))
-                return len > ROLES_PASSWORD_MAX ? -E2BIG : -EACCES;
-
-        const char *hash = stored + sizeof(legacy) - 1;
-        char *pw = NULL;
+        if (memchr(password, '\0', len))
+                return -EACCES;
         /* crypt_data is large (about 32 KiB): on the heap, wiped after. */
         if (!(data = calloc(1, sizeof(*data))) || !(pw = malloc(len + 1))) {
                 r = -ENOMEM;
@@ -294,5 +293,62 @@ out:
                 roles_wipe(data, sizeof(*data));
                 free(data);
         }
+        return r;
+}
+
+/*
+ * Does verifying stored cost at least one argon2id at params? Only an argon2id string within the
+ * ceiling (above it, nothing is computed) whose m and t are at least params' does. p is left out:
+ * a lower p computes the same m * t blocks in fewer threads, which takes no less time.
+ */
+static bool costs_at_least(const char *stored, const struct roles_hash_params *params,
+                           const struct roles_hash_params *ceiling) {
+        struct roles_hash_info info;
+
+        return roles_hash_parse(stored, &info) == 0 && params_within(&info.params, ceiling) &&
+               info.params.m_cost_kib >= params->m_cost_kib && info.params.t_cost >= params->t_cost;
+}
+
+/*
+ * One argon2id verification at params, against a fixed salt ("roles-dummy-salt") and an
+ * all-zero digest that no password produces. Built, not hashed: libpam unloads the module
+ * after every transaction, so a hash made on first use would cost a second argon2 on every
+ * call.
+ */
+static void dummy_verify(const char *password, size_t len, const struct roles_hash_params *params) {
+        char dummy[ROLES_HASH_ENCODED_MAX];
+
+        snprintf(dummy, sizeof(dummy), "$argon2id$v=19$m=%u,t=%u,p=%u$cm9sZXMtZHVtbXktc2FsdA"
+                 "$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", params->m_cost_kib, params->t_cost,
+                 params->parallelism);
+        (void) argon2id_verify(dummy, password, len);
+}
+
+int roles_password_verify_stored(const char *stored, const char *password, size_t len,
+                                 const struct roles_hash_params *params,
+                                 const struct roles_hash_params *ceiling) {
+        static const char legacy[] = "{crypt}";
+        int r;
+
+        if (!stored || !password || !params || !ceiling || !params_sane(params))
+                return -EINVAL;
+        /* Refused before anything is hashed, whatever is stored: the length is the caller's own. */
+        if (len > ROLES_PASSWORD_MAX)
+                return -E2BIG;
+
+        if (strncmp(stored, legacy, sizeof(legacy) - 1) == 0)
+                r = crypt_verify(stored + sizeof(legacy) - 1, password, len);
+        else if (stored[0] == '\0')
+                r = -EACCES;
+        else
+                r = roles_password_verify(stored, password, len, ceiling);
+
+        /*
+         * Whatever was stored, a refusal pays at least the configured argon2, as an unknown user's
+         * does: otherwise its time would tell the accounts whose hash predates a raise of the
+         * cost, or came from shadow, from the others and from names that are no account.
+         */
+        if (r < 0 && !costs_at_least(stored, params, ceiling))
+                dummy_verify(password, len, params);
         return r;
 }

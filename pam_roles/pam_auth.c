@@ -20,21 +20,13 @@
 #include "auth.h"
 #include "pam-roles.h"
 
-/*
- * What unknown users, locked accounts and accounts without a password are verified against: an
- * argon2id string with the configured parameters and a fixed salt and digest that no password
- * produces. Verifying it costs one argon2 computation, exactly what a wrong password costs; it
- * is built, not hashed, because libpam unloads the module after every transaction and a hash
- * made on first use would double the time of the first (often the only) call.
- */
-static void equal_time_verify(const struct pam_roles *p, const char *password, size_t len) {
+/* The core makes every refusal cost at least one argon2 at the configured parameters, whatever
+ * is stored (a cheaper hash, a crypt(3) one, none: ""), which is what an unknown user pays. */
+static int verify_stored(const struct pam_roles *p, const char *stored, const char *password, size_t len) {
         struct roles_hash_params params, ceiling;
-        char dummy[ROLES_HASH_ENCODED_MAX];
         roles_hash_params_from_config(&p->cfg, &params);
         roles_hash_ceiling_from_config(&p->cfg, &ceiling);
-        snprintf(dummy, sizeof(dummy), "$argon2id$v=19$m=%u,t=%u,p=%u$cm9sZXMtZHVtbXktc2FsdA"
-                 "$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", params.m_cost_kib, params.t_cost, params.parallelism);
-        (void) roles_password_verify(dummy, password, len, &ceiling);
+        return roles_password_verify_stored(stored, password, len, &params, &ceiling);
 }
 
 /* Is a typed secret a pending, unexpired activation or reset code of this user? Which one, in
@@ -222,30 +214,19 @@ static const char *refusal_before_password(struct pam_roles *p, struct roles_sec
 
 int pam_roles_check_password(struct pam_roles *p, const char *password, bool allow_code, struct roles_secret *sec,
                              struct roles_tally *tally, bool *ret_by_code) {
-        struct roles_hash_params ceiling;
         int r;
         size_t len = strlen(password);
-        roles_hash_ceiling_from_config(&p->cfg, &ceiling);
 
         /* Unknown, locked and disabled accounts get a wrong password's answer (PAM_AUTH_ERR, not
          * PAM_USER_UNKNOWN), its messages and its time, whatever password was typed. */
         const char *refusal = refusal_before_password(p, sec, tally);
         if (refusal) {
-                equal_time_verify(p, password, len);
+                (void) verify_stored(p, "", password, len);
                 count_failure(p, refusal);
                 return PAM_AUTH_ERR;
         }
 
-        if (sec->password_hash[0]) {
-                r = roles_password_verify_stored(sec->password_hash, password, len, &ceiling);
-                /* A crypt(3) hash is far quicker to refuse than argon2id: pay the difference, so
-                 * the time does not tell which accounts still have one. */
-                if (r < 0 && strncmp(sec->password_hash, ROLES_HASH_LEGACY_CRYPT, strlen(ROLES_HASH_LEGACY_CRYPT)) == 0)
-                        equal_time_verify(p, password, len);
-        } else {
-                equal_time_verify(p, password, len);
-                r = -EACCES;
-        }
+        r = verify_stored(p, sec->password_hash, password, len);
         bool by_code = false;
         enum roles_code_kind code_kind = ROLES_CODE_ACTIVATION;
         struct roles_code_row code = { 0 };

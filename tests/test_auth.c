@@ -9,7 +9,10 @@
 #include <string.h>
 #include <time.h>
 
+#include <argon2.h>
 #include <cmocka.h>
+#include <crypt.h>
+#include <dlfcn.h>
 #include <liboath/oath.h>
 #include <sodium.h>
 
@@ -483,6 +486,107 @@ static void test_needs_rehash(void **state) {
         assert_true(roles_password_needs_rehash(h, NULL));
 }
 
+/* ---- what a refusal costs --------------------------------------------------------------------- */
+
+/*
+ * The argon2 work the core does, counted rather than timed (nothing here depends on the machine's
+ * load): this argon2id_verify is the one the core, linked into this program, calls; it counts
+ * the call and hands it on to libargon2's.
+ */
+static struct {
+        struct roles_hash_params configured;
+        int calls;
+        int full;       /* calls at the configured m and t or above */
+} argon2_count;
+
+typedef int (*argon2id_verify_fn)(const char *, const void *, size_t);
+
+int argon2id_verify(const char *encoded, const void *pwd, const size_t pwdlen) {
+        static argon2id_verify_fn real;
+        struct roles_hash_info info;
+
+        if (!real)
+                real = (argon2id_verify_fn) dlsym(RTLD_NEXT, "argon2id_verify");
+        if (!real)
+                fail_msg("libargon2's argon2id_verify not found: %s", dlerror());
+        argon2_count.calls++;
+        if (roles_hash_parse(encoded, &info) == 0 && info.params.m_cost_kib >= argon2_count.configured.m_cost_kib &&
+            info.params.t_cost >= argon2_count.configured.t_cost)
+                argon2_count.full++;
+        return real(encoded, pwd, pwdlen);
+}
+
+/* Verify password against stored at the configured parameters: the answer, and the argon2 work done. */
+static void check_cost(const char *stored, const char *password, size_t len, const struct roles_hash_params *ceiling,
+                       int want_r, int want_calls, int want_full) {
+        argon2_count.calls = argon2_count.full = 0;
+        int r = roles_password_verify_stored(stored, password, len, &argon2_count.configured, ceiling);
+        if (r != want_r || argon2_count.calls != want_calls || argon2_count.full != want_full)
+                fail_msg("'%.40s': %d after %d argon2 (%d at the configured cost), expected %d after %d (%d)",
+                         stored, r, argon2_count.calls, argon2_count.full, want_r, want_calls, want_full);
+}
+
+static void test_refusal_costs_configured(void **state) {
+        /* The configured cost, raised since some hashes were made: a lower m, a lower t. */
+        const struct roles_hash_params configured = { .t_cost = 2, .m_cost_kib = 64, .parallelism = 2 };
+        const struct roles_hash_params lower_m = { .t_cost = 2, .m_cost_kib = 32, .parallelism = 2 };
+        const struct roles_hash_params lower_t = { .t_cost = 1, .m_cost_kib = 64, .parallelism = 2 };
+        const struct roles_hash_params lower_p = { .t_cost = 2, .m_cost_kib = 64, .parallelism = 1 };
+        const struct roles_hash_params higher = { .t_cost = 3, .m_cost_kib = 128, .parallelism = 2 };
+        struct roles_hash_params ceiling = default_ceiling();
+        char current[ROLES_HASH_ENCODED_MAX], old_m[ROLES_HASH_ENCODED_MAX], old_t[ROLES_HASH_ENCODED_MAX];
+        char old_p[ROLES_HASH_ENCODED_MAX], strong[ROLES_HASH_ENCODED_MAX], big[ROLES_HASH_ENCODED_MAX];
+        char legacy[ROLES_HASH_ENCODED_MAX];
+        (void) state;
+
+        argon2_count.configured = configured;
+        make_hash("pw", &configured, current);
+        make_hash("pw", &lower_m, old_m);
+        make_hash("pw", &lower_t, old_t);
+        make_hash("pw", &lower_p, old_p);
+        make_hash("pw", &higher, strong);
+        snprintf(big, sizeof(big), "$argon2id$v=19$m=%u,t=2,p=2%s", ceiling.m_cost_kib + 1, salt_and_hash(current));
+        /* A sha512crypt hash as import stores it. */
+        struct crypt_data *cd = calloc(1, sizeof(*cd));
+        assert_non_null(cd);
+        const char *h = crypt_r("pw", "$6$saltsalt$", cd);
+        assert_true(h && strncmp(h, "$6$saltsalt$", 12) == 0);
+        assert_true((size_t) snprintf(legacy, sizeof(legacy), "{crypt}%s", h) < sizeof(legacy));
+        free(cd);
+
+        /* A hash at the configured cost (or above) is its own argon2: nothing more. */
+        check_cost(current, "px", 2, &ceiling, -EACCES, 1, 1);
+        check_cost(strong, "px", 2, &ceiling, -EACCES, 1, 1);
+        /* A lower p computes as many blocks, in fewer threads: no cheaper, nothing more. */
+        check_cost(old_p, "px", 2, &ceiling, -EACCES, 1, 1);
+
+        /* A cheaper hash's refusal pays the configured argon2 on top of its own. */
+        check_cost(old_m, "px", 2, &ceiling, -EACCES, 2, 1);
+        check_cost(old_t, "px", 2, &ceiling, -EACCES, 2, 1);
+        check_cost(legacy, "px", 2, &ceiling, -EACCES, 1, 1);
+        check_cost(legacy, "pw\0", 3, &ceiling, -EACCES, 1, 1);
+        /* No password (an unknown user, an account without one), a malformed string, one above
+         * the ceiling (refused before argon2): the configured argon2 too. */
+        check_cost("", "pw", 2, &ceiling, -EACCES, 1, 1);
+        check_cost("", "", 0, &ceiling, -EACCES, 1, 1);
+        check_cost("$argon2id$v=19$m=64,t=2", "pw", 2, &ceiling, -EINVAL, 1, 1);
+        check_cost(big, "pw", 2, &ceiling, -E2BIG, 1, 1);
+
+        /* A success is not padded: a cheaper hash is rehashed then, at the configured cost. */
+        check_cost(current, "pw", 2, &ceiling, 0, 1, 1);
+        check_cost(old_m, "pw", 2, &ceiling, 0, 1, 0);
+        check_cost(legacy, "pw", 2, &ceiling, 0, 0, 0);
+
+        /* A password too long to hash is refused before any hashing, whatever is stored. */
+        char *too_long = calloc(1, ROLES_PASSWORD_MAX + 1);
+        assert_non_null(too_long);
+        memset(too_long, 'a', ROLES_PASSWORD_MAX + 1);
+        const char *const any[] = { current, old_m, legacy, "" };
+        for (size_t i = 0; i < ROLES_N_ELEMENTS(any); i++)
+                check_cost(any[i], too_long, ROLES_PASSWORD_MAX + 1, &ceiling, -E2BIG, 0, 0);
+        free(too_long);
+}
+
 /* ---- one-time codes ------------------------------------------------------------------------ */
 
 static bool is_base32(char c) {
@@ -844,6 +948,7 @@ int main(void) {
                 cmocka_unit_test(test_password_policy),
                 cmocka_unit_test(test_hash_bad_params),
                 cmocka_unit_test(test_needs_rehash),
+                cmocka_unit_test(test_refusal_costs_configured),
                 cmocka_unit_test(test_code_format),
                 cmocka_unit_test(test_code_hash),
                 cmocka_unit_test(test_code_matches),

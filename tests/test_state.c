@@ -760,7 +760,8 @@ static void test_secret_activated_must_change(void **state) {
 
 static void test_verify_stored(void **state) {
         struct fixture *f = *state;
-        struct roles_hash_params ceiling;
+        struct roles_hash_params params, ceiling;
+        roles_hash_params_from_config(&f->env.cfg, &params);
         roles_hash_ceiling_from_config(&f->env.cfg, &ceiling);
 
         /* A sha512crypt hash as an imported shadow line has it. */
@@ -773,15 +774,13 @@ static void test_verify_stored(void **state) {
         assert_true((size_t) snprintf(stored, sizeof(stored), "%s%s", ROLES_HASH_LEGACY_CRYPT, h) < sizeof(stored));
         free(cd);
 
-        assert_int_equal(roles_password_verify_stored(stored, "hunter22", 8, &ceiling), 0);
-        assert_int_equal(roles_password_verify_stored(stored, "hunter23", 8, &ceiling), -EACCES);
-        assert_int_equal(roles_password_verify_stored(stored, "hunter2", 7, &ceiling), -EACCES);
-        assert_int_equal(roles_password_verify_stored(stored, "", 0, &ceiling), -EACCES);
+        assert_int_equal(roles_password_verify_stored(stored, "hunter22", 8, &params, &ceiling), 0);
+        assert_int_equal(roles_password_verify_stored(stored, "hunter23", 8, &params, &ceiling), -EACCES);
+        assert_int_equal(roles_password_verify_stored(stored, "hunter2", 7, &params, &ceiling), -EACCES);
+        assert_int_equal(roles_password_verify_stored(stored, "", 0, &params, &ceiling), -EACCES);
         /* Length is what counts, not a NUL inside. */
-        assert_true(roles_password_verify_stored(stored, "hunter22\0x", 10, &ceiling) < 0);
+        assert_true(roles_password_verify_stored(stored, "hunter22\0x", 10, &params, &ceiling) < 0);
         /* Any hash from crypt(3) needs rehashing to argon2id. */
-        struct roles_hash_params params;
-        roles_hash_params_from_config(&f->env.cfg, &params);
         assert_true(roles_password_needs_rehash(stored, &params));
 
         /* Malformed or locked {crypt} strings never verify, whatever the password. */
@@ -790,10 +789,10 @@ static void test_verify_stored(void **state) {
                 "{crypt}$99$xx$yy",
         };
         for (size_t i = 0; i < ROLES_N_ELEMENTS(bad); i++) {
-                int r = roles_password_verify_stored(bad[i], "hunter22", 8, &ceiling);
+                int r = roles_password_verify_stored(bad[i], "hunter22", 8, &params, &ceiling);
                 if (r >= 0)
                         fail_msg("'%s' verified (%d)", bad[i], r);
-                r = roles_password_verify_stored(bad[i], "", 0, &ceiling);
+                r = roles_password_verify_stored(bad[i], "", 0, &params, &ceiling);
                 if (r >= 0)
                         fail_msg("'%s' verified an empty password (%d)", bad[i], r);
         }
@@ -801,13 +800,13 @@ static void test_verify_stored(void **state) {
         char locked[ROLES_HASH_ENCODED_MAX];
         assert_true((size_t) snprintf(locked, sizeof(locked), "%s!%s", ROLES_HASH_LEGACY_CRYPT,
                                       stored + strlen(ROLES_HASH_LEGACY_CRYPT)) < sizeof(locked));
-        assert_true(roles_password_verify_stored(locked, "hunter22", 8, &ceiling) < 0);
+        assert_true(roles_password_verify_stored(locked, "hunter22", 8, &params, &ceiling) < 0);
         /* A bare crypt string without the marker is not argon2id: refused, not guessed at. */
-        assert_true(roles_password_verify_stored(stored + strlen(ROLES_HASH_LEGACY_CRYPT), "hunter22", 8, &ceiling) < 0);
+        assert_true(roles_password_verify_stored(stored + strlen(ROLES_HASH_LEGACY_CRYPT), "hunter22", 8, &params, &ceiling) < 0);
 
         /* An argon2id string still goes to argon2. */
-        assert_int_equal(roles_password_verify_stored(f->alice_hash, "correct horse", 13, &ceiling), 0);
-        assert_int_equal(roles_password_verify_stored(f->alice_hash, "correct horsf", 13, &ceiling), -EACCES);
+        assert_int_equal(roles_password_verify_stored(f->alice_hash, "correct horse", 13, &params, &ceiling), 0);
+        assert_int_equal(roles_password_verify_stored(f->alice_hash, "correct horsf", 13, &params, &ceiling), -EACCES);
         assert_false(roles_password_needs_rehash(f->alice_hash, &params));
 }
 

@@ -12,6 +12,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         /* Small ceilings keep each verification cheap; the ceiling check is what is tested. */
         static const struct roles_hash_params ceiling = { .t_cost = 2, .m_cost_kib = 256, .parallelism = 2 };
+        /* What a refusal pays at the least (a dummy verification): the cheapest argon2. */
+        static const struct roles_hash_params params = { .t_cost = 1, .m_cost_kib = 8, .parallelism = 1 };
         struct roles_hash_info info;
         char *s = malloc(size + 1);
         if (!s)
@@ -19,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         memcpy(s, data, size);
         s[size] = '\0';
         int parsed = roles_hash_parse(s, &info);
-        int r = roles_password_verify_stored(s, "fuzz", 4, &ceiling);
+        int r = roles_password_verify_stored(s, "fuzz", 4, &params, &ceiling);
         if (parsed == 0 && (info.params.t_cost > ceiling.t_cost || info.params.m_cost_kib > ceiling.m_cost_kib ||
                             info.params.parallelism > ceiling.parallelism) && r != -E2BIG)
                 abort();        /* above the ceiling: refused before argon2 is asked */
