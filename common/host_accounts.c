@@ -35,14 +35,23 @@ static int compare_ids(const void *a, const void *b) {
         return (x > y) - (x < y);
 }
 
+static int compare_ranges(const void *a, const void *b) {
+        const struct host_id_range *x = a, *y = b;
+        return (x->first > y->first) - (x->first < y->first);
+}
+
 static void file_clear(struct host_file *f) {
         free(f->text);
         free(f->names);
         free(f->ids);
+        free(f->gids);
+        free(f->ranges);
         f->text = NULL;
         f->names = NULL;
         f->ids = NULL;
-        f->n_names = f->n_ids = 0;
+        f->gids = NULL;
+        f->ranges = NULL;
+        f->n_names = f->n_ids = f->n_gids = f->n_ranges = 0;
 }
 
 static bool same_version(const struct host_file *f, const struct stat *st) {
@@ -60,70 +69,198 @@ static void remember_version(struct host_file *f, const struct stat *st) {
         f->loaded = true;
 }
 
+static bool is_blank(char c) {
+        return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
+/* The next line of text..end, NUL-terminated in place, leading blanks skipped (as glibc's and
+ * shadow's parsers skip them); *next is where the line after it starts. */
+static char *next_line(char *line, char *end, char **next) {
+        char *nl = memchr(line, '\n', (size_t) (end - line));
+        char *stop = nl ? nl : end;
+        *stop = '\0';
+        *next = stop + 1;
+        while (line < stop && is_blank(*line))
+                line++;
+        return line;
+}
+
+/* A number that strtoull reads at p in base, without a sign (what follows it does not matter). */
+static bool parse_number(const char *p, int base, uint64_t *ret) {
+        char *end;
+        if (*p == '-' || *p == '+')
+                return false;
+        errno = 0;
+        unsigned long long v = strtoull(p, &end, base);
+        if (end == p || errno != 0)
+                return false;
+        *ret = v;
+        return true;
+}
+
+/* The id a whole field holds, where glibc's strtoul would read one there. */
+static bool field_id(const char *field, uint32_t *ret) {
+        char *end;
+        errno = 0;
+        unsigned long id = strtoul(field, &end, 10);
+        if (end == field || *end != '\0' || errno != 0 || id > UINT32_MAX)
+                return false;
+        *ret = (uint32_t) id;
+        return true;
+}
+
 /*
- * Every line's first field is a name the host holds, whatever the rest of the line looks like:
- * counting too much here only ever hides a roles account, never lends one a local name. Lines
- * glibc's files service skips ('#' comments, NIS '+'/'-' entries) add their names too, for the
- * same reason. Leading blanks are skipped, as glibc's parser skips them (" sudo:x:27:" is the
- * group sudo to glibc). The third field is the id where glibc's strtoul would read one there.
+ * passwd, group: every line's first field is a name the host holds, whatever the rest of the line
+ * looks like: counting too much here only ever hides a roles account, never lends one a local
+ * name. Lines glibc's files service skips ('#' comments, NIS '+'/'-' entries) add their names
+ * too, for the same reason. The third field is the id where glibc's strtoul would read one there,
+ * and passwd's fourth the primary gid (which no line of /etc/group needs to hold).
  */
-static int parse_file(struct host_file *f, char *text, size_t len) {
-        size_t lines = 1;
-        for (size_t i = 0; i < len; i++)
-                lines += text[i] == '\n';
-        const char **names = calloc(lines, sizeof(*names));
-        uint32_t *ids = calloc(lines, sizeof(*ids));
-        if (!names || !ids) {
-                free(names);
-                free(ids);
+static int parse_accounts(struct host_file *out, char *text, size_t len, size_t lines, bool passwd) {
+        out->names = calloc(lines, sizeof(*out->names));
+        out->ids = calloc(lines, sizeof(*out->ids));
+        out->gids = passwd ? calloc(lines, sizeof(*out->gids)) : NULL;
+        if (!out->names || !out->ids || (passwd && !out->gids))
                 return -ENOMEM;
-        }
-        size_t n_names = 0, n_ids = 0;
-        for (char *line = text; line < text + len;) {
-                char *nl = memchr(line, '\n', (size_t) (text + len - line));
-                char *end = nl ? nl : text + len;
-                *end = '\0';
-                while (line < end && (*line == ' ' || *line == '\t' || *line == '\r' || *line == '\v' || *line == '\f'))
-                        line++;
+        for (char *line = text, *next; line < text + len; line = next) {
+                line = next_line(line, text + len, &next);
                 char *f1 = strchr(line, ':');
                 char *f2 = f1 ? strchr(f1 + 1, ':') : NULL;
                 char *f3 = f2 ? strchr(f2 + 1, ':') : NULL;
+                char *f4 = f3 && passwd ? strchr(f3 + 1, ':') : NULL;
                 if (f1 && f1 > line) {
                         *f1 = '\0';
-                        names[n_names++] = line;
+                        out->names[out->n_names++] = line;
                 }
                 if (f2) {
                         if (f3)
                                 *f3 = '\0';
-                        char *id_end;
-                        errno = 0;
-                        unsigned long id = strtoul(f2 + 1, &id_end, 10);
-                        if (id_end != f2 + 1 && *id_end == '\0' && errno == 0 && id <= UINT32_MAX)
-                                ids[n_ids++] = (uint32_t) id;
+                        if (field_id(f2 + 1, &out->ids[out->n_ids]))
+                                out->n_ids++;
                 }
-                line = end + 1;
+                if (f3 && passwd) {
+                        if (f4)
+                                *f4 = '\0';
+                        if (field_id(f3 + 1, &out->gids[out->n_gids]))
+                                out->n_gids++;
+                }
         }
-        qsort(names, n_names, sizeof(*names), compare_names);
-        qsort(ids, n_ids, sizeof(*ids), compare_ids);
+        qsort(out->names, out->n_names, sizeof(*out->names), compare_names);
+        qsort(out->ids, out->n_ids, sizeof(*out->ids), compare_ids);
+        if (passwd)
+                qsort(out->gids, out->n_gids, sizeof(*out->gids), compare_ids);
+        return 0;
+}
+
+/*
+ * subuid, subgid: "owner:start:count" per line, the owner a name or a uid. Every range counts,
+ * whoever owns it, and a line with numbers where shadow's stricter parser would refuse it counts
+ * too ('#' lines, trailing text): an id counted too many is only one roles does not hand out.
+ */
+static int parse_subids(struct host_file *out, char *text, size_t len, size_t lines) {
+        out->ranges = calloc(lines, sizeof(*out->ranges));
+        if (!out->ranges)
+                return -ENOMEM;
+        for (char *line = text, *next; line < text + len; line = next) {
+                line = next_line(line, text + len, &next);
+                char *f1 = strchr(line, ':');
+                char *f2 = f1 ? strchr(f1 + 1, ':') : NULL;
+                uint64_t start, count;
+                if (!f2 || !parse_number(f1 + 1, 10, &start) || !parse_number(f2 + 1, 10, &count) ||
+                    start > UINT32_MAX || count == 0)
+                        continue;
+                *f1 = '\0';
+                uint64_t last = count - 1 > UINT32_MAX - start ? UINT32_MAX : start + count - 1;
+                out->ranges[out->n_ranges++] =
+                        (struct host_id_range) { .first = (uint32_t) start, .last = (uint32_t) last, .owner = line };
+        }
+        qsort(out->ranges, out->n_ranges, sizeof(*out->ranges), compare_ranges);
+        uint32_t reach = 0;
+        for (size_t i = 0; i < out->n_ranges; i++) {
+                reach = out->ranges[i].last > reach ? out->ranges[i].last : reach;
+                out->ranges[i].reach = reach;
+        }
+        return 0;
+}
+
+/*
+ * login.defs: "KEY value" lines. As in shadow's getdef, '#' starts a comment line, the last line
+ * of a key wins, a number may be given in any base strtoul(..., 0) reads, and a key that is
+ * missing or not a number is the built-in default.
+ */
+static int parse_login_defs(struct host_file *out, char *text, size_t len) {
+        static const struct {
+                const char *key;
+                size_t range;
+                bool last;
+        } keys[] = {
+                { "UID_MIN", 0, false }, { "UID_MAX", 0, true }, { "GID_MIN", 1, false }, { "GID_MAX", 1, true },
+        };
+        out->ranges = calloc(2, sizeof(*out->ranges));
+        if (!out->ranges)
+                return -ENOMEM;
+        out->n_ranges = 2;
+        out->ranges[0] = (struct host_id_range) { HOST_LOGIN_ID_MIN, HOST_LOGIN_ID_MAX, 0, "UID_MIN..UID_MAX" };
+        out->ranges[1] = (struct host_id_range) { HOST_LOGIN_ID_MIN, HOST_LOGIN_ID_MAX, 0, "GID_MIN..GID_MAX" };
+        for (char *line = text, *next; line < text + len; line = next) {
+                line = next_line(line, text + len, &next);
+                size_t key_len = strcspn(line, " \t\r\v\f");
+                const char *value = line + key_len;
+                while (is_blank(*value))
+                        value++;
+                uint64_t v;
+                for (size_t i = 0; i < ROLES_N_ELEMENTS(keys); i++) {
+                        if (strlen(keys[i].key) != key_len || strncmp(line, keys[i].key, key_len) != 0 ||
+                            !parse_number(value, 0, &v) || v > UINT32_MAX)
+                                continue;
+                        struct host_id_range *r = &out->ranges[keys[i].range];
+                        *(keys[i].last ? &r->last : &r->first) = (uint32_t) v;
+                }
+        }
+        return 0;
+}
+
+static int parse_file(struct host_file *f, char *text, size_t len) {
+        struct host_file parsed = { 0 };
+        size_t lines = 1;
+        for (size_t i = 0; i < len; i++)
+                lines += text[i] == '\n';
+        int r = f->kind == HOST_FILE_PASSWD || f->kind == HOST_FILE_GROUP
+                        ? parse_accounts(&parsed, text, len, lines, f->kind == HOST_FILE_PASSWD)
+                : f->kind == HOST_FILE_SUBIDS ? parse_subids(&parsed, text, len, lines)
+                : parse_login_defs(&parsed, text, len);
+        if (r < 0) {
+                file_clear(&parsed);
+                return r;
+        }
         file_clear(f);
         f->text = text;
-        f->names = names;
-        f->ids = ids;
-        f->n_names = n_names;
-        f->n_ids = n_ids;
+        f->names = parsed.names;
+        f->ids = parsed.ids;
+        f->gids = parsed.gids;
+        f->ranges = parsed.ranges;
+        f->n_names = parsed.n_names;
+        f->n_ids = parsed.n_ids;
+        f->n_gids = parsed.n_gids;
+        f->n_ranges = parsed.n_ranges;
         return 0;
 }
 
 /* 1 read again, 0 unchanged, -errno. */
 static int refresh_file(struct host_file *f) {
         struct stat st;
+        if (!f->path) {
+                f->loaded = true;
+                return 0;
+        }
         if (stat(f->path, &st) < 0) {
                 if (errno != ENOENT)
                         return -errno;
                 if (f->loaded && f->ino == 0)
                         return 0;
                 file_clear(f);
-                *f = (struct host_file) { .path = f->path, .loaded = true };  /* missing: empty, ino 0 */
+                /* missing: empty, ino 0 */
+                *f = (struct host_file) { .path = f->path, .kind = f->kind, .loaded = true };
                 return 1;
         }
         if (same_version(f, &st))
@@ -148,28 +285,56 @@ static int refresh_file(struct host_file *f) {
         return 1;
 }
 
-void host_accounts_init(struct host_accounts *h, const char *passwd_path, const char *group_path) {
-        *h = (struct host_accounts) { .passwd = { .path = passwd_path }, .group = { .path = group_path } };
+#define HOST_N_FILES 5
+
+/* Every file of h, in the order they are read. */
+static void files_of(struct host_accounts *h, struct host_file *ret[static HOST_N_FILES]) {
+        ret[0] = &h->passwd;
+        ret[1] = &h->group;
+        ret[2] = &h->subuid;
+        ret[3] = &h->subgid;
+        ret[4] = &h->login_defs;
+}
+
+void host_accounts_init(struct host_accounts *h, const struct host_paths *paths) {
+        *h = (struct host_accounts) {
+                .passwd = { .path = paths->passwd, .kind = HOST_FILE_PASSWD },
+                .group = { .path = paths->group, .kind = HOST_FILE_GROUP },
+                .subuid = { .path = paths->subuid, .kind = HOST_FILE_SUBIDS },
+                .subgid = { .path = paths->subgid, .kind = HOST_FILE_SUBIDS },
+                .login_defs = { .path = paths->login_defs, .kind = HOST_FILE_LOGIN_DEFS },
+        };
+}
+
+static void forget_all(struct host_file *files[static HOST_N_FILES]) {
+        for (size_t i = 0; i < HOST_N_FILES; i++)
+                files[i]->loaded = false;
 }
 
 void host_accounts_done(struct host_accounts *h) {
-        file_clear(&h->passwd);
-        file_clear(&h->group);
-        h->passwd.loaded = h->group.loaded = false;
+        struct host_file *files[HOST_N_FILES];
+        files_of(h, files);
+        for (size_t i = 0; i < HOST_N_FILES; i++)
+                file_clear(files[i]);
+        forget_all(files);
 }
 
 int host_accounts_refresh(struct host_accounts *h) {
-        int r = refresh_file(&h->passwd);
-        if (r >= 0) {
-                int g = refresh_file(&h->group);
-                r = g < 0 ? g : r | g;
+        struct host_file *files[HOST_N_FILES];
+        int changed = 0;
+        files_of(h, files);
+        for (size_t i = 0; i < HOST_N_FILES; i++) {
+                int r = refresh_file(files[i]);
+                if (r < 0) {
+                        /* Nothing half-known is used: the next call reads them all again. */
+                        forget_all(files);
+                        h->failed = files[i]->path;
+                        return r;
+                }
+                changed |= r;
         }
-        if (r < 0) {
-                /* Nothing half-known is used: the next call reads both again. */
-                h->passwd.loaded = h->group.loaded = false;
-                return r;
-        }
-        if (r > 0)
+        h->failed = NULL;
+        if (changed)
                 h->generation++;
         return 0;
 }
@@ -179,8 +344,12 @@ static bool has_name(const struct host_file *f, const char *name, size_t n) {
         return bsearch(&k, f->names, f->n_names, sizeof(*f->names), compare_key_name) != NULL;
 }
 
+static bool in_ids(const uint32_t *ids, size_t n, uint32_t id) {
+        return bsearch(&id, ids, n, sizeof(*ids), compare_ids) != NULL;
+}
+
 static bool has_id(const struct host_file *f, uint32_t id) {
-        return bsearch(&id, f->ids, f->n_ids, sizeof(*f->ids), compare_ids) != NULL;
+        return in_ids(f->ids, f->n_ids, id);
 }
 
 bool host_accounts_has_user(const struct host_accounts *h, const char *name) {
@@ -214,4 +383,77 @@ bool host_accounts_user_clashes(const struct host_accounts *h, const char *name,
 
 bool host_accounts_group_clashes(const struct host_accounts *h, const char *name, size_t name_len, uint32_t gid) {
         return has_name(&h->group, name, name_len) || has_id(&h->group, gid);
+}
+
+/* The ranges of f that start at or before id: how many, so that [n - 1] is the last of them. */
+static size_t ranges_upto(const struct host_file *f, uint32_t id) {
+        size_t lo = 0, hi = f->n_ranges;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (f->ranges[mid].first <= id)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo;
+}
+
+const struct host_id_range *host_accounts_subid_range(const struct host_accounts *h, uint32_t id, bool group) {
+        const struct host_file *f = group ? &h->subgid : &h->subuid;
+        size_t n = ranges_upto(f, id);
+        if (n == 0 || f->ranges[n - 1].reach < id)
+                return NULL;
+        /* reach says one of them holds id: the nearest is the likeliest. */
+        for (size_t i = n; i-- > 0;)
+                if (f->ranges[i].last >= id)
+                        return &f->ranges[i];
+        return NULL;
+}
+
+bool host_accounts_has_primary_gid(const struct host_accounts *h, uint32_t gid) {
+        return in_ids(h->passwd.gids, h->passwd.n_gids, gid);
+}
+
+/* An id of the host's accounts: a uid, or a gid of a group or of an account's primary group. */
+static bool account_id(const struct host_accounts *h, uint32_t id, bool group) {
+        return group ? has_id(&h->group, id) || host_accounts_has_primary_gid(h, id) : has_id(&h->passwd, id);
+}
+
+bool host_accounts_id_used(const struct host_accounts *h, uint32_t id, bool group) {
+        return account_id(h, id, group) || host_accounts_subid_range(h, id, group);
+}
+
+bool host_accounts_next_unused(const struct host_accounts *h, uint32_t from, bool group, uint32_t *ret) {
+        const struct host_file *subids = group ? &h->subgid : &h->subuid;
+        for (uint64_t id = from; id <= UINT32_MAX;) {
+                size_t n = ranges_upto(subids, (uint32_t) id);
+                /* The range that reaches furthest starts at or before id: it holds id..reach. */
+                if (n > 0 && subids->ranges[n - 1].reach >= id)
+                        id = (uint64_t) subids->ranges[n - 1].reach + 1;
+                else if (account_id(h, (uint32_t) id, group))
+                        id++;
+                else {
+                        *ret = (uint32_t) id;
+                        return true;
+                }
+        }
+        return false;
+}
+
+bool host_accounts_login_range(const struct host_accounts *h, bool group, struct host_id_range *ret) {
+        const struct host_file *f = &h->login_defs;
+        if (!f->path)
+                return false;
+        if (f->n_ranges == 2)
+                *ret = f->ranges[group];
+        else    /* a missing file: shadow's defaults */
+                *ret = (struct host_id_range) { HOST_LOGIN_ID_MIN, HOST_LOGIN_ID_MAX, 0,
+                                                group ? "GID_MIN..GID_MAX" : "UID_MIN..UID_MAX" };
+        return true;
+}
+
+const struct host_id_range *host_accounts_subid_ranges(const struct host_accounts *h, bool group, size_t *ret_n) {
+        const struct host_file *f = group ? &h->subgid : &h->subuid;
+        *ret_n = f->n_ranges;
+        return f->ranges;
 }

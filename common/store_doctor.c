@@ -212,7 +212,7 @@ static int find_host_clashes(struct doctor *d) {
         char what[64];
         int r;
 
-        host_accounts_init(&host, HOST_PASSWD_PATH, HOST_GROUP_PATH);
+        host_accounts_init(&host, &HOST_PATHS_ACCOUNTS);
         if ((r = host_accounts_refresh(&host)) < 0) {
                 r = store_fail(s, r, "cannot read %s and %s: %s", HOST_PASSWD_PATH, HOST_GROUP_PATH, strerror(-r));
                 goto out;

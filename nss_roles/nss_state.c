@@ -168,7 +168,7 @@ static int check_host(void) {
         if (state.host.passwd.loaded && state.host.group.loaded && !elapsed(&state.host_checked, &now))
                 return 0;
         if (!state.host.passwd.path)
-                host_accounts_init(&state.host, HOST_PASSWD_PATH, HOST_GROUP_PATH);
+                host_accounts_init(&state.host, &HOST_PATHS_ACCOUNTS);
         uint64_t before = state.host.generation;
         int r = host_accounts_refresh(&state.host);
         if (r < 0)

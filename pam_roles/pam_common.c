@@ -172,7 +172,7 @@ static int host_owns_user(struct pam_roles *p) {
         char buf[16384];
         int r;
 
-        host_accounts_init(&host, HOST_PASSWD_PATH, HOST_GROUP_PATH);
+        host_accounts_init(&host, &HOST_PATHS_ACCOUNTS);
         r = host_accounts_refresh(&host);
         if (r < 0) {
                 pam_syslog(p->pamh, LOG_ERR, "cannot read %s and %s to check %s against the host's own accounts: %s",

@@ -73,7 +73,7 @@ int cli_fail_store(struct cli *c, int r) {
 
 int cli_host(struct cli *c, const struct host_accounts **ret) {
         if (!c->host.passwd.path)
-                host_accounts_init(&c->host, HOST_PASSWD_PATH, HOST_GROUP_PATH);
+                host_accounts_init(&c->host, &HOST_PATHS_ACCOUNTS);
         int r = host_accounts_refresh(&c->host);
         if (r < 0)
                 return cli_fail(EXIT_ERROR, "cannot read %s and %s to see what the host's own accounts are: %s",

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The host's own accounts as roles reads them from /etc/passwd and /etc/group (here, copies). */
+/* The host's own accounts as roles reads them from /etc/passwd and /etc/group, and the ids it
+ * hands out from /etc/subuid, /etc/subgid and /etc/login.defs (here, copies). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,7 +20,7 @@
 
 struct fixture {
         struct test_env env;
-        char passwd[PATH_MAX], group[PATH_MAX];
+        char passwd[PATH_MAX], group[PATH_MAX], subuid[PATH_MAX], subgid[PATH_MAX], login_defs[PATH_MAX];
         struct host_accounts h;
 };
 
@@ -36,6 +37,9 @@ static int setup(void **state) {
         test_env_setup(&f->env);
         snprintf(f->passwd, sizeof(f->passwd), "%s/passwd", f->env.dir);
         snprintf(f->group, sizeof(f->group), "%s/group", f->env.dir);
+        snprintf(f->subuid, sizeof(f->subuid), "%s/subuid", f->env.dir);
+        snprintf(f->subgid, sizeof(f->subgid), "%s/subgid", f->env.dir);
+        snprintf(f->login_defs, sizeof(f->login_defs), "%s/login.defs", f->env.dir);
         write_file(f->passwd, "root:x:0:0:root:/root:/bin/bash\n"
                               "  indented:x:10001:10001::/home/i:/bin/sh\n"
                               "#commented:x:10002:10002::/:/bin/sh\n"
@@ -43,7 +47,7 @@ static int setup(void **state) {
                               "\n"
                               "last:x:4294967294:1::/:/bin/sh");
         write_file(f->group, "root:x:0:\nsudo:x:27:alice\nlocal:x:10050:\n");
-        host_accounts_init(&f->h, f->passwd, f->group);
+        host_accounts_init(&f->h, &(struct host_paths) { f->passwd, f->group, f->subuid, f->subgid, f->login_defs });
         *state = f;
         return 0;
 }
@@ -141,12 +145,138 @@ static void test_missing_and_unreadable(void **state) {
         assert_true(host_accounts_has_group(&f->h, "sudo"));
 }
 
+/* /etc/subuid and /etc/subgid: every range, whoever owns it, skipped as a whole. */
+static void test_subordinate_ranges(void **state) {
+        struct fixture *f = *state;
+        const struct host_id_range *r;
+        uint32_t id;
+
+        write_file(f->subuid, "alice:100000:65536\n"
+                              "1001:165536:65536\n"            /* an owner given as a uid */
+                              "inner:100010:5\n"               /* inside alice's */
+                              "#old:5:1\n"                     /* counted all the same */
+                              "bad:abc:10\n"
+                              "zero:7:0\n"
+                              "  top:4294967290:100");          /* past the last id: cut there */
+        write_file(f->subgid, "alice:200000:10\n");
+        assert_int_equal(host_accounts_refresh(&f->h), 0);
+
+        assert_non_null(r = host_accounts_subid_range(&f->h, 100000, false));
+        assert_string_equal(r->owner, "alice");
+        assert_int_equal(r->first, 100000);
+        assert_int_equal(r->last, 165535);
+        assert_non_null(r = host_accounts_subid_range(&f->h, 100020, false));
+        assert_string_equal(r->owner, "alice");                 /* past inner's end */
+        assert_non_null(r = host_accounts_subid_range(&f->h, 165536, false));
+        assert_string_equal(r->owner, "1001");
+        assert_non_null(host_accounts_subid_range(&f->h, 231071, false));
+        assert_null(host_accounts_subid_range(&f->h, 231072, false));
+        assert_null(host_accounts_subid_range(&f->h, 99999, false));
+        assert_non_null(host_accounts_subid_range(&f->h, 5, false));
+        assert_null(host_accounts_subid_range(&f->h, 7, false));
+        assert_non_null(r = host_accounts_subid_range(&f->h, UINT32_MAX, false));
+        assert_string_equal(r->owner, "top");
+        assert_null(host_accounts_subid_range(&f->h, 100000, true));     /* uids and gids apart */
+        assert_non_null(host_accounts_subid_range(&f->h, 200009, true));
+        assert_null(host_accounts_subid_range(&f->h, 200010, true));
+
+        assert_true(host_accounts_id_used(&f->h, 10001, false));        /* /etc/passwd */
+        assert_true(host_accounts_id_used(&f->h, 100001, false));       /* /etc/subuid */
+        assert_false(host_accounts_id_used(&f->h, 10003, false));
+        assert_true(host_accounts_id_used(&f->h, 10050, true));         /* /etc/group */
+        assert_true(host_accounts_id_used(&f->h, 10001, true));         /* a primary gid of /etc/passwd */
+        assert_false(host_accounts_has_gid(&f->h, 10001));              /* (not a group of the rule) */
+        assert_true(host_accounts_has_primary_gid(&f->h, 10001));
+        assert_false(host_accounts_has_primary_gid(&f->h, 10050));
+        assert_false(host_accounts_id_used(&f->h, 10003, true));
+
+        assert_true(host_accounts_next_unused(&f->h, 10001, false, &id));
+        assert_int_equal(id, 10003);                            /* 10001 and 10002 are local */
+        assert_true(host_accounts_next_unused(&f->h, 100012, false, &id));
+        assert_int_equal(id, 231072);                           /* alice's, then 1001's */
+        assert_true(host_accounts_next_unused(&f->h, 231072, false, &id));
+        assert_int_equal(id, 231072);
+        assert_false(host_accounts_next_unused(&f->h, 4294967290u, false, &id));
+        assert_true(host_accounts_next_unused(&f->h, 200000, true, &id));
+        assert_int_equal(id, 200010);
+        assert_true(host_accounts_next_unused(&f->h, 10050, true, &id));
+        assert_int_equal(id, 10051);
+        assert_true(host_accounts_next_unused(&f->h, 10001, true, &id));
+        assert_int_equal(id, 10003);                            /* two primary gids */
+
+        /* A change is seen; an unreadable file fails and is named. */
+        write_file(f->subgid, "bob:300000:1\n");
+        assert_int_equal(host_accounts_refresh(&f->h), 0);
+        assert_null(host_accounts_subid_range(&f->h, 200000, true));
+        assert_non_null(host_accounts_subid_range(&f->h, 300000, true));
+        assert_int_equal(unlink(f->subgid), 0);
+        assert_int_equal(mkdir(f->subgid, 0755), 0);
+        assert_true(host_accounts_refresh(&f->h) < 0);
+        assert_string_equal(f->h.failed, f->subgid);
+        assert_int_equal(rmdir(f->subgid), 0);
+        assert_int_equal(host_accounts_refresh(&f->h), 0);      /* missing: no ranges */
+        assert_null(f->h.failed);
+        assert_null(host_accounts_subid_range(&f->h, 300000, true));
+}
+
+/* login.defs: UID_MIN..UID_MAX and GID_MIN..GID_MAX, shadow's defaults where it says nothing. */
+static void test_login_defs(void **state) {
+        struct fixture *f = *state;
+        struct host_id_range r;
+
+        assert_int_equal(host_accounts_refresh(&f->h), 0);      /* no file */
+        assert_true(host_accounts_login_range(&f->h, false, &r));
+        assert_int_equal(r.first, 1000);
+        assert_int_equal(r.last, 60000);
+        assert_true(host_accounts_login_range(&f->h, true, &r));
+        assert_int_equal(r.first, 1000);
+        assert_int_equal(r.last, 60000);
+
+        write_file(f->login_defs, "# UID_MIN 1\n"
+                                  "UID_MIN\t\t\t 2000\n"
+                                  "UID_MAX 0x7000\n"             /* any base strtoul reads */
+                                  "GID_MIN 500\n"
+                                  "  GID_MIN 600 # the last one wins\n"
+                                  "GID_MAX nonsense\n"           /* the default */
+                                  "SYS_UID_MAX 999\n");
+        assert_int_equal(host_accounts_refresh(&f->h), 0);
+        assert_true(host_accounts_login_range(&f->h, false, &r));
+        assert_int_equal(r.first, 2000);
+        assert_int_equal(r.last, 0x7000);
+        assert_string_equal(r.owner, "UID_MIN..UID_MAX");
+        assert_true(host_accounts_login_range(&f->h, true, &r));
+        assert_int_equal(r.first, 600);
+        assert_int_equal(r.last, 60000);
+        assert_string_equal(r.owner, "GID_MIN..GID_MAX");
+}
+
+/* What is not asked for is not read: the NSS and PAM modules read passwd and group only. */
+static void test_files_not_read(void **state) {
+        struct fixture *f = *state;
+        struct host_accounts h;
+        struct host_id_range r;
+        size_t n = 1;
+
+        write_file(f->subuid, "alice:100000:65536\n");
+        host_accounts_init(&h, &(struct host_paths) { f->passwd, f->group, NULL, NULL, NULL });
+        assert_int_equal(host_accounts_refresh(&h), 0);
+        assert_true(host_accounts_has_uid(&h, 10001));
+        assert_null(host_accounts_subid_range(&h, 100000, false));
+        assert_null(host_accounts_subid_ranges(&h, false, &n));
+        assert_int_equal(n, 0);
+        assert_false(host_accounts_login_range(&h, false, &r));
+        host_accounts_done(&h);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_names_and_ids, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rule, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_changes_are_seen, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_missing_and_unreadable, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_subordinate_ranges, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_login_defs, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_files_not_read, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
