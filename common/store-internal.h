@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <sys/types.h>
 
+#include "host_accounts.h"
 #include "store.h"
 
 struct stmt_cache_entry {
@@ -54,6 +55,8 @@ struct roles_store {
         int64_t audit_from;     /* the first secrets.db audit row of this change (store_before.c) */
         int64_t undone_serial;  /* a change that never published this snapshot, undone at our start */
         char actor[128];
+        struct host_accounts own_host;  /* the real files, read only if no other set is given */
+        struct host_accounts *host;     /* what allocation skips (roles_store_set_host_accounts) */
 
         /* Grows as statements are first used; bounded by the static SQL strings of the code. */
         struct stmt_cache_entry *stmts;
@@ -191,8 +194,13 @@ int store_read_group(struct roles_store *s, sqlite3_stmt *st, struct roles_group
 /* Does used_sql ("SELECT 1 ... WHERE id = ?1") find id? 1 yes, 0 no, -errno. */
 int store_id_used(struct roles_store *s, const char *used_sql, int64_t id);
 
-/* Allocate the lowest free id above the highest in use, else the first gap, in [min, max]. */
-int store_alloc_id(struct roles_store *s, const char *max_sql, const char *used_sql,
+/* The host's accounts, read again if their files changed; -errno (with the reason) if one
+ * cannot be read: then nothing may be allocated. */
+int store_host(struct roles_store *s, const struct host_accounts **ret);
+
+/* Allocate the lowest id above the highest in use, else the first gap, in [min, max], that
+ * neither roles (used_sql) nor the host (uids, or gids for group) uses. */
+int store_alloc_id(struct roles_store *s, const char *max_sql, const char *used_sql, bool group,
                    uint32_t min, uint32_t max, uint32_t *ret);
 
 /* Check a requested gid, or allocate one, among groups and published metaroles. */

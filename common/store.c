@@ -377,6 +377,8 @@ int roles_store_open(const struct roles_config *cfg, unsigned flags, struct role
         s->lock_fd = -1;
         s->stage_fd = -1;
         roles_strcpy(s->actor, sizeof(s->actor), "unknown");
+        host_accounts_init(&s->own_host, &HOST_PATHS_ALL);
+        s->host = &s->own_host;
 
         if (flags & ROLES_STORE_WRITE) {
                 r = store_writer_begin(s);
@@ -483,6 +485,7 @@ void roles_store_close(struct roles_store *s) {
                 close(s->lock_fd);
         free(s->stmts);
         free(s->purges);
+        host_accounts_done(&s->own_host);
         free(s);
 }
 
@@ -492,6 +495,19 @@ const char *roles_store_error(const struct roles_store *s) {
 
 const struct roles_config *roles_store_config(const struct roles_store *s) {
         return &s->cfg;
+}
+
+void roles_store_set_host_accounts(struct roles_store *s, struct host_accounts *h) {
+        s->host = h;
+}
+
+int store_host(struct roles_store *s, const struct host_accounts **ret) {
+        int r = host_accounts_refresh(s->host);
+        if (r < 0)
+                return store_fail(s, r, "cannot read %s to see which ids the host uses: %s", s->host->failed,
+                                  strerror(-r));
+        *ret = s->host;
+        return 0;
 }
 
 int roles_store_set_actor(struct roles_store *s, const char *actor) {

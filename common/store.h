@@ -54,6 +54,16 @@ void roles_store_close(struct roles_store *s);
 const char *roles_store_error(const struct roles_store *s);
 const struct roles_config *roles_store_config(const struct roles_store *s);
 
+/*
+ * The host's own accounts (host_accounts.h) a writer hands out ids around: no uid or gid of the
+ * host's files, nor one in a subordinate range of /etc/subuid or /etc/subgid, is allocated, and
+ * doctor compares the configured ranges with them and with login.defs. A writer reads the real
+ * files (HOST_PATHS_ALL) unless given h here: rolesctl gives the set it checks names with, a test
+ * one of its own. h is read again when its files changed, and must outlive the store.
+ */
+struct host_accounts;
+void roles_store_set_host_accounts(struct roles_store *s, struct host_accounts *h);
+
 /* Who is acting, for the audit log ("root", "root (login alice)"). */
 int roles_store_set_actor(struct roles_store *s, const char *actor);
 

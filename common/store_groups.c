@@ -16,10 +16,15 @@ int store_id_used(struct roles_store *s, const char *used_sql, int64_t id) {
         return r;
 }
 
-int store_alloc_id(struct roles_store *s, const char *max_sql, const char *used_sql,
+int store_alloc_id(struct roles_store *s, const char *max_sql, const char *used_sql, bool group,
                    uint32_t min, uint32_t max, uint32_t *ret) {
+        const struct host_accounts *host;
         int r;
 
+        /* Every id the host uses is skipped: a roles user with a local user's uid would own
+         * that user's files, one inside a subordinate range a container's. */
+        if ((r = store_host(s, &host)) < 0)
+                return r;
         /* Like useradd: one past the highest in use; only a full top end makes us search gaps. */
         sqlite3_stmt *st = store_stmt(s, s->pub, max_sql);
         if (!st)
@@ -35,6 +40,10 @@ int store_alloc_id(struct roles_store *s, const char *max_sql, const char *used_
         int64_t first = highest < 0 ? (int64_t) min : highest + 1;
         for (int pass = 0; pass < 2; pass++, first = min)
                 for (int64_t id = first; id <= (int64_t) max; id++) {
+                        uint32_t unused;
+                        if (!host_accounts_next_unused(host, (uint32_t) id, group, &unused) || unused > max)
+                                break;
+                        id = unused;
                         r = store_id_used(s, used_sql, id);
                         if (r < 0)
                                 return r;
@@ -82,7 +91,7 @@ int store_pick_gid(struct roles_store *s, uint32_t requested, uint32_t *ret) {
         r = store_alloc_id(s,
                            "SELECT max(g) FROM (SELECT max(gid) AS g FROM groups WHERE gid BETWEEN ?1 AND ?2 "
                            "UNION ALL SELECT max(gid) FROM metaroles WHERE gid BETWEEN ?1 AND ?2)",
-                           gid_used_sql, c->gid_min, c->gid_max, ret);
+                           gid_used_sql, true, c->gid_min, c->gid_max, ret);
         if (r == -ENOSPC)
                 return store_fail(s, r, "no free gid left in %u-%u", c->gid_min, c->gid_max);
         return r;

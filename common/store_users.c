@@ -101,7 +101,7 @@ static int pick_uid(struct roles_store *s, uint32_t requested, uint32_t *ret) {
                 return 0;
         }
         int r = store_alloc_id(s, "SELECT max(uid) FROM users WHERE uid BETWEEN ?1 AND ?2",
-                               uid_used_sql, c->uid_min, c->uid_max, ret);
+                               uid_used_sql, false, c->uid_min, c->uid_max, ret);
         if (r == -ENOSPC)
                 return store_fail(s, r, "no free uid left in %u-%u", c->uid_min, c->uid_max);
         return r;
@@ -129,12 +129,16 @@ static int pick_primary_group(struct roles_store *s, struct roles_user *u) {
                 return store_fail(s, -EEXIST, "a group named '%s' already exists: give --group or --gid", u->name);
         memcpy(g.name, u->name, sizeof(g.name));
         snprintf(g.description, sizeof(g.description), "personal group of %s", u->name);
-        /* Like useradd with USERGROUPS_ENAB: the group's gid matches the uid when it can. */
+        /* Like useradd with USERGROUPS_ENAB: the group's gid matches the uid when it can, which
+         * it cannot when the host uses that gid (allocation then skips it too). */
+        const struct host_accounts *host;
+        if ((r = store_host(s, &host)) < 0)
+                return r;
         g.gid = u->uid;
         r = store_gid_taken(s, g.gid);
         if (r < 0)
                 return r;
-        if (r > 0 || g.gid < s->cfg.gid_min || g.gid > s->cfg.gid_max)
+        if (r > 0 || g.gid < s->cfg.gid_min || g.gid > s->cfg.gid_max || host_accounts_id_used(host, g.gid, true))
                 g.gid = ROLES_ID_INVALID;
         r = roles_group_add(s, &g);
         if (r < 0)

@@ -71,13 +71,18 @@ int cli_fail_store(struct cli *c, int r) {
         return cli_fail(cli_exit_code(r), "%s", c->store ? roles_store_error(c->store) : strerror(-r));
 }
 
-int cli_host(struct cli *c, const struct host_accounts **ret) {
+/* The files are read by the first check that needs them; the store shares the same set. */
+static struct host_accounts *host_files(struct cli *c) {
         if (!c->host.passwd.path)
-                host_accounts_init(&c->host, &HOST_PATHS_ACCOUNTS);
-        int r = host_accounts_refresh(&c->host);
+                host_accounts_init(&c->host, &HOST_PATHS_ALL);
+        return &c->host;
+}
+
+int cli_host(struct cli *c, const struct host_accounts **ret) {
+        int r = host_accounts_refresh(host_files(c));
         if (r < 0)
-                return cli_fail(EXIT_ERROR, "cannot read %s and %s to see what the host's own accounts are: %s",
-                                HOST_PASSWD_PATH, HOST_GROUP_PATH, strerror(-r));
+                return cli_fail(EXIT_ERROR, "cannot read %s to see what the host's own accounts are: %s",
+                                c->host.failed, strerror(-r));
         *ret = &c->host;
         return EXIT_OK;
 }
@@ -144,6 +149,7 @@ int cli_store(struct cli *c, unsigned flags, struct roles_store **ret) {
         if (r < 0)
                 return cli_fail(cli_exit_code(r) == EXIT_NOT_FOUND ? EXIT_ERROR : cli_exit_code(r), "%s", err);
         c->store_flags = flags;
+        roles_store_set_host_accounts(c->store, host_files(c));
         r = roles_store_set_actor(c->store, c->actor);
         if (r < 0)
                 return cli_fail_store(c, r);

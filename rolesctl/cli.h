@@ -35,8 +35,9 @@ struct cli {
 int cli_store(struct cli *c, unsigned flags, struct roles_store **ret);
 
 /*
- * The host's own accounts (host_accounts.h), read again if /etc/passwd or /etc/group changed.
- * EXIT_OK, or the exit code with the reason printed (a file that cannot be read).
+ * The host's own accounts and ids (host_accounts.h), read again if one of their files changed;
+ * the store allocates around the same set. EXIT_OK, or the exit code with the reason printed (a
+ * file that cannot be read).
  */
 int cli_host(struct cli *c, const struct host_accounts **ret);
 

@@ -7,7 +7,8 @@
 # roles accounts. Through real glibc (getent, id), the real setuid sudo (Debian's `%sudo` rule),
 # setuid su and pamtester: none of the colliding roles users and groups is served, logged in or
 # lent to anyone, and `rolesctl doctor` names each collision. The accounts that collide with
-# nothing keep working (positive controls).
+# nothing keep working (positive controls). Last, new ids skip every uid and gid the host uses,
+# its accounts' and its subordinate ranges'.
 #
 #   test_host_trust.sh ROLESCTL PAM_MODULE NSS_LIB_DIR
 set -u
@@ -124,5 +125,16 @@ printf 'y:x:27:\n' >>"$S/import-group"
 # ---- the host files are read again when they change (a long-lived process sees it) -----------------------
 sed -i '/^ops:x:999:/d' /etc/group
 eq "ops comes back once the local group is gone" "$(getent group ops | cut -d: -f3)" 20510
+
+# ---- ids the host uses are never handed out -----------------------------------------------------------------
+# The next uid and gid would be 20031: a local user takes that uid (and gid), a subordinate range
+# the uids after it, another the next gids after the highest roles gid (20530, admin's).
+echo 'localnext:x:20031:20031::/nonexistent:/usr/sbin/nologin' >>/etc/passwd
+printf 'someone:20032:10\n' >/etc/subuid
+printf 'someone:20531:5\n' >/etc/subgid
+"$R" user add newbie >"$S/out" 2>&1 || bad "user add newbie: $(cat "$S/out")"
+eq "user add skips a local uid and a subordinate range" "$(getent passwd newbie | cut -d: -f3-4)" "20042:20042"
+"$R" group add newg >"$S/out" 2>&1 || bad "group add newg: $(cat "$S/out")"
+eq "group add skips a subordinate gid range" "$(getent group newg | cut -d: -f3)" 20536
 
 ns_finish

@@ -65,6 +65,13 @@ static void raw_exec(const char *path, const char *sql) {
         sqlite3_close(db);
 }
 
+static void write_file(const char *path, const char *data, size_t len) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, data, len), (ssize_t) len);
+        close(fd);
+}
+
 static void copy_file(const char *from, const char *to, mode_t mode) {
         size_t len;
         char *data = test_read_file(from, &len);
@@ -985,6 +992,70 @@ static void test_metarole_publish(void **state) {
         roles_store_close(r);
 }
 
+/* ---- the host's own ids ---------------------------------------------------------------------------- */
+
+/* Copies of the host's files in the test's directory, for a store to allocate around. */
+struct host_copy {
+        char passwd[PATH_MAX], group[PATH_MAX], subuid[PATH_MAX], subgid[PATH_MAX], login_defs[PATH_MAX];
+        struct host_accounts h;
+};
+
+static void host_copy(struct test_env *e, struct host_copy *c, const char *passwd, const char *group,
+                      const char *subuid, const char *subgid, const char *login_defs) {
+        const struct {
+                char *path;
+                const char *name, *text;
+        } files[] = {
+                { c->passwd, "host-passwd", passwd }, { c->group, "host-group", group },
+                { c->subuid, "host-subuid", subuid }, { c->subgid, "host-subgid", subgid },
+                { c->login_defs, "host-login.defs", login_defs },
+        };
+        for (size_t i = 0; i < ROLES_N_ELEMENTS(files); i++) {
+                path_in(e, files[i].name, files[i].path, PATH_MAX);
+                write_file(files[i].path, files[i].text, strlen(files[i].text));
+        }
+        host_accounts_init(&c->h, &(struct host_paths) { c->passwd, c->group, c->subuid, c->subgid, c->login_defs });
+}
+
+/*
+ * Allocation skips every id the host uses: its accounts' uids and gids (a primary gid without a
+ * line in the group file too) and its subordinate ranges, for users, their personal groups,
+ * groups and published metaroles alike. A file that cannot be read allocates nothing.
+ */
+static void test_alloc_skips_host_ids(void **state) {
+        struct test_env *e = *state;
+        struct host_copy host;
+        host_copy(e, &host, "local:x:10000:10003::/home/local:/bin/sh\n", "localg:x:10001:\n",
+                  "local:10002:3\n", "local:10005:2\n", "");
+        struct roles_store *s = writer(e);
+        roles_store_set_host_accounts(s, &host.h);
+
+        struct roles_user alice = add_user(s, "alice");
+        assert_int_equal(alice.uid, 10001);             /* 10000: local's uid */
+        assert_int_equal(alice.gid, 10000);             /* not 10001: localg's gid */
+        struct roles_user bob = add_user(s, "bob");
+        assert_int_equal(bob.uid, 10005);               /* 10002-10004: local's subordinate uids */
+        assert_int_equal(bob.gid, 10002);               /* not 10005: a subordinate gid; 10001 localg's */
+        assert_int_equal(add_group(s, "devs", ROLES_ID_INVALID).gid, 10004);    /* 10003: local's primary gid */
+        assert_int_equal(add_group(s, "ops", ROLES_ID_INVALID).gid, 10007);     /* 10005-10006: subordinate */
+        struct roles_metarole web = add_metarole(s, "web");
+        assert_ok(s, roles_metarole_publish(s, &web, ROLES_ID_INVALID));
+        assert_int_equal(web.gid, 10008);
+
+        /* /etc/subuid unreadable: nothing is allocated, and the reason names it. */
+        assert_int_equal(unlink(host.subuid), 0);
+        assert_int_equal(mkdir(host.subuid, 0755), 0);
+        struct roles_user carol = new_user("carol");
+        assert_true(roles_user_add(s, &carol) < 0);
+        assert_non_null(strstr(roles_store_error(s), host.subuid));
+        assert_int_equal(roles_user_by_name(s, "carol", &carol), -ENOENT);
+        assert_int_equal(rmdir(host.subuid), 0);
+        carol = add_user(s, "carol");                   /* once nothing stands in the way */
+        assert_int_equal(carol.uid, 10006);
+        test_commit(s);
+        host_accounts_done(&host.h);
+}
+
 static void test_metarole_perms(void **state) {
         struct test_env *e = *state;
         struct roles_store *s = writer(e);
@@ -1876,13 +1947,6 @@ static void test_backup(void **state) {
 
 /* ---- faults: the store's side of tests/test_faults.sh -------------------------------------------- */
 
-static void write_file(const char *path, const char *data, size_t len) {
-        int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
-        assert_true(fd >= 0);
-        assert_int_equal(write(fd, data, len), (ssize_t) len);
-        close(fd);
-}
-
 /* Opening with flags fails with want, and the file is left as it was. */
 static void assert_refused_unchanged(struct test_env *e, const char *path, unsigned flags, int want, const char *needle) {
         char err[512] = "";
@@ -2113,6 +2177,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_metarole_add_delete, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_metarole_cycles, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_metarole_publish, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_alloc_skips_host_ids, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_metarole_perms, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_roles, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_role_assign_until, test_setup, test_teardown),

@@ -25,6 +25,7 @@ void test_env_setup(struct test_env *e) {
         snprintf(e->cfg.public_db, sizeof(e->cfg.public_db), "%s/roles.db", e->dir);
         snprintf(e->cfg.secrets_db, sizeof(e->cfg.secrets_db), "%s/secrets.db", e->dir);
         snprintf(e->cfg.state_db, sizeof(e->cfg.state_db), "%s/state.db", e->dir);
+        host_accounts_init(&e->host, &(struct host_paths) { NULL });
         e->cfg.argon2_t_cost = 1;
         e->cfg.argon2_m_cost_kib = 1024;
         e->cfg.argon2_parallelism = 1;
@@ -41,6 +42,7 @@ void test_env_teardown(struct test_env *e) {
         if (e->dir[0])
                 nftw(e->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
         e->dir[0] = '\0';
+        host_accounts_done(&e->host);
 }
 
 static struct roles_store *open_or_fail(struct test_env *e, unsigned flags) {
@@ -49,6 +51,7 @@ static struct roles_store *open_or_fail(struct test_env *e, unsigned flags) {
         int r = roles_store_open(&e->cfg, flags, &s, err, sizeof(err));
         if (r < 0)
                 fail_msg("roles_store_open(%#x): %s", flags, err);
+        roles_store_set_host_accounts(s, &e->host);
         return s;
 }
 

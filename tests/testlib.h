@@ -5,14 +5,19 @@
 #include <limits.h>
 
 #include "config.h"
+#include "host_accounts.h"
 #include "store.h"
 
 struct test_env {
         char dir[PATH_MAX - 64];   /* room for the file names below */
         struct roles_config cfg;
+        struct host_accounts host;      /* what the stores opened here take as the host's: nothing */
 };
 
-/* mkdtemp under $TMPDIR or /tmp (mode 0755), a config pointing there, cheap argon2 parameters. */
+/* mkdtemp under $TMPDIR or /tmp (mode 0755), a config pointing there, cheap argon2 parameters.
+ * The stores test_writer and test_reader open see a host without accounts or other ids (not the
+ * machine's /etc), so that what they allocate and what doctor says does not depend on where the
+ * tests run. */
 void test_env_setup(struct test_env *e);
 /* Remove the directory and everything in it. */
 void test_env_teardown(struct test_env *e);
