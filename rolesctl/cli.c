@@ -123,13 +123,25 @@ int cli_check_local_name(struct cli *c, const char *name, bool group) {
 
 int cli_check_local_id(struct cli *c, uint32_t id, bool group) {
         const struct host_accounts *h;
+        /* An id outside the configured range is a bad value, which the store says first. */
+        if (id < (group ? c->cfg.gid_min : c->cfg.uid_min) || id > (group ? c->cfg.gid_max : c->cfg.uid_max))
+                return EXIT_OK;
         int r = cli_host(c, &h);
         if (r != EXIT_OK)
                 return r;
         if (group ? host_accounts_has_gid(h, id) : host_accounts_has_uid(h, id))
                 return cli_fail(EXIT_CONFLICT, "%s %u belongs to a local %s on this host (%s): a roles %s with it "
                                 "would never be served", group ? "gid" : "uid", id, group ? "group" : "account",
-                                group ? HOST_GROUP_PATH : HOST_PASSWD_PATH, group ? "group" : "user");
+                                group ? h->group.path : h->passwd.path, group ? "group" : "user");
+        if (group && host_accounts_has_primary_gid(h, id))
+                return cli_fail(EXIT_CONFLICT, "gid %u is the primary gid of a local account on this host (%s): a "
+                                "roles group with it would share that account's files", id, h->passwd.path);
+        /* Not an account, but the host hands it out: the owner's containers map their ids there. */
+        const struct host_id_range *sub = host_accounts_subid_range(h, id, group);
+        if (sub)
+                return cli_fail(EXIT_CONFLICT, "%s %u is in the subordinate range %u-%u of %s: a roles %s with it "
+                                "would share ids with containers", group ? "gid" : "uid", id, sub->first, sub->last,
+                                group ? h->subgid.path : h->subuid.path, group ? "group" : "user");
         return EXIT_OK;
 }
 

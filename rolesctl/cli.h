@@ -49,7 +49,8 @@ int cli_host(struct cli *c, const struct host_accounts **ret);
  */
 int cli_check_local_name(struct cli *c, const char *name, bool group);
 
-/* Refuse a uid (gid) that the host's own files hold. EXIT_OK or the exit code, printed. */
+/* Refuse a uid (gid) of the configured range that the host's own files hold, or one in a
+ * subordinate range of /etc/subuid (/etc/subgid). EXIT_OK or the exit code, printed. */
 int cli_check_local_id(struct cli *c, uint32_t id, bool group);
 
 /* Print "rolesctl: <message>" for a store error or a formatted message, return an exit code. */

@@ -20,7 +20,8 @@ static int group_add(struct cli *c, int argc, char **argv) {
                 return cli_fail(EXIT_USAGE, "invalid gid '%.32s'", args_opt(&a, 0));
         if (args_opt(&a, 1) && roles_strcpy(g.description, sizeof(g.description), args_opt(&a, 1)) < 0)
                 return cli_fail(EXIT_USAGE, "description longer than %d bytes", ROLES_TEXT_MAX);
-        if ((r = cli_check_local_name(c, g.name, true)) != EXIT_OK || (r = cli_store(c, ROLES_STORE_WRITE, &s)) != EXIT_OK)
+        if ((args_opt(&a, 0) && (r = cli_check_local_id(c, g.gid, true)) != EXIT_OK) ||
+            (r = cli_check_local_name(c, g.name, true)) != EXIT_OK || (r = cli_store(c, ROLES_STORE_WRITE, &s)) != EXIT_OK)
                 return r;
         r = roles_group_add(s, &g);
         return r < 0 ? cli_fail_store(c, r) : EXIT_OK;

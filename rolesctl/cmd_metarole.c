@@ -148,7 +148,8 @@ static int metarole_publish(struct cli *c, int argc, char **argv) {
                 return EXIT_USAGE;
         if (args_opt(&a, 0) && roles_parse_id(args_opt(&a, 0), &gid) < 0)
                 return cli_fail(EXIT_USAGE, "invalid gid '%.32s'", args_opt(&a, 0));
-        if ((r = cli_check_local_name(c, a.pos[0], true)) != EXIT_OK ||
+        if ((args_opt(&a, 0) && (r = cli_check_local_id(c, gid, true)) != EXIT_OK) ||
+            (r = cli_check_local_name(c, a.pos[0], true)) != EXIT_OK ||
             (r = cli_store(c, ROLES_STORE_WRITE, &s)) != EXIT_OK || (r = find(c, s, a.pos[0], &m)) != EXIT_OK)
                 return r;
         r = roles_metarole_publish(s, &m, gid);

@@ -56,6 +56,8 @@ static int apply_fields(struct cli *c, struct roles_store *s, const struct args 
         }
         if ((v = args_opt(a, O_GID)) && roles_parse_id(v, &u->gid) < 0)
                 return cli_fail(EXIT_USAGE, "invalid gid '%.32s'", v);
+        if (v && (r = cli_check_local_id(c, u->gid, true)) != EXIT_OK)
+                return r;
         if ((v = args_opt(a, O_FULL_NAME)) && roles_strcpy(u->gecos, sizeof(u->gecos), v) < 0)
                 return cli_fail(EXIT_USAGE, "full name longer than %d bytes", ROLES_TEXT_MAX);
         if ((v = args_opt(a, O_HOME)) && roles_strcpy(u->home, sizeof(u->home), v) < 0)
@@ -124,7 +126,8 @@ static int user_add(struct cli *c, int argc, char **argv) {
         memcpy(u.name, a.pos[0], strlen(a.pos[0]) + 1);
         if (args_opt(&a, O_UID) && roles_parse_id(args_opt(&a, O_UID), &u.uid) < 0)
                 return cli_fail(EXIT_USAGE, "invalid uid '%.32s'", args_opt(&a, O_UID));
-        if ((r = cli_check_local_name(c, u.name, false)) != EXIT_OK ||
+        if ((args_opt(&a, O_UID) && (r = cli_check_local_id(c, u.uid, false)) != EXIT_OK) ||
+            (r = cli_check_local_name(c, u.name, false)) != EXIT_OK ||
             (!args_opt(&a, O_GROUP) && !args_opt(&a, O_GID) && (r = cli_check_local_name(c, u.name, true)) != EXIT_OK))
                 return r;
         /* The password is read before the writer lock is taken: never hold it across a prompt. */

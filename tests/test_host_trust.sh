@@ -8,7 +8,7 @@
 # setuid su and pamtester: none of the colliding roles users and groups is served, logged in or
 # lent to anyone, and `rolesctl doctor` names each collision. The accounts that collide with
 # nothing keep working (positive controls). Last, new ids skip every uid and gid the host uses,
-# its accounts' and its subordinate ranges'.
+# its accounts' and its subordinate ranges', and rolesctl refuses them as --uid or --gid.
 #
 #   test_host_trust.sh ROLESCTL PAM_MODULE NSS_LIB_DIR
 set -u
@@ -126,15 +126,38 @@ printf 'y:x:27:\n' >>"$S/import-group"
 sed -i '/^ops:x:999:/d' /etc/group
 eq "ops comes back once the local group is gone" "$(getent group ops | cut -d: -f3)" 20510
 
-# ---- ids the host uses are never handed out -----------------------------------------------------------------
+# ---- ids the host uses are never handed out, nor taken with --uid or --gid ---------------------------------
 # The next uid and gid would be 20031: a local user takes that uid (and gid), a subordinate range
 # the uids after it, another the next gids after the highest roles gid (20530, admin's).
 echo 'localnext:x:20031:20031::/nonexistent:/usr/sbin/nologin' >>/etc/passwd
+echo 'localg:x:20600:' >>/etc/group
 printf 'someone:20032:10\n' >/etc/subuid
 printf 'someone:20531:5\n' >/etc/subgid
 "$R" user add newbie >"$S/out" 2>&1 || bad "user add newbie: $(cat "$S/out")"
 eq "user add skips a local uid and a subordinate range" "$(getent passwd newbie | cut -d: -f3-4)" "20042:20042"
 "$R" group add newg >"$S/out" 2>&1 || bad "group add newg: $(cat "$S/out")"
 eq "group add skips a subordinate gid range" "$(getent group newg | cut -d: -f3)" 20536
+"$R" metarole add m2 >/dev/null || die "metarole add m2"
+sum=$(sha256sum /var/lib/roles/*.db)
+# refused ID_WHAT WANT_IN_STDERR COMMAND...: exit 4, one line naming why.
+refused() {
+        local what=$1 want=$2
+        shift 2
+        "$@" >"$S/out" 2>&1
+        eq "$what: exit" "$?" 4
+        [ "$(wc -l <"$S/out")" = 1 ] && grep -qF -- "$want" "$S/out" && ok || bad "$what: $(cat "$S/out")"
+}
+refused "--uid of a local user" "uid 20031 belongs to a local account" "$R" user add clash --uid 20031
+refused "--uid in a subordinate range" "uid 20035 is in the subordinate range 20032-20041 of /etc/subuid" \
+        "$R" user add clash --uid 20035
+refused "group add --gid of a local group" "gid 20600 belongs to a local group" "$R" group add clash --gid 20600
+refused "group add --gid of a local user's primary gid" "gid 20031 is the primary gid of a local account" \
+        "$R" group add clash --gid 20031
+refused "metarole publish --gid in a subordinate range" "of /etc/subgid" "$R" metarole publish m2 --gid 20533
+refused "user add --gid of a local group" "gid 20600 belongs to a local group" "$R" user add clash --gid 20600
+refused "user mod --gid in a subordinate range" "of /etc/subgid" "$R" user mod carol --gid 20532
+refused "batch: --uid of a local user" "batch line 2: uid 20031 belongs to a local account" \
+        "$R" batch <<<$'group add fine\nuser add clash --uid 20031'
+eq "the refusals changed nothing" "$(sha256sum /var/lib/roles/*.db)" "$sum"
 
 ns_finish
