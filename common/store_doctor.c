@@ -206,42 +206,32 @@ static void clash_words(bool name, bool id, bool gid, char *buf, size_t size) {
  * written on another host, restored from a backup, or /etc changed since. NSS and logins ignore
  * them; only an administrator can say which one should give way. Named here, not changed.
  */
-static int find_host_clashes(struct doctor *d) {
+static int find_host_clashes(struct doctor *d, const struct host_accounts *host) {
         struct roles_store *s = d->s;
-        struct host_accounts host;
         char what[64];
         int r;
 
-        host_accounts_init(&host, &HOST_PATHS_ACCOUNTS);
-        if ((r = host_accounts_refresh(&host)) < 0) {
-                r = store_fail(s, r, "cannot read %s and %s: %s", HOST_PASSWD_PATH, HOST_GROUP_PATH, strerror(-r));
-                goto out;
-        }
         sqlite3_stmt *st = store_stmt(s, s->pub, "SELECT " USER_COLUMNS " FROM users ORDER BY uid");
-        if (!st) {
-                r = -EIO;
-                goto out;
-        }
+        if (!st)
+                return -EIO;
         while ((r = store_step_row(s, st)) > 0) {
                 struct roles_user u;
                 if (store_read_user(s, st, &u) < 0)
                         continue;       /* named by find_invalid_rows */
-                if (!host_accounts_user_clashes(&host, u.name, strlen(u.name), u.uid, u.gid))
+                if (!host_accounts_user_clashes(host, u.name, strlen(u.name), u.uid, u.gid))
                         continue;
-                clash_words(host_accounts_has_user(&host, u.name), host_accounts_has_uid(&host, u.uid),
-                            host_accounts_has_gid(&host, u.gid), what, sizeof(what));
+                clash_words(host_accounts_has_user(host, u.name), host_accounts_has_uid(host, u.uid),
+                            host_accounts_has_gid(host, u.gid), what, sizeof(what));
                 finding(d, "user %s (uid %u, gid %u): the host's own accounts hold its %s: NSS and logins ignore "
                         "it; rename or remove one of them", u.name, u.uid, u.gid, what);
         }
         sqlite3_reset(st);
         if (r < 0)
-                goto out;
+                return r;
         st = store_stmt(s, s->pub, "SELECT 'group', name, gid FROM groups UNION ALL "
                                    "SELECT 'metarole', code, gid FROM metaroles WHERE gid IS NOT NULL ORDER BY 3");
-        if (!st) {
-                r = -EIO;
-                goto out;
-        }
+        if (!st)
+                return -EIO;
         while ((r = store_step_row(s, st)) > 0) {
                 const char *kind = (const char *) sqlite3_column_text(st, 0);
                 const char *name = (const char *) sqlite3_column_text(st, 1);
@@ -249,17 +239,55 @@ static int find_host_clashes(struct doctor *d) {
                 /* Rows readers refuse anyway are named by find_invalid_rows. */
                 if (!kind || !name || !roles_name_valid(name) || gid < s->cfg.gid_min || gid > s->cfg.gid_max)
                         continue;
-                if (!host_accounts_group_clashes(&host, name, strlen(name), (uint32_t) gid))
+                if (!host_accounts_group_clashes(host, name, strlen(name), (uint32_t) gid))
                         continue;
-                clash_words(host_accounts_has_group(&host, name), host_accounts_has_gid(&host, (uint32_t) gid), false,
+                clash_words(host_accounts_has_group(host, name), host_accounts_has_gid(host, (uint32_t) gid), false,
                             what, sizeof(what));
                 finding(d, "%s %s (gid %lld): the host's own groups hold its %s: NSS and logins ignore it; rename "
                         "or remove one of them", kind, name, (long long) gid, what);
         }
         sqlite3_reset(st);
-out:
-        host_accounts_done(&host);
         return r < 0 ? r : 0;
+}
+
+/*
+ * The configured uid (group: gid) range against the ids the host hands out itself: useradd's
+ * (login.defs) and the subordinate ranges. Allocation skips every id already in use, but useradd
+ * and usermod --add-subuids know nothing of roles: the next local account or container could
+ * take an id a roles user has. Named here; only an administrator can move a range.
+ */
+static void check_range(struct doctor *d, const struct host_accounts *host, bool group) {
+        const char *id = group ? "gid" : "uid";
+        uint32_t min = group ? d->s->cfg.gid_min : d->s->cfg.uid_min, max = group ? d->s->cfg.gid_max : d->s->cfg.uid_max;
+        struct host_id_range login;
+        if (host_accounts_login_range(host, group, &login) && login.first <= max && login.last >= min)
+                finding(d, "the configured %s range %u-%u overlaps login.defs' %s (%u-%u): useradd hands out the "
+                        "same %ss; move %s_min and %s_max out of it", id, min, max, login.owner, login.first,
+                        login.last, id, id, id);
+
+        size_t n, overlaps = 0;
+        const struct host_id_range *ranges = host_accounts_subid_ranges(host, group, &n), *first = NULL;
+        for (size_t i = 0; i < n; i++)
+                if (ranges[i].first <= max && ranges[i].last >= min) {
+                        first = first ? first : &ranges[i];
+                        overlaps++;
+                }
+        if (first)
+                finding(d, "the configured %s range %u-%u overlaps %zu subordinate range%s of %s (the first %u-%u): "
+                        "their owners' containers use those %ss; move %s_min and %s_max out of them", id, min, max,
+                        overlaps, overlaps == 1 ? "" : "s", group ? host->subgid.path : host->subuid.path,
+                        first->first, first->last, id, id, id);
+}
+
+/* What the host's own accounts and ids say against roles.db and the configuration. */
+static int check_host(struct doctor *d) {
+        const struct host_accounts *host;
+        int r = store_host(d->s, &host);
+        if (r < 0)
+                return r;
+        check_range(d, host, false);
+        check_range(d, host, true);
+        return find_host_clashes(d, host);
 }
 
 int roles_store_doctor(struct roles_store *s, roles_report_fn report, void *userdata) {
@@ -283,7 +311,7 @@ int roles_store_doctor(struct roles_store *s, roles_report_fn report, void *user
                 return r;
         report_swept_stages(&d);
         if ((r = find_missing_secrets(&d)) < 0 || (r = remove_orphans(&d)) < 0 || (r = find_invalid_rows(&d)) < 0 ||
-            (r = find_host_clashes(&d)) < 0)
+            (r = check_host(&d)) < 0)
                 return r;
         /* roles.db edited by hand (not through rolesctl) leaves the derived tables stale: rebuild
          * them, and publish only if that changed anything. */

@@ -126,7 +126,9 @@ ns_overlay() {
 }
 
 # ns_configure [EXTRA_CONF_LINES]: passwd/group/shadow from files then roles; /etc/roles.conf
-# with the cheapest argon2 parameters (and the extra lines); no roles databases yet.
+# with the cheapest argon2 parameters (and the extra lines); useradd's range in login.defs (the
+# last line of a key wins) moved below the ids the scripts use, as doctor would ask; no roles
+# databases yet.
 ns_configure() {
         sed -i -E '/^(passwd|group|shadow|gshadow):/d' /etc/nsswitch.conf
         cat >>/etc/nsswitch.conf <<'NSS'
@@ -137,6 +139,7 @@ gshadow:        files
 NSS
         printf 'argon2_t_cost = 1\nargon2_m_cost_kib = 1024\nargon2_parallelism = 1\n%s' "${1:-}" >/etc/roles.conf
         chmod 0644 /etc/roles.conf
+        printf 'UID_MAX 9999\nGID_MAX 9999\n' >>/etc/login.defs
         rm -rf /var/lib/roles
 }
 

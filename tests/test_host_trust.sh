@@ -8,7 +8,8 @@
 # setuid su and pamtester: none of the colliding roles users and groups is served, logged in or
 # lent to anyone, and `rolesctl doctor` names each collision. The accounts that collide with
 # nothing keep working (positive controls). Last, new ids skip every uid and gid the host uses,
-# its accounts' and its subordinate ranges', and rolesctl refuses them as --uid or --gid.
+# its accounts' and its subordinate ranges', rolesctl refuses them as --uid or --gid, and doctor
+# warns when the configured ranges overlap useradd's (login.defs) or a subordinate range.
 #
 #   test_host_trust.sh ROLESCTL PAM_MODULE NSS_LIB_DIR
 set -u
@@ -159,5 +160,19 @@ refused "user mod --gid in a subordinate range" "of /etc/subgid" "$R" user mod c
 refused "batch: --uid of a local user" "batch line 2: uid 20031 belongs to a local account" \
         "$R" batch <<<$'group add fine\nuser add clash --uid 20031'
 eq "the refusals changed nothing" "$(sha256sum /var/lib/roles/*.db)" "$sum"
+
+# ---- doctor: the configured ranges against useradd's and the subordinate ranges ----------------------------
+rm /etc/subuid /etc/subgid
+out=$("$R" doctor 2>&1)
+grep -q "configured" <<<"$out" && bad "doctor warns of ranges clear of login.defs' (ns_configure): $out" || ok
+echo 'UID_MAX 60000' >>/etc/login.defs
+out=$("$R" doctor 2>&1)
+grep -qF "the configured uid range 10000-59999 overlaps login.defs' UID_MIN..UID_MAX (1000-60000)" <<<"$out" && ok ||
+        bad "doctor does not warn of login.defs' uid range: $out"
+grep -q "gid range" <<<"$out" && bad "doctor warns of the gid range (GID_MAX is 9999): $out" || ok
+printf 'someone:59000:65536\n' >/etc/subgid
+out=$("$R" doctor 2>&1)
+grep -qF "the configured gid range 10000-59999 overlaps 1 subordinate range of /etc/subgid (the first 59000-124535)" <<<"$out" &&
+        ok || bad "doctor does not warn of a subordinate gid range: $out"
 
 ns_finish

@@ -2151,12 +2151,40 @@ static void test_many_fork_safe_snapshots(void **state) {
         for (size_t i = 0; i < N; i++)
                 roles_store_close(stores[i]);
         assert_int_equal(fds_on(path), 0);
+/* doctor warns when a configured range overlaps useradd's (login.defs) or subordinate ranges:
+ * one line each, whatever the number of ranges; ranges clear of them are not named. */
+static void test_doctor_warns_range_overlap(void **state) {
+        struct test_env *e = *state;
+        char lines[4096] = "";
+        struct host_copy host;
+        host_copy(e, &host, "", "", "a:59000:2000\nb:50000:100\n#c:1:1\n", "c:100000:65536\n",
+                  "UID_MIN 1000\nUID_MAX 60000\nGID_MIN 1000\nGID_MAX 9999\n");
+        struct roles_store *s = writer(e);
+        roles_store_set_host_accounts(s, &host.h);
+        assert_int_equal(roles_store_doctor(s, collect_lines, lines), 2);
+        roles_store_close(s);
+        if (!strstr(lines, "the configured uid range 10000-59999 overlaps login.defs' UID_MIN..UID_MAX (1000-60000)") ||
+            !strstr(lines, "the configured uid range 10000-59999 overlaps 2 subordinate ranges of ") ||
+            !strstr(lines, "host-subuid (the first 50000-50099)") || strstr(lines, "gid"))
+                fail_msg("doctor said: %s", lines);
+
+        /* login.defs missing: shadow's defaults (1000-60000) are what useradd hands out. */
+        assert_int_equal(unlink(host.login_defs), 0);
+        lines[0] = '\0';
+        s = writer(e);
+        roles_store_set_host_accounts(s, &host.h);
+        assert_int_equal(roles_store_doctor(s, collect_lines, lines), 3);
+        roles_store_close(s);
+        if (!strstr(lines, "the configured gid range 10000-59999 overlaps login.defs' GID_MIN..GID_MAX (1000-60000)"))
+                fail_msg("doctor said: %s", lines);
+        host_accounts_done(&host.h);
 }
 
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_init_creates_files, test_setup_empty, test_teardown),
                 cmocka_unit_test_setup_teardown(test_doctor_names_invalid_rows, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_doctor_warns_range_overlap, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_init_keeps_data, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_secrets_v1_migrated, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_open_missing, test_setup_empty, test_teardown),
