@@ -56,10 +56,13 @@ void roles_config_defaults(struct roles_config *cfg) {
                 .public_db = "/var/lib/roles/roles.db",
                 .secrets_db = "/var/lib/roles/secrets.db",
                 .state_db = "/var/lib/roles/state.db",
-                .uid_min = 10000,
-                .uid_max = 59999,
-                .gid_min = 10000,
-                .gid_max = 59999,
+                /* Above systemd's container range, below its foreign range and 2^31: clear of
+                 * login.defs' UID_MIN..UID_MAX, the subordinate ranges and every range systemd
+                 * reserves (README, /etc/roles.conf). */
+                .uid_min = 1879048192,
+                .uid_max = 2147352575,
+                .gid_min = 1879048192,
+                .gid_max = 2147352575,
                 .home_base = "/home",
                 .default_shell = "/bin/bash",
                 .argon2_t_cost = 3,

@@ -70,6 +70,7 @@ rolesctl audit | tail -n 5
 
 echo
 echo "# The same accounts through glibc: nsswitch.conf (in this namespace only) says 'files roles'."
+echo "# Their ids come from the default range 1879048192-2147352575, clear of useradd's and containers'."
 sed -i 's/^\(passwd\|group\|shadow\):.*/\1: files roles/' /etc/nsswitch.conf
 export LD_LIBRARY_PATH="$build/nss_roles"
 run grep -E '^(passwd|group|shadow):' /etc/nsswitch.conf

@@ -125,9 +125,12 @@ ns_overlay() {
         fi
 }
 
+# The ids the scripts use, not the default range: lines for every roles.conf they write.
+ns_conf_ids=$'uid_min = 10000\nuid_max = 59999\ngid_min = 10000\ngid_max = 59999\n'
+
 # ns_configure [EXTRA_CONF_LINES]: passwd/group/shadow from files then roles; /etc/roles.conf
-# with the cheapest argon2 parameters (and the extra lines); useradd's range in login.defs (the
-# last line of a key wins) moved below the ids the scripts use, as doctor would ask; no roles
+# with those ids, the cheapest argon2 parameters (and the extra lines); useradd's range in
+# login.defs (the last line of a key wins) moved below those ids, as doctor would ask; no roles
 # databases yet.
 ns_configure() {
         sed -i -E '/^(passwd|group|shadow|gshadow):/d' /etc/nsswitch.conf
@@ -137,7 +140,8 @@ group:          files roles
 shadow:         files roles
 gshadow:        files
 NSS
-        printf 'argon2_t_cost = 1\nargon2_m_cost_kib = 1024\nargon2_parallelism = 1\n%s' "${1:-}" >/etc/roles.conf
+        printf '%sargon2_t_cost = 1\nargon2_m_cost_kib = 1024\nargon2_parallelism = 1\n%s' "$ns_conf_ids" "${1:-}" \
+                >/etc/roles.conf
         chmod 0644 /etc/roles.conf
         printf 'UID_MAX 9999\nGID_MAX 9999\n' >>/etc/login.defs
         rm -rf /var/lib/roles

@@ -499,7 +499,7 @@ static void write_configuration(void) {
         char text[4 * PATH_MAX];
         snprintf(conf_path, sizeof(conf_path), "%s/roles.conf", env.dir);
         int n = snprintf(text, sizeof(text),
-                 "public_db = %s\nsecrets_db = %s\nstate_db = %s\n"
+                 "public_db = %s\nsecrets_db = %s\nstate_db = %s\n" TEST_CONF_ID_RANGES
                  "argon2_t_cost = 1\nargon2_m_cost_kib = 1024\nargon2_parallelism = 1\n",
                  env.cfg.public_db, env.cfg.secrets_db, env.cfg.state_db);
         assert_true(n > 0 && (size_t) n < sizeof(text));

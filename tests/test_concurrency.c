@@ -351,6 +351,7 @@ static void write_file(const char *path, const char *fmt, ...) {
 static void write_conf(const char *path, unsigned deny) {
         write_file(path,
                    "public_db = %s\nsecrets_db = %s/secrets.db\nstate_db = %s\n"
+                   "uid_min = 10000\nuid_max = 59999\ngid_min = 10000\ngid_max = 59999\n"
                    "argon2_t_cost = 1\nargon2_m_cost_kib = 8\nargon2_parallelism = 1\n"
                    "deny = %u\nunlock_time = 600\n",
                    fx.public_db, fx.dir, fx.state_db, deny);

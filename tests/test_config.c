@@ -55,10 +55,10 @@ static void test_defaults(void **state) {
         assert_string_equal(cfg.public_db, "/var/lib/roles/roles.db");
         assert_string_equal(cfg.secrets_db, "/var/lib/roles/secrets.db");
         assert_string_equal(cfg.state_db, "/var/lib/roles/state.db");
-        assert_int_equal(cfg.uid_min, 10000);
-        assert_int_equal(cfg.uid_max, 59999);
-        assert_int_equal(cfg.gid_min, 10000);
-        assert_int_equal(cfg.gid_max, 59999);
+        assert_int_equal(cfg.uid_min, 1879048192);
+        assert_int_equal(cfg.uid_max, 2147352575);
+        assert_int_equal(cfg.gid_min, 1879048192);
+        assert_int_equal(cfg.gid_max, 2147352575);
         assert_string_equal(cfg.home_base, "/home");
         assert_string_equal(cfg.default_shell, "/bin/bash");
         assert_int_equal(cfg.argon2_t_cost, 3);
@@ -81,10 +81,10 @@ static void test_defaults_text(void **state) {
                 "public_db          = /var/lib/roles/roles.db\n"
                 "secrets_db         = /var/lib/roles/secrets.db\n"
                 "state_db           = /var/lib/roles/state.db\n"
-                "uid_min            = 10000\n"
-                "uid_max            = 59999\n"
-                "gid_min            = 10000\n"
-                "gid_max            = 59999\n"
+                "uid_min            = 1879048192   # 0x70000000: above systemd's container range\n"
+                "uid_max            = 2147352575   # 0x7ffdffff: below its foreign range and 2^31\n"
+                "gid_min            = 1879048192\n"
+                "gid_max            = 2147352575\n"
                 "home_base          = /home        # home = home_base/NAME unless given\n"
                 "default_shell      = /bin/bash\n"
                 "argon2_t_cost      = 3            # RFC 9106 second option\n"
@@ -340,10 +340,10 @@ static void test_errors_name_the_line(void **state) {
                 { "default_shell = /bin/a:b\n", 1, "default_shell" },
                 { "default_shell = bash\n", 1, "default_shell" },
                 { "deny = 1\n\n\nuid_max = 5000\n", 4, "uid_min" },     /* uid_min > uid_max */
-                { "uid_min = 60000\n# x\n", 1, "uid_max" },
+                { "uid_min = 2147352576\n# x\n", 1, "uid_max" },   /* above the default uid_max */
                 { "uid_max = 20000\nuid_min = 30000\n", 2, "uid_min" },
                 { "gid_max = 9999\n", 1, "gid_min" },
-                { "deny = 2\ngid_min = 70000\n", 2, "gid_max" },
+                { "deny = 2\ngid_min = 2147352576\n", 2, "gid_max" },
         };
         (void) state;
 
@@ -409,7 +409,7 @@ static void test_load_file(void **state) {
         assert_int_equal(cfg.uid_min, 30000);
         assert_int_equal(cfg.uid_max, 30999);
         assert_string_equal(cfg.home_base, "/srv/home");
-        assert_int_equal(cfg.gid_min, 10000);
+        assert_int_equal(cfg.gid_min, 1879048192);
 
         /* An owner-only and a group-readable file are fine. */
         assert_int_equal(chmod(path, 0600), 0);

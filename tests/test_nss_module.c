@@ -251,7 +251,7 @@ static int group_setup(void **state) {
         FILE *f = fopen(conf_path, "we");
         if (!f)
                 return -1;
-        fprintf(f, "public_db = %s\nsecrets_db = %s\nstate_db = %s\n"
+        fprintf(f, "public_db = %s\nsecrets_db = %s\nstate_db = %s\n" TEST_CONF_ID_RANGES
                    "argon2_t_cost = 1\nargon2_m_cost_kib = 1024\nargon2_parallelism = 1\n",
                 env.cfg.public_db, env.cfg.secrets_db, env.cfg.state_db);
         if (fclose(f) != 0)

@@ -232,7 +232,8 @@ legchg:$SHA512:0:0:99999:7:::
 EOF
 rc import --passwd "$S/imp/passwd" --group "$S/imp/group" --shadow "$S/imp/shadow" >/dev/null || die "rolesctl import"
 
-# A second set of databases for conf=, and a stronger hashing configuration over the first set.
+# A second set of databases for conf= (the default id range), and a stronger hashing configuration
+# over the first set (its ids).
 cat >/etc/roles-alt.conf <<'CONF'
 public_db = /var/lib/roles-alt/roles.db
 secrets_db = /var/lib/roles-alt/secrets.db
@@ -241,8 +242,8 @@ argon2_t_cost = 1
 argon2_m_cost_kib = 1024
 argon2_parallelism = 1
 CONF
-cat >/etc/roles-strong.conf <<'CONF'
-argon2_t_cost = 2
+cat >/etc/roles-strong.conf <<CONF
+${ns_conf_ids}argon2_t_cost = 2
 argon2_m_cost_kib = 2048
 argon2_parallelism = 1
 CONF

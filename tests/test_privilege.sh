@@ -339,9 +339,11 @@ none "PAM after a failed auth: the process holds" "$(before)"
 A=/home/mallory
 chmod 0755 "$A"
 mkdir -p "$A/evil/db" "$A/tmp" "$A/home" "$A/lib" "$S/spy" && chmod 0777 "$S/spy" || die "mallory's directories"
-# instance_conf CONF DIR: a configuration (0644) for databases in DIR, with cheap hashing.
+# instance_conf CONF DIR: a configuration (0644) for databases in DIR, with the scripts' ids and
+# cheap hashing.
 instance_conf() {
-        printf 'public_db = %s/roles.db\nsecrets_db = %s/secrets.db\nstate_db = %s/state.db\n' "$2" "$2" "$2" >"$1"
+        printf 'public_db = %s/roles.db\nsecrets_db = %s/secrets.db\nstate_db = %s/state.db\n%s' "$2" "$2" "$2" \
+                "$ns_conf_ids" >"$1"
         printf 'argon2_t_cost = 1\nargon2_m_cost_kib = 1024\nargon2_parallelism = 1\n' >>"$1"
         chmod 0644 "$1"
 }

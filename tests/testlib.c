@@ -25,6 +25,9 @@ void test_env_setup(struct test_env *e) {
         snprintf(e->cfg.public_db, sizeof(e->cfg.public_db), "%s/roles.db", e->dir);
         snprintf(e->cfg.secrets_db, sizeof(e->cfg.secrets_db), "%s/secrets.db", e->dir);
         snprintf(e->cfg.state_db, sizeof(e->cfg.state_db), "%s/state.db", e->dir);
+        /* Not the default range: the tests were written for these ids. */
+        e->cfg.uid_min = e->cfg.gid_min = 10000;
+        e->cfg.uid_max = e->cfg.gid_max = 59999;
         host_accounts_init(&e->host, &(struct host_paths) { NULL });
         e->cfg.argon2_t_cost = 1;
         e->cfg.argon2_m_cost_kib = 1024;

@@ -14,11 +14,13 @@ struct test_env {
         struct host_accounts host;      /* what the stores opened here take as the host's: nothing */
 };
 
-/* mkdtemp under $TMPDIR or /tmp (mode 0755), a config pointing there, cheap argon2 parameters.
- * The stores test_writer and test_reader open see a host without accounts or other ids (not the
- * machine's /etc), so that what they allocate and what doctor says does not depend on where the
- * tests run. */
+/* mkdtemp under $TMPDIR or /tmp (mode 0755), a config pointing there with the ids 10000-59999
+ * the tests use, cheap argon2 parameters. The stores test_writer and test_reader open see a
+ * host without accounts or other ids (not the machine's /etc), so that what they allocate and
+ * what doctor says does not depend on where the tests run. */
 void test_env_setup(struct test_env *e);
+/* Those ids as configuration lines, for a roles.conf of a test's own. */
+#define TEST_CONF_ID_RANGES "uid_min = 10000\nuid_max = 59999\ngid_min = 10000\ngid_max = 59999\n"
 /* Remove the directory and everything in it. */
 void test_env_teardown(struct test_env *e);
 
