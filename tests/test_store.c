@@ -2151,6 +2151,8 @@ static void test_many_fork_safe_snapshots(void **state) {
         for (size_t i = 0; i < N; i++)
                 roles_store_close(stores[i]);
         assert_int_equal(fds_on(path), 0);
+}
+
 /* doctor warns when a configured range overlaps useradd's (login.defs) or subordinate ranges:
  * one line each, whatever the number of ranges; ranges clear of them are not named. */
 static void test_doctor_warns_range_overlap(void **state) {
