@@ -43,7 +43,6 @@ struct pam_roles_after_auth {
         char user[ROLES_NAME_MAX + 1];  /* its name, PAM_USER at the time */
         bool must_change_password;      /* the secrets row's, or set by a one-time code */
         int64_t activated_at;           /* the secrets row's (by a first password) */
-        bool locked;                    /* the tally's at the gate (or after the code prompt) */
 };
 
 /* One phase's view: the options, the configuration, an open store, the user. */

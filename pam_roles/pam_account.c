@@ -14,7 +14,6 @@
 
 int pam_roles_account(struct pam_roles *p) {
         struct roles_secret sec = { 0 };
-        struct roles_tally tally;
         time_t now;
         int r, status = PAM_PERM_DENIED;
 
@@ -34,16 +33,14 @@ int pam_roles_account(struct pam_roles *p) {
         if (p->after_auth.valid) {
                 sec.must_change_password = p->after_auth.must_change_password;
                 sec.activated_at = p->after_auth.activated_at;
-                tally = (struct roles_tally) { .locked_until = p->after_auth.locked ? -1 : 0 };
-        } else if ((r = roles_secret_get(p->store, p->u.uuid, &sec)) < 0 ||
-                   (r = roles_state_tally_get(p->store, p->u.uuid, now, &tally)) < 0) {
+        } else if ((r = roles_secret_get(p->store, p->u.uuid, &sec)) < 0) {
                 status = pam_roles_error(p, r, "reading the account's state");
                 goto out;
         }
-        if (tally.locked_until != 0) {
-                pam_syslog(p->pamh, LOG_NOTICE, "account %s is locked out", pam_roles_user_for_log(p));
-                goto out;
-        }
+        /* No lockout here: the failure tally guards the password and the codes, which auth
+         * checks. An account whose credential was verified another way (sshd's public key: it
+         * runs account alone) is not refused because someone guessed at its password, as
+         * pam_faillock does not refuse it. */
         if (p->opt.permission) {
                 r = pam_roles_holds_permission(p, now);
                 if (r < 0) {

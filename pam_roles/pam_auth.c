@@ -308,7 +308,6 @@ int pam_roles_authenticate(struct pam_roles *p) {
                 .valid = true,
                 .must_change_password = sec.must_change_password || by_code,
                 .activated_at = sec.activated_at,
-                .locked = false,        /* the gate found no lock (nor the check after the code) */
         };
         /* Whose findings these are: account takes them only for the same account (uuid) under the
          * same PAM_USER. Both fit (names are at most 32 bytes, uuids 36). */

@@ -679,7 +679,10 @@ echo "swchg:$SHA512:0:0:99999:7:::" >"$S/imp/shadow2"
 rc import --passwd "$S/imp/passwd2" --shadow "$S/imp/shadow2" >/dev/null || die "rolesctl import swchg"
 eq "swap: authenticated swx, account swx" "$(swap_user roles swx "$PW" swx)" "account 0"
 eq "swap: authenticated swx, account swy (judged afresh, a good account)" "$(swap_user roles swx "$PW" swy)" "account 0"
-for u in swlock swact swchg swdis; do
+# (A locked account passes account: the tally guards the password, which auth checks.)
+eq "swap: authenticated swx, account swlock (locked: account does not judge the tally)" \
+        "$(swap_user roles swx "$PW" swlock)" "account 0"
+for u in swact swchg swdis; do
         out=$(swap_user roles swx "$PW" "$u")
         [[ $out == "account "* && $out != "account 0" ]] && ok || bad "swap: authenticated swx, account $u: <<$out>>, want a refusal"
 done

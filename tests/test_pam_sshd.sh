@@ -162,7 +162,8 @@ cat >/etc/ssh/sshd_config <<'CFG'
 UsePAM yes
 PasswordAuthentication yes
 KbdInteractiveAuthentication yes
-PubkeyAuthentication no
+PubkeyAuthentication yes
+AuthorizedKeysFile /etc/ssh/roles-keys/%u
 PermitRootLogin no
 PrintMotd no
 PrintLastLog no
@@ -171,6 +172,9 @@ LogLevel VERBOSE
 LoginGraceTime 30
 MaxStartups 50
 CFG
+# lena's public key, where sshd's StrictModes accepts it (root's directory and file).
+mkdir -p /etc/ssh/roles-keys && ssh-keygen -q -t ed25519 -N '' -f "$S/lena_key" && cp "$S/lena_key.pub" /etc/ssh/roles-keys/lena &&
+        chmod 0644 /etc/ssh/roles-keys/lena || die "lena's key"
 # OpenSSH 9.8 and later penalize a source address that fails to log in: not for this test.
 env "${sanenv[@]}" /usr/sbin/sshd -t -o PerSourcePenalties=no 2>/dev/null && echo 'PerSourcePenalties no' >>/etc/ssh/sshd_config
 [ -n "$asan_rt" ] && echo "SetEnv ${sanenv[*]}" >>/etc/ssh/sshd_config
@@ -406,6 +410,13 @@ v=$(field lena 'j["state"]["locked_until"] is not None')
 [ "$v" = True ] && ok || bad "lena: not locked after 5 wrong passwords ($v)"
 denied "lockout: the right password while locked (lena)" lena "$(pw lena)" "$(pw_failed lena)" \
         'pam_roles.*authentication failure for lena: locked out'
+# A public-key login runs account alone: the tally guards the password, not the account, so
+# guessing lena's password does not lock her key out (as with pam_faillock).
+OUT=$(timeout 20 ssh -F /dev/null -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes \
+        -o PasswordAuthentication=no -o KbdInteractiveAuthentication=no -o IdentitiesOnly=yes -i "$S/lena_key" \
+        -o LogLevel=ERROR -p "$PORT" lena@127.0.0.1 id 2>&1 </dev/null)
+eq "lockout: lena's public key still logs in while her password is locked" "$OUT" \
+        "uid=10109(lena) gid=10109(lena) groups=10109(lena)"
 "$R" user unlock lena >/dev/null || bad "rolesctl user unlock lena"
 allowed "lockout: after rolesctl user unlock (lena)" lena "uid=10109(lena) gid=10109(lena) groups=10109(lena)"
 
