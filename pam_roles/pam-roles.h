@@ -75,6 +75,11 @@ void pam_roles_end(struct pam_roles *p, bool keep_store);
 /* Does the user hold permission= (p->permission) now? 1 yes, 0 no (logged), -errno. */
 int pam_roles_holds_permission(struct pam_roles *p, time_t now);
 
+/* Note that this transaction's auth let the account in with a one-time code (0 or -ENOMEM);
+ * did it, for this account? */
+int pam_roles_note_code_login(struct pam_roles *p);
+bool pam_roles_came_in_with_code(struct pam_roles *p);
+
 /* PAM_USER as it may appear in a log line: names that are not valid are not repeated. */
 const char *pam_roles_user_for_log(const struct pam_roles *p);
 

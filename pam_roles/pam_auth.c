@@ -313,6 +313,10 @@ int pam_roles_authenticate(struct pam_roles *p) {
          * same PAM_USER. Both fit (names are at most 32 bytes, uuids 36). */
         memcpy(p->after_auth.uuid, p->u.uuid, sizeof(p->after_auth.uuid));
         memcpy(p->after_auth.user, p->u.name, sizeof(p->after_auth.user));
+        if (by_code && pam_roles_note_code_login(p) < 0) {
+                status = PAM_BUF_ERR;
+                goto out;
+        }
         if (p->opt.debug)
                 pam_syslog(p->pamh, LOG_DEBUG, "authenticated %s%s", pam_roles_user_for_log(p), by_code ? " with a one-time code" : "");
 out:

@@ -306,6 +306,33 @@ int pam_roles_holds_permission(struct pam_roles *p, time_t now) {
         return r;
 }
 
+/*
+ * A login with a one-time code, noted with the PAM handle for the password phase of the same
+ * transaction: that account has no current password to give (activation) or has forgotten it
+ * (reset), and the code stood in for it. Nothing else lets passwd skip the current password.
+ */
+#define CODE_LOGIN_DATA "pam_roles_code_login"
+
+static void free_data(pam_handle_t *pamh, void *data, int error_status) {
+        (void) pamh, (void) error_status;
+        free(data);
+}
+
+int pam_roles_note_code_login(struct pam_roles *p) {
+        char *uuid = strdup(p->u.uuid);
+        if (!uuid || pam_set_data(p->pamh, CODE_LOGIN_DATA, uuid, free_data) != PAM_SUCCESS) {
+                free(uuid);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+bool pam_roles_came_in_with_code(struct pam_roles *p) {
+        const void *data = NULL;
+        return p->known && pam_get_data(p->pamh, CODE_LOGIN_DATA, &data) == PAM_SUCCESS && data &&
+               strcmp(data, p->u.uuid) == 0;
+}
+
 const char *pam_roles_user_for_log(const struct pam_roles *p) {
         /* A user name typed at a login prompt can be anything, a password included. */
         return p->user && roles_name_valid(p->user) ? p->user : "(not a valid user name)";

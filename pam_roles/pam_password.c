@@ -13,12 +13,16 @@
 #include "auth.h"
 #include "pam-roles.h"
 
-static int check_old_password(struct pam_roles *p, const struct roles_secret *sec, int flags) {
+static int check_old_password(struct pam_roles *p, int flags) {
         const char *old = NULL;
         /* root changes anyone's password, as passwd(1) lets it (but not an expired password on
          * the way in, which a root daemon asks for on the user's behalf, as pam_unix does); and
-         * an account that logged in with a one-time code has no old password to give. */
-        if ((pam_roles_caller_uid(&p->shield) == 0 && !(flags & PAM_CHANGE_EXPIRED_AUTHTOK)) || sec->must_change_password)
+         * an account that logged in with a one-time code in this same transaction has no old
+         * password to give. A password that must change (imported with lastchg 0, say) is
+         * changed with the current one, as pam_unix asks: anyone at the user's keyboard could
+         * set one otherwise. */
+        if ((pam_roles_caller_uid(&p->shield) == 0 && !(flags & PAM_CHANGE_EXPIRED_AUTHTOK)) ||
+            pam_roles_came_in_with_code(p))
                 return PAM_SUCCESS;
         int r = pam_roles_get_authtok(p, PAM_OLDAUTHTOK, &old, "Current password: ");
         if (r != PAM_SUCCESS || !old)
@@ -44,14 +48,14 @@ int pam_roles_chauthtok(struct pam_roles *p, int flags) {
         if ((r = roles_secret_get(p->store, p->u.uuid, &sec)) < 0)
                 return pam_roles_error(p, r, "reading the account's secrets");
         if (flags & PAM_PRELIM_CHECK) {
-                status = check_old_password(p, &sec, flags);
+                status = check_old_password(p, flags);
                 goto out;
         }
         if (!(flags & PAM_UPDATE_AUTHTOK)) {
                 status = PAM_SERVICE_ERR;
                 goto out;
         }
-        if ((status = check_old_password(p, &sec, flags)) != PAM_SUCCESS)
+        if ((status = check_old_password(p, flags)) != PAM_SUCCESS)
                 goto out;
         /* libpam asks for the new password twice and compares. */
         r = pam_roles_get_authtok(p, PAM_AUTHTOK, &pw, NULL);

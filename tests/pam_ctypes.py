@@ -6,9 +6,14 @@
     pam_ctypes.py many SERVICE USER PASSWORD N
         N handles authenticated one after the other, none ended, then account on each: prints
         how many of each phase succeeded, "auth OK/N account OK/N"
+    pam_ctypes.py code-then-passwd SERVICE USER CODE NEW
+        as a setuid passwd would (real uid 65534): authenticate with CODE, then chauthtok to NEW
+        in the same handle; a "Current password" prompt gets a wrong answer. Prints "auth RC
+        chauthtok RC".
 
-Every answer to a prompt is PASSWORD.
+Every answer to a prompt is PASSWORD (or as said above).
 """
+import os
 import ctypes
 import sys
 
@@ -40,18 +45,19 @@ class Conv(ctypes.Structure):
 
 pam.pam_start.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(Conv), ctypes.POINTER(ctypes.c_void_p)]
 pam.pam_set_item.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p]
-pam.pam_authenticate.argtypes = pam.pam_acct_mgmt.argtypes = [ctypes.c_void_p, ctypes.c_int]
+pam.pam_authenticate.argtypes = pam.pam_acct_mgmt.argtypes = pam.pam_chauthtok.argtypes = [ctypes.c_void_p, ctypes.c_int]
 pam.pam_end.argtypes = [ctypes.c_void_p, ctypes.c_int]
 PAM_USER = 2
 PROMPTS = (1, 2)        # PAM_PROMPT_ECHO_OFF, PAM_PROMPT_ECHO_ON
 
 
-def conversation(password):
+def conversation(password, answer_for=None):
     def answer(n, msgs, resp, _):
         r = ctypes.cast(libc.calloc(n, ctypes.sizeof(Response)), ctypes.POINTER(Response))
         for i in range(n):
             if msgs[i].contents.msg_style in PROMPTS:
-                r[i].resp = libc.strdup(password.encode())
+                text = answer_for(msgs[i].contents.msg) if answer_for else password
+                r[i].resp = libc.strdup(text.encode())
         resp[0] = r
         return 0
     callback = CONV(answer)
@@ -88,11 +94,30 @@ def many(service, user, password, n):
     print(f"auth {auth_ok}/{n} account {account_ok}/{n}")
 
 
+def code_then_passwd(service, user, code, new):
+    state = {"asked": 0}
+
+    def answer_for(prompt):
+        state["asked"] += 1
+        if state["asked"] == 1:
+            return code
+        return "not-the-current-password" if b"urrent" in prompt else new
+    conv, _keep = conversation(None, answer_for)
+    os.setresuid(65534, 0, 0)
+    h = start(service, user, conv)
+    auth = pam.pam_authenticate(h, 0)
+    chauthtok = pam.pam_chauthtok(h, 0) if auth == 0 else -1
+    print("auth", auth, "chauthtok", chauthtok)
+    pam.pam_end(h, chauthtok)
+
+
 if __name__ == "__main__":
     mode, args = sys.argv[1], sys.argv[2:]
     if mode == "swap":
         swap(*args)
     elif mode == "many":
         many(args[0], args[1], args[2], int(args[3]))
+    elif mode == "code-then-passwd":
+        code_then_passwd(*args)
     else:
         sys.exit(f"unknown mode {mode}")

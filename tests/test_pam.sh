@@ -347,6 +347,18 @@ rc user unlock lock >/dev/null || bad "rolesctl user unlock lock failed"
 eq "passwd as the user: the right current password, unlocked" "$(passwd_as_user lock "$PW" "$PW")" 0
 [ "$(hash_of lock)" != "$hash0" ] && ok || bad "passwd as the user: the password was not set"
 
+# A password that must change (imported with lastchg 0) is changed with the current one: anyone at
+# the user's keyboard could set one otherwise. Only a login with a one-time code in the same
+# transaction skips it (below, under activation).
+echo 'mustchg:x:30020:30000:Must change:/home/mustchg:/bin/bash' >"$S/imp/passwd3"
+echo "mustchg:$SHA512:0:0:99999:7:::" >"$S/imp/shadow3"
+rc import --passwd "$S/imp/passwd3" --shadow "$S/imp/shadow3" >/dev/null || die "rolesctl import mustchg"
+hash0=$(hash_of mustchg)
+got=$(passwd_as_user mustchg "not-the-password" "$NEWPW")
+[ "$got" != 0 ] && [ "$(hash_of mustchg)" = "$hash0" ] && ok ||
+        bad "passwd as the user, password must change: a wrong current password set one (status <<$got>>)"
+eq "passwd as the user, password must change: the current password sets one" "$(passwd_as_user mustchg "$PW" "$NEWPW")" 0
+
 # ---- auth: activation code ---------------------------------------------------------------------------
 eq "activation: rolesctl user show says not activated yet" \
         "$(js act 'd["user"]["activated"] is None and d["secrets"].get("activated_by_first_password") is None')" True
@@ -367,6 +379,12 @@ eq "activation: rolesctl user show says activated by the first password" \
         "$(js act 'd["user"]["activated"] is not None or d["secrets"].get("activated_by_first_password") is not None')" True
 eq "activation: no pending code left" "$(js act 'd["secrets"]["pending_codes"]')" ""
 
+# As a setuid passwd would, after a reset code in the same handle: no current password asked.
+rst2_code=$(code_of "$(rc user reset lock)")
+[ -n "$rst2_code" ] || bad "no reset code for lock"
+eq "reset code then passwd as the user, one transaction" \
+        "$(timeout 60 "${pamenv[@]}" python3 "$TESTS/pam_ctypes.py" code-then-passwd roles lock "$rst2_code" "$NEWPW")" \
+        "auth 0 chauthtok 0"
 # The same in one process: authenticate with the code, then chauthtok (as a login program does).
 pt "$ACTB_CODE$nl$NEWPW$nl$NEWPW$nl" roles actb authenticate chauthtok; good "activation in one process: code, then chauthtok"
 pt "$NEWPW$nl" roles actb authenticate acct_mgmt; good "activation in one process: the new password works"
