@@ -21,11 +21,44 @@ static const struct {
         { admin_commands, &n_admin_commands },
 };
 
-/* The batch line being run, named in every error it causes; 0 outside a batch. */
+/* The batch file and line being run, named in every error it causes; line 0 outside a batch. */
+static const char *fail_batch_file;
 static unsigned fail_batch_line;
 
-void cli_fail_batch_line(unsigned lineno) {
+void cli_fail_batch_line(const char *file, unsigned lineno) {
+        fail_batch_file = file;
         fail_batch_line = lineno;
+}
+
+/*
+ * A batch is a file, and the wrong file may be given (/etc/shadow, a list of codes): its words
+ * could be secrets. So in a batch, an error line never repeats a quoted word that is not a valid
+ * name or permission code (what rolesctl validates names and codes against); it names the file,
+ * the line and what was wrong with the word.
+ */
+static void redact_quoted(const char *msg, char *out, size_t size) {
+        size_t len = 0;
+        for (const char *in = msg; *in && len + 1 < size;) {
+                const char *close = *in == '\'' ? strchr(in + 1, '\'') : NULL;
+                if (!close) {
+                        out[len++] = *in++;
+                        continue;
+                }
+                size_t n = (size_t) (close - in - 1);
+                char word[ROLES_PERM_MAX + 1] = "";
+                if (n < sizeof(word)) {
+                        memcpy(word, in + 1, n);
+                        word[n] = '\0';
+                }
+                /* Names, permission codes and option names (--full-name) are shown. */
+                bool shown = n < sizeof(word) && (roles_name_valid(word) || roles_perm_valid(word, true) ||
+                                                  (strncmp(word, "--", 2) == 0 && roles_name_valid(word + 2)));
+                len += (size_t) snprintf(out + len, size - len, shown ? "'%s'" : "(a value, not shown)", word);
+                if (len >= size)
+                        len = size - 1;
+                in = close + 1;
+        }
+        out[len] = '\0';
 }
 
 int cli_fail(int exit_code, const char *fmt, ...) {
@@ -37,9 +70,16 @@ int cli_fail(int exit_code, const char *fmt, ...) {
 
         /* Always exactly one line: a name that carries a newline or an escape is shown escaped. */
         fputs("rolesctl: ", stderr);
-        if (fail_batch_line > 0)
+        char shown[sizeof(msg)];
+        if (fail_batch_line > 0) {
+                redact_quoted(msg, shown, sizeof(shown));
+                if (fail_batch_file) {
+                        out_text(stderr, fail_batch_file);
+                        fputs(": ", stderr);
+                }
                 fprintf(stderr, "batch line %u: ", fail_batch_line);
-        out_text(stderr, msg);
+        }
+        out_text(stderr, fail_batch_line > 0 ? shown : msg);
         if (fail_batch_line > 0)
                 fputs("; nothing changed", stderr);
         fputc('\n', stderr);
@@ -171,7 +211,7 @@ int cli_store(struct cli *c, unsigned flags, struct roles_store **ret) {
 
 int cli_dispatch(struct cli *c, int argc, char **argv) {
         if (argc < 1)
-                return cli_fail(EXIT_USAGE, "missing command; see 'rolesctl --help'");
+                return cli_fail(EXIT_USAGE, "missing command; see rolesctl --help");
         for (size_t s = 0; s < ROLES_N_ELEMENTS(command_sets); s++) {
                 for (size_t i = 0; i < *command_sets[s].n; i++) {
                         const struct command *cmd = &command_sets[s].commands[i];
@@ -190,6 +230,6 @@ int cli_dispatch(struct cli *c, int argc, char **argv) {
                 }
         }
         if (argc >= 2)
-                return cli_fail(EXIT_USAGE, "unknown command '%s %s'; see 'rolesctl --help'", argv[0], argv[1]);
-        return cli_fail(EXIT_USAGE, "unknown command '%s'; see 'rolesctl --help'", argv[0]);
+                return cli_fail(EXIT_USAGE, "unknown command: '%s' has no '%s'; see rolesctl --help", argv[0], argv[1]);
+        return cli_fail(EXIT_USAGE, "unknown command '%s'; see rolesctl --help", argv[0]);
 }

@@ -57,8 +57,9 @@ int cli_check_local_id(struct cli *c, uint32_t id, bool group);
 int cli_fail_store(struct cli *c, int r);
 int cli_fail(int exit_code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cli_exit_code(int r);
-/* Name this batch line (0: none) in every error printed until it is reset. */
-void cli_fail_batch_line(unsigned lineno);
+/* Name this batch file (NULL: stdin) and line (0: none) in every error printed until it is
+ * reset; meanwhile errors do not repeat quoted words that are not names or permission codes. */
+void cli_fail_batch_line(const char *file, unsigned lineno);
 
 /* ---- arguments ------------------------------------------------------------------------- */
 

@@ -80,7 +80,7 @@ int password_read_and_hash(struct cli *c, bool from_stdin, char ret_hash[static 
          * there would stall every login's password change behind a prompt. */
         if (c->in_batch)
                 return cli_fail(EXIT_USAGE, "passwords cannot be read inside a batch; set them afterwards with "
-                                "'rolesctl user passwd NAME --stdin'");
+                                "rolesctl user passwd NAME --stdin");
         if (from_stdin) {
                 r = read_line(STDIN_FILENO, pw, sizeof(pw), &len);
         } else {

@@ -62,6 +62,16 @@ err_has() {
         fi
 }
 
+# err_lacks WHAT TEXT: the last command's stderr does not hold TEXT.
+err_lacks() {
+        if grep -qF -- "$2" "$ERR"; then
+                fail "$1: stderr holds '$2'"
+                show_last
+        else
+                pass
+        fi
+}
+
 # out_has DESC TEXT / out_lacks DESC TEXT / out_match DESC ERE: about the last stdout.
 out_has() {
         if grep -qF -- "$2" "$OUT"; then

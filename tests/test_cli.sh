@@ -646,6 +646,15 @@ err_has "batch error says why" "user 'erin' already exists"
 eq "failed batch: serial unchanged" "$(serial)" "$before"
 bad 3 "failed batch: the line before the failure left nothing" rc user show jack
 bad 3 "failed batch: nor the group" rc group show jills
+# Given the wrong file (a shadow file, a list of codes), a batch error names the file, the line
+# and what was wrong, never the words that could be secrets.
+printf 'group add fine\nroot:$6$SALTsalt$H4shV4lueN0tT0B3Pr1nted:19000:0:99999:7:::\n' >"$T/shadow.batch"
+bad 2 "batch of a shadow file" rc batch "$T/shadow.batch"
+err_has "batch error names the file and line" "$T/shadow.batch: batch line 2:"
+err_lacks "batch error does not repeat a hash" 'H4shV4lue'
+printf 'user add ABCDE-FGHIJ-KLMNO-PQRST\n' >"$T/codes.batch"
+bad 2 "batch of codes" rc batch "$T/codes.batch"
+err_lacks "batch error does not repeat a code" 'ABCDE-FGHIJ'
 bad_in $'user add jack\nrole add lonely\nuser add kate\n' 2 "batch from stdin with a usage error in the middle" rc batch
 err_has "batch usage error names the line" "batch line 2:"
 bad_in $'user add jack\nrole grant dbadmin A.B\n' 2 "batch with an invalid permission" rc batch
