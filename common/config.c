@@ -49,6 +49,8 @@ static const struct key keys[] = {
         U32_KEY(totp_window, 0, 10),
         U32_KEY(password_min_length, 1, 1024),
         U32_KEY(login_audit_keep, 0, 1000000000),
+        U32_KEY(login_memory_max_kib, 8, UINT32_MAX - 1),
+        U32_KEY(login_slot_wait_ms, 0, 600000),
 };
 
 void roles_config_defaults(struct roles_config *cfg) {
@@ -76,6 +78,10 @@ void roles_config_defaults(struct roles_config *cfg) {
                 .totp_window = 1,
                 .password_min_length = 8,
                 .login_audit_keep = 100000,
+                /* Four verifications at the default argon2 (64 MiB each) at once, host-wide: a
+                 * flood of unauthenticated attempts holds a small machine to 256 MiB. */
+                .login_memory_max_kib = 262144,
+                .login_slot_wait_ms = 20000,
         };
 }
 

@@ -28,6 +28,8 @@ struct roles_config {
         uint32_t totp_window;
         uint32_t password_min_length;
         uint32_t login_audit_keep;      /* newest login_audit rows kept (0: all) */
+        uint32_t login_memory_max_kib;  /* argon2 memory of all logins at once, host-wide */
+        uint32_t login_slot_wait_ms;    /* how long a login waits for its share of it */
 };
 
 void roles_config_defaults(struct roles_config *cfg);

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "auth.h"
+#include "login_slots.h"
 #include "pam-roles.h"
 
 /* The core makes every refusal cost at least one argon2 at the configured parameters, whatever
@@ -141,11 +142,15 @@ static const char *success_gate(struct pam_roles *p, struct roles_tally *seen) {
 /* Upgrade a legacy or weaker hash to the configured argon2id, now that the password is known. */
 static void maybe_rehash(struct pam_roles *p, const char *stored, const char *password, size_t len) {
         struct roles_hash_params params;
+        struct login_slot slot;
         char fresh[ROLES_HASH_ENCODED_MAX];
         roles_hash_params_from_config(&p->cfg, &params);
-        if (!roles_password_needs_rehash(stored, &params))
+        /* A new hash takes a slot's memory too; without one, the next login rehashes. */
+        if (!roles_password_needs_rehash(stored, &params) || login_slot_take(&p->cfg, &slot) < 0)
                 return;
-        if (roles_password_hash(password, len, &params, fresh) == 0 &&
+        int r = roles_password_hash(password, len, &params, fresh);
+        login_slot_give_back(&slot);
+        if (r == 0 &&
             roles_secret_rehash(p->store, p->u.uuid, stored, fresh) < 0)
                 pam_syslog(p->pamh, LOG_WARNING, "rehashing the password of %s: %s", pam_roles_user_for_log(p), roles_store_error(p->store));
         roles_wipe(fresh, sizeof(fresh));
@@ -212,8 +217,8 @@ static const char *refusal_before_password(struct pam_roles *p, struct roles_sec
         return NULL;
 }
 
-int pam_roles_check_password(struct pam_roles *p, const char *password, bool allow_code, struct roles_secret *sec,
-                             struct roles_tally *tally, bool *ret_by_code) {
+static int check_password(struct pam_roles *p, const char *password, bool allow_code, struct roles_secret *sec,
+                          struct roles_tally *tally, bool *ret_by_code) {
         int r;
         size_t len = strlen(password);
 
@@ -254,6 +259,26 @@ int pam_roles_check_password(struct pam_roles *p, const char *password, bool all
         if (ret_by_code)
                 *ret_by_code = by_code;
         return PAM_SUCCESS;
+}
+
+/*
+ * The verification's memory is bounded host-wide (login_slots.h): a slot is held from before
+ * the argon2 to the answer. None free in time: refused as a wrong password is (the same answer
+ * and words), but not counted, for the password was not looked at.
+ */
+int pam_roles_check_password(struct pam_roles *p, const char *password, bool allow_code, struct roles_secret *sec,
+                             struct roles_tally *tally, bool *ret_by_code) {
+        struct login_slot slot;
+        int r = login_slot_take(&p->cfg, &slot);
+        if (r < 0) {
+                pam_syslog(p->pamh, r == -EBUSY ? LOG_WARNING : LOG_ERR, "authentication refused for %s: %s",
+                           pam_roles_user_for_log(p), r == -EBUSY ? "no verification slot came free in time (a flood?)" :
+                           "the verification slots cannot be opened");
+                return PAM_AUTH_ERR;
+        }
+        int status = check_password(p, password, allow_code, sec, tally, ret_by_code);
+        login_slot_give_back(&slot);
+        return status;
 }
 
 int pam_roles_authenticate(struct pam_roles *p) {

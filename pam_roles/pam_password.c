@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "login_slots.h"
 #include "pam-roles.h"
 
 static int check_old_password(struct pam_roles *p, int flags) {
@@ -74,7 +75,17 @@ int pam_roles_chauthtok(struct pam_roles *p, int flags) {
                 goto out;
         }
         roles_hash_params_from_config(&p->cfg, &params);
-        if (roles_password_hash(pw, len, &params, hash) < 0) {
+        /* The new hash's memory counts toward the host-wide bound, as a verification's does. */
+        struct login_slot slot;
+        if (login_slot_take(&p->cfg, &slot) < 0) {
+                pam_syslog(p->pamh, LOG_WARNING, "password change for %s: no verification slot came free in time",
+                           pam_roles_user_for_log(p));
+                status = PAM_AUTHTOK_ERR;
+                goto out;
+        }
+        r = roles_password_hash(pw, len, &params, hash);
+        login_slot_give_back(&slot);
+        if (r < 0) {
                 status = PAM_AUTHTOK_ERR;
                 goto out;
         }

@@ -1,0 +1,75 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# A flood of unauthenticated password attempts against the argon2 memory bound: 100 attempts at
+# once for unknown users, each verifying against 32 MiB, with login_memory_max_kib allowing two
+# at a time (64 MiB). A sampler adds up, over every pamtester of this namespace, what each holds
+# above its own smallest size (what argon2 allocates), every 10 ms: its peak stays within the
+# bound (+ 8 MiB for what the sampler cannot tell apart). Meanwhile bob's right password still
+# logs in.
+#
+#   test_flood.sh ROLESCTL PAM_MODULE NSS_LIB_DIR
+set -u
+. "$(dirname "$0")/ns-lib.sh"
+
+[ $# -eq 3 ] || { echo "usage: test_flood.sh ROLESCTL PAM_MODULE NSS_LIB_DIR" >&2; exit 1; }
+ns_enter flood "$@"
+R=$(realpath "$1")
+P=$(realpath "$2")
+L=$(realpath "$3")
+for prog in pamtester python3; do
+        command -v "$prog" >/dev/null || die "$prog is missing (apt-get install $prog)"
+done
+N=100
+ns_overlay etc var/lib
+ns_configure "login_memory_max_kib = 65536
+login_slot_wait_ms = 120000
+"
+# The verification cost under test: 32 MiB, one pass (in place of ns_configure's cheap ones).
+sed -i -e 's/^argon2_m_cost_kib.*/argon2_m_cost_kib = 32768/' -e 's/^argon2_t_cost.*/argon2_t_cost = 1/' /etc/roles.conf
+grep -q '^argon2_m_cost_kib = 32768' /etc/roles.conf || die "roles.conf: $(cat /etc/roles.conf)"
+ns_system_modules "$L"
+mkdir -m 0755 "$S/lib" && cp "$P" "$S/lib/pam_roles.so" && chmod 0644 "$S/lib/pam_roles.so" || die "copy the PAM module"
+printf 'auth required %s\naccount required %s\n' "$S/lib/pam_roles.so" "$S/lib/pam_roles.so" >/etc/pam.d/roles
+PW=correct-horse-battery
+"$R" init >/dev/null || die "rolesctl init"
+printf '%s\n' "$PW" | "$R" user add bob --password-stdin >/dev/null || die "rolesctl user add bob"
+
+python3 - "$S/peak" <<'PY' &
+import os, sys, time
+ours = os.readlink("/proc/self/ns/mnt")
+smallest, peak, seen, idle = {}, 0, 0, 0
+while idle < 100:                       # one second without any pamtester: the flood is over
+    total, found = 0, 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            if open(f"/proc/{pid}/comm").read().strip() != "pamtester" or os.readlink(f"/proc/{pid}/ns/mnt") != ours:
+                continue
+            rss = next(int(l.split()[1]) for l in open(f"/proc/{pid}/status") if l.startswith("VmRSS:"))
+        except (OSError, StopIteration, ValueError):
+            continue
+        found += 1
+        smallest[pid] = min(smallest.get(pid, rss), rss)
+        total += rss - smallest[pid]
+    seen = max(seen, found)
+    peak = max(peak, total)
+    idle = 0 if found else idle + 1
+    time.sleep(0.01)
+open(sys.argv[1], "w").write(f"{peak} {seen}\n")
+PY
+sampler=$!
+for i in $(seq "$N"); do
+        printf 'guess-%s' "$i" | timeout 300 pamtester roles "nobody$i" authenticate >/dev/null 2>&1 &
+done
+sleep 1
+t0=$(date +%s%3N)
+printf '%s' "$PW" | timeout 300 pamtester roles bob authenticate >"$S/bob.out" 2>&1
+eq "flood: bob's right password during the flood" "$?" 0
+echo "# bob waited $(($(date +%s%3N) - t0)) ms during the flood"
+wait "$sampler"
+read -r peak seen <"$S/peak"
+echo "# $seen pamtester processes at once at most; argon2 memory at its peak: $((peak / 1024)) MiB (bound 64 MiB)"
+[ "$seen" -ge $((N / 2)) ] && ok || bad "flood: only $seen attempts ran at once: the flood did not happen"
+[ "$peak" -le $((65536 + 8192)) ] && ok || bad "flood: the attempts held $((peak / 1024)) MiB at once, above the 64 MiB bound"
+ns_finish
