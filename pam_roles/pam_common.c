@@ -218,6 +218,16 @@ static int find_user(struct pam_roles *p) {
         return PAM_SUCCESS;
 }
 
+/* The store (the one auth kept, with after_auth), then p->u and p->known. */
+static int store_and_user(struct pam_roles *p, bool after_auth) {
+        char err[512];
+        if (open_store(p, after_auth, err, sizeof(err)) < 0) {
+                pam_syslog(p->pamh, LOG_ERR, "%s", err);
+                return PAM_AUTHINFO_UNAVAIL;
+        }
+        return find_user(p);
+}
+
 int pam_roles_begin(struct pam_roles *p, pam_handle_t *pamh, enum pam_roles_phase phase,
                     const struct pam_roles_shield *shield, int argc, const char **argv) {
         bool after_auth = phase == PAM_ROLES_ACCOUNT;
@@ -248,14 +258,8 @@ int pam_roles_begin(struct pam_roles *p, pam_handle_t *pamh, enum pam_roles_phas
         if (r != PAM_SUCCESS || !p->user || !*p->user)
                 return r == PAM_SUCCESS ? PAM_USER_UNKNOWN : r;
 
-        r = open_store(p, after_auth, err, sizeof(err));
-        if (r < 0) {
-                pam_syslog(pamh, LOG_ERR, "%s", err);
-                return PAM_AUTHINFO_UNAVAIL;
-        }
-        if ((r = find_user(p)) != PAM_SUCCESS)
+        if ((r = store_and_user(p, after_auth)) != PAM_SUCCESS)
                 return r;
-
         /* What a successful auth kept is its account's only: the same uuid under the same name.
          * Another PAM_USER is judged afresh, from nothing kept, with a store of its own (the kept
          * one holds the snapshot alone). */
@@ -268,12 +272,7 @@ int pam_roles_begin(struct pam_roles *p, pam_handle_t *pamh, enum pam_roles_phas
                 p->store = NULL;
                 p->store_kept = false;
                 pam_set_data(pamh, STORE_DATA, NULL, NULL);     /* its cleanup closes that store */
-                r = open_store(p, false, err, sizeof(err));
-                if (r < 0) {
-                        pam_syslog(pamh, LOG_ERR, "%s", err);
-                        return PAM_AUTHINFO_UNAVAIL;
-                }
-                if ((r = find_user(p)) != PAM_SUCCESS)
+                if ((r = store_and_user(p, false)) != PAM_SUCCESS)
                         return r;
         }
         return PAM_SUCCESS;

@@ -282,3 +282,20 @@ ns_system_modules() {
                 export "${ns_sanitizer_options[@]}"
         fi
 }
+
+# ns_need PROGRAM...: each is installed (a test that did not run did not pass).
+ns_need() {
+        local prog
+        for prog in "$@"; do
+                command -v "$prog" >/dev/null || die "$prog is missing (apt-get install $prog)"
+        done
+}
+
+# ns_modules PAM_MODULE NSS_LIB_DIR: after ns_overlay etc: the NSS module where every program
+# finds it (ns_system_modules), and the PAM module copied where anyone may read it; sets MOD.
+ns_modules() {
+        ns_system_modules "$2"
+        mkdir -m 0755 "$S/lib" && cp "$1" "$S/lib/pam_roles.so" && chmod 0644 "$S/lib/pam_roles.so" ||
+                die "copy the PAM module"
+        MOD=$S/lib/pam_roles.so
+}

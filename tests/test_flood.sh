@@ -16,9 +16,7 @@ ns_enter flood "$@"
 R=$(realpath "$1")
 P=$(realpath "$2")
 L=$(realpath "$3")
-for prog in pamtester python3; do
-        command -v "$prog" >/dev/null || die "$prog is missing (apt-get install $prog)"
-done
+ns_need pamtester python3
 N=100
 ns_overlay etc var/lib
 ns_configure "login_memory_max_kib = 65536
@@ -27,9 +25,8 @@ login_slot_wait_ms = 120000
 # The verification cost under test: 32 MiB, one pass (in place of ns_configure's cheap ones).
 sed -i -e 's/^argon2_m_cost_kib.*/argon2_m_cost_kib = 32768/' -e 's/^argon2_t_cost.*/argon2_t_cost = 1/' /etc/roles.conf
 grep -q '^argon2_m_cost_kib = 32768' /etc/roles.conf || die "roles.conf: $(cat /etc/roles.conf)"
-ns_system_modules "$L"
-mkdir -m 0755 "$S/lib" && cp "$P" "$S/lib/pam_roles.so" && chmod 0644 "$S/lib/pam_roles.so" || die "copy the PAM module"
-printf 'auth required %s\naccount required %s\n' "$S/lib/pam_roles.so" "$S/lib/pam_roles.so" >/etc/pam.d/roles
+ns_modules "$P" "$L"
+printf 'auth required %s\naccount required %s\n' "$MOD" "$MOD" >/etc/pam.d/roles
 PW=correct-horse-battery
 "$R" init >/dev/null || die "rolesctl init"
 printf '%s\n' "$PW" | "$R" user add bob --password-stdin >/dev/null || die "rolesctl user add bob"

@@ -20,16 +20,12 @@ ns_enter host-trust "$@"
 R=$(realpath "$1")
 P=$(realpath "$2")
 L=$(realpath "$3")
-for prog in pamtester sudo su getent id; do
-        command -v "$prog" >/dev/null || die "$prog is missing (apt-get install $prog)"
-done
+ns_need pamtester sudo su getent id
 
 ns_overlay etc var/lib
 [ -d /run/sudo ] && { mount -t tmpfs -o mode=0711 tmpfs /run/sudo || die "tmpfs on /run/sudo"; }
 ns_configure
-ns_system_modules "$L"
-mkdir -m 0755 "$S/lib" && cp "$P" "$S/lib/pam_roles.so" && chmod 0644 "$S/lib/pam_roles.so" || die "copy the PAM module"
-MOD=$S/lib/pam_roles.so
+ns_modules "$P" "$L"
 # Roles accounts through pam_roles, the host's own through pam_unix (root runs sudo -l below).
 for svc in roles su sudo; do
         cat >"/etc/pam.d/$svc" <<PAM

@@ -19,18 +19,14 @@ ns_enter stopped "$@"
 R=$(realpath "$1")
 P=$(realpath "$2")
 L=$(realpath "$3")
-for prog in pamtester su strace python3 runuser; do
-        command -v "$prog" >/dev/null || die "$prog is missing (apt-get install $prog)"
-done
+ns_need pamtester su strace python3 runuser
 
 ns_overlay etc var/lib
 ns_configure "deny = 3
 fail_interval = 900
 unlock_time = 0
 "
-ns_system_modules "$L"
-mkdir -m 0755 "$S/lib" && cp "$P" "$S/lib/pam_roles.so" && chmod 0644 "$S/lib/pam_roles.so" || die "copy the PAM module"
-MOD=$S/lib/pam_roles.so
+ns_modules "$P" "$L"
 for svc in roles su; do
         printf 'auth required %s\naccount required %s\nsession required %s\n' "$MOD" "$MOD" "$MOD" >"/etc/pam.d/$svc"
 done
