@@ -112,7 +112,9 @@ static void write_conf(const char *path, const char *dbdir, unsigned t, unsigned
                          "secrets_db = %s/secrets.db\n"
                          "state_db   = %s/state.db\n"
                          "argon2_t_cost = %u\nargon2_m_cost_kib = %u\nargon2_parallelism = %u\n"
-                         "deny = %u\nfail_interval = 900\nunlock_time = %u\n",
+                         "deny = %u\nfail_interval = 900\nunlock_time = %u\n"
+                         /* The bench's ids (10900, and rolesctl's allocations after it). */
+                         "uid_min = 10000\nuid_max = 59999\ngid_min = 10000\ngid_max = 59999\n",
                          dbdir, dbdir, dbdir, t, m, p, deny, unlock_time);
 }
 
