@@ -164,12 +164,14 @@ static int open_store(struct pam_roles *p, bool after_auth, char *err, size_t er
  * resolves for PAM_USER must be this one: with another service before roles in nsswitch.conf,
  * a password checked here would log in someone else's uid. A name the system does not resolve
  * at all lends nothing (no program can become it). -EEXIST: not ours; 0: ours; -errno: the
- * check could not be made (refused).
+ * check could not be made (refused). A name roles does not know (!roles_knows) gets the same
+ * reads and the same lookup, so that the time does not tell it apart, and -ENOENT.
  */
-static int host_owns_user(struct pam_roles *p) {
+static int host_owns_user(struct pam_roles *p, bool roles_knows) {
         struct host_accounts host;
         struct passwd pw, *found = NULL;
         char buf[16384];
+        bool clash = false;
         int r;
 
         host_accounts_init(&host, &HOST_PATHS_ACCOUNTS);
@@ -179,18 +181,20 @@ static int host_owns_user(struct pam_roles *p) {
                            HOST_PASSWD_PATH, HOST_GROUP_PATH, pam_roles_user_for_log(p), strerror(-r));
                 goto out;
         }
-        if (host_accounts_user_clashes(&host, p->u.name, strlen(p->u.name), p->u.uid, p->u.gid)) {
-                pam_syslog(p->pamh, LOG_WARNING, "roles user %s (uid %u, gid %u) is not used: the host's own "
-                           "accounts hold its name or ids", pam_roles_user_for_log(p), p->u.uid, p->u.gid);
-                r = -EEXIST;
-                goto out;
-        }
-
+        clash = roles_knows && host_accounts_user_clashes(&host, p->u.name, strlen(p->u.name), p->u.uid, p->u.gid);
         /* getpwnam_r's "not found" is 0 with no entry, or one of these (getpwnam(3)). */
         r = getpwnam_r(p->user, &pw, buf, sizeof(buf), &found);
         if (r == ENOENT || r == ESRCH || r == EBADF || r == EPERM)
                 r = 0;
-        if (r != 0) {
+        if (!roles_knows) {
+                r = -ENOENT;
+                goto out;
+        }
+        if (clash) {
+                pam_syslog(p->pamh, LOG_WARNING, "roles user %s (uid %u, gid %u) is not used: the host's own "
+                           "accounts hold its name or ids", pam_roles_user_for_log(p), p->u.uid, p->u.gid);
+                r = -EEXIST;
+        } else if (r != 0) {
                 pam_syslog(p->pamh, LOG_ERR, "cannot resolve %s through the name services: %s",
                            pam_roles_user_for_log(p), strerror(r));
                 r = -r;
@@ -208,8 +212,10 @@ out:
 /* p->u and p->known for PAM_USER: a roles account the host does not hold, or not ours. */
 static int find_user(struct pam_roles *p) {
         int r = roles_user_by_name(p->store, p->user, &p->u);
-        if (r == 0)
-                r = host_owns_user(p);
+        if (r == 0 || r == -ENOENT || r == -EINVAL) {
+                int k = host_owns_user(p, r == 0);
+                r = r == 0 ? k : k < 0 && k != -ENOENT ? k : r;
+        }
         if (r == -EEXIST)
                 explicit_bzero(&p->u, sizeof(p->u));    /* not ours: judged as a name roles does not know */
         else if (r < 0 && r != -ENOENT && r != -EINVAL)
