@@ -299,3 +299,15 @@ ns_modules() {
                 die "copy the PAM module"
         MOD=$S/lib/pam_roles.so
 }
+
+# ns_enter_e2e NAME ROLESCTL PAM_MODULE NSS_LIB_DIR: a root end-to-end script's usual start: its
+# three arguments checked, ns_enter, and R, P, L their absolute paths.
+ns_enter_e2e() {
+        local name=$1
+        shift
+        [ $# -eq 3 ] || { echo "usage: $(basename "$0") ROLESCTL PAM_MODULE NSS_LIB_DIR" >&2; exit 1; }
+        ns_enter "$name" "$@"
+        R=$(realpath "$1")
+        P=$(realpath "$2")
+        L=$(realpath "$3")
+}

@@ -15,11 +15,7 @@
 set -u
 . "$(dirname "$0")/ns-lib.sh"
 
-[ $# -eq 3 ] || { echo "usage: test_host_trust.sh ROLESCTL PAM_MODULE NSS_LIB_DIR" >&2; exit 1; }
-ns_enter host-trust "$@"
-R=$(realpath "$1")
-P=$(realpath "$2")
-L=$(realpath "$3")
+ns_enter_e2e host-trust "$@"
 ns_need pamtester sudo su getent id
 
 ns_overlay etc var/lib

@@ -14,11 +14,7 @@
 set -u
 . "$(dirname "$0")/ns-lib.sh"
 
-[ $# -eq 3 ] || { echo "usage: test_stopped.sh ROLESCTL PAM_MODULE NSS_LIB_DIR" >&2; exit 1; }
-ns_enter stopped "$@"
-R=$(realpath "$1")
-P=$(realpath "$2")
-L=$(realpath "$3")
+ns_enter_e2e stopped "$@"
 ns_need pamtester su strace python3 runuser
 
 ns_overlay etc var/lib
