@@ -332,6 +332,8 @@ eq "fork after PAM's auth alone: the parent holds" "$(before | awk '{ print $3, 
 none "fork after PAM's auth alone: the child holds" "$(after)"
 fdprobe "session 0" pam "roles:alice:$(pw alice):auth,account,session" fork
 none "PAM after auth, account, session: the process holds" "$(before | nss_public)"
+n=$(before | grep -c " $D/roles.db ")
+[ "$n" -le 1 ] && ok || bad "PAM after auth, account, session: $n descriptors of roles.db (the NSS module's one at most)"
 none "fork after PAM's phases: the child holds" "$(after)"
 fdprobe "auth 7" pam "roles:alice:wrong-password:auth" fork       # PAM_AUTH_ERR
 none "PAM after a failed auth: the process holds" "$(before | nss_public)"
