@@ -47,6 +47,7 @@ struct roles_store {
         char stage_path[PATH_MAX];
         unsigned stages_swept;  /* staged copies of writers that died, removed when staging ours */
         bool committed;
+        bool allow_retired;     /* a requested id may be a retired one (roles_store_allow_retired_ids) */
         bool pub_migrated;      /* the staged copy was migrated: publish even without row changes */
         int pub_changes_base;   /* sqlite3_total_changes() of the staged copy once staged */
         int derived_at;         /* sqlite3_total_changes() when the derived tables were last rebuilt */
@@ -205,6 +206,12 @@ int store_alloc_id(struct roles_store *s, const char *max_sql, const char *used_
 
 /* Check a requested gid, or allocate one, among groups and published metaroles. */
 int store_pick_gid(struct roles_store *s, uint32_t requested, uint32_t *ret);
+
+/* Refuse (-EEXIST, naming its last owner) a requested id that was retired, unless allowed. */
+int store_check_retired(struct roles_store *s, bool group, uint32_t id);
+
+/* Record in this change that id is no longer name's: it is never allocated again. */
+int store_retire_id(struct roles_store *s, bool group, uint32_t id, const char *name);
 
 /* Is a gid taken by a group or a published metarole, or a name by either? */
 int store_gid_taken(struct roles_store *s, uint32_t gid);

@@ -37,7 +37,7 @@ enum {
                                             roles_store_close_inherited_snapshots() can close */
 };
 
-#define ROLES_SCHEMA_PUBLIC  1
+#define ROLES_SCHEMA_PUBLIC  2
 #define ROLES_SCHEMA_SECRETS 2
 #define ROLES_SCHEMA_STATE   1
 
@@ -135,6 +135,18 @@ int roles_user_update(struct roles_store *s, const struct roles_user *u);
 
 /* Delete the user, their memberships, assignments and personal group; secrets and state go after publishing. */
 int roles_user_delete(struct roles_store *s, const struct roles_user *u);
+
+/*
+ * Every uid and gid a user, group or published metarole of roles has had is retired when it is
+ * taken away (user del, group del, metarole unpublish or del): allocation never hands it out
+ * again, and a request for one (--uid, --gid) is refused with -EEXIST unless allowed here (a
+ * deliberate reuse: --force). Writers only.
+ */
+void roles_store_allow_retired_ids(struct roles_store *s, bool allow);
+
+/* Was this uid (gid when group) retired? 1 with its last owner's name and when (either may be
+ * NULL), 0 no, -errno. Writers only. */
+int roles_retired_id(struct roles_store *s, bool group, uint32_t id, char *ret_name, size_t name_size, int64_t *ret_at);
 
 /* ---- groups ----------------------------------------------------------------------------- */
 

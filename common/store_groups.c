@@ -57,6 +57,60 @@ int store_alloc_id(struct roles_store *s, const char *max_sql, const char *used_
 
 static const char gid_used_sql[] =
         "SELECT 1 FROM groups WHERE gid = ?1 UNION ALL SELECT 1 FROM metaroles WHERE gid = ?1";
+/* What allocation skips: in use, or ever used (retired_ids). */
+static const char gid_alloc_used_sql[] =
+        "SELECT 1 FROM groups WHERE gid = ?1 UNION ALL SELECT 1 FROM metaroles WHERE gid = ?1 "
+        "UNION ALL SELECT 1 FROM retired_ids WHERE kind = 'gid' AND id = ?1";
+
+static const char *kind_of(bool group) {
+        return group ? "gid" : "uid";
+}
+
+void roles_store_allow_retired_ids(struct roles_store *s, bool allow) {
+        s->allow_retired = allow;
+}
+
+int roles_retired_id(struct roles_store *s, bool group, uint32_t id, char *ret_name, size_t name_size, int64_t *ret_at) {
+        char name[ROLES_TEXT_MAX + 1];
+        int r;
+        if ((r = store_require_writer(s)) < 0)
+                return r;
+        sqlite3_stmt *st = store_stmt(s, s->pub, "SELECT name, retired_at FROM retired_ids WHERE kind = ?1 AND id = ?2");
+        if (!st)
+                return -EIO;
+        sqlite3_bind_text(st, 1, kind_of(group), -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, id);
+        r = store_step_row(s, st);
+        int64_t at = r > 0 ? sqlite3_column_int64(st, 1) : 0;
+        int k = r > 0 ? store_col_text(s, st, 0, name, sizeof(name)) : 0;
+        sqlite3_reset(st);
+        if (r <= 0 || k < 0)
+                return r <= 0 ? r : k;
+        if (ret_name && roles_strcpy(ret_name, name_size, name) < 0)
+                return store_fail(s, -ENAMETOOLONG, "name of a retired id too long");
+        if (ret_at)
+                *ret_at = at;
+        return 1;
+}
+
+int store_check_retired(struct roles_store *s, bool group, uint32_t id) {
+        char name[ROLES_TEXT_MAX + 1], when[21];
+        int64_t at;
+        if (s->allow_retired)
+                return 0;
+        int r = roles_retired_id(s, group, id, name, sizeof(name), &at);
+        if (r <= 0)
+                return r;
+        return store_fail(s, -EEXIST, "%s %u was the %s of '%s' until %s: a retired id is never handed out again "
+                          "(--force reuses it)", kind_of(group), id, kind_of(group), name, roles_format_time(at, when));
+}
+
+int store_retire_id(struct roles_store *s, bool group, uint32_t id, const char *name) {
+        /* The last owner is the one named if a forced reuse is retired in turn. */
+        int r = store_exec(s, s->pub, "INSERT OR REPLACE INTO retired_ids (kind, id, name, retired_at) VALUES (?1, ?2, ?3, ?4)",
+                           "titi", kind_of(group), (int64_t) id, name, (int64_t) roles_store_now(s));
+        return r < 0 ? r : 0;
+}
 
 int store_gid_taken(struct roles_store *s, uint32_t gid) {
         return store_id_used(s, gid_used_sql, gid);
@@ -85,13 +139,15 @@ int store_pick_gid(struct roles_store *s, uint32_t requested, uint32_t *ret) {
                         return r;
                 if (r > 0)
                         return store_fail(s, -EEXIST, "gid %u is already in use", requested);
+                if ((r = store_check_retired(s, true, requested)) < 0)
+                        return r;
                 *ret = requested;
                 return 0;
         }
         r = store_alloc_id(s,
                            "SELECT max(g) FROM (SELECT max(gid) AS g FROM groups WHERE gid BETWEEN ?1 AND ?2 "
                            "UNION ALL SELECT max(gid) FROM metaroles WHERE gid BETWEEN ?1 AND ?2)",
-                           gid_used_sql, true, c->gid_min, c->gid_max, ret);
+                           gid_alloc_used_sql, true, c->gid_min, c->gid_max, ret);
         if (r == -ENOSPC)
                 return store_fail(s, r, "no free gid left in %u-%u", c->gid_min, c->gid_max);
         return r;
@@ -203,6 +259,8 @@ int roles_group_delete(struct roles_store *s, const struct roles_group *g) {
         if (r == 0)
                 return store_fail(s, -ENOENT, "no such group '%s'", g->name);
         if (r < 0)
+                return r;
+        if ((r = store_retire_id(s, true, g->gid, g->name)) < 0)
                 return r;
         return roles_audit(s, "group.del", g->name, "gid=%u", g->gid);
 }

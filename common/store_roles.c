@@ -114,6 +114,8 @@ int roles_metarole_delete(struct roles_store *s, const struct roles_metarole *m)
         r = store_exec(s, s->pub, "DELETE FROM metaroles WHERE id = ?1", "i", m->id);
         if ((r = change_one(s, r, -ENOENT, "no such metarole '%s'", m->code)) < 0)
                 return r;
+        if (m->gid != ROLES_ID_INVALID && (r = store_retire_id(s, true, m->gid, m->code)) < 0)
+                return r;
         return roles_audit(s, "metarole.del", m->code, "%s", "");
 }
 
@@ -206,7 +208,8 @@ int roles_metarole_unpublish(struct roles_store *s, struct roles_metarole *m) {
         if (m->gid == ROLES_ID_INVALID)
                 return store_fail(s, -ENOENT, "metarole '%s' is not published", m->code);
         r = store_exec(s, s->pub, "UPDATE metaroles SET gid = NULL WHERE id = ?1", "i", m->id);
-        if (r < 0 || (r = roles_audit(s, "metarole.unpublish", m->code, "%s", "")) < 0)
+        if (r < 0 || (r = store_retire_id(s, true, m->gid, m->code)) < 0 ||
+            (r = roles_audit(s, "metarole.unpublish", m->code, "%s", "")) < 0)
                 return r;
         m->gid = ROLES_ID_INVALID;
         return 0;

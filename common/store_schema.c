@@ -109,6 +109,18 @@ static const char public_v1[] =
         "  (3, 'user', 'User', '', 1, strftime('%s'));"
         "INSERT INTO metarole_includes (parent_id, child_id) VALUES (1, 2), (2, 3);";
 
+/* roles.db v2: every uid and gid that a user, a group or a published metarole of roles has had,
+ * written in the transaction that takes it away (a delete, an unpublish). Allocation never
+ * hands one out again: a process left running as a deleted account, or a file it left, must
+ * never become the next account's (store_groups.c). One row per id: its last owner. */
+static const char public_v2[] =
+        "CREATE TABLE retired_ids ("
+        "  kind TEXT NOT NULL CHECK (kind IN ('uid', 'gid')),"
+        "  id INTEGER NOT NULL,"
+        "  name TEXT NOT NULL,"
+        "  retired_at INTEGER NOT NULL,"
+        "  PRIMARY KEY (kind, id)) WITHOUT ROWID;";
+
 /* secrets.db v1: what the administrator sets that must stay secret. Keyed by user uuid. */
 static const char secrets_v1[] =
         "CREATE TABLE credentials ("
@@ -193,7 +205,7 @@ struct schema {
         const struct table *tables;     /* every table of the current version, NULL-terminated */
 };
 
-static const char *const public_migrations[] = { public_v1 };
+static const char *const public_migrations[] = { public_v1, public_v2 };
 static const char *const secrets_migrations[] = { secrets_v1, secrets_v2 };
 static const char *const state_migrations[] = { state_v1 };
 
@@ -201,7 +213,7 @@ static const struct table public_tables[] = {
         { "meta", 1 }, { "users", 1 }, { "groups", 1 }, { "group_members", 1 }, { "metaroles", 1 },
         { "metarole_includes", 1 }, { "metarole_perms", 1 }, { "roles", 1 }, { "role_perms", 1 },
         { "role_assignments", 1 }, { "group_member_list", 1 }, { "user_gid_list", 1 }, { "passwd_buckets", 1 },
-        { "group_buckets", 1 }, { "metarole_closure", 1 }, { "metarole_grants", 1 }, { NULL, 0 },
+        { "group_buckets", 1 }, { "metarole_closure", 1 }, { "metarole_grants", 1 }, { "retired_ids", 2 }, { NULL, 0 },
 };
 static const struct table secrets_tables[] = {
         { "credentials", 1 }, { "codes", 1 }, { "audit", 1 }, { "publishing", 2 }, { "before_users", 2 },
@@ -212,6 +224,8 @@ static const struct table state_tables[] = {
 };
 
 static const struct schema schemas[] = {
+        /* Only writers read retired_ids: readers serve a version 1 roles.db as it is, so that
+         * names and logins go on after an upgrade until the first change migrates it. */
         [STORE_PUBLIC]  = { "roles.db", ROLES_SCHEMA_PUBLIC, 1, public_migrations, public_tables },
         /* A version 1 secrets.db has no before-images, so no change of it can be in flight:
          * readers read its tables as they are, and logins go on after an upgrade until a writer

@@ -85,6 +85,9 @@ static int check_user_fields(struct roles_store *s, const struct roles_user *u) 
 }
 
 static const char uid_used_sql[] = "SELECT 1 FROM users WHERE uid = ?1";
+/* What allocation skips: in use, or ever used (retired_ids). */
+static const char uid_alloc_used_sql[] =
+        "SELECT 1 FROM users WHERE uid = ?1 UNION ALL SELECT 1 FROM retired_ids WHERE kind = 'uid' AND id = ?1";
 
 static int pick_uid(struct roles_store *s, uint32_t requested, uint32_t *ret) {
         const struct roles_config *c = &s->cfg;
@@ -97,11 +100,13 @@ static int pick_uid(struct roles_store *s, uint32_t requested, uint32_t *ret) {
                         return r;
                 if (r > 0)
                         return store_fail(s, -EEXIST, "uid %u is already in use", requested);
+                if ((r = store_check_retired(s, false, requested)) < 0)
+                        return r;
                 *ret = requested;
                 return 0;
         }
         int r = store_alloc_id(s, "SELECT max(uid) FROM users WHERE uid BETWEEN ?1 AND ?2",
-                               uid_used_sql, false, c->uid_min, c->uid_max, ret);
+                               uid_alloc_used_sql, false, c->uid_min, c->uid_max, ret);
         if (r == -ENOSPC)
                 return store_fail(s, r, "no free uid left in %u-%u", c->uid_min, c->uid_max);
         return r;
@@ -130,12 +135,15 @@ static int pick_primary_group(struct roles_store *s, struct roles_user *u) {
         memcpy(g.name, u->name, sizeof(g.name));
         snprintf(g.description, sizeof(g.description), "personal group of %s", u->name);
         /* Like useradd with USERGROUPS_ENAB: the group's gid matches the uid when it can, which
-         * it cannot when the host uses that gid (allocation then skips it too). */
+         * it cannot when the host uses that gid (allocation then skips it too), nor when a group
+         * had it once (unless a reuse is forced: a returning account's own old group). */
         const struct host_accounts *host;
         if ((r = store_host(s, &host)) < 0)
                 return r;
         g.gid = u->uid;
         r = store_gid_taken(s, g.gid);
+        if (r == 0 && !s->allow_retired)
+                r = roles_retired_id(s, true, g.gid, NULL, 0, NULL);
         if (r < 0)
                 return r;
         if (r > 0 || g.gid < s->cfg.gid_min || g.gid > s->cfg.gid_max || host_accounts_id_used(host, g.gid, true))
@@ -254,7 +262,8 @@ int roles_user_delete(struct roles_store *s, const struct roles_user *u) {
                        "AND NOT EXISTS (SELECT 1 FROM users WHERE gid = ?2) "
                        "AND NOT EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = groups.id)",
                        "ti", u->name, (int64_t) u->gid);
-        if (r < 0)
+        if (r < 0 || (r > 0 && (r = store_retire_id(s, true, u->gid, u->name)) < 0) ||
+            (r = store_retire_id(s, false, u->uid, u->name)) < 0)
                 return r;
         r = store_queue_purge(s, u->uuid, PURGE_ALL);
         if (r < 0)

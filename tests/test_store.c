@@ -321,6 +321,35 @@ static void test_secrets_v1_migrated(void **state) {
         roles_store_close(r);
 }
 
+/* A roles.db of version 1 (before retired_ids): readers serve it as it is, and the next writer
+ * migrates it in its transaction, keeping every row. */
+static void test_public_v1_migrated(void **state) {
+        struct test_env *e = *state;
+        char path[PATH_MAX];
+        struct roles_store *s = writer(e);
+        struct roles_user alice = add_user(s, "alice");
+        test_commit(s);
+        path_in(e, "roles.db", path, sizeof(path));
+        raw_exec(path, "DROP TABLE retired_ids; PRAGMA user_version = 1");
+
+        struct roles_user u;
+        struct roles_store *r = test_reader(e, 0);
+        assert_ok(r, roles_user_by_name(r, "alice", &u));
+        roles_store_close(r);
+        assert_int_equal(raw_int(path, "PRAGMA user_version"), 1);
+
+        s = writer(e);
+        assert_ok(s, roles_user_by_name(s, "alice", &u));
+        assert_ok(s, roles_user_delete(s, &u));
+        test_commit(s);
+        assert_int_equal(raw_int(path, "PRAGMA user_version"), ROLES_SCHEMA_PUBLIC);
+        assert_int_equal(raw_int(path, "SELECT count(*) FROM retired_ids WHERE kind = 'uid' AND id = 10000"), 1);
+        assert_int_equal(raw_int(path, "SELECT count(*) FROM metaroles WHERE builtin = 1"), 3);
+        s = writer(e);
+        assert_int_equal(add_user(s, "bob").uid, alice.uid + 1);
+        test_commit(s);
+}
+
 static void test_open_missing(void **state) {
         struct test_env *e = *state;
         struct roles_store *s = (struct roles_store *) 0x1;
@@ -1054,6 +1083,103 @@ static void test_alloc_skips_host_ids(void **state) {
         assert_int_equal(carol.uid, 10006);
         test_commit(s);
         host_accounts_done(&host.h);
+}
+
+/* A uid or gid taken away (user del, group del, metarole unpublish) is never allocated again:
+ * a process or a file the old owner left would become the next account's. */
+static void test_retired_ids_never_allocated(void **state) {
+        struct test_env *e = *state;
+        struct roles_store *s = writer(e);
+
+        struct roles_user alice = add_user(s, "alice");
+        struct roles_user bob = add_user(s, "bob");
+        assert_int_equal(bob.uid, 10001);
+        assert_ok(s, roles_user_delete(s, &bob));
+        struct roles_user carol = add_user(s, "carol");
+        assert_int_equal(carol.uid, 10002);             /* not bob's 10001 */
+        assert_int_equal(carol.gid, 10002);             /* nor his personal group's gid */
+
+        struct roles_group devs = add_group(s, "devs", ROLES_ID_INVALID);
+        assert_int_equal(devs.gid, 10003);
+        assert_ok(s, roles_group_delete(s, &devs));
+        assert_int_equal(add_group(s, "ops", ROLES_ID_INVALID).gid, 10004);
+
+        struct roles_metarole web = add_metarole(s, "web");
+        assert_ok(s, roles_metarole_publish(s, &web, ROLES_ID_INVALID));
+        assert_int_equal(web.gid, 10005);
+        assert_ok(s, roles_metarole_unpublish(s, &web));
+        assert_ok(s, roles_metarole_publish(s, &web, ROLES_ID_INVALID));
+        assert_int_equal(web.gid, 10006);
+
+        /* The personal group does not take gid = uid when a group had that gid. */
+        struct roles_user dave = add_user(s, "dave");
+        assert_int_equal(dave.uid, 10003);
+        assert_int_equal(dave.gid, 10007);
+        test_commit(s);
+
+        /* Only a full top end makes allocation search gaps: bob's 10001 is no gap. */
+        e->cfg.uid_max = 10004;
+        s = writer(e);
+        assert_int_equal(add_user(s, "erin").uid, 10004);
+        struct roles_user frank = new_user("frank");
+        assert_int_equal(roles_user_add(s, &frank), -ENOSPC);
+        assert_ok(s, roles_user_delete(s, &alice));
+        assert_int_equal(roles_user_add(s, &frank), -ENOSPC);
+        test_commit(s);
+}
+
+/* A retired id asked for by number is refused, naming its last owner and when, unless a reuse
+ * is allowed (--force). */
+static void test_retired_id_request_refused(void **state) {
+        struct test_env *e = *state;
+        struct roles_store *s = writer(e);
+        char name[ROLES_NAME_MAX + 1] = "";
+        int64_t at = 0;
+
+        struct roles_user alice = new_user("alice");
+        alice.uid = 20000;
+        assert_ok(s, roles_user_add(s, &alice));
+        assert_int_equal(alice.gid, 20000);
+        struct roles_metarole web = add_metarole(s, "web");
+        assert_ok(s, roles_metarole_publish(s, &web, 20100));
+        assert_int_equal(roles_retired_id(s, false, 20000, name, sizeof(name), &at), 0);
+        roles_store_set_now(s, NOW + 60);
+        assert_ok(s, roles_user_delete(s, &alice));
+        assert_ok(s, roles_metarole_unpublish(s, &web));
+        test_commit(s);
+
+        s = writer(e);
+        assert_int_equal(roles_retired_id(s, false, 20000, name, sizeof(name), &at), 1);
+        assert_string_equal(name, "alice");
+        assert_true(at == NOW + 60);
+        assert_int_equal(roles_retired_id(s, true, 20000, NULL, 0, NULL), 1);  /* her personal group */
+        assert_int_equal(roles_retired_id(s, true, 20100, name, sizeof(name), NULL), 1);
+        assert_string_equal(name, "web");
+
+        struct roles_user bob = new_user("bob");
+        bob.uid = 20000;
+        assert_int_equal(roles_user_add(s, &bob), -EEXIST);
+        assert_non_null(strstr(roles_store_error(s), "uid 20000 was the uid of 'alice' until 2026-01-01T00:01:00Z"));
+        assert_int_equal(roles_user_by_name(s, "bob", &bob), -ENOENT);
+        struct roles_group g = { .gid = 20000 };
+        assert_int_equal(roles_strcpy(g.name, sizeof(g.name), "devs"), 0);
+        assert_int_equal(roles_group_add(s, &g), -EEXIST);
+        assert_non_null(strstr(roles_store_error(s), "gid 20000 was the gid of 'alice'"));
+        assert_int_equal(roles_metarole_publish(s, &web, 20000), -EEXIST);
+        assert_int_equal(roles_metarole_publish(s, &web, 20100), -EEXIST);
+        assert_non_null(strstr(roles_store_error(s), "'web'"));
+
+        /* Forced: alice comes back with her uid and her personal group's gid. */
+        roles_store_allow_retired_ids(s, true);
+        bob = new_user("alice");
+        bob.uid = 20000;
+        assert_ok(s, roles_user_add(s, &bob));
+        assert_int_equal(bob.gid, 20000);
+        assert_ok(s, roles_metarole_publish(s, &web, 20100));
+        roles_store_allow_retired_ids(s, false);
+        g.gid = 20100;
+        assert_int_equal(roles_group_add(s, &g), -EEXIST);     /* in use again */
+        test_commit(s);
 }
 
 static void test_metarole_perms(void **state) {
@@ -2189,6 +2315,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_doctor_warns_range_overlap, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_init_keeps_data, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_secrets_v1_migrated, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_public_v1_migrated, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_open_missing, test_setup_empty, test_teardown),
                 cmocka_unit_test_setup_teardown(test_serial, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_uncommitted_writer, test_setup, test_teardown),
@@ -2208,6 +2335,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_metarole_cycles, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_metarole_publish, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_alloc_skips_host_ids, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_retired_ids_never_allocated, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_retired_id_request_refused, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_metarole_perms, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_roles, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_role_assign_until, test_setup, test_teardown),
