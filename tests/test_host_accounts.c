@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "host_accounts.h"
+#include "proc_uid.h"
 #include "testlib.h"
 
 struct fixture {
@@ -268,6 +269,55 @@ static void test_files_not_read(void **state) {
         host_accounts_done(&h);
 }
 
+/* ---- processes running as a uid (user del) ------------------------------------------------------ */
+
+static void proc_entry(const char *root, const char *pid, const char *status) {
+        char path[PATH_MAX];
+        assert_true((size_t) snprintf(path, sizeof(path), "%s/%s", root, pid) < sizeof(path) - 8);
+        assert_int_equal(mkdir(path, 0755), 0);
+        if (!status)
+                return;
+        strcat(path, "/status");
+        write_file(path, status);
+}
+
+static void test_proc_find_uid(void **state) {
+        struct fixture *f = *state;
+        char root[PATH_MAX], name[64];
+        pid_t pid = 0;
+
+        snprintf(root, sizeof(root), "%s/proc", f->env.dir);
+        assert_int_equal(mkdir(root, 0755), 0);
+        proc_entry(root, "1", "Name:\tsystemd\nUmask:\t0000\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\n");
+        proc_entry(root, "4321", "Name:\tbash\nUid:\t10100\t10100\t10100\t10100\n");
+        proc_entry(root, "1234", "Name:\tsu\nUid:\t0\t10100\t0\t0\n");               /* effective */
+        proc_entry(root, "777", "Name:\tdaemon\nUid:\t10200\t10200\t10300\t10200\n");  /* saved only */
+        proc_entry(root, "778", "Name:\tfsonly\nUid:\t10200\t10200\t10200\t10400\n");  /* fs uid is not one */
+        proc_entry(root, "900", NULL);                                                     /* exited meanwhile */
+        proc_entry(root, "sys", "Name:\tnot a pid\nUid:\t10500\t10500\t10500\t10500\n");
+        proc_entry(root, "0900", "Name:\tnot a pid\nUid:\t10500\t10500\t10500\t10500\n");
+
+        assert_int_equal(roles_proc_find_uid(root, 10100, &pid, name, sizeof(name)), 1);
+        assert_int_equal(pid, 1234);                    /* the lowest of 1234 and 4321 */
+        assert_string_equal(name, "su");
+        assert_int_equal(roles_proc_find_uid(root, 10300, &pid, NULL, 0), 1);
+        assert_int_equal(pid, 777);
+        pid = 0;
+        assert_int_equal(roles_proc_find_uid(root, 10400, &pid, name, sizeof(name)), 0);
+        assert_int_equal(roles_proc_find_uid(root, 10500, &pid, name, sizeof(name)), 0);
+        assert_int_equal(roles_proc_find_uid(root, 10600, &pid, name, sizeof(name)), 0);
+        assert_int_equal(pid, 0);
+        assert_int_equal(roles_proc_find_uid(root, 0, &pid, name, sizeof(name)), 1);
+        assert_int_equal(pid, 1);
+
+        /* No such tree: an error, never "nobody uses it". */
+        snprintf(root, sizeof(root), "%s/noproc", f->env.dir);
+        assert_int_equal(roles_proc_find_uid(root, 10100, &pid, name, sizeof(name)), -ENOENT);
+
+        /* The real /proc knows this very process. */
+        assert_int_equal(roles_proc_find_uid("/proc", getuid(), &pid, NULL, 0), 1);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_names_and_ids, setup, teardown),
@@ -277,6 +327,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_subordinate_ranges, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_login_defs, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_files_not_read, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_proc_find_uid, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
