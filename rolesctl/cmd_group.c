@@ -5,13 +5,13 @@
 #include "cli.h"
 
 static int group_add(struct cli *c, int argc, char **argv) {
-        static const struct opt_spec spec[] = { { "gid", true }, { "description", true }, { NULL, false } };
+        static const struct opt_spec spec[] = { { "gid", true }, { "description", true }, { "force", false }, { NULL, false } };
         struct roles_group g = { .gid = ROLES_ID_INVALID };
         struct roles_store *s;
         struct args a;
         int r;
 
-        if (args_parse(argc, argv, spec, 1, "rolesctl group add NAME [--gid N] [--description TEXT]", &a) < 0)
+        if (args_parse(argc, argv, spec, 1, "rolesctl group add NAME [--gid N] [--description TEXT] [--force]", &a) < 0)
                 return EXIT_USAGE;
         if (roles_strcpy(g.name, sizeof(g.name), a.pos[0]) < 0 || !roles_name_valid(g.name))
                 return cli_fail(EXIT_USAGE, "invalid group name '%.40s': use [a-z_][a-z0-9_.-]*, at most %d bytes",
@@ -23,7 +23,10 @@ static int group_add(struct cli *c, int argc, char **argv) {
         if ((args_opt(&a, 0) && (r = cli_check_local_id(c, g.gid, true)) != EXIT_OK) ||
             (r = cli_check_local_name(c, g.name, true)) != EXIT_OK || (r = cli_store(c, ROLES_STORE_WRITE, &s)) != EXIT_OK)
                 return r;
+        /* --force: the gid asked for may be one a deleted group had. */
+        roles_store_allow_retired_ids(s, args_opt(&a, 2) != NULL);
         r = roles_group_add(s, &g);
+        roles_store_allow_retired_ids(s, false);
         return r < 0 ? cli_fail_store(c, r) : EXIT_OK;
 }
 

@@ -621,6 +621,22 @@ static int check_files(struct import *im) {
 /* ---- step 2: what roles already holds ------------------------------------------------------- */
 
 /* Lookups that should find nothing: 0 means a clash, -ENOENT is fine, anything else is a store error. */
+/* An id that a deleted roles account or group had: an import never reuses one (a process or a
+ * file of the old owner would become the imported account's), and has no --force. */
+static int check_not_retired(struct cli *c, struct roles_store *s, bool group, uint32_t id, const char *name,
+                             const struct source *src, unsigned line) {
+        char owner[ROLES_TEXT_MAX + 1], when[21];
+        int64_t at = 0;
+        int r = roles_retired_id(s, group, id, owner, sizeof(owner), &at);
+        if (r < 0)
+                return fail_store_at(c, r, src, line);
+        if (r > 0)
+                return fail_at(EXIT_CONFLICT, src, line, "%s %u of '%s' was the %s of roles %s '%s' until %s: a retired "
+                               "id is never handed out again", group ? "gid" : "uid", id, name, group ? "gid" : "uid",
+                               group ? "group" : "user", owner, roles_format_time(at, when));
+        return EXIT_OK;
+}
+
 static int check_groups_against_roles(struct cli *c, struct roles_store *s, struct import *im) {
         struct roles_group g;
         int r;
@@ -634,6 +650,8 @@ static int check_groups_against_roles(struct cli *c, struct roles_store *s, stru
                                        "group '%s'", ig->gid, ig->name, g.name);
                 if (r != -ENOENT)
                         return fail_store_at(c, r, &im->group, ig->line);
+                if ((r = check_not_retired(c, s, true, ig->gid, ig->name, &im->group, ig->line)) != EXIT_OK)
+                        return r;
         }
         return EXIT_OK;
 }
@@ -652,6 +670,8 @@ static int check_users_against_roles(struct cli *c, struct roles_store *s, struc
                                        "user '%s'", iu->uid, iu->name, u.name);
                 if (r != -ENOENT)
                         return fail_store_at(c, r, &im->passwd, iu->line);
+                if ((r = check_not_retired(c, s, false, iu->uid, iu->name, &im->passwd, iu->line)) != EXIT_OK)
+                        return r;
                 if (file_has_gid(im, iu->gid))
                         continue;
                 r = roles_group_by_gid(s, iu->gid, &g);

@@ -138,13 +138,13 @@ static int metarole_revoke(struct cli *c, int argc, char **argv) {
 }
 
 static int metarole_publish(struct cli *c, int argc, char **argv) {
-        static const struct opt_spec spec[] = { { "gid", true }, { NULL, false } };
+        static const struct opt_spec spec[] = { { "gid", true }, { "force", false }, { NULL, false } };
         uint32_t gid = ROLES_ID_INVALID;
         struct roles_metarole m;
         struct roles_store *s;
         struct args a;
         int r;
-        if (args_parse(argc, argv, spec, 1, "rolesctl metarole publish CODE [--gid N]", &a) < 0)
+        if (args_parse(argc, argv, spec, 1, "rolesctl metarole publish CODE [--gid N] [--force]", &a) < 0)
                 return EXIT_USAGE;
         if (args_opt(&a, 0) && roles_parse_id(args_opt(&a, 0), &gid) < 0)
                 return cli_fail(EXIT_USAGE, "invalid gid '%.32s'", args_opt(&a, 0));
@@ -152,7 +152,10 @@ static int metarole_publish(struct cli *c, int argc, char **argv) {
             (r = cli_check_local_name(c, a.pos[0], true)) != EXIT_OK ||
             (r = cli_store(c, ROLES_STORE_WRITE, &s)) != EXIT_OK || (r = find(c, s, a.pos[0], &m)) != EXIT_OK)
                 return r;
+        /* --force: the gid asked for may be one a deleted group had. */
+        roles_store_allow_retired_ids(s, args_opt(&a, 1) != NULL);
         r = roles_metarole_publish(s, &m, gid);
+        roles_store_allow_retired_ids(s, false);
         return r < 0 ? cli_fail_store(c, r) : EXIT_OK;
 }
 

@@ -9,13 +9,14 @@
 #include "cli.h"
 
 /* Options shared by add and mod, in this order in both specs. */
-enum { O_GROUP, O_GID, O_FULL_NAME, O_HOME, O_SHELL, O_EMAIL, O_EXPIRES, O_UID, O_PASSWORD_STDIN, O_ACTIVATION };
+enum { O_GROUP, O_GID, O_FULL_NAME, O_HOME, O_SHELL, O_EMAIL, O_EXPIRES, O_UID, O_PASSWORD_STDIN, O_ACTIVATION, O_FORCE };
 
 static const struct opt_spec add_spec[] = {
         [O_GROUP] = { "group", true }, [O_GID] = { "gid", true }, [O_FULL_NAME] = { "full-name", true },
         [O_HOME] = { "home", true }, [O_SHELL] = { "shell", true }, [O_EMAIL] = { "email", true },
         [O_EXPIRES] = { "expires", true }, [O_UID] = { "uid", true },
         [O_PASSWORD_STDIN] = { "password-stdin", false }, [O_ACTIVATION] = { "activation", false },
+        [O_FORCE] = { "force", false },
         { NULL, false },
 };
 static const struct opt_spec mod_spec[] = {
@@ -108,7 +109,7 @@ int cli_issue_code(struct cli *c, struct roles_store *s, const struct roles_user
 static int user_add(struct cli *c, int argc, char **argv) {
         static const char usage[] = "rolesctl user add NAME [--uid N] [--group NAME | --gid N] [--full-name TEXT] "
                                     "[--home DIR] [--shell PATH] [--email ADDR] [--expires DATE] "
-                                    "[--password-stdin | --activation]";
+                                    "[--password-stdin | --activation] [--force]";
         struct roles_user u = { .uid = ROLES_ID_INVALID, .gid = ROLES_ID_INVALID, .enabled = true };
         char hash[256] = "";
         struct roles_store *s;
@@ -137,7 +138,11 @@ static int user_add(struct cli *c, int argc, char **argv) {
         if ((r = cli_store(c, ROLES_STORE_WRITE, &s)) != EXIT_OK || (r = apply_fields(c, s, &a, &u)) != EXIT_OK)
                 goto out;
         u.activated_at = activation ? 0 : roles_store_now(s);
-        if ((r = roles_user_add(s, &u)) < 0 ||
+        /* --force: the uid (and gid) asked for may be one a deleted account had. */
+        roles_store_allow_retired_ids(s, args_opt(&a, O_FORCE) != NULL);
+        r = roles_user_add(s, &u);
+        roles_store_allow_retired_ids(s, false);
+        if (r < 0 ||
             (args_opt(&a, O_EMAIL) && (r = roles_secret_set_email(s, u.uuid, args_opt(&a, O_EMAIL))) < 0) ||
             (with_password && (r = roles_secret_set_password(s, u.uuid, hash, false)) < 0)) {
                 r = cli_fail_store(c, r);

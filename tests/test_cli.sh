@@ -969,6 +969,36 @@ ok_in "$JA8"$'\n' "user add --password-stdin: 8 CJK characters" rc user add cjk 
 ok_in "$JA3"$'\xff\xfe\xfd\xfc\xfb\n' "user passwd --stdin: 日本語 and 5 stray bytes (8 characters)" \
         rc user passwd alice --stdin
 
+# ---- a deleted account's uid and gid are never handed out again ---------------------------------
+# A process or a file left by a deleted account must never become the next account's: ids are
+# retired, allocation skips them, and one asked for by number is refused unless --force.
+ok "retired ids: user add rex" rc user add rex
+rex_uid=$(sql "$T/roles.db" "SELECT uid FROM users WHERE name = 'rex'")
+rex_gid=$(sql "$T/roles.db" "SELECT gid FROM users WHERE name = 'rex'")
+ok "retired ids: user del rex" rc user del rex
+ok "retired ids: user add rey after rex's delete" rc user add rey
+rey=$(sql "$T/roles.db" "SELECT uid || ' ' || gid FROM users WHERE name = 'rey'")
+eq "retired ids: rey gets neither rex's uid nor his gid" \
+        "$([ "${rey% *}" -gt "$rex_uid" ] && [ "${rey#* }" != "$rex_gid" ] && echo fresh)" fresh
+bad 4 "retired ids: user add --uid of rex's uid" rc user add rez --uid "$rex_uid"
+err_has "retired ids: the refusal names rex" "uid $rex_uid was the uid of 'rex' until "
+err_has "retired ids: the refusal names --force" "--force"
+ok "retired ids: user add --uid of rex's uid --force" rc user add rez --uid "$rex_uid" --force
+eq "retired ids: rez has rex's uid" "$(sql "$T/roles.db" "SELECT uid FROM users WHERE name = 'rez'")" "$rex_uid"
+ok "retired ids: group add retg --gid 15500" rc group add retg --gid 15500
+ok "retired ids: group del retg" rc group del retg
+bad 4 "retired ids: group add --gid of a deleted group's gid" rc group add retg2 --gid 15500
+err_has "retired ids: the group refusal names retg" "gid 15500 was the gid of 'retg' until "
+ok "retired ids: group add --gid of a deleted group's gid --force" rc group add retg2 --gid 15500 --force
+ok "retired ids: metarole add retm" rc metarole add retm
+ok "retired ids: metarole publish retm --gid 15600" rc metarole publish retm --gid 15600
+ok "retired ids: metarole unpublish retm" rc metarole unpublish retm
+bad 4 "retired ids: metarole publish --gid of its own former gid" rc metarole publish retm --gid 15600
+ok "retired ids: metarole publish --gid of its own former gid --force" rc metarole publish retm --gid 15600 --force
+bad_in "user del rez"$'\n'"user add rez2 --uid $rex_uid"$'\n' 4 "retired ids: batch: --uid of a uid retired on line 1" \
+        rc batch
+err_has "retired ids: batch: names the line" "batch line 2: uid $rex_uid was the uid of 'rez' until "
+
 # ---- the end -------------------------------------------------------------------------------
 
 echo "$PASSED passed, $FAILED failed"

@@ -572,6 +572,24 @@ put empty </dev/null
 ok "import of an empty file" rc import --passwd "$IN/empty"
 out_has "an empty import" "imported 0 groups, 0 users"
 
+# ---- ids of deleted roles accounts are never imported ------------------------------------------
+# A process or a file a deleted account left must never become an imported account's.
+ok "a user to delete" rc user add gone --uid 10600
+ok "deleted: its uid is retired" rc user del gone
+ok "a group to delete" rc group add goneg --gid 20900
+ok "deleted: its gid is retired" rc group del goneg
+put p <<'EOF'
+fine:x:10601:20500::/home/fine:/bin/sh
+back:x:10600:20500::/home/back:/bin/sh
+EOF
+bad_import 4 "a uid a deleted roles user had" "$IN/p:2:" --passwd "$IN/p"
+err_has "retired uid: names its last owner" "uid 10600 of 'back' was the uid of roles user 'gone' until "
+put g <<'EOF'
+backg:x:20900:
+EOF
+bad_import 4 "a gid a deleted roles group had" "$IN/g:1:" --group "$IN/g"
+err_has "retired gid: names its last owner" "gid 20900 of 'backg' was the gid of roles group 'goneg' until "
+
 # ---- the end -------------------------------------------------------------------------------
 
 echo "$PASSED passed, $FAILED failed"
