@@ -7,6 +7,7 @@
 
 #include "auth.h"
 #include "cli.h"
+#include "proc_uid.h"
 
 /* Options shared by add and mod, in this order in both specs. */
 enum { O_GROUP, O_GID, O_FULL_NAME, O_HOME, O_SHELL, O_EMAIL, O_EXPIRES, O_UID, O_PASSWORD_STDIN, O_ACTIVATION, O_FORCE };
@@ -177,13 +178,30 @@ static int user_mod(struct cli *c, int argc, char **argv) {
         return EXIT_OK;
 }
 
+/* Like userdel: an account is not deleted under a process that runs as it, which would keep the
+ * uid of an account that no longer exists (and whose id is retired in vain while it runs). */
+static int check_no_process(const struct roles_user *u) {
+        char name[64];
+        pid_t pid;
+        int r = roles_proc_find_uid("/proc", u->uid, &pid, name, sizeof(name));
+        if (r < 0)
+                return cli_fail(EXIT_ERROR, "cannot tell whether user '%s' has processes (/proc: %s); use --force to "
+                                "delete anyway", u->name, strerror(-r));
+        if (r > 0)
+                return cli_fail(EXIT_CONFLICT, "user '%s' is in use by process %d (%s); stop it first or use --force",
+                                u->name, (int) pid, name);
+        return EXIT_OK;
+}
+
 static int user_del(struct cli *c, int argc, char **argv) {
+        static const struct opt_spec spec[] = { { "force", false }, { NULL, false } };
         struct roles_store *s;
         struct roles_user u;
         struct args a;
         int r;
-        if ((r = simple_args(argc, argv, "rolesctl user del NAME", &a)) != EXIT_OK ||
-            (r = writer_and_user(c, a.pos[0], &s, &u)) != EXIT_OK)
+        if (args_parse(argc, argv, spec, 1, "rolesctl user del NAME [--force]", &a) < 0)
+                return EXIT_USAGE;
+        if ((r = writer_and_user(c, a.pos[0], &s, &u)) != EXIT_OK || (!args_opt(&a, 0) && (r = check_no_process(&u)) != EXIT_OK))
                 return r;
         r = roles_user_delete(s, &u);
         return r < 0 ? cli_fail_store(c, r) : EXIT_OK;

@@ -21,7 +21,7 @@ static const char usage_text[] =
         "                [--force]\n"
         "  user mod NAME [--group NAME | --gid N] [--full-name TEXT] [--home DIR] [--shell PATH]\n"
         "                [--email ADDR] [--expires DATE|never]\n"
-        "  user del|show|enable|disable|unlock|reset NAME ; user list\n"
+        "  user del NAME [--force] ; user show|enable|disable|unlock|reset NAME ; user list\n"
         "  user passwd NAME [--stdin] ; user totp enroll|disable NAME\n"
         "  group add NAME [--gid N] [--description TEXT] [--force] ; group del|show NAME ; group list\n"
         "  group adduser|deluser GROUP USER\n"

@@ -998,6 +998,7 @@ ok "retired ids: metarole publish --gid of its own former gid --force" rc metaro
 bad_in "user del rez"$'\n'"user add rez2 --uid $rex_uid"$'\n' 4 "retired ids: batch: --uid of a uid retired on line 1" \
         rc batch
 err_has "retired ids: batch: names the line" "batch line 2: uid $rex_uid was the uid of 'rez' until "
+ok "retired ids: user del rez --force (no process runs as it either way)" rc user del rez --force
 
 # ---- the end -------------------------------------------------------------------------------
 

@@ -167,4 +167,28 @@ out=$("$R" doctor 2>&1)
 grep -qF "the configured gid range 10000-59999 overlaps 1 subordinate range of /etc/subgid (the first 59000-124535)" <<<"$out" &&
         ok || bad "doctor does not warn of a subordinate gid range: $out"
 
+# ---- user del: not while a process runs as the account (as userdel) ------------------------------------
+# Deleted anyway, the process would keep a uid that no account has, and read what it owned.
+command -v setpriv >/dev/null || die "setpriv is missing (apt-get install util-linux)"
+"$R" user add busy >/dev/null || die "rolesctl user add busy"
+busy_uid=$(getent passwd busy | cut -d: -f3)
+[ -n "$busy_uid" ] || die "busy has no uid through NSS"
+setpriv --reuid="$busy_uid" --regid="$busy_uid" --clear-groups sleep 60 &
+busy_pid=$!
+for _ in $(seq 50); do
+        grep -q "^Uid:[[:space:]]*$busy_uid[[:space:]]" "/proc/$busy_pid/status" 2>/dev/null &&
+                grep -q "^Name:[[:space:]]*sleep$" "/proc/$busy_pid/status" && break
+        sleep 0.1
+done
+sum=$(sha256sum /var/lib/roles/*.db)
+refused "user del with a process running as the user" \
+        "user 'busy' is in use by process $busy_pid (sleep); stop it first or use --force" "$R" user del busy
+eq "the refusal changed nothing" "$(sha256sum /var/lib/roles/*.db)" "$sum"
+"$R" user del busy --force >"$S/out" 2>&1 && ok || bad "user del --force with a process running: $(cat "$S/out")"
+getent passwd busy >/dev/null && bad "busy is still served after user del --force" || ok
+kill "$busy_pid" && wait "$busy_pid" 2>/dev/null
+"$R" user add idle >/dev/null || die "rolesctl user add idle"
+"$R" user del idle >"$S/out" 2>&1 && ok || bad "user del with no process running as the user: $(cat "$S/out")"
+
+ns_finish
 ns_finish
