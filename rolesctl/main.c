@@ -36,14 +36,18 @@ static const char usage_text[] =
         "  import [--passwd FILE] [--group FILE] [--shadow FILE]\n"
         "  batch [FILE] ; audit ; backup FILE ; doctor\n";
 
-/* "root", or "root (login alice)" when the audit login uid names someone else. */
+/*
+ * "root (uid 0)", or "root (uid 0; login alice, uid 10100)" when the audit login uid is someone
+ * else's: each name with the uid it had at that moment, since a name alone may later be another
+ * account's (a deleted user's name given to a new one) and a uid alone says nothing once its
+ * account is gone. A uid without a name is "uid N".
+ */
 static void find_actor(char *buf, size_t size) {
         uid_t uid = getuid();
         struct passwd *pw = getpwuid(uid);
-        if (pw && roles_text_valid(pw->pw_name, 64))
-                snprintf(buf, size, "%s", pw->pw_name);
-        else
-                snprintf(buf, size, "uid %u", (unsigned) uid);
+        bool named = pw && roles_text_valid(pw->pw_name, 64);
+        int n = named ? snprintf(buf, size, "%s (uid %u", pw->pw_name, (unsigned) uid)
+                      : snprintf(buf, size, "uid %u", (unsigned) uid);
 
         FILE *f = fopen("/proc/self/loginuid", "re");
         unsigned long login = (unsigned long) -1;
@@ -52,14 +56,17 @@ static void find_actor(char *buf, size_t size) {
                         login = (unsigned long) -1;
                 fclose(f);
         }
-        if (login != (unsigned long) (uid_t) -1 && login != uid) {
-                size_t n = strlen(buf);
+        if (n >= 0 && (size_t) n < size && login != (unsigned long) (uid_t) -1 && login != uid) {
+                const char *sep = named ? "; " : " (";
                 pw = getpwuid((uid_t) login);
                 if (pw && roles_text_valid(pw->pw_name, 64))
-                        snprintf(buf + n, size - n, " (login %s)", pw->pw_name);
+                        n += snprintf(buf + n, size - (size_t) n, "%slogin %s, uid %lu", sep, pw->pw_name, login);
                 else
-                        snprintf(buf + n, size - n, " (login uid %lu)", login);
+                        n += snprintf(buf + n, size - (size_t) n, "%slogin uid %lu", sep, login);
+                named = true;
         }
+        if (named && n >= 0 && (size_t) n < size)
+                snprintf(buf + n, size - (size_t) n, ")");
 }
 
 static int load_config(struct cli *c, const char *explicit_path) {

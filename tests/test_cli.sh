@@ -563,7 +563,7 @@ bad 3 "role show after del" rc role show scratchr
 
 ok "audit" rc audit
 out_match "audit header" '^id +at +actor +action +target +detail$'
-out_match "audit: user.add alice by the acting user" "^[0-9]+ +$TIME_RE +$ACTOR( \\(login [^)]*\\))? +user\\.add +alice +uid=12001"
+out_match "audit: user.add alice by the acting user" "^[0-9]+ +$TIME_RE +$ACTOR \\(uid $(id -u)(; login [^)]*)?\\) +user\\.add +alice +uid=12001"
 out_match "audit: role.assign" "^[0-9]+ +$TIME_RE +$ACTOR.* +role\\.assign +dbadmin +user=alice"
 out_match "audit: metarole.include" "^[0-9]+ +$TIME_RE +$ACTOR.* +metarole\\.include +dba +child=audit"
 out_match "audit: user.passwd" " user\\.passwd +bob"
@@ -999,6 +999,9 @@ bad_in "user del rez"$'\n'"user add rez2 --uid $rex_uid"$'\n' 4 "retired ids: ba
         rc batch
 err_has "retired ids: batch: names the line" "batch line 2: uid $rex_uid was the uid of 'rez' until "
 ok "retired ids: user del rez --force (no process runs as it either way)" rc user del rez --force
+ok "retired ids: audit" rc audit
+out_match "retired ids: the audit names the actor with its uid" \
+        "^[0-9]+ +$TIME_RE +$ACTOR \\(uid $(id -u)(; login [^)]*, uid [0-9]+| login uid [0-9]+)?\\) +user\\.del +rez "
 
 # ---- the end -------------------------------------------------------------------------------
 
