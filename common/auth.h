@@ -69,7 +69,9 @@ int roles_password_verify(const char *encoded, const char *password, size_t len,
  * Verify against what secrets.db holds: an argon2id string (roles_password_verify), a crypt(3)
  * hash brought in by import, stored as "{crypt}" + the hash, checked with crypt_r and compared
  * in constant time, or "" for no password (an account without one, an unknown user), which
- * nothing matches (-EACCES). Same results as roles_password_verify.
+ * nothing matches (-EACCES). Same results as roles_password_verify; a crypt(3) hash is first
+ * read by roles_crypt_cost, and never computed when it is above its ceiling (-E2BIG) or not
+ * one import accepts (-EINVAL).
  *
  * Every refusal costs at least one argon2id verification at params (the configured parameters),
  * so that its time tells neither unknown names nor accounts whose hash is cheaper: when the
@@ -85,6 +87,38 @@ int roles_password_verify_stored(const char *stored, const char *password, size_
 
 /* True if the stored hash was made with parameters other than params (or is not argon2id). */
 bool roles_password_needs_rehash(const char *encoded, const struct roles_hash_params *params);
+
+/* ---- crypt(3) hashes brought in by import ---------------------------------------------- */
+
+/*
+ * The ceilings of the crypt(3) methods whose cost is time alone (README "Imported crypt(3)
+ * hashes are marked"): one sha512crypt of a million rounds takes about 0.3 s and one bcrypt of
+ * cost 14 about 0.9 s on a 2020s core; the defaults are 5000 rounds and cost 5 to 12.
+ */
+#define ROLES_CRYPT_SHA_ROUNDS_MAX  1000000
+#define ROLES_CRYPT_BCRYPT_COST_MAX 14
+
+/* What verifying a crypt(3) hash costs, against its ceiling. */
+struct roles_crypt_cost {
+        const char *method;     /* "yescrypt", "sha512crypt", ..., "DES crypt" */
+        const char *what;       /* the measure: "rounds", "KiB of memory", ...; NULL for a fixed cost */
+        uint64_t value;         /* saturated at UINT64_MAX */
+        uint64_t ceiling;
+        bool above;             /* value > ceiling: never to be computed */
+};
+
+/*
+ * Read the cost of a crypt(3) hash as import stores it (without the "{crypt}" mark), the way
+ * libxcrypt would read it: yescrypt "$y$" and gost-yescrypt "$gy$" (memory 128 * N * r, passes
+ * from t and p), scrypt "$7$" (the same), sha512crypt "$6$" and sha256crypt "$5$" (rounds,
+ * ROLES_CRYPT_SHA_ROUNDS_MAX), bcrypt "$2b$"/"$2y$" (ROLES_CRYPT_BCRYPT_COST_MAX), md5crypt "$1$"
+ * and 13-character DES (fixed costs). The memory-hard ones are held to the argon2 ceiling:
+ * memory at most its m, passes over that memory at most its t.
+ * 0 with *ret filled (ret->above says whether it is over its ceiling), -EINVAL for anything
+ * else (another method, a malformed or unbounded parameter, a character outside crypt's
+ * alphabet, no salt or hash, too long to store).
+ */
+int roles_crypt_cost(const char *hash, const struct roles_hash_params *ceiling, struct roles_crypt_cost *ret);
 
 /* ---- one-time codes ------------------------------------------------------------------- */
 

@@ -262,13 +262,23 @@ bool roles_password_needs_rehash(const char *encoded, const struct roles_hash_pa
 }
 
 /* A crypt(3) hash brought in by import, without its "{crypt}" mark. */
-static int crypt_verify(const char *hash, const char *password, size_t len) {
+static int crypt_verify(const char *hash, const char *password, size_t len,
+                        const struct roles_hash_params *ceiling) {
+        struct roles_crypt_cost cost;
         struct crypt_data *data = NULL;
         char *pw = NULL;
         int r;
 
         if (memchr(password, '\0', len))
                 return -EACCES;
+        /* Import refuses a hash above its ceiling, but secrets.db may have been written since:
+         * one such hash must not cost gigabytes or minutes per attempt. Nor is any method
+         * import would not have stored handed to crypt(3), whose cost is not bounded here. */
+        r = roles_crypt_cost(hash, ceiling, &cost);
+        if (r < 0)
+                return r;
+        if (cost.above)
+                return -E2BIG;
         /* crypt_data is large (about 32 KiB): on the heap, wiped after. */
         if (!(data = calloc(1, sizeof(*data))) || !(pw = malloc(len + 1))) {
                 r = -ENOMEM;
@@ -337,7 +347,7 @@ int roles_password_verify_stored(const char *stored, const char *password, size_
                 return -E2BIG;
 
         if (strncmp(stored, legacy, sizeof(legacy) - 1) == 0)
-                r = crypt_verify(stored + sizeof(legacy) - 1, password, len);
+                r = crypt_verify(stored + sizeof(legacy) - 1, password, len, ceiling);
         else if (stored[0] == '\0')
                 r = -EACCES;
         else

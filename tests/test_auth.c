@@ -587,6 +587,215 @@ static void test_refusal_costs_configured(void **state) {
         free(too_long);
 }
 
+/* ---- crypt(3) hashes brought in by import ---------------------------------------------------- */
+
+/* The cost roles_crypt_cost reads from hash against ceiling: which measure, its value, over or not. */
+static void check_crypt_cost(const char *hash, const struct roles_hash_params *ceiling, const char *want_what,
+                             uint64_t want_value, bool want_above) {
+        struct roles_crypt_cost cost = { 0 };
+        int r = roles_crypt_cost(hash, ceiling, &cost);
+        if (r != 0 || (want_what ? !cost.what || strcmp(cost.what, want_what) != 0 : cost.what != NULL) ||
+            cost.value != want_value || cost.above != want_above)
+                fail_msg("'%s': %d, %s %llu (ceiling %llu, %s), expected %s %llu (%s)", hash, r,
+                         cost.what ? cost.what : "(fixed)", (unsigned long long) cost.value,
+                         (unsigned long long) cost.ceiling, cost.above ? "above" : "within",
+                         want_what ? want_what : "(fixed)", (unsigned long long) want_value,
+                         want_above ? "above" : "within");
+}
+
+#define SALT_HASH "$saltsaltsaltsalt$0123456789abcdefghijklmnopqrstuvwxyzABCDEFG"
+#define BCRYPT_TAIL "abcdefghijklmnopqrstuuabcdefghijklmnopqrstuvwxyzabcde"
+
+static void test_crypt_cost(void **state) {
+        struct roles_hash_params ceiling = default_ceiling();      /* m = 256 MiB, t = 12 */
+        (void) state;
+
+        /* yescrypt: N from its log2 ('B' 14, 'C' 15, 'D' 16, 'E' 17, 'H' 20), r = 32 ('T'): 128 * N * r
+         * bytes. Debian's default "j9T" is 16 MiB; "jHT" the 4 GiB of the report. */
+        check_crypt_cost("$y$j9T" SALT_HASH, &ceiling, "passes", 2, false);
+        check_crypt_cost("$y$jCT" SALT_HASH, &ceiling, "passes", 2, false);
+        check_crypt_cost("$y$jDT" SALT_HASH, &ceiling, "passes", 2, false);
+        check_crypt_cost("$y$jET" SALT_HASH, &ceiling, "memory (KiB)", 524288, true);
+        check_crypt_cost("$y$jHT" SALT_HASH, &ceiling, "memory (KiB)", 4194304, true);
+        /* N's log2 of 63 ("kC", two characters): 2^63 * 32 * 128 bytes, saturated. */
+        check_crypt_cost("$y$jkCT" SALT_HASH, &ceiling, "memory (KiB)", UINT64_MAX, true);
+        /* Then t ("/" says it follows): t = 10 ('7') is 12 passes, t = 11 ('8') 13; a huge one. */
+        check_crypt_cost("$y$j9T/7" SALT_HASH, &ceiling, "passes", 12, false);
+        check_crypt_cost("$y$j9T/8" SALT_HASH, &ceiling, "passes", 13, true);
+        check_crypt_cost("$y$j9T/zzzzzz" SALT_HASH, &ceiling, "passes", 1091060272 + 2, true);
+        /* And p ("." says it follows, from 2): p = 6 ('2') at t = 0 is 12 passes, p = 7 ('3') 14. */
+        check_crypt_cost("$y$j9T.2" SALT_HASH, &ceiling, "passes", 12, false);
+        check_crypt_cost("$y$j9T.3" SALT_HASH, &ceiling, "passes", 14, true);
+        /* gost-yescrypt reads the same parameters. */
+        check_crypt_cost("$gy$jDT" SALT_HASH, &ceiling, "passes", 2, false);
+        check_crypt_cost("$gy$jHT" SALT_HASH, &ceiling, "memory (KiB)", 4194304, true);
+        check_crypt_cost("$gy$j9T/8" SALT_HASH, &ceiling, "passes", 13, true);
+
+        /* scrypt: N's log2 in one character ('E' 16), then r and p in five each (r = 32, p = 1). */
+        check_crypt_cost("$7$DU..../....saltsalt$0123456789abcdefghijklmnopqrstuvwxyzABCDEFG", &ceiling, "passes", 2, false);
+        check_crypt_cost("$7$EU..../....saltsalt$0123456789abcdefghijklmnopqrstuvwxyzABCDEFG", &ceiling, "passes", 2, false);
+        check_crypt_cost("$7$FU..../....saltsalt$0123456789abcdefghijklmnopqrstuvwxyzABCDEFG", &ceiling, "memory (KiB)", 524288, true);
+        check_crypt_cost("$7$zU..../....saltsalt$0123456789abcdefghijklmnopqrstuvwxyzABCDEFG", &ceiling, "memory (KiB)", UINT64_MAX, true);
+        check_crypt_cost("$7$EU....4....saltsalt$0123456789abcdefghijklmnopqrstuvwxyzABCDEFG", &ceiling, "passes", 12, false);
+        check_crypt_cost("$7$EU....5....saltsalt$0123456789abcdefghijklmnopqrstuvwxyzABCDEFG", &ceiling, "passes", 14, true);
+
+        /* The memory ceiling is argon2's: configuring argon2 at 256 MiB lets 1 GiB through. */
+        struct roles_config cfg;
+        struct roles_hash_params raised;
+        roles_config_defaults(&cfg);
+        cfg.argon2_m_cost_kib = 262144;
+        roles_hash_ceiling_from_config(&cfg, &raised);
+        check_crypt_cost("$y$jFT" SALT_HASH, &raised, "passes", 2, false);
+        check_crypt_cost("$y$jGT" SALT_HASH, &raised, "memory (KiB)", 2097152, true);
+
+        /* sha512crypt and sha256crypt: 5000 rounds unless "rounds=" says, at most a million. */
+        check_crypt_cost("$6" SALT_HASH, &ceiling, "rounds", 5000, false);
+        check_crypt_cost("$6$rounds=999999" SALT_HASH, &ceiling, "rounds", 999999, false);
+        check_crypt_cost("$6$rounds=1000000" SALT_HASH, &ceiling, "rounds", 1000000, false);
+        check_crypt_cost("$6$rounds=1000001" SALT_HASH, &ceiling, "rounds", 1000001, true);
+        check_crypt_cost("$6$rounds=999999999" SALT_HASH, &ceiling, "rounds", 999999999, true);
+        check_crypt_cost("$6$rounds=000000000001000001" SALT_HASH, &ceiling, "rounds", 1000001, true);
+        check_crypt_cost("$6$rounds=99999999999999999999999" SALT_HASH, &ceiling, "rounds", UINT64_MAX, true);
+        check_crypt_cost("$5" SALT_HASH, &ceiling, "rounds", 5000, false);
+        check_crypt_cost("$5$rounds=1000000" SALT_HASH, &ceiling, "rounds", 1000000, false);
+        check_crypt_cost("$5$rounds=999999999" SALT_HASH, &ceiling, "rounds", 999999999, true);
+
+        /* bcrypt: cost at most 14. */
+        check_crypt_cost("$2b$10$" BCRYPT_TAIL, &ceiling, "cost", 10, false);
+        check_crypt_cost("$2b$14$" BCRYPT_TAIL, &ceiling, "cost", 14, false);
+        check_crypt_cost("$2b$15$" BCRYPT_TAIL, &ceiling, "cost", 15, true);
+        check_crypt_cost("$2y$31$" BCRYPT_TAIL, &ceiling, "cost", 31, true);
+
+        /* md5crypt and DES: a fixed cost. */
+        check_crypt_cost("$1$saltsalt$0123456789abcdefghijkl", &ceiling, NULL, 0, false);
+        check_crypt_cost("abcdefghijklm", &ceiling, NULL, 0, false);
+
+        /* Anything import would not store is no cost to weigh: a parameter crypt(3) would read
+         * otherwise (strtoul's sign and spaces), yescrypt's g or ROM, other methods. */
+        static const char *const bad[] = {
+                "$6$rounds=-1" SALT_HASH, "$6$rounds= 5000" SALT_HASH, "$6$rounds=+5000" SALT_HASH,
+                "$6$rounds=" SALT_HASH, "$6$rounds=5000", "$6$saltsalt$", "$6$", "$2b$1$" BCRYPT_TAIL,
+                "$2b$14" BCRYPT_TAIL, "$2a$10$" BCRYPT_TAIL, "$y$j9T5" SALT_HASH, "$y$j9T3" SALT_HASH,
+                "$y$j9T6" SALT_HASH, "$y$j9T/z" SALT_HASH, "$y$jkDT" SALT_HASH, "$y$j9" SALT_HASH, "$y$",
+                "$y$j9T$salt", "$7$EU....", "$7$.U..../....saltsalt$hash", "$7$EU.........saltsalt$hash",
+                "_J9..abcdEFGH0123456", "$3$$8846f7eaee8fb117ad06bdd830b7586c", "$sha1$40000$salt$hash",
+                "$md5,rounds=5000$salt$hash", "abcdefghijkl", "abcdefghijkl!", "abcdefghijklmn", "",
+                "$6$sa=lt$hash", "$6$salt$ha sh", "*", "!",
+        };
+        for (size_t i = 0; i < ROLES_N_ELEMENTS(bad); i++) {
+                struct roles_crypt_cost cost = { .method = "untouched" };
+                int r = roles_crypt_cost(bad[i], &ceiling, &cost);
+                if (r != -EINVAL || strcmp(cost.method, "untouched") != 0)
+                        fail_msg("'%s': %d, expected -EINVAL and nothing written", bad[i], r);
+        }
+        /* The longest that still fits secrets.db with its "{crypt}" mark, and one more. */
+        char longest[ROLES_HASH_ENCODED_MAX];
+        memset(longest, 'a', sizeof(longest));
+        memcpy(longest, "$6$", 3);
+        longest[20] = '$';
+        longest[ROLES_HASH_ENCODED_MAX - sizeof("{crypt}")] = '\0';
+        check_crypt_cost(longest, &ceiling, "rounds", 5000, false);
+        longest[ROLES_HASH_ENCODED_MAX - sizeof("{crypt}")] = 'a';
+        longest[ROLES_HASH_ENCODED_MAX - sizeof("{crypt}") + 1] = '\0';
+        struct roles_crypt_cost cost;
+        assert_int_equal(roles_crypt_cost(longest, &ceiling, &cost), -EINVAL);
+}
+
+/*
+ * The crypt(3) work the core does, counted: this crypt_r is the one the core calls. Unless told
+ * to compute, it answers as crypt(3) does for a setting it cannot use, so that a test of a hash
+ * that would take minutes fails at once when the core hands it over.
+ */
+static struct {
+        int calls;
+        bool compute;
+} crypt_count = { .compute = true };
+
+typedef char *(*crypt_r_fn)(const char *, const char *, struct crypt_data *);
+
+char *crypt_r(const char *phrase, const char *setting, struct crypt_data *data) {
+        static crypt_r_fn real;
+
+        if (!real)
+                real = (crypt_r_fn) dlsym(RTLD_NEXT, "crypt_r");
+        if (!real)
+                fail_msg("libcrypt's crypt_r not found: %s", dlerror());
+        crypt_count.calls++;
+        if (!crypt_count.compute) {
+                strcpy(data->output, "*0");
+                return data->output;
+        }
+        return real(phrase, setting, data);
+}
+
+static void test_crypt_above_ceiling_not_computed(void **state) {
+        struct roles_hash_params ceiling = default_ceiling();
+        char yescrypt[ROLES_HASH_ENCODED_MAX], stored[ROLES_HASH_ENCODED_MAX];
+        (void) state;
+
+        argon2_count.configured = cheap;
+        static const char *const costly[] = {
+                "{crypt}$6$rounds=999999999$saltsalt$0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefghijklmnopqrstu",
+                "{crypt}$5$rounds=999999999$saltsalt$0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJK",
+                "{crypt}$2b$31$" BCRYPT_TAIL,
+                "{crypt}$y$jHT$saltsaltsaltsaltsaltsa$0123456789abcdefghijklmnopqrstuvwxyzABCDEFG",
+                "{crypt}$gy$j9T/zzzzzz$saltsaltsaltsaltsaltsa$0123456789abcdefghijklmnopqrstuvwxyzABCDEFG",
+                "{crypt}$7$zU..../....saltsalt$0123456789abcdefghijklmnopqrstuvwxyzABCDEFG",
+        };
+        for (size_t i = 0; i < ROLES_N_ELEMENTS(costly); i++) {
+                struct timespec t0, t1;
+                crypt_count.calls = 0;
+                crypt_count.compute = false;
+                clock_gettime(CLOCK_MONOTONIC, &t0);
+                /* Refused as a wrong password is, after the configured argon2, and never computed. */
+                check_cost(costly[i], "pw", 2, &ceiling, -E2BIG, 1, 1);
+                clock_gettime(CLOCK_MONOTONIC, &t1);
+                crypt_count.compute = true;
+                if (crypt_count.calls != 0)
+                        fail_msg("'%s' was handed to crypt(3)", costly[i]);
+                assert_true(elapsed_ms(&t0, &t1) < 1000);
+        }
+
+        /* Nor is anything import would not have stored (here a bcrypt prefix it refuses). */
+        crypt_count.calls = 0;
+        check_cost("{crypt}$2a$31$" BCRYPT_TAIL, "pw", 2, &ceiling, -EINVAL, 1, 1);
+        assert_int_equal(crypt_count.calls, 0);
+
+        /* A real yescrypt hash (Debian's default, 16 MiB) verifies within the ceiling ... */
+        char setting[CRYPT_GENSALT_OUTPUT_SIZE];
+        assert_non_null(crypt_gensalt_rn("$y$", 5, NULL, 0, setting, sizeof(setting)));
+        struct crypt_data *cd = calloc(1, sizeof(*cd));
+        assert_non_null(cd);
+        const char *h = crypt_r("pw", setting, cd);
+        assert_true(h && strncmp(h, "$y$j9T$", 7) == 0);
+        assert_true((size_t) snprintf(yescrypt, sizeof(yescrypt), "{crypt}%s", h) < sizeof(yescrypt));
+        free(cd);
+        crypt_count.calls = 0;
+        check_cost(yescrypt, "pw", 2, &ceiling, 0, 0, 0);
+        check_cost(yescrypt, "px", 2, &ceiling, -EACCES, 1, 1);
+        assert_int_equal(crypt_count.calls, 2);
+
+        /* ... and is refused, right password or not, when argon2's memory ceiling is below its
+         * 16 MiB: the ceiling is the hash's, not the guess's. */
+        struct roles_hash_params low = ceiling;
+        low.m_cost_kib = 8192;
+        crypt_count.calls = 0;
+        check_cost(yescrypt, "pw", 2, &low, -E2BIG, 1, 1);
+        assert_int_equal(crypt_count.calls, 0);
+        low.m_cost_kib = 16384;
+        check_cost(yescrypt, "pw", 2, &low, 0, 0, 0);
+        assert_int_equal(crypt_count.calls, 1);
+
+        /* A sha512crypt hash at the ceiling, a million rounds, is computed (about 0.3 s). */
+        cd = calloc(1, sizeof(*cd));
+        assert_non_null(cd);
+        h = crypt_r("pw", "$6$rounds=1000000$saltsalt$", cd);
+        assert_true(h && strncmp(h, "$6$rounds=1000000$", 18) == 0);
+        assert_true((size_t) snprintf(stored, sizeof(stored), "{crypt}%s", h) < sizeof(stored));
+        free(cd);
+        check_cost(stored, "pw", 2, &ceiling, 0, 0, 0);
+}
+
 /* ---- one-time codes ------------------------------------------------------------------------ */
 
 static bool is_base32(char c) {
@@ -949,6 +1158,8 @@ int main(void) {
                 cmocka_unit_test(test_hash_bad_params),
                 cmocka_unit_test(test_needs_rehash),
                 cmocka_unit_test(test_refusal_costs_configured),
+                cmocka_unit_test(test_crypt_cost),
+                cmocka_unit_test(test_crypt_above_ceiling_not_computed),
                 cmocka_unit_test(test_code_format),
                 cmocka_unit_test(test_code_hash),
                 cmocka_unit_test(test_code_matches),
