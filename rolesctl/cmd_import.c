@@ -276,42 +276,19 @@ static int parse_passwd(struct import *im, char **f, unsigned line) {
 
 /* ---- shadow: name:hash:lastchg:min:max:warn:inactive:expire:reserved ---------------------------- */
 
-static bool crypt_char(char ch) {
-        return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' || ch == '/';
-}
-
 /*
- * The crypt(3) methods PAM can verify through libxcrypt: a known prefix, then parameters, salt
- * and hash in crypt's alphabet (with '$' between them and '=' in "rounds="), or 13 characters
- * of traditional DES. Anything else is refused rather than stored as an unverifiable password.
+ * The crypt(3) methods PAM can verify through libxcrypt (roles_crypt_cost says which) are
+ * stored; anything else is refused rather than stored as an unverifiable password, and so is
+ * one whose verification would cost more than its ceiling, which PAM would refuse anyway.
  */
-static bool crypt_hash_valid(const char *h) {
-        static const char *const prefixes[] = { "$y$", "$gy$", "$7$", "$6$", "$5$", "$2b$", "$2y$", "$1$" };
-        size_t n = strlen(h);
-
-        if (n + strlen(ROLES_HASH_LEGACY_CRYPT) >= ROLES_HASH_ENCODED_MAX)
-                return false;
-        if (n == 13 && strspn(h, "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") == 13)
-                return true;
-        for (size_t i = 0; i < ROLES_N_ELEMENTS(prefixes); i++) {
-                size_t k = strlen(prefixes[i]);
-                if (strncmp(h, prefixes[i], k) != 0)
-                        continue;
-                const char *last = strrchr(h + k, '$');
-                if (!last || !last[1])
-                        return false;   /* no salt, or no hash after it */
-                for (const char *p = h + k; *p; p++)
-                        if (!crypt_char(*p) && *p != '$' && *p != '=')
-                                return false;
-                return true;
-        }
-        return false;
-}
-
-static int classify_hash(const struct source *src, unsigned line, const char *name, const char *hash,
+static int classify_hash(const struct import *im, unsigned line, const char *name, const char *hash,
                          enum hash_kind *ret) {
+        const struct source *src = &im->shadow;
+        struct roles_hash_params ceiling;
+        struct roles_crypt_cost cost;
         struct roles_hash_info info;
 
+        roles_hash_ceiling_from_config(im->cfg, &ceiling);
         /* Empty, "*", "!", "!!", and "!<hash>" (passwd -l): nobody can log in with a password. */
         if (hash[0] == '\0' || hash[0] == '!' || hash[0] == '*')
                 *ret = HASH_NONE;
@@ -319,9 +296,13 @@ static int classify_hash(const struct source *src, unsigned line, const char *na
                 if (strlen(hash) >= ROLES_HASH_ENCODED_MAX || roles_hash_parse(hash, &info) < 0)
                         return fail_at(EXIT_USAGE, src, line, "malformed argon2id hash for '%s'", name);
                 *ret = HASH_ARGON2ID;
-        } else if (crypt_hash_valid(hash))
+        } else if (roles_crypt_cost(hash, &ceiling, &cost) == 0) {
+                if (cost.above)
+                        return fail_at(EXIT_USAGE, src, line, "%s hash of '%s' is too costly to verify: %s %llu, "
+                                       "above the ceiling of %llu", cost.method, name, cost.what,
+                                       (unsigned long long) cost.value, (unsigned long long) cost.ceiling);
                 *ret = HASH_CRYPT;
-        else    /* the hash itself is never echoed: shadow is secret */
+        } else  /* the hash itself is never echoed: shadow is secret */
                 return fail_at(EXIT_USAGE, src, line, "unrecognised password hash for '%s': expected argon2id, yescrypt, "
                                "gost-yescrypt, scrypt, sha512crypt, sha256crypt, bcrypt, md5crypt or DES crypt, or "
                                "'!' or '*' for none", name);
@@ -351,7 +332,7 @@ static int parse_shadow(struct import *im, char **f, unsigned line) {
         *sh = (struct imp_shadow) { .name = f[0], .hash = f[1], .line = line };
         if (!roles_name_valid(f[0]))
                 return fail_at(EXIT_USAGE, src, line, "invalid user name '%.40s'", f[0]);
-        if ((r = classify_hash(src, line, f[0], f[1], &sh->kind)) != EXIT_OK)
+        if ((r = classify_hash(im, line, f[0], f[1], &sh->kind)) != EXIT_OK)
                 return r;
         /* min, max, warn and inactive are checked for form only: roles keeps no per-user aging. */
         for (size_t i = 0; i < ROLES_N_ELEMENTS(aging); i++)

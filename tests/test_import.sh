@@ -416,6 +416,39 @@ put s <<'EOF'
 alice:$argon2id$v=19$m=1024,t=1,p=1$bad:19000:0:99999:7:::
 EOF
 bad_import 2 "shadow: a malformed argon2id hash" "$IN/s:1:" --passwd "$IN/passwd" --group "$IN/group" --shadow "$IN/s"
+# Hashes whose verification would cost more than its ceiling (each would take gigabytes or
+# minutes per login attempt): refused, naming the line, the method and what is too costly. They
+# need not be valid to be read for their cost.
+put p <<'EOF'
+alice:x:10001:20001::/home/alice:/bin/sh
+bob:x:10002:20001::/home/bob:/bin/sh
+EOF
+HASH86=hRM5XZ86KXEw9UOmjigeVqFgULtFB2sgpC9lXQDfMib3Zgw7mEiUvBJI2EplzfAqxL5Vvwp2scFtv/uamSo5z0
+YESCRYPT_TAIL='F5Jx5fExrKuPp53xLKQ..1$X3DX6M94c7o.9agCG9G317fhZg9SqC.5i5rd.RhAtQ7'
+costly_import() {
+        local desc=$1 hash=$2 what=$3
+        put s <<EOF
+alice:$SHA512:19000:0:99999:7:::
+bob:$hash:19000:0:99999:7:::
+EOF
+        bad_import 2 "shadow: $desc" "$IN/s:2:" --passwd "$IN/p" --group "$IN/group" --shadow "$IN/s"
+        err_has "shadow: $desc: says what" "$what"
+}
+costly_import "sha512crypt of 999999999 rounds" "\$6\$rounds=999999999\$saltsalt\$$HASH86" \
+        "sha512crypt hash of 'bob' is too costly to verify: rounds 999999999, above the ceiling of 1000000"
+costly_import "sha256crypt of 1000001 rounds" "\$5\$rounds=1000001\$saltsalt\$${HASH86:0:43}" \
+        "sha256crypt hash of 'bob' is too costly to verify: rounds 1000001, above the ceiling of 1000000"
+costly_import "bcrypt of cost 31" "\$2b\$31\$abcdefghijklmnopqrstuuJ0aCHRVc7bpSqzN7LKDpW7PQLAv9ehK" \
+        "bcrypt hash of 'bob' is too costly to verify: cost 31, above the ceiling of 14"
+costly_import "yescrypt of 4 GiB" "\$y\$jHT\$$YESCRYPT_TAIL" \
+        "yescrypt hash of 'bob' is too costly to verify: memory (KiB) 4194304, above the ceiling of 262144"
+costly_import "yescrypt of a huge t" "\$y\$j9T/zzzzzz\$$YESCRYPT_TAIL" \
+        "yescrypt hash of 'bob' is too costly to verify: passes 1091060274, above the ceiling of 12"
+costly_import "gost-yescrypt of 512 MiB" "\$gy\$jET\$$YESCRYPT_TAIL" \
+        "gost-yescrypt hash of 'bob' is too costly to verify: memory (KiB) 524288, above the ceiling of 262144"
+costly_import "scrypt of 512 MiB" "\$7\$FU..../....saltsalt\$X3DX6M94c7o.9agCG9G317fhZg9SqC.5i5rd.RhAtQ7" \
+        "scrypt hash of 'bob' is too costly to verify: memory (KiB) 524288, above the ceiling of 262144"
+
 put s <<EOF
 alice:$SHA512:yesterday:0:99999:7:::
 EOF
