@@ -175,7 +175,8 @@ role add sysadmin --metarole admin
 metarole grant admin sudo
 metarole publish admin --gid 20900
 BATCH
-for u in alice lock tina tnot rst pete nora mia ivan wendy fred paul dina olga sue upg ufp tfp sam nina gina jit; do
+for u in alice lock tina tnot rst pete nora mia ivan wendy fred paul dina olga sue upg ufp tfp sam nina gina jit \
+        cbig chuge cbcr cyes; do
         echo "$PW" | rc user add "$u" --password-stdin >/dev/null || die "rolesctl user add $u"
 done
 echo "$PW" | rc user add exa --password-stdin --expires 2020-01-01 >/dev/null || die "rolesctl user add exa"
@@ -206,19 +207,27 @@ TINA_SECRET=$(grep -oE 'secret=[A-Z2-7]+' <<<"$tina_uri" | cut -d= -f2)
 TNOT_SECRET=$(grep -oE 'secret=[A-Z2-7]+' <<<"$tnot_uri" | cut -d= -f2)
 [ -n "$TINA_SECRET" ] && [ -n "$TNOT_SECRET" ] || die "no TOTP secret in <<$tina_uri>>"
 
-# Legacy crypt(3) hashes brought in by import: SHA-512 (openssl), yescrypt (libcrypt, Debian 12's
-# default), and one whose lastchg is 0 (must change at next login).
-SHA512=$(openssl passwd -6 -stdin <<<"$PW") || die "openssl passwd -6"
-YESCRYPT=$(python3 - "$PW" <<'PY'
+# lcrypt PASSWORD SETTING: libcrypt's crypt(3) of PASSWORD; a SETTING of just a prefix ("$y$")
+# is completed by crypt_gensalt with the method's default cost and a fresh salt.
+lcrypt() {
+        python3 - "$1" "$2" <<'PY'
 import ctypes, sys
 lc = ctypes.CDLL("libcrypt.so.1")
 lc.crypt_gensalt.restype = ctypes.c_char_p
 lc.crypt_gensalt.argtypes = [ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p, ctypes.c_int]
 lc.crypt.restype = ctypes.c_char_p
 lc.crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
-print(lc.crypt(sys.argv[1].encode(), lc.crypt_gensalt(b"$y$", 0, None, 0)).decode())
+setting = sys.argv[2].encode()
+if setting.count(b"$") == 2:
+    setting = lc.crypt_gensalt(setting, 0, None, 0)
+print(lc.crypt(sys.argv[1].encode(), setting).decode())
 PY
-) || die "a yescrypt hash"
+}
+
+# Legacy crypt(3) hashes brought in by import: SHA-512 (openssl), yescrypt (libcrypt, Debian 12's
+# default), and one whose lastchg is 0 (must change at next login).
+SHA512=$(openssl passwd -6 -stdin <<<"$PW") || die "openssl passwd -6"
+YESCRYPT=$(lcrypt "$PW" '$y$') || die "a yescrypt hash"
 case $YESCRYPT in '$y$'*) ;; *) die "no yescrypt hash: $YESCRYPT" ;; esac
 mkdir -p "$S/imp"
 echo 'legacy:x:30000:' >"$S/imp/group"
@@ -486,6 +495,33 @@ pt "$PW$nl" roles legchg authenticate; good "legacy legchg (lastchg 0): the pass
 pt "" roles legchg acct_mgmt; refused "legacy legchg (lastchg 0): account says a new password is required" 'new one required'
 pt "$NEWPW$nl$NEWPW$nl" roles legchg chauthtok; good "legacy legchg: chauthtok"
 pt "$NEWPW$nl" roles legchg authenticate acct_mgmt; good "legacy legchg: the new password works, account fine"
+
+# ---- auth: a stored crypt(3) hash above its ceiling --------------------------------------------------------
+# Written into secrets.db behind rolesctl's back (import refuses them): a hash whose verification
+# would cost minutes or gigabytes is refused as a wrong password is, at once, whatever is typed,
+# and never computed; even the right password against a real one just above the ceiling fails.
+# The 999999999-round and cost-31 hashes need not be valid: their cost is read from them.
+plant_hash() {
+        sqlite3 /var/lib/roles/secrets.db "UPDATE credentials SET password_hash = '{crypt}$2'
+                WHERE user_uuid = '$(uuid_of "$1")'" || die "planting $1's hash"
+}
+above_rounds=$(lcrypt "$PW" '$6$rounds=1000001$saltsalt$') || die "a sha512crypt hash of 1000001 rounds"
+plant_hash cbig "$above_rounds"
+plant_hash chuge '$6$rounds=999999999$saltsalt$hRM5XZ86KXEw9UOmjigeVqFgULtFB2sgpC9lXQDfMib3Zgw7mEiUvBJI2EplzfAqxL5Vvwp2scFtv/uamSo5z0'
+plant_hash cbcr '$2b$31$abcdefghijklmnopqrstuuJ0aCHRVc7bpSqzN7LKDpW7PQLAv9ehK'
+plant_hash cyes '$y$jHT$F5Jx5fExrKuPp53xLKQ..1$X3DX6M94c7o.9agCG9G317fhZg9SqC.5i5rd.RhAtQ7'
+pt "$PW$nl" roles cbig authenticate; refused "ceiling: the right password against 1000001 rounds"
+why=$(state_sql "SELECT detail FROM login_audit WHERE user = 'cbig' ORDER BY id DESC LIMIT 1")
+[ "$why" = "hash above the ceiling" ] && ok || bad "ceiling: cbig's refusal is recorded as <<$why>>"
+for u in chuge cbcr cyes; do
+        t0=$(date +%s%N)
+        pt "$PW$nl" roles $u authenticate; refused "ceiling: $u's costly hash"
+        ms=$((($(date +%s%N) - t0) / 1000000))
+        # A few hundred ms with the test's argon2 (valgrind: seconds); computing would take minutes.
+        [ "$ms" -lt 20000 ] && ok || bad "ceiling: $u's refusal took $ms ms"
+        why=$(state_sql "SELECT detail FROM login_audit WHERE user = '$u' ORDER BY id DESC LIMIT 1")
+        [ "$why" = "hash above the ceiling" ] && ok || bad "ceiling: $u's refusal is recorded as <<$why>>"
+done
 
 # ---- auth: a hash made with weaker parameters is upgraded --------------------------------------------------
 h=$(hash_of upg)
