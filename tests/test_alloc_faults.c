@@ -1322,7 +1322,9 @@ static struct fault_case pam_cases[] = {
         PAM("auth, unknown user", CALL_AUTH, "nobody", password, TOTP_NONE, PAM_USER_UNKNOWN),
         PAM("account, permitted", CALL_ACCOUNT, "alice", password, TOTP_NONE, PAM_SUCCESS),
         PAM("account, without the permission", CALL_ACCOUNT, "rita", password, TOTP_NONE, PAM_PERM_DENIED),
-        PAM("account, locked out", CALL_ACCOUNT, "lou", password, TOTP_NONE, PAM_PERM_DENIED),
+        PAM("account, disabled", CALL_ACCOUNT, "dan", password, TOTP_NONE, PAM_PERM_DENIED),
+        /* A password lockout is auth's: account lets a key login in. */
+        PAM("account, password locked out", CALL_ACCOUNT, "lou", password, TOTP_NONE, PAM_SUCCESS),
 };
 
 static void test_pam(void **state) {
