@@ -421,7 +421,8 @@ static char new_hash[ROLES_HASH_ENCODED_MAX];
 
 /*
  * alice   operator (-> senior -> crew: login.test; db.read on the role), in devs
- * rita    no role, in devs: refused by permission=login.test
+ * rita    no role, in devs: refused by permission=login.test (a uid no other test's processes
+ *         run as: user del refuses a user some process runs as, and meson runs tests side by side)
  * tom     operator, TOTP enrolled
  * lou     operator, locked out until an administrator unlocks
  * dan     operator, disabled
@@ -449,7 +450,7 @@ static void build_database(void) {
 
         struct roles_store *s = test_writer(&env);
         add_user(s, "alice", 10100, true, hash, &alice);
-        add_user(s, "rita", 10101, true, hash, &rita);
+        add_user(s, "rita", 10989, true, hash, &rita);
         add_user(s, "tom", 10102, true, hash, &tom);
         add_user(s, "lou", 10103, true, hash, &lou);
         add_user(s, "dan", 10104, false, hash, &dan);
@@ -752,7 +753,7 @@ static struct fault_case core_reads[] = {
         CORE_READ("open with secrets.db and state.db", READ_OPEN, .id = ROLES_STORE_SECRETS, .expect = "opened"),
         CORE_READ("open for a login", READ_OPEN, .id = ROLES_STORE_LOGIN, .expect = "opened"),
         CORE_READ("roles_user_by_name", READ_USER_BY_NAME, .who = "alice", .expect = "alice:10100:10100:Alice:"),
-        CORE_READ("roles_user_by_uid", READ_USER_BY_UID, .id = 10101, .expect = "rita:10101:10101:Rita:"),
+        CORE_READ("roles_user_by_uid", READ_USER_BY_UID, .id = 10989, .expect = "rita:10989:10989:Rita:"),
         CORE_READ("roles_group_by_name", READ_GROUP_BY_NAME, .who = "devs", .expect = "devs:20100"),
         CORE_READ("roles_check, granted through metaroles", READ_CHECK, .who = "alice", .perm = "login.test",
                   .expect = "alice login.test: 1"),
@@ -1175,7 +1176,7 @@ static enum outcome judge_nss(struct fault_case *c, char *why, size_t size) {
 /* Warm: in this process, with the module's store open after the first call. */
 static struct fault_case nss_warm[] = {
         NSS("getpwnam_r", NSS_PWNAM, .who = "alice", .expect = "alice:x:10100:10100:Alice:"),
-        NSS("getpwuid_r", NSS_PWUID, .id = 10101, .expect = "rita:x:10101:10101:Rita:"),
+        NSS("getpwuid_r", NSS_PWUID, .id = 10989, .expect = "rita:x:10989:10989:Rita:"),
         NSS("getgrnam_r (members)", NSS_GRNAM, .who = "devs", .expect = "devs:x:20100:alice,rita"),
         NSS("getgrnam_r (published metarole)", NSS_GRNAM, .who = "crew", .expect = "crew:x:20500:alice,lou,tom\n"),
         NSS("getgrgid_r", NSS_GRGID, .id = GID_DEVS, .expect = "devs:x:20100:alice,rita"),
