@@ -8,6 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <limits.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <argon2.h>
 #include <cmocka.h>
@@ -18,6 +23,7 @@
 
 #include "auth.h"
 #include "config.h"
+#include "login_slots.h"
 #include "util.h"
 
 /* Cheap parameters: the tests check behaviour, not cost. */
@@ -1144,9 +1150,72 @@ static void test_wipe(void **state) {
         roles_wipe(NULL, 0);
 }
 
+/*
+ * The login memory slots: as many at once as login_memory_max_kib / argon2_m_cost_kib allows, the
+ * next one refused once the wait is over, a slot given back (or its holder killed) free again.
+ */
+static void test_login_slots(void **state) {
+        (void) state;
+        char dir[] = "/tmp/roles-slots-XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        struct roles_config cfg;
+        roles_config_defaults(&cfg);
+        snprintf(cfg.state_db, sizeof(cfg.state_db), "%s/state.db", dir);
+        cfg.argon2_m_cost_kib = 1024;
+        cfg.login_memory_max_kib = 2048 + 1023;        /* two slots, rounded down */
+        cfg.login_slot_wait_ms = 0;
+        assert_int_equal(login_slots(&cfg), 2);
+
+        struct login_slot a, b, c;
+        assert_int_equal(login_slot_take(&cfg, &a), 0);
+        assert_int_equal(login_slot_take(&cfg, &b), 0);
+        assert_int_equal(login_slot_take(&cfg, &c), -EBUSY);
+        login_slot_give_back(&a);
+        assert_int_equal(login_slot_take(&cfg, &c), 0);
+
+        /* A holder that dies frees its slot: the kernel drops the lock with the descriptor. */
+        login_slot_give_back(&b);
+        login_slot_give_back(&c);
+        int ready[2];
+        assert_int_equal(pipe(ready), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                struct login_slot x, y;
+                if (login_slot_take(&cfg, &x) < 0 || login_slot_take(&cfg, &y) < 0)
+                        _exit(1);
+                if (write(ready[1], "x", 1) != 1)
+                        _exit(1);
+                pause();
+                _exit(0);
+        }
+        char byte;
+        assert_int_equal(read(ready[0], &byte, 1), 1);
+        assert_int_equal(login_slot_take(&cfg, &a), -EBUSY);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        assert_int_equal(login_slot_take(&cfg, &a), 0);
+        login_slot_give_back(&a);
+
+        /* At least one slot, whatever the numbers. */
+        cfg.login_memory_max_kib = 8;
+        assert_int_equal(login_slots(&cfg), 1);
+
+        char path[PATH_MAX + 16];
+        snprintf(path, sizeof(path), "%s/login.slots", dir);
+        struct stat st;
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0600);
+        unlink(path);
+        rmdir(dir);
+        close(ready[0]);
+        close(ready[1]);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_params_from_config),
+                cmocka_unit_test(test_login_slots),
                 cmocka_unit_test(test_ceiling_from_config),
                 cmocka_unit_test(test_hash_verify),
                 cmocka_unit_test(test_hash_parse),

@@ -72,6 +72,8 @@ static void test_defaults(void **state) {
         assert_int_equal(cfg.totp_window, 1);
         assert_int_equal(cfg.password_min_length, 8);
         assert_int_equal(cfg.login_audit_keep, 100000);
+        assert_int_equal(cfg.login_memory_max_kib, 262144);
+        assert_int_equal(cfg.login_slot_wait_ms, 20000);
 }
 
 static void test_defaults_text(void **state) {
@@ -97,7 +99,9 @@ static void test_defaults_text(void **state) {
                 "reset_ttl          = 86400\n"
                 "totp_window        = 1            # steps of 30 s accepted either side\n"
                 "password_min_length = 8\n"
-                "login_audit_keep   = 100000       # newest login audit rows kept (0 = all)\n";
+                "login_audit_keep   = 100000       # newest login audit rows kept (0 = all)\n"
+                "login_memory_max_kib = 262144     # argon2 memory of all logins at once, host-wide\n"
+                "login_slot_wait_ms = 20000        # how long a login waits for its share of it\n";
         struct roles_config cfg, defaults;
         char err[256] = "";
         (void) state;
@@ -330,6 +334,8 @@ static void test_errors_name_the_line(void **state) {
                 { "login_audit_keep = 1000000001\n", 1, "login_audit_keep" },
                 { "argon2_parallelism = 16\nargon2_m_cost_kib = 64\n", 2, "argon2_m_cost_kib (64) is less than 8 per lane" },
                 { "login_audit_keep = -1\n", 1, "login_audit_keep" },
+                { "login_memory_max_kib = 7\n", 1, "login_memory_max_kib" },     /* less than any argon2 */
+                { "login_slot_wait_ms = 600001\n", 1, "login_slot_wait_ms" },
                 { "uid_min = 0\n", 1, "uid_min" },                      /* root can never be in range */
                 { "gid_min = 0\n", 1, "gid_min" },
                 { "uid_max = 4294967295\n", 1, "uid_max" },             /* (uid_t) -1 */
