@@ -254,7 +254,9 @@ static int refresh_file(struct host_file *f) {
                 return 0;
         }
         if (stat(f->path, &st) < 0) {
-                if (errno != ENOENT)
+                /* /etc/passwd and /etc/group are always there: one that is missing is no proof
+                 * that the host has no accounts, and the rule must not pass everything then. */
+                if (errno != ENOENT || f->kind == HOST_FILE_PASSWD || f->kind == HOST_FILE_GROUP)
                         return -errno;
                 if (f->loaded && f->ino == 0)
                         return 0;
@@ -376,13 +378,19 @@ bool host_accounts_has_gid(const struct host_accounts *h, uint32_t gid) {
         return has_id(&h->group, gid);
 }
 
+/* A gid is the host's when /etc/group has it, or when a local account has it as its primary gid
+ * without a line in /etc/group (useradd -N -g): that account's group-owned files are its. */
+static bool host_gid(const struct host_accounts *h, uint32_t gid) {
+        return has_id(&h->group, gid) || host_accounts_has_primary_gid(h, gid);
+}
+
 bool host_accounts_user_clashes(const struct host_accounts *h, const char *name, size_t name_len, uint32_t uid,
                                 uint32_t gid) {
-        return has_name(&h->passwd, name, name_len) || has_id(&h->passwd, uid) || has_id(&h->group, gid);
+        return has_name(&h->passwd, name, name_len) || has_id(&h->passwd, uid) || host_gid(h, gid);
 }
 
 bool host_accounts_group_clashes(const struct host_accounts *h, const char *name, size_t name_len, uint32_t gid) {
-        return has_name(&h->group, name, name_len) || has_id(&h->group, gid);
+        return has_name(&h->group, name, name_len) || host_gid(h, gid);
 }
 
 /* The ranges of f that start at or before id: how many, so that [n - 1] is the last of them. */

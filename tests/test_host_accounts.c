@@ -101,6 +101,10 @@ static void test_rule(void **state) {
         assert_false(host_accounts_group_clashes(&f->h, "staff2", 6, 20000));
         assert_true(host_accounts_group_clashes(&f->h, "sudo", 4, 20000));           /* name */
         assert_true(host_accounts_group_clashes(&f->h, "staff2", 6, 10050));         /* gid */
+        /* A local account's primary gid without a line in /etc/group (useradd -N -g 10001). */
+        assert_false(host_accounts_has_gid(&f->h, 10001));
+        assert_true(host_accounts_group_clashes(&f->h, "staff2", 6, 10001));
+        assert_true(host_accounts_user_clashes(&f->h, "alice", 5, 20000, 10001));
 }
 
 /* An edit in place and a replacement by rename are both seen; nothing else is read again. */
@@ -129,13 +133,12 @@ static void test_changes_are_seen(void **state) {
         assert_true(host_accounts_has_gid(&f->h, 10060));
 }
 
-/* A missing file holds no accounts; one that cannot be read fails (the caller refuses). */
+/* A missing /etc/passwd or /etc/group, or one that cannot be read, fails (the caller refuses):
+ * a host always has them, and the rule must not pass everything when one is gone. */
 static void test_missing_and_unreadable(void **state) {
         struct fixture *f = *state;
         assert_int_equal(unlink(f->group), 0);
-        assert_int_equal(host_accounts_refresh(&f->h), 0);
-        assert_false(host_accounts_has_group(&f->h, "sudo"));
-        assert_true(host_accounts_has_user(&f->h, "root"));
+        assert_int_equal(host_accounts_refresh(&f->h), -ENOENT);
 
         assert_int_equal(mkdir(f->group, 0755), 0);
         assert_true(host_accounts_refresh(&f->h) < 0);
