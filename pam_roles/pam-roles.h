@@ -79,6 +79,12 @@ int pam_roles_holds_permission(struct pam_roles *p, time_t now);
  * did it, for this account? */
 int pam_roles_note_code_login(struct pam_roles *p);
 bool pam_roles_came_in_with_code(struct pam_roles *p);
+/* Forget it: every auth starts afresh, and a changed password used it up. */
+void pam_roles_forget_code_login(struct pam_roles *p);
+
+/* Is p->u, read again, still an account the host leaves to roles (the host rule, and PAM_USER
+ * resolving to its uid)? 0, -EEXIST when not, or -errno. */
+int pam_roles_host_owns_user(struct pam_roles *p);
 
 /* PAM_USER as it may appear in a log line: names that are not valid are not repeated. */
 const char *pam_roles_user_for_log(const struct pam_roles *p);

@@ -168,7 +168,10 @@ static int user_and_secrets_now(struct pam_roles *p, struct roles_secret *ret_se
         for (int attempt = 0; attempt < 3; attempt++) {
                 int r = roles_store_refresh(p->store);
                 if (r > 0) {
+                        /* The account as the new snapshot has it, held to the host rule again. */
                         r = roles_user_by_name(p->store, p->user, &p->u);
+                        if (r == 0 && (r = pam_roles_host_owns_user(p)) == -EEXIST)
+                                r = -ENOENT;
                         if (r == -ENOENT || r == -EINVAL)
                                 p->known = false;
                 }
@@ -288,6 +291,7 @@ int pam_roles_authenticate(struct pam_roles *p) {
         bool by_code = false;
         int r, status;
 
+        pam_roles_forget_code_login(p);        /* what an earlier auth of this handle noted */
         r = pam_roles_get_authtok(p, PAM_AUTHTOK, &password, NULL);
         if (r != PAM_SUCCESS || !password)
                 return r == PAM_SUCCESS ? PAM_AUTH_ERR : r;

@@ -224,6 +224,10 @@ static int find_user(struct pam_roles *p) {
         return PAM_SUCCESS;
 }
 
+int pam_roles_host_owns_user(struct pam_roles *p) {
+        return host_owns_user(p, true);
+}
+
 /* The store (the one auth kept, with after_auth), then p->u and p->known. */
 static int store_and_user(struct pam_roles *p, bool after_auth) {
         char err[512];
@@ -330,6 +334,10 @@ int pam_roles_note_code_login(struct pam_roles *p) {
                 return -ENOMEM;
         }
         return 0;
+}
+
+void pam_roles_forget_code_login(struct pam_roles *p) {
+        pam_set_data(p->pamh, CODE_LOGIN_DATA, NULL, NULL);
 }
 
 bool pam_roles_came_in_with_code(struct pam_roles *p) {

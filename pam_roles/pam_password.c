@@ -100,6 +100,7 @@ int pam_roles_chauthtok(struct pam_roles *p, int flags) {
                 goto out;
         }
         pam_syslog(p->pamh, LOG_NOTICE, "password changed for %s", pam_roles_user_for_log(p));
+        pam_roles_forget_code_login(p);        /* the code stood in for a password once */
         status = PAM_SUCCESS;
 out:
         roles_secret_wipe(&sec);
