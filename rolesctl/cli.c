@@ -21,21 +21,66 @@ static const struct {
         { admin_commands, &n_admin_commands },
 };
 
-/* The batch file and line being run, named in every error it causes; line 0 outside a batch. */
+/* The batch file and line being run, named in every error it causes; line 0 outside a batch;
+ * and the line's words, which its errors must not repeat (see below). */
 static const char *fail_batch_file;
 static unsigned fail_batch_line;
+static char *const *fail_batch_words;
+static int fail_batch_nwords;
 
-void cli_fail_batch_line(const char *file, unsigned lineno) {
+void cli_fail_batch_line(const char *file, unsigned lineno, char *const *words, int nwords) {
         fail_batch_file = file;
         fail_batch_line = lineno;
+        fail_batch_words = words;
+        fail_batch_nwords = nwords;
 }
 
 /*
  * A batch is a file, and the wrong file may be given (/etc/shadow, a list of codes): its words
- * could be secrets. So in a batch, an error line never repeats a quoted word that is not a valid
- * name or permission code (what rolesctl validates names and codes against); it names the file,
- * the line and what was wrong with the word.
+ * could be secrets. So in a batch, an error line never repeats a word of the line that is not a
+ * valid name, permission code or option name (nor a long prefix of one: a message may cut a
+ * value short), wherever it stands, and never a quoted word that is not one either; it names
+ * the file, the line and what was wrong with the word.
  */
+#define NOT_SHOWN "(a value, not shown)"
+#define PREFIX_MIN 6
+
+static bool word_shown(const char *word) {
+        return roles_name_valid(word) || roles_perm_valid(word, true) ||
+               (strncmp(word, "--", 2) == 0 && roles_name_valid(word + 2));
+}
+
+/* Every occurrence of needle[0..n) in msg replaced by NOT_SHOWN, in place (msg holds size). */
+static void hide_all(char *msg, size_t size, const char *needle, size_t n) {
+        char out[2048];
+        size_t len = 0;
+        for (const char *p = msg; *p && len + 1 < sizeof(out);) {
+                if (strncmp(p, needle, n) == 0) {
+                        len += (size_t) snprintf(out + len, sizeof(out) - len, "%s", NOT_SHOWN);
+                        if (len >= sizeof(out))
+                                len = sizeof(out) - 1;
+                        p += n;
+                } else
+                        out[len++] = *p++;
+        }
+        if (len >= size)
+                len = size - 1;
+        memcpy(msg, out, len);
+        msg[len] = '\0';
+}
+
+static void hide_line_words(char *msg, size_t size) {
+        for (int i = 0; i < fail_batch_nwords; i++) {
+                const char *w = fail_batch_words[i];
+                size_t n = strlen(w);
+                if (n < 3 || word_shown(w))
+                        continue;
+                for (size_t k = n; k >= (n < PREFIX_MIN ? n : PREFIX_MIN); k--)
+                        if (memmem(msg, strlen(msg), w, k))
+                                hide_all(msg, size, w, k);
+        }
+}
+
 static void redact_quoted(const char *msg, char *out, size_t size) {
         size_t len = 0;
         for (const char *in = msg; *in && len + 1 < size;) {
@@ -51,9 +96,8 @@ static void redact_quoted(const char *msg, char *out, size_t size) {
                         word[n] = '\0';
                 }
                 /* Names, permission codes and option names (--full-name) are shown. */
-                bool shown = n < sizeof(word) && (roles_name_valid(word) || roles_perm_valid(word, true) ||
-                                                  (strncmp(word, "--", 2) == 0 && roles_name_valid(word + 2)));
-                len += (size_t) snprintf(out + len, size - len, shown ? "'%s'" : "(a value, not shown)", word);
+                bool shown = n < sizeof(word) && word_shown(word);
+                len += (size_t) snprintf(out + len, size - len, shown ? "'%s'" : NOT_SHOWN, word);
                 if (len >= size)
                         len = size - 1;
                 in = close + 1;
@@ -72,6 +116,7 @@ int cli_fail(int exit_code, const char *fmt, ...) {
         fputs("rolesctl: ", stderr);
         char shown[sizeof(msg)];
         if (fail_batch_line > 0) {
+                hide_line_words(msg, sizeof(msg));
                 redact_quoted(msg, shown, sizeof(shown));
                 if (fail_batch_file) {
                         out_text(stderr, fail_batch_file);

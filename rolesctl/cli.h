@@ -58,8 +58,9 @@ int cli_fail_store(struct cli *c, int r);
 int cli_fail(int exit_code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cli_exit_code(int r);
 /* Name this batch file (NULL: stdin) and line (0: none) in every error printed until it is
- * reset; meanwhile errors do not repeat quoted words that are not names or permission codes. */
-void cli_fail_batch_line(const char *file, unsigned lineno);
+ * reset; meanwhile errors do not repeat the line's words, nor quoted words, that are not names,
+ * permission codes or option names. */
+void cli_fail_batch_line(const char *file, unsigned lineno, char *const *words, int nwords);
 
 /* ---- arguments ------------------------------------------------------------------------- */
 

@@ -363,9 +363,9 @@ static int cmd_batch(struct cli *c, int argc, char **argv) {
                 if (nw == 0)
                         continue;
                 /* The command's own error line names the batch line: one line, as everywhere. */
-                cli_fail_batch_line(in == stdin ? NULL : a.pos[0], lineno);
+                cli_fail_batch_line(in == stdin ? NULL : a.pos[0], lineno, words, nw);
                 r = cli_dispatch(c, nw, words);
-                cli_fail_batch_line(NULL, 0);
+                cli_fail_batch_line(NULL, 0, NULL, 0);
                 if (r == EXIT_NO)
                         r = EXIT_OK;    /* a "no" from check is an answer, not a failure */
         }

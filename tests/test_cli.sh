@@ -655,6 +655,12 @@ err_lacks "batch error does not repeat a hash" 'H4shV4lue'
 printf 'user add ABCDE-FGHIJ-KLMNO-PQRST\n' >"$T/codes.batch"
 bad 2 "batch of codes" rc batch "$T/codes.batch"
 err_lacks "batch error does not repeat a code" 'ABCDE-FGHIJ'
+printf '%s\n' "user add \"x'S3cr3tPassw0rd\"" "user frob \"it's My Secret\"" >"$T/quote.batch"
+bad 2 "batch of a password with a quote in it" rc batch "$T/quote.batch"
+err_lacks "batch error does not repeat a password with a quote in it" 'S3cr3t'
+printf '%s\n' "user frob \"it's My Secret\"" >"$T/quote2.batch"
+bad 2 "batch of an unknown verb with a quote in it" rc batch "$T/quote2.batch"
+err_lacks "batch error does not repeat a word with a quote in it" 'My Secret'
 bad_in $'user add jack\nrole add lonely\nuser add kate\n' 2 "batch from stdin with a usage error in the middle" rc batch
 err_has "batch usage error names the line" "batch line 2:"
 bad_in $'user add jack\nrole grant dbadmin A.B\n' 2 "batch with an invalid permission" rc batch
