@@ -241,3 +241,11 @@ const char *roles_config_path(const char *explicit_path) {
                 return env;
         return ROLES_DEFAULT_CONF;
 }
+
+int roles_config_index_path(const struct roles_config *cfg, bool delta, char *buf, size_t size) {
+        size_t n = strlen(cfg->public_db);
+        if (n >= 3 && strcmp(cfg->public_db + n - 3, ".db") == 0)
+                n -= 3;
+        int w = snprintf(buf, size, "%.*s%s", (int) n, cfg->public_db, delta ? ".nss-delta" : ".nss");
+        return w < 0 || (size_t) w >= size ? -ENAMETOOLONG : 0;
+}

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,3 +50,9 @@ int roles_config_parse(const char *text, size_t len, const char *origin, struct 
  * secure_getenv (ignored in setuid programs), else the built-in default.
  */
 const char *roles_config_path(const char *explicit_path);
+
+/*
+ * The compiled NSS index next to public_db (nss_index.h): public_db without its ".db" suffix,
+ * then ".nss" (the base) or ".nss-delta"; /var/lib/roles/roles.db gives /var/lib/roles/roles.nss.
+ */
+int roles_config_index_path(const struct roles_config *cfg, bool delta, char *buf, size_t size);

@@ -464,3 +464,21 @@ int roles_read_fd(int fd, size_t max, char **ret_data, size_t *ret_len) {
         *ret_len = have;
         return 0;
 }
+
+bool roles_owner_and_mode_trusted(const struct stat *st) {
+        return (st->st_uid == 0 || st->st_uid == geteuid()) && (st->st_mode & (S_IWGRP | S_IWOTH)) == 0;
+}
+
+int roles_parent_dir_trusted(const char *path) {
+        char dir[PATH_MAX];
+        struct stat st;
+        if (roles_strcpy(dir, sizeof(dir), path) < 0)
+                return -ENAMETOOLONG;
+        char *slash = strrchr(dir, '/');
+        if (!slash || slash == dir)
+                return -EINVAL;
+        *slash = '\0';
+        if (lstat(dir, &st) < 0)
+                return -errno;
+        return S_ISDIR(st.st_mode) && roles_owner_and_mode_trusted(&st) ? 0 : -EPERM;
+}

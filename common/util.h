@@ -107,3 +107,15 @@ int roles_read_fd(int fd, size_t max, char **ret_data, size_t *ret_len);
 
 /* strlcpy-like: copies and returns -ENAMETOOLONG (leaving dst empty) if src does not fit. */
 int roles_strcpy(char *dst, size_t size, const char *src);
+
+/*
+ * The one rule for a file or directory roles trusts (databases, the NSS index, their
+ * directory): owned by root, or by this process's effective user (tests, unprivileged setups),
+ * and writable by neither group nor others. st from lstat or fstat.
+ */
+struct stat;
+bool roles_owner_and_mode_trusted(const struct stat *st);
+
+/* The directory that holds path (absolute): a directory, not a symlink, trusted as above.
+ * 0, -EPERM when it is not, -EINVAL for a relative path, -errno when it cannot be looked at. */
+int roles_parent_dir_trusted(const char *path);

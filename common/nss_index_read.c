@@ -1,0 +1,515 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The reader of roles.nss. Nothing read from the file is followed before it is checked: the
+ * header and section extents when the file is mapped (file_check), then each record index
+ * against its section's count, each string and list against its pool (text, range), each hash
+ * probe bounded by the table's size. A check that fails leaves the record out (-EBADMSG) or ends
+ * the walk; it never reads outside the mapping.
+ */
+#include "nss_index_read.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util.h"
+
+static const size_t section_elem[NSS_N_SECTIONS] = {
+        [NSS_SECTION_USERS] = sizeof(struct nss_index_user),
+        [NSS_SECTION_GROUPS] = sizeof(struct nss_index_group),
+        [NSS_SECTION_USER_BY_NAME] = sizeof(uint32_t),
+        [NSS_SECTION_USER_BY_UID] = sizeof(uint32_t),
+        [NSS_SECTION_USER_BY_ROW] = sizeof(uint32_t),
+        [NSS_SECTION_GROUP_BY_NAME] = sizeof(uint32_t),
+        [NSS_SECTION_GROUP_BY_GID] = sizeof(uint32_t),
+        [NSS_SECTION_GROUP_BY_ROW] = sizeof(uint32_t),
+        [NSS_SECTION_IDS] = sizeof(uint32_t),
+        [NSS_SECTION_MEMBERSHIPS] = sizeof(struct nss_index_membership),
+        [NSS_SECTION_STRINGS] = 1,
+        [NSS_SECTION_SUPERSEDED_USERS] = sizeof(uint32_t),
+        [NSS_SECTION_SUPERSEDED_GROUPS] = sizeof(uint32_t),
+};
+
+static bool is_table(size_t s) {
+        return s >= NSS_SECTION_USER_BY_NAME && s <= NSS_SECTION_GROUP_BY_ROW;
+}
+
+int nss_index_file_check(const void *data, size_t size, bool check_body, struct nss_index_file *ret) {
+        const struct nss_index_header *h = data;
+        struct nss_index_file f = { .data = data, .size = size, .header = h };
+
+        if (size < sizeof(*h) || ((uintptr_t) data & 7) != 0)
+                return -EBADMSG;
+        if (memcmp(h->magic, NSS_INDEX_MAGIC, sizeof(h->magic)) != 0 || h->version != NSS_INDEX_VERSION ||
+            h->header_size != sizeof(*h) || h->byte_order != NSS_INDEX_BYTE_ORDER || h->file_size != size ||
+            (h->kind != NSS_INDEX_BASE && h->kind != NSS_INDEX_DELTA) ||
+            h->header_checksum != nss_index_checksum(h, offsetof(struct nss_index_header, header_checksum)))
+                return -EBADMSG;
+        for (size_t s = 0; s < NSS_N_SECTIONS; s++) {
+                uint64_t off = h->sections[s].offset, count = h->sections[s].count;
+                if (off < sizeof(*h) || off % 8 != 0 || off > size || count > (size - off) / section_elem[s] ||
+                    count > UINT32_MAX)
+                        return -EBADMSG;
+                if (is_table(s) && (count & (count - 1)) != 0)  /* 0 or a power of two */
+                        return -EBADMSG;
+                f.n[s] = count;
+        }
+        /* A base supersedes nothing; tables must be able to hold their records. */
+        if (h->kind == NSS_INDEX_BASE && (f.n[NSS_SECTION_SUPERSEDED_USERS] || f.n[NSS_SECTION_SUPERSEDED_GROUPS]))
+                return -EBADMSG;
+        for (size_t s = NSS_SECTION_USER_BY_NAME; s <= NSS_SECTION_GROUP_BY_ROW; s++) {
+                uint64_t records = f.n[s <= NSS_SECTION_USER_BY_ROW ? NSS_SECTION_USERS : NSS_SECTION_GROUPS];
+                if (f.n[s] < records)
+                        return -EBADMSG;
+        }
+        if (check_body && h->body_checksum != nss_index_checksum((const char *) data + sizeof(*h), size - sizeof(*h)))
+                return -EBADMSG;
+
+        const unsigned char *base = data;
+#define SECTION(s) ((const void *) (base + h->sections[s].offset))
+        f.users = SECTION(NSS_SECTION_USERS);
+        f.groups = SECTION(NSS_SECTION_GROUPS);
+        for (size_t s = 0; s < NSS_N_SECTIONS; s++)
+                f.tables[s] = is_table(s) ? SECTION(s) : NULL;
+        f.ids = SECTION(NSS_SECTION_IDS);
+        f.memberships = SECTION(NSS_SECTION_MEMBERSHIPS);
+        f.strings = SECTION(NSS_SECTION_STRINGS);
+        f.superseded_users = SECTION(NSS_SECTION_SUPERSEDED_USERS);
+        f.superseded_groups = SECTION(NSS_SECTION_SUPERSEDED_GROUPS);
+#undef SECTION
+        *ret = f;
+        return 0;
+}
+
+int nss_index_map(const char *path, struct nss_index_file *ret, dev_t *ret_dev, ino_t *ret_ino) {
+        struct stat st;
+        void *data = MAP_FAILED;
+        int r;
+
+        /* Whoever could write the directory could put another index there. */
+        r = roles_parent_dir_trusted(path);
+        if (r < 0)
+                return r == -ENOENT ? -ENOENT : -EPERM;
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0) {
+                r = -errno;
+                goto out;
+        }
+        /* Whoever could write it could serve any account: only root (or, for tests and
+         * unprivileged setups, this process's own user) may. */
+        if (!S_ISREG(st.st_mode) || !roles_owner_and_mode_trusted(&st)) {
+                r = -EPERM;
+                goto out;
+        }
+        if (st.st_size < (off_t) sizeof(struct nss_index_header) || (uint64_t) st.st_size > SIZE_MAX) {
+                r = -EBADMSG;
+                goto out;
+        }
+        data = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+        if (data == MAP_FAILED) {
+                r = -errno;
+                goto out;
+        }
+        r = nss_index_file_check(data, (size_t) st.st_size, false, ret);
+        if (r < 0) {
+                munmap(data, (size_t) st.st_size);
+                goto out;
+        }
+        *ret_dev = st.st_dev;
+        *ret_ino = st.st_ino;
+out:
+        close(fd);
+        return r;
+}
+
+void nss_index_unmap(struct nss_index_file *f) {
+        if (f->data)
+                munmap((void *) f->data, f->size);
+        *f = (struct nss_index_file) { 0 };
+}
+
+bool nss_index_delta_applies(const struct nss_index_file *base, const struct nss_index_file *delta) {
+        return base->header && delta->header && base->header->kind == NSS_INDEX_BASE &&
+               delta->header->kind == NSS_INDEX_DELTA &&
+               memcmp(base->header->base_id, delta->header->base_id, sizeof(base->header->base_id)) == 0 &&
+               delta->header->base_serial == base->header->serial;
+}
+
+uint64_t nss_index_view_serial(const struct nss_index_view *v) {
+        return v->has_delta ? v->delta.header->serial : v->base.header ? v->base.header->serial : 0;
+}
+
+/* ---- records ---------------------------------------------------------------------------------- */
+
+static bool text(const struct nss_index_file *f, struct nss_index_string s, struct nss_index_text *ret) {
+        if (s.offset > f->n[NSS_SECTION_STRINGS] || s.length > f->n[NSS_SECTION_STRINGS] - s.offset)
+                return false;
+        *ret = (struct nss_index_text) { f->strings + s.offset, s.length };
+        return true;
+}
+
+static bool range(struct nss_index_range r, uint64_t pool) {
+        return r.first <= pool && r.count <= pool - r.first;
+}
+
+static int read_user(const struct nss_index_view *v, const struct nss_index_file *f, uint64_t i,
+                     struct nss_index_found_user *ret) {
+        if (i >= f->n[NSS_SECTION_USERS])
+                return -EBADMSG;
+        const struct nss_index_user *u = &f->users[i];
+        struct nss_index_found_user found = {
+                .uid = u->uid, .gid = u->gid, .enabled = u->flags & NSS_INDEX_USER_ENABLED,
+                .expires_at = u->expires_at, .file = f, .index = (uint32_t) i,
+        };
+        /* util.c's checks, the ones every row passed when it was written, on the bytes in place. */
+        if (!text(f, u->name, &found.name) || !text(f, u->gecos, &found.gecos) || !text(f, u->home, &found.home) ||
+            !text(f, u->shell, &found.shell) || !roles_name_valid_n(found.name.p, found.name.n) ||
+            !roles_text_valid_n(found.gecos.p, found.gecos.n, ROLES_TEXT_MAX) ||
+            !roles_path_valid_n(found.home.p, found.home.n) || !roles_path_valid_n(found.shell.p, found.shell.n) ||
+            u->uid < v->limits.uid_min || u->uid > v->limits.uid_max || u->gid < v->limits.gid_min ||
+            u->gid > v->limits.gid_max)
+                return -EBADMSG;
+        *ret = found;
+        return 0;
+}
+
+static int read_group(const struct nss_index_view *v, const struct nss_index_file *f, uint64_t i,
+                      struct nss_index_found_group *ret) {
+        if (i >= f->n[NSS_SECTION_GROUPS])
+                return -EBADMSG;
+        const struct nss_index_group *g = &f->groups[i];
+        struct nss_index_found_group found = {
+                .gid = g->gid, .kind = g->kind, .row = g->row, .file = f, .index = (uint32_t) i,
+        };
+        if (!text(f, g->name, &found.name) || !roles_name_valid_n(found.name.p, found.name.n) ||
+            (g->kind != NSS_INDEX_GROUP_ORDINARY && g->kind != NSS_INDEX_GROUP_METAROLE) ||
+            g->gid < v->limits.gid_min || g->gid > v->limits.gid_max)
+                return -EBADMSG;
+        *ret = found;
+        return 0;
+}
+
+/* Binary search of a sorted list. */
+static bool listed(const uint32_t *list, uint64_t n, uint32_t x) {
+        uint64_t lo = 0, hi = n;
+        while (lo < hi) {
+                uint64_t mid = lo + (hi - lo) / 2;
+                if (list[mid] == x)
+                        return true;
+                if (list[mid] < x)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return false;
+}
+
+static bool user_superseded(const struct nss_index_view *v, uint32_t base_index) {
+        return v->has_delta && listed(v->delta.superseded_users, v->delta.n[NSS_SECTION_SUPERSEDED_USERS], base_index);
+}
+
+static bool group_superseded(const struct nss_index_view *v, uint32_t base_index) {
+        return v->has_delta && listed(v->delta.superseded_groups, v->delta.n[NSS_SECTION_SUPERSEDED_GROUPS], base_index);
+}
+
+/* ---- hash lookups -------------------------------------------------------------------------------- */
+
+enum key_kind { KEY_NAME, KEY_ID };
+
+struct key {
+        enum key_kind kind;
+        const char *name;
+        size_t n;
+        uint64_t id;
+};
+
+static bool user_matches(const struct nss_index_file *f, uint64_t i, enum nss_index_section table, const struct key *k) {
+        const struct nss_index_user *u = &f->users[i];
+        struct nss_index_text t;
+        switch (table) {
+        case NSS_SECTION_USER_BY_NAME:
+                return text(f, u->name, &t) && t.n == k->n && memcmp(t.p, k->name, k->n) == 0;
+        case NSS_SECTION_USER_BY_UID:
+                return u->uid == k->id;
+        default:
+                return (uint64_t) u->row == k->id;
+        }
+}
+
+static bool group_matches(const struct nss_index_file *f, uint64_t i, enum nss_index_section table, const struct key *k) {
+        const struct nss_index_group *g = &f->groups[i];
+        struct nss_index_text t;
+        switch (table) {
+        case NSS_SECTION_GROUP_BY_NAME:
+                return text(f, g->name, &t) && t.n == k->n && memcmp(t.p, k->name, k->n) == 0;
+        case NSS_SECTION_GROUP_BY_GID:
+                return g->gid == k->id;
+        default:
+                return nss_index_group_row_key(g->kind, g->row) == k->id;
+        }
+}
+
+/* The record index the table holds for key, or -1. At most every slot once. */
+static int64_t probe(const struct nss_index_file *f, enum nss_index_section table, const struct key *k) {
+        bool users = table <= NSS_SECTION_USER_BY_ROW;
+        uint64_t n_slots = f->n[table], records = f->n[users ? NSS_SECTION_USERS : NSS_SECTION_GROUPS];
+        if (n_slots == 0)
+                return -1;
+        uint64_t mask = n_slots - 1;
+        uint64_t at = (k->kind == KEY_NAME ? nss_index_hash_name(k->name, k->n) : nss_index_hash_id(k->id)) & mask;
+        for (uint64_t step = 0; step < n_slots; step++, at = (at + 1) & mask) {
+                uint32_t slot = f->tables[table][at];
+                if (slot == 0)
+                        return -1;
+                if (slot - 1 >= records)
+                        continue;       /* damaged: not a record */
+                if (users ? user_matches(f, slot - 1, table, k) : group_matches(f, slot - 1, table, k))
+                        return slot - 1;
+        }
+        return -1;
+}
+
+static int find_user(const struct nss_index_view *v, enum nss_index_section table, const struct key *k,
+                     struct nss_index_found_user *ret) {
+        int64_t i;
+        if (v->has_delta && (i = probe(&v->delta, table, k)) >= 0)
+                return read_user(v, &v->delta, (uint64_t) i, ret);
+        if (!v->base.header || (i = probe(&v->base, table, k)) < 0 || user_superseded(v, (uint32_t) i))
+                return -ENOENT;
+        return read_user(v, &v->base, (uint64_t) i, ret);
+}
+
+static int find_group(const struct nss_index_view *v, enum nss_index_section table, const struct key *k,
+                      struct nss_index_found_group *ret) {
+        int64_t i;
+        if (v->has_delta && (i = probe(&v->delta, table, k)) >= 0)
+                return read_group(v, &v->delta, (uint64_t) i, ret);
+        if (!v->base.header || (i = probe(&v->base, table, k)) < 0 || group_superseded(v, (uint32_t) i))
+                return -ENOENT;
+        return read_group(v, &v->base, (uint64_t) i, ret);
+}
+
+int nss_index_user_by_name(const struct nss_index_view *v, const char *name, size_t n, struct nss_index_found_user *ret) {
+        struct key k = { KEY_NAME, name, n, 0 };
+        return find_user(v, NSS_SECTION_USER_BY_NAME, &k, ret);
+}
+
+int nss_index_user_by_uid(const struct nss_index_view *v, uint32_t uid, struct nss_index_found_user *ret) {
+        struct key k = { KEY_ID, NULL, 0, uid };
+        return find_user(v, NSS_SECTION_USER_BY_UID, &k, ret);
+}
+
+int nss_index_group_by_name(const struct nss_index_view *v, const char *name, size_t n, struct nss_index_found_group *ret) {
+        struct key k = { KEY_NAME, name, n, 0 };
+        return find_group(v, NSS_SECTION_GROUP_BY_NAME, &k, ret);
+}
+
+int nss_index_group_by_gid(const struct nss_index_view *v, uint32_t gid, struct nss_index_found_group *ret) {
+        struct key k = { KEY_ID, NULL, 0, gid };
+        return find_group(v, NSS_SECTION_GROUP_BY_GID, &k, ret);
+}
+
+/* ---- enumeration ----------------------------------------------------------------------------------- */
+
+static uint32_t user_id_at(const struct nss_index_file *f, uint64_t i) {
+        return f->users[i].uid;
+}
+
+static uint32_t group_id_at(const struct nss_index_file *f, uint64_t i) {
+        return f->groups[i].gid;
+}
+
+/* The first position at or after which ids exceed after, starting from the hint when it is
+ * right (the usual case: the previous call's position), else by binary search. */
+static uint64_t position_after(const struct nss_index_file *f, uint64_t n, uint32_t (*id_at)(const struct nss_index_file *, uint64_t),
+                               int64_t after, uint64_t hint) {
+        if (after < 0)
+                return 0;
+        if (hint <= n && (hint == 0 || id_at(f, hint - 1) <= after) && (hint == n || id_at(f, hint) > after))
+                return hint;
+        uint64_t lo = 0, hi = n;
+        while (lo < hi) {
+                uint64_t mid = lo + (hi - lo) / 2;
+                if (id_at(f, mid) <= after)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo;
+}
+
+/* Which side holds the next record: the base (skipping what the delta supersedes) or the
+ * delta. 0 and *ret_file, *ret_pos; -ENOENT at the end. */
+static int next_record(const struct nss_index_view *v, bool users, int64_t after, struct nss_index_hint *hint,
+                       const struct nss_index_file **ret_file, uint64_t *ret_pos) {
+        enum nss_index_section s = users ? NSS_SECTION_USERS : NSS_SECTION_GROUPS;
+        uint32_t (*id_at)(const struct nss_index_file *, uint64_t) = users ? user_id_at : group_id_at;
+        uint64_t b = UINT64_MAX, d = UINT64_MAX;
+        if (v->base.header) {
+                uint64_t n = v->base.n[s];
+                b = position_after(&v->base, n, id_at, after, hint->base);
+                /* (id <= after only in a file out of order: skipped, so every call moves forward) */
+                while (b < n && ((int64_t) id_at(&v->base, b) <= after ||
+                                 (users ? user_superseded(v, (uint32_t) b) : group_superseded(v, (uint32_t) b))))
+                        b++;
+                hint->base = b;
+                if (b == n)
+                        b = UINT64_MAX;
+        }
+        if (v->has_delta) {
+                uint64_t n = v->delta.n[s];
+                d = position_after(&v->delta, n, id_at, after, hint->delta);
+                while (d < n && (int64_t) id_at(&v->delta, d) <= after)
+                        d++;
+                hint->delta = d;
+                if (d == n)
+                        d = UINT64_MAX;
+        }
+        if (b == UINT64_MAX && d == UINT64_MAX)
+                return -ENOENT;
+        if (d == UINT64_MAX || (b != UINT64_MAX && id_at(&v->base, b) <= id_at(&v->delta, d))) {
+                *ret_file = &v->base;
+                *ret_pos = b;
+        } else {
+                *ret_file = &v->delta;
+                *ret_pos = d;
+        }
+        return 0;
+}
+
+int nss_index_next_user(const struct nss_index_view *v, int64_t after, struct nss_index_hint *hint,
+                        struct nss_index_found_user *ret, uint32_t *ret_id) {
+        const struct nss_index_file *f;
+        uint64_t pos;
+        int r = next_record(v, true, after, hint, &f, &pos);
+        if (r < 0)
+                return r;
+        *ret_id = f->users[pos].uid;
+        return read_user(v, f, pos, ret);
+}
+
+int nss_index_next_group(const struct nss_index_view *v, int64_t after, struct nss_index_hint *hint,
+                         struct nss_index_found_group *ret, uint32_t *ret_id) {
+        const struct nss_index_file *f;
+        uint64_t pos;
+        int r = next_record(v, false, after, hint, &f, &pos);
+        if (r < 0)
+                return r;
+        *ret_id = f->groups[pos].gid;
+        return read_group(v, f, pos, ret);
+}
+
+/* ---- memberships ------------------------------------------------------------------------------------ */
+
+bool nss_index_user_active(const struct nss_index_found_user *u, time_t now) {
+        return u->enabled && (u->expires_at == 0 || u->expires_at > now);
+}
+
+static bool grant_current(int64_t until, time_t now) {
+        return until == 0 || until > now;
+}
+
+/* A member of a metarole group, given by its user record: active and holding it now. */
+static int give_member(const struct nss_index_view *v, const struct nss_index_file *f, uint64_t user, int64_t until,
+                       bool metarole, time_t now, nss_index_name_fn fn, void *userdata) {
+        struct nss_index_found_user u;
+        if (read_user(v, f, user, &u) < 0)
+                return 0;
+        if (metarole && !(grant_current(until, now) && nss_index_user_active(&u, now)))
+                return 0;
+        return fn(userdata, u.name.p, u.name.n);
+}
+
+/* The base record whose members g's are: g itself in the base, else the base's group with
+ * g's gid, kind and row. NULL when there is none. */
+static const struct nss_index_group *base_record(const struct nss_index_view *v, const struct nss_index_found_group *g) {
+        if (g->file == &v->base)
+                return &v->base.groups[g->index];
+        if (!v->base.header)
+                return NULL;
+        struct key k = { KEY_ID, NULL, 0, g->gid };
+        int64_t i = probe(&v->base, NSS_SECTION_GROUP_BY_GID, &k);
+        if (i < 0 || v->base.groups[i].kind != g->kind || v->base.groups[i].row != g->row)
+                return NULL;
+        return &v->base.groups[i];
+}
+
+int nss_index_group_members(const struct nss_index_view *v, const struct nss_index_found_group *g, time_t now,
+                            nss_index_name_fn fn, void *userdata) {
+        bool metarole = g->kind == NSS_INDEX_GROUP_METAROLE;
+        const struct nss_index_group *b = base_record(v, g);
+        int r;
+
+        if (b) {
+                const struct nss_index_file *f = &v->base;
+                if (!range(b->members, f->n[metarole ? NSS_SECTION_MEMBERSHIPS : NSS_SECTION_IDS]))
+                        return 0;       /* damaged: no members rather than someone else's */
+                for (uint32_t k = 0; k < b->members.count; k++) {
+                        uint32_t user = metarole ? f->memberships[b->members.first + k].id : f->ids[b->members.first + k];
+                        int64_t until = metarole ? f->memberships[b->members.first + k].until : 0;
+                        if (user_superseded(v, user))
+                                continue;
+                        if ((r = give_member(v, f, user, until, metarole, now, fn, userdata)) != 0)
+                                return r;
+                }
+        }
+        if (!v->has_delta)
+                return 0;
+        /* The delta's users list their own groups. */
+        const struct nss_index_file *f = &v->delta;
+        for (uint64_t i = 0; i < f->n[NSS_SECTION_USERS]; i++) {
+                const struct nss_index_user *u = &f->users[i];
+                struct nss_index_range list = metarole ? u->metaroles : u->groups;
+                if (!range(list, f->n[metarole ? NSS_SECTION_MEMBERSHIPS : NSS_SECTION_IDS]))
+                        continue;
+                for (uint32_t k = 0; k < list.count; k++) {
+                        uint32_t gid = metarole ? f->memberships[list.first + k].id : f->ids[list.first + k];
+                        if (gid != g->gid)
+                                continue;
+                        int64_t until = metarole ? f->memberships[list.first + k].until : 0;
+                        if ((r = give_member(v, f, i, until, metarole, now, fn, userdata)) != 0)
+                                return r;
+                        break;
+                }
+        }
+        return 0;
+}
+
+int nss_index_user_gids(const struct nss_index_view *v, const struct nss_index_found_user *u, time_t now,
+                        nss_index_gid_fn fn, void *userdata) {
+        const struct nss_index_file *f = u->file;
+        const struct nss_index_user *rec = &f->users[u->index];
+        int r;
+
+        if (range(rec->groups, f->n[NSS_SECTION_IDS]))
+                for (uint32_t k = 0; k < rec->groups.count; k++) {
+                        uint32_t gid = f->ids[rec->groups.first + k];
+                        if (gid >= v->limits.gid_min && gid <= v->limits.gid_max && (r = fn(userdata, gid)) != 0)
+                                return r;
+                }
+        if (!nss_index_user_active(u, now) || !range(rec->metaroles, f->n[NSS_SECTION_MEMBERSHIPS]))
+                return 0;
+        for (uint32_t k = 0; k < rec->metaroles.count; k++) {
+                const struct nss_index_membership *m = &f->memberships[rec->metaroles.first + k];
+                if (grant_current(m->until, now) && m->id >= v->limits.gid_min && m->id <= v->limits.gid_max &&
+                    (r = fn(userdata, m->id)) != 0)
+                        return r;
+        }
+        return 0;
+}
+
+int64_t nss_index_user_by_row(const struct nss_index_file *f, int64_t row) {
+        struct key k = { KEY_ID, NULL, 0, (uint64_t) row };
+        return probe(f, NSS_SECTION_USER_BY_ROW, &k);
+}
+
+int64_t nss_index_group_by_row(const struct nss_index_file *f, uint32_t kind, int64_t row) {
+        struct key k = { KEY_ID, NULL, 0, nss_index_group_row_key(kind, row) };
+        return probe(f, NSS_SECTION_GROUP_BY_ROW, &k);
+}

@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Reading roles.nss (layout: nss_index.h): libc only, no allocation, no lock; what the NSS
+ * module runs inside every process. A file is checked when it is mapped; then every record,
+ * string and list is checked against its section before it is followed, so a short, damaged
+ * or hostile file is an error or a record left out, never a read outside the mapping.
+ *
+ * A view is a base and, when it applies to that base, a delta (nss_index.h). Lookups return
+ * what the view says now: the delta's record when it has one, else the base's unless the
+ * delta supersedes it. Records that must not be served (invalid name or text, ids outside the
+ * configured ranges) are reported as -EBADMSG, exactly as if a stored row had failed its
+ * check; the host's own accounts are the caller's to apply (host_accounts.h).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "nss_index.h"
+
+struct nss_index_file {
+        const unsigned char *data;
+        size_t size;
+        const struct nss_index_header *header;
+        const struct nss_index_user *users;
+        const struct nss_index_group *groups;
+        const uint32_t *ids, *tables[NSS_N_SECTIONS], *superseded_users, *superseded_groups;
+        const struct nss_index_membership *memberships;
+        const char *strings;
+        uint64_t n[NSS_N_SECTIONS];
+};
+
+/* The configured ranges: entries outside them are never served. */
+struct nss_index_limits {
+        uint32_t uid_min, uid_max, gid_min, gid_max;
+};
+
+struct nss_index_view {
+        struct nss_index_file base, delta;
+        bool has_delta;                 /* the delta applies to this base */
+        struct nss_index_limits limits;
+};
+
+struct nss_index_text {
+        const char *p;                  /* into the mapping, not NUL-terminated */
+        size_t n;
+};
+
+struct nss_index_found_user {
+        struct nss_index_text name, gecos, home, shell;
+        uint32_t uid, gid;
+        bool enabled;
+        int64_t expires_at;
+        const struct nss_index_file *file;
+        uint32_t index;
+};
+
+struct nss_index_found_group {
+        struct nss_index_text name;
+        uint32_t gid;
+        enum nss_index_group_kind kind;
+        int64_t row;
+        const struct nss_index_file *file;
+        uint32_t index;
+};
+
+/* Check a file's header and sections (data: the whole file, size bytes). -EBADMSG if it is
+ * not a version-1 roles.nss, or any of it lies outside the file. On success *ret points into
+ * data. Doctor also asks for the body checksum (check_body). */
+int nss_index_file_check(const void *data, size_t size, bool check_body, struct nss_index_file *ret);
+
+/*
+ * Map path read-only (O_RDONLY | O_CLOEXEC | O_NOFOLLOW; the descriptor is closed before this
+ * returns, so no fork inherits it) after checking it and its directory as every roles file is
+ * checked (roles_owner_and_mode_trusted: a regular file, its directory not a symlink). ret_ino
+ * and ret_dev: the file's identity, to notice a replacement. -ENOENT when there is none.
+ */
+int nss_index_map(const char *path, struct nss_index_file *ret, dev_t *ret_dev, ino_t *ret_ino);
+void nss_index_unmap(struct nss_index_file *f);
+
+/* Does delta apply to base (a delta naming base's id and serial)? */
+bool nss_index_delta_applies(const struct nss_index_file *base, const struct nss_index_file *delta);
+
+/* The serial the view serves. */
+uint64_t nss_index_view_serial(const struct nss_index_view *v);
+
+/* Lookups: 0 found, -ENOENT none, -EBADMSG found but not servable. */
+int nss_index_user_by_name(const struct nss_index_view *v, const char *name, size_t n, struct nss_index_found_user *ret);
+int nss_index_user_by_uid(const struct nss_index_view *v, uint32_t uid, struct nss_index_found_user *ret);
+int nss_index_group_by_name(const struct nss_index_view *v, const char *name, size_t n, struct nss_index_found_group *ret);
+int nss_index_group_by_gid(const struct nss_index_view *v, uint32_t gid, struct nss_index_found_group *ret);
+
+/*
+ * Enumeration in id order: the first user with uid > after (after < 0: the first of all), and
+ * likewise for groups by gid. 0 found; -EBADMSG: one that must not be served, whose id is in
+ * *ret_id so that the caller can go past it; -ENOENT at the end. hint: the caller's cursor
+ * positions, kept between calls to spare a search; any value is safe.
+ */
+struct nss_index_hint {
+        uint64_t base, delta;
+};
+int nss_index_next_user(const struct nss_index_view *v, int64_t after, struct nss_index_hint *hint,
+                        struct nss_index_found_user *ret, uint32_t *ret_id);
+int nss_index_next_group(const struct nss_index_view *v, int64_t after, struct nss_index_hint *hint,
+                         struct nss_index_found_group *ret, uint32_t *ret_id);
+
+/* Is the user active at now (enabled, not expired)? Members of metarole groups must be. */
+bool nss_index_user_active(const struct nss_index_found_user *u, time_t now);
+
+/*
+ * A group's members at now, in the view: each servable member's name given to fn (a valid name;
+ * the caller applies the host's rule). fn returning non-zero stops the walk with that value.
+ */
+typedef int (*nss_index_name_fn)(void *userdata, const char *name, size_t n);
+int nss_index_group_members(const struct nss_index_view *v, const struct nss_index_found_group *g, time_t now,
+                            nss_index_name_fn fn, void *userdata);
+
+/* A user's gids at now: ordinary groups and the published metarole groups held now (the user
+ * must be active for those), each given to fn. Gids outside the range are left out. */
+typedef int (*nss_index_gid_fn)(void *userdata, uint32_t gid);
+int nss_index_user_gids(const struct nss_index_view *v, const struct nss_index_found_user *u, time_t now,
+                        nss_index_gid_fn fn, void *userdata);
+
+/* For the writer: the index of f's user with this roles.db row, or of its group with this kind
+ * and row; -1 when there is none. */
+int64_t nss_index_user_by_row(const struct nss_index_file *f, int64_t row);
+int64_t nss_index_group_by_row(const struct nss_index_file *f, uint32_t kind, int64_t row);
