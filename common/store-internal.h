@@ -51,6 +51,12 @@ struct roles_store {
         bool pub_migrated;      /* the staged copy was migrated: publish even without row changes */
         int pub_changes_base;   /* sqlite3_total_changes() of the staged copy once staged */
         int derived_at;         /* sqlite3_total_changes() when the derived tables were last rebuilt */
+        void *index_data;       /* a compiled roles.nss or delta, waiting to be installed */
+        size_t index_size;
+        void *index_empty_delta;        /* with a base: the empty delta installed after it */
+        size_t index_empty_delta_size;
+        int index_kind;         /* enum nss_index_kind */
+        bool index_requested;   /* compile a base even if nothing changed (roles_store_rebuild_index) */
         struct pending_purge *purges;
         size_t n_purges;
         int64_t audit_from;     /* the first secrets.db audit row of this change (store_before.c) */
@@ -131,19 +137,23 @@ int store_writer_begin(struct roles_store *s);
 int store_writer_commit(struct roles_store *s);
 void store_writer_abort(struct roles_store *s);
 
-/* Writers: bring the derived tables up to date if the staged copy changed since they were
- * built; returns how many derived rows differed. */
+/* Writers: bring the derived tables (the metarole closure and grants) up to date if the
+ * staged copy changed since they were built; returns how many derived rows differed. */
 int store_refresh_derived(struct roles_store *s);
 
 /*
- * Mark what a change touched, so its derived rows are recomputed: a user (their gid list), a
- * group (its member list), every member of a group, every group of a user, the passwd lines
- * around a uid, the group lines around a gid (store_derived.c).
+ * The NSS index (store_index.c). track: at a writer's start, note what the change touches;
+ * prepare: inside the change's transaction, compile the delta (or a new base) into memory;
+ * install: once roles.db is published, put it in place; discard: forget a prepared one.
  */
-enum store_dirty { DIRTY_USER, DIRTY_GROUP, DIRTY_GROUP_MEMBERS, DIRTY_USER_GROUPS, DIRTY_UID, DIRTY_GID };
-int store_create_dirty_tables(struct roles_store *s);
-int store_mark_dirty(struct roles_store *s, enum store_dirty what, int64_t id);
-int store_mark_all_dirty(struct roles_store *s);
+int store_index_track(struct roles_store *s);
+int store_index_prepare(struct roles_store *s, int64_t published, int64_t serial);
+int store_index_install(struct roles_store *s);
+void store_index_discard(struct roles_store *s);
+int store_index_rebuild(struct roles_store *s);
+/* Doctor: compile a base from roles.db (kept for install) and say why the installed index is
+ * not it (*ret_why NULL: it is, as far as can be told). */
+int store_index_compare(struct roles_store *s, const char **ret_why);
 
 /*
  * A staged snapshot is "DIR/.BASE.stage-XXXXXX" next to roles.db (DIR/BASE): hidden, and named

@@ -222,14 +222,6 @@ int store_harden(struct roles_store *s, sqlite3 *db) {
         return store_exec_script(s, db, "PRAGMA temp_store = MEMORY; PRAGMA foreign_keys = ON;");
 }
 
-static bool weak_mode(const struct stat *st) {
-        return (st->st_mode & (S_IWGRP | S_IWOTH)) != 0;
-}
-
-static bool trusted_owner(const struct stat *st) {
-        return st->st_uid == 0 || st->st_uid == geteuid();
-}
-
 int store_check_file(struct roles_store *s, const char *path, enum store_file_kind kind) {
         bool must_exist = kind != STORE_FILE_MAY_BE_MISSING;
         char dir[PATH_MAX];
@@ -248,7 +240,7 @@ int store_check_file(struct roles_store *s, const char *path, enum store_file_ki
                 return store_fail(s, -errno, "%s: %s", dir, strerror(errno));
         if (S_ISLNK(st.st_mode))
                 return store_fail(s, -EPERM, "%s: refusing a database directory that is a symlink", dir);
-        if (!S_ISDIR(st.st_mode) || !trusted_owner(&st) || weak_mode(&st))
+        if (!S_ISDIR(st.st_mode) || !roles_owner_and_mode_trusted(&st))
                 return store_fail(s, -EPERM, "%s: refusing a database directory that is not owned by root or is group/world-writable", dir);
 
         if (lstat(path, &st) < 0) {
@@ -258,7 +250,7 @@ int store_check_file(struct roles_store *s, const char *path, enum store_file_ki
         }
         if (!S_ISREG(st.st_mode))
                 return store_fail(s, -EPERM, "%s: refusing a database that is not a regular file (symlink?)", path);
-        if (!trusted_owner(&st) || weak_mode(&st))
+        if (!roles_owner_and_mode_trusted(&st))
                 return store_fail(s, -EPERM, "%s: refusing a database that is not owned by root or is group/world-writable", path);
         if (kind == STORE_FILE_SECRET && (st.st_mode & 077))
                 return store_fail(s, -EPERM, "%s: refusing a secret database readable by others (mode %04o): chmod 600 it",

@@ -37,7 +37,7 @@ enum {
                                             roles_store_close_inherited_snapshots() can close */
 };
 
-#define ROLES_SCHEMA_PUBLIC  2
+#define ROLES_SCHEMA_PUBLIC  3
 #define ROLES_SCHEMA_SECRETS 2
 #define ROLES_SCHEMA_STATE   1
 
@@ -47,6 +47,10 @@ int roles_store_open(const struct roles_config *cfg, unsigned flags, struct role
 
 /* Writer only: commit secrets, publish the snapshot, then purge what deleted users left. */
 int roles_store_commit(struct roles_store *s);
+
+/* Writers: compile roles.nss whole at commit, even if nothing else changed (rolesctl index
+ * rebuild; after a restore). */
+int roles_store_rebuild_index(struct roles_store *s);
 
 /* Closes; an uncommitted writer is rolled back and its staged snapshot removed. */
 void roles_store_close(struct roles_store *s);
@@ -400,51 +404,16 @@ int roles_store_metarole_holders(struct roles_store *s, const char *const *candi
 typedef void (*roles_report_fn)(void *userdata, const char *line);
 int roles_store_doctor(struct roles_store *s, roles_report_fn report, void *userdata);
 
-/* ---- what the NSS module serves (store_nss.c) ------------------------------------------------------ */
-
-/* A Unix group as NSS sees it: an ordinary group, or a metarole published as a group. */
-struct roles_nss_group {
-        int64_t id;                     /* groups.id, or metaroles.id when metarole is set */
-        bool metarole;
-        char name[ROLES_NAME_MAX + 1];
-        uint32_t gid;
-};
+/* ---- what the NSS module's shadow half serves (store_nss.c) ---------------------------------------- */
 
 typedef int (*roles_user_fn)(void *userdata, const struct roles_user *u);
-typedef int (*roles_nss_group_fn)(void *userdata, const struct roles_nss_group *g);
-typedef int (*roles_gid_fn)(void *userdata, uint32_t gid);
-
-/* By name or gid, among groups and published metaroles. -ENOENT when neither has it. */
-int roles_nss_group_by_name(struct roles_store *s, const char *name, struct roles_nss_group *ret);
-int roles_nss_group_by_gid(struct roles_store *s, uint32_t gid, struct roles_nss_group *ret);
 
 /*
- * Member names as "a,b,c" (malloc'd): an ordinary group's members; for a published metarole,
- * every user who holds it at now through a current role and the includes (a disabled or
- * expired user holds nothing). Names are checked again by whoever serves them.
- */
-int roles_nss_group_members(struct roles_store *s, const struct roles_nss_group *g, time_t now, char **ret_csv);
-
-/*
- * Enumeration. Users for shadow: up to limit servable users with uid > after, by uid; rows that
+ * Users for shadow enumeration: up to limit servable users with uid > after, by uid; rows that
  * must not be served are skipped without shortening the page. Returns 1 when more may follow,
- * 0 at the end, or -errno. Published metarole groups likewise, by gid.
+ * 0 at the end, or -errno.
  */
 int roles_nss_users_after(struct roles_store *s, uint32_t after, size_t limit, roles_user_fn fn, void *userdata);
-int roles_nss_metarole_groups_after(struct roles_store *s, uint32_t after, size_t limit, roles_nss_group_fn fn,
-                                    void *userdata);
-
-/*
- * Enumeration of passwd and ordinary group entries: the first bucket of derived lines numbered
- * first or more ("name:x:uid:gid:gecos:home:shell" or "name:x:gid:a,b", one per line, by id;
- * bucket = id / 512), as a malloc'd copy; -ENOENT after the last. The lines come from the
- * snapshot and must be checked before they are served.
- */
-int roles_nss_passwd_bucket(struct roles_store *s, int64_t first, int64_t *ret_bucket, char **ret_lines);
-int roles_nss_group_bucket(struct roles_store *s, int64_t first, int64_t *ret_bucket, char **ret_lines);
-
-/* Supplementary gids: the user's groups and the published metaroles they hold at now. */
-int roles_nss_user_gids(struct roles_store *s, const struct roles_user *u, time_t now, roles_gid_fn fn, void *userdata);
 
 /* What a shadow entry says besides the NSS fields (needs secrets.db and state.db). */
 struct roles_nss_shadow {

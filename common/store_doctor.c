@@ -290,6 +290,22 @@ static int check_host(struct doctor *d) {
         return find_host_clashes(d, host);
 }
 
+/*
+ * roles.nss must be what roles.db compiles to: a writer killed between publishing roles.db and
+ * the index, a roles.db restored or edited by hand, or a damaged file leave NSS serving
+ * something else. Doctor compiles it anew in any case (installed at the commit) and says why
+ * when the installed one was not right.
+ */
+static int check_index(struct doctor *d) {
+        const char *why = NULL;
+        int r = store_index_compare(d->s, &why);
+        if (r < 0)
+                return r;
+        if (why)
+                finding(d, "roles.nss: %s: compiled anew", why);
+        return roles_store_rebuild_index(d->s);
+}
+
 int roles_store_doctor(struct roles_store *s, roles_report_fn report, void *userdata) {
         struct doctor d = { s, report, userdata, 0 };
         int r;
@@ -317,12 +333,14 @@ int roles_store_doctor(struct roles_store *s, roles_report_fn report, void *user
          * them, and publish only if that changed anything. */
         bool changed_before = sqlite3_total_changes(s->pub) != s->pub_changes_base;
         s->derived_at = -1;
-        if ((r = store_mark_all_dirty(s)) < 0 || (r = store_refresh_derived(s)) < 0)
+        if ((r = store_refresh_derived(s)) < 0)
                 return r;
         if (r > 0)
                 finding(&d, "roles.db: %d derived rows were out of date (edited by hand?): rebuilt", r);
         else if (!changed_before)
                 s->pub_changes_base = sqlite3_total_changes(s->pub);   /* nothing to publish */
+        if ((r = check_index(&d)) < 0)
+                return r;
         if (d.findings > 0 && (r = roles_audit(s, "doctor", s->cfg.public_db, "findings=%d", d.findings)) < 0)
                 return r;
         return d.findings;

@@ -223,15 +223,13 @@ int roles_group_add(struct roles_store *s, struct roles_group *g) {
         if ((r = roles_uuid_new(n.uuid)) < 0)
                 return store_fail(s, r, "no randomness for a uuid");
         n.created_at = n.updated_at = roles_store_now(s);
-        if ((r = store_mark_dirty(s, DIRTY_GID, n.gid)) < 0)
-                return r;
         r = store_exec(s, s->pub,
                        "INSERT INTO groups (uuid, name, gid, description, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                        "ttitii", n.uuid, n.name, (int64_t) n.gid, n.description, n.created_at, n.updated_at);
         if (r < 0)
                 return r;
         n.id = sqlite3_last_insert_rowid(s->pub);
-        if ((r = store_mark_dirty(s, DIRTY_GROUP, n.id)) < 0 || (r = roles_audit(s, "group.add", n.name, "gid=%u", n.gid)) < 0)
+        if ((r = roles_audit(s, "group.add", n.name, "gid=%u", n.gid)) < 0)
                 return r;
         *g = n;
         return 0;
@@ -252,9 +250,6 @@ int roles_group_delete(struct roles_store *s, const struct roles_group *g) {
         sqlite3_reset(st);
         if (r < 0)
                 return r;
-        /* Its members' gid lists lose it (its own member list goes with it, by cascade). */
-        if ((r = store_mark_dirty(s, DIRTY_GROUP_MEMBERS, g->id)) < 0 || (r = store_mark_dirty(s, DIRTY_GID, g->gid)) < 0)
-                return r;
         r = store_exec(s, s->pub, "DELETE FROM groups WHERE id = ?1", "i", g->id);
         if (r == 0)
                 return store_fail(s, -ENOENT, "no such group '%s'", g->name);
@@ -269,8 +264,6 @@ int roles_group_add_member(struct roles_store *s, const struct roles_group *g, c
         int r;
         if ((r = store_require_writer(s)) < 0)
                 return r;
-        if ((r = store_mark_dirty(s, DIRTY_GROUP, g->id)) < 0 || (r = store_mark_dirty(s, DIRTY_USER, u->id)) < 0)
-                return r;
         r = store_exec(s, s->pub, "INSERT OR IGNORE INTO group_members (group_id, user_id) VALUES (?1, ?2)", "ii",
                        g->id, u->id);
         if (r == 0)
@@ -283,8 +276,6 @@ int roles_group_add_member(struct roles_store *s, const struct roles_group *g, c
 int roles_group_remove_member(struct roles_store *s, const struct roles_group *g, const struct roles_user *u) {
         int r;
         if ((r = store_require_writer(s)) < 0)
-                return r;
-        if ((r = store_mark_dirty(s, DIRTY_GROUP, g->id)) < 0 || (r = store_mark_dirty(s, DIRTY_USER, u->id)) < 0)
                 return r;
         r = store_exec(s, s->pub, "DELETE FROM group_members WHERE group_id = ?1 AND user_id = ?2", "ii", g->id, u->id);
         if (r == 0)

@@ -121,6 +121,14 @@ static const char public_v2[] =
         "  retired_at INTEGER NOT NULL,"
         "  PRIMARY KEY (kind, id)) WITHOUT ROWID;";
 
+/* roles.db v3: what NSS serves is compiled into roles.nss (store_index.c), so the tables that
+ * precomputed its answers go, and a change no longer rewrites them. */
+static const char public_v3[] =
+        "DROP TABLE group_member_list;"
+        "DROP TABLE user_gid_list;"
+        "DROP TABLE passwd_buckets;"
+        "DROP TABLE group_buckets;";
+
 /* secrets.db v1: what the administrator sets that must stay secret. Keyed by user uuid. */
 static const char secrets_v1[] =
         "CREATE TABLE credentials ("
@@ -195,6 +203,7 @@ static const char state_v1[] =
 struct table {
         const char *name;
         int since;                      /* the version that added it */
+        int until;                      /* the version that dropped it, 0 if none did */
 };
 
 struct schema {
@@ -205,27 +214,28 @@ struct schema {
         const struct table *tables;     /* every table of the current version, NULL-terminated */
 };
 
-static const char *const public_migrations[] = { public_v1, public_v2 };
+static const char *const public_migrations[] = { public_v1, public_v2, public_v3 };
 static const char *const secrets_migrations[] = { secrets_v1, secrets_v2 };
 static const char *const state_migrations[] = { state_v1 };
 
 static const struct table public_tables[] = {
-        { "meta", 1 }, { "users", 1 }, { "groups", 1 }, { "group_members", 1 }, { "metaroles", 1 },
-        { "metarole_includes", 1 }, { "metarole_perms", 1 }, { "roles", 1 }, { "role_perms", 1 },
-        { "role_assignments", 1 }, { "group_member_list", 1 }, { "user_gid_list", 1 }, { "passwd_buckets", 1 },
-        { "group_buckets", 1 }, { "metarole_closure", 1 }, { "metarole_grants", 1 }, { "retired_ids", 2 }, { NULL, 0 },
+        { "meta", 1, 0 }, { "users", 1, 0 }, { "groups", 1, 0 }, { "group_members", 1, 0 }, { "metaroles", 1, 0 },
+        { "metarole_includes", 1, 0 }, { "metarole_perms", 1, 0 }, { "roles", 1, 0 }, { "role_perms", 1, 0 },
+        { "role_assignments", 1, 0 }, { "group_member_list", 1, 3 }, { "user_gid_list", 1, 3 },
+        { "passwd_buckets", 1, 3 }, { "group_buckets", 1, 3 }, { "metarole_closure", 1, 0 }, { "metarole_grants", 1, 0 }, { "retired_ids", 2, 0 }, { NULL, 0, 0 },
 };
 static const struct table secrets_tables[] = {
-        { "credentials", 1 }, { "codes", 1 }, { "audit", 1 }, { "publishing", 2 }, { "before_users", 2 },
-        { "before_credentials", 2 }, { "before_codes", 2 }, { NULL, 0 },
+        { "credentials", 1, 0 }, { "codes", 1, 0 }, { "audit", 1, 0 }, { "publishing", 2, 0 }, { "before_users", 2, 0 },
+        { "before_credentials", 2, 0 }, { "before_codes", 2, 0 }, { NULL, 0, 0 },
 };
 static const struct table state_tables[] = {
-        { "tracking", 1 }, { "tally", 1 }, { "totp_used", 1 }, { "login_audit", 1 }, { NULL, 0 },
+        { "tracking", 1, 0 }, { "tally", 1, 0 }, { "totp_used", 1, 0 }, { "login_audit", 1, 0 }, { NULL, 0, 0 },
 };
 
 static const struct schema schemas[] = {
-        /* Only writers read retired_ids: readers serve a version 1 roles.db as it is, so that
-         * names and logins go on after an upgrade until the first change migrates it. */
+        /* Only writers read retired_ids, and only NSS read the tables version 3 dropped: readers
+         * read a version 1 or 2 roles.db as it is, so that logins go on after an upgrade until the
+         * first change migrates it (and compiles roles.nss). */
         [STORE_PUBLIC]  = { "roles.db", ROLES_SCHEMA_PUBLIC, 1, public_migrations, public_tables },
         /* A version 1 secrets.db has no before-images, so no change of it can be in flight:
          * readers read its tables as they are, and logins go on after an upgrade until a writer
@@ -247,7 +257,7 @@ static const struct schema schemas[] = {
  */
 static int check_tables(struct roles_store *s, sqlite3 *db, const struct schema *sc, int version) {
         for (const struct table *t = sc->tables; t->name; t++) {
-                if (t->since > version)
+                if (t->since > version || (t->until && t->until <= version))
                         continue;
                 /* No column named: only whether the table exists (a view is an error too). */
                 int rc = sqlite3_table_column_metadata(db, "main", t->name, NULL, NULL, NULL, NULL, NULL, NULL);

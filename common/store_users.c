@@ -189,8 +189,6 @@ int roles_user_add(struct roles_store *s, struct roles_user *u) {
         if (r < 0)
                 return r;
         n.id = sqlite3_last_insert_rowid(s->pub);
-        if ((r = store_mark_dirty(s, DIRTY_UID, n.uid)) < 0 || (r = store_mark_dirty(s, DIRTY_USER, n.id)) < 0)
-                return r;
         /* The 0 timestamps above mean "not set": store them as NULL. */
         r = store_exec(s, s->pub,
                        "UPDATE users SET activated_at = nullif(activated_at, 0), expires_at = nullif(expires_at, 0) WHERE id = ?1",
@@ -227,8 +225,6 @@ int roles_user_update(struct roles_store *s, const struct roles_user *u) {
         if (r < 0)
                 return r;
 
-        if ((r = store_mark_dirty(s, DIRTY_UID, u->uid)) < 0)
-                return r;
         r = store_exec(s, s->pub,
                        "UPDATE users SET gid = ?2, gecos = ?3, home = ?4, shell = ?5, enabled = ?6, updated_at = ?7, "
                        "activated_at = nullif(?8, 0), expires_at = nullif(?9, 0) WHERE id = ?1",
@@ -247,10 +243,6 @@ int roles_user_delete(struct roles_store *s, const struct roles_user *u) {
         if ((r = store_require_writer(s)) < 0)
                 return r;
 
-        /* The groups they were in lose a member name (their gid list goes by cascade). */
-        if ((r = store_mark_dirty(s, DIRTY_USER_GROUPS, u->id)) < 0 || (r = store_mark_dirty(s, DIRTY_UID, u->uid)) < 0 ||
-            (r = store_mark_dirty(s, DIRTY_GID, u->gid)) < 0)
-                return r;
         r = store_exec(s, s->pub, "DELETE FROM users WHERE id = ?1", "i", u->id);
         if (r == 0)
                 return store_fail(s, -ENOENT, "no such user '%s'", u->name);

@@ -245,10 +245,8 @@ static int stage_snapshot(struct roles_store *s) {
         if (r < 0)
                 return r;
         s->pub_migrated = r > 0;
-        r = store_create_dirty_tables(s);
+        r = store_index_track(s);
         if (r < 0)
-                return r;
-        if (s->pub_migrated && (r = store_mark_all_dirty(s)) < 0)
                 return r;
         s->pub_changes_base = sqlite3_total_changes(s->pub);
         /* A migrated copy may lack derived rows altogether: build them before it is used. */
@@ -357,9 +355,12 @@ static void undo_secrets(struct roles_store *s, int64_t published) {
 }
 
 /* A change that touched only secrets or state (a password, an unlock, a backup) leaves the
- * snapshot as it is: same file, same serial, nothing for readers to reload. */
+ * snapshot as it is: same file, same serial, nothing for readers to reload. (The NSS index is
+ * compiled anew if that was asked for: roles_store_rebuild_index.) */
 static int commit_without_publishing(struct roles_store *s) {
-        int r = store_before_clear(s);
+        int r = s->index_requested ? store_index_rebuild(s) : 0;
+        if (r >= 0)
+                r = store_before_clear(s);
         if (r >= 0)
                 r = store_exec_script(s, s->sec, "COMMIT");
         if (r < 0)
@@ -387,6 +388,10 @@ int store_writer_commit(struct roles_store *s) {
         if (r >= 0)
                 r = store_exec(s, s->pub, "INSERT OR REPLACE INTO meta (key, value) VALUES ('published_at', ?1)", "i",
                                (int64_t) roles_store_now(s));
+        /* The index is compiled from the change's own view of roles.db, installed once that is
+         * published. */
+        if (r >= 0)
+                r = store_index_prepare(s, published, serial);
         if (r >= 0)
                 r = store_exec_script(s, s->pub, "COMMIT");
         if (r < 0)
@@ -412,6 +417,12 @@ int store_writer_commit(struct roles_store *s) {
         r = fsync_dir(s->cfg.public_db);
         if (r < 0)
                 return store_fail(s, r, "%s: fsync of the directory failed: %s", s->cfg.public_db, strerror(-r));
+        /* Between the two renames, NSS serves the previous state and PAM the new one; after a
+         * crash here the next writer (or doctor) compiles a new base. */
+        r = store_index_install(s);
+        if (r < 0)
+                return store_fail_prefixed(s, r, "the change is published, but the NSS index is not "
+                                           "(run 'rolesctl index rebuild'): ");
 
         r = purge(s);
         if (r < 0)
@@ -421,6 +432,7 @@ int store_writer_commit(struct roles_store *s) {
 }
 
 void store_writer_abort(struct roles_store *s) {
+        store_index_discard(s);
         store_close_db(s, &s->pub);
         if (s->sec && !sqlite3_get_autocommit(s->sec))
                 sqlite3_exec(s->sec, "ROLLBACK", NULL, NULL, NULL);
@@ -428,6 +440,15 @@ void store_writer_abort(struct roles_store *s) {
                 unlink(s->stage_path);
                 s->stage_path[0] = '\0';
         }
+}
+
+int roles_store_rebuild_index(struct roles_store *s) {
+        int r = store_require_writer(s);
+        if (r < 0)
+                return r;
+        /* (a flag, not a row: a row would count as a change of roles.db, and publish it) */
+        s->index_requested = true;
+        return 0;
 }
 
 int roles_store_commit(struct roles_store *s) {

@@ -15,133 +15,96 @@ static char *put(char **p, const char *s) {
         return start;
 }
 
-/* Copy a field and a NUL to *p and advance. */
-static char *put_field(char **p, struct nss_field f) {
+static char *put_text(char **p, struct nss_index_text t) {
         char *start = *p;
-        memcpy(start, f.p, f.n);
-        start[f.n] = '\0';
-        *p += f.n + 1;
+        memcpy(start, t.p, t.n);
+        start[t.n] = '\0';
+        *p += t.n + 1;
         return start;
 }
 
-static struct nss_field whole(const char *s) {
-        return (struct nss_field) { s, strlen(s) };
-}
-
-void nss_passwd_from_user(const struct roles_user *u, struct nss_passwd *ret) {
-        *ret = (struct nss_passwd) {
-                .name = whole(u->name), .gecos = whole(u->gecos), .home = whole(u->home), .shell = whole(u->shell),
-                .uid = u->uid, .gid = u->gid,
-        };
-}
-
-/* Split line[0..n) at ':' into at most max fields; returns how many there were (max + 1 when
- * there were more). */
-static size_t split_fields(const char *line, size_t n, struct nss_field *f, size_t max) {
-        const char *p = line, *end = line + n;
-        for (size_t k = 0;; k++) {
-                const char *colon = memchr(p, ':', (size_t) (end - p));
-                if (k == max)
-                        return max + 1;
-                f[k] = (struct nss_field) { p, (size_t) ((colon ? colon : end) - p) };
-                if (!colon)
-                        return k + 1;
-                p = colon + 1;
-        }
-}
-
-/* A decimal id within [min, max]; false for anything else. */
-static bool parse_id(const char *s, size_t n, uint32_t min, uint32_t max, uint32_t *ret) {
-        uint64_t v = 0;
-        if (n == 0 || n > 10)
-                return false;
-        for (size_t i = 0; i < n; i++) {
-                if (s[i] < '0' || s[i] > '9')
-                        return false;
-                v = v * 10 + (uint64_t) (s[i] - '0');
-        }
-        if (v < min || v > max)
-                return false;
-        *ret = (uint32_t) v;
-        return true;
-}
-
-int nss_parse_passwd(const char *line, size_t n, const struct roles_config *cfg, struct nss_passwd *ret) {
-        struct nss_field f[7];
-        uint32_t uid, gid;
-        /* util.c's checks, the ones every row passed when it was written, on the fields in place. */
-        if (split_fields(line, n, f, 7) != 7 || f[1].n != 1 || f[1].p[0] != 'x' || !roles_name_valid_n(f[0].p, f[0].n) ||
-            !parse_id(f[2].p, f[2].n, cfg->uid_min, cfg->uid_max, &uid) ||
-            !parse_id(f[3].p, f[3].n, cfg->gid_min, cfg->gid_max, &gid) ||
-            !roles_text_valid_n(f[4].p, f[4].n, ROLES_TEXT_MAX) || !roles_path_valid_n(f[5].p, f[5].n) ||
-            !roles_path_valid_n(f[6].p, f[6].n))
-                return -EBADMSG;
-        *ret = (struct nss_passwd) { .name = f[0], .gecos = f[4], .home = f[5], .shell = f[6], .uid = uid, .gid = gid };
-        return 0;
-}
-
-int nss_parse_group(const char *line, size_t n, const struct roles_config *cfg, struct nss_group *ret) {
-        struct nss_field f[4];
-        uint32_t gid;
-        if (split_fields(line, n, f, 4) != 4 || f[1].n != 1 || f[1].p[0] != 'x' || !roles_name_valid_n(f[0].p, f[0].n) ||
-            !parse_id(f[2].p, f[2].n, cfg->gid_min, cfg->gid_max, &gid))
-                return -EBADMSG;
-        *ret = (struct nss_group) { .name = f[0], .gid = gid, .members = f[3] };
-        return 0;
-}
-
-int nss_pack_passwd(const struct nss_passwd *e, struct passwd *pw, char *buf, size_t len) {
-        size_t need = e->name.n + 1 + 2 + e->gecos.n + 1 + e->home.n + 1 + e->shell.n + 1;
+int nss_pack_passwd(const struct nss_index_found_user *u, struct passwd *pw, char *buf, size_t len) {
+        size_t need = u->name.n + 1 + 2 + u->gecos.n + 1 + u->home.n + 1 + u->shell.n + 1;
         if (need > len)
                 return -ERANGE;
         char *p = buf;
-        pw->pw_name = put_field(&p, e->name);
+        pw->pw_name = put_text(&p, u->name);
         pw->pw_passwd = put(&p, "x");
-        pw->pw_uid = e->uid;
-        pw->pw_gid = e->gid;
-        pw->pw_gecos = put_field(&p, e->gecos);
-        pw->pw_dir = put_field(&p, e->home);
-        pw->pw_shell = put_field(&p, e->shell);
+        pw->pw_uid = u->uid;
+        pw->pw_gid = u->gid;
+        pw->pw_gecos = put_text(&p, u->gecos);
+        pw->pw_dir = put_text(&p, u->home);
+        pw->pw_shell = put_text(&p, u->shell);
         return 0;
 }
 
-/* Walk the servable names of e's "a,b,c" list: count them and their bytes, or copy them out. */
-static void each_member(const struct nss_group *e, size_t *ret_n, size_t *ret_bytes, char **mem, char **p) {
-        size_t n = 0, bytes = 0;
-        const char *q = e->members.p, *end = e->members.p + e->members.n;
-        while (q < end) {
-                const char *comma = memchr(q, ',', (size_t) (end - q));
-                struct nss_field name = { q, (size_t) ((comma ? comma : end) - q) };
-                if (roles_name_valid_n(name.p, name.n) && !(e->host && host_accounts_has_user_n(e->host, name.p, name.n))) {
-                        if (mem)
-                                mem[n] = put_field(p, name);
-                        n++;
-                        bytes += name.n + 1;
-                }
-                q = comma ? comma + 1 : end;
-        }
-        *ret_n = n;
-        *ret_bytes = bytes;
+/* The member walk's two passes: count the names and their bytes, then copy them out. */
+struct member_walk {
+        const struct host_accounts *host;
+        size_t n, bytes;
+        char **mem;             /* NULL: counting */
+        char *p;
+        size_t max_n, max_bytes;        /* copying: what was counted (room for no more) */
+};
+
+static int walk_member(void *userdata, const char *name, size_t n) {
+        struct member_walk *w = userdata;
+        if (w->host && host_accounts_has_user_n(w->host, name, n))
+                return 0;
+        if (w->mem && (w->n == w->max_n || n + 1 > w->max_bytes - w->bytes))
+                return -EIO;    /* not what was counted: never past the room */
+        if (w->mem)
+                w->mem[w->n] = put_text(&w->p, (struct nss_index_text) { name, n });
+        w->n++;
+        w->bytes += n + 1;
+        return 0;
 }
 
-int nss_pack_group(const struct nss_group *e, struct group *gr, char *buf, size_t len) {
+/* The size of the last group counted, for the retries of a caller that grows its buffer. */
+static struct {
+        bool valid;
+        uint64_t generation;
+        const void *record;
+        time_t now;
+        size_t n, bytes;
+} counted;
+
+int nss_pack_group(const struct nss_index_view *v, const struct nss_index_found_group *g, time_t now,
+                   const struct host_accounts *host, uint64_t generation, struct group *gr, char *buf, size_t len) {
+        const void *record = &g->file->groups[g->index];
+        struct member_walk w = { .host = host };
+        if (counted.valid && counted.generation == generation && counted.record == record && counted.now == now) {
+                w.n = counted.n;
+                w.bytes = counted.bytes;
+        } else {
+                int r = nss_index_group_members(v, g, now, walk_member, &w);
+                if (r < 0)
+                        return r;
+                counted.valid = true;
+                counted.generation = generation;
+                counted.record = record;
+                counted.now = now;
+                counted.n = w.n;
+                counted.bytes = w.bytes;
+        }
         size_t pad = (alignof(char *) - ((uintptr_t) buf % alignof(char *))) % alignof(char *);
-        size_t n, member_bytes;
-        each_member(e, &n, &member_bytes, NULL, NULL);
-        size_t strings = e->name.n + 1 + 2 + member_bytes;
-        if (n + 1 > (SIZE_MAX - strings - pad) / sizeof(char *))
+        size_t strings = g->name.n + 1 + 2 + w.bytes;
+        if (w.n + 1 > (SIZE_MAX - strings - pad) / sizeof(char *))
                 return -ERANGE;
-        size_t need = pad + (n + 1) * sizeof(char *) + strings;
+        size_t need = pad + (w.n + 1) * sizeof(char *) + strings;
         if (need > len)
                 return -ERANGE;
 
         char **mem = (char **) (void *) (buf + pad);
-        char *p = (char *) (mem + n + 1);
-        gr->gr_name = put_field(&p, e->name);
-        gr->gr_passwd = put(&p, "x");
-        gr->gr_gid = e->gid;
-        each_member(e, &n, &member_bytes, mem, &p);
-        mem[n] = NULL;
+        struct member_walk fill = { .host = host, .mem = mem, .p = (char *) (mem + w.n + 1), .max_n = w.n, .max_bytes = w.bytes };
+        /* The same walk of the same mapping at the same now: the same names, which fit. */
+        int r = nss_index_group_members(v, g, now, walk_member, &fill);
+        if (r < 0 || fill.n != w.n)
+                return r < 0 ? r : -EIO;
+        gr->gr_name = put_text(&fill.p, g->name);
+        gr->gr_passwd = put(&fill.p, "x");
+        gr->gr_gid = g->gid;
+        mem[fill.n] = NULL;
         gr->gr_mem = mem;
         return 0;
 }

@@ -1,42 +1,57 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * The module's state. A process maps roles.nss (and its delta, when one applies) at its first
+ * lookup and then looks at the two paths at most once a second: a file replaced by rename has
+ * another inode, and the view is mapped anew. Mapping closes its descriptor at once; the
+ * mappings are read-only and survive fork harmlessly (the child reads the same immutable
+ * pages). The only lock is our own mutex, taken by the atfork prepare handler, so a fork never
+ * leaves it held in the child; no other library's lock is ever taken on a lookup's path.
+ */
 #include "nss-state.h"
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
-#include "config.h"
-#include "host_accounts.h"
 #include "roles-build.h"
 
-/* How often, at most, we look whether roles.db was replaced (a rename by rolesctl). */
+/* How often, at most, we look whether the index or the host's files were replaced. */
 #define RECHECK_NS (1000L * 1000 * 1000)
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static _Thread_local bool inside;       /* recursion guard: a lookup from within a lookup */
 
-static struct {
-        bool forked;            /* set in a child by the atfork handler: drop inherited connections */
-        bool forked_child;      /* this process was forked without exec (never cleared: exec resets it) */
-        struct roles_config cfg;
-        struct roles_store *stores[2];
+struct mapped {
         dev_t dev;
         ino_t ino;
+        bool present;
+};
+
+static struct {
+        bool configured;
+        struct roles_config cfg;
+        char base_path[PATH_MAX], delta_path[PATH_MAX];
+        struct nss_index_view view;
+        bool mapped;
+        struct mapped base, delta;
         struct timespec checked;
         struct host_accounts host;      /* /etc/passwd and /etc/group, read by the first lookup */
         struct timespec host_checked;
-        uint64_t generation;            /* bumped by a new snapshot and by new host files */
+        uint64_t generation;            /* bumped by a new view and by new host files */
 } state;
 
-static void drop_stores(void) {
-        for (size_t i = 0; i < ROLES_N_ELEMENTS(state.stores); i++) {
-                roles_store_close(state.stores[i]);
-                state.stores[i] = NULL;
-        }
+static bool elapsed(const struct timespec *since, const struct timespec *now) {
+        long long ns = (long long) (now->tv_sec - since->tv_sec) * 1000000000LL + (now->tv_nsec - since->tv_nsec);
+        return ns >= RECHECK_NS || ns < 0;
+}
+
+static void unmap_view(void) {
+        nss_index_unmap(&state.view.base);
+        nss_index_unmap(&state.view.delta);
+        state.view.has_delta = false;
+        state.mapped = false;
 }
 
 static int load_config(void) {
@@ -48,119 +63,95 @@ static int load_config(void) {
          * $ROLES_CONF is an error (it names a file that should be there). */
         if (r < 0 && !(r == -ENOENT && strcmp(path, ROLES_DEFAULT_CONF) == 0))
                 return r;
+        char base[PATH_MAX], delta[PATH_MAX];
+        if (roles_config_index_path(&cfg, false, base, sizeof(base)) < 0 ||
+            roles_config_index_path(&cfg, true, delta, sizeof(delta)) < 0)
+                return -ENAMETOOLONG;
+        /* Another file (a child given another $ROLES_CONF): what is mapped is not it. */
+        if (state.mapped && (strcmp(base, state.base_path) != 0 || strcmp(delta, state.delta_path) != 0))
+                unmap_view();
+        memcpy(state.base_path, base, sizeof(base));
+        memcpy(state.delta_path, delta, sizeof(delta));
         state.cfg = cfg;
+        state.view.limits = (struct nss_index_limits) { cfg.uid_min, cfg.uid_max, cfg.gid_min, cfg.gid_max };
+        state.configured = true;
         return 0;
 }
 
-static bool elapsed(const struct timespec *since, const struct timespec *now) {
-        long long ns = (long long) (now->tv_sec - since->tv_sec) * 1000000000LL + (now->tv_nsec - since->tv_nsec);
-        return ns >= RECHECK_NS || ns < 0;
+static bool same_file(const char *path, const struct mapped *m) {
+        struct stat st;
+        if (stat(path, &st) < 0)
+                return !m->present;
+        return m->present && st.st_dev == m->dev && st.st_ino == m->ino;
 }
 
-/* Close what the snapshot's replacement (or a fork) made stale. */
-static void check_current(void) {
-        struct timespec now;
-        struct stat st;
-
-        if (state.forked) {
-                /* Inherited across fork, their roles.db descriptors already closed by fork_child:
-                 * the child gets connections of its own. (A child made by a raw clone() that
-                 * skips the handler still works: the connections only pread an immutable file,
-                 * without locks or a shared offset.) */
-                drop_stores();
-                state.forked = false;
-        }
-        if (!state.stores[0] && !state.stores[1])
-                return;
-        clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
-        if (!elapsed(&state.checked, &now))
-                return;
-        state.checked = now;
-        if (stat(state.cfg.public_db, &st) < 0 || st.st_dev != state.dev || st.st_ino != state.ino)
-                drop_stores();
-}
-
-static int open_store(enum nss_db db) {
-        struct stat st;
-        int r;
-
-        bool first = !state.stores[0] && !state.stores[1];
-        if (first && (r = load_config()) < 0)
-                return r;
-        /* The inode is read before and after opening, until they agree: a file replaced in
-         * between could otherwise be served under the old file's inode number until the next
-         * change (the freed number may come back for the next snapshot). */
+/*
+ * Map the base, then the delta; then look at the base's path again: a writer that installed a
+ * new base and removed the delta in between would otherwise leave us the old base without its
+ * delta (older than what we may have served). A delta for another base (a new base installed
+ * between the two opens) means the base is stale too: try again. After three tries, the base
+ * alone: consistent, at worst a change behind until the next look. No delta at all (an index
+ * written before deltas were always installed with their base): the base alone.
+ */
+static int map_view(void) {
+        int r = 0;
+        unmap_view();
         for (int attempt = 0; attempt < 3; attempt++) {
-                struct stat after;
-                if (stat(state.cfg.public_db, &st) < 0)
-                        return -errno;
-                r = roles_store_open(&state.cfg, ROLES_STORE_FORK_SAFE | (db == NSS_DB_SECRETS ? ROLES_STORE_SECRETS : 0),
-                                     &state.stores[db], NULL, 0);
-                if (r < 0)
+                struct nss_index_file base = { 0 }, delta = { 0 };
+                struct mapped b = { .present = true }, d = { .present = true };
+                r = nss_index_map(state.base_path, &base, &b.dev, &b.ino);
+                if (r == 0 && base.header->kind != NSS_INDEX_BASE)
+                        r = -EBADMSG;
+                if (r < 0) {
+                        nss_index_unmap(&base);
                         return r;
-                if (stat(state.cfg.public_db, &after) == 0 && after.st_dev == st.st_dev && after.st_ino == st.st_ino) {
-                        if (first) {
-                                state.dev = st.st_dev;
-                                state.ino = st.st_ino;
-                                clock_gettime(CLOCK_MONOTONIC_COARSE, &state.checked);
-                                return 0;
-                        }
-                        if (st.st_dev == state.dev && st.st_ino == state.ino)
-                                return 0;
-                        /* The other store is of an older snapshot: start both afresh. */
-                        drop_stores();
-                        first = true;
-                        continue;
                 }
-                roles_store_close(state.stores[db]);
-                state.stores[db] = NULL;
+                int rd = nss_index_map(state.delta_path, &delta, &d.dev, &d.ino);
+                d.present = rd != -ENOENT;
+                /* A delta that is there but cannot be trusted or read: no answer rather than the
+                 * base without the changes it carries (a writer always installs one). */
+                if (rd < 0 && rd != -ENOENT) {
+                        nss_index_unmap(&base);
+                        return rd;
+                }
+                bool applies = rd == 0 && nss_index_delta_applies(&base, &delta);
+                if (same_file(state.base_path, &b) && (applies || attempt == 2 || rd < 0)) {
+                        state.view.base = base;
+                        if (applies)
+                                state.view.delta = delta;
+                        else
+                                nss_index_unmap(&delta);
+                        state.view.has_delta = applies;
+                        state.base = b;
+                        state.delta = d;
+                        state.mapped = true;
+                        state.generation++;
+                        return 0;
+                }
+                nss_index_unmap(&base);
+                nss_index_unmap(&delta);
         }
         return -EAGAIN;
 }
 
-/*
- * fork() while another thread holds the lock would leave the child's copy locked for ever (the
- * thread that would release it does not exist there), and its state half-changed. So fork waits
- * for the lock, and both sides release it; the child then drops the parent's connections on its
- * first call (check_current). Knowing about fork this way also spares a getpid() per call.
- *
- * A child that becomes a user without exec (sshd's session process) must not keep roles.db open
- * until a lookup it may never make, and SQLite must not be called here (another thread may have
- * held one of its mutexes at the fork): the stores read roles.db through descriptors of their
- * own (ROLES_STORE_FORK_SAFE), which the child closes at once. Holding the lock, no thread was
- * reading through them at the fork. vfork() and posix_spawn() run no handlers, but their child
- * execs at once, and the descriptors are close-on-exec.
- */
-static void fork_prepare(void) {
-        pthread_mutex_lock(&lock);
-}
-
-static void fork_release(void) {
-        pthread_mutex_unlock(&lock);
-}
-
-static void fork_child(void) {
-        roles_store_close_inherited_snapshots();
-        state.forked = true;
-        state.forked_child = true;
-        pthread_mutex_unlock(&lock);
-}
-
-__attribute__((constructor)) static void nss_state_init(void) {
-        pthread_atfork(fork_prepare, fork_release, fork_child);
-}
-
-int nss_begin(void) {
-        if (inside)
-                return -EDEADLK;
-        inside = true;
-        pthread_mutex_lock(&lock);
-        return 0;
+static int check_view(void) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+        if (state.mapped && !elapsed(&state.checked, &now))
+                return 0;
+        if (state.mapped && same_file(state.base_path, &state.base) && same_file(state.delta_path, &state.delta)) {
+                state.checked = now;
+                return 0;
+        }
+        int r = map_view();
+        if (r == 0)
+                state.checked = now;
+        return r;
 }
 
 /*
  * The host's own files, read by the first lookup of a process and then looked at no more than
- * once a second, as roles.db is. Unreadable: no answer at all (the rule cannot be applied).
+ * once a second, as the index is. Unreadable: no answer at all (the rule cannot be applied).
  */
 static int check_host(void) {
         struct timespec now;
@@ -179,44 +170,66 @@ static int check_host(void) {
         return 0;
 }
 
-static int unavailable(int r) {
+/* fork() while another thread holds the lock would leave the child's copy locked for ever (the
+ * thread that would release it does not exist there), and the state half-changed. So fork
+ * waits for the lock, and both sides release it. vfork() and posix_spawn() run no handlers,
+ * but their child execs at once. */
+static void fork_prepare(void) {
+        pthread_mutex_lock(&lock);
+}
+
+static void fork_release(void) {
+        pthread_mutex_unlock(&lock);
+}
+
+/* A child reads the configuration and looks at the files at its first lookup, not up to a
+ * second later: it may be a new session that must see the change just made, or have been given
+ * another $ROLES_CONF (no system call here, only the state). */
+static void fork_child(void) {
+        state.configured = false;
+        state.checked = (struct timespec) { 0 };
+        state.host_checked = (struct timespec) { 0 };
+        pthread_mutex_unlock(&lock);
+}
+
+__attribute__((constructor)) static void nss_state_init(void) {
+        pthread_atfork(fork_prepare, fork_release, fork_child);
+}
+
+int nss_unavailable(int r) {
         return r == -ENOMEM ? r : -(NSS_E_UNAVAIL | (r > -NSS_E_UNAVAIL ? -r : EIO));
 }
 
-int nss_store(enum nss_db db, struct roles_store **ret) {
-        check_current();
-        int r = check_host();
-        if (r < 0)
-                return unavailable(r);
-        if (!state.stores[db]) {
-                r = open_store(db);
-                /* Whatever kept the database from opening (missing, unreadable, not a database, a
-                 * newer schema, a bad configuration), it is not "no such entry": the answer is
-                 * UNAVAIL, with the reason in *errnop. */
-                if (r < 0)
-                        return unavailable(r);
-                state.generation++;
-        }
-        *ret = state.stores[db];
+int nss_begin(void) {
+        if (inside)
+                return -EDEADLK;
+        inside = true;
+        pthread_mutex_lock(&lock);
         return 0;
 }
 
-const struct host_accounts *nss_host(void) {
-        return &state.host;
+int nss_prepare(void) {
+        int r = state.configured ? 0 : load_config();
+        if (r >= 0)
+                r = check_host();
+        return r < 0 ? nss_unavailable(r) : 0;
 }
 
-uint64_t nss_generation(void) {
-        return state.generation;
-}
-
-int nss_enter(enum nss_db db, struct roles_store **ret) {
+int nss_enter(const struct nss_index_view **ret) {
         int r = nss_begin();
         if (r < 0)
                 return r;
-        r = nss_store(db, ret);
-        if (r < 0)
+        r = nss_prepare();
+        /* Whatever kept the index from being mapped (missing, unreadable, damaged, a bad
+         * configuration), it is not "no such entry": the answer is UNAVAIL, with the reason. */
+        if (r >= 0 && (r = check_view()) < 0)
+                r = nss_unavailable(r);
+        if (r < 0) {
                 nss_leave();
-        return r;
+                return r;
+        }
+        *ret = &state.view;
+        return 0;
 }
 
 void nss_leave(void) {
@@ -224,22 +237,16 @@ void nss_leave(void) {
         inside = false;
 }
 
-void nss_close_store(enum nss_db db) {
-        roles_store_close(state.stores[db]);
-        state.stores[db] = NULL;
+const struct host_accounts *nss_host(void) {
+        return &state.host;
 }
 
-void nss_release_before_setuid(void) {
-        if (state.forked_child && geteuid() == 0)
-                nss_close_store(NSS_DB_PUBLIC);
+const struct roles_config *nss_config(void) {
+        return &state.cfg;
 }
 
-void nss_lock(void) {
-        pthread_mutex_lock(&lock);
-}
-
-void nss_unlock(void) {
-        pthread_mutex_unlock(&lock);
+uint64_t nss_generation(void) {
+        return state.generation;
 }
 
 enum nss_status nss_status_from(int r, int *errnop) {
@@ -252,7 +259,7 @@ enum nss_status nss_status_from(int r, int *errnop) {
                 return NSS_STATUS_SUCCESS;
         case -ENOENT:           /* no such entry */
         case -EINVAL:           /* a name that cannot exist */
-        case -EBADMSG:          /* a row that must not be served */
+        case -EBADMSG:          /* a record that must not be served */
                 *errnop = ENOENT;
                 return NSS_STATUS_NOTFOUND;
         case -ERANGE:           /* the caller's buffer: try again with a larger one */
@@ -261,8 +268,14 @@ enum nss_status nss_status_from(int r, int *errnop) {
         case -ENOMEM:
                 *errnop = ENOMEM;
                 return NSS_STATUS_TRYAGAIN;
-        default:                /* no database, unreadable, corrupt, newer schema: not ours to answer */
+        default:                /* no index, unreadable, damaged: not ours to answer */
                 *errnop = r < 0 ? -r : EIO;
                 return NSS_STATUS_UNAVAIL;
         }
+}
+
+enum nss_status nss_finish(int r, int *errnop, int saved_errno) {
+        enum nss_status status = nss_status_from(r, errnop);
+        errno = status == NSS_STATUS_SUCCESS ? saved_errno : *errnop;
+        return status;
 }

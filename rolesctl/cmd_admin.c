@@ -287,6 +287,19 @@ static int cmd_doctor(struct cli *c, int argc, char **argv) {
         return EXIT_OK;
 }
 
+/* roles.nss compiled whole from roles.db (after a restore by hand, or to merge the delta). */
+static int cmd_index_rebuild(struct cli *c, int argc, char **argv) {
+        struct roles_store *s;
+        struct args a;
+        int r;
+        if (args_parse(argc, argv, NULL, 0, "rolesctl index rebuild", &a) < 0)
+                return EXIT_USAGE;
+        if ((r = cli_store(c, ROLES_STORE_WRITE, &s)) != EXIT_OK)
+                return r;
+        r = roles_store_rebuild_index(s);
+        return r < 0 ? cli_fail_store(c, r) : EXIT_OK;
+}
+
 #define BATCH_ARGS_MAX 64
 /* No command needs a longer line (names are 32 bytes, texts 255): a batch that never ends its
  * line (/dev/zero) is refused there, instead of growing memory without bound. */
@@ -385,5 +398,6 @@ const struct command admin_commands[] = {
         { "batch", NULL, cmd_batch, false },
         { "doctor", NULL, cmd_doctor, false },
         { "import", NULL, cmd_import, false },
+        { "index", "rebuild", cmd_index_rebuild, false },
 };
 const size_t n_admin_commands = ROLES_N_ELEMENTS(admin_commands);

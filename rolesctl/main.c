@@ -34,7 +34,7 @@ static const char usage_text[] =
         "  role assign ROLE USER [--until TIME] ; role unassign ROLE USER\n"
         "  check USER PERM ; perms USER [--why]\n"
         "  import [--passwd FILE] [--group FILE] [--shadow FILE]\n"
-        "  batch [FILE] ; audit ; backup FILE ; doctor\n";
+        "  batch [FILE] ; audit ; backup FILE ; doctor ; index rebuild\n";
 
 /*
  * "root (uid 0)", or "root (uid 0; login alice, uid 10100)" when the audit login uid is someone

@@ -264,7 +264,8 @@ ns_valgrind_errors() {
                 sed 's/^/#   /' | head -n 80
 }
 
-# ns_system_modules MODULE_DIR: the built libnss_roles.so.2 (MODULE_DIR holds it) goes into the
+# ns_system_modules MODULE_DIR: the built libnss_roles.so.2 (MODULE_DIR holds it, and its shadow
+# plugin in roles/) goes into the
 # library directory itself, through an overlay of this namespace, so that every program finds it,
 # setuid ones (which ignore LD_LIBRARY_PATH) included; with a sanitizer-built module its runtime
 # goes into /etc/ld.so.preload (after ns_overlay etc) and the sanitizer options are exported.
@@ -274,6 +275,8 @@ ns_system_modules() {
         libdir=$(dirname "$(realpath "$libc")")
         mkdir -p "$S/syslib/u" "$S/syslib/w"
         cp "$1/libnss_roles.so.2" "$S/syslib/u/" && chmod 0644 "$S/syslib/u/libnss_roles.so.2" || die "copy the NSS module"
+        mkdir -p "$S/syslib/u/roles" && cp "$1/roles/roles-nss-shadow.so" "$S/syslib/u/roles/" &&
+                chmod 0644 "$S/syslib/u/roles/roles-nss-shadow.so" || die "copy the NSS module's shadow plugin"
         mount -t overlay overlay -o "lowerdir=$libdir,upperdir=$S/syslib/u,workdir=$S/syslib/w" "$libdir" ||
                 die "overlay on $libdir"
         rt=$(ns_sanitizer_preload "$1/libnss_roles.so.2")

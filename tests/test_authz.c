@@ -15,6 +15,7 @@
 
 #include "authz.h"
 #include "store.h"
+#include "nss_index_read.h"
 #include "testlib.h"
 #include "util.h"
 
@@ -281,14 +282,21 @@ static int add_gid(void *userdata, uint32_t gid) {
         return 0;
 }
 
+static int add_member(void *userdata, const char *name, size_t n) {
+        char *members = userdata;
+        snprintf(members + strlen(members), 64 - strlen(members), "%s%.*s", members[0] ? "," : "", (int) n, name);
+        return 0;
+}
+
 /*
  * Values only a hand edit writes (rolesctl writes enabled 0 or 1, a missing end as NULL): an
- * enabled of 2 and an end of 0. The C rules (roles_check) and their SQL twins (NSS's metarole
- * members and a user's gids) must judge them alike: enabled, and never ending.
+ * enabled of 2 and an end of 0. The C rules (roles_check) and the NSS index compiled from the
+ * same rows (a metarole group's members, a user's gids) must judge them alike: enabled, and
+ * never ending.
  */
 static void test_hand_edited_values_judged_alike(void **state) {
         struct test_env *e = *state;
-        char pub[PATH_MAX], *members = NULL;
+        char pub[PATH_MAX], members[64] = "";
         struct roles_store *s = writer(e);
         metarole_grant(s, "ops", "ops.run");
         struct roles_metarole m = metarole(s, "ops");
@@ -305,18 +313,24 @@ static void test_hand_edited_values_judged_alike(void **state) {
         sqlite3_close(db);
 
         struct roles_store *r = test_reader(e, 0);
-        struct roles_user u;
-        struct roles_nss_group g;
-        uint32_t seen = 0;
         assert_int_equal(roles_check(r, "alice", "ops.run", NOW), 1);
-        assert_ok(r, roles_user_by_name(r, "alice", &u));
-        assert_ok(r, roles_nss_user_gids(r, &u, NOW, add_gid, &seen));
-        assert_int_equal(seen, 1);
-        assert_ok(r, roles_nss_group_by_gid(r, 21000, &g));
-        assert_ok(r, roles_nss_group_members(r, &g, NOW, &members));
-        assert_string_equal(members, "alice");
-        free(members);
         roles_store_close(r);
+
+        s = writer(e);
+        assert_ok(s, roles_store_rebuild_index(s));
+        test_commit(s);
+        struct nss_index_view v;
+        struct nss_index_found_user u;
+        struct nss_index_found_group g;
+        uint32_t seen = 0;
+        test_index_view(e, &v);
+        assert_int_equal(nss_index_user_by_name(&v, "alice", 5, &u), 0);
+        assert_int_equal(nss_index_user_gids(&v, &u, NOW, add_gid, &seen), 0);
+        assert_int_equal(seen, 1);
+        assert_int_equal(nss_index_group_by_gid(&v, 21000, &g), 0);
+        assert_int_equal(nss_index_group_members(&v, &g, NOW, add_member, members), 0);
+        assert_string_equal(members, "alice");
+        test_index_close(&v);
 }
 
 static void test_cycle_in_database(void **state) {

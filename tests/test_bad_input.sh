@@ -631,9 +631,10 @@ groups_want="alice bobby crew fmt impg pwu team zoe "
 names_served passwd "$users_want"
 names_served group "$groups_want"
 
-# Rows holding the bad bytes written straight into roles.db (no rolesctl): users whose name, full
-# name, home or shell holds one, looked up by name and by uid, and derived lines for enumeration
-# (a passwd line holding one in its full name or name; a group line in its name or member list).
+# Rows holding the bad bytes written straight into roles.db (no rolesctl), then compiled into
+# roles.nss by `rolesctl index rebuild`: users whose name, full name, home or shell holds one,
+# looked up by name and by uid; groups whose name holds one; and groups gcN whose one member is
+# the user with a bad name (served without that member).
 gid_team=$(sql /var/lib/roles/roles.db "SELECT gid FROM groups WHERE name = 'team'")
 hex() { printf '%s' "$1" | od -An -tx1 | tr -d ' \n'; }
 {
@@ -651,17 +652,17 @@ hex() { printf '%s' "$1" | od -An -tx1 | tr -d ' \n'; }
                         printf "INSERT INTO users (uuid, name, uid, gid, gecos, home, shell, created_at, updated_at) "
                         printf "VALUES ('00000000-0000-4000-8000-%012d', %s, %d, %d, %s, %s, %s, 0, 0);\n" \
                                 "$n" "$name" $((20000 + n)) "$gid_team" "$gecos" "$home" "$shell"
-                        printf "INSERT INTO passwd_buckets (bucket, lines) VALUES (%d, 'tb%d:x:%d:%d:' || %s || " \
-                                $((100000 + n)) "$n" $((30000 + n)) "$gid_team" "$b"
-                        printf "':/home/t:/bin/sh' || char(10) || 'tc' || %s || ':x:%d:%d::/home/t:/bin/sh');\n" \
-                                "$b" $((40000 + n)) "$gid_team"
-                        printf "INSERT INTO group_buckets (bucket, lines) VALUES (%d, 'gb' || %s || ':x:%d:alice' || " \
-                                $((100000 + n)) "$b" $((30000 + n))
-                        printf "char(10) || 'gc%d:x:%d:al' || %s || 'ice');\n" "$n" $((40000 + n)) "$b"
+                        printf "INSERT INTO groups (uuid, name, gid, created_at, updated_at) "
+                        printf "VALUES ('00000000-0000-4000-9000-%012d', 'gb' || %s || '%d', %d, 0, 0);\n" "$n" "$b" "$n" $((30000 + n))
+                        printf "INSERT INTO groups (uuid, name, gid, created_at, updated_at) "
+                        printf "VALUES ('00000000-0000-4000-a000-%012d', 'gc%d', %d, 0, 0);\n" "$n" "$n" $((40000 + n))
+                        [ $f = 0 ] && printf "INSERT INTO group_members (group_id, user_id) SELECT g.id, u.id FROM groups g, users u "
+                        [ $f = 0 ] && printf "WHERE g.name = 'gc%d' AND u.uuid = '00000000-0000-4000-8000-%012d';\n" "$n" "$n"
                 done
         done
         echo "COMMIT;"
 } | sqlite3 /var/lib/roles/roles.db || die "sqlite3: the tampered rows"
+rc index rebuild >"$OUT" 2>"$ERR" || die "rolesctl index rebuild: $(cat "$ERR")"
 for i in "${!bad_bytes[@]}"; do
         for f in 0 1 2 3; do
                 n=$((i * 4 + f)) key=tamper$((i * 4 + f))
@@ -671,11 +672,11 @@ for i in "${!bad_bytes[@]}"; do
         done
 done
 names_served passwd "$users_want"
-# A group line whose only member is not a valid name is served without members, or not at all
-# (a newline ends the line, after "al": a valid member, then "ice", not a valid line).
+# A group whose only member has a bad name is served without members; a group with a bad name
+# not at all.
 nss group
-tampered_groups=$(LC_ALL=C grep -avE "^($(tr ' ' '|' <<<"${groups_want% }")):|^gc[0-9]+:x:4[0-9]{4}:(al)?$" <<<"$GOT")
-eq "tampered group lines: nothing served but gcN lines without their bad member" "$(cat -v <<<"$tampered_groups")" ""
+tampered_groups=$(LC_ALL=C grep -avE "^($(tr ' ' '|' <<<"${groups_want% }")):|^gc[0-9]+:x:4[0-9]{4}:$" <<<"$GOT")
+eq "tampered groups: nothing served but the gcN groups without their bad member" "$(cat -v <<<"$tampered_groups")" ""
 clean_text "$GOT" && ok || bad "tampered group lines: a control character served: $(cat -v <<<"$GOT" | head -c 300)"
 
 # What rolesctl prints of a text written behind its back shows such code points escaped: \xNN in

@@ -46,6 +46,8 @@ HAVE_SQLITE3=true HAVE_PYTHON=true
 mkdir -m 0755 "$S/lib"
 cp "$P" "$S/lib/pam_roles.so" && cp "$L/libnss_roles.so.2" "$S/lib/" || die "copy the modules"
 chmod 0644 "$S/lib/"*
+mkdir -m 0755 "$S/lib/roles" && cp "$L/roles/roles-nss-shadow.so" "$S/lib/roles/" && chmod 0644 "$S/lib/roles/"* ||
+        die "copy the NSS module's shadow plugin"
 preload=$(ns_sanitizer_preload "$S/lib/pam_roles.so")
 modenv=(env "LD_LIBRARY_PATH=$S/lib")
 [ -n "$preload" ] && modenv+=("LD_PRELOAD=$preload" "${ns_sanitizer_options[@]}")
@@ -129,7 +131,7 @@ no_leftovers() {
 }
 base=$S/base
 save_base() {
-        rm -rf "$base" && mkdir "$base" && cp -a "$DB"/{roles,secrets,state}.db "$base/"
+        rm -rf "$base" && mkdir "$base" && cp -a "$DB"/{roles,secrets,state}.db "$DB"/roles.nss* "$base/"
 }
 # restore: the directory holds exactly the saved databases again.
 restore() {
@@ -165,6 +167,7 @@ echo "$PW" | rc user passwd alice --stdin >/dev/null || die "rolesctl user passw
 # Enough users that a write copies and rebuilds something (the kill loop's windows).
 for i in $(seq 300); do echo "user add bulk$i"; done | rc batch >/dev/null || die "rolesctl batch (bulk)"
 save_base
+sp_alice=$("${modenv[@]}" getent shadow alice) || die "getent shadow alice"
 
 # ---- 1. missing, unreadable, truncated, random, newer, a table gone ------------------------------------
 # damage FILE FAULT
@@ -177,24 +180,43 @@ damage() {
         half) truncate -s $(($(stat -c %s "$f") / 2)) "$f" ;;
         empty) truncate -s 0 "$f" ;;
         random) head -c "$(stat -c %s "$f")" /dev/urandom >"$f" ;;
-        newer) sqlite3 "$f" "PRAGMA user_version = $(($(sqlite3 "$f" 'PRAGMA user_version') + 1))" ;;
+        newer) case $1 in
+                roles.nss*) printf '\x63\x00\x00\x00' | dd of="$f" bs=1 seek=8 conv=notrunc status=none ;;   # version 99
+                *) sqlite3 "$f" "PRAGMA user_version = $(($(sqlite3 "$f" 'PRAGMA user_version') + 1))" ;;
+                esac ;;
         no-*) sqlite3 "$f" "DROP TABLE ${2#no-}" ;;
         esac || die "damage $1 $2"
 }
 
-# roles.db broken: nothing of roles is served (root still is, by files); no login; no change.
+# roles.db broken: passwd and group still served (from roles.nss alone), shadow UNAVAIL (its
+# plugin reads roles.db); no login; no change.
 roles_db_broken() {
         local what="roles.db $1" as=()
         [ "$1" = mode-0600 ] && as=(-u nobody)       # root reads any mode
+        ge "${as[@]}" passwd root; answers "$what: getent passwd root (roles.nss says NOTFOUND: no fall-through)" 2 ""
+        ge "${as[@]}" passwd alice; answers "$what: getent passwd alice (from roles.nss)" 0 "$pw_alice"
+        [ "$1" = mode-0600 ] && return
+        ge shadow root; answers "$what: getent shadow root" 0 "$sp_root"
+        ge shadow alice; answers "$what: getent shadow alice (not served)" 2 ""
+        login_refused "$what"
+        changes_refused "$what" secrets.db state.db
+}
+# roles.nss broken: nothing of passwd and group is served (root still is, by files); shadow
+# still is (its plugin reads the databases); the next change compiles a new index in its place.
+roles_nss_broken() {
+        local what="$1 $2" as=()
+        [ "$2" = mode-0600 ] && as=(-u nobody)       # root reads any mode
         ge "${as[@]}" passwd root; answers "$what: getent passwd root (UNAVAIL: on to files)" 0 "$pw_root"
         ge "${as[@]}" group root; answers "$what: getent group root" 0 "$gr_root"
         ge "${as[@]}" passwd alice; answers "$what: getent passwd alice (not served)" 2 ""
         ge "${as[@]}" passwd 10100; answers "$what: getent passwd 10100" 2 ""
         ge "${as[@]}" group devs; answers "$what: getent group devs" 2 ""
-        [ "$1" = mode-0600 ] && return
-        ge shadow root; answers "$what: getent shadow root" 0 "$sp_root"
-        login_refused "$what"
-        changes_refused "$what" secrets.db state.db
+        [ "$2" = mode-0600 ] && return
+        ge shadow alice; answers "$what: getent shadow alice (from the databases)" 0 "$sp_alice"
+        [ "$2" = directory ] && rm -rf "${DB:?}/$1"
+        cli user add carol
+        [ "$RC" -eq 0 ] && ok || bad "$what: rolesctl user add carol: exit status $RC ($(head -c 300 "$ERR"))"
+        ge passwd alice; answers "$what, after a change: getent passwd alice" 0 "$pw_alice"
 }
 # secrets.db or state.db broken: passwd and group still served (from roles.db alone), shadow
 # UNAVAIL, no login, no change.
@@ -233,11 +255,21 @@ faults_damaged() {
         ge passwd alice; answers "intact: getent passwd alice" 0 "$pw_alice"
         ge passwd root; answers "intact: getent passwd root (roles says NOTFOUND: no fall-through)" 2 ""
         pt "$PW" authenticate acct_mgmt; granted "intact: auth and account"
-        for fault in missing directory mode-0600 half empty random newer no-users no-passwd_buckets; do
+        for fault in missing directory mode-0600 half empty random newer no-users no-metarole_closure; do
                 restore
                 damage roles.db "$fault"
                 roles_db_broken "$fault"
         done
+        for f in roles.nss roles.nss-delta; do
+                for fault in directory mode-0600 half empty random newer; do
+                        restore
+                        damage "$f" "$fault"
+                        roles_nss_broken "$f" "$fault"
+                done
+        done
+        restore
+        damage roles.nss missing
+        roles_nss_broken roles.nss missing
         for fault in missing directory half empty random newer no-credentials; do
                 restore
                 damage secrets.db "$fault"
@@ -759,7 +791,7 @@ next_writer() {
         eq "$1: doctor after the next change" "$RC $(cat "$OUT")" "0 no problems found"
 }
 faults_cut_short() {
-        local what ino spid child tracer p
+        local what ino spid child tracer p show
         what="killed before the rename"
         cut_setup "$what"
         cut_run -e inject=rename,renameat,renameat2:error=EIO:signal=KILL 2>/dev/null
@@ -795,9 +827,21 @@ faults_cut_short() {
         # strace would sit out the rest of its delay.
         [ -n "$tracer" ] && kill -9 "$tracer" 2>/dev/null
         wait "$spid" 2>/dev/null
-        eq "$what: seen" "$(seen)" "$new_state"
+        # Killed between its two renames: roles.db is the new state, roles.nss still the old
+        # one (NSS serves that until a writer or doctor compiles it anew); never a mix of the two.
+        show=$("$R" user show alice 2>&1)
+        eq "$what: rolesctl sees" "$(awk '$1 == "shell" || $1 == "email" || $1 == "totp" { printf "%s ", $2 }' <<<"$show")" \
+                "/bin/zsh new@example.org yes "
+        ge passwd alice
+        eq "$what: NSS still serves the old state" "$(cut -d: -f7 <<<"$GE")" /bin/bash
+        ge passwd carol
+        eq "$what: NSS does not serve carol yet" "$RC" 2
         eq "$what: left (marked, images, orphans, audit)" "$(bookkeeping)" "0 2 0 2"
         alice_logs_in "$what" no
+        cli doctor
+        grep -q "roles.nss: of another serial than roles.db: compiled anew" "$OUT" && ok ||
+                bad "$what: doctor did not name the stale index: $(head -c 300 "$OUT")"
+        eq "$what: seen after doctor" "$(seen)" "$new_state"
         next_writer "$what" "$new_state"
         eq "$what: left after the next change" "$(bookkeeping)" "0 0 0 2"
 

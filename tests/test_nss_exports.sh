@@ -1,9 +1,11 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # What libnss_roles.so.2 links and exports (DESIGN.md: it is loaded into every process that
-# resolves a name). NEEDED: libc.so.6, libsqlite3.so.0 and glibc's own dynamic loader
-# (ld-linux-*.so.2, for the thread-local recursion guard); a sanitizer build also needs its
-# runtimes (libasan, libubsan), and nothing else. Dynamic symbols defined: _nss_roles_* only.
+# resolves a name). NEEDED: libc.so.6 and glibc's own dynamic loader (ld-linux-*.so.2, for the
+# thread-local recursion guard); a sanitizer build also needs its runtimes (libasan, libubsan),
+# and nothing else: not libsqlite3, which only the shadow plugin (loaded by a shadow call) links.
+# `ldd` agrees (nothing but libc, the loader and the vDSO). Dynamic symbols defined: _nss_roles_*
+# only; none of the store's (nm: the module carries no SQLite, writer or store code).
 #
 #   test_nss_exports.sh PATH/libnss_roles.so.2
 set -u
@@ -22,16 +24,26 @@ sanitized=0
 grep -qE '^lib(asan|ubsan)\.so' <<<"$needed" && sanitized=1
 
 grep -qx 'libc.so.6' <<<"$needed" && ok || bad "libc.so.6 is not NEEDED"
-grep -qx 'libsqlite3.so.0' <<<"$needed" && ok || bad "libsqlite3.so.0 is not NEEDED"
 while read -r n; do
         [ -n "$n" ] || continue
         case "$n" in
-        libc.so.6 | libsqlite3.so.0 | ld-linux*.so.2) ok ;;
+        libc.so.6 | ld-linux*.so.2) ok ;;
         libasan.so.* | libubsan.so.*)
                 [ $sanitized = 1 ] && ok || bad "unexpected NEEDED $n" ;;
-        *) bad "unexpected NEEDED $n (the module may link only libc and libsqlite3)" ;;
+        *) bad "unexpected NEEDED $n (the module may link only libc)" ;;
         esac
 done <<<"$needed"
+if [ $sanitized = 0 ]; then
+        loaded=$(ldd "$lib" 2>&1) || bad "ldd $lib: $loaded"
+        others=$(awk '{ print $1 }' <<<"$loaded" | grep -vE '^(linux-vdso\.so\.1|libc\.so\.6|/lib64/ld-linux-x86-64\.so\.2|/lib/ld-linux.*)$')
+        [ -z "$others" ] && ok || bad "ldd shows more than libc: $others"
+fi
+# No store, SQLite or writer code inside (nm, all symbols, local ones included).
+if stray=$(nm "$lib" 2>/dev/null | awk '{ print $NF }' | grep -E '^(sqlite3_|store_|roles_store_|roles_user_|roles_group_|roles_role_|roles_metarole_)'); then
+        bad "carries store or SQLite code: $(head -n 3 <<<"$stray" | tr '\n' ' ')"
+else
+        ok
+fi
 # No RPATH/RUNPATH: the module is found by the system's library path only.
 if grep -qE '\((RPATH|RUNPATH)\)' <<<"$dyn"; then
         # meson adds a build-tree RUNPATH only when linking to in-tree shared libraries; none here.
@@ -57,7 +69,7 @@ for f in getpwnam_r getpwuid_r setpwent getpwent_r endpwent getgrnam_r getgrgid_
         initgroups_dyn getspnam_r setspent getspent_r endspent; do
         grep -qx "_nss_roles_$f" <<<"$defined" && ok || bad "_nss_roles_$f is not exported"
 done
-# Undefined symbols come from libc, libsqlite3 or the loader: no getpw*/getgr* (recursion into NSS).
+# Undefined symbols come from libc or the loader: no getpw*/getgr* (recursion into NSS).
 undef=$(nm -D --undefined-only "$lib" | awk '{ print $2 }' | sed 's/@.*//')
 if grep -E '^(getpw|getgr|getsp|initgroups|getgrouplist)' <<<"$undef"; then
         bad "calls NSS itself (recursion)"

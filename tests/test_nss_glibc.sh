@@ -23,6 +23,9 @@ mkdir -m 0755 "$S/lib"
 cp "$L/libnss_roles.so.2" "$S/lib/" || die "copy the module"
 chmod 0644 "$S/lib/libnss_roles.so.2"
 cmp -s "$L/libnss_roles.so.2" "$S/lib/libnss_roles.so.2" || die "the module's copy differs"
+# and its shadow plugin, where the module looks for it (next to itself, in roles/)
+mkdir -m 0755 "$S/lib/roles" && cp "$L/roles/roles-nss-shadow.so" "$S/lib/roles/" && chmod 0644 "$S/lib/roles/roles-nss-shadow.so" ||
+        die "copy the shadow plugin"
 L=$S/lib
 
 # Only the programs under test get the module (ns_enter dropped meson's LD_LIBRARY_PATH: a
@@ -260,29 +263,33 @@ else
         bad "python3 is missing (the long-running process check)"
 fi
 
-# ---- roles.db missing: files still answers, roles fails cleanly ---------------------------------------------------
+# ---- roles.nss missing: files still answers, roles fails cleanly (shadow, which reads the ---------------------------
+# ---- databases through its plugin, goes on until roles.db goes too) ----------------------------------------------------
+mv /var/lib/roles/roles.nss /var/lib/roles/roles.nss.away
+q getent passwd root; expect "no roles.nss: getent passwd root" 0 "$(grep '^root:' /etc/passwd)"
+q getent passwd alice; expect "no roles.nss: getent passwd alice" 2 ""
+q getent passwd 10100; expect "no roles.nss: getent passwd 10100" 2 ""
+q getent group crew; expect "no roles.nss: getent group crew" 2 ""
+q getent group root; expect "no roles.nss: getent group root" 0 "$(grep '^root:' /etc/group)"
+q getent shadow alice; expect "no roles.nss: getent shadow alice (from roles.db)" 0 "alice:*:$today::::::"
 mv /var/lib/roles/roles.db /var/lib/roles/roles.db.away
-q getent passwd root; expect "no roles.db: getent passwd root" 0 "$(grep '^root:' /etc/passwd)"
-q getent passwd alice; expect "no roles.db: getent passwd alice" 2 ""
-q getent passwd 10100; expect "no roles.db: getent passwd 10100" 2 ""
-q getent group crew; expect "no roles.db: getent group crew" 2 ""
-q getent group root; expect "no roles.db: getent group root" 0 "$(grep '^root:' /etc/group)"
-q getent shadow alice; expect "no roles.db: getent shadow alice" 2 ""
-q getent initgroups alice; quiet "no roles.db: getent initgroups alice"
-[ $RC -lt 128 ] && ok || bad "no roles.db: getent initgroups alice died ($RC)"
-q getent passwd
-[ $RC -eq 0 ] && [ "$(wc -l <<<"$OUT")" -eq "$files_passwd_n" ] && ok || bad "no roles.db: getent passwd gave $RC and $(wc -l <<<"$OUT") lines"
-quiet "no roles.db: getent passwd"
-q getent group
-[ $RC -eq 0 ] && [ "$(wc -l <<<"$OUT")" -eq "$files_group_n" ] && ok || bad "no roles.db: getent group gave $RC"
-quiet "no roles.db: getent group"
-q id alice
-[ $RC -eq 1 ] && ok || bad "no roles.db: id alice exit status $RC"
-qn getent passwd alice; expect "no roles.db: nobody: getent passwd alice" 2 ""
+q getent shadow alice; expect "no roles.nss nor roles.db: getent shadow alice" 2 ""
 mv /var/lib/roles/roles.db.away /var/lib/roles/roles.db
-q getent passwd alice; expect "roles.db back: getent passwd alice" 0 "$pw_alice"
+q getent initgroups alice; quiet "no roles.nss: getent initgroups alice"
+[ $RC -lt 128 ] && ok || bad "no roles.nss: getent initgroups alice died ($RC)"
+q getent passwd
+[ $RC -eq 0 ] && [ "$(wc -l <<<"$OUT")" -eq "$files_passwd_n" ] && ok || bad "no roles.nss: getent passwd gave $RC and $(wc -l <<<"$OUT") lines"
+quiet "no roles.nss: getent passwd"
+q getent group
+[ $RC -eq 0 ] && [ "$(wc -l <<<"$OUT")" -eq "$files_group_n" ] && ok || bad "no roles.nss: getent group gave $RC"
+quiet "no roles.nss: getent group"
+q id alice
+[ $RC -eq 1 ] && ok || bad "no roles.nss: id alice exit status $RC"
+qn getent passwd alice; expect "no roles.nss: nobody: getent passwd alice" 2 ""
+mv /var/lib/roles/roles.nss.away /var/lib/roles/roles.nss
+q getent passwd alice; expect "roles.nss back: getent passwd alice" 0 "$pw_alice"
 
-# ---- rows written straight into roles.db (no rolesctl) are never served --------------------------------------------
+# ---- rows written straight into roles.db (no rolesctl), then compiled, are never served ------------------------------
 sqlite3 /var/lib/roles/roles.db <<'SQL' || die "sqlite3 tamper"
 INSERT INTO users (uuid, name, uid, gid, gecos, home, shell, enabled, created_at, updated_at) VALUES
   ('00000000-0000-4000-8000-000000000001', 'evil0', 0, 10100, '', '/root', '/bin/bash', 1, 0, 0),
@@ -296,6 +303,7 @@ INSERT INTO group_members (group_id, user_id)
   SELECT g.id, u.id FROM groups g, users u WHERE g.name = 'devs' AND u.name IN ('bad:name', 'evil0');
 UPDATE metaroles SET gid = 0 WHERE code = 'user';
 SQL
+"$R" index rebuild || die "rolesctl index rebuild"
 root_pw=$(grep '^root:' /etc/passwd)
 root_gr=$(grep '^root:' /etc/group)
 q getent passwd 0; expect "tampered: getent passwd 0 is files' root" 0 "$root_pw"

@@ -39,6 +39,7 @@
 
 #include <sqlite3.h>
 
+#include "nss_index.h"
 #include "store.h"
 #include "testlib.h"
 #include "util.h"
@@ -1320,7 +1321,10 @@ static void test_replaced_snapshot(void **state) {
 
 /* ---- a database that is missing or unusable -------------------------------------------------------------------- */
 
-/* In a child (which opens the store afresh): every entry point answers UNAVAIL. */
+/* Whether shadow is expected UNAVAIL too (its plugin reads the databases, not the index). */
+static bool shadow_unavail = true;
+
+/* In a child (which maps the index afresh): every entry point answers UNAVAIL. */
 static int child_expect_unavail(void) {
         union result res;
         char buf[1024];
@@ -1346,7 +1350,7 @@ static int child_expect_unavail(void) {
         got[n++] = m.initgroups_dyn("alice", 10100, &start, &size, &g, -1, &errnop);
         free(g);
         for (size_t i = 0; i < n; i++)
-                if (got[i] != NSS_STATUS_UNAVAIL)
+                if (got[i] != NSS_STATUS_UNAVAIL && (shadow_unavail || i < 8 || i > 10))
                         return (int) (i + 1) * 10 + (got[i] + 2);       /* which call, and what it said */
         m.endpwent();
         m.endgrent();
@@ -1369,71 +1373,89 @@ static void run_child_unavail(const char *what) {
 
 static char away[PATH_MAX + 8];
 
+/* The environment's roles.nss, and a copy of it at path with its header changed by edit (the
+ * header checksum made right again, so that only the edit is wrong). */
+static char index_path[PATH_MAX];
+
+static void copy_index(const char *path, void (*edit)(struct nss_index_header *h)) {
+        size_t len;
+        char *data = test_read_file(away, &len);
+        assert_non_null(data);
+        if (edit) {
+                struct nss_index_header *h = (struct nss_index_header *) (void *) data;
+                edit(h);
+                h->header_checksum = nss_index_checksum(h, offsetof(struct nss_index_header, header_checksum));
+        }
+        FILE *f = fopen(path, "we");
+        assert_non_null(f);
+        assert_int_equal(fwrite(data, 1, len, f), len);
+        assert_int_equal(fclose(f), 0);
+        assert_int_equal(chmod(path, 0644), 0);
+        free(data);
+}
+
+static void newer_version(struct nss_index_header *h) {
+        h->version = 999;
+}
+
+static void wrong_size(struct nss_index_header *h) {
+        h->file_size += 8;
+}
+
+static void past_the_end(struct nss_index_header *h) {
+        h->sections[NSS_SECTION_STRINGS].count += 1u << 20;
+}
+
 static void put_back(void) {
-        if (rename(away, env.cfg.public_db) < 0)
+        if (rename(away, index_path) < 0)
                 fail_msg("rename back: %s", strerror(errno));
 }
 
+/* NSS reads roles.nss alone (shadow aside, whose plugin reads the databases): whatever keeps it
+ * from being used is UNAVAIL for passwd, group and initgroups. */
 static void test_unavailable(void **state) {
         (void) state;
         union result res;
         char buf[1024];
         int errnop;
-        snprintf(away, sizeof(away), "%s.away", env.cfg.public_db);
+        struct {
+                const char *what;
+                void (*edit)(struct nss_index_header *h);
+                mode_t mode;
+        } damaged[] = {
+                { "roles.nss of a newer version", newer_version, 0644 },
+                { "roles.nss whose size is not its header's", wrong_size, 0644 },
+                { "roles.nss with a section past its end", past_the_end, 0644 },
+                { "world-writable roles.nss", NULL, 0666 },
+        };
+        assert_int_equal(roles_config_index_path(&env.cfg, false, index_path, sizeof(index_path)), 0);
+        snprintf(away, sizeof(away), "%s.away", index_path);
 
         /* Missing. */
-        assert_int_equal(rename(env.cfg.public_db, away), 0);
-        run_child_unavail("missing roles.db");
+        assert_int_equal(rename(index_path, away), 0);
+        shadow_unavail = false;
+        run_child_unavail("missing roles.nss");
 
-        /* Not a database. */
-        FILE *f = fopen(env.cfg.public_db, "we");
+        /* Not an index, and empty. */
+        FILE *f = fopen(index_path, "we");
         assert_non_null(f);
         for (int i = 0; i < 4096; i++)
                 fputc('x', f);
         assert_int_equal(fclose(f), 0);
-        run_child_unavail("roles.db that is not a database");
-
-        /* An empty file. */
-        f = fopen(env.cfg.public_db, "we");
+        run_child_unavail("roles.nss that is not an index");
+        f = fopen(index_path, "we");
         assert_non_null(f);
         assert_int_equal(fclose(f), 0);
-        run_child_unavail("empty roles.db");
-        assert_int_equal(unlink(env.cfg.public_db), 0);
+        run_child_unavail("empty roles.nss");
 
-        /* A schema newer than the module knows. */
-        char newer[PATH_MAX + 8];
-        snprintf(newer, sizeof(newer), "%s.newer", env.cfg.public_db);
-        {
-                size_t len;
-                char *data = test_read_file(away, &len);
-                assert_non_null(data);
-                f = fopen(newer, "we");
-                assert_non_null(f);
-                assert_int_equal(fwrite(data, 1, len, f), len);
-                assert_int_equal(fclose(f), 0);
-                free(data);
-                exec_sql(newer, "PRAGMA user_version = 999;");
-                assert_int_equal(rename(newer, env.cfg.public_db), 0);
+        for (size_t i = 0; i < ROLES_N_ELEMENTS(damaged); i++) {
+                copy_index(index_path, damaged[i].edit);
+                assert_int_equal(chmod(index_path, damaged[i].mode), 0);
+                run_child_unavail(damaged[i].what);
         }
-        run_child_unavail("roles.db with a newer schema");
-        assert_int_equal(unlink(env.cfg.public_db), 0);
-
-        /* A group- or world-writable database is refused. */
-        {
-                size_t len;
-                char *data = test_read_file(away, &len);
-                assert_non_null(data);
-                f = fopen(newer, "we");
-                assert_non_null(f);
-                assert_int_equal(fwrite(data, 1, len, f), len);
-                assert_int_equal(fclose(f), 0);
-                free(data);
-                assert_int_equal(chmod(newer, 0666), 0);
-                assert_int_equal(rename(newer, env.cfg.public_db), 0);
-        }
-        run_child_unavail("world-writable roles.db");
-        assert_int_equal(unlink(env.cfg.public_db), 0);
+        assert_int_equal(unlink(index_path), 0);
         put_back();
+        shadow_unavail = true;
 
         /* A configuration file that is not there (only $ROLES_CONF is read afresh in the child). */
         pid_t pid = fork();
@@ -1450,7 +1472,7 @@ static void test_unavailable(void **state) {
 
         /* The long-running process itself: gone, then back, each seen within a second and a bit. */
         assert_int_equal(m.getpwnam_r("alice", &res.pw, buf, sizeof(buf), &errnop), NSS_STATUS_SUCCESS);
-        assert_int_equal(rename(env.cfg.public_db, away), 0);
+        assert_int_equal(rename(index_path, away), 0);
         sleep_ms(1100);
         enum nss_status st = m.getpwnam_r("alice", &res.pw, buf, sizeof(buf), &errnop);
         put_back();
@@ -1759,8 +1781,12 @@ static int path_fds(const char *path, int *replaced) {
         return n;
 }
 
+/* Descriptors of roles.db (and its journals) and of roles.nss (and its delta). */
 static int roles_db_fds(int *replaced) {
-        return path_fds(env.cfg.public_db, replaced);
+        char index[PATH_MAX];
+        if (roles_config_index_path(&env.cfg, false, index, sizeof(index)) < 0)
+                return -1;
+        return path_fds(env.cfg.public_db, replaced) + path_fds(index, NULL);
 }
 
 /* Descriptors of secrets.db and state.db (and their journals: the same prefix). */
@@ -1771,9 +1797,9 @@ static int private_db_fds(void) {
 /* A user the child must find (in a snapshot newer than the parent's), or NULL. */
 static const char *child_user_expected;
 
-/* In the child: nothing held before any NSS call, right answers after (10-14 from child_lookups,
- * 40 for a descriptor inherited, 41 when a lookup opened none, 42 when child_user_expected is not
- * there). */
+/* In the child: nothing held before any NSS call nor after, right answers (10-14 from
+ * child_lookups, 40 for a descriptor inherited, 41 for one kept by a lookup, 42 when
+ * child_user_expected is not there). */
 static int child_without_inherited_fds(void) {
         union result res;
         char buf[1024];
@@ -1783,7 +1809,7 @@ static int child_without_inherited_fds(void) {
         int r = child_lookups();
         if (r != 0)
                 return r;
-        if (roles_db_fds(NULL) < 1)
+        if (roles_db_fds(NULL) != 0 || private_db_fds() != 0)
                 return 41;
         if (child_user_expected &&
             m.getpwnam_r(child_user_expected, &res.pw, buf, sizeof(buf), &errnop) != NSS_STATUS_SUCCESS)
@@ -1807,66 +1833,49 @@ static void fork_without_fds(const char *what, const char *user_expected) {
         run_in_child(what, child_without_inherited_fds);
 }
 
-/* A copy of the published roles.db at path, for a rename over it that takes no time. */
-static void copy_snapshot(const char *path) {
-        size_t len;
-        char *data = test_read_file(env.cfg.public_db, &len);
-        assert_non_null(data);
-        FILE *f = fopen(path, "we");
-        assert_non_null(f);
-        assert_int_equal(fwrite(data, 1, len, f), len);
-        assert_int_equal(fclose(f), 0);
-        free(data);
-        assert_int_equal(chmod(path, 0644), 0);
-}
-
-static void test_fork_closes_snapshot(void **state) {
+/*
+ * The module keeps no descriptor: the index is mapped and its descriptor closed at once; shadow's
+ * stores close before each call returns. So neither a parent in the middle of its lookups and
+ * enumerations nor the child it forks (which may become a user without exec, as sshd's does)
+ * holds any, before or after a new index (a delta, then a new base installed by rename).
+ */
+static void test_fork_keeps_no_descriptor(void **state) {
         (void) state;
         union result res;
         char buf[1024];
-        int errnop, replaced;
+        int errnop;
 
-        /* In the parent: passwd's store on roles.db, and a shadow enumeration under way, which
-         * holds no store between calls (not secrets.db, not state.db, no roles.db of its own). */
         assert_int_equal(m.getpwnam_r("alice", &res.pw, buf, sizeof(buf), &errnop), NSS_STATUS_SUCCESS);
+        assert_int_equal(m.setgrent(0), NSS_STATUS_SUCCESS);
+        assert_int_equal(m.getgrent_r(&res.gr, buf, sizeof(buf), &errnop), NSS_STATUS_SUCCESS);
         assert_int_equal(m.setspent(0), NSS_STATUS_SUCCESS);
-        assert_int_equal(roles_db_fds(NULL), 1);
-        assert_int_equal(private_db_fds(), 0);
         assert_int_equal(m.getspent_r(&res.sp, buf, sizeof(buf), &errnop), NSS_STATUS_SUCCESS);
-        assert_int_equal(roles_db_fds(NULL), 1);
+        assert_int_equal(roles_db_fds(NULL), 0);
         assert_int_equal(private_db_fds(), 0);
-        fork_without_fds("fork with passwd's store open, during a shadow enumeration", NULL);
-        /* The parent's own descriptor was not touched: it goes on reading through it, and the
-         * enumeration goes on from its page. */
-        assert_int_equal(roles_db_fds(NULL), 1);
+        fork_without_fds("fork during group and shadow enumerations", NULL);
         assert_int_equal(m.getspent_r(&res.sp, buf, sizeof(buf), &errnop), NSS_STATUS_SUCCESS);
-        assert_int_equal(private_db_fds(), 0);
         assert_int_equal(m.endspent(), NSS_STATUS_SUCCESS);
+        assert_int_equal(m.endgrent(), NSS_STATUS_SUCCESS);
         assert_int_equal(child_lookups(), 0);
 
-        /* A new snapshot with forkling, which the parent moves to (its recheck is due after a
-         * second), and a copy of it ready to be renamed over it. */
+        /* A change (a delta), seen by the parent after its recheck and by a child at once. */
         struct roles_store *s = test_writer(&env);
         struct roles_user u;
         add_user(s, "forkling", 10600, "Fork Ling", true, 0, &u);
         test_commit(s);
-        char next[PATH_MAX + 8];
-        snprintf(next, sizeof(next), "%s.next", env.cfg.public_db);
-        copy_snapshot(next);
+        fork_without_fds("fork after a change", "forkling");
         sleep_ms(1100);
         assert_int_equal(m.getpwnam_r("forkling", &res.pw, buf, sizeof(buf), &errnop), NSS_STATUS_SUCCESS);
         assert_int_equal(res.pw.pw_uid, 10600);
 
-        /* Replaced by rename: the parent holds the old file until its next recheck. */
-        assert_int_equal(rename(next, env.cfg.public_db), 0);
-        assert_int_equal(roles_db_fds(&replaced), 1);
-        assert_int_equal(replaced, 1);
-        fork_without_fds("fork while the parent reads a replaced snapshot", "forkling");
+        /* A new base by rename. */
+        s = test_writer(&env);
+        assert_store_ok(s, roles_store_rebuild_index(s));
+        test_commit(s);
+        fork_without_fds("fork after a new base", "forkling");
         sleep_ms(1100);
         assert_int_equal(m.getpwnam_r("forkling", &res.pw, buf, sizeof(buf), &errnop), NSS_STATUS_SUCCESS);
-        assert_int_equal(roles_db_fds(&replaced), 1);
-        assert_int_equal(replaced, 0);
-        fork_without_fds("fork after the parent moved to the new snapshot", "forkling");
+        assert_int_equal(roles_db_fds(NULL), 0);
         assert_int_equal(child_lookups(), 0);
 
         /* Leave the data as the other tests had it. */
@@ -1889,20 +1898,19 @@ static int initgroups_then_fds(void) {
         return st == NSS_STATUS_SUCCESS ? roles_db_fds(NULL) : 50 + st;
 }
 
-/* In a forked child: root keeps no descriptor after initgroups, anyone else keeps one (else 1). */
+/* In a forked child: no descriptor after initgroups (else 1). */
 static int child_initgroups(void) {
-        return initgroups_then_fds() == (geteuid() == 0 ? 0 : 1) ? 0 : 1;
+        return initgroups_then_fds() == 0 ? 0 : 1;
 }
 
 /*
  * A root process forked without exec that asks for a user's groups is about to become that user
- * (sshd's session process): it keeps no connection after initgroups. Any other process keeps
- * its own: the parent (not forked), and a child that is not root (it becomes nobody).
+ * (sshd's session process): it must hold nothing of ours after initgroups. Nor does any other.
  */
 static void test_initgroups_in_forked_child(void **state) {
         (void) state;
-        assert_int_equal(initgroups_then_fds(), 1);
-        run_in_child(geteuid() == 0 ? "initgroups in a forked root child" : "initgroups in a forked child", child_initgroups);
+        assert_int_equal(initgroups_then_fds(), 0);
+        run_in_child("initgroups in a forked child", child_initgroups);
 }
 
 int main(int argc, char **argv) {
@@ -1930,7 +1938,7 @@ int main(int argc, char **argv) {
                 cmocka_unit_test(test_fork_while_threads),
                 cmocka_unit_test(test_replaced_snapshot),
                 cmocka_unit_test(test_unavailable),
-                cmocka_unit_test(test_fork_closes_snapshot),
+                cmocka_unit_test(test_fork_keeps_no_descriptor),
                 cmocka_unit_test(test_initgroups_in_forked_child),
         };
         return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -58,6 +58,8 @@ cp "$M" "$S/mod/pam_roles.so" && chmod 0644 "$S/mod/pam_roles.so" || die "copy t
 cmp -s "$M" "$S/mod/pam_roles.so" || die "the PAM module's copy differs"
 M=$S/mod/pam_roles.so
 cp "$L/libnss_roles.so.2" "$libdir/libnss_roles.so.2" && chmod 0644 "$libdir/libnss_roles.so.2" || die "copy the NSS module"
+mkdir -p "$libdir/roles" && cp "$L/roles/roles-nss-shadow.so" "$libdir/roles/" && chmod 0644 "$libdir/roles/roles-nss-shadow.so" ||
+        die "copy the NSS module's shadow plugin"
 [ -e "$S/ovl/${libdir#/}/u/libnss_roles.so.2" ] || die "the NSS module is not in the library overlay"
 
 # ASan-built modules can only run in processes whose first library is the ASan runtime: sshd

@@ -65,6 +65,8 @@ mkdir -m 0755 "$S/lib"
 cp "$M" "$S/lib/pam_roles.so" && chmod 0644 "$S/lib/pam_roles.so" || die "copy the PAM module"
 MOD=$S/lib/pam_roles.so
 cp "$L/libnss_roles.so.2" "$libdir/" && chmod 0644 "$libdir/libnss_roles.so.2" || die "copy the NSS module"
+mkdir -p "$libdir/roles" && cp "$L/roles/roles-nss-shadow.so" "$libdir/roles/" && chmod 0644 "$libdir/roles/roles-nss-shadow.so" ||
+        die "copy the NSS module's shadow plugin"
 # Sanitizer-built modules are now loaded by every program that resolves a name: the runtime
 # goes first everywhere, through the namespace's /etc/ld.so.preload.
 preload=$(ns_sanitizer_preload "$MOD")
@@ -295,9 +297,9 @@ cloexec() {
         grep -q '^exec$' <<<"$OUT" && ok || bad "$what: the probe did not exec: ${OUT:0:300}"
         none "$what: held after exec" "$(after)"
 }
+# The NSS module maps roles.nss and closes its descriptor at once: it holds none.
 fdprobe found passwd alice exec
-cloexec "NSS passwd" "roles.db "
-none "NSS passwd: descriptors not read-only" "$(before | grep -v ' r$')"
+none "NSS passwd: held once getpwnam returned" "$(before)"
 fdprobe found shadow alice exec
 none "NSS shadow: held once getspnam returned" "$(before)"
 # /etc/shadow's own entries come first: read them all, and one of roles'.
@@ -311,10 +313,10 @@ fdprobe "auth 0" pam "roles:alice:$(pw alice):auth" exec
 cloexec "PAM auth" "roles.db "
 
 # A child that becomes alice without exec (as sshd's session process does) inherits nothing:
-# not the public snapshot that a passwd lookup opened in the parent (the NSS module's atfork
-# handler closes it in the child), nothing after a shadow lookup or PAM's phases.
+# nothing after a passwd or shadow lookup (the NSS module holds no descriptor), nor after PAM's
+# phases.
 fdprobe found passwd alice fork
-eq "fork after getpwnam: the parent holds" "$(before | awk '{ print $3, $5 }')" "$D/roles.db r"
+none "fork after getpwnam: the parent holds" "$(before)"
 grep -qx child <<<"$OUT" && ok || bad "fork after getpwnam: the child did not run: ${OUT:0:300}"
 none "fork after getpwnam: the child holds" "$(after)"
 fdprobe found shadow alice fork
@@ -323,9 +325,8 @@ fdprobe found shadow-enumeration "$(($(wc -l </etc/shadow) + 1))" fork
 none "fork during a shadow enumeration: the child holds" "$(after)"
 # auth alone (a stack whose account is another module's): the kept snapshot stays in the
 # parent until pam_end, and a child that becomes alice without exec gets none of it.
-# PAM asks the system (getpwnam) whether PAM_USER is the roles account, so the process may also
-# hold roles.db through the NSS module, as after any name lookup: read-only, close-on-exec, and
-# closed in a forked child by the module's atfork handler (the child checks below).
+# PAM asks the system (getpwnam) whether PAM_USER is the roles account; the NSS module holds no
+# descriptor for that (nss_public is kept as a filter for what it once held).
 nss_public() { grep -v " $D/roles.db cloexec r\$"; }
 fdprobe "auth 0" pam "roles:alice:$(pw alice):auth" fork
 eq "fork after PAM's auth alone: the parent holds" "$(before | awk '{ print $3, $5 }' | sort -u)" "$D/roles.db r"
@@ -503,26 +504,26 @@ pam_refused() {
 # served AS_UID DATABASE NAME: getent's answer (its exit status) as that uid (setpriv takes
 # numbers: runuser would need the name that may not resolve).
 served() { setpriv --reuid="$1" --regid="$1" --clear-groups getent "$2" "$3" >/dev/null 2>&1; echo $?; }
-# The answers a database that cannot be trusted must give, from NSS: roles.db and its directory
-# are the passwd and group data, so neither is served (UNAVAIL: `files` still answers); shadow
-# needs secrets.db and state.db as well. A file owned by the calling process's own user is
+# The answers a file that cannot be trusted must give, from NSS: roles.nss (and its delta) and
+# their directory are the passwd and group data, so none is served (UNAVAIL: `files` still
+# answers); shadow's plugin needs roles.db, secrets.db and state.db, not the index. A file owned by the calling process's own user is
 # trusted in that user's processes only (rolesctl, PAM and every setuid program run as root):
 # they could change what they see anyway, with $ROLES_CONF or LD_PRELOAD.
 nss_refused() {        # nss_refused WHAT TARGET DEFECT
-        local what=$1 target=$2 defect=$3 public=2
+        local what=$1 target=$2 defect=$3 public=2 shadow=2
         eq "$what: getent passwd root (files) still answers" "$(served 0 passwd root)" 0
-        case $target in secrets.db | state.db) public=0 ;; esac
+        case $target in roles.db | secrets.db | state.db) public=0 ;; roles.nss*) shadow=0 ;; esac
         eq "$what: getent passwd alice as root" "$(served 0 passwd alice)" $public
         eq "$what: getent group admin as alice" "$(served 10100 group admin)" $public
         [ "$defect" = "owned by mallory" ] && [ $public = 2 ] && public=0
         eq "$what: getent passwd alice as mallory" "$(served 10101 passwd alice)" $public
-        eq "$what: getent shadow alice as root" "$(served 0 shadow alice)" 2
+        eq "$what: getent shadow alice as root" "$(served 0 shadow alice)" $shadow
 }
 healthy() {     # healthy WHAT: everything answers again
         "$R" user show alice >/dev/null 2>&1 && ok || bad "$1: rolesctl user show alice fails"
         eq "$1: getent shadow alice" "$(served 0 shadow alice)" 0
 }
-for target in . roles.db secrets.db state.db; do
+for target in . roles.db roles.nss roles.nss-delta secrets.db state.db; do
         mode=$(stat -c %a "$D/$target")
         defects=("group-writable" "world-writable" "owned by mallory")
         [ "$target" = secrets.db ] || [ "$target" = state.db ] && defects+=("readable by others")
@@ -534,9 +535,13 @@ for target in . roles.db secrets.db state.db; do
                 "owned by mallory") chown mallory "$D/$target" ;;
                 "readable by others") chmod o+r "$D/$target" ;;
                 esac
-                refused_cli "$what" user show alice
-                refused_cli "$what" user mod alice --full-name "Changed"
-                pam_refused "$what"
+                # rolesctl and PAM do not read the index (a writer compiles a new one in its place;
+                # a name NSS cannot resolve is one no program can become)
+                case $target in roles.nss*) ;; *)
+                        refused_cli "$what" user show alice
+                        refused_cli "$what" user mod alice --full-name "Changed"
+                        pam_refused "$what" ;;
+                esac
                 nss_refused "$what" "$target" "$defect"
                 chown root "$D/$target" && chmod "$mode" "$D/$target"
                 healthy "$what, repaired"
@@ -555,7 +560,7 @@ modes_kept() {
         got=$(cd "$U" && stat -c '%n %a %U:%G' . * .[!.]* 2>/dev/null | tr '\n' ' ')
         # login.slots (the login memory slots) comes with the first PAM verification.
         got=${got/login.slots 600 root:root /}
-        eq "$1: modes" "$got" ". 755 root:root roles.db 644 root:root roles.db.lock 600 root:root secrets.db 600 root:root state.db 600 root:root "
+        eq "$1: modes" "$got" ". 755 root:root roles.db 644 root:root roles.db.lock 600 root:root roles.nss 644 root:root roles.nss-delta 644 root:root secrets.db 600 root:root state.db 600 root:root "
 }
 # umask0 WHAT INPUT ARGS...: rolesctl ARGS with INPUT on stdin under umask 000; it succeeds.
 umask0() {
@@ -628,18 +633,20 @@ modes_kept "PAM password change and session under umask 000"
 mkdir -m 0755 /var/lib/roles-elsewhere
 # refused_link WHAT FILE: every reader and writer refuses the symlinked FILE.
 refused_link() {
-        local what=$1 file=$2 public=2 behind
+        local what=$1 file=$2 public=2 shadow=2 behind
         behind=$(md5sum "/var/lib/roles-elsewhere/$file" 2>/dev/null)
-        refused_cli "$what" user show alice
-        refused_cli "$what" user mod alice --full-name "Changed"
-        pam_refused "$what"
-        case $file in secrets.db | state.db) public=0 ;; esac
+        case $file in roles.nss*) ;; *)
+                refused_cli "$what" user show alice
+                refused_cli "$what" user mod alice --full-name "Changed"
+                pam_refused "$what" ;;
+        esac
+        case $file in roles.db | secrets.db | state.db) public=0 ;; roles.nss*) shadow=0 ;; esac
         eq "$what: getent passwd alice as root" "$(served 0 passwd alice)" $public
         eq "$what: getent passwd alice as alice" "$(served 10100 passwd alice)" $public
-        eq "$what: getent shadow alice as root" "$(served 0 shadow alice)" 2
+        eq "$what: getent shadow alice as root" "$(served 0 shadow alice)" $shadow
         eq "$what: the file behind the link is unchanged" "$(md5sum "/var/lib/roles-elsewhere/$file" 2>/dev/null)" "$behind"
 }
-for f in $DBS; do
+for f in $DBS roles.nss roles.nss-delta; do
         mv "$D/$f" /var/lib/roles-elsewhere/ && ln -s "/var/lib/roles-elsewhere/$f" "$D/$f" || die "symlink $f"
         refused_link "$f is a symlink" "$f"
         rm "$D/$f" && mv "/var/lib/roles-elsewhere/$f" "$D/" || die "put $f back"

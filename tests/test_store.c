@@ -19,6 +19,7 @@
 
 #include "auth.h"
 #include "store.h"
+#include "nss_index_read.h"
 #include "testlib.h"
 #include "util.h"
 
@@ -86,7 +87,8 @@ static void copy_file(const char *from, const char *to, mode_t mode) {
 
 /* Anything in the directory besides the three files and the lock: a staged snapshot left behind. */
 static int stray_files(const struct test_env *e) {
-        static const char *const expected[] = { "roles.db", "secrets.db", "state.db", "roles.db.lock" };
+        static const char *const expected[] = { "roles.db", "secrets.db", "state.db", "roles.db.lock", "roles.nss",
+                                                "roles.nss-delta" };
         DIR *d = opendir(e->dir);
         struct dirent *de;
         int n = 0;
@@ -321,6 +323,23 @@ static void test_secrets_v1_migrated(void **state) {
         roles_store_close(r);
 }
 
+static int64_t serial_now(struct test_env *e) {
+        int64_t serial;
+        struct roles_store *r = test_reader(e, 0);
+        assert_ok(r, roles_store_serial(r, &serial));
+        roles_store_close(r);
+        return serial;
+}
+
+/* The tables version 3 dropped (NSS's derived ones), as versions 1 and 2 had them. */
+#define PUBLIC_V2_NSS_TABLES \
+        "CREATE TABLE group_member_list (group_id INTEGER PRIMARY KEY REFERENCES groups (id) ON DELETE CASCADE," \
+        "  members TEXT NOT NULL);" \
+        "CREATE TABLE user_gid_list (user_id INTEGER PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE," \
+        "  gids TEXT NOT NULL);" \
+        "CREATE TABLE passwd_buckets (bucket INTEGER PRIMARY KEY, lines TEXT NOT NULL);" \
+        "CREATE TABLE group_buckets (bucket INTEGER PRIMARY KEY, lines TEXT NOT NULL);"
+
 /* A roles.db of version 1 (before retired_ids): readers serve it as it is, and the next writer
  * migrates it in its transaction, keeping every row. */
 static void test_public_v1_migrated(void **state) {
@@ -330,7 +349,7 @@ static void test_public_v1_migrated(void **state) {
         struct roles_user alice = add_user(s, "alice");
         test_commit(s);
         path_in(e, "roles.db", path, sizeof(path));
-        raw_exec(path, "DROP TABLE retired_ids; PRAGMA user_version = 1");
+        raw_exec(path, "DROP TABLE retired_ids;" PUBLIC_V2_NSS_TABLES "PRAGMA user_version = 1");
 
         struct roles_user u;
         struct roles_store *r = test_reader(e, 0);
@@ -350,6 +369,49 @@ static void test_public_v1_migrated(void **state) {
         test_commit(s);
 }
 
+/*
+ * An upgrade from version 2, where roles.db carried NSS's derived tables and there was no
+ * roles.nss: readers (PAM) go on reading the file as it is; the next writer drops the tables,
+ * keeps every row, and compiles roles.nss at roles.db's serial, which NSS then serves.
+ */
+static void test_public_v2_migrated(void **state) {
+        struct test_env *e = *state;
+        char path[PATH_MAX], index[PATH_MAX];
+        struct roles_store *s = writer(e);
+        add_user(s, "alice");
+        test_commit(s);
+        path_in(e, "roles.db", path, sizeof(path));
+        path_in(e, "roles.nss", index, sizeof(index));
+        raw_exec(path, PUBLIC_V2_NSS_TABLES "INSERT INTO passwd_buckets VALUES (19, 'stale:x:1:1:::');"
+                       "PRAGMA user_version = 2");
+        assert_int_equal(unlink(index), 0);
+
+        struct roles_user u;
+        struct roles_store *r = test_reader(e, 0);
+        assert_ok(r, roles_user_by_name(r, "alice", &u));
+        roles_store_close(r);
+        assert_int_equal(raw_int(path, "PRAGMA user_version"), 2);
+
+        s = writer(e);
+        add_user(s, "bob");
+        test_commit(s);
+        assert_int_equal(raw_int(path, "PRAGMA user_version"), 3);
+        assert_int_equal(raw_int(path, "SELECT count(*) FROM sqlite_schema WHERE name IN "
+                                       "('group_member_list', 'user_gid_list', 'passwd_buckets', 'group_buckets')"), 0);
+        assert_int_equal(raw_int(path, "SELECT count(*) FROM users"), 2);
+
+        struct nss_index_view v;
+        struct nss_index_found_user found;
+        test_index_view(e, &v);
+        /* a new base, with its empty delta */
+        assert_true(v.has_delta);
+        assert_int_equal(v.delta.n[NSS_SECTION_USERS], 0);
+        assert_int_equal((int64_t) nss_index_view_serial(&v), serial_now(e));
+        assert_int_equal(nss_index_user_by_name(&v, "alice", 5, &found), 0);
+        assert_int_equal(nss_index_user_by_name(&v, "bob", 3, &found), 0);
+        test_index_close(&v);
+}
+
 static void test_open_missing(void **state) {
         struct test_env *e = *state;
         struct roles_store *s = (struct roles_store *) 0x1;
@@ -367,13 +429,6 @@ static void test_open_missing(void **state) {
         assert_int_equal(access(path, F_OK), -1);
 }
 
-static int64_t serial_now(struct test_env *e) {
-        int64_t serial;
-        struct roles_store *r = test_reader(e, 0);
-        assert_ok(r, roles_store_serial(r, &serial));
-        roles_store_close(r);
-        return serial;
-}
 
 static void test_serial(void **state) {
         struct test_env *e = *state;
@@ -2316,6 +2371,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_init_keeps_data, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_secrets_v1_migrated, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_public_v1_migrated, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_public_v2_migrated, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_open_missing, test_setup_empty, test_teardown),
                 cmocka_unit_test_setup_teardown(test_serial, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_uncommitted_writer, test_setup, test_teardown),

@@ -16,6 +16,8 @@
 
 #include "testlib.h"
 
+#include "nss_index_read.h"
+
 void test_env_setup(struct test_env *e) {
         const char *tmp = getenv("TMPDIR");
         snprintf(e->dir, sizeof(e->dir), "%s/roles-test-XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -123,4 +125,23 @@ int test_teardown(void **state) {
         test_env_teardown(e);
         free(e);
         return 0;
+}
+
+void test_index_view(struct test_env *e, struct nss_index_view *ret) {
+        char path[PATH_MAX];
+        dev_t dev;
+        ino_t ino;
+        *ret = (struct nss_index_view) {
+                .limits = { e->cfg.uid_min, e->cfg.uid_max, e->cfg.gid_min, e->cfg.gid_max },
+        };
+        assert_int_equal(roles_config_index_path(&e->cfg, false, path, sizeof(path)), 0);
+        assert_int_equal(nss_index_map(path, &ret->base, &dev, &ino), 0);
+        assert_int_equal(roles_config_index_path(&e->cfg, true, path, sizeof(path)), 0);
+        if (nss_index_map(path, &ret->delta, &dev, &ino) == 0)
+                ret->has_delta = nss_index_delta_applies(&ret->base, &ret->delta);
+}
+
+void test_index_close(struct nss_index_view *v) {
+        nss_index_unmap(&v->base);
+        nss_index_unmap(&v->delta);
 }

@@ -48,5 +48,11 @@ int test_teardown(void **state);
                         fail_msg("%s = %d: %s", #expr, r_, roles_store_error(s));                 \
         } while (0)
 
+/* Map the environment's roles.nss (and its delta, when it applies) as the NSS module does,
+ * with the configured ranges; test_index_close unmaps it. */
+struct nss_index_view;
+void test_index_view(struct test_env *e, struct nss_index_view *ret);
+void test_index_close(struct nss_index_view *v);
+
 /* Read a whole file into a malloc'd buffer (for byte-for-byte comparisons). */
 char *test_read_file(const char *path, size_t *ret_len);
