@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libFuzzer: the roles.nss reader (common/nss_index_read.c) and the NSS packers, on random and
+ * mutated files. Input: two bytes of buffer size, two of the base's size (little-endian; 0 or
+ * more than there is: all of it, no delta), one byte of flags, then the base and the delta. Unless flag 1 is set, each file's
+ * size and header checksum are made right, so that mutations reach past the header check into
+ * the sections. Every lookup, enumeration and member walk runs; whatever is served must be
+ * valid and lie inside the mapping, and whatever is packed inside the caller's buffer (ASan
+ * sees any read outside: each file is copied into a buffer of exactly its size).
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nss-pack.h"
+
+static void *file_copy(const uint8_t *data, size_t n, bool fix) {
+        if (n == 0)
+                return NULL;
+        void *copy = aligned_alloc(8, (n + 7) & ~(size_t) 7);
+        if (!copy)
+                abort();
+        memcpy(copy, data, n);
+        if (fix && n >= sizeof(struct nss_index_header)) {
+                struct nss_index_header *h = copy;
+                h->file_size = n;
+                h->header_checksum = nss_index_checksum(h, offsetof(struct nss_index_header, header_checksum));
+        }
+        return copy;
+}
+
+static void in_map(const struct nss_index_file *f, const void *p, size_t n) {
+        if (n && ((const unsigned char *) p < f->data || (const unsigned char *) p + n > f->data + f->size))
+                abort();
+}
+
+static void check_user(const struct nss_index_view *v, const struct nss_index_found_user *u) {
+        in_map(u->file, u->name.p, u->name.n);
+        in_map(u->file, u->shell.p, u->shell.n);
+        if (!roles_name_valid_n(u->name.p, u->name.n) || u->uid < v->limits.uid_min || u->uid > v->limits.uid_max ||
+            memchr(u->gecos.p, '\n', u->gecos.n) || memchr(u->home.p, ':', u->home.n))
+                abort();
+}
+
+static int count_name(void *userdata, const char *name, size_t n) {
+        if (!roles_name_valid_n(name, n))
+                abort();
+        ++*(size_t *) userdata;
+        return 0;
+}
+
+static int count_gid(void *userdata, uint32_t gid) {
+        (void) gid;
+        ++*(size_t *) userdata;
+        return 0;
+}
+
+static void pack_group(const struct nss_index_view *v, const struct nss_index_found_group *g, char *buf, size_t len) {
+        struct group gr;
+        static uint64_t generation;
+        if (nss_pack_group(v, g, 1000, NULL, ++generation, &gr, buf, len) == 0)
+                for (char **m = gr.gr_mem; *m; m++)
+                        if (*m < buf || *m + strlen(*m) >= buf + len || !roles_name_valid(*m))
+                                abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        if (size < 5)
+                return 0;
+        size_t buflen = (size_t) data[0] * 8 + data[1], rest = size - 5;
+        size_t split = (size_t) data[2] | (size_t) data[3] << 8;
+        uint8_t flags = data[4];
+        if (split == 0 || split > rest)
+                split = rest;
+        bool fix = !(flags & 1);
+        void *base = file_copy(data + 5, split, fix), *delta = file_copy(data + 5 + split, rest - split, fix);
+        char *buf = malloc(buflen ? buflen : 1);
+        struct nss_index_view v = { .limits = { 1000, 60000, 1000, 60000 } };
+        if (!buf)
+                abort();
+        if (!base || nss_index_file_check(base, split, flags & 2, &v.base) < 0)
+                goto out;
+        if (delta && nss_index_file_check(delta, rest - split, false, &v.delta) == 0)
+                v.has_delta = nss_index_delta_applies(&v.base, &v.delta) || (flags & 4);
+
+        static const char *const names[] = { "alice", "bob", "devs", "admin", "a", "" };
+        struct nss_index_found_user u;
+        struct nss_index_found_group g;
+        struct passwd pw;
+        size_t n = 0;
+        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+                if (nss_index_user_by_name(&v, names[i], strlen(names[i]), &u) == 0) {
+                        check_user(&v, &u);
+                        nss_index_user_gids(&v, &u, 1000, count_gid, &n);
+                        nss_pack_passwd(&u, &pw, buf, buflen);
+                }
+                if (nss_index_group_by_name(&v, names[i], strlen(names[i]), &g) == 0)
+                        pack_group(&v, &g, buf, buflen);
+        }
+        for (uint32_t id = 999; id < 1010; id++) {
+                if (nss_index_user_by_uid(&v, id, &u) == 0)
+                        check_user(&v, &u);
+                if (nss_index_group_by_gid(&v, id, &g) == 0)
+                        nss_index_group_members(&v, &g, 1000, count_name, &n);
+        }
+        struct nss_index_hint hint = { 0, 0 };
+        uint32_t id, steps = 0;
+        for (int64_t after = -1; nss_index_next_user(&v, after, &hint, &u, &id) != -ENOENT && steps < 100000; steps++) {
+                if ((int64_t) id <= after)
+                        abort();        /* always forward: enumeration ends */
+                after = id;
+                if (nss_index_user_by_uid(&v, id, &u) == 0)
+                        nss_pack_passwd(&u, &pw, buf, buflen);
+        }
+        hint = (struct nss_index_hint) { 0, 0 };
+        for (int64_t after = -1; nss_index_next_group(&v, after, &hint, &g, &id) != -ENOENT && steps < 200000; steps++) {
+                if ((int64_t) id <= after)
+                        abort();
+                after = id;
+                if (nss_index_group_by_gid(&v, id, &g) == 0)
+                        pack_group(&v, &g, buf, buflen);
+        }
+out:
+        free(base);
+        free(delta);
+        free(buf);
+        return 0;
+}
