@@ -13,7 +13,9 @@
  *       N users "userNNNNNN" (uid 200000 + i) each with a private group of the same name and
  *       gid; N/10 groups "grpNNNNNN" (gid 1300000 + j); each user in 3 of those; the user in
  *       the middle ("heavy") in about 1000 groups (every one of the N/10 when there are fewer,
- *       topped up with other users' private groups).
+ *       topped up with other users' private groups). DIR/group.big: one more group "grpbig"
+ *       (gid 1299999) of the first min(N, 100000) users, kept apart from DIR/group so that the
+ *       other figures do not change; DIR/big.batch adds it with rolesctl.
  *
  *   bench_nss run --data DIR --source NAME [--db PATH] [--iters N] [--budget MS] [--passes N]
  *                 [--oneshot N] [--probes N] [--quick]
@@ -23,6 +25,16 @@
  *       `getent passwd NAME` (fork + exec + wait), peak RSS; and the cost of the first lookup
  *       in a fresh process, taken apart (module and libsqlite3 load, open, schema, query).
  *       Every answer is checked against DIR; a wrong one makes the exit status 1.
+ *
+ *   bench_nss grow --data DIR [--budget MS] [--quick]
+ *       A caller that grows its buffer in 1 KiB steps: getgrnam_r of the big group (DIR/group.big,
+ *       min(N, 100000) members, served by the source beside the others), starting at 1 KiB, 1 KiB
+ *       more on each ERANGE; the whole loop timed, and its answer checked.
+ *
+ *   bench_nss spawn [--in FILE] -- PROGRAM ARG...
+ *       Runs PROGRAM (stdin from FILE, stdout to /dev/null) and prints "NS WRITE_BYTES STATUS":
+ *       the whole process's time, what it wrote to storage (/proc/PID/io write_bytes, read while
+ *       it is a zombie), its exit status; exits with that status. For an admin change's cost.
  *
  *   bench_nss probe ...
  *       Internal: one fresh-process measurement, spawned by run.
@@ -34,6 +46,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <inttypes.h>
@@ -58,6 +71,9 @@
 #define HEAVY_GROUPS    1000
 #define NAME_LEN        32              /* "user000000", "grp000000": room to spare */
 #define GETENT          "/usr/bin/getent"
+#define BIG_GROUP       "grpbig"
+#define BIG_GID         1299999u        /* below GID_BASE: no shared group has it */
+#define BIG_MEMBERS_MAX 100000
 
 static int64_t now_ns(void) {
         struct timespec ts;
@@ -298,11 +314,29 @@ static int cmd_gen(int argc, char **argv) {
         }
         close_out(f, "roles.batch");
 
+        /* The big group, for the caller that grows its buffer (issue 12: 100k members). */
+        long big_members = n_users < BIG_MEMBERS_MAX ? n_users : BIG_MEMBERS_MAX;
+        f = open_out(dir, "group.big");
+        fprintf(f, "%s:x:%u:", BIG_GROUP, BIG_GID);
+        for (long i = 0; i < big_members; i++) {
+                user_name(i, name);
+                fprintf(f, "%s%s", i ? "," : "", name);
+        }
+        fputc('\n', f);
+        close_out(f, "group.big");
+        f = open_out(dir, "big.batch");
+        fprintf(f, "group add %s --gid %u\n", BIG_GROUP, BIG_GID);
+        for (long i = 0; i < big_members; i++) {
+                user_name(i, name);
+                fprintf(f, "group adduser %s %s\n", BIG_GROUP, name);
+        }
+        close_out(f, "big.batch");
+
         f = open_out(dir, "meta");
         user_name(heavy, name);
         fprintf(f, "users %ld\ngroups %ld\nprivate_groups %ld\nheavy %s\nheavy_groups %ld\nuid_min %u\nuid_max %u\n"
-                "gid_min %u\ngid_max %u\n", n_users, n_groups, n_users, name, heavy_groups, UID_BASE,
-                UID_BASE + (unsigned) n_users - 1, UID_BASE, GID_BASE + (unsigned) n_groups - 1);
+                "gid_min %u\ngid_max %u\nbig_members %ld\n", n_users, n_groups, n_users, name, heavy_groups, UID_BASE,
+                UID_BASE + (unsigned) n_users - 1, UID_BASE, GID_BASE + (unsigned) n_groups - 1, big_members);
         close_out(f, "meta");
 
         for (long j = 0; j < n_groups; j++)
@@ -641,6 +675,20 @@ static int probe_first(const char *name1, const char *name2) {
         return 0;
 }
 
+/* The first lookup of a local account, which files answers from the top of the namespace's own
+ * /etc/passwd without loading any other source: a process's fixed cost of NSS, the reference
+ * for what a source adds to the first lookup. */
+static int probe_local(const char *name) {
+        struct passwd pw, *res = NULL;
+        int64_t t0 = now_ns();
+        int rc = getpwnam_r(name, &pw, pwbuf, sizeof(pwbuf), &res);
+        int64_t t1 = now_ns();
+        if (rc != 0 || !res)
+                return 1;
+        probe_out("local_first_call", t1 - t0);
+        return 0;
+}
+
 /* The module by itself: dlopen (the module and what it links, libsqlite3 for roles), then its
  * getpwnam_r called directly, twice. */
 static int probe_module(const char *module, const char *name1, const char *name2) {
@@ -734,9 +782,11 @@ static int cmd_probe(int argc, char **argv) {
                 return probe_module(argv[2], argv[3], argv[4]);
         if (argc >= 4 && strcmp(argv[1], "sqlite") == 0)
                 return probe_sqlite(argv[2], argv[3]);
+        if (argc >= 3 && strcmp(argv[1], "local") == 0)
+                return probe_local(argv[2]);
         if (argc >= 2 && strcmp(argv[1], "noop") == 0)
                 return 0;
-        die("usage: bench_nss probe first NAME NAME | module MOD NAME NAME | sqlite DB NAME | noop");
+        die("usage: bench_nss probe first NAME NAME | local NAME | module MOD NAME NAME | sqlite DB NAME | noop");
 }
 
 /* Spawn one kind of probe opt.probes times; print the median of each field it reports, and of
@@ -808,6 +858,8 @@ static void measure_first_call(void) {
         run_probes("noop", noop);
         char *first[] = { self, "probe", "first", u1, u2, NULL };
         run_probes("first", first);
+        char *local[] = { self, "probe", "local", "root", NULL };
+        run_probes("local", local);
         if (strcmp(opt.source, "files") != 0) {
                 char *module[] = { self, "probe", "module", (char *) opt.source, u1, u2, NULL };
                 run_probes("module", module);
@@ -880,6 +932,103 @@ static int cmd_run(int argc, char **argv) {
         return bench_wrong_answers ? 1 : 0;
 }
 
+/* ==== grow: a caller that grows its buffer 1 KiB at a time =========================================== */
+
+static int cmd_grow(int argc, char **argv) {
+        static const struct option longopts[] = {
+                { "data", required_argument, NULL, 'd' },
+                { "budget", required_argument, NULL, 't' },
+                { "quick", no_argument, NULL, 'q' },
+                { NULL, 0, NULL, 0 },
+        };
+        const char *data = NULL;
+        double budget = 2.0;
+        int max_loops = 15, c;
+        while ((c = getopt_long(argc, argv, "", longopts, NULL)) >= 0) {
+                switch (c) {
+                case 'd': data = optarg; break;
+                case 't': budget = (double) bench_parse_num(optarg, 1, 3600000) / 1000.0; break;
+                case 'q': max_loops = 3; budget = 0.2; break;
+                default: die("usage: bench_nss grow --data DIR [--budget MS] [--quick]");
+                }
+        }
+        if (!data)
+                die("usage: bench_nss grow --data DIR [--budget MS] [--quick]");
+        char path[PATH_MAX], key[64], value[64];
+        long members = -1;
+        snprintf(path, sizeof(path), "%s/meta", data);
+        FILE *f = fopen(path, "re");
+        if (!f)
+                die("%s: %s", path, strerror(errno));
+        while (fscanf(f, "%63s %63s", key, value) == 2)
+                if (strcmp(key, "big_members") == 0)
+                        members = strtol(value, NULL, 10);
+        fclose(f);
+        if (members < 1)
+                die("%s: no big_members (made by an older bench_nss gen?)", path);
+        setvbuf(stdout, NULL, _IOLBF, 0);
+
+        double *v = bench_xcalloc((size_t) max_loops, sizeof(*v));
+        size_t size = 0;
+        long calls = 0;
+        int n = 0;
+        int64_t end = now_ns() + (int64_t) (budget * 1e9);
+        do {
+                struct group gr, *res = NULL;
+                char *buf = NULL;
+                int rc;
+                calls = 0;
+                size = 0;
+                int64_t t0 = now_ns();
+                do {
+                        size += 1024;
+                        free(buf);
+                        buf = malloc(size);
+                        if (!buf)
+                                die("out of memory");
+                        rc = getgrnam_r(BIG_GROUP, &gr, buf, size, &res);
+                        calls++;
+                } while (rc == ERANGE);
+                v[n++] = (double) (now_ns() - t0);
+                long got = 0;
+                if (rc == 0 && res)
+                        while (res->gr_mem[got])
+                                got++;
+                if (rc != 0 || !res || res->gr_gid != BIG_GID || got != members) {
+                        wrong("getgrnam_r(%s) growing by 1 KiB: rc %d, %s, %ld members (expected %ld)", BIG_GROUP, rc,
+                              res ? "found" : "not found", got, members);
+                        free(buf);
+                        break;
+                }
+                free(buf);
+        } while (n < max_loops && (n < 3 || now_ns() < end));
+        report("getgrnam_grow", v, (size_t) n);
+        printf("V grow_calls %ld\nV grow_bytes %zu\n", calls, size);
+        printf("V wrong %d\n", bench_wrong_answers);
+        free(v);
+        return bench_wrong_answers ? 1 : 0;
+}
+
+/* ==== spawn: the cost of one admin command ========================================================== */
+
+static int cmd_spawn(int argc, char **argv) {
+        int in = -1, i = 1;
+        if (argc >= 3 && strcmp(argv[1], "--in") == 0) {
+                in = open(argv[2], O_RDONLY | O_CLOEXEC);
+                if (in < 0)
+                        die("%s: %s", argv[2], strerror(errno));
+                i = 3;
+        }
+        if (i >= argc || strcmp(argv[i], "--") != 0 || i + 1 >= argc)
+                die("usage: bench_nss spawn [--in FILE] -- PROGRAM ARG...");
+        long long written = -1;
+        int64_t t0 = now_ns();
+        int rc = bench_run_io(argv + i + 1, in, -1, 2, NULL, &written);
+        int64_t dt = now_ns() - t0;
+        printf("%" PRId64 " %lld %d\n", dt, written, rc);
+        return rc;
+}
+
 int main(int argc, char **argv) {
         bench_init("bench_nss", "", NULL);
         if (argc >= 2 && strcmp(argv[1], "gen") == 0)
@@ -888,9 +1037,15 @@ int main(int argc, char **argv) {
                 return cmd_run(argc - 1, argv + 1);
         if (argc >= 2 && strcmp(argv[1], "probe") == 0)
                 return cmd_probe(argc - 1, argv + 1);
+        if (argc >= 2 && strcmp(argv[1], "grow") == 0)
+                return cmd_grow(argc - 1, argv + 1);
+        if (argc >= 2 && strcmp(argv[1], "spawn") == 0)
+                return cmd_spawn(argc - 1, argv + 1);
         fputs("usage: bench_nss gen --users N --out DIR\n"
               "       bench_nss run --data DIR --source NAME [--db PATH] [--iters N] [--budget MS] [--passes N]\n"
               "                     [--oneshot N] [--probes N] [--quick]\n"
+              "       bench_nss grow --data DIR [--budget MS] [--quick]\n"
+              "       bench_nss spawn [--in FILE] -- PROGRAM ARG...\n"
               "  Run inside a private mount namespace with nsswitch.conf naming the source: see bench_nss.sh.\n",
               argc >= 2 && strcmp(argv[1], "--help") == 0 ? stdout : stderr);
         return argc >= 2 && strcmp(argv[1], "--help") == 0 ? 0 : 2;

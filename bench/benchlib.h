@@ -125,6 +125,11 @@ void bench_print_table(const struct bench_table *t);
  * exec). RU, when not NULL, gets the child's resource use (its peak RSS). */
 int bench_run(char *const argv[], int in, int out, int err, struct rusage *ru);
 
+/* bench_run, and the bytes the child wrote to storage (/proc/PID/io write_bytes, read between
+ * its end and its reaping; -1 when unreadable) in *RET_WRITE_BYTES. The kernel counts a page when
+ * it is dirtied, on filesystems with writeback only: nothing on tmpfs. */
+int bench_run_io(char *const argv[], int in, int out, int err, struct rusage *ru, long long *ret_write_bytes);
+
 /* Copies a file to stderr, each line indented: what a failed program said. */
 void bench_show_file(const char *path);
 
