@@ -5,15 +5,21 @@
 # (the lines appended to the namespace's /etc/passwd and /etc/group), by libnss_roles.so.2, and by
 # libnss-extrausers and libnss-cache when they are installed; each chained after files as an
 # administrator would write it ("passwd: files SOURCE"). bench_nss measures one source per run;
-# this script prints one table per size with the roles/files ratio of every operation.
+# this script prints one table per size with every source's figure, roles' ratio to the
+# reference (files, or libnss-cache) and issue 12's target with OK or MISS, then roles' admin
+# costs: import, one change and a batch of 100 (time and bytes written to disk), the index
+# compile (`rolesctl index rebuild`, n/a where rolesctl has none), and the files' sizes.
 #
 #   bench/bench_nss.sh [--build DIR] [--sizes 1000,10000,100000] [--sources files,roles,extrausers,cache]
 #                      [--rounds N] [--budget MS] [--quick] [--keep]
 #
-# Needs root and mount namespaces: everything happens in `unshare -m` with tmpfs overlays on /etc
-# and /var/lib (see shared/TESTING-NOTES.md); the host's /etc, /var/lib and /home are never
-# touched. Without root it says so and exits 77 (meson: skipped). A wrong answer from any source
-# exits 1; a missed target is only reported (MISS).
+# Needs root and mount namespaces: everything happens in `unshare -m` with overlays on /etc (its
+# upper layer on a tmpfs) and /var/lib (its upper layer in the work directory, on disk, so that an
+# admin change pays its fsyncs and its writes are counted: /proc/PID/io write_bytes, which tmpfs
+# never increases; see shared/TESTING-NOTES.md); the host's /etc, /var/lib and /home are never
+# touched. Without root it says so and exits 77 (meson: skipped). A wrong answer from any source,
+# or an admin change that fails or is not seen through glibc, exits 1; a missed target is only
+# reported (MISS).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -122,8 +128,90 @@ EOF
         echo "V load_seconds $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')" > "$out/roles.load"
         echo "V db_bytes $size" >> "$out/roles.load"
         echo "T load_how $how" >> "$out/roles.load"
+        file_sizes loaded >> "$out/roles.load"
         echo "  roles: loaded with $how in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s;" \
              "roles.db $((size / 1024)) KiB"
+}
+
+# file_sizes WHEN: "V WHEN_FILE_bytes SIZE" for roles.db, roles.nss and secrets.db (none for a
+# file that is not there: the table says n/a).
+file_sizes() {
+        local f
+        for f in roles.db roles.nss secrets.db; do
+                [ -e "/var/lib/roles/$f" ] && echo "V $1_${f%%.*}_${f##*.}_bytes $(stat -c %s "/var/lib/roles/$f")"
+        done
+        return 0
+}
+
+# Does this rolesctl compile the NSS index (issue 12: `rolesctl index rebuild`)?
+have_index_rebuild() {
+        "$rolesctl" index rebuild --help > /dev/null 2>&1 ||
+                "$rolesctl" --help 2> /dev/null | grep -q 'index rebuild'
+}
+
+# spawn_admin KEY [--in FILE] -- ARGV...: one rolesctl process, timed, with the bytes it wrote
+# (bench_nss spawn); "S KEY NS BYTES" into roles.admin, or a wrong answer when it failed.
+spawn_admin() {
+        local key=$1 res rc=0; shift
+        res=$("$bench" spawn "$@") || rc=$?
+        if [ $rc -ne 0 ]; then
+                echo "bench_nss: $key: $* exited $rc" >&2
+                echo "V admin_wrong 1" >> "$out/roles.admin"
+                return 1
+        fi
+        echo "S $key ${res% *}" >> "$out/roles.admin"
+}
+
+# Roles' admin costs, after the lookups (they change roles.db): one change (group add, then
+# checked through glibc, as any process would see it), a batch of 100 changes, the index compile.
+measure_admin() {
+        local k i reps=5 name
+        [ -n "$quick" ] && reps=2
+        : > "$out/roles.admin"
+        write_nsswitch roles
+        for ((k = 1; k <= reps; k++)); do
+                name=benchchg$k
+                spawn_admin change -- "$rolesctl" group add "$name" || continue
+                if ! LD_LIBRARY_PATH=$module_dir getent group "$name" > /dev/null; then
+                        echo "bench_nss: roles: group $name, just added, is not served through glibc" >&2
+                        echo "V admin_wrong 1" >> "$out/roles.admin"
+                fi
+        done
+        for ((k = 1; k <= (reps + 1) / 2; k++)); do
+                for ((i = 1; i <= 100; i++)); do echo "group add benchbat${k}x$i"; done > "$out/batch100"
+                spawn_admin batch100 --in "$out/batch100" -- "$rolesctl" batch || continue
+                if ! LD_LIBRARY_PATH=$module_dir getent group "benchbat${k}x100" > /dev/null; then
+                        echo "bench_nss: roles: group benchbat${k}x100, just added, is not served through glibc" >&2
+                        echo "V admin_wrong 1" >> "$out/roles.admin"
+                fi
+        done
+        if have_index_rebuild; then
+                for ((k = 1; k <= (reps + 1) / 2; k++)); do
+                        spawn_admin index -- "$rolesctl" index rebuild
+                done
+        else
+                echo "T index n/a (this rolesctl has no index rebuild)" >> "$out/roles.admin"
+        fi
+        file_sizes after >> "$out/roles.admin"
+}
+
+# The big group (DIR/group.big) for the caller that grows its buffer, into roles.db after the
+# admin figures (files and extrausers get it for their grow run only).
+load_big_group() {
+        local err=$out/rolesctl-big.err
+        "$rolesctl" import --group "$data/group.big" > /dev/null 2> "$err" && return 0
+        "$rolesctl" batch "$data/big.batch" > /dev/null && return 0
+        echo "bench_nss: roles: the big group could not be added" >&2
+        echo "V admin_wrong 1" >> "$out/roles.admin"
+}
+
+run_grow() {            # SOURCE
+        local rc=0 file=$out/$1.grow.out
+        "$bench" grow --data "$data" --budget "$budget" $quick > "$file" || rc=$?
+        if [ $rc -ne 0 ]; then
+                echo "bench_nss grow: $1: exit $rc" >&2
+                echo "V failed $rc" >> "$file"
+        fi
 }
 
 inner_main() {
@@ -132,10 +220,9 @@ inner_main() {
         local scratch
         scratch=$(mktemp -d /tmp/roles-bench-nss-ns.XXXXXX)
         mount -t tmpfs tmpfs "$scratch"
-        for d in etc var/lib; do
-                mkdir -p "$scratch/$d/u" "$scratch/$d/w"
-                mount -t overlay overlay -o "lowerdir=/$d,upperdir=$scratch/$d/u,workdir=$scratch/$d/w" "/$d"
-        done
+        mkdir -p "$scratch/etc/u" "$scratch/etc/w" "$out/varlib/u" "$out/varlib/w"
+        mount -t overlay overlay -o "lowerdir=/etc,upperdir=$scratch/etc/u,workdir=$scratch/etc/w" /etc
+        mount -t overlay overlay -o "lowerdir=/var/lib,upperdir=$out/varlib/u,workdir=$out/varlib/w" /var/lib
         cp /etc/passwd "$scratch/passwd.orig"
         cp /etc/group "$scratch/group.orig"
 
@@ -206,6 +293,44 @@ inner_main() {
                         esac
                 done
         done
+
+        # Roles' admin costs, then the caller that grows its buffer, once per source.
+        local has_roles=
+        for src in "${run[@]}"; do [ "$src" = roles ] && has_roles=1; done
+        if [ -n "$has_roles" ]; then
+                echo "  admin changes: roles"
+                measure_admin
+                echo "  the big group: loading it into roles"
+                load_big_group
+        fi
+        echo "  buffer grown 1 KiB at a time: ${run[*]}"
+        for src in "${run[@]}"; do
+                case "$src" in
+                files)
+                        # The namespace's own groups and the big one, not the N others: the
+                        # retries are what is measured, not a scan past every other group.
+                        cat "$data/group.big" >> /etc/group
+                        write_nsswitch ""
+                        run_grow files
+                        cp "$scratch/group.orig" /etc/group
+                        ;;
+                roles)
+                        write_nsswitch roles
+                        LD_LIBRARY_PATH=$module_dir run_grow roles
+                        ;;
+                extrausers)
+                        # Its group file holds the big group alone, as files' does: the retries,
+                        # not a scan past every other group, are what is measured.
+                        cp /var/lib/extrausers/group "$scratch/extrausers.group"
+                        cp "$data/group.big" /var/lib/extrausers/group
+                        write_nsswitch extrausers
+                        run_grow extrausers
+                        cp "$scratch/extrausers.group" /var/lib/extrausers/group
+                        ;;
+                *)      # libnss-cache: the line would need its indexes rebuilt; not measured
+                        ;;
+                esac
+        done
         umount /etc /var/lib
         umount "$scratch"
         rmdir "$scratch"
@@ -243,9 +368,11 @@ cp "$rolesctl" "$work/bin/rolesctl"
 cp "$module_dir/libnss_roles.so.2" "$work/bin/libnss_roles.so.2"
 snapshot=(--rolesctl "$work/bin/rolesctl" --module-dir "$work/bin")
 
-# Times in ns, to a readable unit.
+# Times in ns, to a readable unit. One table per size: every source's figure, roles' ratio to
+# the reference (files, or cache for the one-shot target), issue 12's target at that size and OK
+# or MISS; then roles' admin costs. Each size also adds a line to $work/admin.summary.
 print_tables() {        # N DIR
-        awk -v N="$1" -v dir="$2" -v srcs="$sources" -v rounds="$rounds" '
+        awk -v N="$1" -v dir="$2" -v srcs="$sources" -v rounds="$rounds" -v summary="$work/admin.summary" '
         function fmt(ns) {
                 if (ns == "") return "-"
                 if (ns < 1000) return sprintf("%.0f ns", ns)
@@ -254,6 +381,12 @@ print_tables() {        # N DIR
                 return sprintf("%.2f s", ns / 1e9)
         }
         function fmtkib(k) { return k == "" ? "-" : sprintf("%.1f MiB", k / 1024) }
+        function fmtbytes(b) {
+                if (b == "") return "n/a"
+                if (b < 0) return "?"
+                if (b < 1048576) return sprintf("%.0f KiB", b / 1024)
+                return sprintf("%.1f MiB", b / 1048576)
+        }
         function ratio(a, b) {
                 if (a == "" || b == "" || b == 0) return "-"
                 if (a / b < 0.1) return sprintf("1/%.0f", b / a)
@@ -267,89 +400,130 @@ print_tables() {        # N DIR
                 if (n == 0) return ""
                 return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
         }
-        function load(src,    f, line, p, r, k, acc, keys, nk) {
-                nk = 0
-                for (r = 1; r <= rounds; r++) {
-                        f = dir "/" src "." r ".out"
-                        while ((getline line < f) > 0) {
-                                split(line, p, " ")
-                                if (p[1] != "R" && p[1] != "V") continue
-                                if (p[1] == "V" && (p[2] == "wrong" || p[2] == "failed")) {
-                                        val[src, p[2]] += p[3]; continue
-                                }
-                                if (!(p[2] in acc)) keys[++nk] = p[2]
-                                acc[p[2]] = acc[p[2]] " " p[3]
-                        }
-                        close(f)
-                }
-                for (k = 1; k <= nk; k++) val[src, keys[k]] = median(acc[keys[k]])
-                f = dir "/" src ".load"
+        function readout(src, f, acc, keys,    line, p) {
                 while ((getline line < f) > 0) {
                         split(line, p, " ")
-                        if (p[1] == "V") val[src, p[2]] = p[3]
-                        else if (p[1] == "T") { sub(/^T [^ ]+ /, "", line); txt[src, p[2]] = line }
+                        if (p[1] == "V" && (p[2] == "wrong" || p[2] == "failed" || p[2] == "admin_wrong")) {
+                                val[src, p[2]] += p[3]; continue
+                        }
+                        if (p[1] == "S") {      # S KEY NS BYTES: an admin command
+                                if (!((p[2] "_ns") in acc)) { keys[++nk] = p[2] "_ns"; keys[++nk] = p[2] "_bytes" }
+                                acc[p[2] "_ns"] = acc[p[2] "_ns"] " " p[3]
+                                acc[p[2] "_bytes"] = acc[p[2] "_bytes"] " " p[4]
+                                continue
+                        }
+                        if (p[1] == "T") { sub(/^T [^ ]+ /, "", line); txt[src, p[2]] = line; continue }
+                        if (p[1] != "R" && p[1] != "V") continue
+                        if (!(p[2] in acc)) keys[++nk] = p[2]
+                        acc[p[2]] = acc[p[2]] " " p[3]
                 }
                 close(f)
-                present[src] = ((src, "rss_peak_kib") in val)
         }
-        # kind: "r" = roles/files ratio at most t; "rss" = roles at most files + t KiB; "" = info
-        function row(label, op, kind, t, isrss,    f, r, rt, tgt, verdict, i, s, extra) {
-                f = val["files", op]; r = val["roles", op]
-                if (isrss) { fv = fmtkib(f); rv = fmtkib(r); rt = (f == "" || r == "") ? "-" : sprintf("%+.1f MiB", (r - f) / 1024) }
-                else { fv = fmt(f); rv = fmt(r); rt = ratio(r, f) }
+        function load(src,    r, k, acc, keys) {
+                nk = 0
+                for (r = 1; r <= rounds; r++) readout(src, dir "/" src "." r ".out", acc, keys)
+                readout(src, dir "/" src ".grow.out", acc, keys)
+                readout(src, dir "/" src ".load", acc, keys)
+                readout(src, dir "/" src ".admin", acc, keys)
+                for (k = 1; k <= nk; k++) val[src, keys[k]] = median(acc[keys[k]])
+                present[src] = ((src, "rss_peak_kib") in val)
+                # What a source adds to a process first lookup: its first getpwnam_r minus that
+                # of root, which files answers alone from the top of the namespace /etc/passwd.
+                if ((src, "first_glibc_first_call") in val && (src, "first_local_first_call") in val)
+                        val[src, "first_over_local"] = val[src, "first_glibc_first_call"] - val[src, "first_local_first_call"]
+        }
+        function cell(s, op, isrss) {
+                if (!present[s]) return "-"
+                return isrss ? fmtkib(val[s, op]) : fmt(val[s, op])
+        }
+        # kind: "r" roles at most t x the reference (ref, default files); "rss" roles at most files
+        # + t KiB; "abs" roles at most t ns; "" information only.
+        function row(label, op, kind, t, isrss, ref,    f, r, rt, tgt, verdict, ok, refname) {
+                if (ref == "") ref = "files"
+                f = val[ref, op]; r = val["roles", op]
+                refname = (ref == "files") ? "" : " " ref
+                if (isrss) rt = (f == "" || r == "") ? "-" : sprintf("%+.1f MiB", (r - f) / 1024)
+                else if (kind == "abs") rt = "-"
+                else rt = ratio(r, f) refname
                 tgt = "-"; verdict = "info"
-                if (kind != "" && f != "" && r != "") {
-                        if (kind == "r") { tgt = (t < 0.1) ? sprintf("<= 1/%.0f", 1 / t) : sprintf("<= %.2fx", t); ok = (r <= t * f) }
-                        else if (kind == "rss") { tgt = sprintf("<= files+%d MiB", t / 1024); ok = (r <= f + t) }
-                        verdict = ok ? "PASS" : "MISS"
-                        if (ok) pass++; else miss++
+                if (kind == "r") tgt = ((t < 0.1) ? sprintf("<= 1/%.0f", 1 / t) : sprintf("<= %.2fx", t)) refname
+                else if (kind == "rss") tgt = sprintf("<= files+%d MiB", t / 1024)
+                else if (kind == "abs") tgt = "<= " fmt(t)
+                if (kind != "") {
+                        if (r == "" || (kind != "abs" && (f == "" || !present[ref]))) verdict = "n/a"
+                        else {
+                                if (kind == "r") ok = (r <= t * f)
+                                else if (kind == "rss") ok = (r <= f + t)
+                                else ok = (r <= t)
+                                verdict = ok ? "OK" : "MISS"
+                                if (ok) pass++; else miss++
+                        }
                 }
-                extra = ""
-                for (i = 1; i <= nx; i++) {
-                        s = xs[i]
-                        if (!present[s]) continue
-                        if (isrss) extra = extra sprintf("  %-22s", fmtkib(val[s, op]) " (" ((val[s, op] == "" || f == "") ? "-" : sprintf("%+.1f", (val[s, op] - f) / 1024)) ")")
-                        else extra = extra sprintf("  %-22s", fmt(val[s, op]) " (" ratio(val[s, op], f) ")")
+                printf "%-38s %10s %10s %10s %10s %14s %16s %s\n", label, cell("files", op, isrss), cell("roles", op, isrss),
+                        cell("extrausers", op, isrss), cell("cache", op, isrss), rt, tgt, verdict
+        }
+        # An admin figure of roles: VALUE (already formatted), OK when NUM <= LIMIT (LIMIT "" : info).
+        function arow(label, shown, num, limit, limit_shown,    verdict, ok) {
+                verdict = "info"
+                if (limit != "") {
+                        if (num == "") verdict = "n/a"
+                        else { ok = (num + 0 <= limit + 0); verdict = ok ? "OK" : "MISS"; if (ok) pass++; else miss++ }
                 }
-                printf "%-34s %11s %11s %11s %15s %-7s%s\n", label, fv, rv, rt, tgt, verdict, extra
+                printf "%-50s %14s %16s %s\n", label, shown, limit == "" ? "-" : "<= " limit_shown, verdict
         }
         BEGIN {
                 n = split(srcs, all, ",")
-                nx = 0
-                for (i = 1; i <= n; i++) if (all[i] != "files" && all[i] != "roles") xs[++nx] = all[i]
+                for (i = 1; i <= n; i++) if (all[i] != "files" && all[i] != "roles") load(all[i])
                 load("files"); load("roles")
-                for (i = 1; i <= nx; i++) load(xs[i])
-                big = (N >= 100000)     # the targets are stated at N = 100k
+                big = (N >= 100000 && N < 1000000)      # the targets stated at 100k
+                huge = (N >= 1000000)                   # those stated at 1M ("as at 100k" for lookups)
+                large = big || huge
                 printf "\n=== N = %d users, %d groups (+%d private), heavy user in ~1000 groups; median of %d round(s) ===\n", N, N / 10, N, rounds
-                if (("roles", "load_seconds") in val)
-                        printf "roles loaded with %s in %s s; roles.db %.1f MiB\n", txt["roles", "load_how"], val["roles", "load_seconds"], val["roles", "db_bytes"] / 1048576
-                hdr = ""
-                for (i = 1; i <= nx; i++) if (present[xs[i]]) hdr = hdr sprintf("  %-22s", xs[i] " (/files)")
-                for (i = 1; i <= nx; i++) if (!present[xs[i]]) printf "(%s: not measured, module not installed)\n", xs[i]
-                printf "%-34s %11s %11s %11s %15s %-7s%s\n", "op (median)", "files", "roles", "roles/files", "target" (big ? "" : "@100k"), "verdict", hdr
-                if (big) {
-                        row("getpwnam_r", "getpwnam_r", "r", 1 / 350)
-                        row("getpwuid_r", "getpwuid_r", "r", 1 / 350)
-                } else {
-                        row("getpwnam_r", "getpwnam_r"); row("getpwuid_r", "getpwuid_r")
-                }
+                for (i = 1; i <= n; i++)
+                        if (all[i] != "files" && all[i] != "roles" && !present[all[i]])
+                                printf "(%s: not measured, module not installed)\n", all[i]
+                printf "%-38s %10s %10s %10s %10s %14s %16s %s\n", "op (median)", "files", "roles", "extrausers", "cache",
+                        "roles/ref", "target", "verdict"
+                row("getpwnam_r", "getpwnam_r", large ? "r" : "", 1 / 400)
+                row("getpwuid_r", "getpwuid_r", large ? "r" : "", 1 / 400)
                 row("getgrnam_r", "getgrnam_r"); row("getgrgid_r", "getgrgid_r")
-                if (big) row("getgrouplist, 1000-group user", "getgrouplist_heavy", "r", 1 / 250)
-                else row("getgrouplist, 1000-group user", "getgrouplist_heavy")
+                row("getgrouplist, 1000-group user", "getgrouplist_heavy", big ? "r" : "", 1 / 300)
                 row("getgrouplist, ordinary user", "getgrouplist_user")
                 row("getpwnam_r, unknown name", "getpwnam_r_miss")
-                if (big) {
-                        row("getpwent, per entry", "getpwent_per_entry", "r", 1.75)
-                        row("getgrent, per entry", "getgrent_per_entry", "r", 2.2)
-                        row("one-shot getent passwd NAME", "oneshot_getent", "r", 0.3)
-                        row("peak RSS (bench process)", "rss_peak_kib", "rss", 4096, 1)
-                } else {
-                        row("getpwent, per entry", "getpwent_per_entry"); row("getgrent, per entry", "getgrent_per_entry")
-                        row("one-shot getent passwd NAME", "oneshot_getent")
-                        row("peak RSS (bench process)", "rss_peak_kib", "", 0, 1)
-                }
+                row("getpwent, per entry", "getpwent_per_entry", big ? "r" : "", 1.3)
+                row("getgrent, per entry", "getgrent_per_entry", big ? "r" : "", 1.3)
+                if (N == 1000) row("one-shot getent passwd NAME", "oneshot_getent", "r", 1.10)
+                else row("one-shot getent passwd NAME", "oneshot_getent", large ? "r" : "", 0.25)
+                if (large) row("one-shot getent passwd NAME, vs cache", "oneshot_getent", "r", 1.0, 0, "cache")
+                row("first lookup, over files own (root)", "first_over_local", "abs", 60000)
+                row("peak RSS (bench process)", "rss_peak_kib", big ? "rss" : "", 1024, 1)
                 row("  RSS before any lookup", "rss_before_nss_kib", "", 0, 1)
                 row("  one-shot getent: its peak RSS", "oneshot_rss_kib", "", 0, 1)
+                row("getgrnam_r big group, +1 KiB/ERANGE", "getgrnam_grow", large ? "r" : "", 1.0)
+                printf "(big group: %d members, %s calls to reach %s; files and extrausers hold it alone, libnss-cache not measured)\n",
+                        N < 100000 ? N : 100000, val["roles", "grow_calls"] == "" ? "-" : val["roles", "grow_calls"],
+                        fmtbytes(val["roles", "grow_bytes"])
+
+                # Roles admin costs (issue 12 targets at 100k and 1M).
+                printf "\n%-50s %14s %16s %s\n", "roles admin (median; disk: write_bytes)", "roles", "target", "verdict"
+                imp = val["roles", "load_seconds"]
+                arow("import (" txt["roles", "load_how"] ")", imp == "" ? "-" : imp " s", imp, huge ? 60 : "", "60 s")
+                cn = val["roles", "change_ns"]; cb = val["roles", "change_bytes"]
+                arow("one change (rolesctl group add), whole process", fmt(cn), cn, big ? 50e6 : huge ? 300e6 : "", big ? "50 ms" : "300 ms")
+                arow("  written to disk", fmtbytes(cb), cb, big ? 1048576 : "", "1 MiB")
+                bn = val["roles", "batch100_ns"]; bb = val["roles", "batch100_bytes"]
+                arow("batch of 100 changes (rolesctl batch)", fmt(bn), bn, "", "")
+                arow("  written to disk", fmtbytes(bb), bb, "", "")
+                ix = val["roles", "index_ns"]
+                arow("compile the index (rolesctl index rebuild)", ix == "" ? "n/a" : fmt(ix), ix, big ? 1e9 : "", "1 s")
+                arow("  written to disk", fmtbytes(val["roles", "index_bytes"]), "", "", "")
+                arow("roles.db after import", fmtbytes(val["roles", "loaded_roles_db_bytes"]), "", "", "")
+                arow("roles.nss after import", fmtbytes(val["roles", "loaded_roles_nss_bytes"]), "", "", "")
+                arow("secrets.db after import", fmtbytes(val["roles", "loaded_secrets_db_bytes"]), "", "", "")
+                if (("roles", "load_seconds") in val)
+                        printf "%d|%s|%s|%s|%s|%s|%s|%s|%s|%s\n", N, imp == "" ? "-" : imp " s", fmt(cn), fmtbytes(cb), fmt(bn),
+                                fmtbytes(bb), ix == "" ? "n/a" : fmt(ix), fmtbytes(val["roles", "loaded_roles_db_bytes"]),
+                                fmtbytes(val["roles", "loaded_roles_nss_bytes"]), fmtbytes(val["roles", "loaded_secrets_db_bytes"]) >> summary
 
                 # The first lookup of a fresh process, taken apart (roles).
                 fe = val["roles", "spawn_getent_version"]; os = val["roles", "oneshot_getent"]
@@ -358,16 +532,12 @@ print_tables() {        # N DIR
                         printf "  %-62s %10s\n", "fork + exec + exit of getent --version (no NSS)", fmt(fe)
                         printf "  %-62s %10s\n", "one-shot getent passwd NAME, roles", fmt(os)
                         printf "  %-62s %10s\n", "one-shot getent passwd NAME, files", fmt(val["files", "oneshot_getent"])
-                        printf "  %-62s %10s", "  roles over fork + exec", fmt(os - fe)
-                        if (N == 1000) {
-                                ok = (os - fe <= 1e6); if (ok) pass++; else miss++
-                                printf "   target <= 1 ms: %s", ok ? "PASS" : "MISS"
-                        }
-                        printf "\n"
+                        printf "  %-62s %10s\n", "  roles over fork + exec", fmt(os - fe)
                         printf "  %-62s %10s\n", "first getpwnam_r through glibc (nsswitch, files, roles, lookup)", fmt(val["roles", "first_glibc_first_call"])
+                        printf "  %-62s %10s\n", "first getpwnam_r of root through glibc (files alone)", fmt(val["roles", "first_local_first_call"])
                         printf "  %-62s %10s\n", "second getpwnam_r through glibc", fmt(val["roles", "first_glibc_second_call"])
-                        printf "  %-62s %10s\n", "  dlopen libnss_roles.so.2 (and libsqlite3)", fmt(val["roles", "first_module_dlopen"])
-                        printf "  %-62s %10s\n", "  first _nss_roles_getpwnam_r (config, open, schema, lookup)", fmt(val["roles", "first_module_first_call"])
+                        printf "  %-62s %10s\n", "  dlopen libnss_roles.so.2 (and what it links)", fmt(val["roles", "first_module_dlopen"])
+                        printf "  %-62s %10s\n", "  first _nss_roles_getpwnam_r (config, open, lookup)", fmt(val["roles", "first_module_first_call"])
                         printf "  %-62s %10s\n", "  second _nss_roles_getpwnam_r", fmt(val["roles", "first_module_second_call"])
                         printf "  %-62s %10s\n", "  with libsqlite3 alone: dlopen libsqlite3", fmt(val["roles", "first_sqlite_dlopen"])
                         printf "  %-62s %10s\n", "    sqlite3_open_v2 (immutable)", fmt(val["roles", "first_sqlite_open"])
@@ -378,7 +548,8 @@ print_tables() {        # N DIR
                 }
                 for (s in present) if (present[s] && val[s, "wrong"] > 0) { printf "WRONG ANSWERS from %s: %d\n", s, val[s, "wrong"]; bad = 1 }
                 for (s in present) if ((s, "failed") in val) { printf "%s: bench_nss failed (exit %s)\n", s, val[s, "failed"]; bad = 1 }
-                printf "targets: %d PASS, %d MISS\n", pass, miss
+                if (val["roles", "admin_wrong"] > 0) { printf "roles: %d admin change(s) failed or not visible through glibc\n", val["roles", "admin_wrong"]; bad = 1 }
+                printf "targets: %d OK, %d MISS\n", pass, miss
                 exit bad
         }'
 }
@@ -398,4 +569,12 @@ for n in "${size_list[@]}"; do
                 --budget "$budget" --rounds "$rounds" "${snapshot[@]}" $quick || status=$?
         print_tables "$n" "$dir" || status=1
 done
+if [ -s "$work/admin.summary" ]; then
+        echo
+        echo "roles admin costs by size (write_bytes: /proc/PID/io of the rolesctl process, read before it is reaped):"
+        printf '%-9s %9s %10s %10s %10s %10s %10s %10s %10s %10s\n' users import "one chg" written "batch 100" written \
+                index roles.db roles.nss secrets.db
+        awk -F'|' '{ printf "%-9s %9s %10s %10s %10s %10s %10s %10s %10s %10s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 }' \
+                "$work/admin.summary"
+fi
 exit $status
