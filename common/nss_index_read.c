@@ -407,23 +407,33 @@ int nss_index_next_group(const struct nss_index_view *v, int64_t after, struct n
 
 /* ---- memberships ------------------------------------------------------------------------------------ */
 
+/* The one rule for "active" in the index: enabled, and not expired at now. */
+static bool active(bool enabled, int64_t expires_at, time_t now) {
+        return enabled && (expires_at == 0 || expires_at > now);
+}
+
 bool nss_index_user_active(const struct nss_index_found_user *u, time_t now) {
-        return u->enabled && (u->expires_at == 0 || u->expires_at > now);
+        return active(u->enabled, u->expires_at, now);
 }
 
 static bool grant_current(int64_t until, time_t now) {
         return until == 0 || until > now;
 }
 
-/* A member of a metarole group, given by its user record: active and holding it now. */
+/* A member, given by its user record: its name (all a member list needs, so the only field
+ * checked here), and for a metarole group only if the user is active and holds it now. */
 static int give_member(const struct nss_index_view *v, const struct nss_index_file *f, uint64_t user, int64_t until,
                        bool metarole, time_t now, nss_index_name_fn fn, void *userdata) {
-        struct nss_index_found_user u;
-        if (read_user(v, f, user, &u) < 0)
+        struct nss_index_text name;
+        (void) v;
+        if (user >= f->n[NSS_SECTION_USERS])
                 return 0;
-        if (metarole && !(grant_current(until, now) && nss_index_user_active(&u, now)))
+        const struct nss_index_user *u = &f->users[user];
+        if (!text(f, u->name, &name) || !roles_name_valid_n(name.p, name.n))
                 return 0;
-        return fn(userdata, u.name.p, u.name.n);
+        if (metarole && !(grant_current(until, now) && active(u->flags & NSS_INDEX_USER_ENABLED, u->expires_at, now)))
+                return 0;
+        return fn(userdata, name.p, name.n);
 }
 
 /* The base record whose members g's are: g itself in the base, else the base's group with
