@@ -412,6 +412,115 @@ static void test_public_v2_migrated(void **state) {
         test_index_close(&v);
 }
 
+static void count_finding(void *userdata, const char *line) {
+        (void) line;
+        ++*(int *) userdata;
+}
+
+static int add_name(void *userdata, const char *name, size_t n) {
+        char *list = userdata;
+        snprintf(list + strlen(list), 256 - strlen(list), "%s%.*s", list[0] ? "," : "", (int) n, name);
+        return 0;
+}
+
+/* The members of gid in the installed view, "a,b,c" in the view's order. */
+static void members_of(struct test_env *e, uint32_t gid, char list[static 256]) {
+        struct nss_index_view v;
+        struct nss_index_found_group g;
+        list[0] = '\0';
+        test_index_view(e, &v);
+        if (nss_index_group_by_gid(&v, gid, &g) == 0)
+                assert_int_equal(nss_index_group_members(&v, &g, time(NULL), add_name, list), 0);
+        test_index_close(&v);
+}
+
+/*
+ * Changes after a base go into the delta (the base file stays), and the base with its delta
+ * serves exactly what roles.db compiles to: doctor, which compares the two entry by entry,
+ * finds nothing. Each kind of change that moves a user's memberships or fields is there.
+ */
+static void test_index_delta_serves_what_roles_db_says(void **state) {
+        struct test_env *e = *state;
+        char index[PATH_MAX], list[256];
+        struct roles_user u[12];
+        struct roles_group devs, ops;
+        struct roles_role lead;
+        struct stat before, after;
+
+        struct roles_store *s = writer(e);
+        struct roles_metarole crew = add_metarole(s, "crew");
+        assert_ok(s, roles_metarole_publish(s, &crew, 20500));
+        lead = add_role(s, "lead", "crew");
+        devs = add_group(s, "devs", 20100);
+        for (int i = 0; i < 12; i++) {
+                char name[16];
+                snprintf(name, sizeof(name), "u%d", i);
+                u[i] = add_user(s, name);
+                if (i < 6)
+                        assert_ok(s, roles_group_add_member(s, &devs, &u[i]));
+                if (i < 4)
+                        assert_ok(s, roles_role_assign(s, &lead, &u[i], 0));
+        }
+        test_commit(s);
+        path_in(e, "roles.nss", index, sizeof(index));
+        assert_int_equal(stat(index, &before), 0);
+        members_of(e, 20500, list);
+        assert_string_equal(list, "u0,u1,u2,u3");
+
+        s = writer(e);                                          /* a member deleted */
+        assert_ok(s, roles_user_delete(s, &u[3]));
+        test_commit(s);
+        s = writer(e);                                          /* memberships moved */
+        assert_ok(s, roles_group_remove_member(s, &devs, &u[1]));
+        assert_ok(s, roles_group_add_member(s, &devs, &u[9]));
+        assert_ok(s, roles_role_unassign(s, &lead, &u[0]));
+        assert_ok(s, roles_role_assign(s, &lead, &u[10], time(NULL) + 3600));
+        assert_ok(s, roles_role_assign(s, &lead, &u[11], time(NULL) - 60));    /* already over */
+        test_commit(s);
+        s = writer(e);                                          /* a holder disabled, a member's fields */
+        u[2].enabled = false;
+        assert_ok(s, roles_user_update(s, &u[2]));
+        snprintf(u[4].shell, sizeof(u[4].shell), "/bin/sh");
+        assert_ok(s, roles_user_update(s, &u[4]));
+        test_commit(s);
+        s = writer(e);                                          /* a group added, one deleted */
+        ops = add_group(s, "ops", 20200);
+        assert_ok(s, roles_group_add_member(s, &ops, &u[5]));
+        assert_ok(s, roles_group_add_member(s, &ops, &u[7]));
+        test_commit(s);
+        s = writer(e);
+        assert_ok(s, roles_group_delete(s, &devs));
+        add_user(s, "late");
+        test_commit(s);
+
+        /* All of it in the delta: the base is the same file. */
+        assert_int_equal(stat(index, &after), 0);
+        assert_true(after.st_ino == before.st_ino);
+        members_of(e, 20500, list);
+        assert_string_equal(list, "u1,u10");
+        members_of(e, 20200, list);
+        assert_string_equal(list, "u5,u7");
+        members_of(e, 20100, list);
+        assert_string_equal(list, "");
+
+        struct nss_index_view v;
+        struct nss_index_found_user found;
+        test_index_view(e, &v);
+        assert_true(v.has_delta);
+        assert_int_equal((int64_t) nss_index_view_serial(&v), serial_now(e));
+        assert_int_equal(nss_index_user_by_name(&v, "u3", 2, &found), -ENOENT);
+        assert_int_equal(nss_index_user_by_name(&v, "late", 4, &found), 0);
+        assert_int_equal(nss_index_user_by_name(&v, "u4", 2, &found), 0);
+        assert_memory_equal(found.shell.p, "/bin/sh", 7);
+        test_index_close(&v);
+
+        int findings = 0;
+        s = writer(e);
+        assert_int_equal(roles_store_doctor(s, count_finding, &findings), 0);
+        test_commit(s);
+        assert_int_equal(findings, 0);
+}
+
 static void test_open_missing(void **state) {
         struct test_env *e = *state;
         struct roles_store *s = (struct roles_store *) 0x1;
@@ -2372,6 +2481,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_secrets_v1_migrated, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_public_v1_migrated, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_public_v2_migrated, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_index_delta_serves_what_roles_db_says, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_open_missing, test_setup_empty, test_teardown),
                 cmocka_unit_test_setup_teardown(test_serial, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_uncommitted_writer, test_setup, test_teardown),
