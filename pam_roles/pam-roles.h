@@ -54,8 +54,7 @@ struct pam_roles {
         char permission[ROLES_PERM_MAX + 1];    /* permission= resolved (@service: login.SERVICE) */
         struct roles_config cfg;
         struct roles_store *store;
-        bool store_kept;                /* owned by the PAM handle's data (see pam_roles_end) */
-        struct pam_roles_after_auth after_auth;  /* auth fills it; account reads it from a kept store */
+        struct pam_roles_after_auth after_auth;  /* auth fills it; account reads it from the handle */
         const char *user;               /* PAM_USER */
         struct roles_user u;
         bool known;                     /* u is a roles user */
@@ -64,12 +63,12 @@ struct pam_roles {
 /* Parse argv (an unknown option, or one that means nothing in this phase, is logged and refused:
  * PAM_SERVICE_ERR), read the
  * configuration, open the store for logins, find the user. A user roles does not know is not
- * an error here (known = false). With after_auth (account), the store a successful auth kept is
- * taken, with what auth found (p->after_auth); other phases open their own. */
+ * an error here (known = false). Every call opens a store of its own; with after_auth (account),
+ * what a successful auth found is taken too (p->after_auth). */
 int pam_roles_begin(struct pam_roles *p, pam_handle_t *pamh, enum pam_roles_phase phase,
                     const struct pam_roles_shield *shield, int argc, const char **argv);
-/* Close the store, or with keep_store leave its snapshot, and p->after_auth, with the handle
- * for account. */
+/* Close the store (nothing of roles' files outlives a call), and with keep_store leave
+ * p->after_auth with the handle for account. */
 void pam_roles_end(struct pam_roles *p, bool keep_store);
 
 /* Does the user hold permission= (p->permission) now? 1 yes, 0 no (logged), -errno. */

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
-#include <pthread.h>
 #include <security/pam_ext.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,64 +97,40 @@ static int permission_code(struct pam_roles *p, char *buf, size_t size) {
 }
 
 /*
- * A successful auth keeps its store with the PAM handle (pam_set_data), so that account, which
- * sshd and sudo run right after it in the same process, judges by the same snapshot and does
- * not open SQLite again. It is tied to the process and to the configuration's paths: after a
- * fork, or for another conf=, a store of its own is opened.
+ * A successful auth keeps what account needs from secrets.db and state.db with the PAM handle
+ * (pam_set_data), as values: account, which sshd and sudo run right after it in the same
+ * process, judges the account auth found. They are tied to the process and to the
+ * configuration's paths: after a fork, or for another conf=, account reads afresh.
  *
- * What is kept may be handed to a child the application forks before pam_end (sshd's session
- * process, which becomes the user without exec; a stack whose account is not pam_roles' never
- * closes it): only the snapshot is kept, read through descriptors that the child handler below
- * closes at fork, and what account needs from secrets.db and state.db is kept as values.
+ * No store is kept: every call opens its own and closes it before it returns. roles.db is in
+ * WAL mode, and its WAL index is mapped read-write by root; the application may fork a child
+ * that becomes the user without exec before pam_end (sshd's session process; su's parent), and
+ * that child must hold nothing of roles' files, as it must hold nothing of secrets.db and
+ * state.db. Opening costs a fraction of a millisecond per call (README: Benchmarks).
  */
-#define STORE_DATA "pam_roles_store"
+#define AFTER_AUTH_DATA "pam_roles_after_auth"
 
-struct kept_store {
-        struct roles_store *store;
+struct kept_auth {
         struct pam_roles_after_auth after_auth;
         pid_t pid;
         char public_db[PATH_MAX];
 };
 
-/* libpam unloads the module at pam_end; glibc drops the handler with it. */
-__attribute__((constructor)) static void pam_roles_init(void) {
-        pthread_atfork(NULL, NULL, roles_store_close_inherited_snapshots);
-}
-
-static void kept_store_free(pam_handle_t *pamh, void *data, int error_status) {
-        struct kept_store *k = data;
+static void kept_auth_free(pam_handle_t *pamh, void *data, int error_status) {
         (void) pamh, (void) error_status;
-        roles_store_close(k->store);
-        free(k);
+        explicit_bzero(data, sizeof(struct kept_auth));
+        free(data);
 }
 
 static int open_store(struct pam_roles *p, bool after_auth, char *err, size_t errlen) {
         const void *data = NULL;
-        if (pam_get_data(p->pamh, STORE_DATA, &data) == PAM_SUCCESS && data) {
-                const struct kept_store *k = data;
-                if (after_auth && k->pid == getpid() && strcmp(k->public_db, p->cfg.public_db) == 0) {
-                        p->store = k->store;
-                        p->store_kept = true;
+        if (after_auth && pam_get_data(p->pamh, AFTER_AUTH_DATA, &data) == PAM_SUCCESS && data) {
+                const struct kept_auth *k = data;
+                if (k->pid == getpid() && strcmp(k->public_db, p->cfg.public_db) == 0)
                         p->after_auth = k->after_auth;
-                        return 0;
-                }
-                pam_set_data(p->pamh, STORE_DATA, NULL, NULL);  /* its cleanup closes that store */
         }
-        int r = roles_store_open(&p->cfg, ROLES_STORE_LOGIN | ROLES_STORE_FORK_SAFE, &p->store, err, errlen);
-        if (r < 0)
-                return r;
-        struct kept_store *k = calloc(1, sizeof(*k));
-        if (k) {
-                k->store = p->store;
-                k->pid = getpid();
-                snprintf(k->public_db, sizeof(k->public_db), "%s", p->cfg.public_db);
-                /* Replacing older data closes that store through its cleanup. */
-                if (pam_set_data(p->pamh, STORE_DATA, k, kept_store_free) == PAM_SUCCESS)
-                        p->store_kept = true;
-                else
-                        free(k);
-        }
-        return 0;
+        pam_set_data(p->pamh, AFTER_AUTH_DATA, NULL, NULL);     /* for this account only */
+        return roles_store_open(&p->cfg, ROLES_STORE_LOGIN, &p->store, err, errlen);
 }
 
 /*
@@ -279,31 +254,29 @@ int pam_roles_begin(struct pam_roles *p, pam_handle_t *pamh, enum pam_roles_phas
                            pam_roles_user_for_log(p));
                 explicit_bzero(&p->after_auth, sizeof(p->after_auth));
                 explicit_bzero(&p->u, sizeof(p->u));
-                p->store = NULL;
-                p->store_kept = false;
-                pam_set_data(pamh, STORE_DATA, NULL, NULL);     /* its cleanup closes that store */
-                if ((r = store_and_user(p, false)) != PAM_SUCCESS)
+                if ((r = find_user(p)) != PAM_SUCCESS)
                         return r;
         }
         return PAM_SUCCESS;
 }
 
 /*
- * Only a successful auth keeps its store, for account, and only its snapshot: a store still
- * open after that would be inherited by whatever the application forks next (sshd's
- * unprivileged child, which serves the session as the user, held secrets.db and state.db open
- * read-write until the connection ended; su's parent for the whole session).
+ * Only a successful auth keeps something, for account, and only values: the store is closed
+ * here, whatever the phase, so that nothing of roles' files is inherited by whatever the
+ * application forks next (sshd's unprivileged child, which serves the session as the user;
+ * su's parent for the whole session).
  */
 void pam_roles_end(struct pam_roles *p, bool keep_store) {
-        const void *data = NULL;
-        if (keep_store && p->store_kept && pam_get_data(p->pamh, STORE_DATA, &data) == PAM_SUCCESS && data) {
-                struct kept_store *k = (struct kept_store *) data;
+        struct kept_auth *k = keep_store && p->after_auth.valid ? calloc(1, sizeof(*k)) : NULL;
+        if (k) {
                 k->after_auth = p->after_auth;
-                roles_store_close_private(p->store);
-        } else if (p->store_kept)
-                pam_set_data(p->pamh, STORE_DATA, NULL, NULL);  /* its cleanup closes the store */
-        else
-                roles_store_close(p->store);
+                k->pid = getpid();
+                snprintf(k->public_db, sizeof(k->public_db), "%s", p->cfg.public_db);
+                /* Without it, account reads secrets.db itself. */
+                if (pam_set_data(p->pamh, AFTER_AUTH_DATA, k, kept_auth_free) != PAM_SUCCESS)
+                        kept_auth_free(p->pamh, k, 0);
+        }
+        roles_store_close(p->store);
         p->store = NULL;
         explicit_bzero(&p->u, sizeof(p->u));
 }
