@@ -34,22 +34,19 @@ struct roles_store {
         unsigned flags;
         time_t now;             /* 0: use the real clock */
 
-        sqlite3 *pub;           /* roles.db: immutable snapshot, or the staged copy when writing */
-        dev_t pub_dev;          /* readers: which file that snapshot is (roles_store_snapshot_current) */
-        ino_t pub_ino;
+        sqlite3 *pub;           /* roles.db (a reader's, read-only; a writer's, in its write transaction) */
+        int64_t read_serial;    /* readers: the serial of the state last read (-1: none yet) */
         sqlite3 *sec;           /* secrets.db, or NULL */
         int sec_version;        /* its schema version: below 2, no before-images (store_before.c) */
         sqlite3 *state;         /* state.db, or NULL */
 
         /* writer only */
         int lock_fd;
-        int stage_fd;
-        char stage_path[PATH_MAX];
-        unsigned stages_swept;  /* staged copies of writers that died, removed when staging ours */
+        unsigned stages_swept;  /* staged copies left by writers of before WAL, removed at begin */
         bool committed;
         bool allow_retired;     /* a requested id may be a retired one (roles_store_allow_retired_ids) */
-        bool pub_migrated;      /* the staged copy was migrated: publish even without row changes */
-        int pub_changes_base;   /* sqlite3_total_changes() of the staged copy once staged */
+        bool pub_migrated;      /* roles.db was migrated: publish even without row changes */
+        int pub_changes_base;   /* sqlite3_total_changes() of roles.db once the transaction began */
         int derived_at;         /* sqlite3_total_changes() when the derived tables were last rebuilt */
         void *index_data;       /* a compiled roles.nss or delta, waiting to be installed */
         size_t index_size;
@@ -127,18 +124,16 @@ int store_harden(struct roles_store *s, sqlite3 *db);
 /* Connections (store.c). */
 int store_open_writable(struct roles_store *s, const char *path, sqlite3 **ret);
 
-/* The name of the VFS that ROLES_STORE_FORK_SAFE opens the snapshot through, registered on first
- * use (store_vfs.c); -ENOSYS when SQLite has no unix VFS to build it on. */
-int store_snapshot_vfs(const char **ret);
 void store_close_db(struct roles_store *s, sqlite3 **db);
 
-/* Writer: stage a copy of roles.db, take the lock; commit: publish. (store_writer.c) */
+/* Writer: take the lock, open the three files in write transactions; commit: secrets.db, then
+ * roles.db (the commit point). (store_writer.c) */
 int store_writer_begin(struct roles_store *s);
 int store_writer_commit(struct roles_store *s);
 void store_writer_abort(struct roles_store *s);
 
-/* Writers: bring the derived tables (the metarole closure and grants) up to date if the
- * staged copy changed since they were built; returns how many derived rows differed. */
+/* Writers: bring the derived tables (the metarole closure and grants) up to date if roles.db
+ * changed since they were built; returns how many derived rows differed. */
 int store_refresh_derived(struct roles_store *s);
 
 /*
@@ -156,8 +151,8 @@ int store_index_rebuild(struct roles_store *s);
 int store_index_compare(struct roles_store *s, const char **ret_why);
 
 /*
- * A staged snapshot is "DIR/.BASE.stage-XXXXXX" next to roles.db (DIR/BASE): hidden, and named
- * so that doctor can never mistake another file for one.
+ * A staged snapshot, as writers of before WAL made them: "DIR/.BASE.stage-XXXXXX" next to
+ * roles.db (DIR/BASE). One left by a writer that died then is removed by the next writer.
  */
 #define STORE_STAGE_INFIX "%s.stage-"
 int store_stage_name(const char *public_db, char *buf, size_t size);

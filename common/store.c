@@ -42,7 +42,12 @@ int store_sql_fail(struct roles_store *s, sqlite3 *db, int rc, const char *what)
         return store_fail(s, errno_from_sqlite(rc), "%s: %s", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 }
 
+static int begin_read(struct roles_store *s);
+
 sqlite3_stmt *store_stmt(struct roles_store *s, sqlite3 *db, const char *sql) {
+        /* A reader's first query of an answer begins its read transaction (begin_read). */
+        if (db == s->pub && !(s->flags & ROLES_STORE_WRITE) && sqlite3_get_autocommit(db) && begin_read(s) < 0)
+                return NULL;
         for (size_t i = 0; i < s->n_stmts; i++)
                 if (s->stmts[i].sql == sql && s->stmts[i].db == db) {
                         /* Resetting a statement still being stepped would silently end its
@@ -258,47 +263,14 @@ int store_check_file(struct roles_store *s, const char *path, enum store_file_ki
         return 0;
 }
 
-/* SQLite URIs need '%', '?' and '#' escaped; everything else in an absolute path passes. */
-static int immutable_uri(const char *path, char *buf, size_t size) {
-        size_t o = 0;
-        const char *prefix = "file:";
-        for (const char *p = prefix; *p; p++)
-                buf[o++] = *p;
-        for (const char *p = path; *p; p++) {
-                if (o + 4 >= size)
-                        return -ENAMETOOLONG;
-                if (*p == '%' || *p == '?' || *p == '#') {
-                        o += (size_t) snprintf(buf + o, size - o, "%%%02X", (unsigned char) *p);
-                } else
-                        buf[o++] = *p;
-        }
-        const char *suffix = "?immutable=1";
-        if (o + strlen(suffix) + 1 > size)
-                return -ENAMETOOLONG;
-        memcpy(buf + o, suffix, strlen(suffix) + 1);
-        return 0;
-}
-
-static int open_db(struct roles_store *s, const char *path, bool immutable, bool writable, sqlite3 **ret) {
-        char uri[PATH_MAX + 64];
+static int open_db(struct roles_store *s, const char *path, bool writable, sqlite3 **ret) {
         sqlite3 *db = NULL;
         /* NOMUTEX: a store is used by one thread at a time (the NSS module holds its own lock),
          * so SQLite's per-call mutex would only cost time. */
         int r, flags = SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_PRIVATECACHE | SQLITE_OPEN_EXRESCODE | SQLITE_OPEN_NOMUTEX |
                        (writable ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY);
 
-        const char *vfs = NULL;
-
-        if (immutable) {
-                if (immutable_uri(path, uri, sizeof(uri)) < 0)
-                        return store_fail(s, -ENAMETOOLONG, "%s: path too long", path);
-                flags |= SQLITE_OPEN_URI;
-                if ((s->flags & ROLES_STORE_FORK_SAFE) && (r = store_snapshot_vfs(&vfs)) < 0)
-                        return store_fail(s, r, "%s: cannot register the snapshot VFS", path);
-        } else if (roles_strcpy(uri, sizeof(uri), path) < 0)
-                return store_fail(s, -ENAMETOOLONG, "%s: path too long", path);
-
-        int rc = sqlite3_open_v2(uri, &db, flags, vfs);
+        int rc = sqlite3_open_v2(path, &db, flags, NULL);
         if (rc != SQLITE_OK) {
                 r = store_fail(s, errno_from_sqlite(rc), "%s: cannot open: %s", path,
                                db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
@@ -306,10 +278,6 @@ static int open_db(struct roles_store *s, const char *path, bool immutable, bool
         }
         r = store_harden(s, db);
         if (r < 0)
-                goto fail;
-        /* A reader runs inside every process that resolves a name: a small page cache keeps the
-         * interior pages (what lookups revisit) and costs 512 KiB, not SQLite's default 2 MiB. */
-        if (immutable && (r = store_exec_script(s, db, "PRAGMA cache_size = -512")) < 0)
                 goto fail;
         *ret = db;
         return 0;
@@ -319,38 +287,32 @@ fail:
 }
 
 /*
- * Open the snapshot at public_db and note which file it is. The file is held open from before
- * SQLite opens the path until after, so that its inode number cannot be reused meanwhile, and
- * the path must name it at both ends: otherwise a snapshot published in between could be taken
- * for the one SQLite opened, and roles_store_snapshot_current() would vouch for the wrong file.
+ * A reader's roles.db. Read-only; roles.db is in WAL mode (store_writer.c), so a reader reads
+ * the last committed state while a writer writes, and never waits for one. A reader never
+ * checkpoints when it closes (that is the writers' work, and the last connection to close
+ * would otherwise also try to delete -wal and -shm, which unprivileged readers need to find).
+ * A small page cache keeps the interior pages (what lookups revisit) and costs 512 KiB, not
+ * SQLite's default 2 MiB.
  */
-static int open_snapshot(struct roles_store *s, sqlite3 **ret) {
-        const char *path = s->cfg.public_db;
-        int r = store_check_file(s, path, STORE_FILE_PUBLIC);
-        for (int attempt = 0; r >= 0 && attempt < 3; attempt++) {
-                struct stat held, after;
-                sqlite3 *db = NULL;
-                int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-                if (fd < 0 || fstat(fd, &held) < 0) {
-                        r = store_fail(s, -errno, "%s: cannot open: %s", path, strerror(errno));
-                        if (fd >= 0)
-                                close(fd);
-                        break;
-                }
-                r = open_db(s, path, true, false, &db);
-                if (r >= 0)
-                        r = store_schema_check(s, db, STORE_PUBLIC, false, NULL);
-                bool same = r >= 0 && stat(path, &after) == 0 && after.st_dev == held.st_dev && after.st_ino == held.st_ino;
-                close(fd);
-                if (same) {
-                        s->pub_dev = held.st_dev;
-                        s->pub_ino = held.st_ino;
-                        *ret = db;
-                        return 0;
-                }
+static int open_public(struct roles_store *s, sqlite3 **ret) {
+        sqlite3 *db = NULL;
+        int r = store_check_file(s, s->cfg.public_db, STORE_FILE_PUBLIC);
+        if (r >= 0)
+                r = open_db(s, s->cfg.public_db, false, &db);
+        if (r >= 0 && sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *) NULL) != SQLITE_OK)
+                r = store_sql_fail(s, db, SQLITE_ERROR, "configure connection");
+        if (r >= 0)
+                r = store_exec_script(s, db, "PRAGMA cache_size = -512");
+        if (r >= 0)
+                r = store_schema_check(s, db, STORE_PUBLIC, false, NULL);
+        /* Checking the schema read roles.db in a transaction of its own: the first answer
+         * starts the reader's (store_stmt). */
+        if (r < 0) {
                 store_close_db(s, &db);
+                return r;
         }
-        return r < 0 ? r : store_fail(s, -EAGAIN, "%s: replaced again and again while being opened", path);
+        *ret = db;
+        return 0;
 }
 
 int roles_store_open(const struct roles_config *cfg, unsigned flags, struct roles_store **ret,
@@ -367,7 +329,7 @@ int roles_store_open(const struct roles_config *cfg, unsigned flags, struct role
         s->cfg = *cfg;
         s->flags = flags;
         s->lock_fd = -1;
-        s->stage_fd = -1;
+        s->read_serial = -1;
         roles_strcpy(s->actor, sizeof(s->actor), "unknown");
         host_accounts_init(&s->own_host, &HOST_PATHS_ALL);
         s->host = &s->own_host;
@@ -377,20 +339,20 @@ int roles_store_open(const struct roles_config *cfg, unsigned flags, struct role
                 if (r < 0)
                         goto fail;
         } else {
-                r = open_snapshot(s, &s->pub);
+                r = open_public(s, &s->pub);
                 if (r < 0)
                         goto fail;
                 if (flags & (ROLES_STORE_SECRETS | ROLES_STORE_LOGIN)) {
                         bool rw = flags & ROLES_STORE_LOGIN;
                         r = store_check_file(s, cfg->secrets_db, STORE_FILE_SECRET);
                         if (r >= 0)
-                                r = open_db(s, cfg->secrets_db, false, rw, &s->sec);
+                                r = open_db(s, cfg->secrets_db, rw, &s->sec);
                         if (r >= 0)
                                 r = store_schema_check(s, s->sec, STORE_SECRETS, false, &s->sec_version);
                         if (r >= 0)
                                 r = store_check_file(s, cfg->state_db, STORE_FILE_SECRET);
                         if (r >= 0)
-                                r = open_db(s, cfg->state_db, false, rw, &s->state);
+                                r = open_db(s, cfg->state_db, rw, &s->state);
                         if (r >= 0)
                                 r = store_schema_check(s, s->state, STORE_STATE, false, NULL);
                         if (r < 0)
@@ -408,37 +370,46 @@ fail:
 
 static int require_reader(struct roles_store *s) {
         if (s->flags & ROLES_STORE_WRITE)
-                return store_fail(s, -EINVAL, "internal error: a writer reads its staged snapshot, not the published one");
+                return store_fail(s, -EINVAL, "internal error: a writer reads its own transaction, not a reader's");
         return 0;
 }
 
-int roles_store_snapshot_current(struct roles_store *s) {
-        struct stat st;
-        int r = require_reader(s);
+/*
+ * A reader's read transaction on roles.db: begun by the first query of an answer (store_stmt),
+ * so that every query of it reads one committed state, and ended by roles_store_release(),
+ * roles_store_refresh() or the close, never held for a caller between calls.
+ */
+static int begin_read(struct roles_store *s) {
+        int r = store_exec_script(s, s->pub, "BEGIN");
         if (r < 0)
                 return r;
-        if (stat(s->cfg.public_db, &st) < 0)
-                return store_fail(s, -errno, "%s: %s", s->cfg.public_db, strerror(errno));
-        return st.st_dev == s->pub_dev && st.st_ino == s->pub_ino;
+        /* BEGIN takes no snapshot: the first read does. This one, and it names the state. */
+        r = roles_store_serial(s, &s->read_serial);
+        if (r < 0)
+                sqlite3_exec(s->pub, "ROLLBACK", NULL, NULL, NULL);
+        return r;
+}
+
+void roles_store_release(struct roles_store *s) {
+        if (!(s->flags & ROLES_STORE_WRITE) && s->pub && !sqlite3_get_autocommit(s->pub))
+                sqlite3_exec(s->pub, "COMMIT", NULL, NULL, NULL);       /* a read transaction: nothing to lose */
 }
 
 int roles_store_refresh(struct roles_store *s) {
-        sqlite3 *db = NULL;
-        int r = roles_store_snapshot_current(s);
-        if (r != 0)
-                return r < 0 ? r : 0;
-        /* The new one is opened before the old one is let go: a failure leaves the store as it was. */
-        r = open_snapshot(s, &db);
+        int64_t held = s->read_serial, serial;
+        int r = require_reader(s);
         if (r < 0)
                 return r;
-        store_close_db(s, &s->pub);
-        s->pub = db;
-        return 1;
+        roles_store_release(s);
+        r = roles_store_serial(s, &serial);     /* begins the next read transaction */
+        if (r < 0)
+                return r;
+        return serial != held;
 }
 
 /* Helpers used by the writer, here so the connection code stays in one place. */
 int store_open_writable(struct roles_store *s, const char *path, sqlite3 **ret) {
-        int r = open_db(s, path, false, true, ret);
+        int r = open_db(s, path, true, ret);
         if (r < 0)
                 return r;
         /* A writer may touch every page of a 100k-user file (rolesctl import): with SQLite's
@@ -455,11 +426,6 @@ void store_close_db(struct roles_store *s, sqlite3 **db) {
         *db = NULL;
 }
 
-void roles_store_close_private(struct roles_store *s) {
-        store_close_db(s, &s->sec);
-        store_close_db(s, &s->state);
-}
-
 void roles_store_close(struct roles_store *s) {
         if (!s)
                 return;
@@ -471,8 +437,6 @@ void roles_store_close(struct roles_store *s) {
         sqlite3_close_v2(s->pub);
         sqlite3_close_v2(s->sec);
         sqlite3_close_v2(s->state);
-        if (s->stage_fd >= 0)
-                close(s->stage_fd);
         if (s->lock_fd >= 0)
                 close(s->lock_fd);
         free(s->stmts);

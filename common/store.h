@@ -2,15 +2,15 @@
 /*
  * The store: the three SQLite files and every SQL statement roles runs.
  *
- *   roles.db    0644  public, an immutable snapshot: users' NSS fields, groups, memberships,
- *                     metaroles, roles, permissions. Readers open it with immutable=1; a writer
- *                     builds a whole new file next to it and renames it over the old one.
+ *   roles.db    0644  public: users' NSS fields, groups, memberships, metaroles, roles,
+ *                     permissions. In WAL mode: a writer changes it in place in one
+ *                     transaction; readers read the last committed state meanwhile.
  *   secrets.db  0600  hashes, one-time codes, TOTP secrets, email, user_data, change audit.
  *   state.db    0600  what logins write: tallies, tracking, last TOTP step, login audit.
  *
  * A writer serializes on "<roles.db>.lock". Across files, order replaces transactions:
- * secrets rows are committed before the snapshot that refers to them is published, and rows
- * of deleted users are removed only after a snapshot without them is published.
+ * secrets rows are committed before the roles.db commit that refers to them, and rows of
+ * deleted users are removed only after the roles.db commit without them.
  *
  * Convention: 0 (or a count) on success, -errno on failure with a one-line reason available
  * from roles_store_error(); ret_ parameters are untouched on failure. A store is used by one
@@ -30,11 +30,9 @@ struct roles_store;
 
 enum {
         ROLES_STORE_SECRETS = 1u << 0,   /* also open secrets.db and state.db (root only) */
-        ROLES_STORE_WRITE   = 1u << 1,   /* take the writer lock and stage a new snapshot */
+        ROLES_STORE_WRITE   = 1u << 1,   /* take the writer lock and open roles.db for a change */
         ROLES_STORE_CREATE  = 1u << 2,   /* with WRITE: create missing files (rolesctl init) */
         ROLES_STORE_LOGIN   = 1u << 3,   /* secrets.db and state.db writable, no writer lock (PAM) */
-        ROLES_STORE_FORK_SAFE = 1u << 4, /* readers: roles.db's descriptor is one that
-                                            roles_store_close_inherited_snapshots() can close */
 };
 
 #define ROLES_SCHEMA_PUBLIC  3
@@ -45,14 +43,15 @@ enum {
 int roles_store_open(const struct roles_config *cfg, unsigned flags, struct roles_store **ret,
                      char *errbuf, size_t errlen);
 
-/* Writer only: commit secrets, publish the snapshot, then purge what deleted users left. */
+/* Writer only: commit secrets, then roles.db (publishing the change), then purge what deleted
+ * users left. */
 int roles_store_commit(struct roles_store *s);
 
 /* Writers: compile roles.nss whole at commit, even if nothing else changed (rolesctl index
  * rebuild; after a restore). */
 int roles_store_rebuild_index(struct roles_store *s);
 
-/* Closes; an uncommitted writer is rolled back and its staged snapshot removed. */
+/* Closes; an uncommitted writer is rolled back. */
 void roles_store_close(struct roles_store *s);
 
 const char *roles_store_error(const struct roles_store *s);
@@ -75,32 +74,21 @@ int roles_store_set_actor(struct roles_store *s, const char *actor);
 time_t roles_store_now(const struct roles_store *s);
 void roles_store_set_now(struct roles_store *s, time_t now);
 
-/* The snapshot's serial number (bumped on each publish). */
+/* The serial number of the state read (bumped by every change that publishes). */
 int roles_store_serial(struct roles_store *s, int64_t *ret);
 
 /*
- * Readers (not ROLES_STORE_WRITE) hold the snapshot they opened, even after a writer has
- * published another. Is it still the file at public_db (1), or was it replaced (0)? -errno
- * when that cannot be told. Cheap: one stat().
+ * Readers (not ROLES_STORE_WRITE) read roles.db in read transactions: the first query of an
+ * answer begins one, and every later query reads the same committed state, whatever a writer
+ * commits meanwhile, until it is released. Release before anything that may take long (a
+ * prompt): a held read transaction keeps the WAL from being checkpointed past it. The next
+ * query then begins a new one, at the state committed last. Never held by a closed store.
  */
-int roles_store_snapshot_current(struct roles_store *s);
+void roles_store_release(struct roles_store *s);
 
-/* Readers: move to the published snapshot if it was replaced (1), else nothing (0). On failure
- * the store goes on reading the snapshot it had. */
+/* Readers: release, and begin a read transaction at the state committed last. 1 when its serial
+ * differs from the one read before (a change was published since), 0 when not, -errno. */
 int roles_store_refresh(struct roles_store *s);
-
-/*
- * In the child of a fork(), from a pthread_atfork child handler: close at once every roles.db
- * descriptor of the stores opened with ROLES_STORE_FORK_SAFE, so that a child that becomes a
- * user without exec holds none. Async-signal-safe (no SQLite call, no allocation, no lock).
- * Those stores then fail every read (-EIO): the child only closes them. The parent must not be
- * inside a call on them when it forks (the NSS module's atfork prepare handler takes its lock).
- */
-void roles_store_close_inherited_snapshots(void);
-
-/* Close secrets.db and state.db, keeping the snapshot: what needs them fails from then on
- * (-EACCES). For a store kept across a fork that may hand it to a user's process. */
-void roles_store_close_private(struct roles_store *s);
 
 /* Append to the change audit (secrets.db). Writers do this for every change. */
 int roles_audit(struct roles_store *s, const char *action, const char *target, const char *detail_fmt, ...)
@@ -329,8 +317,9 @@ int roles_store_list(struct roles_store *s, enum roles_listing what, const char 
 
 /*
  * Write a consistent copy of the three files as one tar archive (mode 0600) holding roles.db,
- * secrets.db and state.db; restore with tar -x into the database directory. Needs a writer
- * (the lock keeps roles.db and secrets.db still) with ROLES_STORE_SECRETS.
+ * secrets.db and state.db, each a single file (roles.db's WAL folded in); restore with tar -x
+ * into the database directory. Needs a writer (the lock keeps roles.db and secrets.db still)
+ * with ROLES_STORE_SECRETS.
  */
 int roles_store_backup(struct roles_store *s, const char *path);
 
@@ -398,7 +387,7 @@ int roles_store_metarole_holders(struct roles_store *s, const char *const *candi
  * Check and repair (writer with secrets): integrity of the three files, file modes, secrets and
  * state rows whose uuid no user has (removed after the next publish), users without a secrets
  * row (given an empty one: they still cannot log in until a password is set), and staged
- * snapshots left by a crashed writer. Each finding is passed to report as one line.
+ * snapshots left by a crashed writer of before WAL. Each finding is passed to report as one line.
  * Returns the number of findings, or -errno.
  */
 typedef void (*roles_report_fn)(void *userdata, const char *line);

@@ -2,8 +2,9 @@
 /*
  * `rolesctl backup FILE`: one tar archive (POSIX ustar) holding roles.db, secrets.db and
  * state.db as they stand at one moment. The writer lock keeps roles.db and secrets.db still;
- * each side file is read with sqlite3_serialize inside a read transaction, so pages written
- * by a login meanwhile are either all in or all out. Restore with tar -x.
+ * each file is read with sqlite3_serialize inside a transaction, so pages written by a login
+ * meanwhile are either all in or all out, and roles.db comes with what its WAL holds folded
+ * in: each entry is a whole database by itself. Restore with tar -x.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -62,7 +63,8 @@ static int tar_entry(int fd, const char *name, const void *data, size_t size, ti
 
 static int add_db(struct roles_store *s, int fd, const char *name, sqlite3 *db, mode_t mode) {
         sqlite3_int64 size = 0;
-        /* secrets.db is already inside this writer's transaction; state.db needs its own. */
+        /* roles.db and secrets.db are already inside this writer's transactions; state.db needs
+         * its own. */
         bool own_txn = sqlite3_get_autocommit(db);
         if (own_txn) {
                 int r = store_exec_script(s, db, "BEGIN");
@@ -77,23 +79,6 @@ static int add_db(struct roles_store *s, int fd, const char *name, sqlite3 *db, 
         int r = tar_entry(fd, name, data, (size_t) size, roles_store_now(s), mode);
         explicit_bzero(data, (size_t) size);    /* every hash and TOTP secret */
         sqlite3_free(data);
-        return r < 0 ? store_fail(s, r, "writing the backup: %s", strerror(-r)) : 0;
-}
-
-/* roles.db is immutable once published: its bytes are a consistent copy as they are. */
-static int add_snapshot(struct roles_store *s, int fd) {
-        char *data = NULL;
-        size_t len = 0;
-        int r, src = open(s->cfg.public_db, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-
-        if (src < 0)
-                return store_fail(s, -errno, "%s: %s", s->cfg.public_db, strerror(errno));
-        r = roles_read_fd(src, SIZE_MAX / 2, &data, &len);
-        close(src);
-        if (r < 0)
-                return store_fail(s, r, "%s: %s", s->cfg.public_db, strerror(-r));
-        r = tar_entry(fd, "roles.db", data, len, roles_store_now(s), 0644);
-        free(data);
         return r < 0 ? store_fail(s, r, "writing the backup: %s", strerror(-r)) : 0;
 }
 
@@ -113,8 +98,9 @@ int roles_store_backup(struct roles_store *s, const char *path) {
                 r = store_fail(s, -errno, "%s: %s", tmp, strerror(errno));
                 goto out;
         }
-        /* The published roles.db, not the staged copy this writer holds. */
-        if ((r = add_snapshot(s, fd)) < 0 ||
+        /* roles.db as this writer's transaction reads it (nothing changed in it yet): its
+         * committed pages, the WAL's included, as one file. */
+        if ((r = add_db(s, fd, "roles.db", s->pub, 0644)) < 0 ||
             (r = add_db(s, fd, "secrets.db", s->sec, 0600)) < 0 ||
             (r = add_db(s, fd, "state.db", s->state, 0600)) < 0)
                 goto out;

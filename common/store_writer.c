@@ -2,19 +2,22 @@
 /*
  * The writer: how a change reaches the three files.
  *
- *   begin   take <roles.db>.lock, open secrets.db in a write transaction, copy roles.db to a
- *           staged file next to it and open that copy read-write.
- *   ...     the change edits the staged copy and secrets.db (adds and updates only; removals
- *           of a deleted user's secrets and state are queued).
- *   commit  bump the snapshot serial; close and fsync the staged copy; commit secrets.db,
- *           marked with the new serial; rename the copy over roles.db and fsync the directory;
- *           then purge what the queue names from state.db and secrets.db.
+ *   begin   take <roles.db>.lock; open secrets.db in a write transaction; open roles.db
+ *           read-write in place (WAL mode) and BEGIN IMMEDIATE on it.
+ *   ...     the change edits roles.db and secrets.db in their transactions (adds and updates
+ *           only; removals of a deleted user's secrets and state are queued).
+ *   commit  bump the serial; write roles.db's pages to its WAL as frames no commit refers to;
+ *           commit secrets.db, marked with the new serial; COMMIT roles.db (the commit point:
+ *           one frame that makes the change visible to every reader at once); then purge what
+ *           the queue names from state.db and secrets.db.
  *
- * A crash at any point leaves either the old snapshot or the new one, and at worst orphan
- * secrets or state rows that refer to no user (which doctor removes) - never a user whose
- * secrets row belongs to someone else, since rows are keyed by uuid. Between the commit of
- * secrets.db and the rename, readers of the old snapshot read the secrets it goes with, and a
- * change that never got published is undone by the next writer (store_before.c).
+ * Readers read the last committed state while the writer writes (WAL), so neither waits for the
+ * other. A crash at any point leaves either the old state or the new one: frames without their
+ * commit frame are ignored by every reader and overwritten by the next writer. At worst orphan
+ * secrets or state rows refer to no user (doctor removes them) - never a user whose secrets row
+ * belongs to someone else, since rows are keyed by uuid. Between the commit of secrets.db and
+ * that of roles.db, readers of the old state read the secrets it goes with, and a change that
+ * never committed in roles.db is undone by the next writer (store_before.c).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -128,40 +131,6 @@ static int open_side_file(struct roles_store *s, const char *path, enum store_fi
         return r < 0 ? r : 0;
 }
 
-static int copy_fd(int from, int to) {
-        for (;;) {
-                ssize_t n = copy_file_range(from, NULL, to, NULL, 1 << 30, 0);
-                if (n == 0)
-                        return 0;
-                if (n > 0)
-                        continue;
-                if (errno == EINTR)
-                        continue;
-                if (errno != EXDEV && errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP)
-                        return -errno;
-                break;
-        }
-        /* Fallback for filesystems without copy_file_range. */
-        char buf[65536];
-        for (;;) {
-                ssize_t n = read(from, buf, sizeof(buf));
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                if (n == 0)
-                        return 0;
-                for (ssize_t done = 0; done < n;) {
-                        ssize_t w = write(to, buf + done, (size_t) (n - done));
-                        if (w < 0 && errno == EINTR)
-                                continue;
-                        if (w < 0)
-                                return -errno;
-                        done += w;
-                }
-        }
-}
-
 int store_stage_name(const char *public_db, char *buf, size_t size) {
         const char *slash = strrchr(public_db, '/');
         if (!slash)
@@ -171,11 +140,10 @@ int store_stage_name(const char *public_db, char *buf, size_t size) {
 }
 
 /*
- * Staged copies left by writers that died (SIGKILL, a crash, the OOM killer): only the holder of
- * the lock stages, so under it none is live. Every writer removes them, or writers killed again
- * and again would fill the disk with copies of roles.db (and then no login could count a
- * failure). Best effort: one that cannot be removed is doctor's to report. Exactly
- * ".BASE.stage-XXXXXX", regular files only.
+ * Staged copies left by writers of before WAL that died (SIGKILL, a crash, the OOM killer) and
+ * that an upgrade found: only the holder of the lock staged, so under it none is live. Every
+ * writer removes them (a readdir), as it did when each staged its own. Best effort: one that
+ * cannot be removed is doctor's to report. Exactly ".BASE.stage-XXXXXX", regular files only.
  */
 static void sweep_stages(struct roles_store *s) {
         char pattern[PATH_MAX];
@@ -200,45 +168,65 @@ static void sweep_stages(struct roles_store *s) {
         closedir(dp);
 }
 
-static int stage_snapshot(struct roles_store *s) {
+/*
+ * roles.db's write model, set on the writer's connection; all but the WAL mode itself are the
+ * connection's own and set every time.
+ *  - WAL (persists in the file: set once, by init or by the first writer after an upgrade,
+ *    which is the migration): readers go on reading the last committed state while a writer
+ *    writes, and a change writes only the pages it changed.
+ *  - synchronous=FULL: the WAL is fsynced at every commit, so a change rolesctl reported done
+ *    survives a power loss. NORMAL would keep the file consistent but could lose the last
+ *    commits, and roles.db's commit is the cross-file commit point: secrets.db, committed
+ *    before it, and the purge of a deleted user's secrets, after it, are durable; the change
+ *    they belong to must be too.
+ *  - the WAL and the -shm persist when the last connection closes (truncated, not removed):
+ *    a reader that is not root cannot create them, and needs them to read a WAL database.
+ *  - journal_size_limit: after a checkpoint the WAL is cut back to 4 MiB (a big import's WAL
+ *    does not stay on disk); auto-checkpoint (every 1000 pages) keeps it from growing while
+ *    readers come and go.
+ */
+static int open_public(struct roles_store *s) {
         const char *path = s->cfg.public_db;
-        int r, src = -1;
+        int r, persist = 1;
 
-        r = store_check_file(s, path, s->flags & ROLES_STORE_CREATE ? STORE_FILE_MAY_BE_MISSING : STORE_FILE_PUBLIC);
+        if ((s->flags & ROLES_STORE_CREATE) && (r = ensure_file(s, path, 0644)) < 0)
+                return r;
+        r = store_check_file(s, path, STORE_FILE_PUBLIC);
         if (r == -ENOENT)
                 return store_fail(s, r, "%s does not exist: run 'rolesctl init'", path);
         if (r < 0)
                 return r;
-
+        /* Before-WAL writers' staged copies, should one have died leaving one. */
         sweep_stages(s);
-        r = store_stage_name(path, s->stage_path, sizeof(s->stage_path));
+        r = store_open_writable(s, path, &s->pub);
         if (r < 0)
-                return store_fail(s, r, "%s: path too long", path);
-        s->stage_fd = mkostemp(s->stage_path, O_CLOEXEC);
-        if (s->stage_fd < 0) {
-                r = store_fail(s, -errno, "%s: cannot stage a new snapshot: %s", s->stage_path, strerror(errno));
-                s->stage_path[0] = '\0';
                 return r;
-        }
-        if (fchmod(s->stage_fd, 0644) < 0)
-                return store_fail(s, -errno, "%s: %s", s->stage_path, strerror(errno));
-
-        src = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-        if (src < 0 && errno != ENOENT)
-                return store_fail(s, -errno, "%s: %s", path, strerror(errno));
-        if (src >= 0) {
-                r = copy_fd(src, s->stage_fd);
-                close(src);
+        if (sqlite3_file_control(s->pub, "main", SQLITE_FCNTL_PERSIST_WAL, &persist) != SQLITE_OK)
+                return store_fail(s, -EIO, "%s: cannot keep its WAL", path);
+        /* An emptied file is refused by the schema check below, unchanged: switching it to WAL
+         * first would write its header. */
+        sqlite3_stmt *st = store_stmt(s, s->pub, "PRAGMA page_count");
+        if (!st)
+                return -EIO;
+        r = store_step_row(s, st);
+        bool empty = r > 0 && sqlite3_column_int64(st, 0) == 0;
+        sqlite3_reset(st);
+        if (r < 0)
+                return r;
+        if (!empty || (s->flags & ROLES_STORE_CREATE)) {
+                st = store_stmt(s, s->pub, "PRAGMA journal_mode = WAL");
+                if (!st)
+                        return -EIO;
+                r = store_step_row(s, st);
+                const char *mode = r > 0 ? (const char *) sqlite3_column_text(st, 0) : NULL;
+                bool wal = mode && strcmp(mode, "wal") == 0;
+                sqlite3_reset(st);
                 if (r < 0)
-                        return store_fail(s, r, "%s: cannot copy the snapshot: %s", s->stage_path, strerror(-r));
+                        return r;
+                if (!wal)
+                        return store_fail(s, -EIO, "%s: cannot switch to WAL mode", path);
         }
-
-        r = store_open_writable(s, s->stage_path, &s->pub);
-        if (r < 0)
-                return r;
-        /* The staged file is invisible until renamed: it needs no durable journal; we fsync it
-         * ourselves before publishing. A rollback journal in memory still undoes a failed statement. */
-        r = store_exec_script(s, s->pub, "PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF; BEGIN IMMEDIATE");
+        r = store_exec_script(s, s->pub, "PRAGMA synchronous = FULL; PRAGMA journal_size_limit = 4194304; BEGIN IMMEDIATE");
         if (r < 0)
                 return r;
         r = store_schema_check(s, s->pub, STORE_PUBLIC, true, NULL);
@@ -249,7 +237,7 @@ static int stage_snapshot(struct roles_store *s) {
         if (r < 0)
                 return r;
         s->pub_changes_base = sqlite3_total_changes(s->pub);
-        /* A migrated copy may lack derived rows altogether: build them before it is used. */
+        /* A migrated file may lack derived rows altogether: build them before it is used. */
         s->derived_at = s->pub_migrated ? -1 : s->pub_changes_base;
         return 0;
 }
@@ -279,14 +267,13 @@ int store_writer_begin(struct roles_store *s) {
         r = open_side_file(s, s->cfg.state_db, STORE_STATE, &s->state);
         if (r < 0)
                 return r;
-        r = stage_snapshot(s);
+        r = open_public(s);
         if (r < 0)
                 return r;
         r = roles_store_serial(s, &published);
         if (r < 0)
                 return r;
-        /* The staged copy's serial is the published one. A change cut short between its two
-         * commits is finished or undone before ours starts. */
+        /* A change cut short between its two commits is finished or undone before ours starts. */
         return store_before_settle(s, published);
 }
 
@@ -345,7 +332,7 @@ static int purge(struct roles_store *s) {
         return purge_file(s, s->sec, true);
 }
 
-/* The rename failed: undo the secrets.db half of the change now rather than at the next
+/* roles.db's commit failed: undo the secrets.db half of the change now rather than at the next
  * writer's start (readers already read around it). */
 static void undo_secrets(struct roles_store *s, int64_t published) {
         if (store_exec_script(s, s->sec, "BEGIN IMMEDIATE") < 0)
@@ -354,9 +341,26 @@ static void undo_secrets(struct roles_store *s, int64_t published) {
                 sqlite3_exec(s->sec, "ROLLBACK", NULL, NULL, NULL);
 }
 
-/* A change that touched only secrets or state (a password, an unlock, a backup) leaves the
- * snapshot as it is: same file, same serial, nothing for readers to reload. (The NSS index is
- * compiled anew if that was asked for: roles_store_rebuild_index.) */
+/*
+ * roles.db's COMMIT failed. Its commit frame may have reached the WAL all the same, with the WAL
+ * index never saying so (the fsync after it failed): a later recovery of the WAL would find it
+ * and publish the change. A commit of ours, written over its frames, ends that chain; only then
+ * is the secrets.db half undone at once. Otherwise the next writer undoes it, and publishes over
+ * it in turn (store_writer_commit).
+ */
+static void undo_after_failed_commit(struct roles_store *s, int64_t published) {
+        sqlite3_exec(s->pub, "ROLLBACK", NULL, NULL, NULL);
+        if (sqlite3_exec(s->pub, "BEGIN IMMEDIATE; UPDATE meta SET value = value WHERE key = 'serial'; COMMIT", NULL,
+                         NULL, NULL) != SQLITE_OK) {
+                sqlite3_exec(s->pub, "ROLLBACK", NULL, NULL, NULL);
+                return;
+        }
+        undo_secrets(s, published);
+}
+
+/* A change that touched only secrets or state (a password, an unlock, a backup) leaves roles.db
+ * as it is: same serial, nothing for readers to reload. (The NSS index is compiled anew if that
+ * was asked for: roles_store_rebuild_index.) */
 static int commit_without_publishing(struct roles_store *s) {
         int r = s->index_requested ? store_index_rebuild(s) : 0;
         if (r >= 0)
@@ -374,7 +378,11 @@ int store_writer_commit(struct roles_store *s) {
         int64_t published, serial;
         int r;
 
-        if (!s->pub_migrated && sqlite3_total_changes(s->pub) == s->pub_changes_base)
+        /* A change undone at our start (store_before_settle) is published over too: the killed
+         * writer may have written its commit frame without making it visible (it died before
+         * the WAL index said so), and a later recovery of the WAL would find it. Frames of ours
+         * written over its own end that chain. */
+        if (!s->pub_migrated && s->undone_serial == 0 && sqlite3_total_changes(s->pub) == s->pub_changes_base)
                 return commit_without_publishing(s);
 
         r = store_refresh_derived(s);
@@ -392,30 +400,29 @@ int store_writer_commit(struct roles_store *s) {
          * published. */
         if (r >= 0)
                 r = store_index_prepare(s, published, serial);
-        if (r >= 0)
-                r = store_exec_script(s, s->pub, "COMMIT");
+        /* The change's pages go to the WAL now, as frames no commit refers to: a full disk fails
+         * here, before secrets.db commits, and the commit below appends little. */
+        if (r >= 0 && sqlite3_db_cacheflush(s->pub) != SQLITE_OK)
+                r = store_sql_fail(s, s->pub, sqlite3_extended_errcode(s->pub), s->cfg.public_db);
         if (r < 0)
                 return r;
-        store_close_db(s, &s->pub);
-        if (fsync(s->stage_fd) < 0)
-                return store_fail(s, -errno, "%s: fsync: %s", s->stage_path, strerror(errno));
 
-        /* Secrets first: the snapshot about to be published may refer to new rows. */
+        /* Secrets first: the state about to be committed may refer to new rows. */
         r = store_before_mark(s, serial);
         if (r >= 0)
                 r = store_exec_script(s, s->sec, "COMMIT");
         if (r < 0)
                 return r;
 
-        if (rename(s->stage_path, s->cfg.public_db) < 0) {
-                int e = errno;
-                undo_secrets(s, published);
-                return store_fail(s, -e, "%s: cannot publish: %s", s->cfg.public_db, strerror(e));
+        r = store_exec_script(s, s->pub, "COMMIT");
+        if (r < 0) {
+                store_fail_prefixed(s, r, "cannot publish: roles.db: ");
+                undo_after_failed_commit(s, published);
+                return r;
         }
-        s->stage_path[0] = '\0';
         s->committed = true;
-        r = fsync_dir(s->cfg.public_db);
-        if (r < 0)
+        /* init created roles.db (and its WAL): its directory entry must last too. */
+        if ((s->flags & ROLES_STORE_CREATE) && (r = fsync_dir(s->cfg.public_db)) < 0)
                 return store_fail(s, r, "%s: fsync of the directory failed: %s", s->cfg.public_db, strerror(-r));
         /* Between the two renames, NSS serves the previous state and PAM the new one; after a
          * crash here the next writer (or doctor) compiles a new base. */
@@ -433,13 +440,11 @@ int store_writer_commit(struct roles_store *s) {
 
 void store_writer_abort(struct roles_store *s) {
         store_index_discard(s);
+        if (s->pub && !sqlite3_get_autocommit(s->pub))
+                sqlite3_exec(s->pub, "ROLLBACK", NULL, NULL, NULL);
         store_close_db(s, &s->pub);
         if (s->sec && !sqlite3_get_autocommit(s->sec))
                 sqlite3_exec(s->sec, "ROLLBACK", NULL, NULL, NULL);
-        if (s->stage_path[0]) {
-                unlink(s->stage_path);
-                s->stage_path[0] = '\0';
-        }
 }
 
 int roles_store_rebuild_index(struct roles_store *s) {

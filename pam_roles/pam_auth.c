@@ -159,33 +159,26 @@ static void maybe_rehash(struct pam_roles *p, const char *stored, const char *pa
 /*
  * The account and its secrets as they stood at one moment after the password was typed. The
  * prompt may have been open for minutes while an administrator disabled the account, took a
- * role away or set a new password: the snapshot the phase began with is left for the current
- * one, and both are read again if it is replaced while the secrets are read. Otherwise a
- * password set after a disable could be judged with the account of before it (account reads
- * enabled and the permissions from this same store). A user deleted meanwhile: known = false.
+ * role away or set a new password: the read transaction the phase began with is left for one
+ * at the state committed last, and the account is read again if that state is another.
+ * Otherwise a password set after a disable could be judged with the account of before it
+ * (account reads enabled and the permissions from this same store). The secrets are read in
+ * that same state (secrets.db's before-images follow roles.db's serial). A user deleted
+ * meanwhile: known = false.
  */
 static int user_and_secrets_now(struct pam_roles *p, struct roles_secret *ret_sec) {
-        for (int attempt = 0; attempt < 3; attempt++) {
-                int r = roles_store_refresh(p->store);
-                if (r > 0) {
-                        /* The account as the new snapshot has it, held to the host rule again. */
-                        r = roles_user_by_name(p->store, p->user, &p->u);
-                        if (r == 0 && (r = pam_roles_host_owns_user(p)) == -EEXIST)
-                                r = -ENOENT;
-                        if (r == -ENOENT || r == -EINVAL)
-                                p->known = false;
-                }
-                if (r < 0)
-                        return r;
-                r = roles_secret_get(p->store, p->u.uuid, ret_sec);
-                if (r < 0)
-                        return r;
-                r = roles_store_snapshot_current(p->store);
-                if (r != 0)
-                        return r < 0 ? r : 0;
-                roles_secret_wipe(ret_sec);
+        int r = roles_store_refresh(p->store);
+        if (r > 0) {
+                /* The account as the new state has it, held to the host rule again. */
+                r = roles_user_by_name(p->store, p->user, &p->u);
+                if (r == 0 && (r = pam_roles_host_owns_user(p)) == -EEXIST)
+                        r = -ENOENT;
+                if (r == -ENOENT || r == -EINVAL)
+                        p->known = false;
         }
-        return -EAGAIN;
+        if (r < 0)
+                return r;
+        return roles_secret_get(p->store, p->u.uuid, ret_sec);
 }
 
 /*

@@ -338,8 +338,19 @@ int pam_roles_error(struct pam_roles *p, int r, const char *what) {
         }
 }
 
-int pam_roles_get_authtok(struct pam_roles *p, int item, const char **ret_token, const char *prompt) {
+/*
+ * The conversation may take minutes, or for ever (a stopped su: the shield is down while it
+ * prompts): no read transaction is held across it, or it would keep roles.db's WAL from being
+ * checkpointed (roles_store_release). What is read after it is read afresh.
+ */
+static void converse_begin(struct pam_roles *p) {
+        if (p->store)
+                roles_store_release(p->store);
         pam_roles_shield_down(&p->shield);
+}
+
+int pam_roles_get_authtok(struct pam_roles *p, int item, const char **ret_token, const char *prompt) {
+        converse_begin(p);
         int r = pam_get_authtok(p->pamh, item, ret_token, prompt);
         pam_roles_shield_up(&p->shield);
         return r;
@@ -348,7 +359,7 @@ int pam_roles_get_authtok(struct pam_roles *p, int item, const char **ret_token,
 void pam_roles_say(struct pam_roles *p, int style, const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
-        pam_roles_shield_down(&p->shield);
+        converse_begin(p);
         (void) pam_vprompt(p->pamh, style, NULL, fmt, ap);
         pam_roles_shield_up(&p->shield);
         va_end(ap);
@@ -356,7 +367,7 @@ void pam_roles_say(struct pam_roles *p, int style, const char *fmt, ...) {
 
 int pam_roles_prompt(struct pam_roles *p, const char *question, char **ret_answer) {
         char *answer = NULL;
-        pam_roles_shield_down(&p->shield);
+        converse_begin(p);
         int r = pam_prompt(p->pamh, PAM_PROMPT_ECHO_OFF, &answer, "%s", question);
         pam_roles_shield_up(&p->shield);
         if (r != PAM_SUCCESS) {

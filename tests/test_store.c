@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -601,11 +603,11 @@ static void test_uncommitted_writer(void **state) {
         add_user(s, "alice");
         add_group(s, "devs", ROLES_ID_INVALID);
         add_metarole(s, "dba");
-        /* The staged copy exists while the writer works ... */
-        assert_int_equal(stray_files(e), 1);
+        /* Nothing but roles.db (and its WAL) while the writer works ... */
+        assert_int_equal(stray_files(e), 0);
         roles_store_close(s);
 
-        /* ... and is gone after; nothing reached roles.db or secrets.db. */
+        /* ... and nothing reached roles.db or secrets.db. */
         assert_int_equal(stray_files(e), 0);
         char *after = test_read_file(pub, &after_len);
         assert_non_null(after);
@@ -1517,6 +1519,79 @@ static void test_reader_snapshot(void **state) {
         roles_store_close(fresh);
 }
 
+/*
+ * A change is made in place, in WAL mode: roles.db stays the same file, nothing is staged next
+ * to it, and a change writes its pages, not a copy of the file. A reader in a read transaction
+ * is not held up by a writer in its own (not committed yet) and reads the state committed
+ * before it until it refreshes.
+ */
+static void test_change_in_place(void **state) {
+        struct test_env *e = *state;
+        char pub[PATH_MAX];
+        struct stat before, after;
+        struct roles_user u;
+        int64_t serial;
+        path_in(e, "roles.db", pub, sizeof(pub));
+        assert_int_equal(stat(pub, &before), 0);
+
+        struct roles_store *r = test_reader(e, 0);
+        assert_int_equal(roles_user_by_name(r, "alice", &u), -ENOENT);
+        struct roles_store *s = writer(e);
+        add_user(s, "alice");
+        assert_int_equal(roles_user_by_name(r, "alice", &u), -ENOENT);
+        struct roles_store *other = test_reader(e, 0);  /* opened while the writer writes */
+        assert_int_equal(roles_user_by_name(other, "alice", &u), -ENOENT);
+        roles_store_close(other);
+        test_commit(s);
+        assert_int_equal(roles_user_by_name(r, "alice", &u), -ENOENT);  /* its read transaction */
+        assert_int_equal(roles_store_refresh(r), 1);
+        assert_ok(r, roles_user_by_name(r, "alice", &u));
+        assert_ok(r, roles_store_serial(r, &serial));
+        assert_int_equal(roles_store_refresh(r), 0);                     /* nothing new */
+        roles_store_close(r);
+
+        assert_int_equal(stat(pub, &after), 0);
+        assert_int_equal(after.st_ino, before.st_ino);
+        assert_int_equal(stray_files(e), 0);
+        sqlite3 *db = raw_open(pub, false);
+        sqlite3_stmt *st = NULL;
+        assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        assert_string_equal((const char *) sqlite3_column_text(st, 0), "wal");
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+}
+
+/*
+ * A roles.db of before WAL (rollback journal, as an immutable snapshot was published): readers
+ * read it as it is, and the first writer switches it to WAL, keeping every row.
+ */
+static void test_old_style_file_migrated(void **state) {
+        struct test_env *e = *state;
+        char pub[PATH_MAX];
+        struct roles_user u;
+        path_in(e, "roles.db", pub, sizeof(pub));
+        struct roles_store *s = writer(e);
+        add_user(s, "alice");
+        test_commit(s);
+        int64_t serial = serial_now(e);
+        raw_exec(pub, "PRAGMA journal_mode = DELETE");
+        assert_int_equal(raw_int(pub, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'delete'"), 1);
+
+        struct roles_store *r = test_reader(e, 0);
+        assert_ok(r, roles_user_by_name(r, "alice", &u));
+        roles_store_close(r);
+        s = writer(e);
+        add_user(s, "bob");
+        test_commit(s);
+        assert_int_equal(raw_int(pub, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'"), 1);
+        assert_int_equal(serial_now(e), serial + 1);
+        r = test_reader(e, 0);
+        assert_ok(r, roles_user_by_name(r, "alice", &u));
+        assert_ok(r, roles_user_by_name(r, "bob", &u));
+        roles_store_close(r);
+}
+
 static void test_newer_schema_refused(void **state) {
         struct test_env *e = *state;
         char pub[PATH_MAX], copy[PATH_MAX], err[512] = "";
@@ -1806,7 +1881,9 @@ static void test_publish_cut_short_undone(void **state) {
         roles_secret_wipe(&sec);
         roles_store_close(r);
         assert_int_equal(raw_int(c.sec, "SELECT count(*) FROM credentials"), 1);
-        assert_int_equal(raw_int(c.sec, "SELECT count(*) FROM publishing"), 0);
+        /* No mark left but the undoing writer's own, published. */
+        assert_int_equal(raw_int(c.sec, "SELECT count(*) FROM publishing"), 1);
+        assert_int_equal(raw_int(c.sec, "SELECT serial FROM publishing"), c.published + 1);
         assert_int_equal(raw_int(c.sec, "SELECT count(*) FROM before_users"), 0);
         assert_int_equal(raw_int(c.sec, "SELECT count(*) FROM before_credentials"), 0);
         /* The change's audit rows are marked undone; the undo has its own row. */
@@ -1820,7 +1897,12 @@ static void test_publish_cut_short_undone(void **state) {
         snprintf(sql, sizeof(sql), "SELECT count(*) FROM audit WHERE action = 'change.undone' AND detail LIKE '%% %lld %%'",
                  (long long) c.published + 1);
         assert_int_equal(raw_int(c.sec, sql), 1);
-        assert_int_equal(serial_now(e), c.published);   /* the undoing writer changed nothing public */
+        /* The undoing writer publishes over the change it undid (the killed writer's commit frame
+         * may be in the WAL, unindexed: a later recovery must not find it). */
+        assert_int_equal(serial_now(e), c.published + 1);
+        struct roles_store *check = test_reader(e, 0);
+        assert_int_equal(roles_user_by_name(check, "carol", &u), -ENOENT);
+        roles_store_close(check);
 }
 
 static void test_publish_cut_short_published(void **state) {
@@ -1926,48 +2008,61 @@ static void test_login_write_commit_busy(void **state) {
         roles_store_close(login);
 }
 
-/* The rename itself fails (roles.db became a directory): the error, and nothing changed. */
-static void test_publish_rename_fails(void **state) {
+/*
+ * The disk cannot take the change (here a file size limit, which fails roles.db's WAL as a full
+ * disk does): the commit fails with the reason, before secrets.db commits, and nothing changed:
+ * the old state, the old secrets, no mark; the next writer works.
+ */
+static void test_publish_disk_full(void **state) {
         struct test_env *e = *state;
-        char pub[PATH_MAX], sec_path[PATH_MAX], inside[PATH_MAX + 8];
+        char pub[PATH_MAX], wal[PATH_MAX + 8], sec_path[PATH_MAX];
+        struct stat st;
         path_in(e, "roles.db", pub, sizeof(pub));
+        path_in(e, "roles.db-wal", wal, sizeof(wal));
         path_in(e, "secrets.db", sec_path, sizeof(sec_path));
 
         struct roles_store *s = writer(e);
         struct roles_user alice = add_user(s, "alice");
         assert_ok(s, roles_secret_set_email(s, alice.uuid, "old@example.org"));
         test_commit(s);
-        int64_t audit_rows = raw_int(sec_path, "SELECT count(*) FROM audit");
-        size_t len;
-        char *old = test_read_file(pub, &len);
-        assert_non_null(old);
+        int64_t serial = serial_now(e), audit_rows = raw_int(sec_path, "SELECT count(*) FROM audit");
 
         s = writer(e);
         alice.enabled = false;
         assert_ok(s, roles_user_update(s, &alice));
         assert_ok(s, roles_secret_set_email(s, alice.uuid, "new@example.org"));
         assert_ok(s, roles_audit(s, "user.mod", "alice", "email, enabled"));
-        assert_int_equal(unlink(pub), 0);
-        assert_int_equal(mkdir(pub, 0755), 0);
-        snprintf(inside, sizeof(inside), "%s/x", pub);
-        put_file(inside, "x", 1);
-        assert_true(roles_store_commit(s) < 0);
-        assert_non_null(strstr(roles_store_error(s), "cannot publish"));
+        add_user(s, "carol");
+        struct rlimit old_limit, limit;
+        assert_int_equal(getrlimit(RLIMIT_FSIZE, &old_limit), 0);
+        assert_int_equal(stat(wal, &st), 0);
+        limit = (struct rlimit) { .rlim_cur = (rlim_t) st.st_size, .rlim_max = old_limit.rlim_max };
+        void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
+        assert_int_equal(setrlimit(RLIMIT_FSIZE, &limit), 0);
+        int r = roles_store_commit(s);
+        assert_int_equal(setrlimit(RLIMIT_FSIZE, &old_limit), 0);
+        signal(SIGXFSZ, old_handler);
+        assert_true(r < 0);
+        assert_true(roles_store_error(s)[0] != '\0' && !strchr(roles_store_error(s), '\n'));
         roles_store_close(s);
 
-        assert_int_equal(unlink(inside), 0);
-        assert_int_equal(rmdir(pub), 0);
-        put_file(pub, old, len);
-        free(old);
-        struct roles_store *r = test_reader(e, ROLES_STORE_SECRETS);
-        assert_email(r, alice.uuid, "old@example.org");
-        roles_store_close(r);
-        assert_int_equal(raw_int(sec_path, "SELECT count(*) FROM audit WHERE action NOT LIKE 'undone:%' "
-                                           "AND action != 'change.undone'"), audit_rows);
-        assert_int_equal(raw_int(sec_path, "SELECT count(*) FROM audit WHERE action = 'change.undone'"), 1);
-        assert_int_equal(raw_int(sec_path, "SELECT count(*) FROM publishing"), 0);
-        assert_int_equal(raw_int(sec_path, "SELECT count(*) FROM before_users"), 0);
-        assert_int_equal(raw_int(sec_path, "SELECT count(*) FROM credentials WHERE email = 'old@example.org'"), 1);
+        assert_int_equal(serial_now(e), serial);
+        struct roles_store *r2 = test_reader(e, ROLES_STORE_SECRETS);
+        struct roles_user u;
+        assert_ok(r2, roles_user_by_name(r2, "alice", &u));
+        assert_true(u.enabled);
+        assert_int_equal(roles_user_by_name(r2, "carol", &u), -ENOENT);
+        assert_email(r2, alice.uuid, "old@example.org");
+        roles_store_close(r2);
+        assert_int_equal(raw_int(sec_path, "SELECT count(*) FROM audit"), audit_rows);
+        char sql[96];
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM publishing WHERE serial > %lld", (long long) serial);
+        assert_int_equal(raw_int(sec_path, sql), 0);
+
+        s = writer(e);
+        add_user(s, "dave");
+        test_commit(s);
+        assert_int_equal(serial_now(e), serial + 1);
 }
 
 static void test_secret_password(void **state) {
@@ -2340,7 +2435,7 @@ static void test_stale_stages_swept(void **state) {
         assert_int_equal(stray_files(e), 4);
 
         struct roles_store *s = writer(e);
-        assert_int_equal(stray_files(e), 3);           /* the two, swept; ours, staged */
+        assert_int_equal(stray_files(e), 2);           /* the two, swept */
         int findings = 0;
         assert_int_equal(roles_store_doctor(s, count_lines, &findings), 1);
         assert_int_equal(findings, 1);
@@ -2413,34 +2508,37 @@ static size_t fds_on(const char *path) {
 }
 
 /*
- * Any number of fork-safe snapshots at once (a threaded PAM server keeps one per authenticated
- * handle): the 17th used to fail, and with it every login after 16 in a process. Each one
- * reads, and a fork's child handler closes every one's descriptor.
+ * Readers hold nothing of roles.db between answers: many open at once (a threaded PAM server),
+ * each having read, none keeps a checkpoint from going through the whole WAL once released,
+ * and closing them leaves no descriptor on roles.db, its WAL or its WAL index.
  */
-static void test_many_fork_safe_snapshots(void **state) {
+static void test_readers_hold_nothing(void **state) {
         struct test_env *e = *state;
-        enum { N = 100 };
+        enum { N = 50 };
         struct roles_store *stores[N];
         struct roles_user u;
-        char path[PATH_MAX];
+        char path[PATH_MAX], wal[PATH_MAX + 8], shm[PATH_MAX + 8];
         assert_non_null(realpath(e->cfg.public_db, path));
+        snprintf(wal, sizeof(wal), "%s-wal", path);
+        snprintf(shm, sizeof(shm), "%s-shm", path);
         for (size_t i = 0; i < N; i++) {
-                stores[i] = test_reader(e, ROLES_STORE_FORK_SAFE);
+                stores[i] = test_reader(e, 0);
                 assert_int_equal(roles_user_by_name(stores[i], "nobody-here", &u), -ENOENT);
+                roles_store_release(stores[i]);
         }
-        assert_int_equal(fds_on(path), N);
-        pid_t pid = fork();
-        assert_true(pid >= 0);
-        if (pid == 0) {
-                roles_store_close_inherited_snapshots();
-                _exit(fds_on(path) == 0 ? 0 : 1);
-        }
-        int status;
-        assert_int_equal(waitpid(pid, &status, 0), pid);
-        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        struct roles_store *s = writer(e);
+        add_user(s, "alice");
+        test_commit(s);
+        sqlite3 *db = raw_open(path, true);
+        int log = -1, done = -2;
+        assert_int_equal(sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done), SQLITE_OK);
+        assert_int_equal(log, done);
+        sqlite3_close(db);
         for (size_t i = 0; i < N; i++)
                 roles_store_close(stores[i]);
         assert_int_equal(fds_on(path), 0);
+        assert_int_equal(fds_on(wal), 0);
+        assert_int_equal(fds_on(shm), 0);
 }
 
 /* doctor warns when a configured range overlaps useradd's (login.defs) or subordinate ranges:
@@ -2507,6 +2605,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_roles, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_role_assign_until, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_reader_snapshot, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_change_in_place, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_old_style_file_migrated, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_newer_schema_refused, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_newer_side_files_refused, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_unsafe_files_refused, test_setup, test_teardown),
@@ -2515,7 +2615,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_publish_cut_short_published, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_publish_cut_short_twice, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_publish_delete_drops_images, test_setup, test_teardown),
-                cmocka_unit_test_setup_teardown(test_publish_rename_fails, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_publish_disk_full, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_login_write_commit_busy, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_secret_password, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_secret_codes, test_setup, test_teardown),
@@ -2526,7 +2626,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_emptied_file_refused, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_missing_table_refused, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_stale_stages_swept, test_setup, test_teardown),
-                cmocka_unit_test_setup_teardown(test_many_fork_safe_snapshots, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_readers_hold_nothing, test_setup, test_teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
