@@ -305,6 +305,11 @@ static int open_public(struct roles_store *s, sqlite3 **ret) {
                 r = store_exec_script(s, db, "PRAGMA cache_size = -512");
         if (r >= 0)
                 r = store_schema_check(s, db, STORE_PUBLIC, false, NULL);
+        /* Only root can create the WAL and its index, which a reader of a WAL database needs
+         * (writers keep them; a restore from a backup, or another program, may remove them). */
+        if (r == -EROFS && geteuid() != 0)
+                r = store_fail(s, -EACCES, "%s: only root can read it until root has opened it again (its -wal "
+                               "and -shm files are missing): run 'rolesctl doctor'", s->cfg.public_db);
         /* Checking the schema read roles.db in a transaction of its own: the first answer
          * starts the reader's (store_stmt). */
         if (r < 0) {

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -1562,6 +1563,56 @@ static void test_change_in_place(void **state) {
         sqlite3_close(db);
 }
 
+/* In a child that is nobody: open a reader of roles.db and look up alice; 0 found, 1 refused
+ * with the one line about the missing WAL files, 2 anything else. */
+static int read_as_nobody(struct test_env *e) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                char err[512] = "";
+                struct roles_store *r = NULL;
+                struct roles_user u;
+                if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+                        _exit(3);
+                int rc = roles_store_open(&e->cfg, 0, &r, err, sizeof(err));
+                if (rc == -EACCES && strstr(err, "only root can read it") && !strchr(err, '\n'))
+                        _exit(1);
+                _exit(rc == 0 && roles_user_by_name(r, "alice", &u) == 0 ? 0 : 2);
+        }
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        return WEXITSTATUS(status);
+}
+
+/*
+ * Readers that are not root read roles.db through its WAL and WAL index, read-only; they cannot
+ * create them. Writers keep both; when they are missing (a restore from a backup), an
+ * unprivileged reader is refused with one line until root has opened roles.db again.
+ */
+static void test_unprivileged_reader(void **state) {
+        struct test_env *e = *state;
+        char pub[PATH_MAX], wal[PATH_MAX + 8], shm[PATH_MAX + 8];
+        if (geteuid() != 0)
+                skip();
+        path_in(e, "roles.db", pub, sizeof(pub));
+        snprintf(wal, sizeof(wal), "%s-wal", pub);
+        snprintf(shm, sizeof(shm), "%s-shm", pub);
+        assert_int_equal(chmod(e->dir, 0755), 0);
+        struct roles_store *s = writer(e);
+        add_user(s, "alice");
+        test_commit(s);
+        assert_int_equal(access(wal, F_OK), 0);
+        assert_int_equal(access(shm, F_OK), 0);
+        assert_int_equal(read_as_nobody(e), 0);
+
+        assert_int_equal(unlink(wal), 0);
+        assert_int_equal(unlink(shm), 0);
+        assert_int_equal(read_as_nobody(e), 1);
+        roles_store_close(test_reader(e, 0));           /* root opens it: both are back */
+        assert_int_equal(read_as_nobody(e), 0);
+}
+
 /*
  * A roles.db of before WAL (rollback journal, as an immutable snapshot was published): readers
  * read it as it is, and the first writer switches it to WAL, keeping every row.
@@ -2607,6 +2658,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_reader_snapshot, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_change_in_place, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_old_style_file_migrated, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_unprivileged_reader, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_newer_schema_refused, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_newer_side_files_refused, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_unsafe_files_refused, test_setup, test_teardown),
