@@ -1,0 +1,51 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# What one admin change costs: `rolesctl group add` on a roles.db of N users (imported from a
+# generated passwd file), its wall time and the bytes it wrote (ru_oublock of the child: pages it
+# dirtied, counted when dirtied, so buffered writes count too). Prints the median of RUNS.
+#
+#   bench_change.sh ROLESCTL USERS [RUNS] [DIR]
+set -eu
+R=$1 N=$2 RUNS=${3:-7}
+D=${4:-$(mktemp -d /var/tmp/bench_change.XXXXXX)}
+mkdir -p "$D/db"
+chmod 755 "$D" "$D/db"
+cat >"$D/roles.conf" <<CONF
+public_db = $D/db/roles.db
+secrets_db = $D/db/secrets.db
+state_db = $D/db/state.db
+uid_min = 100000
+uid_max = 3000000
+gid_min = 100000
+gid_max = 3000000
+CONF
+if [ ! -e "$D/db/roles.db" ]; then
+        awk -v n="$N" 'BEGIN { for (i = 0; i < n; i++) printf "bu%07d:x:%d:%d:bench user:/home/bu%07d:/bin/bash\n", i, 200000 + i, 100000, i }' >"$D/passwd"
+        printf 'benchg:x:100000:\n' >"$D/group"
+        "$R" --conf "$D/roles.conf" init >/dev/null
+        t0=$(date +%s.%N)
+        "$R" --conf "$D/roles.conf" import --passwd "$D/passwd" --group "$D/group" >/dev/null
+        echo "# import of $N users: $(echo "$(date +%s.%N) - $t0" | bc) s; roles.db $(($(stat -c %s "$D/db/roles.db") / 1024)) KiB"
+fi
+python3 - "$R" "$D/roles.conf" "$RUNS" "$N" <<'PY'
+import os, sys, time
+r, conf, runs, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+ms, kib = [], []
+tag = "%d" % os.getpid()
+for i in range(runs):
+    t0 = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, 1)
+        os.execv(r, [r, "--conf", conf, "group", "add", "bench%s_%d" % (tag, i)])
+    _, st, ru = os.wait4(pid, 0)
+    ms.append((time.monotonic() - t0) * 1000)
+    kib.append(ru.ru_oublock * 512 / 1024)
+    if st != 0:
+        sys.exit("rolesctl group add failed")
+ms.sort(); kib.sort()
+print("users %s: group add median %.1f ms (min %.1f, max %.1f), written median %.0f KiB (max %.0f)"
+      % (n, ms[len(ms) // 2], ms[0], ms[-1], kib[len(kib) // 2], kib[-1]))
+PY
+echo "# $D"
