@@ -263,14 +263,42 @@ int store_check_file(struct roles_store *s, const char *path, enum store_file_ki
         return 0;
 }
 
-static int open_db(struct roles_store *s, const char *path, bool writable, sqlite3 **ret) {
+/* "file:PATH?QUERY": SQLite URIs need '%', '?' and '#' escaped; everything else in an absolute
+ * path passes. */
+static int file_uri(const char *path, const char *query, char *buf, size_t size) {
+        size_t o = 0;
+        for (const char *p = "file:"; *p; p++)
+                buf[o++] = *p;
+        for (const char *p = path; *p; p++) {
+                if (o + 4 >= size)
+                        return -ENAMETOOLONG;
+                if (*p == '%' || *p == '?' || *p == '#')
+                        o += (size_t) snprintf(buf + o, size - o, "%%%02X", (unsigned char) *p);
+                else
+                        buf[o++] = *p;
+        }
+        if (o + 1 + strlen(query) + 1 > size)
+                return -ENAMETOOLONG;
+        snprintf(buf + o, size - o, "?%s", query);
+        return 0;
+}
+
+/* query: NULL, or URI parameters for a read-only open ("readonly_shm=1"). */
+static int open_db(struct roles_store *s, const char *path, bool writable, const char *query, sqlite3 **ret) {
+        char uri[PATH_MAX + 64];
         sqlite3 *db = NULL;
         /* NOMUTEX: a store is used by one thread at a time (the NSS module holds its own lock),
          * so SQLite's per-call mutex would only cost time. */
         int r, flags = SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_PRIVATECACHE | SQLITE_OPEN_EXRESCODE | SQLITE_OPEN_NOMUTEX |
                        (writable ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY);
 
-        int rc = sqlite3_open_v2(path, &db, flags, NULL);
+        if (query) {
+                if (file_uri(path, query, uri, sizeof(uri)) < 0)
+                        return store_fail(s, -ENAMETOOLONG, "%s: path too long", path);
+                flags |= SQLITE_OPEN_URI;
+        } else if (roles_strcpy(uri, sizeof(uri), path) < 0)
+                return store_fail(s, -ENAMETOOLONG, "%s: path too long", path);
+        int rc = sqlite3_open_v2(uri, &db, flags, NULL);
         if (rc != SQLITE_OK) {
                 r = store_fail(s, errno_from_sqlite(rc), "%s: cannot open: %s", path,
                                db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
@@ -291,16 +319,53 @@ fail:
  * the last committed state while a writer writes, and never waits for one. A reader never
  * checkpoints when it closes (that is the writers' work, and the last connection to close
  * would otherwise also try to delete -wal and -shm, which unprivileged readers need to find).
+ * Readers, root's too, open the WAL index read-only (readonly_shm): they never write a byte
+ * there, so a full disk cannot fail them (the first read-write opener truncates the index
+ * and grows it again), a login's reads cannot free or take the room a tally write needs, and
+ * no process holds a writable mapping of it to hand to a forked child. With no writer open,
+ * such a reader reads the WAL itself (emptied by the last writer that closed); with one, it
+ * reads the index that writer keeps.
  * A small page cache keeps the interior pages (what lookups revisit) and costs 512 KiB, not
  * SQLite's default 2 MiB.
  */
+static int open_public_as(struct roles_store *s, const char *query, sqlite3 **ret) {
+        sqlite3 *db = NULL;
+        int r = open_db(s, s->cfg.public_db, false, query, &db);
+        if (r >= 0 && sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *) NULL) != SQLITE_OK)
+                r = store_sql_fail(s, db, SQLITE_ERROR, "configure connection");
+        if (r < 0) {
+                store_close_db(s, &db);
+                return r;
+        }
+        *ret = db;
+        return 0;
+}
+
+/*
+ * A reader whose WAL index is read-only cannot create it, nor the WAL: writers keep both, but
+ * another program (the sqlite3 shell) removes them when it closes last. Root makes them again
+ * with one read through a read-write index (and leaves them, not checkpointing on close).
+ */
+static void ensure_wal_files(struct roles_store *s) {
+        char wal[PATH_MAX + 8], shm[PATH_MAX + 8];
+        sqlite3 *db = NULL;
+        snprintf(wal, sizeof(wal), "%s-wal", s->cfg.public_db);
+        snprintf(shm, sizeof(shm), "%s-shm", s->cfg.public_db);
+        if (geteuid() != 0 || (access(wal, F_OK) == 0 && access(shm, F_OK) == 0))
+                return;
+        if (open_public_as(s, NULL, &db) < 0)
+                return;         /* the reader's own open says why */
+        sqlite3_exec(db, "SELECT count(*) FROM sqlite_schema", NULL, NULL, NULL);
+        store_close_db(s, &db);
+}
+
 static int open_public(struct roles_store *s, sqlite3 **ret) {
         sqlite3 *db = NULL;
         int r = store_check_file(s, s->cfg.public_db, STORE_FILE_PUBLIC);
-        if (r >= 0)
-                r = open_db(s, s->cfg.public_db, false, &db);
-        if (r >= 0 && sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *) NULL) != SQLITE_OK)
-                r = store_sql_fail(s, db, SQLITE_ERROR, "configure connection");
+        if (r >= 0) {
+                ensure_wal_files(s);
+                r = open_public_as(s, "readonly_shm=1", &db);
+        }
         if (r >= 0)
                 r = store_exec_script(s, db, "PRAGMA cache_size = -512");
         if (r >= 0)
@@ -351,13 +416,13 @@ int roles_store_open(const struct roles_config *cfg, unsigned flags, struct role
                         bool rw = flags & ROLES_STORE_LOGIN;
                         r = store_check_file(s, cfg->secrets_db, STORE_FILE_SECRET);
                         if (r >= 0)
-                                r = open_db(s, cfg->secrets_db, rw, &s->sec);
+                                r = open_db(s, cfg->secrets_db, rw, NULL, &s->sec);
                         if (r >= 0)
                                 r = store_schema_check(s, s->sec, STORE_SECRETS, false, &s->sec_version);
                         if (r >= 0)
                                 r = store_check_file(s, cfg->state_db, STORE_FILE_SECRET);
                         if (r >= 0)
-                                r = open_db(s, cfg->state_db, rw, &s->state);
+                                r = open_db(s, cfg->state_db, rw, NULL, &s->state);
                         if (r >= 0)
                                 r = store_schema_check(s, s->state, STORE_STATE, false, NULL);
                         if (r < 0)
@@ -414,7 +479,7 @@ int roles_store_refresh(struct roles_store *s) {
 
 /* Helpers used by the writer, here so the connection code stays in one place. */
 int store_open_writable(struct roles_store *s, const char *path, sqlite3 **ret) {
-        int r = open_db(s, path, true, ret);
+        int r = open_db(s, path, true, NULL, ret);
         if (r < 0)
                 return r;
         /* A writer may touch every page of a 100k-user file (rolesctl import): with SQLite's

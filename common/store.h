@@ -86,6 +86,10 @@ int roles_store_serial(struct roles_store *s, int64_t *ret);
  */
 void roles_store_release(struct roles_store *s);
 
+/* A reader opens roles.db's WAL index read-only, and SQLite shares one index per file within a
+ * process: a writer opened while a reader store of the same process is open fails (-EROFS).
+ * Close readers first (rolesctl does); a reader opened while a writer is open is fine. */
+
 /* Readers: release, and begin a read transaction at the state committed last. 1 when its serial
  * differs from the one read before (a change was published since), 0 when not, -errno. */
 int roles_store_refresh(struct roles_store *s);

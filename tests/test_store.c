@@ -1490,10 +1490,11 @@ static void test_reader_snapshot(void **state) {
         struct roles_user u;
         int64_t old_serial, serial;
 
+        /* The writer first: SQLite shares the WAL index within a process, and a reader's is
+         * read-only (store.h). */
+        struct roles_store *s = writer(e);
         struct roles_store *old = test_reader(e, 0);
         assert_ok(old, roles_store_serial(old, &old_serial));
-
-        struct roles_store *s = writer(e);
         add_user(s, "alice");
         test_commit(s);
 
@@ -1535,9 +1536,11 @@ static void test_change_in_place(void **state) {
         path_in(e, "roles.db", pub, sizeof(pub));
         assert_int_equal(stat(pub, &before), 0);
 
+        /* The writer first: SQLite shares the WAL index within a process, and a reader's is
+         * read-only (store.h). */
+        struct roles_store *s = writer(e);
         struct roles_store *r = test_reader(e, 0);
         assert_int_equal(roles_user_by_name(r, "alice", &u), -ENOENT);
-        struct roles_store *s = writer(e);
         add_user(s, "alice");
         assert_int_equal(roles_user_by_name(r, "alice", &u), -ENOENT);
         struct roles_store *other = test_reader(e, 0);  /* opened while the writer writes */
@@ -2572,12 +2575,14 @@ static void test_readers_hold_nothing(void **state) {
         assert_non_null(realpath(e->cfg.public_db, path));
         snprintf(wal, sizeof(wal), "%s-wal", path);
         snprintf(shm, sizeof(shm), "%s-shm", path);
+        /* The writer first: SQLite shares the WAL index within a process, and a reader's is
+         * read-only (store.h). */
+        struct roles_store *s = writer(e);
         for (size_t i = 0; i < N; i++) {
                 stores[i] = test_reader(e, 0);
                 assert_int_equal(roles_user_by_name(stores[i], "nobody-here", &u), -ENOENT);
                 roles_store_release(stores[i]);
         }
-        struct roles_store *s = writer(e);
         add_user(s, "alice");
         test_commit(s);
         sqlite3 *db = raw_open(path, true);
