@@ -114,12 +114,16 @@ nss_order() {
 }
 
 # ---- the databases --------------------------------------------------------------------------------------
+# ro_db FILE: the URI a check opens FILE with: read-only, and with roles.db's WAL index read-only
+# too, as roles' readers open it (a read-write opener would rebuild the index, and so write and
+# take room on a full disk that the programs under test do not).
+ro_db() { echo "file:$1?readonly_shm=1"; }
 # intact FILE...: in $T, PRAGMA integrity_check says ok, read-only (a hot journal left behind is
 # not ok).
 intact() {
         local f v
         for f in "$@"; do
-                v=$(sqlite3 -readonly "$T/$f" 'PRAGMA integrity_check' 2>&1)
+                v=$(sqlite3 -readonly "$(ro_db "$T/$f")" 'PRAGMA integrity_check' 2>&1)
                 [ "$v" = ok ] || { echo "$f: integrity_check: $v"; return 1; }
         done
 }
@@ -132,7 +136,8 @@ no_leftovers() {
 }
 base=$S/base
 save_base() {
-        rm -rf "$base" && mkdir "$base" && cp -a "$DB"/{roles,secrets,state}.db "$DB"/roles.nss* "$base/"
+        # roles.db's WAL and WAL index too: writers keep them, as on a real host; and the index.
+        rm -rf "$base" && mkdir "$base" && cp -a "$DB"/{roles,secrets,state}.db "$DB"/roles.db-{wal,shm} "$DB"/roles.nss* "$base/"
 }
 # restore: the directory holds exactly the saved databases again.
 restore() {
@@ -357,7 +362,7 @@ open(sys.argv[2], "w").close()
 time.sleep(1.5)
 db.execute("INSERT INTO tally (user_uuid, failures, first_failure_at, last_failure_at, locked_until) "
            "VALUES (?, 3, strftime(\"%s\"), strftime(\"%s\"), -1)", (sys.argv[3],))
-db.execute("COMMIT")' "$DB/state.db" "$S/lk/gate.held" "$(sqlite3 -readonly "$DB/roles.db" "SELECT uuid FROM users WHERE name = 'alice'")" &
+db.execute("COMMIT")' "$DB/state.db" "$S/lk/gate.held" "$(sqlite3 -readonly "$(ro_db "$DB/roles.db")" "SELECT uuid FROM users WHERE name = 'alice'")" &
         local holder=$! _
         for _ in $(seq 100); do [ -e "$S/lk/gate.held" ] && break; sleep 0.05; done
         pt "$PW" authenticate; refused "auth, right password, locked by others while it was verified"
@@ -477,7 +482,7 @@ write_when_full() {
 # complete USER: in roles.db with a secrets row (a password hash when set).
 complete() {
         local uuid
-        uuid=$(sqlite3 -readonly "$DB/roles.db" "SELECT uuid FROM users WHERE name = '$1'")
+        uuid=$(sqlite3 -readonly "$(ro_db "$DB/roles.db")" "SELECT uuid FROM users WHERE name = '$1'")
         [ -n "$uuid" ] || { echo "$1 is not in roles.db"; return 1; }
         [ "$(sqlite3 -readonly "$DB/secrets.db" "SELECT count(*) FROM credentials WHERE user_uuid = '$uuid'")" = 1 ] ||
                 { echo "$1 has no secrets row"; return 1; }
