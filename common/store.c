@@ -45,6 +45,10 @@ int store_sql_fail(struct roles_store *s, sqlite3 *db, int rc, const char *what)
 static int begin_read(struct roles_store *s);
 
 sqlite3_stmt *store_stmt(struct roles_store *s, sqlite3 *db, const char *sql) {
+        if (!db) {      /* closed after a failure (roles_store_release): nothing more is read */
+                store_fail(s, -EIO, "the database was closed after a failure");
+                return NULL;
+        }
         /* A reader's first query of an answer begins its read transaction (begin_read). */
         if (db == s->pub && !(s->flags & ROLES_STORE_WRITE) && sqlite3_get_autocommit(db) && begin_read(s) < 0)
                 return NULL;
@@ -461,8 +465,12 @@ static int begin_read(struct roles_store *s) {
 }
 
 void roles_store_release(struct roles_store *s) {
-        if (!(s->flags & ROLES_STORE_WRITE) && s->pub && !sqlite3_get_autocommit(s->pub))
-                sqlite3_exec(s->pub, "COMMIT", NULL, NULL, NULL);       /* a read transaction: nothing to lose */
+        /* A read transaction: nothing to lose. But one that could not be ended would have what is
+         * read next read from the old state, and hold the WAL back: then nothing more is read at
+         * all (every later read fails, so every answer that needs one fails closed). */
+        if (!(s->flags & ROLES_STORE_WRITE) && s->pub && !sqlite3_get_autocommit(s->pub) &&
+            store_exec(s, s->pub, "COMMIT", "") < 0)
+                store_close_db(s, &s->pub);
 }
 
 int roles_store_refresh(struct roles_store *s) {
