@@ -134,6 +134,11 @@ void nss_index_unmap(struct nss_index_file *f) {
         *f = (struct nss_index_file) { 0 };
 }
 
+void nss_index_drop_pages(const struct nss_index_file *f) {
+        if (f->data)
+                (void) madvise((void *) f->data, f->size, MADV_DONTNEED);
+}
+
 bool nss_index_delta_applies(const struct nss_index_file *base, const struct nss_index_file *delta) {
         return base->header && delta->header && base->header->kind == NSS_INDEX_BASE &&
                delta->header->kind == NSS_INDEX_DELTA &&
@@ -420,16 +425,17 @@ static bool grant_current(int64_t until, time_t now) {
         return until == 0 || until > now;
 }
 
-/* A member, given by its user record: its name (all a member list needs, so the only field
+/* A member, given by its user record: its name (all a member list needs, so the only text
  * checked here), and for a metarole group only if the user is active and holds it now. */
 static int give_member(const struct nss_index_view *v, const struct nss_index_file *f, uint64_t user, int64_t until,
                        bool metarole, time_t now, nss_index_name_fn fn, void *userdata) {
         struct nss_index_text name;
-        (void) v;
         if (user >= f->n[NSS_SECTION_USERS])
                 return 0;
         const struct nss_index_user *u = &f->users[user];
-        if (!text(f, u->name, &name) || !roles_name_valid_n(name.p, name.n))
+        /* Only a user that is served is named as a member: a valid name, ids in the ranges. */
+        if (!text(f, u->name, &name) || !roles_name_valid_n(name.p, name.n) || u->uid < v->limits.uid_min ||
+            u->uid > v->limits.uid_max || u->gid < v->limits.gid_min || u->gid > v->limits.gid_max)
                 return 0;
         if (metarole && !(grant_current(until, now) && active(u->flags & NSS_INDEX_USER_ENABLED, u->expires_at, now)))
                 return 0;

@@ -81,6 +81,10 @@ int nss_index_file_check(const void *data, size_t size, bool check_body, struct 
 int nss_index_map(const char *path, struct nss_index_file *ret, dev_t *ret_dev, ino_t *ret_ino);
 void nss_index_unmap(struct nss_index_file *f);
 
+/* Let the pages of f go from this process (they stay in the page cache and come back on the
+ * next touch): an enumeration would otherwise leave the whole file resident in it. */
+void nss_index_drop_pages(const struct nss_index_file *f);
+
 /* Does delta apply to base (a delta naming base's id and serial)? */
 bool nss_index_delta_applies(const struct nss_index_file *base, const struct nss_index_file *delta);
 

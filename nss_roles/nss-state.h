@@ -33,6 +33,11 @@ const struct roles_config *nss_config(void);
  * for what the entry points keep between calls. */
 uint64_t nss_generation(void);
 
+/* With the lock held, after an enumeration served another entry: every so many, the pages it
+ * went through are let go (nss_index_drop_pages), so that walking the whole index leaves this
+ * process's memory as it was, as a walk through /etc/passwd would. */
+void nss_enumerated(void);
+
 /* The lock alone, for what needs no index (cursor resets, shadow: nss_shadow.c). -EDEADLK on
  * re-entry. With it held, nss_prepare() loads the configuration and host files as nss_enter()
  * does, without the index. */

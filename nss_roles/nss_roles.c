@@ -132,8 +132,10 @@ enum nss_status _nss_roles_getpwent_r(struct passwd *pw, char *buf, size_t len, 
                         continue;
                 }
                 r = nss_pack_passwd(&u, pw, buf, len);
-                if (r == 0)
+                if (r == 0) {
                         pw_cursor.after = id;
+                        nss_enumerated();
+                }
                 break;
         }
         nss_leave();
@@ -198,8 +200,10 @@ enum nss_status _nss_roles_getgrent_r(struct group *gr, char *buf, size_t len, i
                         continue;
                 }
                 r = nss_pack_group(v, &g, now, nss_host(), nss_generation(), gr, buf, len);
-                if (r == 0)
+                if (r == 0) {
                         gr_cursor.after = id;
+                        nss_enumerated();
+                }
                 break;
         }
         nss_leave();

@@ -196,6 +196,19 @@ __attribute__((constructor)) static void nss_state_init(void) {
         pthread_atfork(fork_prepare, fork_release, fork_child);
 }
 
+/* Entries an enumeration serves between two drops of its pages: about 1 MiB of records and
+ * strings at most, and the refaults cost a few nanoseconds an entry. */
+#define ENUMERATED_PER_DROP 4096
+
+void nss_enumerated(void) {
+        static unsigned served;
+        if (++served < ENUMERATED_PER_DROP)
+                return;
+        served = 0;
+        nss_index_drop_pages(&state.view.base);
+        nss_index_drop_pages(&state.view.delta);
+}
+
 int nss_unavailable(int r) {
         return r == -ENOMEM ? r : -(NSS_E_UNAVAIL | (r > -NSS_E_UNAVAIL ? -r : EIO));
 }
