@@ -816,7 +816,7 @@ kill_held() {
         wait "$2" 2>/dev/null
 }
 faults_cut_short() {
-        local what spid published holder
+        local what spid published holder show
         what="stopped in the roles.db commit, then killed"
         cut_setup "$what"
         published=$(serial)
@@ -835,9 +835,23 @@ faults_cut_short() {
         alice_logs_in "$what: while the writer is held" yes
         kill_held "$what" "$spid"
         # No one holds the WAL index: the next opener recovers the WAL and finds the commit frame.
-        eq "$what: seen" "$(seen)" "$new_state"
+        # So roles.db has the change while roles.nss, which the killed writer never installed,
+        # does not: rolesctl reads the new state, NSS serves the old one whole, never a mix
+        # (README: roles.db's commit and roles.nss's rename are two steps).
+        show=$("$R" user show alice 2>&1)
+        eq "$what: rolesctl reads" "$(awk '$1 == "shell" || $1 == "email" || $1 == "totp" { printf "%s ", $2 }' <<<"$show")" \
+                "/bin/zsh new@example.org yes "
+        ge passwd alice
+        eq "$what: NSS still serves the old state" "$(cut -d: -f7 <<<"$GE")" /bin/bash
+        ge passwd carol
+        eq "$what: NSS does not serve carol yet" "$RC" 2
         eq "$what: left (marked, images, orphans, audit)" "$(bookkeeping)" "0 2 0 2"
         alice_logs_in "$what" no
+        # doctor sees that the index is behind and compiles it anew: then both agree.
+        cli doctor
+        grep -q "roles.nss: of another serial than roles.db: compiled anew" "$OUT" && ok ||
+                bad "$what: doctor did not name the stale index: $(head -c 300 "$OUT")"
+        eq "$what: seen after doctor" "$(seen)" "$new_state"
         next_writer "$what" "$new_state"
         eq "$what: left after the next change" "$(bookkeeping)" "0 0 0 2"
 
