@@ -100,6 +100,10 @@ int store_before_clear(struct roles_store *s);
 /* Bind the reader's snapshot serial to SECRETS_SERIAL_PARAM of a statement on secrets.db. */
 int store_bind_serial(struct roles_store *s, sqlite3_stmt *st);
 
+/* Run a journal_mode pragma (pragma: "PRAGMA journal_mode" or one that sets it) and say whether
+ * the file is in WAL mode after it. */
+int store_journal_is_wal(struct roles_store *s, sqlite3 *db, const char *pragma, bool *ret_wal);
+
 /* Execute a script of several statements (schema, pragmas). */
 int store_exec_script(struct roles_store *s, sqlite3 *db, const char *sql);
 

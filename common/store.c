@@ -124,6 +124,20 @@ int store_vbind(struct roles_store *s, sqlite3_stmt *st, const char *types, va_l
         return 0;
 }
 
+int store_journal_is_wal(struct roles_store *s, sqlite3 *db, const char *pragma, bool *ret_wal) {
+        sqlite3_stmt *st = store_stmt(s, db, pragma);
+        if (!st)
+                return -EIO;
+        int r = store_step_row(s, st);
+        const char *mode = r > 0 ? (const char *) sqlite3_column_text(st, 0) : NULL;
+        bool wal = mode && strcmp(mode, "wal") == 0;
+        sqlite3_reset(st);
+        if (r < 0)
+                return r;
+        *ret_wal = wal;
+        return 0;
+}
+
 int store_exec(struct roles_store *s, sqlite3 *db, const char *sql, const char *types, ...) {
         va_list ap;
         va_start(ap, types);

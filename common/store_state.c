@@ -69,14 +69,8 @@ int roles_state_flush(struct roles_store *s) {
         int r = require_state(s);
         if (r < 0 || sqlite3_get_autocommit(s->state))
                 return r < 0 ? r : store_fail(s, -EINVAL, "internal error: no state.db transaction");
-        sqlite3_stmt *st = store_stmt(s, s->state, "PRAGMA journal_mode");
-        if (!st)
-                return -EIO;
-        r = store_step_row(s, st);
-        const char *mode = r > 0 ? (const char *) sqlite3_column_text(st, 0) : NULL;
-        bool wal = mode && strcmp(mode, "wal") == 0;
-        sqlite3_reset(st);
-        if (r < 0)
+        bool wal = false;
+        if ((r = store_journal_is_wal(s, s->state, "PRAGMA journal_mode", &wal)) < 0)
                 return r;
         /* A commit also writes the file's header (page 1: a change counter, or WAL's commit
          * frame): rewriting user_version as it is makes the header one of the pages written. */

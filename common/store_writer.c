@@ -214,14 +214,8 @@ static int open_public(struct roles_store *s) {
         if (r < 0)
                 return r;
         if (!empty || (s->flags & ROLES_STORE_CREATE)) {
-                st = store_stmt(s, s->pub, "PRAGMA journal_mode = WAL");
-                if (!st)
-                        return -EIO;
-                r = store_step_row(s, st);
-                const char *mode = r > 0 ? (const char *) sqlite3_column_text(st, 0) : NULL;
-                bool wal = mode && strcmp(mode, "wal") == 0;
-                sqlite3_reset(st);
-                if (r < 0)
+                bool wal = false;
+                if ((r = store_journal_is_wal(s, s->pub, "PRAGMA journal_mode = WAL", &wal)) < 0)
                         return r;
                 if (!wal)
                         return store_fail(s, -EIO, "%s: cannot switch to WAL mode", path);
