@@ -336,8 +336,11 @@ static uint64_t position_after(const struct nss_index_file *f, uint64_t n, uint3
                                int64_t after, uint64_t hint) {
         if (after < 0)
                 return 0;
-        if (hint <= n && (hint == 0 || id_at(f, hint - 1) <= after) && (hint == n || id_at(f, hint) > after))
-                return hint;
+        /* The hint is where the previous call stopped: usually the entry it served, so the answer
+         * is the next one. */
+        for (uint64_t at = hint; at <= hint + 1 && at <= n; at++)
+                if ((at == 0 || id_at(f, at - 1) <= after) && (at == n || id_at(f, at) > after))
+                        return at;
         uint64_t lo = 0, hi = n;
         while (lo < hi) {
                 uint64_t mid = lo + (hi - lo) / 2;
