@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: MIT
 # What one admin change costs: `rolesctl group add` on a roles.db of N users (imported from a
 # generated passwd file), its wall time and the bytes it wrote (ru_oublock of the child: pages it
-# dirtied, counted when dirtied, so buffered writes count too). Prints the median of RUNS.
+# dirtied, counted when dirtied, so buffered writes count too). Prints the median of RUNS; then
+# a batch of 100 changes, `rolesctl index rebuild` (the index compiled from scratch) and the
+# files' sizes. bench_nss.sh reports the same beside its lookups; this one reaches 1M users.
 #
 #   bench_change.sh ROLESCTL USERS [RUNS] [DIR]
 set -eu
@@ -47,5 +49,30 @@ for i in range(runs):
 ms.sort(); kib.sort()
 print("users %s: group add median %.1f ms (min %.1f, max %.1f), written median %.0f KiB (max %.0f)"
       % (n, ms[len(ms) // 2], ms[0], ms[-1], kib[len(kib) // 2], kib[-1]))
+
+def timed(args, stdin=None):
+    t0 = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        if stdin:
+            os.dup2(os.open(stdin, os.O_RDONLY), 0)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+        os.execv(r, [r, "--conf", conf] + args)
+    _, st, ru = os.wait4(pid, 0)
+    if st != 0:
+        sys.exit("rolesctl %s failed" % " ".join(args))
+    return (time.monotonic() - t0) * 1000, ru.ru_oublock * 512 / 1024
+batch = "/tmp/bench_change.%s.batch" % tag
+with open(batch, "w") as f:
+    for i in range(100):
+        f.write("group add batch%s_%d\n" % (tag, i))
+t, k = timed(["batch", batch], stdin=batch)
+os.unlink(batch)
+print("users %s: batch of 100 group adds %.1f ms, written %.0f KiB" % (n, t, k))
+t, k = timed(["index", "rebuild"])
+print("users %s: index rebuild %.1f ms, written %.0f KiB" % (n, t, k))
 PY
+for f in roles.db roles.db-wal roles.nss roles.nss-delta secrets.db; do
+        printf '# %s %s KiB\n' "$f" "$(($(stat -c %s "$D/db/$f" 2>/dev/null || echo 0) / 1024))"
+done
 echo "# $D"
