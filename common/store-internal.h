@@ -209,9 +209,14 @@ int store_id_used(struct roles_store *s, const char *used_sql, int64_t id);
 int store_host(struct roles_store *s, const struct host_accounts **ret);
 
 /* Allocate the lowest id above the highest in use, else the first gap, in [min, max], that
- * neither roles (used_sql) nor the host (uids, or gids for group) uses. */
-int store_alloc_id(struct roles_store *s, const char *max_sql, const char *used_sql, bool group,
-                   uint32_t min, uint32_t max, uint32_t *ret);
+ * neither roles nor the host (uids, or gids for group) uses. The queries take ?1 = min and
+ * ?2 = max: the highest id in use, and every id used or retired, ascending, without repeats. */
+struct store_id_sql {
+        const char *max;
+        const char *ordered;
+};
+int store_alloc_id(struct roles_store *s, const struct store_id_sql *sql, bool group, uint32_t min, uint32_t max,
+                   uint32_t *ret);
 
 /* Check a requested gid, or allocate one, among groups and published metaroles. */
 int store_pick_gid(struct roles_store *s, uint32_t requested, uint32_t *ret);

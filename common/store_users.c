@@ -85,9 +85,6 @@ static int check_user_fields(struct roles_store *s, const struct roles_user *u) 
 }
 
 static const char uid_used_sql[] = "SELECT 1 FROM users WHERE uid = ?1";
-/* What allocation skips: in use, or ever used (retired_ids). */
-static const char uid_alloc_used_sql[] =
-        "SELECT 1 FROM users WHERE uid = ?1 UNION ALL SELECT 1 FROM retired_ids WHERE kind = 'uid' AND id = ?1";
 
 static int pick_uid(struct roles_store *s, uint32_t requested, uint32_t *ret) {
         const struct roles_config *c = &s->cfg;
@@ -105,8 +102,12 @@ static int pick_uid(struct roles_store *s, uint32_t requested, uint32_t *ret) {
                 *ret = requested;
                 return 0;
         }
-        int r = store_alloc_id(s, "SELECT max(uid) FROM users WHERE uid BETWEEN ?1 AND ?2",
-                               uid_alloc_used_sql, false, c->uid_min, c->uid_max, ret);
+        static const struct store_id_sql uid_sql = {
+                .max = "SELECT max(uid) FROM users WHERE uid BETWEEN ?1 AND ?2",
+                .ordered = "SELECT uid FROM users WHERE uid BETWEEN ?1 AND ?2 "
+                           "UNION SELECT id FROM retired_ids WHERE kind = 'uid' AND id BETWEEN ?1 AND ?2 ORDER BY 1",
+        };
+        int r = store_alloc_id(s, &uid_sql, false, c->uid_min, c->uid_max, ret);
         if (r == -ENOSPC)
                 return store_fail(s, r, "no free uid left in %u-%u", c->uid_min, c->uid_max);
         return r;

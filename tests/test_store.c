@@ -1252,6 +1252,34 @@ static void test_alloc_skips_host_ids(void **state) {
         host_accounts_done(&host.h);
 }
 
+/*
+ * A full top end: allocation walks what is in use, in order, for the first gap that neither
+ * roles nor the host uses (one ordered query, not a query per id). Here 10000-10007 hold, in
+ * turn: local (the host's), a gap the host's subordinate range covers, two roles users, a gap,
+ * and roles users up to the top.
+ */
+static void test_alloc_first_gap(void **state) {
+        struct test_env *e = *state;
+        struct host_copy host;
+        host_copy(e, &host, "local:x:10000:10000::/home/local:/bin/sh\n", "", "local:10001:1\n", "", "");
+        e->cfg.uid_max = 10007;
+        struct roles_store *s = writer(e);
+        roles_store_set_host_accounts(s, &host.h);
+        const uint32_t taken[] = { 10002, 10003, 10005, 10006, 10007 };
+        for (size_t i = 0; i < ROLES_N_ELEMENTS(taken); i++) {
+                char name[16];
+                snprintf(name, sizeof(name), "t%u", taken[i]);
+                struct roles_user u = new_user(name);
+                u.uid = taken[i];
+                assert_ok(s, roles_user_add(s, &u));
+        }
+        assert_int_equal(add_user(s, "gap").uid, 10004);
+        struct roles_user none = new_user("none");
+        assert_int_equal(roles_user_add(s, &none), -ENOSPC);
+        test_commit(s);
+        host_accounts_done(&host.h);
+}
+
 /* A uid or gid taken away (user del, group del, metarole unpublish) is never allocated again:
  * a process or a file the old owner left would become the next account's. */
 static void test_retired_ids_never_allocated(void **state) {
@@ -2655,6 +2683,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_metarole_cycles, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_metarole_publish, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_alloc_skips_host_ids, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_alloc_first_gap, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_retired_ids_never_allocated, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_retired_id_request_refused, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_metarole_perms, test_setup, test_teardown),
