@@ -1,17 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * roles.nss from roles.db (layout: nss_index.h): what a writer does after publishing, and what
- * `rolesctl index rebuild` and doctor do.
+ * roles.nss from roles.db (layout: nss_index.h): what a writer compiles inside its transaction
+ * and installs once roles.db is committed, and what `rolesctl index rebuild` and doctor do.
  *
  * A change costs what it changes: the writer notes, in temporary tables filled by temporary
  * triggers on its own connection, every user whose NSS facts or memberships a statement
  * touched and every group, and whether the metarole graph or a published metarole changed.
- * After publishing it writes a delta: the users and groups changed since the base (those of
- * the previous delta and this change's), read afresh from roles.db, and the base records they
- * replace. A base is compiled whole instead when there is none or it does not match roles.db
- * (a crash between the two, a restored roles.db), when the metarole graph changed (its reach
- * is every holder), or when the delta has grown past a share of the base; the delta is then
- * removed. Either file is written aside, fsynced and renamed into place.
+ * It compiles a delta: the users and groups changed since the base (those of the previous
+ * delta and this change's), read afresh from roles.db, and the base records they replace. A
+ * base is compiled whole instead when there is none or it does not match roles.db (a crash
+ * between the commit and the rename, a restored roles.db), when the metarole graph changed
+ * (its reach is every holder), or when the delta has grown past a share of the base; an empty
+ * delta then replaces the old one. Each file is written aside, fsynced and renamed into place.
  */
 #include <errno.h>
 #include <fcntl.h>

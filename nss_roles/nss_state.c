@@ -87,11 +87,11 @@ static bool same_file(const char *path, const struct mapped *m) {
 
 /*
  * Map the base, then the delta; then look at the base's path again: a writer that installed a
- * new base and removed the delta in between would otherwise leave us the old base without its
- * delta (older than what we may have served). A delta for another base (a new base installed
- * between the two opens) means the base is stale too: try again. After three tries, the base
- * alone: consistent, at worst a change behind until the next look. No delta at all (an index
- * written before deltas were always installed with their base): the base alone.
+ * new base and its empty delta in between would otherwise leave us the old base with a delta
+ * that is not its own, and so without its changes (older than what we may have served). A
+ * delta for another base means the base is stale: try again. After three tries, the base
+ * alone: consistent, at worst a change behind until the next look. No delta file at all: the
+ * base alone.
  */
 static int map_view(void) {
         int r = 0;
