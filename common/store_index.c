@@ -82,13 +82,21 @@ static const char track_sql[] =
         "CREATE TEMP TRIGGER index_excluded AFTER DELETE ON main.metarole_includes"
         "  BEGIN INSERT INTO index_whole VALUES (1); END;";
 
-int store_index_track(struct roles_store *s) {
-        sqlite3_stmt *st = store_stmt(s, s->pub, "SELECT count(*) FROM main.sqlite_schema WHERE type = 'trigger'");
+/* The one number a count(*) query on roles.db answers. */
+static int count_rows(struct roles_store *s, const char *sql, int64_t *ret) {
+        sqlite3_stmt *st = store_stmt(s, s->pub, sql);
         if (!st)
                 return -EIO;
         int r = store_step_row(s, st);
-        int64_t n = r > 0 ? sqlite3_column_int64(st, 0) : 0;
+        if (r > 0)
+                *ret = sqlite3_column_int64(st, 0);
         sqlite3_reset(st);
+        return r < 0 ? r : 0;
+}
+
+int store_index_track(struct roles_store *s) {
+        int64_t n = 0;
+        int r = count_rows(s, "SELECT count(*) FROM main.sqlite_schema WHERE type = 'trigger'", &n);
         if (r < 0)
                 return r;
         if (n > 0)
@@ -405,16 +413,6 @@ static int carry_over(struct roles_store *s, const struct nss_index_view *v) {
         return r < 0 ? r : 0;
 }
 
-static int count_rows(struct roles_store *s, const char *sql, int64_t *ret) {
-        sqlite3_stmt *st = store_stmt(s, s->pub, sql);
-        if (!st)
-                return -EIO;
-        int r = store_step_row(s, st);
-        if (r > 0)
-                *ret = sqlite3_column_int64(st, 0);
-        sqlite3_reset(st);
-        return r < 0 ? r : 0;
-}
 
 /* The base records that the changed rows replace or remove. */
 static int supersede(struct roles_store *s, struct nss_index_builder *b, const struct nss_index_file *base) {
