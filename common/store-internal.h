@@ -150,6 +150,8 @@ int store_index_prepare(struct roles_store *s, int64_t published, int64_t serial
 int store_index_install(struct roles_store *s);
 void store_index_discard(struct roles_store *s);
 int store_index_rebuild(struct roles_store *s);
+/* 1 when the installed index is missing, unreadable or of another serial than roles.db. */
+int store_index_stale(struct roles_store *s);
 /* Doctor: compile a base from roles.db (kept for install) and say why the installed index is
  * not it (*ret_why NULL: it is, as far as can be told). */
 int store_index_compare(struct roles_store *s, const char **ret_why);

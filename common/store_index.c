@@ -511,6 +511,19 @@ void store_index_discard(struct roles_store *s) {
         s->index_size = s->index_empty_delta_size = 0;
 }
 
+int store_index_stale(struct roles_store *s) {
+        struct installed inst;
+        int64_t serial;
+        int r = roles_store_serial(s, &serial);
+        if (r < 0)
+                return r;
+        if (installed_open(s, &inst) < 0)
+                return 1;
+        bool stale = nss_index_view_serial(&inst.view) != (uint64_t) serial;
+        installed_close(&inst);
+        return stale;
+}
+
 int store_index_rebuild(struct roles_store *s) {
         int64_t serial;
         int r = 0;

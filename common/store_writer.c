@@ -354,9 +354,14 @@ static void undo_after_failed_commit(struct roles_store *s, int64_t published) {
 
 /* A change that touched only secrets or state (a password, an unlock, a backup) leaves roles.db
  * as it is: same serial, nothing for readers to reload. (The NSS index is compiled anew if that
- * was asked for: roles_store_rebuild_index.) */
+ * was asked for, roles_store_rebuild_index, or if it is not roles.db's.) */
 static int commit_without_publishing(struct roles_store *s) {
-        int r = s->index_requested ? store_index_rebuild(s) : 0;
+        /* An index a writer killed between roles.db's commit and its rename left behind is
+         * compiled anew by the next writer, whatever that writer changes: until then NSS would
+         * resolve a name to what roles.db no longer says, and PAM refuse that user's logins. */
+        int r = s->index_requested ? 1 : store_index_stale(s);
+        if (r > 0)
+                r = store_index_rebuild(s);
         if (r >= 0)
                 r = store_before_clear(s);
         if (r >= 0)

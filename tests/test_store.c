@@ -524,6 +524,28 @@ static void test_index_delta_serves_what_roles_db_says(void **state) {
         assert_int_equal(findings, 0);
 }
 
+/* A writer that changes only secrets.db still compiles an index that is not roles.db's (left
+ * so by a writer killed between roles.db's commit and the index's rename). */
+static void test_secrets_change_mends_stale_index(void **state) {
+        struct test_env *e = *state;
+        char index[PATH_MAX];
+        struct roles_store *s = writer(e);
+        struct roles_user alice = add_user(s, "alice");
+        test_commit(s);
+        path_in(e, "roles.nss", index, sizeof(index));
+        assert_int_equal(unlink(index), 0);
+
+        s = writer(e);
+        assert_ok(s, roles_secret_set_email(s, alice.uuid, "alice@example.org"));
+        test_commit(s);
+        struct nss_index_view v;
+        struct nss_index_found_user found;
+        test_index_view(e, &v);
+        assert_int_equal((int64_t) nss_index_view_serial(&v), serial_now(e));
+        assert_int_equal(nss_index_user_by_name(&v, "alice", 5, &found), 0);
+        test_index_close(&v);
+}
+
 static void test_open_missing(void **state) {
         struct test_env *e = *state;
         struct roles_store *s = (struct roles_store *) 0x1;
@@ -2663,6 +2685,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_secrets_v1_migrated, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_public_v1_migrated, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_public_v2_migrated, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_secrets_change_mends_stale_index, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_index_delta_serves_what_roles_db_says, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_open_missing, test_setup_empty, test_teardown),
                 cmocka_unit_test_setup_teardown(test_serial, test_setup, test_teardown),
