@@ -298,7 +298,7 @@ void bench_write_file(const char *path, const char *fmt, ...) {
 
 /* ---- the work directory -------------------------------------------------------------------- */
 
-char bench_workdir[PATH_MAX - 128];
+char bench_workdir[240];
 
 void bench_make_workdir(const char *name) {
         const char *dir = bench_opt.dir;

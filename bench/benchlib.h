@@ -140,7 +140,7 @@ void bench_write_file(const char *path, const char *fmt, ...) __attribute__((for
 
 /* DIR/NAME-XXXXXX (DIR: --dir, else $TMPDIR, else /tmp), made by mkdtemp and opened to 0755:
  * rolesctl and the modules read in it as they would in /var/lib/roles. */
-extern char bench_workdir[PATH_MAX - 128];
+extern char bench_workdir[240];      /* a roles.conf path holds 255 bytes: room for the file names */
 void bench_make_workdir(const char *name);
 
 /* The path of a file in the work directory: WORKDIR/ then FMT, or die when it does not fit. */

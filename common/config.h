@@ -10,14 +10,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util.h"
+
+/* A path in roles.conf is at most ROLES_TEXT_MAX bytes (roles_path_valid), so the fields hold
+ * that, not PATH_MAX: the NSS module reads this struct at a process's first lookup, and five
+ * PATH_MAX fields are 20 KiB of stack and bss to fault in (a third of that lookup's cost). */
+#define ROLES_CONFIG_PATH_SIZE (ROLES_TEXT_MAX + 1)
+
+/* roles_config_index_path's result: public_db without ".db", then ".nss-delta". */
+#define ROLES_INDEX_PATH_SIZE (ROLES_CONFIG_PATH_SIZE + sizeof(".nss-delta"))
+
 struct roles_config {
-        char public_db[PATH_MAX];
-        char secrets_db[PATH_MAX];
-        char state_db[PATH_MAX];
+        char public_db[ROLES_CONFIG_PATH_SIZE];
+        char secrets_db[ROLES_CONFIG_PATH_SIZE];
+        char state_db[ROLES_CONFIG_PATH_SIZE];
         uint32_t uid_min, uid_max;
         uint32_t gid_min, gid_max;
-        char home_base[PATH_MAX];
-        char default_shell[PATH_MAX];
+        char home_base[ROLES_CONFIG_PATH_SIZE];
+        char default_shell[ROLES_CONFIG_PATH_SIZE];
         uint32_t argon2_t_cost;
         uint32_t argon2_m_cost_kib;
         uint32_t argon2_parallelism;

@@ -32,7 +32,7 @@ struct mapped {
 static struct {
         bool configured;
         struct roles_config cfg;
-        char base_path[PATH_MAX], delta_path[PATH_MAX];
+        char base_path[ROLES_INDEX_PATH_SIZE], delta_path[ROLES_INDEX_PATH_SIZE];
         struct nss_index_view view;
         bool mapped;
         struct mapped base, delta;
@@ -63,7 +63,7 @@ static int load_config(void) {
          * $ROLES_CONF is an error (it names a file that should be there). */
         if (r < 0 && !(r == -ENOENT && strcmp(path, ROLES_DEFAULT_CONF) == 0))
                 return r;
-        char base[PATH_MAX], delta[PATH_MAX];
+        char base[ROLES_INDEX_PATH_SIZE], delta[ROLES_INDEX_PATH_SIZE];
         if (roles_config_index_path(&cfg, false, base, sizeof(base)) < 0 ||
             roles_config_index_path(&cfg, true, delta, sizeof(delta)) < 0)
                 return -ENAMETOOLONG;

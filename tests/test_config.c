@@ -383,6 +383,30 @@ static void test_error_long_line_and_nul(void **state) {
         assert_memory_equal(&cfg, &before, sizeof(cfg));
 }
 
+/* A path holds ROLES_TEXT_MAX bytes: one that long is kept whole (the fields are sized to it,
+ * not to PATH_MAX), one byte more is refused and changes nothing. */
+static void test_path_length(void **state) {
+        struct roles_config cfg, before;
+        char text[ROLES_TEXT_MAX + 64], path[ROLES_TEXT_MAX + 2], err[256] = "";
+        (void) state;
+
+        roles_config_defaults(&cfg);
+        memset(path, 'p', sizeof(path));
+        path[0] = '/';
+        path[ROLES_TEXT_MAX] = '\0';
+        snprintf(text, sizeof(text), "public_db = %s\n", path);
+        assert_int_equal(parse(text, &cfg, err, sizeof(err)), 0);
+        assert_string_equal(cfg.public_db, path);
+
+        before = cfg;
+        path[ROLES_TEXT_MAX] = 'p';
+        path[ROLES_TEXT_MAX + 1] = '\0';
+        snprintf(text, sizeof(text), "public_db = %s\n", path);
+        assert_int_equal(parse(text, &cfg, err, sizeof(err)), -EINVAL);
+        assert_true(strncmp(err, "test.conf:1: public_db", 22) == 0);
+        assert_memory_equal(&cfg, &before, sizeof(cfg));
+}
+
 static void test_error_small_buffer(void **state) {
         struct roles_config cfg, before;
         char err[8];
@@ -601,6 +625,7 @@ int main(int argc, char **argv) {
                 cmocka_unit_test(test_boundaries_accepted),
                 cmocka_unit_test(test_errors_name_the_line),
                 cmocka_unit_test(test_error_long_line_and_nul),
+                cmocka_unit_test(test_path_length),
                 cmocka_unit_test(test_error_small_buffer),
                 cmocka_unit_test_setup_teardown(test_load_file, test_setup_empty, test_teardown),
                 cmocka_unit_test_setup_teardown(test_load_error_names_file_and_line, test_setup_empty, test_teardown),

@@ -9,7 +9,7 @@
 #include "store.h"
 
 struct test_env {
-        char dir[PATH_MAX - 64];   /* room for the file names below */
+        char dir[ROLES_CONFIG_PATH_SIZE - 16];  /* room for the file names below, within a config path */
         struct roles_config cfg;
         struct host_accounts host;      /* what the stores opened here take as the host's: nothing */
 };
