@@ -221,7 +221,7 @@ int roles_config_load(const char *path, struct roles_config *cfg, char *errbuf, 
                          "or not owned by root", path);
                 goto out;
         }
-        r = roles_read_fd(fd, CONFIG_FILE_MAX, &text, &len);
+        r = roles_read_fd_stat(fd, &st, CONFIG_FILE_MAX, &text, &len);
         if (r < 0) {
                 r = fail(errbuf, errlen, r, "%s: not a readable regular file of at most 64 KiB: %s", path, strerror(-r));
                 goto out;

@@ -246,6 +246,19 @@ static int parse_file(struct host_file *f, char *text, size_t len) {
         return 0;
 }
 
+/* A file that is not there: an empty one, except /etc/passwd and /etc/group, which are always
+ * there (one that is missing is no proof that the host has no accounts, and the rule must not
+ * pass everything then). 1 changed, 0 unchanged (it was already missing), -errno. */
+static int file_missing(struct host_file *f) {
+        if (f->kind == HOST_FILE_PASSWD || f->kind == HOST_FILE_GROUP)
+                return -ENOENT;
+        if (f->loaded && f->ino == 0)
+                return 0;
+        file_clear(f);
+        *f = (struct host_file) { .path = f->path, .kind = f->kind, .loaded = true };     /* ino 0 */
+        return 1;
+}
+
 /* 1 read again, 0 unchanged, -errno. */
 static int refresh_file(struct host_file *f) {
         struct stat st;
@@ -253,26 +266,24 @@ static int refresh_file(struct host_file *f) {
                 f->loaded = true;
                 return 0;
         }
-        if (stat(f->path, &st) < 0) {
-                /* /etc/passwd and /etc/group are always there: one that is missing is no proof
-                 * that the host has no accounts, and the rule must not pass everything then. */
-                if (errno != ENOENT || f->kind == HOST_FILE_PASSWD || f->kind == HOST_FILE_GROUP)
-                        return -errno;
-                if (f->loaded && f->ino == 0)
+        /* Once read, a stat says whether it changed. The first time, the open's own fstat is
+         * that look (a process's first name lookup pays for every system call here). */
+        if (f->loaded) {
+                if (stat(f->path, &st) < 0)
+                        return errno == ENOENT ? file_missing(f) : -errno;
+                if (same_version(f, &st))
                         return 0;
-                file_clear(f);
-                /* missing: empty, ino 0 */
-                *f = (struct host_file) { .path = f->path, .kind = f->kind, .loaded = true };
-                return 1;
         }
-        if (same_version(f, &st))
-                return 0;
         int fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return errno == ENOENT ? -EAGAIN : -errno;
+        if (fd < 0) {
+                if (errno != ENOENT)
+                        return -errno;
+                /* Gone between the stat and the open: being replaced; look again next time. */
+                return f->loaded ? -EAGAIN : file_missing(f);
+        }
         char *text = NULL;
         size_t len = 0;
-        int r = fstat(fd, &st) < 0 ? -errno : roles_read_fd(fd, HOST_FILE_MAX, &text, &len);
+        int r = fstat(fd, &st) < 0 ? -errno : roles_read_fd_stat(fd, &st, HOST_FILE_MAX, &text, &len);
         close(fd);
         if (r < 0)
                 return r;

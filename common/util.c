@@ -440,11 +440,15 @@ int roles_read_fd(int fd, size_t max, char **ret_data, size_t *ret_len) {
         struct stat st;
         if (fstat(fd, &st) < 0)
                 return -errno;
-        if (!S_ISREG(st.st_mode))
+        return roles_read_fd_stat(fd, &st, max, ret_data, ret_len);
+}
+
+int roles_read_fd_stat(int fd, const struct stat *st, size_t max, char **ret_data, size_t *ret_len) {
+        if (!S_ISREG(st->st_mode))
                 return -EINVAL;
-        if ((uint64_t) st.st_size > max)
+        if ((uint64_t) st->st_size > max)
                 return -EFBIG;
-        size_t size = (size_t) st.st_size, have = 0;
+        size_t size = (size_t) st->st_size, have = 0;
         char *data = malloc(size + 1);
         if (!data)
                 return -ENOMEM;
