@@ -25,8 +25,10 @@ int nss_enter(const struct nss_index_view **ret);
 void nss_leave(void);
 
 /* With the lock held: the host's own accounts, which every entry must be checked against
- * before it is served (host_accounts.h), and the configuration. */
-const struct host_accounts *nss_host(void);
+ * before it is served (host_accounts.h), read or looked at again now if due; UNAVAIL (as
+ * nss_enter fails) when they cannot be read. Then nss_generation() covers them too. */
+int nss_host(const struct host_accounts **ret);
+/* With the lock held, after nss_prepare(): the configuration. */
 const struct roles_config *nss_config(void);
 
 /* Changes whenever what an answer depends on may have changed (a new index or new host files),
@@ -39,8 +41,8 @@ uint64_t nss_generation(void);
 void nss_enumerated(void);
 
 /* The lock alone, for what needs no index (cursor resets, shadow: nss_shadow.c). -EDEADLK on
- * re-entry. With it held, nss_prepare() loads the configuration and host files as nss_enter()
- * does, without the index. */
+ * re-entry. With it held, nss_prepare() loads the configuration as nss_enter() does, without
+ * the index. */
 int nss_begin(void);
 int nss_prepare(void);
 

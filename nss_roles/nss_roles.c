@@ -20,14 +20,29 @@
 
 /* ---- the host's own accounts win ------------------------------------------------------------ */
 
-/* With the lock held: is this entry one the host's own files hold by name or id (so never
- * ours to serve)? See host_accounts.h. */
-static bool user_clashes(const struct nss_index_found_user *u) {
-        return host_accounts_user_clashes(nss_host(), u->name.p, u->name.n, u->uid, u->gid);
+/* With the lock held: 0 when the entry is ours to serve, -ENOENT when the host's own files hold
+ * its name or one of its ids (never ours: see host_accounts.h), UNAVAIL when they cannot be
+ * read. Only an entry roles has needs the rule, so the files are read here, not on every
+ * lookup: most lookups that reach roles are for names it does not have (initgroups of every
+ * local account), and a process's first one then reads no host file at all. */
+static int user_servable(const struct nss_index_found_user *u) {
+        const struct host_accounts *h;
+        int r = nss_host(&h);
+        if (r < 0)
+                return r;
+        return host_accounts_user_clashes(h, u->name.p, u->name.n, u->uid, u->gid) ? -ENOENT : 0;
 }
 
-static bool group_clashes(const struct nss_index_found_group *g) {
-        return host_accounts_group_clashes(nss_host(), g->name.p, g->name.n, g->gid);
+/* The same for a group; *ret_host is what its members are checked against when it is packed. */
+static int group_servable(const struct nss_index_found_group *g, const struct host_accounts **ret_host) {
+        const struct host_accounts *h;
+        int r = nss_host(&h);
+        if (r < 0)
+                return r;
+        if (host_accounts_group_clashes(h, g->name.p, g->name.n, g->gid))
+                return -ENOENT;
+        *ret_host = h;
+        return 0;
 }
 
 /* ---- passwd ---------------------------------------------------------------------------------- */
@@ -40,8 +55,8 @@ static enum nss_status lookup_passwd(const char *name, uid_t uid, struct passwd 
         if (r < 0)
                 return nss_finish(r, errnop, saved);
         r = name ? nss_index_user_by_name(v, name, strlen(name), &u) : nss_index_user_by_uid(v, uid, &u);
-        if (r == 0 && user_clashes(&u))
-                r = -ENOENT;
+        if (r == 0)
+                r = user_servable(&u);
         if (r == 0)
                 r = nss_pack_passwd(&u, pw, buf, len);
         nss_leave();
@@ -127,11 +142,14 @@ enum nss_status _nss_roles_getpwent_r(struct passwd *pw, char *buf, size_t len, 
                 r = nss_index_next_user(v, pw_cursor.after, &pw_cursor.hint, &u, &id);
                 if (r == -ENOENT)
                         break;
-                if (r == -EBADMSG || user_clashes(&u)) {
+                if (r == 0)
+                        r = user_servable(&u);
+                if (r == -EBADMSG || r == -ENOENT) {
                         pw_cursor.after = id;   /* not servable: as if it were not there */
                         continue;
                 }
-                r = nss_pack_passwd(&u, pw, buf, len);
+                if (r == 0)
+                        r = nss_pack_passwd(&u, pw, buf, len);
                 if (r == 0) {
                         pw_cursor.after = id;
                         nss_enumerated();
@@ -148,14 +166,15 @@ static enum nss_status lookup_group(const char *name, gid_t gid, struct group *g
         int saved = errno;
         const struct nss_index_view *v;
         struct nss_index_found_group g;
+        const struct host_accounts *h;
         int r = nss_enter(&v);
         if (r < 0)
                 return nss_finish(r, errnop, saved);
         r = name ? nss_index_group_by_name(v, name, strlen(name), &g) : nss_index_group_by_gid(v, gid, &g);
-        if (r == 0 && group_clashes(&g))
-                r = -ENOENT;
         if (r == 0)
-                r = nss_pack_group(v, &g, time(NULL), nss_host(), nss_generation(), gr, buf, len);
+                r = group_servable(&g, &h);
+        if (r == 0)
+                r = nss_pack_group(v, &g, time(NULL), h, nss_generation(), gr, buf, len);
         nss_leave();
         return nss_finish(r, errnop, saved);
 }
@@ -191,15 +210,19 @@ enum nss_status _nss_roles_getgrent_r(struct group *gr, char *buf, size_t len, i
         time_t now = time(NULL);
         for (;;) {
                 struct nss_index_found_group g;
+                const struct host_accounts *h;
                 uint32_t id;
                 r = nss_index_next_group(v, gr_cursor.after, &gr_cursor.hint, &g, &id);
                 if (r == -ENOENT)
                         break;
-                if (r == -EBADMSG || group_clashes(&g)) {
+                if (r == 0)
+                        r = group_servable(&g, &h);
+                if (r == -EBADMSG || r == -ENOENT) {
                         gr_cursor.after = id;   /* not servable: as if it were not there */
                         continue;
                 }
-                r = nss_pack_group(v, &g, now, nss_host(), nss_generation(), gr, buf, len);
+                if (r == 0)
+                        r = nss_pack_group(v, &g, now, h, nss_generation(), gr, buf, len);
                 if (r == 0) {
                         gr_cursor.after = id;
                         nss_enumerated();
@@ -272,8 +295,7 @@ static struct {
         size_t n;
 } named_clashes;
 
-static int refresh_named_clashes(const struct nss_index_view *v) {
-        const struct host_accounts *h = nss_host();
+static int refresh_named_clashes(const struct nss_index_view *v, const struct host_accounts *h) {
         if (named_clashes.valid && named_clashes.generation == nss_generation())
                 return 0;
         gid_t *gids = calloc(h->group.n_names + 1, sizeof(gid_t));
@@ -294,10 +316,10 @@ static int refresh_named_clashes(const struct nss_index_view *v) {
 }
 
 /* Leave out of l the gids the host's files forbid us to hand out (see host_accounts.h). */
-static void drop_clashing_gids(struct gid_list *l) {
+static void drop_clashing_gids(struct gid_list *l, const struct host_accounts *h) {
         size_t kept = 0;
         for (size_t i = 0; i < l->n; i++) {
-                bool clash = host_accounts_has_gid(nss_host(), l->gids[i]);
+                bool clash = host_accounts_has_gid(h, l->gids[i]);
                 for (size_t k = 0; k < named_clashes.n && !clash; k++)
                         clash = named_clashes.gids[k] == l->gids[i];
                 if (!clash)
@@ -314,16 +336,17 @@ enum nss_status _nss_roles_initgroups_dyn(const char *user, gid_t group, long *s
         const struct nss_index_view *v;
         struct nss_index_found_user u;
         struct gid_list l = { 0 };
+        const struct host_accounts *h;
         int r = nss_enter(&v);
         if (r < 0)
                 return nss_finish(r, errnop, saved);
         r = nss_index_user_by_name(v, user, strlen(user), &u);
-        if (r == 0 && user_clashes(&u))
-                r = -ENOENT;
+        if (r == 0)
+                r = user_servable(&u);
         if (r == 0)
                 r = nss_index_user_gids(v, &u, time(NULL), add_gid, &l);
-        if (r == 0 && (r = refresh_named_clashes(v)) == 0)
-                drop_clashing_gids(&l);
+        if (r == 0 && (r = nss_host(&h)) == 0 && (r = refresh_named_clashes(v, h)) == 0)
+                drop_clashing_gids(&l, h);
         nss_leave();
         if (r == 0)
                 r = append_gids(&l, group, start, size, groupsp, limit);

@@ -56,7 +56,7 @@ static int load_plugin(void) {
         return 0;
 }
 
-/* The lock, the configuration and host files, the plugin. The caller holds the lock on success. */
+/* The lock, the configuration, the plugin. The caller holds the lock on success. */
 static int enter(void) {
         int r = nss_begin();
         if (r < 0)
@@ -68,8 +68,14 @@ static int enter(void) {
         return 0;
 }
 
-static bool clashes(const struct roles_user *u) {
-        return host_accounts_user_clashes(nss_host(), u->name, strlen(u->name), u->uid, u->gid);
+/* 0 when the entry is ours to serve, -ENOENT when the host's own files hold its name or an id,
+ * UNAVAIL when they cannot be read (as nss_roles.c's user_servable). */
+static int servable(const struct roles_user *u) {
+        const struct host_accounts *h;
+        int r = nss_host(&h);
+        if (r < 0)
+                return r;
+        return host_accounts_user_clashes(h, u->name, strlen(u->name), u->uid, u->gid) ? -ENOENT : 0;
 }
 
 /* What the plugin could not read (no store: not root, no files) is not "no such entry". */
@@ -85,8 +91,8 @@ enum nss_status _nss_roles_getspnam_r(const char *name, struct spwd *sp, char *b
         if (r < 0)
                 return nss_finish(r, errnop, saved);
         r = from_plugin(plugin->by_name(nss_config(), name, time(NULL), &e));
-        if (r == 0 && clashes(&e.user))
-                r = -ENOENT;
+        if (r == 0)
+                r = servable(&e.user);
         if (r == 0)
                 r = nss_pack_shadow(&e.user, &e.shadow, sp, buf, len);
         nss_leave();
@@ -163,12 +169,15 @@ enum nss_status _nss_roles_getspent_r(struct spwd *sp, char *buf, size_t len, in
                 if (sp_cursor.next == sp_cursor.n && (r = sp_cursor.exhausted ? -ENOENT : fetch_page()) < 0)
                         break;
                 const struct roles_shadow_entry *e = &sp_cursor.page[sp_cursor.next];
-                if (clashes(&e->user)) {
+                r = servable(&e->user);
+                if (r == -ENOENT) {
                         sp_cursor.after = e->user.uid;  /* as if it were not there */
                         sp_cursor.next++;
+                        r = 0;
                         continue;
                 }
-                r = nss_pack_shadow(&e->user, &e->shadow, sp, buf, len);
+                if (r == 0)
+                        r = nss_pack_shadow(&e->user, &e->shadow, sp, buf, len);
                 if (r == 0) {
                         sp_cursor.after = e->user.uid;
                         sp_cursor.next++;

@@ -150,8 +150,9 @@ static int check_view(void) {
 }
 
 /*
- * The host's own files, read by the first lookup of a process and then looked at no more than
- * once a second, as the index is. Unreadable: no answer at all (the rule cannot be applied).
+ * The host's own files, read when a process first finds an entry of its own (nss_host) and then
+ * looked at no more than once a second, as the index is. Unreadable: no answer at all (the rule
+ * cannot be applied).
  */
 static int check_host(void) {
         struct timespec now;
@@ -223,8 +224,6 @@ int nss_begin(void) {
 
 int nss_prepare(void) {
         int r = state.configured ? 0 : load_config();
-        if (r >= 0)
-                r = check_host();
         return r < 0 ? nss_unavailable(r) : 0;
 }
 
@@ -250,8 +249,12 @@ void nss_leave(void) {
         inside = false;
 }
 
-const struct host_accounts *nss_host(void) {
-        return &state.host;
+int nss_host(const struct host_accounts **ret) {
+        int r = check_host();
+        if (r < 0)
+                return nss_unavailable(r);
+        *ret = &state.host;
+        return 0;
 }
 
 const struct roles_config *nss_config(void) {

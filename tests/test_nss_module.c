@@ -32,6 +32,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1834,6 +1836,56 @@ static void fork_without_fds(const char *what, const char *user_expected) {
 }
 
 /*
+ * The host's files are read only when roles has an entry to check against them: a lookup of a
+ * name roles does not have (initgroups of every local account, the commonest lookup that
+ * reaches roles) reads none, so it is NOTFOUND even when /etc/group cannot be read, while an
+ * entry roles does have is UNAVAIL then (the rule cannot be applied). In a child, in a mount
+ * namespace of its own with /dev/null (not a regular file) bound over /etc/group.
+ */
+static int child_with_unreadable_host_group(void) {
+        union result res;
+        char buf[1024];
+        int errnop;
+        long start = 1, size = 1;
+        gid_t *g = malloc(sizeof(gid_t));
+        if (!g)
+                return 99;
+        g[0] = 0;
+        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+                return 90;      /* needs root, as the suite does in CI */
+        if (mount("/dev/null", "/etc/group", NULL, MS_BIND, NULL) < 0)
+                return 91;
+        int r = 0;
+        if (m.getpwnam_r("nosuchuser", &res.pw, buf, sizeof(buf), &errnop) != NSS_STATUS_NOTFOUND)
+                r = 1;
+        else if (m.initgroups_dyn("root", 0, &start, &size, &g, -1, &errnop) != NSS_STATUS_NOTFOUND)
+                r = 2;
+        else if (m.getgrnam_r("nosuchgroup", &res.gr, buf, sizeof(buf), &errnop) != NSS_STATUS_NOTFOUND)
+                r = 3;
+        else if (m.getpwnam_r("alice", &res.pw, buf, sizeof(buf), &errnop) != NSS_STATUS_UNAVAIL)
+                r = 4;
+        else if (m.getgrnam_r("devs", &res.gr, buf, sizeof(buf), &errnop) != NSS_STATUS_UNAVAIL)
+                r = 5;
+        free(g);
+        return r;
+}
+
+static void test_host_files_read_for_entries_only(void **state) {
+        (void) state;
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                alarm(20);
+                _exit(child_with_unreadable_host_group());
+        }
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                fail_msg("unreadable /etc/group: child status %#x (90, 91: no mount namespace: run as root; "
+                         "1-3: a name roles lacks was not NOTFOUND; 4, 5: an entry was not UNAVAIL)", status);
+}
+
+/*
  * The module keeps no descriptor: the index is mapped and its descriptor closed at once; shadow's
  * stores close before each call returns. So neither a parent in the middle of its lookups and
  * enumerations nor the child it forks (which may become a user without exec, as sshd's does)
@@ -1938,6 +1990,7 @@ int main(int argc, char **argv) {
                 cmocka_unit_test(test_fork_while_threads),
                 cmocka_unit_test(test_replaced_snapshot),
                 cmocka_unit_test(test_unavailable),
+                cmocka_unit_test(test_host_files_read_for_entries_only),
                 cmocka_unit_test(test_fork_keeps_no_descriptor),
                 cmocka_unit_test(test_initgroups_in_forked_child),
         };
