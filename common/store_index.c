@@ -26,8 +26,10 @@
 #include "nss_index_read.h"
 #include "store-internal.h"
 
-/* A delta that would replace more than this share of the base (or more records than this at
- * least) is not worth keeping: compile a new base. */
+/* A delta that would replace more than this share of the base's users (or more than this many
+ * at least) is not worth keeping: compile a new base. Nor one larger than its base: compiling
+ * the base costs no more then, and a reader maps one file's worth of records instead of two (an
+ * import into a fresh store compiles a base, not a delta over an empty one). */
 #define DELTA_MIN_RECORDS 4096
 #define DELTA_BASE_SHARE 32
 
@@ -449,8 +451,11 @@ static int write_delta(struct roles_store *s, const struct nss_index_view *v, in
         if ((r = count_rows(s, "SELECT count(DISTINCT id) FROM temp.index_users", &n_users)) < 0 ||
             (r = count_rows(s, "SELECT count(*) FROM (SELECT DISTINCT kind, id FROM temp.index_groups)", &n_groups)) < 0)
                 return r;
-        uint64_t limit = v->base.n[NSS_SECTION_USERS] / DELTA_BASE_SHARE;
-        if ((uint64_t) (n_users + n_groups) > (limit > DELTA_MIN_RECORDS ? limit : DELTA_MIN_RECORDS))
+        uint64_t in_base = (uint64_t) v->base.n[NSS_SECTION_USERS] + v->base.n[NSS_SECTION_GROUPS];
+        uint64_t floor = in_base < DELTA_MIN_RECORDS ? in_base : DELTA_MIN_RECORDS;
+        uint64_t share = v->base.n[NSS_SECTION_USERS] / DELTA_BASE_SHARE;
+        uint64_t limit = share > floor ? share : floor;
+        if ((uint64_t) (n_users + n_groups) > limit)
                 return 1;
         if ((r = nss_index_builder_new(&b)) < 0 || (r = add_users(s, b, CHANGED)) < 0 ||
             (r = add_groups(s, b, CHANGED)) < 0 || (r = supersede(s, b, &v->base)) < 0 ||

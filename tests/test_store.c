@@ -437,6 +437,33 @@ static void members_of(struct test_env *e, uint32_t gid, char list[static 256]) 
         test_index_close(&v);
 }
 
+/* A delta is never larger than its base: the first accounts of a fresh store (an import) are
+ * compiled into a base, so a reader maps one file's worth of records, not an empty base and a
+ * delta holding everything. */
+static void test_index_first_accounts_make_a_base(void **state) {
+        struct test_env *e = *state;
+        struct roles_store *s = writer(e);
+        add_user(s, "alice");
+        add_user(s, "bob");
+        add_group(s, "devs", 20100);
+        test_commit(s);
+
+        struct nss_index_view v;
+        test_index_view(e, &v);
+        assert_int_equal(v.base.n[NSS_SECTION_USERS], 2);
+        assert_true(!v.has_delta || v.delta.n[NSS_SECTION_USERS] == 0);
+        test_index_close(&v);
+
+        s = writer(e);                                          /* a change after it: a delta */
+        add_user(s, "carol");
+        test_commit(s);
+        test_index_view(e, &v);
+        assert_int_equal(v.base.n[NSS_SECTION_USERS], 2);
+        assert_true(v.has_delta);
+        assert_int_equal(v.delta.n[NSS_SECTION_USERS], 1);
+        test_index_close(&v);
+}
+
 /*
  * Changes after a base go into the delta (the base file stays), and the base with its delta
  * serves exactly what roles.db compiles to: doctor, which compares the two entry by entry,
@@ -2686,6 +2713,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_public_v1_migrated, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_public_v2_migrated, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_secrets_change_mends_stale_index, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_index_first_accounts_make_a_base, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_index_delta_serves_what_roles_db_says, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_open_missing, test_setup_empty, test_teardown),
                 cmocka_unit_test_setup_teardown(test_serial, test_setup, test_teardown),
