@@ -689,12 +689,11 @@ static int probe_local(const char *name) {
         return 0;
 }
 
-/* The module by itself: dlopen (the module and what it links, libsqlite3 for roles), then its
- * getpwnam_r called directly, twice. */
-static int probe_module(const char *module, const char *name1, const char *name2) {
-        char lib[64], sym[96];
-        snprintf(lib, sizeof(lib), "libnss_%s.so.2", module);
-        snprintf(sym, sizeof(sym), "_nss_%s_getpwnam_r", module);
+/* dlopen lib, then sym (a getpwnam_r) twice, each expected to answer want; "P PREFIX_dlopen",
+ * "_first_call", "_second_call". */
+static int probe_library(const char *prefix, const char *lib, const char *sym, enum nss_status want,
+                         const char *name1, const char *name2) {
+        char key[64];
         int64_t t0 = now_ns();
         void *h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
         int64_t t1 = now_ns();
@@ -711,12 +710,31 @@ static int probe_module(const char *module, const char *name1, const char *name2
         int64_t t3 = now_ns();
         enum nss_status st2 = fn(name2, &pw, pwbuf, sizeof(pwbuf), &err);
         int64_t t4 = now_ns();
-        if (st1 != NSS_STATUS_SUCCESS || st2 != NSS_STATUS_SUCCESS)
+        if (st1 != want || st2 != want)
                 return 1;
-        probe_out("module_dlopen", t1 - t0);
-        probe_out("module_first_call", t3 - t2);
-        probe_out("module_second_call", t4 - t3);
+        snprintf(key, sizeof(key), "%s_dlopen", prefix);
+        probe_out(key, t1 - t0);
+        snprintf(key, sizeof(key), "%s_first_call", prefix);
+        probe_out(key, t3 - t2);
+        snprintf(key, sizeof(key), "%s_second_call", prefix);
+        probe_out(key, t4 - t3);
         return 0;
+}
+
+/* The module by itself: dlopen (the module and what it links), then its getpwnam_r called
+ * directly, twice. */
+static int probe_module(const char *module, const char *name1, const char *name2) {
+        char lib[64], sym[96];
+        snprintf(lib, sizeof(lib), "libnss_%s.so.2", module);
+        snprintf(sym, sizeof(sym), "_nss_%s_getpwnam_r", module);
+        return probe_library("module", lib, sym, NSS_STATUS_SUCCESS, name1, name2);
+}
+
+/* The same with bench/nss_empty.c, a module that links libc alone and answers NOTFOUND at once:
+ * what loading and calling any NSS module costs a process, the floor under a module's first
+ * lookup on this machine. */
+static int probe_empty(const char *path, const char *name1, const char *name2) {
+        return probe_library("empty", path, "_nss_benchempty_getpwnam_r", NSS_STATUS_NOTFOUND, name1, name2);
 }
 
 /* What the module's first call does, step by step, with libsqlite3 itself (dlopen'd: this program
@@ -780,13 +798,16 @@ static int cmd_probe(int argc, char **argv) {
                 return probe_first(argv[2], argv[3]);
         if (argc >= 5 && strcmp(argv[1], "module") == 0)
                 return probe_module(argv[2], argv[3], argv[4]);
+        if (argc >= 5 && strcmp(argv[1], "empty") == 0)
+                return probe_empty(argv[2], argv[3], argv[4]);
         if (argc >= 4 && strcmp(argv[1], "sqlite") == 0)
                 return probe_sqlite(argv[2], argv[3]);
         if (argc >= 3 && strcmp(argv[1], "local") == 0)
                 return probe_local(argv[2]);
         if (argc >= 2 && strcmp(argv[1], "noop") == 0)
                 return 0;
-        die("usage: bench_nss probe first NAME NAME | local NAME | module MOD NAME NAME | sqlite DB NAME | noop");
+        die("usage: bench_nss probe first NAME NAME | local NAME | module MOD NAME NAME | empty PATH NAME NAME | "
+            "sqlite DB NAME | noop");
 }
 
 /* Spawn one kind of probe opt.probes times; print the median of each field it reports, and of
@@ -864,6 +885,10 @@ static void measure_first_call(void) {
                 char *module[] = { self, "probe", "module", (char *) opt.source, u1, u2, NULL };
                 run_probes("module", module);
         }
+        if (opt.empty_module) {
+                char *empty[] = { self, "probe", "empty", (char *) opt.empty_module, u1, u2, NULL };
+                run_probes("empty", empty);
+        }
         if (opt.db) {
                 char *sq[] = { self, "probe", "sqlite", (char *) opt.db, u1, NULL };
                 run_probes("sqlite", sq);
@@ -876,6 +901,7 @@ static int cmd_run(int argc, char **argv) {
                 { "db", required_argument, NULL, 'b' },     { "iters", required_argument, NULL, 'i' },
                 { "budget", required_argument, NULL, 't' }, { "passes", required_argument, NULL, 'p' },
                 { "oneshot", required_argument, NULL, 'o' }, { "probes", required_argument, NULL, 'r' },
+                { "empty-module", required_argument, NULL, 'e' },
                 { "quick", no_argument, NULL, 'q' },        { NULL, 0, NULL, 0 },
         };
         int c;
@@ -884,6 +910,7 @@ static int cmd_run(int argc, char **argv) {
                 case 'd': opt.data = optarg; break;
                 case 's': opt.source = optarg; break;
                 case 'b': opt.db = optarg; break;
+                case 'e': opt.empty_module = optarg; break;
                 case 'i': opt.iters = bench_parse_num(optarg, 15, 100000000); break;
                 case 't': opt.budget = (double) bench_parse_num(optarg, 1, 3600000) / 1000.0; break;
                 case 'p': opt.passes = (int) bench_parse_num(optarg, 3, 1000); break;
@@ -897,8 +924,8 @@ static int cmd_run(int argc, char **argv) {
                         opt.probes = 5;
                         break;
                 default:
-                        die("usage: bench_nss run --data DIR --source NAME [--db PATH] [--iters N] "
-                            "[--budget MS] [--passes N] [--oneshot N] [--probes N] [--quick]");
+                        die("usage: bench_nss run --data DIR --source NAME [--db PATH] [--empty-module PATH] "
+                            "[--iters N] [--budget MS] [--passes N] [--oneshot N] [--probes N] [--quick]");
                 }
         }
         if (!opt.data || !opt.source)
@@ -1042,8 +1069,8 @@ int main(int argc, char **argv) {
         if (argc >= 2 && strcmp(argv[1], "spawn") == 0)
                 return cmd_spawn(argc - 1, argv + 1);
         fputs("usage: bench_nss gen --users N --out DIR\n"
-              "       bench_nss run --data DIR --source NAME [--db PATH] [--iters N] [--budget MS] [--passes N]\n"
-              "                     [--oneshot N] [--probes N] [--quick]\n"
+              "       bench_nss run --data DIR --source NAME [--db PATH] [--empty-module PATH] [--iters N]\n"
+              "                     [--budget MS] [--passes N] [--oneshot N] [--probes N] [--quick]\n"
               "       bench_nss grow --data DIR [--budget MS] [--quick]\n"
               "       bench_nss spawn [--in FILE] -- PROGRAM ARG...\n"
               "  Run inside a private mount namespace with nsswitch.conf naming the source: see bench_nss.sh.\n",

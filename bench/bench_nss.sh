@@ -284,7 +284,8 @@ inner_main() {
                                 ;;
                         roles)
                                 write_nsswitch roles
-                                LD_LIBRARY_PATH=$module_dir run_bench roles "$round" --db /var/lib/roles/roles.db
+                                LD_LIBRARY_PATH=$module_dir run_bench roles "$round" --db /var/lib/roles/roles.db \
+                                        --empty-module "$module_dir/libnss_benchempty.so.2"
                                 ;;
                         *)
                                 write_nsswitch "$src"
@@ -347,7 +348,7 @@ if [ "$(id -u)" -ne 0 ]; then
         echo "bench_nss.sh: needs root (a private mount namespace with overlays on /etc and /var/lib): skipped"
         exit 77
 fi
-for f in "$bench" "$rolesctl" "$module_dir/libnss_roles.so.2"; do
+for f in "$bench" "$rolesctl" "$module_dir/libnss_roles.so.2" "$build/bench/libnss_benchempty.so.2"; do
         [ -e "$f" ] || { echo "bench_nss.sh: $f missing: build first (ninja -C $build)" >&2; exit 2; }
 done
 if ! unshare -m --propagation private true 2> /dev/null; then
@@ -366,6 +367,7 @@ trap cleanup EXIT
 mkdir -p "$work/bin"
 cp "$rolesctl" "$work/bin/rolesctl"
 cp "$module_dir/libnss_roles.so.2" "$work/bin/libnss_roles.so.2"
+cp "$build/bench/libnss_benchempty.so.2" "$work/bin/libnss_benchempty.so.2"
 snapshot=(--rolesctl "$work/bin/rolesctl" --module-dir "$work/bin")
 
 # Times in ns, to a readable unit. One table per size: every source's figure, roles' ratio to
@@ -539,6 +541,13 @@ print_tables() {        # N DIR
                         printf "  %-62s %10s\n", "  dlopen libnss_roles.so.2 (and what it links)", fmt(val["roles", "first_module_dlopen"])
                         printf "  %-62s %10s\n", "  first _nss_roles_getpwnam_r (config, open, lookup)", fmt(val["roles", "first_module_first_call"])
                         printf "  %-62s %10s\n", "  second _nss_roles_getpwnam_r", fmt(val["roles", "first_module_second_call"])
+                        ed = val["roles", "first_empty_dlopen"]; ec = val["roles", "first_empty_first_call"]
+                        if (ed != "") {
+                                printf "  %-62s %10s\n", "  a module that does nothing (bench/nss_empty.c): dlopen", fmt(ed)
+                                printf "  %-62s %10s\n", "    its first getpwnam_r", fmt(ec)
+                                printf "  %-62s %10s\n", "  roles over that floor (dlopen + first call)",
+                                        fmt(val["roles", "first_module_dlopen"] + val["roles", "first_module_first_call"] - ed - ec)
+                        }
                         printf "  %-62s %10s\n", "  with libsqlite3 alone: dlopen libsqlite3", fmt(val["roles", "first_sqlite_dlopen"])
                         printf "  %-62s %10s\n", "    sqlite3_open_v2 (immutable)", fmt(val["roles", "first_sqlite_open"])
                         printf "  %-62s %10s\n", "    PRAGMA user_version", fmt(val["roles", "first_sqlite_user_version"])
