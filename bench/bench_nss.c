@@ -17,13 +17,14 @@
  *       (gid 1299999) of the first min(N, 100000) users, kept apart from DIR/group so that the
  *       other figures do not change; DIR/big.batch adds it with rolesctl.
  *
- *   bench_nss run --data DIR --source NAME [--db PATH] [--iters N] [--budget MS] [--passes N]
- *                 [--oneshot N] [--probes N] [--quick]
+ *   bench_nss run --data DIR --source NAME [--db PATH] [--empty-module PATH] [--iters N]
+ *                 [--budget MS] [--passes N] [--oneshot N] [--probes N] [--quick]
  *       Measure through glibc, with keys drawn at random (the same sequence for every source)
  *       from DIR: getpwnam_r, getpwuid_r, getgrnam_r, getgrgid_r, getgrouplist of the heavy
  *       user, getpwent_r and getgrent_r per entry over a whole enumeration, one-shot
  *       `getent passwd NAME` (fork + exec + wait), peak RSS; and the cost of the first lookup
- *       in a fresh process, taken apart (module and libsqlite3 load, open, schema, query).
+ *       in a fresh process, taken apart (module and libsqlite3 load, open, schema, query; with
+ *       --empty-module, the same load and call of a module that does nothing, as the floor).
  *       Every answer is checked against DIR; a wrong one makes the exit status 1.
  *
  *   bench_nss grow --data DIR [--budget MS] [--quick]
@@ -443,10 +444,30 @@ static void report(const char *op, double *v, size_t n) {
         printf("R %s %" PRId64 " %" PRId64 " %zu\n", op, (int64_t) st.median, (int64_t) st.p90, n);
 }
 
+/* The resident memory now, split: RssAnon is this process's own (heap, stack, what a module
+ * allocated), RssFile the pages of files it has mapped (libraries, and an index such as
+ * roles.nss: clean page-cache pages shared with every other process, dropped by the kernel at
+ * will), as /proc/self/status counts them. */
+static void print_rss_split(void) {
+        FILE *f = fopen("/proc/self/status", "re");
+        char line[256];
+        if (!f)
+                die("/proc/self/status: %s", strerror(errno));
+        while (fgets(line, sizeof(line), f)) {
+                long kib;
+                if (sscanf(line, "RssAnon: %ld", &kib) == 1)
+                        printf("V rss_anon_kib %ld\n", kib);
+                else if (sscanf(line, "RssFile: %ld", &kib) == 1)
+                        printf("V rss_file_kib %ld\n", kib);
+        }
+        fclose(f);
+}
+
 /* ==== run: timed lookups ========================================================================= */
 
 static struct {
         const char *data, *source, *db;
+        const char *empty_module;       /* bench/nss_empty.c's library: the floor of a first lookup */
         long iters;
         double budget;
         int passes, oneshot, probes;
@@ -955,6 +976,7 @@ static int cmd_run(int argc, char **argv) {
 
         getrusage(RUSAGE_SELF, &ru);
         printf("V rss_peak_kib %ld\n", ru.ru_maxrss);
+        print_rss_split();
         printf("V wrong %d\n", bench_wrong_answers);
         return bench_wrong_answers ? 1 : 0;
 }

@@ -500,6 +500,8 @@ print_tables() {        # N DIR
                 row("first lookup, over files own (root)", "first_over_local", "abs", 60000)
                 row("peak RSS (bench process)", "rss_peak_kib", big ? "rss" : "", 1024, 1)
                 row("  RSS before any lookup", "rss_before_nss_kib", "", 0, 1)
+                row("  at the end: its own (RssAnon)", "rss_anon_kib", "", 0, 1)
+                row("  at the end: mapped files (RssFile)", "rss_file_kib", "", 0, 1)
                 row("  one-shot getent: its peak RSS", "oneshot_rss_kib", "", 0, 1)
                 row("getgrnam_r big group, +1 KiB/ERANGE", "getgrnam_grow", large ? "r" : "", 1.0)
                 printf "(big group: %d members, %s calls to reach %s; files and extrausers hold it alone, libnss-cache not measured)\n",
