@@ -47,13 +47,24 @@ enum host_file_kind {
         HOST_FILE_LOGIN_DEFS,           /* login.defs: KEY value */
 };
 
-/* One file as last read: its names and ids sorted for bsearch (or its ranges), and what
- * identifies that version of it (a rename or an edit in place changes one of these). */
+/* A slot of the names' hash table (linear probing): the name's index + 1 (0: empty) and the
+ * hash's high half, so that a probe compares a name only when its hash matches. */
+struct host_name_slot {
+        uint32_t index;
+        uint32_t hash;
+};
+
+/* One file as last read: its names (with a hash table of them) and its ids sorted for binary
+ * search (or its ranges), and what identifies that version of it (a rename or an edit in place
+ * changes one of these). */
 struct host_file {
         const char *path;               /* NULL: not read, holds nothing */
         enum host_file_kind kind;
         char *text;                     /* the file, ':' and '\n' turned into NULs */
         const char **names;
+        struct host_name_slot *name_slots;      /* names by hash (host_accounts.c) */
+        uint64_t name_filter[16];       /* a bit per (length, first, last byte) class of the names */
+        size_t n_name_slots;            /* a power of two, more than n_names; 0 with no names */
         uint32_t *ids;
         uint32_t *gids;                 /* passwd: the primary gids */
         size_t n_names, n_ids, n_gids;

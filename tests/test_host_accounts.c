@@ -89,6 +89,38 @@ static void test_names_and_ids(void **state) {
         assert_false(host_accounts_has_gid(&f->h, 10001));
 }
 
+/* A host with many names, many of them alike (same length, same first and last byte, one a
+ * prefix of another): each is found, by a name of exactly its bytes only. */
+static void test_many_names(void **state) {
+        struct fixture *f = *state;
+        enum { N = 3000 };
+        size_t size = N * 80, len = 0;
+        char *text = malloc(size);
+        assert_non_null(text);
+        for (unsigned i = 0; i < N; i++)
+                len += (size_t) snprintf(text + len, size - len, "u%ux:x:%u:%u::/:/bin/sh\nu%u:x:%u:1::/:/bin/sh\n",
+                                         i * 7, 20000 + i, 20000 + i, i * 7 + 3, 30000 + i);
+        write_file(f->passwd, text);
+        free(text);
+        assert_int_equal(host_accounts_refresh(&f->h), 0);
+
+        char name[32], buf[40];
+        for (unsigned i = 0; i < N * 7 + 4; i++) {
+                bool x = i < N * 7 && i % 7 == 0, plain = i < N * 7 && i % 7 == 3;
+                snprintf(name, sizeof(name), "u%ux", i);
+                assert_int_equal(host_accounts_has_user(&f->h, name), x);
+                snprintf(name, sizeof(name), "u%u", i);
+                assert_int_equal(host_accounts_has_user(&f->h, name), plain);
+                /* Inside a longer text, as a member list gives it: its own bytes only. */
+                snprintf(buf, sizeof(buf), "u%ux,root", i);
+                assert_int_equal(host_accounts_has_user_n(&f->h, buf, strlen(name) + 1), x);
+                assert_int_equal(host_accounts_has_user_n(&f->h, buf, strlen(name)), plain);
+        }
+        assert_false(host_accounts_has_user(&f->h, "root"));
+        assert_false(host_accounts_has_user_n(&f->h, "u0x", 0));
+        assert_false(host_accounts_has_user(&f->h, "u"));
+}
+
 static void test_rule(void **state) {
         struct fixture *f = *state;
         assert_int_equal(host_accounts_refresh(&f->h), 0);
@@ -324,6 +356,7 @@ static void test_proc_find_uid(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_names_and_ids, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_many_names, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rule, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_changes_are_seen, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_missing_and_unreadable, setup, teardown),
