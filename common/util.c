@@ -204,6 +204,24 @@ static int refuse(int r, char *why, size_t why_size, const char *fmt, ...) {
 }
 
 /*
+ * Are the 8 bytes at p all printable ASCII that text_check lets through without a second look
+ * (0x20-0x7e but ':'; for a path, no ',' or space either)? Most of a gecos, home or shell is,
+ * and the NSS module checks all three on every entry it serves: a word at a time, with the
+ * byte tests of "Bit Twiddling Hacks" (hasless, hasmore; each tells exactly whether some byte is
+ * below or above the bound, borrows and carries only ever adding a false "yes").
+ */
+static bool plain_word(const char *p, bool path) {
+        const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+        uint64_t x;
+        memcpy(&x, p, sizeof(x));
+        uint64_t below = (x - ones * (path ? 0x21 : 0x20)) & ~x;               /* a byte < 0x20 (0x21) */
+        uint64_t above = (x + ones * (127 - 0x7e)) | x;                         /* a byte > 0x7e */
+        uint64_t colon = x ^ ones * ':', comma = x ^ ones * ',';
+        uint64_t equal = ((colon - ones) & ~colon) | (path ? (comma - ones) & ~comma : 0);  /* a ':' (','): 0 there */
+        return ((below | above | equal) & highs) == 0;
+}
+
+/*
  * The one check of free text and paths, on text[0..n) (which need not be NUL-terminated: the
  * NSS module checks fields in place): well-formed UTF-8 of at most max bytes, no ':' (it would
  * split a passwd or group line), no refused code point; a path also starts with '/' and holds
@@ -217,6 +235,10 @@ static int text_check(const char *text, size_t n, size_t max, bool path, char *w
         if (path && (n == 0 || text[0] != '/'))
                 return refuse(-EINVAL, why, why_size, "not an absolute path");
         for (size_t i = 0; i < n;) {
+                if (n - i >= 8 && plain_word(text + i, path)) {
+                        i += 8;
+                        continue;
+                }
                 uint32_t cp = (unsigned char) text[i];
                 size_t k = 1;
                 if (cp >= 0x80 && (k = roles_utf8_decode_n(text + i, n - i, &cp)) == 0)

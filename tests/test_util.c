@@ -227,6 +227,24 @@ static void test_path_valid(void **state) {
         assert_false(roles_path_valid(buf));
 }
 
+/* Every byte value at every place of a long text or path (checked eight plain bytes at a time
+ * where it can be), against the rule byte by byte: a single byte of 0x80 or more is not UTF-8. */
+static void test_text_every_byte_everywhere(void **state) {
+        char buf[24];
+        (void) state;
+        for (size_t at = 1; at < sizeof(buf); at++)
+                for (unsigned b = 1; b < 256; b++) {
+                        memset(buf, 'a', sizeof(buf));
+                        buf[0] = '/';
+                        buf[at] = (char) b;
+                        bool text = b >= 0x20 && b <= 0x7e && b != ':';
+                        bool path = text && b != ',' && b != ' ';
+                        if (roles_text_valid_n(buf, sizeof(buf), ROLES_TEXT_MAX) != text ||
+                            roles_path_valid_n(buf, sizeof(buf)) != path)
+                                fail_msg("byte 0x%02x at %zu: text %d, path %d", b, at, !text, !path);
+                }
+}
+
 static void test_email_valid(void **state) {
         char buf[300];
         (void) state;
@@ -786,6 +804,7 @@ int main(void) {
                 cmocka_unit_test(test_text_valid),
                 cmocka_unit_test(test_valid_n),
                 cmocka_unit_test(test_path_valid),
+                cmocka_unit_test(test_text_every_byte_everywhere),
                 cmocka_unit_test(test_email_valid),
                 cmocka_unit_test(test_parse_id),
                 cmocka_unit_test(test_parse_int64),
