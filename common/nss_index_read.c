@@ -320,6 +320,50 @@ int nss_index_group_by_gid(const struct nss_index_view *v, uint32_t gid, struct 
         return find_group(v, NSS_SECTION_GROUP_BY_GID, &k, ret);
 }
 
+/* The id at position i of a list in the pool its kind uses: a metarole group's (or user's) in
+ * MEMBERSHIPS, with the grant's end; an ordinary one's in IDS. i is checked by the caller. */
+static uint32_t list_id(const struct nss_index_file *f, bool metarole, uint64_t i, int64_t *ret_until) {
+        if (ret_until)
+                *ret_until = metarole ? f->memberships[i].until : 0;
+        return metarole ? f->memberships[i].id : f->ids[i];
+}
+
+/*
+ * A base group's members are user indices in no order that helps the cache: each costs a miss on
+ * its record and then one on its name, and taken one after the other those misses were most of
+ * an enumeration's time (a group of 30: 60 misses in a row, ~150 ns each here). So the walk asks
+ * for a batch's records, then for their names, before it checks the first of them: the misses
+ * overlap. Only what was checked against its section is prefetched (a prefetch never faults, but
+ * nothing unchecked is followed). Always inlined: GCC 12 takes a function that only prefetches
+ * for one without effects and drops its calls.
+ */
+#define MEMBER_BATCH 16
+
+static inline __attribute__((always_inline)) void prefetch_records(const struct nss_index_file *f, bool metarole,
+                                                                   uint64_t first, uint32_t n) {
+        for (uint32_t k = 0; k < n; k++) {
+                uint32_t user = list_id(f, metarole, first + k, NULL);
+                if (user < f->n[NSS_SECTION_USERS])
+                        __builtin_prefetch(&f->users[user]);
+        }
+}
+
+static inline __attribute__((always_inline)) void prefetch_names(const struct nss_index_file *f, bool metarole,
+                                                                 uint64_t first, uint32_t n) {
+        for (uint32_t k = 0; k < n; k++) {
+                uint32_t user = list_id(f, metarole, first + k, NULL);
+                struct nss_index_text name;
+                if (user < f->n[NSS_SECTION_USERS] && text(f, f->users[user].name, &name) && name.n > 0)
+                        __builtin_prefetch(name.p);
+        }
+}
+
+static inline __attribute__((always_inline)) void prefetch_members(const struct nss_index_file *f, bool metarole,
+                                                                   uint64_t first, uint32_t n) {
+        prefetch_records(f, metarole, first, n);
+        prefetch_names(f, metarole, first, n);
+}
+
 /* ---- enumeration ----------------------------------------------------------------------------------- */
 
 static uint32_t user_id_at(const struct nss_index_file *f, uint64_t i) {
@@ -470,8 +514,11 @@ int nss_index_group_members(const struct nss_index_view *v, const struct nss_ind
                 if (!range(b->members, f->n[metarole ? NSS_SECTION_MEMBERSHIPS : NSS_SECTION_IDS]))
                         return 0;       /* damaged: no members rather than someone else's */
                 for (uint32_t k = 0; k < b->members.count; k++) {
-                        uint32_t user = metarole ? f->memberships[b->members.first + k].id : f->ids[b->members.first + k];
-                        int64_t until = metarole ? f->memberships[b->members.first + k].until : 0;
+                        if (k % MEMBER_BATCH == 0)
+                                prefetch_members(f, metarole, (uint64_t) b->members.first + k,
+                                                 b->members.count - k < MEMBER_BATCH ? b->members.count - k : MEMBER_BATCH);
+                        int64_t until;
+                        uint32_t user = list_id(f, metarole, (uint64_t) b->members.first + k, &until);
                         if (user_superseded(v, user))
                                 continue;
                         if ((r = give_member(v, f, user, until, metarole, now, fn, userdata)) != 0)
@@ -488,10 +535,9 @@ int nss_index_group_members(const struct nss_index_view *v, const struct nss_ind
                 if (!range(list, f->n[metarole ? NSS_SECTION_MEMBERSHIPS : NSS_SECTION_IDS]))
                         continue;
                 for (uint32_t k = 0; k < list.count; k++) {
-                        uint32_t gid = metarole ? f->memberships[list.first + k].id : f->ids[list.first + k];
-                        if (gid != g->gid)
+                        int64_t until;
+                        if (list_id(f, metarole, (uint64_t) list.first + k, &until) != g->gid)
                                 continue;
-                        int64_t until = metarole ? f->memberships[list.first + k].until : 0;
                         if ((r = give_member(v, f, i, until, metarole, now, fn, userdata)) != 0)
                                 return r;
                         break;
