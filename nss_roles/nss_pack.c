@@ -38,6 +38,10 @@ int nss_pack_passwd(const struct nss_index_found_user *u, struct passwd *pw, cha
         return 0;
 }
 
+/* A group of at most this many members is walked once: the count keeps their names (1 KiB of
+ * stack) and the copy takes them from there. A larger one is walked again to be copied. */
+#define MEMBERS_KEPT 64
+
 /* The member walk's two passes: count the names and their bytes, then copy them out. */
 struct member_walk {
         const struct host_accounts *host;
@@ -45,6 +49,7 @@ struct member_walk {
         char **mem;             /* NULL: counting */
         char *p;
         size_t max_n, max_bytes;        /* copying: what was counted (room for no more) */
+        struct nss_index_text *kept;    /* counting: the first MEMBERS_KEPT names, or NULL */
 };
 
 static int walk_member(void *userdata, const char *name, size_t n) {
@@ -55,6 +60,8 @@ static int walk_member(void *userdata, const char *name, size_t n) {
                 return -EIO;    /* not what was counted: never past the room */
         if (w->mem)
                 w->mem[w->n] = put_text(&w->p, (struct nss_index_text) { name, n });
+        else if (w->kept && w->n < MEMBERS_KEPT)
+                w->kept[w->n] = (struct nss_index_text) { name, n };
         w->n++;
         w->bytes += n + 1;
         return 0;
@@ -72,11 +79,13 @@ static struct {
 int nss_pack_group(const struct nss_index_view *v, const struct nss_index_found_group *g, time_t now,
                    const struct host_accounts *host, uint64_t generation, struct group *gr, char *buf, size_t len) {
         const void *record = &g->file->groups[g->index];
+        struct nss_index_text kept[MEMBERS_KEPT];
         struct member_walk w = { .host = host };
         if (counted.valid && counted.generation == generation && counted.record == record && counted.now == now) {
                 w.n = counted.n;
                 w.bytes = counted.bytes;
         } else {
+                w.kept = kept;
                 int r = nss_index_group_members(v, g, now, walk_member, &w);
                 if (r < 0)
                         return r;
@@ -97,8 +106,14 @@ int nss_pack_group(const struct nss_index_view *v, const struct nss_index_found_
 
         char **mem = (char **) (void *) (buf + pad);
         struct member_walk fill = { .host = host, .mem = mem, .p = (char *) (mem + w.n + 1), .max_n = w.n, .max_bytes = w.bytes };
-        /* The same walk of the same mapping at the same now: the same names, which fit. */
-        int r = nss_index_group_members(v, g, now, walk_member, &fill);
+        /* The names the count kept, or the same walk of the same mapping at the same now: the
+         * same names, which fit. */
+        int r = 0;
+        if (w.kept && w.n <= MEMBERS_KEPT)
+                for (size_t i = 0; i < w.n; i++)
+                        mem[fill.n++] = put_text(&fill.p, kept[i]);
+        else
+                r = nss_index_group_members(v, g, now, walk_member, &fill);
         if (r < 0 || fill.n != w.n)
                 return r < 0 ? r : -EIO;
         gr->gr_name = put_text(&fill.p, g->name);
