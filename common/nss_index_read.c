@@ -364,6 +364,26 @@ static inline __attribute__((always_inline)) void prefetch_members(const struct 
         prefetch_names(f, metarole, first, n);
 }
 
+/* An enumeration serves a group a call, and glibc's and its caller's work come in between: time
+ * for memory to answer. So each call asks for what the next two walks read first: the names of
+ * the next group's members (whose records the call before asked for), and the records of the
+ * members of the group after it. */
+static inline __attribute__((always_inline)) void prefetch_ahead(const struct nss_index_file *f, uint64_t pos) {
+        for (uint64_t ahead = 1; ahead <= 2; ahead++) {
+                if (pos + ahead >= f->n[NSS_SECTION_GROUPS])
+                        return;
+                const struct nss_index_group *g = &f->groups[pos + ahead];
+                bool metarole = g->kind == NSS_INDEX_GROUP_METAROLE;
+                if (!range(g->members, f->n[metarole ? NSS_SECTION_MEMBERSHIPS : NSS_SECTION_IDS]))
+                        continue;
+                uint32_t n = g->members.count < 2 * MEMBER_BATCH ? g->members.count : 2 * MEMBER_BATCH;
+                if (ahead == 1)
+                        prefetch_names(f, metarole, g->members.first, n);
+                else
+                        prefetch_records(f, metarole, g->members.first, n);
+        }
+}
+
 /* ---- enumeration ----------------------------------------------------------------------------------- */
 
 static uint32_t user_id_at(const struct nss_index_file *f, uint64_t i) {
@@ -454,6 +474,8 @@ int nss_index_next_group(const struct nss_index_view *v, int64_t after, struct n
         if (r < 0)
                 return r;
         *ret_id = f->groups[pos].gid;
+        if (f == &v->base)
+                prefetch_ahead(f, pos);
         return read_group(v, f, pos, ret);
 }
 
