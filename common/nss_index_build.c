@@ -161,6 +161,44 @@ static void sort_unique(struct vec *v) {
         v->n = kept;
 }
 
+/* ---- strings ------------------------------------------------------------------------------- */
+
+static int move_string(struct vec *out, const struct vec *in, struct nss_index_string *s) {
+        uint32_t at = (uint32_t) out->n;
+        int r = vec_append(out, (const char *) in->data + s->offset, s->length);
+        if (r == 0)
+                s->offset = at;
+        return r;
+}
+
+/*
+ * The strings again, in the order their readers meet them: every user's name (by uid), every
+ * group's name (by gid), then the users' other texts. A group's members are users in no order
+ * that helps, and their names are all a member list reads: kept together, they are a few pages
+ * that stay in the cache and the TLB rather than one name in every fifty bytes of texts.
+ */
+static int gather_strings(struct nss_index_builder *b) {
+        struct vec out = VEC(char);
+        struct nss_index_user *users = b->users.data;
+        struct nss_index_group *groups = b->groups.data;
+        int r = vec_reserve(&out, b->strings.n);
+        for (size_t u = 0; r == 0 && u < b->users.n; u++)
+                r = move_string(&out, &b->strings, &users[u].name);
+        for (size_t g = 0; r == 0 && g < b->groups.n; g++)
+                r = move_string(&out, &b->strings, &groups[g].name);
+        for (size_t u = 0; r == 0 && u < b->users.n; u++)
+                if ((r = move_string(&out, &b->strings, &users[u].gecos)) == 0 &&
+                    (r = move_string(&out, &b->strings, &users[u].home)) == 0)
+                        r = move_string(&out, &b->strings, &users[u].shell);
+        if (r < 0) {
+                free(out.data);
+                return r;
+        }
+        free(b->strings.data);
+        b->strings = out;
+        return 0;
+}
+
 /* ---- hash tables --------------------------------------------------------------------------- */
 
 static uint64_t table_slots(size_t n) {
@@ -288,6 +326,8 @@ int nss_index_builder_finish(struct nss_index_builder *b, const struct nss_index
                 qsort(b->groups.data, b->groups.n, sizeof(struct nss_index_group), cmp_group);
         sort_unique(&b->superseded_users);
         sort_unique(&b->superseded_groups);
+        if ((r = gather_strings(b)) < 0)
+                return r;
 
         static const enum nss_index_section table_section[6] = {
                 NSS_SECTION_USER_BY_NAME, NSS_SECTION_USER_BY_UID, NSS_SECTION_USER_BY_ROW,

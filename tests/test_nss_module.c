@@ -42,6 +42,7 @@
 #include <sqlite3.h>
 
 #include "nss_index.h"
+#include "nss_index_read.h"
 #include "store.h"
 #include "testlib.h"
 #include "util.h"
@@ -888,6 +889,31 @@ static void test_enum_restart(void **state) {
         assert_int_equal(m.getspent_r(&res.sp, buf, sizeof(buf), &errnop), NSS_STATUS_SUCCESS);
         assert_string_equal(res.sp.sp_namp, "alice");
         assert_int_equal(m.endspent(), NSS_STATUS_SUCCESS);
+}
+
+/* roles.nss holds every user's name first, in uid order, then every group's, then the users'
+ * other texts: a group's member list reads names alone, and kept together they stay cached. */
+static void test_index_names_first(void **state) {
+        (void) state;
+        char path[PATH_MAX];
+        struct nss_index_file f;
+        dev_t dev;
+        ino_t ino;
+        uint64_t at = 0;
+        assert_int_equal(roles_config_index_path(&env.cfg, false, path, sizeof(path)), 0);
+        assert_int_equal(nss_index_map(path, &f, &dev, &ino), 0);
+        assert_true(f.n[NSS_SECTION_USERS] >= N_USERS);
+        for (uint64_t i = 0; i < f.n[NSS_SECTION_USERS]; i++) {
+                assert_int_equal(f.users[i].name.offset, at);
+                at += f.users[i].name.length;
+        }
+        for (uint64_t i = 0; i < f.n[NSS_SECTION_GROUPS]; i++) {
+                assert_int_equal(f.groups[i].name.offset, at);
+                at += f.groups[i].name.length;
+        }
+        for (uint64_t i = 0; i < f.n[NSS_SECTION_USERS]; i++)
+                assert_true(f.users[i].gecos.offset >= at && f.users[i].home.offset >= at && f.users[i].shell.offset >= at);
+        nss_index_unmap(&f);
 }
 
 /* ---- initgroups_dyn ----------------------------------------------------------------------------------- */
@@ -1982,6 +2008,7 @@ int main(int argc, char **argv) {
                 cmocka_unit_test(test_enum_group),
                 cmocka_unit_test(test_enum_shadow),
                 cmocka_unit_test(test_enum_restart),
+                cmocka_unit_test(test_index_names_first),
                 cmocka_unit_test(test_initgroups),
                 cmocka_unit_test(test_threads),
                 cmocka_unit_test(test_enum_shared_by_threads),
