@@ -36,9 +36,11 @@ const struct roles_config *nss_config(void);
 uint64_t nss_generation(void);
 
 /* With the lock held, after an enumeration served another entry: every so many, the pages it
- * went through are let go (nss_index_drop_pages), so that walking the whole index leaves this
- * process's memory as it was, as a walk through /etc/passwd would. */
+ * went through are let go (nss_index_drop_pages), and all of them when it ends (its last entry
+ * served, or end*ent), so that walking the whole index leaves this process's memory as it was,
+ * as a walk through /etc/passwd would. */
 void nss_enumerated(void);
+void nss_enumeration_ended(void);
 
 /* The lock alone, for what needs no index (cursor resets, shadow: nss_shadow.c). -EDEADLK on
  * re-entry. With it held, nss_prepare() loads the configuration as nss_enter() does, without

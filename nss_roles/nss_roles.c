@@ -90,13 +90,15 @@ static void reset(struct cursor *c) {
         *c = (struct cursor) { -1, { 0, 0 } };
 }
 
-/* end*ent only resets a cursor: it takes the lock, never the index. */
+/* end*ent resets a cursor and lets the enumeration's pages go: it takes the lock, never the
+ * index (what is mapped stays mapped). */
 static enum nss_status end_enumeration(struct cursor *c) {
         int saved = errno, errnop;
         int r = nss_begin();
         if (r < 0)
                 return nss_finish(r, &errnop, saved);
         reset(c);
+        nss_enumeration_ended();
         nss_leave();
         errno = saved;
         return NSS_STATUS_SUCCESS;
@@ -140,8 +142,10 @@ enum nss_status _nss_roles_getpwent_r(struct passwd *pw, char *buf, size_t len, 
                 struct nss_index_found_user u;
                 uint32_t id;
                 r = nss_index_next_user(v, pw_cursor.after, &pw_cursor.hint, &u, &id);
-                if (r == -ENOENT)
+                if (r == -ENOENT) {
+                        nss_enumeration_ended();
                         break;
+                }
                 if (r == 0)
                         r = user_servable(&u);
                 if (r == -EBADMSG || r == -ENOENT) {
@@ -213,8 +217,10 @@ enum nss_status _nss_roles_getgrent_r(struct group *gr, char *buf, size_t len, i
                 const struct host_accounts *h;
                 uint32_t id;
                 r = nss_index_next_group(v, gr_cursor.after, &gr_cursor.hint, &g, &id);
-                if (r == -ENOENT)
+                if (r == -ENOENT) {
+                        nss_enumeration_ended();
                         break;
+                }
                 if (r == 0)
                         r = group_servable(&g, &h);
                 if (r == -EBADMSG || r == -ENOENT) {

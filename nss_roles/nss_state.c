@@ -201,13 +201,21 @@ __attribute__((constructor)) static void nss_state_init(void) {
  * strings at most, and the refaults cost a few nanoseconds an entry. */
 #define ENUMERATED_PER_DROP 4096
 
+static void drop_pages(void) {
+        nss_index_drop_pages(&state.view.base);
+        nss_index_drop_pages(&state.view.delta);
+}
+
 void nss_enumerated(void) {
         static unsigned served;
         if (++served < ENUMERATED_PER_DROP)
                 return;
         served = 0;
-        nss_index_drop_pages(&state.view.base);
-        nss_index_drop_pages(&state.view.delta);
+        drop_pages();
+}
+
+void nss_enumeration_ended(void) {
+        drop_pages();
 }
 
 int nss_unavailable(int r) {

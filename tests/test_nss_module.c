@@ -891,6 +891,51 @@ static void test_enum_restart(void **state) {
         assert_int_equal(m.endspent(), NSS_STATUS_SUCCESS);
 }
 
+/* What this process has resident of roles.nss and its delta (KiB): /proc/self/smaps' Rss of
+ * their mappings. */
+static long index_rss_kib(void) {
+        FILE *f = fopen("/proc/self/smaps", "re");
+        char line[PATH_MAX + 256];
+        bool ours = false;
+        long total = 0, kib;
+        assert_non_null(f);
+        while (fgets(line, sizeof(line), f)) {
+                /* A mapping's first line: "start-end perms offset dev inode path". */
+                if (strchr("0123456789abcdef", line[0]) && strchr(line, '-') && strchr(line, '-') < strchr(line, ' '))
+                        ours = strstr(line, "/roles.nss") != NULL;
+                else if (ours && sscanf(line, "Rss: %ld kB", &kib) == 1)
+                        total += kib;
+        }
+        fclose(f);
+        return total;
+}
+
+/* An enumeration lets the pages of the index go when it ends, at its end or at end*ent (those of
+ * the lookups before it too): a process that walked the index is left no larger than it was. */
+static void test_enum_lets_pages_go(void **state) {
+        (void) state;
+        union result res;
+        char buf[8192];
+        int errnop;
+        assert_int_equal(m.getgrgid_r(GID_MANY, &res.gr, buf, sizeof(buf), &errnop), NSS_STATUS_SUCCESS);
+        assert_true(index_rss_kib() > 0);
+        assert_int_equal(m.setgrent(0), NSS_STATUS_SUCCESS);
+        size_t entries = 0;
+        while (m.getgrent_r(&res.gr, buf, sizeof(buf), &errnop) == NSS_STATUS_SUCCESS)
+                entries++;
+        assert_int_equal(entries, N_GROUPS);
+        assert_int_equal(index_rss_kib(), 0);
+        assert_int_equal(m.endgrent(), NSS_STATUS_SUCCESS);
+
+        /* Stopped in the middle, then ended. */
+        assert_int_equal(m.setpwent(0), NSS_STATUS_SUCCESS);
+        for (int i = 0; i < 5; i++)
+                assert_int_equal(m.getpwent_r(&res.pw, buf, sizeof(buf), &errnop), NSS_STATUS_SUCCESS);
+        assert_true(index_rss_kib() > 0);
+        assert_int_equal(m.endpwent(), NSS_STATUS_SUCCESS);
+        assert_int_equal(index_rss_kib(), 0);
+}
+
 /* roles.nss holds every user's name first, in uid order, then every group's, then the users'
  * other texts: a group's member list reads names alone, and kept together they stay cached. */
 static void test_index_names_first(void **state) {
@@ -2008,6 +2053,7 @@ int main(int argc, char **argv) {
                 cmocka_unit_test(test_enum_group),
                 cmocka_unit_test(test_enum_shadow),
                 cmocka_unit_test(test_enum_restart),
+                cmocka_unit_test(test_enum_lets_pages_go),
                 cmocka_unit_test(test_index_names_first),
                 cmocka_unit_test(test_initgroups),
                 cmocka_unit_test(test_threads),
