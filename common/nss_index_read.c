@@ -134,9 +134,34 @@ void nss_index_unmap(struct nss_index_file *f) {
         *f = (struct nss_index_file) { 0 };
 }
 
-void nss_index_drop_pages(const struct nss_index_file *f) {
-        if (f->data)
-                (void) madvise((void *) f->data, f->size, MADV_DONTNEED);
+void nss_index_drop_pages(const struct nss_index_file *f, uint32_t keep) {
+        struct extent {
+                size_t start, end;
+        } kept[NSS_N_SECTIONS];
+        size_t page = (size_t) sysconf(_SC_PAGESIZE), n = 0, at = 0;
+        if (!f->data)
+                return;
+        /* The kept sections' pages (file_check checked every extent against the file), sorted by
+         * where they start; the pages between them, and after the last, go. */
+        for (size_t s = 0; s < NSS_N_SECTIONS; s++) {
+                size_t offset = (size_t) f->header->sections[s].offset, bytes = (size_t) f->n[s] * section_elem[s];
+                if (!(keep & 1u << s) || bytes == 0)
+                        continue;
+                struct extent e = { offset / page * page, (offset + bytes + page - 1) / page * page };
+                if (e.end > f->size)
+                        e.end = f->size;
+                size_t k = n++;
+                for (; k > 0 && kept[k - 1].start > e.start; k--)
+                        kept[k] = kept[k - 1];
+                kept[k] = e;
+        }
+        for (size_t k = 0; k <= n; k++) {
+                size_t start = k < n ? kept[k].start : f->size;
+                if (start > at)
+                        (void) madvise((void *) (f->data + at), start - at, MADV_DONTNEED);
+                if (k < n && kept[k].end > at)
+                        at = kept[k].end;
+        }
 }
 
 bool nss_index_delta_applies(const struct nss_index_file *base, const struct nss_index_file *delta) {

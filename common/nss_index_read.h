@@ -82,8 +82,9 @@ int nss_index_map(const char *path, struct nss_index_file *ret, dev_t *ret_dev, 
 void nss_index_unmap(struct nss_index_file *f);
 
 /* Let the pages of f go from this process (they stay in the page cache and come back on the
- * next touch): an enumeration would otherwise leave the whole file resident in it. */
-void nss_index_drop_pages(const struct nss_index_file *f);
+ * next touch), all but those of the sections in keep (a mask of 1u << enum nss_index_section):
+ * an enumeration would otherwise leave the whole file resident in it. */
+void nss_index_drop_pages(const struct nss_index_file *f, uint32_t keep);
 
 /* Does delta apply to base (a delta naming base's id and serial)? */
 bool nss_index_delta_applies(const struct nss_index_file *base, const struct nss_index_file *delta);

@@ -35,11 +35,12 @@ const struct roles_config *nss_config(void);
  * for what the entry points keep between calls. */
 uint64_t nss_generation(void);
 
-/* With the lock held, after an enumeration served another entry: every so many, the pages it
- * went through are let go (nss_index_drop_pages), and all of them when it ends (its last entry
- * served, or end*ent), so that walking the whole index leaves this process's memory as it was,
- * as a walk through /etc/passwd would. */
-void nss_enumerated(void);
+/* With the lock held, after an enumeration (groups: of the group database) served another
+ * entry: every so many, the pages it streamed past are let go (nss_index_drop_pages; a group
+ * enumeration keeps the users' records and the strings, which its member lists reach at random),
+ * and all of them when it ends (its last entry served, or end*ent), so that walking the whole
+ * index leaves this process's memory as it was, as a walk through /etc/passwd would. */
+void nss_enumerated(bool groups);
 void nss_enumeration_ended(void);
 
 /* The lock alone, for what needs no index (cursor resets, shadow: nss_shadow.c). -EDEADLK on

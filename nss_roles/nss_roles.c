@@ -156,7 +156,7 @@ enum nss_status _nss_roles_getpwent_r(struct passwd *pw, char *buf, size_t len, 
                         r = nss_pack_passwd(&u, pw, buf, len);
                 if (r == 0) {
                         pw_cursor.after = id;
-                        nss_enumerated();
+                        nss_enumerated(false);
                 }
                 break;
         }
@@ -231,7 +231,7 @@ enum nss_status _nss_roles_getgrent_r(struct group *gr, char *buf, size_t len, i
                         r = nss_pack_group(v, &g, now, h, nss_generation(), gr, buf, len);
                 if (r == 0) {
                         gr_cursor.after = id;
-                        nss_enumerated();
+                        nss_enumerated(true);
                 }
                 break;
         }

@@ -891,23 +891,60 @@ static void test_enum_restart(void **state) {
         assert_int_equal(m.endspent(), NSS_STATUS_SUCCESS);
 }
 
-/* What this process has resident of roles.nss and its delta (KiB): /proc/self/smaps' Rss of
- * their mappings. */
-static long index_rss_kib(void) {
+/* What this process has resident (KiB, /proc/self/smaps' Rss) of the mapping that starts at
+ * start, or with start NULL of every mapping of roles.nss and its delta. */
+static long rss_kib(const void *start) {
         FILE *f = fopen("/proc/self/smaps", "re");
         char line[PATH_MAX + 256];
         bool ours = false;
         long total = 0, kib;
+        unsigned long from;
         assert_non_null(f);
         while (fgets(line, sizeof(line), f)) {
                 /* A mapping's first line: "start-end perms offset dev inode path". */
                 if (strchr("0123456789abcdef", line[0]) && strchr(line, '-') && strchr(line, '-') < strchr(line, ' '))
-                        ours = strstr(line, "/roles.nss") != NULL;
+                        ours = start ? sscanf(line, "%lx-", &from) == 1 && from == (uintptr_t) start
+                                     : strstr(line, "/roles.nss") != NULL;
                 else if (ours && sscanf(line, "Rss: %ld kB", &kib) == 1)
                         total += kib;
         }
         fclose(f);
         return total;
+}
+
+static long index_rss_kib(void) {
+        return rss_kib(NULL);
+}
+
+/* nss_index_drop_pages keeps the pages of the sections it is told to keep, and only those. */
+static void test_drop_pages_keeps_sections(void **state) {
+        (void) state;
+        char path[PATH_MAX];
+        struct nss_index_file f;
+        dev_t dev;
+        ino_t ino;
+        size_t page = (size_t) sysconf(_SC_PAGESIZE);
+        const uint32_t keep = 1u << NSS_SECTION_USERS | 1u << NSS_SECTION_STRINGS;
+        assert_int_equal(roles_config_index_path(&env.cfg, false, path, sizeof(path)), 0);
+        assert_int_equal(nss_index_map(path, &f, &dev, &ino), 0);
+        size_t pages = (f.size + page - 1) / page, kept = 0;
+        volatile unsigned char sum = 0;
+        for (size_t p = 0; p < pages; p++)
+                sum += f.data[p * page];
+        assert_int_equal(rss_kib(f.data), (long) (pages * page / 1024));
+
+        /* The pages that hold a byte of the users' records or of the strings. */
+        size_t users = (size_t) f.header->sections[NSS_SECTION_USERS].offset;
+        size_t strings = (size_t) f.header->sections[NSS_SECTION_STRINGS].offset;
+        for (size_t p = 0; p < pages; p++)
+                kept += (users < (p + 1) * page && users + f.n[NSS_SECTION_USERS] * sizeof(struct nss_index_user) > p * page) ||
+                        (strings < (p + 1) * page && strings + f.n[NSS_SECTION_STRINGS] > p * page);
+        assert_true(kept > 0 && kept < pages);
+        nss_index_drop_pages(&f, keep);
+        assert_int_equal(rss_kib(f.data), (long) (kept * page / 1024));
+        nss_index_drop_pages(&f, 0);
+        assert_int_equal(rss_kib(f.data), 0);
+        nss_index_unmap(&f);
 }
 
 /* An enumeration lets the pages of the index go when it ends, at its end or at end*ent (those of
@@ -2054,6 +2091,7 @@ int main(int argc, char **argv) {
                 cmocka_unit_test(test_enum_shadow),
                 cmocka_unit_test(test_enum_restart),
                 cmocka_unit_test(test_enum_lets_pages_go),
+                cmocka_unit_test(test_drop_pages_keeps_sections),
                 cmocka_unit_test(test_index_names_first),
                 cmocka_unit_test(test_initgroups),
                 cmocka_unit_test(test_threads),
