@@ -15,11 +15,42 @@ static bool is_lower_alnum(char c) {
         return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 }
 
+static bool is_name_char(char c) {
+        return is_lower_alnum(c) || c == '_' || c == '.' || c == '-';
+}
+
+/*
+ * Are the 8 bytes at p all name bytes (a-z, 0-9, '_', '.', '-')? The NSS module checks the name
+ * of every entry it serves and of every member of every group, and byte by byte that was the
+ * largest part of a group enumeration left. With no byte of 0x80 or more, (x | 0x80..) - c and
+ * 0x80.. + c - x borrow across no byte, so each byte's high bit says exactly whether it is >= c,
+ * and <= c.
+ */
+static bool name_word(const char *p) {
+        const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+        uint64_t x;
+        memcpy(&x, p, sizeof(x));
+        if (x & highs)
+                return false;
+        uint64_t y = x | highs;
+#define AT_LEAST(c) (y - ones * (c))
+#define AT_MOST(c) (ones * (0x80 + (c)) - x)
+        uint64_t ok = (AT_LEAST('a') & AT_MOST('z')) | (AT_LEAST('0') & AT_MOST('9')) | (AT_LEAST('-') & AT_MOST('.')) |
+                      (AT_LEAST('_') & AT_MOST('_'));
+#undef AT_LEAST
+#undef AT_MOST
+        return (ok & highs) == highs;
+}
+
 bool roles_name_valid_n(const char *name, size_t n) {
         if (!name || n == 0 || n > ROLES_NAME_MAX || !((name[0] >= 'a' && name[0] <= 'z') || name[0] == '_'))
                 return false;
-        for (size_t i = 0; i < n; i++)
-                if (!(is_lower_alnum(name[i]) || name[i] == '_' || name[i] == '.' || name[i] == '-'))
+        size_t i = 0;
+        for (; n - i >= 8; i += 8)
+                if (!name_word(name + i))
+                        return false;
+        for (; i < n; i++)
+                if (!is_name_char(name[i]))
                         return false;
         return true;
 }

@@ -100,6 +100,21 @@ static void test_name_length(void **state) {
         assert_false(roles_name_valid(buf));
 }
 
+/* Every byte value at every place after the first of a 24-byte name (checked eight bytes at a
+ * time where it can be), against the rule byte by byte. */
+static void test_name_every_byte_everywhere(void **state) {
+        char buf[24];
+        (void) state;
+        for (size_t at = 1; at < sizeof(buf); at++)
+                for (unsigned b = 0; b < 256; b++) {
+                        memset(buf, 'a', sizeof(buf));
+                        buf[at] = (char) b;
+                        bool valid = (b >= 'a' && b <= 'z') || (b >= '0' && b <= '9') || b == '_' || b == '.' || b == '-';
+                        if (roles_name_valid_n(buf, sizeof(buf)) != valid)
+                                fail_msg("byte 0x%02x at %zu: %s", b, at, valid ? "refused" : "accepted");
+                }
+}
+
 /* ---- permission codes ----------------------------------------------------------------------- */
 
 static void test_perm_valid(void **state) {
@@ -799,6 +814,7 @@ int main(void) {
                 cmocka_unit_test(test_name_invalid),
                 cmocka_unit_test(test_name_embedded_nul),
                 cmocka_unit_test(test_name_length),
+                cmocka_unit_test(test_name_every_byte_everywhere),
                 cmocka_unit_test(test_perm_valid),
                 cmocka_unit_test(test_perm_covers),
                 cmocka_unit_test(test_text_valid),
