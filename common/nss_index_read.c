@@ -421,7 +421,7 @@ static uint32_t group_id_at(const struct nss_index_file *f, uint64_t i) {
 
 /* The first position at or after which ids exceed after, starting from the hint when it is
  * right (the usual case: the previous call's position), else by binary search. */
-static uint64_t position_after(const struct nss_index_file *f, uint64_t n, uint32_t (*id_at)(const struct nss_index_file *, uint64_t),
+static inline __attribute__((always_inline)) uint64_t position_after(const struct nss_index_file *f, uint64_t n, uint32_t (*id_at)(const struct nss_index_file *, uint64_t),
                                int64_t after, uint64_t hint) {
         if (after < 0)
                 return 0;
@@ -443,7 +443,7 @@ static uint64_t position_after(const struct nss_index_file *f, uint64_t n, uint3
 
 /* Which side holds the next record: the base (skipping what the delta supersedes) or the
  * delta. 0 and *ret_file, *ret_pos; -ENOENT at the end. */
-static int next_record(const struct nss_index_view *v, bool users, int64_t after, struct nss_index_hint *hint,
+static inline __attribute__((always_inline)) int next_record(const struct nss_index_view *v, bool users, int64_t after, struct nss_index_hint *hint,
                        const struct nss_index_file **ret_file, uint64_t *ret_pos) {
         enum nss_index_section s = users ? NSS_SECTION_USERS : NSS_SECTION_GROUPS;
         uint32_t (*id_at)(const struct nss_index_file *, uint64_t) = users ? user_id_at : group_id_at;
