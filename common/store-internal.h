@@ -93,6 +93,9 @@ int store_vexec(struct roles_store *s, sqlite3 *db, const char *sql, const char 
  * of a change that publishes SERIAL; settle: at a writer's start, finish or undo a change whose
  * mark names a snapshot newer than PUBLISHED; clear: once nothing needs them. */
 int store_before_keep(struct roles_store *s, const char *uuid);
+/* keep for a uuid this change has just made: no secrets row can hold it yet, so there is nothing
+ * to copy, only the user to name. */
+int store_before_keep_new(struct roles_store *s, const char *uuid);
 int store_before_mark(struct roles_store *s, int64_t serial);
 int store_before_settle(struct roles_store *s, int64_t published);
 int store_before_clear(struct roles_store *s);

@@ -30,15 +30,25 @@
 
 #include "store-internal.h"
 
-int store_before_keep(struct roles_store *s, const char *uuid) {
+/* 1 when the user is newly named in before_users, 0 when this change named it already. */
+static int name_user(struct roles_store *s, const char *uuid) {
         if (!(s->flags & ROLES_STORE_WRITE))
                 return 0;
-        int r = store_exec(s, s->sec, "INSERT OR IGNORE INTO before_users (user_uuid) VALUES (?1)", "t", uuid);
-        if (r <= 0)             /* kept already in this change, or an error */
+        return store_exec(s, s->sec, "INSERT OR IGNORE INTO before_users (user_uuid) VALUES (?1)", "t", uuid);
+}
+
+int store_before_keep(struct roles_store *s, const char *uuid) {
+        int r = name_user(s, uuid);
+        if (r <= 0)             /* kept already in this change, not a writer, or an error */
                 return r;
         r = store_exec(s, s->sec, "INSERT INTO before_credentials SELECT * FROM credentials WHERE user_uuid = ?1", "t", uuid);
         if (r >= 0)
                 r = store_exec(s, s->sec, "INSERT INTO before_codes SELECT * FROM codes WHERE user_uuid = ?1", "t", uuid);
+        return r < 0 ? r : 0;
+}
+
+int store_before_keep_new(struct roles_store *s, const char *uuid) {
+        int r = name_user(s, uuid);
         return r < 0 ? r : 0;
 }
 

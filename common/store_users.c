@@ -182,23 +182,18 @@ int roles_user_add(struct roles_store *s, struct roles_user *u) {
                 return store_fail(s, r, "no randomness for a uuid");
         n.created_at = n.updated_at = roles_store_now(s);
 
+        /* The 0 timestamps mean "not set": stored as NULL. */
         r = store_exec(s, s->pub,
                        "INSERT INTO users (uuid, name, uid, gid, gecos, home, shell, enabled, created_at, updated_at, "
-                       "activated_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                       "activated_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, nullif(?11, 0), nullif(?12, 0))",
                        "ttiitttiiiii", n.uuid, n.name, (int64_t) n.uid, (int64_t) n.gid, n.gecos, n.home, n.shell,
                        (int64_t) n.enabled, n.created_at, n.updated_at, n.activated_at, n.expires_at);
         if (r < 0)
                 return r;
         n.id = sqlite3_last_insert_rowid(s->pub);
-        /* The 0 timestamps above mean "not set": store them as NULL. */
-        r = store_exec(s, s->pub,
-                       "UPDATE users SET activated_at = nullif(activated_at, 0), expires_at = nullif(expires_at, 0) WHERE id = ?1",
-                       "i", n.id);
-        if (r < 0)
-                return r;
 
         /* Its before-image is no row: a change undone takes the new user's secrets away too. */
-        r = store_before_keep(s, n.uuid);
+        r = store_before_keep_new(s, n.uuid);
         if (r >= 0)
                 r = store_exec(s, s->sec, "INSERT INTO credentials (user_uuid, fs_uniquifier, created_at) VALUES (?1, ?2, ?3)",
                                "tti", n.uuid, fs_uniquifier, n.created_at);
