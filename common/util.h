@@ -98,6 +98,12 @@ char *roles_format_time(int64_t t, char buf[static 21]);
 /* A random (version 4) uuid in lower-case text, from getrandom(2). */
 int roles_uuid_new(char ret_uuid[static ROLES_UUID_LEN + 1]);
 
+/* The parts of roles_uuid_new, for uuids drawn in bulk: set the version and variant bits of 16
+ * random bytes; write them as text. Text sorts as the bytes do (fixed width, lower-case hex). */
+#define ROLES_UUID_BYTES 16
+void roles_uuid_mark_v4(uint8_t b[static ROLES_UUID_BYTES]);
+void roles_uuid_format(const uint8_t b[static ROLES_UUID_BYTES], char ret_uuid[static ROLES_UUID_LEN + 1]);
+
 bool roles_uuid_valid(const char *uuid);
 
 /*
