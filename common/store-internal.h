@@ -54,6 +54,9 @@ struct roles_store {
         size_t index_empty_delta_size;
         int index_kind;         /* enum nss_index_kind */
         bool index_requested;   /* compile a base even if nothing changed (roles_store_rebuild_index) */
+        char *bulk_indexes;     /* CREATE INDEX statements of indexes dropped for a bulk change */
+        uint8_t (*uuid_pool)[ROLES_UUID_BYTES];  /* drawn in advance, ascending (store_uuid_new) */
+        size_t uuid_pool_n, uuid_pool_next;
         struct pending_purge *purges;
         size_t n_purges;
         int64_t audit_from;     /* the first secrets.db audit row of this change (store_before.c) */
@@ -116,6 +119,9 @@ int store_step_row(struct roles_store *s, sqlite3_stmt *st);
 /* Copy a text column into a fixed buffer; an over-long or invalid value fails (-EBADMSG). */
 int store_col_text(struct roles_store *s, sqlite3_stmt *st, int col, char *dst, size_t size);
 
+/* A new uuid (roles_uuid_new), the next of the pool drawn by roles_store_begin_bulk if any. */
+int store_uuid_new(struct roles_store *s, char ret_uuid[static ROLES_UUID_LEN + 1]);
+
 /* Writers only. */
 int store_require_writer(struct roles_store *s);
 int store_require_secrets(struct roles_store *s);
@@ -149,6 +155,8 @@ int store_refresh_derived(struct roles_store *s);
  * install: once roles.db is published, put it in place; discard: forget a prepared one.
  */
 int store_index_track(struct roles_store *s);
+/* Stop tracking (roles_store_begin_bulk): a base is compiled at commit. */
+int store_index_untrack(struct roles_store *s);
 int store_index_prepare(struct roles_store *s, int64_t published, int64_t serial);
 int store_index_install(struct roles_store *s);
 void store_index_discard(struct roles_store *s);

@@ -532,6 +532,8 @@ void roles_store_close(struct roles_store *s) {
         if (s->lock_fd >= 0)
                 close(s->lock_fd);
         free(s->stmts);
+        free(s->uuid_pool);
+        free(s->bulk_indexes);
         free(s->purges);
         host_accounts_done(&s->own_host);
         free(s);

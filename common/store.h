@@ -51,6 +51,24 @@ int roles_store_commit(struct roles_store *s);
  * rebuild; after a restore). */
 int roles_store_rebuild_index(struct roles_store *s);
 
+/*
+ * Writers about to add rows by the hundred thousand (rolesctl import); n_uuids: how many uuids
+ * the change will make (one a group, two a user: its own and its fs_uniquifier).
+ *  - The change stops noting row by row what it touches for an NSS index delta: it compiles a
+ *    base whole at commit, as a delta that large would anyway.
+ *  - roles.db gets a page cache that holds its users and groups (a ceiling, allocated only as
+ *    pages are used), which every membership added looks up.
+ *  - The secondary indexes of group_members are dropped and made again at commit: sorted once,
+ *    rather than each row put at a random place in an index by user.
+ *  - The uuids are drawn at once and handed out in ascending order, so each new row's uuid is
+ *    above every earlier one's: the indexes on them (users, groups, credentials and its
+ *    fs_uniquifier, before_users) grow at their right edge in full pages instead of splitting
+ *    pages at random places. Each uuid is as random as roles_uuid_new's; only their order
+ *    follows the order rows are added in, which their ids show anyway. Past n_uuids, uuids
+ *    are drawn one by one as usual.
+ */
+int roles_store_begin_bulk(struct roles_store *s, size_t n_uuids);
+
 /* Closes; an uncommitted writer is rolled back. */
 void roles_store_close(struct roles_store *s);
 

@@ -253,7 +253,7 @@ int roles_group_add(struct roles_store *s, struct roles_group *g) {
                 return store_fail(s, -EEXIST, "group '%s' already exists", n.name);
         if ((r = store_pick_gid(s, n.gid, &n.gid)) < 0)
                 return r;
-        if ((r = roles_uuid_new(n.uuid)) < 0)
+        if ((r = store_uuid_new(s, n.uuid)) < 0)
                 return store_fail(s, r, "no randomness for a uuid");
         n.created_at = n.updated_at = roles_store_now(s);
         r = store_exec(s, s->pub,

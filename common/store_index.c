@@ -110,6 +110,28 @@ int store_index_track(struct roles_store *s) {
         return store_exec_script(s, s->pub, track_sql);
 }
 
+int store_index_untrack(struct roles_store *s) {
+        /* Every temporary trigger is one of ours: store_index_track refused a roles.db that holds
+         * any trigger. Dropped, not merely disabled, so that statements already prepared with
+         * them are prepared again without. */
+        sqlite3_stmt *st = store_stmt(s, s->pub, "SELECT group_concat('DROP TRIGGER temp.\"' || name || '\";', '') "
+                                      "FROM temp.sqlite_schema WHERE type = 'trigger'");
+        char *script = NULL;
+        if (!st)
+                return -EIO;
+        int r = store_step_row(s, st);
+        if (r > 0 && sqlite3_column_type(st, 0) == SQLITE_TEXT && !(script = strdup((const char *) sqlite3_column_text(st, 0))))
+                r = store_fail(s, -ENOMEM, "out of memory");
+        sqlite3_reset(st);
+        if (r >= 0 && script)
+                r = store_exec_script(s, s->pub, script);
+        free(script);
+        if (r < 0)
+                return r;
+        s->index_requested = true;
+        return 0;
+}
+
 /* ---- reading roles.db into a builder ------------------------------------------------------------ */
 
 /* Rows restricted to the changed set (a delta) or all (a base). */

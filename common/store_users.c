@@ -178,7 +178,7 @@ int roles_user_add(struct roles_store *s, struct roles_user *u) {
                 return store_fail(s, -EINVAL, "invalid home directory or shell");
         if ((r = pick_uid(s, n.uid, &n.uid)) < 0 || (r = pick_primary_group(s, &n)) < 0)
                 return r;
-        if ((r = roles_uuid_new(n.uuid)) < 0 || (r = roles_uuid_new(fs_uniquifier)) < 0)
+        if ((r = store_uuid_new(s, n.uuid)) < 0 || (r = store_uuid_new(s, fs_uniquifier)) < 0)
                 return store_fail(s, r, "no randomness for a uuid");
         n.created_at = n.updated_at = roles_store_now(s);
 

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -352,6 +353,104 @@ static void undo_after_failed_commit(struct roles_store *s, int64_t published) {
         undo_secrets(s, published);
 }
 
+static int uuid_cmp(const void *a, const void *b) {
+        return memcmp(a, b, ROLES_UUID_BYTES);
+}
+
+/* n random uuids in ascending order, in s->uuid_pool. */
+static int draw_uuids(struct roles_store *s, size_t n) {
+        uint8_t (*pool)[ROLES_UUID_BYTES] = calloc(n ? n : 1, ROLES_UUID_BYTES);
+        int r = 0;
+        if (!pool)
+                return store_fail(s, -ENOMEM, "out of memory");
+        for (size_t done = 0, size = n * ROLES_UUID_BYTES; done < size;) {
+                ssize_t got = getrandom((uint8_t *) pool + done, size - done, 0);
+                if (got < 0 && errno == EINTR)
+                        continue;
+                if (got <= 0) {
+                        r = store_fail(s, -EIO, "no randomness for uuids");
+                        goto out;
+                }
+                done += (size_t) got;
+        }
+        for (size_t i = 0; i < n; i++)
+                roles_uuid_mark_v4(pool[i]);
+        qsort(pool, n, ROLES_UUID_BYTES, uuid_cmp);
+        free(s->uuid_pool);
+        s->uuid_pool = pool;
+        s->uuid_pool_n = n;
+        s->uuid_pool_next = 0;
+        pool = NULL;
+out:
+        free(pool);
+        return r;
+}
+
+int store_uuid_new(struct roles_store *s, char ret_uuid[static ROLES_UUID_LEN + 1]) {
+        if (s->uuid_pool_next >= s->uuid_pool_n)
+                return roles_uuid_new(ret_uuid);
+        roles_uuid_format(s->uuid_pool[s->uuid_pool_next++], ret_uuid);
+        return 0;
+}
+
+/*
+ * A bulk change drops the secondary indexes of group_members (which a change in bulk adds group
+ * by group, so that an index by user would take each row at a random place) and makes them
+ * again at commit, from their own definitions: CREATE INDEX sorts once and writes full pages.
+ * Inside the change's transaction: a change that does not commit never dropped them.
+ */
+static int drop_bulk_indexes(struct roles_store *s) {
+        sqlite3_stmt *st = store_stmt(s, s->pub, "SELECT group_concat(sql || ';', ''), "
+                                      "group_concat('DROP INDEX main.\"' || name || '\";', '') FROM main.sqlite_schema "
+                                      "WHERE type = 'index' AND tbl_name = 'group_members' AND sql IS NOT NULL");
+        char *create = NULL, *drop = NULL;
+        if (!st)
+                return -EIO;
+        int r = store_step_row(s, st);
+        if (r > 0 && sqlite3_column_type(st, 0) == SQLITE_TEXT &&
+            (!(create = strdup((const char *) sqlite3_column_text(st, 0))) ||
+             !(drop = strdup((const char *) sqlite3_column_text(st, 1)))))
+                r = store_fail(s, -ENOMEM, "out of memory");
+        sqlite3_reset(st);
+        if (r > 0 && drop)
+                r = store_exec_script(s, s->pub, drop);
+        if (r < 0)
+                goto out;
+        free(s->bulk_indexes);
+        s->bulk_indexes = create;
+        create = NULL;
+        r = 0;
+out:
+        free(create);
+        free(drop);
+        return r;
+}
+
+static int restore_bulk_indexes(struct roles_store *s) {
+        if (!s->bulk_indexes)
+                return 0;
+        int r = store_exec_script(s, s->pub, s->bulk_indexes);
+        if (r < 0)
+                return r;
+        free(s->bulk_indexes);
+        s->bulk_indexes = NULL;
+        return 0;
+}
+
+int roles_store_begin_bulk(struct roles_store *s, size_t n_uuids) {
+        int r = store_require_writer(s);
+        if (r < 0)
+                return r;
+        /* Each membership added looks its user and its group up (foreign keys), at random places:
+         * the users and groups of a million users take about 200 MiB of roles.db. (secrets.db's
+         * rows all go to the right edge, and a larger cache there only costs memory.) */
+        static const char cache_sql[] = "PRAGMA cache_size = -262144";
+        if ((r = store_exec_script(s, s->pub, cache_sql)) < 0 ||
+            (r = draw_uuids(s, n_uuids)) < 0 || (r = drop_bulk_indexes(s)) < 0)
+                return r;
+        return store_index_untrack(s);
+}
+
 /* A change that touched only secrets or state (a password, an unlock, a backup) leaves roles.db
  * as it is: same serial, nothing for readers to reload. (The NSS index is compiled anew if that
  * was asked for, roles_store_rebuild_index, or if it is not roles.db's.) */
@@ -375,7 +474,9 @@ static int commit_without_publishing(struct roles_store *s) {
 
 int store_writer_commit(struct roles_store *s) {
         int64_t published, serial;
-        int r;
+        int r = restore_bulk_indexes(s);
+        if (r < 0)
+                return r;
 
         /* A change undone at our start (store_before_settle) is published over too: the killed
          * writer may have written its commit frame without making it visible (it died before

@@ -551,6 +551,78 @@ static void test_index_delta_serves_what_roles_db_says(void **state) {
         assert_int_equal(findings, 0);
 }
 
+/*
+ * A change in bulk (rolesctl import) notes nothing for a delta: it compiles a base, which serves
+ * all that roles.db holds after it, and the changes after it go into a delta again. The indexes
+ * it dropped are back once it commits, and never went for one that did not commit; its uuids
+ * ascend in the order its rows were added.
+ */
+static void test_bulk_change_compiles_a_base(void **state) {
+        struct test_env *e = *state;
+        char index[PATH_MAX], db[PATH_MAX], list[256];
+        struct stat before, after, later;
+        static const char has_index_sql[] =
+                "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'group_members_user'";
+
+        struct roles_store *s = writer(e);
+        struct roles_user alice = add_user(s, "alice");
+        test_commit(s);
+        path_in(e, "roles.nss", index, sizeof(index));
+        path_in(e, "roles.db", db, sizeof(db));
+        assert_int_equal(stat(index, &before), 0);
+
+        s = writer(e);                                          /* not committed */
+        assert_ok(s, roles_store_begin_bulk(s, 2));
+        add_user(s, "ghost");
+        roles_store_close(s);
+        assert_int_equal(raw_int(db, has_index_sql), 1);
+
+        s = writer(e);
+        assert_ok(s, roles_store_begin_bulk(s, 1 + 3 * 4));  /* crew; each user, its fs_uniquifier and personal group */
+        struct roles_group crew = add_group(s, "crew", 20300);
+        for (int i = 0; i < 4; i++) {
+                char name[16];
+                snprintf(name, sizeof(name), "b%d", i);
+                struct roles_user u = add_user(s, name);
+                assert_ok(s, roles_group_add_member(s, &crew, &u));
+        }
+        assert_ok(s, roles_group_add_member(s, &crew, &alice));
+        test_commit(s);
+
+        assert_int_equal(raw_int(db, has_index_sql), 1);
+        assert_int_equal(raw_int(db, "SELECT count(*) FROM users a JOIN users b ON b.id > a.id "
+                                     "WHERE a.name LIKE 'b%' AND b.uuid < a.uuid"), 0);
+        assert_int_equal(stat(index, &after), 0);
+        assert_true(after.st_ino != before.st_ino);             /* a new base */
+        members_of(e, 20300, list);
+        assert_string_equal(list, "alice,b0,b1,b2,b3");
+        struct nss_index_view v;
+        struct nss_index_found_user found;
+        test_index_view(e, &v);
+        assert_true(v.has_delta);
+        assert_int_equal(v.delta.n[NSS_SECTION_USERS], 0);
+        assert_int_equal((int64_t) nss_index_view_serial(&v), serial_now(e));
+        assert_int_equal(nss_index_user_by_name(&v, "b3", 2, &found), 0);
+        assert_int_equal(nss_index_user_by_name(&v, "ghost", 5, &found), -ENOENT);
+        test_index_close(&v);
+
+        s = writer(e);                                          /* tracked again: a delta */
+        add_user(s, "late");
+        test_commit(s);
+        assert_int_equal(stat(index, &later), 0);
+        assert_true(later.st_ino == after.st_ino);
+        test_index_view(e, &v);
+        assert_int_equal(v.delta.n[NSS_SECTION_USERS], 1);
+        assert_int_equal(nss_index_user_by_name(&v, "late", 4, &found), 0);
+        test_index_close(&v);
+
+        int findings = 0;
+        s = writer(e);
+        assert_int_equal(roles_store_doctor(s, count_finding, &findings), 0);
+        test_commit(s);
+        assert_int_equal(findings, 0);
+}
+
 /* A writer that changes only secrets.db still compiles an index that is not roles.db's (left
  * so by a writer killed between roles.db's commit and the index's rename). */
 static void test_secrets_change_mends_stale_index(void **state) {
@@ -2715,6 +2787,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_secrets_change_mends_stale_index, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_index_first_accounts_make_a_base, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_index_delta_serves_what_roles_db_says, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_bulk_change_compiles_a_base, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_open_missing, test_setup_empty, test_teardown),
                 cmocka_unit_test_setup_teardown(test_serial, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_uncommitted_writer, test_setup, test_teardown),
