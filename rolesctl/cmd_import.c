@@ -728,13 +728,20 @@ static int add_users(struct cli *c, struct roles_store *s, struct import *im) {
 }
 
 static int add_members(struct cli *c, struct roles_store *s, struct import *im) {
-        struct roles_user u;
+        struct roles_user u = { 0 };
 
         for (size_t i = 0; i < im->n_members; i++) {
                 const struct imp_member *m = &im->members[i];
-                if (m->user && !user_of(m->user, 0, &u))
-                        return fail_at(EXIT_USAGE, &im->passwd, m->user->line, "a field of '%s' is too long", m->name);
-                int r = m->user ? 0 : roles_user_by_name(s, m->name, &u);
+                int r = 0;
+                /* A user of the file: its id and name, what a membership is made of (copying
+                 * all of the user, three million times, cost seconds). */
+                if (m->user) {
+                        u.id = m->user->id;
+                        if (roles_strcpy(u.name, sizeof(u.name), m->user->name) < 0)
+                                return fail_at(EXIT_USAGE, &im->passwd, m->user->line, "a field of '%s' is too long",
+                                               m->name);
+                } else
+                        r = roles_user_by_name(s, m->name, &u);
                 if (r >= 0)
                         r = roles_group_add_member(s, &m->group->g, &u);
                 if (r < 0)
@@ -878,8 +885,13 @@ int cmd_import(struct cli *c, int argc, char **argv) {
         if ((r = load_files(&im)) != EXIT_OK || (r = check_files(&im)) != EXIT_OK ||
             (r = check_local_names(c, &im)) != EXIT_OK)
                 goto out;
-        if ((r = cli_store(c, ROLES_STORE_WRITE, &s)) != EXIT_OK ||
-            (r = check_groups_against_roles(c, s, &im)) != EXIT_OK ||
+        if ((r = cli_store(c, ROLES_STORE_WRITE, &s)) != EXIT_OK)
+                goto out;
+        if ((r = roles_store_begin_bulk(s, im.n_groups + 2 * im.n_users)) < 0) {
+                r = cli_fail_store(c, r);
+                goto out;
+        }
+        if ((r = check_groups_against_roles(c, s, &im)) != EXIT_OK ||
             (r = check_users_against_roles(c, s, &im)) != EXIT_OK ||
             (r = check_members_against_roles(c, s, &im)) != EXIT_OK || (r = apply(c, s, &im)) != EXIT_OK)
                 goto out;
