@@ -75,6 +75,22 @@ struct imp_member {
         struct imp_user *user;  /* a user of the passwd file; NULL: an existing roles user */
 };
 
+/*
+ * Records (users, groups, ...) are found by one key each through a hash set of pointers to them:
+ * an import of a million users checks and links its records in one pass each, where sorting
+ * them by name cost seconds.
+ */
+struct key_ops {
+        uint64_t (*hash)(const void *rec);
+        int (*cmp)(const void *x, const void *y);     /* 0: equal keys, which is what "duplicate" means */
+};
+
+struct rec_set {
+        const struct key_ops *ops;
+        const void **slots;     /* open addressing; NULL: empty */
+        size_t mask;
+};
+
 struct import {
         const struct roles_config *cfg;
         struct source passwd, group, shadow;
@@ -83,9 +99,8 @@ struct import {
         struct imp_shadow *shadows;
         struct imp_member *members;
         size_t n_groups, n_users, n_shadows, n_members;
-        /* Lookups: pointers to records (users, groups) sorted by one key each. */
-        void **users_by_name;
-        void **groups_by_gid;
+        /* Users by name and groups by gid, for links and references */
+        struct rec_set users_by_name, groups_by_gid;
         size_t n_crypt, n_argon2id;
 };
 
@@ -351,133 +366,149 @@ static int parse_shadow(struct import *im, char **f, unsigned line) {
 
 /* ---- duplicates and references within the files ---------------------------------------------- */
 
-/* Key comparisons over records (not pointers); equal keys are what "duplicate" means. */
-typedef int (*key_cmp_fn)(const void *x, const void *y);
+static uint64_t hash_mix(uint64_t h) {
+        h ^= h >> 33;
+        h *= 0xff51afd7ed558ccdULL;
+        h ^= h >> 33;
+        return h;
+}
+
+static uint64_t hash_str(const char *p) {
+        uint64_t h = 0xcbf29ce484222325ULL;
+        for (; *p; p++)
+                h = (h ^ (unsigned char) *p) * 0x100000001b3ULL;
+        return hash_mix(h);
+}
 
 static int cmp_u32(uint32_t a, uint32_t b) {
         return (a > b) - (a < b);
+}
+
+static uint64_t user_name_hash(const void *x) {
+        return hash_str(((const struct imp_user *) x)->name);
 }
 
 static int user_name_cmp(const void *x, const void *y) {
         return strcmp(((const struct imp_user *) x)->name, ((const struct imp_user *) y)->name);
 }
 
+static uint64_t user_uid_hash(const void *x) {
+        return hash_mix(((const struct imp_user *) x)->uid);
+}
+
 static int user_uid_cmp(const void *x, const void *y) {
         return cmp_u32(((const struct imp_user *) x)->uid, ((const struct imp_user *) y)->uid);
+}
+
+static uint64_t group_name_hash(const void *x) {
+        return hash_str(((const struct imp_group *) x)->name);
 }
 
 static int group_name_cmp(const void *x, const void *y) {
         return strcmp(((const struct imp_group *) x)->name, ((const struct imp_group *) y)->name);
 }
 
+static uint64_t group_gid_hash(const void *x) {
+        return hash_mix(((const struct imp_group *) x)->gid);
+}
+
 static int group_gid_cmp(const void *x, const void *y) {
         return cmp_u32(((const struct imp_group *) x)->gid, ((const struct imp_group *) y)->gid);
+}
+
+static uint64_t shadow_name_hash(const void *x) {
+        return hash_str(((const struct imp_shadow *) x)->name);
 }
 
 static int shadow_name_cmp(const void *x, const void *y) {
         return strcmp(((const struct imp_shadow *) x)->name, ((const struct imp_shadow *) y)->name);
 }
 
-/* One member per group and name: groups compare by position, which is their file order. */
+/* One member per group and name. */
+static uint64_t member_hash(const void *x) {
+        const struct imp_member *m = x;
+        return hash_str(m->name) ^ hash_mix((uint64_t) (uintptr_t) m->group);
+}
+
 static int member_cmp(const void *x, const void *y) {
         const struct imp_member *a = x, *b = y;
-        if (a->group != b->group)
-                return a->group < b->group ? -1 : 1;
-        return strcmp(a->name, b->name);
+        return a->group != b->group || strcmp(a->name, b->name) != 0;
 }
 
-struct index_order {
-        key_cmp_fn cmp;
-};
+static const struct key_ops user_by_name = { user_name_hash, user_name_cmp };
+static const struct key_ops user_by_uid = { user_uid_hash, user_uid_cmp };
+static const struct key_ops group_by_name = { group_name_hash, group_name_cmp };
+static const struct key_ops group_by_gid = { group_gid_hash, group_gid_cmp };
+static const struct key_ops shadow_by_name = { shadow_name_hash, shadow_name_cmp };
+static const struct key_ops member_by_group_and_name = { member_hash, member_cmp };
 
-/* By key, then by address: records sit in file order, so a run of equal keys starts with its
- * first line. */
-static int index_order(const void *a, const void *b, void *userdata) {
-        const struct index_order *o = userdata;
-        const void *x = *(const void *const *) a, *y = *(const void *const *) b;
-        int c = o->cmp(x, y);
-        if (c)
-                return c;
-        return (const char *) x < (const char *) y ? -1 : (const char *) x > (const char *) y;
+/* Room for n records, at most half full; -ENOMEM. */
+static int rec_set_init(struct rec_set *set, const struct key_ops *ops, size_t n) {
+        size_t size = 16;
+        while (size < 2 * n)
+                size *= 2;
+        *set = (struct rec_set) { .ops = ops, .slots = calloc(size, sizeof(*set->slots)), .mask = size - 1 };
+        return set->slots ? 0 : -ENOMEM;
 }
 
-/* Pointers to the n records of size bytes at base, sorted by cmp; NULL when out of memory. */
-static void **sorted_index(void *base, size_t n, size_t size, key_cmp_fn cmp) {
-        struct index_order o = { cmp };
-        void **idx = calloc(n ? n : 1, sizeof(void *));
-        if (!idx)
-                return NULL;
-        for (size_t i = 0; i < n; i++)
-                idx[i] = (char *) base + i * size;
-        qsort_r(idx, n, sizeof(void *), index_order, &o);
-        return idx;
+static void rec_set_free(struct rec_set *set) {
+        free(set->slots);
+        set->slots = NULL;
 }
 
-/* The record with key's key in a sorted index, or NULL. */
-static void *index_find(void *const *idx, size_t n, key_cmp_fn cmp, const void *key) {
-        size_t lo = 0, hi = n;
-        while (lo < hi) {
-                size_t mid = lo + (hi - lo) / 2;
-                int c = cmp(key, idx[mid]);
-                if (c == 0)
-                        return idx[mid];
-                if (c < 0)
-                        hi = mid;
-                else
-                        lo = mid + 1;
-        }
-        return NULL;
+/* The slot of the record with key's key, or of the empty slot where it would go. */
+static const void **rec_set_slot(const struct rec_set *set, const void *key) {
+        for (size_t i = set->ops->hash(key) & set->mask;; i = (i + 1) & set->mask)
+                if (!set->slots[i] || set->ops->cmp(key, set->slots[i]) == 0)
+                        return &set->slots[i];
+}
+
+/* The record with key's key, or NULL. */
+static const void *rec_set_find(const struct rec_set *set, const void *key) {
+        return *rec_set_slot(set, key);
 }
 
 /*
- * The repeated record that comes first in its file (the lowest address, as records are in file
- * order), with *ret_first the record it repeats; NULL when every key is unique.
+ * Put the n records of size bytes at base into a new set by ops, in file order, and find the
+ * first one that repeats an earlier record's key (*ret_dup, NULL: every key is unique) with the
+ * record it repeats (*ret_first). The set is kept in *ret_set if given, else freed.
  */
-static const void *first_duplicate(void *const *idx, size_t n, key_cmp_fn cmp, const void **ret_first) {
-        const void *found = NULL;
-        for (size_t i = 1, run = 0; i < n; i++) {
-                if (cmp(idx[i - 1], idx[i]) != 0) {
-                        run = i;
-                        continue;
-                }
-                if (!found || (const char *) idx[i] < (const char *) found) {
-                        found = idx[i];
-                        *ret_first = idx[run];
-                }
-        }
-        return found;
-}
-
-/* Index base by cmp and find its first duplicate (*ret_dup NULL: none); keep the index in
- * *ret_idx if given, else free it. */
-static int index_and_check(void *base, size_t n, size_t size, key_cmp_fn cmp, void ***ret_idx,
+static int index_and_check(void *base, size_t n, size_t size, const struct key_ops *ops, struct rec_set *ret_set,
                            const void **ret_dup, const void **ret_first) {
-        void **idx = sorted_index(base, n, size, cmp);
-        if (!idx)
+        struct rec_set set;
+        *ret_dup = *ret_first = NULL;
+        if (rec_set_init(&set, ops, n) < 0)
                 return cli_fail(EXIT_ERROR, "out of memory");
-        *ret_dup = first_duplicate(idx, n, cmp, ret_first);
-        if (ret_idx)
-                *ret_idx = idx;
+        for (size_t i = 0; i < n; i++) {
+                const void *rec = (const char *) base + i * size;
+                const void **slot = rec_set_slot(&set, rec);
+                if (*slot) {
+                        *ret_dup = rec;
+                        *ret_first = *slot;
+                        break;
+                }
+                *slot = rec;
+        }
+        if (ret_set)
+                *ret_set = set;
         else
-                free(idx);
+                rec_set_free(&set);
         return EXIT_OK;
 }
 
 static int check_group_duplicates(struct import *im) {
         const void *dup, *first;
-        void **idx;
         int r;
 
-        if ((r = index_and_check(im->groups, im->n_groups, sizeof(*im->groups), group_name_cmp, NULL, &dup, &first)) != EXIT_OK)
+        if ((r = index_and_check(im->groups, im->n_groups, sizeof(*im->groups), &group_by_name, NULL, &dup, &first)) != EXIT_OK)
                 return r;
         if (dup) {
                 const struct imp_group *d = dup, *f = first;
                 return fail_at(EXIT_CONFLICT, &im->group, d->line, "group '%s' appears twice (first on line %u)", d->name,
                                f->line);
         }
-        if ((r = index_and_check(im->groups, im->n_groups, sizeof(*im->groups), group_gid_cmp, &idx, &dup, &first)) != EXIT_OK)
+        if ((r = index_and_check(im->groups, im->n_groups, sizeof(*im->groups), &group_by_gid, &im->groups_by_gid, &dup, &first)) != EXIT_OK)
                 return r;
-        im->groups_by_gid = idx;
         if (dup) {
                 const struct imp_group *d = dup, *f = first;
                 return fail_at(EXIT_CONFLICT, &im->group, d->line, "gid %u of '%s' is also the gid of '%s' (line %u)",
@@ -488,18 +519,16 @@ static int check_group_duplicates(struct import *im) {
 
 static int check_user_duplicates(struct import *im) {
         const void *dup, *first;
-        void **idx;
         int r;
 
-        if ((r = index_and_check(im->users, im->n_users, sizeof(*im->users), user_name_cmp, &idx, &dup, &first)) != EXIT_OK)
+        if ((r = index_and_check(im->users, im->n_users, sizeof(*im->users), &user_by_name, &im->users_by_name, &dup, &first)) != EXIT_OK)
                 return r;
-        im->users_by_name = idx;
         if (dup) {
                 const struct imp_user *d = dup, *f = first;
                 return fail_at(EXIT_CONFLICT, &im->passwd, d->line, "user '%s' appears twice (first on line %u)", d->name,
                                f->line);
         }
-        if ((r = index_and_check(im->users, im->n_users, sizeof(*im->users), user_uid_cmp, NULL, &dup, &first)) != EXIT_OK)
+        if ((r = index_and_check(im->users, im->n_users, sizeof(*im->users), &user_by_uid, NULL, &dup, &first)) != EXIT_OK)
                 return r;
         if (dup) {
                 const struct imp_user *d = dup, *f = first;
@@ -511,7 +540,7 @@ static int check_user_duplicates(struct import *im) {
 
 static int check_shadow_duplicates(struct import *im) {
         const void *dup, *first;
-        int r = index_and_check(im->shadows, im->n_shadows, sizeof(*im->shadows), shadow_name_cmp, NULL, &dup, &first);
+        int r = index_and_check(im->shadows, im->n_shadows, sizeof(*im->shadows), &shadow_by_name, NULL, &dup, &first);
         if (r == EXIT_OK && dup) {
                 const struct imp_shadow *d = dup, *f = first;
                 r = fail_at(EXIT_CONFLICT, &im->shadow, d->line, "'%s' has a second shadow line (first on line %u)",
@@ -522,7 +551,7 @@ static int check_shadow_duplicates(struct import *im) {
 
 static int check_member_duplicates(struct import *im) {
         const void *dup, *first;
-        int r = index_and_check(im->members, im->n_members, sizeof(*im->members), member_cmp, NULL, &dup, &first);
+        int r = index_and_check(im->members, im->n_members, sizeof(*im->members), &member_by_group_and_name, NULL, &dup, &first);
         if (r == EXIT_OK && dup) {
                 const struct imp_member *d = dup;
                 r = fail_at(EXIT_CONFLICT, &im->group, d->group->line, "'%s' is listed twice as a member of '%s'",
@@ -533,12 +562,12 @@ static int check_member_duplicates(struct import *im) {
 
 static struct imp_user *find_user(const struct import *im, const char *name) {
         struct imp_user key = { .name = name };
-        return index_find(im->users_by_name, im->n_users, user_name_cmp, &key);
+        return (struct imp_user *) rec_set_find(&im->users_by_name, &key);
 }
 
 static bool file_has_gid(const struct import *im, uint32_t gid) {
         struct imp_group key = { .gid = gid };
-        return index_find(im->groups_by_gid, im->n_groups, group_gid_cmp, &key) != NULL;
+        return rec_set_find(&im->groups_by_gid, &key) != NULL;
 }
 
 /* Tie shadow lines and group members to the users of the passwd file. */
@@ -856,8 +885,8 @@ static void import_free(struct import *im) {
         free(im->users);
         free(im->shadows);
         free(im->members);
-        free(im->users_by_name);
-        free(im->groups_by_gid);
+        rec_set_free(&im->users_by_name);
+        rec_set_free(&im->groups_by_gid);
 }
 
 enum { O_PASSWD, O_GROUP, O_SHADOW };
