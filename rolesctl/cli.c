@@ -175,8 +175,10 @@ int cli_host(struct cli *c, const struct host_accounts **ret) {
 int cli_check_local_name(struct cli *c, const char *name, bool group) {
         const struct host_accounts *h;
         int r = cli_host(c, &h);
-        if (r != EXIT_OK)
-                return r;
+        return r != EXIT_OK ? r : cli_check_local_name_in(c, h, name, group);
+}
+
+int cli_check_local_name_in(struct cli *c, const struct host_accounts *h, const char *name, bool group) {
         /* The host's own files, read directly: whatever id it has there, the name is the host's
          * (host_accounts.h). Read here, not only through getpwnam: when glibc's files service
          * cannot read its file it moves on to the next service, whose "not found" would pass. */

@@ -48,6 +48,9 @@ int cli_host(struct cli *c, const struct host_accounts **ret);
  * cannot be read is an error, not "not there". EXIT_OK or the exit code, printed.
  */
 int cli_check_local_name(struct cli *c, const char *name, bool group);
+/* The same against the host's accounts as h holds them (from cli_host): for many names at once,
+ * without looking at the files again for each. */
+int cli_check_local_name_in(struct cli *c, const struct host_accounts *h, const char *name, bool group);
 
 /* Refuse a uid (gid) of the configured range that the host's own files hold, or one in a
  * subordinate range of /etc/subuid (/etc/subgid). EXIT_OK or the exit code, printed. */

@@ -839,7 +839,7 @@ static int check_local_names(struct cli *c, const struct import *im) {
                 if (host_accounts_user_clashes(h, u->name, strlen(u->name), u->uid, u->gid))
                         return fail_at(EXIT_CONFLICT, &im->passwd, u->line, "user '%s' (uid %u, gid %u): the host's "
                                        "own accounts hold its name or ids", u->name, u->uid, u->gid);
-                if ((r = cli_check_local_name(c, u->name, false)) != EXIT_OK)
+                if ((r = cli_check_local_name_in(c, h, u->name, false)) != EXIT_OK)
                         return r;
         }
         for (size_t i = 0; i < im->n_groups; i++) {
@@ -847,7 +847,7 @@ static int check_local_names(struct cli *c, const struct import *im) {
                 if (host_accounts_group_clashes(h, g->name, strlen(g->name), g->gid))
                         return fail_at(EXIT_CONFLICT, &im->group, g->line, "group '%s' (gid %u): the host's own "
                                        "groups hold its name or gid", g->name, g->gid);
-                if ((r = cli_check_local_name(c, g->name, true)) != EXIT_OK)
+                if ((r = cli_check_local_name_in(c, h, g->name, true)) != EXIT_OK)
                         return r;
         }
         return EXIT_OK;
