@@ -29,6 +29,9 @@ struct cli {
         char actor[128];
         FILE *out;              /* everything for stdout; printed once the change is published */
         struct host_accounts host;      /* read by the first check that needs it (cli_host) */
+        /* cli_check_local_name: whether another name service must be asked about a user name
+         * ([0]) and a group name ([1]); 0 until nsswitch.conf was read */
+        enum { NSS_UNKNOWN, NSS_ASK, NSS_FILES_ONLY } nss_others[2];
 };
 
 /* Open (once) the store with at least these ROLES_STORE_* flags; prints the reason on failure. */

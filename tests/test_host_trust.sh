@@ -167,6 +167,43 @@ out=$("$R" doctor 2>&1)
 grep -qF "the configured gid range 10000-59999 overlaps 1 subordinate range of /etc/subgid (the first 59000-124535)" <<<"$out" &&
         ok || bad "doctor does not warn of a subordinate gid range: $out"
 
+# ---- names another name service holds: import asks NSS ------------------------------------------------
+# Name by name, unless nsswitch.conf names no service that could answer but files (read directly)
+# and roles serving inside rolesctl's own ranges. libnss-extrausers answers from /var/lib/extrausers.
+[ -e /lib/x86_64-linux-gnu/libnss_extrausers.so.2 ] || [ -e /lib/libnss_extrausers.so.2 ] ||
+        die "libnss_extrausers.so.2 is missing (apt-get install libnss-extrausers)"
+cp /etc/nsswitch.conf "$S/nsswitch.conf"
+mkdir -p /var/lib/extrausers
+printf 'xuser:x:700:700::/nonexistent:/usr/sbin/nologin\n' >/var/lib/extrausers/passwd
+printf 'xgroup:x:701:\n' >/var/lib/extrausers/group
+sed -i -E 's/^(passwd|group):.*/\1: files extrausers roles/' /etc/nsswitch.conf
+eq "extrausers serves xuser" "$(getent passwd xuser | cut -d: -f3)" 700
+printf 'xuser:x:21100:20500::/home/xuser:/bin/sh\n' >"$S/x-passwd"
+printf 'xgroup:x:21101:\n' >"$S/x-group"
+sum=$(sha256sum /var/lib/roles/*.db)
+refused "import of a user name extrausers holds" "'xuser' is a local account on this host (uid 700)" \
+        "$R" import --passwd "$S/x-passwd"
+refused "import of a group name extrausers holds" "'xgroup' is a local group on this host (gid 701)" \
+        "$R" import --group "$S/x-group"
+cp "$S/nsswitch.conf" /etc/nsswitch.conf
+# roles itself, serving ranges wider than a rolesctl configured with narrower ones: asked too.
+mkdir -p "$S/narrow"
+cat >"$S/narrow.conf" <<CONF
+public_db = $S/narrow/roles.db
+secrets_db = $S/narrow/secrets.db
+state_db = $S/narrow/state.db
+uid_min = 30000
+uid_max = 39999
+gid_min = 30000
+gid_max = 39999
+CONF
+"$R" --conf "$S/narrow.conf" init >/dev/null || die "rolesctl init (narrow ranges)"
+printf 'alice:x:30001:30001::/home/alice:/bin/sh\n' >"$S/n-passwd"
+printf 'nalice:x:30001:\n' >"$S/n-group"
+refused "import of a name roles serves outside the importer's ranges" "'alice' is a local account on this host (uid 20001)" \
+        "$R" --conf "$S/narrow.conf" import --passwd "$S/n-passwd" --group "$S/n-group"
+eq "the refusals changed nothing" "$(sha256sum /var/lib/roles/*.db)" "$sum"
+
 # ---- user del: not while a process runs as the account (as userdel) ------------------------------------
 # Deleted anyway, the process would keep a uid that no account has, and read what it owned.
 command -v setpriv >/dev/null || die "setpriv is missing (apt-get install util-linux)"
