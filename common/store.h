@@ -66,6 +66,7 @@ int roles_store_rebuild_index(struct roles_store *s);
  *    pages at random places. Each uuid is as random as roles_uuid_new's; only their order
  *    follows the order rows are added in, which their ids show anyway. Past n_uuids, uuids
  *    are drawn one by one as usual.
+ *  - When no id is retired as it begins, none is looked up until one is (roles_retired_id).
  */
 int roles_store_begin_bulk(struct roles_store *s, size_t n_uuids);
 

@@ -104,6 +104,8 @@ int roles_retired_id(struct roles_store *s, bool group, uint32_t id, char *ret_n
         int r;
         if ((r = store_require_writer(s)) < 0)
                 return r;
+        if (s->no_retired_ids)
+                return 0;
         sqlite3_stmt *st = store_stmt(s, s->pub, "SELECT name, retired_at FROM retired_ids WHERE kind = ?1 AND id = ?2");
         if (!st)
                 return -EIO;
@@ -136,6 +138,7 @@ int store_check_retired(struct roles_store *s, bool group, uint32_t id) {
 
 int store_retire_id(struct roles_store *s, bool group, uint32_t id, const char *name) {
         /* The last owner is the one named if a forced reuse is retired in turn. */
+        s->no_retired_ids = false;
         int r = store_exec(s, s->pub, "INSERT OR REPLACE INTO retired_ids (kind, id, name, retired_at) VALUES (?1, ?2, ?3, ?4)",
                            "titi", kind_of(group), (int64_t) id, name, (int64_t) roles_store_now(s));
         return r < 0 ? r : 0;

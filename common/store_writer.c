@@ -437,6 +437,18 @@ static int restore_bulk_indexes(struct roles_store *s) {
         return 0;
 }
 
+/* A change in bulk asks whether each of its ids is retired: usually none is. */
+static int note_no_retired_ids(struct roles_store *s) {
+        sqlite3_stmt *st = store_stmt(s, s->pub, "SELECT EXISTS (SELECT 1 FROM retired_ids)");
+        if (!st)
+                return -EIO;
+        int r = store_step_row(s, st);
+        if (r > 0)
+                s->no_retired_ids = sqlite3_column_int(st, 0) == 0;
+        sqlite3_reset(st);
+        return r < 0 ? r : 0;
+}
+
 int roles_store_begin_bulk(struct roles_store *s, size_t n_uuids) {
         int r = store_require_writer(s);
         if (r < 0)
@@ -446,7 +458,7 @@ int roles_store_begin_bulk(struct roles_store *s, size_t n_uuids) {
          * rows all go to the right edge, and a larger cache there only costs memory.) */
         static const char cache_sql[] = "PRAGMA cache_size = -262144";
         if ((r = store_exec_script(s, s->pub, cache_sql)) < 0 ||
-            (r = draw_uuids(s, n_uuids)) < 0 || (r = drop_bulk_indexes(s)) < 0)
+            (r = draw_uuids(s, n_uuids)) < 0 || (r = drop_bulk_indexes(s)) < 0 || (r = note_no_retired_ids(s)) < 0)
                 return r;
         return store_index_untrack(s);
 }

@@ -1446,6 +1446,30 @@ static void test_retired_ids_never_allocated(void **state) {
 
 /* A retired id asked for by number is refused, naming its last owner and when, unless a reuse
  * is allowed (--force). */
+/* A change in bulk that began with no retired id looks none up, until it retires one itself; one
+ * that began with some looks them up. */
+static void test_bulk_change_sees_retired_ids(void **state) {
+        struct test_env *e = *state;
+        struct roles_store *s = writer(e);
+        assert_ok(s, roles_store_begin_bulk(s, 0));
+        struct roles_user alice = new_user("alice");
+        alice.uid = 20000;
+        assert_ok(s, roles_user_add(s, &alice));
+        assert_int_equal(roles_retired_id(s, false, 20000, NULL, 0, NULL), 0);
+        assert_ok(s, roles_user_delete(s, &alice));
+        assert_int_equal(roles_retired_id(s, false, 20000, NULL, 0, NULL), 1);
+        struct roles_user bob = new_user("bob");
+        bob.uid = 20000;
+        assert_int_equal(roles_user_add(s, &bob), -EEXIST);
+        test_commit(s);
+
+        s = writer(e);
+        assert_ok(s, roles_store_begin_bulk(s, 0));
+        assert_int_equal(roles_retired_id(s, true, 20000, NULL, 0, NULL), 1);  /* alice's personal group */
+        assert_int_equal(roles_user_add(s, &bob), -EEXIST);
+        test_commit(s);
+}
+
 static void test_retired_id_request_refused(void **state) {
         struct test_env *e = *state;
         struct roles_store *s = writer(e);
@@ -2809,6 +2833,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_alloc_skips_host_ids, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_alloc_first_gap, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_retired_ids_never_allocated, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_bulk_change_sees_retired_ids, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_retired_id_request_refused, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_metarole_perms, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_roles, test_setup, test_teardown),
