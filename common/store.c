@@ -97,13 +97,16 @@ static void forget_stmts(struct roles_store *s, sqlite3 *db) {
         s->n_stmts = j;
 }
 
-int store_vbind(struct roles_store *s, sqlite3_stmt *st, const char *types, va_list ap) {
+/* lifetime: SQLITE_TRANSIENT (SQLite copies each text and blob) or SQLITE_STATIC (the caller's
+ * buffers are read where they are, and must outlive the step). */
+static int bind_args(struct roles_store *s, sqlite3_stmt *st, const char *types, va_list ap,
+                     sqlite3_destructor_type lifetime) {
         int idx = 1, rc = SQLITE_OK;
         for (const char *t = types; *t && rc == SQLITE_OK; t++, idx++) {
                 switch (*t) {
                 case 't': {
                         const char *v = va_arg(ap, const char *);
-                        rc = v ? sqlite3_bind_text(st, idx, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, idx);
+                        rc = v ? sqlite3_bind_text(st, idx, v, -1, lifetime) : sqlite3_bind_null(st, idx);
                         break;
                 }
                 case 'i':
@@ -113,7 +116,7 @@ int store_vbind(struct roles_store *s, sqlite3_stmt *st, const char *types, va_l
                         rc = sqlite3_bind_null(st, idx);
                         break;
                 case 'b':
-                        rc = sqlite3_bind_blob(st, idx, va_arg(ap, const uint8_t *), 32, SQLITE_TRANSIENT);
+                        rc = sqlite3_bind_blob(st, idx, va_arg(ap, const uint8_t *), 32, lifetime);
                         break;
                 default:
                         return store_fail(s, -EINVAL, "internal error: bad bind type '%c'", *t);
@@ -122,6 +125,10 @@ int store_vbind(struct roles_store *s, sqlite3_stmt *st, const char *types, va_l
         if (rc != SQLITE_OK)
                 return store_sql_fail(s, sqlite3_db_handle(st), rc, "bind");
         return 0;
+}
+
+int store_vbind(struct roles_store *s, sqlite3_stmt *st, const char *types, va_list ap) {
+        return bind_args(s, st, types, ap, SQLITE_TRANSIENT);
 }
 
 int store_journal_is_wal(struct roles_store *s, sqlite3 *db, const char *pragma, bool *ret_wal) {
@@ -150,11 +157,15 @@ int store_vexec(struct roles_store *s, sqlite3 *db, const char *sql, const char 
         sqlite3_stmt *st = store_stmt(s, db, sql);
         if (!st)
                 return -EIO;
-        int r = store_vbind(s, st, types, ap);
+        /* Bound where they are, not copied (a copy per value, millions of them in an import, and
+         * copies of hashes left in freed memory): the values outlive this call's step, and the
+         * bindings are dropped before it returns. */
+        int r = bind_args(s, st, types, ap, SQLITE_STATIC);
+        int rc = r < 0 ? SQLITE_OK : sqlite3_step(st);
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
         if (r < 0)
                 return r;
-        int rc = sqlite3_step(st);
-        sqlite3_reset(st);
         if (rc != SQLITE_DONE && rc != SQLITE_ROW)
                 return store_sql_fail(s, db, rc, "write");
         return sqlite3_changes(db);
