@@ -163,6 +163,16 @@ void roles_store_allow_retired_ids(struct roles_store *s, bool allow);
  * NULL), 0 no, -errno. Writers only. */
 int roles_retired_id(struct roles_store *s, bool group, uint32_t id, char *ret_name, size_t name_size, int64_t *ret_at);
 
+/*
+ * Every name and id roles holds or held: each user's name and uid, each group's name and gid,
+ * each retired uid and gid (with its last owner's name), as the rows have them (not checked:
+ * only for finding which of many names and ids need a look with the calls above, as an import
+ * does). fn returns 0 to go on, or a negative value that stops and is returned. Writers only.
+ */
+enum roles_taken { ROLES_TAKEN_USER, ROLES_TAKEN_GROUP, ROLES_TAKEN_RETIRED_UID, ROLES_TAKEN_RETIRED_GID };
+typedef int (*roles_taken_fn)(void *userdata, enum roles_taken kind, const char *name, uint32_t id);
+int roles_store_each_taken(struct roles_store *s, roles_taken_fn fn, void *userdata);
+
 /* ---- groups ----------------------------------------------------------------------------- */
 
 struct roles_group {

@@ -124,6 +124,28 @@ int roles_retired_id(struct roles_store *s, bool group, uint32_t id, char *ret_n
         return 1;
 }
 
+int roles_store_each_taken(struct roles_store *s, roles_taken_fn fn, void *userdata) {
+        int r = store_require_writer(s), rc;
+        if (r < 0)
+                return r;
+        sqlite3_stmt *st = store_stmt(s, s->pub,
+                "SELECT 0, name, uid FROM users UNION ALL SELECT 1, name, gid FROM groups "
+                "UNION ALL SELECT CASE kind WHEN 'uid' THEN 2 ELSE 3 END, name, id FROM retired_ids");
+        if (!st)
+                return -EIO;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                const char *name = (const char *) sqlite3_column_text(st, 1);
+                int64_t id = sqlite3_column_int64(st, 2);
+                if (name && id >= 0 && id <= UINT32_MAX &&
+                    (r = fn(userdata, (enum roles_taken) sqlite3_column_int(st, 0), name, (uint32_t) id)) < 0)
+                        break;
+        }
+        if (r >= 0 && rc != SQLITE_DONE)
+                r = store_sql_fail(s, s->pub, rc, "reading names and ids");
+        sqlite3_reset(st);
+        return r < 0 ? r : 0;
+}
+
 int store_check_retired(struct roles_store *s, bool group, uint32_t id) {
         char name[ROLES_TEXT_MAX + 1], when[21];
         int64_t at;

@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -47,6 +48,7 @@ struct imp_group {
         const char *name;
         uint32_t gid;
         unsigned line;
+        bool held;              /* roles has its name or gid, or had its gid: looked at in step 2 */
         struct roles_group g;   /* once added */
 };
 
@@ -64,6 +66,7 @@ struct imp_user {
         uint32_t uid, gid;
         bool password_locked;                   /* passwd field '*' or '!': no password login at all */
         unsigned line;
+        bool held;                              /* roles has its name or uid, or had its uid */
         const struct imp_shadow *shadow;        /* its shadow line, if any */
         int64_t id;                             /* once added */
         char uuid[ROLES_UUID_LEN + 1];
@@ -99,8 +102,8 @@ struct import {
         struct imp_shadow *shadows;
         struct imp_member *members;
         size_t n_groups, n_users, n_shadows, n_members;
-        /* Users by name and groups by gid, for links and references */
-        struct rec_set users_by_name, groups_by_gid;
+        /* For links and references, and for what roles holds (step 2) */
+        struct rec_set users_by_name, users_by_uid, groups_by_name, groups_by_gid;
         size_t n_crypt, n_argon2id;
 };
 
@@ -500,7 +503,7 @@ static int check_group_duplicates(struct import *im) {
         const void *dup, *first;
         int r;
 
-        if ((r = index_and_check(im->groups, im->n_groups, sizeof(*im->groups), &group_by_name, NULL, &dup, &first)) != EXIT_OK)
+        if ((r = index_and_check(im->groups, im->n_groups, sizeof(*im->groups), &group_by_name, &im->groups_by_name, &dup, &first)) != EXIT_OK)
                 return r;
         if (dup) {
                 const struct imp_group *d = dup, *f = first;
@@ -528,7 +531,7 @@ static int check_user_duplicates(struct import *im) {
                 return fail_at(EXIT_CONFLICT, &im->passwd, d->line, "user '%s' appears twice (first on line %u)", d->name,
                                f->line);
         }
-        if ((r = index_and_check(im->users, im->n_users, sizeof(*im->users), &user_by_uid, NULL, &dup, &first)) != EXIT_OK)
+        if ((r = index_and_check(im->users, im->n_users, sizeof(*im->users), &user_by_uid, &im->users_by_uid, &dup, &first)) != EXIT_OK)
                 return r;
         if (dup) {
                 const struct imp_user *d = dup, *f = first;
@@ -630,6 +633,39 @@ static int check_files(struct import *im) {
 
 /* ---- step 2: what roles already holds ------------------------------------------------------- */
 
+/* Mark the record of the set with key's key, if there is one. */
+static void mark_held(const struct rec_set *set, const void *key, size_t held_offset) {
+        const void *rec = rec_set_find(set, key);
+        if (rec)
+                *(bool *) ((char *) rec + held_offset) = true;
+}
+
+/* Every name and id roles holds or held, marked on the records that have it: only those are
+ * looked up one by one below, with the calls that say what the clash is. For an import into a
+ * roles that holds few, that is a pass over what it holds instead of four lookups a record. */
+static int mark_taken(void *userdata, enum roles_taken kind, const char *name, uint32_t id) {
+        struct import *im = userdata;
+        const struct imp_user user = { .name = name, .uid = id };
+        const struct imp_group group = { .name = name, .gid = id };
+        switch (kind) {
+        case ROLES_TAKEN_USER:
+                mark_held(&im->users_by_name, &user, offsetof(struct imp_user, held));
+                mark_held(&im->users_by_uid, &user, offsetof(struct imp_user, held));
+                break;
+        case ROLES_TAKEN_RETIRED_UID:
+                mark_held(&im->users_by_uid, &user, offsetof(struct imp_user, held));
+                break;
+        case ROLES_TAKEN_GROUP:
+                mark_held(&im->groups_by_name, &group, offsetof(struct imp_group, held));
+                mark_held(&im->groups_by_gid, &group, offsetof(struct imp_group, held));
+                break;
+        case ROLES_TAKEN_RETIRED_GID:
+                mark_held(&im->groups_by_gid, &group, offsetof(struct imp_group, held));
+                break;
+        }
+        return 0;
+}
+
 /* Lookups that should find nothing: 0 means a clash, -ENOENT is fine, anything else is a store error. */
 /* An id that a deleted roles account or group had: an import never reuses one (a process or a
  * file of the old owner would become the imported account's), and has no --force. */
@@ -653,6 +689,8 @@ static int check_groups_against_roles(struct cli *c, struct roles_store *s, stru
 
         for (size_t i = 0; i < im->n_groups; i++) {
                 const struct imp_group *ig = &im->groups[i];
+                if (!ig->held)
+                        continue;
                 if ((r = roles_group_by_name(s, ig->name, &g)) == 0)
                         return fail_at(EXIT_CONFLICT, &im->group, ig->line, "group '%s' already exists in roles", ig->name);
                 if (r == -ENOENT && (r = roles_group_by_gid(s, ig->gid, &g)) == 0)
@@ -666,21 +704,27 @@ static int check_groups_against_roles(struct cli *c, struct roles_store *s, stru
         return EXIT_OK;
 }
 
+/* A user whose name or uid roles holds or held (mark_taken): which, named by its line. */
+static int check_held_user(struct cli *c, struct roles_store *s, const struct import *im, const struct imp_user *iu) {
+        struct roles_user u;
+        int r;
+        if ((r = roles_user_by_name(s, iu->name, &u)) == 0)
+                return fail_at(EXIT_CONFLICT, &im->passwd, iu->line, "user '%s' already exists in roles", iu->name);
+        if (r == -ENOENT && (r = roles_user_by_uid(s, iu->uid, &u)) == 0)
+                return fail_at(EXIT_CONFLICT, &im->passwd, iu->line, "uid %u of '%s' is already the uid of roles "
+                               "user '%s'", iu->uid, iu->name, u.name);
+        if (r != -ENOENT)
+                return fail_store_at(c, r, &im->passwd, iu->line);
+        return check_not_retired(c, s, false, iu->uid, iu->name, &im->passwd, iu->line);
+}
+
 static int check_users_against_roles(struct cli *c, struct roles_store *s, struct import *im) {
         struct roles_group g;
-        struct roles_user u;
         int r;
 
         for (size_t i = 0; i < im->n_users; i++) {
                 const struct imp_user *iu = &im->users[i];
-                if ((r = roles_user_by_name(s, iu->name, &u)) == 0)
-                        return fail_at(EXIT_CONFLICT, &im->passwd, iu->line, "user '%s' already exists in roles", iu->name);
-                if (r == -ENOENT && (r = roles_user_by_uid(s, iu->uid, &u)) == 0)
-                        return fail_at(EXIT_CONFLICT, &im->passwd, iu->line, "uid %u of '%s' is already the uid of roles "
-                                       "user '%s'", iu->uid, iu->name, u.name);
-                if (r != -ENOENT)
-                        return fail_store_at(c, r, &im->passwd, iu->line);
-                if ((r = check_not_retired(c, s, false, iu->uid, iu->name, &im->passwd, iu->line)) != EXIT_OK)
+                if (iu->held && (r = check_held_user(c, s, im, iu)) != EXIT_OK)
                         return r;
                 if (file_has_gid(im, iu->gid))
                         continue;
@@ -886,6 +930,8 @@ static void import_free(struct import *im) {
         free(im->shadows);
         free(im->members);
         rec_set_free(&im->users_by_name);
+        rec_set_free(&im->users_by_uid);
+        rec_set_free(&im->groups_by_name);
         rec_set_free(&im->groups_by_gid);
 }
 
@@ -917,6 +963,10 @@ int cmd_import(struct cli *c, int argc, char **argv) {
         if ((r = cli_store(c, ROLES_STORE_WRITE, &s)) != EXIT_OK)
                 goto out;
         if ((r = roles_store_begin_bulk(s, im.n_groups + 2 * im.n_users)) < 0) {
+                r = cli_fail_store(c, r);
+                goto out;
+        }
+        if ((r = roles_store_each_taken(s, mark_taken, &im)) < 0) {
                 r = cli_fail_store(c, r);
                 goto out;
         }
