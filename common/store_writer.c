@@ -397,12 +397,15 @@ int store_uuid_new(struct roles_store *s, char ret_uuid[static ROLES_UUID_LEN + 
  * A bulk change drops the secondary indexes of group_members (which a change in bulk adds group
  * by group, so that an index by user would take each row at a random place) and makes them
  * again at commit, from their own definitions: CREATE INDEX sorts once and writes full pages.
- * Inside the change's transaction: a change that does not commit never dropped them.
+ * Inside the change's transaction: a change that does not commit never dropped them. Only a
+ * definition that is one CREATE INDEX statement is run again (roles.db's schema is its
+ * writer's to trust, but not to run as a script); any other index stays as it is.
  */
 static int drop_bulk_indexes(struct roles_store *s) {
         sqlite3_stmt *st = store_stmt(s, s->pub, "SELECT group_concat(sql || ';', ''), "
                                       "group_concat('DROP INDEX main.\"' || name || '\";', '') FROM main.sqlite_schema "
-                                      "WHERE type = 'index' AND tbl_name = 'group_members' AND sql IS NOT NULL");
+                                      "WHERE type = 'index' AND tbl_name = 'group_members' AND sql LIKE 'CREATE INDEX %' "
+                                      "AND instr(sql, ';') = 0 AND instr(name, '\"') = 0");
         char *create = NULL, *drop = NULL;
         if (!st)
                 return -EIO;
