@@ -235,6 +235,10 @@ inner_main() {
                 files)
                         ;;
                 roles)
+                        # Loaded as on a host whose nsswitch.conf chains roles after files
+                        # alone: rolesctl then asks no other service about each new name (with
+                        # nss_systemd chained in, that costs about 150 us a name, see README).
+                        write_nsswitch roles
                         load_roles
                         run+=(roles)
                         ;;
