@@ -32,7 +32,8 @@
 #include "authz.h"
 #include "benchlib.h"
 #include "config.h"
-#include "store.h"
+#include "testlib.h"     /* test_error, test_close: a message and a close for any handle */
+#include "writer.h"
 
 #ifndef ROLESCTL_PATH
 #define ROLESCTL_PATH "/work/main/build/rolesctl/rolesctl"
@@ -166,25 +167,34 @@ static void make_workdir(void) {
                          cfg.gid_max, cfg.argon2_t_cost, cfg.argon2_m_cost_kib, cfg.argon2_parallelism);
 }
 
-static struct roles_store *open_store(unsigned flags) {
-        struct roles_store *s = NULL;
+static struct roles_writer *open_writer(unsigned flags) {
+        struct roles_writer *w = NULL;
         char err[512] = "";
-        int r = roles_store_open(&cfg, flags, &s, err, sizeof(err));
+        int r = roles_writer_open(&cfg, flags, &w, err, sizeof(err));
         if (r < 0)
-                die("roles_store_open(%#x): %s", flags, err);
-        return s;
+                die("roles_writer_open(%#x): %s", flags, err);
+        return w;
+}
+
+static struct roles_snapshot *open_snapshot(void) {
+        struct roles_snapshot *snap = NULL;
+        char err[512] = "";
+        int r = roles_snapshot_open(&cfg, 0, &snap, err, sizeof(err));
+        if (r < 0)
+                die("roles_snapshot_open: %s", err);
+        return snap;
 }
 
 #define CHECK(s, call)                                                                                        \
         do {                                                                                                  \
                 int _r = (call);                                                                              \
                 if (_r < 0)                                                                                   \
-                        die("%s:%d: %s: %s", __FILE__, __LINE__, #call, roles_store_error(s));                \
+                        die("%s:%d: %s: %s", __FILE__, __LINE__, #call, test_error(s));                \
         } while (0)
 
-static void commit_store(struct roles_store *s) {
-        CHECK(s, roles_store_commit(s));
-        roles_store_close(s);
+static void commit_store(struct roles_writer *s) {
+        CHECK(s, roles_writer_commit(s));
+        test_close(s);
 }
 
 static void user_name(long i, char *buf, size_t size) {
@@ -197,8 +207,8 @@ static void populate(void) {
         char perm[ROLES_PERM_MAX + 1];
         double t0 = bench_now(), t;
 
-        struct roles_store *s = open_store(ROLES_STORE_WRITE | ROLES_STORE_SECRETS | ROLES_STORE_CREATE);
-        CHECK(s, roles_store_set_actor(s, "bench"));
+        struct roles_writer *s = open_writer(ROLES_WRITER_CREATE);
+        CHECK(s, roles_writer_set_actor(s, "bench"));
 
         /* The metarole DAG. */
         for (int m = 0; m < N_METAROLES; m++) {
@@ -281,7 +291,7 @@ static void populate(void) {
         snprintf(u.name, sizeof(u.name), "%s", BENCH_USER);
         CHECK(s, roles_user_add(s, &u));
         for (int k = 0; k < USER_ROLES; k++) {
-                CHECK(s, roles_role_by_name(s, (snprintf(role.name, sizeof(role.name), "r%05ld", user_role(k)), role.name),
+                CHECK(s, roles_role_by_name(roles_writer_snapshot(s), (snprintf(role.name, sizeof(role.name), "r%05ld", user_role(k)), role.name),
                                             &role));
                 CHECK(s, roles_role_assign(s, &role, &u, 0));
                 if (k == 0) {
@@ -360,7 +370,7 @@ static void expected_resolution(size_t *ret_roles, size_t *ret_metaroles, size_t
         *ret_grants = grants;
 }
 
-static void verify_answers(struct roles_store *s) {
+static void verify_answers(struct roles_snapshot *s) {
         time_t now = time(NULL);
         for (size_t i = 0; i < ROLES_N_ELEMENTS(expectations); i++) {
                 const struct expectation *e = &expectations[i];
@@ -410,17 +420,17 @@ static void verify_answers(struct roles_store *s) {
  * be pointed at it (valgrind --tool=callgrind --toggle-collect=cold_once). */
 __attribute__((noinline)) static int cold_once(time_t now, double t[4]) {
         t[0] = bench_now();
-        struct roles_store *s = open_store(0);
+        struct roles_snapshot *s = open_snapshot();
         t[1] = bench_now();
         int r = roles_check(s, BENCH_USER, PERM_DEEP, now);
         t[2] = bench_now();
-        roles_store_close(s);
+        test_close(s);
         t[3] = bench_now();
         return r;
 }
 
 /* opt.warm checks of one permission on the same open store, each timed: a row of the table. */
-static void warm_checks(struct roles_store *s, time_t now, const char *perm, int want, double *v,
+static void warm_checks(struct roles_snapshot *s, time_t now, const char *perm, int want, double *v,
                         const char *metric) {
         for (int i = 0; i < opt.warm; i++) {
                 double t0 = bench_now();
@@ -437,7 +447,7 @@ static void warm_checks(struct roles_store *s, time_t now, const char *perm, int
 
 static void bench_check(void) {
         time_t now = time(NULL);
-        struct roles_store *s = open_store(0);
+        struct roles_snapshot *s = open_snapshot();
         double *v = bench_samples(opt.warm > opt.cold ? opt.warm : opt.cold);
         struct bench_stats st;
 
@@ -477,7 +487,7 @@ static void bench_check(void) {
         free(vr);
         free(va);
         free(vu);
-        roles_store_close(s);
+        test_close(s);
 
         /* Cold: a fresh store each time, as a new PAM process pays (the file stays in the page cache). */
         double *vo = bench_samples(opt.cold), *vk = bench_samples(opt.cold), *vc = bench_samples(opt.cold);
@@ -511,10 +521,10 @@ static void bench_check(void) {
 /* ---- 2. one admin change ------------------------------------------------------------------ */
 
 static int64_t snapshot_serial(void) {
-        struct roles_store *s = open_store(0);
+        struct roles_snapshot *s = open_snapshot();
         int64_t serial = 0;
-        CHECK(s, roles_store_serial(s, &serial));
-        roles_store_close(s);
+        CHECK(s, roles_snapshot_serial(s, &serial));
+        test_close(s);
         return serial;
 }
 
@@ -527,8 +537,8 @@ static void bench_change(void) {
         for (int kind = 0; kind < 2; kind++) {
                 for (int i = 0; i < opt.runs; i++) {
                         double t0 = bench_now();
-                        struct roles_store *s = open_store(ROLES_STORE_WRITE | ROLES_STORE_SECRETS);
-                        CHECK(s, roles_store_set_actor(s, "bench"));
+                        struct roles_writer *s = open_writer(0);
+                        CHECK(s, roles_writer_set_actor(s, "bench"));
                         double t1 = bench_now();
                         if (kind == 0) {
                                 struct roles_group g = { .gid = ROLES_ID_INVALID };
@@ -536,7 +546,7 @@ static void bench_change(void) {
                                 CHECK(s, roles_group_add(s, &g));
                         } else {
                                 struct roles_role role;
-                                CHECK(s, roles_role_by_name(s, "r00001", &role));
+                                CHECK(s, roles_role_by_name(roles_writer_snapshot(s), "r00001", &role));
                                 char perm[64];
                                 snprintf(perm, sizeof(perm), "chg.s%" PRId64 ".p%d", serial0, i);
                                 CHECK(s, roles_role_grant(s, &role, perm));
@@ -564,7 +574,7 @@ static void bench_change(void) {
         if (serial1 != serial0 + 2 * opt.runs)
                 wrong("snapshot serial went from %" PRId64 " to %" PRId64 " over %d changes", serial0, serial1,
                       2 * opt.runs);
-        struct roles_store *s = open_store(0);
+        struct roles_snapshot *s = open_snapshot();
         struct roles_group g;
         snprintf(name, sizeof(name), "chg%" PRId64 "_%d", serial0, opt.runs - 1);
         if (roles_group_by_name(s, name, &g) < 0)
@@ -582,7 +592,7 @@ static void bench_change(void) {
                 if (roles_check(s, user, perm, time(NULL)) != 1)
                         wrong("%s should hold %s after the role grant", user, perm);
         }
-        roles_store_close(s);
+        test_close(s);
         free(v);
         free(vo);
         free(vc);
@@ -661,7 +671,7 @@ static void bench_batch(void) {
                         return;
                 }
                 /* The batch must be published: its first assignee holds the first role's grants. */
-                struct roles_store *s = open_store(0);
+                struct roles_snapshot *s = open_snapshot();
                 char user[24], perm[96];
                 user_name(assignee, user, sizeof(user));
                 snprintf(perm, sizeof(perm), "batch.t%s.b0.admin.users.add", tag);
@@ -672,7 +682,7 @@ static void bench_batch(void) {
                 snprintf(bu_name, sizeof(bu_name), "bu%s_%d", tag, opt.batch_cmds / 10 - 1);
                 if (roles_user_by_name(s, bu_name, &bu) < 0)
                         wrong("after the batch, user %s should exist", bu_name);
-                roles_store_close(s);
+                test_close(s);
         }
         st = bench_summarize(v, opt.batch_runs);
         char metric[64];

@@ -127,7 +127,7 @@ static const char *inactive_reason(const struct roles_user *u, time_t now) {
         return u->enabled ? "account expired" : "disabled";
 }
 
-int roles_resolve(struct roles_store *s, const struct roles_user *u, time_t now, struct roles_resolution **ret) {
+int roles_resolve(struct roles_snapshot *s, const struct roles_user *u, time_t now, struct roles_resolution **ret) {
         struct roles_resolution *res = calloc(1, sizeof(*res));
         int r = 0;
 
@@ -140,18 +140,18 @@ int roles_resolve(struct roles_store *s, const struct roles_user *u, time_t now,
                 goto done;
 
         struct walk top = { res, ROLES_NONE, now };
-        r = roles_store_user_assignments(s, u->id, on_assignment, &top);
+        r = roles_snapshot_user_assignments(s, u->id, on_assignment, &top);
         if (r < 0)
                 goto fail;
         /* Breadth first over `includes`: metaroles[] doubles as the queue, and the first visit
          * of each metarole is along a shortest path, which is what --why shows. */
         for (size_t i = 0; i < res->n_metaroles; i++) {
                 struct walk w = { res, i, now };
-                r = roles_store_metarole_children(s, res->metaroles[i].id, on_child, &w);
+                r = roles_snapshot_metarole_children(s, res->metaroles[i].id, on_child, &w);
                 if (r < 0)
                         goto fail;
         }
-        r = roles_store_user_role_perms(s, u->id, on_role_perm, res);
+        r = roles_snapshot_user_role_perms(s, u->id, on_role_perm, res);
         if (r < 0)
                 goto fail;
         /* Once all of a role's lines are in: which enabled ones its disabled ones take whole. */
@@ -160,7 +160,7 @@ int roles_resolve(struct roles_store *s, const struct roles_user *u, time_t now,
                         res->grants[i].off_by = switched_off_by(res, res->grants[i].index, res->grants[i].perm);
         for (size_t i = 0; i < res->n_metaroles; i++) {
                 struct walk w = { res, i, now };
-                r = roles_store_metarole_perms(s, res->metaroles[i].id, on_metarole_perm, &w);
+                r = roles_snapshot_metarole_perms(s, res->metaroles[i].id, on_metarole_perm, &w);
                 if (r < 0)
                         goto fail;
         }
@@ -256,7 +256,7 @@ static bool ids_have(const struct ids *l, int64_t id) {
 }
 
 struct check {
-        struct roles_store *store;
+        struct roles_snapshot *store;
         int64_t user_id;
         time_t now;
         struct ids holders;     /* metaroles holding a candidate */
@@ -301,14 +301,14 @@ static int lookup(struct check *c, enum lookup what, const char *const *candidat
         for (size_t first = 0; r >= 0 && first < n; first += ROLES_CHECK_CANDIDATES) {
                 size_t chunk = n - first < ROLES_CHECK_CANDIDATES ? n - first : ROLES_CHECK_CANDIDATES;
                 r = what == LOOKUP_HOLDERS
-                    ? roles_store_metarole_holders(c->store, candidates + first, chunk, on_holder, c)
-                    : roles_store_check_role_grants(c->store, c->user_id, what == LOOKUP_OFF, candidates + first, chunk,
+                    ? roles_snapshot_metarole_holders(c->store, candidates + first, chunk, on_holder, c)
+                    : roles_snapshot_check_role_grants(c->store, c->user_id, what == LOOKUP_OFF, candidates + first, chunk,
                                                     what == LOOKUP_OFF ? on_role_off : on_role_granting, c);
         }
         return r;
 }
 
-int roles_check(struct roles_store *s, const char *user, const char *perm, time_t now) {
+int roles_check(struct roles_snapshot *s, const char *user, const char *perm, time_t now) {
         char buf[ROLES_PERM_MAX + 2][ROLES_PERM_MAX + 3];
         const char *candidates[ROLES_PERM_MAX + 2];
         struct check c = { .store = s, .now = now };
@@ -330,7 +330,7 @@ int roles_check(struct roles_store *s, const char *user, const char *perm, time_
         size_t n = check_candidates(perm, buf, candidates, &at);
         r = lookup(&c, LOOKUP_HOLDERS, candidates + at, n - at);
         if (r >= 0 && c.holders.n > 0)
-                r = roles_store_check_assignments(s, u.id, on_assignment_metarole, &c);
+                r = roles_snapshot_check_assignments(s, u.id, on_assignment_metarole, &c);
         /* Then the roles themselves: those holding perm or a wildcard above it, enabled, less
          * those whose own disabled line (perm, a code or a wildcard above it) switches it off. */
         if (r >= 0 && !c.allowed)

@@ -21,7 +21,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "store.h"
+#include "snapshot.h"
 
 #define ROLES_NONE SIZE_MAX
 
@@ -63,7 +63,7 @@ struct roles_resolution {
         struct roles_resolved_grant *grants;
 };
 
-int roles_resolve(struct roles_store *s, const struct roles_user *u, time_t now, struct roles_resolution **ret);
+int roles_resolve(struct roles_snapshot *snap, const struct roles_user *u, time_t now, struct roles_resolution **ret);
 void roles_resolution_free(struct roles_resolution *res);
 
 /*
@@ -78,7 +78,7 @@ bool roles_resolution_allows(const struct roles_resolution *res, const char *per
  * metarole_grants table in three statements instead of a full resolution; it gives the same
  * answer as roles_resolution_allows(roles_resolve()), which the tests check on random graphs.
  */
-int roles_check(struct roles_store *s, const char *user, const char *perm, time_t now);
+int roles_check(struct roles_snapshot *snap, const char *user, const char *perm, time_t now);
 
 /* "role dba -> metarole admin -> metarole user": where grant g came from. */
 int roles_resolution_path(const struct roles_resolution *res, size_t g, char *buf, size_t size);

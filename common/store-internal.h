@@ -7,7 +7,8 @@
 #include <sys/types.h>
 
 #include "host_accounts.h"
-#include "store.h"
+#include "login.h"
+#include "writer.h"
 
 struct stmt_cache_entry {
         sqlite3 *db;
@@ -29,9 +30,30 @@ struct pending_purge {
         unsigned what;
 };
 
+struct roles_store;
+
+/*
+ * What a writer does around the reads and the secrets writes that the snapshot and login code
+ * share with it: its derived tables brought up to date before a read that uses them, and the
+ * before-image of a user's secrets kept before its first change to them. Installed by
+ * roles_writer_open, so that the shared code calls no writer code by name: a login links none.
+ */
+struct store_writer_hooks {
+        int (*refresh_derived)(struct roles_store *s);
+        int (*keep_before)(struct roles_store *s, const char *uuid);
+};
+
+/*
+ * The one connection set behind every handle. The public handles (struct roles_snapshot,
+ * roles_secrets, roles_login, roles_writer) are types without a definition: each is a struct
+ * roles_store seen through what its holder may do, converted at the boundary by the functions
+ * below. So a call that needs the writer's lock takes a struct roles_writer, and no function
+ * checks a mode at run time.
+ */
 struct roles_store {
         struct roles_config cfg;
-        unsigned flags;
+        bool writer;            /* holds the lock; roles.db is read in the change's transaction */
+        bool create;            /* a writer that creates missing files (rolesctl init) */
         time_t now;             /* 0: use the real clock */
 
         sqlite3 *pub;           /* roles.db (a reader's, read-only; a writer's, in its write transaction) */
@@ -40,11 +62,13 @@ struct roles_store {
         int sec_version;        /* its schema version: below 2, no before-images (store_before.c) */
         sqlite3 *state;         /* state.db, or NULL */
 
+        const struct store_writer_hooks *hooks; /* a writer's (store_writer.c); NULL for others */
+
         /* writer only */
         int lock_fd;
         unsigned stages_swept;  /* staged copies left by writers of before WAL, removed at begin */
         bool committed;
-        bool allow_retired;     /* a requested id may be a retired one (roles_store_allow_retired_ids) */
+        bool allow_retired;     /* a requested id may be a retired one (roles_writer_allow_retired_ids) */
         bool no_retired_ids;    /* bulk: retired_ids was empty when the change began and nothing was
                                  * retired since, so no id is retired (roles_retired_id) */
         bool pub_migrated;      /* roles.db was migrated: publish even without row changes */
@@ -55,7 +79,7 @@ struct roles_store {
         void *index_empty_delta;        /* with a base: the empty delta installed after it */
         size_t index_empty_delta_size;
         int index_kind;         /* enum nss_index_kind */
-        bool index_requested;   /* compile a base even if nothing changed (roles_store_rebuild_index) */
+        bool index_requested;   /* compile a base even if nothing changed (roles_writer_rebuild_index) */
         char *bulk_indexes;     /* CREATE INDEX statements of indexes dropped for a bulk change */
         uint8_t (*uuid_pool)[ROLES_UUID_BYTES];  /* drawn in advance, ascending (store_uuid_new) */
         size_t uuid_pool_n, uuid_pool_next;
@@ -65,7 +89,7 @@ struct roles_store {
         int64_t undone_serial;  /* a change that never published this snapshot, undone at our start */
         char actor[128];
         struct host_accounts own_host;  /* the real files, read only if no other set is given */
-        struct host_accounts *host;     /* what allocation skips (roles_store_set_host_accounts) */
+        struct host_accounts *host;     /* what allocation skips (roles_writer_set_host_accounts) */
 
         /* Grows as statements are first used; bounded by the static SQL strings of the code. */
         struct stmt_cache_entry *stmts;
@@ -73,6 +97,32 @@ struct roles_store {
 
         char err[512];
 };
+
+static inline struct roles_store *store_of_snapshot(struct roles_snapshot *h) {
+        return (struct roles_store *) h;
+}
+static inline const struct roles_store *store_of_snapshot_const(const struct roles_snapshot *h) {
+        return (const struct roles_store *) h;
+}
+/* A read-only view of secrets is const to its holder; reading uses the statement cache. */
+static inline struct roles_store *store_of_secrets(const struct roles_secrets *h) {
+        return (struct roles_store *) h;
+}
+static inline struct roles_store *store_of_writer(struct roles_writer *h) {
+        return (struct roles_store *) h;
+}
+static inline struct roles_store *store_of_login(struct roles_login *h) {
+        return (struct roles_store *) h;
+}
+static inline struct roles_snapshot *store_snapshot(struct roles_store *s) {
+        return (struct roles_snapshot *) s;
+}
+static inline struct roles_secrets *store_secrets(struct roles_store *s) {
+        return (struct roles_secrets *) s;
+}
+static inline struct roles_writer *store_writer(struct roles_store *s) {
+        return (struct roles_writer *) s;
+}
 
 /* Record a one-line reason and return r. */
 int store_fail(struct roles_store *s, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -121,12 +171,30 @@ int store_step_row(struct roles_store *s, sqlite3_stmt *st);
 /* Copy a text column into a fixed buffer; an over-long or invalid value fails (-EBADMSG). */
 int store_col_text(struct roles_store *s, sqlite3_stmt *st, int col, char *dst, size_t size);
 
-/* A new uuid (roles_uuid_new), the next of the pool drawn by roles_store_begin_bulk if any. */
+/* A new uuid (roles_uuid_new), the next of the pool drawn by roles_writer_begin_bulk if any. */
 int store_uuid_new(struct roles_store *s, char ret_uuid[static ROLES_UUID_LEN + 1]);
 
-/* Writers only. */
-int store_require_writer(struct roles_store *s);
+/* -EPERM unless secrets.db and state.db are open (a snapshot opened without them). */
 int store_require_secrets(struct roles_store *s);
+
+static inline int store_hook_refresh_derived(struct roles_store *s) {
+        return s->hooks ? s->hooks->refresh_derived(s) : 0;
+}
+static inline int store_hook_keep_before(struct roles_store *s, const char *uuid) {
+        return s->hooks ? s->hooks->keep_before(s, uuid) : 0;
+}
+
+/* The base of every handle (store.c): allocate one for cfg, read its serial and clock, say its
+ * last reason, and free it with its connections and statements. */
+struct roles_store *store_new(const struct roles_config *cfg);
+void store_free(struct roles_store *s);
+int store_serial(struct roles_store *s, int64_t *ret);
+time_t store_now(const struct roles_store *s);
+const char *store_error(const struct roles_store *s);
+/* A snapshot's (secrets false) or a login's files, opened (snapshot.c). */
+int store_open_reader(const struct roles_config *cfg, bool secrets, bool secrets_writable, struct roles_store **ret,
+                      char *errbuf, size_t errlen);
+int store_open_db(struct roles_store *s, const char *path, bool writable, const char *query, sqlite3 **ret);
 
 /* Schema creation and forward migration of each file; refuses a version newer than ours.
  * Returns 1 when it migrated, 0 when the file was current. */
@@ -157,7 +225,7 @@ int store_refresh_derived(struct roles_store *s);
  * install: once roles.db is published, put it in place; discard: forget a prepared one.
  */
 int store_index_track(struct roles_store *s);
-/* Stop tracking (roles_store_begin_bulk): a base is compiled at commit. */
+/* Stop tracking (roles_writer_begin_bulk): a base is compiled at commit. */
 int store_index_untrack(struct roles_store *s);
 int store_index_prepare(struct roles_store *s, int64_t published, int64_t serial);
 int store_index_install(struct roles_store *s);
@@ -175,6 +243,18 @@ int store_index_compare(struct roles_store *s, const char **ret_why);
  */
 #define STORE_STAGE_INFIX "%s.stage-"
 int store_stage_name(const char *public_db, char *buf, size_t size);
+
+/* A statement on a user's secrets rows, and the same statement on their before-images. */
+#define ON_TABLE(head, table, tail) ((const char *const[2]) { head table tail, head "before_" table tail })
+
+/* The codes table's kind column, by enum roles_code_kind (store_secrets.c). */
+extern const char *const store_code_kinds[];
+
+/* Write a user's secrets rows with SQL[0], and their before-images with SQL[1] (store_secrets.c);
+ * the rows changed, or -errno. Then 0 when a row was changed, -ENOENT (with the reason) when the
+ * user has no secrets row, or r's error. */
+int store_secrets_write(struct roles_store *s, const char *uuid, const char *const sql[2], const char *types, ...);
+int store_require_credentials(struct roles_store *s, int r);
 
 /* Queue a secrets/state clean-up for after the snapshot is published. */
 int store_queue_purge(struct roles_store *s, const char *uuid, unsigned what);

@@ -45,12 +45,12 @@ int store_sql_fail(struct roles_store *s, sqlite3 *db, int rc, const char *what)
 static int begin_read(struct roles_store *s);
 
 sqlite3_stmt *store_stmt(struct roles_store *s, sqlite3 *db, const char *sql) {
-        if (!db) {      /* closed after a failure (roles_store_release): nothing more is read */
+        if (!db) {      /* closed after a failure (roles_snapshot_release): nothing more is read */
                 store_fail(s, -EIO, "the database was closed after a failure");
                 return NULL;
         }
         /* A reader's first query of an answer begins its read transaction (begin_read). */
-        if (db == s->pub && !(s->flags & ROLES_STORE_WRITE) && sqlite3_get_autocommit(db) && begin_read(s) < 0)
+        if (db == s->pub && !s->writer && sqlite3_get_autocommit(db) && begin_read(s) < 0)
                 return NULL;
         for (size_t i = 0; i < s->n_stmts; i++)
                 if (s->stmts[i].sql == sql && s->stmts[i].db == db) {
@@ -205,12 +205,6 @@ int store_col_text(struct roles_store *s, sqlite3_stmt *st, int col, char *dst, 
         return 0;
 }
 
-int store_require_writer(struct roles_store *s) {
-        if (!(s->flags & ROLES_STORE_WRITE))
-                return store_fail(s, -EROFS, "internal error: a change on a read-only store");
-        return 0;
-}
-
 int store_require_secrets(struct roles_store *s) {
         if (!s->sec || !s->state)
                 return store_fail(s, -EACCES, "secrets.db and state.db are not open (root only)");
@@ -313,7 +307,7 @@ static int file_uri(const char *path, const char *query, char *buf, size_t size)
 }
 
 /* query: NULL, or URI parameters for a read-only open ("readonly_shm=1"). */
-static int open_db(struct roles_store *s, const char *path, bool writable, const char *query, sqlite3 **ret) {
+int store_open_db(struct roles_store *s, const char *path, bool writable, const char *query, sqlite3 **ret) {
         char uri[PATH_MAX + 64];
         sqlite3 *db = NULL;
         /* NOMUTEX: a store is used by one thread at a time (the NSS module holds its own lock),
@@ -344,175 +338,24 @@ fail:
 }
 
 /*
- * A reader's roles.db. Read-only; roles.db is in WAL mode (store_writer.c), so a reader reads
- * the last committed state while a writer writes, and never waits for one. A reader never
- * checkpoints when it closes (that is the writers' work, and the last connection to close
- * would otherwise also try to delete -wal and -shm, which unprivileged readers need to find).
- * Readers, root's too, open the WAL index read-only (readonly_shm): they never write a byte
- * there, so a full disk cannot fail them (the first read-write opener truncates the index
- * and grows it again), a login's reads cannot free or take the room a tally write needs, and
- * no process holds a writable mapping of it to hand to a forked child. With no writer open,
- * such a reader reads the WAL itself (emptied by the last writer that closed); with one, it
- * reads the index that writer keeps.
- * A small page cache keeps the interior pages (what lookups revisit) and costs 512 KiB, not
- * SQLite's default 2 MiB.
- */
-static int open_public_as(struct roles_store *s, const char *query, sqlite3 **ret) {
-        sqlite3 *db = NULL;
-        int r = open_db(s, s->cfg.public_db, false, query, &db);
-        if (r >= 0 && sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *) NULL) != SQLITE_OK)
-                r = store_sql_fail(s, db, SQLITE_ERROR, "configure connection");
-        if (r < 0) {
-                store_close_db(s, &db);
-                return r;
-        }
-        *ret = db;
-        return 0;
-}
-
-/*
- * A reader whose WAL index is read-only cannot create it, nor the WAL: writers keep both, but
- * another program (the sqlite3 shell) removes them when it closes last. Root makes them again
- * with one read through a read-write index (and leaves them, not checkpointing on close).
- */
-static void ensure_wal_files(struct roles_store *s) {
-        char wal[PATH_MAX + 8], shm[PATH_MAX + 8];
-        sqlite3 *db = NULL;
-        snprintf(wal, sizeof(wal), "%s-wal", s->cfg.public_db);
-        snprintf(shm, sizeof(shm), "%s-shm", s->cfg.public_db);
-        if (geteuid() != 0 || (access(wal, F_OK) == 0 && access(shm, F_OK) == 0))
-                return;
-        if (open_public_as(s, NULL, &db) < 0)
-                return;         /* the reader's own open says why */
-        sqlite3_exec(db, "SELECT count(*) FROM sqlite_schema", NULL, NULL, NULL);
-        store_close_db(s, &db);
-}
-
-static int open_public(struct roles_store *s, sqlite3 **ret) {
-        sqlite3 *db = NULL;
-        int r = store_check_file(s, s->cfg.public_db, STORE_FILE_PUBLIC);
-        if (r >= 0) {
-                ensure_wal_files(s);
-                r = open_public_as(s, "readonly_shm=1", &db);
-        }
-        if (r >= 0)
-                r = store_exec_script(s, db, "PRAGMA cache_size = -512");
-        if (r >= 0)
-                r = store_schema_check(s, db, STORE_PUBLIC, false, NULL);
-        /* Only root can create the WAL and its index, which a reader of a WAL database needs
-         * (writers keep them; a restore from a backup, or another program, may remove them). */
-        if (r == -EROFS && geteuid() != 0)
-                r = store_fail(s, -EACCES, "%s: only root can read it until root has opened it again (its -wal "
-                               "and -shm files are missing): run 'rolesctl doctor'", s->cfg.public_db);
-        /* Checking the schema read roles.db in a transaction of its own: the first answer
-         * starts the reader's (store_stmt). */
-        if (r < 0) {
-                store_close_db(s, &db);
-                return r;
-        }
-        *ret = db;
-        return 0;
-}
-
-int roles_store_open(const struct roles_config *cfg, unsigned flags, struct roles_store **ret,
-                     char *errbuf, size_t errlen) {
-        struct roles_store *s = calloc(1, sizeof(*s));
-        int r;
-
-        if (!s) {
-                /* There is no store to hold the reason: callers print errbuf (rolesctl's one line). */
-                if (errbuf && errlen > 0)
-                        snprintf(errbuf, errlen, "out of memory");
-                return -ENOMEM;
-        }
-        s->cfg = *cfg;
-        s->flags = flags;
-        s->lock_fd = -1;
-        s->read_serial = -1;
-        roles_strcpy(s->actor, sizeof(s->actor), "unknown");
-        host_accounts_init(&s->own_host, &HOST_PATHS_ALL);
-        s->host = &s->own_host;
-
-        if (flags & ROLES_STORE_WRITE) {
-                r = store_writer_begin(s);
-                if (r < 0)
-                        goto fail;
-        } else {
-                r = open_public(s, &s->pub);
-                if (r < 0)
-                        goto fail;
-                if (flags & (ROLES_STORE_SECRETS | ROLES_STORE_LOGIN)) {
-                        bool rw = flags & ROLES_STORE_LOGIN;
-                        r = store_check_file(s, cfg->secrets_db, STORE_FILE_SECRET);
-                        if (r >= 0)
-                                r = open_db(s, cfg->secrets_db, rw, NULL, &s->sec);
-                        if (r >= 0)
-                                r = store_schema_check(s, s->sec, STORE_SECRETS, false, &s->sec_version);
-                        if (r >= 0)
-                                r = store_check_file(s, cfg->state_db, STORE_FILE_SECRET);
-                        if (r >= 0)
-                                r = open_db(s, cfg->state_db, rw, NULL, &s->state);
-                        if (r >= 0)
-                                r = store_schema_check(s, s->state, STORE_STATE, false, NULL);
-                        if (r < 0)
-                                goto fail;
-                }
-        }
-        *ret = s;
-        return 0;
-fail:
-        if (errbuf && errlen > 0)
-                snprintf(errbuf, errlen, "%s", s->err);
-        roles_store_close(s);
-        return r;
-}
-
-static int require_reader(struct roles_store *s) {
-        if (s->flags & ROLES_STORE_WRITE)
-                return store_fail(s, -EINVAL, "internal error: a writer reads its own transaction, not a reader's");
-        return 0;
-}
-
-/*
  * A reader's read transaction on roles.db: begun by the first query of an answer (store_stmt),
- * so that every query of it reads one committed state, and ended by roles_store_release(),
- * roles_store_refresh() or the close, never held for a caller between calls.
+ * so that every query of it reads one committed state, and ended by roles_snapshot_release(),
+ * roles_snapshot_refresh() or the close, never held for a caller between calls.
  */
 static int begin_read(struct roles_store *s) {
         int r = store_exec_script(s, s->pub, "BEGIN");
         if (r < 0)
                 return r;
         /* BEGIN takes no snapshot: the first read does. This one, and it names the state. */
-        r = roles_store_serial(s, &s->read_serial);
+        r = store_serial(s, &s->read_serial);
         if (r < 0)
                 sqlite3_exec(s->pub, "ROLLBACK", NULL, NULL, NULL);
         return r;
 }
 
-void roles_store_release(struct roles_store *s) {
-        /* A read transaction: nothing to lose. But one that could not be ended would have what is
-         * read next read from the old state, and hold the WAL back: then nothing more is read at
-         * all (every later read fails, so every answer that needs one fails closed). */
-        if (!(s->flags & ROLES_STORE_WRITE) && s->pub && !sqlite3_get_autocommit(s->pub) &&
-            store_exec(s, s->pub, "COMMIT", "") < 0)
-                store_close_db(s, &s->pub);
-}
-
-int roles_store_refresh(struct roles_store *s) {
-        int64_t held = s->read_serial, serial;
-        int r = require_reader(s);
-        if (r < 0)
-                return r;
-        roles_store_release(s);
-        r = roles_store_serial(s, &serial);     /* begins the next read transaction */
-        if (r < 0)
-                return r;
-        return serial != held;
-}
-
 /* Helpers used by the writer, here so the connection code stays in one place. */
 int store_open_writable(struct roles_store *s, const char *path, sqlite3 **ret) {
-        int r = open_db(s, path, true, NULL, ret);
+        int r = store_open_db(s, path, true, NULL, ret);
         if (r < 0)
                 return r;
         /* A writer may touch every page of a 100k-user file (rolesctl import): with SQLite's
@@ -529,74 +372,24 @@ void store_close_db(struct roles_store *s, sqlite3 **db) {
         *db = NULL;
 }
 
-void roles_store_close(struct roles_store *s) {
-        if (!s)
-                return;
-        if ((s->flags & ROLES_STORE_WRITE) && !s->committed)
-                store_writer_abort(s);
-        for (size_t i = 0; i < s->n_stmts; i++)
-                sqlite3_finalize(s->stmts[i].stmt);
-        s->n_stmts = 0;
-        sqlite3_close_v2(s->pub);
-        sqlite3_close_v2(s->sec);
-        sqlite3_close_v2(s->state);
-        if (s->lock_fd >= 0)
-                close(s->lock_fd);
-        free(s->stmts);
-        free(s->uuid_pool);
-        free(s->bulk_indexes);
-        free(s->purges);
-        host_accounts_done(&s->own_host);
-        free(s);
-}
-
-const char *roles_store_error(const struct roles_store *s) {
-        return s->err[0] ? s->err : "unknown error";
-}
-
-const struct roles_config *roles_store_config(const struct roles_store *s) {
-        return &s->cfg;
-}
-
-void roles_store_set_host_accounts(struct roles_store *s, struct host_accounts *h) {
-        s->host = h;
-}
-
-int store_host(struct roles_store *s, const struct host_accounts **ret) {
-        int r = host_accounts_refresh(s->host);
-        if (r < 0)
-                return store_fail(s, r, "cannot read %s to see which ids the host uses: %s", s->host->failed,
-                                  strerror(-r));
-        *ret = s->host;
-        return 0;
-}
-
-int roles_store_set_actor(struct roles_store *s, const char *actor) {
-        if (!roles_text_valid(actor, sizeof(s->actor) - 1))
-                return store_fail(s, -EINVAL, "invalid actor name");
-        return roles_strcpy(s->actor, sizeof(s->actor), actor);
-}
-
-time_t roles_store_now(const struct roles_store *s) {
-        return s->now ? s->now : time(NULL);
-}
-
-void roles_store_set_now(struct roles_store *s, time_t now) {
-        s->now = now;
-}
-
 int store_bind_serial(struct roles_store *s, sqlite3_stmt *st) {
         int64_t serial;
         if (s->sec_version < 2)         /* the statement has no such parameter (SECRETS_READ) */
                 return 0;
-        int r = roles_store_serial(s, &serial);
+        int r = store_serial(s, &serial);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(st, SECRETS_SERIAL_PARAM, serial);
         return 0;
 }
 
-int roles_store_serial(struct roles_store *s, int64_t *ret) {
+int store_fail_prefixed(struct roles_store *s, int r, const char *prefix) {
+        char reason[sizeof(s->err)];
+        snprintf(reason, sizeof(reason), "%s", s->err);
+        return store_fail(s, r, "%s%s", prefix, reason);
+}
+
+int store_serial(struct roles_store *s, int64_t *ret) {
         sqlite3_stmt *st = store_stmt(s, s->pub, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'serial'");
         if (!st)
                 return -EIO;
@@ -610,22 +403,32 @@ int roles_store_serial(struct roles_store *s, int64_t *ret) {
         return 0;
 }
 
-int roles_audit(struct roles_store *s, const char *action, const char *target, const char *detail_fmt, ...) {
-        char detail[512];
-        va_list ap;
-        int r = store_require_secrets(s);
-        if (r < 0)
-                return r;
-        va_start(ap, detail_fmt);
-        vsnprintf(detail, sizeof(detail), detail_fmt, ap);
-        va_end(ap);
-        r = store_exec(s, s->sec, "INSERT INTO audit (at, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
-                       "ittt" "t", (int64_t) roles_store_now(s), s->actor, action, target, detail);
-        return r < 0 ? r : 0;
+time_t store_now(const struct roles_store *s) {
+        return s->now ? s->now : time(NULL);
 }
 
-int store_fail_prefixed(struct roles_store *s, int r, const char *prefix) {
-        char reason[sizeof(s->err)];
-        snprintf(reason, sizeof(reason), "%s", s->err);
-        return store_fail(s, r, "%s%s", prefix, reason);
+const char *store_error(const struct roles_store *s) {
+        return s->err[0] ? s->err : "unknown error";
+}
+
+struct roles_store *store_new(const struct roles_config *cfg) {
+        struct roles_store *s = calloc(1, sizeof(*s));
+        if (!s)
+                return NULL;
+        s->cfg = *cfg;
+        s->read_serial = -1;
+        return s;
+}
+
+void store_free(struct roles_store *s) {
+        if (!s)
+                return;
+        for (size_t i = 0; i < s->n_stmts; i++)
+                sqlite3_finalize(s->stmts[i].stmt);
+        s->n_stmts = 0;
+        sqlite3_close_v2(s->pub);
+        sqlite3_close_v2(s->sec);
+        sqlite3_close_v2(s->state);
+        free(s->stmts);
+        free(s);
 }

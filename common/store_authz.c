@@ -4,7 +4,8 @@
 
 #include "store-internal.h"
 
-int roles_store_user_assignments(struct roles_store *s, int64_t user_id, roles_assignment_fn fn, void *userdata) {
+int roles_snapshot_user_assignments(struct roles_snapshot *snap, int64_t user_id, roles_assignment_fn fn, void *userdata) {
+        struct roles_store *s = store_of_snapshot(snap);
         sqlite3_stmt *st = store_stmt(s, s->pub,
                 "SELECT r.id, r.name, a.until, m.id, m.code FROM role_assignments a "
                 "JOIN roles r ON r.id = a.role_id JOIN metaroles m ON m.id = r.metarole_id "
@@ -50,7 +51,8 @@ static int each_perm(struct roles_store *s, sqlite3_stmt *st, roles_perm_fn fn, 
         return r < 0 ? r : 0;
 }
 
-int roles_store_user_role_perms(struct roles_store *s, int64_t user_id, roles_perm_fn fn, void *userdata) {
+int roles_snapshot_user_role_perms(struct roles_snapshot *snap, int64_t user_id, roles_perm_fn fn, void *userdata) {
+        struct roles_store *s = store_of_snapshot(snap);
         sqlite3_stmt *st = store_stmt(s, s->pub,
                 "SELECT p.role_id, p.perm, p.disabled FROM role_assignments a "
                 "JOIN role_perms p ON p.role_id = a.role_id WHERE a.user_id = ?1");
@@ -60,7 +62,8 @@ int roles_store_user_role_perms(struct roles_store *s, int64_t user_id, roles_pe
         return each_perm(s, st, fn, userdata);
 }
 
-int roles_store_metarole_perms(struct roles_store *s, int64_t metarole_id, roles_perm_fn fn, void *userdata) {
+int roles_snapshot_metarole_perms(struct roles_snapshot *snap, int64_t metarole_id, roles_perm_fn fn, void *userdata) {
+        struct roles_store *s = store_of_snapshot(snap);
         sqlite3_stmt *st = store_stmt(s, s->pub, "SELECT metarole_id, perm, 0 FROM metarole_perms WHERE metarole_id = ?1");
         if (!st)
                 return -EIO;
@@ -68,7 +71,8 @@ int roles_store_metarole_perms(struct roles_store *s, int64_t metarole_id, roles
         return each_perm(s, st, fn, userdata);
 }
 
-int roles_store_metarole_children(struct roles_store *s, int64_t metarole_id, roles_child_fn fn, void *userdata) {
+int roles_snapshot_metarole_children(struct roles_snapshot *snap, int64_t metarole_id, roles_child_fn fn, void *userdata) {
+        struct roles_store *s = store_of_snapshot(snap);
         sqlite3_stmt *st = store_stmt(s, s->pub,
                 "SELECT c.id, c.code FROM metarole_includes i JOIN metaroles c ON c.id = i.child_id "
                 "WHERE i.parent_id = ?1 ORDER BY c.code");
@@ -121,7 +125,8 @@ static int each_check_row(struct roles_store *s, sqlite3_stmt *st, roles_check_f
         return r < 0 ? r : 0;
 }
 
-int roles_store_check_assignments(struct roles_store *s, int64_t user_id, roles_check_fn fn, void *userdata) {
+int roles_snapshot_check_assignments(struct roles_snapshot *snap, int64_t user_id, roles_check_fn fn, void *userdata) {
+        struct roles_store *s = store_of_snapshot(snap);
         sqlite3_stmt *st = store_stmt(s, s->pub,
                 "SELECT a.role_id, a.until, r.metarole_id FROM role_assignments a JOIN roles r ON r.id = a.role_id "
                 "WHERE a.user_id = ?1");
@@ -131,8 +136,9 @@ int roles_store_check_assignments(struct roles_store *s, int64_t user_id, roles_
         return each_check_row(s, st, fn, userdata);
 }
 
-int roles_store_check_role_grants(struct roles_store *s, int64_t user_id, bool disabled, const char *const *candidates,
+int roles_snapshot_check_role_grants(struct roles_snapshot *snap, int64_t user_id, bool disabled, const char *const *candidates,
                                   size_t n, roles_check_fn fn, void *userdata) {
+        struct roles_store *s = store_of_snapshot(snap);
         /* Enabled: from the few roles that hold the permission to the user's assignments, not
          * the other way round: a user may hold many roles, a specific permission sits on few.
          * Disabled lines are rare and asked about only once a role grants: from the user's
@@ -153,10 +159,11 @@ int roles_store_check_role_grants(struct roles_store *s, int64_t user_id, bool d
         return each_check_row(s, st, fn, userdata);
 }
 
-int roles_store_metarole_holders(struct roles_store *s, const char *const *candidates, size_t n,
+int roles_snapshot_metarole_holders(struct roles_snapshot *snap, const char *const *candidates, size_t n,
                                  roles_id_fn fn, void *userdata) {
+        struct roles_store *s = store_of_snapshot(snap);
         /* Inside a writer (a check in a batch), the derived table must reflect the staged changes. */
-        int r = store_refresh_derived(s);
+        int r = store_hook_refresh_derived(s);
         if (r < 0)
                 return r;
         sqlite3_stmt *st = store_stmt(s, s->pub,

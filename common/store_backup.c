@@ -76,19 +76,18 @@ static int add_db(struct roles_store *s, int fd, const char *name, sqlite3 *db, 
                 sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
         if (!data)
                 return store_fail(s, -ENOMEM, "cannot read %s for the backup", name);
-        int r = tar_entry(fd, name, data, (size_t) size, roles_store_now(s), mode);
+        int r = tar_entry(fd, name, data, (size_t) size, store_now(s), mode);
         explicit_bzero(data, (size_t) size);    /* every hash and TOTP secret */
         sqlite3_free(data);
         return r < 0 ? store_fail(s, r, "writing the backup: %s", strerror(-r)) : 0;
 }
 
-int roles_store_backup(struct roles_store *s, const char *path) {
+int roles_writer_backup(struct roles_writer *w, const char *path) {
+        struct roles_store *s = store_of_writer(w);
         char tmp[PATH_MAX];
         static const uint8_t end[2 * TAR_BLOCK];
         int fd = -1, r;
 
-        if ((r = store_require_writer(s)) < 0 || (r = store_require_secrets(s)) < 0)
-                return r;
         if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int) sizeof(tmp))
                 return store_fail(s, -ENAMETOOLONG, "%s: path too long", path);
         fd = mkostemp(tmp, O_CLOEXEC);
@@ -114,7 +113,7 @@ int roles_store_backup(struct roles_store *s, const char *path) {
                 goto out;
         }
         tmp[0] = '\0';
-        r = roles_audit(s, "backup", path, "%s", "");
+        r = roles_audit(store_writer(s), "backup", path, "%s", "");
 out:
         if (fd >= 0)
                 close(fd);

@@ -32,7 +32,7 @@
 
 /* 1 when the user is newly named in before_users, 0 when this change named it already. */
 static int name_user(struct roles_store *s, const char *uuid) {
-        if (!(s->flags & ROLES_STORE_WRITE))
+        if (!s->writer)
                 return 0;
         return store_exec(s, s->sec, "INSERT OR IGNORE INTO before_users (user_uuid) VALUES (?1)", "t", uuid);
 }
@@ -91,7 +91,7 @@ int store_before_settle(struct roles_store *s, int64_t published) {
                 if (r >= 0)
                         r = store_exec(s, s->sec, "INSERT INTO audit (at, actor, action, target, detail) "
                                        "VALUES (?1, 'roles', 'change.undone', 'roles.db', ?2)", "it",
-                                       (int64_t) roles_store_now(s), detail);
+                                       (int64_t) store_now(s), detail);
                 if (r < 0)
                         return r;
                 s->undone_serial = marked;

@@ -71,7 +71,7 @@ static int apply(struct roles_store *s, const struct derived_table *tables, size
 int store_refresh_derived(struct roles_store *s) {
         int r, changed = 0;
 
-        if (!(s->flags & ROLES_STORE_WRITE) || sqlite3_total_changes(s->pub) == s->derived_at)
+        if (!s->writer || sqlite3_total_changes(s->pub) == s->derived_at)
                 return 0;
         if ((r = store_exec_script(s, s->pub, compute_sql)) < 0 || (r = apply(s, lists, ROLES_N_ELEMENTS(lists), &changed)) < 0)
                 return store_fail_prefixed(s, r, "computing derived tables: ");

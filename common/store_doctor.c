@@ -103,7 +103,7 @@ static int find_missing_secrets(struct doctor *d) {
                         break;
                 r = store_exec(s, s->sec,
                                "INSERT OR IGNORE INTO credentials (user_uuid, fs_uniquifier, created_at) VALUES (?1, ?2, ?3)",
-                               "tti", uuid, fs_uniquifier, (int64_t) roles_store_now(s));
+                               "tti", uuid, fs_uniquifier, (int64_t) store_now(s));
                 if (r < 0)
                         break;
                 if (r > 0)
@@ -303,15 +303,14 @@ static int check_index(struct doctor *d) {
                 return r;
         if (why)
                 finding(d, "roles.nss: %s: compiled anew", why);
-        return roles_store_rebuild_index(d->s);
+        return roles_writer_rebuild_index(store_writer(d->s));
 }
 
-int roles_store_doctor(struct roles_store *s, roles_report_fn report, void *userdata) {
+int roles_writer_doctor(struct roles_writer *w, roles_report_fn report, void *userdata) {
+        struct roles_store *s = store_of_writer(w);
         struct doctor d = { s, report, userdata, 0 };
         int r;
 
-        if ((r = store_require_writer(s)) < 0 || (r = store_require_secrets(s)) < 0)
-                return r;
         if ((r = check_integrity(&d, s->pub, "roles.db")) < 0 ||
             (r = check_integrity(&d, s->sec, "secrets.db")) < 0 ||
             (r = check_integrity(&d, s->state, "state.db")) < 0)
@@ -341,7 +340,7 @@ int roles_store_doctor(struct roles_store *s, roles_report_fn report, void *user
                 s->pub_changes_base = sqlite3_total_changes(s->pub);   /* nothing to publish */
         if ((r = check_index(&d)) < 0)
                 return r;
-        if (d.findings > 0 && (r = roles_audit(s, "doctor", s->cfg.public_db, "findings=%d", d.findings)) < 0)
+        if (d.findings > 0 && (r = roles_audit(store_writer(s), "doctor", s->cfg.public_db, "findings=%d", d.findings)) < 0)
                 return r;
         return d.findings;
 }

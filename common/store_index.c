@@ -608,7 +608,7 @@ void store_index_discard(struct roles_store *s) {
 int store_index_stale(struct roles_store *s) {
         struct installed inst;
         int64_t serial;
-        int r = roles_store_serial(s, &serial);
+        int r = store_serial(s, &serial);
         if (r < 0)
                 return r;
         if (installed_open(s, &inst) < 0)
@@ -623,7 +623,7 @@ int store_index_rebuild(struct roles_store *s) {
         int r = 0;
         if (!s->index_data || s->index_kind != NSS_INDEX_BASE) {
                 store_index_discard(s);
-                r = roles_store_serial(s, &serial);
+                r = store_serial(s, &serial);
                 if (r >= 0)
                         r = compile_base(s, serial);
         }
@@ -687,7 +687,7 @@ static uint64_t view_digest(const struct nss_index_view *in) {
 int store_index_compare(struct roles_store *s, const char **ret_why) {
         struct installed inst;
         int64_t serial;
-        int r = roles_store_serial(s, &serial);
+        int r = store_serial(s, &serial);
         store_index_discard(s);
         if (r >= 0)
                 r = compile_base(s, serial);

@@ -8,7 +8,7 @@
 #define T(col) "strftime('%Y-%m-%dT%H:%M:%SZ', " col ", 'unixepoch')"
 #define YESNO(expr) "CASE WHEN " expr " THEN 'yes' ELSE 'no' END"
 /* Words for a person in a column of data (ROLES_CELL_NOTE): a BLOB, which such a column
- * (listing_kinds) holds for nothing else, so roles_store_list knows it by its type. */
+ * (listing_kinds) holds for nothing else, so roles_snapshot_list knows it by its type. */
 #define NOTE(words) "CAST('" words "' AS BLOB)"
 /* The SQL twin of store_state.c's locked_at(), with now as ?2: -1 is a lock with no end. */
 #define LOCKED(col) "(" col " < 0 OR " col " > ?2)"
@@ -119,10 +119,11 @@ static const struct column_kind *const listing_kinds[_ROLES_LIST_MAX] = {
                 { "locked", ROLES_CELL_BOOL }, { "locked_until", ROLES_CELL_NOTE }, { NULL, ROLES_CELL_TEXT } },
 };
 
-int roles_store_list(struct roles_store *s, enum roles_listing what, const char *arg, roles_row_fn fn, void *userdata) {
+int roles_snapshot_list(struct roles_snapshot *snap, enum roles_listing what, const char *arg, roles_row_fn fn, void *userdata) {
+        struct roles_store *s = store_of_snapshot(snap);
         if ((unsigned) what >= _ROLES_LIST_MAX)
                 return store_fail(s, -EINVAL, "internal error: unknown listing");
-        int r = listings[what].db == PUB ? store_refresh_derived(s) : store_require_secrets(s);
+        int r = listings[what].db == PUB ? store_hook_refresh_derived(s) : store_require_secrets(s);
         if (r < 0)
                 return r;
         sqlite3 *db = listings[what].db == PUB ? s->pub : listings[what].db == SEC ? s->sec : s->state;
@@ -134,7 +135,7 @@ int roles_store_list(struct roles_store *s, enum roles_listing what, const char 
         if (n_params >= 1)
                 sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
         if (n_params >= 2)
-                sqlite3_bind_int64(st, 2, (int64_t) roles_store_now(s));
+                sqlite3_bind_int64(st, 2, (int64_t) store_now(s));
         if (listings[what].db == SEC && (r = store_bind_serial(s, st)) < 0)
                 return r;
 

@@ -60,7 +60,8 @@ static int serve_user(struct roles_store *s, sqlite3_stmt *st, uint32_t *ret_key
         return r < 0 ? r : 1;
 }
 
-int roles_nss_users_after(struct roles_store *s, uint32_t after, size_t limit, roles_user_fn fn, void *userdata) {
+int roles_nss_users_after(struct roles_snapshot *snap, uint32_t after, size_t limit, roles_user_fn fn, void *userdata) {
+        struct roles_store *s = store_of_snapshot(snap);
         sqlite3_stmt *st = store_stmt(s, s->pub,
                 "SELECT " USER_COLUMNS " FROM users WHERE uid >= ?1 AND uid <= ?2 ORDER BY uid LIMIT ?3");
         if (!st)
@@ -69,11 +70,10 @@ int roles_nss_users_after(struct roles_store *s, uint32_t after, size_t limit, r
         return page(s, st, after, s->cfg.uid_min, s->cfg.uid_max, limit, serve_user, &c);
 }
 
-int roles_nss_shadow(struct roles_store *s, const struct roles_user *u, time_t now, struct roles_nss_shadow *ret) {
+int roles_nss_shadow(const struct roles_secrets *sec, const struct roles_user *u, time_t now, struct roles_nss_shadow *ret) {
+        struct roles_store *s = store_of_secrets(sec);
         struct roles_nss_shadow sh = { 0 };
-        int r = store_require_secrets(s);
-        if (r < 0)
-                return r;
+        int r;
 
         sqlite3_stmt *st = store_stmt(s, s->sec, store_secrets_sql(s, SECRETS_READ(
                 "SELECT password_changed_at FROM ", "credentials", " WHERE user_uuid = ?1")));

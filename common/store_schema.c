@@ -306,7 +306,7 @@ int store_schema_check(struct roles_store *s, sqlite3 *db, enum store_file which
         /* Version 0 is an empty file (or not a roles database): only init creates a schema
          * there. A writer that did would replace a roles.db truncated to nothing with an
          * empty one, and leave every user's secrets to be purged as orphans. */
-        if (!migrate || (version == 0 && !(s->flags & ROLES_STORE_CREATE))) {
+        if (!migrate || (version == 0 && !s->create)) {
                 if (version == 0)
                         return store_fail(s, -ENOENT, "%s is empty: restore it from a backup (or start afresh with "
                                           "'rolesctl init')", sc->file);

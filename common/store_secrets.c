@@ -7,22 +7,22 @@
 
 #include "store-internal.h"
 
-static const char *const code_kinds[] = {
-        [ROLES_CODE_ACTIVATION] = "activation",
-        [ROLES_CODE_RESET] = "reset",
-};
 
 void roles_secret_wipe(struct roles_secret *sec) {
         /* explicit_bzero cannot be optimised away, unlike memset on a dying object. */
         explicit_bzero(sec, sizeof(*sec));
 }
 
-int roles_secret_get(struct roles_store *s, const char *uuid, struct roles_secret *ret) {
+const char *const store_code_kinds[] = {
+        [ROLES_CODE_ACTIVATION] = "activation",
+        [ROLES_CODE_RESET] = "reset",
+};
+
+int roles_secret_get(const struct roles_secrets *secrets, const char *uuid, struct roles_secret *ret) {
+        struct roles_store *s = store_of_secrets(secrets);
         struct roles_secret sec = { 0 };
         int r;
 
-        if ((r = store_require_secrets(s)) < 0)
-                return r;
         sqlite3_stmt *st = store_stmt(s, s->sec, store_secrets_sql(s, SECRETS_READ(
                 "SELECT password_hash, password_changed_at, must_change_password, fs_uniquifier, "
                 "last_auth_sensitive_operation_at, email, totp_secret, activated_at FROM ", "credentials",
@@ -55,21 +55,18 @@ int roles_secret_get(struct roles_store *s, const char *uuid, struct roles_secre
         return 0;
 }
 
-/* A statement on a user's secrets rows, and the same statement on their before-images. */
-#define ON_TABLE(head, table, tail) ((const char *const[2]) { head table tail, head "before_" table tail })
-
 /*
  * Write a user's secrets rows (SQL[0]; SQL[1] is the same write of the before-images): in a
  * writer, once their before-image is kept; outside one (PAM), to both, in one transaction, so
  * that the write holds whichever way a publish in flight ends (store_before.c); a version 1
  * file has no before-images. Returns the rows changed, or -errno.
  */
-static int secrets_write(struct roles_store *s, const char *uuid, const char *const sql[2], const char *types, ...) {
+int store_secrets_write(struct roles_store *s, const char *uuid, const char *const sql[2], const char *types, ...) {
         va_list ap;
         int r;
 
-        if (s->flags & ROLES_STORE_WRITE) {
-                if ((r = store_before_keep(s, uuid)) < 0)
+        if (s->writer) {
+                if ((r = store_hook_keep_before(s, uuid)) < 0)
                         return r;
                 va_start(ap, types);
                 r = store_vexec(s, s->sec, sql[0], types, ap);
@@ -98,110 +95,44 @@ static int secrets_write(struct roles_store *s, const char *uuid, const char *co
         return changed;
 }
 
-static int require_credentials(struct roles_store *s, int r) {
+int store_require_credentials(struct roles_store *s, int r) {
         if (r == 0)
                 return store_fail(s, -ENOENT, "no secrets row for this user (run 'rolesctl doctor')");
         return r < 0 ? r : 0;
 }
 
-int roles_secret_set_password(struct roles_store *s, const char *uuid, const char *encoded_hash, bool must_change) {
+int roles_secret_set_password(struct roles_secrets *sec, const char *uuid, const char *encoded_hash, bool must_change) {
+        struct roles_store *s = store_of_secrets(sec);
         char fs_uniquifier[ROLES_UUID_LEN + 1];
         int r;
-        if ((r = store_require_secrets(s)) < 0)
-                return r;
         if (!encoded_hash || !*encoded_hash || strlen(encoded_hash) >= sizeof(((struct roles_secret *) 0)->password_hash))
                 return store_fail(s, -EINVAL, "invalid password hash");
         if ((r = roles_uuid_new(fs_uniquifier)) < 0)
                 return store_fail(s, r, "no randomness for a uuid");
-        int64_t now = roles_store_now(s);
+        int64_t now = store_now(s);
         /* A new password ends every older session: bump the sensitive-operation time and the
          * uniquifier that Flask-Security style tokens are bound to. */
-        r = secrets_write(s, uuid, ON_TABLE("UPDATE ", "credentials",
+        r = store_secrets_write(s, uuid, ON_TABLE("UPDATE ", "credentials",
                           " SET password_hash = ?2, password_changed_at = ?3, must_change_password = ?4, "
                           "last_auth_sensitive_operation_at = ?3, fs_uniquifier = ?5 WHERE user_uuid = ?1"),
                           "ttiit", uuid, encoded_hash, now, (int64_t) must_change, fs_uniquifier);
-        return require_credentials(s, r);
+        return store_require_credentials(s, r);
 }
 
-int roles_secret_set_password_changed_at(struct roles_store *s, const char *uuid, int64_t at) {
+int roles_secret_get_code(const struct roles_secrets *sec, const char *uuid, enum roles_code_kind kind, struct roles_code_row *ret) {
+        struct roles_store *s = store_of_secrets(sec);
         int r;
-        if ((r = store_require_secrets(s)) < 0)
-                return r;
-        if (at <= 0)
-                return store_fail(s, -EINVAL, "invalid password change time");
-        r = secrets_write(s, uuid, ON_TABLE("UPDATE ", "credentials", " SET password_changed_at = ?2 WHERE user_uuid = ?1"),
-                          "ti", uuid, at);
-        return require_credentials(s, r);
-}
-
-int roles_secret_clear_password(struct roles_store *s, const char *uuid) {
-        int r;
-        if ((r = store_require_secrets(s)) < 0)
-                return r;
-        r = secrets_write(s, uuid, ON_TABLE("UPDATE ", "credentials", " SET password_hash = NULL WHERE user_uuid = ?1"),
-                          "t", uuid);
-        return require_credentials(s, r);
-}
-
-int roles_secret_set_email(struct roles_store *s, const char *uuid, const char *email) {
-        char why[ROLES_WHY_MAX];
-        int r;
-        if ((r = store_require_secrets(s)) < 0)
-                return r;
-        if (email && *email && roles_email_check(email, why, sizeof(why)) < 0)
-                return store_fail(s, -EINVAL, "invalid email address: %s", why);
-        r = secrets_write(s, uuid, ON_TABLE("UPDATE ", "credentials", " SET email = nullif(?2, '') WHERE user_uuid = ?1"),
-                          "tt", uuid, email ? email : "");
-        return require_credentials(s, r);
-}
-
-int roles_secret_set_totp(struct roles_store *s, const char *uuid, const char *base32) {
-        int r;
-        if ((r = store_require_secrets(s)) < 0)
-                return r;
-        if (!base32) {
-                r = secrets_write(s, uuid, ON_TABLE("UPDATE ", "credentials",
-                                  " SET totp_secret = NULL WHERE user_uuid = ?1 AND totp_secret IS NOT NULL"), "t", uuid);
-                if (r == 0)
-                        return store_fail(s, -ENOENT, "TOTP is not enrolled");
-        } else
-                r = secrets_write(s, uuid, ON_TABLE("UPDATE ", "credentials", " SET totp_secret = ?2 WHERE user_uuid = ?1"),
-                                  "tt", uuid, base32);
-        if ((r = require_credentials(s, r)) < 0)
-                return r;
-        /* A new secret starts a new step history. */
-        return store_queue_purge(s, uuid, PURGE_TOTP);
-}
-
-int roles_secret_put_code(struct roles_store *s, const char *uuid, enum roles_code_kind kind,
-                          const uint8_t hash[32], int64_t expires_at) {
-        int r;
-        if ((r = store_require_secrets(s)) < 0)
-                return r;
-        /* A writer's: outside one, the before-image would gain a row its user never had. */
-        if ((r = store_require_writer(s)) < 0)
-                return r;
-        r = secrets_write(s, uuid, ON_TABLE("INSERT OR REPLACE INTO ", "codes",
-                          " (user_uuid, kind, code_hash, created_at, expires_at, used_at) VALUES (?1, ?2, ?3, ?4, ?5, NULL)"),
-                          "ttbii", uuid, code_kinds[kind], hash, (int64_t) roles_store_now(s), expires_at);
-        return r < 0 ? r : 0;
-}
-
-int roles_secret_get_code(struct roles_store *s, const char *uuid, enum roles_code_kind kind, struct roles_code_row *ret) {
-        int r;
-        if ((r = store_require_secrets(s)) < 0)
-                return r;
         sqlite3_stmt *st = store_stmt(s, s->sec, store_secrets_sql(s, SECRETS_READ(
                 "SELECT code_hash, expires_at, used_at FROM ", "codes", " WHERE user_uuid = ?1 AND kind = ?2")));
         if (!st)
                 return -EIO;
         sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, code_kinds[kind], -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, store_code_kinds[kind], -1, SQLITE_STATIC);
         r = store_bind_serial(s, st);
         if (r >= 0)
                 r = store_step_row(s, st);
         if (r == 0)
-                r = store_fail(s, -ENOENT, "no %s code pending", code_kinds[kind]);
+                r = store_fail(s, -ENOENT, "no %s code pending", store_code_kinds[kind]);
         if (r > 0) {
                 if (sqlite3_column_bytes(st, 0) != 32)
                         r = store_fail(s, -EBADMSG, "secrets.db holds a malformed code hash");
@@ -216,69 +147,57 @@ int roles_secret_get_code(struct roles_store *s, const char *uuid, enum roles_co
         return r;
 }
 
-int roles_secret_use_code(struct roles_store *s, const char *uuid, enum roles_code_kind kind,
+int roles_secret_use_code(struct roles_secrets *sec, const char *uuid, enum roles_code_kind kind,
                           const uint8_t hash[static 32]) {
+        struct roles_store *s = store_of_secrets(sec);
         int r;
-        if ((r = store_require_secrets(s)) < 0)
-                return r;
         /* The single-use gate, even for racing logins: only the code that was verified (not one
          * reissued meanwhile), only while it is unused and unexpired. */
-        r = secrets_write(s, uuid, ON_TABLE("UPDATE ", "codes",
+        r = store_secrets_write(s, uuid, ON_TABLE("UPDATE ", "codes",
                           " SET used_at = ?3 WHERE user_uuid = ?1 AND kind = ?2 AND code_hash = ?4 "
                           "AND used_at IS NULL AND expires_at > ?3"),
-                          "ttib", uuid, code_kinds[kind], (int64_t) roles_store_now(s), hash);
+                          "ttib", uuid, store_code_kinds[kind], (int64_t) store_now(s), hash);
         if (r == 0) {
                 struct roles_code_row row;
-                r = roles_secret_get_code(s, uuid, kind, &row);
+                r = roles_secret_get_code(store_secrets(s), uuid, kind, &row);
                 if (r < 0)
                         return r;
                 if (row.used_at)
-                        return store_fail(s, -EALREADY, "the %s code was already used", code_kinds[kind]);
-                return store_fail(s, -ESTALE, "the %s code has expired or was replaced", code_kinds[kind]);
+                        return store_fail(s, -EALREADY, "the %s code was already used", store_code_kinds[kind]);
+                return store_fail(s, -ESTALE, "the %s code has expired or was replaced", store_code_kinds[kind]);
         }
         return r < 0 ? r : 0;
 }
 
-int roles_state_unlock(struct roles_store *s, const char *uuid) {
+int roles_secret_set_activated(struct roles_secrets *sec, const char *uuid) {
+        struct roles_store *s = store_of_secrets(sec);
         int r;
-        if ((r = store_require_writer(s)) < 0 || (r = store_require_secrets(s)) < 0)
-                return r;
-        return store_queue_purge(s, uuid, PURGE_TALLY);
+        r = store_secrets_write(s, uuid, ON_TABLE("UPDATE ", "credentials",
+                          " SET activated_at = coalesce(activated_at, ?2) WHERE user_uuid = ?1"), "ti", uuid, (int64_t) store_now(s));
+        return store_require_credentials(s, r);
 }
 
-int roles_secret_set_activated(struct roles_store *s, const char *uuid) {
+int roles_secret_set_must_change(struct roles_secrets *sec, const char *uuid, bool must_change) {
+        struct roles_store *s = store_of_secrets(sec);
         int r;
-        if ((r = store_require_secrets(s)) < 0)
-                return r;
-        r = secrets_write(s, uuid, ON_TABLE("UPDATE ", "credentials",
-                          " SET activated_at = coalesce(activated_at, ?2) WHERE user_uuid = ?1"), "ti", uuid, (int64_t) roles_store_now(s));
-        return require_credentials(s, r);
-}
-
-int roles_secret_set_must_change(struct roles_store *s, const char *uuid, bool must_change) {
-        int r;
-        if ((r = store_require_secrets(s)) < 0)
-                return r;
-        r = secrets_write(s, uuid, ON_TABLE("UPDATE ", "credentials", " SET must_change_password = ?2 WHERE user_uuid = ?1"),
+        r = store_secrets_write(s, uuid, ON_TABLE("UPDATE ", "credentials", " SET must_change_password = ?2 WHERE user_uuid = ?1"),
                           "ti", uuid, (int64_t) must_change);
-        return require_credentials(s, r);
+        return store_require_credentials(s, r);
 }
 
-int roles_secret_rehash(struct roles_store *s, const char *uuid, const char *old_hash, const char *new_hash) {
+int roles_secret_rehash(struct roles_secrets *sec, const char *uuid, const char *old_hash, const char *new_hash) {
+        struct roles_store *s = store_of_secrets(sec);
         int r;
-        if ((r = store_require_secrets(s)) < 0)
-                return r;
         /* Only if nobody changed the password meanwhile; not a password change, so nothing else moves. */
-        r = secrets_write(s, uuid, ON_TABLE("UPDATE ", "credentials",
+        r = store_secrets_write(s, uuid, ON_TABLE("UPDATE ", "credentials",
                           " SET password_hash = ?3 WHERE user_uuid = ?1 AND password_hash = ?2"), "ttt", uuid, old_hash, new_hash);
         return r < 0 ? r : 0;
 }
 
-int roles_secret_drop_codes(struct roles_store *s, const char *uuid) {
+int roles_secret_drop_codes(struct roles_secrets *sec, const char *uuid) {
+        struct roles_store *s = store_of_secrets(sec);
         int r;
-        if ((r = store_require_secrets(s)) < 0)
-                return r;
-        r = secrets_write(s, uuid, ON_TABLE("UPDATE ", "codes", " SET used_at = ?2 WHERE user_uuid = ?1 AND used_at IS NULL"),
-                          "ti", uuid, (int64_t) roles_store_now(s));
+        r = store_secrets_write(s, uuid, ON_TABLE("UPDATE ", "codes", " SET used_at = ?2 WHERE user_uuid = ?1 AND used_at IS NULL"),
+                          "ti", uuid, (int64_t) store_now(s));
         return r < 0 ? r : 0;
 }

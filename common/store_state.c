@@ -11,12 +11,6 @@
 
 #include "store-internal.h"
 
-static int require_state(struct roles_store *s) {
-        if (!s->state)
-                return store_fail(s, -EACCES, "state.db is not open (root only)");
-        return 0;
-}
-
 /*
  * Ending a transaction must not need memory: a ROLLBACK that could not be parsed would leave
  * state.db write-locked, and every other login unable to count a failure, for as long as the
@@ -26,27 +20,27 @@ static int require_state(struct roles_store *s) {
 static const char commit_sql[] = "COMMIT", rollback_sql[] = "ROLLBACK";
 
 static int state_begin(struct roles_store *s, const char *sql) {
-        int r = require_state(s);
-        if (r < 0)
-                return r;
         if (!store_stmt(s, s->state, commit_sql) || !store_stmt(s, s->state, rollback_sql))
                 return -EIO;
         return store_exec_script(s, s->state, sql);
 }
 
-int roles_state_begin(struct roles_store *s) {
+int roles_state_begin(struct roles_secrets *sec) {
+        struct roles_store *s = store_of_secrets(sec);
         return state_begin(s, "BEGIN IMMEDIATE");
 }
 
-int roles_state_begin_exclusive(struct roles_store *s) {
+int roles_state_begin_exclusive(struct roles_secrets *sec) {
+        struct roles_store *s = store_of_secrets(sec);
         return state_begin(s, "BEGIN EXCLUSIVE");
 }
 
 /* A commit that fails is rolled back: the transaction never outlives the call. */
-int roles_state_end(struct roles_store *s, bool commit) {
-        int r = require_state(s);
-        if (r < 0 || sqlite3_get_autocommit(s->state))
-                return r < 0 ? r : store_fail(s, -EINVAL, "internal error: no state.db transaction");
+int roles_state_end(struct roles_secrets *sec, bool commit) {
+        struct roles_store *s = store_of_secrets(sec);
+        int r = 0;
+        if (sqlite3_get_autocommit(s->state))
+                return store_fail(s, -EINVAL, "internal error: no state.db transaction");
         if (commit && (r = store_exec(s, s->state, commit_sql, "")) >= 0)
                 return 0;
         (void) store_exec(s, s->state, rollback_sql, "");
@@ -65,10 +59,11 @@ static int state_int(struct roles_store *s, const char *sql, int64_t *ret) {
         return r < 0 ? r : r > 0 ? 0 : store_fail(s, -EIO, "%s: no answer", sql);
 }
 
-int roles_state_flush(struct roles_store *s) {
-        int r = require_state(s);
-        if (r < 0 || sqlite3_get_autocommit(s->state))
-                return r < 0 ? r : store_fail(s, -EINVAL, "internal error: no state.db transaction");
+int roles_state_flush(struct roles_secrets *sec) {
+        struct roles_store *s = store_of_secrets(sec);
+        int r = 0;
+        if (sqlite3_get_autocommit(s->state))
+                return store_fail(s, -EINVAL, "internal error: no state.db transaction");
         bool wal = false;
         if ((r = store_journal_is_wal(s, s->state, "PRAGMA journal_mode", &wal)) < 0)
                 return r;
@@ -105,11 +100,10 @@ static bool locked_at(int64_t locked_until, time_t now) {
         return locked_until < 0 || locked_until > (int64_t) now;
 }
 
-int roles_state_tally_get(struct roles_store *s, const char *uuid, time_t now, struct roles_tally *ret) {
+int roles_state_tally_get(const struct roles_secrets *sec, const char *uuid, time_t now, struct roles_tally *ret) {
+        struct roles_store *s = store_of_secrets(sec);
         struct roles_tally t = { 0 };
-        int r = require_state(s);
-        if (r < 0)
-                return r;
+        int r;
         sqlite3_stmt *st = store_stmt(s, s->state, "SELECT failures, coalesce(locked_until, 0) FROM tally WHERE user_uuid = ?1");
         if (!st)
                 return -EIO;
@@ -130,9 +124,7 @@ int roles_state_tally_get(struct roles_store *s, const char *uuid, time_t now, s
 
 static int tally_fail(struct roles_store *s, const char *uuid, time_t now, unsigned deny, unsigned fail_interval,
                       unsigned unlock_time, struct roles_tally *ret) {
-        int r = require_state(s);
-        if (r < 0)
-                return r;
+        int r;
         /* One statement does the read-modify-write, so parallel failures each count once. A count
          * starts afresh when its first failure is older than fail_interval, or when the lock it
          * led to has run out (the full deny budget comes back with the unlock). */
@@ -158,32 +150,30 @@ static int tally_fail(struct roles_store *s, const char *uuid, time_t now, unsig
                 if (r < 0)
                         return r;
         }
-        return ret ? roles_state_tally_get(s, uuid, now, ret) : 0;
+        return ret ? roles_state_tally_get(store_secrets(s), uuid, now, ret) : 0;
 }
 
-int roles_state_tally_fail(struct roles_store *s, const char *uuid, time_t now, unsigned deny, unsigned fail_interval,
+int roles_state_tally_fail(struct roles_secrets *sec, const char *uuid, time_t now, unsigned deny, unsigned fail_interval,
                            unsigned unlock_time, struct roles_tally *ret) {
-        int r = require_state(s);
-        if (r < 0)
-                return r;
+        struct roles_store *s = store_of_secrets(sec);
+        int r;
         /* The count and the lock it may set go together: inside the caller's transaction, or
          * in one of their own. */
         bool own = sqlite3_get_autocommit(s->state);
-        if (own && (r = roles_state_begin(s)) < 0)
+        if (own && (r = roles_state_begin(store_secrets(s))) < 0)
                 return r;
         r = tally_fail(s, uuid, now, deny, fail_interval, unlock_time, ret);
         if (own) {
-                int k = roles_state_end(s, r >= 0);
+                int k = roles_state_end(store_secrets(s), r >= 0);
                 if (r >= 0)
                         r = k;
         }
         return r;
 }
 
-int roles_state_tally_clear_seen(struct roles_store *s, const char *uuid, const struct roles_tally *seen, time_t now) {
-        int r = require_state(s);
-        if (r < 0)
-                return r;
+int roles_state_tally_clear_seen(struct roles_secrets *sec, const char *uuid, const struct roles_tally *seen, time_t now) {
+        struct roles_store *s = store_of_secrets(sec);
+        int r;
         r = store_exec(s, s->state,
                        "DELETE FROM tally WHERE user_uuid = ?1 AND failures = ?2 "
                        "AND (locked_until IS NULL OR (locked_until >= 0 AND locked_until <= ?3))",
@@ -191,18 +181,16 @@ int roles_state_tally_clear_seen(struct roles_store *s, const char *uuid, const 
         return r < 0 ? r : r > 0;
 }
 
-int roles_state_tally_reset(struct roles_store *s, const char *uuid) {
-        int r = require_state(s);
-        if (r < 0)
-                return r;
+int roles_state_tally_reset(struct roles_secrets *sec, const char *uuid) {
+        struct roles_store *s = store_of_secrets(sec);
+        int r;
         r = store_exec(s, s->state, "DELETE FROM tally WHERE user_uuid = ?1", "t", uuid);
         return r < 0 ? r : 0;
 }
 
-int roles_state_totp_last(struct roles_store *s, const char *uuid, int64_t *ret_step) {
-        int r = require_state(s);
-        if (r < 0)
-                return r;
+int roles_state_totp_last(const struct roles_secrets *sec, const char *uuid, int64_t *ret_step) {
+        struct roles_store *s = store_of_secrets(sec);
+        int r;
         sqlite3_stmt *st = store_stmt(s, s->state, "SELECT last_step FROM totp_used WHERE user_uuid = ?1");
         if (!st)
                 return -EIO;
@@ -216,10 +204,9 @@ int roles_state_totp_last(struct roles_store *s, const char *uuid, int64_t *ret_
         return 0;
 }
 
-int roles_state_totp_claim(struct roles_store *s, const char *uuid, int64_t step) {
-        int r = require_state(s);
-        if (r < 0)
-                return r;
+int roles_state_totp_claim(struct roles_secrets *sec, const char *uuid, int64_t step) {
+        struct roles_store *s = store_of_secrets(sec);
+        int r;
         r = store_exec(s, s->state,
                        "INSERT INTO totp_used (user_uuid, last_step) VALUES (?1, ?2) ON CONFLICT (user_uuid) "
                        "DO UPDATE SET last_step = excluded.last_step WHERE last_step < excluded.last_step",
@@ -229,10 +216,9 @@ int roles_state_totp_claim(struct roles_store *s, const char *uuid, int64_t step
         return r < 0 ? r : 0;
 }
 
-int roles_state_track_login(struct roles_store *s, const char *uuid, time_t now, const char *ip) {
-        int r = require_state(s);
-        if (r < 0)
-                return r;
+int roles_state_track_login(struct roles_secrets *sec, const char *uuid, time_t now, const char *ip) {
+        struct roles_store *s = store_of_secrets(sec);
+        int r;
         r = store_exec(s, s->state,
                        /* As Flask-Security's trackable: the last login is the previous current one, or
                         * this one the first time. */
@@ -253,14 +239,13 @@ int roles_state_track_login(struct roles_store *s, const char *uuid, time_t now,
  */
 #define AUDIT_PRUNE_EVERY 256
 
-int roles_state_audit_login(struct roles_store *s, const char *user, const char *service, const char *rhost,
+int roles_state_audit_login(struct roles_secrets *sec, const char *user, const char *service, const char *rhost,
                             const char *result, const char *detail) {
-        int r = require_state(s);
-        if (r < 0)
-                return r;
+        struct roles_store *s = store_of_secrets(sec);
+        int r;
         r = store_exec(s, s->state,
                        "INSERT INTO login_audit (at, user, service, rhost, result, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                       "itttt" "t", (int64_t) roles_store_now(s), user ? user : "", service ? service : "",
+                       "itttt" "t", (int64_t) store_now(s), user ? user : "", service ? service : "",
                        rhost ? rhost : "", result, detail ? detail : "");
         if (r < 0)
                 return r;
@@ -270,10 +255,9 @@ int roles_state_audit_login(struct roles_store *s, const char *user, const char 
         return r < 0 ? r : 0;
 }
 
-int roles_state_previous_login(struct roles_store *s, const char *uuid, int64_t *ret_at, char *ret_ip, size_t ip_size) {
-        int r = require_state(s);
-        if (r < 0)
-                return r;
+int roles_state_previous_login(const struct roles_secrets *sec, const char *uuid, int64_t *ret_at, char *ret_ip, size_t ip_size) {
+        struct roles_store *s = store_of_secrets(sec);
+        int r;
         sqlite3_stmt *st = store_stmt(s, s->state,
                 "SELECT current_login_at, coalesce(current_login_ip, '') FROM tracking "
                 "WHERE user_uuid = ?1 AND current_login_at IS NOT NULL");

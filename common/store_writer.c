@@ -104,7 +104,7 @@ static int ensure_dir(struct roles_store *s, const char *path) {
 }
 
 static int open_side_file(struct roles_store *s, const char *path, enum store_file which, sqlite3 **ret) {
-        bool create = s->flags & ROLES_STORE_CREATE;
+        bool create = s->create;
         int r;
 
         if (create) {
@@ -190,7 +190,7 @@ static int open_public(struct roles_store *s) {
         const char *path = s->cfg.public_db;
         int r, persist = 1;
 
-        if ((s->flags & ROLES_STORE_CREATE) && (r = ensure_file(s, path, 0644)) < 0)
+        if ((s->create) && (r = ensure_file(s, path, 0644)) < 0)
                 return r;
         r = store_check_file(s, path, STORE_FILE_PUBLIC);
         if (r == -ENOENT)
@@ -214,7 +214,7 @@ static int open_public(struct roles_store *s) {
         sqlite3_reset(st);
         if (r < 0)
                 return r;
-        if (!empty || (s->flags & ROLES_STORE_CREATE)) {
+        if (!empty || (s->create)) {
                 bool wal = false;
                 if ((r = store_journal_is_wal(s, s->pub, "PRAGMA journal_mode = WAL", &wal)) < 0)
                         return r;
@@ -241,7 +241,7 @@ int store_writer_begin(struct roles_store *s) {
         int64_t published;
         int r;
 
-        if (s->flags & ROLES_STORE_CREATE) {
+        if (s->create) {
                 r = ensure_dir(s, s->cfg.public_db);
                 if (r >= 0)
                         r = ensure_dir(s, s->cfg.secrets_db);
@@ -265,7 +265,7 @@ int store_writer_begin(struct roles_store *s) {
         r = open_public(s);
         if (r < 0)
                 return r;
-        r = roles_store_serial(s, &published);
+        r = store_serial(s, &published);
         if (r < 0)
                 return r;
         /* A change cut short between its two commits is finished or undone before ours starts. */
@@ -452,10 +452,9 @@ static int note_no_retired_ids(struct roles_store *s) {
         return r < 0 ? r : 0;
 }
 
-int roles_store_begin_bulk(struct roles_store *s, size_t n_uuids) {
-        int r = store_require_writer(s);
-        if (r < 0)
-                return r;
+int roles_writer_begin_bulk(struct roles_writer *w, size_t n_uuids) {
+        struct roles_store *s = store_of_writer(w);
+        int r;
         /* Each membership added looks its user and its group up (foreign keys), at random places:
          * the users and groups of a million users take about 200 MiB of roles.db. (secrets.db's
          * rows all go to the right edge, and a larger cache there only costs memory.) */
@@ -468,7 +467,7 @@ int roles_store_begin_bulk(struct roles_store *s, size_t n_uuids) {
 
 /* A change that touched only secrets or state (a password, an unlock, a backup) leaves roles.db
  * as it is: same serial, nothing for readers to reload. (The NSS index is compiled anew if that
- * was asked for, roles_store_rebuild_index, or if it is not roles.db's.) */
+ * was asked for, roles_writer_rebuild_index, or if it is not roles.db's.) */
 static int commit_without_publishing(struct roles_store *s) {
         /* An index a writer killed between roles.db's commit and its rename left behind is
          * compiled anew by the next writer, whatever that writer changes: until then NSS would
@@ -503,14 +502,14 @@ int store_writer_commit(struct roles_store *s) {
         r = store_refresh_derived(s);
         if (r < 0)
                 return r;
-        r = roles_store_serial(s, &published);
+        r = store_serial(s, &published);
         if (r < 0)
                 return r;
         serial = published + 1;
         r = store_exec(s, s->pub, "UPDATE meta SET value = ?1 WHERE key = 'serial'", "i", serial);
         if (r >= 0)
                 r = store_exec(s, s->pub, "INSERT OR REPLACE INTO meta (key, value) VALUES ('published_at', ?1)", "i",
-                               (int64_t) roles_store_now(s));
+                               (int64_t) store_now(s));
         /* The index is compiled from the change's own view of roles.db, installed once that is
          * published. */
         if (r >= 0)
@@ -537,7 +536,7 @@ int store_writer_commit(struct roles_store *s) {
         }
         s->committed = true;
         /* init created roles.db (and its WAL): its directory entry must last too. */
-        if ((s->flags & ROLES_STORE_CREATE) && (r = fsync_dir(s->cfg.public_db)) < 0)
+        if ((s->create) && (r = fsync_dir(s->cfg.public_db)) < 0)
                 return store_fail(s, r, "%s: fsync of the directory failed: %s", s->cfg.public_db, strerror(-r));
         /* Between the two renames, NSS serves the previous state and PAM the new one; after a
          * crash here the next writer (or doctor) compiles a new base. */
@@ -562,20 +561,111 @@ void store_writer_abort(struct roles_store *s) {
                 sqlite3_exec(s->sec, "ROLLBACK", NULL, NULL, NULL);
 }
 
-int roles_store_rebuild_index(struct roles_store *s) {
-        int r = store_require_writer(s);
-        if (r < 0)
-                return r;
+int roles_writer_rebuild_index(struct roles_writer *w) {
+        struct roles_store *s = store_of_writer(w);
         /* (a flag, not a row: a row would count as a change of roles.db, and publish it) */
         s->index_requested = true;
         return 0;
 }
 
-int roles_store_commit(struct roles_store *s) {
-        int r = store_require_writer(s);
-        if (r < 0)
-                return r;
+int roles_writer_commit(struct roles_writer *w) {
+        struct roles_store *s = store_of_writer(w);
         if (s->committed)
                 return store_fail(s, -EALREADY, "internal error: committed twice");
         return store_writer_commit(s);
 }
+
+static const struct store_writer_hooks writer_hooks = {
+        .refresh_derived = store_refresh_derived,
+        .keep_before = store_before_keep,
+};
+
+int roles_writer_open(const struct roles_config *cfg, unsigned flags, struct roles_writer **ret, char *errbuf,
+                      size_t errlen) {
+        struct roles_store *s = store_new(cfg);
+        int r;
+
+        if (!s) {
+                if (errbuf && errlen > 0)
+                        snprintf(errbuf, errlen, "out of memory");
+                return -ENOMEM;
+        }
+        s->writer = true;
+        s->create = flags & ROLES_WRITER_CREATE;
+        s->lock_fd = -1;
+        s->hooks = &writer_hooks;
+        roles_strcpy(s->actor, sizeof(s->actor), "unknown");
+        host_accounts_init(&s->own_host, &HOST_PATHS_ALL);
+        s->host = &s->own_host;
+        r = store_writer_begin(s);
+        if (r < 0) {
+                if (errbuf && errlen > 0)
+                        snprintf(errbuf, errlen, "%s", s->err);
+                roles_writer_close(store_writer(s));
+                return r;
+        }
+        *ret = store_writer(s);
+        return 0;
+}
+
+void roles_writer_close(struct roles_writer *w) {
+        struct roles_store *s = store_of_writer(w);
+        if (!s)
+                return;
+        if (!s->committed)
+                store_writer_abort(s);
+        if (s->lock_fd >= 0)
+                close(s->lock_fd);
+        free(s->uuid_pool);
+        free(s->bulk_indexes);
+        free(s->purges);
+        host_accounts_done(&s->own_host);
+        store_free(s);
+}
+
+const char *roles_writer_error(const struct roles_writer *w) {
+        return store_error((const struct roles_store *) w);
+}
+
+struct roles_snapshot *roles_writer_snapshot(struct roles_writer *w) {
+        return store_snapshot(store_of_writer(w));
+}
+
+struct roles_secrets *roles_writer_secrets(struct roles_writer *w) {
+        return store_secrets(store_of_writer(w));
+}
+
+void roles_writer_set_host_accounts(struct roles_writer *w, struct host_accounts *h) {
+        struct roles_store *s = store_of_writer(w);
+        s->host = h;
+}
+
+int store_host(struct roles_store *s, const struct host_accounts **ret) {
+        int r = host_accounts_refresh(s->host);
+        if (r < 0)
+                return store_fail(s, r, "cannot read %s to see which ids the host uses: %s", s->host->failed,
+                                  strerror(-r));
+        *ret = s->host;
+        return 0;
+}
+
+int roles_writer_set_actor(struct roles_writer *w, const char *actor) {
+        struct roles_store *s = store_of_writer(w);
+        if (!roles_text_valid(actor, sizeof(s->actor) - 1))
+                return store_fail(s, -EINVAL, "invalid actor name");
+        return roles_strcpy(s->actor, sizeof(s->actor), actor);
+}
+
+int roles_audit(struct roles_writer *w, const char *action, const char *target, const char *detail_fmt, ...) {
+        struct roles_store *s = store_of_writer(w);
+        char detail[512];
+        va_list ap;
+        int r;
+        va_start(ap, detail_fmt);
+        vsnprintf(detail, sizeof(detail), detail_fmt, ap);
+        va_end(ap);
+        r = store_exec(s, s->sec, "INSERT INTO audit (at, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+                       "ittt" "t", (int64_t) store_now(s), s->actor, action, target, detail);
+        return r < 0 ? r : 0;
+}
+

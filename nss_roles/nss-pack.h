@@ -14,7 +14,7 @@
 
 #include "host_accounts.h"
 #include "nss_index_read.h"
-#include "store.h"
+#include "records.h"
 
 /* buf: name\0 "x"\0 gecos\0 home\0 shell\0 */
 int nss_pack_passwd(const struct nss_index_found_user *u, struct passwd *pw, char *buf, size_t len);

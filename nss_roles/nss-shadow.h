@@ -14,7 +14,8 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "store.h"
+#include "secrets.h"
+#include "snapshot.h"
 
 #define ROLES_SHADOW_PLUGIN_ABI 1
 #define ROLES_SHADOW_PLUGIN_FILE "roles/roles-nss-shadow.so"

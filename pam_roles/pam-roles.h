@@ -8,7 +8,7 @@
 #include <sys/types.h>
 
 #include "config.h"
-#include "store.h"
+#include "login.h"
 
 /* pam_shield.c: the caller of a setuid program cannot stop it while it works with the
  * databases. Up for a whole phase, down around every conversation. */
@@ -53,7 +53,7 @@ struct pam_roles {
         struct pam_roles_options opt;
         char permission[ROLES_PERM_MAX + 1];    /* permission= resolved (@service: login.SERVICE) */
         struct roles_config cfg;
-        struct roles_store *store;
+        struct roles_login *store;
         struct pam_roles_after_auth after_auth;  /* auth fills it; account reads it from the handle */
         const char *user;               /* PAM_USER */
         struct roles_user u;

@@ -19,7 +19,7 @@ int pam_roles_account(struct pam_roles *p) {
 
         if (!p->known)
                 return PAM_USER_UNKNOWN;
-        now = roles_store_now(p->store);
+        now = roles_snapshot_now(roles_login_snapshot(p->store));
         if (!p->u.enabled) {
                 pam_syslog(p->pamh, LOG_NOTICE, "account %s is disabled", pam_roles_user_for_log(p));
                 return PAM_PERM_DENIED;
@@ -33,7 +33,7 @@ int pam_roles_account(struct pam_roles *p) {
         if (p->after_auth.valid) {
                 sec.must_change_password = p->after_auth.must_change_password;
                 sec.activated_at = p->after_auth.activated_at;
-        } else if ((r = roles_secret_get(p->store, p->u.uuid, &sec)) < 0) {
+        } else if ((r = roles_secret_get(roles_login_secrets(p->store), p->u.uuid, &sec)) < 0) {
                 status = pam_roles_error(p, r, "reading the account's state");
                 goto out;
         }

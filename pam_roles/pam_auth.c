@@ -35,9 +35,9 @@ static int verify_stored(const struct pam_roles *p, const char *stored, const ch
 static bool find_code(struct pam_roles *p, const char *typed, enum roles_code_kind *ret_kind,
                       struct roles_code_row *ret_row) {
         static const enum roles_code_kind kinds[] = { ROLES_CODE_ACTIVATION, ROLES_CODE_RESET };
-        time_t now = roles_store_now(p->store);
+        time_t now = roles_snapshot_now(roles_login_snapshot(p->store));
         for (size_t i = 0; i < ROLES_N_ELEMENTS(kinds); i++) {
-                if (roles_secret_get_code(p->store, p->u.uuid, kinds[i], ret_row) < 0 || ret_row->used_at ||
+                if (roles_secret_get_code(roles_login_secrets(p->store), p->u.uuid, kinds[i], ret_row) < 0 || ret_row->used_at ||
                     ret_row->expires_at <= (int64_t) now || !roles_code_matches(ret_row->hash, typed, p->u.uuid))
                         continue;
                 *ret_kind = kinds[i];
@@ -48,8 +48,8 @@ static bool find_code(struct pam_roles *p, const char *typed, enum roles_code_ki
 
 /* Consume it; the store's single-use gate decides between racing logins. */
 static int use_code(struct pam_roles *p, enum roles_code_kind kind, const struct roles_code_row *row) {
-        int r = roles_secret_use_code(p->store, p->u.uuid, kind, row->hash);
-        return r < 0 ? r : roles_secret_set_must_change(p->store, p->u.uuid, true);
+        int r = roles_secret_use_code(roles_login_secrets(p->store), p->u.uuid, kind, row->hash);
+        return r < 0 ? r : roles_secret_set_must_change(roles_login_secrets(p->store), p->u.uuid, true);
 }
 
 /*
@@ -66,11 +66,11 @@ static int check_totp(struct pam_roles *p, const char *secret, bool *ret_reused)
         int r = pam_roles_prompt(p, "Verification code: ", &code);
         if (r != PAM_SUCCESS)
                 return r;
-        r = roles_state_totp_last(p->store, p->u.uuid, &last);
+        r = roles_state_totp_last(roles_login_secrets(p->store), p->u.uuid, &last);
         if (r == 0)
-                r = roles_totp_verify(secret, code, roles_store_now(p->store), p->cfg.totp_window, last, &step);
+                r = roles_totp_verify(secret, code, roles_snapshot_now(roles_login_snapshot(p->store)), p->cfg.totp_window, last, &step);
         if (r == 0)
-                r = roles_state_totp_claim(p->store, p->u.uuid, step);       /* once, even when racing */
+                r = roles_state_totp_claim(roles_login_secrets(p->store), p->u.uuid, step);       /* once, even when racing */
         explicit_bzero(code, strlen(code));
         free(code);
         *ret_reused = r == -EALREADY;
@@ -91,23 +91,23 @@ static int failure_rows(struct pam_roles *p, const char *why, bool rehearse) {
                 rhost = NULL;
         int r = 0;
         if (p->known)
-                r = roles_state_tally_fail(p->store, p->u.uuid, roles_store_now(p->store), rehearse ? 0 : p->cfg.deny,
+                r = roles_state_tally_fail(roles_login_secrets(p->store), p->u.uuid, roles_snapshot_now(roles_login_snapshot(p->store)), rehearse ? 0 : p->cfg.deny,
                                            p->cfg.fail_interval, p->cfg.unlock_time, NULL);
         if (r >= 0)
-                r = roles_state_audit_login(p->store, pam_roles_user_for_log(p), service, rhost, "failure", why);
+                r = roles_state_audit_login(roles_login_secrets(p->store), pam_roles_user_for_log(p), service, rhost, "failure", why);
         return r;
 }
 
 static void count_failure(struct pam_roles *p, const char *why) {
-        int r = roles_state_begin(p->store);
+        int r = roles_state_begin(roles_login_secrets(p->store));
         if (r >= 0)
                 r = failure_rows(p, why, false);
         if (r >= 0)
-                r = roles_state_end(p->store, true);
+                r = roles_state_end(roles_login_secrets(p->store), true);
         else
-                (void) roles_state_end(p->store, false);
+                (void) roles_state_end(roles_login_secrets(p->store), false);
         if (r < 0)
-                pam_syslog(p->pamh, LOG_ERR, "recording a failure: %s", roles_store_error(p->store));
+                pam_syslog(p->pamh, LOG_ERR, "recording a failure: %s", roles_login_error(p->store));
         pam_syslog(p->pamh, LOG_NOTICE, "authentication failure for %s: %s", pam_roles_user_for_log(p), why);
 }
 
@@ -125,15 +125,15 @@ static void count_failure(struct pam_roles *p, const char *why) {
  * NULL, or why the login is refused; *seen: the tally as it stood.
  */
 static const char *success_gate(struct pam_roles *p, struct roles_tally *seen) {
-        int r = roles_state_begin_exclusive(p->store);
+        int r = roles_state_begin_exclusive(roles_login_secrets(p->store));
         if (r >= 0)
-                r = roles_state_tally_get(p->store, p->u.uuid, roles_store_now(p->store), seen);
+                r = roles_state_tally_get(roles_login_secrets(p->store), p->u.uuid, roles_snapshot_now(roles_login_snapshot(p->store)), seen);
         bool locked = r >= 0 && seen->locked_until != 0;
         if (r >= 0 && !locked && (r = failure_rows(p, "(rehearsal)", true)) >= 0)
-                r = roles_state_flush(p->store);
-        (void) roles_state_end(p->store, false);
+                r = roles_state_flush(roles_login_secrets(p->store));
+        (void) roles_state_end(roles_login_secrets(p->store), false);
         if (r < 0) {
-                pam_syslog(p->pamh, LOG_ERR, "failures cannot be counted: %s", roles_store_error(p->store));
+                pam_syslog(p->pamh, LOG_ERR, "failures cannot be counted: %s", roles_login_error(p->store));
                 return "failures cannot be counted";
         }
         return locked ? "locked out" : NULL;
@@ -151,8 +151,8 @@ static void maybe_rehash(struct pam_roles *p, const char *stored, const char *pa
         int r = roles_password_hash(password, len, &params, fresh);
         login_slot_give_back(&slot);
         if (r == 0 &&
-            roles_secret_rehash(p->store, p->u.uuid, stored, fresh) < 0)
-                pam_syslog(p->pamh, LOG_WARNING, "rehashing the password of %s: %s", pam_roles_user_for_log(p), roles_store_error(p->store));
+            roles_secret_rehash(roles_login_secrets(p->store), p->u.uuid, stored, fresh) < 0)
+                pam_syslog(p->pamh, LOG_WARNING, "rehashing the password of %s: %s", pam_roles_user_for_log(p), roles_login_error(p->store));
         roles_wipe(fresh, sizeof(fresh));
 }
 
@@ -167,10 +167,10 @@ static void maybe_rehash(struct pam_roles *p, const char *stored, const char *pa
  * meanwhile: known = false.
  */
 static int user_and_secrets_now(struct pam_roles *p, struct roles_secret *ret_sec) {
-        int r = roles_store_refresh(p->store);
+        int r = roles_snapshot_refresh(roles_login_snapshot(p->store));
         if (r > 0) {
                 /* The account as the new state has it, held to the host rule again. */
-                r = roles_user_by_name(p->store, p->user, &p->u);
+                r = roles_user_by_name(roles_login_snapshot(p->store), p->user, &p->u);
                 if (r == 0 && (r = pam_roles_host_owns_user(p)) == -EEXIST)
                         r = -ENOENT;
                 if (r == -ENOENT || r == -EINVAL)
@@ -178,7 +178,7 @@ static int user_and_secrets_now(struct pam_roles *p, struct roles_secret *ret_se
         }
         if (r < 0)
                 return r;
-        return roles_secret_get(p->store, p->u.uuid, ret_sec);
+        return roles_secret_get(roles_login_secrets(p->store), p->u.uuid, ret_sec);
 }
 
 /*
@@ -190,9 +190,9 @@ static int user_and_secrets_now(struct pam_roles *p, struct roles_secret *ret_se
 static const char *refusal_before_password(struct pam_roles *p, struct roles_secret *sec, struct roles_tally *tally) {
         /* roles_uuid_new makes version 4 uuids: the nil uuid is never an account's. */
         static const char no_account[] = "00000000-0000-0000-0000-000000000000";
-        int r_secret = p->known ? user_and_secrets_now(p, sec) : roles_secret_get(p->store, no_account, sec);
+        int r_secret = p->known ? user_and_secrets_now(p, sec) : roles_secret_get(roles_login_secrets(p->store), no_account, sec);
         const char *uuid = p->known ? p->u.uuid : no_account;   /* a user deleted meanwhile: unknown */
-        int r_tally = roles_state_tally_get(p->store, uuid, roles_store_now(p->store), tally);
+        int r_tally = roles_state_tally_get(roles_login_secrets(p->store), uuid, roles_snapshot_now(roles_login_snapshot(p->store)), tally);
         if (!p->known)
                 return "unknown user";
         if (r_secret < 0)
@@ -205,7 +205,7 @@ static const char *refusal_before_password(struct pam_roles *p, struct roles_sec
                 return "account disabled";
         /* permission= on an auth line: a screen locker, a VPN or a web front end may call auth
          * alone. Judged before the password, so the answer says nothing about it either. */
-        int held = p->opt.permission ? pam_roles_holds_permission(p, roles_store_now(p->store)) : 1;
+        int held = p->opt.permission ? pam_roles_holds_permission(p, roles_snapshot_now(roles_login_snapshot(p->store))) : 1;
         if (held < 0)
                 return "permission unreadable";
         if (held == 0)
@@ -309,7 +309,7 @@ int pam_roles_authenticate(struct pam_roles *p) {
                 /* The prompt may have been open for minutes, while racing guesses locked the
                  * account. */
                 status = PAM_AUTH_ERR;
-                if ((r = roles_state_tally_get(p->store, p->u.uuid, roles_store_now(p->store), &tally)) < 0 ||
+                if ((r = roles_state_tally_get(roles_login_secrets(p->store), p->u.uuid, roles_snapshot_now(roles_login_snapshot(p->store)), &tally)) < 0 ||
                     tally.locked_until != 0) {
                         count_failure(p, r < 0 ? "tally unreadable" : "locked out");
                         goto out;
@@ -320,7 +320,7 @@ int pam_roles_authenticate(struct pam_roles *p) {
         /* A write to state.db only when there is a count to clear: most logins have none. The
          * count found, and only that: failures racing logins recorded since stay counted. */
         if (tally.failures > 0 &&
-            roles_state_tally_clear_seen(p->store, p->u.uuid, &tally, roles_store_now(p->store)) < 0) {
+            roles_state_tally_clear_seen(roles_login_secrets(p->store), p->u.uuid, &tally, roles_snapshot_now(roles_login_snapshot(p->store))) < 0) {
                 status = pam_roles_error(p, -EIO, "clearing the failure count");
                 goto out;
         }

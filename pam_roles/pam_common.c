@@ -130,7 +130,7 @@ static int open_store(struct pam_roles *p, bool after_auth, char *err, size_t er
                         p->after_auth = k->after_auth;
         }
         pam_set_data(p->pamh, AFTER_AUTH_DATA, NULL, NULL);     /* for this account only */
-        return roles_store_open(&p->cfg, ROLES_STORE_LOGIN, &p->store, err, errlen);
+        return roles_login_open(&p->cfg, &p->store, err, errlen);
 }
 
 /*
@@ -186,7 +186,7 @@ out:
 
 /* p->u and p->known for PAM_USER: a roles account the host does not hold, or not ours. */
 static int find_user(struct pam_roles *p) {
-        int r = roles_user_by_name(p->store, p->user, &p->u);
+        int r = roles_user_by_name(roles_login_snapshot(p->store), p->user, &p->u);
         if (r == 0 || r == -ENOENT || r == -EINVAL) {
                 int k = host_owns_user(p, r == 0);
                 r = r == 0 ? k : k < 0 && k != -ENOENT ? k : r;
@@ -276,13 +276,13 @@ void pam_roles_end(struct pam_roles *p, bool keep_store) {
                 if (pam_set_data(p->pamh, AFTER_AUTH_DATA, k, kept_auth_free) != PAM_SUCCESS)
                         kept_auth_free(p->pamh, k, 0);
         }
-        roles_store_close(p->store);
+        roles_login_close(p->store);
         p->store = NULL;
         explicit_bzero(&p->u, sizeof(p->u));
 }
 
 int pam_roles_holds_permission(struct pam_roles *p, time_t now) {
-        int r = roles_check(p->store, p->user, p->permission, now);
+        int r = roles_check(roles_login_snapshot(p->store), p->user, p->permission, now);
         if (r == 0)
                 pam_syslog(p->pamh, LOG_NOTICE, "%s does not hold %s", pam_roles_user_for_log(p), p->permission);
         return r;
@@ -325,7 +325,7 @@ const char *pam_roles_user_for_log(const struct pam_roles *p) {
 }
 
 int pam_roles_error(struct pam_roles *p, int r, const char *what) {
-        pam_syslog(p->pamh, LOG_ERR, "%s: %s", what, p->store ? roles_store_error(p->store) : strerror(-r));
+        pam_syslog(p->pamh, LOG_ERR, "%s: %s", what, p->store ? roles_login_error(p->store) : strerror(-r));
         switch (r) {
         case -ENOMEM:
                 return PAM_BUF_ERR;
@@ -341,11 +341,11 @@ int pam_roles_error(struct pam_roles *p, int r, const char *what) {
 /*
  * The conversation may take minutes, or for ever (a stopped su: the shield is down while it
  * prompts): no read transaction is held across it, or it would keep roles.db's WAL from being
- * checkpointed (roles_store_release). What is read after it is read afresh.
+ * checkpointed (roles_snapshot_release). What is read after it is read afresh.
  */
 static void converse_begin(struct pam_roles *p) {
         if (p->store)
-                roles_store_release(p->store);
+                roles_snapshot_release(roles_login_snapshot(p->store));
         pam_roles_shield_down(&p->shield);
 }
 

@@ -46,7 +46,7 @@ int pam_roles_chauthtok(struct pam_roles *p, int flags) {
 
         if (!p->known)
                 return PAM_USER_UNKNOWN;
-        if ((r = roles_secret_get(p->store, p->u.uuid, &sec)) < 0)
+        if ((r = roles_secret_get(roles_login_secrets(p->store), p->u.uuid, &sec)) < 0)
                 return pam_roles_error(p, r, "reading the account's secrets");
         if (flags & PAM_PRELIM_CHECK) {
                 status = check_old_password(p, flags);
@@ -89,11 +89,11 @@ int pam_roles_chauthtok(struct pam_roles *p, int flags) {
                 status = PAM_AUTHTOK_ERR;
                 goto out;
         }
-        r = roles_secret_set_password(p->store, p->u.uuid, hash, false);
+        r = roles_secret_set_password(roles_login_secrets(p->store), p->u.uuid, hash, false);
         if (r == 0 && p->u.activated_at == 0 && sec.activated_at == 0)
-                r = roles_secret_set_activated(p->store, p->u.uuid);
+                r = roles_secret_set_activated(roles_login_secrets(p->store), p->u.uuid);
         if (r == 0)
-                r = roles_secret_drop_codes(p->store, p->u.uuid);
+                r = roles_secret_drop_codes(roles_login_secrets(p->store), p->u.uuid);
         roles_wipe(hash, sizeof(hash));
         if (r < 0) {
                 status = pam_roles_error(p, r, "storing the new password");

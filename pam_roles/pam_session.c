@@ -18,7 +18,7 @@ int pam_roles_open_session(struct pam_roles *p) {
                 int64_t at;
                 char ip[256], when[21];
                 /* The host is whatever the remote side said: shown only if it is plain text. */
-                if (roles_state_previous_login(p->store, p->u.uuid, &at, ip, sizeof(ip)) == 0)
+                if (roles_state_previous_login(roles_login_secrets(p->store), p->u.uuid, &at, ip, sizeof(ip)) == 0)
                         pam_roles_say(p, PAM_TEXT_INFO, "Last login: %s%s%s", roles_format_time(at, when),
                                  ip[0] && roles_text_valid(ip, sizeof(ip) - 1) ? " from " : "",
                                  ip[0] && roles_text_valid(ip, sizeof(ip) - 1) ? ip : "");
@@ -26,9 +26,9 @@ int pam_roles_open_session(struct pam_roles *p) {
         /* PAM_RHOST comes from the remote side: kept only if it is plain text. */
         if (rhost && !roles_text_valid(rhost, ROLES_TEXT_MAX))
                 rhost = NULL;
-        int r = roles_state_track_login(p->store, p->u.uuid, roles_store_now(p->store), rhost);
+        int r = roles_state_track_login(roles_login_secrets(p->store), p->u.uuid, roles_snapshot_now(roles_login_snapshot(p->store)), rhost);
         if (r == 0)
-                r = roles_state_audit_login(p->store, p->user, service, rhost, "session", "");
+                r = roles_state_audit_login(roles_login_secrets(p->store), p->user, service, rhost, "session", "");
         if (r < 0)
                 return pam_roles_error(p, r, "recording the login");
         return PAM_SUCCESS;

@@ -153,8 +153,12 @@ int cli_exit_code(int r) {
         }
 }
 
+const char *cli_store_error(const struct cli *c, int r) {
+        return c->writer ? roles_writer_error(c->writer) : c->snapshot ? roles_snapshot_error(c->snapshot) : strerror(-r);
+}
+
 int cli_fail_store(struct cli *c, int r) {
-        return cli_fail(cli_exit_code(r), "%s", c->store ? roles_store_error(c->store) : strerror(-r));
+        return cli_fail(cli_exit_code(r), "%s", cli_store_error(c, r));
 }
 
 /* The files are read by the first check that needs them; the store shares the same set. */
@@ -315,28 +319,61 @@ int cli_check_local_id(struct cli *c, uint32_t id, bool group) {
         return EXIT_OK;
 }
 
-int cli_store(struct cli *c, unsigned flags, struct roles_store **ret) {
-        if (c->store && (c->store_flags & flags) == flags) {
-                *ret = c->store;
-                return 0;
-        }
-        /* Only outside batch can a store need reopening with more rights. */
-        roles_store_close(c->store);
-        c->store = NULL;
-        if (flags & ROLES_STORE_WRITE)
-                flags |= ROLES_STORE_SECRETS;
+static int fail_open(int r, const char *err) {
+        return cli_fail(cli_exit_code(r) == EXIT_NOT_FOUND ? EXIT_ERROR : cli_exit_code(r), "%s", err);
+}
 
+int cli_writer(struct cli *c, unsigned flags, struct roles_writer **ret) {
         char err[512];
-        int r = roles_store_open(&c->cfg, flags, &c->store, err, sizeof(err));
+        if (c->writer) {
+                *ret = c->writer;
+                return EXIT_OK;
+        }
+        /* A snapshot of this process would keep the writer from opening roles.db (snapshot.h). */
+        roles_snapshot_close(c->snapshot);
+        c->snapshot = NULL;
+        int r = roles_writer_open(&c->cfg, flags, &c->writer, err, sizeof(err));
         if (r < 0)
-                return cli_fail(cli_exit_code(r) == EXIT_NOT_FOUND ? EXIT_ERROR : cli_exit_code(r), "%s", err);
-        c->store_flags = flags;
-        roles_store_set_host_accounts(c->store, host_files(c));
-        r = roles_store_set_actor(c->store, c->actor);
+                return fail_open(r, err);
+        roles_writer_set_host_accounts(c->writer, host_files(c));
+        r = roles_writer_set_actor(c->writer, c->actor);
         if (r < 0)
                 return cli_fail_store(c, r);
-        *ret = c->store;
-        return 0;
+        *ret = c->writer;
+        return EXIT_OK;
+}
+
+int cli_snapshot(struct cli *c, unsigned flags, struct roles_snapshot **ret) {
+        char err[512];
+        if (c->writer) {
+                *ret = roles_writer_snapshot(c->writer);
+                return EXIT_OK;
+        }
+        if (c->snapshot && (c->snapshot_flags & flags) == flags) {
+                *ret = c->snapshot;
+                return EXIT_OK;
+        }
+        roles_snapshot_close(c->snapshot);
+        c->snapshot = NULL;
+        int r = roles_snapshot_open(&c->cfg, flags, &c->snapshot, err, sizeof(err));
+        if (r < 0)
+                return fail_open(r, err);
+        c->snapshot_flags = flags;
+        *ret = c->snapshot;
+        return EXIT_OK;
+}
+
+int cli_finish(struct cli *c, int r) {
+        if (r == EXIT_OK && c->writer) {
+                int k = roles_writer_commit(c->writer);
+                if (k < 0)
+                        r = cli_fail_store(c, k);
+        }
+        roles_writer_close(c->writer);
+        roles_snapshot_close(c->snapshot);
+        c->writer = NULL;
+        c->snapshot = NULL;
+        return r;
 }
 
 int cli_dispatch(struct cli *c, int argc, char **argv) {

@@ -8,7 +8,7 @@
 #include "authz.h"
 #include "config.h"
 #include "host_accounts.h"
-#include "store.h"
+#include "writer.h"
 
 /* Exit codes (README "Exit status"). */
 enum {
@@ -22,8 +22,9 @@ enum {
 
 struct cli {
         struct roles_config cfg;
-        struct roles_store *store;
-        unsigned store_flags;
+        struct roles_writer *writer;            /* a change, committed once the command succeeds */
+        struct roles_snapshot *snapshot;        /* a read command's (never open beside a writer) */
+        unsigned snapshot_flags;
         bool json;
         bool in_batch;
         char actor[128];
@@ -34,8 +35,11 @@ struct cli {
         enum { NSS_UNKNOWN, NSS_ASK, NSS_FILES_ONLY } nss_others[2];
 };
 
-/* Open (once) the store with at least these ROLES_STORE_* flags; prints the reason on failure. */
-int cli_store(struct cli *c, unsigned flags, struct roles_store **ret);
+/* Open (once) the writer (flags: ROLES_WRITER_*) or a snapshot with at least these
+ * ROLES_SNAPSHOT_* flags (the writer's view when one is open: a batch reads its own change).
+ * EXIT_OK, or the exit code with the reason printed. */
+int cli_writer(struct cli *c, unsigned flags, struct roles_writer **ret);
+int cli_snapshot(struct cli *c, unsigned flags, struct roles_snapshot **ret);
 
 /*
  * The host's own accounts and ids (host_accounts.h), read again if one of their files changed;
@@ -59,6 +63,8 @@ int cli_check_local_name_in(struct cli *c, const struct host_accounts *h, const 
  * subordinate range of /etc/subuid (/etc/subgid). EXIT_OK or the exit code, printed. */
 int cli_check_local_id(struct cli *c, uint32_t id, bool group);
 
+/* The reason the open writer or snapshot gave for r (strerror when none is open). */
+const char *cli_store_error(const struct cli *c, int r);
 /* Print "rolesctl: <message>" for a store error or a formatted message, return an exit code. */
 int cli_fail_store(struct cli *c, int r);
 int cli_fail(int exit_code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -143,7 +149,7 @@ void out_text(FILE *f, const char *s);
 int password_read_and_hash(struct cli *c, bool from_stdin, char ret_hash[static 256]);
 
 /* Make a one-time activation or reset code for u, store its hash, print it (cmd_user.c). */
-int cli_issue_code(struct cli *c, struct roles_store *s, const struct roles_user *u, enum roles_code_kind kind);
+int cli_issue_code(struct cli *c, struct roles_writer *s, const struct roles_user *u, enum roles_code_kind kind);
 
 /* ---- commands ---------------------------------------------------------------------------- */
 
@@ -164,3 +170,6 @@ int cmd_import(struct cli *c, int argc, char **argv);
 
 /* Run one command line (argv[0] is the noun); used by main and by batch. */
 int cli_dispatch(struct cli *c, int argc, char **argv);
+/* After the command: commit the writer if it succeeded (r is EXIT_OK), close what is open, and
+ * return r, or the commit's failure. */
+int cli_finish(struct cli *c, int r);

@@ -13,12 +13,12 @@
 #define SUPER_ADMIN_ROLE "super-admin"
 
 /* The first account: a user holding the super-admin metarole through the role of that name. */
-static int create_admin(struct cli *c, struct roles_store *s, const char *name, const char *hash, bool activation) {
+static int create_admin(struct cli *c, struct roles_writer *s, const char *name, const char *hash, bool activation) {
         struct roles_role role;
         struct roles_user u = { .uid = ROLES_ID_INVALID, .gid = ROLES_ID_INVALID, .enabled = true };
         int r;
 
-        r = roles_role_by_name(s, SUPER_ADMIN_ROLE, &role);
+        r = roles_role_by_name(roles_writer_snapshot(s), SUPER_ADMIN_ROLE, &role);
         if (r == -ENOENT) {
                 role = (struct roles_role) { .name = SUPER_ADMIN_ROLE, .metarole = ROLES_METAROLE_SUPER_ADMIN,
                                              .description = "Holds every permission" };
@@ -28,9 +28,9 @@ static int create_admin(struct cli *c, struct roles_store *s, const char *name, 
                 return cli_fail_store(c, r);
         if (roles_strcpy(u.name, sizeof(u.name), name) < 0 || !roles_name_valid(u.name))
                 return cli_fail(EXIT_USAGE, "invalid user name '%.40s'", name);
-        u.activated_at = activation ? 0 : roles_store_now(s);
+        u.activated_at = activation ? 0 : roles_snapshot_now(roles_writer_snapshot(s));
         if ((r = roles_user_add(s, &u)) < 0 || (r = roles_role_assign(s, &role, &u, 0)) < 0 ||
-            (hash && (r = roles_secret_set_password(s, u.uuid, hash, false)) < 0))
+            (hash && (r = roles_secret_set_password(roles_writer_secrets(s), u.uuid, hash, false)) < 0))
                 return cli_fail_store(c, r);
         return activation ? cli_issue_code(c, s, &u, ROLES_CODE_ACTIVATION) : EXIT_OK;
 }
@@ -41,7 +41,7 @@ static int cmd_init(struct cli *c, int argc, char **argv) {
         };
         static const char usage[] = "rolesctl init [--admin NAME [--password-stdin | --activation]]";
         char hash[256] = "";
-        struct roles_store *s;
+        struct roles_writer *s;
         struct args a;
         int r;
 
@@ -61,7 +61,7 @@ static int cmd_init(struct cli *c, int argc, char **argv) {
         if (admin && !activation && (r = password_read_and_hash(c, from_stdin, hash)) != EXIT_OK)
                 return r;
 
-        r = cli_store(c, ROLES_STORE_WRITE | ROLES_STORE_CREATE, &s);
+        r = cli_writer(c, ROLES_WRITER_CREATE, &s);
         if (r == EXIT_OK)
                 r = roles_audit(s, "init", c->cfg.public_db, "%s", "") < 0 ? cli_fail_store(c, -EIO) : EXIT_OK;
         if (r == EXIT_OK && admin)
@@ -71,16 +71,16 @@ static int cmd_init(struct cli *c, int argc, char **argv) {
 }
 
 static int cmd_check(struct cli *c, int argc, char **argv) {
-        struct roles_store *s;
+        struct roles_snapshot *s;
         struct args a;
         int r;
         if (args_parse(argc, argv, NULL, 2, "rolesctl check USER PERM", &a) < 0)
                 return EXIT_USAGE;
         if (!roles_perm_valid(a.pos[1], false))
                 return cli_fail(EXIT_USAGE, "invalid permission '%.64s': a concrete dotted code such as login.sshd", a.pos[1]);
-        if ((r = cli_store(c, 0, &s)) != EXIT_OK)
+        if ((r = cli_snapshot(c, 0, &s)) != EXIT_OK)
                 return r;
-        r = roles_check(s, a.pos[0], a.pos[1], roles_store_now(s));
+        r = roles_check(s, a.pos[0], a.pos[1], roles_snapshot_now(s));
         if (r < 0)
                 return cli_fail_store(c, r);
         if (c->json) {
@@ -210,15 +210,15 @@ static int print_perms_text(struct cli *c, const struct roles_resolution *res, b
 static int cmd_perms(struct cli *c, int argc, char **argv) {
         static const struct opt_spec spec[] = { { "why", false }, { NULL, false } };
         struct roles_resolution *res = NULL;
-        struct roles_store *s;
+        struct roles_snapshot *s;
         struct roles_user u;
         struct args a;
         int r;
         if (args_parse(argc, argv, spec, 1, "rolesctl perms USER [--why]", &a) < 0)
                 return EXIT_USAGE;
-        if ((r = cli_store(c, 0, &s)) != EXIT_OK)
+        if ((r = cli_snapshot(c, 0, &s)) != EXIT_OK)
                 return r;
-        if ((r = roles_user_by_name(s, a.pos[0], &u)) < 0 || (r = roles_resolve(s, &u, roles_store_now(s), &res)) < 0)
+        if ((r = roles_user_by_name(s, a.pos[0], &u)) < 0 || (r = roles_resolve(s, &u, roles_snapshot_now(s), &res)) < 0)
                 return cli_fail_store(c, r);
         if (c->json)
                 print_perms_json(c, res, args_opt(&a, 0));
@@ -236,17 +236,17 @@ static int cmd_audit(struct cli *c, int argc, char **argv) {
 }
 
 static int cmd_backup(struct cli *c, int argc, char **argv) {
-        struct roles_store *s;
+        struct roles_writer *s;
         struct args a;
         int r;
         if (args_parse(argc, argv, NULL, 1, "rolesctl backup FILE", &a) < 0)
                 return EXIT_USAGE;
-        if ((r = cli_store(c, ROLES_STORE_WRITE, &s)) != EXIT_OK)
+        if ((r = cli_writer(c, 0, &s)) != EXIT_OK)
                 return r;
-        r = roles_store_backup(s, a.pos[0]);
+        r = roles_writer_backup(s, a.pos[0]);
         /* A missing directory for FILE is a file error (5), not "not found" (3), as for batch FILE. */
         if (r == -ENOENT)
-                return cli_fail(EXIT_ERROR, "%s", roles_store_error(s));
+                return cli_fail(EXIT_ERROR, "%s", roles_writer_error(s));
         return r < 0 ? cli_fail_store(c, r) : EXIT_OK;
 }
 
@@ -266,20 +266,20 @@ static void print_finding(void *userdata, const char *line) {
 }
 
 static int cmd_doctor(struct cli *c, int argc, char **argv) {
-        struct roles_store *s;
+        struct roles_writer *s;
         struct args a;
         int r;
         if (args_parse(argc, argv, NULL, 0, "rolesctl doctor", &a) < 0)
                 return EXIT_USAGE;
-        if ((r = cli_store(c, ROLES_STORE_WRITE, &s)) != EXIT_OK)
+        if ((r = cli_writer(c, 0, &s)) != EXIT_OK)
                 return r;
         struct findings f = { c, 0 };
         if (c->json)
                 fputs("{\"findings\":[", c->out);
-        r = roles_store_doctor(s, print_finding, &f);
+        r = roles_writer_doctor(s, print_finding, &f);
         if (r < 0)
                 return cli_fail_store(c, r);
-        r += (int) doctor_sudo_group_source(s, print_finding, &f);
+        r += (int) doctor_sudo_group_source(roles_writer_snapshot(s), print_finding, &f);
         if (c->json)
                 fputs("]}\n", c->out);
         else if (r == 0)
@@ -289,14 +289,14 @@ static int cmd_doctor(struct cli *c, int argc, char **argv) {
 
 /* roles.nss compiled whole from roles.db (after a restore by hand, or to merge the delta). */
 static int cmd_index_rebuild(struct cli *c, int argc, char **argv) {
-        struct roles_store *s;
+        struct roles_writer *s;
         struct args a;
         int r;
         if (args_parse(argc, argv, NULL, 0, "rolesctl index rebuild", &a) < 0)
                 return EXIT_USAGE;
-        if ((r = cli_store(c, ROLES_STORE_WRITE, &s)) != EXIT_OK)
+        if ((r = cli_writer(c, 0, &s)) != EXIT_OK)
                 return r;
-        r = roles_store_rebuild_index(s);
+        r = roles_writer_rebuild_index(s);
         return r < 0 ? cli_fail_store(c, r) : EXIT_OK;
 }
 
@@ -328,7 +328,7 @@ static int batch_read_line(FILE *in, char *buf, size_t *ret_len) {
 }
 
 static int cmd_batch(struct cli *c, int argc, char **argv) {
-        struct roles_store *s;
+        struct roles_writer *s;
         struct args a;
         unsigned lineno = 0;
         int r;
@@ -345,7 +345,7 @@ static int cmd_batch(struct cli *c, int argc, char **argv) {
         }
 
         /* One writer for the whole batch: one snapshot, all or nothing. */
-        r = cli_store(c, ROLES_STORE_WRITE, &s);
+        r = cli_writer(c, 0, &s);
         c->in_batch = true;
         while (r == EXIT_OK) {
                 size_t n;

@@ -7,7 +7,7 @@
 static int group_add(struct cli *c, int argc, char **argv) {
         static const struct opt_spec spec[] = { { "gid", true }, { "description", true }, { "force", false }, { NULL, false } };
         struct roles_group g = { .gid = ROLES_ID_INVALID };
-        struct roles_store *s;
+        struct roles_writer *s;
         struct args a;
         int r;
 
@@ -21,37 +21,37 @@ static int group_add(struct cli *c, int argc, char **argv) {
         if (args_opt(&a, 1) && roles_strcpy(g.description, sizeof(g.description), args_opt(&a, 1)) < 0)
                 return cli_fail(EXIT_USAGE, "description longer than %d bytes", ROLES_TEXT_MAX);
         if ((args_opt(&a, 0) && (r = cli_check_local_id(c, g.gid, true)) != EXIT_OK) ||
-            (r = cli_check_local_name(c, g.name, true)) != EXIT_OK || (r = cli_store(c, ROLES_STORE_WRITE, &s)) != EXIT_OK)
+            (r = cli_check_local_name(c, g.name, true)) != EXIT_OK || (r = cli_writer(c, 0, &s)) != EXIT_OK)
                 return r;
         /* --force: the gid asked for may be one a deleted group had. */
-        roles_store_allow_retired_ids(s, args_opt(&a, 2) != NULL);
+        roles_writer_allow_retired_ids(s, args_opt(&a, 2) != NULL);
         r = roles_group_add(s, &g);
-        roles_store_allow_retired_ids(s, false);
+        roles_writer_allow_retired_ids(s, false);
         return r < 0 ? cli_fail_store(c, r) : EXIT_OK;
 }
 
 static int group_del(struct cli *c, int argc, char **argv) {
         struct roles_group g;
-        struct roles_store *s;
+        struct roles_writer *s;
         struct args a;
         int r;
         if (args_parse(argc, argv, NULL, 1, "rolesctl group del NAME", &a) < 0)
                 return EXIT_USAGE;
-        if ((r = cli_store(c, ROLES_STORE_WRITE, &s)) != EXIT_OK)
+        if ((r = cli_writer(c, 0, &s)) != EXIT_OK)
                 return r;
-        if ((r = roles_group_by_name(s, a.pos[0], &g)) < 0 || (r = roles_group_delete(s, &g)) < 0)
+        if ((r = roles_group_by_name(roles_writer_snapshot(s), a.pos[0], &g)) < 0 || (r = roles_group_delete(s, &g)) < 0)
                 return cli_fail_store(c, r);
         return EXIT_OK;
 }
 
 static int group_show(struct cli *c, int argc, char **argv) {
         struct roles_group g;
-        struct roles_store *s;
+        struct roles_snapshot *s;
         struct args a;
         int r;
         if (args_parse(argc, argv, NULL, 1, "rolesctl group show NAME", &a) < 0)
                 return EXIT_USAGE;
-        if ((r = cli_store(c, 0, &s)) != EXIT_OK)
+        if ((r = cli_snapshot(c, 0, &s)) != EXIT_OK)
                 return r;
         if ((r = roles_group_by_name(s, a.pos[0], &g)) < 0)
                 return cli_fail_store(c, r);
@@ -72,14 +72,14 @@ static int group_list(struct cli *c, int argc, char **argv) {
 static int membership(struct cli *c, int argc, char **argv, bool add) {
         struct roles_group g;
         struct roles_user u;
-        struct roles_store *s;
+        struct roles_writer *s;
         struct args a;
         int r;
         if (args_parse(argc, argv, NULL, 2, add ? "rolesctl group adduser GROUP USER" : "rolesctl group deluser GROUP USER", &a) < 0)
                 return EXIT_USAGE;
-        if ((r = cli_store(c, ROLES_STORE_WRITE, &s)) != EXIT_OK)
+        if ((r = cli_writer(c, 0, &s)) != EXIT_OK)
                 return r;
-        if ((r = roles_group_by_name(s, a.pos[0], &g)) < 0 || (r = roles_user_by_name(s, a.pos[1], &u)) < 0 ||
+        if ((r = roles_group_by_name(roles_writer_snapshot(s), a.pos[0], &g)) < 0 || (r = roles_user_by_name(roles_writer_snapshot(s), a.pos[1], &u)) < 0 ||
             (r = add ? roles_group_add_member(s, &g, &u) : roles_group_remove_member(s, &g, &u)) < 0)
                 return cli_fail_store(c, r);
         return EXIT_OK;

@@ -120,7 +120,7 @@ static int fail_at(int exit_code, const struct source *src, unsigned line, const
 
 /* A store refusal while applying a line, named by that line. */
 static int fail_store_at(struct cli *c, int r, const struct source *src, unsigned line) {
-        return fail_at(cli_exit_code(r), src, line, "%s", c->store ? roles_store_error(c->store) : strerror(-r));
+        return fail_at(cli_exit_code(r), src, line, "%s", cli_store_error(c, r));
 }
 
 /* ---- reading ------------------------------------------------------------------------------ */
@@ -669,7 +669,7 @@ static int mark_taken(void *userdata, enum roles_taken kind, const char *name, u
 /* Lookups that should find nothing: 0 means a clash, -ENOENT is fine, anything else is a store error. */
 /* An id that a deleted roles account or group had: an import never reuses one (a process or a
  * file of the old owner would become the imported account's), and has no --force. */
-static int check_not_retired(struct cli *c, struct roles_store *s, bool group, uint32_t id, const char *name,
+static int check_not_retired(struct cli *c, struct roles_writer *s, bool group, uint32_t id, const char *name,
                              const struct source *src, unsigned line) {
         char owner[ROLES_TEXT_MAX + 1], when[21];
         int64_t at = 0;
@@ -683,7 +683,7 @@ static int check_not_retired(struct cli *c, struct roles_store *s, bool group, u
         return EXIT_OK;
 }
 
-static int check_groups_against_roles(struct cli *c, struct roles_store *s, struct import *im) {
+static int check_groups_against_roles(struct cli *c, struct roles_writer *s, struct import *im) {
         struct roles_group g;
         int r;
 
@@ -691,9 +691,9 @@ static int check_groups_against_roles(struct cli *c, struct roles_store *s, stru
                 const struct imp_group *ig = &im->groups[i];
                 if (!ig->held)
                         continue;
-                if ((r = roles_group_by_name(s, ig->name, &g)) == 0)
+                if ((r = roles_group_by_name(roles_writer_snapshot(s), ig->name, &g)) == 0)
                         return fail_at(EXIT_CONFLICT, &im->group, ig->line, "group '%s' already exists in roles", ig->name);
-                if (r == -ENOENT && (r = roles_group_by_gid(s, ig->gid, &g)) == 0)
+                if (r == -ENOENT && (r = roles_group_by_gid(roles_writer_snapshot(s), ig->gid, &g)) == 0)
                         return fail_at(EXIT_CONFLICT, &im->group, ig->line, "gid %u of '%s' is already the gid of roles "
                                        "group '%s'", ig->gid, ig->name, g.name);
                 if (r != -ENOENT)
@@ -705,12 +705,12 @@ static int check_groups_against_roles(struct cli *c, struct roles_store *s, stru
 }
 
 /* A user whose name or uid roles holds or held (mark_taken): which, named by its line. */
-static int check_held_user(struct cli *c, struct roles_store *s, const struct import *im, const struct imp_user *iu) {
+static int check_held_user(struct cli *c, struct roles_writer *s, const struct import *im, const struct imp_user *iu) {
         struct roles_user u;
         int r;
-        if ((r = roles_user_by_name(s, iu->name, &u)) == 0)
+        if ((r = roles_user_by_name(roles_writer_snapshot(s), iu->name, &u)) == 0)
                 return fail_at(EXIT_CONFLICT, &im->passwd, iu->line, "user '%s' already exists in roles", iu->name);
-        if (r == -ENOENT && (r = roles_user_by_uid(s, iu->uid, &u)) == 0)
+        if (r == -ENOENT && (r = roles_user_by_uid(roles_writer_snapshot(s), iu->uid, &u)) == 0)
                 return fail_at(EXIT_CONFLICT, &im->passwd, iu->line, "uid %u of '%s' is already the uid of roles "
                                "user '%s'", iu->uid, iu->name, u.name);
         if (r != -ENOENT)
@@ -718,7 +718,7 @@ static int check_held_user(struct cli *c, struct roles_store *s, const struct im
         return check_not_retired(c, s, false, iu->uid, iu->name, &im->passwd, iu->line);
 }
 
-static int check_users_against_roles(struct cli *c, struct roles_store *s, struct import *im) {
+static int check_users_against_roles(struct cli *c, struct roles_writer *s, struct import *im) {
         struct roles_group g;
         int r;
 
@@ -728,7 +728,7 @@ static int check_users_against_roles(struct cli *c, struct roles_store *s, struc
                         return r;
                 if (file_has_gid(im, iu->gid))
                         continue;
-                r = roles_group_by_gid(s, iu->gid, &g);
+                r = roles_group_by_gid(roles_writer_snapshot(s), iu->gid, &g);
                 if (r == -ENOENT)
                         return fail_at(EXIT_NOT_FOUND, &im->passwd, iu->line, "primary gid %u of '%s' is no group of the "
                                        "group file nor of roles", iu->gid, iu->name);
@@ -738,13 +738,13 @@ static int check_users_against_roles(struct cli *c, struct roles_store *s, struc
         return EXIT_OK;
 }
 
-static int check_members_against_roles(struct cli *c, struct roles_store *s, struct import *im) {
+static int check_members_against_roles(struct cli *c, struct roles_writer *s, struct import *im) {
         struct roles_user u;
         for (size_t i = 0; i < im->n_members; i++) {
                 const struct imp_member *m = &im->members[i];
                 if (m->user)
                         continue;
-                int r = roles_user_by_name(s, m->name, &u);
+                int r = roles_user_by_name(roles_writer_snapshot(s), m->name, &u);
                 if (r == -ENOENT)
                         return fail_at(EXIT_NOT_FOUND, &im->group, m->group->line, "member '%s' of group '%s' is no user "
                                        "of the passwd file nor of roles", m->name, m->group->name);
@@ -769,7 +769,7 @@ static bool user_of(const struct imp_user *iu, int64_t activated_at, struct role
                roles_strcpy(u->shell, sizeof(u->shell), iu->shell) >= 0;
 }
 
-static int add_groups(struct cli *c, struct roles_store *s, struct import *im) {
+static int add_groups(struct cli *c, struct roles_writer *s, struct import *im) {
         for (size_t i = 0; i < im->n_groups; i++) {
                 struct imp_group *ig = &im->groups[i];
                 ig->g = (struct roles_group) { .gid = ig->gid };
@@ -782,14 +782,14 @@ static int add_groups(struct cli *c, struct roles_store *s, struct import *im) {
         return EXIT_OK;
 }
 
-static int add_users(struct cli *c, struct roles_store *s, struct import *im) {
+static int add_users(struct cli *c, struct roles_writer *s, struct import *im) {
         struct roles_user u;
 
         for (size_t i = 0; i < im->n_users; i++) {
                 struct imp_user *iu = &im->users[i];
                 /* Both ids given: roles_user_add keeps them and makes no personal group. Activated
                  * now, as roles_user_add stamps created_at (never the other way round). */
-                if (!user_of(iu, roles_store_now(s), &u))
+                if (!user_of(iu, roles_snapshot_now(roles_writer_snapshot(s)), &u))
                         return fail_at(EXIT_USAGE, &im->passwd, iu->line, "a field of '%s' is too long", iu->name);
                 int r = roles_user_add(s, &u);
                 if (r < 0)
@@ -800,7 +800,7 @@ static int add_users(struct cli *c, struct roles_store *s, struct import *im) {
         return EXIT_OK;
 }
 
-static int add_members(struct cli *c, struct roles_store *s, struct import *im) {
+static int add_members(struct cli *c, struct roles_writer *s, struct import *im) {
         struct roles_user u = { 0 };
 
         for (size_t i = 0; i < im->n_members; i++) {
@@ -814,7 +814,7 @@ static int add_members(struct cli *c, struct roles_store *s, struct import *im) 
                                 return fail_at(EXIT_USAGE, &im->passwd, m->user->line, "a field of '%s' is too long",
                                                m->name);
                 } else
-                        r = roles_user_by_name(s, m->name, &u);
+                        r = roles_user_by_name(roles_writer_snapshot(s), m->name, &u);
                 if (r >= 0)
                         r = roles_group_add_member(s, &m->group->g, &u);
                 if (r < 0)
@@ -823,7 +823,7 @@ static int add_members(struct cli *c, struct roles_store *s, struct import *im) 
         return EXIT_OK;
 }
 
-static int set_hash(struct roles_store *s, const struct imp_user *iu) {
+static int set_hash(struct roles_writer *s, const struct imp_user *iu) {
         const struct imp_shadow *sh = iu->shadow;
         char stored[ROLES_HASH_ENCODED_MAX];
         bool legacy = sh->kind == HASH_CRYPT;
@@ -831,7 +831,7 @@ static int set_hash(struct roles_store *s, const struct imp_user *iu) {
         /* Checked when parsing to fit with the marker. */
         snprintf(stored, sizeof(stored), "%s%s", legacy ? ROLES_HASH_LEGACY_CRYPT : "", sh->hash);
         /* shadow's lastchg 0 means "must change at next login"; other days are when it changed. */
-        int r = roles_secret_set_password(s, iu->uuid, stored, sh->lastchg == 0);
+        int r = roles_secret_set_password(roles_writer_secrets(s), iu->uuid, stored, sh->lastchg == 0);
         if (r >= 0 && sh->lastchg > 0)
                 r = roles_secret_set_password_changed_at(s, iu->uuid, sh->lastchg * 86400);
         if (r >= 0)
@@ -840,7 +840,7 @@ static int set_hash(struct roles_store *s, const struct imp_user *iu) {
         return r;
 }
 
-static int set_hashes(struct cli *c, struct roles_store *s, struct import *im) {
+static int set_hashes(struct cli *c, struct roles_writer *s, struct import *im) {
         for (size_t i = 0; i < im->n_users; i++) {
                 const struct imp_user *iu = &im->users[i];
                 if (!iu->shadow || iu->shadow->kind == HASH_NONE || iu->password_locked)
@@ -856,7 +856,7 @@ static int set_hashes(struct cli *c, struct roles_store *s, struct import *im) {
         return EXIT_OK;
 }
 
-static int apply(struct cli *c, struct roles_store *s, struct import *im) {
+static int apply(struct cli *c, struct roles_writer *s, struct import *im) {
         int r;
         if ((r = add_groups(c, s, im)) != EXIT_OK || (r = add_users(c, s, im)) != EXIT_OK ||
             (r = add_members(c, s, im)) != EXIT_OK || (r = set_hashes(c, s, im)) != EXIT_OK)
@@ -944,7 +944,7 @@ int cmd_import(struct cli *c, int argc, char **argv) {
         };
         static const char usage[] = "rolesctl import [--passwd FILE] [--group FILE] [--shadow FILE]";
         struct import im = { .cfg = &c->cfg };
-        struct roles_store *s;
+        struct roles_writer *s;
         struct args a;
         int r;
 
@@ -960,13 +960,13 @@ int cmd_import(struct cli *c, int argc, char **argv) {
         if ((r = load_files(&im)) != EXIT_OK || (r = check_files(&im)) != EXIT_OK ||
             (r = check_local_names(c, &im)) != EXIT_OK)
                 goto out;
-        if ((r = cli_store(c, ROLES_STORE_WRITE, &s)) != EXIT_OK)
+        if ((r = cli_writer(c, 0, &s)) != EXIT_OK)
                 goto out;
-        if ((r = roles_store_begin_bulk(s, im.n_groups + 2 * im.n_users)) < 0) {
+        if ((r = roles_writer_begin_bulk(s, im.n_groups + 2 * im.n_users)) < 0) {
                 r = cli_fail_store(c, r);
                 goto out;
         }
-        if ((r = roles_store_each_taken(s, mark_taken, &im)) < 0) {
+        if ((r = roles_writer_each_taken(s, mark_taken, &im)) < 0) {
                 r = cli_fail_store(c, r);
                 goto out;
         }

@@ -4,7 +4,7 @@
 
 #include "cli.h"
 
-static int find(struct cli *c, struct roles_store *s, const char *code, struct roles_metarole *ret) {
+static int find(struct cli *c, struct roles_snapshot *s, const char *code, struct roles_metarole *ret) {
         int r = roles_metarole_by_code(s, code, ret);
         return r < 0 ? cli_fail_store(c, r) : EXIT_OK;
 }
@@ -14,7 +14,7 @@ static int metarole_add(struct cli *c, int argc, char **argv) {
                 { "name", true }, { "description", true }, { "includes", true }, { NULL, false },
         };
         struct roles_metarole m = { 0 };
-        struct roles_store *s;
+        struct roles_writer *s;
         struct args a;
         int r;
 
@@ -27,7 +27,7 @@ static int metarole_add(struct cli *c, int argc, char **argv) {
         if ((args_opt(&a, 0) && roles_strcpy(m.name, sizeof(m.name), args_opt(&a, 0)) < 0) ||
             (args_opt(&a, 1) && roles_strcpy(m.description, sizeof(m.description), args_opt(&a, 1)) < 0))
                 return cli_fail(EXIT_USAGE, "name or description longer than %d bytes", ROLES_TEXT_MAX);
-        if ((r = cli_store(c, ROLES_STORE_WRITE, &s)) != EXIT_OK)
+        if ((r = cli_writer(c, 0, &s)) != EXIT_OK)
                 return r;
         if ((r = roles_metarole_add(s, &m)) < 0)
                 return cli_fail_store(c, r);
@@ -43,7 +43,7 @@ static int metarole_add(struct cli *c, int argc, char **argv) {
                 memcpy(code, list, n);
                 code[n] = '\0';
                 list += n + (list[n] == ',');
-                if ((r = find(c, s, code, &child)) != EXIT_OK)
+                if ((r = find(c, roles_writer_snapshot(s), code, &child)) != EXIT_OK)
                         return r;
                 if ((r = roles_metarole_include(s, &m, &child)) < 0)
                         return cli_fail_store(c, r);
@@ -53,12 +53,12 @@ static int metarole_add(struct cli *c, int argc, char **argv) {
 
 static int metarole_del(struct cli *c, int argc, char **argv) {
         struct roles_metarole m;
-        struct roles_store *s;
+        struct roles_writer *s;
         struct args a;
         int r;
         if (args_parse(argc, argv, NULL, 1, "rolesctl metarole del CODE", &a) < 0)
                 return EXIT_USAGE;
-        if ((r = cli_store(c, ROLES_STORE_WRITE, &s)) != EXIT_OK || (r = find(c, s, a.pos[0], &m)) != EXIT_OK)
+        if ((r = cli_writer(c, 0, &s)) != EXIT_OK || (r = find(c, roles_writer_snapshot(s), a.pos[0], &m)) != EXIT_OK)
                 return r;
         r = roles_metarole_delete(s, &m);
         return r < 0 ? cli_fail_store(c, r) : EXIT_OK;
@@ -66,12 +66,12 @@ static int metarole_del(struct cli *c, int argc, char **argv) {
 
 static int metarole_show(struct cli *c, int argc, char **argv) {
         struct roles_metarole m;
-        struct roles_store *s;
+        struct roles_snapshot *s;
         struct args a;
         int r;
         if (args_parse(argc, argv, NULL, 1, "rolesctl metarole show CODE", &a) < 0)
                 return EXIT_USAGE;
-        if ((r = cli_store(c, 0, &s)) != EXIT_OK || (r = find(c, s, a.pos[0], &m)) != EXIT_OK)
+        if ((r = cli_snapshot(c, 0, &s)) != EXIT_OK || (r = find(c, s, a.pos[0], &m)) != EXIT_OK)
                 return r;
         const struct out_section sections[] = {
                 { "metarole", ROLES_LIST_METAROLES, m.code, true },
@@ -91,14 +91,14 @@ static int metarole_list(struct cli *c, int argc, char **argv) {
 
 static int edge(struct cli *c, int argc, char **argv, bool include) {
         struct roles_metarole parent, child;
-        struct roles_store *s;
+        struct roles_writer *s;
         struct args a;
         int r;
         if (args_parse(argc, argv, NULL, 2, include ? "rolesctl metarole include PARENT CHILD" :
                        "rolesctl metarole exclude PARENT CHILD", &a) < 0)
                 return EXIT_USAGE;
-        if ((r = cli_store(c, ROLES_STORE_WRITE, &s)) != EXIT_OK || (r = find(c, s, a.pos[0], &parent)) != EXIT_OK ||
-            (r = find(c, s, a.pos[1], &child)) != EXIT_OK)
+        if ((r = cli_writer(c, 0, &s)) != EXIT_OK || (r = find(c, roles_writer_snapshot(s), a.pos[0], &parent)) != EXIT_OK ||
+            (r = find(c, roles_writer_snapshot(s), a.pos[1], &child)) != EXIT_OK)
                 return r;
         r = include ? roles_metarole_include(s, &parent, &child) : roles_metarole_exclude(s, &parent, &child);
         return r < 0 ? cli_fail_store(c, r) : EXIT_OK;
@@ -114,7 +114,7 @@ static int metarole_exclude(struct cli *c, int argc, char **argv) {
 
 static int perm(struct cli *c, int argc, char **argv, bool grant) {
         struct roles_metarole m;
-        struct roles_store *s;
+        struct roles_writer *s;
         struct args a;
         int r;
         if (args_parse(argc, argv, NULL, 2, grant ? "rolesctl metarole grant CODE PERM" :
@@ -123,7 +123,7 @@ static int perm(struct cli *c, int argc, char **argv, bool grant) {
         if (!roles_perm_valid(a.pos[1], true))
                 return cli_fail(EXIT_USAGE, "invalid permission '%.64s': dotted lower-case words (a.b.c, or a.b.* for a subtree)",
                                 a.pos[1]);
-        if ((r = cli_store(c, ROLES_STORE_WRITE, &s)) != EXIT_OK || (r = find(c, s, a.pos[0], &m)) != EXIT_OK)
+        if ((r = cli_writer(c, 0, &s)) != EXIT_OK || (r = find(c, roles_writer_snapshot(s), a.pos[0], &m)) != EXIT_OK)
                 return r;
         r = grant ? roles_metarole_grant(s, &m, a.pos[1]) : roles_metarole_revoke(s, &m, a.pos[1]);
         return r < 0 ? cli_fail_store(c, r) : EXIT_OK;
@@ -141,7 +141,7 @@ static int metarole_publish(struct cli *c, int argc, char **argv) {
         static const struct opt_spec spec[] = { { "gid", true }, { "force", false }, { NULL, false } };
         uint32_t gid = ROLES_ID_INVALID;
         struct roles_metarole m;
-        struct roles_store *s;
+        struct roles_writer *s;
         struct args a;
         int r;
         if (args_parse(argc, argv, spec, 1, "rolesctl metarole publish CODE [--gid N] [--force]", &a) < 0)
@@ -150,23 +150,23 @@ static int metarole_publish(struct cli *c, int argc, char **argv) {
                 return cli_fail(EXIT_USAGE, "invalid gid '%.32s'", args_opt(&a, 0));
         if ((args_opt(&a, 0) && (r = cli_check_local_id(c, gid, true)) != EXIT_OK) ||
             (r = cli_check_local_name(c, a.pos[0], true)) != EXIT_OK ||
-            (r = cli_store(c, ROLES_STORE_WRITE, &s)) != EXIT_OK || (r = find(c, s, a.pos[0], &m)) != EXIT_OK)
+            (r = cli_writer(c, 0, &s)) != EXIT_OK || (r = find(c, roles_writer_snapshot(s), a.pos[0], &m)) != EXIT_OK)
                 return r;
         /* --force: the gid asked for may be one a deleted group had. */
-        roles_store_allow_retired_ids(s, args_opt(&a, 1) != NULL);
+        roles_writer_allow_retired_ids(s, args_opt(&a, 1) != NULL);
         r = roles_metarole_publish(s, &m, gid);
-        roles_store_allow_retired_ids(s, false);
+        roles_writer_allow_retired_ids(s, false);
         return r < 0 ? cli_fail_store(c, r) : EXIT_OK;
 }
 
 static int metarole_unpublish(struct cli *c, int argc, char **argv) {
         struct roles_metarole m;
-        struct roles_store *s;
+        struct roles_writer *s;
         struct args a;
         int r;
         if (args_parse(argc, argv, NULL, 1, "rolesctl metarole unpublish CODE", &a) < 0)
                 return EXIT_USAGE;
-        if ((r = cli_store(c, ROLES_STORE_WRITE, &s)) != EXIT_OK || (r = find(c, s, a.pos[0], &m)) != EXIT_OK)
+        if ((r = cli_writer(c, 0, &s)) != EXIT_OK || (r = find(c, roles_writer_snapshot(s), a.pos[0], &m)) != EXIT_OK)
                 return r;
         r = roles_metarole_unpublish(s, &m);
         return r < 0 ? cli_fail_store(c, r) : EXIT_OK;

@@ -4,7 +4,7 @@
 
 #include "cli.h"
 
-static int find(struct cli *c, struct roles_store *s, const char *name, struct roles_role *ret) {
+static int find(struct cli *c, struct roles_snapshot *s, const char *name, struct roles_role *ret) {
         int r = roles_role_by_name(s, name, ret);
         return r < 0 ? cli_fail_store(c, r) : EXIT_OK;
 }
@@ -13,7 +13,7 @@ static int role_add(struct cli *c, int argc, char **argv) {
         static const struct opt_spec spec[] = { { "metarole", true }, { "description", true }, { NULL, false } };
         static const char usage[] = "rolesctl role add NAME --metarole CODE [--description TEXT]";
         struct roles_role role = { 0 };
-        struct roles_store *s;
+        struct roles_writer *s;
         struct args a;
         int r;
 
@@ -28,7 +28,7 @@ static int role_add(struct cli *c, int argc, char **argv) {
                 return cli_fail(EXIT_USAGE, "invalid metarole code '%.40s'", args_opt(&a, 0));
         if (args_opt(&a, 1) && roles_strcpy(role.description, sizeof(role.description), args_opt(&a, 1)) < 0)
                 return cli_fail(EXIT_USAGE, "description longer than %d bytes", ROLES_TEXT_MAX);
-        if ((r = cli_store(c, ROLES_STORE_WRITE, &s)) != EXIT_OK)
+        if ((r = cli_writer(c, 0, &s)) != EXIT_OK)
                 return r;
         r = roles_role_add(s, &role);
         return r < 0 ? cli_fail_store(c, r) : EXIT_OK;
@@ -36,12 +36,12 @@ static int role_add(struct cli *c, int argc, char **argv) {
 
 static int role_del(struct cli *c, int argc, char **argv) {
         struct roles_role role;
-        struct roles_store *s;
+        struct roles_writer *s;
         struct args a;
         int r;
         if (args_parse(argc, argv, NULL, 1, "rolesctl role del NAME", &a) < 0)
                 return EXIT_USAGE;
-        if ((r = cli_store(c, ROLES_STORE_WRITE, &s)) != EXIT_OK || (r = find(c, s, a.pos[0], &role)) != EXIT_OK)
+        if ((r = cli_writer(c, 0, &s)) != EXIT_OK || (r = find(c, roles_writer_snapshot(s), a.pos[0], &role)) != EXIT_OK)
                 return r;
         r = roles_role_delete(s, &role);
         return r < 0 ? cli_fail_store(c, r) : EXIT_OK;
@@ -49,12 +49,12 @@ static int role_del(struct cli *c, int argc, char **argv) {
 
 static int role_show(struct cli *c, int argc, char **argv) {
         struct roles_role role;
-        struct roles_store *s;
+        struct roles_snapshot *s;
         struct args a;
         int r;
         if (args_parse(argc, argv, NULL, 1, "rolesctl role show NAME", &a) < 0)
                 return EXIT_USAGE;
-        if ((r = cli_store(c, 0, &s)) != EXIT_OK || (r = find(c, s, a.pos[0], &role)) != EXIT_OK)
+        if ((r = cli_snapshot(c, 0, &s)) != EXIT_OK || (r = find(c, s, a.pos[0], &role)) != EXIT_OK)
                 return r;
         const struct out_section sections[] = {
                 { "role", ROLES_LIST_ROLES, role.name, true },
@@ -79,7 +79,7 @@ static int perm(struct cli *c, int argc, char **argv, enum perm_op op) {
                 [DISABLE] = "rolesctl role disable ROLE PERM", [ENABLE] = "rolesctl role enable ROLE PERM",
         };
         struct roles_role role;
-        struct roles_store *s;
+        struct roles_writer *s;
         struct args a;
         int r;
         if (args_parse(argc, argv, NULL, 2, usages[op], &a) < 0)
@@ -87,7 +87,7 @@ static int perm(struct cli *c, int argc, char **argv, enum perm_op op) {
         if (!roles_perm_valid(a.pos[1], true))
                 return cli_fail(EXIT_USAGE, "invalid permission '%.64s': dotted lower-case words (a.b.c, or a.b.* for a subtree)",
                                 a.pos[1]);
-        if ((r = cli_store(c, ROLES_STORE_WRITE, &s)) != EXIT_OK || (r = find(c, s, a.pos[0], &role)) != EXIT_OK)
+        if ((r = cli_writer(c, 0, &s)) != EXIT_OK || (r = find(c, roles_writer_snapshot(s), a.pos[0], &role)) != EXIT_OK)
                 return r;
         switch (op) {
         case GRANT:   r = roles_role_grant(s, &role, a.pos[1]); break;
@@ -118,20 +118,20 @@ static int role_assign(struct cli *c, int argc, char **argv) {
         static const struct opt_spec spec[] = { { "until", true }, { NULL, false } };
         struct roles_role role;
         struct roles_user u;
-        struct roles_store *s;
+        struct roles_writer *s;
         struct args a;
         int64_t until = 0;
         int r;
         if (args_parse(argc, argv, spec, 2, "rolesctl role assign ROLE USER [--until TIME]", &a) < 0)
                 return EXIT_USAGE;
-        if ((r = cli_store(c, ROLES_STORE_WRITE, &s)) != EXIT_OK)
+        if ((r = cli_writer(c, 0, &s)) != EXIT_OK)
                 return r;
-        if (args_opt(&a, 0) && roles_parse_time(args_opt(&a, 0), roles_store_now(s), &until) < 0)
+        if (args_opt(&a, 0) && roles_parse_time(args_opt(&a, 0), roles_snapshot_now(roles_writer_snapshot(s)), &until) < 0)
                 return cli_fail(EXIT_USAGE, "invalid time '%.32s': use YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS]Z, @EPOCH "
                                 "or +N[smhdw]", args_opt(&a, 0));
-        if ((r = find(c, s, a.pos[0], &role)) != EXIT_OK)
+        if ((r = find(c, roles_writer_snapshot(s), a.pos[0], &role)) != EXIT_OK)
                 return r;
-        if ((r = roles_user_by_name(s, a.pos[1], &u)) < 0 || (r = roles_role_assign(s, &role, &u, until)) < 0)
+        if ((r = roles_user_by_name(roles_writer_snapshot(s), a.pos[1], &u)) < 0 || (r = roles_role_assign(s, &role, &u, until)) < 0)
                 return cli_fail_store(c, r);
         return EXIT_OK;
 }
@@ -139,14 +139,14 @@ static int role_assign(struct cli *c, int argc, char **argv) {
 static int role_unassign(struct cli *c, int argc, char **argv) {
         struct roles_role role;
         struct roles_user u;
-        struct roles_store *s;
+        struct roles_writer *s;
         struct args a;
         int r;
         if (args_parse(argc, argv, NULL, 2, "rolesctl role unassign ROLE USER", &a) < 0)
                 return EXIT_USAGE;
-        if ((r = cli_store(c, ROLES_STORE_WRITE, &s)) != EXIT_OK || (r = find(c, s, a.pos[0], &role)) != EXIT_OK)
+        if ((r = cli_writer(c, 0, &s)) != EXIT_OK || (r = find(c, roles_writer_snapshot(s), a.pos[0], &role)) != EXIT_OK)
                 return r;
-        if ((r = roles_user_by_name(s, a.pos[1], &u)) < 0 || (r = roles_role_unassign(s, &role, &u)) < 0)
+        if ((r = roles_user_by_name(roles_writer_snapshot(s), a.pos[1], &u)) < 0 || (r = roles_role_unassign(s, &role, &u)) < 0)
                 return cli_fail_store(c, r);
         return EXIT_OK;
 }

@@ -27,15 +27,15 @@ static const struct opt_spec mod_spec[] = {
         { NULL, false },
 };
 
-static int find_user(struct cli *c, struct roles_store *s, const char *name, struct roles_user *ret) {
+static int find_user(struct cli *c, struct roles_snapshot *s, const char *name, struct roles_user *ret) {
         int r = roles_user_by_name(s, name, ret);
         return r < 0 ? cli_fail_store(c, r) : EXIT_OK;
 }
 
 /* Open the writer and find the user named in the first positional. */
-static int writer_and_user(struct cli *c, const char *name, struct roles_store **ret_s, struct roles_user *ret_u) {
-        int r = cli_store(c, ROLES_STORE_WRITE, ret_s);
-        return r != EXIT_OK ? r : find_user(c, *ret_s, name, ret_u);
+static int writer_and_user(struct cli *c, const char *name, struct roles_writer **ret_s, struct roles_user *ret_u) {
+        int r = cli_writer(c, 0, ret_s);
+        return r != EXIT_OK ? r : find_user(c, roles_writer_snapshot(*ret_s), name, ret_u);
 }
 
 static int simple_args(int argc, char **argv, const char *usage, struct args *a) {
@@ -43,7 +43,7 @@ static int simple_args(int argc, char **argv, const char *usage, struct args *a)
 }
 
 /* Apply the field options of add/mod to u; gid from --group needs the store. */
-static int apply_fields(struct cli *c, struct roles_store *s, const struct args *a, struct roles_user *u) {
+static int apply_fields(struct cli *c, struct roles_writer *s, const struct args *a, struct roles_user *u) {
         const char *v;
         char why[ROLES_WHY_MAX];
         int r;
@@ -52,7 +52,7 @@ static int apply_fields(struct cli *c, struct roles_store *s, const struct args 
                 return cli_fail(EXIT_USAGE, "give --group or --gid, not both");
         if ((v = args_opt(a, O_GROUP))) {
                 struct roles_group g;
-                if ((r = roles_group_by_name(s, v, &g)) < 0)
+                if ((r = roles_group_by_name(roles_writer_snapshot(s), v, &g)) < 0)
                         return cli_fail_store(c, r);
                 u->gid = g.gid;
         }
@@ -69,7 +69,7 @@ static int apply_fields(struct cli *c, struct roles_store *s, const struct args 
         if ((v = args_opt(a, O_EXPIRES))) {
                 if (strcmp(v, "never") == 0)
                         u->expires_at = 0;
-                else if (roles_parse_time(v, roles_store_now(s), &u->expires_at) < 0)
+                else if (roles_parse_time(v, roles_snapshot_now(roles_writer_snapshot(s)), &u->expires_at) < 0)
                         return cli_fail(EXIT_USAGE, "invalid date '%.32s': use YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS]Z, "
                                         "@EPOCH, +N[smhdw] or never", v);
         }
@@ -78,7 +78,7 @@ static int apply_fields(struct cli *c, struct roles_store *s, const struct args 
         return EXIT_OK;
 }
 
-int cli_issue_code(struct cli *c, struct roles_store *s, const struct roles_user *u, enum roles_code_kind kind) {
+int cli_issue_code(struct cli *c, struct roles_writer *s, const struct roles_user *u, enum roles_code_kind kind) {
         char code[ROLES_CODE_TEXT_LEN + 1];
         uint8_t hash[ROLES_CODE_HASH_LEN];
         uint32_t ttl = kind == ROLES_CODE_ACTIVATION ? c->cfg.activation_ttl : c->cfg.reset_ttl;
@@ -87,7 +87,7 @@ int cli_issue_code(struct cli *c, struct roles_store *s, const struct roles_user
 
         if ((r = roles_code_new(code)) < 0 || (r = roles_code_hash(code, u->uuid, hash)) < 0)
                 return cli_fail(EXIT_ERROR, "cannot make a code: %s", strerror(-r));
-        int64_t expires = (int64_t) roles_store_now(s) + ttl;
+        int64_t expires = (int64_t) roles_snapshot_now(roles_writer_snapshot(s)) + ttl;
         r = roles_secret_put_code(s, u->uuid, kind, hash, expires);
         if (r >= 0)
                 r = roles_audit(s, kind == ROLES_CODE_ACTIVATION ? "user.activation" : "user.reset", u->name,
@@ -113,7 +113,7 @@ static int user_add(struct cli *c, int argc, char **argv) {
                                     "[--password-stdin | --activation] [--force]";
         struct roles_user u = { .uid = ROLES_ID_INVALID, .gid = ROLES_ID_INVALID, .enabled = true };
         char hash[256] = "";
-        struct roles_store *s;
+        struct roles_writer *s;
         struct args a;
         int r;
 
@@ -136,16 +136,16 @@ static int user_add(struct cli *c, int argc, char **argv) {
         if (with_password && (r = password_read_and_hash(c, true, hash)) != EXIT_OK)
                 return r;
 
-        if ((r = cli_store(c, ROLES_STORE_WRITE, &s)) != EXIT_OK || (r = apply_fields(c, s, &a, &u)) != EXIT_OK)
+        if ((r = cli_writer(c, 0, &s)) != EXIT_OK || (r = apply_fields(c, s, &a, &u)) != EXIT_OK)
                 goto out;
-        u.activated_at = activation ? 0 : roles_store_now(s);
+        u.activated_at = activation ? 0 : roles_snapshot_now(roles_writer_snapshot(s));
         /* --force: the uid (and gid) asked for may be one a deleted account had. */
-        roles_store_allow_retired_ids(s, args_opt(&a, O_FORCE) != NULL);
+        roles_writer_allow_retired_ids(s, args_opt(&a, O_FORCE) != NULL);
         r = roles_user_add(s, &u);
-        roles_store_allow_retired_ids(s, false);
+        roles_writer_allow_retired_ids(s, false);
         if (r < 0 ||
             (args_opt(&a, O_EMAIL) && (r = roles_secret_set_email(s, u.uuid, args_opt(&a, O_EMAIL))) < 0) ||
-            (with_password && (r = roles_secret_set_password(s, u.uuid, hash, false)) < 0)) {
+            (with_password && (r = roles_secret_set_password(roles_writer_secrets(s), u.uuid, hash, false)) < 0)) {
                 r = cli_fail_store(c, r);
                 goto out;
         }
@@ -158,7 +158,7 @@ out:
 static int user_mod(struct cli *c, int argc, char **argv) {
         static const char usage[] = "rolesctl user mod NAME [--group NAME | --gid N] [--full-name TEXT] [--home DIR] "
                                     "[--shell PATH] [--email ADDR] [--expires DATE|never]";
-        struct roles_store *s;
+        struct roles_writer *s;
         struct roles_user u;
         struct args a;
         int r;
@@ -195,7 +195,7 @@ static int check_no_process(const struct roles_user *u) {
 
 static int user_del(struct cli *c, int argc, char **argv) {
         static const struct opt_spec spec[] = { { "force", false }, { NULL, false } };
-        struct roles_store *s;
+        struct roles_writer *s;
         struct roles_user u;
         struct args a;
         int r;
@@ -208,7 +208,7 @@ static int user_del(struct cli *c, int argc, char **argv) {
 }
 
 static int set_enabled(struct cli *c, int argc, char **argv, bool enabled) {
-        struct roles_store *s;
+        struct roles_writer *s;
         struct roles_user u;
         struct args a;
         int r;
@@ -229,14 +229,14 @@ static int user_disable(struct cli *c, int argc, char **argv) {
 }
 
 static int user_show(struct cli *c, int argc, char **argv) {
-        struct roles_store *s;
+        struct roles_snapshot *s;
         struct roles_user u;
         struct args a;
         int r;
         /* Root sees the secrets summary and login state too; others see what NSS would serve. */
-        unsigned flags = geteuid() == 0 ? ROLES_STORE_SECRETS : 0;
+        unsigned flags = geteuid() == 0 ? ROLES_SNAPSHOT_SECRETS : 0;
         if ((r = simple_args(argc, argv, "rolesctl user show NAME", &a)) != EXIT_OK ||
-            (r = cli_store(c, flags, &s)) != EXIT_OK || (r = find_user(c, s, a.pos[0], &u)) != EXIT_OK)
+            (r = cli_snapshot(c, flags, &s)) != EXIT_OK || (r = find_user(c, s, a.pos[0], &u)) != EXIT_OK)
                 return r;
         const struct out_section sections[] = {
                 { "user", ROLES_LIST_USERS, u.name, true },
@@ -258,7 +258,7 @@ static int user_list(struct cli *c, int argc, char **argv) {
 static int user_passwd(struct cli *c, int argc, char **argv) {
         static const struct opt_spec spec[] = { { "stdin", false }, { NULL, false } };
         char hash[256] = "";
-        struct roles_store *s;
+        struct roles_writer *s;
         struct roles_user u;
         struct args a;
         int r;
@@ -270,11 +270,11 @@ static int user_passwd(struct cli *c, int argc, char **argv) {
         if ((r = password_read_and_hash(c, args_opt(&a, 0) != NULL, hash)) != EXIT_OK)
                 return r;
         if ((r = writer_and_user(c, a.pos[0], &s, &u)) == EXIT_OK) {
-                r = roles_secret_set_password(s, u.uuid, hash, false);
+                r = roles_secret_set_password(roles_writer_secrets(s), u.uuid, hash, false);
                 /* As a password set through PAM: pending activation and reset codes are void (a
                  * leaked one must not outlive the new password). */
                 if (r >= 0)
-                        r = roles_secret_drop_codes(s, u.uuid);
+                        r = roles_secret_drop_codes(roles_writer_secrets(s), u.uuid);
                 if (r >= 0)
                         r = roles_audit(s, "user.passwd", u.name, "%s", "");
                 r = r < 0 ? cli_fail_store(c, r) : EXIT_OK;
@@ -284,7 +284,7 @@ static int user_passwd(struct cli *c, int argc, char **argv) {
 }
 
 static int user_unlock(struct cli *c, int argc, char **argv) {
-        struct roles_store *s;
+        struct roles_writer *s;
         struct roles_user u;
         struct args a;
         int r;
@@ -298,7 +298,7 @@ static int user_unlock(struct cli *c, int argc, char **argv) {
 }
 
 static int user_reset(struct cli *c, int argc, char **argv) {
-        struct roles_store *s;
+        struct roles_writer *s;
         struct roles_user u;
         struct args a;
         int r;
@@ -310,7 +310,7 @@ static int user_reset(struct cli *c, int argc, char **argv) {
 
 static int user_totp(struct cli *c, int argc, char **argv) {
         static const char usage[] = "rolesctl user totp enroll|disable NAME";
-        struct roles_store *s;
+        struct roles_writer *s;
         struct roles_user u;
         struct args a;
         int r;

@@ -88,7 +88,7 @@ static void each_sudoers_group(void (*fn)(void *userdata, const char *group), vo
 }
 
 struct sudo_check {
-        struct roles_store *s;
+        struct roles_snapshot *s;
         roles_report_fn report;
         void *userdata;
         unsigned findings;
@@ -115,7 +115,7 @@ static void check_group(void *userdata, const char *group) {
         k->findings++;
 }
 
-unsigned doctor_sudo_group_source(struct roles_store *s, roles_report_fn report, void *userdata) {
+unsigned doctor_sudo_group_source(struct roles_snapshot *s, roles_report_fn report, void *userdata) {
         if (group_source_dynamic(SUDO_CONF))
                 return 0;
         struct sudo_check k = { .s = s, .report = report, .userdata = userdata };

@@ -120,13 +120,7 @@ int main(int argc, char **argv) {
         if (!c.out)
                 return cli_fail(EXIT_ERROR, "out of memory");
 
-        r = cli_dispatch(&c, argc - i, argv + i);
-        if (r == EXIT_OK && c.store && (c.store_flags & ROLES_STORE_WRITE)) {
-                int k = roles_store_commit(c.store);
-                if (k < 0)
-                        r = cli_fail_store(&c, k);
-        }
-        roles_store_close(c.store);
+        r = cli_finish(&c, cli_dispatch(&c, argc - i, argv + i));
         /* A write that failed (out of memory) left the stream in error: the output is not whole. */
         bool whole = !ferror(c.out);
         fclose(c.out);

@@ -170,12 +170,12 @@ static void table_free(struct table *t) {
 }
 
 static int table_load(struct cli *c, enum roles_listing what, const char *arg, struct table *t) {
-        struct roles_store *s;
-        int r = cli_store(c, what == ROLES_LIST_USER_SECRETS || what == ROLES_LIST_USER_STATE ||
-                             what == ROLES_LIST_AUDIT ? ROLES_STORE_SECRETS : 0, &s);
+        struct roles_snapshot *s;
+        int r = cli_snapshot(c, what == ROLES_LIST_USER_SECRETS || what == ROLES_LIST_USER_STATE ||
+                                what == ROLES_LIST_AUDIT ? ROLES_SNAPSHOT_SECRETS : 0, &s);
         if (r != 0)
                 return -EIO;
-        r = roles_store_list(s, what, arg, collect_row, t);
+        r = roles_snapshot_list(s, what, arg, collect_row, t);
         return r < 0 ? r : 0;
 }
 
@@ -239,7 +239,7 @@ int out_list(struct cli *c, enum roles_listing what, const char *arg) {
         int r = table_load(c, what, arg, &t);
         if (r < 0) {
                 table_free(&t);
-                return r == -EIO && !c->store ? EXIT_ERROR : cli_fail_store(c, r);
+                return r == -EIO && !c->writer && !c->snapshot ? EXIT_ERROR : cli_fail_store(c, r);
         }
         if (c->json) {
                 json_rows(c->out, &t);
@@ -259,7 +259,7 @@ int out_show(struct cli *c, const struct out_section *sections, size_t n) {
                 int q = table_load(c, sections[k].what, sections[k].arg, &t);
                 if (q < 0) {
                         table_free(&t);
-                        r = q == -EIO && !c->store ? EXIT_ERROR : cli_fail_store(c, q);
+                        r = q == -EIO && !c->writer && !c->snapshot ? EXIT_ERROR : cli_fail_store(c, q);
                         break;
                 }
                 if (c->json) {

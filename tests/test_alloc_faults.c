@@ -62,7 +62,7 @@
 #include "auth.h"
 #include "authz.h"
 #include "cli.h"
-#include "store.h"
+#include "writer.h"
 #include "testlib.h"
 #include "util.h"
 
@@ -429,14 +429,14 @@ static char new_hash[ROLES_HASH_ENCODED_MAX];
  */
 static struct roles_user alice, rita, tom, lou, dan;
 
-static void add_user(struct roles_store *s, const char *name, uint32_t uid, bool enabled, const char *hash,
+static void add_user(struct roles_writer *s, const char *name, uint32_t uid, bool enabled, const char *hash,
                      struct roles_user *ret) {
         struct roles_user u = { .uid = uid, .gid = ROLES_ID_INVALID, .enabled = enabled,
                                 .activated_at = (int64_t) time(NULL) };
         roles_strcpy(u.name, sizeof(u.name), name);
         snprintf(u.gecos, sizeof(u.gecos), "%c%s", name[0] - 'a' + 'A', name + 1);
         assert_ok(s, roles_user_add(s, &u));
-        assert_ok(s, roles_secret_set_password(s, u.uuid, hash, false));
+        assert_ok(s, roles_secret_set_password(roles_writer_secrets(s), u.uuid, hash, false));
         *ret = u;
 }
 
@@ -448,7 +448,7 @@ static void build_database(void) {
         static const char another[] = "another password";
         assert_int_equal(roles_password_hash(another, strlen(another), &params, new_hash), 0);
 
-        struct roles_store *s = test_writer(&env);
+        struct roles_writer *s = test_writer(&env);
         add_user(s, "alice", 10100, true, hash, &alice);
         add_user(s, "rita", 10989, true, hash, &rita);
         add_user(s, "tom", 10102, true, hash, &tom);
@@ -483,10 +483,10 @@ static void build_database(void) {
 
         /* lou: one failure with deny = 1 and no unlock time, as PAM would count it. */
         struct roles_tally t;
-        s = test_reader(&env, ROLES_STORE_LOGIN);
-        assert_ok(s, roles_state_tally_fail(s, lou.uuid, time(NULL), 1, 900, 0, &t));
+        struct roles_login *l = test_login(&env);
+        assert_ok(l, roles_state_tally_fail(roles_login_secrets(l), lou.uuid, time(NULL), 1, 900, 0, &t));
         assert_int_equal(t.locked_until, -1);
-        roles_store_close(s);
+        test_close(l);
 }
 
 static void write_file(const char *path, const char *text) {
@@ -732,7 +732,7 @@ static bool all_sentinel(const void *p, size_t n) {
 }
 
 /* The lookup itself, on a store that opened: 0 with got.text filled, or -errno. */
-static int core_lookup(struct roles_store *s, const struct fault_case *c) {
+static int core_lookup(struct roles_snapshot *s, const struct fault_case *c) {
         union {
                 struct roles_user u;
                 struct roles_group g;
@@ -778,24 +778,29 @@ static int core_lookup(struct roles_store *s, const struct fault_case *c) {
 }
 
 static void act_core_read(struct fault_case *c) {
-        struct roles_store *s = (struct roles_store *) &got;    /* a sentinel: must stay on failure */
-        unsigned flags = c->kind == READ_OPEN ? (unsigned) c->id : 0;
+        struct roles_snapshot *s = (struct roles_snapshot *) &got;      /* a sentinel: must stay on failure */
         char err[512] = "";
 
         got.text[0] = '\0';
         got.after_open = false;
         got.touched = false;
-        got.r = roles_store_open(&env.cfg, flags, &s, err, sizeof(err));
+        if (c->kind == READ_OPEN) {
+                /* test_open_kind fails the test itself if a failed open wrote its output */
+                got.r = test_open_kind(&env.cfg, (enum test_handle) c->id, err, sizeof(err));
+                got.touched = got.r < 0 && !err[0];
+                got.after_open = got.r >= 0;
+                if (got.r >= 0)
+                        snprintf(got.text, sizeof(got.text), "opened %u", (unsigned) c->id);
+                return;
+        }
+        got.r = roles_snapshot_open(&env.cfg, 0, &s, err, sizeof(err));
         if (got.r < 0) {
-                got.touched = s != (struct roles_store *) &got || !err[0];
+                got.touched = s != (struct roles_snapshot *) &got || !err[0];
                 return;
         }
         got.after_open = true;
-        if (c->kind == READ_OPEN)
-                snprintf(got.text, sizeof(got.text), "opened %#x", flags);
-        else
-                got.r = core_lookup(s, c);
-        roles_store_close(s);
+        got.r = core_lookup(s, c);
+        roles_snapshot_close(s);
 }
 
 static enum outcome judge_core_read(struct fault_case *c, char *why, size_t size) {
@@ -822,9 +827,9 @@ static enum outcome judge_core_read(struct fault_case *c, char *why, size_t size
         { .name = name_, .act = act_core_read, .judge = judge_core_read, .kind = kind_, __VA_ARGS__ }
 
 static struct fault_case core_reads[] = {
-        CORE_READ("open read-only", READ_OPEN, .id = 0, .expect = "opened"),
-        CORE_READ("open with secrets.db and state.db", READ_OPEN, .id = ROLES_STORE_SECRETS, .expect = "opened"),
-        CORE_READ("open for a login", READ_OPEN, .id = ROLES_STORE_LOGIN, .expect = "opened"),
+        CORE_READ("open read-only", READ_OPEN, .id = TEST_SNAPSHOT, .expect = "opened"),
+        CORE_READ("open with secrets.db and state.db", READ_OPEN, .id = TEST_SNAPSHOT_SECRETS, .expect = "opened"),
+        CORE_READ("open for a login", READ_OPEN, .id = TEST_LOGIN, .expect = "opened"),
         CORE_READ("roles_user_by_name", READ_USER_BY_NAME, .who = "alice", .expect = "alice:10100:10100:Alice:"),
         CORE_READ("roles_user_by_uid", READ_USER_BY_UID, .id = 10989, .expect = "rita:10989:10989:Rita:"),
         CORE_READ("roles_group_by_name", READ_GROUP_BY_NAME, .who = "devs", .expect = "devs:20100"),
@@ -852,44 +857,44 @@ static void test_core_reads(void **state) {
 enum core_write { WRITE_USER_ADD, WRITE_PASSWORD, WRITE_TALLY };
 
 static int core_user_add(void) {
-        struct roles_store *s = NULL;
-        int r = roles_store_open(&env.cfg, ROLES_STORE_WRITE | ROLES_STORE_SECRETS, &s, NULL, 0);
+        struct roles_writer *s = NULL;
+        int r = roles_writer_open(&env.cfg, 0, &s, NULL, 0);
         if (r < 0)
                 return r;
         struct roles_user u = { .uid = 10200, .gid = ROLES_ID_INVALID, .enabled = true };
         roles_strcpy(u.name, sizeof(u.name), "carl");
         if ((r = roles_user_add(s, &u)) >= 0 && (r = roles_secret_set_email(s, u.uuid, "carl@example.org")) >= 0 &&
             (r = roles_audit(s, "user.add", u.name, "uid %u", u.uid)) >= 0)
-                r = roles_store_commit(s);
+                r = roles_writer_commit(s);
         if (r < 0)
-                snprintf(got.text, sizeof(got.text), "%s", roles_store_error(s));
-        roles_store_close(s);
+                snprintf(got.text, sizeof(got.text), "%s", test_error(s));
+        test_close(s);
         return r;
 }
 
 static int core_password(void) {
-        struct roles_store *s = NULL;
+        struct roles_writer *s = NULL;
         struct roles_user u;
-        int r = roles_store_open(&env.cfg, ROLES_STORE_WRITE | ROLES_STORE_SECRETS, &s, NULL, 0);
+        int r = roles_writer_open(&env.cfg, 0, &s, NULL, 0);
         if (r < 0)
                 return r;
-        if ((r = roles_user_by_name(s, "alice", &u)) >= 0 && (r = roles_secret_set_password(s, u.uuid, new_hash, false)) >= 0 &&
+        if ((r = roles_user_by_name(roles_writer_snapshot(s), "alice", &u)) >= 0 && (r = roles_secret_set_password(roles_writer_secrets(s), u.uuid, new_hash, false)) >= 0 &&
             (r = roles_audit(s, "user.passwd", u.name, "%s", "")) >= 0)
-                r = roles_store_commit(s);
-        roles_store_close(s);
+                r = roles_writer_commit(s);
+        test_close(s);
         return r;
 }
 
 static int core_tally(void) {
-        struct roles_store *s = NULL;
+        struct roles_login *s = NULL;
         struct roles_tally t = { .failures = 99 };
-        int r = roles_store_open(&env.cfg, ROLES_STORE_LOGIN, &s, NULL, 0);
+        int r = roles_login_open(&env.cfg, &s, NULL, 0);
         if (r < 0)
                 return r;
-        r = roles_state_tally_fail(s, rita.uuid, time(NULL), 5, 900, 600, &t);
+        r = roles_state_tally_fail(roles_login_secrets(s), rita.uuid, time(NULL), 5, 900, 600, &t);
         if (r >= 0 && (t.failures != 1 || t.locked_until != 0))
                 r = -EPROTO;    /* what it says it counted is not what it counted */
-        roles_store_close(s);
+        test_close(s);
         return r;
 }
 
@@ -904,26 +909,26 @@ static void act_core_write(struct fault_case *c) {
 
 /* Is the change there, whole? (A reader's view of all three files.) */
 static bool change_is_there(int kind, char *why, size_t size) {
-        struct roles_store *s = test_reader(&env, ROLES_STORE_SECRETS);
+        struct roles_snapshot *s = test_reader(&env, ROLES_SNAPSHOT_SECRETS);
         struct roles_user u;
         struct roles_secret sec;
         struct roles_tally t = { 0 };
         bool there = false;
         switch (kind) {
         case WRITE_USER_ADD:
-                there = roles_user_by_name(s, "carl", &u) == 0 && roles_secret_get(s, u.uuid, &sec) == 0 &&
+                there = roles_user_by_name(s, "carl", &u) == 0 && roles_secret_get(roles_snapshot_secrets(s), u.uuid, &sec) == 0 &&
                         strcmp(sec.email, "carl@example.org") == 0;
                 break;
         case WRITE_PASSWORD:
-                there = roles_secret_get(s, alice.uuid, &sec) == 0 && strcmp(sec.password_hash, new_hash) == 0 &&
+                there = roles_secret_get(roles_snapshot_secrets(s), alice.uuid, &sec) == 0 && strcmp(sec.password_hash, new_hash) == 0 &&
                         file_is_pristine(&pristine[0]);         /* a secret alone publishes nothing */
                 break;
         case WRITE_TALLY:
-                there = roles_state_tally_get(s, rita.uuid, time(NULL), &t) == 0 && t.failures == 1 &&
+                there = roles_state_tally_get(roles_snapshot_secrets(s), rita.uuid, time(NULL), &t) == 0 && t.failures == 1 &&
                         file_is_pristine(&pristine[0]) && file_is_pristine(&pristine[1]);
                 break;
         }
-        roles_store_close(s);
+        test_close(s);
         if (!there)
                 snprintf(why, size, "reported success, but the change is not (all) there");
         for (size_t i = 0; there && i < ROLES_N_ELEMENTS(pristine); i++)
@@ -999,21 +1004,14 @@ static void act_cli(struct fault_case *c) {
                 argv[argc] = (char *) commands[c->kind][argc];
 
         /* What rolesctl's main does after reading its configuration. */
-        int r = cli_dispatch(&cli_run.c, argc, argv);
-        if (r == EXIT_OK && cli_run.c.store && (cli_run.c.store_flags & ROLES_STORE_WRITE)) {
-                int k = roles_store_commit(cli_run.c.store);
-                if (k < 0)
-                        r = cli_fail_store(&cli_run.c, k);
-        }
-        roles_store_close(cli_run.c.store);
-        got.r = r;
+        got.r = cli_finish(&cli_run.c, cli_dispatch(&cli_run.c, argc, argv));
 }
 
 static bool cli_change_is_there(int kind) {
-        struct roles_store *s = test_reader(&env, 0);
+        struct roles_snapshot *s = test_reader(&env, 0);
         struct roles_user u;
         bool there = kind == CLI_USER_DEL && roles_user_by_name(s, "rita", &u) == -ENOENT;
-        roles_store_close(s);
+        test_close(s);
         return there;
 }
 

@@ -14,7 +14,7 @@
 #include <sqlite3.h>
 
 #include "authz.h"
-#include "store.h"
+#include "writer.h"
 #include "nss_index_read.h"
 #include "testlib.h"
 #include "util.h"
@@ -23,15 +23,15 @@
 
 /* ---- building the model through the store ------------------------------------------------------ */
 
-static struct roles_store *writer(struct test_env *e) {
-        struct roles_store *s = test_writer(e);
-        roles_store_set_now(s, NOW);
+static struct roles_writer *writer(struct test_env *e) {
+        struct roles_writer *s = test_writer(e);
+        roles_snapshot_set_now(roles_writer_snapshot(s), NOW);
         return s;
 }
 
-static struct roles_user user(struct roles_store *s, const char *name) {
+static struct roles_user user(struct roles_writer *s, const char *name) {
         struct roles_user u;
-        if (roles_user_by_name(s, name, &u) == 0)
+        if (roles_user_by_name(roles_writer_snapshot(s), name, &u) == 0)
                 return u;
         u = (struct roles_user) { .uid = ROLES_ID_INVALID, .gid = ROLES_ID_INVALID, .enabled = true };
         assert_int_equal(roles_strcpy(u.name, sizeof(u.name), name), 0);
@@ -39,28 +39,28 @@ static struct roles_user user(struct roles_store *s, const char *name) {
         return u;
 }
 
-static struct roles_metarole metarole(struct roles_store *s, const char *code) {
+static struct roles_metarole metarole(struct roles_writer *s, const char *code) {
         struct roles_metarole m = { 0 };
-        if (roles_metarole_by_code(s, code, &m) == 0)
+        if (roles_metarole_by_code(roles_writer_snapshot(s), code, &m) == 0)
                 return m;
         assert_int_equal(roles_strcpy(m.code, sizeof(m.code), code), 0);
         assert_ok(s, roles_metarole_add(s, &m));
         return m;
 }
 
-static void include(struct roles_store *s, const char *parent, const char *child) {
+static void include(struct roles_writer *s, const char *parent, const char *child) {
         struct roles_metarole p = metarole(s, parent), c = metarole(s, child);
         assert_ok(s, roles_metarole_include(s, &p, &c));
 }
 
-static void metarole_grant(struct roles_store *s, const char *code, const char *perm) {
+static void metarole_grant(struct roles_writer *s, const char *code, const char *perm) {
         struct roles_metarole m = metarole(s, code);
         assert_ok(s, roles_metarole_grant(s, &m, perm));
 }
 
-static struct roles_role role(struct roles_store *s, const char *name, const char *metarole_code) {
+static struct roles_role role(struct roles_writer *s, const char *name, const char *metarole_code) {
         struct roles_role r = { 0 };
-        if (roles_role_by_name(s, name, &r) == 0)
+        if (roles_role_by_name(roles_writer_snapshot(s), name, &r) == 0)
                 return r;
         metarole(s, metarole_code);
         assert_int_equal(roles_strcpy(r.name, sizeof(r.name), name), 0);
@@ -69,15 +69,15 @@ static struct roles_role role(struct roles_store *s, const char *name, const cha
         return r;
 }
 
-static void role_grant(struct roles_store *s, const char *role_name, const char *perm) {
+static void role_grant(struct roles_writer *s, const char *role_name, const char *perm) {
         struct roles_role r;
-        assert_ok(s, roles_role_by_name(s, role_name, &r));
+        assert_ok(s, roles_role_by_name(roles_writer_snapshot(s), role_name, &r));
         assert_ok(s, roles_role_grant(s, &r, perm));
 }
 
-static void assign(struct roles_store *s, const char *role_name, const char *user_name, int64_t until) {
+static void assign(struct roles_writer *s, const char *role_name, const char *user_name, int64_t until) {
         struct roles_role r;
-        assert_ok(s, roles_role_by_name(s, role_name, &r));
+        assert_ok(s, roles_role_by_name(roles_writer_snapshot(s), role_name, &r));
         struct roles_user u = user(s, user_name);
         assert_ok(s, roles_role_assign(s, &r, &u, until));
 }
@@ -85,7 +85,7 @@ static void assign(struct roles_store *s, const char *role_name, const char *use
 /* ---- resolving as a reader ------------------------------------------------------------------------- */
 
 struct resolved {
-        struct roles_store *store;
+        struct roles_snapshot *store;
         struct roles_resolution *res;
 };
 
@@ -101,7 +101,7 @@ static struct resolved resolve(struct test_env *e, const char *name, time_t now)
 
 static void resolved_free(struct resolved *x) {
         roles_resolution_free(x->res);
-        roles_store_close(x->store);
+        test_close(x->store);
 }
 
 static size_t grant_index(const struct roles_resolution *res, const char *perm) {
@@ -156,7 +156,7 @@ static void assert_path(const struct roles_resolution *res, const char *perm, co
 
 static void test_transitive(void **state) {
         struct test_env *e = *state;
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
 
         include(s, "top", "mid");
         include(s, "mid", "leaf");
@@ -214,7 +214,7 @@ static void test_transitive(void **state) {
 
 static void test_diamond(void **state) {
         struct test_env *e = *state;
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
 
         /* top includes left and right, both include bottom; and bottom is also reached from a
          * second role through another path. */
@@ -247,7 +247,7 @@ static void test_diamond(void **state) {
 
 static void test_shared_metarole_between_roles(void **state) {
         struct test_env *e = *state;
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
 
         metarole_grant(s, "user", "login.sshd");
         role(s, "a-role", "admin");
@@ -297,7 +297,7 @@ static int add_member(void *userdata, const char *name, size_t n) {
 static void test_hand_edited_values_judged_alike(void **state) {
         struct test_env *e = *state;
         char pub[PATH_MAX], members[64] = "";
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
         metarole_grant(s, "ops", "ops.run");
         struct roles_metarole m = metarole(s, "ops");
         assert_ok(s, roles_metarole_publish(s, &m, 21000));
@@ -312,12 +312,12 @@ static void test_hand_edited_values_judged_alike(void **state) {
                                           "UPDATE role_assignments SET until = 0", NULL, NULL, NULL), SQLITE_OK);
         sqlite3_close(db);
 
-        struct roles_store *r = test_reader(e, 0);
+        struct roles_snapshot *r = test_reader(e, 0);
         assert_int_equal(roles_check(r, "alice", "ops.run", NOW), 1);
-        roles_store_close(r);
+        test_close(r);
 
         s = writer(e);
-        assert_ok(s, roles_store_rebuild_index(s));
+        assert_ok(s, roles_writer_rebuild_index(s));
         test_commit(s);
         struct nss_index_view v;
         struct nss_index_found_user u;
@@ -336,7 +336,7 @@ static void test_hand_edited_values_judged_alike(void **state) {
 static void test_cycle_in_database(void **state) {
         struct test_env *e = *state;
         char pub[PATH_MAX];
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
 
         include(s, "a", "b");
         include(s, "b", "c");
@@ -374,12 +374,12 @@ static void test_cycle_in_database(void **state) {
         resolved_free(&x);
         /* The hand edit left the derived table behind; doctor brings it up to date, and the
          * check's closure terminates on the cycle too. */
-        struct roles_store *doc = writer(e);
-        assert_true(roles_store_doctor(doc, ignore_finding, NULL) >= 1);
+        struct roles_writer *doc = writer(e);
+        assert_true(roles_writer_doctor(doc, ignore_finding, NULL) >= 1);
         test_commit(doc);
-        struct roles_store *rd = test_reader(e, 0);
+        struct roles_snapshot *rd = test_reader(e, 0);
         assert_int_equal(roles_check(rd, "alice", "perm.a", NOW), 1);
-        roles_store_close(rd);
+        test_close(rd);
 
         /* A writer on the cyclic graph: the cycle check terminates too, and still refuses. */
         s = writer(e);
@@ -387,7 +387,7 @@ static void test_cycle_in_database(void **state) {
         assert_true(roles_metarole_include(s, &c, &a) < 0);      /* already there, and a cycle */
         assert_int_equal(roles_metarole_include(s, &d, &a), 0);
         assert_int_equal(roles_metarole_include(s, &a, &d), -ELOOP);
-        roles_store_close(s);
+        test_close(s);
         alarm(0);
 }
 
@@ -395,14 +395,14 @@ static void test_cycle_in_database(void **state) {
 
 static void test_disabled_role_perm(void **state) {
         struct test_env *e = *state;
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
         struct roles_role r;
 
         role(s, "ops", "user");
         role_grant(s, "ops", "svc.restart");
         role_grant(s, "ops", "svc.stop");
         role_grant(s, "ops", "db.drop");
-        assert_ok(s, roles_role_by_name(s, "ops", &r));
+        assert_ok(s, roles_role_by_name(roles_writer_snapshot(s), "ops", &r));
         assert_ok(s, roles_role_set_disabled(s, &r, "svc.stop", true));
         assert_ok(s, roles_role_set_disabled(s, &r, "db.drop", true));
         /* db.drop also comes, enabled, from the metarole: that one counts. */
@@ -426,23 +426,23 @@ static void test_disabled_role_perm(void **state) {
         assert_int_equal(grant_count(x.res, "db.drop"), 2);
         resolved_free(&x);
 
-        struct roles_store *rd = test_reader(e, 0);
+        struct roles_snapshot *rd = test_reader(e, 0);
         assert_int_equal(roles_check(rd, "alice", "svc.restart", NOW), 1);
         assert_int_equal(roles_check(rd, "alice", "svc.stop", NOW), 0);
-        roles_store_close(rd);
+        test_close(rd);
 
         /* Enabled again, it counts. */
         s = writer(e);
-        assert_ok(s, roles_role_by_name(s, "ops", &r));
+        assert_ok(s, roles_role_by_name(roles_writer_snapshot(s), "ops", &r));
         assert_ok(s, roles_role_set_disabled(s, &r, "svc.stop", false));
         test_commit(s);
         rd = test_reader(e, 0);
         assert_int_equal(roles_check(rd, "alice", "svc.stop", NOW), 1);
-        roles_store_close(rd);
+        test_close(rd);
 }
 
 /* resolution and check both, in a writer (q == the writer) or from the published snapshot */
-static void assert_holds(struct roles_store *q, const char *who, const char *perm, bool want) {
+static void assert_holds(struct roles_snapshot *q, const char *who, const char *perm, bool want) {
         struct roles_user u;
         struct roles_resolution *res = NULL;
         assert_ok(q, roles_user_by_name(q, who, &u));
@@ -461,7 +461,7 @@ static void assert_holds(struct roles_store *q, const char *who, const char *per
  */
 static void test_disabled_code_under_wildcard(void **state) {
         struct test_env *e = *state;
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
         struct roles_role r;
 
         role(s, "dba", "plain");
@@ -471,7 +471,7 @@ static void test_disabled_code_under_wildcard(void **state) {
         role_grant(s, "dba", "db.drop.table");          /* a code under it: off too */
         role_grant(s, "dba", "mail.send");
         role_grant(s, "dba", "mail.*");                 /* a disabled wildcard wins over codes under it */
-        assert_ok(s, roles_role_by_name(s, "dba", &r));
+        assert_ok(s, roles_role_by_name(roles_writer_snapshot(s), "dba", &r));
         assert_ok(s, roles_role_set_disabled(s, &r, "db.drop", true));
         assert_ok(s, roles_role_set_disabled(s, &r, "mail.*", true));
         assign(s, "dba", "alice", 0);
@@ -487,7 +487,7 @@ static void test_disabled_code_under_wildcard(void **state) {
 
         for (int phase = 0; phase < 2; phase++) {
                 /* phase 0: inside the writer, before publishing; phase 1: a reader. */
-                struct roles_store *q = phase == 0 ? s : test_reader(e, 0);
+                struct roles_snapshot *q = phase == 0 ? roles_writer_snapshot(s) : test_reader(e, 0);
                 assert_holds(q, "alice", "db.backup", true);
                 assert_holds(q, "alice", "db.backup.full", true);
                 assert_holds(q, "alice", "db.drop", false);
@@ -503,7 +503,7 @@ static void test_disabled_code_under_wildcard(void **state) {
                 if (phase == 0)
                         test_commit(s);
                 else
-                        roles_store_close(q);
+                        test_close(q);
         }
 
         /* --why: the enabled lines a disabled line switches off whole say by which; db.* still counts. */
@@ -522,7 +522,7 @@ static void test_disabled_code_under_wildcard(void **state) {
 
 static void test_wildcards(void **state) {
         struct test_env *e = *state;
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
 
         role(s, "dba", "user");
         role_grant(s, "dba", "db.*");
@@ -550,7 +550,7 @@ static void test_wildcards(void **state) {
 static void test_tampered_perms_ignored(void **state) {
         struct test_env *e = *state;
         char pub[PATH_MAX];
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
 
         role(s, "r", "user");
         role_grant(s, "r", "ok.perm");
@@ -584,7 +584,7 @@ static void test_tampered_perms_ignored(void **state) {
 
 static void test_until(void **state) {
         struct test_env *e = *state;
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
 
         role(s, "jit-sudo", "jit");
         role_grant(s, "jit-sudo", "sudo");
@@ -633,12 +633,12 @@ static void test_until(void **state) {
         assert_true(allows(x.res, "old.perm"));
         resolved_free(&x);
 
-        struct roles_store *rd = test_reader(e, 0);
+        struct roles_snapshot *rd = test_reader(e, 0);
         assert_int_equal(roles_check(rd, "alice", "sudo", NOW), 1);
         assert_int_equal(roles_check(rd, "alice", "sudo", NOW + 3600), 0);
         assert_int_equal(roles_check(rd, "alice", "sudo", NOW + 86400 * 365), 0);
         assert_int_equal(roles_check(rd, "alice", "login.sshd", NOW + 86400 * 365), 1);
-        roles_store_close(rd);
+        test_close(rd);
 
         /* Re-assigning with a later end brings it back. */
         s = writer(e);
@@ -646,12 +646,12 @@ static void test_until(void **state) {
         test_commit(s);
         rd = test_reader(e, 0);
         assert_int_equal(roles_check(rd, "alice", "sudo", NOW + 3600), 1);
-        roles_store_close(rd);
+        test_close(rd);
 }
 
 static void test_superuser(void **state) {
         struct test_env *e = *state;
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
 
         role(s, "root-role", ROLES_METAROLE_SUPER_ADMIN);
         role(s, "admins", ROLES_METAROLE_ADMIN);
@@ -701,7 +701,7 @@ static void test_superuser(void **state) {
 
 static void test_inactive_users(void **state) {
         struct test_env *e = *state;
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
         struct roles_user u;
 
         role(s, "root-role", ROLES_METAROLE_SUPER_ADMIN);
@@ -748,17 +748,17 @@ static void test_inactive_users(void **state) {
         assert_false(allows(x.res, "login.sshd"));
         resolved_free(&x);
 
-        struct roles_store *rd = test_reader(e, 0);
+        struct roles_snapshot *rd = test_reader(e, 0);
         assert_int_equal(roles_check(rd, "disabled", "login.sshd", NOW), 0);
         assert_int_equal(roles_check(rd, "expired", "login.sshd", NOW), 0);
         assert_int_equal(roles_check(rd, "expiring", "login.sshd", NOW), 1);
         assert_int_equal(roles_check(rd, "expiring", "login.sshd", NOW + 61), 0);
-        roles_store_close(rd);
+        test_close(rd);
 }
 
 static void test_check(void **state) {
         struct test_env *e = *state;
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
 
         role(s, "r", "user");
         role_grant(s, "r", "login.sshd");
@@ -766,7 +766,7 @@ static void test_check(void **state) {
         user(s, "bob");
         test_commit(s);
 
-        struct roles_store *rd = test_reader(e, 0);
+        struct roles_snapshot *rd = test_reader(e, 0);
         assert_int_equal(roles_check(rd, "alice", "login.sshd", NOW), 1);
         assert_int_equal(roles_check(rd, "alice", "login.su", NOW), 0);
         assert_int_equal(roles_check(rd, "alice", "login", NOW), 0);
@@ -774,23 +774,23 @@ static void test_check(void **state) {
         assert_int_equal(roles_check(rd, "bob", "login.sshd", NOW), 0);
         assert_int_equal(roles_check(rd, "nobody", "login.sshd", NOW), -ENOENT);
         assert_true(roles_check(rd, "Not:Valid", "login.sshd", NOW) < 0);
-        roles_store_close(rd);
+        test_close(rd);
 
         /* A writer resolves its own staged snapshot. */
         s = writer(e);
         assign(s, "r", "bob", 0);
-        assert_int_equal(roles_check(s, "bob", "login.sshd", NOW), 1);
-        roles_store_close(s);
+        assert_int_equal(roles_check(roles_writer_snapshot(s), "bob", "login.sshd", NOW), 1);
+        test_close(s);
         rd = test_reader(e, 0);
         assert_int_equal(roles_check(rd, "bob", "login.sshd", NOW), 0);
-        roles_store_close(rd);
+        test_close(rd);
 }
 
 /* ---- --why ----------------------------------------------------------------------------------------- */
 
 static void test_resolution_path(void **state) {
         struct test_env *e = *state;
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
         char buf[256];
 
         metarole_grant(s, ROLES_METAROLE_USER, "login.sshd");
@@ -822,7 +822,7 @@ static void test_resolution_path(void **state) {
 
 static void test_long_chain(void **state) {
         struct test_env *e = *state;
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
         char code[16], parent[16], expect[4096];
         const int depth = 80;
         size_t len = 0;
@@ -907,7 +907,7 @@ static void test_check_matches_resolution(void **state) {
                 test_env_teardown(e);
                 test_env_setup(e);
                 test_env_init(e);
-                struct roles_store *s = writer(e);
+                struct roles_writer *s = writer(e);
 
                 /* Includes only from lower to higher index: a DAG, as the store insists. */
                 for (size_t i = 0; i < ROLES_N_ELEMENTS(codes); i++)
@@ -967,7 +967,7 @@ static void test_check_matches_resolution(void **state) {
 
                 for (int phase = 0; phase < 2; phase++) {
                         /* phase 0: inside the writer, before publishing; phase 1: a reader. */
-                        struct roles_store *q = phase == 0 ? s : test_reader(e, 0);
+                        struct roles_snapshot *q = phase == 0 ? roles_writer_snapshot(s) : test_reader(e, 0);
                         for (int u = 0; u < 6; u++) {
                                 struct roles_user usr;
                                 struct roles_resolution *res = NULL;
@@ -989,7 +989,7 @@ static void test_check_matches_resolution(void **state) {
                         if (phase == 0)
                                 test_commit(s);
                         else
-                                roles_store_close(q);
+                                test_close(q);
                 }
         }
         /* The generator must produce both answers, or the comparison proves little. */

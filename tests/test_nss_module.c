@@ -43,7 +43,7 @@
 
 #include "nss_index.h"
 #include "nss_index_read.h"
-#include "store.h"
+#include "writer.h"
 #include "testlib.h"
 #include "util.h"
 
@@ -139,10 +139,10 @@ static void bulk_name(size_t i, char *buf, size_t size) {
         do {                                                                                       \
                 int r_ = (expr);                                                                   \
                 if (r_ < 0)                                                                        \
-                        fail_msg("%s = %d: %s", #expr, r_, roles_store_error(s));                  \
+                        fail_msg("%s = %d: %s", #expr, r_, test_error(s));                  \
         } while (0)
 
-static void add_user(struct roles_store *s, const char *name, uint32_t uid, const char *gecos, bool enabled,
+static void add_user(struct roles_writer *s, const char *name, uint32_t uid, const char *gecos, bool enabled,
                      int64_t expires_at, struct roles_user *ret) {
         struct roles_user u = { .uid = uid, .gid = ROLES_ID_INVALID, .enabled = enabled, .expires_at = expires_at };
         roles_strcpy(u.name, sizeof(u.name), name);
@@ -165,7 +165,7 @@ static void exec_sql(const char *path, const char *sql) {
 
 static void build_database(void) {
         time_t now = time(NULL);
-        struct roles_store *s = test_writer(&env);
+        struct roles_writer *s = test_writer(&env);
         struct roles_user u[N_PEOPLE];
 
         carol_expires = (int64_t) now + 365 * 86400;
@@ -1379,7 +1379,7 @@ static void test_replaced_snapshot(void **state) {
                 assert_int_equal(m.getpwent_r(&res.pw, buf, sizeof(buf), &errnop), NSS_STATUS_SUCCESS);
         assert_string_equal(res.pw.pw_name, "dave");
 
-        struct roles_store *s = test_writer(&env);
+        struct roles_writer *s = test_writer(&env);
         struct roles_user nb;
         add_user(s, "newbie", 10500, "New Bie", true, 0, &nb);
         test_commit(s);
@@ -1418,7 +1418,7 @@ static void test_replaced_snapshot(void **state) {
 
         /* And a deletion is seen the same way. */
         s = test_writer(&env);
-        assert_store_ok(s, roles_user_by_name(s, "newbie", &nb));
+        assert_store_ok(s, roles_user_by_name(roles_writer_snapshot(s), "newbie", &nb));
         assert_store_ok(s, roles_user_delete(s, &nb));
         test_commit(s);
         sleep_ms(1100);
@@ -2021,7 +2021,7 @@ static void test_fork_keeps_no_descriptor(void **state) {
         assert_int_equal(child_lookups(), 0);
 
         /* A change (a delta), seen by the parent after its recheck and by a child at once. */
-        struct roles_store *s = test_writer(&env);
+        struct roles_writer *s = test_writer(&env);
         struct roles_user u;
         add_user(s, "forkling", 10600, "Fork Ling", true, 0, &u);
         test_commit(s);
@@ -2032,7 +2032,7 @@ static void test_fork_keeps_no_descriptor(void **state) {
 
         /* A new base by rename. */
         s = test_writer(&env);
-        assert_store_ok(s, roles_store_rebuild_index(s));
+        assert_store_ok(s, roles_writer_rebuild_index(s));
         test_commit(s);
         fork_without_fds("fork after a new base", "forkling");
         sleep_ms(1100);
@@ -2042,7 +2042,7 @@ static void test_fork_keeps_no_descriptor(void **state) {
 
         /* Leave the data as the other tests had it. */
         s = test_writer(&env);
-        assert_store_ok(s, roles_user_by_name(s, "forkling", &u));
+        assert_store_ok(s, roles_user_by_name(roles_writer_snapshot(s), "forkling", &u));
         assert_store_ok(s, roles_user_delete(s, &u));
         test_commit(s);
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What logins write, through a store opened as PAM opens it (ROLES_STORE_LOGIN): the lockout
+ * What logins write, through a login opened as PAM opens it (roles_login_open): the lockout
  * tally (also under 200 racing processes), TOTP steps claimed once, Flask-Security tracking, the
  * login audit, and what PAM may change in secrets.db (activation, must-change, rehash, codes);
  * and the verification of stored hashes, legacy {crypt} ones included.
@@ -24,7 +24,7 @@
 #include <sqlite3.h>
 
 #include "auth.h"
-#include "store.h"
+#include "writer.h"
 #include "testlib.h"
 #include "util.h"
 
@@ -56,7 +56,7 @@ struct fixture {
         uint8_t activation[32], reset[32];      /* the code hashes put for alice */
 };
 
-static void add_user(struct roles_store *s, const char *name, char uuid[static ROLES_UUID_LEN + 1]) {
+static void add_user(struct roles_writer *s, const char *name, char uuid[static ROLES_UUID_LEN + 1]) {
         struct roles_user u = { .uid = ROLES_ID_INVALID, .gid = ROLES_ID_INVALID, .enabled = true };
         assert_int_equal(roles_strcpy(u.name, sizeof(u.name), name), 0);
         assert_ok(s, roles_user_add(s, &u));
@@ -76,12 +76,12 @@ static int setup(void **state) {
         memset(f->activation, 0xa1, sizeof(f->activation));
         memset(f->reset, 0x5e, sizeof(f->reset));
 
-        struct roles_store *s = test_writer(&f->env);
-        roles_store_set_now(s, NOW);
-        assert_int_equal(roles_store_set_actor(s, "tester"), 0);
+        struct roles_writer *s = test_writer(&f->env);
+        roles_snapshot_set_now(roles_writer_snapshot(s), NOW);
+        assert_int_equal(roles_writer_set_actor(s, "tester"), 0);
         add_user(s, "alice", f->alice);
         add_user(s, "bob", f->bob);
-        assert_ok(s, roles_secret_set_password(s, f->alice, f->alice_hash, false));
+        assert_ok(s, roles_secret_set_password(roles_writer_secrets(s), f->alice, f->alice_hash, false));
         assert_ok(s, roles_secret_put_code(s, f->alice, ROLES_CODE_ACTIVATION, f->activation, NOW + 3600));
         assert_ok(s, roles_secret_put_code(s, f->alice, ROLES_CODE_RESET, f->reset, NOW + 3600));
         test_commit(s);
@@ -98,19 +98,19 @@ static int teardown(void **state) {
 
 /* A store as pam_roles opens it, its clock pinned. Returns NULL (no cmocka call) on failure, so
  * forked children can use it too. */
-static struct roles_store *login_store_or_null(struct test_env *e, char *err, size_t errlen) {
-        struct roles_store *s = NULL;
-        if (roles_store_open(&e->cfg, ROLES_STORE_LOGIN, &s, err, errlen) < 0)
+static struct roles_login *login_store_or_null(struct test_env *e, char *err, size_t errlen) {
+        struct roles_login *s = NULL;
+        if (roles_login_open(&e->cfg, &s, err, errlen) < 0)
                 return NULL;
-        roles_store_set_now(s, NOW);
+        roles_snapshot_set_now(roles_login_snapshot(s), NOW);
         return s;
 }
 
-static struct roles_store *login_store(struct fixture *f) {
+static struct roles_login *login_store(struct fixture *f) {
         char err[512] = "";
-        struct roles_store *s = login_store_or_null(&f->env, err, sizeof(err));
+        struct roles_login *s = login_store_or_null(&f->env, err, sizeof(err));
         if (!s)
-                fail_msg("roles_store_open(ROLES_STORE_LOGIN): %s", err);
+                fail_msg("roles_login_open: %s", err);
         return s;
 }
 
@@ -217,22 +217,22 @@ static void run_children(struct fixture *f, int n, child_fn fn, const void *arg,
 
 /* ---- the lockout tally ---------------------------------------------------------------------------- */
 
-static struct roles_tally tally_at(struct roles_store *s, const char *uuid, int64_t now) {
+static struct roles_tally tally_at(struct roles_login *s, const char *uuid, int64_t now) {
         struct roles_tally t = { .failures = 12345, .locked_until = 12345 };
-        assert_ok(s, roles_state_tally_get(s, uuid, (time_t) now, &t));
+        assert_ok(s, roles_state_tally_get(roles_login_secrets(s), uuid, (time_t) now, &t));
         return t;
 }
 
-static struct roles_tally fail_at(struct roles_store *s, const char *uuid, int64_t now, unsigned deny,
+static struct roles_tally fail_at(struct roles_login *s, const char *uuid, int64_t now, unsigned deny,
                                   unsigned unlock_time) {
         struct roles_tally t = { .failures = 12345, .locked_until = 12345 };
-        assert_ok(s, roles_state_tally_fail(s, uuid, (time_t) now, deny, FAIL_INTERVAL, unlock_time, &t));
+        assert_ok(s, roles_state_tally_fail(roles_login_secrets(s), uuid, (time_t) now, deny, FAIL_INTERVAL, unlock_time, &t));
         return t;
 }
 
 static void test_tally_counts(void **state) {
         struct fixture *f = *state;
-        struct roles_store *s = login_store(f);
+        struct roles_login *s = login_store(f);
 
         /* Nothing recorded: no failures, not locked. */
         struct roles_tally t = tally_at(s, f->alice, NOW);
@@ -257,12 +257,12 @@ static void test_tally_counts(void **state) {
                 t = fail_at(s, f->bob, NOW + i, 0, UNLOCK_TIME);
         assert_int_equal(t.failures, 20);
         assert_true(t.locked_until == 0);
-        roles_store_close(s);
+        test_close(s);
 }
 
 static void test_tally_interval(void **state) {
         struct fixture *f = *state;
-        struct roles_store *s = login_store(f);
+        struct roles_login *s = login_store(f);
 
         fail_at(s, f->alice, NOW, DENY, UNLOCK_TIME);
         fail_at(s, f->alice, NOW + 10, DENY, UNLOCK_TIME);
@@ -278,12 +278,12 @@ static void test_tally_interval(void **state) {
         /* ... and counts on from there. */
         t = fail_at(s, f->alice, NOW + 2 * FAIL_INTERVAL + 1, DENY, UNLOCK_TIME);
         assert_int_equal(t.failures, 2);
-        roles_store_close(s);
+        test_close(s);
 }
 
 static void test_tally_locks_for_unlock_time(void **state) {
         struct fixture *f = *state;
-        struct roles_store *s = login_store(f);
+        struct roles_login *s = login_store(f);
         const unsigned deny = 3;
         struct roles_tally t;
 
@@ -313,12 +313,12 @@ static void test_tally_locks_for_unlock_time(void **state) {
         t = fail_at(s, f->alice, NOW + 100000, deny, UNLOCK_TIME);
         assert_int_equal(t.failures, 1);
         assert_true(t.locked_until == 0);
-        roles_store_close(s);
+        test_close(s);
 }
 
 static void test_tally_locks_until_unlocked(void **state) {
         struct fixture *f = *state;
-        struct roles_store *s = login_store(f);
+        struct roles_login *s = login_store(f);
         const unsigned deny = 2;
         struct roles_tally t;
 
@@ -338,11 +338,11 @@ static void test_tally_locks_until_unlocked(void **state) {
         assert_true(t.locked_until == -1);
 
         /* Only a reset (a success, or rolesctl user unlock) does. */
-        assert_ok(s, roles_state_tally_reset(s, f->alice));
+        assert_ok(s, roles_state_tally_reset(roles_login_secrets(s), f->alice));
         t = tally_at(s, f->alice, NOW + 2);
         assert_int_equal(t.failures, 0);
         assert_true(t.locked_until == 0);
-        roles_store_close(s);
+        test_close(s);
 }
 
 /*
@@ -351,7 +351,7 @@ static void test_tally_locks_until_unlocked(void **state) {
  */
 static void test_tally_budget_back_after_lock(void **state) {
         struct fixture *f = *state;
-        struct roles_store *s = login_store(f);
+        struct roles_login *s = login_store(f);
         struct roles_tally t;
 
         /* The defaults: unlock_time (600) shorter than fail_interval (900). */
@@ -370,24 +370,24 @@ static void test_tally_budget_back_after_lock(void **state) {
         assert_true(t.locked_until == 0);
         t = fail_at(s, f->alice, after + DENY, DENY, UNLOCK_TIME);
         assert_true(t.locked_until == after + DENY + UNLOCK_TIME);
-        roles_store_close(s);
+        test_close(s);
 }
 
 static void test_tally_reset(void **state) {
         struct fixture *f = *state;
-        struct roles_store *s = login_store(f);
+        struct roles_login *s = login_store(f);
 
         fail_at(s, f->alice, NOW, DENY, UNLOCK_TIME);
         fail_at(s, f->alice, NOW + 1, DENY, UNLOCK_TIME);
         fail_at(s, f->bob, NOW + 1, DENY, UNLOCK_TIME);
-        assert_ok(s, roles_state_tally_reset(s, f->alice));
+        assert_ok(s, roles_state_tally_reset(roles_login_secrets(s), f->alice));
         struct roles_tally t = tally_at(s, f->alice, NOW + 2);
         assert_int_equal(t.failures, 0);
         assert_true(t.locked_until == 0);
         /* Only alice's. */
         assert_int_equal(tally_at(s, f->bob, NOW + 2).failures, 1);
         /* Resetting nothing is fine. */
-        assert_ok(s, roles_state_tally_reset(s, f->alice));
+        assert_ok(s, roles_state_tally_reset(roles_login_secrets(s), f->alice));
         /* And counting starts again at 1. */
         assert_int_equal(fail_at(s, f->alice, NOW + 3, DENY, UNLOCK_TIME).failures, 1);
 
@@ -395,9 +395,9 @@ static void test_tally_reset(void **state) {
         for (unsigned i = 0; i < DENY; i++)
                 t = fail_at(s, f->bob, NOW + 10, DENY, UNLOCK_TIME);
         assert_true(t.locked_until == NOW + 10 + UNLOCK_TIME);
-        assert_ok(s, roles_state_tally_reset(s, f->bob));
+        assert_ok(s, roles_state_tally_reset(roles_login_secrets(s), f->bob));
         assert_true(tally_at(s, f->bob, NOW + 11).locked_until == 0);
-        roles_store_close(s);
+        test_close(s);
 }
 
 /* Exit codes of the children below. */
@@ -408,15 +408,15 @@ static int child_fail(struct fixture *f, int i, const void *arg) {
         (void) arg;
         char err[512];
         struct roles_tally t = { 0 };
-        struct roles_store *s = login_store_or_null(&f->env, err, sizeof(err));
+        struct roles_login *s = login_store_or_null(&f->env, err, sizeof(err));
         if (!s) {
                 fprintf(stderr, "child %d: open: %s\n", i, err);
                 return CHILD_OPEN_FAILED;
         }
-        int r = roles_state_tally_fail(s, f->alice, NOW, 3, FAIL_INTERVAL, UNLOCK_TIME, &t);
+        int r = roles_state_tally_fail(roles_login_secrets(s), f->alice, NOW, 3, FAIL_INTERVAL, UNLOCK_TIME, &t);
         if (r < 0)
-                fprintf(stderr, "child %d: tally_fail: %s\n", i, roles_store_error(s));
-        roles_store_close(s);
+                fprintf(stderr, "child %d: tally_fail: %s\n", i, test_error(s));
+        test_close(s);
         if (r < 0)
                 return CHILD_CALL_FAILED;
         return t.failures >= 1 && t.failures <= PARALLEL_FAILURES ? CHILD_OK : CHILD_WRONG;
@@ -441,11 +441,11 @@ static void test_tally_parallel(void **state) {
         assert_int_equal(bad, 0);
 
         /* Every failure counted exactly once, and the account locked (deny = 3). */
-        struct roles_store *s = login_store(f);
+        struct roles_login *s = login_store(f);
         struct roles_tally t = tally_at(s, f->alice, NOW);
         assert_int_equal(t.failures, n);
         assert_true(t.locked_until == NOW + UNLOCK_TIME);
-        roles_store_close(s);
+        test_close(s);
         assert_int_equal(raw_int(f, "SELECT failures FROM tally WHERE user_uuid = ?1", f->alice), n);
 }
 
@@ -453,50 +453,50 @@ static void test_tally_parallel(void **state) {
 
 static void test_totp_claim(void **state) {
         struct fixture *f = *state;
-        struct roles_store *s = login_store(f);
+        struct roles_login *s = login_store(f);
         int64_t last = 42;
         const int64_t step = NOW / ROLES_TOTP_STEP;
 
-        assert_ok(s, roles_state_totp_last(s, f->alice, &last));
+        assert_ok(s, roles_state_totp_last(roles_login_secrets(s), f->alice, &last));
         assert_true(last == -1);
 
-        assert_ok(s, roles_state_totp_claim(s, f->alice, step));
-        assert_ok(s, roles_state_totp_last(s, f->alice, &last));
+        assert_ok(s, roles_state_totp_claim(roles_login_secrets(s), f->alice, step));
+        assert_ok(s, roles_state_totp_last(roles_login_secrets(s), f->alice, &last));
         assert_true(last == step);
 
         /* The same step again, or an older one: refused, and nothing moves back. */
-        assert_int_equal(roles_state_totp_claim(s, f->alice, step), -EALREADY);
-        assert_int_equal(roles_state_totp_claim(s, f->alice, step - 1), -EALREADY);
-        assert_int_equal(roles_state_totp_claim(s, f->alice, 0), -EALREADY);
-        assert_ok(s, roles_state_totp_last(s, f->alice, &last));
+        assert_int_equal(roles_state_totp_claim(roles_login_secrets(s), f->alice, step), -EALREADY);
+        assert_int_equal(roles_state_totp_claim(roles_login_secrets(s), f->alice, step - 1), -EALREADY);
+        assert_int_equal(roles_state_totp_claim(roles_login_secrets(s), f->alice, 0), -EALREADY);
+        assert_ok(s, roles_state_totp_last(roles_login_secrets(s), f->alice, &last));
         assert_true(last == step);
 
         /* A newer one succeeds, even skipping steps. */
-        assert_ok(s, roles_state_totp_claim(s, f->alice, step + 1));
-        assert_ok(s, roles_state_totp_claim(s, f->alice, step + 5));
-        assert_int_equal(roles_state_totp_claim(s, f->alice, step + 3), -EALREADY);
-        assert_ok(s, roles_state_totp_last(s, f->alice, &last));
+        assert_ok(s, roles_state_totp_claim(roles_login_secrets(s), f->alice, step + 1));
+        assert_ok(s, roles_state_totp_claim(roles_login_secrets(s), f->alice, step + 5));
+        assert_int_equal(roles_state_totp_claim(roles_login_secrets(s), f->alice, step + 3), -EALREADY);
+        assert_ok(s, roles_state_totp_last(roles_login_secrets(s), f->alice, &last));
         assert_true(last == step + 5);
 
         /* Per user. */
-        assert_ok(s, roles_state_totp_last(s, f->bob, &last));
+        assert_ok(s, roles_state_totp_last(roles_login_secrets(s), f->bob, &last));
         assert_true(last == -1);
-        assert_ok(s, roles_state_totp_claim(s, f->bob, step));
-        roles_store_close(s);
+        assert_ok(s, roles_state_totp_claim(roles_login_secrets(s), f->bob, step));
+        test_close(s);
 }
 
 static int child_claim(struct fixture *f, int i, const void *arg) {
         const int64_t step = *(const int64_t *) arg;
         char err[512];
-        struct roles_store *s = login_store_or_null(&f->env, err, sizeof(err));
+        struct roles_login *s = login_store_or_null(&f->env, err, sizeof(err));
         if (!s) {
                 fprintf(stderr, "child %d: open: %s\n", i, err);
                 return CHILD_OPEN_FAILED;
         }
-        int r = roles_state_totp_claim(s, f->alice, step);
+        int r = roles_state_totp_claim(roles_login_secrets(s), f->alice, step);
         if (r < 0 && r != -EALREADY)
-                fprintf(stderr, "child %d: totp_claim: %s\n", i, roles_store_error(s));
-        roles_store_close(s);
+                fprintf(stderr, "child %d: totp_claim: %s\n", i, test_error(s));
+        test_close(s);
         return r == 0 ? CHILD_OK : r == -EALREADY ? CHILD_ALREADY : CHILD_CALL_FAILED;
 }
 
@@ -514,37 +514,37 @@ static void test_totp_claim_race(void **state) {
                 if (ok != 1 || already != 1)
                         fail_msg("round %d: children exited %d and %d (want one 0 and one 1)", round, codes[0], codes[1]);
         }
-        struct roles_store *s = login_store(f);
+        struct roles_login *s = login_store(f);
         int64_t last;
-        assert_ok(s, roles_state_totp_last(s, f->alice, &last));
+        assert_ok(s, roles_state_totp_last(roles_login_secrets(s), f->alice, &last));
         assert_true(last == first + TOTP_RACES - 1);
-        roles_store_close(s);
+        test_close(s);
 }
 
 /* ---- tracking and the login audit -------------------------------------------------------------- */
 
 static void test_track_login(void **state) {
         struct fixture *f = *state;
-        struct roles_store *s = login_store(f);
+        struct roles_login *s = login_store(f);
         int64_t at = 0;
         char ip[64];
 
-        assert_int_equal(roles_state_previous_login(s, f->alice, &at, ip, sizeof(ip)), -ENOENT);
+        assert_int_equal(roles_state_previous_login(roles_login_secrets(s), f->alice, &at, ip, sizeof(ip)), -ENOENT);
 
         /* The first login: last = current = now, count 1. */
-        assert_ok(s, roles_state_track_login(s, f->alice, (time_t) NOW, "192.0.2.1"));
+        assert_ok(s, roles_state_track_login(roles_login_secrets(s), f->alice, (time_t) NOW, "192.0.2.1"));
         struct tracking t = raw_tracking(f, f->alice);
         assert_true(t.last_at == NOW);
         assert_true(t.current_at == NOW);
         assert_string_equal(t.last_ip, "192.0.2.1");
         assert_string_equal(t.current_ip, "192.0.2.1");
         assert_int_equal(t.count, 1);
-        assert_ok(s, roles_state_previous_login(s, f->alice, &at, ip, sizeof(ip)));
+        assert_ok(s, roles_state_previous_login(roles_login_secrets(s), f->alice, &at, ip, sizeof(ip)));
         assert_true(at == NOW);
         assert_string_equal(ip, "192.0.2.1");
 
         /* The second: current moves to last. */
-        assert_ok(s, roles_state_track_login(s, f->alice, (time_t) (NOW + 60), "198.51.100.7"));
+        assert_ok(s, roles_state_track_login(roles_login_secrets(s), f->alice, (time_t) (NOW + 60), "198.51.100.7"));
         t = raw_tracking(f, f->alice);
         assert_true(t.last_at == NOW);
         assert_string_equal(t.last_ip, "192.0.2.1");
@@ -553,35 +553,35 @@ static void test_track_login(void **state) {
         assert_int_equal(t.count, 2);
 
         /* A local login (no PAM_RHOST, or an empty one) stores no address. */
-        assert_ok(s, roles_state_track_login(s, f->alice, (time_t) (NOW + 120), NULL));
+        assert_ok(s, roles_state_track_login(roles_login_secrets(s), f->alice, (time_t) (NOW + 120), NULL));
         t = raw_tracking(f, f->alice);
         assert_true(t.last_at == NOW + 60);
         assert_string_equal(t.last_ip, "198.51.100.7");
         assert_true(t.current_at == NOW + 120);
         assert_true(t.current_ip_null);
         assert_int_equal(t.count, 3);
-        assert_ok(s, roles_state_track_login(s, f->alice, (time_t) (NOW + 180), ""));
+        assert_ok(s, roles_state_track_login(roles_login_secrets(s), f->alice, (time_t) (NOW + 180), ""));
         t = raw_tracking(f, f->alice);
         assert_true(t.last_ip_null);
         assert_true(t.current_ip_null);
         assert_int_equal(t.count, 4);
 
         /* Someone else's first login, without an address. */
-        assert_ok(s, roles_state_track_login(s, f->bob, (time_t) NOW, NULL));
+        assert_ok(s, roles_state_track_login(roles_login_secrets(s), f->bob, (time_t) NOW, NULL));
         t = raw_tracking(f, f->bob);
         assert_true(t.last_at == NOW && t.current_at == NOW);
         assert_true(t.last_ip_null && t.current_ip_null);
         assert_int_equal(t.count, 1);
-        roles_store_close(s);
+        test_close(s);
 }
 
 static void test_audit_login(void **state) {
         struct fixture *f = *state;
-        struct roles_store *s = login_store(f);
+        struct roles_login *s = login_store(f);
 
         assert_int_equal(raw_int(f, "SELECT count(*) FROM login_audit", NULL), 0);
-        roles_store_set_now(s, NOW + 5);
-        assert_ok(s, roles_state_audit_login(s, "alice", "sshd", "192.0.2.1", "failure", "wrong password"));
+        roles_snapshot_set_now(roles_login_snapshot(s), NOW + 5);
+        assert_ok(s, roles_state_audit_login(roles_login_secrets(s), "alice", "sshd", "192.0.2.1", "failure", "wrong password"));
         assert_int_equal(raw_int(f, "SELECT count(*) FROM login_audit", NULL), 1);
 
         sqlite3 *db;
@@ -595,26 +595,26 @@ static void test_audit_login(void **state) {
         raw_done(db, st);
 
         /* Missing service, host and detail are stored empty, never NULL. */
-        assert_ok(s, roles_state_audit_login(s, "bob", NULL, NULL, "session", NULL));
+        assert_ok(s, roles_state_audit_login(roles_login_secrets(s), "bob", NULL, NULL, "session", NULL));
         assert_int_equal(raw_int(f, "SELECT count(*) FROM login_audit", NULL), 2);
         assert_int_equal(raw_int(f,
                                  "SELECT count(*) FROM login_audit WHERE user = 'bob' AND service = '' AND rhost = '' "
                                  "AND result = 'session' AND detail = ''",
                                  NULL),
                          1);
-        roles_store_close(s);
+        test_close(s);
 }
 
 /* login_audit_keep: the newest rows stay, the oldest go in batches of 256 ids (so between keep
  * and keep + 255 rows are there); 0 keeps every row. */
 static void audit_rows(struct fixture *f, uint32_t keep, int n) {
         f->env.cfg.login_audit_keep = keep;
-        struct roles_store *s = login_store(f);
-        assert_ok(s, roles_state_begin(s));
+        struct roles_login *s = login_store(f);
+        assert_ok(s, roles_state_begin(roles_login_secrets(s)));
         for (int i = 0; i < n; i++)
-                assert_ok(s, roles_state_audit_login(s, "alice", "sshd", "", "failure", "wrong password"));
-        assert_ok(s, roles_state_end(s, true));
-        roles_store_close(s);
+                assert_ok(s, roles_state_audit_login(roles_login_secrets(s), "alice", "sshd", "", "failure", "wrong password"));
+        assert_ok(s, roles_state_end(roles_login_secrets(s), true));
+        test_close(s);
 }
 
 static void test_audit_login_keeps_newest(void **state) {
@@ -628,12 +628,12 @@ static void test_audit_login_keeps_newest(void **state) {
 
         /* A failed write prunes nothing: the rows go with the transaction that wrote the 1280th. */
         f->env.cfg.login_audit_keep = 100;
-        struct roles_store *s = login_store(f);
-        assert_ok(s, roles_state_begin(s));
+        struct roles_login *s = login_store(f);
+        assert_ok(s, roles_state_begin(roles_login_secrets(s)));
         for (int i = 0; i < 180; i++)
-                assert_ok(s, roles_state_audit_login(s, "bob", "su", "", "failure", ""));
-        assert_ok(s, roles_state_end(s, false));
-        roles_store_close(s);
+                assert_ok(s, roles_state_audit_login(roles_login_secrets(s), "bob", "su", "", "failure", ""));
+        assert_ok(s, roles_state_end(roles_login_secrets(s), false));
+        test_close(s);
         assert_int_equal(raw_int(f, "SELECT count(*) FROM login_audit", NULL), 176);
 
         /* 0: everything stays. */
@@ -641,33 +641,38 @@ static void test_audit_login_keeps_newest(void **state) {
         assert_int_equal(raw_int(f, "SELECT count(*) FROM login_audit", NULL), 476);
 }
 
-/* Without ROLES_STORE_LOGIN (or SECRETS) there is no state.db: refused, not crashed. */
+/* A snapshot opened without secrets has no state.db to offer: no secrets view at all. One opened
+ * with them reads state.db, and its view is const, so that what logins write does not compile
+ * against it (tests/test_handle_types.sh). */
 static void test_state_needs_login_store(void **state) {
         struct fixture *f = *state;
-        struct roles_store *s = test_reader(&f->env, 0);
-        struct roles_tally t;
-        int64_t step;
-        assert_int_equal(roles_state_tally_get(s, f->alice, (time_t) NOW, &t), -EACCES);
-        assert_int_equal(roles_state_tally_fail(s, f->alice, (time_t) NOW, DENY, FAIL_INTERVAL, UNLOCK_TIME, &t), -EACCES);
-        assert_int_equal(roles_state_tally_reset(s, f->alice), -EACCES);
-        assert_int_equal(roles_state_totp_last(s, f->alice, &step), -EACCES);
-        assert_int_equal(roles_state_totp_claim(s, f->alice, 1), -EACCES);
-        assert_int_equal(roles_state_track_login(s, f->alice, (time_t) NOW, NULL), -EACCES);
-        assert_int_equal(roles_state_audit_login(s, "alice", "x", "", "failure", ""), -EACCES);
-        roles_store_close(s);
+        struct roles_snapshot *s = test_reader(&f->env, 0);
+        assert_null(roles_snapshot_secrets(s));
+        test_close(s);
+
+        s = test_reader(&f->env, ROLES_SNAPSHOT_SECRETS);
+        const struct roles_secrets *view = roles_snapshot_secrets(s);
+        assert_non_null(view);
+        struct roles_tally t = { .failures = 12345 };
+        int64_t step = 12345;
+        assert_ok(view, roles_state_tally_get(view, f->alice, (time_t) NOW, &t));
+        assert_int_equal(t.failures, 0);
+        assert_ok(view, roles_state_totp_last(view, f->alice, &step));
+        assert_int_equal(step, -1);
+        test_close(s);
 }
 
 /* ---- what PAM changes in secrets.db -------------------------------------------------------------- */
 
-static struct roles_secret secret_of(struct roles_store *s, const char *uuid) {
+static struct roles_secret secret_of(struct roles_login *s, const char *uuid) {
         struct roles_secret sec;
-        assert_ok(s, roles_secret_get(s, uuid, &sec));
+        assert_ok(s, roles_secret_get(roles_login_secrets(s), uuid, &sec));
         return sec;
 }
 
 static void test_secret_rehash(void **state) {
         struct fixture *f = *state;
-        struct roles_store *s = login_store(f);
+        struct roles_login *s = login_store(f);
         struct roles_hash_params params;
         char fresh[ROLES_HASH_ENCODED_MAX], other[ROLES_HASH_ENCODED_MAX];
         roles_hash_params_from_config(&f->env.cfg, &params);
@@ -678,13 +683,13 @@ static void test_secret_rehash(void **state) {
         assert_string_equal(before.password_hash, f->alice_hash);
 
         /* The stored hash is no longer the one verified (the password changed meanwhile): kept. */
-        assert_ok(s, roles_secret_rehash(s, f->alice, other, fresh));
+        assert_ok(s, roles_secret_rehash(roles_login_secrets(s), f->alice, other, fresh));
         struct roles_secret after = secret_of(s, f->alice);
         assert_string_equal(after.password_hash, f->alice_hash);
 
         /* Still the old one: replaced, and nothing else moves (not a password change). */
-        roles_store_set_now(s, NOW + 1000);
-        assert_ok(s, roles_secret_rehash(s, f->alice, f->alice_hash, fresh));
+        roles_snapshot_set_now(roles_login_snapshot(s), NOW + 1000);
+        assert_ok(s, roles_secret_rehash(roles_login_secrets(s), f->alice, f->alice_hash, fresh));
         after = secret_of(s, f->alice);
         assert_string_equal(after.password_hash, fresh);
         assert_true(after.password_changed_at == before.password_changed_at);
@@ -693,67 +698,67 @@ static void test_secret_rehash(void **state) {
         assert_int_equal(after.must_change_password, before.must_change_password);
 
         /* Twice with the same old hash (two logins racing): the second finds it gone. */
-        assert_ok(s, roles_secret_rehash(s, f->alice, f->alice_hash, other));
+        assert_ok(s, roles_secret_rehash(roles_login_secrets(s), f->alice, f->alice_hash, other));
         after = secret_of(s, f->alice);
         assert_string_equal(after.password_hash, fresh);
 
         /* bob has no password: nothing to match. */
-        assert_ok(s, roles_secret_rehash(s, f->bob, "", fresh));
+        assert_ok(s, roles_secret_rehash(roles_login_secrets(s), f->bob, "", fresh));
         after = secret_of(s, f->bob);
         assert_string_equal(after.password_hash, "");
 
         roles_secret_wipe(&before);
         roles_secret_wipe(&after);
-        roles_store_close(s);
+        test_close(s);
 }
 
 static void test_secret_drop_codes(void **state) {
         struct fixture *f = *state;
-        struct roles_store *s = login_store(f);
+        struct roles_login *s = login_store(f);
         struct roles_code_row row;
 
         /* The reset code was used before (a login with it), the activation one is pending. */
-        roles_store_set_now(s, NOW + 5);
-        assert_ok(s, roles_secret_use_code(s, f->alice, ROLES_CODE_RESET, f->reset));
+        roles_snapshot_set_now(roles_login_snapshot(s), NOW + 5);
+        assert_ok(s, roles_secret_use_code(roles_login_secrets(s), f->alice, ROLES_CODE_RESET, f->reset));
 
         /* A new password drops what is pending; a used code keeps its time. */
-        roles_store_set_now(s, NOW + 10);
-        assert_ok(s, roles_secret_drop_codes(s, f->alice));
-        assert_ok(s, roles_secret_get_code(s, f->alice, ROLES_CODE_ACTIVATION, &row));
+        roles_snapshot_set_now(roles_login_snapshot(s), NOW + 10);
+        assert_ok(s, roles_secret_drop_codes(roles_login_secrets(s), f->alice));
+        assert_ok(s, roles_secret_get_code(roles_login_secrets(s), f->alice, ROLES_CODE_ACTIVATION, &row));
         assert_true(row.used_at == NOW + 10);
-        assert_ok(s, roles_secret_get_code(s, f->alice, ROLES_CODE_RESET, &row));
+        assert_ok(s, roles_secret_get_code(roles_login_secrets(s), f->alice, ROLES_CODE_RESET, &row));
         assert_true(row.used_at == NOW + 5);
 
         /* A dropped code no longer logs in. */
-        assert_int_equal(roles_secret_use_code(s, f->alice, ROLES_CODE_ACTIVATION, f->activation), -EALREADY);
+        assert_int_equal(roles_secret_use_code(roles_login_secrets(s), f->alice, ROLES_CODE_ACTIVATION, f->activation), -EALREADY);
         /* A user without codes: nothing to do, no error. */
-        assert_ok(s, roles_secret_drop_codes(s, f->bob));
-        roles_store_close(s);
+        assert_ok(s, roles_secret_drop_codes(roles_login_secrets(s), f->bob));
+        test_close(s);
 }
 
 static void test_secret_activated_must_change(void **state) {
         struct fixture *f = *state;
-        struct roles_store *s = login_store(f);
+        struct roles_login *s = login_store(f);
 
         assert_true(secret_of(s, f->bob).activated_at == 0);
-        roles_store_set_now(s, NOW + 7);
-        assert_ok(s, roles_secret_set_activated(s, f->bob));
+        roles_snapshot_set_now(roles_login_snapshot(s), NOW + 7);
+        assert_ok(s, roles_secret_set_activated(roles_login_secrets(s), f->bob));
         assert_true(secret_of(s, f->bob).activated_at == NOW + 7);
         /* The first activation stays. */
-        roles_store_set_now(s, NOW + 70);
-        assert_ok(s, roles_secret_set_activated(s, f->bob));
+        roles_snapshot_set_now(roles_login_snapshot(s), NOW + 70);
+        assert_ok(s, roles_secret_set_activated(roles_login_secrets(s), f->bob));
         assert_true(secret_of(s, f->bob).activated_at == NOW + 7);
 
         assert_false(secret_of(s, f->bob).must_change_password);
-        assert_ok(s, roles_secret_set_must_change(s, f->bob, true));
+        assert_ok(s, roles_secret_set_must_change(roles_login_secrets(s), f->bob, true));
         assert_true(secret_of(s, f->bob).must_change_password);
-        assert_ok(s, roles_secret_set_must_change(s, f->bob, false));
+        assert_ok(s, roles_secret_set_must_change(roles_login_secrets(s), f->bob, false));
         assert_false(secret_of(s, f->bob).must_change_password);
 
         /* A uuid without a secrets row. */
-        assert_int_equal(roles_secret_set_activated(s, "00000000-0000-4000-8000-000000000000"), -ENOENT);
-        assert_int_equal(roles_secret_set_must_change(s, "00000000-0000-4000-8000-000000000000", true), -ENOENT);
-        roles_store_close(s);
+        assert_int_equal(roles_secret_set_activated(roles_login_secrets(s), "00000000-0000-4000-8000-000000000000"), -ENOENT);
+        assert_int_equal(roles_secret_set_must_change(roles_login_secrets(s), "00000000-0000-4000-8000-000000000000", true), -ENOENT);
+        test_close(s);
 }
 
 /* ---- verifying what secrets.db holds -------------------------------------------------------------- */

@@ -21,17 +21,17 @@
 #include <sqlite3.h>
 
 #include "auth.h"
-#include "store.h"
+#include "writer.h"
 #include "nss_index_read.h"
 #include "testlib.h"
 #include "util.h"
 
 #define NOW INT64_C(1767225600)         /* 2026-01-01T00:00:00Z: every writer's pinned clock */
 
-static struct roles_store *writer(struct test_env *e) {
-        struct roles_store *s = test_writer(e);
-        roles_store_set_now(s, NOW);
-        assert_int_equal(roles_store_set_actor(s, "tester"), 0);
+static struct roles_writer *writer(struct test_env *e) {
+        struct roles_writer *s = test_writer(e);
+        roles_snapshot_set_now(roles_writer_snapshot(s), NOW);
+        assert_int_equal(roles_writer_set_actor(s, "tester"), 0);
         return s;
 }
 
@@ -134,22 +134,22 @@ static int pick_cb(void *userdata, size_t n, const char *const *names, const cha
         return 0;
 }
 
-static int list_count(struct roles_store *s, enum roles_listing what, const char *arg) {
+static int list_count(struct roles_snapshot *s, enum roles_listing what, const char *arg) {
         struct pick p = { .row = -1 };
-        int r = roles_store_list(s, what, arg, pick_cb, &p);
+        int r = roles_snapshot_list(s, what, arg, pick_cb, &p);
         if (r < 0)
-                fail_msg("list %d: %s", (int) what, roles_store_error(s));
+                fail_msg("list %d: %s", (int) what, test_error(s));
         assert_int_equal(r, p.seen);
         return r;
 }
 
 /* The value of column in row (NULL for SQL NULL); fails if there is no such row or column. */
-static const char *list_value(struct roles_store *s, enum roles_listing what, const char *arg, int row,
+static const char *list_value(struct roles_snapshot *s, enum roles_listing what, const char *arg, int row,
                               const char *column, char *buf, size_t size) {
         struct pick p = { .row = row, .column = column };
-        int r = roles_store_list(s, what, arg, pick_cb, &p);
+        int r = roles_snapshot_list(s, what, arg, pick_cb, &p);
         if (r < 0)
-                fail_msg("list %d: %s", (int) what, roles_store_error(s));
+                fail_msg("list %d: %s", (int) what, test_error(s));
         if (!p.found)
                 fail_msg("list %d '%s': no column '%s' in row %d", (int) what, arg ? arg : "", column, row);
         if (roles_strcpy(buf, size, p.value) < 0)
@@ -165,33 +165,33 @@ static struct roles_user new_user(const char *name) {
         return u;
 }
 
-static struct roles_user add_user(struct roles_store *s, const char *name) {
+static struct roles_user add_user(struct roles_writer *s, const char *name) {
         struct roles_user u = new_user(name);
         assert_ok(s, roles_user_add(s, &u));
         return u;
 }
 
-static struct roles_group add_group(struct roles_store *s, const char *name, uint32_t gid) {
+static struct roles_group add_group(struct roles_writer *s, const char *name, uint32_t gid) {
         struct roles_group g = { .gid = gid };
         assert_int_equal(roles_strcpy(g.name, sizeof(g.name), name), 0);
         assert_ok(s, roles_group_add(s, &g));
         return g;
 }
 
-static struct roles_metarole add_metarole(struct roles_store *s, const char *code) {
+static struct roles_metarole add_metarole(struct roles_writer *s, const char *code) {
         struct roles_metarole m = { 0 };
         assert_int_equal(roles_strcpy(m.code, sizeof(m.code), code), 0);
         assert_ok(s, roles_metarole_add(s, &m));
         return m;
 }
 
-static struct roles_metarole get_metarole(struct roles_store *s, const char *code) {
+static struct roles_metarole get_metarole(struct roles_writer *s, const char *code) {
         struct roles_metarole m;
-        assert_ok(s, roles_metarole_by_code(s, code, &m));
+        assert_ok(s, roles_metarole_by_code(roles_writer_snapshot(s), code, &m));
         return m;
 }
 
-static struct roles_role add_role(struct roles_store *s, const char *name, const char *metarole) {
+static struct roles_role add_role(struct roles_writer *s, const char *name, const char *metarole) {
         struct roles_role r = { 0 };
         assert_int_equal(roles_strcpy(r.name, sizeof(r.name), name), 0);
         assert_int_equal(roles_strcpy(r.metarole, sizeof(r.metarole), metarole), 0);
@@ -204,13 +204,13 @@ struct counts {
         int users, groups, metaroles, roles, audit;
 };
 
-static struct counts counts_of(struct roles_store *s) {
+static struct counts counts_of(struct roles_writer *s) {
         return (struct counts) {
-                .users = list_count(s, ROLES_LIST_USERS, NULL),
-                .groups = list_count(s, ROLES_LIST_GROUPS, NULL),
-                .metaroles = list_count(s, ROLES_LIST_METAROLES, NULL),
-                .roles = list_count(s, ROLES_LIST_ROLES, NULL),
-                .audit = list_count(s, ROLES_LIST_AUDIT, NULL),
+                .users = list_count(roles_writer_snapshot(s), ROLES_LIST_USERS, NULL),
+                .groups = list_count(roles_writer_snapshot(s), ROLES_LIST_GROUPS, NULL),
+                .metaroles = list_count(roles_writer_snapshot(s), ROLES_LIST_METAROLES, NULL),
+                .roles = list_count(roles_writer_snapshot(s), ROLES_LIST_ROLES, NULL),
+                .audit = list_count(roles_writer_snapshot(s), ROLES_LIST_AUDIT, NULL),
         };
 }
 
@@ -266,24 +266,24 @@ static void test_init_creates_files(void **state) {
         assert_int_equal(stray_files(e), 0);
 
         /* Readers open it. */
-        struct roles_store *r = test_reader(e, ROLES_STORE_SECRETS);
-        roles_store_close(r);
+        struct roles_snapshot *r = test_reader(e, ROLES_SNAPSHOT_SECRETS);
+        test_close(r);
 }
 
 static void test_init_keeps_data(void **state) {
         struct test_env *e = *state;
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
         add_user(s, "alice");
         test_commit(s);
 
         test_env_init(e);
-        struct roles_store *r = test_reader(e, 0);
+        struct roles_snapshot *r = test_reader(e, 0);
         struct roles_user u;
         assert_ok(r, roles_user_by_name(r, "alice", &u));
-        roles_store_close(r);
+        test_close(r);
 }
 
-static void assert_email(struct roles_store *s, const char *uuid, const char *want);
+static void assert_email(struct roles_snapshot *s, const char *uuid, const char *want);
 
 /* A secrets.db of version 1 (before the before-images): readers read it as it is (no change
  * of it can be in flight), a login writes it, and the next writer migrates it in its
@@ -291,7 +291,7 @@ static void assert_email(struct roles_store *s, const char *uuid, const char *wa
 static void test_secrets_v1_migrated(void **state) {
         struct test_env *e = *state;
         char path[PATH_MAX];
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
         struct roles_user alice = add_user(s, "alice");
         assert_ok(s, roles_secret_set_email(s, alice.uuid, "alice@example.org"));
         test_commit(s);
@@ -299,21 +299,21 @@ static void test_secrets_v1_migrated(void **state) {
         raw_exec(path, "DROP TABLE publishing; DROP TABLE before_users; DROP TABLE before_credentials; "
                        "DROP TABLE before_codes; PRAGMA user_version = 1");
 
-        struct roles_store *login = test_reader(e, ROLES_STORE_LOGIN);
-        assert_email(login, alice.uuid, "alice@example.org");
-        assert_int_equal(list_count(login, ROLES_LIST_USER_SECRETS, alice.uuid), 1);
-        assert_ok(login, roles_secret_set_must_change(login, alice.uuid, true));
+        struct roles_login *login = test_login(e);
+        assert_email(roles_login_snapshot(login), alice.uuid, "alice@example.org");
+        assert_int_equal(list_count(roles_login_snapshot(login), ROLES_LIST_USER_SECRETS, alice.uuid), 1);
+        assert_ok(login, roles_secret_set_must_change(roles_login_secrets(login), alice.uuid, true));
         struct roles_secret sec;
-        assert_ok(login, roles_secret_get(login, alice.uuid, &sec));
+        assert_ok(login, roles_secret_get(roles_login_secrets(login), alice.uuid, &sec));
         assert_true(sec.must_change_password);
         roles_secret_wipe(&sec);
-        roles_store_close(login);
+        test_close(login);
         assert_int_equal(raw_int(path, "PRAGMA user_version"), 1);
 
         /* A table of version 1 missing is still refused. */
         raw_exec(path, "ALTER TABLE codes RENAME TO codes_gone");
         char err[512] = "";
-        assert_int_equal(roles_store_open(&e->cfg, ROLES_STORE_LOGIN, &s, err, sizeof(err)), -EPROTO);
+        assert_int_equal(test_open_kind(&e->cfg, TEST_LOGIN, err, sizeof(err)), -EPROTO);
         assert_non_null(strstr(err, "codes"));
         raw_exec(path, "ALTER TABLE codes_gone RENAME TO codes");
 
@@ -321,16 +321,16 @@ static void test_secrets_v1_migrated(void **state) {
         test_commit(s);
         assert_int_equal(raw_int(path, "PRAGMA user_version"), ROLES_SCHEMA_SECRETS);
         assert_int_equal(raw_int(path, "SELECT count(*) FROM sqlite_schema WHERE name LIKE 'before_%'"), 5);
-        struct roles_store *r = test_reader(e, ROLES_STORE_LOGIN);
-        assert_email(r, alice.uuid, "alice@example.org");
-        roles_store_close(r);
+        struct roles_login *r = test_login(e);
+        assert_email(roles_login_snapshot(r), alice.uuid, "alice@example.org");
+        test_close(r);
 }
 
 static int64_t serial_now(struct test_env *e) {
         int64_t serial;
-        struct roles_store *r = test_reader(e, 0);
-        assert_ok(r, roles_store_serial(r, &serial));
-        roles_store_close(r);
+        struct roles_snapshot *r = test_reader(e, 0);
+        assert_ok(r, roles_snapshot_serial(r, &serial));
+        test_close(r);
         return serial;
 }
 
@@ -348,20 +348,20 @@ static int64_t serial_now(struct test_env *e) {
 static void test_public_v1_migrated(void **state) {
         struct test_env *e = *state;
         char path[PATH_MAX];
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
         struct roles_user alice = add_user(s, "alice");
         test_commit(s);
         path_in(e, "roles.db", path, sizeof(path));
         raw_exec(path, "DROP TABLE retired_ids;" PUBLIC_V2_NSS_TABLES "PRAGMA user_version = 1");
 
         struct roles_user u;
-        struct roles_store *r = test_reader(e, 0);
+        struct roles_snapshot *r = test_reader(e, 0);
         assert_ok(r, roles_user_by_name(r, "alice", &u));
-        roles_store_close(r);
+        test_close(r);
         assert_int_equal(raw_int(path, "PRAGMA user_version"), 1);
 
         s = writer(e);
-        assert_ok(s, roles_user_by_name(s, "alice", &u));
+        assert_ok(s, roles_user_by_name(roles_writer_snapshot(s), "alice", &u));
         assert_ok(s, roles_user_delete(s, &u));
         test_commit(s);
         assert_int_equal(raw_int(path, "PRAGMA user_version"), ROLES_SCHEMA_PUBLIC);
@@ -380,7 +380,7 @@ static void test_public_v1_migrated(void **state) {
 static void test_public_v2_migrated(void **state) {
         struct test_env *e = *state;
         char path[PATH_MAX], index[PATH_MAX];
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
         add_user(s, "alice");
         test_commit(s);
         path_in(e, "roles.db", path, sizeof(path));
@@ -390,9 +390,9 @@ static void test_public_v2_migrated(void **state) {
         assert_int_equal(unlink(index), 0);
 
         struct roles_user u;
-        struct roles_store *r = test_reader(e, 0);
+        struct roles_snapshot *r = test_reader(e, 0);
         assert_ok(r, roles_user_by_name(r, "alice", &u));
-        roles_store_close(r);
+        test_close(r);
         assert_int_equal(raw_int(path, "PRAGMA user_version"), 2);
 
         s = writer(e);
@@ -442,7 +442,7 @@ static void members_of(struct test_env *e, uint32_t gid, char list[static 256]) 
  * delta holding everything. */
 static void test_index_first_accounts_make_a_base(void **state) {
         struct test_env *e = *state;
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
         add_user(s, "alice");
         add_user(s, "bob");
         add_group(s, "devs", 20100);
@@ -477,7 +477,7 @@ static void test_index_delta_serves_what_roles_db_says(void **state) {
         struct roles_role lead;
         struct stat before, after;
 
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
         struct roles_metarole crew = add_metarole(s, "crew");
         assert_ok(s, roles_metarole_publish(s, &crew, 20500));
         lead = add_role(s, "lead", "crew");
@@ -546,7 +546,7 @@ static void test_index_delta_serves_what_roles_db_says(void **state) {
 
         int findings = 0;
         s = writer(e);
-        assert_int_equal(roles_store_doctor(s, count_finding, &findings), 0);
+        assert_int_equal(roles_writer_doctor(s, count_finding, &findings), 0);
         test_commit(s);
         assert_int_equal(findings, 0);
 }
@@ -564,7 +564,7 @@ static void test_bulk_change_compiles_a_base(void **state) {
         static const char has_index_sql[] =
                 "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'group_members_user'";
 
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
         struct roles_user alice = add_user(s, "alice");
         test_commit(s);
         path_in(e, "roles.nss", index, sizeof(index));
@@ -572,13 +572,13 @@ static void test_bulk_change_compiles_a_base(void **state) {
         assert_int_equal(stat(index, &before), 0);
 
         s = writer(e);                                          /* not committed */
-        assert_ok(s, roles_store_begin_bulk(s, 2));
+        assert_ok(s, roles_writer_begin_bulk(s, 2));
         add_user(s, "ghost");
-        roles_store_close(s);
+        test_close(s);
         assert_int_equal(raw_int(db, has_index_sql), 1);
 
         s = writer(e);
-        assert_ok(s, roles_store_begin_bulk(s, 1 + 3 * 4));  /* crew; each user, its fs_uniquifier and personal group */
+        assert_ok(s, roles_writer_begin_bulk(s, 1 + 3 * 4));  /* crew; each user, its fs_uniquifier and personal group */
         struct roles_group crew = add_group(s, "crew", 20300);
         for (int i = 0; i < 4; i++) {
                 char name[16];
@@ -618,7 +618,7 @@ static void test_bulk_change_compiles_a_base(void **state) {
 
         int findings = 0;
         s = writer(e);
-        assert_int_equal(roles_store_doctor(s, count_finding, &findings), 0);
+        assert_int_equal(roles_writer_doctor(s, count_finding, &findings), 0);
         test_commit(s);
         assert_int_equal(findings, 0);
 }
@@ -628,7 +628,7 @@ static void test_bulk_change_compiles_a_base(void **state) {
 static void test_secrets_change_mends_stale_index(void **state) {
         struct test_env *e = *state;
         char index[PATH_MAX];
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
         struct roles_user alice = add_user(s, "alice");
         test_commit(s);
         path_in(e, "roles.nss", index, sizeof(index));
@@ -647,13 +647,11 @@ static void test_secrets_change_mends_stale_index(void **state) {
 
 static void test_open_missing(void **state) {
         struct test_env *e = *state;
-        struct roles_store *s = (struct roles_store *) 0x1;
         char err[512] = "";
 
         /* Nothing there yet: readers and plain writers are told to run init. */
-        assert_int_equal(roles_store_open(&e->cfg, 0, &s, err, sizeof(err)), -ENOENT);
-        assert_ptr_equal(s, (struct roles_store *) 0x1);
-        assert_int_equal(roles_store_open(&e->cfg, ROLES_STORE_WRITE | ROLES_STORE_SECRETS, &s, err, sizeof(err)),
+        assert_int_equal(test_open_kind(&e->cfg, TEST_SNAPSHOT, err, sizeof(err)), -ENOENT);
+        assert_int_equal(test_open_kind(&e->cfg, TEST_WRITER, err, sizeof(err)),
                          -ENOENT);
         assert_non_null(strstr(err, "rolesctl init"));
         assert_int_equal(stray_files(e), 0);
@@ -674,7 +672,7 @@ static void test_serial(void **state) {
         /* Each commit that changes roles.db publishes the next serial. */
         static const char *const names[] = { "alice", "bob", "carol" };
         for (int i = 0; i < 3; i++) {
-                struct roles_store *s = writer(e);
+                struct roles_writer *s = writer(e);
                 add_user(s, names[i]);
                 test_commit(s);
                 assert_true(serial_now(e) == first + i + 1);
@@ -685,9 +683,9 @@ static void test_serial(void **state) {
         path_in(e, "roles.db", pub, sizeof(pub));
         assert_int_equal(stat(pub, &before), 0);
         test_commit(writer(e));
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
         struct roles_user u;
-        assert_ok(s, roles_user_by_name(s, "alice", &u));
+        assert_ok(s, roles_user_by_name(roles_writer_snapshot(s), "alice", &u));
         assert_ok(s, roles_secret_set_email(s, u.uuid, "alice@example.org"));
         test_commit(s);
         assert_true(serial_now(e) == first + 3);
@@ -695,11 +693,11 @@ static void test_serial(void **state) {
         assert_int_equal(after.st_ino, before.st_ino);
         assert_int_equal(stray_files(e), 0);
         /* ... but the secrets change did land. */
-        struct roles_store *r = test_reader(e, ROLES_STORE_SECRETS);
+        struct roles_snapshot *r = test_reader(e, ROLES_SNAPSHOT_SECRETS);
         struct roles_secret sec;
-        assert_ok(r, roles_secret_get(r, u.uuid, &sec));
+        assert_ok(r, roles_secret_get(roles_snapshot_secrets(r), u.uuid, &sec));
         assert_string_equal(sec.email, "alice@example.org");
-        roles_store_close(r);
+        test_close(r);
 
         /* A refused change alone does not publish either. */
         s = writer(e);
@@ -721,13 +719,13 @@ static void test_uncommitted_writer(void **state) {
         int64_t credentials = raw_int(sec, "SELECT count(*) FROM credentials");
         int64_t audit = raw_int(sec, "SELECT count(*) FROM audit");
 
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
         add_user(s, "alice");
         add_group(s, "devs", ROLES_ID_INVALID);
         add_metarole(s, "dba");
         /* Nothing but roles.db (and its WAL) while the writer works ... */
         assert_int_equal(stray_files(e), 0);
-        roles_store_close(s);
+        test_close(s);
 
         /* ... and nothing reached roles.db or secrets.db. */
         assert_int_equal(stray_files(e), 0);
@@ -740,10 +738,10 @@ static void test_uncommitted_writer(void **state) {
         assert_int_equal(raw_int(sec, "SELECT count(*) FROM credentials"), credentials);
         assert_int_equal(raw_int(sec, "SELECT count(*) FROM audit"), audit);
 
-        struct roles_store *r = test_reader(e, 0);
+        struct roles_snapshot *r = test_reader(e, 0);
         struct roles_user u;
         assert_int_equal(roles_user_by_name(r, "alice", &u), -ENOENT);
-        roles_store_close(r);
+        test_close(r);
 
         /* And the next writer gets the lock and works normally. */
         s = writer(e);
@@ -752,27 +750,21 @@ static void test_uncommitted_writer(void **state) {
         assert_int_equal(stray_files(e), 0);
 }
 
+/* A snapshot changes nothing: what changes takes a writer, and does not compile against a snapshot
+ * (tests/test_handle_types.sh). Without secrets it has none to read. */
 static void test_reader_is_read_only(void **state) {
         struct test_env *e = *state;
-        struct roles_store *r = test_reader(e, 0);
-        struct roles_user u = new_user("alice");
-        struct roles_secret sec;
-
-        assert_int_equal(roles_user_add(r, &u), -EROFS);
-        struct roles_group g = { .name = "devs", .gid = ROLES_ID_INVALID };
-        assert_int_equal(roles_group_add(r, &g), -EROFS);
-        assert_int_equal(roles_store_commit(r), -EROFS);
-        /* Without ROLES_STORE_SECRETS there are no secrets to read. */
-        assert_int_equal(roles_secret_get(r, "0b8e5a4e-6f0e-4c1b-9d2a-3c4d5e6f7a8b", &sec), -EACCES);
-        assert_int_equal(roles_store_list(r, ROLES_LIST_AUDIT, NULL, pick_cb, &(struct pick) { .row = -1 }), -EACCES);
-        roles_store_close(r);
+        struct roles_snapshot *r = test_reader(e, 0);
+        assert_null(roles_snapshot_secrets(r));
+        assert_int_equal(roles_snapshot_list(r, ROLES_LIST_AUDIT, NULL, pick_cb, &(struct pick) { .row = -1 }), -EACCES);
+        test_close(r);
 }
 
 /* ---- users -------------------------------------------------------------------------------------------- */
 
 static void test_user_add_allocates(void **state) {
         struct test_env *e = *state;
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
         struct roles_group g;
         struct roles_secret sec;
 
@@ -787,7 +779,7 @@ static void test_user_add_allocates(void **state) {
         assert_true(a.updated_at == NOW);
 
         /* A personal group of the same name, gid == uid. */
-        assert_ok(s, roles_group_by_name(s, "alice", &g));
+        assert_ok(s, roles_group_by_name(roles_writer_snapshot(s), "alice", &g));
         assert_int_equal(g.gid, a.uid);
 
         struct roles_user b = add_user(s, "bob");
@@ -809,13 +801,13 @@ static void test_user_add_allocates(void **state) {
         assert_int_equal(d.uid, 20001);
 
         /* Every user has a secrets row from birth, without a password. */
-        assert_ok(s, roles_secret_get(s, a.uuid, &sec));
+        assert_ok(s, roles_secret_get(roles_writer_secrets(s), a.uuid, &sec));
         assert_string_equal(sec.password_hash, "");
         assert_true(roles_uuid_valid(sec.fs_uniquifier));
         test_commit(s);
 
         /* All of it as a reader sees it. */
-        struct roles_store *r = test_reader(e, ROLES_STORE_SECRETS);
+        struct roles_snapshot *r = test_reader(e, ROLES_SNAPSHOT_SECRETS);
         struct roles_user u;
         assert_ok(r, roles_user_by_name(r, "carol", &u));
         assert_int_equal(u.uid, 20000);
@@ -828,13 +820,13 @@ static void test_user_add_allocates(void **state) {
         assert_ok(r, roles_user_by_uid(r, 10001, &u));
         assert_string_equal(u.name, "bob");
         assert_int_equal(roles_user_by_uid(r, 10002, &u), -ENOENT);
-        assert_ok(r, roles_secret_get(r, d.uuid, &sec));
-        roles_store_close(r);
+        assert_ok(r, roles_secret_get(roles_snapshot_secrets(r), d.uuid, &sec));
+        test_close(r);
 }
 
 static void test_user_add_refused(void **state) {
         struct test_env *e = *state;
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
         struct roles_user u;
         struct roles_group g;
 
@@ -864,7 +856,7 @@ static void test_user_add_refused(void **state) {
                 int r = roles_user_add(s, &u);
                 if (r != cases[i].err)
                         fail_msg("user '%s' uid %u: expected %d, got %d (%s)", cases[i].name, cases[i].uid,
-                                 cases[i].err, r, roles_store_error(s));
+                                 cases[i].err, r, test_error(s));
                 assert_memory_equal(&u, &copy, sizeof(u));
                 assert_counts_equal(counts_of(s), before);
         }
@@ -896,8 +888,8 @@ static void test_user_add_refused(void **state) {
         snprintf(u.shell, sizeof(u.shell), "/bin/sh:x");
         assert_int_equal(roles_user_add(s, &u), -EINVAL);
         assert_counts_equal(counts_of(s), before);
-        assert_int_equal(roles_user_by_name(s, "eve", &u), -ENOENT);
-        assert_int_equal(roles_group_by_name(s, "eve", &g), -ENOENT);
+        assert_int_equal(roles_user_by_name(roles_writer_snapshot(s), "eve", &u), -ENOENT);
+        assert_int_equal(roles_group_by_name(roles_writer_snapshot(s), "eve", &g), -ENOENT);
         test_commit(s);
 
         /* Published: exactly alice and devs (and alice's group). */
@@ -921,13 +913,13 @@ static void test_user_add_refused_late(void **state) {
         memset(e->cfg.home_base + 1, 'h', 250);
         e->cfg.home_base[251] = '\0';
         assert_true(roles_path_valid(e->cfg.home_base));
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
         struct counts before = counts_of(s);
         struct roles_user u = new_user("alice");
         int r = roles_user_add(s, &u);
         assert_true(r == -ENAMETOOLONG || r == -EINVAL);
         assert_counts_equal(counts_of(s), before);
-        assert_int_equal(roles_group_by_name(s, "alice", &g), -ENOENT);
+        assert_int_equal(roles_group_by_name(roles_writer_snapshot(s), "alice", &g), -ENOENT);
 
         /* With an explicit home it works. */
         snprintf(u.home, sizeof(u.home), "/home/alice");
@@ -937,7 +929,7 @@ static void test_user_add_refused_late(void **state) {
 
 static void test_user_primary_group(void **state) {
         struct test_env *e = *state;
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
         struct roles_group g;
 
         /* Group "staff" takes gid 10000 first: alice gets uid 10000, her personal group another gid. */
@@ -946,23 +938,23 @@ static void test_user_primary_group(void **state) {
         struct roles_user alice = add_user(s, "alice");
         assert_int_equal(alice.uid, 10000);
         assert_int_not_equal(alice.gid, 10000);
-        assert_ok(s, roles_group_by_name(s, "alice", &g));
+        assert_ok(s, roles_group_by_name(roles_writer_snapshot(s), "alice", &g));
         assert_int_equal(g.gid, alice.gid);
 
         /* An existing group as primary (--gid): no personal group. */
         struct roles_user bob = new_user("bob");
         bob.gid = staff.gid;
-        int groups = list_count(s, ROLES_LIST_GROUPS, NULL);
+        int groups = list_count(roles_writer_snapshot(s), ROLES_LIST_GROUPS, NULL);
         assert_ok(s, roles_user_add(s, &bob));
         assert_int_equal(bob.gid, staff.gid);
-        assert_int_equal(list_count(s, ROLES_LIST_GROUPS, NULL), groups);
-        assert_int_equal(roles_group_by_name(s, "bob", &g), -ENOENT);
+        assert_int_equal(list_count(roles_writer_snapshot(s), ROLES_LIST_GROUPS, NULL), groups);
+        assert_int_equal(roles_group_by_name(roles_writer_snapshot(s), "bob", &g), -ENOENT);
         test_commit(s);
 }
 
 static void test_user_update(void **state) {
         struct test_env *e = *state;
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
         struct roles_user u;
 
         struct roles_user a = add_user(s, "alice");
@@ -970,7 +962,7 @@ static void test_user_update(void **state) {
         a.expires_at = NOW + 86400;
         snprintf(a.gecos, sizeof(a.gecos), "Alice L.");
         assert_ok(s, roles_user_update(s, &a));
-        assert_ok(s, roles_user_by_name(s, "alice", &u));
+        assert_ok(s, roles_user_by_name(roles_writer_snapshot(s), "alice", &u));
         assert_false(u.enabled);
         assert_true(u.expires_at == NOW + 86400);
         assert_string_equal(u.gecos, "Alice L.");
@@ -985,14 +977,14 @@ static void test_user_update(void **state) {
         bad = a;
         bad.id = 9999;
         assert_int_equal(roles_user_update(s, &bad), -ENOENT);
-        assert_ok(s, roles_user_by_name(s, "alice", &u));
+        assert_ok(s, roles_user_by_name(roles_writer_snapshot(s), "alice", &u));
         assert_string_equal(u.gecos, "Alice L.");
         test_commit(s);
 }
 
 static void test_user_delete(void **state) {
         struct test_env *e = *state;
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
         struct roles_secret sec;
         struct roles_group g;
         struct roles_user u;
@@ -1009,15 +1001,15 @@ static void test_user_delete(void **state) {
         assert_int_equal(raw_int(secrets, "SELECT count(*) FROM credentials"), 2);
 
         s = writer(e);
-        assert_ok(s, roles_user_by_name(s, "alice", &u));
+        assert_ok(s, roles_user_by_name(roles_writer_snapshot(s), "alice", &u));
         assert_ok(s, roles_user_delete(s, &u));
-        assert_int_equal(roles_user_by_name(s, "alice", &u), -ENOENT);
+        assert_int_equal(roles_user_by_name(roles_writer_snapshot(s), "alice", &u), -ENOENT);
         /* The personal group goes with the user; other groups stay, without the member. */
-        assert_int_equal(roles_group_by_name(s, "alice", &g), -ENOENT);
-        assert_ok(s, roles_group_by_name(s, "devs", &g));
-        assert_int_equal(list_count(s, ROLES_LIST_GROUP_MEMBERS, "devs"), 0);
+        assert_int_equal(roles_group_by_name(roles_writer_snapshot(s), "alice", &g), -ENOENT);
+        assert_ok(s, roles_group_by_name(roles_writer_snapshot(s), "devs", &g));
+        assert_int_equal(list_count(roles_writer_snapshot(s), ROLES_LIST_GROUP_MEMBERS, "devs"), 0);
         /* Secrets stay until the snapshot without the user is published. */
-        assert_ok(s, roles_secret_get(s, alice.uuid, &sec));
+        assert_ok(s, roles_secret_get(roles_writer_secrets(s), alice.uuid, &sec));
         /* Deleting twice. */
         assert_int_equal(roles_user_delete(s, &alice), -ENOENT);
         test_commit(s);
@@ -1025,16 +1017,16 @@ static void test_user_delete(void **state) {
         /* After publishing: the secrets row and codes are gone, bob's remain. */
         assert_int_equal(raw_int(secrets, "SELECT count(*) FROM credentials"), 1);
         assert_int_equal(raw_int(secrets, "SELECT count(*) FROM codes"), 0);
-        struct roles_store *r = test_reader(e, ROLES_STORE_SECRETS);
-        assert_int_equal(roles_secret_get(r, alice.uuid, &sec), -ENOENT);
-        assert_ok(r, roles_secret_get(r, bob.uuid, &sec));
+        struct roles_snapshot *r = test_reader(e, ROLES_SNAPSHOT_SECRETS);
+        assert_int_equal(roles_secret_get(roles_snapshot_secrets(r), alice.uuid, &sec), -ENOENT);
+        assert_ok(r, roles_secret_get(roles_snapshot_secrets(r), bob.uuid, &sec));
         assert_int_equal(roles_user_by_uid(r, alice.uid, &u), -ENOENT);
-        roles_store_close(r);
+        test_close(r);
 }
 
 static void test_user_delete_keeps_shared_group(void **state) {
         struct test_env *e = *state;
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
         struct roles_group g;
 
         struct roles_user alice = add_user(s, "alice");
@@ -1043,7 +1035,7 @@ static void test_user_delete_keeps_shared_group(void **state) {
         assert_ok(s, roles_user_add(s, &bob));
         assert_ok(s, roles_user_delete(s, &alice));
         /* Still bob's primary group: it must stay. */
-        assert_ok(s, roles_group_by_name(s, "alice", &g));
+        assert_ok(s, roles_group_by_name(roles_writer_snapshot(s), "alice", &g));
         assert_int_equal(g.gid, bob.gid);
         test_commit(s);
 }
@@ -1052,7 +1044,7 @@ static void test_user_delete_keeps_shared_group(void **state) {
 
 static void test_groups(void **state) {
         struct test_env *e = *state;
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
         struct roles_group g;
 
         struct roles_group devs = add_group(s, "devs", ROLES_ID_INVALID);
@@ -1080,31 +1072,31 @@ static void test_groups(void **state) {
         assert_int_equal(roles_group_add(s, &g), -EINVAL);
         assert_counts_equal(counts_of(s), before);
 
-        assert_ok(s, roles_group_by_gid(s, 30000, &g));
+        assert_ok(s, roles_group_by_gid(roles_writer_snapshot(s), 30000, &g));
         assert_string_equal(g.name, "ops");
         assert_ok(s, roles_group_delete(s, &ops));
-        assert_int_equal(roles_group_by_name(s, "ops", &g), -ENOENT);
+        assert_int_equal(roles_group_by_name(roles_writer_snapshot(s), "ops", &g), -ENOENT);
         assert_int_equal(roles_group_delete(s, &ops), -ENOENT);
         test_commit(s);
 
-        struct roles_store *r = test_reader(e, 0);
+        struct roles_snapshot *r = test_reader(e, 0);
         assert_int_equal(roles_group_by_gid(r, 30000, &g), -ENOENT);
         assert_ok(r, roles_group_by_gid(r, 30001, &g));
         assert_string_equal(g.name, "qa");
         assert_string_equal(g.uuid, qa.uuid);
-        roles_store_close(r);
+        test_close(r);
 }
 
 static void test_group_delete_primary_busy(void **state) {
         struct test_env *e = *state;
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
         struct roles_group g;
 
         struct roles_user alice = add_user(s, "alice");
-        assert_ok(s, roles_group_by_name(s, "alice", &g));
+        assert_ok(s, roles_group_by_name(roles_writer_snapshot(s), "alice", &g));
         struct counts before = counts_of(s);
         assert_int_equal(roles_group_delete(s, &g), -EBUSY);
-        assert_non_null(strstr(roles_store_error(s), "alice"));
+        assert_non_null(strstr(test_error(s), "alice"));
         assert_counts_equal(counts_of(s), before);
 
         /* Another group used as someone's primary group by --gid. */
@@ -1121,7 +1113,7 @@ static void test_group_delete_primary_busy(void **state) {
 
 static void test_group_members(void **state) {
         struct test_env *e = *state;
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
         char buf[64];
 
         struct roles_user alice = add_user(s, "alice");
@@ -1130,30 +1122,30 @@ static void test_group_members(void **state) {
 
         assert_ok(s, roles_group_add_member(s, &devs, &alice));
         assert_ok(s, roles_group_add_member(s, &devs, &bob));
-        int audit = list_count(s, ROLES_LIST_AUDIT, NULL);
+        int audit = list_count(roles_writer_snapshot(s), ROLES_LIST_AUDIT, NULL);
         assert_int_equal(roles_group_add_member(s, &devs, &alice), -EEXIST);
-        assert_int_equal(list_count(s, ROLES_LIST_AUDIT, NULL), audit);
-        assert_int_equal(list_count(s, ROLES_LIST_GROUP_MEMBERS, "devs"), 2);
-        assert_string_equal(list_value(s, ROLES_LIST_GROUP_MEMBERS, "devs", 0, "user", buf, sizeof(buf)), "alice");
+        assert_int_equal(list_count(roles_writer_snapshot(s), ROLES_LIST_AUDIT, NULL), audit);
+        assert_int_equal(list_count(roles_writer_snapshot(s), ROLES_LIST_GROUP_MEMBERS, "devs"), 2);
+        assert_string_equal(list_value(roles_writer_snapshot(s), ROLES_LIST_GROUP_MEMBERS, "devs", 0, "user", buf, sizeof(buf)), "alice");
 
         assert_ok(s, roles_group_remove_member(s, &devs, &alice));
         assert_int_equal(roles_group_remove_member(s, &devs, &alice), -ENOENT);
-        assert_int_equal(list_count(s, ROLES_LIST_GROUP_MEMBERS, "devs"), 1);
+        assert_int_equal(list_count(roles_writer_snapshot(s), ROLES_LIST_GROUP_MEMBERS, "devs"), 1);
         test_commit(s);
 
-        struct roles_store *r = test_reader(e, 0);
+        struct roles_snapshot *r = test_reader(e, 0);
         assert_int_equal(list_count(r, ROLES_LIST_GROUP_MEMBERS, "devs"), 1);
         assert_string_equal(list_value(r, ROLES_LIST_GROUP_MEMBERS, "devs", 0, "user", buf, sizeof(buf)), "bob");
         /* bob: primary group bob, member of devs. */
         assert_int_equal(list_count(r, ROLES_LIST_USER_GROUPS, "bob"), 2);
-        roles_store_close(r);
+        test_close(r);
 }
 
 /* ---- metaroles ------------------------------------------------------------------------------------------ */
 
 static void test_metarole_builtins(void **state) {
         struct test_env *e = *state;
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
         char buf[64];
 
         struct roles_metarole sa = get_metarole(s, ROLES_METAROLE_SUPER_ADMIN);
@@ -1161,13 +1153,13 @@ static void test_metarole_builtins(void **state) {
         struct roles_metarole user = get_metarole(s, ROLES_METAROLE_USER);
         assert_true(sa.builtin && admin.builtin && user.builtin);
         assert_int_equal(sa.gid, ROLES_ID_INVALID);
-        assert_int_equal(list_count(s, ROLES_LIST_METAROLE_INCLUDES, "super-admin"), 1);
-        assert_string_equal(list_value(s, ROLES_LIST_METAROLE_INCLUDES, "super-admin", 0, "includes", buf, sizeof(buf)),
+        assert_int_equal(list_count(roles_writer_snapshot(s), ROLES_LIST_METAROLE_INCLUDES, "super-admin"), 1);
+        assert_string_equal(list_value(roles_writer_snapshot(s), ROLES_LIST_METAROLE_INCLUDES, "super-admin", 0, "includes", buf, sizeof(buf)),
                             "admin");
-        assert_int_equal(list_count(s, ROLES_LIST_METAROLE_INCLUDES, "admin"), 1);
-        assert_string_equal(list_value(s, ROLES_LIST_METAROLE_INCLUDES, "admin", 0, "includes", buf, sizeof(buf)),
+        assert_int_equal(list_count(roles_writer_snapshot(s), ROLES_LIST_METAROLE_INCLUDES, "admin"), 1);
+        assert_string_equal(list_value(roles_writer_snapshot(s), ROLES_LIST_METAROLE_INCLUDES, "admin", 0, "includes", buf, sizeof(buf)),
                             "user");
-        assert_int_equal(list_count(s, ROLES_LIST_METAROLE_INCLUDES, "user"), 0);
+        assert_int_equal(list_count(roles_writer_snapshot(s), ROLES_LIST_METAROLE_INCLUDES, "user"), 0);
 
         /* Built-ins cannot be deleted, nor the chain between them cut. */
         struct counts before = counts_of(s);
@@ -1176,19 +1168,19 @@ static void test_metarole_builtins(void **state) {
         int r = roles_metarole_exclude(s, &admin, &user);
         assert_true(r == -EBUSY || r == -EPERM);
         assert_counts_equal(counts_of(s), before);
-        assert_int_equal(list_count(s, ROLES_LIST_METAROLE_INCLUDES, "admin"), 1);
+        assert_int_equal(list_count(roles_writer_snapshot(s), ROLES_LIST_METAROLE_INCLUDES, "admin"), 1);
         test_commit(s);
 
-        struct roles_store *rd = test_reader(e, 0);
+        struct roles_snapshot *rd = test_reader(e, 0);
         struct roles_metarole m;
         assert_ok(rd, roles_metarole_by_code(rd, "user", &m));
         assert_true(m.builtin);
-        roles_store_close(rd);
+        test_close(rd);
 }
 
 static void test_metarole_add_delete(void **state) {
         struct test_env *e = *state;
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
         struct roles_metarole m;
 
         struct roles_metarole dba = add_metarole(s, "dba");
@@ -1206,14 +1198,14 @@ static void test_metarole_add_delete(void **state) {
         assert_int_equal(roles_metarole_delete(s, &dba), -EBUSY);
         assert_ok(s, roles_role_delete(s, &role));
         assert_ok(s, roles_metarole_delete(s, &dba));
-        assert_int_equal(roles_metarole_by_code(s, "dba", &m), -ENOENT);
+        assert_int_equal(roles_metarole_by_code(roles_writer_snapshot(s), "dba", &m), -ENOENT);
         assert_int_equal(roles_metarole_delete(s, &dba), -ENOENT);
         test_commit(s);
 }
 
 static void test_metarole_cycles(void **state) {
         struct test_env *e = *state;
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
 
         struct roles_metarole a = add_metarole(s, "a");
         struct roles_metarole b = add_metarole(s, "b");
@@ -1224,7 +1216,7 @@ static void test_metarole_cycles(void **state) {
         assert_ok(s, roles_metarole_include(s, &a, &b));
         assert_ok(s, roles_metarole_include(s, &b, &c));
         assert_int_equal(roles_metarole_include(s, &a, &b), -EEXIST);
-        int audit = list_count(s, ROLES_LIST_AUDIT, NULL);
+        int audit = list_count(roles_writer_snapshot(s), ROLES_LIST_AUDIT, NULL);
 
         /* Self, direct and through a chain. */
         assert_int_equal(roles_metarole_include(s, &a, &a), -ELOOP);
@@ -1237,10 +1229,10 @@ static void test_metarole_cycles(void **state) {
         assert_ok(s, roles_metarole_include(s, &c, &sa));
         audit++;
         assert_int_equal(roles_metarole_include(s, &user, &a), -ELOOP);
-        assert_int_equal(list_count(s, ROLES_LIST_AUDIT, NULL), audit);
-        assert_int_equal(list_count(s, ROLES_LIST_METAROLE_INCLUDES, "a"), 1);
-        assert_int_equal(list_count(s, ROLES_LIST_METAROLE_INCLUDES, "c"), 1);
-        assert_int_equal(list_count(s, ROLES_LIST_METAROLE_INCLUDES, "user"), 0);
+        assert_int_equal(list_count(roles_writer_snapshot(s), ROLES_LIST_AUDIT, NULL), audit);
+        assert_int_equal(list_count(roles_writer_snapshot(s), ROLES_LIST_METAROLE_INCLUDES, "a"), 1);
+        assert_int_equal(list_count(roles_writer_snapshot(s), ROLES_LIST_METAROLE_INCLUDES, "c"), 1);
+        assert_int_equal(list_count(roles_writer_snapshot(s), ROLES_LIST_METAROLE_INCLUDES, "user"), 0);
 
         /* A diamond is not a cycle. */
         assert_ok(s, roles_metarole_include(s, &a, &c));
@@ -1255,7 +1247,7 @@ static void test_metarole_cycles(void **state) {
 
 static void test_metarole_publish(void **state) {
         struct test_env *e = *state;
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
         struct roles_group g;
         struct roles_metarole m;
 
@@ -1264,7 +1256,7 @@ static void test_metarole_publish(void **state) {
         struct roles_metarole web = add_metarole(s, "web");
         assert_ok(s, roles_metarole_publish(s, &web, ROLES_ID_INVALID));
         assert_int_equal(web.gid, 10002);
-        assert_int_equal(roles_group_by_gid(s, 10002, &g), -ENOENT);     /* not a group row */
+        assert_int_equal(roles_group_by_gid(roles_writer_snapshot(s), 10002, &g), -ENOENT);     /* not a group row */
         assert_int_equal(roles_metarole_publish(s, &web, ROLES_ID_INVALID), -EEXIST);
 
         /* Groups allocated afterwards do not take the metarole's gid, nor a user's personal group. */
@@ -1301,12 +1293,12 @@ static void test_metarole_publish(void **state) {
         assert_ok(s, roles_metarole_publish(s, &db, 40000));
         test_commit(s);
 
-        struct roles_store *r = test_reader(e, 0);
+        struct roles_snapshot *r = test_reader(e, 0);
         assert_ok(r, roles_metarole_by_code(r, "db", &m));
         assert_int_equal(m.gid, 40000);
         assert_ok(r, roles_metarole_by_code(r, "web", &m));
         assert_int_equal(m.gid, ROLES_ID_INVALID);
-        roles_store_close(r);
+        test_close(r);
 }
 
 /* ---- the host's own ids ---------------------------------------------------------------------------- */
@@ -1344,8 +1336,8 @@ static void test_alloc_skips_host_ids(void **state) {
         struct host_copy host;
         host_copy(e, &host, "local:x:10000:10003::/home/local:/bin/sh\n", "localg:x:10001:\n",
                   "local:10002:3\n", "local:10005:2\n", "");
-        struct roles_store *s = writer(e);
-        roles_store_set_host_accounts(s, &host.h);
+        struct roles_writer *s = writer(e);
+        roles_writer_set_host_accounts(s, &host.h);
 
         struct roles_user alice = add_user(s, "alice");
         assert_int_equal(alice.uid, 10001);             /* 10000: local's uid */
@@ -1364,8 +1356,8 @@ static void test_alloc_skips_host_ids(void **state) {
         assert_int_equal(mkdir(host.subuid, 0755), 0);
         struct roles_user carol = new_user("carol");
         assert_true(roles_user_add(s, &carol) < 0);
-        assert_non_null(strstr(roles_store_error(s), host.subuid));
-        assert_int_equal(roles_user_by_name(s, "carol", &carol), -ENOENT);
+        assert_non_null(strstr(test_error(s), host.subuid));
+        assert_int_equal(roles_user_by_name(roles_writer_snapshot(s), "carol", &carol), -ENOENT);
         assert_int_equal(rmdir(host.subuid), 0);
         carol = add_user(s, "carol");                   /* once nothing stands in the way */
         assert_int_equal(carol.uid, 10006);
@@ -1384,8 +1376,8 @@ static void test_alloc_first_gap(void **state) {
         struct host_copy host;
         host_copy(e, &host, "local:x:10000:10000::/home/local:/bin/sh\n", "", "local:10001:1\n", "", "");
         e->cfg.uid_max = 10007;
-        struct roles_store *s = writer(e);
-        roles_store_set_host_accounts(s, &host.h);
+        struct roles_writer *s = writer(e);
+        roles_writer_set_host_accounts(s, &host.h);
         const uint32_t taken[] = { 10002, 10003, 10005, 10006, 10007 };
         for (size_t i = 0; i < ROLES_N_ELEMENTS(taken); i++) {
                 char name[16];
@@ -1405,7 +1397,7 @@ static void test_alloc_first_gap(void **state) {
  * a process or a file the old owner left would become the next account's. */
 static void test_retired_ids_never_allocated(void **state) {
         struct test_env *e = *state;
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
 
         struct roles_user alice = add_user(s, "alice");
         struct roles_user bob = add_user(s, "bob");
@@ -1450,8 +1442,8 @@ static void test_retired_ids_never_allocated(void **state) {
  * that began with some looks them up. */
 static void test_bulk_change_sees_retired_ids(void **state) {
         struct test_env *e = *state;
-        struct roles_store *s = writer(e);
-        assert_ok(s, roles_store_begin_bulk(s, 0));
+        struct roles_writer *s = writer(e);
+        assert_ok(s, roles_writer_begin_bulk(s, 0));
         struct roles_user alice = new_user("alice");
         alice.uid = 20000;
         assert_ok(s, roles_user_add(s, &alice));
@@ -1464,7 +1456,7 @@ static void test_bulk_change_sees_retired_ids(void **state) {
         test_commit(s);
 
         s = writer(e);
-        assert_ok(s, roles_store_begin_bulk(s, 0));
+        assert_ok(s, roles_writer_begin_bulk(s, 0));
         assert_int_equal(roles_retired_id(s, true, 20000, NULL, 0, NULL), 1);  /* alice's personal group */
         assert_int_equal(roles_user_add(s, &bob), -EEXIST);
         test_commit(s);
@@ -1472,7 +1464,7 @@ static void test_bulk_change_sees_retired_ids(void **state) {
 
 static void test_retired_id_request_refused(void **state) {
         struct test_env *e = *state;
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
         char name[ROLES_NAME_MAX + 1] = "";
         int64_t at = 0;
 
@@ -1483,7 +1475,7 @@ static void test_retired_id_request_refused(void **state) {
         struct roles_metarole web = add_metarole(s, "web");
         assert_ok(s, roles_metarole_publish(s, &web, 20100));
         assert_int_equal(roles_retired_id(s, false, 20000, name, sizeof(name), &at), 0);
-        roles_store_set_now(s, NOW + 60);
+        roles_snapshot_set_now(roles_writer_snapshot(s), NOW + 60);
         assert_ok(s, roles_user_delete(s, &alice));
         assert_ok(s, roles_metarole_unpublish(s, &web));
         test_commit(s);
@@ -1499,24 +1491,24 @@ static void test_retired_id_request_refused(void **state) {
         struct roles_user bob = new_user("bob");
         bob.uid = 20000;
         assert_int_equal(roles_user_add(s, &bob), -EEXIST);
-        assert_non_null(strstr(roles_store_error(s), "uid 20000 was the uid of 'alice' until 2026-01-01T00:01:00Z"));
-        assert_int_equal(roles_user_by_name(s, "bob", &bob), -ENOENT);
+        assert_non_null(strstr(test_error(s), "uid 20000 was the uid of 'alice' until 2026-01-01T00:01:00Z"));
+        assert_int_equal(roles_user_by_name(roles_writer_snapshot(s), "bob", &bob), -ENOENT);
         struct roles_group g = { .gid = 20000 };
         assert_int_equal(roles_strcpy(g.name, sizeof(g.name), "devs"), 0);
         assert_int_equal(roles_group_add(s, &g), -EEXIST);
-        assert_non_null(strstr(roles_store_error(s), "gid 20000 was the gid of 'alice'"));
+        assert_non_null(strstr(test_error(s), "gid 20000 was the gid of 'alice'"));
         assert_int_equal(roles_metarole_publish(s, &web, 20000), -EEXIST);
         assert_int_equal(roles_metarole_publish(s, &web, 20100), -EEXIST);
-        assert_non_null(strstr(roles_store_error(s), "'web'"));
+        assert_non_null(strstr(test_error(s), "'web'"));
 
         /* Forced: alice comes back with her uid and her personal group's gid. */
-        roles_store_allow_retired_ids(s, true);
+        roles_writer_allow_retired_ids(s, true);
         bob = new_user("alice");
         bob.uid = 20000;
         assert_ok(s, roles_user_add(s, &bob));
         assert_int_equal(bob.gid, 20000);
         assert_ok(s, roles_metarole_publish(s, &web, 20100));
-        roles_store_allow_retired_ids(s, false);
+        roles_writer_allow_retired_ids(s, false);
         g.gid = 20100;
         assert_int_equal(roles_group_add(s, &g), -EEXIST);     /* in use again */
         test_commit(s);
@@ -1524,7 +1516,7 @@ static void test_retired_id_request_refused(void **state) {
 
 static void test_metarole_perms(void **state) {
         struct test_env *e = *state;
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
 
         struct roles_metarole dba = add_metarole(s, "dba");
         assert_ok(s, roles_metarole_grant(s, &dba, "db.read"));
@@ -1533,10 +1525,10 @@ static void test_metarole_perms(void **state) {
         assert_int_equal(roles_metarole_grant(s, &dba, "*"), -EINVAL);
         assert_int_equal(roles_metarole_grant(s, &dba, "DB.read"), -EINVAL);
         assert_int_equal(roles_metarole_grant(s, &dba, "db..read"), -EINVAL);
-        assert_int_equal(list_count(s, ROLES_LIST_METAROLE_PERMS, "dba"), 2);
+        assert_int_equal(list_count(roles_writer_snapshot(s), ROLES_LIST_METAROLE_PERMS, "dba"), 2);
         assert_ok(s, roles_metarole_revoke(s, &dba, "db.read"));
         assert_int_equal(roles_metarole_revoke(s, &dba, "db.read"), -ENOENT);
-        assert_int_equal(list_count(s, ROLES_LIST_METAROLE_PERMS, "dba"), 1);
+        assert_int_equal(list_count(roles_writer_snapshot(s), ROLES_LIST_METAROLE_PERMS, "dba"), 1);
         test_commit(s);
 }
 
@@ -1544,7 +1536,7 @@ static void test_metarole_perms(void **state) {
 
 static void test_roles(void **state) {
         struct test_env *e = *state;
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
         struct roles_role role;
         char buf[64];
 
@@ -1564,7 +1556,7 @@ static void test_roles(void **state) {
         assert_true(dbas.id > 0);
         role = (struct roles_role) { .name = "dbas", .metarole = "user" };
         assert_int_equal(roles_role_add(s, &role), -EEXIST);
-        assert_ok(s, roles_role_by_name(s, "dbas", &role));
+        assert_ok(s, roles_role_by_name(roles_writer_snapshot(s), "dbas", &role));
         assert_string_equal(role.metarole, "dba");
         assert_true(role.metarole_id == dbas.metarole_id);
 
@@ -1574,21 +1566,21 @@ static void test_roles(void **state) {
         assert_int_equal(roles_role_grant(s, &dbas, "db.read"), -EEXIST);
         assert_int_equal(roles_role_grant(s, &dbas, "*"), -EINVAL);
         assert_ok(s, roles_role_set_disabled(s, &dbas, "db.read", true));
-        assert_string_equal(list_value(s, ROLES_LIST_ROLE_PERMS, "dbas", 1, "status", buf, sizeof(buf)), "disabled");
-        assert_string_equal(list_value(s, ROLES_LIST_ROLE_PERMS, "dbas", 0, "status", buf, sizeof(buf)), "enabled");
+        assert_string_equal(list_value(roles_writer_snapshot(s), ROLES_LIST_ROLE_PERMS, "dbas", 1, "status", buf, sizeof(buf)), "disabled");
+        assert_string_equal(list_value(roles_writer_snapshot(s), ROLES_LIST_ROLE_PERMS, "dbas", 0, "status", buf, sizeof(buf)), "enabled");
         assert_int_equal(roles_role_set_disabled(s, &dbas, "db.write", true), -ENOENT);
         assert_ok(s, roles_role_set_disabled(s, &dbas, "db.read", false));
-        assert_string_equal(list_value(s, ROLES_LIST_ROLE_PERMS, "dbas", 1, "status", buf, sizeof(buf)), "enabled");
+        assert_string_equal(list_value(roles_writer_snapshot(s), ROLES_LIST_ROLE_PERMS, "dbas", 1, "status", buf, sizeof(buf)), "enabled");
         assert_ok(s, roles_role_set_disabled(s, &dbas, "db.read", true));
         assert_ok(s, roles_role_revoke(s, &dbas, "db.*"));
         assert_int_equal(roles_role_revoke(s, &dbas, "db.*"), -ENOENT);
-        assert_int_equal(list_count(s, ROLES_LIST_ROLE_PERMS, "dbas"), 1);
+        assert_int_equal(list_count(roles_writer_snapshot(s), ROLES_LIST_ROLE_PERMS, "dbas"), 1);
         test_commit(s);
 
-        struct roles_store *r = test_reader(e, 0);
+        struct roles_snapshot *r = test_reader(e, 0);
         assert_string_equal(list_value(r, ROLES_LIST_ROLE_PERMS, "dbas", 0, "permission", buf, sizeof(buf)), "db.read");
         assert_string_equal(list_value(r, ROLES_LIST_ROLE_PERMS, "dbas", 0, "status", buf, sizeof(buf)), "disabled");
-        roles_store_close(r);
+        test_close(r);
 }
 
 struct seen_assignment {
@@ -1605,7 +1597,7 @@ static int on_assignment(void *userdata, const struct roles_assignment_row *row)
 
 static void test_role_assign_until(void **state) {
         struct test_env *e = *state;
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
         struct seen_assignment seen;
         char buf[64], t[21];
 
@@ -1614,44 +1606,44 @@ static void test_role_assign_until(void **state) {
 
         assert_ok(s, roles_role_assign(s, &ops, &alice, NOW + 3600));
         seen = (struct seen_assignment) { 0 };
-        assert_ok(s, roles_store_user_assignments(s, alice.id, on_assignment, &seen));
+        assert_ok(s, roles_snapshot_user_assignments(roles_writer_snapshot(s), alice.id, on_assignment, &seen));
         assert_int_equal(seen.n, 1);
         assert_true(seen.until == NOW + 3600);
-        assert_string_equal(list_value(s, ROLES_LIST_USER_ROLES, "alice", 0, "until", buf, sizeof(buf)),
+        assert_string_equal(list_value(roles_writer_snapshot(s), ROLES_LIST_USER_ROLES, "alice", 0, "until", buf, sizeof(buf)),
                             roles_format_time(NOW + 3600, t));
 
         /* Re-assigning replaces the end (shorter, longer, or none), never adds a second row. */
         assert_ok(s, roles_role_assign(s, &ops, &alice, NOW + 60));
         seen = (struct seen_assignment) { 0 };
-        assert_ok(s, roles_store_user_assignments(s, alice.id, on_assignment, &seen));
+        assert_ok(s, roles_snapshot_user_assignments(roles_writer_snapshot(s), alice.id, on_assignment, &seen));
         assert_int_equal(seen.n, 1);
         assert_true(seen.until == NOW + 60);
         assert_ok(s, roles_role_assign(s, &ops, &alice, 0));
         seen = (struct seen_assignment) { 0 };
-        assert_ok(s, roles_store_user_assignments(s, alice.id, on_assignment, &seen));
+        assert_ok(s, roles_snapshot_user_assignments(roles_writer_snapshot(s), alice.id, on_assignment, &seen));
         assert_int_equal(seen.n, 1);
         assert_true(seen.until == 0);
-        assert_null(list_value(s, ROLES_LIST_USER_ROLES, "alice", 0, "until", buf, sizeof(buf)));
+        assert_null(list_value(roles_writer_snapshot(s), ROLES_LIST_USER_ROLES, "alice", 0, "until", buf, sizeof(buf)));
         assert_ok(s, roles_role_assign(s, &ops, &alice, NOW + 7200));
         assert_int_equal(roles_role_assign(s, &ops, &alice, -5), -EINVAL);
         test_commit(s);
 
-        struct roles_store *r = test_reader(e, 0);
-        roles_store_set_now(r, NOW);
+        struct roles_snapshot *r = test_reader(e, 0);
+        roles_snapshot_set_now(r, NOW);
         seen = (struct seen_assignment) { 0 };
-        assert_ok(r, roles_store_user_assignments(r, alice.id, on_assignment, &seen));
+        assert_ok(r, roles_snapshot_user_assignments(r, alice.id, on_assignment, &seen));
         assert_int_equal(seen.n, 1);
         assert_true(seen.until == NOW + 7200);
         assert_string_equal(list_value(r, ROLES_LIST_USER_ROLES, "alice", 0, "status", buf, sizeof(buf)), "current");
-        roles_store_set_now(r, NOW + 7200);
+        roles_snapshot_set_now(r, NOW + 7200);
         assert_string_equal(list_value(r, ROLES_LIST_USER_ROLES, "alice", 0, "status", buf, sizeof(buf)), "ended");
-        roles_store_close(r);
+        test_close(r);
 
         s = writer(e);
         assert_ok(s, roles_role_unassign(s, &ops, &alice));
         assert_int_equal(roles_role_unassign(s, &ops, &alice), -ENOENT);
         seen = (struct seen_assignment) { 0 };
-        assert_ok(s, roles_store_user_assignments(s, alice.id, on_assignment, &seen));
+        assert_ok(s, roles_snapshot_user_assignments(roles_writer_snapshot(s), alice.id, on_assignment, &seen));
         assert_int_equal(seen.n, 0);
         test_commit(s);
 }
@@ -1664,23 +1656,23 @@ static void test_reader_snapshot(void **state) {
         int64_t old_serial, serial;
 
         /* The writer first: SQLite shares the WAL index within a process, and a reader's is
-         * read-only (store.h). */
-        struct roles_store *s = writer(e);
-        struct roles_store *old = test_reader(e, 0);
-        assert_ok(old, roles_store_serial(old, &old_serial));
+         * read-only (snapshot.h). */
+        struct roles_writer *s = writer(e);
+        struct roles_snapshot *old = test_reader(e, 0);
+        assert_ok(old, roles_snapshot_serial(old, &old_serial));
         add_user(s, "alice");
         test_commit(s);
 
         /* The reader opened before keeps its snapshot, consistently. */
         assert_int_equal(roles_user_by_name(old, "alice", &u), -ENOENT);
-        assert_ok(old, roles_store_serial(old, &serial));
+        assert_ok(old, roles_snapshot_serial(old, &serial));
         assert_true(serial == old_serial);
         assert_int_equal(list_count(old, ROLES_LIST_USERS, NULL), 0);
 
         /* A new reader sees the new one. */
-        struct roles_store *fresh = test_reader(e, 0);
+        struct roles_snapshot *fresh = test_reader(e, 0);
         assert_ok(fresh, roles_user_by_name(fresh, "alice", &u));
-        assert_ok(fresh, roles_store_serial(fresh, &serial));
+        assert_ok(fresh, roles_snapshot_serial(fresh, &serial));
         assert_true(serial == old_serial + 1);
 
         /* A second change: still the old snapshot for the old reader. */
@@ -1690,8 +1682,8 @@ static void test_reader_snapshot(void **state) {
         assert_int_equal(roles_user_by_name(old, "bob", &u), -ENOENT);
         assert_int_equal(roles_user_by_name(fresh, "bob", &u), -ENOENT);
         assert_ok(fresh, roles_user_by_name(fresh, "alice", &u));
-        roles_store_close(old);
-        roles_store_close(fresh);
+        test_close(old);
+        test_close(fresh);
 }
 
 /*
@@ -1710,22 +1702,22 @@ static void test_change_in_place(void **state) {
         assert_int_equal(stat(pub, &before), 0);
 
         /* The writer first: SQLite shares the WAL index within a process, and a reader's is
-         * read-only (store.h). */
-        struct roles_store *s = writer(e);
-        struct roles_store *r = test_reader(e, 0);
+         * read-only (snapshot.h). */
+        struct roles_writer *s = writer(e);
+        struct roles_snapshot *r = test_reader(e, 0);
         assert_int_equal(roles_user_by_name(r, "alice", &u), -ENOENT);
         add_user(s, "alice");
         assert_int_equal(roles_user_by_name(r, "alice", &u), -ENOENT);
-        struct roles_store *other = test_reader(e, 0);  /* opened while the writer writes */
+        struct roles_snapshot *other = test_reader(e, 0);  /* opened while the writer writes */
         assert_int_equal(roles_user_by_name(other, "alice", &u), -ENOENT);
-        roles_store_close(other);
+        test_close(other);
         test_commit(s);
         assert_int_equal(roles_user_by_name(r, "alice", &u), -ENOENT);  /* its read transaction */
-        assert_int_equal(roles_store_refresh(r), 1);
+        assert_int_equal(roles_snapshot_refresh(r), 1);
         assert_ok(r, roles_user_by_name(r, "alice", &u));
-        assert_ok(r, roles_store_serial(r, &serial));
-        assert_int_equal(roles_store_refresh(r), 0);                     /* nothing new */
-        roles_store_close(r);
+        assert_ok(r, roles_snapshot_serial(r, &serial));
+        assert_int_equal(roles_snapshot_refresh(r), 0);                     /* nothing new */
+        test_close(r);
 
         assert_int_equal(stat(pub, &after), 0);
         assert_int_equal(after.st_ino, before.st_ino);
@@ -1746,11 +1738,11 @@ static int read_as_nobody(struct test_env *e) {
         assert_true(pid >= 0);
         if (pid == 0) {
                 char err[512] = "";
-                struct roles_store *r = NULL;
+                struct roles_snapshot *r = NULL;
                 struct roles_user u;
                 if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
                         _exit(3);
-                int rc = roles_store_open(&e->cfg, 0, &r, err, sizeof(err));
+                int rc = roles_snapshot_open(&e->cfg, 0, &r, err, sizeof(err));
                 if (rc == -EACCES && strstr(err, "only root can read it") && !strchr(err, '\n'))
                         _exit(1);
                 _exit(rc == 0 && roles_user_by_name(r, "alice", &u) == 0 ? 0 : 2);
@@ -1775,7 +1767,7 @@ static void test_unprivileged_reader(void **state) {
         snprintf(wal, sizeof(wal), "%s-wal", pub);
         snprintf(shm, sizeof(shm), "%s-shm", pub);
         assert_int_equal(chmod(e->dir, 0755), 0);
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
         add_user(s, "alice");
         test_commit(s);
         assert_int_equal(access(wal, F_OK), 0);
@@ -1785,7 +1777,7 @@ static void test_unprivileged_reader(void **state) {
         assert_int_equal(unlink(wal), 0);
         assert_int_equal(unlink(shm), 0);
         assert_int_equal(read_as_nobody(e), 1);
-        roles_store_close(test_reader(e, 0));           /* root opens it: both are back */
+        test_close(test_reader(e, 0));           /* root opens it: both are back */
         assert_int_equal(read_as_nobody(e), 0);
 }
 
@@ -1798,16 +1790,16 @@ static void test_old_style_file_migrated(void **state) {
         char pub[PATH_MAX];
         struct roles_user u;
         path_in(e, "roles.db", pub, sizeof(pub));
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
         add_user(s, "alice");
         test_commit(s);
         int64_t serial = serial_now(e);
         raw_exec(pub, "PRAGMA journal_mode = DELETE");
         assert_int_equal(raw_int(pub, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'delete'"), 1);
 
-        struct roles_store *r = test_reader(e, 0);
+        struct roles_snapshot *r = test_reader(e, 0);
         assert_ok(r, roles_user_by_name(r, "alice", &u));
-        roles_store_close(r);
+        test_close(r);
         s = writer(e);
         add_user(s, "bob");
         test_commit(s);
@@ -1816,13 +1808,12 @@ static void test_old_style_file_migrated(void **state) {
         r = test_reader(e, 0);
         assert_ok(r, roles_user_by_name(r, "alice", &u));
         assert_ok(r, roles_user_by_name(r, "bob", &u));
-        roles_store_close(r);
+        test_close(r);
 }
 
 static void test_newer_schema_refused(void **state) {
         struct test_env *e = *state;
         char pub[PATH_MAX], copy[PATH_MAX], err[512] = "";
-        struct roles_store *s = (struct roles_store *) 0x1;
         size_t before_len, after_len;
 
         /* A roles.db from a newer roles, arriving as a replaced file. */
@@ -1835,20 +1826,18 @@ static void test_newer_schema_refused(void **state) {
         char *before = test_read_file(pub, &before_len);
         assert_non_null(before);
 
-        assert_int_equal(roles_store_open(&e->cfg, 0, &s, err, sizeof(err)), -EPROTO);
+        assert_int_equal(test_open_kind(&e->cfg, TEST_SNAPSHOT, err, sizeof(err)), -EPROTO);
         assert_non_null(strstr(err, "newer"));
-        assert_ptr_equal(s, (struct roles_store *) 0x1);
         err[0] = '\0';
-        assert_int_equal(roles_store_open(&e->cfg, ROLES_STORE_SECRETS, &s, err, sizeof(err)), -EPROTO);
+        assert_int_equal(test_open_kind(&e->cfg, TEST_SNAPSHOT_SECRETS, err, sizeof(err)), -EPROTO);
         assert_non_null(strstr(err, "newer"));
 
         /* Writers refuse it too, and never "migrate" it back. */
         err[0] = '\0';
-        assert_int_equal(roles_store_open(&e->cfg, ROLES_STORE_WRITE | ROLES_STORE_SECRETS, &s, err, sizeof(err)),
+        assert_int_equal(test_open_kind(&e->cfg, TEST_WRITER, err, sizeof(err)),
                          -EPROTO);
         assert_non_null(strstr(err, "newer"));
-        assert_int_equal(roles_store_open(&e->cfg, ROLES_STORE_WRITE | ROLES_STORE_SECRETS | ROLES_STORE_CREATE, &s,
-                                          err, sizeof(err)), -EPROTO);
+        assert_int_equal(test_open_kind(&e->cfg, TEST_WRITER_CREATE, err, sizeof(err)), -EPROTO);
         assert_int_equal(stray_files(e), 0);
         char *after = test_read_file(pub, &after_len);
         assert_non_null(after);
@@ -1862,7 +1851,6 @@ static void test_newer_schema_refused(void **state) {
 static void test_newer_side_files_refused(void **state) {
         struct test_env *e = *state;
         char path[PATH_MAX], err[512] = "";
-        struct roles_store *s = NULL;
 
         static const char *const files[] = { "secrets.db", "state.db" };
         static const int versions[] = { ROLES_SCHEMA_SECRETS, ROLES_SCHEMA_STATE };
@@ -1871,26 +1859,24 @@ static void test_newer_side_files_refused(void **state) {
                 path_in(e, files[i], path, sizeof(path));
                 raw_exec(path, "PRAGMA user_version = 7");
                 err[0] = '\0';
-                assert_int_equal(roles_store_open(&e->cfg, ROLES_STORE_SECRETS, &s, err, sizeof(err)), -EPROTO);
+                assert_int_equal(test_open_kind(&e->cfg, TEST_SNAPSHOT_SECRETS, err, sizeof(err)), -EPROTO);
                 assert_non_null(strstr(err, "newer"));
                 assert_non_null(strstr(err, files[i]));
-                assert_int_equal(roles_store_open(&e->cfg, ROLES_STORE_WRITE | ROLES_STORE_SECRETS, &s, err, sizeof(err)),
+                assert_int_equal(test_open_kind(&e->cfg, TEST_WRITER, err, sizeof(err)),
                                  -EPROTO);
                 assert_int_equal(raw_int(path, "PRAGMA user_version"), 7);
                 snprintf(restore, sizeof(restore), "PRAGMA user_version = %d", versions[i]);
                 raw_exec(path, restore);
         }
         /* roles.db alone is still fine for NSS-style readers. */
-        s = test_reader(e, 0);
-        roles_store_close(s);
+        test_close(test_reader(e, 0));
         assert_int_equal(stray_files(e), 0);
 }
 
 static void test_unsafe_files_refused(void **state) {
         struct test_env *e = *state;
         char pub[PATH_MAX], real[PATH_MAX], err[512];
-        struct roles_store *s = NULL;
-        const unsigned modes[] = { 0, ROLES_STORE_SECRETS, ROLES_STORE_WRITE | ROLES_STORE_SECRETS };
+        const enum test_handle modes[] = { TEST_SNAPSHOT, TEST_SNAPSHOT_SECRETS, TEST_WRITER };
 
         path_in(e, "roles.db", pub, sizeof(pub));
 
@@ -1900,7 +1886,7 @@ static void test_unsafe_files_refused(void **state) {
                 assert_int_equal(chmod(pub, weak[m]), 0);
                 for (size_t i = 0; i < ROLES_N_ELEMENTS(modes); i++) {
                         err[0] = '\0';
-                        assert_int_equal(roles_store_open(&e->cfg, modes[i], &s, err, sizeof(err)), -EPERM);
+                        assert_int_equal(test_open_kind(&e->cfg, modes[i], err, sizeof(err)), -EPERM);
                         assert_non_null(strstr(err, "roles.db"));
                 }
         }
@@ -1910,8 +1896,8 @@ static void test_unsafe_files_refused(void **state) {
         char sec[PATH_MAX];
         path_in(e, "secrets.db", sec, sizeof(sec));
         assert_int_equal(chmod(sec, 0606), 0);
-        assert_int_equal(roles_store_open(&e->cfg, ROLES_STORE_SECRETS, &s, err, sizeof(err)), -EPERM);
-        assert_int_equal(roles_store_open(&e->cfg, ROLES_STORE_WRITE | ROLES_STORE_SECRETS, &s, err, sizeof(err)), -EPERM);
+        assert_int_equal(test_open_kind(&e->cfg, TEST_SNAPSHOT_SECRETS, err, sizeof(err)), -EPERM);
+        assert_int_equal(test_open_kind(&e->cfg, TEST_WRITER, err, sizeof(err)), -EPERM);
         assert_int_equal(chmod(sec, 0600), 0);
 
         /* roles.db as a symlink to a perfectly good file. */
@@ -1920,7 +1906,7 @@ static void test_unsafe_files_refused(void **state) {
         assert_int_equal(symlink(real, pub), 0);
         for (size_t i = 0; i < ROLES_N_ELEMENTS(modes); i++) {
                 err[0] = '\0';
-                assert_int_equal(roles_store_open(&e->cfg, modes[i], &s, err, sizeof(err)), -EPERM);
+                assert_int_equal(test_open_kind(&e->cfg, modes[i], err, sizeof(err)), -EPERM);
                 assert_non_null(strstr(err, "roles.db"));
         }
         /* The writer did not follow it and replace the target, nor the link. */
@@ -1932,19 +1918,18 @@ static void test_unsafe_files_refused(void **state) {
         /* Something else that is not a regular file: a directory of that name. */
         assert_int_equal(mkdir(pub, 0755), 0);
         for (size_t i = 0; i < ROLES_N_ELEMENTS(modes); i++)
-                assert_int_equal(roles_store_open(&e->cfg, modes[i], &s, err, sizeof(err)), -EPERM);
+                assert_int_equal(test_open_kind(&e->cfg, modes[i], err, sizeof(err)), -EPERM);
         assert_int_equal(rmdir(pub), 0);
         assert_int_equal(rename(real, pub), 0);
 
         /* A world-writable directory (without the sticky bit). */
         assert_int_equal(chmod(e->dir, 0777), 0);
-        assert_int_equal(roles_store_open(&e->cfg, 0, &s, err, sizeof(err)), -EPERM);
-        assert_int_equal(roles_store_open(&e->cfg, ROLES_STORE_WRITE | ROLES_STORE_SECRETS, &s, err, sizeof(err)), -EPERM);
+        assert_int_equal(test_open_kind(&e->cfg, TEST_SNAPSHOT, err, sizeof(err)), -EPERM);
+        assert_int_equal(test_open_kind(&e->cfg, TEST_WRITER, err, sizeof(err)), -EPERM);
         assert_int_equal(chmod(e->dir, 0755), 0);
 
         assert_int_equal(stray_files(e), 0);
-        s = test_reader(e, ROLES_STORE_SECRETS);
-        roles_store_close(s);
+        test_close(test_reader(e, ROLES_SNAPSHOT_SECRETS));
 }
 
 /* ---- audit ------------------------------------------------------------------------------------------------ */
@@ -1953,14 +1938,14 @@ static void test_audit(void **state) {
         struct test_env *e = *state;
         char buf[256];
 
-        struct roles_store *r = test_reader(e, ROLES_STORE_SECRETS);
+        struct roles_snapshot *r = test_reader(e, ROLES_SNAPSHOT_SECRETS);
         int base = list_count(r, ROLES_LIST_AUDIT, NULL);
-        roles_store_close(r);
+        test_close(r);
 
-        struct roles_store *s = test_writer(e);
-        roles_store_set_now(s, NOW);
-        assert_int_equal(roles_store_set_actor(s, "bad\nactor"), -EINVAL);
-        assert_int_equal(roles_store_set_actor(s, "root (login alice)"), 0);
+        struct roles_writer *s = test_writer(e);
+        roles_snapshot_set_now(roles_writer_snapshot(s), NOW);
+        assert_int_equal(roles_writer_set_actor(s, "bad\nactor"), -EINVAL);
+        assert_int_equal(roles_writer_set_actor(s, "root (login alice)"), 0);
         struct roles_user alice = add_user(s, "alice");              /* user.add + group.add */
         struct roles_group devs = add_group(s, "devs", ROLES_ID_INVALID);
         assert_ok(s, roles_group_add_member(s, &devs, &alice));
@@ -1970,7 +1955,7 @@ static void test_audit(void **state) {
         assert_ok(s, roles_role_assign(s, &ops, &alice, 0));
         test_commit(s);
 
-        r = test_reader(e, ROLES_STORE_SECRETS);
+        r = test_reader(e, ROLES_SNAPSHOT_SECRETS);
         int n = list_count(r, ROLES_LIST_AUDIT, NULL) - base;
         assert_int_equal(n, 6);
         static const char *const actions[] = {
@@ -1987,17 +1972,17 @@ static void test_audit(void **state) {
                 assert_string_equal(list_value(r, ROLES_LIST_AUDIT, NULL, base + i, "at", buf, sizeof(buf)),
                                     "2026-01-01T00:00:00Z");
         }
-        roles_store_close(r);
+        test_close(r);
 
         /* Without set_actor the actor is still named, never empty. */
         s = test_writer(e);
         add_group(s, "qa", ROLES_ID_INVALID);
         test_commit(s);
-        r = test_reader(e, ROLES_STORE_SECRETS);
+        r = test_reader(e, ROLES_SNAPSHOT_SECRETS);
         const char *actor = list_value(r, ROLES_LIST_AUDIT, NULL, base + n, "actor", buf, sizeof(buf));
         assert_non_null(actor);
         assert_true(actor[0] != '\0');
-        roles_store_close(r);
+        test_close(r);
 }
 
 /* ---- secrets ---------------------------------------------------------------------------------------------- */
@@ -2033,7 +2018,7 @@ static void cut_short(struct test_env *e, struct cut_short *c, bool put_back) {
         path_in(e, "roles.db", c->pub, sizeof(c->pub));
         path_in(e, "secrets.db", c->sec, sizeof(c->sec));
 
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
         c->alice = add_user(s, "alice");
         assert_ok(s, roles_secret_set_email(s, c->alice.uuid, "old@example.org"));
         test_commit(s);
@@ -2066,9 +2051,9 @@ static void cut_short(struct test_env *e, struct cut_short *c, bool put_back) {
         free(old_roles);
 }
 
-static void assert_email(struct roles_store *s, const char *uuid, const char *want) {
+static void assert_email(struct roles_snapshot *s, const char *uuid, const char *want) {
         struct roles_secret sec;
-        assert_ok(s, roles_secret_get(s, uuid, &sec));
+        assert_ok(s, roles_secret_get(roles_snapshot_secrets(s), uuid, &sec));
         assert_string_equal(sec.email, want);
         roles_secret_wipe(&sec);
 }
@@ -2080,7 +2065,7 @@ static void test_publish_cut_short_undone(void **state) {
         cut_short(e, &c, true);
 
         /* Readers of the old snapshot: the old shell with the old email; carol is not there. */
-        struct roles_store *r = test_reader(e, ROLES_STORE_SECRETS);
+        struct roles_snapshot *r = test_reader(e, ROLES_SNAPSHOT_SECRETS);
         assert_ok(r, roles_user_by_name(r, "alice", &u));
         assert_string_not_equal(u.shell, "/bin/zsh");
         assert_email(r, c.alice.uuid, "old@example.org");
@@ -2089,24 +2074,24 @@ static void test_publish_cut_short_undone(void **state) {
         char email[128];
         assert_string_equal(list_value(r, ROLES_LIST_USER_SECRETS, c.alice.uuid, 0, "email", email, sizeof(email)),
                             "old@example.org");
-        roles_store_close(r);
+        test_close(r);
 
         /* A login changes alice's password meanwhile: it must survive the undo. */
-        struct roles_store *login = test_reader(e, ROLES_STORE_LOGIN);
-        assert_ok(login, roles_secret_set_password(login, c.alice.uuid, "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo", false));
-        roles_store_close(login);
+        struct roles_login *login = test_login(e);
+        assert_ok(login, roles_secret_set_password(roles_login_secrets(login), c.alice.uuid, "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo", false));
+        test_close(login);
 
         /* The next writer undoes the secrets half: old email, the login's password, no carol rows,
          * no audit row of the change, no images or mark left. */
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
         test_commit(s);
-        r = test_reader(e, ROLES_STORE_SECRETS);
+        r = test_reader(e, ROLES_SNAPSHOT_SECRETS);
         assert_email(r, c.alice.uuid, "old@example.org");
         struct roles_secret sec;
-        assert_ok(r, roles_secret_get(r, c.alice.uuid, &sec));
+        assert_ok(r, roles_secret_get(roles_snapshot_secrets(r), c.alice.uuid, &sec));
         assert_string_equal(sec.password_hash, "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo");
         roles_secret_wipe(&sec);
-        roles_store_close(r);
+        test_close(r);
         assert_int_equal(raw_int(c.sec, "SELECT count(*) FROM credentials"), 1);
         /* No mark left but the undoing writer's own, published. */
         assert_int_equal(raw_int(c.sec, "SELECT count(*) FROM publishing"), 1);
@@ -2127,9 +2112,9 @@ static void test_publish_cut_short_undone(void **state) {
         /* The undoing writer publishes over the change it undid (the killed writer's commit frame
          * may be in the WAL, unindexed: a later recovery must not find it). */
         assert_int_equal(serial_now(e), c.published + 1);
-        struct roles_store *check = test_reader(e, 0);
+        struct roles_snapshot *check = test_reader(e, 0);
         assert_int_equal(roles_user_by_name(check, "carol", &u), -ENOENT);
-        roles_store_close(check);
+        test_close(check);
 }
 
 static void test_publish_cut_short_published(void **state) {
@@ -2137,15 +2122,15 @@ static void test_publish_cut_short_published(void **state) {
         struct cut_short c;
         /* Killed after the rename instead: roles.db is the new snapshot. */
         cut_short(e, &c, false);
-        struct roles_store *r = test_reader(e, ROLES_STORE_SECRETS);
+        struct roles_snapshot *r = test_reader(e, ROLES_SNAPSHOT_SECRETS);
         assert_email(r, c.alice.uuid, "new@example.org");
-        roles_store_close(r);
+        test_close(r);
 
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
         test_commit(s);
-        r = test_reader(e, ROLES_STORE_SECRETS);
+        r = test_reader(e, ROLES_SNAPSHOT_SECRETS);
         assert_email(r, c.alice.uuid, "new@example.org");
-        roles_store_close(r);
+        test_close(r);
         assert_int_equal(raw_int(c.sec, "SELECT count(*) FROM credentials"), 2);
         assert_int_equal(raw_int(c.sec, "SELECT count(*) FROM publishing"), 0);
         assert_int_equal(raw_int(c.sec, "SELECT count(*) FROM before_credentials"), 0);
@@ -2162,7 +2147,7 @@ static void test_publish_cut_short_twice(void **state) {
         char *first = test_read_file(c.pub, &len);
         assert_non_null(first);
 
-        struct roles_store *s = writer(e);              /* undoes the first */
+        struct roles_writer *s = writer(e);              /* undoes the first */
         struct roles_user a = c.alice;
         snprintf(a.gecos, sizeof(a.gecos), "Alice Second");
         assert_ok(s, roles_user_update(s, &a));
@@ -2173,9 +2158,9 @@ static void test_publish_cut_short_twice(void **state) {
 
         s = writer(e);
         test_commit(s);
-        struct roles_store *r = test_reader(e, ROLES_STORE_SECRETS);
+        struct roles_snapshot *r = test_reader(e, ROLES_SNAPSHOT_SECRETS);
         assert_email(r, c.alice.uuid, "old@example.org");
-        roles_store_close(r);
+        test_close(r);
         assert_int_equal(raw_int(c.sec, "SELECT count(*) FROM audit WHERE action = 'change.undone'"), 2);
         assert_int_equal(raw_int(c.sec, "SELECT count(*) FROM audit WHERE action LIKE 'undone:change.%'"), 0);
         /* the first change's two user.mod rows, the second's one */
@@ -2189,7 +2174,7 @@ static void test_publish_delete_drops_images(void **state) {
         struct test_env *e = *state;
         char sec_path[PATH_MAX];
         path_in(e, "secrets.db", sec_path, sizeof(sec_path));
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
         struct roles_user zed = add_user(s, "zed");
         assert_ok(s, roles_secret_set_email(s, zed.uuid, "zed@example.org"));
         test_commit(s);
@@ -2210,14 +2195,14 @@ static void test_login_write_commit_busy(void **state) {
         struct test_env *e = *state;
         char sec_path[PATH_MAX];
         path_in(e, "secrets.db", sec_path, sizeof(sec_path));
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
         struct roles_user alice = add_user(s, "alice");
         test_commit(s);
 
-        struct roles_store *login = test_reader(e, ROLES_STORE_LOGIN);
+        struct roles_login *login = test_login(e);
         sqlite3 *holder = raw_open(sec_path, false);
         assert_int_equal(sqlite3_exec(holder, "BEGIN; SELECT count(*) FROM credentials", NULL, NULL, NULL), SQLITE_OK);
-        assert_true(roles_secret_set_must_change(login, alice.uuid, true) < 0);
+        assert_true(roles_secret_set_must_change(roles_login_secrets(login), alice.uuid, true) < 0);
         assert_int_equal(sqlite3_exec(holder, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
         sqlite3_close(holder);
 
@@ -2230,9 +2215,9 @@ static void test_login_write_commit_busy(void **state) {
         sqlite3_finalize(st);
         sqlite3_close(reader);
         /* And the login's next write works, and is committed. */
-        assert_ok(login, roles_secret_set_must_change(login, alice.uuid, true));
+        assert_ok(login, roles_secret_set_must_change(roles_login_secrets(login), alice.uuid, true));
         assert_int_equal(raw_int(sec_path, "SELECT must_change_password FROM credentials"), 1);
-        roles_store_close(login);
+        test_close(login);
 }
 
 /*
@@ -2248,7 +2233,7 @@ static void test_publish_disk_full(void **state) {
         path_in(e, "roles.db-wal", wal, sizeof(wal));
         path_in(e, "secrets.db", sec_path, sizeof(sec_path));
 
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
         struct roles_user alice = add_user(s, "alice");
         assert_ok(s, roles_secret_set_email(s, alice.uuid, "old@example.org"));
         test_commit(s);
@@ -2266,21 +2251,21 @@ static void test_publish_disk_full(void **state) {
         limit = (struct rlimit) { .rlim_cur = (rlim_t) st.st_size, .rlim_max = old_limit.rlim_max };
         void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
         assert_int_equal(setrlimit(RLIMIT_FSIZE, &limit), 0);
-        int r = roles_store_commit(s);
+        int r = roles_writer_commit(s);
         assert_int_equal(setrlimit(RLIMIT_FSIZE, &old_limit), 0);
         signal(SIGXFSZ, old_handler);
         assert_true(r < 0);
-        assert_true(roles_store_error(s)[0] != '\0' && !strchr(roles_store_error(s), '\n'));
-        roles_store_close(s);
+        assert_true(test_error(s)[0] != '\0' && !strchr(test_error(s), '\n'));
+        test_close(s);
 
         assert_int_equal(serial_now(e), serial);
-        struct roles_store *r2 = test_reader(e, ROLES_STORE_SECRETS);
+        struct roles_snapshot *r2 = test_reader(e, ROLES_SNAPSHOT_SECRETS);
         struct roles_user u;
         assert_ok(r2, roles_user_by_name(r2, "alice", &u));
         assert_true(u.enabled);
         assert_int_equal(roles_user_by_name(r2, "carol", &u), -ENOENT);
         assert_email(r2, alice.uuid, "old@example.org");
-        roles_store_close(r2);
+        test_close(r2);
         assert_int_equal(raw_int(sec_path, "SELECT count(*) FROM audit"), audit_rows);
         char sql[96];
         snprintf(sql, sizeof(sql), "SELECT count(*) FROM publishing WHERE serial > %lld", (long long) serial);
@@ -2298,12 +2283,12 @@ static void test_secret_password(void **state) {
         char hash[ROLES_HASH_ENCODED_MAX], hash2[ROLES_HASH_ENCODED_MAX];
         struct roles_secret sec, sec2;
 
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
         struct roles_user alice = add_user(s, "alice");
         test_commit(s);
 
         s = writer(e);
-        assert_ok(s, roles_secret_get(s, alice.uuid, &sec));
+        assert_ok(s, roles_secret_get(roles_writer_secrets(s), alice.uuid, &sec));
         assert_string_equal(sec.password_hash, "");
         assert_true(sec.password_changed_at == 0);
         assert_true(sec.last_auth_sensitive_operation_at == 0);
@@ -2311,9 +2296,9 @@ static void test_secret_password(void **state) {
         memcpy(first_uniquifier, sec.fs_uniquifier, sizeof(first_uniquifier));
 
         assert_int_equal(roles_password_hash("correct horse", 13, &cheap, hash), 0);
-        roles_store_set_now(s, NOW + 100);
-        assert_ok(s, roles_secret_set_password(s, alice.uuid, hash, true));
-        assert_ok(s, roles_secret_get(s, alice.uuid, &sec));
+        roles_snapshot_set_now(roles_writer_snapshot(s), NOW + 100);
+        assert_ok(s, roles_secret_set_password(roles_writer_secrets(s), alice.uuid, hash, true));
+        assert_ok(s, roles_secret_get(roles_writer_secrets(s), alice.uuid, &sec));
         assert_string_equal(sec.password_hash, hash);
         assert_true(sec.must_change_password);
         assert_true(sec.password_changed_at == NOW + 100);
@@ -2323,38 +2308,38 @@ static void test_secret_password(void **state) {
         test_commit(s);
 
         /* Persisted in secrets.db, and verifiable. */
-        struct roles_store *r = test_reader(e, ROLES_STORE_SECRETS);
-        assert_ok(r, roles_secret_get(r, alice.uuid, &sec2));
+        struct roles_snapshot *r = test_reader(e, ROLES_SNAPSHOT_SECRETS);
+        assert_ok(r, roles_secret_get(roles_snapshot_secrets(r), alice.uuid, &sec2));
         assert_string_equal(sec2.password_hash, hash);
         assert_string_equal(sec2.fs_uniquifier, sec.fs_uniquifier);
         assert_int_equal(roles_password_verify(sec2.password_hash, "correct horse", 13, &cheap), 0);
-        roles_store_close(r);
+        test_close(r);
 
         /* Every change bumps them again. */
         s = writer(e);
-        roles_store_set_now(s, NOW + 200);
+        roles_snapshot_set_now(roles_writer_snapshot(s), NOW + 200);
         assert_int_equal(roles_password_hash("battery staple", 14, &cheap, hash2), 0);
-        assert_ok(s, roles_secret_set_password(s, alice.uuid, hash2, false));
-        assert_ok(s, roles_secret_get(s, alice.uuid, &sec2));
+        assert_ok(s, roles_secret_set_password(roles_writer_secrets(s), alice.uuid, hash2, false));
+        assert_ok(s, roles_secret_get(roles_writer_secrets(s), alice.uuid, &sec2));
         assert_string_equal(sec2.password_hash, hash2);
         assert_false(sec2.must_change_password);
         assert_true(sec2.last_auth_sensitive_operation_at == NOW + 200);
         assert_string_not_equal(sec2.fs_uniquifier, sec.fs_uniquifier);
 
         /* Refused: no such user, no hash. */
-        assert_int_equal(roles_secret_set_password(s, "0b8e5a4e-6f0e-4c1b-9d2a-3c4d5e6f7a8b", hash, false), -ENOENT);
-        assert_int_equal(roles_secret_set_password(s, alice.uuid, "", false), -EINVAL);
-        assert_int_equal(roles_secret_get(s, "0b8e5a4e-6f0e-4c1b-9d2a-3c4d5e6f7a8b", &sec), -ENOENT);
+        assert_int_equal(roles_secret_set_password(roles_writer_secrets(s), "0b8e5a4e-6f0e-4c1b-9d2a-3c4d5e6f7a8b", hash, false), -ENOENT);
+        assert_int_equal(roles_secret_set_password(roles_writer_secrets(s), alice.uuid, "", false), -EINVAL);
+        assert_int_equal(roles_secret_get(roles_writer_secrets(s), "0b8e5a4e-6f0e-4c1b-9d2a-3c4d5e6f7a8b", &sec), -ENOENT);
 
         /* Email. */
         assert_ok(s, roles_secret_set_email(s, alice.uuid, "alice@example.org"));
         assert_int_equal(roles_secret_set_email(s, alice.uuid, "not an email"), -EINVAL);
-        assert_ok(s, roles_secret_get(s, alice.uuid, &sec));
+        assert_ok(s, roles_secret_get(roles_writer_secrets(s), alice.uuid, &sec));
         assert_string_equal(sec.email, "alice@example.org");
 
         /* Clearing the password. */
         assert_ok(s, roles_secret_clear_password(s, alice.uuid));
-        assert_ok(s, roles_secret_get(s, alice.uuid, &sec));
+        assert_ok(s, roles_secret_get(roles_writer_secrets(s), alice.uuid, &sec));
         assert_string_equal(sec.password_hash, "");
         test_commit(s);
 
@@ -2369,52 +2354,52 @@ static void test_secret_codes(void **state) {
         uint8_t hash[ROLES_CODE_HASH_LEN], hash2[ROLES_CODE_HASH_LEN];
         char code[ROLES_CODE_TEXT_LEN + 1];
 
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
         struct roles_user alice = add_user(s, "alice");
         assert_int_equal(roles_code_new(code), 0);
         assert_int_equal(roles_code_hash(code, alice.uuid, hash), 0);
-        assert_int_equal(roles_secret_get_code(s, alice.uuid, ROLES_CODE_ACTIVATION, &row), -ENOENT);
+        assert_int_equal(roles_secret_get_code(roles_writer_secrets(s), alice.uuid, ROLES_CODE_ACTIVATION, &row), -ENOENT);
         assert_ok(s, roles_secret_put_code(s, alice.uuid, ROLES_CODE_ACTIVATION, hash, NOW + 3600));
-        assert_ok(s, roles_secret_get_code(s, alice.uuid, ROLES_CODE_ACTIVATION, &row));
+        assert_ok(s, roles_secret_get_code(roles_writer_secrets(s), alice.uuid, ROLES_CODE_ACTIVATION, &row));
         assert_memory_equal(row.hash, hash, sizeof(hash));
         assert_true(row.expires_at == NOW + 3600);
         assert_true(row.used_at == 0);
         assert_true(roles_code_matches(row.hash, code, alice.uuid));
         /* The kinds are separate. */
-        assert_int_equal(roles_secret_get_code(s, alice.uuid, ROLES_CODE_RESET, &row), -ENOENT);
+        assert_int_equal(roles_secret_get_code(roles_writer_secrets(s), alice.uuid, ROLES_CODE_RESET, &row), -ENOENT);
         test_commit(s);
 
         /* Used once; the second use is refused. */
         s = writer(e);
-        roles_store_set_now(s, NOW + 10);
-        assert_ok(s, roles_secret_use_code(s, alice.uuid, ROLES_CODE_ACTIVATION, hash));
-        assert_int_equal(roles_secret_use_code(s, alice.uuid, ROLES_CODE_ACTIVATION, hash), -EALREADY);
-        assert_ok(s, roles_secret_get_code(s, alice.uuid, ROLES_CODE_ACTIVATION, &row));
+        roles_snapshot_set_now(roles_writer_snapshot(s), NOW + 10);
+        assert_ok(s, roles_secret_use_code(roles_writer_secrets(s), alice.uuid, ROLES_CODE_ACTIVATION, hash));
+        assert_int_equal(roles_secret_use_code(roles_writer_secrets(s), alice.uuid, ROLES_CODE_ACTIVATION, hash), -EALREADY);
+        assert_ok(s, roles_secret_get_code(roles_writer_secrets(s), alice.uuid, ROLES_CODE_ACTIVATION, &row));
         assert_true(row.used_at == NOW + 10);
         test_commit(s);
 
         /* Still used after publishing, for the next writer too. */
         s = writer(e);
-        assert_int_equal(roles_secret_use_code(s, alice.uuid, ROLES_CODE_ACTIVATION, hash), -EALREADY);
+        assert_int_equal(roles_secret_use_code(roles_writer_secrets(s), alice.uuid, ROLES_CODE_ACTIVATION, hash), -EALREADY);
         /* A new code replaces the old one, unused. */
         assert_int_equal(roles_code_hash("AAAAA-BBBBB-CCCCC-DDDDD", alice.uuid, hash2), 0);
         assert_ok(s, roles_secret_put_code(s, alice.uuid, ROLES_CODE_ACTIVATION, hash2, NOW + 7200));
-        assert_ok(s, roles_secret_get_code(s, alice.uuid, ROLES_CODE_ACTIVATION, &row));
+        assert_ok(s, roles_secret_get_code(roles_writer_secrets(s), alice.uuid, ROLES_CODE_ACTIVATION, &row));
         assert_memory_equal(row.hash, hash2, sizeof(hash2));
         assert_true(row.used_at == 0);
         assert_false(roles_code_matches(row.hash, code, alice.uuid));
         /* The old code, checked before the new one was issued, cannot burn the new one. */
-        assert_int_equal(roles_secret_use_code(s, alice.uuid, ROLES_CODE_ACTIVATION, hash), -ESTALE);
-        roles_store_set_now(s, NOW + 7200);
-        assert_int_equal(roles_secret_use_code(s, alice.uuid, ROLES_CODE_ACTIVATION, hash2), -ESTALE);
-        roles_store_set_now(s, NOW + 20);
-        assert_ok(s, roles_secret_use_code(s, alice.uuid, ROLES_CODE_ACTIVATION, hash2));
+        assert_int_equal(roles_secret_use_code(roles_writer_secrets(s), alice.uuid, ROLES_CODE_ACTIVATION, hash), -ESTALE);
+        roles_snapshot_set_now(roles_writer_snapshot(s), NOW + 7200);
+        assert_int_equal(roles_secret_use_code(roles_writer_secrets(s), alice.uuid, ROLES_CODE_ACTIVATION, hash2), -ESTALE);
+        roles_snapshot_set_now(roles_writer_snapshot(s), NOW + 20);
+        assert_ok(s, roles_secret_use_code(roles_writer_secrets(s), alice.uuid, ROLES_CODE_ACTIVATION, hash2));
         test_commit(s);
 
-        struct roles_store *r = test_reader(e, ROLES_STORE_SECRETS);
-        assert_ok(r, roles_secret_get_code(r, alice.uuid, ROLES_CODE_ACTIVATION, &row));
+        struct roles_snapshot *r = test_reader(e, ROLES_SNAPSHOT_SECRETS);
+        assert_ok(r, roles_secret_get_code(roles_snapshot_secrets(r), alice.uuid, ROLES_CODE_ACTIVATION, &row));
         assert_true(row.used_at != 0);
-        roles_store_close(r);
+        test_close(r);
 
         /* Codes are stored only as hashes: the clear text is nowhere in secrets.db. */
         char sec[PATH_MAX];
@@ -2433,7 +2418,7 @@ static void tamper_case(struct test_env *e, const char *sql, const char *lookup_
         path_in(e, "roles.db", pub, sizeof(pub));
         raw_exec(pub, sql);
 
-        struct roles_store *r = test_reader(e, 0);
+        struct roles_snapshot *r = test_reader(e, 0);
         struct roles_user u, sentinel;
         memset(&u, 0x5a, sizeof(u));
         sentinel = u;
@@ -2449,12 +2434,12 @@ static void tamper_case(struct test_env *e, const char *sql, const char *lookup_
         }
         /* Nothing of the row reached the caller. */
         assert_memory_equal(&u, &sentinel, sizeof(u));
-        roles_store_close(r);
+        test_close(r);
 }
 
 static void test_tampered_user_rows(void **state) {
         struct test_env *e = *state;
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
         struct roles_user alice = add_user(s, "alice");
         test_commit(s);
         (void) alice;
@@ -2485,11 +2470,11 @@ static void test_tampered_user_rows(void **state) {
         char pub[PATH_MAX];
         path_in(e, "roles.db", pub, sizeof(pub));
         raw_exec(pub, "UPDATE users SET name = 'alice' WHERE uid = 10000");
-        struct roles_store *r = test_reader(e, 0);
+        struct roles_snapshot *r = test_reader(e, 0);
         struct roles_user u;
         assert_ok(r, roles_user_by_name(r, "alice", &u));
         assert_int_equal(u.uid, 10000);
-        roles_store_close(r);
+        test_close(r);
 }
 
 static void test_tampered_group_rows(void **state) {
@@ -2497,7 +2482,7 @@ static void test_tampered_group_rows(void **state) {
         char pub[PATH_MAX];
         struct roles_group g, sentinel;
 
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
         add_group(s, "devs", 20000);
         test_commit(s);
         path_in(e, "roles.db", pub, sizeof(pub));
@@ -2513,19 +2498,19 @@ static void test_tampered_group_rows(void **state) {
         };
         for (size_t i = 0; i < ROLES_N_ELEMENTS(cases); i++) {
                 raw_exec(pub, cases[i].sql);
-                struct roles_store *r = test_reader(e, 0);
+                struct roles_snapshot *r = test_reader(e, 0);
                 memset(&g, 0x5a, sizeof(g));
                 sentinel = g;
                 int k = roles_group_by_gid(r, cases[i].gid, &g);
                 if (k != -EBADMSG)
                         fail_msg("after \"%s\": %d", cases[i].sql, k);
                 assert_memory_equal(&g, &sentinel, sizeof(g));
-                roles_store_close(r);
+                test_close(r);
         }
         raw_exec(pub, "UPDATE groups SET name = 'devs', gid = 0 WHERE gid = 20000");
-        struct roles_store *r = test_reader(e, 0);
+        struct roles_snapshot *r = test_reader(e, 0);
         assert_int_equal(roles_group_by_name(r, "devs", &g), -EBADMSG);
-        roles_store_close(r);
+        test_close(r);
 }
 
 static void test_backup(void **state) {
@@ -2534,14 +2519,14 @@ static void test_backup(void **state) {
         struct stat st;
         size_t len;
 
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
         add_user(s, "alice");
         test_commit(s);
 
         path_in(e, "backup.tar", path, sizeof(path));
         s = writer(e);
-        assert_ok(s, roles_store_backup(s, path));
-        roles_store_close(s);
+        assert_ok(s, roles_writer_backup(s, path));
+        test_close(s);
         assert_int_equal(stat(path, &st), 0);
         assert_int_equal(st.st_mode & 07777, 0600);
         char *tar = test_read_file(path, &len);
@@ -2560,12 +2545,12 @@ static void test_backup(void **state) {
 /* ---- faults: the store's side of tests/test_faults.sh -------------------------------------------- */
 
 /* Opening with flags fails with want, and the file is left as it was. */
-static void assert_refused_unchanged(struct test_env *e, const char *path, unsigned flags, int want, const char *needle) {
+static void assert_refused_unchanged(struct test_env *e, const char *path, enum test_handle kind, int want,
+                                     const char *needle) {
         char err[512] = "";
-        struct roles_store *s = NULL;
         size_t before_len, after_len;
         char *before = test_read_file(path, &before_len);
-        assert_int_equal(roles_store_open(&e->cfg, flags, &s, err, sizeof(err)), want);
+        assert_int_equal(test_open_kind(&e->cfg, kind, err, sizeof(err)), want);
         assert_non_null(strstr(err, needle));
         char *after = test_read_file(path, &after_len);
         assert_int_equal(after_len, before_len);
@@ -2588,16 +2573,16 @@ static void test_emptied_file_refused(void **state) {
                 path_in(e, files[i], path, sizeof(path));
                 char *saved = test_read_file(path, &len);
                 assert_int_equal(truncate(path, 0), 0);
-                assert_refused_unchanged(e, path, ROLES_STORE_WRITE | ROLES_STORE_SECRETS, -ENOENT, "empty");
-                assert_refused_unchanged(e, path, ROLES_STORE_SECRETS, -ENOENT, "empty");
+                assert_refused_unchanged(e, path, TEST_WRITER, -ENOENT, "empty");
+                assert_refused_unchanged(e, path, TEST_SNAPSHOT_SECRETS, -ENOENT, "empty");
                 write_file(path, saved, len);
                 free(saved);
         }
         /* init, and only init, makes a schema in an emptied file. */
         path_in(e, "state.db", path, sizeof(path));
         assert_int_equal(truncate(path, 0), 0);
-        struct roles_store *s = NULL;
-        assert_int_equal(roles_store_open(&e->cfg, ROLES_STORE_WRITE | ROLES_STORE_SECRETS | ROLES_STORE_CREATE, &s, NULL, 0), 0);
+        struct roles_writer *s = NULL;
+        assert_int_equal(roles_writer_open(&e->cfg, ROLES_WRITER_CREATE, &s, NULL, 0), 0);
         test_commit(s);
         assert_int_equal(raw_int(path, "PRAGMA user_version"), ROLES_SCHEMA_STATE);
 }
@@ -2628,13 +2613,13 @@ static void test_missing_table_refused(void **state) {
                         char *saved = test_read_file(path, &len);
                         snprintf(drop, sizeof(drop), "DROP TABLE %s", tables[t]);
                         raw_exec(path, drop);
-                        assert_refused_unchanged(e, path, ROLES_STORE_SECRETS, -EPROTO, tables[t]);
-                        assert_refused_unchanged(e, path, ROLES_STORE_WRITE | ROLES_STORE_SECRETS, -EPROTO, tables[t]);
+                        assert_refused_unchanged(e, path, TEST_SNAPSHOT_SECRETS, -EPROTO, tables[t]);
+                        assert_refused_unchanged(e, path, TEST_WRITER, -EPROTO, tables[t]);
                         write_file(path, saved, len);
                         free(saved);
                 }
         }
-        roles_store_close(test_reader(e, ROLES_STORE_SECRETS));
+        test_close(test_reader(e, ROLES_SNAPSHOT_SECRETS));
 }
 
 static void count_lines(void *userdata, const char *line) {
@@ -2661,18 +2646,18 @@ static void test_stale_stages_swept(void **state) {
         assert_int_equal(mkdir(lookalike, 0755), 0);
         assert_int_equal(stray_files(e), 4);
 
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
         assert_int_equal(stray_files(e), 2);           /* the two, swept */
         int findings = 0;
-        assert_int_equal(roles_store_doctor(s, count_lines, &findings), 1);
+        assert_int_equal(roles_writer_doctor(s, count_lines, &findings), 1);
         assert_int_equal(findings, 1);
-        roles_store_close(s);
+        test_close(s);
         assert_int_equal(stray_files(e), 2);
 
         s = writer(e);
         findings = 0;
-        assert_int_equal(roles_store_doctor(s, count_lines, &findings), 0);
-        roles_store_close(s);
+        assert_int_equal(roles_writer_doctor(s, count_lines, &findings), 0);
+        test_close(s);
         assert_int_equal(unlink(path), 0);
         assert_int_equal(rmdir(lookalike), 0);
         assert_int_equal(stray_files(e), 0);
@@ -2689,22 +2674,22 @@ static void test_doctor_names_invalid_rows(void **state) {
         struct test_env *e = *state;
         char pub[PATH_MAX], lines[4096] = "";
 
-        struct roles_store *s = writer(e);
+        struct roles_writer *s = writer(e);
         add_user(s, "alice");
         add_user(s, "bob");
         add_group(s, "devs", 20000);
         test_commit(s);
         s = writer(e);
         int findings = 0;
-        assert_int_equal(roles_store_doctor(s, count_lines, &findings), 0);
-        roles_store_close(s);
+        assert_int_equal(roles_writer_doctor(s, count_lines, &findings), 0);
+        test_close(s);
 
         path_in(e, "roles.db", pub, sizeof(pub));
         raw_exec(pub, "UPDATE users SET name = 'ev:il' WHERE name = 'bob';"
                       "UPDATE groups SET gid = 0 WHERE name = 'devs'");
         /* The two rows, and the derived tables the hand edit left stale (rebuilt). */
         s = writer(e);
-        assert_int_equal(roles_store_doctor(s, collect_lines, lines), 3);
+        assert_int_equal(roles_writer_doctor(s, collect_lines, lines), 3);
         test_commit(s);
         /* Each of the two named, once; alice's row is valid and not named. */
         const char *user = strstr(lines, "roles.db: user row id "), *group = strstr(lines, "roles.db: group row id ");
@@ -2712,8 +2697,8 @@ static void test_doctor_names_invalid_rows(void **state) {
                 fail_msg("doctor said: %s", lines);
         /* Named, not changed: the next doctor names them again. */
         s = writer(e);
-        assert_int_equal(roles_store_doctor(s, count_lines, &findings), 2);
-        roles_store_close(s);
+        assert_int_equal(roles_writer_doctor(s, count_lines, &findings), 2);
+        test_close(s);
 }
 
 /* How many of this process's descriptors are open on path. */
@@ -2742,19 +2727,19 @@ static size_t fds_on(const char *path) {
 static void test_readers_hold_nothing(void **state) {
         struct test_env *e = *state;
         enum { N = 50 };
-        struct roles_store *stores[N];
+        struct roles_snapshot *stores[N];
         struct roles_user u;
         char path[PATH_MAX], wal[PATH_MAX + 8], shm[PATH_MAX + 8];
         assert_non_null(realpath(e->cfg.public_db, path));
         snprintf(wal, sizeof(wal), "%s-wal", path);
         snprintf(shm, sizeof(shm), "%s-shm", path);
         /* The writer first: SQLite shares the WAL index within a process, and a reader's is
-         * read-only (store.h). */
-        struct roles_store *s = writer(e);
+         * read-only (snapshot.h). */
+        struct roles_writer *s = writer(e);
         for (size_t i = 0; i < N; i++) {
                 stores[i] = test_reader(e, 0);
                 assert_int_equal(roles_user_by_name(stores[i], "nobody-here", &u), -ENOENT);
-                roles_store_release(stores[i]);
+                roles_snapshot_release(stores[i]);
         }
         add_user(s, "alice");
         test_commit(s);
@@ -2764,7 +2749,7 @@ static void test_readers_hold_nothing(void **state) {
         assert_int_equal(log, done);
         sqlite3_close(db);
         for (size_t i = 0; i < N; i++)
-                roles_store_close(stores[i]);
+                test_close(stores[i]);
         assert_int_equal(fds_on(path), 0);
         assert_int_equal(fds_on(wal), 0);
         assert_int_equal(fds_on(shm), 0);
@@ -2778,10 +2763,10 @@ static void test_doctor_warns_range_overlap(void **state) {
         struct host_copy host;
         host_copy(e, &host, "", "", "a:59000:2000\nb:50000:100\n#c:1:1\n", "c:100000:65536\n",
                   "UID_MIN 1000\nUID_MAX 60000\nGID_MIN 1000\nGID_MAX 9999\n");
-        struct roles_store *s = writer(e);
-        roles_store_set_host_accounts(s, &host.h);
-        assert_int_equal(roles_store_doctor(s, collect_lines, lines), 2);
-        roles_store_close(s);
+        struct roles_writer *s = writer(e);
+        roles_writer_set_host_accounts(s, &host.h);
+        assert_int_equal(roles_writer_doctor(s, collect_lines, lines), 2);
+        test_close(s);
         if (!strstr(lines, "the configured uid range 10000-59999 overlaps login.defs' UID_MIN..UID_MAX (1000-60000)") ||
             !strstr(lines, "the configured uid range 10000-59999 overlaps 2 subordinate ranges of ") ||
             !strstr(lines, "host-subuid (the first 50000-50099)") || strstr(lines, "gid"))
@@ -2791,9 +2776,9 @@ static void test_doctor_warns_range_overlap(void **state) {
         assert_int_equal(unlink(host.login_defs), 0);
         lines[0] = '\0';
         s = writer(e);
-        roles_store_set_host_accounts(s, &host.h);
-        assert_int_equal(roles_store_doctor(s, collect_lines, lines), 3);
-        roles_store_close(s);
+        roles_writer_set_host_accounts(s, &host.h);
+        assert_int_equal(roles_writer_doctor(s, collect_lines, lines), 3);
+        test_close(s);
         if (!strstr(lines, "the configured gid range 10000-59999 overlaps login.defs' GID_MIN..GID_MAX (1000-60000)"))
                 fail_msg("doctor said: %s", lines);
         host_accounts_done(&host.h);

@@ -50,33 +50,76 @@ void test_env_teardown(struct test_env *e) {
         host_accounts_done(&e->host);
 }
 
-static struct roles_store *open_or_fail(struct test_env *e, unsigned flags) {
-        struct roles_store *s = NULL;
+static struct roles_writer *writer_or_fail(struct test_env *e, unsigned flags) {
+        struct roles_writer *w = NULL;
         char err[512] = "";
-        int r = roles_store_open(&e->cfg, flags, &s, err, sizeof(err));
+        int r = roles_writer_open(&e->cfg, flags, &w, err, sizeof(err));
         if (r < 0)
-                fail_msg("roles_store_open(%#x): %s", flags, err);
-        roles_store_set_host_accounts(s, &e->host);
-        return s;
+                fail_msg("roles_writer_open(%#x): %s", flags, err);
+        roles_writer_set_host_accounts(w, &e->host);
+        return w;
 }
 
 void test_env_init(struct test_env *e) {
-        test_commit(open_or_fail(e, ROLES_STORE_WRITE | ROLES_STORE_SECRETS | ROLES_STORE_CREATE));
+        test_commit(writer_or_fail(e, ROLES_WRITER_CREATE));
 }
 
-struct roles_store *test_writer(struct test_env *e) {
-        return open_or_fail(e, ROLES_STORE_WRITE | ROLES_STORE_SECRETS);
+struct roles_writer *test_writer(struct test_env *e) {
+        return writer_or_fail(e, 0);
 }
 
-struct roles_store *test_reader(struct test_env *e, unsigned flags) {
-        return open_or_fail(e, flags);
-}
-
-void test_commit(struct roles_store *s) {
-        int r = roles_store_commit(s);
+struct roles_snapshot *test_reader(struct test_env *e, unsigned flags) {
+        struct roles_snapshot *snap = NULL;
+        char err[512] = "";
+        int r = roles_snapshot_open(&e->cfg, flags, &snap, err, sizeof(err));
         if (r < 0)
-                fail_msg("commit: %s", roles_store_error(s));
-        roles_store_close(s);
+                fail_msg("roles_snapshot_open(%#x): %s", flags, err);
+        return snap;
+}
+
+struct roles_login *test_login(struct test_env *e) {
+        struct roles_login *l = NULL;
+        char err[512] = "";
+        int r = roles_login_open(&e->cfg, &l, err, sizeof(err));
+        if (r < 0)
+                fail_msg("roles_login_open: %s", err);
+        return l;
+}
+
+int test_open_kind(const struct roles_config *cfg, enum test_handle kind, char *err, size_t errlen) {
+        void *const sentinel = (void *) 0x1;
+        void *h = sentinel;
+        int r;
+        switch (kind) {
+        case TEST_SNAPSHOT:
+        case TEST_SNAPSHOT_SECRETS:
+                r = roles_snapshot_open(cfg, kind == TEST_SNAPSHOT_SECRETS ? ROLES_SNAPSHOT_SECRETS : 0,
+                                        (struct roles_snapshot **) &h, err, errlen);
+                if (r == 0)
+                        roles_snapshot_close(h);
+                break;
+        case TEST_LOGIN:
+                r = roles_login_open(cfg, (struct roles_login **) &h, err, errlen);
+                if (r == 0)
+                        roles_login_close(h);
+                break;
+        default:
+                r = roles_writer_open(cfg, kind == TEST_WRITER_CREATE ? ROLES_WRITER_CREATE : 0,
+                                      (struct roles_writer **) &h, err, errlen);
+                if (r == 0)
+                        roles_writer_close(h);
+                break;
+        }
+        if (r < 0 && h != sentinel)
+                fail_msg("a failed open (kind %d, %d) changed its output", (int) kind, r);
+        return r;
+}
+
+void test_commit(struct roles_writer *w) {
+        int r = roles_writer_commit(w);
+        if (r < 0)
+                fail_msg("commit: %s", roles_writer_error(w));
+        roles_writer_close(w);
 }
 
 char *test_read_file(const char *path, size_t *ret_len) {

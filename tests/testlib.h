@@ -6,7 +6,8 @@
 
 #include "config.h"
 #include "host_accounts.h"
-#include "store.h"
+#include "login.h"
+#include "writer.h"
 
 struct test_env {
         char dir[ROLES_CONFIG_PATH_SIZE - 16];  /* room for the file names below, within a config path */
@@ -27,12 +28,27 @@ void test_env_teardown(struct test_env *e);
 /* Create the three files (like `rolesctl init`) and publish the first snapshot. */
 void test_env_init(struct test_env *e);
 
-/* Open a writer (ROLES_STORE_WRITE | SECRETS) or a reader (flags as given); fails the test on error. */
-struct roles_store *test_writer(struct test_env *e);
-struct roles_store *test_reader(struct test_env *e, unsigned flags);
+/* Open a writer, a snapshot (flags: ROLES_SNAPSHOT_*) or a login; fails the test on error. */
+struct roles_writer *test_writer(struct test_env *e);
+struct roles_snapshot *test_reader(struct test_env *e, unsigned flags);
+struct roles_login *test_login(struct test_env *e);
 
 /* Commit and close a writer, failing the test on error. */
-void test_commit(struct roles_store *s);
+void test_commit(struct roles_writer *w);
+
+/* Open a handle of that kind and close it at once: the open's result, with the reason in err on
+ * failure (the test fails if a failed open touched its output). For tests that try each kind. */
+enum test_handle { TEST_SNAPSHOT, TEST_SNAPSHOT_SECRETS, TEST_LOGIN, TEST_WRITER, TEST_WRITER_CREATE };
+int test_open_kind(const struct roles_config *cfg, enum test_handle kind, char *err, size_t errlen);
+
+/* Any handle's reason and close, for tests that hold several kinds. */
+#define test_error(h)                                                                             \
+        _Generic((h), struct roles_writer *: roles_writer_error, struct roles_snapshot *: roles_snapshot_error, \
+                 struct roles_login *: roles_login_error, struct roles_secrets *: roles_secrets_error,     \
+                 const struct roles_secrets *: roles_secrets_error)(h)
+#define test_close(h)                                                                             \
+        _Generic((h), struct roles_writer *: roles_writer_close, struct roles_snapshot *: roles_snapshot_close, \
+                 struct roles_login *: roles_login_close)(h)
 
 /* cmocka fixtures: a struct test_env in *state, with the three files created (test_setup) or
  * not yet (test_setup_empty); test_teardown removes it all. */
@@ -45,7 +61,7 @@ int test_teardown(void **state);
         do {                                                                                      \
                 int r_ = (expr);                                                                  \
                 if (r_ < 0)                                                                       \
-                        fail_msg("%s = %d: %s", #expr, r_, roles_store_error(s));                 \
+                        fail_msg("%s = %d: %s", #expr, r_, test_error(s));                 \
         } while (0)
 
 /* Map the environment's roles.nss (and its delta, when it applies) as the NSS module does,
