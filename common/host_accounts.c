@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "passwd_line.h"
 #include "util.h"
 
 /* /etc/passwd of a host with a million local accounts is about 60 MiB; refuse beyond that
@@ -83,15 +84,21 @@ static bool is_blank(char c) {
         return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
 }
 
-/* The next line of text..end, NUL-terminated in place, leading blanks skipped (as glibc's and
- * shadow's parsers skip them); *next is where the line after it starts. */
-static char *next_line(char *line, char *end, char **next) {
-        char *nl = memchr(line, '\n', (size_t) (end - line));
-        char *stop = nl ? nl : end;
-        *stop = '\0';
-        *next = stop + 1;
+/*
+ * The next line of text..end (end: the NUL after the file), leading blanks skipped (as glibc's and
+ * shadow's parsers skip them), NUL-terminated in place, its length in *ret_len; *next is where the
+ * line after it starts. A NUL inside a line ends it, as it does for glibc and shadow, which read
+ * lines as C strings: strchrnul finds either end in the one pass.
+ */
+static char *next_line(char *line, char *end, char **next, size_t *ret_len) {
+        char *stop = strchrnul(line, '\n');
+        char *nl = *stop == '\n' ? stop : memchr(stop, '\n', (size_t) (end - stop));
+        char *after = nl ? nl : end;
+        *stop = *after = '\0';
+        *next = after + 1;
         while (line < stop && is_blank(*line))
                 line++;
+        *ret_len = (size_t) (stop - line);
         return line;
 }
 
@@ -163,27 +170,16 @@ static int parse_accounts(struct host_file *out, char *text, size_t len, size_t 
         if (!out->names || !out->ids || (passwd && !out->gids))
                 return -ENOMEM;
         for (char *line = text, *next; line < text + len; line = next) {
-                line = next_line(line, text + len, &next);
-                char *f1 = strchr(line, ':');
-                char *f2 = f1 ? strchr(f1 + 1, ':') : NULL;
-                char *f3 = f2 ? strchr(f2 + 1, ':') : NULL;
-                char *f4 = f3 && passwd ? strchr(f3 + 1, ':') : NULL;
-                if (f1 && f1 > line) {
-                        *f1 = '\0';
-                        out->names[out->n_names++] = line;
-                }
-                if (f2) {
-                        if (f3)
-                                *f3 = '\0';
-                        if (field_id(f2 + 1, &out->ids[out->n_ids]))
-                                out->n_ids++;
-                }
-                if (f3 && passwd) {
-                        if (f4)
-                                *f4 = '\0';
-                        if (field_id(f3 + 1, &out->gids[out->n_gids]))
-                                out->n_gids++;
-                }
+                size_t n;
+                line = next_line(line, text + len, &next, &n);
+                struct passwd_field f[4];
+                size_t k = passwd_line_fields(line, n, f, passwd ? 4 : 3);
+                if (k >= 2 && f[0].n > 0)
+                        out->names[out->n_names++] = passwd_line_cut(line, f[0]);
+                if (k >= 3 && field_id(passwd_line_cut(line, f[2]), &out->ids[out->n_ids]))
+                        out->n_ids++;
+                if (k >= 4 && passwd && field_id(passwd_line_cut(line, f[3]), &out->gids[out->n_gids]))
+                        out->n_gids++;
         }
         qsort(out->ids, out->n_ids, sizeof(*out->ids), compare_ids);
         if (passwd)
@@ -201,17 +197,18 @@ static int parse_subids(struct host_file *out, char *text, size_t len, size_t li
         if (!out->ranges)
                 return -ENOMEM;
         for (char *line = text, *next; line < text + len; line = next) {
-                line = next_line(line, text + len, &next);
-                char *f1 = strchr(line, ':');
-                char *f2 = f1 ? strchr(f1 + 1, ':') : NULL;
+                size_t n;
+                line = next_line(line, text + len, &next, &n);
+                struct passwd_field f[3];
                 uint64_t start, count;
-                if (!f2 || !parse_number(f1 + 1, 10, &start) || !parse_number(f2 + 1, 10, &count) ||
-                    start > UINT32_MAX || count == 0)
+                /* strtoull stops at the ':' after a number: what follows it does not matter. */
+                if (passwd_line_fields(line, n, f, 3) < 3 || !parse_number(f[1].p, 10, &start) ||
+                    !parse_number(f[2].p, 10, &count) || start > UINT32_MAX || count == 0)
                         continue;
-                *f1 = '\0';
                 uint64_t last = count - 1 > UINT32_MAX - start ? UINT32_MAX : start + count - 1;
-                out->ranges[out->n_ranges++] =
-                        (struct host_id_range) { .first = (uint32_t) start, .last = (uint32_t) last, .owner = line };
+                out->ranges[out->n_ranges++] = (struct host_id_range) {
+                        .first = (uint32_t) start, .last = (uint32_t) last, .owner = passwd_line_cut(line, f[0]),
+                };
         }
         qsort(out->ranges, out->n_ranges, sizeof(*out->ranges), compare_ranges);
         uint32_t reach = 0;
@@ -242,7 +239,8 @@ static int parse_login_defs(struct host_file *out, char *text, size_t len) {
         out->ranges[0] = (struct host_id_range) { HOST_LOGIN_ID_MIN, HOST_LOGIN_ID_MAX, 0, "UID_MIN..UID_MAX" };
         out->ranges[1] = (struct host_id_range) { HOST_LOGIN_ID_MIN, HOST_LOGIN_ID_MAX, 0, "GID_MIN..GID_MAX" };
         for (char *line = text, *next; line < text + len; line = next) {
-                line = next_line(line, text + len, &next);
+                size_t n;
+                line = next_line(line, text + len, &next, &n);
                 size_t key_len = strcspn(line, " \t\r\v\f");
                 const char *value = line + key_len;
                 while (is_blank(*value))
