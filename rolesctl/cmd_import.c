@@ -30,6 +30,7 @@
 
 #include "auth.h"
 #include "cli.h"
+#include "passwd_line.h"
 
 /* 100,000 users take about 7 MiB of passwd; this leaves room for any real host. */
 #define IMPORT_FILE_MAX ((size_t) 256 << 20)
@@ -152,34 +153,19 @@ static int read_source(struct source *src) {
         return EXIT_OK;
 }
 
-/* The next line of src, split off in place; false at the end. A last line may lack its '\n'. */
-static bool next_line(struct source *src, size_t *pos, char **ret) {
+/* The next line of src (its length in *ret_len), split off in place; false at the end. A last
+ * line may lack its '\n'. */
+static bool next_line(struct source *src, size_t *pos, char **ret, size_t *ret_len) {
         if (*pos >= src->len)
                 return false;
         char *line = src->data + *pos;
         char *nl = memchr(line, '\n', src->len - *pos);
-        if (nl) {
-                *nl = '\0';
-                *pos = (size_t) (nl - src->data) + 1;
-        } else
-                *pos = src->len;        /* data[len] is already NUL */
+        size_t len = nl ? (size_t) (nl - line) : src->len - *pos;
+        line[len] = '\0';      /* the '\n', or data[len], already NUL */
+        *pos += len + 1;
         *ret = line;
+        *ret_len = len;
         return true;
-}
-
-/* Split at ':' into at most max fields; returns how many there were (more than max: too many). */
-static size_t split_fields(char *line, char **fields, size_t max) {
-        size_t n = 0;
-        for (char *p = line;;) {
-                char *colon = strchr(p, ':');
-                if (n < max)
-                        fields[n] = p;
-                n++;
-                if (!colon)
-                        return n;
-                *colon = '\0';
-                p = colon + 1;
-        }
 }
 
 typedef int (*line_fn)(struct import *im, char **fields, unsigned line);
@@ -190,12 +176,13 @@ typedef int (*line_fn)(struct import *im, char **fields, unsigned line);
  * would import an entry that is not in the file, so they are refused.
  */
 static int each_line(struct import *im, struct source *src, size_t n_fields, const char *layout, line_fn fn) {
-        char *line, *fields[9];
-        size_t pos = 0;
+        struct passwd_field f[SHADOW_LINE_FIELDS];
+        char *line, *fields[SHADOW_LINE_FIELDS];
+        size_t pos = 0, len;
         unsigned n = 0;
         int r;
 
-        while (next_line(src, &pos, &line)) {
+        while (next_line(src, &pos, &line, &len)) {
                 n++;
                 const char *start = line + strspn(line, " \t");
                 if (*start == '\0' || *start == '#')
@@ -203,10 +190,12 @@ static int each_line(struct import *im, struct source *src, size_t n_fields, con
                 if (line[0] == '+' || line[0] == '-')
                         return fail_at(EXIT_USAGE, src, n, "NIS compat entries ('+' and '-' lines) cannot be imported: "
                                        "remove them");
-                size_t k = split_fields(line, fields, n_fields);
-                if (k != n_fields)
+                size_t k = passwd_line_fields(line, len, f, n_fields);
+                if (k != n_fields)      /* too many: the splitter stops at n_fields + 1; say how many */
                         return fail_at(EXIT_USAGE, src, n, "expected %zu ':'-separated fields (%s), found %zu", n_fields,
-                                       layout, k);
+                                       layout, k < n_fields ? k : count_char(line, len, ':') + 1);
+                for (size_t i = 0; i < n_fields; i++)
+                        fields[i] = passwd_line_cut(line, f[i]);
                 if ((r = fn(im, fields, n)) != EXIT_OK)
                         return r;
         }
@@ -227,19 +216,15 @@ static int parse_id_in(const struct source *src, unsigned line, const char *what
 /* ---- group: name:x:gid:member,member --------------------------------------------------------- */
 
 static int parse_members(struct import *im, struct imp_group *g, char *list) {
-        if (!*list)
-                return EXIT_OK;
-        for (char *name = list, *comma;; name = comma + 1) {
-                comma = strchr(name, ',');
-                if (comma)
-                        *comma = '\0';
-                if (!roles_name_valid(name))
+        struct passwd_field m, all = { list, strlen(list) };
+        for (size_t pos = 0; passwd_line_next_member(all, &pos, &m);) {
+                char *name = passwd_line_cut(list, m);
+                if (!roles_name_valid_n(m.p, m.n))
                         return fail_at(EXIT_USAGE, &im->group, g->line, "invalid member name '%.40s' in group '%s'",
                                        name, g->name);
                 im->members[im->n_members++] = (struct imp_member) { .group = g, .name = name };
-                if (!comma)
-                        return EXIT_OK;
         }
+        return EXIT_OK;
 }
 
 static int parse_group(struct import *im, char **f, unsigned line) {
@@ -611,13 +596,13 @@ static int load_files(struct import *im) {
                 return cli_fail(EXIT_ERROR, "out of memory");
 
         if (im->group.data &&
-            (r = each_line(im, &im->group, 4, "name:x:gid:members", parse_group)) != EXIT_OK)
+            (r = each_line(im, &im->group, GROUP_LINE_FIELDS, "name:x:gid:members", parse_group)) != EXIT_OK)
                 return r;
         if (im->passwd.data &&
-            (r = each_line(im, &im->passwd, 7, "name:x:uid:gid:gecos:home:shell", parse_passwd)) != EXIT_OK)
+            (r = each_line(im, &im->passwd, PASSWD_LINE_FIELDS, "name:x:uid:gid:gecos:home:shell", parse_passwd)) != EXIT_OK)
                 return r;
         if (im->shadow.data &&
-            (r = each_line(im, &im->shadow, 9, "name:hash:lastchg:min:max:warn:inactive:expire:reserved",
+            (r = each_line(im, &im->shadow, SHADOW_LINE_FIELDS, "name:hash:lastchg:min:max:warn:inactive:expire:reserved",
                            parse_shadow)) != EXIT_OK)
                 return r;
         return EXIT_OK;
