@@ -50,88 +50,12 @@ DBS="roles.db secrets.db state.db"
 OUT=$T/out
 ERR=$T/err
 RC=0
-PASSED=0
-FAILED=0
-NOINPUT=$'\001no-input'
 
 # ---- helpers ------------------------------------------------------------------------------
 
-# The assertions shared with the other rolesctl test scripts.
-# Without them every assertion would be "command not found" and the run would count 0 failures.
-. "$HERE/cli-lib.sh" || exit 2
-
-# _run INPUT CMD...: run with INPUT on stdin ($NOINPUT: /dev/null); sets RC, fills $OUT, $ERR.
-_run() {
-        local input=$1
-        shift
-        if [ "$input" = "$NOINPUT" ]; then
-                "$@" </dev/null >"$OUT" 2>"$ERR"
-        else
-                printf '%s' "$input" | "$@" >"$OUT" 2>"$ERR"
-        fi
-        RC=$?
-}
-
-# ok DESC CMD...: exit 0 and nothing on stderr.
-ok() {
-        local desc=$1
-        shift
-        ok_in "$NOINPUT" "$desc" "$@"
-}
-
-ok_in() {
-        local input=$1 desc=$2
-        shift 2
-        _run "$input" "$@"
-        if [ "$RC" -eq 0 ] && [ ! -s "$ERR" ]; then
-                pass
-        else
-                fail "$desc: expected success"
-                show_last
-        fi
-}
-
-# status CODE DESC CMD...: exit CODE and nothing on stderr (check's "no").
-status() {
-        local want=$1 desc=$2
-        shift 2
-        _run "$NOINPUT" "$@"
-        if [ "$RC" -eq "$want" ] && [ ! -s "$ERR" ]; then
-                pass
-        else
-                fail "$desc: expected exit $want and a quiet stderr"
-                show_last
-        fi
-}
-
-# bad CODE DESC CMD...: exit CODE, one error line, nothing on stdout, databases unchanged.
-bad() {
-        local code=$1 desc=$2
-        shift 2
-        bad_in "$NOINPUT" "$code" "$desc" "$@"
-}
-
-bad_in() {
-        local input=$1 code=$2 desc=$3 why
-        shift 3
-        snapshot
-        _run "$input" "$@"
-        if [ "$RC" -ne "$code" ]; then
-                fail "$desc: expected exit $code"
-                show_last
-        elif ! one_error; then
-                fail "$desc: expected exactly one 'rolesctl: ' line on stderr"
-                show_last
-        elif [ -s "$OUT" ]; then
-                fail "$desc: expected nothing on stdout"
-                show_last
-        elif ! why=$(unchanged); then
-                fail "$desc: a failed command changed the databases ($why)"
-                show_last
-        else
-                pass
-        fi
-}
+# The one assertion library (tests/lib.sh): run_ok, run_refused, err_has, eq, sql, ...
+# Without it every assertion would be "command not found" and the run would count 0 failures.
+. "$HERE/lib.sh" || exit 2
 
 # stat_mode FILE
 stat_mode() {
@@ -139,7 +63,7 @@ stat_mode() {
 }
 
 # sql's results are compared in $(...), where a missing sqlite3 cannot be counted: count it here.
-need sqlite3 "the database checks (sql)"
+need sqlite3
 
 CODE_RE='[A-Z2-7]{5}-[A-Z2-7]{5}-[A-Z2-7]{5}-[A-Z2-7]{5}'
 TIME_RE='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z'
@@ -147,17 +71,17 @@ ACTOR=$(id -un 2>/dev/null || echo "uid $(id -u)")
 
 # ---- before init ---------------------------------------------------------------------------
 
-ok "--help" "$ROLESCTL" --help
+run_ok "--help" "$ROLESCTL" --help
 out_has "--help lists the commands" "role assign ROLE USER [--until TIME]"
-ok "--version" "$ROLESCTL" --version
+run_ok "--version" "$ROLESCTL" --version
 out_match "--version" '^rolesctl [0-9]'
 
-bad 5 "user list before init (no database)" rc user list
+run_refused 5 "user list before init (no database)" rc user list
 err_has "before init: names the database" "roles.db"
 
 # ---- init ----------------------------------------------------------------------------------
 
-ok "init" rc init
+run_ok "init" rc init
 for f in $DBS; do
         if [ -f "$T/$f" ]; then pass; else fail "init: $f not created"; fi
 done
@@ -166,36 +90,36 @@ eq "secrets.db mode" "$(stat_mode "$T/secrets.db")" 600
 eq "state.db mode" "$(stat_mode "$T/state.db")" 600
 eq "roles.db owner" "$(stat -c %u "$T/roles.db")" "$(id -u)"
 
-ok "metarole list after init" rc metarole list
+run_ok "metarole list after init" rc metarole list
 for m in super-admin admin user; do
         out_match "built-in metarole $m" "^$m +"
 done
 
-bad 2 "init --password-stdin without --admin" rc init --password-stdin
-bad 2 "init --activation without --admin" rc init --activation
-bad_in $'longenough1\n' 2 "init --admin with --password-stdin and --activation" \
+run_refused 2 "init --password-stdin without --admin" rc init --password-stdin
+run_refused 2 "init --activation without --admin" rc init --activation
+run_refused_in $'longenough1\n' 2 "init --admin with --password-stdin and --activation" \
         rc init --admin boss --password-stdin --activation
-bad 2 "init --admin with an invalid name" rc init --admin Boss --activation
-bad_in $'short\n' 2 "init --admin with a short password" rc init --admin boss --password-stdin
+run_refused 2 "init --admin with an invalid name" rc init --admin Boss --activation
+run_refused_in $'short\n' 2 "init --admin with a short password" rc init --admin boss --password-stdin
 err_has "short password: says why" "too short"
 
-ok_in $'boss password\n' "init --admin boss --password-stdin" rc init --admin boss --password-stdin
-ok "user show boss" rc user show boss
+run_ok_in $'boss password\n' "init --admin boss --password-stdin" rc init --admin boss --password-stdin
+run_ok "user show boss" rc user show boss
 field "boss has a password" password yes
 field "boss is enabled" enabled yes
 out_match "boss holds the super-admin role" '^  super-admin +super-admin +- +current'
-ok "init --admin second --activation" rc init --admin second --activation
+run_ok "init --admin second --activation" rc init --admin second --activation
 out_match "init --activation prints a code" "^activation code for second: $CODE_RE \\(valid until $TIME_RE\\)\$"
-bad 4 "init --admin with an existing user" rc init --admin boss --activation
-ok "init again keeps the data" rc init
-ok "user show boss after a second init" rc user show boss
+run_refused 4 "init --admin with an existing user" rc init --admin boss --activation
+run_ok "init again keeps the data" rc init
+run_ok "user show boss after a second init" rc user show boss
 
 # ---- user add ------------------------------------------------------------------------------
 
-ok_in $'correct horse battery\n' "user add with every field option" \
+run_ok_in $'correct horse battery\n' "user add with every field option" \
         rc user add alice --uid 12001 --full-name "Alice Liddell" --home /home/alice2 --shell /bin/zsh \
         --email alice@example.com --expires 2099-12-31 --password-stdin
-ok "user show alice" rc user show alice
+run_ok "user show alice" rc user show alice
 field "alice name" name alice
 field "alice uid" uid 12001
 field "alice gid (personal group, gid = uid)" gid 12001
@@ -212,7 +136,7 @@ field "alice no failures" failures 0
 out_match "alice primary group listed" '^  alice +12001 +primary$'
 out_match "alice uuid" '^uuid +[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
 
-ok "user show alice --json" rc --json user show alice
+run_ok "user show alice --json" rc --json user show alice
 json_valid "user show --json"
 json_true "user show --json fields" \
         'd["user"]["name"] == "alice" and d["user"]["uid"] == 12001 and d["user"]["gid"] == 12001 and
@@ -222,255 +146,255 @@ json_true "user show --json fields" \
          d["groups"] == [{"group_name": "alice", "gid": 12001, "membership": "primary"}] and d["roles"] == [] and
          d["state"]["login_count"] == 0'
 
-ok "group add crew --gid --description" rc group add crew --gid 15000 --description "Staff members"
-ok "user add --group --activation" rc user add bob --group crew --activation
+run_ok "group add crew --gid --description" rc group add crew --gid 15000 --description "Staff members"
+run_ok "user add --group --activation" rc user add bob --group crew --activation
 out_match "--activation prints one code line" "^activation code for bob: $CODE_RE \\(valid until $TIME_RE\\)\$"
 eq "--activation prints exactly one line" "$(wc -l <"$OUT")" 1
-ok "user show bob" rc user show bob
+run_ok "user show bob" rc user show bob
 field "bob primary gid from --group" gid 15000
 field "bob not activated yet" activated -
 field "bob has no password" password no
 field "bob has a pending activation code" pending_codes activation
 out_match "bob's primary group is crew" '^  crew +15000 +primary$'
-ok "group show bob: no personal group when --group is given" rc group list
+run_ok "group show bob: no personal group when --group is given" rc group list
 out_lacks "no group named bob" "personal group of bob"
 
-ok "user add --gid" rc user add carol --gid 15000 --uid 12003
-ok "user show carol" rc user show carol
+run_ok "user add --gid" rc user add carol --gid 15000 --uid 12003
+run_ok "user show carol" rc user show carol
 field "carol gid from --gid" gid 15000
 field "carol uid" uid 12003
 
-ok "user add with defaults" rc user add dave
-ok "user show dave" rc user show dave
+run_ok "user add with defaults" rc user add dave
+run_ok "user show dave" rc user show dave
 field "dave home from home_base" home /srv/home/dave
 field "dave shell from default_shell" shell /bin/sh
 field "dave expires never" expires -
 out_match "dave uid allocated in range" '^uid +1[0-9]{4}$'
 
 name32=abcdefghijklmnopqrstuvwxyz_01234
-ok "user add with a 32-byte name" rc user add "$name32"
-ok "user del the 32-byte name" rc user del "$name32"
+run_ok "user add with a 32-byte name" rc user add "$name32"
+run_ok "user del the 32-byte name" rc user del "$name32"
 
 # JSON string escaping: quotes, a backslash and UTF-8 come back exactly.
-ok "user add with quotes and a backslash in the full name" rc user add quincy --full-name 'Zoë "Q" \ Back'
-ok "user show quincy --json" rc --json user show quincy
+run_ok "user add with quotes and a backslash in the full name" rc user add quincy --full-name 'Zoë "Q" \ Back'
+run_ok "user show quincy --json" rc --json user show quincy
 json_valid "escaped full name"
 json_true "escaped full name round-trips" 'd["user"]["full_name"] == "Zoë \"Q\" \\ Back"'
 
 # ---- user mod, list, passwd, enable/disable, unlock, reset, totp, del ----------------------
 
-ok "user mod with every option" rc user mod dave --full-name "Dave Dee" --home /home/dd --shell /bin/bash \
+run_ok "user mod with every option" rc user mod dave --full-name "Dave Dee" --home /home/dd --shell /bin/bash \
         --email dave@example.org --expires 2030-01-02T03:04:05Z
-ok "user show dave after mod" rc user show dave
+run_ok "user show dave after mod" rc user show dave
 field "mod full name" full_name "Dave Dee"
 field "mod home" home /home/dd
 field "mod shell" shell /bin/bash
 field "mod email" email dave@example.org
 field "mod expires" expires 2030-01-02T03:04:05Z
-ok "user mod --group" rc user mod dave --group crew
-ok "user show dave" rc user show dave
+run_ok "user mod --group" rc user mod dave --group crew
+run_ok "user show dave" rc user show dave
 field "mod --group" gid 15000
-ok "user mod --gid" rc user mod dave --gid 15000
-ok "user mod --expires @EPOCH" rc user mod dave --expires @2000000000
-ok "user show dave" rc user show dave
+run_ok "user mod --gid" rc user mod dave --gid 15000
+run_ok "user mod --expires @EPOCH" rc user mod dave --expires @2000000000
+run_ok "user show dave" rc user show dave
 field "@EPOCH expiry" expires 2033-05-18T03:33:20Z
-ok "user mod --expires +N" rc user mod dave --expires +2w
-ok "user show dave" rc user show dave
+run_ok "user mod --expires +N" rc user mod dave --expires +2w
+run_ok "user show dave" rc user show dave
 out_match "+2w expiry" "^expires +$TIME_RE\$"
-ok "user mod --expires never" rc user mod dave --expires never
-ok "user show dave" rc user show dave
+run_ok "user mod --expires never" rc user mod dave --expires never
+run_ok "user show dave" rc user show dave
 field "never clears expiry" expires -
 
-ok "user list" rc user list
+run_ok "user list" rc user list
 out_match "user list header" '^name +uid +gid '
 for u in boss second alice bob carol dave quincy; do
         out_match "user list has $u" "^$u +[0-9]+ +[0-9]+ "
 done
-ok "user list --json" rc --json user list
+run_ok "user list --json" rc --json user list
 json_valid "user list --json"
 json_true "user list --json has 7 users" \
         'isinstance(d, list) and sorted(u["name"] for u in d) == ["alice", "bob", "boss", "carol", "dave", "quincy", "second"]'
 
-ok_in $'another passphrase\n' "user passwd --stdin" rc user passwd bob --stdin
-ok "user show bob" rc user show bob
+run_ok_in $'another passphrase\n' "user passwd --stdin" rc user passwd bob --stdin
+run_ok "user show bob" rc user show bob
 field "passwd sets a password" password yes
 out_match "passwd records the change time" "^password_changed +$TIME_RE\$"
 
-ok "user disable" rc user disable alice
-ok "user show alice" rc user show alice
+run_ok "user disable" rc user disable alice
+run_ok "user show alice" rc user show alice
 field "disabled" enabled no
-ok "perms of a disabled user" rc perms alice --why
+run_ok "perms of a disabled user" rc perms alice --why
 out_has "disabled user holds nothing" "alice holds nothing: disabled"
-ok "user enable" rc user enable alice
-ok "user show alice" rc user show alice
+run_ok "user enable" rc user enable alice
+run_ok "user show alice" rc user show alice
 field "enabled again" enabled yes
 
-ok "user unlock" rc user unlock alice
-ok "user show alice" rc user show alice
+run_ok "user unlock" rc user unlock alice
+run_ok "user show alice" rc user show alice
 field "unlock leaves no failures" failures 0
 field "unlock leaves no lock" locked_until -
 
-ok "user reset" rc user reset alice
+run_ok "user reset" rc user reset alice
 out_match "reset prints a code" "^reset code for alice: $CODE_RE \\(valid until $TIME_RE\\)\$"
-ok "user show alice" rc user show alice
+run_ok "user show alice" rc user show alice
 field "pending reset code" pending_codes reset
 field "reset keeps the password" password yes
-ok "user reset --json" rc --json user reset alice
+run_ok "user reset --json" rc --json user reset alice
 json_valid "user reset --json"
 json_true "user reset --json has the code" \
         'd["user"] == "alice" and len(d["reset_code"]) == 23 and d["expires"].endswith("Z")'
 # A password set by the administrator voids pending codes, as one set through PAM does.
-ok_in $'a new passphrase\n' "user passwd after a reset" rc user passwd alice --stdin
-ok "user show alice" rc user show alice
+run_ok_in $'a new passphrase\n' "user passwd after a reset" rc user passwd alice --stdin
+run_ok "user show alice" rc user show alice
 field "user passwd voids the pending reset code" pending_codes -
 
-ok "user totp enroll" rc user totp enroll alice
+run_ok "user totp enroll" rc user totp enroll alice
 out_match "enroll prints an otpauth URI with a secret" '^otpauth://totp/[^ ]*[?&]secret=[A-Z2-7]{16,}'
 out_has "URI names the user" "alice"
 eq "enroll prints one line" "$(wc -l <"$OUT")" 1
-ok "user show alice" rc user show alice
+run_ok "user show alice" rc user show alice
 field "totp enrolled" totp yes
-ok "user totp enroll --json" rc --json user totp enroll alice
+run_ok "user totp enroll --json" rc --json user totp enroll alice
 json_valid "totp enroll --json"
 json_true "totp --json URI" 'd["user"] == "alice" and d["otpauth"].startswith("otpauth://totp/") and "secret=" in d["otpauth"]'
-ok "user totp disable" rc user totp disable alice
-ok "user show alice" rc user show alice
+run_ok "user totp disable" rc user totp disable alice
+run_ok "user show alice" rc user show alice
 field "totp disabled" totp no
 
-ok "user del" rc user del quincy
-bad 3 "user show after del" rc user show quincy
-bad 3 "the personal group goes with the user" rc group show quincy
+run_ok "user del" rc user del quincy
+run_refused 3 "user show after del" rc user show quincy
+run_refused 3 "the personal group goes with the user" rc group show quincy
 
 # ---- groups --------------------------------------------------------------------------------
 
-ok "group add --gid --description" rc group add devs --gid 16000 --description "Developers"
-ok "group add with an allocated gid" rc group add scratch
-ok "group adduser" rc group adduser devs alice
-ok "group adduser" rc group adduser devs bob
-ok "group show devs" rc group show devs
+run_ok "group add --gid --description" rc group add devs --gid 16000 --description "Developers"
+run_ok "group add with an allocated gid" rc group add scratch
+run_ok "group adduser" rc group adduser devs alice
+run_ok "group adduser" rc group adduser devs bob
+run_ok "group show devs" rc group show devs
 field "group name" name devs
 field "group gid" gid 16000
 field "group description" description Developers
 field "group member count" members 2
 out_match "member alice listed" '^  alice +12001$'
 out_match "member bob listed" '^  bob +[0-9]+$'
-ok "group show --json" rc --json group show devs
+run_ok "group show --json" rc --json group show devs
 json_valid "group show --json"
 json_true "group show --json" \
         'd["group"]["gid"] == 16000 and sorted(m["user"] for m in d["members"]) == ["alice", "bob"]'
-ok "user show alice lists the membership" rc user show alice
+run_ok "user show alice lists the membership" rc user show alice
 out_match "membership in user show" '^  devs +16000 +member$'
-ok "group list" rc group list
+run_ok "group list" rc group list
 out_match "group list has devs" '^devs +16000 +Developers +2 '
 out_match "group list has crew" '^crew +15000 +Staff members '
-ok "group list --json" rc --json group list
+run_ok "group list --json" rc --json group list
 json_valid "group list --json"
 json_true "group list --json" 'any(g["name"] == "devs" and g["gid"] == 16000 for g in d)'
-ok "group deluser" rc group deluser devs bob
-ok "group show devs" rc group show devs
+run_ok "group deluser" rc group deluser devs bob
+run_ok "group show devs" rc group show devs
 out_lacks "bob removed" "  bob "
 field "one member left" members 1
-ok "group del" rc group del scratch
-bad 3 "group show after del" rc group show scratch
-ok "user add with a uid whose gid is taken" rc user add uma --uid 16000
-ok "user show uma" rc user show uma
+run_ok "group del" rc group del scratch
+run_refused 3 "group show after del" rc group show scratch
+run_ok "user add with a uid whose gid is taken" rc user add uma --uid 16000
+run_ok "user show uma" rc user show uma
 field "uid as asked" uid 16000
 out_match "personal group on another gid" '^gid +1[0-9]{4}$'
 out_lacks "not the taken gid" "gid                        16000"
-ok "personal group with another member" rc group adduser uma alice
-ok "user del uma" rc user del uma
-ok "a personal group still in use stays" rc group show uma
+run_ok "personal group with another member" rc group adduser uma alice
+run_ok "user del uma" rc user del uma
+run_ok "a personal group still in use stays" rc group show uma
 out_match "the other member is kept" '^  alice +12001$'
-ok "group del of the orphaned personal group" rc group del uma
+run_ok "group del of the orphaned personal group" rc group del uma
 
 # ---- metaroles -----------------------------------------------------------------------------
 
-ok "metarole add --name --description --includes" \
+run_ok "metarole add --name --description --includes" \
         rc metarole add ops --name Operators --description "Operations crew" --includes user
-ok "metarole add --includes" rc metarole add dba --includes ops
-ok "metarole add" rc metarole add audit
-ok "metarole add --includes a list" rc metarole add web --includes ops,audit
-ok "metarole show web" rc metarole show web
+run_ok "metarole add --includes" rc metarole add dba --includes ops
+run_ok "metarole add" rc metarole add audit
+run_ok "metarole add --includes a list" rc metarole add web --includes ops,audit
+run_ok "metarole show web" rc metarole show web
 field "two includes" includes ops,audit
-ok "metarole include" rc metarole include dba audit
-ok "metarole show dba" rc metarole show dba
+run_ok "metarole include" rc metarole include dba audit
+run_ok "metarole show dba" rc metarole show dba
 out_match "include added" '^  audit$'
-ok "metarole exclude" rc metarole exclude dba audit
-ok "metarole show dba" rc metarole show dba
+run_ok "metarole exclude" rc metarole exclude dba audit
+run_ok "metarole show dba" rc metarole show dba
 out_lacks "include removed" "  audit"
-ok "metarole grant" rc metarole grant ops login.sshd
-ok "metarole grant on a built-in" rc metarole grant user 'mail.*'
-ok "metarole grant" rc metarole grant audit logs.read
-ok "metarole revoke" rc metarole revoke audit logs.read
-ok "metarole show ops" rc metarole show ops
+run_ok "metarole grant" rc metarole grant ops login.sshd
+run_ok "metarole grant on a built-in" rc metarole grant user 'mail.*'
+run_ok "metarole grant" rc metarole grant audit logs.read
+run_ok "metarole revoke" rc metarole revoke audit logs.read
+run_ok "metarole show ops" rc metarole show ops
 field "metarole code" code ops
 field "metarole name" name Operators
 field "metarole description" description "Operations crew"
 field "not built in" builtin no
 out_match "permission listed" '^  login\.sshd$'
-ok "metarole show ops --json" rc --json metarole show ops
+run_ok "metarole show ops --json" rc --json metarole show ops
 json_valid "metarole show --json"
 json_true "metarole show --json" \
         'd["metarole"]["name"] == "Operators" and d["includes"] == [{"includes": "user"}] and
          d["permissions"] == [{"permission": "login.sshd"}]'
-ok "metarole list" rc metarole list
+run_ok "metarole list" rc metarole list
 out_match "built-in listed as such" '^super-admin +Super administrator .* yes +admin$'
 out_match "ops listed" '^ops +Operators +Operations crew +- +no +user$'
-ok "metarole list --json" rc --json metarole list
+run_ok "metarole list --json" rc --json metarole list
 json_valid "metarole list --json"
 json_true "metarole list --json" \
         '{m["code"] for m in d} >= {"super-admin", "admin", "user", "ops", "dba", "audit", "web"}'
 
-ok "metarole publish --gid" rc metarole publish ops --gid 17000
-ok "metarole show ops" rc metarole show ops
+run_ok "metarole publish --gid" rc metarole publish ops --gid 17000
+run_ok "metarole show ops" rc metarole show ops
 field "published gid" published_gid 17000
-bad 4 "a group cannot take a published metarole's name" rc group add ops
-bad 4 "a group cannot take a published metarole's gid" rc group add opsgroup --gid 17000
-bad 4 "publish twice" rc metarole publish ops
-ok "metarole unpublish" rc metarole unpublish ops
-ok "metarole show ops" rc metarole show ops
+run_refused 4 "a group cannot take a published metarole's name" rc group add ops
+run_refused 4 "a group cannot take a published metarole's gid" rc group add opsgroup --gid 17000
+run_refused 4 "publish twice" rc metarole publish ops
+run_ok "metarole unpublish" rc metarole unpublish ops
+run_ok "metarole show ops" rc metarole show ops
 field "unpublished" published_gid -
-ok "metarole publish with an allocated gid" rc metarole publish web
-ok "metarole show web" rc metarole show web
+run_ok "metarole publish with an allocated gid" rc metarole publish web
+run_ok "metarole show web" rc metarole show web
 out_match "allocated gid" '^published_gid +[0-9]+$'
-ok "metarole add for del" rc metarole add scratchm
-ok "metarole del" rc metarole del scratchm
-bad 3 "metarole show after del" rc metarole show scratchm
+run_ok "metarole add for del" rc metarole add scratchm
+run_ok "metarole del" rc metarole del scratchm
+run_refused 3 "metarole show after del" rc metarole show scratchm
 
 # ---- roles, assignments, resolution ------------------------------------------------------
 
-ok "role add --metarole --description" rc role add dbadmin --metarole dba --description "Database admins"
-ok "role grant" rc role grant dbadmin db.backup.read
-ok "role grant" rc role grant dbadmin db.drop
-ok "role grant a wildcard" rc role grant dbadmin 'reports.*'
-ok "role disable" rc role disable dbadmin db.drop
-ok "role show" rc role show dbadmin
+run_ok "role add --metarole --description" rc role add dbadmin --metarole dba --description "Database admins"
+run_ok "role grant" rc role grant dbadmin db.backup.read
+run_ok "role grant" rc role grant dbadmin db.drop
+run_ok "role grant a wildcard" rc role grant dbadmin 'reports.*'
+run_ok "role disable" rc role disable dbadmin db.drop
+run_ok "role show" rc role show dbadmin
 field "role name" name dbadmin
 field "role metarole" metarole dba
 field "role description" description "Database admins"
 out_match "enabled permission" '^  db\.backup\.read +enabled$'
 out_match "disabled permission" '^  db\.drop +disabled$'
-ok "role assign" rc role assign dbadmin alice
-ok "role show" rc role show dbadmin
+run_ok "role assign" rc role assign dbadmin alice
+run_ok "role show" rc role show dbadmin
 out_match "assignment listed" '^  alice +- +current$'
-ok "role show --json" rc --json role show dbadmin
+run_ok "role show --json" rc --json role show dbadmin
 json_valid "role show --json"
 json_true "role show --json" \
         'd["role"]["metarole"] == "dba" and {"permission": "db.drop", "status": "disabled"} in d["permissions"] and
          d["users"][0]["user"] == "alice"'
-ok "role list" rc role list
+run_ok "role list" rc role list
 out_match "role list" '^dbadmin +dba +Database admins +1$'
 out_match "init's role listed" '^super-admin +super-admin '
-ok "role list --json" rc --json role list
+run_ok "role list --json" rc --json role list
 json_valid "role list --json"
 json_true "role list --json" 'any(r["name"] == "dbadmin" and r["users"] == 1 for r in d)'
 
-ok "perms" rc perms alice
+run_ok "perms" rc perms alice
 eq "perms lists what counts, sorted" "$(cat "$OUT")" "db.backup.read
 login.sshd
 mail.*
 reports.*"
-ok "perms --why" rc perms alice --why
+run_ok "perms --why" rc perms alice --why
 out_match "why: the role" '^role dbadmin +metarole dba$'
 out_match "why: a role's own grant" '^db\.backup\.read +role dbadmin$'
 out_match "why: a disabled permission" '^db\.drop +role dbadmin +\(disabled on the role: not granted\)$'
@@ -478,97 +402,97 @@ out_match "why: a metarole chain" '^login\.sshd +role dbadmin -> metarole dba ->
 out_match "why: a longer chain to a wildcard" \
         '^mail\.\* +role dbadmin -> metarole dba -> metarole ops -> metarole user$'
 out_match "why: a wildcard on the role" '^reports\.\* +role dbadmin$'
-ok "perms --why --json" rc --json perms alice --why
+run_ok "perms --why --json" rc --json perms alice --why
 json_valid "perms --why --json"
 json_true "perms --why --json" \
         'd["user"] == "alice" and d["active"] and not d["superuser"] and d["metaroles"] == ["dba", "ops", "user"] and
          {"permission": "db.drop", "via": "role dbadmin", "disabled": True} in d["permissions"] and
          {"permission": "login.sshd", "via": "role dbadmin -> metarole dba -> metarole ops", "disabled": False}
            in d["permissions"]'
-ok "perms --json" rc --json perms alice
+run_ok "perms --json" rc --json perms alice
 json_valid "perms --json"
 json_true "perms --json leaves out disabled grants" \
         'sorted(p["permission"] for p in d["permissions"]) == ["db.backup.read", "login.sshd", "mail.*", "reports.*"]'
 
-ok "check: a role grant" rc check alice db.backup.read
+run_ok "check: a role grant" rc check alice db.backup.read
 eq "check prints yes" "$(cat "$OUT")" yes
-status 0 "check: through a metarole chain" rc check alice login.sshd
-status 0 "check: covered by a wildcard" rc check alice reports.daily.pdf
-status 0 "check: a wildcard from an included metarole" rc check alice mail.read
-status 1 "check: a wildcard does not cover its stem" rc check alice reports
-status 1 "check: nor a sibling prefix" rc check alice reportsx.daily
-status 1 "check: a disabled permission" rc check alice db.drop
+run_exits 0 "check: through a metarole chain" rc check alice login.sshd
+run_exits 0 "check: covered by a wildcard" rc check alice reports.daily.pdf
+run_exits 0 "check: a wildcard from an included metarole" rc check alice mail.read
+run_exits 1 "check: a wildcard does not cover its stem" rc check alice reports
+run_exits 1 "check: nor a sibling prefix" rc check alice reportsx.daily
+run_exits 1 "check: a disabled permission" rc check alice db.drop
 eq "check prints no" "$(cat "$OUT")" no
-status 1 "check: never granted" rc check alice sudo
-_run "$NOINPUT" rc --json check alice db.drop
+run_exits 1 "check: never granted" rc check alice sudo
+run_cmd rc --json check alice db.drop
 eq "check --json exit" "$RC" 1
 json_true "check --json" 'd == {"user": "alice", "permission": "db.drop", "allowed": False}'
-ok "role enable" rc role enable dbadmin db.drop
-status 0 "check: enabled again" rc check alice db.drop
-ok "role revoke" rc role revoke dbadmin db.backup.read
-status 1 "check: revoked" rc check alice db.backup.read
+run_ok "role enable" rc role enable dbadmin db.drop
+run_exits 0 "check: enabled again" rc check alice db.drop
+run_ok "role revoke" rc role revoke dbadmin db.backup.read
+run_exits 1 "check: revoked" rc check alice db.backup.read
 
 # --until: one running, one ended (a time in the past), one that ends while we watch.
-ok "role assign --until in the future" rc role assign dbadmin carol --until +1h
-ok "perms carol --why" rc perms carol --why
+run_ok "role assign --until in the future" rc role assign dbadmin carol --until +1h
+run_ok "perms carol --why" rc perms carol --why
 out_match "why: a running --until grant" "^role dbadmin +metarole dba, until $TIME_RE\$"
-status 0 "check: a running --until grant counts" rc check carol login.sshd
-ok "role add jit" rc role add jit --metarole user --description "just in time"
-ok "role grant jit" rc role grant jit sudo
-ok "role assign --until in the past" rc role assign jit bob --until @1000
-ok "perms bob --why" rc perms bob --why
+run_exits 0 "check: a running --until grant counts" rc check carol login.sshd
+run_ok "role add jit" rc role add jit --metarole user --description "just in time"
+run_ok "role grant jit" rc role grant jit sudo
+run_ok "role assign --until in the past" rc role assign jit bob --until @1000
+run_ok "perms bob --why" rc perms bob --why
 out_match "why: an expired --until grant" '^role jit +metarole user, ended 1970-01-01T00:16:40Z: not counted$'
 out_lacks "an expired grant gives nothing" "sudo"
 out_lacks "nor its metarole's permissions" "mail.*"
-status 1 "check: an expired --until grant" rc check bob sudo
-ok "perms bob --why --json" rc --json perms bob --why
+run_exits 1 "check: an expired --until grant" rc check bob sudo
+run_ok "perms bob --why --json" rc --json perms bob --why
 json_true "perms --json: ended role" \
         'd["roles"] == [{"role": "jit", "ended": True, "until": "1970-01-01T00:16:40Z"}] and d["permissions"] == []'
-ok "role show jit" rc role show jit
+run_ok "role show jit" rc role show jit
 out_match "role show marks the ended grant" '^  bob +1970-01-01T00:16:40Z +ended$'
-ok "role assign --until +1s" rc role assign jit carol --until +1s
+run_ok "role assign --until +1s" rc role assign jit carol --until +1s
 sleep 1.2
-status 1 "check: a --until grant stops counting when it ends" rc check carol sudo
-ok "perms carol --why" rc perms carol --why
+run_exits 1 "check: a --until grant stops counting when it ends" rc check carol sudo
+run_ok "perms carol --why" rc perms carol --why
 out_match "why: the grant that just ended" "^role jit +metarole user, ended $TIME_RE: not counted\$"
-ok "role assign again replaces --until" rc role assign jit carol --until 2099-01-01T00:00:00Z
-status 0 "check: extended grant counts" rc check carol sudo
-ok "role unassign" rc role unassign jit carol
-status 1 "check: unassigned" rc check carol sudo
-ok "role unassign" rc role unassign dbadmin carol
-status 1 "check: unassigned" rc check carol login.sshd
+run_ok "role assign again replaces --until" rc role assign jit carol --until 2099-01-01T00:00:00Z
+run_exits 0 "check: extended grant counts" rc check carol sudo
+run_ok "role unassign" rc role unassign jit carol
+run_exits 1 "check: unassigned" rc check carol sudo
+run_ok "role unassign" rc role unassign dbadmin carol
+run_exits 1 "check: unassigned" rc check carol login.sshd
 
 # superuser
-ok "perms boss" rc perms boss
+run_ok "perms boss" rc perms boss
 out_has "superuser in perms" "* (superuser: every permission)"
-ok "perms boss --why" rc perms boss --why
+run_ok "perms boss --why" rc perms boss --why
 out_match "why: superuser" '^\* +superuser: role super-admin -> metarole super-admin$'
 out_match "why: superuser's role" '^role super-admin +metarole super-admin$'
-status 0 "check: a superuser holds anything" rc check boss anything.at.all
-ok "perms boss --json" rc --json perms boss
+run_exits 0 "check: a superuser holds anything" rc check boss anything.at.all
+run_ok "perms boss --json" rc --json perms boss
 json_true "perms --json superuser" 'd["superuser"] is True and "super-admin" in d["metaroles"]'
 
 # expired account
-ok "user mod --expires in the past" rc user mod carol --expires 2000-01-01
-ok "role assign to an expired account" rc role assign dbadmin carol
-ok "perms carol" rc perms carol --why
+run_ok "user mod --expires in the past" rc user mod carol --expires 2000-01-01
+run_ok "role assign to an expired account" rc role assign dbadmin carol
+run_ok "perms carol" rc perms carol --why
 out_has "an expired account holds nothing" "carol holds nothing: account expired"
-status 1 "check: an expired account" rc check carol login.sshd
+run_exits 1 "check: an expired account" rc check carol login.sshd
 
-ok "role add for del" rc role add scratchr --metarole user
-ok "role del" rc role del scratchr
-bad 3 "role show after del" rc role show scratchr
+run_ok "role add for del" rc role add scratchr --metarole user
+run_ok "role del" rc role del scratchr
+run_refused 3 "role show after del" rc role show scratchr
 
 # ---- audit ---------------------------------------------------------------------------------
 
-ok "audit" rc audit
+run_ok "audit" rc audit
 out_match "audit header" '^id +at +actor +action +target +detail$'
 out_match "audit: user.add alice by the acting user" "^[0-9]+ +$TIME_RE +$ACTOR \\(uid $(id -u)(; login [^)]*)?\\) +user\\.add +alice +uid=12001"
 out_match "audit: role.assign" "^[0-9]+ +$TIME_RE +$ACTOR.* +role\\.assign +dbadmin +user=alice"
 out_match "audit: metarole.include" "^[0-9]+ +$TIME_RE +$ACTOR.* +metarole\\.include +dba +child=audit"
 out_match "audit: user.passwd" " user\\.passwd +bob"
 out_match "audit: user.del" " user\\.del +quincy"
-ok "audit --json" rc --json audit
+run_ok "audit --json" rc --json audit
 json_valid "audit --json"
 json_true "audit --json rows carry the acting user" \
         'len(d) > 20 and all(r["actor"].split(" ")[0] == "'"$ACTOR"'" for r in d) and
@@ -577,7 +501,7 @@ json_true "audit --json rows carry the acting user" \
 # ---- backup --------------------------------------------------------------------------------
 
 before=$(serial)
-ok "backup" rc backup "$T/backup.tar"
+run_ok "backup" rc backup "$T/backup.tar"
 if [ -f "$T/backup.tar" ]; then pass; else fail "backup: no file"; fi
 eq "backup mode" "$(stat_mode "$T/backup.tar")" 600
 eq "backup holds the three files" "$(tar -tf "$T/backup.tar" 2>&1 | sort | tr '\n' ' ')" "roles.db secrets.db state.db "
@@ -590,8 +514,8 @@ eq "restored secrets.db is intact" "$(sql "$T/restore/secrets.db" "PRAGMA integr
 eq "restored state.db is intact" "$(sql "$T/restore/state.db" "PRAGMA integrity_check" 2>&1)" ok
 eq "restored roles.db is the snapshot the backup saw" "$(sql "$T/restore/roles.db" \
         "SELECT value FROM meta WHERE key = 'serial'" 2>&1)" "$before"
-bad 2 "backup without a file" rc backup
-bad 2 "backup with two files" rc backup a.tar b.tar
+run_refused 2 "backup without a file" rc backup
+run_refused 2 "backup with two files" rc backup a.tar b.tar
 
 # ---- batch ---------------------------------------------------------------------------------
 
@@ -612,241 +536,241 @@ check frank deploy.web
 user show erin
 EOF
 before=$(serial)
-ok "batch FILE" rc batch "$T/good.batch"
+run_ok "batch FILE" rc batch "$T/good.batch"
 eq "batch FILE publishes one snapshot" "$(serial)" "$((before + 1))"
 eq "batch output: check answers in order" "$(head -n 2 "$OUT" | tr '\n' ' ')" "yes no "
 field "batch output: user show" full_name "Erin Example"
-ok "after batch" rc user show frank
+run_ok "after batch" rc user show frank
 field "batch quoting" full_name "Frank O'Brien"
-ok "after batch" rc group show team
+run_ok "after batch" rc group show team
 field "batch: memberships" members 2
-status 0 "after batch: resolution" rc check erin login.sshd
+run_exits 0 "after batch: resolution" rc check erin login.sshd
 
 before=$(serial)
-ok_in $'user add gina\nuser add hank\ngroup adduser team gina\n' "batch from stdin" rc batch
+run_ok_in $'user add gina\nuser add hank\ngroup adduser team gina\n' "batch from stdin" rc batch
 eq "batch from stdin publishes one snapshot" "$(serial)" "$((before + 1))"
-ok "after batch from stdin" rc group show team
+run_ok "after batch from stdin" rc group show team
 field "batch from stdin: membership" members 3
 before=$(serial)
-ok_in $'user add ivan\nuser mod ivan --full-name Ivan\n' "batch - (stdin)" rc batch -
+run_ok_in $'user add ivan\nuser mod ivan --full-name Ivan\n' "batch - (stdin)" rc batch -
 eq "batch - publishes one snapshot" "$(serial)" "$((before + 1))"
 
 # no password is ever waited for while the batch holds the writer lock
 printf 'user add pwuser --password-stdin\n' >"$T/pw.batch"
-bad_in $'batch password\n' 2 "batch FILE with --password-stdin is refused" rc batch "$T/pw.batch"
+run_refused_in $'batch password\n' 2 "batch FILE with --password-stdin is refused" rc batch "$T/pw.batch"
 err_has "batch password refusal says what to do" "user passwd"
-bad 3 "refused password batch left nothing" rc user show pwuser
+run_refused 3 "refused password batch left nothing" rc user show pwuser
 
 # a failing line in the middle changes nothing
 printf 'user add jack\ngroup add jills\nuser add erin\nuser add kate\n' >"$T/bad.batch"
 before=$(serial)
-bad 4 "batch with a failing line in the middle" rc batch "$T/bad.batch"
+run_refused 4 "batch with a failing line in the middle" rc batch "$T/bad.batch"
 err_has "batch error names the line" "batch line 3:"
 err_has "batch error says why" "user 'erin' already exists"
 eq "failed batch: serial unchanged" "$(serial)" "$before"
-bad 3 "failed batch: the line before the failure left nothing" rc user show jack
-bad 3 "failed batch: nor the group" rc group show jills
+run_refused 3 "failed batch: the line before the failure left nothing" rc user show jack
+run_refused 3 "failed batch: nor the group" rc group show jills
 # Given the wrong file (a shadow file, a list of codes), a batch error names the file, the line
 # and what was wrong, never the words that could be secrets.
 printf 'group add fine\nroot:$6$SALTsalt$H4shV4lueN0tT0B3Pr1nted:19000:0:99999:7:::\n' >"$T/shadow.batch"
-bad 2 "batch of a shadow file" rc batch "$T/shadow.batch"
+run_refused 2 "batch of a shadow file" rc batch "$T/shadow.batch"
 err_has "batch error names the file and line" "$T/shadow.batch: batch line 2:"
 err_lacks "batch error does not repeat a hash" 'H4shV4lue'
 printf 'user add ABCDE-FGHIJ-KLMNO-PQRST\n' >"$T/codes.batch"
-bad 2 "batch of codes" rc batch "$T/codes.batch"
+run_refused 2 "batch of codes" rc batch "$T/codes.batch"
 err_lacks "batch error does not repeat a code" 'ABCDE-FGHIJ'
 printf '%s\n' "user add \"x'S3cr3tPassw0rd\"" "user frob \"it's My Secret\"" >"$T/quote.batch"
-bad 2 "batch of a password with a quote in it" rc batch "$T/quote.batch"
+run_refused 2 "batch of a password with a quote in it" rc batch "$T/quote.batch"
 err_lacks "batch error does not repeat a password with a quote in it" 'S3cr3t'
 printf '%s\n' "user frob \"it's My Secret\"" >"$T/quote2.batch"
-bad 2 "batch of an unknown verb with a quote in it" rc batch "$T/quote2.batch"
+run_refused 2 "batch of an unknown verb with a quote in it" rc batch "$T/quote2.batch"
 err_lacks "batch error does not repeat a word with a quote in it" 'My Secret'
-bad_in $'user add jack\nrole add lonely\nuser add kate\n' 2 "batch from stdin with a usage error in the middle" rc batch
+run_refused_in $'user add jack\nrole add lonely\nuser add kate\n' 2 "batch from stdin with a usage error in the middle" rc batch
 err_has "batch usage error names the line" "batch line 2:"
-bad_in $'user add jack\nrole grant dbadmin A.B\n' 2 "batch with an invalid permission" rc batch
-bad_in $'user add jack\ninit\n' 2 "init cannot run inside a batch" rc batch
-bad_in $'user add jack\nbatch\n' 2 "batch cannot nest" rc batch
-bad_in $'user add jack\nbackup x.tar\n' 2 "backup cannot run inside a batch" rc batch
-bad_in $'user add "jack\n' 2 "batch with an unbalanced quote" rc batch
-bad_in $'user add jack --password-stdin\n' 2 "--password-stdin inside a batch read from stdin" rc batch
+run_refused_in $'user add jack\nrole grant dbadmin A.B\n' 2 "batch with an invalid permission" rc batch
+run_refused_in $'user add jack\ninit\n' 2 "init cannot run inside a batch" rc batch
+run_refused_in $'user add jack\nbatch\n' 2 "batch cannot nest" rc batch
+run_refused_in $'user add jack\nbackup x.tar\n' 2 "backup cannot run inside a batch" rc batch
+run_refused_in $'user add "jack\n' 2 "batch with an unbalanced quote" rc batch
+run_refused_in $'user add jack --password-stdin\n' 2 "--password-stdin inside a batch read from stdin" rc batch
 printf 'user passwd alice\n' >"$T/pw2.batch"
-bad 2 "user passwd (terminal prompt) inside a batch" rc batch "$T/pw2.batch"
-bad_in $'user add jack\nfrobnicate\n' 2 "batch with an unknown command" rc batch
-bad 5 "batch from a missing file" rc batch "$T/no-such.batch"
-bad 2 "batch with two files" rc batch a b
+run_refused 2 "user passwd (terminal prompt) inside a batch" rc batch "$T/pw2.batch"
+run_refused_in $'user add jack\nfrobnicate\n' 2 "batch with an unknown command" rc batch
+run_refused 5 "batch from a missing file" rc batch "$T/no-such.batch"
+run_refused 2 "batch with two files" rc batch a b
 
 # ---- bad inputs ----------------------------------------------------------------------------
 # names this host already resolves to local accounts or groups outside roles' ranges
 if getent passwd backup >/dev/null; then
-        bad 4 "user add of a local account's name (backup)" rc user add backup
+        run_refused 4 "user add of a local account's name (backup)" rc user add backup
         err_has "local account refusal names the uid" "local account on this host"
 fi
 if getent group users >/dev/null; then
-        bad 4 "group add of a local group's name (users)" rc group add users
-        bad 4 "user add whose personal group would take a local group's name" rc user add users
+        run_refused 4 "group add of a local group's name (users)" rc group add users
+        run_refused 4 "user add whose personal group would take a local group's name" rc user add users
 fi
 
 # user names
-bad 2 "user name with ':'" rc user add 'a:b'
-bad 2 "user name with a newline" rc user add $'a\nb'
-bad 2 "user name in upper case" rc user add Alice
-bad 2 "user name with a leading digit" rc user add 1abc
-bad 2 "user name of 33 bytes" rc user add "${name32}x"
-bad 2 "user name empty" rc user add ''
-bad 2 "user name with a space" rc user add 'a b'
-bad 2 "user name with a slash" rc user add 'a/b'
-bad 2 "group name with ':'" rc group add 'g:x'
-bad 2 "role name in upper case" rc role add Admins --metarole user
-bad 2 "metarole code with a newline" rc metarole add $'m\nx'
+run_refused 2 "user name with ':'" rc user add 'a:b'
+run_refused 2 "user name with a newline" rc user add $'a\nb'
+run_refused 2 "user name in upper case" rc user add Alice
+run_refused 2 "user name with a leading digit" rc user add 1abc
+run_refused 2 "user name of 33 bytes" rc user add "${name32}x"
+run_refused 2 "user name empty" rc user add ''
+run_refused 2 "user name with a space" rc user add 'a b'
+run_refused 2 "user name with a slash" rc user add 'a/b'
+run_refused 2 "group name with ':'" rc group add 'g:x'
+run_refused 2 "role name in upper case" rc role add Admins --metarole user
+run_refused 2 "metarole code with a newline" rc metarole add $'m\nx'
 
 # ids
-bad 2 "uid 0" rc user add zed --uid 0
-bad 2 "uid above the range" rc user add zed --uid 60000
-bad 2 "uid below the range" rc user add zed --uid 9999
-bad 4 "duplicate uid" rc user add zed --uid 12001
-bad 2 "uid -1" rc user add zed --uid -1
-bad 2 "uid abc" rc user add zed --uid abc
-bad 2 "uid 2^32" rc user add zed --uid 4294967296
-bad 2 "uid with trailing junk" rc user add zed --uid 12345x
-bad 2 "gid 0" rc group add zed --gid 0
-bad 4 "duplicate gid" rc group add zed --gid 16000
-bad 2 "gid abc for a user" rc user add zed --gid abc
-bad 3 "a primary gid that is no roles group" rc user add zed --gid 44444
-bad 2 "--group and --gid together" rc user add zed --group crew --gid 15000
-bad 2 "publish with gid 0" rc metarole publish audit --gid 0
+run_refused 2 "uid 0" rc user add zed --uid 0
+run_refused 2 "uid above the range" rc user add zed --uid 60000
+run_refused 2 "uid below the range" rc user add zed --uid 9999
+run_refused 4 "duplicate uid" rc user add zed --uid 12001
+run_refused 2 "uid -1" rc user add zed --uid -1
+run_refused 2 "uid abc" rc user add zed --uid abc
+run_refused 2 "uid 2^32" rc user add zed --uid 4294967296
+run_refused 2 "uid with trailing junk" rc user add zed --uid 12345x
+run_refused 2 "gid 0" rc group add zed --gid 0
+run_refused 4 "duplicate gid" rc group add zed --gid 16000
+run_refused 2 "gid abc for a user" rc user add zed --gid abc
+run_refused 3 "a primary gid that is no roles group" rc user add zed --gid 44444
+run_refused 2 "--group and --gid together" rc user add zed --group crew --gid 15000
+run_refused 2 "publish with gid 0" rc metarole publish audit --gid 0
 
 # duplicates
-bad 4 "duplicate user" rc user add alice
-bad 4 "a user named like an existing group" rc user add crew
-bad 4 "duplicate group" rc group add devs
-bad 4 "duplicate role" rc role add dbadmin --metarole user
-bad 4 "duplicate metarole" rc metarole add ops
-bad 4 "duplicate membership" rc group adduser devs alice
-bad 4 "duplicate role grant" rc role grant dbadmin db.drop
-bad 4 "duplicate metarole grant" rc metarole grant ops login.sshd
-bad 4 "duplicate include" rc metarole include dba ops
+run_refused 4 "duplicate user" rc user add alice
+run_refused 4 "a user named like an existing group" rc user add crew
+run_refused 4 "duplicate group" rc group add devs
+run_refused 4 "duplicate role" rc role add dbadmin --metarole user
+run_refused 4 "duplicate metarole" rc metarole add ops
+run_refused 4 "duplicate membership" rc group adduser devs alice
+run_refused 4 "duplicate role grant" rc role grant dbadmin db.drop
+run_refused 4 "duplicate metarole grant" rc metarole grant ops login.sshd
+run_refused 4 "duplicate include" rc metarole include dba ops
 
 # unknown objects
-bad 3 "unknown user: show" rc user show nobody
-bad 3 "unknown user: mod" rc user mod nobody --full-name X
-bad 3 "unknown user: del" rc user del nobody
-bad 3 "unknown user: enable" rc user enable nobody
-bad 3 "unknown user: disable" rc user disable nobody
-bad 3 "unknown user: unlock" rc user unlock nobody
-bad 3 "unknown user: reset" rc user reset nobody
-bad 3 "unknown user: totp enroll" rc user totp enroll nobody
-bad_in $'long enough pw\n' 3 "unknown user: passwd" rc user passwd nobody --stdin
-bad 3 "unknown user: check" rc check nobody login.sshd
-bad 3 "unknown user: perms" rc perms nobody
-bad 3 "unknown user: adduser" rc group adduser devs nobody
-bad 3 "unknown user: assign" rc role assign dbadmin nobody
-bad 3 "unknown group: show" rc group show nogroup
-bad 3 "unknown group: del" rc group del nogroup
-bad 3 "unknown group: adduser" rc group adduser nogroup alice
-bad 3 "unknown group: user add --group" rc user add zed --group nogroup
-bad 3 "unknown group: user mod --group" rc user mod alice --group nogroup
-bad 3 "not a member: deluser" rc group deluser devs bob
-bad 3 "unknown role: show" rc role show norole
-bad 3 "unknown role: del" rc role del norole
-bad 3 "unknown role: grant" rc role grant norole a.b
-bad 3 "unknown role: assign" rc role assign norole alice
-bad 3 "not assigned: unassign" rc role unassign jit alice
-bad 3 "not granted: role revoke" rc role revoke dbadmin never.granted
-bad 3 "not granted: role disable" rc role disable dbadmin never.granted
-bad 3 "unknown metarole: show" rc metarole show nometa
-bad 3 "unknown metarole: del" rc metarole del nometa
-bad 3 "unknown metarole: grant" rc metarole grant nometa a.b
-bad 3 "unknown metarole: include parent" rc metarole include nometa ops
-bad 3 "unknown metarole: include child" rc metarole include ops nometa
-bad 3 "unknown metarole: publish" rc metarole publish nometa
-bad 3 "unknown metarole: role add --metarole" rc role add zedrole --metarole nometa
-bad 3 "unknown metarole in --includes leaves no half-made metarole" rc metarole add zedm --includes ops,nometa
-bad 3 "not included: exclude" rc metarole exclude web dba
-bad 3 "not granted: metarole revoke" rc metarole revoke ops never.granted
-bad 3 "not published: unpublish" rc metarole unpublish ops
+run_refused 3 "unknown user: show" rc user show nobody
+run_refused 3 "unknown user: mod" rc user mod nobody --full-name X
+run_refused 3 "unknown user: del" rc user del nobody
+run_refused 3 "unknown user: enable" rc user enable nobody
+run_refused 3 "unknown user: disable" rc user disable nobody
+run_refused 3 "unknown user: unlock" rc user unlock nobody
+run_refused 3 "unknown user: reset" rc user reset nobody
+run_refused 3 "unknown user: totp enroll" rc user totp enroll nobody
+run_refused_in $'long enough pw\n' 3 "unknown user: passwd" rc user passwd nobody --stdin
+run_refused 3 "unknown user: check" rc check nobody login.sshd
+run_refused 3 "unknown user: perms" rc perms nobody
+run_refused 3 "unknown user: adduser" rc group adduser devs nobody
+run_refused 3 "unknown user: assign" rc role assign dbadmin nobody
+run_refused 3 "unknown group: show" rc group show nogroup
+run_refused 3 "unknown group: del" rc group del nogroup
+run_refused 3 "unknown group: adduser" rc group adduser nogroup alice
+run_refused 3 "unknown group: user add --group" rc user add zed --group nogroup
+run_refused 3 "unknown group: user mod --group" rc user mod alice --group nogroup
+run_refused 3 "not a member: deluser" rc group deluser devs bob
+run_refused 3 "unknown role: show" rc role show norole
+run_refused 3 "unknown role: del" rc role del norole
+run_refused 3 "unknown role: grant" rc role grant norole a.b
+run_refused 3 "unknown role: assign" rc role assign norole alice
+run_refused 3 "not assigned: unassign" rc role unassign jit alice
+run_refused 3 "not granted: role revoke" rc role revoke dbadmin never.granted
+run_refused 3 "not granted: role disable" rc role disable dbadmin never.granted
+run_refused 3 "unknown metarole: show" rc metarole show nometa
+run_refused 3 "unknown metarole: del" rc metarole del nometa
+run_refused 3 "unknown metarole: grant" rc metarole grant nometa a.b
+run_refused 3 "unknown metarole: include parent" rc metarole include nometa ops
+run_refused 3 "unknown metarole: include child" rc metarole include ops nometa
+run_refused 3 "unknown metarole: publish" rc metarole publish nometa
+run_refused 3 "unknown metarole: role add --metarole" rc role add zedrole --metarole nometa
+run_refused 3 "unknown metarole in --includes leaves no half-made metarole" rc metarole add zedm --includes ops,nometa
+run_refused 3 "not included: exclude" rc metarole exclude web dba
+run_refused 3 "not granted: metarole revoke" rc metarole revoke ops never.granted
+run_refused 3 "not published: unpublish" rc metarole unpublish ops
 
 # cycles, built-ins, things in use
-bad 4 "include that makes a cycle" rc metarole include ops dba
+run_refused 4 "include that makes a cycle" rc metarole include ops dba
 err_has "cycle is named" "cycle"
-bad 4 "include that makes a longer cycle" rc metarole include user web
-bad 4 "a metarole including itself" rc metarole include ops ops
-bad 4 "delete a built-in metarole: user" rc metarole del user
-bad 4 "delete a built-in metarole: admin" rc metarole del admin
-bad 4 "delete a built-in metarole: super-admin" rc metarole del super-admin
+run_refused 4 "include that makes a longer cycle" rc metarole include user web
+run_refused 4 "a metarole including itself" rc metarole include ops ops
+run_refused 4 "delete a built-in metarole: user" rc metarole del user
+run_refused 4 "delete a built-in metarole: admin" rc metarole del admin
+run_refused 4 "delete a built-in metarole: super-admin" rc metarole del super-admin
 err_has "built-in refusal says why" "built in"
-bad 4 "exclude within the built-in chain" rc metarole exclude admin user
-bad 4 "delete a metarole a role still uses" rc metarole del dba
-bad 4 "group del of a primary group" rc group del crew
+run_refused 4 "exclude within the built-in chain" rc metarole exclude admin user
+run_refused 4 "delete a metarole a role still uses" rc metarole del dba
+run_refused 4 "group del of a primary group" rc group del crew
 err_has "primary group refusal names the user" "primary group"
-bad 2 "role add without --metarole" rc role add lonely
+run_refused 2 "role add without --metarole" rc role add lonely
 err_has "role add without --metarole says why" "--metarole"
 
 # permission codes
 for p in A.B a..b '*' .a a. a.*.b 'a b' ''; do
-        bad 2 "role grant of invalid permission '$p'" rc role grant dbadmin "$p"
+        run_refused 2 "role grant of invalid permission '$p'" rc role grant dbadmin "$p"
 done
 for p in A.B a..b '*'; do
-        bad 2 "metarole grant of invalid permission '$p'" rc metarole grant ops "$p"
+        run_refused 2 "metarole grant of invalid permission '$p'" rc metarole grant ops "$p"
 done
-bad 2 "check of a wildcard" rc check alice 'login.*'
-bad 2 "check of an invalid code" rc check alice A.B
+run_refused 2 "check of a wildcard" rc check alice 'login.*'
+run_refused 2 "check of an invalid code" rc check alice A.B
 
 # dates
 for d in 2024-13-01 2024-02-30 2024-01-01T25:00Z yesterday '' +5x @abc; do
-        bad 2 "user mod --expires '$d'" rc user mod alice --expires "$d"
+        run_refused 2 "user mod --expires '$d'" rc user mod alice --expires "$d"
 done
-bad 2 "user add --expires garbage" rc user add zed --expires tomorrow
-bad 2 "role assign --until garbage" rc role assign dbadmin alice --until soon
-bad 2 "role assign --until 2024-02-30" rc role assign dbadmin alice --until 2024-02-30
+run_refused 2 "user add --expires garbage" rc user add zed --expires tomorrow
+run_refused 2 "role assign --until garbage" rc role assign dbadmin alice --until soon
+run_refused 2 "role assign --until 2024-02-30" rc role assign dbadmin alice --until 2024-02-30
 
 # other field values
-bad 2 "full name with ':'" rc user mod alice --full-name 'a:b'
-bad 2 "full name with a newline" rc user mod alice --full-name $'a\nb'
-bad 2 "relative home" rc user mod alice --home relative/home
-bad 2 "home with ':'" rc user mod alice --home /home/a:b
-bad 2 "shell with a newline" rc user mod alice --shell $'/bin/sh\n'
-bad 2 "invalid email" rc user mod alice --email not-an-address
-bad 2 "user mod with nothing to change" rc user mod alice
+run_refused 2 "full name with ':'" rc user mod alice --full-name 'a:b'
+run_refused 2 "full name with a newline" rc user mod alice --full-name $'a\nb'
+run_refused 2 "relative home" rc user mod alice --home relative/home
+run_refused 2 "home with ':'" rc user mod alice --home /home/a:b
+run_refused 2 "shell with a newline" rc user mod alice --shell $'/bin/sh\n'
+run_refused 2 "invalid email" rc user mod alice --email not-an-address
+run_refused 2 "user mod with nothing to change" rc user mod alice
 
 # options and commands
-bad 2 "unknown option to user add" rc user add zed --bogus
-bad 2 "unknown global option" rc --bogus user list
-bad 2 "unknown short option" rc user list -x
-bad 2 "an option given twice" rc user add zed --uid 13100 --uid 13101
-bad 2 "an option without its value" rc user add zed --uid
-bad 2 "a flag with a value" rc user add zed --activation=yes
-bad 2 "unknown command" rc frobnicate
-bad 2 "unknown user subcommand" rc user frobnicate
-bad 2 "unknown totp action" rc user totp frob alice
-bad 2 "a noun without a verb" rc user
+run_refused 2 "unknown option to user add" rc user add zed --bogus
+run_refused 2 "unknown global option" rc --bogus user list
+run_refused 2 "unknown short option" rc user list -x
+run_refused 2 "an option given twice" rc user add zed --uid 13100 --uid 13101
+run_refused 2 "an option without its value" rc user add zed --uid
+run_refused 2 "a flag with a value" rc user add zed --activation=yes
+run_refused 2 "unknown command" rc frobnicate
+run_refused 2 "unknown user subcommand" rc user frobnicate
+run_refused 2 "unknown totp action" rc user totp frob alice
+run_refused 2 "a noun without a verb" rc user
 
 # argument counts
-bad 2 "user show without a name" rc user show
-bad 2 "user show with two names" rc user show alice bob
-bad 2 "user add without a name" rc user add
-bad 2 "user del with two names" rc user del alice bob
-bad 2 "user list with an argument" rc user list alice
-bad 2 "check with one argument" rc check alice
-bad 2 "check with three arguments" rc check alice a.b c.d
-bad 2 "perms without a user" rc perms
-bad 2 "group adduser with one argument" rc group adduser devs
-bad 2 "group adduser with three arguments" rc group adduser devs alice bob
-bad 2 "role assign with one argument" rc role assign dbadmin
-bad 2 "metarole include with one argument" rc metarole include ops
-bad 2 "role grant with three arguments" rc role grant dbadmin a.b c.d
-bad 2 "audit with an argument" rc audit all
-bad 2 "init with an argument" rc init now
+run_refused 2 "user show without a name" rc user show
+run_refused 2 "user show with two names" rc user show alice bob
+run_refused 2 "user add without a name" rc user add
+run_refused 2 "user del with two names" rc user del alice bob
+run_refused 2 "user list with an argument" rc user list alice
+run_refused 2 "check with one argument" rc check alice
+run_refused 2 "check with three arguments" rc check alice a.b c.d
+run_refused 2 "perms without a user" rc perms
+run_refused 2 "group adduser with one argument" rc group adduser devs
+run_refused 2 "group adduser with three arguments" rc group adduser devs alice bob
+run_refused 2 "role assign with one argument" rc role assign dbadmin
+run_refused 2 "metarole include with one argument" rc metarole include ops
+run_refused 2 "role grant with three arguments" rc role grant dbadmin a.b c.d
+run_refused 2 "audit with an argument" rc audit all
+run_refused 2 "init with an argument" rc init now
 
 # passwords
-bad_in $'short\n' 2 "password shorter than the minimum (user add)" rc user add zed --password-stdin
+run_refused_in $'short\n' 2 "password shorter than the minimum (user add)" rc user add zed --password-stdin
 err_has "short password: names the minimum" "at least 8"
-bad_in '' 2 "empty password" rc user add zed --password-stdin
-bad_in $'seven77\n' 2 "password one shorter than the minimum (passwd)" rc user passwd alice --stdin
-bad_in $'long enough pw\n' 2 "--password-stdin together with --activation" rc user add zed --password-stdin --activation
-bad 2 "passwd without a terminal or --stdin" rc user passwd alice
+run_refused_in '' 2 "empty password" rc user add zed --password-stdin
+run_refused_in $'seven77\n' 2 "password one shorter than the minimum (passwd)" rc user passwd alice --stdin
+run_refused_in $'long enough pw\n' 2 "--password-stdin together with --activation" rc user add zed --password-stdin --activation
+run_refused 2 "passwd without a terminal or --stdin" rc user passwd alice
 
 # the command line as a whole
-bad 2 "no command at all" rc
+run_refused 2 "no command at all" rc
 err_has "no command: points to --help" "rolesctl --help"
 
 # configuration
@@ -856,59 +780,59 @@ secrets_db = $T/secrets.db
 frobnicate = 1
 state_db = $T/state.db
 EOF
-bad 2 "config with an unknown key" "$ROLESCTL" --conf "$T/bad.conf" user add zed
+run_refused 2 "config with an unknown key" "$ROLESCTL" --conf "$T/bad.conf" user add zed
 err_has "unknown key: names the file and line" "bad.conf:3"
 err_has "unknown key: names the key" "frobnicate"
 printf 'public_db = %s\nuid_min = lots\n' "$T/roles.db" >"$T/bad2.conf"
-bad 2 "config with a bad value" "$ROLESCTL" --conf "$T/bad2.conf" user add zed
+run_refused 2 "config with a bad value" "$ROLESCTL" --conf "$T/bad2.conf" user add zed
 err_has "bad value: names the line" "bad2.conf:2"
 printf 'public_db = relative.db\n' >"$T/bad3.conf"
-bad 2 "config with a relative path" "$ROLESCTL" --conf "$T/bad3.conf" user list
-bad 2 "--conf pointing to a missing file" "$ROLESCTL" --conf "$T/missing.conf" user list
+run_refused 2 "config with a relative path" "$ROLESCTL" --conf "$T/bad3.conf" user list
+run_refused 2 "--conf pointing to a missing file" "$ROLESCTL" --conf "$T/missing.conf" user list
 err_has "missing config: names the file" "missing.conf"
-bad 2 "--conf= pointing to a missing file" "$ROLESCTL" --conf="$T/missing.conf" user list
-bad 2 "\$ROLES_CONF pointing to a missing file" env ROLES_CONF="$T/missing.conf" "$ROLESCTL" user list
+run_refused 2 "--conf= pointing to a missing file" "$ROLESCTL" --conf="$T/missing.conf" user list
+run_refused 2 "\$ROLES_CONF pointing to a missing file" env ROLES_CONF="$T/missing.conf" "$ROLESCTL" user list
 cp "$CONF" "$T/ww.conf"
 chmod 666 "$T/ww.conf"
-bad 2 "a world-writable config file is refused" "$ROLESCTL" --conf "$T/ww.conf" user list
-ok "--conf=FILE" "$ROLESCTL" --conf="$CONF" user show alice
-ok "\$ROLES_CONF" env ROLES_CONF="$CONF" "$ROLESCTL" user show alice
+run_refused 2 "a world-writable config file is refused" "$ROLESCTL" --conf "$T/ww.conf" user list
+run_ok "--conf=FILE" "$ROLESCTL" --conf="$CONF" user show alice
+run_ok "\$ROLES_CONF" env ROLES_CONF="$CONF" "$ROLESCTL" user show alice
 
 # files
-bad 5 "backup into a missing directory" rc backup "$T/no/such/dir/b.tar"
+run_refused 5 "backup into a missing directory" rc backup "$T/no/such/dir/b.tar"
 
 # ---- a disabled code on a role wins over that role's wildcard --------------------------------
 # check and perms --why must agree: wdba grants db.* with db.drop disabled, so walt holds
 # db.backup but not db.drop nor what is under it; another role granting db.drop still grants it.
 
-ok "disabled under a wildcard: metarole" rc metarole add wmeta
-ok "disabled under a wildcard: role" rc role add wdba --metarole wmeta
-ok "disabled under a wildcard: grant db.*" rc role grant wdba 'db.*'
-ok "disabled under a wildcard: grant db.drop" rc role grant wdba db.drop
-ok "disabled under a wildcard: disable db.drop" rc role disable wdba db.drop
-ok "disabled under a wildcard: user" rc user add walt
-ok "disabled under a wildcard: grant db.drop.*" rc role grant wdba 'db.drop.*'
-ok "disabled under a wildcard: assign" rc role assign wdba walt
-status 0 "check: the wildcard grants a sibling" rc check walt db.backup
-status 1 "check: a disabled code wins over its role's wildcard" rc check walt db.drop
-status 1 "check: and over what is under it" rc check walt db.drop.x
-status 1 "check: and over the role's wildcard under it" rc check walt db.drop.x.y
-ok "perms --why: disabled under a wildcard" rc perms walt --why
+run_ok "disabled under a wildcard: metarole" rc metarole add wmeta
+run_ok "disabled under a wildcard: role" rc role add wdba --metarole wmeta
+run_ok "disabled under a wildcard: grant db.*" rc role grant wdba 'db.*'
+run_ok "disabled under a wildcard: grant db.drop" rc role grant wdba db.drop
+run_ok "disabled under a wildcard: disable db.drop" rc role disable wdba db.drop
+run_ok "disabled under a wildcard: user" rc user add walt
+run_ok "disabled under a wildcard: grant db.drop.*" rc role grant wdba 'db.drop.*'
+run_ok "disabled under a wildcard: assign" rc role assign wdba walt
+run_exits 0 "check: the wildcard grants a sibling" rc check walt db.backup
+run_exits 1 "check: a disabled code wins over its role's wildcard" rc check walt db.drop
+run_exits 1 "check: and over what is under it" rc check walt db.drop.x
+run_exits 1 "check: and over the role's wildcard under it" rc check walt db.drop.x.y
+run_ok "perms --why: disabled under a wildcard" rc perms walt --why
 out_match "why: the wildcard counts" '^db\.\* +role wdba$'
 out_match "why: the disabled code is not granted" '^db\.drop +role wdba +\(disabled on the role: not granted\)$'
 out_match "why: an enabled line under the disabled code is switched off" \
         '^db\.drop\.\* +role wdba +\(switched off by db\.drop, disabled on the role: not granted\)$'
-ok "perms --why --json: disabled under a wildcard" rc --json perms walt --why
+run_ok "perms --why --json: disabled under a wildcard" rc --json perms walt --why
 json_true "perms --why --json: what switched a line off" \
         '{"permission": "db.drop.*", "via": "role wdba", "disabled": False, "switched_off_by": "db.drop"} in d["permissions"]
          and {"permission": "db.*", "via": "role wdba", "disabled": False} in d["permissions"]'
-ok "perms: disabled under a wildcard" rc perms walt
+run_ok "perms: disabled under a wildcard" rc perms walt
 eq "perms: the wildcard, not the disabled code" "$(cat "$OUT")" "db.*"
-ok "disabled under a wildcard: another role" rc role add wdrop --metarole wmeta
-ok "disabled under a wildcard: it grants db.drop" rc role grant wdrop db.drop
-ok "disabled under a wildcard: assign it" rc role assign wdrop walt
-status 0 "check: another role's db.drop still counts" rc check walt db.drop
-status 1 "check: it grants db.drop exactly" rc check walt db.drop.x
+run_ok "disabled under a wildcard: another role" rc role add wdrop --metarole wmeta
+run_ok "disabled under a wildcard: it grants db.drop" rc role grant wdrop db.drop
+run_ok "disabled under a wildcard: assign it" rc role assign wdrop walt
+run_exits 0 "check: another role's db.drop still counts" rc check walt db.drop
+run_exits 1 "check: it grants db.drop exactly" rc check walt db.drop.x
 
 # ---- user show: a lockout, with and without an end ---------------------------------------------
 # A lock until an administrator unlocks (deny reached with unlock_time = 0) is stored as
@@ -924,92 +848,91 @@ lock_state() {
         sqlite3 "$T/state.db" "$q" || fail "lock_state: sqlite3 failed"
 }
 
-ok "lockout: user" rc user add lola
-ok "lockout: never locked" rc user show lola
+run_ok "lockout: user" rc user add lola
+run_ok "lockout: never locked" rc user show lola
 field "lockout: never locked: not locked" locked no
 field "lockout: never locked: no end" locked_until -
-ok "lockout: never locked --json" rc --json user show lola
+run_ok "lockout: never locked --json" rc --json user show lola
 json_true "lockout: never locked --json" 'd["state"]["locked"] is False and d["state"]["locked_until"] is None'
 
 lock_state lola -1
-ok "lockout: until unlocked" rc user show lola
+run_ok "lockout: until unlocked" rc user show lola
 field "lockout: until unlocked: locked" locked yes
 field "lockout: until unlocked: says so" locked_until "until an administrator unlocks"
 out_lacks "lockout: until unlocked: no time in 1969" "1969"
-ok "lockout: until unlocked --json" rc --json user show lola
+run_ok "lockout: until unlocked --json" rc --json user show lola
 json_true "lockout: until unlocked --json" 'd["state"]["locked"] is True and d["state"]["locked_until"] is None'
 
 lock_state lola "strftime('%s') + 3600"
-ok "lockout: until a time" rc user show lola
+run_ok "lockout: until a time" rc user show lola
 field "lockout: until a time: locked" locked yes
 out_match "lockout: until a time: the time" "^locked_until +$TIME_RE\$"
-ok "lockout: until a time --json" rc --json user show lola
+run_ok "lockout: until a time --json" rc --json user show lola
 json_true "lockout: until a time --json" \
         'd["state"]["locked"] is True and d["state"]["locked_until"] > __import__("time").strftime("%Y-%m-%dT%H:%M:%SZ", __import__("time").gmtime())'
 
 lock_state lola "strftime('%s') - 1"
-ok "lockout: run out" rc user show lola
+run_ok "lockout: run out" rc user show lola
 field "lockout: run out: not locked" locked no
 field "lockout: run out: no end shown" locked_until -
-ok "lockout: run out --json" rc --json user show lola
+run_ok "lockout: run out --json" rc --json user show lola
 json_true "lockout: run out --json" 'd["state"]["locked"] is False and d["state"]["locked_until"] is None'
 
 lock_state lola -1
-ok "lockout: unlock" rc user unlock lola
-ok "lockout: unlocked" rc --json user show lola
+run_ok "lockout: unlock" rc user unlock lola
+run_ok "lockout: unlocked" rc --json user show lola
 json_true "lockout: unlocked --json" 'd["state"]["locked"] is False and d["state"]["locked_until"] is None'
 
 # ---- password_min_length counts characters, not bytes ----------------------------------------------
 # 日本語 is 9 bytes but 3 characters: short of a minimum of 8 (it passed when bytes were counted).
 # Eight CJK characters (24 bytes) are enough. A byte that is not UTF-8 counts as one character.
 JA3=日本語 JA8=日本語日本語日本
-bad_in "$JA3"$'\n' 2 "user passwd --stdin: 日本語 (3 characters, 9 bytes) against a minimum of 8" \
+run_refused_in "$JA3"$'\n' 2 "user passwd --stdin: 日本語 (3 characters, 9 bytes) against a minimum of 8" \
         rc user passwd alice --stdin
 err_has "日本語: names the minimum in characters" "at least 8 characters"
-bad_in "$JA3"$'\n' 2 "user add --password-stdin: 日本語 against a minimum of 8" rc user add cjk --password-stdin
-bad_in "$JA3"$'\xff\xfe\xfd\xfc\n' 2 "user passwd --stdin: 日本語 and 4 stray bytes (7 characters, 13 bytes)" \
+run_refused_in "$JA3"$'\n' 2 "user add --password-stdin: 日本語 against a minimum of 8" rc user add cjk --password-stdin
+run_refused_in "$JA3"$'\xff\xfe\xfd\xfc\n' 2 "user passwd --stdin: 日本語 and 4 stray bytes (7 characters, 13 bytes)" \
         rc user passwd alice --stdin
-bad_in $'\xff\xfe\xfd\xfc\xfb\xfa\xf9\n' 2 "user passwd --stdin: 7 stray bytes" rc user passwd alice --stdin
-ok_in "$JA8"$'\n' "user passwd --stdin: 8 CJK characters" rc user passwd alice --stdin
-ok_in "$JA8"$'\n' "user add --password-stdin: 8 CJK characters" rc user add cjk --password-stdin
-ok_in "$JA3"$'\xff\xfe\xfd\xfc\xfb\n' "user passwd --stdin: 日本語 and 5 stray bytes (8 characters)" \
+run_refused_in $'\xff\xfe\xfd\xfc\xfb\xfa\xf9\n' 2 "user passwd --stdin: 7 stray bytes" rc user passwd alice --stdin
+run_ok_in "$JA8"$'\n' "user passwd --stdin: 8 CJK characters" rc user passwd alice --stdin
+run_ok_in "$JA8"$'\n' "user add --password-stdin: 8 CJK characters" rc user add cjk --password-stdin
+run_ok_in "$JA3"$'\xff\xfe\xfd\xfc\xfb\n' "user passwd --stdin: 日本語 and 5 stray bytes (8 characters)" \
         rc user passwd alice --stdin
 
 # ---- a deleted account's uid and gid are never handed out again ---------------------------------
 # A process or a file left by a deleted account must never become the next account's: ids are
 # retired, allocation skips them, and one asked for by number is refused unless --force.
-ok "retired ids: user add rex" rc user add rex
+run_ok "retired ids: user add rex" rc user add rex
 rex_uid=$(sql "$T/roles.db" "SELECT uid FROM users WHERE name = 'rex'")
 rex_gid=$(sql "$T/roles.db" "SELECT gid FROM users WHERE name = 'rex'")
-ok "retired ids: user del rex" rc user del rex
-ok "retired ids: user add rey after rex's delete" rc user add rey
+run_ok "retired ids: user del rex" rc user del rex
+run_ok "retired ids: user add rey after rex's delete" rc user add rey
 rey=$(sql "$T/roles.db" "SELECT uid || ' ' || gid FROM users WHERE name = 'rey'")
 eq "retired ids: rey gets neither rex's uid nor his gid" \
         "$([ "${rey% *}" -gt "$rex_uid" ] && [ "${rey#* }" != "$rex_gid" ] && echo fresh)" fresh
-bad 4 "retired ids: user add --uid of rex's uid" rc user add rez --uid "$rex_uid"
+run_refused 4 "retired ids: user add --uid of rex's uid" rc user add rez --uid "$rex_uid"
 err_has "retired ids: the refusal names rex" "uid $rex_uid was the uid of 'rex' until "
 err_has "retired ids: the refusal names --force" "--force"
-ok "retired ids: user add --uid of rex's uid --force" rc user add rez --uid "$rex_uid" --force
+run_ok "retired ids: user add --uid of rex's uid --force" rc user add rez --uid "$rex_uid" --force
 eq "retired ids: rez has rex's uid" "$(sql "$T/roles.db" "SELECT uid FROM users WHERE name = 'rez'")" "$rex_uid"
-ok "retired ids: group add retg --gid 15500" rc group add retg --gid 15500
-ok "retired ids: group del retg" rc group del retg
-bad 4 "retired ids: group add --gid of a deleted group's gid" rc group add retg2 --gid 15500
+run_ok "retired ids: group add retg --gid 15500" rc group add retg --gid 15500
+run_ok "retired ids: group del retg" rc group del retg
+run_refused 4 "retired ids: group add --gid of a deleted group's gid" rc group add retg2 --gid 15500
 err_has "retired ids: the group refusal names retg" "gid 15500 was the gid of 'retg' until "
-ok "retired ids: group add --gid of a deleted group's gid --force" rc group add retg2 --gid 15500 --force
-ok "retired ids: metarole add retm" rc metarole add retm
-ok "retired ids: metarole publish retm --gid 15600" rc metarole publish retm --gid 15600
-ok "retired ids: metarole unpublish retm" rc metarole unpublish retm
-bad 4 "retired ids: metarole publish --gid of its own former gid" rc metarole publish retm --gid 15600
-ok "retired ids: metarole publish --gid of its own former gid --force" rc metarole publish retm --gid 15600 --force
-bad_in "user del rez"$'\n'"user add rez2 --uid $rex_uid"$'\n' 4 "retired ids: batch: --uid of a uid retired on line 1" \
+run_ok "retired ids: group add --gid of a deleted group's gid --force" rc group add retg2 --gid 15500 --force
+run_ok "retired ids: metarole add retm" rc metarole add retm
+run_ok "retired ids: metarole publish retm --gid 15600" rc metarole publish retm --gid 15600
+run_ok "retired ids: metarole unpublish retm" rc metarole unpublish retm
+run_refused 4 "retired ids: metarole publish --gid of its own former gid" rc metarole publish retm --gid 15600
+run_ok "retired ids: metarole publish --gid of its own former gid --force" rc metarole publish retm --gid 15600 --force
+run_refused_in "user del rez"$'\n'"user add rez2 --uid $rex_uid"$'\n' 4 "retired ids: batch: --uid of a uid retired on line 1" \
         rc batch
 err_has "retired ids: batch: names the line" "batch line 2: uid $rex_uid was the uid of 'rez' until "
-ok "retired ids: user del rez --force (no process runs as it either way)" rc user del rez --force
-ok "retired ids: audit" rc audit
+run_ok "retired ids: user del rez --force (no process runs as it either way)" rc user del rez --force
+run_ok "retired ids: audit" rc audit
 out_match "retired ids: the audit names the actor with its uid" \
         "^[0-9]+ +$TIME_RE +$ACTOR \\(uid $(id -u)(; login [^)]*, uid [0-9]+| login uid [0-9]+)?\\) +user\\.del +rez "
 
 # ---- the end -------------------------------------------------------------------------------
 
-echo "$PASSED passed, $FAILED failed"
-[ "$FAILED" -eq 0 ]
+finish

@@ -51,58 +51,15 @@ DBS="roles.db secrets.db state.db"
 OUT=$T/out
 ERR=$T/err
 RC=0
-PASSED=0
-FAILED=0
 
-# ---- helpers (as in test_cli.sh) -------------------------------------------------------------
+# ---- helpers -------------------------------------------------------------------------------
 
-# The assertions shared with the other rolesctl test scripts.
-# Without them every assertion would be "command not found" and the run would count 0 failures.
-. "$HERE/cli-lib.sh" || exit 2
+# The one assertion library (tests/lib.sh): run_ok, run_refused, err_has, eq, sql, ...
+# Without it every assertion would be "command not found" and the run would count 0 failures.
+. "$HERE/lib.sh" || exit 2
 
 # sql's results are compared in $(...), where a missing sqlite3 cannot be counted: count it here.
-need sqlite3 "the database checks (sql)"
-
-_run() {
-        "$@" </dev/null >"$OUT" 2>"$ERR"
-        RC=$?
-}
-
-# ok DESC CMD...: exit 0 and nothing on stderr.
-ok() {
-        local desc=$1
-        shift
-        _run "$@"
-        if [ "$RC" -eq 0 ] && [ ! -s "$ERR" ]; then
-                pass
-        else
-                fail "$desc: expected success"
-                show_last
-        fi
-}
-
-# bad CODE DESC CMD...: exit CODE, one error line, nothing on stdout, databases unchanged.
-bad() {
-        local code=$1 desc=$2 why
-        shift 2
-        snapshot
-        _run "$@"
-        if [ "$RC" -ne "$code" ]; then
-                fail "$desc: expected exit $code"
-                show_last
-        elif ! one_error; then
-                fail "$desc: expected exactly one 'rolesctl: ' line on stderr"
-                show_last
-        elif [ -s "$OUT" ]; then
-                fail "$desc: expected nothing on stdout"
-                show_last
-        elif ! why=$(unchanged); then
-                fail "$desc: a failed import changed the databases ($why)"
-                show_last
-        else
-                pass
-        fi
-}
+need sqlite3
 
 # hash_of USER: what secrets.db holds as USER's password hash (empty: none; "(no row)": USER has
 # no credentials row, or no such user, which must not read as "no hash").
@@ -120,7 +77,7 @@ put() {
 bad_import() {
         local code=$1 desc=$2 where=$3
         shift 3
-        bad "$code" "$desc" rc import "$@"
+        run_refused "$code" "$desc" rc import "$@"
         err_has "$desc: names the place" "$where"
 }
 
@@ -133,11 +90,11 @@ ARGON2ID='$argon2id$v=19$m=1024,t=1,p=1$c29tZXNhbHRzb21lc2FsdA$AAAAAAAAAAAAAAAAA
 
 # ---- what roles holds before the import ------------------------------------------------------
 
-ok "init" rc init
-ok "an existing group" rc group add oldgroup --gid 20500
-ok "an existing user in it" rc user add olduser --uid 10500 --gid 20500
-ok "a metarole" rc metarole add ops
-ok "published as a group" rc metarole publish ops --gid 20700
+run_ok "init" rc init
+run_ok "an existing group" rc group add oldgroup --gid 20500
+run_ok "an existing user in it" rc user add olduser --uid 10500 --gid 20500
+run_ok "a metarole" rc metarole add ops
+run_ok "published as a group" rc metarole publish ops --gid 20700
 
 # ---- refusals: each leaves every file as it was -----------------------------------------------
 
@@ -150,16 +107,16 @@ alice:x:20001:
 EOF
 
 # arguments and files
-bad 2 "import without files" rc import
+run_refused 2 "import without files" rc import
 err_has "import without files: says what to give" "--passwd"
-bad 2 "import with an unknown option" rc import --passwd "$IN/passwd" --frob x
-bad 2 "import with a positional argument" rc import "$IN/passwd"
-bad 5 "a missing file" rc import --passwd "$IN/nope"
+run_refused 2 "import with an unknown option" rc import --passwd "$IN/passwd" --frob x
+run_refused 2 "import with a positional argument" rc import "$IN/passwd"
+run_refused 5 "a missing file" rc import --passwd "$IN/nope"
 err_has "a missing file: names it" "$IN/nope"
-bad 5 "a directory" rc import --group "$IN"
+run_refused 5 "a directory" rc import --group "$IN"
 err_has "a directory: names it" "$IN"
 printf 'import --passwd %s --group %s\n' "$IN/passwd" "$IN/group" >"$T/imp.batch"
-bad 2 "import inside a batch" rc batch "$T/imp.batch"
+run_refused 2 "import inside a batch" rc batch "$T/imp.batch"
 err_has "import inside a batch: says so" "cannot run inside a batch"
 
 # ids outside the configured ranges (checked up front, first offender named)
@@ -509,13 +466,13 @@ kate:$MD5:19000::::::
 EOF
 
 before=$(serial)
-ok "import passwd, group and shadow" rc import --passwd "$IN/passwd" --group "$IN/group" --shadow "$IN/shadow"
+run_ok "import passwd, group and shadow" rc import --passwd "$IN/passwd" --group "$IN/group" --shadow "$IN/shadow"
 eq "import: one summary line, and the no-password line" "$(wc -l <"$OUT")" 2
 out_has "import: summary" "imported 5 groups, 11 users, 5 memberships, 6 password hashes (5 legacy crypt, 1 argon2id)"
 out_has "import: users without a password" "5 users without a password"
 eq "import publishes one snapshot" "$(serial)" "$((before + 1))"
 
-ok "user show alice" rc user show alice
+run_ok "user show alice" rc user show alice
 field "alice uid kept" uid 10001
 field "alice gid kept" gid 20001
 field "alice gecos" full_name "Alice Liddell,Room 1,,"
@@ -530,11 +487,11 @@ field "alice: lastchg > 0 forces no change" must_change_password no
 out_match "alice primary group" '^  alice +20001 +primary$'
 out_match "alice in crew" '^  crew +20010 +member$'
 
-ok "user show bob" rc user show bob
+run_ok "user show bob" rc user show bob
 field "bob: lastchg 0 means change at next login" must_change_password yes
 out_match "bob in devs" '^  devs +20011 +member$'
 
-ok "user show carl --json" rc --json user show carl
+run_ok "user show carl --json" rc --json user show carl
 json_valid "user show carl --json"
 json_true "carl: uid, gid, shell, expire mapped (20000 days), member of devs, primary crew" \
         'd["user"]["uid"] == 10003 and d["user"]["gid"] == 20010 and d["user"]["shell"] == "/bin/zsh" and
@@ -542,22 +499,22 @@ json_true "carl: uid, gid, shell, expire mapped (20000 days), member of devs, pr
          d["secrets"]["password"] == "yes" and
          sorted((g["group_name"], g["membership"]) for g in d["groups"]) == [("crew", "primary"), ("devs", "member")]'
 
-ok "user show dora" rc user show dora
+run_ok "user show dora" rc user show dora
 field "dora: primary group is an existing roles group" gid 20500
 field "dora: '!' stores no password" password no
-ok "user show ines" rc user show ines
+run_ok "user show ines" rc user show ines
 field "ines: expire 0 stays expired (pam_unix reads it as 1970-01-01)" expires 1970-01-01T00:00:01Z
 
-ok "group show crew" rc group show crew
+run_ok "group show crew" rc group show crew
 field "crew gid kept" gid 20010
 field "crew members" members 3
 out_match "crew holds an existing roles user" '^  olduser +10500$'
-ok "group show empty" rc group show empty
+run_ok "group show empty" rc group show empty
 field "a group without members" members 0
-ok "group list" rc group list
+run_ok "group list" rc group list
 out_lacks "no personal group was made for carl" "carl"
 
-ok "audit" rc audit
+run_ok "audit" rc audit
 out_match "audit: the import" 'import +.*groups=5 users=11 memberships=5 hashes=6 legacy_crypt=5'
 out_match "audit: users added" 'user\.add +kate'
 out_match "audit: hashes imported" 'user\.passwd +alice +imported legacy crypt\(3\) hash'
@@ -582,15 +539,15 @@ eq "no personal groups" "$(sql "$T/roles.db" "SELECT count(*) FROM groups")" 6
 bad_import 4 "the same import twice" "$IN/group:2:" --passwd "$IN/passwd" --group "$IN/group" --shadow "$IN/shadow"
 
 # The imported data is ordinary roles data.
-ok "group adduser into an imported group" rc group adduser empty alice
-ok "user del an imported user" rc user del kate
+run_ok "group adduser into an imported group" rc group adduser empty alice
+run_ok "user del an imported user" rc user del kate
 
 # ---- one file at a time, and --json ---------------------------------------------------------
 
 put g2 <<'EOF'
 ops2:x:20100:alice,olduser
 EOF
-ok "import --group alone (members are existing users)" rc --json import --group "$IN/g2"
+run_ok "import --group alone (members are existing users)" rc --json import --group "$IN/g2"
 json_valid "import --json"
 json_true "import --json counts" \
         'd == {"groups": 1, "users": 0, "memberships": 2, "password_hashes": 0, "legacy_crypt": 0, "argon2id": 0,
@@ -598,19 +555,19 @@ json_true "import --json counts" \
 put p2 <<'EOF'
 zoe:x:10100:20100:Zoe:/home/zoe:/bin/sh
 EOF
-ok "import --passwd alone (primary group from the previous import)" rc import --passwd "$IN/p2"
+run_ok "import --passwd alone (primary group from the previous import)" rc import --passwd "$IN/p2"
 out_has "one user, no hash" "imported 0 groups, 1 user, 0 memberships, 0 password hashes"
 out_has "the user without a password is counted" "1 user without a password"
 put empty </dev/null
-ok "import of an empty file" rc import --passwd "$IN/empty"
+run_ok "import of an empty file" rc import --passwd "$IN/empty"
 out_has "an empty import" "imported 0 groups, 0 users"
 
 # ---- ids of deleted roles accounts are never imported ------------------------------------------
 # A process or a file a deleted account left must never become an imported account's.
-ok "a user to delete" rc user add gone --uid 10600
-ok "deleted: its uid is retired" rc user del gone
-ok "a group to delete" rc group add goneg --gid 20900
-ok "deleted: its gid is retired" rc group del goneg
+run_ok "a user to delete" rc user add gone --uid 10600
+run_ok "deleted: its uid is retired" rc user del gone
+run_ok "a group to delete" rc group add goneg --gid 20900
+run_ok "deleted: its gid is retired" rc group del goneg
 put p <<'EOF'
 fine:x:10601:20500::/home/fine:/bin/sh
 back:x:10600:20500::/home/back:/bin/sh
@@ -625,5 +582,4 @@ err_has "retired gid: names its last owner" "gid 20900 of 'backg' was the gid of
 
 # ---- the end -------------------------------------------------------------------------------
 
-echo "$PASSED passed, $FAILED failed"
-[ "$FAILED" -eq 0 ]
+finish
