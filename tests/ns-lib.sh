@@ -1,42 +1,18 @@
 # SPDX-License-Identifier: MIT
 # What the root-only end-to-end scripts share: entering a private mount namespace, overlays that
 # keep the host's files untouched, the name-service and roles configuration, the sanitizer
-# runtime a sanitizer-built module needs, and the counted checks ("N passed, M failed" last).
+# runtime a sanitizer-built module needs; and, sourced from here, the one assertion library
+# (tests/lib.sh: pass/fail/check/eq/die/need/finish, "N passed, M failed" last).
 #
 # A script sources this file, then calls
 #     ns_enter NAME "$@"     # re-runs the script as root inside `unshare -m`; sets S (a tmpfs)
 #     ns_overlay etc var/lib # each directory becomes an overlay whose upper layer is under $S
-# and uses ok/bad/check/eq/die/ns_finish, ns_user_procs, ns_descends and ns_db_fds. A script may
-# define ns_on_die (extra output before a fatal exit) and ns_on_exit (cleanup, run on every exit).
+# and uses lib.sh's checks, ns_user_procs, ns_descends and ns_db_fds. A script may define on_die
+# (lib.sh: extra output before a fatal exit) and ns_on_exit (cleanup, run on every exit).
 
-pass=0 fail=0
-
-ok() { pass=$((pass + 1)); }
-bad() {
-        fail=$((fail + 1))
-        echo "FAIL: $*"
-}
-die() {
-        echo "FATAL: $*"
-        declare -F ns_on_die >/dev/null && ns_on_die
-        echo "$pass passed, $((fail + 1)) failed"
-        exit 1
-}
-# check WHAT COMMAND...: the command succeeds.
-check() {
-        local what=$1
-        shift
-        if "$@"; then ok; else bad "$what"; fi
-}
-# eq WHAT GOT WANT
-eq() {
-        if [ "$2" = "$3" ]; then ok; else bad "$1: got <<$2>>, want <<$3>>"; fi
-}
-ns_finish() {
-        echo "$pass passed, $fail failed"
-        [ "$fail" -eq 0 ]
-        exit
-}
+ns_lib_dir=$(dirname "$(realpath "${BASH_SOURCE[0]}")")
+# shellcheck source=tests/lib.sh
+. "$ns_lib_dir/lib.sh" || exit 2
 
 # ns_user_procs UID: the processes of this mount namespace whose effective uid is UID,
 # space-separated. Only ours: meson runs the other end-to-end scripts at the same time, each in
@@ -89,10 +65,9 @@ ns_enter() {
         shift
         if [ "${ROLES_NS_INNER:-}" != 1 ]; then
                 if [ "$(id -u)" != 0 ]; then
-                        echo "$name: needs root (a private mount namespace with overlays); run the suite as" >&2
-                        echo "root, as CI does. Not skipping: a test that did not run did not pass." >&2
-                        echo "0 passed, 1 failed"
-                        exit 1
+                        # Not skipped: a test that did not run did not pass.
+                        fail "$name: needs root (a private mount namespace with overlays); run the suite as root, as CI does"
+                        finish
                 fi
                 local scratch rc
                 scratch=$(mktemp -d "/tmp/roles-$name.XXXXXX") || exit 1
@@ -213,13 +188,12 @@ ns_sudoers() {
 # With ROLES_TEST_VALGRIND=1 (`meson test --setup valgrind` sets it for shell tests, through
 # tests/valgrind.sh), the programs under test run under valgrind memcheck: a script puts
 # "${ns_valgrind[@]}" (empty otherwise) right before each one and calls ns_valgrind_verdict after.
-ns_lib_dir=$(dirname "$(realpath "${BASH_SOURCE[0]}")")
 ns_valgrind=()
 
 # ns_valgrind_setup MODULE...: after ns_enter. A sanitizer-built module cannot run under valgrind.
 ns_valgrind_setup() {
         [ "${ROLES_TEST_VALGRIND:-}" = 1 ] || return 0
-        command -v valgrind >/dev/null || die "ROLES_TEST_VALGRIND=1, but valgrind is missing (apt-get install valgrind)"
+        need valgrind || finish     # ROLES_TEST_VALGRIND=1 asks for it
         local m
         for m in "$@"; do
                 [ -z "$(ns_sanitizer_preload "$m")" ] || die "$m is sanitizer-built: valgrind needs a build without -Db_sanitize"
@@ -245,16 +219,16 @@ ns_valgrind_verdict() {
                 [ -n "$fd_ere" ] && open=$(grep -oE "Open file descriptor [0-9]+: ($fd_ere).*" "$log")
                 if ! grep -q 'ERROR SUMMARY: 0 errors' "$log"; then
                         # No summary at all: valgrind was killed (a timeout) before the end.
-                        bad "valgrind: $what: $(grep -oE 'ERROR SUMMARY: [0-9]+ errors' "$log" || echo 'no error summary')"
+                        fail "valgrind: $what: $(grep -oE 'ERROR SUMMARY: [0-9]+ errors' "$log" || echo 'no error summary')"
                         ns_valgrind_errors "$log"
                 elif [ -n "$open" ]; then
-                        bad "valgrind: $what: still open at exit: $(tr '\n' ' ' <<<"$open")"
+                        fail "valgrind: $what: still open at exit: $(tr '\n' ' ' <<<"$open")"
                 else
-                        ok
+                        pass
                 fi
                 rm -f "$log"
         done
-        [ "$n" -gt 0 ] || bad "valgrind: $what: no memcheck log (the program did not run under valgrind)"
+        [ "$n" -gt 0 ] || fail "valgrind: $what: no memcheck log (the program did not run under valgrind)"
 }
 # The error reports of a memcheck log, without its banner and summaries, descriptors and the
 # "possibly lost" blocks, which are not errors.
@@ -284,14 +258,6 @@ ns_system_modules() {
                 tr ' ' '\n' <<<"$rt" >/etc/ld.so.preload
                 export "${ns_sanitizer_options[@]}"
         fi
-}
-
-# ns_need PROGRAM...: each is installed (a test that did not run did not pass).
-ns_need() {
-        local prog
-        for prog in "$@"; do
-                command -v "$prog" >/dev/null || die "$prog is missing (apt-get install $prog)"
-        done
 }
 
 # ns_modules PAM_MODULE NSS_LIB_DIR: after ns_overlay etc: the NSS module where every program

@@ -30,18 +30,11 @@ R=$(realpath "$1")
 P=$(realpath "$2")
 L=$(realpath "$3")
 
-# cli-lib.sh's assertions (one_error, snapshot, unchanged, eq, json_true, sql) count through
-# ns-lib.sh's counters.
+# What lib.sh's rolesctl helpers (one_error, snapshot, unchanged, json_true, sql) work on.
 ROLESCTL=$R CONF=/etc/roles.conf T=/var/lib/roles DBS="roles.db secrets.db state.db"
-OUT=$S/out ERR=$S/err RC=0 HAVE_PYTHON=true HAVE_SQLITE3=true
-# shellcheck source=tests/cli-lib.sh
-. "$HERE/cli-lib.sh"
-pass() { ok; }
-fail() { bad "$@"; }
+OUT=$S/out ERR=$S/err RC=0
 
-for prog in pamtester sqlite3 python3; do
-        command -v "$prog" >/dev/null || die "$prog is missing (apt-get install $prog)"
-done
+need pamtester sqlite3 python3 || finish
 /usr/bin/time -f %M true 2>/dev/null || die "GNU time is missing (apt-get install time)"
 [ -f "$P" ] || die "no PAM module at $P"
 [ -f "$L/libnss_roles.so.2" ] || die "no NSS module in $L"
@@ -139,7 +132,7 @@ judge() {
         elif ! unchanged >/dev/null || [ "$(dir_listing)" != "$listing" ]; then
                 why="the databases changed"
         fi
-        if [ -z "$why" ]; then ok; else bad "$1: $why"; show_last_escaped; fi
+        if [ -z "$why" ]; then pass; else fail "$1: $why"; show_last_escaped; fi
         cases=$((cases + 1))
 }
 # refuses WHAT ARGS...: `rolesctl ARGS`, with nothing on stdin, is refused as invalid (exit 2).
@@ -155,7 +148,7 @@ accepts() {
         shift
         "$R" "$@" </dev/null >"$OUT" 2>"$ERR"
         RC=$?
-        if [ "$RC" -eq 0 ] && [ ! -s "$ERR" ]; then ok; else bad "$what: refused"; show_last_escaped; fi
+        if [ "$RC" -eq 0 ] && [ ! -s "$ERR" ]; then pass; else fail "$what: refused"; show_last_escaped; fi
         cases=$((cases + 1))
 }
 # fill TEMPLATE VALUE: the template's words, each '@' in a word replaced by VALUE (in "a@b@x.org",
@@ -185,8 +178,8 @@ measured() {
 # bounded WHAT KIB0: the last measured command took at most TIME_MAX ms and RSS_SLACK KiB more
 # than KIB0.
 bounded() {
-        if [ "$MS" -le $TIME_MAX ] && [ "$KIB" -le $(($2 + RSS_SLACK)) ]; then ok; else
-                bad "$1: $MS ms and $KIB KiB (0 bytes: $2 KiB), want at most $TIME_MAX ms and $RSS_SLACK KiB more"
+        if [ "$MS" -le $TIME_MAX ] && [ "$KIB" -le $(($2 + RSS_SLACK)) ]; then pass; else
+                fail "$1: $MS ms and $KIB KiB (0 bytes: $2 KiB), want at most $TIME_MAX ms and $RSS_SLACK KiB more"
         fi
 }
 # nss DB [KEY]: `getent -s roles DB [-- KEY]` through the module under test; sets RC and GOT.
@@ -197,8 +190,8 @@ nss() {
 # nss_none WHAT DB KEY: the module has no such entry. One case.
 nss_none() {
         nss "$2" "$3"
-        if [ "$RC" -eq 2 ] && [ -z "$GOT" ]; then ok; else
-                bad "$1: getent -s roles $2: exit status $RC, <<$(cat -v <<<"$GOT" | head -c 200)>>"
+        if [ "$RC" -eq 2 ] && [ -z "$GOT" ]; then pass; else
+                fail "$1: getent -s roles $2: exit status $RC, <<$(cat -v <<<"$GOT" | head -c 200)>>"
         fi
         cases=$((cases + 1))
 }
@@ -206,8 +199,8 @@ nss_none() {
 # well-formed UTF-8 without control characters.
 names_served() {
         nss "$1"
-        [ "$RC" -eq 0 ] && clean_text "$GOT" && ok ||
-                bad "getent -s roles $1: exit status $RC, or a control character: $(cat -v <<<"$GOT" | head -c 400)"
+        [ "$RC" -eq 0 ] && clean_text "$GOT" && pass ||
+                fail "getent -s roles $1: exit status $RC, or a control character: $(cat -v <<<"$GOT" | head -c 400)"
         eq "getent -s roles $1: the names" "$(cut -d: -f1 <<<"$GOT" | sort | tr '\n' ' ')" "$2"
 }
 
@@ -240,8 +233,8 @@ accepts "role description in Hebrew, Arabic and CJK" role add rtlrole --metarole
 for u in zoe:"$ZOE" bobby:"$SQL" fmt:"$FMT"; do
         name=${u%%:*} gecos=${u#*:}
         nss passwd "$name"
-        [[ $GOT == "$name:x:"+([0-9])":"+([0-9])":$gecos:/home/$name:/bin/bash" ]] && ok ||
-                bad "getent passwd $name: <<$GOT>>, want the full name <<$gecos>> exactly"
+        [[ $GOT == "$name:x:"+([0-9])":"+([0-9])":$gecos:/home/$name:/bin/bash" ]] && pass ||
+                fail "getent passwd $name: <<$GOT>>, want the full name <<$gecos>> exactly"
 done
 rc --json group show crew >"$OUT"
 json_true "group show crew: the description" 'd["group"]["description"] == "Équipe — 東京"'
@@ -282,8 +275,8 @@ for cmd in "${text_commands[@]}"; do
 done
 # The error line names the code point it refused.
 refuses "user mod: a right-to-left override in the full name" user mod alice --full-name $'Ann\xe2\x80\xaeLee'
-grep -qF 'invalid full name: U+202E is not allowed' "$ERR" && ok ||
-        bad "user mod --full-name U+202E: the error does not name it: $(cat -v "$ERR")"
+grep -qF 'invalid full name: U+202E is not allowed' "$ERR" && pass ||
+        fail "user mod --full-name U+202E: the error does not name it: $(cat -v "$ERR")"
 refuses "user add: a relative home" user add newu --home home/newu
 refuses "user add: a home with a space" user add newu --home "/home/a b"
 refuses "user add: an email without @" user add newu --email nobody.example.org
@@ -464,9 +457,9 @@ pt() {
 # output matching ERE. One case.
 pam_refused() {
         if [ "$RC" -eq 1 ] && ! grep -qE 'Sanitizer|runtime error:' <<<"$PTOUT" && grep -qiE "$2" <<<"$PTOUT"; then
-                ok
+                pass
         else
-                bad "$1: exit status $RC, want 1 and /$2/ ($(tr '\n' ' ' <<<"$PTOUT" | head -c 300 | cat -v))"
+                fail "$1: exit status $RC, want 1 and /$2/ ($(tr '\n' ' ' <<<"$PTOUT" | head -c 300 | cat -v))"
         fi
         cases=$((cases + 1))
 }
@@ -489,18 +482,18 @@ done
 sleep 0.3       # the last datagrams may still be on their way to the catcher
 tail -n +$((syslog_before + 1)) "$S/syslog" | grep 'pam_roles' >"$S/syslog.pam"
 n=$(grep -c 'authentication failure for (not a valid user name)' "$S/syslog.pam")
-[ "$n" -ge "${#pam_users[@]}" ] && ok || bad "syslog: $n 'authentication failure for (not a valid user name)' lines, want ${#pam_users[@]}"
-grep -q zq9 "$S/syslog.pam" && bad "syslog: pam_roles logged an invalid user name: $(grep zq9 "$S/syslog.pam" | head -n 2 | cat -v)" || ok
-clean_file "$S/syslog.pam" && ok || bad "syslog: a control character in pam_roles' lines: $(cat -v "$S/syslog.pam" | head -c 300)"
+[ "$n" -ge "${#pam_users[@]}" ] && pass || fail "syslog: $n 'authentication failure for (not a valid user name)' lines, want ${#pam_users[@]}"
+grep -q zq9 "$S/syslog.pam" && fail "syslog: pam_roles logged an invalid user name: $(grep zq9 "$S/syslog.pam" | head -n 2 | cat -v)" || pass
+clean_file "$S/syslog.pam" && pass || fail "syslog: a control character in pam_roles' lines: $(cat -v "$S/syslog.pam" | head -c 300)"
 eq "login audit: no invalid user name stored" "$(sql /var/lib/roles/state.db "SELECT count(*) FROM login_audit WHERE user LIKE '%zq9%'")" 0
 n=$(sql /var/lib/roles/state.db "SELECT count(*) FROM login_audit WHERE user = '(not a valid user name)'")
-[ "$n" -ge "${#pam_users[@]}" ] && ok || bad "login audit: $n rows for '(not a valid user name)', want ${#pam_users[@]}"
+[ "$n" -ge "${#pam_users[@]}" ] && pass || fail "login audit: $n rows for '(not a valid user name)', want ${#pam_users[@]}"
 
 # PAM_RHOST comes from the remote side: a session opens, but what it holds is neither kept nor shown.
 for i in "${!bad_bytes[@]}"; do
         pt /dev/null -I "rhost=192.0.2.1${bad_bytes[$i]}" roles alice open_session
-        [ "$RC" -eq 0 ] && ok || bad "PAM_RHOST ${bad_labels[$i]}: open_session exit status $RC"
-        clean_text "$PTOUT" && ok || bad "PAM_RHOST ${bad_labels[$i]}: the Last login notice shows it: $(cat -v <<<"$PTOUT")"
+        [ "$RC" -eq 0 ] && pass || fail "PAM_RHOST ${bad_labels[$i]}: open_session exit status $RC"
+        clean_text "$PTOUT" && pass || fail "PAM_RHOST ${bad_labels[$i]}: the Last login notice shows it: $(cat -v <<<"$PTOUT")"
 done
 eq "PAM_RHOST: nothing of it kept in tracking" \
         "$(sql /var/lib/roles/state.db "SELECT count(*) FROM tracking WHERE current_login_ip IS NOT NULL OR last_login_ip IS NOT NULL")" 0
@@ -589,9 +582,9 @@ libpam_case() {
         read -r RC MS GREW _ <<<"$got"
         if [ "$RC" = "$want" ] && [ "$MS" -le $TIME_MAX ] && [ "$GREW" -le $LIBPAM_RSS_MAX ] &&
                 grep -qE "$message" <<<"$got"; then
-                ok
+                pass
         else
-                bad "libpam: $what: <<$(head -c 300 <<<"$got")>>, want status $want and /$message/ within $TIME_MAX ms and $LIBPAM_RSS_MAX KiB"
+                fail "libpam: $what: <<$(head -c 300 <<<"$got")>>, want status $want and /$message/ within $TIME_MAX ms and $LIBPAM_RSS_MAX KiB"
         fi
         cases=$((cases + 1))
 }
@@ -619,8 +612,8 @@ for i in "${!pam_users[@]}"; do
         # getent initgroups prints the name it was given, then the groups: none here.
         nss initgroups "$u"
         GOT=${GOT%"${GOT##*[! ]}"}
-        [ "$RC" -eq 0 ] && [ "$GOT" = "$u" ] && ok ||
-                bad "$what: getent -s roles initgroups: exit status $RC, <<$(cat -v <<<"$GOT" | head -c 200)>>"
+        [ "$RC" -eq 0 ] && [ "$GOT" = "$u" ] && pass ||
+                fail "$what: getent -s roles initgroups: exit status $RC, <<$(cat -v <<<"$GOT" | head -c 200)>>"
         cases=$((cases + 1))
 done
 for id in 0 -1 2147483648 4294967295 4294967296 65534 9999 60000; do
@@ -677,21 +670,21 @@ names_served passwd "$users_want"
 nss group
 tampered_groups=$(LC_ALL=C grep -avE "^($(tr ' ' '|' <<<"${groups_want% }")):|^gc[0-9]+:x:4[0-9]{4}:$" <<<"$GOT")
 eq "tampered groups: nothing served but the gcN groups without their bad member" "$(cat -v <<<"$tampered_groups")" ""
-clean_text "$GOT" && ok || bad "tampered group lines: a control character served: $(cat -v <<<"$GOT" | head -c 300)"
+clean_text "$GOT" && pass || fail "tampered group lines: a control character served: $(cat -v <<<"$GOT" | head -c 300)"
 
 # What rolesctl prints of a text written behind its back shows such code points escaped: \xNN in
 # text, \uNNNN in JSON (a C1 control as itself, not as the bytes of its UTF-8 form).
 sqlite3 /var/lib/roles/roles.db "UPDATE groups SET description = 'A' || CAST(X'e280ae' AS TEXT) || 'B' ||
         CAST(X'f3a08181' AS TEXT) || 'C' || CAST(X'c285' AS TEXT) || 'D' WHERE name = 'team'" || die "sqlite3: team's description"
 rc group show team >"$OUT" 2>"$ERR"
-grep -qF 'A\xe2\x80\xaeB\xf3\xa0\x81\x81C\xc2\x85D' "$OUT" && clean_file "$OUT" && ok ||
-        bad "group show: a tampered description is not shown escaped: $(cat -v "$OUT" | tr '\n' '|')"
+grep -qF 'A\xe2\x80\xaeB\xf3\xa0\x81\x81C\xc2\x85D' "$OUT" && clean_file "$OUT" && pass ||
+        fail "group show: a tampered description is not shown escaped: $(cat -v "$OUT" | tr '\n' '|')"
 rc --json group show team >"$OUT" 2>"$ERR"
-clean_file "$OUT" && ok || bad "group show --json: a raw code point: $(cat -v "$OUT" | tr '\n' '|')"
-grep -qF '"A\u202eB\udb40\udc41C\u0085D"' "$OUT" && ok || bad "group show --json: the description is not escaped as \\uNNNN: $(cat -v "$OUT")"
+clean_file "$OUT" && pass || fail "group show --json: a raw code point: $(cat -v "$OUT" | tr '\n' '|')"
+grep -qF '"A\u202eB\udb40\udc41C\u0085D"' "$OUT" && pass || fail "group show --json: the description is not escaped as \\uNNNN: $(cat -v "$OUT")"
 json_true "group show --json: the escaped description reads back as stored" \
         'd["group"]["description"] == "A\u202eB\U000e0041C\x85D"'
 
 section "done"
 echo "# pam_roles' syslog lines during the bad PAM_USER cases: $(wc -l <"$S/syslog.pam")"
-ns_finish
+finish

@@ -15,18 +15,14 @@
 set -u
 [ $# -eq 3 ] || { echo "usage: test_faults.sh ROLESCTL PAM_MODULE NSS_LIB_DIR" >&2; exit 1; }
 here=$(dirname "$(realpath "$0")")
-# shellcheck source=tests/cli-lib.sh
-. "$here/cli-lib.sh"
 # shellcheck source=tests/ns-lib.sh
-. "$here/ns-lib.sh"     # after cli-lib: its eq (counted with ok/bad) is the one used here
+. "$here/ns-lib.sh"
 ns_enter faults "$@"
 
 R=$(realpath "$1")
 P=$(realpath "$2")
 L=$(realpath "$3")
-for prog in pamtester sqlite3 python3 flock runuser fallocate strace; do
-        command -v "$prog" >/dev/null || die "$prog is missing (apt-get install $prog)"
-done
+need pamtester sqlite3 python3 flock runuser fallocate strace || finish
 [ -f "$P" ] || die "no PAM module at $P"
 [ -f "$L/libnss_roles.so.2" ] || die "no NSS module in $L"
 
@@ -37,10 +33,10 @@ mkdir -m 0755 "$DB"
 # A tmpfs of its own: resized and filled for the disk-full cases, remounted read-only.
 mount -t tmpfs -o mode=0755,size=64m tmpfs "$DB" || die "tmpfs on $DB"
 
-# What tests/cli-lib.sh works on: rc, snapshot, unchanged, one_error. Its snapshots live in $DB/snap.
+# What the rolesctl helpers of tests/lib.sh work on: rc, snapshot, unchanged, one_error, serial.
+# Its snapshots live in $DB/snap.
 ROLESCTL=$R CONF=/etc/roles.conf T=$DB DBS="roles.db secrets.db state.db"
 OUT=$S/out ERR=$S/err RC=0
-HAVE_SQLITE3=true HAVE_PYTHON=true
 
 # The modules under test, where every user can read them; only the programs under test load them.
 mkdir -m 0755 "$S/lib"
@@ -81,13 +77,13 @@ sanitizer_report() { grep -qE 'ERROR: AddressSanitizer|runtime error:' <<<"$1"; 
 # granted WHAT / refused WHAT: the last pt. A refusal is pamtester's exit status 1 with the module
 # loaded and no sanitizer report (a crash or a hang is another status).
 granted() {
-        if [ "$RC" -eq 0 ] && ! sanitizer_report "$PT"; then ok; else bad "$1: exit status $RC, want 0 ($(tr '\n' ' ' <<<"$PT" | head -c 300))"; fi
+        if [ "$RC" -eq 0 ] && ! sanitizer_report "$PT"; then pass; else fail "$1: exit status $RC, want 0 ($(tr '\n' ' ' <<<"$PT" | head -c 300))"; fi
 }
 refused() {
         if [ "$RC" -ne 1 ] || sanitizer_report "$PT" || grep -qiE 'Module is unknown|dlopen' <<<"$PT"; then
-                bad "$1: exit status $RC, want 1, a refusal ($(tr '\n' ' ' <<<"$PT" | head -c 300))"
+                fail "$1: exit status $RC, want 1, a refusal ($(tr '\n' ' ' <<<"$PT" | head -c 300))"
         else
-                ok
+                pass
         fi
 }
 # ge [-u USER] DB KEY: getent with the NSS module (as USER when given); sets RC and GE.
@@ -100,7 +96,7 @@ ge() {
 }
 # answers WHAT RC OUT: the last ge.
 answers() {
-        if [ "$RC" -eq "$2" ] && [ "$GE" = "$3" ]; then ok; else bad "$1: exit status $RC <<$GE>>, want $2 <<$3>>"; fi
+        if [ "$RC" -eq "$2" ] && [ "$GE" = "$3" ]; then pass; else fail "$1: exit status $RC <<$GE>>, want $2 <<$3>>"; fi
 }
 # nss_order roles|files: which module is asked first. "roles [NOTFOUND=return] files" tells
 # UNAVAIL (files is asked next: root resolves) from NOTFOUND (the lookup stops: root does not).
@@ -149,13 +145,13 @@ cli_refused() {
         local what=$1 why
         shift
         if [ "$RC" -eq 0 ] || [ "$RC" -eq 1 ]; then
-                bad "$what: exit status $RC, want an error ($(head -c 300 "$ERR"))"
+                fail "$what: exit status $RC, want an error ($(head -c 300 "$ERR"))"
         elif ! one_error; then
-                bad "$what: not one error line: $(head -c 400 "$ERR" | tr '\n' '|')"
+                fail "$what: not one error line: $(head -c 400 "$ERR" | tr '\n' '|')"
         elif ! why=$(unchanged && intact "$@" && no_leftovers); then
-                bad "$what: $why"
+                fail "$what: $why"
         else
-                ok
+                pass
         fi
 }
 
@@ -221,7 +217,7 @@ roles_nss_broken() {
         ge shadow alice; answers "$what: getent shadow alice (from the databases)" 0 "$sp_alice"
         [ "$2" = directory ] && rm -rf "${DB:?}/$1"
         cli user add carol
-        [ "$RC" -eq 0 ] && ok || bad "$what: rolesctl user add carol: exit status $RC ($(head -c 300 "$ERR"))"
+        [ "$RC" -eq 0 ] && pass || fail "$what: rolesctl user add carol: exit status $RC ($(head -c 300 "$ERR"))"
         ge passwd alice; answers "$what, after a change: getent passwd alice" 0 "$pw_alice"
 }
 # secrets.db or state.db broken: passwd and group still served (from roles.db alone), shadow
@@ -251,7 +247,7 @@ changes_refused() {
         cli user add carol; cli_refused "$what: rolesctl user add" "$@"
         cli user passwd alice --stdin <<<'New-Password-1'; cli_refused "$what: rolesctl user passwd" "$@"
         for f in roles.db secrets.db state.db; do
-                [ ! -d "$DB/$f" ] || [ -z "$(ls -A "$DB/$f")" ] || bad "$what: the directory in $f's place was written to"
+                [ ! -d "$DB/$f" ] || [ -z "$(ls -A "$DB/$f")" ] || fail "$what: the directory in $f's place was written to"
         done
 }
 
@@ -346,7 +342,7 @@ result() {
 within() {
         result "$1"
         echo "# $1: $((MS / 1000)).$(printf %03d $((MS % 1000))) s"
-        [ "$MS" -lt $(($2 * 1000)) ] && ok || bad "$1: took $MS ms, want under $2 s"
+        [ "$MS" -lt $(($2 * 1000)) ] && pass || fail "$1: took $MS ms, want under $2 s"
 }
 
 # A lock that racing wrong passwords set while a right one's argon2 ran: the right one read the
@@ -366,7 +362,7 @@ db.execute("COMMIT")' "$DB/state.db" "$S/lk/gate.held" "$(sqlite3 -readonly "$(r
         local holder=$! _
         for _ in $(seq 100); do [ -e "$S/lk/gate.held" ] && break; sleep 0.05; done
         pt "$PW" authenticate; refused "auth, right password, locked by others while it was verified"
-        wait "$holder" && ok || bad "the locking process failed"
+        wait "$holder" && pass || fail "the locking process failed"
         eq "the lock stays" "$(sqlite3 -readonly "$DB/state.db" "SELECT locked_until FROM tally")" -1
         restore
 }
@@ -405,7 +401,7 @@ faults_locked() {
         done
         wait "${client_pid[@]}"
         for name in state secrets writer reserved; do
-                kill -0 "${holder[$name]}" 2>/dev/null && ok || bad "the $name lock ended before its clients did"
+                kill -0 "${holder[$name]}" 2>/dev/null && pass || fail "the $name lock ended before its clients did"
         done
 
         # A locked state.db or secrets.db: writes and logins give up after the store's busy wait,
@@ -413,7 +409,7 @@ faults_locked() {
         for set in lk-state lk-secrets; do
                 for op in add passwd; do
                         within "$set-$op" 20
-                        [ "$RC" -gt 1 ] && one_error && grep -q 'locked' "$ERR" && ok || bad "$set-$op: exit status $RC, stderr <<$(cat "$ERR")>>"
+                        [ "$RC" -gt 1 ] && one_error && grep -q 'locked' "$ERR" && pass || fail "$set-$op: exit status $RC, stderr <<$(cat "$ERR")>>"
                 done
                 within "$set-auth" 20; refused "$set: auth, right password, while locked"
                 within "$set-wrong" 20; refused "$set: auth, wrong password, while locked"
@@ -422,7 +418,7 @@ faults_locked() {
         # The writers' lock: rolesctl gives up after its own wait (30 s); logins never take that lock.
         for op in add passwd; do
                 within "lk-writer-$op" 35
-                [ "$RC" -gt 1 ] && one_error && grep -q 'try again' "$ERR" && ok || bad "lk-writer-$op: exit status $RC, stderr <<$(cat "$ERR")>>"
+                [ "$RC" -gt 1 ] && one_error && grep -q 'try again' "$ERR" && pass || fail "lk-writer-$op: exit status $RC, stderr <<$(cat "$ERR")>>"
         done
         within lk-writer-auth 5; granted "lk-writer: auth, right password, while a writer holds the lock"
         within lk-writer-wrong 5; refused "lk-writer: auth, wrong password, while a writer holds the lock"
@@ -444,9 +440,9 @@ faults_locked() {
         for set in lk-state lk-secrets lk-writer; do
                 T=/var/lib/roles-$set
                 [ $set = lk-writer ] && DBS="roles.db secrets.db"
-                why=$(unchanged && intact roles.db secrets.db state.db) && ok || bad "$set: after the locks: $why"
+                why=$(unchanged && intact roles.db secrets.db state.db) && pass || fail "$set: after the locks: $why"
                 DBS="roles.db secrets.db state.db"
-                "$R" --conf "/etc/roles-$set.conf" user add carol >/dev/null && ok || bad "$set: user add after the lock"
+                "$R" --conf "/etc/roles-$set.conf" user add carol >/dev/null && pass || fail "$set: user add after the lock"
                 pt_service=faults-$set pt "$PW" authenticate; granted "$set: auth after the lock"
         done
         T=$DB
@@ -473,9 +469,9 @@ write_when_full() {
         if [ "$RC" -ne 0 ]; then
                 cli_refused "$kib KiB free: rolesctl $*" roles.db secrets.db state.db
         elif ! why=$(intact roles.db secrets.db state.db && no_leftovers && complete "$user"); then
-                bad "$kib KiB free: rolesctl $* succeeded, but: $why"
+                fail "$kib KiB free: rolesctl $* succeeded, but: $why"
         else
-                ok
+                pass
         fi
         [ "$RC" -eq 0 ] && full_ok=$((full_ok + 1)) || full_refused=$((full_refused + 1))
 }
@@ -504,7 +500,7 @@ faults_disk_full() {
                 write_when_full "$kib" alice New-Password-1 user passwd alice --stdin
         done
         echo "# disk full: $full_refused writes refused cleanly, $full_ok completed (roles.db is $roles_kib KiB)"
-        [ "$full_refused" -gt 0 ] && [ "$full_ok" -gt 0 ] && ok || bad "disk full: the steps did not cross the limit"
+        [ "$full_refused" -gt 0 ] && [ "$full_ok" -gt 0 ] && pass || fail "disk full: the steps did not cross the limit"
 
         # Logins: a failure that cannot be counted is still a refusal, and while no failure can be
         # counted no password succeeds either (guessing would be unlimited); account writes nothing.
@@ -514,7 +510,7 @@ faults_disk_full() {
         pt wrong-password authenticate; refused "disk full: auth, wrong password"
         pt "$PW" authenticate; refused "disk full: auth, right password (failures cannot be counted)"
         pt "" acct_mgmt; granted "disk full: account (reads only)"
-        why=$(unchanged && intact roles.db secrets.db state.db && no_leftovers) && ok || bad "disk full: logins: $why"
+        why=$(unchanged && intact roles.db secrets.db state.db && no_leftovers) && pass || fail "disk full: logins: $why"
         # A count from before the disk filled that cannot be cleared.
         restore
         pt wrong-password authenticate; refused "a failure counted"
@@ -522,7 +518,7 @@ faults_disk_full() {
         snapshot
         fill_to 0
         pt "$PW" authenticate; refused "disk full: auth, right password (the count cannot be cleared)"
-        why=$(unchanged && intact roles.db secrets.db state.db && no_leftovers) && ok || bad "disk full: a count kept: $why"
+        why=$(unchanged && intact roles.db secrets.db state.db && no_leftovers) && pass || fail "disk full: a count kept: $why"
         # Every fill level, in both journal modes (DESIGN.md allows WAL for state.db, where a rolled
         # back transaction would never have written anything): wherever a wrong password could not
         # be counted, the right one is refused too. Not vacuous: in each mode some levels count the
@@ -547,7 +543,7 @@ faults_disk_full() {
                         fi
                 done
                 echo "# disk full, $mode journal: the wrong password counted at $counted levels, not at $uncounted"
-                [ "$counted" -gt 0 ] && [ "$uncounted" -gt 0 ] && ok || bad "disk full, $mode journal: the levels did not cross the limit"
+                [ "$counted" -gt 0 ] && [ "$uncounted" -gt 0 ] && pass || fail "disk full, $mode journal: the levels did not cross the limit"
         done
         # Space again: everything works, nothing was lost.
         restore
@@ -557,7 +553,7 @@ faults_disk_full() {
         pt wrong-password authenticate; refused "space again: auth, wrong password"
         eq "space again: the failure is counted" "$(tally)" 1
         cli user add carol --password-stdin <<<"$PW"
-        why=$(intact roles.db secrets.db state.db && no_leftovers && complete carol) && ok || bad "space again: user add: $why"
+        why=$(intact roles.db secrets.db state.db && no_leftovers && complete carol) && pass || fail "space again: user add: $why"
 }
 
 # ---- 4. a read-only filesystem ------------------------------------------------------------------------
@@ -582,11 +578,11 @@ faults_read_only() {
         pt wrong-password authenticate; refused "read-only: auth, wrong password"
         pt "" acct_mgmt; granted "read-only: account (reads only)"
         pt "" open_session; refused "read-only: session (the login cannot be recorded)"
-        why=$(unchanged && intact roles.db secrets.db state.db && no_leftovers) && ok || bad "read-only: $why"
+        why=$(unchanged && intact roles.db secrets.db state.db && no_leftovers) && pass || fail "read-only: $why"
         mount -o remount,rw "$DB" || die "remount $DB read-write"
         pt "$PW" authenticate acct_mgmt; granted "read-write again: auth and account"
         cli user add carol --password-stdin <<<"$PW"
-        why=$(intact roles.db secrets.db state.db && no_leftovers && complete carol) && ok || bad "read-write again: user add: $why"
+        why=$(intact roles.db secrets.db state.db && no_leftovers && complete carol) && pass || fail "read-write again: user add: $why"
 }
 
 # ---- 5. rolesctl killed mid-write ----------------------------------------------------------------------
@@ -633,7 +629,7 @@ run_killed() {
         case $st in
         0) kill_max_ms=$((kill_max_ms - kill_max_ms / 8)) ;;
         137) KILLED=true kill_max_ms=$((kill_max_ms + kill_max_ms / 16 + 1)) ;;
-        *) bad "rolesctl $*: exit status $st before the kill: $(head -c 300 "$S/killed.err")" ;;
+        *) fail "rolesctl $*: exit status $st before the kill: $(head -c 300 "$S/killed.err")" ;;
         esac
 }
 # sleep_ms N: a read that times out on a pipe nobody writes to; a fork of sleep(1) would take
@@ -654,7 +650,7 @@ landed() {
 }
 faults_killed() {
         local step=add gen=0 hash='' new_hash integrity pieces unsecret orphans stages what kills=0 start=$SECONDS
-        local failed_before=$fail
+        local failed_before=$FAILED
         local -A before=() after=() done=()
         restore
         kill_max_ms=20
@@ -670,18 +666,18 @@ faults_killed() {
                 LANDED=$(landed "$step" "$pieces" "$new_hash")
                 what="after $($KILLED && echo "a killed ")$step"
                 if [ "$integrity" != okokok ]; then
-                        bad "$what: integrity: $integrity"
+                        fail "$what: integrity: $integrity"
                 elif [ "$unsecret" != 0 ]; then
-                        bad "$what: $unsecret users without a secrets row"
+                        fail "$what: $unsecret users without a secrets row"
                 elif [ "$stages" -gt 1 ]; then
                         # The next writer removes what a killed one staged: copies never pile up.
-                        bad "$what: $stages staged copies left"
+                        fail "$what: $stages staged copies left"
                 elif [ "$LANDED" = pieces ] || { ! $KILLED && [ "$LANDED" = no ]; }; then
-                        bad "$what: kuser is in pieces ($pieces of 5), or a finished step is missing"
+                        fail "$what: kuser is in pieces ($pieces of 5), or a finished step is missing"
                 else
-                        ok
+                        pass
                 fi
-                [ "$fail" -eq "$failed_before" ] || break
+                [ "$FAILED" -eq "$failed_before" ] || break
                 if ! $KILLED; then
                         done[$step]=$((${done[$step]:-0} + 1))
                 elif [ "$LANDED" = yes ]; then
@@ -706,9 +702,9 @@ faults_killed() {
         for step in add passwd del; do
                 echo "#   $step: killed before it landed ${before[$step]:-0}, killed after ${after[$step]:-0}, finished first ${done[$step]:-0}"
         done
-        [ "$kills" -ge "$KILLS" ] && ok || bad "only $kills kills in ${KILL_BUDGET} s"
-        [ $((${before[add]:-0} + ${before[del]:-0})) -gt 0 ] && [ $((${after[add]:-0} + ${after[del]:-0})) -gt 0 ] && ok ||
-                bad "the kills did not land both before and after a publish"
+        [ "$kills" -ge "$KILLS" ] && pass || fail "only $kills kills in ${KILL_BUDGET} s"
+        [ $((${before[add]:-0} + ${before[del]:-0})) -gt 0 ] && [ $((${after[add]:-0} + ${after[del]:-0})) -gt 0 ] && pass ||
+                fail "the kills did not land both before and after a publish"
         kill_settle "$orphans"
 }
 # kill_settle ORPHANS: doctor finds only what the kills may leave (staged copies, orphan rows;
@@ -724,7 +720,7 @@ kill_settle() {
         # (Unless doctor undid a change that a kill cut short between its commit and its rename:
         # a user that change added then has no secrets row left to remove.)
         if grep -q '^a change interrupted' "$OUT"; then
-                [ "$(grep -c '^secrets\.db row' "$OUT")" -le "$1" ] && ok || bad "doctor removes more orphan rows than were left"
+                [ "$(grep -c '^secrets\.db row' "$OUT")" -le "$1" ] && pass || fail "doctor removes more orphan rows than were left"
         else
                 eq "doctor removes the orphan secrets rows" "$(grep -c '^secrets\.db row' "$OUT")" "$1"
         fi
@@ -769,8 +765,6 @@ SELECT (SELECT count(*) FROM s.publishing WHERE serial > (SELECT CAST(value AS I
     || (SELECT count(*) FROM s.credentials WHERE user_uuid NOT IN (SELECT uuid FROM users)) || ' '
     || (SELECT count(*) FROM s.audit WHERE target = 'carol' AND action NOT LIKE 'undone:%');"
 }
-# serial: roles.db's serial.
-serial() { sqlite3 -readonly "$DB/roles.db" "SELECT value FROM meta WHERE key = 'serial'"; }
 # marked: secrets.db's mark of a change in flight (0: none).
 marked() { sqlite3 -readonly "$DB/secrets.db" "SELECT coalesce(max(serial), 0) FROM publishing"; }
 # cut_setup WHAT: the base, with alice's email set.
@@ -809,7 +803,7 @@ kill_held() {
         for p in /proc/[0-9]*; do
                 [ "$(cat "$p/comm" 2>/dev/null)" = rolesctl ] && ns_descends "${p#/proc/}" "$2" && child=${p#/proc/}
         done
-        [ -n "$child" ] && ok || bad "$1: no rolesctl held"
+        [ -n "$child" ] && pass || fail "$1: no rolesctl held"
         tracer=$(awk '$1 == "PPid:" { print $2 }' "/proc/${child:-none}/status" 2>/dev/null)
         kill -9 "${child:-none}" 2>/dev/null
         [ -n "$tracer" ] && kill -9 "$tracer" 2>/dev/null
@@ -849,8 +843,8 @@ faults_cut_short() {
         alice_logs_in "$what" no
         # doctor sees that the index is behind and compiles it anew: then both agree.
         cli doctor
-        grep -q "roles.nss: of another serial than roles.db: compiled anew" "$OUT" && ok ||
-                bad "$what: doctor did not name the stale index: $(head -c 300 "$OUT")"
+        grep -q "roles.nss: of another serial than roles.db: compiled anew" "$OUT" && pass ||
+                fail "$what: doctor did not name the stale index: $(head -c 300 "$OUT")"
         eq "$what: seen after doctor" "$(seen)" "$new_state"
         next_writer "$what" "$new_state"
         eq "$what: left after the next change" "$(bookkeeping)" "0 0 0 2"
@@ -891,8 +885,8 @@ time.sleep(600)' "$DB/roles.db" "$S/holder.ready" &
         what="the roles.db commit fails"
         cut_setup "$what"
         cut_run "${at_commit[@]}" -e inject=fsync,fdatasync:error=EIO:when=1
-        if [ "$RC" -gt 1 ] && one_error && grep -q 'cannot publish' "$ERR"; then ok; else
-                bad "$what: exit status $RC, want one error line about publishing: $(head -c 300 "$ERR")"
+        if [ "$RC" -gt 1 ] && one_error && grep -q 'cannot publish' "$ERR"; then pass; else
+                fail "$what: exit status $RC, want one error line about publishing: $(head -c 300 "$ERR")"
         fi
         eq "$what: seen" "$(seen)" "$old_state"
         eq "$what: left (marked, images, orphans, audit)" "$(bookkeeping)" "0 0 0 0"
@@ -911,4 +905,4 @@ for g in $groups; do
         "faults_$g"
         echo "# faults_$g: $((SECONDS - start)) s"
 done
-ns_finish
+finish

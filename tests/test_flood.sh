@@ -12,7 +12,7 @@ set -u
 . "$(dirname "$0")/ns-lib.sh"
 
 ns_enter_e2e flood "$@"
-ns_need pamtester python3
+need pamtester python3 || finish
 N=100
 ns_overlay etc var/lib
 ns_configure "login_memory_max_kib = 65536
@@ -66,7 +66,7 @@ wait "$sampler"
 read -r peak holders seen <"$S/peak"
 echo "# $seen pamtester processes at once at most; at most $holders held a verification's memory at once;" \
         "what they held above their own smallest size peaked at $((peak / 1024)) MiB (bound 64 MiB: two)"
-[ "$seen" -ge $((N / 2)) ] && ok || bad "flood: only $seen attempts ran at once: the flood did not happen"
+[ "$seen" -ge $((N / 2)) ] && pass || fail "flood: only $seen attempts ran at once: the flood did not happen"
 # Two slots; a third while one process gives its slot back and another takes it during one scan.
-[ "$holders" -le 3 ] && ok || bad "flood: $holders attempts held a verification's memory at once (2 slots)"
-ns_finish
+[ "$holders" -le 3 ] && pass || fail "flood: $holders attempts held a verification's memory at once (2 slots)"
+finish

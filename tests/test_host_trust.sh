@@ -16,7 +16,7 @@ set -u
 . "$(dirname "$0")/ns-lib.sh"
 
 ns_enter_e2e host-trust "$@"
-ns_need pamtester sudo su getent id
+need pamtester sudo su getent id || finish
 
 ns_overlay etc var/lib
 [ -d /run/sudo ] && { mount -t tmpfs -o mode=0711 tmpfs /run/sudo || die "tmpfs on /run/sudo"; }
@@ -81,39 +81,39 @@ eq "enumeration has one ops" "$(getent group | grep -c '^ops:')" 1
 getent passwd daemon | grep -q ':20030:'; eq "roles' daemon is not served" "$?" 1
 eq "crew lends nothing to the local daemon" "$(getent group crew)" "crew:x:20520:carol"
 ids=$(id -G alice 2>&1)
-[[ " $ids " != *" 27 "* && " $ids " != *" 20500 "* ]] && ok || bad "id -G alice holds a sudo group: $ids"
+[[ " $ids " != *" 27 "* && " $ids " != *" 20500 "* ]] && pass || fail "id -G alice holds a sudo group: $ids"
 ids=$(id -G carol 2>&1)
-[[ " $ids " != *" 20510 "* && " $ids " == *" 20520 "* && " $ids " == *" 20530 "* ]] && ok ||
-        bad "id -G carol: want crew and admin, not roles' ops: $ids"
+[[ " $ids " != *" 20510 "* && " $ids " == *" 20520 "* && " $ids " == *" 20530 "* ]] && pass ||
+        fail "id -G carol: want crew and admin, not roles' ops: $ids"
 eq "admin (published metarole) is served" "$(getent group admin)" "admin:x:20530:carol"
 
 # ---- sudo: Debian's %sudo does not reach a roles group named sudo -----------------------------------
 out=$(sudo -n -l -U alice 2>&1)
-grep -q 'not allowed' <<<"$out" && ok || bad "sudo -l -U alice: alice may run commands: $out"
+grep -q 'not allowed' <<<"$out" && pass || fail "sudo -l -U alice: alice may run commands: $out"
 out=$(printf '%s\n' "$PW" | timeout 60 runuser -u alice -- sudo -S -k -p '' id -u 2>&1)
-[ "$out" != 0 ] && ok || bad "sudo as alice gave uid 0"
+[ "$out" != 0 ] && pass || fail "sudo as alice gave uid 0"
 
 # ---- PAM: roles' root is never logged in ------------------------------------------------------------
 printf '%s' "$PW" | timeout 60 pamtester roles root authenticate >/dev/null 2>&1; eq "pamtester roles root" "$?" 1
 printf '%s' "$PW" | timeout 60 pamtester roles bob authenticate >/dev/null 2>&1; eq "pamtester roles bob" "$?" 1
 out=$(printf '%s\n' "$PW" | timeout 60 runuser -u carol -- su -c 'id -u' root 2>&1)
-[ "$out" != 0 ] && ok || bad "su root with roles root's password gave uid 0"
+[ "$out" != 0 ] && pass || fail "su root with roles root's password gave uid 0"
 printf '%s' "$PW" | timeout 60 pamtester roles carol authenticate acct_mgmt >/dev/null 2>&1
 eq "pamtester roles carol (no collision)" "$?" 0
 out=$(printf '%s\n' "$PW" | timeout 60 runuser -u alice -- su -c 'id -un' carol 2>&1)
-[[ $out == *carol ]] && ok || bad "su carol (no collision): $out"
+[[ $out == *carol ]] && pass || fail "su carol (no collision): $out"
 
 # ---- doctor names every collision; import refuses them --------------------------------------------------
 out=$("$R" doctor 2>&1)
 for want in "user root" "user bob" "user daemon" "group sudo" "group ops"; do
-        grep -q "$want.*host" <<<"$out" && ok || bad "doctor does not name '$want': $out"
+        grep -q "$want.*host" <<<"$out" && pass || fail "doctor does not name '$want': $out"
 done
-grep -qE "user (alice|carol)|group crew|metarole admin" <<<"$out" && bad "doctor names an account without collision: $out" || ok
+grep -qE "user (alice|carol)|group crew|metarole admin" <<<"$out" && fail "doctor names an account without collision: $out" || pass
 printf 'sudo:x:21000:\n' >"$S/import-group"
 "$R" import --group "$S/import-group" >"$S/out" 2>&1; eq "import of a group named sudo" "$?" 4
 printf 'x:x:21001:21001::/home/x:/bin/sh\n' >"$S/import-passwd"
 printf 'y:x:27:\n' >>"$S/import-group"
-"$R" import --group "$S/import-group" >"$S/out" 2>&1; [ $? -ne 0 ] && ok || bad "import of gid 27 accepted"
+"$R" import --group "$S/import-group" >"$S/out" 2>&1; [ $? -ne 0 ] && pass || fail "import of gid 27 accepted"
 
 # ---- the host files are read again when they change (a long-lived process sees it) -----------------------
 sed -i '/^ops:x:999:/d' /etc/group
@@ -126,9 +126,9 @@ echo 'localnext:x:20031:20031::/nonexistent:/usr/sbin/nologin' >>/etc/passwd
 echo 'localg:x:20600:' >>/etc/group
 printf 'someone:20032:10\n' >/etc/subuid
 printf 'someone:20531:5\n' >/etc/subgid
-"$R" user add newbie >"$S/out" 2>&1 || bad "user add newbie: $(cat "$S/out")"
+"$R" user add newbie >"$S/out" 2>&1 || fail "user add newbie: $(cat "$S/out")"
 eq "user add skips a local uid and a subordinate range" "$(getent passwd newbie | cut -d: -f3-4)" "20042:20042"
-"$R" group add newg >"$S/out" 2>&1 || bad "group add newg: $(cat "$S/out")"
+"$R" group add newg >"$S/out" 2>&1 || fail "group add newg: $(cat "$S/out")"
 eq "group add skips a subordinate gid range" "$(getent group newg | cut -d: -f3)" 20536
 "$R" metarole add m2 >/dev/null || die "metarole add m2"
 sum=$(sha256sum /var/lib/roles/*.db)
@@ -138,7 +138,7 @@ refused() {
         shift 2
         "$@" >"$S/out" 2>&1
         eq "$what: exit" "$?" 4
-        [ "$(wc -l <"$S/out")" = 1 ] && grep -qF -- "$want" "$S/out" && ok || bad "$what: $(cat "$S/out")"
+        [ "$(wc -l <"$S/out")" = 1 ] && grep -qF -- "$want" "$S/out" && pass || fail "$what: $(cat "$S/out")"
 }
 refused "--uid of a local user" "uid 20031 belongs to a local account" "$R" user add clash --uid 20031
 refused "--uid in a subordinate range" "uid 20035 is in the subordinate range 20032-20041 of /etc/subuid" \
@@ -156,16 +156,16 @@ eq "the refusals changed nothing" "$(sha256sum /var/lib/roles/*.db)" "$sum"
 # ---- doctor: the configured ranges against useradd's and the subordinate ranges ----------------------------
 rm /etc/subuid /etc/subgid
 out=$("$R" doctor 2>&1)
-grep -q "configured" <<<"$out" && bad "doctor warns of ranges clear of login.defs' (ns_configure): $out" || ok
+grep -q "configured" <<<"$out" && fail "doctor warns of ranges clear of login.defs' (ns_configure): $out" || pass
 echo 'UID_MAX 60000' >>/etc/login.defs
 out=$("$R" doctor 2>&1)
-grep -qF "the configured uid range 10000-59999 overlaps login.defs' UID_MIN..UID_MAX (1000-60000)" <<<"$out" && ok ||
-        bad "doctor does not warn of login.defs' uid range: $out"
-grep -q "gid range" <<<"$out" && bad "doctor warns of the gid range (GID_MAX is 9999): $out" || ok
+grep -qF "the configured uid range 10000-59999 overlaps login.defs' UID_MIN..UID_MAX (1000-60000)" <<<"$out" && pass ||
+        fail "doctor does not warn of login.defs' uid range: $out"
+grep -q "gid range" <<<"$out" && fail "doctor warns of the gid range (GID_MAX is 9999): $out" || pass
 printf 'someone:59000:65536\n' >/etc/subgid
 out=$("$R" doctor 2>&1)
 grep -qF "the configured gid range 10000-59999 overlaps 1 subordinate range of /etc/subgid (the first 59000-124535)" <<<"$out" &&
-        ok || bad "doctor does not warn of a subordinate gid range: $out"
+        pass || fail "doctor does not warn of a subordinate gid range: $out"
 
 # ---- names another name service holds: import asks NSS ------------------------------------------------
 # Name by name, unless nsswitch.conf names no service that could answer but files (read directly)
@@ -206,7 +206,7 @@ eq "the refusals changed nothing" "$(sha256sum /var/lib/roles/*.db)" "$sum"
 
 # ---- user del: not while a process runs as the account (as userdel) ------------------------------------
 # Deleted anyway, the process would keep a uid that no account has, and read what it owned.
-command -v setpriv >/dev/null || die "setpriv is missing (apt-get install util-linux)"
+need setpriv || finish
 "$R" user add busy >/dev/null || die "rolesctl user add busy"
 busy_uid=$(getent passwd busy | cut -d: -f3)
 [ -n "$busy_uid" ] || die "busy has no uid through NSS"
@@ -221,11 +221,10 @@ sum=$(sha256sum /var/lib/roles/*.db)
 refused "user del with a process running as the user" \
         "user 'busy' is in use by process $busy_pid (sleep); stop it first or use --force" "$R" user del busy
 eq "the refusal changed nothing" "$(sha256sum /var/lib/roles/*.db)" "$sum"
-"$R" user del busy --force >"$S/out" 2>&1 && ok || bad "user del --force with a process running: $(cat "$S/out")"
-getent passwd busy >/dev/null && bad "busy is still served after user del --force" || ok
+"$R" user del busy --force >"$S/out" 2>&1 && pass || fail "user del --force with a process running: $(cat "$S/out")"
+getent passwd busy >/dev/null && fail "busy is still served after user del --force" || pass
 kill "$busy_pid" && wait "$busy_pid" 2>/dev/null
 "$R" user add idle >/dev/null || die "rolesctl user add idle"
-"$R" user del idle >"$S/out" 2>&1 && ok || bad "user del with no process running as the user: $(cat "$S/out")"
+"$R" user del idle >"$S/out" 2>&1 && pass || fail "user del with no process running as the user: $(cat "$S/out")"
 
-ns_finish
-ns_finish
+finish

@@ -70,7 +70,7 @@ getent passwd forker | grep -q '^forker:x:10100:' || die "forker is not served b
 for variant in sqlite pam; do
         echo "# files roles, $variant:"
         run "$variant"
-        if [ "$RC" -eq 0 ]; then ok; else bad "files roles, $variant: exit status $RC (a child hung, answered wrong or died: see above)"; fi
+        if [ "$RC" -eq 0 ]; then pass; else fail "files roles, $variant: exit status $RC (a child hung, answered wrong or died: see above)"; fi
 done
 
-ns_finish
+finish

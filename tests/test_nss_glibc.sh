@@ -99,20 +99,20 @@ run_as() {
 expect() {
         local what=$1 want_rc=$2 want_out=$3
         if [ "$RC" -ne "$want_rc" ]; then
-                bad "$what: exit status $RC, want $want_rc (stdout: ${OUT:0:200}; stderr: ${ERR:0:300})"
+                fail "$what: exit status $RC, want $want_rc (stdout: ${OUT:0:200}; stderr: ${ERR:0:300})"
         elif [ "$OUT" != "$want_out" ]; then
-                bad "$what: got <<$OUT>>, want <<$want_out>>"
+                fail "$what: got <<$OUT>>, want <<$want_out>>"
         else
-                ok
+                pass
         fi
         quiet "$what"
 }
 # The module prints nothing: stderr is empty.
 quiet() {
         if [ -n "$ERR" ]; then
-                bad "$1: stderr: ${ERR:0:400}"
+                fail "$1: stderr: ${ERR:0:400}"
         else
-                ok
+                pass
         fi
 }
 
@@ -192,7 +192,7 @@ touch "$S/files/f"
 chown 10100:20500 "$S/files/f"
 q ls -ln "$S/files/f"; quiet "ls -ln"
 q ls -l "$S/files/f"
-if [ $RC -eq 0 ] && [ "$(awk '{ print $3 ":" $4 }' <<<"$OUT")" = "alice:crew" ]; then ok; else bad "ls -l shows <<$OUT>>"; fi
+if [ $RC -eq 0 ] && [ "$(awk '{ print $3 ":" $4 }' <<<"$OUT")" = "alice:crew" ]; then pass; else fail "ls -l shows <<$OUT>>"; fi
 quiet "ls -l"
 q stat -c '%U:%G' "$S/files/f"; expect "stat %U:%G" 0 "alice:crew"
 
@@ -204,18 +204,18 @@ check_enum() {         # check_enum DB FILES_N EXPECTED
         n_want=$(wc -l <<<"$want")
         q getent "$db"
         quiet "getent $db"
-        [ $RC -eq 0 ] && ok || bad "getent $db: exit status $RC"
+        [ $RC -eq 0 ] && pass || fail "getent $db: exit status $RC"
         # files first, then roles: the tail is exactly the roles entries, in id order
-        if [ "$(tail -n "$n_want" <<<"$OUT")" = "$want" ]; then ok; else
-                bad "getent $db: the roles entries are not exactly the expected $n_want ($(tail -n "$n_want" <<<"$OUT" | diff <(echo "$want") - | head -5 | tr '\n' ' '))"
+        if [ "$(tail -n "$n_want" <<<"$OUT")" = "$want" ]; then pass; else
+                fail "getent $db: the roles entries are not exactly the expected $n_want ($(tail -n "$n_want" <<<"$OUT" | diff <(echo "$want") - | head -5 | tr '\n' ' '))"
         fi
         local n_all
         n_all=$(wc -l <<<"$OUT")
-        [ "$n_all" -eq $((files_n + n_want)) ] && ok || bad "getent $db: $n_all lines, want $files_n from files + $n_want"
+        [ "$n_all" -eq $((files_n + n_want)) ] && pass || fail "getent $db: $n_all lines, want $files_n from files + $n_want"
         # each roles name exactly once
         local dup
         dup=$(cut -d: -f1 <<<"$OUT" | sort | uniq -d | head -5 | tr '\n' ' ')
-        [ -z "$dup" ] && ok || bad "getent $db: names listed twice: $dup"
+        [ -z "$dup" ] && pass || fail "getent $db: names listed twice: $dup"
 }
 files_shadow_n=$(grep -cvE '^(#|$)' /etc/shadow)
 check_enum passwd "$files_passwd_n" "$roles_passwd"
@@ -228,14 +228,14 @@ qn getent passwd 10101; expect "nobody: getent passwd 10101" 0 "$pw_bob"
 qn getent group crew; expect "nobody: getent group crew" 0 "crew:x:20500:alice,carol"
 qn id alice; expect "nobody: id alice" 0 "uid=10100(alice) gid=10100(alice) groups=10100(alice),20100(devs),20500(crew)"
 qn getent shadow alice
-[ $RC -ne 0 ] && ok || bad "nobody: getent shadow alice succeeded"
-[ -z "$OUT" ] && ok || bad "nobody: getent shadow alice printed <<$OUT>>"
+[ $RC -ne 0 ] && pass || fail "nobody: getent shadow alice succeeded"
+[ -z "$OUT" ] && pass || fail "nobody: getent shadow alice printed <<$OUT>>"
 quiet "nobody: getent shadow alice"
 qn getent shadow
-[ -z "$(grep -E '^(alice|bob|bulk000):' <<<"$OUT")" ] && ok || bad "nobody: getent shadow lists roles users"
+[ -z "$(grep -E '^(alice|bob|bulk000):' <<<"$OUT")" ] && pass || fail "nobody: getent shadow lists roles users"
 quiet "nobody: getent shadow"
 qn getent passwd
-[ "$(tail -n 206 <<<"$OUT")" = "$roles_passwd" ] && ok || bad "nobody: getent passwd does not end with the roles entries"
+[ "$(tail -n 206 <<<"$OUT")" = "$roles_passwd" ] && pass || fail "nobody: getent passwd does not end with the roles entries"
 quiet "nobody: getent passwd"
 
 # ---- a long-running process sees a snapshot replaced by rename -----------------------------------------------------
@@ -257,10 +257,8 @@ time.sleep(1.2)
 ok = ok and not has("newbie") and has("alice")
 print("ok" if ok else "wrong")
 PY
-if command -v python3 >/dev/null; then
+if need python3; then
         q python3 "$S/longrun.py" "$R"; expect "a running process sees rolesctl's new snapshot" 0 "ok"
-else
-        bad "python3 is missing (the long-running process check)"
 fi
 
 # ---- roles.nss missing: files still answers, roles fails cleanly (shadow, which reads the ---------------------------
@@ -276,15 +274,15 @@ mv /var/lib/roles/roles.db /var/lib/roles/roles.db.away
 q getent shadow alice; expect "no roles.nss nor roles.db: getent shadow alice" 2 ""
 mv /var/lib/roles/roles.db.away /var/lib/roles/roles.db
 q getent initgroups alice; quiet "no roles.nss: getent initgroups alice"
-[ $RC -lt 128 ] && ok || bad "no roles.nss: getent initgroups alice died ($RC)"
+[ $RC -lt 128 ] && pass || fail "no roles.nss: getent initgroups alice died ($RC)"
 q getent passwd
-[ $RC -eq 0 ] && [ "$(wc -l <<<"$OUT")" -eq "$files_passwd_n" ] && ok || bad "no roles.nss: getent passwd gave $RC and $(wc -l <<<"$OUT") lines"
+[ $RC -eq 0 ] && [ "$(wc -l <<<"$OUT")" -eq "$files_passwd_n" ] && pass || fail "no roles.nss: getent passwd gave $RC and $(wc -l <<<"$OUT") lines"
 quiet "no roles.nss: getent passwd"
 q getent group
-[ $RC -eq 0 ] && [ "$(wc -l <<<"$OUT")" -eq "$files_group_n" ] && ok || bad "no roles.nss: getent group gave $RC"
+[ $RC -eq 0 ] && [ "$(wc -l <<<"$OUT")" -eq "$files_group_n" ] && pass || fail "no roles.nss: getent group gave $RC"
 quiet "no roles.nss: getent group"
 q id alice
-[ $RC -eq 1 ] && ok || bad "no roles.nss: id alice exit status $RC"
+[ $RC -eq 1 ] && pass || fail "no roles.nss: id alice exit status $RC"
 qn getent passwd alice; expect "no roles.nss: nobody: getent passwd alice" 2 ""
 mv /var/lib/roles/roles.nss.away /var/lib/roles/roles.nss
 q getent passwd alice; expect "roles.nss back: getent passwd alice" 0 "$pw_alice"
@@ -315,7 +313,7 @@ q getent passwd 10201; expect "tampered: getent passwd 10201 (bad:name)" 2 ""
 q getent passwd evilnl; expect "tampered: getent passwd evilnl (newline in gecos)" 2 ""
 q getent shadow evil0; expect "tampered: getent shadow evil0" 2 ""
 q id evil0
-[ $RC -ne 0 ] && ok || bad "tampered: id evil0 succeeded: $OUT"
+[ $RC -ne 0 ] && pass || fail "tampered: id evil0 succeeded: $OUT"
 q getent group 0; expect "tampered: getent group 0 is files' root" 0 "$root_gr"
 q getent group rootgrp; expect "tampered: getent group rootgrp (gid 0)" 2 ""
 q getent group user; expect "tampered: getent group user (metarole gid 0)" 2 ""
@@ -327,12 +325,12 @@ check_enum passwd "$files_passwd_n" "$roles_passwd"
 check_enum group "$files_group_n" "$roles_group"
 q getent passwd
 n=$(awk -F: '$3 == 0' <<<"$OUT" | wc -l)
-[ "$n" -eq 1 ] && ok || bad "tampered: getent passwd lists $n entries with uid 0"
-grep -qE '^(evil|bad)' <<<"$OUT" && bad "tampered: getent passwd lists a tampered row" || ok
+[ "$n" -eq 1 ] && pass || fail "tampered: getent passwd lists $n entries with uid 0"
+grep -qE '^(evil|bad)' <<<"$OUT" && fail "tampered: getent passwd lists a tampered row" || pass
 q getent group
 n=$(awk -F: '$3 == 0' <<<"$OUT" | wc -l)
-[ "$n" -eq 1 ] && ok || bad "tampered: getent group lists $n entries with gid 0"
-grep -qE '^(rootgrp|bad|user):' <<<"$OUT" && bad "tampered: getent group lists a tampered row" || ok
+[ "$n" -eq 1 ] && pass || fail "tampered: getent group lists $n entries with gid 0"
+grep -qE '^(rootgrp|bad|user):' <<<"$OUT" && fail "tampered: getent group lists a tampered row" || pass
 qn getent passwd evil0; expect "tampered: nobody: getent passwd evil0" 2 ""
 
-ns_finish
+finish

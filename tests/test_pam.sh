@@ -22,9 +22,7 @@ R=$(realpath "$1")
 P=$(realpath "$2")
 L=$(realpath "$3")
 
-for prog in pamtester oathtool sqlite3 python3; do
-        command -v "$prog" >/dev/null || die "$prog is missing (apt-get install $prog)"
-done
+need pamtester oathtool sqlite3 python3 || finish
 [ -f "$P" ] || die "no PAM module at $P"
 [ -f "$L/libnss_roles.so.2" ] || die "no NSS module in $L"
 
@@ -116,25 +114,26 @@ sanitizer_report() {
 }
 # good WHAT: the last pt succeeded.
 good() {
-        if [ "$RC" -eq 0 ] && ! sanitizer_report; then ok; else
-                bad "$1: exit status $RC, want success ($(tr '\n' ' ' <<<"$OUT" | head -c 500))"
+        if [ "$RC" -eq 0 ] && ! sanitizer_report; then pass; else
+                fail "$1: exit status $RC, want success ($(tr '\n' ' ' <<<"$OUT" | head -c 500))"
         fi
 }
 # refused WHAT [ERE]: the last pt failed as PAM failures do (pamtester's exit status 1, no crash, no
 # sanitizer report, the module loaded), and its output matches ERE when given.
 refused() {
         if [ "$RC" -ne 1 ] || sanitizer_report; then
-                bad "$1: exit status $RC, want 1 (a PAM failure) ($(tr '\n' ' ' <<<"$OUT" | head -c 500))"
+                fail "$1: exit status $RC, want 1 (a PAM failure) ($(tr '\n' ' ' <<<"$OUT" | head -c 500))"
         elif grep -qiE 'Module is unknown|dlopen|symbol' <<<"$OUT"; then
-                bad "$1: the module did not load ($(tr '\n' ' ' <<<"$OUT" | head -c 300))"
+                fail "$1: the module did not load ($(tr '\n' ' ' <<<"$OUT" | head -c 300))"
         elif [ $# -ge 2 ] && ! grep -qiE "$2" <<<"$OUT"; then
-                bad "$1: failed, but without /$2/ ($(tr '\n' ' ' <<<"$OUT" | head -c 300))"
+                fail "$1: failed, but without /$2/ ($(tr '\n' ' ' <<<"$OUT" | head -c 300))"
         else
-                ok
+                pass
         fi
 }
 
-rc() { "$R" "$@"; }
+# What rc (tests/lib.sh) runs.
+ROLESCTL=$R CONF=/etc/roles.conf
 # js NAME EXPR: a Python expression over d = `rolesctl --json user show NAME`.
 js() {
         "$R" --json user show "$1" | python3 -c 'import json, sys
@@ -267,7 +266,7 @@ pt "$PW$nl" roles alice authenticate; good "auth: alice, right password"
 if [ "$RC" -ne 0 ]; then
         echo "# (the first login failed: everything below that expects success will fail too)"
 fi
-grep -q 'Password: ' <<<"$OUT" && ok || bad "auth: no 'Password: ' prompt (<<$(tr '\n' ' ' <<<"$OUT")>>)"
+grep -q 'Password: ' <<<"$OUT" && pass || fail "auth: no 'Password: ' prompt (<<$(tr '\n' ' ' <<<"$OUT")>>)"
 pt "wrong-password$nl" roles alice authenticate; refused "auth: alice, wrong password"
 pt "$nl" roles alice authenticate; refused "auth: alice, empty password"
 pt "" roles alice authenticate; refused "auth: alice, no answer at all (EOF)"
@@ -298,7 +297,7 @@ for who in "nosuchuser:$PW" "nosuchuser:wrong-z" "lock:$PW" "lock:wrong-z" "dina
         eq "refusals look alike: $user, ${who#*:}" "$RC:${OUT//$user/USER}" "$reference"
 done
 rc user unlock nora >/dev/null
-rc user unlock lock >/dev/null || bad "rolesctl user unlock lock failed"
+rc user unlock lock >/dev/null || fail "rolesctl user unlock lock failed"
 pt "$PW$nl" roles lock authenticate; good "lockout: right password accepted after rolesctl user unlock"
 # A success clears the tally (as pam_faillock does): 2 failures, a success, 2 failures, then a success.
 pt "wrong-a$nl" roles lock authenticate; refused "lockout: wrong a"
@@ -348,15 +347,15 @@ tally_of() { state_sql "SELECT coalesce(sum(failures), 0) FROM tally WHERE user_
 hash0=$(hash_of lock)
 for i in 1 2 3; do
         got=$(passwd_as_user lock "wrong-$i" "$NEWPW")
-        [ "$got" != 0 ] && [ "$(tally_of lock)" = "$i" ] && ok ||
-                bad "passwd as the user: wrong current password $i: status <<$got>>, tally $(tally_of lock), want a refusal counted"
+        [ "$got" != 0 ] && [ "$(tally_of lock)" = "$i" ] && pass ||
+                fail "passwd as the user: wrong current password $i: status <<$got>>, tally $(tally_of lock), want a refusal counted"
 done
 got=$(passwd_as_user lock "$PW" "$NEWPW")
-[ "$got" != 0 ] && [ "$(hash_of lock)" = "$hash0" ] && ok ||
-        bad "passwd as the user: the right current password of a locked account: status <<$got>>, want a refusal and no change"
-rc user unlock lock >/dev/null || bad "rolesctl user unlock lock failed"
+[ "$got" != 0 ] && [ "$(hash_of lock)" = "$hash0" ] && pass ||
+        fail "passwd as the user: the right current password of a locked account: status <<$got>>, want a refusal and no change"
+rc user unlock lock >/dev/null || fail "rolesctl user unlock lock failed"
 eq "passwd as the user: the right current password, unlocked" "$(passwd_as_user lock "$PW" "$PW")" 0
-[ "$(hash_of lock)" != "$hash0" ] && ok || bad "passwd as the user: the password was not set"
+[ "$(hash_of lock)" != "$hash0" ] && pass || fail "passwd as the user: the password was not set"
 
 # A password that must change (imported with lastchg 0) is changed with the current one: anyone at
 # the user's keyboard could set one otherwise. Only a login with a one-time code in the same
@@ -366,8 +365,8 @@ echo "mustchg:$SHA512:0:0:99999:7:::" >"$S/imp/shadow3"
 rc import --passwd "$S/imp/passwd3" --shadow "$S/imp/shadow3" >/dev/null || die "rolesctl import mustchg"
 hash0=$(hash_of mustchg)
 got=$(passwd_as_user mustchg "not-the-password" "$NEWPW")
-[ "$got" != 0 ] && [ "$(hash_of mustchg)" = "$hash0" ] && ok ||
-        bad "passwd as the user, password must change: a wrong current password set one (status <<$got>>)"
+[ "$got" != 0 ] && [ "$(hash_of mustchg)" = "$hash0" ] && pass ||
+        fail "passwd as the user, password must change: a wrong current password set one (status <<$got>>)"
 eq "passwd as the user, password must change: the current password sets one" "$(passwd_as_user mustchg "$PW" "$NEWPW")" 0
 
 # ---- auth: activation code ---------------------------------------------------------------------------
@@ -380,7 +379,7 @@ pt "$ACT_CODE$nl" roles act authenticate; refused "activation: the code logs in 
 pt "" roles act acct_mgmt; refused "activation: account says a new password is required" 'new one required'
 pt "$NEWPW$nl$NEWPW$nl" roles act chauthtok; good "activation: chauthtok sets a password"
 grep -q 'New password: ' <<<"$OUT" && grep -q 'Retype new password: ' <<<"$OUT" && ! grep -q 'Current password' <<<"$OUT" &&
-        ok || bad "activation: chauthtok prompts (root: no current password): <<$(tr '\n' ' ' <<<"$OUT")>>"
+        pass || fail "activation: chauthtok prompts (root: no current password): <<$(tr '\n' ' ' <<<"$OUT")>>"
 pt "" roles act acct_mgmt; good "activation: account fine after the new password"
 pt "$NEWPW$nl" roles act authenticate acct_mgmt; good "activation: the new password works"
 pt "$ACT_CODE$nl" roles act authenticate; refused "activation: the code no longer works"
@@ -392,7 +391,7 @@ eq "activation: no pending code left" "$(js act 'd["secrets"]["pending_codes"]')
 
 # As a setuid passwd would, after a reset code in the same handle: no current password asked.
 rst2_code=$(code_of "$(rc user reset lock)")
-[ -n "$rst2_code" ] || bad "no reset code for lock"
+[ -n "$rst2_code" ] || fail "no reset code for lock"
 eq "reset code then passwd as the user, one transaction" \
         "$(timeout 60 "${pamenv[@]}" python3 "$TESTS/pam_ctypes.py" code-then-passwd roles lock "$rst2_code" "$NEWPW")" \
         "auth 0 chauthtok 0"
@@ -402,7 +401,7 @@ pt "$NEWPW$nl" roles actb authenticate acct_mgmt; good "activation in one proces
 pt "$ACTB_CODE$nl" roles actb authenticate; refused "activation in one process: the code no longer works"
 
 # ---- auth: reset code ---------------------------------------------------------------------------------
-rst_out=$(rc user reset rst) || bad "rolesctl user reset rst"
+rst_out=$(rc user reset rst) || fail "rolesctl user reset rst"
 RST_CODE=$(code_of "$rst_out")
 pt "$PW$nl" roles rst authenticate acct_mgmt; good "reset: the old password still works until a new one is set"
 pt "$RST_CODE$nl" roles rst authenticate; good "reset: the code logs in"
@@ -418,7 +417,7 @@ totp_at() { oathtool --totp -b "$1" -N "@$2" 2>/dev/null; }
 now=$(date +%s)
 CODE=$(totp_at "$TINA_SECRET" "$now")
 pt "$PW$nl$CODE$nl" roles tina authenticate; good "totp: password and current code"
-grep -q 'Verification code: ' <<<"$OUT" && ok || bad "totp: no 'Verification code: ' prompt (<<$(tr '\n' ' ' <<<"$OUT")>>)"
+grep -q 'Verification code: ' <<<"$OUT" && pass || fail "totp: no 'Verification code: ' prompt (<<$(tr '\n' ' ' <<<"$OUT")>>)"
 # A right password with a code of a step already used: refused, saying so, and not counted toward
 # deny (three of them, deny = 3, would otherwise lock tina out: sudo -l then sudo id).
 before=$(tally_of tina)
@@ -446,7 +445,7 @@ pt "$PW$nl" roles-ufp ufp authenticate; good "use_first_pass: one answer serves 
 pt "wrong-password$nl$PW$nl" roles-ufp ufp authenticate; refused "use_first_pass: a wrong first answer is not asked again"
 rc user unlock ufp >/dev/null
 pt "$PW$nl" roles-ufp0 ufp authenticate; refused "use_first_pass: nothing stored, and not asked"
-grep -q 'Password: ' <<<"$OUT" && bad "use_first_pass: asked for a password although nothing was stored" || ok
+grep -q 'Password: ' <<<"$OUT" && fail "use_first_pass: asked for a password although nothing was stored" || pass
 pt "$PW$nl" roles-tfp tfp authenticate; good "try_first_pass: one answer serves both instances"
 # As pam_get_authtok and pam_unix do: a stored token is used, and not asked again when it fails.
 pt "wrong-password$nl$PW$nl" roles-tfp tfp authenticate; refused "try_first_pass: a stored wrong answer fails (not asked again)"
@@ -482,13 +481,13 @@ pt "" roles-badacct2 alice acct_mgmt; refused "use_first_pass on an account line
 # ---- auth: legacy crypt(3) hashes from import --------------------------------------------------------------
 for u in leg6 legy; do
         h=$(hash_of $u)
-        [[ $h == '{crypt}$'* ]] && ok || bad "import: $u's hash is <<$h>>, want {crypt}..."
+        [[ $h == '{crypt}$'* ]] && pass || fail "import: $u's hash is <<$h>>, want {crypt}..."
         pt "wrong-password$nl" roles $u authenticate; refused "legacy $u: wrong password"
         h=$(hash_of $u)
-        [[ $h == '{crypt}$'* ]] && ok || bad "legacy $u: a failed login changed the hash to <<$h>>"
+        [[ $h == '{crypt}$'* ]] && pass || fail "legacy $u: a failed login changed the hash to <<$h>>"
         pt "$PW$nl" roles $u authenticate; good "legacy $u: the imported password works"
         h=$(hash_of $u)
-        [[ $h == '$argon2id$'* ]] && ok || bad "legacy $u: after the login the hash is <<${h:0:40}>>, want \$argon2id\$"
+        [[ $h == '$argon2id$'* ]] && pass || fail "legacy $u: after the login the hash is <<${h:0:40}>>, want \$argon2id\$"
         pt "$PW$nl" roles $u authenticate acct_mgmt; good "legacy $u: the password works on the upgraded hash"
 done
 pt "$PW$nl" roles legchg authenticate; good "legacy legchg (lastchg 0): the password works"
@@ -512,23 +511,23 @@ plant_hash cbcr '$2b$31$abcdefghijklmnopqrstuuJ0aCHRVc7bpSqzN7LKDpW7PQLAv9ehK'
 plant_hash cyes '$y$jHT$F5Jx5fExrKuPp53xLKQ..1$X3DX6M94c7o.9agCG9G317fhZg9SqC.5i5rd.RhAtQ7'
 pt "$PW$nl" roles cbig authenticate; refused "ceiling: the right password against 1000001 rounds"
 why=$(state_sql "SELECT detail FROM login_audit WHERE user = 'cbig' ORDER BY id DESC LIMIT 1")
-[ "$why" = "hash above the ceiling" ] && ok || bad "ceiling: cbig's refusal is recorded as <<$why>>"
+[ "$why" = "hash above the ceiling" ] && pass || fail "ceiling: cbig's refusal is recorded as <<$why>>"
 for u in chuge cbcr cyes; do
         t0=$(date +%s%N)
         pt "$PW$nl" roles $u authenticate; refused "ceiling: $u's costly hash"
         ms=$((($(date +%s%N) - t0) / 1000000))
         # A few hundred ms with the test's argon2 (valgrind: seconds); computing would take minutes.
-        [ "$ms" -lt 20000 ] && ok || bad "ceiling: $u's refusal took $ms ms"
+        [ "$ms" -lt 20000 ] && pass || fail "ceiling: $u's refusal took $ms ms"
         why=$(state_sql "SELECT detail FROM login_audit WHERE user = '$u' ORDER BY id DESC LIMIT 1")
-        [ "$why" = "hash above the ceiling" ] && ok || bad "ceiling: $u's refusal is recorded as <<$why>>"
+        [ "$why" = "hash above the ceiling" ] && pass || fail "ceiling: $u's refusal is recorded as <<$why>>"
 done
 
 # ---- auth: a hash made with weaker parameters is upgraded --------------------------------------------------
 h=$(hash_of upg)
-[[ $h == *'m=1024,t=1,p=1$'* ]] && ok || bad "upgrade: the starting hash is <<${h:0:40}>>"
+[[ $h == *'m=1024,t=1,p=1$'* ]] && pass || fail "upgrade: the starting hash is <<${h:0:40}>>"
 pt "$PW$nl" roles-strong upg authenticate; good "upgrade: login under conf=/etc/roles-strong.conf"
 h=$(hash_of upg)
-[[ $h == '$argon2id$'*'m=2048,t=2,p=1$'* ]] && ok || bad "upgrade: after the login the hash is <<${h:0:40}>>, want m=2048,t=2,p=1"
+[[ $h == '$argon2id$'*'m=2048,t=2,p=1$'* ]] && pass || fail "upgrade: after the login the hash is <<${h:0:40}>>, want m=2048,t=2,p=1"
 pt "$PW$nl" roles upg authenticate; good "upgrade: the password works on the upgraded hash"
 
 # ---- conf= ----------------------------------------------------------------------------------------------
@@ -575,9 +574,9 @@ acct roles-ssh nora no "account: unassigned, it no longer counts"
 fsu_before=$(secret_sql "SELECT fs_uniquifier FROM credentials WHERE user_uuid = '$(uuid_of pete)'")
 pt "$NEWPW$nl$NEWPW$nl" roles pete chauthtok; good "chauthtok: root sets pete's password"
 fsu_after=$(secret_sql "SELECT fs_uniquifier FROM credentials WHERE user_uuid = '$(uuid_of pete)'")
-[ -n "$fsu_after" ] && [ "$fsu_after" != "$fsu_before" ] && ok || bad "chauthtok: fs_uniquifier not changed (<<$fsu_before>> -> <<$fsu_after>>)"
+[ -n "$fsu_after" ] && [ "$fsu_after" != "$fsu_before" ] && pass || fail "chauthtok: fs_uniquifier not changed (<<$fsu_before>> -> <<$fsu_after>>)"
 h=$(hash_of pete)
-[[ $h == '$argon2id$'* ]] && ok || bad "chauthtok: the new hash is <<${h:0:40}>>"
+[[ $h == '$argon2id$'* ]] && pass || fail "chauthtok: the new hash is <<${h:0:40}>>"
 pt "$NEWPW$nl" roles pete authenticate; good "chauthtok: the new password works"
 pt "$PW$nl" roles pete authenticate; refused "chauthtok: the old password no longer works"
 pt "Another-Pass-77${nl}Different-Pass-77$nl" roles pete chauthtok; refused "chauthtok: mismatched retype"
@@ -590,9 +589,9 @@ rc user unlock pete >/dev/null
 count0=$(js alice 'd["state"]["login_count"]')
 pt "" -I rhost=192.0.2.10 roles alice open_session; good "session: open_session (rhost 192.0.2.10)"
 count1=$(js alice 'd["state"]["login_count"]')
-[ "${count1:-0}" -ge 1 ] 2>/dev/null && ok || bad "session: login_count is <<$count1>>, want >= 1"
-[ "${count1:-0}" -eq $((${count0:-0} + 1)) ] 2>/dev/null && ok || bad "session: login_count went from <<$count0>> to <<$count1>>, want +1"
-[ -n "$(js alice 'd["state"]["last_login"]')" ] && ok || bad "session: last_login is not set"
+[ "${count1:-0}" -ge 1 ] 2>/dev/null && pass || fail "session: login_count is <<$count1>>, want >= 1"
+[ "${count1:-0}" -eq $((${count0:-0} + 1)) ] 2>/dev/null && pass || fail "session: login_count went from <<$count0>> to <<$count1>>, want +1"
+[ -n "$(js alice 'd["state"]["last_login"]')" ] && pass || fail "session: last_login is not set"
 pt "" -I rhost=192.0.2.20 roles alice open_session; good "session: open_session (rhost 192.0.2.20)"
 count2=$(js alice 'd["state"]["login_count"]')
 eq "session: login_count counts every session" "$count2" "$((${count1:-0} + 1))"
@@ -622,7 +621,7 @@ eq "modes after all the PAM writes" "$(stat -c '%a' /var/lib/roles/roles.db /var
 
 # ---- sudo ------------------------------------------------------------------------------------------------------
 if [ ! -x /usr/bin/sudo ]; then
-        bad "sudo is not installed (apt-get install sudo): the sudo part did not run"
+        fail "sudo is not installed (apt-get install sudo): the sudo part did not run"
 else
         # setuid sudo ignores LD_LIBRARY_PATH: the NSS module goes into the library directory
         # itself, through an overlay of this namespace.
@@ -648,25 +647,25 @@ EOF
 
         # Through NSS: the published metarole group holds sam.
         out=$(getent group admin)
-        [[ $out == admin:x:20900:* && ,${out##*:}, == *,sam,* ]] && ok || bad "sudo: getent group admin is <<$out>>"
+        [[ $out == admin:x:20900:* && ,${out##*:}, == *,sam,* ]] && pass || fail "sudo: getent group admin is <<$out>>"
         out=$(id -Gn sam 2>&1)
-        [[ " $out " == *" admin "* ]] && ok || bad "sudo: id -Gn sam is <<$out>>"
+        [[ " $out " == *" admin "* ]] && pass || fail "sudo: id -Gn sam is <<$out>>"
 
         # su_do USER PASSWORD: sets RC and OUT.
         su_do() {
                 OUT=$(printf '%s\n' "$2" | timeout 60 runuser -u "$1" -- sudo -S -k -p '' true 2>&1)
                 RC=$?
         }
-        sudo_yes() { if [ "$RC" -eq 0 ] && ! sanitizer_report; then ok; else bad "$1: exit status $RC ($(tr '\n' ' ' <<<"$OUT" | head -c 400))"; fi; }
+        sudo_yes() { if [ "$RC" -eq 0 ] && ! sanitizer_report; then pass; else fail "$1: exit status $RC ($(tr '\n' ' ' <<<"$OUT" | head -c 400))"; fi; }
         # A refusal counts only when it came from authentication or the account phase, not from
         # a session that failed to open after the user was let in.
         sudo_no() {
                 if [ "$RC" -eq 0 ] || [ "$RC" -eq 124 ] || [ "$RC" -ge 128 ] || sanitizer_report; then
-                        bad "$1: exit status $RC, want a refusal ($(tr '\n' ' ' <<<"$OUT" | head -c 400))"
+                        fail "$1: exit status $RC, want a refusal ($(tr '\n' ' ' <<<"$OUT" | head -c 400))"
                 elif grep -qE 'pam_open_session|session initialization' <<<"$OUT"; then
-                        bad "$1: refused only when opening the session, after authentication and account passed ($(tr '\n' ' ' <<<"$OUT" | head -c 300))"
+                        fail "$1: refused only when opening the session, after authentication and account passed ($(tr '\n' ' ' <<<"$OUT" | head -c 300))"
                 else
-                        ok
+                        pass
                 fi
         }
         su_do sam "$PW"; sudo_yes "sudo: sam (admin, holds sudo) with his password"
@@ -675,14 +674,14 @@ EOF
         su_do nina "$PW"; sudo_no "sudo: nina (no roles, not in sudoers)"
         su_do gina "$PW"; sudo_no "sudo: gina (in sudoers by name, no sudo permission: pam_roles' account refuses)"
         t0=$(date +%s)
-        rc role assign sysadmin jit --until +4s >/dev/null || bad "rolesctl role assign sysadmin jit --until +4s"
+        rc role assign sysadmin jit --until +4s >/dev/null || fail "rolesctl role assign sysadmin jit --until +4s"
         su_do jit "$PW"; sudo_yes "sudo: jit within the just-in-time grant"
         [ $(($(date +%s) - t0)) -lt 4 ] || echo "# (the grant ran out before the first sudo finished: the check above may be wrong)"
         while [ "$(date +%s)" -le $((t0 + 5)) ]; do sleep 0.5; done
         su_do jit "$PW"; sudo_no "sudo: jit after the grant's --until has passed"
         pt "" sudo jit acct_mgmt; refused "sudo: jit after the grant, the sudo service's account phase"
         out=$(getent group admin)
-        [[ ,${out##*:}, != *,jit,* ]] && ok || bad "sudo: jit still in the admin group after the grant: <<$out>>"
+        [[ ,${out##*:}, != *,jit,* ]] && pass || fail "sudo: jit still in the admin group after the grant: <<$out>>"
         su_do sam "$PW"; sudo_yes "sudo: sam again"
 
         # A session that outlives a just-in-time grant. sudo matches %admin against the
@@ -694,22 +693,22 @@ EOF
         ns_sudoers '%admin  ALL=(ALL:ALL) NOPASSWD: ALL'
         echo "$PW" | rc user add jit2 --password-stdin >/dev/null || die "rolesctl user add jit2"
         out=$(rc doctor)
-        grep -q "sudoers trusts %admin.*group_source dynamic" <<<"$out" && ok ||
-                bad "doctor: no warning for %admin without group_source dynamic: $out"
+        grep -q "sudoers trusts %admin.*group_source dynamic" <<<"$out" && pass ||
+                fail "doctor: no warning for %admin without group_source dynamic: $out"
         outlive() {
                 rc role unassign sysadmin jit2 >/dev/null 2>&1
-                rc role assign sysadmin jit2 --until +4s >/dev/null || bad "rolesctl role assign sysadmin jit2 --until +4s"
+                rc role assign sysadmin jit2 --until +4s >/dev/null || fail "rolesctl role assign sysadmin jit2 --until +4s"
                 OUT=$(timeout 60 env -u SHELL runuser -u jit2 -- bash -c 'id -G; sleep 6; id -G; sudo -n id -u' 2>&1)
         }
         outlive
-        [[ $(head -n1 <<<"$OUT") == *20900* && ${OUT##*$'\n'} == 0 ]] && ok ||
-                bad "sudo group_source static: want the session's stale admin gid to pass: <<$OUT>>"
+        [[ $(head -n1 <<<"$OUT") == *20900* && ${OUT##*$'\n'} == 0 ]] && pass ||
+                fail "sudo group_source static: want the session's stale admin gid to pass: <<$OUT>>"
         echo 'Set group_source dynamic' >>/etc/sudo.conf
         out=$(rc doctor)
-        grep -q "group_source" <<<"$out" && bad "doctor: warns although sudo.conf sets group_source dynamic: $out" || ok
+        grep -q "group_source" <<<"$out" && fail "doctor: warns although sudo.conf sets group_source dynamic: $out" || pass
         outlive
-        [[ $(head -n1 <<<"$OUT") == *20900* && ${OUT##*$'\n'} != 0 ]] && ok ||
-                bad "sudo group_source dynamic: a session that outlived its grant still got root: <<$OUT>>"
+        [[ $(head -n1 <<<"$OUT") == *20900* && ${OUT##*$'\n'} != 0 ]] && pass ||
+                fail "sudo group_source dynamic: a session that outlived its grant still got root: <<$OUT>>"
         sed -i '/^Set group_source dynamic$/d' /etc/sudo.conf
         cp "$S/pam-sudo" /etc/pam.d/sudo && cp "$S/sudoers" /etc/sudoers || die "put sudo's files back"
         [ -n "$asan_rt" ] && rm -f /etc/ld.so.preload
@@ -740,10 +739,10 @@ eq "swap: authenticated swx, account swlock (locked: account does not judge the 
         "$(swap_user roles swx "$PW" swlock)" "account 0"
 for u in swact swchg swdis; do
         out=$(swap_user roles swx "$PW" "$u")
-        [[ $out == "account "* && $out != "account 0" ]] && ok || bad "swap: authenticated swx, account $u: <<$out>>, want a refusal"
+        [[ $out == "account "* && $out != "account 0" ]] && pass || fail "swap: authenticated swx, account $u: <<$out>>, want a refusal"
 done
 out=$(swap_user roles swx "$PW" nosuchuser)
-[[ $out == "account "* && $out != "account 0" ]] && ok || bad "swap: authenticated swx, account nosuchuser: <<$out>>"
+[[ $out == "account "* && $out != "account 0" ]] && pass || fail "swap: authenticated swx, account nosuchuser: <<$out>>"
 
 # A process may keep any number of authenticated handles (a threaded PAM server): the 17th used to
 # fail, and with it every login after it in that process.
@@ -758,8 +757,8 @@ h0=$(hash_of cjk)
 JA3=日本語 JA8=日本語日本語日本
 pt "$JA3$nl$JA3$nl" roles cjk chauthtok
 refused "chauthtok: 日本語 (3 characters, 9 bytes) against a minimum of 8" 'at least 8 characters'
-[ "$(hash_of cjk)" = "$h0" ] && ok || bad "chauthtok: 日本語 changed the password"
+[ "$(hash_of cjk)" = "$h0" ] && pass || fail "chauthtok: 日本語 changed the password"
 pt "$JA8$nl$JA8$nl" roles cjk chauthtok; good "chauthtok: 8 CJK characters"
 pt "$JA8$nl" roles cjk authenticate; good "chauthtok: the 8 CJK characters log in"
 
-ns_finish
+finish

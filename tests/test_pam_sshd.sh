@@ -26,13 +26,9 @@ M=$(realpath "$2")
 L=$(realpath "$3")
 sshd_pid=
 
-missing=
-for t in /usr/sbin/sshd ssh ssh-keygen sshpass python3 timeout; do
-        command -v "$t" >/dev/null || missing="$missing $t"
-done
-[ -z "$missing" ] || die "missing:$missing (install openssh-server openssh-client sshpass; .ci/run does)"
+need /usr/sbin/sshd ssh ssh-keygen sshpass python3 timeout || finish
 
-ns_on_die() {
+on_die() {
         [ -s "$S/sshd.log" ] && { echo "--- sshd log (tail)"; tail -n 20 "$S/sshd.log"; }
         [ -s "$S/syslog" ] && { echo "--- syslog (tail)"; tail -n 20 "$S/syslog"; }
 }
@@ -148,11 +144,11 @@ pw() { echo "pw-$1-Secret9"; }
 
 # What rolesctl says, so that a refusal below is the module's doing and not the data's.
 for u in alice bob carol hank lena; do
-        "$R" check "$u" login.sshd >/dev/null && ok || bad "setup: rolesctl check $u login.sshd says no"
+        "$R" check "$u" login.sshd >/dev/null && pass || fail "setup: rolesctl check $u login.sshd says no"
 done
 for u in dave erin frank gina ivan; do
         "$R" check "$u" login.sshd >/dev/null; rc=$?
-        [ $rc -eq 1 ] && ok || bad "setup: rolesctl check $u login.sshd: exit status $rc, want 1"
+        [ $rc -eq 1 ] && pass || fail "setup: rolesctl check $u login.sshd: exit status $rc, want 1"
 done
 
 # ---- sshd -------------------------------------------------------------------------------------------
@@ -245,15 +241,15 @@ allowed() {
         shift 3
         login "$user" "$(pw "$user")" "$@"
         if [ $RC -eq 0 ] && [ "$OUT" = "$want" ]; then
-                ok
+                pass
         else
-                bad "$what: want exit status 0 and <<$want>>"
+                fail "$what: want exit status 0 and <<$want>>"
                 context
                 return
         fi
-        grep -qE "Accepted (keyboard-interactive/pam|password) for $user from 127\.0\.0\.1" <<<"$LOG" && ok ||
-                bad "$what: no 'Accepted ... for $user' in the sshd log"
-        grep -q 'pam_roles' <<<"$SYSLOG" && { bad "$what: the module logged on a good login:"; context; } || ok
+        grep -qE "Accepted (keyboard-interactive/pam|password) for $user from 127\.0\.0\.1" <<<"$LOG" && pass ||
+                fail "$what: no 'Accepted ... for $user' in the sshd log"
+        grep -q 'pam_roles' <<<"$SYSLOG" && { fail "$what: the module logged on a good login:"; context; } || pass
 }
 # denied WHAT USER PASSWORD SSHD_LOG_ERE SYSLOG_ERE [SSH_OPTION...]: refused, for the reason
 # sshd and the module name.
@@ -261,28 +257,28 @@ denied() {
         local what=$1 user=$2 password=$3 want_log=$4 want_sys=$5
         shift 5
         login "$user" "$password" "$@"
-        if [ $RC -ne 0 ] && ! grep -q 'uid=' <<<"$OUT"; then ok; else
-                bad "$what: logged in"
+        if [ $RC -ne 0 ] && ! grep -q 'uid=' <<<"$OUT"; then pass; else
+                fail "$what: logged in"
                 context
                 return
         fi
         if grep -qE "Accepted [a-z/-]+ for $user " <<<"$LOG"; then
-                bad "$what: sshd accepted the login"
+                fail "$what: sshd accepted the login"
                 context
                 return
         fi
-        ok
-        if grep -qE "$want_log" <<<"$LOG"; then ok; else
-                bad "$what: no /$want_log/ in the sshd log"
+        pass
+        if grep -qE "$want_log" <<<"$LOG"; then pass; else
+                fail "$what: no /$want_log/ in the sshd log"
                 context
         fi
-        if [ -z "$want_sys" ] || grep -qE "$want_sys" <<<"$SYSLOG"; then ok; else
-                bad "$what: no /$want_sys/ from the module in syslog"
+        if [ -z "$want_sys" ] || grep -qE "$want_sys" <<<"$SYSLOG"; then pass; else
+                fail "$what: no /$want_sys/ from the module in syslog"
                 context
         fi
 }
-# field USER PYTHON_EXPR: a value from `rolesctl --json user show USER` (j is the object).
-field() {
+# user_json USER PYTHON_EXPR: a value from `rolesctl --json user show USER` (j is the object).
+user_json() {
         "$R" --json user show "$1" 2>"$S/show.err" | python3 -c 'import json, sys
 j = json.load(sys.stdin)
 print(eval(sys.argv[1]))' "$2" 2>>"$S/show.err" || echo "(rolesctl --json user show $1: $(head -c 200 "$S/show.err"))"
@@ -303,7 +299,7 @@ allowed "included metarole grant (hank)" hank "uid=10103(hank) gid=10103(hank) g
 allowed "wildcard login.* (carol)" carol "uid=10102(carol) gid=10102(carol) groups=10102(carol)"
 allowed "password method, not keyboard-interactive (alice)" alice \
         "uid=10100(alice) gid=10100(alice) groups=10100(alice)" -o KbdInteractiveAuthentication=no -o PreferredAuthentications=password
-grep -q "Accepted password for alice " "$S/sshd.log" && ok || bad "password method: no 'Accepted password for alice' in the sshd log"
+grep -q "Accepted password for alice " "$S/sshd.log" && pass || fail "password method: no 'Accepted password for alice' in the sshd log"
 
 # ---- no descriptor of a roles database in the user's processes -----------------------------------------
 # sshd's privileged monitor runs PAM and NSS, then forks the process that serves the session as
@@ -326,22 +322,22 @@ session_fds() {
         local ssh_pid=$!
         for _ in $(seq 200); do grep -q '^READY' "$S/session.out" && break; sleep 0.05; done
         if ! grep -q '^READY' "$S/session.out"; then
-                bad "$what: the session did not start: $(head -c 300 "$S/session.out")"
+                fail "$what: the session did not start: $(head -c 300 "$S/session.out")"
                 kill "$ssh_pid" 2>/dev/null; wait "$ssh_pid" 2>/dev/null
                 return
         fi
         inside=$(sed -n '/^== /,/^READY/p' "$S/session.out")
         # Not vacuous: the shell listed its own descriptors, and root found the shell and sshd.
-        grep -qE '^/proc/[0-9]+/fd/0 -> ' <<<"$inside" && ok || bad "$what: the session listed no descriptors: <<${inside:0:300}>>"
+        grep -qE '^/proc/[0-9]+/fd/0 -> ' <<<"$inside" && pass || fail "$what: the session listed no descriptors: <<${inside:0:300}>>"
         pids=$(ns_user_procs "$uid")
-        [ "$(wc -w <<<"$pids")" -ge 2 ] && grep -qw sshd <<<"$(for p in $pids; do cat "/proc/$p/comm"; done 2>/dev/null)" && ok ||
-                bad "$what: processes of uid $uid: <<$pids>>, want the shell and sshd"
-        grep -q ' -> /var/lib/roles/' <<<"$inside" && bad "$what: the session sees: $(grep ' -> /var/lib/roles/' <<<"$inside" | tr '\n' ';')" || ok
+        [ "$(wc -w <<<"$pids")" -ge 2 ] && grep -qw sshd <<<"$(for p in $pids; do cat "/proc/$p/comm"; done 2>/dev/null)" && pass ||
+                fail "$what: processes of uid $uid: <<$pids>>, want the shell and sshd"
+        grep -q ' -> /var/lib/roles/' <<<"$inside" && fail "$what: the session sees: $(grep ' -> /var/lib/roles/' <<<"$inside" | tr '\n' ';')" || pass
         # shellcheck disable=SC2086
         held=$(ns_db_fds $pids)
-        [ -z "$held" ] && ok || bad "$what: processes of $user hold: $(tr '\n' ';' <<<"$held")"
+        [ -z "$held" ] && pass || fail "$what: processes of $user hold: $(tr '\n' ';' <<<"$held")"
         # shellcheck disable=SC2086
-        [ -z "$(ns_db_fds "$(sed -n 's/^== //p' <<<"$inside" | head -n 1)")" ] && ok || bad "$what: the session's shell holds: $(tr '\n' ';' <<<"$held")"
+        [ -z "$(ns_db_fds "$(sed -n 's/^== //p' <<<"$inside" | head -n 1)")" ] && pass || fail "$what: the session's shell holds: $(tr '\n' ';' <<<"$held")"
         echo go >"$S/go"
         wait "$ssh_pid" 2>/dev/null
 }
@@ -358,15 +354,15 @@ write_pam permission=login.sshd
 
 # ---- the session's bookkeeping --------------------------------------------------------------------------
 for u in alice bob carol hank; do
-        n=$(field "$u" 'j["state"]["login_count"]')
-        [[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && ok || bad "$u: login_count is <<$n>> after an ssh login, want >= 1"
+        n=$(user_json "$u" 'j["state"]["login_count"]')
+        [[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && pass || fail "$u: login_count is <<$n>> after an ssh login, want >= 1"
 done
-n=$(field alice 'j["state"]["login_count"]')
-[ "$n" = 2 ] && ok || bad "alice: login_count is <<$n>> after two ssh logins, want 2"
-v=$(field bob 'j["state"]["last_login_ip"]')
-[ "$v" = 127.0.0.1 ] && ok || bad "bob: last_login_ip is <<$v>>, want 127.0.0.1"
-v=$(field bob 'j["state"]["last_login"] is not None')
-[ "$v" = True ] && ok || bad "bob: last_login is not set after a login ($v)"
+n=$(user_json alice 'j["state"]["login_count"]')
+[ "$n" = 2 ] && pass || fail "alice: login_count is <<$n>> after two ssh logins, want 2"
+v=$(user_json bob 'j["state"]["last_login_ip"]')
+[ "$v" = 127.0.0.1 ] && pass || fail "bob: last_login_ip is <<$v>>, want 127.0.0.1"
+v=$(user_json bob 'j["state"]["last_login"] is not None')
+[ "$v" = True ] && pass || fail "bob: last_login is not set after a login ($v)"
 
 # ---- denied -----------------------------------------------------------------------------------------------
 denied "no login.sshd (dave: login.sudo, db.read)" dave "$(pw dave)" "$(ad dave)" 'pam_roles.*dave does not hold login\.sshd'
@@ -383,33 +379,33 @@ denied "unknown user" nosuch "pw-nosuch-Secret9" 'Invalid user nosuch' \
         'pam_roles.*authentication failure for nosuch: unknown user'
 denied "wrong password (alice)" alice "not-alices-password" "$(pw_failed alice)" \
         'pam_roles.*authentication failure for alice: wrong password'
-n=$(field alice 'j["state"]["failures"]')
-[ "$n" = 1 ] && ok || bad "alice: failures is <<$n>> after one wrong password, want 1"
+n=$(user_json alice 'j["state"]["failures"]')
+[ "$n" = 1 ] && pass || fail "alice: failures is <<$n>> after one wrong password, want 1"
 denied "wrong password, password method (alice)" alice "not-alices-password" "$(pw_failed alice)" \
         'pam_roles.*authentication failure for alice: wrong password' -o KbdInteractiveAuthentication=no -o PreferredAuthentications=password
 denied "the right password of another user (alice with bob's)" alice "$(pw bob)" "$(pw_failed alice)" \
         'pam_roles.*authentication failure for alice: wrong password'
-n=$(field alice 'j["state"]["failures"]')
-[ "$n" = 3 ] && ok || bad "alice: failures is <<$n>> after three wrong passwords, want 3"
+n=$(user_json alice 'j["state"]["failures"]')
+[ "$n" = 3 ] && pass || fail "alice: failures is <<$n>> after three wrong passwords, want 3"
 for u in dave erin frank gina ivan; do
-        n=$(field "$u" 'j["state"]["login_count"]')
-        [ "$n" = 0 ] && ok || bad "$u: login_count is <<$n>> after a refused login, want 0"
+        n=$(user_json "$u" 'j["state"]["login_count"]')
+        [ "$n" = 0 ] && pass || fail "$u: login_count is <<$n>> after a refused login, want 0"
 done
-n=$(field alice 'j["state"]["login_count"]')
-[ "$n" = 2 ] && ok || bad "alice: login_count is <<$n>> after refused logins, want still 2"
+n=$(user_json alice 'j["state"]["login_count"]')
+[ "$n" = 2 ] && pass || fail "alice: login_count is <<$n>> after refused logins, want still 2"
 
 # A good login clears the failures.
 allowed "after wrong passwords (alice)" alice "uid=10100(alice) gid=10100(alice) groups=10100(alice)"
-n=$(field alice 'j["state"]["failures"]')
-[ "$n" = 0 ] && ok || bad "alice: failures is <<$n>> after a good login, want 0"
+n=$(user_json alice 'j["state"]["failures"]')
+[ "$n" = 0 ] && pass || fail "alice: failures is <<$n>> after a good login, want 0"
 
 # ---- lockout: deny = 5 failures (the default) lock the account; unlock lets the password in -----------------
 for i in 1 2 3 4 5; do
         denied "lockout: wrong password $i (lena)" lena "wrong-$i" "$(pw_failed lena)" \
                 'pam_roles.*authentication failure for lena: wrong password'
 done
-v=$(field lena 'j["state"]["locked_until"] is not None')
-[ "$v" = True ] && ok || bad "lena: not locked after 5 wrong passwords ($v)"
+v=$(user_json lena 'j["state"]["locked_until"] is not None')
+[ "$v" = True ] && pass || fail "lena: not locked after 5 wrong passwords ($v)"
 denied "lockout: the right password while locked (lena)" lena "$(pw lena)" "$(pw_failed lena)" \
         'pam_roles.*authentication failure for lena: locked out'
 # A public-key login runs account alone: the tally guards the password, not the account, so
@@ -419,7 +415,7 @@ OUT=$(timeout 20 ssh -F /dev/null -o StrictHostKeyChecking=no -o UserKnownHostsF
         -o LogLevel=ERROR -p "$PORT" lena@127.0.0.1 id 2>&1 </dev/null)
 eq "lockout: lena's public key still logs in while her password is locked" "$OUT" \
         "uid=10109(lena) gid=10109(lena) groups=10109(lena)"
-"$R" user unlock lena >/dev/null || bad "rolesctl user unlock lena"
+"$R" user unlock lena >/dev/null || fail "rolesctl user unlock lena"
 allowed "lockout: after rolesctl user unlock (lena)" lena "uid=10109(lena) gid=10109(lena) groups=10109(lena)"
 
 # ---- permission=@service: login.<PAM_SERVICE>, i.e. login.sshd ----------------------------------------------
@@ -430,31 +426,31 @@ denied "@service: no login.sshd (dave)" dave "$(pw dave)" "$(ad dave)" 'pam_role
 
 # ---- a grant taken away is seen by the next login -----------------------------------------------------------
 write_pam permission=login.sshd
-"$R" role unassign remote-staff bob >/dev/null || bad "rolesctl role unassign remote-staff bob"
+"$R" role unassign remote-staff bob >/dev/null || fail "rolesctl role unassign remote-staff bob"
 denied "after role unassign (bob)" bob "$(pw bob)" "$(ad bob)" 'pam_roles.*bob does not hold login\.sshd'
 
 # ---- sshd is still the one we started, and nothing crashed --------------------------------------------------------
-kill -0 "$sshd_pid" 2>/dev/null && ok || bad "sshd died during the test"
+kill -0 "$sshd_pid" 2>/dev/null && pass || fail "sshd died during the test"
 if grep -qiE 'segfault|signal [0-9]+|AddressSanitizer|runtime error' "$S/sshd.log" "$S/sshd.stderr"; then
-        bad "sshd log reports a crash: $(grep -iE 'segfault|signal [0-9]+|AddressSanitizer|runtime error' "$S/sshd.log" "$S/sshd.stderr" | head -3)"
+        fail "sshd log reports a crash: $(grep -iE 'segfault|signal [0-9]+|AddressSanitizer|runtime error' "$S/sshd.log" "$S/sshd.stderr" | head -3)"
 else
-        ok
+        pass
 fi
 if [ -n "$asan_rt" ]; then
         reports=$(ls "$S/asan" 2>/dev/null)
-        if [ -z "$reports" ]; then ok; else
-                bad "sanitizer reports: $reports"
+        if [ -z "$reports" ]; then pass; else
+                fail "sanitizer reports: $reports"
                 head -n 40 "$S"/asan/* | sed 's/^/    /'
         fi
 fi
 if grep -qiE 'argon2id\$|pw-[a-z]+-Secret9|not-alices-password' "$S/syslog" "$S/sshd.log"; then
-        bad "a secret appears in the logs"
+        fail "a secret appears in the logs"
 else
-        ok
+        pass
 fi
 
 if [ -n "${ROLES_TEST_VERBOSE:-}" ]; then
         echo "--- sshd log"; cat "$S/sshd.log"
         echo "--- syslog"; cat "$S/syslog"
 fi
-ns_finish
+finish

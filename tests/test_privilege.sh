@@ -35,9 +35,7 @@ M=$(realpath "$2")
 L=$(realpath "$3")
 PY=/usr/bin/python3    # not a per-user shim: the users below run it too
 
-for t in sudo su runuser pamtester "$PY" cc getent setpriv; do
-        command -v "$t" >/dev/null || die "$t is missing"
-done
+need sudo su runuser pamtester "$PY" cc getent setpriv || finish
 [ "$(stat -c %a /usr/bin/sudo)" = 4755 ] && [ "$(stat -c %a /usr/bin/su)" = 4755 ] || die "sudo and su must be setuid root"
 
 watch_pid=
@@ -119,7 +117,7 @@ install -d -m 0700 -o alice -g alice /home/alice && install -d -m 0700 -o mallor
 # private_fds PID...: what ns_db_fds lists, leaving out roles.db itself (public, like /etc/passwd).
 private_fds() { ns_db_fds "$@" | grep -v -- "-> $D/roles\.db\$"; }
 none() {        # none WHAT LINES: LINES is empty
-        if [ -z "$2" ]; then ok; else bad "$1: $(tr '\n' ';' <<<"$2" | head -c 400)"; fi
+        if [ -z "$2" ]; then pass; else fail "$1: $(tr '\n' ';' <<<"$2" | head -c 400)"; fi
 }
 
 # What a session runs as its user: its shell's and its parent's descriptors, then every
@@ -141,8 +139,8 @@ check_probe() {
         local own reach
         own=$(sed -n '1,/^== reachable/p' "$S/session.out")
         reach=$(sed -n '/^== reachable/,/^READY/p' "$S/session.out")
-        grep -qE ' 0 -> ' <<<"$own" && grep -qE '/fd/0 -> ' <<<"$reach" && ok ||
-                bad "$1: the probe did not list descriptors: $(head -c 300 "$S/session.out")"
+        grep -qE ' 0 -> ' <<<"$own" && grep -qE '/fd/0 -> ' <<<"$reach" && pass ||
+                fail "$1: the probe did not list descriptors: $(head -c 300 "$S/session.out")"
         none "$1: descriptors the user's session can see" "$(grep -- "-> $D/" <<<"$own$reach")"
 }
 
@@ -164,18 +162,18 @@ session() {
                 sleep 0.05
         done
         if ! grep -q '^READY' "$S/session.out"; then
-                bad "$what did not start: $(head -c 300 "$S/session.out")"
+                fail "$what did not start: $(head -c 300 "$S/session.out")"
                 kill "$pid" 2>/dev/null
                 wait "$pid" 2>/dev/null
                 return
         fi
         check_probe "$what"
         ppid=$(probe_pid 2)
-        [ "$(cat "/proc/$ppid/comm" 2>/dev/null)" = "$parent" ] && ok || bad "$what: the probe's parent ($ppid) is not $parent"
+        [ "$(cat "/proc/$ppid/comm" 2>/dev/null)" = "$parent" ] && pass || fail "$what: the probe's parent ($ppid) is not $parent"
         local started=0 p ours theirs
         for uid in $uids; do
                 procs=$(ns_user_procs "$uid")
-                [ -n "$procs" ] && ok || bad "$what: no process runs as uid $uid during the session"
+                [ -n "$procs" ] && pass || fail "$what: no process runs as uid $uid during the session"
                 ours='' theirs=''
                 for p in $procs; do
                         if ns_descends "$p" "$ppid"; then ours+=" $p"; else theirs+=" $p"; fi
@@ -186,10 +184,10 @@ session() {
                 # shellcheck disable=SC2086
                 none "$what: other processes of uid $uid hold" "$(private_fds $theirs)"
         done
-        [ "$started" -gt 0 ] && ok || bad "$what: no process of uid $uids descends from $parent ($ppid)"
+        [ "$started" -gt 0 ] && pass || fail "$what: no process of uid $uids descends from $parent ($ppid)"
         none "$what: $parent itself (root) holds, meanwhile" "$(private_fds "$ppid")"
         echo go >"$S/go"
-        wait "$pid" && ok || bad "$what: the session failed: $(head -c 300 "$S/session.out")"
+        wait "$pid" && pass || fail "$what: the session failed: $(head -c 300 "$S/session.out")"
 }
 # su: mallory becomes alice with alice's password, given on stdin (su reads it through PAM's
 # conversation); /etc/pam.d/su is pam_roles alone.
@@ -281,7 +279,7 @@ fdprobe() {
         local want=$1
         shift
         OUT=$(timeout 60 "$PY" "$S/fdprobe.py" "$D" "$@" 2>&1)
-        grep -qx "$want" <<<"$OUT" && ok || bad "fdprobe $*: no line '$want' in: ${OUT:0:300}"
+        grep -qx "$want" <<<"$OUT" && pass || fail "fdprobe $*: no line '$want' in: ${OUT:0:300}"
 }
 # before / after: the probe's "held" lines before exec or fork, and what the exec'd ls or the
 # child saw in the database directory.
@@ -294,7 +292,7 @@ cloexec() {
         got=$(before | awk '{ sub(".*/", "", $3); print $3 }' | sort -u | tr '\n' ' ')
         eq "$what: databases held before exec" "$got" "$want"
         none "$what: descriptors without close-on-exec" "$(before | grep -v ' cloexec ')"
-        grep -q '^exec$' <<<"$OUT" && ok || bad "$what: the probe did not exec: ${OUT:0:300}"
+        grep -q '^exec$' <<<"$OUT" && pass || fail "$what: the probe did not exec: ${OUT:0:300}"
         none "$what: held after exec" "$(after)"
 }
 # The NSS module maps roles.nss and closes its descriptor at once: it holds none.
@@ -317,7 +315,7 @@ none "PAM auth: held once pam_authenticate returned" "$(before)"
 # phases.
 fdprobe found passwd alice fork
 none "fork after getpwnam: the parent holds" "$(before)"
-grep -qx child <<<"$OUT" && ok || bad "fork after getpwnam: the child did not run: ${OUT:0:300}"
+grep -qx child <<<"$OUT" && pass || fail "fork after getpwnam: the child did not run: ${OUT:0:300}"
 none "fork after getpwnam: the child holds" "$(after)"
 fdprobe found shadow alice fork
 none "fork after getspnam: the child holds" "$(after)"
@@ -334,7 +332,7 @@ none "fork after PAM's auth alone: the child holds" "$(after)"
 fdprobe "session 0" pam "roles:alice:$(pw alice):auth,account,session" fork
 none "PAM after auth, account, session: the process holds" "$(before | nss_public)"
 n=$(before | grep -c " $D/roles.db ")
-[ "$n" -le 1 ] && ok || bad "PAM after auth, account, session: $n descriptors of roles.db (the NSS module's one at most)"
+[ "$n" -le 1 ] && pass || fail "PAM after auth, account, session: $n descriptors of roles.db (the NSS module's one at most)"
 none "fork after PAM's phases: the child holds" "$(after)"
 fdprobe "auth 7" pam "roles:alice:wrong-password:auth" fork       # PAM_AUTH_ERR
 none "PAM after a failed auth: the process holds" "$(before | nss_public)"
@@ -394,8 +392,8 @@ chown -R mallory: "$A/lib"
 # The positive controls: mallory's configuration is valid and makes her an admin, where
 # $ROLES_CONF is honoured (her own unprivileged processes), and her libraries do log.
 out=$(runuser -u mallory -- env ROLES_CONF="$A/evil/roles.conf" getent group admin)
-[[ ,${out##*:}, == *,mallory,* ]] && ok || bad "control: mallory's own getent with ROLES_CONF: <<$out>>, want mallory in admin"
-[[ ,$(getent group admin | cut -d: -f4), != *,mallory,* ]] && ok || bad "control: mallory is in the real admin group"
+[[ ,${out##*:}, == *,mallory,* ]] && pass || fail "control: mallory's own getent with ROLES_CONF: <<$out>>, want mallory in admin"
+[[ ,$(getent group admin | cut -d: -f4), != *,mallory,* ]] && pass || fail "control: mallory is in the real admin group"
 # (behind the sanitizer runtime, which must come first in a process that has it)
 runuser -u mallory -- env LD_PRELOAD="${preload:+${preload// /:}:}$A/lib/libspy.so" true
 runuser -u mallory -- env LD_LIBRARY_PATH="$A/lib" getent passwd alice >/dev/null
@@ -434,9 +432,9 @@ events_flush() {
 # The watcher sees a temporary file even when it is unlinked at once, as SQLite's are.
 runuser -u mallory -- env SQLITE_TMPDIR="$A/tmp" sqlite3 :memory: "PRAGMA temp_store = FILE; PRAGMA cache_size = 10;
         CREATE TEMP TABLE t (x); WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 2000)
-        INSERT INTO t SELECT randomblob(3000) FROM c" || bad "control: sqlite3 with a temporary file"
+        INSERT INTO t SELECT randomblob(3000) FROM c" || fail "control: sqlite3 with a temporary file"
 events_flush
-grep -q "^$A/tmp/etilqs_.* 0x100\$" "$S/events" && ok || bad "control: no IN_CREATE of SQLite's temporary file: $(head -c 300 "$S/events")"
+grep -q "^$A/tmp/etilqs_.* 0x100\$" "$S/events" && pass || fail "control: no IN_CREATE of SQLite's temporary file: $(head -c 300 "$S/events")"
 events_seen=$(wc -l <"$S/events")
 
 # answers VAR=VALUE...: what sudo and su answer alice and mallory (exit status, and the last line
@@ -489,8 +487,8 @@ refused_cli() {
         before=$(files_state)
         "$R" "$@" >"$S/cli.out" 2>"$S/cli.err" </dev/null
         rc=$?
-        if [ $rc -eq 5 ] && [ "$(wc -l <"$S/cli.err")" -eq 1 ] && grep -q '^rolesctl: .*refusing' "$S/cli.err"; then ok; else
-                bad "$what: rolesctl $*: exit status $rc, want 5 and one line 'rolesctl: ...refusing...' ($(head -c 300 "$S/cli.err"))"
+        if [ $rc -eq 5 ] && [ "$(wc -l <"$S/cli.err")" -eq 1 ] && grep -q '^rolesctl: .*refusing' "$S/cli.err"; then pass; else
+                fail "$what: rolesctl $*: exit status $rc, want 5 and one line 'rolesctl: ...refusing...' ($(head -c 300 "$S/cli.err"))"
         fi
         eq "$what: rolesctl ${*:1:2} changes nothing" "$(files_state)" "$before"
 }
@@ -499,7 +497,7 @@ pam_refused() {
         local out rc
         out=$(printf '%s\n' "$(pw alice)" | timeout 60 pamtester roles alice authenticate acct_mgmt 2>&1)
         rc=$?
-        [ $rc -eq 1 ] && ok || bad "$1: pamtester: exit status $rc, want 1 (a PAM failure): ${out:0:300}"
+        [ $rc -eq 1 ] && pass || fail "$1: pamtester: exit status $rc, want 1 (a PAM failure): ${out:0:300}"
 }
 # served AS_UID DATABASE NAME: getent's answer (its exit status) as that uid (setpriv takes
 # numbers: runuser would need the name that may not resolve).
@@ -520,7 +518,7 @@ nss_refused() {        # nss_refused WHAT TARGET DEFECT
         eq "$what: getent shadow alice as root" "$(served 0 shadow alice)" $shadow
 }
 healthy() {     # healthy WHAT: everything answers again
-        "$R" user show alice >/dev/null 2>&1 && ok || bad "$1: rolesctl user show alice fails"
+        "$R" user show alice >/dev/null 2>&1 && pass || fail "$1: rolesctl user show alice fails"
         eq "$1: getent shadow alice" "$(served 0 shadow alice)" 0
 }
 for target in . roles.db roles.nss roles.nss-delta secrets.db state.db; do
@@ -566,8 +564,8 @@ modes_kept() {
 umask0() {
         local what=$1 input=$2
         shift 2
-        if (umask 000 && printf '%s' "$input" | "$R" --conf "$UC" "$@" >"$S/u.out" 2>"$S/u.err"); then ok; else
-                bad "$what: rolesctl $* failed: $(head -c 300 "$S/u.err")"
+        if (umask 000 && printf '%s' "$input" | "$R" --conf "$UC" "$@" >"$S/u.out" 2>"$S/u.err"); then pass; else
+                fail "$what: rolesctl $* failed: $(head -c 300 "$S/u.err")"
         fi
         modes_kept "$what"
 }
@@ -607,8 +605,8 @@ umask0 backup "" backup "$S/bk/roles.tar"
 umask0 "backup over a 0644 file" "" backup "$S/bk/old.tar"
 eq "backup files: modes, and nothing left beside them" "$(cd "$S/bk" && stat -c '%n %a %U' * .[!.]* 2>/dev/null | tr '\n' ' ')" \
         "old.tar 600 root roles.tar 600 root "
-tar -tf "$S/bk/roles.tar" | sort | tr '\n' ' ' | grep -qx 'roles.db secrets.db state.db ' && ok ||
-        bad "backup: the archive holds <<$(tar -tf "$S/bk/roles.tar" | tr '\n' ' ')>>"
+tar -tf "$S/bk/roles.tar" | sort | tr '\n' ' ' | grep -qx 'roles.db secrets.db state.db ' && pass ||
+        fail "backup: the archive holds <<$(tar -tf "$S/bk/roles.tar" | tr '\n' ' ')>>"
 umask0 doctor "" doctor
 umask0 "user del" "" user del ben
 umask0 "group del" "" group del crew
@@ -619,11 +617,11 @@ done
 # Logins write state.db (and a password change secrets.db) from inside other programs, whose
 # umask may be anything.
 sed "s|\$| conf=$UC|" /etc/pam.d/roles >/etc/pam.d/roles-umask
-(umask 000 && printf 'wrong\n' | pamtester roles-umask ann authenticate >/dev/null 2>&1) && bad "PAM under umask 000: a wrong password succeeded" || ok
+(umask 000 && printf 'wrong\n' | pamtester roles-umask ann authenticate >/dev/null 2>&1) && fail "PAM under umask 000: a wrong password succeeded" || pass
 modes_kept "PAM failure count under umask 000"
 (umask 000 && printf 'Pass-Word-2\nPass-Word-4\nPass-Word-4\n' |
-        pamtester roles-umask ann authenticate chauthtok open_session >"$S/u.out" 2>&1) && ok ||
-        bad "PAM under umask 000: auth, chauthtok, session for ann: $(head -c 300 "$S/u.out")"
+        pamtester roles-umask ann authenticate chauthtok open_session >"$S/u.out" 2>&1) && pass ||
+        fail "PAM under umask 000: auth, chauthtok, session for ann: $(head -c 300 "$S/u.out")"
 modes_kept "PAM password change and session under umask 000"
 
 # ---- 5. a database path that is a symlink: refused ----------------------------------------------------
@@ -655,8 +653,8 @@ done
 # The lock: a writer must not create or truncate what it points to.
 rm -f "$D/roles.db.lock" && ln -s /var/lib/roles-elsewhere/lock-target "$D/roles.db.lock" || die "symlink the lock"
 refused_cli "roles.db.lock is a symlink" user mod alice --full-name "Changed"
-grep -q 'roles\.db\.lock' "$S/cli.err" && ok || bad "roles.db.lock is a symlink: the error does not name it: $(head -c 300 "$S/cli.err")"
-[ ! -e /var/lib/roles-elsewhere/lock-target ] && ok || bad "roles.db.lock is a symlink: rolesctl created its target"
+grep -q 'roles\.db\.lock' "$S/cli.err" && pass || fail "roles.db.lock is a symlink: the error does not name it: $(head -c 300 "$S/cli.err")"
+[ ! -e /var/lib/roles-elsewhere/lock-target ] && pass || fail "roles.db.lock is a symlink: rolesctl created its target"
 rm "$D/roles.db.lock"
 # The directory: /var/lib/roles a symlink to a directory holding the three files (and no lock,
 # which a writer must not create there either). files_state looks through the link.
@@ -665,11 +663,11 @@ what="the directory is a symlink"
 refused_cli "$what" user show alice
 refused_cli "$what" user mod alice --full-name "Changed"
 refused_cli "$what" init
-grep -q 'directory that is a symlink' "$S/cli.err" && ok || bad "$what: the error does not say so: $(head -c 300 "$S/cli.err")"
+grep -q 'directory that is a symlink' "$S/cli.err" && pass || fail "$what: the error does not say so: $(head -c 300 "$S/cli.err")"
 pam_refused "$what"
 eq "$what: getent passwd alice as root" "$(served 0 passwd alice)" 2
 eq "$what: getent shadow alice as root" "$(served 0 shadow alice)" 2
 rm "$D" && mv /var/lib/roles-real "$D" || die "put the directory back"
 healthy "the directory put back"
 
-ns_finish
+finish

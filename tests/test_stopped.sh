@@ -15,7 +15,7 @@ set -u
 . "$(dirname "$0")/ns-lib.sh"
 
 ns_enter_e2e stopped "$@"
-ns_need pamtester su strace python3 runuser
+need pamtester su strace python3 runuser || finish
 
 ns_overlay etc var/lib
 ns_configure "deny = 3
@@ -74,14 +74,14 @@ for _ in $(seq 1500); do
         sleep 0.01
 done
 if [ -z "$caught" ]; then
-        bad "shield: su never held a lock on state.db or secrets.db"
+        fail "shield: su never held a lock on state.db or secrets.db"
 else
         uids=$(awk '/^Uid:/ { print $2, $3, $4 }' "/proc/$caught/status")
         if runuser -u mallory -- kill -STOP "$caught" 2>/dev/null; then
-                bad "shield: mallory stopped su ($caught, uids $uids) while it held a database lock"
+                fail "shield: mallory stopped su ($caught, uids $uids) while it held a database lock"
                 kill -CONT "$caught"
         else
-                ok
+                pass
         fi
         eq "shield: su's real, effective and saved uids while it holds a lock" "$uids" "0 0 0"
 fi
@@ -104,7 +104,7 @@ reader=$!
 for _ in $(seq 100); do [ "$(awk '{ print $3 }' "/proc/$reader/stat" 2>/dev/null)" = T ] && break; sleep 0.05; done
 [ "$(awk '{ print $3 }' "/proc/$reader/stat")" = T ] || die "the reader did not stop"
 login_ms bob "$PW"
-[ "$RC" -ne 0 ] && ok || bad "gate: bob's right password accepted while failures could not be counted (${T} ms)"
+[ "$RC" -ne 0 ] && pass || fail "gate: bob's right password accepted while failures could not be counted (${T} ms)"
 kill -KILL "$reader"; wait "$reader" 2>/dev/null
 login_ms bob "$PW"; eq "gate: bob's right password once the reader is gone" "$RC" 0
 
@@ -128,14 +128,14 @@ done
 wait "$stopper"
 stopped=$(for p in $(our_procs su); do [ "$(awk '{ print $3 }' "/proc/$p/stat" 2>/dev/null)" = T ] && echo "$p"; done | wc -l)
 echo "# $stopped su processes stopped by mallory; bob's login took ${base_ms} ms before"
-[ "$stopped" -gt 0 ] && ok || bad "spray: mallory stopped no su at all"
+[ "$stopped" -gt 0 ] && pass || fail "spray: mallory stopped no su at all"
 login_ms bob "$PW"
 eq "spray: bob logs in" "$RC" 0
-[ "$T" -le $((base_ms + 50)) ] && ok || bad "spray: bob's login took $T ms with stopped su processes (normal ${base_ms} ms)"
+[ "$T" -le $((base_ms + 50)) ] && pass || fail "spray: bob's login took $T ms with stopped su processes (normal ${base_ms} ms)"
 before=$(tally_of bob)
 login_ms bob wrong-password
-[ "$T" -le $((base_ms + 50)) ] && ok || bad "spray: bob's wrong password took $T ms (normal ${base_ms} ms)"
+[ "$T" -le $((base_ms + 50)) ] && pass || fail "spray: bob's wrong password took $T ms (normal ${base_ms} ms)"
 eq "spray: bob's failure is counted" "$(tally_of bob)" $((before + 1))
 kill -KILL $(our_procs su) 2>/dev/null
 
-ns_finish
+finish
