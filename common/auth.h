@@ -33,6 +33,9 @@ struct roles_hash_params {
  * code points, and a byte that is not UTF-8 as one), 0 when it may be set.
  */
 int roles_password_policy_check(const char *password, size_t len, const struct roles_config *cfg);
+/* The words of a refusal r of roles_password_policy_check (or -E2BIG for a line too long to be
+ * read), the same wherever a password is set: in buf, which is returned. */
+const char *roles_password_policy_refusal(int r, const struct roles_config *cfg, char *buf, size_t size);
 
 /* The parameters new hashes are made with. */
 void roles_hash_params_from_config(const struct roles_config *cfg, struct roles_hash_params *ret);

@@ -48,6 +48,16 @@ int roles_password_policy_check(const char *password, size_t len, const struct r
         return 0;
 }
 
+const char *roles_password_policy_refusal(int r, const struct roles_config *cfg, char *buf, size_t size) {
+        if (r == -E2BIG)
+                snprintf(buf, size, "password too long: at most %d bytes", ROLES_PASSWORD_MAX);
+        else if (r == -EINVAL)
+                snprintf(buf, size, "the password contains a NUL byte");
+        else
+                snprintf(buf, size, "password too short: at least %u characters", cfg->password_min_length);
+        return buf;
+}
+
 void roles_hash_ceiling_from_config(const struct roles_config *cfg, struct roles_hash_params *ret) {
         /*
          * The config parser bounds the three values (t <= 64, m <= 4 GiB, p <= 64), so four

@@ -67,10 +67,8 @@ int pam_roles_chauthtok(struct pam_roles *p, int flags) {
         size_t len = strlen(pw);
         /* A C string holds no NUL: too long or too short are the refusals left. */
         if ((r = roles_password_policy_check(pw, len, &p->cfg)) < 0) {
-                if (r == -E2BIG)
-                        pam_roles_say(p, PAM_ERROR_MSG, "The password must have at most %d bytes.", ROLES_PASSWORD_MAX);
-                else
-                        pam_roles_say(p, PAM_ERROR_MSG, "The password must have at least %u characters.", p->cfg.password_min_length);
+                char why[128];
+                pam_roles_say(p, PAM_ERROR_MSG, "%s", roles_password_policy_refusal(r, &p->cfg, why, sizeof(why)));
                 status = PAM_AUTHTOK_ERR;
                 goto out;
         }

@@ -104,16 +104,9 @@ int password_read_and_hash(struct cli *c, bool from_stdin, char ret_hash[static 
          * policy refuses it as a line too long for the buffer is. */
         if (r == 0)
                 r = roles_password_policy_check(pw, len, &c->cfg);
-        if (r == -E2BIG) {
-                code = cli_fail(EXIT_USAGE, "password longer than %d bytes", ROLES_PASSWORD_MAX);
-                goto out;
-        }
-        if (r == -EINVAL) {
-                code = cli_fail(EXIT_USAGE, "the password contains a NUL byte");
-                goto out;
-        }
         if (r < 0) {
-                code = cli_fail(EXIT_USAGE, "password too short: at least %u characters", c->cfg.password_min_length);
+                char why[128];
+                code = cli_fail(EXIT_USAGE, "%s", roles_password_policy_refusal(r, &c->cfg, why, sizeof(why)));
                 goto out;
         }
         roles_hash_params_from_config(&c->cfg, &params);

@@ -441,6 +441,15 @@ static void test_password_policy(void **state) {
         assert_int_equal(roles_password_policy_check(pw, ROLES_PASSWORD_MAX, &cfg), 0);
         assert_int_equal(roles_password_policy_check(pw, ROLES_PASSWORD_MAX + 1, &cfg), -E2BIG);
         free(pw);
+
+        /* And one wording of its refusals, which both say. */
+        char why[128];
+        assert_string_equal(roles_password_policy_refusal(-ERANGE, &cfg, why, sizeof(why)),
+                            "password too short: at least 3 characters");
+        assert_string_equal(roles_password_policy_refusal(-E2BIG, &cfg, why, sizeof(why)),
+                            "password too long: at most 4096 bytes");
+        assert_string_equal(roles_password_policy_refusal(-EINVAL, &cfg, why, sizeof(why)),
+                            "the password contains a NUL byte");
 }
 
 static void test_hash_bad_params(void **state) {
