@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* What the pam_roles.so phases share: options, the per-call context, the one status mapping. */
+/* What the pam_roles.so phases share: options, the per-call context, the conversation, the one
+ * status mapping. The login protocol itself is common/login.h's. */
 #pragma once
 
 #include <security/pam_modules.h>
@@ -41,11 +42,10 @@ struct pam_roles_after_auth {
         bool valid;
         char uuid[ROLES_UUID_LEN + 1];  /* the account authenticated */
         char user[ROLES_NAME_MAX + 1];  /* its name, PAM_USER at the time */
-        bool must_change_password;      /* the secrets row's, or set by a one-time code */
-        int64_t activated_at;           /* the secrets row's (by a first password) */
+        struct roles_login_found found;
 };
 
-/* One phase's view: the options, the configuration, an open store, the user. */
+/* One phase's view: the options, the configuration, the login (its store, PAM_USER, the user). */
 struct pam_roles {
         pam_handle_t *pamh;
         enum pam_roles_phase phase;
@@ -53,26 +53,25 @@ struct pam_roles {
         struct pam_roles_options opt;
         char permission[ROLES_PERM_MAX + 1];    /* permission= resolved (@service: login.SERVICE) */
         struct roles_config cfg;
-        struct roles_login *store;
+        struct roles_attempt attempt;           /* the login handle, user (PAM_USER), u, known */
         struct pam_roles_after_auth after_auth;  /* auth fills it; account reads it from the handle */
-        const char *user;               /* PAM_USER */
-        struct roles_user u;
-        bool known;                     /* u is a roles user */
+        int conv_status;                /* why the conversation failed (ROLES_LOGIN_CONV_ERROR) */
+        char *code;                     /* the verification code typed, wiped by pam_roles_end */
 };
 
-/* Parse argv (an unknown option, or one that means nothing in this phase, is logged and refused:
- * PAM_SERVICE_ERR), read the
- * configuration, open the store for logins, find the user. A user roles does not know is not
- * an error here (known = false). Every call opens a store of its own; with after_auth (account),
- * what a successful auth found is taken too (p->after_auth). */
-int pam_roles_begin(struct pam_roles *p, pam_handle_t *pamh, enum pam_roles_phase phase,
-                    const struct pam_roles_shield *shield, int argc, const char **argv);
-/* Close the store (nothing of roles' files outlives a call), and with keep_store leave
- * p->after_auth with the handle for account. */
-void pam_roles_end(struct pam_roles *p, bool keep_store);
+/*
+ * Raise the shield, parse argv (an unknown option, or one that means nothing in this phase, is
+ * logged and refused: PAM_SERVICE_ERR), read the configuration, open the store for logins, find
+ * the user. A user roles does not know is not an error here (known = false). Every call opens a
+ * store of its own; account takes what a successful auth found too (p->after_auth).
+ */
+int pam_roles_begin(struct pam_roles *p, pam_handle_t *pamh, enum pam_roles_phase phase, int argc, const char **argv);
+/* Log status (debug), close the store (nothing of roles' files outlives a call), with keep
+ * leave p->after_auth with the handle for account, lower the shield; status is returned. */
+int pam_roles_end(struct pam_roles *p, int status, bool keep);
 
-/* Does the user hold permission= (p->permission) now? 1 yes, 0 no (logged), -errno. */
-int pam_roles_holds_permission(struct pam_roles *p, time_t now);
+/* The one mapping from a login result to a PAM code. */
+int pam_roles_status(struct pam_roles *p, enum roles_login_result result);
 
 /* Note that this transaction's auth let the account in with a one-time code (0 or -ENOMEM);
  * did it, for this account? */
@@ -81,36 +80,8 @@ bool pam_roles_came_in_with_code(struct pam_roles *p);
 /* Forget it: every auth starts afresh, and a changed password used it up. */
 void pam_roles_forget_code_login(struct pam_roles *p);
 
-/* Is p->u, read again, still an account the host leaves to roles (the host rule, and PAM_USER
- * resolving to its uid)? 0, -EEXIST when not, or -errno. */
-int pam_roles_host_owns_user(struct pam_roles *p);
-
-/* PAM_USER as it may appear in a log line: names that are not valid are not repeated. */
-const char *pam_roles_user_for_log(const struct pam_roles *p);
-
-/* The one mapping from the core's -errno to a PAM failure code (never PAM_SUCCESS). */
-int pam_roles_error(struct pam_roles *p, int r, const char *what);
-
-/* Ask one question without echo; the answer is malloc'd, to be wiped and freed. */
-int pam_roles_prompt(struct pam_roles *p, const char *question, char **ret_answer);
-/* pam_get_authtok with the shield down (it may prompt). */
-int pam_roles_get_authtok(struct pam_roles *p, int item, const char **ret_token, const char *prompt);
 /* Tell the user something (PAM_ERROR_MSG or PAM_TEXT_INFO), with the shield down. */
 void pam_roles_say(struct pam_roles *p, int style, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* The phases (pam_auth.c, pam_account.c, pam_password.c, pam_session.c). */
-int pam_roles_authenticate(struct pam_roles *p);
-
-/*
- * PASSWORD against the account, as auth checks it: unknown, locked and disabled accounts and
- * wrong passwords are refused alike (PAM_AUTH_ERR, one argon2 verification, one failure
- * counted), a right one passes the gate (pam_auth.c). With allow_code, a pending one-time code
- * may stand in for it (*ret_by_code). *sec and *tally: the account's secrets (wipe them) and
- * tally. passwd's current-password check goes through it too, or a shell on an account could
- * guess its password through the setuid passwd without limit, lock or trace.
- */
-int pam_roles_check_password(struct pam_roles *p, const char *password, bool allow_code, struct roles_secret *sec,
-                             struct roles_tally *tally, bool *ret_by_code);
-int pam_roles_account(struct pam_roles *p);
-int pam_roles_chauthtok(struct pam_roles *p, int flags);
+/* session (pam_session.c): the trackable bookkeeping and the last-login notice. */
 int pam_roles_open_session(struct pam_roles *p);

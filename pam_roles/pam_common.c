@@ -1,17 +1,19 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * What every phase shares: the options, the configuration, the store and the user (begin, end),
+ * what a successful auth keeps for account, the conversation the login protocol asks through,
+ * and the one mapping from its results to PAM codes.
+ */
 #include <errno.h>
 #include <security/pam_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <syslog.h>
 #include <unistd.h>
 
-#include "authz.h"
-#include "host_accounts.h"
 #include "pam-roles.h"
 #include "roles-build.h"
 
@@ -130,96 +132,114 @@ static int open_store(struct pam_roles *p, bool after_auth, char *err, size_t er
                         p->after_auth = k->after_auth;
         }
         pam_set_data(p->pamh, AFTER_AUTH_DATA, NULL, NULL);     /* for this account only */
-        return roles_login_open(&p->cfg, &p->store, err, errlen);
-}
-
-/*
- * The host's own accounts win (host_accounts.h): a roles user whose name or ids the host's
- * files hold is not ours to log in, whatever wrote roles.db. And the account the system
- * resolves for PAM_USER must be this one: with another service before roles in nsswitch.conf,
- * a password checked here would log in someone else's uid. A name the system does not resolve
- * at all lends nothing (no program can become it). -EEXIST: not ours; 0: ours; -errno: the
- * check could not be made (refused). A name roles does not know (!roles_knows) gets the same
- * reads and the same lookup, so that the time does not tell it apart, and -ENOENT.
- */
-static int host_owns_user(struct pam_roles *p, bool roles_knows) {
-        struct host_accounts host;
-        struct passwd pw, *found = NULL;
-        char buf[16384];
-        bool clash = false;
-        int r;
-
-        host_accounts_init(&host, &HOST_PATHS_ACCOUNTS);
-        r = host_accounts_refresh(&host);
-        if (r < 0) {
-                pam_syslog(p->pamh, LOG_ERR, "cannot read %s and %s to check %s against the host's own accounts: %s",
-                           HOST_PASSWD_PATH, HOST_GROUP_PATH, pam_roles_user_for_log(p), strerror(-r));
-                goto out;
-        }
-        clash = roles_knows && host_accounts_user_clashes(&host, p->u.name, strlen(p->u.name), p->u.uid, p->u.gid);
-        /* getpwnam_r's "not found" is 0 with no entry, or one of these (getpwnam(3)). */
-        r = getpwnam_r(p->user, &pw, buf, sizeof(buf), &found);
-        if (r == ENOENT || r == ESRCH || r == EBADF || r == EPERM)
-                r = 0;
-        if (!roles_knows) {
-                r = -ENOENT;
-                goto out;
-        }
-        if (clash) {
-                pam_syslog(p->pamh, LOG_WARNING, "roles user %s (uid %u, gid %u) is not used: the host's own "
-                           "accounts hold its name or ids", pam_roles_user_for_log(p), p->u.uid, p->u.gid);
-                r = -EEXIST;
-        } else if (r != 0) {
-                pam_syslog(p->pamh, LOG_ERR, "cannot resolve %s through the name services: %s",
-                           pam_roles_user_for_log(p), strerror(r));
-                r = -r;
-        } else if (found && pw.pw_uid != p->u.uid) {
-                pam_syslog(p->pamh, LOG_WARNING, "roles user %s (uid %u) is not used: the system resolves that "
-                           "name to uid %u", pam_roles_user_for_log(p), p->u.uid, (unsigned) pw.pw_uid);
-                r = -EEXIST;
-        }
-out:
-        explicit_bzero(buf, sizeof(buf));
-        host_accounts_done(&host);
+        struct roles_login *login;
+        int r = roles_login_open(&p->cfg, &login, err, errlen);
+        if (r >= 0)
+                roles_attempt_attach(&p->attempt, login);
         return r;
 }
 
-/* p->u and p->known for PAM_USER: a roles account the host does not hold, or not ours. */
-static int find_user(struct pam_roles *p) {
-        int r = roles_user_by_name(roles_login_snapshot(p->store), p->user, &p->u);
-        if (r == 0 || r == -ENOENT || r == -EINVAL) {
-                int k = host_owns_user(p, r == 0);
-                r = r == 0 ? k : k < 0 && k != -ENOENT ? k : r;
+/*
+ * The conversation may take minutes, or for ever (a stopped su: the shield is down while it
+ * prompts): no read transaction is held across it, or it would keep roles.db's WAL from being
+ * checkpointed (roles_snapshot_release). What is read after it is read afresh.
+ */
+static void converse_begin(struct pam_roles *p) {
+        if (p->attempt.snap)
+                roles_snapshot_release(p->attempt.snap);
+        pam_roles_shield_down(&p->shield);
+}
+
+void pam_roles_say(struct pam_roles *p, int style, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        converse_begin(p);
+        (void) pam_vprompt(p->pamh, style, NULL, fmt, ap);
+        pam_roles_shield_up(&p->shield);
+        va_end(ap);
+}
+
+static void forget_code(struct pam_roles *p) {
+        if (p->code) {
+                explicit_bzero(p->code, strlen(p->code));
+                free(p->code);
+                p->code = NULL;
         }
-        if (r == -EEXIST)
-                explicit_bzero(&p->u, sizeof(p->u));    /* not ours: judged as a name roles does not know */
-        else if (r < 0 && r != -ENOENT && r != -EINVAL)
-                return pam_roles_error(p, r, "looking up the user");
-        p->known = r == 0;
-        return PAM_SUCCESS;
 }
 
-int pam_roles_host_owns_user(struct pam_roles *p) {
-        return host_owns_user(p, true);
+/* The verification code, kept in p->code until the next one or the end of the phase. */
+static int prompt_code(struct pam_roles *p) {
+        char *answer = NULL;
+        forget_code(p);
+        int r = pam_prompt(p->pamh, PAM_PROMPT_ECHO_OFF, &answer, "%s", "Verification code: ");
+        if (r == PAM_SUCCESS && answer)
+                p->code = answer;
+        else if (answer) {
+                explicit_bzero(answer, strlen(answer));
+                free(answer);
+        }
+        return r == PAM_SUCCESS && !p->code ? PAM_CONV_ERR : r;
 }
 
-/* The store (the one auth kept, with after_auth), then p->u and p->known. */
+/* The login's questions (login.h): the passwords through pam_get_authtok, which honours
+ * use_first_pass and try_first_pass and asks a new one twice; the code through the
+ * conversation. libpam's answer is kept for pam_roles_status. */
+static int ask(void *userdata, enum roles_login_ask what, const char **ret_answer) {
+        struct pam_roles *p = userdata;
+        const char *answer = NULL;
+        int r;
+        converse_begin(p);
+        switch (what) {
+        case ROLES_LOGIN_ASK_CODE:
+                r = prompt_code(p);
+                answer = p->code;
+                break;
+        case ROLES_LOGIN_ASK_CURRENT:
+                r = pam_get_authtok(p->pamh, PAM_OLDAUTHTOK, &answer, "Current password: ");
+                break;
+        case ROLES_LOGIN_ASK_PASSWORD:
+        case ROLES_LOGIN_ASK_NEW:
+        default:
+                r = pam_get_authtok(p->pamh, PAM_AUTHTOK, &answer, NULL);
+                break;
+        }
+        pam_roles_shield_up(&p->shield);
+        p->conv_status = r;
+        if (r != PAM_SUCCESS)
+                return -EIO;
+        *ret_answer = answer;
+        return 0;
+}
+
+static void say(void *userdata, const char *text) {
+        pam_roles_say(userdata, PAM_ERROR_MSG, "%s", text);
+}
+
+static void log_line(void *userdata, int priority, const char *text) {
+        struct pam_roles *p = userdata;
+        pam_syslog(p->pamh, priority, "%s", text);
+}
+
+/* The store (the one auth kept, with after_auth), then the user (login.h: whose it is). */
 static int store_and_user(struct pam_roles *p, bool after_auth) {
         char err[512];
         if (open_store(p, after_auth, err, sizeof(err)) < 0) {
                 pam_syslog(p->pamh, LOG_ERR, "%s", err);
                 return PAM_AUTHINFO_UNAVAIL;
         }
-        return find_user(p);
+        return pam_roles_status(p, roles_login_find_user(&p->attempt));
 }
 
-int pam_roles_begin(struct pam_roles *p, pam_handle_t *pamh, enum pam_roles_phase phase,
-                    const struct pam_roles_shield *shield, int argc, const char **argv) {
+int pam_roles_begin(struct pam_roles *p, pam_handle_t *pamh, enum pam_roles_phase phase, int argc, const char **argv) {
+        static const struct roles_login_ops ops = { .ask = ask, .say = say, .log = log_line };
         bool after_auth = phase == PAM_ROLES_ACCOUNT;
+        const char *user = NULL;
         char err[512];
         int r;
 
-        *p = (struct pam_roles) { .pamh = pamh, .phase = phase, .shield = *shield };
+        *p = (struct pam_roles) { .pamh = pamh, .phase = phase };
+        pam_roles_shield_up(&p->shield);
+        roles_attempt_init(&p->attempt, NULL, &p->cfg, NULL, &ops, p);
         if ((r = parse_options(p, argc, argv)) != PAM_SUCCESS)
                 return r;
         if (p->opt.permission && permission_code(p, p->permission, sizeof(p->permission)) < 0) {
@@ -238,24 +258,31 @@ int pam_roles_begin(struct pam_roles *p, pam_handle_t *pamh, enum pam_roles_phas
         }
 
         pam_roles_shield_down(&p->shield);     /* it may prompt */
-        r = pam_get_user(pamh, &p->user, NULL);
+        r = pam_get_user(pamh, &user, NULL);
         pam_roles_shield_up(&p->shield);
-        if (r != PAM_SUCCESS || !p->user || !*p->user)
+        if (r != PAM_SUCCESS || !user || !*user)
                 return r == PAM_SUCCESS ? PAM_USER_UNKNOWN : r;
 
+        /* What the login audit and the protocol take from PAM. */
+        const void *service = NULL, *rhost = NULL;
+        pam_get_item(pamh, PAM_SERVICE, &service);
+        pam_get_item(pamh, PAM_RHOST, &rhost);
+        p->attempt.user = user;
+        p->attempt.service = service;
+        p->attempt.rhost = rhost;
+        p->attempt.permission = p->opt.permission ? p->permission : NULL;
+        p->attempt.no_totp = p->opt.no_totp;
         if ((r = store_and_user(p, after_auth)) != PAM_SUCCESS)
                 return r;
         /* What a successful auth kept is its account's only: the same uuid under the same name.
          * Another PAM_USER is judged afresh, from nothing kept, with a store of its own (the kept
          * one holds the snapshot alone). */
-        if (p->after_auth.valid && !(p->known && strcmp(p->after_auth.uuid, p->u.uuid) == 0 &&
-                                     strcmp(p->after_auth.user, p->user) == 0)) {
+        if (p->after_auth.valid && !(p->attempt.known && strcmp(p->after_auth.uuid, p->attempt.u.uuid) == 0 &&
+                                     strcmp(p->after_auth.user, user) == 0)) {
                 pam_syslog(pamh, LOG_NOTICE, "PAM_USER is now %s, not the account auth found: judged afresh",
-                           pam_roles_user_for_log(p));
+                           roles_login_user_for_log(&p->attempt));
                 explicit_bzero(&p->after_auth, sizeof(p->after_auth));
-                explicit_bzero(&p->u, sizeof(p->u));
-                if ((r = find_user(p)) != PAM_SUCCESS)
-                        return r;
+                return pam_roles_status(p, roles_login_find_user(&p->attempt));
         }
         return PAM_SUCCESS;
 }
@@ -266,8 +293,10 @@ int pam_roles_begin(struct pam_roles *p, pam_handle_t *pamh, enum pam_roles_phas
  * application forks next (sshd's unprivileged child, which serves the session as the user;
  * su's parent for the whole session).
  */
-void pam_roles_end(struct pam_roles *p, bool keep_store) {
-        struct kept_auth *k = keep_store && p->after_auth.valid ? calloc(1, sizeof(*k)) : NULL;
+int pam_roles_end(struct pam_roles *p, int status, bool keep) {
+        if (p->opt.debug)
+                pam_syslog(p->pamh, LOG_DEBUG, "%s: %s", roles_login_user_for_log(&p->attempt), pam_strerror(p->pamh, status));
+        struct kept_auth *k = keep && p->after_auth.valid ? calloc(1, sizeof(*k)) : NULL;
         if (k) {
                 k->after_auth = p->after_auth;
                 k->pid = getpid();
@@ -276,16 +305,12 @@ void pam_roles_end(struct pam_roles *p, bool keep_store) {
                 if (pam_set_data(p->pamh, AFTER_AUTH_DATA, k, kept_auth_free) != PAM_SUCCESS)
                         kept_auth_free(p->pamh, k, 0);
         }
-        roles_login_close(p->store);
-        p->store = NULL;
-        explicit_bzero(&p->u, sizeof(p->u));
-}
-
-int pam_roles_holds_permission(struct pam_roles *p, time_t now) {
-        int r = roles_check(roles_login_snapshot(p->store), p->user, p->permission, now);
-        if (r == 0)
-                pam_syslog(p->pamh, LOG_NOTICE, "%s does not hold %s", pam_roles_user_for_log(p), p->permission);
-        return r;
+        roles_login_close(p->attempt.login);
+        roles_attempt_attach(&p->attempt, NULL);
+        explicit_bzero(&p->attempt.u, sizeof(p->attempt.u));
+        forget_code(p);
+        pam_roles_shield_down(&p->shield);
+        return status;
 }
 
 /*
@@ -301,7 +326,7 @@ static void free_data(pam_handle_t *pamh, void *data, int error_status) {
 }
 
 int pam_roles_note_code_login(struct pam_roles *p) {
-        char *uuid = strdup(p->u.uuid);
+        char *uuid = strdup(p->attempt.u.uuid);
         if (!uuid || pam_set_data(p->pamh, CODE_LOGIN_DATA, uuid, free_data) != PAM_SUCCESS) {
                 free(uuid);
                 return -ENOMEM;
@@ -315,70 +340,34 @@ void pam_roles_forget_code_login(struct pam_roles *p) {
 
 bool pam_roles_came_in_with_code(struct pam_roles *p) {
         const void *data = NULL;
-        return p->known && pam_get_data(p->pamh, CODE_LOGIN_DATA, &data) == PAM_SUCCESS && data &&
-               strcmp(data, p->u.uuid) == 0;
+        return p->attempt.known && pam_get_data(p->pamh, CODE_LOGIN_DATA, &data) == PAM_SUCCESS && data &&
+               strcmp(data, p->attempt.u.uuid) == 0;
 }
 
-const char *pam_roles_user_for_log(const struct pam_roles *p) {
-        /* A user name typed at a login prompt can be anything, a password included. */
-        return p->user && roles_name_valid(p->user) ? p->user : "(not a valid user name)";
-}
-
-int pam_roles_error(struct pam_roles *p, int r, const char *what) {
-        pam_syslog(p->pamh, LOG_ERR, "%s: %s", what, p->store ? roles_login_error(p->store) : strerror(-r));
-        switch (r) {
-        case -ENOMEM:
+int pam_roles_status(struct pam_roles *p, enum roles_login_result result) {
+        switch (result) {
+        case ROLES_LOGIN_OK:
+                return PAM_SUCCESS;
+        case ROLES_LOGIN_AUTH_FAILED:
+                return PAM_AUTH_ERR;
+        case ROLES_LOGIN_DENIED:
+                return PAM_PERM_DENIED;
+        case ROLES_LOGIN_EXPIRED:
+                return PAM_ACCT_EXPIRED;
+        case ROLES_LOGIN_MUST_CHANGE:
+                return PAM_NEW_AUTHTOK_REQD;
+        case ROLES_LOGIN_UNKNOWN_USER:
+                /* Only a user roles does not know may fall through to the next module. */
+                return PAM_USER_UNKNOWN;
+        case ROLES_LOGIN_NOT_CHANGED:
+                return PAM_AUTHTOK_ERR;
+        case ROLES_LOGIN_CONV_ERROR:
+                /* libpam's own answer (PAM_CONV_ERR, PAM_CONV_AGAIN, PAM_ABORT ...), as it came. */
+                return p->conv_status != PAM_SUCCESS ? p->conv_status : PAM_CONV_ERR;
+        case ROLES_LOGIN_NO_MEMORY:
                 return PAM_BUF_ERR;
-        case -ENOENT:
-                /* Only a user roles does not know may fall through to the next module; a
-                 * known user whose secrets row is missing is refused. */
-                return p->known ? PAM_AUTHINFO_UNAVAIL : PAM_USER_UNKNOWN;
+        case ROLES_LOGIN_SYSTEM_ERROR:
         default:
                 return PAM_AUTHINFO_UNAVAIL;
         }
-}
-
-/*
- * The conversation may take minutes, or for ever (a stopped su: the shield is down while it
- * prompts): no read transaction is held across it, or it would keep roles.db's WAL from being
- * checkpointed (roles_snapshot_release). What is read after it is read afresh.
- */
-static void converse_begin(struct pam_roles *p) {
-        if (p->store)
-                roles_snapshot_release(roles_login_snapshot(p->store));
-        pam_roles_shield_down(&p->shield);
-}
-
-int pam_roles_get_authtok(struct pam_roles *p, int item, const char **ret_token, const char *prompt) {
-        converse_begin(p);
-        int r = pam_get_authtok(p->pamh, item, ret_token, prompt);
-        pam_roles_shield_up(&p->shield);
-        return r;
-}
-
-void pam_roles_say(struct pam_roles *p, int style, const char *fmt, ...) {
-        va_list ap;
-        va_start(ap, fmt);
-        converse_begin(p);
-        (void) pam_vprompt(p->pamh, style, NULL, fmt, ap);
-        pam_roles_shield_up(&p->shield);
-        va_end(ap);
-}
-
-int pam_roles_prompt(struct pam_roles *p, const char *question, char **ret_answer) {
-        char *answer = NULL;
-        converse_begin(p);
-        int r = pam_prompt(p->pamh, PAM_PROMPT_ECHO_OFF, &answer, "%s", question);
-        pam_roles_shield_up(&p->shield);
-        if (r != PAM_SUCCESS) {
-                if (answer) {
-                        explicit_bzero(answer, strlen(answer));
-                        free(answer);
-                }
-                return r;
-        }
-        if (!answer)
-                return PAM_CONV_ERR;
-        *ret_answer = answer;
-        return PAM_SUCCESS;
 }

@@ -1,0 +1,381 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The login protocol (common/login.h) driven without libpam, against real database files: the
+ * conversation is a script of answers, the log a counter. What PAM maps to its codes is checked
+ * here at its source: right and wrong passwords, an unknown user paying what a wrong password
+ * pays, the lockout, a one-time code that must then set a password, TOTP codes right, wrong and
+ * reused, and the accounts account refuses.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+#include <liboath/oath.h>
+#include <sqlite3.h>
+
+#include "auth.h"
+#include "host_accounts.h"
+#include "login.h"
+#include "testlib.h"
+
+#define NOW INT64_C(1767225600)         /* 2026-01-01T00:00:00Z: every store's pinned clock */
+#define DENY 3u
+
+static const char pw_right[] = "correct horse battery";
+/* RFC 6238 appendix B: the SHA1 seed "12345678901234567890". */
+static const char totp_raw[] = "12345678901234567890";
+static const char totp_b32[] = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+/* Names no host resolves, so that the host rule leaves them to roles. */
+static const char *const names[] = { "lgnalice", "lgncarol", "lgntotp", "lgnexp", "lgndis" };
+
+struct fixture {
+        struct test_env env;                            /* first: test_teardown takes it */
+        struct host_paths no_host;                      /* the host's own accounts: none */
+        char code[ROLES_CODE_TEXT_LEN + 1];             /* lgncarol's activation code */
+        char uuid[ROLES_N_ELEMENTS(names)][ROLES_UUID_LEN + 1];
+};
+
+/* ---- the conversation: a script of answers, what was said, how many lines were logged ------- */
+
+struct conv {
+        const char *answers[4];
+        size_t next;
+        bool fail;                      /* the conversation breaks at the next question */
+        char said[256];
+        unsigned logged;
+};
+
+static int ask(void *userdata, enum roles_login_ask what, const char **ret_answer) {
+        struct conv *c = userdata;
+        (void) what;
+        if (c->fail)
+                return -EIO;
+        assert_true(c->next < ROLES_N_ELEMENTS(c->answers));
+        *ret_answer = c->answers[c->next++];
+        return 0;
+}
+
+static void say(void *userdata, const char *text) {
+        struct conv *c = userdata;
+        snprintf(c->said, sizeof(c->said), "%s", text);
+}
+
+static void log_line(void *userdata, int priority, const char *text) {
+        struct conv *c = userdata;
+        (void) priority, (void) text;
+        c->logged++;
+}
+
+static const struct roles_login_ops ops = { .ask = ask, .say = say, .log = log_line };
+
+/* ---- fixture ------------------------------------------------------------------------------ */
+
+static void add_user(struct roles_writer *s, const char *name, bool enabled, int64_t expires_at,
+                     char uuid[static ROLES_UUID_LEN + 1]) {
+        struct roles_user u = { .uid = ROLES_ID_INVALID, .gid = ROLES_ID_INVALID, .enabled = enabled,
+                                .activated_at = NOW - 60, .expires_at = expires_at };
+        assert_int_equal(roles_strcpy(u.name, sizeof(u.name), name), 0);
+        assert_ok(s, roles_user_add(s, &u));
+        memcpy(uuid, u.uuid, ROLES_UUID_LEN + 1);
+}
+
+static int setup(void **state) {
+        struct fixture *f = calloc(1, sizeof(*f));
+        char hash[ROLES_HASH_ENCODED_MAX];
+        uint8_t code_hash[ROLES_CODE_HASH_LEN];
+        struct roles_hash_params params;
+
+        if (!f)
+                return -1;
+        test_env_setup(&f->env);
+        test_env_init(&f->env);
+        f->env.cfg.deny = DENY;
+        roles_hash_params_from_config(&f->env.cfg, &params);
+        assert_int_equal(roles_password_hash(pw_right, strlen(pw_right), &params, hash), 0);
+
+        struct roles_writer *s = test_writer(&f->env);
+        roles_snapshot_set_now(roles_writer_snapshot(s), NOW);
+        assert_int_equal(roles_writer_set_actor(s, "tester"), 0);
+        add_user(s, "lgnalice", true, 0, f->uuid[0]);
+        add_user(s, "lgncarol", true, 0, f->uuid[1]);
+        add_user(s, "lgntotp", true, 0, f->uuid[2]);
+        add_user(s, "lgnexp", true, NOW - 1, f->uuid[3]);
+        add_user(s, "lgndis", false, 0, f->uuid[4]);
+        for (size_t i = 0; i < ROLES_N_ELEMENTS(names); i++)
+                if (i != 1)
+                        assert_ok(s, roles_secret_set_password(roles_writer_secrets(s), f->uuid[i], hash, false));
+        /* lgncarol: no password, an activation code (as `rolesctl user add --activation`). */
+        assert_int_equal(roles_code_new(f->code), 0);
+        assert_int_equal(roles_code_hash(f->code, f->uuid[1], code_hash), 0);
+        assert_ok(s, roles_secret_put_code(s, f->uuid[1], ROLES_CODE_ACTIVATION, code_hash, NOW + 3600));
+        assert_ok(s, roles_secret_set_totp(s, f->uuid[2], totp_b32));
+        test_commit(s);
+        *state = f;
+        return 0;
+}
+
+/* One login as pam_roles makes it: a store of its own, its clock pinned, the user found. */
+struct login {
+        struct roles_attempt l;
+        struct conv conv;
+        enum roles_login_reason reason;
+        struct roles_login_found found;
+};
+
+static void login_begin(struct fixture *f, struct login *g, const char *user) {
+        struct roles_login *s = test_login(&f->env);
+        roles_snapshot_set_now(roles_login_snapshot(s), NOW);
+        memset(g, 0, sizeof(*g));
+        roles_attempt_init(&g->l, s, &f->env.cfg, user, &ops, &g->conv);
+        g->l.service = "test";
+        g->l.host = &f->no_host;
+        assert_int_equal(roles_login_find_user(&g->l), ROLES_LOGIN_OK);
+}
+
+static void login_end(struct login *g) {
+        roles_login_close(g->l.login);
+}
+
+/* One authentication of user with these answers: the result, the reason in g->reason. */
+static enum roles_login_result auth(struct fixture *f, struct login *g, const char *user, const char *password,
+                                    const char *code) {
+        login_begin(f, g, user);
+        g->conv.answers[0] = password;
+        g->conv.answers[1] = code;
+        enum roles_login_result r = roles_login_password(&g->l, &g->found, &g->reason);
+        login_end(g);
+        return r;
+}
+
+static enum roles_login_result account(struct fixture *f, const char *user, const struct roles_login_found *found,
+                                       enum roles_login_reason *ret_reason) {
+        struct login g;
+        login_begin(f, &g, user);
+        enum roles_login_result r = roles_login_account(&g.l, found, ret_reason);
+        login_end(&g);
+        return r;
+}
+
+static unsigned failures_of(struct fixture *f, size_t who) {
+        struct roles_snapshot *s = test_reader(&f->env, ROLES_SNAPSHOT_SECRETS);
+        struct roles_tally t;
+        assert_ok(s, roles_state_tally_get(roles_snapshot_secrets(s), f->uuid[who], NOW, &t));
+        test_close(s);
+        return t.failures;
+}
+
+static int64_t audit_rows(struct fixture *f, const char *result) {
+        char path[PATH_MAX], sql[128];
+        sqlite3 *db = NULL;
+        sqlite3_stmt *st = NULL;
+        snprintf(path, sizeof(path), "%s/state.db", f->env.dir);
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM login_audit WHERE result = '%s'", result);
+        assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        int64_t n = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+        return n;
+}
+
+/* CPU time, not wall time: a verification is work, a state.db write mostly waiting for fsync. */
+static double ms_since(const struct timespec *a) {
+        struct timespec b;
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
+        return (double) (b.tv_sec - a->tv_sec) * 1e3 + (double) (b.tv_nsec - a->tv_nsec) / 1e6;
+}
+
+/* ---- tests ---------------------------------------------------------------------------------- */
+
+static void test_right_and_wrong_password(void **state) {
+        struct fixture *f = *state;
+        struct login g;
+
+        assert_int_equal(auth(f, &g, "lgnalice", "not the password", NULL), ROLES_LOGIN_AUTH_FAILED);
+        assert_int_equal(g.reason, ROLES_LOGIN_R_WRONG_PASSWORD);
+        assert_string_equal(roles_login_reason_text(g.reason), "wrong password");
+        assert_int_equal(failures_of(f, 0), 1);
+        assert_int_equal(audit_rows(f, "failure"), 1);
+
+        assert_int_equal(auth(f, &g, "lgnalice", pw_right, NULL), ROLES_LOGIN_OK);
+        assert_int_equal(g.reason, ROLES_LOGIN_R_NONE);
+        assert_false(g.found.by_code);
+        assert_false(g.found.must_change_password);
+        assert_int_equal(failures_of(f, 0), 0);         /* a success clears the count it found */
+
+        enum roles_login_reason why;
+        assert_int_equal(account(f, "lgnalice", &g.found, &why), ROLES_LOGIN_OK);
+        assert_int_equal(account(f, "lgnalice", NULL, &why), ROLES_LOGIN_OK);
+
+        /* No answer at all is a refusal, not counted; a broken conversation is its own result. */
+        assert_int_equal(auth(f, &g, "lgnalice", NULL, NULL), ROLES_LOGIN_AUTH_FAILED);
+        assert_int_equal(g.reason, ROLES_LOGIN_R_NO_PASSWORD);
+        login_begin(f, &g, "lgnalice");
+        g.conv.fail = true;
+        assert_int_equal(roles_login_password(&g.l, &g.found, &g.reason), ROLES_LOGIN_CONV_ERROR);
+        login_end(&g);
+        assert_int_equal(failures_of(f, 0), 0);
+}
+
+/* An unknown user gets a wrong password's answer, writes its state.db row and pays its argon2:
+ * with no verification it would answer in a fraction of the CPU time. */
+static void test_unknown_user_pays_the_same(void **state) {
+        struct fixture *f = *state;
+        struct login g;
+        double wrong = 1e9, unknown = 1e9;
+
+        f->env.cfg.argon2_t_cost = 4;           /* a verification long enough to see */
+        f->env.cfg.argon2_m_cost_kib = 8192;
+        f->env.cfg.deny = 0;
+        for (int i = 0; i < 3; i++) {
+                struct timespec t0;
+                clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+                assert_int_equal(auth(f, &g, "lgnalice", "not the password", NULL), ROLES_LOGIN_AUTH_FAILED);
+                double ms = ms_since(&t0);
+                wrong = ms < wrong ? ms : wrong;
+                clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+                assert_int_equal(auth(f, &g, "lgnnobody", "not the password", NULL), ROLES_LOGIN_AUTH_FAILED);
+                ms = ms_since(&t0);
+                unknown = ms < unknown ? ms : unknown;
+                assert_int_equal(g.reason, ROLES_LOGIN_R_UNKNOWN_USER);
+        }
+        assert_int_equal(audit_rows(f, "failure"), 6);
+        assert_true(unknown >= wrong / 2);
+        print_message("# least CPU of a refusal: wrong password %.1f ms, unknown user %.1f ms\n", wrong, unknown);
+
+        enum roles_login_reason why;
+        assert_int_equal(account(f, "lgnnobody", NULL, &why), ROLES_LOGIN_UNKNOWN_USER);
+        assert_int_equal(why, ROLES_LOGIN_R_UNKNOWN_USER);
+}
+
+/* deny wrong passwords lock the account: then even the right one is refused, and counted. */
+static void test_lockout_after_deny(void **state) {
+        struct fixture *f = *state;
+        struct login g;
+
+        for (unsigned i = 0; i < DENY; i++) {
+                assert_int_equal(auth(f, &g, "lgnalice", "not the password", NULL), ROLES_LOGIN_AUTH_FAILED);
+                assert_int_equal(g.reason, ROLES_LOGIN_R_WRONG_PASSWORD);
+        }
+        assert_int_equal(auth(f, &g, "lgnalice", pw_right, NULL), ROLES_LOGIN_AUTH_FAILED);
+        assert_int_equal(g.reason, ROLES_LOGIN_R_LOCKED_OUT);
+        assert_int_equal(audit_rows(f, "failure"), DENY + 1);
+        /* account does not judge the tally (a public key is not a guessed password). */
+        enum roles_login_reason why;
+        assert_int_equal(account(f, "lgnalice", NULL, &why), ROLES_LOGIN_OK);
+}
+
+/* A one-time code stands in for the password once; the account must then set one, which
+ * activates it and ends the must-change state. The new password is held to the policy. */
+static void test_code_then_must_change(void **state) {
+        struct fixture *f = *state;
+        struct login g;
+        enum roles_login_reason why;
+        char policy[128];
+
+        assert_int_equal(auth(f, &g, "lgncarol", pw_right, NULL), ROLES_LOGIN_AUTH_FAILED);
+        assert_int_equal(g.reason, ROLES_LOGIN_R_WRONG_PASSWORD);       /* it has none */
+        assert_int_equal(auth(f, &g, "lgncarol", f->code, NULL), ROLES_LOGIN_OK);
+        assert_true(g.found.by_code);
+        assert_true(g.found.must_change_password);
+        struct roles_login_found found = g.found;
+        assert_int_equal(account(f, "lgncarol", &found, &why), ROLES_LOGIN_MUST_CHANGE);
+        assert_int_equal(account(f, "lgncarol", NULL, &why), ROLES_LOGIN_MUST_CHANGE);
+        /* Used: a second login with it is a wrong password. */
+        assert_int_equal(auth(f, &g, "lgncarol", f->code, NULL), ROLES_LOGIN_AUTH_FAILED);
+        assert_int_equal(g.reason, ROLES_LOGIN_R_WRONG_PASSWORD);
+
+        /* The change, without the current password (the code stood in for it). */
+        login_begin(f, &g, "lgncarol");
+        g.conv.answers[0] = "short";
+        assert_int_equal(roles_login_chauthtok(&g.l, false, false, &g.reason), ROLES_LOGIN_NOT_CHANGED);
+        assert_int_equal(g.reason, ROLES_LOGIN_R_NEW_PASSWORD_POLICY);
+        /* The words rolesctl gives too. */
+        assert_string_equal(g.conv.said, roles_password_policy_refusal(-ERANGE, &f->env.cfg, policy, sizeof(policy)));
+        assert_non_null(strstr(g.conv.said, "at least 8 characters"));
+        g.conv.answers[1] = "a fresh password";
+        assert_int_equal(roles_login_chauthtok(&g.l, false, false, &g.reason), ROLES_LOGIN_OK);
+        login_end(&g);
+        assert_int_equal(account(f, "lgncarol", NULL, &why), ROLES_LOGIN_OK);
+        assert_int_equal(auth(f, &g, "lgncarol", "a fresh password", NULL), ROLES_LOGIN_OK);
+        assert_false(g.found.must_change_password);
+
+        /* With the current password asked: a wrong one is refused and counted as auth's are. */
+        unsigned before = failures_of(f, 1);
+        login_begin(f, &g, "lgncarol");
+        g.conv.answers[0] = "not the password";
+        assert_int_equal(roles_login_chauthtok(&g.l, true, false, &g.reason), ROLES_LOGIN_AUTH_FAILED);
+        assert_int_equal(g.reason, ROLES_LOGIN_R_WRONG_PASSWORD);
+        login_end(&g);
+        assert_int_equal(failures_of(f, 1), before + 1);
+}
+
+/* TOTP through the callback: the right code once, the same step again refused but not counted
+ * (and the user told), a wrong code refused and counted. */
+static void test_totp(void **state) {
+        struct fixture *f = *state;
+        struct login g;
+        char code[16], wrong[16];
+
+        assert_int_equal(oath_init(), OATH_OK);
+        assert_int_equal(oath_totp_generate(totp_raw, strlen(totp_raw), (time_t) NOW, ROLES_TOTP_STEP, 0,
+                                            ROLES_TOTP_DIGITS, code), OATH_OK);
+        snprintf(wrong, sizeof(wrong), "%06d", (atoi(code) + 1) % 1000000);
+
+        assert_int_equal(auth(f, &g, "lgntotp", pw_right, code), ROLES_LOGIN_OK);
+        assert_int_equal(g.conv.next, 2);               /* the code was asked */
+
+        assert_int_equal(auth(f, &g, "lgntotp", pw_right, code), ROLES_LOGIN_AUTH_FAILED);
+        assert_int_equal(g.reason, ROLES_LOGIN_R_TOTP_REUSED);
+        assert_non_null(strstr(g.conv.said, "already used"));
+        assert_int_equal(failures_of(f, 2), 0);
+
+        assert_int_equal(auth(f, &g, "lgntotp", pw_right, wrong), ROLES_LOGIN_AUTH_FAILED);
+        assert_int_equal(g.reason, ROLES_LOGIN_R_TOTP_WRONG);
+        assert_int_equal(failures_of(f, 2), 1);
+
+        /* A wrong password never reaches the code prompt. */
+        assert_int_equal(auth(f, &g, "lgntotp", "not the password", code), ROLES_LOGIN_AUTH_FAILED);
+        assert_int_equal(g.conv.next, 1);
+        (void) oath_done();
+}
+
+/* account refuses expired and disabled accounts; auth refuses a disabled one as a wrong password
+ * (its answer and its count), and leaves expiry to account, which says so. */
+static void test_expired_and_disabled(void **state) {
+        struct fixture *f = *state;
+        struct login g;
+        enum roles_login_reason why;
+
+        assert_int_equal(account(f, "lgnexp", NULL, &why), ROLES_LOGIN_EXPIRED);
+        assert_int_equal(why, ROLES_LOGIN_R_EXPIRED);
+        assert_int_equal(account(f, "lgndis", NULL, &why), ROLES_LOGIN_DENIED);
+        assert_int_equal(why, ROLES_LOGIN_R_DISABLED);
+
+        assert_int_equal(auth(f, &g, "lgndis", pw_right, NULL), ROLES_LOGIN_AUTH_FAILED);
+        assert_int_equal(g.reason, ROLES_LOGIN_R_DISABLED);
+        assert_int_equal(failures_of(f, 4), 1);
+        assert_int_equal(auth(f, &g, "lgnexp", pw_right, NULL), ROLES_LOGIN_OK);
+        assert_int_equal(account(f, "lgnexp", &g.found, &why), ROLES_LOGIN_EXPIRED);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_right_and_wrong_password, setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_unknown_user_pays_the_same, setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_lockout_after_deny, setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_code_then_must_change, setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_totp, setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_expired_and_disabled, setup, test_teardown),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
