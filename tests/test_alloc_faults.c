@@ -431,12 +431,12 @@ static struct roles_user alice, rita, tom, lou, dan;
 
 static void add_user(struct roles_writer *s, const char *name, uint32_t uid, bool enabled, const char *hash,
                      struct roles_user *ret) {
-        struct roles_user u = { .uid = uid, .gid = ROLES_ID_INVALID, .enabled = enabled,
-                                .activated_at = (int64_t) time(NULL) };
-        roles_strcpy(u.name, sizeof(u.name), name);
+        struct roles_user u = test_user(name);
+        u.uid = uid;
+        u.enabled = enabled;
+        u.activated_at = (int64_t) time(NULL);
         snprintf(u.gecos, sizeof(u.gecos), "%c%s", name[0] - 'a' + 'A', name + 1);
-        assert_ok(s, roles_user_add(s, &u));
-        assert_ok(s, roles_secret_set_password(roles_writer_secrets(s), u.uuid, hash, false));
+        test_user_insert(s, &u, hash);
         *ret = u;
 }
 
@@ -456,25 +456,16 @@ static void build_database(void) {
         add_user(s, "dan", 10104, false, hash, &dan);
         assert_ok(s, roles_secret_set_totp(s, tom.uuid, TOTP_SECRET_B32));
 
-        struct roles_group devs = { .gid = GID_DEVS };
-        roles_strcpy(devs.name, sizeof(devs.name), "devs");
-        assert_ok(s, roles_group_add(s, &devs));
+        struct roles_group devs = test_add_group(s, "devs", GID_DEVS);
         assert_ok(s, roles_group_add_member(s, &devs, &alice));
         assert_ok(s, roles_group_add_member(s, &devs, &rita));
 
-        struct roles_metarole crew = { 0 }, senior = { 0 };
-        roles_strcpy(crew.code, sizeof(crew.code), "crew");
-        roles_strcpy(senior.code, sizeof(senior.code), "senior");
-        assert_ok(s, roles_metarole_add(s, &crew));
-        assert_ok(s, roles_metarole_add(s, &senior));
+        struct roles_metarole crew = test_add_metarole(s, "crew"), senior = test_add_metarole(s, "senior");
         assert_ok(s, roles_metarole_include(s, &senior, &crew));
         assert_ok(s, roles_metarole_grant(s, &crew, "login.test"));
         assert_ok(s, roles_metarole_publish(s, &crew, GID_STAFF));
 
-        struct roles_role operator = { 0 };
-        roles_strcpy(operator.name, sizeof(operator.name), "operator");
-        roles_strcpy(operator.metarole, sizeof(operator.metarole), "senior");
-        assert_ok(s, roles_role_add(s, &operator));
+        struct roles_role operator = test_add_role(s, "operator", "senior");
         assert_ok(s, roles_role_grant(s, &operator, "db.read"));
         const struct roles_user *holders[] = { &alice, &tom, &lou, &dan };
         for (size_t i = 0; i < ROLES_N_ELEMENTS(holders); i++)

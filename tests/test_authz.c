@@ -33,19 +33,14 @@ static struct roles_user user(struct roles_writer *s, const char *name) {
         struct roles_user u;
         if (roles_user_by_name(roles_writer_snapshot(s), name, &u) == 0)
                 return u;
-        u = (struct roles_user) { .uid = ROLES_ID_INVALID, .gid = ROLES_ID_INVALID, .enabled = true };
-        assert_int_equal(roles_strcpy(u.name, sizeof(u.name), name), 0);
-        assert_ok(s, roles_user_add(s, &u));
-        return u;
+        return test_add_user(s, name);
 }
 
 static struct roles_metarole metarole(struct roles_writer *s, const char *code) {
-        struct roles_metarole m = { 0 };
+        struct roles_metarole m;
         if (roles_metarole_by_code(roles_writer_snapshot(s), code, &m) == 0)
                 return m;
-        assert_int_equal(roles_strcpy(m.code, sizeof(m.code), code), 0);
-        assert_ok(s, roles_metarole_add(s, &m));
-        return m;
+        return test_add_metarole(s, code);
 }
 
 static void include(struct roles_writer *s, const char *parent, const char *child) {
@@ -59,14 +54,11 @@ static void metarole_grant(struct roles_writer *s, const char *code, const char 
 }
 
 static struct roles_role role(struct roles_writer *s, const char *name, const char *metarole_code) {
-        struct roles_role r = { 0 };
+        struct roles_role r;
         if (roles_role_by_name(roles_writer_snapshot(s), name, &r) == 0)
                 return r;
         metarole(s, metarole_code);
-        assert_int_equal(roles_strcpy(r.name, sizeof(r.name), name), 0);
-        assert_int_equal(roles_strcpy(r.metarole, sizeof(r.metarole), metarole_code), 0);
-        assert_ok(s, roles_role_add(s, &r));
-        return r;
+        return test_add_role(s, name, metarole_code);
 }
 
 static void role_grant(struct roles_writer *s, const char *role_name, const char *perm) {

@@ -144,10 +144,12 @@ static void bulk_name(size_t i, char *buf, size_t size) {
 
 static void add_user(struct roles_writer *s, const char *name, uint32_t uid, const char *gecos, bool enabled,
                      int64_t expires_at, struct roles_user *ret) {
-        struct roles_user u = { .uid = uid, .gid = ROLES_ID_INVALID, .enabled = enabled, .expires_at = expires_at };
-        roles_strcpy(u.name, sizeof(u.name), name);
+        struct roles_user u = test_user(name);
+        u.uid = uid;
+        u.enabled = enabled;
+        u.expires_at = expires_at;
         roles_strcpy(u.gecos, sizeof(u.gecos), gecos);
-        assert_store_ok(s, roles_user_add(s, &u));
+        test_user_insert(s, &u, NULL);
         assert_int_equal(u.uid, uid);
         assert_int_equal(u.gid, uid);
         if (ret)
@@ -174,42 +176,31 @@ static void build_database(void) {
                                   : strcmp(people[i].name, "frank") == 0 ? INT64_C(1577836800) : 0;
                 add_user(s, people[i].name, people[i].uid, people[i].gecos, people[i].enabled, expires, &u[i]);
         }
-        struct roles_group devs = { .gid = GID_DEVS }, many = { .gid = GID_MANY };
-        roles_strcpy(devs.name, sizeof(devs.name), "devs");
-        roles_strcpy(many.name, sizeof(many.name), "many");
-        assert_store_ok(s, roles_group_add(s, &devs));
-        assert_store_ok(s, roles_group_add(s, &many));
+        struct roles_group devs = test_add_group(s, "devs", GID_DEVS), many = test_add_group(s, "many", GID_MANY);
         for (size_t i = 0; i < N_PEOPLE; i++)
                 if (strcmp(people[i].name, "alice") == 0 || strcmp(people[i].name, "bob") == 0 ||
                     strcmp(people[i].name, "dave") == 0)
-                        assert_store_ok(s, roles_group_add_member(s, &devs, &u[i]));
+                        assert_ok(s, roles_group_add_member(s, &devs, &u[i]));
         for (size_t i = 0; i < N_BULK; i++) {
                 char name[16];
                 struct roles_user b;
                 bulk_name(i, name, sizeof(name));
                 add_user(s, name, BULK_UID(i), "", true, 0, &b);
-                assert_store_ok(s, roles_group_add_member(s, &many, &b));
+                assert_ok(s, roles_group_add_member(s, &many, &b));
         }
 
-        struct roles_metarole crew = { 0 }, senior = { 0 };
-        roles_strcpy(crew.code, sizeof(crew.code), "crew");
-        roles_strcpy(senior.code, sizeof(senior.code), "senior");
-        assert_store_ok(s, roles_metarole_add(s, &crew));
-        assert_store_ok(s, roles_metarole_add(s, &senior));
-        assert_store_ok(s, roles_metarole_include(s, &senior, &crew));
-        assert_store_ok(s, roles_metarole_publish(s, &crew, GID_STAFF));
-        struct roles_role lead = { 0 };
-        roles_strcpy(lead.name, sizeof(lead.name), "lead");
-        roles_strcpy(lead.metarole, sizeof(lead.metarole), "senior");
-        assert_store_ok(s, roles_role_add(s, &lead));
+        struct roles_metarole crew = test_add_metarole(s, "crew"), senior = test_add_metarole(s, "senior");
+        assert_ok(s, roles_metarole_include(s, &senior, &crew));
+        assert_ok(s, roles_metarole_publish(s, &crew, GID_STAFF));
+        struct roles_role lead = test_add_role(s, "lead", "senior");
         for (size_t i = 0; i < N_PEOPLE; i++) {
                 const char *n = people[i].name;
                 if (strcmp(n, "bob") == 0)
                         continue;
                 int64_t until = strcmp(n, "erin") == 0 ? (int64_t) now - 3600 : 0;
-                assert_store_ok(s, roles_role_assign(s, &lead, &u[i], until));
+                assert_ok(s, roles_role_assign(s, &lead, &u[i], until));
         }
-        assert_store_ok(s, roles_secret_set_password_changed_at(s, u[0].uuid, PW_CHANGED_AT));
+        assert_ok(s, roles_secret_set_password_changed_at(s, u[0].uuid, PW_CHANGED_AT));
         test_commit(s);
 
         /* bob is locked out (what pam_roles writes after too many failures). */
@@ -1418,8 +1409,8 @@ static void test_replaced_snapshot(void **state) {
 
         /* And a deletion is seen the same way. */
         s = test_writer(&env);
-        assert_store_ok(s, roles_user_by_name(roles_writer_snapshot(s), "newbie", &nb));
-        assert_store_ok(s, roles_user_delete(s, &nb));
+        assert_ok(s, roles_user_by_name(roles_writer_snapshot(s), "newbie", &nb));
+        assert_ok(s, roles_user_delete(s, &nb));
         test_commit(s);
         sleep_ms(1100);
         assert_notfound(m.getpwnam_r("newbie", &res_.pw, buf_, sizeof(buf_), &errnop_));
@@ -2032,7 +2023,7 @@ static void test_fork_keeps_no_descriptor(void **state) {
 
         /* A new base by rename. */
         s = test_writer(&env);
-        assert_store_ok(s, roles_writer_rebuild_index(s));
+        assert_ok(s, roles_writer_rebuild_index(s));
         test_commit(s);
         fork_without_fds("fork after a new base", "forkling");
         sleep_ms(1100);
@@ -2042,8 +2033,8 @@ static void test_fork_keeps_no_descriptor(void **state) {
 
         /* Leave the data as the other tests had it. */
         s = test_writer(&env);
-        assert_store_ok(s, roles_user_by_name(roles_writer_snapshot(s), "forkling", &u));
-        assert_store_ok(s, roles_user_delete(s, &u));
+        assert_ok(s, roles_user_by_name(roles_writer_snapshot(s), "forkling", &u));
+        assert_ok(s, roles_user_delete(s, &u));
         test_commit(s);
 }
 

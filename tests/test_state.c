@@ -56,13 +56,6 @@ struct fixture {
         uint8_t activation[32], reset[32];      /* the code hashes put for alice */
 };
 
-static void add_user(struct roles_writer *s, const char *name, char uuid[static ROLES_UUID_LEN + 1]) {
-        struct roles_user u = { .uid = ROLES_ID_INVALID, .gid = ROLES_ID_INVALID, .enabled = true };
-        assert_int_equal(roles_strcpy(u.name, sizeof(u.name), name), 0);
-        assert_ok(s, roles_user_add(s, &u));
-        memcpy(uuid, u.uuid, ROLES_UUID_LEN + 1);
-}
-
 static int setup(void **state) {
         struct fixture *f = calloc(1, sizeof(*f));
         if (!f)
@@ -79,9 +72,10 @@ static int setup(void **state) {
         struct roles_writer *s = test_writer(&f->env);
         roles_snapshot_set_now(roles_writer_snapshot(s), NOW);
         assert_int_equal(roles_writer_set_actor(s, "tester"), 0);
-        add_user(s, "alice", f->alice);
-        add_user(s, "bob", f->bob);
-        assert_ok(s, roles_secret_set_password(roles_writer_secrets(s), f->alice, f->alice_hash, false));
+        struct roles_user alice = test_user("alice");
+        test_user_insert(s, &alice, f->alice_hash);
+        memcpy(f->alice, alice.uuid, sizeof(f->alice));
+        memcpy(f->bob, test_add_user(s, "bob").uuid, sizeof(f->bob));
         assert_ok(s, roles_secret_put_code(s, f->alice, ROLES_CODE_ACTIVATION, f->activation, NOW + 3600));
         assert_ok(s, roles_secret_put_code(s, f->alice, ROLES_CODE_RESET, f->reset, NOW + 3600));
         test_commit(s);

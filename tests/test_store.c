@@ -159,44 +159,10 @@ static const char *list_value(struct roles_snapshot *s, enum roles_listing what,
 
 /* ---- fixtures for the model ----------------------------------------------------------------------- */
 
-static struct roles_user new_user(const char *name) {
-        struct roles_user u = { .uid = ROLES_ID_INVALID, .gid = ROLES_ID_INVALID, .enabled = true };
-        assert_int_equal(roles_strcpy(u.name, sizeof(u.name), name), 0);
-        return u;
-}
-
-static struct roles_user add_user(struct roles_writer *s, const char *name) {
-        struct roles_user u = new_user(name);
-        assert_ok(s, roles_user_add(s, &u));
-        return u;
-}
-
-static struct roles_group add_group(struct roles_writer *s, const char *name, uint32_t gid) {
-        struct roles_group g = { .gid = gid };
-        assert_int_equal(roles_strcpy(g.name, sizeof(g.name), name), 0);
-        assert_ok(s, roles_group_add(s, &g));
-        return g;
-}
-
-static struct roles_metarole add_metarole(struct roles_writer *s, const char *code) {
-        struct roles_metarole m = { 0 };
-        assert_int_equal(roles_strcpy(m.code, sizeof(m.code), code), 0);
-        assert_ok(s, roles_metarole_add(s, &m));
-        return m;
-}
-
 static struct roles_metarole get_metarole(struct roles_writer *s, const char *code) {
         struct roles_metarole m;
         assert_ok(s, roles_metarole_by_code(roles_writer_snapshot(s), code, &m));
         return m;
-}
-
-static struct roles_role add_role(struct roles_writer *s, const char *name, const char *metarole) {
-        struct roles_role r = { 0 };
-        assert_int_equal(roles_strcpy(r.name, sizeof(r.name), name), 0);
-        assert_int_equal(roles_strcpy(r.metarole, sizeof(r.metarole), metarole), 0);
-        assert_ok(s, roles_role_add(s, &r));
-        return r;
 }
 
 /* What a failed change must leave alone, as seen through the writer. */
@@ -273,7 +239,7 @@ static void test_init_creates_files(void **state) {
 static void test_init_keeps_data(void **state) {
         struct test_env *e = *state;
         struct roles_writer *s = writer(e);
-        add_user(s, "alice");
+        test_add_user(s, "alice");
         test_commit(s);
 
         test_env_init(e);
@@ -292,7 +258,7 @@ static void test_secrets_v1_migrated(void **state) {
         struct test_env *e = *state;
         char path[PATH_MAX];
         struct roles_writer *s = writer(e);
-        struct roles_user alice = add_user(s, "alice");
+        struct roles_user alice = test_add_user(s, "alice");
         assert_ok(s, roles_secret_set_email(s, alice.uuid, "alice@example.org"));
         test_commit(s);
         path_in(e, "secrets.db", path, sizeof(path));
@@ -349,7 +315,7 @@ static void test_public_v1_migrated(void **state) {
         struct test_env *e = *state;
         char path[PATH_MAX];
         struct roles_writer *s = writer(e);
-        struct roles_user alice = add_user(s, "alice");
+        struct roles_user alice = test_add_user(s, "alice");
         test_commit(s);
         path_in(e, "roles.db", path, sizeof(path));
         raw_exec(path, "DROP TABLE retired_ids;" PUBLIC_V2_NSS_TABLES "PRAGMA user_version = 1");
@@ -368,7 +334,7 @@ static void test_public_v1_migrated(void **state) {
         assert_int_equal(raw_int(path, "SELECT count(*) FROM retired_ids WHERE kind = 'uid' AND id = 10000"), 1);
         assert_int_equal(raw_int(path, "SELECT count(*) FROM metaroles WHERE builtin = 1"), 3);
         s = writer(e);
-        assert_int_equal(add_user(s, "bob").uid, alice.uid + 1);
+        assert_int_equal(test_add_user(s, "bob").uid, alice.uid + 1);
         test_commit(s);
 }
 
@@ -381,7 +347,7 @@ static void test_public_v2_migrated(void **state) {
         struct test_env *e = *state;
         char path[PATH_MAX], index[PATH_MAX];
         struct roles_writer *s = writer(e);
-        add_user(s, "alice");
+        test_add_user(s, "alice");
         test_commit(s);
         path_in(e, "roles.db", path, sizeof(path));
         path_in(e, "roles.nss", index, sizeof(index));
@@ -396,7 +362,7 @@ static void test_public_v2_migrated(void **state) {
         assert_int_equal(raw_int(path, "PRAGMA user_version"), 2);
 
         s = writer(e);
-        add_user(s, "bob");
+        test_add_user(s, "bob");
         test_commit(s);
         assert_int_equal(raw_int(path, "PRAGMA user_version"), 3);
         assert_int_equal(raw_int(path, "SELECT count(*) FROM sqlite_schema WHERE name IN "
@@ -443,9 +409,9 @@ static void members_of(struct test_env *e, uint32_t gid, char list[static 256]) 
 static void test_index_first_accounts_make_a_base(void **state) {
         struct test_env *e = *state;
         struct roles_writer *s = writer(e);
-        add_user(s, "alice");
-        add_user(s, "bob");
-        add_group(s, "devs", 20100);
+        test_add_user(s, "alice");
+        test_add_user(s, "bob");
+        test_add_group(s, "devs", 20100);
         test_commit(s);
 
         struct nss_index_view v;
@@ -455,7 +421,7 @@ static void test_index_first_accounts_make_a_base(void **state) {
         test_index_close(&v);
 
         s = writer(e);                                          /* a change after it: a delta */
-        add_user(s, "carol");
+        test_add_user(s, "carol");
         test_commit(s);
         test_index_view(e, &v);
         assert_int_equal(v.base.n[NSS_SECTION_USERS], 2);
@@ -478,14 +444,14 @@ static void test_index_delta_serves_what_roles_db_says(void **state) {
         struct stat before, after;
 
         struct roles_writer *s = writer(e);
-        struct roles_metarole crew = add_metarole(s, "crew");
+        struct roles_metarole crew = test_add_metarole(s, "crew");
         assert_ok(s, roles_metarole_publish(s, &crew, 20500));
-        lead = add_role(s, "lead", "crew");
-        devs = add_group(s, "devs", 20100);
+        lead = test_add_role(s, "lead", "crew");
+        devs = test_add_group(s, "devs", 20100);
         for (int i = 0; i < 12; i++) {
                 char name[16];
                 snprintf(name, sizeof(name), "u%d", i);
-                u[i] = add_user(s, name);
+                u[i] = test_add_user(s, name);
                 if (i < 6)
                         assert_ok(s, roles_group_add_member(s, &devs, &u[i]));
                 if (i < 4)
@@ -514,13 +480,13 @@ static void test_index_delta_serves_what_roles_db_says(void **state) {
         assert_ok(s, roles_user_update(s, &u[4]));
         test_commit(s);
         s = writer(e);                                          /* a group added, one deleted */
-        ops = add_group(s, "ops", 20200);
+        ops = test_add_group(s, "ops", 20200);
         assert_ok(s, roles_group_add_member(s, &ops, &u[5]));
         assert_ok(s, roles_group_add_member(s, &ops, &u[7]));
         test_commit(s);
         s = writer(e);
         assert_ok(s, roles_group_delete(s, &devs));
-        add_user(s, "late");
+        test_add_user(s, "late");
         test_commit(s);
 
         /* All of it in the delta: the base is the same file. */
@@ -565,7 +531,7 @@ static void test_bulk_change_compiles_a_base(void **state) {
                 "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'group_members_user'";
 
         struct roles_writer *s = writer(e);
-        struct roles_user alice = add_user(s, "alice");
+        struct roles_user alice = test_add_user(s, "alice");
         test_commit(s);
         path_in(e, "roles.nss", index, sizeof(index));
         path_in(e, "roles.db", db, sizeof(db));
@@ -573,17 +539,17 @@ static void test_bulk_change_compiles_a_base(void **state) {
 
         s = writer(e);                                          /* not committed */
         assert_ok(s, roles_writer_begin_bulk(s, 2));
-        add_user(s, "ghost");
+        test_add_user(s, "ghost");
         test_close(s);
         assert_int_equal(raw_int(db, has_index_sql), 1);
 
         s = writer(e);
         assert_ok(s, roles_writer_begin_bulk(s, 1 + 3 * 4));  /* crew; each user, its fs_uniquifier and personal group */
-        struct roles_group crew = add_group(s, "crew", 20300);
+        struct roles_group crew = test_add_group(s, "crew", 20300);
         for (int i = 0; i < 4; i++) {
                 char name[16];
                 snprintf(name, sizeof(name), "b%d", i);
-                struct roles_user u = add_user(s, name);
+                struct roles_user u = test_add_user(s, name);
                 assert_ok(s, roles_group_add_member(s, &crew, &u));
         }
         assert_ok(s, roles_group_add_member(s, &crew, &alice));
@@ -607,7 +573,7 @@ static void test_bulk_change_compiles_a_base(void **state) {
         test_index_close(&v);
 
         s = writer(e);                                          /* tracked again: a delta */
-        add_user(s, "late");
+        test_add_user(s, "late");
         test_commit(s);
         assert_int_equal(stat(index, &later), 0);
         assert_true(later.st_ino == after.st_ino);
@@ -629,7 +595,7 @@ static void test_secrets_change_mends_stale_index(void **state) {
         struct test_env *e = *state;
         char index[PATH_MAX];
         struct roles_writer *s = writer(e);
-        struct roles_user alice = add_user(s, "alice");
+        struct roles_user alice = test_add_user(s, "alice");
         test_commit(s);
         path_in(e, "roles.nss", index, sizeof(index));
         assert_int_equal(unlink(index), 0);
@@ -673,7 +639,7 @@ static void test_serial(void **state) {
         static const char *const names[] = { "alice", "bob", "carol" };
         for (int i = 0; i < 3; i++) {
                 struct roles_writer *s = writer(e);
-                add_user(s, names[i]);
+                test_add_user(s, names[i]);
                 test_commit(s);
                 assert_true(serial_now(e) == first + i + 1);
         }
@@ -701,7 +667,7 @@ static void test_serial(void **state) {
 
         /* A refused change alone does not publish either. */
         s = writer(e);
-        struct roles_user dup = new_user("alice");
+        struct roles_user dup = test_user("alice");
         assert_int_equal(roles_user_add(s, &dup), -EEXIST);
         test_commit(s);
         assert_true(serial_now(e) == first + 3);
@@ -720,9 +686,9 @@ static void test_uncommitted_writer(void **state) {
         int64_t audit = raw_int(sec, "SELECT count(*) FROM audit");
 
         struct roles_writer *s = writer(e);
-        add_user(s, "alice");
-        add_group(s, "devs", ROLES_ID_INVALID);
-        add_metarole(s, "dba");
+        test_add_user(s, "alice");
+        test_add_group(s, "devs", ROLES_ID_INVALID);
+        test_add_metarole(s, "dba");
         /* Nothing but roles.db (and its WAL) while the writer works ... */
         assert_int_equal(stray_files(e), 0);
         test_close(s);
@@ -745,7 +711,7 @@ static void test_uncommitted_writer(void **state) {
 
         /* And the next writer gets the lock and works normally. */
         s = writer(e);
-        add_user(s, "alice");
+        test_add_user(s, "alice");
         test_commit(s);
         assert_int_equal(stray_files(e), 0);
 }
@@ -768,7 +734,7 @@ static void test_user_add_allocates(void **state) {
         struct roles_group g;
         struct roles_secret sec;
 
-        struct roles_user a = add_user(s, "alice");
+        struct roles_user a = test_add_user(s, "alice");
         assert_int_equal(a.uid, e->cfg.uid_min);
         assert_int_equal(a.gid, a.uid);
         assert_true(a.id > 0);
@@ -782,13 +748,13 @@ static void test_user_add_allocates(void **state) {
         assert_ok(s, roles_group_by_name(roles_writer_snapshot(s), "alice", &g));
         assert_int_equal(g.gid, a.uid);
 
-        struct roles_user b = add_user(s, "bob");
+        struct roles_user b = test_add_user(s, "bob");
         assert_int_equal(b.uid, e->cfg.uid_min + 1);
         assert_int_equal(b.gid, b.uid);
         assert_string_not_equal(a.uuid, b.uuid);
 
         /* An explicit uid, then allocation continues past the highest in use (like useradd). */
-        struct roles_user c = new_user("carol");
+        struct roles_user c = test_user("carol");
         c.uid = 20000;
         c.home[0] = '\0';
         snprintf(c.gecos, sizeof(c.gecos), "Carol C., Room 4");
@@ -797,7 +763,7 @@ static void test_user_add_allocates(void **state) {
         assert_ok(s, roles_user_add(s, &c));
         assert_int_equal(c.uid, 20000);
         assert_int_equal(c.gid, 20000);
-        struct roles_user d = add_user(s, "dave");
+        struct roles_user d = test_add_user(s, "dave");
         assert_int_equal(d.uid, 20001);
 
         /* Every user has a secrets row from birth, without a password. */
@@ -830,7 +796,7 @@ static void test_user_add_refused(void **state) {
         struct roles_user u;
         struct roles_group g;
 
-        struct roles_user alice = add_user(s, "alice");
+        struct roles_user alice = test_add_user(s, "alice");
         struct counts before = counts_of(s);
 
         static const struct {
@@ -850,7 +816,7 @@ static void test_user_add_refused(void **state) {
                 { "", ROLES_ID_INVALID, -EINVAL },
         };
         for (size_t i = 0; i < ROLES_N_ELEMENTS(cases); i++) {
-                u = new_user(cases[i].name);
+                u = test_user(cases[i].name);
                 u.uid = cases[i].uid;
                 struct roles_user copy = u;
                 int r = roles_user_add(s, &u);
@@ -862,29 +828,29 @@ static void test_user_add_refused(void **state) {
         }
 
         /* A --gid naming no group. */
-        u = new_user("nogroup");
+        u = test_user("nogroup");
         u.gid = 12345;
         assert_int_equal(roles_user_add(s, &u), -ENOENT);
         assert_counts_equal(counts_of(s), before);
 
         /* A name whose personal group would clash with an existing group. */
-        add_group(s, "devs", ROLES_ID_INVALID);
+        test_add_group(s, "devs", ROLES_ID_INVALID);
         before = counts_of(s);
-        u = new_user("devs");
+        u = test_user("devs");
         assert_int_equal(roles_user_add(s, &u), -EEXIST);
         assert_counts_equal(counts_of(s), before);
 
         /* Fields that could break a passwd line. */
-        u = new_user("eve");
+        u = test_user("eve");
         snprintf(u.gecos, sizeof(u.gecos), "Eve:0:0");
         assert_int_equal(roles_user_add(s, &u), -EINVAL);
-        u = new_user("eve");
+        u = test_user("eve");
         snprintf(u.gecos, sizeof(u.gecos), "Eve\nroot::0:0::/:/bin/sh");
         assert_int_equal(roles_user_add(s, &u), -EINVAL);
-        u = new_user("eve");
+        u = test_user("eve");
         snprintf(u.home, sizeof(u.home), "home/eve");
         assert_int_equal(roles_user_add(s, &u), -EINVAL);
-        u = new_user("eve");
+        u = test_user("eve");
         snprintf(u.shell, sizeof(u.shell), "/bin/sh:x");
         assert_int_equal(roles_user_add(s, &u), -EINVAL);
         assert_counts_equal(counts_of(s), before);
@@ -915,7 +881,7 @@ static void test_user_add_refused_late(void **state) {
         assert_true(roles_path_valid(e->cfg.home_base));
         struct roles_writer *s = writer(e);
         struct counts before = counts_of(s);
-        struct roles_user u = new_user("alice");
+        struct roles_user u = test_user("alice");
         int r = roles_user_add(s, &u);
         assert_true(r == -ENAMETOOLONG || r == -EINVAL);
         assert_counts_equal(counts_of(s), before);
@@ -933,16 +899,16 @@ static void test_user_primary_group(void **state) {
         struct roles_group g;
 
         /* Group "staff" takes gid 10000 first: alice gets uid 10000, her personal group another gid. */
-        struct roles_group staff = add_group(s, "staff", ROLES_ID_INVALID);
+        struct roles_group staff = test_add_group(s, "staff", ROLES_ID_INVALID);
         assert_int_equal(staff.gid, 10000);
-        struct roles_user alice = add_user(s, "alice");
+        struct roles_user alice = test_add_user(s, "alice");
         assert_int_equal(alice.uid, 10000);
         assert_int_not_equal(alice.gid, 10000);
         assert_ok(s, roles_group_by_name(roles_writer_snapshot(s), "alice", &g));
         assert_int_equal(g.gid, alice.gid);
 
         /* An existing group as primary (--gid): no personal group. */
-        struct roles_user bob = new_user("bob");
+        struct roles_user bob = test_user("bob");
         bob.gid = staff.gid;
         int groups = list_count(roles_writer_snapshot(s), ROLES_LIST_GROUPS, NULL);
         assert_ok(s, roles_user_add(s, &bob));
@@ -957,7 +923,7 @@ static void test_user_update(void **state) {
         struct roles_writer *s = writer(e);
         struct roles_user u;
 
-        struct roles_user a = add_user(s, "alice");
+        struct roles_user a = test_add_user(s, "alice");
         a.enabled = false;
         a.expires_at = NOW + 86400;
         snprintf(a.gecos, sizeof(a.gecos), "Alice L.");
@@ -991,9 +957,9 @@ static void test_user_delete(void **state) {
         char secrets[PATH_MAX];
 
         path_in(e, "secrets.db", secrets, sizeof(secrets));
-        struct roles_user alice = add_user(s, "alice");
-        struct roles_user bob = add_user(s, "bob");
-        struct roles_group devs = add_group(s, "devs", ROLES_ID_INVALID);
+        struct roles_user alice = test_add_user(s, "alice");
+        struct roles_user bob = test_add_user(s, "bob");
+        struct roles_group devs = test_add_group(s, "devs", ROLES_ID_INVALID);
         assert_ok(s, roles_group_add_member(s, &devs, &alice));
         uint8_t hash[32] = { 1, 2, 3 };
         assert_ok(s, roles_secret_put_code(s, alice.uuid, ROLES_CODE_RESET, hash, NOW + 600));
@@ -1029,8 +995,8 @@ static void test_user_delete_keeps_shared_group(void **state) {
         struct roles_writer *s = writer(e);
         struct roles_group g;
 
-        struct roles_user alice = add_user(s, "alice");
-        struct roles_user bob = new_user("bob");
+        struct roles_user alice = test_add_user(s, "alice");
+        struct roles_user bob = test_user("bob");
         bob.gid = alice.gid;            /* bob's primary group is alice's personal group */
         assert_ok(s, roles_user_add(s, &bob));
         assert_ok(s, roles_user_delete(s, &alice));
@@ -1047,12 +1013,12 @@ static void test_groups(void **state) {
         struct roles_writer *s = writer(e);
         struct roles_group g;
 
-        struct roles_group devs = add_group(s, "devs", ROLES_ID_INVALID);
+        struct roles_group devs = test_add_group(s, "devs", ROLES_ID_INVALID);
         assert_int_equal(devs.gid, 10000);
         assert_true(roles_uuid_valid(devs.uuid));
-        struct roles_group ops = add_group(s, "ops", 30000);
+        struct roles_group ops = test_add_group(s, "ops", 30000);
         assert_int_equal(ops.gid, 30000);
-        struct roles_group qa = add_group(s, "qa", ROLES_ID_INVALID);
+        struct roles_group qa = test_add_group(s, "qa", ROLES_ID_INVALID);
         assert_int_equal(qa.gid, 30001);
 
         struct counts before = counts_of(s);
@@ -1092,7 +1058,7 @@ static void test_group_delete_primary_busy(void **state) {
         struct roles_writer *s = writer(e);
         struct roles_group g;
 
-        struct roles_user alice = add_user(s, "alice");
+        struct roles_user alice = test_add_user(s, "alice");
         assert_ok(s, roles_group_by_name(roles_writer_snapshot(s), "alice", &g));
         struct counts before = counts_of(s);
         assert_int_equal(roles_group_delete(s, &g), -EBUSY);
@@ -1100,8 +1066,8 @@ static void test_group_delete_primary_busy(void **state) {
         assert_counts_equal(counts_of(s), before);
 
         /* Another group used as someone's primary group by --gid. */
-        struct roles_group staff = add_group(s, "staff", ROLES_ID_INVALID);
-        struct roles_user bob = new_user("bob");
+        struct roles_group staff = test_add_group(s, "staff", ROLES_ID_INVALID);
+        struct roles_user bob = test_user("bob");
         bob.gid = staff.gid;
         assert_ok(s, roles_user_add(s, &bob));
         assert_int_equal(roles_group_delete(s, &staff), -EBUSY);
@@ -1116,9 +1082,9 @@ static void test_group_members(void **state) {
         struct roles_writer *s = writer(e);
         char buf[64];
 
-        struct roles_user alice = add_user(s, "alice");
-        struct roles_user bob = add_user(s, "bob");
-        struct roles_group devs = add_group(s, "devs", ROLES_ID_INVALID);
+        struct roles_user alice = test_add_user(s, "alice");
+        struct roles_user bob = test_add_user(s, "bob");
+        struct roles_group devs = test_add_group(s, "devs", ROLES_ID_INVALID);
 
         assert_ok(s, roles_group_add_member(s, &devs, &alice));
         assert_ok(s, roles_group_add_member(s, &devs, &bob));
@@ -1183,7 +1149,7 @@ static void test_metarole_add_delete(void **state) {
         struct roles_writer *s = writer(e);
         struct roles_metarole m;
 
-        struct roles_metarole dba = add_metarole(s, "dba");
+        struct roles_metarole dba = test_add_metarole(s, "dba");
         assert_false(dba.builtin);
         assert_int_equal(dba.gid, ROLES_ID_INVALID);
         m = (struct roles_metarole) { .code = "dba" };
@@ -1194,7 +1160,7 @@ static void test_metarole_add_delete(void **state) {
         assert_int_equal(roles_metarole_add(s, &m), -EINVAL);
 
         /* In use by a role: refused until the role goes. */
-        struct roles_role role = add_role(s, "db-admins", "dba");
+        struct roles_role role = test_add_role(s, "db-admins", "dba");
         assert_int_equal(roles_metarole_delete(s, &dba), -EBUSY);
         assert_ok(s, roles_role_delete(s, &role));
         assert_ok(s, roles_metarole_delete(s, &dba));
@@ -1207,9 +1173,9 @@ static void test_metarole_cycles(void **state) {
         struct test_env *e = *state;
         struct roles_writer *s = writer(e);
 
-        struct roles_metarole a = add_metarole(s, "a");
-        struct roles_metarole b = add_metarole(s, "b");
-        struct roles_metarole c = add_metarole(s, "c");
+        struct roles_metarole a = test_add_metarole(s, "a");
+        struct roles_metarole b = test_add_metarole(s, "b");
+        struct roles_metarole c = test_add_metarole(s, "c");
         struct roles_metarole sa = get_metarole(s, ROLES_METAROLE_SUPER_ADMIN);
         struct roles_metarole user = get_metarole(s, ROLES_METAROLE_USER);
 
@@ -1251,24 +1217,24 @@ static void test_metarole_publish(void **state) {
         struct roles_group g;
         struct roles_metarole m;
 
-        add_group(s, "devs", ROLES_ID_INVALID);         /* 10000 */
-        add_group(s, "ops", ROLES_ID_INVALID);          /* 10001 */
-        struct roles_metarole web = add_metarole(s, "web");
+        test_add_group(s, "devs", ROLES_ID_INVALID);         /* 10000 */
+        test_add_group(s, "ops", ROLES_ID_INVALID);          /* 10001 */
+        struct roles_metarole web = test_add_metarole(s, "web");
         assert_ok(s, roles_metarole_publish(s, &web, ROLES_ID_INVALID));
         assert_int_equal(web.gid, 10002);
         assert_int_equal(roles_group_by_gid(roles_writer_snapshot(s), 10002, &g), -ENOENT);     /* not a group row */
         assert_int_equal(roles_metarole_publish(s, &web, ROLES_ID_INVALID), -EEXIST);
 
         /* Groups allocated afterwards do not take the metarole's gid, nor a user's personal group. */
-        struct roles_group qa = add_group(s, "qa", ROLES_ID_INVALID);
+        struct roles_group qa = test_add_group(s, "qa", ROLES_ID_INVALID);
         assert_int_equal(qa.gid, 10003);
-        struct roles_user u = new_user("alice");
+        struct roles_user u = test_user("alice");
         u.uid = 10002;                  /* personal group gid would be 10002: taken by web */
         assert_ok(s, roles_user_add(s, &u));
         assert_int_not_equal(u.gid, 10002);
 
         /* Explicit gids that clash. */
-        struct roles_metarole db = add_metarole(s, "db");
+        struct roles_metarole db = test_add_metarole(s, "db");
         assert_int_equal(roles_metarole_publish(s, &db, 10000), -EEXIST);      /* devs */
         assert_int_equal(roles_metarole_publish(s, &db, 10002), -EEXIST);      /* web */
         assert_int_equal(roles_metarole_publish(s, &db, 5), -ERANGE);
@@ -1279,9 +1245,9 @@ static void test_metarole_publish(void **state) {
         /* Names: a published metarole and a group cannot share one, either way round. */
         g = (struct roles_group) { .name = "web", .gid = ROLES_ID_INVALID };
         assert_int_equal(roles_group_add(s, &g), -EEXIST);
-        u = new_user("web");
+        u = test_user("web");
         assert_int_equal(roles_user_add(s, &u), -EEXIST);
-        struct roles_metarole ops = add_metarole(s, "ops");    /* fine while unpublished */
+        struct roles_metarole ops = test_add_metarole(s, "ops");    /* fine while unpublished */
         assert_int_equal(roles_metarole_publish(s, &ops, ROLES_ID_INVALID), -EEXIST);
         assert_int_equal(ops.gid, ROLES_ID_INVALID);
 
@@ -1289,7 +1255,7 @@ static void test_metarole_publish(void **state) {
         assert_ok(s, roles_metarole_unpublish(s, &web));
         assert_int_equal(web.gid, ROLES_ID_INVALID);
         assert_int_equal(roles_metarole_unpublish(s, &web), -ENOENT);
-        add_group(s, "web", ROLES_ID_INVALID);
+        test_add_group(s, "web", ROLES_ID_INVALID);
         assert_ok(s, roles_metarole_publish(s, &db, 40000));
         test_commit(s);
 
@@ -1339,27 +1305,27 @@ static void test_alloc_skips_host_ids(void **state) {
         struct roles_writer *s = writer(e);
         roles_writer_set_host_accounts(s, &host.h);
 
-        struct roles_user alice = add_user(s, "alice");
+        struct roles_user alice = test_add_user(s, "alice");
         assert_int_equal(alice.uid, 10001);             /* 10000: local's uid */
         assert_int_equal(alice.gid, 10000);             /* not 10001: localg's gid */
-        struct roles_user bob = add_user(s, "bob");
+        struct roles_user bob = test_add_user(s, "bob");
         assert_int_equal(bob.uid, 10005);               /* 10002-10004: local's subordinate uids */
         assert_int_equal(bob.gid, 10002);               /* not 10005: a subordinate gid; 10001 localg's */
-        assert_int_equal(add_group(s, "devs", ROLES_ID_INVALID).gid, 10004);    /* 10003: local's primary gid */
-        assert_int_equal(add_group(s, "ops", ROLES_ID_INVALID).gid, 10007);     /* 10005-10006: subordinate */
-        struct roles_metarole web = add_metarole(s, "web");
+        assert_int_equal(test_add_group(s, "devs", ROLES_ID_INVALID).gid, 10004);    /* 10003: local's primary gid */
+        assert_int_equal(test_add_group(s, "ops", ROLES_ID_INVALID).gid, 10007);     /* 10005-10006: subordinate */
+        struct roles_metarole web = test_add_metarole(s, "web");
         assert_ok(s, roles_metarole_publish(s, &web, ROLES_ID_INVALID));
         assert_int_equal(web.gid, 10008);
 
         /* /etc/subuid unreadable: nothing is allocated, and the reason names it. */
         assert_int_equal(unlink(host.subuid), 0);
         assert_int_equal(mkdir(host.subuid, 0755), 0);
-        struct roles_user carol = new_user("carol");
+        struct roles_user carol = test_user("carol");
         assert_true(roles_user_add(s, &carol) < 0);
         assert_non_null(strstr(test_error(s), host.subuid));
         assert_int_equal(roles_user_by_name(roles_writer_snapshot(s), "carol", &carol), -ENOENT);
         assert_int_equal(rmdir(host.subuid), 0);
-        carol = add_user(s, "carol");                   /* once nothing stands in the way */
+        carol = test_add_user(s, "carol");                   /* once nothing stands in the way */
         assert_int_equal(carol.uid, 10006);
         test_commit(s);
         host_accounts_done(&host.h);
@@ -1382,12 +1348,12 @@ static void test_alloc_first_gap(void **state) {
         for (size_t i = 0; i < ROLES_N_ELEMENTS(taken); i++) {
                 char name[16];
                 snprintf(name, sizeof(name), "t%u", taken[i]);
-                struct roles_user u = new_user(name);
+                struct roles_user u = test_user(name);
                 u.uid = taken[i];
                 assert_ok(s, roles_user_add(s, &u));
         }
-        assert_int_equal(add_user(s, "gap").uid, 10004);
-        struct roles_user none = new_user("none");
+        assert_int_equal(test_add_user(s, "gap").uid, 10004);
+        struct roles_user none = test_user("none");
         assert_int_equal(roles_user_add(s, &none), -ENOSPC);
         test_commit(s);
         host_accounts_done(&host.h);
@@ -1399,20 +1365,20 @@ static void test_retired_ids_never_allocated(void **state) {
         struct test_env *e = *state;
         struct roles_writer *s = writer(e);
 
-        struct roles_user alice = add_user(s, "alice");
-        struct roles_user bob = add_user(s, "bob");
+        struct roles_user alice = test_add_user(s, "alice");
+        struct roles_user bob = test_add_user(s, "bob");
         assert_int_equal(bob.uid, 10001);
         assert_ok(s, roles_user_delete(s, &bob));
-        struct roles_user carol = add_user(s, "carol");
+        struct roles_user carol = test_add_user(s, "carol");
         assert_int_equal(carol.uid, 10002);             /* not bob's 10001 */
         assert_int_equal(carol.gid, 10002);             /* nor his personal group's gid */
 
-        struct roles_group devs = add_group(s, "devs", ROLES_ID_INVALID);
+        struct roles_group devs = test_add_group(s, "devs", ROLES_ID_INVALID);
         assert_int_equal(devs.gid, 10003);
         assert_ok(s, roles_group_delete(s, &devs));
-        assert_int_equal(add_group(s, "ops", ROLES_ID_INVALID).gid, 10004);
+        assert_int_equal(test_add_group(s, "ops", ROLES_ID_INVALID).gid, 10004);
 
-        struct roles_metarole web = add_metarole(s, "web");
+        struct roles_metarole web = test_add_metarole(s, "web");
         assert_ok(s, roles_metarole_publish(s, &web, ROLES_ID_INVALID));
         assert_int_equal(web.gid, 10005);
         assert_ok(s, roles_metarole_unpublish(s, &web));
@@ -1420,7 +1386,7 @@ static void test_retired_ids_never_allocated(void **state) {
         assert_int_equal(web.gid, 10006);
 
         /* The personal group does not take gid = uid when a group had that gid. */
-        struct roles_user dave = add_user(s, "dave");
+        struct roles_user dave = test_add_user(s, "dave");
         assert_int_equal(dave.uid, 10003);
         assert_int_equal(dave.gid, 10007);
         test_commit(s);
@@ -1428,8 +1394,8 @@ static void test_retired_ids_never_allocated(void **state) {
         /* Only a full top end makes allocation search gaps: bob's 10001 is no gap. */
         e->cfg.uid_max = 10004;
         s = writer(e);
-        assert_int_equal(add_user(s, "erin").uid, 10004);
-        struct roles_user frank = new_user("frank");
+        assert_int_equal(test_add_user(s, "erin").uid, 10004);
+        struct roles_user frank = test_user("frank");
         assert_int_equal(roles_user_add(s, &frank), -ENOSPC);
         assert_ok(s, roles_user_delete(s, &alice));
         assert_int_equal(roles_user_add(s, &frank), -ENOSPC);
@@ -1444,13 +1410,13 @@ static void test_bulk_change_sees_retired_ids(void **state) {
         struct test_env *e = *state;
         struct roles_writer *s = writer(e);
         assert_ok(s, roles_writer_begin_bulk(s, 0));
-        struct roles_user alice = new_user("alice");
+        struct roles_user alice = test_user("alice");
         alice.uid = 20000;
         assert_ok(s, roles_user_add(s, &alice));
         assert_int_equal(roles_retired_id(s, false, 20000, NULL, 0, NULL), 0);
         assert_ok(s, roles_user_delete(s, &alice));
         assert_int_equal(roles_retired_id(s, false, 20000, NULL, 0, NULL), 1);
-        struct roles_user bob = new_user("bob");
+        struct roles_user bob = test_user("bob");
         bob.uid = 20000;
         assert_int_equal(roles_user_add(s, &bob), -EEXIST);
         test_commit(s);
@@ -1468,11 +1434,11 @@ static void test_retired_id_request_refused(void **state) {
         char name[ROLES_NAME_MAX + 1] = "";
         int64_t at = 0;
 
-        struct roles_user alice = new_user("alice");
+        struct roles_user alice = test_user("alice");
         alice.uid = 20000;
         assert_ok(s, roles_user_add(s, &alice));
         assert_int_equal(alice.gid, 20000);
-        struct roles_metarole web = add_metarole(s, "web");
+        struct roles_metarole web = test_add_metarole(s, "web");
         assert_ok(s, roles_metarole_publish(s, &web, 20100));
         assert_int_equal(roles_retired_id(s, false, 20000, name, sizeof(name), &at), 0);
         roles_snapshot_set_now(roles_writer_snapshot(s), NOW + 60);
@@ -1488,7 +1454,7 @@ static void test_retired_id_request_refused(void **state) {
         assert_int_equal(roles_retired_id(s, true, 20100, name, sizeof(name), NULL), 1);
         assert_string_equal(name, "web");
 
-        struct roles_user bob = new_user("bob");
+        struct roles_user bob = test_user("bob");
         bob.uid = 20000;
         assert_int_equal(roles_user_add(s, &bob), -EEXIST);
         assert_non_null(strstr(test_error(s), "uid 20000 was the uid of 'alice' until 2026-01-01T00:01:00Z"));
@@ -1503,7 +1469,7 @@ static void test_retired_id_request_refused(void **state) {
 
         /* Forced: alice comes back with her uid and her personal group's gid. */
         roles_writer_allow_retired_ids(s, true);
-        bob = new_user("alice");
+        bob = test_user("alice");
         bob.uid = 20000;
         assert_ok(s, roles_user_add(s, &bob));
         assert_int_equal(bob.gid, 20000);
@@ -1518,7 +1484,7 @@ static void test_metarole_perms(void **state) {
         struct test_env *e = *state;
         struct roles_writer *s = writer(e);
 
-        struct roles_metarole dba = add_metarole(s, "dba");
+        struct roles_metarole dba = test_add_metarole(s, "dba");
         assert_ok(s, roles_metarole_grant(s, &dba, "db.read"));
         assert_ok(s, roles_metarole_grant(s, &dba, "db.backup.*"));
         assert_int_equal(roles_metarole_grant(s, &dba, "db.read"), -EEXIST);
@@ -1540,7 +1506,7 @@ static void test_roles(void **state) {
         struct roles_role role;
         char buf[64];
 
-        add_metarole(s, "dba");
+        test_add_metarole(s, "dba");
         struct counts before = counts_of(s);
         role = (struct roles_role) { .name = "dbas", .metarole = "nosuch" };
         assert_int_equal(roles_role_add(s, &role), -ENOENT);
@@ -1552,7 +1518,7 @@ static void test_roles(void **state) {
         assert_int_equal(roles_role_add(s, &role), -EINVAL);
         assert_counts_equal(counts_of(s), before);
 
-        struct roles_role dbas = add_role(s, "dbas", "dba");
+        struct roles_role dbas = test_add_role(s, "dbas", "dba");
         assert_true(dbas.id > 0);
         role = (struct roles_role) { .name = "dbas", .metarole = "user" };
         assert_int_equal(roles_role_add(s, &role), -EEXIST);
@@ -1601,8 +1567,8 @@ static void test_role_assign_until(void **state) {
         struct seen_assignment seen;
         char buf[64], t[21];
 
-        struct roles_user alice = add_user(s, "alice");
-        struct roles_role ops = add_role(s, "ops", "admin");
+        struct roles_user alice = test_add_user(s, "alice");
+        struct roles_role ops = test_add_role(s, "ops", "admin");
 
         assert_ok(s, roles_role_assign(s, &ops, &alice, NOW + 3600));
         seen = (struct seen_assignment) { 0 };
@@ -1660,7 +1626,7 @@ static void test_reader_snapshot(void **state) {
         struct roles_writer *s = writer(e);
         struct roles_snapshot *old = test_reader(e, 0);
         assert_ok(old, roles_snapshot_serial(old, &old_serial));
-        add_user(s, "alice");
+        test_add_user(s, "alice");
         test_commit(s);
 
         /* The reader opened before keeps its snapshot, consistently. */
@@ -1677,7 +1643,7 @@ static void test_reader_snapshot(void **state) {
 
         /* A second change: still the old snapshot for the old reader. */
         s = writer(e);
-        add_user(s, "bob");
+        test_add_user(s, "bob");
         test_commit(s);
         assert_int_equal(roles_user_by_name(old, "bob", &u), -ENOENT);
         assert_int_equal(roles_user_by_name(fresh, "bob", &u), -ENOENT);
@@ -1706,7 +1672,7 @@ static void test_change_in_place(void **state) {
         struct roles_writer *s = writer(e);
         struct roles_snapshot *r = test_reader(e, 0);
         assert_int_equal(roles_user_by_name(r, "alice", &u), -ENOENT);
-        add_user(s, "alice");
+        test_add_user(s, "alice");
         assert_int_equal(roles_user_by_name(r, "alice", &u), -ENOENT);
         struct roles_snapshot *other = test_reader(e, 0);  /* opened while the writer writes */
         assert_int_equal(roles_user_by_name(other, "alice", &u), -ENOENT);
@@ -1768,7 +1734,7 @@ static void test_unprivileged_reader(void **state) {
         snprintf(shm, sizeof(shm), "%s-shm", pub);
         assert_int_equal(chmod(e->dir, 0755), 0);
         struct roles_writer *s = writer(e);
-        add_user(s, "alice");
+        test_add_user(s, "alice");
         test_commit(s);
         assert_int_equal(access(wal, F_OK), 0);
         assert_int_equal(access(shm, F_OK), 0);
@@ -1791,7 +1757,7 @@ static void test_old_style_file_migrated(void **state) {
         struct roles_user u;
         path_in(e, "roles.db", pub, sizeof(pub));
         struct roles_writer *s = writer(e);
-        add_user(s, "alice");
+        test_add_user(s, "alice");
         test_commit(s);
         int64_t serial = serial_now(e);
         raw_exec(pub, "PRAGMA journal_mode = DELETE");
@@ -1801,7 +1767,7 @@ static void test_old_style_file_migrated(void **state) {
         assert_ok(r, roles_user_by_name(r, "alice", &u));
         test_close(r);
         s = writer(e);
-        add_user(s, "bob");
+        test_add_user(s, "bob");
         test_commit(s);
         assert_int_equal(raw_int(pub, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'"), 1);
         assert_int_equal(serial_now(e), serial + 1);
@@ -1946,12 +1912,12 @@ static void test_audit(void **state) {
         roles_snapshot_set_now(roles_writer_snapshot(s), NOW);
         assert_int_equal(roles_writer_set_actor(s, "bad\nactor"), -EINVAL);
         assert_int_equal(roles_writer_set_actor(s, "root (login alice)"), 0);
-        struct roles_user alice = add_user(s, "alice");              /* user.add + group.add */
-        struct roles_group devs = add_group(s, "devs", ROLES_ID_INVALID);
+        struct roles_user alice = test_add_user(s, "alice");              /* user.add + group.add */
+        struct roles_group devs = test_add_group(s, "devs", ROLES_ID_INVALID);
         assert_ok(s, roles_group_add_member(s, &devs, &alice));
-        struct roles_user dup = new_user("alice");
+        struct roles_user dup = test_user("alice");
         assert_int_equal(roles_user_add(s, &dup), -EEXIST);          /* no row for a refusal */
-        struct roles_role ops = add_role(s, "ops", "admin");
+        struct roles_role ops = test_add_role(s, "ops", "admin");
         assert_ok(s, roles_role_assign(s, &ops, &alice, 0));
         test_commit(s);
 
@@ -1976,7 +1942,7 @@ static void test_audit(void **state) {
 
         /* Without set_actor the actor is still named, never empty. */
         s = test_writer(e);
-        add_group(s, "qa", ROLES_ID_INVALID);
+        test_add_group(s, "qa", ROLES_ID_INVALID);
         test_commit(s);
         r = test_reader(e, ROLES_SNAPSHOT_SECRETS);
         const char *actor = list_value(r, ROLES_LIST_AUDIT, NULL, base + n, "actor", buf, sizeof(buf));
@@ -2019,7 +1985,7 @@ static void cut_short(struct test_env *e, struct cut_short *c, bool put_back) {
         path_in(e, "secrets.db", c->sec, sizeof(c->sec));
 
         struct roles_writer *s = writer(e);
-        c->alice = add_user(s, "alice");
+        c->alice = test_add_user(s, "alice");
         assert_ok(s, roles_secret_set_email(s, c->alice.uuid, "old@example.org"));
         test_commit(s);
         size_t old_len;
@@ -2035,7 +2001,7 @@ static void cut_short(struct test_env *e, struct cut_short *c, bool put_back) {
         assert_ok(s, roles_user_update(s, &a));
         assert_ok(s, roles_secret_set_email(s, a.uuid, "new@example.org"));
         assert_ok(s, roles_audit(s, "user.mod", "alice", "email, shell"));
-        add_user(s, "carol");
+        test_add_user(s, "carol");
         test_commit(s);
         assert_int_equal(serial_now(e), c->published + 1);
         char sql[128];
@@ -2175,7 +2141,7 @@ static void test_publish_delete_drops_images(void **state) {
         char sec_path[PATH_MAX];
         path_in(e, "secrets.db", sec_path, sizeof(sec_path));
         struct roles_writer *s = writer(e);
-        struct roles_user zed = add_user(s, "zed");
+        struct roles_user zed = test_add_user(s, "zed");
         assert_ok(s, roles_secret_set_email(s, zed.uuid, "zed@example.org"));
         test_commit(s);
 
@@ -2196,7 +2162,7 @@ static void test_login_write_commit_busy(void **state) {
         char sec_path[PATH_MAX];
         path_in(e, "secrets.db", sec_path, sizeof(sec_path));
         struct roles_writer *s = writer(e);
-        struct roles_user alice = add_user(s, "alice");
+        struct roles_user alice = test_add_user(s, "alice");
         test_commit(s);
 
         struct roles_login *login = test_login(e);
@@ -2234,7 +2200,7 @@ static void test_publish_disk_full(void **state) {
         path_in(e, "secrets.db", sec_path, sizeof(sec_path));
 
         struct roles_writer *s = writer(e);
-        struct roles_user alice = add_user(s, "alice");
+        struct roles_user alice = test_add_user(s, "alice");
         assert_ok(s, roles_secret_set_email(s, alice.uuid, "old@example.org"));
         test_commit(s);
         int64_t serial = serial_now(e), audit_rows = raw_int(sec_path, "SELECT count(*) FROM audit");
@@ -2244,7 +2210,7 @@ static void test_publish_disk_full(void **state) {
         assert_ok(s, roles_user_update(s, &alice));
         assert_ok(s, roles_secret_set_email(s, alice.uuid, "new@example.org"));
         assert_ok(s, roles_audit(s, "user.mod", "alice", "email, enabled"));
-        add_user(s, "carol");
+        test_add_user(s, "carol");
         struct rlimit old_limit, limit;
         assert_int_equal(getrlimit(RLIMIT_FSIZE, &old_limit), 0);
         assert_int_equal(stat(wal, &st), 0);
@@ -2272,7 +2238,7 @@ static void test_publish_disk_full(void **state) {
         assert_int_equal(raw_int(sec_path, sql), 0);
 
         s = writer(e);
-        add_user(s, "dave");
+        test_add_user(s, "dave");
         test_commit(s);
         assert_int_equal(serial_now(e), serial + 1);
 }
@@ -2284,7 +2250,7 @@ static void test_secret_password(void **state) {
         struct roles_secret sec, sec2;
 
         struct roles_writer *s = writer(e);
-        struct roles_user alice = add_user(s, "alice");
+        struct roles_user alice = test_add_user(s, "alice");
         test_commit(s);
 
         s = writer(e);
@@ -2355,7 +2321,7 @@ static void test_secret_codes(void **state) {
         char code[ROLES_CODE_TEXT_LEN + 1];
 
         struct roles_writer *s = writer(e);
-        struct roles_user alice = add_user(s, "alice");
+        struct roles_user alice = test_add_user(s, "alice");
         assert_int_equal(roles_code_new(code), 0);
         assert_int_equal(roles_code_hash(code, alice.uuid, hash), 0);
         assert_int_equal(roles_secret_get_code(roles_writer_secrets(s), alice.uuid, ROLES_CODE_ACTIVATION, &row), -ENOENT);
@@ -2440,7 +2406,7 @@ static void tamper_case(struct test_env *e, const char *sql, const char *lookup_
 static void test_tampered_user_rows(void **state) {
         struct test_env *e = *state;
         struct roles_writer *s = writer(e);
-        struct roles_user alice = add_user(s, "alice");
+        struct roles_user alice = test_add_user(s, "alice");
         test_commit(s);
         (void) alice;
 
@@ -2483,7 +2449,7 @@ static void test_tampered_group_rows(void **state) {
         struct roles_group g, sentinel;
 
         struct roles_writer *s = writer(e);
-        add_group(s, "devs", 20000);
+        test_add_group(s, "devs", 20000);
         test_commit(s);
         path_in(e, "roles.db", pub, sizeof(pub));
 
@@ -2520,7 +2486,7 @@ static void test_backup(void **state) {
         size_t len;
 
         struct roles_writer *s = writer(e);
-        add_user(s, "alice");
+        test_add_user(s, "alice");
         test_commit(s);
 
         path_in(e, "backup.tar", path, sizeof(path));
@@ -2675,9 +2641,9 @@ static void test_doctor_names_invalid_rows(void **state) {
         char pub[PATH_MAX], lines[4096] = "";
 
         struct roles_writer *s = writer(e);
-        add_user(s, "alice");
-        add_user(s, "bob");
-        add_group(s, "devs", 20000);
+        test_add_user(s, "alice");
+        test_add_user(s, "bob");
+        test_add_group(s, "devs", 20000);
         test_commit(s);
         s = writer(e);
         int findings = 0;
@@ -2741,7 +2707,7 @@ static void test_readers_hold_nothing(void **state) {
                 assert_int_equal(roles_user_by_name(stores[i], "nobody-here", &u), -ENOENT);
                 roles_snapshot_release(stores[i]);
         }
-        add_user(s, "alice");
+        test_add_user(s, "alice");
         test_commit(s);
         sqlite3 *db = raw_open(path, true);
         int log = -1, done = -2;

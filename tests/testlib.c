@@ -17,6 +17,7 @@
 #include "testlib.h"
 
 #include "nss_index_read.h"
+#include "util.h"
 
 void test_env_setup(struct test_env *e) {
         const char *tmp = getenv("TMPDIR");
@@ -120,6 +121,46 @@ void test_commit(struct roles_writer *w) {
         if (r < 0)
                 fail_msg("commit: %s", roles_writer_error(w));
         roles_writer_close(w);
+}
+
+struct roles_user test_user(const char *name) {
+        struct roles_user u = { .uid = ROLES_ID_INVALID, .gid = ROLES_ID_INVALID, .enabled = true };
+        assert_int_equal(roles_strcpy(u.name, sizeof(u.name), name), 0);
+        return u;
+}
+
+void test_user_insert(struct roles_writer *s, struct roles_user *u, const char *password_hash) {
+        assert_ok(s, roles_user_add(s, u));
+        if (password_hash)
+                assert_ok(s, roles_secret_set_password(roles_writer_secrets(s), u->uuid, password_hash, false));
+}
+
+struct roles_user test_add_user(struct roles_writer *s, const char *name) {
+        struct roles_user u = test_user(name);
+        test_user_insert(s, &u, NULL);
+        return u;
+}
+
+struct roles_group test_add_group(struct roles_writer *s, const char *name, uint32_t gid) {
+        struct roles_group g = { .gid = gid };
+        assert_int_equal(roles_strcpy(g.name, sizeof(g.name), name), 0);
+        assert_ok(s, roles_group_add(s, &g));
+        return g;
+}
+
+struct roles_metarole test_add_metarole(struct roles_writer *s, const char *code) {
+        struct roles_metarole m = { 0 };
+        assert_int_equal(roles_strcpy(m.code, sizeof(m.code), code), 0);
+        assert_ok(s, roles_metarole_add(s, &m));
+        return m;
+}
+
+struct roles_role test_add_role(struct roles_writer *s, const char *name, const char *metarole) {
+        struct roles_role r = { 0 };
+        assert_int_equal(roles_strcpy(r.name, sizeof(r.name), name), 0);
+        assert_int_equal(roles_strcpy(r.metarole, sizeof(r.metarole), metarole), 0);
+        assert_ok(s, roles_role_add(s, &r));
+        return r;
 }
 
 char *test_read_file(const char *path, size_t *ret_len) {

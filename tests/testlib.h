@@ -3,6 +3,7 @@
 #pragma once
 
 #include <limits.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "host_accounts.h"
@@ -63,6 +64,23 @@ int test_teardown(void **state);
                 if (r_ < 0)                                                                       \
                         fail_msg("%s = %d: %s", #expr, r_, test_error(s));                 \
         } while (0)
+
+/* ---- the model, built through the store API; each fails the test on error ---------------------- */
+
+/* A user as roles_user_add takes it: NAME (too long fails the test), enabled, uid and personal
+ * group chosen by the store. The caller may set any other field before test_user_insert. */
+struct roles_user test_user(const char *name);
+/* roles_user_add(U) (which fills in its id, uuid, uid and gid), then PASSWORD_HASH (an encoded
+ * hash; NULL: none) as its password. */
+void test_user_insert(struct roles_writer *s, struct roles_user *u, const char *password_hash);
+/* test_user(NAME), inserted without a password. */
+struct roles_user test_add_user(struct roles_writer *s, const char *name);
+/* A group NAME with GID (ROLES_ID_INVALID: the store picks one). */
+struct roles_group test_add_group(struct roles_writer *s, const char *name, uint32_t gid);
+/* A metarole CODE, unpublished. */
+struct roles_metarole test_add_metarole(struct roles_writer *s, const char *code);
+/* A role NAME of the metarole METAROLE. */
+struct roles_role test_add_role(struct roles_writer *s, const char *name, const char *metarole);
 
 /* Map the environment's roles.nss (and its delta, when it applies) as the NSS module does,
  * with the configured ranges; test_index_close unmaps it. */
