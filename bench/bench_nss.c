@@ -65,6 +65,7 @@
 #include <unistd.h>
 
 #include "benchlib.h"
+#include "nss_loader.h"
 
 #define UID_BASE        200000u         /* user i: uid and private gid UID_BASE + i */
 #define GID_BASE        1300000u        /* shared group j: gid GID_BASE + j */
@@ -710,26 +711,27 @@ static int probe_local(const char *name) {
         return 0;
 }
 
-/* dlopen lib, then sym (a getpwnam_r) twice, each expected to answer want; "P PREFIX_dlopen",
+/* dlopen lib, then its _nss_NAME_getpwnam_r twice, each expected to answer want; "P PREFIX_dlopen",
  * "_first_call", "_second_call". */
-static int probe_library(const char *prefix, const char *lib, const char *sym, enum nss_status want,
+static int probe_library(const char *prefix, const char *lib, const char *name, enum nss_status want,
                          const char *name1, const char *name2) {
-        char key[64];
+        char key[64], why[PATH_MAX + 128];
+        struct nss_module m;
         int64_t t0 = now_ns();
-        void *h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+        int r = nss_module_open(lib, &m, why, sizeof(why));
         int64_t t1 = now_ns();
-        if (!h)
+        if (r < 0)
                 return 1;
-        enum nss_status (*fn)(const char *, struct passwd *, char *, size_t, int *);
-        *(void **) &fn = dlsym(h, sym);
-        if (!fn)
+        /* Only getpwnam_r is called: the empty module has no other entry point. */
+        (void) nss_module_resolve(&m, name, why, sizeof(why));
+        if (!m.getpwnam_r)
                 return 1;
         struct passwd pw;
         int err = 0;
         int64_t t2 = now_ns();
-        enum nss_status st1 = fn(name1, &pw, pwbuf, sizeof(pwbuf), &err);
+        enum nss_status st1 = m.getpwnam_r(name1, &pw, pwbuf, sizeof(pwbuf), &err);
         int64_t t3 = now_ns();
-        enum nss_status st2 = fn(name2, &pw, pwbuf, sizeof(pwbuf), &err);
+        enum nss_status st2 = m.getpwnam_r(name2, &pw, pwbuf, sizeof(pwbuf), &err);
         int64_t t4 = now_ns();
         if (st1 != want || st2 != want)
                 return 1;
@@ -745,17 +747,16 @@ static int probe_library(const char *prefix, const char *lib, const char *sym, e
 /* The module by itself: dlopen (the module and what it links), then its getpwnam_r called
  * directly, twice. */
 static int probe_module(const char *module, const char *name1, const char *name2) {
-        char lib[64], sym[96];
+        char lib[64];
         snprintf(lib, sizeof(lib), "libnss_%s.so.2", module);
-        snprintf(sym, sizeof(sym), "_nss_%s_getpwnam_r", module);
-        return probe_library("module", lib, sym, NSS_STATUS_SUCCESS, name1, name2);
+        return probe_library("module", lib, module, NSS_STATUS_SUCCESS, name1, name2);
 }
 
 /* The same with bench/nss_empty.c, a module that links libc alone and answers NOTFOUND at once:
  * what loading and calling any NSS module costs a process, the floor under a module's first
  * lookup on this machine. */
 static int probe_empty(const char *path, const char *name1, const char *name2) {
-        return probe_library("empty", path, "_nss_benchempty_getpwnam_r", NSS_STATUS_NOTFOUND, name1, name2);
+        return probe_library("empty", path, "benchempty", NSS_STATUS_NOTFOUND, name1, name2);
 }
 
 /* What the module's first call does, step by step, with libsqlite3 itself (dlopen'd: this program

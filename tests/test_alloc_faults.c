@@ -39,7 +39,6 @@
 #include <cmocka.h>
 
 #include <dirent.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -62,6 +61,7 @@
 #include "auth.h"
 #include "authz.h"
 #include "cli.h"
+#include "nss_loader.h"
 #include "writer.h"
 #include "testlib.h"
 #include "util.h"
@@ -1064,47 +1064,13 @@ static void test_cli_writes(void **state) {
 /* ---- the NSS module through dlopen ------------------------------------------------------------------------- */
 
 /* The entry points this test calls, as glibc would: looked up by name in the dlopen()ed module. */
-static struct {
-        enum nss_status (*getpwnam_r)(const char *, struct passwd *, char *, size_t, int *);
-        enum nss_status (*getpwuid_r)(uid_t, struct passwd *, char *, size_t, int *);
-        enum nss_status (*setpwent)(int);
-        enum nss_status (*getpwent_r)(struct passwd *, char *, size_t, int *);
-        enum nss_status (*endpwent)(void);
-        enum nss_status (*getgrnam_r)(const char *, struct group *, char *, size_t, int *);
-        enum nss_status (*getgrgid_r)(gid_t, struct group *, char *, size_t, int *);
-        enum nss_status (*setgrent)(int);
-        enum nss_status (*getgrent_r)(struct group *, char *, size_t, int *);
-        enum nss_status (*endgrent)(void);
-        enum nss_status (*getspnam_r)(const char *, struct spwd *, char *, size_t, int *);
-        enum nss_status (*initgroups_dyn)(const char *, gid_t, long *, long *, gid_t **, long, int *);
-} nss;
-
-static void *nss_sym(void *handle, const char *name) {
-        void *p = dlsym(handle, name);
-        if (!p)
-                fail_msg("%s: %s", name, dlerror());
-        return p;
-}
-
-#define NSS_LOAD(handle, fn) (nss.fn = (__typeof__(nss.fn)) nss_sym(handle, "_nss_roles_" #fn))
+static struct nss_module nss;
 
 static void load_nss_module(void) {
         /* Not dlclose()d: glibc never unloads an NSS module, and this one keeps its store. */
-        void *h = dlopen(NSS_MODULE_PATH, RTLD_NOW | RTLD_LOCAL);
-        if (!h)
-                fail_msg("dlopen(%s): %s", NSS_MODULE_PATH, dlerror());
-        NSS_LOAD(h, getpwnam_r);
-        NSS_LOAD(h, getpwuid_r);
-        NSS_LOAD(h, setpwent);
-        NSS_LOAD(h, getpwent_r);
-        NSS_LOAD(h, endpwent);
-        NSS_LOAD(h, getgrnam_r);
-        NSS_LOAD(h, getgrgid_r);
-        NSS_LOAD(h, setgrent);
-        NSS_LOAD(h, getgrent_r);
-        NSS_LOAD(h, endgrent);
-        NSS_LOAD(h, getspnam_r);
-        NSS_LOAD(h, initgroups_dyn);
+        char err[PATH_MAX + 128];
+        if (nss_module_load(NSS_MODULE_PATH, "roles", &nss, err, sizeof(err)) < 0)
+                fail_msg("%s", err);
 }
 
 enum nss_call { NSS_PWNAM, NSS_PWUID, NSS_GRNAM, NSS_GRGID, NSS_SPNAM, NSS_INITGROUPS, NSS_PWENT, NSS_GRENT };

@@ -25,7 +25,6 @@
 
 #include <cmocka.h>
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <grp.h>
 #include <liboath/oath.h>
@@ -46,6 +45,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "nss_loader.h"
 
 #ifndef PAM_MODULE_PATH
 #define PAM_MODULE_PATH ""
@@ -813,15 +814,7 @@ static void run_logins(int id) {
 
 /* ---- the NSS side of the stream ---- */
 
-typedef enum nss_status (*getpwnam_fn)(const char *, struct passwd *, char *, size_t, int *);
-typedef enum nss_status (*getgrnam_fn)(const char *, struct group *, char *, size_t, int *);
-typedef enum nss_status (*initgroups_fn)(const char *, gid_t, long *, long *, gid_t **, long, int *);
-
-static struct {
-        getpwnam_fn getpwnam_r;
-        getgrnam_fn getgrnam_r;
-        initgroups_fn initgroups_dyn;
-} nss;
+static struct nss_module nss;
 
 /* gen from a consistent passwd entry of flip ("Flip N" and /home/flip-N, the same N), or -1. */
 static int passwd_gen(const struct passwd *pw) {
@@ -897,16 +890,11 @@ static void record_lookups(bool fresh) {
 static void run_lookups(void) {
         /* Before the module's first call: it reads its configuration when it opens the store. */
         setenv("ROLES_CONF", fx.open_conf, 1);
-        void *h = dlopen(NSS_MODULE_PATH, RTLD_NOW | RTLD_LOCAL);
-        if (!h) {
-                fprintf(stderr, "dlopen(%s): %s\n", NSS_MODULE_PATH, dlerror());
+        char err[PATH_MAX + 128];
+        if (nss_module_load(NSS_MODULE_PATH, "roles", &nss, err, sizeof(err)) < 0) {
+                fprintf(stderr, "%s\n", err);
                 _exit(3);
         }
-        nss.getpwnam_r = (getpwnam_fn) dlsym(h, "_nss_roles_getpwnam_r");
-        nss.getgrnam_r = (getgrnam_fn) dlsym(h, "_nss_roles_getgrnam_r");
-        nss.initgroups_dyn = (initgroups_fn) dlsym(h, "_nss_roles_initgroups_dyn");
-        if (!nss.getpwnam_r || !nss.getgrnam_r || !nss.initgroups_dyn)
-                _exit(4);
         for (unsigned round = 0; !atomic_load(&stream->over) && atomic_load(&stream->n_lookups) < MAX_LOOKUPS; round++) {
                 if (round % FRESH_EVERY != 0) {
                         record_lookups(false);

@@ -18,7 +18,6 @@
 
 #include <cmocka.h>
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <grp.h>
 #include <nss.h>
@@ -43,6 +42,7 @@
 
 #include "nss_index.h"
 #include "nss_index_read.h"
+#include "nss_loader.h"
 #include "writer.h"
 #include "testlib.h"
 #include "util.h"
@@ -58,45 +58,10 @@
 
 /* ---- the module ------------------------------------------------------------------------------ */
 
-typedef enum nss_status (*getpwnam_fn)(const char *, struct passwd *, char *, size_t, int *);
-typedef enum nss_status (*getpwuid_fn)(uid_t, struct passwd *, char *, size_t, int *);
-typedef enum nss_status (*getpwent_fn)(struct passwd *, char *, size_t, int *);
-typedef enum nss_status (*getgrnam_fn)(const char *, struct group *, char *, size_t, int *);
-typedef enum nss_status (*getgrgid_fn)(gid_t, struct group *, char *, size_t, int *);
-typedef enum nss_status (*getgrent_fn)(struct group *, char *, size_t, int *);
-typedef enum nss_status (*getspnam_fn)(const char *, struct spwd *, char *, size_t, int *);
-typedef enum nss_status (*getspent_fn)(struct spwd *, char *, size_t, int *);
-typedef enum nss_status (*setent_fn)(int);
-typedef enum nss_status (*endent_fn)(void);
-typedef enum nss_status (*initgroups_fn)(const char *, gid_t, long *, long *, gid_t **, long, int *);
-
-static struct {
-        void *handle;
-        getpwnam_fn getpwnam_r;
-        getpwuid_fn getpwuid_r;
-        setent_fn setpwent;
-        getpwent_fn getpwent_r;
-        endent_fn endpwent;
-        getgrnam_fn getgrnam_r;
-        getgrgid_fn getgrgid_r;
-        setent_fn setgrent;
-        getgrent_fn getgrent_r;
-        endent_fn endgrent;
-        getspnam_fn getspnam_r;
-        setent_fn setspent;
-        getspent_fn getspent_r;
-        endent_fn endspent;
-        initgroups_fn initgroups_dyn;
-} m;
+/* The module's entry points, as glibc calls them. */
+static struct nss_module m;
 
 static const char *module_path = NSS_MODULE_PATH;
-
-static void *sym(const char *name) {
-        void *p = dlsym(m.handle, name);
-        if (!p)
-                fail_msg("%s: %s", name, dlerror());
-        return p;
-}
 
 /* ---- the data ---------------------------------------------------------------------------------- */
 
@@ -254,26 +219,11 @@ static int group_setup(void **state) {
         /* Before the module's first call: it reads the configuration when it opens the store. */
         setenv("ROLES_CONF", conf_path, 1);
 
-        m.handle = dlopen(module_path, RTLD_NOW | RTLD_LOCAL);
-        if (!m.handle) {
-                fprintf(stderr, "dlopen(%s): %s\n", module_path, dlerror());
+        char err[PATH_MAX + 128];
+        if (nss_module_load(module_path, "roles", &m, err, sizeof(err)) < 0) {
+                fprintf(stderr, "%s\n", err);
                 return -1;
         }
-        m.getpwnam_r = (getpwnam_fn) sym("_nss_roles_getpwnam_r");
-        m.getpwuid_r = (getpwuid_fn) sym("_nss_roles_getpwuid_r");
-        m.setpwent = (setent_fn) sym("_nss_roles_setpwent");
-        m.getpwent_r = (getpwent_fn) sym("_nss_roles_getpwent_r");
-        m.endpwent = (endent_fn) sym("_nss_roles_endpwent");
-        m.getgrnam_r = (getgrnam_fn) sym("_nss_roles_getgrnam_r");
-        m.getgrgid_r = (getgrgid_fn) sym("_nss_roles_getgrgid_r");
-        m.setgrent = (setent_fn) sym("_nss_roles_setgrent");
-        m.getgrent_r = (getgrent_fn) sym("_nss_roles_getgrent_r");
-        m.endgrent = (endent_fn) sym("_nss_roles_endgrent");
-        m.getspnam_r = (getspnam_fn) sym("_nss_roles_getspnam_r");
-        m.setspent = (setent_fn) sym("_nss_roles_setspent");
-        m.getspent_r = (getspent_fn) sym("_nss_roles_getspent_r");
-        m.endspent = (endent_fn) sym("_nss_roles_endspent");
-        m.initgroups_dyn = (initgroups_fn) sym("_nss_roles_initgroups_dyn");
         return 0;
 }
 
