@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "benchlib.h"
+#include "pam_harness.h"
 
 #ifndef PAM_ROLES_PATH
 #define PAM_ROLES_PATH "/work/main/build/pam_roles/pam_roles.so"
@@ -263,45 +264,6 @@ static void no_fail_delay(int retval, unsigned usec_delay, void *appdata) {
                 fail_delay_calls++;
 }
 
-/* What the conversation answers with, and what the modules said to the user through it. */
-struct conv_data {
-        const char *password;
-        char transcript[512];   /* "style:text\n" per message, truncated */
-        size_t len;
-};
-
-static int conversation(int n, const struct pam_message **msg, struct pam_response **resp, void *appdata) {
-        struct conv_data *cd = appdata;
-        const char *password = cd->password;
-        struct pam_response *r = calloc((size_t) n, sizeof(*r));
-        if (!r)
-                return PAM_BUF_ERR;
-        for (int i = 0; i < n; i++) {
-                if (cd->len < sizeof(cd->transcript)) {
-                        int k = snprintf(cd->transcript + cd->len, sizeof(cd->transcript) - cd->len, "%d:%s\n",
-                                         msg[i]->msg_style, msg[i]->msg ? msg[i]->msg : "");
-                        cd->len = k < 0 ? cd->len : cd->len + (size_t) k;
-                }
-                switch (msg[i]->msg_style) {
-                case PAM_PROMPT_ECHO_OFF:
-                        if (!(r[i].resp = strdup(password)))
-                                goto fail;
-                        break;
-                case PAM_PROMPT_ECHO_ON:        /* nothing here asks for visible input */
-                        goto fail;
-                default:                        /* PAM_TEXT_INFO, PAM_ERROR_MSG */
-                        break;
-                }
-        }
-        *resp = r;
-        return PAM_SUCCESS;
-fail:
-        for (int i = 0; i < n; i++)
-                free(r[i].resp);
-        free(r);
-        return PAM_CONV_ERR;
-}
-
 struct outcome {
         int auth, acct;         /* acct = -1 when not called (auth failed) */
         char transcript[512];   /* the conversation's messages */
@@ -310,27 +272,25 @@ struct outcome {
 };
 
 static struct outcome transaction(const char *service, const char *user, const char *password) {
-        struct conv_data cd = { .password = password };
-        struct pam_conv conv = { conversation, &cd };
+        struct pam_harness h = { .replies = { password } };
         struct outcome o = { .acct = -1 };
-        pam_handle_t *pamh = NULL;
 
         double t0 = bench_now();
-        int r = pam_start_confdir(service, user, &conv, pamd, &pamh);
+        int r = pam_harness_start(&h, service, user, pamd);
         if (r != PAM_SUCCESS)
                 die("pam_start_confdir(%s): %s", service, pam_strerror(NULL, r));
-        if ((r = pam_set_item(pamh, PAM_FAIL_DELAY, (const void *) no_fail_delay)) != PAM_SUCCESS)
-                die("pam_set_item(PAM_FAIL_DELAY): %s", pam_strerror(pamh, r));
+        if ((r = pam_set_item(h.pamh, PAM_FAIL_DELAY, (const void *) no_fail_delay)) != PAM_SUCCESS)
+                die("pam_set_item(PAM_FAIL_DELAY): %s", pam_strerror(h.pamh, r));
         double t1 = bench_now();
-        o.auth = pam_authenticate(pamh, 0);
+        o.auth = pam_authenticate(h.pamh, 0);
         if (o.auth == PAM_SUCCESS)
-                o.acct = pam_acct_mgmt(pamh, 0);
+                o.acct = pam_acct_mgmt(h.pamh, 0);
         double t2 = bench_now();
-        pam_end(pamh, o.acct >= 0 ? o.acct : o.auth);
+        pam_harness_end(&h, o.acct >= 0 ? o.acct : o.auth);
         double t3 = bench_now();
         o.calls = t2 - t1;
         o.whole = t3 - t0;
-        snprintf(o.transcript, sizeof(o.transcript), "%s", cd.transcript);
+        snprintf(o.transcript, sizeof(o.transcript), "%s", h.transcript);
         return o;
 }
 

@@ -62,6 +62,7 @@
 #include "authz.h"
 #include "cli.h"
 #include "nss_loader.h"
+#include "pam_harness.h"
 #include "writer.h"
 #include "testlib.h"
 #include "util.h"
@@ -1252,30 +1253,9 @@ enum pam_call { CALL_AUTH, CALL_ACCOUNT };
 enum totp_answer { TOTP_NONE, TOTP_RIGHT, TOTP_WRONG };
 
 static struct {
-        pam_handle_t *pamh;
-        const char *password;
+        struct pam_harness h;
         char code[ROLES_TOTP_DIGITS + 1];
 } pam_run;
-
-static int conversation(int n, const struct pam_message **msg, struct pam_response **resp, void *data) {
-        (void) data;
-        struct pam_response *r = calloc((size_t) n, sizeof(*r));
-        if (!r)
-                return PAM_BUF_ERR;
-        for (int i = 0; i < n; i++) {
-                if (msg[i]->msg_style != PAM_PROMPT_ECHO_OFF)
-                        continue;
-                const char *answer = strstr(msg[i]->msg, "code") ? pam_run.code : pam_run.password;
-                if (!(r[i].resp = strdup(answer))) {
-                        for (int k = 0; k < i; k++)
-                                free(r[k].resp);
-                        free(r);
-                        return PAM_BUF_ERR;
-                }
-        }
-        *resp = r;
-        return PAM_SUCCESS;
-}
 
 static void totp_code_at(time_t t, char out[static ROLES_TOTP_DIGITS + 1]) {
         assert_int_equal(oath_totp_generate(TOTP_SECRET_RAW, strlen(TOTP_SECRET_RAW), t, ROLES_TOTP_STEP, 0,
@@ -1296,22 +1276,22 @@ static void wrong_totp_code(char out[static ROLES_TOTP_DIGITS + 1]) {
 }
 
 static void prepare_pam(struct fault_case *c) {
-        static const struct pam_conv conv = { conversation, NULL };
-        pam_run.password = c->perm;     /* the password typed */
         pam_run.code[0] = '\0';
         if (c->id == TOTP_RIGHT)
                 totp_code_at(time(NULL), pam_run.code);
         else if (c->id == TOTP_WRONG)
                 wrong_totp_code(pam_run.code);
-        pam_run.pamh = NULL;
-        int r = pam_start_confdir("roles-faults", c->who, &conv, pam_dir, &pam_run.pamh);
+        /* The password typed, then the code (empty when the case has none). */
+        pam_run.h = (struct pam_harness) { .replies = { c->perm, pam_run.code } };
+        int r = pam_harness_start(&pam_run.h, "roles-faults", c->who, pam_dir);
         if (r != PAM_SUCCESS)
-                fail_msg("pam_start_confdir: %s", pam_strerror(pam_run.pamh, r));
+                fail_msg("pam_start_confdir: %s", pam_strerror(NULL, r));
 }
 
 static void act_pam(struct fault_case *c) {
-        got.r = c->kind == CALL_AUTH ? pam_authenticate(pam_run.pamh, 0) : pam_acct_mgmt(pam_run.pamh, 0);
-        snprintf(got.text, sizeof(got.text), "%s", pam_strerror(pam_run.pamh, got.r));
+        pam_handle_t *pamh = pam_run.h.pamh;
+        got.r = c->kind == CALL_AUTH ? pam_authenticate(pamh, 0) : pam_acct_mgmt(pamh, 0);
+        snprintf(got.text, sizeof(got.text), "%s", pam_strerror(pamh, got.r));
 }
 
 /* Can another login write state.db now? Not if a transaction was left open: the PAM handle keeps
@@ -1330,7 +1310,7 @@ static enum outcome judge_pam(struct fault_case *c, char *why, size_t size) {
         /* An unknown user's refusal may come out of libpam as either. */
         bool right = status == c->expected || (c->expected == PAM_USER_UNKNOWN && status == PAM_AUTH_ERR);
         enum outcome o = right ? RIGHT : CLEAN_FAILURE;
-        pam_end(pam_run.pamh, status);
+        pam_harness_end(&pam_run.h, status);
         restore_pristine();     /* a counted failure, a claimed TOTP step, the login audit */
         if (!right && (status == PAM_SUCCESS || status == PAM_USER_UNKNOWN)) {
                 snprintf(why, size, "%s for %s (%s when nothing fails)", got.text, c->who,

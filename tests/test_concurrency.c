@@ -47,6 +47,7 @@
 #include <unistd.h>
 
 #include "nss_loader.h"
+#include "pam_harness.h"
 
 #ifndef PAM_MODULE_PATH
 #define PAM_MODULE_PATH ""
@@ -212,43 +213,26 @@ static bool logged_in(struct outcome o) {
         return o.auth == PAM_SUCCESS && o.acct == PAM_SUCCESS;
 }
 
-static int conversation(int n, const struct pam_message **msg, struct pam_response **resp, void *appdata) {
-        const struct login *l = appdata;
-        struct pam_response *r = calloc((size_t) n, sizeof(*r));
-        if (!r)
-                return PAM_BUF_ERR;
-        for (int i = 0; i < n; i++) {
-                if (msg[i]->msg_style != PAM_PROMPT_ECHO_OFF)
-                        continue;       /* information and error messages */
-                bool asks_code = msg[i]->msg && strstr(msg[i]->msg, "Verification code");
-                if (!asks_code && l->typing)
-                        l->typing(l->arg);
-                if (asks_code && l->coding)
-                        l->coding(l->arg);
-                const char *answer = asks_code ? l->code : l->password;
-                if (!answer || !(r[i].resp = strdup(answer))) {
-                        for (int k = 0; k < n; k++)
-                                free(r[k].resp);
-                        free(r);
-                        return PAM_CONV_ERR;
-                }
-        }
-        *resp = r;
-        return PAM_SUCCESS;
+/* The harness's prompt hook: prompt 0 asks the password, prompt 1 the code. */
+static void on_prompt(size_t i, void *arg) {
+        const struct login *l = arg;
+        void (*hook)(void *) = i == 0 ? l->typing : l->coding;
+        if (hook)
+                hook(l->arg);
 }
 
 /* One login as sshd or login makes it: auth, then account when auth succeeded. */
 static struct outcome pam_login(const struct login *l) {
-        struct pam_conv conv = { conversation, (void *) l };
+        /* A NULL password or code ends the replies: the prompt for it fails the conversation. */
+        struct pam_harness h = { .replies = { l->password, l->code }, .on_prompt = on_prompt, .arg = (void *) l };
         struct outcome o = { NOT_STARTED, NOT_CALLED, 0 };
-        pam_handle_t *pamh = NULL;
         double t0 = now_s();
-        if (pam_start_confdir(l->service, l->user, &conv, fx.pamd, &pamh) != PAM_SUCCESS)
+        if (pam_harness_start(&h, l->service, l->user, fx.pamd) != PAM_SUCCESS)
                 return o;
-        o.auth = pam_authenticate(pamh, PAM_SILENT);
+        o.auth = pam_authenticate(h.pamh, PAM_SILENT);
         if (o.auth == PAM_SUCCESS)
-                o.acct = pam_acct_mgmt(pamh, PAM_SILENT);
-        pam_end(pamh, o.acct == NOT_CALLED ? o.auth : o.acct);
+                o.acct = pam_acct_mgmt(h.pamh, PAM_SILENT);
+        pam_harness_end(&h, o.acct == NOT_CALLED ? o.auth : o.acct);
         o.seconds = now_s() - t0;
         return o;
 }

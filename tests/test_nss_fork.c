@@ -34,7 +34,6 @@
 #include <limits.h>
 #include <pthread.h>
 #include <pwd.h>
-#include <security/pam_appl.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
@@ -48,6 +47,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "pam_harness.h"
 
 #define N_THREADS 3
 #define MAX_CHILDREN 10000
@@ -98,34 +99,14 @@ static void *sqlite_thread(void *arg) {
         return NULL;
 }
 
-static int conversation(int n, const struct pam_message **msg, struct pam_response **resp, void *appdata) {
-        (void) appdata;
-        struct pam_response *r = calloc((size_t) n, sizeof(*r));
-        if (!r)
-                return PAM_BUF_ERR;
-        for (int i = 0; i < n; i++) {
-                if (msg[i]->msg_style != PAM_PROMPT_ECHO_OFF)
-                        continue;       /* information and error messages */
-                if (!(r[i].resp = strdup(opt.password))) {
-                        for (int k = 0; k < n; k++)
-                                free(r[k].resp);
-                        free(r);
-                        return PAM_CONV_ERR;
-                }
-        }
-        *resp = r;
-        return PAM_SUCCESS;
-}
-
 static void *pam_thread(void *arg) {
         (void) arg;
-        struct pam_conv conv = { conversation, NULL };
+        struct pam_harness h = { .replies = { opt.password } };
         while (!atomic_load(&stop)) {
-                pam_handle_t *pamh = NULL;
-                int rc = pam_start(opt.service, opt.auth_user, &conv, &pamh);
+                int rc = pam_harness_start(&h, opt.service, opt.auth_user, NULL);
                 if (rc == PAM_SUCCESS) {
-                        rc = pam_authenticate(pamh, PAM_SILENT);
-                        pam_end(pamh, rc);
+                        rc = pam_authenticate(h.pamh, PAM_SILENT);
+                        pam_harness_end(&h, rc);
                 }
                 if (rc != PAM_SUCCESS)
                         atomic_fetch_add(&thread_errors, 1);
