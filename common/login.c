@@ -76,6 +76,11 @@ int login_ask(struct roles_attempt *l, enum roles_login_ask what, const char **r
         return l->ops->ask(l->userdata, what, ret);
 }
 
+static void login_inform(struct roles_attempt *l, const char *text) {
+        roles_snapshot_release(l->snap);
+        l->ops->inform(l->userdata, text);
+}
+
 void login_say(struct roles_attempt *l, const char *text) {
         roles_snapshot_release(l->snap);
         l->ops->say(l->userdata, text);
@@ -235,4 +240,34 @@ out:
         roles_secret_wipe(&sec);
         *ret_reason = reason;
         return result;
+}
+
+/* The remote side names its host (PAM_RHOST): kept only if it is plain text. */
+static const char *plain_or_null(const char *text, size_t max) {
+        return text && roles_text_valid(text, max) ? text : NULL;
+}
+
+enum roles_login_result roles_login_session(struct roles_attempt *l, bool quiet, enum roles_login_reason *ret_reason) {
+        const char *rhost = plain_or_null(l->rhost, ROLES_TEXT_MAX);
+        *ret_reason = ROLES_LOGIN_R_NONE;
+        if (!l->known)
+                return ROLES_LOGIN_OK;
+        if (!quiet) {
+                int64_t at;
+                char ip[256], when[21], line[320];
+                if (roles_state_previous_login(l->sec, l->u.uuid, &at, ip, sizeof(ip)) == 0) {
+                        const char *from = plain_or_null(ip[0] ? ip : NULL, sizeof(ip) - 1);
+                        snprintf(line, sizeof(line), "Last login: %s%s%s", roles_format_time(at, when),
+                                 from ? " from " : "", from ? from : "");
+                        login_inform(l, line);
+                }
+        }
+        int r = roles_state_track_login(l->sec, l->u.uuid, roles_snapshot_now(l->snap), rhost);
+        if (r == 0)
+                r = roles_state_audit_login(l->sec, l->user, l->service, rhost, "session", "");
+        if (r < 0) {
+                *ret_reason = ROLES_LOGIN_R_SYSTEM;
+                return roles_attempt_error(l, r, "recording the login");
+        }
+        return ROLES_LOGIN_OK;
 }

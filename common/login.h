@@ -108,6 +108,8 @@ struct roles_login_ops {
         int (*ask)(void *userdata, enum roles_login_ask what, const char **ret_answer);
         /* An error message for the user. */
         void (*say)(void *userdata, const char *text);
+        /* A notice for the user (the last login, when a session opens). */
+        void (*inform)(void *userdata, const char *text);
         /* A log line at a syslog(3) priority. */
         void (*log)(void *userdata, int priority, const char *text);
 };
@@ -189,3 +191,12 @@ enum roles_login_result roles_login_account(struct roles_attempt *l, const struc
  */
 enum roles_login_result roles_login_chauthtok(struct roles_attempt *l, bool ask_current, bool prelim_only,
                                               enum roles_login_reason *ret_reason);
+
+/*
+ * A session opened for the account: Flask-Security's trackable bookkeeping (the current login
+ * becomes the last, the count goes up) and a "session" row in the login audit; unless quiet, the
+ * login before this one is told to the user (ops->inform). An account that is not roles' (root,
+ * whom sudo opens a session for; a local account) has nothing to record: OK, for a session grants
+ * no access. OK, NO_MEMORY, SYSTEM_ERROR.
+ */
+enum roles_login_result roles_login_session(struct roles_attempt *l, bool quiet, enum roles_login_reason *ret_reason);

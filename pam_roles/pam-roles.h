@@ -83,5 +83,3 @@ void pam_roles_forget_code_login(struct pam_roles *p);
 /* Tell the user something (PAM_ERROR_MSG or PAM_TEXT_INFO), with the shield down. */
 void pam_roles_say(struct pam_roles *p, int style, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* session (pam_session.c): the trackable bookkeeping and the last-login notice. */
-int pam_roles_open_session(struct pam_roles *p);

@@ -215,6 +215,10 @@ static void say(void *userdata, const char *text) {
         pam_roles_say(userdata, PAM_ERROR_MSG, "%s", text);
 }
 
+static void inform(void *userdata, const char *text) {
+        pam_roles_say(userdata, PAM_TEXT_INFO, "%s", text);
+}
+
 static void log_line(void *userdata, int priority, const char *text) {
         struct pam_roles *p = userdata;
         pam_syslog(p->pamh, priority, "%s", text);
@@ -231,7 +235,7 @@ static int store_and_user(struct pam_roles *p, bool after_auth) {
 }
 
 int pam_roles_begin(struct pam_roles *p, pam_handle_t *pamh, enum pam_roles_phase phase, int argc, const char **argv) {
-        static const struct roles_login_ops ops = { .ask = ask, .say = say, .log = log_line };
+        static const struct roles_login_ops ops = { .ask = ask, .say = say, .inform = inform, .log = log_line };
         bool after_auth = phase == PAM_ROLES_ACCOUNT;
         const char *user = NULL;
         char err[512];

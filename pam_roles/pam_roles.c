@@ -98,9 +98,10 @@ EXPORT int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const ch
         struct pam_roles p;
         (void) flags;
 
+        enum roles_login_reason reason;
         int status = pam_roles_begin(&p, pamh, PAM_ROLES_SESSION, argc, argv);
         if (status == PAM_SUCCESS)
-                status = pam_roles_open_session(&p);
+                status = pam_roles_status(&p, roles_login_session(&p.attempt, p.opt.quiet, &reason));
         return pam_roles_end(&p, status, false);
 }
 

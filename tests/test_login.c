@@ -50,6 +50,7 @@ struct conv {
         size_t next;
         bool fail;                      /* the conversation breaks at the next question */
         char said[256];
+        char informed[256];
         unsigned logged;
 };
 
@@ -68,13 +69,18 @@ static void say(void *userdata, const char *text) {
         snprintf(c->said, sizeof(c->said), "%s", text);
 }
 
+static void inform(void *userdata, const char *text) {
+        struct conv *c = userdata;
+        snprintf(c->informed, sizeof(c->informed), "%s", text);
+}
+
 static void log_line(void *userdata, int priority, const char *text) {
         struct conv *c = userdata;
         (void) priority, (void) text;
         c->logged++;
 }
 
-static const struct roles_login_ops ops = { .ask = ask, .say = say, .log = log_line };
+static const struct roles_login_ops ops = { .ask = ask, .say = say, .inform = inform, .log = log_line };
 
 /* ---- fixture ------------------------------------------------------------------------------ */
 
@@ -368,6 +374,42 @@ static void test_expired_and_disabled(void **state) {
         assert_int_equal(account(f, "lgnexp", &g.found, &why), ROLES_LOGIN_EXPIRED);
 }
 
+/* A session: tracked and audited; the second one tells the first; a user roles does not have
+ * records nothing and is no failure. */
+static void test_session(void **state) {
+        struct fixture *f = *state;
+        struct login g;
+        enum roles_login_reason reason;
+
+        login_begin(f, &g, "lgnalice");
+        g.l.rhost = "203.0.113.7";
+        assert_int_equal(roles_login_session(&g.l, false, &reason), ROLES_LOGIN_OK);
+        assert_int_equal(reason, ROLES_LOGIN_R_NONE);
+        assert_string_equal(g.conv.informed, "");               /* no login before this one */
+        login_end(&g);
+        assert_int_equal(audit_rows(f, "session"), 1);
+
+        login_begin(f, &g, "lgnalice");
+        assert_int_equal(roles_login_session(&g.l, false, &reason), ROLES_LOGIN_OK);
+        assert_string_equal(g.conv.informed, "Last login: 2026-01-01T00:00:00Z from 203.0.113.7");
+        login_end(&g);
+        login_begin(f, &g, "lgnalice");
+        assert_int_equal(roles_login_session(&g.l, true, &reason), ROLES_LOGIN_OK);
+        assert_string_equal(g.conv.informed, "");               /* quiet */
+        login_end(&g);
+        assert_int_equal(audit_rows(f, "session"), 3);
+
+        memset(&g, 0, sizeof(g));
+        struct roles_login *l = test_login(&f->env);
+        roles_attempt_init(&g.l, l, &f->env.cfg, "nosuchuser", &ops, &g.conv);
+        g.l.host = &f->no_host;
+        assert_int_equal(roles_login_find_user(&g.l), ROLES_LOGIN_OK);
+        assert_false(g.l.known);
+        assert_int_equal(roles_login_session(&g.l, false, &reason), ROLES_LOGIN_OK);
+        roles_login_close(l);
+        assert_int_equal(audit_rows(f, "session"), 3);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_right_and_wrong_password, setup, test_teardown),
@@ -376,6 +418,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_code_then_must_change, setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_totp, setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_expired_and_disabled, setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_session, setup, test_teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
