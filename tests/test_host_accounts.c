@@ -25,13 +25,6 @@ struct fixture {
         struct host_accounts h;
 };
 
-static void write_file(const char *path, const char *text) {
-        FILE *f = fopen(path, "we");
-        assert_non_null(f);
-        assert_int_equal(fputs(text, f) >= 0, 1);
-        assert_int_equal(fclose(f), 0);
-}
-
 static int setup(void **state) {
         struct fixture *f = calloc(1, sizeof(*f));
         assert_non_null(f);
@@ -41,13 +34,13 @@ static int setup(void **state) {
         snprintf(f->subuid, sizeof(f->subuid), "%s/subuid", f->env.dir);
         snprintf(f->subgid, sizeof(f->subgid), "%s/subgid", f->env.dir);
         snprintf(f->login_defs, sizeof(f->login_defs), "%s/login.defs", f->env.dir);
-        write_file(f->passwd, "root:x:0:0:root:/root:/bin/bash\n"
-                              "  indented:x:10001:10001::/home/i:/bin/sh\n"
-                              "#commented:x:10002:10002::/:/bin/sh\n"
-                              "noid:x:abc:0::/:/bin/sh\n"
-                              "\n"
-                              "last:x:4294967294:1::/:/bin/sh");
-        write_file(f->group, "root:x:0:\nsudo:x:27:alice\nlocal:x:10050:\n");
+        test_write_file(f->passwd, "root:x:0:0:root:/root:/bin/bash\n"
+                                   "  indented:x:10001:10001::/home/i:/bin/sh\n"
+                                   "#commented:x:10002:10002::/:/bin/sh\n"
+                                   "noid:x:abc:0::/:/bin/sh\n"
+                                   "\n"
+                                   "last:x:4294967294:1::/:/bin/sh");
+        test_write_file(f->group, "root:x:0:\nsudo:x:27:alice\nlocal:x:10050:\n");
         host_accounts_init(&f->h, &(struct host_paths) { f->passwd, f->group, f->subuid, f->subgid, f->login_defs });
         *state = f;
         return 0;
@@ -100,7 +93,7 @@ static void test_many_names(void **state) {
         for (unsigned i = 0; i < N; i++)
                 len += (size_t) snprintf(text + len, size - len, "u%ux:x:%u:%u::/:/bin/sh\nu%u:x:%u:1::/:/bin/sh\n",
                                          i * 7, 20000 + i, 20000 + i, i * 7 + 3, 30000 + i);
-        write_file(f->passwd, text);
+        test_write_file(f->passwd, text);
         free(text);
         assert_int_equal(host_accounts_refresh(&f->h), 0);
 
@@ -149,7 +142,7 @@ static void test_changes_are_seen(void **state) {
         assert_false(host_accounts_has_group(&f->h, "admins"));
 
         /* Same size, same second: the nanoseconds and ctime still differ. */
-        write_file(f->group, "root:x:0:\nsudo:x:27:alice\nadmns:x:10050:\n");
+        test_write_file(f->group, "root:x:0:\nsudo:x:27:alice\nadmns:x:10050:\n");
         assert_int_equal(host_accounts_refresh(&f->h), 0);
         assert_true(f->h.generation > gen);
         assert_true(host_accounts_has_group(&f->h, "admns"));
@@ -157,7 +150,7 @@ static void test_changes_are_seen(void **state) {
 
         char tmp[PATH_MAX + 8];
         snprintf(tmp, sizeof(tmp), "%s.new", f->group);
-        write_file(tmp, "admins:x:10060:\n");
+        test_write_file(tmp, "admins:x:10060:\n");
         assert_int_equal(rename(tmp, f->group), 0);
         assert_int_equal(host_accounts_refresh(&f->h), 0);
         assert_true(host_accounts_has_group(&f->h, "admins"));
@@ -176,7 +169,7 @@ static void test_missing_and_unreadable(void **state) {
         assert_true(host_accounts_refresh(&f->h) < 0);
         assert_true(host_accounts_refresh(&f->h) < 0);      /* and again: nothing half-known */
         assert_int_equal(rmdir(f->group), 0);
-        write_file(f->group, "sudo:x:27:\n");
+        test_write_file(f->group, "sudo:x:27:\n");
         assert_int_equal(host_accounts_refresh(&f->h), 0);
         assert_true(host_accounts_has_group(&f->h, "sudo"));
 }
@@ -187,14 +180,14 @@ static void test_subordinate_ranges(void **state) {
         const struct host_id_range *r;
         uint32_t id;
 
-        write_file(f->subuid, "alice:100000:65536\n"
-                              "1001:165536:65536\n"            /* an owner given as a uid */
-                              "inner:100010:5\n"               /* inside alice's */
-                              "#old:5:1\n"                     /* counted all the same */
-                              "bad:abc:10\n"
-                              "zero:7:0\n"
-                              "  top:4294967290:100");          /* past the last id: cut there */
-        write_file(f->subgid, "alice:200000:10\n");
+        test_write_file(f->subuid, "alice:100000:65536\n"
+                                   "1001:165536:65536\n"            /* an owner given as a uid */
+                                   "inner:100010:5\n"               /* inside alice's */
+                                   "#old:5:1\n"                     /* counted all the same */
+                                   "bad:abc:10\n"
+                                   "zero:7:0\n"
+                                   "  top:4294967290:100");          /* past the last id: cut there */
+             test_write_file(f->subgid, "alice:200000:10\n");
         assert_int_equal(host_accounts_refresh(&f->h), 0);
 
         assert_non_null(r = host_accounts_subid_range(&f->h, 100000, false));
@@ -241,7 +234,7 @@ static void test_subordinate_ranges(void **state) {
         assert_int_equal(id, 10003);                            /* two primary gids */
 
         /* A change is seen; an unreadable file fails and is named. */
-        write_file(f->subgid, "bob:300000:1\n");
+        test_write_file(f->subgid, "bob:300000:1\n");
         assert_int_equal(host_accounts_refresh(&f->h), 0);
         assert_null(host_accounts_subid_range(&f->h, 200000, true));
         assert_non_null(host_accounts_subid_range(&f->h, 300000, true));
@@ -268,13 +261,13 @@ static void test_login_defs(void **state) {
         assert_int_equal(r.first, 1000);
         assert_int_equal(r.last, 60000);
 
-        write_file(f->login_defs, "# UID_MIN 1\n"
-                                  "UID_MIN\t\t\t 2000\n"
-                                  "UID_MAX 0x7000\n"             /* any base strtoul reads */
-                                  "GID_MIN 500\n"
-                                  "  GID_MIN 600 # the last one wins\n"
-                                  "GID_MAX nonsense\n"           /* the default */
-                                  "SYS_UID_MAX 999\n");
+        test_write_file(f->login_defs, "# UID_MIN 1\n"
+                                       "UID_MIN\t\t\t 2000\n"
+                                       "UID_MAX 0x7000\n"             /* any base strtoul reads */
+                                       "GID_MIN 500\n"
+                                       "  GID_MIN 600 # the last one wins\n"
+                                       "GID_MAX nonsense\n"           /* the default */
+                                       "SYS_UID_MAX 999\n");
         assert_int_equal(host_accounts_refresh(&f->h), 0);
         assert_true(host_accounts_login_range(&f->h, false, &r));
         assert_int_equal(r.first, 2000);
@@ -293,7 +286,7 @@ static void test_files_not_read(void **state) {
         struct host_id_range r;
         size_t n = 1;
 
-        write_file(f->subuid, "alice:100000:65536\n");
+        test_write_file(f->subuid, "alice:100000:65536\n");
         host_accounts_init(&h, &(struct host_paths) { f->passwd, f->group, NULL, NULL, NULL });
         assert_int_equal(host_accounts_refresh(&h), 0);
         assert_true(host_accounts_has_uid(&h, 10001));
@@ -313,7 +306,7 @@ static void proc_entry(const char *root, const char *pid, const char *status) {
         if (!status)
                 return;
         strcat(path, "/status");
-        write_file(path, status);
+        test_write_file(path, status);
 }
 
 static void test_proc_find_uid(void **state) {

@@ -51,6 +51,13 @@ void test_env_teardown(struct test_env *e) {
         host_accounts_done(&e->host);
 }
 
+void test_write_file(const char *path, const char *text) {
+        FILE *f = fopen(path, "we");
+        assert_non_null(f);
+        assert_int_equal(fputs(text, f) >= 0, 1);
+        assert_int_equal(fclose(f), 0);
+}
+
 static struct roles_writer *writer_or_fail(struct test_env *e, unsigned flags) {
         struct roles_writer *w = NULL;
         char err[512] = "";

@@ -25,6 +25,8 @@ void test_env_setup(struct test_env *e);
 #define TEST_CONF_ID_RANGES "uid_min = 10000\nuid_max = 59999\ngid_min = 10000\ngid_max = 59999\n"
 /* Remove the directory and everything in it. */
 void test_env_teardown(struct test_env *e);
+/* Write text to path (created, or truncated and written in place), failing the test on error. */
+void test_write_file(const char *path, const char *text);
 
 /* Create the three files (like `rolesctl init`) and publish the first snapshot. */
 void test_env_init(struct test_env *e);
