@@ -65,21 +65,6 @@ static void file_clear(struct host_file *f) {
         memset(f->name_filter, 0, sizeof(f->name_filter));
 }
 
-static bool same_version(const struct host_file *f, const struct stat *st) {
-        return f->loaded && f->dev == st->st_dev && f->ino == st->st_ino && f->size == st->st_size &&
-               f->mtime.tv_sec == st->st_mtim.tv_sec && f->mtime.tv_nsec == st->st_mtim.tv_nsec &&
-               f->ctime.tv_sec == st->st_ctim.tv_sec && f->ctime.tv_nsec == st->st_ctim.tv_nsec;
-}
-
-static void remember_version(struct host_file *f, const struct stat *st) {
-        f->dev = st->st_dev;
-        f->ino = st->st_ino;
-        f->size = st->st_size;
-        f->mtime = st->st_mtim;
-        f->ctime = st->st_ctim;
-        f->loaded = true;
-}
-
 static bool is_blank(char c) {
         return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
 }
@@ -292,10 +277,10 @@ static int parse_file(struct host_file *f, char *text, size_t len) {
 static int file_missing(struct host_file *f) {
         if (f->kind == HOST_FILE_PASSWD || f->kind == HOST_FILE_GROUP)
                 return -ENOENT;
-        if (f->loaded && f->ino == 0)
+        if (f->loaded && f->stamp.ino == 0)
                 return 0;
         file_clear(f);
-        *f = (struct host_file) { .path = f->path, .kind = f->kind, .loaded = true };     /* ino 0 */
+        *f = (struct host_file) { .path = f->path, .kind = f->kind, .loaded = true };     /* stamp { 0 } */
         return 1;
 }
 
@@ -311,7 +296,8 @@ static int refresh_file(struct host_file *f) {
         if (f->loaded) {
                 if (stat(f->path, &st) < 0)
                         return errno == ENOENT ? file_missing(f) : -errno;
-                if (same_version(f, &st))
+                struct roles_file_stamp now = roles_file_stamp_of(&st);
+                if (roles_file_stamp_equal(&now, &f->stamp))
                         return 0;
         }
         int fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -334,7 +320,8 @@ static int refresh_file(struct host_file *f) {
         }
         /* The version of what was read (fstat of the open file), not of what stat saw: a file
          * replaced in between is read again next time. */
-        remember_version(f, &st);
+        f->stamp = roles_file_stamp_of(&st);
+        f->loaded = true;
         return 1;
 }
 

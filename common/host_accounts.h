@@ -22,6 +22,8 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+#include "file_stamp.h"
+
 #define HOST_PASSWD_PATH     "/etc/passwd"
 #define HOST_GROUP_PATH      "/etc/group"
 #define HOST_SUBUID_PATH     "/etc/subuid"
@@ -71,10 +73,7 @@ struct host_file {
         struct host_id_range *ranges;   /* subids: sorted by first; login.defs: [0] uids, [1] gids */
         size_t n_ranges;
         bool loaded;                    /* read at least once; a missing file is an empty one */
-        dev_t dev;
-        ino_t ino;
-        off_t size;
-        struct timespec mtime, ctime;
+        struct roles_file_stamp stamp;  /* of what was read; { 0 }: it was missing */
 };
 
 /* Which files to read; NULL: that one is not read and holds nothing. Kept as given (string

@@ -85,7 +85,7 @@ int nss_index_file_check(const void *data, size_t size, bool check_body, struct 
         return 0;
 }
 
-int nss_index_map(const char *path, struct nss_index_file *ret, dev_t *ret_dev, ino_t *ret_ino) {
+int nss_index_map(const char *path, struct nss_index_file *ret, struct roles_file_stamp *ret_stamp) {
         struct stat st;
         void *data = MAP_FAILED;
         int r;
@@ -121,8 +121,8 @@ int nss_index_map(const char *path, struct nss_index_file *ret, dev_t *ret_dev, 
                 munmap(data, (size_t) st.st_size);
                 goto out;
         }
-        *ret_dev = st.st_dev;
-        *ret_ino = st.st_ino;
+        if (ret_stamp)
+                *ret_stamp = roles_file_stamp_of(&st);
 out:
         close(fd);
         return r;

@@ -19,6 +19,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "file_stamp.h"
 #include "nss_index.h"
 
 struct nss_index_file {
@@ -75,10 +76,11 @@ int nss_index_file_check(const void *data, size_t size, bool check_body, struct 
 /*
  * Map path read-only (O_RDONLY | O_CLOEXEC | O_NOFOLLOW; the descriptor is closed before this
  * returns, so no fork inherits it) after checking it and its directory as every roles file is
- * checked (roles_owner_and_mode_trusted: a regular file, its directory not a symlink). ret_ino
- * and ret_dev: the file's identity, to notice a replacement. -ENOENT when there is none.
+ * checked (roles_owner_and_mode_trusted: a regular file, its directory not a symlink). ret_stamp
+ * (or NULL): the version mapped, to notice a replacement (file_stamp.h). -ENOENT when there is
+ * none.
  */
-int nss_index_map(const char *path, struct nss_index_file *ret, dev_t *ret_dev, ino_t *ret_ino);
+int nss_index_map(const char *path, struct nss_index_file *ret, struct roles_file_stamp *ret_stamp);
 void nss_index_unmap(struct nss_index_file *f);
 
 /* Let the pages of f go from this process (they stay in the page cache and come back on the

@@ -464,12 +464,10 @@ static void installed_close(struct installed *i) {
 
 static int installed_open(struct roles_store *s, struct installed *ret) {
         char path[PATH_MAX];
-        dev_t dev;
-        ino_t ino;
         *ret = (struct installed) { 0 };
         if (roles_config_index_path(&s->cfg, false, path, sizeof(path)) < 0)
                 return -ENAMETOOLONG;
-        int r = nss_index_map(path, &ret->view.base, &dev, &ino);
+        int r = nss_index_map(path, &ret->view.base, NULL);
         if (r < 0 || ret->view.base.header->kind != NSS_INDEX_BASE) {
                 installed_close(ret);
                 return r < 0 ? r : -EBADMSG;
@@ -478,7 +476,7 @@ static int installed_open(struct roles_store *s, struct installed *ret) {
                 installed_close(ret);
                 return -ENAMETOOLONG;
         }
-        if (nss_index_map(path, &ret->view.delta, &dev, &ino) == 0)
+        if (nss_index_map(path, &ret->view.delta, NULL) == 0)
                 ret->view.has_delta = nss_index_delta_applies(&ret->view.base, &ret->view.delta);
         return 0;
 }

@@ -12,22 +12,12 @@
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 
+#include "file_stamp.h"
 #include "roles-build.h"
-
-/* How often, at most, we look whether the index or the host's files were replaced. */
-#define RECHECK_NS (1000L * 1000 * 1000)
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static _Thread_local bool inside;       /* recursion guard: a lookup from within a lookup */
-
-struct mapped {
-        dev_t dev;
-        ino_t ino;
-        bool present;
-};
 
 static struct {
         bool configured;
@@ -35,17 +25,12 @@ static struct {
         char base_path[ROLES_INDEX_PATH_SIZE], delta_path[ROLES_INDEX_PATH_SIZE];
         struct nss_index_view view;
         bool mapped;
-        struct mapped base, delta;
-        struct timespec checked;
+        struct roles_file_stamp base, delta;    /* what is mapped; the delta's { 0 }: there was none */
+        struct roles_recheck view_checked;
         struct host_accounts host;      /* /etc/passwd and /etc/group, read by the first lookup */
-        struct timespec host_checked;
+        struct roles_recheck host_checked;
         uint64_t generation;            /* bumped by a new view and by new host files */
 } state;
-
-static bool elapsed(const struct timespec *since, const struct timespec *now) {
-        long long ns = (long long) (now->tv_sec - since->tv_sec) * 1000000000LL + (now->tv_nsec - since->tv_nsec);
-        return ns >= RECHECK_NS || ns < 0;
-}
 
 static void unmap_view(void) {
         nss_index_unmap(&state.view.base);
@@ -78,13 +63,6 @@ static int load_config(void) {
         return 0;
 }
 
-static bool same_file(const char *path, const struct mapped *m) {
-        struct stat st;
-        if (stat(path, &st) < 0)
-                return !m->present;
-        return m->present && st.st_dev == m->dev && st.st_ino == m->ino;
-}
-
 /*
  * Map the base, then the delta; then look at the base's path again: a writer that installed a
  * new base and its empty delta in between would otherwise leave us the old base with a delta
@@ -98,16 +76,15 @@ static int map_view(void) {
         unmap_view();
         for (int attempt = 0; attempt < 3; attempt++) {
                 struct nss_index_file base = { 0 }, delta = { 0 };
-                struct mapped b = { .present = true }, d = { .present = true };
-                r = nss_index_map(state.base_path, &base, &b.dev, &b.ino);
+                struct roles_file_stamp b, d = { 0 };
+                r = nss_index_map(state.base_path, &base, &b);
                 if (r == 0 && base.header->kind != NSS_INDEX_BASE)
                         r = -EBADMSG;
                 if (r < 0) {
                         nss_index_unmap(&base);
                         return r;
                 }
-                int rd = nss_index_map(state.delta_path, &delta, &d.dev, &d.ino);
-                d.present = rd != -ENOENT;
+                int rd = nss_index_map(state.delta_path, &delta, &d);
                 /* A delta that is there but cannot be trusted or read: no answer rather than the
                  * base without the changes it carries (a writer always installs one). */
                 if (rd < 0 && rd != -ENOENT) {
@@ -115,7 +92,7 @@ static int map_view(void) {
                         return rd;
                 }
                 bool applies = rd == 0 && nss_index_delta_applies(&base, &delta);
-                if (same_file(state.base_path, &b) && (applies || attempt == 2 || rd < 0)) {
+                if (roles_file_stamp_current(state.base_path, &b) && (applies || attempt == 2 || rd < 0)) {
                         state.view.base = base;
                         if (applies)
                                 state.view.delta = delta;
@@ -135,17 +112,14 @@ static int map_view(void) {
 }
 
 static int check_view(void) {
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
-        if (state.mapped && !elapsed(&state.checked, &now))
+        struct timespec now = roles_recheck_clock();
+        if (state.mapped && !roles_recheck_due(&state.view_checked, &now))
                 return 0;
-        if (state.mapped && same_file(state.base_path, &state.base) && same_file(state.delta_path, &state.delta)) {
-                state.checked = now;
-                return 0;
-        }
-        int r = map_view();
+        bool current = state.mapped && roles_file_stamp_current(state.base_path, &state.base) &&
+                       roles_file_stamp_current(state.delta_path, &state.delta);
+        int r = current ? 0 : map_view();
         if (r == 0)
-                state.checked = now;
+                roles_recheck_done(&state.view_checked, &now);
         return r;
 }
 
@@ -155,9 +129,8 @@ static int check_view(void) {
  * cannot be applied).
  */
 static int check_host(void) {
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
-        if (state.host.passwd.loaded && state.host.group.loaded && !elapsed(&state.host_checked, &now))
+        struct timespec now = roles_recheck_clock();
+        if (state.host.passwd.loaded && state.host.group.loaded && !roles_recheck_due(&state.host_checked, &now))
                 return 0;
         if (!state.host.passwd.path)
                 host_accounts_init(&state.host, &HOST_PATHS_ACCOUNTS);
@@ -165,7 +138,7 @@ static int check_host(void) {
         int r = host_accounts_refresh(&state.host);
         if (r < 0)
                 return r;
-        state.host_checked = now;
+        roles_recheck_done(&state.host_checked, &now);
         if (state.host.generation != before)
                 state.generation++;
         return 0;
@@ -188,8 +161,7 @@ static void fork_release(void) {
  * another $ROLES_CONF (no system call here, only the state). */
 static void fork_child(void) {
         state.configured = false;
-        state.checked = (struct timespec) { 0 };
-        state.host_checked = (struct timespec) { 0 };
+        state.view_checked = state.host_checked = (struct roles_recheck) { 0 };
         pthread_mutex_unlock(&lock);
 }
 
