@@ -12,8 +12,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <syslog.h>
-#include <unistd.h>
 
+#include "fork_generation.h"
 #include "pam-roles.h"
 #include "roles-build.h"
 
@@ -101,8 +101,9 @@ static int permission_code(struct pam_roles *p, char *buf, size_t size) {
 /*
  * A successful auth keeps what account needs from secrets.db and state.db with the PAM handle
  * (pam_set_data), as values: account, which sshd and sudo run right after it in the same
- * process, judges the account auth found. They are tied to the process and to the
- * configuration's paths: after a fork, or for another conf=, account reads afresh.
+ * process, judges the account auth found. They are tied to the process (its fork generation:
+ * fork_generation.h) and to the configuration's paths: in a forked child, or for another conf=,
+ * account reads afresh.
  *
  * No store is kept: every call opens its own and closes it before it returns. roles.db is in
  * WAL mode, and its WAL index is mapped read-write by root; the application may fork a child
@@ -114,7 +115,7 @@ static int permission_code(struct pam_roles *p, char *buf, size_t size) {
 
 struct kept_auth {
         struct pam_roles_after_auth after_auth;
-        pid_t pid;
+        uint64_t fork_generation;
         char public_db[PATH_MAX];
 };
 
@@ -128,7 +129,7 @@ static int open_store(struct pam_roles *p, bool after_auth, char *err, size_t er
         const void *data = NULL;
         if (after_auth && pam_get_data(p->pamh, AFTER_AUTH_DATA, &data) == PAM_SUCCESS && data) {
                 const struct kept_auth *k = data;
-                if (k->pid == getpid() && strcmp(k->public_db, p->cfg.public_db) == 0)
+                if (k->fork_generation == roles_fork_generation() && strcmp(k->public_db, p->cfg.public_db) == 0)
                         p->after_auth = k->after_auth;
         }
         pam_set_data(p->pamh, AFTER_AUTH_DATA, NULL, NULL);     /* for this account only */
@@ -303,7 +304,7 @@ int pam_roles_end(struct pam_roles *p, int status, bool keep) {
         struct kept_auth *k = keep && p->after_auth.valid ? calloc(1, sizeof(*k)) : NULL;
         if (k) {
                 k->after_auth = p->after_auth;
-                k->pid = getpid();
+                k->fork_generation = roles_fork_generation();
                 snprintf(k->public_db, sizeof(k->public_db), "%s", p->cfg.public_db);
                 /* Without it, account reads secrets.db itself. */
                 if (pam_set_data(p->pamh, AFTER_AUTH_DATA, k, kept_auth_free) != PAM_SUCCESS)

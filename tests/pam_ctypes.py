@@ -10,11 +10,17 @@
         as a setuid passwd would (real uid 65534): authenticate with CODE, then chauthtok to NEW
         in the same handle; a "Current password" prompt gets a wrong answer. Prints "auth RC
         chauthtok RC".
+    pam_ctypes.py fork SERVICE USER PASSWORD COMMAND SAME_PID
+        authenticate USER, run COMMAND (sh -c), then account in a forked child and, once that
+        ended, in this process: prints "child RC parent RC" (or "auth RC"). With SAME_PID "yes"
+        the child is forked into a new pid namespace and must have this process's pid: run this
+        as pid 1 of a namespace of its own (unshare --pid --fork); the child is then pid 1 too.
 
 Every answer to a prompt is PASSWORD (or as said above).
 """
 import os
 import ctypes
+import subprocess
 import sys
 
 pam = ctypes.CDLL("libpam.so.0")
@@ -25,6 +31,8 @@ libc.calloc.restype = ctypes.c_void_p
 libc.calloc.argtypes = [ctypes.c_size_t, ctypes.c_size_t]
 libc.strdup.restype = ctypes.c_void_p
 libc.strdup.argtypes = [ctypes.c_char_p]
+libc.unshare.argtypes = [ctypes.c_int]
+CLONE_NEWPID = 0x20000000
 
 
 class Message(ctypes.Structure):
@@ -111,6 +119,33 @@ def code_then_passwd(service, user, code, new):
     pam.pam_end(h, chauthtok)
 
 
+def fork(service, user, password, command, same_pid):
+    conv, _keep = conversation(password)
+    h = start(service, user, conv)
+    rc = pam.pam_authenticate(h, 0)
+    if rc != 0:
+        print("auth", rc)
+        pam.pam_end(h, rc)
+        return
+    subprocess.run(["sh", "-c", command], check=True)
+    parent_pid = os.getpid()
+    if same_pid == "yes" and libc.unshare(CLONE_NEWPID) != 0:
+        sys.exit("unshare(CLONE_NEWPID) failed")
+    sys.stdout.flush()
+    pid = os.fork()
+    if pid == 0:
+        if same_pid == "yes" and os.getpid() != parent_pid:
+            os._exit(255)
+        os._exit(pam.pam_acct_mgmt(h, 0))
+    _, status = os.waitpid(pid, 0)
+    child = os.waitstatus_to_exitcode(status)
+    if child == 255:
+        sys.exit(f"the child's pid is not {parent_pid}")
+    rc = pam.pam_acct_mgmt(h, 0)
+    print("child", child, "parent", rc)
+    pam.pam_end(h, rc)
+
+
 if __name__ == "__main__":
     mode, args = sys.argv[1], sys.argv[2:]
     if mode == "swap":
@@ -119,5 +154,7 @@ if __name__ == "__main__":
         many(args[0], args[1], args[2], int(args[3]))
     elif mode == "code-then-passwd":
         code_then_passwd(*args)
+    elif mode == "fork":
+        fork(*args)
     else:
         sys.exit(f"unknown mode {mode}")

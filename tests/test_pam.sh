@@ -744,6 +744,24 @@ done
 out=$(swap_user roles swx "$PW" nosuchuser)
 [[ $out == "account "* && $out != "account 0" ]] && pass || fail "swap: authenticated swx, account nosuchuser: <<$out>>"
 
+# What auth kept is for account in the process that authenticated, not in a child it forks (which
+# judges afresh). Between the two, the account is made to change its password behind rolesctl's
+# back: account in the authenticating process judges by what auth found (fine), in a forked child
+# by secrets.db (must change: PAM_NEW_AUTHTOK_REQD, 12). A child in a new pid namespace has its
+# parent's pid (both are 1 there): the pid does not tell them apart.
+fork_account() {
+        local mc="sqlite3 /var/lib/roles/secrets.db \"UPDATE credentials SET must_change_password = 1
+                WHERE user_uuid = '$(uuid_of "$1")'\""
+        timeout 60 "${@:3}" "${pamenv[@]}" python3 "$TESTS/pam_ctypes.py" fork roles "$1" "$PW" "$mc" "$2"
+}
+for u in fkplain fksame; do
+        echo "$PW" | rc user add "$u" --password-stdin >/dev/null || die "rolesctl user add $u"
+done
+eq "fork: account in a forked child judges afresh, the parent by what auth found" \
+        "$(fork_account fkplain no)" "child 12 parent 0"
+eq "fork: the same when the child has the parent's pid (pid namespaces)" \
+        "$(fork_account fksame yes unshare --pid --fork)" "child 12 parent 0"
+
 # A process may keep any number of authenticated handles (a threaded PAM server): the 17th used to
 # fail, and with it every login after it in that process.
 eq "40 handles authenticated at once in one process" \
