@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "file_stamp.h"
+#include "fork_generation.h"
 #include "roles-build.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -30,6 +31,7 @@ static struct {
         struct host_accounts host;      /* /etc/passwd and /etc/group, read by the first lookup */
         struct roles_recheck host_checked;
         uint64_t generation;            /* bumped by a new view and by new host files */
+        uint64_t fork_generation;       /* the process's when the state was last used */
 } state;
 
 static void unmap_view(void) {
@@ -156,17 +158,23 @@ static void fork_release(void) {
         pthread_mutex_unlock(&lock);
 }
 
-/* A child reads the configuration and looks at the files at its first lookup, not up to a
- * second later: it may be a new session that must see the change just made, or have been given
- * another $ROLES_CONF (no system call here, only the state). */
-static void fork_child(void) {
-        state.configured = false;
-        state.view_checked = state.host_checked = (struct roles_recheck) { 0 };
-        pthread_mutex_unlock(&lock);
+__attribute__((constructor)) static void nss_state_init(void) {
+        pthread_atfork(fork_prepare, fork_release, fork_release);
+        /* The fork generation's handler is registered here, with ours, not at a first lookup: that
+         * may run inside another library's fork handler, where registering one waits for ever. */
+        state.fork_generation = roles_fork_generation();
 }
 
-__attribute__((constructor)) static void nss_state_init(void) {
-        pthread_atfork(fork_prepare, fork_release, fork_child);
+/* With the lock held. A child reads the configuration and looks at the files at its first
+ * lookup, not up to a second later: it may be a new session that must see the change just
+ * made, or have been given another $ROLES_CONF. */
+static void forget_checks_after_fork(void) {
+        uint64_t now = roles_fork_generation();
+        if (state.fork_generation == now)
+                return;
+        state.fork_generation = now;
+        state.configured = false;
+        state.view_checked = state.host_checked = (struct roles_recheck) { 0 };
 }
 
 /* Entries an enumeration serves between two drops of the pages it streamed past: about 1 MiB
@@ -210,6 +218,7 @@ int nss_begin(void) {
                 return -EDEADLK;
         inside = true;
         pthread_mutex_lock(&lock);
+        forget_checks_after_fork();
         return 0;
 }
 
