@@ -481,13 +481,6 @@ static void build_database(void) {
         test_close(l);
 }
 
-static void write_file(const char *path, const char *text) {
-        FILE *f = fopen(path, "we");
-        assert_non_null(f);
-        assert_true(fputs(text, f) >= 0);
-        assert_int_equal(fclose(f), 0);
-}
-
 static void write_configuration(void) {
         char text[4 * PATH_MAX];
         snprintf(conf_path, sizeof(conf_path), "%s/roles.conf", env.dir);
@@ -496,7 +489,7 @@ static void write_configuration(void) {
                  "argon2_t_cost = 1\nargon2_m_cost_kib = 1024\nargon2_parallelism = 1\n",
                  env.cfg.public_db, env.cfg.secrets_db, env.cfg.state_db);
         assert_true(n > 0 && (size_t) n < sizeof(text));
-        write_file(conf_path, text);
+        test_write_file(conf_path, text);
 
         /* The PAM stack: the module under test by absolute path, its configuration by conf=. */
         snprintf(pam_dir, sizeof(pam_dir), "%s/pam.d", env.dir);
@@ -508,7 +501,7 @@ static void write_configuration(void) {
                      "account required %s conf=%s permission=login.test\n",
                      PAM_MODULE_PATH, conf_path, PAM_MODULE_PATH, conf_path);
         assert_true(n > 0 && (size_t) n < sizeof(text));
-        write_file(service, text);
+        test_write_file(service, text);
 }
 
 /* ---- the files as they were: compare, check, restore ---------------------------------------------- */
