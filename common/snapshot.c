@@ -88,15 +88,11 @@ static int open_public(struct roles_store *s, sqlite3 **ret) {
  */
 int store_open_reader(const struct roles_config *cfg, bool secrets, bool secrets_writable,
                        struct roles_store **ret, char *errbuf, size_t errlen) {
-        struct roles_store *s = store_new(cfg);
+        struct roles_store *s = store_new(cfg, errbuf, errlen);
         int r;
 
-        if (!s) {
-                /* There is no store to hold the reason: callers print errbuf (rolesctl's one line). */
-                if (errbuf && errlen > 0)
-                        snprintf(errbuf, errlen, "out of memory");
+        if (!s)
                 return -ENOMEM;
-        }
         r = open_public(s, &s->pub);
         if (r >= 0 && secrets) {
                 r = store_check_file(s, cfg->secrets_db, STORE_FILE_SECRET);

@@ -184,9 +184,10 @@ static inline int store_hook_keep_before(struct roles_store *s, const char *uuid
         return s->hooks ? s->hooks->keep_before(s, uuid) : 0;
 }
 
-/* The base of every handle (store.c): allocate one for cfg, read its serial and clock, say its
- * last reason, and free it with its connections and statements. */
-struct roles_store *store_new(const struct roles_config *cfg);
+/* The base of every handle (store.c): allocate one for cfg (NULL, with "out of memory" in errbuf,
+ * when there is no memory), read its serial and clock, say its last reason, and free it with its
+ * connections and statements. */
+struct roles_store *store_new(const struct roles_config *cfg, char *errbuf, size_t errlen);
 void store_free(struct roles_store *s);
 int store_serial(struct roles_store *s, int64_t *ret);
 time_t store_now(const struct roles_store *s);

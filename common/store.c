@@ -411,10 +411,14 @@ const char *store_error(const struct roles_store *s) {
         return s->err[0] ? s->err : "unknown error";
 }
 
-struct roles_store *store_new(const struct roles_config *cfg) {
+struct roles_store *store_new(const struct roles_config *cfg, char *errbuf, size_t errlen) {
         struct roles_store *s = calloc(1, sizeof(*s));
-        if (!s)
+        if (!s) {
+                /* There is no store to hold the reason: callers print errbuf (rolesctl's one line). */
+                if (errbuf && errlen > 0)
+                        snprintf(errbuf, errlen, "out of memory");
                 return NULL;
+        }
         s->cfg = *cfg;
         s->read_serial = -1;
         return s;

@@ -582,14 +582,11 @@ static const struct store_writer_hooks writer_hooks = {
 
 int roles_writer_open(const struct roles_config *cfg, unsigned flags, struct roles_writer **ret, char *errbuf,
                       size_t errlen) {
-        struct roles_store *s = store_new(cfg);
+        struct roles_store *s = store_new(cfg, errbuf, errlen);
         int r;
 
-        if (!s) {
-                if (errbuf && errlen > 0)
-                        snprintf(errbuf, errlen, "out of memory");
+        if (!s)
                 return -ENOMEM;
-        }
         s->writer = true;
         s->create = flags & ROLES_WRITER_CREATE;
         s->lock_fd = -1;

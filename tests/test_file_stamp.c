@@ -19,7 +19,7 @@
 #include "testlib.h"
 
 struct fixture {
-        struct test_env env;
+        struct test_env env;                            /* first: test_teardown takes it */
         char path[PATH_MAX];
         struct roles_file_stamp stamp;          /* of path as written by setup */
 };
@@ -46,13 +46,6 @@ static int setup(void **state) {
         f->stamp = stamp_of(f->path);
         next_tick();
         *state = f;
-        return 0;
-}
-
-static int teardown(void **state) {
-        struct fixture *f = *state;
-        test_env_teardown(&f->env);
-        free(f);
         return 0;
 }
 
@@ -171,11 +164,11 @@ static void test_recheck(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_unchanged, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_replaced_by_rename, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_edited_in_place, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_touched, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_missing, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_unchanged, setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_replaced_by_rename, setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_edited_in_place, setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_touched, setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_missing, setup, test_teardown),
                 cmocka_unit_test(test_recheck),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -49,7 +49,7 @@ static int parallel_failures(void) {
 /* ---- fixture: two users with secrets rows, alice with a password and two pending codes ---------- */
 
 struct fixture {
-        struct test_env env;
+        struct test_env env;                            /* first: test_teardown takes it */
         char alice[ROLES_UUID_LEN + 1];
         char bob[ROLES_UUID_LEN + 1];
         char alice_hash[ROLES_HASH_ENCODED_MAX];
@@ -80,13 +80,6 @@ static int setup(void **state) {
         assert_ok(s, roles_secret_put_code(s, f->alice, ROLES_CODE_RESET, f->reset, NOW + 3600));
         test_commit(s);
         *state = f;
-        return 0;
-}
-
-static int teardown(void **state) {
-        struct fixture *f = *state;
-        test_env_teardown(&f->env);
-        free(f);
         return 0;
 }
 
@@ -811,23 +804,23 @@ static void test_verify_stored(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_tally_counts, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_tally_interval, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_tally_locks_for_unlock_time, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_tally_locks_until_unlocked, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_tally_budget_back_after_lock, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_tally_reset, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_tally_parallel, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_totp_claim, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_totp_claim_race, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_track_login, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_audit_login, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_audit_login_keeps_newest, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_state_needs_login_store, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_secret_rehash, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_secret_drop_codes, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_secret_activated_must_change, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_verify_stored, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_tally_counts, setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_tally_interval, setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_tally_locks_for_unlock_time, setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_tally_locks_until_unlocked, setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_tally_budget_back_after_lock, setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_tally_reset, setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_tally_parallel, setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_totp_claim, setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_totp_claim_race, setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_track_login, setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_audit_login, setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_audit_login_keeps_newest, setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_state_needs_login_store, setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_secret_rehash, setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_secret_drop_codes, setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_secret_activated_must_change, setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_verify_stored, setup, test_teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
