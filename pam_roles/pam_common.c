@@ -109,7 +109,7 @@ static int permission_code(struct pam_roles *p, char *buf, size_t size) {
  * WAL mode, and its WAL index is mapped read-write by root; the application may fork a child
  * that becomes the user without exec before pam_end (sshd's session process; su's parent), and
  * that child must hold nothing of roles' files, as it must hold nothing of secrets.db and
- * state.db. Opening costs a fraction of a millisecond per call (README: Benchmarks).
+ * state.db. Opening costs a fraction of a millisecond per call (docs/benchmarks.md).
  */
 #define AFTER_AUTH_DATA "pam_roles_after_auth"
 
