@@ -16,7 +16,7 @@
 # Needs root and mount namespaces: everything happens in `unshare -m` with overlays on /etc (its
 # upper layer on a tmpfs) and /var/lib (its upper layer in the work directory, on disk, so that an
 # admin change pays its fsyncs and its writes are counted: /proc/PID/io write_bytes, which tmpfs
-# never increases; see shared/TESTING-NOTES.md); the host's /etc, /var/lib and /home are never
+# never increases); the host's /etc, /var/lib and /home are never
 # touched. Without root it says so and exits 77 (meson: skipped). A wrong answer from any source,
 # or an admin change that fails or is not seen through glibc, exits 1; a missed target is only
 # reported (MISS).
