@@ -37,9 +37,11 @@ for f in "$SRC"/tests/shape/refused_*.c; do
         fi
 done
 
-# defined SYMBOLS of a static library, one per line (functions and data)
+# The global symbols a static library defines, one per line (functions and data). Its local
+# ones are left out: a static function, an inline one emitted out of line at -O0, or a
+# sanitizer's constructor (_sub_I_*) may have the same name in another library.
 defined() {
-        nm --defined-only "$1" 2>/dev/null | awk '$2 ~ /^[TtDdBbRr]$/ { print $3 }' | sort -u
+        nm --defined-only "$1" 2>/dev/null | awk '$2 ~ /^[TDBR]$/ { print $3 }' | sort -u
 }
 
 # carries WHAT SHARED_OBJECT LIBRARY...: none of the libraries' symbols is in the object.
