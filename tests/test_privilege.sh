@@ -156,7 +156,9 @@ session() {
         rm -f "$S/go" && mkfifo -m 0666 "$S/go" && : >"$S/session.out" || die "mkfifo"
         printf '%s\n' "$input" | timeout 60 "$@" >"$S/session.out" 2>&1 &
         local pid=$!
-        for _ in $(seq 300); do
+        # Up to the command's own 60 s: under ASan on a loaded 2-core machine, sudo's argon2 and
+        # the modules' start took more than the 15 s this once allowed.
+        for _ in $(seq 1200); do
                 grep -q '^READY' "$S/session.out" && break
                 kill -0 "$pid" 2>/dev/null || break
                 sleep 0.05
