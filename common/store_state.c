@@ -47,7 +47,9 @@ int roles_state_end(struct roles_secrets *sec, bool commit) {
         return r;
 }
 
-/* A one-value query of state.db (a pragma). */
+/* A one-value query of state.db (a pragma). No answer returns -EIO itself, not store_fail's
+ * result: the compiler cannot see that that is negative, and would take a 0 from it for a value
+ * left unset in every caller (-Wmaybe-uninitialized at -O3). */
 static int state_int(struct roles_store *s, const char *sql, int64_t *ret) {
         sqlite3_stmt *st = store_stmt(s, s->state, sql);
         if (!st)
@@ -56,7 +58,11 @@ static int state_int(struct roles_store *s, const char *sql, int64_t *ret) {
         if (r > 0)
                 *ret = sqlite3_column_int64(st, 0);
         sqlite3_reset(st);
-        return r < 0 ? r : r > 0 ? 0 : store_fail(s, -EIO, "%s: no answer", sql);
+        if (r == 0) {
+                (void) store_fail(s, -EIO, "%s: no answer", sql);
+                return -EIO;
+        }
+        return r < 0 ? r : 0;
 }
 
 int roles_state_flush(struct roles_secrets *sec) {
