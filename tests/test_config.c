@@ -112,6 +112,42 @@ static void test_defaults_text(void **state) {
         assert_memory_equal(&cfg, &defaults, sizeof(cfg));
 }
 
+/* The sample installed as /etc/roles.conf (etc/roles.conf): as shipped it sets nothing, and with
+ * each "#key = value" line uncommented it sets every key to its code default, so that its words
+ * and the code agree. Parsed over zeros, which no default is, a key it leaves out shows. */
+static void test_sample_file(void **state) {
+        size_t len;
+        char *text = test_read_file(ROLES_SAMPLE_CONF, &len);
+        struct roles_config cfg, expect;
+        char err[256] = "";
+        (void) state;
+
+        if (!text)
+                fail_msg("%s: %s", ROLES_SAMPLE_CONF, strerror(errno));
+
+        odd_config(&cfg);
+        expect = cfg;
+        if (roles_config_parse(text, len, ROLES_SAMPLE_CONF, &cfg, err, sizeof(err)) < 0)
+                fail_msg("as shipped: %s", err);
+        assert_memory_equal(&cfg, &expect, sizeof(cfg));
+
+        /* Uncomment the settings: "#" then a key; prose comments are "# ...". */
+        char *settings = malloc(len + 1);
+        assert_non_null(settings);
+        size_t n = 0;
+        for (size_t i = 0; i < len; i++)
+                if (!(text[i] == '#' && (i == 0 || text[i - 1] == '\n') && i + 1 < len &&
+                      text[i + 1] >= 'a' && text[i + 1] <= 'z'))
+                        settings[n++] = text[i];
+        memset(&cfg, 0, sizeof(cfg));
+        roles_config_defaults(&expect);
+        if (roles_config_parse(settings, n, ROLES_SAMPLE_CONF, &cfg, err, sizeof(err)) < 0)
+                fail_msg("uncommented: %s", err);
+        assert_memory_equal(&cfg, &expect, sizeof(cfg));
+        free(settings);
+        free(text);
+}
+
 /* ---- overriding ------------------------------------------------------------------------------- */
 
 static void test_override_every_key(void **state) {
@@ -618,6 +654,7 @@ int main(int argc, char **argv) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_defaults),
                 cmocka_unit_test(test_defaults_text),
+                cmocka_unit_test(test_sample_file),
                 cmocka_unit_test(test_override_every_key),
                 cmocka_unit_test(test_partial_override_keeps_the_rest),
                 cmocka_unit_test(test_comments_and_blank_lines),
