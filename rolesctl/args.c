@@ -5,7 +5,12 @@
 
 #include "cli.h"
 
-int args_parse(int argc, char **argv, const struct opt_spec *spec, size_t n_pos, const char *usage, struct args *ret) {
+const char *cli_usage(const struct cli *c) {
+        return c->cmd ? c->cmd->usage : "rolesctl COMMAND ...";
+}
+
+int args_parse(struct cli *c, int argc, char **argv, const struct opt_spec *spec, size_t n_pos, struct args *ret) {
+        const char *usage = cli_usage(c);
         struct args a = { 0 };
         bool only_positionals = false;
 

@@ -376,27 +376,51 @@ int cli_finish(struct cli *c, int r) {
         return r;
 }
 
-int cli_dispatch(struct cli *c, int argc, char **argv) {
-        if (argc < 1)
-                return cli_fail(EXIT_USAGE, "missing command; see rolesctl --help");
+size_t cli_n_commands(void) {
+        size_t n = 0;
+        for (size_t s = 0; s < ROLES_N_ELEMENTS(command_sets); s++)
+                n += *command_sets[s].n;
+        return n;
+}
+
+const struct command *cli_command(size_t i) {
         for (size_t s = 0; s < ROLES_N_ELEMENTS(command_sets); s++) {
-                for (size_t i = 0; i < *command_sets[s].n; i++) {
-                        const struct command *cmd = &command_sets[s].commands[i];
-                        if (strcmp(cmd->noun, argv[0]) != 0)
-                                continue;
-                        if (!cmd->verb) {
-                                if (c->in_batch && !cmd->batchable)
-                                        return cli_fail(EXIT_USAGE, "'%s' cannot run inside a batch", cmd->noun);
-                                return cmd->run(c, argc - 1, argv + 1);
-                        }
-                        if (argc < 2 || strcmp(cmd->verb, argv[1]) != 0)
-                                continue;
-                        if (c->in_batch && !cmd->batchable)
-                                return cli_fail(EXIT_USAGE, "'%s %s' cannot run inside a batch", cmd->noun, cmd->verb);
-                        return cmd->run(c, argc - 2, argv + 2);
-                }
+                if (i < *command_sets[s].n)
+                        return &command_sets[s].commands[i];
+                i -= *command_sets[s].n;
         }
-        if (argc >= 2)
-                return cli_fail(EXIT_USAGE, "unknown command: '%s' has no '%s'; see rolesctl --help", argv[0], argv[1]);
-        return cli_fail(EXIT_USAGE, "unknown command '%s'; see rolesctl --help", argv[0]);
+        return NULL;
+}
+
+const struct command *cli_find_command(int argc, char *const *argv, int *ret_words) {
+        for (size_t i = 0; argc >= 1 && i < cli_n_commands(); i++) {
+                const struct command *cmd = cli_command(i);
+                if (strcmp(cmd->noun, argv[0]) != 0 || (cmd->verb && (argc < 2 || strcmp(cmd->verb, argv[1]) != 0)))
+                        continue;
+                *ret_words = cmd->verb ? 2 : 1;
+                return cmd;
+        }
+        return NULL;
+}
+
+int cli_dispatch(struct cli *c, int argc, char **argv) {
+        int words;
+        if (argc < 1)
+                return cli_fail(EXIT_USAGE, "missing command; see 'rolesctl help'");
+        const struct command *cmd = cli_find_command(argc, argv, &words);
+        if (!cmd)
+                return cli_unknown_command(c, argc, argv);
+        if (c->in_batch && !cmd->batchable)
+                return cli_fail(EXIT_USAGE, "'%s%s%s' cannot run inside a batch", cmd->noun, cmd->verb ? " " : "",
+                                cmd->verb ? cmd->verb : "");
+        if (cli_help_asked(argc - words, argv + words)) {
+                cli_help_command(c->out, cmd);
+                return EXIT_OK;
+        }
+        /* A batch line runs inside batch: its usage is the line's, then batch's again. */
+        const struct command *outer = c->cmd;
+        c->cmd = cmd;
+        int r = cmd->run(c, argc - words, argv + words);
+        c->cmd = outer;
+        return r;
 }

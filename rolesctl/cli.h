@@ -28,6 +28,7 @@ struct cli {
         bool json;
         bool in_batch;
         char actor[128];
+        const struct command *cmd;      /* the command running (args_parse's usage and help) */
         FILE *out;              /* everything for stdout; printed once the change is published */
         struct host_accounts host;      /* read by the first check that needs it (cli_host) */
         /* cli_check_local_name: whether another name service must be asked about a user name
@@ -92,9 +93,12 @@ struct args {
 
 /*
  * Parse "--name VALUE", "--name=VALUE", flags and positionals; exactly n_pos positionals are
- * required. Prints one usage line and returns -EINVAL on a bad command line.
+ * required. Prints one line with the running command's usage (c->cmd) and returns -EINVAL on a
+ * bad command line.
  */
-int args_parse(int argc, char **argv, const struct opt_spec *spec, size_t n_pos, const char *usage, struct args *ret);
+int args_parse(struct cli *c, int argc, char **argv, const struct opt_spec *spec, size_t n_pos, struct args *ret);
+/* The running command's usage line ("rolesctl user add NAME ..."), for errors that quote it. */
+const char *cli_usage(const struct cli *c);
 
 /*
  * Split a batch line into words in place, as a shell would for simple cases: blanks separate,
@@ -160,6 +164,8 @@ struct command {
         const char *verb;       /* NULL for one-word commands */
         command_fn run;
         bool batchable;
+        const char *usage;      /* "rolesctl user add NAME [--uid N] ...": errors and help */
+        const char *summary;    /* what it does, one line of `rolesctl help` */
 };
 
 extern const struct command user_commands[], group_commands[], metarole_commands[], role_commands[], admin_commands[];
@@ -167,6 +173,28 @@ extern const size_t n_user_commands, n_group_commands, n_metarole_commands, n_ro
 
 /* rolesctl import (cmd_import.c), listed in admin_commands. */
 int cmd_import(struct cli *c, int argc, char **argv);
+
+/* Every command, in the order help lists them: i < cli_n_commands(). */
+size_t cli_n_commands(void);
+const struct command *cli_command(size_t i);
+
+/* The command argv names and, in ret_words, how many of its words name it (1 or 2); NULL when
+ * none does. */
+const struct command *cli_find_command(int argc, char *const *argv, int *ret_words);
+/* Refuse a command line that names no command (help.c), or show a noun's commands for
+ * "NOUN --help". */
+int cli_unknown_command(struct cli *c, int argc, char **argv);
+
+/* rolesctl help [COMMAND] (help.c), listed in admin_commands. */
+int cmd_help(struct cli *c, int argc, char **argv);
+/* Every command with its summary, as `rolesctl help` and `rolesctl --help` print it. */
+void cli_help_overview(FILE *f);
+/* The command line asks for help (help, or --help or -h before any "--"): it needs no
+ * configuration. */
+bool cli_help_wanted(int argc, char *const *argv);
+/* argv holds --help or -h before any "--": print cmd's help to c->out instead of running it. */
+bool cli_help_asked(int argc, char *const *argv);
+void cli_help_command(FILE *f, const struct command *cmd);
 
 /* Run one command line (argv[0] is the noun); used by main and by batch. */
 int cli_dispatch(struct cli *c, int argc, char **argv);

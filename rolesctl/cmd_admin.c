@@ -39,18 +39,17 @@ static int cmd_init(struct cli *c, int argc, char **argv) {
         static const struct opt_spec spec[] = {
                 { "admin", true }, { "password-stdin", false }, { "activation", false }, { NULL, false },
         };
-        static const char usage[] = "rolesctl init [--admin NAME [--password-stdin | --activation]]";
         char hash[256] = "";
         struct roles_writer *s;
         struct args a;
         int r;
 
-        if (args_parse(argc, argv, spec, 0, usage, &a) < 0)
+        if (args_parse(c, argc, argv, spec, 0, &a) < 0)
                 return EXIT_USAGE;
         const char *admin = args_opt(&a, 0);
         bool from_stdin = args_opt(&a, 1), activation = args_opt(&a, 2);
         if (!admin && (from_stdin || activation))
-                return cli_fail(EXIT_USAGE, "--password-stdin and --activation go with --admin; usage: %s", usage);
+                return cli_fail(EXIT_USAGE, "--password-stdin and --activation go with --admin; usage: %s", cli_usage(c));
         if (from_stdin && activation)
                 return cli_fail(EXIT_USAGE, "give --password-stdin or --activation, not both");
         if (admin && !roles_name_valid(admin))
@@ -74,7 +73,7 @@ static int cmd_check(struct cli *c, int argc, char **argv) {
         struct roles_snapshot *s;
         struct args a;
         int r;
-        if (args_parse(argc, argv, NULL, 2, "rolesctl check USER PERM", &a) < 0)
+        if (args_parse(c, argc, argv, NULL, 2, &a) < 0)
                 return EXIT_USAGE;
         if (!roles_perm_valid(a.pos[1], false))
                 return cli_fail(EXIT_USAGE, "invalid permission '%.64s': a concrete dotted code such as login.sshd", a.pos[1]);
@@ -214,7 +213,7 @@ static int cmd_perms(struct cli *c, int argc, char **argv) {
         struct roles_user u;
         struct args a;
         int r;
-        if (args_parse(argc, argv, spec, 1, "rolesctl perms USER [--why]", &a) < 0)
+        if (args_parse(c, argc, argv, spec, 1, &a) < 0)
                 return EXIT_USAGE;
         if ((r = cli_snapshot(c, 0, &s)) != EXIT_OK)
                 return r;
@@ -230,7 +229,7 @@ static int cmd_perms(struct cli *c, int argc, char **argv) {
 
 static int cmd_audit(struct cli *c, int argc, char **argv) {
         struct args a;
-        if (args_parse(argc, argv, NULL, 0, "rolesctl audit", &a) < 0)
+        if (args_parse(c, argc, argv, NULL, 0, &a) < 0)
                 return EXIT_USAGE;
         return out_list(c, ROLES_LIST_AUDIT, NULL);
 }
@@ -239,7 +238,7 @@ static int cmd_backup(struct cli *c, int argc, char **argv) {
         struct roles_writer *s;
         struct args a;
         int r;
-        if (args_parse(argc, argv, NULL, 1, "rolesctl backup FILE", &a) < 0)
+        if (args_parse(c, argc, argv, NULL, 1, &a) < 0)
                 return EXIT_USAGE;
         if ((r = cli_writer(c, 0, &s)) != EXIT_OK)
                 return r;
@@ -269,7 +268,7 @@ static int cmd_doctor(struct cli *c, int argc, char **argv) {
         struct roles_writer *s;
         struct args a;
         int r;
-        if (args_parse(argc, argv, NULL, 0, "rolesctl doctor", &a) < 0)
+        if (args_parse(c, argc, argv, NULL, 0, &a) < 0)
                 return EXIT_USAGE;
         if ((r = cli_writer(c, 0, &s)) != EXIT_OK)
                 return r;
@@ -292,7 +291,7 @@ static int cmd_index_rebuild(struct cli *c, int argc, char **argv) {
         struct roles_writer *s;
         struct args a;
         int r;
-        if (args_parse(argc, argv, NULL, 0, "rolesctl index rebuild", &a) < 0)
+        if (args_parse(c, argc, argv, NULL, 0, &a) < 0)
                 return EXIT_USAGE;
         if ((r = cli_writer(c, 0, &s)) != EXIT_OK)
                 return r;
@@ -333,7 +332,7 @@ static int cmd_batch(struct cli *c, int argc, char **argv) {
         unsigned lineno = 0;
         int r;
 
-        if (args_parse(argc, argv, NULL, argc > 0 ? 1 : 0, "rolesctl batch [FILE]", &a) < 0)
+        if (args_parse(c, argc, argv, NULL, argc > 0 ? 1 : 0, &a) < 0)
                 return EXIT_USAGE;
         char *line = malloc(BATCH_LINE_MAX + 1);
         if (!line)
@@ -390,14 +389,35 @@ static int cmd_batch(struct cli *c, int argc, char **argv) {
 }
 
 const struct command admin_commands[] = {
-        { "init", NULL, cmd_init, false },
-        { "check", NULL, cmd_check, true },
-        { "perms", NULL, cmd_perms, true },
-        { "audit", NULL, cmd_audit, true },
-        { "backup", NULL, cmd_backup, false },
-        { "batch", NULL, cmd_batch, false },
-        { "doctor", NULL, cmd_doctor, false },
-        { "import", NULL, cmd_import, false },
-        { "index", "rebuild", cmd_index_rebuild, false },
+        { "init", NULL, cmd_init, false,
+          "rolesctl init [--admin NAME [--password-stdin | --activation]]",
+          "Create the databases, and a first administrator with --admin" },
+        { "check", NULL, cmd_check, true,
+          "rolesctl check USER PERM",
+          "Say whether a user holds a permission now (exit 0 yes, 1 no)" },
+        { "perms", NULL, cmd_perms, true,
+          "rolesctl perms USER [--why]",
+          "List the permissions a user holds, with --why through what" },
+        { "audit", NULL, cmd_audit, true,
+          "rolesctl audit",
+          "Show the audit log of every change" },
+        { "backup", NULL, cmd_backup, false,
+          "rolesctl backup FILE",
+          "Write the three databases, consistent, to one tar archive" },
+        { "batch", NULL, cmd_batch, false,
+          "rolesctl batch [FILE]",
+          "Run command lines from FILE or stdin as one change: all or nothing" },
+        { "doctor", NULL, cmd_doctor, false,
+          "rolesctl doctor",
+          "Check the databases and the host's setup, and repair what can be" },
+        { "import", NULL, cmd_import, false,
+          "rolesctl import [--passwd FILE] [--group FILE] [--shadow FILE]",
+          "Take over accounts and groups from passwd, group and shadow files" },
+        { "index", "rebuild", cmd_index_rebuild, false,
+          "rolesctl index rebuild",
+          "Compile roles.nss, NSS's index, whole from roles.db" },
+        { "help", NULL, cmd_help, false,
+          "rolesctl help [COMMAND]",
+          "Say what a command does and how to call it" },
 };
 const size_t n_admin_commands = ROLES_N_ELEMENTS(admin_commands);

@@ -11,7 +11,7 @@ static int group_add(struct cli *c, int argc, char **argv) {
         struct args a;
         int r;
 
-        if (args_parse(argc, argv, spec, 1, "rolesctl group add NAME [--gid N] [--description TEXT] [--force]", &a) < 0)
+        if (args_parse(c, argc, argv, spec, 1, &a) < 0)
                 return EXIT_USAGE;
         if (roles_strcpy(g.name, sizeof(g.name), a.pos[0]) < 0 || !roles_name_valid(g.name))
                 return cli_fail(EXIT_USAGE, "invalid group name '%.40s': use [a-z_][a-z0-9_.-]*, at most %d bytes",
@@ -35,7 +35,7 @@ static int group_del(struct cli *c, int argc, char **argv) {
         struct roles_writer *s;
         struct args a;
         int r;
-        if (args_parse(argc, argv, NULL, 1, "rolesctl group del NAME", &a) < 0)
+        if (args_parse(c, argc, argv, NULL, 1, &a) < 0)
                 return EXIT_USAGE;
         if ((r = cli_writer(c, 0, &s)) != EXIT_OK)
                 return r;
@@ -49,7 +49,7 @@ static int group_show(struct cli *c, int argc, char **argv) {
         struct roles_snapshot *s;
         struct args a;
         int r;
-        if (args_parse(argc, argv, NULL, 1, "rolesctl group show NAME", &a) < 0)
+        if (args_parse(c, argc, argv, NULL, 1, &a) < 0)
                 return EXIT_USAGE;
         if ((r = cli_snapshot(c, 0, &s)) != EXIT_OK)
                 return r;
@@ -64,7 +64,7 @@ static int group_show(struct cli *c, int argc, char **argv) {
 
 static int group_list(struct cli *c, int argc, char **argv) {
         struct args a;
-        if (args_parse(argc, argv, NULL, 0, "rolesctl group list", &a) < 0)
+        if (args_parse(c, argc, argv, NULL, 0, &a) < 0)
                 return EXIT_USAGE;
         return out_list(c, ROLES_LIST_GROUPS, NULL);
 }
@@ -75,7 +75,7 @@ static int membership(struct cli *c, int argc, char **argv, bool add) {
         struct roles_writer *s;
         struct args a;
         int r;
-        if (args_parse(argc, argv, NULL, 2, add ? "rolesctl group adduser GROUP USER" : "rolesctl group deluser GROUP USER", &a) < 0)
+        if (args_parse(c, argc, argv, NULL, 2, &a) < 0)
                 return EXIT_USAGE;
         if ((r = cli_writer(c, 0, &s)) != EXIT_OK)
                 return r;
@@ -94,11 +94,23 @@ static int group_deluser(struct cli *c, int argc, char **argv) {
 }
 
 const struct command group_commands[] = {
-        { "group", "add", group_add, true },
-        { "group", "del", group_del, true },
-        { "group", "show", group_show, true },
-        { "group", "list", group_list, true },
-        { "group", "adduser", group_adduser, true },
-        { "group", "deluser", group_deluser, true },
+        { "group", "add", group_add, true,
+          "rolesctl group add NAME [--gid N] [--description TEXT] [--force]",
+          "Create a group" },
+        { "group", "del", group_del, true,
+          "rolesctl group del NAME",
+          "Delete a group" },
+        { "group", "show", group_show, true,
+          "rolesctl group show NAME",
+          "Show a group and its members" },
+        { "group", "list", group_list, true,
+          "rolesctl group list",
+          "List the groups" },
+        { "group", "adduser", group_adduser, true,
+          "rolesctl group adduser GROUP USER",
+          "Make a user a member of a group" },
+        { "group", "deluser", group_deluser, true,
+          "rolesctl group deluser GROUP USER",
+          "Remove a user from a group" },
 };
 const size_t n_group_commands = ROLES_N_ELEMENTS(group_commands);

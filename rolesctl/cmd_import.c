@@ -927,19 +927,18 @@ int cmd_import(struct cli *c, int argc, char **argv) {
                 [O_PASSWD] = { "passwd", true }, [O_GROUP] = { "group", true }, [O_SHADOW] = { "shadow", true },
                 { NULL, false },
         };
-        static const char usage[] = "rolesctl import [--passwd FILE] [--group FILE] [--shadow FILE]";
         struct import im = { .cfg = &c->cfg };
         struct roles_writer *s;
         struct args a;
         int r;
 
-        if (args_parse(argc, argv, spec, 0, usage, &a) < 0)
+        if (args_parse(c, argc, argv, spec, 0, &a) < 0)
                 return EXIT_USAGE;
         im.passwd.path = args_opt(&a, O_PASSWD);
         im.group.path = args_opt(&a, O_GROUP);
         im.shadow.path = args_opt(&a, O_SHADOW);
         if (!im.passwd.path && !im.group.path && !im.shadow.path)
-                return cli_fail(EXIT_USAGE, "nothing to import; usage: %s", usage);
+                return cli_fail(EXIT_USAGE, "nothing to import; usage: %s", cli_usage(c));
 
         /* The files are read and checked before the writer lock is taken, as a password is. */
         if ((r = load_files(&im)) != EXIT_OK || (r = check_files(&im)) != EXIT_OK ||

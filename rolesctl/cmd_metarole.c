@@ -18,8 +18,7 @@ static int metarole_add(struct cli *c, int argc, char **argv) {
         struct args a;
         int r;
 
-        if (args_parse(argc, argv, spec, 1, "rolesctl metarole add CODE [--name TEXT] [--description TEXT] "
-                       "[--includes CODE,...]", &a) < 0)
+        if (args_parse(c, argc, argv, spec, 1, &a) < 0)
                 return EXIT_USAGE;
         if (roles_strcpy(m.code, sizeof(m.code), a.pos[0]) < 0 || !roles_name_valid(m.code))
                 return cli_fail(EXIT_USAGE, "invalid metarole code '%.40s': use [a-z_][a-z0-9_.-]*, at most %d bytes",
@@ -56,7 +55,7 @@ static int metarole_del(struct cli *c, int argc, char **argv) {
         struct roles_writer *s;
         struct args a;
         int r;
-        if (args_parse(argc, argv, NULL, 1, "rolesctl metarole del CODE", &a) < 0)
+        if (args_parse(c, argc, argv, NULL, 1, &a) < 0)
                 return EXIT_USAGE;
         if ((r = cli_writer(c, 0, &s)) != EXIT_OK || (r = find(c, roles_writer_snapshot(s), a.pos[0], &m)) != EXIT_OK)
                 return r;
@@ -69,7 +68,7 @@ static int metarole_show(struct cli *c, int argc, char **argv) {
         struct roles_snapshot *s;
         struct args a;
         int r;
-        if (args_parse(argc, argv, NULL, 1, "rolesctl metarole show CODE", &a) < 0)
+        if (args_parse(c, argc, argv, NULL, 1, &a) < 0)
                 return EXIT_USAGE;
         if ((r = cli_snapshot(c, 0, &s)) != EXIT_OK || (r = find(c, s, a.pos[0], &m)) != EXIT_OK)
                 return r;
@@ -84,7 +83,7 @@ static int metarole_show(struct cli *c, int argc, char **argv) {
 
 static int metarole_list(struct cli *c, int argc, char **argv) {
         struct args a;
-        if (args_parse(argc, argv, NULL, 0, "rolesctl metarole list", &a) < 0)
+        if (args_parse(c, argc, argv, NULL, 0, &a) < 0)
                 return EXIT_USAGE;
         return out_list(c, ROLES_LIST_METAROLES, NULL);
 }
@@ -94,8 +93,7 @@ static int edge(struct cli *c, int argc, char **argv, bool include) {
         struct roles_writer *s;
         struct args a;
         int r;
-        if (args_parse(argc, argv, NULL, 2, include ? "rolesctl metarole include PARENT CHILD" :
-                       "rolesctl metarole exclude PARENT CHILD", &a) < 0)
+        if (args_parse(c, argc, argv, NULL, 2, &a) < 0)
                 return EXIT_USAGE;
         if ((r = cli_writer(c, 0, &s)) != EXIT_OK || (r = find(c, roles_writer_snapshot(s), a.pos[0], &parent)) != EXIT_OK ||
             (r = find(c, roles_writer_snapshot(s), a.pos[1], &child)) != EXIT_OK)
@@ -117,8 +115,7 @@ static int perm(struct cli *c, int argc, char **argv, bool grant) {
         struct roles_writer *s;
         struct args a;
         int r;
-        if (args_parse(argc, argv, NULL, 2, grant ? "rolesctl metarole grant CODE PERM" :
-                       "rolesctl metarole revoke CODE PERM", &a) < 0)
+        if (args_parse(c, argc, argv, NULL, 2, &a) < 0)
                 return EXIT_USAGE;
         if (!roles_perm_valid(a.pos[1], true))
                 return cli_fail(EXIT_USAGE, "invalid permission '%.64s': dotted lower-case words (a.b.c, or a.b.* for a subtree)",
@@ -144,7 +141,7 @@ static int metarole_publish(struct cli *c, int argc, char **argv) {
         struct roles_writer *s;
         struct args a;
         int r;
-        if (args_parse(argc, argv, spec, 1, "rolesctl metarole publish CODE [--gid N] [--force]", &a) < 0)
+        if (args_parse(c, argc, argv, spec, 1, &a) < 0)
                 return EXIT_USAGE;
         if (args_opt(&a, 0) && roles_parse_id(args_opt(&a, 0), &gid) < 0)
                 return cli_fail(EXIT_USAGE, "invalid gid '%.32s'", args_opt(&a, 0));
@@ -164,7 +161,7 @@ static int metarole_unpublish(struct cli *c, int argc, char **argv) {
         struct roles_writer *s;
         struct args a;
         int r;
-        if (args_parse(argc, argv, NULL, 1, "rolesctl metarole unpublish CODE", &a) < 0)
+        if (args_parse(c, argc, argv, NULL, 1, &a) < 0)
                 return EXIT_USAGE;
         if ((r = cli_writer(c, 0, &s)) != EXIT_OK || (r = find(c, roles_writer_snapshot(s), a.pos[0], &m)) != EXIT_OK)
                 return r;
@@ -173,15 +170,35 @@ static int metarole_unpublish(struct cli *c, int argc, char **argv) {
 }
 
 const struct command metarole_commands[] = {
-        { "metarole", "add", metarole_add, true },
-        { "metarole", "del", metarole_del, true },
-        { "metarole", "show", metarole_show, true },
-        { "metarole", "list", metarole_list, true },
-        { "metarole", "include", metarole_include, true },
-        { "metarole", "exclude", metarole_exclude, true },
-        { "metarole", "grant", metarole_grant, true },
-        { "metarole", "revoke", metarole_revoke, true },
-        { "metarole", "publish", metarole_publish, true },
-        { "metarole", "unpublish", metarole_unpublish, true },
+        { "metarole", "add", metarole_add, true,
+          "rolesctl metarole add CODE [--name TEXT] [--description TEXT] [--includes CODE,...]",
+          "Create a metarole: a named set of permissions" },
+        { "metarole", "del", metarole_del, true,
+          "rolesctl metarole del CODE",
+          "Delete a metarole" },
+        { "metarole", "show", metarole_show, true,
+          "rolesctl metarole show CODE",
+          "Show a metarole, what it includes, its permissions and its roles" },
+        { "metarole", "list", metarole_list, true,
+          "rolesctl metarole list",
+          "List the metaroles" },
+        { "metarole", "include", metarole_include, true,
+          "rolesctl metarole include PARENT CHILD",
+          "Give a metarole everything another one grants" },
+        { "metarole", "exclude", metarole_exclude, true,
+          "rolesctl metarole exclude PARENT CHILD",
+          "Undo an include" },
+        { "metarole", "grant", metarole_grant, true,
+          "rolesctl metarole grant CODE PERM",
+          "Grant a permission (a.b.c, or a.b.* for a subtree) to a metarole" },
+        { "metarole", "revoke", metarole_revoke, true,
+          "rolesctl metarole revoke CODE PERM",
+          "Take a permission from a metarole" },
+        { "metarole", "publish", metarole_publish, true,
+          "rolesctl metarole publish CODE [--gid N] [--force]",
+          "Serve a metarole as a group whose members are its current holders" },
+        { "metarole", "unpublish", metarole_unpublish, true,
+          "rolesctl metarole unpublish CODE",
+          "Stop serving a metarole as a group" },
 };
 const size_t n_metarole_commands = ROLES_N_ELEMENTS(metarole_commands);

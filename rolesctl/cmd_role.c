@@ -11,16 +11,15 @@ static int find(struct cli *c, struct roles_snapshot *s, const char *name, struc
 
 static int role_add(struct cli *c, int argc, char **argv) {
         static const struct opt_spec spec[] = { { "metarole", true }, { "description", true }, { NULL, false } };
-        static const char usage[] = "rolesctl role add NAME --metarole CODE [--description TEXT]";
         struct roles_role role = { 0 };
         struct roles_writer *s;
         struct args a;
         int r;
 
-        if (args_parse(argc, argv, spec, 1, usage, &a) < 0)
+        if (args_parse(c, argc, argv, spec, 1, &a) < 0)
                 return EXIT_USAGE;
         if (!args_opt(&a, 0))
-                return cli_fail(EXIT_USAGE, "a role needs exactly one metarole: --metarole CODE; usage: %s", usage);
+                return cli_fail(EXIT_USAGE, "a role needs exactly one metarole: --metarole CODE; usage: %s", cli_usage(c));
         if (roles_strcpy(role.name, sizeof(role.name), a.pos[0]) < 0 || !roles_name_valid(role.name))
                 return cli_fail(EXIT_USAGE, "invalid role name '%.40s': use [a-z_][a-z0-9_.-]*, at most %d bytes",
                                 a.pos[0], ROLES_NAME_MAX);
@@ -39,7 +38,7 @@ static int role_del(struct cli *c, int argc, char **argv) {
         struct roles_writer *s;
         struct args a;
         int r;
-        if (args_parse(argc, argv, NULL, 1, "rolesctl role del NAME", &a) < 0)
+        if (args_parse(c, argc, argv, NULL, 1, &a) < 0)
                 return EXIT_USAGE;
         if ((r = cli_writer(c, 0, &s)) != EXIT_OK || (r = find(c, roles_writer_snapshot(s), a.pos[0], &role)) != EXIT_OK)
                 return r;
@@ -52,7 +51,7 @@ static int role_show(struct cli *c, int argc, char **argv) {
         struct roles_snapshot *s;
         struct args a;
         int r;
-        if (args_parse(argc, argv, NULL, 1, "rolesctl role show NAME", &a) < 0)
+        if (args_parse(c, argc, argv, NULL, 1, &a) < 0)
                 return EXIT_USAGE;
         if ((r = cli_snapshot(c, 0, &s)) != EXIT_OK || (r = find(c, s, a.pos[0], &role)) != EXIT_OK)
                 return r;
@@ -66,7 +65,7 @@ static int role_show(struct cli *c, int argc, char **argv) {
 
 static int role_list(struct cli *c, int argc, char **argv) {
         struct args a;
-        if (args_parse(argc, argv, NULL, 0, "rolesctl role list", &a) < 0)
+        if (args_parse(c, argc, argv, NULL, 0, &a) < 0)
                 return EXIT_USAGE;
         return out_list(c, ROLES_LIST_ROLES, NULL);
 }
@@ -74,15 +73,11 @@ static int role_list(struct cli *c, int argc, char **argv) {
 enum perm_op { GRANT, REVOKE, DISABLE, ENABLE };
 
 static int perm(struct cli *c, int argc, char **argv, enum perm_op op) {
-        static const char *const usages[] = {
-                [GRANT] = "rolesctl role grant ROLE PERM", [REVOKE] = "rolesctl role revoke ROLE PERM",
-                [DISABLE] = "rolesctl role disable ROLE PERM", [ENABLE] = "rolesctl role enable ROLE PERM",
-        };
         struct roles_role role;
         struct roles_writer *s;
         struct args a;
         int r;
-        if (args_parse(argc, argv, NULL, 2, usages[op], &a) < 0)
+        if (args_parse(c, argc, argv, NULL, 2, &a) < 0)
                 return EXIT_USAGE;
         if (!roles_perm_valid(a.pos[1], true))
                 return cli_fail(EXIT_USAGE, "invalid permission '%.64s': dotted lower-case words (a.b.c, or a.b.* for a subtree)",
@@ -122,7 +117,7 @@ static int role_assign(struct cli *c, int argc, char **argv) {
         struct args a;
         int64_t until = 0;
         int r;
-        if (args_parse(argc, argv, spec, 2, "rolesctl role assign ROLE USER [--until TIME]", &a) < 0)
+        if (args_parse(c, argc, argv, spec, 2, &a) < 0)
                 return EXIT_USAGE;
         if ((r = cli_writer(c, 0, &s)) != EXIT_OK)
                 return r;
@@ -142,7 +137,7 @@ static int role_unassign(struct cli *c, int argc, char **argv) {
         struct roles_writer *s;
         struct args a;
         int r;
-        if (args_parse(argc, argv, NULL, 2, "rolesctl role unassign ROLE USER", &a) < 0)
+        if (args_parse(c, argc, argv, NULL, 2, &a) < 0)
                 return EXIT_USAGE;
         if ((r = cli_writer(c, 0, &s)) != EXIT_OK || (r = find(c, roles_writer_snapshot(s), a.pos[0], &role)) != EXIT_OK)
                 return r;
@@ -152,15 +147,35 @@ static int role_unassign(struct cli *c, int argc, char **argv) {
 }
 
 const struct command role_commands[] = {
-        { "role", "add", role_add, true },
-        { "role", "del", role_del, true },
-        { "role", "show", role_show, true },
-        { "role", "list", role_list, true },
-        { "role", "grant", role_grant, true },
-        { "role", "revoke", role_revoke, true },
-        { "role", "disable", role_disable, true },
-        { "role", "enable", role_enable, true },
-        { "role", "assign", role_assign, true },
-        { "role", "unassign", role_unassign, true },
+        { "role", "add", role_add, true,
+          "rolesctl role add NAME --metarole CODE [--description TEXT]",
+          "Create a role on a metarole" },
+        { "role", "del", role_del, true,
+          "rolesctl role del NAME",
+          "Delete a role" },
+        { "role", "show", role_show, true,
+          "rolesctl role show NAME",
+          "Show a role, its permissions and its users" },
+        { "role", "list", role_list, true,
+          "rolesctl role list",
+          "List the roles" },
+        { "role", "grant", role_grant, true,
+          "rolesctl role grant ROLE PERM",
+          "Grant a permission to a role, beside its metarole" },
+        { "role", "revoke", role_revoke, true,
+          "rolesctl role revoke ROLE PERM",
+          "Take a permission from a role" },
+        { "role", "disable", role_disable, true,
+          "rolesctl role disable ROLE PERM",
+          "Switch off, for this role, a permission its metarole grants" },
+        { "role", "enable", role_enable, true,
+          "rolesctl role enable ROLE PERM",
+          "Undo a disable" },
+        { "role", "assign", role_assign, true,
+          "rolesctl role assign ROLE USER [--until TIME]",
+          "Give a user a role, until TIME if given" },
+        { "role", "unassign", role_unassign, true,
+          "rolesctl role unassign ROLE USER",
+          "Take a role from a user" },
 };
 const size_t n_role_commands = ROLES_N_ELEMENTS(role_commands);

@@ -38,8 +38,8 @@ static int writer_and_user(struct cli *c, const char *name, struct roles_writer 
         return r != EXIT_OK ? r : find_user(c, roles_writer_snapshot(*ret_s), name, ret_u);
 }
 
-static int simple_args(int argc, char **argv, const char *usage, struct args *a) {
-        return args_parse(argc, argv, NULL, 1, usage, a) < 0 ? EXIT_USAGE : EXIT_OK;
+static int simple_args(struct cli *c, int argc, char **argv, struct args *a) {
+        return args_parse(c, argc, argv, NULL, 1, a) < 0 ? EXIT_USAGE : EXIT_OK;
 }
 
 /* Apply the field options of add/mod to u; gid from --group needs the store. */
@@ -108,16 +108,13 @@ int cli_issue_code(struct cli *c, struct roles_writer *s, const struct roles_use
 }
 
 static int user_add(struct cli *c, int argc, char **argv) {
-        static const char usage[] = "rolesctl user add NAME [--uid N] [--group NAME | --gid N] [--full-name TEXT] "
-                                    "[--home DIR] [--shell PATH] [--email ADDR] [--expires DATE] "
-                                    "[--password-stdin | --activation] [--force]";
         struct roles_user u = { .uid = ROLES_ID_INVALID, .gid = ROLES_ID_INVALID, .enabled = true };
         char hash[256] = "";
         struct roles_writer *s;
         struct args a;
         int r;
 
-        if (args_parse(argc, argv, add_spec, 1, usage, &a) < 0)
+        if (args_parse(c, argc, argv, add_spec, 1, &a) < 0)
                 return EXIT_USAGE;
         bool with_password = args_opt(&a, O_PASSWORD_STDIN), activation = args_opt(&a, O_ACTIVATION);
         if (with_password && activation)
@@ -156,20 +153,18 @@ out:
 }
 
 static int user_mod(struct cli *c, int argc, char **argv) {
-        static const char usage[] = "rolesctl user mod NAME [--group NAME | --gid N] [--full-name TEXT] [--home DIR] "
-                                    "[--shell PATH] [--email ADDR] [--expires DATE|never]";
         struct roles_writer *s;
         struct roles_user u;
         struct args a;
         int r;
 
-        if (args_parse(argc, argv, mod_spec, 1, usage, &a) < 0)
+        if (args_parse(c, argc, argv, mod_spec, 1, &a) < 0)
                 return EXIT_USAGE;
         bool any = false;
         for (size_t i = 0; mod_spec[i].name; i++)
                 any = any || args_opt(&a, i);
         if (!any)
-                return cli_fail(EXIT_USAGE, "nothing to change; usage: %s", usage);
+                return cli_fail(EXIT_USAGE, "nothing to change; usage: %s", cli_usage(c));
         if ((r = writer_and_user(c, a.pos[0], &s, &u)) != EXIT_OK || (r = apply_fields(c, s, &a, &u)) != EXIT_OK)
                 return r;
         if ((r = roles_user_update(s, &u)) < 0 ||
@@ -199,7 +194,7 @@ static int user_del(struct cli *c, int argc, char **argv) {
         struct roles_user u;
         struct args a;
         int r;
-        if (args_parse(argc, argv, spec, 1, "rolesctl user del NAME [--force]", &a) < 0)
+        if (args_parse(c, argc, argv, spec, 1, &a) < 0)
                 return EXIT_USAGE;
         if ((r = writer_and_user(c, a.pos[0], &s, &u)) != EXIT_OK || (!args_opt(&a, 0) && (r = check_no_process(&u)) != EXIT_OK))
                 return r;
@@ -212,7 +207,7 @@ static int set_enabled(struct cli *c, int argc, char **argv, bool enabled) {
         struct roles_user u;
         struct args a;
         int r;
-        if ((r = simple_args(argc, argv, enabled ? "rolesctl user enable NAME" : "rolesctl user disable NAME", &a)) != EXIT_OK ||
+        if ((r = simple_args(c, argc, argv, &a)) != EXIT_OK ||
             (r = writer_and_user(c, a.pos[0], &s, &u)) != EXIT_OK)
                 return r;
         u.enabled = enabled;
@@ -235,7 +230,7 @@ static int user_show(struct cli *c, int argc, char **argv) {
         int r;
         /* Root sees the secrets summary and login state too; others see what NSS would serve. */
         unsigned flags = geteuid() == 0 ? ROLES_SNAPSHOT_SECRETS : 0;
-        if ((r = simple_args(argc, argv, "rolesctl user show NAME", &a)) != EXIT_OK ||
+        if ((r = simple_args(c, argc, argv, &a)) != EXIT_OK ||
             (r = cli_snapshot(c, flags, &s)) != EXIT_OK || (r = find_user(c, s, a.pos[0], &u)) != EXIT_OK)
                 return r;
         const struct out_section sections[] = {
@@ -250,7 +245,7 @@ static int user_show(struct cli *c, int argc, char **argv) {
 
 static int user_list(struct cli *c, int argc, char **argv) {
         struct args a;
-        if (args_parse(argc, argv, NULL, 0, "rolesctl user list", &a) < 0)
+        if (args_parse(c, argc, argv, NULL, 0, &a) < 0)
                 return EXIT_USAGE;
         return out_list(c, ROLES_LIST_USERS, NULL);
 }
@@ -263,7 +258,7 @@ static int user_passwd(struct cli *c, int argc, char **argv) {
         struct args a;
         int r;
 
-        if (args_parse(argc, argv, spec, 1, "rolesctl user passwd NAME [--stdin]", &a) < 0)
+        if (args_parse(c, argc, argv, spec, 1, &a) < 0)
                 return EXIT_USAGE;
         if (!roles_name_valid(a.pos[0]))
                 return cli_fail(EXIT_USAGE, "invalid user name '%.40s'", a.pos[0]);
@@ -288,7 +283,7 @@ static int user_unlock(struct cli *c, int argc, char **argv) {
         struct roles_user u;
         struct args a;
         int r;
-        if ((r = simple_args(argc, argv, "rolesctl user unlock NAME", &a)) != EXIT_OK ||
+        if ((r = simple_args(c, argc, argv, &a)) != EXIT_OK ||
             (r = writer_and_user(c, a.pos[0], &s, &u)) != EXIT_OK)
                 return r;
         r = roles_state_unlock(s, u.uuid);
@@ -302,24 +297,23 @@ static int user_reset(struct cli *c, int argc, char **argv) {
         struct roles_user u;
         struct args a;
         int r;
-        if ((r = simple_args(argc, argv, "rolesctl user reset NAME", &a)) != EXIT_OK ||
+        if ((r = simple_args(c, argc, argv, &a)) != EXIT_OK ||
             (r = writer_and_user(c, a.pos[0], &s, &u)) != EXIT_OK)
                 return r;
         return cli_issue_code(c, s, &u, ROLES_CODE_RESET);
 }
 
 static int user_totp(struct cli *c, int argc, char **argv) {
-        static const char usage[] = "rolesctl user totp enroll|disable NAME";
         struct roles_writer *s;
         struct roles_user u;
         struct args a;
         int r;
 
-        if (args_parse(argc, argv, NULL, 2, usage, &a) < 0)
+        if (args_parse(c, argc, argv, NULL, 2, &a) < 0)
                 return EXIT_USAGE;
         bool enroll = strcmp(a.pos[0], "enroll") == 0;
         if (!enroll && strcmp(a.pos[0], "disable") != 0)
-                return cli_fail(EXIT_USAGE, "usage: %s", usage);
+                return cli_fail(EXIT_USAGE, "usage: %s", cli_usage(c));
         if ((r = writer_and_user(c, a.pos[1], &s, &u)) != EXIT_OK)
                 return r;
         if (!enroll) {
@@ -354,16 +348,40 @@ static int user_totp(struct cli *c, int argc, char **argv) {
 }
 
 const struct command user_commands[] = {
-        { "user", "add", user_add, true },
-        { "user", "mod", user_mod, true },
-        { "user", "del", user_del, true },
-        { "user", "show", user_show, true },
-        { "user", "list", user_list, true },
-        { "user", "passwd", user_passwd, true },
-        { "user", "enable", user_enable, true },
-        { "user", "disable", user_disable, true },
-        { "user", "unlock", user_unlock, true },
-        { "user", "reset", user_reset, true },
-        { "user", "totp", user_totp, true },
+        { "user", "add", user_add, true,
+          "rolesctl user add NAME [--uid N] [--group NAME | --gid N] [--full-name TEXT] [--home DIR] [--shell "
+          "PATH] [--email ADDR] [--expires DATE] [--password-stdin | --activation] [--force]",
+          "Create a user, with a personal group unless --group or --gid names one" },
+        { "user", "mod", user_mod, true,
+          "rolesctl user mod NAME [--group NAME | --gid N] [--full-name TEXT] [--home DIR] [--shell PATH] "
+          "[--email ADDR] [--expires DATE|never]",
+          "Change a user's fields" },
+        { "user", "del", user_del, true,
+          "rolesctl user del NAME [--force]",
+          "Delete a user (refused while a process runs as them, unless --force)" },
+        { "user", "show", user_show, true,
+          "rolesctl user show NAME",
+          "Show a user's fields, groups and roles (and, for root, secrets and login state)" },
+        { "user", "list", user_list, true,
+          "rolesctl user list",
+          "List the users" },
+        { "user", "passwd", user_passwd, true,
+          "rolesctl user passwd NAME [--stdin]",
+          "Set a user's password, asked twice on the terminal or read from stdin" },
+        { "user", "enable", user_enable, true,
+          "rolesctl user enable NAME",
+          "Let a disabled user log in and hold roles again" },
+        { "user", "disable", user_disable, true,
+          "rolesctl user disable NAME",
+          "Refuse every login of a user and void their roles, keeping the account" },
+        { "user", "unlock", user_unlock, true,
+          "rolesctl user unlock NAME",
+          "Clear a user's failed-login count and lock" },
+        { "user", "reset", user_reset, true,
+          "rolesctl user reset NAME",
+          "Issue a one-time code with which the user sets a new password" },
+        { "user", "totp", user_totp, true,
+          "rolesctl user totp enroll|disable NAME",
+          "Enrol a user in TOTP (prints the otpauth URI), or remove it" },
 };
 const size_t n_user_commands = ROLES_N_ELEMENTS(user_commands);

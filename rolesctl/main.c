@@ -12,30 +12,6 @@
 #include "cli.h"
 #include "roles-build.h"
 
-static const char usage_text[] =
-        "usage: rolesctl [--conf FILE] [--json] COMMAND ...\n"
-        "\n"
-        "  init [--admin NAME [--password-stdin | --activation]]\n"
-        "  user add NAME [--uid N] [--group NAME | --gid N] [--full-name TEXT] [--home DIR]\n"
-        "                [--shell PATH] [--email ADDR] [--expires DATE] [--password-stdin | --activation]\n"
-        "                [--force]\n"
-        "  user mod NAME [--group NAME | --gid N] [--full-name TEXT] [--home DIR] [--shell PATH]\n"
-        "                [--email ADDR] [--expires DATE|never]\n"
-        "  user del NAME [--force] ; user show|enable|disable|unlock|reset NAME ; user list\n"
-        "  user passwd NAME [--stdin] ; user totp enroll|disable NAME\n"
-        "  group add NAME [--gid N] [--description TEXT] [--force] ; group del|show NAME ; group list\n"
-        "  group adduser|deluser GROUP USER\n"
-        "  metarole add CODE [--name TEXT] [--description TEXT] [--includes CODE,...]\n"
-        "  metarole del|show CODE ; metarole list ; metarole include|exclude PARENT CHILD\n"
-        "  metarole grant|revoke CODE PERM ; metarole publish CODE [--gid N] [--force]\n"
-        "  metarole unpublish CODE\n"
-        "  role add NAME --metarole CODE [--description TEXT] ; role del|show NAME ; role list\n"
-        "  role grant|revoke|disable|enable ROLE PERM\n"
-        "  role assign ROLE USER [--until TIME] ; role unassign ROLE USER\n"
-        "  check USER PERM ; perms USER [--why]\n"
-        "  import [--passwd FILE] [--group FILE] [--shadow FILE]\n"
-        "  batch [FILE] ; audit ; backup FILE ; doctor ; index rebuild\n";
-
 /*
  * "root (uid 0)", or "root (uid 0; login alice, uid 10100)" when the audit login uid is someone
  * else's: each name with the uid it had at that moment, since a name alone may later be another
@@ -98,7 +74,7 @@ int main(int argc, char **argv) {
                 else if (strncmp(argv[i], "--conf=", 7) == 0)
                         conf = argv[i] + 7;
                 else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-                        fputs(usage_text, stdout);
+                        cli_help_overview(stdout);
                         return EXIT_OK;
                 } else if (strcmp(argv[i], "--version") == 0) {
                         printf("rolesctl %s\n", ROLES_VERSION);
@@ -108,7 +84,8 @@ int main(int argc, char **argv) {
         }
         if (i >= argc)
                 return cli_fail(EXIT_USAGE, "missing command; see 'rolesctl --help'");
-        r = load_config(&c, conf);
+        /* Help reads no configuration: it works where the configuration is broken or missing. */
+        r = cli_help_wanted(argc - i, argv + i) ? EXIT_OK : load_config(&c, conf);
         if (r != 0)
                 return r;
         find_actor(c.actor, sizeof(c.actor));

@@ -72,7 +72,33 @@ ACTOR=$(id -un 2>/dev/null || echo "uid $(id -u)")
 # ---- before init ---------------------------------------------------------------------------
 
 run_ok "--help" "$ROLESCTL" --help
-out_has "--help lists the commands" "role assign ROLE USER [--until TIME]"
+out_match "--help: one line per command saying what it does" '^  role assign +Give a user a role'
+for cmd in "user add" "user totp" "group adduser" "metarole publish" "role unassign" init check perms audit \
+        backup batch doctor import "index rebuild" help; do
+        out_match "--help lists $cmd" "^  $cmd +[A-Z][a-z]"
+done
+HELP_ALL=$(cat "$OUT")
+run_ok "help" "$ROLESCTL" help
+eq "help prints what --help prints" "$(cat "$OUT")" "$HELP_ALL"
+run_ok "help user add" "$ROLESCTL" help user add
+out_has "help user add: what it does" "Create a user"
+out_has "help user add: its usage" "usage: rolesctl user add NAME [--uid N] [--group NAME | --gid N]"
+HELP_ADD=$(cat "$OUT")
+run_ok "user add --help" "$ROLESCTL" user add --help
+eq "COMMAND --help prints what help COMMAND prints" "$(cat "$OUT")" "$HELP_ADD"
+run_ok "-h after a command's arguments" "$ROLESCTL" role assign dbadmin -h
+out_has "role assign -h: its usage" "usage: rolesctl role assign ROLE USER [--until TIME]"
+run_ok "help of a one-word command" "$ROLESCTL" help check
+out_has "help check: its usage" "usage: rolesctl check USER PERM"
+run_ok "help user" "$ROLESCTL" help user
+out_match "help user: user's commands" '^  user passwd +Set'
+out_lacks "help user: only user's" "group add"
+run_ok "user --help" "$ROLESCTL" user --help
+out_match "user --help: user's commands" '^  user passwd +Set'
+run_ok "help reads no configuration" "$ROLESCTL" --conf "$T/no-such.conf" help check
+run_ok "--help after a command reads no configuration" "$ROLESCTL" --conf "$T/no-such.conf" user del x --help
+run_refused 2 "help of an unknown command" rc help frobnicate
+run_refused 2 "help of a command with too many words" rc help user add alice
 run_ok "--version" "$ROLESCTL" --version
 out_match "--version" '^rolesctl [0-9]'
 
@@ -112,6 +138,8 @@ run_ok "init --admin second --activation" rc init --admin second --activation
 out_match "init --activation prints a code" "^activation code for second: $CODE_RE \\(valid until $TIME_RE\\)\$"
 run_refused 4 "init --admin with an existing user" rc init --admin boss --activation
 run_ok "init again keeps the data" rc init
+run_ok "user add --help" rc user add helpme --help
+run_refused 3 "--help after a command does not run it" rc user show helpme
 run_ok "user show boss after a second init" rc user show boss
 
 # ---- user add ------------------------------------------------------------------------------

@@ -75,7 +75,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 struct args a;
                 memset(&a, 0xa5, sizeof(a));
                 struct args before = a;
-                r = args_parse(nw, words, spec, n_pos, "fuzz [--uid N] ...", &a);
+                static const struct command fuzz_cmd = { "fuzz", NULL, NULL, false, "fuzz [--uid N] ...", "fuzz" };
+                struct cli c = { .cmd = &fuzz_cmd };
+                r = args_parse(&c, nw, words, spec, n_pos, &a);
                 if (r < 0 && memcmp(&a, &before, sizeof(a)) != 0)
                         abort();        /* untouched on failure */
                 if (r == 0) {
