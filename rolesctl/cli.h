@@ -107,6 +107,21 @@ const char *cli_usage(const struct cli *c);
  */
 int args_split_words(char *line, char **words, int max, int *ret_n);
 
+/*
+ * "Did you mean": of the candidates offered, the one closest to word by edit distance (a swap of
+ * two neighbours counts one), when close enough to be a typo of it: one edit for words of up to
+ * four characters, two for longer ones.
+ */
+struct suggest {
+        const char *word;
+        const char *best;
+        size_t best_distance;
+};
+void suggest_init(struct suggest *s, const char *word);
+void suggest_offer(struct suggest *s, const char *candidate);
+/* The best candidate, or NULL when none is close enough. */
+const char *suggest_best(const struct suggest *s);
+
 /* Value of option i, or NULL if not given. */
 static inline const char *args_opt(const struct args *a, size_t i) {
         return a->val[i];

@@ -67,9 +67,24 @@ int cli_unknown_command(struct cli *c, int argc, char **argv) {
         }
         if (noun && argc < 2)
                 return cli_fail(EXIT_USAGE, "'%s' needs a command after it; see 'rolesctl help %s'", argv[0], argv[0]);
+
+        /* A typo of the verb among the noun's, or of the first word among every command's. */
+        struct suggest s;
+        suggest_init(&s, noun ? argv[1] : argv[0]);
+        for (size_t i = 0; i < cli_n_commands(); i++) {
+                const struct command *cmd = cli_command(i);
+                if (noun ? cmd->verb && strcmp(cmd->noun, argv[0]) == 0 : true)
+                        suggest_offer(&s, noun ? cmd->verb : cmd->noun);
+        }
+        const char *near = suggest_best(&s);
+        if (noun && near)
+                return cli_fail(EXIT_USAGE, "unknown command: '%s' has no '%s'; did you mean '%s %s'?", argv[0], argv[1],
+                                argv[0], near);
         if (noun)
                 return cli_fail(EXIT_USAGE, "unknown command: '%s' has no '%s'; see 'rolesctl help %s'", argv[0],
                                 argv[1], argv[0]);
+        if (near)
+                return cli_fail(EXIT_USAGE, "unknown command '%s'; did you mean '%s'?", argv[0], near);
         return cli_fail(EXIT_USAGE, "unknown command '%s'; see 'rolesctl help'", argv[0]);
 }
 

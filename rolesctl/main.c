@@ -58,6 +58,18 @@ static int load_config(struct cli *c, const char *explicit_path) {
         return 0;
 }
 
+static int unknown_option(const char *arg) {
+        static const char *const options[] = { "json", "conf", "help", "version" };
+        struct suggest s;
+        suggest_init(&s, arg + strspn(arg, "-"));
+        for (size_t k = 0; k < ROLES_N_ELEMENTS(options); k++)
+                suggest_offer(&s, options[k]);
+        const char *near = suggest_best(&s);
+        if (near)
+                return cli_fail(EXIT_USAGE, "unknown option '%s'; did you mean '--%s'?", arg, near);
+        return cli_fail(EXIT_USAGE, "unknown option '%s'; see 'rolesctl --help'", arg);
+}
+
 int main(int argc, char **argv) {
         struct cli c = { 0 };
         const char *conf = NULL;
@@ -80,7 +92,7 @@ int main(int argc, char **argv) {
                         printf("rolesctl %s\n", ROLES_VERSION);
                         return EXIT_OK;
                 } else
-                        return cli_fail(EXIT_USAGE, "unknown option '%s'; see 'rolesctl --help'", argv[i]);
+                        return unknown_option(argv[i]);
         }
         if (i >= argc)
                 return cli_fail(EXIT_USAGE, "missing command; see 'rolesctl --help'");

@@ -772,6 +772,22 @@ run_refused 2 "unknown user subcommand" rc user frobnicate
 run_refused 2 "unknown totp action" rc user totp frob alice
 run_refused 2 "a noun without a verb" rc user
 
+# did you mean: the closest known name, only when it is close
+run_refused 2 "a misspelt command" rc usr list
+err_has "a misspelt command: did you mean" "did you mean 'user'?"
+run_refused 2 "a misspelt verb" rc role assing dbadmin alice
+err_has "a misspelt verb: did you mean" "did you mean 'role assign'?"
+run_refused 2 "a misspelt one-word command" rc chekc alice login.sshd
+err_has "a misspelt one-word command: did you mean" "did you mean 'check'?"
+run_refused 2 "a misspelt option" rc user add zed --fulname Zed
+err_has "a misspelt option: did you mean" "did you mean '--full-name'?"
+run_refused 2 "a misspelt global option" rc --jsno user list
+err_has "a misspelt global option: did you mean" "did you mean '--json'?"
+run_refused 2 "a command like no other" rc frobnicate
+err_lacks "a command like no other: no guess" "did you mean"
+run_refused 2 "an option like no other" rc user add zed --bogus
+err_lacks "an option like no other: no guess" "did you mean"
+
 # argument counts
 run_refused 2 "user show without a name" rc user show
 run_refused 2 "user show with two names" rc user show alice bob
