@@ -403,10 +403,20 @@ const struct command *cli_find_command(int argc, char *const *argv, int *ret_wor
         return NULL;
 }
 
+int cli_global_option(const char *arg) {
+        return strcmp(arg, "--json") == 0 || strncmp(arg, "--conf=", 7) == 0 ? 1 : strcmp(arg, "--conf") == 0 ? 2 : 0;
+}
+
 int cli_dispatch(struct cli *c, int argc, char **argv) {
         int words;
         if (argc < 1)
                 return cli_fail(EXIT_USAGE, "missing command; see 'rolesctl help'");
+        /* A batch is one change to one set of databases with one form of output: both are said on
+         * rolesctl's own command line, for the whole batch. */
+        for (int i = 0; c->in_batch && i < argc && strcmp(argv[i], "--") != 0; i++)
+                if (cli_global_option(argv[i]))
+                        return cli_fail(EXIT_USAGE, "'%s' is for the whole batch: give it on rolesctl's command line, "
+                                        "not in a batch line", strncmp(argv[i], "--conf", 6) == 0 ? "--conf" : argv[i]);
         const struct command *cmd = cli_find_command(argc, argv, &words);
         if (!cmd)
                 return cli_unknown_command(c, argc, argv);

@@ -211,6 +211,11 @@ bool cli_help_wanted(int argc, char *const *argv);
 bool cli_help_asked(int argc, char *const *argv);
 void cli_help_command(FILE *f, const struct command *cmd);
 
+/* Whether arg is one of rolesctl's own options, which stand anywhere on its command line and
+ * never in a batch line: 1 for one word (--json, --conf=FILE), 2 when the next word is its value
+ * (--conf FILE), 0 for anything else. */
+int cli_global_option(const char *arg);
+
 /* Run one command line (argv[0] is the noun); used by main and by batch. */
 int cli_dispatch(struct cli *c, int argc, char **argv);
 /* After the command: commit the writer if it succeeded (r is EXIT_OK), close what is open, and

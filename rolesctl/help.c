@@ -18,6 +18,8 @@ void cli_help_overview(FILE *f) {
         fputs("usage: rolesctl [--conf FILE] [--json] COMMAND [ARGUMENTS]\n"
               "       rolesctl help [COMMAND] | rolesctl COMMAND --help | rolesctl --version\n"
               "\n"
+              "--conf FILE and --json may stand anywhere on the line (before a \"--\").\n"
+              "\n"
               "commands:\n", f);
         for (size_t i = 0; i < cli_n_commands(); i++)
                 help_line(f, cli_command(i));

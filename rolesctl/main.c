@@ -78,14 +78,32 @@ int main(int argc, char **argv) {
         /* Files we create are never looser than we say, whatever umask we inherit. */
         umask(0022);
 
-        for (i = 1; i < argc && argv[i][0] == '-'; i++) {
-                if (strcmp(argv[i], "--json") == 0)
+        /* --json and --conf stand anywhere before a "--": taken out here, so that commands never
+         * see them (a value spelt like one is given as --full-name=--json). */
+        int n = 1;
+        for (i = 1; i < argc; i++) {
+                int k = strcmp(argv[i], "--") == 0 ? -1 : cli_global_option(argv[i]);
+                if (k < 0) {
+                        while (i < argc)
+                                argv[n++] = argv[i++];
+                        break;
+                }
+                if (k == 0)
+                        argv[n++] = argv[i];
+                else if (strcmp(argv[i], "--json") == 0)
                         c.json = true;
-                else if (strcmp(argv[i], "--conf") == 0 && i + 1 < argc)
+                else if (k == 1)
+                        conf = argv[i] + strlen("--conf=");
+                else if (i + 1 < argc)
                         conf = argv[++i];
-                else if (strncmp(argv[i], "--conf=", 7) == 0)
-                        conf = argv[i] + 7;
-                else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+                else
+                        return cli_fail(EXIT_USAGE, "option '--conf' needs a value");
+        }
+        argc = n;
+        argv[argc] = NULL;
+
+        for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+                if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
                         cli_help_overview(stdout);
                         return EXIT_OK;
                 } else if (strcmp(argv[i], "--version") == 0) {

@@ -243,6 +243,28 @@ json_valid "user list --json"
 json_true "user list --json has 7 users" \
         'isinstance(d, list) and sorted(u["name"] for u in d) == ["alice", "bob", "boss", "carol", "dave", "quincy", "second"]'
 
+# rolesctl's own options anywhere on the line
+run_ok "--json after the command" "$ROLESCTL" user list --json --conf "$CONF"
+json_true "--json after the command: JSON" 'isinstance(d, list) and any(u["name"] == "alice" for u in d)'
+run_ok "--conf=FILE and --json between the words" "$ROLESCTL" user --conf="$CONF" show --json alice
+json_true "--json between the words: JSON" 'd["user"]["name"] == "alice"'
+run_ok "--json after a command's own option" rc user add globopt --shell /bin/sh --json
+run_ok "user show globopt" rc user show globopt
+field "an option after --json kept its value" shell /bin/sh
+run_ok "a value spelt like a global option, given with =" rc user mod globopt --full-name=--json
+run_ok "user show globopt" rc user show globopt
+field "the value is the option's, not rolesctl's" full_name --json
+run_ok "user del globopt" rc user del globopt
+run_refused 2 "--conf at the end without its value" "$ROLESCTL" user list --conf
+run_ok_in $'check alice login.sshd\n' "--json after batch" rc batch --json
+json_true "--json after batch: JSON" 'd["user"] == "alice"'
+run_refused_in $'check alice login.sshd --json\n' 2 "--json inside a batch line" rc batch
+err_has "--json inside a batch line: says where it goes" "give it on rolesctl's command line"
+run_refused_in $'user list --conf /etc/x.conf\n' 2 "--conf inside a batch line" rc batch
+err_has "--conf inside a batch line: says where it goes" "'--conf' is for the whole batch"
+run_refused_in $'--conf=/etc/x.conf user list\n' 2 "--conf=FILE inside a batch line" rc batch
+err_has "--conf=FILE inside a batch line: says why" "is for the whole batch"
+
 run_ok_in $'another passphrase\n' "user passwd --stdin" rc user passwd bob --stdin
 run_ok "user show bob" rc user show bob
 field "passwd sets a password" password yes
