@@ -92,6 +92,8 @@ int cli_unknown_command(struct cli *c, int argc, char **argv) {
 
 int cmd_help(struct cli *c, int argc, char **argv) {
         int words;
+        if (argc > 0 && argv[0][0] == '-')
+                return cli_fail(EXIT_USAGE, "unknown option '%.64s'; usage: %s", argv[0], cli_usage(c));
         if (argc == 0) {
                 cli_help_overview(c->out);
                 return EXIT_OK;
