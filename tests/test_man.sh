@@ -124,8 +124,8 @@ for f in "$SRC"/rolesctl/*.c; do
 done
 check "rolesctl's command tables: only ${#commands[@]} commands found" [ ${#commands[@]} -ge 20 ]
 
-# ... and every command `rolesctl --help` names ("user show|enable NAME ; user list"): a noun of
-# the tables, then the verbs when the noun takes one.
+# ... and every command `rolesctl --help` names, one a line under "commands:" ("  user add   what
+# it does"): a noun of the tables, then its verb when the noun takes one.
 run_cmd "$ROLESCTL" --help
 if [ "$RC" -eq 0 ] && [ -s "$OUT" ]; then pass; else fail "rolesctl --help"; show_last; fi
 cp "$OUT" "$T/help"
@@ -141,7 +141,7 @@ while IFS= read -r segment; do
         else
                 fail "--help names '$noun', which no command table has"
         fi
-done < <(tail -n +2 "$T/help" | sed 's/ ; /\n/g')
+done < <(sed -n '/^commands:$/,/^$/p' "$T/help" | tail -n +2)
 mapfile -t commands < <(printf '%s\n' "${commands[@]}" | sort -u)
 
 # Each command's usage (what it prints for an unknown option), with the sub-commands it names:
