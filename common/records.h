@@ -149,6 +149,7 @@ enum roles_cell {
         ROLES_CELL_BOOL,                /* "yes" or "no": true or false */
         ROLES_CELL_NOTE,                /* words for a person where a program reads null ("until
                                          * an administrator unlocks" where there is no time) */
+        ROLES_CELL_LIST,                /* "a,b": a JSON array of strings, [] for no value */
 };
 
 typedef int (*roles_row_fn)(void *userdata, size_t n, const char *const *names, const char *const *values,

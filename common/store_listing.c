@@ -82,7 +82,7 @@ static const struct {
                 " WHERE i.parent_id = m.id) AS includes "
                 "FROM metaroles m WHERE ?1 IS NULL OR code = ?1 ORDER BY id" },
         [ROLES_LIST_METAROLE_INCLUDES] = { PUB,
-                "SELECT c.code AS includes FROM metarole_includes i JOIN metaroles p ON p.id = i.parent_id "
+                "SELECT c.code FROM metarole_includes i JOIN metaroles p ON p.id = i.parent_id "
                 "JOIN metaroles c ON c.id = i.child_id WHERE p.code = ?1 ORDER BY c.code" },
         [ROLES_LIST_METAROLE_PERMS] = { PUB,
                 "SELECT p.perm AS permission FROM metarole_perms p JOIN metaroles m ON m.id = p.metarole_id "
@@ -106,8 +106,9 @@ static const struct {
 };
 
 /*
- * The columns that are not plain text and numbers: ROLES_CELL_BOOL, a YESNO column JSON shows
- * as true and false (the older ones stay "yes" and "no" there, as scripts already read them);
+ * The columns that are not plain text and numbers, each of one kind in every listing (a field
+ * has one JSON type wherever it appears): ROLES_CELL_BOOL, a YESNO column JSON shows as true and
+ * false; ROLES_CELL_LIST, a group_concat column JSON shows as an array of strings;
  * ROLES_CELL_NOTE, a column whose BLOB values (NOTE) are words for a person, null for JSON.
  */
 struct column_kind {
@@ -115,8 +116,14 @@ struct column_kind {
         enum roles_cell kind;
 };
 static const struct column_kind *const listing_kinds[_ROLES_LIST_MAX] = {
+        [ROLES_LIST_USERS] = (const struct column_kind[]) { { "enabled", ROLES_CELL_BOOL }, { NULL, ROLES_CELL_TEXT } },
+        [ROLES_LIST_USER_SECRETS] = (const struct column_kind[]) {
+                { "password", ROLES_CELL_BOOL }, { "must_change_password", ROLES_CELL_BOOL }, { "totp", ROLES_CELL_BOOL },
+                { "pending_codes", ROLES_CELL_LIST }, { NULL, ROLES_CELL_TEXT } },
         [ROLES_LIST_USER_STATE] = (const struct column_kind[]) {
                 { "locked", ROLES_CELL_BOOL }, { "locked_until", ROLES_CELL_NOTE }, { NULL, ROLES_CELL_TEXT } },
+        [ROLES_LIST_METAROLES] = (const struct column_kind[]) {
+                { "builtin", ROLES_CELL_BOOL }, { "includes", ROLES_CELL_LIST }, { NULL, ROLES_CELL_TEXT } },
 };
 
 int roles_snapshot_list(struct roles_snapshot *snap, enum roles_listing what, const char *arg, roles_row_fn fn, void *userdata) {
@@ -158,7 +165,7 @@ int roles_snapshot_list(struct roles_snapshot *snap, enum roles_listing what, co
         while ((r = store_step_row(s, st)) > 0) {
                 for (size_t i = 0; i < n; i++) {
                         int type = sqlite3_column_type(st, (int) i);
-                        kinds[i] = declared[i] == ROLES_CELL_BOOL ? ROLES_CELL_BOOL
+                        kinds[i] = declared[i] == ROLES_CELL_BOOL || declared[i] == ROLES_CELL_LIST ? declared[i]
                                  : type == SQLITE_INTEGER || type == SQLITE_FLOAT ? ROLES_CELL_NUMBER
                                  : type == SQLITE_BLOB && declared[i] == ROLES_CELL_NOTE ? ROLES_CELL_NOTE
                                  : ROLES_CELL_TEXT;

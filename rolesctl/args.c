@@ -69,7 +69,7 @@ static const char *closest_option(const struct opt_spec *spec, const char *name,
 }
 
 const char *cli_usage(const struct cli *c) {
-        return c->cmd ? c->cmd->usage : "rolesctl COMMAND ...";
+        return c->running.cmd ? c->running.cmd->usage : "rolesctl COMMAND ...";
 }
 
 int args_parse(struct cli *c, int argc, char **argv, const struct opt_spec *spec, size_t n_pos, struct args *ret) {
@@ -120,6 +120,8 @@ int args_parse(struct cli *c, int argc, char **argv, const struct opt_spec *spec
         }
         if (a.n_pos != n_pos)
                 return cli_fail(EXIT_USAGE, "usage: %s", usage), -EINVAL;
+        memcpy(c->running.pos, a.pos, sizeof(c->running.pos));
+        c->running.n_pos = a.n_pos;
         *ret = a;
         return 0;
 }

@@ -106,6 +106,12 @@ static void redact_quoted(const char *msg, char *out, size_t size) {
         out[len] = '\0';
 }
 
+static bool fail_json;
+
+void cli_fail_json(bool json) {
+        fail_json = json;
+}
+
 int cli_fail(int exit_code, const char *fmt, ...) {
         char msg[1024];
         va_list ap;
@@ -113,22 +119,27 @@ int cli_fail(int exit_code, const char *fmt, ...) {
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
 
-        /* Always exactly one line: a name that carries a newline or an escape is shown escaped. */
-        fputs("rolesctl: ", stderr);
-        char shown[sizeof(msg)];
+        char shown[sizeof(msg)], line[sizeof(msg) + 1024];
+        size_t n = 0;
         if (fail_batch_line > 0) {
                 hide_line_words(msg, sizeof(msg));
                 redact_quoted(msg, shown, sizeof(shown));
-                if (fail_batch_file) {
-                        out_text(stderr, fail_batch_file);
-                        fputs(": ", stderr);
-                }
-                fprintf(stderr, "batch line %u: ", fail_batch_line);
+                if (fail_batch_file)
+                        n += (size_t) snprintf(line + n, sizeof(line) - n, "%.900s: ", fail_batch_file);
+                n += (size_t) snprintf(line + n, sizeof(line) - n, "batch line %u: ", fail_batch_line);
         }
-        out_text(stderr, fail_batch_line > 0 ? shown : msg);
-        if (fail_batch_line > 0)
-                fputs("; nothing changed", stderr);
-        fputc('\n', stderr);
+        snprintf(line + n, sizeof(line) - n, "%s%s", fail_batch_line > 0 ? shown : msg,
+                 fail_batch_line > 0 ? "; nothing changed" : "");
+        /* Always exactly one line: a name that carries a newline or an escape is shown escaped. */
+        if (fail_json) {
+                fprintf(stderr, "{\"ok\":false,\"exit\":%d,\"error\":", exit_code);
+                out_json_string(stderr, line);
+                fputs("}\n", stderr);
+        } else {
+                fputs("rolesctl: ", stderr);
+                out_text(stderr, line);
+                fputc('\n', stderr);
+        }
         return exit_code;
 }
 
@@ -326,6 +337,7 @@ static int fail_open(int r, const char *err) {
 int cli_writer(struct cli *c, unsigned flags, struct roles_writer **ret) {
         char err[512];
         if (c->writer) {
+                c->running.changed = true;
                 *ret = c->writer;
                 return EXIT_OK;
         }
@@ -335,6 +347,7 @@ int cli_writer(struct cli *c, unsigned flags, struct roles_writer **ret) {
         int r = roles_writer_open(&c->cfg, flags, &c->writer, err, sizeof(err));
         if (r < 0)
                 return fail_open(r, err);
+        c->running.changed = true;
         roles_writer_set_host_accounts(c->writer, host_files(c));
         r = roles_writer_set_actor(c->writer, c->actor);
         if (r < 0)
@@ -407,6 +420,75 @@ int cli_global_option(const char *arg) {
         return strcmp(arg, "--json") == 0 || strncmp(arg, "--conf=", 7) == 0 ? 1 : strcmp(arg, "--conf") == 0 ? 2 : 0;
 }
 
+/* The JSON name of positional i of cmd: its usage's placeholder ("GROUP USER") in lower case,
+ * NAME being the noun's ("user"), CODE a metarole's and PERM a permission; NULL for a literal
+ * word ("enroll|disable") or an optional one ("[FILE]"). */
+static const char *positional_key(const struct command *cmd, size_t i, char *buf, size_t size) {
+        const char *p = cmd->usage;
+        size_t at = i + (cmd->verb ? 3 : 2);   /* after "rolesctl NOUN [VERB]" */
+        for (size_t w = 0;; w++) {
+                p += strspn(p, " ");
+                size_t n = strcspn(p, " ");
+                if (n == 0 || *p == '[' || *p == '-')
+                        return NULL;
+                if (w < at) {
+                        p += n;
+                        continue;
+                }
+                if (n >= size || strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != n)
+                        return NULL;
+                if (n == 4 && strncmp(p, "NAME", 4) == 0)
+                        return cmd->noun;
+                if (n == 4 && strncmp(p, "CODE", 4) == 0)
+                        return "metarole";
+                if (n == 4 && strncmp(p, "PERM", 4) == 0)
+                        return "permission";
+                for (size_t k = 0; k < n; k++)
+                        buf[k] = (char) (p[k] - 'A' + 'a');
+                buf[n] = '\0';
+                return buf;
+        }
+}
+
+/* {"ok":true,"action":"user.add","user":"alice" once, before the command's own members. */
+static void answer_begin(struct cli *c) {
+        const struct command *cmd = c->running.cmd;
+        if (c->running.answer_open)
+                return;
+        c->running.answer_open = true;
+        fprintf(c->out, "{\"ok\":true,\"action\":\"%s%s%s\"", cmd->noun, cmd->verb ? "." : "", cmd->verb ? cmd->verb : "");
+        for (size_t i = 0; i < c->running.n_pos; i++) {
+                char buf[32];
+                const char *key = positional_key(cmd, i, buf, sizeof(buf));
+                if (!key)
+                        continue;
+                fprintf(c->out, ",\"%s\":", key);
+                out_json_string(c->out, c->running.pos[i]);
+        }
+}
+
+static bool answer_key(struct cli *c, const char *key) {
+        if (!c->json || !c->running.cmd)
+                return false;
+        answer_begin(c);
+        fprintf(c->out, ",\"%s\":", key);
+        return true;
+}
+
+void cli_answer_text(struct cli *c, const char *key, const char *value) {
+        if (answer_key(c, key))
+                out_json_string(c->out, value);
+}
+
+void cli_answer_number(struct cli *c, const char *key, long long value) {
+        if (answer_key(c, key))
+                fprintf(c->out, "%lld", value);
+}
+
+void cli_answer_raw(struct cli *c, const char *key) {
+        answer_key(c, key);
+}
+
 int cli_dispatch(struct cli *c, int argc, char **argv) {
         int words;
         if (argc < 1)
@@ -427,10 +509,14 @@ int cli_dispatch(struct cli *c, int argc, char **argv) {
                 cli_help_command(c->out, cmd);
                 return EXIT_OK;
         }
-        /* A batch line runs inside batch: its usage is the line's, then batch's again. */
-        const struct command *outer = c->cmd;
-        c->cmd = cmd;
+        /* A batch line runs inside batch: its usage and answer are the line's, then batch's again. */
+        struct cli_running outer = c->running;
+        c->running = (struct cli_running) { .cmd = cmd };
         int r = cmd->run(c, argc - words, argv + words);
-        c->cmd = outer;
+        if (r == EXIT_OK && c->json && (c->running.changed || c->running.answer_open)) {
+                answer_begin(c);
+                fputs("}\n", c->out);
+        }
+        c->running = outer;
         return r;
 }

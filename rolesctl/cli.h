@@ -20,6 +20,8 @@ enum {
         EXIT_ERROR = 5,      /* anything else: files, permissions, database */
 };
 
+#define ARGS_POS_MAX 4
+
 struct cli {
         struct roles_config cfg;
         struct roles_writer *writer;            /* a change, committed once the command succeeds */
@@ -28,7 +30,17 @@ struct cli {
         bool json;
         bool in_batch;
         char actor[128];
-        const struct command *cmd;      /* the command running (args_parse's usage and help) */
+        /* The command running (args_parse's usage, help) and its answer under --json: a batch
+         * line runs inside batch, which keeps its own while the line runs (cli_dispatch). */
+        struct cli_running {
+                const struct command *cmd;
+                /* Its positionals as args_parse found them, named in the answer (cli_answer_*). */
+                const char *pos[ARGS_POS_MAX];
+                size_t n_pos;
+                /* changed: it opened the writer; answer_open: the answer's object is begun in
+                 * c->out. */
+                bool changed, answer_open;
+        } running;
         FILE *out;              /* everything for stdout; printed once the change is published */
         struct host_accounts host;      /* read by the first check that needs it (cli_host) */
         /* cli_check_local_name: whether another name service must be asked about a user name
@@ -64,6 +76,20 @@ int cli_check_local_name_in(struct cli *c, const struct host_accounts *h, const 
  * subordinate range of /etc/subuid (/etc/subgid). EXIT_OK or the exit code, printed. */
 int cli_check_local_id(struct cli *c, uint32_t id, bool group);
 
+/*
+ * Under --json, a change answers with one object: {"ok":true,"action":"user.add","user":"alice",
+ * ...}, its positionals named after its usage's (NAME is the noun's, CODE a metarole's, PERM a
+ * permission), then what the command added here (the uid it was given, a one-time code). Not
+ * under --json these do nothing.
+ */
+void cli_answer_text(struct cli *c, const char *key, const char *value);
+void cli_answer_number(struct cli *c, const char *key, long long value);
+/* Only the key: the caller prints its JSON value to c->out (under --json only). */
+void cli_answer_raw(struct cli *c, const char *key);
+
+/* Errors as {"ok":false,"exit":N,"error":"..."} lines on stderr (--json), or "rolesctl: ..." lines. */
+void cli_fail_json(bool json);
+
 /* The reason the open writer or snapshot gave for r (strerror when none is open). */
 const char *cli_store_error(const struct cli *c, int r);
 /* Print "rolesctl: <message>" for a store error or a formatted message, return an exit code. */
@@ -77,7 +103,6 @@ void cli_fail_batch_line(const char *file, unsigned lineno, char *const *words, 
 
 /* ---- arguments ------------------------------------------------------------------------- */
 
-#define ARGS_POS_MAX 4
 #define ARGS_OPT_MAX 12
 
 struct opt_spec {

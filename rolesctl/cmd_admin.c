@@ -63,8 +63,10 @@ static int cmd_init(struct cli *c, int argc, char **argv) {
         r = cli_writer(c, ROLES_WRITER_CREATE, &s);
         if (r == EXIT_OK)
                 r = roles_audit(s, "init", c->cfg.public_db, "%s", "") < 0 ? cli_fail_store(c, -EIO) : EXIT_OK;
-        if (r == EXIT_OK && admin)
+        if (r == EXIT_OK && admin) {
+                cli_answer_text(c, "admin", admin);
                 r = create_admin(c, s, admin, activation ? NULL : hash, activation);
+        }
         roles_wipe(hash, sizeof(hash));
         return r;
 }
@@ -273,14 +275,16 @@ static int cmd_doctor(struct cli *c, int argc, char **argv) {
         if ((r = cli_writer(c, 0, &s)) != EXIT_OK)
                 return r;
         struct findings f = { c, 0 };
-        if (c->json)
-                fputs("{\"findings\":[", c->out);
+        if (c->json) {
+                cli_answer_raw(c, "findings");
+                fputc('[', c->out);
+        }
         r = roles_writer_doctor(s, print_finding, &f);
         if (r < 0)
                 return cli_fail_store(c, r);
         r += (int) doctor_sudo_group_source(roles_writer_snapshot(s), print_finding, &f);
         if (c->json)
-                fputs("]}\n", c->out);
+                fputc(']', c->out);
         else if (r == 0)
                 fputs("no problems found\n", c->out);
         return EXIT_OK;

@@ -27,7 +27,10 @@ static int group_add(struct cli *c, int argc, char **argv) {
         roles_writer_allow_retired_ids(s, args_opt(&a, 2) != NULL);
         r = roles_group_add(s, &g);
         roles_writer_allow_retired_ids(s, false);
-        return r < 0 ? cli_fail_store(c, r) : EXIT_OK;
+        if (r < 0)
+                return cli_fail_store(c, r);
+        cli_answer_number(c, "gid", g.gid);
+        return EXIT_OK;
 }
 
 static int group_del(struct cli *c, int argc, char **argv) {

@@ -890,9 +890,13 @@ static int check_local_names(struct cli *c, const struct import *im) {
 static void print_summary(struct cli *c, const struct import *im) {
         size_t hashes = im->n_crypt + im->n_argon2id, without = im->n_users - hashes;
         if (c->json) {
-                fprintf(c->out, "{\"groups\":%zu,\"users\":%zu,\"memberships\":%zu,\"password_hashes\":%zu,"
-                        "\"legacy_crypt\":%zu,\"argon2id\":%zu,\"users_without_password\":%zu}\n",
-                        im->n_groups, im->n_users, im->n_members, hashes, im->n_crypt, im->n_argon2id, without);
+                cli_answer_number(c, "groups", (long long) im->n_groups);
+                cli_answer_number(c, "users", (long long) im->n_users);
+                cli_answer_number(c, "memberships", (long long) im->n_members);
+                cli_answer_number(c, "password_hashes", (long long) hashes);
+                cli_answer_number(c, "legacy_crypt", (long long) im->n_crypt);
+                cli_answer_number(c, "argon2id", (long long) im->n_argon2id);
+                cli_answer_number(c, "users_without_password", (long long) without);
                 return;
         }
         fprintf(c->out, "imported %zu group%s, %zu user%s, %zu membership%s, %zu password hash%s (%zu legacy crypt, "

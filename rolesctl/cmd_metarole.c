@@ -153,7 +153,10 @@ static int metarole_publish(struct cli *c, int argc, char **argv) {
         roles_writer_allow_retired_ids(s, args_opt(&a, 1) != NULL);
         r = roles_metarole_publish(s, &m, gid);
         roles_writer_allow_retired_ids(s, false);
-        return r < 0 ? cli_fail_store(c, r) : EXIT_OK;
+        if (r < 0)
+                return cli_fail_store(c, r);
+        cli_answer_number(c, "gid", m.gid);
+        return EXIT_OK;
 }
 
 static int metarole_unpublish(struct cli *c, int argc, char **argv) {

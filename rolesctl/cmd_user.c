@@ -98,9 +98,10 @@ int cli_issue_code(struct cli *c, struct roles_writer *s, const struct roles_use
         }
         char when[21];
         if (c->json) {
-                fprintf(c->out, "{\"user\":");
-                out_json_string(c->out, u->name);
-                fprintf(c->out, ",\"%s_code\":\"%s\",\"expires\":\"%s\"}\n", what, code, roles_format_time(expires, when));
+                char key[32];
+                snprintf(key, sizeof(key), "%s_code", what);
+                cli_answer_text(c, key, code);
+                cli_answer_text(c, "expires", roles_format_time(expires, when));
         } else
                 fprintf(c->out, "%s code for %s: %s (valid until %s)\n", what, u->name, code, roles_format_time(expires, when));
         roles_wipe(code, sizeof(code));
@@ -146,6 +147,8 @@ static int user_add(struct cli *c, int argc, char **argv) {
                 r = cli_fail_store(c, r);
                 goto out;
         }
+        cli_answer_number(c, "uid", u.uid);
+        cli_answer_number(c, "gid", u.gid);
         r = activation ? cli_issue_code(c, s, &u, ROLES_CODE_ACTIVATION) : EXIT_OK;
 out:
         roles_wipe(hash, sizeof(hash));
@@ -320,7 +323,10 @@ static int user_totp(struct cli *c, int argc, char **argv) {
                 r = roles_secret_set_totp(s, u.uuid, NULL);
                 if (r >= 0)
                         r = roles_audit(s, "user.totp.disable", u.name, "%s", "");
-                return r < 0 ? cli_fail_store(c, r) : EXIT_OK;
+                if (r < 0)
+                        return cli_fail_store(c, r);
+                cli_answer_text(c, "totp", "disabled");
+                return EXIT_OK;
         }
 
         char secret[ROLES_TOTP_SECRET_B32MAX], *uri = NULL;
@@ -334,11 +340,8 @@ static int user_totp(struct cli *c, int argc, char **argv) {
         if (r < 0)
                 r = cli_fail_store(c, r);
         else if (c->json) {
-                fputs("{\"user\":", c->out);
-                out_json_string(c->out, u.name);
-                fputs(",\"otpauth\":", c->out);
-                out_json_string(c->out, uri);
-                fputs("}\n", c->out);
+                cli_answer_text(c, "totp", "enrolled");
+                cli_answer_text(c, "otpauth", uri);
         } else
                 fprintf(c->out, "%s\n", uri);
         roles_wipe(secret, sizeof(secret));

@@ -101,6 +101,7 @@ int main(int argc, char **argv) {
         }
         argc = n;
         argv[argc] = NULL;
+        cli_fail_json(c.json);
 
         for (i = 1; i < argc && argv[i][0] == '-'; i++) {
                 if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {

@@ -134,16 +134,35 @@ static int table_load(struct cli *c, enum roles_listing what, const char *arg, s
         return r < 0 ? r : 0;
 }
 
+/* "a,b" as ["a","b"]; no value as [], so that the field is an array in every row. Each item is
+ * cut out of the cell in place (the table's own copy) and the comma put back. */
+static void json_list(FILE *f, char *v) {
+        fputc('[', f);
+        for (char *p = v; p && *p;) {
+                size_t n = strcspn(p, ",");
+                char end = p[n];
+                p[n] = '\0';
+                if (p != v)
+                        fputc(',', f);
+                out_json_string(f, p);
+                p[n] = end;
+                p += n + (end == ',');
+        }
+        fputc(']', f);
+}
+
 static void json_row(FILE *f, const struct table *t, size_t row) {
         fputc('{', f);
         for (size_t i = 0; i < t->n_cols; i++) {
-                const char *v = t->cells[row * t->n_cols + i];
+                char *v = t->cells[row * t->n_cols + i];
                 if (i)
                         fputc(',', f);
                 out_json_string(f, t->names[i]);
                 fputc(':', f);
                 enum roles_cell kind = t->kinds[row * t->n_cols + i];
-                if (!v || kind == ROLES_CELL_NOTE)
+                if (kind == ROLES_CELL_LIST)
+                        json_list(f, v);
+                else if (!v || kind == ROLES_CELL_NOTE)
                         fputs("null", f);
                 else if (kind == ROLES_CELL_NUMBER)
                         fputs(v, f);

@@ -170,7 +170,7 @@ json_true "user show --json fields" \
         'd["user"]["name"] == "alice" and d["user"]["uid"] == 12001 and d["user"]["gid"] == 12001 and
          d["user"]["full_name"] == "Alice Liddell" and d["user"]["home"] == "/home/alice2" and
          d["user"]["shell"] == "/bin/zsh" and d["user"]["expires"] == "2099-12-31T00:00:00Z" and
-         d["secrets"]["email"] == "alice@example.com" and d["secrets"]["password"] == "yes" and
+         d["secrets"]["email"] == "alice@example.com" and d["secrets"]["password"] is True and
          d["groups"] == [{"group_name": "alice", "gid": 12001, "membership": "primary"}] and d["roles"] == [] and
          d["state"]["login_count"] == 0'
 
@@ -257,7 +257,7 @@ field "the value is the option's, not rolesctl's" full_name --json
 run_ok "user del globopt" rc user del globopt
 run_refused 2 "--conf at the end without its value" "$ROLESCTL" user list --conf
 run_ok_in $'check alice login.sshd\n' "--json after batch" rc batch --json
-json_true "--json after batch: JSON" 'd["user"] == "alice"'
+out_match "--json after batch: JSON" '^\{"user":"alice",'
 run_refused_in $'check alice login.sshd --json\n' 2 "--json inside a batch line" rc batch
 err_has "--json inside a batch line: says where it goes" "give it on rolesctl's command line"
 run_refused_in $'user list --conf /etc/x.conf\n' 2 "--conf inside a batch line" rc batch
@@ -385,7 +385,8 @@ out_match "permission listed" '^  login\.sshd$'
 run_ok "metarole show ops --json" rc --json metarole show ops
 json_valid "metarole show --json"
 json_true "metarole show --json" \
-        'd["metarole"]["name"] == "Operators" and d["includes"] == [{"includes": "user"}] and
+        'd["metarole"]["name"] == "Operators" and d["includes"] == [{"code": "user"}] and
+         d["metarole"]["includes"] == ["user"] and
          d["permissions"] == [{"permission": "login.sshd"}]'
 run_ok "metarole list" rc metarole list
 out_match "built-in listed as such" '^super-admin +Super administrator .* yes +admin$'
@@ -394,6 +395,10 @@ run_ok "metarole list --json" rc --json metarole list
 json_valid "metarole list --json"
 json_true "metarole list --json" \
         '{m["code"] for m in d} >= {"super-admin", "admin", "user", "ops", "dba", "audit", "web"}'
+json_true "metarole list --json: includes an array in every row, builtin a boolean" \
+        'all(isinstance(m["includes"], list) and isinstance(m["builtin"], bool) for m in d) and
+         [m["includes"] for m in d if m["code"] == "super-admin"] == [["admin"]] and
+         [m["includes"] for m in d if m["code"] == "user"] == [[]]'
 
 run_ok "metarole publish --gid" rc metarole publish ops --gid 17000
 run_ok "metarole show ops" rc metarole show ops
@@ -648,6 +653,78 @@ run_refused 2 "user passwd (terminal prompt) inside a batch" rc batch "$T/pw2.ba
 run_refused_in $'user add jack\nfrobnicate\n' 2 "batch with an unknown command" rc batch
 run_refused 5 "batch from a missing file" rc batch "$T/no-such.batch"
 run_refused 2 "batch with two files" rc batch a b
+
+# ---- JSON: one type per field, an answer for every change, errors as objects ----------------
+
+run_ok "user list --json (types)" rc user list --json
+json_true "user list --json: enabled a boolean, ids numbers, in every row" \
+        'all(isinstance(u["enabled"], bool) and type(u["uid"]) is int and type(u["gid"]) is int for u in d)'
+run_ok "user show --json (types)" rc user show alice --json
+json_true "user show --json: the same types as the listing" \
+        'd["user"]["enabled"] is True and type(d["user"]["uid"]) is int and d["secrets"]["totp"] in (True, False) and
+         isinstance(d["secrets"]["must_change_password"], bool) and isinstance(d["secrets"]["pending_codes"], list) and
+         isinstance(d["state"]["locked"], bool) and type(d["state"]["failures"]) is int'
+run_ok "metarole show --json (types)" rc metarole show super-admin --json
+json_true "metarole show --json: includes an array, builtin a boolean" \
+        'd["metarole"]["includes"] == ["admin"] and d["metarole"]["builtin"] is True and d["includes"] == [{"code": "admin"}]'
+
+run_ok "user add --json answers" rc user add jsonu --json
+json_true "user add --json: an object naming the change and the uid given" \
+        'd["ok"] is True and d["action"] == "user.add" and d["user"] == "jsonu" and type(d["uid"]) is int and
+         type(d["gid"]) is int'
+run_ok "group add --json answers" rc --json group add jsong
+json_true "group add --json" 'd["ok"] is True and d["action"] == "group.add" and d["group"] == "jsong" and type(d["gid"]) is int'
+run_ok "group adduser --json answers" rc --json group adduser jsong jsonu
+json_true "group adduser --json" 'd == {"ok": True, "action": "group.adduser", "group": "jsong", "user": "jsonu"}'
+run_ok "role grant --json answers" rc role grant dbadmin json.test --json
+json_true "role grant --json" 'd == {"ok": True, "action": "role.grant", "role": "dbadmin", "permission": "json.test"}'
+run_ok "metarole include --json answers" rc --json metarole include web dba
+json_true "metarole include --json" 'd == {"ok": True, "action": "metarole.include", "parent": "web", "child": "dba"}'
+run_ok "metarole exclude --json answers" rc --json metarole exclude web dba
+run_ok "user disable --json answers" rc --json user disable jsonu
+json_true "user disable --json" 'd == {"ok": True, "action": "user.disable", "user": "jsonu"}'
+run_ok_in $'user enable jsonu\ncheck jsonu json.test\ngroup deluser jsong jsonu\n' "batch --json answers each line" \
+        rc --json batch
+if python3 -c '
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+sys.exit(0 if [r.get("action") for r in rows] == ["user.enable", None, "group.deluser", "batch"] and
+         rows[1]["allowed"] is False and all(r.get("ok", True) is True for r in rows) else 1)' "$OUT"; then
+        pass
+else
+        fail "batch --json: one JSON object a line, each change answered, then the batch"
+        show_last
+fi
+run_ok "user del --json answers" rc --json user del jsonu
+json_true "user del --json" 'd == {"ok": True, "action": "user.del", "user": "jsonu"}'
+run_ok "group del --json answers" rc --json group del jsong
+
+# json_error CODE DESC CMD...: refused with exit CODE, nothing on stdout, one JSON object on stderr
+# saying so.
+json_error() {
+        local code=$1 desc=$2
+        shift 2
+        snapshot
+        run_cmd "$@"
+        if [ "$RC" -eq "$code" ] && [ ! -s "$OUT" ] && [ "$(wc -l <"$ERR")" -eq 1 ] && unchanged >/dev/null &&
+                python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+sys.exit(0 if d["ok"] is False and d["exit"] == int(sys.argv[2]) and isinstance(d["error"], str) else 1)' \
+                        "$ERR" "$code" 2>/dev/null; then
+                pass
+        else
+                fail "$desc: expected exit $code, a JSON error object on stderr and nothing on stdout"
+                show_last
+        fi
+}
+json_error 4 "an error under --json" rc --json user add alice
+err_has "an error under --json: says why" "user 'alice' already exists"
+json_error 3 "not found under --json" rc user show nobody --json
+json_error 2 "a usage error under --json" rc --json usr list
+err_has "a usage error under --json: did you mean" "did you mean 'user'?"
+json_error 4 "a batch error under --json" rc --json batch "$T/bad.batch"
+err_has "a batch error under --json: names the line" "batch line 3:"
 
 # ---- bad inputs ----------------------------------------------------------------------------
 # names this host already resolves to local accounts or groups outside roles' ranges

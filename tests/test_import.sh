@@ -495,8 +495,8 @@ run_ok "user show carl --json" rc --json user show carl
 json_valid "user show carl --json"
 json_true "carl: uid, gid, shell, expire mapped (20000 days), member of devs, primary crew" \
         'd["user"]["uid"] == 10003 and d["user"]["gid"] == 20010 and d["user"]["shell"] == "/bin/zsh" and
-         d["user"]["expires"] == "2024-10-04T00:00:00Z" and d["user"]["enabled"] == "yes" and
-         d["secrets"]["password"] == "yes" and
+         d["user"]["expires"] == "2024-10-04T00:00:00Z" and d["user"]["enabled"] is True and
+         d["secrets"]["password"] is True and
          sorted((g["group_name"], g["membership"]) for g in d["groups"]) == [("crew", "primary"), ("devs", "member")]'
 
 run_ok "user show dora" rc user show dora
@@ -550,8 +550,8 @@ EOF
 run_ok "import --group alone (members are existing users)" rc --json import --group "$IN/g2"
 json_valid "import --json"
 json_true "import --json counts" \
-        'd == {"groups": 1, "users": 0, "memberships": 2, "password_hashes": 0, "legacy_crypt": 0, "argon2id": 0,
-               "users_without_password": 0}'
+        'd == {"ok": True, "action": "import", "groups": 1, "users": 0, "memberships": 2, "password_hashes": 0,
+               "legacy_crypt": 0, "argon2id": 0, "users_without_password": 0}'
 put p2 <<'EOF'
 zoe:x:10100:20100:Zoe:/home/zoe:/bin/sh
 EOF

@@ -76,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 memset(&a, 0xa5, sizeof(a));
                 struct args before = a;
                 static const struct command fuzz_cmd = { "fuzz", NULL, NULL, false, "fuzz [--uid N] ...", "fuzz" };
-                struct cli c = { .cmd = &fuzz_cmd };
+                struct cli c = { .running.cmd = &fuzz_cmd };
                 r = args_parse(&c, nw, words, spec, n_pos, &a);
                 if (r < 0 && memcmp(&a, &before, sizeof(a)) != 0)
                         abort();        /* untouched on failure */
