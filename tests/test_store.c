@@ -1120,10 +1120,10 @@ static void test_metarole_builtins(void **state) {
         assert_true(sa.builtin && admin.builtin && user.builtin);
         assert_int_equal(sa.gid, ROLES_ID_INVALID);
         assert_int_equal(list_count(roles_writer_snapshot(s), ROLES_LIST_METAROLE_INCLUDES, "super-admin"), 1);
-        assert_string_equal(list_value(roles_writer_snapshot(s), ROLES_LIST_METAROLE_INCLUDES, "super-admin", 0, "includes", buf, sizeof(buf)),
+        assert_string_equal(list_value(roles_writer_snapshot(s), ROLES_LIST_METAROLE_INCLUDES, "super-admin", 0, "code", buf, sizeof(buf)),
                             "admin");
         assert_int_equal(list_count(roles_writer_snapshot(s), ROLES_LIST_METAROLE_INCLUDES, "admin"), 1);
-        assert_string_equal(list_value(roles_writer_snapshot(s), ROLES_LIST_METAROLE_INCLUDES, "admin", 0, "includes", buf, sizeof(buf)),
+        assert_string_equal(list_value(roles_writer_snapshot(s), ROLES_LIST_METAROLE_INCLUDES, "admin", 0, "code", buf, sizeof(buf)),
                             "user");
         assert_int_equal(list_count(roles_writer_snapshot(s), ROLES_LIST_METAROLE_INCLUDES, "user"), 0);
 
