@@ -416,6 +416,16 @@ const struct command *cli_find_command(int argc, char *const *argv, int *ret_wor
         return NULL;
 }
 
+int cli_load_config(struct roles_config *cfg, const char *explicit_path, char *err, size_t errlen) {
+        const char *path = roles_config_path(explicit_path);
+        roles_config_defaults(cfg);
+        int r = roles_config_load(path, cfg, err, errlen);
+        /* Only the built-in default may be missing: every key has a default. */
+        if (r == -ENOENT && path == roles_config_path(NULL) && !explicit_path && !secure_getenv("ROLES_CONF"))
+                return 0;
+        return r < 0 ? r : 0;
+}
+
 int cli_global_option(const char *arg) {
         return strcmp(arg, "--json") == 0 || strncmp(arg, "--conf=", 7) == 0 ? 1 : strcmp(arg, "--conf") == 0 ? 2 : 0;
 }

@@ -236,6 +236,23 @@ bool cli_help_wanted(int argc, char *const *argv);
 bool cli_help_asked(int argc, char *const *argv);
 void cli_help_command(FILE *f, const struct command *cmd);
 
+/*
+ * rolesctl help --complete -- WORD...: for a command line's words after "rolesctl", the last
+ * being the one under the cursor (maybe ""), the kind of word that goes there ("command",
+ * "option", "word", "user", "group", "role", "metarole", "permission", "file", "directory" or
+ * "none") on one line, then each candidate that begins with the word. Names are read from
+ * roles.db; nothing is printed on stderr, whatever cannot be read.
+ */
+int cli_complete(struct cli *c, int argc, char **argv);
+
+/* rolesctl's own options, without "--": what stands before a command. NULL-terminated. */
+extern const char *const cli_top_options[];
+
+/* The configuration as rolesctl reads it: explicit_path (--conf), else $ROLES_CONF, else the
+ * built-in default, which alone may be missing (every key has a default). 0 or -errno, the
+ * reason in err (may be NULL). */
+int cli_load_config(struct roles_config *cfg, const char *explicit_path, char *err, size_t errlen);
+
 /* Whether arg is one of rolesctl's own options, which stand anywhere on its command line and
  * never in a batch line: 1 for one word (--json, --conf=FILE), 2 when the next word is its value
  * (--conf FILE), 0 for anything else. */

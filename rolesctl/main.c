@@ -47,23 +47,14 @@ static void find_actor(char *buf, size_t size) {
 
 static int load_config(struct cli *c, const char *explicit_path) {
         char err[512];
-        const char *path = roles_config_path(explicit_path);
-        roles_config_defaults(&c->cfg);
-        int r = roles_config_load(path, &c->cfg, err, sizeof(err));
-        /* Only the built-in default may be missing: every key has a default. */
-        if (r == -ENOENT && path == roles_config_path(NULL) && !explicit_path && !secure_getenv("ROLES_CONF"))
-                return 0;
-        if (r < 0)
-                return cli_fail(EXIT_USAGE, "%s", err);
-        return 0;
+        return cli_load_config(&c->cfg, explicit_path, err, sizeof(err)) < 0 ? cli_fail(EXIT_USAGE, "%s", err) : 0;
 }
 
 static int unknown_option(const char *arg) {
-        static const char *const options[] = { "json", "conf", "help", "version" };
         struct suggest s;
         suggest_init(&s, arg + strspn(arg, "-"));
-        for (size_t k = 0; k < ROLES_N_ELEMENTS(options); k++)
-                suggest_offer(&s, options[k]);
+        for (size_t k = 0; cli_top_options[k]; k++)
+                suggest_offer(&s, cli_top_options[k]);
         const char *near = suggest_best(&s);
         if (near)
                 return cli_fail(EXIT_USAGE, "unknown option '%s'; did you mean '--%s'?", arg, near);
