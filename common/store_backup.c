@@ -18,20 +18,6 @@
 
 #define TAR_BLOCK 512
 
-static int write_all(int fd, const void *buf, size_t len) {
-        const uint8_t *p = buf;
-        while (len > 0) {
-                ssize_t n = write(fd, p, len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                p += n;
-                len -= (size_t) n;
-        }
-        return 0;
-}
-
 static int tar_entry(int fd, const char *name, const void *data, size_t size, time_t mtime, mode_t mode) {
         uint8_t h[TAR_BLOCK] = { 0 };
         static const uint8_t zeros[TAR_BLOCK];
@@ -53,11 +39,11 @@ static int tar_entry(int fd, const char *name, const void *data, size_t size, ti
                 sum += h[i];
         snprintf((char *) h + 148, 8, "%06o", sum);
 
-        int r = write_all(fd, h, sizeof(h));
+        int r = roles_write_all(fd, h, sizeof(h));
         if (r >= 0)
-                r = write_all(fd, data, size);
+                r = roles_write_all(fd, data, size);
         if (r >= 0 && size % TAR_BLOCK)
-                r = write_all(fd, zeros, TAR_BLOCK - size % TAR_BLOCK);
+                r = roles_write_all(fd, zeros, TAR_BLOCK - size % TAR_BLOCK);
         return r;
 }
 
@@ -103,7 +89,7 @@ int roles_writer_backup(struct roles_writer *w, const char *path) {
             (r = add_db(s, fd, "secrets.db", s->sec, 0600)) < 0 ||
             (r = add_db(s, fd, "state.db", s->state, 0600)) < 0)
                 goto out;
-        r = write_all(fd, end, sizeof(end));
+        r = roles_write_all(fd, end, sizeof(end));
         if (r >= 0 && fsync(fd) < 0)
                 r = -errno;
         if (r >= 0 && rename(tmp, path) < 0)

@@ -510,6 +510,20 @@ int roles_read_fd(int fd, size_t max, char **ret_data, size_t *ret_len) {
         return roles_read_fd_stat(fd, &st, max, ret_data, ret_len);
 }
 
+int roles_write_all(int fd, const void *buf, size_t len) {
+        const char *p = buf;
+        while (len > 0) {
+                ssize_t n = write(fd, p, len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                p += n;
+                len -= (size_t) n;
+        }
+        return 0;
+}
+
 int roles_read_fd_stat(int fd, const struct stat *st, size_t max, char **ret_data, size_t *ret_len) {
         if (!S_ISREG(st->st_mode))
                 return -EINVAL;

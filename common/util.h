@@ -116,6 +116,9 @@ int roles_read_fd(int fd, size_t max, char **ret_data, size_t *ret_len);
  * NSS module's first lookup in a process pays for every file it reads. */
 int roles_read_fd_stat(int fd, const struct stat *st, size_t max, char **ret_data, size_t *ret_len);
 
+/* Write all of buf to fd, through short writes and EINTR: 0 or -errno. */
+int roles_write_all(int fd, const void *buf, size_t len);
+
 /* strlcpy-like: copies and returns -ENAMETOOLONG (leaving dst empty) if src does not fit. */
 int roles_strcpy(char *dst, size_t size, const char *src);
 
