@@ -48,17 +48,20 @@ struct roles_secrets *roles_login_secrets(struct roles_login *l);
 
 struct host_paths;
 
+/* Numbered: they are roles_chkpwd's exit statuses too (chkpwd/roles_chkpwd.c), which a
+ * pam_roles.so of another build may read. Never renumber; add at the end. */
 enum roles_login_result {
-        ROLES_LOGIN_OK,
-        ROLES_LOGIN_AUTH_FAILED,        /* the password or code was refused (or could not be judged) */
-        ROLES_LOGIN_DENIED,             /* the account may not be used now */
-        ROLES_LOGIN_EXPIRED,            /* the account has expired */
-        ROLES_LOGIN_MUST_CHANGE,        /* the account may be used once it has set a new password */
-        ROLES_LOGIN_UNKNOWN_USER,       /* not a roles account: another service may know it */
-        ROLES_LOGIN_NOT_CHANGED,        /* the new password was refused or could not be made */
-        ROLES_LOGIN_CONV_ERROR,         /* ops->ask failed: the caller knows why */
-        ROLES_LOGIN_NO_MEMORY,
-        ROLES_LOGIN_SYSTEM_ERROR,       /* a database could not be read or written */
+        ROLES_LOGIN_OK = 0,
+        ROLES_LOGIN_AUTH_FAILED = 1,    /* the password or code was refused (or could not be judged) */
+        ROLES_LOGIN_DENIED = 2,         /* the account may not be used now */
+        ROLES_LOGIN_EXPIRED = 3,        /* the account has expired */
+        ROLES_LOGIN_MUST_CHANGE = 4,    /* the account may be used once it has set a new password */
+        ROLES_LOGIN_UNKNOWN_USER = 5,   /* not a roles account: another service may know it */
+        ROLES_LOGIN_NOT_CHANGED = 6,    /* the new password was refused or could not be made */
+        ROLES_LOGIN_CONV_ERROR = 7,     /* ops->ask failed: the caller knows why */
+        ROLES_LOGIN_NO_MEMORY = 8,
+        ROLES_LOGIN_SYSTEM_ERROR = 9,   /* a database could not be read or written */
+        ROLES_LOGIN_RESULT_MAX = ROLES_LOGIN_SYSTEM_ERROR,
 };
 
 enum roles_login_reason {

@@ -56,6 +56,7 @@ struct pam_roles {
         struct roles_attempt attempt;           /* the login handle, user (PAM_USER), u, known */
         struct pam_roles_after_auth after_auth;  /* auth fills it; account reads it from the handle */
         int conv_status;                /* why the conversation failed (ROLES_LOGIN_CONV_ERROR) */
+        bool via_helper;                /* auth without privilege: roles_chkpwd checks (no store) */
         char *code;                     /* the verification code typed, wiped by pam_roles_end */
 };
 
@@ -69,6 +70,10 @@ int pam_roles_begin(struct pam_roles *p, pam_handle_t *pamh, enum pam_roles_phas
 /* Log status (debug), close the store (nothing of roles' files outlives a call), with keep
  * leave p->after_auth with the handle for account, lower the shield; status is returned. */
 int pam_roles_end(struct pam_roles *p, int status, bool keep);
+
+/* pam_chkpwd.c: roles_login_password run by the setuid helper roles_chkpwd, for a process
+ * without privilege (p->via_helper); its result, as the protocol's own. */
+enum roles_login_result pam_roles_chkpwd(struct pam_roles *p);
 
 /* The one mapping from a login result to a PAM code. */
 int pam_roles_status(struct pam_roles *p, enum roles_login_result result);

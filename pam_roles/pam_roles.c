@@ -28,6 +28,11 @@ EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const ch
         if (status != PAM_SUCCESS)
                 return pam_roles_end(&p, status, false);
         pam_roles_forget_code_login(&p);       /* what an earlier auth of this handle noted */
+        if (p.via_helper) {
+                /* Nothing is kept for account: this process could not read it anyway. */
+                status = pam_roles_status(&p, pam_roles_chkpwd(&p));
+                return pam_roles_end(&p, status, false);
+        }
         status = pam_roles_status(&p, roles_login_password(&p.attempt, &found, &reason));
         if (status != PAM_SUCCESS)
                 return pam_roles_end(&p, status, false);

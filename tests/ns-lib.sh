@@ -269,12 +269,15 @@ ns_modules() {
         MOD=$S/lib/pam_roles.so
 }
 
-# ns_enter_e2e NAME ROLESCTL PAM_MODULE NSS_LIB_DIR: a root end-to-end script's usual start: its
-# three arguments checked, ns_enter, and R, P, L their absolute paths.
+# ns_enter_e2e NAME ROLESCTL PAM_MODULE NSS_LIB_DIR [EXTRA...]: a root end-to-end script's usual
+# start: its three arguments (and, with ns_e2e_extra set to their names, as many more) checked,
+# ns_enter, and R, P, L their absolute paths.
+ns_e2e_extra=()
 ns_enter_e2e() {
         local name=$1
         shift
-        [ $# -eq 3 ] || { echo "usage: $(basename "$0") ROLESCTL PAM_MODULE NSS_LIB_DIR" >&2; exit 1; }
+        [ $# -eq $((3 + ${#ns_e2e_extra[@]})) ] ||
+                { echo "usage: $(basename "$0") ROLESCTL PAM_MODULE NSS_LIB_DIR ${ns_e2e_extra[*]}" >&2; exit 1; }
         ns_enter "$name" "$@"
         R=$(realpath "$1")
         P=$(realpath "$2")
