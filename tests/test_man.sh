@@ -41,7 +41,7 @@ render() {
                 fail "$src: not built"
                 return 1
         fi
-        grep -qF '@DEFAULT_CONF@' "$src" && fail "$page: @DEFAULT_CONF@ left unsubstituted"
+        grep -qE '@(DEFAULT_CONF|CHKPWD_PATH)@' "$src" && fail "$page: a @VARIABLE@ left unsubstituted"
         if ! LC_ALL=C.UTF-8 MANWIDTH=80 MANPAGER=cat man --warnings -l "$src" >"$T/$page.txt" 2>"$T/$page.man-warn" ||
                 [ -s "$T/$page.man-warn" ] || [ ! -s "$T/$page.txt" ]; then
                 fail "$page: man -l: $(head -c 600 "$T/$page.man-warn")"
@@ -315,6 +315,10 @@ render roles.conf.5 && {
         expect_all roles.conf.5 check_key "${conf_keys[@]}"
         canary roles.conf.5 "login_slot_wait_ms =" check_key login_slot_wait_ms
 }
+# roles_chkpwd(8): its modes, as chkpwd-protocol.h defines them.
+mapfile -t chkpwd_modes < <(grep -oE '^#define CHKPWD_MODE_[A-Z_]+ +"[a-z-]+"' "$SRC/chkpwd/chkpwd-protocol.h" | sed 's/.*"\(.*\)"/\1/')
+check "chkpwd-protocol.h's modes: ${#chkpwd_modes[@]} read" [ ${#chkpwd_modes[@]} -eq 2 ]
+render roles_chkpwd.8 && expect_all roles_chkpwd.8 check_anywhere "${chkpwd_modes[@]}"
 render nss-roles.8 && {
         expect_all nss-roles.8 check_db "${!nss_db[@]}"
         expect_all nss-roles.8 check_call "${nss_calls[@]}"
