@@ -16,7 +16,7 @@
 
 #define CONFIG_FILE_MAX (64 * 1024)
 
-enum key_kind { KEY_PATH, KEY_U32 };
+enum key_kind { KEY_PATH, KEY_U32, KEY_ISSUER };
 
 struct key {
         const char *name;
@@ -47,6 +47,7 @@ static const struct key keys[] = {
         U32_KEY(activation_ttl, 60, UINT32_MAX - 1),
         U32_KEY(reset_ttl, 60, UINT32_MAX - 1),
         U32_KEY(totp_window, 0, 10),
+        { "totp_issuer", KEY_ISSUER, offsetof(struct roles_config, totp_issuer), 0, 0 },
         U32_KEY(password_min_length, 1, 1024),
         U32_KEY(login_audit_keep, 0, 1000000000),
         U32_KEY(login_memory_max_kib, 8, UINT32_MAX - 1),
@@ -111,6 +112,9 @@ static int set_key(struct roles_config *cfg, const struct key *k, const char *va
                         return -EINVAL;
                 return roles_strcpy(field, ROLES_CONFIG_PATH_SIZE, value) < 0 ? -EINVAL : 0;
         }
+        /* Empty: the host name, found when a user enrols (it may change after this is read). */
+        if (k->kind == KEY_ISSUER)
+                return roles_text_valid(value, ROLES_TOTP_ISSUER_MAX) ? roles_strcpy(field, ROLES_TOTP_ISSUER_MAX + 1, value) : -EINVAL;
         int64_t v;
         if (roles_parse_int64(value, k->min, k->max, &v) < 0)
                 return -ERANGE;
@@ -170,6 +174,9 @@ int roles_config_parse(const char *text, size_t len, const char *origin, struct 
                         if (k->kind == KEY_PATH)
                                 return fail(errbuf, errlen, -EINVAL, "%s:%u: %s: '%.64s' is not an absolute path",
                                             origin, lineno, k->name, value);
+                        if (k->kind == KEY_ISSUER)
+                                return fail(errbuf, errlen, -EINVAL, "%s:%u: %s: not printable text of at most %d "
+                                            "bytes without ':'", origin, lineno, k->name, ROLES_TOTP_ISSUER_MAX);
                         return fail(errbuf, errlen, -EINVAL, "%s:%u: %s: '%.64s' is not a number from %u to %u",
                                     origin, lineno, k->name, value, k->min, k->max);
                 }
@@ -240,6 +247,22 @@ const char *roles_config_path(const char *explicit_path) {
         if (env && *env)
                 return env;
         return ROLES_DEFAULT_CONF;
+}
+
+int roles_config_totp_issuer(const struct roles_config *cfg, char ret[static ROLES_TOTP_ISSUER_MAX + 1], char *why,
+                             size_t why_size) {
+        char name[ROLES_TOTP_ISSUER_MAX + 2] = "";
+        if (cfg->totp_issuer[0])
+                return roles_strcpy(ret, ROLES_TOTP_ISSUER_MAX + 1, cfg->totp_issuer);
+        /* One byte more than an issuer may have, so that a longer name shows as too long rather
+         * than cut (gethostname truncates silently on some systems). */
+        if (gethostname(name, sizeof(name) - 1) < 0)
+                return fail(why, why_size, -errno, "cannot read the host name: %s", strerror(errno));
+        char reason[128];
+        if (!name[0] || roles_text_check(name, ROLES_TOTP_ISSUER_MAX, reason, sizeof(reason)) < 0)
+                return fail(why, why_size, -EINVAL, "the host name cannot be a TOTP issuer (%s): set totp_issuer "
+                            "in roles.conf", name[0] ? reason : "empty");
+        return roles_strcpy(ret, ROLES_TOTP_ISSUER_MAX + 1, name);
 }
 
 int roles_config_index_path(const struct roles_config *cfg, bool delta, char *buf, size_t size) {

@@ -20,6 +20,10 @@
 /* roles_config_index_path's result: public_db without ".db", then ".nss-delta". */
 #define ROLES_INDEX_PATH_SIZE (ROLES_CONFIG_PATH_SIZE + sizeof(".nss-delta"))
 
+/* totp_issuer: what an authenticator app shows above the code, at most a host name's length
+ * (HOST_NAME_MAX), the host name being its default. */
+#define ROLES_TOTP_ISSUER_MAX 64
+
 struct roles_config {
         char public_db[ROLES_CONFIG_PATH_SIZE];
         char secrets_db[ROLES_CONFIG_PATH_SIZE];
@@ -37,6 +41,7 @@ struct roles_config {
         uint32_t activation_ttl;
         uint32_t reset_ttl;
         uint32_t totp_window;
+        char totp_issuer[ROLES_TOTP_ISSUER_MAX + 1];    /* "": the host name (roles_config_totp_issuer) */
         uint32_t password_min_length;
         uint32_t login_audit_keep;      /* newest login_audit rows kept (0: all) */
         uint32_t login_memory_max_kib;  /* argon2 memory of all logins at once, host-wide */
@@ -60,6 +65,15 @@ int roles_config_parse(const char *text, size_t len, const char *origin, struct 
  * secure_getenv (ignored in setuid programs), else the built-in default.
  */
 const char *roles_config_path(const char *explicit_path);
+
+/*
+ * The issuer of a TOTP enrolment: totp_issuer, or by default the host name (gethostname). Text
+ * as roles_text_check takes it (printable, no ':', which separates the issuer from the account
+ * in the Key Uri Format's label), at most ROLES_TOTP_ISSUER_MAX bytes. 0, or -EINVAL with the
+ * reason in why (a host name that is not such text: set totp_issuer), or gethostname's -errno.
+ */
+int roles_config_totp_issuer(const struct roles_config *cfg, char ret[static ROLES_TOTP_ISSUER_MAX + 1], char *why,
+                             size_t why_size);
 
 /*
  * The compiled NSS index next to public_db (nss_index.h): public_db without its ".db" suffix,

@@ -170,6 +170,7 @@ static void test_override_every_key(void **state) {
                 "activation_ttl = 3600\n"
                 "reset_ttl = 600\n"
                 "totp_window = 0\n"
+                "totp_issuer = Example Corp (ssh)\n"
                 "password_min_length = 12\n"
                 "login_audit_keep = 0\n";
         struct roles_config cfg;
@@ -196,8 +197,25 @@ static void test_override_every_key(void **state) {
         assert_int_equal(cfg.activation_ttl, 3600);
         assert_int_equal(cfg.reset_ttl, 600);
         assert_int_equal(cfg.totp_window, 0);
+        assert_string_equal(cfg.totp_issuer, "Example Corp (ssh)");
         assert_int_equal(cfg.password_min_length, 12);
         assert_int_equal(cfg.login_audit_keep, 0);
+}
+
+/* The TOTP issuer: the key when set, else the host name as gethostname gives it. */
+static void test_totp_issuer(void **state) {
+        struct roles_config cfg;
+        char issuer[ROLES_TOTP_ISSUER_MAX + 1], host[256] = "", why[256] = "";
+        (void) state;
+
+        roles_config_defaults(&cfg);
+        assert_string_equal(cfg.totp_issuer, "");
+        assert_int_equal(gethostname(host, sizeof(host) - 1), 0);
+        assert_int_equal(roles_config_totp_issuer(&cfg, issuer, why, sizeof(why)), 0);
+        assert_string_equal(issuer, host);
+        assert_int_equal(parse("totp_issuer = ACME\n", &cfg, why, sizeof(why)), 0);
+        assert_int_equal(roles_config_totp_issuer(&cfg, issuer, why, sizeof(why)), 0);
+        assert_string_equal(issuer, "ACME");
 }
 
 static void test_partial_override_keeps_the_rest(void **state) {
@@ -359,6 +377,10 @@ static void test_errors_name_the_line(void **state) {
                 { "uid_min = 99999999999999999999\n", 1, "uid_min" },
                 { "deny = 1000001\n", 1, "deny" },                      /* out of range */
                 { "totp_window = 11\n", 1, "totp_window" },
+                { "totp_issuer = Example:Corp\n", 1, "totp_issuer" },  /* the Key Uri label's separator */
+                { "totp_issuer = \x1b[31mbank\n", 1, "totp_issuer" },
+                { "totp_issuer = 01234567890123456789012345678901234567890123456789012345678901234\n", 1,
+                  "totp_issuer" },                                      /* 65 bytes */
                 { "argon2_t_cost = 0\n", 1, "argon2_t_cost" },
                 { "argon2_t_cost = 65\n", 1, "argon2_t_cost" },
                 { "argon2_m_cost_kib = 7\n", 1, "argon2_m_cost_kib" },
@@ -656,6 +678,7 @@ int main(int argc, char **argv) {
                 cmocka_unit_test(test_defaults_text),
                 cmocka_unit_test(test_sample_file),
                 cmocka_unit_test(test_override_every_key),
+                cmocka_unit_test(test_totp_issuer),
                 cmocka_unit_test(test_partial_override_keeps_the_rest),
                 cmocka_unit_test(test_comments_and_blank_lines),
                 cmocka_unit_test(test_range_order_across_lines),
