@@ -15,7 +15,7 @@
 #include "util.h"
 
 #define ROLES_SCHEMA_PUBLIC  3
-#define ROLES_SCHEMA_SECRETS 2
+#define ROLES_SCHEMA_SECRETS 3
 #define ROLES_SCHEMA_STATE   1
 
 struct roles_user {
@@ -103,6 +103,9 @@ struct roles_code_row {
         int64_t expires_at;
         int64_t used_at;                /* 0: unused */
 };
+
+/* A recovery code's stored hash: roles_code_hash's, as a one-time code's (auth.h). */
+#define ROLES_RECOVERY_HASH_LEN 32
 
 /* The lockout tally. locked_until: 0 not locked, -1 until an administrator unlocks. */
 struct roles_tally {

@@ -21,6 +21,8 @@ const char *roles_secrets_error(const struct roles_secrets *sec);
 int roles_secret_get(const struct roles_secrets *sec, const char *uuid, struct roles_secret *ret);
 int roles_secret_get_code(const struct roles_secrets *sec, const char *uuid, enum roles_code_kind kind,
                           struct roles_code_row *ret);
+/* How many recovery codes the user has left unused (0 below secrets.db version 3). */
+int roles_secret_recovery_left(const struct roles_secrets *sec, const char *uuid, unsigned *ret);
 /* Whether the user is locked out at now. */
 int roles_state_tally_get(const struct roles_secrets *sec, const char *uuid, time_t now, struct roles_tally *ret);
 /* The last TOTP step accepted (-1: none). */
@@ -44,6 +46,12 @@ int roles_secret_set_password(struct roles_secrets *sec, const char *uuid, const
  */
 int roles_secret_use_code(struct roles_secrets *sec, const char *uuid, enum roles_code_kind kind,
                           const uint8_t hash[static 32]);
+/*
+ * Spend the unused recovery code with this hash: -EACCES when the user has none such (never
+ * issued, spent already, or spent by a login racing this one: exactly one wins).
+ */
+int roles_secret_use_recovery_code(struct roles_secrets *sec, const char *uuid,
+                                   const uint8_t hash[static ROLES_RECOVERY_HASH_LEN]);
 /*
  * An account activated by its first password (activated_at in secrets.db counts as well as the
  * administrator's in roles.db), a must-change flag after a one-time code, a rehash (only if the

@@ -21,7 +21,7 @@ enum {
         PURGE_TALLY    = 1u << 0,       /* state.db lockout tally (unlock) */
         PURGE_TOTP     = 1u << 1,       /* state.db last TOTP step (new secret) */
         PURGE_TRACKING = 1u << 2,       /* state.db login tracking */
-        PURGE_SECRETS  = 1u << 3,       /* secrets.db credentials and codes */
+        PURGE_SECRETS  = 1u << 3,       /* secrets.db credentials, codes and recovery codes */
         PURGE_ALL      = PURGE_TALLY | PURGE_TOTP | PURGE_TRACKING | PURGE_SECRETS,
 };
 

@@ -9,7 +9,8 @@
  * of the change absent. So:
  *
  *   keep     before a writer first touches a user's secrets rows, it copies them (or their
- *            absence) to before_credentials / before_codes and names the user in before_users;
+ *            absence) to before_credentials / before_codes / before_recovery_codes and names the
+ *            user in before_users;
  *   mark     in the same secrets.db transaction as the change, `publishing` records the serial
  *            of the snapshot about to be published (and the first audit row of the change);
  *   read     a reader whose snapshot is older than that serial reads a named user's rows from
@@ -44,6 +45,9 @@ int store_before_keep(struct roles_store *s, const char *uuid) {
         r = store_exec(s, s->sec, "INSERT INTO before_credentials SELECT * FROM credentials WHERE user_uuid = ?1", "t", uuid);
         if (r >= 0)
                 r = store_exec(s, s->sec, "INSERT INTO before_codes SELECT * FROM codes WHERE user_uuid = ?1", "t", uuid);
+        if (r >= 0)
+                r = store_exec(s, s->sec, "INSERT INTO before_recovery_codes SELECT * FROM recovery_codes WHERE user_uuid = ?1",
+                               "t", uuid);
         return r < 0 ? r : 0;
 }
 
@@ -55,7 +59,7 @@ int store_before_keep_new(struct roles_store *s, const char *uuid) {
 int store_before_clear(struct roles_store *s) {
         return store_exec_script(s, s->sec,
                                  "DELETE FROM publishing; DELETE FROM before_users; DELETE FROM before_credentials; "
-                                 "DELETE FROM before_codes");
+                                 "DELETE FROM before_codes; DELETE FROM before_recovery_codes");
 }
 
 int store_before_mark(struct roles_store *s, int64_t serial) {
@@ -81,8 +85,10 @@ int store_before_settle(struct roles_store *s, int64_t published) {
                 r = store_exec_script(s, s->sec,
                         "DELETE FROM credentials WHERE user_uuid IN (SELECT user_uuid FROM before_users);"
                         "DELETE FROM codes WHERE user_uuid IN (SELECT user_uuid FROM before_users);"
+                        "DELETE FROM recovery_codes WHERE user_uuid IN (SELECT user_uuid FROM before_users);"
                         "INSERT INTO credentials SELECT * FROM before_credentials;"
                         "INSERT INTO codes SELECT * FROM before_codes;"
+                        "INSERT INTO recovery_codes SELECT * FROM before_recovery_codes;"
                         "UPDATE audit SET action = 'undone:' || action "
                         "WHERE id >= (SELECT audit_from FROM publishing WHERE id = 1) AND action NOT LIKE 'undone:%'");
                 char detail[160];

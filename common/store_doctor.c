@@ -319,7 +319,8 @@ int roles_writer_doctor(struct roles_writer *w, roles_report_fn report, void *us
             (r = check_mode(&d, s->cfg.secrets_db, 0600)) < 0 ||
             (r = check_mode(&d, s->cfg.state_db, 0600)) < 0)
                 return r;
-        if ((r = find_orphans(&d, s->sec, "SELECT user_uuid FROM credentials UNION SELECT user_uuid FROM codes",
+        if ((r = find_orphans(&d, s->sec, "SELECT user_uuid FROM credentials UNION SELECT user_uuid FROM codes "
+                              "UNION SELECT user_uuid FROM recovery_codes",
                               "secrets.db")) < 0 ||
             (r = find_orphans(&d, s->state, "SELECT user_uuid FROM tally UNION SELECT user_uuid FROM tracking "
                               "UNION SELECT user_uuid FROM totp_used", "state.db")) < 0)

@@ -16,21 +16,25 @@
 enum which_db { PUB, SEC, STATE };
 
 /* A user's secrets, read from CREDENTIALS and CODES (the tables, or what SQL_SECRETS_SEEN makes
- * of them). */
-#define USER_SECRETS(credentials, codes) \
+ * of them), with RECOVERY the count of unused recovery codes. */
+#define USER_SECRETS(credentials, codes, recovery) \
         "SELECT " YESNO("password_hash IS NOT NULL") " AS password, " T("password_changed_at") " AS password_changed, " \
         YESNO("must_change_password") " AS must_change_password, " \
         T("activated_at") " AS activated_by_first_password, email, " \
-        YESNO("totp_secret IS NOT NULL") " AS totp, " \
+        YESNO("totp_secret IS NOT NULL") " AS totp, " recovery " AS recovery_codes_left, " \
         T("last_auth_sensitive_operation_at") " AS last_sensitive_operation, " \
         "(SELECT group_concat(kind, ',') FROM " codes " c WHERE c.user_uuid = ?1 " \
         " AND c.used_at IS NULL AND c.expires_at > ?2) AS pending_codes " \
         "FROM " credentials " WHERE user_uuid = ?1"
 
-/* Read through the before-images, or from a version 1 secrets.db as it is (store_secrets_sql). */
-static const char *const user_secrets_sql[2] = {
-        USER_SECRETS("credentials", "codes"),
-        USER_SECRETS(SQL_SECRETS_SEEN("credentials"), SQL_SECRETS_SEEN("codes")),
+/* By the file's version: read from a version 1 secrets.db as it is, through the before-images
+ * from version 2, with recovery codes from version 3 (below it, none). */
+static const char *const user_secrets_sql[3] = {
+        USER_SECRETS("credentials", "codes", "0"),
+        USER_SECRETS(SQL_SECRETS_SEEN("credentials"), SQL_SECRETS_SEEN("codes"), "0"),
+        USER_SECRETS(SQL_SECRETS_SEEN("credentials"), SQL_SECRETS_SEEN("codes"),
+                     "(SELECT count(*) FROM " SQL_SECRETS_SEEN("recovery_codes") " rc WHERE rc.user_uuid = ?1 "
+                     "AND rc.used_at IS NULL)"),
 };
 
 /* ?1 is the listing's argument (NULL for "all"), ?2 the current time where a query needs it;
@@ -134,7 +138,8 @@ int roles_snapshot_list(struct roles_snapshot *snap, enum roles_listing what, co
         if (r < 0)
                 return r;
         sqlite3 *db = listings[what].db == PUB ? s->pub : listings[what].db == SEC ? s->sec : s->state;
-        const char *sql = listings[what].sql ? listings[what].sql : store_secrets_sql(s, user_secrets_sql);
+        const char *sql = listings[what].sql ? listings[what].sql :
+                          user_secrets_sql[s->sec_version >= 3 ? 2 : s->sec_version >= 2 ? 1 : 0];
         sqlite3_stmt *st = store_stmt(s, db, sql);
         if (!st)
                 return -EIO;

@@ -173,6 +173,19 @@ static const char secrets_v2[] =
         "CREATE TABLE before_codes AS SELECT * FROM codes WHERE 0;"
         "CREATE INDEX before_codes_user ON before_codes (user_uuid, kind);";
 
+/* secrets.db v3: the recovery codes of a TOTP enrolment, each spent once at the code prompt in
+ * place of a TOTP code; only a BLAKE2b hash bound to the user's uuid is kept (auth.h). A change
+ * that sets them is all-or-nothing with the rest (store_before.c): their before-images too. */
+static const char secrets_v3[] =
+        "CREATE TABLE recovery_codes ("
+        "  user_uuid TEXT NOT NULL,"
+        "  code_hash BLOB NOT NULL,"
+        "  created_at INTEGER NOT NULL,"
+        "  used_at INTEGER,"
+        "  PRIMARY KEY (user_uuid, code_hash)) WITHOUT ROWID;"
+        "CREATE TABLE before_recovery_codes AS SELECT * FROM recovery_codes WHERE 0;"
+        "CREATE INDEX before_recovery_codes_user ON before_recovery_codes (user_uuid);";
+
 /* state.db v1: what logins on this host write. Keyed by user uuid. */
 static const char state_v1[] =
         "CREATE TABLE tracking ("
@@ -215,7 +228,7 @@ struct schema {
 };
 
 static const char *const public_migrations[] = { public_v1, public_v2, public_v3 };
-static const char *const secrets_migrations[] = { secrets_v1, secrets_v2 };
+static const char *const secrets_migrations[] = { secrets_v1, secrets_v2, secrets_v3 };
 static const char *const state_migrations[] = { state_v1 };
 
 static const struct table public_tables[] = {
@@ -226,7 +239,8 @@ static const struct table public_tables[] = {
 };
 static const struct table secrets_tables[] = {
         { "credentials", 1, 0 }, { "codes", 1, 0 }, { "audit", 1, 0 }, { "publishing", 2, 0 }, { "before_users", 2, 0 },
-        { "before_credentials", 2, 0 }, { "before_codes", 2, 0 }, { NULL, 0, 0 },
+        { "before_credentials", 2, 0 }, { "before_codes", 2, 0 }, { "recovery_codes", 3, 0 },
+        { "before_recovery_codes", 3, 0 }, { NULL, 0, 0 },
 };
 static const struct table state_tables[] = {
         { "tracking", 1, 0 }, { "tally", 1, 0 }, { "totp_used", 1, 0 }, { "login_audit", 1, 0 }, { NULL, 0, 0 },
@@ -239,7 +253,7 @@ static const struct schema schemas[] = {
         [STORE_PUBLIC]  = { "roles.db", ROLES_SCHEMA_PUBLIC, 1, public_migrations, public_tables },
         /* A version 1 secrets.db has no before-images, so no change of it can be in flight:
          * readers read its tables as they are, and logins go on after an upgrade until a writer
-         * migrates the file (store_before.c). */
+         * migrates the file (store_before.c). Below version 3, no user has recovery codes. */
         [STORE_SECRETS] = { "secrets.db", ROLES_SCHEMA_SECRETS, 1, secrets_migrations, secrets_tables },
         [STORE_STATE]   = { "state.db", ROLES_SCHEMA_STATE, 1, state_migrations, state_tables },
 };

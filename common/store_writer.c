@@ -297,12 +297,17 @@ static int purge_file(struct roles_store *s, sqlite3 *db, bool secrets) {
                         r = purge_one(s, db, "DELETE FROM credentials WHERE user_uuid = ?1", p, PURGE_SECRETS);
                         if (r >= 0)
                                 r = purge_one(s, db, "DELETE FROM codes WHERE user_uuid = ?1", p, PURGE_SECRETS);
+                        if (r >= 0)
+                                r = purge_one(s, db, "DELETE FROM recovery_codes WHERE user_uuid = ?1", p, PURGE_SECRETS);
                         /* The deleted user's before-images too: published, the deletion needs
                          * none, and they hold the user's hash and secrets. */
                         if (r >= 0)
                                 r = purge_one(s, db, "DELETE FROM before_credentials WHERE user_uuid = ?1", p, PURGE_SECRETS);
                         if (r >= 0)
                                 r = purge_one(s, db, "DELETE FROM before_codes WHERE user_uuid = ?1", p, PURGE_SECRETS);
+                        if (r >= 0)
+                                r = purge_one(s, db, "DELETE FROM before_recovery_codes WHERE user_uuid = ?1", p,
+                                              PURGE_SECRETS);
                 } else {
                         r = purge_one(s, db, "DELETE FROM tally WHERE user_uuid = ?1", p, PURGE_TALLY);
                         if (r >= 0)

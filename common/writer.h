@@ -160,6 +160,10 @@ int roles_secret_set_totp(struct roles_writer *w, const char *uuid, const char *
 /* Replace the user's pending code of that kind. */
 int roles_secret_put_code(struct roles_writer *w, const char *uuid, enum roles_code_kind kind,
                           const uint8_t hash[32], int64_t expires_at);
+/* Replace the user's recovery codes (auth.h) with these n hashes: n 0 leaves none (TOTP
+ * removed). */
+int roles_secret_set_recovery_codes(struct roles_writer *w, const char *uuid,
+                                    const uint8_t (*hashes)[ROLES_RECOVERY_HASH_LEN], size_t n);
 /* Clear the lockout tally (done in state.db after publishing). */
 int roles_state_unlock(struct roles_writer *w, const char *uuid);
 

@@ -62,6 +62,19 @@ int roles_secret_put_code(struct roles_writer *w, const char *uuid, enum roles_c
         return r < 0 ? r : 0;
 }
 
+int roles_secret_set_recovery_codes(struct roles_writer *w, const char *uuid,
+                                    const uint8_t (*hashes)[ROLES_RECOVERY_HASH_LEN], size_t n) {
+        struct roles_store *s = store_of_writer(w);
+        int64_t now = store_now(s);
+        /* The old set goes whole, spent codes too: they are a record of nothing now. */
+        int r = store_secrets_write(s, uuid, ON_TABLE("DELETE FROM ", "recovery_codes", " WHERE user_uuid = ?1"), "t", uuid);
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                r = store_secrets_write(s, uuid, ON_TABLE("INSERT INTO ", "recovery_codes",
+                                  " (user_uuid, code_hash, created_at, used_at) VALUES (?1, ?2, ?3, NULL)"),
+                                  "tbi", uuid, hashes[i], now);
+        return r < 0 ? r : 0;
+}
+
 int roles_state_unlock(struct roles_writer *w, const char *uuid) {
         struct roles_store *s = store_of_writer(w);
         return store_queue_purge(s, uuid, PURGE_TALLY);

@@ -262,13 +262,17 @@ static void test_secrets_v1_migrated(void **state) {
         assert_ok(s, roles_secret_set_email(s, alice.uuid, "alice@example.org"));
         test_commit(s);
         path_in(e, "secrets.db", path, sizeof(path));
-        raw_exec(path, "DROP TABLE publishing; DROP TABLE before_users; DROP TABLE before_credentials; "
+        raw_exec(path, "DROP TABLE recovery_codes; DROP TABLE before_recovery_codes; "
+                       "DROP TABLE publishing; DROP TABLE before_users; DROP TABLE before_credentials; "
                        "DROP TABLE before_codes; PRAGMA user_version = 1");
 
         struct roles_login *login = test_login(e);
         assert_email(roles_login_snapshot(login), alice.uuid, "alice@example.org");
         assert_int_equal(list_count(roles_login_snapshot(login), ROLES_LIST_USER_SECRETS, alice.uuid), 1);
         assert_ok(login, roles_secret_set_must_change(roles_login_secrets(login), alice.uuid, true));
+        unsigned left = 99;
+        assert_ok(login, roles_secret_recovery_left(roles_login_secrets(login), alice.uuid, &left));
+        assert_int_equal(left, 0);                      /* no recovery codes before version 3 */
         struct roles_secret sec;
         assert_ok(login, roles_secret_get(roles_login_secrets(login), alice.uuid, &sec));
         assert_true(sec.must_change_password);
@@ -286,7 +290,7 @@ static void test_secrets_v1_migrated(void **state) {
         s = writer(e);
         test_commit(s);
         assert_int_equal(raw_int(path, "PRAGMA user_version"), ROLES_SCHEMA_SECRETS);
-        assert_int_equal(raw_int(path, "SELECT count(*) FROM sqlite_schema WHERE name LIKE 'before_%'"), 5);
+        assert_int_equal(raw_int(path, "SELECT count(*) FROM sqlite_schema WHERE name LIKE 'before_%'"), 7);
         struct roles_login *r = test_login(e);
         assert_email(roles_login_snapshot(r), alice.uuid, "alice@example.org");
         test_close(r);
@@ -1987,6 +1991,8 @@ static void cut_short(struct test_env *e, struct cut_short *c, bool put_back) {
         struct roles_writer *s = writer(e);
         c->alice = test_add_user(s, "alice");
         assert_ok(s, roles_secret_set_email(s, c->alice.uuid, "old@example.org"));
+        static const uint8_t recovery[3][ROLES_RECOVERY_HASH_LEN] = { { 1 }, { 2 }, { 3 } };
+        assert_ok(s, roles_secret_set_recovery_codes(s, c->alice.uuid, recovery, 1));  /* one before */
         test_commit(s);
         size_t old_len;
         char *old_roles = test_read_file(c->pub, &old_len);
@@ -2000,6 +2006,7 @@ static void cut_short(struct test_env *e, struct cut_short *c, bool put_back) {
         snprintf(a.shell, sizeof(a.shell), "/bin/zsh");
         assert_ok(s, roles_user_update(s, &a));
         assert_ok(s, roles_secret_set_email(s, a.uuid, "new@example.org"));
+        assert_ok(s, roles_secret_set_recovery_codes(s, a.uuid, recovery + 1, 2));     /* two after */
         assert_ok(s, roles_audit(s, "user.mod", "alice", "email, shell"));
         test_add_user(s, "carol");
         test_commit(s);
@@ -2024,6 +2031,12 @@ static void assert_email(struct roles_snapshot *s, const char *uuid, const char 
         roles_secret_wipe(&sec);
 }
 
+static void assert_recovery_left(struct roles_snapshot *s, const char *uuid, unsigned want) {
+        unsigned left = 99;
+        assert_ok(s, roles_secret_recovery_left(roles_snapshot_secrets(s), uuid, &left));
+        assert_int_equal(left, want);
+}
+
 static void test_publish_cut_short_undone(void **state) {
         struct test_env *e = *state;
         struct cut_short c;
@@ -2035,6 +2048,7 @@ static void test_publish_cut_short_undone(void **state) {
         assert_ok(r, roles_user_by_name(r, "alice", &u));
         assert_string_not_equal(u.shell, "/bin/zsh");
         assert_email(r, c.alice.uuid, "old@example.org");
+        assert_recovery_left(r, c.alice.uuid, 1);
         assert_int_equal(roles_user_by_name(r, "carol", &u), -ENOENT);
         assert_int_equal(list_count(r, ROLES_LIST_USER_SECRETS, c.alice.uuid), 1);
         char email[128];
@@ -2057,8 +2071,11 @@ static void test_publish_cut_short_undone(void **state) {
         assert_ok(r, roles_secret_get(roles_snapshot_secrets(r), c.alice.uuid, &sec));
         assert_string_equal(sec.password_hash, "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo");
         roles_secret_wipe(&sec);
+        assert_recovery_left(r, c.alice.uuid, 1);
         test_close(r);
         assert_int_equal(raw_int(c.sec, "SELECT count(*) FROM credentials"), 1);
+        assert_int_equal(raw_int(c.sec, "SELECT count(*) FROM recovery_codes"), 1);
+        assert_int_equal(raw_int(c.sec, "SELECT count(*) FROM before_recovery_codes"), 0);
         /* No mark left but the undoing writer's own, published. */
         assert_int_equal(raw_int(c.sec, "SELECT count(*) FROM publishing"), 1);
         assert_int_equal(raw_int(c.sec, "SELECT serial FROM publishing"), c.published + 1);
@@ -2096,6 +2113,7 @@ static void test_publish_cut_short_published(void **state) {
         test_commit(s);
         r = test_reader(e, ROLES_SNAPSHOT_SECRETS);
         assert_email(r, c.alice.uuid, "new@example.org");
+        assert_recovery_left(r, c.alice.uuid, 2);
         test_close(r);
         assert_int_equal(raw_int(c.sec, "SELECT count(*) FROM credentials"), 2);
         assert_int_equal(raw_int(c.sec, "SELECT count(*) FROM publishing"), 0);
@@ -2147,8 +2165,12 @@ static void test_publish_delete_drops_images(void **state) {
 
         s = writer(e);
         assert_ok(s, roles_secret_set_email(s, zed.uuid, "zed2@example.org"));
+        static const uint8_t recovery[1][ROLES_RECOVERY_HASH_LEN] = { { 7 } };
+        assert_ok(s, roles_secret_set_recovery_codes(s, zed.uuid, recovery, 1));
         assert_ok(s, roles_user_delete(s, &zed));
         test_commit(s);
+        assert_int_equal(raw_int(sec_path, "SELECT count(*) FROM recovery_codes"), 0);
+        assert_int_equal(raw_int(sec_path, "SELECT count(*) FROM before_recovery_codes"), 0);
         assert_int_equal(raw_int(sec_path, "SELECT count(*) FROM credentials"), 0);
         assert_int_equal(raw_int(sec_path, "SELECT count(*) FROM before_credentials"), 0);
         assert_int_equal(raw_int(sec_path, "SELECT count(*) FROM before_codes"), 0);
