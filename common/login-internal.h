@@ -11,6 +11,10 @@ void login_log(struct roles_attempt *l, int priority, const char *fmt, ...) __at
  * what is read after it is read afresh. 0 (*ret may be NULL: nothing given) or -errno. */
 int login_ask(struct roles_attempt *l, enum roles_login_ask what, const char **ret);
 void login_say(struct roles_attempt *l, const char *text);
+void login_inform(struct roles_attempt *l, const char *text);
+
+/* PAM_RHOST for the login audit: NULL unless it is plain text (the remote side names it). */
+const char *login_rhost(const struct roles_attempt *l);
 
 /* Re-read l->u after the store moved to a newer state, held to the host rule again (known =
  * false for a user deleted or no longer roles' meanwhile). 0 or -errno. */

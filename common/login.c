@@ -39,6 +39,8 @@ static const char *const reason_texts[] = {
         [ROLES_LOGIN_R_CODE_USED] = "one-time code already used",
         [ROLES_LOGIN_R_TOTP_WRONG] = "wrong verification code",
         [ROLES_LOGIN_R_TOTP_REUSED] = "verification code already used (not counted as a failure)",
+        [ROLES_LOGIN_R_RECOVERY_WRONG] = "recovery code unknown or already used",
+        [ROLES_LOGIN_R_NO_TOTP] = "no TOTP enrolled and totp=required",
         [ROLES_LOGIN_R_MUST_CHANGE] = "must change its password",
         [ROLES_LOGIN_R_NEW_PASSWORD_POLICY] = "new password refused by the policy",
         [ROLES_LOGIN_R_NEW_PASSWORD_NOT_MADE] = "new password not made",
@@ -76,7 +78,7 @@ int login_ask(struct roles_attempt *l, enum roles_login_ask what, const char **r
         return l->ops->ask(l->userdata, what, ret);
 }
 
-static void login_inform(struct roles_attempt *l, const char *text) {
+void login_inform(struct roles_attempt *l, const char *text) {
         roles_snapshot_release(l->snap);
         l->ops->inform(l->userdata, text);
 }
@@ -247,8 +249,12 @@ static const char *plain_or_null(const char *text, size_t max) {
         return text && roles_text_valid(text, max) ? text : NULL;
 }
 
+const char *login_rhost(const struct roles_attempt *l) {
+        return plain_or_null(l->rhost, ROLES_TEXT_MAX);
+}
+
 enum roles_login_result roles_login_session(struct roles_attempt *l, bool quiet, enum roles_login_reason *ret_reason) {
-        const char *rhost = plain_or_null(l->rhost, ROLES_TEXT_MAX);
+        const char *rhost = login_rhost(l);
         *ret_reason = ROLES_LOGIN_R_NONE;
         if (!l->known)
                 return ROLES_LOGIN_OK;

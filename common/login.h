@@ -87,6 +87,8 @@ enum roles_login_reason {
         ROLES_LOGIN_R_CODE_USED,                /* a one-time code a racing login spent first */
         ROLES_LOGIN_R_TOTP_WRONG,
         ROLES_LOGIN_R_TOTP_REUSED,              /* right, but of a step already used: not counted */
+        ROLES_LOGIN_R_RECOVERY_WRONG,           /* a recovery code never issued, or spent already */
+        ROLES_LOGIN_R_NO_TOTP,                  /* totp_required, and the account has not enrolled */
         ROLES_LOGIN_R_MUST_CHANGE,
         ROLES_LOGIN_R_NEW_PASSWORD_POLICY,      /* the new password breaks the policy (said to the user) */
         ROLES_LOGIN_R_NEW_PASSWORD_NOT_MADE,    /* no slot for its hash, or hashing failed */
@@ -126,6 +128,7 @@ struct roles_attempt {
         const char *service, *rhost;            /* for the login audit; NULL when unknown */
         const char *permission;                 /* NULL, or a code the account must hold */
         bool no_totp;                           /* the password alone, even when enrolled */
+        bool totp_required;                     /* refuse an account without TOTP, as a wrong password */
         const struct host_paths *host;          /* the host's own accounts; NULL: HOST_PATHS_ACCOUNTS */
         const struct roles_login_ops *ops;
         void *userdata;
@@ -167,8 +170,12 @@ struct roles_login_found {
 /*
  * Authenticate: the password (ops->ask PASSWORD), or in its place a pending activation or reset
  * code (the account must then set a password), then, when enrolled and not no_totp, a TOTP code
- * (ops->ask CODE). A legacy or weaker hash is upgraded, the failure count found is cleared.
- * OK with *ret_found; AUTH_FAILED for every refusal; CONV_ERROR, NO_MEMORY, SYSTEM_ERROR.
+ * (ops->ask CODE), or in its place one of the account's recovery codes, spent (and recorded in
+ * the login audit, the codes left told through ops->inform). A legacy or weaker hash is
+ * upgraded, the failure count found is cleared. With totp_required, an account that has not
+ * enrolled is refused before its password is looked at, as a locked one is (a wrong password's
+ * answer and cost, counted). OK with *ret_found; AUTH_FAILED for every refusal; CONV_ERROR,
+ * NO_MEMORY, SYSTEM_ERROR.
  */
 enum roles_login_result roles_login_password(struct roles_attempt *l, struct roles_login_found *ret_found,
                                              enum roles_login_reason *ret_reason);

@@ -51,20 +51,52 @@ static int use_code(struct roles_attempt *l, enum roles_code_kind kind, const st
 }
 
 /*
- * The code prompt: NONE, TOTP_WRONG, TOTP_REUSED or CONVERSATION. Reused: the code is right but
- * of a step this user already used (here or by a racing login). That proves nothing an attacker
- * could not see already (the prompt is only reached with the right password), so it is refused
- * without counting toward deny, and the user is told to wait for the next code: `sudo -l` then
- * `sudo id` within one step must not lock an administrator out.
+ * A recovery code typed at the code prompt (hash: the code's, bound to the account): spent once,
+ * even between racing logins, and recorded in the login audit with the number left, which the
+ * user is told too. The audit row is written after the code is spent (secrets.db's used_at is
+ * the record that holds it): one that cannot be written is logged, and the login goes on, since
+ * refusing it now would cost the user the code for nothing. NONE or RECOVERY_WRONG.
+ */
+static enum roles_login_reason use_recovery_code(struct roles_attempt *l, const uint8_t hash[static ROLES_CODE_HASH_LEN]) {
+        unsigned left = 0;
+        char detail[64];
+        if (roles_secret_use_recovery_code(l->sec, l->u.uuid, hash) < 0)
+                return ROLES_LOGIN_R_RECOVERY_WRONG;
+        if (roles_secret_recovery_left(l->sec, l->u.uuid, &left) < 0)
+                login_log(l, LOG_ERR, "counting the recovery codes of %s: %s", roles_login_user_for_log(l),
+                          roles_login_error(l->login));
+        snprintf(detail, sizeof(detail), "recovery code used, %u left", left);
+        if (roles_state_audit_login(l->sec, roles_login_user_for_log(l), l->service, login_rhost(l), "recovery", detail) < 0)
+                login_log(l, LOG_ERR, "recording a recovery code's use: %s", roles_login_error(l->login));
+        login_log(l, LOG_NOTICE, "%s for %s", detail, roles_login_user_for_log(l));
+        snprintf(detail, sizeof(detail), "Recovery code used: %u left.", left);
+        login_inform(l, detail);
+        return ROLES_LOGIN_R_NONE;
+}
+
+/*
+ * The code prompt: NONE, TOTP_WRONG, TOTP_REUSED, RECOVERY_WRONG or CONVERSATION. Reused: the
+ * code is right but of a step this user already used (here or by a racing login). That proves
+ * nothing an attacker could not see already (the prompt is only reached with the right
+ * password), so it is refused without counting toward deny, and the user is told to wait for
+ * the next code: `sudo -l` then `sudo id` within one step must not lock an administrator out.
+ * What has a recovery code's shape (20 base32 characters, as one-time codes have; a TOTP code is
+ * 6 digits) is taken for one.
  */
 static enum roles_login_reason check_totp(struct roles_attempt *l, const char *secret) {
         const char *code = NULL;
+        uint8_t hash[ROLES_CODE_HASH_LEN];
         int64_t last, step;
         int r = login_ask(l, ROLES_LOGIN_ASK_CODE, &code);
         if (r < 0)
                 return ROLES_LOGIN_R_CONVERSATION;
         if (!code)
                 return ROLES_LOGIN_R_TOTP_WRONG;
+        if (roles_code_hash(code, l->u.uuid, hash) == 0) {
+                enum roles_login_reason why = use_recovery_code(l, hash);
+                roles_wipe(hash, sizeof(hash));
+                return why;
+        }
         r = roles_state_totp_last(l->sec, l->u.uuid, &last);
         if (r == 0)
                 r = roles_totp_verify(secret, code, roles_snapshot_now(l->snap), l->cfg->totp_window, last, &step);
@@ -80,7 +112,7 @@ static enum roles_login_reason check_totp(struct roles_attempt *l, const char *s
  * tally row the count already changed, so SQLite writes the same pages without it.
  */
 static int failure_rows(struct roles_attempt *l, const char *why, bool rehearse) {
-        const char *rhost = l->rhost && roles_text_valid(l->rhost, ROLES_TEXT_MAX) ? l->rhost : NULL;
+        const char *rhost = login_rhost(l);
         int r = 0;
         if (l->known)
                 r = roles_state_tally_fail(l->sec, l->u.uuid, roles_snapshot_now(l->snap), rehearse ? 0 : l->cfg->deny,
@@ -204,6 +236,10 @@ static enum roles_login_reason refusal_before_password(struct roles_attempt *l, 
                 return ROLES_LOGIN_R_PERMISSION_UNREADABLE;
         if (held == 0)
                 return ROLES_LOGIN_R_LACKS_PERMISSION;
+        /* totp=required: a second factor is the rule here, and an account without one is
+         * refused as one without the permission is, before its password says anything. */
+        if (l->totp_required && !sec->totp_secret[0])
+                return ROLES_LOGIN_R_NO_TOTP;
         return ROLES_LOGIN_R_NONE;
 }
 
@@ -300,7 +336,8 @@ static enum roles_login_result totp_step(struct roles_attempt *l, const char *se
         }
         if (why != ROLES_LOGIN_R_NONE) {
                 /* A conversation that failed is counted as a wrong code, and answers as it failed. */
-                enum roles_login_result result = count_failure(l, ROLES_LOGIN_R_TOTP_WRONG, ret_reason);
+                enum roles_login_result result =
+                        count_failure(l, why == ROLES_LOGIN_R_CONVERSATION ? ROLES_LOGIN_R_TOTP_WRONG : why, ret_reason);
                 *ret_reason = why;
                 return why == ROLES_LOGIN_R_CONVERSATION ? ROLES_LOGIN_CONV_ERROR : result;
         }

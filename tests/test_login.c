@@ -4,7 +4,7 @@
  * conversation is a script of answers, the log a counter. What PAM maps to its codes is checked
  * here at its source: right and wrong passwords, an unknown user paying what a wrong password
  * pays, the lockout, a one-time code that must then set a password, TOTP codes right, wrong and
- * reused, and the accounts account refuses.
+ * reused, recovery codes in their place, totp_required, and the accounts account refuses.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -40,6 +40,7 @@ struct fixture {
         struct test_env env;                            /* first: test_teardown takes it */
         struct host_paths no_host;                      /* the host's own accounts: none */
         char code[ROLES_CODE_TEXT_LEN + 1];             /* lgncarol's activation code */
+        char recovery[3][ROLES_CODE_TEXT_LEN + 1];      /* lgntotp's recovery codes */
         char uuid[ROLES_N_ELEMENTS(names)][ROLES_UUID_LEN + 1];
 };
 
@@ -123,6 +124,12 @@ static int setup(void **state) {
         assert_int_equal(roles_code_hash(f->code, f->uuid[1], code_hash), 0);
         assert_ok(s, roles_secret_put_code(s, f->uuid[1], ROLES_CODE_ACTIVATION, code_hash, NOW + 3600));
         assert_ok(s, roles_secret_set_totp(s, f->uuid[2], totp_b32));
+        uint8_t recovery_hashes[ROLES_N_ELEMENTS(f->recovery)][ROLES_RECOVERY_HASH_LEN];
+        for (size_t i = 0; i < ROLES_N_ELEMENTS(f->recovery); i++) {
+                assert_int_equal(roles_code_new(f->recovery[i]), 0);
+                assert_int_equal(roles_code_hash(f->recovery[i], f->uuid[2], recovery_hashes[i]), 0);
+        }
+        assert_ok(s, roles_secret_set_recovery_codes(s, f->uuid[2], recovery_hashes, ROLES_N_ELEMENTS(recovery_hashes)));
         test_commit(s);
         *state = f;
         return 0;
@@ -193,6 +200,29 @@ static int64_t audit_rows(struct fixture *f, const char *result) {
         return n;
 }
 
+/* The detail of the newest login audit row with this result ("" when there is none). */
+static void audit_detail(struct fixture *f, const char *result, char *buf, size_t size) {
+        char path[PATH_MAX];
+        sqlite3 *db = NULL;
+        sqlite3_stmt *st = NULL;
+        snprintf(path, sizeof(path), "%s/state.db", f->env.dir);
+        assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db, "SELECT detail FROM login_audit WHERE result = ?1 ORDER BY id DESC LIMIT 1",
+                                            -1, &st, NULL), SQLITE_OK);
+        sqlite3_bind_text(st, 1, result, -1, SQLITE_STATIC);
+        snprintf(buf, size, "%s", sqlite3_step(st) == SQLITE_ROW ? (const char *) sqlite3_column_text(st, 0) : "");
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+}
+
+static unsigned recovery_left(struct fixture *f, size_t who) {
+        struct roles_snapshot *s = test_reader(&f->env, ROLES_SNAPSHOT_SECRETS);
+        unsigned n = 99;
+        assert_ok(s, roles_secret_recovery_left(roles_snapshot_secrets(s), f->uuid[who], &n));
+        test_close(s);
+        return n;
+}
+
 /* CPU time, not wall time: a verification is work, a state.db write mostly waiting for fsync. */
 static double ms_since(const struct timespec *a) {
         struct timespec b;
@@ -232,28 +262,43 @@ static void test_right_and_wrong_password(void **state) {
         assert_int_equal(failures_of(f, 0), 0);
 }
 
+/* An argon2 long enough to see in CPU time, and no lockout in the way of repeated refusals. */
+static void slow_argon2(struct fixture *f) {
+        f->env.cfg.argon2_t_cost = 4;
+        f->env.cfg.argon2_m_cost_kib = 8192;
+        f->env.cfg.deny = 0;
+}
+
+/* The least CPU time of three refusals of user's password (one question each), each for reason
+ * want: the least, as the noise of a shared machine only ever adds. */
+static double least_refusal_ms(struct fixture *f, const char *user, const char *password, bool totp_required,
+                               enum roles_login_reason want) {
+        double least = 1e9;
+        for (int i = 0; i < 3; i++) {
+                struct login g;
+                struct timespec t0;
+                login_begin(f, &g, user);
+                g.l.totp_required = totp_required;
+                g.conv.answers[0] = password;
+                clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+                assert_int_equal(roles_login_password(&g.l, &g.found, &g.reason), ROLES_LOGIN_AUTH_FAILED);
+                double ms = ms_since(&t0);
+                login_end(&g);
+                assert_int_equal(g.reason, want);
+                assert_int_equal(g.conv.next, 1);       /* the same questions as a wrong password */
+                least = ms < least ? ms : least;
+        }
+        return least;
+}
+
 /* An unknown user gets a wrong password's answer, writes its state.db row and pays its argon2:
  * with no verification it would answer in a fraction of the CPU time. */
 static void test_unknown_user_pays_the_same(void **state) {
         struct fixture *f = *state;
-        struct login g;
-        double wrong = 1e9, unknown = 1e9;
 
-        f->env.cfg.argon2_t_cost = 4;           /* a verification long enough to see */
-        f->env.cfg.argon2_m_cost_kib = 8192;
-        f->env.cfg.deny = 0;
-        for (int i = 0; i < 3; i++) {
-                struct timespec t0;
-                clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
-                assert_int_equal(auth(f, &g, "lgnalice", "not the password", NULL), ROLES_LOGIN_AUTH_FAILED);
-                double ms = ms_since(&t0);
-                wrong = ms < wrong ? ms : wrong;
-                clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
-                assert_int_equal(auth(f, &g, "lgnnobody", "not the password", NULL), ROLES_LOGIN_AUTH_FAILED);
-                ms = ms_since(&t0);
-                unknown = ms < unknown ? ms : unknown;
-                assert_int_equal(g.reason, ROLES_LOGIN_R_UNKNOWN_USER);
-        }
+        slow_argon2(f);
+        double wrong = least_refusal_ms(f, "lgnalice", "not the password", false, ROLES_LOGIN_R_WRONG_PASSWORD);
+        double unknown = least_refusal_ms(f, "lgnnobody", "not the password", false, ROLES_LOGIN_R_UNKNOWN_USER);
         assert_int_equal(audit_rows(f, "failure"), 6);
         assert_true(unknown >= wrong / 2);
         print_message("# least CPU of a refusal: wrong password %.1f ms, unknown user %.1f ms\n", wrong, unknown);
@@ -355,6 +400,84 @@ static void test_totp(void **state) {
         (void) oath_done();
 }
 
+/* A recovery code stands in for a TOTP code once, typed as printed or not (case, dashes); its
+ * use is in the login audit with the number left, which the user is told. Spent, or never
+ * issued, it is a wrong code: refused and counted. */
+static void test_recovery_codes(void **state) {
+        struct fixture *f = *state;
+        struct login g;
+        char detail[128], other[ROLES_CODE_TEXT_LEN + 1], typed[ROLES_CODE_TEXT_LEN + 1];
+
+        assert_int_equal(recovery_left(f, 2), 3);
+        assert_int_equal(auth(f, &g, "lgntotp", pw_right, f->recovery[0]), ROLES_LOGIN_OK);
+        assert_int_equal(g.conv.next, 2);
+        assert_string_equal(g.conv.informed, "Recovery code used: 2 left.");
+        assert_int_equal(recovery_left(f, 2), 2);
+        assert_int_equal(audit_rows(f, "recovery"), 1);
+        audit_detail(f, "recovery", detail, sizeof(detail));
+        assert_string_equal(detail, "recovery code used, 2 left");
+        assert_int_equal(failures_of(f, 2), 0);
+
+        /* Spent: refused, counted, nothing more spent. */
+        assert_int_equal(auth(f, &g, "lgntotp", pw_right, f->recovery[0]), ROLES_LOGIN_AUTH_FAILED);
+        assert_int_equal(g.reason, ROLES_LOGIN_R_RECOVERY_WRONG);
+        assert_int_equal(failures_of(f, 2), 1);
+        assert_int_equal(recovery_left(f, 2), 2);
+        audit_detail(f, "failure", detail, sizeof(detail));
+        assert_string_equal(detail, "recovery code unknown or already used");
+
+        /* Another account's code shape, never issued to this one: the same. */
+        assert_int_equal(roles_code_new(other), 0);
+        assert_int_equal(auth(f, &g, "lgntotp", pw_right, other), ROLES_LOGIN_AUTH_FAILED);
+        assert_int_equal(g.reason, ROLES_LOGIN_R_RECOVERY_WRONG);
+        assert_int_equal(failures_of(f, 2), 2);
+
+        /* Lower case, without dashes. */
+        size_t n = 0;
+        for (const char *p = f->recovery[1]; *p; p++)
+                if (*p != '-')
+                        typed[n++] = (char) (*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+        typed[n] = '\0';
+        assert_int_equal(auth(f, &g, "lgntotp", pw_right, typed), ROLES_LOGIN_OK);
+        assert_int_equal(recovery_left(f, 2), 1);
+        assert_int_equal(failures_of(f, 2), 0);         /* the success cleared the count */
+        assert_int_equal(audit_rows(f, "recovery"), 2);
+
+        /* Not at the password prompt: it is no password. */
+        assert_int_equal(auth(f, &g, "lgntotp", f->recovery[2], NULL), ROLES_LOGIN_AUTH_FAILED);
+        assert_int_equal(g.reason, ROLES_LOGIN_R_WRONG_PASSWORD);
+        assert_int_equal(recovery_left(f, 2), 1);
+}
+
+/* totp_required: an account that has not enrolled gets a wrong password's answer, count and
+ * argon2 (its right password included), and the reason says why; an enrolled one logs in. */
+static void test_totp_required(void **state) {
+        struct fixture *f = *state;
+        struct login g;
+        char code[16], detail[128];
+
+        slow_argon2(f);
+        double wrong = least_refusal_ms(f, "lgnalice", "not the password", false, ROLES_LOGIN_R_WRONG_PASSWORD);
+        double refused = least_refusal_ms(f, "lgnalice", pw_right, true, ROLES_LOGIN_R_NO_TOTP);
+        assert_true(refused >= wrong / 2);
+        print_message("# least CPU of a refusal: wrong password %.1f ms, no TOTP and required %.1f ms\n", wrong, refused);
+        assert_int_equal(failures_of(f, 0), 6);
+        audit_detail(f, "failure", detail, sizeof(detail));
+        assert_string_equal(detail, "no TOTP enrolled and totp=required");
+        assert_string_equal(roles_login_reason_text(ROLES_LOGIN_R_NO_TOTP), "no TOTP enrolled and totp=required");
+
+        assert_int_equal(oath_init(), OATH_OK);
+        assert_int_equal(oath_totp_generate(totp_raw, strlen(totp_raw), (time_t) NOW, ROLES_TOTP_STEP, 0,
+                                            ROLES_TOTP_DIGITS, code), OATH_OK);
+        login_begin(f, &g, "lgntotp");
+        g.l.totp_required = true;
+        g.conv.answers[0] = pw_right;
+        g.conv.answers[1] = code;
+        assert_int_equal(roles_login_password(&g.l, &g.found, &g.reason), ROLES_LOGIN_OK);
+        login_end(&g);
+        (void) oath_done();
+}
+
 /* account refuses expired and disabled accounts; auth refuses a disabled one as a wrong password
  * (its answer and its count), and leaves expiry to account, which says so. */
 static void test_expired_and_disabled(void **state) {
@@ -417,6 +540,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_lockout_after_deny, setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_code_then_must_change, setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_totp, setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_recovery_codes, setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_totp_required, setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_expired_and_disabled, setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_session, setup, test_teardown),
         };
