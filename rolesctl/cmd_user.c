@@ -8,6 +8,7 @@
 #include "auth.h"
 #include "cli.h"
 #include "proc_uid.h"
+#include "qr.h"
 
 /* Options shared by add and mod, in this order in both specs. */
 enum { O_GROUP, O_GID, O_FULL_NAME, O_HOME, O_SHELL, O_EMAIL, O_EXPIRES, O_UID, O_PASSWORD_STDIN, O_ACTIVATION, O_FORCE };
@@ -306,48 +307,130 @@ static int user_reset(struct cli *c, int argc, char **argv) {
         return cli_issue_code(c, s, &u, ROLES_CODE_RESET);
 }
 
+/* How many recovery codes an enrolment gives (google-authenticator's count too). */
+#define RECOVERY_CODES 10
+
+/*
+ * Give the user RECOVERY_CODES fresh recovery codes, in place of any it had (used or not), and
+ * print them: shown this once, stored as hashes bound to the user (auth.h), each good once at
+ * the code prompt in place of a TOTP code. The caller audits.
+ */
+static int issue_recovery_codes(struct cli *c, struct roles_writer *s, const struct roles_user *u) {
+        char codes[RECOVERY_CODES][ROLES_CODE_TEXT_LEN + 1];
+        uint8_t hashes[RECOVERY_CODES][ROLES_RECOVERY_HASH_LEN];
+        int r = 0;
+
+        for (size_t i = 0; i < RECOVERY_CODES && r >= 0; i++)
+                if ((r = roles_code_new(codes[i])) >= 0)
+                        r = roles_code_hash(codes[i], u->uuid, hashes[i]);
+        if (r < 0)
+                r = cli_fail(EXIT_ERROR, "cannot make recovery codes: %s", strerror(-r));
+        else if ((r = roles_secret_set_recovery_codes(s, u->uuid, hashes, RECOVERY_CODES)) < 0)
+                r = cli_fail_store(c, r);
+        else if (c->json) {
+                cli_answer_raw(c, "recovery_codes");
+                for (size_t i = 0; i < RECOVERY_CODES; i++) {
+                        fputs(i ? "," : "[", c->out);
+                        out_json_string(c->out, codes[i]);
+                }
+                fputs("]", c->out);
+        } else {
+                fprintf(c->out, "Recovery codes for %s, each good once in place of a verification code "
+                        "(keep them apart from the device):\n", u->name);
+                for (size_t i = 0; i < RECOVERY_CODES; i++)
+                        fprintf(c->out, "  %s\n", codes[i]);
+        }
+        roles_wipe(codes, sizeof(codes));
+        roles_wipe(hashes, sizeof(hashes));
+        return r < 0 ? r : EXIT_OK;
+}
+
+/* Does the user have a TOTP secret? 1, 0, or the exit code (printed) when it cannot be read. */
+static int totp_enrolled(struct cli *c, struct roles_writer *s, const struct roles_user *u) {
+        struct roles_secret sec;
+        int r = roles_secret_get(roles_writer_secrets(s), u->uuid, &sec);
+        if (r < 0)
+                return -cli_fail_store(c, r);
+        bool enrolled = sec.totp_secret[0] != '\0';
+        roles_secret_wipe(&sec);
+        return enrolled;
+}
+
+/* A new secret, shown as a QR code over its otpauth URI (or as JSON), with recovery codes. */
+static int totp_enroll(struct cli *c, struct roles_writer *s, const struct roles_user *u, bool replace) {
+        char issuer[ROLES_TOTP_ISSUER_MAX + 1], why[256];
+        char secret[ROLES_TOTP_SECRET_B32MAX], *uri = NULL;
+        int r;
+
+        /* A phone holds the secret it replaces: losing that by a repeated command is no small thing. */
+        if ((r = totp_enrolled(c, s, u)) < 0)
+                return -r;
+        if (r > 0 && !replace)
+                return cli_fail(EXIT_CONFLICT, "user '%s' has TOTP enrolled already: give --replace for a new "
+                                "secret (the old one stops working)", u->name);
+        if ((r = roles_config_totp_issuer(&c->cfg, issuer, why, sizeof(why))) < 0)
+                return cli_fail(EXIT_ERROR, "%s", why);
+        if ((r = roles_totp_new_secret(secret)) < 0 || (r = roles_totp_uri(issuer, u->name, secret, &uri)) < 0) {
+                roles_wipe(secret, sizeof(secret));
+                return cli_fail(EXIT_ERROR, "cannot make a TOTP secret: %s", strerror(-r));
+        }
+        r = roles_secret_set_totp(s, u->uuid, secret);
+        if (r >= 0)
+                r = roles_audit(s, "user.totp.enroll", u->name, "issuer=%s%s", issuer, replace ? " replace" : "");
+        if (r < 0)
+                r = cli_fail_store(c, r);
+        else if (c->json) {
+                cli_answer_text(c, "totp", "enrolled");
+                cli_answer_text(c, "issuer", issuer);
+                cli_answer_text(c, "otpauth", uri);
+        } else {
+                fprintf(c->out, "Scan this with an authenticator app (issuer %s, account %s):\n\n", issuer, u->name);
+                if ((r = qr_print(c->out, uri, qr_locale_utf8())) < 0)
+                        r = cli_fail(EXIT_ERROR, "cannot draw the QR code: %s", strerror(-r));
+                fprintf(c->out, "\n%s\n\n", uri);
+        }
+        if (r >= 0)
+                r = issue_recovery_codes(c, s, u);
+        roles_wipe(secret, sizeof(secret));
+        roles_wipe(uri, strlen(uri));
+        free(uri);
+        return r;
+}
+
 static int user_totp(struct cli *c, int argc, char **argv) {
+        static const struct opt_spec spec[] = { { "replace", false }, { NULL, false } };
         struct roles_writer *s;
         struct roles_user u;
         struct args a;
         int r;
 
-        if (args_parse(c, argc, argv, NULL, 2, &a) < 0)
+        if (args_parse(c, argc, argv, spec, 2, &a) < 0)
                 return EXIT_USAGE;
-        bool enroll = strcmp(a.pos[0], "enroll") == 0;
-        if (!enroll && strcmp(a.pos[0], "disable") != 0)
+        bool enroll = strcmp(a.pos[0], "enroll") == 0, recovery = strcmp(a.pos[0], "recovery-codes") == 0;
+        if (!enroll && !recovery && strcmp(a.pos[0], "disable") != 0)
                 return cli_fail(EXIT_USAGE, "usage: %s", cli_usage(c));
+        if (args_opt(&a, 0) && !enroll)
+                return cli_fail(EXIT_USAGE, "--replace goes with enroll only");
         if ((r = writer_and_user(c, a.pos[1], &s, &u)) != EXIT_OK)
                 return r;
-        if (!enroll) {
-                r = roles_secret_set_totp(s, u.uuid, NULL);
-                if (r >= 0)
-                        r = roles_audit(s, "user.totp.disable", u.name, "%s", "");
-                if (r < 0)
-                        return cli_fail_store(c, r);
-                cli_answer_text(c, "totp", "disabled");
-                return EXIT_OK;
+        if (enroll)
+                return totp_enroll(c, s, &u, args_opt(&a, 0) != NULL);
+        if (recovery) {
+                /* Codes that stand in for a TOTP code mean nothing without one. */
+                if ((r = totp_enrolled(c, s, &u)) <= 0)
+                        return r < 0 ? -r : cli_fail(EXIT_NOT_FOUND, "user '%s' has no TOTP enrolled", u.name);
+                r = roles_audit(s, "user.totp.recovery", u.name, "codes=%d", RECOVERY_CODES);
+                return r < 0 ? cli_fail_store(c, r) : issue_recovery_codes(c, s, &u);
         }
-
-        char secret[ROLES_TOTP_SECRET_B32MAX], *uri = NULL;
-        if ((r = roles_totp_new_secret(secret)) < 0 || (r = roles_totp_uri("roles", u.name, secret, &uri)) < 0) {
-                roles_wipe(secret, sizeof(secret));
-                return cli_fail(EXIT_ERROR, "cannot make a TOTP secret: %s", strerror(-r));
-        }
-        r = roles_secret_set_totp(s, u.uuid, secret);
+        r = roles_secret_set_totp(s, u.uuid, NULL);
         if (r >= 0)
-                r = roles_audit(s, "user.totp.enroll", u.name, "%s", "");
+                r = roles_secret_set_recovery_codes(s, u.uuid, NULL, 0);
+        if (r >= 0)
+                r = roles_audit(s, "user.totp.disable", u.name, "%s", "");
         if (r < 0)
-                r = cli_fail_store(c, r);
-        else if (c->json) {
-                cli_answer_text(c, "totp", "enrolled");
-                cli_answer_text(c, "otpauth", uri);
-        } else
-                fprintf(c->out, "%s\n", uri);
-        roles_wipe(secret, sizeof(secret));
-        roles_wipe(uri, strlen(uri));
-        free(uri);
-        return r;
+                return cli_fail_store(c, r);
+        cli_answer_text(c, "totp", "disabled");
+        return EXIT_OK;
 }
 
 const struct command user_commands[] = {
@@ -384,7 +467,8 @@ const struct command user_commands[] = {
           "rolesctl user reset NAME",
           "Issue a one-time code with which the user sets a new password" },
         { "user", "totp", user_totp, true,
-          "rolesctl user totp enroll|disable NAME",
-          "Enrol a user in TOTP (prints the otpauth URI), or remove it" },
+          "rolesctl user totp enroll|recovery-codes|disable NAME [--replace]",
+          "Enrol a user in TOTP (a QR code, the otpauth URI and recovery codes), renew the recovery codes, "
+          "or remove TOTP" },
 };
 const size_t n_user_commands = ROLES_N_ELEMENTS(user_commands);

@@ -298,18 +298,44 @@ run_ok_in $'a new passphrase\n' "user passwd after a reset" rc user passwd alice
 run_ok "user show alice" rc user show alice
 field "user passwd voids the pending reset code" pending_codes -
 
-run_ok "user totp enroll" rc user totp enroll alice
+# TOTP as google-authenticator enrols: a QR code (half blocks in a UTF-8 locale, '#' otherwise)
+# over the otpauth URI, the issuer the host name unless roles.conf names one, ten recovery codes.
+HOST_ISSUER=$(python3 -c 'import socket, urllib.parse; print(urllib.parse.quote(socket.gethostname(), safe=""))')
+run_ok "user totp enroll" env LC_ALL=C.UTF-8 "$ROLESCTL" --conf "$CONF" user totp enroll alice
+out_match "enroll draws the QR code in half blocks" '^[ ▀▄█]{20,}$'
 out_match "enroll prints an otpauth URI with a secret" '^otpauth://totp/[^ ]*[?&]secret=[A-Z2-7]{16,}'
-out_has "URI names the user" "alice"
-eq "enroll prints one line" "$(wc -l <"$OUT")" 1
+out_match "the issuer is the host name, in the label and the parameter" \
+        "^otpauth://totp/$HOST_ISSUER:alice\\?secret=[A-Z2-7]+&issuer=$HOST_ISSUER&"
+eq "enroll prints ten recovery codes" "$(grep -cE '^  [A-Z2-7]{5}(-[A-Z2-7]{5}){3}$' "$OUT")" 10
 run_ok "user show alice" rc user show alice
 field "totp enrolled" totp yes
-run_ok "user totp enroll --json" rc --json user totp enroll alice
+field "recovery codes left" recovery_codes_left 10
+run_refused 4 "enroll over a secret without --replace" rc user totp enroll alice
+err_has "enroll without --replace says why" "give --replace"
+run_refused 2 "--replace goes with enroll only" rc user totp disable alice --replace
+run_ok "user totp enroll --replace, not UTF-8" env LC_ALL=C "$ROLESCTL" --conf "$CONF" user totp enroll alice --replace
+out_match "the QR code in '#' where the locale is not UTF-8" '^(##|  ){20,}$'
+out_lacks "no half block outside UTF-8" '▀'
+sed 's/^home_base .*/&\ntotp_issuer = ACME Corp (ssh)/' "$CONF" >"$T/issuer.conf"
+chmod 644 "$T/issuer.conf"
+run_ok "user totp enroll --replace --json, issuer from roles.conf" "$ROLESCTL" --conf "$T/issuer.conf" --json user totp enroll alice --replace
 json_valid "totp enroll --json"
-json_true "totp --json URI" 'd["user"] == "alice" and d["otpauth"].startswith("otpauth://totp/") and "secret=" in d["otpauth"]'
+json_true "totp --json: issuer, URI (URL-encoded issuer), ten codes, no QR" \
+        'd["user"] == "alice" and d["totp"] == "enrolled" and d["issuer"] == "ACME Corp (ssh)" and
+         d["otpauth"].startswith("otpauth://totp/ACME%20Corp%20%28ssh%29:alice?secret=") and
+         "&issuer=ACME%20Corp%20%28ssh%29&" in d["otpauth"] and len(d["recovery_codes"]) == 10 and
+         len(set(d["recovery_codes"])) == 10 and all(len(c) == 23 for c in d["recovery_codes"])'
+run_ok "user totp recovery-codes" rc user totp recovery-codes alice
+eq "recovery-codes prints ten codes" "$(grep -cE '^  [A-Z2-7]{5}(-[A-Z2-7]{5}){3}$' "$OUT")" 10
+out_lacks "recovery-codes draws no QR code" '##'
+run_ok "user totp recovery-codes --json" rc --json user totp recovery-codes alice
+json_true "recovery-codes --json: ten codes" 'd["user"] == "alice" and len(d["recovery_codes"]) == 10'
+eq "the old recovery codes are gone" "$(sqlite3 "$T/secrets.db" 'SELECT count(*) FROM recovery_codes')" 10
 run_ok "user totp disable" rc user totp disable alice
 run_ok "user show alice" rc user show alice
 field "totp disabled" totp no
+field "no recovery codes without TOTP" recovery_codes_left 0
+run_refused 3 "recovery-codes without TOTP" rc user totp recovery-codes alice
 
 run_ok "user del" rc user del quincy
 run_refused 3 "user show after del" rc user show quincy
