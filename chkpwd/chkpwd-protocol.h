@@ -5,8 +5,9 @@
  *   roles_chkpwd USER MODE [PERMISSION]
  *
  * USER must be the caller's own account (its real uid's, as roles.db has it); MODE is
- * CHKPWD_MODE_AUTH (the password, then a TOTP code when enrolled) or CHKPWD_MODE_NO_TOTP (the
- * password alone: no_totp); PERMISSION, a code the account must hold (permission=). The helper
+ * CHKPWD_MODE_AUTH (the password, then a TOTP code when enrolled), CHKPWD_MODE_NO_TOTP (the
+ * password alone: no_totp) or CHKPWD_MODE_TOTP_REQUIRED (as auth, refusing an account that has
+ * not enrolled: totp=required); PERMISSION, a code the account must hold (permission=). The helper
  * asks on its stdout, one request byte each, and reads each answer from its stdin as text ended
  * by a NUL byte; end of file instead of an answer: none came (the conversation failed). It
  * tells the user something with a message byte, the text and a NUL. Its answer is its exit
@@ -17,6 +18,7 @@
 
 #define CHKPWD_MODE_AUTH        "auth"
 #define CHKPWD_MODE_NO_TOTP     "auth-no-totp"
+#define CHKPWD_MODE_TOTP_REQUIRED "auth-totp-required"
 
 #define CHKPWD_ASK_PASSWORD     'P'     /* then the password, NUL-terminated, on stdin */
 #define CHKPWD_ASK_CODE         'C'     /* then the TOTP code, NUL-terminated, on stdin */

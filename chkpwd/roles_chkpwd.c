@@ -180,10 +180,11 @@ static enum roles_login_result run(int argc, char **argv, uid_t caller) {
         roles_config_defaults(&cfg);
         roles_attempt_init(&a, NULL, &cfg, argc > 1 ? argv[1] : NULL, &ops, NULL);
         if (argc < 3 || argc > 4 || !roles_name_valid(argv[1]) ||
-            (strcmp(argv[2], CHKPWD_MODE_AUTH) != 0 && strcmp(argv[2], CHKPWD_MODE_NO_TOTP) != 0) ||
+            (strcmp(argv[2], CHKPWD_MODE_AUTH) != 0 && strcmp(argv[2], CHKPWD_MODE_NO_TOTP) != 0 &&
+             strcmp(argv[2], CHKPWD_MODE_TOTP_REQUIRED) != 0) ||
             (argc == 4 && !roles_perm_valid(argv[3], false))) {
-                syslog(LOG_ERR, "refused: bad arguments from uid %u (usage: roles_chkpwd USER %s|%s [PERMISSION])",
-                       (unsigned) caller, CHKPWD_MODE_AUTH, CHKPWD_MODE_NO_TOTP);
+                syslog(LOG_ERR, "refused: bad arguments from uid %u (usage: roles_chkpwd USER %s|%s|%s [PERMISSION])",
+                       (unsigned) caller, CHKPWD_MODE_AUTH, CHKPWD_MODE_NO_TOTP, CHKPWD_MODE_TOTP_REQUIRED);
                 return ROLES_LOGIN_SYSTEM_ERROR;
         }
         /* The configuration compiled in, whatever the caller's environment: it names the
@@ -202,6 +203,7 @@ static enum roles_login_result run(int argc, char **argv, uid_t caller) {
         a.service = "roles_chkpwd";
         a.permission = argc == 4 ? argv[3] : NULL;
         a.no_totp = strcmp(argv[2], CHKPWD_MODE_NO_TOTP) == 0;
+        a.totp_required = strcmp(argv[2], CHKPWD_MODE_TOTP_REQUIRED) == 0;
         result = own_account(&a, caller);
         if (result == ROLES_LOGIN_OK)
                 result = roles_login_password(&a, &found, &reason);

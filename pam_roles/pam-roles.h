@@ -29,6 +29,7 @@ struct pam_roles_options {
         bool debug;
         bool quiet;
         bool no_totp;
+        bool totp_required;             /* totp=required */
         bool use_first_pass;
         bool try_first_pass;
         const char *conf;               /* conf=PATH */

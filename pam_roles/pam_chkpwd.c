@@ -84,7 +84,9 @@ static void exec_helper(int fd, char *const argv[]) {
 
 enum roles_login_result pam_roles_chkpwd(struct pam_roles *p) {
         const char *argv[] = {
-                "roles_chkpwd", p->attempt.user, p->attempt.no_totp ? CHKPWD_MODE_NO_TOTP : CHKPWD_MODE_AUTH,
+                "roles_chkpwd", p->attempt.user,
+                p->attempt.no_totp ? CHKPWD_MODE_NO_TOTP :
+                p->attempt.totp_required ? CHKPWD_MODE_TOTP_REQUIRED : CHKPWD_MODE_AUTH,
                 p->attempt.permission, NULL,
         };
         struct sigaction dfl = { .sa_handler = SIG_DFL }, saved;

@@ -205,6 +205,9 @@ tnot_uri=$(rc user totp enroll tnot) || die "rolesctl user totp enroll tnot"
 TINA_SECRET=$(grep -oE 'secret=[A-Z2-7]+' <<<"$tina_uri" | cut -d= -f2)
 TNOT_SECRET=$(grep -oE 'secret=[A-Z2-7]+' <<<"$tnot_uri" | cut -d= -f2)
 [ -n "$TINA_SECRET" ] && [ -n "$TNOT_SECRET" ] || die "no TOTP secret in <<$tina_uri>>"
+# The recovery codes enrolment printed, one a line after two spaces.
+mapfile -t TINA_RECOVERY < <(grep -oE '^  [A-Z2-7]{5}(-[A-Z2-7]{5}){3}$' <<<"$tina_uri" | tr -d ' ')
+[ "${#TINA_RECOVERY[@]}" -eq 10 ] || die "enrolment printed ${#TINA_RECOVERY[@]} recovery codes, not 10"
 
 # lcrypt PASSWORD SETTING: libcrypt's crypt(3) of PASSWORD; a SETTING of just a prefix ("$y$")
 # is completed by crypt_gensalt with the method's default cost and a fresh salt.
@@ -439,6 +442,42 @@ rc user unlock tina >/dev/null
 pt "$PW$nl" roles-nototp tnot authenticate; good "totp: no_totp, password alone"
 pt "$PW$nl" roles tnot authenticate; refused "totp: without no_totp the password alone is not enough"
 rc user unlock tnot >/dev/null
+
+# A recovery code at the code prompt: once, told how many are left, in the login audit; used
+# again, a wrong code (refused and counted).
+last_audit() { state_sql "SELECT detail FROM login_audit WHERE result = '$1' ORDER BY id DESC LIMIT 1"; }
+pt "$PW$nl${TINA_RECOVERY[0]}$nl" roles tina authenticate; good "recovery code: in place of a TOTP code"
+grep -q 'Recovery code used: 9 left' <<<"$OUT" && pass || fail "recovery code: not told how many are left (<<$(tr '\n' ' ' <<<"$OUT")>>)"
+eq "recovery code: in the login audit" "$(last_audit recovery)" "recovery code used, 9 left"
+before=$(tally_of tina)
+pt "$PW$nl${TINA_RECOVERY[0]}$nl" roles tina authenticate; refused "recovery code: the same one again is refused" 'Authentication failure'
+eq "recovery code: a spent one is counted toward deny" "$(tally_of tina)" "$((before + 1))"
+eq "recovery code: the refusal's audit row says why" "$(last_audit failure)" "recovery code unknown or already used"
+pt "$PW$nl$(tr 'A-Z' 'a-z' <<<"${TINA_RECOVERY[1]//-/}")$nl" roles tina authenticate
+good "recovery code: lower case without dashes"
+pt "${TINA_RECOVERY[2]}$nl" roles tina authenticate; refused "recovery code: no password"
+rc user unlock tina >/dev/null
+rc user show tina >"$S/show" && grep -qE '^recovery_codes_left +8$' "$S/show" && pass ||
+        fail "recovery code: user show does not say 8 left ($(grep recovery "$S/show"))"
+
+# totp=required: an account that has not enrolled gets a wrong password's answer, its right
+# password included, and the refusal is counted and its audit row says why; an enrolled one logs in.
+printf 'auth required %s totp=required\n' "$MOD" >/etc/pam.d/roles-totpreq
+pt "$PW$nl${TINA_RECOVERY[3]}$nl" roles-totpreq tina authenticate; good "totp=required: an enrolled account logs in"
+before=$(tally_of alice)
+pt "wrong$nl" roles-totpreq alice authenticate; wrong_out=$OUT
+pt "$PW$nl" roles-totpreq alice authenticate; refused "totp=required: alice (right password) has not enrolled" 'Authentication failure'
+eq "totp=required: the same words as a wrong password" "$OUT" "$wrong_out"
+eq "totp=required: each refusal counted" "$(tally_of alice)" "$((before + 2))"
+eq "totp=required: the audit row says why" "$(last_audit failure)" "no TOTP enrolled and totp=required"
+rc user unlock alice >/dev/null
+printf 'account required %s totp=required\n' "$MOD" >/etc/pam.d/roles-totpreq-acct
+printf 'auth required %s totp=required no_totp\n' "$MOD" >/etc/pam.d/roles-totpreq-both
+printf 'auth required %s totp=optional\n' "$MOD" >/etc/pam.d/roles-totpreq-bad
+pt "" roles-totpreq-acct alice acct_mgmt; refused "totp=required on an account line is refused"
+pt "$PW$nl" roles-totpreq-both tina authenticate; refused "totp=required with no_totp is refused"
+pt "$PW$nl" roles-totpreq-bad alice authenticate; refused "totp= takes required only"
+eq "options refused before a password is looked at" "$(tally_of alice)" 0
 
 # ---- auth: use_first_pass, try_first_pass ---------------------------------------------------------------
 pt "$PW$nl" roles-ufp ufp authenticate; good "use_first_pass: one answer serves both instances"
