@@ -50,6 +50,9 @@ EOF
 cat >/etc/pam.d/roles-perm <<EOF
 auth     required $MOD permission=login.locker
 EOF
+cat >/etc/pam.d/roles-totpreq <<EOF
+auth     required $MOD totp=required
+EOF
 
 "$R" init >/dev/null || die "rolesctl init"
 "$R" batch >/dev/null <<'BATCH' || die "rolesctl batch"
@@ -116,6 +119,11 @@ as tina "$(pw tina)${nl}000000$nl" roles tina; refused "tina: a wrong code"
 as tina "$(pw tina)$nl" roles-nototp tina; good "tina: no_totp, the password alone"
 # permission= on the auth line goes to the helper: tina does not hold login.locker.
 as tina "$(pw tina)$nl" roles-perm tina; refused "permission= on the auth line is judged by the helper"
+# totp=required goes to the helper too: bob has not enrolled, tina has.
+as bob "$(pw bob)$nl" roles-totpreq bob; refused "totp=required: bob, not enrolled, is refused by the helper"
+# (the next step's code: this step's was spent above, and totp_window accepts one step either side)
+as tina "$(pw tina)$nl$(oathtool --totp -b "$TINA_SECRET" -N "$(date -u -d '+30 seconds' '+%F %T UTC')")$nl" roles-totpreq tina
+good "totp=required: tina, enrolled, passes with her code"
 
 # ---- lockout: deny = 3 ----------------------------------------------------------------------------
 for i in 1 2 3; do
