@@ -134,7 +134,7 @@ offers "rolesctl user add alice --full" --full-name
 offers "rolesctl user add alice --uid 10005 --u" # given once, not offered again
 offers "rolesctl --js" --json
 offers "rolesctl --conf $CONF --v" --version
-offers "rolesctl user totp " enroll disable
+offers "rolesctl user totp " enroll disable recovery-codes
 offers "rolesctl help user a" add
 offers "rolesctl help gr" group
 
