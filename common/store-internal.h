@@ -86,6 +86,8 @@ struct roles_store {
         struct pending_purge *purges;
         size_t n_purges;
         int64_t audit_from;     /* the first secrets.db audit row of this change (store_before.c) */
+        bool audit_as_one;      /* the writers' own audit rows are left out (roles_writer_audit_as_one) */
+        bool audit_summarised;  /* and the change's one row was written */
         int64_t undone_serial;  /* a change that never published this snapshot, undone at our start */
         char actor[128];
         struct host_accounts own_host;  /* the real files, read only if no other set is given */

@@ -577,6 +577,8 @@ int roles_writer_commit(struct roles_writer *w) {
         struct roles_store *s = store_of_writer(w);
         if (s->committed)
                 return store_fail(s, -EALREADY, "internal error: committed twice");
+        if (s->audit_as_one && !s->audit_summarised)
+                return store_fail(s, -EINVAL, "internal error: a change audited as one has no audit row");
         return store_writer_commit(s);
 }
 
@@ -658,16 +660,38 @@ int roles_writer_set_actor(struct roles_writer *w, const char *actor) {
         return roles_strcpy(s->actor, sizeof(s->actor), actor);
 }
 
+static int audit_row(struct roles_store *s, const char *action, const char *target, const char *detail_fmt, va_list ap) {
+        char detail[512];
+        vsnprintf(detail, sizeof(detail), detail_fmt, ap);
+        int r = store_exec(s, s->sec, "INSERT INTO audit (at, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+                           "ittt" "t", (int64_t) store_now(s), s->actor, action, target, detail);
+        return r < 0 ? r : 0;
+}
+
 int roles_audit(struct roles_writer *w, const char *action, const char *target, const char *detail_fmt, ...) {
         struct roles_store *s = store_of_writer(w);
-        char detail[512];
         va_list ap;
-        int r;
+        if (s->audit_as_one)
+                return 0;       /* the change's one row says it (roles_audit_summary) */
         va_start(ap, detail_fmt);
-        vsnprintf(detail, sizeof(detail), detail_fmt, ap);
+        int r = audit_row(s, action, target, detail_fmt, ap);
         va_end(ap);
-        r = store_exec(s, s->sec, "INSERT INTO audit (at, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
-                       "ittt" "t", (int64_t) store_now(s), s->actor, action, target, detail);
-        return r < 0 ? r : 0;
+        return r;
+}
+
+void roles_writer_audit_as_one(struct roles_writer *w) {
+        struct roles_store *s = store_of_writer(w);
+        s->audit_as_one = true;
+}
+
+int roles_audit_summary(struct roles_writer *w, const char *action, const char *target, const char *detail_fmt, ...) {
+        struct roles_store *s = store_of_writer(w);
+        va_list ap;
+        va_start(ap, detail_fmt);
+        int r = audit_row(s, action, target, detail_fmt, ap);
+        va_end(ap);
+        if (r == 0)
+                s->audit_summarised = true;
+        return r;
 }
 

@@ -73,6 +73,17 @@ int roles_writer_set_actor(struct roles_writer *w, const char *actor);
 int roles_audit(struct roles_writer *w, const char *action, const char *target, const char *detail_fmt, ...)
         __attribute__((format(printf, 4, 5)));
 
+/*
+ * The rest of this change is audited as one row: the rows each mutation would write (roles_audit,
+ * the writers' own and the caller's) are left out, and the caller writes the change's one row,
+ * saying what it did, with roles_audit_summary. A commit without that row is refused: a change
+ * never goes unaudited. An import of 100,000 users wrote 400,000 rows (37 of secrets.db's 61 MB)
+ * that said less than its summary does.
+ */
+void roles_writer_audit_as_one(struct roles_writer *w);
+int roles_audit_summary(struct roles_writer *w, const char *action, const char *target, const char *detail_fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+
 /* ---- users ------------------------------------------------------------------------------ */
 
 /*

@@ -28,6 +28,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "auth.h"
 #include "cli.h"
 #include "passwd_line.h"
@@ -41,6 +43,7 @@ struct source {
         const char *path;       /* as given: named in every message about the file */
         char *data;             /* the whole file, NUL-terminated; lines and fields split in place */
         size_t len;
+        char sha256[crypto_hash_sha256_BYTES * 2 + 1];  /* of the file as read, for the audit row */
 };
 
 enum hash_kind { HASH_NONE, HASH_ARGON2ID, HASH_CRYPT };
@@ -146,6 +149,10 @@ static int read_source(struct source *src) {
                 return cli_fail(EXIT_ERROR, "%s: larger than %zu MiB", src->path, IMPORT_FILE_MAX >> 20);
         if (r < 0)
                 return cli_fail(EXIT_ERROR, "%s: %s", src->path, strerror(-r));
+        /* Before the lines are split in place: what was imported, as sha256sum(1) prints it. */
+        unsigned char digest[crypto_hash_sha256_BYTES];
+        crypto_hash_sha256(digest, (const unsigned char *) src->data, src->len);
+        sodium_bin2hex(src->sha256, sizeof(src->sha256), digest, sizeof(digest));
         const char *nul = memchr(src->data, '\0', src->len);
         if (nul)
                 return fail_at(EXIT_USAGE, src, (unsigned) count_char(src->data, (size_t) (nul - src->data), '\n') + 1,
@@ -819,8 +826,6 @@ static int set_hash(struct roles_writer *s, const struct imp_user *iu) {
         int r = roles_secret_set_password(roles_writer_secrets(s), iu->uuid, stored, sh->lastchg == 0);
         if (r >= 0 && sh->lastchg > 0)
                 r = roles_secret_set_password_changed_at(s, iu->uuid, sh->lastchg * 86400);
-        if (r >= 0)
-                r = roles_audit(s, "user.passwd", iu->name, "imported %s hash", legacy ? "legacy crypt(3)" : "argon2id");
         roles_wipe(stored, sizeof(stored));
         return r;
 }
@@ -841,15 +846,33 @@ static int set_hashes(struct cli *c, struct roles_writer *s, struct import *im) 
         return EXIT_OK;
 }
 
+/* " KIND_sha256=HEX" for a file given, "" for one not. */
+static const char *digest_field(char *buf, size_t size, const char *kind, const struct source *src) {
+        if (!src->path)
+                return "";
+        snprintf(buf, size, " %s_sha256=%s", kind, src->sha256);
+        return buf;
+}
+
+/*
+ * An import is one row of the change audit: its counts and the digest of each file, from which
+ * an administrator can tell what was imported (sha256sum the files kept), where a row per user,
+ * group, membership and hash (four per user) made most of secrets.db.
+ */
 static int apply(struct cli *c, struct roles_writer *s, struct import *im) {
+        char passwd_field[96], group_field[96], shadow_field[96];
         int r;
+        roles_writer_audit_as_one(s);
         if ((r = add_groups(c, s, im)) != EXIT_OK || (r = add_users(c, s, im)) != EXIT_OK ||
             (r = add_members(c, s, im)) != EXIT_OK || (r = set_hashes(c, s, im)) != EXIT_OK)
                 return r;
         const char *first = im->passwd.path ? im->passwd.path : im->group.path ? im->group.path : im->shadow.path;
-        r = roles_audit(s, "import", first,
-                        "groups=%zu users=%zu memberships=%zu hashes=%zu legacy_crypt=%zu", im->n_groups, im->n_users,
-                        im->n_members, im->n_crypt + im->n_argon2id, im->n_crypt);
+        r = roles_audit_summary(s, "import", first,
+                                "groups=%zu users=%zu memberships=%zu hashes=%zu legacy_crypt=%zu%s%s%s", im->n_groups,
+                                im->n_users, im->n_members, im->n_crypt + im->n_argon2id, im->n_crypt,
+                                digest_field(passwd_field, sizeof(passwd_field), "passwd", &im->passwd),
+                                digest_field(group_field, sizeof(group_field), "group", &im->group),
+                                digest_field(shadow_field, sizeof(shadow_field), "shadow", &im->shadow));
         return r < 0 ? cli_fail_store(c, r) : EXIT_OK;
 }
 
