@@ -93,6 +93,28 @@ const char *roles_login_user_for_log(const struct roles_attempt *l) {
         return l->user && roles_name_valid(l->user) ? l->user : "(not a valid user name)";
 }
 
+/* A field of a log line as pam_unix writes it: the caller's and the remote side's words, kept
+ * only when they are plain text (a newline would forge a line). */
+static const char *log_field(const char *text) {
+        return text && roles_text_valid(text, ROLES_TEXT_MAX) ? text : "";
+}
+
+void login_log_failure(struct roles_attempt *l, enum roles_login_reason why) {
+        /* A name roles does not know is most often a local account the next module of a
+         * fall-through stack logs in: nothing to say unless debugging. A name that is not valid
+         * may be a password typed at the login prompt: it is never repeated (no user= field). */
+        int priority = why == ROLES_LOGIN_R_UNKNOWN_USER ? LOG_DEBUG : LOG_NOTICE;
+        bool named = l->user && roles_name_valid(l->user);
+        login_log(l, priority, "authentication failure; logname=%s uid=%u euid=%u tty=%s ruser=%s rhost=%s %s%s",
+                  log_field(l->logname), (unsigned) l->caller_uid, (unsigned) l->caller_euid, log_field(l->tty),
+                  log_field(l->ruser), log_field(l->rhost), named ? " user=" : "", named ? l->user : "");
+        /* Why, when it is not the plain wrong password that line means (as pam_faillock says a
+         * lock on a line of its own). */
+        if (why != ROLES_LOGIN_R_WRONG_PASSWORD)
+                login_log(l, priority, "authentication failure for %s: %s", roles_login_user_for_log(l),
+                          roles_login_reason_text(why));
+}
+
 enum roles_login_result roles_attempt_error(struct roles_attempt *l, int r, const char *what) {
         login_log(l, LOG_ERR, "%s: %s", what, l->login ? roles_login_error(l->login) : strerror(-r));
         return r == -ENOMEM ? ROLES_LOGIN_NO_MEMORY : ROLES_LOGIN_SYSTEM_ERROR;
@@ -249,12 +271,13 @@ static const char *plain_or_null(const char *text, size_t max) {
         return text && roles_text_valid(text, max) ? text : NULL;
 }
 
-const char *login_rhost(const struct roles_attempt *l) {
-        return plain_or_null(l->rhost, ROLES_TEXT_MAX);
+int login_audit(struct roles_attempt *l, const char *result, const char *detail) {
+        return roles_state_audit_login(l->sec, roles_login_user_for_log(l), l->service,
+                                       plain_or_null(l->rhost, ROLES_TEXT_MAX), result, detail);
 }
 
 enum roles_login_result roles_login_session(struct roles_attempt *l, bool quiet, enum roles_login_reason *ret_reason) {
-        const char *rhost = login_rhost(l);
+        const char *rhost = plain_or_null(l->rhost, ROLES_TEXT_MAX);
         *ret_reason = ROLES_LOGIN_R_NONE;
         if (!l->known)
                 return ROLES_LOGIN_OK;
@@ -270,10 +293,18 @@ enum roles_login_result roles_login_session(struct roles_attempt *l, bool quiet,
         }
         int r = roles_state_track_login(l->sec, l->u.uuid, roles_snapshot_now(l->snap), rhost);
         if (r == 0)
-                r = roles_state_audit_login(l->sec, l->user, l->service, rhost, "session", "");
+                r = login_audit(l, "session", "");
         if (r < 0) {
                 *ret_reason = ROLES_LOGIN_R_SYSTEM;
                 return roles_attempt_error(l, r, "recording the login");
         }
+        login_log(l, LOG_INFO, "session opened for user %s(uid=%u) by %s(uid=%u)", l->user, (unsigned) l->u.uid,
+                  log_field(l->logname), (unsigned) l->caller_uid);
+        return ROLES_LOGIN_OK;
+}
+
+enum roles_login_result roles_login_session_close(struct roles_attempt *l) {
+        if (l->known)
+                login_log(l, LOG_INFO, "session closed for user %s", l->user);
         return ROLES_LOGIN_OK;
 }

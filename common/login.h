@@ -31,6 +31,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "secrets.h"
 #include "snapshot.h"
@@ -115,7 +116,9 @@ struct roles_login_ops {
         void (*say)(void *userdata, const char *text);
         /* A notice for the user (the last login, when a session opens). */
         void (*inform)(void *userdata, const char *text);
-        /* A log line at a syslog(3) priority. */
+        /* A log line at a syslog(3) priority. LOG_DEBUG lines are for a caller asked to debug:
+         * what concerns an account that is not roles' (a local user whose login falls through
+         * to another module) is logged at LOG_DEBUG only. */
         void (*log)(void *userdata, int priority, const char *text);
 };
 
@@ -126,6 +129,11 @@ struct roles_attempt {
         const struct roles_config *cfg;
         const char *user;                       /* the name asked for */
         const char *service, *rhost;            /* for the login audit; NULL when unknown */
+        /* Who asks, for log lines in pam_unix's form (authentication failure; logname= uid= euid=
+         * tty= ruser= rhost= user=, session opened for user U(uid=N) by L(uid=M)): NULL when
+         * unknown; text that is not plain is left out. */
+        const char *logname, *tty, *ruser;
+        uid_t caller_uid, caller_euid;
         const char *permission;                 /* NULL, or a code the account must hold */
         bool no_totp;                           /* the password alone, even when enrolled */
         bool totp_required;                     /* refuse an account without TOTP, as a wrong password */
@@ -204,9 +212,14 @@ enum roles_login_result roles_login_chauthtok(struct roles_attempt *l, bool ask_
 
 /*
  * A session opened for the account: Flask-Security's trackable bookkeeping (the current login
- * becomes the last, the count goes up) and a "session" row in the login audit; unless quiet, the
- * login before this one is told to the user (ops->inform). An account that is not roles' (root,
- * whom sudo opens a session for; a local account) has nothing to record: OK, for a session grants
- * no access. OK, NO_MEMORY, SYSTEM_ERROR.
+ * becomes the last, the count goes up), a "session" row in the login audit and pam_unix's
+ * "session opened for user U(uid=N) by L(uid=M)" log line; unless quiet, the login before this
+ * one is told to the user (ops->inform). An account that is not roles' (root, whom sudo opens a
+ * session for; a local account) has nothing to record and nothing is logged: OK, for a session
+ * grants no access. OK, NO_MEMORY, SYSTEM_ERROR.
  */
 enum roles_login_result roles_login_session(struct roles_attempt *l, bool quiet, enum roles_login_reason *ret_reason);
+
+/* A session closed: pam_unix's "session closed for user U" for a roles account, nothing for
+ * another. Always OK. */
+enum roles_login_result roles_login_session_close(struct roles_attempt *l);

@@ -66,7 +66,7 @@ static enum roles_login_reason use_recovery_code(struct roles_attempt *l, const 
                 login_log(l, LOG_ERR, "counting the recovery codes of %s: %s", roles_login_user_for_log(l),
                           roles_login_error(l->login));
         snprintf(detail, sizeof(detail), "recovery code used, %u left", left);
-        if (roles_state_audit_login(l->sec, roles_login_user_for_log(l), l->service, login_rhost(l), "recovery", detail) < 0)
+        if (login_audit(l, "recovery", detail) < 0)
                 login_log(l, LOG_ERR, "recording a recovery code's use: %s", roles_login_error(l->login));
         login_log(l, LOG_NOTICE, "%s for %s", detail, roles_login_user_for_log(l));
         snprintf(detail, sizeof(detail), "Recovery code used: %u left.", left);
@@ -81,9 +81,9 @@ static enum roles_login_reason use_recovery_code(struct roles_attempt *l, const 
  * password), so it is refused without counting toward deny, and the user is told to wait for
  * the next code: `sudo -l` then `sudo id` within one step must not lock an administrator out.
  * What has a recovery code's shape (20 base32 characters, as one-time codes have; a TOTP code is
- * 6 digits) is taken for one.
+ * 6 digits) is taken for one; *ret_recovery says which it was, for the success row.
  */
-static enum roles_login_reason check_totp(struct roles_attempt *l, const char *secret) {
+static enum roles_login_reason check_totp(struct roles_attempt *l, const char *secret, bool *ret_recovery) {
         const char *code = NULL;
         uint8_t hash[ROLES_CODE_HASH_LEN];
         int64_t last, step;
@@ -95,6 +95,7 @@ static enum roles_login_reason check_totp(struct roles_attempt *l, const char *s
         if (roles_code_hash(code, l->u.uuid, hash) == 0) {
                 enum roles_login_reason why = use_recovery_code(l, hash);
                 roles_wipe(hash, sizeof(hash));
+                *ret_recovery = true;
                 return why;
         }
         r = roles_state_totp_last(l->sec, l->u.uuid, &last);
@@ -112,13 +113,12 @@ static enum roles_login_reason check_totp(struct roles_attempt *l, const char *s
  * tally row the count already changed, so SQLite writes the same pages without it.
  */
 static int failure_rows(struct roles_attempt *l, const char *why, bool rehearse) {
-        const char *rhost = login_rhost(l);
         int r = 0;
         if (l->known)
                 r = roles_state_tally_fail(l->sec, l->u.uuid, roles_snapshot_now(l->snap), rehearse ? 0 : l->cfg->deny,
                                            l->cfg->fail_interval, l->cfg->unlock_time, NULL);
         if (r >= 0)
-                r = roles_state_audit_login(l->sec, roles_login_user_for_log(l), l->service, rhost, "failure", why);
+                r = login_audit(l, "failure", why);
         return r;
 }
 
@@ -134,8 +134,7 @@ static enum roles_login_result count_failure(struct roles_attempt *l, enum roles
                 (void) roles_state_end(l->sec, false);
         if (r < 0)
                 login_log(l, LOG_ERR, "recording a failure: %s", roles_login_error(l->login));
-        login_log(l, LOG_NOTICE, "authentication failure for %s: %s", roles_login_user_for_log(l),
-                  roles_login_reason_text(why));
+        login_log_failure(l, why);
         *ret_reason = why;
         return ROLES_LOGIN_AUTH_FAILED;
 }
@@ -168,21 +167,46 @@ static enum roles_login_reason success_gate(struct roles_attempt *l, struct role
         return locked ? ROLES_LOGIN_R_LOCKED_OUT : ROLES_LOGIN_R_NONE;
 }
 
-/* Upgrade a legacy or weaker hash to the configured argon2id, now that the password is known. */
-static void maybe_rehash(struct roles_attempt *l, const char *stored, const char *password, size_t len) {
+/* Upgrade a legacy or weaker hash to the configured argon2id, now that the password is known.
+ * What was upgraded, for the login audit, or NULL: none was (or could be). */
+static const char *maybe_rehash(struct roles_attempt *l, const char *stored, const char *password, size_t len) {
         struct roles_hash_params params;
         struct login_slot slot;
         char fresh[ROLES_HASH_ENCODED_MAX];
         roles_hash_params_from_config(l->cfg, &params);
         /* A new hash takes a slot's memory too; without one, the next login rehashes. */
         if (!roles_password_needs_rehash(stored, &params) || login_slot_take(l->cfg, &slot) < 0)
-                return;
+                return NULL;
         int r = roles_password_hash(password, len, &params, fresh);
         login_slot_give_back(&slot);
-        if (r == 0 && roles_secret_rehash(l->sec, l->u.uuid, stored, fresh) < 0)
+        if (r == 0 && (r = roles_secret_rehash(l->sec, l->u.uuid, stored, fresh)) < 0)
                 login_log(l, LOG_WARNING, "rehashing the password of %s: %s", roles_login_user_for_log(l),
                           roles_login_error(l->login));
         roles_wipe(fresh, sizeof(fresh));
+        if (r < 0)
+                return NULL;
+        return strncmp(stored, ROLES_HASH_LEGACY_CRYPT, strlen(ROLES_HASH_LEGACY_CRYPT)) == 0 ?
+               "crypt(3) hash replaced by argon2id" : "argon2id hash upgraded to the configured cost";
+}
+
+/*
+ * A successful authentication's record, in one state.db write: the failure count it found
+ * cleared (and only that: failures racing logins recorded since stay counted), a rehash of its
+ * hash, and the "success" row saying how it came in (how: "password", "password and TOTP",
+ * "password and recovery code", or the one-time code that stood in for the password).
+ */
+static int success_rows(struct roles_attempt *l, const struct roles_tally *seen, const char *rehashed, const char *how) {
+        int r = roles_state_begin(l->sec);
+        if (r >= 0 && seen->failures > 0)
+                r = roles_state_tally_clear_seen(l->sec, l->u.uuid, seen, roles_snapshot_now(l->snap));
+        if (r >= 0 && rehashed)
+                r = login_audit(l, "rehash", rehashed);
+        if (r >= 0)
+                r = login_audit(l, "success", how);
+        if (r >= 0)
+                return roles_state_end(l->sec, true);
+        (void) roles_state_end(l->sec, false);
+        return r;
 }
 
 /*
@@ -244,8 +268,8 @@ static enum roles_login_reason refusal_before_password(struct roles_attempt *l, 
 }
 
 static enum roles_login_result check_password(struct roles_attempt *l, const char *password, bool allow_code,
-                                              struct roles_secret *sec, struct roles_tally *tally, bool *ret_by_code,
-                                              enum roles_login_reason *ret_reason) {
+                                              struct roles_secret *sec, struct roles_tally *tally,
+                                              const char **ret_code_used, enum roles_login_reason *ret_reason) {
         size_t len = strlen(password);
 
         /* Unknown, locked and disabled accounts get a wrong password's answer, its messages and
@@ -274,15 +298,14 @@ static enum roles_login_result check_password(struct roles_attempt *l, const cha
                 return count_failure(l, gate, ret_reason);      /* as a locked account's refusal is */
         if (gate != ROLES_LOGIN_R_NONE) {
                 /* Not counted: state.db cannot take it. */
-                login_log(l, LOG_NOTICE, "authentication failure for %s: %s", roles_login_user_for_log(l),
-                          roles_login_reason_text(gate));
+                login_log_failure(l, gate);
                 *ret_reason = gate;
                 return ROLES_LOGIN_AUTH_FAILED;
         }
         /* A code is spent only by a login that gets this far (not by one the gate refuses). */
         if (by_code && use_code(l, code_kind, &code) < 0)
                 return count_failure(l, ROLES_LOGIN_R_CODE_USED, ret_reason);
-        *ret_by_code = by_code;
+        *ret_code_used = !by_code ? NULL : code_kind == ROLES_CODE_ACTIVATION ? "activation code" : "reset code";
         return ROLES_LOGIN_OK;
 }
 
@@ -291,11 +314,12 @@ static enum roles_login_result check_password(struct roles_attempt *l, const cha
  * verification's memory is bounded host-wide (login_slots.h): a slot is held from before the
  * argon2 to the answer. None free in time: refused as a wrong password is (the same answer and
  * words), but not counted, for the password was not looked at. *sec and *tally: the account's
- * secrets (wipe them) and tally; *ret_password: the password (the caller's).
+ * secrets (wipe them) and tally; *ret_password: the password (the caller's); *ret_code_used: the
+ * kind of one-time code that stood in for it ("activation code", "reset code"), or NULL.
  */
 static enum roles_login_result ask_and_check(struct roles_attempt *l, enum roles_login_ask what, bool allow_code,
                                              struct roles_secret *sec, struct roles_tally *tally,
-                                             const char **ret_password, bool *ret_by_code,
+                                             const char **ret_password, const char **ret_code_used,
                                              enum roles_login_reason *ret_reason) {
         const char *password = NULL;
         struct login_slot slot;
@@ -315,7 +339,7 @@ static enum roles_login_result ask_and_check(struct roles_attempt *l, enum roles
                           roles_login_user_for_log(l), roles_login_reason_text(*ret_reason));
                 return ROLES_LOGIN_AUTH_FAILED;
         }
-        enum roles_login_result result = check_password(l, password, allow_code, sec, tally, ret_by_code, ret_reason);
+        enum roles_login_result result = check_password(l, password, allow_code, sec, tally, ret_code_used, ret_reason);
         login_slot_give_back(&slot);
         if (result == ROLES_LOGIN_OK)
                 *ret_password = password;
@@ -325,8 +349,8 @@ static enum roles_login_result ask_and_check(struct roles_attempt *l, enum roles
 /* The TOTP step of a login that passed its password: NONE, or why it is refused (counted or,
  * for a reused code, told to the user). */
 static enum roles_login_result totp_step(struct roles_attempt *l, const char *secret, struct roles_tally *tally,
-                                         enum roles_login_reason *ret_reason) {
-        enum roles_login_reason why = check_totp(l, secret);
+                                         bool *ret_recovery, enum roles_login_reason *ret_reason) {
+        enum roles_login_reason why = check_totp(l, secret, ret_recovery);
         if (why == ROLES_LOGIN_R_TOTP_REUSED) {
                 login_log(l, LOG_NOTICE, "authentication refused for %s: %s", roles_login_user_for_log(l),
                           roles_login_reason_text(why));
@@ -352,24 +376,25 @@ enum roles_login_result roles_login_password(struct roles_attempt *l, struct rol
                                              enum roles_login_reason *ret_reason) {
         struct roles_secret sec = { 0 };
         struct roles_tally tally = { 0 };
-        const char *password = NULL;
-        bool by_code = false;
+        const char *password = NULL, *code_used = NULL, *rehashed = NULL;
         enum roles_login_reason reason = ROLES_LOGIN_R_NONE;
 
         enum roles_login_result result = ask_and_check(l, ROLES_LOGIN_ASK_PASSWORD, true, &sec, &tally, &password,
-                                                       &by_code, &reason);
+                                                       &code_used, &reason);
+        bool by_code = code_used != NULL;
         if (result != ROLES_LOGIN_OK)
                 goto out;
-        if (sec.totp_secret[0] && !l->no_totp && !by_code &&
-            (result = totp_step(l, sec.totp_secret, &tally, &reason)) != ROLES_LOGIN_OK)
+        bool with_totp = sec.totp_secret[0] && !l->no_totp && !by_code, recovery = false;
+        if (with_totp && (result = totp_step(l, sec.totp_secret, &tally, &recovery, &reason)) != ROLES_LOGIN_OK)
                 goto out;
         if (!by_code)
-                maybe_rehash(l, sec.password_hash, password, strlen(password));
-        /* A write to state.db only when there is a count to clear: most logins have none. The
-         * count found, and only that: failures racing logins recorded since stay counted. */
-        if (tally.failures > 0 &&
-            roles_state_tally_clear_seen(l->sec, l->u.uuid, &tally, roles_snapshot_now(l->snap)) < 0) {
-                result = roles_attempt_error(l, -EIO, "clearing the failure count");
+                rehashed = maybe_rehash(l, sec.password_hash, password, strlen(password));
+        /* Every successful authentication is recorded, as every failure is: the state.db write
+         * it costs clears the failure count found too. Not recorded, not let in. */
+        const char *how = by_code ? code_used : recovery ? "password and recovery code" :
+                          with_totp ? "password and TOTP" : "password";
+        if (success_rows(l, &tally, rehashed, how) < 0) {
+                result = roles_attempt_error(l, -EIO, "recording the login");
                 reason = ROLES_LOGIN_R_SYSTEM;
                 goto out;
         }
@@ -390,10 +415,9 @@ out:
 static enum roles_login_result check_current(struct roles_attempt *l, enum roles_login_reason *ret_reason) {
         struct roles_secret now = { 0 };
         struct roles_tally tally;
-        const char *password = NULL;
-        bool by_code = false;
+        const char *password = NULL, *code_used = NULL;
         enum roles_login_result result = ask_and_check(l, ROLES_LOGIN_ASK_CURRENT, false, &now, &tally, &password,
-                                                       &by_code, ret_reason);
+                                                       &code_used, ret_reason);
         roles_secret_wipe(&now);
         if (result == ROLES_LOGIN_AUTH_FAILED && *ret_reason != ROLES_LOGIN_R_NO_PASSWORD)
                 login_log(l, LOG_NOTICE, "wrong current password for %s", roles_login_user_for_log(l));
@@ -439,6 +463,13 @@ static enum roles_login_result set_password(struct roles_attempt *l, const struc
                 return roles_attempt_error(l, r, "storing the new password");
         }
         login_log(l, LOG_NOTICE, "password changed for %s", roles_login_user_for_log(l));
+        /* The password is changed whatever happens to its record: a record that cannot be
+         * written is logged, not turned into a refusal the user would take for "not changed". */
+        char detail[64];
+        snprintf(detail, sizeof(detail), "changed by uid %u", (unsigned) l->caller_uid);
+        if (login_audit(l, "password", detail) < 0)
+                login_log(l, LOG_ERR, "recording the password change of %s: %s", roles_login_user_for_log(l),
+                          roles_login_error(l->login));
         *ret_reason = ROLES_LOGIN_R_NONE;
         return ROLES_LOGIN_OK;
 }

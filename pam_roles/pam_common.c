@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <security/pam_ext.h>
+#include <security/pam_modutil.h>
 #include <stdlib.h>
 #include <string.h>
 #include <limits.h>
@@ -230,9 +231,12 @@ static void inform(void *userdata, const char *text) {
         pam_roles_say(userdata, PAM_TEXT_INFO, "%s", text);
 }
 
+/* LOG_DEBUG lines only with debug: that is where the core puts what concerns accounts that are
+ * not roles' (login.h), so that a local login through a fall-through stack logs nothing here. */
 static void log_line(void *userdata, int priority, const char *text) {
         struct pam_roles *p = userdata;
-        pam_syslog(p->pamh, priority, "%s", text);
+        if (priority != LOG_DEBUG || p->opt.debug)
+                pam_syslog(p->pamh, priority, "%s", text);
 }
 
 /* The store (the one auth kept, with after_auth), then the user (login.h: whose it is). */
@@ -278,13 +282,21 @@ int pam_roles_begin(struct pam_roles *p, pam_handle_t *pamh, enum pam_roles_phas
         if (r != PAM_SUCCESS || !user || !*user)
                 return r == PAM_SUCCESS ? PAM_USER_UNKNOWN : r;
 
-        /* What the login audit and the protocol take from PAM. */
-        const void *service = NULL, *rhost = NULL;
+        /* What the login audit, the log lines and the protocol take from PAM. */
+        const void *service = NULL, *rhost = NULL, *tty = NULL, *ruser = NULL;
         pam_get_item(pamh, PAM_SERVICE, &service);
         pam_get_item(pamh, PAM_RHOST, &rhost);
+        pam_get_item(pamh, PAM_TTY, &tty);
+        pam_get_item(pamh, PAM_RUSER, &ruser);
         p->attempt.user = user;
         p->attempt.service = service;
         p->attempt.rhost = rhost;
+        p->attempt.tty = tty;
+        p->attempt.ruser = ruser;
+        p->attempt.logname = pam_modutil_getlogin(pamh);
+        /* The caller's ids, as pam_unix logs them (the shield lends root's while it is up). */
+        p->attempt.caller_uid = pam_roles_caller_uid(&p->shield);
+        p->attempt.caller_euid = p->shield.up ? p->shield.euid : geteuid();
         p->attempt.permission = p->opt.permission ? p->permission : NULL;
         p->attempt.no_totp = p->opt.no_totp;
         p->attempt.totp_required = p->opt.totp_required;

@@ -110,7 +110,14 @@ EXPORT int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const ch
         return pam_roles_end(&p, status, false);
 }
 
+/* close_session: nothing to record, only pam_unix's "session closed" line for a roles account. A
+ * store that cannot be opened does not keep a session from closing. */
 EXPORT int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv) {
-        (void) pamh, (void) flags, (void) argc, (void) argv;
-        return PAM_SUCCESS;
+        struct pam_roles p;
+        (void) flags;
+
+        int status = pam_roles_begin(&p, pamh, PAM_ROLES_SESSION, argc, argv);
+        if (status == PAM_SUCCESS)
+                status = pam_roles_status(&p, roles_login_session_close(&p.attempt));
+        return pam_roles_end(&p, status == PAM_SERVICE_ERR ? status : PAM_SUCCESS, false);
 }

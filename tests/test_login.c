@@ -20,6 +20,7 @@
 #include <cmocka.h>
 #include <liboath/oath.h>
 #include <sqlite3.h>
+#include <syslog.h>
 
 #include "auth.h"
 #include "host_accounts.h"
@@ -53,6 +54,8 @@ struct conv {
         char said[256];
         char informed[256];
         unsigned logged;
+        unsigned logged_above_debug;    /* lines a PAM stack without debug would log */
+        char log[2048];                 /* every line, one per line, "PRIORITY TEXT" */
 };
 
 static int ask(void *userdata, enum roles_login_ask what, const char **ret_answer) {
@@ -77,8 +80,11 @@ static void inform(void *userdata, const char *text) {
 
 static void log_line(void *userdata, int priority, const char *text) {
         struct conv *c = userdata;
-        (void) priority, (void) text;
+        size_t n = strlen(c->log);
+        snprintf(c->log + n, sizeof(c->log) - n, "%d %s\n", priority, text);
         c->logged++;
+        if (priority != LOG_DEBUG)
+                c->logged_above_debug++;
 }
 
 static const struct roles_login_ops ops = { .ask = ask, .say = say, .inform = inform, .log = log_line };
@@ -211,6 +217,21 @@ static void audit_detail(struct fixture *f, const char *result, char *buf, size_
                                             -1, &st, NULL), SQLITE_OK);
         sqlite3_bind_text(st, 1, result, -1, SQLITE_STATIC);
         snprintf(buf, size, "%s", sqlite3_step(st) == SQLITE_ROW ? (const char *) sqlite3_column_text(st, 0) : "");
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+}
+
+/* The newest login_audit row's result and detail, "RESULT DETAIL". */
+static void last_audit(struct fixture *f, char *buf, size_t size) {
+        char path[PATH_MAX];
+        sqlite3 *db = NULL;
+        sqlite3_stmt *st = NULL;
+        snprintf(path, sizeof(path), "%s/state.db", f->env.dir);
+        assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db, "SELECT user || ' ' || result || ' ' || detail FROM login_audit "
+                                            "ORDER BY id DESC LIMIT 1", -1, &st, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        snprintf(buf, size, "%s", (const char *) sqlite3_column_text(st, 0));
         sqlite3_finalize(st);
         sqlite3_close(db);
 }
@@ -417,6 +438,8 @@ static void test_recovery_codes(void **state) {
         audit_detail(f, "recovery", detail, sizeof(detail));
         assert_string_equal(detail, "recovery code used, 2 left");
         assert_int_equal(failures_of(f, 2), 0);
+        audit_detail(f, "success", detail, sizeof(detail));
+        assert_string_equal(detail, "password and recovery code");
 
         /* Spent: refused, counted, nothing more spent. */
         assert_int_equal(auth(f, &g, "lgntotp", pw_right, f->recovery[0]), ROLES_LOGIN_AUTH_FAILED);
@@ -533,6 +556,103 @@ static void test_session(void **state) {
         assert_int_equal(audit_rows(f, "session"), 3);
 }
 
+/* Every successful authentication is in the login audit, and how it came in; so are a rehash
+ * and a password change through the protocol. */
+static void test_audit_of_successes(void **state) {
+        struct fixture *f = *state;
+        struct login g;
+        char row[256], code[16];
+
+        assert_int_equal(auth(f, &g, "lgnalice", pw_right, NULL), ROLES_LOGIN_OK);
+        assert_int_equal(audit_rows(f, "success"), 1);
+        last_audit(f, row, sizeof(row));
+        assert_string_equal(row, "lgnalice success password");
+
+        assert_int_equal(oath_init(), OATH_OK);
+        assert_int_equal(oath_totp_generate(totp_raw, strlen(totp_raw), (time_t) NOW, ROLES_TOTP_STEP, 0,
+                                            ROLES_TOTP_DIGITS, code), OATH_OK);
+        assert_int_equal(auth(f, &g, "lgntotp", pw_right, code), ROLES_LOGIN_OK);
+        (void) oath_done();
+        last_audit(f, row, sizeof(row));
+        assert_string_equal(row, "lgntotp success password and TOTP");
+
+        assert_int_equal(auth(f, &g, "lgncarol", f->code, NULL), ROLES_LOGIN_OK);
+        last_audit(f, row, sizeof(row));
+        assert_string_equal(row, "lgncarol success activation code");
+
+        /* A stored hash weaker than the configuration: upgraded on the login, and recorded. */
+        f->env.cfg.argon2_t_cost++;
+        assert_int_equal(auth(f, &g, "lgnalice", pw_right, NULL), ROLES_LOGIN_OK);
+        assert_int_equal(audit_rows(f, "rehash"), 1);
+        assert_int_equal(audit_rows(f, "success"), 4);
+        assert_int_equal(auth(f, &g, "lgnalice", pw_right, NULL), ROLES_LOGIN_OK);
+        assert_int_equal(audit_rows(f, "rehash"), 1);           /* once */
+
+        /* A password change (root's: no current password asked). */
+        login_begin(f, &g, "lgncarol");
+        g.conv.answers[0] = "a fresh password";
+        assert_int_equal(roles_login_chauthtok(&g.l, false, false, &g.reason), ROLES_LOGIN_OK);
+        login_end(&g);
+        last_audit(f, row, sizeof(row));
+        assert_string_equal(row, "lgncarol password changed by uid 0");
+}
+
+/* Log lines in pam_unix's form; an account that is not roles' logs nothing but debug lines; a
+ * name that is not valid (a password typed at the login prompt?) is never repeated. */
+static void test_log_lines(void **state) {
+        struct fixture *f = *state;
+        struct login g;
+        enum roles_login_reason reason;
+
+        login_begin(f, &g, "lgnalice");
+        g.l.rhost = "127.0.0.1";
+        g.l.tty = "ssh";
+        g.l.logname = "";
+        g.l.caller_uid = 1000;
+        g.conv.answers[0] = "not the password";
+        assert_int_equal(roles_login_password(&g.l, &g.found, &g.reason), ROLES_LOGIN_AUTH_FAILED);
+        login_end(&g);
+        assert_string_equal(g.conv.log, "5 authentication failure; logname= uid=1000 euid=0 tty=ssh ruser= "
+                                        "rhost=127.0.0.1  user=lgnalice\n");
+
+        /* Why, on a line of its own, when it is not a wrong password. */
+        login_begin(f, &g, "lgndis");
+        g.conv.answers[0] = pw_right;
+        assert_int_equal(roles_login_password(&g.l, &g.found, &g.reason), ROLES_LOGIN_AUTH_FAILED);
+        login_end(&g);
+        assert_non_null(strstr(g.conv.log, "user=lgndis\n5 authentication failure for lgndis: account disabled\n"));
+
+        /* Not roles': debug lines only, in every phase; still a failure row (what it pays). */
+        int64_t failures = audit_rows(f, "failure");
+        const char *const others[] = { "lgnnobody", "Secret-Password!" };
+        for (size_t i = 0; i < ROLES_N_ELEMENTS(others); i++) {
+                assert_int_equal(auth(f, &g, others[i], "whatever", NULL), ROLES_LOGIN_AUTH_FAILED);
+                assert_int_equal(g.conv.logged_above_debug, 0);
+                assert_null(strstr(g.conv.log, "Secret-Password!"));
+                assert_int_equal(account(f, others[i], NULL, &reason), ROLES_LOGIN_UNKNOWN_USER);
+                login_begin(f, &g, others[i]);
+                g.conv.answers[0] = "a fresh password";
+                assert_int_equal(roles_login_chauthtok(&g.l, true, false, &reason), ROLES_LOGIN_UNKNOWN_USER);
+                assert_int_equal(roles_login_session(&g.l, false, &reason), ROLES_LOGIN_OK);
+                assert_int_equal(roles_login_session_close(&g.l), ROLES_LOGIN_OK);
+                login_end(&g);
+                assert_int_equal(g.conv.logged, 0);
+        }
+        assert_int_equal(audit_rows(f, "failure"), failures + 2);
+
+        /* The session's lines, as pam_unix writes them. */
+        login_begin(f, &g, "lgnalice");
+        g.l.logname = "bob";
+        g.l.caller_uid = 1000;
+        assert_int_equal(roles_login_session(&g.l, true, &reason), ROLES_LOGIN_OK);
+        assert_int_equal(roles_login_session_close(&g.l), ROLES_LOGIN_OK);
+        login_end(&g);
+        char want[256];
+        snprintf(want, sizeof(want), "6 session opened for user lgnalice(uid=%u) by bob(uid=1000)\n"
+                 "6 session closed for user lgnalice\n", g.l.u.uid);
+        assert_string_equal(g.conv.log, want);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_right_and_wrong_password, setup, test_teardown),
@@ -544,6 +664,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_totp_required, setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_expired_and_disabled, setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_session, setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_audit_of_successes, setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_log_lines, setup, test_teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,6 +28,12 @@ need pamtester oathtool sqlite3 python3 || finish
 
 # ---- the namespace ------------------------------------------------------------------------------
 ns_overlay etc var/lib
+# /dev: for a /dev/log of our own, where the module's pam_syslog lines are caught.
+ns_private_dev
+ns_syslog "$S/syslog"
+ns_on_exit() {
+        [ -n "${ns_syslog_pid:-}" ] && kill "$ns_syslog_pid" 2>/dev/null && wait "$ns_syslog_pid" 2>/dev/null
+}
 # sudo keeps its timestamps in /run/sudo: a tmpfs of this namespace's own.
 [ -d /run/sudo ] && { mount -t tmpfs -o mode=0711 tmpfs /run/sudo || die "tmpfs on /run/sudo"; }
 ns_configure "deny = 3
@@ -817,5 +823,73 @@ refused "chauthtok: 日本語 (3 characters, 9 bytes) against a minimum of 8" 'a
 [ "$(hash_of cjk)" = "$h0" ] && pass || fail "chauthtok: 日本語 changed the password"
 pt "$JA8$nl$JA8$nl" roles cjk chauthtok; good "chauthtok: 8 CJK characters"
 pt "$JA8$nl" roles cjk authenticate; good "chauthtok: the 8 CJK characters log in"
+
+# ---- logs: pam_unix's form, and nothing for an account that is not roles' --------------------------
+# syslog_mark: where the catcher's file ends now; logged_since MARK: the module's lines after it.
+syslog_mark() { sleep 0.2; wc -l <"$S/syslog"; }
+logged_since() { sleep 0.2; tail -n +$(($1 + 1)) "$S/syslog" | grep -oE '(pam_roles|pam_unix)\(.*'; }
+# has_line WHAT MARK ERE: a line of the modules since MARK matches ERE.
+has_line() {
+        if logged_since "$2" | grep -qE "$3"; then pass; else
+                fail "$1: no /$3/ in <<$(logged_since "$2" | tr '\n' '|')>>"
+        fi
+}
+
+m=$(syslog_mark)
+pt "wrong-password$nl" -I rhost=127.0.0.1 -I tty=ssh roles alice authenticate; refused "logs: alice, wrong password"
+has_line "logs: a failure in pam_unix's form" "$m" \
+        '^pam_roles\(roles:auth\): authentication failure; logname=[^ ]* uid=0 euid=0 tty=ssh ruser= rhost=127\.0\.0\.1  user=alice$'
+eq "logs: a wrong password is that one line" "$(logged_since "$m" | grep -c '^pam_roles')" 1
+rc user unlock alice >/dev/null
+
+m=$(syslog_mark)
+pt "$PW$nl" roles alice authenticate open_session close_session; good "logs: alice's session"
+has_line "logs: session opened, pam_unix's words" "$m" \
+        "^pam_roles\\(roles:session\\): session opened for user alice\\(uid=$(js alice 'd["user"]["uid"]')\\) by [^ ]*\\(uid=0\\)\$"
+has_line "logs: session closed, pam_unix's words" "$m" '^pam_roles\(roles:session\): session closed for user alice$'
+eq "logs: a good login logs its session and nothing else" "$(logged_since "$m" | grep -c '^pam_roles')" 2
+
+# A local account through a fall-through stack (roles first, pam_unix for the rest): pam_roles says
+# nothing in any phase, where it used to log an authentication failure for every local login.
+useradd -M -N -s /bin/sh -u 4242 localusr || die "useradd localusr"
+echo "localusr:$PW" | chpasswd || die "chpasswd localusr"
+cat >/etc/pam.d/fallthru <<EOF
+auth     [success=2 default=ignore] $MOD
+auth     [success=1 default=ignore] pam_unix.so
+auth     requisite pam_deny.so
+auth     required pam_permit.so
+account  [success=1 user_unknown=ignore default=die] $MOD
+account  required pam_unix.so
+account  required pam_permit.so
+password [success=1 user_unknown=ignore default=die] $MOD
+password required pam_unix.so
+session  optional $MOD
+session  required pam_unix.so
+EOF
+m=$(syslog_mark)
+pt "$PW$nl" fallthru localusr authenticate acct_mgmt open_session close_session
+good "logs: a local user through the fall-through stack"
+has_line "logs: pam_unix logged the local session (the catcher works)" "$m" \
+        '^pam_unix\(fallthru:session\): session opened for user localusr'
+eq "logs: nothing at pam_roles for a local login" "$(logged_since "$m" | grep -c '^pam_roles')" 0
+m=$(syslog_mark)
+pt "$PW$nl" fallthru 'Not-A-Name Secret!' authenticate; refused "logs: a password typed as the user name"
+eq "logs: nothing at pam_roles for a name that is not valid" "$(logged_since "$m" | grep -c '^pam_roles')" 0
+grep -q 'Not-A-Name Secret' "$S/syslog" && fail "logs: the name that is not valid was repeated" || pass
+m=$(syslog_mark)
+pt "$PW$nl" fallthru alice authenticate acct_mgmt open_session close_session
+good "logs: a roles user through the fall-through stack"
+has_line "logs: the roles user's session at pam_roles" "$m" '^pam_roles\(fallthru:session\): session opened for user alice\('
+# debug: what roles made of the local account, at LOG_DEBUG.
+sed -i "1s|\$| debug|" /etc/pam.d/fallthru
+m=$(syslog_mark)
+pt "$PW$nl" fallthru localusr authenticate; good "logs: a local user, debug on the auth line"
+has_line "logs: debug says what roles made of the local account" "$m" \
+        '^pam_roles\(fallthru:auth\): authentication failure for localusr: unknown user$'
+
+# The login audit holds every successful authentication, as `rolesctl logins` shows.
+eq "logs: the login audit has alice's success" \
+        "$(state_sql "SELECT result || ' ' || detail FROM login_audit WHERE user = 'alice' AND result = 'success' ORDER BY id DESC LIMIT 1")" \
+        "success password"
 
 finish

@@ -249,7 +249,11 @@ allowed() {
         fi
         grep -qE "Accepted (keyboard-interactive/pam|password) for $user from 127\.0\.0\.1" <<<"$LOG" && pass ||
                 fail "$what: no 'Accepted ... for $user' in the sshd log"
-        grep -q 'pam_roles' <<<"$SYSLOG" && { fail "$what: the module logged on a good login:"; context; } || pass
+        # On a good login the module says what pam_unix says: the session's lines, no more.
+        grep -qE "pam_roles\(sshd:session\): session opened for user $user\(uid=[0-9]+\) by \(uid=0\)\$" <<<"$SYSLOG" &&
+                pass || { fail "$what: no pam_unix-style 'session opened for user $user' line"; context; }
+        grep 'pam_roles' <<<"$SYSLOG" | grep -qvE "pam_roles\(sshd:session\): session (opened for user $user\(.*|closed for user $user)\$" &&
+                { fail "$what: the module logged more than the session on a good login:"; context; } || pass
 }
 # denied WHAT USER PASSWORD SSHD_LOG_ERE SYSLOG_ERE [SSH_OPTION...]: refused, for the reason
 # sshd and the module name.
@@ -375,16 +379,16 @@ denied "expired account (ivan)" ivan "$(pw ivan)" "$(ad ivan)" 'pam_roles.*accou
 denied "no login.sshd, password method (dave)" dave "$(pw dave)" \
         'Access denied for user dave by PAM account configuration' 'pam_roles.*dave does not hold login\.sshd' \
         -o KbdInteractiveAuthentication=no -o PreferredAuthentications=password
-denied "unknown user" nosuch "pw-nosuch-Secret9" 'Invalid user nosuch' \
-        'pam_roles.*authentication failure for nosuch: unknown user'
+denied "unknown user" nosuch "pw-nosuch-Secret9" 'Invalid user nosuch' ''
+grep -q 'pam_roles' <<<"$SYSLOG" && { fail "unknown user: the module logged an account that is not roles'"; context; } || pass
 denied "wrong password (alice)" alice "not-alices-password" "$(pw_failed alice)" \
-        'pam_roles.*authentication failure for alice: wrong password'
+        'pam_roles\(sshd:auth\): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=127\.0\.0\.1  user=alice$'
 n=$(user_json alice 'j["state"]["failures"]')
 [ "$n" = 1 ] && pass || fail "alice: failures is <<$n>> after one wrong password, want 1"
 denied "wrong password, password method (alice)" alice "not-alices-password" "$(pw_failed alice)" \
-        'pam_roles.*authentication failure for alice: wrong password' -o KbdInteractiveAuthentication=no -o PreferredAuthentications=password
+        'pam_roles\(sshd:auth\): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=127\.0\.0\.1  user=alice$' -o KbdInteractiveAuthentication=no -o PreferredAuthentications=password
 denied "the right password of another user (alice with bob's)" alice "$(pw bob)" "$(pw_failed alice)" \
-        'pam_roles.*authentication failure for alice: wrong password'
+        'pam_roles\(sshd:auth\): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=127\.0\.0\.1  user=alice$'
 n=$(user_json alice 'j["state"]["failures"]')
 [ "$n" = 3 ] && pass || fail "alice: failures is <<$n>> after three wrong passwords, want 3"
 for u in dave erin frank gina ivan; do
@@ -402,7 +406,7 @@ n=$(user_json alice 'j["state"]["failures"]')
 # ---- lockout: deny = 5 failures (the default) lock the account; unlock lets the password in -----------------
 for i in 1 2 3 4 5; do
         denied "lockout: wrong password $i (lena)" lena "wrong-$i" "$(pw_failed lena)" \
-                'pam_roles.*authentication failure for lena: wrong password'
+                'pam_roles\(sshd:auth\): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=127\.0\.0\.1  user=lena$'
 done
 v=$(user_json lena 'j["state"]["locked_until"] is not None')
 [ "$v" = True ] && pass || fail "lena: not locked after 5 wrong passwords ($v)"
