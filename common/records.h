@@ -139,7 +139,15 @@ enum roles_listing {
         ROLES_LIST_ROLE_PERMS,          /* arg: role name */
         ROLES_LIST_ROLE_USERS,          /* arg: role name */
         ROLES_LIST_AUDIT,               /* arg: NULL (needs secrets.db) */
+        ROLES_LIST_LOGINS,              /* arg: NULL or a user name; the filter (needs state.db) */
         _ROLES_LIST_MAX,
+};
+
+/* What a listing that takes more than its argument is filtered by (roles_snapshot_list_filtered). */
+struct roles_list_filter {
+        const char *arg;                /* as roles_snapshot_list's */
+        bool only_failures;             /* ROLES_LIST_LOGINS: refusals only */
+        int64_t since;                  /* ROLES_LIST_LOGINS: rows at or after this time (0: all) */
 };
 
 /* The most columns a listing has. */

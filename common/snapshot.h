@@ -80,6 +80,9 @@ int roles_role_by_name(struct roles_snapshot *snap, const char *name, struct rol
  * number of rows, or -errno (a callback's negative return stops and is returned). */
 int roles_snapshot_list(struct roles_snapshot *snap, enum roles_listing what, const char *arg, roles_row_fn fn,
                         void *userdata);
+/* The same, with a filter beyond the argument (records.h). */
+int roles_snapshot_list_filtered(struct roles_snapshot *snap, enum roles_listing what,
+                                 const struct roles_list_filter *filter, roles_row_fn fn, void *userdata);
 
 /* ---- what permission resolution reads (authz.c) ------------------------------------------ */
 

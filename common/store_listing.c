@@ -70,6 +70,8 @@ static const struct {
                 "SELECT coalesce(t.failures, 0) AS failures, " YESNO(LOCKED("t.locked_until")) " AS locked, "
                 "CASE WHEN t.locked_until < 0 THEN " NOTE("until an administrator unlocks") " "
                 "WHEN t.locked_until > ?2 THEN " T("t.locked_until") " END AS locked_until, "
+                T("t.last_failure_at") " AS last_failure, "
+                T("k.current_login_at") " AS current_login, k.current_login_ip AS current_login_ip, "
                 T("k.last_login_at") " AS last_login, k.last_login_ip AS last_login_ip, "
                 "coalesce(k.login_count, 0) AS login_count "
                 "FROM (SELECT ?1 AS uuid) x LEFT JOIN tally t ON t.user_uuid = x.uuid "
@@ -107,6 +109,10 @@ static const struct {
                 "WHERE r.name = ?1 ORDER BY u.name" },
         [ROLES_LIST_AUDIT] = { SEC,
                 "SELECT id, " T("at") " AS at, actor, action, target, detail FROM audit ORDER BY id" },
+        /* ?3: refusals only; ?4: from this time on. Oldest first, as the change audit. */
+        [ROLES_LIST_LOGINS] = { STATE,
+                "SELECT id, " T("at") " AS at, user, service, rhost, result, detail FROM login_audit "
+                "WHERE (?1 IS NULL OR user = ?1) AND (NOT ?3 OR result = 'failure') AND at >= ?4 ORDER BY id" },
 };
 
 /*
@@ -131,7 +137,14 @@ static const struct column_kind *const listing_kinds[_ROLES_LIST_MAX] = {
 };
 
 int roles_snapshot_list(struct roles_snapshot *snap, enum roles_listing what, const char *arg, roles_row_fn fn, void *userdata) {
+        const struct roles_list_filter filter = { .arg = arg };
+        return roles_snapshot_list_filtered(snap, what, &filter, fn, userdata);
+}
+
+int roles_snapshot_list_filtered(struct roles_snapshot *snap, enum roles_listing what,
+                                 const struct roles_list_filter *filter, roles_row_fn fn, void *userdata) {
         struct roles_store *s = store_of_snapshot(snap);
+        const char *arg = filter->arg;
         if ((unsigned) what >= _ROLES_LIST_MAX)
                 return store_fail(s, -EINVAL, "internal error: unknown listing");
         int r = listings[what].db == PUB ? store_hook_refresh_derived(s) : store_require_secrets(s);
@@ -148,6 +161,10 @@ int roles_snapshot_list(struct roles_snapshot *snap, enum roles_listing what, co
                 sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
         if (n_params >= 2)
                 sqlite3_bind_int64(st, 2, (int64_t) store_now(s));
+        if (n_params >= 4) {
+                sqlite3_bind_int(st, 3, filter->only_failures);
+                sqlite3_bind_int64(st, 4, filter->since);
+        }
         if (listings[what].db == SEC && (r = store_bind_serial(s, st)) < 0)
                 return r;
 

@@ -454,6 +454,10 @@ char *roles_format_time(int64_t t, char buf[static 21]) {
         return buf;
 }
 
+const char *roles_format_end(int64_t t, char buf[static 21]) {
+        return t == 0 ? "never" : roles_format_time(t, buf);
+}
+
 void roles_uuid_mark_v4(uint8_t b[static ROLES_UUID_BYTES]) {
         b[6] = (b[6] & 0x0f) | 0x40;
         b[8] = (b[8] & 0x3f) | 0x80;

@@ -94,6 +94,8 @@ int roles_parse_time(const char *s, time_t now, int64_t *ret_time);
 
 /* Format as ISO 8601 UTC ("2026-11-21T23:40:00Z"); buf must hold 21 bytes. */
 char *roles_format_time(int64_t t, char buf[static 21]);
+/* An end (an expiry, an assignment's until) as the audit shows it: the time, or "never" for 0. */
+const char *roles_format_end(int64_t t, char buf[static 21]);
 
 /* A random (version 4) uuid in lower-case text, from getrandom(2). */
 int roles_uuid_new(char ret_uuid[static ROLES_UUID_LEN + 1]);

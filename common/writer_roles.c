@@ -279,7 +279,8 @@ int roles_role_assign(struct roles_writer *w, const struct roles_role *role, con
                        "iiii", u->id, role->id, until, (int64_t) store_now(s));
         if (r < 0)
                 return r;
-        return roles_audit(store_writer(s), "role.assign", role->name, "user=%s until=%lld", u->name, (long long) until);
+        char when[21];
+        return roles_audit(store_writer(s), "role.assign", role->name, "user=%s until=%s", u->name, roles_format_end(until, when));
 }
 
 int roles_role_unassign(struct roles_writer *w, const struct roles_role *role, const struct roles_user *u) {

@@ -169,8 +169,9 @@ int roles_user_update(struct roles_writer *w, const struct roles_user *u) {
                 return store_fail(s, -ENOENT, "no such user '%s'", u->name);
         if (r < 0)
                 return r;
-        return roles_audit(store_writer(s), "user.mod", u->name, "gid=%u enabled=%d expires_at=%lld", u->gid, u->enabled,
-                           (long long) u->expires_at);
+        char when[21];
+        return roles_audit(store_writer(s), "user.mod", u->name, "gid=%u enabled=%d expires_at=%s", u->gid, u->enabled,
+                           roles_format_end(u->expires_at, when));
 }
 
 int roles_user_delete(struct roles_writer *w, const struct roles_user *u) {

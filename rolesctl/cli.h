@@ -156,6 +156,7 @@ static inline const char *args_opt(const struct args *a, size_t i) {
 
 /* A listing printed as an aligned table, or as a JSON array of objects. */
 int out_list(struct cli *c, enum roles_listing what, const char *arg);
+int out_list_filtered(struct cli *c, enum roles_listing what, const struct roles_list_filter *filter);
 
 /* "show": one record's fields as "key: value" lines or a JSON object, with sub-listings. */
 struct out_section {

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "auth.h"
@@ -236,6 +237,41 @@ static int cmd_audit(struct cli *c, int argc, char **argv) {
         return out_list(c, ROLES_LIST_AUDIT, NULL);
 }
 
+/* --since: a time as --expires takes one (YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS]Z in UTC, @EPOCH), or
+ * -N[smhdw], that long ago. */
+static int parse_since(const char *v, time_t now, int64_t *ret) {
+        char ahead[32];
+        int64_t t;
+        if (v[0] != '-')
+                return roles_parse_time(v, now, ret);
+        if (snprintf(ahead, sizeof(ahead), "+%s", v + 1) >= (int) sizeof(ahead) || roles_parse_time(ahead, now, &t) < 0)
+                return -EINVAL;
+        *ret = (int64_t) now - (t - (int64_t) now);
+        return 0;
+}
+
+/* The login audit (state.db), as lastb(1) shows failed logins and last(1) the others. */
+static int cmd_logins(struct cli *c, int argc, char **argv) {
+        enum { O_USER, O_FAILED, O_SINCE };
+        static const struct opt_spec spec[] = {
+                [O_USER] = { "user", true }, [O_FAILED] = { "failed", false }, [O_SINCE] = { "since", true },
+                { NULL, false },
+        };
+        struct roles_list_filter filter = { 0 };
+        struct args a;
+        if (args_parse(c, argc, argv, spec, 0, &a) < 0)
+                return EXIT_USAGE;
+        /* Not necessarily an account: the audit keeps the names refused logins gave. */
+        if ((filter.arg = args_opt(&a, O_USER)) && !roles_name_valid(filter.arg))
+                return cli_fail(EXIT_USAGE, "invalid user name '%.40s'", filter.arg);
+        filter.only_failures = args_opt(&a, O_FAILED) != NULL;
+        const char *since = args_opt(&a, O_SINCE);
+        if (since && parse_since(since, time(NULL), &filter.since) < 0)
+                return cli_fail(EXIT_USAGE, "invalid time '%.32s': use YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS]Z (UTC), "
+                                "@EPOCH or -N[smhdw] (that long ago)", since);
+        return out_list_filtered(c, ROLES_LIST_LOGINS, &filter);
+}
+
 static int cmd_backup(struct cli *c, int argc, char **argv) {
         struct roles_writer *s;
         struct args a;
@@ -405,6 +441,9 @@ const struct command admin_commands[] = {
         { "audit", NULL, cmd_audit, true,
           "rolesctl audit",
           "Show the audit log of every change" },
+        { "logins", NULL, cmd_logins, true,
+          "rolesctl logins [--user NAME] [--failed] [--since TIME]",
+          "Show the login audit: logins, refusals, password changes (lastb for roles)" },
         { "backup", NULL, cmd_backup, false,
           "rolesctl backup FILE",
           "Write the three databases, consistent, to one tar archive" },

@@ -89,15 +89,15 @@ int cli_issue_code(struct cli *c, struct roles_writer *s, const struct roles_use
         if ((r = roles_code_new(code)) < 0 || (r = roles_code_hash(code, u->uuid, hash)) < 0)
                 return cli_fail(EXIT_ERROR, "cannot make a code: %s", strerror(-r));
         int64_t expires = (int64_t) roles_snapshot_now(roles_writer_snapshot(s)) + ttl;
+        char when[21];
         r = roles_secret_put_code(s, u->uuid, kind, hash, expires);
         if (r >= 0)
                 r = roles_audit(s, kind == ROLES_CODE_ACTIVATION ? "user.activation" : "user.reset", u->name,
-                                "expires_at=%lld", (long long) expires);
+                                "expires_at=%s", roles_format_end(expires, when));
         if (r < 0) {
                 roles_wipe(code, sizeof(code));
                 return cli_fail_store(c, r);
         }
-        char when[21];
         if (c->json) {
                 char key[32];
                 snprintf(key, sizeof(key), "%s_code", what);
@@ -234,9 +234,16 @@ static int user_show(struct cli *c, int argc, char **argv) {
         int r;
         /* Root sees the secrets summary and login state too; others see what NSS would serve. */
         unsigned flags = geteuid() == 0 ? ROLES_SNAPSHOT_SECRETS : 0;
-        if ((r = simple_args(c, argc, argv, &a)) != EXIT_OK ||
-            (r = cli_snapshot(c, flags, &s)) != EXIT_OK || (r = find_user(c, s, a.pos[0], &u)) != EXIT_OK)
+        if ((r = simple_args(c, argc, argv, &a)) != EXIT_OK || (r = cli_snapshot(c, flags, &s)) != EXIT_OK)
                 return r;
+        /* root, or any account of the host's own: say whose it is, rather than "no such user". */
+        const struct host_accounts *h;
+        if ((r = roles_user_by_name(s, a.pos[0], &u)) == -ENOENT && roles_name_valid(a.pos[0]) &&
+            cli_host(c, &h) == EXIT_OK && host_accounts_has_user(h, a.pos[0]))
+                return cli_fail(EXIT_NOT_FOUND, "no such user '%s' in roles: it is a local account on this host (%s)",
+                                a.pos[0], HOST_PASSWD_PATH);
+        if (r < 0)
+                return cli_fail_store(c, r);
         const struct out_section sections[] = {
                 { "user", ROLES_LIST_USERS, u.name, true },
                 { "groups", ROLES_LIST_USER_GROUPS, u.name, false },

@@ -124,13 +124,13 @@ static void table_free(struct table *t) {
         free(t->kinds);
 }
 
-static int table_load(struct cli *c, enum roles_listing what, const char *arg, struct table *t) {
+static int table_load(struct cli *c, enum roles_listing what, const struct roles_list_filter *filter, struct table *t) {
         struct roles_snapshot *s;
         int r = cli_snapshot(c, what == ROLES_LIST_USER_SECRETS || what == ROLES_LIST_USER_STATE ||
-                                what == ROLES_LIST_AUDIT ? ROLES_SNAPSHOT_SECRETS : 0, &s);
+                                what == ROLES_LIST_AUDIT || what == ROLES_LIST_LOGINS ? ROLES_SNAPSHOT_SECRETS : 0, &s);
         if (r != 0)
                 return -EIO;
-        r = roles_snapshot_list(s, what, arg, collect_row, t);
+        r = roles_snapshot_list_filtered(s, what, filter, collect_row, t);
         return r < 0 ? r : 0;
 }
 
@@ -209,8 +209,13 @@ static void text_table(FILE *f, const struct table *t, const char *indent) {
 }
 
 int out_list(struct cli *c, enum roles_listing what, const char *arg) {
+        const struct roles_list_filter filter = { .arg = arg };
+        return out_list_filtered(c, what, &filter);
+}
+
+int out_list_filtered(struct cli *c, enum roles_listing what, const struct roles_list_filter *filter) {
         struct table t = { 0 };
-        int r = table_load(c, what, arg, &t);
+        int r = table_load(c, what, filter, &t);
         if (r < 0) {
                 table_free(&t);
                 return r == -EIO && !c->writer && !c->snapshot ? EXIT_ERROR : cli_fail_store(c, r);
@@ -230,7 +235,8 @@ int out_show(struct cli *c, const struct out_section *sections, size_t n) {
                 fputc('{', c->out);
         for (size_t k = 0; k < n; k++) {
                 struct table t = { 0 };
-                int q = table_load(c, sections[k].what, sections[k].arg, &t);
+                const struct roles_list_filter filter = { .arg = sections[k].arg };
+                int q = table_load(c, sections[k].what, &filter, &t);
                 if (q < 0) {
                         table_free(&t);
                         r = q == -EIO && !c->writer && !c->snapshot ? EXIT_ERROR : cli_fail_store(c, q);

@@ -1052,6 +1052,65 @@ run_ok "lockout: unlock" rc user unlock lola
 run_ok "lockout: unlocked" rc --json user show lola
 json_true "lockout: unlocked --json" 'd["state"]["locked"] is False and d["state"]["locked_until"] is None'
 
+# ---- the login audit and login state, as an administrator reads them ----------------------------
+# Rows written as pam_roles writes them (tests/test_pam.sh and test_login.c check that it does).
+# login_row USER RESULT DETAIL SECONDS_AGO
+login_row() {
+        sqlite3 "$T/state.db" "INSERT INTO login_audit (at, user, service, rhost, result, detail)
+                VALUES (strftime('%s') - $4, '$1', 'sshd', '203.0.113.9', '$2', '$3')" || fail "login_row: sqlite3 failed"
+}
+login_row lola failure "wrong password" 7200
+login_row lola success password 60
+login_row nobody failure "unknown user" 30
+run_ok "logins" rc logins
+out_match "logins: header" '^id +at +user +service +rhost +result +detail$'
+out_match "logins: a refusal, its time in ISO 8601" "^[0-9]+ +$TIME_RE +lola +sshd +203\\.0\\.113\\.9 +failure +wrong password\$"
+out_match "logins: a success" "^[0-9]+ +$TIME_RE +lola +sshd +203\\.0\\.113\\.9 +success +password\$"
+run_ok "logins --failed" rc logins --failed
+out_lacks "logins --failed: no success" "success"
+out_match "logins --failed: names roles does not know too, as lastb" "^[0-9]+ +$TIME_RE +nobody +sshd .* failure +unknown user\$"
+run_ok "logins --user lola --since -1h" rc logins --user lola --since -1h
+eq "logins --user --since: lola's last hour, one row" "$(grep -c ' lola ' "$OUT")" 1
+out_match "logins --user --since: the success" ' lola .* success '
+run_ok "logins --since an ISO time" rc logins --since "$(date -u -d '-3 hours' +%Y-%m-%dT%H:%M:%SZ)"
+eq "logins --since an ISO time: all three" "$(grep -cE "^[0-9]+ +$TIME_RE" "$OUT")" 3
+run_ok "logins --since a date in the future" rc logins --since 2099-01-01
+eq "logins --since the future: nothing" "$(grep -cE "^[0-9]+ " "$OUT")" 0
+run_ok "logins --json" rc --json logins --user lola
+json_valid "logins --json"
+json_true "logins --json: typed, times in ISO 8601 UTC" \
+        'len(d) == 2 and all(isinstance(r["id"], int) and __import__("re").fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", r["at"])
+         for r in d) and [r["result"] for r in d] == ["failure", "success"]'
+run_refused 2 "logins --since a time it cannot read" rc logins --since yesterday
+run_refused 2 "logins --user a name that is not valid" rc logins --user 'Not A Name'
+run_refused 2 "logins with an argument" rc logins lola
+
+# user show: the current login, the failures and the lock.
+lock_state lola "strftime('%s') + 3600"
+sqlite3 "$T/state.db" "INSERT OR REPLACE INTO tracking (user_uuid, last_login_at, last_login_ip, current_login_at,
+        current_login_ip, login_count) VALUES ((SELECT '$(sql "$T/roles.db" "SELECT uuid FROM users WHERE name = 'lola'")'),
+        strftime('%s') - 86400, '198.51.100.1', strftime('%s') - 60, '203.0.113.9', 2)" || fail "tracking: sqlite3 failed"
+run_ok "user show: login state" rc user show lola
+field "user show: failures" failures 5
+out_match "user show: the last failure, ISO 8601" "^last_failure +$TIME_RE\$"
+out_match "user show: the current login" "^current_login +$TIME_RE\$"
+field "user show: from where" current_login_ip 203.0.113.9
+field "user show: the login before" last_login_ip 198.51.100.1
+run_ok "user show --json: login state" rc --json user show lola
+json_true "user show --json: login state" \
+        'd["state"]["failures"] == 5 and d["state"]["locked"] is True and d["state"]["current_login_ip"] == "203.0.113.9"'
+run_ok "user unlock lola" rc user unlock lola
+run_refused 3 "user show root: not a roles user" rc user show root
+err_has "user show root: says it is the host's" "local account on this host"
+
+# Times in the change audit are ISO 8601 too, not epochs.
+run_ok "role assign --until, for the audit" rc role assign dbadmin lola --until 2099-01-01T00:00:00Z
+run_ok "user mod --expires, for the audit" rc user mod lola --expires 2098-01-01
+run_ok "audit" rc audit
+out_match "audit: an assignment's end in ISO 8601" ' role\.assign +dbadmin +user=lola until=2099-01-01T00:00:00Z$'
+out_match "audit: an expiry in ISO 8601" ' user\.mod +lola +gid=[0-9]+ enabled=1 expires_at=2098-01-01T00:00:00Z$'
+eq "audit: no epoch left" "$(grep -cE '(until|expires_at)=[0-9]+( |$)' "$OUT")" 0
+
 # ---- password_min_length counts characters, not bytes ----------------------------------------------
 # 日本語 is 9 bytes but 3 characters: short of a minimum of 8 (it passed when bytes were counted).
 # Eight CJK characters (24 bytes) are enough. A byte that is not UTF-8 counts as one character.
