@@ -283,3 +283,38 @@ ns_enter_e2e() {
         P=$(realpath "$2")
         L=$(realpath "$3")
 }
+
+# ---- sshd -----------------------------------------------------------------------------------------
+# ns_sshd_start: a real sshd on 127.0.0.1 at a free port (PORT), PAM and passwords on, logging to
+# $S/sshd.log, its pid in ns_sshd_pid (the caller kills it in ns_on_exit); sshd runs under
+# `env "${ns_sshd_env[@]}"` (a sanitizer runtime, say). Host keys and /run/sshd are the caller's.
+ns_sshd_env=()
+ns_sshd_pid=
+ns_port_free() {
+        python3 -c 'import socket, sys
+s = socket.socket()
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError:
+    sys.exit(1)' "$1"
+}
+ns_sshd_start() {
+        local port
+        for _ in 1 2 3 4 5 6 7 8; do
+                port=$((2222 + RANDOM % 30000))
+                ns_port_free "$port" || continue
+                : >"$S/sshd.log"
+                env "${ns_sshd_env[@]}" /usr/sbin/sshd -D -o ListenAddress=127.0.0.1 -p "$port" -o UsePAM=yes \
+                        -o PasswordAuthentication=yes -o KbdInteractiveAuthentication=yes \
+                        -o PidFile="$S/sshd.pid" -E "$S/sshd.log" 2>"$S/sshd.stderr" &
+                ns_sshd_pid=$!
+                for _ in $(seq 100); do
+                        grep -q "Server listening on 127.0.0.1 port $port" "$S/sshd.log" && { PORT=$port; return 0; }
+                        kill -0 "$ns_sshd_pid" 2>/dev/null || break
+                        sleep 0.05
+                done
+                kill "$ns_sshd_pid" 2>/dev/null; wait "$ns_sshd_pid" 2>/dev/null
+                ns_sshd_pid=
+        done
+        return 1
+}

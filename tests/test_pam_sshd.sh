@@ -178,35 +178,9 @@ env "${sanenv[@]}" /usr/sbin/sshd -t -o PerSourcePenalties=no 2>/dev/null && ech
 [ -n "$asan_rt" ] && echo "SetEnv ${sanenv[*]}" >>/etc/ssh/sshd_config
 env "${sanenv[@]}" /usr/sbin/sshd -t >"$S/sshd-t.out" 2>&1 || die "sshd -t: $(cat "$S/sshd-t.out")"
 
-port_free() {
-        python3 -c 'import socket, sys
-s = socket.socket()
-try:
-    s.bind(("127.0.0.1", int(sys.argv[1])))
-except OSError:
-    sys.exit(1)' "$1"
-}
-start_sshd() {
-        local tries port
-        for tries in 1 2 3 4 5 6 7 8; do
-                port=$((2222 + RANDOM % 30000))
-                port_free "$port" || continue
-                : >"$S/sshd.log"
-                env "${sanenv[@]}" /usr/sbin/sshd -D -o ListenAddress=127.0.0.1 -p "$port" -o UsePAM=yes \
-                        -o PasswordAuthentication=yes -o KbdInteractiveAuthentication=yes \
-                        -o PidFile="$S/sshd.pid" -E "$S/sshd.log" 2>"$S/sshd.stderr" &
-                sshd_pid=$!
-                for _ in $(seq 100); do
-                        grep -q "Server listening on 127.0.0.1 port $port" "$S/sshd.log" && { PORT=$port; return 0; }
-                        kill -0 "$sshd_pid" 2>/dev/null || break
-                        sleep 0.05
-                done
-                kill "$sshd_pid" 2>/dev/null; wait "$sshd_pid" 2>/dev/null
-                sshd_pid=
-        done
-        return 1
-}
-start_sshd || die "sshd did not start: $(cat "$S/sshd.log" "$S/sshd.stderr" 2>/dev/null | tail -n 5)"
+ns_sshd_env=("${sanenv[@]}")
+ns_sshd_start || die "sshd did not start: $(cat "$S/sshd.log" "$S/sshd.stderr" 2>/dev/null | tail -n 5)"
+sshd_pid=$ns_sshd_pid
 echo "# sshd $sshd_pid on 127.0.0.1 port $PORT"
 
 # ---- logging in ---------------------------------------------------------------------------------------
