@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -239,10 +240,33 @@ static void log_line(void *userdata, int priority, const char *text) {
                 pam_syslog(p->pamh, priority, "%s", text);
 }
 
+/*
+ * roles was never set up on this host: no database directory (before `rolesctl init`). Then it
+ * knows nobody, and answers as for any name it does not know, quietly: a package enables the PAM
+ * profile before the administrator runs init, and local accounts log in meanwhile. A directory
+ * that is there with its databases missing or damaged stays an error, refused and logged.
+ */
+static bool never_initialised(const struct roles_config *cfg) {
+        char dir[sizeof(cfg->public_db)];
+        struct stat st;
+        if (roles_strcpy(dir, sizeof(dir), cfg->public_db) < 0)
+                return false;
+        char *slash = strrchr(dir, '/');
+        if (!slash || slash == dir)
+                return false;
+        *slash = '\0';
+        return lstat(dir, &st) < 0 && errno == ENOENT;
+}
+
 /* The store (the one auth kept, with after_auth), then the user (login.h: whose it is). */
 static int store_and_user(struct pam_roles *p, bool after_auth) {
         char err[512];
         if (open_store(p, after_auth, err, sizeof(err)) < 0) {
+                if (never_initialised(&p->cfg)) {
+                        if (p->opt.debug)
+                                pam_syslog(p->pamh, LOG_DEBUG, "%s: roles is not set up here, it knows no user", err);
+                        return PAM_USER_UNKNOWN;
+                }
                 pam_syslog(p->pamh, LOG_ERR, "%s", err);
                 return PAM_AUTHINFO_UNAVAIL;
         }
