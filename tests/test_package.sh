@@ -1,0 +1,204 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The Debian packages, built and installed as an administrator would (issue 14):
+#
+#  1. dpkg-buildpackage -us -uc -b on a copy of the source tree (the tree stays clean); lintian
+#     reports no error and no warning;
+#  2. in a throwaway root (overlays of /etc, /usr, /var, /home, /root and /run in a private mount
+#     namespace), dpkg -i of rolesctl, libnss-roles and libpam-roles: the maintainer scripts,
+#     pam-auth-update and the ldconfig trigger run for real; nsswitch.conf gets "roles" after
+#     "files" on passwd, group and shadow and nothing else changes; installing again changes
+#     nothing;
+#  3. with the profile enabled, before `rolesctl init` and after it: a local account (useradd)
+#     logs in through su and sshd, changes its password with passwd, and nothing is logged at
+#     pam_roles meanwhile; a roles account logs in through su and sshd, gets a home from
+#     /etc/skel, changes its password with passwd, and uses sudo through a published metarole
+#     group (sudoers "%admin"), which `id` shows; `man rolesctl` renders;
+#  4. dpkg --purge restores nsswitch.conf and /etc/pam.d/common-* byte for byte.
+#
+# Needs root (CI runs as root) and debhelper, dh-nss, lintian, sudo, openssh-server, sshpass, man-db
+# (.ci/run installs them). Every check is counted; the last line says "N passed, M failed".
+#
+#   test_package.sh SOURCE_DIR
+set -u
+. "$(dirname "$(realpath "$0")")/ns-lib.sh"
+
+[ $# -eq 1 ] || { echo "usage: test_package.sh SOURCE_DIR" >&2; exit 1; }
+ns_enter package "$@"
+SRC=$(realpath "$1")
+started=$SECONDS
+
+need dpkg-buildpackage dh dh_installnss lintian pam-auth-update sudo su runuser passwd useradd chpasswd \
+        /usr/sbin/sshd ssh ssh-keygen sshpass man python3 timeout sha256sum || finish
+
+ns_on_exit() {
+        [ -n "$ns_sshd_pid" ] && kill "$ns_sshd_pid" 2>/dev/null && wait "$ns_sshd_pid" 2>/dev/null
+        [ -n "${ns_syslog_pid:-}" ] && kill "$ns_syslog_pid" 2>/dev/null && wait "$ns_syslog_pid" 2>/dev/null
+}
+on_die() {
+        [ -s "$S/syslog" ] && { echo "--- syslog (tail)"; tail -n 20 "$S/syslog"; }
+        [ -s "$S/sshd.log" ] && { echo "--- sshd log (tail)"; tail -n 20 "$S/sshd.log"; }
+}
+
+# ---- 1. build ---------------------------------------------------------------------------------------
+# A copy of the tree without its build directories (meson's, in-tree, and CI's) and .git.
+mkdir "$S/src" || die "mkdir"
+for f in "$SRC"/* "$SRC"/.[!.]*; do
+        [ -e "$f" ] || continue
+        case ${f##*/} in .git | obj-*) continue ;; esac
+        [ -d "$f/meson-private" ] && continue
+        cp -a "$f" "$S/src/" || die "copy $f"
+done
+if (cd "$S/src" && dpkg-buildpackage -us -uc -b) >"$S/build.log" 2>&1; then
+        pass
+else
+        tail -n 30 "$S/build.log"
+        die "dpkg-buildpackage failed"
+fi
+echo "# built in $((SECONDS - started)) s"
+debs=()
+for p in rolesctl libnss-roles libpam-roles; do
+        f=$(ls "$S/${p}_"*.deb 2>/dev/null | head -n 1)
+        [ -n "$f" ] && debs+=("$f") || fail "no $p package was built"
+done
+[ ${#debs[@]} -eq 3 ] || die "packages missing"
+
+# lintian: no error, no warning (docs/packaging.md explains the informational tags it shows).
+lintian --tag-display-limit 0 "$S"/roles_*.changes >"$S/lintian.out" 2>"$S/lintian.err"
+grep -E '^[EW]: ' "$S/lintian.out" | while read -r line; do echo "FAIL: lintian: $line"; done
+n=$(grep -cE '^[EW]: ' "$S/lintian.out")
+[ "$n" -eq 0 ] && pass || FAILED=$((FAILED + n))
+grep -q '^E: .*lintian' "$S/lintian.err" && fail "lintian did not run: $(head -c 300 "$S/lintian.err")"
+
+# ---- 2. the throwaway root ------------------------------------------------------------------------
+ns_private_dev
+ns_overlay etc usr var home root run
+ns_syslog "$S/syslog"
+# What a purge must give back, byte for byte.
+sha256sum /etc/nsswitch.conf /etc/pam.d/common-* >"$S/before.sum" || die "sha256sum"
+cp /etc/nsswitch.conf "$S/nsswitch.before"
+printf 'from /etc/skel\n' >/etc/skel/.roles-package-test || die "/etc/skel"
+
+# A local account, made before roles is there, as on any host.
+LOCAL_PW=Local-Pass-41x
+useradd -m -s /bin/bash localu && printf 'localu:%s\n' "$LOCAL_PW" | chpasswd || die "useradd localu"
+
+dpkg -i "${debs[@]}" >"$S/dpkg.log" 2>&1 || { cat "$S/dpkg.log"; die "dpkg -i"; }
+pass
+# roles after files on passwd, group and shadow, each line otherwise as it was; nothing else.
+sed -E '/^(passwd|group|shadow):/ s/(\s)files(\s|$)/\1files roles\2/' "$S/nsswitch.before" >"$S/nsswitch.want"
+if cmp -s "$S/nsswitch.want" /etc/nsswitch.conf; then pass; else
+        fail "nsswitch.conf after install: $(diff "$S/nsswitch.want" /etc/nsswitch.conf | tr '\n' ' ')"
+fi
+for f in auth account password session; do
+        grep -q 'pam_roles\.so' "/etc/pam.d/common-$f" && pass || fail "pam-auth-update: no pam_roles in common-$f"
+done
+grep -q 'pam_mkhomedir\.so' /etc/pam.d/common-session && pass || fail "no pam_mkhomedir in common-session"
+grep -q 'pam_roles\.so' /etc/pam.d/common-session-noninteractive && fail "pam_roles in common-session-noninteractive" || pass
+ldconfig -p | grep -q 'libnss_roles\.so\.2 ' && pass || fail "the ldconfig trigger did not run: libnss_roles.so.2 not in ld.so.cache"
+[ -f /etc/roles.conf ] && pass || fail "no /etc/roles.conf"
+# Installing again (an upgrade to the same version) changes neither file.
+sha256sum /etc/nsswitch.conf /etc/pam.d/common-* >"$S/installed.sum"
+dpkg -i "${debs[@]}" >>"$S/dpkg.log" 2>&1 || fail "dpkg -i, again"
+sha256sum --quiet -c "$S/installed.sum" >"$S/recheck.out" 2>&1 && pass ||
+        fail "installing again changed: $(tr '\n' ' ' <"$S/recheck.out")"
+
+# ---- 3. logging in ----------------------------------------------------------------------------------
+mkdir -p /run/sshd && chmod 0755 /run/sshd && ssh-keygen -A >/dev/null || die "sshd's host keys"
+ns_sshd_start || die "sshd did not start: $(cat "$S/sshd.log" "$S/sshd.stderr" 2>/dev/null | tail -n 5)"
+
+# by_su USER PASSWORD / by_ssh USER PASSWORD: a login that prints "user=NAME home=DIR"; sets OUT.
+by_su() {
+        OUT=$(printf '%s\n' "$2" | timeout 60 runuser -u nobody -- su -c 'echo "user=$(id -un) home=$HOME"' "$1" 2>&1)
+}
+by_ssh() {
+        OUT=$(timeout 30 sshpass -p "$2" ssh -F /dev/null -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+                -o PubkeyAuthentication=no -o NumberOfPasswordPrompts=1 -o LogLevel=ERROR -p "$PORT" "$1@127.0.0.1" \
+                'echo "user=$(id -un) home=$HOME"' 2>&1 </dev/null)
+}
+# logs_in HOW USER PASSWORD WHAT
+logs_in() {
+        "$1" "$2" "$3"
+        grep -q "user=$2 " <<<"$OUT" && pass || fail "$4: $(head -c 300 <<<"$OUT")"
+}
+# by_passwd USER CURRENT NEW: passwd run by USER, answering its three prompts.
+by_passwd() {
+        OUT=$(printf '%s\n%s\n%s\n' "$2" "$3" "$3" | timeout 60 runuser -u "$1" -- passwd 2>&1)
+}
+# quiet_at_pam_roles WHAT FROM: no syslog line since line FROM names pam_roles, and syslog did get
+# the logins' own lines (pam_unix's), so that silence means something.
+quiet_at_pam_roles() {
+        sleep 0.2
+        local lines
+        lines=$(tail -n +"$(($2 + 1))" "$S/syslog")
+        grep -q 'pam_unix' <<<"$lines" && pass || fail "$1: syslog caught no pam_unix line either"
+        if grep -q 'pam_roles' <<<"$lines"; then
+                fail "$1: logged at pam_roles: $(grep 'pam_roles' <<<"$lines" | head -n 3 | tr '\n' ' ')"
+        else
+                pass
+        fi
+}
+
+# Before `rolesctl init` (no databases): local accounts are untouched by the profile.
+mark=$(wc -l <"$S/syslog")
+logs_in by_su localu "$LOCAL_PW" "before init: su to a local account"
+logs_in by_ssh localu "$LOCAL_PW" "before init: ssh as a local account"
+quiet_at_pam_roles "before init: local logins" "$mark"
+
+# roles, as an administrator sets it up: cheap argon2 for the test.
+printf '%sargon2_t_cost = 1\nargon2_m_cost_kib = 1024\nargon2_parallelism = 1\n' "$ns_conf_ids" >/etc/roles.conf
+ROLES_PW=Roles-Pass-52y
+rolesctl init >/dev/null || die "rolesctl init"
+rolesctl batch >/dev/null <<'BATCH' || die "rolesctl batch"
+metarole publish admin --gid 20900
+role add sysadmin --metarole admin
+user add alice --uid 10100
+role assign sysadmin alice
+BATCH
+printf '%s\n' "$ROLES_PW" | rolesctl user passwd alice --stdin >/dev/null || die "rolesctl user passwd alice"
+printf '%%admin ALL=(ALL:ALL) ALL\n' >/etc/sudoers.d/roles-package-test && chmod 0440 /etc/sudoers.d/roles-package-test ||
+        die "sudoers.d"
+[ ! -e /home/alice ] && pass || fail "alice has a home before her first login"
+
+# The local account: su, ssh and passwd, and nothing at pam_roles.
+mark=$(wc -l <"$S/syslog")
+logs_in by_su localu "$LOCAL_PW" "su to a local account"
+logs_in by_ssh localu "$LOCAL_PW" "ssh as a local account"
+LOCAL_PW2=Local-Changed-73z
+by_passwd localu "$LOCAL_PW" "$LOCAL_PW2"
+grep -q 'updated successfully' <<<"$OUT" && pass || fail "passwd as localu: $(head -c 300 <<<"$OUT")"
+logs_in by_su localu "$LOCAL_PW2" "su to a local account with its new password"
+quiet_at_pam_roles "local logins and passwd" "$mark"
+
+# The roles account: su (its first login makes its home from /etc/skel), ssh, sudo, passwd.
+logs_in by_su alice "$ROLES_PW" "su to a roles account"
+grep -q 'home=/home/alice$' <<<"$OUT" && pass || fail "alice's home is not /home/alice: $OUT"
+[ "$(stat -c %U /home/alice 2>/dev/null)" = alice ] && pass || fail "pam_mkhomedir made no home owned by alice"
+[ "$(cat /home/alice/.roles-package-test 2>/dev/null)" = "from /etc/skel" ] && pass ||
+        fail "alice's home lacks /etc/skel's content"
+logs_in by_ssh alice "$ROLES_PW" "ssh as a roles account"
+id -Gn alice | grep -qw admin && pass || fail "id alice lacks the metarole group admin: $(id alice 2>&1)"
+out=$(printf '%s\n' "$ROLES_PW" | timeout 60 runuser -u alice -- sudo -S -k -p '' id -u 2>&1)
+eq "sudo as alice through %admin" "$out" 0
+ROLES_PW2=Roles-Changed-84w
+by_passwd alice "$ROLES_PW" "$ROLES_PW2"
+grep -q 'updated successfully' <<<"$OUT" && pass || fail "passwd as alice: $(head -c 300 <<<"$OUT")"
+logs_in by_su alice "$ROLES_PW2" "su to a roles account with its new password"
+logs_in by_ssh alice "$ROLES_PW2" "ssh as a roles account with its new password"
+by_su alice "$ROLES_PW"
+grep -q 'user=alice' <<<"$OUT" && fail "alice's old password still works" || pass
+
+out=$(MANWIDTH=80 man -P cat rolesctl 2>&1)
+grep -q 'rolesctl user add' <<<"$out" && pass || fail "man rolesctl: $(head -c 300 <<<"$out")"
+
+kill "$ns_sshd_pid" 2>/dev/null && wait "$ns_sshd_pid" 2>/dev/null
+ns_sshd_pid=
+
+# ---- 4. purge ---------------------------------------------------------------------------------------
+dpkg --purge libpam-roles libnss-roles rolesctl >>"$S/dpkg.log" 2>&1 && pass || fail "dpkg --purge: $(tail -n 5 "$S/dpkg.log")"
+sha256sum --quiet -c "$S/before.sum" >"$S/purge.out" 2>&1 && pass ||
+        fail "purge did not restore: $(tr '\n' ' ' <"$S/purge.out"); nsswitch.conf: $(diff "$S/nsswitch.before" /etc/nsswitch.conf | tr '\n' ' ')"
+[ ! -e /usr/sbin/rolesctl ] && [ ! -e /usr/share/pam-configs/roles ] && pass || fail "purge left files"
+
+echo "# test_package.sh took $((SECONDS - started)) s"
+finish
