@@ -172,6 +172,15 @@ out:
         return r;
 }
 
+int roles_login_host_account(const struct roles_attempt *l) {
+        struct host_accounts host;
+        host_accounts_init(&host, l->host ? l->host : &HOST_PATHS_ACCOUNTS);
+        int r = host_accounts_refresh(&host);
+        r = r == 0 && l->user && host_accounts_has_user(&host, l->user);
+        host_accounts_done(&host);
+        return r;
+}
+
 enum roles_login_result roles_login_find_user(struct roles_attempt *l) {
         explicit_bzero(&l->u, sizeof(l->u));
         int r = roles_user_by_name(l->snap, l->user, &l->u);

@@ -161,6 +161,17 @@ void roles_attempt_attach(struct roles_attempt *l, struct roles_login *login);
  */
 enum roles_login_result roles_login_find_user(struct roles_attempt *l);
 
+/*
+ * Whether l->user is an account of the host's own files (/etc/passwd). Such a name is never
+ * roles' to log in (the host's accounts win: it is pam_unix's), and that it exists is no secret
+ * (the file is world-readable, and every program resolves it), so a front end passes it on at
+ * once: nothing asked, checked, counted, written or logged, no argon2 paid. This is what lets
+ * pam_roles stand before pam_unix in every service without costing a local login anything.
+ * 1 yes, 0 no or the files cannot be read (then the protocol's own checks judge the name,
+ * which refuse it as they refuse any name that is not roles').
+ */
+int roles_login_host_account(const struct roles_attempt *l);
+
 /* l->user as it may appear in a log line: names that are not valid are not repeated. */
 const char *roles_login_user_for_log(const struct roles_attempt *l);
 

@@ -324,6 +324,12 @@ int pam_roles_begin(struct pam_roles *p, pam_handle_t *pamh, enum pam_roles_phas
         p->attempt.permission = p->opt.permission ? p->permission : NULL;
         p->attempt.no_totp = p->opt.no_totp;
         p->attempt.totp_required = p->opt.totp_required;
+        if (roles_login_host_account(&p->attempt) == 1) {
+                if (p->opt.debug)
+                        pam_syslog(pamh, LOG_DEBUG, "%s is an account of the host's own files: left to the "
+                                   "rest of the stack", user);
+                return PAM_USER_UNKNOWN;
+        }
         /* Without privilege secrets.db and state.db cannot be opened: auth asks the setuid
          * helper, which opens them for the caller's own account only (pam_chkpwd.c). A process
          * that owns the databases itself (a test's) opens them as root does. */

@@ -99,13 +99,20 @@ EXPORT int pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char 
         return pam_roles_end(&p, status, false);
 }
 
+/* A session of a user that is not roles' (an account of the host's own files, a name roles does
+ * not know, a host where roles was never set up) has nothing to record: it opens and closes,
+ * so that a stack that requires pam_roles' session serves local accounts too. */
+static int session_of(int begun) {
+        return begun == PAM_USER_UNKNOWN ? PAM_SUCCESS : begun;
+}
+
 EXPORT int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv) {
         struct pam_roles p;
         (void) flags;
 
         enum roles_login_reason reason;
-        int status = pam_roles_begin(&p, pamh, PAM_ROLES_SESSION, argc, argv);
-        if (status == PAM_SUCCESS)
+        int status = session_of(pam_roles_begin(&p, pamh, PAM_ROLES_SESSION, argc, argv));
+        if (status == PAM_SUCCESS && p.attempt.snap)
                 status = pam_roles_status(&p, roles_login_session(&p.attempt, p.opt.quiet, &reason));
         return pam_roles_end(&p, status, false);
 }
@@ -116,8 +123,8 @@ EXPORT int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const c
         struct pam_roles p;
         (void) flags;
 
-        int status = pam_roles_begin(&p, pamh, PAM_ROLES_SESSION, argc, argv);
-        if (status == PAM_SUCCESS)
+        int status = session_of(pam_roles_begin(&p, pamh, PAM_ROLES_SESSION, argc, argv));
+        if (status == PAM_SUCCESS && p.attempt.snap)
                 status = pam_roles_status(&p, roles_login_session_close(&p.attempt));
         return pam_roles_end(&p, status == PAM_SERVICE_ERR ? status : PAM_SUCCESS, false);
 }

@@ -867,8 +867,11 @@ session  optional $MOD
 session  required pam_unix.so
 EOF
 m=$(syslog_mark)
+local_rows=$(state_sql "SELECT count(*) FROM login_audit")
 pt "$PW$nl" fallthru localusr authenticate acct_mgmt open_session close_session
 good "logs: a local user through the fall-through stack"
+# The host's accounts are pam_unix's: pam_roles asks nothing, writes nothing, pays no argon2.
+eq "a local login leaves no row in roles' login audit" "$(state_sql "SELECT count(*) FROM login_audit")" "$local_rows"
 has_line "logs: pam_unix logged the local session (the catcher works)" "$m" \
         '^pam_unix\(fallthru:session\): session opened for user localusr'
 eq "logs: nothing at pam_roles for a local login" "$(logged_since "$m" | grep -c '^pam_roles')" 0
@@ -885,11 +888,19 @@ sed -i "1s|\$| debug|" /etc/pam.d/fallthru
 m=$(syslog_mark)
 pt "$PW$nl" fallthru localusr authenticate; good "logs: a local user, debug on the auth line"
 has_line "logs: debug says what roles made of the local account" "$m" \
-        '^pam_roles\(fallthru:auth\): authentication failure for localusr: unknown user$'
+        "^pam_roles\\(fallthru:auth\\): localusr is an account of the host's own files: left to the rest of the stack$"
 
 # The login audit holds every successful authentication, as `rolesctl logins` shows.
 eq "logs: the login audit has alice's success" \
         "$(state_sql "SELECT result || ' ' || detail FROM login_audit WHERE user = 'alice' AND result = 'success' ORDER BY id DESC LIMIT 1")" \
         "success password"
+
+# A damaged or missing roles.db locks no local account out (the host's accounts are judged before
+# any store is opened), while roles accounts are refused (fail closed).
+mv /var/lib/roles/roles.db /var/lib/roles/roles.db.away || die "move roles.db away"
+pt "$PW$nl" fallthru localusr authenticate acct_mgmt open_session close_session
+good "roles.db missing: a local account still logs in through the fall-through stack"
+pt "$PW$nl" fallthru alice authenticate acct_mgmt; refused "roles.db missing: a roles account is refused"
+mv /var/lib/roles/roles.db.away /var/lib/roles/roles.db || die "put roles.db back"
 
 finish
