@@ -13,7 +13,8 @@
 #     logs in through su and sshd, changes its password with passwd, and nothing is logged at
 #     pam_roles meanwhile; a roles account logs in through su and sshd, gets a home from
 #     /etc/skel, changes its password with passwd, and uses sudo through a published metarole
-#     group (sudoers "%admin"), which `id` shows; `man rolesctl` renders;
+#     group (sudoers "%admin"), which `id` shows; enrolled in TOTP, it logs in over ssh and uses
+#     sudo with its password and a code, and a wrong code is refused; `man rolesctl` renders;
 #  4. dpkg --purge restores nsswitch.conf and /etc/pam.d/common-* byte for byte.
 #
 # Needs root (CI runs as root) and debhelper, dh-nss, lintian, sudo, openssh-server, sshpass, man-db
@@ -29,7 +30,7 @@ SRC=$(realpath "$1")
 started=$SECONDS
 
 need dpkg-buildpackage dh dh_installnss lintian pam-auth-update sudo su runuser passwd useradd chpasswd \
-        /usr/sbin/sshd ssh ssh-keygen sshpass man python3 timeout sha256sum || finish
+        /usr/sbin/sshd ssh ssh-keygen sshpass oathtool setsid man python3 timeout sha256sum || finish
 
 ns_on_exit() {
         [ -n "$ns_sshd_pid" ] && kill "$ns_sshd_pid" 2>/dev/null && wait "$ns_sshd_pid" 2>/dev/null
@@ -190,6 +191,31 @@ logs_in by_su alice "$ROLES_PW2" "su to a roles account with its new password"
 logs_in by_ssh alice "$ROLES_PW2" "ssh as a roles account with its new password"
 by_su alice "$ROLES_PW"
 grep -q 'user=alice' <<<"$OUT" && fail "alice's old password still works" || pass
+
+# "sshd and sudo with TOTP for my admins", as the README's guide sets it up: enrol, then ssh asks
+# the password and the code (keyboard-interactive), and so does sudo; a wrong code is refused.
+enrol=$(rolesctl user totp enroll alice 2>&1) || fail "rolesctl user totp enroll alice: $(head -c 300 <<<"$enrol")"
+SECRET=$(grep -oE 'secret=[A-Z2-7]+' <<<"$enrol" | head -n 1 | cut -d= -f2)
+[ -n "$SECRET" ] && pass || fail "no TOTP secret in the enrolment's URI: $(head -c 300 <<<"$enrol")"
+# totp_code SECONDS: the code of the step that many seconds from now (each step is accepted once).
+totp_code() { oathtool --totp -b "$SECRET" -N "$(date -u -d "+$1 seconds" '+%F %T UTC')"; }
+# by_ssh_totp USER PASSWORD CODE: ssh answering "Password:" and "Verification code:" (SSH_ASKPASS).
+by_ssh_totp() {
+        printf '#!/bin/sh\ncase "$1" in *erification*) echo "%s" ;; *) echo "%s" ;; esac\n' "$3" "$2" >"$S/askpass"
+        chmod 0755 "$S/askpass"
+        OUT=$(SSH_ASKPASS="$S/askpass" SSH_ASKPASS_REQUIRE=force DISPLAY=none timeout 30 setsid -w ssh -F /dev/null \
+                -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o PubkeyAuthentication=no \
+                -o PreferredAuthentications=keyboard-interactive -o NumberOfPasswordPrompts=1 -o LogLevel=ERROR \
+                -p "$PORT" "$1@127.0.0.1" 'echo "user=$(id -un) home=$HOME"' 2>&1 </dev/null)
+}
+by_ssh_totp alice "$ROLES_PW2" "$(totp_code 0)"
+grep -q 'user=alice ' <<<"$OUT" && pass || fail "ssh as alice with password and TOTP code: $(head -c 300 <<<"$OUT")"
+by_ssh_totp alice "$ROLES_PW2" 000000
+grep -q 'user=alice' <<<"$OUT" && fail "ssh as alice with a wrong TOTP code got in" || pass
+out=$(printf '%s\n%s\n' "$ROLES_PW2" "$(totp_code 30)" | timeout 60 runuser -u alice -- sudo -S -k -p '' id -u 2>&1)
+eq "sudo as alice with password and TOTP code" "$(tail -n 1 <<<"$out")" 0
+out=$(printf '%s\n%s\n' "$ROLES_PW2" 000000 | timeout 60 runuser -u alice -- sudo -S -k -p '' id -u 2>&1)
+grep -qx 0 <<<"$out" && fail "sudo as alice with a wrong TOTP code ran" || pass
 
 out=$(MANWIDTH=80 man -P cat rolesctl 2>&1)
 grep -q 'rolesctl user add' <<<"$out" && pass || fail "man rolesctl: $(head -c 300 <<<"$out")"
