@@ -78,7 +78,7 @@ static void test_defaults(void **state) {
 
 static void test_defaults_text(void **state) {
         /* The example block from DESIGN.md, comments and all, with the key roles adds to it (as
-         * the README shows them), parses to the defaults. */
+         * docs/reference.md shows them), parses to the defaults. */
         static const char design[] =
                 "public_db          = /var/lib/roles/roles.db\n"
                 "secrets_db         = /var/lib/roles/secrets.db\n"

@@ -831,7 +831,7 @@ faults_cut_short() {
         # No one holds the WAL index: the next opener recovers the WAL and finds the commit frame.
         # So roles.db has the change while roles.nss, which the killed writer never installed,
         # does not: rolesctl reads the new state, NSS serves the old one whole, never a mix
-        # (README: roles.db's commit and roles.nss's rename are two steps).
+        # (docs/reference.md: roles.db's commit and roles.nss's rename are two steps).
         show=$("$R" user show alice 2>&1)
         eq "$what: rolesctl reads" "$(awk '$1 == "shell" || $1 == "email" || $1 == "totp" { printf "%s ", $2 }' <<<"$show")" \
                 "/bin/zsh new@example.org yes "

@@ -284,7 +284,7 @@ grep -q "Accepted password for alice " "$S/sshd.log" && pass || fail "password m
 # the user, without exec. The session lists its own shell's and its sshd parent's descriptors,
 # says READY and waits on a fifo while root looks at every process running as the user: none
 # may hold any file of /var/lib/roles, not even the public roles.db, which the monitor's name
-# lookups opened and the NSS module's atfork handler closes in the forked child (README: The
+# lookups opened and the NSS module's atfork handler closes in the forked child (docs/reference.md: The
 # NSS module).
 # session_fds WHAT USER UID [SSH_OPTION...]
 session_fds() {

@@ -554,7 +554,7 @@ U=/var/lib/roles-umask
 UC=/etc/roles-umask.conf
 instance_conf "$UC" "$U"
 mkdir -m 0755 "$S/bk"
-# modes_kept WHAT: the directory and every file in it as README says, and nothing else there.
+# modes_kept WHAT: the directory and every file in it as docs/reference.md says, and nothing else there.
 modes_kept() {
         local got
         got=$(cd "$U" && stat -c '%n %a %U:%G' . * .[!.]* 2>/dev/null | tr '\n' ' ')

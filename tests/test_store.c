@@ -1970,7 +1970,7 @@ static void put_file(const char *path, const char *data, size_t len) {
 
 /*
  * A change that publishes a snapshot and also changes an existing user's secrets, cut short
- * between its secrets.db commit and the rename (README: "all or nothing"). Its secrets half is
+ * between its secrets.db commit and the rename (docs/reference.md: "all or nothing"). Its secrets half is
  * committed and marked with the serial it was to publish; roles.db is still the old snapshot.
  * Built here from a real change whose published roles.db is put back: the mark and the
  * before-images stay until the next writer (test_faults.sh makes the same state with a real
