@@ -70,6 +70,8 @@ int roles_snapshot_refresh(struct roles_snapshot *snap);
 
 int roles_user_by_name(struct roles_snapshot *snap, const char *name, struct roles_user *ret);
 int roles_user_by_uid(struct roles_snapshot *snap, uint32_t uid, struct roles_user *ret);
+/* By the uuid that keys secrets.db's and state.db's rows. */
+int roles_user_by_uuid(struct roles_snapshot *snap, const char *uuid, struct roles_user *ret);
 int roles_group_by_name(struct roles_snapshot *snap, const char *name, struct roles_group *ret);
 int roles_group_by_gid(struct roles_snapshot *snap, uint32_t gid, struct roles_group *ret);
 int roles_metarole_by_code(struct roles_snapshot *snap, const char *code, struct roles_metarole *ret);

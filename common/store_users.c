@@ -53,13 +53,21 @@ static int user_lookup(struct roles_store *s, const char *sql, const char *types
         return r;
 }
 
-int roles_user_by_name(struct roles_snapshot *snap, const char *name, struct roles_user *ret) {
+/* By a text key, checked first: refused as an invalid KIND, or looked up and, when missing,
+ * named as "no such user PREFIX'KEY'". */
+static int user_by_text(struct roles_snapshot *snap, const char *sql, const char *key, bool valid, const char *kind,
+                        const char *prefix, struct roles_user *ret) {
         struct roles_store *s = store_of_snapshot(snap);
-        char what[64];
-        if (!roles_name_valid(name))
-                return store_fail(s, -EINVAL, "invalid user name '%.40s'", name);
-        snprintf(what, sizeof(what), "'%s'", name);
-        return user_lookup(s, "SELECT " USER_COLUMNS " FROM users WHERE name = ?1", "t", name, what, ret);
+        char what[80];
+        if (!valid)
+                return store_fail(s, -EINVAL, "invalid %s '%.40s'", kind, key);
+        snprintf(what, sizeof(what), "%s'%s'", prefix, key);
+        return user_lookup(s, sql, "t", key, what, ret);
+}
+
+int roles_user_by_name(struct roles_snapshot *snap, const char *name, struct roles_user *ret) {
+        return user_by_text(snap, "SELECT " USER_COLUMNS " FROM users WHERE name = ?1", name, roles_name_valid(name),
+                            "user name", "", ret);
 }
 
 int roles_user_by_uid(struct roles_snapshot *snap, uint32_t uid, struct roles_user *ret) {
@@ -68,6 +76,11 @@ int roles_user_by_uid(struct roles_snapshot *snap, uint32_t uid, struct roles_us
         int64_t key = uid;
         snprintf(what, sizeof(what), "with uid %u", uid);
         return user_lookup(s, "SELECT " USER_COLUMNS " FROM users WHERE uid = ?1", "i", &key, what, ret);
+}
+
+int roles_user_by_uuid(struct roles_snapshot *snap, const char *uuid, struct roles_user *ret) {
+        return user_by_text(snap, "SELECT " USER_COLUMNS " FROM users WHERE uuid = ?1", uuid, roles_uuid_valid(uuid),
+                            "uuid", "with uuid ", ret);
 }
 
 bool roles_user_active(const struct roles_user *u, time_t now) {

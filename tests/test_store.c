@@ -790,6 +790,11 @@ static void test_user_add_allocates(void **state) {
         assert_ok(r, roles_user_by_uid(r, 10001, &u));
         assert_string_equal(u.name, "bob");
         assert_int_equal(roles_user_by_uid(r, 10002, &u), -ENOENT);
+        /* By uuid, which keys secrets.db's and state.db's rows (rolesctl user locked names them so). */
+        assert_ok(r, roles_user_by_uuid(r, d.uuid, &u));
+        assert_string_equal(u.name, "dave");
+        assert_int_equal(roles_user_by_uuid(r, "00000000-0000-4000-8000-00000000dead", &u), -ENOENT);
+        assert_int_equal(roles_user_by_uuid(r, "dave", &u), -EINVAL);
         assert_ok(r, roles_secret_get(roles_snapshot_secrets(r), d.uuid, &sec));
         test_close(r);
 }
