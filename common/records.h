@@ -140,6 +140,7 @@ enum roles_listing {
         ROLES_LIST_ROLE_USERS,          /* arg: role name */
         ROLES_LIST_AUDIT,               /* arg: NULL (needs secrets.db) */
         ROLES_LIST_LOGINS,              /* arg: NULL or a user name; the filter (needs state.db) */
+        ROLES_LIST_LOCKED,              /* arg: NULL; the filter (needs state.db) */
         _ROLES_LIST_MAX,
 };
 
@@ -148,6 +149,8 @@ struct roles_list_filter {
         const char *arg;                /* as roles_snapshot_list's */
         bool only_failures;             /* ROLES_LIST_LOGINS: refusals only */
         int64_t since;                  /* ROLES_LIST_LOGINS: rows at or after this time (0: all) */
+        bool all;                       /* ROLES_LIST_LOCKED: stale tallies too (a count the next
+                                         * failure starts afresh, a lock that ran out) */
 };
 
 /* The most columns a listing has. */

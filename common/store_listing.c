@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The listings behind `rolesctl ... list|show`: rows of named columns, formatted by the caller. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "store-internal.h"
@@ -12,6 +13,13 @@
 #define NOTE(words) "CAST('" words "' AS BLOB)"
 /* The SQL twin of store_state.c's locked_at(), with now as ?2: -1 is a lock with no end. */
 #define LOCKED(col) "(" col " < 0 OR " col " > ?2)"
+/* A tally's lock, as user show and user locked both show it. A lock with no end has no time to
+ * show (it is not 1969-12-31T23:59:59Z), and one that ran out is no lock: locked_until is a time
+ * only while a lock runs. */
+#define TALLY_LOCK(t) \
+        YESNO(LOCKED(t ".locked_until")) " AS locked, " \
+        "CASE WHEN " t ".locked_until < 0 THEN " NOTE("until an administrator unlocks") " " \
+        "WHEN " t ".locked_until > ?2 THEN " T(t ".locked_until") " END AS locked_until"
 
 enum which_db { PUB, SEC, STATE };
 
@@ -37,11 +45,14 @@ static const char *const user_secrets_sql[3] = {
                      "AND rc.used_at IS NULL)"),
 };
 
-/* ?1 is the listing's argument (NULL for "all"), ?2 the current time where a query needs it;
- * sql NULL: the query depends on the file's version (user_secrets_sql). */
+/* ?1 is the listing's argument (NULL for "all"), ?2 the current time where a query needs it,
+ * ?3 to ?6 the filter's (roles_snapshot_list_filtered); sql NULL: the query depends on the file's
+ * version (user_secrets_sql). by_user: the first column is a user's uuid, which the rows show as
+ * the user's name and uid (state.db has no names, and a connection may not ATTACH roles.db). */
 static const struct {
         enum which_db db;
         const char *sql;
+        bool by_user;
 } listings[_ROLES_LIST_MAX] = {
         [ROLES_LIST_USERS] = { PUB,
                 "SELECT name, uid, gid, gecos AS full_name, home, shell, " YESNO("enabled") " AS enabled, "
@@ -65,11 +76,7 @@ static const struct {
                 "JOIN users u ON u.id = a.user_id WHERE u.name = ?1 ORDER BY r.name" },
         [ROLES_LIST_USER_SECRETS] = { SEC, NULL },
         [ROLES_LIST_USER_STATE] = { STATE,
-                /* A lock with no end has no time to show (it is not 1969-12-31T23:59:59Z), and one
-                 * that ran out is no lock: locked_until is a time only while a lock runs. */
-                "SELECT coalesce(t.failures, 0) AS failures, " YESNO(LOCKED("t.locked_until")) " AS locked, "
-                "CASE WHEN t.locked_until < 0 THEN " NOTE("until an administrator unlocks") " "
-                "WHEN t.locked_until > ?2 THEN " T("t.locked_until") " END AS locked_until, "
+                "SELECT coalesce(t.failures, 0) AS failures, " TALLY_LOCK("t") ", "
                 T("t.last_failure_at") " AS last_failure, "
                 T("k.current_login_at") " AS current_login, k.current_login_ip AS current_login_ip, "
                 T("k.last_login_at") " AS last_login, k.last_login_ip AS last_login_ip, "
@@ -113,6 +120,14 @@ static const struct {
         [ROLES_LIST_LOGINS] = { STATE,
                 "SELECT id, " T("at") " AS at, user, service, rhost, result, detail FROM login_audit "
                 "WHERE (?1 IS NULL OR user = ?1) AND (NOT ?3 OR result = 'failure') AND at >= ?4 ORDER BY id" },
+        /* ?5: fail_interval; ?6: stale tallies too. Without ?6, the live ones: those the next
+         * failure adds to, under store_state.c's FRESH (a lock in force, or no lock and a first
+         * failure within fail_interval). */
+        [ROLES_LIST_LOCKED] = { STATE,
+                "SELECT t.user_uuid, t.failures, " T("t.first_failure_at") " AS first_failure, "
+                T("t.last_failure_at") " AS last_failure, " TALLY_LOCK("t") " FROM tally t "
+                "WHERE ?6 OR " LOCKED("t.locked_until") " OR (t.locked_until IS NULL AND t.first_failure_at > ?2 - ?5) "
+                "ORDER BY t.last_failure_at, t.user_uuid", true },
 };
 
 /*
@@ -125,13 +140,15 @@ struct column_kind {
         const char *name;
         enum roles_cell kind;
 };
+static const struct column_kind tally_kinds[] = {
+        { "locked", ROLES_CELL_BOOL }, { "locked_until", ROLES_CELL_NOTE }, { NULL, ROLES_CELL_TEXT } };
 static const struct column_kind *const listing_kinds[_ROLES_LIST_MAX] = {
         [ROLES_LIST_USERS] = (const struct column_kind[]) { { "enabled", ROLES_CELL_BOOL }, { NULL, ROLES_CELL_TEXT } },
         [ROLES_LIST_USER_SECRETS] = (const struct column_kind[]) {
                 { "password", ROLES_CELL_BOOL }, { "must_change_password", ROLES_CELL_BOOL }, { "totp", ROLES_CELL_BOOL },
                 { "pending_codes", ROLES_CELL_LIST }, { NULL, ROLES_CELL_TEXT } },
-        [ROLES_LIST_USER_STATE] = (const struct column_kind[]) {
-                { "locked", ROLES_CELL_BOOL }, { "locked_until", ROLES_CELL_NOTE }, { NULL, ROLES_CELL_TEXT } },
+        [ROLES_LIST_USER_STATE] = tally_kinds,
+        [ROLES_LIST_LOCKED] = tally_kinds,
         [ROLES_LIST_METAROLES] = (const struct column_kind[]) {
                 { "builtin", ROLES_CELL_BOOL }, { "includes", ROLES_CELL_LIST }, { NULL, ROLES_CELL_TEXT } },
 };
@@ -165,35 +182,59 @@ int roles_snapshot_list_filtered(struct roles_snapshot *snap, enum roles_listing
                 sqlite3_bind_int(st, 3, filter->only_failures);
                 sqlite3_bind_int64(st, 4, filter->since);
         }
+        if (n_params >= 6) {
+                sqlite3_bind_int64(st, 5, (int64_t) s->cfg.fail_interval);
+                sqlite3_bind_int(st, 6, filter->all);
+        }
         if (listings[what].db == SEC && (r = store_bind_serial(s, st)) < 0)
                 return r;
 
+        /* by_user: the SQL's column 0 (the uuid) becomes the row's columns 0 and 1 (name and uid),
+         * and its column i the row's i + 1. */
+        const size_t shift = listings[what].by_user;
         size_t n = (size_t) sqlite3_column_count(st);
-        if (n > ROLES_LISTING_COLUMNS_MAX) {
+        if (n + shift > ROLES_LISTING_COLUMNS_MAX) {
                 sqlite3_reset(st);
                 return store_fail(s, -E2BIG, "internal error: listing too wide");
         }
-        const char *names[ROLES_LISTING_COLUMNS_MAX], *values[ROLES_LISTING_COLUMNS_MAX];
+        const char *names[ROLES_LISTING_COLUMNS_MAX] = { "name", "uid" }, *values[ROLES_LISTING_COLUMNS_MAX];
         enum roles_cell declared[ROLES_LISTING_COLUMNS_MAX], kinds[ROLES_LISTING_COLUMNS_MAX];
-        for (size_t i = 0; i < n; i++) {
-                names[i] = sqlite3_column_name(st, (int) i);
-                declared[i] = ROLES_CELL_TEXT;
+        for (size_t i = shift; i < n; i++) {
+                names[i + shift] = sqlite3_column_name(st, (int) i);
+                declared[i + shift] = ROLES_CELL_TEXT;
                 for (const struct column_kind *k = listing_kinds[what]; k && k->name; k++)
-                        if (strcmp(names[i], k->name) == 0)
-                                declared[i] = k->kind;
+                        if (strcmp(names[i + shift], k->name) == 0)
+                                declared[i + shift] = k->kind;
         }
 
         int rows = 0;
+        struct roles_user u;
+        char uid[16];
         while ((r = store_step_row(s, st)) > 0) {
-                for (size_t i = 0; i < n; i++) {
-                        int type = sqlite3_column_type(st, (int) i);
-                        kinds[i] = declared[i] == ROLES_CELL_BOOL || declared[i] == ROLES_CELL_LIST ? declared[i]
-                                 : type == SQLITE_INTEGER || type == SQLITE_FLOAT ? ROLES_CELL_NUMBER
-                                 : type == SQLITE_BLOB && declared[i] == ROLES_CELL_NOTE ? ROLES_CELL_NOTE
-                                 : ROLES_CELL_TEXT;
-                        values[i] = (const char *) sqlite3_column_text(st, (int) i);
+                if (listings[what].by_user) {
+                        const char *uuid = (const char *) sqlite3_column_text(st, 0);
+                        /* A row of a uuid no user has is left out: doctor removes those. */
+                        r = uuid && roles_uuid_valid(uuid) ? roles_user_by_uuid(snap, uuid, &u) : -ENOENT;
+                        if (r == -ENOENT)
+                                continue;
+                        if (r < 0)
+                                break;
+                        snprintf(uid, sizeof(uid), "%u", u.uid);
+                        values[0] = u.name;
+                        values[1] = uid;
+                        kinds[0] = ROLES_CELL_TEXT;
+                        kinds[1] = ROLES_CELL_NUMBER;
                 }
-                r = fn(userdata, n, names, values, kinds);
+                for (size_t i = shift; i < n; i++) {
+                        int type = sqlite3_column_type(st, (int) i);
+                        enum roles_cell d = declared[i + shift];
+                        kinds[i + shift] = d == ROLES_CELL_BOOL || d == ROLES_CELL_LIST ? d
+                                         : type == SQLITE_INTEGER || type == SQLITE_FLOAT ? ROLES_CELL_NUMBER
+                                         : type == SQLITE_BLOB && d == ROLES_CELL_NOTE ? ROLES_CELL_NOTE
+                                         : ROLES_CELL_TEXT;
+                        values[i + shift] = (const char *) sqlite3_column_text(st, (int) i);
+                }
+                r = fn(userdata, n + shift, names, values, kinds);
                 if (r < 0)
                         break;
                 rows++;

@@ -261,6 +261,17 @@ static int user_list(struct cli *c, int argc, char **argv) {
         return out_list(c, ROLES_LIST_USERS, NULL);
 }
 
+/* The tallies (state.db), as faillock(8) shows them: by default the live ones, which the next
+ * failure adds to or which lock the user out now; --all adds the stale ones. */
+static int user_locked(struct cli *c, int argc, char **argv) {
+        static const struct opt_spec spec[] = { { "all", false }, { NULL, false } };
+        struct args a;
+        if (args_parse(c, argc, argv, spec, 0, &a) < 0)
+                return EXIT_USAGE;
+        const struct roles_list_filter filter = { .all = args_opt(&a, 0) != NULL };
+        return out_list_filtered(c, ROLES_LIST_LOCKED, &filter);
+}
+
 static int user_passwd(struct cli *c, int argc, char **argv) {
         static const struct opt_spec spec[] = { { "stdin", false }, { NULL, false } };
         char hash[256] = "";
@@ -470,6 +481,9 @@ const struct command user_commands[] = {
         { "user", "unlock", user_unlock, true,
           "rolesctl user unlock NAME",
           "Clear a user's failed-login count and lock" },
+        { "user", "locked", user_locked, true,
+          "rolesctl user locked [--all]",
+          "List the users with failed logins counting toward a lock, or locked out (faillock for roles)" },
         { "user", "reset", user_reset, true,
           "rolesctl user reset NAME",
           "Issue a one-time code with which the user sets a new password" },

@@ -127,7 +127,8 @@ static void table_free(struct table *t) {
 static int table_load(struct cli *c, enum roles_listing what, const struct roles_list_filter *filter, struct table *t) {
         struct roles_snapshot *s;
         int r = cli_snapshot(c, what == ROLES_LIST_USER_SECRETS || what == ROLES_LIST_USER_STATE ||
-                                what == ROLES_LIST_AUDIT || what == ROLES_LIST_LOGINS ? ROLES_SNAPSHOT_SECRETS : 0, &s);
+                                what == ROLES_LIST_AUDIT || what == ROLES_LIST_LOGINS || what == ROLES_LIST_LOCKED ?
+                                ROLES_SNAPSHOT_SECRETS : 0, &s);
         if (r != 0)
                 return -EIO;
         r = roles_snapshot_list_filtered(s, what, filter, collect_row, t);

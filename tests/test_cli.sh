@@ -73,7 +73,7 @@ ACTOR=$(id -un 2>/dev/null || echo "uid $(id -u)")
 
 run_ok "--help" "$ROLESCTL" --help
 out_match "--help: one line per command saying what it does" '^  role assign +Give a user a role'
-for cmd in "user add" "user totp" "group adduser" "metarole publish" "role unassign" init check perms audit \
+for cmd in "user add" "user totp" "user locked" "group adduser" "metarole publish" "role unassign" init check perms audit \
         backup batch doctor import "index rebuild" help; do
         out_match "--help lists $cmd" "^  $cmd +[A-Z][a-z]"
 done
@@ -1008,12 +1008,14 @@ run_exits 1 "check: it grants db.drop exactly" rc check walt db.drop.x
 # locked_until -1: shown as locked with no end, never as a time in 1969. The tally is written
 # as pam_roles writes it (tests/test_faults.sh does the same); no PAM stack here.
 
-# lock_state USER LOCKED_UNTIL: USER's tally after deny failures, locked until LOCKED_UNTIL.
+# lock_state USER LOCKED_UNTIL [FAILURES [SECONDS_AGO]]: USER's tally after FAILURES (deny: 5)
+# failures, the first SECONDS_AGO (60) ago and the last a minute after it (or now, if sooner),
+# locked until LOCKED_UNTIL (NULL: no lock).
 lock_state() {
         local uuid
         uuid=$(sql "$T/roles.db" "SELECT uuid FROM users WHERE name = '$1'") || { fail "lock_state: no uuid for $1"; return; }
         local q="INSERT OR REPLACE INTO tally (user_uuid, failures, first_failure_at, last_failure_at, locked_until)
-                 VALUES ('$uuid', 5, strftime('%s') - 60, strftime('%s') - 60, $2)"
+                 VALUES ('$uuid', ${3:-5}, strftime('%s') - ${4:-60}, strftime('%s') - max(${4:-60} - 60, 0), $2)"
         sqlite3 "$T/state.db" "$q" || fail "lock_state: sqlite3 failed"
 }
 
@@ -1102,6 +1104,67 @@ json_true "user show --json: login state" \
 run_ok "user unlock lola" rc user unlock lola
 run_refused 3 "user show root: not a roles user" rc user show root
 err_has "user show root: says it is the host's" "local account on this host"
+
+# ---- user locked: who is failing or locked out, as faillock shows it --------------------------
+# Tallies written as above. fail_interval is 900 s (the default): 2000 s ago is a stale count,
+# which the next failure starts afresh, and a lock that ran out is none: --all shows those too.
+run_ok "user locked: users" rc user add fay
+run_ok "user locked: users" rc user add lex
+run_ok "user locked: nobody failing yet" rc user locked
+eq "user locked: nobody failing yet: no rows" "$(grep -cv '^name ' "$OUT")" 0
+lock_state fay NULL 2
+lock_state lex "strftime('%s') + 3600"
+lock_state lola -1
+lock_state bob NULL 3 2000
+lock_state walt "strftime('%s') - 1"
+# A tally of a uuid no user has (doctor removes those): no name to show, so no row.
+sqlite3 "$T/state.db" "INSERT INTO tally (user_uuid, failures, first_failure_at, last_failure_at, locked_until)
+        VALUES ('00000000-0000-4000-8000-00000000dead', 9, strftime('%s') - 60, strftime('%s'), -1)" ||
+        fail "user locked: orphan tally: sqlite3 failed"
+run_ok "user locked" rc user locked
+out_match "user locked: header" '^name +uid +failures +first_failure +last_failure +locked +locked_until$'
+out_match "user locked: 2 failures, no lock" "^fay +[0-9]+ +2 +$TIME_RE +$TIME_RE +no +-\$"
+out_match "user locked: a lock until a time" "^lex +[0-9]+ +5 +$TIME_RE +$TIME_RE +yes +$TIME_RE\$"
+out_match "user locked: a lock with no end" "^lola +[0-9]+ +5 +$TIME_RE +$TIME_RE +yes +until an administrator unlocks\$"
+out_lacks "user locked: no time in 1969" "1969"
+eq "user locked: only live tallies, none of a uuid no user has" "$(grep -cv '^name ' "$OUT")" 3
+run_ok "user locked --all" rc user locked --all
+out_match "user locked --all: a stale count" "^bob +[0-9]+ +3 +$TIME_RE +$TIME_RE +no +-\$"
+out_match "user locked --all: a lock that ran out" "^walt +[0-9]+ +5 +$TIME_RE +$TIME_RE +no +-\$"
+eq "user locked --all: every tally of a user, none of a uuid no user has" "$(grep -cv '^name ' "$OUT")" 5
+out_lacks "user locked --all: no orphan" " 9 "
+# For json_true: iso(v), whether v is a time in ISO 8601 UTC.
+ISO_PY='(iso := lambda v: isinstance(v, str) and __import__("re").fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", v) is not None)'
+run_ok "user locked --json" rc --json user locked
+json_valid "user locked --json"
+json_true "user locked --json: typed, with user show's field names" \
+        "$ISO_PY"' and (by := {r["name"]: r for r in d}) is not None
+         and sorted(by) == ["fay", "lex", "lola"]
+         and all(sorted(r) == ["failures", "first_failure", "last_failure", "locked", "locked_until", "name", "uid"]
+                 and type(r["uid"]) is int and type(r["failures"]) is int and iso(r["first_failure"]) and iso(r["last_failure"])
+                 for r in d)
+         and by["fay"]["failures"] == 2 and by["fay"]["locked"] is False and by["fay"]["locked_until"] is None
+         and by["lex"]["locked"] is True and iso(by["lex"]["locked_until"])
+         and by["lola"]["locked"] is True and by["lola"]["locked_until"] is None'
+run_ok "user locked: user show says the same" rc --json user show lex
+json_true "user locked: user show says the same: failures, lock" \
+        "$ISO_PY"' and d["state"]["failures"] == 5 and d["state"]["locked"] is True and iso(d["state"]["locked_until"])'
+run_ok "user unlock lex" rc user unlock lex
+run_ok "user locked after unlock" rc user locked
+out_lacks "user locked after unlock: lex gone" "lex"
+out_has "user locked after unlock: the others stay" "fay"
+run_refused 2 "user locked with an argument" rc user locked fay
+run_refused 2 "user locked --bogus" rc user locked --bogus
+# Failure counts and locks are the secrets view's (state.db is 0600, as secrets.db), as user
+# show's are: refused as audit and logins are.
+need setpriv
+run_refused 5 "user locked: not root" setpriv --reuid=nobody --regid=nogroup --clear-groups "$ROLESCTL" --conf "$CONF" user locked
+err_has "user locked: not root: says what it cannot read" "secrets.db: cannot open"
+for u in fay lola bob walt; do
+        run_ok "user locked: unlock $u" rc user unlock "$u"
+done
+sqlite3 "$T/state.db" "DELETE FROM tally WHERE user_uuid = '00000000-0000-4000-8000-00000000dead'" ||
+        fail "user locked: orphan tally: sqlite3 failed"
 
 # Times in the change audit are ISO 8601 too, not epochs.
 run_ok "role assign --until, for the audit" rc role assign dbadmin lola --until 2099-01-01T00:00:00Z

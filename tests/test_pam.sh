@@ -296,6 +296,10 @@ for i in 1 2 3; do
 done
 pt "$PW$nl" roles lock authenticate; refused "lockout: right password refused after 3 failures"
 pt "$PW$nl" roles lock authenticate; refused "lockout: still refused (unlock_time = 0: until an admin unlocks)"
+# rolesctl user locked reads what pam_roles wrote: 5 refusals (the 2 while locked count too), a
+# lock with no end.
+eq "lockout: rolesctl user locked lists the lock pam_roles wrote" "$("$R" --json user locked | python3 -c 'import json, sys
+print([(r["failures"], r["locked"], r["locked_until"]) for r in json.load(sys.stdin) if r["name"] == "lock"])')" "[(5, True, None)]"
 # Unknown, locked and disabled accounts answer as a wrong password does, whatever is typed: the
 # same PAM code and the same words (the user's name aside), so neither tells which case it was.
 pt "wrong-z$nl" roles nora authenticate
