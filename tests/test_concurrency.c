@@ -467,7 +467,7 @@ static void totp_code_now(const char *uri, char code[static 7]) {
         const char *p = strstr(uri, "secret=");
         assert_non_null(p);
         p += strlen("secret=");
-        size_t b32len = strcspn(p, "&\n");
+        size_t b32len = strcspn(p, "&\n\"");
         char *secret = NULL;
         size_t len = 0;
         assert_int_equal(oath_base32_decode(p, b32len, &secret, &len), OATH_OK);
@@ -489,8 +489,9 @@ static void test_totp_race(void **state) {
         double t0 = now_s();
         for (int round = 0; round < TOTP_ROUNDS; round++) {
                 /* A new secret each round: its codes have never been used. */
-                char uri[512], code[7];
-                int rc = rolesctl(NULL, uri, sizeof(uri), "user", "totp", "enroll", "totpu", (const char *) NULL);
+                char uri[4096], code[7];
+                int rc = rolesctl(NULL, uri, sizeof(uri), "--json", "user", "totp", "enroll", "totpu", "--replace",
+                                  (const char *) NULL);
                 if (rc != 0)
                         fail_msg("round %d: rolesctl user totp enroll: exit %d", round, rc);
                 totp_code_now(uri, code);
@@ -536,12 +537,12 @@ static void three_wrong_passwords(void *arg) {
 
 static void test_lock_while_code_prompt_open(void **state) {
         (void) state;
-        char uri[512], code[7], uuid[64];
+        char uri[4096], code[7], uuid[64];
         const char *tally_sql = "SELECT failures FROM tally WHERE user_uuid = ?1";
         user_uuid("totpu", uuid, sizeof(uuid));
         ROLESCTL_OK("user", "unlock", "totpu");         /* no count from the races before */
         assert_int_equal(db_int(fx.state_db, tally_sql, uuid), -1);
-        assert_int_equal(rolesctl(NULL, uri, sizeof(uri), "user", "totp", "enroll", "totpu", (const char *) NULL), 0);
+        assert_int_equal(rolesctl(NULL, uri, sizeof(uri), "--json", "user", "totp", "enroll", "totpu", (const char *) NULL), 0);
         totp_code_now(uri, code);
         struct login l = { .service = SVC_DENY3, .user = "totpu", .password = TOTP_PASSWORD, .code = code,
                            .coding = three_wrong_passwords };
