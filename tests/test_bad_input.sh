@@ -469,6 +469,9 @@ pam_users=()
 for b in "${bad_bytes[@]}"; do pam_users+=("ab${b}zq9"); done
 pam_users+=("${LONG}zq9" "zq9'; DROP TABLE users; --" "zq9%n%s%x%p" "Zq9")
 pam_labels=("${bad_labels[@]}" 10000-bytes sql printf upper-case)
+# With debug, so that pam_roles says what it made of each name (a name that is not roles' is
+# logged only then): that it never repeats one is what is checked.
+for phase in auth account password session; do echo "$phase required $MOD debug"; done >/etc/pam.d/roles
 syslog_before=$(wc -l <"$S/syslog")
 for i in "${!pam_users[@]}"; do
         u=${pam_users[$i]} what="PAM_USER ${pam_labels[$i]}"
@@ -481,6 +484,7 @@ for i in "${!pam_users[@]}"; do
 done
 sleep 0.3       # the last datagrams may still be on their way to the catcher
 tail -n +$((syslog_before + 1)) "$S/syslog" | grep 'pam_roles' >"$S/syslog.pam"
+for phase in auth account password session; do echo "$phase required $MOD"; done >/etc/pam.d/roles
 n=$(grep -c 'authentication failure for (not a valid user name)' "$S/syslog.pam")
 [ "$n" -ge "${#pam_users[@]}" ] && pass || fail "syslog: $n 'authentication failure for (not a valid user name)' lines, want ${#pam_users[@]}"
 grep -q zq9 "$S/syslog.pam" && fail "syslog: pam_roles logged an invalid user name: $(grep zq9 "$S/syslog.pam" | head -n 2 | cat -v)" || pass
