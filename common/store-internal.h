@@ -217,6 +217,11 @@ void store_close_db(struct roles_store *s, sqlite3 **db);
 int store_writer_begin(struct roles_store *s);
 int store_writer_commit(struct roles_store *s);
 void store_writer_abort(struct roles_store *s);
+/* Doctor's checks of a file a restore is about to put in place (store_doctor.c): its integrity
+ * and, for roles.db, the rows every reader refuses and those the host's own accounts hide. Each
+ * problem is reported as one line; returns how many, or -errno. */
+int store_doctor_check_file(struct roles_store *s, sqlite3 *db, enum store_file which, roles_report_fn report,
+                            void *userdata);
 
 /* Writers: bring the derived tables (the metarole closure and grants) up to date if roles.db
  * changed since they were built; returns how many derived rows differed. */

@@ -156,7 +156,7 @@ static int remove_orphans(struct doctor *d) {
  * line. NSS does not serve them and logins refuse them, but nothing else says so. Only an
  * administrator knows what they were meant to be: named here, not changed.
  */
-static int find_invalid_rows(struct doctor *d) {
+static int find_invalid_rows(struct doctor *d, sqlite3 *db) {
         static const struct {
                 const char *what;
                 const char *sql;
@@ -168,7 +168,7 @@ static int find_invalid_rows(struct doctor *d) {
         };
         struct roles_store *s = d->s;
         for (size_t i = 0; i < ROLES_N_ELEMENTS(tables); i++) {
-                sqlite3_stmt *st = store_stmt(s, s->pub, tables[i].sql);
+                sqlite3_stmt *st = store_stmt(s, db, tables[i].sql);
                 if (!st)
                         return -EIO;
                 int r;
@@ -206,12 +206,12 @@ static void clash_words(bool name, bool id, bool gid, char *buf, size_t size) {
  * written on another host, restored from a backup, or /etc changed since. NSS and logins ignore
  * them; only an administrator can say which one should give way. Named here, not changed.
  */
-static int find_host_clashes(struct doctor *d, const struct host_accounts *host) {
+static int find_host_clashes(struct doctor *d, sqlite3 *db, const struct host_accounts *host) {
         struct roles_store *s = d->s;
         char what[64];
         int r;
 
-        sqlite3_stmt *st = store_stmt(s, s->pub, "SELECT " USER_COLUMNS " FROM users ORDER BY uid");
+        sqlite3_stmt *st = store_stmt(s, db, "SELECT " USER_COLUMNS " FROM users ORDER BY uid");
         if (!st)
                 return -EIO;
         while ((r = store_step_row(s, st)) > 0) {
@@ -228,8 +228,8 @@ static int find_host_clashes(struct doctor *d, const struct host_accounts *host)
         sqlite3_reset(st);
         if (r < 0)
                 return r;
-        st = store_stmt(s, s->pub, "SELECT 'group', name, gid FROM groups UNION ALL "
-                                   "SELECT 'metarole', code, gid FROM metaroles WHERE gid IS NOT NULL ORDER BY 3");
+        st = store_stmt(s, db, "SELECT 'group', name, gid FROM groups UNION ALL "
+                               "SELECT 'metarole', code, gid FROM metaroles WHERE gid IS NOT NULL ORDER BY 3");
         if (!st)
                 return -EIO;
         while ((r = store_step_row(s, st)) > 0) {
@@ -287,7 +287,7 @@ static int check_host(struct doctor *d) {
                 return r;
         check_range(d, host, false);
         check_range(d, host, true);
-        return find_host_clashes(d, host);
+        return find_host_clashes(d, d->s->pub, host);
 }
 
 /*
@@ -326,8 +326,8 @@ int roles_writer_doctor(struct roles_writer *w, roles_report_fn report, void *us
                               "UNION SELECT user_uuid FROM totp_used", "state.db")) < 0)
                 return r;
         report_swept_stages(&d);
-        if ((r = find_missing_secrets(&d)) < 0 || (r = remove_orphans(&d)) < 0 || (r = find_invalid_rows(&d)) < 0 ||
-            (r = check_host(&d)) < 0)
+        if ((r = find_missing_secrets(&d)) < 0 || (r = remove_orphans(&d)) < 0 ||
+            (r = find_invalid_rows(&d, s->pub)) < 0 || (r = check_host(&d)) < 0)
                 return r;
         /* roles.db edited by hand (not through rolesctl) leaves the derived tables stale: rebuild
          * them, and publish only if that changed anything. */
@@ -342,6 +342,22 @@ int roles_writer_doctor(struct roles_writer *w, roles_report_fn report, void *us
         if ((r = check_index(&d)) < 0)
                 return r;
         if (d.findings > 0 && (r = roles_audit(store_writer(s), "doctor", s->cfg.public_db, "findings=%d", d.findings)) < 0)
+                return r;
+        return d.findings;
+}
+
+int store_doctor_check_file(struct roles_store *s, sqlite3 *db, enum store_file which, roles_report_fn report,
+                            void *userdata) {
+        static const char *const names[] = { [STORE_PUBLIC] = "roles.db", [STORE_SECRETS] = "secrets.db",
+                                             [STORE_STATE] = "state.db" };
+        struct doctor d = { s, report, userdata, 0 };
+        const struct host_accounts *host;
+        int r = check_integrity(&d, db, names[which]);
+        /* The rows of a damaged file are not worth reading. */
+        if (r < 0 || d.findings > 0 || which != STORE_PUBLIC)
+                return r < 0 ? r : d.findings;
+        if ((r = find_invalid_rows(&d, db)) < 0 || (r = store_host(s, &host)) < 0 ||
+            (r = find_host_clashes(&d, db, host)) < 0)
                 return r;
         return d.findings;
 }
