@@ -217,6 +217,10 @@ void store_close_db(struct roles_store *s, sqlite3 **db);
 int store_writer_begin(struct roles_store *s);
 int store_writer_commit(struct roles_store *s);
 void store_writer_abort(struct roles_store *s);
+/* Restore: put the checked files tmp[enum store_file] in place of the live ones, and begin the
+ * change again on them (a tmp put in place is emptied: ""). */
+int store_writer_replace_files(struct roles_store *s, char *const tmp[3]);
+
 /* Doctor's checks of a file a restore is about to put in place (store_doctor.c): its integrity
  * and, for roles.db, the rows every reader refuses and those the host's own accounts hide. Each
  * problem is reported as one line; returns how many, or -errno. */

@@ -4,10 +4,17 @@
  * state.db as they stand at one moment. The writer lock keeps roles.db and secrets.db still;
  * each file is read with sqlite3_serialize inside a transaction, so pages written by a login
  * meanwhile are either all in or all out, and roles.db comes with what its WAL holds folded
- * in: each entry is a whole database by itself. Restore with tar -x.
+ * in: each entry is a whole database by itself.
+ *
+ * `rolesctl restore FILE`: the same archive put back. Not tar -x: that would leave the live
+ * roles.db-wal beside the restored roles.db (SQLite replays it onto whatever file has the name),
+ * restore whatever owner, mode, link or path a hostile archive names, and run while logins read
+ * and write. Here the archive is data: its three members are written to new files, checked, and
+ * renamed into place under the writer lock (store_writer_replace_files).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +22,26 @@
 #include <unistd.h>
 
 #include "store-internal.h"
+
+/* The archive's members: what backup writes and all that restore accepts. */
+static const struct member {
+        const char *name;
+        enum store_file which;
+        mode_t mode;            /* the live file's */
+        bool required;          /* state.db: tallies and login tracking, nothing a restore needs */
+} members[] = {
+        { "roles.db", STORE_PUBLIC, 0644, true },
+        { "secrets.db", STORE_SECRETS, 0600, true },
+        { "state.db", STORE_STATE, 0600, false },
+};
+
+static sqlite3 *member_db(struct roles_store *s, enum store_file which) {
+        return which == STORE_PUBLIC ? s->pub : which == STORE_SECRETS ? s->sec : s->state;
+}
+
+static const char *member_path(const struct roles_store *s, enum store_file which) {
+        return which == STORE_PUBLIC ? s->cfg.public_db : which == STORE_SECRETS ? s->cfg.secrets_db : s->cfg.state_db;
+}
 
 #define TAR_BLOCK 512
 
@@ -85,10 +112,9 @@ int roles_writer_backup(struct roles_writer *w, const char *path) {
         }
         /* roles.db as this writer's transaction reads it (nothing changed in it yet): its
          * committed pages, the WAL's included, as one file. */
-        if ((r = add_db(s, fd, "roles.db", s->pub, 0644)) < 0 ||
-            (r = add_db(s, fd, "secrets.db", s->sec, 0600)) < 0 ||
-            (r = add_db(s, fd, "state.db", s->state, 0600)) < 0)
-                goto out;
+        for (size_t i = 0; i < ROLES_N_ELEMENTS(members); i++)
+                if ((r = add_db(s, fd, members[i].name, member_db(s, members[i].which), members[i].mode)) < 0)
+                        goto out;
         r = roles_write_all(fd, end, sizeof(end));
         if (r >= 0 && fsync(fd) < 0)
                 r = -errno;
@@ -106,4 +132,408 @@ out:
         if (tmp[0])
                 unlink(tmp);
         return r;
+}
+
+/* ---- restore ------------------------------------------------------------------------------ */
+
+/* ustar's largest size (11 octal digits); GNU's base-256 sizes are not read. */
+#define TAR_SIZE_MAX 077777777777ull
+#define RESTORE_CHUNK ((size_t) 64 << 10)
+
+struct restore {
+        struct roles_store *s;
+        const char *path;               /* the archive */
+        int fd;
+        crypto_hash_sha256_state sha;
+        uint8_t *buf;                   /* RESTORE_CHUNK bytes, wiped: secrets.db passes through */
+        char tmp[3][PATH_MAX];          /* the new files, by enum store_file; "" when none */
+        bool seen[3];                   /* by enum store_file: the archive held it */
+        struct roles_restore_result *res;
+};
+
+static int refuse(struct restore *rs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int refuse(struct restore *rs, const char *fmt, ...) {
+        char why[384];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(why, sizeof(why), fmt, ap);
+        va_end(ap);
+        return store_fail(rs->s, -EBADMSG, "%s: nothing restored: %s", rs->path, why);
+}
+
+/* Up to n bytes of the archive, fewer only at its end; hashed as read. */
+static ssize_t read_some(struct restore *rs, void *buf, size_t n) {
+        size_t got = 0;
+        while (got < n) {
+                ssize_t k = read(rs->fd, (uint8_t *) buf + got, n - got);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return store_fail(rs->s, -errno, "%s: %s", rs->path, strerror(errno));
+                if (k == 0)
+                        break;
+                got += (size_t) k;
+        }
+        crypto_hash_sha256_update(&rs->sha, buf, got);
+        return (ssize_t) got;
+}
+
+/* A header's numeric field: octal digits, perhaps after spaces, then only spaces and NULs. */
+static bool parse_octal(const uint8_t *f, size_t len, uint64_t *ret) {
+        uint64_t v = 0;
+        size_t i = 0, digits = 0;
+        while (i < len && f[i] == ' ')
+                i++;
+        for (; i < len && f[i] >= '0' && f[i] <= '7'; i++, digits++) {
+                if (v > (UINT64_MAX >> 3))
+                        return false;
+                v = v * 8 + (uint64_t) (f[i] - '0');
+        }
+        for (; i < len; i++)
+                if (f[i] != ' ' && f[i] != '\0')
+                        return false;
+        *ret = v;
+        return digits > 0;
+}
+
+/* A header's name (prefix/name) for a message: printable ASCII, '?' for anything else. */
+static void member_name(const uint8_t h[TAR_BLOCK], char out[258]) {
+        size_t n = 0;
+        for (size_t i = 345; i < 500 && h[i]; i++)
+                out[n++] = h[i] >= 0x20 && h[i] < 0x7f ? (char) h[i] : '?';
+        if (n > 0)
+                out[n++] = '/';
+        for (size_t i = 0; i < 100 && h[i]; i++)
+                out[n++] = h[i] >= 0x20 && h[i] < 0x7f ? (char) h[i] : '?';
+        out[n] = '\0';
+}
+
+static const char *member_type(uint8_t type) {
+        switch (type) {
+        case '1': return "a hard link";
+        case '2': return "a symbolic link";
+        case '3': return "a character device";
+        case '4': return "a block device";
+        case '5': return "a directory";
+        case '6': return "a FIFO";
+        default:  return "not a regular file";
+        }
+}
+
+/* A new file beside the live one, "DIR/.BASE.restore-XXXXXX", with the live file's mode. */
+static int create_tmp(struct restore *rs, const struct member *m, int *ret_fd) {
+        const char *live = member_path(rs->s, m->which), *slash = strrchr(live, '/');
+        char *tmp = rs->tmp[m->which];
+        if (!slash ||
+            snprintf(tmp, PATH_MAX, "%.*s/.%s.restore-XXXXXX", (int) (slash - live), live, slash + 1) >= PATH_MAX) {
+                tmp[0] = '\0';
+                return store_fail(rs->s, -ENAMETOOLONG, "%s: path too long", live);
+        }
+        int fd = mkostemp(tmp, O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0) {
+                int r = store_fail(rs->s, -errno, "%s: %s", tmp, strerror(errno));
+                tmp[0] = '\0';
+                return r;
+        }
+        if (fchmod(fd, m->mode) < 0) {
+                int r = store_fail(rs->s, -errno, "%s: %s", tmp, strerror(errno));
+                close(fd);
+                return r;
+        }
+        *ret_fd = fd;
+        return 0;
+}
+
+/* The member whose header is h, checked, copied to a new file and synced. */
+static int read_member(struct restore *rs, const uint8_t h[TAR_BLOCK]) {
+        const struct member *m = NULL;
+        char name[258];
+        uint64_t sum, size;
+        unsigned computed = 0;
+        int fd = -1, r;
+
+        for (size_t i = 0; i < TAR_BLOCK; i++)
+                computed += i >= 148 && i < 156 ? ' ' : h[i];
+        if (!parse_octal(h + 148, 8, &sum) || sum != computed)
+                return refuse(rs, "a header's checksum is wrong: not a tar archive, or a damaged one");
+        if (memcmp(h + 257, "ustar", 6) != 0 && memcmp(h + 257, "ustar  ", 8) != 0)
+                return refuse(rs, "not a ustar archive (as rolesctl backup writes)");
+        member_name(h, name);
+        for (size_t i = 0; i < ROLES_N_ELEMENTS(members); i++)
+                if (strcmp(name, members[i].name) == 0)
+                        m = &members[i];
+        if (!m)
+                return refuse(rs, "a member named '%s': a backup holds roles.db, secrets.db and state.db, nothing else",
+                              name);
+        if (h[156] != '0' && h[156] != '\0')
+                return refuse(rs, "%s is %s", m->name, member_type(h[156]));
+        if (rs->seen[m->which])
+                return refuse(rs, "%s is in it twice", m->name);
+        if (!parse_octal(h + 124, 12, &size) || size > TAR_SIZE_MAX)
+                return refuse(rs, "%s: its size is not one a ustar header holds", m->name);
+        rs->seen[m->which] = true;
+
+        if ((r = create_tmp(rs, m, &fd)) < 0)
+                return r;
+        for (uint64_t left = size; left > 0;) {
+                size_t n = left < RESTORE_CHUNK ? (size_t) left : RESTORE_CHUNK;
+                ssize_t got = read_some(rs, rs->buf, n);
+                if (got >= 0 && (size_t) got < n)
+                        got = refuse(rs, "truncated: it ends inside %s", m->name);
+                if (got < 0) {
+                        r = (int) got;
+                        goto out;
+                }
+                if ((r = roles_write_all(fd, rs->buf, n)) < 0) {
+                        r = store_fail(rs->s, r, "%s: %s", rs->tmp[m->which], strerror(-r));
+                        goto out;
+                }
+                left -= n;
+        }
+        if (size % TAR_BLOCK) {
+                size_t pad = TAR_BLOCK - size % TAR_BLOCK;
+                ssize_t got = read_some(rs, rs->buf, pad);
+                if (got >= 0 && (size_t) got < pad)
+                        got = refuse(rs, "truncated: it ends inside %s", m->name);
+                if (got < 0) {
+                        r = (int) got;
+                        goto out;
+                }
+        }
+        if (fsync(fd) < 0)
+                r = store_fail(rs->s, -errno, "%s: %s", rs->tmp[m->which], strerror(errno));
+out:
+        close(fd);
+        return r;
+}
+
+static bool all_zero(const uint8_t *p, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (p[i])
+                        return false;
+        return true;
+}
+
+/* Every member to its new file; then, after the end-of-archive block, only the zeros that pad
+ * an archive to its record size. */
+static int read_archive(struct restore *rs) {
+        uint8_t h[TAR_BLOCK];
+        ssize_t got;
+        int r;
+        for (;;) {
+                if ((got = read_some(rs, h, sizeof(h))) < 0)
+                        return (int) got;
+                if ((size_t) got < sizeof(h))
+                        return refuse(rs, "truncated: it ends before its end-of-archive block");
+                if (all_zero(h, sizeof(h)))
+                        break;
+                if ((r = read_member(rs, h)) < 0)
+                        return r;
+        }
+        while ((got = read_some(rs, rs->buf, RESTORE_CHUNK)) > 0)
+                if (!all_zero(rs->buf, (size_t) got))
+                        return refuse(rs, "data after its end-of-archive block");
+        if (got < 0)
+                return (int) got;
+        for (size_t i = 0; i < ROLES_N_ELEMENTS(members); i++)
+                if (members[i].required && !rs->seen[members[i].which])
+                        return refuse(rs, "%s is missing from it", members[i].name);
+        return 0;
+}
+
+static void keep_first(void *userdata, const char *line) {
+        char *first = userdata;
+        if (!first[0])
+                snprintf(first, 256, "%s", line);
+}
+
+/*
+ * Open a new file and check it as a writer would find it: a database (in rollback-journal mode:
+ * a reader that is not root can read it without a WAL until the writer reopens it), a schema
+ * this build knows (an older one migrated here, as the next writer would), then doctor's checks.
+ * The transaction is left open for the caller's changes.
+ */
+static int open_checked(struct restore *rs, const struct member *m, sqlite3 **db) {
+        struct roles_store *s = rs->s;
+        char prefix[PATH_MAX + 64], first[256] = "";
+        bool create = s->create;
+        snprintf(prefix, sizeof(prefix), "%s: nothing restored: %s: ", rs->path, m->name);
+
+        int r = store_open_db(s, rs->tmp[m->which], true, NULL, db);
+        if (r >= 0)
+                r = store_exec_script(s, *db, "PRAGMA journal_mode = DELETE; BEGIN IMMEDIATE");
+        if (r >= 0) {
+                s->create = !rs->seen[m->which];        /* a state.db the archive lacked: made empty */
+                r = store_schema_check(s, *db, m->which, true, NULL);
+                s->create = create;
+        }
+        if (r >= 0 && (r = store_doctor_check_file(s, *db, m->which, keep_first, first)) > 0)
+                r = store_fail(s, -EBADMSG, "%s", first);
+        return r < 0 ? store_fail_prefixed(s, r, prefix) : 0;
+}
+
+/* Every row of table src on from into table dst on to (the same columns, in the same order). */
+static int copy_rows(struct roles_store *s, sqlite3 *from, const char *src, sqlite3 *to, const char *dst) {
+        sqlite3_stmt *rd = NULL, *wr = NULL;
+        char sql[512];
+        int r = 0, rc;
+
+        snprintf(sql, sizeof(sql), "SELECT * FROM %s", src);
+        if ((rc = sqlite3_prepare_v2(from, sql, -1, &rd, NULL)) != SQLITE_OK) {
+                r = store_sql_fail(s, from, rc, src);
+                goto out;
+        }
+        int n = sqlite3_column_count(rd);
+        size_t len = (size_t) snprintf(sql, sizeof(sql), "INSERT INTO %s VALUES (?", dst);
+        for (int i = 1; i < n && len < sizeof(sql); i++)
+                len += (size_t) snprintf(sql + len, sizeof(sql) - len, ",?");
+        if (len + 2 > sizeof(sql)) {
+                r = store_fail(s, -E2BIG, "%s: too many columns", src);
+                goto out;
+        }
+        memcpy(sql + len, ")", 2);
+        if ((rc = sqlite3_prepare_v2(to, sql, -1, &wr, NULL)) != SQLITE_OK) {
+                r = store_sql_fail(s, to, rc, dst);
+                goto out;
+        }
+        while ((rc = sqlite3_step(rd)) == SQLITE_ROW) {
+                for (int i = 0; i < n; i++)
+                        sqlite3_bind_value(wr, i + 1, sqlite3_column_value(rd, i));
+                if ((rc = sqlite3_step(wr)) != SQLITE_DONE) {
+                        r = store_sql_fail(s, to, rc, dst);
+                        goto out;
+                }
+                sqlite3_reset(wr);
+        }
+        if (rc != SQLITE_DONE)
+                r = store_sql_fail(s, from, rc, src);
+out:
+        sqlite3_finalize(rd);
+        sqlite3_finalize(wr);
+        return r;
+}
+
+/* The restored roles.db: a serial above the live one's, so that every reader (and the NSS
+ * index, which never goes back to an older serial) takes it for the newer state. */
+static int prepare_public(struct restore *rs, sqlite3 *db) {
+        struct roles_store *s = rs->s;
+        int64_t live;
+        int r = store_serial(s, &live);
+        if (r < 0)
+                return r;
+        rs->res->serial = live + 1;
+        r = store_exec(s, db, "INSERT OR REPLACE INTO meta (key, value) VALUES ('serial', ?1), ('published_at', ?2)",
+                       "ii", rs->res->serial, (int64_t) store_now(s));
+        sqlite3_stmt *st = r < 0 ? NULL
+                : store_stmt(s, db, "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM groups)");
+        if (!st)
+                return r < 0 ? r : -EIO;
+        r = store_step_row(s, st);
+        if (r > 0) {
+                rs->res->users = sqlite3_column_int64(st, 0);
+                rs->res->groups = sqlite3_column_int64(st, 1);
+        }
+        sqlite3_reset(st);
+        return r < 0 ? r : store_exec_script(s, db, "COMMIT");
+}
+
+/*
+ * The restored secrets.db, made to commit with roles.db (store_writer_replace_files): the live
+ * secrets as before-images of every user either file knows, marked with the restored roles.db's
+ * serial. A reader of the old roles.db reads the live secrets from them; should roles.db never be
+ * put in place, the next writer puts them back. The audit is the live log: a restore does not
+ * take back what was done, only the state it left.
+ */
+static int prepare_secrets(struct restore *rs, sqlite3 *db) {
+        static const char *const kept[][2] = {
+                { "credentials", "before_credentials" },
+                { "codes", "before_codes" },
+                { "recovery_codes", "before_recovery_codes" },
+                { "audit", "audit" },
+        };
+        struct roles_store *s = rs->s;
+        int r = store_exec_script(s, db, "DELETE FROM publishing; DELETE FROM before_users; "
+                                  "DELETE FROM before_credentials; DELETE FROM before_codes; "
+                                  "DELETE FROM before_recovery_codes; DELETE FROM audit");
+        for (size_t i = 0; r >= 0 && i < ROLES_N_ELEMENTS(kept); i++)
+                r = copy_rows(s, s->sec, kept[i][0], db, kept[i][1]);
+        if (r >= 0)
+                r = store_exec_script(s, db,
+                        "INSERT OR IGNORE INTO before_users SELECT user_uuid FROM before_credentials "
+                        "UNION SELECT user_uuid FROM before_codes UNION SELECT user_uuid FROM before_recovery_codes "
+                        "UNION SELECT user_uuid FROM credentials UNION SELECT user_uuid FROM codes "
+                        "UNION SELECT user_uuid FROM recovery_codes");
+        if (r >= 0)
+                r = store_exec(s, db, "INSERT INTO publishing (id, serial, audit_from) "
+                               "VALUES (1, ?1, (SELECT coalesce(max(id), 0) + 1 FROM audit))", "i", rs->res->serial);
+        return r < 0 ? r : store_exec_script(s, db, "COMMIT");
+}
+
+/* Each new file checked, and prepared to be put in place: roles.db first (its serial is
+ * secrets.db's mark). */
+static int check_files(struct restore *rs) {
+        struct roles_store *s = rs->s;
+        sqlite3 *db = NULL;
+        int r = 0, fd;
+        if (!rs->seen[STORE_STATE] && (r = create_tmp(rs, &members[STORE_STATE], &fd)) >= 0)
+                close(fd);
+        for (size_t i = 0; r >= 0 && i < ROLES_N_ELEMENTS(members); i++) {
+                const struct member *m = &members[i];
+                r = open_checked(rs, m, &db);
+                if (r >= 0 && m->which == STORE_PUBLIC)
+                        r = prepare_public(rs, db);
+                else if (r >= 0 && m->which == STORE_SECRETS)
+                        r = prepare_secrets(rs, db);
+                else if (r >= 0)
+                        r = store_exec_script(s, db, "COMMIT");
+                store_close_db(s, &db);
+        }
+        return r;
+}
+
+int roles_writer_restore(struct roles_writer *w, const char *path, struct roles_restore_result *ret) {
+        struct roles_store *s = store_of_writer(w);
+        struct roles_restore_result res = { 0 };
+        struct restore rs = { .s = s, .path = path, .res = &res };
+        unsigned char digest[crypto_hash_sha256_BYTES];
+        int r;
+
+        rs.fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (rs.fd < 0)
+                return store_fail(s, -errno, "%s: %s", path, strerror(errno));
+        if (!(rs.buf = malloc(RESTORE_CHUNK))) {
+                r = store_fail(s, -ENOMEM, "out of memory");
+                goto out;
+        }
+        crypto_hash_sha256_init(&rs.sha);
+        if ((r = read_archive(&rs)) < 0 || (r = check_files(&rs)) < 0)
+                goto out;
+        crypto_hash_sha256_final(&rs.sha, digest);
+        sodium_bin2hex(res.sha256, sizeof(res.sha256), digest, sizeof(digest));
+        res.with_state = rs.seen[STORE_STATE];
+
+        char *tmp[3] = { rs.tmp[0], rs.tmp[1], rs.tmp[2] };
+        if ((r = store_writer_replace_files(s, tmp)) < 0)
+                goto out;
+        /* A roles.db migrated above may lack derived rows: built now, published if they differ. */
+        s->derived_at = -1;
+        if ((r = store_refresh_derived(s)) == 0)
+                s->pub_changes_base = sqlite3_total_changes(s->pub);
+        if (r >= 0)
+                r = roles_writer_rebuild_index(w);
+        if (r >= 0)
+                r = roles_audit(w, "restore", path, "sha256=%s users=%lld groups=%lld serial=%lld%s", res.sha256,
+                                (long long) res.users, (long long) res.groups, (long long) res.serial,
+                                res.with_state ? "" : " state=empty");
+        if (r >= 0)
+                *ret = res;
+out:
+        for (size_t i = 0; i < ROLES_N_ELEMENTS(rs.tmp); i++)
+                if (rs.tmp[i][0])
+                        unlink(rs.tmp[i]);
+        if (rs.buf)
+                explicit_bzero(rs.buf, RESTORE_CHUNK);
+        free(rs.buf);
+        close(rs.fd);
+        return r < 0 ? r : 0;
 }

@@ -237,8 +237,21 @@ static int open_public(struct roles_store *s) {
         return 0;
 }
 
-int store_writer_begin(struct roles_store *s) {
+/* The three files opened for a change, under the lock: a change cut short between its two
+ * commits is finished or undone before ours starts. */
+static int open_files(struct roles_store *s) {
         int64_t published;
+        int r = open_side_file(s, s->cfg.secrets_db, STORE_SECRETS, &s->sec);
+        if (r >= 0)
+                r = open_side_file(s, s->cfg.state_db, STORE_STATE, &s->state);
+        if (r >= 0)
+                r = open_public(s);
+        if (r >= 0)
+                r = store_serial(s, &published);
+        return r < 0 ? r : store_before_settle(s, published);
+}
+
+int store_writer_begin(struct roles_store *s) {
         int r;
 
         if (s->create) {
@@ -254,22 +267,83 @@ int store_writer_begin(struct roles_store *s) {
         if (r < 0)
                 return r;
         r = take_lock(s);
+        return r < 0 ? r : open_files(s);
+}
+
+/* Move the file named DB SUFFIX to DB SUFFIX ".restore-old" (back, with back), if there is one. */
+static int move_aside(struct roles_store *s, const char *db, const char *suffix, bool back) {
+        char path[PATH_MAX], aside[PATH_MAX];
+        if (snprintf(path, sizeof(path), "%s%s", db, suffix) >= (int) sizeof(path) ||
+            snprintf(aside, sizeof(aside), "%s%s.restore-old", db, suffix) >= (int) sizeof(aside))
+                return store_fail(s, -ENAMETOOLONG, "%s: path too long", db);
+        if (rename(back ? aside : path, back ? path : aside) < 0 && errno != ENOENT)
+                return store_fail(s, -errno, "%s: %s", back ? aside : path, strerror(errno));
+        return 0;
+}
+
+static int remove_file(struct roles_store *s, const char *db, const char *suffix) {
+        char path[PATH_MAX];
+        if (snprintf(path, sizeof(path), "%s%s", db, suffix) >= (int) sizeof(path))
+                return store_fail(s, -ENAMETOOLONG, "%s: path too long", db);
+        if (unlink(path) < 0 && errno != ENOENT)
+                return store_fail(s, -errno, "%s: %s", path, strerror(errno));
+        return 0;
+}
+
+static int put_in_place(struct roles_store *s, const char *tmp, const char *live) {
+        if (rename(tmp, live) < 0)
+                return store_fail(s, -errno, "cannot put %s in place: %s", live, strerror(errno));
+        return 0;
+}
+
+/*
+ * A restore (store_backup.c): the checked files tmp[STORE_PUBLIC], [STORE_SECRETS] and
+ * [STORE_STATE], each in its live file's directory, take the live files' places, and the change
+ * begins again on them, the lock held throughout.
+ *  - Our connections keep their locks until the files have moved: roles.db's WAL write lock,
+ *    secrets.db's and state.db's RESERVED locks. So no login is inside a transaction of its own
+ *    on secrets.db or state.db (its journal would be left, by name, beside the new file: hot,
+ *    and replayed onto it after a crash); one that starts later finds its file moved, and SQLite
+ *    refuses it the write (SQLITE_READONLY_DBMOVED).
+ *  - The old files' journals go: secrets.db-journal, state.db-journal, roles.db-journal (the
+ *    restored roles.db is in rollback mode until it is reopened), roles.db-wal and -shm.
+ *    SQLite replays a WAL onto whatever file has the name: the live database's frames would be
+ *    applied to the restored one. The WAL holds committed changes not yet in roles.db, so it is
+ *    moved aside until roles.db is in place, and back should that fail.
+ *  - secrets.db and state.db move first, roles.db last: its rename is the commit point. The
+ *    restored secrets.db carries the live rows as before-images, marked with the restored
+ *    roles.db's serial (store_backup.c): if roles.db never moves (a crash, a failed rename),
+ *    readers of the old roles.db read the live secrets from them, and the next writer puts them
+ *    back (store_before_settle). state.db (tallies, login tracking) stays the restored one.
+ *  - The old connections close only then: SQLite neither checkpoints a WAL into a file that
+ *    was moved nor removes the WAL by name.
+ */
+int store_writer_replace_files(struct roles_store *s, char *const tmp[3]) {
+        const char *pub = s->cfg.public_db, *sec = s->cfg.secrets_db, *state = s->cfg.state_db;
+        int r = store_exec_script(s, s->state, "BEGIN IMMEDIATE");
         if (r < 0)
                 return r;
-        r = open_side_file(s, s->cfg.secrets_db, STORE_SECRETS, &s->sec);
-        if (r < 0)
+        if ((r = remove_file(s, sec, "-journal")) < 0 || (r = remove_file(s, state, "-journal")) < 0 ||
+            (r = remove_file(s, pub, "-journal")) < 0 ||
+            (r = put_in_place(s, tmp[STORE_SECRETS], sec)) < 0 || (r = put_in_place(s, tmp[STORE_STATE], state)) < 0)
                 return r;
-        r = open_side_file(s, s->cfg.state_db, STORE_STATE, &s->state);
-        if (r < 0)
+        if ((r = move_aside(s, pub, "-wal", false)) < 0)
                 return r;
-        r = open_public(s);
-        if (r < 0)
+        if ((r = move_aside(s, pub, "-shm", false)) < 0 || (r = put_in_place(s, tmp[STORE_PUBLIC], pub)) < 0) {
+                move_aside(s, pub, "-shm", true);
+                move_aside(s, pub, "-wal", true);
                 return r;
-        r = store_serial(s, &published);
-        if (r < 0)
+        }
+        tmp[STORE_PUBLIC][0] = tmp[STORE_SECRETS][0] = tmp[STORE_STATE][0] = '\0';
+        if ((r = remove_file(s, pub, "-wal.restore-old")) < 0 || (r = remove_file(s, pub, "-shm.restore-old")) < 0)
                 return r;
-        /* A change cut short between its two commits is finished or undone before ours starts. */
-        return store_before_settle(s, published);
+        if ((r = fsync_dir(sec)) < 0 || (r = fsync_dir(state)) < 0 || (r = fsync_dir(pub)) < 0)
+                return store_fail(s, r, "the databases are restored, but an fsync of their directory failed: %s",
+                                  strerror(-r));
+        store_writer_abort(s);
+        store_close_db(s, &s->sec);
+        store_close_db(s, &s->state);
+        return open_files(s);
 }
 
 int store_queue_purge(struct roles_store *s, const char *uuid, unsigned what) {
