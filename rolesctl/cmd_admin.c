@@ -287,6 +287,32 @@ static int cmd_backup(struct cli *c, int argc, char **argv) {
         return r < 0 ? cli_fail_store(c, r) : EXIT_OK;
 }
 
+/* The archive is the writer's to read and check (roles_writer_restore): here only what to say. */
+static int cmd_restore(struct cli *c, int argc, char **argv) {
+        struct roles_restore_result res;
+        struct roles_writer *s;
+        struct args a;
+        int r;
+        if (args_parse(c, argc, argv, NULL, 1, &a) < 0)
+                return EXIT_USAGE;
+        if ((r = cli_writer(c, 0, &s)) != EXIT_OK)
+                return r;
+        if ((r = roles_writer_restore(s, a.pos[0], &res)) < 0)
+                return cli_fail_store(c, r);
+        if (c->json) {
+                cli_answer_text(c, "sha256", res.sha256);
+                cli_answer_number(c, "users", res.users);
+                cli_answer_number(c, "groups", res.groups);
+                cli_answer_number(c, "serial", res.serial);
+                cli_answer_raw(c, "state");
+                fputs(res.with_state ? "true" : "false", c->out);
+        } else
+                fprintf(c->out, "restored %s (sha256 %s): %lld user%s, %lld group%s%s\n", a.pos[0], res.sha256,
+                        (long long) res.users, res.users == 1 ? "" : "s", (long long) res.groups,
+                        res.groups == 1 ? "" : "s", res.with_state ? "" : "; state.db was not in it: an empty one");
+        return EXIT_OK;
+}
+
 struct findings {
         struct cli *c;
         unsigned n;
@@ -447,6 +473,9 @@ const struct command admin_commands[] = {
         { "backup", NULL, cmd_backup, false,
           "rolesctl backup FILE",
           "Write the three databases, consistent, to one tar archive" },
+        { "restore", NULL, cmd_restore, false,
+          "rolesctl restore FILE",
+          "Put a backup's three databases back in place, checked, under the writer lock" },
         { "batch", NULL, cmd_batch, false,
           "rolesctl batch [FILE]",
           "Run command lines from FILE or stdin as one change: all or nothing" },

@@ -1,0 +1,231 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# rolesctl restore FILE, the counterpart of rolesctl backup: the restored state is the one served
+# (a serial above the live one, roles.nss compiled anew), a live roles.db-wal does not leak into
+# it, the files get their modes, the restore is audited; and a hostile or damaged archive (a
+# symlink, '../', an extra, missing or repeated member, a truncated archive, a bad checksum, a
+# corrupt database, a schema newer than this build, a row every reader refuses) is refused with
+# one error line and nothing changed.
+#
+#   tests/test_restore.sh PATH/TO/rolesctl    (meson passes the built binary; run as root in CI)
+#
+# Self-contained, in a fresh temporary directory as tests/test_cli.sh; the last line is "N passed,
+# M failed" and the exit status is non-zero when anything failed.
+
+set -u
+
+ROLESCTL=${1:-}
+if [ -z "$ROLESCTL" ] || [ ! -x "$ROLESCTL" ]; then
+        echo "usage: $0 PATH/TO/rolesctl" >&2
+        exit 2
+fi
+case $ROLESCTL in /*) ;; *) ROLESCTL=$PWD/$ROLESCTL ;; esac
+HERE=$(dirname "$(realpath "$0")") || exit 2
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/roles-restore.XXXXXX") || exit 2
+chmod 755 "$T"
+READER=
+trap '[ -n "$READER" ] && kill "$READER" 2>/dev/null; rm -rf "$T"' EXIT
+cd "$T" || exit 2
+
+CONF=$T/roles.conf
+cat >"$CONF" <<EOF
+public_db          = $T/roles.db
+secrets_db         = $T/secrets.db
+state_db           = $T/state.db
+uid_min            = 10000
+uid_max            = 59999
+gid_min            = 10000
+gid_max            = 59999
+argon2_t_cost      = 1
+argon2_m_cost_kib  = 1024
+argon2_parallelism = 1
+password_min_length = 8
+EOF
+chmod 644 "$CONF"
+
+DBS="roles.db secrets.db state.db"
+OUT=$T/out
+ERR=$T/err
+RC=0
+. "$HERE/lib.sh" || exit 2
+need sqlite3
+need python3
+need sha256sum
+
+users() {
+        sql "$T/roles.db" "SELECT name FROM users ORDER BY name" | tr '\n' ' '
+}
+
+# mktar OUT ENTRY...: a ustar archive as Python's tarfile writes one. ENTRY is NAME=FILE (a
+# regular member with FILE's bytes), NAME@TARGET (a symlink), NAME/ (a directory).
+mktar() {
+        python3 - "$@" <<'PY'
+import io, sys, tarfile
+out, entries = sys.argv[1], sys.argv[2:]
+with tarfile.open(out, "w", format=tarfile.USTAR_FORMAT) as t:
+    for e in entries:
+        if "=" in e:
+            name, path = e.split("=", 1)
+            data = open(path, "rb").read()
+            i = tarfile.TarInfo(name); i.size = len(data); i.mode = 0o600
+            t.addfile(i, io.BytesIO(data))
+        elif "@" in e:
+            name, target = e.split("@", 1)
+            i = tarfile.TarInfo(name); i.type = tarfile.SYMTYPE; i.linkname = target
+            t.addfile(i)
+        else:
+            i = tarfile.TarInfo(e.rstrip("/")); i.type = tarfile.DIRTYPE; i.mode = 0o755
+            t.addfile(i)
+PY
+}
+
+# ---- the state to go back to ----------------------------------------------------------------
+
+rc init >/dev/null || die "rolesctl init"
+rc user add alice --uid 12001 >/dev/null || die "user add alice"
+rc user add bob --uid 12002 >/dev/null || die "user add bob"
+rc group add devs --gid 12500 >/dev/null || die "group add devs"
+rc group adduser devs alice >/dev/null || die "group adduser"
+echo 'correct horse battery' | rc user passwd alice --stdin >/dev/null || die "user passwd"
+run_ok "backup" rc backup "$T/good.tar"
+mkdir "$T/x" && tar -xf "$T/good.tar" -C "$T/x" || die "tar -x of the backup"
+
+# ---- a change after the backup ------------------------------------------------------------
+
+rc user add carol --uid 12003 >/dev/null || die "user add carol"
+eq "setup: carol added" "$(users)" "alice bob carol "
+live_serial=$(serial)
+
+# ---- refused: hostile or damaged archives, nothing changed -----------------------------------
+
+refuse() {      # refuse DESC TAR WORDS-OF-THE-ERROR
+        run_refused 5 "restore refuses $1" rc restore "$2"
+        err_has "restore refuses $1: says why" "$3"
+}
+
+cp "$T/x/roles.db" "$T/r.db"; cp "$T/x/secrets.db" "$T/s.db"; cp "$T/x/state.db" "$T/st.db"
+mktar "$T/link.tar" roles.db@/etc/shadow secrets.db="$T/s.db" state.db="$T/st.db"
+refuse "a symlink member" "$T/link.tar" "roles.db"
+mktar "$T/dotdot.tar" roles.db="$T/r.db" secrets.db="$T/s.db" ../x="$T/st.db"
+refuse "a ../ member" "$T/dotdot.tar" "../x"
+mktar "$T/abs.tar" roles.db="$T/r.db" secrets.db="$T/s.db" /etc/passwd="$T/st.db"
+refuse "an absolute member" "$T/abs.tar" "/etc/passwd"
+mktar "$T/extra.tar" roles.db="$T/r.db" secrets.db="$T/s.db" state.db="$T/st.db" evil.so="$T/st.db"
+refuse "an extra member" "$T/extra.tar" "evil.so"
+mktar "$T/dir.tar" roles.db="$T/r.db" secrets.db="$T/s.db" state.db/
+refuse "a directory member" "$T/dir.tar" "state.db"
+mktar "$T/twice.tar" roles.db="$T/r.db" secrets.db="$T/s.db" roles.db="$T/r.db"
+refuse "a member twice" "$T/twice.tar" "twice"
+mktar "$T/nosecrets.tar" roles.db="$T/r.db" state.db="$T/st.db"
+refuse "an archive without secrets.db" "$T/nosecrets.tar" "secrets.db"
+head -c $(( $(stat -c %s "$T/good.tar") / 2 )) "$T/good.tar" >"$T/short.tar"
+refuse "a truncated archive" "$T/short.tar" "truncated"
+cp "$T/good.tar" "$T/sum.tar"
+printf 'X' | dd of="$T/sum.tar" bs=1 seek=3 conv=notrunc 2>/dev/null
+refuse "a header with a bad checksum" "$T/sum.tar" "checksum"
+: >"$T/empty.tar"
+refuse "an empty file" "$T/empty.tar" "truncated"
+run_refused 3 "restore of a missing file" rc restore "$T/no-such.tar"
+
+# A corrupt roles.db: a b-tree page overwritten.
+cp "$T/x/roles.db" "$T/bad.db"
+page=$(sql "$T/bad.db" "PRAGMA page_size")
+dd if=/dev/urandom of="$T/bad.db" bs="$page" seek=3 count=1 conv=notrunc 2>/dev/null
+mktar "$T/corrupt.tar" roles.db="$T/bad.db" secrets.db="$T/s.db" state.db="$T/st.db"
+refuse "a corrupt roles.db" "$T/corrupt.tar" "roles.db"
+
+# A schema newer than this build.
+cp "$T/x/secrets.db" "$T/new.db" && sqlite3 "$T/new.db" "PRAGMA user_version = 999" || die "sqlite3"
+mktar "$T/newer.tar" roles.db="$T/r.db" secrets.db="$T/new.db" state.db="$T/st.db"
+refuse "a newer schema" "$T/newer.tar" "newer than this build"
+
+# Rows every reader refuses, written behind rolesctl's back: bad_row DESC SQL WORDS-OF-THE-ERROR.
+bad_row() {
+        cp "$T/x/roles.db" "$T/row.db" && sqlite3 "$T/row.db" "$2" || die "sqlite3 $2"
+        mktar "$T/row.tar" roles.db="$T/row.db" secrets.db="$T/s.db" state.db="$T/st.db"
+        refuse "$1" "$T/row.tar" "$3"
+}
+bad_row "a user of uid 0" "UPDATE users SET uid = 0 WHERE name = 'bob'" "not valid"
+bad_row "a user named root" "UPDATE users SET name = 'root' WHERE name = 'bob'" "root"
+bad_row "a user name with a colon" "UPDATE users SET name = 'a:b' WHERE name = 'bob'" "not valid"
+bad_row "a group of gid 0" "UPDATE groups SET gid = 0 WHERE name = 'devs'" "not valid"
+
+eq "refused restores left carol" "$(users)" "alice bob carol "
+eq "refused restores left the serial" "$(serial)" "$live_serial"
+leftovers=$(find "$T" -maxdepth 1 -name '.*restore*' | wc -l)
+eq "refused restores left no temporary file" "$leftovers" 0
+run_refused 2 "restore without a file" rc restore
+run_refused 2 "restore with two files" rc restore a.tar b.tar
+run_refused_in $'user add jack\nrestore x.tar\n' 2 "restore cannot run inside a batch" rc batch
+
+# ---- more changes, left in roles.db's WAL ---------------------------------------------------
+
+# A reader holding a read transaction keeps the writer from checkpointing, and from removing
+# the WAL's frames as the last connection closes: erin's row and bob's disabling are then only
+# in roles.db-wal, which SQLite would replay onto any file put in roles.db's place.
+mkfifo "$T/hold"
+sqlite3 -readonly "$T/roles.db" <"$T/hold" >/dev/null 2>&1 &
+READER=$!
+exec 7>"$T/hold"
+echo "BEGIN; SELECT count(*) FROM users;" >&7
+sleep 0.3
+rc user add erin --uid 12005 >/dev/null || die "user add erin"
+rc user disable bob >/dev/null || die "user disable bob"
+exec 7>&-
+wait "$READER" 2>/dev/null
+READER=
+wal=$(stat -c %s "$T/roles.db-wal" 2>/dev/null || echo 0)
+if [ "$wal" -gt 0 ] && [ -z "$(sql "$T/roles.db" "PRAGMA main.journal_mode" | grep -v wal)" ]; then
+        pass
+else
+        fail "setup: the changes are not in roles.db's WAL ($wal bytes)"
+fi
+eq "setup: erin added" "$(users)" "alice bob carol erin "
+live_serial=$(serial)
+
+# ---- the restore ---------------------------------------------------------------------------
+
+sum=$(sha256sum "$T/good.tar" | cut -d' ' -f1)
+run_ok "restore" rc restore "$T/good.tar"
+out_match "restore says what it restored" "^restored .*good\\.tar.*2 users, 3 groups"
+eq "restored: carol and erin are gone, alice and bob are there" "$(users)" "alice bob "
+eq "restored: bob enabled again" "$(sql "$T/roles.db" "SELECT enabled FROM users WHERE name = 'bob'")" 1
+eq "restored roles.db is intact" "$(sql "$T/roles.db" "PRAGMA integrity_check")" ok
+eq "restored roles.db is in WAL mode" "$(sql "$T/roles.db" "PRAGMA journal_mode")" wal
+new_serial=$(serial)
+if [ "$new_serial" -gt "$live_serial" ]; then pass; else fail "restored serial $new_serial is not above the live $live_serial"; fi
+eq "modes" "$(stat -c '%a %U' "$T/roles.db" "$T/secrets.db" "$T/state.db" | tr '\n' ' ')" "644 root 600 root 600 root "
+eq "WAL files recreated, readable" "$(stat -c '%a %U' "$T/roles.db-wal" "$T/roles.db-shm" | tr '\n' ' ')" "644 root 644 root "
+eq "no journal left" "$(ls -a "$T" | grep -c -- '-journal$')" 0
+eq "no temporary file left" "$(find "$T" -maxdepth 1 -name '.*restore*' | wc -l)" 0
+run_ok "user show of a restored user" rc user show alice
+run_refused 3 "user show of the user added after the backup" rc user show carol
+run_ok "group show lists the restored member" rc group show devs
+out_has "restored group holds alice" "alice"
+run_ok "doctor after the restore" rc doctor
+# (The test's ranges overlap login.defs': doctor says so, and nothing else.)
+out_lacks "doctor: roles.nss is the restored roles.db's" "roles.nss"
+out_lacks "doctor: nothing else to repair" "roles.db"
+alice_uuid=$(sql "$T/roles.db" "SELECT uuid FROM users WHERE name = 'alice'")
+eq "alice's password hash restored" "$(sql "$T/secrets.db" "SELECT count(*) FROM credentials WHERE password_hash IS NOT NULL AND user_uuid = '$alice_uuid'")" 1
+run_ok "audit" rc --json audit
+json_true "the restore is audited with the archive's sha256 and its counts" \
+        'any(r["action"] == "restore" and "'"$sum"'" in r["detail"] and "users=2" in r["detail"] and "groups=3" in r["detail"] for r in d)'
+json_true "the audit kept the rows written after the backup" \
+        'any(r["action"] == "user.add" and r["target"] == "carol" for r in d)'
+run_ok "a change after the restore" rc user add dave --uid 12004
+eq "the change is published above the restored serial" "$(serial)" $((new_serial + 1))
+
+# --json: one object like other changes.
+run_ok "restore --json" rc --json restore "$T/good.tar"
+json_true "restore --json answers an object" 'd["ok"] is True and d["action"] == "restore" and d["users"] == 2 and d["groups"] == 3 and d["sha256"] == "'"$sum"'"'
+
+# state.db is optional: an archive without it restores an empty state.
+mktar "$T/nostate.tar" roles.db="$T/r.db" secrets.db="$T/s.db"
+run_ok "restore without state.db" rc restore "$T/nostate.tar"
+eq "state.db restored empty" "$(sql "$T/state.db" "SELECT count(*) FROM tally")" 0
+eq "state.db mode" "$(stat -c %a "$T/state.db")" 600
+
+finish
