@@ -1331,7 +1331,7 @@ static struct fault_case pam_cases[] = {
         PAM("auth, right password and TOTP code", CALL_AUTH, "tom", password, TOTP_RIGHT, PAM_SUCCESS),
         PAM("auth, right password, wrong TOTP code", CALL_AUTH, "tom", password, TOTP_WRONG, PAM_AUTH_ERR),
         PAM("auth, right password, locked out", CALL_AUTH, "lou", password, TOTP_NONE, PAM_AUTH_ERR),
-        PAM("auth, unknown user", CALL_AUTH, "nobody", password, TOTP_NONE, PAM_USER_UNKNOWN),
+        PAM("auth, unknown user", CALL_AUTH, "zqnouser", password, TOTP_NONE, PAM_USER_UNKNOWN),
         PAM("account, permitted", CALL_ACCOUNT, "alice", password, TOTP_NONE, PAM_SUCCESS),
         PAM("account, without the permission", CALL_ACCOUNT, "rita", password, TOTP_NONE, PAM_PERM_DENIED),
         PAM("account, disabled", CALL_ACCOUNT, "dan", password, TOTP_NONE, PAM_PERM_DENIED),
