@@ -196,9 +196,27 @@ int roles_secret_use_recovery_code(struct roles_secrets *sec, const char *uuid,
         struct roles_store *s = store_of_secrets(sec);
         if (s->sec_version < 3)
                 return store_fail(s, -EACCES, "no such recovery code");
+        /* The codes this reader's snapshot has (SQL_SECRETS_SEEN): after a published change that
+         * renewed them, the old ones stay as before-images until the next writer, and must not
+         * count. */
+        sqlite3_stmt *st = store_stmt(s, s->sec, "SELECT count(*) FROM " SQL_SECRETS_SEEN("recovery_codes")
+                                      " WHERE user_uuid = ?1 AND code_hash = ?2 AND used_at IS NULL");
+        if (!st)
+                return -EIO;
+        sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 2, hash, ROLES_RECOVERY_HASH_LEN, SQLITE_STATIC);
+        int r = store_bind_serial(s, st);
+        if (r >= 0)
+                r = store_step_row(s, st);
+        bool seen = r > 0 && sqlite3_column_int64(st, 0) > 0;
+        sqlite3_reset(st);
+        if (r < 0)
+                return r;
+        if (!seen)
+                return store_fail(s, -EACCES, "no such recovery code");
         /* The single-use gate, even for racing logins: only while unused. The live row and its
          * before-image are spent alike (whichever way a publish in flight ends); either will do. */
-        int r = store_secrets_write(s, uuid, ON_TABLE("UPDATE ", "recovery_codes",
+        r = store_secrets_write(s, uuid, ON_TABLE("UPDATE ", "recovery_codes",
                           " SET used_at = ?3 WHERE user_uuid = ?1 AND code_hash = ?2 AND used_at IS NULL"),
                           "tbi", uuid, hash, (int64_t) store_now(s));
         if (r == 0)
