@@ -191,13 +191,13 @@ static const char *maybe_rehash(struct roles_attempt *l, const char *stored, con
 
 /*
  * A successful authentication's record, in one state.db write: the failure count it found
- * cleared (and only that: failures racing logins recorded since stay counted), a rehash of its
+ * (seen; NULL: leave the count alone) cleared (and only that: failures racing logins recorded since stay counted), a rehash of its
  * hash, and the "success" row saying how it came in (how: "password", "password and TOTP",
  * "password and recovery code", or the one-time code that stood in for the password).
  */
 static int success_rows(struct roles_attempt *l, const struct roles_tally *seen, const char *rehashed, const char *how) {
         int r = roles_state_begin(l->sec);
-        if (r >= 0 && seen->failures > 0)
+        if (r >= 0 && seen && seen->failures > 0)
                 r = roles_state_tally_clear_seen(l->sec, l->u.uuid, seen, roles_snapshot_now(l->snap));
         if (r >= 0 && rehashed)
                 r = login_audit(l, "rehash", rehashed);
@@ -393,7 +393,11 @@ enum roles_login_result roles_login_password(struct roles_attempt *l, struct rol
          * it costs clears the failure count found too. Not recorded, not let in. */
         const char *how = by_code ? code_used : recovery ? "password and recovery code" :
                           with_totp ? "password and TOTP" : "password";
-        if (success_rows(l, &tally, rehashed, how) < 0) {
+        /* The password alone of an account enrolled in TOTP (no_totp) clears no count: the count
+         * guards the codes too, and a caller that may pick no_totp (roles_chkpwd's, run by hand)
+         * would otherwise guess codes without end, clearing its count with the password it knows. */
+        bool proved_all = !(sec.totp_secret[0] && !with_totp && !by_code);
+        if (success_rows(l, proved_all ? &tally : NULL, rehashed, how) < 0) {
                 result = roles_attempt_error(l, -EIO, "recording the login");
                 reason = ROLES_LOGIN_R_SYSTEM;
                 goto out;

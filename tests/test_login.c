@@ -415,6 +415,17 @@ static void test_totp(void **state) {
         assert_int_equal(g.reason, ROLES_LOGIN_R_TOTP_WRONG);
         assert_int_equal(failures_of(f, 2), 1);
 
+        /* The password alone (no_totp) lets an enrolled account in but clears no count: the count
+         * guards the codes too, and a caller that may pick no_totp (roles_chkpwd's) would
+         * otherwise guess codes without end, clearing its count with the password it knows. */
+        login_begin(f, &g, "lgntotp");
+        g.l.no_totp = true;
+        g.conv.answers[0] = pw_right;
+        assert_int_equal(roles_login_password(&g.l, &g.found, &g.reason), ROLES_LOGIN_OK);
+        login_end(&g);
+        assert_int_equal(g.conv.next, 1);
+        assert_int_equal(failures_of(f, 2), 1);
+
         /* A wrong password never reaches the code prompt. */
         assert_int_equal(auth(f, &g, "lgntotp", "not the password", code), ROLES_LOGIN_AUTH_FAILED);
         assert_int_equal(g.conv.next, 1);
