@@ -111,13 +111,18 @@ static void log_line(void *userdata, int priority, const char *text) {
  * made to exist, or a database could be opened as stderr), the environment (cleared), the umask,
  * signals (a terminal's ^C or ^Z, or SIGPIPE from a caller that went away, must not end or stop
  * it inside a state.db transaction), the resource limits that end a process mid-write (SIGXFSZ,
- * SIGXCPU), core dumps. Then root in all three uids and gids, without the caller's groups: the
+ * SIGXCPU) or make its writes fail (memory, stack, descriptors), core dumps. Then root in all three uids and gids, without the caller's groups: the
  * caller can no longer signal it (kill(2) needs its real or saved uid), and what it creates is
  * root's. Returns the caller's real uid, or -1 when it cannot run as it must.
  */
 static int take_over(uid_t *ret_caller) {
         static const int ignored[] = { SIGINT, SIGQUIT, SIGHUP, SIGTERM, SIGTSTP, SIGTTIN, SIGTTOU, SIGPIPE };
-        static const int limits[] = { RLIMIT_FSIZE, RLIMIT_CPU };
+        /* Fixed values, not "as high as allowed": an unlimited stack would give the legacy mmap
+         * layout (less ASLR) to a setuid process. */
+        static const struct { int resource; rlim_t value; } limits[] = {
+                { RLIMIT_FSIZE, RLIM_INFINITY }, { RLIMIT_CPU, RLIM_INFINITY }, { RLIMIT_AS, RLIM_INFINITY },
+                { RLIMIT_DATA, RLIM_INFINITY }, { RLIMIT_STACK, 8u << 20 }, { RLIMIT_NOFILE, 1024 },
+        };
         uid_t caller = getuid();
 
         for (int fd = 0; fd <= 2; fd++)
@@ -131,7 +136,7 @@ static int take_over(uid_t *ret_caller) {
         for (size_t i = 0; i < ROLES_N_ELEMENTS(ignored); i++)
                 signal(ignored[i], SIG_IGN);
         for (size_t i = 0; i < ROLES_N_ELEMENTS(limits); i++)
-                if (setrlimit(limits[i], &(struct rlimit) { RLIM_INFINITY, RLIM_INFINITY }) < 0)
+                if (setrlimit(limits[i].resource, &(struct rlimit) { limits[i].value, limits[i].value }) < 0)
                         return -1;
         if (prctl(PR_SET_DUMPABLE, 0) < 0)
                 return -1;

@@ -147,6 +147,14 @@ eq "direct: bob's own password, as bob" "$(direct bob "$(pw bob)" "$H" bob auth)
 eq "direct: bob's name, as alice: refused" "$(direct alice "$(pw bob)" "$H" bob auth)" 1
 eq "direct: a name that is no account: refused" "$(direct bob x "$H" nosuchuser auth)" 1
 eq "direct: bad arguments" "$(direct bob "" "$H" bob nonsense)" 9
+# Limits the caller set that would make its database work fail are reset: with a soft limit of 6
+# descriptors (SQLite's three files, each with its journal, need more) bob's right password still
+# passes; a hard limit it cannot raise (no CAP_SYS_RESOURCE in a container) stops it before it
+# reads anything: a system error, never a password's answer.
+eq "direct: bob's password under the caller's soft RLIMIT_NOFILE of 6" \
+        "$(direct bob "$(pw bob)" prlimit --nofile=6:4096 "$H" bob auth)" 0
+eq "direct: a hard RLIMIT_NOFILE the helper cannot raise: it does not run" \
+        "$(direct bob "$(pw bob)" prlimit --nofile=6:6 "$H" bob auth)" 9
 # A terminal on stdin: refused before anything is read.
 RC=0
 out=$(printf '%s\n' "$(pw bob)" | timeout 30 runuser -u bob -- script -qec "$H bob auth" /dev/null 2>&1) || RC=$?
