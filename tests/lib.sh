@@ -15,6 +15,54 @@
 PASSED=0
 FAILED=0
 
+# ---- the scaffolding of a rolesctl test (test_cli, test_import, test_restore, test_completion) ----
+
+# rolesctl_arg PATH: ROLESCTL, the built rolesctl meson passes, made absolute (the scripts cd);
+# usage and exit 2 without one.
+rolesctl_arg() {
+        if [ -z "${1:-}" ] || [ ! -x "$1" ]; then
+                echo "usage: $0 PATH/TO/rolesctl" >&2
+                exit 2
+        fi
+        case $1 in /*) ROLESCTL=$1 ;; *) ROLESCTL=$PWD/$1 ;; esac
+}
+
+# scratch_dir NAME: T, a fresh temporary directory (0755: the tests' non-root users read in it)
+# that becomes the working directory and is removed on exit, after the script's own
+# scratch_cleanup if it defines one; OUT, ERR, RC and DBS as the helpers below use them.
+scratch_dir() {
+        T=$(mktemp -d "${TMPDIR:-/tmp}/roles-$1.XXXXXX") || exit 2
+        chmod 755 "$T"
+        trap 'declare -F scratch_cleanup >/dev/null && scratch_cleanup; rm -rf "$T"' EXIT
+        cd "$T" || exit 2
+        OUT=$T/out
+        ERR=$T/err
+        RC=0
+        DBS="roles.db secrets.db state.db"
+}
+
+# test_conf DIR [KEY=VALUE...]: DIR/roles.conf (0644) with its databases in DIR, ids 10000-59999
+# and argon2 at its cheapest, each KEY=VALUE given replacing or adding a line (a key may stand
+# only once in the file).
+test_conf() {
+        local dir=$1 arg key
+        shift
+        local -A value=([public_db]=$dir/roles.db [secrets_db]=$dir/secrets.db [state_db]=$dir/state.db
+                [uid_min]=10000 [uid_max]=59999 [gid_min]=10000 [gid_max]=59999
+                [argon2_t_cost]=1 [argon2_m_cost_kib]=1024 [argon2_parallelism]=1)
+        local order=(public_db secrets_db state_db uid_min uid_max gid_min gid_max argon2_t_cost
+                argon2_m_cost_kib argon2_parallelism)
+        for arg in "$@"; do
+                key=${arg%%=*}
+                [ -n "${value[$key]+set}" ] || order+=("$key")
+                value[$key]=${arg#*=}
+        done
+        mkdir -p "$dir" || return 1
+        for key in "${order[@]}"; do
+                printf '%-19s = %s\n' "$key" "${value[$key]}"
+        done >"$dir/roles.conf" && chmod 644 "$dir/roles.conf"
+}
+
 pass() {
         PASSED=$((PASSED + 1))
 }

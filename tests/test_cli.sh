@@ -13,49 +13,18 @@
 
 set -u
 
-ROLESCTL=${1:-}
-if [ -z "$ROLESCTL" ] || [ ! -x "$ROLESCTL" ]; then
-        echo "usage: $0 PATH/TO/rolesctl" >&2
-        exit 2
-fi
-case $ROLESCTL in /*) ;; *) ROLESCTL=$PWD/$ROLESCTL ;; esac
 # Before the cd below, which a relative $0 would not survive.
 HERE=$(dirname "$(realpath "$0")") || exit 2
-
-T=$(mktemp -d "${TMPDIR:-/tmp}/roles-cli.XXXXXX") || exit 2
-chmod 755 "$T"
-trap 'rm -rf "$T"' EXIT
-cd "$T" || exit 2
-
-CONF=$T/roles.conf
-cat >"$CONF" <<EOF
-# test configuration: everything inside $T
-public_db          = $T/roles.db
-secrets_db         = $T/secrets.db
-state_db           = $T/state.db
-uid_min            = 10000
-uid_max            = 59999
-gid_min            = 10000
-gid_max            = 59999
-home_base          = /srv/home    # not the default: proves the file is read
-default_shell      = /bin/sh
-argon2_t_cost      = 1
-argon2_m_cost_kib  = 1024
-argon2_parallelism = 1
-password_min_length = 8
-EOF
-chmod 644 "$CONF"
-
-DBS="roles.db secrets.db state.db"
-OUT=$T/out
-ERR=$T/err
-RC=0
-
-# ---- helpers ------------------------------------------------------------------------------
-
 # The one assertion library (tests/lib.sh): run_ok, run_refused, err_has, eq, sql, ...
 # Without it every assertion would be "command not found" and the run would count 0 failures.
 . "$HERE/lib.sh" || exit 2
+rolesctl_arg "${1:-}"
+scratch_dir cli
+# home_base and default_shell are not the defaults: they prove the file is read.
+test_conf "$T" home_base=/srv/home default_shell=/bin/sh password_min_length=8
+CONF=$T/roles.conf
+
+# ---- helpers ------------------------------------------------------------------------------
 
 # stat_mode FILE
 stat_mode() {

@@ -25,33 +25,10 @@ if [ ! -r "$BASH_COMPLETION" ]; then
 fi
 need setpriv || finish
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/roles-completion.XXXXXX") || exit 2
-chmod 755 "$T"
-trap 'rm -rf "$T"' EXIT
-cd "$T" || exit 2
-OUT=$T/out
-ERR=$T/err
-RC=0
+scratch_dir completion
 
-# conf DIR: a configuration with its databases in DIR, printed as its path.
-conf() {
-        mkdir -p "$1"
-        cat >"$1/roles.conf" <<EOF
-public_db          = $1/roles.db
-secrets_db         = $1/secrets.db
-state_db           = $1/state.db
-uid_min            = 10000
-uid_max            = 59999
-gid_min            = 10000
-gid_max            = 59999
-argon2_t_cost      = 1
-argon2_m_cost_kib  = 1024
-argon2_parallelism = 1
-EOF
-        chmod 644 "$1/roles.conf"
-        echo "$1/roles.conf"
-}
-CONF=$(conf "$T/db")
+test_conf "$T/db"
+CONF=$T/db/roles.conf
 AS=()
 
 # complete_line LINE [ENV=VALUE...]: what the shell offers for LINE, the cursor at its end, one
@@ -202,7 +179,8 @@ complete_line "rolesctl us" ROLES_CONF="$T/broken.conf"
 eq "broken configuration: commands still offered" "$(cat "$OUT")" "user"
 
 # A user who may not read the databases' directory (nobody; as a user, a directory they closed).
-CLOSED=$(conf "$T/closed")
+test_conf "$T/closed"
+CLOSED=$T/closed/roles.conf
 "$ROLESCTL" --conf "$CLOSED" init >/dev/null 2>&1 || fail "init in $T/closed"
 "$ROLESCTL" --conf "$CLOSED" user add carol >/dev/null 2>&1 || fail "user add carol"
 if [ "$(id -u)" -eq 0 ]; then

@@ -13,50 +13,19 @@
 
 set -u
 
-ROLESCTL=${1:-}
-if [ -z "$ROLESCTL" ] || [ ! -x "$ROLESCTL" ]; then
-        echo "usage: $0 PATH/TO/rolesctl" >&2
-        exit 2
-fi
-case $ROLESCTL in /*) ;; *) ROLESCTL=$PWD/$ROLESCTL ;; esac
 # Before the cd below, which a relative $0 would not survive.
 HERE=$(dirname "$(realpath "$0")") || exit 2
-
-T=$(mktemp -d "${TMPDIR:-/tmp}/roles-import.XXXXXX") || exit 2
-chmod 755 "$T"
-trap 'rm -rf "$T"' EXIT
-cd "$T" || exit 2
-
-CONF=$T/roles.conf
-cat >"$CONF" <<EOF
-# test configuration: everything inside $T
-public_db          = $T/roles.db
-secrets_db         = $T/secrets.db
-state_db           = $T/state.db
-uid_min            = 10000
-uid_max            = 19999
-gid_min            = 20000
-gid_max            = 29999
-home_base          = /srv/home
-default_shell      = /bin/sh
-argon2_t_cost      = 1
-argon2_m_cost_kib  = 1024
-argon2_parallelism = 1
-EOF
-chmod 644 "$CONF"
-
-IN=$T/in
-mkdir "$IN"
-DBS="roles.db secrets.db state.db"
-OUT=$T/out
-ERR=$T/err
-RC=0
-
-# ---- helpers -------------------------------------------------------------------------------
-
 # The one assertion library (tests/lib.sh): run_ok, run_refused, err_has, eq, sql, ...
 # Without it every assertion would be "command not found" and the run would count 0 failures.
 . "$HERE/lib.sh" || exit 2
+rolesctl_arg "${1:-}"
+scratch_dir import
+test_conf "$T" uid_max=19999 gid_min=20000 gid_max=29999 home_base=/srv/home default_shell=/bin/sh
+CONF=$T/roles.conf
+IN=$T/in
+mkdir "$IN"
+
+# ---- helpers -------------------------------------------------------------------------------
 
 # sql's results are compared in $(...), where a missing sqlite3 cannot be counted: count it here.
 need sqlite3

@@ -15,41 +15,14 @@
 
 set -u
 
-ROLESCTL=${1:-}
-if [ -z "$ROLESCTL" ] || [ ! -x "$ROLESCTL" ]; then
-        echo "usage: $0 PATH/TO/rolesctl" >&2
-        exit 2
-fi
-case $ROLESCTL in /*) ;; *) ROLESCTL=$PWD/$ROLESCTL ;; esac
 HERE=$(dirname "$(realpath "$0")") || exit 2
-
-T=$(mktemp -d "${TMPDIR:-/tmp}/roles-restore.XXXXXX") || exit 2
-chmod 755 "$T"
-READER=
-trap '[ -n "$READER" ] && kill "$READER" 2>/dev/null; rm -rf "$T"' EXIT
-cd "$T" || exit 2
-
-CONF=$T/roles.conf
-cat >"$CONF" <<EOF
-public_db          = $T/roles.db
-secrets_db         = $T/secrets.db
-state_db           = $T/state.db
-uid_min            = 10000
-uid_max            = 59999
-gid_min            = 10000
-gid_max            = 59999
-argon2_t_cost      = 1
-argon2_m_cost_kib  = 1024
-argon2_parallelism = 1
-password_min_length = 8
-EOF
-chmod 644 "$CONF"
-
-DBS="roles.db secrets.db state.db"
-OUT=$T/out
-ERR=$T/err
-RC=0
 . "$HERE/lib.sh" || exit 2
+rolesctl_arg "${1:-}"
+READER=
+scratch_cleanup() { [ -n "$READER" ] && kill "$READER" 2>/dev/null; }
+scratch_dir restore
+test_conf "$T" password_min_length=8
+CONF=$T/roles.conf
 need sqlite3
 need python3
 need sha256sum
