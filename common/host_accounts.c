@@ -398,7 +398,8 @@ static bool has_name(const struct host_file *f, const char *name, size_t n) {
 }
 
 static bool in_ids(const uint32_t *ids, size_t n, uint32_t id) {
-        return bsearch(&id, ids, n, sizeof(*ids), compare_ids) != NULL;
+        /* bsearch's array must not be NULL, even for no elements (a file with no ids). */
+        return n > 0 && bsearch(&id, ids, n, sizeof(*ids), compare_ids) != NULL;
 }
 
 static bool has_id(const struct host_file *f, uint32_t id) {
