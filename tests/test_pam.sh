@@ -22,7 +22,7 @@ R=$(realpath "$1")
 P=$(realpath "$2")
 L=$(realpath "$3")
 
-need pamtester oathtool sqlite3 python3 || finish
+need pamtester oathtool sqlite3 python3 openssl || finish
 [ -f "$P" ] || die "no PAM module at $P"
 [ -f "$L/libnss_roles.so.2" ] || die "no NSS module in $L"
 
@@ -870,8 +870,11 @@ eq "logs: a good login logs its session and nothing else" "$(logged_since "$m" |
 
 # A local account through a fall-through stack (roles first, pam_unix for the rest): pam_roles says
 # nothing in any phase, where it used to log an authentication failure for every local login.
-useradd -M -N -s /bin/sh -u 4242 localusr || die "useradd localusr"
-echo "localusr:$PW" | chpasswd || die "chpasswd localusr"
+# Written into the namespace's /etc directly: useradd and chpasswd resolve names through NSS,
+# which loads the module under test (ASan-built in one CI round, where they would run under it).
+printf 'localusr:x:4242:4242::/nonexistent:/bin/sh\n' >>/etc/passwd &&
+        printf 'localusr:%s:19000:0:99999:7:::\n' "$(openssl passwd -6 "$PW")" >>/etc/shadow ||
+        die "add the local account localusr"
 cat >/etc/pam.d/fallthru <<EOF
 auth     [success=2 default=ignore] $MOD
 auth     [success=1 default=ignore] pam_unix.so
