@@ -54,11 +54,11 @@ static const struct {
         const char *sql;
         bool by_user;
 } listings[_ROLES_LIST_MAX] = {
-        [ROLES_LIST_USERS] = { PUB,
+        [ROLES_LIST_USERS] = { .db = PUB, .sql =
                 "SELECT name, uid, gid, gecos AS full_name, home, shell, " YESNO("enabled") " AS enabled, "
                 T("created_at") " AS created, " T("activated_at") " AS activated, " T("expires_at") " AS expires, uuid "
                 "FROM users WHERE ?1 IS NULL OR name = ?1 ORDER BY uid" },
-        [ROLES_LIST_USER_GROUPS] = { PUB,
+        [ROLES_LIST_USER_GROUPS] = { .db = PUB, .sql =
                 "SELECT g.name AS group_name, g.gid, 'primary' AS membership FROM groups g JOIN users u ON u.gid = g.gid "
                 "WHERE u.name = ?1 UNION ALL "
                 "SELECT g.name, g.gid, 'member' FROM groups g JOIN group_members m ON m.group_id = g.id "
@@ -69,13 +69,13 @@ static const struct {
                 "JOIN metaroles mr ON mr.id = c.id WHERE u.name = ?1 AND mr.gid IS NOT NULL "
                 "AND " SQL_ASSIGNMENT_CURRENT " AND " SQL_USER_ACTIVE " "
                 "ORDER BY 3 DESC, 1" },
-        [ROLES_LIST_USER_ROLES] = { PUB,
+        [ROLES_LIST_USER_ROLES] = { .db = PUB, .sql =
                 "SELECT r.name AS role, m.code AS metarole, " T("a.until") " AS until, "
                 "CASE WHEN a.until IS NOT NULL AND a.until <= ?2 THEN 'ended' ELSE 'current' END AS status "
                 "FROM role_assignments a JOIN roles r ON r.id = a.role_id JOIN metaroles m ON m.id = r.metarole_id "
                 "JOIN users u ON u.id = a.user_id WHERE u.name = ?1 ORDER BY r.name" },
-        [ROLES_LIST_USER_SECRETS] = { SEC, NULL },
-        [ROLES_LIST_USER_STATE] = { STATE,
+        [ROLES_LIST_USER_SECRETS] = { .db = SEC, .sql = NULL },
+        [ROLES_LIST_USER_STATE] = { .db = STATE, .sql =
                 "SELECT coalesce(t.failures, 0) AS failures, " TALLY_LOCK("t") ", "
                 T("t.last_failure_at") " AS last_failure, "
                 T("k.current_login_at") " AS current_login, k.current_login_ip AS current_login_ip, "
@@ -83,51 +83,51 @@ static const struct {
                 "coalesce(k.login_count, 0) AS login_count "
                 "FROM (SELECT ?1 AS uuid) x LEFT JOIN tally t ON t.user_uuid = x.uuid "
                 "LEFT JOIN tracking k ON k.user_uuid = x.uuid" },
-        [ROLES_LIST_GROUPS] = { PUB,
+        [ROLES_LIST_GROUPS] = { .db = PUB, .sql =
                 "SELECT name, gid, description, (SELECT count(*) FROM group_members m WHERE m.group_id = g.id) AS members, "
                 "uuid FROM groups g WHERE ?1 IS NULL OR name = ?1 ORDER BY gid" },
-        [ROLES_LIST_GROUP_MEMBERS] = { PUB,
+        [ROLES_LIST_GROUP_MEMBERS] = { .db = PUB, .sql =
                 "SELECT u.name AS user, u.uid FROM users u JOIN group_members m ON m.user_id = u.id "
                 "JOIN groups g ON g.id = m.group_id WHERE g.name = ?1 ORDER BY u.name" },
-        [ROLES_LIST_METAROLES] = { PUB,
+        [ROLES_LIST_METAROLES] = { .db = PUB, .sql =
                 "SELECT code, name, description, gid AS published_gid, " YESNO("builtin") " AS builtin, "
                 "(SELECT group_concat(c.code, ',') FROM metarole_includes i JOIN metaroles c ON c.id = i.child_id "
                 " WHERE i.parent_id = m.id) AS includes "
                 "FROM metaroles m WHERE ?1 IS NULL OR code = ?1 ORDER BY id" },
-        [ROLES_LIST_METAROLE_INCLUDES] = { PUB,
+        [ROLES_LIST_METAROLE_INCLUDES] = { .db = PUB, .sql =
                 "SELECT c.code FROM metarole_includes i JOIN metaroles p ON p.id = i.parent_id "
                 "JOIN metaroles c ON c.id = i.child_id WHERE p.code = ?1 ORDER BY c.code" },
-        [ROLES_LIST_METAROLE_PERMS] = { PUB,
+        [ROLES_LIST_METAROLE_PERMS] = { .db = PUB, .sql =
                 "SELECT p.perm AS permission FROM metarole_perms p JOIN metaroles m ON m.id = p.metarole_id "
                 "WHERE m.code = ?1 ORDER BY p.perm" },
-        [ROLES_LIST_METAROLE_ROLES] = { PUB,
+        [ROLES_LIST_METAROLE_ROLES] = { .db = PUB, .sql =
                 "SELECT r.name AS role FROM roles r JOIN metaroles m ON m.id = r.metarole_id WHERE m.code = ?1 ORDER BY r.name" },
-        [ROLES_LIST_ROLES] = { PUB,
+        [ROLES_LIST_ROLES] = { .db = PUB, .sql =
                 "SELECT r.name, m.code AS metarole, r.description, "
                 "(SELECT count(*) FROM role_assignments a WHERE a.role_id = r.id) AS users "
                 "FROM roles r JOIN metaroles m ON m.id = r.metarole_id WHERE ?1 IS NULL OR r.name = ?1 ORDER BY r.name" },
-        [ROLES_LIST_ROLE_PERMS] = { PUB,
+        [ROLES_LIST_ROLE_PERMS] = { .db = PUB, .sql =
                 "SELECT p.perm AS permission, CASE p.disabled WHEN 0 THEN 'enabled' ELSE 'disabled' END AS status "
                 "FROM role_perms p JOIN roles r ON r.id = p.role_id WHERE r.name = ?1 ORDER BY p.perm" },
-        [ROLES_LIST_ROLE_USERS] = { PUB,
+        [ROLES_LIST_ROLE_USERS] = { .db = PUB, .sql =
                 "SELECT u.name AS user, " T("a.until") " AS until, "
                 "CASE WHEN a.until IS NOT NULL AND a.until <= ?2 THEN 'ended' ELSE 'current' END AS status "
                 "FROM role_assignments a JOIN users u ON u.id = a.user_id JOIN roles r ON r.id = a.role_id "
                 "WHERE r.name = ?1 ORDER BY u.name" },
-        [ROLES_LIST_AUDIT] = { SEC,
+        [ROLES_LIST_AUDIT] = { .db = SEC, .sql =
                 "SELECT id, " T("at") " AS at, actor, action, target, detail FROM audit ORDER BY id" },
         /* ?3: refusals only; ?4: from this time on. Oldest first, as the change audit. */
-        [ROLES_LIST_LOGINS] = { STATE,
+        [ROLES_LIST_LOGINS] = { .db = STATE, .sql =
                 "SELECT id, " T("at") " AS at, user, service, rhost, result, detail FROM login_audit "
                 "WHERE (?1 IS NULL OR user = ?1) AND (NOT ?3 OR result = 'failure') AND at >= ?4 ORDER BY id" },
         /* ?5: fail_interval; ?6: stale tallies too. Without ?6, the live ones: those the next
          * failure adds to, under store_state.c's FRESH (a lock in force, or no lock and a first
          * failure within fail_interval). */
-        [ROLES_LIST_LOCKED] = { STATE,
+        [ROLES_LIST_LOCKED] = { .db = STATE, .sql =
                 "SELECT t.user_uuid, t.failures, " T("t.first_failure_at") " AS first_failure, "
                 T("t.last_failure_at") " AS last_failure, " TALLY_LOCK("t") " FROM tally t "
                 "WHERE ?6 OR " LOCKED("t.locked_until") " OR (t.locked_until IS NULL AND t.first_failure_at > ?2 - ?5) "
-                "ORDER BY t.last_failure_at, t.user_uuid", true },
+                "ORDER BY t.last_failure_at, t.user_uuid", .by_user = true },
 };
 
 /*
