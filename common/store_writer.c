@@ -734,6 +734,7 @@ int roles_writer_set_actor(struct roles_writer *w, const char *actor) {
         return roles_strcpy(s->actor, sizeof(s->actor), actor);
 }
 
+__attribute__((format(printf, 4, 0)))
 static int audit_row(struct roles_store *s, const char *action, const char *target, const char *detail_fmt, va_list ap) {
         char detail[512];
         vsnprintf(detail, sizeof(detail), detail_fmt, ap);
