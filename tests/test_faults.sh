@@ -809,6 +809,20 @@ kill_held() {
         [ -n "$tracer" ] && kill -9 "$tracer" 2>/dev/null
         wait "$2" 2>/dev/null
 }
+# held_in_fsync WHAT PID: wait (up to 30 s) until the rolesctl under the strace of PID is in
+# fsync or fdatasync (x86_64: 74, 75), where the injected delay holds it.
+held_in_fsync() {
+        local p nr
+        for _ in $(seq 600); do
+                for p in /proc/[0-9]*; do
+                        [ "$(cat "$p/comm" 2>/dev/null)" = rolesctl ] && ns_descends "${p#/proc/}" "$2" || continue
+                        read -r nr _ <"$p/syscall" 2>/dev/null || continue
+                        [ "$nr" = 74 ] || [ "$nr" = 75 ] && { pass; return 0; }
+                done
+                sleep 0.05
+        done
+        fail "$1: the writer never reached its commit's fsync"
+}
 faults_cut_short() {
         local what spid published holder show
         what="stopped in the roles.db commit, then killed"
@@ -821,7 +835,10 @@ faults_cut_short() {
                 [ "$(marked)" -gt "$published" ] && break
                 sleep 0.05
         done
-        sleep 0.2
+        # Then until it sits in the held fsync itself, its commit frame written: secrets.db's
+        # mark comes first, and on a loaded machine the writer may take longer than any fixed
+        # sleep to get from there to its WAL (the kill would then leave no commit frame).
+        held_in_fsync "$what" "$spid"
         # The writer, held inside its roles.db commit, blocks no reader: names resolve, rolesctl
         # reads, alice logs in, each in the state before the change.
         eq "$what: seen while the writer is held" "$(seen)" "$old_state"
