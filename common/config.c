@@ -16,7 +16,7 @@
 
 #define CONFIG_FILE_MAX (64 * 1024)
 
-enum key_kind { KEY_PATH, KEY_U32, KEY_ISSUER };
+enum key_kind { KEY_PATH, KEY_U32, KEY_ISSUER, KEY_TEXT, KEY_HOST_SECRETS };
 
 struct key {
         const char *name;
@@ -52,6 +52,11 @@ static const struct key keys[] = {
         U32_KEY(login_audit_keep, 0, 1000000000),
         U32_KEY(login_memory_max_kib, 8, UINT32_MAX - 1),
         U32_KEY(login_slot_wait_ms, 0, 600000),
+        { "source", KEY_TEXT, offsetof(struct roles_config, source), 0, 0 },
+        PATH_KEY(fleet_ca),
+        PATH_KEY(fleet_cache),
+        U32_KEY(fleet_poll, 1, 86400),
+        { "host_secrets", KEY_HOST_SECRETS, offsetof(struct roles_config, host_secrets_none), 0, 0 },
 };
 
 void roles_config_defaults(struct roles_config *cfg) {
@@ -83,6 +88,8 @@ void roles_config_defaults(struct roles_config *cfg) {
                  * flood of unauthenticated attempts holds a small machine to 256 MiB. */
                 .login_memory_max_kib = 262144,
                 .login_slot_wait_ms = 20000,
+                .fleet_cache = "/var/cache/roles",
+                .fleet_poll = 30,
         };
 }
 
@@ -115,6 +122,14 @@ static int set_key(struct roles_config *cfg, const struct key *k, const char *va
         /* Empty: the host name, found when a user enrols (it may change after this is read). */
         if (k->kind == KEY_ISSUER)
                 return roles_text_valid(value, ROLES_TOTP_ISSUER_MAX) ? roles_strcpy(field, ROLES_TOTP_ISSUER_MAX + 1, value) : -EINVAL;
+        if (k->kind == KEY_TEXT)
+                return roles_text_valid(value, ROLES_TEXT_MAX) ? roles_strcpy(field, ROLES_CONFIG_PATH_SIZE, value) : -EINVAL;
+        if (k->kind == KEY_HOST_SECRETS) {
+                if (strcmp(value, "all") != 0 && strcmp(value, "none") != 0)
+                        return -EINVAL;
+                *(bool *) (void *) field = strcmp(value, "none") == 0;
+                return 0;
+        }
         int64_t v;
         if (roles_parse_int64(value, k->min, k->max, &v) < 0)
                 return -ERANGE;
@@ -177,6 +192,12 @@ int roles_config_parse(const char *text, size_t len, const char *origin, struct 
                         if (k->kind == KEY_ISSUER)
                                 return fail(errbuf, errlen, -EINVAL, "%s:%u: %s: not printable text of at most %d "
                                             "bytes without ':'", origin, lineno, k->name, ROLES_TOTP_ISSUER_MAX);
+                        if (k->kind == KEY_TEXT)
+                                return fail(errbuf, errlen, -EINVAL, "%s:%u: %s: not printable text of at most %d "
+                                            "bytes", origin, lineno, k->name, ROLES_TEXT_MAX);
+                        if (k->kind == KEY_HOST_SECRETS)
+                                return fail(errbuf, errlen, -EINVAL, "%s:%u: %s: '%.64s' is neither 'all' nor 'none'",
+                                            origin, lineno, k->name, value);
                         return fail(errbuf, errlen, -EINVAL, "%s:%u: %s: '%.64s' is not a number from %u to %u",
                                     origin, lineno, k->name, value, k->min, k->max);
                 }

@@ -46,6 +46,12 @@ struct roles_config {
         uint32_t login_audit_keep;      /* newest login_audit rows kept (0: all) */
         uint32_t login_memory_max_kib;  /* argon2 memory of all logins at once, host-wide */
         uint32_t login_slot_wait_ms;    /* how long a login waits for its share of it */
+        /* The fleet (FLEET.md): empty source, a single host. */
+        char source[ROLES_CONFIG_PATH_SIZE];    /* a libpq connection string, never with a password */
+        char fleet_ca[ROLES_CONFIG_PATH_SIZE];  /* the CA the server's certificate must chain to */
+        char fleet_cache[ROLES_CONFIG_PATH_SIZE];       /* rolesctl's copy of the fleet's files */
+        uint32_t fleet_poll;            /* seconds between roles-agent's looks at the serial */
+        bool host_secrets_none;         /* host_secrets = none: no hashes, TOTP secrets or codes */
 };
 
 void roles_config_defaults(struct roles_config *cfg);
