@@ -32,6 +32,17 @@ struct pending_purge {
 
 struct roles_store;
 
+/* A writer whose change also goes elsewhere (fleet_push.c): push runs first thing at commit,
+ * before anything is committed, and may refuse the change; a fleet serial it returns (> 0) is
+ * recorded in roles.db with it. free runs when the writer closes. */
+struct store_push_ops {
+        int (*push)(struct roles_store *s, int64_t *ret_fleet_serial);
+        void (*free)(struct roles_store *s);
+};
+/* The fleet serial recorded in roles.db's meta with the change that brought it (0: none). */
+int store_fleet_serial(struct roles_store *s, int64_t *ret);
+int store_set_fleet_serial(struct roles_store *s, int64_t serial);
+
 /*
  * What a writer does around the reads and the secrets writes that the snapshot and login code
  * share with it: its derived tables brought up to date before a read that uses them, and the
@@ -90,6 +101,8 @@ struct roles_store {
         bool audit_summarised;  /* and the change's one row was written */
         int64_t undone_serial;  /* a change that never published this snapshot, undone at our start */
         char actor[128];
+        const struct store_push_ops *push_ops;  /* a change pushed at commit, or NULL */
+        void *push_state;
         struct host_accounts own_host;  /* the real files, read only if no other set is given */
         struct host_accounts *host;     /* what allocation skips (roles_writer_set_host_accounts) */
 

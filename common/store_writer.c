@@ -565,9 +565,34 @@ static int commit_without_publishing(struct roles_store *s) {
         return purge(s);
 }
 
+/* The fleet serial roles.db was last brought to (FLEET.md; 0: not a fleet's, or none yet). */
+int store_fleet_serial(struct roles_store *s, int64_t *ret) {
+        sqlite3_stmt *st = store_stmt(s, s->pub, "SELECT value FROM meta WHERE key = 'fleet_serial'");
+        if (!st)
+                return -EIO;
+        int r = store_step_row(s, st);
+        int64_t v = 0;
+        if (r > 0 && roles_parse_int64((const char *) sqlite3_column_text(st, 0), 0, INT64_MAX, &v) < 0)
+                r = store_fail(s, -EBADMSG, "roles.db: its fleet serial is not a number");
+        sqlite3_reset(st);
+        if (r < 0)
+                return r;
+        *ret = v;
+        return 0;
+}
+
+int store_set_fleet_serial(struct roles_store *s, int64_t serial) {
+        int r = store_exec(s, s->pub, "INSERT OR REPLACE INTO meta (key, value) VALUES ('fleet_serial', ?1)", "i", serial);
+        return r < 0 ? r : 0;
+}
+
 int store_writer_commit(struct roles_store *s) {
-        int64_t published, serial;
-        int r = restore_bulk_indexes(s);
+        int64_t published, serial, fleet_serial = 0;
+        int r = s->push_ops ? s->push_ops->push(s, &fleet_serial) : 0;
+        if (r >= 0 && fleet_serial > 0)
+                r = store_set_fleet_serial(s, fleet_serial);
+        if (r >= 0)
+                r = restore_bulk_indexes(s);
         if (r < 0)
                 return r;
 
@@ -692,6 +717,8 @@ void roles_writer_close(struct roles_writer *w) {
                 return;
         if (!s->committed)
                 store_writer_abort(s);
+        if (s->push_ops)
+                s->push_ops->free(s);
         if (s->lock_fd >= 0)
                 close(s->lock_fd);
         free(s->uuid_pool);
