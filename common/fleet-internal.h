@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/* What the fleet's source files (common/fleet_*.c) share; nothing else includes this. */
+#pragma once
+
+/* The session extension's declarations (sqlite3session_*, sqlite3changeset_*): Debian's
+ * libsqlite3 is built with both, the header declares them only when asked. */
+#define SQLITE_ENABLE_SESSION 1
+#define SQLITE_ENABLE_PREUPDATE_HOOK 1
+
+#include <libpq-fe.h>
+
+#include "fleet.h"
+#include "store-internal.h"
+
+/* The schema in PostgreSQL, and the roles hosts connect in. */
+#define FLEET_SCHEMA "roles"
+
+struct roles_fleet {
+        PGconn *conn;
+        struct roles_config cfg;
+        char err[512];
+};
+
+/* Record a one-line reason and return r. */
+int fleet_fail(struct roles_fleet *f, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The server's reason for res (or the connection's), recorded; -EAGAIN for a serialization
+ * failure or a deadlock (run the change again), -EIO otherwise. Clears res. */
+int fleet_pg_fail(struct roles_fleet *f, PGresult *res, const char *what);
+/* Run sql with text parameters (NULL: SQL NULL). 0 or the number of rows affected/returned;
+ * -errno with the reason recorded. *ret_res (may be NULL) keeps a result with rows. */
+int fleet_exec(struct roles_fleet *f, PGresult **ret_res, const char *sql, int n, const char *const *params);
+
+/*
+ * The tables PostgreSQL keeps for a host, in the order a full copy writes them. The file says
+ * which connection holds them on a host; stream, which changeset of a change carries them.
+ */
+enum fleet_stream { FLEET_PUBLIC, FLEET_SECRETS, FLEET_AUDIT, FLEET_N_STREAMS };
+struct fleet_table {
+        const char *name;
+        enum fleet_stream stream;
+};
+extern const struct fleet_table fleet_tables[];
+extern const size_t fleet_n_tables;
+/* The change log's column for each stream, and who may read it. */
+extern const char *const fleet_stream_column[FLEET_N_STREAMS];
+
+/* A table's columns as SQLite has them on db (the same schema version as PostgreSQL's). */
+#define FLEET_COLUMNS_MAX 16
+struct fleet_columns {
+        int n;
+        char name[FLEET_COLUMNS_MAX][64];
+        char type[FLEET_COLUMNS_MAX];   /* 'i' integer, 't' text, 'b' blob */
+        bool pk[FLEET_COLUMNS_MAX];
+        bool notnull[FLEET_COLUMNS_MAX];
+};
+int fleet_columns(struct roles_store *s, sqlite3 *db, const char *table, struct fleet_columns *ret);
+
+/* What one changeset (fleet_rows.c) does to PostgreSQL's copy of the tables: rows inserted (by
+ * COPY), updated and deleted by primary key, each of which must find its row. The uuids of
+ * users deleted are added to deleted (a caller's array of deleted_max). */
+int fleet_pg_apply_changeset(struct roles_fleet *f, struct roles_store *s, sqlite3 *db, const void *cs, int n);
+
+/* Every row of table from PostgreSQL into db's table (emptied first), in the open transaction. */
+int fleet_copy_table_in(struct roles_fleet *f, struct roles_store *s, sqlite3 *db, const char *table);
+/* Every row of db's table into PostgreSQL's (init: a fresh store's built-in rows). */
+int fleet_copy_table_out(struct roles_fleet *f, struct roles_store *s, sqlite3 *db, const char *table);
+
+/* sqlite_sequence (AUTOINCREMENT's high-water marks) both ways: so that an id is never handed
+ * out twice in the fleet's history. */
+int fleet_sequences_out(struct roles_fleet *f, struct roles_store *s);
+int fleet_sequences_in(struct roles_fleet *f, struct roles_store *s);

@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The fleet (FLEET.md): PostgreSQL holds the truth, every host keeps its files at the fleet's
+ * latest serial. One model for both directions, so that nothing is written twice:
+ *
+ *  - A change is what the writer did to roles.db and secrets.db in its transaction, as SQLite's
+ *    session extension records it (a changeset: rows inserted, deleted, updated, by primary
+ *    key). rolesctl with `source` runs every command on a local copy of the fleet's files
+ *    (fleet_cache) through the same writer, with the same validation, and at commit pushes the
+ *    change to PostgreSQL (fleet_push.c) in one SERIALIZABLE transaction that takes the next
+ *    fleet serial only if it is still the one the copy was at: every change conflicts with
+ *    every other one made at the same time, and the loser is run again on a fresh copy. Write
+ *    skew (two halves of a metarole cycle) cannot pass.
+ *  - PostgreSQL keeps the replicated tables row for row (the truth, for a full copy) and each
+ *    change's changesets under its serial (the change log, for a delta).
+ *  - A host (roles-agent) applies the changesets since its serial to its files with the writer,
+ *    or copies the tables whole when it has nothing or is too far behind, checks the result
+ *    and publishes it as any change (fleet_sync.c).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+
+struct roles_fleet;
+struct roles_writer;
+
+/*
+ * Connect to cfg->source: TLS verify-full against cfg->fleet_ca (required unless the source is
+ * a Unix socket), whatever the connection string or the environment ask for; a connection
+ * string holding a password is refused (a passfile or a client certificate instead: roles.conf
+ * is world-readable). On failure errbuf holds one line.
+ */
+int roles_fleet_connect(const struct roles_config *cfg, struct roles_fleet **ret, char *errbuf, size_t errlen);
+void roles_fleet_close(struct roles_fleet *f);
+const char *roles_fleet_error(const struct roles_fleet *f);
+/* The libpq connection (roles-agent's LISTEN and its wait on the socket). */
+struct pg_conn *roles_fleet_conn(struct roles_fleet *f);
+
+/* Create the schema, the host roles and serial 1 holding a fresh store's rows (rolesctl init
+ * with a source). -EEXIST when it is there already. */
+int roles_fleet_init(struct roles_fleet *f);
+
+/* The fleet's serial (one indexed row). */
+int roles_fleet_serial(struct roles_fleet *f, int64_t *ret);
+
+struct roles_fleet_sync_result {
+        int64_t from, to;       /* the serial installed before and after */
+        bool full;              /* a full copy rather than a delta */
+        size_t changes;         /* changes applied (a delta) */
+        unsigned findings;      /* rows readers ignore (logged, installed: readers skip them) */
+        char finding[256];      /* the first of them */
+        char refused[256];      /* set, with -ESTALE or -EPROTO returned: why nothing was installed */
+};
+
+enum {
+        ROLES_FLEET_SYNC_FULL = 1u << 0,        /* copy everything, even with a delta at hand */
+        ROLES_FLEET_SYNC_ADMIN = 1u << 1,       /* rolesctl's copy: every stream, the audit too */
+};
+
+/*
+ * Bring the files cfg names to the fleet's latest serial, through the writer (the lock, one
+ * transaction, the same publish as any change). -ESTALE: the fleet is behind the files (a
+ * restored primary, a lagging standby): refused, nothing changed. -EPROTO: a newer schema than
+ * this build's, or a change that does not apply: refused, nothing changed. ret->to == ret->from:
+ * nothing new.
+ */
+int roles_fleet_sync(struct roles_fleet *f, const struct roles_config *cfg, unsigned flags,
+                     struct roles_fleet_sync_result *ret);
+
+/* The fleet serial the files cfg names are at (0: none yet). */
+int roles_fleet_installed(const struct roles_config *cfg, int64_t *ret, char *errbuf, size_t errlen);
+
+/*
+ * Record what w changes and push it at commit (rolesctl with a source): roles_writer_commit
+ * then fails with -EAGAIN, changing nothing anywhere, when another change took the fleet's next
+ * serial first (run the command again on a fresh copy), and with the server's reason when the
+ * push fails otherwise. f must outlive the commit.
+ */
+int roles_writer_push_to(struct roles_writer *w, struct roles_fleet *f);

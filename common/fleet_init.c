@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `rolesctl init` with a source: the schema in PostgreSQL, made from a fresh store's own.
+ *
+ * Every table a host receives is there column for column (fleet_columns of a store that init
+ * made in a temporary directory), with its primary key and nothing more: the rules a row obeys
+ * are the writer's, checked before a change is pushed; a second copy of them in SQL would drift.
+ * Around them, what only the fleet has:
+ *   fleet      one row: the serial (every change takes the next one, in its transaction) and the
+ *              schema versions of the files it describes (a host with an older build refuses)
+ *   changes    each serial's changesets, by stream: public (every host), secrets (hosts with
+ *              host_secrets = all), audit (the administrators only)
+ *   sequences  AUTOINCREMENT's high-water marks, so that no id is handed out twice
+ *   roles_host, roles_host_secrets
+ *              NOLOGIN roles to make each host's login role a member of: SELECT on the serial,
+ *              the public tables and the host_changes view; the second also on the secrets
+ * Serial 1 is init itself: the built-in metaroles, copied from the fresh store.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fleet-internal.h"
+
+static const char fleet_sql[] =
+        "CREATE TABLE fleet (id integer PRIMARY KEY CHECK (id = 1), serial bigint NOT NULL,"
+        "  public_version integer NOT NULL, secrets_version integer NOT NULL);"
+        "CREATE TABLE changes (serial bigint PRIMARY KEY, at timestamptz NOT NULL DEFAULT now(),"
+        "  actor text NOT NULL, public_cs bytea, secrets_cs bytea, audit_cs bytea);"
+        "CREATE TABLE sequences (name text PRIMARY KEY, seq bigint NOT NULL);"
+        "CREATE VIEW host_changes AS SELECT serial, public_cs FROM changes;"
+        "CREATE VIEW host_secret_changes AS SELECT serial, secrets_cs FROM changes;"
+        "DO $$ BEGIN"
+        "  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'roles_host') THEN"
+        "    CREATE ROLE roles_host NOLOGIN; END IF;"
+        "  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'roles_host_secrets') THEN"
+        "    CREATE ROLE roles_host_secrets NOLOGIN IN ROLE roles_host; END IF;"
+        "END $$;"
+        "GRANT USAGE ON SCHEMA " FLEET_SCHEMA " TO roles_host;"
+        "GRANT SELECT ON fleet, sequences, host_changes TO roles_host;"
+        "GRANT SELECT ON host_secret_changes TO roles_host_secrets;";
+
+static int create_table(struct roles_fleet *f, struct roles_store *s, sqlite3 *db, const struct fleet_table *t) {
+        struct fleet_columns c;
+        char sql[2048];
+        int r = fleet_columns(s, db, t->name, &c);
+        if (r < 0)
+                return fleet_fail(f, r, "%s", store_error(s));
+        size_t len = (size_t) snprintf(sql, sizeof(sql), "CREATE TABLE %s (", t->name);
+        for (int i = 0; i < c.n; i++)
+                len += (size_t) snprintf(sql + len, sizeof(sql) - len, "%s\"%s\" %s%s", i ? ", " : "", c.name[i],
+                                         c.type[i] == 'i' ? "bigint" : c.type[i] == 'b' ? "bytea" : "text",
+                                         c.notnull[i] ? " NOT NULL" : "");
+        len += (size_t) snprintf(sql + len, sizeof(sql) - len, ", PRIMARY KEY (");
+        for (int i = 0, k = 0; i < c.n; i++)
+                if (c.pk[i])
+                        len += (size_t) snprintf(sql + len, sizeof(sql) - len, "%s\"%s\"", k++ ? ", " : "", c.name[i]);
+        len += (size_t) snprintf(sql + len, sizeof(sql) - len, ")); GRANT SELECT ON %s TO %s", t->name,
+                                 t->stream == FLEET_PUBLIC ? "roles_host" : t->stream == FLEET_SECRETS ? "roles_host_secrets"
+                                                                                                  : "CURRENT_USER");
+        if (len >= sizeof(sql))
+                return fleet_fail(f, -E2BIG, "%s: statement too long", t->name);
+        PGresult *res = PQexec(f->conn, sql);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK)
+                return fleet_pg_fail(f, res, "creating the schema");
+        PQclear(res);
+        return 0;
+}
+
+static void remove_dir(const char *dir) {
+        DIR *dp = opendir(dir);
+        struct dirent *de;
+        while (dp && (de = readdir(dp)))
+                if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, ".."))
+                        unlinkat(dirfd(dp), de->d_name, 0);
+        if (dp)
+                closedir(dp);
+        rmdir(dir);
+}
+
+static int fill(struct roles_fleet *f, struct roles_store *s) {
+        char versions[2][16];
+        snprintf(versions[0], sizeof(versions[0]), "%d", ROLES_SCHEMA_PUBLIC);
+        snprintf(versions[1], sizeof(versions[1]), "%d", ROLES_SCHEMA_SECRETS);
+        const char *p[] = { versions[0], versions[1] };
+        PGresult *res = PQexec(f->conn, fleet_sql);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK)
+                return fleet_pg_fail(f, res, "creating the schema");
+        PQclear(res);
+        for (size_t i = 0; i < fleet_n_tables; i++) {
+                sqlite3 *db = fleet_tables[i].stream == FLEET_PUBLIC ? s->pub : s->sec;
+                int r = create_table(f, s, db, &fleet_tables[i]);
+                if (r >= 0)
+                        r = fleet_copy_table_out(f, s, db, fleet_tables[i].name);
+                if (r < 0)
+                        return r;
+        }
+        int r = fleet_sequences_out(f, s);
+        if (r >= 0)
+                r = fleet_exec(f, NULL, "INSERT INTO fleet (id, serial, public_version, secrets_version) VALUES (1, 1, $1, $2)", 2, p);
+        if (r >= 0)
+                r = fleet_exec(f, NULL, "INSERT INTO changes (serial, actor) VALUES (1, 'init')", 0, NULL);
+        return r < 0 ? r : 0;
+}
+
+int roles_fleet_init(struct roles_fleet *f) {
+        char dir[] = "/tmp/roles-fleet-init-XXXXXX", err[512];
+        struct roles_config cfg = f->cfg;
+        struct roles_writer *w = NULL;
+        PGresult *res = NULL;
+        int r;
+
+        if (!mkdtemp(dir))
+                return fleet_fail(f, -errno, "a temporary directory: %s", strerror(errno));
+        if (snprintf(cfg.public_db, sizeof(cfg.public_db), "%s/roles.db", dir) >= (int) sizeof(cfg.public_db) ||
+            snprintf(cfg.secrets_db, sizeof(cfg.secrets_db), "%s/secrets.db", dir) >= (int) sizeof(cfg.secrets_db) ||
+            snprintf(cfg.state_db, sizeof(cfg.state_db), "%s/state.db", dir) >= (int) sizeof(cfg.state_db)) {
+                r = fleet_fail(f, -ENAMETOOLONG, "%s: path too long", dir);
+                goto out;
+        }
+        if ((r = roles_writer_open(&cfg, ROLES_WRITER_CREATE, &w, err, sizeof(err))) < 0) {
+                r = fleet_fail(f, r, "%s", err);
+                goto out;
+        }
+        if ((r = fleet_exec(f, &res, "SELECT 1 FROM pg_namespace WHERE nspname = '" FLEET_SCHEMA "'", 0, NULL)) < 0)
+                goto out;
+        if (r > 0) {
+                r = fleet_fail(f, -EEXIST, "the account server has a roles schema already");
+                goto out;
+        }
+        if ((r = fleet_exec(f, NULL, "BEGIN ISOLATION LEVEL SERIALIZABLE", 0, NULL)) < 0 ||
+            (r = fleet_exec(f, NULL, "CREATE SCHEMA " FLEET_SCHEMA, 0, NULL)) < 0 ||
+            (r = fill(f, store_of_writer(w))) < 0 || (r = fleet_exec(f, NULL, "COMMIT", 0, NULL)) < 0)
+                goto out;
+out:
+        if (r < 0 && PQtransactionStatus(f->conn) != PQTRANS_IDLE)
+                PQclear(PQexec(f->conn, "ROLLBACK"));
+        PQclear(res);
+        roles_writer_close(w);
+        remove_dir(dir);
+        return r < 0 ? r : 0;
+}

@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The connection to PostgreSQL and the schema there (FLEET.md).
+ *
+ * TLS is not the connection string's to choose: roles.conf is world-readable and the
+ * environment is the caller's, so sslmode=verify-full and sslrootcert=fleet_ca are put after
+ * whatever the source says (libpq keeps the last value of a key), and a source without a CA is
+ * refused unless it names a Unix socket (a local server, no network between). A password in the
+ * source would be readable by every user of the host: refused, a passfile or a client
+ * certificate instead.
+ *
+ * The schema is the SQLite one, table for table (fleet_columns reads it from a fresh store):
+ * the rules that keep rows valid run in the writer before a change is pushed, and exist once.
+ * PostgreSQL adds what only it can hold: the fleet's serial, the change log, the roles.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fleet-internal.h"
+#include "roles-build.h"
+
+int fleet_fail(struct roles_fleet *f, int r, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(f->err, sizeof(f->err), fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+/* The first line of a server or libpq message, without its trailing newline. */
+static const char *first_line(const char *msg, char *buf, size_t size) {
+        snprintf(buf, size, "%s", msg && *msg ? msg : "unknown error");
+        buf[strcspn(buf, "\n")] = '\0';
+        return buf;
+}
+
+int fleet_pg_fail(struct roles_fleet *f, PGresult *res, const char *what) {
+        char line[400];
+        const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+        const char *msg = res && PQresultErrorMessage(res)[0] ? PQresultErrorMessage(res) : PQerrorMessage(f->conn);
+        /* 40001 serialization_failure, 40P01 deadlock_detected: the change is run again. */
+        bool retry = state && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0);
+        fleet_fail(f, retry ? -EAGAIN : -EIO, "%s: %s", what, first_line(msg, line, sizeof(line)));
+        PQclear(res);
+        return retry ? -EAGAIN : PQstatus(f->conn) == CONNECTION_OK ? -EIO : -ECONNRESET;
+}
+
+int fleet_exec(struct roles_fleet *f, PGresult **ret_res, const char *sql, int n, const char *const *params) {
+        PGresult *res = PQexecParams(f->conn, sql, n, NULL, params, NULL, NULL, 0);
+        ExecStatusType st = PQresultStatus(res);
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+                return fleet_pg_fail(f, res, "the account server");
+        int count = st == PGRES_TUPLES_OK ? PQntuples(res) : atoi(PQcmdTuples(res));
+        if (ret_res)
+                *ret_res = res;
+        else
+                PQclear(res);
+        return count;
+}
+
+static bool names_unix_socket(const PQconninfoOption *opts) {
+        for (const PQconninfoOption *o = opts; o->keyword; o++)
+                if (strcmp(o->keyword, "host") == 0)
+                        return o->val && o->val[0] == '/';
+        return false;
+}
+
+static bool has_password(const PQconninfoOption *opts) {
+        for (const PQconninfoOption *o = opts; o->keyword; o++)
+                if (strcmp(o->keyword, "password") == 0 && o->val && o->val[0])
+                        return true;
+        return false;
+}
+
+int roles_fleet_connect(const struct roles_config *cfg, struct roles_fleet **ret, char *errbuf, size_t errlen) {
+        struct roles_fleet *f = calloc(1, sizeof(*f));
+        char *perr = NULL;
+        PQconninfoOption *opts = NULL;
+        int r;
+
+        if (!f) {
+                snprintf(errbuf, errlen, "out of memory");
+                return -ENOMEM;
+        }
+        f->cfg = *cfg;
+        if (!cfg->source[0]) {
+                r = fleet_fail(f, -EINVAL, "no source in roles.conf: not a fleet");
+                goto out;
+        }
+        opts = PQconninfoParse(cfg->source, &perr);
+        if (!opts) {
+                r = fleet_fail(f, -EINVAL, "source: %s", perr ? first_line(perr, f->err, sizeof(f->err)) : "out of memory");
+                goto out;
+        }
+        if (has_password(opts)) {
+                r = fleet_fail(f, -EPERM, "source: refusing a password in the connection string (roles.conf is "
+                               "readable by every user): use a passfile or a client certificate");
+                goto out;
+        }
+        bool local = names_unix_socket(opts);
+        if (!local && !cfg->fleet_ca[0]) {
+                r = fleet_fail(f, -EPERM, "source: fleet_ca is not set: roles reaches a server over the network "
+                               "only with TLS verify-full against a CA named in roles.conf");
+                goto out;
+        }
+        /* Ours last: libpq keeps the last value given for a key. */
+        const char *keys[] = { "dbname", "sslmode", "sslrootcert", "application_name", "connect_timeout", NULL };
+        const char *vals[] = { cfg->source, local ? "disable" : "verify-full", local ? NULL : cfg->fleet_ca,
+                               "roles", "10", NULL };
+        if (local) {
+                keys[2] = "application_name";
+                vals[2] = "roles";
+                keys[3] = "connect_timeout";
+                vals[3] = "10";
+                keys[4] = NULL;
+        }
+        f->conn = PQconnectdbParams(keys, vals, 1);
+        if (!f->conn || PQstatus(f->conn) != CONNECTION_OK) {
+                char line[400];
+                r = fleet_fail(f, -ECONNREFUSED, "the account server cannot be reached: %s",
+                               first_line(f->conn ? PQerrorMessage(f->conn) : "out of memory", line, sizeof(line)));
+                goto out;
+        }
+        r = fleet_exec(f, NULL, "SET search_path = " FLEET_SCHEMA ", pg_catalog", 0, NULL);
+        if (r < 0)
+                goto out;
+        *ret = f;
+        f = NULL;
+        r = 0;
+out:
+        if (f)
+                snprintf(errbuf, errlen, "%s", f->err);
+        PQconninfoFree(opts);
+        PQfreemem(perr);
+        roles_fleet_close(f);
+        return r;
+}
+
+void roles_fleet_close(struct roles_fleet *f) {
+        if (!f)
+                return;
+        PQfinish(f->conn);
+        explicit_bzero(f, sizeof(*f));
+        free(f);
+}
+
+const char *roles_fleet_error(const struct roles_fleet *f) {
+        return f->err;
+}
+
+PGconn *roles_fleet_conn(struct roles_fleet *f) {
+        return f->conn;
+}
+
+int roles_fleet_serial(struct roles_fleet *f, int64_t *ret) {
+        PGresult *res = NULL;
+        int r = fleet_exec(f, &res, "SELECT serial FROM fleet WHERE id = 1", 0, NULL);
+        if (r == 0)
+                r = fleet_fail(f, -ENOENT, "the account server has no roles schema: run 'rolesctl init' there");
+        if (r > 0) {
+                *ret = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+                r = 0;
+        }
+        PQclear(res);
+        return r;
+}

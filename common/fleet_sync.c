@@ -1,0 +1,326 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A host's files brought to the fleet's latest serial (FLEET.md, "Read path"), by roles-agent
+ * and by rolesctl for its copy.
+ *
+ * Everything is read in one REPEATABLE READ READ ONLY transaction, a consistent cut of the
+ * fleet (a hot standby serves it as well as the primary), and applied inside one writer change
+ * of the files: the lock, one transaction per file, before-images of the secrets it changes,
+ * derived tables and the NSS index brought up for what changed, the same publish as any other
+ * change. So a host is on the old serial or the new one, never between, whatever kills the
+ * agent; a change the next round finds half-applied was never committed.
+ *
+ *   delta  the changesets since the host's serial, applied in order (SQLite's
+ *          sqlite3changeset_apply). A row a host changed itself (a login's rehash, a code it
+ *          spent) gives way to the fleet's; a row a change expects and cannot find means the
+ *          files are not what the serial says: the round starts again as a full copy.
+ *   full   every table emptied and copied whole (a new host, one too far behind, or a delta
+ *          that did not apply).
+ * Then the checks every reader makes of the files: quick_check, and on a full copy the rows
+ * readers would ignore (logged, not refused: NSS and logins skip them as they would anywhere)
+ * and the names the host's own accounts hide. The serial never goes back.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fleet-internal.h"
+
+/* A host this many changes behind copies the tables instead. */
+#define DELTA_MAX_CHANGES 5000
+
+struct sync {
+        struct roles_fleet *f;
+        const struct roles_config *cfg;
+        unsigned flags;
+        struct roles_store *s;
+        struct roles_fleet_sync_result *res;
+};
+
+static bool wants(const struct sync *y, enum fleet_stream stream) {
+        if (y->flags & ROLES_FLEET_SYNC_ADMIN)
+                return true;
+        return stream == FLEET_PUBLIC || (stream == FLEET_SECRETS && !y->cfg->host_secrets_none);
+}
+
+static int conflict(void *ctx, int type, sqlite3_changeset_iter *it) {
+        (void) ctx;
+        const char *table;
+        int ncol, op, indirect;
+        sqlite3changeset_op(it, &table, &ncol, &op, &indirect);
+        switch (type) {
+        case SQLITE_CHANGESET_DATA:             /* the row differs here: the fleet's wins */
+        case SQLITE_CHANGESET_CONFLICT:
+                return SQLITE_CHANGESET_REPLACE;
+        case SQLITE_CHANGESET_NOTFOUND:         /* gone already (a cascade): a deletion is done */
+                return op == SQLITE_DELETE ? SQLITE_CHANGESET_OMIT : SQLITE_CHANGESET_ABORT;
+        default:
+                return SQLITE_CHANGESET_ABORT;
+        }
+}
+
+/* What a change means for a host beyond its rows: a deleted user's secrets and state go (as
+ * the writer purges them after publishing), a new TOTP secret voids the last step used, and
+ * every user whose secrets it touches keeps a before-image. */
+static int note_change(struct sync *y, enum fleet_stream stream, const void *cs, int n) {
+        struct roles_store *s = y->s;
+        sqlite3_changeset_iter *it = NULL;
+        int totp_col = -1, r = 0;
+        if (sqlite3changeset_start(&it, n, (void *) cs) != SQLITE_OK)
+                return store_fail(s, -ENOMEM, "reading a change");
+        while (r >= 0 && sqlite3changeset_next(it) == SQLITE_ROW) {
+                const char *table;
+                int ncol, op, indirect;
+                sqlite3_value *v = NULL;
+                sqlite3changeset_op(it, &table, &ncol, &op, &indirect);
+                if (stream == FLEET_PUBLIC) {
+                        if (op == SQLITE_DELETE && strcmp(table, "users") == 0 &&
+                            sqlite3changeset_old(it, 1, &v) == SQLITE_OK && v && sqlite3_value_type(v) == SQLITE_TEXT)
+                                r = store_queue_purge(s, (const char *) sqlite3_value_text(v), PURGE_ALL);
+                        continue;
+                }
+                if (stream != FLEET_SECRETS)
+                        continue;
+                /* user_uuid leads every secrets table's key */
+                if ((op == SQLITE_INSERT ? sqlite3changeset_new(it, 0, &v) : sqlite3changeset_old(it, 0, &v)) != SQLITE_OK ||
+                    !v || sqlite3_value_type(v) != SQLITE_TEXT) {
+                        r = store_fail(s, -EPROTO, "%s: a change without its user", table);
+                        break;
+                }
+                const char *uuid = (const char *) sqlite3_value_text(v);
+                r = store_before_keep(s, uuid);
+                if (r < 0 || strcmp(table, "credentials") != 0 || op == SQLITE_DELETE)
+                        continue;
+                if (totp_col < 0) {
+                        struct fleet_columns c;
+                        if ((r = fleet_columns(s, s->sec, "credentials", &c)) < 0)
+                                break;
+                        for (int i = 0; i < c.n; i++)
+                                if (strcmp(c.name[i], "totp_secret") == 0)
+                                        totp_col = i;
+                }
+                sqlite3_value *secret = NULL;
+                if (totp_col >= 0 && totp_col < ncol && sqlite3changeset_new(it, totp_col, &secret) == SQLITE_OK && secret)
+                        r = store_queue_purge(s, uuid, PURGE_TOTP);
+        }
+        sqlite3changeset_finalize(it);
+        return r < 0 ? r : 0;
+}
+
+static int apply_one(struct sync *y, enum fleet_stream stream, const void *cs, int n) {
+        struct roles_store *s = y->s;
+        if (n == 0)
+                return 0;
+        int r = note_change(y, stream, cs, n);
+        if (r < 0)
+                return r;
+        sqlite3 *db = stream == FLEET_PUBLIC ? s->pub : s->sec;
+        int rc = sqlite3changeset_apply(db, n, (void *) cs, NULL, conflict, NULL);
+        if (rc != SQLITE_OK)
+                return store_fail(s, -ESTALE, "a change does not apply to these files (%s)", sqlite3_errstr(rc));
+        return 0;
+}
+
+/* The changes after the host's serial, in order; -ESTALE (copy the tables) when they do not
+ * apply. */
+static int apply_delta(struct sync *y, int64_t to) {
+        struct roles_fleet *f = y->f;
+        PGresult *res = NULL;
+        char from[24];
+        snprintf(from, sizeof(from), "%lld", (long long) y->res->from);
+        const char *p[] = { from };
+        const char *sql = y->flags & ROLES_FLEET_SYNC_ADMIN
+                ? "SELECT serial, public_cs, secrets_cs, audit_cs FROM changes WHERE serial > $1 ORDER BY serial"
+                : !y->cfg->host_secrets_none
+                ? "SELECT c.serial, c.public_cs, s.secrets_cs FROM host_changes c JOIN host_secret_changes s "
+                  "USING (serial) WHERE serial > $1 ORDER BY serial"
+                : "SELECT serial, public_cs FROM host_changes WHERE serial > $1 ORDER BY serial";
+        res = PQexecParams(f->conn, sql, 1, NULL, p, NULL, NULL, 1);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK)
+                return fleet_pg_fail(f, res, "the account server");
+        int rows = PQntuples(res), r = 0;
+        /* Every serial in between is there, or the log was cut: copy the tables. */
+        if ((int64_t) rows != to - y->res->from)
+                r = -ESTALE;
+        for (int i = 0; r >= 0 && i < rows; i++)
+                for (int k = 1; r >= 0 && k < PQnfields(res); k++)
+                        if (!PQgetisnull(res, i, k))
+                                r = apply_one(y, (enum fleet_stream) (k - 1), PQgetvalue(res, i, k), PQgetlength(res, i, k));
+        if (r >= 0)
+                y->res->changes = (size_t) rows;
+        PQclear(res);
+        return r;
+}
+
+static int copy_all(struct sync *y) {
+        struct roles_store *s = y->s;
+        /* Before-images of every secret there was, and every user named: a copy cut short
+         * between the two commits is undone whole (store_before.c). */
+        static const char keep_sql[] =
+                "INSERT OR IGNORE INTO before_users SELECT user_uuid FROM credentials UNION SELECT user_uuid FROM codes "
+                "UNION SELECT user_uuid FROM recovery_codes;"
+                "INSERT INTO before_credentials SELECT * FROM credentials;"
+                "INSERT INTO before_codes SELECT * FROM codes;"
+                "INSERT INTO before_recovery_codes SELECT * FROM recovery_codes;";
+        static const char name_new_sql[] =
+                "INSERT OR IGNORE INTO before_users SELECT user_uuid FROM credentials UNION SELECT user_uuid FROM codes "
+                "UNION SELECT user_uuid FROM recovery_codes;";
+        int r = store_exec_script(s, s->sec, keep_sql);
+        for (size_t i = 0; r >= 0 && i < fleet_n_tables; i++) {
+                const struct fleet_table *t = &fleet_tables[i];
+                sqlite3 *db = t->stream == FLEET_PUBLIC ? s->pub : s->sec;
+                if (wants(y, t->stream))
+                        r = fleet_copy_table_in(y->f, s, db, t->name);
+                else if (t->stream == FLEET_SECRETS)    /* host_secrets = none: none kept */
+                        r = store_exec_script(s, db, strcmp(t->name, "credentials") == 0 ? "DELETE FROM credentials"
+                                              : strcmp(t->name, "codes") == 0 ? "DELETE FROM codes" : "DELETE FROM recovery_codes");
+                if (r < 0 && !y->f->err[0])
+                        fleet_fail(y->f, r, "%s", store_error(s));
+        }
+        if (r >= 0)
+                r = store_exec_script(s, s->sec, name_new_sql);
+        y->res->full = true;
+        return r;
+}
+
+static void count_finding(void *userdata, const char *line) {
+        struct sync *y = userdata;
+        if (y->res->findings++ == 0)
+                snprintf(y->res->finding, sizeof(y->res->finding), "%s", line);
+}
+
+static int check(struct sync *y) {
+        struct roles_store *s = y->s;
+        static const char *const sql[] = { "PRAGMA quick_check" };
+        for (int k = 0; k < 2; k++) {
+                sqlite3 *db = k == 0 ? s->pub : s->sec;
+                sqlite3_stmt *st = store_stmt(s, db, sql[0]);
+                if (!st)
+                        return -EIO;
+                int r = store_step_row(s, st);
+                bool ok = r > 0 && sqlite3_column_text(st, 0) && strcmp((const char *) sqlite3_column_text(st, 0), "ok") == 0;
+                sqlite3_reset(st);
+                if (r < 0)
+                        return r;
+                if (!ok)
+                        return store_fail(s, -EPROTO, "%s fails its quick_check after the change", k == 0 ? "roles.db" : "secrets.db");
+        }
+        if (!y->res->full)
+                return 0;
+        int r = store_doctor_check_file(s, s->pub, STORE_PUBLIC, count_finding, y);
+        return r < 0 ? r : 0;
+}
+
+static int refuse(struct sync *y, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int refuse(struct sync *y, int r, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(y->res->refused, sizeof(y->res->refused), fmt, ap);
+        va_end(ap);
+        return fleet_fail(y->f, r, "%s", y->res->refused);
+}
+
+/* One attempt: 1 installed, 0 nothing new, -ESTALE from a delta that did not apply (try a full
+ * copy), other -errno. */
+static int sync_once(struct sync *y, bool full) {
+        struct roles_fleet *f = y->f;
+        struct roles_writer *w = NULL;
+        PGresult *res = NULL;
+        char err[512];
+        int64_t to;
+        int r;
+
+        if ((r = roles_writer_open(y->cfg, ROLES_WRITER_CREATE, &w, err, sizeof(err))) < 0)
+                return fleet_fail(f, r, "%s", err);
+        y->s = store_of_writer(w);
+        roles_writer_set_actor(w, y->flags & ROLES_FLEET_SYNC_ADMIN ? "rolesctl (fleet copy)" : "roles-agent");
+        if ((r = store_fleet_serial(y->s, &y->res->from)) < 0) {
+                r = fleet_fail(f, r, "%s", store_error(y->s));
+                goto out;
+        }
+        if ((r = fleet_exec(f, NULL, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL)) < 0 ||
+            (r = fleet_exec(f, &res, "SELECT serial, public_version, secrets_version FROM fleet WHERE id = 1", 0, NULL)) < 0)
+                goto out;
+        if (r == 0) {
+                r = refuse(y, -EPROTO, "the account server has no fleet serial: run 'rolesctl init' with its source");
+                goto out;
+        }
+        to = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        int pub_version = atoi(PQgetvalue(res, 0, 1)), sec_version = atoi(PQgetvalue(res, 0, 2));
+        y->res->to = y->res->from;
+        if (pub_version != ROLES_SCHEMA_PUBLIC || sec_version != ROLES_SCHEMA_SECRETS) {
+                r = refuse(y, -EPROTO, "refused serial %lld: the fleet's schema (roles.db %d, secrets.db %d) is %s this "
+                           "build's (%d, %d): %s", (long long) to, pub_version, sec_version,
+                           pub_version > ROLES_SCHEMA_PUBLIC || sec_version > ROLES_SCHEMA_SECRETS ? "newer than" : "not",
+                           ROLES_SCHEMA_PUBLIC, ROLES_SCHEMA_SECRETS, "upgrade roles on the hosts first");
+                goto out;
+        }
+        if (to < y->res->from) {
+                r = refuse(y, -ESTALE, "refused serial %lld: below the installed %lld (a primary restored from an older "
+                           "backup, or a standby behind): nothing installed", (long long) to, (long long) y->res->from);
+                goto out;
+        }
+        if (to == y->res->from) {
+                r = 0;
+                goto out;
+        }
+        if (!full && y->res->from > 0 && to - y->res->from <= DELTA_MAX_CHANGES) {
+                r = apply_delta(y, to);
+                if (r == -ESTALE)
+                        goto out;
+        } else
+                r = copy_all(y);
+        if (r >= 0)
+                r = fleet_sequences_in(f, y->s);
+        if (r >= 0 && (r = store_set_fleet_serial(y->s, to)) < 0)
+                fleet_fail(f, r, "%s", store_error(y->s));
+        if (r >= 0 && (r = fleet_exec(f, NULL, "COMMIT", 0, NULL)) < 0)
+                goto out;
+        if (r >= 0 && (r = check(y)) < 0)
+                fleet_fail(f, r, "refused serial %lld: %s", (long long) to, store_error(y->s));
+        if (r >= 0 && (r = roles_writer_commit(w)) < 0)
+                fleet_fail(f, r, "%s", roles_writer_error(w));
+        if (r >= 0) {
+                y->res->to = to;
+                r = 1;
+        }
+out:
+        PQclear(res);
+        if (PQtransactionStatus(f->conn) != PQTRANS_IDLE)
+                PQclear(PQexec(f->conn, "ROLLBACK"));
+        if (r < 0 && !f->err[0])
+                fleet_fail(f, r, "%s", store_error(y->s));
+        roles_writer_close(w);
+        y->s = NULL;
+        return r;
+}
+
+int roles_fleet_sync(struct roles_fleet *f, const struct roles_config *cfg, unsigned flags,
+                     struct roles_fleet_sync_result *ret) {
+        struct roles_fleet_sync_result res = { 0 };
+        struct sync y = { .f = f, .cfg = cfg, .flags = flags, .res = &res };
+        f->err[0] = '\0';
+        int r = sync_once(&y, flags & ROLES_FLEET_SYNC_FULL);
+        if (r == -ESTALE && !res.refused[0]) {
+                /* A delta that did not apply: the files are not what their serial says. */
+                f->err[0] = '\0';
+                res = (struct roles_fleet_sync_result) { 0 };
+                r = sync_once(&y, true);
+        }
+        *ret = res;
+        return r < 0 ? r : 0;
+}
+
+int roles_fleet_installed(const struct roles_config *cfg, int64_t *ret, char *errbuf, size_t errlen) {
+        struct roles_snapshot *snap = NULL;
+        int r = roles_snapshot_open(cfg, 0, &snap, errbuf, errlen);
+        if (r < 0)
+                return r;
+        struct roles_store *s = store_of_snapshot(snap);
+        r = store_fleet_serial(s, ret);
+        if (r < 0)
+                snprintf(errbuf, errlen, "%s", store_error(s));
+        roles_snapshot_close(snap);
+        return r;
+}
