@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "fleet.h"
 #include "roles-build.h"
 
 static const struct {
@@ -350,6 +351,8 @@ int cli_writer(struct cli *c, unsigned flags, struct roles_writer **ret) {
         c->running.changed = true;
         roles_writer_set_host_accounts(c->writer, host_files(c));
         r = roles_writer_set_actor(c->writer, c->actor);
+        if (r >= 0 && c->fleet)
+                r = roles_writer_push_to(c->writer, c->fleet);
         if (r < 0)
                 return cli_fail_store(c, r);
         *ret = c->writer;
@@ -379,7 +382,9 @@ int cli_snapshot(struct cli *c, unsigned flags, struct roles_snapshot **ret) {
 int cli_finish(struct cli *c, int r) {
         if (r == EXIT_OK && c->writer) {
                 int k = roles_writer_commit(c->writer);
-                if (k < 0)
+                if (k == -EAGAIN && c->fleet)
+                        r = EXIT_FLEET_AGAIN;   /* nothing changed anywhere: run it again */
+                else if (k < 0)
                         r = cli_fail_store(c, k);
         }
         roles_writer_close(c->writer);
@@ -427,7 +432,9 @@ int cli_load_config(struct roles_config *cfg, const char *explicit_path, char *e
 }
 
 int cli_global_option(const char *arg) {
-        return strcmp(arg, "--json") == 0 || strncmp(arg, "--conf=", 7) == 0 ? 1 : strcmp(arg, "--conf") == 0 ? 2 : 0;
+        if (strcmp(arg, "--json") == 0 || strncmp(arg, "--conf=", 7) == 0 || strncmp(arg, "--source=", 9) == 0)
+                return 1;
+        return strcmp(arg, "--conf") == 0 || strcmp(arg, "--source") == 0 ? 2 : 0;
 }
 
 /* The JSON name of positional i of cmd: its usage's placeholder ("GROUP USER") in lower case,
@@ -508,7 +515,8 @@ int cli_dispatch(struct cli *c, int argc, char **argv) {
         for (int i = 0; c->in_batch && i < argc && strcmp(argv[i], "--") != 0; i++)
                 if (cli_global_option(argv[i]))
                         return cli_fail(EXIT_USAGE, "'%s' is for the whole batch: give it on rolesctl's command line, "
-                                        "not in a batch line", strncmp(argv[i], "--conf", 6) == 0 ? "--conf" : argv[i]);
+                                        "not in a batch line", strncmp(argv[i], "--conf", 6) == 0 ? "--conf"
+                                        : strncmp(argv[i], "--source", 8) == 0 ? "--source" : argv[i]);
         const struct command *cmd = cli_find_command(argc, argv, &words);
         if (!cmd)
                 return cli_unknown_command(c, argc, argv);

@@ -18,12 +18,17 @@ enum {
         EXIT_NOT_FOUND = 3,
         EXIT_CONFLICT = 4,      /* already exists, in use, would make a cycle */
         EXIT_ERROR = 5,      /* anything else: files, permissions, database */
+        /* not an exit code: another change took the fleet's next serial first (fleet.c) */
+        EXIT_FLEET_AGAIN = 100,
 };
 
 #define ARGS_POS_MAX 4
 
+struct roles_fleet;
+
 struct cli {
         struct roles_config cfg;
+        struct roles_fleet *fleet;              /* with a source: where changes are pushed (fleet.c) */
         struct roles_writer *writer;            /* a change, committed once the command succeeds */
         struct roles_snapshot *snapshot;        /* a read command's (never open beside a writer) */
         unsigned snapshot_flags;
@@ -255,9 +260,22 @@ extern const char *const cli_top_options[];
 int cli_load_config(struct roles_config *cfg, const char *explicit_path, char *err, size_t errlen);
 
 /* Whether arg is one of rolesctl's own options, which stand anywhere on its command line and
- * never in a batch line: 1 for one word (--json, --conf=FILE), 2 when the next word is its value
- * (--conf FILE), 0 for anything else. */
+ * never in a batch line: 1 for one word (--json, --conf=FILE, --source=CONNINFO), 2 when the next
+ * word is its value (--conf FILE, --source CONNINFO), 0 for anything else. */
 int cli_global_option(const char *arg);
+
+/* ---- the fleet (fleet.c) ------------------------------------------------------------------ */
+
+/* Whether this command line runs against the fleet (a source is set, and it is not one of the
+ * commands about this host's own files: its logins, lockouts, backups, doctor, index). */
+bool cli_fleet_wanted(const struct cli *c, int argc, char *const *argv);
+/* Connect, point c->cfg at the local copy of the fleet's files and bring it up to date (init:
+ * create the schema there first, if missing). EXIT_OK or the exit code, printed. */
+int cli_fleet_begin(struct cli *c, bool init);
+/* Before running a command again whose change lost the race for the fleet's next serial: the
+ * copy brought up to date after a pause, or the exit code (printed) when it must not run again. */
+int cli_fleet_again(struct cli *c, int argc, char *const *argv, unsigned attempt);
+void cli_fleet_end(struct cli *c);
 
 /* Run one command line (argv[0] is the noun); used by main and by batch. */
 int cli_dispatch(struct cli *c, int argc, char **argv);

@@ -17,10 +17,11 @@ static void help_line(FILE *f, const struct command *cmd) {
 }
 
 void cli_help_overview(FILE *f) {
-        fputs("usage: rolesctl [--conf FILE] [--json] COMMAND [ARGUMENTS]\n"
+        fputs("usage: rolesctl [--conf FILE] [--source CONNINFO] [--json] COMMAND [ARGUMENTS]\n"
               "       rolesctl help [COMMAND] | rolesctl COMMAND --help | rolesctl --version\n"
               "\n"
-              "--conf FILE and --json may stand anywhere on the line (before a \"--\").\n"
+              "--conf FILE, --source CONNINFO and --json may stand anywhere on the line (before a \"--\").\n"
+              "With a source (roles.conf's 'source' or --source), commands act on the fleet's PostgreSQL.\n"
               "\n"
               "commands:\n", f);
         for (size_t i = 0; i < cli_n_commands(); i++)
@@ -154,7 +155,7 @@ static const struct {
         { "PATH", K_FILE }, { "DIR", K_DIRECTORY }, { "COMMAND", K_COMMAND },
 };
 
-const char *const cli_top_options[] = { "json", "conf", "help", "version", NULL };
+const char *const cli_top_options[] = { "json", "conf", "source", "help", "version", NULL };
 
 /* A name kind spelt as a word ("group"), or K_NONE. */
 static enum complete_kind kind_of_noun(const char *word, size_t n) {

@@ -63,7 +63,7 @@ static int unknown_option(const char *arg) {
 
 int main(int argc, char **argv) {
         struct cli c = { 0 };
-        const char *conf = NULL;
+        const char *conf = NULL, *source = NULL;
         int i, r;
 
         /* Files we create are never looser than we say, whatever umask we inherit. */
@@ -79,16 +79,17 @@ int main(int argc, char **argv) {
                                 argv[n++] = argv[i++];
                         break;
                 }
+                const char **value = strncmp(argv[i], "--conf", 6) == 0 ? &conf : &source;
                 if (k == 0)
                         argv[n++] = argv[i];
                 else if (strcmp(argv[i], "--json") == 0)
                         c.json = true;
                 else if (k == 1)
-                        conf = argv[i] + strlen("--conf=");
+                        *value = strchr(argv[i], '=') + 1;
                 else if (i + 1 < argc)
-                        conf = argv[++i];
+                        *value = argv[++i];
                 else
-                        return cli_fail(EXIT_USAGE, "option '--conf' needs a value");
+                        return cli_fail(EXIT_USAGE, "option '%s' needs a value", argv[i]);
         }
         argc = n;
         argv[argc] = NULL;
@@ -119,7 +120,25 @@ int main(int argc, char **argv) {
         if (!c.out)
                 return cli_fail(EXIT_ERROR, "out of memory");
 
-        r = cli_finish(&c, cli_dispatch(&c, argc - i, argv + i));
+        r = EXIT_OK;
+        if (source && (!roles_text_valid(source, ROLES_TEXT_MAX) ||
+                       roles_strcpy(c.cfg.source, sizeof(c.cfg.source), source) < 0))
+                r = cli_fail(EXIT_USAGE, "--source: not printable text of at most %d bytes", ROLES_TEXT_MAX);
+        if (r == EXIT_OK && cli_fleet_wanted(&c, argc - i, argv + i))
+                r = cli_fleet_begin(&c, strcmp(argv[i], "init") == 0);
+        for (unsigned attempt = 1; r == EXIT_OK; attempt++) {
+                r = cli_finish(&c, cli_dispatch(&c, argc - i, argv + i));
+                if (r != EXIT_FLEET_AGAIN)
+                        break;
+                /* Lost the race for the fleet's next serial: nothing changed; its output goes. */
+                fclose(c.out);
+                out_buffer_free(&out);
+                c.out = out_buffer_open(&out);
+                r = c.out ? cli_fleet_again(&c, argc - i, argv + i, attempt) : cli_fail(EXIT_ERROR, "out of memory");
+        }
+        cli_fleet_end(&c);
+        if (!c.out)
+                return r;
         /* A write that failed (out of memory) left the stream in error: the output is not whole. */
         bool whole = !ferror(c.out);
         fclose(c.out);

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rolesctl with a source (roles.conf's `source`, or --source): the same commands, run on a
+ * local copy of the fleet's files and pushed to PostgreSQL at commit (fleet.h).
+ *
+ * The copy lives in fleet_cache, in a directory of its own per source (0700: it holds every
+ * secret the administrators may read), brought to the fleet's latest serial before each
+ * command with the read path every host uses. A change that loses the race for the next serial
+ * changed nothing anywhere: it is run again on a fresh copy, where every check runs again, up to
+ * a bound. Commands that read their input (a batch, a password) are not run twice: they fail
+ * with one line and change nothing.
+ *
+ * What belongs to a host rather than the fleet (its logins, lockouts, backups, its own check
+ * and index) runs on the host's own files as without a source.
+ */
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "fleet.h"
+
+#define FLEET_ATTEMPTS 30
+
+static const char *const host_commands[][2] = {
+        { "user", "unlock" }, { "user", "locked" }, { "logins", NULL }, { "backup", NULL }, { "restore", NULL },
+        { "doctor", NULL }, { "index", "rebuild" },
+};
+static const char *const input_commands[][2] = { { "batch", NULL }, { "user", "passwd" } };
+
+static bool listed(const char *const (*list)[2], size_t n, int argc, char *const *argv) {
+        for (size_t i = 0; i < n; i++)
+                if (argc >= 1 && strcmp(argv[0], list[i][0]) == 0 &&
+                    (!list[i][1] || (argc >= 2 && strcmp(argv[1], list[i][1]) == 0)))
+                        return true;
+        return false;
+}
+
+bool cli_fleet_wanted(const struct cli *c, int argc, char *const *argv) {
+        return c->cfg.source[0] && !listed(host_commands, ROLES_N_ELEMENTS(host_commands), argc, argv);
+}
+
+/* <fleet_cache>/<16 hex digits of the source's hash>/, made 0700. */
+static int cache_dir(const struct cli *c, char *buf, size_t size) {
+        unsigned char digest[8];
+        char hex[2 * sizeof(digest) + 1];
+        crypto_generichash(digest, sizeof(digest), (const unsigned char *) c->cfg.source, strlen(c->cfg.source), NULL, 0);
+        sodium_bin2hex(hex, sizeof(hex), digest, sizeof(digest));
+        if (mkdir(c->cfg.fleet_cache, 0700) < 0 && errno != EEXIST)
+                return cli_fail(EXIT_ERROR, "%s: %s", c->cfg.fleet_cache, strerror(errno));
+        if (snprintf(buf, size, "%s/fleet-%s", c->cfg.fleet_cache, hex) >= (int) size)
+                return cli_fail(EXIT_ERROR, "%s: path too long", c->cfg.fleet_cache);
+        if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+                return cli_fail(EXIT_ERROR, "%s: %s", buf, strerror(errno));
+        struct stat st;
+        if (lstat(buf, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077))
+                return cli_fail(EXIT_ERROR, "%s: refusing a copy of the fleet's files in a directory that is not "
+                                "ours alone (0700)", buf);
+        return EXIT_OK;
+}
+
+static int refresh(struct cli *c) {
+        struct roles_fleet_sync_result res;
+        int r = roles_fleet_sync(c->fleet, &c->cfg, ROLES_FLEET_SYNC_ADMIN, &res);
+        if (r < 0)
+                return cli_fail(r == -ECONNREFUSED || r == -ECONNRESET ? EXIT_ERROR : cli_exit_code(r), "%s",
+                                roles_fleet_error(c->fleet));
+        return EXIT_OK;
+}
+
+int cli_fleet_begin(struct cli *c, bool init) {
+        char dir[PATH_MAX], err[512];
+        int r = cache_dir(c, dir, sizeof(dir));
+        if (r != EXIT_OK)
+                return r;
+        if (snprintf(c->cfg.public_db, sizeof(c->cfg.public_db), "%s/roles.db", dir) >= (int) sizeof(c->cfg.public_db) ||
+            snprintf(c->cfg.secrets_db, sizeof(c->cfg.secrets_db), "%s/secrets.db", dir) >= (int) sizeof(c->cfg.secrets_db) ||
+            snprintf(c->cfg.state_db, sizeof(c->cfg.state_db), "%s/state.db", dir) >= (int) sizeof(c->cfg.state_db))
+                return cli_fail(EXIT_ERROR, "%s: path too long", dir);
+        r = roles_fleet_connect(&c->cfg, &c->fleet, err, sizeof(err));
+        if (r < 0)
+                return cli_fail(EXIT_ERROR, "%s", err);
+        if (init && (r = roles_fleet_init(c->fleet)) < 0 && r != -EEXIST)
+                return cli_fail(EXIT_ERROR, "%s", roles_fleet_error(c->fleet));
+        return refresh(c);
+}
+
+int cli_fleet_again(struct cli *c, int argc, char *const *argv, unsigned attempt) {
+        if (listed(input_commands, ROLES_N_ELEMENTS(input_commands), argc, argv))
+                return cli_fail(EXIT_CONFLICT, "another change reached the fleet first; nothing was changed: run the "
+                                "command again");
+        if (attempt >= FLEET_ATTEMPTS)
+                return cli_fail(EXIT_CONFLICT, "the fleet kept changing under this change (%u attempts); nothing was "
+                                "changed: run the command again", attempt);
+        /* Apart, so that the changes that collided do not collide again in step. */
+        uint32_t jitter = 0;
+        if (getrandom(&jitter, sizeof(jitter), 0) < 0)
+                jitter = (uint32_t) getpid();
+        usleep((useconds_t) (10000 + jitter % (20000u * (attempt < 5 ? attempt + 1 : 5))));
+        return refresh(c);
+}
+
+void cli_fleet_end(struct cli *c) {
+        roles_fleet_close(c->fleet);
+        c->fleet = NULL;
+}
