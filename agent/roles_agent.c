@@ -1,0 +1,242 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * roles-agent: keeps this host's roles files at the fleet's latest serial (FLEET.md, "Read
+ * path"; the work is roles_fleet_sync's, fleet.h).
+ *
+ * A round reads the fleet's serial (one indexed row) and, when it moved, brings the files up
+ * to it. Between rounds the agent waits fleet_poll seconds, give or take a quarter, so that a
+ * thousand hosts started together do not poll together; connected to the primary it also
+ * LISTENs, and a change wakes it at once (a standby refuses LISTEN: polling alone then). A lost
+ * connection is made again at the next round. It logs one line per serial installed and per
+ * refusal (once per refused serial, not once per poll), and one when the server is lost or
+ * found again.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "config.h"
+#include "fleet.h"
+#include "roles-build.h"
+
+enum { EXIT_INSTALLED = 0, EXIT_REFUSED = 1, EXIT_UNREACHABLE = 2, EXIT_USAGE = 3, EXIT_FAILED = 5 };
+
+static bool timestamps;
+static volatile sig_atomic_t stopping;
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...) {
+        char line[1024];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(line, sizeof(line), fmt, ap);
+        va_end(ap);
+        if (timestamps) {
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                fprintf(stderr, "%lld.%06ld roles-agent: %s\n", (long long) ts.tv_sec, ts.tv_nsec / 1000, line);
+        } else
+                fprintf(stderr, "roles-agent: %s\n", line);
+}
+
+static double now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec * 1e3 + (double) ts.tv_nsec / 1e6;
+}
+
+struct agent {
+        struct roles_config cfg;
+        struct roles_fleet *fleet;
+        int64_t installed;              /* -1: not read yet */
+        int64_t refused_serial;         /* the last serial refused, logged once */
+        bool unreachable;               /* logged once until reached again */
+        bool listening;
+};
+
+static void lost(struct agent *a, const char *why) {
+        if (!a->unreachable)
+                say("the account server cannot be reached: %s", why);
+        a->unreachable = true;
+        roles_fleet_close(a->fleet);
+        a->fleet = NULL;
+        a->listening = false;
+}
+
+static int connect_fleet(struct agent *a) {
+        char err[512];
+        if (a->fleet)
+                return 0;
+        int r = roles_fleet_connect(&a->cfg, &a->fleet, err, sizeof(err));
+        if (r < 0) {
+                lost(a, err);
+                return r;
+        }
+        if (a->unreachable)
+                say("the account server is reached again");
+        a->unreachable = false;
+        /* Wake at once on a change where the server can say so (not a standby). */
+        PGresult *res = PQexec(roles_fleet_conn(a->fleet), "LISTEN roles_serial");
+        a->listening = PQresultStatus(res) == PGRES_COMMAND_OK;
+        PQclear(res);
+        return 0;
+}
+
+/* One round: EXIT_INSTALLED (installed, or nothing new), EXIT_REFUSED, EXIT_UNREACHABLE or
+ * EXIT_FAILED. */
+static int round_once(struct agent *a) {
+        struct roles_fleet_sync_result res;
+        int64_t serial;
+        char err[512];
+        if (connect_fleet(a) < 0)
+                return EXIT_UNREACHABLE;
+        if (a->installed < 0 && roles_fleet_installed(&a->cfg, &a->installed, err, sizeof(err)) < 0)
+                a->installed = 0;       /* no files yet: a new host */
+        int r = roles_fleet_serial(a->fleet, &serial);
+        if (r == -ECONNRESET || (r < 0 && PQstatus(roles_fleet_conn(a->fleet)) != CONNECTION_OK)) {
+                lost(a, roles_fleet_error(a->fleet));
+                return EXIT_UNREACHABLE;
+        }
+        if (r < 0) {
+                say("%s", roles_fleet_error(a->fleet));
+                return EXIT_FAILED;
+        }
+        if (serial == a->installed)
+                return EXIT_INSTALLED;
+        if (serial == a->refused_serial)
+                return EXIT_REFUSED;
+        double start = now_ms();
+        r = roles_fleet_sync(a->fleet, &a->cfg, 0, &res);
+        if (r == -ESTALE || r == -EPROTO) {
+                a->refused_serial = serial;
+                say("%s", roles_fleet_error(a->fleet));
+                return EXIT_REFUSED;
+        }
+        if (r < 0) {
+                if (PQstatus(roles_fleet_conn(a->fleet)) != CONNECTION_OK) {
+                        lost(a, roles_fleet_error(a->fleet));
+                        return EXIT_UNREACHABLE;
+                }
+                say("serial %lld not installed: %s", (long long) serial, roles_fleet_error(a->fleet));
+                return EXIT_FAILED;
+        }
+        a->installed = res.to;
+        a->refused_serial = 0;
+        if (res.to != res.from) {
+                if (res.full)
+                        say("installed serial %lld (full copy, from %lld) in %.0f ms", (long long) res.to,
+                            (long long) res.from, now_ms() - start);
+                else
+                        say("installed serial %lld (%zu change%s since %lld) in %.0f ms", (long long) res.to,
+                            res.changes, res.changes == 1 ? "" : "s", (long long) res.from, now_ms() - start);
+        }
+        if (res.findings)
+                say("serial %lld holds %u row%s that readers ignore: %s", (long long) res.to, res.findings,
+                    res.findings == 1 ? "" : "s", res.finding);
+        return EXIT_INSTALLED;
+}
+
+/* fleet_poll seconds, give or take a quarter; cut short by a notification or a signal. */
+static void wait_round(struct agent *a) {
+        uint32_t rnd = 0;
+        if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) < 0)
+                rnd = (uint32_t) getpid();
+        double poll_ms = a->cfg.fleet_poll * 1000.0, wait = poll_ms * 0.75 + (double) (rnd % 1001) / 1000.0 * poll_ms * 0.5;
+        double until = now_ms() + wait;
+        while (!stopping) {
+                double left = until - now_ms();
+                if (left <= 0)
+                        return;
+                PGconn *conn = a->fleet && a->listening ? roles_fleet_conn(a->fleet) : NULL;
+                struct pollfd pfd = { .fd = conn ? PQsocket(conn) : -1, .events = POLLIN };
+                int n = poll(&pfd, 1, (int) left + 1);
+                if (n > 0 && conn) {
+                        bool woken = false;
+                        if (!PQconsumeInput(conn))
+                                return;         /* the connection is gone: the round finds out */
+                        PGnotify *note;
+                        while ((note = PQnotifies(conn))) {
+                                woken = true;
+                                PQfreemem(note);
+                        }
+                        if (woken)
+                                return;
+                }
+        }
+}
+
+static void on_signal(int sig) {
+        (void) sig;
+        stopping = 1;
+}
+
+static void usage(FILE *f) {
+        fputs("usage: roles-agent [--conf FILE] [--once] [--timestamps]\n"
+              "Keep this host's roles files at the fleet's latest serial (roles-agent(8)).\n", f);
+}
+
+int main(int argc, char **argv) {
+        static const struct option options[] = {
+                { "conf", required_argument, NULL, 'c' }, { "once", no_argument, NULL, 'o' },
+                { "timestamps", no_argument, NULL, 't' }, { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, 'V' }, { 0 },
+        };
+        struct agent a = { .installed = -1 };
+        const char *conf = NULL;
+        bool once = false;
+        char err[512];
+        int opt;
+
+        while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+                switch (opt) {
+                case 'c': conf = optarg; break;
+                case 'o': once = true; break;
+                case 't': timestamps = true; break;
+                case 'h': usage(stdout); return 0;
+                case 'V': printf("roles-agent %s\n", ROLES_VERSION); return 0;
+                default: usage(stderr); return EXIT_USAGE;
+                }
+        }
+        if (optind < argc) {
+                usage(stderr);
+                return EXIT_USAGE;
+        }
+        umask(0022);
+        roles_config_defaults(&a.cfg);
+        if (roles_config_load(roles_config_path(conf), &a.cfg, err, sizeof(err)) < 0) {
+                say("%s", err);
+                return EXIT_USAGE;
+        }
+        if (!a.cfg.source[0]) {
+                say("%s sets no source: this host is not a fleet's", roles_config_path(conf));
+                return EXIT_USAGE;
+        }
+        setvbuf(stderr, NULL, _IOLBF, 0);
+        if (once) {
+                int r = round_once(&a);
+                roles_fleet_close(a.fleet);
+                return r;
+        }
+        struct sigaction sa = { .sa_handler = on_signal };
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGINT, &sa, NULL);
+        signal(SIGPIPE, SIG_IGN);
+        say("started: %s, every %u s", a.cfg.host_secrets_none ? "no secrets" : "with secrets", a.cfg.fleet_poll);
+        while (!stopping) {
+                round_once(&a);
+                wait_round(&a);
+        }
+        say("stopping");
+        roles_fleet_close(a.fleet);
+        return 0;
+}
