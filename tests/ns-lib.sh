@@ -108,6 +108,13 @@ ns_conf_ids=$'uid_min = 10000\nuid_max = 59999\ngid_min = 10000\ngid_max = 59999
 # login.defs (the last line of a key wins) moved below those ids, as doctor would ask; no roles
 # databases yet.
 ns_configure() {
+        ns_configure_etc "${1:-}"
+        rm -rf /var/lib/roles
+}
+
+# ns_configure_etc [EXTRA_CONF_LINES]: ns_configure's part in /etc only (a fleet lab host, whose
+# /var/lib/roles is a tmpfs of its own, keeps it).
+ns_configure_etc() {
         sed -i -E '/^(passwd|group|shadow|gshadow):/d' /etc/nsswitch.conf
         cat >>/etc/nsswitch.conf <<'NSS'
 passwd:         files roles
@@ -119,7 +126,6 @@ NSS
                 >/etc/roles.conf
         chmod 0644 /etc/roles.conf
         printf 'UID_MAX 9999\nGID_MAX 9999\n' >>/etc/login.defs
-        rm -rf /var/lib/roles
 }
 
 # ns_sanitizer_preload MODULE: the libraries a process must preload to run a sanitizer-built
