@@ -1,0 +1,437 @@
+# shellcheck shell=bash
+# SPDX-License-Identifier: MIT
+# The fleet lab (FLEET.md, "The lab"), sourced by tests/fleet/test_fleet.sh (CI's small lab) and
+# tests/fleet/lab.sh (the full one). On top of tests/ns-lib.sh (the private mount namespace, the
+# modules, the checks of tests/lib.sh) it starts:
+#  - PostgreSQL 15 from its binaries (initdb as postgres into the lab's tmpfs, 127.0.0.1 and a
+#    socket directory of its own, TLS with a CA and certificates openssl makes here), never the
+#    system cluster; and a rogue one, whose certificate comes from another CA;
+#  - hosts: each a mount namespace held by a process of its own (nsenter -t HOST_PID[N] -m, so
+#    that it outlives its agent, which the lab kills), with its own /etc (overlay), /var/lib/roles and
+#    /run/roles (tmpfs), its PostgreSQL role and client certificate, and its roles-agent.
+# Every process started here is stopped by its pid in fleet_cleanup (the script's ns_on_exit);
+# everything else lives on the namespace's tmpfs and goes with it, the hosts' namespaces with
+# their holders.
+#
+# A script calls
+#     ns_e2e_extra=(ROLES_AGENT); ns_enter_e2e NAME "$@"; A=$(realpath "$4")
+#     fleet_setup            # CA, certificates, PostgreSQL, the modules, the admin's roles.conf
+#     fleet_host_start 1 ... # hosts
+# and `arc` (rolesctl as the fleet's administrator) and `fleet_in N CMD...` (a command in a host).
+
+fleet_lib_dir=$(dirname "$(realpath "${BASH_SOURCE[0]}")")
+# shellcheck source=tests/ns-lib.sh
+. "$fleet_lib_dir/../ns-lib.sh" || exit 2
+
+PGBIN=/usr/lib/postgresql/15/bin
+# The fleet's database (the schema rolesctl init makes is `roles`, in it).
+FLEET_DB=fleet
+# The agents' poll (seconds): short, so that "within one poll" is quick to check.
+FLEET_POLL=${FLEET_POLL:-1}
+FLEET_PIDS=()           # every long-lived process the lab started: agents, placeholders, sshd
+declare -A PG_PID PG_PORT PG_DIR HOST_PID
+
+# ---- certificates -----------------------------------------------------------------------------------
+# fleet_ca DIR NAME: a self-signed CA in DIR (ca.pem, ca.key).
+fleet_ca() {
+        mkdir -p "$1" &&
+                openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+                        -subj "/CN=$2" -keyout "$1/ca.key" -out "$1/ca.pem" 2>/dev/null
+}
+
+# fleet_cert CADIR NAME CN [SAN]: NAME.pem and NAME.key (0600) in CADIR, signed by its CA.
+fleet_cert() {
+        local d=$1 name=$2 cn=$3 san=${4:-}
+        openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$cn" \
+                -keyout "$d/$name.key" -out "$d/$name.csr" 2>/dev/null || return 1
+        printf '%s\n' "${san:+subjectAltName=$san}" >"$d/$name.ext"
+        openssl x509 -req -in "$d/$name.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial -days 2 \
+                -extfile "$d/$name.ext" -out "$d/$name.pem" 2>/dev/null || return 1
+        chmod 0600 "$d/$name.key"
+}
+
+# ---- PostgreSQL -------------------------------------------------------------------------------------
+# fleet_free_port: a port nothing listens on at 127.0.0.1.
+fleet_free_port() {
+        local port
+        while :; do
+                port=$((20000 + RANDOM % 30000))
+                ns_port_free "$port" && { echo "$port"; return 0; }
+        done
+}
+
+# pg_init NAME CADIR HBA: a cluster NAME in $S/pg-NAME (initdb as postgres, no fsync: tmpfs),
+# listening on 127.0.0.1 at a free port (PG_PORT[NAME]) and in its own socket directory, TLS with
+# CADIR's server certificate, clients' certificates checked against CADIR's CA, HBA as pg_hba.conf.
+pg_init() {
+        local name=$1 ca=$2 hba=$3 d=$S/pg-$1
+        mkdir -p "$d" && chown postgres:postgres "$d" && chmod 0700 "$d" || return 1
+        runuser -u postgres -- "$PGBIN/initdb" -D "$d/data" -U postgres -A reject --no-sync >"$d/initdb.log" 2>&1 ||
+                { cat "$d/initdb.log"; return 1; }
+        install -o postgres -g postgres -m 0644 "$ca/server.pem" "$d/server.pem" &&
+                install -o postgres -g postgres -m 0600 "$ca/server.key" "$d/server.key" &&
+                install -o postgres -g postgres -m 0644 "$ca/ca.pem" "$d/ca.pem" || return 1
+        PG_PORT[$name]=$(fleet_free_port)
+        PG_DIR[$name]=$d
+        cat >>"$d/data/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = ${PG_PORT[$name]}
+unix_socket_directories = '$d'
+ssl = on
+ssl_cert_file = '$d/server.pem'
+ssl_key_file = '$d/server.key'
+ssl_ca_file = '$d/ca.pem'
+max_connections = 300
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+log_connections = on
+CONF
+        printf '%s\n' "$hba" >"$d/data/pg_hba.conf"
+}
+
+# pg_start NAME: start the cluster; PG_PID[NAME] its postmaster.
+pg_start() {
+        local d=${PG_DIR[$1]}
+        runuser -u postgres -- "$PGBIN/pg_ctl" -D "$d/data" -l "$d/log" -w -t 60 start >/dev/null || {
+                tail -n 20 "$d/log"
+                return 1
+        }
+        PG_PID[$1]=$(head -n 1 "$d/data/postmaster.pid")
+        [ -n "${PG_PID[$1]}" ]
+}
+
+# pg_stop NAME: a fast shutdown by the postmaster's pid, waited for.
+pg_stop() {
+        local pid=${PG_PID[$1]:-} _
+        [ -n "$pid" ] || return 0
+        kill -INT "$pid" 2>/dev/null
+        for _ in $(seq 300); do
+                kill -0 "$pid" 2>/dev/null || break
+                sleep 0.1
+        done
+        kill -0 "$pid" 2>/dev/null && { kill -KILL "$pid"; return 1; }
+        PG_PID[$1]=
+}
+
+# pg_sql NAME SQL: SQL as the superuser over the cluster's socket; rows unaligned, one a line.
+pg_sql() {
+        psql -X -q -v ON_ERROR_STOP=1 -At -h "${PG_DIR[$1]}" -p "${PG_PORT[$1]}" -U postgres -d "${3:-$FLEET_DB}" -c "$2"
+}
+
+# ---- the lab ----------------------------------------------------------------------------------------
+# fleet_setup: after ns_enter_e2e (R, P, L, A set). The two CAs and the certificates, the fleet's
+# PostgreSQL started (the rogue one only made), the modules in this namespace's library
+# directory (every host inherits them), and the administrator's roles.conf ($S/admin).
+fleet_setup() {
+        need openssl psql getent id pamtester oathtool nsenter unshare runuser || finish
+        [ -x "$PGBIN/initdb" ] || die "no PostgreSQL 15 at $PGBIN (apt-get install postgresql-15)"
+        [ -x "$A" ] || die "no roles-agent at $A"
+        id postgres >/dev/null 2>&1 || die "no user postgres (apt-get install postgresql-15)"
+        ns_overlay etc var/lib run
+        mkdir -p /var/lib/roles /run/roles || die "mkdir /var/lib/roles /run/roles"
+        ns_modules "$P" "$L"
+        # The lab's files: postgres must reach its directories through $S.
+        chmod 0755 "$S"
+        fleet_ca "$S/ca" "roles lab CA" && fleet_cert "$S/ca" server 127.0.0.1 'IP:127.0.0.1,DNS:localhost' ||
+                die "the lab's CA and server certificate"
+        fleet_ca "$S/rogue-ca" "roles lab CA" && fleet_cert "$S/rogue-ca" server 127.0.0.1 'IP:127.0.0.1,DNS:localhost' ||
+                die "the rogue CA and its server certificate"
+        # Hosts: a client certificate (cert) for the roles in lab_cert; anyone else over TLS: SCRAM.
+        pg_init fleet "$S/ca" "local all postgres trust
+hostssl all +lab_cert 127.0.0.1/32 cert
+hostssl all all 127.0.0.1/32 scram-sha-256" || die "initdb (the fleet's PostgreSQL)"
+        pg_start fleet || die "start the fleet's PostgreSQL"
+        pg_sql fleet "CREATE DATABASE $FLEET_DB" postgres >/dev/null && pg_sql fleet "CREATE ROLE lab_cert NOLOGIN" ||
+                die "create the fleet's database"
+        mkdir -p "$S/admin/cache" || die "mkdir $S/admin"
+        test_conf "$S/admin" "source=host=${PG_DIR[fleet]} port=${PG_PORT[fleet]} dbname=$FLEET_DB user=postgres" \
+                "fleet_cache=$S/admin/cache" || die "the administrator's roles.conf"
+        # What tests/lib.sh's helpers use: rc is arc; the last command's output in $S.
+        ROLESCTL=$R CONF=$S/admin/roles.conf T=$S/admin OUT=$S/out ERR=$S/err RC=0
+}
+
+# arc ARGS...: rolesctl as the fleet's administrator (PostgreSQL over its socket, as postgres).
+arc() {
+        "$R" --conf "$S/admin/roles.conf" "$@"
+}
+
+# fleet_rogue_start PORT: the rogue PostgreSQL (a certificate from the other CA, any client
+# trusted, the fleet's schema and a newer serial than the fleet's: whatever an agent took from it
+# would show) listening on PORT; made on first use.
+fleet_rogue_start() {
+        if [ -z "${PG_DIR[rogue]:-}" ]; then
+                pg_init rogue "$S/rogue-ca" "local all postgres trust
+hostssl all all 127.0.0.1/32 trust" || return 1
+                pg_start rogue && pg_sql rogue "CREATE DATABASE $FLEET_DB" postgres >/dev/null || return 1
+                test_conf "$S/rogue-admin" "source=host=${PG_DIR[rogue]} port=${PG_PORT[rogue]} dbname=$FLEET_DB user=postgres" \
+                        "fleet_cache=$S/rogue-admin/cache" && mkdir -p "$S/rogue-admin/cache" || return 1
+                "$R" --conf "$S/rogue-admin/roles.conf" init >/dev/null || return 1
+                local i
+                for i in 1 2 3; do "$R" --conf "$S/rogue-admin/roles.conf" user add "rogue$i" >/dev/null || return 1; done
+                pg_sql rogue "GRANT roles_host_secrets TO PUBLIC" >/dev/null
+                pg_stop rogue || return 1
+        fi
+        sed -i "s/^port = .*/port = $1/" "${PG_DIR[rogue]}/data/postgresql.conf"
+        PG_PORT[rogue]=$1
+        pg_start rogue
+}
+
+# ---- hosts --------------------------------------------------------------------------------------------
+# fleet_host_role N [GROUP]: the PostgreSQL login role hostN, a member of GROUP (roles_host_secrets
+# by default; roles_host for a host without secrets) and of lab_cert (its client certificate
+# authenticates it), and that certificate (CN hostN) in $S/hosts/N.
+fleet_host_role() {
+        local n=$1 group=${2:-roles_host_secrets} h=$S/hosts/$1
+        mkdir -p "$h" || return 1
+        fleet_cert "$S/ca" "host$n" "host$n" && mv "$S/ca/host$n.pem" "$S/ca/host$n.key" "$h/" || return 1
+        pg_sql fleet "CREATE ROLE host$n LOGIN IN ROLE $group, lab_cert" >/dev/null
+}
+
+# fleet_conf_source N [PORT]: the `source` line of host N (TLS to 127.0.0.1:PORT, the fleet's
+# port by default, as hostN with its certificate).
+fleet_conf_source() {
+        echo "host=127.0.0.1 port=${2:-${PG_PORT[fleet]}} dbname=$FLEET_DB user=host$1 sslcert=/etc/roles/client.pem sslkey=/etc/roles/client.key"
+}
+
+# fleet_host_start N [CONF_LINES]: fleet_host_make, then the host's roles-agent.
+fleet_host_start() {
+        fleet_host_make "$@"
+        fleet_agent_start "$1"
+}
+
+# fleet_host_make N [CONF_LINES]: host N, made on first use: the PostgreSQL role, a mount
+# namespace with /etc an overlay of this one (nsswitch with roles after files, roles.conf with
+# the fleet's source, its CA, the poll and CONF_LINES, the client certificate in /etc/roles,
+# /etc/pam.d/roles of pam_roles), and /var/lib/roles and /run/roles tmpfs of its own.
+fleet_host_make() {
+        local n=$1 extra=${2:-} h=$S/hosts/$1
+        if [ -z "${HOST_PID[$n]:-}" ]; then
+                [ -e "$h/host$n.pem" ] || fleet_host_role "$n" || die "host $n: its PostgreSQL role"
+                mkdir -p "$h/etc/u" "$h/etc/w" && rm -f "$h/ready" || die "host $n: mkdir"
+                # The namespace is held by a process of its own (HOST_PID[N]), not by the agent,
+                # which the lab kills and restarts; nor bound on a file (`unshare --mount=FILE`, or
+                # mount --bind of /proc/PID/ns/mnt): on this kernel that bind fails with EINVAL one
+                # time in three.
+                unshare -m --propagation private bash -c '
+                        set -e
+                        S=$1 h=$2 n=$3 source=$4 extra=$5 MOD=$6
+                        . "$7/../ns-lib.sh"
+                        mount -t overlay overlay -o "lowerdir=/etc,upperdir=$h/etc/u,workdir=$h/etc/w" /etc
+                        ns_configure_etc "source = $source
+fleet_ca = /etc/roles/ca.pem
+fleet_poll = $8
+$extra"
+                        mount -t tmpfs -o mode=0755 tmpfs /var/lib/roles
+                        mount -t tmpfs -o mode=0755 tmpfs /run/roles
+                        install -d -m 0755 /etc/roles
+                        install -m 0644 "$S/ca/ca.pem" /etc/roles/ca.pem
+                        install -m 0644 "$h/host$n.pem" /etc/roles/client.pem
+                        install -m 0600 "$h/host$n.key" /etc/roles/client.key
+                        echo "host$n" >/etc/hostname
+                        printf "auth     required %s\naccount  required %s\n" "$MOD" "$MOD" >/etc/pam.d/roles
+                        echo ready >"$h/ready"
+                        exec sleep infinity
+                        ' fleet-host "$S" "$h" "$n" "$(fleet_conf_source "$n")" "$extra" "$MOD" "$fleet_lib_dir" \
+                        "$FLEET_POLL" </dev/null &
+                HOST_PID[$n]=$!
+                FLEET_PIDS+=("$!")
+                local _
+                for _ in $(seq 200); do
+                        [ -s "$h/ready" ] && break
+                        kill -0 "${HOST_PID[$n]}" 2>/dev/null || break
+                        sleep 0.05
+                done
+                [ -s "$h/ready" ] || die "host $n: its namespace"
+        fi
+}
+
+# fleet_in N CMD...: CMD inside host N.
+fleet_in() {
+        local n=$1
+        shift
+        nsenter -t "${HOST_PID[$n]}" -m -- "$@"
+}
+
+# fleet_agent_exec N ARGS...: replace this (sub)shell with host N's roles-agent, run with
+# --timestamps and ARGS, its output appended to $S/hosts/N/agent.log; `fleet_agent_exec N &`
+# makes $! the agent itself (nsenter execs it), so that it can be killed by that pid.
+fleet_agent_exec() {
+        local n=$1
+        shift
+        exec nsenter -t "${HOST_PID[$n]}" -m -- "$A" --conf /etc/roles.conf --timestamps "$@" \
+                </dev/null >>"$S/hosts/$n/agent.log" 2>&1
+}
+
+# fleet_agent_start N: host N's long-running roles-agent; AGENT_PID[N].
+declare -A AGENT_PID
+fleet_agent_start() {
+        fleet_agent_exec "$1" &
+        AGENT_PID[$1]=$!
+        FLEET_PIDS+=("$!")
+}
+
+# fleet_agent_stop N [SIGNAL]: stop host N's agent by its pid (TERM by default), waited for.
+fleet_agent_stop() {
+        local pid=${AGENT_PID[$1]:-}
+        [ -n "$pid" ] || return 0
+        kill "-${2:-TERM}" "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+        AGENT_PID[$1]=
+}
+
+# fleet_once N: one round of host N's agent (`roles-agent --once`); its exit status.
+fleet_once() {
+        (fleet_agent_exec "$1" --once)
+}
+
+# fleet_installed N: the last serial host N's agent logged as installed (0: none).
+fleet_installed() {
+        local s
+        s=$(grep -oE 'roles-agent: installed serial [0-9]+' "$S/hosts/$1/agent.log" 2>/dev/null | tail -n 1 | awk '{ print $4 }')
+        echo "${s:-0}"
+}
+
+# fleet_serial: the fleet's latest serial, as every agent reads it.
+fleet_serial() {
+        pg_sql fleet "SELECT max(serial) FROM roles.changes"
+}
+
+# fleet_wait_serial SERIAL TIMEOUT N...: every host N logged SERIAL (or a later one) as installed
+# within TIMEOUT seconds; the hosts that did not are printed.
+fleet_wait_serial() {
+        local want=$1 timeout=$2 n late deadline
+        shift 2
+        deadline=$(($(date +%s%N) + timeout * 1000000000))
+        while :; do
+                late=
+                for n in "$@"; do
+                        [ "$(fleet_installed "$n")" -ge "$want" ] || late+=" $n"
+                done
+                [ -z "$late" ] && return 0
+                [ "$(date +%s%N)" -lt "$deadline" ] || { echo "${late# }"; return 1; }
+                sleep 0.05
+        done
+}
+
+# fleet_install_time N SERIAL: the wall-clock time (seconds.micro) host N logged SERIAL installed.
+fleet_install_time() {
+        awk -v s="$2" '$2 == "roles-agent:" && $3 == "installed" && $5 + 0 == s + 0 { print $1; exit }' "$S/hosts/$1/agent.log"
+}
+
+# fleet_seed USERS DIR: DIR/passwd, DIR/group and DIR/shadow of USERS users lu0000001... (uids
+# from 20000, one group, one SHA-512 hash for all: import copies hashes, it does not make them).
+fleet_seed() {
+        local n=$1 d=$2 hash
+        mkdir -p "$d" && hash=$(openssl passwd -6 -stdin <<<"seed-password") || return 1
+        awk -v n="$n" 'BEGIN { for (i = 1; i <= n; i++) printf "lu%07d:x:%d:%d:lab user:/home/lu%07d:/bin/bash\n", i, 20000 + i, 19999, i }' >"$d/passwd"
+        printf 'labusers:x:19999:\n' >"$d/group"
+        awk -v n="$n" -v h="$hash" 'BEGIN { for (i = 1; i <= n; i++) printf "lu%07d:%s:19000:0:99999:7:::\n", i, h }' >"$d/shadow"
+}
+
+# fleet_uid NAME: NAME's uid as PostgreSQL has it (`rolesctl --json user show`).
+fleet_uid() {
+        arc --json user show "$1" | python3 -c 'import json, sys; print(json.load(sys.stdin)["user"]["uid"])'
+}
+
+# fleet_latency TAG CHANGES N...: CHANGES changes (`rolesctl group add TAG-I`), one after the
+# other, each waited for on every host N (30 s at most: a failure otherwise). The latency of a
+# change on a host: from the moment before rolesctl started to the time the host's agent logged
+# the change's serial installed. Per host in $S/lat-TAG-host, the slowest host of each change in
+# $S/lat-TAG-all; LATENCY their p50 and p99, in a sentence.
+fleet_latency() {
+        local tag=$1 changes=$2 i t0 s late n lat max
+        shift 2
+        : >"$S/lat-$tag-host" && : >"$S/lat-$tag-all"
+        for i in $(seq "$changes"); do
+                t0=$(date +%s.%N)
+                arc group add "$tag-$i" >/dev/null || { fail "rolesctl group add $tag-$i"; continue; }
+                s=$(fleet_serial)
+                if ! late=$(fleet_wait_serial "$s" 30 "$@"); then
+                        fail "change $tag-$i (serial $s): not installed on hosts $late after 30 s"
+                        continue
+                fi
+                max=0
+                for n in "$@"; do
+                        lat=$(awk -v a="$(fleet_install_time "$n" "$s")" -v b="$t0" 'BEGIN { printf "%.3f", a - b }')
+                        echo "$lat" >>"$S/lat-$tag-host"
+                        max=$(awk -v a="$lat" -v b="$max" 'BEGIN { print (a > b) ? a : b }')
+                done
+                echo "$max" >>"$S/lat-$tag-all"
+        done
+        eq "$tag: every change timed on every host" "$(wc -l <"$S/lat-$tag-host")" $((changes * $#))
+        LATENCY="per host p50 $(percentile 50 "$S/lat-$tag-host") s p99 $(percentile 99 "$S/lat-$tag-host") s;"
+        LATENCY+=" on every host p50 $(percentile 50 "$S/lat-$tag-all") s p99 $(percentile 99 "$S/lat-$tag-all") s"
+}
+
+# fleet_change_state N TAG I: what host N serves of change TAG I (a user TAGuI, a group TAGgI with
+# that user as its member): "all" (and the uid PostgreSQL has), "none", or the mix it serves.
+fleet_change_state() {
+        local u g
+        u=$(fleet_in "$1" getent passwd "$2u$3" | cut -d: -f3)
+        g=$(fleet_in "$1" getent group "$2g$3" | cut -d: -f4)
+        if [ -z "$u" ] && [ -z "$g" ]; then
+                echo none
+        elif [ "$u" = "$(fleet_uid "$2u$3")" ] && [ "$g" = "$2u$3" ]; then
+                echo all
+        else
+                echo "mix (uid '$u', members '$g')"
+        fi
+}
+
+# fleet_kills N COUNT TAG: host N's agent stopped, then COUNT times: one change (a user, a group
+# and the membership: one batch, one serial), `roles-agent --once` killed with SIGKILL at a
+# random point within KILL_WINDOW (the duration of such a round, measured first, in µs); the
+# host serves all of the change or none of it, and still an imported user; the next round exits
+# 0 and installs the change. The agent is started again at the end.
+fleet_kills() {
+        local n=$1 count=$2 tag=$3 i t0 s pid st
+        fleet_agent_stop "$n"
+        arc user add "${tag}probe" >/dev/null || { fail "rolesctl user add ${tag}probe"; return; }
+        t0=$(date +%s%N)
+        fleet_once "$n" || { fail "host $n: roles-agent --once (exit $?)"; return; }
+        KILL_WINDOW=$((($(date +%s%N) - t0) / 1000))
+        for i in $(seq "$count"); do
+                printf 'user add %s\ngroup add %s\ngroup adduser %s %s\n' "${tag}u$i" "${tag}g$i" "${tag}g$i" "${tag}u$i" |
+                        arc batch >/dev/null || { fail "rolesctl batch ($tag $i)"; continue; }
+                s=$(fleet_serial)
+                fleet_agent_exec "$n" --once &
+                pid=$!
+                sleep "$(awk -v u=$(((RANDOM * 32768 + RANDOM) % (KILL_WINDOW + 1))) 'BEGIN { printf "%.6f", u / 1e6 }')"
+                kill -KILL "$pid" 2>/dev/null
+                wait "$pid" 2>/dev/null
+                st=$(fleet_change_state "$n" "$tag" "$i")
+                case $st in
+                all | none) pass ;;
+                *) fail "kill $tag $i: host $n serves a mix of the change: $st" ;;
+                esac
+                eq "kill $tag $i: an imported user is still served" \
+                        "$(fleet_in "$n" getent passwd lu0000001 | cut -d: -f1)" lu0000001
+                fleet_once "$n"
+                eq "kill $tag $i: the next round completes" "$?" 0
+                eq "kill $tag $i: then the host serves all of the change" "$(fleet_change_state "$n" "$tag" "$i")" all
+                eq "kill $tag $i: and has logged serial $s" "$(fleet_installed "$n")" "$s"
+        done
+        fleet_agent_start "$n"
+}
+
+# percentile P FILE: the P-th percentile (nearest rank) of the numbers in FILE, one a line.
+percentile() {
+        sort -g "$2" | awk -v p="$1" '{ v[NR] = $1 } END { if (NR == 0) { print "-"; exit } r = int((p / 100) * NR + 0.999999); if (r < 1) r = 1; printf "%.3f\n", v[r] }'
+}
+
+# fleet_cleanup: every process the lab started, by its pid (agents, placeholders, sshd, both
+# PostgreSQL clusters); the namespaces of the hosts released. For the script's ns_on_exit.
+fleet_cleanup() {
+        local pid n
+        for pid in "${FLEET_PIDS[@]}"; do
+                kill -TERM "$pid" 2>/dev/null
+        done
+        for pid in "${FLEET_PIDS[@]}"; do
+                wait "$pid" 2>/dev/null
+        done
+        for n in "${!PG_PID[@]}"; do
+                pg_stop "$n"
+        done
+        return 0
+}
