@@ -76,6 +76,11 @@ static bool has_password(const PQconninfoOption *opts) {
         return false;
 }
 
+static void ignore_notice(void *userdata, const char *message) {
+        (void) userdata;
+        (void) message;
+}
+
 int roles_fleet_connect(const struct roles_config *cfg, struct roles_fleet **ret, char *errbuf, size_t errlen) {
         struct roles_fleet *f = calloc(1, sizeof(*f));
         char *perr = NULL;
@@ -125,7 +130,12 @@ int roles_fleet_connect(const struct roles_config *cfg, struct roles_fleet **ret
                                first_line(f->conn ? PQerrorMessage(f->conn) : "out of memory", line, sizeof(line)));
                 goto out;
         }
+        /* The server's notices (a shutdown's "terminating connection") are not ours to print
+         * into the caller's output: what fails is reported by the call that fails. */
+        PQsetNoticeProcessor(f->conn, ignore_notice, NULL);
         r = fleet_exec(f, NULL, "SET search_path = " FLEET_SCHEMA ", pg_catalog", 0, NULL);
+        if (r >= 0)
+                r = fleet_exec(f, NULL, "SET bytea_output = hex", 0, NULL);
         if (r < 0)
                 goto out;
         *ret = f;
