@@ -169,10 +169,12 @@ hostssl all all 127.0.0.1/32 trust" || return 1
                 "$R" --conf "$S/rogue-admin/roles.conf" init >/dev/null || return 1
                 local i
                 for i in 1 2 3; do "$R" --conf "$S/rogue-admin/roles.conf" user add "rogue$i" >/dev/null || return 1; done
-                pg_sql rogue "GRANT roles_host_secrets TO PUBLIC" >/dev/null
+                # Whoever gets past TLS is served: the hosts' own roles, trusted.
+                for i in $(seq 64); do pg_sql rogue "CREATE ROLE host$i LOGIN IN ROLE roles_host_secrets" >/dev/null || return 1; done
                 pg_stop rogue || return 1
         fi
         sed -i "s/^port = .*/port = $1/" "${PG_DIR[rogue]}/data/postgresql.conf"
+        sed -i "s/ port=[0-9]* / port=$1 /" "$S/rogue-admin/roles.conf"
         PG_PORT[rogue]=$1
         pg_start rogue
 }
@@ -294,7 +296,7 @@ fleet_installed() {
 
 # fleet_serial: the fleet's latest serial, as every agent reads it.
 fleet_serial() {
-        pg_sql fleet "SELECT max(serial) FROM roles.changes"
+        pg_sql fleet "SELECT serial FROM roles.fleet"
 }
 
 # fleet_wait_serial SERIAL TIMEOUT N...: every host N logged SERIAL (or a later one) as installed
