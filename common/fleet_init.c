@@ -27,13 +27,13 @@
 #include "fleet-internal.h"
 
 static const char fleet_sql[] =
-        "CREATE TABLE fleet (id integer PRIMARY KEY CHECK (id = 1), serial bigint NOT NULL,"
+        "CREATE TABLE " FLEET_SCHEMA ".fleet (id integer PRIMARY KEY CHECK (id = 1), serial bigint NOT NULL,"
         "  public_version integer NOT NULL, secrets_version integer NOT NULL);"
-        "CREATE TABLE changes (serial bigint PRIMARY KEY, at timestamptz NOT NULL DEFAULT now(),"
+        "CREATE TABLE " FLEET_SCHEMA ".changes (serial bigint PRIMARY KEY, at timestamptz NOT NULL DEFAULT now(),"
         "  actor text NOT NULL, public_cs bytea, secrets_cs bytea, audit_cs bytea);"
-        "CREATE TABLE sequences (name text PRIMARY KEY, seq bigint NOT NULL);"
-        "CREATE VIEW host_changes AS SELECT serial, public_cs FROM changes;"
-        "CREATE VIEW host_secret_changes AS SELECT serial, secrets_cs FROM changes;"
+        "CREATE TABLE " FLEET_SCHEMA ".sequences (name text PRIMARY KEY, seq bigint NOT NULL);"
+        "CREATE VIEW " FLEET_SCHEMA ".host_changes AS SELECT serial, public_cs FROM " FLEET_SCHEMA ".changes;"
+        "CREATE VIEW " FLEET_SCHEMA ".host_secret_changes AS SELECT serial, secrets_cs FROM " FLEET_SCHEMA ".changes;"
         "DO $$ BEGIN"
         "  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'roles_host') THEN"
         "    CREATE ROLE roles_host NOLOGIN; END IF;"
@@ -41,8 +41,8 @@ static const char fleet_sql[] =
         "    CREATE ROLE roles_host_secrets NOLOGIN IN ROLE roles_host; END IF;"
         "END $$;"
         "GRANT USAGE ON SCHEMA " FLEET_SCHEMA " TO roles_host;"
-        "GRANT SELECT ON fleet, sequences, host_changes TO roles_host;"
-        "GRANT SELECT ON host_secret_changes TO roles_host_secrets;";
+        "GRANT SELECT ON " FLEET_SCHEMA ".fleet, " FLEET_SCHEMA ".sequences, " FLEET_SCHEMA ".host_changes TO roles_host;"
+        "GRANT SELECT ON " FLEET_SCHEMA ".host_secret_changes TO roles_host_secrets;";
 
 static int create_table(struct roles_fleet *f, struct roles_store *s, sqlite3 *db, const struct fleet_table *t) {
         struct fleet_columns c;
@@ -50,7 +50,7 @@ static int create_table(struct roles_fleet *f, struct roles_store *s, sqlite3 *d
         int r = fleet_columns(s, db, t->name, &c);
         if (r < 0)
                 return fleet_fail(f, r, "%s", store_error(s));
-        size_t len = (size_t) snprintf(sql, sizeof(sql), "CREATE TABLE %s (", t->name);
+        size_t len = (size_t) snprintf(sql, sizeof(sql), "CREATE TABLE " FLEET_SCHEMA ".%s (", t->name);
         for (int i = 0; i < c.n; i++)
                 len += (size_t) snprintf(sql + len, sizeof(sql) - len, "%s\"%s\" %s%s", i ? ", " : "", c.name[i],
                                          c.type[i] == 'i' ? "bigint" : c.type[i] == 'b' ? "bytea" : "text",
@@ -59,7 +59,7 @@ static int create_table(struct roles_fleet *f, struct roles_store *s, sqlite3 *d
         for (int i = 0, k = 0; i < c.n; i++)
                 if (c.pk[i])
                         len += (size_t) snprintf(sql + len, sizeof(sql) - len, "%s\"%s\"", k++ ? ", " : "", c.name[i]);
-        len += (size_t) snprintf(sql + len, sizeof(sql) - len, ")); GRANT SELECT ON %s TO %s", t->name,
+        len += (size_t) snprintf(sql + len, sizeof(sql) - len, ")); GRANT SELECT ON " FLEET_SCHEMA ".%s TO %s", t->name,
                                  t->stream == FLEET_PUBLIC ? "roles_host" : t->stream == FLEET_SECRETS ? "roles_host_secrets"
                                                                                                   : "CURRENT_USER");
         if (len >= sizeof(sql))
@@ -101,9 +101,9 @@ static int fill(struct roles_fleet *f, struct roles_store *s) {
         }
         int r = fleet_sequences_out(f, s);
         if (r >= 0)
-                r = fleet_exec(f, NULL, "INSERT INTO fleet (id, serial, public_version, secrets_version) VALUES (1, 1, $1, $2)", 2, p);
+                r = fleet_exec(f, NULL, "INSERT INTO " FLEET_SCHEMA ".fleet (id, serial, public_version, secrets_version) VALUES (1, 1, $1, $2)", 2, p);
         if (r >= 0)
-                r = fleet_exec(f, NULL, "INSERT INTO changes (serial, actor) VALUES (1, 'init')", 0, NULL);
+                r = fleet_exec(f, NULL, "INSERT INTO " FLEET_SCHEMA ".changes (serial, actor) VALUES (1, 'init')", 0, NULL);
         return r < 0 ? r : 0;
 }
 

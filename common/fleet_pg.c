@@ -9,6 +9,10 @@
  * source would be readable by every user of the host: refused, a passfile or a client
  * certificate instead.
  *
+ * Nothing is set on the session (every name is qualified, bytea_output is set per transaction):
+ * behind pgbouncer in transaction mode, a session's settings would follow the server connection,
+ * not ours.
+ *
  * The schema is the SQLite one, table for table (fleet_columns reads it from a fresh store):
  * the rules that keep rows valid run in the writer before a change is pushed, and exist once.
  * PostgreSQL adds what only it can hold: the fleet's serial, the change log, the roles.
@@ -133,11 +137,6 @@ int roles_fleet_connect(const struct roles_config *cfg, struct roles_fleet **ret
         /* The server's notices (a shutdown's "terminating connection") are not ours to print
          * into the caller's output: what fails is reported by the call that fails. */
         PQsetNoticeProcessor(f->conn, ignore_notice, NULL);
-        r = fleet_exec(f, NULL, "SET search_path = " FLEET_SCHEMA ", pg_catalog", 0, NULL);
-        if (r >= 0)
-                r = fleet_exec(f, NULL, "SET bytea_output = hex", 0, NULL);
-        if (r < 0)
-                goto out;
         *ret = f;
         f = NULL;
         r = 0;
@@ -168,7 +167,7 @@ PGconn *roles_fleet_conn(struct roles_fleet *f) {
 
 int roles_fleet_serial(struct roles_fleet *f, int64_t *ret) {
         PGresult *res = NULL;
-        int r = fleet_exec(f, &res, "SELECT serial FROM fleet WHERE id = 1", 0, NULL);
+        int r = fleet_exec(f, &res, "SELECT serial FROM " FLEET_SCHEMA ".fleet WHERE id = 1", 0, NULL);
         if (r == 0)
                 r = fleet_fail(f, -ENOENT, "the account server has no roles schema: run 'rolesctl init' there");
         if (r > 0) {

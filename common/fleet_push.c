@@ -53,7 +53,7 @@ static int send(struct roles_store *s, struct push *p, const struct changesets *
         const char *bp[] = { base };
         if ((r = fleet_exec(f, NULL, "BEGIN ISOLATION LEVEL SERIALIZABLE", 0, NULL)) < 0)
                 return r;
-        r = fleet_exec(f, &res, "UPDATE fleet SET serial = serial + 1 WHERE id = 1 AND serial = $1 "
+        r = fleet_exec(f, &res, "UPDATE " FLEET_SCHEMA ".fleet SET serial = serial + 1 WHERE id = 1 AND serial = $1 "
                        "RETURNING serial, public_version, secrets_version", 1, bp);
         if (r == 0)
                 r = fleet_fail(f, -EAGAIN, "another change took the fleet's next serial first");
@@ -77,7 +77,7 @@ static int send(struct roles_store *s, struct push *p, const struct changesets *
                 if (c->n[i] == 0)
                         values[2 + i] = NULL;
         PQclear(res);
-        res = PQexecParams(f->conn, "INSERT INTO changes (serial, actor, public_cs, secrets_cs, audit_cs) "
+        res = PQexecParams(f->conn, "INSERT INTO " FLEET_SCHEMA ".changes (serial, actor, public_cs, secrets_cs, audit_cs) "
                            "VALUES ($1, $2, $3, $4, $5)", 5, NULL, values, lengths, formats, 0);
         if (PQresultStatus(res) != PGRES_COMMAND_OK) {
                 r = fleet_pg_fail(f, res, "the account server");

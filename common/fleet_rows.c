@@ -191,7 +191,7 @@ static int copy_row(struct copy_out *co, const char *table, const struct fleet_c
         }
         if (!co->table) {
                 char sql[1024];
-                size_t len = (size_t) snprintf(sql, sizeof(sql), "COPY %s (", table);
+                size_t len = (size_t) snprintf(sql, sizeof(sql), "COPY " FLEET_SCHEMA ".%s (", table);
                 for (int i = 0; i < c->n; i++)
                         len += (size_t) snprintf(sql + len, sizeof(sql) - len, "%s\"%s\"", i ? ", " : "", c->name[i]);
                 snprintf(sql + len, sizeof(sql) - len, ") FROM STDIN");
@@ -223,7 +223,7 @@ static int copy_row(struct copy_out *co, const char *table, const struct fleet_c
 static int update_row(struct roles_fleet *f, const char *table, const struct fleet_columns *c, sqlite3_changeset_iter *it) {
         struct params p = { 0 };
         char sql[2048];
-        size_t len = (size_t) snprintf(sql, sizeof(sql), "UPDATE %s SET ", table);
+        size_t len = (size_t) snprintf(sql, sizeof(sql), "UPDATE " FLEET_SCHEMA ".%s SET ", table);
         for (int i = 0; i < c->n; i++) {
                 sqlite3_value *v = NULL;
                 if (sqlite3changeset_new(it, i, &v) != SQLITE_OK || !v)
@@ -255,7 +255,7 @@ static int update_row(struct roles_fleet *f, const char *table, const struct fle
 static int delete_row(struct roles_fleet *f, const char *table, const struct fleet_columns *c, sqlite3_changeset_iter *it) {
         struct params p = { 0 };
         char sql[1024];
-        size_t len = (size_t) snprintf(sql, sizeof(sql), "DELETE FROM %s", table);
+        size_t len = (size_t) snprintf(sql, sizeof(sql), "DELETE FROM " FLEET_SCHEMA ".%s", table);
         for (int i = 0; i < c->n; i++) {
                 sqlite3_value *v = NULL;
                 if (!c->pk[i])
@@ -278,9 +278,9 @@ static int purge_user_secrets(struct roles_fleet *f, sqlite3_changeset_iter *it)
         if (sqlite3changeset_old(it, 1, &v) != SQLITE_OK || !v || sqlite3_value_type(v) != SQLITE_TEXT)
                 return fleet_fail(f, -EPROTO, "users: a deletion without its uuid");
         const char *uuid = (const char *) sqlite3_value_text(v);
-        static const char *const sql[] = { "DELETE FROM credentials WHERE user_uuid = $1",
-                                           "DELETE FROM codes WHERE user_uuid = $1",
-                                           "DELETE FROM recovery_codes WHERE user_uuid = $1" };
+        static const char *const sql[] = { "DELETE FROM " FLEET_SCHEMA ".credentials WHERE user_uuid = $1",
+                                           "DELETE FROM " FLEET_SCHEMA ".codes WHERE user_uuid = $1",
+                                           "DELETE FROM " FLEET_SCHEMA ".recovery_codes WHERE user_uuid = $1" };
         for (size_t i = 0; i < ROLES_N_ELEMENTS(sql); i++) {
                 int r = fleet_exec(f, NULL, sql[i], 1, &uuid);
                 if (r < 0)
@@ -440,7 +440,7 @@ int fleet_copy_table_in(struct roles_fleet *f, struct roles_store *s, sqlite3 *d
                 ls += (size_t) snprintf(sel + ls, sizeof(sel) - ls, "%s\"%s\"", i ? ", " : "", c.name[i]);
                 li += (size_t) snprintf(sql + li, sizeof(sql) - li, "%s?", i ? ", " : "");
         }
-        snprintf(sel + ls, sizeof(sel) - ls, " FROM %s", table);
+        snprintf(sel + ls, sizeof(sel) - ls, " FROM " FLEET_SCHEMA ".%s", table);
         snprintf(sql + li, sizeof(sql) - li, ")");
         snprintf(del, sizeof(del), "DELETE FROM main.\"%s\"", table);
         if (sqlite3_exec(db, del, NULL, NULL, NULL) != SQLITE_OK ||
@@ -483,8 +483,8 @@ int fleet_sequences_out(struct roles_fleet *f, struct roles_store *s) {
                 char seq[24];
                 snprintf(seq, sizeof(seq), "%lld", (long long) sqlite3_column_int64(st, 1));
                 const char *p[] = { (const char *) sqlite3_column_text(st, 0), seq };
-                r = fleet_exec(f, NULL, "INSERT INTO sequences (name, seq) VALUES ($1, $2) "
-                               "ON CONFLICT (name) DO UPDATE SET seq = greatest(sequences.seq, excluded.seq)", 2, p);
+                r = fleet_exec(f, NULL, "INSERT INTO " FLEET_SCHEMA ".sequences (name, seq) VALUES ($1, $2) "
+                               "ON CONFLICT (name) DO UPDATE SET seq = greatest(" FLEET_SCHEMA ".sequences.seq, excluded.seq)", 2, p);
         }
         sqlite3_reset(st);
         return r < 0 ? r : 0;
@@ -492,7 +492,7 @@ int fleet_sequences_out(struct roles_fleet *f, struct roles_store *s) {
 
 int fleet_sequences_in(struct roles_fleet *f, struct roles_store *s) {
         PGresult *res = NULL;
-        int r = fleet_exec(f, &res, "SELECT name, seq FROM sequences", 0, NULL);
+        int r = fleet_exec(f, &res, "SELECT name, seq FROM " FLEET_SCHEMA ".sequences", 0, NULL);
         for (int i = 0; r >= 0 && i < PQntuples(res); i++) {
                 const char *name = PQgetvalue(res, i, 0);
                 if (strcmp(name, "users") != 0 && strcmp(name, "groups") != 0)

@@ -131,11 +131,11 @@ static int apply_delta(struct sync *y, int64_t to) {
         snprintf(from, sizeof(from), "%lld", (long long) y->res->from);
         const char *p[] = { from };
         const char *sql = y->flags & ROLES_FLEET_SYNC_ADMIN
-                ? "SELECT serial, public_cs, secrets_cs, audit_cs FROM changes WHERE serial > $1 ORDER BY serial"
+                ? "SELECT serial, public_cs, secrets_cs, audit_cs FROM " FLEET_SCHEMA ".changes WHERE serial > $1 ORDER BY serial"
                 : !y->cfg->host_secrets_none
-                ? "SELECT c.serial, c.public_cs, s.secrets_cs FROM host_changes c JOIN host_secret_changes s "
+                ? "SELECT c.serial, c.public_cs, s.secrets_cs FROM " FLEET_SCHEMA ".host_changes c JOIN " FLEET_SCHEMA ".host_secret_changes s "
                   "USING (serial) WHERE serial > $1 ORDER BY serial"
-                : "SELECT serial, public_cs FROM host_changes WHERE serial > $1 ORDER BY serial";
+                : "SELECT serial, public_cs FROM " FLEET_SCHEMA ".host_changes WHERE serial > $1 ORDER BY serial";
         res = PQexecParams(f->conn, sql, 1, NULL, p, NULL, NULL, 1);
         if (PQresultStatus(res) != PGRES_TUPLES_OK)
                 return fleet_pg_fail(f, res, "the account server");
@@ -240,7 +240,8 @@ static int sync_once(struct sync *y, bool full) {
                 goto out;
         }
         if ((r = fleet_exec(f, NULL, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL)) < 0 ||
-            (r = fleet_exec(f, &res, "SELECT serial, public_version, secrets_version FROM fleet WHERE id = 1", 0, NULL)) < 0)
+            (r = fleet_exec(f, NULL, "SET LOCAL bytea_output = hex", 0, NULL)) < 0 ||
+            (r = fleet_exec(f, &res, "SELECT serial, public_version, secrets_version FROM " FLEET_SCHEMA ".fleet WHERE id = 1", 0, NULL)) < 0)
                 goto out;
         if (r == 0) {
                 r = refuse(y, -EPROTO, "the account server has no fleet serial: run 'rolesctl init' with its source");
