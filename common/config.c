@@ -112,6 +112,16 @@ static char *trim(char *s) {
         return s;
 }
 
+bool roles_config_source_valid(const char *value) {
+        size_t n = strnlen(value, ROLES_TEXT_MAX + 1);
+        if (n == 0 || n > ROLES_TEXT_MAX)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (value[i] < ' ' || value[i] > '~')
+                        return false;
+        return true;
+}
+
 static int set_key(struct roles_config *cfg, const struct key *k, const char *value) {
         char *field = (char *) cfg + k->offset;
         if (k->kind == KEY_PATH) {
@@ -123,7 +133,7 @@ static int set_key(struct roles_config *cfg, const struct key *k, const char *va
         if (k->kind == KEY_ISSUER)
                 return roles_text_valid(value, ROLES_TOTP_ISSUER_MAX) ? roles_strcpy(field, ROLES_TOTP_ISSUER_MAX + 1, value) : -EINVAL;
         if (k->kind == KEY_TEXT)
-                return roles_text_valid(value, ROLES_TEXT_MAX) ? roles_strcpy(field, ROLES_CONFIG_PATH_SIZE, value) : -EINVAL;
+                return roles_config_source_valid(value) ? roles_strcpy(field, ROLES_CONFIG_PATH_SIZE, value) : -EINVAL;
         if (k->kind == KEY_HOST_SECRETS) {
                 if (strcmp(value, "all") != 0 && strcmp(value, "none") != 0)
                         return -EINVAL;
@@ -193,7 +203,7 @@ int roles_config_parse(const char *text, size_t len, const char *origin, struct 
                                 return fail(errbuf, errlen, -EINVAL, "%s:%u: %s: not printable text of at most %d "
                                             "bytes without ':'", origin, lineno, k->name, ROLES_TOTP_ISSUER_MAX);
                         if (k->kind == KEY_TEXT)
-                                return fail(errbuf, errlen, -EINVAL, "%s:%u: %s: not printable text of at most %d "
+                                return fail(errbuf, errlen, -EINVAL, "%s:%u: %s: not printable ASCII of at most %d "
                                             "bytes", origin, lineno, k->name, ROLES_TEXT_MAX);
                         if (k->kind == KEY_HOST_SECRETS)
                                 return fail(errbuf, errlen, -EINVAL, "%s:%u: %s: '%.64s' is neither 'all' nor 'none'",

@@ -56,6 +56,10 @@ struct roles_config {
 
 void roles_config_defaults(struct roles_config *cfg);
 
+/* A source as roles.conf and --source take it: a libpq connection string or URI, printable ASCII
+ * (spaces included) of at most ROLES_TEXT_MAX bytes. What it says is libpq's to parse. */
+bool roles_config_source_valid(const char *value);
+
 /*
  * Read a configuration file over the defaults. On failure *cfg is left untouched and errbuf
  * holds one line ("/etc/roles.conf:7: unknown key 'foo'"). A missing file is -ENOENT.

@@ -121,9 +121,9 @@ int main(int argc, char **argv) {
                 return cli_fail(EXIT_ERROR, "out of memory");
 
         r = EXIT_OK;
-        if (source && (!roles_text_valid(source, ROLES_TEXT_MAX) ||
+        if (source && (!roles_config_source_valid(source) ||
                        roles_strcpy(c.cfg.source, sizeof(c.cfg.source), source) < 0))
-                r = cli_fail(EXIT_USAGE, "--source: not printable text of at most %d bytes", ROLES_TEXT_MAX);
+                r = cli_fail(EXIT_USAGE, "--source: not printable ASCII of at most %d bytes", ROLES_TEXT_MAX);
         if (r == EXIT_OK && cli_fleet_wanted(&c, argc - i, argv + i))
                 r = cli_fleet_begin(&c, strcmp(argv[i], "init") == 0);
         for (unsigned attempt = 1; r == EXIT_OK; attempt++) {
