@@ -5,7 +5,9 @@
  * TLS is not the connection string's to choose: roles.conf is world-readable and the
  * environment is the caller's, so sslmode=verify-full and sslrootcert=fleet_ca are put after
  * whatever the source says (libpq keeps the last value of a key), and a source without a CA is
- * refused unless it names a Unix socket (a local server, no network between). A password in the
+ * refused unless it names a Unix socket (a local server, no network between); verify-full holds
+ * for a socket too (libpq skips TLS only there), so that no host the connection may reach over
+ * TCP (a second host, a hostaddr, a service file's) goes without it. A password in the
  * source would be readable by every user of the host: refused, a passfile or a client
  * certificate instead.
  *
@@ -116,17 +118,15 @@ int roles_fleet_connect(const struct roles_config *cfg, struct roles_fleet **ret
                                "only with TLS verify-full against a CA named in roles.conf");
                 goto out;
         }
-        /* Ours last: libpq keeps the last value given for a key. */
-        const char *keys[] = { "dbname", "sslmode", "sslrootcert", "application_name", "connect_timeout", NULL };
-        const char *vals[] = { cfg->source, local ? "disable" : "verify-full", local ? NULL : cfg->fleet_ca,
-                               "roles", "10", NULL };
-        if (local) {
-                keys[2] = "application_name";
-                vals[2] = "roles";
-                keys[3] = "connect_timeout";
-                vals[3] = "10";
-                keys[4] = NULL;
-        }
+        /* Ours last: libpq keeps the last value given for a key. verify-full even for a socket
+         * (libpq uses no TLS there): the source's first host says nothing of the others, of a
+         * hostaddr (TCP whatever host says), nor of what a service file or PGHOSTADDR add, so
+         * any of them reached over TCP must pass TLS too. Without a CA, nothing can chain to
+         * /dev/null: a socket or nothing. GSSAPI encryption would stand in for TLS: never. */
+        const char *keys[] = { "dbname", "sslmode", "sslrootcert", "gssencmode", "application_name",
+                               "connect_timeout", NULL };
+        const char *vals[] = { cfg->source, "verify-full", cfg->fleet_ca[0] ? cfg->fleet_ca : "/dev/null",
+                               "disable", "roles", "10", NULL };
         f->conn = PQconnectdbParams(keys, vals, 1);
         if (!f->conn || PQstatus(f->conn) != CONNECTION_OK) {
                 char line[400];

@@ -1,0 +1,67 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The fleet's read path against a server that lies or a source that tries to dodge TLS
+# (FLEET.md, "Read path"; DESIGN.md, "Security rules"). A real PostgreSQL 15 started here, as
+# the postgres user, in a temporary directory, on its own Unix socket and 127.0.0.1 only,
+# without TLS: a connection that reaches it over TCP has gone without TLS, which roles must never
+# do. Stopped by its pid at the end.
+# usage: test_fleet_attack.sh ROLESCTL ROLES_AGENT
+set -u
+. "$(dirname "$0")/lib.sh"
+rolesctl_arg "${1:-}"
+AGENT=${2:-}
+[ -x "$AGENT" ] || { echo "usage: $0 ROLESCTL ROLES_AGENT" >&2; exit 2; }
+case $AGENT in /*) ;; *) AGENT=$PWD/$AGENT ;; esac
+need sqlite3 psql runuser || finish
+PGBIN=/usr/lib/postgresql/15/bin
+[ -x "$PGBIN/initdb" ] || { fail "no $PGBIN/initdb (postgresql-15)"; finish; }
+
+scratch_dir fleet-attack
+PGPID=
+scratch_cleanup() {
+        [ -n "$PGPID" ] && kill "$PGPID" 2>/dev/null && while kill -0 "$PGPID" 2>/dev/null; do sleep 0.1; done
+}
+PG=$T/pg
+mkdir "$PG" && chown postgres "$PG" && chmod 700 "$PG" || die "no directory for PostgreSQL"
+PORT=$((20000 + RANDOM % 30000))
+runuser -u postgres -- "$PGBIN/initdb" -A trust -D "$PG/data" >"$PG/initdb.log" 2>&1 || die "initdb failed"
+runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PG/data" -o "-c listen_addresses=127.0.0.1 -c port=$PORT \
+        -c unix_socket_directories=$PG" -l "$PG/log" -w start >/dev/null || die "PostgreSQL did not start"
+PGPID=$(head -1 "$PG/data/postmaster.pid")
+pgsql() {
+        psql -X -q -At -v ON_ERROR_STOP=1 "host=$PG port=$PORT user=postgres dbname=postgres" -c "$1"
+}
+has_schema() {
+        [ "$(pgsql "SELECT count(*) FROM pg_namespace WHERE nspname = 'roles'")" = 1 ]
+}
+
+# ---- TLS whatever the source says: every way of reaching 127.0.0.1 over TCP is refused ----
+test_conf "$T/adm" fleet_cache="$T/adm/cache"
+CONF=$T/adm/roles.conf
+printf '[evil]\nhostaddr=127.0.0.1\n' >"$T/services"
+try_source() {   # WHY SOURCE [ENV...]
+        local why=$1 src=$2
+        shift 2
+        env "$@" "$ROLESCTL" --conf "$CONF" --source "$src" init >"$OUT" 2>"$ERR"
+        RC=$?
+        if [ "$RC" -eq 0 ] || has_schema; then
+                fail "$why: reached the server without TLS (rc $RC): $(cat "$ERR")"
+                pgsql "DROP SCHEMA IF EXISTS roles CASCADE" >/dev/null 2>&1
+        else
+                pass
+        fi
+}
+base="port=$PORT user=postgres dbname=postgres"
+try_source "a socket first, then a TCP host" "host=/nonexistent,127.0.0.1 $base"
+try_source "a socket host with a hostaddr" "host=/nonexistent hostaddr=127.0.0.1 $base"
+try_source "a URI with a socket and a TCP host" "postgresql://%2Fnonexistent,127.0.0.1:$PORT/postgres?user=postgres"
+try_source "a socket host, hostaddr from a service file" "host=/nonexistent service=evil $base" PGSERVICEFILE="$T/services"
+try_source "a socket host, hostaddr from PGHOSTADDR" "host=/nonexistent $base" PGHOSTADDR=127.0.0.1
+try_source "sslmode=disable in the source" "host=127.0.0.1 sslmode=disable $base"
+
+# The server's own socket still works (and makes the fleet the rest uses).
+SRC="host=$PG $base"
+run_ok "init through the server's socket" "$ROLESCTL" --conf "$CONF" --source "$SRC" init
+run_ok "user add in the fleet" "$ROLESCTL" --conf "$CONF" --source "$SRC" user add alice
+
+finish
