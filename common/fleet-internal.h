@@ -41,6 +41,8 @@ struct fleet_table {
 };
 extern const struct fleet_table fleet_tables[];
 extern const size_t fleet_n_tables;
+/* The table of that name the fleet copies, or NULL. */
+const struct fleet_table *fleet_find_table(const char *name);
 /* The change log's column for each stream, and who may read it. */
 extern const char *const fleet_stream_column[FLEET_N_STREAMS];
 

@@ -27,7 +27,7 @@ const struct fleet_table fleet_tables[] = {
 const size_t fleet_n_tables = ROLES_N_ELEMENTS(fleet_tables);
 const char *const fleet_stream_column[FLEET_N_STREAMS] = { "public_cs", "secrets_cs", "audit_cs" };
 
-static const struct fleet_table *find_table(const char *name) {
+const struct fleet_table *fleet_find_table(const char *name) {
         for (size_t i = 0; i < fleet_n_tables; i++)
                 if (strcmp(fleet_tables[i].name, name) == 0)
                         return &fleet_tables[i];
@@ -304,7 +304,7 @@ int fleet_pg_apply_changeset(struct roles_fleet *f, struct roles_store *s, sqlit
                 const char *table;
                 int ncol, op, indirect;
                 sqlite3changeset_op(it, &table, &ncol, &op, &indirect);
-                if (!find_table(table)) {
+                if (!fleet_find_table(table)) {
                         r = fleet_fail(f, -EPROTO, "the change names a table the fleet does not copy: %.64s", table);
                         break;
                 }

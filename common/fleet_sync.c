@@ -74,6 +74,13 @@ static int note_change(struct sync *y, enum fleet_stream stream, const void *cs,
                 int ncol, op, indirect;
                 sqlite3_value *v = NULL;
                 sqlite3changeset_op(it, &table, &ncol, &op, &indirect);
+                /* sqlite3changeset_apply writes any table of the file it is given: the host's
+                 * meta, derived tables, before-images. The fleet's own, of this stream, only. */
+                const struct fleet_table *t = fleet_find_table(table);
+                if (!t || t->stream != stream) {
+                        r = store_fail(s, -EPROTO, "the change names a table the fleet does not copy there: %.64s", table);
+                        break;
+                }
                 if (stream == FLEET_PUBLIC) {
                         if (op == SQLITE_DELETE && strcmp(table, "users") == 0 &&
                             sqlite3changeset_old(it, 1, &v) == SQLITE_OK && v && sqlite3_value_type(v) == SQLITE_TEXT)

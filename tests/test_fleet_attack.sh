@@ -64,4 +64,43 @@ SRC="host=$PG $base"
 run_ok "init through the server's socket" "$ROLESCTL" --conf "$CONF" --source "$SRC" init
 run_ok "user add in the fleet" "$ROLESCTL" --conf "$CONF" --source "$SRC" user add alice
 
+# ---- a host, at the fleet's serial ----
+test_conf "$T/host" source="$SRC"
+HCONF=$T/host/roles.conf
+"$AGENT" --conf "$HCONF" --once 2>"$ERR"
+RC=$?
+[ "$RC" -eq 0 ] && pass || fail "the host's first round: rc $RC: $(cat "$ERR")"
+
+# A change of the fleet's own tables still applies as a delta (public and secrets streams).
+run_ok "user add bob in the fleet" "$ROLESCTL" --conf "$CONF" --source "$SRC" user add bob
+run_ok_in "pw-bob-1234567" "user passwd bob in the fleet" "$ROLESCTL" --conf "$CONF" --source "$SRC" user passwd bob --stdin
+"$AGENT" --conf "$HCONF" --once 2>"$ERR"
+RC=$?
+grep -q "2 changes since" "$ERR" && [ "$RC" -eq 0 ] && pass || fail "a delta of the fleet's own tables: rc $RC: $(cat "$ERR")"
+eq "bob on the host" "$(sql "$T/host/roles.db" "SELECT count(*) FROM users WHERE name = 'bob'")" 1
+eq "bob's hash on the host" "$(sql "$T/host/secrets.db" "SELECT count(*) FROM credentials c
+        WHERE c.password_hash IS NOT NULL")" 1
+
+# changeset TABLE SQL: a changeset of SQL run on a copy of the host's roles.db, as hex
+changeset() {
+        cp "$T/host/roles.db" "$T/forge.db" && rm -f "$T/forge.db-wal" "$T/forge.db-shm" "$T/cs.bin"
+        printf '.session open main s\n.session s attach %s\n%s\n.session s changeset %s\n' "$1" "$2" "$T/cs.bin" |
+                sqlite3 "$T/forge.db" && od -An -v -tx1 "$T/cs.bin" | tr -d ' \n'
+}
+# publish HEX: the hostile server's next serial, carrying HEX as its public changeset
+publish() {
+        pgsql "BEGIN; UPDATE roles.fleet SET serial = serial + 1;
+             INSERT INTO roles.changes (serial, actor, public_cs)
+                 SELECT serial, 'evil', decode('$1', 'hex') FROM roles.fleet; COMMIT" >/dev/null
+}
+
+# A change names a table the fleet does not copy (the host's own meta): refused, not applied.
+hex=$(changeset meta "INSERT INTO meta (key, value) VALUES ('evil', '1');") || die "no changeset"
+publish "$hex"
+"$AGENT" --conf "$HCONF" --once 2>"$ERR"
+RC=$?
+evil=$(sql "$T/host/roles.db" "SELECT count(*) FROM meta WHERE key = 'evil'")
+[ "$evil" = 0 ] && pass || fail "a change to meta, a table the fleet does not copy, was applied (rc $RC)"
+[ "$RC" -eq 1 ] && pass || fail "a change to meta: agent rc $RC, not 1 (refused): $(cat "$ERR")"
+
 finish
