@@ -62,6 +62,7 @@ struct agent {
         int64_t refused_serial;         /* the last serial refused, logged once */
         bool unreachable;               /* logged once until reached again */
         bool listening;
+        bool synced;                    /* a round since the start ran the sync (roles.conf may be new) */
 };
 
 static void lost(struct agent *a, const char *why) {
@@ -111,7 +112,8 @@ static int round_once(struct agent *a) {
                 say("%s", roles_fleet_error(a->fleet));
                 return EXIT_FAILED;
         }
-        if (serial == a->installed)
+        /* The first round syncs even at the installed serial: host_secrets may have changed. */
+        if (serial == a->installed && a->synced)
                 return EXIT_INSTALLED;
         if (serial == a->refused_serial)
                 return EXIT_REFUSED;
@@ -132,6 +134,7 @@ static int round_once(struct agent *a) {
         }
         a->installed = res.to;
         a->refused_serial = 0;
+        a->synced = true;
         if (res.to != res.from) {
                 if (res.full)
                         say("installed serial %lld (full copy, from %lld) in %.0f ms", (long long) res.to,

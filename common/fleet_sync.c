@@ -191,6 +191,24 @@ static int copy_all(struct sync *y) {
         return r;
 }
 
+/* Which streams the files were last brought up with ("all", "none", "admin"): a host whose
+ * host_secrets changed holds secrets it must not, or lacks those it should, and no delta of later
+ * changes would right that; a full copy does. */
+static const char *streams_kept(const struct sync *y) {
+        return y->flags & ROLES_FLEET_SYNC_ADMIN ? "admin" : y->cfg->host_secrets_none ? "none" : "all";
+}
+
+static int streams_changed(struct sync *y, bool *ret) {
+        sqlite3_stmt *st = store_stmt(y->s, y->s->pub, "SELECT value FROM meta WHERE key = 'fleet_streams'");
+        if (!st)
+                return -EIO;
+        int r = store_step_row(y->s, st);
+        const char *v = r > 0 ? (const char *) sqlite3_column_text(st, 0) : NULL;
+        *ret = !v || strcmp(v, streams_kept(y)) != 0;
+        sqlite3_reset(st);
+        return r < 0 ? r : 0;
+}
+
 static void count_finding(void *userdata, const char *line) {
         struct sync *y = userdata;
         if (y->res->findings++ == 0)
@@ -269,11 +287,14 @@ static int sync_once(struct sync *y, bool full) {
                            "backup, or a standby behind): nothing installed", (long long) to, (long long) y->res->from);
                 goto out;
         }
-        if (to == y->res->from) {
+        bool other_streams;
+        if ((r = streams_changed(y, &other_streams)) < 0)
+                goto out;
+        if (to == y->res->from && !other_streams) {
                 r = 0;
                 goto out;
         }
-        if (!full && y->res->from > 0 && to - y->res->from <= DELTA_MAX_CHANGES) {
+        if (!full && !other_streams && y->res->from > 0 && to - y->res->from <= DELTA_MAX_CHANGES) {
                 r = apply_delta(y, to);
                 if (r == -ESTALE)
                         goto out;
@@ -281,7 +302,8 @@ static int sync_once(struct sync *y, bool full) {
                 r = copy_all(y);
         if (r >= 0)
                 r = fleet_sequences_in(f, y->s);
-        if (r >= 0 && (r = store_set_fleet_serial(y->s, to)) < 0)
+        if (r >= 0 && ((r = store_exec(y->s, y->s->pub, "INSERT OR REPLACE INTO meta (key, value) VALUES ('fleet_streams', ?1)",
+                                       "t", streams_kept(y))) < 0 || (r = store_set_fleet_serial(y->s, to)) < 0))
                 fleet_fail(f, r, "%s", store_error(y->s));
         if (r >= 0 && (r = fleet_exec(f, NULL, "COMMIT", 0, NULL)) < 0)
                 goto out;

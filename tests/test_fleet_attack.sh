@@ -81,6 +81,17 @@ eq "bob on the host" "$(sql "$T/host/roles.db" "SELECT count(*) FROM users WHERE
 eq "bob's hash on the host" "$(sql "$T/host/secrets.db" "SELECT count(*) FROM credentials c
         WHERE c.password_hash IS NOT NULL")" 1
 
+# host_secrets = none on a host that had them: every hash, TOTP secret and code goes at its next
+# round, a new serial or not (FLEET.md: such a host holds none).
+sed -i 's/^source .*/&\nhost_secrets = none/' "$HCONF"
+"$AGENT" --conf "$HCONF" --once 2>"$ERR"
+RC=$?
+[ "$RC" -eq 0 ] && pass || fail "host_secrets = none, same serial: rc $RC: $(cat "$ERR")"
+eq "hashes left on a host_secrets = none host" "$(sql "$T/host/secrets.db" "SELECT count(*) FROM credentials")" 0
+sed -i '/^host_secrets/d' "$HCONF"
+"$AGENT" --conf "$HCONF" --once 2>"$ERR"
+eq "hashes back with host_secrets = all" "$(sql "$T/host/secrets.db" "SELECT count(*) FROM credentials")" 2
+
 # changeset TABLE SQL: a changeset of SQL run on a copy of the host's roles.db, as hex
 changeset() {
         cp "$T/host/roles.db" "$T/forge.db" && rm -f "$T/forge.db-wal" "$T/forge.db-shm" "$T/cs.bin"
