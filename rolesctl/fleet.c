@@ -51,13 +51,18 @@ static int cache_dir(const struct cli *c, char *buf, size_t size) {
         char hex[2 * sizeof(digest) + 1];
         crypto_generichash(digest, sizeof(digest), (const unsigned char *) c->cfg.source, strlen(c->cfg.source), NULL, 0);
         sodium_bin2hex(hex, sizeof(hex), digest, sizeof(digest));
+        struct stat st;
         if (mkdir(c->cfg.fleet_cache, 0700) < 0 && errno != EEXIST)
                 return cli_fail(EXIT_ERROR, "%s: %s", c->cfg.fleet_cache, strerror(errno));
+        /* Whoever may write fleet_cache may swap our directory in it for a link between our
+         * check below and the opens: it must be ours, and no one else's to write. */
+        if (lstat(c->cfg.fleet_cache, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022))
+                return cli_fail(EXIT_ERROR, "%s: refusing a fleet_cache that is not a directory of ours that only we "
+                                "may write", c->cfg.fleet_cache);
         if (snprintf(buf, size, "%s/fleet-%s", c->cfg.fleet_cache, hex) >= (int) size)
                 return cli_fail(EXIT_ERROR, "%s: path too long", c->cfg.fleet_cache);
         if (mkdir(buf, 0700) < 0 && errno != EEXIST)
                 return cli_fail(EXIT_ERROR, "%s: %s", buf, strerror(errno));
-        struct stat st;
         if (lstat(buf, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077))
                 return cli_fail(EXIT_ERROR, "%s: refusing a copy of the fleet's files in a directory that is not "
                                 "ours alone (0700)", buf);

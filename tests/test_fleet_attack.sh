@@ -59,6 +59,14 @@ try_source "a socket host, hostaddr from a service file" "host=/nonexistent serv
 try_source "a socket host, hostaddr from PGHOSTADDR" "host=/nonexistent $base" PGHOSTADDR=127.0.0.1
 try_source "sslmode=disable in the source" "host=127.0.0.1 sslmode=disable $base"
 
+# A fleet_cache another user may write: refused before anything is copied into it.
+mkdir -m 0777 "$T/opencache"
+sed -i "s|^fleet_cache .*|fleet_cache = $T/opencache|" "$CONF"
+run_cmd "$ROLESCTL" --conf "$CONF" --source "host=$PG $base" user list
+[ "$RC" -ne 0 ] && [ -z "$(ls -A "$T/opencache")" ] && pass ||
+        fail "a world-writable fleet_cache was used (rc $RC): $(ls -A "$T/opencache")"
+sed -i "s|^fleet_cache .*|fleet_cache = $T/adm/cache|" "$CONF"
+
 # The server's own socket still works (and makes the fleet the rest uses).
 SRC="host=$PG $base"
 run_ok "init through the server's socket" "$ROLESCTL" --conf "$CONF" --source "$SRC" init
