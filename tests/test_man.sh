@@ -8,7 +8,9 @@
 #    `rolesctl --help` prints;
 #  - pam_roles(8): an entry under OPTIONS for every option of pam_common.c's option table;
 #  - roles.conf(5): an entry under KEYS for every key of common/config.c's key table, saying its
-#    default as roles_config_defaults sets it;
+#    default as roles_config_defaults sets it (a key it leaves empty: a default all the same);
+#  - roles-agent(8): an entry under OPTIONS for every option of roles_agent.c's getopt table, and
+#    one under EXIT STATUS for every exit code of its enum;
 #  - nss-roles(8): an entry under DATABASES for every database libnss_roles.so.2 exports entry
 #    points for (nm), the functions it serves, and its nsswitch.conf line under EXAMPLES;
 #  - every page renders without a warning from man (MANWIDTH=80) or from `groff -ww -z -man`.
@@ -191,8 +193,10 @@ check "pam_common.c's option table: ${#pam_opts[@]} options read of $n_entries e
 
 # roles.conf's keys: config.c's key table (PATH_KEY(name), U32_KEY(name, ...)), and each key's
 # default from roles_config_defaults.
-mapfile -t conf_keys < <(table_lines "$SRC/common/config.c" 'static const struct key keys[] = {' | grep -oE '^[[:space:]]*[A-Z0-9_]+\([a-z0-9_]+' | sed 's/.*(//')
-n_entries=$(table_lines "$SRC/common/config.c" 'static const struct key keys[] = {' | grep -cE '^[[:space:]]*[A-Z0-9_]+\(')
+# A key of a kind of its own is written out: { "name", KEY_KIND, ... }.
+mapfile -t conf_keys < <(table_lines "$SRC/common/config.c" 'static const struct key keys[] = {' |
+        sed -nE 's/^[[:space:]]*[A-Z0-9_]+\(([a-z0-9_]+).*/\1/p; s/^[[:space:]]*\{ "([a-z0-9_]+)", KEY_.*/\1/p')
+n_entries=$(table_lines "$SRC/common/config.c" 'static const struct key keys[] = {' | grep -cE '^[[:space:]]*([A-Z0-9_]+\(|\{ ")')
 check "config.c's key table: ${#conf_keys[@]} keys read of $n_entries entries" \
         [ ${#conf_keys[@]} -ge 20 -a ${#conf_keys[@]} -eq "$n_entries" ]
 declare -A conf_default=()
@@ -200,6 +204,14 @@ while IFS='=' read -r k v; do
         conf_default[$k]=$v
 done < <(table_lines "$SRC/common/config.c" 'void roles_config_defaults(' |
         sed -n 's/^[[:space:]]*\.\([a-z0-9_]*\) = "\{0,1\}\([^",]*\)"\{0,1\},$/\1=\2/p')
+
+# roles-agent's options (its getopt_long table: { "name", ...) and exit codes (EXIT_NAME = N).
+agent_src=$SRC/agent/roles_agent.c
+mapfile -t agent_opts < <(table_lines "$agent_src" 'static const struct option options[] = {' |
+        grep -oE '\{ "[a-z]+(-[a-z]+)*"' | sed 's/.*"\(.*\)"/--\1/')
+check "roles_agent.c's option table: only ${#agent_opts[@]} options" [ ${#agent_opts[@]} -ge 5 ]
+mapfile -t agent_codes < <(grep -E '^enum \{ EXIT_' "$agent_src" | grep -oE 'EXIT_[A-Z_]+ = [0-9]+' | sed 's/.* = //')
+check "roles_agent.c's exit codes: only ${#agent_codes[@]}" [ ${#agent_codes[@]} -ge 4 ]
 
 # The NSS databases the module serves: its exported entry points.
 mapfile -t nss_funcs < <(nm -D --defined-only "$NSS_LIB" | awk '$3 ~ /^_nss_roles_/ { sub(/^_nss_roles_/, "", $3); print $3 }' | sort -u)
@@ -252,9 +264,23 @@ check_pam() {
 check_key() {
         local text want=${conf_default[$2]:-}
         text=$(has_entry "$1" KEYS "$2 =" "$key_starts") || { echo "no entry '$2 = ...' under KEYS"; return 1; }
-        [ -n "$want" ] || { echo "config.c sets no default for $2"; return 1; }
+        if [ -z "$want" ]; then
+                # Left empty by roles_config_defaults: the page says what that means.
+                grep -qE -- "Default: [a-z]" <<<"$text" || { echo "the entry of $2 says no default: $text"; return 1; }
+                return 0
+        fi
         grep -qE -- "Default: ${want//./\\.}([^0-9a-z_/.]|\.( |\$)|\$)" <<<"$text" ||
                 { echo "the entry of $2 does not say 'Default: $want': $text"; return 1; }
+}
+
+# check_agent_option TEXT OPT: an entry under OPTIONS of roles-agent(8).
+check_agent_option() {
+        has_entry "$1" OPTIONS "$2" "$agent_opt_starts" >/dev/null || { echo "no entry for $2 under OPTIONS"; return 1; }
+}
+
+# check_exit TEXT CODE: an entry under EXIT STATUS.
+check_exit() {
+        has_entry "$1" "EXIT STATUS" "$2" "$agent_code_starts" >/dev/null || { echo "no entry for $2 under EXIT STATUS"; return 1; }
 }
 
 # check_db TEXT DB: an entry under DATABASES, and its nsswitch.conf line under EXAMPLES.
@@ -300,6 +326,8 @@ pam_starts=$(printf '%s\n' "${pam_opts[@]}")
 key_starts=$(printf '%s =\n' "${conf_keys[@]}")
 db_starts=$(printf '%s\n' "${!nss_db[@]}")
 cmd_starts=$(printf '%s\n' "${pages_commands[@]}")
+agent_opt_starts=$(printf '%s\n' "${agent_opts[@]}")
+agent_code_starts=$(printf '%s\n' "${agent_codes[@]}")
 
 render rolesctl.8 && {
         expect_all rolesctl.8 check_command "${pages_commands[@]}"
@@ -314,6 +342,13 @@ render pam_roles.8 && {
 render roles.conf.5 && {
         expect_all roles.conf.5 check_key "${conf_keys[@]}"
         canary roles.conf.5 "login_slot_wait_ms =" check_key login_slot_wait_ms
+        canary roles.conf.5 "fleet_ca =" check_key fleet_ca
+}
+render roles-agent.8 && {
+        expect_all roles-agent.8 check_agent_option "${agent_opts[@]}"
+        expect_all roles-agent.8 check_exit "${agent_codes[@]}"
+        canary roles-agent.8 "--once" check_agent_option --once
+        canary roles-agent.8 "2" check_exit 2
 }
 # roles_chkpwd(8): its modes, as chkpwd-protocol.h defines them.
 mapfile -t chkpwd_modes < <(grep -oE '^#define CHKPWD_MODE_[A-Z_]+ +"[a-z-]+"' "$SRC/chkpwd/chkpwd-protocol.h" | sed 's/.*"\(.*\)"/\1/')
