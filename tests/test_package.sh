@@ -5,10 +5,11 @@
 #  1. dpkg-buildpackage -us -uc -b on a copy of the source tree (the tree stays clean); lintian
 #     reports no error and no warning;
 #  2. in a throwaway root (overlays of /etc, /usr, /var, /home, /root and /run in a private mount
-#     namespace), dpkg -i of rolesctl, libnss-roles and libpam-roles: the maintainer scripts,
+#     namespace), dpkg -i of rolesctl, libnss-roles, libpam-roles and roles-agent: the maintainer scripts,
 #     pam-auth-update and the ldconfig trigger run for real; nsswitch.conf gets "roles" after
 #     "files" on passwd, group and shadow and nothing else changes; installing again changes
-#     nothing;
+#     nothing; roles-agent's program, unit and page are there, the unit neither enabled nor
+#     started, and the agent refuses a roles.conf without a source (exit 3);
 #  3. with the profile enabled, before `rolesctl init` and after it: a local account (useradd)
 #     logs in through su and sshd, changes its password with passwd, and nothing is logged at
 #     pam_roles meanwhile; a roles account logs in through su and sshd, gets a home from
@@ -58,11 +59,11 @@ else
 fi
 echo "# built in $((SECONDS - started)) s"
 debs=()
-for p in rolesctl libnss-roles libpam-roles; do
+for p in rolesctl libnss-roles libpam-roles roles-agent; do
         f=$(ls "$S/${p}_"*.deb 2>/dev/null | head -n 1)
         [ -n "$f" ] && debs+=("$f") || fail "no $p package was built"
 done
-[ ${#debs[@]} -eq 3 ] || die "packages missing"
+[ ${#debs[@]} -eq 4 ] || die "packages missing"
 
 # lintian: no error, no warning (docs/packaging.md explains the informational tags it shows).
 lintian -I --tag-display-limit 0 "$S"/roles_*.changes >"$S/lintian.out" 2>"$S/lintian.err"
@@ -101,6 +102,19 @@ ldconfig -p | grep -q 'libnss_roles\.so\.2 ' && pass || fail "the ldconfig trigg
 [ -f /etc/roles.conf ] && pass || fail "no /etc/roles.conf"
 eq "roles_chkpwd's owner and mode" "$(stat -c '%U %a' /usr/sbin/roles_chkpwd 2>&1)" "root 4755"
 [ -f /usr/share/bash-completion/completions/rolesctl ] && pass || fail "no bash completion for rolesctl"
+# roles-agent: installed, its unit not enabled (a host joins a fleet by choice), and without a
+# source in roles.conf it refuses to run, with the exit status the unit does not restart on.
+[ -x /usr/sbin/roles-agent ] && pass || fail "no /usr/sbin/roles-agent"
+unit=/lib/systemd/system/roles-agent.service
+grep -qx 'ExecStart=/usr/sbin/roles-agent' "$unit" 2>/dev/null && pass || fail "$unit: missing, or not running /usr/sbin/roles-agent"
+grep -qx 'RestartPreventExitStatus=3' "$unit" 2>/dev/null && pass || fail "$unit: restarts after a configuration error"
+enabled=$(find /etc/systemd/system -name roles-agent.service 2>/dev/null)
+[ -z "$enabled" ] && pass || fail "roles-agent.service enabled on install: $enabled"
+out=$(roles-agent --once 2>&1)
+eq "roles-agent --once without a source: exit status" "$?" 3
+grep -q 'sets no source' <<<"$out" && pass || fail "roles-agent without a source: $(head -c 300 <<<"$out")"
+out=$(MANWIDTH=80 man -P cat roles-agent 2>&1)
+grep -q -- '--once' <<<"$out" && pass || fail "man roles-agent: $(head -c 300 <<<"$out")"
 # Installing again (an upgrade to the same version) changes neither file.
 sha256sum /etc/nsswitch.conf /etc/pam.d/common-* >"$S/installed.sum"
 dpkg -i "${debs[@]}" >>"$S/dpkg.log" 2>&1 || fail "dpkg -i, again"
@@ -224,10 +238,10 @@ kill "$ns_sshd_pid" 2>/dev/null && wait "$ns_sshd_pid" 2>/dev/null
 ns_sshd_pid=
 
 # ---- 4. purge ---------------------------------------------------------------------------------------
-dpkg --purge libpam-roles libnss-roles rolesctl >>"$S/dpkg.log" 2>&1 && pass || fail "dpkg --purge: $(tail -n 5 "$S/dpkg.log")"
+dpkg --purge roles-agent libpam-roles libnss-roles rolesctl >>"$S/dpkg.log" 2>&1 && pass || fail "dpkg --purge: $(tail -n 5 "$S/dpkg.log")"
 sha256sum --quiet -c "$S/before.sum" >"$S/purge.out" 2>&1 && pass ||
         fail "purge did not restore: $(tr '\n' ' ' <"$S/purge.out"); nsswitch.conf: $(diff "$S/nsswitch.before" /etc/nsswitch.conf | tr '\n' ' ')"
-[ ! -e /usr/sbin/rolesctl ] && [ ! -e /usr/share/pam-configs/roles ] && pass || fail "purge left files"
+[ ! -e /usr/sbin/rolesctl ] && [ ! -e /usr/sbin/roles-agent ] && [ ! -e /usr/share/pam-configs/roles ] && pass || fail "purge left files"
 
 echo "# test_package.sh took $((SECONDS - started)) s"
 finish
