@@ -15,6 +15,13 @@
 /* The schema in PostgreSQL, and the roles hosts connect in. */
 #define FLEET_SCHEMA "roles"
 
+/* The change log keeps the last FLEET_LOG_KEEP changes (each push cuts it); a host further
+ * behind, or whose delta is larger than FLEET_DELTA_MAX_BYTES, copies the tables instead. */
+#define FLEET_LOG_KEEP 5000
+#define FLEET_DELTA_MAX_BYTES (4u << 20)
+#define ROLES_STRINGIFY_(x) #x
+#define ROLES_STRINGIFY(x) ROLES_STRINGIFY_(x)
+
 struct roles_fleet {
         PGconn *conn;
         struct roles_config cfg;

@@ -27,8 +27,6 @@
 
 #include "fleet-internal.h"
 
-/* A host this many changes behind copies the tables instead. */
-#define DELTA_MAX_CHANGES 5000
 
 struct sync {
         struct roles_fleet *f;
@@ -134,21 +132,37 @@ static int apply_one(struct sync *y, enum fleet_stream stream, const void *cs, i
 static int apply_delta(struct sync *y, int64_t to) {
         struct roles_fleet *f = y->f;
         PGresult *res = NULL;
-        char from[24];
+        char from[24], upto[24];
         snprintf(from, sizeof(from), "%lld", (long long) y->res->from);
-        const char *p[] = { from };
+        snprintf(upto, sizeof(upto), "%lld", (long long) to);
+        const char *p[] = { from, upto };
         const char *sql = y->flags & ROLES_FLEET_SYNC_ADMIN
-                ? "SELECT serial, public_cs, secrets_cs, audit_cs FROM " FLEET_SCHEMA ".changes WHERE serial > $1 ORDER BY serial"
+                ? "SELECT serial, public_cs, secrets_cs, audit_cs FROM " FLEET_SCHEMA ".changes WHERE serial > $1 AND serial <= $2 ORDER BY serial"
                 : !y->cfg->host_secrets_none
                 ? "SELECT c.serial, c.public_cs, s.secrets_cs FROM " FLEET_SCHEMA ".host_changes c JOIN " FLEET_SCHEMA ".host_secret_changes s "
-                  "USING (serial) WHERE serial > $1 ORDER BY serial"
-                : "SELECT serial, public_cs FROM " FLEET_SCHEMA ".host_changes WHERE serial > $1 ORDER BY serial";
-        res = PQexecParams(f->conn, sql, 1, NULL, p, NULL, NULL, 1);
+                  "USING (serial) WHERE serial > $1 AND serial <= $2 ORDER BY serial"
+                : "SELECT serial, public_cs FROM " FLEET_SCHEMA ".host_changes WHERE serial > $1 AND serial <= $2 ORDER BY serial";
+        res = PQexecParams(f->conn, sql, 2, NULL, p, NULL, NULL, 1);
         if (PQresultStatus(res) != PGRES_TUPLES_OK)
                 return fleet_pg_fail(f, res, "the account server");
         int rows = PQntuples(res), r = 0;
-        /* Every serial in between is there, or the log was cut: copy the tables. */
+        size_t bytes = 0;
+        /* Every serial in between is there, in order (binary int8: big-endian), or the log was
+         * cut: copy the tables. A delta larger than a full copy would be is one too: applied
+         * row by row, with triggers, it costs more. */
         if ((int64_t) rows != to - y->res->from)
+                r = -ESTALE;
+        for (int i = 0; r >= 0 && i < rows; i++) {
+                const unsigned char *b = (const unsigned char *) PQgetvalue(res, i, 0);
+                uint64_t serial = 0;
+                for (int k = 0; k < 8 && PQgetlength(res, i, 0) == 8; k++)
+                        serial = serial << 8 | b[k];
+                if ((int64_t) serial != y->res->from + 1 + i)
+                        r = -ESTALE;
+                for (int k = 1; k < PQnfields(res); k++)
+                        bytes += (size_t) PQgetlength(res, i, k);
+        }
+        if (bytes > FLEET_DELTA_MAX_BYTES)
                 r = -ESTALE;
         for (int i = 0; r >= 0 && i < rows; i++)
                 for (int k = 1; r >= 0 && k < PQnfields(res); k++)
@@ -294,7 +308,7 @@ static int sync_once(struct sync *y, bool full) {
                 r = 0;
                 goto out;
         }
-        if (!full && !other_streams && y->res->from > 0 && to - y->res->from <= DELTA_MAX_CHANGES) {
+        if (!full && !other_streams && y->res->from > 0 && to - y->res->from <= FLEET_LOG_KEEP) {
                 r = apply_delta(y, to);
                 if (r == -ESTALE)
                         goto out;
