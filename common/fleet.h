@@ -80,3 +80,7 @@ int roles_fleet_installed(const struct roles_config *cfg, int64_t *ret, char *er
  * push fails otherwise. f must outlive the commit.
  */
 int roles_writer_push_to(struct roles_writer *w, struct roles_fleet *f);
+
+/* The fleet serial w's change took when it was pushed (0: not pushed). Its local commit may still
+ * fail after that: the change is in the fleet, and the copy catches up at its next sync. */
+int64_t roles_writer_pushed(struct roles_writer *w);

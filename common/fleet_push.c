@@ -25,6 +25,7 @@ struct push {
         struct roles_fleet *f;
         sqlite3_session *session[FLEET_N_STREAMS];
         int64_t base;           /* the fleet serial the copy was at */
+        int64_t pushed;         /* the serial the change took, once pushed */
 };
 
 static void push_free(struct roles_store *s) {
@@ -84,8 +85,13 @@ static int send(struct roles_store *s, struct push *p, const struct changesets *
                 res = NULL;
                 goto out;
         }
-        /* Agents connected to the primary may LISTEN rather than wait for their next poll. */
+        /* The log keeps the last FLEET_LOG_KEEP changes: a host further behind copies the tables
+         * (the gap shows: fleet_sync.c checks every serial). */
         const char *np[] = { serial };
+        if ((r = fleet_exec(f, NULL, "DELETE FROM " FLEET_SCHEMA ".changes WHERE serial <= $1::bigint - "
+                            ROLES_STRINGIFY(FLEET_LOG_KEEP), 1, np)) < 0)
+                goto out;
+        /* Agents connected to the primary may LISTEN rather than wait for their next poll. */
         if ((r = fleet_exec(f, NULL, "SELECT pg_notify('roles_serial', $1)", 1, np)) < 0 ||
             (r = fleet_exec(f, NULL, "COMMIT", 0, NULL)) < 0)
                 goto out;
@@ -112,6 +118,8 @@ static int push(struct roles_store *s, int64_t *ret_serial) {
         }
         if (r >= 0 && any && (r = send(s, p, &c, ret_serial)) < 0)
                 r = store_fail(s, r, "%s", roles_fleet_error(p->f));
+        else if (r >= 0 && any)
+                p->pushed = *ret_serial;
         for (int i = 0; i < FLEET_N_STREAMS; i++)
                 sqlite3_free(c.cs[i]);
         return r;
@@ -140,4 +148,10 @@ int roles_writer_push_to(struct roles_writer *w, struct roles_fleet *f) {
                                 return store_fail(s, -ENOMEM, "recording the change: %s", fleet_tables[k].name);
         }
         return 0;
+}
+
+int64_t roles_writer_pushed(struct roles_writer *w) {
+        struct roles_store *s = store_of_writer(w);
+        const struct push *p = s->push_ops == &push_ops ? s->push_state : NULL;
+        return p ? p->pushed : 0;
 }

@@ -384,6 +384,11 @@ int cli_finish(struct cli *c, int r) {
                 int k = roles_writer_commit(c->writer);
                 if (k == -EAGAIN && c->fleet)
                         r = EXIT_FLEET_AGAIN;   /* nothing changed anywhere: run it again */
+                else if (k < 0 && c->fleet && roles_writer_pushed(c->writer) > 0)
+                        /* Done where it counts; only our copy lags, and catches up next time. */
+                        fprintf(stderr, "rolesctl: the change is in the fleet (serial %lld), but this copy of the "
+                                "fleet's files was not updated: %s\n", (long long) roles_writer_pushed(c->writer),
+                                cli_store_error(c, k));
                 else if (k < 0)
                         r = cli_fail_store(c, k);
         }

@@ -95,8 +95,16 @@ int cli_fleet_begin(struct cli *c, bool init) {
         return refresh(c);
 }
 
+/* A command that read its input (a batch, a password) cannot read it again. */
+static bool reads_input(int argc, char *const *argv) {
+        for (int i = 0; i < argc; i++)
+                if (strcmp(argv[i], "--password-stdin") == 0 || strcmp(argv[i], "--stdin") == 0)
+                        return true;
+        return listed(input_commands, ROLES_N_ELEMENTS(input_commands), argc, argv);
+}
+
 int cli_fleet_again(struct cli *c, int argc, char *const *argv, unsigned attempt) {
-        if (listed(input_commands, ROLES_N_ELEMENTS(input_commands), argc, argv))
+        if (reads_input(argc, argv))
                 return cli_fail(EXIT_CONFLICT, "another change reached the fleet first; nothing was changed: run the "
                                 "command again");
         if (attempt >= FLEET_ATTEMPTS)
