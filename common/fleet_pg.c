@@ -77,7 +77,7 @@ static bool names_unix_socket(const PQconninfoOption *opts) {
 
 static bool has_password(const PQconninfoOption *opts) {
         for (const PQconninfoOption *o = opts; o->keyword; o++)
-                if (strcmp(o->keyword, "password") == 0 && o->val && o->val[0])
+                if ((strcmp(o->keyword, "password") == 0 || strcmp(o->keyword, "sslpassword") == 0) && o->val && o->val[0])
                         return true;
         return false;
 }
