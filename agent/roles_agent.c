@@ -60,6 +60,7 @@ struct agent {
         struct roles_fleet *fleet;
         int64_t installed;              /* -1: not read yet */
         int64_t refused_serial;         /* the last serial refused, logged once */
+        char last_error[512];           /* the last other failure, logged once until it changes */
         bool unreachable;               /* logged once until reached again */
         bool listening;
         bool synced;                    /* a round since the start ran the sync (roles.conf may be new) */
@@ -93,6 +94,15 @@ static int connect_fleet(struct agent *a) {
         return 0;
 }
 
+/* A failure that is neither a refusal nor a lost server (a role without the grants it needs, a
+ * full disk): logged when it first happens, not at every round while it lasts. */
+static int failed(struct agent *a, const char *why) {
+        if (strcmp(a->last_error, why) != 0)
+                say("%s", why);
+        snprintf(a->last_error, sizeof(a->last_error), "%s", why);
+        return EXIT_FAILED;
+}
+
 /* One round: EXIT_INSTALLED (installed, or nothing new), EXIT_REFUSED, EXIT_UNREACHABLE or
  * EXIT_FAILED. */
 static int round_once(struct agent *a) {
@@ -108,10 +118,8 @@ static int round_once(struct agent *a) {
                 lost(a, roles_fleet_error(a->fleet));
                 return EXIT_UNREACHABLE;
         }
-        if (r < 0) {
-                say("%s", roles_fleet_error(a->fleet));
-                return EXIT_FAILED;
-        }
+        if (r < 0)
+                return failed(a, roles_fleet_error(a->fleet));
         /* The first round syncs even at the installed serial: host_secrets may have changed. */
         if (serial == a->installed && a->synced)
                 return EXIT_INSTALLED;
@@ -129,11 +137,12 @@ static int round_once(struct agent *a) {
                         lost(a, roles_fleet_error(a->fleet));
                         return EXIT_UNREACHABLE;
                 }
-                say("serial %lld not installed: %s", (long long) serial, roles_fleet_error(a->fleet));
-                return EXIT_FAILED;
+                snprintf(err, sizeof(err), "serial %lld not installed: %s", (long long) serial, roles_fleet_error(a->fleet));
+                return failed(a, err);
         }
         a->installed = res.to;
         a->refused_serial = 0;
+        a->last_error[0] = '\0';
         a->synced = true;
         if (res.to != res.from) {
                 if (res.full)
