@@ -60,13 +60,26 @@ fleet_free_port() {
         done
 }
 
+# pg_server CMD...: a PostgreSQL server program (initdb, pg_ctl and the server it starts) as
+# postgres, without the sanitizer runtime an ASan build of roles puts in this namespace's
+# /etc/ld.so.preload (PostgreSQL hangs under it, and it is not ours to check): in a mount
+# namespace of its own where that file is empty.
+pg_server() {
+        if [ -s /etc/ld.so.preload ]; then
+                unshare -m --propagation private -- sh -c 'mount --bind /dev/null /etc/ld.so.preload &&
+                        exec runuser -u postgres -- "$@"' sh "$@"
+        else
+                runuser -u postgres -- "$@"
+        fi
+}
+
 # pg_init NAME CADIR HBA: a cluster NAME in $S/pg-NAME (initdb as postgres, no fsync: tmpfs),
 # listening on 127.0.0.1 at a free port (PG_PORT[NAME]) and in its own socket directory, TLS with
 # CADIR's server certificate, clients' certificates checked against CADIR's CA, HBA as pg_hba.conf.
 pg_init() {
         local name=$1 ca=$2 hba=$3 d=$S/pg-$1
         mkdir -p "$d" && chown postgres:postgres "$d" && chmod 0700 "$d" || return 1
-        runuser -u postgres -- "$PGBIN/initdb" -D "$d/data" -U postgres -A reject --no-sync >"$d/initdb.log" 2>&1 ||
+        pg_server "$PGBIN/initdb" -D "$d/data" -U postgres -A reject --no-sync >"$d/initdb.log" 2>&1 ||
                 { cat "$d/initdb.log"; return 1; }
         install -o postgres -g postgres -m 0644 "$ca/server.pem" "$d/server.pem" &&
                 install -o postgres -g postgres -m 0600 "$ca/server.key" "$d/server.key" &&
@@ -93,7 +106,7 @@ CONF
 # pg_start NAME: start the cluster; PG_PID[NAME] its postmaster.
 pg_start() {
         local d=${PG_DIR[$1]}
-        runuser -u postgres -- "$PGBIN/pg_ctl" -D "$d/data" -l "$d/log" -w -t 60 start >/dev/null || {
+        pg_server "$PGBIN/pg_ctl" -D "$d/data" -l "$d/log" -w -t 60 start >/dev/null || {
                 tail -n 20 "$d/log"
                 return 1
         }
