@@ -30,13 +30,15 @@ while [ $# -gt 0 ]; do
         *) args+=("$1"); shift ;;
         esac
 done
+# The programs, as the rest of the script and ns_enter_e2e take them.
+set -- "${args[@]}"
 # The options travel into the namespace through the environment (ns_enter re-runs the script with
 # its positional arguments only).
 export LAB_CURVE=${LAB_CURVE:-$CURVE} LAB_USERS=${LAB_USERS:-$USERS} LAB_BIG_HOSTS=${LAB_BIG_HOSTS:-$BIG_HOSTS}
 export LAB_BIG_USERS=${LAB_BIG_USERS:-$BIG_USERS} LAB_CHANGES=${LAB_CHANGES:-$CHANGES} LAB_KILLS=${LAB_KILLS:-$KILLS}
 export LAB_POLL=${LAB_POLL:-$FLEET_POLL}
 ns_e2e_extra=(ROLES_AGENT)
-ns_enter_e2e fleet-lab "${args[@]}"
+ns_enter_e2e fleet-lab "$@"
 A=$(realpath -m "$4")
 FLEET_POLL=$LAB_POLL
 ns_on_exit() { fleet_cleanup; }
