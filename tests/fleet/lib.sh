@@ -22,6 +22,11 @@
 fleet_lib_dir=$(dirname "$(realpath "${BASH_SOURCE[0]}")")
 # shellcheck source=tests/ns-lib.sh
 . "$fleet_lib_dir/../ns-lib.sh" || exit 2
+# The ids of the fleet: the full lab imports 100,000 users from uid 20000, past ns-lib.sh's 59999.
+# Every roles.conf the lab writes (the administrator's, the hosts') has the same range: a host
+# checks what it installs against its own.
+FLEET_IDS=(uid_min=10000 uid_max=199999 gid_min=10000 gid_max=199999)
+ns_conf_ids=$(printf '%s\n' "${FLEET_IDS[@]}" | sed 's/=/ = /')$'\n'
 
 PGBIN=/usr/lib/postgresql/15/bin
 # The fleet's database (the schema rolesctl init makes is `roles`, in it).
@@ -158,7 +163,7 @@ hostssl all all 127.0.0.1/32 scram-sha-256" || die "initdb (the fleet's PostgreS
         pg_sql fleet "CREATE DATABASE $FLEET_DB" postgres >/dev/null && pg_sql fleet "CREATE ROLE lab_cert NOLOGIN" ||
                 die "create the fleet's database"
         mkdir -p "$S/admin/cache" || die "mkdir $S/admin"
-        test_conf "$S/admin" "source=host=${PG_DIR[fleet]} port=${PG_PORT[fleet]} dbname=$FLEET_DB user=postgres" \
+        test_conf "$S/admin" "source=host=${PG_DIR[fleet]} port=${PG_PORT[fleet]} dbname=$FLEET_DB user=postgres" "${FLEET_IDS[@]}" \
                 "fleet_cache=$S/admin/cache" || die "the administrator's roles.conf"
         # What tests/lib.sh's helpers use: rc is arc; the last command's output in $S.
         ROLESCTL=$R CONF=$S/admin/roles.conf T=$S/admin OUT=$S/out ERR=$S/err RC=0
@@ -232,6 +237,7 @@ fleet_host_make() {
                         set -e
                         S=$1 h=$2 n=$3 source=$4 extra=$5 MOD=$6
                         . "$7/../ns-lib.sh"
+                        ns_conf_ids=$9
                         mount -t overlay overlay -o "lowerdir=/etc,upperdir=$h/etc/u,workdir=$h/etc/w" /etc
                         ns_configure_etc "source = $source
 fleet_ca = /etc/roles/ca.pem
@@ -248,7 +254,7 @@ $extra"
                         echo ready >"$h/ready"
                         exec sleep infinity
                         ' fleet-host "$S" "$h" "$n" "$(fleet_conf_source "$n")" "$extra" "$MOD" "$fleet_lib_dir" \
-                        "$FLEET_POLL" </dev/null &
+                        "$FLEET_POLL" "$ns_conf_ids" </dev/null &
                 HOST_PID[$n]=$!
                 FLEET_PIDS+=("$!")
                 local _
