@@ -341,11 +341,13 @@ fleet_install_time() {
 }
 
 # fleet_seed USERS DIR: DIR/passwd, DIR/group and DIR/shadow of USERS users lu0000001... (uids
-# from 20000, one group, one SHA-512 hash for all: import copies hashes, it does not make them).
+# from 20000, past 65534 and 65535, nobody's and (uid_t) -1 in 16 bits, which a host holds or
+# refuses; one group, one SHA-512 hash for all: import copies hashes, it does not make them).
 fleet_seed() {
         local n=$1 d=$2 hash
         mkdir -p "$d" && hash=$(openssl passwd -6 -stdin <<<"seed-password") || return 1
-        awk -v n="$n" 'BEGIN { for (i = 1; i <= n; i++) printf "lu%07d:x:%d:%d:lab user:/home/lu%07d:/bin/bash\n", i, 20000 + i, 19999, i }' >"$d/passwd"
+        awk -v n="$n" 'BEGIN { for (i = 1; i <= n; i++) printf "lu%07d:x:%d:%d:lab user:/home/lu%07d:/bin/bash\n", i, 20000 + i + (20000 + i >= 65534) * 2, 19999, i }' \
+                >"$d/passwd"
         printf 'labusers:x:19999:\n' >"$d/group"
         awk -v n="$n" -v h="$hash" 'BEGIN { for (i = 1; i <= n; i++) printf "lu%07d:%s:19000:0:99999:7:::\n", i, h }' >"$d/shadow"
 }
