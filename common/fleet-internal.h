@@ -36,6 +36,8 @@ int fleet_pg_fail(struct roles_fleet *f, PGresult *res, const char *what);
 /* Run sql with text parameters (NULL: SQL NULL). 0 or the number of rows affected/returned;
  * -errno with the reason recorded. *ret_res (may be NULL) keeps a result with rows. */
 int fleet_exec(struct roles_fleet *f, PGresult **ret_res, const char *sql, int n, const char *const *params);
+/* BEGIN of a change: SERIALIZABLE; -EROFS and a plain message on a read-only standby. */
+int fleet_begin_write(struct roles_fleet *f);
 
 /*
  * The tables PostgreSQL keeps for a host, in the order a full copy writes them. The file says

@@ -132,7 +132,7 @@ int roles_fleet_init(struct roles_fleet *f) {
                 r = fleet_fail(f, -EEXIST, "the account server has a roles schema already");
                 goto out;
         }
-        if ((r = fleet_exec(f, NULL, "BEGIN ISOLATION LEVEL SERIALIZABLE", 0, NULL)) < 0 ||
+        if ((r = fleet_begin_write(f)) < 0 ||
             (r = fleet_exec(f, NULL, "CREATE SCHEMA " FLEET_SCHEMA, 0, NULL)) < 0 ||
             (r = fill(f, store_of_writer(w))) < 0 || (r = fleet_exec(f, NULL, "COMMIT", 0, NULL)) < 0)
                 goto out;

@@ -68,6 +68,17 @@ int fleet_exec(struct roles_fleet *f, PGresult **ret_res, const char *sql, int n
         return count;
 }
 
+int fleet_begin_write(struct roles_fleet *f) {
+        /* A hot standby would refuse the transaction with "cannot use serializable mode in a hot
+         * standby", true but no help to whoever pointed rolesctl at it. The server reports the
+         * state on connecting (PostgreSQL 14 and later; unknown: the server decides). */
+        const char *standby = PQparameterStatus(f->conn, "in_hot_standby");
+        if (standby && strcmp(standby, "on") == 0)
+                return fleet_fail(f, -EROFS, "the account server is a read-only standby: changes are made on the "
+                                  "primary");
+        return fleet_exec(f, NULL, "BEGIN ISOLATION LEVEL SERIALIZABLE", 0, NULL);
+}
+
 static bool names_unix_socket(const PQconninfoOption *opts) {
         for (const PQconninfoOption *o = opts; o->keyword; o++)
                 if (strcmp(o->keyword, "host") == 0)

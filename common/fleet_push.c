@@ -52,7 +52,7 @@ static int send(struct roles_store *s, struct push *p, const struct changesets *
 
         snprintf(base, sizeof(base), "%lld", (long long) p->base);
         const char *bp[] = { base };
-        if ((r = fleet_exec(f, NULL, "BEGIN ISOLATION LEVEL SERIALIZABLE", 0, NULL)) < 0)
+        if ((r = fleet_begin_write(f)) < 0)
                 return r;
         r = fleet_exec(f, &res, "UPDATE " FLEET_SCHEMA ".fleet SET serial = serial + 1 WHERE id = 1 AND serial = $1 "
                        "RETURNING serial, public_version, secrets_version", 1, bp);
