@@ -108,6 +108,26 @@ CONF
         printf '%s\n' "$hba" >"$d/data/pg_hba.conf"
 }
 
+# pg_standby NAME FROM: a hot standby NAME of the running cluster FROM in $S/pg-NAME, streaming
+# from it: pg_basebackup -R as postgres over FROM's socket (pg_hba's `local replication`), so it
+# has FROM's configuration, roles, pg_hba and TLS server certificate; its own port on 127.0.0.1
+# and its own socket directory; a fast checkpoint to start from (the default, spread, waits for
+# most of checkpoint_timeout: minutes). It retries a lost primary every 0.2 s, not every 5 s: the lab
+# restarts the primary and counts on every host within one poll.
+pg_standby() {
+        local name=$1 from=$2 d=$S/pg-$1
+        mkdir -p "$d" && chown postgres:postgres "$d" && chmod 0700 "$d" || return 1
+        runuser -u postgres -- "$PGBIN/pg_basebackup" -h "${PG_DIR[$from]}" -p "${PG_PORT[$from]}" -U postgres \
+                -D "$d/data" -R -X stream --checkpoint=fast --no-sync >"$d/basebackup.log" 2>&1 || { cat "$d/basebackup.log"; return 1; }
+        PG_PORT[$name]=$(fleet_free_port)
+        PG_DIR[$name]=$d
+        cat >>"$d/data/postgresql.conf" <<CONF
+port = ${PG_PORT[$name]}
+unix_socket_directories = '$d'
+wal_retrieve_retry_interval = 200ms
+CONF
+}
+
 # pg_start NAME: start the cluster; PG_PID[NAME] its postmaster.
 pg_start() {
         local d=${PG_DIR[$1]}
@@ -156,7 +176,9 @@ fleet_setup() {
         fleet_ca "$S/rogue-ca" "roles lab CA" && fleet_cert "$S/rogue-ca" server 127.0.0.1 'IP:127.0.0.1,DNS:localhost' ||
                 die "the rogue CA and its server certificate"
         # Hosts: a client certificate (cert) for the roles in lab_cert; anyone else over TLS: SCRAM.
+        # postgres over the socket: the administrator, and a standby's pg_basebackup and stream.
         pg_init fleet "$S/ca" "local all postgres trust
+local replication postgres trust
 hostssl all +lab_cert 127.0.0.1/32 cert
 hostssl all all 127.0.0.1/32 scram-sha-256" || die "initdb (the fleet's PostgreSQL)"
         pg_start fleet || die "start the fleet's PostgreSQL"
@@ -214,6 +236,9 @@ fleet_conf_source() {
         echo "host=127.0.0.1 port=${2:-${PG_PORT[fleet]}} dbname=$FLEET_DB user=host$1 sslcert=/etc/roles/client.pem sslkey=/etc/roles/client.key"
 }
 
+# HOST_PORT[N]: where host N reaches the fleet (a standby's port, say), the primary's if unset.
+declare -A HOST_PORT
+
 # fleet_host_start N [CONF_LINES]: fleet_host_make, then the host's roles-agent.
 fleet_host_start() {
         fleet_host_make "$@"
@@ -222,7 +247,7 @@ fleet_host_start() {
 
 # fleet_host_make N [CONF_LINES]: host N, made on first use: the PostgreSQL role, a mount
 # namespace with /etc an overlay of this one (nsswitch with roles after files, roles.conf with
-# the fleet's source, its CA, the poll and CONF_LINES, the client certificate in /etc/roles,
+# the fleet's source at HOST_PORT[N], its CA, the poll and CONF_LINES, the client certificate in /etc/roles,
 # /etc/pam.d/roles of pam_roles), and /var/lib/roles and /run/roles tmpfs of its own.
 fleet_host_make() {
         local n=$1 extra=${2:-} h=$S/hosts/$1
@@ -253,8 +278,8 @@ $extra"
                         printf "auth     required %s\naccount  required %s\n" "$MOD" "$MOD" >/etc/pam.d/roles
                         echo ready >"$h/ready"
                         exec sleep infinity
-                        ' fleet-host "$S" "$h" "$n" "$(fleet_conf_source "$n")" "$extra" "$MOD" "$fleet_lib_dir" \
-                        "$FLEET_POLL" "$ns_conf_ids" </dev/null &
+                        ' fleet-host "$S" "$h" "$n" "$(fleet_conf_source "$n" "${HOST_PORT[$n]:-}")" "$extra" "$MOD" \
+                        "$fleet_lib_dir" "$FLEET_POLL" "$ns_conf_ids" </dev/null &
                 HOST_PID[$n]=$!
                 FLEET_PIDS+=("$!")
                 local _
@@ -360,12 +385,14 @@ fleet_uid() {
 # fleet_latency TAG CHANGES N...: CHANGES changes (`rolesctl group add TAG-I`), one after the
 # other, each waited for on every host N (30 s at most: a failure otherwise). The latency of a
 # change on a host: from the moment before rolesctl started to the time the host's agent logged
-# the change's serial installed. Per host in $S/lat-TAG-host, the slowest host of each change in
-# $S/lat-TAG-all; LATENCY their p50 and p99, in a sentence.
+# the change's serial installed. Per host in $S/lat-TAG-host (host N's own in $S/lat-TAG-host-N,
+# for fleet_host_latency), the slowest host of each change in $S/lat-TAG-all; LATENCY their p50
+# and p99, in a sentence.
 fleet_latency() {
         local tag=$1 changes=$2 i t0 s late n lat max
         shift 2
         : >"$S/lat-$tag-host" && : >"$S/lat-$tag-all"
+        for n in "$@"; do : >"$S/lat-$tag-host-$n"; done
         for i in $(seq "$changes"); do
                 t0=$(date +%s.%N)
                 arc group add "$tag-$i" >/dev/null || { fail "rolesctl group add $tag-$i"; continue; }
@@ -377,7 +404,7 @@ fleet_latency() {
                 max=0
                 for n in "$@"; do
                         lat=$(awk -v a="$(fleet_install_time "$n" "$s")" -v b="$t0" 'BEGIN { printf "%.3f", a - b }')
-                        echo "$lat" >>"$S/lat-$tag-host"
+                        echo "$lat" | tee -a "$S/lat-$tag-host-$n" >>"$S/lat-$tag-host"
                         max=$(awk -v a="$lat" -v b="$max" 'BEGIN { print (a > b) ? a : b }')
                 done
                 echo "$max" >>"$S/lat-$tag-all"
@@ -385,6 +412,11 @@ fleet_latency() {
         eq "$tag: every change timed on every host" "$(wc -l <"$S/lat-$tag-host")" $((changes * $#))
         LATENCY="per host p50 $(percentile 50 "$S/lat-$tag-host") s p99 $(percentile 99 "$S/lat-$tag-host") s;"
         LATENCY+=" on every host p50 $(percentile 50 "$S/lat-$tag-all") s p99 $(percentile 99 "$S/lat-$tag-all") s"
+}
+
+# fleet_host_latency TAG N: host N's p50 and p99 in fleet_latency TAG, in a few words.
+fleet_host_latency() {
+        echo "p50 $(percentile 50 "$S/lat-$1-host-$2") s p99 $(percentile 99 "$S/lat-$1-host-$2") s"
 }
 
 # fleet_change_state N TAG I: what host N serves of change TAG I (a user TAGuI, a group TAGgI with

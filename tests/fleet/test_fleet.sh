@@ -18,6 +18,8 @@
 #    installed;
 #  - the primary restored from a dump taken before the last change: refused and reported on
 #    every host, the files kept.
+# Host 4 reads the fleet from a hot standby streaming from the primary (it refuses LISTEN: its
+# agent polls), through every scenario; rolesctl against the standby fails in one line.
 #
 #   test_fleet.sh ROLESCTL PAM_MODULE NSS_LIB_DIR ROLES_AGENT
 set -u
@@ -58,6 +60,30 @@ TINA_SECRET=$(grep -oE 'secret=[A-Z2-7]+' <<<"$uri" | cut -d= -f2)
 [ -n "$TINA_SECRET" ] || die "no TOTP secret in <<$uri>>"
 LOCALDUP_UID=$(fleet_uid localdup) || die "rolesctl user show localdup"
 
+# ---- a hot standby: host 4 reads the fleet from it --------------------------------------------------------
+# Streaming from the primary (pg_basebackup -R over its socket), the same TLS server certificate,
+# a port of its own. It stays up through every scenario below: with the primary stopped, host 4
+# still reaches its server; with a rogue server on the primary's address, the standby has lost its
+# primary and host 4 stays where it was; the restored dump reaches it by replication.
+pg_standby standby fleet && pg_start standby || die "the hot standby"
+eq "the standby is in recovery" "$(pg_sql standby "SELECT pg_is_in_recovery()")" t
+eq "the primary streams to it" "$(pg_sql fleet "SELECT state FROM pg_stat_replication")" streaming
+HOST_PORT[4]=${PG_PORT[standby]}
+# A standby refuses LISTEN: its hosts' agents poll.
+run_cmd pg_sql standby "LISTEN roles_serial"
+if [ "$RC" -ne 0 ]; then err_has "the standby refuses LISTEN" "cannot execute LISTEN during recovery"; else
+        fail "LISTEN on the standby succeeded"
+fi
+# rolesctl against the standby: read-only, one line.
+mkdir -p "$S/standby-admin/cache" &&
+        test_conf "$S/standby-admin" "source=host=${PG_DIR[standby]} port=${PG_PORT[standby]} dbname=$FLEET_DB user=postgres" "${FLEET_IDS[@]}" \
+                "fleet_cache=$S/standby-admin/cache" || die "roles.conf for the standby"
+run_cmd "$R" --conf "$S/standby-admin/roles.conf" group add onstandby
+if [ "$RC" -ne 0 ] && one_error && grep -q "read-only standby" "$ERR"; then pass; else
+        fail "rolesctl group add against the standby: want a failure in one line saying read-only"
+        show_last
+fi
+
 # ---- TLS, as libpq sees it ------------------------------------------------------------------------------
 for n in $ALL; do
         [ "$n" = 5 ] && group=roles_host || group=roles_host_secrets
@@ -82,6 +108,11 @@ done
 LATEST=$(fleet_serial) || die "the fleet's serial"
 late=$(fleet_wait_serial "$LATEST" 60 $ALL) || die "hosts not on serial $LATEST after 60 s: $late"
 pass
+# Host 4's agent holds its connection on the standby, none on the primary.
+eq "host 4's agent is connected to the standby" \
+        "$(pg_sql standby "SELECT count(*) > 0 FROM pg_stat_activity WHERE usename = 'host4'")" t
+eq "host 4's agent is not connected to the primary" \
+        "$(pg_sql fleet "SELECT count(*) FROM pg_stat_activity WHERE usename = 'host4'")" 0
 
 for n in $ALL; do
         eq "host $n: getent passwd of an imported user" "$(fleet_in "$n" getent passwd lu0000500 | cut -d: -f1,3)" "lu0000500:20500"
@@ -109,6 +140,7 @@ eq "host 5: alice's password login is refused (host_secrets = none)" "$RC" 1
 CHANGES=${FLEET_CHANGES:-10}
 fleet_latency ch "$CHANGES" $ALL
 echo "# a change to installed, $HOSTS hosts, $USERS users, $CHANGES changes, poll $FLEET_POLL s: $LATENCY"
+echo "# host 4, on the standby (polling, no LISTEN): $(fleet_host_latency ch 4)"
 for n in $ALL; do
         eq "host $n: the last change's group" "$(fleet_in "$n" getent group "ch-$CHANGES" | cut -d: -f1)" "ch-$CHANGES"
 done
