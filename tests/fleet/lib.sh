@@ -176,11 +176,16 @@ fleet_setup() {
         fleet_ca "$S/rogue-ca" "roles lab CA" && fleet_cert "$S/rogue-ca" server 127.0.0.1 'IP:127.0.0.1,DNS:localhost' ||
                 die "the rogue CA and its server certificate"
         # Hosts: a client certificate (cert) for the roles in lab_cert; anyone else over TLS: SCRAM.
-        # postgres over the socket: the administrator, and a standby's pg_basebackup and stream.
+        # postgres over the socket: the administrator, and a standby's pg_basebackup and stream;
+        # pgbouncer, run as postgres, logs in there as the hosts it authenticated (peer, map bouncer).
         pg_init fleet "$S/ca" "local all postgres trust
 local replication postgres trust
+local $FLEET_DB +lab_cert peer map=bouncer
 hostssl all +lab_cert 127.0.0.1/32 cert
 hostssl all all 127.0.0.1/32 scram-sha-256" || die "initdb (the fleet's PostgreSQL)"
+        # A line per host: PostgreSQL 15 takes a regular expression for the OS user only.
+        for n in $(seq 64); do echo "bouncer postgres host$n"; done >"${PG_DIR[fleet]}/data/pg_ident.conf" ||
+                die "pg_ident.conf"
         pg_start fleet || die "start the fleet's PostgreSQL"
         pg_sql fleet "CREATE DATABASE $FLEET_DB" postgres >/dev/null && pg_sql fleet "CREATE ROLE lab_cert NOLOGIN" ||
                 die "create the fleet's database"
@@ -217,6 +222,52 @@ hostssl all all 127.0.0.1/32 trust" || return 1
         sed -i "s/ port=[0-9]* / port=$1 /" "$S/rogue-admin/roles.conf"
         PG_PORT[rogue]=$1
         pg_start rogue
+}
+
+# ---- pgbouncer --------------------------------------------------------------------------------------
+# fleet_bouncer_start: pgbouncer (as postgres, BOUNCER_PID) in front of the fleet's PostgreSQL, in
+# transaction pooling mode, on 127.0.0.1 at BOUNCER_PORT: TLS to its clients with the fleet's
+# server certificate, each client authenticated by its certificate against the lab's CA (the
+# role is the certificate's CN), and on to PostgreSQL over its socket, where pg_hba lets the OS
+# user postgres in as the hosts' roles (peer, map bouncer). Logins in $S/pgbouncer/log.
+fleet_bouncer_start() {
+        local d=$S/pgbouncer pg=${PG_DIR[fleet]} _
+        need pgbouncer setpriv || return 1
+        mkdir -p "$d" && chown postgres:postgres "$d" || return 1
+        BOUNCER_PORT=$(fleet_free_port)
+        for _ in $(seq 64); do echo "\"host$_\" \"\""; done >"$d/users.txt" || return 1
+        cat >"$d/pgbouncer.ini" <<INI
+[databases]
+$FLEET_DB = host=$pg port=${PG_PORT[fleet]} dbname=$FLEET_DB
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $BOUNCER_PORT
+unix_socket_dir =
+pool_mode = transaction
+auth_type = cert
+; cert authenticates; pgbouncer still wants its users listed (no password: none is used)
+auth_file = $d/users.txt
+; verify-full, not require: pgbouncer 1.18 refuses auth_type = cert with anything less
+client_tls_sslmode = verify-full
+client_tls_cert_file = $pg/server.pem
+client_tls_key_file = $pg/server.key
+client_tls_ca_file = $pg/ca.pem
+server_tls_sslmode = disable
+; a restarted PostgreSQL is tried again after 1 s, not 15: the lab counts on one poll
+server_login_retry = 1
+query_wait_timeout = 10
+logfile = $d/log
+INI
+        setpriv --reuid=postgres --regid=postgres --init-groups -- pgbouncer "$d/pgbouncer.ini" </dev/null >>"$d/out" 2>&1 &
+        BOUNCER_PID=$!
+        FLEET_PIDS+=("$!")
+        for _ in $(seq 100); do
+                ns_port_free "$BOUNCER_PORT" || return 0
+                kill -0 "$BOUNCER_PID" 2>/dev/null || break
+                sleep 0.05
+        done
+        cat "$d/out" "$d/log" 2>/dev/null | tail -n 5
+        return 1
 }
 
 # ---- hosts --------------------------------------------------------------------------------------------

@@ -18,7 +18,8 @@
 #    installed;
 #  - the primary restored from a dump taken before the last change: refused and reported on
 #    every host, the files kept.
-# Host 4 reads the fleet from a hot standby streaming from the primary (it refuses LISTEN: its
+# Host 3 reaches the fleet through pgbouncer in transaction pooling mode (TLS, its client
+# certificate), host 4 reads it from a hot standby streaming from the primary (it refuses LISTEN: its
 # agent polls), through every scenario; rolesctl against the standby fails in one line.
 #
 #   test_fleet.sh ROLESCTL PAM_MODULE NSS_LIB_DIR ROLES_AGENT
@@ -84,6 +85,13 @@ if [ "$RC" -ne 0 ] && one_error && grep -q "read-only standby" "$ERR"; then pass
         show_last
 fi
 
+# ---- pgbouncer: host 3 reaches the fleet through it ---------------------------------------------------------
+# Transaction pooling (a server connection is the client's for one transaction only: the fleet
+# code keeps nothing on the session), TLS to the host with the fleet's server certificate, the
+# host authenticated by its certificate, on to PostgreSQL over its socket.
+fleet_bouncer_start || die "pgbouncer"
+HOST_PORT[3]=$BOUNCER_PORT
+
 # ---- TLS, as libpq sees it ------------------------------------------------------------------------------
 for n in $ALL; do
         [ "$n" = 5 ] && group=roles_host || group=roles_host_secrets
@@ -113,6 +121,11 @@ eq "host 4's agent is connected to the standby" \
         "$(pg_sql standby "SELECT count(*) > 0 FROM pg_stat_activity WHERE usename = 'host4'")" t
 eq "host 4's agent is not connected to the primary" \
         "$(pg_sql fleet "SELECT count(*) FROM pg_stat_activity WHERE usename = 'host4'")" 0
+# Host 3's agent logged in to pgbouncer over TLS; PostgreSQL sees host 3 only on its socket.
+grep -qE "login attempt: db=$FLEET_DB user=host3 tls=TLS" "$S/pgbouncer/log" && pass ||
+        fail "no TLS login of host3 in pgbouncer's log"
+eq "host 3 reaches PostgreSQL through pgbouncer only" \
+        "$(pg_sql fleet "SELECT count(*) FILTER (WHERE client_addr IS NULL) > 0 AND count(*) FILTER (WHERE client_addr IS NOT NULL) = 0 FROM pg_stat_activity WHERE usename = 'host3'")" t
 
 for n in $ALL; do
         eq "host $n: getent passwd of an imported user" "$(fleet_in "$n" getent passwd lu0000500 | cut -d: -f1,3)" "lu0000500:20500"
@@ -141,6 +154,7 @@ CHANGES=${FLEET_CHANGES:-10}
 fleet_latency ch "$CHANGES" $ALL
 echo "# a change to installed, $HOSTS hosts, $USERS users, $CHANGES changes, poll $FLEET_POLL s: $LATENCY"
 echo "# host 4, on the standby (polling, no LISTEN): $(fleet_host_latency ch 4)"
+echo "# host 3, through pgbouncer in transaction mode (its LISTEN lands on a pooled connection: it polls): $(fleet_host_latency ch 3)"
 for n in $ALL; do
         eq "host $n: the last change's group" "$(fleet_in "$n" getent group "ch-$CHANGES" | cut -d: -f1)" "ch-$CHANGES"
 done
