@@ -65,17 +65,21 @@ fleet_free_port() {
         done
 }
 
-# pg_server CMD...: a PostgreSQL server program (initdb, pg_ctl and the server it starts) as
-# postgres, without the sanitizer runtime an ASan build of roles puts in this namespace's
-# /etc/ld.so.preload (PostgreSQL hangs under it, and it is not ours to check): in a mount
-# namespace of its own where that file is empty.
-pg_server() {
+# no_preload CMD...: CMD without the sanitizer runtime an ASan build of roles puts in this
+# namespace's /etc/ld.so.preload for the programs that load the NSS module: PostgreSQL's programs,
+# server and clients, hang under it (initdb's 'postgres -V', psql), and they are not ours to
+# check. In a mount namespace of its own where that file is empty.
+no_preload() {
         if [ -s /etc/ld.so.preload ]; then
-                unshare -m --propagation private -- sh -c 'mount --bind /dev/null /etc/ld.so.preload &&
-                        exec runuser -u postgres -- "$@"' sh "$@"
+                unshare -m --propagation private -- sh -c 'mount --bind /dev/null /etc/ld.so.preload && exec "$@"' sh "$@"
         else
-                runuser -u postgres -- "$@"
+                "$@"
         fi
+}
+
+# pg_server CMD...: a PostgreSQL program as postgres (no_preload).
+pg_server() {
+        no_preload runuser -u postgres -- "$@"
 }
 
 # pg_init NAME CADIR HBA: a cluster NAME in $S/pg-NAME (initdb as postgres, no fsync: tmpfs),
@@ -117,7 +121,7 @@ CONF
 pg_standby() {
         local name=$1 from=$2 d=$S/pg-$1
         mkdir -p "$d" && chown postgres:postgres "$d" && chmod 0700 "$d" || return 1
-        runuser -u postgres -- "$PGBIN/pg_basebackup" -h "${PG_DIR[$from]}" -p "${PG_PORT[$from]}" -U postgres \
+        pg_server "$PGBIN/pg_basebackup" -h "${PG_DIR[$from]}" -p "${PG_PORT[$from]}" -U postgres \
                 -D "$d/data" -R -X stream --checkpoint=fast --no-sync >"$d/basebackup.log" 2>&1 || { cat "$d/basebackup.log"; return 1; }
         PG_PORT[$name]=$(fleet_free_port)
         PG_DIR[$name]=$d
@@ -154,7 +158,7 @@ pg_stop() {
 
 # pg_sql NAME SQL: SQL as the superuser over the cluster's socket; rows unaligned, one a line.
 pg_sql() {
-        psql -X -q -v ON_ERROR_STOP=1 -At -h "${PG_DIR[$1]}" -p "${PG_PORT[$1]}" -U postgres -d "${3:-$FLEET_DB}" -c "$2"
+        no_preload psql -X -q -v ON_ERROR_STOP=1 -At -h "${PG_DIR[$1]}" -p "${PG_PORT[$1]}" -U postgres -d "${3:-$FLEET_DB}" -c "$2"
 }
 
 # ---- the lab ----------------------------------------------------------------------------------------
@@ -258,7 +262,7 @@ server_login_retry = 1
 query_wait_timeout = 10
 logfile = $d/log
 INI
-        setpriv --reuid=postgres --regid=postgres --init-groups -- pgbouncer "$d/pgbouncer.ini" </dev/null >>"$d/out" 2>&1 &
+        no_preload setpriv --reuid=postgres --regid=postgres --init-groups -- pgbouncer "$d/pgbouncer.ini" </dev/null >>"$d/out" 2>&1 &
         BOUNCER_PID=$!
         FLEET_PIDS+=("$!")
         for _ in $(seq 100); do

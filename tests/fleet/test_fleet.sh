@@ -98,7 +98,7 @@ for n in $ALL; do
         fleet_host_role "$n" "$group" || die "host $n: its PostgreSQL role"
 done
 h1=$S/hosts/1
-tls() { psql -X -At "host=127.0.0.1 port=$1 dbname=$FLEET_DB user=host1 sslmode=verify-full sslrootcert=$2 sslcert=$h1/host1.pem sslkey=$h1/host1.key" -c 'SELECT 1'; }
+tls() { no_preload psql -X -At "host=127.0.0.1 port=$1 dbname=$FLEET_DB user=host1 sslmode=verify-full sslrootcert=$2 sslcert=$h1/host1.pem sslkey=$h1/host1.key" -c 'SELECT 1'; }
 run_cmd tls "${PG_PORT[fleet]}" "$S/ca/ca.pem"
 eq "psql verify-full with the lab's CA and host1's certificate" "$RC:$(cat "$OUT")" "0:1"
 run_cmd tls "${PG_PORT[fleet]}" "$S/rogue-ca/ca.pem"
@@ -219,7 +219,7 @@ pg_start fleet || die "restart the fleet's PostgreSQL"
 fleet_agent_start 1
 
 # ---- the primary restored to an older serial --------------------------------------------------------------
-runuser -u postgres -- pg_dump -Fc -h "${PG_DIR[fleet]}" -p "${PG_PORT[fleet]}" -d "$FLEET_DB" -f "$S/pg-fleet/dump" ||
+pg_server pg_dump -Fc -h "${PG_DIR[fleet]}" -p "${PG_PORT[fleet]}" -d "$FLEET_DB" -f "$S/pg-fleet/dump" ||
         die "pg_dump"
 arc user add restored >/dev/null || die "rolesctl user add restored"
 s=$(fleet_serial)
@@ -229,7 +229,7 @@ for n in $ALL; do
         sums_before[n]=$(sums "$n")
 done
 pg_sql fleet "DROP DATABASE $FLEET_DB WITH (FORCE)" postgres && pg_sql fleet "CREATE DATABASE $FLEET_DB" postgres &&
-        runuser -u postgres -- pg_restore -h "${PG_DIR[fleet]}" -p "${PG_PORT[fleet]}" -d "$FLEET_DB" "$S/pg-fleet/dump" ||
+        pg_server pg_restore -h "${PG_DIR[fleet]}" -p "${PG_PORT[fleet]}" -d "$FLEET_DB" "$S/pg-fleet/dump" ||
         die "restore the dump"
 eq "restored: the fleet is one serial behind" "$(fleet_serial)" $((s - 1))
 for n in $ALL; do

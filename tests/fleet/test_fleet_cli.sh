@@ -84,7 +84,7 @@ arc metarole add left >/dev/null && arc metarole add right >/dev/null || die "me
 # hold_serial SECONDS: a transaction holding the fleet's serial row, so that pushes queue behind it
 # (run in the background: $! is it).
 hold_serial() {
-        psql -X -q -h "${PG_DIR[fleet]}" -p "${PG_PORT[fleet]}" -U postgres -d "$FLEET_DB" \
+        no_preload psql -X -q -h "${PG_DIR[fleet]}" -p "${PG_PORT[fleet]}" -U postgres -d "$FLEET_DB" \
                 -c "BEGIN; SELECT serial FROM roles.fleet FOR UPDATE; SELECT pg_sleep($1); COMMIT" >/dev/null
 }
 wins=0 refused=0 other=0
