@@ -67,8 +67,9 @@ struct agent {
 };
 
 static void lost(struct agent *a, const char *why) {
+        static const char prefix[] = "the account server cannot be reached";
         if (!a->unreachable)
-                say("the account server cannot be reached: %s", why);
+                say("%s%s", strncmp(why, prefix, sizeof(prefix) - 1) == 0 ? "" : "the account server cannot be reached: ", why);
         a->unreachable = true;
         roles_fleet_close(a->fleet);
         a->fleet = NULL;
