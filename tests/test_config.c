@@ -150,6 +150,39 @@ static void test_sample_file(void **state) {
 
 /* ---- overriding ------------------------------------------------------------------------------- */
 
+/* The fleet's keys: a source as libpq spells it (URIs have ':' and '/'), but printable ASCII
+ * only; host_secrets one of two words; the poll within its range. */
+static void test_fleet_keys(void **state) {
+        struct roles_config cfg;
+        char err[256] = "";
+        (void) state;
+
+        roles_config_defaults(&cfg);
+        assert_string_equal(cfg.source, "");
+        assert_false(cfg.host_secrets_none);
+        assert_int_equal(cfg.fleet_poll, 30);
+        assert_int_equal(parse("source = postgresql://db.example.org:5432/roles?sslcert=/etc/roles/c.pem\n"
+                               "fleet_ca = /etc/roles/ca.pem\nfleet_cache = /var/cache/x\nfleet_poll = 1\n"
+                               "host_secrets = none\n", &cfg, err, sizeof(err)), 0);
+        assert_string_equal(cfg.source, "postgresql://db.example.org:5432/roles?sslcert=/etc/roles/c.pem");
+        assert_string_equal(cfg.fleet_ca, "/etc/roles/ca.pem");
+        assert_string_equal(cfg.fleet_cache, "/var/cache/x");
+        assert_int_equal(cfg.fleet_poll, 1);
+        assert_true(cfg.host_secrets_none);
+        assert_true(roles_config_source_valid("host=/run/postgresql dbname=roles"));
+        assert_false(roles_config_source_valid(""));
+        assert_false(roles_config_source_valid("host=db\x01"));
+        assert_false(roles_config_source_valid("dbname=r\xc3\xa9les"));
+
+        roles_config_defaults(&cfg);
+        assert_int_equal(parse("host_secrets = some\n", &cfg, err, sizeof(err)), -EINVAL);
+        assert_non_null(strstr(err, "neither 'all' nor 'none'"));
+        assert_int_equal(parse("fleet_poll = 0\n", &cfg, err, sizeof(err)), -EINVAL);
+        assert_int_equal(parse("source = host=db\tdbname=x\n", &cfg, err, sizeof(err)), -EINVAL);
+        assert_non_null(strstr(err, "printable ASCII"));
+        assert_false(cfg.host_secrets_none);
+}
+
 static void test_override_every_key(void **state) {
         static const char text[] =
                 "public_db = /srv/r/roles.db\n"
@@ -678,6 +711,7 @@ int main(int argc, char **argv) {
                 cmocka_unit_test(test_defaults_text),
                 cmocka_unit_test(test_sample_file),
                 cmocka_unit_test(test_override_every_key),
+                cmocka_unit_test(test_fleet_keys),
                 cmocka_unit_test(test_totp_issuer),
                 cmocka_unit_test(test_partial_override_keeps_the_rest),
                 cmocka_unit_test(test_comments_and_blank_lines),
