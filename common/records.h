@@ -16,7 +16,7 @@
 
 #define ROLES_SCHEMA_PUBLIC  3
 #define ROLES_SCHEMA_SECRETS 3
-#define ROLES_SCHEMA_STATE   1
+#define ROLES_SCHEMA_STATE   2
 
 struct roles_user {
         int64_t id;

@@ -105,7 +105,7 @@ int store_open_reader(const struct roles_config *cfg, bool secrets, bool secrets
                 if (r >= 0)
                         r = store_open_db(s, cfg->state_db, secrets_writable, NULL, &s->state);
                 if (r >= 0)
-                        r = store_schema_check(s, s->state, STORE_STATE, false, NULL);
+                        r = store_schema_check(s, s->state, STORE_STATE, false, &s->state_version);
         }
         if (r < 0) {
                 if (errbuf && errlen > 0)

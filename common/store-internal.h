@@ -72,6 +72,7 @@ struct roles_store {
         sqlite3 *sec;           /* secrets.db, or NULL */
         int sec_version;        /* its schema version: below 2, no before-images (store_before.c) */
         sqlite3 *state;         /* state.db, or NULL */
+        int state_version;      /* its schema version: below 2, no outbox (store_state.c) */
 
         const struct store_writer_hooks *hooks; /* a writer's (store_writer.c); NULL for others */
 

@@ -213,6 +213,23 @@ static const char state_v1[] =
         "  result TEXT NOT NULL,"
         "  detail TEXT NOT NULL DEFAULT '');";
 
+/* state.db v2: the outbox of a fleet host (FLEET.md, "Write path"). In fleet mode the transaction
+ * that records a login's event also appends it here; roles-agent ships the rows to PostgreSQL,
+ * which keys them by (host, id), and deletes what was acknowledged. AUTOINCREMENT: an id is never
+ * handed out twice, so a row shipped again after a crash is recognised, never counted twice. The
+ * index finds the oldest successes, the first to go when the outbox is full (store_state.c). */
+static const char state_v2[] =
+        "CREATE TABLE outbox ("
+        "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        "  at INTEGER NOT NULL,"
+        "  kind TEXT NOT NULL CHECK (kind IN ('failure', 'success', 'totp_step', 'rehash')),"
+        "  user_uuid TEXT NOT NULL,"
+        "  service TEXT NOT NULL DEFAULT '',"
+        "  rhost TEXT NOT NULL DEFAULT '',"
+        "  step INTEGER,"
+        "  detail TEXT NOT NULL DEFAULT '');"
+        "CREATE INDEX outbox_kind ON outbox (kind, id);";
+
 struct table {
         const char *name;
         int since;                      /* the version that added it */
@@ -229,7 +246,7 @@ struct schema {
 
 static const char *const public_migrations[] = { public_v1, public_v2, public_v3 };
 static const char *const secrets_migrations[] = { secrets_v1, secrets_v2, secrets_v3 };
-static const char *const state_migrations[] = { state_v1 };
+static const char *const state_migrations[] = { state_v1, state_v2 };
 
 static const struct table public_tables[] = {
         { "meta", 1, 0 }, { "users", 1, 0 }, { "groups", 1, 0 }, { "group_members", 1, 0 }, { "metaroles", 1, 0 },
@@ -243,7 +260,7 @@ static const struct table secrets_tables[] = {
         { "before_recovery_codes", 3, 0 }, { NULL, 0, 0 },
 };
 static const struct table state_tables[] = {
-        { "tracking", 1, 0 }, { "tally", 1, 0 }, { "totp_used", 1, 0 }, { "login_audit", 1, 0 }, { NULL, 0, 0 },
+        { "tracking", 1, 0 }, { "tally", 1, 0 }, { "totp_used", 1, 0 }, { "login_audit", 1, 0 }, { "outbox", 2, 0 }, { NULL, 0, 0 },
 };
 
 static const struct schema schemas[] = {
@@ -255,6 +272,9 @@ static const struct schema schemas[] = {
          * readers read its tables as they are, and logins go on after an upgrade until a writer
          * migrates the file (store_before.c). Below version 3, no user has recovery codes. */
         [STORE_SECRETS] = { "secrets.db", ROLES_SCHEMA_SECRETS, 1, secrets_migrations, secrets_tables },
+        /* Only fleet logins write the outbox, and only into a version 2 file (store_state.c): a
+         * version 1 state.db serves logins as it is until a writer (rolesctl, roles-agent's
+         * round) migrates it. */
         [STORE_STATE]   = { "state.db", ROLES_SCHEMA_STATE, 1, state_migrations, state_tables },
 };
 

@@ -123,7 +123,7 @@ static int open_side_file(struct roles_store *s, const char *path, enum store_fi
         r = store_exec_script(s, *ret, "BEGIN IMMEDIATE");
         if (r < 0)
                 return r;
-        r = store_schema_check(s, *ret, which, true, which == STORE_SECRETS ? &s->sec_version : NULL);
+        r = store_schema_check(s, *ret, which, true, which == STORE_SECRETS ? &s->sec_version : &s->state_version);
         if (r < 0)
                 return r;
         /* state.db is what every login writes: never hold it across the change. */
