@@ -56,6 +56,7 @@ static const struct key keys[] = {
         PATH_KEY(fleet_ca),
         PATH_KEY(fleet_cache),
         U32_KEY(fleet_poll, 1, 86400),
+        U32_KEY(outbox_max, 1, 100000000),
         { "host_secrets", KEY_HOST_SECRETS, offsetof(struct roles_config, host_secrets_none), 0, 0 },
 };
 
@@ -90,6 +91,7 @@ void roles_config_defaults(struct roles_config *cfg) {
                 .login_slot_wait_ms = 20000,
                 .fleet_cache = "/var/cache/roles",
                 .fleet_poll = 30,
+                .outbox_max = 100000,
         };
 }
 

@@ -51,6 +51,7 @@ struct roles_config {
         char fleet_ca[ROLES_CONFIG_PATH_SIZE];  /* the CA the server's certificate must chain to */
         char fleet_cache[ROLES_CONFIG_PATH_SIZE];       /* rolesctl's copy of the fleet's files */
         uint32_t fleet_poll;            /* seconds between roles-agent's looks at the serial */
+        uint32_t outbox_max;            /* rows the outbox keeps before its oldest successes go */
         bool host_secrets_none;         /* host_secrets = none: no hashes, TOTP secrets or codes */
 };
 

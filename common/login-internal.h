@@ -31,6 +31,8 @@ enum roles_login_reason login_inactive(const struct roles_attempt *l, time_t now
  * at LOG_DEBUG for a name roles does not know. */
 void login_log_failure(struct roles_attempt *l, enum roles_login_reason why);
 
+/* The remote host PAM names (PAM_RHOST), when it is plain text; NULL otherwise. */
+const char *login_rhost(const struct roles_attempt *l);
 /* A row of the login audit (state.db) for this attempt: result ("failure", "success", "session",
  * "password", "rehash", ...), detail; the user as log lines name it, the service, and the
  * remote host when it is plain text. 0 or -errno. */

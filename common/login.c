@@ -280,9 +280,12 @@ static const char *plain_or_null(const char *text, size_t max) {
         return text && roles_text_valid(text, max) ? text : NULL;
 }
 
+const char *login_rhost(const struct roles_attempt *l) {
+        return plain_or_null(l->rhost, ROLES_TEXT_MAX);
+}
+
 int login_audit(struct roles_attempt *l, const char *result, const char *detail) {
-        return roles_state_audit_login(l->sec, roles_login_user_for_log(l), l->service,
-                                       plain_or_null(l->rhost, ROLES_TEXT_MAX), result, detail);
+        return roles_state_audit_login(l->sec, roles_login_user_for_log(l), l->service, login_rhost(l), result, detail);
 }
 
 enum roles_login_result roles_login_session(struct roles_attempt *l, bool quiet, enum roles_login_reason *ret_reason) {

@@ -74,6 +74,25 @@ static enum roles_login_reason use_recovery_code(struct roles_attempt *l, const 
         return ROLES_LOGIN_R_NONE;
 }
 
+/* A fleet event of this login (roles_state_outbox_add), inside its state.db transaction. */
+static int login_outbox(struct roles_attempt *l, const char *kind, int64_t step, const char *detail) {
+        return roles_state_outbox_add(l->sec, kind, l->u.uuid, l->service, login_rhost(l), step, detail);
+}
+
+/* A TOTP step claimed once, even when racing, and its outbox event with it (in fleet mode every
+ * host must refuse the step once it is published). -EALREADY: already used. */
+static int claim_totp_step(struct roles_attempt *l, int64_t step) {
+        int r = roles_state_begin(l->sec);
+        if (r >= 0)
+                r = roles_state_totp_claim(l->sec, l->u.uuid, step);
+        if (r >= 0)
+                r = login_outbox(l, "totp_step", step, NULL);
+        if (r >= 0)
+                return roles_state_end(l->sec, true);
+        (void) roles_state_end(l->sec, false);
+        return r;
+}
+
 /*
  * The code prompt: NONE, TOTP_WRONG, TOTP_REUSED, RECOVERY_WRONG or CONVERSATION. Reused: the
  * code is right but of a step this user already used (here or by a racing login). That proves
@@ -102,7 +121,7 @@ static enum roles_login_reason check_totp(struct roles_attempt *l, const char *s
         if (r == 0)
                 r = roles_totp_verify(secret, code, roles_snapshot_now(l->snap), l->cfg->totp_window, last, &step);
         if (r == 0)
-                r = roles_state_totp_claim(l->sec, l->u.uuid, step);       /* once, even when racing */
+                r = claim_totp_step(l, step);
         return r == 0 ? ROLES_LOGIN_R_NONE : r == -EALREADY ? ROLES_LOGIN_R_TOTP_REUSED : ROLES_LOGIN_R_TOTP_WRONG;
 }
 
@@ -117,6 +136,10 @@ static int failure_rows(struct roles_attempt *l, const char *why, bool rehearse)
         if (l->known)
                 r = roles_state_tally_fail(l->sec, l->u.uuid, roles_snapshot_now(l->snap), rehearse ? 0 : l->cfg->deny,
                                            l->cfg->fail_interval, l->cfg->unlock_time, NULL);
+        /* The fleet counts an account's failures across hosts: a name no account has is not shipped
+         * (nothing to lock, and an unbounded flood of them must not fill the outbox). */
+        if (r >= 0 && l->known)
+                r = login_outbox(l, "failure", -1, why);
         if (r >= 0)
                 r = login_audit(l, "failure", why);
         return r;
@@ -201,8 +224,12 @@ static int success_rows(struct roles_attempt *l, const struct roles_tally *seen,
                 r = roles_state_tally_clear_seen(l->sec, l->u.uuid, seen, roles_snapshot_now(l->snap));
         if (r >= 0 && rehashed)
                 r = login_audit(l, "rehash", rehashed);
+        if (r >= 0 && rehashed)
+                r = login_outbox(l, "rehash", -1, rehashed);
         if (r >= 0)
                 r = login_audit(l, "success", how);
+        if (r >= 0)
+                r = login_outbox(l, "success", -1, how);
         if (r >= 0)
                 return roles_state_end(l->sec, true);
         (void) roles_state_end(l->sec, false);

@@ -100,6 +100,15 @@ int roles_state_tally_reset(struct roles_secrets *sec, const char *uuid);
 int roles_state_totp_claim(struct roles_secrets *sec, const char *uuid, int64_t step);
 /* Flask-Security trackable: last := current (or now the first time), current := (now, ip), count + 1. */
 int roles_state_track_login(struct roles_secrets *sec, const char *uuid, time_t now, const char *ip);
+/*
+ * A fleet host's outbox (FLEET.md, "Write path"): append one event, inside the caller's state.db
+ * transaction, so that it is recorded exactly when the event is. A no-op on a single host (no
+ * source) and on a state.db not yet migrated to version 2. kind: "failure", "success",
+ * "totp_step" or "rehash"; step: the TOTP step (totp_step), or -1; service, rhost, detail: may be
+ * NULL. Bounded by outbox_max rows: beyond it the oldest successes go, nothing else ever does.
+ */
+int roles_state_outbox_add(struct roles_secrets *sec, const char *kind, const char *uuid, const char *service,
+                           const char *rhost, int64_t step, const char *detail);
 /* The audit log of logins: result is "success", "failure", "locked", ... */
 int roles_state_audit_login(struct roles_secrets *sec, const char *user, const char *service, const char *rhost,
                             const char *result, const char *detail);

@@ -261,6 +261,42 @@ int roles_state_audit_login(struct roles_secrets *sec, const char *user, const c
         return r < 0 ? r : 0;
 }
 
+/*
+ * The bound: only when the id range could hold more than outbox_max rows (two lookups of the
+ * primary key) are the rows counted. Then the oldest successes go, as many as are over: they
+ * only say who came in when (the tracking fields). Failures (the fleet's lockout counts them),
+ * TOTP steps (a code spent must be spent everywhere) and rehashes never go: past the bound the
+ * outbox grows with them alone, which the lockout itself limits per account.
+ */
+int roles_state_outbox_add(struct roles_secrets *sec, const char *kind, const char *uuid, const char *service,
+                           const char *rhost, int64_t step, const char *detail) {
+        struct roles_store *s = store_of_secrets(sec);
+        int64_t first = 0, rows = 0, max = s->cfg.outbox_max;
+        int r;
+        if (!s->cfg.source[0] || s->state_version < 2)
+                return 0;
+        r = store_exec(s, s->state,
+                       "INSERT INTO outbox (at, kind, user_uuid, service, rhost, step, detail) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, nullif(?6, -1), ?7)",
+                       "itttt" "it", (int64_t) store_now(s), kind, uuid, service ? service : "", rhost ? rhost : "",
+                       step, detail ? detail : "");
+        if (r < 0)
+                return r;
+        int64_t id = sqlite3_last_insert_rowid(s->state);
+        if ((r = state_int(s, "SELECT coalesce(min(id), 0) FROM outbox", &first)) < 0)
+                return r;
+        if (id - first + 1 <= max)
+                return 0;
+        if ((r = state_int(s, "SELECT count(*) FROM outbox", &rows)) < 0)
+                return r;
+        if (rows <= max)
+                return 0;
+        r = store_exec(s, s->state,
+                       "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE kind = 'success' ORDER BY id LIMIT ?1)",
+                       "i", rows - max);
+        return r < 0 ? r : 0;
+}
+
 int roles_state_previous_login(const struct roles_secrets *sec, const char *uuid, int64_t *ret_at, char *ret_ip, size_t ip_size) {
         struct roles_store *s = store_of_secrets(sec);
         int r;
