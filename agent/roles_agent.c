@@ -9,7 +9,8 @@
  * LISTENs, and a change wakes it at once (a standby refuses LISTEN: polling alone then). A lost
  * connection is made again at the next round. It logs one line per serial installed and per
  * refusal (once per refused serial, not once per poll), and one when the server is lost or
- * found again.
+ * found again. After the sync, each round ships the host's outbox (what its logins wrote,
+ * fleet_outbox.c) and logs one line with the depth left when it shipped anything.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -64,6 +65,7 @@ struct agent {
         bool unreachable;               /* logged once until reached again */
         bool listening;
         bool synced;                    /* a round since the start ran the sync (roles.conf may be new) */
+        bool no_ingest;                 /* the server has no ingest function: said once */
 };
 
 static void lost(struct agent *a, const char *why) {
@@ -104,9 +106,9 @@ static int failed(struct agent *a, const char *why) {
         return EXIT_FAILED;
 }
 
-/* One round: EXIT_INSTALLED (installed, or nothing new), EXIT_REFUSED, EXIT_UNREACHABLE or
- * EXIT_FAILED. */
-static int round_once(struct agent *a) {
+/* The sync of a round: EXIT_INSTALLED (installed, or nothing new), EXIT_REFUSED, EXIT_UNREACHABLE
+ * or EXIT_FAILED. */
+static int sync_round(struct agent *a) {
         struct roles_fleet_sync_result res;
         int64_t serial;
         char err[512];
@@ -157,6 +159,44 @@ static int round_once(struct agent *a) {
                 say("serial %lld holds %u row%s that readers ignore: %s", (long long) res.to, res.findings,
                     res.findings == 1 ? "" : "s", res.finding);
         return EXIT_INSTALLED;
+}
+
+/* The outbox of a round, after its sync: one line when something was shipped, with the depth
+ * left; a server without ingest (an older init) is said once, and the read path goes on. */
+static int ship_round(struct agent *a) {
+        struct roles_fleet_ship_result res;
+        char err[512];
+        double start = now_ms();
+        int r = roles_fleet_ship(a->fleet, &a->cfg, &res);
+        if (r == -ENOSYS) {
+                if (!a->no_ingest)
+                        say("%s", roles_fleet_error(a->fleet));
+                a->no_ingest = true;
+                return EXIT_INSTALLED;
+        }
+        a->no_ingest = false;
+        if (r < 0 && PQstatus(roles_fleet_conn(a->fleet)) != CONNECTION_OK) {
+                lost(a, roles_fleet_error(a->fleet));
+                return EXIT_UNREACHABLE;
+        }
+        if (r < 0) {
+                snprintf(err, sizeof(err), "outbox not shipped: %s", roles_fleet_error(a->fleet));
+                return failed(a, err);
+        }
+        if (res.sent)
+                say("shipped %zu outbox event%s (%zu new) in %.0f ms, outbox depth %zu", res.sent,
+                    res.sent == 1 ? "" : "s", res.fresh, now_ms() - start, res.depth);
+        return EXIT_INSTALLED;
+}
+
+/* One round: the sync, then (connected) the outbox; the sync's exit code unless shipping lost
+ * the server or failed. */
+static int round_once(struct agent *a) {
+        int r = sync_round(a);
+        if (r == EXIT_UNREACHABLE || !a->fleet)
+                return r;
+        int k = ship_round(a);
+        return k == EXIT_INSTALLED ? r : k;
 }
 
 /* fleet_poll seconds, give or take a quarter; cut short by a notification or a signal. */

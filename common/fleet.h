@@ -70,6 +70,19 @@ enum {
 int roles_fleet_sync(struct roles_fleet *f, const struct roles_config *cfg, unsigned flags,
                      struct roles_fleet_sync_result *ret);
 
+struct roles_fleet_ship_result {
+        size_t sent;            /* outbox rows sent and acknowledged (then deleted here) */
+        size_t fresh;           /* of them, new to the server (the rest it had: sent again) */
+        size_t depth;           /* rows left in the outbox */
+};
+
+/*
+ * Ship the outbox of the state.db cfg names (migrating it first if it is older) to the
+ * server's ingest function, batch by batch, deleting each batch once acknowledged (fleet_outbox.c).
+ * -ENOSYS: the server's schema has no ingest (an older init); nothing shipped, nothing lost.
+ */
+int roles_fleet_ship(struct roles_fleet *f, const struct roles_config *cfg, struct roles_fleet_ship_result *ret);
+
 /* The fleet serial the files cfg names are at (0: none yet). */
 int roles_fleet_installed(const struct roles_config *cfg, int64_t *ret, char *errbuf, size_t errlen);
 

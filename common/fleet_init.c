@@ -11,9 +11,11 @@
  *   changes    each serial's changesets, by stream: public (every host), secrets (hosts with
  *              host_secrets = all), audit (the administrators only)
  *   sequences  AUTOINCREMENT's high-water marks, so that no id is handed out twice
+ *   events     what hosts' logins wrote, by (host, event id), through ingest() alone
  *   roles_host, roles_host_secrets
  *              NOLOGIN roles to make each host's login role a member of: SELECT on the serial,
- *              the public tables and the host_changes view; the second also on the secrets
+ *              the public tables and the host_changes view, EXECUTE on ingest; the second also
+ *              on the secrets
  * Serial 1 is init itself: the built-in metaroles, copied from the fresh store.
  */
 #include <dirent.h>
@@ -42,7 +44,41 @@ static const char fleet_sql[] =
         "END $$;"
         "GRANT USAGE ON SCHEMA " FLEET_SCHEMA " TO roles_host;"
         "GRANT SELECT ON " FLEET_SCHEMA ".fleet, " FLEET_SCHEMA ".sequences, " FLEET_SCHEMA ".host_changes TO roles_host;"
-        "GRANT SELECT ON " FLEET_SCHEMA ".host_secret_changes TO roles_host_secrets;";
+        "GRANT SELECT ON " FLEET_SCHEMA ".host_secret_changes TO roles_host_secrets;"
+        /* What hosts' logins wrote (FLEET.md, "Write path"): each host's outbox rows, keyed by
+         * the host's login role and its outbox id. Only ingest writes here: hosts have no grant
+         * on the table. */
+        "CREATE TABLE " FLEET_SCHEMA ".events (host text NOT NULL, event_id bigint NOT NULL,"
+        "  at bigint NOT NULL, kind text NOT NULL, user_uuid text NOT NULL, service text NOT NULL,"
+        "  rhost text NOT NULL, step bigint, detail text NOT NULL,"
+        "  received_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (host, event_id));"
+        "CREATE INDEX events_user ON " FLEET_SCHEMA ".events (user_uuid, kind, at);"
+        /* One call per batch of a host's outbox (roles-agent, fleet_outbox.c): the rows as a JSON
+         * array of objects with the outbox's columns. The host is session_user, the role the
+         * host logged in as, never a value it sends: a host cannot speak for another.
+         * Idempotent: a batch sent again (the agent killed before it deleted what was
+         * acknowledged) adds nothing. Returns the number of events that were new. SECURITY
+         * DEFINER with a fixed search_path, so that nothing a caller puts in its path is run. */
+        "CREATE FUNCTION " FLEET_SCHEMA ".ingest(batch jsonb) RETURNS bigint"
+        "  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$"
+        "DECLARE n bigint;"
+        "BEGIN"
+        "  INSERT INTO " FLEET_SCHEMA ".events (host, event_id, at, kind, user_uuid, service, rhost, step, detail)"
+        "    SELECT session_user, e.id, e.at, e.kind, e.user_uuid, coalesce(e.service, ''), coalesce(e.rhost, ''),"
+        "           e.step, coalesce(e.detail, '')"
+        "    FROM jsonb_to_recordset(batch) AS e(id bigint, at bigint, kind text, user_uuid text, service text,"
+        "                                       rhost text, step bigint, detail text)"
+        "    WHERE e.kind IN ('failure', 'success', 'totp_step', 'rehash')"
+        "    ON CONFLICT (host, event_id) DO NOTHING;"
+        "  GET DIAGNOSTICS n = ROW_COUNT;"
+        /* The fleet lockout goes here (issue 16, not built yet): the failures just inserted,
+         * counted with the same account's others of every host within fail_interval; deny of
+         * them call publish_lock for the account. Only new rows may count: a batch sent again
+         * inserts none. */
+        "  RETURN n;"
+        "END $f$;"
+        "REVOKE ALL ON FUNCTION " FLEET_SCHEMA ".ingest(jsonb) FROM PUBLIC;"
+        "GRANT EXECUTE ON FUNCTION " FLEET_SCHEMA ".ingest(jsonb) TO roles_host;";
 
 static int create_table(struct roles_fleet *f, struct roles_store *s, sqlite3 *db, const struct fleet_table *t) {
         struct fleet_columns c;
