@@ -191,12 +191,12 @@ static unsigned failures_of(struct fixture *f, size_t who) {
         return t.failures;
 }
 
-static int64_t audit_rows(struct fixture *f, const char *result) {
-        char path[PATH_MAX], sql[128];
+/* One number from state.db, read as it is on disk. */
+static int64_t state_number(struct fixture *f, const char *sql) {
+        char path[PATH_MAX];
         sqlite3 *db = NULL;
         sqlite3_stmt *st = NULL;
         snprintf(path, sizeof(path), "%s/state.db", f->env.dir);
-        snprintf(sql, sizeof(sql), "SELECT count(*) FROM login_audit WHERE result = '%s'", result);
         assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
         assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
         assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -204,6 +204,18 @@ static int64_t audit_rows(struct fixture *f, const char *result) {
         sqlite3_finalize(st);
         sqlite3_close(db);
         return n;
+}
+
+static int64_t audit_rows(struct fixture *f, const char *result) {
+        char sql[128];
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM login_audit WHERE result = '%s'", result);
+        return state_number(f, sql);
+}
+
+static int64_t outbox_rows(struct fixture *f, const char *kind) {
+        char sql[128];
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM outbox WHERE kind LIKE '%s'", kind);
+        return state_number(f, sql);
 }
 
 /* The detail of the newest login audit row with this result ("" when there is none). */
@@ -664,6 +676,85 @@ static void test_log_lines(void **state) {
         assert_string_equal(g.conv.log, want);
 }
 
+/*
+ * A fleet host (a source in roles.conf; PAM never connects to it) queues its login events in the
+ * outbox, in the transaction that records them; a single host writes none. The bound: beyond
+ * outbox_max rows the oldest successes go, failures never. Unknown names are not queued.
+ */
+static void test_outbox(void **state) {
+        struct fixture *f = *state;
+        struct login g;
+
+        f->env.cfg.deny = 0;
+        assert_int_equal(auth(f, &g, "lgnalice", "not the password", NULL), ROLES_LOGIN_AUTH_FAILED);
+        assert_int_equal(auth(f, &g, "lgnalice", pw_right, NULL), ROLES_LOGIN_OK);
+        assert_int_equal(outbox_rows(f, "%"), 0);
+
+        snprintf(f->env.cfg.source, sizeof(f->env.cfg.source), "host=/nonexistent dbname=roles");
+        f->env.cfg.outbox_max = 3;
+        assert_int_equal(auth(f, &g, "lgnalice", "not the password", NULL), ROLES_LOGIN_AUTH_FAILED);
+        assert_int_equal(auth(f, &g, "lgnnobody", "not the password", NULL), ROLES_LOGIN_AUTH_FAILED);
+        assert_int_equal(auth(f, &g, "lgnalice", "not the password either", NULL), ROLES_LOGIN_AUTH_FAILED);
+        assert_int_equal(outbox_rows(f, "failure"), 2);
+        char sql[256];
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM outbox WHERE user_uuid = '%s' AND service = 'test' "
+                 "AND detail = 'wrong password' AND at = %lld", f->uuid[0], (long long) NOW);
+        assert_int_equal(state_number(f, sql), 2);
+        assert_int_equal(auth(f, &g, "lgnalice", pw_right, NULL), ROLES_LOGIN_OK);
+        assert_int_equal(outbox_rows(f, "success"), 1);
+        int64_t first_success = state_number(f, "SELECT min(id) FROM outbox WHERE kind = 'success'");
+        assert_int_equal(auth(f, &g, "lgnalice", pw_right, NULL), ROLES_LOGIN_OK);
+        /* Full: the oldest success went. */
+        assert_int_equal(outbox_rows(f, "%"), 3);
+        assert_int_equal(outbox_rows(f, "failure"), 2);
+        assert_true(state_number(f, "SELECT min(id) FROM outbox WHERE kind = 'success'") > first_success);
+        /* Failures push out the last success, then pass the bound: never dropped. */
+        for (int i = 0; i < 3; i++)
+                assert_int_equal(auth(f, &g, "lgnalice", "not the password", NULL), ROLES_LOGIN_AUTH_FAILED);
+        assert_int_equal(outbox_rows(f, "success"), 0);
+        assert_int_equal(outbox_rows(f, "failure"), 5);
+        assert_int_equal(audit_rows(f, "failure"), 7);
+}
+
+/* A TOTP step used is queued with the success, in fleet mode. */
+static void test_outbox_totp(void **state) {
+        struct fixture *f = *state;
+        struct login g;
+        char code[16];
+        snprintf(f->env.cfg.source, sizeof(f->env.cfg.source), "host=/nonexistent dbname=roles");
+        assert_int_equal(oath_init(), OATH_OK);
+        assert_int_equal(oath_totp_generate(totp_raw, strlen(totp_raw), (time_t) NOW, ROLES_TOTP_STEP, 0,
+                                            ROLES_TOTP_DIGITS, code), OATH_OK);
+        assert_int_equal(auth(f, &g, "lgntotp", pw_right, code), ROLES_LOGIN_OK);
+        assert_int_equal(state_number(f, "SELECT step FROM outbox WHERE kind = 'totp_step'"), NOW / ROLES_TOTP_STEP);
+        assert_int_equal(outbox_rows(f, "success"), 1);
+}
+
+/* A state.db of version 1 (before the outbox): logins go on, writing no outbox, until the next
+ * writer migrates it; then they queue. */
+static void test_outbox_state_v1(void **state) {
+        struct fixture *f = *state;
+        struct login g;
+        char path[PATH_MAX];
+        snprintf(f->env.cfg.source, sizeof(f->env.cfg.source), "host=/nonexistent dbname=roles");
+        snprintf(path, sizeof(path), "%s/state.db", f->env.dir);
+        sqlite3 *db = NULL;
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, "DROP TABLE outbox; PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+
+        assert_int_equal(auth(f, &g, "lgnalice", "not the password", NULL), ROLES_LOGIN_AUTH_FAILED);
+        assert_int_equal(failures_of(f, 0), 1);
+        assert_int_equal(auth(f, &g, "lgnalice", pw_right, NULL), ROLES_LOGIN_OK);
+        assert_int_equal(state_number(f, "PRAGMA user_version"), 1);
+
+        struct roles_writer *w = test_writer(&f->env);
+        test_commit(w);
+        assert_int_equal(state_number(f, "PRAGMA user_version"), ROLES_SCHEMA_STATE);
+        assert_int_equal(auth(f, &g, "lgnalice", "not the password", NULL), ROLES_LOGIN_AUTH_FAILED);
+        assert_int_equal(outbox_rows(f, "failure"), 1);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_right_and_wrong_password, setup, test_teardown),
@@ -677,6 +768,9 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_session, setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_audit_of_successes, setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_log_lines, setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_outbox, setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_outbox_totp, setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_outbox_state_v1, setup, test_teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
