@@ -1,0 +1,119 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The outbox of fleet hosts (issue 16, FLEET.md "Write path"): PostgreSQL 15 of the lab's, 2 hosts,
+# their agents run one round at a time (`roles-agent --once`).
+#  - wrong passwords on both hosts (pamtester) reach roles.events exactly once each: per host, as
+#    many failures as the host's login_audit recorded, and the outboxes empty;
+#  - PostgreSQL stopped: the failures queue (the agent says it cannot reach the server), and are
+#    shipped once it is back;
+#  - `roles-agent --once` killed with SIGKILL at random points while shipping: no event lost, none
+#    twice;
+#  - a schema without roles.ingest (an older init): said once, the read path goes on.
+#
+#   test_fleet_outbox.sh ROLESCTL PAM_MODULE NSS_LIB_DIR ROLES_AGENT
+set -u
+# shellcheck source=tests/fleet/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+ns_e2e_extra=(ROLES_AGENT)
+ns_enter_e2e fleet-outbox "$@"
+A=$(realpath -m "$4")
+ns_on_exit() { fleet_cleanup; }
+FLEET_POLL=1
+KILLS=${FLEET_OUTBOX_KILLS:-5}
+fleet_setup
+need sqlite3 pamtester || finish
+PW='Correct-Horse-9'
+
+run_ok "rolesctl init against PostgreSQL" arc init
+[ "$RC" -eq 0 ] || die "rolesctl init against PostgreSQL"
+printf '%s\n' "$PW" | arc user add alice --password-stdin >/dev/null || die "rolesctl user add alice"
+for n in 1 2; do
+        fleet_host_make "$n" "deny = 0"
+        fleet_once "$n" || die "host $n: the first round (exit $?)"
+done
+
+# wrong N HOST: N wrong passwords for alice on HOST.
+wrong() {
+        local i
+        for i in $(seq "$1"); do
+                printf 'wrong\n' | fleet_in "$2" timeout 30 pamtester roles alice authenticate >/dev/null 2>&1 &&
+                        fail "host $2: a wrong password was accepted"
+        done
+}
+# audited HOST: the failures HOST's login_audit recorded for alice; queued HOST: its outbox depth.
+audited() { fleet_in "$1" sqlite3 /var/lib/roles/state.db "SELECT count(*) FROM login_audit WHERE result = 'failure' AND user = 'alice'"; }
+queued() { fleet_in "$1" sqlite3 /var/lib/roles/state.db "SELECT count(*) FROM outbox"; }
+ingested() { pg_sql fleet "SELECT count(*) FROM roles.events WHERE host = 'host$1' AND kind = 'failure'"; }
+check_counts() {
+        local n
+        for n in 1 2; do
+                eq "$1: host $n's failures in roles.events, as its login_audit has them" "$(ingested "$n")" "$(audited "$n")"
+                eq "$1: host $n's outbox is empty" "$(queued "$n")" 0
+        done
+}
+
+# ---- failures on 2 hosts ------------------------------------------------------------------------------
+wrong 3 1
+wrong 2 2
+eq "host 1 queued its 3 failures" "$(queued 1)" 3
+for n in 1 2; do fleet_once "$n" || fail "host $n: roles-agent --once (exit $?)"; done
+check_counts "shipped"
+eq "each event once: (host, event_id) distinct" \
+        "$(pg_sql fleet "SELECT count(*) = count(DISTINCT (host, event_id)) FROM roles.events")" t
+grep -q "shipped 3 outbox events (3 new) in [0-9]* ms, outbox depth 0" "$S/hosts/1/agent.log" && pass ||
+        fail "host 1's agent did not log its shipping with the depth: $(tail -n 3 "$S/hosts/1/agent.log")"
+eq "a host cannot write roles.events itself" \
+        "$(fleet_in 1 psql -X -At "$(fleet_conf_source 1) sslmode=verify-full sslrootcert=/etc/roles/ca.pem" \
+                -c "INSERT INTO roles.events VALUES ('host2', 999, 0, 'failure', 'x', '', '', NULL, '')" 2>&1 |
+                grep -c 'permission denied')" 1
+
+# ---- PostgreSQL stopped --------------------------------------------------------------------------------
+pg_stop fleet || die "stop the fleet's PostgreSQL"
+wrong 2 1
+wrong 3 2
+for n in 1 2; do
+        fleet_once "$n"
+        eq "host $n, PostgreSQL stopped: the round cannot reach it (2)" "$?" 2
+done
+eq "host 2 queues its failures" "$(queued 2)" 3
+pg_start fleet || die "start the fleet's PostgreSQL again"
+for n in 1 2; do fleet_once "$n" || fail "host $n: roles-agent --once after the restart (exit $?)"; done
+check_counts "PostgreSQL back"
+
+# ---- SIGKILL while shipping ----------------------------------------------------------------------------
+t0=$(date +%s%N)
+wrong 4 1
+fleet_once 1 || fail "host 1: a round to measure"
+window=$((($(date +%s%N) - t0) / 1000 / 5))
+for i in $(seq "$KILLS"); do
+        wrong 4 1
+        fleet_agent_exec 1 --once &
+        pid=$!
+        sleep "$(awk -v u=$(((RANDOM * 32768 + RANDOM) % (window + 1))) 'BEGIN { printf "%.6f", u / 1e6 }')"
+        kill -KILL "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+        # Sometimes the round finished first, sometimes after the ingest: both must come out even.
+        eq "kill $i: nothing counted twice" "$(( $(ingested 1) <= $(audited 1) ))" 1
+done
+fleet_once 1 || fail "host 1: the round after the kills"
+check_counts "after $KILLS kills"
+resent=$(grep -oE 'shipped [0-9]+ outbox events? \([0-9]+ new\)' "$S/hosts/1/agent.log" | awk '{ s += $2; f += substr($5, 2) } END { print s - f }')
+echo "# events sent again after a kill (acknowledged before the delete): ${resent:-0}"
+
+# ---- a schema without ingest ---------------------------------------------------------------------------
+def=$(pg_sql fleet "SELECT pg_get_functiondef('roles.ingest(jsonb)'::regprocedure)") || die "ingest's definition"
+pg_sql fleet "DROP FUNCTION roles.ingest(jsonb)" >/dev/null || die "drop ingest"
+wrong 1 1
+printf '%s\n' "$PW" | arc user add bob --password-stdin >/dev/null || die "rolesctl user add bob"
+fleet_once 1
+eq "without ingest: the round still installs (0)" "$?" 0
+fleet_once 1
+eq "without ingest: said once per run" "$(grep -c 'has no roles.ingest()' "$S/hosts/1/agent.log")" 2
+eq "without ingest: bob is served" "$(fleet_in 1 getent passwd bob | cut -d: -f1)" bob
+eq "without ingest: the failure stays queued" "$(queued 1)" 1
+pg_sql fleet "$def" >/dev/null && pg_sql fleet "GRANT EXECUTE ON FUNCTION roles.ingest(jsonb) TO roles_host" >/dev/null ||
+        die "ingest made again"
+fleet_once 1 || fail "host 1: the round with ingest back"
+check_counts "ingest back"
+finish
