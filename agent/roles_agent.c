@@ -155,6 +155,11 @@ static int sync_round(struct agent *a) {
                         say("installed serial %lld (%zu change%s since %lld) in %.0f ms", (long long) res.to,
                             res.changes, res.changes == 1 ? "" : "s", (long long) res.from, now_ms() - start);
         }
+        if (res.locks || res.steps)
+                say("serial %lld: %zu lock%s or unlock%s and %zu TOTP step%s used from the fleet", (long long) res.to,
+                    res.locks, res.locks == 1 ? "" : "s", res.locks == 1 ? "" : "s", res.steps, res.steps == 1 ? "" : "s");
+        if (res.warning[0])
+                say("serial %lld: %s", (long long) res.to, res.warning);
         if (res.findings)
                 say("serial %lld holds %u row%s that readers ignore: %s", (long long) res.to, res.findings,
                     res.findings == 1 ? "" : "s", res.finding);

@@ -53,6 +53,8 @@ struct roles_fleet_sync_result {
         unsigned findings;      /* rows readers ignore (logged, installed: readers skip them) */
         char finding[256];      /* the first of them */
         char refused[256];      /* set, with -ESTALE or -EPROTO returned: why nothing was installed */
+        size_t locks, steps;    /* the fleet's facts installed in state.db: locks and unlocks, TOTP steps */
+        char warning[256];      /* set: the serial is installed, but this went wrong after (logged) */
 };
 
 enum {

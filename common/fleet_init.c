@@ -28,6 +28,67 @@
 
 #include "fleet-internal.h"
 
+/*
+ * The fleet's facts: what no row of roles.db or secrets.db says, yet every host must know with
+ * the next serial (FLEET.md, "Write path"). One row per user, tagged with the serial that last
+ * changed it, so that a host reads those in (installed, new] whatever happened in between:
+ *   fleet_locks  the fleet's lockout: locked_until (-1: until an administrator unlocks; NULL:
+ *                unlocked everywhere, which clears every host's tally). A lock only grows until
+ *                an unlock, here as on the hosts, so that a full copy and a delta agree.
+ *   totp_steps   the last TOTP step used anywhere: it only goes up.
+ * Each publish_* takes the next serial as a change does (every change updates that one row: a
+ * push racing it retries), with a change log row of no changesets, so a host's delta has every
+ * serial. SECURITY DEFINER with a fixed search_path, EXECUTE for their owner alone: the ingest
+ * function (run as the owner) and rolesctl (the administrator) call them; hosts only read.
+ * Host login roles read the locks (roles_host: a key-only host refuses locked accounts too) and
+ * the steps with the secrets they go with (roles_host_secrets).
+ */
+#define FACTS_SQL \
+        "CREATE TABLE " FLEET_SCHEMA ".fleet_locks (user_uuid text PRIMARY KEY, locked_until bigint," \
+        "  serial bigint NOT NULL);" \
+        "CREATE INDEX ON " FLEET_SCHEMA ".fleet_locks (serial);" \
+        "CREATE TABLE " FLEET_SCHEMA ".totp_steps (user_uuid text PRIMARY KEY, last_step bigint NOT NULL," \
+        "  serial bigint NOT NULL);" \
+        "CREATE INDEX ON " FLEET_SCHEMA ".totp_steps (serial);" \
+        "GRANT SELECT ON " FLEET_SCHEMA ".fleet_locks TO roles_host;" \
+        "GRANT SELECT ON " FLEET_SCHEMA ".totp_steps TO roles_host_secrets;" \
+        /* The serial a fact takes, for a user the fleet has (a fact about no one would reach \
+         * no host: refused, so that a wrong uuid shows). */ \
+        "CREATE FUNCTION " FLEET_SCHEMA ".fact_serial(user_uuid text, actor text) RETURNS bigint" \
+        "  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$" \
+        "  DECLARE s bigint; BEGIN" \
+        "    IF NOT EXISTS (SELECT FROM " FLEET_SCHEMA ".users u WHERE u.uuid = fact_serial.user_uuid) THEN" \
+        "      RAISE EXCEPTION 'no user with uuid %', fact_serial.user_uuid USING ERRCODE = 'no_data_found'; END IF;" \
+        "    UPDATE " FLEET_SCHEMA ".fleet SET serial = serial + 1 WHERE id = 1 RETURNING serial INTO s;" \
+        "    IF s IS NULL THEN RAISE EXCEPTION 'the fleet has no serial'; END IF;" \
+        "    INSERT INTO " FLEET_SCHEMA ".changes (serial, actor) VALUES (s, fact_serial.actor);" \
+        "    DELETE FROM " FLEET_SCHEMA ".changes WHERE serial <= s - " ROLES_STRINGIFY(FLEET_LOG_KEEP) ";" \
+        "    PERFORM pg_notify('roles_serial', s::text);" \
+        "    RETURN s; END $f$;" \
+        "CREATE FUNCTION " FLEET_SCHEMA ".publish_lock(user_uuid text, locked_until bigint, actor text DEFAULT 'fleet')" \
+        "  RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$" \
+        "  #variable_conflict use_column\n" \
+        "  DECLARE s bigint := " FLEET_SCHEMA ".fact_serial(publish_lock.user_uuid, publish_lock.actor);" \
+        "    l bigint := nullif(publish_lock.locked_until, 0); BEGIN" \
+        "    INSERT INTO " FLEET_SCHEMA ".fleet_locks AS f (user_uuid, locked_until, serial)" \
+        "      VALUES (publish_lock.user_uuid, l, s) ON CONFLICT (user_uuid) DO UPDATE SET serial = s," \
+        "      locked_until = CASE WHEN l IS NULL OR f.locked_until IS NULL THEN l" \
+        "        WHEN l < 0 OR f.locked_until < 0 THEN -1 ELSE greatest(l, f.locked_until) END;" \
+        "    RETURN s; END $f$;" \
+        "CREATE FUNCTION " FLEET_SCHEMA ".publish_unlock(user_uuid text, actor text DEFAULT 'fleet') RETURNS bigint" \
+        "  LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp" \
+        "  AS $f$ SELECT " FLEET_SCHEMA ".publish_lock(user_uuid, NULL, actor) $f$;" \
+        "CREATE FUNCTION " FLEET_SCHEMA ".publish_totp_step(user_uuid text, step bigint, actor text DEFAULT 'fleet')" \
+        "  RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$" \
+        "  #variable_conflict use_column\n" \
+        "  DECLARE s bigint := " FLEET_SCHEMA ".fact_serial(publish_totp_step.user_uuid, publish_totp_step.actor); BEGIN" \
+        "    INSERT INTO " FLEET_SCHEMA ".totp_steps AS t (user_uuid, last_step, serial)" \
+        "      VALUES (publish_totp_step.user_uuid, publish_totp_step.step, s) ON CONFLICT (user_uuid) DO UPDATE" \
+        "      SET serial = s, last_step = greatest(t.last_step, excluded.last_step);" \
+        "    RETURN s; END $f$;" \
+        "REVOKE EXECUTE ON FUNCTION " FLEET_SCHEMA ".fact_serial(text, text), " FLEET_SCHEMA ".publish_lock(text, bigint, text)," \
+        "  " FLEET_SCHEMA ".publish_unlock(text, text), " FLEET_SCHEMA ".publish_totp_step(text, bigint, text) FROM PUBLIC;"
+
 static const char fleet_sql[] =
         "CREATE TABLE " FLEET_SCHEMA ".fleet (id integer PRIMARY KEY CHECK (id = 1), serial bigint NOT NULL,"
         "  public_version integer NOT NULL, secrets_version integer NOT NULL);"
@@ -78,7 +139,8 @@ static const char fleet_sql[] =
         "  RETURN n;"
         "END $f$;"
         "REVOKE ALL ON FUNCTION " FLEET_SCHEMA ".ingest(jsonb) FROM PUBLIC;"
-        "GRANT EXECUTE ON FUNCTION " FLEET_SCHEMA ".ingest(jsonb) TO roles_host;";
+        "GRANT EXECUTE ON FUNCTION " FLEET_SCHEMA ".ingest(jsonb) TO roles_host;"
+        FACTS_SQL;
 
 static int create_table(struct roles_fleet *f, struct roles_store *s, sqlite3 *db, const struct fleet_table *t) {
         struct fleet_columns c;

@@ -19,6 +19,10 @@
  * Then the checks every reader makes of the files: quick_check, and on a full copy the rows
  * readers would ignore (logged, not refused: NSS and logins skip them as they would anywhere)
  * and the names the host's own accounts hide. The serial never goes back.
+ *
+ * The fleet's facts (fleet_init.c: its lockout, the TOTP steps used) come in the same
+ * transaction, those tagged with a serial in (installed, new], and go into state.db, where logins
+ * read them (apply_facts).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -34,6 +38,7 @@ struct sync {
         unsigned flags;
         struct roles_store *s;
         struct roles_fleet_sync_result *res;
+        PGresult *locks, *steps;        /* the facts to install: (uuid, locked_until), (uuid, step) */
 };
 
 static bool wants(const struct sync *y, enum fleet_stream stream) {
@@ -205,6 +210,62 @@ static int copy_all(struct sync *y) {
         return r;
 }
 
+/*
+ * The facts that changed in (installed, to], of users the fleet has at to (a deleted user's go
+ * with the rest of their state). A full copy takes every lock and step too, both monotonic, so
+ * harmless to take again, and the way a host that had no secrets before, or lost its state.db,
+ * gets them; but an unlock only since the installed serial: one the host installed already
+ * would clear the failures it has counted since.
+ */
+static int read_facts(struct sync *y, int64_t to) {
+        char from[24], upto[24];
+        snprintf(from, sizeof(from), "%lld", (long long) y->res->from);
+        snprintf(upto, sizeof(upto), "%lld", (long long) to);
+        const char *p[] = { from, upto, y->res->full ? "true" : "false" };
+        int r = fleet_exec(y->f, &y->locks, "SELECT l.user_uuid, coalesce(l.locked_until, 0) FROM " FLEET_SCHEMA ".fleet_locks l "
+                           "JOIN " FLEET_SCHEMA ".users u ON u.uuid = l.user_uuid WHERE l.serial <= $2::bigint "
+                           "AND (l.serial > $1::bigint OR ($3::boolean AND l.locked_until IS NOT NULL))", 3, p);
+        if (r < 0 || y->cfg->host_secrets_none)         /* the steps go with the secrets */
+                return r;
+        return fleet_exec(y->f, &y->steps, "SELECT t.user_uuid, t.last_step FROM " FLEET_SCHEMA ".totp_steps t "
+                          "JOIN " FLEET_SCHEMA ".users u ON u.uuid = t.user_uuid WHERE t.serial <= $2::bigint "
+                          "AND (t.serial > $1::bigint OR $3::boolean)", 3, p);
+}
+
+/*
+ * The facts into state.db, through the code logins use, in one transaction of state.db's. Before
+ * roles.db's commit: a round killed after this and before that installed the facts but not the
+ * serial, and the next round reads them again and applies them again; each is harmless twice
+ * (a lock and a step only raise what is there, an unlock clears it again: at worst failures
+ * counted in between, only after such a crash). A roles.db commit that then fails leaves facts
+ * the fleet published already: true, only early. After it, a fact could be lost to a crash
+ * between the two commits. The steps go again after the commit when the change purged TOTP
+ * steps (a new secret: store_writer.c purges after publishing): a step used since is one of the
+ * new secret's.
+ */
+static int apply_facts(struct sync *y, bool steps_only) {
+        struct roles_secrets *sec = store_secrets(y->s);
+        int nlocks = y->locks && !steps_only ? PQntuples(y->locks) : 0, nsteps = y->steps ? PQntuples(y->steps) : 0;
+        if (nlocks + nsteps == 0)
+                return 0;
+        time_t now = store_now(y->s);
+        int r = roles_state_begin(sec);
+        for (int i = 0; r >= 0 && i < nlocks; i++)
+                r = roles_state_fleet_lock(sec, PQgetvalue(y->locks, i, 0), strtoll(PQgetvalue(y->locks, i, 1), NULL, 10), now);
+        for (int i = 0; r >= 0 && i < nsteps; i++)
+                if ((r = roles_state_totp_claim(sec, PQgetvalue(y->steps, i, 0), strtoll(PQgetvalue(y->steps, i, 1), NULL, 10))) == -EALREADY)
+                        r = 0;          /* this host has that step, or a later one */
+        if (r >= 0 && (r = roles_state_end(sec, true)) >= 0 && !steps_only) {
+                y->res->locks = (size_t) nlocks;
+                y->res->steps = (size_t) nsteps;
+        }
+        if (r >= 0)
+                return 0;
+        if (!sqlite3_get_autocommit(y->s->state))
+                (void) roles_state_end(sec, false);
+        return r;
+}
+
 /* Which streams the files were last brought up with ("all", "none", "admin"): a host whose
  * host_secrets changed holds secrets it must not, or lacks those it should, and no delta of later
  * changes would right that; a full copy does. */
@@ -316,6 +377,8 @@ static int sync_once(struct sync *y, bool full) {
                 r = copy_all(y);
         if (r >= 0)
                 r = fleet_sequences_in(f, y->s);
+        if (r >= 0 && !(y->flags & ROLES_FLEET_SYNC_ADMIN))    /* rolesctl's copy has no logins */
+                r = read_facts(y, to);
         if (r >= 0 && ((r = store_exec(y->s, y->s->pub, "INSERT OR REPLACE INTO meta (key, value) VALUES ('fleet_streams', ?1)",
                                        "t", streams_kept(y))) < 0 || (r = store_set_fleet_serial(y->s, to)) < 0))
                 fleet_fail(f, r, "%s", store_error(y->s));
@@ -323,14 +386,25 @@ static int sync_once(struct sync *y, bool full) {
                 goto out;
         if (r >= 0 && (r = check(y)) < 0)
                 fleet_fail(f, r, "refused serial %lld: %s", (long long) to, store_error(y->s));
+        bool purges = y->s->n_purges > 0;
+        if (r >= 0 && (r = apply_facts(y, false)) < 0)
+                fleet_fail(f, r, "state.db: %s", store_error(y->s));
         if (r >= 0 && (r = roles_writer_commit(w)) < 0)
                 fleet_fail(f, r, "%s", roles_writer_error(w));
         if (r >= 0) {
                 y->res->to = to;
                 r = 1;
         }
+        if (r >= 0 && purges && apply_facts(y, true) < 0)
+                /* Installed; only the steps used elsewhere are missing here, until one comes again
+                 * (a login on this host still refuses a step at or below its own). */
+                snprintf(y->res->warning, sizeof(y->res->warning), "the TOTP steps used elsewhere after a new secret: %s",
+                         store_error(y->s));
 out:
         PQclear(res);
+        PQclear(y->locks);
+        PQclear(y->steps);
+        y->locks = y->steps = NULL;
         if (PQtransactionStatus(f->conn) != PQTRANS_IDLE)
                 PQclear(PQexec(f->conn, "ROLLBACK"));
         if (r < 0 && !f->err[0])

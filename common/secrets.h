@@ -98,6 +98,11 @@ int roles_state_tally_reset(struct roles_secrets *sec, const char *uuid);
 /* Claim a TOTP step newer than the last: -EALREADY when that step (or a later one) was already
  * used, even by a login racing this one. */
 int roles_state_totp_claim(struct roles_secrets *sec, const char *uuid, int64_t step);
+/* The fleet's lock on a user, as a round of roles-agent installs it (fleet_sync.c): locked_until
+ * 0 (unlocked everywhere) clears the tally as an unlock does; a lock in force raises the tally's
+ * lock (-1: until unlocked), never lowers it; one that ran out by now changes nothing. Applied
+ * twice, the same. */
+int roles_state_fleet_lock(struct roles_secrets *sec, const char *uuid, int64_t locked_until, time_t now);
 /* Flask-Security trackable: last := current (or now the first time), current := (now, ip), count + 1. */
 int roles_state_track_login(struct roles_secrets *sec, const char *uuid, time_t now, const char *ip);
 /*

@@ -194,6 +194,23 @@ int roles_state_tally_reset(struct roles_secrets *sec, const char *uuid) {
         return r < 0 ? r : 0;
 }
 
+int roles_state_fleet_lock(struct roles_secrets *sec, const char *uuid, int64_t locked_until, time_t now) {
+        struct roles_store *s = store_of_secrets(sec);
+        if (locked_until == 0)
+                return roles_state_tally_reset(sec, uuid);
+        /* A lock that has run out is no news, and written it would restart the count the host
+         * keeps (FRESH above): only one in force is. A count the host had goes on under it; a
+         * lock of the host's own that ends later, or never, stays. */
+        if (!locked_at(locked_until, now))
+                return 0;
+        int r = store_exec(s, s->state,
+                           "INSERT INTO tally (user_uuid, failures, first_failure_at, last_failure_at, locked_until) "
+                           "VALUES (?1, 0, ?2, ?2, ?3) ON CONFLICT (user_uuid) DO UPDATE SET locked_until = ?3 "
+                           "WHERE coalesce(locked_until, 0) >= 0 AND (?3 < 0 OR coalesce(locked_until, 0) < ?3)",
+                           "tii", uuid, (int64_t) now, locked_until);
+        return r < 0 ? r : 0;
+}
+
 int roles_state_totp_last(const struct roles_secrets *sec, const char *uuid, int64_t *ret_step) {
         struct roles_store *s = store_of_secrets(sec);
         int r;
