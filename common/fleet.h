@@ -99,3 +99,8 @@ int roles_writer_push_to(struct roles_writer *w, struct roles_fleet *f);
 /* The fleet serial w's change took when it was pushed (0: not pushed). Its local commit may still
  * fail after that: the change is in the fleet, and the copy catches up at its next sync. */
 int64_t roles_writer_pushed(struct roles_writer *w);
+
+/* `rolesctl user unlock` with a source: the fleet's lock on the user named cleared, a fact every
+ * host installs at its next round (its tally cleared), at the serial returned. -ENOENT: the fleet
+ * has no such user. */
+int roles_fleet_publish_unlock(struct roles_fleet *f, const char *name, const char *actor, int64_t *ret_serial);

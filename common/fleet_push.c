@@ -155,3 +155,18 @@ int64_t roles_writer_pushed(struct roles_writer *w) {
         const struct push *p = s->push_ops == &push_ops ? s->push_state : NULL;
         return p ? p->pushed : 0;
 }
+
+int roles_fleet_publish_unlock(struct roles_fleet *f, const char *name, const char *actor, int64_t *ret_serial) {
+        PGresult *res = NULL;
+        const char *p[] = { name, actor };
+        f->err[0] = '\0';
+        /* One statement: the user found and the fact published (fleet_init.c) at one serial. */
+        int r = fleet_exec(f, &res, "SELECT " FLEET_SCHEMA ".publish_unlock(uuid, $2) FROM " FLEET_SCHEMA ".users WHERE name = $1",
+                           2, p);
+        if (r == 0)
+                r = fleet_fail(f, -ENOENT, "no such user '%s'", name);
+        else if (r > 0)
+                *ret_serial = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        PQclear(res);
+        return r < 0 ? r : 0;
+}

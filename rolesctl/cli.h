@@ -276,6 +276,8 @@ int cli_fleet_begin(struct cli *c, bool init);
  * copy brought up to date after a pause, or the exit code (printed) when it must not run again. */
 int cli_fleet_again(struct cli *c, int argc, char *const *argv, unsigned attempt);
 void cli_fleet_end(struct cli *c);
+/* `user unlock` with a source: the fleet's lock on NAME cleared, on every host at its next round. */
+int cli_fleet_unlock(struct cli *c, const char *name);
 
 /* Run one command line (argv[0] is the noun); used by main and by batch. */
 int cli_dispatch(struct cli *c, int argc, char **argv);

@@ -305,8 +305,20 @@ static int user_unlock(struct cli *c, int argc, char **argv) {
         struct roles_user u;
         struct args a;
         int r;
-        if ((r = simple_args(c, argc, argv, &a)) != EXIT_OK ||
-            (r = writer_and_user(c, a.pos[0], &s, &u)) != EXIT_OK)
+        if ((r = simple_args(c, argc, argv, &a)) != EXIT_OK)
+                return r;
+        if (c->cfg.source[0]) {
+                /* The fleet's lock first: a fleet that cannot be reached fails the command before
+                 * anything changed. Then this host's files, where there are any (not on an
+                 * administrator's workstation): at once, not at the agent's next round. */
+                if (!roles_name_valid(a.pos[0]))
+                        return cli_fail(EXIT_USAGE, "invalid user name '%.40s'", a.pos[0]);
+                if ((r = cli_fleet_unlock(c, a.pos[0])) != EXIT_OK)
+                        return r;
+                if (access(c->cfg.public_db, F_OK) < 0 && errno == ENOENT)
+                        return EXIT_OK;
+        }
+        if ((r = writer_and_user(c, a.pos[0], &s, &u)) != EXIT_OK)
                 return r;
         r = roles_state_unlock(s, u.uuid);
         if (r >= 0)

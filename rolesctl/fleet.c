@@ -11,7 +11,8 @@
  * with one line and change nothing.
  *
  * What belongs to a host rather than the fleet (its logins, lockouts, backups, its own check
- * and index) runs on the host's own files as without a source.
+ * and index) runs on the host's own files as without a source. An unlock is both: the fleet's
+ * lock is cleared everywhere (cli_fleet_unlock), then the host's own, when it has files.
  */
 #include <errno.h>
 #include <sodium.h>
@@ -121,4 +122,17 @@ int cli_fleet_again(struct cli *c, int argc, char *const *argv, unsigned attempt
 void cli_fleet_end(struct cli *c) {
         roles_fleet_close(c->fleet);
         c->fleet = NULL;
+}
+
+int cli_fleet_unlock(struct cli *c, const char *name) {
+        struct roles_fleet *f = NULL;
+        char err[512];
+        int64_t serial = 0;
+        int r = roles_fleet_connect(&c->cfg, &f, err, sizeof(err));
+        if (r < 0)
+                return cli_fail(EXIT_ERROR, "%s", err);
+        r = roles_fleet_publish_unlock(f, name, c->actor, &serial);
+        r = r < 0 ? cli_fail(r == -ENOENT ? EXIT_NOT_FOUND : EXIT_ERROR, "%s", roles_fleet_error(f)) : EXIT_OK;
+        roles_fleet_close(f);
+        return r;
 }
