@@ -525,6 +525,14 @@ fleet_kills() {
         fleet_agent_start "$n"
 }
 
+# fleet_totp_enroll USER: USER's TOTP enrolled by the administrator; its base32 secret printed.
+fleet_totp_enroll() {
+        local uri secret
+        uri=$(arc user totp enroll "$1") || return 1
+        secret=$(grep -oE 'secret=[A-Z2-7]+' <<<"$uri" | cut -d= -f2)
+        [ -n "$secret" ] && echo "$secret"
+}
+
 # percentile P FILE: the P-th percentile (nearest rank) of the numbers in FILE, one a line.
 percentile() {
         sort -g "$2" | awk -v p="$1" '{ v[NR] = $1 } END { if (NR == 0) { print "-"; exit } r = int((p / 100) * NR + 0.999999); if (r < 1) r = 1; printf "%.3f\n", v[r] }'
