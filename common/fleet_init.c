@@ -45,7 +45,7 @@
  */
 #define FACTS_SQL \
         "CREATE TABLE " FLEET_SCHEMA ".fleet_locks (user_uuid text PRIMARY KEY, locked_until bigint," \
-        "  serial bigint NOT NULL);" \
+        "  serial bigint NOT NULL, reset_at bigint NOT NULL DEFAULT 0);" \
         "CREATE INDEX ON " FLEET_SCHEMA ".fleet_locks (serial);" \
         "CREATE TABLE " FLEET_SCHEMA ".totp_steps (user_uuid text PRIMARY KEY, last_step bigint NOT NULL," \
         "  serial bigint NOT NULL);" \
@@ -70,8 +70,10 @@
         "  #variable_conflict use_column\n" \
         "  DECLARE s bigint := " FLEET_SCHEMA ".fact_serial(publish_lock.user_uuid, publish_lock.actor);" \
         "    l bigint := nullif(publish_lock.locked_until, 0); BEGIN" \
-        "    INSERT INTO " FLEET_SCHEMA ".fleet_locks AS f (user_uuid, locked_until, serial)" \
-        "      VALUES (publish_lock.user_uuid, l, s) ON CONFLICT (user_uuid) DO UPDATE SET serial = s," \
+        "    INSERT INTO " FLEET_SCHEMA ".fleet_locks AS f (user_uuid, locked_until, serial, reset_at)" \
+        "      VALUES (publish_lock.user_uuid, l, s, CASE WHEN l IS NULL THEN extract(epoch FROM now())::bigint ELSE 0 END)" \
+        "      ON CONFLICT (user_uuid) DO UPDATE SET serial = s," \
+        "      reset_at = CASE WHEN l IS NULL THEN extract(epoch FROM now())::bigint ELSE f.reset_at END," \
         "      locked_until = CASE WHEN l IS NULL OR f.locked_until IS NULL THEN l" \
         "        WHEN l < 0 OR f.locked_until < 0 THEN -1 ELSE greatest(l, f.locked_until) END;" \
         "    RETURN s; END $f$;" \
@@ -114,6 +116,10 @@ static const char fleet_sql[] =
         "  rhost text NOT NULL, step bigint, detail text NOT NULL,"
         "  received_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (host, event_id));"
         "CREATE INDEX events_user ON " FLEET_SCHEMA ".events (user_uuid, kind, at);"
+        /* The fleet lockout's policy: the administrator's roles.conf at init (deny, fail_interval,
+         * unlock_time); UPDATE it to change the fleet's. */
+        "CREATE TABLE " FLEET_SCHEMA ".lockout (id integer PRIMARY KEY CHECK (id = 1), deny integer NOT NULL,"
+        "  fail_interval bigint NOT NULL, unlock_time bigint NOT NULL);"
         /* One call per batch of a host's outbox (roles-agent, fleet_outbox.c): the rows as a JSON
          * array of objects with the outbox's columns. The host is session_user, the role the
          * host logged in as, never a value it sends: a host cannot speak for another.
@@ -122,20 +128,52 @@ static const char fleet_sql[] =
          * DEFINER with a fixed search_path, so that nothing a caller puts in its path is run. */
         "CREATE FUNCTION " FLEET_SCHEMA ".ingest(batch jsonb) RETURNS bigint"
         "  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$"
-        "DECLARE n bigint;"
+        "DECLARE n bigint; failed text[]; steps_of text[]; steps bigint[]; u text; i int; c bigint;"
+        "  p record; now_s bigint := extract(epoch FROM now())::bigint; since bigint; locked bigint;"
         "BEGIN"
-        "  INSERT INTO " FLEET_SCHEMA ".events (host, event_id, at, kind, user_uuid, service, rhost, step, detail)"
+        "  WITH ins AS ("
+        "    INSERT INTO " FLEET_SCHEMA ".events (host, event_id, at, kind, user_uuid, service, rhost, step, detail)"
         "    SELECT session_user, e.id, e.at, e.kind, e.user_uuid, coalesce(e.service, ''), coalesce(e.rhost, ''),"
         "           e.step, coalesce(e.detail, '')"
         "    FROM jsonb_to_recordset(batch) AS e(id bigint, at bigint, kind text, user_uuid text, service text,"
         "                                       rhost text, step bigint, detail text)"
         "    WHERE e.kind IN ('failure', 'success', 'totp_step', 'rehash')"
-        "    ON CONFLICT (host, event_id) DO NOTHING;"
-        "  GET DIAGNOSTICS n = ROW_COUNT;"
-        /* The fleet lockout goes here (issue 16, not built yet): the failures just inserted,
-         * counted with the same account's others of every host within fail_interval; deny of
-         * them call publish_lock for the account. Only new rows may count: a batch sent again
-         * inserts none. */
+        "    ON CONFLICT (host, event_id) DO NOTHING RETURNING kind, user_uuid, step)"
+        "  SELECT count(*), array_agg(DISTINCT user_uuid) FILTER (WHERE kind = 'failure'),"
+        "         array_agg(user_uuid ORDER BY user_uuid, step) FILTER (WHERE kind = 'totp_step' AND step IS NOT NULL),"
+        "         array_agg(step ORDER BY user_uuid, step) FILTER (WHERE kind = 'totp_step' AND step IS NOT NULL)"
+        "    INTO n, failed, steps_of, steps FROM ins;"
+        /* TOTP steps used: each account's highest of the batch, published when above the
+         * fleet's (publish_totp_step takes a serial: every host refuses the code next round). */
+        "  FOR i IN 1 .. coalesce(array_length(steps_of, 1), 0) LOOP"
+        "    CONTINUE WHEN i < array_length(steps_of, 1) AND steps_of[i + 1] = steps_of[i];"
+        "    IF steps[i] > coalesce((SELECT t.last_step FROM " FLEET_SCHEMA ".totp_steps t WHERE t.user_uuid = steps_of[i]), -1)"
+        "       AND EXISTS (SELECT FROM " FLEET_SCHEMA ".users WHERE uuid = steps_of[i]) THEN"
+        "      PERFORM " FLEET_SCHEMA ".publish_totp_step(steps_of[i], steps[i], 'fleet (' || session_user || ')');"
+        "    END IF;"
+        "  END LOOP;"
+        /* The fleet lockout: an account's failures on every host since the later of its last
+         * success, its last unlock, the end of its last lock and fail_interval ago (times in
+         * seconds: a failure in the same second counts, the safer reading); deny of them lock it
+         * everywhere (publish_lock). Only rows this batch inserted trigger it, so a
+         * batch sent again locks nothing anew. Counted under a per-account lock: of two hosts'
+         * batches ingested at once, the second to count sees the first's rows. */
+        "  SELECT * INTO p FROM " FLEET_SCHEMA ".lockout WHERE id = 1;"
+        "  IF p.deny > 0 THEN"
+        "    FOREACH u IN ARRAY coalesce(failed, '{}'::text[]) LOOP"
+        "      PERFORM pg_advisory_xact_lock(hashtext('roles lockout ' || u));"
+        "      locked := NULL; since := 0;"
+        "      SELECT l.locked_until, l.reset_at INTO locked, since FROM " FLEET_SCHEMA ".fleet_locks l WHERE l.user_uuid = u;"
+        "      CONTINUE WHEN locked IS NOT NULL AND (locked < 0 OR locked > now_s);"
+        "      since := greatest(coalesce(since, 0), coalesce(locked, 0), now_s - p.fail_interval,"
+        "        coalesce((SELECT max(e.at) FROM " FLEET_SCHEMA ".events e WHERE e.user_uuid = u AND e.kind = 'success'), 0));"
+        "      SELECT count(*) INTO c FROM " FLEET_SCHEMA ".events e WHERE e.user_uuid = u AND e.kind = 'failure' AND e.at >= since;"
+        "      IF c >= p.deny AND EXISTS (SELECT FROM " FLEET_SCHEMA ".users WHERE uuid = u) THEN"
+        "        PERFORM " FLEET_SCHEMA ".publish_lock(u, CASE WHEN p.unlock_time = 0 THEN -1 ELSE now_s + p.unlock_time END,"
+        "                                             'fleet lockout (' || session_user || ')');"
+        "      END IF;"
+        "    END LOOP;"
+        "  END IF;"
         "  RETURN n;"
         "END $f$;"
         "REVOKE ALL ON FUNCTION " FLEET_SCHEMA ".ingest(jsonb) FROM PUBLIC;"
@@ -202,6 +240,14 @@ static int fill(struct roles_fleet *f, struct roles_store *s) {
                 r = fleet_exec(f, NULL, "INSERT INTO " FLEET_SCHEMA ".fleet (id, serial, public_version, secrets_version) VALUES (1, 1, $1, $2)", 2, p);
         if (r >= 0)
                 r = fleet_exec(f, NULL, "INSERT INTO " FLEET_SCHEMA ".changes (serial, actor) VALUES (1, 'init')", 0, NULL);
+        char policy[3][16];
+        snprintf(policy[0], sizeof(policy[0]), "%u", f->cfg.deny);
+        snprintf(policy[1], sizeof(policy[1]), "%u", f->cfg.fail_interval);
+        snprintf(policy[2], sizeof(policy[2]), "%u", f->cfg.unlock_time);
+        const char *pp[] = { policy[0], policy[1], policy[2] };
+        if (r >= 0)
+                r = fleet_exec(f, NULL, "INSERT INTO " FLEET_SCHEMA ".lockout (id, deny, fail_interval, unlock_time) "
+                               "VALUES (1, $1, $2, $3)", 3, pp);
         return r < 0 ? r : 0;
 }
 
