@@ -27,10 +27,7 @@ set -u
 # shellcheck source=tests/fleet/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-ns_e2e_extra=(ROLES_AGENT)
-ns_enter_e2e fleet "$@"
-A=$(realpath -m "$4")
-ns_on_exit() { fleet_cleanup; }
+fleet_enter fleet "$@"
 on_die() {
         local f
         for f in "$S"/hosts/*/agent.log; do
@@ -192,7 +189,12 @@ eq "PostgreSQL back: every host on serial $s within $((FLEET_POLL + 2)) s (late:
 echo "# PostgreSQL back: every host on the latest serial after $((($(date +%s%N) - t0) / 1000000)) ms"
 
 # ---- a server with a certificate from another CA at the fleet's address ----------------------------------
-before=$(fleet_serial)
+# Settled first: the outboxes queued while PostgreSQL was down (tina's TOTP steps) are shipped and
+# published; every host on the serial that leaves.
+for _ in $(seq 20); do
+        before=$(fleet_serial)
+        fleet_wait_serial "$before" 10 $ALL >/dev/null && sleep $((FLEET_POLL + 1)) && [ "$(fleet_serial)" = "$before" ] && break
+done
 port=${PG_PORT[fleet]}
 pg_stop fleet || die "stop the fleet's PostgreSQL"
 fleet_rogue_start "$port" || die "the rogue PostgreSQL"
@@ -212,7 +214,7 @@ sleep $((FLEET_POLL + 1))
 for n in $ALL; do
         fleet_in "$n" getent passwd rogue1 >/dev/null
         eq "host $n: nothing of the rogue server served" "$?" 2
-        eq "host $n: still on serial $before" "$(fleet_installed "$n")" "$before"
+        eq "host $n: still on serial $before" "$(fleet_files_serial "$n")" "$before"
 done
 pg_stop rogue || die "stop the rogue PostgreSQL"
 pg_start fleet || die "restart the fleet's PostgreSQL"

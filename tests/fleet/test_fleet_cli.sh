@@ -19,10 +19,7 @@ set -u
 # shellcheck source=tests/fleet/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-ns_e2e_extra=(ROLES_AGENT)
-ns_enter_e2e fleet-cli "$@"
-A=$(realpath -m "$4")
-ns_on_exit() { fleet_cleanup; }
+fleet_enter fleet-cli "$@"
 fleet_setup
 # A second administrator, with a copy of its own (another machine).
 test_conf "$S/admin2" "source=host=${PG_DIR[fleet]} port=${PG_PORT[fleet]} dbname=$FLEET_DB user=postgres" \

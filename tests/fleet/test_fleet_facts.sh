@@ -19,10 +19,7 @@ set -u
 # shellcheck source=tests/fleet/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-ns_e2e_extra=(ROLES_AGENT)
-ns_enter_e2e fleet-facts "$@"
-A=$(realpath -m "$4")
-ns_on_exit() { fleet_cleanup; }
+fleet_enter fleet-facts "$@"
 FLEET_POLL=1
 fleet_setup
 need sqlite3 python3 || finish

@@ -15,10 +15,7 @@ set -u
 # shellcheck source=tests/fleet/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-ns_e2e_extra=(ROLES_AGENT)
-ns_enter_e2e fleet-outbox "$@"
-A=$(realpath -m "$4")
-ns_on_exit() { fleet_cleanup; }
+fleet_enter fleet-outbox "$@"
 FLEET_POLL=1
 KILLS=${FLEET_OUTBOX_KILLS:-5}
 fleet_setup
