@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "records.h"
 
 struct roles_fleet;
 struct roles_writer;
@@ -104,3 +105,19 @@ int64_t roles_writer_pushed(struct roles_writer *w);
  * host installs at its next round (its tally cleared), at the serial returned. -ENOENT: the fleet
  * has no such user. */
 int roles_fleet_publish_unlock(struct roles_fleet *f, const char *name, const char *actor, int64_t *ret_serial);
+
+/* roles-agent, once a round (also when nothing changed): this host's installed serial and outbox
+ * depth, with the time, in roles.hosts (fleet_status.c). -ENOSYS: the server's schema has no
+ * report function (an older init); nothing recorded. */
+int roles_fleet_report(struct roles_fleet *f, int64_t installed, int64_t outbox_depth);
+
+/* What rolesctl reads of the whole fleet in PostgreSQL, as listings (fleet_status.c). */
+enum roles_fleet_listing {
+        ROLES_FLEET_HOSTS,      /* every host that reported: its serial, lag, outbox depth, last contact */
+        ROLES_FLEET_LOGINS,     /* roles.events, newest first; filter as ROLES_LIST_LOGINS's */
+};
+
+/* The rows of a listing, each given to fn as roles_snapshot_list gives them. -ENOSYS: the
+ * server's schema lacks what the listing reads (an older init); the reason is recorded. */
+int roles_fleet_list(struct roles_fleet *f, enum roles_fleet_listing what, const struct roles_list_filter *filter,
+                     roles_row_fn fn, void *userdata);

@@ -12,9 +12,11 @@
  *              host_secrets = all), audit (the administrators only)
  *   sequences  AUTOINCREMENT's high-water marks, so that no id is handed out twice
  *   events     what hosts' logins wrote, by (host, event id), through ingest() alone
+ *   hosts      what each host last reported of itself (installed serial, outbox depth, when),
+ *              through report() alone
  *   roles_host, roles_host_secrets
  *              NOLOGIN roles to make each host's login role a member of: SELECT on the serial,
- *              the public tables and the host_changes view, EXECUTE on ingest; the second also
+ *              the public tables and the host_changes view, EXECUTE on ingest and report; the second also
  *              on the secrets
  * Serial 1 is init itself: the built-in metaroles, copied from the fresh store.
  */
@@ -90,6 +92,25 @@
         "    RETURN s; END $f$;" \
         "REVOKE EXECUTE ON FUNCTION " FLEET_SCHEMA ".fact_serial(text, text), " FLEET_SCHEMA ".publish_lock(text, bigint, text)," \
         "  " FLEET_SCHEMA ".publish_unlock(text, text), " FLEET_SCHEMA ".publish_totp_step(text, bigint, text) FROM PUBLIC;"
+
+/*
+ * What each host last said of itself (`rolesctl fleet status`): the serial it has installed, its
+ * outbox's depth and when it said so, one row per host login role. roles-agent reports once a
+ * round, also when nothing changed: last_contact is when the host was last heard from. The host
+ * is session_user, as for ingest: a host cannot report for another. Hosts have no grant on the
+ * table, EXECUTE on report alone.
+ */
+#define HOSTS_SQL \
+        "CREATE TABLE " FLEET_SCHEMA ".hosts (host text PRIMARY KEY, installed bigint NOT NULL," \
+        "  outbox_depth bigint NOT NULL, last_contact timestamptz NOT NULL);" \
+        "CREATE FUNCTION " FLEET_SCHEMA ".report(installed bigint, outbox_depth bigint) RETURNS void" \
+        "  LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$" \
+        "  INSERT INTO " FLEET_SCHEMA ".hosts AS h (host, installed, outbox_depth, last_contact)" \
+        "    VALUES (session_user, $1, $2, now()) ON CONFLICT (host) DO UPDATE" \
+        "    SET installed = excluded.installed, outbox_depth = excluded.outbox_depth," \
+        "    last_contact = excluded.last_contact $f$;" \
+        "REVOKE ALL ON FUNCTION " FLEET_SCHEMA ".report(bigint, bigint) FROM PUBLIC;" \
+        "GRANT EXECUTE ON FUNCTION " FLEET_SCHEMA ".report(bigint, bigint) TO roles_host;"
 
 static const char fleet_sql[] =
         "CREATE TABLE " FLEET_SCHEMA ".fleet (id integer PRIMARY KEY CHECK (id = 1), serial bigint NOT NULL,"
@@ -178,6 +199,7 @@ static const char fleet_sql[] =
         "END $f$;"
         "REVOKE ALL ON FUNCTION " FLEET_SCHEMA ".ingest(jsonb) FROM PUBLIC;"
         "GRANT EXECUTE ON FUNCTION " FLEET_SCHEMA ".ingest(jsonb) TO roles_host;"
+        HOSTS_SQL
         FACTS_SQL;
 
 static int create_table(struct roles_fleet *f, struct roles_store *s, sqlite3 *db, const struct fleet_table *t) {
