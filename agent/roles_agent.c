@@ -10,7 +10,9 @@
  * connection is made again at the next round. It logs one line per serial installed and per
  * refusal (once per refused serial, not once per poll), and one when the server is lost or
  * found again. After the sync, each round ships the host's outbox (what its logins wrote,
- * fleet_outbox.c) and logs one line with the depth left when it shipped anything.
+ * fleet_outbox.c) and logs one line with the depth left when it shipped anything; then it
+ * reports the serial installed and that depth (roles.hosts, `rolesctl fleet status`), also
+ * when nothing changed: that is the host's last contact.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -66,6 +68,8 @@ struct agent {
         bool listening;
         bool synced;                    /* a round since the start ran the sync (roles.conf may be new) */
         bool no_ingest;                 /* the server has no ingest function: said once */
+        bool no_report;                 /* the server has no report function: said once */
+        int64_t depth;                  /* the outbox's depth after the round's shipping */
 };
 
 static void lost(struct agent *a, const char *why) {
@@ -173,6 +177,7 @@ static int ship_round(struct agent *a) {
         char err[512];
         double start = now_ms();
         int r = roles_fleet_ship(a->fleet, &a->cfg, &res);
+        a->depth = (int64_t) res.depth;
         if (r == -ENOSYS) {
                 if (!a->no_ingest)
                         say("%s", roles_fleet_error(a->fleet));
@@ -194,13 +199,40 @@ static int ship_round(struct agent *a) {
         return EXIT_INSTALLED;
 }
 
-/* One round: the sync, then (connected) the outbox; the sync's exit code unless shipping lost
- * the server or failed. */
+/* The report of a round, every round (the last contact is the point when nothing changed):
+ * the serial installed and the outbox's depth. A server without report (an older init) is said
+ * once; nothing else depends on it. */
+static int report_round(struct agent *a) {
+        char err[512];
+        int r = roles_fleet_report(a->fleet, a->installed < 0 ? 0 : a->installed, a->depth);
+        if (r == -ENOSYS) {
+                if (!a->no_report)
+                        say("%s", roles_fleet_error(a->fleet));
+                a->no_report = true;
+                return EXIT_INSTALLED;
+        }
+        a->no_report = false;
+        if (r < 0 && PQstatus(roles_fleet_conn(a->fleet)) != CONNECTION_OK) {
+                lost(a, roles_fleet_error(a->fleet));
+                return EXIT_UNREACHABLE;
+        }
+        if (r < 0) {
+                snprintf(err, sizeof(err), "status not reported: %s", roles_fleet_error(a->fleet));
+                return failed(a, err);
+        }
+        return EXIT_INSTALLED;
+}
+
+/* One round: the sync, then (connected) the outbox and, shipped, the report (where ingest
+ * fails, a standby, report would too: one failure logged, not two taking turns); the sync's
+ * exit code unless shipping or reporting lost the server or failed. */
 static int round_once(struct agent *a) {
         int r = sync_round(a);
         if (r == EXIT_UNREACHABLE || !a->fleet)
                 return r;
         int k = ship_round(a);
+        if (k == EXIT_INSTALLED)
+                k = report_round(a);
         return k == EXIT_INSTALLED ? r : k;
 }
 
