@@ -7,6 +7,7 @@
 
 #include "authz.h"
 #include "config.h"
+#include "fleet.h"
 #include "host_accounts.h"
 #include "writer.h"
 
@@ -162,6 +163,9 @@ static inline const char *args_opt(const struct args *a, size_t i) {
 /* A listing printed as an aligned table, or as a JSON array of objects. */
 int out_list(struct cli *c, enum roles_listing what, const char *arg);
 int out_list_filtered(struct cli *c, enum roles_listing what, const struct roles_list_filter *filter);
+/* The same of one of the fleet's own listings (fleet.h), read in PostgreSQL over f. */
+int out_list_fleet(struct cli *c, struct roles_fleet *f, enum roles_fleet_listing what,
+                   const struct roles_list_filter *filter);
 
 /* "show": one record's fields as "key: value" lines or a JSON object, with sub-listings. */
 struct out_section {
@@ -266,8 +270,9 @@ int cli_global_option(const char *arg);
 
 /* ---- the fleet (fleet.c) ------------------------------------------------------------------ */
 
-/* Whether this command line runs against the fleet (a source is set, and it is not one of the
- * commands about this host's own files: its logins, lockouts, backups, doctor, index). */
+/* Whether this command line runs on a local copy of the fleet's files (a source is set, and it is
+ * not one of the commands about this host's own files: its lockouts, backups, doctor, index; nor
+ * one that reads PostgreSQL directly: fleet status, logins). */
 bool cli_fleet_wanted(const struct cli *c, int argc, char *const *argv);
 /* Connect, point c->cfg at the local copy of the fleet's files and bring it up to date (init:
  * create the schema there first, if missing). EXIT_OK or the exit code, printed. */
@@ -278,6 +283,10 @@ int cli_fleet_again(struct cli *c, int argc, char *const *argv, unsigned attempt
 void cli_fleet_end(struct cli *c);
 /* `user unlock` with a source: the fleet's lock on NAME cleared, on every host at its next round. */
 int cli_fleet_unlock(struct cli *c, const char *name);
+/* One of the fleet's own listings (`fleet status`, `logins` with a source), read in PostgreSQL
+ * (over c->fleet when a batch has it open, else a connection of its own) and printed as
+ * out_list does. EXIT_OK or the exit code, printed. */
+int cli_fleet_list(struct cli *c, enum roles_fleet_listing what, const struct roles_list_filter *filter);
 
 /* Run one command line (argv[0] is the noun); used by main and by batch. */
 int cli_dispatch(struct cli *c, int argc, char **argv);

@@ -269,7 +269,21 @@ static int cmd_logins(struct cli *c, int argc, char **argv) {
         if (since && parse_since(since, time(NULL), &filter.since) < 0)
                 return cli_fail(EXIT_USAGE, "invalid time '%.32s': use YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS]Z (UTC), "
                                 "@EPOCH or -N[smhdw] (that long ago)", since);
+        /* With a source, every host's logins, as their outboxes shipped them to PostgreSQL. */
+        if (c->cfg.source[0])
+                return cli_fleet_list(c, ROLES_FLEET_LOGINS, &filter);
         return out_list_filtered(c, ROLES_LIST_LOGINS, &filter);
+}
+
+/* The fleet's hosts as their agents last reported: only PostgreSQL knows them. */
+static int cmd_fleet_status(struct cli *c, int argc, char **argv) {
+        const struct roles_list_filter filter = { 0 };
+        struct args a;
+        if (args_parse(c, argc, argv, NULL, 0, &a) < 0)
+                return EXIT_USAGE;
+        if (!c->cfg.source[0])
+                return cli_fail(EXIT_USAGE, "fleet status needs a source (roles.conf's 'source' or --source)");
+        return cli_fleet_list(c, ROLES_FLEET_HOSTS, &filter);
 }
 
 static int cmd_backup(struct cli *c, int argc, char **argv) {
@@ -469,7 +483,10 @@ const struct command admin_commands[] = {
           "Show the audit log of every change" },
         { "logins", NULL, cmd_logins, true,
           "rolesctl logins [--user NAME] [--failed] [--since TIME]",
-          "Show the login audit: logins, refusals, password changes (lastb for roles)" },
+          "Show the login audit: logins, refusals, password changes (lastb for roles), every host's with a source" },
+        { "fleet", "status", cmd_fleet_status, false,
+          "rolesctl fleet status",
+          "List the fleet's hosts: serial installed, lag, outbox depth, last contact (needs a source)" },
         { "backup", NULL, cmd_backup, false,
           "rolesctl backup FILE",
           "Write the three databases, consistent, to one tar archive" },

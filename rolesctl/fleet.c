@@ -10,9 +10,10 @@
  * a bound. Commands that read their input (a batch, a password) are not run twice: they fail
  * with one line and change nothing.
  *
- * What belongs to a host rather than the fleet (its logins, lockouts, backups, its own check
- * and index) runs on the host's own files as without a source. An unlock is both: the fleet's
- * lock is cleared everywhere (cli_fleet_unlock), then the host's own, when it has files.
+ * What belongs to a host rather than the fleet (its lockouts, backups, its own check and index)
+ * runs on the host's own files as without a source. An unlock is both: the fleet's lock is
+ * cleared everywhere (cli_fleet_unlock), then the host's own, when it has files. What only
+ * PostgreSQL holds (the hosts' reports, every host's logins) is read there (cli_fleet_list).
  */
 #include <errno.h>
 #include <sodium.h>
@@ -28,9 +29,11 @@
 
 #define FLEET_ATTEMPTS 30
 
+/* Not run on the copy: about the host's own files, or reading PostgreSQL itself (the fleet's
+ * hosts and its logins, which no copy holds: cli_fleet_list). */
 static const char *const host_commands[][2] = {
         { "user", "unlock" }, { "user", "locked" }, { "logins", NULL }, { "backup", NULL }, { "restore", NULL },
-        { "doctor", NULL }, { "index", "rebuild" },
+        { "doctor", NULL }, { "index", "rebuild" }, { "fleet", NULL },
 };
 static const char *const input_commands[][2] = { { "batch", NULL }, { "user", "passwd" } };
 
@@ -134,5 +137,16 @@ int cli_fleet_unlock(struct cli *c, const char *name) {
         r = roles_fleet_publish_unlock(f, name, c->actor, &serial);
         r = r < 0 ? cli_fail(r == -ENOENT ? EXIT_NOT_FOUND : EXIT_ERROR, "%s", roles_fleet_error(f)) : EXIT_OK;
         roles_fleet_close(f);
+        return r;
+}
+
+int cli_fleet_list(struct cli *c, enum roles_fleet_listing what, const struct roles_list_filter *filter) {
+        struct roles_fleet *f = c->fleet;
+        char err[512];
+        if (!f && roles_fleet_connect(&c->cfg, &f, err, sizeof(err)) < 0)
+                return cli_fail(EXIT_ERROR, "%s", err);
+        int r = out_list_fleet(c, f, what, filter);
+        if (f != c->fleet)
+                roles_fleet_close(f);
         return r;
 }

@@ -214,6 +214,16 @@ int out_list(struct cli *c, enum roles_listing what, const char *arg) {
         return out_list_filtered(c, what, &filter);
 }
 
+/* A listing's rows, loaded whole, as an aligned table or a JSON array; the table is freed. */
+static void print_list(struct cli *c, struct table *t) {
+        if (c->json) {
+                json_rows(c->out, t);
+                fputc('\n', c->out);
+        } else if (t->n_cols > 0)
+                text_table(c->out, t, "");
+        table_free(t);
+}
+
 int out_list_filtered(struct cli *c, enum roles_listing what, const struct roles_list_filter *filter) {
         struct table t = { 0 };
         int r = table_load(c, what, filter, &t);
@@ -221,12 +231,19 @@ int out_list_filtered(struct cli *c, enum roles_listing what, const struct roles
                 table_free(&t);
                 return r == -EIO && !c->writer && !c->snapshot ? EXIT_ERROR : cli_fail_store(c, r);
         }
-        if (c->json) {
-                json_rows(c->out, &t);
-                fputc('\n', c->out);
-        } else if (t.n_cols > 0)
-                text_table(c->out, &t, "");
-        table_free(&t);
+        print_list(c, &t);
+        return EXIT_OK;
+}
+
+int out_list_fleet(struct cli *c, struct roles_fleet *f, enum roles_fleet_listing what,
+                   const struct roles_list_filter *filter) {
+        struct table t = { 0 };
+        int r = roles_fleet_list(f, what, filter, collect_row, &t);
+        if (r < 0) {
+                table_free(&t);
+                return cli_fail(EXIT_ERROR, "%s", roles_fleet_error(f));
+        }
+        print_list(c, &t);
         return EXIT_OK;
 }
 
