@@ -201,8 +201,10 @@ static int ship_round(struct agent *a) {
 
 /* The report of a round, every round (the last contact is the point when nothing changed):
  * the serial installed and the outbox's depth. A server without report (an older init) is said
- * once; nothing else depends on it. */
-static int report_round(struct agent *a) {
+ * once; nothing else depends on it. quiet: the shipping failed and was logged; a report that
+ * fails too (a standby refuses both) is not logged again, so that two failures do not take
+ * turns in the log at every round. */
+static int report_round(struct agent *a, bool quiet) {
         char err[512];
         int r = roles_fleet_report(a->fleet, a->installed < 0 ? 0 : a->installed, a->depth);
         if (r == -ENOSYS) {
@@ -216,6 +218,8 @@ static int report_round(struct agent *a) {
                 lost(a, roles_fleet_error(a->fleet));
                 return EXIT_UNREACHABLE;
         }
+        if (r < 0 && quiet)
+                return EXIT_FAILED;
         if (r < 0) {
                 snprintf(err, sizeof(err), "status not reported: %s", roles_fleet_error(a->fleet));
                 return failed(a, err);
@@ -223,16 +227,18 @@ static int report_round(struct agent *a) {
         return EXIT_INSTALLED;
 }
 
-/* One round: the sync, then (connected) the outbox and, shipped, the report (where ingest
- * fails, a standby, report would too: one failure logged, not two taking turns); the sync's
- * exit code unless shipping or reporting lost the server or failed. */
+/* One round: the sync, then (connected) the outbox and the report, also when the shipping
+ * failed: a depth that grows is what the report is for then. The sync's exit code unless
+ * shipping or reporting lost the server or failed. */
 static int round_once(struct agent *a) {
         int r = sync_round(a);
         if (r == EXIT_UNREACHABLE || !a->fleet)
                 return r;
         int k = ship_round(a);
-        if (k == EXIT_INSTALLED)
-                k = report_round(a);
+        if (k != EXIT_UNREACHABLE && a->fleet) {
+                int q = report_round(a, k != EXIT_INSTALLED);
+                k = k == EXIT_INSTALLED ? q : k;
+        }
         return k == EXIT_INSTALLED ? r : k;
 }
 
