@@ -18,7 +18,8 @@
 
 /* $1 the user name (NULL: all), $2 failures only, $3 from this time on (epoch seconds). The
  * logins are the failures and successes; a TOTP step and a rehash go with a success and are
- * the fleet's business, not a login of their own. A user deleted since has no name: null. */
+ * the fleet's business, not a login of their own. A user deleted since has no name: null; so
+ * are what ingest stored as '' for none (no rhost), as in the host's own audit. */
 static const struct {
         const char *sql;
         const char *table;      /* what an older schema lacks */
@@ -28,7 +29,8 @@ static const struct {
                                 "FROM " FLEET_SCHEMA ".hosts h CROSS JOIN " FLEET_SCHEMA ".fleet f "
                                 "WHERE f.id = 1 ORDER BY h.host", FLEET_SCHEMA ".hosts" },
         [ROLES_FLEET_LOGINS] = { "SELECT e.host, e.event_id AS id, " PG_EPOCH_T("e.at") " AS at, u.name AS user, "
-                                 "e.service, e.rhost, e.kind AS result, e.detail "
+                                 "nullif(e.service, '') AS service, nullif(e.rhost, '') AS rhost, e.kind AS result, "
+                                 "nullif(e.detail, '') AS detail "
                                  "FROM " FLEET_SCHEMA ".events e LEFT JOIN " FLEET_SCHEMA ".users u ON u.uuid = e.user_uuid "
                                  "WHERE e.kind IN ('failure', 'success') AND ($1::text IS NULL OR u.name = $1) "
                                  "AND (NOT $2::boolean OR e.kind = 'failure') AND e.at >= $3::bigint "
