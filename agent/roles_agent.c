@@ -170,33 +170,46 @@ static int sync_round(struct agent *a) {
         return EXIT_INSTALLED;
 }
 
-/* The outbox of a round, after its sync: one line when something was shipped, with the depth
- * left; a server without ingest (an older init) is said once, and the read path goes on. */
-static int ship_round(struct agent *a) {
-        struct roles_fleet_ship_result res;
+/*
+ * What a call to the server after the sync (the shipping, the report) returned, r, as a round's
+ * exit code: a server without the function (an older init, -ENOSYS) is said once (*missing
+ * keeps count) and the round goes on; a lost server is lost; another failure is logged as
+ * "WHAT: reason" (unless quiet: the caller's failure is logged already).
+ */
+static int after_sync(struct agent *a, int r, bool *missing, const char *what, bool quiet) {
         char err[512];
-        double start = now_ms();
-        int r = roles_fleet_ship(a->fleet, &a->cfg, &res);
-        a->depth = (int64_t) res.depth;
         if (r == -ENOSYS) {
-                if (!a->no_ingest)
+                if (!*missing)
                         say("%s", roles_fleet_error(a->fleet));
-                a->no_ingest = true;
+                *missing = true;
                 return EXIT_INSTALLED;
         }
-        a->no_ingest = false;
+        *missing = false;
         if (r < 0 && PQstatus(roles_fleet_conn(a->fleet)) != CONNECTION_OK) {
                 lost(a, roles_fleet_error(a->fleet));
                 return EXIT_UNREACHABLE;
         }
+        if (r < 0 && quiet)
+                return EXIT_FAILED;
         if (r < 0) {
-                snprintf(err, sizeof(err), "outbox not shipped: %s", roles_fleet_error(a->fleet));
+                snprintf(err, sizeof(err), "%s: %s", what, roles_fleet_error(a->fleet));
                 return failed(a, err);
         }
-        if (res.sent)
+        return EXIT_INSTALLED;
+}
+
+/* The outbox of a round, after its sync: one line when something was shipped, with the depth
+ * left; a server without ingest (an older init) is said once, and the read path goes on. */
+static int ship_round(struct agent *a) {
+        struct roles_fleet_ship_result res;
+        double start = now_ms();
+        int r = roles_fleet_ship(a->fleet, &a->cfg, &res);
+        a->depth = (int64_t) res.depth;
+        r = after_sync(a, r, &a->no_ingest, "outbox not shipped", false);
+        if (r == EXIT_INSTALLED && res.sent)
                 say("shipped %zu outbox event%s (%zu new) in %.0f ms, outbox depth %zu", res.sent,
                     res.sent == 1 ? "" : "s", res.fresh, now_ms() - start, res.depth);
-        return EXIT_INSTALLED;
+        return r;
 }
 
 /* The report of a round, every round (the last contact is the point when nothing changed):
@@ -205,26 +218,8 @@ static int ship_round(struct agent *a) {
  * fails too (a standby refuses both) is not logged again, so that two failures do not take
  * turns in the log at every round. */
 static int report_round(struct agent *a, bool quiet) {
-        char err[512];
         int r = roles_fleet_report(a->fleet, a->installed < 0 ? 0 : a->installed, a->depth);
-        if (r == -ENOSYS) {
-                if (!a->no_report)
-                        say("%s", roles_fleet_error(a->fleet));
-                a->no_report = true;
-                return EXIT_INSTALLED;
-        }
-        a->no_report = false;
-        if (r < 0 && PQstatus(roles_fleet_conn(a->fleet)) != CONNECTION_OK) {
-                lost(a, roles_fleet_error(a->fleet));
-                return EXIT_UNREACHABLE;
-        }
-        if (r < 0 && quiet)
-                return EXIT_FAILED;
-        if (r < 0) {
-                snprintf(err, sizeof(err), "status not reported: %s", roles_fleet_error(a->fleet));
-                return failed(a, err);
-        }
-        return EXIT_INSTALLED;
+        return after_sync(a, r, &a->no_report, "status not reported", quiet);
 }
 
 /* One round: the sync, then (connected) the outbox and the report, also when the shipping
