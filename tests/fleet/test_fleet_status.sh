@@ -4,8 +4,10 @@
 # at a time (`roles-agent --once`).
 #  - `rolesctl fleet status` lists every host that reported: the fleet's serial and lag 0 once
 #    they caught up; a host whose agent did not run since a change shows the lag and an older
-#    last contact; a host whose outbox cannot be shipped (ingest not granted) shows its depth,
-#    and 0 again once shipped; its --json parses; without a source: one line, exit 2;
+#    last contact (a round with nothing new is a contact too); a host whose outbox cannot be
+#    shipped (ingest not granted) shows its depth, and 0 again once shipped; PostgreSQL
+#    stopped: the failures queued are shipped once it is back; --json parses; without a
+#    source: one line, exit 2;
 #  - `rolesctl logins` with a source: a failure from host 1 and a success from host 2, with
 #    their host names, newest first, --failed and --user; --json parses; without a source, the
 #    host's own login audit as before.
@@ -69,6 +71,11 @@ c1=$(status host1 last_contact) c3=$(status host3 last_contact)
 [[ "$c1" =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$ ]] && pass || fail "last_contact: not ISO 8601 UTC: $c1"
 fleet_once 3 || fail "host 3: its round (exit $?)"
 eq "host 3 ran: lag 0" "$(status host3 lag)" 0
+# A round with nothing new is a contact too.
+sleep 1.1
+fleet_once 1 || fail "host 1: a round with nothing new (exit $?)"
+c1b=$(status host1 last_contact)
+[[ "$c1" < "$c1b" ]] && pass || fail "host 1's round with nothing new left its last contact at $c1b (was $c1)"
 
 # A round that reaches PostgreSQL and cannot ship (its role may not run ingest): the depth shows.
 pg_sql fleet "REVOKE EXECUTE ON FUNCTION roles.ingest(jsonb) FROM roles_host" >/dev/null || die "revoke ingest"
