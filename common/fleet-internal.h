@@ -71,8 +71,9 @@ int fleet_columns(struct roles_store *s, sqlite3 *db, const char *table, struct 
  * users deleted are added to deleted (a caller's array of deleted_max). */
 int fleet_pg_apply_changeset(struct roles_fleet *f, struct roles_store *s, sqlite3 *db, const void *cs, int n);
 
-/* Every row of table from PostgreSQL into db's table (emptied first), in the open transaction. */
-int fleet_copy_table_in(struct roles_fleet *f, struct roles_store *s, sqlite3 *db, const char *table);
+/* Every row of table from PostgreSQL into db's table (emptied first), in the open transaction;
+ * uuid not NULL: only that user's rows (a table keyed by user_uuid). */
+int fleet_copy_table_in(struct roles_fleet *f, struct roles_store *s, sqlite3 *db, const char *table, const char *uuid);
 /* Every row of db's table into PostgreSQL's (init: a fresh store's built-in rows). */
 int fleet_copy_table_out(struct roles_fleet *f, struct roles_store *s, sqlite3 *db, const char *table);
 

@@ -121,3 +121,12 @@ enum roles_fleet_listing {
  * server's schema lacks what the listing reads (an older init); the reason is recorded. */
 int roles_fleet_list(struct roles_fleet *f, enum roles_fleet_listing what, const struct roles_list_filter *filter,
                      roles_row_fn fn, void *userdata);
+
+/*
+ * A password change decided on the primary (roles-agent, for a login's, agent-protocol.h):
+ * new_hash replaces old_hash ("" for none) only if the account's hash is still old_hash, with the
+ * next serial (*ret_serial). 1 won, 0 lost (changed meanwhile, or no such account), -errno with
+ * the reason recorded (the connection's state says whether the server was lost).
+ */
+int roles_fleet_change_password(struct roles_fleet *f, const char *uuid, const char *old_hash, const char *new_hash,
+                                const char *fs_uniquifier, bool activate, int64_t *ret_serial);

@@ -112,6 +112,52 @@
         "REVOKE ALL ON FUNCTION " FLEET_SCHEMA ".report(bigint, bigint) FROM PUBLIC;" \
         "GRANT EXECUTE ON FUNCTION " FLEET_SCHEMA ".report(bigint, bigint) TO roles_host;"
 
+/*
+ * What hosts decide on the primary at once, through roles-agent's socket (FLEET.md, "Write
+ * path", synchronous operations; agent-protocol.h): one statement each, so that of two hosts
+ * racing, one wins and the other sees the row it changed.
+ *   change_password  compare-and-set on the hash the host read (the pending codes voided, the
+ *                    account activated when asked), with the next serial.
+ * A row a function changes has no changeset (hosts apply changesets, and SQLite's format is
+ * SQLite's to write), so it reaches hosts the way the facts do: `claimed` names each user whose
+ * secrets rows such a function changed, tagged with the serial, and a host's sync copies that
+ * user's rows of credentials, codes and recovery_codes whole, as the primary has them at the
+ * serial it installs (fleet_sync.c, apply_claimed), after the delta; a full copy has them
+ * already. One mechanism for every claim to come, and no second writer of the rows' rules.
+ * EXECUTE for hosts that hold the secrets (roles_host_secrets): the compare-and-set needs the
+ * hash the host read, which only they have.
+ */
+#define CLAIMS_SQL \
+        "CREATE TABLE " FLEET_SCHEMA ".claimed (user_uuid text PRIMARY KEY, serial bigint NOT NULL);" \
+        "CREATE INDEX ON " FLEET_SCHEMA ".claimed (serial);" \
+        "GRANT SELECT ON " FLEET_SCHEMA ".claimed TO roles_host_secrets;" \
+        "CREATE FUNCTION " FLEET_SCHEMA ".claim_serial(user_uuid text, actor text) RETURNS bigint" \
+        "  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$" \
+        "  #variable_conflict use_column\n" \
+        "  DECLARE s bigint := " FLEET_SCHEMA ".fact_serial(claim_serial.user_uuid, claim_serial.actor); BEGIN" \
+        "    INSERT INTO " FLEET_SCHEMA ".claimed AS c (user_uuid, serial) VALUES (claim_serial.user_uuid, s)" \
+        "      ON CONFLICT (user_uuid) DO UPDATE SET serial = s;" \
+        "    RETURN s; END $f$;" \
+        /* 0: lost (the hash is no longer old_hash, or no such account); else the serial. */ \
+        "CREATE FUNCTION " FLEET_SCHEMA ".change_password(user_uuid text, old_hash text, new_hash text," \
+        "  fs_uniquifier text, activate boolean) RETURNS bigint" \
+        "  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$" \
+        "  #variable_conflict use_column\n" \
+        "  DECLARE now_s bigint := extract(epoch FROM now())::bigint; BEGIN" \
+        "    UPDATE " FLEET_SCHEMA ".credentials c SET password_hash = change_password.new_hash," \
+        "      password_changed_at = now_s, must_change_password = 0, last_auth_sensitive_operation_at = now_s," \
+        "      fs_uniquifier = change_password.fs_uniquifier," \
+        "      activated_at = CASE WHEN change_password.activate THEN coalesce(c.activated_at, now_s) ELSE c.activated_at END" \
+        "      WHERE c.user_uuid = change_password.user_uuid" \
+        "      AND coalesce(c.password_hash, '') = coalesce(change_password.old_hash, '');" \
+        "    IF NOT FOUND THEN RETURN 0; END IF;" \
+        "    UPDATE " FLEET_SCHEMA ".codes SET used_at = now_s WHERE user_uuid = change_password.user_uuid AND used_at IS NULL;" \
+        "    RETURN " FLEET_SCHEMA ".claim_serial(change_password.user_uuid, 'password change (' || session_user || ')');" \
+        "  END $f$;" \
+        "REVOKE EXECUTE ON FUNCTION " FLEET_SCHEMA ".claim_serial(text, text)," \
+        "  " FLEET_SCHEMA ".change_password(text, text, text, text, boolean) FROM PUBLIC;" \
+        "GRANT EXECUTE ON FUNCTION " FLEET_SCHEMA ".change_password(text, text, text, text, boolean) TO roles_host_secrets;"
+
 static const char fleet_sql[] =
         "CREATE TABLE " FLEET_SCHEMA ".fleet (id integer PRIMARY KEY CHECK (id = 1), serial bigint NOT NULL,"
         "  public_version integer NOT NULL, secrets_version integer NOT NULL);"
@@ -200,7 +246,7 @@ static const char fleet_sql[] =
         "REVOKE ALL ON FUNCTION " FLEET_SCHEMA ".ingest(jsonb) FROM PUBLIC;"
         "GRANT EXECUTE ON FUNCTION " FLEET_SCHEMA ".ingest(jsonb) TO roles_host;"
         HOSTS_SQL
-        FACTS_SQL;
+        FACTS_SQL CLAIMS_SQL;
 
 static int create_table(struct roles_fleet *f, struct roles_store *s, sqlite3 *db, const struct fleet_table *t) {
         struct fleet_columns c;

@@ -428,7 +428,7 @@ static int bind_result_row(sqlite3_stmt *st, const struct fleet_columns *c, cons
         return 0;
 }
 
-int fleet_copy_table_in(struct roles_fleet *f, struct roles_store *s, sqlite3 *db, const char *table) {
+int fleet_copy_table_in(struct roles_fleet *f, struct roles_store *s, sqlite3 *db, const char *table, const char *uuid) {
         struct fleet_columns c;
         sqlite3_stmt *ins = NULL;
         char sel[1024], sql[1024], del[128];
@@ -440,13 +440,19 @@ int fleet_copy_table_in(struct roles_fleet *f, struct roles_store *s, sqlite3 *d
                 ls += (size_t) snprintf(sel + ls, sizeof(sel) - ls, "%s\"%s\"", i ? ", " : "", c.name[i]);
                 li += (size_t) snprintf(sql + li, sizeof(sql) - li, "%s?", i ? ", " : "");
         }
-        snprintf(sel + ls, sizeof(sel) - ls, " FROM " FLEET_SCHEMA ".%s", table);
+        snprintf(sel + ls, sizeof(sel) - ls, " FROM " FLEET_SCHEMA ".%s%s", table, uuid ? " WHERE user_uuid = $1" : "");
         snprintf(sql + li, sizeof(sql) - li, ")");
-        snprintf(del, sizeof(del), "DELETE FROM main.\"%s\"", table);
-        if (sqlite3_exec(db, del, NULL, NULL, NULL) != SQLITE_OK ||
-            (rc = sqlite3_prepare_v2(db, sql, -1, &ins, NULL)) != SQLITE_OK)
+        snprintf(del, sizeof(del), "DELETE FROM main.\"%s\"%s", table, uuid ? " WHERE user_uuid = ?1" : "");
+        sqlite3_stmt *d = NULL;
+        if (sqlite3_prepare_v2(db, del, -1, &d, NULL) != SQLITE_OK ||
+            (uuid && sqlite3_bind_text(d, 1, uuid, -1, SQLITE_STATIC) != SQLITE_OK) || sqlite3_step(d) != SQLITE_DONE ||
+            (rc = sqlite3_prepare_v2(db, sql, -1, &ins, NULL)) != SQLITE_OK) {
+                sqlite3_finalize(d);
                 return fleet_fail(f, -EIO, "%s: %s", table, sqlite3_errmsg(db));
-        if (!PQsendQuery(f->conn, sel) || !PQsetSingleRowMode(f->conn)) {
+        }
+        sqlite3_finalize(d);
+        if (!PQsendQueryParams(f->conn, sel, uuid ? 1 : 0, NULL, uuid ? &uuid : NULL, NULL, NULL, 0) ||
+            !PQsetSingleRowMode(f->conn)) {
                 sqlite3_finalize(ins);
                 return fleet_pg_fail(f, NULL, "the account server");
         }

@@ -197,7 +197,7 @@ static int copy_all(struct sync *y) {
                 const struct fleet_table *t = &fleet_tables[i];
                 sqlite3 *db = t->stream == FLEET_PUBLIC ? s->pub : s->sec;
                 if (wants(y, t->stream))
-                        r = fleet_copy_table_in(y->f, s, db, t->name);
+                        r = fleet_copy_table_in(y->f, s, db, t->name, NULL);
                 else if (t->stream == FLEET_SECRETS)    /* host_secrets = none: none kept */
                         r = store_exec_script(s, db, strcmp(t->name, "credentials") == 0 ? "DELETE FROM credentials"
                                               : strcmp(t->name, "codes") == 0 ? "DELETE FROM codes" : "DELETE FROM recovery_codes");
@@ -208,6 +208,38 @@ static int copy_all(struct sync *y) {
                 r = store_exec_script(s, s->sec, name_new_sql);
         y->res->full = true;
         return r;
+}
+
+/*
+ * The users whose secrets a claim changed in (installed, to] (fleet_init.c, `claimed`): their rows
+ * of every secrets table copied whole as the primary has them at to, over what the delta left,
+ * each user's before-image kept first as any change of their secrets keeps it. A full copy has
+ * them already; a host without the secrets has none to change.
+ */
+static int apply_claimed(struct sync *y, int64_t to) {
+        static const char *const tables[] = { "credentials", "codes", "recovery_codes" };
+        PGresult *res = NULL;
+        char from[24], upto[24];
+        if (y->res->full || !wants(y, FLEET_SECRETS))
+                return 0;
+        snprintf(from, sizeof(from), "%lld", (long long) y->res->from);
+        snprintf(upto, sizeof(upto), "%lld", (long long) to);
+        const char *p[] = { from, upto };
+        int r = fleet_exec(y->f, &res, "SELECT user_uuid FROM " FLEET_SCHEMA ".claimed WHERE serial > $1::bigint "
+                           "AND serial <= $2::bigint", 2, p);
+        for (int i = 0; r > 0 && i < PQntuples(res); i++) {
+                const char *uuid = PQgetvalue(res, i, 0);
+                if (store_before_keep(y->s, uuid) < 0) {
+                        r = fleet_fail(y->f, -EIO, "%s", store_error(y->s));
+                        break;
+                }
+                for (size_t k = 0; r >= 0 && k < ROLES_N_ELEMENTS(tables); k++)
+                        r = fleet_copy_table_in(y->f, y->s, y->s->sec, tables[k], uuid);
+                if (r >= 0)
+                        r = 1;
+        }
+        PQclear(res);
+        return r < 0 ? r : 0;
 }
 
 /*
@@ -375,6 +407,8 @@ static int sync_once(struct sync *y, bool full) {
                         goto out;
         } else
                 r = copy_all(y);
+        if (r >= 0)
+                r = apply_claimed(y, to);
         if (r >= 0)
                 r = fleet_sequences_in(f, y->s);
         if (r >= 0 && !(y->flags & ROLES_FLEET_SYNC_ADMIN))    /* rolesctl's copy has no logins */
