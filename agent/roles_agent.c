@@ -13,11 +13,20 @@
  * fleet_outbox.c) and logs one line with the depth left when it shipped anything; then it
  * reports the serial installed and that depth (roles.hosts, `rolesctl fleet status`), also
  * when nothing changed: that is the host's last contact.
+ *
+ * Between rounds it also serves the host's logins on AGENT_SOCKET (agent-protocol.h): a password
+ * change or a one-time code decided on the primary at once, then installed by a round before the
+ * answer. One request at a time, each bounded in size and time, so that no client holds the
+ * rounds longer than AGENT_TIMEOUT_MS.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +37,7 @@
 
 #include <libpq-fe.h>
 
+#include "agent-protocol.h"
 #include "config.h"
 #include "fleet.h"
 #include "roles-build.h"
@@ -70,6 +80,8 @@ struct agent {
         bool no_ingest;                 /* the server has no ingest function: said once */
         bool no_report;                 /* the server has no report function: said once */
         int64_t depth;                  /* the outbox's depth after the round's shipping */
+        int listen_fd;                  /* AGENT_SOCKET, -1: none (--once) */
+        ino_t listen_ino;               /* ours, to unlink at the end and no other */
 };
 
 static void lost(struct agent *a, const char *why) {
@@ -237,6 +249,174 @@ static int round_once(struct agent *a) {
         return k == EXIT_INSTALLED ? r : k;
 }
 
+/* ---- the socket (agent-protocol.h) ---------------------------------------------------------- */
+
+/*
+ * AGENT_SOCKET, 0600 root. A file already there is unlinked only when it is a socket nobody
+ * answers on (an agent of ours that died): a live agent's is refused, and anything else at that
+ * path (a file, a link someone made) is left alone and refused, never followed.
+ */
+static int listen_socket(struct agent *a) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct stat st;
+        memcpy(sa.sun_path, AGENT_SOCKET, sizeof(AGENT_SOCKET));
+        (void) mkdir("/run/roles", 0755);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0) {
+                say("%s: %s", AGENT_SOCKET, strerror(errno));
+                return -errno;
+        }
+        if (lstat(AGENT_SOCKET, &st) == 0) {
+                int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                bool live = probe >= 0 && connect(probe, (struct sockaddr *) &sa, sizeof(sa)) == 0;
+                bool stale = probe >= 0 && !live && errno == ECONNREFUSED;
+                if (probe >= 0)
+                        close(probe);
+                if (!S_ISSOCK(st.st_mode) || st.st_uid != 0 || !stale) {
+                        say("%s: %s: not serving password changes and code claims", AGENT_SOCKET,
+                            live ? "another agent is serving it" : "a file that is not a stale socket of root's");
+                        close(fd);
+                        return -EEXIST;
+                }
+                (void) unlink(AGENT_SOCKET);
+        }
+        /* Made 0600 by the umask itself: no moment when it is wider. */
+        mode_t old = umask(0177);
+        int r = bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(fd, 16) < 0 ? -errno : 0;
+        umask(old);
+        if (r == 0 && stat(AGENT_SOCKET, &st) < 0)
+                r = -errno;
+        if (r < 0) {
+                say("%s: %s", AGENT_SOCKET, strerror(-r));
+                close(fd);
+                return r;
+        }
+        a->listen_fd = fd;
+        a->listen_ino = st.st_ino;
+        return 0;
+}
+
+static void unlisten(struct agent *a) {
+        struct stat st;
+        if (a->listen_fd < 0)
+                return;
+        if (lstat(AGENT_SOCKET, &st) == 0 && st.st_ino == a->listen_ino)
+                (void) unlink(AGENT_SOCKET);
+        close(a->listen_fd);
+        a->listen_fd = -1;
+}
+
+/* The request whole (ended by the client's end of file), NUL-terminated in buf: its length, or
+ * -E2BIG (larger than AGENT_REQUEST_MAX), -ETIMEDOUT, -EIO. */
+static ssize_t read_request(int fd, char *buf, size_t size) {
+        double until = now_ms() + AGENT_TIMEOUT_MS;
+        size_t got = 0;
+        for (;;) {
+                double left = until - now_ms();
+                if (left <= 0)
+                        return -ETIMEDOUT;
+                struct pollfd pfd = { .fd = fd, .events = POLLIN };
+                if (poll(&pfd, 1, (int) left + 1) < 0 && errno != EINTR)
+                        return -EIO;
+                ssize_t n = recv(fd, buf + got, size - 1 - got, 0);
+                if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                        continue;
+                if (n < 0)
+                        return -EIO;
+                if (n == 0)
+                        break;
+                got += (size_t) n;
+                if (got >= size - 1)
+                        return -E2BIG;
+        }
+        buf[got] = '\0';
+        return (ssize_t) got;
+}
+
+/* Split a request into its lines (each ended by '\n'): their number, or -EBADMSG (a NUL, or a
+ * last line without its '\n'). */
+static int split_lines(char *buf, size_t len, char **lines, int max) {
+        int n = 0;
+        if (len == 0 || memchr(buf, '\0', len) || buf[len - 1] != '\n')
+                return -EBADMSG;
+        for (char *p = buf; p < buf + len; n++) {
+                char *nl = strchr(p, '\n');
+                if (n == max)
+                        return -EBADMSG;
+                *nl = '\0';
+                lines[n] = p;
+                p = nl + 1;
+        }
+        return n;
+}
+
+static bool is_uuid(const char *s) {
+        if (strlen(s) != 36)
+                return false;
+        for (int i = 0; i < 36; i++)
+                if (i == 8 || i == 13 || i == 18 || i == 23 ? s[i] != '-' : !strchr("0123456789abcdef", s[i]) || !s[i])
+                        return false;
+        return true;
+}
+
+static int sync_round(struct agent *a);
+
+/* A password change (agent-protocol.h): its answer. Won: installed here before the answer (a
+ * round at once), so that the login that asked finds it in its files. */
+static const char *change_password(struct agent *a, char **l) {
+        int64_t serial = 0;
+        if (!is_uuid(l[1]) || !l[3][0] || !l[4][0] || (strcmp(l[5], "0") != 0 && strcmp(l[5], "1") != 0))
+                return AGENT_REFUSED;
+        if (connect_fleet(a) < 0)
+                return AGENT_UNREACHABLE;
+        int r = roles_fleet_change_password(a->fleet, l[1], l[2], l[3], l[4], l[5][0] == '1', &serial);
+        if (r < 0) {
+                if (PQstatus(roles_fleet_conn(a->fleet)) != CONNECTION_OK)
+                        lost(a, roles_fleet_error(a->fleet));
+                else
+                        say("password change of %s not made: %s", l[1], roles_fleet_error(a->fleet));
+                return AGENT_UNREACHABLE;
+        }
+        if (r == 0) {
+                say("password change of %s refused: changed meanwhile", l[1]);
+                return AGENT_LOST;
+        }
+        say("password of %s changed at serial %lld", l[1], (long long) serial);
+        if (sync_round(a) != EXIT_INSTALLED || a->installed < serial)
+                say("serial %lld not installed yet: at the next round", (long long) serial);
+        return AGENT_WON;
+}
+
+/* One connection: one request, one answer, whatever the client sends or fails to. */
+static void serve(struct agent *a, int fd) {
+        struct ucred cred;
+        socklen_t len = sizeof(cred);
+        char buf[AGENT_REQUEST_MAX + 1], *lines[8], reply[32];
+        const char *answer = AGENT_REFUSED;
+        ssize_t n = -EPERM;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && len == sizeof(cred) && cred.uid == 0)
+                n = read_request(fd, buf, sizeof(buf));
+        int k = n >= 0 ? split_lines(buf, (size_t) n, lines, (int) ROLES_N_ELEMENTS(lines)) : (int) n;
+        if (k == 6 && strcmp(lines[0], AGENT_REQ_PASSWORD) == 0)
+                answer = change_password(a, lines);
+        else
+                say("a request refused on %s: %s", AGENT_SOCKET, n == -EPERM ? "the client is not root" :
+                    n == -E2BIG ? "too large" : n == -ETIMEDOUT ? "not whole in time" : "malformed");
+        explicit_bzero(buf, sizeof(buf));
+        snprintf(reply, sizeof(reply), "%s\n", answer);
+        (void) send(fd, reply, strlen(reply), MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+static void accept_clients(struct agent *a) {
+        for (int i = 0; i < 16 && !stopping; i++) {
+                int fd = accept4(a->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+                if (fd < 0)
+                        return;
+                serve(a, fd);
+                close(fd);
+        }
+}
+
 /* fleet_poll seconds, give or take a quarter; cut short by a notification or a signal. */
 static void wait_round(struct agent *a) {
         uint32_t rnd = 0;
@@ -249,8 +429,13 @@ static void wait_round(struct agent *a) {
                 if (left <= 0)
                         return;
                 PGconn *conn = a->fleet && a->listening ? roles_fleet_conn(a->fleet) : NULL;
-                struct pollfd pfd = { .fd = conn ? PQsocket(conn) : -1, .events = POLLIN };
-                int n = poll(&pfd, 1, (int) left + 1);
+                struct pollfd pfd[2] = { { .fd = conn ? PQsocket(conn) : -1, .events = POLLIN },
+                                         { .fd = a->listen_fd, .events = POLLIN } };
+                int n = poll(pfd, 2, (int) left + 1);
+                if (n > 0 && pfd[1].revents) {
+                        accept_clients(a);
+                        continue;       /* the connection may have changed: poll again */
+                }
                 if (n > 0 && conn) {
                         bool woken = false;
                         if (!PQconsumeInput(conn))
@@ -282,7 +467,7 @@ int main(int argc, char **argv) {
                 { "timestamps", no_argument, NULL, 't' }, { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' }, { 0 },
         };
-        struct agent a = { .installed = -1 };
+        struct agent a = { .installed = -1, .listen_fd = -1 };
         const char *conf = NULL;
         bool once = false;
         char err[512];
@@ -322,12 +507,14 @@ int main(int argc, char **argv) {
         sigaction(SIGTERM, &sa, NULL);
         sigaction(SIGINT, &sa, NULL);
         signal(SIGPIPE, SIG_IGN);
+        (void) listen_socket(&a);      /* without it, the read path goes on: logins are refused the claims */
         say("started: %s, every %u s", a.cfg.host_secrets_none ? "no secrets" : "with secrets", a.cfg.fleet_poll);
         while (!stopping) {
                 round_once(&a);
                 wait_round(&a);
         }
         say("stopping");
+        unlisten(&a);
         roles_fleet_close(a.fleet);
         return 0;
 }
