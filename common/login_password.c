@@ -15,6 +15,8 @@
 #include <string.h>
 #include <syslog.h>
 
+#include "agent-protocol.h"
+#include "agent_client.h"
 #include "auth.h"
 #include "login-internal.h"
 #include "login_slots.h"
@@ -455,6 +457,35 @@ static enum roles_login_result check_current(struct roles_attempt *l, enum roles
         return result;
 }
 
+/*
+ * In a fleet (cfg->source), the new hash goes to the primary through roles-agent's socket
+ * (agent-protocol.h): a compare-and-set on the hash this host read, with the next serial, which
+ * the agent installs here before it answers, and every other host at its next round. Nothing is
+ * written here: the host's files follow the fleet. 0 won; -ESTALE lost (changed meanwhile);
+ * -EHOSTUNREACH: the agent or the primary cannot be reached (said to the user), nothing changed.
+ */
+static int fleet_set_password(struct roles_attempt *l, const struct roles_secret *sec, const char *hash) {
+        char fs_uniquifier[ROLES_UUID_LEN + 1], request[AGENT_REQUEST_MAX], answer[64];
+        if (roles_uuid_new(fs_uniquifier) < 0)
+                return -EIO;
+        int n = snprintf(request, sizeof(request), AGENT_REQ_PASSWORD "\n%s\n%s\n%s\n%s\n%d\n", l->u.uuid,
+                         sec->password_hash, hash, fs_uniquifier, l->u.activated_at == 0 && sec->activated_at == 0);
+        int r = n > 0 && (size_t) n < sizeof(request) ? roles_agent_ask(request, (size_t) n, answer, sizeof(answer)) : -E2BIG;
+        explicit_bzero(request, sizeof(request));
+        if (r == 0 && strcmp(answer, AGENT_WON) == 0)
+                return 0;
+        if (r == 0 && strcmp(answer, AGENT_LOST) == 0) {
+                login_say(l, "Password not changed: it was changed meanwhile. Try again.");
+                login_log(l, LOG_NOTICE, "password change for %s refused by the account server: changed meanwhile",
+                          roles_login_user_for_log(l));
+                return -ESTALE;
+        }
+        login_say(l, "Password not changed: the account server cannot be reached.");
+        login_log(l, LOG_ERR, "password change for %s: the account server cannot be reached (roles-agent: %s)",
+                  roles_login_user_for_log(l), r < 0 ? strerror(-r) : answer);
+        return -EHOSTUNREACH;
+}
+
 /* Hash the new password and store it, activating the account and voiding its codes. */
 static enum roles_login_result set_password(struct roles_attempt *l, const struct roles_secret *sec, const char *pw,
                                             enum roles_login_reason *ret_reason) {
@@ -483,12 +514,21 @@ static enum roles_login_result set_password(struct roles_attempt *l, const struc
         login_slot_give_back(&slot);
         if (r < 0)
                 return ROLES_LOGIN_NOT_CHANGED;
-        r = roles_secret_set_password(l->sec, l->u.uuid, hash, false);
-        if (r == 0 && l->u.activated_at == 0 && sec->activated_at == 0)
-                r = roles_secret_set_activated(l->sec, l->u.uuid);
-        if (r == 0)
-                r = roles_secret_drop_codes(l->sec, l->u.uuid);
-        roles_wipe(hash, sizeof(hash));
+        if (l->cfg->source[0]) {
+                r = fleet_set_password(l, sec, hash);
+                roles_wipe(hash, sizeof(hash));
+                if (r < 0) {
+                        *ret_reason = ROLES_LOGIN_R_SYSTEM;
+                        return ROLES_LOGIN_NOT_CHANGED;
+                }
+        } else {
+                r = roles_secret_set_password(l->sec, l->u.uuid, hash, false);
+                if (r == 0 && l->u.activated_at == 0 && sec->activated_at == 0)
+                        r = roles_secret_set_activated(l->sec, l->u.uuid);
+                if (r == 0)
+                        r = roles_secret_drop_codes(l->sec, l->u.uuid);
+                roles_wipe(hash, sizeof(hash));
+        }
         if (r < 0) {
                 *ret_reason = ROLES_LOGIN_R_SYSTEM;
                 return roles_attempt_error(l, r, "storing the new password");
