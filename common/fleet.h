@@ -130,3 +130,8 @@ int roles_fleet_list(struct roles_fleet *f, enum roles_fleet_listing what, const
  */
 int roles_fleet_change_password(struct roles_fleet *f, const char *uuid, const char *old_hash, const char *new_hash,
                                 const char *fs_uniquifier, bool activate, int64_t *ret_serial);
+
+/* A one-time code spent on the primary (kind "activation", "reset" or "recovery"; hash_hex, the
+ * code's hash in hex): 1 won, 0 lost (spent already, expired, replaced), -errno as above. */
+int roles_fleet_claim_code(struct roles_fleet *f, const char *uuid, const char *kind, const char *hash_hex,
+                           int64_t *ret_serial);

@@ -118,6 +118,7 @@
  * racing, one wins and the other sees the row it changed.
  *   change_password  compare-and-set on the hash the host read (the pending codes voided, the
  *                    account activated when asked), with the next serial.
+ *   claim_code       a one-time code spent (UPDATE ... WHERE used_at IS NULL), with the next serial.
  * A row a function changes has no changeset (hosts apply changesets, and SQLite's format is
  * SQLite's to write), so it reaches hosts the way the facts do: `claimed` names each user whose
  * secrets rows such a function changed, tagged with the serial, and a host's sync copies that
@@ -154,9 +155,32 @@
         "    UPDATE " FLEET_SCHEMA ".codes SET used_at = now_s WHERE user_uuid = change_password.user_uuid AND used_at IS NULL;" \
         "    RETURN " FLEET_SCHEMA ".claim_serial(change_password.user_uuid, 'password change (' || session_user || ')');" \
         "  END $f$;" \
+        /* A one-time code spent: kind 'activation' or 'reset' (roles.codes, only while unused and \
+         * unexpired; the account must then set a password) or 'recovery' (roles.recovery_codes, \
+         * while unused). 0: lost (spent already, expired, replaced, never issued); else the serial. */ \
+        "CREATE FUNCTION " FLEET_SCHEMA ".claim_code(user_uuid text, kind text, code_hash bytea) RETURNS bigint" \
+        "  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$" \
+        "  #variable_conflict use_column\n" \
+        "  DECLARE now_s bigint := extract(epoch FROM now())::bigint; n bigint; BEGIN" \
+        "    IF claim_code.kind = 'recovery' THEN" \
+        "      UPDATE " FLEET_SCHEMA ".recovery_codes r SET used_at = now_s WHERE r.user_uuid = claim_code.user_uuid" \
+        "        AND r.code_hash = claim_code.code_hash AND r.used_at IS NULL;" \
+        "      GET DIAGNOSTICS n = ROW_COUNT;" \
+        "    ELSE" \
+        "      UPDATE " FLEET_SCHEMA ".codes c SET used_at = now_s WHERE c.user_uuid = claim_code.user_uuid" \
+        "        AND c.kind = claim_code.kind AND c.code_hash = claim_code.code_hash AND c.used_at IS NULL" \
+        "        AND c.expires_at > now_s;" \
+        "      GET DIAGNOSTICS n = ROW_COUNT;" \
+        "      IF n > 0 THEN UPDATE " FLEET_SCHEMA ".credentials c SET must_change_password = 1" \
+        "        WHERE c.user_uuid = claim_code.user_uuid; END IF;" \
+        "    END IF;" \
+        "    IF n = 0 THEN RETURN 0; END IF;" \
+        "    RETURN " FLEET_SCHEMA ".claim_serial(claim_code.user_uuid, claim_code.kind || ' code (' || session_user || ')');" \
+        "  END $f$;" \
         "REVOKE EXECUTE ON FUNCTION " FLEET_SCHEMA ".claim_serial(text, text)," \
-        "  " FLEET_SCHEMA ".change_password(text, text, text, text, boolean) FROM PUBLIC;" \
-        "GRANT EXECUTE ON FUNCTION " FLEET_SCHEMA ".change_password(text, text, text, text, boolean) TO roles_host_secrets;"
+        "  " FLEET_SCHEMA ".change_password(text, text, text, text, boolean), " FLEET_SCHEMA ".claim_code(text, text, bytea) FROM PUBLIC;" \
+        "GRANT EXECUTE ON FUNCTION " FLEET_SCHEMA ".change_password(text, text, text, text, boolean)," \
+        "  " FLEET_SCHEMA ".claim_code(text, text, bytea) TO roles_host_secrets;"
 
 static const char fleet_sql[] =
         "CREATE TABLE " FLEET_SCHEMA ".fleet (id integer PRIMARY KEY CHECK (id = 1), serial bigint NOT NULL,"
