@@ -361,30 +361,50 @@ static bool is_uuid(const char *s) {
 
 static int sync_round(struct agent *a);
 
-/* A password change (agent-protocol.h): its answer. Won: installed here before the answer (a
- * round at once), so that the login that asked finds it in its files. */
-static const char *change_password(struct agent *a, char **l) {
-        int64_t serial = 0;
-        if (!is_uuid(l[1]) || !l[3][0] || !l[4][0] || (strcmp(l[5], "0") != 0 && strcmp(l[5], "1") != 0))
-                return AGENT_REFUSED;
-        if (connect_fleet(a) < 0)
-                return AGENT_UNREACHABLE;
-        int r = roles_fleet_change_password(a->fleet, l[1], l[2], l[3], l[4], l[5][0] == '1', &serial);
+/* What the primary answered a claim (r: 1 won, 0 lost, -errno) as the socket's answer. Won:
+ * installed here before the answer (a round at once), so that the login that asked finds it in
+ * its files. */
+static const char *decided(struct agent *a, int r, int64_t serial, const char *what, const char *uuid) {
         if (r < 0) {
                 if (PQstatus(roles_fleet_conn(a->fleet)) != CONNECTION_OK)
                         lost(a, roles_fleet_error(a->fleet));
                 else
-                        say("password change of %s not made: %s", l[1], roles_fleet_error(a->fleet));
+                        say("%s of %s not made: %s", what, uuid, roles_fleet_error(a->fleet));
                 return AGENT_UNREACHABLE;
         }
         if (r == 0) {
-                say("password change of %s refused: changed meanwhile", l[1]);
+                say("%s of %s refused by the account server", what, uuid);
                 return AGENT_LOST;
         }
-        say("password of %s changed at serial %lld", l[1], (long long) serial);
+        say("%s of %s at serial %lld", what, uuid, (long long) serial);
         if (sync_round(a) != EXIT_INSTALLED || a->installed < serial)
                 say("serial %lld not installed yet: at the next round", (long long) serial);
         return AGENT_WON;
+}
+
+/* password UUID OLD NEW FS_UNIQUIFIER ACTIVATE */
+static const char *change_password(struct agent *a, char **l) {
+        int64_t serial = 0;
+        if (!is_uuid(l[1]) || !l[3][0] || !is_uuid(l[4]) || (strcmp(l[5], "0") != 0 && strcmp(l[5], "1") != 0))
+                return AGENT_REFUSED;
+        if (connect_fleet(a) < 0)
+                return AGENT_UNREACHABLE;
+        int r = roles_fleet_change_password(a->fleet, l[1], l[2], l[3], l[4], l[5][0] == '1', &serial);
+        return decided(a, r, serial, "password change", l[1]);
+}
+
+/* code UUID KIND HASH */
+static const char *claim_code(struct agent *a, char **l) {
+        int64_t serial = 0;
+        char what[32];
+        if (!is_uuid(l[1]) || (strcmp(l[2], "activation") != 0 && strcmp(l[2], "reset") != 0 && strcmp(l[2], "recovery") != 0) ||
+            strlen(l[3]) != 64 || strspn(l[3], "0123456789abcdef") != 64)
+                return AGENT_REFUSED;
+        if (connect_fleet(a) < 0)
+                return AGENT_UNREACHABLE;
+        int r = roles_fleet_claim_code(a->fleet, l[1], l[2], l[3], &serial);
+        snprintf(what, sizeof(what), "%s code", l[2]);
+        return decided(a, r, serial, what, l[1]);
 }
 
 /* One connection: one request, one answer, whatever the client sends or fails to. */
@@ -399,6 +419,8 @@ static void serve(struct agent *a, int fd) {
         int k = n >= 0 ? split_lines(buf, (size_t) n, lines, (int) ROLES_N_ELEMENTS(lines)) : (int) n;
         if (k == 6 && strcmp(lines[0], AGENT_REQ_PASSWORD) == 0)
                 answer = change_password(a, lines);
+        else if (k == 4 && strcmp(lines[0], AGENT_REQ_CODE) == 0)
+                answer = claim_code(a, lines);
         else
                 say("a request refused on %s: %s", AGENT_SOCKET, n == -EPERM ? "the client is not root" :
                     n == -E2BIG ? "too large" : n == -ETIMEDOUT ? "not whole in time" : "malformed");

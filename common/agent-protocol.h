@@ -13,12 +13,16 @@
  *        compare-and-set of the account's password: NEW (an encoded hash) replaces OLD (the
  *        encoded hash the host read, empty for none), with a new FS_UNIQUIFIER; ACTIVATE "1"
  *        also activates the account (when it was not); the pending one-time codes are voided.
+ *   code\n UUID\n KIND\n HASH\n
+ *        a one-time code spent: KIND "activation" or "reset" (the account must then set a
+ *        password) or "recovery"; HASH, the code's hash (auth.h, bound to the account), 64
+ *        lowercase hex digits.
  *
  * The answer:
  *   won\n          done on the primary (and installed here before the answer, unless the agent
  *                  logged why not: then at its next round)
- *   lost\n         refused by the primary: the password changed meanwhile (another host's
- *                  change came first)
+ *   lost\n         refused by the primary: the password changed meanwhile, or the code was
+ *                  spent (another host's came first), expired or replaced
  *   unreachable\n  the primary cannot be reached (the agent's PostgreSQL connection): nothing done
  *   refused\n      not a request this agent takes (malformed, too large, too slow, not root)
  *
@@ -34,6 +38,7 @@
 #define AGENT_CLIENT_TIMEOUT_MS 15000
 
 #define AGENT_REQ_PASSWORD      "password"
+#define AGENT_REQ_CODE          "code"
 
 #define AGENT_WON               "won"
 #define AGENT_LOST              "lost"

@@ -30,6 +30,46 @@ static int verify_stored(const struct roles_attempt *l, const char *stored, cons
         return roles_password_verify_stored(stored, password, len, &params, &ceiling);
 }
 
+/*
+ * In a fleet (cfg->source), what must be decided once for every host (a one-time code spent, a
+ * password changed) is the primary's: the request goes to roles-agent's socket
+ * (agent-protocol.h), the agent runs it there in one statement and installs the serial here
+ * before it answers. Nothing is written here: the host's files follow the fleet. 0 won; -ESTALE
+ * lost (spent, or changed, meanwhile); -EHOSTUNREACH: the agent or the primary cannot be
+ * reached (said to the user: what, "not changed" say), nothing changed.
+ */
+static int fleet_ask(struct roles_attempt *l, char *request, int n, const char *what) {
+        char answer[64];
+        int r = n > 0 && n < AGENT_REQUEST_MAX ? roles_agent_ask(request, (size_t) n, answer, sizeof(answer)) : -E2BIG;
+        explicit_bzero(request, (size_t) (n > 0 && n < AGENT_REQUEST_MAX ? n : 0));
+        if (r == 0 && strcmp(answer, AGENT_WON) == 0)
+                return 0;
+        if (r == 0 && strcmp(answer, AGENT_LOST) == 0) {
+                login_log(l, LOG_NOTICE, "%s for %s refused by the account server", what, roles_login_user_for_log(l));
+                return -ESTALE;
+        }
+        char text[128];
+        snprintf(text, sizeof(text), "%s: the account server cannot be reached.", what);
+        text[0] = (char) (text[0] >= 'a' && text[0] <= 'z' ? text[0] - 'a' + 'A' : text[0]);
+        login_say(l, text);
+        login_log(l, LOG_ERR, "%s for %s: the account server cannot be reached (roles-agent: %s)", what,
+                  roles_login_user_for_log(l), r < 0 ? strerror(-r) : answer);
+        return -EHOSTUNREACH;
+}
+
+/* A one-time code spent on the primary (kind: "activation", "reset", "recovery"). */
+static int fleet_claim_code(struct roles_attempt *l, const char *kind, const uint8_t hash[static ROLES_CODE_HASH_LEN]) {
+        char request[AGENT_REQUEST_MAX], hex[2 * ROLES_CODE_HASH_LEN + 1];
+        for (size_t i = 0; i < ROLES_CODE_HASH_LEN; i++)
+                snprintf(hex + 2 * i, 3, "%02x", hash[i]);
+        int n = snprintf(request, sizeof(request), AGENT_REQ_CODE "\n%s\n%s\n%s\n", l->u.uuid, kind, hex);
+        int r = fleet_ask(l, request, n, "login not completed");
+        /* What the agent installed, for what this login reads next (the recovery codes left). */
+        if (r == 0 && roles_snapshot_refresh(l->snap) > 0)
+                (void) login_reread_user(l);
+        return r;
+}
+
 /* Is a typed secret a pending, unexpired activation or reset code of this user? Which one, in
  * *ret_kind and *ret_row: it is consumed only once the login passes the gate (use_code). */
 static bool find_code(struct roles_attempt *l, const char *typed, enum roles_code_kind *ret_kind,
@@ -48,6 +88,8 @@ static bool find_code(struct roles_attempt *l, const char *typed, enum roles_cod
 
 /* Consume it; the store's single-use gate decides between racing logins. */
 static int use_code(struct roles_attempt *l, enum roles_code_kind kind, const struct roles_code_row *row) {
+        if (l->cfg->source[0])
+                return fleet_claim_code(l, kind == ROLES_CODE_ACTIVATION ? "activation" : "reset", row->hash);
         int r = roles_secret_use_code(l->sec, l->u.uuid, kind, row->hash);
         return r < 0 ? r : roles_secret_set_must_change(l->sec, l->u.uuid, true);
 }
@@ -62,7 +104,10 @@ static int use_code(struct roles_attempt *l, enum roles_code_kind kind, const st
 static enum roles_login_reason use_recovery_code(struct roles_attempt *l, const uint8_t hash[static ROLES_CODE_HASH_LEN]) {
         unsigned left = 0;
         char detail[64];
-        if (roles_secret_use_recovery_code(l->sec, l->u.uuid, hash) < 0)
+        int r = l->cfg->source[0] ? fleet_claim_code(l, "recovery", hash) : roles_secret_use_recovery_code(l->sec, l->u.uuid, hash);
+        if (r == -EHOSTUNREACH)
+                return ROLES_LOGIN_R_SYSTEM;    /* not the code's fault: not counted */
+        if (r < 0)
                 return ROLES_LOGIN_R_RECOVERY_WRONG;
         if (roles_secret_recovery_left(l->sec, l->u.uuid, &left) < 0)
                 login_log(l, LOG_ERR, "counting the recovery codes of %s: %s", roles_login_user_for_log(l),
@@ -332,7 +377,13 @@ static enum roles_login_result check_password(struct roles_attempt *l, const cha
                 return ROLES_LOGIN_AUTH_FAILED;
         }
         /* A code is spent only by a login that gets this far (not by one the gate refuses). */
-        if (by_code && use_code(l, code_kind, &code) < 0)
+        if (by_code && (r = use_code(l, code_kind, &code)) == -EHOSTUNREACH) {
+                /* Not the code's fault, and not spent: not counted. */
+                login_log_failure(l, ROLES_LOGIN_R_SYSTEM);
+                *ret_reason = ROLES_LOGIN_R_SYSTEM;
+                return ROLES_LOGIN_AUTH_FAILED;
+        }
+        if (by_code && r < 0)
                 return count_failure(l, ROLES_LOGIN_R_CODE_USED, ret_reason);
         *ret_code_used = !by_code ? NULL : code_kind == ROLES_CODE_ACTIVATION ? "activation code" : "reset code";
         return ROLES_LOGIN_OK;
@@ -380,10 +431,11 @@ static enum roles_login_result ask_and_check(struct roles_attempt *l, enum roles
 static enum roles_login_result totp_step(struct roles_attempt *l, const char *secret, struct roles_tally *tally,
                                          bool *ret_recovery, enum roles_login_reason *ret_reason) {
         enum roles_login_reason why = check_totp(l, secret, ret_recovery);
-        if (why == ROLES_LOGIN_R_TOTP_REUSED) {
+        if (why == ROLES_LOGIN_R_TOTP_REUSED || why == ROLES_LOGIN_R_SYSTEM) {
                 login_log(l, LOG_NOTICE, "authentication refused for %s: %s", roles_login_user_for_log(l),
                           roles_login_reason_text(why));
-                login_say(l, "This verification code was already used: wait for the next one.");
+                if (why == ROLES_LOGIN_R_TOTP_REUSED)
+                        login_say(l, "This verification code was already used: wait for the next one.");
                 *ret_reason = why;
                 return ROLES_LOGIN_AUTH_FAILED;
         }
@@ -457,35 +509,6 @@ static enum roles_login_result check_current(struct roles_attempt *l, enum roles
         return result;
 }
 
-/*
- * In a fleet (cfg->source), the new hash goes to the primary through roles-agent's socket
- * (agent-protocol.h): a compare-and-set on the hash this host read, with the next serial, which
- * the agent installs here before it answers, and every other host at its next round. Nothing is
- * written here: the host's files follow the fleet. 0 won; -ESTALE lost (changed meanwhile);
- * -EHOSTUNREACH: the agent or the primary cannot be reached (said to the user), nothing changed.
- */
-static int fleet_set_password(struct roles_attempt *l, const struct roles_secret *sec, const char *hash) {
-        char fs_uniquifier[ROLES_UUID_LEN + 1], request[AGENT_REQUEST_MAX], answer[64];
-        if (roles_uuid_new(fs_uniquifier) < 0)
-                return -EIO;
-        int n = snprintf(request, sizeof(request), AGENT_REQ_PASSWORD "\n%s\n%s\n%s\n%s\n%d\n", l->u.uuid,
-                         sec->password_hash, hash, fs_uniquifier, l->u.activated_at == 0 && sec->activated_at == 0);
-        int r = n > 0 && (size_t) n < sizeof(request) ? roles_agent_ask(request, (size_t) n, answer, sizeof(answer)) : -E2BIG;
-        explicit_bzero(request, sizeof(request));
-        if (r == 0 && strcmp(answer, AGENT_WON) == 0)
-                return 0;
-        if (r == 0 && strcmp(answer, AGENT_LOST) == 0) {
-                login_say(l, "Password not changed: it was changed meanwhile. Try again.");
-                login_log(l, LOG_NOTICE, "password change for %s refused by the account server: changed meanwhile",
-                          roles_login_user_for_log(l));
-                return -ESTALE;
-        }
-        login_say(l, "Password not changed: the account server cannot be reached.");
-        login_log(l, LOG_ERR, "password change for %s: the account server cannot be reached (roles-agent: %s)",
-                  roles_login_user_for_log(l), r < 0 ? strerror(-r) : answer);
-        return -EHOSTUNREACH;
-}
-
 /* Hash the new password and store it, activating the account and voiding its codes. */
 static enum roles_login_result set_password(struct roles_attempt *l, const struct roles_secret *sec, const char *pw,
                                             enum roles_login_reason *ret_reason) {
@@ -515,7 +538,12 @@ static enum roles_login_result set_password(struct roles_attempt *l, const struc
         if (r < 0)
                 return ROLES_LOGIN_NOT_CHANGED;
         if (l->cfg->source[0]) {
-                r = fleet_set_password(l, sec, hash);
+                char fs_uniquifier[ROLES_UUID_LEN + 1], request[AGENT_REQUEST_MAX];
+                r = roles_uuid_new(fs_uniquifier);
+                int n = snprintf(request, sizeof(request), AGENT_REQ_PASSWORD "\n%s\n%s\n%s\n%s\n%d\n", l->u.uuid,
+                                 sec->password_hash, hash, fs_uniquifier, l->u.activated_at == 0 && sec->activated_at == 0);
+                if (r >= 0 && (r = fleet_ask(l, request, n, "password not changed")) == -ESTALE)
+                        login_say(l, "Password not changed: it was changed meanwhile. Try again.");
                 roles_wipe(hash, sizeof(hash));
                 if (r < 0) {
                         *ret_reason = ROLES_LOGIN_R_SYSTEM;
