@@ -1,0 +1,224 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Synchronous claims through roles-agent's socket (issue 16, FLEET.md "Write path", synchronous
+# operations; common/agent-protocol.h):
+#  - the socket: /run/roles/agent.sock, 0600 root, while the agent runs;
+#  - a password changed through PAM on host 1 (compare-and-set on the primary, installed on host 1
+#    before passwd returns): the new password works on host 2 after its next round (timed), the
+#    old one nowhere;
+#  - the same password changed on 2 hosts at the same moment, ROUNDS rounds (10; --rounds N):
+#    exactly one wins each round, the other is told it changed meanwhile;
+#  - PostgreSQL stopped, or the agent down: passwd refused with "the account server cannot be
+#    reached", secrets.db unchanged;
+#  - a client that is not root, garbage, 1 MiB, a silent client: refused, the agent serves on.
+#  - one activation code typed on 2 hosts at the same moment, ROUNDS rounds: exactly one wins;
+#    a reset code spent on host 2 is refused on host 1; PostgreSQL stopped: a code login refused
+#    with the clear message, the code unspent.
+#
+#   test_fleet_claims.sh ROLESCTL PAM_MODULE NSS_LIB_DIR ROLES_AGENT [--rounds N]
+set -u
+# shellcheck source=tests/fleet/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+# --rounds N: through the environment, which the namespace's own run of this script keeps.
+if [ "${5:-}" = --rounds ]; then
+        export FLEET_CLAIMS_ROUNDS=${6:?--rounds N}
+        set -- "$1" "$2" "$3" "$4"
+fi
+ROUNDS=${FLEET_CLAIMS_ROUNDS:-10}
+ns_e2e_extra=(ROLES_AGENT)
+ns_enter_e2e fleet-claims "$@"
+A=$(realpath -m "$4")
+ns_on_exit() { fleet_cleanup; }
+FLEET_POLL=1
+fleet_setup
+need sqlite3 /usr/bin/python3 setpriv || finish
+nl=$'\n'
+
+run_ok "rolesctl init against PostgreSQL" arc init
+[ "$RC" -eq 0 ] || die "rolesctl init against PostgreSQL"
+printf '%s\n' 'Old-Horse-1234' | arc user add alice --password-stdin >/dev/null || die "rolesctl user add alice"
+ALICE=$(arc --json user show alice | python3 -c 'import json, sys; print(json.load(sys.stdin)["user"]["uuid"])') ||
+        die "rolesctl user show alice"
+for n in 1 2; do
+        fleet_host_start "$n"
+        fleet_in "$n" sh -c "echo 'password required $MOD' >>/etc/pam.d/roles" || die "host $n: a password line"
+done
+fleet_wait_serial "$(fleet_serial)" 30 1 2 >/dev/null || die "hosts 1-2 did not install the fleet"
+# The socket is made right after the first round: wait for it.
+for _ in $(seq 100); do fleet_in 1 test -S /run/roles/agent.sock && fleet_in 2 test -S /run/roles/agent.sock && break; sleep 0.05; done
+
+# login N USER PASSWORD: pamtester auth and account on host N; RC.
+login() { printf '%s\n' "$3" | fleet_in "$1" timeout 30 pamtester roles "$2" authenticate acct_mgmt >"$OUT" 2>&1; RC=$?; }
+# passwd N USER NEW: pamtester chauthtok as root on host N (no current password asked); RC, $OUT.
+passwd_on() { printf '%s\n%s\n' "$3" "$3" | fleet_in "$1" timeout 30 pamtester roles "$2" chauthtok >"$OUT" 2>&1; RC=$?; }
+# cred N: host N's credentials row of alice, as secrets.db has it.
+cred() { fleet_in "$1" sqlite3 -readonly /var/lib/roles/secrets.db "SELECT quote(password_hash), fs_uniquifier FROM credentials WHERE user_uuid = '$ALICE'"; }
+# ask N PYTHON-BYTES [SETPRIV-ARGS]: send bytes to host N's socket and print the answer (or what
+# happened instead).
+ask() {
+        fleet_in "$1" ${3:+setpriv $3 --} /usr/bin/python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(20)
+try:
+    s.connect("/run/roles/agent.sock")
+    data = eval(sys.argv[1])
+    if data is not None:
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+    print(s.recv(100).decode().strip() or "closed")
+except OSError as e:
+    print(type(e).__name__)
+' "$2"
+}
+
+# ---- the socket ----------------------------------------------------------------------------------------------------
+for n in 1 2; do
+        eq "host $n: the agent's socket" "$(fleet_in "$n" stat -c '%F %a %U' /run/roles/agent.sock)" "socket 600 root"
+done
+
+# ---- a password changed on host 1 works on host 2 after its next round -------------------------------------------
+T0=$(date +%s%N)
+passwd_on 1 alice 'New-Horse-5678'
+eq "host 1: passwd alice through the agent" "$RC" 0
+took_1=$(awk -v a="$(date +%s%N)" -v b="$T0" 'BEGIN { printf "%.2f", (a - b) / 1e9 }')
+login 1 alice 'New-Horse-5678'
+eq "host 1: the new password at once (installed before passwd returned)" "$RC" 0
+ok2=1
+for _ in $(seq 100); do
+        login 2 alice 'New-Horse-5678'
+        [ "$RC" -eq 0 ] && { ok2=0; break; }
+        sleep 0.1
+done
+took_2=$(awk -v a="$(date +%s%N)" -v b="$T0" 'BEGIN { printf "%.2f", (a - b) / 1e9 }')
+eq "host 2: the new password after its next round (${took_2} s)" "$ok2" 0
+for n in 1 2; do
+        login "$n" alice 'Old-Horse-1234'
+        [ "$RC" -ne 0 ]
+        eq "host $n: the old password refused" "$?" 0
+done
+eq "the change went through the claim function" "$(pg_sql fleet "SELECT actor LIKE 'password change (host1)' FROM roles.changes
+        WHERE serial = (SELECT serial FROM roles.claimed WHERE user_uuid = '$ALICE')")" t
+echo "# passwd on host 1 took ${took_1} s; the new password worked on host 2 ${took_2} s after it began (poll ${FLEET_POLL} s)"
+
+# ---- the same password changed on 2 hosts at the same moment --------------------------------------------------------
+# Through the socket, as PAM asks (agent-protocol.h), both from the hash both hosts hold: pamtester
+# on both would not race reliably, since a host that installed the first change before its own
+# PAM read the hash makes a second change, rightly.
+hash_of() { fleet_in "$1" sqlite3 -readonly /var/lib/roles/secrets.db "SELECT password_hash FROM credentials WHERE user_uuid = '$ALICE'"; }
+wins_ok=0
+for i in $(seq "$ROUNDS"); do
+        fleet_wait_serial "$(fleet_serial)" 10 1 2 >/dev/null || fail "round $i: hosts not on the fleet's serial"
+        old=$(hash_of 1)
+        [ "$old" = "$(hash_of 2)" ] || fail "round $i: the hosts' hashes differ before the race"
+        go=$S/go.$i racers=()
+        for n in 1 2; do
+                (while [ ! -e "$go" ]; do sleep 0.002; done
+                 ask "$n" "b'password\\n$ALICE\\n$old\\n\$argon2id\$race-$i-$n\\n' + str(__import__('uuid').uuid4()).encode() + b'\\n0\\n'" \
+                        >"$S/race.$n") &
+                racers+=("$!")
+        done
+        sleep 0.2
+        touch "$go"
+        wait "${racers[@]}"     # not the agents this shell started too
+        answers=$(sort "$S/race.1" "$S/race.2" | tr '\n' ' ')
+        if [ "$answers" = "lost won " ]; then wins_ok=$((wins_ok + 1)); else fail "round $i: answers <<$answers>>, want lost and won"; fi
+done
+eq "exactly one of two hosts won each of $ROUNDS rounds" "$wins_ok" "$ROUNDS"
+echo "# the same compare-and-set from 2 hosts at once: $wins_ok of $ROUNDS rounds had exactly one winner"
+PW='Final-Horse-2468'
+fleet_wait_serial "$(fleet_serial)" 10 1 2 >/dev/null || fail "hosts not on the fleet's serial after the race"
+passwd_on 1 alice "$PW"
+eq "host 1: passwd alice after the race" "$RC" 0
+fleet_wait_serial "$(fleet_serial)" 10 1 2 >/dev/null || fail "hosts not on the fleet's serial after the race"
+login 2 alice "$PW"
+eq "host 2: that password" "$RC" 0
+
+# ---- one activation code typed on 2 hosts at the same moment --------------------------------------------------------
+code_of() { grep -oE '[A-Z2-7]{5}-[A-Z2-7]{5}-[A-Z2-7]{5}-[A-Z2-7]{5}' <<<"$1" | head -n 1; }
+codes_ok=0
+for i in $(seq "$ROUNDS"); do
+        CODE=$(code_of "$(arc user add "act$i" --activation 2>&1)")
+        [ -n "$CODE" ] || { fail "round $i: no activation code for act$i"; continue; }
+        fleet_wait_serial "$(fleet_serial)" 10 1 2 >/dev/null || fail "code round $i: hosts not on the fleet's serial"
+        go=$S/cgo.$i racers=()
+        for n in 1 2; do
+                (while [ ! -e "$go" ]; do sleep 0.005; done
+                 printf '%s\n' "$CODE" | fleet_in "$n" timeout 30 pamtester roles "act$i" authenticate >"$S/code.$n" 2>&1
+                 echo $? >"$S/code.$n.rc") &
+                racers+=("$!")
+        done
+        sleep 0.2
+        touch "$go"
+        wait "${racers[@]}"
+        won=0
+        for n in 1 2; do [ "$(cat "$S/code.$n.rc")" = 0 ] && won=$((won + 1)); done
+        if [ "$won" = 1 ]; then codes_ok=$((codes_ok + 1)); else fail "code round $i: $won hosts let act$i in (want 1)"; fi
+done
+eq "exactly one of two hosts spent the activation code, each of $ROUNDS rounds" "$codes_ok" "$ROUNDS"
+echo "# one activation code on 2 hosts at once: $codes_ok of $ROUNDS rounds had exactly one winner"
+eq "every code spent once on the primary" "$(pg_sql fleet "SELECT count(*) FROM roles.codes c JOIN roles.users u ON u.uuid = c.user_uuid
+        WHERE u.name LIKE 'act%' AND c.used_at IS NOT NULL")" "$ROUNDS"
+# A reset code, spent on host 2, refused on host 1 after host 1's next round.
+CODE=$(code_of "$(arc user reset alice 2>&1)")
+fleet_wait_serial "$(fleet_serial)" 10 1 2 >/dev/null || fail "hosts not on the fleet's serial after the reset"
+printf '%s\n' "$CODE" | fleet_in 2 timeout 30 pamtester roles alice authenticate >"$OUT" 2>&1
+eq "host 2: alice's reset code accepted" "$?" 0
+fleet_wait_serial "$(fleet_serial)" 10 1 >/dev/null || fail "host 1 not on the fleet's serial after the claim"
+printf '%s\n' "$CODE" | fleet_in 1 timeout 30 pamtester roles alice authenticate >"$OUT" 2>&1
+[ "$?" -ne 0 ]
+eq "host 1: the reset code spent on host 2 refused" "$?" 0
+passwd_on 2 alice "$PW"
+eq "host 2: alice sets a password after the reset code" "$RC" 0
+
+# ---- the primary or the agent unreachable ---------------------------------------------------------------------------
+CODE=$(code_of "$(arc user add late --activation 2>&1)")
+LATE=$(arc --json user show late | python3 -c 'import json, sys; print(json.load(sys.stdin)["user"]["uuid"])') || die "rolesctl user show late"
+fleet_wait_serial "$(fleet_serial)" 10 1 2 >/dev/null || fail "hosts not on the fleet's serial before PostgreSQL stops"
+before=$(cred 1)
+pg_stop fleet || die "stop PostgreSQL"
+passwd_on 1 alice 'Down-Horse-0000'
+[ "$RC" -ne 0 ] && grep -q 'the account server cannot be reached' "$OUT"
+eq "PostgreSQL down: passwd refused with the clear message" "$?" 0
+eq "PostgreSQL down: host 1's secrets.db unchanged" "$(cred 1)" "$before"
+login 1 alice "$PW"
+eq "PostgreSQL down: the password login goes on" "$RC" 0
+printf '%s\n' "$CODE" | fleet_in 1 timeout 30 pamtester roles late authenticate >"$OUT" 2>&1
+[ "$?" -ne 0 ] && grep -q 'the account server cannot be reached' "$OUT"
+eq "PostgreSQL down: an activation code login refused with the clear message" "$?" 0
+eq "PostgreSQL down: the code unspent on host 1" "$(fleet_in 1 sqlite3 -readonly /var/lib/roles/secrets.db \
+        "SELECT count(*) FROM codes WHERE used_at IS NULL AND kind = 'activation' AND user_uuid = '$LATE'")" 1
+pg_start fleet || die "start PostgreSQL again"
+fleet_agent_stop 1
+passwd_on 1 alice 'Down-Horse-0000'
+[ "$RC" -ne 0 ] && grep -q 'the account server cannot be reached' "$OUT"
+eq "agent down: passwd refused with the clear message" "$?" 0
+eq "agent down: host 1's secrets.db unchanged" "$(cred 1)" "$before"
+eq "agent down: its socket is gone" "$(fleet_in 1 test -e /run/roles/agent.sock; echo $?)" 1
+fleet_agent_start 1
+for _ in $(seq 100); do fleet_in 1 test -S /run/roles/agent.sock && break; sleep 0.05; done
+
+# ---- what the socket refuses ----------------------------------------------------------------------------------------
+eq "garbage refused" "$(ask 1 'b"hello\n"')" refused
+eq "a NUL refused" "$(ask 1 'b"password\n\0\n"')" refused
+eq "a password request with a bad uuid refused" "$(ask 1 'b"password\nnot-a-uuid\nx\ny\nz\n1\n"')" refused
+big=$(ask 1 'b"x" * (1 << 20)')
+case $big in refused | ConnectionResetError | BrokenPipeError) r=0 ;; *) r=1 ;; esac
+eq "1 MiB refused (${big})" "$r" 0
+t0=$(date +%s%N)
+eq "a silent client refused" "$(ask 1 None)" refused
+took=$(( ($(date +%s%N) - t0) / 1000000 ))
+[ "$took" -lt 5000 ]
+eq "a silent client held the agent ${took} ms (under 5 s)" "$?" 0
+fleet_in 1 chmod 0666 /run/roles/agent.sock
+eq "a client that is not root refused before it says anything" "$(ask 1 None '--reuid=65534 --regid=65534 --clear-groups')" refused
+fleet_in 1 chmod 0600 /run/roles/agent.sock
+grep -q 'the client is not root' "$S/hosts/1/agent.log"
+eq "the agent logged the client that is not root" "$?" 0
+passwd_on 1 alice 'After-Horse-4321'
+eq "after all that, the agent serves a password change" "$RC" 0
+login 1 alice 'After-Horse-4321'
+eq "host 1: that password works" "$RC" 0
+
+finish
