@@ -26,10 +26,7 @@ if [ "${5:-}" = --rounds ]; then
         set -- "$1" "$2" "$3" "$4"
 fi
 ROUNDS=${FLEET_CLAIMS_ROUNDS:-10}
-ns_e2e_extra=(ROLES_AGENT)
-ns_enter_e2e fleet-claims "$@"
-A=$(realpath -m "$4")
-ns_on_exit() { fleet_cleanup; }
+fleet_enter fleet-claims "$@"
 FLEET_POLL=1
 fleet_setup
 need sqlite3 /usr/bin/python3 setpriv || finish

@@ -17,10 +17,7 @@ set -u
 # shellcheck source=tests/fleet/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-ns_e2e_extra=(ROLES_AGENT)
-ns_enter_e2e fleet-status "$@"
-A=$(realpath -m "$4")
-ns_on_exit() { fleet_cleanup; }
+fleet_enter fleet-status "$@"
 FLEET_POLL=1
 fleet_setup
 need sqlite3 pamtester python3 || finish
