@@ -79,13 +79,12 @@ fleet_free_port() {
 # no_preload CMD...: CMD without the sanitizer runtime an ASan build of roles puts in this
 # namespace's /etc/ld.so.preload for the programs that load the NSS module: PostgreSQL's programs,
 # server and clients, hang under it (initdb's 'postgres -V', psql), and they are not ours to
-# check. In a mount namespace of its own where that file is empty.
+# check. In a mount namespace of its own where that file is empty; inside a host, `fleet_in N
+# "${NO_PRELOAD[@]}" CMD...`.
+NO_PRELOAD=(unshare -m --propagation private -- sh -c
+        'if [ -s /etc/ld.so.preload ]; then mount --bind /dev/null /etc/ld.so.preload || exit 1; fi; exec "$@"' sh)
 no_preload() {
-        if [ -s /etc/ld.so.preload ]; then
-                unshare -m --propagation private -- sh -c 'mount --bind /dev/null /etc/ld.so.preload && exec "$@"' sh "$@"
-        else
-                "$@"
-        fi
+        "${NO_PRELOAD[@]}" "$@"
 }
 
 # pg_server CMD...: a PostgreSQL program as postgres (no_preload).

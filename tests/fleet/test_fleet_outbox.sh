@@ -61,7 +61,7 @@ eq "each event once: (host, event_id) distinct" \
 grep -q "shipped 3 outbox events (3 new) in [0-9]* ms, outbox depth 0" "$S/hosts/1/agent.log" && pass ||
         fail "host 1's agent did not log its shipping with the depth: $(tail -n 3 "$S/hosts/1/agent.log")"
 eq "a host cannot write roles.events itself" \
-        "$(fleet_in 1 psql -X -At "$(fleet_conf_source 1) sslmode=verify-full sslrootcert=/etc/roles/ca.pem" \
+        "$(fleet_in 1 "${NO_PRELOAD[@]}" psql -X -At "$(fleet_conf_source 1) sslmode=verify-full sslrootcert=/etc/roles/ca.pem" \
                 -c "INSERT INTO roles.events VALUES ('host2', 999, 0, 'failure', 'x', '', '', NULL, '')" 2>&1 |
                 grep -c 'permission denied')" 1
 
