@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "host_accounts.h"
 #include "util.h"
 
 static const size_t section_elem[NSS_N_SECTIONS] = {
@@ -519,18 +520,40 @@ static bool grant_current(int64_t until, time_t now) {
         return until == 0 || until > now;
 }
 
-/* A member, given by its user record: its name (all a member list needs, so the only text
- * checked here), and for a metarole group only if the user is active and holds it now. */
+/* Whether a user may be named as a member, whatever the clock says: only a user that is served
+ * (a valid name, ids in the ranges; its name is all a member list needs, so the only text
+ * checked), and never under a name the host's passwd holds. */
+static bool member_servable(const struct nss_index_view *v, const struct nss_index_file *f, const struct nss_index_user *u,
+                            struct nss_index_text *ret_name) {
+        return text(f, u->name, ret_name) && roles_name_valid_n(ret_name->p, ret_name->n) &&
+               u->uid >= v->limits.uid_min && u->uid <= v->limits.uid_max && u->gid >= v->limits.gid_min &&
+               u->gid <= v->limits.gid_max &&
+               !(v->member_host && host_accounts_has_user_n(v->member_host, ret_name->p, ret_name->n));
+}
+
+/* The same through the view's memo, for the base's users: judged once, then remembered. */
+static bool member_servable_memo(const struct nss_index_view *v, const struct nss_index_file *f, uint64_t user,
+                                 struct nss_index_text *ret_name) {
+        const struct nss_index_user *u = &f->users[user];
+        if (f != &v->base || user / 32 >= v->member_memo.n_words)
+                return member_servable(v, f, u, ret_name);
+        uint64_t *word = &v->member_memo.words[user / 32];
+        unsigned shift = (unsigned) (user % 32) * 2;
+        if (*word >> shift & 1)
+                return (*word >> shift & 2) && text(f, u->name, ret_name);
+        bool ok = member_servable(v, f, u, ret_name);
+        *word |= (uint64_t) (ok ? 3 : 1) << shift;
+        return ok;
+}
+
+/* A member, given by its user record, and for a metarole group only if the user is active and
+ * holds it now. */
 static int give_member(const struct nss_index_view *v, const struct nss_index_file *f, uint64_t user, int64_t until,
                        bool metarole, time_t now, nss_index_name_fn fn, void *userdata) {
         struct nss_index_text name;
-        if (user >= f->n[NSS_SECTION_USERS])
+        if (user >= f->n[NSS_SECTION_USERS] || !member_servable_memo(v, f, user, &name))
                 return 0;
         const struct nss_index_user *u = &f->users[user];
-        /* Only a user that is served is named as a member: a valid name, ids in the ranges. */
-        if (!text(f, u->name, &name) || !roles_name_valid_n(name.p, name.n) || u->uid < v->limits.uid_min ||
-            u->uid > v->limits.uid_max || u->gid < v->limits.gid_min || u->gid > v->limits.gid_max)
-                return 0;
         if (metarole && !(grant_current(until, now) && active(u->flags & NSS_INDEX_USER_ENABLED, u->expires_at, now)))
                 return 0;
         return fn(userdata, name.p, name.n);

@@ -9,7 +9,8 @@
  * what the view says now: the delta's record when it has one, else the base's unless the
  * delta supersedes it. Records that must not be served (invalid name or text, ids outside the
  * configured ranges) are reported as -EBADMSG, exactly as if a stored row had failed its
- * check; the host's own accounts are the caller's to apply (host_accounts.h).
+ * check; the host's own accounts are the caller's to apply (host_accounts.h), but for a group's
+ * members, which the view's member_host rules out as they are walked.
  */
 #pragma once
 
@@ -39,10 +40,27 @@ struct nss_index_limits {
         uint32_t uid_min, uid_max, gid_min, gid_max;
 };
 
+/*
+ * What member walks decided of each of the base's users that does not depend on the clock (a
+ * valid name, ids in the ranges, a name member_host does not hold): two bits a user, known and
+ * servable. Enumerating the groups then judges each user once rather than once for every group
+ * it is in (those checks were a third of getgrent's time). It holds only as long as the view,
+ * its limits and member_host do: whoever changes any of them clears it (all bits zero).
+ */
+struct nss_index_member_memo {
+        uint64_t *words;                /* 32 users a word; NULL: none */
+        uint64_t n_words;
+};
+
+struct host_accounts;
+
 struct nss_index_view {
         struct nss_index_file base, delta;
         bool has_delta;                 /* the delta applies to this base */
         struct nss_index_limits limits;
+        /* Both optional and the caller's: the reader allocates nothing. */
+        const struct host_accounts *member_host;        /* no member may have a name its passwd holds */
+        struct nss_index_member_memo member_memo;
 };
 
 struct nss_index_text {
@@ -118,8 +136,9 @@ int nss_index_next_group(const struct nss_index_view *v, int64_t after, struct n
 bool nss_index_user_active(const struct nss_index_found_user *u, time_t now);
 
 /*
- * A group's members at now, in the view: each servable member's name given to fn (a valid name;
- * the caller applies the host's rule). fn returning non-zero stops the walk with that value.
+ * A group's members at now, in the view: each servable member's name given to fn (a valid name,
+ * ids in the ranges, not a name of the view's member_host; judged through the view's memo when
+ * it has one). fn returning non-zero stops the walk with that value.
  */
 typedef int (*nss_index_name_fn)(void *userdata, const char *name, size_t n);
 int nss_index_group_members(const struct nss_index_view *v, const struct nss_index_found_group *g, time_t now,

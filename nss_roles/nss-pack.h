@@ -12,7 +12,6 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "host_accounts.h"
 #include "nss_index_read.h"
 #include "records.h"
 
@@ -22,13 +21,13 @@ int nss_pack_passwd(const struct nss_index_found_user *u, struct passwd *pw, cha
 /*
  * buf: [padding to pointer alignment] char *gr_mem[n + 1] (NULL-terminated)
  *      name\0 "x"\0 member0\0 member1\0 ...
- * Members are the group's at now in the view, less the host's own users' names (a roles group
- * must not lend its membership to a local account that shares a name with one of its members).
- * The size is computed first and kept for the next call (key: generation): a caller that grows
- * its buffer step by step is not made to walk a large group again at every step.
+ * Members are the group's at now in the view, less the names of its member_host's users (a roles
+ * group must not lend its membership to a local account that shares a name with one of its
+ * members). The size is computed first and kept for the next call (key: generation): a caller
+ * that grows its buffer step by step is not made to walk a large group again at every step.
  */
 int nss_pack_group(const struct nss_index_view *v, const struct nss_index_found_group *g, time_t now,
-                   const struct host_accounts *host, uint64_t generation, struct group *gr, char *buf, size_t len);
+                   uint64_t generation, struct group *gr, char *buf, size_t len);
 
 /*
  * buf: name\0 hash\0 where hash is "!" (disabled or locked out) or "*" (never the real hash).

@@ -28,6 +28,11 @@ void nss_leave(void);
  * before it is served (host_accounts.h), read or looked at again now if due; UNAVAIL (as
  * nss_enter fails) when they cannot be read. Then nss_generation() covers them too. */
 int nss_host(const struct host_accounts **ret);
+/* With the lock held, after nss_host(), before a group's members are walked: the view's
+ * member_host is the host's accounts, and its member memo is ready and current (made at the
+ * process's first group walk, cleared whenever nss_generation() changes; without memory for it,
+ * a walk judges every member as it goes). */
+void nss_members_prepare(void);
 /* With the lock held, after nss_prepare(): the configuration. */
 const struct roles_config *nss_config(void);
 

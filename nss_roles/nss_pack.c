@@ -44,7 +44,6 @@ int nss_pack_passwd(const struct nss_index_found_user *u, struct passwd *pw, cha
 
 /* The member walk's two passes: count the names and their bytes, then copy them out. */
 struct member_walk {
-        const struct host_accounts *host;
         size_t n, bytes;
         char **mem;             /* NULL: counting */
         char *p;
@@ -54,8 +53,6 @@ struct member_walk {
 
 static int walk_member(void *userdata, const char *name, size_t n) {
         struct member_walk *w = userdata;
-        if (w->host && host_accounts_has_user_n(w->host, name, n))
-                return 0;
         if (w->mem && (w->n == w->max_n || n + 1 > w->max_bytes - w->bytes))
                 return -EIO;    /* not what was counted: never past the room */
         if (w->mem)
@@ -77,10 +74,10 @@ static struct {
 } counted;
 
 int nss_pack_group(const struct nss_index_view *v, const struct nss_index_found_group *g, time_t now,
-                   const struct host_accounts *host, uint64_t generation, struct group *gr, char *buf, size_t len) {
+                   uint64_t generation, struct group *gr, char *buf, size_t len) {
         const void *record = &g->file->groups[g->index];
         struct nss_index_text kept[MEMBERS_KEPT];
-        struct member_walk w = { .host = host };
+        struct member_walk w = { 0 };
         if (counted.valid && counted.generation == generation && counted.record == record && counted.now == now) {
                 w.n = counted.n;
                 w.bytes = counted.bytes;
@@ -105,7 +102,7 @@ int nss_pack_group(const struct nss_index_view *v, const struct nss_index_found_
                 return -ERANGE;
 
         char **mem = (char **) (void *) (buf + pad);
-        struct member_walk fill = { .host = host, .mem = mem, .p = (char *) (mem + w.n + 1), .max_n = w.n, .max_bytes = w.bytes };
+        struct member_walk fill = { .mem = mem, .p = (char *) (mem + w.n + 1), .max_n = w.n, .max_bytes = w.bytes };
         /* The names the count kept, or the same walk of the same mapping at the same now: the
          * same names, which fit. */
         int r = 0;

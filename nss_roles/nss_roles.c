@@ -33,15 +33,15 @@ static int user_servable(const struct nss_index_found_user *u) {
         return host_accounts_user_clashes(h, u->name.p, u->name.n, u->uid, u->gid) ? -ENOENT : 0;
 }
 
-/* The same for a group; *ret_host is what its members are checked against when it is packed. */
-static int group_servable(const struct nss_index_found_group *g, const struct host_accounts **ret_host) {
+/* The same for a group, whose members are then walked against the same accounts. */
+static int group_servable(const struct nss_index_found_group *g) {
         const struct host_accounts *h;
         int r = nss_host(&h);
         if (r < 0)
                 return r;
         if (host_accounts_group_clashes(h, g->name.p, g->name.n, g->gid))
                 return -ENOENT;
-        *ret_host = h;
+        nss_members_prepare();
         return 0;
 }
 
@@ -170,15 +170,14 @@ static enum nss_status lookup_group(const char *name, gid_t gid, struct group *g
         int saved = errno;
         const struct nss_index_view *v;
         struct nss_index_found_group g;
-        const struct host_accounts *h;
         int r = nss_enter(&v);
         if (r < 0)
                 return nss_finish(r, errnop, saved);
         r = name ? nss_index_group_by_name(v, name, strlen(name), &g) : nss_index_group_by_gid(v, gid, &g);
         if (r == 0)
-                r = group_servable(&g, &h);
+                r = group_servable(&g);
         if (r == 0)
-                r = nss_pack_group(v, &g, time(NULL), h, nss_generation(), gr, buf, len);
+                r = nss_pack_group(v, &g, time(NULL), nss_generation(), gr, buf, len);
         nss_leave();
         return nss_finish(r, errnop, saved);
 }
@@ -214,7 +213,6 @@ enum nss_status _nss_roles_getgrent_r(struct group *gr, char *buf, size_t len, i
         time_t now = time(NULL);
         for (;;) {
                 struct nss_index_found_group g;
-                const struct host_accounts *h;
                 uint32_t id;
                 r = nss_index_next_group(v, gr_cursor.after, &gr_cursor.hint, &g, &id);
                 if (r == -ENOENT) {
@@ -222,13 +220,13 @@ enum nss_status _nss_roles_getgrent_r(struct group *gr, char *buf, size_t len, i
                         break;
                 }
                 if (r == 0)
-                        r = group_servable(&g, &h);
+                        r = group_servable(&g);
                 if (r == -EBADMSG || r == -ENOENT) {
                         gr_cursor.after = id;   /* not servable: as if it were not there */
                         continue;
                 }
                 if (r == 0)
-                        r = nss_pack_group(v, &g, now, h, nss_generation(), gr, buf, len);
+                        r = nss_pack_group(v, &g, now, nss_generation(), gr, buf, len);
                 if (r == 0) {
                         gr_cursor.after = id;
                         nss_enumerated(true);

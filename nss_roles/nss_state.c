@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "file_stamp.h"
 #include "fork_generation.h"
@@ -30,7 +31,8 @@ static struct {
         struct roles_recheck view_checked;
         struct host_accounts host;      /* /etc/passwd and /etc/group, read by the first lookup */
         struct roles_recheck host_checked;
-        uint64_t generation;            /* bumped by a new view and by new host files */
+        uint64_t generation;            /* bumped by a new view, new host files, the configuration read */
+        uint64_t memo_generation;       /* the generation the view's member memo was cleared at */
         uint64_t fork_generation;       /* the process's when the state was last used */
 } state;
 
@@ -62,6 +64,8 @@ static int load_config(void) {
         state.cfg = cfg;
         state.view.limits = (struct nss_index_limits) { cfg.uid_min, cfg.uid_max, cfg.gid_min, cfg.gid_max };
         state.configured = true;
+        /* The limits may be others (a child given another $ROLES_CONF): what was judged by them is not. */
+        state.generation++;
         return 0;
 }
 
@@ -144,6 +148,31 @@ static int check_host(void) {
         if (state.host.generation != before)
                 state.generation++;
         return 0;
+}
+
+/*
+ * The member memo: anonymous pages of our own (no allocator's lock on a lookup's path), two bits
+ * for each of the base's users, made when a process first walks a group's members and zeroed
+ * whenever the generation moves. 25 KiB at 100,000 users.
+ */
+void nss_members_prepare(void) {
+        struct nss_index_member_memo *m = &state.view.member_memo;
+        uint64_t words = (state.view.base.n[NSS_SECTION_USERS] + 31) / 32;
+        state.view.member_host = &state.host;
+        if (m->words && m->n_words == words && state.memo_generation == state.generation)
+                return;
+        state.memo_generation = state.generation;
+        if (m->words && m->n_words == words) {
+                memset(m->words, 0, words * sizeof(*m->words));
+                return;
+        }
+        if (m->words)
+                munmap(m->words, m->n_words * sizeof(*m->words));
+        *m = (struct nss_index_member_memo) { 0 };
+        void *p = words ? mmap(NULL, words * sizeof(*m->words), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+                        : MAP_FAILED;
+        if (p != MAP_FAILED)
+                *m = (struct nss_index_member_memo) { p, words };
 }
 
 /* fork() while another thread holds the lock would leave the child's copy locked for ever (the

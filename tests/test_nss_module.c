@@ -1933,6 +1933,100 @@ static void test_host_files_read_for_entries_only(void **state) {
 }
 
 /*
+ * A group's members are judged once per view and remembered (the member memo), and forgotten
+ * whenever what they were judged by changes, in a running process and in a child: a local user
+ * named as a roles member, added to /etc/passwd while the process runs, leaves the member lists
+ * (getgrnam and the enumeration) within a second and a bit; a child given a configuration whose
+ * uid range leaves a member out lists it no more, though its parent remembered it. In a child
+ * with a mount namespace of its own, /etc/passwd a copy bound over the real one.
+ */
+static bool devs_members_are(const char *const *want, size_t n) {
+        union result res;
+        char buf[4096];
+        int errnop;
+        if (m.getgrnam_r("devs", &res.gr, buf, sizeof(buf), &errnop) != NSS_STATUS_SUCCESS ||
+            group_n_members(&res.gr) != n)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(res.gr.gr_mem[i], want[i]) != 0)
+                        return false;
+        /* The enumeration walks the same members through the same memo. */
+        bool seen = false;
+        if (m.setgrent(0) != NSS_STATUS_SUCCESS)
+                return false;
+        while (m.getgrent_r(&res.gr, buf, sizeof(buf), &errnop) == NSS_STATUS_SUCCESS)
+                if (strcmp(res.gr.gr_name, "devs") == 0)
+                        seen = group_n_members(&res.gr) == n && strcmp(res.gr.gr_mem[n - 1], want[n - 1]) == 0;
+        m.endgrent();
+        return seen;
+}
+
+static int child_members_forgotten(const char *copy, const char *narrow_conf) {
+        static const char *const without_dave[] = { "alice", "bob" }, *const without_bob[] = { "alice" };
+        if (unshare(CLONE_NEWNS) < 0 || mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0)
+                return 90;      /* needs root, as the suite does in CI */
+        if (mount(copy, "/etc/passwd", "none", MS_BIND, NULL) < 0)
+                return 91;
+        if (!devs_members_are(devs_members, 3))
+                return 1;
+        FILE *f = fopen(copy, "ae");
+        if (!f || fputs("dave:x:4242:4242::/nonexistent:/usr/sbin/nologin\n", f) < 0 || fclose(f) != 0)
+                return 92;
+        sleep_ms(1100);
+        if (!devs_members_are(without_dave, 2))
+                return 2;
+        pid_t pid = fork();
+        if (pid < 0)
+                return 93;
+        if (pid == 0) {
+                setenv("ROLES_CONF", narrow_conf, 1);
+                _exit(devs_members_are(without_bob, 1) ? 0 : 3);
+        }
+        int status;
+        if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+                return 94;
+        return WEXITSTATUS(status);
+}
+
+static int copy_file(const char *from, const char *to) {
+        char data[1 << 16];
+        FILE *in = fopen(from, "re"), *out = fopen(to, "we");
+        size_t n = in ? fread(data, 1, sizeof(data), in) : 0;
+        int r = in && out && !ferror(in) && feof(in) && fwrite(data, 1, n, out) == n ? 0 : -1;
+        if (in)
+                fclose(in);
+        if (out && fclose(out) != 0)
+                r = -1;
+        return r;
+}
+
+static void test_member_memo_forgets(void **state) {
+        (void) state;
+        char copy[PATH_MAX], narrow[PATH_MAX];
+        snprintf(copy, sizeof(copy), "%s/host-passwd", env.dir);
+        snprintf(narrow, sizeof(narrow), "%s/narrow.conf", env.dir);
+        assert_int_equal(copy_file("/etc/passwd", copy), 0);
+        /* bob (10101) falls outside the range; alice (10100) stays in it. */
+        FILE *f = fopen(narrow, "we");
+        assert_non_null(f);
+        fprintf(f, "public_db = %s\nsecrets_db = %s\nstate_db = %s\nuid_min = 10000\nuid_max = 10100\n"
+                   "gid_min = 10000\ngid_max = 60000\n",
+                env.cfg.public_db, env.cfg.secrets_db, env.cfg.state_db);
+        assert_int_equal(fclose(f), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                alarm(20);
+                _exit(child_members_forgotten(copy, narrow));
+        }
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                fail_msg("member memo: child status %#x (1: devs' members at first; 2: still dave after the host "
+                         "gained a dave; 3: a child with a narrower uid range still lists bob; 9x: setup)", status);
+}
+
+/*
  * The module keeps no descriptor: the index is mapped and its descriptor closed at once; shadow's
  * stores close before each call returns. So neither a parent in the middle of its lookups and
  * enumerations nor the child it forks (which may become a user without exec, as sshd's does)
@@ -2041,6 +2135,7 @@ int main(int argc, char **argv) {
                 cmocka_unit_test(test_replaced_snapshot),
                 cmocka_unit_test(test_unavailable),
                 cmocka_unit_test(test_host_files_read_for_entries_only),
+                cmocka_unit_test(test_member_memo_forgets),
                 cmocka_unit_test(test_fork_keeps_no_descriptor),
                 cmocka_unit_test(test_initgroups_in_forked_child),
         };

@@ -60,7 +60,7 @@ static int count_gid(void *userdata, uint32_t gid) {
 static void pack_group(const struct nss_index_view *v, const struct nss_index_found_group *g, char *buf, size_t len) {
         struct group gr;
         static uint64_t generation;
-        if (nss_pack_group(v, g, 1000, NULL, ++generation, &gr, buf, len) == 0)
+        if (nss_pack_group(v, g, 1000, ++generation, &gr, buf, len) == 0)
                 for (char **m = gr.gr_mem; *m; m++)
                         if (*m < buf || *m + strlen(*m) >= buf + len || !roles_name_valid(*m))
                                 abort();
@@ -78,6 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         bool fix = !(flags & 1);
         void *base = file_copy(data + 5, split, fix), *delta = file_copy(data + 5 + split, rest - split, fix);
         char *buf = malloc(buflen ? buflen : 1);
+        uint64_t *memo = NULL;
         struct nss_index_view v = { .limits = { 1000, 60000, 1000, 60000 } };
         if (!buf)
                 abort();
@@ -85,6 +86,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 goto out;
         if (delta && nss_index_file_check(delta, rest - split, false, &v.delta) == 0)
                 v.has_delta = nss_index_delta_applies(&v.base, &v.delta) || (flags & 4);
+        /* Member walks with and without the memo the module keeps (what they judge, once). */
+        if (flags & 8) {
+                uint64_t words = (v.base.n[NSS_SECTION_USERS] + 31) / 32;
+                memo = calloc(words ? words : 1, sizeof(*memo));
+                if (!memo)
+                        abort();
+                v.member_memo = (struct nss_index_member_memo) { memo, words };
+        }
 
         static const char *const names[] = { "alice", "bob", "devs", "admin", "a", "" };
         struct nss_index_found_user u;
@@ -127,5 +136,6 @@ out:
         free(base);
         free(delta);
         free(buf);
+        free(memo);
         return 0;
 }
