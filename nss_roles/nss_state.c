@@ -70,12 +70,13 @@ static int load_config(void) {
 }
 
 /*
- * Map the base, then the delta; then look at the base's path again: a writer that installed a
- * new base and its empty delta in between would otherwise leave us the old base with a delta
- * that is not its own, and so without its changes (older than what we may have served). A
- * delta for another base means the base is stale: try again. After three tries, the base
- * alone: consistent, at worst a change behind until the next look. No delta file at all: the
- * base alone.
+ * Map the base, then the delta. A delta that names the base mapped is its own: the two are one
+ * consistent state (a newer base installed since shows at the next look, within a second). A
+ * delta for another base means a writer installed a new base and its delta in between: the
+ * base mapped is stale, and alone it would lack changes we may have served. Try again. After
+ * three tries, the base alone if its path still holds it: consistent, at worst a change behind
+ * until the next look. No delta file at all: the base alone. (The base's path is not looked at
+ * again when the delta is its own: one system call less in every process's first lookup.)
  */
 static int map_view(void) {
         int r = 0;
@@ -98,7 +99,7 @@ static int map_view(void) {
                         return rd;
                 }
                 bool applies = rd == 0 && nss_index_delta_applies(&base, &delta);
-                if (roles_file_stamp_current(state.base_path, &b) && (applies || attempt == 2 || rd < 0)) {
+                if (applies || rd < 0 || (attempt == 2 && roles_file_stamp_current(state.base_path, &b))) {
                         state.view.base = base;
                         if (applies)
                                 state.view.delta = delta;
