@@ -310,6 +310,9 @@ int store_check_file(struct roles_store *s, const char *path, enum store_file_ki
 #define SECRETS_READ(head, table, tail) ((const char *const[2]) { head table tail, head SQL_SECRETS_SEEN(table) tail })
 #define store_secrets_sql(s, sql) ((sql)[(s)->sec_version >= 2])
 
+/* The least id a fleet host's outbox hands out next: its creation time (or a restore's), 2^20
+ * ids a second (store_schema.c, state.db v2). */
+#define SQL_OUTBOX_ID_FLOOR "(CAST(strftime('%s', 'now') AS INTEGER) * 1048576)"
 #define SQL_ASSIGNMENT_CURRENT "(coalesce(a.until, 0) = 0 OR a.until > ?2)"
 #define SQL_USER_ACTIVE "(u.enabled != 0 AND (coalesce(u.expires_at, 0) = 0 OR u.expires_at > ?2))"
 

@@ -469,6 +469,28 @@ static int prepare_secrets(struct restore *rs, sqlite3 *db) {
         return r < 0 ? r : store_exec_script(s, db, "COMMIT");
 }
 
+/* The restored state.db: its outbox (a fleet host's events not yet shipped) goes on above every
+ * id the live file has handed out and above the floor of now: the fleet has those ids from this
+ * host already, and would drop as sent twice the events given them again. */
+static int prepare_state(struct restore *rs, sqlite3 *db) {
+        struct roles_store *s = rs->s;
+        int64_t live = 0;
+        sqlite3_stmt *st = store_stmt(s, s->state, "SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'outbox'");
+        if (!st)
+                return -EIO;
+        int r = store_step_row(s, st);
+        if (r > 0)
+                live = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+        if (r >= 0)
+                r = store_exec(s, db, "INSERT INTO sqlite_sequence (name, seq) SELECT 'outbox', 0 "
+                               "WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'outbox')", "");
+        if (r >= 0)
+                r = store_exec(s, db, "UPDATE sqlite_sequence SET seq = max(seq, ?1, " SQL_OUTBOX_ID_FLOOR ") "
+                               "WHERE name = 'outbox'", "i", live);
+        return r < 0 ? r : store_exec_script(s, db, "COMMIT");
+}
+
 /* Each new file checked, and prepared to be put in place: roles.db first (its serial is
  * secrets.db's mark). */
 static int check_files(struct restore *rs) {
@@ -485,7 +507,7 @@ static int check_files(struct restore *rs) {
                 else if (r >= 0 && m->which == STORE_SECRETS)
                         r = prepare_secrets(rs, db);
                 else if (r >= 0)
-                        r = store_exec_script(s, db, "COMMIT");
+                        r = prepare_state(rs, db);
                 store_close_db(s, &db);
         }
         return r;

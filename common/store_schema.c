@@ -216,7 +216,12 @@ static const char state_v1[] =
 /* state.db v2: the outbox of a fleet host (FLEET.md, "Write path"). In fleet mode the transaction
  * that records a login's event also appends it here; roles-agent ships the rows to PostgreSQL,
  * which keys them by (host, id), and deletes what was acknowledged. AUTOINCREMENT: an id is never
- * handed out twice, so a row shipped again after a crash is recognised, never counted twice. The
+ * handed out twice, so a row shipped again after a crash is recognised, never counted twice. And
+ * ids start at the outbox's creation time, 2^20 a second: a state.db made again (lost, removed)
+ * hands out none the fleet has had from this host, which it would drop as sent twice (the file
+ * before would have had to hand out a million ids for every second between the two creations;
+ * a restored one is raised above the live file's, store_backup.c). 2^20 a second stays below
+ * 2^53 for a century: exact as a JSON number too. The
  * index finds the oldest successes, the first to go when the outbox is full (store_state.c). */
 static const char state_v2[] =
         "CREATE TABLE outbox ("
@@ -228,7 +233,8 @@ static const char state_v2[] =
         "  rhost TEXT NOT NULL DEFAULT '',"
         "  step INTEGER,"
         "  detail TEXT NOT NULL DEFAULT '');"
-        "CREATE INDEX outbox_kind ON outbox (kind, id);";
+        "CREATE INDEX outbox_kind ON outbox (kind, id);"
+        "INSERT INTO sqlite_sequence (name, seq) VALUES ('outbox', " SQL_OUTBOX_ID_FLOOR ");";
 
 struct table {
         const char *name;

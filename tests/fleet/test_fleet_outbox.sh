@@ -8,7 +8,8 @@
 #    shipped once it is back;
 #  - `roles-agent --once` killed with SIGKILL at random points while shipping: no event lost, none
 #    twice;
-#  - a schema without roles.ingest (an older init): said once, the read path goes on.
+#  - a schema without roles.ingest (an older init): said once, the read path goes on;
+#  - state.db put back from a backup: its events are new to the fleet, not taken for ones it has.
 #
 #   test_fleet_outbox.sh ROLESCTL PAM_MODULE NSS_LIB_DIR ROLES_AGENT
 set -u
@@ -113,4 +114,17 @@ pg_sql fleet "$def" >/dev/null && pg_sql fleet "GRANT EXECUTE ON FUNCTION roles.
         die "ingest made again"
 fleet_once 1 || fail "host 1: the round with ingest back"
 check_counts "ingest back"
+
+# ---- state.db put back from a backup ------------------------------------------------------------------
+# Its outbox goes on above every id the host has shipped since the backup: the fleet drops an event
+# whose (host, id) it has, as sent twice.
+fleet_in 2 "$R" backup /var/lib/roles/before.tar >/dev/null || die "host 2: rolesctl backup"
+wrong 2 2
+fleet_once 2 || fail "host 2: the round after the backup"
+before=$(ingested 2)
+fleet_in 2 "$R" restore /var/lib/roles/before.tar >/dev/null || die "host 2: rolesctl restore"
+wrong 3 2
+fleet_once 2 || fail "host 2: the round after the restore"
+eq "state.db restored: its 3 failures are new to the fleet" "$(ingested 2)" $((before + 3))
+eq "state.db restored: its outbox is empty" "$(queued 2)" 0
 finish
