@@ -26,13 +26,22 @@ struct roles_fleet {
         PGconn *conn;
         struct roles_config cfg;
         char err[512];
+        char sqlstate[6];       /* of the server's last error ("": none, or not the server's) */
 };
+
+/* The fleet's own objects made, or made again, at ROLES_FLEET_VERSION (fleet_init.c), in the open
+ * transaction: init's, after the base tables, and the upgrade's (fleet_upgrade.c). */
+int fleet_objects(struct roles_fleet *f);
 
 /* Record a one-line reason and return r. */
 int fleet_fail(struct roles_fleet *f, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* The server's reason for res (or the connection's), recorded; -EAGAIN for a serialization
  * failure or a deadlock (run the change again), -EIO otherwise. Clears res. */
 int fleet_pg_fail(struct roles_fleet *f, PGresult *res, const char *what);
+/* r, or -ENOSYS and a reason naming what, when r is the server's saying it lacks a function or a
+ * table (42883, 42P01): a schema of an older fleet version (fleet_init.c), until `rolesctl fleet
+ * upgrade` brings it up to this build's. */
+int fleet_older(struct roles_fleet *f, int r, const char *what);
 /* Run sql with text parameters (NULL: SQL NULL). 0 or the number of rows affected/returned;
  * -errno with the reason recorded. *ret_res (may be NULL) keeps a result with rows. */
 int fleet_exec(struct roles_fleet *f, PGresult **ret_res, const char *sql, int n, const char *const *params);

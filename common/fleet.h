@@ -29,6 +29,18 @@ struct roles_fleet;
 struct roles_writer;
 
 /*
+ * The version of the fleet's own objects in PostgreSQL (fleet_init.c: its functions, views,
+ * fleet-only tables and grants), in roles.fleet's fleet_version; apart from the versions of the
+ * files' schemas (public_version, secrets_version), which the tables follow.
+ *   1  made before the write path: no events, ingest, lockout, hosts, facts or claims, and no
+ *      fleet_version column (read as 1)
+ *   2  the write path (issue 16)
+ * A build reads an older fleet's tables (the read path) and says to run `rolesctl fleet upgrade`;
+ * a newer fleet it refuses: the hosts are upgraded first.
+ */
+#define ROLES_FLEET_VERSION 2
+
+/*
  * Connect to cfg->source: TLS verify-full against cfg->fleet_ca (required unless the source is
  * a Unix socket), whatever the connection string or the environment ask for; a connection
  * string holding a password is refused (a passfile or a client certificate instead: roles.conf
@@ -82,7 +94,7 @@ struct roles_fleet_ship_result {
 /*
  * Ship the outbox of the state.db cfg names (migrating it first if it is older) to the
  * server's ingest function, batch by batch, deleting each batch once acknowledged (fleet_outbox.c).
- * -ENOSYS: the server's schema has no ingest (an older init); nothing shipped, nothing lost.
+ * -ENOSYS: the server's schema has no ingest (an older fleet version); nothing shipped, nothing lost.
  */
 int roles_fleet_ship(struct roles_fleet *f, const struct roles_config *cfg, struct roles_fleet_ship_result *ret);
 
@@ -108,7 +120,7 @@ int roles_fleet_publish_unlock(struct roles_fleet *f, const char *name, const ch
 
 /* roles-agent, once a round (also when nothing changed): this host's installed serial and outbox
  * depth, with the time, in roles.hosts (fleet_status.c). -ENOSYS: the server's schema has no
- * report function (an older init); nothing recorded. */
+ * report function (an older fleet version); nothing recorded. */
 int roles_fleet_report(struct roles_fleet *f, int64_t installed, int64_t outbox_depth);
 
 /* What rolesctl reads of the whole fleet in PostgreSQL, as listings (fleet_status.c). */
@@ -118,7 +130,7 @@ enum roles_fleet_listing {
 };
 
 /* The rows of a listing, each given to fn as roles_snapshot_list gives them. -ENOSYS: the
- * server's schema lacks what the listing reads (an older init); the reason is recorded. */
+ * server's schema lacks what the listing reads (an older fleet version); the reason is recorded. */
 int roles_fleet_list(struct roles_fleet *f, enum roles_fleet_listing what, const struct roles_list_filter *filter,
                      roles_row_fn fn, void *userdata);
 

@@ -13,7 +13,7 @@ static int claim(struct roles_fleet *f, const char *sql, int n, const char *cons
          * waits for the first's row and finds it changed. */
         int r = fleet_exec(f, &res, sql, n, p);
         if (r < 0)
-                return r;
+                return fleet_older(f, r, "claim functions");
         int64_t serial = r == 1 && !PQgetisnull(res, 0, 0) ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
         PQclear(res);
         *ret_serial = serial;

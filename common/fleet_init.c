@@ -6,8 +6,9 @@
  * made in a temporary directory), with its primary key and nothing more: the rules a row obeys
  * are the writer's, checked before a change is pushed; a second copy of them in SQL would drift.
  * Around them, what only the fleet has:
- *   fleet      one row: the serial (every change takes the next one, in its transaction) and the
- *              schema versions of the files it describes (a host with an older build refuses)
+ *   fleet      one row: the serial (every change takes the next one, in its transaction), the
+ *              schema versions of the files it describes and the version of the fleet's own
+ *              objects (fleet.h, ROLES_FLEET_VERSION; a host with an older build refuses)
  *   changes    each serial's changesets, by stream: public (every host), secrets (hosts with
  *              host_secrets = all), audit (the administrators only)
  *   sequences  AUTOINCREMENT's high-water marks, so that no id is handed out twice
@@ -46,17 +47,19 @@
  * the steps with the secrets they go with (roles_host_secrets).
  */
 #define FACTS_SQL \
-        "CREATE TABLE " FLEET_SCHEMA ".fleet_locks (user_uuid text PRIMARY KEY, locked_until bigint," \
+        "CREATE TABLE IF NOT EXISTS " FLEET_SCHEMA ".fleet_locks (user_uuid text PRIMARY KEY, locked_until bigint," \
         "  serial bigint NOT NULL, reset_at bigint NOT NULL DEFAULT 0);" \
-        "CREATE INDEX ON " FLEET_SCHEMA ".fleet_locks (serial);" \
-        "CREATE TABLE " FLEET_SCHEMA ".totp_steps (user_uuid text PRIMARY KEY, last_step bigint NOT NULL," \
+        /* reset_at came after the table, in a build before the fleet had a version */ \
+        "ALTER TABLE " FLEET_SCHEMA ".fleet_locks ADD COLUMN IF NOT EXISTS reset_at bigint NOT NULL DEFAULT 0;" \
+        "CREATE INDEX IF NOT EXISTS fleet_locks_serial_idx ON " FLEET_SCHEMA ".fleet_locks (serial);" \
+        "CREATE TABLE IF NOT EXISTS " FLEET_SCHEMA ".totp_steps (user_uuid text PRIMARY KEY, last_step bigint NOT NULL," \
         "  serial bigint NOT NULL);" \
-        "CREATE INDEX ON " FLEET_SCHEMA ".totp_steps (serial);" \
+        "CREATE INDEX IF NOT EXISTS totp_steps_serial_idx ON " FLEET_SCHEMA ".totp_steps (serial);" \
         "GRANT SELECT ON " FLEET_SCHEMA ".fleet_locks TO roles_host;" \
         "GRANT SELECT ON " FLEET_SCHEMA ".totp_steps TO roles_host_secrets;" \
         /* The serial a fact takes, for a user the fleet has (a fact about no one would reach \
          * no host: refused, so that a wrong uuid shows). */ \
-        "CREATE FUNCTION " FLEET_SCHEMA ".fact_serial(user_uuid text, actor text) RETURNS bigint" \
+        "CREATE OR REPLACE FUNCTION " FLEET_SCHEMA ".fact_serial(user_uuid text, actor text) RETURNS bigint" \
         "  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$" \
         "  DECLARE s bigint; BEGIN" \
         "    IF NOT EXISTS (SELECT FROM " FLEET_SCHEMA ".users u WHERE u.uuid = fact_serial.user_uuid) THEN" \
@@ -67,7 +70,7 @@
         "    DELETE FROM " FLEET_SCHEMA ".changes WHERE serial <= s - " ROLES_STRINGIFY(FLEET_LOG_KEEP) ";" \
         "    PERFORM pg_notify('roles_serial', s::text);" \
         "    RETURN s; END $f$;" \
-        "CREATE FUNCTION " FLEET_SCHEMA ".publish_lock(user_uuid text, locked_until bigint, actor text DEFAULT 'fleet')" \
+        "CREATE OR REPLACE FUNCTION " FLEET_SCHEMA ".publish_lock(user_uuid text, locked_until bigint, actor text DEFAULT 'fleet')" \
         "  RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$" \
         "  #variable_conflict use_column\n" \
         "  DECLARE s bigint := " FLEET_SCHEMA ".fact_serial(publish_lock.user_uuid, publish_lock.actor);" \
@@ -79,10 +82,10 @@
         "      locked_until = CASE WHEN l IS NULL OR f.locked_until IS NULL THEN l" \
         "        WHEN l < 0 OR f.locked_until < 0 THEN -1 ELSE greatest(l, f.locked_until) END;" \
         "    RETURN s; END $f$;" \
-        "CREATE FUNCTION " FLEET_SCHEMA ".publish_unlock(user_uuid text, actor text DEFAULT 'fleet') RETURNS bigint" \
+        "CREATE OR REPLACE FUNCTION " FLEET_SCHEMA ".publish_unlock(user_uuid text, actor text DEFAULT 'fleet') RETURNS bigint" \
         "  LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp" \
         "  AS $f$ SELECT " FLEET_SCHEMA ".publish_lock(user_uuid, NULL, actor) $f$;" \
-        "CREATE FUNCTION " FLEET_SCHEMA ".publish_totp_step(user_uuid text, step bigint, actor text DEFAULT 'fleet')" \
+        "CREATE OR REPLACE FUNCTION " FLEET_SCHEMA ".publish_totp_step(user_uuid text, step bigint, actor text DEFAULT 'fleet')" \
         "  RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$" \
         "  #variable_conflict use_column\n" \
         "  DECLARE s bigint := " FLEET_SCHEMA ".fact_serial(publish_totp_step.user_uuid, publish_totp_step.actor); BEGIN" \
@@ -101,9 +104,9 @@
  * table, EXECUTE on report alone.
  */
 #define HOSTS_SQL \
-        "CREATE TABLE " FLEET_SCHEMA ".hosts (host text PRIMARY KEY, installed bigint NOT NULL," \
+        "CREATE TABLE IF NOT EXISTS " FLEET_SCHEMA ".hosts (host text PRIMARY KEY, installed bigint NOT NULL," \
         "  outbox_depth bigint NOT NULL, last_contact timestamptz NOT NULL);" \
-        "CREATE FUNCTION " FLEET_SCHEMA ".report(installed bigint, outbox_depth bigint) RETURNS void" \
+        "CREATE OR REPLACE FUNCTION " FLEET_SCHEMA ".report(installed bigint, outbox_depth bigint) RETURNS void" \
         "  LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$" \
         "  INSERT INTO " FLEET_SCHEMA ".hosts AS h (host, installed, outbox_depth, last_contact)" \
         "    VALUES (session_user, $1, $2, now()) ON CONFLICT (host) DO UPDATE" \
@@ -129,10 +132,10 @@
  * hash the host read, which only they have.
  */
 #define CLAIMS_SQL \
-        "CREATE TABLE " FLEET_SCHEMA ".claimed (user_uuid text PRIMARY KEY, serial bigint NOT NULL);" \
-        "CREATE INDEX ON " FLEET_SCHEMA ".claimed (serial);" \
+        "CREATE TABLE IF NOT EXISTS " FLEET_SCHEMA ".claimed (user_uuid text PRIMARY KEY, serial bigint NOT NULL);" \
+        "CREATE INDEX IF NOT EXISTS claimed_serial_idx ON " FLEET_SCHEMA ".claimed (serial);" \
         "GRANT SELECT ON " FLEET_SCHEMA ".claimed TO roles_host_secrets;" \
-        "CREATE FUNCTION " FLEET_SCHEMA ".claim_serial(user_uuid text, actor text) RETURNS bigint" \
+        "CREATE OR REPLACE FUNCTION " FLEET_SCHEMA ".claim_serial(user_uuid text, actor text) RETURNS bigint" \
         "  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$" \
         "  #variable_conflict use_column\n" \
         "  DECLARE s bigint := " FLEET_SCHEMA ".fact_serial(claim_serial.user_uuid, claim_serial.actor); BEGIN" \
@@ -140,7 +143,7 @@
         "      ON CONFLICT (user_uuid) DO UPDATE SET serial = s;" \
         "    RETURN s; END $f$;" \
         /* 0: lost (the hash is no longer old_hash, or no such account); else the serial. */ \
-        "CREATE FUNCTION " FLEET_SCHEMA ".change_password(user_uuid text, old_hash text, new_hash text," \
+        "CREATE OR REPLACE FUNCTION " FLEET_SCHEMA ".change_password(user_uuid text, old_hash text, new_hash text," \
         "  fs_uniquifier text, activate boolean) RETURNS bigint" \
         "  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$" \
         "  #variable_conflict use_column\n" \
@@ -158,7 +161,7 @@
         /* A one-time code spent: kind 'activation' or 'reset' (roles.codes, only while unused and \
          * unexpired; the account must then set a password) or 'recovery' (roles.recovery_codes, \
          * while unused). 0: lost (spent already, expired, replaced, never issued); else the serial. */ \
-        "CREATE FUNCTION " FLEET_SCHEMA ".claim_code(user_uuid text, kind text, code_hash bytea) RETURNS bigint" \
+        "CREATE OR REPLACE FUNCTION " FLEET_SCHEMA ".claim_code(user_uuid text, kind text, code_hash bytea) RETURNS bigint" \
         "  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$" \
         "  #variable_conflict use_column\n" \
         "  DECLARE now_s bigint := extract(epoch FROM now())::bigint; n bigint; BEGIN" \
@@ -182,14 +185,26 @@
         "GRANT EXECUTE ON FUNCTION " FLEET_SCHEMA ".change_password(text, text, text, text, boolean)," \
         "  " FLEET_SCHEMA ".claim_code(text, text, bytea) TO roles_host_secrets;"
 
-static const char fleet_sql[] =
+/* What every fleet version has, and init alone makes: the serial, the change log, the sequences. */
+static const char base_sql[] =
         "CREATE TABLE " FLEET_SCHEMA ".fleet (id integer PRIMARY KEY CHECK (id = 1), serial bigint NOT NULL,"
         "  public_version integer NOT NULL, secrets_version integer NOT NULL);"
         "CREATE TABLE " FLEET_SCHEMA ".changes (serial bigint PRIMARY KEY, at timestamptz NOT NULL DEFAULT now(),"
         "  actor text NOT NULL, public_cs bytea, secrets_cs bytea, audit_cs bytea);"
-        "CREATE TABLE " FLEET_SCHEMA ".sequences (name text PRIMARY KEY, seq bigint NOT NULL);"
-        "CREATE VIEW " FLEET_SCHEMA ".host_changes AS SELECT serial, public_cs FROM " FLEET_SCHEMA ".changes;"
-        "CREATE VIEW " FLEET_SCHEMA ".host_secret_changes AS SELECT serial, secrets_cs FROM " FLEET_SCHEMA ".changes;"
+        "CREATE TABLE " FLEET_SCHEMA ".sequences (name text PRIMARY KEY, seq bigint NOT NULL);";
+
+/*
+ * The fleet's own objects at ROLES_FLEET_VERSION (fleet.h): init makes them on a new schema, `rolesctl
+ * fleet upgrade` again on an older fleet's. So every statement is one that changes nothing when
+ * what it makes is there already (IF NOT EXISTS, OR REPLACE, grants given again), and one text
+ * serves both: an upgraded fleet is a fresh one. A later version that changes a table's columns
+ * or a function's signature adds its ALTER or DROP here, before what it replaces.
+ */
+static const char objects_sql[] =
+        /* 1: a fleet of before the version, which the column's default says (fleet.h) */
+        "ALTER TABLE " FLEET_SCHEMA ".fleet ADD COLUMN IF NOT EXISTS fleet_version integer NOT NULL DEFAULT 1;"
+        "CREATE OR REPLACE VIEW " FLEET_SCHEMA ".host_changes AS SELECT serial, public_cs FROM " FLEET_SCHEMA ".changes;"
+        "CREATE OR REPLACE VIEW " FLEET_SCHEMA ".host_secret_changes AS SELECT serial, secrets_cs FROM " FLEET_SCHEMA ".changes;"
         "DO $$ BEGIN"
         "  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'roles_host') THEN"
         "    CREATE ROLE roles_host NOLOGIN; END IF;"
@@ -202,14 +217,14 @@ static const char fleet_sql[] =
         /* What hosts' logins wrote (FLEET.md, "Write path"): each host's outbox rows, keyed by
          * the host's login role and its outbox id. Only ingest writes here: hosts have no grant
          * on the table. */
-        "CREATE TABLE " FLEET_SCHEMA ".events (host text NOT NULL, event_id bigint NOT NULL,"
+        "CREATE TABLE IF NOT EXISTS " FLEET_SCHEMA ".events (host text NOT NULL, event_id bigint NOT NULL,"
         "  at bigint NOT NULL, kind text NOT NULL, user_uuid text NOT NULL, service text NOT NULL,"
         "  rhost text NOT NULL, step bigint, detail text NOT NULL,"
         "  received_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (host, event_id));"
-        "CREATE INDEX events_user ON " FLEET_SCHEMA ".events (user_uuid, kind, at);"
+        "CREATE INDEX IF NOT EXISTS events_user ON " FLEET_SCHEMA ".events (user_uuid, kind, at);"
         /* The fleet lockout's policy: the administrator's roles.conf at init (deny, fail_interval,
          * unlock_time); UPDATE it to change the fleet's. */
-        "CREATE TABLE " FLEET_SCHEMA ".lockout (id integer PRIMARY KEY CHECK (id = 1), deny integer NOT NULL,"
+        "CREATE TABLE IF NOT EXISTS " FLEET_SCHEMA ".lockout (id integer PRIMARY KEY CHECK (id = 1), deny integer NOT NULL,"
         "  fail_interval bigint NOT NULL, unlock_time bigint NOT NULL);"
         /* One call per batch of a host's outbox (roles-agent, fleet_outbox.c): the rows as a JSON
          * array of objects with the outbox's columns. The host is session_user, the role the
@@ -217,7 +232,7 @@ static const char fleet_sql[] =
          * Idempotent: a batch sent again (the agent killed before it deleted what was
          * acknowledged) adds nothing. Returns the number of events that were new. SECURITY
          * DEFINER with a fixed search_path, so that nothing a caller puts in its path is run. */
-        "CREATE FUNCTION " FLEET_SCHEMA ".ingest(batch jsonb) RETURNS bigint"
+        "CREATE OR REPLACE FUNCTION " FLEET_SCHEMA ".ingest(batch jsonb) RETURNS bigint"
         "  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$"
         "DECLARE n bigint; failed text[]; steps_of text[]; steps bigint[]; u text; i int; c bigint;"
         "  p record; now_s bigint := extract(epoch FROM now())::bigint; since bigint; locked bigint;"
@@ -310,36 +325,46 @@ static void remove_dir(const char *dir) {
         rmdir(dir);
 }
 
-static int fill(struct roles_fleet *f, struct roles_store *s) {
-        char versions[2][16];
-        snprintf(versions[0], sizeof(versions[0]), "%d", ROLES_SCHEMA_PUBLIC);
-        snprintf(versions[1], sizeof(versions[1]), "%d", ROLES_SCHEMA_SECRETS);
-        const char *p[] = { versions[0], versions[1] };
-        PGresult *res = PQexec(f->conn, fleet_sql);
+int fleet_objects(struct roles_fleet *f) {
+        PGresult *res = PQexec(f->conn, objects_sql);
         if (PQresultStatus(res) != PGRES_COMMAND_OK)
-                return fleet_pg_fail(f, res, "creating the schema");
+                return fleet_pg_fail(f, res, "the fleet's own objects");
         PQclear(res);
-        for (size_t i = 0; i < fleet_n_tables; i++) {
-                sqlite3 *db = fleet_tables[i].stream == FLEET_PUBLIC ? s->pub : s->sec;
-                int r = create_table(f, s, db, &fleet_tables[i]);
-                if (r >= 0)
-                        r = fleet_copy_table_out(f, s, db, fleet_tables[i].name);
-                if (r < 0)
-                        return r;
-        }
-        int r = fleet_sequences_out(f, s);
-        if (r >= 0)
-                r = fleet_exec(f, NULL, "INSERT INTO " FLEET_SCHEMA ".fleet (id, serial, public_version, secrets_version) VALUES (1, 1, $1, $2)", 2, p);
-        if (r >= 0)
-                r = fleet_exec(f, NULL, "INSERT INTO " FLEET_SCHEMA ".changes (serial, actor) VALUES (1, 'init')", 0, NULL);
+        /* The lockout's policy: the administrator's roles.conf, where the fleet has none yet. */
         char policy[3][16];
         snprintf(policy[0], sizeof(policy[0]), "%u", f->cfg.deny);
         snprintf(policy[1], sizeof(policy[1]), "%u", f->cfg.fail_interval);
         snprintf(policy[2], sizeof(policy[2]), "%u", f->cfg.unlock_time);
-        const char *pp[] = { policy[0], policy[1], policy[2] };
+        const char *p[] = { policy[0], policy[1], policy[2] };
+        int r = fleet_exec(f, NULL, "INSERT INTO " FLEET_SCHEMA ".lockout (id, deny, fail_interval, unlock_time) "
+                           "VALUES (1, $1, $2, $3) ON CONFLICT (id) DO NOTHING", 3, p);
+        return r < 0 ? r : 0;
+}
+
+static int fill(struct roles_fleet *f, struct roles_store *s) {
+        char versions[3][16];
+        snprintf(versions[0], sizeof(versions[0]), "%d", ROLES_SCHEMA_PUBLIC);
+        snprintf(versions[1], sizeof(versions[1]), "%d", ROLES_SCHEMA_SECRETS);
+        snprintf(versions[2], sizeof(versions[2]), "%d", ROLES_FLEET_VERSION);
+        const char *p[] = { versions[0], versions[1], versions[2] };
+        PGresult *res = PQexec(f->conn, base_sql);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK)
+                return fleet_pg_fail(f, res, "creating the schema");
+        PQclear(res);
+        int r = fleet_objects(f);
+        for (size_t i = 0; r >= 0 && i < fleet_n_tables; i++) {
+                sqlite3 *db = fleet_tables[i].stream == FLEET_PUBLIC ? s->pub : s->sec;
+                r = create_table(f, s, db, &fleet_tables[i]);
+                if (r >= 0)
+                        r = fleet_copy_table_out(f, s, db, fleet_tables[i].name);
+        }
         if (r >= 0)
-                r = fleet_exec(f, NULL, "INSERT INTO " FLEET_SCHEMA ".lockout (id, deny, fail_interval, unlock_time) "
-                               "VALUES (1, $1, $2, $3)", 3, pp);
+                r = fleet_sequences_out(f, s);
+        if (r >= 0)
+                r = fleet_exec(f, NULL, "INSERT INTO " FLEET_SCHEMA ".fleet (id, serial, public_version, secrets_version, "
+                               "fleet_version) VALUES (1, 1, $1, $2, $3)", 3, p);
+        if (r >= 0)
+                r = fleet_exec(f, NULL, "INSERT INTO " FLEET_SCHEMA ".changes (serial, actor) VALUES (1, 'init')", 0, NULL);
         return r < 0 ? r : 0;
 }
 

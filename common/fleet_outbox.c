@@ -73,13 +73,8 @@ static int ship_batch(struct roles_fleet *f, struct roles_store *s, size_t *ret_
         const char *params[] = { json };
         r = fleet_exec(f, &res, "SELECT " FLEET_SCHEMA ".ingest($1::jsonb)", 1, params);
         free(json);
-        if (r < 0) {
-                /* 42883 undefined_function: a schema made by an init of before the outbox. */
-                if (strstr(f->err, FLEET_SCHEMA ".ingest(") && strstr(f->err, "does not exist"))
-                        return fleet_fail(f, -ENOSYS, "the account server has no " FLEET_SCHEMA ".ingest() (its schema "
-                                          "was made by an older 'rolesctl init'): this host's outbox stays queued");
-                return r;
-        }
+        if (r < 0)
+                return fleet_older(f, r, FLEET_SCHEMA ".ingest() (this host's outbox stays queued)");
         *ret_new = (size_t) strtoull(PQgetvalue(res, 0, 0), NULL, 10);
         PQclear(res);
         /* Acknowledged: the rows read, and no other, go (ids only grow). */

@@ -50,9 +50,17 @@ int fleet_pg_fail(struct roles_fleet *f, PGresult *res, const char *what) {
         const char *msg = res && PQresultErrorMessage(res)[0] ? PQresultErrorMessage(res) : PQerrorMessage(f->conn);
         /* 40001 serialization_failure, 40P01 deadlock_detected: the change is run again. */
         bool retry = state && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0);
+        snprintf(f->sqlstate, sizeof(f->sqlstate), "%s", state ? state : "");
         fleet_fail(f, retry ? -EAGAIN : -EIO, "%s: %s", what, first_line(msg, line, sizeof(line)));
         PQclear(res);
         return retry ? -EAGAIN : PQstatus(f->conn) == CONNECTION_OK ? -EIO : -ECONNRESET;
+}
+
+int fleet_older(struct roles_fleet *f, int r, const char *what) {
+        if (r >= 0 || (strcmp(f->sqlstate, "42883") != 0 && strcmp(f->sqlstate, "42P01") != 0))
+                return r;
+        return fleet_fail(f, -ENOSYS, "the account server has no %s: the fleet's schema is older than this build's "
+                          "(version %d); run 'rolesctl fleet upgrade' once", what, ROLES_FLEET_VERSION);
 }
 
 int fleet_exec(struct roles_fleet *f, PGresult **ret_res, const char *sql, int n, const char *const *params) {

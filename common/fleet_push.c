@@ -163,6 +163,7 @@ int roles_fleet_publish_unlock(struct roles_fleet *f, const char *name, const ch
         /* One statement: the user found and the fact published (fleet_init.c) at one serial. */
         int r = fleet_exec(f, &res, "SELECT " FLEET_SCHEMA ".publish_unlock(uuid, $2) FROM " FLEET_SCHEMA ".users WHERE name = $1",
                            2, p);
+        r = fleet_older(f, r, FLEET_SCHEMA ".publish_unlock()");
         if (r == 0)
                 r = fleet_fail(f, -ENOENT, "no such user '%s'", name);
         else if (r > 0)

@@ -51,13 +51,8 @@ int roles_fleet_list(struct roles_fleet *f, enum roles_fleet_listing what, const
         const char *params[] = { filter->arg, filter->only_failures ? "true" : "false", since };
         bool filtered = what == ROLES_FLEET_LOGINS;
         int r = fleet_exec(f, &res, listings[what].sql, filtered ? 3 : 0, filtered ? params : NULL);
-        if (r < 0) {
-                /* 42P01 undefined_table: a schema made by an init of before the table. */
-                if (strstr(f->err, "relation \"") && strstr(f->err, "does not exist"))
-                        return fleet_fail(f, -ENOSYS, "the account server has no %s (its schema was made by an older "
-                                          "'rolesctl init')", listings[what].table);
-                return r;
-        }
+        if (r < 0)
+                return fleet_older(f, r, listings[what].table);
         int n = PQnfields(res);
         if (n > ROLES_LISTING_COLUMNS_MAX) {
                 PQclear(res);
@@ -85,9 +80,6 @@ int roles_fleet_report(struct roles_fleet *f, int64_t installed, int64_t outbox_
         snprintf(v[1], sizeof(v[1]), "%lld", (long long) outbox_depth);
         const char *params[] = { v[0], v[1] };
         int r = fleet_exec(f, NULL, "SELECT " FLEET_SCHEMA ".report($1::bigint, $2::bigint)", 2, params);
-        /* 42883 undefined_function: a schema made by an init of before the report. */
-        if (r < 0 && strstr(f->err, FLEET_SCHEMA ".report(") && strstr(f->err, "does not exist"))
-                return fleet_fail(f, -ENOSYS, "the account server has no " FLEET_SCHEMA ".report() (its schema was "
-                                  "made by an older 'rolesctl init'): this host's status is not recorded");
+        r = fleet_older(f, r, FLEET_SCHEMA ".report() (this host's status is not recorded)");
         return r < 0 ? r : 0;
 }
