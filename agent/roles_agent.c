@@ -79,6 +79,7 @@ struct agent {
         bool synced;                    /* a round since the start ran the sync (roles.conf may be new) */
         bool no_ingest;                 /* the server has no ingest function: said once */
         bool no_report;                 /* the server has no report function: said once */
+        bool older;                     /* the fleet's schema is older than this build's: said once */
         int64_t depth;                  /* the outbox's depth after the round's shipping */
         int listen_fd;                  /* AGENT_SOCKET, -1: none (--once) */
         ino_t listen_ino;               /* ours, to unlink at the end and no other */
@@ -122,6 +123,19 @@ static int failed(struct agent *a, const char *why) {
         return EXIT_FAILED;
 }
 
+/* An older fleet (fleet.h, ROLES_FLEET_VERSION): said once, and once more when it is upgraded. What
+ * it lacks (ingest, report, the claims) then fails quietly: this says why. */
+static void older_fleet(struct agent *a, int version) {
+        if (version < ROLES_FLEET_VERSION && !a->older)
+                say("the fleet's schema is version %d, older than this build's (%d): run 'rolesctl fleet upgrade' once; "
+                    "until then this host installs the fleet's changes but ships no outbox, reports no status, gets no "
+                    "fleet locks or TOTP steps used elsewhere, and refuses password changes and code logins",
+                    version, ROLES_FLEET_VERSION);
+        else if (version == ROLES_FLEET_VERSION && a->older)
+                say("the fleet's schema is now version %d, this build's", version);
+        a->older = version < ROLES_FLEET_VERSION;
+}
+
 /* The sync of a round: EXIT_INSTALLED (installed, or nothing new), EXIT_REFUSED, EXIT_UNREACHABLE
  * or EXIT_FAILED. */
 static int sync_round(struct agent *a) {
@@ -159,6 +173,7 @@ static int sync_round(struct agent *a) {
                 snprintf(err, sizeof(err), "serial %lld not installed: %s", (long long) serial, roles_fleet_error(a->fleet));
                 return failed(a, err);
         }
+        older_fleet(a, res.fleet_version);
         a->installed = res.to;
         a->refused_serial = 0;
         a->last_error[0] = '\0';
@@ -191,7 +206,7 @@ static int sync_round(struct agent *a) {
 static int after_sync(struct agent *a, int r, bool *missing, const char *what, bool quiet) {
         char err[512];
         if (r == -ENOSYS) {
-                if (!*missing)
+                if (!*missing && !a->older)
                         say("%s", roles_fleet_error(a->fleet));
                 *missing = true;
                 return EXIT_INSTALLED;

@@ -68,6 +68,7 @@ struct roles_fleet_sync_result {
         char refused[256];      /* set, with -ESTALE or -EPROTO returned: why nothing was installed */
         size_t locks, steps;    /* the fleet's facts installed in state.db: locks and unlocks, TOTP steps */
         char warning[256];      /* set: the serial is installed, but this went wrong after (logged) */
+        int fleet_version;      /* the fleet's (ROLES_FLEET_VERSION); older: its tables only, no facts or claims */
 };
 
 enum {
@@ -79,8 +80,9 @@ enum {
  * Bring the files cfg names to the fleet's latest serial, through the writer (the lock, one
  * transaction, the same publish as any change). -ESTALE: the fleet is behind the files (a
  * restored primary, a lagging standby): refused, nothing changed. -EPROTO: a newer schema than
- * this build's, or a change that does not apply: refused, nothing changed. ret->to == ret->from:
- * nothing new.
+ * this build's (files or fleet version), or a change that does not apply: refused, nothing
+ * changed. ret->to == ret->from: nothing new. An older fleet version: its tables installed, not
+ * the facts or claims it has no tables for (ret->fleet_version says so).
  */
 int roles_fleet_sync(struct roles_fleet *f, const struct roles_config *cfg, unsigned flags,
                      struct roles_fleet_sync_result *ret);

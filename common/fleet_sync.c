@@ -373,7 +373,8 @@ static int sync_once(struct sync *y, bool full) {
         }
         if ((r = fleet_exec(f, NULL, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL)) < 0 ||
             (r = fleet_exec(f, NULL, "SET LOCAL bytea_output = hex", 0, NULL)) < 0 ||
-            (r = fleet_exec(f, &res, "SELECT serial, public_version, secrets_version FROM " FLEET_SCHEMA ".fleet WHERE id = 1", 0, NULL)) < 0)
+            (r = fleet_exec(f, &res, "SELECT serial, public_version, secrets_version, coalesce((to_jsonb(f) ->> "
+                            "'fleet_version')::integer, 1) FROM " FLEET_SCHEMA ".fleet f WHERE id = 1", 0, NULL)) < 0)
                 goto out;
         if (r == 0) {
                 r = refuse(y, -EPROTO, "the account server has no fleet serial: run 'rolesctl init' with its source");
@@ -382,6 +383,15 @@ static int sync_once(struct sync *y, bool full) {
         to = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
         int pub_version = atoi(PQgetvalue(res, 0, 1)), sec_version = atoi(PQgetvalue(res, 0, 2));
         y->res->to = y->res->from;
+        /* An older fleet: its tables, not the facts and claims it has none of (fleet.h). */
+        y->res->fleet_version = atoi(PQgetvalue(res, 0, 3));
+        bool older = y->res->fleet_version < ROLES_FLEET_VERSION;
+        if (y->res->fleet_version > ROLES_FLEET_VERSION) {
+                r = refuse(y, -EPROTO, "refused serial %lld: the fleet's schema is version %d, newer than this build's "
+                           "(%d): upgrade roles on this host first", (long long) to, y->res->fleet_version,
+                           ROLES_FLEET_VERSION);
+                goto out;
+        }
         if (pub_version != ROLES_SCHEMA_PUBLIC || sec_version != ROLES_SCHEMA_SECRETS) {
                 r = refuse(y, -EPROTO, "refused serial %lld: the fleet's schema (roles.db %d, secrets.db %d) is %s this "
                            "build's (%d, %d): %s", (long long) to, pub_version, sec_version,
@@ -407,11 +417,11 @@ static int sync_once(struct sync *y, bool full) {
                         goto out;
         } else
                 r = copy_all(y);
-        if (r >= 0)
+        if (r >= 0 && !older)
                 r = apply_claimed(y, to);
         if (r >= 0)
                 r = fleet_sequences_in(f, y->s);
-        if (r >= 0 && !(y->flags & ROLES_FLEET_SYNC_ADMIN))    /* rolesctl's copy has no logins */
+        if (r >= 0 && !older && !(y->flags & ROLES_FLEET_SYNC_ADMIN))    /* rolesctl's copy has no logins */
                 r = read_facts(y, to);
         if (r >= 0 && ((r = store_exec(y->s, y->s->pub, "INSERT OR REPLACE INTO meta (key, value) VALUES ('fleet_streams', ?1)",
                                        "t", streams_kept(y))) < 0 || (r = store_set_fleet_serial(y->s, to)) < 0))

@@ -74,11 +74,18 @@ static int cache_dir(const struct cli *c, char *buf, size_t size) {
 }
 
 static int refresh(struct cli *c) {
+        static bool said;       /* once a command, not at each run again after a lost race */
         struct roles_fleet_sync_result res;
         int r = roles_fleet_sync(c->fleet, &c->cfg, ROLES_FLEET_SYNC_ADMIN, &res);
         if (r < 0)
                 return cli_fail(r == -ECONNREFUSED || r == -ECONNRESET ? EXIT_ERROR : cli_exit_code(r), "%s",
                                 roles_fleet_error(c->fleet));
+        /* Changes go on (the tables are this build's); what hosts write to the fleet does not. */
+        if (res.fleet_version < ROLES_FLEET_VERSION && !said)
+                fprintf(stderr, "rolesctl: the fleet's schema is version %d, older than this build's (%d): run "
+                        "'rolesctl fleet upgrade' once, after roles is upgraded on the hosts\n", res.fleet_version,
+                        ROLES_FLEET_VERSION);
+        said = said || res.fleet_version < ROLES_FLEET_VERSION;
         return EXIT_OK;
 }
 
