@@ -56,6 +56,20 @@ struct pg_conn *roles_fleet_conn(struct roles_fleet *f);
  * with a source). -EEXIST when it is there already. */
 int roles_fleet_init(struct roles_fleet *f);
 
+struct roles_fleet_upgrade_result {
+        int from, to;           /* the fleet's version before and after (equal: nothing to do) */
+        int64_t serial;         /* the serial the upgrade took (0: none) */
+        char created[1024];     /* the tables, views and functions it created, ", " between them */
+};
+
+/*
+ * `rolesctl fleet upgrade`: bring the fleet's own objects to ROLES_FLEET_VERSION in one
+ * transaction, under a lock that holds off every change and every host's read meanwhile, taking
+ * the next serial (so that every host runs a round). Already at it: nothing done, 0. -EPROTO: the
+ * fleet is newer than this build (upgrade this host first); -ENOENT: no fleet there.
+ */
+int roles_fleet_upgrade(struct roles_fleet *f, const char *actor, struct roles_fleet_upgrade_result *ret);
+
 /* The fleet's serial (one indexed row). */
 int roles_fleet_serial(struct roles_fleet *f, int64_t *ret);
 

@@ -283,6 +283,9 @@ int cli_fleet_again(struct cli *c, int argc, char *const *argv, unsigned attempt
 void cli_fleet_end(struct cli *c);
 /* `user unlock` with a source: the fleet's lock on NAME cleared, on every host at its next round. */
 int cli_fleet_unlock(struct cli *c, const char *name);
+/* `fleet upgrade`: the fleet's own objects brought to this build's version, and what was done
+ * printed (roles_fleet_upgrade). */
+int cli_fleet_upgrade(struct cli *c);
 /* One of the fleet's own listings (`fleet status`, `logins` with a source), read in PostgreSQL
  * (over c->fleet when a batch has it open, else a connection of its own) and printed as
  * out_list does. EXIT_OK or the exit code, printed. */

@@ -286,6 +286,17 @@ static int cmd_fleet_status(struct cli *c, int argc, char **argv) {
         return cli_fleet_list(c, ROLES_FLEET_HOSTS, &filter);
 }
 
+/* The fleet's own objects brought to this build's version: only with a source, and explicitly
+ * (README.md, "Upgrading a fleet"). */
+static int cmd_fleet_upgrade(struct cli *c, int argc, char **argv) {
+        struct args a;
+        if (args_parse(c, argc, argv, NULL, 0, &a) < 0)
+                return EXIT_USAGE;
+        if (!c->cfg.source[0])
+                return cli_fail(EXIT_USAGE, "fleet upgrade needs a source (roles.conf's 'source' or --source)");
+        return cli_fleet_upgrade(c);
+}
+
 static int cmd_backup(struct cli *c, int argc, char **argv) {
         struct roles_writer *s;
         struct args a;
@@ -487,6 +498,9 @@ const struct command admin_commands[] = {
         { "fleet", "status", cmd_fleet_status, false,
           "rolesctl fleet status",
           "List the fleet's hosts: serial installed, lag, outbox depth, last contact (needs a source)" },
+        { "fleet", "upgrade", cmd_fleet_upgrade, false,
+          "rolesctl fleet upgrade",
+          "Bring an older fleet's schema in PostgreSQL to this build's version (needs a source)" },
         { "backup", NULL, cmd_backup, false,
           "rolesctl backup FILE",
           "Write the three databases, consistent, to one tar archive" },

@@ -147,6 +147,34 @@ int cli_fleet_unlock(struct cli *c, const char *name) {
         return r;
 }
 
+int cli_fleet_upgrade(struct cli *c) {
+        struct roles_fleet_upgrade_result res;
+        struct roles_fleet *f = NULL;
+        char err[512];
+        int r = roles_fleet_connect(&c->cfg, &f, err, sizeof(err));
+        if (r < 0)
+                return cli_fail(EXIT_ERROR, "%s", err);
+        if ((r = roles_fleet_upgrade(f, c->actor, &res)) < 0) {
+                r = cli_fail(r == -ENOENT ? EXIT_NOT_FOUND : EXIT_ERROR, "%s", roles_fleet_error(f));
+                goto out;
+        }
+        r = EXIT_OK;
+        if (c->json) {
+                cli_answer_number(c, "from", res.from);
+                cli_answer_number(c, "to", res.to);
+                cli_answer_number(c, "serial", res.serial);
+                cli_answer_text(c, "created", res.created);
+        } else if (res.from == res.to)
+                fprintf(c->out, "the fleet's schema is at version %d, this build's: nothing to do\n", res.to);
+        else
+                fprintf(c->out, "upgraded the fleet's schema from version %d to %d at serial %lld\ncreated: %s\n"
+                        "made again: every function, view and grant of the fleet's\n", res.from, res.to,
+                        (long long) res.serial, res.created[0] ? res.created : "nothing");
+out:
+        roles_fleet_close(f);
+        return r;
+}
+
 int cli_fleet_list(struct cli *c, enum roles_fleet_listing what, const struct roles_list_filter *filter) {
         struct roles_fleet *f = c->fleet;
         char err[512];
