@@ -43,12 +43,15 @@ ACTOR=$(id -un 2>/dev/null || echo "uid $(id -u)")
 run_ok "--help" "$ROLESCTL" --help
 out_match "--help: one line per command saying what it does" '^  role assign +Give a user a role'
 for cmd in "user add" "user totp" "user locked" "group adduser" "metarole publish" "role unassign" init check perms audit \
-        backup batch doctor import "index rebuild" help; do
+        backup batch doctor import "index rebuild" "fleet status" "fleet upgrade" help; do
         out_match "--help lists $cmd" "^  $cmd +[A-Z][a-z]"
 done
 HELP_ALL=$(cat "$OUT")
 run_ok "help" "$ROLESCTL" help
 eq "help prints what --help prints" "$(cat "$OUT")" "$HELP_ALL"
+run_ok "help fleet upgrade" "$ROLESCTL" help fleet upgrade
+out_has "help fleet upgrade: what it does" "Bring an older fleet's schema in PostgreSQL to this build's version"
+out_has "help fleet upgrade: its usage" "usage: rolesctl fleet upgrade"
 run_ok "help user add" "$ROLESCTL" help user add
 out_has "help user add: what it does" "Create a user"
 out_has "help user add: its usage" "usage: rolesctl user add NAME [--uid N] [--group NAME | --gid N]"

@@ -102,6 +102,8 @@ check "help user lists show" grep -qx show "$T/user-verbs"
 offers_list "rolesctl user " "$T/user-verbs"
 offers_list "rolesctl --json user " "$T/user-verbs"
 offers "rolesctl metarole pub" publish
+offers "rolesctl fleet " status upgrade
+offers "rolesctl fleet up" upgrade
 
 # user add's options as its usage prints them, and --help.
 { "$ROLESCTL" help user add | grep -oE -- '--[a-z-]+'; echo --help; } | sort -u >"$T/add-options"

@@ -135,6 +135,9 @@ sed '/^source/d' "$S/admin/roles.conf" >"$S/admin/nosource.conf" && chmod 0600 "
 run_cmd "$R" --conf "$S/admin/nosource.conf" fleet status
 eq "fleet status without a source: exit 2" "$RC" 2
 eq "fleet status without a source: one line" "$(wc -l <"$ERR")" 1
+run_cmd "$R" --conf "$S/admin/nosource.conf" fleet upgrade
+eq "fleet upgrade without a source: exit 2" "$RC" 2
+eq "fleet upgrade without a source: one line" "$(wc -l <"$ERR")" 1
 fleet_in 2 sh -c 'sed "/^source/d" /etc/roles.conf >"$1" && chmod 0600 "$1"' sh "$S/hosts/2/nosource.conf" ||
         die "host 2: a roles.conf without a source"
 run_cmd fleet_in 2 "$R" --conf "$S/hosts/2/nosource.conf" logins
