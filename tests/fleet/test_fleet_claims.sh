@@ -14,6 +14,10 @@
 #  - one activation code typed on 2 hosts at the same moment, ROUNDS rounds: exactly one wins;
 #    a reset code spent on host 2 is refused on host 1; PostgreSQL stopped: a code login refused
 #    with the clear message, the code unspent.
+#  - a recovery code (TOTP) used at login on host 1: refused then on host 2 and on host 1; the same
+#    recovery code typed on 2 hosts at the same moment, 5 rounds (--rounds N: N): exactly one wins;
+#    PostgreSQL stopped: a recovery code login refused with the clear message, the code unspent,
+#    and accepted once PostgreSQL is back.
 #
 #   test_fleet_claims.sh ROLESCTL PAM_MODULE NSS_LIB_DIR ROLES_AGENT [--rounds N]
 set -u
@@ -26,6 +30,8 @@ if [ "${5:-}" = --rounds ]; then
         set -- "$1" "$2" "$3" "$4"
 fi
 ROUNDS=${FLEET_CLAIMS_ROUNDS:-10}
+# The recovery code's rounds (a TOTP login each, and codes issued 10 at a time): 5 unless --rounds.
+RROUNDS=${FLEET_CLAIMS_ROUNDS:-5}
 fleet_enter fleet-claims "$@"
 FLEET_POLL=1
 fleet_setup
@@ -37,8 +43,12 @@ run_ok "rolesctl init against PostgreSQL" arc init
 printf '%s\n' 'Old-Horse-1234' | arc user add alice --password-stdin >/dev/null || die "rolesctl user add alice"
 ALICE=$(arc --json user show alice | python3 -c 'import json, sys; print(json.load(sys.stdin)["user"]["uuid"])') ||
         die "rolesctl user show alice"
+# No lockout, on the hosts nor the fleet's (roles.lockout): a race has a loser every round, whose
+# refusal counts as a failure, and rita's rounds, a success and a failure in the same second each,
+# would lock her (fleet-facts checks the lockout).
+pg_sql fleet "UPDATE roles.lockout SET deny = 0" >/dev/null || die "the fleet's lockout off"
 for n in 1 2; do
-        fleet_host_start "$n"
+        fleet_host_start "$n" "deny = 0"
         fleet_in "$n" sh -c "echo 'password required $MOD' >>/etc/pam.d/roles" || die "host $n: a password line"
 done
 fleet_wait_serial "$(fleet_serial)" 30 1 2 >/dev/null || die "hosts 1-2 did not install the fleet"
@@ -133,25 +143,30 @@ login 2 alice "$PW"
 eq "host 2: that password" "$RC" 0
 
 # ---- one activation code typed on 2 hosts at the same moment --------------------------------------------------------
+# race_login TAG USER INPUT: USER's authentication, INPUT typed, on hosts 1 and 2 at the same
+# moment; WON: how many let USER in (their output in $S/TAG.N).
+race_login() {
+        local go=$S/$1.go n racers=()
+        for n in 1 2; do
+                (while [ ! -e "$go" ]; do sleep 0.005; done
+                 printf '%s' "$3" | fleet_in "$n" timeout 30 pamtester roles "$2" authenticate >"$S/$1.$n" 2>&1
+                 echo $? >"$S/$1.$n.rc") &
+                racers+=("$!")
+        done
+        sleep 0.2
+        touch "$go"
+        wait "${racers[@]}"
+        WON=0
+        for n in 1 2; do [ "$(cat "$S/$1.$n.rc")" = 0 ] && WON=$((WON + 1)); done
+}
 code_of() { grep -oE '[A-Z2-7]{5}-[A-Z2-7]{5}-[A-Z2-7]{5}-[A-Z2-7]{5}' <<<"$1" | head -n 1; }
 codes_ok=0
 for i in $(seq "$ROUNDS"); do
         CODE=$(code_of "$(arc user add "act$i" --activation 2>&1)")
         [ -n "$CODE" ] || { fail "round $i: no activation code for act$i"; continue; }
         fleet_wait_serial "$(fleet_serial)" 10 1 2 >/dev/null || fail "code round $i: hosts not on the fleet's serial"
-        go=$S/cgo.$i racers=()
-        for n in 1 2; do
-                (while [ ! -e "$go" ]; do sleep 0.005; done
-                 printf '%s\n' "$CODE" | fleet_in "$n" timeout 30 pamtester roles "act$i" authenticate >"$S/code.$n" 2>&1
-                 echo $? >"$S/code.$n.rc") &
-                racers+=("$!")
-        done
-        sleep 0.2
-        touch "$go"
-        wait "${racers[@]}"
-        won=0
-        for n in 1 2; do [ "$(cat "$S/code.$n.rc")" = 0 ] && won=$((won + 1)); done
-        if [ "$won" = 1 ]; then codes_ok=$((codes_ok + 1)); else fail "code round $i: $won hosts let act$i in (want 1)"; fi
+        race_login "code.$i" "act$i" "$CODE"$'\n'
+        if [ "$WON" = 1 ]; then codes_ok=$((codes_ok + 1)); else fail "code round $i: $WON hosts let act$i in (want 1)"; fi
 done
 eq "exactly one of two hosts spent the activation code, each of $ROUNDS rounds" "$codes_ok" "$ROUNDS"
 echo "# one activation code on 2 hosts at once: $codes_ok of $ROUNDS rounds had exactly one winner"
@@ -168,6 +183,72 @@ printf '%s\n' "$CODE" | fleet_in 1 timeout 30 pamtester roles alice authenticate
 eq "host 1: the reset code spent on host 2 refused" "$?" 0
 passwd_on 2 alice "$PW"
 eq "host 2: alice sets a password after the reset code" "$RC" 0
+
+# ---- recovery codes: spent once on the primary -----------------------------------------------------------------------
+# rita: a password and TOTP; a recovery code stands in for the verification code. A batch of 10
+# codes at a time (what an enrolment or `user totp recovery-codes` gives): RCODES, used from RNEXT.
+printf '%s\n' "$PW" | arc user add rita --password-stdin >/dev/null || die "rolesctl user add rita"
+RITA=$(arc --json user show rita | python3 -c 'import json, sys; print(json.load(sys.stdin)["user"]["uuid"])') ||
+        die "rolesctl user show rita"
+RCODES=() RNEXT=0
+# recovery_codes VERB: rita's TOTP enrolled (enroll) or new recovery codes (recovery-codes), in RCODES.
+recovery_codes() {
+        mapfile -t RCODES < <(arc --json user totp "$1" rita | python3 -c 'import json, sys; print(*json.load(sys.stdin)["recovery_codes"], sep="\n")')
+        RNEXT=0
+        [ "${#RCODES[@]}" -eq 10 ] || die "rolesctl user totp $1 rita: ${#RCODES[@]} recovery codes"
+        fleet_wait_serial "$(fleet_serial)" 10 1 2 >/dev/null || fail "hosts not on the fleet's serial after $1"
+}
+# next_code: the next unused code of the batch in RCODE (a new batch when it is spent).
+next_code() {
+        [ "$RNEXT" -lt "${#RCODES[@]}" ] || recovery_codes recovery-codes
+        RCODE=${RCODES[$RNEXT]}
+        RNEXT=$((RNEXT + 1))
+}
+# rlogin N CODE: rita's password and CODE at the verification code prompt, on host N; RC, $OUT.
+rlogin() { printf '%s\n%s\n' "$PW" "$2" | fleet_in "$1" timeout 30 pamtester roles rita authenticate >"$OUT" 2>&1; RC=$?; }
+# unused N: rita's unused recovery codes in host N's secrets.db (N = pg: on the primary).
+unused() {
+        if [ "$1" = pg ]; then
+                pg_sql fleet "SELECT count(*) FROM roles.recovery_codes WHERE user_uuid = '$RITA' AND used_at IS NULL"
+        else
+                fleet_in "$1" sqlite3 -readonly /var/lib/roles/secrets.db \
+                        "SELECT count(*) FROM recovery_codes WHERE user_uuid = '$RITA' AND used_at IS NULL"
+        fi
+}
+recovery_codes enroll
+next_code
+rlogin 1 "$RCODE"
+eq "host 1: rita's recovery code accepted" "$RC" 0
+grep -q 'Recovery code used: 9 left' "$OUT"
+eq "host 1: rita told 9 codes are left (installed before the answer)" "$?" 0
+eq "the recovery code spent on the primary" "$(unused pg)" 9
+rlogin 2 "$RCODE"
+[ "$RC" -ne 0 ]
+eq "host 2: the recovery code spent on host 1 refused, at once" "$?" 0
+rlogin 1 "$RCODE"
+[ "$RC" -ne 0 ]
+eq "host 1: the recovery code refused the second time" "$?" 0
+fleet_wait_serial "$(fleet_serial)" 10 2 >/dev/null || fail "host 2 not on the fleet's serial after the claim"
+eq "host 2: the code spent in its secrets.db after its round" "$(unused 2)" 9
+
+# The same recovery code typed on 2 hosts at the same moment, RROUNDS rounds.
+recovery_ok=0
+for i in $(seq "$RROUNDS"); do
+        next_code
+        fleet_wait_serial "$(fleet_serial)" 10 1 2 >/dev/null || fail "recovery round $i: hosts not on the fleet's serial"
+        race_login "recovery.$i" rita "$PW"$'\n'"$RCODE"$'\n'
+        if [ "$WON" = 1 ]; then
+                recovery_ok=$((recovery_ok + 1))
+        else
+                fail "recovery round $i: $WON hosts let rita in (want 1): $(cat "$S/recovery.$i.1" "$S/recovery.$i.2" | tr '\n' ' ')"
+        fi
+done
+eq "exactly one of two hosts spent the recovery code, each of $RROUNDS rounds" "$recovery_ok" "$RROUNDS"
+echo "# one recovery code on 2 hosts at once: $recovery_ok of $RROUNDS rounds had exactly one winner"
+eq "every recovery code of the races spent once on the primary" "$(pg_sql fleet "SELECT count(*) FROM roles.changes
+        WHERE actor LIKE 'recovery code (host_)'")" $((RROUNDS + 1))
+next_code
+RDOWN=$RCODE
 
 # ---- the primary or the agent unreachable ---------------------------------------------------------------------------
 CODE=$(code_of "$(arc user add late --activation 2>&1)")
@@ -186,6 +267,11 @@ printf '%s\n' "$CODE" | fleet_in 1 timeout 30 pamtester roles late authenticate 
 eq "PostgreSQL down: an activation code login refused with the clear message" "$?" 0
 eq "PostgreSQL down: the code unspent on host 1" "$(fleet_in 1 sqlite3 -readonly /var/lib/roles/secrets.db \
         "SELECT count(*) FROM codes WHERE used_at IS NULL AND kind = 'activation' AND user_uuid = '$LATE'")" 1
+left=$(unused 1)
+rlogin 1 "$RDOWN"
+[ "$RC" -ne 0 ] && grep -q 'the account server cannot be reached' "$OUT"
+eq "PostgreSQL down: a recovery code login refused with the clear message" "$?" 0
+eq "PostgreSQL down: the recovery code unspent on host 1" "$(unused 1)" "$left"
 pg_start fleet || die "start PostgreSQL again"
 fleet_agent_stop 1
 passwd_on 1 alice 'Down-Horse-0000'
@@ -213,6 +299,10 @@ eq "a client that is not root refused before it says anything" "$(ask 1 None '--
 fleet_in 1 chmod 0600 /run/roles/agent.sock
 grep -q 'the client is not root' "$S/hosts/1/agent.log"
 eq "the agent logged the client that is not root" "$?" 0
+rlogin 1 "$RDOWN"
+eq "the recovery code refused while PostgreSQL was down works now" "$RC" 0
+eq "and is spent on the primary" "$(pg_sql fleet "SELECT count(*) FROM roles.changes WHERE actor LIKE 'recovery code (host_)'")" \
+        $((RROUNDS + 2))
 passwd_on 1 alice 'After-Horse-4321'
 eq "after all that, the agent serves a password change" "$RC" 0
 login 1 alice 'After-Horse-4321'
