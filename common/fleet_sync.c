@@ -408,7 +408,12 @@ static int sync_once(struct sync *y, bool full) {
         if ((r = streams_changed(y, &other_streams)) < 0)
                 goto out;
         if (to == y->res->from && !other_streams) {
-                r = 0;
+                /* Nothing new. Committing no change still compiles the NSS index anew if it is not
+                 * roles.db's serial (store_writer.c): a round killed between roles.db's commit and
+                 * the index's rename left it a serial behind, and NSS would serve that until the
+                 * next change. */
+                if ((r = roles_writer_commit(w)) < 0)
+                        fleet_fail(f, r, "%s", roles_writer_error(w));
                 goto out;
         }
         if (!full && !other_streams && y->res->from > 0 && to - y->res->from <= FLEET_LOG_KEEP) {

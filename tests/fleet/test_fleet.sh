@@ -161,6 +161,21 @@ KILLS=${FLEET_KILLS:-8}
 fleet_kills 3 "$KILLS" k
 echo "# $KILLS SIGKILLs of roles-agent --once on host 3, within a round of $((KILL_WINDOW / 1000)) ms"
 
+# ---- a round killed between roles.db's commit and the index's rename ------------------------------------------
+# (What a kill above hits only now and then.) The next round has nothing new to install, and must
+# still compile the index anew: until then NSS serves the serial before.
+fleet_agent_stop 3
+fleet_in 3 cp -p /var/lib/roles/roles.nss /var/lib/roles/roles.nss-delta "$S/" || die "host 3: keep its index"
+arc user add stalenss >/dev/null || die "rolesctl user add stalenss"
+fleet_once 3 || fail "host 3: the round that installs stalenss"
+fleet_in 3 sh -c "cp -p '$S/roles.nss' /var/lib/roles/roles.nss.old && cp -p '$S/roles.nss-delta' /var/lib/roles/roles.nss-delta.old &&
+        mv /var/lib/roles/roles.nss.old /var/lib/roles/roles.nss && mv /var/lib/roles/roles.nss-delta.old /var/lib/roles/roles.nss-delta" ||
+        die "host 3: put its index of the serial before back"
+eq "host 3, the index of the serial before: stalenss not served" "$(fleet_in 3 getent passwd stalenss | cut -d: -f1)" ""
+fleet_once 3 || fail "host 3: the round with nothing new"
+eq "host 3, after a round with nothing new: stalenss served" "$(fleet_in 3 getent passwd stalenss | cut -d: -f1)" stalenss
+fleet_agent_start 3
+
 # ---- PostgreSQL stopped -----------------------------------------------------------------------------------
 pg_stop fleet || die "stop the fleet's PostgreSQL"
 for n in $ALL; do
