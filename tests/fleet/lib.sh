@@ -552,6 +552,156 @@ fleet_totp_enroll() {
         [ -n "$secret" ] && echo "$secret"
 }
 
+# ---- the write path (issue 16): logins, the outbox, the agent's socket ----------------------------------
+# fleet_login N USER INPUT: pamtester auth and account of USER on host N, INPUT its answers (a
+# password, then a code, one a line); RC, the output in $OUT.
+fleet_login() {
+        printf '%s' "$3" | fleet_in "$1" timeout 30 pamtester roles "$2" authenticate acct_mgmt >"$OUT" 2>&1
+        RC=$?
+}
+
+# fleet_passwd N USER NEW: pamtester chauthtok of USER as root on host N (no current password
+# asked; the host's pam.d needs a password line); RC, the output in $OUT.
+fleet_passwd() {
+        printf '%s\n%s\n' "$3" "$3" | fleet_in "$1" timeout 30 pamtester roles "$2" chauthtok >"$OUT" 2>&1
+        RC=$?
+}
+
+# fleet_wrong COUNT N USER: COUNT wrong passwords of USER on host N, each refused.
+fleet_wrong() {
+        local i
+        for i in $(seq "$1"); do
+                printf 'wrong\n' | fleet_in "$2" timeout 30 pamtester roles "$3" authenticate >/dev/null 2>&1 &&
+                        fail "host $2: a wrong password of $3 was accepted"
+        done
+}
+
+# fleet_audited N [RESULT]: the logins host N's login_audit recorded with RESULT (failure);
+# fleet_queued N: its outbox depth; fleet_ingested N [KIND]: its events of KIND (failure) in
+# roles.events.
+fleet_audited() {
+        fleet_in "$1" sqlite3 -readonly /var/lib/roles/state.db "SELECT count(*) FROM login_audit WHERE result = '${2:-failure}'"
+}
+fleet_queued() {
+        fleet_in "$1" sqlite3 -readonly /var/lib/roles/state.db "SELECT count(*) FROM outbox"
+}
+fleet_ingested() {
+        pg_sql fleet "SELECT count(*) FROM roles.events WHERE host = 'host$1' AND kind = '${2:-failure}'"
+}
+
+# fleet_ship_kills N COUNT USER: host N's agent not running (the caller's), COUNT times: 4 wrong
+# passwords of USER on host N, then `roles-agent --once` killed with SIGKILL at a random point
+# of SHIP_WINDOW (µs: a fifth of the time 4 wrong passwords and a round take, measured first);
+# after each kill nothing is counted twice in roles.events. SHIP_KILLED "A B C": the kills that
+# left the events unshipped (A), shipped but still queued (B: sent again next round), or gone (C).
+fleet_ship_kills() {
+        local n=$1 count=$2 user=$3 i t0 pid in au q a=0 b=0 c=0
+        t0=$(date +%s%N)
+        fleet_wrong 4 "$n" "$user"
+        fleet_once "$n" || fail "host $n: a round to measure"
+        SHIP_WINDOW=$((($(date +%s%N) - t0) / 1000 / 5))
+        for i in $(seq "$count"); do
+                fleet_wrong 4 "$n" "$user"
+                fleet_agent_exec "$n" --once &
+                pid=$!
+                sleep "$(awk -v u=$(((RANDOM * 32768 + RANDOM) % (SHIP_WINDOW + 1))) 'BEGIN { printf "%.6f", u / 1e6 }')"
+                kill -KILL "$pid" 2>/dev/null
+                wait "$pid" 2>/dev/null
+                # Sometimes the round finished first, sometimes after the ingest: both must come out even.
+                in=$(fleet_ingested "$n") au=$(fleet_audited "$n") q=$(fleet_queued "$n")
+                eq "kill $i: nothing counted twice" "$((in <= au))" 1
+                if [ "$q" -eq 0 ]; then c=$((c + 1)); elif [ "$in" -eq "$au" ]; then b=$((b + 1)); else a=$((a + 1)); fi
+        done
+        SHIP_KILLED="$a $b $c"
+}
+
+# fleet_ask N PYTHON-BYTES [SETPRIV-ARGS]: send bytes to host N's agent socket and print the
+# answer (or what happened instead: "closed", an OSError's name).
+fleet_ask() {
+        fleet_in "$1" ${3:+setpriv $3 --} /usr/bin/python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(20)
+try:
+    s.connect("/run/roles/agent.sock")
+    data = eval(sys.argv[1])
+    if data is not None:
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+    print(s.recv(100).decode().strip() or "closed")
+except OSError as e:
+    print(type(e).__name__)
+' "$2"
+}
+
+# fleet_socket_refusals N USER NEW: host N's agent refuses garbage, a NUL, a bad uuid, 1 MiB, a
+# silent client (within 5 s) and a client that is not root (logged); then it still serves a
+# password change of USER to NEW, and NEW logs in. SILENT_MS: how long the silent client held it.
+fleet_socket_refusals() {
+        local n=$1 big r t0
+        eq "host $n: garbage refused" "$(fleet_ask "$n" 'b"hello\n"')" refused
+        eq "host $n: a NUL refused" "$(fleet_ask "$n" 'b"password\n\0\n"')" refused
+        eq "host $n: a password request with a bad uuid refused" "$(fleet_ask "$n" 'b"password\nnot-a-uuid\nx\ny\nz\n1\n"')" refused
+        big=$(fleet_ask "$n" 'b"x" * (1 << 20)')
+        case $big in refused | ConnectionResetError | BrokenPipeError) r=0 ;; *) r=1 ;; esac
+        eq "host $n: 1 MiB refused (${big})" "$r" 0
+        t0=$(date +%s%N)
+        eq "host $n: a silent client refused" "$(fleet_ask "$n" None)" refused
+        SILENT_MS=$((($(date +%s%N) - t0) / 1000000))
+        [ "$SILENT_MS" -lt 5000 ]
+        eq "host $n: a silent client held the agent ${SILENT_MS} ms (under 5 s)" "$?" 0
+        fleet_in "$n" chmod 0666 /run/roles/agent.sock
+        eq "host $n: a client that is not root refused before it says anything" \
+                "$(fleet_ask "$n" None '--reuid=65534 --regid=65534 --clear-groups')" refused
+        fleet_in "$n" chmod 0600 /run/roles/agent.sock
+        grep -q 'the client is not root' "$S/hosts/$n/agent.log"
+        eq "host $n: the agent logged the client that is not root" "$?" 0
+        fleet_passwd "$n" "$2" "$3"
+        eq "host $n: after all that, the agent serves a password change" "$RC" 0
+        fleet_login "$n" "$2" "$3"$'\n'
+        eq "host $n: that password works" "$RC" 0
+}
+
+# fleet_race_login TAG USER INPUT A B: USER's authentication with INPUT typed, on hosts A and B at
+# the same moment; WON: how many let USER in (their output in $S/TAG.N).
+fleet_race_login() {
+        local go=$S/$1.go n racers=()
+        for n in "$4" "$5"; do
+                (while [ ! -e "$go" ]; do sleep 0.005; done
+                 printf '%s' "$3" | fleet_in "$n" timeout 30 pamtester roles "$2" authenticate >"$S/$1.$n" 2>&1
+                 echo $? >"$S/$1.$n.rc") &
+                racers+=("$!")
+        done
+        sleep 0.2
+        touch "$go"
+        wait "${racers[@]}"     # not the agents this shell started too
+        WON=0
+        for n in "$4" "$5"; do [ "$(cat "$S/$1.$n.rc")" = 0 ] && WON=$((WON + 1)); done
+}
+
+# fleet_code_race ROUNDS A B PREFIX: ROUNDS times a user PREFIXi added with an activation code,
+# installed on hosts A and B, and the code typed on both at the same moment: exactly one login
+# wins each round, and the primary has every code spent once. CODES_OK: the rounds with one winner.
+fleet_code_race() {
+        local rounds=$1 a=$2 b=$3 pre=$4 i code
+        CODES_OK=0
+        for i in $(seq "$rounds"); do
+                code=$(fleet_code_of "$(arc user add "$pre$i" --activation 2>&1)")
+                [ -n "$code" ] || { fail "round $i: no activation code for $pre$i"; continue; }
+                fleet_wait_serial "$(fleet_serial)" 10 "$a" "$b" >/dev/null || fail "code round $i: hosts not on the fleet's serial"
+                fleet_race_login "code.$pre$i" "$pre$i" "$code"$'\n' "$a" "$b"
+                if [ "$WON" = 1 ]; then CODES_OK=$((CODES_OK + 1)); else fail "code round $i: $WON hosts let $pre$i in (want 1)"; fi
+        done
+        eq "exactly one of two hosts spent the activation code, each of $rounds rounds" "$CODES_OK" "$rounds"
+        eq "every code spent once on the primary" "$(pg_sql fleet "SELECT count(*) FROM roles.codes c JOIN roles.users u ON u.uuid = c.user_uuid
+                WHERE u.name LIKE '$pre%' AND c.used_at IS NOT NULL")" "$rounds"
+}
+
+# fleet_code_of TEXT: the first one-time code (XXXXX-XXXXX-XXXXX-XXXXX) in rolesctl's TEXT.
+fleet_code_of() {
+        grep -oE '[A-Z2-7]{5}-[A-Z2-7]{5}-[A-Z2-7]{5}-[A-Z2-7]{5}' <<<"$1" | head -n 1
+}
+
 # percentile P FILE: the P-th percentile (nearest rank) of the numbers in FILE, one a line.
 percentile() {
         sort -g "$2" | awk -v p="$1" '{ v[NR] = $1 } END { if (NR == 0) { print "-"; exit } r = int((p / 100) * NR + 0.999999); if (r < 1) r = 1; printf "%.3f\n", v[r] }'

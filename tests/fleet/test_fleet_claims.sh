@@ -55,30 +55,11 @@ fleet_wait_serial "$(fleet_serial)" 30 1 2 >/dev/null || die "hosts 1-2 did not 
 # The socket is made right after the first round: wait for it.
 for _ in $(seq 100); do fleet_in 1 test -S /run/roles/agent.sock && fleet_in 2 test -S /run/roles/agent.sock && break; sleep 0.05; done
 
-# login N USER PASSWORD: pamtester auth and account on host N; RC.
-login() { printf '%s\n' "$3" | fleet_in "$1" timeout 30 pamtester roles "$2" authenticate acct_mgmt >"$OUT" 2>&1; RC=$?; }
-# passwd N USER NEW: pamtester chauthtok as root on host N (no current password asked); RC, $OUT.
-passwd_on() { printf '%s\n%s\n' "$3" "$3" | fleet_in "$1" timeout 30 pamtester roles "$2" chauthtok >"$OUT" 2>&1; RC=$?; }
+login() { fleet_login "$1" "$2" "$3$nl"; }
+passwd_on() { fleet_passwd "$@"; }
 # cred N: host N's credentials row of alice, as secrets.db has it.
 cred() { fleet_in "$1" sqlite3 -readonly /var/lib/roles/secrets.db "SELECT quote(password_hash), fs_uniquifier FROM credentials WHERE user_uuid = '$ALICE'"; }
-# ask N PYTHON-BYTES [SETPRIV-ARGS]: send bytes to host N's socket and print the answer (or what
-# happened instead).
-ask() {
-        fleet_in "$1" ${3:+setpriv $3 --} /usr/bin/python3 -c '
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.settimeout(20)
-try:
-    s.connect("/run/roles/agent.sock")
-    data = eval(sys.argv[1])
-    if data is not None:
-        s.sendall(data)
-        s.shutdown(socket.SHUT_WR)
-    print(s.recv(100).decode().strip() or "closed")
-except OSError as e:
-    print(type(e).__name__)
-' "$2"
-}
+ask() { fleet_ask "$@"; }
 
 # ---- the socket ----------------------------------------------------------------------------------------------------
 for n in 1 2; do
@@ -143,35 +124,9 @@ login 2 alice "$PW"
 eq "host 2: that password" "$RC" 0
 
 # ---- one activation code typed on 2 hosts at the same moment --------------------------------------------------------
-# race_login TAG USER INPUT: USER's authentication, INPUT typed, on hosts 1 and 2 at the same
-# moment; WON: how many let USER in (their output in $S/TAG.N).
-race_login() {
-        local go=$S/$1.go n racers=()
-        for n in 1 2; do
-                (while [ ! -e "$go" ]; do sleep 0.005; done
-                 printf '%s' "$3" | fleet_in "$n" timeout 30 pamtester roles "$2" authenticate >"$S/$1.$n" 2>&1
-                 echo $? >"$S/$1.$n.rc") &
-                racers+=("$!")
-        done
-        sleep 0.2
-        touch "$go"
-        wait "${racers[@]}"
-        WON=0
-        for n in 1 2; do [ "$(cat "$S/$1.$n.rc")" = 0 ] && WON=$((WON + 1)); done
-}
-code_of() { grep -oE '[A-Z2-7]{5}-[A-Z2-7]{5}-[A-Z2-7]{5}-[A-Z2-7]{5}' <<<"$1" | head -n 1; }
-codes_ok=0
-for i in $(seq "$ROUNDS"); do
-        CODE=$(code_of "$(arc user add "act$i" --activation 2>&1)")
-        [ -n "$CODE" ] || { fail "round $i: no activation code for act$i"; continue; }
-        fleet_wait_serial "$(fleet_serial)" 10 1 2 >/dev/null || fail "code round $i: hosts not on the fleet's serial"
-        race_login "code.$i" "act$i" "$CODE"$'\n'
-        if [ "$WON" = 1 ]; then codes_ok=$((codes_ok + 1)); else fail "code round $i: $WON hosts let act$i in (want 1)"; fi
-done
-eq "exactly one of two hosts spent the activation code, each of $ROUNDS rounds" "$codes_ok" "$ROUNDS"
-echo "# one activation code on 2 hosts at once: $codes_ok of $ROUNDS rounds had exactly one winner"
-eq "every code spent once on the primary" "$(pg_sql fleet "SELECT count(*) FROM roles.codes c JOIN roles.users u ON u.uuid = c.user_uuid
-        WHERE u.name LIKE 'act%' AND c.used_at IS NOT NULL")" "$ROUNDS"
+fleet_code_race "$ROUNDS" 1 2 act
+echo "# one activation code on 2 hosts at once: $CODES_OK of $ROUNDS rounds had exactly one winner"
+code_of() { fleet_code_of "$1"; }
 # A reset code, spent on host 2, refused on host 1 after host 1's next round.
 CODE=$(code_of "$(arc user reset alice 2>&1)")
 fleet_wait_serial "$(fleet_serial)" 10 1 2 >/dev/null || fail "hosts not on the fleet's serial after the reset"
@@ -236,7 +191,7 @@ recovery_ok=0
 for i in $(seq "$RROUNDS"); do
         next_code
         fleet_wait_serial "$(fleet_serial)" 10 1 2 >/dev/null || fail "recovery round $i: hosts not on the fleet's serial"
-        race_login "recovery.$i" rita "$PW"$'\n'"$RCODE"$'\n'
+        fleet_race_login "recovery.$i" rita "$PW"$'\n'"$RCODE"$'\n' 1 2
         if [ "$WON" = 1 ]; then
                 recovery_ok=$((recovery_ok + 1))
         else
@@ -283,29 +238,10 @@ fleet_agent_start 1
 for _ in $(seq 100); do fleet_in 1 test -S /run/roles/agent.sock && break; sleep 0.05; done
 
 # ---- what the socket refuses ----------------------------------------------------------------------------------------
-eq "garbage refused" "$(ask 1 'b"hello\n"')" refused
-eq "a NUL refused" "$(ask 1 'b"password\n\0\n"')" refused
-eq "a password request with a bad uuid refused" "$(ask 1 'b"password\nnot-a-uuid\nx\ny\nz\n1\n"')" refused
-big=$(ask 1 'b"x" * (1 << 20)')
-case $big in refused | ConnectionResetError | BrokenPipeError) r=0 ;; *) r=1 ;; esac
-eq "1 MiB refused (${big})" "$r" 0
-t0=$(date +%s%N)
-eq "a silent client refused" "$(ask 1 None)" refused
-took=$(( ($(date +%s%N) - t0) / 1000000 ))
-[ "$took" -lt 5000 ]
-eq "a silent client held the agent ${took} ms (under 5 s)" "$?" 0
-fleet_in 1 chmod 0666 /run/roles/agent.sock
-eq "a client that is not root refused before it says anything" "$(ask 1 None '--reuid=65534 --regid=65534 --clear-groups')" refused
-fleet_in 1 chmod 0600 /run/roles/agent.sock
-grep -q 'the client is not root' "$S/hosts/1/agent.log"
-eq "the agent logged the client that is not root" "$?" 0
+fleet_socket_refusals 1 alice 'After-Horse-4321'
 rlogin 1 "$RDOWN"
 eq "the recovery code refused while PostgreSQL was down works now" "$RC" 0
 eq "and is spent on the primary" "$(pg_sql fleet "SELECT count(*) FROM roles.changes WHERE actor LIKE 'recovery code (host_)'")" \
         $((RROUNDS + 2))
-passwd_on 1 alice 'After-Horse-4321'
-eq "after all that, the agent serves a password change" "$RC" 0
-login 1 alice 'After-Horse-4321'
-eq "host 1: that password works" "$RC" 0
 
 finish

@@ -31,18 +31,11 @@ for n in 1 2; do
         fleet_once "$n" || die "host $n: the first round (exit $?)"
 done
 
-# wrong N HOST: N wrong passwords for alice on HOST.
-wrong() {
-        local i
-        for i in $(seq "$1"); do
-                printf 'wrong\n' | fleet_in "$2" timeout 30 pamtester roles alice authenticate >/dev/null 2>&1 &&
-                        fail "host $2: a wrong password was accepted"
-        done
-}
-# audited HOST: the failures HOST's login_audit recorded for alice; queued HOST: its outbox depth.
-audited() { fleet_in "$1" sqlite3 /var/lib/roles/state.db "SELECT count(*) FROM login_audit WHERE result = 'failure' AND user = 'alice'"; }
-queued() { fleet_in "$1" sqlite3 /var/lib/roles/state.db "SELECT count(*) FROM outbox"; }
-ingested() { pg_sql fleet "SELECT count(*) FROM roles.events WHERE host = 'host$1' AND kind = 'failure'"; }
+# The helpers of lib.sh: alice's wrong passwords, and the counts (alice is the only one who fails).
+wrong() { fleet_wrong "$1" "$2" alice; }
+audited() { fleet_audited "$1"; }
+queued() { fleet_queued "$1"; }
+ingested() { fleet_ingested "$1"; }
 check_counts() {
         local n
         for n in 1 2; do
@@ -80,20 +73,7 @@ for n in 1 2; do fleet_once "$n" || fail "host $n: roles-agent --once after the 
 check_counts "PostgreSQL back"
 
 # ---- SIGKILL while shipping ----------------------------------------------------------------------------
-t0=$(date +%s%N)
-wrong 4 1
-fleet_once 1 || fail "host 1: a round to measure"
-window=$((($(date +%s%N) - t0) / 1000 / 5))
-for i in $(seq "$KILLS"); do
-        wrong 4 1
-        fleet_agent_exec 1 --once &
-        pid=$!
-        sleep "$(awk -v u=$(((RANDOM * 32768 + RANDOM) % (window + 1))) 'BEGIN { printf "%.6f", u / 1e6 }')"
-        kill -KILL "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
-        # Sometimes the round finished first, sometimes after the ingest: both must come out even.
-        eq "kill $i: nothing counted twice" "$(( $(ingested 1) <= $(audited 1) ))" 1
-done
+fleet_ship_kills 1 "$KILLS" alice
 fleet_once 1 || fail "host 1: the round after the kills"
 check_counts "after $KILLS kills"
 resent=$(grep -oE 'shipped [0-9]+ outbox events? \([0-9]+ new\)' "$S/hosts/1/agent.log" | awk '{ s += $2; f += substr($5, 2) } END { print s - f }')
