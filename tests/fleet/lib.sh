@@ -591,15 +591,15 @@ fleet_ingested() {
 
 # fleet_ship_kills N COUNT USER: host N's agent not running (the caller's), COUNT times: 4 wrong
 # passwords of USER on host N, then `roles-agent --once` killed with SIGKILL at a random point
-# of SHIP_WINDOW (µs: a fifth of the time 4 wrong passwords and a round take, measured first);
-# after each kill nothing is counted twice in roles.events. SHIP_KILLED "A B C": the kills that
-# left the events unshipped (A), shipped but still queued (B: sent again next round), or gone (C).
+# of SHIP_WINDOW (µs: such a round, 4 events to ship, measured first); after each kill nothing
+# is counted twice in roles.events. SHIP_KILLED "A B C": the kills that left the events
+# unshipped (A), shipped but still queued (B: sent again next round), or gone (C).
 fleet_ship_kills() {
         local n=$1 count=$2 user=$3 i t0 pid in au q a=0 b=0 c=0
-        t0=$(date +%s%N)
         fleet_wrong 4 "$n" "$user"
+        t0=$(date +%s%N)
         fleet_once "$n" || fail "host $n: a round to measure"
-        SHIP_WINDOW=$((($(date +%s%N) - t0) / 1000 / 5))
+        SHIP_WINDOW=$((($(date +%s%N) - t0) / 1000))
         for i in $(seq "$count"); do
                 fleet_wrong 4 "$n" "$user"
                 fleet_agent_exec "$n" --once &

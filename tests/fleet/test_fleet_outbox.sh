@@ -77,6 +77,8 @@ fleet_ship_kills 1 "$KILLS" alice
 fleet_once 1 || fail "host 1: the round after the kills"
 check_counts "after $KILLS kills"
 resent=$(grep -oE 'shipped [0-9]+ outbox events? \([0-9]+ new\)' "$S/hosts/1/agent.log" | awk '{ s += $2; f += substr($5, 2) } END { print s - f }')
+read -r ka kb kc <<<"$SHIP_KILLED"
+echo "# $KILLS kills within a round of $((SHIP_WINDOW / 1000)) ms: $ka before the ingest, $kb between it and the delete, $kc after"
 echo "# events sent again after a kill (acknowledged before the delete): ${resent:-0}"
 
 # ---- a schema without ingest ---------------------------------------------------------------------------
