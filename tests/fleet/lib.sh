@@ -577,13 +577,13 @@ fleet_wrong() {
 }
 
 # fleet_audited N [RESULT]: the logins host N's login_audit recorded with RESULT (failure);
-# fleet_queued N: its outbox depth; fleet_ingested N [KIND]: its events of KIND (failure) in
+# fleet_queued N [KIND]: its outbox depth (of KIND); fleet_ingested N [KIND]: its events of KIND (failure) in
 # roles.events.
 fleet_audited() {
         fleet_in "$1" sqlite3 -readonly /var/lib/roles/state.db "SELECT count(*) FROM login_audit WHERE result = '${2:-failure}'"
 }
 fleet_queued() {
-        fleet_in "$1" sqlite3 -readonly /var/lib/roles/state.db "SELECT count(*) FROM outbox"
+        fleet_in "$1" sqlite3 -readonly /var/lib/roles/state.db "SELECT count(*) FROM outbox${2:+ WHERE kind = '$2'}"
 }
 fleet_ingested() {
         pg_sql fleet "SELECT count(*) FROM roles.events WHERE host = 'host$1' AND kind = '${2:-failure}'"
