@@ -8,6 +8,8 @@
 #  - on it, this build's rolesctl makes changes and says once to run the upgrade; 2 hosts of this
 #    build install them and their agents say so once; what it lacks (fleet status, a code
 #    login) fails with that reason, the code unspent;
+#  - the upgrade held off by a host's transaction open on roles.fleet: refused within seconds,
+#    exit 4, nothing changed (never a wait without end, with every host's read queued behind it);
 #  - the upgrade: one line of what it did, exit 0; every host installs its serial; the upgraded
 #    schema is the one a fresh init makes, object for object; the write path works: a failed
 #    login ingested in roles.events, the activation code claimed on the primary, fleet status;
@@ -81,6 +83,35 @@ grep -q "has no claim functions: .*$HINT" "$S/hosts/1/agent.log"
 eq "old fleet: the agent says why" "$?" 0
 eq "old fleet: the code unspent on the primary" "$(pg_sql fleet "SELECT count(*) FROM roles.codes c JOIN roles.users u
         ON u.uuid = c.user_uuid WHERE u.name = 'late' AND c.used_at IS NULL")" 1
+
+# ---- the upgrade, a host's transaction open on roles.fleet -------------------------------------------------------
+# A host's login role may read roles.fleet (its grant) in a transaction left open, holding an
+# ACCESS SHARE lock for as long as it likes. The upgrade's ACCESS EXCLUSIVE lock must not wait for
+# it without end: while it waits, every host's read and every change queue behind it.
+no_preload psql -X -q -At -h "${PG_DIR[fleet]}" -p "${PG_PORT[fleet]}" -U postgres -d "$FLEET_DB" \
+        -c "BEGIN; SET ROLE host1; SELECT serial FROM roles.fleet; SELECT pg_sleep(60); COMMIT" >/dev/null 2>&1 &
+holder=$!
+held=1
+for _ in $(seq 100); do
+        [ "$(pg_sql fleet "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.granted
+                AND l.relation = 'roles.fleet'::regclass AND a.usename = 'postgres' AND a.query LIKE '%pg_sleep(60)%'
+                AND a.pid <> pg_backend_pid()")" = 1 ] && { held=0; break; }
+        sleep 0.1
+done
+[ "$held" = 0 ] || die "host 1's role did not get its lock on roles.fleet"
+t0=$(date +%s%N)
+run_cmd arc fleet upgrade
+waited=$((($(date +%s%N) - t0) / 1000000))
+eq "held off by a host's open transaction: fleet upgrade refused, exit 4" "$RC" 4
+[ "$waited" -lt 10000 ]
+eq "held off by a host's open transaction: refused within 10 s (${waited} ms)" "$?" 0
+eq "held off by a host's open transaction: says why, one line" "$(cat "$ERR")" \
+        "rolesctl: the fleet's tables are in use by another session (5 tries of 1 s): nothing changed; try again"
+eq "held off by a host's open transaction: still at version 1" "$(pg_sql fleet "SELECT count(*) FROM pg_attribute
+        WHERE attrelid = 'roles.fleet'::regclass AND attname = 'fleet_version'")" 0
+pg_sql fleet "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%'
+        AND pid <> pg_backend_pid()" >/dev/null
+wait "$holder" 2>/dev/null
 
 # ---- the upgrade ----------------------------------------------------------------------------------------------------
 before=$(fleet_serial)
