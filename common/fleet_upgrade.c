@@ -5,7 +5,11 @@
  *
  * One transaction under an ACCESS EXCLUSIVE lock on roles.fleet, taken first: every change and
  * every host's read of the serial waits the few milliseconds it lasts, and two upgrades at once
- * run one after the other (the second finds the fleet current). Hosts of this build read an
+ * run one after the other (the second finds the fleet current). No lock is waited for longer
+ * than LOCK_WAIT: a host's role may hold roles.fleet (or a view it reads) in a transaction left
+ * open, and while the upgrade waited every read and change would queue behind it. Then the
+ * transaction is rolled back, what queued goes on, and the upgrade is tried again, LOCK_TRIES in
+ * all (a host's round reads in a transaction too, for as long as it takes to copy the fleet). Hosts of this build read an
  * older fleet's tables meanwhile and after (fleet_sync.c); the upgrade takes the next serial,
  * with a change log row of no changesets as a fact's, so that every host runs a round and finds
  * the facts and claims it can now read.
@@ -14,8 +18,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fleet-internal.h"
+
+/* The longest a try waits for any lock it needs, in seconds, and how many tries. */
+#define LOCK_WAIT 1
+#define LOCK_TRIES 5
 
 /* The schema's tables, views and functions, each as PostgreSQL names it. */
 #define OBJECTS_SQL \
@@ -26,7 +35,9 @@
 /* The fleet's version, roles.fleet locked (read as 1 without the column: fleet.h). */
 static int lock_version(struct roles_fleet *f, int *ret) {
         PGresult *res = NULL;
-        int r = fleet_exec(f, NULL, "LOCK TABLE " FLEET_SCHEMA ".fleet IN ACCESS EXCLUSIVE MODE", 0, NULL);
+        int r = fleet_exec(f, NULL, "SET LOCAL lock_timeout = '" ROLES_STRINGIFY(LOCK_WAIT) "s'", 0, NULL);
+        if (r >= 0)
+                r = fleet_exec(f, NULL, "LOCK TABLE " FLEET_SCHEMA ".fleet IN ACCESS EXCLUSIVE MODE", 0, NULL);
         /* 3F000 no schema, 42P01 no table: no fleet there */
         if (r < 0 && (strcmp(f->sqlstate, "3F000") == 0 || strcmp(f->sqlstate, "42P01") == 0))
                 return fleet_fail(f, -ENOENT, "the account server has no roles schema: run 'rolesctl init' with its source");
@@ -77,13 +88,13 @@ static int take_serial(struct roles_fleet *f, const char *actor, int64_t *ret) {
         return r < 0 ? r : 0;
 }
 
-int roles_fleet_upgrade(struct roles_fleet *f, const char *actor, struct roles_fleet_upgrade_result *ret) {
+static int upgrade_once(struct roles_fleet *f, const char *actor, struct roles_fleet_upgrade_result *ret) {
         struct roles_fleet_upgrade_result res = { 0 };
         PGresult *before = NULL;
         char who[256];
         int r;
 
-        f->err[0] = '\0';
+        f->err[0] = f->sqlstate[0] = '\0';
         if ((r = fleet_begin_write(f)) < 0 || (r = lock_version(f, &res.from)) < 0)
                 goto out;
         res.to = res.from;
@@ -102,10 +113,23 @@ int roles_fleet_upgrade(struct roles_fleet *f, const char *actor, struct roles_f
                 goto out;
         res.to = ROLES_FLEET_VERSION;
 out:
+        /* 55P03 lock_not_available: lock_timeout, the fleet's tables held by another session */
+        if (r < 0 && strcmp(f->sqlstate, "55P03") == 0)
+                r = fleet_fail(f, -EBUSY, "the fleet's tables are in use by another session (%d tries of %d s): "
+                               "nothing changed; try again", LOCK_TRIES, LOCK_WAIT);
         if (PQtransactionStatus(f->conn) != PQTRANS_IDLE)
                 PQclear(PQexec(f->conn, "ROLLBACK"));
         PQclear(before);
         if (r >= 0)
                 *ret = res;
         return r < 0 ? r : 0;
+}
+
+int roles_fleet_upgrade(struct roles_fleet *f, const char *actor, struct roles_fleet_upgrade_result *ret) {
+        for (int attempt = 1;; attempt++) {
+                int r = upgrade_once(f, actor, ret);
+                if (r != -EBUSY || attempt == LOCK_TRIES)
+                        return r;
+                nanosleep(&(struct timespec) { 0, 200 * 1000 * 1000 }, NULL);
+        }
 }

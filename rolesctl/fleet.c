@@ -155,7 +155,8 @@ int cli_fleet_upgrade(struct cli *c) {
         if (r < 0)
                 return cli_fail(EXIT_ERROR, "%s", err);
         if ((r = roles_fleet_upgrade(f, c->actor, &res)) < 0) {
-                r = cli_fail(r == -ENOENT ? EXIT_NOT_FOUND : EXIT_ERROR, "%s", roles_fleet_error(f));
+                r = cli_fail(r == -ENOENT ? EXIT_NOT_FOUND : r == -EBUSY ? EXIT_CONFLICT : EXIT_ERROR, "%s",
+                             roles_fleet_error(f));
                 goto out;
         }
         r = EXIT_OK;
