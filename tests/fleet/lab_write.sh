@@ -62,6 +62,9 @@ state() { fleet_in "$1" sqlite3 -readonly /var/lib/roles/state.db "$2"; }
 secrets() { fleet_in "$1" sqlite3 -readonly /var/lib/roles/secrets.db "$2"; }
 now() { date +%s.%N; }
 since() { awk -v a="$(now)" -v b="$1" 'BEGIN { printf "%.3f", a - b }'; }
+# within P LIMIT FILE: FILE's P-th percentile is a number at most LIMIT (no numbers: false, where
+# percentile's "-" would compare as a string, below any digit).
+within() { percentile "$1" "$3" | awk -v l="$2" '$1 ~ /^[0-9.]+$/ && $1 + 0 <= l + 0 { ok = 1 } END { exit !ok }'; }
 stats() { echo "p50 $(percentile 50 "$1") s, p99 $(percentile 99 "$1") s, max $(percentile 100 "$1") s"; }
 
 # ---- the fleet ----------------------------------------------------------------------------------
@@ -123,7 +126,7 @@ for i in $(seq "$totp_rounds"); do
         fleet_login 2 "$U" "$SEED_PW$nl$code$nl"
         eq "TOTP $i: host 2 refuses the code host 1 used ($(tail -n 1 "$S/totp") s)" "$RC" 1
 done
-[ "$(awk -v a="$(percentile 100 "$S/totp")" 'BEGIN { print (a <= 2) }')" = 1 ]
+within 100 2 "$S/totp"
 eq "a TOTP step reached every other host within 2 s, each of $totp_rounds codes" "$?" 0
 row "TOTP code used on host 1, its step on every host" "$(stats "$S/totp") over $totp_rounds codes (target 2 s)"
 
@@ -164,7 +167,7 @@ for i in $(seq "$LAB_ROUNDS"); do
         done
 done
 eq "every passwd round timed" "$(wc -l <"$S/passwd")" "$LAB_ROUNDS"
-[ "$(awk -v a="$(percentile 99 "$S/passwd")" 'BEGIN { print (a <= 2) }')" = 1 ]
+within 99 2 "$S/passwd"
 eq "passwd: installed on every host, p99 within 2 s" "$?" 0
 row "passwd on host 1, returned" "$(stats "$S/passwd-1")"
 row "passwd on host 1, installed by host $LAB_HOSTS's agent" "$(stats "$S/passwd-n")"
@@ -237,15 +240,16 @@ for n in $ALL; do
         for _ in $(seq 3000); do [ "$(fleet_queued "$n")" = 0 ] && break; sleep 0.1; done
 done
 drained=$(since "$t0")
-dup=$(pg_sql fleet "SELECT count(*) - count(DISTINCT (host, event_id)) FROM roles.events")
-eq "PostgreSQL back: no event twice in roles.events" "$dup" 0
-lost=0
+# (host, event_id) is roles.events' key: an event twice is one sent again under another id, more
+# rows than logins; lost, fewer. Each counted on its own: one must not hide the other.
+lost=0 dup=0
 for n in $ALL; do
         eq "PostgreSQL back: host $n's outbox drained" "$(fleet_queued "$n")" 0
         for k in failure success; do
                 a=$(fleet_audited "$n" "$k") i=$(fleet_ingested "$n" "$k")
                 eq "PostgreSQL back: host $n's ${k}s in roles.events as in its login_audit ($a)" "$i" "$a"
-                lost=$((lost + a - i))
+                [ "$a" -gt "$i" ] && lost=$((lost + a - i))
+                [ "$i" -gt "$a" ] && dup=$((dup + i - a))
         done
 done
 row "PostgreSQL back: outboxes drained" "in $drained s; $((oks + fails)) events of the outage, $lost lost, $dup twice"
@@ -257,7 +261,6 @@ fleet_ship_kills 1 "$LAB_KILLS" "$(u 8)"
 fleet_once 1 || fail "host 1: the round after the kills"
 eq "after $LAB_KILLS kills: host 1's failures in roles.events as in its login_audit" "$(fleet_ingested 1)" "$(fleet_audited 1)"
 eq "after $LAB_KILLS kills: host 1's outbox empty" "$(fleet_queued 1)" 0
-eq "after $LAB_KILLS kills: no event twice" "$(pg_sql fleet "SELECT count(*) - count(DISTINCT (host, event_id)) FROM roles.events")" 0
 resent=$(grep -oE 'shipped [0-9]+ outbox events? \([0-9]+ new\)' "$S/hosts/1/agent.log" | awk '{ s += $2; f += substr($5, 2) } END { print s - f }')
 read -r ka kb kc <<<"$SHIP_KILLED"
 row "$LAB_KILLS SIGKILLs within $((SHIP_WINDOW / 1000)) ms of a round" \
