@@ -9,7 +9,8 @@
 #  - `roles-agent --once` killed with SIGKILL at random points while shipping: no event lost, none
 #    twice;
 #  - a schema without roles.ingest (an older init): said once, the read path goes on;
-#  - state.db put back from a backup: its events are new to the fleet, not taken for ones it has.
+#  - state.db put back from a backup: its events are new to the fleet, not taken for ones it has;
+#    what the live outbox still held is shipped all the same.
 #
 #   test_fleet_outbox.sh ROLESCTL PAM_MODULE NSS_LIB_DIR ROLES_AGENT
 set -u
@@ -109,4 +110,17 @@ wrong 3 2
 fleet_once 2 || fail "host 2: the round after the restore"
 eq "state.db restored: its 3 failures are new to the fleet" "$(ingested 2)" $((before + 3))
 eq "state.db restored: its outbox is empty" "$(queued 2)" 0
+
+# ---- state.db put back while the live outbox holds events ------------------------------------------------
+# What the live file queued and has not shipped yet (PostgreSQL away, or no round since) happened:
+# a restore must not take it back (secrets.db's audit keeps the live log the same way), or the
+# fleet's lockout never counts those failures.
+fleet_in 2 "$R" backup /var/lib/roles/before2.tar >/dev/null || die "host 2: rolesctl backup"
+before=$(ingested 2)
+wrong 2 2
+eq "host 2: its 2 failures queued before the restore" "$(queued 2)" 2
+fleet_in 2 "$R" restore /var/lib/roles/before2.tar >/dev/null || die "host 2: rolesctl restore"
+eq "state.db restored: the live outbox's 2 failures still queued" "$(queued 2)" 2
+fleet_once 2 || fail "host 2: the round after the restore"
+eq "state.db restored: the failures queued before it reached the fleet" "$(ingested 2)" $((before + 2))
 finish
