@@ -372,8 +372,9 @@ static int open_checked(struct restore *rs, const struct member *m, sqlite3 **db
         return r < 0 ? store_fail_prefixed(s, r, prefix) : 0;
 }
 
-/* Every row of table src on from into table dst on to (the same columns, in the same order). */
-static int copy_rows(struct roles_store *s, sqlite3 *from, const char *src, sqlite3 *to, const char *dst) {
+/* Every row of table src on from into table dst on to (the same columns, in the same order); one
+ * whose key dst has already, left out if keep_dst, else an error. */
+static int copy_rows(struct roles_store *s, sqlite3 *from, const char *src, sqlite3 *to, const char *dst, bool keep_dst) {
         sqlite3_stmt *rd = NULL, *wr = NULL;
         char sql[512];
         int r = 0, rc;
@@ -384,7 +385,7 @@ static int copy_rows(struct roles_store *s, sqlite3 *from, const char *src, sqli
                 goto out;
         }
         int n = sqlite3_column_count(rd);
-        size_t len = (size_t) snprintf(sql, sizeof(sql), "INSERT INTO %s VALUES (?", dst);
+        size_t len = (size_t) snprintf(sql, sizeof(sql), "INSERT %sINTO %s VALUES (?", keep_dst ? "OR IGNORE " : "", dst);
         for (int i = 1; i < n && len < sizeof(sql); i++)
                 len += (size_t) snprintf(sql + len, sizeof(sql) - len, ",?");
         if (len + 2 > sizeof(sql)) {
@@ -456,7 +457,7 @@ static int prepare_secrets(struct restore *rs, sqlite3 *db) {
                                   "DELETE FROM before_credentials; DELETE FROM before_codes; "
                                   "DELETE FROM before_recovery_codes; DELETE FROM audit");
         for (size_t i = 0; r >= 0 && i < ROLES_N_ELEMENTS(kept); i++)
-                r = copy_rows(s, s->sec, kept[i][0], db, kept[i][1]);
+                r = copy_rows(s, s->sec, kept[i][0], db, kept[i][1], false);
         if (r >= 0)
                 r = store_exec_script(s, db,
                         "INSERT OR IGNORE INTO before_users SELECT user_uuid FROM before_credentials "
@@ -471,7 +472,10 @@ static int prepare_secrets(struct restore *rs, sqlite3 *db) {
 
 /* The restored state.db: its outbox (a fleet host's events not yet shipped) goes on above every
  * id the live file has handed out and above the floor of now: the fleet has those ids from this
- * host already, and would drop as sent twice the events given them again. */
+ * host already, and would drop as sent twice the events given them again. And it keeps what the
+ * live outbox still holds: those logins happened (the fleet's lockout counts the failures), and a
+ * restore does not take back what was done. An id both files have is one event (the restored
+ * file is the live one's past, or has ids below a later file's floor): the fleet has it once. */
 static int prepare_state(struct restore *rs, sqlite3 *db) {
         struct roles_store *s = rs->s;
         int64_t live = 0;
@@ -482,6 +486,8 @@ static int prepare_state(struct restore *rs, sqlite3 *db) {
         if (r > 0)
                 live = sqlite3_column_int64(st, 0);
         sqlite3_reset(st);
+        if (r >= 0 && s->state_version >= 2)
+                r = copy_rows(s, s->state, "outbox", db, "outbox", true);
         if (r >= 0)
                 r = store_exec(s, db, "INSERT INTO sqlite_sequence (name, seq) SELECT 'outbox', 0 "
                                "WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'outbox')", "");
