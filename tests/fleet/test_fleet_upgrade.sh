@@ -10,6 +10,7 @@
 #    login) fails with that reason, the code unspent;
 #  - the upgrade held off by a host's transaction open on roles.fleet: refused within seconds,
 #    exit 4, nothing changed (never a wait without end, with every host's read queued behind it);
+#  - two upgrades at once: one does it, the other finds nothing to do, both exit 0;
 #  - the upgrade: one line of what it did, exit 0; every host installs its serial; the upgraded
 #    schema is the one a fresh init makes, object for object; the write path works: a failed
 #    login ingested in roles.events, the activation code claimed on the primary, fleet status;
@@ -114,9 +115,24 @@ pg_sql fleet "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query
 wait "$holder" 2>/dev/null
 
 # ---- the upgrade ----------------------------------------------------------------------------------------------------
+# Two at once: both queue behind a short holder of roles.fleet, then run one after the other; the
+# second (its snapshot taken after the lock) finds the fleet current and does nothing.
 before=$(fleet_serial)
-run_ok "fleet upgrade" arc fleet upgrade
+no_preload psql -X -q -At -h "${PG_DIR[fleet]}" -p "${PG_PORT[fleet]}" -U postgres -d "$FLEET_DB" \
+        -c "BEGIN; LOCK TABLE roles.fleet IN ACCESS SHARE MODE; SELECT pg_sleep(0.5); COMMIT" >/dev/null 2>&1 &
+holder=$!
+sleep 0.1
+arc fleet upgrade >"$S/second.out" 2>"$S/second.err" &
+second=$!
+run_cmd arc fleet upgrade
+wait "$second"
+eq "two upgrades at once: the other exits 0 ($(cat "$S/second.err"))" "$?" 0
+wait "$holder"
 sed 's/^/# /' "$OUT"
+if grep -q '^upgraded' "$S/second.out"; then cp "$S/second.out" "$S/first.out"; cp "$OUT" "$S/second.out"; cp "$S/first.out" "$OUT"; fi
+last_ok "fleet upgrade"
+eq "two upgrades at once: the other found nothing to do" "$(cat "$S/second.out")" \
+        "the fleet's schema is at version 2, this build's: nothing to do"
 eq "fleet upgrade: what it did" "$(head -n 1 "$OUT")" "upgraded the fleet's schema from version 1 to 2 at serial $((before + 1))"
 for o in roles.events roles.hosts roles.claimed 'roles.ingest(jsonb)' 'roles.claim_code(text,text,bytea)'; do
         grep -q "^created: .*$o" "$OUT"
