@@ -411,8 +411,9 @@ static int sync_once(struct sync *y, bool full) {
                 /* Nothing new. Committing no change still compiles the NSS index anew if it is not
                  * roles.db's serial (store_writer.c): a round killed between roles.db's commit and
                  * the index's rename left it a serial behind, and NSS would serve that until the
-                 * next change. */
-                if ((r = roles_writer_commit(w)) < 0)
+                 * next change. The read of the fleet ends first: a compile must not hold it open
+                 * (an upgrade waits for it). */
+                if ((r = fleet_exec(f, NULL, "COMMIT", 0, NULL)) >= 0 && (r = roles_writer_commit(w)) < 0)
                         fleet_fail(f, r, "%s", roles_writer_error(w));
                 goto out;
         }
