@@ -172,6 +172,7 @@ fleet_in 3 sh -c "cp -p '$S/roles.nss' /var/lib/roles/roles.nss.old && cp -p '$S
         mv /var/lib/roles/roles.nss.old /var/lib/roles/roles.nss && mv /var/lib/roles/roles.nss-delta.old /var/lib/roles/roles.nss-delta" ||
         die "host 3: put its index of the serial before back"
 eq "host 3, the index of the serial before: stalenss not served" "$(fleet_in 3 getent passwd stalenss | cut -d: -f1)" ""
+eq "host 3, the index of the serial before: kprobe, older, served" "$(fleet_in 3 getent passwd kprobe | cut -d: -f1)" kprobe
 fleet_once 3 || fail "host 3: the round with nothing new"
 eq "host 3, after a round with nothing new: stalenss served" "$(fleet_in 3 getent passwd stalenss | cut -d: -f1)" stalenss
 fleet_agent_start 3
