@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -19,7 +20,11 @@
 #include "roles-build.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static _Thread_local bool inside;       /* recursion guard: a lookup from within a lookup */
+/* The recursion guard (a lookup from within a lookup): the thread inside one, stored by that
+ * thread alone while it holds the lock, so a thread reads its own id here only from inside a
+ * lookup. Not a thread-local: a TLS block made every process's dlopen link the dynamic loader
+ * (__tls_get_addr) and allocate, and each thread's first lookup set its block up. */
+static _Atomic pthread_t holder;
 
 static struct {
         bool configured;
@@ -244,10 +249,11 @@ int nss_unavailable(int r) {
 }
 
 int nss_begin(void) {
-        if (inside)
+        pthread_t self = pthread_self();
+        if (pthread_equal(atomic_load_explicit(&holder, memory_order_relaxed), self))
                 return -EDEADLK;
-        inside = true;
         pthread_mutex_lock(&lock);
+        atomic_store_explicit(&holder, self, memory_order_relaxed);
         forget_checks_after_fork();
         return 0;
 }
@@ -275,8 +281,8 @@ int nss_enter(const struct nss_index_view **ret) {
 }
 
 void nss_leave(void) {
+        atomic_store_explicit(&holder, (pthread_t) 0, memory_order_relaxed);
         pthread_mutex_unlock(&lock);
-        inside = false;
 }
 
 int nss_host(const struct host_accounts **ret) {
