@@ -192,18 +192,26 @@ static int failure_rows(struct roles_attempt *l, const char *why, bool rehearse)
         return r;
 }
 
-/* Count a refusal (one state.db write) and log it: what every refusal of a password pays. */
-static enum roles_login_result count_failure(struct roles_attempt *l, enum roles_login_reason why,
-                                             enum roles_login_reason *ret_reason) {
+/* A refusal's rows in one state.db write: a failure's (counted), or, for a refusal that is not
+ * counted (a reused code), the login audit's row alone, as "refused": every refusal is in the
+ * audit, and its "failure" rows stay those that count (the fleet's events, a lock). */
+static void record_refusal(struct roles_attempt *l, enum roles_login_reason why, bool counted) {
+        const char *text = roles_login_reason_text(why);
         int r = roles_state_begin(l->sec);
         if (r >= 0)
-                r = failure_rows(l, roles_login_reason_text(why), false);
+                r = counted ? failure_rows(l, text, false) : login_audit(l, "refused", text);
         if (r >= 0)
                 r = roles_state_end(l->sec, true);
         else
                 (void) roles_state_end(l->sec, false);
         if (r < 0)
-                login_log(l, LOG_ERR, "recording a failure: %s", roles_login_error(l->login));
+                login_log(l, LOG_ERR, "recording a refusal: %s", roles_login_error(l->login));
+}
+
+/* Count a refusal (one state.db write) and log it: what every refusal of a password pays. */
+static enum roles_login_result count_failure(struct roles_attempt *l, enum roles_login_reason why,
+                                             enum roles_login_reason *ret_reason) {
+        record_refusal(l, why, true);
         login_log_failure(l, why);
         *ret_reason = why;
         return ROLES_LOGIN_AUTH_FAILED;
@@ -434,8 +442,10 @@ static enum roles_login_result totp_step(struct roles_attempt *l, const char *se
         if (why == ROLES_LOGIN_R_TOTP_REUSED || why == ROLES_LOGIN_R_SYSTEM) {
                 login_log(l, LOG_NOTICE, "authentication refused for %s: %s", roles_login_user_for_log(l),
                           roles_login_reason_text(why));
-                if (why == ROLES_LOGIN_R_TOTP_REUSED)
+                if (why == ROLES_LOGIN_R_TOTP_REUSED) {
+                        record_refusal(l, why, false);
                         login_say(l, "This verification code was already used: wait for the next one.");
+                }
                 *ret_reason = why;
                 return ROLES_LOGIN_AUTH_FAILED;
         }

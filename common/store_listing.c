@@ -119,7 +119,7 @@ static const struct {
         /* ?3: refusals only; ?4: from this time on. Oldest first, as the change audit. */
         [ROLES_LIST_LOGINS] = { .db = STATE, .sql =
                 "SELECT id, " T("at") " AS at, user, service, rhost, result, detail FROM login_audit "
-                "WHERE (?1 IS NULL OR user = ?1) AND (NOT ?3 OR result = 'failure') AND at >= ?4 ORDER BY id" },
+                "WHERE (?1 IS NULL OR user = ?1) AND (NOT ?3 OR result IN ('failure', 'refused')) AND at >= ?4 ORDER BY id" },
         /* ?5: fail_interval; ?6: stale tallies too. Without ?6, the live ones: those the next
          * failure adds to, under store_state.c's FRESH (a lock in force, or no lock and a first
          * failure within fail_interval). */

@@ -438,6 +438,11 @@ for i in 1 2 3; do
         pt "$PW$nl$CODE$nl" roles tina authenticate; refused "totp: the same code again is refused ($i)" 'already used'
 done
 eq "totp: a reused code is not counted toward deny" "$(tally_of tina)" "$before"
+eq "totp: a reused code's refusal is in the login audit" \
+        "$(state_sql "SELECT result || ': ' || detail FROM login_audit WHERE user = 'tina' ORDER BY id DESC LIMIT 1")" \
+        "refused: verification code already used (not counted as a failure)"
+rc logins --failed --user tina | grep -q ' refused .*already used' && pass ||
+        fail "totp: logins --failed lists the reused code's refusal"
 # A code that is none of the steps around now.
 near=" $(for d in -90 -60 -30 0 30 60 90; do totp_at "$TINA_SECRET" $((now + d)); done | tr '\n' ' ') "
 WRONG=$(( (10#$CODE + 1) % 1000000 ))
