@@ -56,6 +56,11 @@ struct pg_conn *roles_fleet_conn(struct roles_fleet *f);
  * with a source). -EEXIST when it is there already. */
 int roles_fleet_init(struct roles_fleet *f);
 
+/* Whether the role connected is a superuser (as the server reported it on connecting). The
+ * functions hosts call are SECURITY DEFINER and run as the schema's owner, the role that made
+ * them: a superuser there is a superuser behind every host's call. */
+bool roles_fleet_as_superuser(const struct roles_fleet *f);
+
 struct roles_fleet_upgrade_result {
         int from, to;           /* the fleet's version before and after (equal: nothing to do) */
         int64_t serial;         /* the serial the upgrade took (0: none) */

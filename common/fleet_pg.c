@@ -76,6 +76,11 @@ int fleet_exec(struct roles_fleet *f, PGresult **ret_res, const char *sql, int n
         return count;
 }
 
+bool roles_fleet_as_superuser(const struct roles_fleet *f) {
+        const char *super = PQparameterStatus(f->conn, "is_superuser");
+        return super && strcmp(super, "on") == 0;
+}
+
 int fleet_begin_write(struct roles_fleet *f) {
         /* A hot standby would refuse the transaction with "cannot use serializable mode in a hot
          * standby", true but no help to whoever pointed rolesctl at it. The server reports the

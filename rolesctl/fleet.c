@@ -89,6 +89,15 @@ static int refresh(struct cli *c) {
         return EXIT_OK;
 }
 
+/* What init and upgrade made runs as the role that made it (fleet.h): say so once it is done,
+ * rather than refuse, since a superuser is how a PostgreSQL is first reached. */
+static void warn_if_superuser(const struct roles_fleet *f) {
+        if (roles_fleet_as_superuser(f))
+                fprintf(stderr, "rolesctl: warning: connected as a superuser: the functions hosts call run as the "
+                        "role that made them (SECURITY DEFINER); make and upgrade the fleet as a role that owns "
+                        "its database and nothing more (README: Setting up)\n");
+}
+
 int cli_fleet_begin(struct cli *c, bool init) {
         char dir[PATH_MAX], err[512];
         int r = cache_dir(c, dir, sizeof(dir));
@@ -103,6 +112,8 @@ int cli_fleet_begin(struct cli *c, bool init) {
                 return cli_fail(EXIT_ERROR, "%s", err);
         if (init && (r = roles_fleet_init(c->fleet)) < 0 && r != -EEXIST)
                 return cli_fail(EXIT_ERROR, "%s", roles_fleet_error(c->fleet));
+        if (init && r == 0)
+                warn_if_superuser(c->fleet);
         return refresh(c);
 }
 
@@ -160,6 +171,8 @@ int cli_fleet_upgrade(struct cli *c) {
                 goto out;
         }
         r = EXIT_OK;
+        if (res.from != res.to)
+                warn_if_superuser(f);
         if (c->json) {
                 cli_answer_number(c, "from", res.from);
                 cli_answer_number(c, "to", res.to);
