@@ -69,7 +69,10 @@ sed -i "s|^fleet_cache .*|fleet_cache = $T/adm/cache|" "$CONF"
 
 # The server's own socket still works (and makes the fleet the rest uses).
 SRC="host=$PG $base"
-run_ok "init through the server's socket" "$ROLESCTL" --conf "$CONF" --source "$SRC" init
+# As postgres: done, with the superuser's warning (the lab of tests/fleet connects as README's role).
+run_cmd "$ROLESCTL" --conf "$CONF" --source "$SRC" init
+eq "init through the server's socket, as a superuser: done and warned" \
+        "$RC:$(grep -c '^rolesctl: warning: connected as a superuser' "$ERR")" "0:1"
 run_ok "user add in the fleet" "$ROLESCTL" --conf "$CONF" --source "$SRC" user add alice
 
 # ---- a host, at the fleet's serial ----

@@ -190,10 +190,12 @@ fleet_setup() {
         fleet_ca "$S/rogue-ca" "roles lab CA" && fleet_cert "$S/rogue-ca" server 127.0.0.1 'IP:127.0.0.1,DNS:localhost' ||
                 die "the rogue CA and its server certificate"
         # Hosts: a client certificate (cert) for the roles in lab_cert; anyone else over TLS: SCRAM.
-        # postgres over the socket: the administrator, and a standby's pg_basebackup and stream;
+        # postgres over the socket: the lab's own SQL, and a standby's pg_basebackup and stream;
+        # rolesadmin over the socket: the administrator, as README sets it up (not a superuser);
         # pgbouncer, run as postgres, logs in there as the hosts it authenticated (peer, map bouncer).
         pg_init fleet "$S/ca" "local all postgres trust
 local replication postgres trust
+local all rolesadmin trust
 local $FLEET_DB +lab_cert peer map=bouncer
 hostssl all +lab_cert 127.0.0.1/32 cert
 hostssl all all 127.0.0.1/32 scram-sha-256" || die "initdb (the fleet's PostgreSQL)"
@@ -201,16 +203,18 @@ hostssl all all 127.0.0.1/32 scram-sha-256" || die "initdb (the fleet's PostgreS
         for n in $(seq 64); do echo "bouncer postgres host$n"; done >"${PG_DIR[fleet]}/data/pg_ident.conf" ||
                 die "pg_ident.conf"
         pg_start fleet || die "start the fleet's PostgreSQL"
-        pg_sql fleet "CREATE DATABASE $FLEET_DB" postgres >/dev/null && pg_sql fleet "CREATE ROLE lab_cert NOLOGIN" ||
-                die "create the fleet's database"
+        pg_sql fleet "CREATE ROLE rolesadmin LOGIN CREATEROLE" postgres >/dev/null &&
+                pg_sql fleet "CREATE DATABASE $FLEET_DB OWNER rolesadmin" postgres >/dev/null &&
+                pg_sql fleet "CREATE ROLE lab_cert NOLOGIN" || die "create the fleet's database"
         mkdir -p "$S/admin/cache" || die "mkdir $S/admin"
-        test_conf "$S/admin" "source=host=${PG_DIR[fleet]} port=${PG_PORT[fleet]} dbname=$FLEET_DB user=postgres" "${FLEET_IDS[@]}" \
+        test_conf "$S/admin" "source=host=${PG_DIR[fleet]} port=${PG_PORT[fleet]} dbname=$FLEET_DB user=rolesadmin" "${FLEET_IDS[@]}" \
                 "fleet_cache=$S/admin/cache" || die "the administrator's roles.conf"
         # What tests/lib.sh's helpers use: rc is arc; the last command's output in $S.
         ROLESCTL=$R CONF=$S/admin/roles.conf T=$S/admin OUT=$S/out ERR=$S/err RC=0
 }
 
-# arc ARGS...: rolesctl as the fleet's administrator (PostgreSQL over its socket, as postgres).
+# arc ARGS...: rolesctl as the fleet's administrator (PostgreSQL over its socket, as rolesadmin,
+# which owns the database and may create roles: README's setup, no superuser).
 arc() {
         "$R" --conf "$S/admin/roles.conf" "$@"
 }

@@ -47,8 +47,10 @@ run_cmd arc fleet upgrade
 eq "no fleet: fleet upgrade exits 3" "$RC" 3
 eq "no fleet: and says to init" "$(cat "$ERR")" \
         "rolesctl: the account server has no roles schema: run 'rolesctl init' with its source"
+# Owned by the administrator's role, as a fleet made by README's setup is.
+sed 's/ OWNER TO postgres;/ OWNER TO rolesadmin;/' "$FIXTURE" >"$S/fixture.sql" || die "$FIXTURE"
 no_preload psql -X -q -v ON_ERROR_STOP=1 -h "${PG_DIR[fleet]}" -p "${PG_PORT[fleet]}" -U postgres -d "$FLEET_DB" \
-        -f "$FIXTURE" >"$S/load.log" 2>&1 || { cat "$S/load.log"; die "loading $FIXTURE"; }
+        -f "$S/fixture.sql" >"$S/load.log" 2>&1 || { cat "$S/load.log"; die "loading $FIXTURE"; }
 eq "the old fleet: no fleet version, no ingest" "$(pg_sql fleet "SELECT count(*) FROM pg_attribute
         WHERE attrelid = 'roles.fleet'::regclass AND attname = 'fleet_version'")+$(pg_sql fleet "SELECT count(*) FROM pg_proc
         WHERE proname = 'ingest'")" "0+0"
@@ -146,9 +148,19 @@ eq "both hosts installed the upgrade's serial" "$?" 0
 for n in 1 2; do
         eq "host $n's agent saw the upgrade" "$(grep -c "the fleet's schema is now version 2" "$S/hosts/$n/agent.log")" 1
 done
-pg_sql fleet "CREATE DATABASE fresh" postgres >/dev/null || die "a database for a fresh fleet"
-"$R" --conf "$S/admin/roles.conf" --source "host=${PG_DIR[fleet]} port=${PG_PORT[fleet]} dbname=fresh user=postgres" init \
-        >/dev/null || die "rolesctl init of a fresh fleet"
+pg_sql fleet "CREATE DATABASE fresh OWNER rolesadmin" postgres >/dev/null || die "a database for a fresh fleet"
+"$R" --conf "$S/admin/roles.conf" --source "host=${PG_DIR[fleet]} port=${PG_PORT[fleet]} dbname=fresh user=rolesadmin" \
+        init >/dev/null 2>"$ERR" || die "rolesctl init of a fresh fleet"
+eq "init by README's role: no warning" "$(cat "$ERR")" ""
+eq "init by README's role: it owns every function of the schema" "$(pg_sql fleet "SELECT count(*) FROM pg_proc p
+        JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'roles'
+        AND pg_get_userbyid(p.proowner) <> 'rolesadmin'" fresh)" 0
+# As a superuser: it works, and says what it means for the functions hosts call.
+pg_sql fleet "CREATE DATABASE bysuper" postgres >/dev/null || die "a database for a superuser's fleet"
+"$R" --conf "$S/admin/roles.conf" --source "host=${PG_DIR[fleet]} port=${PG_PORT[fleet]} dbname=bysuper user=postgres" \
+        init >/dev/null 2>"$ERR"
+eq "init as a superuser: done" "$?" 0
+eq "init as a superuser: one warning line" "$(grep -c '^rolesctl: warning: connected as a superuser: the functions hosts call run as the role that made them' "$ERR")+$(wc -l <"$ERR")" "1+1"
 schema "$FLEET_DB" >"$S/upgraded.sql"
 schema fresh >"$S/fresh.sql"
 diff "$S/fresh.sql" "$S/upgraded.sql" >"$S/schema.diff"
