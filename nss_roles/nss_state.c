@@ -153,12 +153,15 @@ static int check_host(void) {
 
 /*
  * The member memo: anonymous pages of our own (no allocator's lock on a lookup's path), two bits
- * for each of the base's users, made when a process first walks a group's members and zeroed
- * whenever the generation moves. 25 KiB at 100,000 users.
+ * for each of the base's member entries (a version-1 base: each of its users; nss_index_read.h),
+ * made when a process first walks a group's members and zeroed whenever the generation moves.
+ * 75 KiB at 100,000 users in three groups each.
  */
 void nss_members_prepare(void) {
         struct nss_index_member_memo *m = &state.view.member_memo;
-        uint64_t words = (state.view.base.n[NSS_SECTION_USERS] + 31) / 32;
+        const struct nss_index_file *base = &state.view.base;
+        uint64_t units = base->n[base->version == NSS_INDEX_VERSION_1 ? NSS_SECTION_USERS : NSS_SECTION_GROUP_MEMBERS];
+        uint64_t words = (units + 31) / 32;
         state.view.member_host = &state.host;
         if (m->words && m->n_words == words && state.memo_generation == state.generation)
                 return;
