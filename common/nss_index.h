@@ -18,9 +18,9 @@
  * writer installing a new base renames it first, then its empty delta over the old one). The serial of
  * what a reader serves is the delta's when it applies, else the base's.
  *
- * Byte layout, version 1. Integers are in the byte order of the host that wrote the file
- * (byte_order reads 0x01020304 there; a file of another order is refused). Every section
- * starts 8-aligned. A reader trusts nothing: it checks the header (magic, version, sizes,
+ * Byte layout, version 2 (version 1: below). Integers are in the byte order of the host that
+ * wrote the file (byte_order reads 0x01020304 there; a file of another order is refused).
+ * Every section starts 8-aligned. A reader trusts nothing: it checks the header (magic, version, sizes,
  * header checksum, file size against fstat) when it maps the file, every section's extent
  * against the mapping, and every index, string and range against its section before it
  * follows it. The body checksum covers everything after the header; readers do not verify
@@ -33,14 +33,32 @@
  *   sections[NSS_SECTION_USER_BY_*]     hash tables of uint32_t slots, count a power of two
  *   sections[NSS_SECTION_GROUP_BY_*]    (or 0): 0 is an empty slot, else record index + 1.
  *                                       Open addressing, linear probing from the key's hash.
- *   sections[NSS_SECTION_IDS]           uint32_t pool: users' ordinary gids, groups' members
- *                                       (user indices into this file's USERS)
+ *   sections[NSS_SECTION_IDS]           uint32_t pool: users' ordinary gids
  *   sections[NSS_SECTION_MEMBERSHIPS]   struct nss_index_membership pool: users' published
  *                                       metarole groups (id = gid) and those groups' members
  *                                       (id = user index), each with the end of the grant
- *   sections[NSS_SECTION_STRINGS]       bytes, not NUL-terminated: names, gecos, homes, shells
+ *   sections[NSS_SECTION_STRINGS]       bytes, not NUL-terminated: users' names (by uid),
+ *                                       groups' names (by gid), gecos, homes, shells, then the
+ *                                       copies of the ordinary groups' member names (below)
  *   sections[NSS_SECTION_SUPERSEDED_*]  a delta only: ascending indices of the base's users
  *                                       and groups that the delta replaces or removes
+ *   sections[NSS_SECTION_GROUP_MEMBERS] a base's ordinary groups' members: struct
+ *                                       nss_index_member, a group's contiguous, by uid
+ *
+ * An ordinary group's member carries all that judging and serving it takes: the user's index
+ * (for a delta's superseded check), uid and gid, and a copy of the name, the copies of one
+ * group's members one run of bytes in STRINGS, the groups' runs in gid order. A member walk, an
+ * enumeration's most of the time, so reads the group's list and its names in order, not one
+ * user record and one name at random per member. What is served is the copy: it is the copy
+ * that is judged (a valid name, uid and gid in the ranges, a name the host's passwd does not
+ * hold), from the entry alone. A published metarole group's members stay user indices in
+ * MEMBERSHIPS: they need the user's record anyway (enabled, expiry, against the clock).
+ *
+ * Version 1, still read, never written (a new module over an older writer's index serves it
+ * until a writer compiles a new base: a writer never writes a delta onto a base of another
+ * version, and doctor compiles one anew): the header stops its sections before GROUP_MEMBERS
+ * (struct nss_index_header_v1, 288 bytes), and an ordinary group's members are user indices in
+ * IDS, judged by the user's record and name. A delta applies only to a base of its version.
  *
  * What is judged at lookup time, not compiled: whether a user is active now (enabled, not
  * expired: a metarole group lists only active members), whether a grant's `until` has passed,
@@ -53,10 +71,12 @@
  */
 #pragma once
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define NSS_INDEX_MAGIC "ROLESNSS"
-#define NSS_INDEX_VERSION 1u
+#define NSS_INDEX_VERSION 2u
+#define NSS_INDEX_VERSION_1 1u          /* still read (nss_index_read.c), never written */
 #define NSS_INDEX_BYTE_ORDER 0x01020304u
 
 enum nss_index_kind {
@@ -78,7 +98,9 @@ enum nss_index_section {
         NSS_SECTION_STRINGS,
         NSS_SECTION_SUPERSEDED_USERS,
         NSS_SECTION_SUPERSEDED_GROUPS,
+        NSS_SECTION_GROUP_MEMBERS,      /* version 2 on; version 1 has the sections before it */
         NSS_N_SECTIONS,
+        NSS_N_SECTIONS_V1 = NSS_SECTION_GROUP_MEMBERS,
 };
 
 struct nss_index_section_ref {
@@ -135,7 +157,8 @@ struct nss_index_group {
         uint32_t gid;
         uint32_t kind;                          /* enum nss_index_group_kind */
         struct nss_index_string name;
-        struct nss_index_range members;         /* base: ordinary in IDS, metarole in MEMBERSHIPS; delta: empty */
+        struct nss_index_range members;         /* base: ordinary in GROUP_MEMBERS (version 1: IDS),
+                                                 * metarole in MEMBERSHIPS; delta: empty */
         int64_t row;                            /* roles.db groups.id or metaroles.id */
 };
 
@@ -145,7 +168,31 @@ struct nss_index_membership {
         int64_t until;                          /* the grant ends then; 0: it does not end */
 };
 
-_Static_assert(sizeof(struct nss_index_header) == 288, "header layout");
+/* An ordinary group's member, in a base: all that judging and serving it takes, so that a
+ * member walk reads the group's list and the names after it, never the user's record. */
+struct nss_index_member {
+        uint32_t user;                          /* the user's index in USERS (a delta may supersede it) */
+        uint32_t uid, gid;                      /* the user's */
+        uint32_t reserved;                      /* 0 */
+        struct nss_index_string name;           /* a copy of the user's name, after the group's other members' */
+};
+
+/* Version 1's header: the same up to the sections, which stop before GROUP_MEMBERS. */
+struct nss_index_header_v1 {
+        char magic[8];
+        uint32_t version, header_size, byte_order, kind;
+        uint64_t serial, file_size;
+        uint8_t base_id[16];
+        uint64_t base_serial;
+        struct nss_index_section_ref sections[NSS_N_SECTIONS_V1];
+        uint64_t body_checksum, header_checksum;
+};
+
+_Static_assert(sizeof(struct nss_index_header) == 304, "header layout");
+_Static_assert(sizeof(struct nss_index_header_v1) == 288, "version 1 header layout");
+_Static_assert(offsetof(struct nss_index_header, sections) == offsetof(struct nss_index_header_v1, sections),
+               "the versions' headers agree up to the sections");
+_Static_assert(sizeof(struct nss_index_member) == 24, "member layout");
 _Static_assert(sizeof(struct nss_index_user) == 80, "user record layout");
 _Static_assert(sizeof(struct nss_index_group) == 32, "group record layout");
 _Static_assert(sizeof(struct nss_index_membership) == 16, "membership layout");

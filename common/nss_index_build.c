@@ -51,7 +51,7 @@ static int vec_append(struct vec *v, const void *elems, size_t n) {
 #define AT(v, type, i) (((type *) (v).data)[i])
 
 struct nss_index_builder {
-        struct vec users, groups, ids, memberships, strings, superseded_users, superseded_groups;
+        struct vec users, groups, ids, memberships, members, strings, superseded_users, superseded_groups;
 };
 
 int nss_index_builder_new(struct nss_index_builder **ret) {
@@ -60,7 +60,8 @@ int nss_index_builder_new(struct nss_index_builder **ret) {
                 return -ENOMEM;
         *b = (struct nss_index_builder) {
                 .users = VEC(struct nss_index_user), .groups = VEC(struct nss_index_group),
-                .ids = VEC(uint32_t), .memberships = VEC(struct nss_index_membership), .strings = VEC(char),
+                .ids = VEC(uint32_t), .memberships = VEC(struct nss_index_membership),
+                .members = VEC(struct nss_index_member), .strings = VEC(char),
                 .superseded_users = VEC(uint32_t), .superseded_groups = VEC(uint32_t),
         };
         *ret = b;
@@ -70,7 +71,7 @@ int nss_index_builder_new(struct nss_index_builder **ret) {
 void nss_index_builder_free(struct nss_index_builder *b) {
         if (!b)
                 return;
-        struct vec *all[] = { &b->users, &b->groups, &b->ids, &b->memberships, &b->strings,
+        struct vec *all[] = { &b->users, &b->groups, &b->ids, &b->memberships, &b->members, &b->strings,
                               &b->superseded_users, &b->superseded_groups };
         for (size_t i = 0; i < ROLES_N_ELEMENTS(all); i++)
                 free(all[i]->data);
@@ -252,12 +253,13 @@ static long find_group(const struct nss_index_group *groups, const uint32_t *by_
 
 /*
  * A base's group member lists, from the users' own lists: count, then place (two passes, so
- * each group's members are contiguous). gid_index maps a gid to its group (a table by gid).
+ * each group's members are contiguous). by_gid maps a gid to its group (a table by gid). An
+ * ordinary group's members carry their user's ids (their names: copy_member_names).
  */
 static int invert_memberships(struct nss_index_builder *b, const uint32_t *by_gid, uint64_t n_slots) {
         struct nss_index_group *groups = b->groups.data;
         const struct nss_index_user *users = b->users.data;
-        size_t n_ids = 0, n_memberships = 0;
+        size_t n_members = 0, n_memberships = 0;
         uint32_t *fill = NULL;
         int r = 0;
 
@@ -267,7 +269,7 @@ static int invert_memberships(struct nss_index_builder *b, const uint32_t *by_gi
                 for (uint32_t k = 0; k < users[u].groups.count; k++) {
                         long g = find_group(groups, by_gid, n_slots, AT(b->ids, uint32_t, users[u].groups.first + k));
                         if (g >= 0 && groups[g].kind == NSS_INDEX_GROUP_ORDINARY)
-                                groups[g].members.count++, n_ids++;
+                                groups[g].members.count++, n_members++;
                 }
                 for (uint32_t k = 0; k < users[u].metaroles.count; k++) {
                         long g = find_group(groups, by_gid, n_slots, AT(b->memberships, struct nss_index_membership, users[u].metaroles.first + k).id);
@@ -275,10 +277,10 @@ static int invert_memberships(struct nss_index_builder *b, const uint32_t *by_gi
                                 groups[g].members.count++, n_memberships++;
                 }
         }
-        size_t ids_at = b->ids.n, memberships_at = b->memberships.n;
-        if (n_ids > UINT32_MAX - ids_at || n_memberships > UINT32_MAX - memberships_at)
+        size_t members_at = b->members.n, memberships_at = b->memberships.n;
+        if (n_members > UINT32_MAX - members_at || n_memberships > UINT32_MAX - memberships_at)
                 return -E2BIG;
-        if ((r = vec_reserve(&b->ids, n_ids)) < 0 || (r = vec_reserve(&b->memberships, n_memberships)) < 0)
+        if ((r = vec_reserve(&b->members, n_members)) < 0 || (r = vec_reserve(&b->memberships, n_memberships)) < 0)
                 return r;
         users = b->users.data;  /* (not moved: only the pools grew) */
         fill = calloc(b->groups.n + 1, sizeof(uint32_t));
@@ -286,17 +288,19 @@ static int invert_memberships(struct nss_index_builder *b, const uint32_t *by_gi
                 return -ENOMEM;
         for (size_t g = 0; g < b->groups.n; g++) {
                 bool ordinary = groups[g].kind == NSS_INDEX_GROUP_ORDINARY;
-                size_t *at = ordinary ? &ids_at : &memberships_at;
+                size_t *at = ordinary ? &members_at : &memberships_at;
                 groups[g].members.first = (uint32_t) *at;
                 *at += groups[g].members.count;
         }
-        b->ids.n += n_ids;
+        b->members.n += n_members;
         b->memberships.n += n_memberships;
         for (size_t u = 0; u < b->users.n; u++) {
                 for (uint32_t k = 0; k < users[u].groups.count; k++) {
                         long g = find_group(groups, by_gid, n_slots, AT(b->ids, uint32_t, users[u].groups.first + k));
                         if (g >= 0 && groups[g].kind == NSS_INDEX_GROUP_ORDINARY)
-                                AT(b->ids, uint32_t, groups[g].members.first + fill[g]++) = (uint32_t) u;
+                                AT(b->members, struct nss_index_member, groups[g].members.first + fill[g]++) =
+                                        (struct nss_index_member) { .user = (uint32_t) u, .uid = users[u].uid,
+                                                                    .gid = users[u].gid };
                 }
                 for (uint32_t k = 0; k < users[u].metaroles.count; k++) {
                         const struct nss_index_membership *m =
@@ -308,6 +312,30 @@ static int invert_memberships(struct nss_index_builder *b, const uint32_t *by_gi
                 }
         }
         free(fill);
+        return 0;
+}
+
+/* Each ordinary group's members' names, copied after the other strings in the order of the
+ * groups and their lists: a group's member names are one run of bytes, and an enumeration of
+ * the groups reads them all in order. */
+static int copy_member_names(struct nss_index_builder *b) {
+        struct nss_index_member *members = b->members.data;
+        const struct nss_index_user *users = b->users.data;
+        size_t bytes = 0;
+        for (size_t m = 0; m < b->members.n; m++)
+                bytes += users[members[m].user].name.length;
+        if (bytes > UINT32_MAX - b->strings.n)
+                return -E2BIG;
+        int r = vec_reserve(&b->strings, bytes);
+        if (r < 0)
+                return r;
+        char *strings = b->strings.data;        /* (reserved: appending moves nothing) */
+        for (size_t m = 0; m < b->members.n; m++) {
+                struct nss_index_string name = users[members[m].user].name;
+                memcpy(strings + b->strings.n, strings + name.offset, name.length);
+                members[m].name = (struct nss_index_string) { (uint32_t) b->strings.n, name.length };
+                b->strings.n += name.length;
+        }
         return 0;
 }
 
@@ -361,7 +389,8 @@ int nss_index_builder_finish(struct nss_index_builder *b, const struct nss_index
                         table_put(tables[5], n_group_slots,
                                   nss_index_hash_id(nss_index_group_row_key(groups[g].kind, groups[g].row)), (uint32_t) g);
                 }
-        if (id->kind == NSS_INDEX_BASE && (r = invert_memberships(b, tables[4], n_group_slots)) < 0)
+        if (id->kind == NSS_INDEX_BASE &&
+            ((r = invert_memberships(b, tables[4], n_group_slots)) < 0 || (r = copy_member_names(b)) < 0))
                 goto out;
         if (id->kind == NSS_INDEX_DELTA)
                 for (size_t g = 0; g < b->groups.n; g++)
@@ -369,7 +398,8 @@ int nss_index_builder_finish(struct nss_index_builder *b, const struct nss_index
 
         const struct vec *vecs[NSS_N_SECTIONS] = {
                 [NSS_SECTION_USERS] = &b->users, [NSS_SECTION_GROUPS] = &b->groups, [NSS_SECTION_IDS] = &b->ids,
-                [NSS_SECTION_MEMBERSHIPS] = &b->memberships, [NSS_SECTION_STRINGS] = &b->strings,
+                [NSS_SECTION_MEMBERSHIPS] = &b->memberships, [NSS_SECTION_GROUP_MEMBERS] = &b->members,
+                [NSS_SECTION_STRINGS] = &b->strings,
                 [NSS_SECTION_SUPERSEDED_USERS] = &b->superseded_users,
                 [NSS_SECTION_SUPERSEDED_GROUPS] = &b->superseded_groups,
         };

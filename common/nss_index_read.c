@@ -33,32 +33,61 @@ static const size_t section_elem[NSS_N_SECTIONS] = {
         [NSS_SECTION_STRINGS] = 1,
         [NSS_SECTION_SUPERSEDED_USERS] = sizeof(uint32_t),
         [NSS_SECTION_SUPERSEDED_GROUPS] = sizeof(uint32_t),
+        [NSS_SECTION_GROUP_MEMBERS] = sizeof(struct nss_index_member),
 };
 
 static bool is_table(size_t s) {
         return s >= NSS_SECTION_USER_BY_NAME && s <= NSS_SECTION_GROUP_BY_ROW;
 }
 
+/* The header's sections and checksums, wherever the file's version keeps them. */
+struct header_fields {
+        const struct nss_index_section_ref *sections;
+        size_t n_sections, size;
+        uint64_t body_checksum, header_checksum;
+};
+
+static bool header_fields(const struct nss_index_header *h, size_t size, struct header_fields *ret) {
+        if (h->version == NSS_INDEX_VERSION && size >= sizeof(struct nss_index_header)) {
+                *ret = (struct header_fields) { h->sections, NSS_N_SECTIONS, sizeof(*h), h->body_checksum,
+                                                h->header_checksum };
+                return true;
+        }
+        if (h->version == NSS_INDEX_VERSION_1 && size >= sizeof(struct nss_index_header_v1)) {
+                const struct nss_index_header_v1 *h1 = (const void *) h;
+                *ret = (struct header_fields) { h1->sections, NSS_N_SECTIONS_V1, sizeof(*h1), h1->body_checksum,
+                                                h1->header_checksum };
+                return true;
+        }
+        return false;
+}
+
 int nss_index_file_check(const void *data, size_t size, bool check_body, struct nss_index_file *ret) {
         const struct nss_index_header *h = data;
         struct nss_index_file f = { .data = data, .size = size, .header = h };
+        struct header_fields hf;
 
-        if (size < sizeof(*h) || ((uintptr_t) data & 7) != 0)
+        /* The fields before the sections first: both versions have them. */
+        if (size < offsetof(struct nss_index_header, sections) || ((uintptr_t) data & 7) != 0)
                 return -EBADMSG;
-        if (memcmp(h->magic, NSS_INDEX_MAGIC, sizeof(h->magic)) != 0 || h->version != NSS_INDEX_VERSION ||
-            h->header_size != sizeof(*h) || h->byte_order != NSS_INDEX_BYTE_ORDER || h->file_size != size ||
+        if (memcmp(h->magic, NSS_INDEX_MAGIC, sizeof(h->magic)) != 0 || !header_fields(h, size, &hf) ||
+            h->header_size != hf.size || h->byte_order != NSS_INDEX_BYTE_ORDER || h->file_size != size ||
             (h->kind != NSS_INDEX_BASE && h->kind != NSS_INDEX_DELTA) ||
-            h->header_checksum != nss_index_checksum(h, offsetof(struct nss_index_header, header_checksum)))
+            hf.header_checksum != nss_index_checksum(h, hf.size - sizeof(uint64_t)))
                 return -EBADMSG;
-        for (size_t s = 0; s < NSS_N_SECTIONS; s++) {
-                uint64_t off = h->sections[s].offset, count = h->sections[s].count;
-                if (off < sizeof(*h) || off % 8 != 0 || off > size || count > (size - off) / section_elem[s] ||
+        f.version = h->version;
+        for (size_t s = 0; s < hf.n_sections; s++) {
+                uint64_t off = hf.sections[s].offset, count = hf.sections[s].count;
+                if (off < hf.size || off % 8 != 0 || off > size || count > (size - off) / section_elem[s] ||
                     count > UINT32_MAX)
                         return -EBADMSG;
                 if (is_table(s) && (count & (count - 1)) != 0)  /* 0 or a power of two */
                         return -EBADMSG;
+                f.offset[s] = off;
                 f.n[s] = count;
         }
+        for (size_t s = hf.n_sections; s < NSS_N_SECTIONS; s++)
+                f.offset[s] = hf.size;  /* none: an empty section, inside the file */
         /* A base supersedes nothing; tables must be able to hold their records. */
         if (h->kind == NSS_INDEX_BASE && (f.n[NSS_SECTION_SUPERSEDED_USERS] || f.n[NSS_SECTION_SUPERSEDED_GROUPS]))
                 return -EBADMSG;
@@ -67,17 +96,18 @@ int nss_index_file_check(const void *data, size_t size, bool check_body, struct 
                 if (f.n[s] < records)
                         return -EBADMSG;
         }
-        if (check_body && h->body_checksum != nss_index_checksum((const char *) data + sizeof(*h), size - sizeof(*h)))
+        if (check_body && hf.body_checksum != nss_index_checksum((const char *) data + hf.size, size - hf.size))
                 return -EBADMSG;
 
         const unsigned char *base = data;
-#define SECTION(s) ((const void *) (base + h->sections[s].offset))
+#define SECTION(s) ((const void *) (base + f.offset[s]))
         f.users = SECTION(NSS_SECTION_USERS);
         f.groups = SECTION(NSS_SECTION_GROUPS);
         for (size_t s = 0; s < NSS_N_SECTIONS; s++)
                 f.tables[s] = is_table(s) ? SECTION(s) : NULL;
         f.ids = SECTION(NSS_SECTION_IDS);
         f.memberships = SECTION(NSS_SECTION_MEMBERSHIPS);
+        f.members = SECTION(NSS_SECTION_GROUP_MEMBERS);
         f.strings = SECTION(NSS_SECTION_STRINGS);
         f.superseded_users = SECTION(NSS_SECTION_SUPERSEDED_USERS);
         f.superseded_groups = SECTION(NSS_SECTION_SUPERSEDED_GROUPS);
@@ -108,7 +138,7 @@ int nss_index_map(const char *path, struct nss_index_file *ret, struct roles_fil
                 r = -EPERM;
                 goto out;
         }
-        if (st.st_size < (off_t) sizeof(struct nss_index_header) || (uint64_t) st.st_size > SIZE_MAX) {
+        if (st.st_size < (off_t) sizeof(struct nss_index_header_v1) || (uint64_t) st.st_size > SIZE_MAX) {
                 r = -EBADMSG;
                 goto out;
         }
@@ -145,7 +175,7 @@ void nss_index_drop_pages(const struct nss_index_file *f, uint32_t keep) {
         /* The kept sections' pages (file_check checked every extent against the file), sorted by
          * where they start; the pages between them, and after the last, go. */
         for (size_t s = 0; s < NSS_N_SECTIONS; s++) {
-                size_t offset = (size_t) f->header->sections[s].offset, bytes = (size_t) f->n[s] * section_elem[s];
+                size_t offset = (size_t) f->offset[s], bytes = (size_t) f->n[s] * section_elem[s];
                 if (!(keep & 1u << s) || bytes == 0)
                         continue;
                 struct extent e = { offset / page * page, (offset + bytes + page - 1) / page * page };
@@ -166,7 +196,8 @@ void nss_index_drop_pages(const struct nss_index_file *f, uint32_t keep) {
 }
 
 bool nss_index_delta_applies(const struct nss_index_file *base, const struct nss_index_file *delta) {
-        return base->header && delta->header && base->header->kind == NSS_INDEX_BASE &&
+        return base->header && delta->header && base->version == delta->version &&
+               base->header->kind == NSS_INDEX_BASE &&
                delta->header->kind == NSS_INDEX_DELTA &&
                memcmp(base->header->base_id, delta->header->base_id, sizeof(base->header->base_id)) == 0 &&
                delta->header->base_serial == base->header->serial;
@@ -355,9 +386,10 @@ static uint32_t list_id(const struct nss_index_file *f, bool metarole, uint64_t 
 }
 
 /*
- * A base group's members are user indices in no order that helps the cache: each costs a miss on
- * its record and then one on its name, and taken one after the other those misses were most of
- * an enumeration's time (a group of 30: 60 misses in a row, ~150 ns each here). So the walk asks
+ * A base group's members named by user index (a metarole group's; version 1: every group's) are
+ * in no order that helps the cache: each costs a miss on its record and then one on its name,
+ * and taken one after the other those misses were most of an enumeration's time (a group of 30:
+ * 60 misses in a row, ~150 ns each here; what version 2's lists in place are for). So the walk asks
  * for a batch's records, then for their names, before it checks the first of them: the misses
  * overlap. Only what was checked against its section is prefetched (a prefetch never faults, but
  * nothing unchecked is followed). Always inlined: GCC 12 takes a function that only prefetches
@@ -390,6 +422,12 @@ static inline __attribute__((always_inline)) void prefetch_members(const struct 
         prefetch_names(f, metarole, first, n);
 }
 
+/* Does a base group's list name its members by user index (a metarole group's, and every list
+ * of version 1), rather than carry them (an ordinary group's, version 2)? */
+static bool lists_users(const struct nss_index_file *f, const struct nss_index_group *g) {
+        return g->kind == NSS_INDEX_GROUP_METAROLE || f->version == NSS_INDEX_VERSION_1;
+}
+
 /* An enumeration serves a group a call, and glibc's and its caller's work come in between: time
  * for memory to answer. So each call asks for what the next two walks read first: the names of
  * the next group's members (whose records the call before asked for), and the records of the
@@ -400,8 +438,8 @@ static inline __attribute__((always_inline)) void prefetch_ahead(const struct ns
                         return;
                 const struct nss_index_group *g = &f->groups[pos + ahead];
                 bool metarole = g->kind == NSS_INDEX_GROUP_METAROLE;
-                if (!range(g->members, f->n[metarole ? NSS_SECTION_MEMBERSHIPS : NSS_SECTION_IDS]))
-                        continue;
+                if (!lists_users(f, g) || !range(g->members, f->n[metarole ? NSS_SECTION_MEMBERSHIPS : NSS_SECTION_IDS]))
+                        continue;       /* (a list of members in place is read in order: nothing to ask for) */
                 uint32_t n = g->members.count < 2 * MEMBER_BATCH ? g->members.count : 2 * MEMBER_BATCH;
                 if (ahead == 1)
                         prefetch_names(f, metarole, g->members.first, n);
@@ -520,25 +558,37 @@ static bool grant_current(int64_t until, time_t now) {
         return until == 0 || until > now;
 }
 
-/* Whether a user may be named as a member, whatever the clock says: only a user that is served
- * (a valid name, ids in the ranges; its name is all a member list needs, so the only text
+/* Whether a member may be named, whatever the clock says: only as a user that is served (a
+ * valid name, ids in the ranges; its name is all a member list needs, so the only text
  * checked), and never under a name the host's passwd holds. */
-static bool member_servable(const struct nss_index_view *v, const struct nss_index_file *f, const struct nss_index_user *u,
-                            struct nss_index_text *ret_name) {
-        return text(f, u->name, ret_name) && roles_name_valid_n(ret_name->p, ret_name->n) &&
-               u->uid >= v->limits.uid_min && u->uid <= v->limits.uid_max && u->gid >= v->limits.gid_min &&
-               u->gid <= v->limits.gid_max &&
-               !(v->member_host && host_accounts_has_user_n(v->member_host, ret_name->p, ret_name->n));
+static bool member_judged(const struct nss_index_view *v, struct nss_index_text name, uint32_t uid, uint32_t gid) {
+        return roles_name_valid_n(name.p, name.n) && uid >= v->limits.uid_min && uid <= v->limits.uid_max &&
+               gid >= v->limits.gid_min && gid <= v->limits.gid_max &&
+               !(v->member_host && host_accounts_has_user_n(v->member_host, name.p, name.n));
 }
 
-/* The same through the view's memo, for the base's users: judged once, then remembered. */
+/* The same for a user, by its record. */
+static bool member_servable(const struct nss_index_view *v, const struct nss_index_file *f, const struct nss_index_user *u,
+                            struct nss_index_text *ret_name) {
+        return text(f, u->name, ret_name) && member_judged(v, *ret_name, u->uid, u->gid);
+}
+
+/* The view's memo of unit i (nss_index_read.h): its two bits, or NULL when it keeps none. */
+static uint64_t *memo_word(const struct nss_index_view *v, uint64_t i, unsigned *ret_shift) {
+        if (i / 32 >= v->member_memo.n_words)
+                return NULL;
+        *ret_shift = (unsigned) (i % 32) * 2;
+        return &v->member_memo.words[i / 32];
+}
+
+/* The same through the view's memo, for a version-1 base's users: judged once, then remembered. */
 static bool member_servable_memo(const struct nss_index_view *v, const struct nss_index_file *f, uint64_t user,
                                  struct nss_index_text *ret_name) {
         const struct nss_index_user *u = &f->users[user];
-        if (f != &v->base || user / 32 >= v->member_memo.n_words)
+        unsigned shift;
+        uint64_t *word = f == &v->base && f->version == NSS_INDEX_VERSION_1 ? memo_word(v, user, &shift) : NULL;
+        if (!word)
                 return member_servable(v, f, u, ret_name);
-        uint64_t *word = &v->member_memo.words[user / 32];
-        unsigned shift = (unsigned) (user % 32) * 2;
         if (*word >> shift & 1)
                 return (*word >> shift & 2) && text(f, u->name, ret_name);
         bool ok = member_servable(v, f, u, ret_name);
@@ -573,13 +623,51 @@ static const struct nss_index_group *base_record(const struct nss_index_view *v,
         return &v->base.groups[i];
 }
 
+/*
+ * An ordinary group's members in a base of version 2: each entry carries what judging and serving
+ * it takes (its ids, a copy of its name laid out after the previous member's), so the walk reads
+ * the list and the names in order and never a user's record.
+ */
+static int carried_members(const struct nss_index_view *v, const struct nss_index_group *b, nss_index_name_fn fn,
+                           void *userdata) {
+        const struct nss_index_file *f = &v->base;
+        int r;
+        if (!range(b->members, f->n[NSS_SECTION_GROUP_MEMBERS]))
+                return 0;       /* damaged: no members rather than someone else's */
+        for (uint32_t k = 0; k < b->members.count; k++) {
+                const struct nss_index_member *m = &f->members[(uint64_t) b->members.first + k];
+                struct nss_index_text name;
+                if (m->user >= f->n[NSS_SECTION_USERS] || user_superseded(v, m->user) || !text(f, m->name, &name))
+                        continue;
+                /* The memo holds the judgement of this entry, the bytes served: */
+                unsigned shift;
+                uint64_t *word = memo_word(v, (uint64_t) b->members.first + k, &shift);
+                if (word && (*word >> shift & 1)) {
+                        if (!(*word >> shift & 2))
+                                continue;
+                } else {
+                        bool ok = member_judged(v, name, m->uid, m->gid);
+                        if (word)
+                                *word |= (uint64_t) (ok ? 3 : 1) << shift;
+                        if (!ok)
+                                continue;
+                }
+                if ((r = fn(userdata, name.p, name.n)) != 0)
+                        return r;
+        }
+        return 0;
+}
+
 int nss_index_group_members(const struct nss_index_view *v, const struct nss_index_found_group *g, time_t now,
                             nss_index_name_fn fn, void *userdata) {
         bool metarole = g->kind == NSS_INDEX_GROUP_METAROLE;
         const struct nss_index_group *b = base_record(v, g);
         int r;
 
-        if (b) {
+        if (b && !lists_users(&v->base, b)) {
+                if ((r = carried_members(v, b, fn, userdata)) != 0)
+                        return r;
+        } else if (b) {
                 const struct nss_index_file *f = &v->base;
                 if (!range(b->members, f->n[metarole ? NSS_SECTION_MEMBERSHIPS : NSS_SECTION_IDS]))
                         return 0;       /* damaged: no members rather than someone else's */

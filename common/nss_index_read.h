@@ -26,13 +26,16 @@
 struct nss_index_file {
         const unsigned char *data;
         size_t size;
+        /* Its fields before the sections (the versions agree on them); the sections are below. */
         const struct nss_index_header *header;
+        uint32_t version;               /* NSS_INDEX_VERSION or NSS_INDEX_VERSION_1 */
         const struct nss_index_user *users;
         const struct nss_index_group *groups;
         const uint32_t *ids, *tables[NSS_N_SECTIONS], *superseded_users, *superseded_groups;
         const struct nss_index_membership *memberships;
+        const struct nss_index_member *members;
         const char *strings;
-        uint64_t n[NSS_N_SECTIONS];
+        uint64_t offset[NSS_N_SECTIONS], n[NSS_N_SECTIONS];     /* a section version 1 lacks: 0, 0 */
 };
 
 /* The configured ranges: entries outside them are never served. */
@@ -41,14 +44,15 @@ struct nss_index_limits {
 };
 
 /*
- * What member walks decided of each of the base's users that does not depend on the clock (a
- * valid name, ids in the ranges, a name member_host does not hold): two bits a user, known and
- * servable. Enumerating the groups then judges each user once rather than once for every group
- * it is in (those checks were a third of getgrent's time). It holds only as long as the view,
- * its limits and member_host do: whoever changes any of them clears it (all bits zero).
+ * What member walks decided of each member that does not depend on the clock (a valid name,
+ * ids in the ranges, a name member_host does not hold): two bits a unit, known and servable. A
+ * unit is an entry of a version-2 base's GROUP_MEMBERS (the bytes it serves, judged once per
+ * view rather than at every enumeration), or a version-1 base's user (judged once rather than
+ * once for every group it is in). It holds only as long as the view, its limits and member_host
+ * do: whoever changes any of them clears it (all bits zero).
  */
 struct nss_index_member_memo {
-        uint64_t *words;                /* 32 users a word; NULL: none */
+        uint64_t *words;                /* 32 units a word; NULL: none */
         uint64_t n_words;
 };
 
@@ -87,8 +91,9 @@ struct nss_index_found_group {
 };
 
 /* Check a file's header and sections (data: the whole file, size bytes). -EBADMSG if it is
- * not a version-1 roles.nss, or any of it lies outside the file. On success *ret points into
- * data. Doctor also asks for the body checksum (check_body). */
+ * not a roles.nss of version 2 or 1 (read, so that a new module serves an index an older
+ * writer compiled until it is compiled anew), or any of it lies outside the file. On success
+ * *ret points into data. Doctor also asks for the body checksum (check_body). */
 int nss_index_file_check(const void *data, size_t size, bool check_body, struct nss_index_file *ret);
 
 /*

@@ -33,6 +33,12 @@ int nss_host(const struct host_accounts **ret);
  * process's first group walk, cleared whenever nss_generation() changes; without memory for it,
  * a walk judges every member as it goes). */
 void nss_members_prepare(void);
+/* With the lock held, after nss_members_prepare(): what the host's files said of a base group
+ * (host_accounts_group_clashes), kept as the member memo is: 1 it clashes, 0 it does not, -1
+ * not known (not a base group, or no memory for the memo); and keeping what was found. An
+ * enumeration otherwise looks every group up in the host's files at every pass. */
+int nss_group_clash_known(const struct nss_index_found_group *g);
+void nss_group_clash_keep(const struct nss_index_found_group *g, bool clashes);
 /* With the lock held, after nss_prepare(): the configuration. */
 const struct roles_config *nss_config(void);
 

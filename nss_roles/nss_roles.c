@@ -39,10 +39,13 @@ static int group_servable(const struct nss_index_found_group *g) {
         int r = nss_host(&h);
         if (r < 0)
                 return r;
-        if (host_accounts_group_clashes(h, g->name.p, g->name.n, g->gid))
-                return -ENOENT;
         nss_members_prepare();
-        return 0;
+        int clashes = nss_group_clash_known(g);
+        if (clashes < 0) {
+                clashes = host_accounts_group_clashes(h, g->name.p, g->name.n, g->gid);
+                nss_group_clash_keep(g, clashes);
+        }
+        return clashes ? -ENOENT : 0;
 }
 
 /* ---- passwd ---------------------------------------------------------------------------------- */

@@ -37,7 +37,8 @@ static struct {
         struct host_accounts host;      /* /etc/passwd and /etc/group, read by the first lookup */
         struct roles_recheck host_checked;
         uint64_t generation;            /* bumped by a new view, new host files, the configuration read */
-        uint64_t memo_generation;       /* the generation the view's member memo was cleared at */
+        uint64_t memo_generation;       /* the generation the memos were cleared at */
+        struct nss_index_member_memo group_memo;        /* nss_group_clash_known(), a base group a unit */
         uint64_t fork_generation;       /* the process's when the state was last used */
 } state;
 
@@ -156,20 +157,13 @@ static int check_host(void) {
         return 0;
 }
 
-/*
- * The member memo: anonymous pages of our own (no allocator's lock on a lookup's path), two bits
- * for each of the base's users, made when a process first walks a group's members and zeroed
- * whenever the generation moves. 25 KiB at 100,000 users.
- */
-void nss_members_prepare(void) {
-        struct nss_index_member_memo *m = &state.view.member_memo;
-        uint64_t words = (state.view.base.n[NSS_SECTION_USERS] + 31) / 32;
-        state.view.member_host = &state.host;
-        if (m->words && m->n_words == words && state.memo_generation == state.generation)
-                return;
-        state.memo_generation = state.generation;
+/* A memo of units two bits each, current: made at the size asked for (anonymous pages of our
+ * own: no allocator's lock on a lookup's path), zeroed when stale. Without memory for it, none. */
+static void memo_prepare(struct nss_index_member_memo *m, uint64_t units, bool stale) {
+        uint64_t words = (units + 31) / 32;
         if (m->words && m->n_words == words) {
-                memset(m->words, 0, words * sizeof(*m->words));
+                if (stale)
+                        memset(m->words, 0, words * sizeof(*m->words));
                 return;
         }
         if (m->words)
@@ -179,6 +173,42 @@ void nss_members_prepare(void) {
                         : MAP_FAILED;
         if (p != MAP_FAILED)
                 *m = (struct nss_index_member_memo) { p, words };
+}
+
+/*
+ * The memos, made when a process first walks a group's members and zeroed whenever the
+ * generation moves: two bits for each of the base's member entries (a version-1 base: each of
+ * its users; nss_index_read.h), 75 KiB at 100,000 users in three groups each; and two for each
+ * of its groups (what the host's files said of it), 27 KiB at 110,000 groups.
+ */
+void nss_members_prepare(void) {
+        const struct nss_index_file *base = &state.view.base;
+        uint64_t units = base->n[base->version == NSS_INDEX_VERSION_1 ? NSS_SECTION_USERS : NSS_SECTION_GROUP_MEMBERS];
+        bool stale = state.memo_generation != state.generation;
+        state.view.member_host = &state.host;
+        state.memo_generation = state.generation;
+        memo_prepare(&state.view.member_memo, units, stale);
+        memo_prepare(&state.group_memo, base->n[NSS_SECTION_GROUPS], stale);
+}
+
+static uint64_t *group_memo_word(const struct nss_index_found_group *g, unsigned *ret_shift) {
+        if (g->file != &state.view.base || g->index / 32 >= state.group_memo.n_words)
+                return NULL;
+        *ret_shift = (g->index % 32) * 2;
+        return &state.group_memo.words[g->index / 32];
+}
+
+int nss_group_clash_known(const struct nss_index_found_group *g) {
+        unsigned shift;
+        uint64_t *word = group_memo_word(g, &shift);
+        return word && (*word >> shift & 1) ? (int) (*word >> shift & 2) >> 1 : -1;
+}
+
+void nss_group_clash_keep(const struct nss_index_found_group *g, bool clashes) {
+        unsigned shift;
+        uint64_t *word = group_memo_word(g, &shift);
+        if (word)
+                *word |= (uint64_t) (clashes ? 3 : 1) << shift;
 }
 
 /* fork() while another thread holds the lock would leave the child's copy locked for ever (the

@@ -7,14 +7,15 @@
 # ROLES_TEST_VALGRIND=1 (`meson test --setup valgrind`), getent, id, ls and stat run under valgrind
 # memcheck, and each of their runs is one more check (tests/ns-lib.sh: ns_valgrind_verdict).
 #
-#   test_nss_glibc.sh ROLESCTL NSS_LIB_DIR
+#   test_nss_glibc.sh ROLESCTL NSS_LIB_DIR MAKE_INDEX_V1
 set -u
 . "$(dirname "$0")/ns-lib.sh"
 
-[ $# -eq 2 ] || { echo "usage: test_nss_glibc.sh ROLESCTL NSS_LIB_DIR" >&2; exit 1; }
+[ $# -eq 3 ] || { echo "usage: test_nss_glibc.sh ROLESCTL NSS_LIB_DIR MAKE_INDEX_V1" >&2; exit 1; }
 ns_enter nss-glibc "$@"
 R=$(realpath "$1")
 L=$(realpath "$2")
+MK1=$(realpath "$3")
 ns_overlay etc var/lib
 ns_configure
 
@@ -286,6 +287,40 @@ q id alice
 qn getent passwd alice; expect "no roles.nss: nobody: getent passwd alice" 2 ""
 mv /var/lib/roles/roles.nss.away /var/lib/roles/roles.nss
 q getent passwd alice; expect "roles.nss back: getent passwd alice" 0 "$pw_alice"
+
+# ---- an index an older writer compiled (layout version 1): served as it was, then replaced ----------------------------
+index_version() { od -An -tu4 -j8 -N4 "$1" | tr -d ' '; }
+to_v1() {
+        for f in roles.nss roles.nss-delta; do
+                "$MK1" "/var/lib/roles/$f" "/var/lib/roles/$f.v1" && chmod 0644 "/var/lib/roles/$f.v1" &&
+                        mv "/var/lib/roles/$f.v1" "/var/lib/roles/$f" || die "make $f version 1"
+        done
+}
+to_v1
+[ "$(index_version /var/lib/roles/roles.nss)" = 1 ] && pass || fail "version 1: roles.nss is not of version 1"
+q getent group devs; expect "version 1: getent group devs" 0 "devs:x:20100:alice,bob,dave"
+q getent group crew; expect "version 1: getent group crew" 0 "crew:x:20500:alice,carol"
+q getent passwd alice; expect "version 1: getent passwd alice" 0 "$pw_alice"
+check_enum group "$files_group_n" "$roles_group"
+# A change compiles a base of version 2 (never a delta onto the older base), then deltas onto it.
+base_before=$(stat -c %i /var/lib/roles/roles.nss)
+"$R" group adduser devs erin >/dev/null || die "rolesctl group adduser devs erin"
+[ "$(index_version /var/lib/roles/roles.nss)" = 2 ] && [ "$(index_version /var/lib/roles/roles.nss-delta)" = 2 ] &&
+        [ "$(stat -c %i /var/lib/roles/roles.nss)" != "$base_before" ] && pass ||
+        fail "version 1: a change left roles.nss of version $(index_version /var/lib/roles/roles.nss)"
+q getent group devs; expect "version 1, changed: getent group devs" 0 "devs:x:20100:alice,bob,dave,erin"
+base_v2=$(stat -c %i /var/lib/roles/roles.nss)
+"$R" group deluser devs erin >/dev/null || die "rolesctl group deluser devs erin"
+[ "$(stat -c %i /var/lib/roles/roles.nss)" = "$base_v2" ] && [ "$(stat -c %s /var/lib/roles/roles.nss-delta)" -gt 304 ] &&
+        pass || fail "version 2: the next change did not write a delta"
+q getent group devs; expect "version 2 and its delta: getent group devs" 0 "devs:x:20100:alice,bob,dave"
+check_enum group "$files_group_n" "$roles_group"
+# Doctor says so, and compiles it anew.
+to_v1
+OUT=$("$R" doctor 2>&1)
+grep -q 'roles.nss: of an older layout: compiled anew' <<<"$OUT" && pass || fail "version 1: doctor said: $OUT"
+[ "$(index_version /var/lib/roles/roles.nss)" = 2 ] && pass || fail "version 1: doctor left roles.nss of version 1"
+q getent group devs; expect "version 1, doctor: getent group devs" 0 "devs:x:20100:alice,bob,dave"
 
 # ---- rows written straight into roles.db (no rolesctl), then compiled, are never served ------------------------------
 sqlite3 /var/lib/roles/roles.db <<'SQL' || die "sqlite3 tamper"

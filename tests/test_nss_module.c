@@ -1988,6 +1988,43 @@ static int child_members_forgotten(const char *copy, const char *narrow_conf) {
         return WEXITSTATUS(status);
 }
 
+/* Does an enumeration list devs (through the module's memo of what the host's files say)? */
+static bool devs_enumerated(void) {
+        union result res;
+        char buf[4096];
+        int errnop;
+        bool seen = false;
+        if (m.setgrent(0) != NSS_STATUS_SUCCESS)
+                return false;
+        while (m.getgrent_r(&res.gr, buf, sizeof(buf), &errnop) == NSS_STATUS_SUCCESS)
+                seen |= strcmp(res.gr.gr_name, "devs") == 0;
+        m.endgrent();
+        return seen;
+}
+
+/* A process that enumerated the groups, then the host's /etc/group gained devs: the module
+ * serves devs no more, neither by name nor in its next enumeration. */
+static int child_group_clash_forgotten(const char *copy) {
+        union result res;
+        char buf[4096];
+        int errnop;
+        if (unshare(CLONE_NEWNS) < 0 || mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0)
+                return 90;
+        if (mount(copy, "/etc/group", "none", MS_BIND, NULL) < 0)
+                return 91;
+        if (!devs_enumerated() || !devs_enumerated())
+                return 1;
+        FILE *f = fopen(copy, "ae");
+        if (!f || fputs("devs:x:4343:\n", f) < 0 || fclose(f) != 0)
+                return 92;
+        sleep_ms(1100);
+        if (devs_enumerated())
+                return 2;
+        if (m.getgrnam_r("devs", &res.gr, buf, sizeof(buf), &errnop) != NSS_STATUS_NOTFOUND)
+                return 3;
+        return 0;
+}
+
 static int copy_file(const char *from, const char *to) {
         char data[1 << 16];
         FILE *in = fopen(from, "re"), *out = fopen(to, "we");
@@ -2024,6 +2061,24 @@ static void test_member_memo_forgets(void **state) {
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
                 fail_msg("member memo: child status %#x (1: devs' members at first; 2: still dave after the host "
                          "gained a dave; 3: a child with a narrower uid range still lists bob; 9x: setup)", status);
+}
+
+static void test_group_clash_memo_forgets(void **state) {
+        (void) state;
+        char copy[PATH_MAX];
+        snprintf(copy, sizeof(copy), "%s/host-group", env.dir);
+        assert_int_equal(copy_file("/etc/group", copy), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                alarm(20);
+                _exit(child_group_clash_forgotten(copy));
+        }
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                fail_msg("group clash memo: child status %#x (1: devs not enumerated at first; 2: still enumerated "
+                         "after the host gained a devs; 3: still found by name; 9x: setup)", status);
 }
 
 /*
@@ -2136,6 +2191,7 @@ int main(int argc, char **argv) {
                 cmocka_unit_test(test_unavailable),
                 cmocka_unit_test(test_host_files_read_for_entries_only),
                 cmocka_unit_test(test_member_memo_forgets),
+                cmocka_unit_test(test_group_clash_memo_forgets),
                 cmocka_unit_test(test_fork_keeps_no_descriptor),
                 cmocka_unit_test(test_initgroups_in_forked_child),
         };

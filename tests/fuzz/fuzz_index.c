@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer: the roles.nss reader (common/nss_index_read.c) and the NSS packers, on random and
- * mutated files. Input: two bytes of buffer size, two of the base's size (little-endian; 0 or
- * more than there is: all of it, no delta), one byte of flags, then the base and the delta. Unless flag 1 is set, each file's
- * size and header checksum are made right, so that mutations reach past the header check into
- * the sections. Every lookup, enumeration and member walk runs; whatever is served must be
+ * mutated files, of version 2 and of version 1 (still read; the corpus began with such files).
+ * Input: two bytes of buffer size, two of the base's size (little-endian; 0 or more than there
+ * is: all of it, no delta), one byte of flags, then the base and the delta. Unless flag 1 is
+ * set, each file's size and header checksum are made right, so that mutations reach past the
+ * header check into the sections. Every lookup, enumeration and member walk runs; whatever is served must be
  * valid and lie inside the mapping, and whatever is packed inside the caller's buffer (ASan
  * sees any read outside: each file is copied into a buffer of exactly its size).
  */
@@ -23,10 +24,15 @@ static void *file_copy(const uint8_t *data, size_t n, bool fix) {
         if (!copy)
                 abort();
         memcpy(copy, data, n);
-        if (fix && n >= sizeof(struct nss_index_header)) {
-                struct nss_index_header *h = copy;
+        /* The header checksum is its last field, where the file's version puts it. */
+        struct nss_index_header *h = copy;
+        size_t header = n >= sizeof(struct nss_index_header_v1) && h->version == NSS_INDEX_VERSION_1
+                                ? sizeof(struct nss_index_header_v1)
+                                : sizeof(struct nss_index_header);
+        if (fix && n >= header) {
                 h->file_size = n;
-                h->header_checksum = nss_index_checksum(h, offsetof(struct nss_index_header, header_checksum));
+                uint64_t sum = nss_index_checksum(h, header - sizeof(sum));
+                memcpy((char *) copy + header - sizeof(sum), &sum, sizeof(sum));
         }
         return copy;
 }
@@ -88,7 +94,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 v.has_delta = nss_index_delta_applies(&v.base, &v.delta) || (flags & 4);
         /* Member walks with and without the memo the module keeps (what they judge, once). */
         if (flags & 8) {
-                uint64_t words = (v.base.n[NSS_SECTION_USERS] + 31) / 32;
+                /* (as nss_state.c sizes it: a version-1 base's users, a version 2's member entries) */
+                uint64_t units = v.base.n[v.base.version == NSS_INDEX_VERSION_1 ? NSS_SECTION_USERS : NSS_SECTION_GROUP_MEMBERS];
+                uint64_t words = (units + 31) / 32;
                 memo = calloc(words ? words : 1, sizeof(*memo));
                 if (!memo)
                         abort();
