@@ -247,14 +247,16 @@ static void forget_checks_after_fork(void) {
 #define ENUMERATED_PER_DROP 4096
 
 /*
- * A group's members are users taken at random, by their records and names: pages let go every
- * 4096 groups were all faulted back in by the next 4096 (every window of groups reaches all the
- * users), which cost a tenth of a group enumeration's time at 100k users and spared its peak
- * under 1 MiB. So a group enumeration keeps the users' records and the strings until it ends,
- * and lets go only the rest (groups, member lists, what lookups left).
+ * A version-1 base's group members are users taken at random, by their records and names: pages
+ * let go every 4096 groups were all faulted back in by the next 4096 (every window of groups
+ * reaches all the users), which cost a tenth of a group enumeration's time at 100k users. So a
+ * group enumeration of such a base keeps the users' records and the strings until it ends. A
+ * version-2 base's groups carry their members in place (nss_index.h): an enumeration of it
+ * streams through everything it reads, and lets all of it go.
  */
 static uint32_t streamed_keep(bool groups) {
-        return groups ? 1u << NSS_SECTION_USERS | 1u << NSS_SECTION_STRINGS : 0;
+        return groups && state.view.base.version == NSS_INDEX_VERSION_1 ? 1u << NSS_SECTION_USERS | 1u << NSS_SECTION_STRINGS
+                                                                         : 0;
 }
 
 static void drop_pages(uint32_t keep) {
