@@ -2063,22 +2063,84 @@ static void test_member_memo_forgets(void **state) {
                          "gained a dave; 3: a child with a narrower uid range still lists bob; 9x: setup)", status);
 }
 
+/* fn(arg) in a child of its own, given 20 s at most: its wait status. */
+static int child_status(int (*fn)(const char *), const char *arg) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                alarm(20);
+                _exit(fn(arg));
+        }
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        return status;
+}
+
 static void test_group_clash_memo_forgets(void **state) {
         (void) state;
         char copy[PATH_MAX];
         snprintf(copy, sizeof(copy), "%s/host-group", env.dir);
         assert_int_equal(copy_file("/etc/group", copy), 0);
-        pid_t pid = fork();
-        assert_true(pid >= 0);
-        if (pid == 0) {
-                alarm(20);
-                _exit(child_group_clash_forgotten(copy));
-        }
-        int status;
-        assert_int_equal(waitpid(pid, &status, 0), pid);
+        int status = child_status(child_group_clash_forgotten, copy);
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
                 fail_msg("group clash memo: child status %#x (1: devs not enumerated at first; 2: still enumerated "
                          "after the host gained a devs; 3: still found by name; 9x: setup)", status);
+}
+
+/* A process that walked devs (its memo vouching for each entry), then saw the base replaced by
+ * modified, whose devs entries are as many, at the same positions, but alice's copy of her name
+ * "al:ce": the new view's entries are judged anew, and that one is left out. */
+static int child_view_forgotten(const char *modified) {
+        static const char *const without_alice[] = { "bob", "dave" };
+        char path[PATH_MAX];
+        if (unshare(CLONE_NEWNS) < 0 || mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0)
+                return 90;
+        if (!devs_members_are(devs_members, 3))
+                return 1;
+        if (roles_config_index_path(&env.cfg, false, path, sizeof(path)) < 0 ||
+            mount(modified, path, "none", MS_BIND, NULL) < 0)
+                return 91;
+        sleep_ms(1100);
+        return devs_members_are(without_alice, 2) ? 0 : 2;
+}
+
+static void test_member_memo_forgets_view(void **state) {
+        (void) state;
+        char path[PATH_MAX], modified[PATH_MAX];
+        struct nss_index_view v = { .limits = { 0, UINT32_MAX, 0, UINT32_MAX } };
+        struct nss_index_found_group g;
+        assert_int_equal(roles_config_index_path(&env.cfg, false, path, sizeof(path)), 0);
+        assert_int_equal(nss_index_map(path, &v.base, NULL), 0);
+        assert_int_equal(v.base.version, NSS_INDEX_VERSION);
+        assert_int_equal(nss_index_group_by_name(&v, "devs", 4, &g), 0);
+        const struct nss_index_group *devs = &v.base.groups[g.index];
+        assert_true(devs->members.first + (uint64_t) devs->members.count <= v.base.n[NSS_SECTION_GROUP_MEMBERS]);
+        unsigned char *copy = malloc(v.base.size);
+        assert_non_null(copy);
+        memcpy(copy, v.base.data, v.base.size);
+        bool found = false;
+        for (uint32_t k = 0; k < devs->members.count; k++) {
+                const struct nss_index_member *e = &v.base.members[devs->members.first + k];
+                if (e->name.length == 5 && memcmp(v.base.strings + e->name.offset, "alice", 5) == 0) {
+                        copy[v.base.offset[NSS_SECTION_STRINGS] + e->name.offset + 2] = ':';
+                        found = true;
+                }
+        }
+        assert_true(found);
+        snprintf(modified, sizeof(modified), "%s/modified.nss", env.dir);
+        FILE *f = fopen(modified, "we");
+        assert_non_null(f);
+        assert_int_equal(fwrite(copy, 1, v.base.size, f), v.base.size);
+        assert_int_equal(fclose(f), 0);
+        assert_int_equal(chmod(modified, 0644), 0);
+        free(copy);
+        nss_index_unmap(&v.base);
+
+        int status = child_status(child_view_forgotten, modified);
+        unlink(modified);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                fail_msg("member memo over a new base: child status %#x (1: devs' members at first; 2: the new "
+                         "base's al:ce served or alice still listed; 9x: setup)", status);
 }
 
 /*
@@ -2192,6 +2254,7 @@ int main(int argc, char **argv) {
                 cmocka_unit_test(test_host_files_read_for_entries_only),
                 cmocka_unit_test(test_member_memo_forgets),
                 cmocka_unit_test(test_group_clash_memo_forgets),
+                cmocka_unit_test(test_member_memo_forgets_view),
                 cmocka_unit_test(test_fork_keeps_no_descriptor),
                 cmocka_unit_test(test_initgroups_in_forked_child),
         };

@@ -7,15 +7,58 @@
  * set, each file's size and header checksum are made right, so that mutations reach past the
  * header check into the sections. Every lookup, enumeration and member walk runs; whatever is served must be
  * valid and lie inside the mapping, and whatever is packed inside the caller's buffer (ASan
- * sees any read outside: each file is copied into a buffer of exactly its size).
+ * sees any read outside: each file is copied into a buffer of exactly its size). With flag 16
+ * the member walks are judged against a host's passwd (the module's member_host) that holds
+ * alice and carol, names the seeds' users have: no member list may then name either.
  */
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "host_accounts.h"
 #include "nss-pack.h"
+
+/* The host the member walks of a run with flag 16 are judged against (LLVMFuzzerInitialize),
+ * and that run's: NULL, none. */
+static struct host_accounts host;
+static const struct host_accounts *judged_by;
+
+static void write_file(const char *path, const char *text) {
+        FILE *f = fopen(path, "we");
+        if (!f || fputs(text, f) < 0 || fclose(f) != 0)
+                abort();
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+        (void) argc;
+        (void) argv;
+        char dir[] = "/tmp/fuzz_index.XXXXXX", passwd[64], group[64];
+        if (!mkdtemp(dir))
+                abort();
+        snprintf(passwd, sizeof(passwd), "%s/passwd", dir);
+        snprintf(group, sizeof(group), "%s/group", dir);
+        write_file(passwd, "root:x:0:0::/root:/bin/sh\nalice:x:900:900::/:/bin/sh\ncarol:x:901:901::/:/bin/sh\n");
+        write_file(group, "root:x:0:\n");
+        host_accounts_init(&host, &(struct host_paths) { passwd, group, NULL, NULL, NULL });
+        if (host_accounts_refresh(&host) < 0 || !host_accounts_has_user(&host, "alice"))
+                abort();
+        /* (read once: the files are not needed again) */
+        unlink(passwd);
+        unlink(group);
+        rmdir(dir);
+        return 0;
+}
+
+/* A member name served: valid, and never one the host's passwd holds. */
+static void check_member(const char *name, size_t n) {
+        if (!roles_name_valid_n(name, n) || (judged_by && host_accounts_has_user_n(judged_by, name, n)))
+                abort();
+}
 
 static void *file_copy(const uint8_t *data, size_t n, bool fix) {
         if (n == 0)
@@ -51,8 +94,7 @@ static void check_user(const struct nss_index_view *v, const struct nss_index_fo
 }
 
 static int count_name(void *userdata, const char *name, size_t n) {
-        if (!roles_name_valid_n(name, n))
-                abort();
+        check_member(name, n);
         ++*(size_t *) userdata;
         return 0;
 }
@@ -67,9 +109,11 @@ static void pack_group(const struct nss_index_view *v, const struct nss_index_fo
         struct group gr;
         static uint64_t generation;
         if (nss_pack_group(v, g, 1000, ++generation, &gr, buf, len) == 0)
-                for (char **m = gr.gr_mem; *m; m++)
-                        if (*m < buf || *m + strlen(*m) >= buf + len || !roles_name_valid(*m))
+                for (char **m = gr.gr_mem; *m; m++) {
+                        if (*m < buf || *m + strlen(*m) >= buf + len)
                                 abort();
+                        check_member(*m, strlen(*m));
+                }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -86,6 +130,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         char *buf = malloc(buflen ? buflen : 1);
         uint64_t *memo = NULL;
         struct nss_index_view v = { .limits = { 1000, 60000, 1000, 60000 } };
+        judged_by = v.member_host = flags & 16 ? &host : NULL;
         if (!buf)
                 abort();
         if (!base || nss_index_file_check(base, split, flags & 2, &v.base) < 0)
