@@ -18,14 +18,14 @@
  * writer installing a new base renames it first, then its empty delta over the old one). The serial of
  * what a reader serves is the delta's when it applies, else the base's.
  *
- * Byte layout, version 2 (version 1: below). Integers are in the byte order of the host that
- * wrote the file (byte_order reads 0x01020304 there; a file of another order is refused).
- * Every section starts 8-aligned. A reader trusts nothing: it checks the header (magic, version, sizes,
+ * Byte layout, version 1. Integers are in the byte order of the host that wrote the file
+ * (byte_order reads 0x01020304 there; a file of another order is refused). Every section
+ * starts 8-aligned. A reader trusts nothing: it checks the header (magic, version, sizes,
  * header checksum, file size against fstat) when it maps the file, every section's extent
  * against the mapping, and every index, string and range against its section before it
- * follows it. The body checksum covers everything after the header; readers do not verify
- * it on every mapping (hashing the file would cost each process far more than its first
- * lookup may), `rolesctl doctor` and the writer do.
+ * follows it. The body checksum covers everything after the header (the extension with it);
+ * readers do not verify it on every mapping (hashing the file would cost each process far
+ * more than its first lookup may), `rolesctl doctor` and the writer do.
  *
  *   struct nss_index_header                      at offset 0
  *   sections[NSS_SECTION_USERS]         struct nss_index_user[count], ascending uid
@@ -33,7 +33,8 @@
  *   sections[NSS_SECTION_USER_BY_*]     hash tables of uint32_t slots, count a power of two
  *   sections[NSS_SECTION_GROUP_BY_*]    (or 0): 0 is an empty slot, else record index + 1.
  *                                       Open addressing, linear probing from the key's hash.
- *   sections[NSS_SECTION_IDS]           uint32_t pool: users' ordinary gids
+ *   sections[NSS_SECTION_IDS]           uint32_t pool: users' ordinary gids, ordinary groups'
+ *                                       members (user indices into this file's USERS)
  *   sections[NSS_SECTION_MEMBERSHIPS]   struct nss_index_membership pool: users' published
  *                                       metarole groups (id = gid) and those groups' members
  *                                       (id = user index), each with the end of the grant
@@ -42,23 +43,31 @@
  *                                       copies of the ordinary groups' member names (below)
  *   sections[NSS_SECTION_SUPERSEDED_*]  a delta only: ascending indices of the base's users
  *                                       and groups that the delta replaces or removes
- *   sections[NSS_SECTION_GROUP_MEMBERS] a base's ordinary groups' members: struct
- *                                       nss_index_member, a group's contiguous, by uid
+ *   a base only, after every section, the member extension (below):
+ *     struct nss_index_range[n GROUPS]  at ranges_offset: each group's list in the members
+ *                                       (a metarole group's: empty)
+ *     struct nss_index_member[count]    at members_offset: a group's contiguous, by uid
+ *     struct nss_index_extension        the file's last bytes
  *
- * An ordinary group's member carries all that judging and serving it takes: the user's index
- * (for a delta's superseded check), uid and gid, and a copy of the name, the copies of one
- * group's members one run of bytes in STRINGS, the groups' runs in gid order. A member walk, an
- * enumeration's most of the time, so reads the group's list and its names in order, not one
- * user record and one name at random per member. What is served is the copy: it is the copy
- * that is judged (a valid name, uid and gid in the ranges, a name the host's passwd does not
- * hold), from the entry alone. A published metarole group's members stay user indices in
- * MEMBERSHIPS: they need the user's record anyway (enabled, expiry, against the clock).
+ * The member extension. A reader that does not know it (the module of a release before it)
+ * reads the file as it reads any version-1 file, and serves the same members from IDS: so a
+ * process that still has the old module mapped keeps serving a new writer's index, and a new
+ * module an old writer's (no extension: members from IDS). It is found by its trailer, the
+ * file's last sizeof(struct nss_index_extension) bytes, and only when those lie after the end
+ * of every section (so no section's bytes, a gecos at the end of STRINGS say, can pass for
+ * one). No magic there: no extension. The magic there: every field is checked (its checksum,
+ * version and size, a base's, both arrays 8-aligned, after the sections, before the trailer,
+ * their counts within that space, the ranges one per group); one failing is a damaged file.
  *
- * Version 1, still read, never written (a new module over an older writer's index serves it
- * until a writer compiles a new base: a writer never writes a delta onto a base of another
- * version, and doctor compiles one anew): the header stops its sections before GROUP_MEMBERS
- * (struct nss_index_header_v1, 288 bytes), and an ordinary group's members are user indices in
- * IDS, judged by the user's record and name. A delta applies only to a base of its version.
+ * An ordinary group's member in the extension carries all that judging and serving it takes:
+ * the user's index (for a delta's superseded check), uid and gid, and a copy of the name, the
+ * copies of one group's members one run of bytes in STRINGS, the groups' runs in gid order. A
+ * member walk, an enumeration's most of the time, so reads the group's list and its names in
+ * order, not one user record and one name at random per member. What is served is the copy:
+ * it is the copy that is judged (a valid name, uid and gid in the ranges, a name the host's
+ * passwd does not hold), from the entry alone. A published metarole group's members stay user
+ * indices in MEMBERSHIPS: they need the user's record anyway (enabled, expiry, against the
+ * clock). A delta carries no extension (its groups' members come from its users).
  *
  * What is judged at lookup time, not compiled: whether a user is active now (enabled, not
  * expired: a metarole group lists only active members), whether a grant's `until` has passed,
@@ -75,8 +84,9 @@
 #include <stdint.h>
 
 #define NSS_INDEX_MAGIC "ROLESNSS"
-#define NSS_INDEX_VERSION 2u
-#define NSS_INDEX_VERSION_1 1u          /* still read (nss_index_read.c), never written */
+#define NSS_INDEX_VERSION 1u
+#define NSS_INDEX_EXTENSION_MAGIC "ROLESEXT"
+#define NSS_INDEX_EXTENSION_VERSION 1u
 #define NSS_INDEX_BYTE_ORDER 0x01020304u
 
 enum nss_index_kind {
@@ -98,9 +108,11 @@ enum nss_index_section {
         NSS_SECTION_STRINGS,
         NSS_SECTION_SUPERSEDED_USERS,
         NSS_SECTION_SUPERSEDED_GROUPS,
-        NSS_SECTION_GROUP_MEMBERS,      /* version 2 on; version 1 has the sections before it */
-        NSS_N_SECTIONS,
-        NSS_N_SECTIONS_V1 = NSS_SECTION_GROUP_MEMBERS,
+        NSS_N_SECTIONS,                 /* the header's */
+        /* The member extension's arrays, which the reader keeps as sections of their own: */
+        NSS_SECTION_GROUP_MEMBERS = NSS_N_SECTIONS,
+        NSS_SECTION_MEMBER_RANGES,
+        NSS_N_FILE_SECTIONS,
 };
 
 struct nss_index_section_ref {
@@ -129,7 +141,7 @@ struct nss_index_string {
 };
 
 struct nss_index_range {
-        uint32_t first;                 /* into IDS or MEMBERSHIPS */
+        uint32_t first;                 /* into IDS, MEMBERSHIPS or the extension's members */
         uint32_t count;
 };
 
@@ -157,8 +169,8 @@ struct nss_index_group {
         uint32_t gid;
         uint32_t kind;                          /* enum nss_index_group_kind */
         struct nss_index_string name;
-        struct nss_index_range members;         /* base: ordinary in GROUP_MEMBERS (version 1: IDS),
-                                                 * metarole in MEMBERSHIPS; delta: empty */
+        struct nss_index_range members;         /* base: ordinary in IDS, metarole in MEMBERSHIPS;
+                                                 * delta: empty */
         int64_t row;                            /* roles.db groups.id or metaroles.id */
 };
 
@@ -177,21 +189,18 @@ struct nss_index_member {
         struct nss_index_string name;           /* a copy of the user's name, after the group's other members' */
 };
 
-/* Version 1's header: the same up to the sections, which stop before GROUP_MEMBERS. */
-struct nss_index_header_v1 {
-        char magic[8];
-        uint32_t version, header_size, byte_order, kind;
-        uint64_t serial, file_size;
-        uint8_t base_id[16];
-        uint64_t base_serial;
-        struct nss_index_section_ref sections[NSS_N_SECTIONS_V1];
-        uint64_t body_checksum, header_checksum;
+/* The member extension's trailer: the last bytes of a base that has one. */
+struct nss_index_extension {
+        char magic[8];                          /* NSS_INDEX_EXTENSION_MAGIC, no NUL */
+        uint32_t version;                       /* NSS_INDEX_EXTENSION_VERSION */
+        uint32_t size;                          /* sizeof(struct nss_index_extension) */
+        uint64_t ranges_offset;                 /* struct nss_index_range[n GROUPS], into the members */
+        uint64_t members_offset, members_count; /* struct nss_index_member[] */
+        uint64_t checksum;                      /* nss_index_checksum() of the bytes before this field */
 };
 
-_Static_assert(sizeof(struct nss_index_header) == 304, "header layout");
-_Static_assert(sizeof(struct nss_index_header_v1) == 288, "version 1 header layout");
-_Static_assert(offsetof(struct nss_index_header, sections) == offsetof(struct nss_index_header_v1, sections),
-               "the versions' headers agree up to the sections");
+_Static_assert(sizeof(struct nss_index_header) == 288, "header layout");
+_Static_assert(sizeof(struct nss_index_extension) == 48, "extension layout");
 _Static_assert(sizeof(struct nss_index_member) == 24, "member layout");
 _Static_assert(sizeof(struct nss_index_user) == 80, "user record layout");
 _Static_assert(sizeof(struct nss_index_group) == 32, "group record layout");

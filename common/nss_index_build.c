@@ -51,7 +51,7 @@ static int vec_append(struct vec *v, const void *elems, size_t n) {
 #define AT(v, type, i) (((type *) (v).data)[i])
 
 struct nss_index_builder {
-        struct vec users, groups, ids, memberships, members, strings, superseded_users, superseded_groups;
+        struct vec users, groups, ids, memberships, members, ranges, strings, superseded_users, superseded_groups;
 };
 
 int nss_index_builder_new(struct nss_index_builder **ret) {
@@ -61,7 +61,8 @@ int nss_index_builder_new(struct nss_index_builder **ret) {
         *b = (struct nss_index_builder) {
                 .users = VEC(struct nss_index_user), .groups = VEC(struct nss_index_group),
                 .ids = VEC(uint32_t), .memberships = VEC(struct nss_index_membership),
-                .members = VEC(struct nss_index_member), .strings = VEC(char),
+                .members = VEC(struct nss_index_member), .ranges = VEC(struct nss_index_range),
+                .strings = VEC(char),
                 .superseded_users = VEC(uint32_t), .superseded_groups = VEC(uint32_t),
         };
         *ret = b;
@@ -71,7 +72,7 @@ int nss_index_builder_new(struct nss_index_builder **ret) {
 void nss_index_builder_free(struct nss_index_builder *b) {
         if (!b)
                 return;
-        struct vec *all[] = { &b->users, &b->groups, &b->ids, &b->memberships, &b->members, &b->strings,
+        struct vec *all[] = { &b->users, &b->groups, &b->ids, &b->memberships, &b->members, &b->ranges, &b->strings,
                               &b->superseded_users, &b->superseded_groups };
         for (size_t i = 0; i < ROLES_N_ELEMENTS(all); i++)
                 free(all[i]->data);
@@ -224,22 +225,23 @@ static void table_put(uint32_t *slots, uint64_t n_slots, uint64_t hash, uint32_t
 /* ---- the file --------------------------------------------------------------------------------- */
 
 struct layout {
-        size_t elem[NSS_N_SECTIONS];
-        uint64_t count[NSS_N_SECTIONS];
-        uint64_t offset[NSS_N_SECTIONS];
+        size_t elem[NSS_N_FILE_SECTIONS];
+        uint64_t count[NSS_N_FILE_SECTIONS];
+        uint64_t offset[NSS_N_FILE_SECTIONS];
         uint64_t size;
 };
 
-static int lay_out(struct layout *l) {
+/* The sections in order, then (extension) the member extension's arrays and its trailer. */
+static int lay_out(struct layout *l, bool extension) {
         uint64_t at = sizeof(struct nss_index_header);
-        for (size_t s = 0; s < NSS_N_SECTIONS; s++) {
+        for (size_t s = 0; s < (extension ? NSS_N_FILE_SECTIONS : NSS_N_SECTIONS); s++) {
                 at = (at + 7) & ~(uint64_t) 7;
                 if (l->count[s] > (UINT64_MAX - at) / l->elem[s])
                         return -E2BIG;
                 l->offset[s] = at;
                 at += l->count[s] * l->elem[s];
         }
-        l->size = (at + 7) & ~(uint64_t) 7;
+        l->size = ((at + 7) & ~(uint64_t) 7) + (extension ? sizeof(struct nss_index_extension) : 0);
         return l->size > SIZE_MAX ? -E2BIG : 0;
 }
 
@@ -339,6 +341,30 @@ static int copy_member_names(struct nss_index_builder *b) {
         return 0;
 }
 
+/* The member extension's ranges (each group's list in the members), and the lists again in
+ * IDS as user indices, for a reader that does not know the extension (nss_index.h). */
+static int list_members_twice(struct nss_index_builder *b) {
+        size_t n_members = b->members.n, ids_at = b->ids.n;
+        if (n_members > UINT32_MAX - ids_at)
+                return -E2BIG;
+        int r;
+        if ((r = vec_reserve(&b->ranges, b->groups.n)) < 0 || (r = vec_reserve(&b->ids, n_members)) < 0)
+                return r;
+        const struct nss_index_member *members = b->members.data;
+        for (size_t m = 0; m < n_members; m++)
+                AT(b->ids, uint32_t, ids_at + m) = members[m].user;
+        b->ids.n += n_members;
+        struct nss_index_group *groups = b->groups.data;
+        for (size_t g = 0; g < b->groups.n; g++) {
+                bool ordinary = groups[g].kind == NSS_INDEX_GROUP_ORDINARY;
+                AT(b->ranges, struct nss_index_range, g) = ordinary ? groups[g].members : (struct nss_index_range) { 0, 0 };
+                if (ordinary)
+                        groups[g].members.first += (uint32_t) ids_at;
+        }
+        b->ranges.n = b->groups.n;
+        return 0;
+}
+
 int nss_index_builder_finish(struct nss_index_builder *b, const struct nss_index_identity *id,
                              void **ret_data, size_t *ret_size) {
         struct layout l = { 0 };
@@ -390,25 +416,27 @@ int nss_index_builder_finish(struct nss_index_builder *b, const struct nss_index
                                   nss_index_hash_id(nss_index_group_row_key(groups[g].kind, groups[g].row)), (uint32_t) g);
                 }
         if (id->kind == NSS_INDEX_BASE &&
-            ((r = invert_memberships(b, tables[4], n_group_slots)) < 0 || (r = copy_member_names(b)) < 0))
+            ((r = invert_memberships(b, tables[4], n_group_slots)) < 0 || (r = copy_member_names(b)) < 0 ||
+             (r = list_members_twice(b)) < 0))
                 goto out;
         if (id->kind == NSS_INDEX_DELTA)
                 for (size_t g = 0; g < b->groups.n; g++)
                         AT(b->groups, struct nss_index_group, g).members = (struct nss_index_range) { 0, 0 };
 
-        const struct vec *vecs[NSS_N_SECTIONS] = {
+        bool extension = id->kind == NSS_INDEX_BASE;
+        const struct vec *vecs[NSS_N_FILE_SECTIONS] = {
                 [NSS_SECTION_USERS] = &b->users, [NSS_SECTION_GROUPS] = &b->groups, [NSS_SECTION_IDS] = &b->ids,
                 [NSS_SECTION_MEMBERSHIPS] = &b->memberships, [NSS_SECTION_GROUP_MEMBERS] = &b->members,
-                [NSS_SECTION_STRINGS] = &b->strings,
+                [NSS_SECTION_MEMBER_RANGES] = &b->ranges, [NSS_SECTION_STRINGS] = &b->strings,
                 [NSS_SECTION_SUPERSEDED_USERS] = &b->superseded_users,
                 [NSS_SECTION_SUPERSEDED_GROUPS] = &b->superseded_groups,
         };
-        for (size_t s = 0; s < NSS_N_SECTIONS; s++) {
+        for (size_t s = 0; s < NSS_N_FILE_SECTIONS; s++) {
                 l.elem[s] = vecs[s] ? vecs[s]->elem : sizeof(uint32_t);
                 if (vecs[s])
                         l.count[s] = vecs[s]->n;
         }
-        if ((r = lay_out(&l)) < 0)
+        if ((r = lay_out(&l, extension)) < 0)
                 goto out;
         data = calloc(1, l.size);
         if (!data) {
@@ -425,14 +453,26 @@ int nss_index_builder_finish(struct nss_index_builder *b, const struct nss_index
         h->file_size = l.size;
         memcpy(h->base_id, id->base_id, sizeof(h->base_id));
         h->base_serial = id->base_serial;
-        for (size_t s = 0; s < NSS_N_SECTIONS; s++) {
-                h->sections[s] = (struct nss_index_section_ref) { l.offset[s], l.count[s] };
+        for (size_t s = 0; s < (extension ? NSS_N_FILE_SECTIONS : NSS_N_SECTIONS); s++) {
+                if (s < NSS_N_SECTIONS)
+                        h->sections[s] = (struct nss_index_section_ref) { l.offset[s], l.count[s] };
                 const void *src = vecs[s] ? vecs[s]->data : NULL;
                 for (size_t t = 0; t < 6; t++)
                         if (table_section[t] == s)
                                 src = tables[t];
                 if (l.count[s])
                         memcpy(data + l.offset[s], src, l.count[s] * l.elem[s]);
+        }
+        if (extension) {
+                struct nss_index_extension e = {
+                        .version = NSS_INDEX_EXTENSION_VERSION, .size = sizeof(e),
+                        .ranges_offset = l.offset[NSS_SECTION_MEMBER_RANGES],
+                        .members_offset = l.offset[NSS_SECTION_GROUP_MEMBERS],
+                        .members_count = l.count[NSS_SECTION_GROUP_MEMBERS],
+                };
+                memcpy(e.magic, NSS_INDEX_EXTENSION_MAGIC, sizeof(e.magic));
+                e.checksum = nss_index_checksum(&e, offsetof(struct nss_index_extension, checksum));
+                memcpy(data + l.size - sizeof(e), &e, sizeof(e));
         }
         h->body_checksum = nss_index_checksum(data + sizeof(*h), l.size - sizeof(*h));
         h->header_checksum = nss_index_checksum(h, offsetof(struct nss_index_header, header_checksum));

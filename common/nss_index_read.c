@@ -19,7 +19,7 @@
 #include "host_accounts.h"
 #include "util.h"
 
-static const size_t section_elem[NSS_N_SECTIONS] = {
+static const size_t section_elem[NSS_N_FILE_SECTIONS] = {
         [NSS_SECTION_USERS] = sizeof(struct nss_index_user),
         [NSS_SECTION_GROUPS] = sizeof(struct nss_index_group),
         [NSS_SECTION_USER_BY_NAME] = sizeof(uint32_t),
@@ -34,60 +34,72 @@ static const size_t section_elem[NSS_N_SECTIONS] = {
         [NSS_SECTION_SUPERSEDED_USERS] = sizeof(uint32_t),
         [NSS_SECTION_SUPERSEDED_GROUPS] = sizeof(uint32_t),
         [NSS_SECTION_GROUP_MEMBERS] = sizeof(struct nss_index_member),
+        [NSS_SECTION_MEMBER_RANGES] = sizeof(struct nss_index_range),
 };
 
 static bool is_table(size_t s) {
         return s >= NSS_SECTION_USER_BY_NAME && s <= NSS_SECTION_GROUP_BY_ROW;
 }
 
-/* The header's sections and checksums, wherever the file's version keeps them. */
-struct header_fields {
-        const struct nss_index_section_ref *sections;
-        size_t n_sections, size;
-        uint64_t body_checksum, header_checksum;
-};
+/* An array of count elements of elem bytes at off: 8-aligned, within [from, to)? */
+static bool extent_within(uint64_t off, uint64_t count, size_t elem, uint64_t from, uint64_t to) {
+        return off % 8 == 0 && off >= from && off <= to && count <= (to - off) / elem && count <= UINT32_MAX;
+}
 
-static bool header_fields(const struct nss_index_header *h, size_t size, struct header_fields *ret) {
-        if (h->version == NSS_INDEX_VERSION && size >= sizeof(struct nss_index_header)) {
-                *ret = (struct header_fields) { h->sections, NSS_N_SECTIONS, sizeof(*h), h->body_checksum,
-                                                h->header_checksum };
-                return true;
-        }
-        if (h->version == NSS_INDEX_VERSION_1 && size >= sizeof(struct nss_index_header_v1)) {
-                const struct nss_index_header_v1 *h1 = (const void *) h;
-                *ret = (struct header_fields) { h1->sections, NSS_N_SECTIONS_V1, sizeof(*h1), h1->body_checksum,
-                                                h1->header_checksum };
-                return true;
-        }
-        return false;
+/*
+ * The member extension (nss_index.h), in f's last bytes when they lie after every section
+ * (sections_end): 0 and f's GROUP_MEMBERS and MEMBER_RANGES set when there is one, 0 and none
+ * when there is no trailer, -EBADMSG when a trailer fails a check.
+ */
+static int extension_check(struct nss_index_file *f, uint64_t sections_end) {
+        struct nss_index_extension e;
+        if (f->size < sections_end || f->size - sections_end < sizeof(e))
+                return 0;
+        uint64_t at = f->size - sizeof(e);
+        memcpy(&e, f->data + at, sizeof(e));
+        if (memcmp(e.magic, NSS_INDEX_EXTENSION_MAGIC, sizeof(e.magic)) != 0)
+                return 0;
+        uint64_t n_groups = f->n[NSS_SECTION_GROUPS];
+        if (e.version != NSS_INDEX_EXTENSION_VERSION || e.size != sizeof(e) ||
+            e.checksum != nss_index_checksum(&e, offsetof(struct nss_index_extension, checksum)) ||
+            f->header->kind != NSS_INDEX_BASE ||
+            !extent_within(e.ranges_offset, n_groups, sizeof(struct nss_index_range), sections_end, at) ||
+            !extent_within(e.members_offset, e.members_count, sizeof(struct nss_index_member), sections_end, at))
+                return -EBADMSG;
+        f->offset[NSS_SECTION_MEMBER_RANGES] = e.ranges_offset;
+        f->n[NSS_SECTION_MEMBER_RANGES] = n_groups;
+        f->offset[NSS_SECTION_GROUP_MEMBERS] = e.members_offset;
+        f->n[NSS_SECTION_GROUP_MEMBERS] = e.members_count;
+        f->member_ranges = (const void *) (f->data + e.ranges_offset);
+        f->members = (const void *) (f->data + e.members_offset);
+        return 0;
 }
 
 int nss_index_file_check(const void *data, size_t size, bool check_body, struct nss_index_file *ret) {
         const struct nss_index_header *h = data;
         struct nss_index_file f = { .data = data, .size = size, .header = h };
-        struct header_fields hf;
+        uint64_t sections_end = sizeof(*h);
 
-        /* The fields before the sections first: both versions have them. */
-        if (size < offsetof(struct nss_index_header, sections) || ((uintptr_t) data & 7) != 0)
+        if (size < sizeof(*h) || ((uintptr_t) data & 7) != 0)
                 return -EBADMSG;
-        if (memcmp(h->magic, NSS_INDEX_MAGIC, sizeof(h->magic)) != 0 || !header_fields(h, size, &hf) ||
-            h->header_size != hf.size || h->byte_order != NSS_INDEX_BYTE_ORDER || h->file_size != size ||
+        if (memcmp(h->magic, NSS_INDEX_MAGIC, sizeof(h->magic)) != 0 || h->version != NSS_INDEX_VERSION ||
+            h->header_size != sizeof(*h) || h->byte_order != NSS_INDEX_BYTE_ORDER || h->file_size != size ||
             (h->kind != NSS_INDEX_BASE && h->kind != NSS_INDEX_DELTA) ||
-            hf.header_checksum != nss_index_checksum(h, hf.size - sizeof(uint64_t)))
+            h->header_checksum != nss_index_checksum(h, offsetof(struct nss_index_header, header_checksum)))
                 return -EBADMSG;
-        f.version = h->version;
-        for (size_t s = 0; s < hf.n_sections; s++) {
-                uint64_t off = hf.sections[s].offset, count = hf.sections[s].count;
-                if (off < hf.size || off % 8 != 0 || off > size || count > (size - off) / section_elem[s] ||
-                    count > UINT32_MAX)
+        for (size_t s = 0; s < NSS_N_SECTIONS; s++) {
+                uint64_t off = h->sections[s].offset, count = h->sections[s].count;
+                if (!extent_within(off, count, section_elem[s], sizeof(*h), size))
                         return -EBADMSG;
                 if (is_table(s) && (count & (count - 1)) != 0)  /* 0 or a power of two */
                         return -EBADMSG;
                 f.offset[s] = off;
                 f.n[s] = count;
+                if (off + count * section_elem[s] > sections_end)
+                        sections_end = off + count * section_elem[s];
         }
-        for (size_t s = hf.n_sections; s < NSS_N_SECTIONS; s++)
-                f.offset[s] = hf.size;  /* none: an empty section, inside the file */
+        for (size_t s = NSS_N_SECTIONS; s < NSS_N_FILE_SECTIONS; s++)
+                f.offset[s] = sizeof(*h);       /* none unless the extension says: empty, inside the file */
         /* A base supersedes nothing; tables must be able to hold their records. */
         if (h->kind == NSS_INDEX_BASE && (f.n[NSS_SECTION_SUPERSEDED_USERS] || f.n[NSS_SECTION_SUPERSEDED_GROUPS]))
                 return -EBADMSG;
@@ -96,7 +108,9 @@ int nss_index_file_check(const void *data, size_t size, bool check_body, struct 
                 if (f.n[s] < records)
                         return -EBADMSG;
         }
-        if (check_body && hf.body_checksum != nss_index_checksum((const char *) data + hf.size, size - hf.size))
+        if (extension_check(&f, sections_end) < 0)
+                return -EBADMSG;
+        if (check_body && h->body_checksum != nss_index_checksum((const char *) data + sizeof(*h), size - sizeof(*h)))
                 return -EBADMSG;
 
         const unsigned char *base = data;
@@ -107,7 +121,6 @@ int nss_index_file_check(const void *data, size_t size, bool check_body, struct 
                 f.tables[s] = is_table(s) ? SECTION(s) : NULL;
         f.ids = SECTION(NSS_SECTION_IDS);
         f.memberships = SECTION(NSS_SECTION_MEMBERSHIPS);
-        f.members = SECTION(NSS_SECTION_GROUP_MEMBERS);
         f.strings = SECTION(NSS_SECTION_STRINGS);
         f.superseded_users = SECTION(NSS_SECTION_SUPERSEDED_USERS);
         f.superseded_groups = SECTION(NSS_SECTION_SUPERSEDED_GROUPS);
@@ -138,7 +151,7 @@ int nss_index_map(const char *path, struct nss_index_file *ret, struct roles_fil
                 r = -EPERM;
                 goto out;
         }
-        if (st.st_size < (off_t) sizeof(struct nss_index_header_v1) || (uint64_t) st.st_size > SIZE_MAX) {
+        if (st.st_size < (off_t) sizeof(struct nss_index_header) || (uint64_t) st.st_size > SIZE_MAX) {
                 r = -EBADMSG;
                 goto out;
         }
@@ -168,13 +181,13 @@ void nss_index_unmap(struct nss_index_file *f) {
 void nss_index_drop_pages(const struct nss_index_file *f, uint32_t keep) {
         struct extent {
                 size_t start, end;
-        } kept[NSS_N_SECTIONS];
+        } kept[NSS_N_FILE_SECTIONS];
         size_t page = (size_t) sysconf(_SC_PAGESIZE), n = 0, at = 0;
         if (!f->data)
                 return;
         /* The kept sections' pages (file_check checked every extent against the file), sorted by
          * where they start; the pages between them, and after the last, go. */
-        for (size_t s = 0; s < NSS_N_SECTIONS; s++) {
+        for (size_t s = 0; s < NSS_N_FILE_SECTIONS; s++) {
                 size_t offset = (size_t) f->offset[s], bytes = (size_t) f->n[s] * section_elem[s];
                 if (!(keep & 1u << s) || bytes == 0)
                         continue;
@@ -196,8 +209,7 @@ void nss_index_drop_pages(const struct nss_index_file *f, uint32_t keep) {
 }
 
 bool nss_index_delta_applies(const struct nss_index_file *base, const struct nss_index_file *delta) {
-        return base->header && delta->header && base->version == delta->version &&
-               base->header->kind == NSS_INDEX_BASE &&
+        return base->header && delta->header && base->header->kind == NSS_INDEX_BASE &&
                delta->header->kind == NSS_INDEX_DELTA &&
                memcmp(base->header->base_id, delta->header->base_id, sizeof(base->header->base_id)) == 0 &&
                delta->header->base_serial == base->header->serial;
@@ -386,10 +398,10 @@ static uint32_t list_id(const struct nss_index_file *f, bool metarole, uint64_t 
 }
 
 /*
- * A base group's members named by user index (a metarole group's; version 1: every group's) are
+ * A base group's members named by user index (a metarole group's; every group's without the extension) are
  * in no order that helps the cache: each costs a miss on its record and then one on its name,
  * and taken one after the other those misses were most of an enumeration's time (a group of 30:
- * 60 misses in a row, ~150 ns each here; what version 2's lists in place are for). So the walk asks
+ * 60 misses in a row, ~150 ns each here; what the extension's lists in place are for). So the walk asks
  * for a batch's records, then for their names, before it checks the first of them: the misses
  * overlap. Only what was checked against its section is prefetched (a prefetch never faults, but
  * nothing unchecked is followed). Always inlined: GCC 12 takes a function that only prefetches
@@ -423,9 +435,10 @@ static inline __attribute__((always_inline)) void prefetch_members(const struct 
 }
 
 /* Does a base group's list name its members by user index (a metarole group's, and every list
- * of version 1), rather than carry them (an ordinary group's, version 2)? */
+ * of a base without the member extension), rather than carry them (an ordinary group's, in the
+ * extension)? */
 static bool lists_users(const struct nss_index_file *f, const struct nss_index_group *g) {
-        return g->kind == NSS_INDEX_GROUP_METAROLE || f->version == NSS_INDEX_VERSION_1;
+        return g->kind == NSS_INDEX_GROUP_METAROLE || !f->member_ranges;
 }
 
 /* An enumeration serves a group a call, and glibc's and its caller's work come in between: time
@@ -581,12 +594,12 @@ static uint64_t *memo_word(const struct nss_index_view *v, uint64_t i, unsigned 
         return &v->member_memo.words[i / 32];
 }
 
-/* The same through the view's memo, for a version-1 base's users: judged once, then remembered. */
+/* The same through the view's memo, for the users of a base without the extension: judged once, then remembered. */
 static bool member_servable_memo(const struct nss_index_view *v, const struct nss_index_file *f, uint64_t user,
                                  struct nss_index_text *ret_name) {
         const struct nss_index_user *u = &f->users[user];
         unsigned shift;
-        uint64_t *word = f == &v->base && f->version == NSS_INDEX_VERSION_1 ? memo_word(v, user, &shift) : NULL;
+        uint64_t *word = f == &v->base && !f->member_ranges ? memo_word(v, user, &shift) : NULL;
         if (!word)
                 return member_servable(v, f, u, ret_name);
         if (*word >> shift & 1)
@@ -624,7 +637,7 @@ static const struct nss_index_group *base_record(const struct nss_index_view *v,
 }
 
 /*
- * An ordinary group's members in a base of version 2: each entry carries what judging and serving
+ * An ordinary group's members in a base's member extension: each entry carries what judging and serving
  * it takes (its ids, a copy of its name laid out after the previous member's), so the walk reads
  * the list and the names in order and never a user's record.
  */
@@ -632,16 +645,18 @@ static int carried_members(const struct nss_index_view *v, const struct nss_inde
                            void *userdata) {
         const struct nss_index_file *f = &v->base;
         int r;
-        if (!range(b->members, f->n[NSS_SECTION_GROUP_MEMBERS]))
+        /* (b is one of the base's groups, and the ranges are one per group: file_check) */
+        struct nss_index_range list = f->member_ranges[b - f->groups];
+        if (!range(list, f->n[NSS_SECTION_GROUP_MEMBERS]))
                 return 0;       /* damaged: no members rather than someone else's */
-        for (uint32_t k = 0; k < b->members.count; k++) {
-                const struct nss_index_member *m = &f->members[(uint64_t) b->members.first + k];
+        for (uint32_t k = 0; k < list.count; k++) {
+                const struct nss_index_member *m = &f->members[(uint64_t) list.first + k];
                 struct nss_index_text name;
                 if (m->user >= f->n[NSS_SECTION_USERS] || user_superseded(v, m->user) || !text(f, m->name, &name))
                         continue;
                 /* The memo holds the judgement of this entry, the bytes served: */
                 unsigned shift;
-                uint64_t *word = memo_word(v, (uint64_t) b->members.first + k, &shift);
+                uint64_t *word = memo_word(v, (uint64_t) list.first + k, &shift);
                 if (word && (*word >> shift & 1)) {
                         if (!(*word >> shift & 2))
                                 continue;

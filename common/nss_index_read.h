@@ -26,16 +26,16 @@
 struct nss_index_file {
         const unsigned char *data;
         size_t size;
-        /* Its fields before the sections (the versions agree on them); the sections are below. */
         const struct nss_index_header *header;
-        uint32_t version;               /* NSS_INDEX_VERSION or NSS_INDEX_VERSION_1 */
         const struct nss_index_user *users;
         const struct nss_index_group *groups;
         const uint32_t *ids, *tables[NSS_N_SECTIONS], *superseded_users, *superseded_groups;
         const struct nss_index_membership *memberships;
+        /* The member extension's (nss_index.h); NULL, NULL and empty sections when there is none. */
+        const struct nss_index_range *member_ranges;    /* n[NSS_SECTION_MEMBER_RANGES] == n[GROUPS] */
         const struct nss_index_member *members;
         const char *strings;
-        uint64_t offset[NSS_N_SECTIONS], n[NSS_N_SECTIONS];     /* a section version 1 lacks: 0, 0 */
+        uint64_t offset[NSS_N_FILE_SECTIONS], n[NSS_N_FILE_SECTIONS];
 };
 
 /* The configured ranges: entries outside them are never served. */
@@ -46,8 +46,8 @@ struct nss_index_limits {
 /*
  * What member walks decided of each member that does not depend on the clock (a valid name,
  * ids in the ranges, a name member_host does not hold): two bits a unit, known and servable. A
- * unit is an entry of a version-2 base's GROUP_MEMBERS (the bytes it serves, judged once per
- * view rather than at every enumeration), or a version-1 base's user (judged once rather than
+ * unit is an entry of the base's member extension (the bytes it serves, judged once per view
+ * rather than at every enumeration), or, a base without one, a user (judged once rather than
  * once for every group it is in). It holds only as long as the view, its limits and member_host
  * do: whoever changes any of them clears it (all bits zero).
  */
@@ -91,8 +91,8 @@ struct nss_index_found_group {
 };
 
 /* Check a file's header and sections (data: the whole file, size bytes). -EBADMSG if it is
- * not a roles.nss of version 2 or 1 (read, so that a new module serves an index an older
- * writer compiled until it is compiled anew), or any of it lies outside the file. On success
+ * not a roles.nss of version 1, any of it lies outside the file, or it has a member extension's
+ * trailer that fails a check (a file without one is read, its members from IDS). On success
  * *ret points into data. Doctor also asks for the body checksum (check_body). */
 int nss_index_file_check(const void *data, size_t size, bool check_body, struct nss_index_file *ret);
 
@@ -110,6 +110,12 @@ void nss_index_unmap(struct nss_index_file *f);
  * next touch), all but those of the sections in keep (a mask of 1u << enum nss_index_section):
  * an enumeration would otherwise leave the whole file resident in it. */
 void nss_index_drop_pages(const struct nss_index_file *f, uint32_t keep);
+
+/* The units of the base's member memo (nss_index_member_memo): its extension's member
+ * entries, or without one its users. */
+static inline uint64_t nss_index_memo_units(const struct nss_index_file *base) {
+        return base->n[base->member_ranges ? NSS_SECTION_GROUP_MEMBERS : NSS_SECTION_USERS];
+}
 
 /* Does delta apply to base (a delta naming base's id and serial)? */
 bool nss_index_delta_applies(const struct nss_index_file *base, const struct nss_index_file *delta);

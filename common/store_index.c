@@ -563,11 +563,9 @@ int store_index_prepare(struct roles_store *s, int64_t published, int64_t serial
         int r = count_rows(s, "SELECT count(*) FROM temp.index_whole", &whole);
         if (r < 0)
                 return r;
-        /* A delta only onto the index of the state this change started from, and of this
-         * layout: a base an older writer compiled is compiled anew, never extended. */
+        /* A delta only onto the index of the state this change started from. */
         if (!s->pub_migrated && !s->index_requested && whole == 0 && installed_open(s, &inst) == 0) {
-                if (nss_index_view_serial(&inst.view) == (uint64_t) published &&
-                    inst.view.base.version == NSS_INDEX_VERSION)
+                if (nss_index_view_serial(&inst.view) == (uint64_t) published)
                         r = write_delta(s, &inst.view, serial);
                 else
                         r = 1;
@@ -706,8 +704,8 @@ int store_index_compare(struct roles_store *s, const char **ret_why) {
                 r = nss_index_file_check(inst.view.delta.data, inst.view.delta.size, true, &inst.view.delta);
         if (r < 0)
                 why = "damaged or unreadable";
-        else if (inst.view.base.version != NSS_INDEX_VERSION)
-                why = "of an older layout";
+        else if (!inst.view.base.member_ranges)
+                why = "without its member lists (an older writer's)";
         else if (nss_index_view_serial(&inst.view) != (uint64_t) serial)
                 why = "of another serial than roles.db";
         else {

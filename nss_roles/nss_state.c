@@ -177,13 +177,13 @@ static void memo_prepare(struct nss_index_member_memo *m, uint64_t units, bool s
 
 /*
  * The memos, made when a process first walks a group's members and zeroed whenever the
- * generation moves: two bits for each of the base's member entries (a version-1 base: each of
- * its users; nss_index_read.h), 75 KiB at 100,000 users in three groups each; and two for each
+ * generation moves: two bits for each of the base's member entries (a base without the member
+ * extension: each of its users; nss_index_read.h), 75 KiB at 100,000 users in three groups each; and two for each
  * of its groups (what the host's files said of it), 27 KiB at 110,000 groups.
  */
 void nss_members_prepare(void) {
         const struct nss_index_file *base = &state.view.base;
-        uint64_t units = base->n[base->version == NSS_INDEX_VERSION_1 ? NSS_SECTION_USERS : NSS_SECTION_GROUP_MEMBERS];
+        uint64_t units = nss_index_memo_units(base);
         bool stale = state.memo_generation != state.generation;
         state.view.member_host = &state.host;
         state.memo_generation = state.generation;
@@ -247,16 +247,15 @@ static void forget_checks_after_fork(void) {
 #define ENUMERATED_PER_DROP 4096
 
 /*
- * A version-1 base's group members are users taken at random, by their records and names: pages
+ * The group members of a base without the member extension are users taken at random, by their records and names: pages
  * let go every 4096 groups were all faulted back in by the next 4096 (every window of groups
  * reaches all the users), which cost a tenth of a group enumeration's time at 100k users. So a
  * group enumeration of such a base keeps the users' records and the strings until it ends. A
- * version-2 base's groups carry their members in place (nss_index.h): an enumeration of it
+ * base's member extension carries the groups' members in place (nss_index.h): an enumeration of it
  * streams through everything it reads, and lets all of it go.
  */
 static uint32_t streamed_keep(bool groups) {
-        return groups && state.view.base.version == NSS_INDEX_VERSION_1 ? 1u << NSS_SECTION_USERS | 1u << NSS_SECTION_STRINGS
-                                                                         : 0;
+        return groups && !state.view.base.member_ranges ? 1u << NSS_SECTION_USERS | 1u << NSS_SECTION_STRINGS : 0;
 }
 
 static void drop_pages(uint32_t keep) {

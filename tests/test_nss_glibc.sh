@@ -7,15 +7,15 @@
 # ROLES_TEST_VALGRIND=1 (`meson test --setup valgrind`), getent, id, ls and stat run under valgrind
 # memcheck, and each of their runs is one more check (tests/ns-lib.sh: ns_valgrind_verdict).
 #
-#   test_nss_glibc.sh ROLESCTL NSS_LIB_DIR MAKE_INDEX_V1
+#   test_nss_glibc.sh ROLESCTL NSS_LIB_DIR MAKE_INDEX_STRIPPED
 set -u
 . "$(dirname "$0")/ns-lib.sh"
 
-[ $# -eq 3 ] || { echo "usage: test_nss_glibc.sh ROLESCTL NSS_LIB_DIR MAKE_INDEX_V1" >&2; exit 1; }
+[ $# -eq 3 ] || { echo "usage: test_nss_glibc.sh ROLESCTL NSS_LIB_DIR MAKE_INDEX_STRIPPED" >&2; exit 1; }
 ns_enter nss-glibc "$@"
 R=$(realpath "$1")
 L=$(realpath "$2")
-MK1=$(realpath "$3")
+MKS=$(realpath "$3")
 ns_overlay etc var/lib
 ns_configure
 
@@ -288,39 +288,36 @@ qn getent passwd alice; expect "no roles.nss: nobody: getent passwd alice" 2 ""
 mv /var/lib/roles/roles.nss.away /var/lib/roles/roles.nss
 q getent passwd alice; expect "roles.nss back: getent passwd alice" 0 "$pw_alice"
 
-# ---- an index an older writer compiled (layout version 1): served as it was, then replaced ----------------------------
-index_version() { od -An -tu4 -j8 -N4 "$1" | tr -d ' '; }
-to_v1() {
-        for f in roles.nss roles.nss-delta; do
-                "$MK1" "/var/lib/roles/$f" "/var/lib/roles/$f.v1" && chmod 0644 "/var/lib/roles/$f.v1" &&
-                        mv "/var/lib/roles/$f.v1" "/var/lib/roles/$f" || die "make $f version 1"
-        done
+# ---- a base an older writer compiled (no member extension): served, extended by deltas --------------------------------
+has_extension() { [ "$(tail -c 48 "$1" | head -c 8)" = ROLESEXT ]; }
+strip_extension() {
+        "$MKS" /var/lib/roles/roles.nss /var/lib/roles/roles.nss.old && chmod 0644 /var/lib/roles/roles.nss.old &&
+                mv /var/lib/roles/roles.nss.old /var/lib/roles/roles.nss || die "strip roles.nss's extension"
 }
-to_v1
-[ "$(index_version /var/lib/roles/roles.nss)" = 1 ] && pass || fail "version 1: roles.nss is not of version 1"
-q getent group devs; expect "version 1: getent group devs" 0 "devs:x:20100:alice,bob,dave"
-q getent group crew; expect "version 1: getent group crew" 0 "crew:x:20500:alice,carol"
-q getent passwd alice; expect "version 1: getent passwd alice" 0 "$pw_alice"
+has_extension /var/lib/roles/roles.nss && pass || fail "a new base has no member extension"
+strip_extension
+! has_extension /var/lib/roles/roles.nss && pass || fail "old base: roles.nss still has the extension"
+q getent group devs; expect "old base: getent group devs" 0 "devs:x:20100:alice,bob,dave"
+q getent group crew; expect "old base: getent group crew" 0 "crew:x:20500:alice,carol"
+q getent passwd alice; expect "old base: getent passwd alice" 0 "$pw_alice"
 check_enum group "$files_group_n" "$roles_group"
-# A change compiles a base of version 2 (never a delta onto the older base), then deltas onto it.
+# A change writes a delta onto it (deltas carry no extension: either writer's applies to either base).
 base_before=$(stat -c %i /var/lib/roles/roles.nss)
 "$R" group adduser devs erin >/dev/null || die "rolesctl group adduser devs erin"
-[ "$(index_version /var/lib/roles/roles.nss)" = 2 ] && [ "$(index_version /var/lib/roles/roles.nss-delta)" = 2 ] &&
-        [ "$(stat -c %i /var/lib/roles/roles.nss)" != "$base_before" ] && pass ||
-        fail "version 1: a change left roles.nss of version $(index_version /var/lib/roles/roles.nss)"
-q getent group devs; expect "version 1, changed: getent group devs" 0 "devs:x:20100:alice,bob,dave,erin"
-base_v2=$(stat -c %i /var/lib/roles/roles.nss)
+[ "$(stat -c %i /var/lib/roles/roles.nss)" = "$base_before" ] && [ "$(stat -c %s /var/lib/roles/roles.nss-delta)" -gt 288 ] &&
+        ! has_extension /var/lib/roles/roles.nss-delta && pass || fail "old base: a change did not write a delta onto it"
+q getent group devs; expect "old base and a delta: getent group devs" 0 "devs:x:20100:alice,bob,dave,erin"
 "$R" group deluser devs erin >/dev/null || die "rolesctl group deluser devs erin"
-[ "$(stat -c %i /var/lib/roles/roles.nss)" = "$base_v2" ] && [ "$(stat -c %s /var/lib/roles/roles.nss-delta)" -gt 304 ] &&
-        pass || fail "version 2: the next change did not write a delta"
-q getent group devs; expect "version 2 and its delta: getent group devs" 0 "devs:x:20100:alice,bob,dave"
+[ "$(stat -c %i /var/lib/roles/roles.nss)" = "$base_before" ] && pass || fail "old base: the next change compiled a base"
+q getent group devs; expect "old base and its delta: getent group devs" 0 "devs:x:20100:alice,bob,dave"
 check_enum group "$files_group_n" "$roles_group"
-# Doctor says so, and compiles it anew.
-to_v1
+# Doctor says so, and compiles it anew, with the extension.
 OUT=$("$R" doctor 2>&1)
-grep -q 'roles.nss: of an older layout: compiled anew' <<<"$OUT" && pass || fail "version 1: doctor said: $OUT"
-[ "$(index_version /var/lib/roles/roles.nss)" = 2 ] && pass || fail "version 1: doctor left roles.nss of version 1"
-q getent group devs; expect "version 1, doctor: getent group devs" 0 "devs:x:20100:alice,bob,dave"
+grep -q 'roles.nss: without its member lists (an older writer.s): compiled anew' <<<"$OUT" && pass ||
+        fail "old base: doctor said: $OUT"
+has_extension /var/lib/roles/roles.nss && pass || fail "old base: doctor left roles.nss without the extension"
+q getent group devs; expect "old base, doctor: getent group devs" 0 "devs:x:20100:alice,bob,dave"
+check_enum group "$files_group_n" "$roles_group"
 
 # ---- rows written straight into roles.db (no rolesctl), then compiled, are never served ------------------------------
 sqlite3 /var/lib/roles/roles.db <<'SQL' || die "sqlite3 tamper"

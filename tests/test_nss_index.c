@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * roles.nss without a database: files compiled by the builder, read by the reader. An ordinary
- * group's members as version 2 carries them (their ids and a copy of their names, judged and
- * served from the list alone), a damaged list, and a version-1 file (an older writer's) read
- * with the same answers.
+ * group's members as the member extension carries them (their ids and a copy of their names,
+ * judged and served from the list alone), a damaged list, a damaged trailer, a file without the
+ * extension (an older writer's) read with the same answers, and every file the builder writes
+ * accepted by the previous release's reader, with the same members in IDS.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -18,7 +19,7 @@
 #include <cmocka.h>
 
 #include "host_accounts.h"
-#include "index_v1.h"
+#include "index_strip.h"
 #include "nss_index_build.h"
 #include "nss_index_read.h"
 
@@ -97,9 +98,9 @@ static const char *members(const struct nss_index_view *v, uint32_t gid) {
 static struct nss_index_member *entry(struct nss_index_view *v, const char *name) {
         struct nss_index_found_group g;
         assert_int_equal(nss_index_group_by_gid(v, 2000, &g), 0);
-        const struct nss_index_group *rec = &v->base.groups[g.index];
-        for (uint32_t k = 0; k < rec->members.count; k++) {
-                struct nss_index_member *m = (struct nss_index_member *) &v->base.members[rec->members.first + k];
+        const struct nss_index_range list = v->base.member_ranges[g.index];
+        for (uint32_t k = 0; k < list.count; k++) {
+                struct nss_index_member *m = (struct nss_index_member *) &v->base.members[list.first + k];
                 if (m->name.length == strlen(name) && memcmp(v->base.strings + m->name.offset, name, m->name.length) == 0)
                         return m;
         }
@@ -112,7 +113,8 @@ static void test_members_carried(void **state) {
         size_t size;
         void *data = build(NSS_INDEX_BASE, &size);
         struct nss_index_view v = view_of(data, size);
-        assert_int_equal(v.base.version, NSS_INDEX_VERSION);
+        assert_non_null(v.base.member_ranges);
+        assert_int_equal(v.base.n[NSS_SECTION_MEMBER_RANGES], 3);
         /* devs has five entries (erin's too: the ranges are the reader's), ops one. */
         assert_int_equal(v.base.n[NSS_SECTION_GROUP_MEMBERS], 6);
         assert_string_equal(members(&v, 2000), "alice,bob,carol,dave");
@@ -175,16 +177,16 @@ static void test_damaged_members(void **state) {
         struct nss_index_view v = view_of(data, size);
         struct nss_index_found_group g;
         assert_int_equal(nss_index_group_by_gid(&v, 2000, &g), 0);
-        struct nss_index_group *devs = (struct nss_index_group *) &v.base.groups[g.index];
-        struct nss_index_range good = devs->members;
+        struct nss_index_range *devs = (struct nss_index_range *) &v.base.member_ranges[g.index];
+        struct nss_index_range good = *devs;
         /* A range past the list, or running off its end: no members. */
-        devs->members = (struct nss_index_range) { 7, 0 };
+        *devs = (struct nss_index_range) { 7, 0 };
         assert_string_equal(members(&v, 2000), "");
-        devs->members = (struct nss_index_range) { good.first + 2, UINT32_MAX };
+        *devs = (struct nss_index_range) { good.first + 2, UINT32_MAX };
         assert_string_equal(members(&v, 2000), "");
-        devs->members = (struct nss_index_range) { UINT32_MAX, 2 };
+        *devs = (struct nss_index_range) { UINT32_MAX, 2 };
         assert_string_equal(members(&v, 2000), "");
-        devs->members = good;
+        *devs = good;
         /* An entry whose name lies outside STRINGS, or names no user: that member left out. */
         struct nss_index_member *bob = entry(&v, "bob"), *carol = entry(&v, "carol");
         bob->name.offset = (uint32_t) v.base.n[NSS_SECTION_STRINGS] - 1;
@@ -212,7 +214,7 @@ static void test_memo_by_entry(void **state) {
         /* ops' bob is an entry of its own: made invalid, that one is judged on its own. */
         struct nss_index_found_group g;
         assert_int_equal(nss_index_group_by_gid(&v, 2001, &g), 0);
-        const struct nss_index_member *ops_bob = &v.base.members[v.base.groups[g.index].members.first];
+        const struct nss_index_member *ops_bob = &v.base.members[v.base.member_ranges[g.index].first];
         words[0] = 0;
         ((char *) v.base.strings)[ops_bob->name.offset] = '-';
         assert_string_equal(members(&v, 2001), "");
@@ -240,51 +242,214 @@ static void describe(const struct nss_index_view *v, char *out, size_t size) {
         assert_true(at < size);
 }
 
-static void test_version_1_read(void **state) {
+static void test_without_extension(void **state) {
         (void) state;
-        size_t size, delta_size, v1_size, v1_delta_size;
-        void *data = build(NSS_INDEX_BASE, &size), *delta = build(NSS_INDEX_DELTA, &delta_size), *v1, *v1_delta;
-        assert_int_equal(index_to_v1(data, size, &v1, &v1_size), 0);
-        assert_int_equal(index_to_v1(delta, delta_size, &v1_delta, &v1_delta_size), 0);
+        size_t size, delta_size, old_size;
+        void *data = build(NSS_INDEX_BASE, &size), *delta = build(NSS_INDEX_DELTA, &delta_size), *old_data;
+        assert_int_equal(index_strip_extension(data, size, &old_data, &old_size), 0);
+        assert_true(old_size < size);
         char want[1024], got[1024];
 
-        struct nss_index_view v2 = view_of(data, size), old = view_of(v1, v1_size);
-        assert_int_equal(old.base.version, NSS_INDEX_VERSION_1);
+        struct nss_index_view v = view_of(data, size), old = view_of(old_data, old_size);
+        assert_null(old.base.member_ranges);
         assert_int_equal(old.base.n[NSS_SECTION_GROUP_MEMBERS], 0);
-        describe(&v2, want, sizeof(want));
+        describe(&v, want, sizeof(want));
         describe(&old, got, sizeof(got));
         assert_string_equal(got, want);
         assert_non_null(strstr(want, "devs:2000:alice,bob,carol,dave "));
-        /* With the memo the module keeps (a user's judgement, in version 1). */
+        /* With the memo the module keeps (a user's judgement, without the extension). */
         uint64_t words[1] = { 0 };
         old.member_memo = (struct nss_index_member_memo) { words, 1 };
         describe(&old, got, sizeof(got));
         assert_string_equal(got, want);
 
-        /* Each with its own delta; a delta of the other version does not apply. */
-        assert_int_equal(nss_index_file_check(delta, delta_size, true, &v2.delta), 0);
-        assert_int_equal(nss_index_file_check(v1_delta, v1_delta_size, true, &old.delta), 0);
-        assert_true(nss_index_delta_applies(&v2.base, &v2.delta));
+        /* A delta carries no extension, and applies to either base: an older writer's delta
+         * over a new base, a new writer's over an older base. */
+        assert_int_equal(nss_index_file_check(delta, delta_size, true, &v.delta), 0);
+        assert_null(v.delta.member_ranges);
+        old.delta = v.delta;
+        assert_true(nss_index_delta_applies(&v.base, &v.delta));
         assert_true(nss_index_delta_applies(&old.base, &old.delta));
-        assert_false(nss_index_delta_applies(&v2.base, &old.delta));
-        assert_false(nss_index_delta_applies(&old.base, &v2.delta));
-        v2.has_delta = old.has_delta = true;
+        v.has_delta = old.has_delta = true;
         words[0] = 0;
-        describe(&v2, want, sizeof(want));
+        describe(&v, want, sizeof(want));
         describe(&old, got, sizeof(got));
         assert_string_equal(got, want);
         if (!strstr(want, "devs:2000:alice,bob,carol,frank "))
                 fail_msg("with the delta: %s", want);
-
-        /* A version-1 header with a wrong size or checksum is refused as a version 2's would be. */
-        struct nss_index_file f;
-        assert_int_equal(nss_index_file_check(v1, v1_size - 8, false, &f), -EBADMSG);
-        ((struct nss_index_header_v1 *) v1)->header_checksum ^= 1;
-        assert_int_equal(nss_index_file_check(v1, v1_size, false, &f), -EBADMSG);
         free(data);
         free(delta);
-        free(v1);
-        free(v1_delta);
+        free(old_data);
+}
+
+/*
+ * The previous release's header and section checks (0d0a9f5's nss_index_file_check, its
+ * acceptance logic copied here with its constants spelled out). Frozen on purpose: it is what
+ * the module that long-running processes still have mapped after an upgrade (or run again after
+ * a downgrade) applies, and every file the builder writes must pass it, whatever the reader of
+ * this tree accepts. Do not "update" it with the layout.
+ */
+static bool old_reader_accepts(const void *data, size_t size) {
+        static const size_t section_elem[13] = { 80, 32, 4, 4, 4, 4, 4, 4, 4, 16, 1, 4, 4 };
+        const unsigned char *p = data;
+        uint32_t version, header_size, byte_order, kind;
+        uint64_t file_size, n[13], header_checksum;
+        if (size < 288 || ((uintptr_t) data & 7) != 0)
+                return false;
+        memcpy(&version, p + 8, 4);
+        memcpy(&header_size, p + 12, 4);
+        memcpy(&byte_order, p + 16, 4);
+        memcpy(&kind, p + 20, 4);
+        memcpy(&file_size, p + 32, 8);
+        memcpy(&header_checksum, p + 280, 8);
+        if (memcmp(p, "ROLESNSS", 8) != 0 || version != 1 || header_size != 288 || byte_order != 0x01020304u ||
+            file_size != size || (kind != 1 && kind != 2) || header_checksum != nss_index_checksum(p, 280))
+                return false;
+        for (size_t s = 0; s < 13; s++) {
+                uint64_t off, count;
+                memcpy(&off, p + 64 + 16 * s, 8);
+                memcpy(&count, p + 64 + 16 * s + 8, 8);
+                if (off < 288 || off % 8 != 0 || off > size || count > (size - off) / section_elem[s] ||
+                    count > UINT32_MAX)
+                        return false;
+                if (s >= 2 && s <= 7 && (count & (count - 1)) != 0)
+                        return false;
+                n[s] = count;
+        }
+        if (kind == 1 && (n[11] || n[12]))
+                return false;
+        for (size_t s = 2; s <= 7; s++)
+                if (n[s] < n[s <= 4 ? 0 : 1])
+                        return false;
+        uint64_t body_checksum;
+        memcpy(&body_checksum, p + 272, 8);
+        return body_checksum == nss_index_checksum(p + 288, size - 288);
+}
+
+/* What an old reader serves as a group's members: IDS's user indices, the users' names. */
+static void ids_members(const struct nss_index_file *f, uint32_t group, char *out) {
+        const struct nss_index_group *g = &f->groups[group];
+        out[0] = '\0';
+        assert_true((uint64_t) g->members.first + g->members.count <= f->n[NSS_SECTION_IDS]);
+        for (uint32_t k = 0; k < g->members.count; k++) {
+                uint32_t user = f->ids[g->members.first + k];
+                assert_true(user < f->n[NSS_SECTION_USERS]);
+                add_name(out, f->strings + f->users[user].name.offset, f->users[user].name.length);
+        }
+}
+
+static void test_old_reader_accepts(void **state) {
+        (void) state;
+        size_t size, delta_size;
+        void *data = build(NSS_INDEX_BASE, &size), *delta = build(NSS_INDEX_DELTA, &delta_size);
+        assert_true(old_reader_accepts(data, size));
+        assert_true(old_reader_accepts(delta, delta_size));
+        /* (the copy refuses what the old reader refused) */
+        ((unsigned char *) data)[300] ^= 1;
+        assert_false(old_reader_accepts(data, size));
+        ((unsigned char *) data)[300] ^= 1;
+
+        /* Its members, from IDS, are the extension's: every ordinary group's, in order. */
+        struct nss_index_view v = view_of(data, size);
+        char old[256], carried[256];
+        for (uint32_t g = 0; g < v.base.n[NSS_SECTION_GROUPS]; g++) {
+                if (v.base.groups[g].kind != NSS_INDEX_GROUP_ORDINARY)
+                        continue;
+                ids_members(&v.base, g, old);
+                struct nss_index_range list = v.base.member_ranges[g];
+                carried[0] = '\0';
+                for (uint32_t k = 0; k < list.count; k++) {
+                        const struct nss_index_member *m = &v.base.members[list.first + k];
+                        add_name(carried, v.base.strings + m->name.offset, m->name.length);
+                }
+                assert_string_equal(old, carried);
+        }
+        /* (devs: erin too, whom the ranges leave out when served) */
+        ids_members(&v.base, 0, old);
+        assert_string_equal(old, "erin,alice,bob,carol,dave");
+        free(data);
+        free(delta);
+}
+
+/* A trailer edited by fix (its checksum made right again unless fix spoils it), on a copy. */
+static int trailer_check(const void *data, size_t size, void (*fix)(struct nss_index_extension *, uint64_t),
+                         uint64_t arg) {
+        unsigned char *copy = aligned_alloc(8, size);
+        assert_non_null(copy);
+        memcpy(copy, data, size);
+        struct nss_index_extension e;
+        memcpy(&e, copy + size - sizeof(e), sizeof(e));
+        uint64_t checksum = e.checksum;
+        fix(&e, arg);
+        if (e.checksum == checksum)
+                e.checksum = nss_index_checksum(&e, offsetof(struct nss_index_extension, checksum));
+        memcpy(copy + size - sizeof(e), &e, sizeof(e));
+        struct nss_index_file f;
+        int r = nss_index_file_check(copy, size, false, &f);
+        /* Whatever is accepted is walked, within the mapping. */
+        if (r == 0) {
+                struct nss_index_view v = { .base = f, .limits = { 1000, 60000, 1000, 60000 } };
+                char out[1024];
+                describe(&v, out, sizeof(out));
+        }
+        free(copy);
+        return r;
+}
+
+static void spoil_checksum(struct nss_index_extension *e, uint64_t arg) { e->checksum ^= arg; }
+static void set_version(struct nss_index_extension *e, uint64_t arg) { e->version = (uint32_t) arg; }
+static void set_size(struct nss_index_extension *e, uint64_t arg) { e->size = (uint32_t) arg; }
+static void set_ranges(struct nss_index_extension *e, uint64_t arg) { e->ranges_offset = arg; }
+static void set_members(struct nss_index_extension *e, uint64_t arg) { e->members_offset = arg; }
+static void set_count(struct nss_index_extension *e, uint64_t arg) { e->members_count = arg; }
+static void keep(struct nss_index_extension *e, uint64_t arg) { (void) e, (void) arg; }
+
+static void test_damaged_trailer(void **state) {
+        (void) state;
+        size_t size;
+        void *data = build(NSS_INDEX_BASE, &size);
+        struct nss_index_view v = view_of(data, size);
+        uint64_t trailer = size - sizeof(struct nss_index_extension), ranges = v.base.offset[NSS_SECTION_MEMBER_RANGES],
+                 members = v.base.offset[NSS_SECTION_GROUP_MEMBERS], strings_end = v.base.offset[NSS_SECTION_STRINGS] +
+                                                                                  v.base.n[NSS_SECTION_STRINGS];
+        assert_int_equal(trailer_check(data, size, keep, 0), 0);
+        assert_int_equal(trailer_check(data, size, spoil_checksum, 1), -EBADMSG);
+        assert_int_equal(trailer_check(data, size, set_version, 2), -EBADMSG);
+        assert_int_equal(trailer_check(data, size, set_size, 40), -EBADMSG);
+        /* Offsets: misaligned, inside the sections (here STRINGS), in the header, at or past the
+         * trailer, far out. */
+        assert_int_equal(trailer_check(data, size, set_ranges, ranges + 4), -EBADMSG);
+        assert_int_equal(trailer_check(data, size, set_ranges, (strings_end - 1) & ~(uint64_t) 7), -EBADMSG);
+        assert_int_equal(trailer_check(data, size, set_members, 8), -EBADMSG);
+        assert_int_equal(trailer_check(data, size, set_members, trailer + 8), -EBADMSG);
+        assert_int_equal(trailer_check(data, size, set_ranges, UINT64_MAX - 7), -EBADMSG);
+        /* Counts: the ranges (one per group, three) where only one fits before the trailer, the
+         * members past the trailer or past any size. */
+        assert_int_equal(trailer_check(data, size, set_ranges, trailer - 8), -EBADMSG);
+        assert_int_equal(trailer_check(data, size, set_count, (trailer - members) / 24 + 1), -EBADMSG);
+        assert_int_equal(trailer_check(data, size, set_count, UINT64_MAX), -EBADMSG);
+        /* Fewer members than the ranges name: accepted, and those ranges serve no one. */
+        assert_int_equal(trailer_check(data, size, set_count, 1), 0);
+
+        /* A delta carries none: one with a trailer is damaged. */
+        size_t delta_size;
+        void *delta = build(NSS_INDEX_DELTA, &delta_size);
+        unsigned char *bigger = aligned_alloc(8, delta_size + sizeof(struct nss_index_extension));
+        assert_non_null(bigger);
+        memcpy(bigger, delta, delta_size);
+        struct nss_index_extension e = { .version = NSS_INDEX_EXTENSION_VERSION, .size = sizeof(e),
+                                         .ranges_offset = delta_size, .members_offset = delta_size };
+        memcpy(e.magic, NSS_INDEX_EXTENSION_MAGIC, sizeof(e.magic));
+        e.checksum = nss_index_checksum(&e, offsetof(struct nss_index_extension, checksum));
+        memcpy(bigger + delta_size, &e, sizeof(e));
+        struct nss_index_header *h = (void *) bigger;
+        h->file_size = delta_size + sizeof(e);
+        h->header_checksum = nss_index_checksum(h, offsetof(struct nss_index_header, header_checksum));
+        struct nss_index_file f;
+        assert_int_equal(nss_index_file_check(bigger, delta_size + sizeof(e), false, &f), -EBADMSG);
+        free(bigger);
+        free(delta);
+        free(data);
 }
 
 int main(void) {
@@ -293,7 +458,9 @@ int main(void) {
                 cmocka_unit_test(test_host_member_left_out),
                 cmocka_unit_test(test_damaged_members),
                 cmocka_unit_test(test_memo_by_entry),
-                cmocka_unit_test(test_version_1_read),
+                cmocka_unit_test(test_without_extension),
+                cmocka_unit_test(test_old_reader_accepts),
+                cmocka_unit_test(test_damaged_trailer),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2111,16 +2111,16 @@ static void test_member_memo_forgets_view(void **state) {
         struct nss_index_found_group g;
         assert_int_equal(roles_config_index_path(&env.cfg, false, path, sizeof(path)), 0);
         assert_int_equal(nss_index_map(path, &v.base, NULL), 0);
-        assert_int_equal(v.base.version, NSS_INDEX_VERSION);
+        assert_non_null(v.base.member_ranges);
         assert_int_equal(nss_index_group_by_name(&v, "devs", 4, &g), 0);
-        const struct nss_index_group *devs = &v.base.groups[g.index];
-        assert_true(devs->members.first + (uint64_t) devs->members.count <= v.base.n[NSS_SECTION_GROUP_MEMBERS]);
+        const struct nss_index_range *devs_list = &v.base.member_ranges[g.index];
+        assert_true(devs_list->first + (uint64_t) devs_list->count <= v.base.n[NSS_SECTION_GROUP_MEMBERS]);
         unsigned char *copy = malloc(v.base.size);
         assert_non_null(copy);
         memcpy(copy, v.base.data, v.base.size);
         bool found = false;
-        for (uint32_t k = 0; k < devs->members.count; k++) {
-                const struct nss_index_member *e = &v.base.members[devs->members.first + k];
+        for (uint32_t k = 0; k < devs_list->count; k++) {
+                const struct nss_index_member *e = &v.base.members[devs_list->first + k];
                 if (e->name.length == 5 && memcmp(v.base.strings + e->name.offset, "alice", 5) == 0) {
                         copy[v.base.offset[NSS_SECTION_STRINGS] + e->name.offset + 2] = ':';
                         found = true;

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer: the roles.nss reader (common/nss_index_read.c) and the NSS packers, on random and
- * mutated files, of version 2 and of version 1 (still read; the corpus began with such files).
+ * mutated files, with the member extension and without (an older writer's; the corpus began
+ * with such files).
  * Input: two bytes of buffer size, two of the base's size (little-endian; 0 or more than there
  * is: all of it, no delta), one byte of flags, then the base and the delta. Unless flag 1 is
- * set, each file's size and header checksum are made right, so that mutations reach past the
- * header check into the sections. Every lookup, enumeration and member walk runs; whatever is served must be
+ * set, each file's size and header checksum are made right, and the checksum of a trailer
+ * whose magic ends the file, so that mutations reach past those checks into the sections and
+ * the extension. Every lookup, enumeration and member walk runs; whatever is served must be
  * valid and lie inside the mapping, and whatever is packed inside the caller's buffer (ASan
  * sees any read outside: each file is copied into a buffer of exactly its size). With flag 16
  * the member walks are judged against a host's passwd (the module's member_host) that holds
@@ -67,15 +69,18 @@ static void *file_copy(const uint8_t *data, size_t n, bool fix) {
         if (!copy)
                 abort();
         memcpy(copy, data, n);
-        /* The header checksum is its last field, where the file's version puts it. */
         struct nss_index_header *h = copy;
-        size_t header = n >= sizeof(struct nss_index_header_v1) && h->version == NSS_INDEX_VERSION_1
-                                ? sizeof(struct nss_index_header_v1)
-                                : sizeof(struct nss_index_header);
-        if (fix && n >= header) {
+        struct nss_index_extension e;
+        if (fix && n >= sizeof(*h) + sizeof(e)) {
+                memcpy(&e, (char *) copy + n - sizeof(e), sizeof(e));
+                if (memcmp(e.magic, NSS_INDEX_EXTENSION_MAGIC, sizeof(e.magic)) == 0) {
+                        e.checksum = nss_index_checksum(&e, offsetof(struct nss_index_extension, checksum));
+                        memcpy((char *) copy + n - sizeof(e), &e, sizeof(e));
+                }
+        }
+        if (fix && n >= sizeof(*h)) {
                 h->file_size = n;
-                uint64_t sum = nss_index_checksum(h, header - sizeof(sum));
-                memcpy((char *) copy + header - sizeof(sum), &sum, sizeof(sum));
+                h->header_checksum = nss_index_checksum(h, offsetof(struct nss_index_header, header_checksum));
         }
         return copy;
 }
@@ -137,10 +142,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 goto out;
         if (delta && nss_index_file_check(delta, rest - split, false, &v.delta) == 0)
                 v.has_delta = nss_index_delta_applies(&v.base, &v.delta) || (flags & 4);
+        /* An extension accepted lies inside the file, a range for each group. */
+        if (v.base.member_ranges) {
+                if (v.base.n[NSS_SECTION_MEMBER_RANGES] != v.base.n[NSS_SECTION_GROUPS])
+                        abort();
+                in_map(&v.base, v.base.member_ranges, v.base.n[NSS_SECTION_MEMBER_RANGES] * sizeof(struct nss_index_range));
+                in_map(&v.base, v.base.members, v.base.n[NSS_SECTION_GROUP_MEMBERS] * sizeof(struct nss_index_member));
+        }
+        if (v.has_delta && v.delta.member_ranges)
+                abort();        /* a delta carries none */
         /* Member walks with and without the memo the module keeps (what they judge, once). */
         if (flags & 8) {
-                /* (as nss_state.c sizes it: a version-1 base's users, a version 2's member entries) */
-                uint64_t units = v.base.n[v.base.version == NSS_INDEX_VERSION_1 ? NSS_SECTION_USERS : NSS_SECTION_GROUP_MEMBERS];
+                /* (as nss_state.c sizes it) */
+                uint64_t units = nss_index_memo_units(&v.base);
                 uint64_t words = (units + 31) / 32;
                 memo = calloc(words ? words : 1, sizeof(*memo));
                 if (!memo)

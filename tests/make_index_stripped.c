@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* make_index_v1 IN OUT: OUT is IN (a roles.nss or roles.nss-delta of version 2) as an older
- * writer compiled it (index_v1.h), for the end-to-end tests of the upgrade path. */
+/* make_index_stripped IN OUT: OUT is IN (a roles.nss) without its member extension, as an older
+ * writer compiled it (index_strip.h), for the end-to-end tests of the upgrade path. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "index_v1.h"
+#include "index_strip.h"
 
 int main(int argc, char **argv) {
         if (argc != 3) {
-                fprintf(stderr, "usage: make_index_v1 IN OUT\n");
+                fprintf(stderr, "usage: make_index_stripped IN OUT\n");
                 return 2;
         }
         FILE *in = fopen(argv[1], "rbe");
@@ -33,8 +33,8 @@ int main(int argc, char **argv) {
         fclose(in);
         void *out = NULL;
         size_t out_size = 0;
-        if (!data || index_to_v1(data, size, &out, &out_size) < 0) {
-                fprintf(stderr, "%s: not a version-2 roles.nss\n", argv[1]);
+        if (!data || index_strip_extension(data, size, &out, &out_size) < 0) {
+                fprintf(stderr, "%s: not a roles.nss with the member extension\n", argv[1]);
                 return 1;
         }
         FILE *f = fopen(argv[2], "wbe");
