@@ -74,12 +74,15 @@ static void test_names_and_ids(void **state) {
         assert_true(host_accounts_has_uid(&f->h, 10002));
         assert_true(host_accounts_has_uid(&f->h, 4294967294u));
         assert_false(host_accounts_has_uid(&f->h, 1));
+        assert_false(host_accounts_has_uid(&f->h, 4294967295u));   /* past the last */
 
         assert_true(host_accounts_has_group(&f->h, "sudo"));
         assert_true(host_accounts_has_gid(&f->h, 27));
         assert_true(host_accounts_has_gid(&f->h, 10050));
         assert_false(host_accounts_has_group(&f->h, "alice"));
         assert_false(host_accounts_has_gid(&f->h, 10001));
+        assert_true(host_accounts_has_gid(&f->h, 0));                   /* the first */
+        assert_false(host_accounts_has_gid(&f->h, 2147483647u));        /* past the last */
 }
 
 /* A host with many names, many of them alike (same length, same first and last byte, one a
