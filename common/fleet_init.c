@@ -76,9 +76,9 @@
         "  DECLARE s bigint := " FLEET_SCHEMA ".fact_serial(publish_lock.user_uuid, publish_lock.actor);" \
         "    l bigint := nullif(publish_lock.locked_until, 0); BEGIN" \
         "    INSERT INTO " FLEET_SCHEMA ".fleet_locks AS f (user_uuid, locked_until, serial, reset_at)" \
-        "      VALUES (publish_lock.user_uuid, l, s, CASE WHEN l IS NULL THEN extract(epoch FROM now())::bigint ELSE 0 END)" \
+        "      VALUES (publish_lock.user_uuid, l, s, CASE WHEN l IS NULL THEN floor(extract(epoch FROM now()))::bigint ELSE 0 END)" \
         "      ON CONFLICT (user_uuid) DO UPDATE SET serial = s," \
-        "      reset_at = CASE WHEN l IS NULL THEN extract(epoch FROM now())::bigint ELSE f.reset_at END," \
+        "      reset_at = CASE WHEN l IS NULL THEN floor(extract(epoch FROM now()))::bigint ELSE f.reset_at END," \
         "      locked_until = CASE WHEN l IS NULL OR f.locked_until IS NULL THEN l" \
         "        WHEN l < 0 OR f.locked_until < 0 THEN -1 ELSE greatest(l, f.locked_until) END;" \
         "    RETURN s; END $f$;" \
@@ -147,7 +147,7 @@
         "  fs_uniquifier text, activate boolean) RETURNS bigint" \
         "  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$" \
         "  #variable_conflict use_column\n" \
-        "  DECLARE now_s bigint := extract(epoch FROM now())::bigint; BEGIN" \
+        "  DECLARE now_s bigint := floor(extract(epoch FROM now()))::bigint; BEGIN" \
         "    UPDATE " FLEET_SCHEMA ".credentials c SET password_hash = change_password.new_hash," \
         "      password_changed_at = now_s, must_change_password = 0, last_auth_sensitive_operation_at = now_s," \
         "      fs_uniquifier = change_password.fs_uniquifier," \
@@ -164,7 +164,7 @@
         "CREATE OR REPLACE FUNCTION " FLEET_SCHEMA ".claim_code(user_uuid text, kind text, code_hash bytea) RETURNS bigint" \
         "  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$" \
         "  #variable_conflict use_column\n" \
-        "  DECLARE now_s bigint := extract(epoch FROM now())::bigint; n bigint; BEGIN" \
+        "  DECLARE now_s bigint := floor(extract(epoch FROM now()))::bigint; n bigint; BEGIN" \
         "    IF claim_code.kind = 'recovery' THEN" \
         "      UPDATE " FLEET_SCHEMA ".recovery_codes r SET used_at = now_s WHERE r.user_uuid = claim_code.user_uuid" \
         "        AND r.code_hash = claim_code.code_hash AND r.used_at IS NULL;" \
@@ -235,7 +235,7 @@ static const char objects_sql[] =
         "CREATE OR REPLACE FUNCTION " FLEET_SCHEMA ".ingest(batch jsonb) RETURNS bigint"
         "  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$"
         "DECLARE n bigint; failed text[]; steps_of text[]; steps bigint[]; u text; i int; c bigint;"
-        "  p record; now_s bigint := extract(epoch FROM now())::bigint; since bigint; locked bigint;"
+        "  p record; now_s bigint := floor(extract(epoch FROM now()))::bigint; since bigint; locked bigint;"
         "BEGIN"
         "  WITH ins AS ("
         "    INSERT INTO " FLEET_SCHEMA ".events (host, event_id, at, kind, user_uuid, service, rhost, step, detail)"

@@ -12,7 +12,9 @@
 #  - a host off while facts are published gets them at its next round: by a delta (host 3), by a
 #    full copy from nothing (host 4, the lock and the step), and by a full copy of a host that
 #    had files (host 4 again, its host_secrets changed: the unlock published since, and the step);
-#  - the host roles may read the facts and not publish them.
+#  - the host roles may read the facts and not publish them;
+#  - an unlock's reset_at is the second it took place in (a failure of that second counts);
+#  - the fleet lockout: deny failures spread over three hosts lock the account on every one.
 #
 #   test_fleet_facts.sh ROLESCTL PAM_MODULE NSS_LIB_DIR ROLES_AGENT
 set -u
@@ -201,6 +203,15 @@ eq "host 4, by a full copy: bob's password login accepted" "$RC" 0
 eq "host 4, by a full copy: tina's step" "$(state 4 "SELECT last_step FROM totp_used WHERE user_uuid = '$TINA'")" $((step + 1))
 pt "$PW$nl$code$nl" 4 tina
 eq "host 4: tina's code of the step used elsewhere is refused" "$RC" 1
+
+# ---- an unlock's second --------------------------------------------------------------------------------------------
+# reset_at is the second the unlock took place in, as a host's clock reads it, never the next: the
+# ingest counts a failure of that same second (the safer reading). Rounded up, an unlock at x.6 s
+# dropped the failures of second x that came after it, and the lockout below missed its count.
+while :; do frac=$(date +%N); [ "${frac:0:1}" -ge 5 ] && [ "${frac:0:1}" -le 8 ] && break; sleep 0.05; done
+eq "an unlock in the second half of a second: reset_at is that second" \
+        "$(pg_sql fleet "BEGIN; SELECT roles.publish_unlock('$ALICE'); SELECT reset_at = floor(extract(epoch from now()))::bigint
+                FROM roles.fleet_locks WHERE user_uuid = '$ALICE'; COMMIT" | tail -n 1)" t
 
 # ---- the fleet lockout: failures spread over hosts ------------------------------------------------------------------
 # deny (5, as the administrator's roles.conf had it at init) wrong passwords over hosts 1, 2 and 3,
