@@ -673,6 +673,20 @@ static int carried_members(const struct nss_index_view *v, const struct nss_inde
         return 0;
 }
 
+int nss_index_members_check(const struct nss_index_file *f) {
+        for (uint64_t i = 0; f->members && i < f->n[NSS_SECTION_GROUP_MEMBERS]; i++) {
+                const struct nss_index_member *m = &f->members[i];
+                struct nss_index_text copy, name;
+                if (m->user >= f->n[NSS_SECTION_USERS])
+                        return -EBADMSG;
+                const struct nss_index_user *u = &f->users[m->user];
+                if (m->uid != u->uid || m->gid != u->gid || !text(f, m->name, &copy) || !text(f, u->name, &name) ||
+                    copy.n != name.n || memcmp(copy.p, name.p, name.n) != 0)
+                        return -EBADMSG;
+        }
+        return 0;
+}
+
 int nss_index_group_members(const struct nss_index_view *v, const struct nss_index_found_group *g, time_t now,
                             nss_index_name_fn fn, void *userdata) {
         bool metarole = g->kind == NSS_INDEX_GROUP_METAROLE;

@@ -96,6 +96,12 @@ struct nss_index_found_group {
  * *ret points into data. Doctor also asks for the body checksum (check_body). */
 int nss_index_file_check(const void *data, size_t size, bool check_body, struct nss_index_file *ret);
 
+/* Whether each entry of a base's member extension is the user it names: that user's uid, gid
+ * and name. A reader judges and serves the entry's copies and never looks at the record, so a
+ * copy that disagrees would serve what the user record does not say. Reads every member and
+ * its user: doctor's check, not a mapping's. 0 (also without an extension) or -EBADMSG. */
+int nss_index_members_check(const struct nss_index_file *f);
+
 /*
  * Map path read-only (O_RDONLY | O_CLOEXEC | O_NOFOLLOW; the descriptor is closed before this
  * returns, so no fork inherits it) after checking it and its directory as every roles file is

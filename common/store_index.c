@@ -704,6 +704,8 @@ int store_index_compare(struct roles_store *s, const char **ret_why) {
                 r = nss_index_file_check(inst.view.delta.data, inst.view.delta.size, true, &inst.view.delta);
         if (r < 0)
                 why = "damaged or unreadable";
+        else if (nss_index_members_check(&inst.view.base) < 0)
+                why = "damaged: a member entry is not its user";
         else if (!inst.view.base.member_ranges)
                 why = "without its member lists (an older writer's)";
         else if (nss_index_view_serial(&inst.view) != (uint64_t) serial)

@@ -7,15 +7,15 @@
 # ROLES_TEST_VALGRIND=1 (`meson test --setup valgrind`), getent, id, ls and stat run under valgrind
 # memcheck, and each of their runs is one more check (tests/ns-lib.sh: ns_valgrind_verdict).
 #
-#   test_nss_glibc.sh ROLESCTL NSS_LIB_DIR MAKE_INDEX_STRIPPED
+#   test_nss_glibc.sh ROLESCTL NSS_LIB_DIR INDEX_EDIT
 set -u
 . "$(dirname "$0")/ns-lib.sh"
 
-[ $# -eq 3 ] || { echo "usage: test_nss_glibc.sh ROLESCTL NSS_LIB_DIR MAKE_INDEX_STRIPPED" >&2; exit 1; }
+[ $# -eq 3 ] || { echo "usage: test_nss_glibc.sh ROLESCTL NSS_LIB_DIR INDEX_EDIT" >&2; exit 1; }
 ns_enter nss-glibc "$@"
 R=$(realpath "$1")
 L=$(realpath "$2")
-MKS=$(realpath "$3")
+INDEX_EDIT=$(realpath "$3")
 ns_overlay etc var/lib
 ns_configure
 
@@ -291,7 +291,7 @@ q getent passwd alice; expect "roles.nss back: getent passwd alice" 0 "$pw_alice
 # ---- a base an older writer compiled (no member extension): served, extended by deltas --------------------------------
 has_extension() { [ "$(tail -c 48 "$1" | head -c 8)" = ROLESEXT ]; }
 strip_extension() {
-        "$MKS" /var/lib/roles/roles.nss /var/lib/roles/roles.nss.old && chmod 0644 /var/lib/roles/roles.nss.old &&
+        "$INDEX_EDIT" strip /var/lib/roles/roles.nss /var/lib/roles/roles.nss.old && chmod 0644 /var/lib/roles/roles.nss.old &&
                 mv /var/lib/roles/roles.nss.old /var/lib/roles/roles.nss || die "strip roles.nss's extension"
 }
 has_extension /var/lib/roles/roles.nss && pass || fail "a new base has no member extension"
@@ -318,6 +318,16 @@ grep -q 'roles.nss: without its member lists (an older writer.s): compiled anew'
 has_extension /var/lib/roles/roles.nss && pass || fail "old base: doctor left roles.nss without the extension"
 q getent group devs; expect "old base, doctor: getent group devs" 0 "devs:x:20100:alice,bob,dave"
 check_enum group "$files_group_n" "$roles_group"
+# A member entry that is not its user (its uid another's; the checksums right, as a broken or
+# hostile writer would leave it): served as it is, since a reader judges the entry alone, so
+# doctor says so, and compiles it anew.
+"$INDEX_EDIT" member-uid 20999 /var/lib/roles/roles.nss /var/lib/roles/roles.nss.edit &&
+        chmod 0644 /var/lib/roles/roles.nss.edit && mv -f /var/lib/roles/roles.nss.edit /var/lib/roles/roles.nss ||
+        die "index_edit member-uid"
+OUT=$("$R" doctor 2>&1)
+grep -q 'roles.nss: damaged: a member entry is not its user: compiled anew' <<<"$OUT" && pass ||
+        fail "a member entry not its user: doctor said: $OUT"
+q getent group devs; expect "a member entry not its user, doctor: getent group devs" 0 "devs:x:20100:alice,bob,dave"
 
 # ---- rows written straight into roles.db (no rolesctl), then compiled, are never served ------------------------------
 sqlite3 /var/lib/roles/roles.db <<'SQL' || die "sqlite3 tamper"

@@ -19,7 +19,7 @@
 #include <cmocka.h>
 
 #include "host_accounts.h"
-#include "index_strip.h"
+#include "index_edits.h"
 #include "nss_index_build.h"
 #include "nss_index_read.h"
 
@@ -404,6 +404,29 @@ static void set_members(struct nss_index_extension *e, uint64_t arg) { e->member
 static void set_count(struct nss_index_extension *e, uint64_t arg) { e->members_count = arg; }
 static void keep(struct nss_index_extension *e, uint64_t arg) { (void) e, (void) arg; }
 
+/* Each member entry is its user (doctor's check): the builder's are; one whose uid is another's,
+ * its checksums right, is not; a base without the extension has none to check. */
+static void test_members_check(void **state) {
+        (void) state;
+        size_t size, edited_size, old_size;
+        void *data = build(NSS_INDEX_BASE, &size), *edited, *old_data;
+        struct nss_index_view v = view_of(data, size);
+        assert_true(v.base.n[NSS_SECTION_GROUP_MEMBERS] > 0);
+        assert_int_equal(nss_index_members_check(&v.base), 0);
+
+        assert_int_equal(index_set_member_uid(data, size, v.base.members[0].uid + 1, &edited, &edited_size), 0);
+        struct nss_index_file f;
+        assert_int_equal(nss_index_file_check(edited, edited_size, true, &f), 0);
+        assert_int_equal(nss_index_members_check(&f), -EBADMSG);
+        free(edited);
+
+        assert_int_equal(index_strip_extension(data, size, &old_data, &old_size), 0);
+        assert_int_equal(nss_index_file_check(old_data, old_size, true, &f), 0);
+        assert_int_equal(nss_index_members_check(&f), 0);
+        free(old_data);
+        free(data);
+}
+
 static void test_damaged_trailer(void **state) {
         (void) state;
         size_t size;
@@ -460,6 +483,7 @@ int main(void) {
                 cmocka_unit_test(test_memo_by_entry),
                 cmocka_unit_test(test_without_extension),
                 cmocka_unit_test(test_old_reader_accepts),
+                cmocka_unit_test(test_members_check),
                 cmocka_unit_test(test_damaged_trailer),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
