@@ -32,6 +32,9 @@ struct roles_fleet {
 /* The fleet's own objects made, or made again, at ROLES_FLEET_VERSION (fleet_init.c), in the open
  * transaction: init's, after the base tables, and the upgrade's (fleet_upgrade.c). */
 int fleet_objects(struct roles_fleet *f);
+/* Whether the fleet's objects were made from this build's text of them: a build that fixed a
+ * function's body without a new ROLES_FLEET_VERSION makes them again at `fleet upgrade`. */
+int fleet_objects_current(struct roles_fleet *f, bool *ret);
 
 /* Record a one-line reason and return r. */
 int fleet_fail(struct roles_fleet *f, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

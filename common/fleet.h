@@ -62,7 +62,8 @@ int roles_fleet_init(struct roles_fleet *f);
 bool roles_fleet_as_superuser(const struct roles_fleet *f);
 
 struct roles_fleet_upgrade_result {
-        int from, to;           /* the fleet's version before and after (equal: nothing to do) */
+        int from, to;           /* the fleet's version before and after (equal: nothing to do, unless remade) */
+        bool remade;            /* at this version already, its objects made again from this build's text */
         int64_t serial;         /* the serial the upgrade took (0: none) */
         char created[1024];     /* the tables, views and functions it created, ", " between them */
 };
@@ -70,7 +71,9 @@ struct roles_fleet_upgrade_result {
 /*
  * `rolesctl fleet upgrade`: bring the fleet's own objects to ROLES_FLEET_VERSION in one
  * transaction, under a lock that holds off every change and every host's read meanwhile, taking
- * the next serial (so that every host runs a round). Already at it: nothing done, 0. -EPROTO: the
+ * the next serial (so that every host runs a round). Already at it: nothing done, 0; but objects
+ * made from another build's text of them (a function's body fixed since, at the same version) are
+ * made again, without a serial (hosts read nothing new), and remade says so. -EPROTO: the
  * fleet is newer than this build (upgrade this host first); -ENOENT: no fleet there.
  */
 int roles_fleet_upgrade(struct roles_fleet *f, const char *actor, struct roles_fleet_upgrade_result *ret);

@@ -203,6 +203,8 @@ static const char base_sql[] =
 static const char objects_sql[] =
         /* 1: a fleet of before the version, which the column's default says (fleet.h) */
         "ALTER TABLE " FLEET_SCHEMA ".fleet ADD COLUMN IF NOT EXISTS fleet_version integer NOT NULL DEFAULT 1;"
+        /* md5 of this text, as the build that last made these objects had it (fleet_objects_current) */
+        "ALTER TABLE " FLEET_SCHEMA ".fleet ADD COLUMN IF NOT EXISTS objects_digest text;"
         "CREATE OR REPLACE VIEW " FLEET_SCHEMA ".host_changes AS SELECT serial, public_cs FROM " FLEET_SCHEMA ".changes;"
         "CREATE OR REPLACE VIEW " FLEET_SCHEMA ".host_secret_changes AS SELECT serial, secrets_cs FROM " FLEET_SCHEMA ".changes;"
         "DO $$ BEGIN"
@@ -330,14 +332,31 @@ int fleet_objects(struct roles_fleet *f) {
         if (PQresultStatus(res) != PGRES_COMMAND_OK)
                 return fleet_pg_fail(f, res, "the fleet's own objects");
         PQclear(res);
+        /* (at init the fleet's row comes after: fill() records the digest there) */
+        const char *text[] = { objects_sql };
+        int r = fleet_exec(f, NULL, "UPDATE " FLEET_SCHEMA ".fleet SET objects_digest = md5($1) WHERE id = 1", 1, text);
+        if (r < 0)
+                return r;
         /* The lockout's policy: the administrator's roles.conf, where the fleet has none yet. */
         char policy[3][16];
         snprintf(policy[0], sizeof(policy[0]), "%u", f->cfg.deny);
         snprintf(policy[1], sizeof(policy[1]), "%u", f->cfg.fail_interval);
         snprintf(policy[2], sizeof(policy[2]), "%u", f->cfg.unlock_time);
         const char *p[] = { policy[0], policy[1], policy[2] };
-        int r = fleet_exec(f, NULL, "INSERT INTO " FLEET_SCHEMA ".lockout (id, deny, fail_interval, unlock_time) "
-                           "VALUES (1, $1, $2, $3) ON CONFLICT (id) DO NOTHING", 3, p);
+        r = fleet_exec(f, NULL, "INSERT INTO " FLEET_SCHEMA ".lockout (id, deny, fail_interval, unlock_time) "
+                       "VALUES (1, $1, $2, $3) ON CONFLICT (id) DO NOTHING", 3, p);
+        return r < 0 ? r : 0;
+}
+
+int fleet_objects_current(struct roles_fleet *f, bool *ret) {
+        PGresult *res = NULL;
+        const char *text[] = { objects_sql };
+        /* (through to_jsonb: a fleet made before the column has none, and is not current) */
+        int r = fleet_exec(f, &res, "SELECT coalesce(to_jsonb(f) ->> 'objects_digest' = md5($1), false) FROM "
+                           FLEET_SCHEMA ".fleet f WHERE f.id = 1", 1, text);
+        if (r > 0)
+                *ret = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+        PQclear(res);
         return r < 0 ? r : 0;
 }
 
@@ -346,7 +365,7 @@ static int fill(struct roles_fleet *f, struct roles_store *s) {
         snprintf(versions[0], sizeof(versions[0]), "%d", ROLES_SCHEMA_PUBLIC);
         snprintf(versions[1], sizeof(versions[1]), "%d", ROLES_SCHEMA_SECRETS);
         snprintf(versions[2], sizeof(versions[2]), "%d", ROLES_FLEET_VERSION);
-        const char *p[] = { versions[0], versions[1], versions[2] };
+        const char *p[] = { versions[0], versions[1], versions[2], objects_sql };
         PGresult *res = PQexec(f->conn, base_sql);
         if (PQresultStatus(res) != PGRES_COMMAND_OK)
                 return fleet_pg_fail(f, res, "creating the schema");
@@ -362,7 +381,7 @@ static int fill(struct roles_fleet *f, struct roles_store *s) {
                 r = fleet_sequences_out(f, s);
         if (r >= 0)
                 r = fleet_exec(f, NULL, "INSERT INTO " FLEET_SCHEMA ".fleet (id, serial, public_version, secrets_version, "
-                               "fleet_version) VALUES (1, 1, $1, $2, $3)", 3, p);
+                               "fleet_version, objects_digest) VALUES (1, 1, $1, $2, $3, md5($4))", 4, p);
         if (r >= 0)
                 r = fleet_exec(f, NULL, "INSERT INTO " FLEET_SCHEMA ".changes (serial, actor) VALUES (1, 'init')", 0, NULL);
         return r < 0 ? r : 0;

@@ -103,14 +103,17 @@ static int upgrade_once(struct roles_fleet *f, const char *actor, struct roles_f
                                "on this host first", res.from, ROLES_FLEET_VERSION);
                 goto out;
         }
-        if (res.from == ROLES_FLEET_VERSION)
+        bool current = false;
+        if (res.from == ROLES_FLEET_VERSION && ((r = fleet_objects_current(f, &current)) < 0 || current))
                 goto out;
         snprintf(who, sizeof(who), "fleet upgrade from version %d to %d (%s)", res.from, ROLES_FLEET_VERSION, actor);
         if ((r = fleet_exec(f, &before, "SELECT coalesce(array_agg(n), '{}')::text FROM (" OBJECTS_SQL ") o(n)", 0, NULL)) < 0 ||
             (r = fleet_objects(f)) < 0 ||
             (r = created(f, PQgetvalue(before, 0, 0), res.created, sizeof(res.created))) < 0 ||
-            (r = take_serial(f, who, &res.serial)) < 0 || (r = fleet_exec(f, NULL, "COMMIT", 0, NULL)) < 0)
+            (res.from < ROLES_FLEET_VERSION && (r = take_serial(f, who, &res.serial)) < 0) ||
+            (r = fleet_exec(f, NULL, "COMMIT", 0, NULL)) < 0)
                 goto out;
+        res.remade = res.from == ROLES_FLEET_VERSION;
         res.to = ROLES_FLEET_VERSION;
 out:
         /* 55P03 lock_not_available: lock_timeout, the fleet's tables held by another session */

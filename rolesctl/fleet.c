@@ -171,14 +171,20 @@ int cli_fleet_upgrade(struct cli *c) {
                 goto out;
         }
         r = EXIT_OK;
-        if (res.from != res.to)
+        if (res.from != res.to || res.remade)
                 warn_if_superuser(f);
         if (c->json) {
                 cli_answer_number(c, "from", res.from);
                 cli_answer_number(c, "to", res.to);
                 cli_answer_number(c, "serial", res.serial);
                 cli_answer_text(c, "created", res.created);
-        } else if (res.from == res.to)
+                cli_answer_raw(c, "remade");
+                fputs(res.remade ? "true" : "false", c->out);
+        } else if (res.remade)
+                fprintf(c->out, "the fleet's schema is at version %d, this build's, but was made by another build's text "
+                        "of it\ncreated: %s\nmade again: every function, view and grant of the fleet's\n", res.to,
+                        res.created[0] ? res.created : "nothing");
+        else if (res.from == res.to)
                 fprintf(c->out, "the fleet's schema is at version %d, this build's: nothing to do\n", res.to);
         else
                 fprintf(c->out, "upgraded the fleet's schema from version %d to %d at serial %lld\ncreated: %s\n"

@@ -15,6 +15,8 @@
 #    schema is the one a fresh init makes, object for object; the write path works: a failed
 #    login ingested in roles.events, the activation code claimed on the primary, fleet status;
 #  - the upgrade again: "nothing to do", exit 0, no serial taken, the schema unchanged;
+#  - at this version but made by another build's text of its objects (a function fixed since):
+#    made again, no serial taken, said so; then nothing to do;
 #  - a fleet version newer than the build: the upgrade, rolesctl's changes and the hosts' agents
 #    refuse it, saying to upgrade this host first.
 #
@@ -200,6 +202,26 @@ schema "$FLEET_DB" | diff "$S/upgraded.sql" - >"$S/again.diff"
 eq "fleet upgrade again: the schema unchanged" "$(cat "$S/again.diff")" ""
 eq "fleet upgrade --json" "$(arc --json fleet upgrade | python3 -c 'import json, sys; a = json.load(sys.stdin); print(a["from"], a["to"], a["serial"])')" \
         "2 2 0"
+
+# ---- at this version, but made by another build's text: made again ------------------------------------------------
+# A function's body fixed without a new fleet version (stop 25: the current second floored, not
+# rounded): a fleet made before, or by a build whose objects_digest predates the column, has its
+# objects made again, without a serial (hosts read nothing new), and says so; then nothing to do.
+pg_sql fleet "ALTER TABLE roles.fleet DROP COLUMN objects_digest; DROP FUNCTION roles.publish_unlock(text, text)" >/dev/null ||
+        die "an older build's objects at version 2"
+serial=$(fleet_serial)
+run_ok "fleet upgrade of objects another build made" arc fleet upgrade
+eq "another build's objects: made again, and said so" "$(head -n 2 "$OUT")" \
+        "the fleet's schema is at version 2, this build's, but was made by another build's text of it
+created: roles.publish_unlock(text,text)"
+eq "another build's objects: no serial taken" "$(fleet_serial)" "$serial"
+schema "$FLEET_DB" | diff "$S/upgraded.sql" - >"$S/remade.diff"
+eq "another build's objects: the schema a fresh init makes again" "$(cat "$S/remade.diff")" ""
+run_ok "fleet upgrade after that" arc fleet upgrade
+eq "fleet upgrade after that: nothing to do" "$(cat "$OUT")" "the fleet's schema is at version 2, this build's: nothing to do"
+pg_sql fleet "UPDATE roles.fleet SET objects_digest = 'another build'" >/dev/null || die "another build's digest"
+eq "fleet upgrade --json of another build's objects" "$(arc --json fleet upgrade |
+        python3 -c 'import json, sys; a = json.load(sys.stdin); print(a["from"], a["to"], a["serial"], a["remade"])')" "2 2 0 True"
 
 # ---- a fleet newer than this build ----------------------------------------------------------------------------------
 pg_sql fleet "BEGIN; UPDATE roles.fleet SET fleet_version = 3, serial = serial + 1;
