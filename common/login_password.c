@@ -469,6 +469,10 @@ enum roles_login_result roles_login_password(struct roles_attempt *l, struct rol
         struct roles_tally tally = { 0 };
         const char *password = NULL, *code_used = NULL, *rehashed = NULL;
         enum roles_login_reason reason = ROLES_LOGIN_R_NONE;
+        /* The password past the code prompt, for the rehash: ops->ask's answer lasts only until
+         * the next ask (roles_chkpwd reads the code into the buffer the password was in). A
+         * right password is at most ROLES_PASSWORD_MAX bytes. */
+        char kept[ROLES_PASSWORD_MAX + 1];
 
         enum roles_login_result result = ask_and_check(l, ROLES_LOGIN_ASK_PASSWORD, true, &sec, &tally, &password,
                                                        &code_used, &reason);
@@ -476,6 +480,15 @@ enum roles_login_result roles_login_password(struct roles_attempt *l, struct rol
         if (result != ROLES_LOGIN_OK)
                 goto out;
         bool with_totp = sec.totp_secret[0] && !l->no_totp && !by_code, recovery = false;
+        if (with_totp) {
+                if (roles_strcpy(kept, sizeof(kept), password) < 0) {
+                        login_log(l, LOG_ERR, "a password of more than %d bytes passed its check", ROLES_PASSWORD_MAX);
+                        result = ROLES_LOGIN_SYSTEM_ERROR;
+                        reason = ROLES_LOGIN_R_SYSTEM;
+                        goto out;
+                }
+                password = kept;
+        }
         if (with_totp && (result = totp_step(l, sec.totp_secret, &tally, &recovery, &reason)) != ROLES_LOGIN_OK)
                 goto out;
         if (!by_code)
@@ -500,6 +513,7 @@ enum roles_login_result roles_login_password(struct roles_attempt *l, struct rol
         };
 out:
         roles_secret_wipe(&sec);
+        roles_wipe(kept, sizeof(kept));
         *ret_reason = reason;
         return result;
 }
