@@ -456,10 +456,15 @@ static enum roles_login_result totp_step(struct roles_attempt *l, const char *se
                 *ret_reason = why;
                 return why == ROLES_LOGIN_R_CONVERSATION ? ROLES_LOGIN_CONV_ERROR : result;
         }
-        /* The prompt may have been open for minutes, while racing guesses locked the account. */
-        int r = roles_state_tally_get(l->sec, l->u.uuid, roles_snapshot_now(l->snap), tally);
-        if (r < 0 || tally->locked_until != 0)
-                return count_failure(l, r < 0 ? ROLES_LOGIN_R_TALLY_UNREADABLE : ROLES_LOGIN_R_LOCKED_OUT, ret_reason);
+        /* The prompt may have been open for minutes, while racing guesses locked the account or
+         * an administrator disabled or deleted it or took its permission away: it is judged again
+         * as before its password, on the state now (an application that calls auth alone has no
+         * account phase to do it). */
+        struct roles_secret now = { 0 };
+        enum roles_login_reason refusal = refusal_before_password(l, &now, tally);
+        roles_secret_wipe(&now);
+        if (refusal != ROLES_LOGIN_R_NONE)
+                return count_failure(l, refusal, ret_reason);
         return ROLES_LOGIN_OK;
 }
 
