@@ -456,10 +456,15 @@ static enum roles_login_result totp_step(struct roles_attempt *l, const char *se
                 *ret_reason = why;
                 return why == ROLES_LOGIN_R_CONVERSATION ? ROLES_LOGIN_CONV_ERROR : result;
         }
-        /* The prompt may have been open for minutes, while racing guesses locked the account. */
-        int r = roles_state_tally_get(l->sec, l->u.uuid, roles_snapshot_now(l->snap), tally);
-        if (r < 0 || tally->locked_until != 0)
-                return count_failure(l, r < 0 ? ROLES_LOGIN_R_TALLY_UNREADABLE : ROLES_LOGIN_R_LOCKED_OUT, ret_reason);
+        /* The prompt may have been open for minutes, while racing guesses locked the account or
+         * an administrator disabled or deleted it or took its permission away: it is judged again
+         * as before its password, on the state now (an application that calls auth alone has no
+         * account phase to do it). */
+        struct roles_secret now = { 0 };
+        enum roles_login_reason refusal = refusal_before_password(l, &now, tally);
+        roles_secret_wipe(&now);
+        if (refusal != ROLES_LOGIN_R_NONE)
+                return count_failure(l, refusal, ret_reason);
         return ROLES_LOGIN_OK;
 }
 
@@ -469,6 +474,10 @@ enum roles_login_result roles_login_password(struct roles_attempt *l, struct rol
         struct roles_tally tally = { 0 };
         const char *password = NULL, *code_used = NULL, *rehashed = NULL;
         enum roles_login_reason reason = ROLES_LOGIN_R_NONE;
+        /* The password past the code prompt, for the rehash: ops->ask's answer lasts only until
+         * the next ask (roles_chkpwd reads the code into the buffer the password was in). A
+         * right password is at most ROLES_PASSWORD_MAX bytes. */
+        char kept[ROLES_PASSWORD_MAX + 1];
 
         enum roles_login_result result = ask_and_check(l, ROLES_LOGIN_ASK_PASSWORD, true, &sec, &tally, &password,
                                                        &code_used, &reason);
@@ -476,6 +485,15 @@ enum roles_login_result roles_login_password(struct roles_attempt *l, struct rol
         if (result != ROLES_LOGIN_OK)
                 goto out;
         bool with_totp = sec.totp_secret[0] && !l->no_totp && !by_code, recovery = false;
+        if (with_totp) {
+                if (roles_strcpy(kept, sizeof(kept), password) < 0) {
+                        login_log(l, LOG_ERR, "a password of more than %d bytes passed its check", ROLES_PASSWORD_MAX);
+                        result = ROLES_LOGIN_SYSTEM_ERROR;
+                        reason = ROLES_LOGIN_R_SYSTEM;
+                        goto out;
+                }
+                password = kept;
+        }
         if (with_totp && (result = totp_step(l, sec.totp_secret, &tally, &recovery, &reason)) != ROLES_LOGIN_OK)
                 goto out;
         if (!by_code)
@@ -500,6 +518,7 @@ enum roles_login_result roles_login_password(struct roles_attempt *l, struct rol
         };
 out:
         roles_secret_wipe(&sec);
+        roles_wipe(kept, sizeof(kept));
         *ret_reason = reason;
         return result;
 }

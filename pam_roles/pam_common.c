@@ -290,16 +290,6 @@ int pam_roles_begin(struct pam_roles *p, pam_handle_t *pamh, enum pam_roles_phas
                 return PAM_SERVICE_ERR;
         }
 
-        /* conf= from the stack, else the default: never $ROLES_CONF, which the user may set
-         * for su or sudo (roles_config_path reads it only outside setuid programs anyway). */
-        const char *path = p->opt.conf ? p->opt.conf : ROLES_DEFAULT_CONF;
-        roles_config_defaults(&p->cfg);
-        r = roles_config_load(path, &p->cfg, err, sizeof(err));
-        if (r < 0 && !(r == -ENOENT && !p->opt.conf)) {
-                pam_syslog(pamh, LOG_ERR, "%s", err);
-                return PAM_AUTHINFO_UNAVAIL;
-        }
-
         pam_roles_shield_down(&p->shield);     /* it may prompt */
         r = pam_get_user(pamh, &user, NULL);
         pam_roles_shield_up(&p->shield);
@@ -329,6 +319,19 @@ int pam_roles_begin(struct pam_roles *p, pam_handle_t *pamh, enum pam_roles_phas
                         pam_syslog(pamh, LOG_DEBUG, "%s is an account of the host's own files: left to the "
                                    "rest of the stack", user);
                 return PAM_USER_UNKNOWN;
+        }
+        /* The configuration only now: the host's own accounts (root above all) are left to the
+         * rest of the stack before anything of roles is read, so that a roles.conf that cannot
+         * be used (a typo, a key of a newer version, a mode refused) locks none of them out of a
+         * stack whose account line refuses on any error (the Debian profile's). conf= from the
+         * stack, else the default: never $ROLES_CONF, which the user may set for su or sudo
+         * (roles_config_path reads it only outside setuid programs anyway). */
+        const char *path = p->opt.conf ? p->opt.conf : ROLES_DEFAULT_CONF;
+        roles_config_defaults(&p->cfg);
+        r = roles_config_load(path, &p->cfg, err, sizeof(err));
+        if (r < 0 && !(r == -ENOENT && !p->opt.conf)) {
+                pam_syslog(pamh, LOG_ERR, "%s", err);
+                return PAM_AUTHINFO_UNAVAIL;
         }
         /* Without privilege secrets.db and state.db cannot be opened: auth asks the setuid
          * helper, which opens them for the caller's own account only (pam_chkpwd.c). A process

@@ -555,6 +555,34 @@ static void test_lock_while_code_prompt_open(void **state) {
         ROLESCTL_OK("user", "totp", "disable", "totpu");
 }
 
+/*
+ * The code prompt may stay open for minutes too. An account disabled meanwhile is refused by auth
+ * itself when the code comes, as a disabled account's password is (counted): an application that
+ * calls auth alone (a VPN, a screen locker, with permission= on its auth line) has no account
+ * phase to catch it.
+ */
+static void disable_codeslow(void *arg) {
+        (void) arg;
+        ROLESCTL_OK("user", "disable", "codeslow");
+}
+
+static void test_disabled_while_code_prompt_open(void **state) {
+        (void) state;
+        char uri[4096], code[7], uuid[64];
+        add_user("codeslow", "10301", TOTP_PASSWORD);
+        user_uuid("codeslow", uuid, sizeof(uuid));
+        assert_int_equal(rolesctl(NULL, uri, sizeof(uri), "--json", "user", "totp", "enroll", "codeslow", (const char *) NULL), 0);
+        totp_code_now(uri, code);
+        struct login l = { .service = SVC_LOGIN, .user = "codeslow", .password = TOTP_PASSWORD, .code = code,
+                           .coding = disable_codeslow };
+        struct outcome o = pam_login(&l);
+        if (o.auth != PAM_AUTH_ERR)
+                fail_msg("auth %d, account %d: auth let in an account disabled while its code prompt was open", o.auth,
+                         o.acct);
+        assert_int_equal(db_int(fx.state_db, "SELECT failures FROM tally WHERE user_uuid = ?1", uuid), 1);
+        ROLESCTL_OK("user", "del", "codeslow");
+}
+
 /* ---- 3. a change while the password prompt is open --------------------------------------------------- */
 
 /*
@@ -1057,6 +1085,7 @@ int main(void) {
                 cmocka_unit_test(test_parallel_wrong_passwords),
                 cmocka_unit_test(test_totp_race),
                 cmocka_unit_test(test_lock_while_code_prompt_open),
+                cmocka_unit_test(test_disabled_while_code_prompt_open),
                 cmocka_unit_test(test_change_while_prompt_open),
                 cmocka_unit_test(test_logins_during_admin_stream),
         };

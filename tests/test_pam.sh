@@ -936,4 +936,19 @@ pt "$PW$nl" fallthru alice authenticate acct_mgmt; refused "roles.db missing: a 
 ns_valgrind=("${vg_saved[@]}")
 mv /var/lib/roles/roles.db.away /var/lib/roles/roles.db || die "put roles.db back"
 
+# A roles.conf that cannot be used (a key of a newer version, a typo, a mode that is refused) locks
+# no local account out either: the host's accounts are judged before the configuration is read,
+# as before any store is opened (the Debian profile's account line is "default=bad"). Roles
+# accounts are refused (fail closed).
+cp -a /etc/roles.conf "$S/roles.conf.saved" || die "save roles.conf"
+for damage in "echo 'no_such_key = 1' >>/etc/roles.conf" "chmod g+w /etc/roles.conf"; do
+        eval "$damage" || die "damage roles.conf: $damage"
+        pt "$PW$nl" fallthru localusr authenticate acct_mgmt open_session close_session
+        good "roles.conf unusable ($damage): a local account still logs in through the fall-through stack"
+        ns_valgrind=()         # alice falls through to pam_unix (see roles.db missing above)
+        pt "$PW$nl" fallthru alice authenticate acct_mgmt; refused "roles.conf unusable ($damage): a roles account is refused"
+        ns_valgrind=("${vg_saved[@]}")
+        cp -a "$S/roles.conf.saved" /etc/roles.conf || die "put roles.conf back"
+done
+
 finish
