@@ -230,7 +230,12 @@ static const char objects_sql[] =
         "  fail_interval bigint NOT NULL, unlock_time bigint NOT NULL);"
         /* One call per batch of a host's outbox (roles-agent, fleet_outbox.c): the rows as a JSON
          * array of objects with the outbox's columns. The host is session_user, the role the
-         * host logged in as, never a value it sends: a host cannot speak for another.
+         * host logged in as, never a value it sends: a host cannot speak for another. An
+         * event's time is the host's clock, taken no later than now: a host whose clock is ahead
+         * (or that says so) must not date a success after the failures other hosts see next,
+         * hiding them from the lockout below, nor failures after an unlock to come, which would
+         * then count against it; and no time outside what to_timestamp shows (`rolesctl
+         * logins`) is stored.
          * Idempotent: a batch sent again (the agent killed before it deleted what was
          * acknowledged) adds nothing. Returns the number of events that were new. SECURITY
          * DEFINER with a fixed search_path, so that nothing a caller puts in its path is run. */
@@ -241,7 +246,8 @@ static const char objects_sql[] =
         "BEGIN"
         "  WITH ins AS ("
         "    INSERT INTO " FLEET_SCHEMA ".events (host, event_id, at, kind, user_uuid, service, rhost, step, detail)"
-        "    SELECT session_user, e.id, e.at, e.kind, e.user_uuid, coalesce(e.service, ''), coalesce(e.rhost, ''),"
+        "    SELECT session_user, e.id, least(greatest(e.at, 0), now_s), e.kind, e.user_uuid, coalesce(e.service, ''),"
+        "           coalesce(e.rhost, ''),"
         "           e.step, coalesce(e.detail, '')"
         "    FROM jsonb_to_recordset(batch) AS e(id bigint, at bigint, kind text, user_uuid text, service text,"
         "                                       rhost text, step bigint, detail text)"

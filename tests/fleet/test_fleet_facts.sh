@@ -14,7 +14,10 @@
 #    had files (host 4 again, its host_secrets changed: the unlock published since, and the step);
 #  - the host roles may read the facts and not publish them;
 #  - an unlock's reset_at is the second it took place in (a failure of that second counts);
-#  - the fleet lockout: deny failures spread over three hosts lock the account on every one.
+#  - the fleet lockout: deny failures spread over three hosts lock the account on every one;
+#  - a host whose clock is ahead: its events are dated no later than their ingest, so that a
+#    success of its own hides no failure other hosts see after it, failures of its own count
+#    no more after a later unlock, and `rolesctl logins` shows any time a host sends.
 #
 #   test_fleet_facts.sh ROLESCTL PAM_MODULE NSS_LIB_DIR ROLES_AGENT
 set -u
@@ -241,5 +244,40 @@ for n in 1 2 3; do
         within 5 accepted "$n" bob
         eq "host $n: bob accepted after the fleet's unlock (${TOOK} s)" "$RC" 0
 done
+
+# ---- a host whose clock is ahead -------------------------------------------------------------------------------------
+# Two host roles of no host, whose events ingest takes as a host's (session_user): skew1's clock an
+# hour ahead, skew2's right. Event ids of their own, so no real host's outbox is disturbed.
+for h in skew1 skew2; do pg_sql fleet "CREATE ROLE $h NOLOGIN IN ROLE roles_host" >/dev/null || die "role $h"; done
+for u in carol dave; do arc user add "$u" >/dev/null || die "rolesctl user add $u"; done
+CAROL=$(uuid carol) && DAVE=$(uuid dave) || die "rolesctl user show"
+# ingest_as HOST EVENTS: roles.ingest of EVENTS (id:at:kind:uuid, space-separated) as HOST.
+ingest_as() {
+        local json=
+        for e in $2; do
+                IFS=: read -r id at kind u <<<"$e"
+                json+="${json:+,}{\"id\": $id, \"at\": $at, \"kind\": \"$kind\", \"user_uuid\": \"$u\"}"
+        done
+        pg_sql fleet "SET SESSION AUTHORIZATION $1; SELECT roles.ingest('[$json]'::jsonb)" >/dev/null
+}
+fleet_lock_of() { pg_sql fleet "SELECT coalesce(locked_until, 0) > extract(epoch from now()) FROM roles.fleet_locks WHERE user_uuid = '$1'"; }
+now=$(date +%s)
+ingest_as skew1 "1:$((now + 3600)):success:$CAROL" || fail "ingest as skew1"
+# The failures after the success as a right clock reads them (its second, or a later one).
+now=$(date +%s)
+ingest_as skew2 "$(for i in 1 2 3 4 5; do printf '%s ' "$i:$now:failure:$CAROL"; done)" || fail "ingest as skew2"
+eq "a success dated an hour ahead hides no failure after it: deny failures lock carol" "$(fleet_lock_of "$CAROL")" t
+ingest_as skew1 "$(for i in 2 3 4 5; do printf '%s ' "$i:$((now + 3600)):failure:$DAVE"; done)" || fail "ingest as skew1"
+# The unlock in a later second than the ingest (a failure of the unlock's own second counts).
+s0=$(date +%s)
+while [ "$(date +%s)" -le "$s0" ]; do sleep 0.05; done
+run_ok "rolesctl user unlock dave" arc user unlock dave
+ingest_as skew2 "6:$(date +%s):failure:$DAVE" || fail "ingest as skew2"
+eq "failures dated an hour ahead do not count after a later unlock: one more does not lock dave" \
+        "$(fleet_lock_of "$DAVE")" f
+ingest_as skew1 "7:9000000000000000000:success:$CAROL 8:-9000000000000000000:success:$CAROL" || fail "ingest as skew1"
+run_ok "rolesctl logins, with times far off sent by a host" arc logins
+eq "no event of skew1 dated after its ingest" \
+        "$(pg_sql fleet "SELECT count(*) FROM roles.events WHERE host = 'skew1' AND (at > extract(epoch from received_at) OR at < 0)")" 0
 
 finish
