@@ -45,6 +45,10 @@
  * function (run as the owner) and rolesctl (the administrator) call them; hosts only read.
  * Host login roles read the locks (roles_host: a key-only host refuses locked accounts too) and
  * the steps with the secrets they go with (roles_host_secrets).
+ * A lock or an unlock takes the account's lockout lock, as the ingest's count does (and holds it
+ * to its commit): an unlock that comes while an ingest counts waits for that count's lock, and
+ * one that comes first is seen by the count, which would otherwise lock again, after the unlock,
+ * for the failures the unlock cleared.
  */
 #define FACTS_SQL \
         "CREATE TABLE IF NOT EXISTS " FLEET_SCHEMA ".fleet_locks (user_uuid text PRIMARY KEY, locked_until bigint," \
@@ -73,8 +77,9 @@
         "CREATE OR REPLACE FUNCTION " FLEET_SCHEMA ".publish_lock(user_uuid text, locked_until bigint, actor text DEFAULT 'fleet')" \
         "  RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$" \
         "  #variable_conflict use_column\n" \
-        "  DECLARE s bigint := " FLEET_SCHEMA ".fact_serial(publish_lock.user_uuid, publish_lock.actor);" \
-        "    l bigint := nullif(publish_lock.locked_until, 0); BEGIN" \
+        "  DECLARE s bigint; l bigint := nullif(publish_lock.locked_until, 0); BEGIN" \
+        "    PERFORM pg_advisory_xact_lock(hashtext('roles lockout ' || publish_lock.user_uuid));" \
+        "    s := " FLEET_SCHEMA ".fact_serial(publish_lock.user_uuid, publish_lock.actor);" \
         "    INSERT INTO " FLEET_SCHEMA ".fleet_locks AS f (user_uuid, locked_until, serial, reset_at)" \
         "      VALUES (publish_lock.user_uuid, l, s, CASE WHEN l IS NULL THEN floor(extract(epoch FROM now()))::bigint ELSE 0 END)" \
         "      ON CONFLICT (user_uuid) DO UPDATE SET serial = s," \

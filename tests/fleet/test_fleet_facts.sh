@@ -17,7 +17,9 @@
 #  - the fleet lockout: deny failures spread over three hosts lock the account on every one;
 #  - a host whose clock is ahead: its events are dated no later than their ingest, so that a
 #    success of its own hides no failure other hosts see after it, failures of its own count
-#    no more after a later unlock, and `rolesctl logins` shows any time a host sends.
+#    no more after a later unlock, and `rolesctl logins` shows any time a host sends;
+#  - an unlock that waits for the fleet's serial while an ingest counts the failures it clears
+#    is not undone by the lock that count leads to.
 #
 #   test_fleet_facts.sh ROLESCTL PAM_MODULE NSS_LIB_DIR ROLES_AGENT
 set -u
@@ -279,5 +281,45 @@ ingest_as skew1 "7:9000000000000000000:success:$CAROL 8:-9000000000000000000:suc
 run_ok "rolesctl logins, with times far off sent by a host" arc logins
 eq "no event of skew1 dated after its ingest" \
         "$(pg_sql fleet "SELECT count(*) FROM roles.events WHERE host = 'skew1' AND (at > extract(epoch from received_at) OR at < 0)")" 0
+
+# ---- an unlock racing the ingest's count ----------------------------------------------------------------------------
+# The order forced: a session holds the fleet's serial; the unlock of erin queues for it; then an
+# ingest of deny failures of erin (dated before the unlock) counts them and queues too. The
+# serial let go, the unlock commits first: the ingest's lock must not undo it. It counted before
+# the unlock, so it must wait for it and count again, or its lock comes after the unlock.
+arc user add erin >/dev/null || die "rolesctl user add erin"
+ERIN=$(uuid erin) || die "rolesctl user show erin"
+# waiting LIKE: a backend whose query is LIKE waits for a lock.
+waiting() {
+        local _
+        for _ in $(seq 200); do
+                [ "$(pg_sql fleet "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '$1'")" -ge 1 ] &&
+                        return 0
+                sleep 0.05
+        done
+        return 1
+}
+no_preload psql -X -q -At -h "${PG_DIR[fleet]}" -p "${PG_PORT[fleet]}" -U postgres -d "$FLEET_DB" \
+        -c "BEGIN; SELECT serial FROM roles.fleet FOR UPDATE; SELECT pg_sleep(60); COMMIT" >/dev/null 2>&1 &
+holder=$!
+for _ in $(seq 200); do
+        [ "$(pg_sql fleet "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND state = 'active'
+                AND pid <> pg_backend_pid()")" = 1 ] && break
+        sleep 0.05
+done
+arc user unlock erin >"$S/erin-unlock.out" 2>&1 &
+unlocker=$!
+waiting '%publish_unlock%' || fail "the unlock of erin does not wait for the fleet's serial"
+then=$(($(date +%s) - 10))
+ingest_as skew2 "$(for i in 11 12 13 14 15; do printf '%s ' "$i:$then:failure:$ERIN"; done)" &
+ingester=$!
+waiting '%roles.ingest%' || fail "the ingest of erin's failures does not wait"
+pg_sql fleet "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()" >/dev/null
+wait "$holder" 2>/dev/null
+wait "$unlocker"
+eq "the unlock of erin, after the wait" "$?" 0
+wait "$ingester"
+eq "the ingest of erin's failures, after the wait" "$?" 0
+eq "erin stays unlocked: the failures the unlock cleared lock nothing after it" "$(fleet_lock_of "$ERIN")" f
 
 finish
