@@ -171,6 +171,39 @@ pg_sql() {
         no_preload psql -X -q -v ON_ERROR_STOP=1 -At -h "${PG_DIR[$1]}" -p "${PG_PORT[$1]}" -U postgres -d "${3:-$FLEET_DB}" -c "$2"
 }
 
+# fleet_hold SQL: a superuser session of the fleet's database that runs SQL (taking its locks) and
+# then holds its transaction open, in the background (HOLDER: its psql); returns once it holds
+# them (false: not within 10 s). fleet_release ends it, its locks let go.
+fleet_hold() {
+        local _
+        no_preload psql -X -q -At -h "${PG_DIR[fleet]}" -p "${PG_PORT[fleet]}" -U postgres -d "$FLEET_DB" \
+                -c "BEGIN; $1; SELECT pg_sleep(60); COMMIT" >/dev/null 2>&1 &
+        HOLDER=$!
+        for _ in $(seq 200); do
+                [ "$(pg_sql fleet "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%'
+                        AND wait_event = 'PgSleep' AND pid <> pg_backend_pid()")" = 1 ] && return 0
+                sleep 0.05
+        done
+        return 1
+}
+fleet_release() {
+        pg_sql fleet "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%'
+                AND pid <> pg_backend_pid()" >/dev/null
+        wait "$HOLDER" 2>/dev/null
+}
+
+# fleet_waiting PATTERN: a session whose query is LIKE PATTERN waits for a lock (false: none
+# within 10 s).
+fleet_waiting() {
+        local _
+        for _ in $(seq 200); do
+                [ "$(pg_sql fleet "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '$1'
+                        AND pid <> pg_backend_pid()")" -ge 1 ] && return 0
+                sleep 0.05
+        done
+        return 1
+}
+
 # ---- the lab ----------------------------------------------------------------------------------------
 # fleet_setup: after ns_enter_e2e (R, P, L, A set). The two CAs and the certificates, the fleet's
 # PostgreSQL started (the rogue one only made), the modules in this namespace's library

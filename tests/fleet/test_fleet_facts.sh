@@ -289,33 +289,15 @@ eq "no event of skew1 dated after its ingest" \
 # the unlock, so it must wait for it and count again, or its lock comes after the unlock.
 arc user add erin >/dev/null || die "rolesctl user add erin"
 ERIN=$(uuid erin) || die "rolesctl user show erin"
-# waiting LIKE: a backend whose query is LIKE waits for a lock.
-waiting() {
-        local _
-        for _ in $(seq 200); do
-                [ "$(pg_sql fleet "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '$1'")" -ge 1 ] &&
-                        return 0
-                sleep 0.05
-        done
-        return 1
-}
-no_preload psql -X -q -At -h "${PG_DIR[fleet]}" -p "${PG_PORT[fleet]}" -U postgres -d "$FLEET_DB" \
-        -c "BEGIN; SELECT serial FROM roles.fleet FOR UPDATE; SELECT pg_sleep(60); COMMIT" >/dev/null 2>&1 &
-holder=$!
-for _ in $(seq 200); do
-        [ "$(pg_sql fleet "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND state = 'active'
-                AND pid <> pg_backend_pid()")" = 1 ] && break
-        sleep 0.05
-done
+fleet_hold "SELECT serial FROM roles.fleet FOR UPDATE" || die "a session holding the fleet's serial"
 arc user unlock erin >"$S/erin-unlock.out" 2>&1 &
 unlocker=$!
-waiting '%publish_unlock%' || fail "the unlock of erin does not wait for the fleet's serial"
+fleet_waiting '%publish_unlock%' || fail "the unlock of erin does not wait for the fleet's serial"
 then=$(($(date +%s) - 10))
 ingest_as skew2 "$(for i in 11 12 13 14 15; do printf '%s ' "$i:$then:failure:$ERIN"; done)" &
 ingester=$!
-waiting '%roles.ingest%' || fail "the ingest of erin's failures does not wait"
-pg_sql fleet "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()" >/dev/null
-wait "$holder" 2>/dev/null
+fleet_waiting '%roles.ingest%' || fail "the ingest of erin's failures does not wait"
+fleet_release
 wait "$unlocker"
 eq "the unlock of erin, after the wait" "$?" 0
 wait "$ingester"
