@@ -29,6 +29,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "fleet-internal.h"
 
 /*
@@ -248,6 +249,7 @@ static const char objects_sql[] =
         "  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$"
         "DECLARE n bigint; failed text[]; steps_of text[]; steps bigint[]; u text; i int; c bigint;"
         "  p record; now_s bigint := floor(extract(epoch FROM now()))::bigint; since bigint; locked bigint;"
+        "  max_step bigint := now_s / " ROLES_STRINGIFY(ROLES_TOTP_STEP) " + 10;"
         "BEGIN"
         "  WITH ins AS ("
         "    INSERT INTO " FLEET_SCHEMA ".events (host, event_id, at, kind, user_uuid, service, rhost, step, detail)"
@@ -259,11 +261,15 @@ static const char objects_sql[] =
         "    WHERE e.kind IN ('failure', 'success', 'totp_step', 'rehash')"
         "    ON CONFLICT (host, event_id) DO NOTHING RETURNING kind, user_uuid, step)"
         "  SELECT count(*), array_agg(DISTINCT user_uuid) FILTER (WHERE kind = 'failure'),"
-        "         array_agg(user_uuid ORDER BY user_uuid, step) FILTER (WHERE kind = 'totp_step' AND step IS NOT NULL),"
-        "         array_agg(step ORDER BY user_uuid, step) FILTER (WHERE kind = 'totp_step' AND step IS NOT NULL)"
+        "         array_agg(user_uuid ORDER BY user_uuid, step) FILTER (WHERE kind = 'totp_step' AND step <= max_step),"
+        "         array_agg(step ORDER BY user_uuid, step) FILTER (WHERE kind = 'totp_step' AND step <= max_step)"
         "    INTO n, failed, steps_of, steps FROM ins;"
         /* TOTP steps used: each account's highest of the batch, published when above the
-         * fleet's (publish_totp_step takes a serial: every host refuses the code next round). */
+         * fleet's (publish_totp_step takes a serial: every host refuses the code next round).
+         * None past the current step and roles.conf's largest totp_window (10): a code matches
+         * no later step, and a step once published never goes down, so one from a host whose
+         * clock is far ahead (or that says so) would refuse the account's every code
+         * everywhere, a new secret's too. */
         "  FOR i IN 1 .. coalesce(array_length(steps_of, 1), 0) LOOP"
         "    CONTINUE WHEN i < array_length(steps_of, 1) AND steps_of[i + 1] = steps_of[i];"
         "    IF steps[i] > coalesce((SELECT t.last_step FROM " FLEET_SCHEMA ".totp_steps t WHERE t.user_uuid = steps_of[i]), -1)"

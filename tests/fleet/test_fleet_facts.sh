@@ -17,7 +17,8 @@
 #  - the fleet lockout: deny failures spread over three hosts lock the account on every one;
 #  - a host whose clock is ahead: its events are dated no later than their ingest, so that a
 #    success of its own hides no failure other hosts see after it, failures of its own count
-#    no more after a later unlock, and `rolesctl logins` shows any time a host sends;
+#    no more after a later unlock, and `rolesctl logins` shows any time a host sends; a TOTP
+#    step past the current one and the largest window is not published;
 #  - an unlock that waits for the fleet's serial while an ingest counts the failures it clears
 #    is not undone by the lock that count leads to.
 #
@@ -253,12 +254,12 @@ done
 for h in skew1 skew2; do pg_sql fleet "CREATE ROLE $h NOLOGIN IN ROLE roles_host" >/dev/null || die "role $h"; done
 for u in carol dave; do arc user add "$u" >/dev/null || die "rolesctl user add $u"; done
 CAROL=$(uuid carol) && DAVE=$(uuid dave) || die "rolesctl user show"
-# ingest_as HOST EVENTS: roles.ingest of EVENTS (id:at:kind:uuid, space-separated) as HOST.
+# ingest_as HOST EVENTS: roles.ingest of EVENTS (id:at:kind:uuid[:step], space-separated) as HOST.
 ingest_as() {
         local json=
         for e in $2; do
-                IFS=: read -r id at kind u <<<"$e"
-                json+="${json:+,}{\"id\": $id, \"at\": $at, \"kind\": \"$kind\", \"user_uuid\": \"$u\"}"
+                IFS=: read -r id at kind u step <<<"$e"
+                json+="${json:+,}{\"id\": $id, \"at\": $at, \"kind\": \"$kind\", \"user_uuid\": \"$u\", \"step\": ${step:-null}}"
         done
         pg_sql fleet "SET SESSION AUTHORIZATION $1; SELECT roles.ingest('[$json]'::jsonb)" >/dev/null
 }
@@ -281,6 +282,15 @@ ingest_as skew1 "7:9000000000000000000:success:$CAROL 8:-9000000000000000000:suc
 run_ok "rolesctl logins, with times far off sent by a host" arc logins
 eq "no event of skew1 dated after its ingest" \
         "$(pg_sql fleet "SELECT count(*) FROM roles.events WHERE host = 'skew1' AND (at > extract(epoch from received_at) OR at < 0)")" 0
+# A step far past the clock (skew1 holds no secret to check a code with): never published, or
+# every code of tina's, a new secret's too, would be refused everywhere from then on.
+tina_step() { pg_sql fleet "SELECT last_step FROM roles.totp_steps WHERE user_uuid = '$TINA'"; }
+ingest_as skew1 "9:$(date +%s):totp_step:$TINA:$(($(date +%s) / 30 + 1000000))" || fail "ingest as skew1"
+[ "$(tina_step)" -lt $(($(date +%s) / 30 + 1000)) ]
+eq "a TOTP step a million steps ahead is not published" "$?" 0
+next_step=$(($(date +%s) / 30 + 1))
+ingest_as skew1 "10:$(date +%s):totp_step:$TINA:$next_step" || fail "ingest as skew1"
+eq "the next step is (a clock a little ahead)" "$(tina_step)" "$next_step"
 
 # ---- an unlock racing the ingest's count ----------------------------------------------------------------------------
 # The order forced: a session holds the fleet's serial; the unlock of erin queues for it; then an
