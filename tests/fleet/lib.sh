@@ -87,6 +87,11 @@ no_preload() {
         "${NO_PRELOAD[@]}" "$@"
 }
 
+# "${SQLITE_RO[@]}" FILE SQL: sqlite3 reading a host's file, waiting for a writer's lock (the agent
+# writes state.db every round, a login at any time) rather than failing at once with nothing on
+# stdout ("database is locked"), which a check would take for its answer.
+SQLITE_RO=(sqlite3 -readonly -cmd '.timeout 10000')
+
 # pg_server CMD...: a PostgreSQL program as postgres (no_preload).
 pg_server() {
         no_preload runuser -u postgres -- "$@"
@@ -445,7 +450,7 @@ fleet_installed() {
 # agent killed between its install and its log line installed all the same.
 fleet_files_serial() {
         local s
-        s=$(fleet_in "$1" sqlite3 -readonly /var/lib/roles/roles.db "SELECT value FROM meta WHERE key = 'fleet_serial'" 2>/dev/null)
+        s=$(fleet_in "$1" "${SQLITE_RO[@]}" /var/lib/roles/roles.db "SELECT value FROM meta WHERE key = 'fleet_serial'" 2>/dev/null)
         echo "${s:-0}"
 }
 
@@ -617,10 +622,10 @@ fleet_wrong() {
 # fleet_queued N [KIND]: its outbox depth (of KIND); fleet_ingested N [KIND]: its events of KIND (failure) in
 # roles.events.
 fleet_audited() {
-        fleet_in "$1" sqlite3 -readonly /var/lib/roles/state.db "SELECT count(*) FROM login_audit WHERE result = '${2:-failure}'"
+        fleet_in "$1" "${SQLITE_RO[@]}" /var/lib/roles/state.db "SELECT count(*) FROM login_audit WHERE result = '${2:-failure}'"
 }
 fleet_queued() {
-        fleet_in "$1" sqlite3 -readonly /var/lib/roles/state.db "SELECT count(*) FROM outbox${2:+ WHERE kind = '$2'}"
+        fleet_in "$1" "${SQLITE_RO[@]}" /var/lib/roles/state.db "SELECT count(*) FROM outbox${2:+ WHERE kind = '$2'}"
 }
 fleet_ingested() {
         pg_sql fleet "SELECT count(*) FROM roles.events WHERE host = 'host$1' AND kind = '${2:-failure}'"

@@ -61,7 +61,7 @@ for _ in $(seq 100); do fleet_in 1 test -S /run/roles/agent.sock && fleet_in 2 t
 login() { fleet_login "$1" "$2" "$3$nl"; }
 passwd_on() { fleet_passwd "$@"; }
 # cred N: host N's credentials row of alice, as secrets.db has it.
-cred() { fleet_in "$1" sqlite3 -readonly /var/lib/roles/secrets.db "SELECT quote(password_hash), fs_uniquifier FROM credentials WHERE user_uuid = '$ALICE'"; }
+cred() { fleet_in "$1" "${SQLITE_RO[@]}" /var/lib/roles/secrets.db "SELECT quote(password_hash), fs_uniquifier FROM credentials WHERE user_uuid = '$ALICE'"; }
 ask() { fleet_ask "$@"; }
 
 # ---- the socket ----------------------------------------------------------------------------------------------------
@@ -97,7 +97,7 @@ echo "# passwd on host 1 took ${took_1} s; the new password worked on host 2 ${t
 # Through the socket, as PAM asks (agent-protocol.h), both from the hash both hosts hold: pamtester
 # on both would not race reliably, since a host that installed the first change before its own
 # PAM read the hash makes a second change, rightly.
-hash_of() { fleet_in "$1" sqlite3 -readonly /var/lib/roles/secrets.db "SELECT password_hash FROM credentials WHERE user_uuid = '$ALICE'"; }
+hash_of() { fleet_in "$1" "${SQLITE_RO[@]}" /var/lib/roles/secrets.db "SELECT password_hash FROM credentials WHERE user_uuid = '$ALICE'"; }
 wins_ok=0
 for i in $(seq "$ROUNDS"); do
         fleet_wait_serial "$(fleet_serial)" 10 1 2 >/dev/null || fail "round $i: hosts not on the fleet's serial"
@@ -169,7 +169,7 @@ unused() {
         if [ "$1" = pg ]; then
                 pg_sql fleet "SELECT count(*) FROM roles.recovery_codes WHERE user_uuid = '$RITA' AND used_at IS NULL"
         else
-                fleet_in "$1" sqlite3 -readonly /var/lib/roles/secrets.db \
+                fleet_in "$1" "${SQLITE_RO[@]}" /var/lib/roles/secrets.db \
                         "SELECT count(*) FROM recovery_codes WHERE user_uuid = '$RITA' AND used_at IS NULL"
         fi
 }
@@ -223,7 +223,7 @@ eq "PostgreSQL down: the password login goes on" "$RC" 0
 printf '%s\n' "$CODE" | fleet_in 1 timeout 30 pamtester roles late authenticate >"$OUT" 2>&1
 [ "$?" -ne 0 ] && grep -q 'the account server cannot be reached' "$OUT"
 eq "PostgreSQL down: an activation code login refused with the clear message" "$?" 0
-eq "PostgreSQL down: the code unspent on host 1" "$(fleet_in 1 sqlite3 -readonly /var/lib/roles/secrets.db \
+eq "PostgreSQL down: the code unspent on host 1" "$(fleet_in 1 "${SQLITE_RO[@]}" /var/lib/roles/secrets.db \
         "SELECT count(*) FROM codes WHERE used_at IS NULL AND kind = 'activation' AND user_uuid = '$LATE'")" 1
 left=$(unused 1)
 rlogin 1 "$RDOWN"

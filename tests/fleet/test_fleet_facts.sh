@@ -57,7 +57,7 @@ locked() {
                 python3 -c 'import json, sys; print(*[r["locked"] and "yes" or "no" for r in json.load(sys.stdin) if r["name"] == sys.argv[1]])' "$2"
 }
 # state N SQL: SQL on host N's state.db.
-state() { fleet_in "$1" sqlite3 -readonly /var/lib/roles/state.db "$2"; }
+state() { fleet_in "$1" "${SQLITE_RO[@]}" /var/lib/roles/state.db "$2"; }
 # published SQL: the serial a publish_* call took, as the superuser (the owner's right).
 published() { pg_sql fleet "SELECT $1"; }
 # within SECONDS CMD...: CMD (which sets RC) until RC is 0, every 0.1 s for SECONDS; TOOK the time
