@@ -36,6 +36,11 @@
 #define AGENT_TIMEOUT_MS        2000
 /* How long a client waits for the answer: the agent's time with the primary included. */
 #define AGENT_CLIENT_TIMEOUT_MS 15000
+/* How long the primary may take over a claim before the agent gives it up (rolled back, answered
+ * unreachable): well within the client's wait, with room for the round that installs a claim
+ * won. A claim that went on after its client gave up would be made while the user was told it
+ * was not: a code spent, a password changed, behind a refusal. */
+#define AGENT_CLAIM_TIMEOUT_MS  5000
 
 #define AGENT_REQ_PASSWORD      "password"
 #define AGENT_REQ_CODE          "code"

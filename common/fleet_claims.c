@@ -3,19 +3,30 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "agent-protocol.h"
 #include "fleet-internal.h"
 
 /* The serial a claim function returned: 1 won, 0 lost, -errno. */
 static int claim(struct roles_fleet *f, const char *sql, int n, const char *const *p, int64_t *ret_serial) {
         PGresult *res = NULL;
+        int64_t serial = 0;
         f->err[0] = '\0';
-        /* One statement: its own transaction, READ COMMITTED, so that of two racing, the second
-         * waits for the first's row and finds it changed. */
-        int r = fleet_exec(f, &res, sql, n, p);
+        /* One statement in a transaction of its own, READ COMMITTED, so that of two racing, the
+         * second waits for the first's row and finds it changed; bounded, so that a claim waiting
+         * for a row is given up (rolled back) before the login that asked for it gives up
+         * (agent-protocol.h): SET LOCAL, which a pooler in transaction mode keeps to this one. */
+        int r = fleet_exec(f, NULL, "BEGIN ISOLATION LEVEL READ COMMITTED", 0, NULL);
+        if (r >= 0)
+                r = fleet_exec(f, NULL, "SET LOCAL statement_timeout = " ROLES_STRINGIFY(AGENT_CLAIM_TIMEOUT_MS), 0, NULL);
+        if (r >= 0 && (r = fleet_exec(f, &res, sql, n, p)) >= 0) {
+                serial = r == 1 && !PQgetisnull(res, 0, 0) ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+                r = fleet_exec(f, NULL, "COMMIT", 0, NULL);
+        }
+        PQclear(res);
+        if (r < 0 && PQtransactionStatus(f->conn) != PQTRANS_IDLE)
+                PQclear(PQexec(f->conn, "ROLLBACK"));
         if (r < 0)
                 return fleet_older(f, r, "claim functions");
-        int64_t serial = r == 1 && !PQgetisnull(res, 0, 0) ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
-        PQclear(res);
         *ret_serial = serial;
         return serial > 0;
 }

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "fleet-internal.h"
 
 /*
@@ -45,6 +46,10 @@
  * function (run as the owner) and rolesctl (the administrator) call them; hosts only read.
  * Host login roles read the locks (roles_host: a key-only host refuses locked accounts too) and
  * the steps with the secrets they go with (roles_host_secrets).
+ * A lock or an unlock takes the account's lockout lock, as the ingest's count does (and holds it
+ * to its commit): an unlock that comes while an ingest counts waits for that count's lock, and
+ * one that comes first is seen by the count, which would otherwise lock again, after the unlock,
+ * for the failures the unlock cleared.
  */
 #define FACTS_SQL \
         "CREATE TABLE IF NOT EXISTS " FLEET_SCHEMA ".fleet_locks (user_uuid text PRIMARY KEY, locked_until bigint," \
@@ -73,8 +78,9 @@
         "CREATE OR REPLACE FUNCTION " FLEET_SCHEMA ".publish_lock(user_uuid text, locked_until bigint, actor text DEFAULT 'fleet')" \
         "  RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$" \
         "  #variable_conflict use_column\n" \
-        "  DECLARE s bigint := " FLEET_SCHEMA ".fact_serial(publish_lock.user_uuid, publish_lock.actor);" \
-        "    l bigint := nullif(publish_lock.locked_until, 0); BEGIN" \
+        "  DECLARE s bigint; l bigint := nullif(publish_lock.locked_until, 0); BEGIN" \
+        "    PERFORM pg_advisory_xact_lock(hashtext('roles lockout ' || publish_lock.user_uuid));" \
+        "    s := " FLEET_SCHEMA ".fact_serial(publish_lock.user_uuid, publish_lock.actor);" \
         "    INSERT INTO " FLEET_SCHEMA ".fleet_locks AS f (user_uuid, locked_until, serial, reset_at)" \
         "      VALUES (publish_lock.user_uuid, l, s, CASE WHEN l IS NULL THEN floor(extract(epoch FROM now()))::bigint ELSE 0 END)" \
         "      ON CONFLICT (user_uuid) DO UPDATE SET serial = s," \
@@ -230,7 +236,12 @@ static const char objects_sql[] =
         "  fail_interval bigint NOT NULL, unlock_time bigint NOT NULL);"
         /* One call per batch of a host's outbox (roles-agent, fleet_outbox.c): the rows as a JSON
          * array of objects with the outbox's columns. The host is session_user, the role the
-         * host logged in as, never a value it sends: a host cannot speak for another.
+         * host logged in as, never a value it sends: a host cannot speak for another. An
+         * event's time is the host's clock, taken no later than now: a host whose clock is ahead
+         * (or that says so) must not date a success after the failures other hosts see next,
+         * hiding them from the lockout below, nor failures after an unlock to come, which would
+         * then count against it; and no time outside what to_timestamp shows (`rolesctl
+         * logins`) is stored.
          * Idempotent: a batch sent again (the agent killed before it deleted what was
          * acknowledged) adds nothing. Returns the number of events that were new. SECURITY
          * DEFINER with a fixed search_path, so that nothing a caller puts in its path is run. */
@@ -238,21 +249,27 @@ static const char objects_sql[] =
         "  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$"
         "DECLARE n bigint; failed text[]; steps_of text[]; steps bigint[]; u text; i int; c bigint;"
         "  p record; now_s bigint := floor(extract(epoch FROM now()))::bigint; since bigint; locked bigint;"
+        "  max_step bigint := now_s / " ROLES_STRINGIFY(ROLES_TOTP_STEP) " + 10;"
         "BEGIN"
         "  WITH ins AS ("
         "    INSERT INTO " FLEET_SCHEMA ".events (host, event_id, at, kind, user_uuid, service, rhost, step, detail)"
-        "    SELECT session_user, e.id, e.at, e.kind, e.user_uuid, coalesce(e.service, ''), coalesce(e.rhost, ''),"
+        "    SELECT session_user, e.id, least(greatest(e.at, 0), now_s), e.kind, e.user_uuid, coalesce(e.service, ''),"
+        "           coalesce(e.rhost, ''),"
         "           e.step, coalesce(e.detail, '')"
         "    FROM jsonb_to_recordset(batch) AS e(id bigint, at bigint, kind text, user_uuid text, service text,"
         "                                       rhost text, step bigint, detail text)"
         "    WHERE e.kind IN ('failure', 'success', 'totp_step', 'rehash')"
         "    ON CONFLICT (host, event_id) DO NOTHING RETURNING kind, user_uuid, step)"
         "  SELECT count(*), array_agg(DISTINCT user_uuid) FILTER (WHERE kind = 'failure'),"
-        "         array_agg(user_uuid ORDER BY user_uuid, step) FILTER (WHERE kind = 'totp_step' AND step IS NOT NULL),"
-        "         array_agg(step ORDER BY user_uuid, step) FILTER (WHERE kind = 'totp_step' AND step IS NOT NULL)"
+        "         array_agg(user_uuid ORDER BY user_uuid, step) FILTER (WHERE kind = 'totp_step' AND step <= max_step),"
+        "         array_agg(step ORDER BY user_uuid, step) FILTER (WHERE kind = 'totp_step' AND step <= max_step)"
         "    INTO n, failed, steps_of, steps FROM ins;"
         /* TOTP steps used: each account's highest of the batch, published when above the
-         * fleet's (publish_totp_step takes a serial: every host refuses the code next round). */
+         * fleet's (publish_totp_step takes a serial: every host refuses the code next round).
+         * None past the current step and roles.conf's largest totp_window (10): a code matches
+         * no later step, and a step once published never goes down, so one from a host whose
+         * clock is far ahead (or that says so) would refuse the account's every code
+         * everywhere, a new secret's too. */
         "  FOR i IN 1 .. coalesce(array_length(steps_of, 1), 0) LOOP"
         "    CONTINUE WHEN i < array_length(steps_of, 1) AND steps_of[i + 1] = steps_of[i];"
         "    IF steps[i] > coalesce((SELECT t.last_step FROM " FLEET_SCHEMA ".totp_steps t WHERE t.user_uuid = steps_of[i]), -1)"

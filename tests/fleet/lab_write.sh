@@ -58,11 +58,11 @@ row() { TABLE+=("$(printf '%-58s %s' "$1" "$2")"); echo "# $1: $2"; }
 u() { printf 'lu%07d' "$1"; }
 uuid() { arc --json user show "$1" | python3 -c 'import json, sys; print(json.load(sys.stdin)["user"]["uuid"])'; }
 # state N SQL, secrets N SQL: SQL on host N's state.db, secrets.db.
-state() { fleet_in "$1" sqlite3 -readonly /var/lib/roles/state.db "$2"; }
+state() { fleet_in "$1" "${SQLITE_RO[@]}" /var/lib/roles/state.db "$2"; }
 # why N USER: why host N's last login of USER went as it did (its login audit's newest row), so a
 # refusal is checked for its reason: any failure (the agent gone, PAM unconfigured) refuses too.
 why() { state "$1" "SELECT result || ': ' || detail FROM login_audit WHERE user = '$2' ORDER BY id DESC LIMIT 1"; }
-secrets() { fleet_in "$1" sqlite3 -readonly /var/lib/roles/secrets.db "$2"; }
+secrets() { fleet_in "$1" "${SQLITE_RO[@]}" /var/lib/roles/secrets.db "$2"; }
 now() { date +%s.%N; }
 since() { awk -v a="$(now)" -v b="$1" 'BEGIN { printf "%.3f", a - b }'; }
 # within P LIMIT FILE: FILE's P-th percentile is a number at most LIMIT (no numbers: false, where

@@ -87,6 +87,11 @@ no_preload() {
         "${NO_PRELOAD[@]}" "$@"
 }
 
+# "${SQLITE_RO[@]}" FILE SQL: sqlite3 reading a host's file, waiting for a writer's lock (the agent
+# writes state.db every round, a login at any time) rather than failing at once with nothing on
+# stdout ("database is locked"), which a check would take for its answer.
+SQLITE_RO=(sqlite3 -readonly -cmd '.timeout 10000')
+
 # pg_server CMD...: a PostgreSQL program as postgres (no_preload).
 pg_server() {
         no_preload runuser -u postgres -- "$@"
@@ -169,6 +174,39 @@ pg_stop() {
 # pg_sql NAME SQL: SQL as the superuser over the cluster's socket; rows unaligned, one a line.
 pg_sql() {
         no_preload psql -X -q -v ON_ERROR_STOP=1 -At -h "${PG_DIR[$1]}" -p "${PG_PORT[$1]}" -U postgres -d "${3:-$FLEET_DB}" -c "$2"
+}
+
+# fleet_hold SQL: a superuser session of the fleet's database that runs SQL (taking its locks) and
+# then holds its transaction open, in the background (HOLDER: its psql); returns once it holds
+# them (false: not within 10 s). fleet_release ends it, its locks let go.
+fleet_hold() {
+        local _
+        no_preload psql -X -q -At -h "${PG_DIR[fleet]}" -p "${PG_PORT[fleet]}" -U postgres -d "$FLEET_DB" \
+                -c "BEGIN; $1; SELECT pg_sleep(60); COMMIT" >/dev/null 2>&1 &
+        HOLDER=$!
+        for _ in $(seq 200); do
+                [ "$(pg_sql fleet "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%'
+                        AND wait_event = 'PgSleep' AND pid <> pg_backend_pid()")" = 1 ] && return 0
+                sleep 0.05
+        done
+        return 1
+}
+fleet_release() {
+        pg_sql fleet "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%'
+                AND pid <> pg_backend_pid()" >/dev/null
+        wait "$HOLDER" 2>/dev/null
+}
+
+# fleet_waiting PATTERN: a session whose query is LIKE PATTERN waits for a lock (false: none
+# within 10 s).
+fleet_waiting() {
+        local _
+        for _ in $(seq 200); do
+                [ "$(pg_sql fleet "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '$1'
+                        AND pid <> pg_backend_pid()")" -ge 1 ] && return 0
+                sleep 0.05
+        done
+        return 1
 }
 
 # ---- the lab ----------------------------------------------------------------------------------------
@@ -412,7 +450,7 @@ fleet_installed() {
 # agent killed between its install and its log line installed all the same.
 fleet_files_serial() {
         local s
-        s=$(fleet_in "$1" sqlite3 -readonly /var/lib/roles/roles.db "SELECT value FROM meta WHERE key = 'fleet_serial'" 2>/dev/null)
+        s=$(fleet_in "$1" "${SQLITE_RO[@]}" /var/lib/roles/roles.db "SELECT value FROM meta WHERE key = 'fleet_serial'" 2>/dev/null)
         echo "${s:-0}"
 }
 
@@ -584,10 +622,10 @@ fleet_wrong() {
 # fleet_queued N [KIND]: its outbox depth (of KIND); fleet_ingested N [KIND]: its events of KIND (failure) in
 # roles.events.
 fleet_audited() {
-        fleet_in "$1" sqlite3 -readonly /var/lib/roles/state.db "SELECT count(*) FROM login_audit WHERE result = '${2:-failure}'"
+        fleet_in "$1" "${SQLITE_RO[@]}" /var/lib/roles/state.db "SELECT count(*) FROM login_audit WHERE result = '${2:-failure}'"
 }
 fleet_queued() {
-        fleet_in "$1" sqlite3 -readonly /var/lib/roles/state.db "SELECT count(*) FROM outbox${2:+ WHERE kind = '$2'}"
+        fleet_in "$1" "${SQLITE_RO[@]}" /var/lib/roles/state.db "SELECT count(*) FROM outbox${2:+ WHERE kind = '$2'}"
 }
 fleet_ingested() {
         pg_sql fleet "SELECT count(*) FROM roles.events WHERE host = 'host$1' AND kind = '${2:-failure}'"

@@ -137,7 +137,7 @@ done
 # host_secrets = none: accounts, no hashes, no password login.
 eq "host 5: getent passwd alice (host_secrets = none)" "$(fleet_in 5 getent passwd alice | cut -d: -f1)" alice
 hashes() { fleet_in "$1" sh -c '[ ! -e /var/lib/roles/secrets.db ] && echo 0 ||
-        sqlite3 -readonly /var/lib/roles/secrets.db "SELECT count(*) FROM credentials WHERE password_hash IS NOT NULL"'; }
+        sqlite3 -readonly -cmd ".timeout 10000" /var/lib/roles/secrets.db "SELECT count(*) FROM credentials WHERE password_hash IS NOT NULL"'; }
 eq "host 5: no password hash installed" "$(hashes 5)" 0
 [ "$(hashes 1)" -gt 0 ] 2>/dev/null && pass || fail "host 1: no password hash installed ($(hashes 1))"
 pt() { printf '%s' "$1" | fleet_in "$2" timeout 30 pamtester roles "$3" authenticate acct_mgmt >"$OUT" 2>&1; RC=$?; }

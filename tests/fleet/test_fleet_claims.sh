@@ -17,7 +17,10 @@
 #  - a recovery code (TOTP) used at login on host 1: refused then on host 2 and on host 1; the same
 #    recovery code typed on 2 hosts at the same moment, 5 rounds (--rounds N: N): exactly one wins;
 #    PostgreSQL stopped: a recovery code login refused with the clear message, the code unspent,
-#    and accepted once PostgreSQL is back.
+#    and accepted once PostgreSQL is back;
+#  - the primary slow (the code's row held by another session past the client's wait): the
+#    code login refused with the clear message, and the code not spent after the login gave up
+#    (the claim is given up before the client gives up on it); accepted once the row is let go.
 #
 #   test_fleet_claims.sh ROLESCTL PAM_MODULE NSS_LIB_DIR ROLES_AGENT [--rounds N]
 set -u
@@ -58,7 +61,7 @@ for _ in $(seq 100); do fleet_in 1 test -S /run/roles/agent.sock && fleet_in 2 t
 login() { fleet_login "$1" "$2" "$3$nl"; }
 passwd_on() { fleet_passwd "$@"; }
 # cred N: host N's credentials row of alice, as secrets.db has it.
-cred() { fleet_in "$1" sqlite3 -readonly /var/lib/roles/secrets.db "SELECT quote(password_hash), fs_uniquifier FROM credentials WHERE user_uuid = '$ALICE'"; }
+cred() { fleet_in "$1" "${SQLITE_RO[@]}" /var/lib/roles/secrets.db "SELECT quote(password_hash), fs_uniquifier FROM credentials WHERE user_uuid = '$ALICE'"; }
 ask() { fleet_ask "$@"; }
 
 # ---- the socket ----------------------------------------------------------------------------------------------------
@@ -94,7 +97,7 @@ echo "# passwd on host 1 took ${took_1} s; the new password worked on host 2 ${t
 # Through the socket, as PAM asks (agent-protocol.h), both from the hash both hosts hold: pamtester
 # on both would not race reliably, since a host that installed the first change before its own
 # PAM read the hash makes a second change, rightly.
-hash_of() { fleet_in "$1" sqlite3 -readonly /var/lib/roles/secrets.db "SELECT password_hash FROM credentials WHERE user_uuid = '$ALICE'"; }
+hash_of() { fleet_in "$1" "${SQLITE_RO[@]}" /var/lib/roles/secrets.db "SELECT password_hash FROM credentials WHERE user_uuid = '$ALICE'"; }
 wins_ok=0
 for i in $(seq "$ROUNDS"); do
         fleet_wait_serial "$(fleet_serial)" 10 1 2 >/dev/null || fail "round $i: hosts not on the fleet's serial"
@@ -166,7 +169,7 @@ unused() {
         if [ "$1" = pg ]; then
                 pg_sql fleet "SELECT count(*) FROM roles.recovery_codes WHERE user_uuid = '$RITA' AND used_at IS NULL"
         else
-                fleet_in "$1" sqlite3 -readonly /var/lib/roles/secrets.db \
+                fleet_in "$1" "${SQLITE_RO[@]}" /var/lib/roles/secrets.db \
                         "SELECT count(*) FROM recovery_codes WHERE user_uuid = '$RITA' AND used_at IS NULL"
         fi
 }
@@ -220,7 +223,7 @@ eq "PostgreSQL down: the password login goes on" "$RC" 0
 printf '%s\n' "$CODE" | fleet_in 1 timeout 30 pamtester roles late authenticate >"$OUT" 2>&1
 [ "$?" -ne 0 ] && grep -q 'the account server cannot be reached' "$OUT"
 eq "PostgreSQL down: an activation code login refused with the clear message" "$?" 0
-eq "PostgreSQL down: the code unspent on host 1" "$(fleet_in 1 sqlite3 -readonly /var/lib/roles/secrets.db \
+eq "PostgreSQL down: the code unspent on host 1" "$(fleet_in 1 "${SQLITE_RO[@]}" /var/lib/roles/secrets.db \
         "SELECT count(*) FROM codes WHERE used_at IS NULL AND kind = 'activation' AND user_uuid = '$LATE'")" 1
 left=$(unused 1)
 rlogin 1 "$RDOWN"
@@ -243,5 +246,28 @@ rlogin 1 "$RDOWN"
 eq "the recovery code refused while PostgreSQL was down works now" "$RC" 0
 eq "and is spent on the primary" "$(pg_sql fleet "SELECT count(*) FROM roles.changes WHERE actor LIKE 'recovery code (host_)'")" \
         $((RROUNDS + 2))
+
+# ---- the primary slow ------------------------------------------------------------------------------------------------
+# The code's row held by another session for longer than a login waits for the agent (15 s): the
+# login is refused, and what it asked for must not be done once it has given up, or the code is
+# spent and the user was told it was not. Then, the row let go, the same code logs in.
+CODE=$(code_of "$(arc user add slow --activation 2>&1)")
+SLOW=$(arc --json user show slow | python3 -c 'import json, sys; print(json.load(sys.stdin)["user"]["uuid"])') || die "rolesctl user show slow"
+fleet_wait_serial "$(fleet_serial)" 10 1 >/dev/null || fail "host 1 not on the fleet's serial before the row is held"
+fleet_hold "SELECT 1 FROM roles.codes WHERE user_uuid = '$SLOW' FOR UPDATE" || die "a session holding slow's code"
+printf '%s\n' "$CODE" | fleet_in 1 timeout 60 pamtester roles slow authenticate >"$OUT" 2>&1
+[ "$?" -ne 0 ] && grep -q 'the account server cannot be reached' "$OUT"
+eq "the primary slow: an activation code login refused with the clear message" "$?" 0
+fleet_release
+# A claim still waiting would go through now: let it, before looking.
+for _ in $(seq 200); do
+        [ "$(pg_sql fleet "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%claim_code%' AND state = 'active'
+                AND pid <> pg_backend_pid()")" = 0 ] && break
+        sleep 0.05
+done
+eq "the primary slow: the code not spent after the login gave up" "$(pg_sql fleet "SELECT count(*) FROM roles.codes
+        WHERE user_uuid = '$SLOW' AND used_at IS NULL")" 1
+printf '%s\n' "$CODE" | fleet_in 1 timeout 30 pamtester roles slow authenticate >"$OUT" 2>&1
+eq "the row let go: the same code logs in" "$?" 0
 
 finish

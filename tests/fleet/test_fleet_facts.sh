@@ -14,7 +14,13 @@
 #    had files (host 4 again, its host_secrets changed: the unlock published since, and the step);
 #  - the host roles may read the facts and not publish them;
 #  - an unlock's reset_at is the second it took place in (a failure of that second counts);
-#  - the fleet lockout: deny failures spread over three hosts lock the account on every one.
+#  - the fleet lockout: deny failures spread over three hosts lock the account on every one;
+#  - a host whose clock is ahead: its events are dated no later than their ingest, so that a
+#    success of its own hides no failure other hosts see after it, failures of its own count
+#    no more after a later unlock, and `rolesctl logins` shows any time a host sends; a TOTP
+#    step past the current one and the largest window is not published;
+#  - an unlock that waits for the fleet's serial while an ingest counts the failures it clears
+#    is not undone by the lock that count leads to.
 #
 #   test_fleet_facts.sh ROLESCTL PAM_MODULE NSS_LIB_DIR ROLES_AGENT
 set -u
@@ -51,7 +57,7 @@ locked() {
                 python3 -c 'import json, sys; print(*[r["locked"] and "yes" or "no" for r in json.load(sys.stdin) if r["name"] == sys.argv[1]])' "$2"
 }
 # state N SQL: SQL on host N's state.db.
-state() { fleet_in "$1" sqlite3 -readonly /var/lib/roles/state.db "$2"; }
+state() { fleet_in "$1" "${SQLITE_RO[@]}" /var/lib/roles/state.db "$2"; }
 # published SQL: the serial a publish_* call took, as the superuser (the owner's right).
 published() { pg_sql fleet "SELECT $1"; }
 # within SECONDS CMD...: CMD (which sets RC) until RC is 0, every 0.1 s for SECONDS; TOOK the time
@@ -241,5 +247,71 @@ for n in 1 2 3; do
         within 5 accepted "$n" bob
         eq "host $n: bob accepted after the fleet's unlock (${TOOK} s)" "$RC" 0
 done
+
+# ---- a host whose clock is ahead -------------------------------------------------------------------------------------
+# Two host roles of no host, whose events ingest takes as a host's (session_user): skew1's clock an
+# hour ahead, skew2's right. Event ids of their own, so no real host's outbox is disturbed.
+for h in skew1 skew2; do pg_sql fleet "CREATE ROLE $h NOLOGIN IN ROLE roles_host" >/dev/null || die "role $h"; done
+for u in carol dave; do arc user add "$u" >/dev/null || die "rolesctl user add $u"; done
+CAROL=$(uuid carol) && DAVE=$(uuid dave) || die "rolesctl user show"
+# ingest_as HOST EVENTS: roles.ingest of EVENTS (id:at:kind:uuid[:step], space-separated) as HOST.
+ingest_as() {
+        local json=
+        for e in $2; do
+                IFS=: read -r id at kind u step <<<"$e"
+                json+="${json:+,}{\"id\": $id, \"at\": $at, \"kind\": \"$kind\", \"user_uuid\": \"$u\", \"step\": ${step:-null}}"
+        done
+        pg_sql fleet "SET SESSION AUTHORIZATION $1; SELECT roles.ingest('[$json]'::jsonb)" >/dev/null
+}
+fleet_lock_of() { pg_sql fleet "SELECT coalesce(locked_until, 0) > extract(epoch from now()) FROM roles.fleet_locks WHERE user_uuid = '$1'"; }
+now=$(date +%s)
+ingest_as skew1 "1:$((now + 3600)):success:$CAROL" || fail "ingest as skew1"
+# The failures after the success as a right clock reads them (its second, or a later one).
+now=$(date +%s)
+ingest_as skew2 "$(for i in 1 2 3 4 5; do printf '%s ' "$i:$now:failure:$CAROL"; done)" || fail "ingest as skew2"
+eq "a success dated an hour ahead hides no failure after it: deny failures lock carol" "$(fleet_lock_of "$CAROL")" t
+ingest_as skew1 "$(for i in 2 3 4 5; do printf '%s ' "$i:$((now + 3600)):failure:$DAVE"; done)" || fail "ingest as skew1"
+# The unlock in a later second than the ingest (a failure of the unlock's own second counts).
+s0=$(date +%s)
+while [ "$(date +%s)" -le "$s0" ]; do sleep 0.05; done
+run_ok "rolesctl user unlock dave" arc user unlock dave
+ingest_as skew2 "6:$(date +%s):failure:$DAVE" || fail "ingest as skew2"
+eq "failures dated an hour ahead do not count after a later unlock: one more does not lock dave" \
+        "$(fleet_lock_of "$DAVE")" f
+ingest_as skew1 "7:9000000000000000000:success:$CAROL 8:-9000000000000000000:success:$CAROL" || fail "ingest as skew1"
+run_ok "rolesctl logins, with times far off sent by a host" arc logins
+eq "no event of skew1 dated after its ingest" \
+        "$(pg_sql fleet "SELECT count(*) FROM roles.events WHERE host = 'skew1' AND (at > extract(epoch from received_at) OR at < 0)")" 0
+# A step far past the clock (skew1 holds no secret to check a code with): never published, or
+# every code of tina's, a new secret's too, would be refused everywhere from then on.
+tina_step() { pg_sql fleet "SELECT last_step FROM roles.totp_steps WHERE user_uuid = '$TINA'"; }
+ingest_as skew1 "9:$(date +%s):totp_step:$TINA:$(($(date +%s) / 30 + 1000000))" || fail "ingest as skew1"
+[ "$(tina_step)" -lt $(($(date +%s) / 30 + 1000)) ]
+eq "a TOTP step a million steps ahead is not published" "$?" 0
+next_step=$(($(date +%s) / 30 + 1))
+ingest_as skew1 "10:$(date +%s):totp_step:$TINA:$next_step" || fail "ingest as skew1"
+eq "the next step is (a clock a little ahead)" "$(tina_step)" "$next_step"
+
+# ---- an unlock racing the ingest's count ----------------------------------------------------------------------------
+# The order forced: a session holds the fleet's serial; the unlock of erin queues for it; then an
+# ingest of deny failures of erin (dated before the unlock) counts them and queues too. The
+# serial let go, the unlock commits first: the ingest's lock must not undo it. It counted before
+# the unlock, so it must wait for it and count again, or its lock comes after the unlock.
+arc user add erin >/dev/null || die "rolesctl user add erin"
+ERIN=$(uuid erin) || die "rolesctl user show erin"
+fleet_hold "SELECT serial FROM roles.fleet FOR UPDATE" || die "a session holding the fleet's serial"
+arc user unlock erin >"$S/erin-unlock.out" 2>&1 &
+unlocker=$!
+fleet_waiting '%publish_unlock%' || fail "the unlock of erin does not wait for the fleet's serial"
+then=$(($(date +%s) - 10))
+ingest_as skew2 "$(for i in 11 12 13 14 15; do printf '%s ' "$i:$then:failure:$ERIN"; done)" &
+ingester=$!
+fleet_waiting '%roles.ingest%' || fail "the ingest of erin's failures does not wait"
+fleet_release
+wait "$unlocker"
+eq "the unlock of erin, after the wait" "$?" 0
+wait "$ingester"
+eq "the ingest of erin's failures, after the wait" "$?" 0
+eq "erin stays unlocked: the failures the unlock cleared lock nothing after it" "$(fleet_lock_of "$ERIN")" f
 
 finish

@@ -38,7 +38,7 @@ import json, sys
 rows = {r["host"]: r for r in json.load(sys.stdin)}
 print(rows[sys.argv[1]][sys.argv[2]] if sys.argv[1] in rows else "missing")' "$1" "$2"
 }
-queued() { fleet_in "$1" sqlite3 /var/lib/roles/state.db "SELECT count(*) FROM outbox"; }
+queued() { fleet_in "$1" "${SQLITE_RO[@]}" /var/lib/roles/state.db "SELECT count(*) FROM outbox"; }
 
 # ---- fleet status ---------------------------------------------------------------------------------------
 serial=$(fleet_serial)
