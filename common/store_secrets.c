@@ -44,6 +44,10 @@ int roles_secret_get(const struct roles_secrets *secrets, const char *uuid, stru
                     (r = store_col_text(s, st, 3, sec.fs_uniquifier, sizeof(sec.fs_uniquifier))) >= 0 &&
                     (r = store_col_text(s, st, 5, sec.email, sizeof(sec.email))) >= 0)
                         r = store_col_text(s, st, 6, sec.totp_secret, sizeof(sec.totp_secret));
+                /* Enrolled is not NULL (as listings count it): an empty secret is a damaged one,
+                 * not "not enrolled", or the second factor would be skipped. */
+                if (r >= 0 && !sec.totp_secret[0] && sqlite3_column_type(st, 6) != SQLITE_NULL)
+                        r = store_fail(s, -EBADMSG, "secrets.db holds an empty TOTP secret");
         }
         sqlite3_reset(st);
         if (r < 0) {
@@ -134,10 +138,11 @@ int roles_secret_get_code(const struct roles_secrets *sec, const char *uuid, enu
         if (r == 0)
                 r = store_fail(s, -ENOENT, "no %s code pending", store_code_kinds[kind]);
         if (r > 0) {
-                if (sqlite3_column_bytes(st, 0) != 32)
+                const void *hash = sqlite3_column_type(st, 0) == SQLITE_BLOB ? sqlite3_column_blob(st, 0) : NULL;
+                if (!hash || sqlite3_column_bytes(st, 0) != 32)
                         r = store_fail(s, -EBADMSG, "secrets.db holds a malformed code hash");
                 else {
-                        memcpy(ret->hash, sqlite3_column_blob(st, 0), 32);
+                        memcpy(ret->hash, hash, 32);
                         ret->expires_at = sqlite3_column_int64(st, 1);
                         ret->used_at = sqlite3_column_int64(st, 2);
                         r = 0;
