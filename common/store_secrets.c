@@ -60,6 +60,26 @@ int roles_secret_get(const struct roles_secrets *secrets, const char *uuid, stru
 }
 
 /*
+ * Several secrets.db writes made one, outside a writer (whose transaction holds them already):
+ * outside a transaction, the savepoint is one, and its RELEASE commits; nested, it is undone
+ * alone. A RELEASE that fails (busy) leaves the savepoint open, so a failure then ends it with
+ * ROLLBACK. release: r, the work's result, or the RELEASE's failure; either rolls back.
+ */
+static int secrets_savepoint(struct roles_store *s, bool *ret_outermost) {
+        *ret_outermost = sqlite3_get_autocommit(s->sec);
+        return store_exec_script(s, s->sec, "SAVEPOINT secrets_write");
+}
+
+static int secrets_release(struct roles_store *s, bool outermost, int r) {
+        if (r >= 0)
+                r = store_exec_script(s, s->sec, "RELEASE secrets_write");
+        if (r < 0)
+                sqlite3_exec(s->sec, outermost ? "ROLLBACK" : "ROLLBACK TO secrets_write; RELEASE secrets_write", NULL,
+                             NULL, NULL);
+        return r;
+}
+
+/*
  * Write a user's secrets rows (SQL[0]; SQL[1] is the same write of the before-images): in a
  * writer, once their before-image is kept; outside one (PAM), to both, in one transaction, so
  * that the write holds whichever way a publish in flight ends (store_before.c); a version 1
@@ -77,10 +97,8 @@ int store_secrets_write(struct roles_store *s, const char *uuid, const char *con
                 va_end(ap);
                 return r;
         }
-        /* Outside a transaction, the savepoint is one: its RELEASE commits, and a RELEASE that
-         * fails (busy) leaves it open, so a failure then ends it with ROLLBACK. */
-        bool outermost = sqlite3_get_autocommit(s->sec);
-        if ((r = store_exec_script(s, s->sec, "SAVEPOINT secrets_write")) < 0)
+        bool outermost;
+        if ((r = secrets_savepoint(s, &outermost)) < 0)
                 return r;
         int changed = 0;
         for (int i = 0; i < (s->sec_version >= 2 ? 2 : 1) && r >= 0; i++) {
@@ -89,14 +107,8 @@ int store_secrets_write(struct roles_store *s, const char *uuid, const char *con
                 va_end(ap);
                 changed += r > 0 ? r : 0;
         }
-        if (r >= 0)
-                r = store_exec_script(s, s->sec, "RELEASE secrets_write");
-        if (r < 0) {
-                sqlite3_exec(s->sec, outermost ? "ROLLBACK" : "ROLLBACK TO secrets_write; RELEASE secrets_write", NULL,
-                             NULL, NULL);
-                return r;
-        }
-        return changed;
+        r = secrets_release(s, outermost, r);
+        return r < 0 ? r : changed;
 }
 
 int store_require_credentials(struct roles_store *s, int r) {
@@ -121,6 +133,23 @@ int roles_secret_set_password(struct roles_secrets *sec, const char *uuid, const
                           "last_auth_sensitive_operation_at = ?3, fs_uniquifier = ?5 WHERE user_uuid = ?1"),
                           "ttiit", uuid, encoded_hash, now, (int64_t) must_change, fs_uniquifier);
         return store_require_credentials(s, r);
+}
+
+int roles_secret_change_password(struct roles_secrets *sec, const char *uuid, const char *encoded_hash, bool activate) {
+        struct roles_store *s = store_of_secrets(sec);
+        bool outermost;
+        int r;
+        /* All or nothing: a password stored while the codes stay valid would be reported "not
+         * changed", and a reset code that was meant to be spent by it could still be used. */
+        if ((r = secrets_savepoint(s, &outermost)) < 0)
+                return r;
+        r = roles_secret_set_password(sec, uuid, encoded_hash, false);
+        if (r >= 0 && activate)
+                r = roles_secret_set_activated(sec, uuid);
+        if (r >= 0)
+                r = roles_secret_drop_codes(sec, uuid);
+        r = secrets_release(s, outermost, r);
+        return r < 0 ? r : 0;
 }
 
 int roles_secret_get_code(const struct roles_secrets *sec, const char *uuid, enum roles_code_kind kind, struct roles_code_row *ret) {

@@ -445,15 +445,17 @@ static void test_totp(void **state) {
 }
 
 /* Change secrets.db behind the store's back, as a damaged, hand-edited or restored file would
- * be: sql, with ?1 the uuid of names[who]. */
+ * be: sql, with ?1 the uuid of names[who] (who past names: no parameter, a schema change). */
 static void secrets_edit(struct fixture *f, const char *sql, size_t who) {
         sqlite3 *db = NULL;
         sqlite3_stmt *st = NULL;
         assert_int_equal(sqlite3_open_v2(f->env.cfg.secrets_db, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
         assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-        sqlite3_bind_text(st, 1, f->uuid[who], -1, SQLITE_STATIC);
+        if (who < ROLES_N_ELEMENTS(names))
+                sqlite3_bind_text(st, 1, f->uuid[who], -1, SQLITE_STATIC);
         assert_int_equal(sqlite3_step(st), SQLITE_DONE);
-        assert_int_equal(sqlite3_changes(db), 1);
+        if (who < ROLES_N_ELEMENTS(names))
+                assert_int_equal(sqlite3_changes(db), 1);
         sqlite3_finalize(st);
         sqlite3_close(db);
 }
@@ -487,6 +489,23 @@ static void test_totp_secret_damaged(void **state) {
         assert_int_equal(auth(f, &g, "lgnalice", pw_right, NULL), ROLES_LOGIN_AUTH_FAILED);
         assert_int_equal(g.reason, ROLES_LOGIN_R_ACCOUNT_UNREADABLE);
         (void) oath_done();
+}
+
+/* A password change is one secrets.db write: when dropping the pending codes fails (their table
+ * gone for the moment), the password is not changed either, as the answer says. */
+static void test_password_change_whole_or_not(void **state) {
+        struct fixture *f = *state;
+        struct login g;
+
+        login_begin(f, &g, "lgnalice");
+        secrets_edit(f, "ALTER TABLE codes RENAME TO codes_away", SIZE_MAX);
+        g.conv.answers[0] = "a fresh password";
+        assert_int_not_equal(roles_login_chauthtok(&g.l, false, false, &g.reason), ROLES_LOGIN_OK);
+        assert_int_equal(g.reason, ROLES_LOGIN_R_SYSTEM);
+        login_end(&g);
+        secrets_edit(f, "ALTER TABLE codes_away RENAME TO codes", SIZE_MAX);
+        assert_int_equal(auth(f, &g, "lgnalice", "a fresh password", NULL), ROLES_LOGIN_AUTH_FAILED);
+        assert_int_equal(auth(f, &g, "lgnalice", pw_right, NULL), ROLES_LOGIN_OK);
 }
 
 /* A recovery code stands in for a TOTP code once, typed as printed or not (case, dashes); its
@@ -813,6 +832,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_code_then_must_change, setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_totp, setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_totp_secret_damaged, setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_password_change_whole_or_not, setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_recovery_codes, setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_totp_required, setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_expired_and_disabled, setup, test_teardown),
