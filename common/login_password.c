@@ -579,11 +579,8 @@ static enum roles_login_result set_password(struct roles_attempt *l, const struc
                         return ROLES_LOGIN_NOT_CHANGED;
                 }
         } else {
-                r = roles_secret_set_password(l->sec, l->u.uuid, hash, false);
-                if (r == 0 && l->u.activated_at == 0 && sec->activated_at == 0)
-                        r = roles_secret_set_activated(l->sec, l->u.uuid);
-                if (r == 0)
-                        r = roles_secret_drop_codes(l->sec, l->u.uuid);
+                r = roles_secret_change_password(l->sec, l->u.uuid, hash,
+                                                 l->u.activated_at == 0 && sec->activated_at == 0);
                 roles_wipe(hash, sizeof(hash));
         }
         if (r < 0) {

@@ -40,6 +40,10 @@ int roles_nss_shadow(const struct roles_secrets *sec, const struct roles_user *u
  * fs_uniquifier. */
 int roles_secret_set_password(struct roles_secrets *sec, const char *uuid, const char *encoded_hash,
                               bool must_change);
+/* A password the user set at a login: stored as set_password stores it, the account activated (activate),
+ * its pending codes dropped, in one secrets.db write: all of it, or nothing. */
+int roles_secret_change_password(struct roles_secrets *sec, const char *uuid, const char *encoded_hash,
+                                 bool activate);
 /*
  * Mark the code with this hash used: -EALREADY if it already was (two racing logins: exactly
  * one wins), -ESTALE if it expired or another code replaced it since it was checked.

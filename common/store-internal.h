@@ -184,7 +184,8 @@ int store_exec_script(struct roles_store *s, sqlite3 *db, const char *sql);
 /* Steps a statement expected to yield at most one row: 1 row, 0 none, -errno. */
 int store_step_row(struct roles_store *s, sqlite3_stmt *st);
 
-/* Copy a text column into a fixed buffer; an over-long or invalid value fails (-EBADMSG). */
+/* Copy a text column into a fixed buffer, "" for SQL NULL (and only for it); a value of another
+ * type, over-long or invalid fails (-EBADMSG), as no memory for it does (-ENOMEM). */
 int store_col_text(struct roles_store *s, sqlite3_stmt *st, int col, char *dst, size_t size);
 
 /* A new uuid (roles_uuid_new), the next of the pool drawn by roles_writer_begin_bulk if any. */

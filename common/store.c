@@ -191,13 +191,23 @@ int store_step_row(struct roles_store *s, sqlite3_stmt *st) {
         return store_sql_fail(s, sqlite3_db_handle(st), rc, "read");
 }
 
+/* Only SQL NULL reads as empty: sqlite3_column_text gives NULL when memory runs out too, and
+ * converts a BLOB or a number without a word. Read as "", a damaged or hand-edited secrets.db
+ * (a totp_secret stored as a BLOB) or an allocation failure would be "not enrolled", and the
+ * second factor skipped; so a value of another type is refused, as other malformed ones are. */
 int store_col_text(struct roles_store *s, sqlite3_stmt *st, int col, char *dst, size_t size) {
-        const char *v = (const char *) sqlite3_column_text(st, col);
-        int n = sqlite3_column_bytes(st, col);
-        if (!v) {
+        int type = sqlite3_column_type(st, col);        /* before any conversion */
+        if (type == SQLITE_NULL) {
                 dst[0] = '\0';
                 return 0;
         }
+        if (type != SQLITE_TEXT)
+                return store_fail(s, -EBADMSG, "database holds a value of the wrong type in column '%s'",
+                                  sqlite3_column_name(st, col));
+        const char *v = (const char *) sqlite3_column_text(st, col);
+        int n = sqlite3_column_bytes(st, col);
+        if (!v)
+                return store_fail(s, -ENOMEM, "out of memory reading column '%s'", sqlite3_column_name(st, col));
         if ((size_t) n >= size || memchr(v, '\0', (size_t) n))
                 return store_fail(s, -EBADMSG, "database holds an over-long or malformed value in column '%s'",
                                   sqlite3_column_name(st, col));

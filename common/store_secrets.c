@@ -44,6 +44,10 @@ int roles_secret_get(const struct roles_secrets *secrets, const char *uuid, stru
                     (r = store_col_text(s, st, 3, sec.fs_uniquifier, sizeof(sec.fs_uniquifier))) >= 0 &&
                     (r = store_col_text(s, st, 5, sec.email, sizeof(sec.email))) >= 0)
                         r = store_col_text(s, st, 6, sec.totp_secret, sizeof(sec.totp_secret));
+                /* Enrolled is not NULL (as listings count it): an empty secret is a damaged one,
+                 * not "not enrolled", or the second factor would be skipped. */
+                if (r >= 0 && !sec.totp_secret[0] && sqlite3_column_type(st, 6) != SQLITE_NULL)
+                        r = store_fail(s, -EBADMSG, "secrets.db holds an empty TOTP secret");
         }
         sqlite3_reset(st);
         if (r < 0) {
@@ -53,6 +57,26 @@ int roles_secret_get(const struct roles_secrets *secrets, const char *uuid, stru
         *ret = sec;
         roles_secret_wipe(&sec);
         return 0;
+}
+
+/*
+ * Several secrets.db writes made one, outside a writer (whose transaction holds them already):
+ * outside a transaction, the savepoint is one, and its RELEASE commits; nested, it is undone
+ * alone. A RELEASE that fails (busy) leaves the savepoint open, so a failure then ends it with
+ * ROLLBACK. release: r, the work's result, or the RELEASE's failure; either rolls back.
+ */
+static int secrets_savepoint(struct roles_store *s, bool *ret_outermost) {
+        *ret_outermost = sqlite3_get_autocommit(s->sec);
+        return store_exec_script(s, s->sec, "SAVEPOINT secrets_write");
+}
+
+static int secrets_release(struct roles_store *s, bool outermost, int r) {
+        if (r >= 0)
+                r = store_exec_script(s, s->sec, "RELEASE secrets_write");
+        if (r < 0)
+                sqlite3_exec(s->sec, outermost ? "ROLLBACK" : "ROLLBACK TO secrets_write; RELEASE secrets_write", NULL,
+                             NULL, NULL);
+        return r;
 }
 
 /*
@@ -73,10 +97,8 @@ int store_secrets_write(struct roles_store *s, const char *uuid, const char *con
                 va_end(ap);
                 return r;
         }
-        /* Outside a transaction, the savepoint is one: its RELEASE commits, and a RELEASE that
-         * fails (busy) leaves it open, so a failure then ends it with ROLLBACK. */
-        bool outermost = sqlite3_get_autocommit(s->sec);
-        if ((r = store_exec_script(s, s->sec, "SAVEPOINT secrets_write")) < 0)
+        bool outermost;
+        if ((r = secrets_savepoint(s, &outermost)) < 0)
                 return r;
         int changed = 0;
         for (int i = 0; i < (s->sec_version >= 2 ? 2 : 1) && r >= 0; i++) {
@@ -85,14 +107,8 @@ int store_secrets_write(struct roles_store *s, const char *uuid, const char *con
                 va_end(ap);
                 changed += r > 0 ? r : 0;
         }
-        if (r >= 0)
-                r = store_exec_script(s, s->sec, "RELEASE secrets_write");
-        if (r < 0) {
-                sqlite3_exec(s->sec, outermost ? "ROLLBACK" : "ROLLBACK TO secrets_write; RELEASE secrets_write", NULL,
-                             NULL, NULL);
-                return r;
-        }
-        return changed;
+        r = secrets_release(s, outermost, r);
+        return r < 0 ? r : changed;
 }
 
 int store_require_credentials(struct roles_store *s, int r) {
@@ -119,6 +135,23 @@ int roles_secret_set_password(struct roles_secrets *sec, const char *uuid, const
         return store_require_credentials(s, r);
 }
 
+int roles_secret_change_password(struct roles_secrets *sec, const char *uuid, const char *encoded_hash, bool activate) {
+        struct roles_store *s = store_of_secrets(sec);
+        bool outermost;
+        int r;
+        /* All or nothing: a password stored while the codes stay valid would be reported "not
+         * changed", and a reset code that was meant to be spent by it could still be used. */
+        if ((r = secrets_savepoint(s, &outermost)) < 0)
+                return r;
+        r = roles_secret_set_password(sec, uuid, encoded_hash, false);
+        if (r >= 0 && activate)
+                r = roles_secret_set_activated(sec, uuid);
+        if (r >= 0)
+                r = roles_secret_drop_codes(sec, uuid);
+        r = secrets_release(s, outermost, r);
+        return r < 0 ? r : 0;
+}
+
 int roles_secret_get_code(const struct roles_secrets *sec, const char *uuid, enum roles_code_kind kind, struct roles_code_row *ret) {
         struct roles_store *s = store_of_secrets(sec);
         int r;
@@ -134,10 +167,11 @@ int roles_secret_get_code(const struct roles_secrets *sec, const char *uuid, enu
         if (r == 0)
                 r = store_fail(s, -ENOENT, "no %s code pending", store_code_kinds[kind]);
         if (r > 0) {
-                if (sqlite3_column_bytes(st, 0) != 32)
+                const void *hash = sqlite3_column_type(st, 0) == SQLITE_BLOB ? sqlite3_column_blob(st, 0) : NULL;
+                if (!hash || sqlite3_column_bytes(st, 0) != 32)
                         r = store_fail(s, -EBADMSG, "secrets.db holds a malformed code hash");
                 else {
-                        memcpy(ret->hash, sqlite3_column_blob(st, 0), 32);
+                        memcpy(ret->hash, hash, 32);
                         ret->expires_at = sqlite3_column_int64(st, 1);
                         ret->used_at = sqlite3_column_int64(st, 2);
                         r = 0;

@@ -73,7 +73,8 @@ EXPORT int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char 
 /*
  * password: a new argon2id hash, after the old password unless the caller is root. Setting it
  * bumps last_auth_sensitive_operation_at and fs_uniquifier (roles_secret_set_password), ends a
- * must-change state, activates an account that came in with a code, and voids pending codes.
+ * must-change state, activates an account that came in with a code, and voids pending codes,
+ * all in one secrets.db write (roles_secret_change_password).
  */
 EXPORT int pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv) {
         struct pam_roles p;

@@ -839,7 +839,7 @@ static void test_core_reads(void **state) {
 
 /* ---- core writes: a user added and published, a password, a failure count ------------------------------- */
 
-enum core_write { WRITE_USER_ADD, WRITE_PASSWORD, WRITE_TALLY };
+enum core_write { WRITE_USER_ADD, WRITE_PASSWORD, WRITE_TALLY, WRITE_LOGIN_PASSWORD };
 
 static int core_user_add(void) {
         struct roles_writer *s = NULL;
@@ -870,6 +870,17 @@ static int core_password(void) {
         return r;
 }
 
+/* A login's password change: the hash, the activation and the codes dropped, whole or not at all. */
+static int core_login_password(void) {
+        struct roles_login *s = NULL;
+        int r = roles_login_open(&env.cfg, &s, NULL, 0);
+        if (r < 0)
+                return r;
+        r = roles_secret_change_password(roles_login_secrets(s), alice.uuid, new_hash, true);
+        test_close(s);
+        return r;
+}
+
 static int core_tally(void) {
         struct roles_login *s = NULL;
         struct roles_tally t = { .failures = 99 };
@@ -888,6 +899,7 @@ static void act_core_write(struct fault_case *c) {
                 [WRITE_USER_ADD] = core_user_add,
                 [WRITE_PASSWORD] = core_password,
                 [WRITE_TALLY] = core_tally,
+                [WRITE_LOGIN_PASSWORD] = core_login_password,
         };
         got.r = ops[c->kind]();
 }
@@ -905,6 +917,7 @@ static bool change_is_there(int kind, char *why, size_t size) {
                         strcmp(sec.email, "carl@example.org") == 0;
                 break;
         case WRITE_PASSWORD:
+        case WRITE_LOGIN_PASSWORD:
                 there = roles_secret_get(roles_snapshot_secrets(s), alice.uuid, &sec) == 0 && strcmp(sec.password_hash, new_hash) == 0 &&
                         file_is_pristine(&pristine[0]);         /* a secret alone publishes nothing */
                 break;
@@ -940,6 +953,7 @@ static struct fault_case core_writes[] = {
         CORE_WRITE("user add + email + audit + commit", WRITE_USER_ADD),
         CORE_WRITE("password set + audit + commit", WRITE_PASSWORD),
         CORE_WRITE("failure count (state.db)", WRITE_TALLY),
+        CORE_WRITE("password change at a login (secrets.db)", WRITE_LOGIN_PASSWORD),
 };
 
 static void test_core_writes(void **state) {

@@ -444,6 +444,70 @@ static void test_totp(void **state) {
         (void) oath_done();
 }
 
+/* Change secrets.db behind the store's back, as a damaged, hand-edited or restored file would
+ * be: sql, with ?1 the uuid of names[who] (who past names: no parameter, a schema change). */
+static void secrets_edit(struct fixture *f, const char *sql, size_t who) {
+        sqlite3 *db = NULL;
+        sqlite3_stmt *st = NULL;
+        assert_int_equal(sqlite3_open_v2(f->env.cfg.secrets_db, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+        if (who < ROLES_N_ELEMENTS(names))
+                sqlite3_bind_text(st, 1, f->uuid[who], -1, SQLITE_STATIC);
+        assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+        if (who < ROLES_N_ELEMENTS(names))
+                assert_int_equal(sqlite3_changes(db), 1);
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+}
+
+/* A TOTP secret that is not text, or empty, is a damaged record: the login is refused, even
+ * with the right code, and never let in on the password alone as "not enrolled". */
+static void test_totp_secret_damaged(void **state) {
+        struct fixture *f = *state;
+        struct login g;
+        char code[16];
+        static const char *const damage[] = {
+                "UPDATE credentials SET totp_secret = CAST(totp_secret AS BLOB) WHERE user_uuid = ?1",
+                "UPDATE credentials SET totp_secret = X'' WHERE user_uuid = ?1",
+                "UPDATE credentials SET totp_secret = '' WHERE user_uuid = ?1",
+        };
+
+        assert_int_equal(oath_init(), OATH_OK);
+        assert_int_equal(oath_totp_generate(totp_raw, strlen(totp_raw), (time_t) NOW, ROLES_TOTP_STEP, 0,
+                                            ROLES_TOTP_DIGITS, code), OATH_OK);
+        for (size_t i = 0; i < ROLES_N_ELEMENTS(damage); i++) {
+                secrets_edit(f, damage[i], 2);
+                assert_int_equal(auth(f, &g, "lgntotp", pw_right, NULL), ROLES_LOGIN_AUTH_FAILED);
+                assert_int_equal(g.reason, ROLES_LOGIN_R_ACCOUNT_UNREADABLE);
+                assert_int_equal(auth(f, &g, "lgntotp", pw_right, code), ROLES_LOGIN_AUTH_FAILED);
+                assert_int_equal(g.reason, ROLES_LOGIN_R_ACCOUNT_UNREADABLE);
+                secrets_edit(f, "UPDATE credentials SET totp_secret = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ' "
+                             "WHERE user_uuid = ?1", 2);
+        }
+        /* A password hash that is not text is refused as well, not read as "no password". */
+        secrets_edit(f, "UPDATE credentials SET password_hash = CAST(password_hash AS BLOB) WHERE user_uuid = ?1", 0);
+        assert_int_equal(auth(f, &g, "lgnalice", pw_right, NULL), ROLES_LOGIN_AUTH_FAILED);
+        assert_int_equal(g.reason, ROLES_LOGIN_R_ACCOUNT_UNREADABLE);
+        (void) oath_done();
+}
+
+/* A password change is one secrets.db write: when dropping the pending codes fails (their table
+ * gone for the moment), the password is not changed either, as the answer says. */
+static void test_password_change_whole_or_not(void **state) {
+        struct fixture *f = *state;
+        struct login g;
+
+        login_begin(f, &g, "lgnalice");
+        secrets_edit(f, "ALTER TABLE codes RENAME TO codes_away", SIZE_MAX);
+        g.conv.answers[0] = "a fresh password";
+        assert_int_not_equal(roles_login_chauthtok(&g.l, false, false, &g.reason), ROLES_LOGIN_OK);
+        assert_int_equal(g.reason, ROLES_LOGIN_R_SYSTEM);
+        login_end(&g);
+        secrets_edit(f, "ALTER TABLE codes_away RENAME TO codes", SIZE_MAX);
+        assert_int_equal(auth(f, &g, "lgnalice", "a fresh password", NULL), ROLES_LOGIN_AUTH_FAILED);
+        assert_int_equal(auth(f, &g, "lgnalice", pw_right, NULL), ROLES_LOGIN_OK);
+}
+
 /* A recovery code stands in for a TOTP code once, typed as printed or not (case, dashes); its
  * use is in the login audit with the number left, which the user is told. Spent, or never
  * issued, it is a wrong code: refused and counted. */
@@ -767,6 +831,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_lockout_after_deny, setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_code_then_must_change, setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_totp, setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_totp_secret_damaged, setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_password_change_whole_or_not, setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_recovery_codes, setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_totp_required, setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_expired_and_disabled, setup, test_teardown),

@@ -458,6 +458,18 @@ pt "$PW$nl" roles-nototp tnot authenticate; good "totp: no_totp, password alone"
 pt "$PW$nl" roles tnot authenticate; refused "totp: without no_totp the password alone is not enough"
 rc user unlock tnot >/dev/null
 
+# A TOTP secret damaged behind rolesctl's back (a BLOB, an empty one) refuses the login, even with
+# the right code: never read as "not enrolled", which would let the password alone in.
+tnot_secret=$(secret_sql "SELECT totp_secret FROM credentials WHERE user_uuid = '$(uuid_of tnot)'")
+[ -n "$tnot_secret" ] || die "no TOTP secret for tnot"
+for damage in "CAST(totp_secret AS BLOB)" "X''"; do
+        sqlite3 /var/lib/roles/secrets.db "UPDATE credentials SET totp_secret = $damage WHERE user_uuid = '$(uuid_of tnot)'"
+        pt "$PW$nl$(totp_at "$tnot_secret" "$(date +%s)")$nl" roles tnot authenticate
+        refused "totp: a damaged secret ($damage) refuses the login"
+        sqlite3 /var/lib/roles/secrets.db "UPDATE credentials SET totp_secret = '$tnot_secret' WHERE user_uuid = '$(uuid_of tnot)'"
+done
+rc user unlock tnot >/dev/null
+
 # A recovery code at the code prompt: once, told how many are left, in the login audit; used
 # again, a wrong code (refused and counted).
 last_audit() { state_sql "SELECT detail FROM login_audit WHERE result = '$1' ORDER BY id DESC LIMIT 1"; }
