@@ -129,15 +129,22 @@ int nss_index_file_check(const void *data, size_t size, bool check_body, struct 
         return 0;
 }
 
+int nss_index_dir_trusted(const char *path) {
+        /* Whoever could write the directory could put another index there. */
+        int r = roles_parent_dir_trusted(path);
+        return r < 0 && r != -ENOENT ? -EPERM : r;
+}
+
 int nss_index_map(const char *path, struct nss_index_file *ret, struct roles_file_stamp *ret_stamp) {
+        int r = nss_index_dir_trusted(path);
+        return r < 0 ? r : nss_index_map_in_trusted_dir(path, ret, ret_stamp);
+}
+
+int nss_index_map_in_trusted_dir(const char *path, struct nss_index_file *ret, struct roles_file_stamp *ret_stamp) {
         struct stat st;
         void *data = MAP_FAILED;
         int r;
 
-        /* Whoever could write the directory could put another index there. */
-        r = roles_parent_dir_trusted(path);
-        if (r < 0)
-                return r == -ENOENT ? -ENOENT : -EPERM;
         int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
         if (fd < 0)
                 return -errno;

@@ -110,6 +110,10 @@ int nss_index_members_check(const struct nss_index_file *f);
  * none.
  */
 int nss_index_map(const char *path, struct nss_index_file *ret, struct roles_file_stamp *ret_stamp);
+/* The two halves of nss_index_map(), for a caller that maps a base and its delta, which share a
+ * directory: the directory checked once (-EPERM untrusted, -ENOENT missing), then each file. */
+int nss_index_dir_trusted(const char *path);
+int nss_index_map_in_trusted_dir(const char *path, struct nss_index_file *ret, struct roles_file_stamp *ret_stamp);
 void nss_index_unmap(struct nss_index_file *f);
 
 /* Let the pages of f go from this process (they stay in the page cache and come back on the

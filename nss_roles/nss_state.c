@@ -85,19 +85,23 @@ static int load_config(void) {
  * again when the delta is its own: one system call less in every process's first lookup.)
  */
 static int map_view(void) {
-        int r = 0;
         unmap_view();
+        /* The delta's path is the base's with another suffix (roles_config_index_path): one
+         * directory, looked at once. */
+        int r = nss_index_dir_trusted(state.base_path);
+        if (r < 0)
+                return r;
         for (int attempt = 0; attempt < 3; attempt++) {
                 struct nss_index_file base = { 0 }, delta = { 0 };
                 struct roles_file_stamp b, d = { 0 };
-                r = nss_index_map(state.base_path, &base, &b);
+                r = nss_index_map_in_trusted_dir(state.base_path, &base, &b);
                 if (r == 0 && base.header->kind != NSS_INDEX_BASE)
                         r = -EBADMSG;
                 if (r < 0) {
                         nss_index_unmap(&base);
                         return r;
                 }
-                int rd = nss_index_map(state.delta_path, &delta, &d);
+                int rd = nss_index_map_in_trusted_dir(state.delta_path, &delta, &d);
                 /* A delta that is there but cannot be trusted or read: no answer rather than the
                  * base without the changes it carries (a writer always installs one). */
                 if (rd < 0 && rd != -ENOENT) {
