@@ -17,14 +17,15 @@
  *       (gid 1299999) of the first min(N, 100000) users, kept apart from DIR/group so that the
  *       other figures do not change; DIR/big.batch adds it with rolesctl.
  *
- *   bench_nss run --data DIR --source NAME [--db PATH] [--empty-module PATH] [--iters N]
- *                 [--budget MS] [--passes N] [--oneshot N] [--probes N] [--quick]
+ *   bench_nss run --data DIR --source NAME [--db PATH] [--empty-module PATH] [--floor-module PATH]
+ *                 [--iters N] [--budget MS] [--passes N] [--oneshot N] [--probes N] [--quick]
  *       Measure through glibc, with keys drawn at random (the same sequence for every source)
  *       from DIR: getpwnam_r, getpwuid_r, getgrnam_r, getgrgid_r, getgrouplist of the heavy
  *       user, getpwent_r and getgrent_r per entry over a whole enumeration, one-shot
  *       `getent passwd NAME` (fork + exec + wait), peak RSS; and the cost of the first lookup
  *       in a fresh process, taken apart (module and libsqlite3 load, open, schema, query; with
- *       --empty-module, the same load and call of a module that does nothing, as the floor).
+ *       --empty-module, the same load and call of a module that does nothing, as the floor;
+ *       with --floor-module, of one that only reads roles.conf and maps roles.nss).
  *       Every answer is checked against DIR; a wrong one makes the exit status 1.
  *
  *   bench_nss grow --data DIR [--budget MS] [--quick]
@@ -469,6 +470,7 @@ static void print_rss_split(void) {
 static struct {
         const char *data, *source, *db;
         const char *empty_module;       /* bench/nss_empty.c's library: the floor of a first lookup */
+        const char *floor_module;       /* the same built with NSS_BENCH_FLOOR: an index module's floor */
         long iters;
         double budget;
         int passes, oneshot, probes;
@@ -759,6 +761,12 @@ static int probe_empty(const char *path, const char *name1, const char *name2) {
         return probe_library("empty", path, "benchempty", NSS_STATUS_NOTFOUND, name1, name2);
 }
 
+/* The same with the floor module (bench/nss_empty.c built with NSS_BENCH_FLOOR): it reads
+ * roles.conf and maps roles.nss at its first call, no more. */
+static int probe_floor(const char *path, const char *name1, const char *name2) {
+        return probe_library("floor", path, "benchfloor", NSS_STATUS_NOTFOUND, name1, name2);
+}
+
 /* What the module's first call does, step by step, with libsqlite3 itself (dlopen'd: this program
  * links nothing but libc): load, open immutable, read the schema version, prepare the user lookup
  * (this parses the whole schema), run it. */
@@ -822,6 +830,8 @@ static int cmd_probe(int argc, char **argv) {
                 return probe_module(argv[2], argv[3], argv[4]);
         if (argc >= 5 && strcmp(argv[1], "empty") == 0)
                 return probe_empty(argv[2], argv[3], argv[4]);
+        if (argc >= 5 && strcmp(argv[1], "floor") == 0)
+                return probe_floor(argv[2], argv[3], argv[4]);
         if (argc >= 4 && strcmp(argv[1], "sqlite") == 0)
                 return probe_sqlite(argv[2], argv[3]);
         if (argc >= 3 && strcmp(argv[1], "local") == 0)
@@ -829,6 +839,7 @@ static int cmd_probe(int argc, char **argv) {
         if (argc >= 2 && strcmp(argv[1], "noop") == 0)
                 return 0;
         die("usage: bench_nss probe first NAME NAME | local NAME | module MOD NAME NAME | empty PATH NAME NAME | "
+            "floor PATH NAME NAME | "
             "sqlite DB NAME | noop");
 }
 
@@ -911,6 +922,10 @@ static void measure_first_call(void) {
                 char *empty[] = { self, "probe", "empty", (char *) opt.empty_module, u1, u2, NULL };
                 run_probes("empty", empty);
         }
+        if (opt.floor_module) {
+                char *floor[] = { self, "probe", "floor", (char *) opt.floor_module, u1, u2, NULL };
+                run_probes("floor", floor);
+        }
         if (opt.db) {
                 char *sq[] = { self, "probe", "sqlite", (char *) opt.db, u1, NULL };
                 run_probes("sqlite", sq);
@@ -924,6 +939,7 @@ static int cmd_run(int argc, char **argv) {
                 { "budget", required_argument, NULL, 't' }, { "passes", required_argument, NULL, 'p' },
                 { "oneshot", required_argument, NULL, 'o' }, { "probes", required_argument, NULL, 'r' },
                 { "empty-module", required_argument, NULL, 'e' },
+                { "floor-module", required_argument, NULL, 'f' },
                 { "quick", no_argument, NULL, 'q' },        { NULL, 0, NULL, 0 },
         };
         int c;
@@ -933,6 +949,7 @@ static int cmd_run(int argc, char **argv) {
                 case 's': opt.source = optarg; break;
                 case 'b': opt.db = optarg; break;
                 case 'e': opt.empty_module = optarg; break;
+                case 'f': opt.floor_module = optarg; break;
                 case 'i': opt.iters = bench_parse_num(optarg, 15, 100000000); break;
                 case 't': opt.budget = (double) bench_parse_num(optarg, 1, 3600000) / 1000.0; break;
                 case 'p': opt.passes = (int) bench_parse_num(optarg, 3, 1000); break;
@@ -947,7 +964,7 @@ static int cmd_run(int argc, char **argv) {
                         break;
                 default:
                         die("usage: bench_nss run --data DIR --source NAME [--db PATH] [--empty-module PATH] "
-                            "[--iters N] [--budget MS] [--passes N] [--oneshot N] [--probes N] [--quick]");
+                            "[--floor-module PATH] [--iters N] [--budget MS] [--passes N] [--oneshot N] [--probes N] [--quick]");
                 }
         }
         if (!opt.data || !opt.source)
@@ -1092,8 +1109,8 @@ int main(int argc, char **argv) {
         if (argc >= 2 && strcmp(argv[1], "spawn") == 0)
                 return cmd_spawn(argc - 1, argv + 1);
         fputs("usage: bench_nss gen --users N --out DIR\n"
-              "       bench_nss run --data DIR --source NAME [--db PATH] [--empty-module PATH] [--iters N]\n"
-              "                     [--budget MS] [--passes N] [--oneshot N] [--probes N] [--quick]\n"
+              "       bench_nss run --data DIR --source NAME [--db PATH] [--empty-module PATH]\n"
+              "                     [--floor-module PATH] [--iters N] [--budget MS] [--passes N] [--oneshot N] [--probes N] [--quick]\n"
               "       bench_nss grow --data DIR [--budget MS] [--quick]\n"
               "       bench_nss spawn [--in FILE] -- PROGRAM ARG...\n"
               "  Run inside a private mount namespace with nsswitch.conf naming the source: see bench_nss.sh.\n",
