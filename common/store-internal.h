@@ -184,8 +184,12 @@ int store_exec_script(struct roles_store *s, sqlite3 *db, const char *sql);
 /* Steps a statement expected to yield at most one row: 1 row, 0 none, -errno. */
 int store_step_row(struct roles_store *s, sqlite3_stmt *st);
 
-/* Copy a text column into a fixed buffer, "" for SQL NULL (and only for it); a value of another
- * type, over-long or invalid fails (-EBADMSG), as no memory for it does (-ENOMEM). */
+/* Whether a column reads as text of at most size - 1 bytes: 0 SQL NULL (read as ""), 1 text;
+ * -EBADMSG for a value of another type, over-long or holding a NUL (*ret_flaw says which, as
+ * "is a BLOB, not text"); -ENOMEM. */
+int store_col_text_check(sqlite3_stmt *st, int col, size_t size, const char **ret_flaw);
+/* Copy a text column into a fixed buffer, "" for SQL NULL (and only for it); what
+ * store_col_text_check refuses fails (-EBADMSG), as no memory for it does (-ENOMEM). */
 int store_col_text(struct roles_store *s, sqlite3_stmt *st, int col, char *dst, size_t size);
 
 /* A new uuid (roles_uuid_new), the next of the pool drawn by roles_writer_begin_bulk if any. */
@@ -310,6 +314,23 @@ int store_check_file(struct roles_store *s, const char *path, enum store_file_ki
  * version 1 secrets.db (no before-images; readers read it until a writer migrates it). */
 #define SECRETS_READ(head, table, tail) ((const char *const[2]) { head table tail, head SQL_SECRETS_SEEN(table) tail })
 #define store_secrets_sql(s, sql) ((sql)[(s)->sec_version >= 2])
+
+/*
+ * What a login refuses in a secrets.db row (-EBADMSG, *ret naming the column and what is wrong
+ * with it), in a row selected with these columns first: the one rule of the login reader
+ * (roles_secret_get, roles_secret_get_code) and of doctor, which names such rows, so that the
+ * two cannot drift apart. 0 when the row is good, -ENOMEM.
+ */
+#define SQL_CREDENTIALS_READ \
+        "password_hash, password_changed_at, must_change_password, fs_uniquifier, " \
+        "last_auth_sensitive_operation_at, email, totp_secret, activated_at"
+#define SQL_CODE_READ "code_hash, expires_at, used_at"
+struct store_row_flaw {
+        const char *column;
+        const char *what;       /* "is empty", "is a BLOB, not text", ... */
+};
+int store_secret_row_check(sqlite3_stmt *st, struct store_row_flaw *ret);
+int store_code_row_check(sqlite3_stmt *st, struct store_row_flaw *ret);
 
 /* The least id a fleet host's outbox hands out next: its creation time (or a restore's), 2^20
  * ids a second (store_schema.c, state.db v2). */

@@ -194,24 +194,50 @@ int store_step_row(struct roles_store *s, sqlite3_stmt *st) {
 /* Only SQL NULL reads as empty: sqlite3_column_text gives NULL when memory runs out too, and
  * converts a BLOB or a number without a word. Read as "", a damaged or hand-edited secrets.db
  * (a totp_secret stored as a BLOB) or an allocation failure would be "not enrolled", and the
- * second factor skipped; so a value of another type is refused, as other malformed ones are. */
-int store_col_text(struct roles_store *s, sqlite3_stmt *st, int col, char *dst, size_t size) {
+ * second factor skipped; so a value of another type is refused, as other malformed ones are.
+ * The rule of every reader and of doctor's look at secrets.db alike: one place. */
+int store_col_text_check(sqlite3_stmt *st, int col, size_t size, const char **ret_flaw) {
+        static const char *const wrong_type[] = {
+                [SQLITE_INTEGER] = "is an INTEGER, not text",
+                [SQLITE_FLOAT] = "is a REAL, not text",
+                [SQLITE_BLOB] = "is a BLOB, not text",
+        };
         int type = sqlite3_column_type(st, col);        /* before any conversion */
-        if (type == SQLITE_NULL) {
-                dst[0] = '\0';
+        if (type == SQLITE_NULL)
                 return 0;
+        if (type != SQLITE_TEXT) {
+                *ret_flaw = type >= 0 && type < (int) ROLES_N_ELEMENTS(wrong_type) && wrong_type[type]
+                        ? wrong_type[type] : "is not text";
+                return -EBADMSG;
         }
-        if (type != SQLITE_TEXT)
-                return store_fail(s, -EBADMSG, "database holds a value of the wrong type in column '%s'",
-                                  sqlite3_column_name(st, col));
         const char *v = (const char *) sqlite3_column_text(st, col);
         int n = sqlite3_column_bytes(st, col);
         if (!v)
-                return store_fail(s, -ENOMEM, "out of memory reading column '%s'", sqlite3_column_name(st, col));
-        if ((size_t) n >= size || memchr(v, '\0', (size_t) n))
-                return store_fail(s, -EBADMSG, "database holds an over-long or malformed value in column '%s'",
-                                  sqlite3_column_name(st, col));
-        memcpy(dst, v, (size_t) n + 1);
+                return -ENOMEM;
+        if ((size_t) n >= size) {
+                *ret_flaw = "is over-long";
+                return -EBADMSG;
+        }
+        if (memchr(v, '\0', (size_t) n)) {
+                *ret_flaw = "holds a NUL byte";
+                return -EBADMSG;
+        }
+        return 1;
+}
+
+int store_col_text(struct roles_store *s, sqlite3_stmt *st, int col, char *dst, size_t size) {
+        const char *flaw = NULL;
+        int r = store_col_text_check(st, col, size, &flaw);
+        if (r == -EBADMSG)
+                return store_fail(s, r, "database holds a malformed value: column '%s' %s",
+                                  sqlite3_column_name(st, col), flaw);
+        if (r < 0)
+                return store_fail(s, r, "out of memory reading column '%s'", sqlite3_column_name(st, col));
+        if (r == 0) {
+                dst[0] = '\0';
+                return 0;
+        }
+        memcpy(dst, sqlite3_column_text(st, col), (size_t) sqlite3_column_bytes(st, col) + 1);
         return 0;
 }
 

@@ -113,6 +113,109 @@ static int find_missing_secrets(struct doctor *d) {
         return r < 0 ? r : 0;
 }
 
+/* A user's name for a finding, from the snapshot: 1; 2 for a name readers refuse (named by
+ * find_invalid_rows), given by the uuid; 0 when no user has the uuid (find_orphans's); -errno. */
+static int user_name(struct roles_store *s, const char *uuid, char *buf, size_t size) {
+        sqlite3_stmt *st = store_stmt(s, s->pub, "SELECT name FROM users WHERE uuid = ?1");
+        if (!st)
+                return -EIO;
+        sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
+        int r = store_step_row(s, st);
+        if (r > 0) {
+                const char *name = (const char *) sqlite3_column_text(st, 0);
+                if (name && roles_name_valid(name))
+                        snprintf(buf, size, "%s", name);
+                else {
+                        snprintf(buf, size, "of uuid %s", uuid);
+                        r = 2;
+                }
+        }
+        sqlite3_reset(st);
+        return r;
+}
+
+/* What writes a good value in place of a damaged one: run 'rolesctl CMD NAME ARGS'THEN. */
+static const struct {
+        const char *column, *cmd, *args, *then;
+} secret_fixes[] = {
+        { "password_hash", "user passwd", "", "" },
+        { "fs_uniquifier", "user passwd", "", " (a new password draws a new one)" },
+        { "email", "user mod", " --email ADDR", "" },
+        { "totp_secret", "user totp disable", "", ", then enroll again" },
+        { "code_hash", "user reset", "", " for a new code" },
+};
+
+/* One finding for a row a login refuses: the user, the column, what is wrong, what mends it. */
+static int name_damaged_row(struct doctor *d, const char *uuid, const char *row, const struct store_row_flaw *flaw,
+                            const char *consequence) {
+        char name[ROLES_UUID_LEN + 16];
+        int r = user_name(d->s, uuid, name, sizeof(name));
+        if (r <= 0)
+                return r;
+        for (size_t i = 0; i < ROLES_N_ELEMENTS(secret_fixes) && r == 1; i++)
+                if (strcmp(secret_fixes[i].column, flaw->column) == 0) {
+                        finding(d, "user %s: secrets.db: %s%s %s (%s): run 'rolesctl %s %s%s'%s", name, row,
+                                flaw->column, flaw->what, consequence, secret_fixes[i].cmd, name,
+                                secret_fixes[i].args, secret_fixes[i].then);
+                        return 0;
+                }
+        finding(d, "user %s: secrets.db: %s%s %s (%s)", name, row, flaw->column, flaw->what, consequence);
+        return 0;
+}
+
+/* A table of secrets.db as find_damaged_secrets reads it. */
+struct secrets_table {
+        const char *sql;        /* the reader's columns, then the user's uuid and a code's kind */
+        int uuid_col;
+        int (*check)(sqlite3_stmt *st, struct store_row_flaw *ret);
+        const char *consequence;
+};
+
+/* The row at st named if the login reader refuses it: 0, -errno. */
+static int name_if_damaged(struct doctor *d, sqlite3_stmt *st, const struct secrets_table *table) {
+        const char *uuid = (const char *) sqlite3_column_text(st, table->uuid_col);
+        const char *kind = (const char *) sqlite3_column_text(st, table->uuid_col + 1);
+        struct store_row_flaw flaw;
+        char row[64] = "";
+        int r = table->check(st, &flaw);
+        if (r != -EBADMSG)
+                return r;
+        if (!uuid)
+                return 0;
+        if (kind)
+                snprintf(row, sizeof(row), "the %.20s code's ", kind);
+        return name_damaged_row(d, uuid, row, &flaw, table->consequence);
+}
+
+/*
+ * secrets.db rows a login refuses (fails closed on): written behind rolesctl's back, restored
+ * from elsewhere, or damaged. The rule is the login reader's own (store_secret_row_check,
+ * store_code_row_check). Only the user or an administrator can give the secret a right value:
+ * named here with the command that writes one, not changed. A spent code is read by no login
+ * that could use it (used_at as the reader reads it), and a password change spends them all:
+ * not named.
+ */
+static int find_damaged_secrets(struct doctor *d) {
+        static const struct secrets_table tables[] = {
+                { "SELECT " SQL_CREDENTIALS_READ ", user_uuid, NULL FROM credentials ORDER BY user_uuid", 8,
+                  store_secret_row_check, "logins refuse it" },
+                { "SELECT " SQL_CODE_READ ", user_uuid, kind FROM codes "
+                  "WHERE CAST(coalesce(used_at, 0) AS INTEGER) = 0 ORDER BY user_uuid, kind", 3, store_code_row_check, "the code cannot be used" },
+        };
+        for (size_t i = 0; i < ROLES_N_ELEMENTS(tables); i++) {
+                sqlite3_stmt *st = store_stmt(d->s, d->s->sec, tables[i].sql);
+                if (!st)
+                        return -EIO;
+                int r;
+                while ((r = store_step_row(d->s, st)) > 0 && (r = name_if_damaged(d, st, &tables[i])) >= 0)
+                        ;
+                sqlite3_reset(st);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 /* Staged snapshots of writers that died: every writer removes them when it stages its own
  * (store_writer.c), this one included; doctor says how many there were. */
 static void report_swept_stages(struct doctor *d) {
@@ -326,8 +429,8 @@ int roles_writer_doctor(struct roles_writer *w, roles_report_fn report, void *us
                               "UNION SELECT user_uuid FROM totp_used", "state.db")) < 0)
                 return r;
         report_swept_stages(&d);
-        if ((r = find_missing_secrets(&d)) < 0 || (r = remove_orphans(&d)) < 0 ||
-            (r = find_invalid_rows(&d, s->pub)) < 0 || (r = check_host(&d)) < 0)
+        if ((r = find_missing_secrets(&d)) < 0 || (r = find_damaged_secrets(&d)) < 0 ||
+            (r = remove_orphans(&d)) < 0 || (r = find_invalid_rows(&d, s->pub)) < 0 || (r = check_host(&d)) < 0)
                 return r;
         /* roles.db edited by hand (not through rolesctl) leaves the derived tables stale: rebuild
          * them, and publish only if that changed anything. */

@@ -18,15 +18,65 @@ const char *const store_code_kinds[] = {
         [ROLES_CODE_RESET] = "reset",
 };
 
+/* The text columns of SQL_CREDENTIALS_READ and the room roles_secret_get has for them. */
+#define SECRET_FIELD(col, name) { col, #name, sizeof(((struct roles_secret *) 0)->name) }
+static const struct {
+        int col;
+        const char *name;
+        size_t size;
+} credentials_text[] = {
+        SECRET_FIELD(0, password_hash),
+        SECRET_FIELD(3, fs_uniquifier),
+        SECRET_FIELD(5, email),
+        SECRET_FIELD(6, totp_secret),
+};
+enum { COL_TOTP_SECRET = 6 };
+
+int store_secret_row_check(sqlite3_stmt *st, struct store_row_flaw *ret) {
+        for (size_t i = 0; i < ROLES_N_ELEMENTS(credentials_text); i++) {
+                const char *what = NULL;
+                int r = store_col_text_check(st, credentials_text[i].col, credentials_text[i].size, &what);
+                /* Enrolled is not NULL (as listings count it): an empty secret is a damaged one,
+                 * not "not enrolled", or the second factor would be skipped. */
+                if (r > 0 && credentials_text[i].col == COL_TOTP_SECRET &&
+                    sqlite3_column_bytes(st, COL_TOTP_SECRET) == 0) {
+                        what = "is empty";
+                        r = -EBADMSG;
+                }
+                if (r == -EBADMSG)
+                        *ret = (struct store_row_flaw) { credentials_text[i].name, what };
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+#define CODE_HASH_LEN sizeof(((struct roles_code_row *) 0)->hash)
+
+int store_code_row_check(sqlite3_stmt *st, struct store_row_flaw *ret) {
+        if (sqlite3_column_type(st, 0) != SQLITE_BLOB || (size_t) sqlite3_column_bytes(st, 0) != CODE_HASH_LEN) {
+                *ret = (struct store_row_flaw) { "code_hash", "is not a 32-byte BLOB" };
+                return -EBADMSG;
+        }
+        return 0;
+}
+
+/* The login's words for what store_secret_row_check or store_code_row_check refused. */
+static int refuse_row(struct roles_store *s, int r, const struct store_row_flaw *flaw) {
+        if (r == -EBADMSG)
+                return store_fail(s, r, "secrets.db holds a malformed row: %s %s (run 'rolesctl doctor')",
+                                  flaw->column, flaw->what);
+        return store_fail(s, r, "out of memory reading secrets.db");
+}
+
 int roles_secret_get(const struct roles_secrets *secrets, const char *uuid, struct roles_secret *ret) {
         struct roles_store *s = store_of_secrets(secrets);
         struct roles_secret sec = { 0 };
+        struct store_row_flaw flaw;
         int r;
 
         sqlite3_stmt *st = store_stmt(s, s->sec, store_secrets_sql(s, SECRETS_READ(
-                "SELECT password_hash, password_changed_at, must_change_password, fs_uniquifier, "
-                "last_auth_sensitive_operation_at, email, totp_secret, activated_at FROM ", "credentials",
-                " WHERE user_uuid = ?1")));
+                "SELECT " SQL_CREDENTIALS_READ " FROM ", "credentials", " WHERE user_uuid = ?1")));
         if (!st)
                 return -EIO;
         sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
@@ -35,7 +85,9 @@ int roles_secret_get(const struct roles_secrets *secrets, const char *uuid, stru
                 r = store_step_row(s, st);
         if (r == 0)
                 r = store_fail(s, -ENOENT, "no secrets row for this user (run 'rolesctl doctor')");
-        if (r > 0) {
+        if (r > 0 && (r = store_secret_row_check(st, &flaw)) < 0)
+                r = refuse_row(s, r, &flaw);
+        if (r >= 0) {
                 sec.password_changed_at = sqlite3_column_int64(st, 1);
                 sec.must_change_password = sqlite3_column_int(st, 2) != 0;
                 sec.last_auth_sensitive_operation_at = sqlite3_column_int64(st, 4);
@@ -43,11 +95,7 @@ int roles_secret_get(const struct roles_secrets *secrets, const char *uuid, stru
                 if ((r = store_col_text(s, st, 0, sec.password_hash, sizeof(sec.password_hash))) >= 0 &&
                     (r = store_col_text(s, st, 3, sec.fs_uniquifier, sizeof(sec.fs_uniquifier))) >= 0 &&
                     (r = store_col_text(s, st, 5, sec.email, sizeof(sec.email))) >= 0)
-                        r = store_col_text(s, st, 6, sec.totp_secret, sizeof(sec.totp_secret));
-                /* Enrolled is not NULL (as listings count it): an empty secret is a damaged one,
-                 * not "not enrolled", or the second factor would be skipped. */
-                if (r >= 0 && !sec.totp_secret[0] && sqlite3_column_type(st, 6) != SQLITE_NULL)
-                        r = store_fail(s, -EBADMSG, "secrets.db holds an empty TOTP secret");
+                        r = store_col_text(s, st, COL_TOTP_SECRET, sec.totp_secret, sizeof(sec.totp_secret));
         }
         sqlite3_reset(st);
         if (r < 0) {
@@ -156,7 +204,7 @@ int roles_secret_get_code(const struct roles_secrets *sec, const char *uuid, enu
         struct roles_store *s = store_of_secrets(sec);
         int r;
         sqlite3_stmt *st = store_stmt(s, s->sec, store_secrets_sql(s, SECRETS_READ(
-                "SELECT code_hash, expires_at, used_at FROM ", "codes", " WHERE user_uuid = ?1 AND kind = ?2")));
+                "SELECT " SQL_CODE_READ " FROM ", "codes", " WHERE user_uuid = ?1 AND kind = ?2")));
         if (!st)
                 return -EIO;
         sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
@@ -166,12 +214,15 @@ int roles_secret_get_code(const struct roles_secrets *sec, const char *uuid, enu
                 r = store_step_row(s, st);
         if (r == 0)
                 r = store_fail(s, -ENOENT, "no %s code pending", store_code_kinds[kind]);
-        if (r > 0) {
-                const void *hash = sqlite3_column_type(st, 0) == SQLITE_BLOB ? sqlite3_column_blob(st, 0) : NULL;
-                if (!hash || sqlite3_column_bytes(st, 0) != 32)
-                        r = store_fail(s, -EBADMSG, "secrets.db holds a malformed code hash");
+        struct store_row_flaw flaw;
+        if (r > 0 && (r = store_code_row_check(st, &flaw)) < 0)
+                r = refuse_row(s, r, &flaw);
+        if (r >= 0) {
+                const void *hash = sqlite3_column_blob(st, 0);
+                if (!hash)
+                        r = store_fail(s, -ENOMEM, "out of memory reading secrets.db");
                 else {
-                        memcpy(ret->hash, hash, 32);
+                        memcpy(ret->hash, hash, CODE_HASH_LEN);
                         ret->expires_at = sqlite3_column_int64(st, 1);
                         ret->used_at = sqlite3_column_int64(st, 2);
                         r = 0;

@@ -2694,6 +2694,68 @@ static void test_doctor_names_invalid_rows(void **state) {
         test_close(s);
 }
 
+/*
+ * doctor names each secrets.db row a login refuses, once, with the user's name, the column and
+ * the command that writes a good value; it changes none of them. The rule is the login reader's
+ * own: every row named is one roles_secret_get (or _get_code) refuses, and no other.
+ */
+static void test_doctor_names_damaged_secrets(void **state) {
+        struct test_env *e = *state;
+        char sec[PATH_MAX], sql[1024], lines[4096] = "";
+
+        struct roles_writer *s = writer(e);
+        struct roles_user alice = test_add_user(s, "alice"), bob = test_add_user(s, "bob"),
+                          carol = test_add_user(s, "carol"), dave = test_add_user(s, "dave");
+        test_commit(s);
+
+        path_in(e, "secrets.db", sec, sizeof(sec));
+        /* alice: an empty TOTP secret; bob: a password hash stored as a BLOB (a number would be
+         * stored as text: the column's affinity converts it); carol: a pending reset code whose
+         * hash is text; dave: a spent code with a text hash (read by no login that could use
+         * it), and nothing else wrong. */
+        snprintf(sql, sizeof(sql),
+                 "UPDATE credentials SET totp_secret = '' WHERE user_uuid = '%s';"
+                 "UPDATE credentials SET password_hash = CAST('$argon2id$' AS BLOB) WHERE user_uuid = '%s';"
+                 "INSERT INTO codes VALUES ('%s', 'reset', 'not a hash', 1, 4000000000, NULL);"
+                 "INSERT INTO codes VALUES ('%s', 'reset', 'not a hash', 1, 4000000000, 2);",
+                 alice.uuid, bob.uuid, carol.uuid, dave.uuid);
+        raw_exec(sec, sql);
+
+        s = writer(e);
+        int n = roles_writer_doctor(s, collect_lines, lines);
+        if (n != 3)
+                fail_msg("doctor: %d findings:\n%s", n, lines);
+        test_close(s);
+        static const char *const want[] = {
+                "user alice: secrets.db: totp_secret is empty (logins refuse it): run 'rolesctl user totp "
+                "disable alice', then enroll again\n",
+                "user bob: secrets.db: password_hash is a BLOB, not text (logins refuse it): run 'rolesctl "
+                "user passwd bob'\n",
+                "user carol: secrets.db: the reset code's code_hash is not a 32-byte BLOB (the code cannot be "
+                "used): run 'rolesctl user reset carol' for a new code\n",
+        };
+        for (size_t i = 0; i < ROLES_N_ELEMENTS(want); i++)
+                if (!strstr(lines, want[i]))
+                        fail_msg("doctor did not say \"%s\"; it said:\n%s", want[i], lines);
+
+        /* The same rows, and only they, are the ones a login refuses. */
+        struct roles_snapshot *r = test_reader(e, ROLES_SNAPSHOT_SECRETS);
+        struct roles_secret secret;
+        struct roles_code_row code;
+        assert_int_equal(roles_secret_get(roles_snapshot_secrets(r), alice.uuid, &secret), -EBADMSG);
+        assert_int_equal(roles_secret_get(roles_snapshot_secrets(r), bob.uuid, &secret), -EBADMSG);
+        assert_ok(r, roles_secret_get(roles_snapshot_secrets(r), carol.uuid, &secret));
+        assert_int_equal(roles_secret_get_code(roles_snapshot_secrets(r), carol.uuid, ROLES_CODE_RESET, &code), -EBADMSG);
+        assert_ok(r, roles_secret_get(roles_snapshot_secrets(r), dave.uuid, &secret));
+        test_close(r);
+
+        /* Named, not changed: the next doctor names them again. */
+        s = writer(e);
+        int findings = 0;
+        assert_int_equal(roles_writer_doctor(s, count_lines, &findings), 3);
+        test_close(s);
+}
+
 /* How many of this process's descriptors are open on path. */
 static size_t fds_on(const char *path) {
         DIR *d = opendir("/proc/self/fd");
@@ -2782,6 +2844,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_init_creates_files, test_setup_empty, test_teardown),
                 cmocka_unit_test_setup_teardown(test_doctor_names_invalid_rows, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_doctor_warns_range_overlap, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_doctor_names_damaged_secrets, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_init_keeps_data, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_secrets_v1_migrated, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_public_v1_migrated, test_setup, test_teardown),
