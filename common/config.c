@@ -124,6 +124,15 @@ bool roles_config_source_valid(const char *value) {
         return true;
 }
 
+bool roles_host_role_valid(const char *text, size_t len) {
+        if (len == 0 || len > ROLES_HOST_ROLE_MAX)
+                return false;
+        for (size_t i = 0; i < len; i++)
+                if (text[i] <= ' ' || text[i] > '~')
+                        return false;
+        return true;
+}
+
 static int set_key(struct roles_config *cfg, const struct key *k, const char *value) {
         char *field = (char *) cfg + k->offset;
         if (k->kind == KEY_PATH) {

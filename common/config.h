@@ -24,6 +24,10 @@
  * (HOST_NAME_MAX), the host name being its default. */
 #define ROLES_TOTP_ISSUER_MAX 64
 
+/* A PostgreSQL role name (NAMEDATALEN - 1): the name a fleet host is known by, the role its
+ * source connects as (roles_fleet_host_role). */
+#define ROLES_HOST_ROLE_MAX 63
+
 struct roles_config {
         char public_db[ROLES_CONFIG_PATH_SIZE];
         char secrets_db[ROLES_CONFIG_PATH_SIZE];
@@ -60,6 +64,11 @@ void roles_config_defaults(struct roles_config *cfg);
 /* A source as roles.conf and --source take it: a libpq connection string or URI, printable ASCII
  * (spaces included) of at most ROLES_TEXT_MAX bytes. What it says is libpq's to parse. */
 bool roles_config_source_valid(const char *value);
+
+/* A fleet host's role as roles records it (roles_fleet_host_role, a backup's fleet-host member):
+ * len bytes of printable ASCII without a space (one word in an audit row), 1 to
+ * ROLES_HOST_ROLE_MAX of them. Other names PostgreSQL allows are not recorded. */
+bool roles_host_role_valid(const char *text, size_t len);
 
 /*
  * Read a configuration file over the defaults. On failure *cfg is left untouched and errbuf

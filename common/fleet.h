@@ -41,6 +41,16 @@ struct roles_writer;
 #define ROLES_FLEET_VERSION 2
 
 /*
+ * The name the fleet knows this host by: the PostgreSQL role its source connects as, which
+ * ingest keys the host's events by (FLEET.md, "Write path"). The `user` the source names (in
+ * either of libpq's forms), read without connecting; "" when it names none (libpq's default is
+ * then PGUSER, a service file's or the login name, nothing rolesctl can know for roles-agent),
+ * names one roles_host_role_valid refuses, or is not a connection string libpq parses. 0, or
+ * -EINVAL when source is empty: not a fleet host.
+ */
+int roles_fleet_host_role(const char *source, char ret[static ROLES_HOST_ROLE_MAX + 1]);
+
+/*
  * Connect to cfg->source: TLS verify-full against cfg->fleet_ca (required unless the source is
  * a Unix socket), whatever the connection string or the environment ask for; a connection
  * string holding a password is refused (a passfile or a client certificate instead: roles.conf

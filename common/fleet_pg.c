@@ -111,6 +111,22 @@ static void ignore_notice(void *userdata, const char *message) {
         (void) message;
 }
 
+int roles_fleet_host_role(const char *source, char ret[static ROLES_HOST_ROLE_MAX + 1]) {
+        if (!source[0])
+                return -EINVAL;
+        PQconninfoOption *opts = PQconninfoParse(source, NULL);
+        ret[0] = '\0';
+        for (const PQconninfoOption *o = opts; o && o->keyword; o++) {
+                if (strcmp(o->keyword, "user") != 0 || !o->val)
+                        continue;
+                size_t len = strlen(o->val);
+                if (roles_host_role_valid(o->val, len))
+                        memcpy(ret, o->val, len + 1);
+        }
+        PQconninfoFree(opts);
+        return 0;
+}
+
 int roles_fleet_connect(const struct roles_config *cfg, struct roles_fleet **ret, char *errbuf, size_t errlen) {
         struct roles_fleet *f = calloc(1, sizeof(*f));
         char *perr = NULL;

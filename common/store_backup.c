@@ -11,6 +11,12 @@
  * restore whatever owner, mode, link or path a hostile archive names, and run while logins read
  * and write. Here the archive is data: its three members are written to new files, checked, and
  * renamed into place under the writer lock (store_writer_replace_files).
+ *
+ * A fleet host's archive also names the host (a fourth member, fleet-host: the role its outbox
+ * is shipped as). state.db's outbox holds events the host had not shipped yet; put back on
+ * another host, they would be shipped again as that host's, and the fleet would count each
+ * failure twice, towards a lockout, and place the logins on the wrong host. So restore keeps the
+ * archive's outbox only when the archive is this host's own (prepare_state).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +40,10 @@ static const struct member {
         { "secrets.db", STORE_SECRETS, 0600, true },
         { "state.db", STORE_STATE, 0600, false },
 };
+
+/* The archive's fourth member, written by a fleet host only: its role (roles_fleet_host_role) and
+ * a newline. After the databases, so that an archive begins with roles.db whoever wrote it. */
+#define HOST_MEMBER "fleet-host"
 
 static sqlite3 *member_db(struct roles_store *s, enum store_file which) {
         return which == STORE_PUBLIC ? s->pub : which == STORE_SECRETS ? s->sec : s->state;
@@ -95,12 +105,14 @@ static int add_db(struct roles_store *s, int fd, const char *name, sqlite3 *db, 
         return r < 0 ? store_fail(s, r, "writing the backup: %s", strerror(-r)) : 0;
 }
 
-int roles_writer_backup(struct roles_writer *w, const char *path) {
+int roles_writer_backup(struct roles_writer *w, const char *path, const char *host_role) {
         struct roles_store *s = store_of_writer(w);
         char tmp[PATH_MAX];
         static const uint8_t end[2 * TAR_BLOCK];
         int fd = -1, r;
 
+        if (host_role && host_role[0] && !roles_host_role_valid(host_role, strlen(host_role)))
+                return store_fail(s, -EINVAL, "'%s' is not a host's role name", host_role);
         if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int) sizeof(tmp))
                 return store_fail(s, -ENAMETOOLONG, "%s: path too long", path);
         fd = mkostemp(tmp, O_CLOEXEC);
@@ -115,6 +127,14 @@ int roles_writer_backup(struct roles_writer *w, const char *path) {
         for (size_t i = 0; i < ROLES_N_ELEMENTS(members); i++)
                 if ((r = add_db(s, fd, members[i].name, member_db(s, members[i].which), members[i].mode)) < 0)
                         goto out;
+        if (host_role && host_role[0]) {
+                char line[ROLES_HOST_ROLE_MAX + 2];
+                int len = snprintf(line, sizeof(line), "%s\n", host_role);
+                if ((r = tar_entry(fd, HOST_MEMBER, line, (size_t) len, store_now(s), 0600)) < 0) {
+                        store_fail(s, r, "writing the backup: %s", strerror(-r));
+                        goto out;
+                }
+        }
         r = roles_write_all(fd, end, sizeof(end));
         if (r >= 0 && fsync(fd) < 0)
                 r = -errno;
@@ -148,6 +168,8 @@ struct restore {
         uint8_t *buf;                   /* RESTORE_CHUNK bytes, wiped: secrets.db passes through */
         char tmp[3][PATH_MAX];          /* the new files, by enum store_file; "" when none */
         bool seen[3];                   /* by enum store_file: the archive held it */
+        bool seen_host;                 /* the archive held fleet-host, res->archive_host */
+        bool keep_outbox;               /* the archive is this host's own (prepare_state) */
         struct roles_restore_result *res;
 };
 
@@ -244,7 +266,35 @@ static int create_tmp(struct restore *rs, const struct member *m, int *ret_fd) {
         return 0;
 }
 
-/* The member whose header is h, checked, copied to a new file and synced. */
+/* The zeros after a member of size bytes, to the end of its last block. */
+static int skip_padding(struct restore *rs, const char *name, uint64_t size) {
+        if (size % TAR_BLOCK == 0)
+                return 0;
+        size_t pad = TAR_BLOCK - size % TAR_BLOCK;
+        ssize_t got = read_some(rs, rs->buf, pad);
+        if (got >= 0 && (size_t) got < pad)
+                got = refuse(rs, "truncated: it ends inside %s", name);
+        return got < 0 ? (int) got : 0;
+}
+
+/* fleet-host, of size bytes: a role name as roles_fleet_host_role gives one, then a newline. */
+static int read_host(struct restore *rs, uint64_t size) {
+        char text[ROLES_HOST_ROLE_MAX + 1];
+        if (size < 2 || size > sizeof(text))
+                return refuse(rs, "%s does not hold a host's role name", HOST_MEMBER);
+        ssize_t got = read_some(rs, text, (size_t) size);
+        if (got >= 0 && (uint64_t) got < size)
+                got = refuse(rs, "truncated: it ends inside %s", HOST_MEMBER);
+        if (got < 0)
+                return (int) got;
+        if (text[size - 1] != '\n' || !roles_host_role_valid(text, (size_t) size - 1))
+                return refuse(rs, "%s does not hold a host's role name", HOST_MEMBER);
+        memcpy(rs->res->archive_host, text, (size_t) size - 1);
+        rs->res->archive_host[size - 1] = '\0';
+        return skip_padding(rs, HOST_MEMBER, size);
+}
+
+/* The member whose header is h, checked; a database copied to a new file and synced. */
 static int read_member(struct restore *rs, const uint8_t h[TAR_BLOCK]) {
         const struct member *m = NULL;
         char name[258];
@@ -262,16 +312,21 @@ static int read_member(struct restore *rs, const uint8_t h[TAR_BLOCK]) {
         for (size_t i = 0; i < ROLES_N_ELEMENTS(members); i++)
                 if (strcmp(name, members[i].name) == 0)
                         m = &members[i];
-        if (!m)
-                return refuse(rs, "a member named '%s': a backup holds roles.db, secrets.db and state.db, nothing else",
-                              name);
+        bool host = strcmp(name, HOST_MEMBER) == 0;
+        if (!m && !host)
+                return refuse(rs, "a member named '%s': a backup holds roles.db, secrets.db, state.db and "
+                              HOST_MEMBER ", nothing else", name);
+        const char *what = host ? HOST_MEMBER : m->name;
+        bool *seen = host ? &rs->seen_host : &rs->seen[m->which];
         if (h[156] != '0' && h[156] != '\0')
-                return refuse(rs, "%s is %s", m->name, member_type(h[156]));
-        if (rs->seen[m->which])
-                return refuse(rs, "%s is in it twice", m->name);
+                return refuse(rs, "%s is %s", what, member_type(h[156]));
+        if (*seen)
+                return refuse(rs, "%s is in it twice", what);
         if (!parse_octal(h + 124, 12, &size) || size > TAR_SIZE_MAX)
-                return refuse(rs, "%s: its size is not one a ustar header holds", m->name);
-        rs->seen[m->which] = true;
+                return refuse(rs, "%s: its size is not one a ustar header holds", what);
+        *seen = true;
+        if (host)
+                return read_host(rs, size);
 
         if ((r = create_tmp(rs, m, &fd)) < 0)
                 return r;
@@ -290,16 +345,8 @@ static int read_member(struct restore *rs, const uint8_t h[TAR_BLOCK]) {
                 }
                 left -= n;
         }
-        if (size % TAR_BLOCK) {
-                size_t pad = TAR_BLOCK - size % TAR_BLOCK;
-                ssize_t got = read_some(rs, rs->buf, pad);
-                if (got >= 0 && (size_t) got < pad)
-                        got = refuse(rs, "truncated: it ends inside %s", m->name);
-                if (got < 0) {
-                        r = (int) got;
-                        goto out;
-                }
-        }
+        if ((r = skip_padding(rs, m->name, size)) < 0)
+                goto out;
         if (fsync(fd) < 0)
                 r = store_fail(rs->s, -errno, "%s: %s", rs->tmp[m->which], strerror(errno));
 out:
@@ -475,7 +522,9 @@ static int prepare_secrets(struct restore *rs, sqlite3 *db) {
  * host already, and would drop as sent twice the events given them again. And it keeps what the
  * live outbox still holds: those logins happened (the fleet's lockout counts the failures), and a
  * restore does not take back what was done. An id both files have is one event (the restored
- * file is the live one's past, or has ids below a later file's floor): the fleet has it once. */
+ * file is the live one's past, or has ids below a later file's floor): the fleet has it once.
+ * The archive's own rows go unless it is this host's (keep_outbox): another host's events, which
+ * the fleet has or will have from that host, shipped from here would be counted again. */
 static int prepare_state(struct restore *rs, sqlite3 *db) {
         struct roles_store *s = rs->s;
         int64_t live = 0;
@@ -486,6 +535,8 @@ static int prepare_state(struct restore *rs, sqlite3 *db) {
         if (r > 0)
                 live = sqlite3_column_int64(st, 0);
         sqlite3_reset(st);
+        if (r >= 0 && !rs->keep_outbox && (r = store_exec(s, db, "DELETE FROM outbox", "")) >= 0)
+                rs->res->outbox_dropped = sqlite3_changes(db);
         if (r >= 0 && s->state_version >= 2)
                 r = copy_rows(s, s->state, "outbox", db, "outbox", true);
         if (r >= 0)
@@ -519,7 +570,8 @@ static int check_files(struct restore *rs) {
         return r;
 }
 
-int roles_writer_restore(struct roles_writer *w, const char *path, struct roles_restore_result *ret) {
+int roles_writer_restore(struct roles_writer *w, const char *path, const char *host_role,
+                         struct roles_restore_result *ret) {
         struct roles_store *s = store_of_writer(w);
         struct roles_restore_result res = { 0 };
         struct restore rs = { .s = s, .path = path, .res = &res };
@@ -534,7 +586,12 @@ int roles_writer_restore(struct roles_writer *w, const char *path, struct roles_
                 goto out;
         }
         crypto_hash_sha256_init(&rs.sha);
-        if ((r = read_archive(&rs)) < 0 || (r = check_files(&rs)) < 0)
+        if ((r = read_archive(&rs)) < 0)
+                goto out;
+        /* Not a fleet host: nothing here ships an outbox, as before. A fleet host whose role is
+         * not known (its source names none) cannot tell its own archive from another's. */
+        rs.keep_outbox = !host_role || (host_role[0] && strcmp(host_role, res.archive_host) == 0);
+        if ((r = check_files(&rs)) < 0)
                 goto out;
         crypto_hash_sha256_final(&rs.sha, digest);
         sodium_bin2hex(res.sha256, sizeof(res.sha256), digest, sizeof(digest));
@@ -549,10 +606,17 @@ int roles_writer_restore(struct roles_writer *w, const char *path, struct roles_
                 s->pub_changes_base = sqlite3_total_changes(s->pub);
         if (r >= 0)
                 r = roles_writer_rebuild_index(w);
+        /* Whose archive it was, and the events of another host's not kept (prepare_state). */
+        char fleet[sizeof(res.archive_host) + 64] = "";
+        if (res.archive_host[0])
+                snprintf(fleet, sizeof(fleet), " archive_host=%s", res.archive_host);
+        if (res.outbox_dropped)
+                snprintf(fleet + strlen(fleet), sizeof(fleet) - strlen(fleet), " outbox_dropped=%lld",
+                         (long long) res.outbox_dropped);
         if (r >= 0)
-                r = roles_audit(w, "restore", path, "sha256=%s users=%lld groups=%lld serial=%lld%s", res.sha256,
+                r = roles_audit(w, "restore", path, "sha256=%s users=%lld groups=%lld serial=%lld%s%s", res.sha256,
                                 (long long) res.users, (long long) res.groups, (long long) res.serial,
-                                res.with_state ? "" : " state=empty");
+                                res.with_state ? "" : " state=empty", fleet);
         if (r >= 0)
                 *ret = res;
 out:

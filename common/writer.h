@@ -183,28 +183,40 @@ int roles_state_unlock(struct roles_writer *w, const char *uuid);
 /*
  * Write a consistent copy of the three files as one tar archive (mode 0600) holding roles.db,
  * secrets.db and state.db, each a single file (roles.db's WAL folded in); restore with
- * roles_writer_restore. The writer's lock keeps roles.db and secrets.db still.
+ * roles_writer_restore. The writer's lock keeps roles.db and secrets.db still. host_role: the
+ * fleet role this host ships its outbox as (roles_fleet_host_role), recorded in the archive as
+ * a fourth member, fleet-host; NULL or "" for none (a single host's archive is as it always was).
  */
-int roles_writer_backup(struct roles_writer *w, const char *path);
+int roles_writer_backup(struct roles_writer *w, const char *path, const char *host_role);
 
 struct roles_restore_result {
         char sha256[65];        /* of the archive, as sha256sum(1) prints it */
         int64_t users, groups;  /* rows of the restored roles.db */
         int64_t serial;         /* the restored roles.db's serial, above the live one's */
         bool with_state;        /* the archive held state.db (else an empty one was made) */
+        char archive_host[ROLES_HOST_ROLE_MAX + 1];     /* its fleet-host member; "" without one */
+        int64_t outbox_dropped; /* the archive's outbox rows not kept: another host's events */
 };
 
 /*
  * Put the three files of a backup archive in place of the live ones. The archive is read as
- * data: exactly the regular members roles.db, secrets.db and, optionally, state.db, nothing
- * else. Each is written to a new file beside its live one and checked (integrity, a schema
- * this build knows, no row every reader refuses) before anything is replaced; then, under this
- * writer's lock, the live journals go and the files are renamed into place, roles.db last.
- * The restored roles.db gets a serial above the live one's, so every reader takes it for the
- * newer state; the audit keeps the live log, with one "restore" row; the NSS index is compiled
- * at commit. -errno with one line of reason (and nothing changed) when the archive is refused.
+ * data: exactly the regular members roles.db, secrets.db and, optionally, state.db and
+ * fleet-host, nothing else. Each is written to a new file beside its live one and checked
+ * (integrity, a schema this build knows, no row every reader refuses) before anything is
+ * replaced; then, under this writer's lock, the live journals go and the files are renamed into
+ * place, roles.db last. The restored roles.db gets a serial above the live one's, so every
+ * reader takes it for the newer state; the audit keeps the live log, with one "restore" row; the
+ * NSS index is compiled at commit. -errno with one line of reason (and nothing changed) when the
+ * archive is refused.
+ *
+ * host_role: this host's fleet role (roles_fleet_host_role), NULL when it is not a fleet host.
+ * The archive's outbox (events its host had not shipped yet) is kept only when the archive is
+ * this host's own: host_role is NULL, or names the role the archive's fleet-host member names.
+ * Another host's events would be shipped again as this host's, and counted twice by the fleet;
+ * an archive that names no host (older, or a single host's) is not known to be this host's.
  */
-int roles_writer_restore(struct roles_writer *w, const char *path, struct roles_restore_result *ret);
+int roles_writer_restore(struct roles_writer *w, const char *path, const char *host_role,
+                         struct roles_restore_result *ret);
 
 /*
  * Check and repair : integrity of the three files, file modes, secrets and

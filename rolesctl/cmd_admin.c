@@ -297,7 +297,14 @@ static int cmd_fleet_upgrade(struct cli *c, int argc, char **argv) {
         return cli_fleet_upgrade(c);
 }
 
+/* The role a fleet host ships its outbox as, which backup records and restore compares (NULL:
+ * not a fleet host). */
+static const char *host_role(const struct cli *c, char buf[static ROLES_HOST_ROLE_MAX + 1]) {
+        return roles_fleet_host_role(c->cfg.source, buf) < 0 ? NULL : buf;
+}
+
 static int cmd_backup(struct cli *c, int argc, char **argv) {
+        char role[ROLES_HOST_ROLE_MAX + 1];
         struct roles_writer *s;
         struct args a;
         int r;
@@ -305,7 +312,7 @@ static int cmd_backup(struct cli *c, int argc, char **argv) {
                 return EXIT_USAGE;
         if ((r = cli_writer(c, 0, &s)) != EXIT_OK)
                 return r;
-        r = roles_writer_backup(s, a.pos[0]);
+        r = roles_writer_backup(s, a.pos[0], host_role(c, role));
         /* A missing directory for FILE is a file error (5), not "not found" (3), as for batch FILE. */
         if (r == -ENOENT)
                 return cli_fail(EXIT_ERROR, "%s", roles_writer_error(s));
@@ -314,6 +321,7 @@ static int cmd_backup(struct cli *c, int argc, char **argv) {
 
 /* The archive is the writer's to read and check (roles_writer_restore): here only what to say. */
 static int cmd_restore(struct cli *c, int argc, char **argv) {
+        char role[ROLES_HOST_ROLE_MAX + 1];
         struct roles_restore_result res;
         struct roles_writer *s;
         struct args a;
@@ -322,7 +330,8 @@ static int cmd_restore(struct cli *c, int argc, char **argv) {
                 return EXIT_USAGE;
         if ((r = cli_writer(c, 0, &s)) != EXIT_OK)
                 return r;
-        if ((r = roles_writer_restore(s, a.pos[0], &res)) < 0)
+        const char *host = host_role(c, role);
+        if ((r = roles_writer_restore(s, a.pos[0], host, &res)) < 0)
                 return cli_fail_store(c, r);
         if (c->json) {
                 cli_answer_text(c, "sha256", res.sha256);
@@ -331,10 +340,27 @@ static int cmd_restore(struct cli *c, int argc, char **argv) {
                 cli_answer_number(c, "serial", res.serial);
                 cli_answer_raw(c, "state");
                 fputs(res.with_state ? "true" : "false", c->out);
-        } else
-                fprintf(c->out, "restored %s (sha256 %s): %lld user%s, %lld group%s%s\n", a.pos[0], res.sha256,
-                        (long long) res.users, res.users == 1 ? "" : "s", (long long) res.groups,
-                        res.groups == 1 ? "" : "s", res.with_state ? "" : "; state.db was not in it: an empty one");
+                if (res.archive_host[0])
+                        cli_answer_text(c, "archive_host", res.archive_host);
+                cli_answer_number(c, "outbox_dropped", res.outbox_dropped);
+                return EXIT_OK;
+        }
+        fprintf(c->out, "restored %s (sha256 %s): %lld user%s, %lld group%s%s\n", a.pos[0], res.sha256,
+                (long long) res.users, res.users == 1 ? "" : "s", (long long) res.groups,
+                res.groups == 1 ? "" : "s", res.with_state ? "" : "; state.db was not in it: an empty one");
+        if (!res.outbox_dropped)
+                return EXIT_OK;
+        char why[3 * ROLES_HOST_ROLE_MAX + 128];
+        if (!res.archive_host[0])
+                snprintf(why, sizeof(why), "the archive does not say which fleet host wrote it");
+        else if (!host || !host[0])
+                snprintf(why, sizeof(why), "the archive is host %s's, and this host's source names no user to compare",
+                         res.archive_host);
+        else
+                snprintf(why, sizeof(why), "the archive is host %s's, not this host's (%s): the fleet has them from %s",
+                         res.archive_host, host, res.archive_host);
+        fprintf(c->out, "not kept: the archive's %lld unshipped outbox event%s: %s\n", (long long) res.outbox_dropped,
+                res.outbox_dropped == 1 ? "" : "s", why);
         return EXIT_OK;
 }
 

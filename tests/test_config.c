@@ -173,6 +173,17 @@ static void test_fleet_keys(void **state) {
         assert_false(roles_config_source_valid(""));
         assert_false(roles_config_source_valid("host=db\x01"));
         assert_false(roles_config_source_valid("dbname=r\xc3\xa9les"));
+        /* A host's role as a backup records it: one word of printable ASCII, a role name's length. */
+        assert_true(roles_host_role_valid("host1", 5));
+        assert_true(roles_host_role_valid("web-01.example", 14));
+        assert_false(roles_host_role_valid("", 0));
+        assert_false(roles_host_role_valid("host 1", 6));
+        assert_false(roles_host_role_valid("host\n", 5));
+        assert_false(roles_host_role_valid("h\xc3\xb4te", 6));
+        char role[ROLES_HOST_ROLE_MAX + 2];
+        memset(role, 'a', sizeof(role));
+        assert_true(roles_host_role_valid(role, ROLES_HOST_ROLE_MAX));
+        assert_false(roles_host_role_valid(role, ROLES_HOST_ROLE_MAX + 1));
 
         roles_config_defaults(&cfg);
         assert_int_equal(parse("host_secrets = some\n", &cfg, err, sizeof(err)), -EINVAL);

@@ -201,4 +201,90 @@ run_ok "restore without state.db" rc restore "$T/nostate.tar"
 eq "state.db restored empty" "$(sql "$T/state.db" "SELECT count(*) FROM tally")" 0
 eq "state.db mode" "$(stat -c %a "$T/state.db")" 600
 
+# ---- a fleet host's archive: its outbox kept on that host only ----------------------------------
+# The outbox holds the login events a fleet host has not shipped yet; the fleet knows a host by the
+# role its source connects as. Restored on another host, they would be shipped as that host's and
+# counted twice. Nothing here connects: a source only names the role.
+for h in hostA hostB; do
+        { cat "$CONF"; echo "source = host=$T/no-server dbname=fleet user=$h"; } >"$T/$h.conf"
+done
+{ cat "$CONF"; echo "source = postgresql://hostA@localhost/fleet"; } >"$T/hostA-uri.conf"
+{ cat "$CONF"; echo "source = host=$T/no-server dbname=fleet"; } >"$T/nouser.conf"
+as() { local h=$1; shift; "$ROLESCTL" --conf "$T/$h.conf" "$@"; }
+queue() {       # queue N: N failures of alice's in the live outbox, as PAM writes them on a fleet host
+        local i
+        for i in $(seq "$1"); do
+                sqlite3 "$T/state.db" "INSERT INTO outbox (at, kind, user_uuid) VALUES (strftime('%s'), 'failure', '$alice_uuid')" ||
+                        die "sqlite3: queue an event"
+        done
+}
+queued() { sql "$T/state.db" "SELECT count(*) FROM outbox"; }
+shipped() { sqlite3 "$T/state.db" "DELETE FROM outbox" || die "sqlite3: empty the outbox"; }
+
+queue 3
+run_ok "fleet host A: backup" as hostA backup "$T/a.tar"
+eq "the archive names its host" "$(tar -xOf "$T/a.tar" fleet-host)" hostA
+eq "the archive begins with roles.db" "$(tar -tf "$T/a.tar" | tr '\n' ' ')" "roles.db secrets.db state.db fleet-host "
+run_ok "fleet host A (source as a URI): backup" as hostA-uri backup "$T/a-uri.tar"
+eq "the archive names the URI's user" "$(tar -xOf "$T/a-uri.tar" fleet-host)" hostA
+run_ok "a single host: backup" rc backup "$T/single.tar"
+eq "a single host's archive names no host" "$(tar -tf "$T/single.tar" | tr '\n' ' ')" "roles.db secrets.db state.db "
+
+# Host B: its own 2 events stay queued, host A's 3 are not taken for B's.
+shipped; queue 2
+run_ok "host A's archive restored on host B" as hostB restore "$T/a.tar"
+eq "host B: only its own 2 events queued" "$(queued)" 2
+out_has "host B: says the archive's events are not kept" "not kept: the archive's 3 unshipped outbox events: the archive is host hostA's, not this host's (hostB)"
+run_ok "audit" rc --json audit
+json_true "the restore's audit names the archive's host and the events not kept" \
+        'any(r["action"] == "restore" and "archive_host=hostA outbox_dropped=3" in r["detail"] for r in d)'
+shipped; queue 1
+run_ok "restore --json on host B" as hostB --json restore "$T/a.tar"
+json_true "restore --json: the archive's host and the events not kept" \
+        'd["archive_host"] == "hostA" and d["outbox_dropped"] == 3'
+eq "host B (--json): its own event queued" "$(queued)" 1
+
+# Host A: its own archive's events are kept, with what its live outbox holds (as before).
+shipped; queue 2
+run_ok "host A's archive restored on host A" as hostA restore "$T/a.tar"
+eq "host A: the archive's 3 events and the live 2 queued" "$(queued)" 5
+out_lacks "host A: nothing said of its outbox" "not kept"
+shipped; queue 1
+run_ok "host A's archive restored on host A (source as a URI)" as hostA-uri restore "$T/a.tar"
+eq "host A (URI): the archive's 3 events and the live one queued" "$(queued)" 4
+
+# Fail closed: an archive that names no host (a single host's, or one of before this) is not known
+# to be a fleet host's own; nor is any archive on a fleet host whose source names no user.
+shipped; queue 3
+run_ok "a single host: backup with 3 events queued" rc backup "$T/unnamed.tar"
+shipped; queue 1
+run_ok "an archive naming no host restored on host B" as hostB restore "$T/unnamed.tar"
+eq "host B: only its own event queued" "$(queued)" 1
+out_has "host B: says why" "not kept: the archive's 3 unshipped outbox events: the archive does not say which fleet host wrote it"
+shipped; queue 1
+run_ok "host A's archive on a host whose source names no user" as nouser restore "$T/a.tar"
+eq "no user: only the live event queued" "$(queued)" 1
+out_has "no user: says why" "this host's source names no user to compare"
+shipped; queue 1
+run_ok "an archive naming no host restored on a single host" rc restore "$T/unnamed.tar"
+eq "a single host: the archive's events kept, as before" "$(queued)" 4
+out_lacks "a single host: nothing said of its outbox" "not kept"
+
+# The fleet-host member is data too; and nothing changed by a refused archive.
+printf 'host A\n' >"$T/spaced"
+mktar "$T/spaced.tar" roles.db="$T/r.db" secrets.db="$T/s.db" state.db="$T/st.db" fleet-host="$T/spaced"
+refuse "a fleet-host that is not a role name" "$T/spaced.tar" "fleet-host does not hold a host's role name"
+head -c 200 /dev/zero | tr '\0' a >"$T/long"
+mktar "$T/long.tar" roles.db="$T/r.db" secrets.db="$T/s.db" state.db="$T/st.db" fleet-host="$T/long"
+refuse "a fleet-host too long for a role name" "$T/long.tar" "fleet-host does not hold a host's role name"
+printf 'hostA' >"$T/nonl"
+mktar "$T/nonl.tar" roles.db="$T/r.db" secrets.db="$T/s.db" state.db="$T/st.db" fleet-host="$T/nonl"
+refuse "a fleet-host without its newline" "$T/nonl.tar" "fleet-host does not hold a host's role name"
+tar -xOf "$T/a.tar" fleet-host >"$T/named" || die "tar -x fleet-host"
+mktar "$T/hosttwice.tar" roles.db="$T/r.db" secrets.db="$T/s.db" fleet-host="$T/named" fleet-host="$T/named"
+refuse "a fleet-host twice" "$T/hosttwice.tar" "fleet-host is in it twice"
+mktar "$T/hostlink.tar" roles.db="$T/r.db" secrets.db="$T/s.db" fleet-host@/etc/hostname
+refuse "a fleet-host symlink" "$T/hostlink.tar" "fleet-host is a symbolic link"
+eq "refused restores left the outbox" "$(queued)" 4
+
 finish

@@ -2518,7 +2518,7 @@ static void test_backup(void **state) {
 
         path_in(e, "backup.tar", path, sizeof(path));
         s = writer(e);
-        assert_ok(s, roles_writer_backup(s, path));
+        assert_ok(s, roles_writer_backup(s, path, NULL));
         test_close(s);
         assert_int_equal(stat(path, &st), 0);
         assert_int_equal(st.st_mode & 07777, 0600);

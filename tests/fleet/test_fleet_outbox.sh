@@ -10,7 +10,9 @@
 #    twice;
 #  - a schema without roles.ingest (an older init): said once, the read path goes on;
 #  - state.db put back from a backup: its events are new to the fleet, not taken for ones it has;
-#    what the live outbox still held is shipped all the same.
+#    what the live outbox still held is shipped all the same;
+#  - host 1's backup restored on host 2: host 1's unshipped events stay host 1's, never shipped
+#    again as host 2's (the fleet would count each failure twice).
 #
 #   test_fleet_outbox.sh ROLESCTL PAM_MODULE NSS_LIB_DIR ROLES_AGENT
 set -u
@@ -121,4 +123,24 @@ fleet_in 2 "$R" restore /var/lib/roles/before2.tar >/dev/null || die "host 2: ro
 eq "state.db restored: the live outbox's 2 failures still queued" "$(queued 2)" 2
 fleet_once 2 || fail "host 2: the round after the restore"
 eq "state.db restored: the failures queued before it reached the fleet" "$(ingested 2)" $((before + 2))
+# ---- host 1's backup restored on host 2 --------------------------------------------------------------
+# (A host cloned, or rebuilt from another's backup.) The events host 1 had not shipped at its backup
+# are host 1's: it ships them itself, and from host 2 they would be counted again, towards alice's
+# lockout on every host, as logins on host 2.
+wrong 2 1
+eq "host 1: its 2 failures queued" "$(queued 1)" 2
+fleet_in 1 "$R" backup /var/lib/roles/host1.tar >/dev/null || die "host 1: rolesctl backup"
+fleet_once 1 || fail "host 1: the round after its backup"
+fleet_in 1 cat /var/lib/roles/host1.tar | fleet_in 2 sh -c 'cat >/var/lib/roles/host1.tar' || die "host 1's archive to host 2"
+before=$(ingested 2)
+total=$(pg_sql fleet "SELECT count(*) FROM roles.events WHERE kind = 'failure'")
+wrong 1 2
+fleet_in 2 "$R" restore /var/lib/roles/host1.tar >"$S/restore.out" || die "host 2: rolesctl restore of host 1's archive"
+grep -qF "not kept: the archive's 2 unshipped outbox events: the archive is host host1's, not this host's (host2)" \
+        "$S/restore.out" && pass || fail "host 2: the restore did not say so: $(cat "$S/restore.out")"
+eq "host 1's archive on host 2: only host 2's own failure queued" "$(queued 2)" 1
+fleet_once 2 || fail "host 2: the round after the restore"
+eq "host 1's archive on host 2: host 2 shipped only its own failure" "$(ingested 2)" $((before + 1))
+eq "host 1's archive on host 2: each failure counted once in the fleet" \
+        "$(pg_sql fleet "SELECT count(*) FROM roles.events WHERE kind = 'failure'")" $((total + 1))
 finish
