@@ -188,6 +188,10 @@ int store_step_row(struct roles_store *s, sqlite3_stmt *st);
  * -EBADMSG for a value of another type, over-long or holding a NUL (*ret_flaw says which, as
  * "is a BLOB, not text"); -ENOMEM. */
 int store_col_text_check(sqlite3_stmt *st, int col, size_t size, const char **ret_flaw);
+/* Whether a column reads as an integer: 1 it is one, 0 SQL NULL where nullable; -EBADMSG for
+ * any other value (*ret_flaw says which, as "is text, not an integer"): sqlite3_column_int64
+ * would read it as 0, or as the number text begins with. */
+int store_col_int_check(sqlite3_stmt *st, int col, bool nullable, const char **ret_flaw);
 /* Copy a text column into a fixed buffer, "" for SQL NULL (and only for it); what
  * store_col_text_check refuses fails (-EBADMSG), as no memory for it does (-ENOMEM). */
 int store_col_text(struct roles_store *s, sqlite3_stmt *st, int col, char *dst, size_t size);

@@ -225,6 +225,23 @@ int store_col_text_check(sqlite3_stmt *st, int col, size_t size, const char **re
         return 1;
 }
 
+int store_col_int_check(sqlite3_stmt *st, int col, bool nullable, const char **ret_flaw) {
+        static const char *const wrong_type[] = {
+                [SQLITE_FLOAT] = "is a REAL, not an integer",
+                [SQLITE_TEXT] = "is text, not an integer",
+                [SQLITE_BLOB] = "is a BLOB, not an integer",
+                [SQLITE_NULL] = "is NULL",
+        };
+        int type = sqlite3_column_type(st, col);
+        if (type == SQLITE_INTEGER)
+                return 1;
+        if (type == SQLITE_NULL && nullable)
+                return 0;
+        *ret_flaw = type >= 0 && type < (int) ROLES_N_ELEMENTS(wrong_type) && wrong_type[type] ? wrong_type[type]
+                                                                                               : "is not an integer";
+        return -EBADMSG;
+}
+
 int store_col_text(struct roles_store *s, sqlite3_stmt *st, int col, char *dst, size_t size) {
         const char *flaw = NULL;
         int r = store_col_text_check(st, col, size, &flaw);

@@ -143,6 +143,11 @@ static const struct {
         { "email", "user mod", " --email ADDR", "" },
         { "totp_secret", "user totp disable", "", ", then enroll again" },
         { "code_hash", "user reset", "", " for a new code" },
+        { "expires_at", "user reset", "", " for a new code" },
+        { "used_at", "user reset", "", " for a new code" },
+        { "password_changed_at", "user passwd", "", "" },
+        { "must_change_password", "user passwd", "", "" },
+        { "last_auth_sensitive_operation_at", "user passwd", "", "" },
 };
 
 /* One finding for a row a login refuses: the user, the column, what is wrong, what mends it. */

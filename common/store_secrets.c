@@ -32,6 +32,35 @@ static const struct {
 };
 enum { COL_TOTP_SECRET = 6 };
 
+/* The integer columns of SQL_CREDENTIALS_READ and SQL_CODE_READ: another type would read as 0
+ * (a must-change flag of 'yes' as "no", a used_at of 'spent' as "not spent"). */
+struct int_column {
+        int col;
+        const char *name;
+        bool nullable;
+};
+static const struct int_column credentials_int[] = {
+        { 1, "password_changed_at", true },
+        { 2, "must_change_password", false },
+        { 4, "last_auth_sensitive_operation_at", true },
+        { 7, "activated_at", true },
+};
+static const struct int_column code_int[] = {
+        { 1, "expires_at", false },
+        { 2, "used_at", true },
+};
+
+static int int_columns_check(sqlite3_stmt *st, const struct int_column *cols, size_t n, struct store_row_flaw *ret) {
+        for (size_t i = 0; i < n; i++) {
+                const char *what = NULL;
+                if (store_col_int_check(st, cols[i].col, cols[i].nullable, &what) < 0) {
+                        *ret = (struct store_row_flaw) { cols[i].name, what };
+                        return -EBADMSG;
+                }
+        }
+        return 0;
+}
+
 int store_secret_row_check(sqlite3_stmt *st, struct store_row_flaw *ret) {
         for (size_t i = 0; i < ROLES_N_ELEMENTS(credentials_text); i++) {
                 const char *what = NULL;
@@ -48,7 +77,7 @@ int store_secret_row_check(sqlite3_stmt *st, struct store_row_flaw *ret) {
                 if (r < 0)
                         return r;
         }
-        return 0;
+        return int_columns_check(st, credentials_int, ROLES_N_ELEMENTS(credentials_int), ret);
 }
 
 #define CODE_HASH_LEN sizeof(((struct roles_code_row *) 0)->hash)
@@ -58,7 +87,7 @@ int store_code_row_check(sqlite3_stmt *st, struct store_row_flaw *ret) {
                 *ret = (struct store_row_flaw) { "code_hash", "is not a 32-byte BLOB" };
                 return -EBADMSG;
         }
-        return 0;
+        return int_columns_check(st, code_int, ROLES_N_ELEMENTS(code_int), ret);
 }
 
 /* The login's words for what store_secret_row_check or store_code_row_check refused. */

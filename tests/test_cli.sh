@@ -1199,14 +1199,17 @@ out_match "retired ids: the audit names the actor with its uid" \
 # ---- doctor names the secrets.db rows logins refuse ----------------------------------------------
 # A hand edit or a restore from elsewhere can leave a secret logins refuse (they fail closed):
 # doctor names each, once, with the command that mends it, changes none, and those commands do.
-for u in dtotp dhash dcode; do
+for u in dtotp dhash dcode dflag dspent; do
         run_ok "damaged secrets: user add $u" rc user add "$u"
 done
 run_ok "damaged secrets: user reset dcode" rc user reset dcode
+run_ok "damaged secrets: user reset dspent" rc user reset dspent
 uuid_of() { sql "$T/roles.db" "SELECT uuid FROM users WHERE name = '$1'"; }
 sqlite3 "$T/secrets.db" "UPDATE credentials SET totp_secret = '' WHERE user_uuid = '$(uuid_of dtotp)';
         UPDATE credentials SET password_hash = CAST('\$argon2id\$' AS BLOB) WHERE user_uuid = '$(uuid_of dhash)';
-        UPDATE codes SET code_hash = 'not a hash' WHERE user_uuid = '$(uuid_of dcode)'" ||
+        UPDATE codes SET code_hash = 'not a hash' WHERE user_uuid = '$(uuid_of dcode)';
+        UPDATE credentials SET must_change_password = 'yes' WHERE user_uuid = '$(uuid_of dflag)';
+        UPDATE codes SET used_at = 'spent' WHERE user_uuid = '$(uuid_of dspent)'" ||
         fail "damaged secrets: sqlite3 failed"
 run_ok "damaged secrets: doctor" rc doctor
 out_has "damaged secrets: doctor names the empty TOTP secret" \
@@ -1215,15 +1218,21 @@ out_has "damaged secrets: doctor names the BLOB password hash" \
         "user dhash: secrets.db: password_hash is a BLOB, not text (logins refuse it): run 'rolesctl user passwd dhash'"
 out_has "damaged secrets: doctor names the text code hash" \
         "user dcode: secrets.db: the reset code's code_hash is not a 32-byte BLOB (the code cannot be used): run 'rolesctl user reset dcode' for a new code"
-eq "damaged secrets: one line each" "$(grep -c 'secrets\.db: ' "$OUT")" 3
+out_has "damaged secrets: doctor names the text must-change flag" \
+        "user dflag: secrets.db: must_change_password is text, not an integer (logins refuse it): run 'rolesctl user passwd dflag'"
+out_has "damaged secrets: doctor names the text used_at" \
+        "user dspent: secrets.db: the reset code's used_at is text, not an integer (the code cannot be used): run 'rolesctl user reset dspent' for a new code"
+eq "damaged secrets: one line each" "$(grep -c 'secrets\.db: ' "$OUT")" 5
 run_ok "damaged secrets: doctor again" rc doctor
-eq "damaged secrets: named, not changed" "$(grep -c 'secrets\.db: ' "$OUT")" 3
+eq "damaged secrets: named, not changed" "$(grep -c 'secrets\.db: ' "$OUT")" 5
 run_ok "damaged secrets: the command doctor names for dtotp" rc user totp disable dtotp
 run_ok_in $'a mended passphrase\n' "damaged secrets: the command doctor names for dhash" rc user passwd dhash --stdin
 run_ok "damaged secrets: the command doctor names for dcode" rc user reset dcode
+run_ok_in $'a mended passphrase\n' "damaged secrets: the command doctor names for dflag" rc user passwd dflag --stdin
+run_ok "damaged secrets: the command doctor names for dspent" rc user reset dspent
 run_ok "damaged secrets: doctor after the commands it named" rc doctor
 out_lacks "damaged secrets: nothing left to name" "secrets.db: "
-for u in dtotp dhash dcode; do
+for u in dtotp dhash dcode dflag dspent; do
         run_ok "damaged secrets: user del $u" rc user del "$u"
 done
 

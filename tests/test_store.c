@@ -2662,6 +2662,13 @@ static void collect_lines(void *userdata, const char *line) {
         snprintf(buf + len, 4096 - len, "%s\n", line);
 }
 
+/* Every line of want is among the lines doctor said. */
+static void assert_doctor_said(const char *lines, const char *const *want, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (!strstr(lines, want[i]))
+                        fail_msg("doctor did not say \"%s\"; it said:\n%s", want[i], lines);
+}
+
 /* doctor names every row the readers refuse, and changes none of them. */
 static void test_doctor_names_invalid_rows(void **state) {
         struct test_env *e = *state;
@@ -2734,9 +2741,7 @@ static void test_doctor_names_damaged_secrets(void **state) {
                 "user carol: secrets.db: the reset code's code_hash is not a 32-byte BLOB (the code cannot be "
                 "used): run 'rolesctl user reset carol' for a new code\n",
         };
-        for (size_t i = 0; i < ROLES_N_ELEMENTS(want); i++)
-                if (!strstr(lines, want[i]))
-                        fail_msg("doctor did not say \"%s\"; it said:\n%s", want[i], lines);
+        assert_doctor_said(lines, want, ROLES_N_ELEMENTS(want));
 
         /* The same rows, and only they, are the ones a login refuses. */
         struct roles_snapshot *r = test_reader(e, ROLES_SNAPSHOT_SECRETS);
@@ -2754,6 +2759,44 @@ static void test_doctor_names_damaged_secrets(void **state) {
         int findings = 0;
         assert_int_equal(roles_writer_doctor(s, count_lines, &findings), 3);
         test_close(s);
+}
+
+/* Integers stored as text read as 0 through sqlite3_column_int: a must-change flag of 'yes'
+ * would skip the forced change, a spent code whose used_at is 'spent' would be spendable again.
+ * Both rows are refused, and doctor names them. */
+static void test_secrets_integers_typed(void **state) {
+        struct test_env *e = *state;
+        char sec[PATH_MAX], sql[1024], lines[4096] = "";
+
+        struct roles_writer *s = writer(e);
+        struct roles_user erin = test_add_user(s, "erin"), frank = test_add_user(s, "frank");
+        test_commit(s);
+        path_in(e, "secrets.db", sec, sizeof(sec));
+        snprintf(sql, sizeof(sql),
+                 "UPDATE credentials SET must_change_password = 'yes' WHERE user_uuid = '%s';"
+                 "INSERT INTO codes VALUES ('%s', 'reset', randomblob(32), 1, 4000000000, 'spent');",
+                 erin.uuid, frank.uuid);
+        raw_exec(sec, sql);
+
+        struct roles_snapshot *r = test_reader(e, ROLES_SNAPSHOT_SECRETS);
+        struct roles_secret secret;
+        struct roles_code_row code;
+        assert_int_equal(roles_secret_get(roles_snapshot_secrets(r), erin.uuid, &secret), -EBADMSG);
+        assert_ok(r, roles_secret_get(roles_snapshot_secrets(r), frank.uuid, &secret));
+        assert_int_equal(roles_secret_get_code(roles_snapshot_secrets(r), frank.uuid, ROLES_CODE_RESET, &code), -EBADMSG);
+        test_close(r);
+
+        s = writer(e);
+        int n = roles_writer_doctor(s, collect_lines, lines);
+        test_close(s);
+        static const char *const want[] = {
+                "user erin: secrets.db: must_change_password is text, not an integer (logins refuse it): run "
+                "'rolesctl user passwd erin'\n",
+                "user frank: secrets.db: the reset code's used_at is text, not an integer (the code cannot be "
+                "used): run 'rolesctl user reset frank' for a new code\n",
+        };
+        assert_doctor_said(lines, want, ROLES_N_ELEMENTS(want));
+        assert_int_equal(n, 2);
 }
 
 /* How many of this process's descriptors are open on path. */
@@ -2845,6 +2888,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_doctor_names_invalid_rows, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_doctor_warns_range_overlap, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_doctor_names_damaged_secrets, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_secrets_integers_typed, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_init_keeps_data, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_secrets_v1_migrated, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_public_v1_migrated, test_setup, test_teardown),
