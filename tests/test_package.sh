@@ -16,7 +16,12 @@
 #     /etc/skel, changes its password with passwd, and uses sudo through a published metarole
 #     group (sudoers "%admin"), which `id` shows; enrolled in TOTP, it logs in over ssh and uses
 #     sudo with its password and a code, and a wrong code is refused; `man rolesctl` renders;
-#  4. dpkg --purge restores nsswitch.conf and /etc/pam.d/common-* byte for byte.
+#  4. dpkg --purge restores nsswitch.conf and /etc/pam.d/common-* byte for byte;
+#  5. dpkg -r one package at a time, libpam-roles first and libnss-roles first, then a purge: root
+#     and the local account log in (pamtester through login, sshd and sudo; su) after every step;
+#     with pam_roles.so in a line of the administrator's (a hand-edited common-auth, which
+#     pam-auth-update then leaves alone, or /etc/pam.d/sshd), dpkg -r libpam-roles is refused,
+#     naming the file, and the module stays.
 #
 # Needs root (CI runs as root) and debhelper, dh-nss, lintian, sudo, openssh-server, sshpass, man-db
 # (.ci/run installs them). Every check is counted; the last line says "N passed, M failed".
@@ -84,6 +89,7 @@ printf 'from /etc/skel\n' >/etc/skel/.roles-package-test || die "/etc/skel"
 
 # A local account, made before roles is there, as on any host.
 LOCAL_PW=Local-Pass-41x
+ROOT_PW=Root-Pass-17q
 useradd -m -s /bin/bash localu && printf 'localu:%s\n' "$LOCAL_PW" | chpasswd || die "useradd localu"
 
 dpkg -i "${debs[@]}" >"$S/dpkg.log" 2>&1 || { cat "$S/dpkg.log"; die "dpkg -i"; }
@@ -242,6 +248,66 @@ dpkg --purge roles-agent libpam-roles libnss-roles rolesctl >>"$S/dpkg.log" 2>&1
 sha256sum --quiet -c "$S/before.sum" >"$S/purge.out" 2>&1 && pass ||
         fail "purge did not restore: $(tr '\n' ' ' <"$S/purge.out"); nsswitch.conf: $(diff "$S/nsswitch.before" /etc/nsswitch.conf | tr '\n' ' ')"
 [ ! -e /usr/sbin/rolesctl ] && [ ! -e /usr/sbin/roles-agent ] && [ ! -e /usr/share/pam-configs/roles ] && pass || fail "purge left files"
+
+# ---- 5. removal, as an administrator meets it ------------------------------------------------------
+# After every step root and the local account still log in through the system's common-* stacks
+# (pamtester: auth, account, session), and su works: a PAM line that names pam_roles.so once the
+# module is gone refuses everyone ("Module is unknown" meets default=bad on the account line).
+printf 'root:%s\n' "$ROOT_PW" | chpasswd || die "root's password"
+# locals_log_in WHAT
+locals_log_in() {
+        local u pw svc out
+        for u in root localu; do
+                [ "$u" = root ] && pw=$ROOT_PW || pw=$LOCAL_PW2
+                for svc in login sshd sudo; do
+                        out=$(printf '%s\n' "$pw" | timeout 30 pamtester "$svc" "$u" authenticate acct_mgmt open_session close_session 2>&1)
+                        grep -q 'session has successfully been closed' <<<"$out" && pass ||
+                                fail "$1: pamtester $svc $u: $(tr '\n' ' ' <<<"$out" | tail -c 200)"
+                done
+        done
+        by_su localu "$LOCAL_PW2"
+        grep -q 'user=localu ' <<<"$OUT" && pass || fail "$1: su to localu: $(head -c 300 <<<"$OUT")"
+}
+locals_log_in "after the purge"
+# dpkg -r PACKAGE... then the locals log in; dpkg -P ALL restores nsswitch.conf and common-*.
+remove_in_order() {
+        local p
+        dpkg -i "${debs[@]}" >>"$S/dpkg.log" 2>&1 || die "dpkg -i ($*)"
+        for p in "$@"; do
+                dpkg -r "$p" >>"$S/dpkg.log" 2>&1 && pass || fail "dpkg -r $p: $(tail -n 5 "$S/dpkg.log")"
+                locals_log_in "after dpkg -r $p (order $*)"
+        done
+        dpkg --purge roles-agent libpam-roles libnss-roles rolesctl >>"$S/dpkg.log" 2>&1 && pass || fail "dpkg --purge ($*)"
+        sha256sum --quiet -c "$S/before.sum" >"$S/purge.out" 2>&1 && pass ||
+                fail "order $*: purge did not restore: $(tr '\n' ' ' <"$S/purge.out")"
+}
+remove_in_order libpam-roles roles-agent libnss-roles rolesctl
+remove_in_order libnss-roles roles-agent libpam-roles rolesctl
+
+# An administrator's own PAM lines: pam-auth-update leaves common-* as they are when it finds a
+# line it did not write in its block (a pam_faillock guide's, here pam_faildelay), and per-service
+# lines (pam_roles(8)) are no package's to remove. Removing libpam-roles then is refused, naming
+# the files, and changes nothing: pam_roles.so stays, and everyone still logs in.
+dpkg -i "${debs[@]}" >>"$S/dpkg.log" 2>&1 || die "dpkg -i (own lines)"
+cp /etc/pam.d/common-auth "$S/common-auth.profile"
+sed -i '/^auth.*pam_unix\.so/i auth\trequired\t\t\tpam_faildelay.so delay=100000' /etc/pam.d/common-auth
+out=$(dpkg -r libpam-roles 2>&1)
+[ $? -ne 0 ] && pass || fail "dpkg -r libpam-roles with pam_roles.so left in a hand-edited common-auth succeeded"
+grep -q '/etc/pam.d/common-auth' <<<"$out" && pass || fail "the refusal does not name common-auth: $(tail -c 400 <<<"$out")"
+[ -f "/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/security/pam_roles.so" ] && pass ||
+        fail "pam_roles.so removed while common-* still names it"
+locals_log_in "after a refused dpkg -r libpam-roles (hand-edited common-auth)"
+cp "$S/common-auth.profile" /etc/pam.d/common-auth
+printf 'account [success=ok user_unknown=ignore default=bad] pam_roles.so permission=@service\n' >>/etc/pam.d/sshd
+out=$(dpkg -r libpam-roles 2>&1)
+[ $? -ne 0 ] && pass || fail "dpkg -r libpam-roles with a pam_roles.so line in /etc/pam.d/sshd succeeded"
+grep -q '/etc/pam.d/sshd' <<<"$out" && pass || fail "the refusal does not name /etc/pam.d/sshd: $(tail -c 400 <<<"$out")"
+grep -q 'pam_roles\.so' /etc/pam.d/common-account && pass || fail "a refused removal took the profile out of common-account"
+locals_log_in "after a refused dpkg -r libpam-roles (a line in /etc/pam.d/sshd)"
+sed -i '/pam_roles\.so/d' /etc/pam.d/sshd
+dpkg --purge roles-agent libpam-roles libnss-roles rolesctl >>"$S/dpkg.log" 2>&1 && pass || fail "dpkg --purge, own lines taken out"
+sha256sum --quiet -c "$S/before.sum" >"$S/purge.out" 2>&1 && pass || fail "own lines: purge did not restore: $(tr '\n' ' ' <"$S/purge.out")"
+locals_log_in "after the last purge"
 
 echo "# test_package.sh took $((SECONDS - started)) s"
 finish
