@@ -15,7 +15,8 @@
 #     pam_roles meanwhile; a roles account logs in through su and sshd, gets a home from
 #     /etc/skel, changes its password with passwd, and uses sudo through a published metarole
 #     group (sudoers "%admin"), which `id` shows; enrolled in TOTP, it logs in over ssh and uses
-#     sudo with its password and a code, and a wrong code is refused; `man rolesctl` renders;
+#     sudo with its password and a code, and a wrong code is refused; `man rolesctl` renders; su
+#     to a system account or a local account without a home makes no home for them;
 #  4. dpkg --purge restores nsswitch.conf and /etc/pam.d/common-* byte for byte;
 #  5. dpkg -r one package at a time, libpam-roles first and libnss-roles first, then a purge: root
 #     and the local account log in (pamtester through login, sshd and sudo; su) after every step;
@@ -193,6 +194,16 @@ by_passwd localu "$LOCAL_PW" "$LOCAL_PW2"
 grep -q 'updated successfully' <<<"$OUT" && pass || fail "passwd as localu: $(head -c 300 <<<"$OUT")"
 logs_in by_su localu "$LOCAL_PW2" "su to a local account with its new password"
 quiet_at_pam_roles "local logins and passwd" "$mark"
+# The profile makes homes for roles accounts alone: an interactive session of the host's own
+# accounts makes none, above all not a system account's (nobody's /nonexistent must never exist:
+# daemons run as nobody; that one is outside the overlays, so a system account of the test's
+# stands for it) nor a home a local account was made without.
+useradd -r -M -d /home/svcnohome -s /usr/sbin/nologin svcnohome && useradd -s /bin/bash localnohome ||
+        die "useradd svcnohome, localnohome"
+su -s /bin/sh -c true svcnohome >/dev/null 2>&1
+[ ! -e /home/svcnohome ] && pass || fail "su to a system account made its home /home/svcnohome"
+su -c true localnohome >/dev/null 2>&1
+[ ! -e /home/localnohome ] && pass || fail "su to a local account made its home /home/localnohome"
 
 # The roles account: su (its first login makes its home from /etc/skel), ssh, sudo, passwd.
 logs_in by_su alice "$ROLES_PW" "su to a roles account"
