@@ -17,7 +17,8 @@
 #     group (sudoers "%admin"), which `id` shows; enrolled in TOTP, it logs in over ssh and uses
 #     sudo with its password and a code, and a wrong code is refused; `man rolesctl` renders; su
 #     to a system account or a local account without a home makes no home for them;
-#  4. dpkg --purge restores nsswitch.conf and /etc/pam.d/common-* byte for byte;
+#  4. dpkg --purge restores nsswitch.conf and /etc/pam.d/common-* byte for byte, keeps the
+#     databases and says so;
 #  5. dpkg -r one package at a time, libpam-roles first and libnss-roles first, then a purge: root
 #     and the local account log in (pamtester through login, sshd and sudo; su) after every step;
 #     with pam_roles.so in a line of the administrator's (a hand-edited common-auth, which
@@ -255,7 +256,10 @@ kill "$ns_sshd_pid" 2>/dev/null && wait "$ns_sshd_pid" 2>/dev/null
 ns_sshd_pid=
 
 # ---- 4. purge ---------------------------------------------------------------------------------------
-dpkg --purge roles-agent libpam-roles libnss-roles rolesctl >>"$S/dpkg.log" 2>&1 && pass || fail "dpkg --purge: $(tail -n 5 "$S/dpkg.log")"
+dpkg --purge roles-agent libpam-roles libnss-roles rolesctl >"$S/purge.log" 2>&1 && pass || fail "dpkg --purge: $(tail -n 5 "$S/purge.log")"
+# The databases are people's accounts, not the package's: kept, and the purge says where.
+[ -f /var/lib/roles/roles.db ] && pass || fail "the purge removed /var/lib/roles"
+grep -q 'rolesctl: kept /var/lib/roles' "$S/purge.log" && pass || fail "the purge does not say it kept /var/lib/roles: $(tail -c 400 "$S/purge.log")"
 sha256sum --quiet -c "$S/before.sum" >"$S/purge.out" 2>&1 && pass ||
         fail "purge did not restore: $(tr '\n' ' ' <"$S/purge.out"); nsswitch.conf: $(diff "$S/nsswitch.before" /etc/nsswitch.conf | tr '\n' ' ')"
 [ ! -e /usr/sbin/rolesctl ] && [ ! -e /usr/sbin/roles-agent ] && [ ! -e /usr/share/pam-configs/roles ] && pass || fail "purge left files"
