@@ -320,6 +320,16 @@ grep -q '/etc/pam.d/sshd' <<<"$out" && pass || fail "the refusal does not name /
 grep -q 'pam_roles\.so' /etc/pam.d/common-account && pass || fail "a refused removal took the profile out of common-account"
 locals_log_in "after a refused dpkg -r libpam-roles (a line in /etc/pam.d/sshd)"
 sed -i '/pam_roles\.so/d' /etc/pam.d/sshd
+# A line of the administrator's in common-session, outside pam-auth-update's block: pam-auth-update
+# takes the profile out, the removal is refused, and the profile is back (postinst abort-remove).
+cp /etc/pam.d/common-session "$S/common-session.profile"
+sed -i '1i session optional pam_roles.so debug' /etc/pam.d/common-session
+out=$(dpkg -r libpam-roles 2>&1)
+[ $? -ne 0 ] && pass || fail "dpkg -r libpam-roles with a pam_roles.so line of the administrator's in common-session succeeded"
+grep -q '/etc/pam.d/common-session' <<<"$out" && pass || fail "the refusal does not name common-session: $(tail -c 400 <<<"$out")"
+grep -q 'pam_roles\.so' /etc/pam.d/common-account && pass || fail "a refused removal left the profile out of common-account"
+locals_log_in "after a refused dpkg -r libpam-roles (a line in common-session)"
+cp "$S/common-session.profile" /etc/pam.d/common-session
 dpkg --purge roles-agent libpam-roles libnss-roles rolesctl >>"$S/dpkg.log" 2>&1 && pass || fail "dpkg --purge, own lines taken out"
 sha256sum --quiet -c "$S/before.sum" >"$S/purge.out" 2>&1 && pass || fail "own lines: purge did not restore: $(tr '\n' ' ' <"$S/purge.out")"
 locals_log_in "after the last purge"
