@@ -16,7 +16,8 @@
 #     /etc/skel, changes its password with passwd, and uses sudo through a published metarole
 #     group (sudoers "%admin"), which `id` shows; enrolled in TOTP, it logs in over ssh and uses
 #     sudo with its password and a code, and a wrong code is refused; `man rolesctl` renders; su
-#     to a system account or a local account without a home makes no home for them;
+#     to a system account or a local account without a home makes no home for them; with
+#     pam_roles.so missing, root and the local account log in and the roles account is refused;
 #  4. dpkg --purge restores nsswitch.conf and /etc/pam.d/common-* byte for byte, keeps the
 #     databases and says so;
 #  5. dpkg -r one package at a time, libpam-roles first and libnss-roles first, then a purge: root
@@ -151,6 +152,22 @@ logs_in() {
 by_passwd() {
         OUT=$(printf '%s\n%s\n%s\n' "$2" "$3" "$3" | timeout 60 runuser -u "$1" -- passwd 2>&1)
 }
+printf 'root:%s\n' "$ROOT_PW" | chpasswd || die "root's password"
+# locals_log_in WHAT: root and the local account (its password changed below) log in through the
+# system's common-* stacks: pamtester through login, sshd and sudo (auth, account, session), and su.
+locals_log_in() {
+        local u pw svc out
+        for u in root localu; do
+                [ "$u" = root ] && pw=$ROOT_PW || pw=$LOCAL_PW2
+                for svc in login sshd sudo; do
+                        out=$(printf '%s\n' "$pw" | timeout 30 pamtester "$svc" "$u" authenticate acct_mgmt open_session close_session 2>&1)
+                        grep -q 'session has successfully been closed' <<<"$out" && pass ||
+                                fail "$1: pamtester $svc $u: $(tr '\n' ' ' <<<"$out" | tail -c 200)"
+                done
+        done
+        by_su localu "$LOCAL_PW2"
+        grep -q 'user=localu ' <<<"$OUT" && pass || fail "$1: su to localu: $(head -c 300 <<<"$OUT")"
+}
 # quiet_at_pam_roles WHAT FROM: no syslog line since line FROM names pam_roles, and syslog did get
 # the logins' own lines (pam_unix's), so that silence means something.
 quiet_at_pam_roles() {
@@ -249,6 +266,17 @@ eq "sudo as alice with password and TOTP code" "$(tail -n 1 <<<"$out")" 0
 out=$(printf '%s\n%s\n' "$ROLES_PW2" 000000 | timeout 60 runuser -u alice -- sudo -S -k -p '' id -u 2>&1)
 grep -qx 0 <<<"$out" && fail "sudo as alice with a wrong TOTP code ran" || pass
 
+# pam_roles.so that cannot be loaded (a library it needs removed with --force-depends, the other
+# architecture's package removed) makes libpam answer "Module is unknown": the profile's account
+# line refuses that for roles accounts (fail closed), and keeps the host's own accounts, root's
+# above all, out of its way (pam_localuser), so that they still log in.
+module=/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/security/pam_roles.so
+mv "$module" "$S/pam_roles.so" || die "move pam_roles.so away"
+locals_log_in "pam_roles.so missing"
+out=$(printf '%s\n' "$ROLES_PW2" | timeout 30 pamtester login alice authenticate acct_mgmt 2>&1)
+grep -q 'account management done' <<<"$out" && fail "pam_roles.so missing: alice passed the account check" || pass
+mv "$S/pam_roles.so" "$module" || die "put pam_roles.so back"
+
 out=$(MANWIDTH=80 man -P cat rolesctl 2>&1)
 grep -q 'rolesctl user add' <<<"$out" && pass || fail "man rolesctl: $(head -c 300 <<<"$out")"
 
@@ -267,22 +295,8 @@ sha256sum --quiet -c "$S/before.sum" >"$S/purge.out" 2>&1 && pass ||
 # ---- 5. removal, as an administrator meets it ------------------------------------------------------
 # After every step root and the local account still log in through the system's common-* stacks
 # (pamtester: auth, account, session), and su works: a PAM line that names pam_roles.so once the
-# module is gone refuses everyone ("Module is unknown" meets default=bad on the account line).
-printf 'root:%s\n' "$ROOT_PW" | chpasswd || die "root's password"
-# locals_log_in WHAT
-locals_log_in() {
-        local u pw svc out
-        for u in root localu; do
-                [ "$u" = root ] && pw=$ROOT_PW || pw=$LOCAL_PW2
-                for svc in login sshd sudo; do
-                        out=$(printf '%s\n' "$pw" | timeout 30 pamtester "$svc" "$u" authenticate acct_mgmt open_session close_session 2>&1)
-                        grep -q 'session has successfully been closed' <<<"$out" && pass ||
-                                fail "$1: pamtester $svc $u: $(tr '\n' ' ' <<<"$out" | tail -c 200)"
-                done
-        done
-        by_su localu "$LOCAL_PW2"
-        grep -q 'user=localu ' <<<"$OUT" && pass || fail "$1: su to localu: $(head -c 300 <<<"$OUT")"
-}
+# module is gone can refuse everyone ("Module is unknown" meets an administrator's required or
+# default=bad line).
 locals_log_in "after the purge"
 # dpkg -r PACKAGE... then the locals log in; dpkg -P ALL restores nsswitch.conf and common-*.
 remove_in_order() {
