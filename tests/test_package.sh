@@ -15,8 +15,16 @@
 #     pam_roles meanwhile; a roles account logs in through su and sshd, gets a home from
 #     /etc/skel, changes its password with passwd, and uses sudo through a published metarole
 #     group (sudoers "%admin"), which `id` shows; enrolled in TOTP, it logs in over ssh and uses
-#     sudo with its password and a code, and a wrong code is refused; `man rolesctl` renders;
-#  4. dpkg --purge restores nsswitch.conf and /etc/pam.d/common-* byte for byte.
+#     sudo with its password and a code, and a wrong code is refused; `man rolesctl` renders; su
+#     to a system account or a local account without a home makes no home for them; with
+#     pam_roles.so missing, root and the local account log in and the roles account is refused;
+#  4. dpkg --purge restores nsswitch.conf and /etc/pam.d/common-* byte for byte, keeps the
+#     databases and says so;
+#  5. dpkg -r one package at a time, libpam-roles first and libnss-roles first, then a purge: root
+#     and the local account log in (pamtester through login, sshd and sudo; su) after every step;
+#     with pam_roles.so in a line of the administrator's (a hand-edited common-auth, which
+#     pam-auth-update then leaves alone, or /etc/pam.d/sshd), dpkg -r libpam-roles is refused,
+#     naming the file, and the module stays.
 #
 # Needs root (CI runs as root) and debhelper, dh-nss, lintian, sudo, openssh-server, sshpass, man-db
 # (.ci/run installs them). Every check is counted; the last line says "N passed, M failed".
@@ -84,6 +92,7 @@ printf 'from /etc/skel\n' >/etc/skel/.roles-package-test || die "/etc/skel"
 
 # A local account, made before roles is there, as on any host.
 LOCAL_PW=Local-Pass-41x
+ROOT_PW=Root-Pass-17q
 useradd -m -s /bin/bash localu && printf 'localu:%s\n' "$LOCAL_PW" | chpasswd || die "useradd localu"
 
 dpkg -i "${debs[@]}" >"$S/dpkg.log" 2>&1 || { cat "$S/dpkg.log"; die "dpkg -i"; }
@@ -143,6 +152,22 @@ logs_in() {
 by_passwd() {
         OUT=$(printf '%s\n%s\n%s\n' "$2" "$3" "$3" | timeout 60 runuser -u "$1" -- passwd 2>&1)
 }
+printf 'root:%s\n' "$ROOT_PW" | chpasswd || die "root's password"
+# locals_log_in WHAT: root and the local account (its password changed below) log in through the
+# system's common-* stacks: pamtester through login, sshd and sudo (auth, account, session), and su.
+locals_log_in() {
+        local u pw svc out
+        for u in root localu; do
+                [ "$u" = root ] && pw=$ROOT_PW || pw=$LOCAL_PW2
+                for svc in login sshd sudo; do
+                        out=$(printf '%s\n' "$pw" | timeout 30 pamtester "$svc" "$u" authenticate acct_mgmt open_session close_session 2>&1)
+                        grep -q 'session has successfully been closed' <<<"$out" && pass ||
+                                fail "$1: pamtester $svc $u: $(tr '\n' ' ' <<<"$out" | tail -c 200)"
+                done
+        done
+        by_su localu "$LOCAL_PW2"
+        grep -q 'user=localu ' <<<"$OUT" && pass || fail "$1: su to localu: $(head -c 300 <<<"$OUT")"
+}
 # quiet_at_pam_roles WHAT FROM: no syslog line since line FROM names pam_roles, and syslog did get
 # the logins' own lines (pam_unix's), so that silence means something.
 quiet_at_pam_roles() {
@@ -187,6 +212,16 @@ by_passwd localu "$LOCAL_PW" "$LOCAL_PW2"
 grep -q 'updated successfully' <<<"$OUT" && pass || fail "passwd as localu: $(head -c 300 <<<"$OUT")"
 logs_in by_su localu "$LOCAL_PW2" "su to a local account with its new password"
 quiet_at_pam_roles "local logins and passwd" "$mark"
+# The profile makes homes for roles accounts alone: an interactive session of the host's own
+# accounts makes none, above all not a system account's (nobody's /nonexistent must never exist:
+# daemons run as nobody; that one is outside the overlays, so a system account of the test's
+# stands for it) nor a home a local account was made without.
+useradd -r -M -d /home/svcnohome -s /usr/sbin/nologin svcnohome && useradd -s /bin/bash localnohome ||
+        die "useradd svcnohome, localnohome"
+su -s /bin/sh -c true svcnohome >/dev/null 2>&1
+[ ! -e /home/svcnohome ] && pass || fail "su to a system account made its home /home/svcnohome"
+su -c true localnohome >/dev/null 2>&1
+[ ! -e /home/localnohome ] && pass || fail "su to a local account made its home /home/localnohome"
 
 # The roles account: su (its first login makes its home from /etc/skel), ssh, sudo, passwd.
 logs_in by_su alice "$ROLES_PW" "su to a roles account"
@@ -231,6 +266,17 @@ eq "sudo as alice with password and TOTP code" "$(tail -n 1 <<<"$out")" 0
 out=$(printf '%s\n%s\n' "$ROLES_PW2" 000000 | timeout 60 runuser -u alice -- sudo -S -k -p '' id -u 2>&1)
 grep -qx 0 <<<"$out" && fail "sudo as alice with a wrong TOTP code ran" || pass
 
+# pam_roles.so that cannot be loaded (a library it needs removed with --force-depends, the other
+# architecture's package removed) makes libpam answer "Module is unknown": the profile's account
+# line refuses that for roles accounts (fail closed), and keeps the host's own accounts, root's
+# above all, out of its way (pam_localuser), so that they still log in.
+module=/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/security/pam_roles.so
+mv "$module" "$S/pam_roles.so" || die "move pam_roles.so away"
+locals_log_in "pam_roles.so missing"
+out=$(printf '%s\n' "$ROLES_PW2" | timeout 30 pamtester login alice authenticate acct_mgmt 2>&1)
+grep -q 'account management done' <<<"$out" && fail "pam_roles.so missing: alice passed the account check" || pass
+mv "$S/pam_roles.so" "$module" || die "put pam_roles.so back"
+
 out=$(MANWIDTH=80 man -P cat rolesctl 2>&1)
 grep -q 'rolesctl user add' <<<"$out" && pass || fail "man rolesctl: $(head -c 300 <<<"$out")"
 
@@ -238,10 +284,69 @@ kill "$ns_sshd_pid" 2>/dev/null && wait "$ns_sshd_pid" 2>/dev/null
 ns_sshd_pid=
 
 # ---- 4. purge ---------------------------------------------------------------------------------------
-dpkg --purge roles-agent libpam-roles libnss-roles rolesctl >>"$S/dpkg.log" 2>&1 && pass || fail "dpkg --purge: $(tail -n 5 "$S/dpkg.log")"
+dpkg --purge roles-agent libpam-roles libnss-roles rolesctl >"$S/purge.log" 2>&1 && pass || fail "dpkg --purge: $(tail -n 5 "$S/purge.log")"
+# The databases are people's accounts, not the package's: kept, and the purge says where.
+[ -f /var/lib/roles/roles.db ] && pass || fail "the purge removed /var/lib/roles"
+grep -q 'rolesctl: kept /var/lib/roles' "$S/purge.log" && pass || fail "the purge does not say it kept /var/lib/roles: $(tail -c 400 "$S/purge.log")"
 sha256sum --quiet -c "$S/before.sum" >"$S/purge.out" 2>&1 && pass ||
         fail "purge did not restore: $(tr '\n' ' ' <"$S/purge.out"); nsswitch.conf: $(diff "$S/nsswitch.before" /etc/nsswitch.conf | tr '\n' ' ')"
 [ ! -e /usr/sbin/rolesctl ] && [ ! -e /usr/sbin/roles-agent ] && [ ! -e /usr/share/pam-configs/roles ] && pass || fail "purge left files"
+
+# ---- 5. removal, as an administrator meets it ------------------------------------------------------
+# After every step root and the local account still log in through the system's common-* stacks
+# (pamtester: auth, account, session), and su works: a PAM line that names pam_roles.so once the
+# module is gone can refuse everyone ("Module is unknown" meets an administrator's required or
+# default=bad line).
+locals_log_in "after the purge"
+# dpkg -r PACKAGE... then the locals log in; dpkg -P ALL restores nsswitch.conf and common-*.
+remove_in_order() {
+        local p
+        dpkg -i "${debs[@]}" >>"$S/dpkg.log" 2>&1 || die "dpkg -i ($*)"
+        for p in "$@"; do
+                dpkg -r "$p" >>"$S/dpkg.log" 2>&1 && pass || fail "dpkg -r $p: $(tail -n 5 "$S/dpkg.log")"
+                locals_log_in "after dpkg -r $p (order $*)"
+        done
+        dpkg --purge roles-agent libpam-roles libnss-roles rolesctl >>"$S/dpkg.log" 2>&1 && pass || fail "dpkg --purge ($*)"
+        sha256sum --quiet -c "$S/before.sum" >"$S/purge.out" 2>&1 && pass ||
+                fail "order $*: purge did not restore: $(tr '\n' ' ' <"$S/purge.out")"
+}
+remove_in_order libpam-roles roles-agent libnss-roles rolesctl
+remove_in_order libnss-roles roles-agent libpam-roles rolesctl
+
+# An administrator's own PAM lines: pam-auth-update leaves common-* as they are when it finds a
+# line it did not write in its block (a pam_faillock guide's, here pam_faildelay), and per-service
+# lines (pam_roles(8)) are no package's to remove. Removing libpam-roles then is refused, naming
+# the files, and changes nothing: pam_roles.so stays, and everyone still logs in.
+dpkg -i "${debs[@]}" >>"$S/dpkg.log" 2>&1 || die "dpkg -i (own lines)"
+cp /etc/pam.d/common-auth "$S/common-auth.profile"
+sed -i '/^auth.*pam_unix\.so/i auth\trequired\t\t\tpam_faildelay.so delay=100000' /etc/pam.d/common-auth
+out=$(dpkg -r libpam-roles 2>&1)
+[ $? -ne 0 ] && pass || fail "dpkg -r libpam-roles with pam_roles.so left in a hand-edited common-auth succeeded"
+grep -q '/etc/pam.d/common-auth' <<<"$out" && pass || fail "the refusal does not name common-auth: $(tail -c 400 <<<"$out")"
+[ -f "/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/security/pam_roles.so" ] && pass ||
+        fail "pam_roles.so removed while common-* still names it"
+locals_log_in "after a refused dpkg -r libpam-roles (hand-edited common-auth)"
+cp "$S/common-auth.profile" /etc/pam.d/common-auth
+printf 'account [success=ok user_unknown=ignore default=bad] pam_roles.so permission=@service\n' >>/etc/pam.d/sshd
+out=$(dpkg -r libpam-roles 2>&1)
+[ $? -ne 0 ] && pass || fail "dpkg -r libpam-roles with a pam_roles.so line in /etc/pam.d/sshd succeeded"
+grep -q '/etc/pam.d/sshd' <<<"$out" && pass || fail "the refusal does not name /etc/pam.d/sshd: $(tail -c 400 <<<"$out")"
+grep -q 'pam_roles\.so' /etc/pam.d/common-account && pass || fail "a refused removal took the profile out of common-account"
+locals_log_in "after a refused dpkg -r libpam-roles (a line in /etc/pam.d/sshd)"
+sed -i '/pam_roles\.so/d' /etc/pam.d/sshd
+# A line of the administrator's in common-session, outside pam-auth-update's block: pam-auth-update
+# takes the profile out, the removal is refused, and the profile is back (postinst abort-remove).
+cp /etc/pam.d/common-session "$S/common-session.profile"
+sed -i '1i session optional pam_roles.so debug' /etc/pam.d/common-session
+out=$(dpkg -r libpam-roles 2>&1)
+[ $? -ne 0 ] && pass || fail "dpkg -r libpam-roles with a pam_roles.so line of the administrator's in common-session succeeded"
+grep -q '/etc/pam.d/common-session' <<<"$out" && pass || fail "the refusal does not name common-session: $(tail -c 400 <<<"$out")"
+grep -q 'pam_roles\.so' /etc/pam.d/common-account && pass || fail "a refused removal left the profile out of common-account"
+locals_log_in "after a refused dpkg -r libpam-roles (a line in common-session)"
+cp "$S/common-session.profile" /etc/pam.d/common-session
+dpkg --purge roles-agent libpam-roles libnss-roles rolesctl >>"$S/dpkg.log" 2>&1 && pass || fail "dpkg --purge, own lines taken out"
+sha256sum --quiet -c "$S/before.sum" >"$S/purge.out" 2>&1 && pass || fail "own lines: purge did not restore: $(tr '\n' ' ' <"$S/purge.out")"
+locals_log_in "after the last purge"
 
 echo "# test_package.sh took $((SECONDS - started)) s"
 finish
