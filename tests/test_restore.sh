@@ -125,6 +125,24 @@ bad_row "a user named root" "UPDATE users SET name = 'root' WHERE name = 'bob'" 
 bad_row "a user name with a colon" "UPDATE users SET name = 'a:b' WHERE name = 'bob'" "not valid"
 bad_row "a group of gid 0" "UPDATE groups SET gid = 0 WHERE name = 'devs'" "not valid"
 
+# Schema objects roles does not make. A trigger would fire in every later writer of roles.db (the
+# writer turns triggers on for its own), and SQLite builds the object from the row's sql whatever
+# its type says: bob kept enabled, or put back after a delete, whatever the administrator does.
+bad_row "a trigger in roles.db" \
+        "CREATE TRIGGER keep AFTER UPDATE ON users BEGIN UPDATE users SET enabled = 1 WHERE name = 'bob'; END" \
+        "trigger 'keep', which this build of roles does not make"
+bad_row "a trigger whose schema row does not say 'trigger'" \
+        "CREATE TRIGGER keep AFTER UPDATE ON users BEGIN UPDATE users SET enabled = 1 WHERE name = 'bob'; END;
+         PRAGMA writable_schema = ON; UPDATE sqlite_schema SET type = 'Trigger' WHERE name = 'keep'" \
+        "Trigger 'keep', which this build of roles does not make"
+bad_row "a users table of another shape" "ALTER TABLE users ADD COLUMN extra TEXT" \
+        "table 'users', which this build of roles does not make"
+bad_row "an index roles does not make" "CREATE INDEX users_shell ON users (shell)" "index 'users_shell'"
+cp "$T/x/secrets.db" "$T/trig.db" &&
+        sqlite3 "$T/trig.db" "CREATE TRIGGER t AFTER INSERT ON publishing BEGIN DELETE FROM credentials; END" || die "sqlite3"
+mktar "$T/trig.tar" roles.db="$T/r.db" secrets.db="$T/trig.db" state.db="$T/st.db"
+refuse "a trigger in secrets.db" "$T/trig.tar" "secrets.db holds trigger 't'"
+
 eq "refused restores left carol" "$(users)" "alice bob carol "
 eq "refused restores left the serial" "$(serial)" "$live_serial"
 leftovers=$(find "$T" -maxdepth 1 -name '.*restore*' | wc -l)
