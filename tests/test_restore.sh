@@ -305,4 +305,12 @@ mktar "$T/hostlink.tar" roles.db="$T/r.db" secrets.db="$T/s.db" fleet-host@/etc/
 refuse "a fleet-host symlink" "$T/hostlink.tar" "fleet-host is a symbolic link"
 eq "refused restores left the outbox" "$(queued)" 4
 
+# ---- a trigger put in the live roles.db by other means (tar -x, sqlite3) ------------------------
+# The writer turns triggers on for its own and refuses a roles.db that holds any other, whatever
+# the schema row's type says (SQLite builds the object from its sql).
+sqlite3 "$T/roles.db" "CREATE TRIGGER keep AFTER UPDATE ON users BEGIN UPDATE users SET enabled = 1 WHERE name = 'bob'; END;
+        PRAGMA writable_schema = ON; UPDATE sqlite_schema SET type = 'Trigger' WHERE name = 'keep'" || die "sqlite3: a trigger"
+run_refused 5 "a writer refuses a roles.db holding a trigger its schema row does not call one" rc user disable bob
+err_has "a writer refuses a roles.db holding a trigger: says why" "holds triggers that rolesctl did not make"
+
 finish
