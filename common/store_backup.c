@@ -363,6 +363,11 @@ static bool all_zero(const uint8_t *p, size_t n) {
 
 /* Every member to its new file; then, after the end-of-archive block, only the zeros that pad
  * an archive to its record size. */
+/* tar's records are 10 KiB unless written with a larger blocking factor; no tool pads an archive
+ * with a megabyte of zeros, but /dev/zero, or a pipe from a hostile end, never stops sending them
+ * (to a restore that holds the writer lock). */
+#define TAR_RECORD_MAX ((size_t) 1 << 20)
+
 static int read_archive(struct restore *rs) {
         uint8_t h[TAR_BLOCK];
         ssize_t got;
@@ -377,9 +382,12 @@ static int read_archive(struct restore *rs) {
                 if ((r = read_member(rs, h)) < 0)
                         return r;
         }
-        while ((got = read_some(rs, rs->buf, RESTORE_CHUNK)) > 0)
+        for (size_t padding = 0; (got = read_some(rs, rs->buf, RESTORE_CHUNK)) > 0;) {
                 if (!all_zero(rs->buf, (size_t) got))
                         return refuse(rs, "data after its end-of-archive block");
+                if ((padding += (size_t) got) > TAR_RECORD_MAX)
+                        return refuse(rs, "more zeros after its end-of-archive block than a tar record holds");
+        }
         if (got < 0)
                 return (int) got;
         for (size_t i = 0; i < ROLES_N_ELEMENTS(members); i++)

@@ -100,6 +100,11 @@ printf 'X' | dd of="$T/sum.tar" bs=1 seek=3 conv=notrunc 2>/dev/null
 refuse "a header with a bad checksum" "$T/sum.tar" "checksum"
 : >"$T/empty.tar"
 refuse "an empty file" "$T/empty.tar" "truncated"
+# Zeros that never end (a restore holds the writer lock: every change would wait for it).
+run_refused 5 "restore refuses endless zeros" timeout 60 "$ROLESCTL" --conf "$CONF" restore /dev/zero
+err_has "restore refuses endless zeros: says why" "more zeros after its end-of-archive block than a tar record holds"
+{ cat "$T/good.tar"; head -c $((2 << 20)) /dev/zero; } >"$T/padded.tar"
+refuse "an archive padded with 2 MiB of zeros" "$T/padded.tar" "more zeros after its end-of-archive block"
 run_refused 3 "restore of a missing file" rc restore "$T/no-such.tar"
 
 # A corrupt roles.db: a b-tree page overwritten.
