@@ -528,6 +528,11 @@ static int prepare_secrets(struct restore *rs, sqlite3 *db) {
         return r < 0 ? r : store_exec_script(s, db, "COMMIT");
 }
 
+/* The largest outbox id a host hands out: 2^20 a second from the epoch (state.db's floor) stays
+ * below it for centuries, and the fleet's ids are exact JSON numbers up to it. An archive with
+ * more would have every fleet login's event fail at the largest id (and the login with it). */
+#define OUTBOX_ID_MAX "9007199254740992"
+
 /* The restored state.db: its outbox (a fleet host's events not yet shipped) goes on above every
  * id the live file has handed out and above the floor of now: the fleet has those ids from this
  * host already, and would drop as sent twice the events given them again. And it keeps what the
@@ -538,12 +543,22 @@ static int prepare_secrets(struct restore *rs, sqlite3 *db) {
  * the fleet has or will have from that host, shipped from here would be counted again. */
 static int prepare_state(struct restore *rs, sqlite3 *db) {
         struct roles_store *s = rs->s;
-        int64_t live = 0;
-        sqlite3_stmt *st = store_stmt(s, s->state, "SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'outbox'");
+        int64_t live = 0, past = 0;
+        sqlite3_stmt *st = store_stmt(s, db, "SELECT (SELECT max(seq) FROM sqlite_sequence WHERE name = 'outbox') > "
+                                      OUTBOX_ID_MAX " OR (SELECT max(id) FROM outbox) > " OUTBOX_ID_MAX);
         if (!st)
                 return -EIO;
         int r = store_step_row(s, st);
         if (r > 0)
+                past = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+        if (r < 0)
+                return r;
+        if (past)
+                return refuse(rs, "state.db: its outbox ids run past 2^53, which no host hands out");
+        if (!(st = store_stmt(s, s->state, "SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'outbox'")))
+                return -EIO;
+        if ((r = store_step_row(s, st)) > 0)
                 live = sqlite3_column_int64(st, 0);
         sqlite3_reset(st);
         if (r >= 0 && !rs->keep_outbox && (r = store_exec(s, db, "DELETE FROM outbox", "")) >= 0)

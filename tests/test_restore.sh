@@ -148,6 +148,17 @@ cp "$T/x/secrets.db" "$T/trig.db" &&
 mktar "$T/trig.tar" roles.db="$T/r.db" secrets.db="$T/trig.db" state.db="$T/st.db"
 refuse "a trigger in secrets.db" "$T/trig.tar" "secrets.db holds trigger 't'"
 
+# Outbox ids no host hands out (2^20 a second from the epoch stays below 2^53 for centuries): at
+# the largest, every fleet login's event, and with it the login, would fail (the database is
+# "full"); past 2^53 the fleet's ids are no longer exact numbers.
+bad_outbox() {  # bad_outbox DESC SQL
+        cp "$T/x/state.db" "$T/ob.db" && sqlite3 "$T/ob.db" "$2" || die "sqlite3 $2"
+        mktar "$T/ob.tar" roles.db="$T/r.db" secrets.db="$T/s.db" state.db="$T/ob.db"
+        refuse "$1" "$T/ob.tar" "state.db: its outbox ids run past 2^53"
+}
+bad_outbox "an outbox sequence at its largest" "UPDATE sqlite_sequence SET seq = 9223372036854775807 WHERE name = 'outbox'"
+bad_outbox "an outbox row past 2^53" "INSERT INTO outbox (id, at, kind, user_uuid) VALUES (9007199254740993, 0, 'failure', 'x')"
+
 eq "refused restores left carol" "$(users)" "alice bob carol "
 eq "refused restores left the serial" "$(serial)" "$live_serial"
 leftovers=$(find "$T" -maxdepth 1 -name '.*restore*' | wc -l)
