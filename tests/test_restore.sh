@@ -129,6 +129,12 @@ bad_row "a user of uid 0" "UPDATE users SET uid = 0 WHERE name = 'bob'" "not val
 bad_row "a user named root" "UPDATE users SET name = 'root' WHERE name = 'bob'" "root"
 bad_row "a user name with a colon" "UPDATE users SET name = 'a:b' WHERE name = 'bob'" "not valid"
 bad_row "a group of gid 0" "UPDATE groups SET gid = 0 WHERE name = 'devs'" "not valid"
+# An id of another type is not one the UNIQUE index compares with the integers: read as an
+# integer, it would be alice's uid (or a group's gid) a second time.
+bad_row "a uid stored as a REAL" "UPDATE users SET uid = 12001.5 WHERE name = 'bob'" "not valid"
+bad_row "a uid stored as a BLOB" "UPDATE users SET uid = CAST('12001' AS BLOB) WHERE name = 'bob'" "not valid"
+bad_row "a primary gid stored as a BLOB" "UPDATE users SET gid = CAST('12001' AS BLOB) WHERE name = 'bob'" "not valid"
+bad_row "a gid stored as a REAL" "UPDATE groups SET gid = 12001.5 WHERE name = 'devs'" "not valid"
 
 # Schema objects roles does not make. A trigger would fire in every later writer of roles.db (the
 # writer turns triggers on for its own), and SQLite builds the object from the row's sql whatever
