@@ -29,16 +29,24 @@
 
 #include "store-internal.h"
 
+/* An AUTOINCREMENT table, and whether it has handed out an id past 2^53 (check_counters). */
+struct counted {
+        const char *table, *past_sql;
+};
+#define COUNTED(table) { table, "SELECT (SELECT max(seq) FROM sqlite_sequence WHERE name = '" table "') > " \
+                         "9007199254740992 OR (SELECT max(id) FROM " table ") > 9007199254740992" }
+
 /* The archive's members: what backup writes and all that restore accepts. */
 static const struct member {
         const char *name;
         enum store_file which;
         mode_t mode;            /* the live file's */
         bool required;          /* state.db: tallies and login tracking, nothing a restore needs */
+        struct counted counted[2];
 } members[] = {
-        { "roles.db", STORE_PUBLIC, 0644, true },
-        { "secrets.db", STORE_SECRETS, 0600, true },
-        { "state.db", STORE_STATE, 0600, false },
+        { "roles.db", STORE_PUBLIC, 0644, true, { COUNTED("users"), COUNTED("groups") } },
+        { "secrets.db", STORE_SECRETS, 0600, true, { { NULL, NULL } } },
+        { "state.db", STORE_STATE, 0600, false, { COUNTED("outbox") } },
 };
 
 /* The archive's fourth member, written by a fleet host only: its role (roles_fleet_host_role) and
@@ -528,11 +536,6 @@ static int prepare_secrets(struct restore *rs, sqlite3 *db) {
         return r < 0 ? r : store_exec_script(s, db, "COMMIT");
 }
 
-/* The largest outbox id a host hands out: 2^20 a second from the epoch (state.db's floor) stays
- * below it for centuries, and the fleet's ids are exact JSON numbers up to it. An archive with
- * more would have every fleet login's event fail at the largest id (and the login with it). */
-#define OUTBOX_ID_MAX "9007199254740992"
-
 /* The restored state.db: its outbox (a fleet host's events not yet shipped) goes on above every
  * id the live file has handed out and above the floor of now: the fleet has those ids from this
  * host already, and would drop as sent twice the events given them again. And it keeps what the
@@ -543,22 +546,12 @@ static int prepare_secrets(struct restore *rs, sqlite3 *db) {
  * the fleet has or will have from that host, shipped from here would be counted again. */
 static int prepare_state(struct restore *rs, sqlite3 *db) {
         struct roles_store *s = rs->s;
-        int64_t live = 0, past = 0;
-        sqlite3_stmt *st = store_stmt(s, db, "SELECT (SELECT max(seq) FROM sqlite_sequence WHERE name = 'outbox') > "
-                                      OUTBOX_ID_MAX " OR (SELECT max(id) FROM outbox) > " OUTBOX_ID_MAX);
+        int64_t live = 0;
+        sqlite3_stmt *st = store_stmt(s, s->state, "SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'outbox'");
         if (!st)
                 return -EIO;
         int r = store_step_row(s, st);
         if (r > 0)
-                past = sqlite3_column_int64(st, 0);
-        sqlite3_reset(st);
-        if (r < 0)
-                return r;
-        if (past)
-                return refuse(rs, "state.db: its outbox ids run past 2^53, which no host hands out");
-        if (!(st = store_stmt(s, s->state, "SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'outbox'")))
-                return -EIO;
-        if ((r = store_step_row(s, st)) > 0)
                 live = sqlite3_column_int64(st, 0);
         sqlite3_reset(st);
         if (r >= 0 && !rs->keep_outbox && (r = store_exec(s, db, "DELETE FROM outbox", "")) >= 0)
@@ -574,6 +567,29 @@ static int prepare_state(struct restore *rs, sqlite3 *db) {
         return r < 0 ? r : store_exec_script(s, db, "COMMIT");
 }
 
+/*
+ * The largest id an AUTOINCREMENT table of an archive may have handed out: 2^53. Outbox ids are
+ * 2^20 a second from the epoch (state.db's floor), below it for centuries, and the fleet's ids
+ * are exact JSON numbers up to it; users and groups count one by one. At 2^63 - 1 (the
+ * sequence, or a row's id) every insert fails, "database or disk is full": every 'user add',
+ * or every fleet login's event and the login with it, and doctor sees nothing wrong.
+ */
+static int check_counters(struct restore *rs, const struct member *m, sqlite3 *db) {
+        for (const struct counted *c = m->counted; c < m->counted + ROLES_N_ELEMENTS(m->counted) && c->table; c++) {
+                sqlite3_stmt *st = store_stmt(rs->s, db, c->past_sql);
+                if (!st)
+                        return -EIO;
+                int r = store_step_row(rs->s, st);
+                bool past = r > 0 && sqlite3_column_int(st, 0);
+                sqlite3_reset(st);
+                if (r < 0)
+                        return r;
+                if (past)
+                        return refuse(rs, "%s: its %s ids run past 2^53, which no host hands out", m->name, c->table);
+        }
+        return 0;
+}
+
 /* Each new file checked, and prepared to be put in place: roles.db first (its serial is
  * secrets.db's mark). */
 static int check_files(struct restore *rs) {
@@ -585,6 +601,8 @@ static int check_files(struct restore *rs) {
         for (size_t i = 0; r >= 0 && i < ROLES_N_ELEMENTS(members); i++) {
                 const struct member *m = &members[i];
                 r = open_checked(rs, m, &db);
+                if (r >= 0)
+                        r = check_counters(rs, m, db);
                 if (r >= 0 && m->which == STORE_PUBLIC)
                         r = prepare_public(rs, db);
                 else if (r >= 0 && m->which == STORE_SECRETS)

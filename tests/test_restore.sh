@@ -164,6 +164,11 @@ bad_outbox() {  # bad_outbox DESC SQL
 }
 bad_outbox "an outbox sequence at its largest" "UPDATE sqlite_sequence SET seq = 9223372036854775807 WHERE name = 'outbox'"
 bad_outbox "an outbox row past 2^53" "INSERT INTO outbox (id, at, kind, user_uuid) VALUES (9007199254740993, 0, 'failure', 'x')"
+# The same in roles.db: every 'user add' would fail, "database or disk is full", and doctor see nothing.
+bad_row "a users sequence at its largest" "UPDATE sqlite_sequence SET seq = 9223372036854775807 WHERE name = 'users'" \
+        "roles.db: its users ids run past 2^53"
+bad_row "a group whose id is the largest" "UPDATE groups SET id = 9223372036854775807 WHERE name = 'devs'" \
+        "roles.db: its groups ids run past 2^53"
 
 eq "refused restores left carol" "$(users)" "alice bob carol "
 eq "refused restores left the serial" "$(serial)" "$live_serial"
