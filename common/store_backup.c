@@ -29,7 +29,7 @@
 
 #include "store-internal.h"
 
-/* An AUTOINCREMENT table, and whether it has handed out an id past 2^53 (check_counters). */
+/* A table whose ids count up, and whether it has handed out one past 2^53 (check_counters). */
 struct counted {
         const char *table, *past_sql;
 };
@@ -46,7 +46,7 @@ static const struct member {
 } members[] = {
         { "roles.db", STORE_PUBLIC, 0644, true, { COUNTED("users"), COUNTED("groups") } },
         { "secrets.db", STORE_SECRETS, 0600, true, { { NULL, NULL } } },
-        { "state.db", STORE_STATE, 0600, false, { COUNTED("outbox") } },
+        { "state.db", STORE_STATE, 0600, false, { COUNTED("outbox"), COUNTED("login_audit") } },
 };
 
 /* The archive's fourth member, written by a fleet host only: its role (roles_fleet_host_role) and
@@ -568,11 +568,13 @@ static int prepare_state(struct restore *rs, sqlite3 *db) {
 }
 
 /*
- * The largest id an AUTOINCREMENT table of an archive may have handed out: 2^53. Outbox ids are
- * 2^20 a second from the epoch (state.db's floor), below it for centuries, and the fleet's ids
- * are exact JSON numbers up to it; users and groups count one by one. At 2^63 - 1 (the
- * sequence, or a row's id) every insert fails, "database or disk is full": every 'user add',
- * or every fleet login's event and the login with it, and doctor sees nothing wrong.
+ * The largest id a counting table of an archive may have handed out: 2^53. Outbox ids are 2^20
+ * a second from the epoch (state.db's floor), below it for centuries, and the fleet's ids are
+ * exact JSON numbers up to it; users, groups and the login audit count one by one. At 2^63 - 1
+ * (an AUTOINCREMENT sequence, or a row's id) every insert fails, "database or disk is full":
+ * every 'user add', or every fleet login's event and the login with it, and doctor sees nothing
+ * wrong. In login_audit, SQLite then draws each new id at random, and the pruning that keeps
+ * the newest rows by id deletes rows at random.
  */
 static int check_counters(struct restore *rs, const struct member *m, sqlite3 *db) {
         for (const struct counted *c = m->counted; c < m->counted + ROLES_N_ELEMENTS(m->counted) && c->table; c++) {

@@ -157,13 +157,20 @@ refuse "a trigger in secrets.db" "$T/trig.tar" "secrets.db holds trigger 't'"
 # Outbox ids no host hands out (2^20 a second from the epoch stays below 2^53 for centuries): at
 # the largest, every fleet login's event, and with it the login, would fail (the database is
 # "full"); past 2^53 the fleet's ids are no longer exact numbers.
-bad_outbox() {  # bad_outbox DESC SQL
+bad_state() {   # bad_state DESC SQL WORDS-OF-THE-ERROR
         cp "$T/x/state.db" "$T/ob.db" && sqlite3 "$T/ob.db" "$2" || die "sqlite3 $2"
         mktar "$T/ob.tar" roles.db="$T/r.db" secrets.db="$T/s.db" state.db="$T/ob.db"
-        refuse "$1" "$T/ob.tar" "state.db: its outbox ids run past 2^53"
+        refuse "$1" "$T/ob.tar" "$3"
 }
-bad_outbox "an outbox sequence at its largest" "UPDATE sqlite_sequence SET seq = 9223372036854775807 WHERE name = 'outbox'"
-bad_outbox "an outbox row past 2^53" "INSERT INTO outbox (id, at, kind, user_uuid) VALUES (9007199254740993, 0, 'failure', 'x')"
+bad_state "an outbox sequence at its largest" "UPDATE sqlite_sequence SET seq = 9223372036854775807 WHERE name = 'outbox'" \
+        "state.db: its outbox ids run past 2^53"
+bad_state "an outbox row past 2^53" "INSERT INTO outbox (id, at, kind, user_uuid) VALUES (9007199254740993, 0, 'failure', 'x')" \
+        "state.db: its outbox ids run past 2^53"
+# A login_audit row at the largest id: SQLite then draws each new row's id at random, and the
+# pruning that keeps the newest login_audit_keep rows by id deletes rows at random.
+bad_state "a login_audit row at the largest id" \
+        "INSERT INTO login_audit (id, at, user, result) VALUES (9223372036854775807, 0, 'x', 'failure')" \
+        "state.db: its login_audit ids run past 2^53"
 # The same in roles.db: every 'user add' would fail, "database or disk is full", and doctor see nothing.
 bad_row "a users sequence at its largest" "UPDATE sqlite_sequence SET seq = 9223372036854775807 WHERE name = 'users'" \
         "roles.db: its users ids run past 2^53"
