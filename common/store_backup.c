@@ -481,7 +481,11 @@ out:
 }
 
 /* The restored roles.db: a serial above the live one's, so that every reader (and the NSS
- * index, which never goes back to an older serial) takes it for the newer state. */
+ * index, which never goes back to an older serial) takes it for the newer state. And no fleet
+ * serial: which one the archive's rows are is the archive's word, not the fleet's. Kept, one
+ * above the fleet's would have every agent round refused ("below the installed") and the host
+ * never get a change again; one at the live serial would keep whatever rows the fleet took away
+ * (the round has nothing to send). Without one, the next round copies the fleet whole. */
 static int prepare_public(struct restore *rs, sqlite3 *db) {
         struct roles_store *s = rs->s;
         int64_t live;
@@ -491,6 +495,8 @@ static int prepare_public(struct restore *rs, sqlite3 *db) {
         rs->res->serial = live + 1;
         r = store_exec(s, db, "INSERT OR REPLACE INTO meta (key, value) VALUES ('serial', ?1), ('published_at', ?2)",
                        "ii", rs->res->serial, (int64_t) store_now(s));
+        if (r >= 0)
+                r = store_exec(s, db, "DELETE FROM meta WHERE key IN ('fleet_serial', 'fleet_streams')", "");
         sqlite3_stmt *st = r < 0 ? NULL
                 : store_stmt(s, db, "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM groups)");
         if (!st)
