@@ -480,12 +480,53 @@ out:
         return r;
 }
 
+/*
+ * The uids and gids the live roles.db has handed out that the restored one holds no more (the
+ * accounts made after the archive was, the ids retired since), retired in it as a delete
+ * retires them (store_retire_id; the live owner named). Those accounts' files and processes keep
+ * their ids: a restore does not take back what was done, and the next account must not inherit
+ * them.
+ */
+static int retire_live_ids(struct restore *rs, sqlite3 *db) {
+        struct roles_store *s = rs->s;
+        int r = copy_rows(s, s->pub, "retired_ids", db, "retired_ids", true);
+        sqlite3_stmt *live = r < 0 ? NULL
+                : store_stmt(s, s->pub, "SELECT 'uid', uid, name FROM users UNION ALL SELECT 'gid', gid, name FROM groups "
+                             "UNION ALL SELECT 'gid', gid, code FROM metaroles WHERE gid IS NOT NULL");
+        if (!live)
+                return r < 0 ? r : -EIO;
+        while ((r = store_step_row(s, live)) > 0) {
+                const char *kind = (const char *) sqlite3_column_text(live, 0), *name = (const char *) sqlite3_column_text(live, 2);
+                int64_t id = sqlite3_column_int64(live, 1);
+                sqlite3_stmt *held = store_stmt(s, db, "SELECT EXISTS (SELECT 1 FROM users WHERE ?1 = 'uid' AND uid = ?2) "
+                                                "OR EXISTS (SELECT 1 FROM groups WHERE ?1 = 'gid' AND gid = ?2) "
+                                                "OR EXISTS (SELECT 1 FROM metaroles WHERE ?1 = 'gid' AND gid = ?2)");
+                if (!held) {
+                        r = -EIO;
+                        break;
+                }
+                sqlite3_bind_text(held, 1, kind, -1, SQLITE_STATIC);
+                sqlite3_bind_int64(held, 2, id);
+                r = store_step_row(s, held);
+                bool in_use = r > 0 && sqlite3_column_int(held, 0);
+                sqlite3_reset(held);
+                if (r >= 0 && !in_use && name)
+                        r = store_exec(s, db, "INSERT OR REPLACE INTO retired_ids (kind, id, name, retired_at) VALUES (?1, ?2, ?3, ?4)",
+                                       "titi", kind, id, name, (int64_t) store_now(s));
+                if (r < 0)
+                        break;
+        }
+        sqlite3_reset(live);
+        return r < 0 ? r : 0;
+}
+
 /* The restored roles.db: a serial above the live one's, so that every reader (and the NSS
  * index, which never goes back to an older serial) takes it for the newer state. And no fleet
  * serial: which one the archive's rows are is the archive's word, not the fleet's. Kept, one
  * above the fleet's would have every agent round refused ("below the installed") and the host
  * never get a change again; one at the live serial would keep whatever rows the fleet took away
- * (the round has nothing to send). Without one, the next round copies the fleet whole. */
+ * (the round has nothing to send). Without one, the next round copies the fleet whole. The live
+ * file's ids it lacks are retired (retire_live_ids). */
 static int prepare_public(struct restore *rs, sqlite3 *db) {
         struct roles_store *s = rs->s;
         int64_t live;
@@ -497,6 +538,8 @@ static int prepare_public(struct restore *rs, sqlite3 *db) {
                        "ii", rs->res->serial, (int64_t) store_now(s));
         if (r >= 0)
                 r = store_exec(s, db, "DELETE FROM meta WHERE key IN ('fleet_serial', 'fleet_streams')", "");
+        if (r >= 0)
+                r = retire_live_ids(rs, db);
         sqlite3_stmt *st = r < 0 ? NULL
                 : store_stmt(s, db, "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM groups)");
         if (!st)

@@ -242,6 +242,13 @@ json_true "the audit kept the rows written after the backup" \
         'any(r["action"] == "user.add" and r["target"] == "carol" for r in d)'
 run_ok "a change after the restore" rc user add dave --uid 12004
 eq "the change is published above the restored serial" "$(serial)" $((new_serial + 1))
+# carol (12003) and erin (12005) were made after the backup: their files and processes keep their
+# ids, which a restore retires as a delete does, never to be handed out again.
+run_refused 4 "carol's uid is not handed out again" rc user add frank --uid 12003
+err_has "carol's uid: says it was hers" "uid 12003 was the uid of 'carol'"
+run_refused 4 "erin's gid is not handed out again" rc group add crew --gid 12005
+run_ok "a user added after the restore" rc user add frank
+eq "frank gets neither carol's nor erin's uid" "$(sql "$T/roles.db" "SELECT uid FROM users WHERE name = 'frank'")" 12006
 
 # --json: one object like other changes.
 run_ok "restore --json" rc --json restore "$T/good.tar"
