@@ -339,12 +339,26 @@ refuse "a fleet-host too long for a role name" "$T/long.tar" "fleet-host does no
 printf 'hostA' >"$T/nonl"
 mktar "$T/nonl.tar" roles.db="$T/r.db" secrets.db="$T/s.db" state.db="$T/st.db" fleet-host="$T/nonl"
 refuse "a fleet-host without its newline" "$T/nonl.tar" "fleet-host does not hold a host's role name"
+for bad in 'hostA \n' 'host\0A\n' 'hostA\r\n' 'hostA\n\n' '\n'; do
+        printf "$bad" >"$T/odd"
+        mktar "$T/odd.tar" roles.db="$T/r.db" secrets.db="$T/s.db" state.db="$T/st.db" fleet-host="$T/odd"
+        refuse "a fleet-host of $(printf '%q' "$(printf "$bad")")" "$T/odd.tar" "fleet-host does not hold a host's role name"
+done
 tar -xOf "$T/a.tar" fleet-host >"$T/named" || die "tar -x fleet-host"
 mktar "$T/hosttwice.tar" roles.db="$T/r.db" secrets.db="$T/s.db" fleet-host="$T/named" fleet-host="$T/named"
 refuse "a fleet-host twice" "$T/hosttwice.tar" "fleet-host is in it twice"
 mktar "$T/hostlink.tar" roles.db="$T/r.db" secrets.db="$T/s.db" fleet-host@/etc/hostname
 refuse "a fleet-host symlink" "$T/hostlink.tar" "fleet-host is a symbolic link"
 eq "refused restores left the outbox" "$(queued)" 4
+
+# PostgreSQL takes a connection's user name as it is: HOSTA is another role than hostA.
+tar -xOf "$T/a.tar" state.db >"$T/a-state.db" || die "tar -x state.db"
+printf 'HOSTA\n' >"$T/upper"
+mktar "$T/upper.tar" roles.db="$T/r.db" secrets.db="$T/s.db" state.db="$T/a-state.db" fleet-host="$T/upper"
+shipped; queue 1
+run_ok "an archive of host HOSTA restored on host hostA" as hostA restore "$T/upper.tar"
+out_has "host hostA: HOSTA's events not kept" "the archive is host HOSTA's, not this host's (hostA)"
+eq "host hostA: only its own event queued" "$(queued)" 1
 
 # ---- a trigger put in the live roles.db by other means (tar -x, sqlite3) ------------------------
 # The writer turns triggers on for its own and refuses a roles.db that holds any other, whatever
