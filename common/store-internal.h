@@ -230,8 +230,9 @@ int store_open_db(struct roles_store *s, const char *path, bool writable, const 
  * Returns 1 when it migrated, 0 when the file was current. */
 enum store_file { STORE_PUBLIC, STORE_SECRETS, STORE_STATE };
 int store_schema_check(struct roles_store *s, sqlite3 *db, enum store_file which, bool migrate, int *ret_version);
-/* A current file from elsewhere (restore): every object of its schema one this build makes, as
- * it makes it; -EBADMSG otherwise. */
+/* A file from elsewhere (restore), before any migration: every object of its schema one this
+ * build makes at its version, as it makes it; -EBADMSG otherwise (0 for a version newer than
+ * this build's, which store_schema_check refuses). */
 int store_schema_check_objects(struct roles_store *s, sqlite3 *db, enum store_file which);
 
 /* Apply the defensive connection settings. */

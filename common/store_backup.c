@@ -412,9 +412,10 @@ static void keep_first(void *userdata, const char *line) {
 
 /*
  * Open a new file and check it as a writer would find it: a database (in rollback-journal mode:
- * a reader that is not root can read it without a WAL until the writer reopens it), a schema
- * this build knows (an older one migrated here, as the next writer would) and nothing in it this
- * build does not make (a trigger would fire in every later writer), then doctor's checks.
+ * a reader that is not root can read it without a WAL until the writer reopens it), nothing in
+ * its schema this build does not make (a trigger would fire in every later writer; checked before
+ * a migration runs on it), a schema version this build knows (an older one migrated here, as the
+ * next writer would), then doctor's checks.
  * The transaction is left open for the caller's changes.
  */
 static int open_checked(struct restore *rs, const struct member *m, sqlite3 **db) {
@@ -426,13 +427,13 @@ static int open_checked(struct restore *rs, const struct member *m, sqlite3 **db
         int r = store_open_db(s, rs->tmp[m->which], true, NULL, db);
         if (r >= 0)
                 r = store_exec_script(s, *db, "PRAGMA journal_mode = DELETE; BEGIN IMMEDIATE");
+        if (r >= 0)
+                r = store_schema_check_objects(s, *db, m->which);
         if (r >= 0) {
                 s->create = !rs->seen[m->which];        /* a state.db the archive lacked: made empty */
                 r = store_schema_check(s, *db, m->which, true, NULL);
                 s->create = create;
         }
-        if (r >= 0)
-                r = store_schema_check_objects(s, *db, m->which);
         if (r >= 0 && (r = store_doctor_check_file(s, *db, m->which, keep_first, first)) > 0)
                 r = store_fail(s, -EBADMSG, "%s", first);
         return r < 0 ? store_fail_prefixed(s, r, prefix) : 0;

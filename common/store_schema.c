@@ -390,15 +390,19 @@ static void printable(const unsigned char *text, char out[65]) {
  * in roles.db would fire in every later writer (which turns triggers on for its own, and counts
  * those of type 'trigger' only): an account the administrator disables or deletes put back at
  * once. A table of another shape would take copy_rows' values in other columns. So every row of
- * the file's schema must be one the migrations of this build write, word for word (compared with
- * an empty file made here; ANALYZE's sqlite_stat1, which only steers query plans, allowed).
+ * the file's schema must be one the migrations of this build write up to the file's version, word
+ * for word (compared with an empty file made here; ANALYZE's sqlite_stat1, which only steers
+ * query plans, allowed): checked before any migration runs its statements on the file's tables.
  */
 int store_schema_check_objects(struct roles_store *s, sqlite3 *db, enum store_file which) {
         const struct schema *sc = &schemas[which];
         sqlite3 *made = NULL;
         sqlite3_stmt *rd = NULL, *find = NULL;
-        int r = 0, rc;
+        int version = 0, rc;
 
+        int r = read_version(s, db, sc->file, &version);
+        if (r < 0 || version > sc->version)
+                return r;       /* a newer file: store_schema_check says so */
         rc = sqlite3_open_v2(":memory:", &made, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_EXRESCODE, NULL);
         if (rc != SQLITE_OK) {
                 r = store_fail(s, -ENOMEM, "cannot open a database in memory: %s", sqlite3_errstr(rc));
@@ -406,7 +410,7 @@ int store_schema_check_objects(struct roles_store *s, sqlite3 *db, enum store_fi
         }
         if ((r = store_harden(s, made)) < 0)
                 goto out;
-        for (int v = 0; v < sc->version && r >= 0; v++)
+        for (int v = 0; v < version && r >= 0; v++)
                 r = store_exec_script(s, made, sc->migrations[v]);
         if (r >= 0)
                 r = store_exec_script(s, made, "ANALYZE");
