@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "store-internal.h"
@@ -302,6 +303,24 @@ static int read_host(struct restore *rs, uint64_t size) {
         return skip_padding(rs, HOST_MEMBER, size);
 }
 
+/*
+ * A member's size is its header's word: a sparse archive reads as gigabytes of zeros whatever
+ * room it takes on disk. Its bytes go to the databases' filesystem, where the logins write
+ * meanwhile and refuse a login they cannot record (a failure counted, state.db's growth): a
+ * member that would leave less than a 32nd of that filesystem free is refused before any of it is
+ * written.
+ */
+static int check_room(struct restore *rs, const struct member *m, int fd, uint64_t size) {
+        struct statvfs fs;
+        if (fstatvfs(fd, &fs) < 0)
+                return store_fail(rs->s, -errno, "%s: %s", rs->tmp[m->which], strerror(errno));
+        uint64_t room = (uint64_t) fs.f_bavail * fs.f_frsize, keep = (uint64_t) fs.f_blocks * fs.f_frsize / 32;
+        if (size > room || room - size < keep)
+                return store_fail(rs->s, -ENOSPC, "%s: nothing restored: %s (%llu bytes) would leave less than a 32nd "
+                                  "of its filesystem free", rs->path, m->name, (unsigned long long) size);
+        return 0;
+}
+
 /* The member whose header is h, checked; a database copied to a new file and synced. */
 static int read_member(struct restore *rs, const uint8_t h[TAR_BLOCK]) {
         const struct member *m = NULL;
@@ -338,6 +357,8 @@ static int read_member(struct restore *rs, const uint8_t h[TAR_BLOCK]) {
 
         if ((r = create_tmp(rs, m, &fd)) < 0)
                 return r;
+        if ((r = check_room(rs, m, fd, size)) < 0)
+                goto out;
         for (uint64_t left = size; left > 0;) {
                 size_t n = left < RESTORE_CHUNK ? (size_t) left : RESTORE_CHUNK;
                 ssize_t got = read_some(rs, rs->buf, n);

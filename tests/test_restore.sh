@@ -367,6 +367,27 @@ run_ok "an archive of host HOSTA restored on host hostA" as hostA restore "$T/up
 out_has "host hostA: HOSTA's events not kept" "the archive is host HOSTA's, not this host's (hostA)"
 eq "host hostA: only its own event queued" "$(queued)" 1
 
+# ---- room on the databases' filesystem -----------------------------------------------------------
+# A member's size is the archive header's word (a sparse archive reads as zeros, whatever its size
+# on disk). The logins write on that filesystem meanwhile, and refuse a login they cannot record:
+# a member that would leave less than a 32nd of it free is refused before anything is written.
+need unshare
+head -c $((20 << 20)) /dev/zero >"$T/big.db"
+mktar "$T/big.tar" roles.db="$T/big.db" secrets.db="$T/s.db"
+small() {       # small ARCHIVE: init and restore ARCHIVE with the databases on a 16 MiB tmpfs
+        unshare -m --propagation private bash -c '
+                mkdir -p "$1/small" && mount -t tmpfs -o size=16m,mode=0755 tmpfs "$1/small" || exit 99
+                sed "s|$1/|$1/small/|" "$1/roles.conf" >"$1/small/roles.conf"
+                "$2" --conf "$1/small/roles.conf" init >/dev/null || exit 98
+                "$2" --conf "$1/small/roles.conf" restore "$3"' small "$T" "$ROLESCTL" "$1"
+}
+run_cmd small "$T/good.tar"
+last_ok "a restore on a small filesystem"
+run_cmd small "$T/big.tar"
+eq "a member that would fill the filesystem: refused (5)" "$RC" 5
+err_has "a member that would fill the filesystem: says why" \
+        "roles.db (20971520 bytes) would leave less than a 32nd of its filesystem free"
+
 # ---- a trigger put in the live roles.db by other means (tar -x, sqlite3) ------------------------
 # The writer turns triggers on for its own and refuses a roles.db that holds any other, whatever
 # the schema row's type says (SQLite builds the object from its sql).
