@@ -195,6 +195,10 @@ int store_col_int_check(sqlite3_stmt *st, int col, bool nullable, const char **r
 /* Copy a text column into a fixed buffer, "" for SQL NULL (and only for it); what
  * store_col_text_check refuses fails (-EBADMSG), as no memory for it does (-ENOMEM). */
 int store_col_text(struct roles_store *s, sqlite3_stmt *st, int col, char *dst, size_t size);
+/* An id (a uid, a gid) as every reader takes it: an INTEGER; -1 (no id) for a value of another
+ * type. A REAL or a BLOB is not what the column's UNIQUE index compares with the integers: read
+ * as an integer, it would be another row's id a second time. */
+int64_t store_col_id(sqlite3_stmt *st, int col);
 
 /* A new uuid (roles_uuid_new), the next of the pool drawn by roles_writer_begin_bulk if any. */
 int store_uuid_new(struct roles_store *s, char ret_uuid[static ROLES_UUID_LEN + 1]);
@@ -226,6 +230,10 @@ int store_open_db(struct roles_store *s, const char *path, bool writable, const 
  * Returns 1 when it migrated, 0 when the file was current. */
 enum store_file { STORE_PUBLIC, STORE_SECRETS, STORE_STATE };
 int store_schema_check(struct roles_store *s, sqlite3 *db, enum store_file which, bool migrate, int *ret_version);
+/* A file from elsewhere (restore), before any migration: every object of its schema one this
+ * build makes at its version, as it makes it; -EBADMSG otherwise (0 for a version newer than
+ * this build's, which store_schema_check refuses). */
+int store_schema_check_objects(struct roles_store *s, sqlite3 *db, enum store_file which);
 
 /* Apply the defensive connection settings. */
 int store_harden(struct roles_store *s, sqlite3 *db);

@@ -242,6 +242,11 @@ int store_col_int_check(sqlite3_stmt *st, int col, bool nullable, const char **r
         return -EBADMSG;
 }
 
+int64_t store_col_id(sqlite3_stmt *st, int col) {
+        const char *flaw;
+        return store_col_int_check(st, col, false, &flaw) > 0 ? sqlite3_column_int64(st, col) : -1;
+}
+
 int store_col_text(struct roles_store *s, sqlite3_stmt *st, int col, char *dst, size_t size) {
         const char *flaw = NULL;
         int r = store_col_text_check(st, col, size, &flaw);

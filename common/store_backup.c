@@ -25,9 +25,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "store-internal.h"
+
+/* A table whose ids count up, and whether it has handed out one past 2^53 (check_counters). */
+struct counted {
+        const char *table, *past_sql;
+};
+#define COUNTED(table) { table, "SELECT (SELECT max(seq) FROM sqlite_sequence WHERE name = '" table "') > " \
+                         "9007199254740992 OR (SELECT max(id) FROM " table ") > 9007199254740992" }
 
 /* The archive's members: what backup writes and all that restore accepts. */
 static const struct member {
@@ -35,10 +43,11 @@ static const struct member {
         enum store_file which;
         mode_t mode;            /* the live file's */
         bool required;          /* state.db: tallies and login tracking, nothing a restore needs */
+        struct counted counted[2];
 } members[] = {
-        { "roles.db", STORE_PUBLIC, 0644, true },
-        { "secrets.db", STORE_SECRETS, 0600, true },
-        { "state.db", STORE_STATE, 0600, false },
+        { "roles.db", STORE_PUBLIC, 0644, true, { COUNTED("users"), COUNTED("groups") } },
+        { "secrets.db", STORE_SECRETS, 0600, true, { { NULL, NULL } } },
+        { "state.db", STORE_STATE, 0600, false, { COUNTED("outbox"), COUNTED("login_audit") } },
 };
 
 /* The archive's fourth member, written by a fleet host only: its role (roles_fleet_host_role) and
@@ -294,6 +303,24 @@ static int read_host(struct restore *rs, uint64_t size) {
         return skip_padding(rs, HOST_MEMBER, size);
 }
 
+/*
+ * A member's size is its header's word: a sparse archive reads as gigabytes of zeros whatever
+ * room it takes on disk. Its bytes go to the databases' filesystem, where the logins write
+ * meanwhile and refuse a login they cannot record (a failure counted, state.db's growth): a
+ * member that would leave less than a 32nd of that filesystem free is refused before any of it is
+ * written.
+ */
+static int check_room(struct restore *rs, const struct member *m, int fd, uint64_t size) {
+        struct statvfs fs;
+        if (fstatvfs(fd, &fs) < 0)
+                return store_fail(rs->s, -errno, "%s: %s", rs->tmp[m->which], strerror(errno));
+        uint64_t room = (uint64_t) fs.f_bavail * fs.f_frsize, keep = (uint64_t) fs.f_blocks * fs.f_frsize / 32;
+        if (size > room || room - size < keep)
+                return store_fail(rs->s, -ENOSPC, "%s: nothing restored: %s (%llu bytes) would leave less than a 32nd "
+                                  "of its filesystem free", rs->path, m->name, (unsigned long long) size);
+        return 0;
+}
+
 /* The member whose header is h, checked; a database copied to a new file and synced. */
 static int read_member(struct restore *rs, const uint8_t h[TAR_BLOCK]) {
         const struct member *m = NULL;
@@ -330,6 +357,8 @@ static int read_member(struct restore *rs, const uint8_t h[TAR_BLOCK]) {
 
         if ((r = create_tmp(rs, m, &fd)) < 0)
                 return r;
+        if ((r = check_room(rs, m, fd, size)) < 0)
+                goto out;
         for (uint64_t left = size; left > 0;) {
                 size_t n = left < RESTORE_CHUNK ? (size_t) left : RESTORE_CHUNK;
                 ssize_t got = read_some(rs, rs->buf, n);
@@ -363,6 +392,11 @@ static bool all_zero(const uint8_t *p, size_t n) {
 
 /* Every member to its new file; then, after the end-of-archive block, only the zeros that pad
  * an archive to its record size. */
+/* tar's records are 10 KiB unless written with a larger blocking factor; no tool pads an archive
+ * with a megabyte of zeros, but /dev/zero, or a pipe from a hostile end, never stops sending them
+ * (to a restore that holds the writer lock). */
+#define TAR_RECORD_MAX ((size_t) 1 << 20)
+
 static int read_archive(struct restore *rs) {
         uint8_t h[TAR_BLOCK];
         ssize_t got;
@@ -377,9 +411,12 @@ static int read_archive(struct restore *rs) {
                 if ((r = read_member(rs, h)) < 0)
                         return r;
         }
-        while ((got = read_some(rs, rs->buf, RESTORE_CHUNK)) > 0)
+        for (size_t padding = 0; (got = read_some(rs, rs->buf, RESTORE_CHUNK)) > 0;) {
                 if (!all_zero(rs->buf, (size_t) got))
                         return refuse(rs, "data after its end-of-archive block");
+                if ((padding += (size_t) got) > TAR_RECORD_MAX)
+                        return refuse(rs, "more zeros after its end-of-archive block than a tar record holds");
+        }
         if (got < 0)
                 return (int) got;
         for (size_t i = 0; i < ROLES_N_ELEMENTS(members); i++)
@@ -396,8 +433,10 @@ static void keep_first(void *userdata, const char *line) {
 
 /*
  * Open a new file and check it as a writer would find it: a database (in rollback-journal mode:
- * a reader that is not root can read it without a WAL until the writer reopens it), a schema
- * this build knows (an older one migrated here, as the next writer would), then doctor's checks.
+ * a reader that is not root can read it without a WAL until the writer reopens it), nothing in
+ * its schema this build does not make (a trigger would fire in every later writer; checked before
+ * a migration runs on it), a schema version this build knows (an older one migrated here, as the
+ * next writer would), then doctor's checks.
  * The transaction is left open for the caller's changes.
  */
 static int open_checked(struct restore *rs, const struct member *m, sqlite3 **db) {
@@ -409,6 +448,8 @@ static int open_checked(struct restore *rs, const struct member *m, sqlite3 **db
         int r = store_open_db(s, rs->tmp[m->which], true, NULL, db);
         if (r >= 0)
                 r = store_exec_script(s, *db, "PRAGMA journal_mode = DELETE; BEGIN IMMEDIATE");
+        if (r >= 0)
+                r = store_schema_check_objects(s, *db, m->which);
         if (r >= 0) {
                 s->create = !rs->seen[m->which];        /* a state.db the archive lacked: made empty */
                 r = store_schema_check(s, *db, m->which, true, NULL);
@@ -461,8 +502,53 @@ out:
         return r;
 }
 
+/*
+ * The uids and gids the live roles.db has handed out that the restored one holds no more (the
+ * accounts made after the archive was, the ids retired since), retired in it as a delete
+ * retires them (store_retire_id; the live owner named). Those accounts' files and processes keep
+ * their ids: a restore does not take back what was done, and the next account must not inherit
+ * them.
+ */
+static int retire_live_ids(struct restore *rs, sqlite3 *db) {
+        struct roles_store *s = rs->s;
+        int r = copy_rows(s, s->pub, "retired_ids", db, "retired_ids", true);
+        sqlite3_stmt *live = r < 0 ? NULL
+                : store_stmt(s, s->pub, "SELECT 'uid', uid, name FROM users UNION ALL SELECT 'gid', gid, name FROM groups "
+                             "UNION ALL SELECT 'gid', gid, code FROM metaroles WHERE gid IS NOT NULL");
+        if (!live)
+                return r < 0 ? r : -EIO;
+        while ((r = store_step_row(s, live)) > 0) {
+                const char *kind = (const char *) sqlite3_column_text(live, 0), *name = (const char *) sqlite3_column_text(live, 2);
+                int64_t id = sqlite3_column_int64(live, 1);
+                sqlite3_stmt *held = store_stmt(s, db, "SELECT EXISTS (SELECT 1 FROM users WHERE ?1 = 'uid' AND uid = ?2) "
+                                                "OR EXISTS (SELECT 1 FROM groups WHERE ?1 = 'gid' AND gid = ?2) "
+                                                "OR EXISTS (SELECT 1 FROM metaroles WHERE ?1 = 'gid' AND gid = ?2)");
+                if (!held) {
+                        r = -EIO;
+                        break;
+                }
+                sqlite3_bind_text(held, 1, kind, -1, SQLITE_STATIC);
+                sqlite3_bind_int64(held, 2, id);
+                r = store_step_row(s, held);
+                bool in_use = r > 0 && sqlite3_column_int(held, 0);
+                sqlite3_reset(held);
+                if (r >= 0 && !in_use && name)
+                        r = store_exec(s, db, "INSERT OR REPLACE INTO retired_ids (kind, id, name, retired_at) VALUES (?1, ?2, ?3, ?4)",
+                                       "titi", kind, id, name, (int64_t) store_now(s));
+                if (r < 0)
+                        break;
+        }
+        sqlite3_reset(live);
+        return r < 0 ? r : 0;
+}
+
 /* The restored roles.db: a serial above the live one's, so that every reader (and the NSS
- * index, which never goes back to an older serial) takes it for the newer state. */
+ * index, which never goes back to an older serial) takes it for the newer state. And no fleet
+ * serial: which one the archive's rows are is the archive's word, not the fleet's. Kept, one
+ * above the fleet's would have every agent round refused ("below the installed") and the host
+ * never get a change again; one at the live serial would keep whatever rows the fleet took away
+ * (the round has nothing to send). Without one, the next round copies the fleet whole. The live
+ * file's ids it lacks are retired (retire_live_ids). */
 static int prepare_public(struct restore *rs, sqlite3 *db) {
         struct roles_store *s = rs->s;
         int64_t live;
@@ -472,6 +558,10 @@ static int prepare_public(struct restore *rs, sqlite3 *db) {
         rs->res->serial = live + 1;
         r = store_exec(s, db, "INSERT OR REPLACE INTO meta (key, value) VALUES ('serial', ?1), ('published_at', ?2)",
                        "ii", rs->res->serial, (int64_t) store_now(s));
+        if (r >= 0)
+                r = store_exec(s, db, "DELETE FROM meta WHERE key IN ('fleet_serial', 'fleet_streams')", "");
+        if (r >= 0)
+                r = retire_live_ids(rs, db);
         sqlite3_stmt *st = r < 0 ? NULL
                 : store_stmt(s, db, "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM groups)");
         if (!st)
@@ -548,6 +638,31 @@ static int prepare_state(struct restore *rs, sqlite3 *db) {
         return r < 0 ? r : store_exec_script(s, db, "COMMIT");
 }
 
+/*
+ * The largest id a counting table of an archive may have handed out: 2^53. Outbox ids are 2^20
+ * a second from the epoch (state.db's floor), below it for centuries, and the fleet's ids are
+ * exact JSON numbers up to it; users, groups and the login audit count one by one. At 2^63 - 1
+ * (an AUTOINCREMENT sequence, or a row's id) every insert fails, "database or disk is full":
+ * every 'user add', or every fleet login's event and the login with it, and doctor sees nothing
+ * wrong. In login_audit, SQLite then draws each new id at random, and the pruning that keeps
+ * the newest rows by id deletes rows at random.
+ */
+static int check_counters(struct restore *rs, const struct member *m, sqlite3 *db) {
+        for (const struct counted *c = m->counted; c < m->counted + ROLES_N_ELEMENTS(m->counted) && c->table; c++) {
+                sqlite3_stmt *st = store_stmt(rs->s, db, c->past_sql);
+                if (!st)
+                        return -EIO;
+                int r = store_step_row(rs->s, st);
+                bool past = r > 0 && sqlite3_column_int(st, 0);
+                sqlite3_reset(st);
+                if (r < 0)
+                        return r;
+                if (past)
+                        return refuse(rs, "%s: its %s ids run past 2^53, which no host hands out", m->name, c->table);
+        }
+        return 0;
+}
+
 /* Each new file checked, and prepared to be put in place: roles.db first (its serial is
  * secrets.db's mark). */
 static int check_files(struct restore *rs) {
@@ -559,6 +674,8 @@ static int check_files(struct restore *rs) {
         for (size_t i = 0; r >= 0 && i < ROLES_N_ELEMENTS(members); i++) {
                 const struct member *m = &members[i];
                 r = open_checked(rs, m, &db);
+                if (r >= 0)
+                        r = check_counters(rs, m, db);
                 if (r >= 0 && m->which == STORE_PUBLIC)
                         r = prepare_public(rs, db);
                 else if (r >= 0 && m->which == STORE_SECRETS)

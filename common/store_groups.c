@@ -14,7 +14,7 @@ int store_read_group(struct roles_store *s, sqlite3_stmt *st, struct roles_group
             (r = store_col_text(s, st, 2, g.name, sizeof(g.name))) < 0 ||
             (r = store_col_text(s, st, 4, g.description, sizeof(g.description))) < 0)
                 return r;
-        int64_t gid = sqlite3_column_int64(st, 3);
+        int64_t gid = store_col_id(st, 3);
         if (!roles_name_valid(g.name) || gid < s->cfg.gid_min || gid > s->cfg.gid_max)
                 return store_fail(s, -EBADMSG, "roles.db holds an invalid group row (id %lld); refusing it",
                                   (long long) g.id);

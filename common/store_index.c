@@ -98,7 +98,9 @@ static int count_rows(struct roles_store *s, const char *sql, int64_t *ret) {
 
 int store_index_track(struct roles_store *s) {
         int64_t n = 0;
-        int r = count_rows(s, "SELECT count(*) FROM main.sqlite_schema WHERE type = 'trigger'", &n);
+        /* SQLite builds a schema object from its row's sql, whatever the row's type says: a
+         * trigger is one whose sql has the word (no other object of roles.db's has). */
+        int r = count_rows(s, "SELECT count(*) FROM main.sqlite_schema WHERE type = 'trigger' OR sql LIKE '%trigger%'", &n);
         if (r < 0)
                 return r;
         if (n > 0)
@@ -215,7 +217,7 @@ static int group_gids_load(struct roles_store *s, struct group_gids *ret) {
         if (!st)
                 return -EIO;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                int64_t gid = sqlite3_column_int64(st, 1);
+                int64_t gid = store_col_id(st, 1);
                 if (!id32(gid))
                         continue;       /* not servable: its members are not given it */
                 if ((r = grow((void **) &g.ids, &g.size, g.n + 1, sizeof(*g.ids))) < 0 ||
@@ -294,7 +296,8 @@ static int add_users(struct roles_store *s, struct nss_index_builder *b, enum sc
                 int64_t id = sqlite3_column_int64(users, 0);
                 l.n_gids = l.n_held = 0;
                 while ((r = row_of(s, gids, &gids_pending, &gids_done, id)) > 0) {
-                        int64_t column = sqlite3_column_int64(gids, 1);     /* group id, or gid */
+                        /* A group's id, or (a change's users only) its gid. */
+                        int64_t column = scope == ALL ? sqlite3_column_int64(gids, 1) : store_col_id(gids, 1);
                         uint32_t gid = (uint32_t) column;
                         if (scope == ALL ? !group_gid(&by_id, column, &gid) : !id32(column))
                                 continue;
@@ -303,7 +306,7 @@ static int add_users(struct roles_store *s, struct nss_index_builder *b, enum sc
                         l.gids[l.n_gids++] = gid;
                 }
                 while (r == 0 && (r = row_of(s, held, &held_pending, &held_done, id)) > 0) {
-                        int64_t gid = sqlite3_column_int64(held, 1);
+                        int64_t gid = store_col_id(held, 1);
                         if (!id32(gid))
                                 continue;
                         if ((r = grow((void **) &l.held, &l.size_held, l.n_held + 1, sizeof(*l.held))) < 0)
@@ -313,7 +316,7 @@ static int add_users(struct roles_store *s, struct nss_index_builder *b, enum sc
                 }
                 if (r < 0)
                         goto out;
-                int64_t uid = sqlite3_column_int64(users, 2), gid = sqlite3_column_int64(users, 3);
+                int64_t uid = store_col_id(users, 2), gid = store_col_id(users, 3);
                 const char *texts[4];
                 for (int c = 0; c < 4; c++)
                         texts[c] = (const char *) sqlite3_column_text(users, c == 0 ? 1 : c + 3);
@@ -346,7 +349,7 @@ static int add_groups(struct roles_store *s, struct nss_index_builder *b, enum s
                 return -EIO;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
                 const char *name = (const char *) sqlite3_column_text(st, 2);
-                int64_t gid = sqlite3_column_int64(st, 3);
+                int64_t gid = store_col_id(st, 3);
                 if (!name || !id32(gid))
                         continue;
                 struct nss_index_build_group g = {

@@ -375,3 +375,79 @@ int store_schema_check(struct roles_store *s, sqlite3 *db, enum store_file which
                 *ret_version = version;
         return 1;
 }
+
+/* At most 64 bytes of a schema row's text for a message: printable ASCII, '?' for the rest. */
+static void printable(const unsigned char *text, char out[65]) {
+        size_t n = 0;
+        for (; text && text[n] && n < 64; n++)
+                out[n] = text[n] >= 0x20 && text[n] < 0x7f ? (char) text[n] : '?';
+        out[n] = '\0';
+}
+
+/*
+ * A file restored from an archive holds what its writer put in it, schema included, and SQLite
+ * builds each schema object from its row's sql, whatever the row's type or name say. A trigger
+ * in roles.db would fire in every later writer (which turns triggers on for its own, and counts
+ * those of type 'trigger' only): an account the administrator disables or deletes put back at
+ * once. A table of another shape would take copy_rows' values in other columns. So every row of
+ * the file's schema must be one the migrations of this build write up to the file's version, word
+ * for word (compared with an empty file made here; ANALYZE's sqlite_stat1, which only steers
+ * query plans, allowed): checked before any migration runs its statements on the file's tables.
+ */
+int store_schema_check_objects(struct roles_store *s, sqlite3 *db, enum store_file which) {
+        const struct schema *sc = &schemas[which];
+        sqlite3 *made = NULL;
+        sqlite3_stmt *rd = NULL, *find = NULL;
+        int version = 0, rc;
+
+        int r = read_version(s, db, sc->file, &version);
+        if (r < 0 || version > sc->version)
+                return r;       /* a newer file: store_schema_check says so */
+        rc = sqlite3_open_v2(":memory:", &made, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_EXRESCODE, NULL);
+        if (rc != SQLITE_OK) {
+                r = store_fail(s, -ENOMEM, "cannot open a database in memory: %s", sqlite3_errstr(rc));
+                goto out;
+        }
+        if ((r = store_harden(s, made)) < 0)
+                goto out;
+        for (int v = 0; v < version && r >= 0; v++)
+                r = store_exec_script(s, made, sc->migrations[v]);
+        if (r >= 0)
+                r = store_exec_script(s, made, "ANALYZE");
+        if (r < 0)
+                goto out;
+        if ((rc = sqlite3_prepare_v2(db, "SELECT type, name, tbl_name, sql FROM main.sqlite_schema", -1, &rd, NULL)) != SQLITE_OK) {
+                r = store_sql_fail(s, db, rc, sc->file);
+                goto out;
+        }
+        if ((rc = sqlite3_prepare_v2(made, "SELECT 1 FROM main.sqlite_schema WHERE type = ?1 AND name = ?2 AND "
+                                     "tbl_name = ?3 AND sql IS ?4", -1, &find, NULL)) != SQLITE_OK) {
+                r = store_sql_fail(s, made, rc, "schema");
+                goto out;
+        }
+        while ((rc = sqlite3_step(rd)) == SQLITE_ROW) {
+                for (int i = 0; i < 4; i++)
+                        sqlite3_bind_value(find, i + 1, sqlite3_column_value(rd, i));
+                rc = sqlite3_step(find);
+                sqlite3_reset(find);
+                if (rc == SQLITE_ROW)
+                        continue;
+                if (rc != SQLITE_DONE) {
+                        r = store_sql_fail(s, made, rc, "schema");
+                        goto out;
+                }
+                char type[65], name[65];
+                printable(sqlite3_column_text(rd, 0), type);
+                printable(sqlite3_column_text(rd, 1), name);
+                r = store_fail(s, -EBADMSG, "%s holds %s '%s', which this build of roles does not make (or not so): "
+                               "edited by hand, or not a roles file", sc->file, type, name);
+                goto out;
+        }
+        if (rc != SQLITE_DONE)
+                r = store_sql_fail(s, db, rc, sc->file);
+out:
+        sqlite3_finalize(rd);
+        sqlite3_finalize(find);
+        sqlite3_close_v2(made);
+        return r;
+}

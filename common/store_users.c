@@ -18,7 +18,7 @@ int store_read_user(struct roles_store *s, sqlite3_stmt *st, struct roles_user *
             (r = store_col_text(s, st, 6, u.home, sizeof(u.home))) < 0 ||
             (r = store_col_text(s, st, 7, u.shell, sizeof(u.shell))) < 0)
                 return r;
-        int64_t uid = sqlite3_column_int64(st, 3), gid = sqlite3_column_int64(st, 4);
+        int64_t uid = store_col_id(st, 3), gid = store_col_id(st, 4);
         if (!roles_name_valid(u.name) || !roles_uuid_valid(u.uuid) ||
             uid < s->cfg.uid_min || uid > s->cfg.uid_max || gid < s->cfg.gid_min || gid > s->cfg.gid_max ||
             !roles_text_valid(u.gecos, ROLES_TEXT_MAX) || !roles_path_valid(u.home) || !roles_path_valid(u.shell))

@@ -100,6 +100,11 @@ printf 'X' | dd of="$T/sum.tar" bs=1 seek=3 conv=notrunc 2>/dev/null
 refuse "a header with a bad checksum" "$T/sum.tar" "checksum"
 : >"$T/empty.tar"
 refuse "an empty file" "$T/empty.tar" "truncated"
+# Zeros that never end (a restore holds the writer lock: every change would wait for it).
+run_refused 5 "restore refuses endless zeros" timeout 60 "$ROLESCTL" --conf "$CONF" restore /dev/zero
+err_has "restore refuses endless zeros: says why" "more zeros after its end-of-archive block than a tar record holds"
+{ cat "$T/good.tar"; head -c $((2 << 20)) /dev/zero; } >"$T/padded.tar"
+refuse "an archive padded with 2 MiB of zeros" "$T/padded.tar" "more zeros after its end-of-archive block"
 run_refused 3 "restore of a missing file" rc restore "$T/no-such.tar"
 
 # A corrupt roles.db: a b-tree page overwritten.
@@ -124,6 +129,60 @@ bad_row "a user of uid 0" "UPDATE users SET uid = 0 WHERE name = 'bob'" "not val
 bad_row "a user named root" "UPDATE users SET name = 'root' WHERE name = 'bob'" "root"
 bad_row "a user name with a colon" "UPDATE users SET name = 'a:b' WHERE name = 'bob'" "not valid"
 bad_row "a group of gid 0" "UPDATE groups SET gid = 0 WHERE name = 'devs'" "not valid"
+# An id of another type is not one the UNIQUE index compares with the integers: read as an
+# integer, it would be alice's uid (or a group's gid) a second time.
+bad_row "a uid stored as a REAL" "UPDATE users SET uid = 12001.5 WHERE name = 'bob'" "not valid"
+bad_row "a uid stored as a BLOB" "UPDATE users SET uid = CAST('12001' AS BLOB) WHERE name = 'bob'" "not valid"
+bad_row "a primary gid stored as a BLOB" "UPDATE users SET gid = CAST('12001' AS BLOB) WHERE name = 'bob'" "not valid"
+bad_row "a gid stored as a REAL" "UPDATE groups SET gid = 12001.5 WHERE name = 'devs'" "not valid"
+
+# Schema objects roles does not make. A trigger would fire in every later writer of roles.db (the
+# writer turns triggers on for its own), and SQLite builds the object from the row's sql whatever
+# its type says: bob kept enabled, or put back after a delete, whatever the administrator does.
+bad_row "a trigger in roles.db" \
+        "CREATE TRIGGER keep AFTER UPDATE ON users BEGIN UPDATE users SET enabled = 1 WHERE name = 'bob'; END" \
+        "trigger 'keep', which this build of roles does not make"
+bad_row "a trigger whose schema row does not say 'trigger'" \
+        "CREATE TRIGGER keep AFTER UPDATE ON users BEGIN UPDATE users SET enabled = 1 WHERE name = 'bob'; END;
+         PRAGMA writable_schema = ON; UPDATE sqlite_schema SET type = 'Trigger' WHERE name = 'keep'" \
+        "Trigger 'keep', which this build of roles does not make"
+bad_row "a users table of another shape" "ALTER TABLE users ADD COLUMN extra TEXT" \
+        "table 'users', which this build of roles does not make"
+bad_row "an index roles does not make" "CREATE INDEX users_shell ON users (shell)" "index 'users_shell'"
+# An older file is checked against its own version, before a migration runs on it: here a
+# version 2 roles.db whose group_buckets (which version 3 drops) is a virtual table.
+bad_row "an older file with a virtual table where a table was" \
+        "CREATE VIRTUAL TABLE group_buckets USING fts5 (lines); CREATE TABLE group_member_list (group_id INTEGER PRIMARY KEY
+         REFERENCES groups (id) ON DELETE CASCADE, members TEXT NOT NULL); CREATE TABLE user_gid_list (user_id INTEGER
+         PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE, gids TEXT NOT NULL); CREATE TABLE passwd_buckets (bucket
+         INTEGER PRIMARY KEY, lines TEXT NOT NULL); PRAGMA user_version = 2" "table 'group_buckets'"
+cp "$T/x/secrets.db" "$T/trig.db" &&
+        sqlite3 "$T/trig.db" "CREATE TRIGGER t AFTER INSERT ON publishing BEGIN DELETE FROM credentials; END" || die "sqlite3"
+mktar "$T/trig.tar" roles.db="$T/r.db" secrets.db="$T/trig.db" state.db="$T/st.db"
+refuse "a trigger in secrets.db" "$T/trig.tar" "secrets.db holds trigger 't'"
+
+# Outbox ids no host hands out (2^20 a second from the epoch stays below 2^53 for centuries): at
+# the largest, every fleet login's event, and with it the login, would fail (the database is
+# "full"); past 2^53 the fleet's ids are no longer exact numbers.
+bad_state() {   # bad_state DESC SQL WORDS-OF-THE-ERROR
+        cp "$T/x/state.db" "$T/ob.db" && sqlite3 "$T/ob.db" "$2" || die "sqlite3 $2"
+        mktar "$T/ob.tar" roles.db="$T/r.db" secrets.db="$T/s.db" state.db="$T/ob.db"
+        refuse "$1" "$T/ob.tar" "$3"
+}
+bad_state "an outbox sequence at its largest" "UPDATE sqlite_sequence SET seq = 9223372036854775807 WHERE name = 'outbox'" \
+        "state.db: its outbox ids run past 2^53"
+bad_state "an outbox row past 2^53" "INSERT INTO outbox (id, at, kind, user_uuid) VALUES (9007199254740993, 0, 'failure', 'x')" \
+        "state.db: its outbox ids run past 2^53"
+# A login_audit row at the largest id: SQLite then draws each new row's id at random, and the
+# pruning that keeps the newest login_audit_keep rows by id deletes rows at random.
+bad_state "a login_audit row at the largest id" \
+        "INSERT INTO login_audit (id, at, user, result) VALUES (9223372036854775807, 0, 'x', 'failure')" \
+        "state.db: its login_audit ids run past 2^53"
+# The same in roles.db: every 'user add' would fail, "database or disk is full", and doctor see nothing.
+bad_row "a users sequence at its largest" "UPDATE sqlite_sequence SET seq = 9223372036854775807 WHERE name = 'users'" \
+        "roles.db: its users ids run past 2^53"
+bad_row "a group whose id is the largest" "UPDATE groups SET id = 9223372036854775807 WHERE name = 'devs'" \
+        "roles.db: its groups ids run past 2^53"
 
 eq "refused restores left carol" "$(users)" "alice bob carol "
 eq "refused restores left the serial" "$(serial)" "$live_serial"
@@ -190,6 +249,13 @@ json_true "the audit kept the rows written after the backup" \
         'any(r["action"] == "user.add" and r["target"] == "carol" for r in d)'
 run_ok "a change after the restore" rc user add dave --uid 12004
 eq "the change is published above the restored serial" "$(serial)" $((new_serial + 1))
+# carol (12003) and erin (12005) were made after the backup: their files and processes keep their
+# ids, which a restore retires as a delete does, never to be handed out again.
+run_refused 4 "carol's uid is not handed out again" rc user add frank --uid 12003
+err_has "carol's uid: says it was hers" "uid 12003 was the uid of 'carol'"
+run_refused 4 "erin's gid is not handed out again" rc group add crew --gid 12005
+run_ok "a user added after the restore" rc user add frank
+eq "frank gets neither carol's nor erin's uid" "$(sql "$T/roles.db" "SELECT uid FROM users WHERE name = 'frank'")" 12006
 
 # --json: one object like other changes.
 run_ok "restore --json" rc --json restore "$T/good.tar"
@@ -280,11 +346,54 @@ refuse "a fleet-host too long for a role name" "$T/long.tar" "fleet-host does no
 printf 'hostA' >"$T/nonl"
 mktar "$T/nonl.tar" roles.db="$T/r.db" secrets.db="$T/s.db" state.db="$T/st.db" fleet-host="$T/nonl"
 refuse "a fleet-host without its newline" "$T/nonl.tar" "fleet-host does not hold a host's role name"
+for bad in 'hostA \n' 'host\0A\n' 'hostA\r\n' 'hostA\n\n' '\n'; do
+        printf "$bad" >"$T/odd"
+        mktar "$T/odd.tar" roles.db="$T/r.db" secrets.db="$T/s.db" state.db="$T/st.db" fleet-host="$T/odd"
+        refuse "a fleet-host of $(printf '%q' "$(printf "$bad")")" "$T/odd.tar" "fleet-host does not hold a host's role name"
+done
 tar -xOf "$T/a.tar" fleet-host >"$T/named" || die "tar -x fleet-host"
 mktar "$T/hosttwice.tar" roles.db="$T/r.db" secrets.db="$T/s.db" fleet-host="$T/named" fleet-host="$T/named"
 refuse "a fleet-host twice" "$T/hosttwice.tar" "fleet-host is in it twice"
 mktar "$T/hostlink.tar" roles.db="$T/r.db" secrets.db="$T/s.db" fleet-host@/etc/hostname
 refuse "a fleet-host symlink" "$T/hostlink.tar" "fleet-host is a symbolic link"
 eq "refused restores left the outbox" "$(queued)" 4
+
+# PostgreSQL takes a connection's user name as it is: HOSTA is another role than hostA.
+tar -xOf "$T/a.tar" state.db >"$T/a-state.db" || die "tar -x state.db"
+printf 'HOSTA\n' >"$T/upper"
+mktar "$T/upper.tar" roles.db="$T/r.db" secrets.db="$T/s.db" state.db="$T/a-state.db" fleet-host="$T/upper"
+shipped; queue 1
+run_ok "an archive of host HOSTA restored on host hostA" as hostA restore "$T/upper.tar"
+out_has "host hostA: HOSTA's events not kept" "the archive is host HOSTA's, not this host's (hostA)"
+eq "host hostA: only its own event queued" "$(queued)" 1
+
+# ---- room on the databases' filesystem -----------------------------------------------------------
+# A member's size is the archive header's word (a sparse archive reads as zeros, whatever its size
+# on disk). The logins write on that filesystem meanwhile, and refuse a login they cannot record:
+# a member that would leave less than a 32nd of it free is refused before anything is written.
+need unshare
+head -c $((20 << 20)) /dev/zero >"$T/big.db"
+mktar "$T/big.tar" roles.db="$T/big.db" secrets.db="$T/s.db"
+small() {       # small ARCHIVE: init and restore ARCHIVE with the databases on a 16 MiB tmpfs
+        unshare -m --propagation private bash -c '
+                mkdir -p "$1/small" && mount -t tmpfs -o size=16m,mode=0755 tmpfs "$1/small" || exit 99
+                sed "s|$1/|$1/small/|" "$1/roles.conf" >"$1/small/roles.conf"
+                "$2" --conf "$1/small/roles.conf" init >/dev/null || exit 98
+                "$2" --conf "$1/small/roles.conf" restore "$3"' small "$T" "$ROLESCTL" "$1"
+}
+run_cmd small "$T/good.tar"
+last_ok "a restore on a small filesystem"
+run_cmd small "$T/big.tar"
+eq "a member that would fill the filesystem: refused (5)" "$RC" 5
+err_has "a member that would fill the filesystem: says why" \
+        "roles.db (20971520 bytes) would leave less than a 32nd of its filesystem free"
+
+# ---- a trigger put in the live roles.db by other means (tar -x, sqlite3) ------------------------
+# The writer turns triggers on for its own and refuses a roles.db that holds any other, whatever
+# the schema row's type says (SQLite builds the object from its sql).
+sqlite3 "$T/roles.db" "CREATE TRIGGER keep AFTER UPDATE ON users BEGIN UPDATE users SET enabled = 1 WHERE name = 'bob'; END;
+        PRAGMA writable_schema = ON; UPDATE sqlite_schema SET type = 'Trigger' WHERE name = 'keep'" || die "sqlite3: a trigger"
+run_refused 5 "a writer refuses a roles.db holding a trigger its schema row does not call one" rc user disable bob
+err_has "a writer refuses a roles.db holding a trigger: says why" "holds triggers that rolesctl did not make"
 
 finish

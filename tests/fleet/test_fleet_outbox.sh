@@ -143,4 +143,30 @@ fleet_once 2 || fail "host 2: the round after the restore"
 eq "host 1's archive on host 2: host 2 shipped only its own failure" "$(ingested 2)" $((before + 1))
 eq "host 1's archive on host 2: each failure counted once in the fleet" \
         "$(pg_sql fleet "SELECT count(*) FROM roles.events WHERE kind = 'failure'")" $((total + 1))
+
+# ---- a restored roles.db is no fleet serial's ----------------------------------------------------------
+# roles.db says which fleet serial it was brought to (meta fleet_serial), and a round goes on from
+# there. In an archive that is the archive's word, not the fleet's: one above the fleet's serial
+# would have every round refused ("below the installed"), the host never to get a change again (a
+# disable, a new password); one at the live serial keeps what its files hold that the fleet took
+# away (the round has nothing to send). The round after a restore copies the fleet whole.
+printf '%s\n' "$PW" | arc user add carol --password-stdin >/dev/null || die "rolesctl user add carol"
+fleet_once 2 || fail "host 2: the round that brings carol"
+fleet_in 2 "$R" backup /var/lib/roles/carol.tar >/dev/null || die "host 2: rolesctl backup"
+arc user del carol >/dev/null || die "rolesctl user del carol"
+fleet_once 2 || fail "host 2: the round that takes carol away"
+eq "setup: carol is gone from host 2" "$(fleet_in 2 getent passwd carol | cut -d: -f1)" ""
+claim() {       # claim DESC SERIAL: carol.tar, its roles.db claiming fleet serial SERIAL, restored on host 2
+        rm -rf "$S/claim" && mkdir "$S/claim" && fleet_in 2 cat /var/lib/roles/carol.tar | tar -xf - -C "$S/claim" &&
+                sqlite3 "$S/claim/roles.db" "UPDATE meta SET value = '$2' WHERE key = 'fleet_serial'" &&
+                tar --format=ustar -C "$S/claim" -cf - roles.db secrets.db state.db fleet-host |
+                fleet_in 2 sh -c 'cat >/var/lib/roles/claim.tar' || die "$1: the archive"
+        fleet_in 2 "$R" restore /var/lib/roles/claim.tar >/dev/null || die "$1: rolesctl restore"
+        fleet_once 2
+        eq "$1: the round after the restore installs" "$?" 0
+        eq "$1: carol, whom the fleet took away, is not served" "$(fleet_in 2 getent passwd carol | cut -d: -f1)" ""
+}
+live=$(fleet_files_serial 2)
+claim "an archive claiming a serial above the fleet's" $((live + 1000000))
+claim "an archive claiming the live serial" "$live"
 finish
