@@ -964,7 +964,8 @@ static int cmd_run(int argc, char **argv) {
                         break;
                 default:
                         die("usage: bench_nss run --data DIR --source NAME [--db PATH] [--empty-module PATH] "
-                            "[--floor-module PATH] [--iters N] [--budget MS] [--passes N] [--oneshot N] [--probes N] [--quick]");
+                            "[--floor-module PATH] [--iters N] [--budget MS] [--passes N] [--oneshot N] "
+                            "[--probes N] [--quick]");
                 }
         }
         if (!opt.data || !opt.source)
@@ -1110,7 +1111,8 @@ int main(int argc, char **argv) {
                 return cmd_spawn(argc - 1, argv + 1);
         fputs("usage: bench_nss gen --users N --out DIR\n"
               "       bench_nss run --data DIR --source NAME [--db PATH] [--empty-module PATH]\n"
-              "                     [--floor-module PATH] [--iters N] [--budget MS] [--passes N] [--oneshot N] [--probes N] [--quick]\n"
+              "                     [--floor-module PATH] [--iters N] [--budget MS] [--passes N] [--oneshot N]\n"
+              "                     [--probes N] [--quick]\n"
               "       bench_nss grow --data DIR [--budget MS] [--quick]\n"
               "       bench_nss spawn [--in FILE] -- PROGRAM ARG...\n"
               "  Run inside a private mount namespace with nsswitch.conf naming the source: see bench_nss.sh.\n",

@@ -513,14 +513,17 @@ static int retire_live_ids(struct restore *rs, sqlite3 *db) {
         struct roles_store *s = rs->s;
         int r = copy_rows(s, s->pub, "retired_ids", db, "retired_ids", true);
         sqlite3_stmt *live = r < 0 ? NULL
-                : store_stmt(s, s->pub, "SELECT 'uid', uid, name FROM users UNION ALL SELECT 'gid', gid, name FROM groups "
+                : store_stmt(s, s->pub, "SELECT 'uid', uid, name FROM users "
+                             "UNION ALL SELECT 'gid', gid, name FROM groups "
                              "UNION ALL SELECT 'gid', gid, code FROM metaroles WHERE gid IS NOT NULL");
         if (!live)
                 return r < 0 ? r : -EIO;
         while ((r = store_step_row(s, live)) > 0) {
-                const char *kind = (const char *) sqlite3_column_text(live, 0), *name = (const char *) sqlite3_column_text(live, 2);
+                const char *kind = (const char *) sqlite3_column_text(live, 0);
+                const char *name = (const char *) sqlite3_column_text(live, 2);
                 int64_t id = sqlite3_column_int64(live, 1);
-                sqlite3_stmt *held = store_stmt(s, db, "SELECT EXISTS (SELECT 1 FROM users WHERE ?1 = 'uid' AND uid = ?2) "
+                sqlite3_stmt *held = store_stmt(s, db,
+                                                "SELECT EXISTS (SELECT 1 FROM users WHERE ?1 = 'uid' AND uid = ?2) "
                                                 "OR EXISTS (SELECT 1 FROM groups WHERE ?1 = 'gid' AND gid = ?2) "
                                                 "OR EXISTS (SELECT 1 FROM metaroles WHERE ?1 = 'gid' AND gid = ?2)");
                 if (!held) {
@@ -533,8 +536,8 @@ static int retire_live_ids(struct restore *rs, sqlite3 *db) {
                 bool in_use = r > 0 && sqlite3_column_int(held, 0);
                 sqlite3_reset(held);
                 if (r >= 0 && !in_use && name)
-                        r = store_exec(s, db, "INSERT OR REPLACE INTO retired_ids (kind, id, name, retired_at) VALUES (?1, ?2, ?3, ?4)",
-                                       "titi", kind, id, name, (int64_t) store_now(s));
+                        r = store_exec(s, db, "INSERT OR REPLACE INTO retired_ids (kind, id, name, retired_at) "
+                                       "VALUES (?1, ?2, ?3, ?4)", "titi", kind, id, name, (int64_t) store_now(s));
                 if (r < 0)
                         break;
         }

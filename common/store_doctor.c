@@ -205,7 +205,8 @@ static int find_damaged_secrets(struct doctor *d) {
                 { "SELECT " SQL_CREDENTIALS_READ ", user_uuid, NULL FROM credentials ORDER BY user_uuid", 8,
                   store_secret_row_check, "logins refuse it" },
                 { "SELECT " SQL_CODE_READ ", user_uuid, kind FROM codes "
-                  "WHERE CAST(coalesce(used_at, 0) AS INTEGER) = 0 ORDER BY user_uuid, kind", 3, store_code_row_check, "the code cannot be used" },
+                  "WHERE CAST(coalesce(used_at, 0) AS INTEGER) = 0 ORDER BY user_uuid, kind", 3, store_code_row_check,
+                  "the code cannot be used" },
         };
         for (size_t i = 0; i < ROLES_N_ELEMENTS(tables); i++) {
                 sqlite3_stmt *st = store_stmt(d->s, d->s->sec, tables[i].sql);

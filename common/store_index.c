@@ -100,7 +100,8 @@ int store_index_track(struct roles_store *s) {
         int64_t n = 0;
         /* SQLite builds a schema object from its row's sql, whatever the row's type says: a
          * trigger is one whose sql has the word (no other object of roles.db's has). */
-        int r = count_rows(s, "SELECT count(*) FROM main.sqlite_schema WHERE type = 'trigger' OR sql LIKE '%trigger%'", &n);
+        int r = count_rows(s, "SELECT count(*) FROM main.sqlite_schema "
+                              "WHERE type = 'trigger' OR sql LIKE '%trigger%'", &n);
         if (r < 0)
                 return r;
         if (n > 0)

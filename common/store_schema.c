@@ -403,7 +403,8 @@ int store_schema_check_objects(struct roles_store *s, sqlite3 *db, enum store_fi
         int r = read_version(s, db, sc->file, &version);
         if (r < 0 || version > sc->version)
                 return r;       /* a newer file: store_schema_check says so */
-        rc = sqlite3_open_v2(":memory:", &made, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_EXRESCODE, NULL);
+        rc = sqlite3_open_v2(":memory:", &made, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_EXRESCODE,
+                             NULL);
         if (rc != SQLITE_OK) {
                 r = store_fail(s, -ENOMEM, "cannot open a database in memory: %s", sqlite3_errstr(rc));
                 goto out;
@@ -416,7 +417,8 @@ int store_schema_check_objects(struct roles_store *s, sqlite3 *db, enum store_fi
                 r = store_exec_script(s, made, "ANALYZE");
         if (r < 0)
                 goto out;
-        if ((rc = sqlite3_prepare_v2(db, "SELECT type, name, tbl_name, sql FROM main.sqlite_schema", -1, &rd, NULL)) != SQLITE_OK) {
+        rc = sqlite3_prepare_v2(db, "SELECT type, name, tbl_name, sql FROM main.sqlite_schema", -1, &rd, NULL);
+        if (rc != SQLITE_OK) {
                 r = store_sql_fail(s, db, rc, sc->file);
                 goto out;
         }
