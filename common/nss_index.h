@@ -43,6 +43,7 @@
  *                                       copies of the ordinary groups' member names (below)
  *   sections[NSS_SECTION_SUPERSEDED_*]  a delta only: ascending indices of the base's users
  *                                       and groups that the delta replaces or removes
+ *   a delta only, after every section, the host verdict (below): its last bytes
  *   a base only, after every section, the member extension (below):
  *     struct nss_index_range[n GROUPS]  at ranges_offset: each group's list in the members
  *                                       (a metarole group's: empty)
@@ -73,6 +74,23 @@
  * expired: a metarole group lists only active members), whether a grant's `until` has passed,
  * the configured uid/gid ranges, name and text validity, and the host's own accounts.
  *
+ * The host verdict. The host's own accounts win (host_accounts.h): a reader would otherwise
+ * read /etc/passwd and /etc/group at its first lookup of an entry of ours, a third of a
+ * one-shot process's cost of the module. So the writer judges every record as a reader would,
+ * against those files as it read them, and says what it found in a trailer at the end of the
+ * delta it installs (every base is installed with a delta: the base's verdict travels in it):
+ * whether no record of the base, and whether no record of the delta, has a name or an id the
+ * host's files hold (the rule of host_accounts.h: a user's name, uid or primary gid, any gid it
+ * lists whatever the clock says; a group's name or gid), and the stamps of the versions of the
+ * two files it read (file_stamp.h: device, inode, size, mtime, ctime). A reader that finds both
+ * flags set and both files' stamps the same now (two stats) has nothing for the rule to take
+ * away, and reads neither file; any other reader reads them as before. An edit in place moves
+ * ctime, a rename changes the inode; so the writer leaves the trailer out when either file was
+ * changed less than a second before it read it (a later change within the same timestamp tick
+ * could keep every stamp). Found as the member extension is: the delta's last bytes, after
+ * every section, with its magic; a trailer that fails a check is a damaged file. A reader that
+ * does not know it (a release before it) finds no member extension there and reads the files.
+ *
  * A group's members: in a base, the group's own list. Through a delta, for a group G: the
  * members listed by the base record with G's gid, kind and row (if there is one) whose users
  * the delta does not supersede, then the delta's users that list G. A writer puts every user
@@ -88,6 +106,8 @@
 #define NSS_INDEX_EXTENSION_MAGIC "ROLESEXT"
 #define NSS_INDEX_EXTENSION_VERSION 1u
 #define NSS_INDEX_BYTE_ORDER 0x01020304u
+#define NSS_INDEX_HOST_MAGIC "ROLESHST"
+#define NSS_INDEX_HOST_VERSION 1u
 
 enum nss_index_kind {
         NSS_INDEX_BASE = 1,
@@ -199,7 +219,32 @@ struct nss_index_extension {
         uint64_t checksum;                      /* nss_index_checksum() of the bytes before this field */
 };
 
+/* A file's stamp (file_stamp.h) as the host verdict stores it. */
+struct nss_index_host_stamp {
+        uint64_t dev, ino, size;
+        int64_t mtime_sec, ctime_sec;
+        uint32_t mtime_nsec, ctime_nsec;
+};
+
+enum {
+        NSS_INDEX_HOST_BASE_CLEAR = 1u << 0,    /* no record of the base is the host's */
+        NSS_INDEX_HOST_DELTA_CLEAR = 1u << 1,   /* no record of this delta is the host's */
+        NSS_INDEX_HOST_CLEAR = NSS_INDEX_HOST_BASE_CLEAR | NSS_INDEX_HOST_DELTA_CLEAR,
+};
+
+/* The host verdict's trailer: the last bytes of a delta that has one. */
+struct nss_index_host_verdict {
+        char magic[8];                          /* NSS_INDEX_HOST_MAGIC, no NUL */
+        uint32_t version;                       /* NSS_INDEX_HOST_VERSION */
+        uint32_t size;                          /* sizeof(struct nss_index_host_verdict) */
+        uint32_t flags;                         /* NSS_INDEX_HOST_* */
+        uint32_t reserved;                      /* 0 */
+        struct nss_index_host_stamp passwd, group;      /* /etc/passwd and /etc/group as judged */
+        uint64_t checksum;                      /* nss_index_checksum() of the bytes before this field */
+};
+
 _Static_assert(sizeof(struct nss_index_header) == 288, "header layout");
+_Static_assert(sizeof(struct nss_index_host_verdict) == 128, "host verdict layout");
 _Static_assert(sizeof(struct nss_index_extension) == 48, "extension layout");
 _Static_assert(sizeof(struct nss_index_member) == 24, "member layout");
 _Static_assert(sizeof(struct nss_index_user) == 80, "user record layout");

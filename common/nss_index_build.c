@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nss_index_read.h"
 #include "util.h"
 
 /* A growable array of elements of one size. */
@@ -485,4 +486,38 @@ out:
         for (size_t t = 0; t < 6; t++)
                 free(tables[t]);
         return r;
+}
+
+struct nss_index_host_stamp nss_index_host_stamp_of(const struct roles_file_stamp *s) {
+        return (struct nss_index_host_stamp) {
+                .dev = (uint64_t) s->dev, .ino = (uint64_t) s->ino, .size = (uint64_t) s->size,
+                .mtime_sec = (int64_t) s->mtime.tv_sec, .mtime_nsec = (uint32_t) s->mtime.tv_nsec,
+                .ctime_sec = (int64_t) s->ctime.tv_sec, .ctime_nsec = (uint32_t) s->ctime.tv_nsec,
+        };
+}
+
+int nss_index_add_host_verdict(void **data, size_t *size, uint32_t flags, const struct nss_index_host_stamp *passwd,
+                               const struct nss_index_host_stamp *group) {
+        struct nss_index_header *h = *data;
+        struct nss_index_file f;
+        struct nss_index_host_verdict hv = {
+                .version = NSS_INDEX_HOST_VERSION, .size = sizeof(hv), .flags = flags & NSS_INDEX_HOST_CLEAR,
+                .passwd = *passwd, .group = *group,
+        };
+        if (nss_index_file_check(*data, *size, false, &f) < 0 || h->kind != NSS_INDEX_DELTA || f.host_verdict ||
+            *size % 8 != 0 || *size > SIZE_MAX - sizeof(hv))
+                return -EINVAL;
+        unsigned char *grown = realloc(*data, *size + sizeof(hv));
+        if (!grown)
+                return -ENOMEM;
+        memcpy(hv.magic, NSS_INDEX_HOST_MAGIC, sizeof(hv.magic));
+        hv.checksum = nss_index_checksum(&hv, offsetof(struct nss_index_host_verdict, checksum));
+        memcpy(grown + *size, &hv, sizeof(hv));
+        *size += sizeof(hv);
+        h = (struct nss_index_header *) (void *) grown;
+        h->file_size = *size;
+        h->body_checksum = nss_index_checksum(grown + sizeof(*h), *size - sizeof(*h));
+        h->header_checksum = nss_index_checksum(h, offsetof(struct nss_index_header, header_checksum));
+        *data = grown;
+        return 0;
 }

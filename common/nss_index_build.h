@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "file_stamp.h"
 #include "nss_index.h"
 
 struct nss_index_builder;
@@ -55,3 +56,11 @@ struct nss_index_identity {
 /* The whole file in memory (malloc'd), ready to be written. */
 int nss_index_builder_finish(struct nss_index_builder *b, const struct nss_index_identity *id,
                              void **ret_data, size_t *ret_size);
+
+/* The host verdict (nss_index.h) at the end of a delta that nss_index_builder_finish() made
+ * (data and size, realloc'd and grown): flags (NSS_INDEX_HOST_*) and the stamps of the versions
+ * of /etc/passwd and /etc/group they were judged against. -EINVAL for anything but such a
+ * delta without one, -ENOMEM. */
+struct nss_index_host_stamp nss_index_host_stamp_of(const struct roles_file_stamp *s);
+int nss_index_add_host_verdict(void **data, size_t *size, uint32_t flags, const struct nss_index_host_stamp *passwd,
+                               const struct nss_index_host_stamp *group);

@@ -75,6 +75,27 @@ static int extension_check(struct nss_index_file *f, uint64_t sections_end) {
         return 0;
 }
 
+/*
+ * The host verdict (nss_index.h), in a delta's last bytes when they lie after every section: 0
+ * and f's host_verdict set when there is one, 0 and none when there is no trailer, -EBADMSG
+ * when a trailer fails a check.
+ */
+static int host_verdict_check(struct nss_index_file *f, uint64_t sections_end) {
+        struct nss_index_host_verdict hv;
+        if (f->header->kind != NSS_INDEX_DELTA || f->size < sections_end || f->size - sections_end < sizeof(hv))
+                return 0;
+        uint64_t at = f->size - sizeof(hv);
+        memcpy(&hv, f->data + at, sizeof(hv));
+        if (memcmp(hv.magic, NSS_INDEX_HOST_MAGIC, sizeof(hv.magic)) != 0)
+                return 0;
+        if (at % 8 != 0 || hv.version != NSS_INDEX_HOST_VERSION || hv.size != sizeof(hv) ||
+            (hv.flags & ~(uint32_t) NSS_INDEX_HOST_CLEAR) != 0 || hv.reserved != 0 ||
+            hv.checksum != nss_index_checksum(&hv, offsetof(struct nss_index_host_verdict, checksum)))
+                return -EBADMSG;
+        f->host_verdict = (const void *) (f->data + at);
+        return 0;
+}
+
 int nss_index_file_check(const void *data, size_t size, bool check_body, struct nss_index_file *ret) {
         const struct nss_index_header *h = data;
         struct nss_index_file f = { .data = data, .size = size, .header = h };
@@ -108,7 +129,7 @@ int nss_index_file_check(const void *data, size_t size, bool check_body, struct 
                 if (f.n[s] < records)
                         return -EBADMSG;
         }
-        if (extension_check(&f, sections_end) < 0)
+        if (extension_check(&f, sections_end) < 0 || host_verdict_check(&f, sections_end) < 0)
                 return -EBADMSG;
         if (check_body && h->body_checksum != nss_index_checksum((const char *) data + sizeof(*h), size - sizeof(*h)))
                 return -EBADMSG;
@@ -213,6 +234,23 @@ void nss_index_drop_pages(const struct nss_index_file *f, uint32_t keep) {
                 if (k < n && kept[k].end > at)
                         at = kept[k].end;
         }
+}
+
+bool nss_index_host_verdict_holds(const struct nss_index_view *v, const char *passwd, const char *group) {
+        const struct nss_index_host_verdict *hv = v->has_delta ? v->delta.host_verdict : NULL;
+        return hv && hv->flags == NSS_INDEX_HOST_CLEAR && nss_index_host_stamp_current(&hv->passwd, passwd) &&
+               nss_index_host_stamp_current(&hv->group, group);
+}
+
+bool nss_index_host_stamp_current(const struct nss_index_host_stamp *s, const char *path) {
+        struct roles_file_stamp fs = {
+                .dev = (dev_t) s->dev, .ino = (ino_t) s->ino, .size = (off_t) s->size,
+                .mtime = { (time_t) s->mtime_sec, (long) s->mtime_nsec },
+                .ctime = { (time_t) s->ctime_sec, (long) s->ctime_nsec },
+        };
+        /* A stamp that this system's types cannot hold is no file's. */
+        return fs.ino != 0 && (uint64_t) fs.dev == s->dev && (uint64_t) fs.ino == s->ino && fs.size >= 0 &&
+               (uint64_t) fs.size == s->size && roles_file_stamp_current(path, &fs);
 }
 
 bool nss_index_delta_applies(const struct nss_index_file *base, const struct nss_index_file *delta) {
@@ -761,6 +799,16 @@ int nss_index_user_gids(const struct nss_index_view *v, const struct nss_index_f
                         return r;
         }
         return 0;
+}
+
+int nss_index_user_at(const struct nss_index_view *v, const struct nss_index_file *f, uint64_t i,
+                      struct nss_index_found_user *ret) {
+        return read_user(v, f, i, ret);
+}
+
+int nss_index_group_at(const struct nss_index_view *v, const struct nss_index_file *f, uint64_t i,
+                       struct nss_index_found_group *ret) {
+        return read_group(v, f, i, ret);
 }
 
 int64_t nss_index_user_by_row(const struct nss_index_file *f, int64_t row) {

@@ -34,6 +34,8 @@ struct nss_index_file {
         /* The member extension's (nss_index.h); NULL, NULL and empty sections when there is none. */
         const struct nss_index_range *member_ranges;    /* n[NSS_SECTION_MEMBER_RANGES] == n[GROUPS] */
         const struct nss_index_member *members;
+        /* A delta's host verdict (nss_index.h); NULL when it has none. */
+        const struct nss_index_host_verdict *host_verdict;
         const char *strings;
         uint64_t offset[NSS_N_FILE_SECTIONS], n[NSS_N_FILE_SECTIONS];
 };
@@ -92,7 +94,8 @@ struct nss_index_found_group {
 
 /* Check a file's header and sections (data: the whole file, size bytes). -EBADMSG if it is
  * not a roles.nss of version 1, any of it lies outside the file, or it has a member extension's
- * trailer that fails a check (a file without one is read, its members from IDS). On success
+ * or a host verdict's trailer that fails a check (a file without one is read, its members from
+ * IDS; a delta without a verdict has the host's files read). On success
  * *ret points into data. Doctor also asks for the body checksum (check_body). */
 int nss_index_file_check(const void *data, size_t size, bool check_body, struct nss_index_file *ret);
 
@@ -129,6 +132,13 @@ static inline uint64_t nss_index_memo_units(const struct nss_index_file *base) {
 
 /* Does delta apply to base (a delta naming base's id and serial)? */
 bool nss_index_delta_applies(const struct nss_index_file *base, const struct nss_index_file *delta);
+
+/* Does the view's host verdict (nss_index.h) hold: a delta that applies says that no record of
+ * it or of its base is the host's, and the files at passwd and group are the versions it judged
+ * (a stat of each)? Then the host's own accounts take nothing away from what the view serves. */
+bool nss_index_host_verdict_holds(const struct nss_index_view *v, const char *passwd, const char *group);
+/* Is the file at path (followed) the version s stamped? */
+bool nss_index_host_stamp_current(const struct nss_index_host_stamp *s, const char *path);
 
 /* The serial the view serves. */
 uint64_t nss_index_view_serial(const struct nss_index_view *v);
@@ -170,6 +180,13 @@ int nss_index_group_members(const struct nss_index_view *v, const struct nss_ind
 typedef int (*nss_index_gid_fn)(void *userdata, uint32_t gid);
 int nss_index_user_gids(const struct nss_index_view *v, const struct nss_index_found_user *u, time_t now,
                         nss_index_gid_fn fn, void *userdata);
+
+/* For the writer: f's user (group) at index i, judged by v's limits as lookups judge it; 0, or
+ * -EBADMSG for one no lookup serves. */
+int nss_index_user_at(const struct nss_index_view *v, const struct nss_index_file *f, uint64_t i,
+                      struct nss_index_found_user *ret);
+int nss_index_group_at(const struct nss_index_view *v, const struct nss_index_file *f, uint64_t i,
+                       struct nss_index_found_group *ret);
 
 /* For the writer: the index of f's user with this roles.db row, or of its group with this kind
  * and row; -1 when there is none. */

@@ -276,6 +276,16 @@ void store_index_discard(struct roles_store *s);
 int store_index_rebuild(struct roles_store *s);
 /* 1 when the installed index is missing, unreadable or of another serial than roles.db. */
 int store_index_stale(struct roles_store *s);
+struct nss_index_view;
+
+/* The host verdict (store_index_host.c) at the end of the delta prepared in s (with a base: its
+ * empty delta), judged against /etc/passwd and /etc/group as they are now; installed: the view a
+ * delta was compiled onto, whose verdict on its base may be carried over (NULL with a base).
+ * Left out when it cannot be judged: readers then read the files. */
+void store_index_judge_host(struct roles_store *s, const struct nss_index_view *installed);
+/* Doctor: does the installed view's verdict clear a record that the files, as it stamped them,
+ * hold? */
+bool store_index_host_verdict_wrong(const struct nss_index_view *installed);
 /* Doctor: compile a base from roles.db (kept for install) and say why the installed index is
  * not it (*ret_why NULL: it is, as far as can be told). */
 int store_index_compare(struct roles_store *s, const char **ret_why);

@@ -573,11 +573,16 @@ int store_index_prepare(struct roles_store *s, int64_t published, int64_t serial
                         r = write_delta(s, &inst.view, serial);
                 else
                         r = 1;
+                if (r == 0)
+                        store_index_judge_host(s, &inst.view);
                 installed_close(&inst);
                 if (r <= 0)
                         return r;
         }
-        return compile_base(s, serial);
+        r = compile_base(s, serial);
+        if (r >= 0)
+                store_index_judge_host(s, NULL);
+        return r;
 }
 
 int store_index_install(struct roles_store *s) {
@@ -629,6 +634,8 @@ int store_index_rebuild(struct roles_store *s) {
                 if (r >= 0)
                         r = compile_base(s, serial);
         }
+        if (r >= 0)
+                store_index_judge_host(s, NULL);
         return r < 0 ? r : store_index_install(s);
 }
 
@@ -714,6 +721,8 @@ int store_index_compare(struct roles_store *s, const char **ret_why) {
                 why = "without its member lists (an older writer's)";
         else if (nss_index_view_serial(&inst.view) != (uint64_t) serial)
                 why = "of another serial than roles.db";
+        else if (store_index_host_verdict_wrong(&inst.view))
+                why = "damaged: it says no entry of it is the host's, and one is";
         else {
                 /* What it serves, against what roles.db compiles to now. */
                 struct nss_index_view fresh_view = { 0 };

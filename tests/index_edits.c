@@ -67,3 +67,23 @@ int index_set_member_uid(const void *data, size_t size, uint32_t uid, void **ret
         *ret_size = size;
         return 0;
 }
+
+int index_set_host_flags(const void *data, size_t size, uint32_t flags, void **ret, size_t *ret_size) {
+        struct nss_index_file f;
+        struct nss_index_host_verdict hv;
+        unsigned char *out;
+        int r = nss_index_file_check(data, size, false, &f);
+        if (r < 0 || !f.host_verdict)
+                return -EBADMSG;
+        if ((r = copy_aligned(data, size, &out)) < 0)
+                return r;
+        uint64_t at = size - sizeof(hv);
+        memcpy(&hv, out + at, sizeof(hv));
+        hv.flags = flags;
+        hv.checksum = nss_index_checksum(&hv, offsetof(struct nss_index_host_verdict, checksum));
+        memcpy(out + at, &hv, sizeof(hv));
+        seal(out, size);
+        *ret = out;
+        *ret_size = size;
+        return 0;
+}

@@ -6,7 +6,8 @@
  *  - without the member extension, as an older writer compiled it: the same file up to the end
  *    of its sections (its ordinary groups' members in IDS, as every base has them), the
  *    extension's arrays and trailer cut off;
- *  - with the first member entry's uid other than its user's.
+ *  - with the first member entry's uid other than its user's;
+ *  - a delta whose host verdict (nss_index.h) says other flags than its writer found.
  */
 #pragma once
 
@@ -18,3 +19,5 @@ int index_strip_extension(const void *data, size_t size, void **ret, size_t *ret
 
 /* The same, with the first member entry's uid set to uid. */
 int index_set_member_uid(const void *data, size_t size, uint32_t uid, void **ret, size_t *ret_size);
+/* A delta with a host verdict, its flags set to flags; -EBADMSG when data is no such delta. */
+int index_set_host_flags(const void *data, size_t size, uint32_t flags, void **ret, size_t *ret_size);

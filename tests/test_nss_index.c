@@ -344,6 +344,10 @@ static void test_old_reader_accepts(void **state) {
         void *data = build(NSS_INDEX_BASE, &size), *delta = build(NSS_INDEX_DELTA, &delta_size);
         assert_true(old_reader_accepts(data, size));
         assert_true(old_reader_accepts(delta, delta_size));
+        /* A delta with a host verdict too (its trailer is no member extension's). */
+        struct nss_index_host_stamp stamp = { .ino = 1 };
+        assert_int_equal(nss_index_add_host_verdict(&delta, &delta_size, NSS_INDEX_HOST_CLEAR, &stamp, &stamp), 0);
+        assert_true(old_reader_accepts(delta, delta_size));
         /* (the copy refuses what the old reader refused) */
         ((unsigned char *) data)[300] ^= 1;
         assert_false(old_reader_accepts(data, size));

@@ -2,11 +2,11 @@
 /*
  * libFuzzer: the roles.nss reader (common/nss_index_read.c) and the NSS packers, on random and
  * mutated files, with the member extension and without (an older writer's; the corpus began
- * with such files).
+ * with such files), deltas with a host verdict and without.
  * Input: two bytes of buffer size, two of the base's size (little-endian; 0 or more than there
  * is: all of it, no delta), one byte of flags, then the base and the delta. Unless flag 1 is
  * set, each file's size and header checksum are made right, and the checksum of a trailer
- * whose magic ends the file, so that mutations reach past those checks into the sections and
+ * whose magic ends the file (a base's member extension, a delta's host verdict), so that mutations reach past those checks into the sections and
  * the extension. Every lookup, enumeration and member walk runs; whatever is served must be
  * valid and lie inside the mapping, and whatever is packed inside the caller's buffer (ASan
  * sees any read outside: each file is copied into a buffer of exactly its size). With flag 16
@@ -71,11 +71,19 @@ static void *file_copy(const uint8_t *data, size_t n, bool fix) {
         memcpy(copy, data, n);
         struct nss_index_header *h = copy;
         struct nss_index_extension e;
+        struct nss_index_host_verdict hv;
         if (fix && n >= sizeof(*h) + sizeof(e)) {
                 memcpy(&e, (char *) copy + n - sizeof(e), sizeof(e));
                 if (memcmp(e.magic, NSS_INDEX_EXTENSION_MAGIC, sizeof(e.magic)) == 0) {
                         e.checksum = nss_index_checksum(&e, offsetof(struct nss_index_extension, checksum));
                         memcpy((char *) copy + n - sizeof(e), &e, sizeof(e));
+                }
+        }
+        if (fix && n >= sizeof(*h) + sizeof(hv)) {
+                memcpy(&hv, (char *) copy + n - sizeof(hv), sizeof(hv));
+                if (memcmp(hv.magic, NSS_INDEX_HOST_MAGIC, sizeof(hv.magic)) == 0) {
+                        hv.checksum = nss_index_checksum(&hv, offsetof(struct nss_index_host_verdict, checksum));
+                        memcpy((char *) copy + n - sizeof(hv), &hv, sizeof(hv));
                 }
         }
         if (fix && n >= sizeof(*h)) {
@@ -151,6 +159,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         if (v.has_delta && v.delta.member_ranges)
                 abort();        /* a delta carries none */
+        /* A host verdict accepted: a delta's, inside the file, flags known; a base carries none. */
+        if (v.base.host_verdict ||
+            (v.delta.host_verdict && (v.delta.header->kind != NSS_INDEX_DELTA ||
+                                      (v.delta.host_verdict->flags & ~(uint32_t) NSS_INDEX_HOST_CLEAR))))
+                abort();
+        if (v.delta.host_verdict)
+                in_map(&v.delta, v.delta.host_verdict, sizeof(*v.delta.host_verdict));
         /* Member walks with and without the memo the module keeps (what they judge, once). */
         if (flags & 8) {
                 /* (as nss_state.c sizes it) */
