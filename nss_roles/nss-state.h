@@ -24,10 +24,13 @@
 int nss_enter(const struct nss_index_view **ret);
 void nss_leave(void);
 
-/* With the lock held: the host's own accounts, which every entry must be checked against
- * before it is served (host_accounts.h), read or looked at again now if due; UNAVAIL (as
- * nss_enter fails) when they cannot be read. Then nss_generation() covers them too. */
+/* With the lock held, after nss_enter(): the host's own accounts, which every entry of the view
+ * must be checked against before it is served (host_accounts.h), read or looked at again now if
+ * due; NULL when the view's host verdict holds (no entry of it is the host's: nothing to check);
+ * UNAVAIL (as nss_enter fails) when they cannot be read. Then nss_generation() covers them too. */
 int nss_host(const struct host_accounts **ret);
+/* The same read whatever the view says, for entries that are not the view's (shadow's). */
+int nss_host_files(const struct host_accounts **ret);
 /* With the lock held, after nss_host(), before a group's members are walked: the view's
  * member_host is the host's accounts, and its member memo is ready and current (made at the
  * process's first group walk, cleared whenever nss_generation() changes; without memory for it,

@@ -30,7 +30,7 @@ static int user_servable(const struct nss_index_found_user *u) {
         int r = nss_host(&h);
         if (r < 0)
                 return r;
-        return host_accounts_user_clashes(h, u->name.p, u->name.n, u->uid, u->gid) ? -ENOENT : 0;
+        return h && host_accounts_user_clashes(h, u->name.p, u->name.n, u->uid, u->gid) ? -ENOENT : 0;
 }
 
 /* The same for a group, whose members are then walked against the same accounts. */
@@ -40,6 +40,8 @@ static int group_servable(const struct nss_index_found_group *g) {
         if (r < 0)
                 return r;
         nss_members_prepare();
+        if (!h)
+                return 0;
         int clashes = nss_group_clash_known(g);
         if (clashes < 0) {
                 clashes = host_accounts_group_clashes(h, g->name.p, g->name.n, g->gid);
@@ -352,7 +354,7 @@ enum nss_status _nss_roles_initgroups_dyn(const char *user, gid_t group, long *s
                 r = user_servable(&u);
         if (r == 0)
                 r = nss_index_user_gids(v, &u, time(NULL), add_gid, &l);
-        if (r == 0 && (r = nss_host(&h)) == 0 && (r = refresh_named_clashes(v, h)) == 0)
+        if (r == 0 && (r = nss_host(&h)) == 0 && h && (r = refresh_named_clashes(v, h)) == 0)
                 drop_clashing_gids(&l, h);
         nss_leave();
         if (r == 0)

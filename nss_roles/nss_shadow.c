@@ -72,7 +72,7 @@ static int enter(void) {
  * UNAVAIL when they cannot be read (as nss_roles.c's user_servable). */
 static int servable(const struct roles_user *u) {
         const struct host_accounts *h;
-        int r = nss_host(&h);
+        int r = nss_host_files(&h);
         if (r < 0)
                 return r;
         return host_accounts_user_clashes(h, u->name, strlen(u->name), u->uid, u->gid) ? -ENOENT : 0;

@@ -34,7 +34,8 @@ static struct {
         bool mapped;
         struct roles_file_stamp base, delta;    /* what is mapped; the delta's { 0 }: there was none */
         struct roles_recheck view_checked;
-        struct host_accounts host;      /* /etc/passwd and /etc/group, read by the first lookup */
+        struct host_accounts host;      /* /etc/passwd and /etc/group, read unless host_clear */
+        bool host_clear;                /* the view's host verdict holds: the rule takes nothing away */
         struct roles_recheck host_checked;
         uint64_t generation;            /* bumped by a new view, new host files, the configuration read */
         uint64_t memo_generation;       /* the generation the memos were cleared at */
@@ -120,6 +121,8 @@ static int map_view(void) {
                         state.delta = d;
                         state.mapped = true;
                         state.generation++;
+                        /* Its host verdict is another: judge the host's files again at the next look. */
+                        state.host_checked = (struct roles_recheck) { 0 };
                         return 0;
                 }
                 nss_index_unmap(&base);
@@ -140,24 +143,37 @@ static int check_view(void) {
         return r;
 }
 
-/*
- * The host's own files, read when a process first finds an entry of its own (nss_host) and then
- * looked at no more than once a second, as the index is. Unreadable: no answer at all (the rule
- * cannot be applied).
- */
-static int check_host(void) {
-        struct timespec now = roles_recheck_clock();
-        if (state.host.passwd.loaded && state.host.group.loaded && !roles_recheck_due(&state.host_checked, &now))
-                return 0;
+/* Read again whichever of /etc/passwd and /etc/group changed (the first time: both). */
+static int read_host_files(void) {
         if (!state.host.passwd.path)
                 host_accounts_init(&state.host, &HOST_PATHS_ACCOUNTS);
         uint64_t before = state.host.generation;
         int r = host_accounts_refresh(&state.host);
+        if (r == 0 && state.host.generation != before)
+                state.generation++;
+        return r;
+}
+
+/*
+ * The host's own files, looked at when a process first finds an entry of its own (nss_host) and
+ * then no more than once a second, as the index is. When the view's host verdict holds (its
+ * writer found no entry of it that the files, as they are now, hold: nss_index.h), two stats
+ * and nothing to read; else both files are read. Unreadable: no answer at all (the rule cannot
+ * be applied).
+ */
+static int check_host(void) {
+        struct timespec now = roles_recheck_clock();
+        if ((state.host_clear || (state.host.passwd.loaded && state.host.group.loaded)) &&
+            !roles_recheck_due(&state.host_checked, &now))
+                return 0;
+        bool clear = nss_index_host_verdict_holds(&state.view, HOST_PASSWD_PATH, HOST_GROUP_PATH);
+        int r = clear ? 0 : read_host_files();
         if (r < 0)
                 return r;
         roles_recheck_done(&state.host_checked, &now);
-        if (state.host.generation != before)
+        if (clear != state.host_clear)
                 state.generation++;
+        state.host_clear = clear;
         return 0;
 }
 
@@ -189,7 +205,7 @@ void nss_members_prepare(void) {
         const struct nss_index_file *base = &state.view.base;
         uint64_t units = nss_index_memo_units(base);
         bool stale = state.memo_generation != state.generation;
-        state.view.member_host = &state.host;
+        state.view.member_host = state.host_clear ? NULL : &state.host;
         state.memo_generation = state.generation;
         memo_prepare(&state.view.member_memo, units, stale);
         memo_prepare(&state.group_memo, base->n[NSS_SECTION_GROUPS], stale);
@@ -322,6 +338,14 @@ void nss_leave(void) {
 
 int nss_host(const struct host_accounts **ret) {
         int r = check_host();
+        if (r < 0)
+                return nss_unavailable(r);
+        *ret = state.host_clear ? NULL : &state.host;
+        return 0;
+}
+
+int nss_host_files(const struct host_accounts **ret) {
+        int r = read_host_files();
         if (r < 0)
                 return nss_unavailable(r);
         *ret = &state.host;
