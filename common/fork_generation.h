@@ -9,11 +9,10 @@
  * parent's pid (both 1), and a pid is reused once its process is gone (a grandchild may get the
  * pid of the grandparent whose memory it inherited).
  *
- * One pthread_atfork child handler, registered at the first call (pthread_once), bumps it: call
- * this before the fork that must change it (to record a generation is such a call). vfork() and
- * posix_spawn() run no handlers, but their child execs at once. Should the handler not register
- * (no memory), every call answers another number: nothing recorded is ever taken. Links libc
- * only.
+ * One pthread_atfork child handler, registered when the program or library holding this code is
+ * loaded (a constructor), bumps it. vfork() and posix_spawn() run no handlers, but their child
+ * execs at once. Should the handler not register (no memory), every call answers another number:
+ * nothing recorded is ever taken. Links libc only.
  */
 #pragma once
 

@@ -243,10 +243,10 @@ static void fork_release(void) {
         pthread_mutex_unlock(&lock);
 }
 
+/* Registered at load, not at a first lookup: that may run inside another library's fork
+ * handler, where registering one waits for ever (fork_generation.c registers its own so). */
 __attribute__((constructor)) static void nss_state_init(void) {
         pthread_atfork(fork_prepare, fork_release, fork_release);
-        /* The fork generation's handler is registered here, with ours, not at a first lookup: that
-         * may run inside another library's fork handler, where registering one waits for ever. */
         state.fork_generation = roles_fork_generation();
 }
 
