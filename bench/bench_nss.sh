@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 #
 # The NSS benchmark: one generated data set per size, served to the real glibc by nss_files
-# (the lines appended to the namespace's /etc/passwd and /etc/group), by libnss_roles.so.2, and by
+# (the namespace's /etc/passwd and /etc/group with the lines appended), by libnss_roles.so.2, and by
 # libnss-extrausers and libnss-cache when they are installed; each chained after files as an
 # administrator would write it ("passwd: files SOURCE"). bench_nss measures one source per run;
 # this script prints one table per size with every source's figure, roles' ratio to the
@@ -77,6 +77,20 @@ have_module() {         # is libnss_NAME.so.2 where glibc's dlopen finds it?
 
 # ---- inside the namespace: one size, every source ---------------------------------------------
 
+# files_data PASSWD_LINES GROUP_LINES: the namespace's /etc/passwd and /etc/group with those files'
+# lines appended ("": none), bound over them for files' runs; files_data_end takes them away.
+# The namespace's own two files are never written: a host's do not change between its lookups,
+# and roles' index was judged against them as they are (its host verdict, common/nss_index.h).
+files_data() {
+        cat "$scratch/passwd.orig" ${1:+"$1"} > "$scratch/passwd.files"
+        cat "$scratch/group.orig" ${2:+"$2"} > "$scratch/group.files"
+        mount --bind "$scratch/passwd.files" /etc/passwd && mount --bind "$scratch/group.files" /etc/group
+}
+
+files_data_end() {
+        umount /etc/passwd /etc/group
+}
+
 write_nsswitch() {      # SOURCE (empty: files alone)
         cat > /etc/nsswitch.conf <<EOF
 passwd: files${1:+ $1}
@@ -130,7 +144,23 @@ EOF
         echo "T load_how $how" >> "$out/roles.load"
         file_sizes loaded >> "$out/roles.load"
         echo "  roles: loaded with $how in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s;" \
-             "roles.db $((size / 1024)) KiB"
+             "roles.db $((size / 1024)) KiB; host verdict: $(host_verdict)"
+}
+
+# host_verdict: whether the installed delta says that no roles entry is the host's (its flags, 3:
+# both halves clear; common/nss_index.h), so that lookups read neither /etc/passwd nor /etc/group
+# while those stay as they are; "none" when it carries no verdict (an older build, files changed
+# less than a second before the import).
+host_verdict() {
+        python3 - /var/lib/roles/roles.nss-delta <<'PY'
+import struct, sys
+try:
+    data = open(sys.argv[1], "rb").read()
+except OSError:
+    data = b""
+t = data[-128:]
+print(struct.unpack_from("=I", t, 16)[0] if len(data) >= 416 and t[:8] == b"ROLESHST" else "none")
+PY
 }
 
 # file_sizes WHEN: "V WHEN_FILE_bytes SIZE" for roles.db, roles.nss and secrets.db (none for a
@@ -279,12 +309,10 @@ inner_main() {
                 for src in "${run[@]}"; do
                         case "$src" in
                         files)
-                                cat "$data/passwd" >> /etc/passwd
-                                cat "$data/group" >> /etc/group
+                                files_data "$data/passwd" "$data/group"
                                 write_nsswitch ""
                                 run_bench files "$round"
-                                cp "$scratch/passwd.orig" /etc/passwd
-                                cp "$scratch/group.orig" /etc/group
+                                files_data_end
                                 ;;
                         roles)
                                 write_nsswitch roles
@@ -315,10 +343,10 @@ inner_main() {
                 files)
                         # The namespace's own groups and the big one, not the N others: the
                         # retries are what is measured, not a scan past every other group.
-                        cat "$data/group.big" >> /etc/group
+                        files_data "" "$data/group.big"
                         write_nsswitch ""
                         run_grow files
-                        cp "$scratch/group.orig" /etc/group
+                        files_data_end
                         ;;
                 roles)
                         write_nsswitch roles
