@@ -3,6 +3,7 @@
 #pragma once
 
 #include <sqlite3.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <sys/types.h>
 
@@ -91,6 +92,9 @@ struct roles_store {
         void *index_empty_delta;        /* with a base: the empty delta installed after it */
         size_t index_empty_delta_size;
         int index_kind;         /* enum nss_index_kind */
+        /* The compiled files written aside and fsynced before the commit point ("" none): the
+         * base (or delta), then a base's empty delta. Installing them is then only renames. */
+        char index_staged[2][PATH_MAX];
         bool index_requested;   /* compile a base even if nothing changed (roles_writer_rebuild_index) */
         char *bulk_indexes;     /* CREATE INDEX statements of indexes dropped for a bulk change */
         uint8_t (*uuid_pool)[ROLES_UUID_BYTES];  /* drawn in advance, ascending (store_uuid_new) */
@@ -265,12 +269,14 @@ int store_refresh_derived(struct roles_store *s);
 /*
  * The NSS index (store_index.c). track: at a writer's start, note what the change touches;
  * prepare: inside the change's transaction, compile the delta (or a new base) into memory;
- * install: once roles.db is published, put it in place; discard: forget a prepared one.
+ * stage: before the commit point, write it aside (a full disk fails the change there);
+ * install: once roles.db is published, rename it into place; discard: forget a prepared one.
  */
 int store_index_track(struct roles_store *s);
 /* Stop tracking (roles_writer_begin_bulk): a base is compiled at commit. */
 int store_index_untrack(struct roles_store *s);
 int store_index_prepare(struct roles_store *s, int64_t published, int64_t serial);
+int store_index_stage(struct roles_store *s);
 int store_index_install(struct roles_store *s);
 void store_index_discard(struct roles_store *s);
 int store_index_rebuild(struct roles_store *s);

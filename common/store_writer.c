@@ -622,6 +622,11 @@ int store_writer_commit(struct roles_store *s) {
          * here, before secrets.db commits, and the commit below appends little. */
         if (r >= 0 && sqlite3_db_cacheflush(s->pub) != SQLITE_OK)
                 r = store_sql_fail(s, s->pub, sqlite3_extended_errcode(s->pub), s->cfg.public_db);
+        /* And the index is written aside, fsynced: after the commit only renames are left, so a
+         * disk too full for it fails the change here, whole, instead of publishing roles.db while
+         * NSS stays on the state before it. */
+        if (r >= 0)
+                r = store_index_stage(s);
         if (r < 0)
                 return r;
 
@@ -642,8 +647,8 @@ int store_writer_commit(struct roles_store *s) {
         /* init created roles.db (and its WAL): its directory entry must last too. */
         if ((s->create) && (r = fsync_dir(s->cfg.public_db)) < 0)
                 return store_fail(s, r, "%s: fsync of the directory failed: %s", s->cfg.public_db, strerror(-r));
-        /* Between the two renames, NSS serves the previous state and PAM the new one; after a
-         * crash here the next writer (or doctor) compiles a new base. */
+        /* Between the commit and the renames, NSS serves the previous state and PAM the new one;
+         * after a crash here the next writer (or doctor) compiles a new base. */
         r = store_index_install(s);
         if (r < 0)
                 return store_fail_prefixed(s, r, "the change is published, but the NSS index is not "

@@ -9,7 +9,7 @@
 # Runs as root in a private mount namespace (tests/ns-lib.sh): /etc and /var/lib are overlays,
 # /var/lib/roles a tmpfs of its own (filled up, remounted read-only). Every check is counted; the
 # last line says "N passed, M failed". About a minute, most of it the locks (31 s) and the kill
-# loop (25 s). ROLES_FAULTS="damaged locked disk_full read_only killed cut_short" picks groups.
+# loop (25 s). ROLES_FAULTS="damaged locked disk_full read_only killed cut_short index" picks groups.
 #
 #   test_faults.sh ROLESCTL PAM_MODULE NSS_LIB_DIR
 set -u
@@ -123,11 +123,11 @@ intact() {
                 [ "$v" = ok ] || { echo "$f: integrity_check: $v"; return 1; }
         done
 }
-# no_leftovers: no journal and no staged snapshot is left in $T (roles.db's WAL and WAL index
+# no_leftovers: no journal, no staged snapshot and no staged index is left in $T (roles.db's WAL and WAL index
 # stay by design: unprivileged readers need them).
 no_leftovers() {
         local left
-        left=$(cd "$T" && ls -A | grep -E -- '-journal$|-wal$|\.stage-' | grep -vxF roles.db-wal)
+        left=$(cd "$T" && ls -A | grep -E -- '-journal$|-wal$|\.stage-|^\.roles\.nss' | grep -vxF roles.db-wal)
         [ -z "$left" ] || { echo "left behind: $left"; return 1; }
 }
 base=$S/base
@@ -912,9 +912,52 @@ time.sleep(600)' "$DB/roles.db" "$S/holder.ready" &
         eq "$what: doctor" "$RC $(cat "$OUT")" "0 no problems found"
 }
 
+# ---- 7. the NSS index ------------------------------------------------------------------------------------
+# roles.nss and its delta are the third part of every change: NSS reads them, PAM and rolesctl
+# read roles.db. A change is all or nothing across the three, however full the disk.
+# nss_agrees WHAT: getent serves the metarole group "user" exactly when roles.db publishes it.
+nss_agrees() {
+        local gid
+        gid=$(sqlite3 -readonly "$(ro_db "$DB/roles.db")" "SELECT coalesce(gid, '') FROM metaroles WHERE code = 'user'")
+        ge group user
+        if [ -n "$gid" ]; then
+                eq "$1: NSS serves what roles.db publishes" "$RC $(cut -d: -f1,3 <<<"$GE")" "0 user:$gid"
+        else
+                eq "$1: NSS serves nothing roles.db does not publish" "$RC" 2
+        fi
+}
+# index_when_full KIB: publishing a metarole compiles a new base of the index. With KIB KiB free,
+# room for the change's pages in the WAL but perhaps not for that base: it succeeds whole, or
+# fails with one line and changes nothing, the index included; NSS and roles.db agree either way.
+index_when_full() {
+        local DBS="roles.db secrets.db state.db roles.nss roles.nss-delta"
+        restore
+        snapshot
+        fill_to "$1"
+        cli metarole publish user
+        if [ "$RC" -ne 0 ]; then
+                cli_refused "$1 KiB free: metarole publish" roles.db secrets.db state.db
+                full_refused=$((full_refused + 1))
+        else
+                full_ok=$((full_ok + 1))
+        fi
+        rm -f "$DB/filler"
+        nss_agrees "$1 KiB free: metarole publish"
+}
+faults_index() {
+        local index_kib kib
+        index_kib=$(($(stat -c %s "$base/roles.nss") / 1024))
+        full_ok=0 full_refused=0
+        for kib in $(seq 0 8 $((2 * index_kib + 96))); do
+                index_when_full "$kib"
+        done
+        echo "# index: $full_refused publishes refused cleanly, $full_ok completed (roles.nss is $index_kib KiB)"
+        [ "$full_refused" -gt 0 ] && [ "$full_ok" -gt 0 ] && pass || fail "index, disk full: the steps did not cross the limit"
+}
+
 # ---- run ---------------------------------------------------------------------------------------------------
 # $ROLES_FAULTS may name some of the groups (a developer's shortcut); CI runs them all.
-groups=${ROLES_FAULTS:-damaged locked disk_full read_only killed cut_short}
+groups=${ROLES_FAULTS:-damaged locked disk_full read_only killed cut_short index}
 [ -n "${ROLES_FAULTS:-}" ] && echo "# only: $groups"
 for g in $groups; do
         declare -F "faults_$g" >/dev/null || die "no such group of faults: $g"
