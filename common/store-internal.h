@@ -80,6 +80,7 @@ struct roles_store {
         /* writer only */
         int lock_fd;
         unsigned stages_swept;  /* staged copies left by writers of before WAL, removed at begin */
+        unsigned index_stages_swept;    /* index files a killed writer left aside, removed at begin */
         bool committed;
         bool allow_retired;     /* a requested id may be a retired one (roles_writer_allow_retired_ids) */
         bool no_retired_ids;    /* bulk: retired_ids was empty when the change began and nothing was

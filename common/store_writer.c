@@ -141,32 +141,57 @@ int store_stage_name(const char *public_db, char *buf, size_t size) {
 }
 
 /*
- * Staged copies left by writers of before WAL that died (SIGKILL, a crash, the OOM killer) and
- * that an upgrade found: only the holder of the lock staged, so under it none is live. Every
- * writer removes them (a readdir), as it did when each staged its own. Best effort: one that
- * cannot be removed is doctor's to report. Exactly ".BASE.stage-XXXXXX", regular files only.
+ * Regular files named exactly like pattern ("DIR/.NAME" + "XXXXXX"), removed; how many, or 0.
+ * Best effort: one that cannot be removed is doctor's to report.
  */
-static void sweep_stages(struct roles_store *s) {
+static unsigned sweep(const char *pattern_path) {
         char pattern[PATH_MAX];
-        if (store_stage_name(s->cfg.public_db, pattern, sizeof(pattern)) < 0)
-                return;
+        unsigned swept = 0;
+        if (roles_strcpy(pattern, sizeof(pattern), pattern_path) < 0)
+                return 0;
         char *slash = strrchr(pattern, '/');
+        if (!slash)
+                return 0;
         *slash = '\0';
         const char *dir = pattern[0] ? pattern : "/", *prefix = slash + 1;
         size_t prefix_len = strlen(prefix) - 6;         /* without "XXXXXX" */
 
         DIR *dp = opendir(dir);
         if (!dp)
-                return;
+                return 0;
         struct dirent *de;
         while ((de = readdir(dp))) {
                 struct stat st;
                 if (strncmp(de->d_name, prefix, prefix_len) == 0 && strlen(de->d_name) == prefix_len + 6 &&
                     fstatat(dirfd(dp), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
                     unlinkat(dirfd(dp), de->d_name, 0) == 0)
-                        s->stages_swept++;
+                        swept++;
         }
         closedir(dp);
+        return swept;
+}
+
+/*
+ * What writers that died (SIGKILL, a crash, the OOM killer) left aside; only the holder of the
+ * lock writes these, so under it none is live, and every writer removes them (a readdir):
+ *  - staged copies of roles.db, ".BASE.stage-XXXXXX", by writers of before WAL (an upgrade
+ *    finds them);
+ *  - the NSS index and its delta written aside before the commit point, ".roles.nss.XXXXXX"
+ *    and ".roles.nss-delta.XXXXXX" (store_index.c): a base is as large as the users, and a
+ *    writer killed at every change would otherwise fill the disk that logins write to.
+ */
+static void sweep_stages(struct roles_store *s) {
+        char pattern[PATH_MAX], index[PATH_MAX];
+        if (store_stage_name(s->cfg.public_db, pattern, sizeof(pattern)) == 0)
+                s->stages_swept += sweep(pattern);
+        for (int delta = 0; delta < 2; delta++) {
+                if (roles_config_index_path(&s->cfg, delta, index, sizeof(index)) < 0)
+                        continue;
+                const char *slash = strrchr(index, '/');
+                if (slash && snprintf(pattern, sizeof(pattern), "%.*s/.%s.XXXXXX", (int) (slash - index), index,
+                                      slash + 1) < (int) sizeof(pattern))
+                        s->index_stages_swept += sweep(pattern);
+        }
 }
 
 /*
@@ -197,7 +222,7 @@ static int open_public(struct roles_store *s) {
                 return store_fail(s, r, "%s does not exist: run 'rolesctl init'", path);
         if (r < 0)
                 return r;
-        /* Before-WAL writers' staged copies, should one have died leaving one. */
+        /* What writers that died left aside. */
         sweep_stages(s);
         r = store_open_writable(s, path, &s->pub);
         if (r < 0)

@@ -714,7 +714,7 @@ kill_settle() {
         stages=$(find "$DB" -maxdepth 1 -name '.roles.db.stage-*' | wc -l)
         cli doctor
         eq "doctor after the kills" "$RC" 0
-        unexpected=$(grep -vE '^[0-9]+ staged snapshots? of interrupted writers: removed$|^(secrets|state)\.db row of uuid [0-9a-f-]+ belongs to no user: removed$|^a change interrupted before it published snapshot [0-9]+: its secrets\.db part undone$|^no problems found$' "$OUT")
+        unexpected=$(grep -vE '^[0-9]+ staged snapshots? of interrupted writers: removed$|^[0-9]+ NSS index files? written aside by interrupted writers: removed$|^(secrets|state)\.db row of uuid [0-9a-f-]+ belongs to no user: removed$|^a change interrupted before it published snapshot [0-9]+: its secrets\.db part undone$|^no problems found$' "$OUT")
         eq "doctor finds only staged copies and orphan rows" "$unexpected" ""
         eq "doctor removes the staged copy left" "$(grep -oE '^[0-9]+ staged' "$OUT" | grep -oE '[0-9]+' || echo 0)" "$stages"
         # (Unless doctor undid a change that a kill cut short between its commit and its rename:
@@ -887,10 +887,11 @@ time.sleep(600)' "$DB/roles.db" "$S/holder.ready" &
         eq "$what: seen" "$(seen)" "$old_state"
         eq "$what: left (marked, images, orphans, audit)" "$(bookkeeping)" "1 2 1 2"
         alice_logs_in "$what" yes
-        # doctor, a writer, is the next: it says what it undid, and publishes over it.
+        # doctor, a writer, is the next: it says what it undid (and removed: the index delta the
+        # batch wrote aside before its commit), and publishes over it.
         cli doctor
         eq "$what: doctor" "$RC $(sort "$OUT" | tr '\n' '|')" \
-                "0 a change interrupted before it published snapshot $((published + 1)): its secrets.db part undone|"
+                "0 1 NSS index file written aside by interrupted writers: removed|a change interrupted before it published snapshot $((published + 1)): its secrets.db part undone|"
         eq "$what: the undo in the audit log" "$(sqlite3 "$DB/secrets.db" "SELECT count(*) FROM audit WHERE action = 'change.undone'")" 1
         next_writer "$what" "$old_state"
         kill "$holder"; wait "$holder" 2>/dev/null
@@ -953,7 +954,28 @@ faults_index() {
         done
         echo "# index: $full_refused publishes refused cleanly, $full_ok completed (roles.nss is $index_kib KiB)"
         [ "$full_refused" -gt 0 ] && [ "$full_ok" -gt 0 ] && pass || fail "index, disk full: the steps did not cross the limit"
+
+        # A writer killed at its first rename, the index's, after roles.db's commit: the index
+        # written aside stays behind, and the next writer (doctor, here the second time) removes it.
+        local what="killed at the index's rename"
+        for settle in "group add kgx" doctor; do
+                restore
+                # (in a $(...) of its own, whose stderr takes the shell's "Killed")
+                eq "$what: killed" "$({ strace -f -o /dev/null -e trace=rename -e inject=rename:signal=KILL \
+                        "$R" metarole publish user >/dev/null 2>&1; echo $?; } 2>/dev/null)" 137
+                [ "$(index_aside)" -gt 0 ] && pass || fail "$what: nothing was written aside"
+                cli $settle
+                eq "$what: $settle" "$RC" 0
+                eq "$what: $settle removes what was written aside" "$(index_aside)" 0
+                nss_agrees "$what: after $settle"
+        done
+        grep -qxE '[0-9]+ NSS index files? written aside by interrupted writers: removed' "$OUT" && pass ||
+                fail "$what: doctor does not say what it removed: $(head -c 300 "$OUT")"
+        cli doctor
+        eq "$what: doctor, again" "$RC $(cat "$OUT")" "0 no problems found"
 }
+# index_aside: how many index files a writer wrote aside are in $DB.
+index_aside() { find "$DB" -maxdepth 1 -name '.roles.nss*' | wc -l; }
 
 # ---- run ---------------------------------------------------------------------------------------------------
 # $ROLES_FAULTS may name some of the groups (a developer's shortcut); CI runs them all.
