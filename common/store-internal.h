@@ -78,7 +78,8 @@ struct roles_store {
         const struct store_writer_hooks *hooks; /* a writer's (store_writer.c); NULL for others */
 
         /* writer only */
-        int lock_fd;
+        int lock_fd;            /* <roles.db>.lock, flocked */
+        int lock_dir_fd;        /* roles.db's directory, flocked too (store_writer.c: take_lock) */
         unsigned stages_swept;  /* staged copies left by writers of before WAL, removed at begin */
         unsigned index_stages_swept;    /* index files a killed writer left aside, removed at begin */
         bool committed;

@@ -57,24 +57,47 @@ static int fsync_dir(const char *path) {
         return r;
 }
 
+/* An exclusive flock on fd, waiting while another writer holds it: up to LOCK_WAIT_MS in all
+ * (*waited, in ms, carries over from one lock to the next). path names the lock in messages. */
+static int lock_waiting(struct roles_store *s, int fd, const char *path, int *waited) {
+        for (; flock(fd, LOCK_EX | LOCK_NB) < 0; *waited += 50) {
+                if (errno != EWOULDBLOCK && errno != EINTR)
+                        return store_fail(s, -errno, "%s: %s", path, strerror(errno));
+                if (*waited >= LOCK_WAIT_MS)
+                        return store_fail(s, -EBUSY, "another rolesctl has held %s for %d s; try again", path,
+                                          LOCK_WAIT_MS / 1000);
+                usleep(50 * 1000);
+        }
+        return 0;
+}
+
+/*
+ * Writers serialize on <roles.db>.lock (what every build takes) and then on roles.db's
+ * directory. A lock file removed or replaced while a writer holds it (root tidying up what looks
+ * like a stale lock) lets the next writer lock a new file and run alongside the holder: SQLite
+ * keeps their databases apart, but not the NSS index, which the holder could install after the
+ * other's, over it (NSS then serves an older state than roles.db). The directory cannot be
+ * replaced under its files; it is locked second, so that an older writer, which takes the file
+ * alone, is still kept out by the file.
+ */
 static int take_lock(struct roles_store *s) {
-        char path[PATH_MAX];
-        if (snprintf(path, sizeof(path), "%s.lock", s->cfg.public_db) >= (int) sizeof(path))
+        char path[PATH_MAX], dir[PATH_MAX];
+        int waited = 0, r;
+        if (snprintf(path, sizeof(path), "%s.lock", s->cfg.public_db) >= (int) sizeof(path) ||
+            dir_of(s->cfg.public_db, dir, sizeof(dir)) < 0)
                 return store_fail(s, -ENAMETOOLONG, "%s: path too long", s->cfg.public_db);
         s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
         if (s->lock_fd < 0 && errno == ELOOP)   /* O_NOFOLLOW met a symlink: a file problem, not a conflict */
                 return store_fail(s, -EPERM, "%s: refusing a lock file that is a symlink", path);
         if (s->lock_fd < 0)
                 return store_fail(s, -errno, "%s: %s", path, strerror(errno));
-        for (int waited = 0; flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0; waited += 50) {
-                if (errno != EWOULDBLOCK && errno != EINTR)
-                        return store_fail(s, -errno, "%s: %s", path, strerror(errno));
-                if (waited >= LOCK_WAIT_MS)
-                        return store_fail(s, -EBUSY, "another rolesctl has held %s for %d s; try again", path,
-                                          LOCK_WAIT_MS / 1000);
-                usleep(50 * 1000);
-        }
-        return 0;
+        if ((r = lock_waiting(s, s->lock_fd, path, &waited)) < 0)
+                return r;
+        /* (store_check_file has refused a directory that is a symlink or not root's) */
+        s->lock_dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        if (s->lock_dir_fd < 0)
+                return store_fail(s, -errno, "%s: %s", dir, strerror(errno));
+        return lock_waiting(s, s->lock_dir_fd, path, &waited);
 }
 
 /* Create a root-only database file if it is missing (init), with the mode set explicitly so
@@ -725,7 +748,7 @@ int roles_writer_open(const struct roles_config *cfg, unsigned flags, struct rol
                 return -ENOMEM;
         s->writer = true;
         s->create = flags & ROLES_WRITER_CREATE;
-        s->lock_fd = -1;
+        s->lock_fd = s->lock_dir_fd = -1;
         s->hooks = &writer_hooks;
         roles_strcpy(s->actor, sizeof(s->actor), "unknown");
         host_accounts_init(&s->own_host, &HOST_PATHS_ALL);
@@ -751,6 +774,8 @@ void roles_writer_close(struct roles_writer *w) {
                 s->push_ops->free(s);
         if (s->lock_fd >= 0)
                 close(s->lock_fd);
+        if (s->lock_dir_fd >= 0)
+                close(s->lock_dir_fd);
         free(s->uuid_pool);
         free(s->bulk_indexes);
         free(s->purges);
