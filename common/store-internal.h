@@ -243,6 +243,8 @@ int store_schema_check_objects(struct roles_store *s, sqlite3 *db, enum store_fi
 
 /* Apply the defensive connection settings. */
 int store_harden(struct roles_store *s, sqlite3 *db);
+/* Whether db waits a while for another writer's lock (the default) or fails at once (busy). */
+void store_wait_when_busy(sqlite3 *db, bool wait);
 
 /* Connections (store.c). */
 int store_open_writable(struct roles_store *s, const char *path, sqlite3 **ret);

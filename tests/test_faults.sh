@@ -371,7 +371,7 @@ faults_locked() {
         local set name op c why
         mkdir -p "$S/lk"
         lock_while_verifying
-        for set in lk-state lk-secrets lk-writer lk-reserved; do
+        for set in lk-state lk-secrets lk-writer lk-reserved lk-changing; do
                 lock_set "$set"
         done
         # A reset code typed while state.db can be read but not written: refused at the gate, and
@@ -392,6 +392,18 @@ faults_locked() {
                 client "$set-getent" "" env ROLES_CONF="$c" "${modenv[@]}" getent passwd alice
         done
         client lk-reserved-code "$code" "${modenv[@]}" pamtester faults-lk-reserved alice authenticate
+        # A change in progress (a batch still reading its input) holds secrets.db's write lock from
+        # its start to its commit. A login whose hash is below the configured cost (raised here)
+        # would upgrade it: that upgrade waits for no writer, and the login goes on without it.
+        sed -i 's/^argon2_t_cost = 1$/argon2_t_cost = 2/' /etc/roles-lk-changing.conf
+        mkfifo "$S/lk/changing.in"
+        "$R" --conf /etc/roles-lk-changing.conf batch <"$S/lk/changing.in" >/dev/null 2>&1 &
+        holder[changing]=$!
+        exec {changing_in}>"$S/lk/changing.in"
+        echo "group add held" >&"$changing_in"
+        for _ in $(seq 100); do [ -e /var/lib/roles-lk-changing/secrets.db-journal ] && break; sleep 0.1; done
+        [ -e /var/lib/roles-lk-changing/secrets.db-journal ] || die "the batch did not begin its change"
+        client lk-changing-auth "$PW" "${modenv[@]}" pamtester faults-lk-changing alice authenticate
         # Two writers of one set would queue on the writers' lock (the second waiting for the first):
         # a second one starts when the first is done, except where that lock is the one held.
         client lk-writer-passwd New-Password-1 "$R" --conf /etc/roles-lk-writer.conf user passwd alice --stdin
@@ -421,6 +433,13 @@ faults_locked() {
                 [ "$RC" -gt 1 ] && one_error && grep -q 'try again' "$ERR" && pass || fail "lk-writer-$op: exit status $RC, stderr <<$(cat "$ERR")>>"
         done
         within lk-writer-auth 5; granted "lk-writer: auth, right password, while a writer holds the lock"
+        within lk-changing-auth 5; granted "lk-changing: auth, right password, its hash not upgraded during a change"
+        exec {changing_in}>&-
+        wait "${holder[changing]}" && pass || fail "lk-changing: the batch failed"
+        unset "holder[changing]"
+        pt_service=faults-lk-changing pt "$PW" authenticate; granted "lk-changing: auth once the change is done"
+        eq "lk-changing: the hash upgraded then" "$(sqlite3 /var/lib/roles-lk-changing/secrets.db \
+                "SELECT count(*) FROM credentials WHERE password_hash LIKE '%t=2%'")" 1
         within lk-writer-wrong 5; refused "lk-writer: auth, wrong password, while a writer holds the lock"
         # Readers never wait for a writer (roles.db in WAL mode): names resolve whatever is locked.
         for set in lk-state lk-secrets lk-writer; do
