@@ -82,6 +82,7 @@ struct roles_store {
         int lock_dir_fd;        /* roles.db's directory, flocked too (store_writer.c: take_lock) */
         unsigned stages_swept;  /* staged copies left by writers of before WAL, removed at begin */
         unsigned index_stages_swept;    /* index files a killed writer left aside, removed at begin */
+        unsigned restore_stages_swept;  /* new files of a killed restore, removed at begin */
         bool committed;
         bool allow_retired;     /* a requested id may be a retired one (roles_writer_allow_retired_ids) */
         bool no_retired_ids;    /* bulk: retired_ids was empty when the change began and nothing was
@@ -296,6 +297,9 @@ int store_index_compare(struct roles_store *s, const char **ret_why);
  */
 #define STORE_STAGE_INFIX "%s.stage-"
 int store_stage_name(const char *public_db, char *buf, size_t size);
+/* A restore's new file beside the live database DIR/BASE: "DIR/.BASE.restore-XXXXXX". A killed
+ * restore's are removed by the next writer, as staged snapshots are. */
+int store_restore_name(const char *live, char *buf, size_t size);
 
 /* A statement on a user's secrets rows, and the same statement on their before-images. */
 #define ON_TABLE(head, table, tail) ((const char *const[2]) { head table tail, head "before_" table tail })

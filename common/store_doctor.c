@@ -231,6 +231,9 @@ static void report_swept_stages(struct doctor *d) {
         if (n_index > 0)
                 finding(d, "%u NSS index file%s written aside by interrupted writers: removed", n_index,
                         n_index == 1 ? "" : "s");
+        if (d->s->restore_stages_swept > 0)
+                finding(d, "%u database cop%s of interrupted restores: removed", d->s->restore_stages_swept,
+                        d->s->restore_stages_swept == 1 ? "y" : "ies");
         if (d->s->undone_serial)
                 finding(d, "a change interrupted before it published snapshot %lld: its secrets.db part undone",
                         (long long) d->s->undone_serial);

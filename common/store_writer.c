@@ -163,11 +163,34 @@ int store_stage_name(const char *public_db, char *buf, size_t size) {
         return n < 0 || (size_t) n >= size ? -ENAMETOOLONG : 0;
 }
 
+int store_restore_name(const char *live, char *buf, size_t size) {
+        const char *slash = strrchr(live, '/');
+        if (!slash)
+                return -EINVAL;
+        int n = snprintf(buf, size, "%.*s/.%s.restore-XXXXXX", (int) (slash - live), live, slash + 1);
+        return n < 0 || (size_t) n >= size ? -ENAMETOOLONG : 0;
+}
+
+/* Whether name is prefix, 6 characters and one of suffixes (NULL-terminated); *ret_main: the
+ * suffix is "" (the file itself, not a journal of it). */
+static bool named_like(const char *name, const char *prefix, size_t prefix_len, const char *const *suffixes,
+                       bool *ret_main) {
+        if (strncmp(name, prefix, prefix_len) != 0 || strlen(name) < prefix_len + 6)
+                return false;
+        for (; *suffixes; suffixes++)
+                if (strcmp(name + prefix_len + 6, *suffixes) == 0) {
+                        *ret_main = !**suffixes;
+                        return true;
+                }
+        return false;
+}
+
 /*
- * Regular files named exactly like pattern ("DIR/.NAME" + "XXXXXX"), removed; how many, or 0.
- * Best effort: one that cannot be removed is doctor's to report.
+ * Regular files named exactly like pattern ("DIR/.NAME" + "XXXXXX"), with one of suffixes
+ * (NULL-terminated; "" for none), removed; how many without a suffix, or 0. Best effort: one
+ * that cannot be removed is doctor's to report.
  */
-static unsigned sweep(const char *pattern_path) {
+static unsigned sweep(const char *pattern_path, const char *const *suffixes) {
         char pattern[PATH_MAX];
         unsigned swept = 0;
         if (roles_strcpy(pattern, sizeof(pattern), pattern_path) < 0)
@@ -183,11 +206,12 @@ static unsigned sweep(const char *pattern_path) {
         if (!dp)
                 return 0;
         struct dirent *de;
+        bool main_file;
         while ((de = readdir(dp))) {
                 struct stat st;
-                if (strncmp(de->d_name, prefix, prefix_len) == 0 && strlen(de->d_name) == prefix_len + 6 &&
+                if (named_like(de->d_name, prefix, prefix_len, suffixes, &main_file) &&
                     fstatat(dirfd(dp), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
-                    unlinkat(dirfd(dp), de->d_name, 0) == 0)
+                    unlinkat(dirfd(dp), de->d_name, 0) == 0 && main_file)
                         swept++;
         }
         closedir(dp);
@@ -201,20 +225,29 @@ static unsigned sweep(const char *pattern_path) {
  *    finds them);
  *  - the NSS index and its delta written aside before the commit point, ".roles.nss.XXXXXX"
  *    and ".roles.nss-delta.XXXXXX" (store_index.c): a base is as large as the users, and a
- *    writer killed at every change would otherwise fill the disk that logins write to.
+ *    writer killed at every change would otherwise fill the disk that logins write to;
+ *  - a restore's new files, ".BASE.restore-XXXXXX" beside each live database, with the journals
+ *    SQLite made for them while they were checked (store_backup.c): whole copies of the
+ *    databases, password hashes included.
  */
 static void sweep_stages(struct roles_store *s) {
+        static const char *const alone[] = { "", NULL };
+        static const char *const with_journals[] = { "", "-journal", "-wal", "-shm", NULL };
+        const char *const live[] = { s->cfg.public_db, s->cfg.secrets_db, s->cfg.state_db };
         char pattern[PATH_MAX], index[PATH_MAX];
         if (store_stage_name(s->cfg.public_db, pattern, sizeof(pattern)) == 0)
-                s->stages_swept += sweep(pattern);
+                s->stages_swept += sweep(pattern, alone);
         for (int delta = 0; delta < 2; delta++) {
                 if (roles_config_index_path(&s->cfg, delta, index, sizeof(index)) < 0)
                         continue;
                 const char *slash = strrchr(index, '/');
                 if (slash && snprintf(pattern, sizeof(pattern), "%.*s/.%s.XXXXXX", (int) (slash - index), index,
                                       slash + 1) < (int) sizeof(pattern))
-                        s->index_stages_swept += sweep(pattern);
+                        s->index_stages_swept += sweep(pattern, alone);
         }
+        for (size_t i = 0; i < ROLES_N_ELEMENTS(live); i++)
+                if (store_restore_name(live[i], pattern, sizeof(pattern)) == 0)
+                        s->restore_stages_swept += sweep(pattern, with_journals);
 }
 
 /*
