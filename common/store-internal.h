@@ -3,6 +3,7 @@
 #pragma once
 
 #include <sqlite3.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <sys/types.h>
 
@@ -77,8 +78,11 @@ struct roles_store {
         const struct store_writer_hooks *hooks; /* a writer's (store_writer.c); NULL for others */
 
         /* writer only */
-        int lock_fd;
+        int lock_fd;            /* <roles.db>.lock, flocked */
+        int lock_dir_fd;        /* roles.db's directory, flocked too (store_writer.c: take_lock) */
         unsigned stages_swept;  /* staged copies left by writers of before WAL, removed at begin */
+        unsigned index_stages_swept;    /* index files a killed writer left aside, removed at begin */
+        unsigned restore_stages_swept;  /* new files of a killed restore, removed at begin */
         bool committed;
         bool allow_retired;     /* a requested id may be a retired one (roles_writer_allow_retired_ids) */
         bool no_retired_ids;    /* bulk: retired_ids was empty when the change began and nothing was
@@ -91,6 +95,9 @@ struct roles_store {
         void *index_empty_delta;        /* with a base: the empty delta installed after it */
         size_t index_empty_delta_size;
         int index_kind;         /* enum nss_index_kind */
+        /* The compiled files written aside and fsynced before the commit point ("" none): the
+         * base (or delta), then a base's empty delta. Installing them is then only renames. */
+        char index_staged[2][PATH_MAX];
         bool index_requested;   /* compile a base even if nothing changed (roles_writer_rebuild_index) */
         char *bulk_indexes;     /* CREATE INDEX statements of indexes dropped for a bulk change */
         uint8_t (*uuid_pool)[ROLES_UUID_BYTES];  /* drawn in advance, ascending (store_uuid_new) */
@@ -237,6 +244,8 @@ int store_schema_check_objects(struct roles_store *s, sqlite3 *db, enum store_fi
 
 /* Apply the defensive connection settings. */
 int store_harden(struct roles_store *s, sqlite3 *db);
+/* Whether db waits a while for another writer's lock (the default) or fails at once (busy). */
+void store_wait_when_busy(sqlite3 *db, bool wait);
 
 /* Connections (store.c). */
 int store_open_writable(struct roles_store *s, const char *path, sqlite3 **ret);
@@ -265,12 +274,14 @@ int store_refresh_derived(struct roles_store *s);
 /*
  * The NSS index (store_index.c). track: at a writer's start, note what the change touches;
  * prepare: inside the change's transaction, compile the delta (or a new base) into memory;
- * install: once roles.db is published, put it in place; discard: forget a prepared one.
+ * stage: before the commit point, write it aside (a full disk fails the change there);
+ * install: once roles.db is published, rename it into place; discard: forget a prepared one.
  */
 int store_index_track(struct roles_store *s);
 /* Stop tracking (roles_writer_begin_bulk): a base is compiled at commit. */
 int store_index_untrack(struct roles_store *s);
 int store_index_prepare(struct roles_store *s, int64_t published, int64_t serial);
+int store_index_stage(struct roles_store *s);
 int store_index_install(struct roles_store *s);
 void store_index_discard(struct roles_store *s);
 int store_index_rebuild(struct roles_store *s);
@@ -296,6 +307,9 @@ int store_index_compare(struct roles_store *s, const char **ret_why);
  */
 #define STORE_STAGE_INFIX "%s.stage-"
 int store_stage_name(const char *public_db, char *buf, size_t size);
+/* A restore's new file beside the live database DIR/BASE: "DIR/.BASE.restore-XXXXXX". A killed
+ * restore's are removed by the next writer, as staged snapshots are. */
+int store_restore_name(const char *live, char *buf, size_t size);
 
 /* A statement on a user's secrets rows, and the same statement on their before-images. */
 #define ON_TABLE(head, table, tail) ((const char *const[2]) { head table tail, head "before_" table tail })

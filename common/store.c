@@ -286,6 +286,10 @@ static int wait_briefly(void *userdata, int count) {
         return 1;
 }
 
+void store_wait_when_busy(sqlite3 *db, bool wait) {
+        sqlite3_busy_handler(db, wait ? wait_briefly : NULL, NULL);
+}
+
 int store_harden(struct roles_store *s, sqlite3 *db) {
         static const struct { int op; int value; } settings[] = {
                 { SQLITE_DBCONFIG_DEFENSIVE, 1 },
@@ -304,7 +308,7 @@ int store_harden(struct roles_store *s, sqlite3 *db) {
         /* Room for the derived member list of a group that holds every user (100k names). */
         sqlite3_limit(db, SQLITE_LIMIT_LENGTH, 64 << 20);
         sqlite3_limit(db, SQLITE_LIMIT_ATTACHED, 0);
-        sqlite3_busy_handler(db, wait_briefly, NULL);
+        store_wait_when_busy(db, true);
         return store_exec_script(s, db, "PRAGMA temp_store = MEMORY; PRAGMA foreign_keys = ON;");
 }
 

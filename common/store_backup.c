@@ -253,10 +253,9 @@ static const char *member_type(uint8_t type) {
 
 /* A new file beside the live one, "DIR/.BASE.restore-XXXXXX", with the live file's mode. */
 static int create_tmp(struct restore *rs, const struct member *m, int *ret_fd) {
-        const char *live = member_path(rs->s, m->which), *slash = strrchr(live, '/');
+        const char *live = member_path(rs->s, m->which);
         char *tmp = rs->tmp[m->which];
-        if (!slash ||
-            snprintf(tmp, PATH_MAX, "%.*s/.%s.restore-XXXXXX", (int) (slash - live), live, slash + 1) >= PATH_MAX) {
+        if (store_restore_name(live, tmp, PATH_MAX) < 0) {
                 tmp[0] = '\0';
                 return store_fail(rs->s, -ENAMETOOLONG, "%s: path too long", live);
         }

@@ -222,12 +222,18 @@ static int find_damaged_secrets(struct doctor *d) {
         return 0;
 }
 
-/* Staged snapshots of writers that died: every writer removes them when it stages its own
- * (store_writer.c), this one included; doctor says how many there were. */
+/* Staged snapshots and index files of writers that died: every writer removes them when it
+ * begins (store_writer.c), this one included; doctor says how many there were. */
 static void report_swept_stages(struct doctor *d) {
-        unsigned n = d->s->stages_swept;
+        unsigned n = d->s->stages_swept, n_index = d->s->index_stages_swept;
         if (n > 0)
                 finding(d, "%u staged snapshot%s of interrupted writers: removed", n, n == 1 ? "" : "s");
+        if (n_index > 0)
+                finding(d, "%u NSS index file%s written aside by interrupted writers: removed", n_index,
+                        n_index == 1 ? "" : "s");
+        if (d->s->restore_stages_swept > 0)
+                finding(d, "%u database cop%s of interrupted restores: removed", d->s->restore_stages_swept,
+                        d->s->restore_stages_swept == 1 ? "y" : "ies");
         if (d->s->undone_serial)
                 finding(d, "a change interrupted before it published snapshot %lld: its secrets.db part undone",
                         (long long) d->s->undone_serial);

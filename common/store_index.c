@@ -11,7 +11,9 @@
  * base is compiled whole instead when there is none or it does not match roles.db (a crash
  * between the commit and the rename, a restored roles.db), when the metarole graph changed
  * (its reach is every holder), or when the delta has grown past a share of the base; an empty
- * delta then replaces the old one. Each file is written aside, fsynced and renamed into place.
+ * delta then replaces the old one. Each file is written aside and fsynced before the change's
+ * commit point, so that a disk too full for it fails the change whole, and renamed into place
+ * after it: NSS never stays behind a change that rolesctl reported as failed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -384,8 +386,10 @@ static int fsync_parent(const char *path) {
         return r;
 }
 
-/* Write data aside ("DIR/.BASE.XXXXXX"), fsync, 0644, rename over path. */
-static int install(struct roles_store *s, const char *path, const void *data, size_t size) {
+/* Write data aside as "DIR/.BASE.XXXXXX" (its name in ret_tmp), 0644, fsynced: all the room
+ * the file takes is taken here, before the commit point. */
+static int stage_file(struct roles_store *s, const char *path, const void *data, size_t size,
+                      char ret_tmp[static PATH_MAX]) {
         char tmp[PATH_MAX];
         const char *slash = strrchr(path, '/');
         if (!slash || snprintf(tmp, sizeof(tmp), "%.*s/.%s.XXXXXX", (int) (slash - path), path, slash + 1) >= (int) sizeof(tmp))
@@ -409,14 +413,18 @@ static int install(struct roles_store *s, const char *path, const void *data, si
         if (r == 0 && fsync(fd) < 0)
                 r = -errno;
         close(fd);
-        if (r == 0 && rename(tmp, path) < 0)
-                r = -errno;
         if (r < 0) {
                 unlink(tmp);
                 return store_fail(s, r, "%s: cannot write the NSS index: %s", path, strerror(-r));
         }
-        r = fsync_parent(path);
-        return r < 0 ? store_fail(s, r, "%s: fsync of the directory failed: %s", path, strerror(-r)) : 0;
+        memcpy(ret_tmp, tmp, sizeof(tmp));
+        return 0;
+}
+
+static void unstage(char tmp[static PATH_MAX]) {
+        if (tmp[0])
+                unlink(tmp);
+        tmp[0] = '\0';
 }
 
 /* ---- base and delta ------------------------------------------------------------------------------ */
@@ -585,6 +593,25 @@ int store_index_prepare(struct roles_store *s, int64_t published, int64_t serial
         return r;
 }
 
+/* Write the prepared index aside before the commit point: a change whose index does not fit
+ * fails whole, rather than publishing roles.db with NSS left on the state before it. */
+int store_index_stage(struct roles_store *s) {
+        char path[PATH_MAX], delta[PATH_MAX];
+        int r;
+        if (!s->index_data || s->index_staged[0][0])
+                return 0;
+        if (roles_config_index_path(&s->cfg, false, path, sizeof(path)) < 0 ||
+            roles_config_index_path(&s->cfg, true, delta, sizeof(delta)) < 0)
+                return store_fail(s, -ENAMETOOLONG, "%s: path too long", s->cfg.public_db);
+        bool base = s->index_kind == NSS_INDEX_BASE;
+        r = stage_file(s, base ? path : delta, s->index_data, s->index_size, s->index_staged[0]);
+        if (r >= 0 && base)
+                r = stage_file(s, delta, s->index_empty_delta, s->index_empty_delta_size, s->index_staged[1]);
+        if (r < 0)
+                store_index_discard(s);
+        return r;
+}
+
 int store_index_install(struct roles_store *s) {
         char path[PATH_MAX], delta[PATH_MAX];
         int r;
@@ -593,19 +620,30 @@ int store_index_install(struct roles_store *s) {
         if (roles_config_index_path(&s->cfg, false, path, sizeof(path)) < 0 ||
             roles_config_index_path(&s->cfg, true, delta, sizeof(delta)) < 0)
                 return store_fail(s, -ENAMETOOLONG, "%s: path too long", s->cfg.public_db);
-        /* Nothing is allocated here, after roles.db was published: only written and renamed.
+        /* (Staged already by a change; an index rebuild alone publishes nothing, and stages now.) */
+        if ((r = store_index_stage(s)) < 0)
+                return r;
+        /* Nothing is allocated or written here, after roles.db was published: only renamed.
          * A base first, then its empty delta over its predecessor's: a reader that meets the new
          * base with the old delta ignores the delta (another base's), and one that meets the old
          * base with the new delta looks again (nss_state.c). */
         bool base = s->index_kind == NSS_INDEX_BASE;
-        r = install(s, base ? path : delta, s->index_data, s->index_size);
-        if (r >= 0 && base)
-                r = install(s, delta, s->index_empty_delta, s->index_empty_delta_size);
+        const char *target[2] = { base ? path : delta, delta };
+        for (int i = 0; r >= 0 && i < 2 && s->index_staged[i][0]; i++) {
+                if (rename(s->index_staged[i], target[i]) < 0)
+                        r = store_fail(s, -errno, "%s: cannot write the NSS index: %s", target[i], strerror(errno));
+                else
+                        s->index_staged[i][0] = '\0';
+        }
+        if (r >= 0 && (r = fsync_parent(path)) < 0)
+                store_fail(s, r, "%s: fsync of the directory failed: %s", path, strerror(-r));
         store_index_discard(s);
         return r;
 }
 
 void store_index_discard(struct roles_store *s) {
+        unstage(s->index_staged[0]);
+        unstage(s->index_staged[1]);
         free(s->index_data);
         free(s->index_empty_delta);
         s->index_data = s->index_empty_delta = NULL;

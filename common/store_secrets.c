@@ -357,9 +357,14 @@ int roles_secret_set_must_change(struct roles_secrets *sec, const char *uuid, bo
 int roles_secret_rehash(struct roles_secrets *sec, const char *uuid, const char *old_hash, const char *new_hash) {
         struct roles_store *s = store_of_secrets(sec);
         int r;
-        /* Only if nobody changed the password meanwhile; not a password change, so nothing else moves. */
+        /* Only if nobody changed the password meanwhile; not a password change, so nothing else moves.
+         * And without waiting: an administrator's change holds secrets.db's write lock from its
+         * start to its commit (a batch, an import), and the login would wait out the busy wait
+         * (10 s) for a write that the next login makes as well. */
+        store_wait_when_busy(s->sec, false);
         r = store_secrets_write(s, uuid, ON_TABLE("UPDATE ", "credentials",
                           " SET password_hash = ?3 WHERE user_uuid = ?1 AND password_hash = ?2"), "ttt", uuid, old_hash, new_hash);
+        store_wait_when_busy(s->sec, true);
         return r < 0 ? r : 0;
 }
 

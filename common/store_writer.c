@@ -57,24 +57,47 @@ static int fsync_dir(const char *path) {
         return r;
 }
 
+/* An exclusive flock on fd, waiting while another writer holds it: up to LOCK_WAIT_MS in all
+ * (*waited, in ms, carries over from one lock to the next). path names the lock in messages. */
+static int lock_waiting(struct roles_store *s, int fd, const char *path, int *waited) {
+        for (; flock(fd, LOCK_EX | LOCK_NB) < 0; *waited += 50) {
+                if (errno != EWOULDBLOCK && errno != EINTR)
+                        return store_fail(s, -errno, "%s: %s", path, strerror(errno));
+                if (*waited >= LOCK_WAIT_MS)
+                        return store_fail(s, -EBUSY, "another rolesctl has held %s for %d s; try again", path,
+                                          LOCK_WAIT_MS / 1000);
+                usleep(50 * 1000);
+        }
+        return 0;
+}
+
+/*
+ * Writers serialize on <roles.db>.lock (what every build takes) and then on roles.db's
+ * directory. A lock file removed or replaced while a writer holds it (root tidying up what looks
+ * like a stale lock) lets the next writer lock a new file and run alongside the holder: SQLite
+ * keeps their databases apart, but not the NSS index, which the holder could install after the
+ * other's, over it (NSS then serves an older state than roles.db). The directory cannot be
+ * replaced under its files; it is locked second, so that an older writer, which takes the file
+ * alone, is still kept out by the file.
+ */
 static int take_lock(struct roles_store *s) {
-        char path[PATH_MAX];
-        if (snprintf(path, sizeof(path), "%s.lock", s->cfg.public_db) >= (int) sizeof(path))
+        char path[PATH_MAX], dir[PATH_MAX];
+        int waited = 0, r;
+        if (snprintf(path, sizeof(path), "%s.lock", s->cfg.public_db) >= (int) sizeof(path) ||
+            dir_of(s->cfg.public_db, dir, sizeof(dir)) < 0)
                 return store_fail(s, -ENAMETOOLONG, "%s: path too long", s->cfg.public_db);
         s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
         if (s->lock_fd < 0 && errno == ELOOP)   /* O_NOFOLLOW met a symlink: a file problem, not a conflict */
                 return store_fail(s, -EPERM, "%s: refusing a lock file that is a symlink", path);
         if (s->lock_fd < 0)
                 return store_fail(s, -errno, "%s: %s", path, strerror(errno));
-        for (int waited = 0; flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0; waited += 50) {
-                if (errno != EWOULDBLOCK && errno != EINTR)
-                        return store_fail(s, -errno, "%s: %s", path, strerror(errno));
-                if (waited >= LOCK_WAIT_MS)
-                        return store_fail(s, -EBUSY, "another rolesctl has held %s for %d s; try again", path,
-                                          LOCK_WAIT_MS / 1000);
-                usleep(50 * 1000);
-        }
-        return 0;
+        if ((r = lock_waiting(s, s->lock_fd, path, &waited)) < 0)
+                return r;
+        /* (store_check_file has refused a directory that is a symlink or not root's) */
+        s->lock_dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        if (s->lock_dir_fd < 0)
+                return store_fail(s, -errno, "%s: %s", dir, strerror(errno));
+        return lock_waiting(s, s->lock_dir_fd, path, &waited);
 }
 
 /* Create a root-only database file if it is missing (init), with the mode set explicitly so
@@ -140,33 +163,91 @@ int store_stage_name(const char *public_db, char *buf, size_t size) {
         return n < 0 || (size_t) n >= size ? -ENAMETOOLONG : 0;
 }
 
+int store_restore_name(const char *live, char *buf, size_t size) {
+        const char *slash = strrchr(live, '/');
+        if (!slash)
+                return -EINVAL;
+        int n = snprintf(buf, size, "%.*s/.%s.restore-XXXXXX", (int) (slash - live), live, slash + 1);
+        return n < 0 || (size_t) n >= size ? -ENAMETOOLONG : 0;
+}
+
+/* Whether name is prefix, 6 characters and one of suffixes (NULL-terminated); *ret_main: the
+ * suffix is "" (the file itself, not a journal of it). */
+static bool named_like(const char *name, const char *prefix, size_t prefix_len, const char *const *suffixes,
+                       bool *ret_main) {
+        if (strncmp(name, prefix, prefix_len) != 0 || strlen(name) < prefix_len + 6)
+                return false;
+        for (; *suffixes; suffixes++)
+                if (strcmp(name + prefix_len + 6, *suffixes) == 0) {
+                        *ret_main = !**suffixes;
+                        return true;
+                }
+        return false;
+}
+
 /*
- * Staged copies left by writers of before WAL that died (SIGKILL, a crash, the OOM killer) and
- * that an upgrade found: only the holder of the lock staged, so under it none is live. Every
- * writer removes them (a readdir), as it did when each staged its own. Best effort: one that
- * cannot be removed is doctor's to report. Exactly ".BASE.stage-XXXXXX", regular files only.
+ * Regular files named exactly like pattern ("DIR/.NAME" + "XXXXXX"), with one of suffixes
+ * (NULL-terminated; "" for none), removed; how many without a suffix, or 0. Best effort: one
+ * that cannot be removed is doctor's to report.
  */
-static void sweep_stages(struct roles_store *s) {
+static unsigned sweep(const char *pattern_path, const char *const *suffixes) {
         char pattern[PATH_MAX];
-        if (store_stage_name(s->cfg.public_db, pattern, sizeof(pattern)) < 0)
-                return;
+        unsigned swept = 0;
+        if (roles_strcpy(pattern, sizeof(pattern), pattern_path) < 0)
+                return 0;
         char *slash = strrchr(pattern, '/');
+        if (!slash)
+                return 0;
         *slash = '\0';
         const char *dir = pattern[0] ? pattern : "/", *prefix = slash + 1;
         size_t prefix_len = strlen(prefix) - 6;         /* without "XXXXXX" */
 
         DIR *dp = opendir(dir);
         if (!dp)
-                return;
+                return 0;
         struct dirent *de;
+        bool main_file;
         while ((de = readdir(dp))) {
                 struct stat st;
-                if (strncmp(de->d_name, prefix, prefix_len) == 0 && strlen(de->d_name) == prefix_len + 6 &&
+                if (named_like(de->d_name, prefix, prefix_len, suffixes, &main_file) &&
                     fstatat(dirfd(dp), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
-                    unlinkat(dirfd(dp), de->d_name, 0) == 0)
-                        s->stages_swept++;
+                    unlinkat(dirfd(dp), de->d_name, 0) == 0 && main_file)
+                        swept++;
         }
         closedir(dp);
+        return swept;
+}
+
+/*
+ * What writers that died (SIGKILL, a crash, the OOM killer) left aside; only the holder of the
+ * lock writes these, so under it none is live, and every writer removes them (a readdir):
+ *  - staged copies of roles.db, ".BASE.stage-XXXXXX", by writers of before WAL (an upgrade
+ *    finds them);
+ *  - the NSS index and its delta written aside before the commit point, ".roles.nss.XXXXXX"
+ *    and ".roles.nss-delta.XXXXXX" (store_index.c): a base is as large as the users, and a
+ *    writer killed at every change would otherwise fill the disk that logins write to;
+ *  - a restore's new files, ".BASE.restore-XXXXXX" beside each live database, with the journals
+ *    SQLite made for them while they were checked (store_backup.c): whole copies of the
+ *    databases, password hashes included.
+ */
+static void sweep_stages(struct roles_store *s) {
+        static const char *const alone[] = { "", NULL };
+        static const char *const with_journals[] = { "", "-journal", "-wal", "-shm", NULL };
+        const char *const live[] = { s->cfg.public_db, s->cfg.secrets_db, s->cfg.state_db };
+        char pattern[PATH_MAX], index[PATH_MAX];
+        if (store_stage_name(s->cfg.public_db, pattern, sizeof(pattern)) == 0)
+                s->stages_swept += sweep(pattern, alone);
+        for (int delta = 0; delta < 2; delta++) {
+                if (roles_config_index_path(&s->cfg, delta, index, sizeof(index)) < 0)
+                        continue;
+                const char *slash = strrchr(index, '/');
+                if (slash && snprintf(pattern, sizeof(pattern), "%.*s/.%s.XXXXXX", (int) (slash - index), index,
+                                      slash + 1) < (int) sizeof(pattern))
+                        s->index_stages_swept += sweep(pattern, alone);
+        }
+        for (size_t i = 0; i < ROLES_N_ELEMENTS(live); i++)
+                if (store_restore_name(live[i], pattern, sizeof(pattern)) == 0)
+                        s->restore_stages_swept += sweep(pattern, with_journals);
 }
 
 /*
@@ -197,7 +278,7 @@ static int open_public(struct roles_store *s) {
                 return store_fail(s, r, "%s does not exist: run 'rolesctl init'", path);
         if (r < 0)
                 return r;
-        /* Before-WAL writers' staged copies, should one have died leaving one. */
+        /* What writers that died left aside. */
         sweep_stages(s);
         r = store_open_writable(s, path, &s->pub);
         if (r < 0)
@@ -622,6 +703,11 @@ int store_writer_commit(struct roles_store *s) {
          * here, before secrets.db commits, and the commit below appends little. */
         if (r >= 0 && sqlite3_db_cacheflush(s->pub) != SQLITE_OK)
                 r = store_sql_fail(s, s->pub, sqlite3_extended_errcode(s->pub), s->cfg.public_db);
+        /* And the index is written aside, fsynced: after the commit only renames are left, so a
+         * disk too full for it fails the change here, whole, instead of publishing roles.db while
+         * NSS stays on the state before it. */
+        if (r >= 0)
+                r = store_index_stage(s);
         if (r < 0)
                 return r;
 
@@ -642,8 +728,8 @@ int store_writer_commit(struct roles_store *s) {
         /* init created roles.db (and its WAL): its directory entry must last too. */
         if ((s->create) && (r = fsync_dir(s->cfg.public_db)) < 0)
                 return store_fail(s, r, "%s: fsync of the directory failed: %s", s->cfg.public_db, strerror(-r));
-        /* Between the two renames, NSS serves the previous state and PAM the new one; after a
-         * crash here the next writer (or doctor) compiles a new base. */
+        /* Between the commit and the renames, NSS serves the previous state and PAM the new one;
+         * after a crash here the next writer (or doctor) compiles a new base. */
         r = store_index_install(s);
         if (r < 0)
                 return store_fail_prefixed(s, r, "the change is published, but the NSS index is not "
@@ -695,7 +781,7 @@ int roles_writer_open(const struct roles_config *cfg, unsigned flags, struct rol
                 return -ENOMEM;
         s->writer = true;
         s->create = flags & ROLES_WRITER_CREATE;
-        s->lock_fd = -1;
+        s->lock_fd = s->lock_dir_fd = -1;
         s->hooks = &writer_hooks;
         roles_strcpy(s->actor, sizeof(s->actor), "unknown");
         host_accounts_init(&s->own_host, &HOST_PATHS_ALL);
@@ -721,6 +807,8 @@ void roles_writer_close(struct roles_writer *w) {
                 s->push_ops->free(s);
         if (s->lock_fd >= 0)
                 close(s->lock_fd);
+        if (s->lock_dir_fd >= 0)
+                close(s->lock_dir_fd);
         free(s->uuid_pool);
         free(s->bulk_indexes);
         free(s->purges);

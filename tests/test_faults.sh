@@ -9,7 +9,7 @@
 # Runs as root in a private mount namespace (tests/ns-lib.sh): /etc and /var/lib are overlays,
 # /var/lib/roles a tmpfs of its own (filled up, remounted read-only). Every check is counted; the
 # last line says "N passed, M failed". About a minute, most of it the locks (31 s) and the kill
-# loop (25 s). ROLES_FAULTS="damaged locked disk_full read_only killed cut_short" picks groups.
+# loop (25 s). ROLES_FAULTS="damaged locked disk_full read_only killed cut_short index" picks groups.
 #
 #   test_faults.sh ROLESCTL PAM_MODULE NSS_LIB_DIR
 set -u
@@ -123,11 +123,11 @@ intact() {
                 [ "$v" = ok ] || { echo "$f: integrity_check: $v"; return 1; }
         done
 }
-# no_leftovers: no journal and no staged snapshot is left in $T (roles.db's WAL and WAL index
+# no_leftovers: no journal, no staged snapshot and no staged index is left in $T (roles.db's WAL and WAL index
 # stay by design: unprivileged readers need them).
 no_leftovers() {
         local left
-        left=$(cd "$T" && ls -A | grep -E -- '-journal$|-wal$|\.stage-' | grep -vxF roles.db-wal)
+        left=$(cd "$T" && ls -A | grep -E -- '-journal$|-wal$|\.stage-|^\.roles\.nss' | grep -vxF roles.db-wal)
         [ -z "$left" ] || { echo "left behind: $left"; return 1; }
 }
 base=$S/base
@@ -371,7 +371,7 @@ faults_locked() {
         local set name op c why
         mkdir -p "$S/lk"
         lock_while_verifying
-        for set in lk-state lk-secrets lk-writer lk-reserved; do
+        for set in lk-state lk-secrets lk-writer lk-reserved lk-changing; do
                 lock_set "$set"
         done
         # A reset code typed while state.db can be read but not written: refused at the gate, and
@@ -392,6 +392,18 @@ faults_locked() {
                 client "$set-getent" "" env ROLES_CONF="$c" "${modenv[@]}" getent passwd alice
         done
         client lk-reserved-code "$code" "${modenv[@]}" pamtester faults-lk-reserved alice authenticate
+        # A change in progress (a batch still reading its input) holds secrets.db's write lock from
+        # its start to its commit. A login whose hash is below the configured cost (raised here)
+        # would upgrade it: that upgrade waits for no writer, and the login goes on without it.
+        sed -i 's/^argon2_t_cost = 1$/argon2_t_cost = 2/' /etc/roles-lk-changing.conf
+        mkfifo "$S/lk/changing.in"
+        "$R" --conf /etc/roles-lk-changing.conf batch <"$S/lk/changing.in" >/dev/null 2>&1 &
+        holder[changing]=$!
+        exec {changing_in}>"$S/lk/changing.in"
+        echo "group add held" >&"$changing_in"
+        for _ in $(seq 100); do [ -e /var/lib/roles-lk-changing/secrets.db-journal ] && break; sleep 0.1; done
+        [ -e /var/lib/roles-lk-changing/secrets.db-journal ] || die "the batch did not begin its change"
+        client lk-changing-auth "$PW" "${modenv[@]}" pamtester faults-lk-changing alice authenticate
         # Two writers of one set would queue on the writers' lock (the second waiting for the first):
         # a second one starts when the first is done, except where that lock is the one held.
         client lk-writer-passwd New-Password-1 "$R" --conf /etc/roles-lk-writer.conf user passwd alice --stdin
@@ -421,6 +433,13 @@ faults_locked() {
                 [ "$RC" -gt 1 ] && one_error && grep -q 'try again' "$ERR" && pass || fail "lk-writer-$op: exit status $RC, stderr <<$(cat "$ERR")>>"
         done
         within lk-writer-auth 5; granted "lk-writer: auth, right password, while a writer holds the lock"
+        within lk-changing-auth 5; granted "lk-changing: auth, right password, its hash not upgraded during a change"
+        exec {changing_in}>&-
+        wait "${holder[changing]}" && pass || fail "lk-changing: the batch failed"
+        unset "holder[changing]"
+        pt_service=faults-lk-changing pt "$PW" authenticate; granted "lk-changing: auth once the change is done"
+        eq "lk-changing: the hash upgraded then" "$(sqlite3 /var/lib/roles-lk-changing/secrets.db \
+                "SELECT count(*) FROM credentials WHERE password_hash LIKE '%t=2%'")" 1
         within lk-writer-wrong 5; refused "lk-writer: auth, wrong password, while a writer holds the lock"
         # Readers never wait for a writer (roles.db in WAL mode): names resolve whatever is locked.
         for set in lk-state lk-secrets lk-writer; do
@@ -714,7 +733,7 @@ kill_settle() {
         stages=$(find "$DB" -maxdepth 1 -name '.roles.db.stage-*' | wc -l)
         cli doctor
         eq "doctor after the kills" "$RC" 0
-        unexpected=$(grep -vE '^[0-9]+ staged snapshots? of interrupted writers: removed$|^(secrets|state)\.db row of uuid [0-9a-f-]+ belongs to no user: removed$|^a change interrupted before it published snapshot [0-9]+: its secrets\.db part undone$|^no problems found$' "$OUT")
+        unexpected=$(grep -vE '^[0-9]+ staged snapshots? of interrupted writers: removed$|^[0-9]+ NSS index files? written aside by interrupted writers: removed$|^(secrets|state)\.db row of uuid [0-9a-f-]+ belongs to no user: removed$|^a change interrupted before it published snapshot [0-9]+: its secrets\.db part undone$|^no problems found$' "$OUT")
         eq "doctor finds only staged copies and orphan rows" "$unexpected" ""
         eq "doctor removes the staged copy left" "$(grep -oE '^[0-9]+ staged' "$OUT" | grep -oE '[0-9]+' || echo 0)" "$stages"
         # (Unless doctor undid a change that a kill cut short between its commit and its rename:
@@ -811,17 +830,21 @@ kill_held() {
 }
 # held_in_fsync WHAT PID: wait (up to 30 s) until the rolesctl under the strace of PID is in
 # fsync or fdatasync (x86_64: 74, 75), where the injected delay holds it.
-held_in_fsync() {
-        local p nr
+held_in_fsync() { held_in "$1" "$2" "its commit's fsync" 74 75; }
+# held_in WHAT PID WHERE NR...: the same, for the system calls NR... (WHERE names them).
+held_in() {
+        local p nr want
         for _ in $(seq 600); do
                 for p in /proc/[0-9]*; do
                         [ "$(cat "$p/comm" 2>/dev/null)" = rolesctl ] && ns_descends "${p#/proc/}" "$2" || continue
                         read -r nr _ <"$p/syscall" 2>/dev/null || continue
-                        [ "$nr" = 74 ] || [ "$nr" = 75 ] && { pass; return 0; }
+                        for want in "${@:4}"; do
+                                [ "$nr" = "$want" ] && { pass; return 0; }
+                        done
                 done
                 sleep 0.05
         done
-        fail "$1: the writer never reached its commit's fsync"
+        fail "$1: the writer never reached $3"
 }
 faults_cut_short() {
         local what spid published holder show
@@ -887,10 +910,11 @@ time.sleep(600)' "$DB/roles.db" "$S/holder.ready" &
         eq "$what: seen" "$(seen)" "$old_state"
         eq "$what: left (marked, images, orphans, audit)" "$(bookkeeping)" "1 2 1 2"
         alice_logs_in "$what" yes
-        # doctor, a writer, is the next: it says what it undid, and publishes over it.
+        # doctor, a writer, is the next: it says what it undid (and removed: the index delta the
+        # batch wrote aside before its commit), and publishes over it.
         cli doctor
         eq "$what: doctor" "$RC $(sort "$OUT" | tr '\n' '|')" \
-                "0 a change interrupted before it published snapshot $((published + 1)): its secrets.db part undone|"
+                "0 1 NSS index file written aside by interrupted writers: removed|a change interrupted before it published snapshot $((published + 1)): its secrets.db part undone|"
         eq "$what: the undo in the audit log" "$(sqlite3 "$DB/secrets.db" "SELECT count(*) FROM audit WHERE action = 'change.undone'")" 1
         next_writer "$what" "$old_state"
         kill "$holder"; wait "$holder" 2>/dev/null
@@ -912,9 +936,94 @@ time.sleep(600)' "$DB/roles.db" "$S/holder.ready" &
         eq "$what: doctor" "$RC $(cat "$OUT")" "0 no problems found"
 }
 
+# ---- 7. the NSS index ------------------------------------------------------------------------------------
+# roles.nss and its delta are the third part of every change: NSS reads them, PAM and rolesctl
+# read roles.db. A change is all or nothing across the three, however full the disk.
+# nss_agrees WHAT: getent serves the metarole group "user" exactly when roles.db publishes it.
+nss_agrees() {
+        local gid
+        gid=$(sqlite3 -readonly "$(ro_db "$DB/roles.db")" "SELECT coalesce(gid, '') FROM metaroles WHERE code = 'user'")
+        ge group user
+        if [ -n "$gid" ]; then
+                eq "$1: NSS serves what roles.db publishes" "$RC $(cut -d: -f1,3 <<<"$GE")" "0 user:$gid"
+        else
+                eq "$1: NSS serves nothing roles.db does not publish" "$RC" 2
+        fi
+}
+# index_when_full KIB: publishing a metarole compiles a new base of the index. With KIB KiB free,
+# room for the change's pages in the WAL but perhaps not for that base: it succeeds whole, or
+# fails with one line and changes nothing, the index included; NSS and roles.db agree either way.
+index_when_full() {
+        local DBS="roles.db secrets.db state.db roles.nss roles.nss-delta"
+        restore
+        snapshot
+        fill_to "$1"
+        cli metarole publish user
+        if [ "$RC" -ne 0 ]; then
+                cli_refused "$1 KiB free: metarole publish" roles.db secrets.db state.db
+                full_refused=$((full_refused + 1))
+        else
+                full_ok=$((full_ok + 1))
+        fi
+        rm -f "$DB/filler"
+        nss_agrees "$1 KiB free: metarole publish"
+}
+faults_index() {
+        local index_kib kib
+        index_kib=$(($(stat -c %s "$base/roles.nss") / 1024))
+        full_ok=0 full_refused=0
+        for kib in $(seq 0 8 $((2 * index_kib + 96))); do
+                index_when_full "$kib"
+        done
+        echo "# index: $full_refused publishes refused cleanly, $full_ok completed (roles.nss is $index_kib KiB)"
+        [ "$full_refused" -gt 0 ] && [ "$full_ok" -gt 0 ] && pass || fail "index, disk full: the steps did not cross the limit"
+
+        # A writer killed at its first rename, the index's, after roles.db's commit: the index
+        # written aside stays behind, and the next writer (doctor, here the second time) removes it.
+        local what="killed at the index's rename"
+        for settle in "group add kgx" doctor; do
+                restore
+                # (in a $(...) of its own, whose stderr takes the shell's "Killed")
+                eq "$what: killed" "$({ strace -f -o /dev/null -e trace=rename -e inject=rename:signal=KILL \
+                        "$R" metarole publish user >/dev/null 2>&1; echo $?; } 2>/dev/null)" 137
+                [ "$(index_aside)" -gt 0 ] && pass || fail "$what: nothing was written aside"
+                cli $settle
+                eq "$what: $settle" "$RC" 0
+                eq "$what: $settle removes what was written aside" "$(index_aside)" 0
+                nss_agrees "$what: after $settle"
+        done
+        grep -qxE '[0-9]+ NSS index files? written aside by interrupted writers: removed' "$OUT" && pass ||
+                fail "$what: doctor does not say what it removed: $(head -c 300 "$OUT")"
+        cli doctor
+        eq "$what: doctor, again" "$RC $(cat "$OUT")" "0 no problems found"
+
+        # The writers' lock file removed (root tidying up) while its holder, its change committed,
+        # is about to rename its index (held there by strace: x86_64 rename is 82). The next
+        # writer waits for the holder all the same, and the holder's index never goes over its:
+        # NSS serves what roles.db says once both are done.
+        what="the lock file removed under its holder"
+        restore
+        strace -f -o /dev/null -e trace=rename -e inject=rename:delay_enter=2000000:when=1 \
+                "$R" metarole publish user >"$S/holder.out" 2>&1 &
+        local holder=$!
+        held_in "$what" "$holder" "the index's rename" 82
+        rm "$DB/roles.db.lock"
+        cli group add kgy
+        eq "$what: the next writer" "$RC" 0
+        wait "$holder"
+        eq "$what: the holder" "$? $(cat "$S/holder.out")" "0 "
+        ge group kgy
+        eq "$what: NSS serves the next writer's group" "$RC" 0
+        nss_agrees "$what"
+        cli doctor
+        eq "$what: doctor" "$RC $(cat "$OUT")" "0 no problems found"
+}
+# index_aside: how many index files a writer wrote aside are in $DB.
+index_aside() { find "$DB" -maxdepth 1 -name '.roles.nss*' | wc -l; }
+
 # ---- run ---------------------------------------------------------------------------------------------------
 # $ROLES_FAULTS may name some of the groups (a developer's shortcut); CI runs them all.
-groups=${ROLES_FAULTS:-damaged locked disk_full read_only killed cut_short}
+groups=${ROLES_FAULTS:-damaged locked disk_full read_only killed cut_short index}
 [ -n "${ROLES_FAULTS:-}" ] && echo "# only: $groups"
 for g in $groups; do
         declare -F "faults_$g" >/dev/null || die "no such group of faults: $g"

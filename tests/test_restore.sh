@@ -388,6 +388,25 @@ eq "a member that would fill the filesystem: refused (5)" "$RC" 5
 err_has "a member that would fill the filesystem: says why" \
         "roles.db (20971520 bytes) would leave less than a 32nd of its filesystem free"
 
+# ---- a restore killed before it renamed anything ----------------------------------------------
+# Killed at its first rename, its new files (whole copies of the databases, password hashes
+# included, with the journals SQLite made while they were checked) stay beside the live ones: the
+# next writer removes them, doctor among them, and says so.
+need strace
+left_aside() { find "$T" -maxdepth 1 -name '.*.db.restore-*' | wc -l; }
+for settle in "group add swept" doctor; do
+        # (in a $(...) of its own, whose stderr takes the shell's "Killed")
+        eq "a restore killed at its first rename" "$({ strace -f -o /dev/null -e trace=rename \
+                -e inject=rename:signal=KILL "$ROLESCTL" --conf "$CONF" restore "$T/good.tar" >/dev/null 2>&1
+                echo $?; } 2>/dev/null)" 137
+        [ "$(left_aside)" -gt 0 ] && pass || fail "a killed restore: nothing was left aside"
+        run_ok "the next writer after a killed restore: $settle" rc $settle
+        eq "$settle removes what the killed restore left" "$(left_aside)" 0
+done
+out_has "doctor says what it removed" "database copies of interrupted restores: removed"
+run_ok "doctor, again" rc doctor
+grep -q 'interrupted restores' "$OUT" && fail "doctor, again: still finds copies: $(head -c 300 "$OUT")" || pass
+
 # ---- a trigger put in the live roles.db by other means (tar -x, sqlite3) ------------------------
 # The writer turns triggers on for its own and refuses a roles.db that holds any other, whatever
 # the schema row's type says (SQLite builds the object from its sql).
