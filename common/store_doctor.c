@@ -141,7 +141,7 @@ static const struct {
         { "password_hash", "user passwd", "", "" },
         { "fs_uniquifier", "user passwd", "", " (a new password draws a new one)" },
         { "email", "user mod", " --email ADDR", "" },
-        { "totp_secret", "user totp disable", "", ", then enroll again" },
+        { "totp_secret", "user totp enroll", " --replace", "" },
         { "code_hash", "user reset", "", " for a new code" },
         { "expires_at", "user reset", "", " for a new code" },
         { "used_at", "user reset", "", " for a new code" },

@@ -30,7 +30,7 @@ static const struct {
         SECRET_FIELD(5, email),
         SECRET_FIELD(6, totp_secret),
 };
-enum { COL_TOTP_SECRET = 6 };
+enum { COL_TOTP_SECRET = 6, TEXT_TOTP_SECRET = 3 };
 
 /* The integer columns of SQL_CREDENTIALS_READ and SQL_CODE_READ: another type would read as 0
  * (a must-change flag of 'yes' as "no", a used_at of 'spent' as "not spent"). */
@@ -61,19 +61,25 @@ static int int_columns_check(sqlite3_stmt *st, const struct int_column *cols, si
         return 0;
 }
 
+/* Text column i of credentials_text as the login reader takes it: 0 NULL, 1 text, -EBADMSG
+ * (*ret says why), -ENOMEM. */
+static int credentials_text_check(sqlite3_stmt *st, size_t i, struct store_row_flaw *ret) {
+        const char *what = NULL;
+        int r = store_col_text_check(st, credentials_text[i].col, credentials_text[i].size, &what);
+        /* Enrolled is not NULL (as listings count it): an empty secret is a damaged one, not "not
+         * enrolled", or the second factor would be skipped. */
+        if (r > 0 && credentials_text[i].col == COL_TOTP_SECRET && sqlite3_column_bytes(st, COL_TOTP_SECRET) == 0) {
+                what = "is empty";
+                r = -EBADMSG;
+        }
+        if (r == -EBADMSG)
+                *ret = (struct store_row_flaw) { credentials_text[i].name, what };
+        return r;
+}
+
 int store_secret_row_check(sqlite3_stmt *st, struct store_row_flaw *ret) {
         for (size_t i = 0; i < ROLES_N_ELEMENTS(credentials_text); i++) {
-                const char *what = NULL;
-                int r = store_col_text_check(st, credentials_text[i].col, credentials_text[i].size, &what);
-                /* Enrolled is not NULL (as listings count it): an empty secret is a damaged one,
-                 * not "not enrolled", or the second factor would be skipped. */
-                if (r > 0 && credentials_text[i].col == COL_TOTP_SECRET &&
-                    sqlite3_column_bytes(st, COL_TOTP_SECRET) == 0) {
-                        what = "is empty";
-                        r = -EBADMSG;
-                }
-                if (r == -EBADMSG)
-                        *ret = (struct store_row_flaw) { credentials_text[i].name, what };
+                int r = credentials_text_check(st, i, ret);
                 if (r < 0)
                         return r;
         }
@@ -98,22 +104,30 @@ static int refuse_row(struct roles_store *s, int r, const struct store_row_flaw 
         return store_fail(s, r, "out of memory reading secrets.db");
 }
 
-int roles_secret_get(const struct roles_secrets *secrets, const char *uuid, struct roles_secret *ret) {
-        struct roles_store *s = store_of_secrets(secrets);
-        struct roles_secret sec = { 0 };
-        struct store_row_flaw flaw;
-        int r;
-
+/* The user's credentials row at st (SQL_CREDENTIALS_READ): 1, -ENOENT when there is none, -errno.
+ * The caller resets st. */
+static int credentials_row(struct roles_store *s, const char *uuid, sqlite3_stmt **ret_st) {
         sqlite3_stmt *st = store_stmt(s, s->sec, store_secrets_sql(s, SECRETS_READ(
                 "SELECT " SQL_CREDENTIALS_READ " FROM ", "credentials", " WHERE user_uuid = ?1")));
         if (!st)
                 return -EIO;
         sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
-        r = store_bind_serial(s, st);
+        int r = store_bind_serial(s, st);
         if (r >= 0)
                 r = store_step_row(s, st);
         if (r == 0)
                 r = store_fail(s, -ENOENT, "no secrets row for this user (run 'rolesctl doctor')");
+        *ret_st = st;
+        return r;
+}
+
+int roles_secret_get(const struct roles_secrets *secrets, const char *uuid, struct roles_secret *ret) {
+        struct roles_store *s = store_of_secrets(secrets);
+        struct roles_secret sec = { 0 };
+        struct store_row_flaw flaw;
+        sqlite3_stmt *st = NULL;
+
+        int r = credentials_row(s, uuid, &st);
         if (r > 0 && (r = store_secret_row_check(st, &flaw)) < 0)
                 r = refuse_row(s, r, &flaw);
         if (r >= 0) {
@@ -126,7 +140,8 @@ int roles_secret_get(const struct roles_secrets *secrets, const char *uuid, stru
                     (r = store_col_text(s, st, 5, sec.email, sizeof(sec.email))) >= 0)
                         r = store_col_text(s, st, COL_TOTP_SECRET, sec.totp_secret, sizeof(sec.totp_secret));
         }
-        sqlite3_reset(st);
+        if (st)
+                sqlite3_reset(st);
         if (r < 0) {
                 roles_secret_wipe(&sec);
                 return r;
@@ -134,6 +149,23 @@ int roles_secret_get(const struct roles_secrets *secrets, const char *uuid, stru
         *ret = sec;
         roles_secret_wipe(&sec);
         return 0;
+}
+
+int roles_secret_totp_enrolled(const struct roles_secrets *secrets, const char *uuid) {
+        struct roles_store *s = store_of_secrets(secrets);
+        struct store_row_flaw flaw;
+        sqlite3_stmt *st = NULL;
+
+        /* Only the secret, by the login's rule for it: what else the row holds is no business of
+         * the commands that mend the secret, and must not stop them. */
+        int r = credentials_row(s, uuid, &st);
+        if (r > 0 && (r = credentials_text_check(st, TEXT_TOTP_SECRET, &flaw)) == -EBADMSG)
+                r = store_fail(s, r, "secrets.db holds a damaged TOTP secret: %s %s", flaw.column, flaw.what);
+        else if (r == -ENOMEM)
+                r = refuse_row(s, r, &flaw);
+        if (st)
+                sqlite3_reset(st);
+        return r;
 }
 
 /*

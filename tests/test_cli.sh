@@ -1213,7 +1213,7 @@ sqlite3 "$T/secrets.db" "UPDATE credentials SET totp_secret = '' WHERE user_uuid
         fail "damaged secrets: sqlite3 failed"
 run_ok "damaged secrets: doctor" rc doctor
 out_has "damaged secrets: doctor names the empty TOTP secret" \
-        "user dtotp: secrets.db: totp_secret is empty (logins refuse it): run 'rolesctl user totp disable dtotp', then enroll again"
+        "user dtotp: secrets.db: totp_secret is empty (logins refuse it): run 'rolesctl user totp enroll dtotp --replace'"
 out_has "damaged secrets: doctor names the BLOB password hash" \
         "user dhash: secrets.db: password_hash is a BLOB, not text (logins refuse it): run 'rolesctl user passwd dhash'"
 out_has "damaged secrets: doctor names the text code hash" \
@@ -1225,7 +1225,7 @@ out_has "damaged secrets: doctor names the text used_at" \
 eq "damaged secrets: one line each" "$(grep -c 'secrets\.db: ' "$OUT")" 5
 run_ok "damaged secrets: doctor again" rc doctor
 eq "damaged secrets: named, not changed" "$(grep -c 'secrets\.db: ' "$OUT")" 5
-run_ok "damaged secrets: the command doctor names for dtotp" rc user totp disable dtotp
+run_ok "damaged secrets: the command doctor names for dtotp" rc user totp enroll dtotp --replace
 run_ok_in $'a mended passphrase\n' "damaged secrets: the command doctor names for dhash" rc user passwd dhash --stdin
 run_ok "damaged secrets: the command doctor names for dcode" rc user reset dcode
 run_ok_in $'a mended passphrase\n' "damaged secrets: the command doctor names for dflag" rc user passwd dflag --stdin
@@ -1234,6 +1234,52 @@ run_ok "damaged secrets: doctor after the commands it named" rc doctor
 out_lacks "damaged secrets: nothing left to name" "secrets.db: "
 for u in dtotp dhash dcode dflag dspent; do
         run_ok "damaged secrets: user del $u" rc user del "$u"
+done
+
+# ---- the TOTP commands on a damaged credentials row ----------------------------------------------
+# Each repair command works whatever else in the row is damaged, and whatever is wrong with the
+# TOTP secret itself: a damaged secret is there (enroll wants --replace), and is no secret to give
+# recovery codes for. Damage of each kind: wrong type, empty, over-long, text in an integer column
+# (a number in a text column is stored as text: SQLite's TEXT affinity).
+for u in tblob tlong tempty thash tflag tmail; do
+        run_ok "damaged row, totp: user add $u" rc user add "$u"
+        run_ok "damaged row, totp: user totp enroll $u" rc user totp enroll "$u"
+done
+sqlite3 "$T/secrets.db" "UPDATE credentials SET totp_secret = CAST('JBSWY3DPEHPK3PXP' AS BLOB) WHERE user_uuid = '$(uuid_of tblob)';
+        UPDATE credentials SET totp_secret = hex(zeroblob(200)) WHERE user_uuid = '$(uuid_of tlong)';
+        UPDATE credentials SET totp_secret = '' WHERE user_uuid = '$(uuid_of tempty)';
+        UPDATE credentials SET password_hash = CAST('\$argon2id\$' AS BLOB) WHERE user_uuid = '$(uuid_of thash)';
+        UPDATE credentials SET must_change_password = 'yes' WHERE user_uuid = '$(uuid_of tflag)';
+        UPDATE credentials SET email = '' WHERE user_uuid = '$(uuid_of tmail)';
+        UPDATE credentials SET activated_at = 'now' WHERE user_uuid = '$(uuid_of tmail)'" ||
+        fail "damaged row, totp: sqlite3 failed"
+run_ok "damaged row, totp: doctor" rc doctor
+cp "$OUT" "$T/doctor.out"
+for u in tblob tlong tempty; do
+        eq "damaged row, totp: doctor names enroll --replace for $u" "$(grep -c "^user $u: secrets\.db: totp_secret .* \
+(logins refuse it): run 'rolesctl user totp enroll $u --replace'\$" "$T/doctor.out")" 1
+        run_refused 4 "damaged row, totp: enroll over $u's damaged secret without --replace" rc user totp enroll "$u"
+        err_has "damaged row, totp: $u: says why" "give --replace"
+        run_refused 4 "damaged row, totp: no recovery codes for $u's damaged secret" rc user totp recovery-codes "$u"
+        err_has "damaged row, totp: $u: names the repair" "run 'rolesctl user totp enroll $u --replace'"
+done
+for u in thash tflag tmail; do
+        run_ok "damaged row, totp: user totp recovery-codes $u (another column damaged)" rc user totp recovery-codes "$u"
+        run_ok "damaged row, totp: user totp enroll $u --replace (another column damaged)" \
+                rc user totp enroll "$u" --replace
+        run_ok "damaged row, totp: user totp disable $u (another column damaged)" rc user totp disable "$u"
+        run_ok "damaged row, totp: user totp enroll $u (another column damaged)" rc user totp enroll "$u"
+done
+for u in tblob tlong tempty; do
+        run_ok "damaged row, totp: the command doctor names for $u" rc user totp enroll "$u" --replace
+        eq "damaged row, totp: $u has a secret again" \
+                "$(sqlite3 "$T/secrets.db" "SELECT typeof(totp_secret), length(totp_secret) > 0 FROM credentials
+                        WHERE user_uuid = '$(uuid_of "$u")'")" "text|1"
+done
+run_ok "damaged row, totp: doctor after" rc doctor
+out_lacks "damaged row, totp: no TOTP secret left to name" "totp_secret"
+for u in tblob tlong tempty thash tflag tmail; do
+        run_ok "damaged row, totp: user del $u" rc user del "$u"
 done
 
 # ---- the end -------------------------------------------------------------------------------
