@@ -87,13 +87,50 @@ int store_secret_row_check(sqlite3_stmt *st, struct store_row_flaw *ret) {
 }
 
 #define CODE_HASH_LEN sizeof(((struct roles_code_row *) 0)->hash)
+_Static_assert(CODE_HASH_LEN == ROLES_RECOVERY_HASH_LEN, "one hash check for both kinds of code");
 
-int store_code_row_check(sqlite3_stmt *st, struct store_row_flaw *ret) {
-        if (sqlite3_column_type(st, 0) != SQLITE_BLOB || (size_t) sqlite3_column_bytes(st, 0) != CODE_HASH_LEN) {
+/* A code's hash as a login compares it: a 32-byte BLOB, or it can never match. */
+static int code_hash_check(sqlite3_value *hash, struct store_row_flaw *ret) {
+        if (sqlite3_value_type(hash) != SQLITE_BLOB || (size_t) sqlite3_value_bytes(hash) != CODE_HASH_LEN) {
                 *ret = (struct store_row_flaw) { "code_hash", "is not a 32-byte BLOB" };
                 return -EBADMSG;
         }
-        return int_columns_check(st, code_int, ROLES_N_ELEMENTS(code_int), ret);
+        return 0;
+}
+
+int store_code_row_check(sqlite3_stmt *st, struct store_row_flaw *ret) {
+        int r = code_hash_check(sqlite3_column_value(st, 0), ret);
+        return r < 0 ? r : int_columns_check(st, code_int, ROLES_N_ELEMENTS(code_int), ret);
+}
+
+static int recovery_check(sqlite3_value *hash, sqlite3_value *used_at, struct store_row_flaw *ret) {
+        const char *what = NULL;
+        int r = code_hash_check(hash, ret);
+        if (r >= 0 && store_value_int_check(used_at, true, &what) < 0) {
+                *ret = (struct store_row_flaw) { "used_at", what };
+                r = -EBADMSG;
+        }
+        return r;
+}
+
+int store_recovery_row_check(sqlite3_stmt *st, struct store_row_flaw *ret) {
+        return recovery_check(sqlite3_column_value(st, 0), sqlite3_column_value(st, 1), ret);
+}
+
+/* roles_recovery_usable(code_hash, used_at): 1 for a code a login can spend, else 0. */
+static void sql_recovery_usable(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+        struct store_row_flaw flaw;
+        (void) argc;
+        sqlite3_result_int(ctx, recovery_check(argv[0], argv[1], &flaw) == 0 &&
+                                sqlite3_value_type(argv[1]) == SQLITE_NULL);
+}
+
+int store_sql_functions(struct roles_store *s, sqlite3 *db) {
+        /* DIRECTONLY: for this code's own statements, never a schema's (a view, a trigger). */
+        int rc = sqlite3_create_function_v2(db, "roles_recovery_usable", 2,
+                                            SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY, NULL,
+                                            sql_recovery_usable, NULL, NULL, NULL);
+        return rc == SQLITE_OK ? 0 : store_sql_fail(s, db, rc, "define SQL functions");
 }
 
 /* The login's words for what store_secret_row_check or store_code_row_check refused. */
@@ -322,7 +359,7 @@ int roles_secret_recovery_left(const struct roles_secrets *sec, const char *uuid
                 return 0;
         }
         sqlite3_stmt *st = store_stmt(s, s->sec, "SELECT count(*) FROM " SQL_SECRETS_SEEN("recovery_codes")
-                                      " WHERE user_uuid = ?1 AND used_at IS NULL");
+                                      " WHERE user_uuid = ?1 AND " SQL_RECOVERY_USABLE);
         if (!st)
                 return -EIO;
         sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
@@ -345,16 +382,24 @@ int roles_secret_use_recovery_code(struct roles_secrets *sec, const char *uuid,
         /* The codes this reader's snapshot has (SQL_SECRETS_SEEN): after a published change that
          * renewed them, the old ones stay as before-images until the next writer, and must not
          * count. */
-        sqlite3_stmt *st = store_stmt(s, s->sec, "SELECT count(*) FROM " SQL_SECRETS_SEEN("recovery_codes")
-                                      " WHERE user_uuid = ?1 AND code_hash = ?2 AND used_at IS NULL");
+        sqlite3_stmt *st = store_stmt(s, s->sec, "SELECT " SQL_RECOVERY_READ " FROM " SQL_SECRETS_SEEN("recovery_codes")
+                                      " WHERE user_uuid = ?1 AND code_hash = ?2");
         if (!st)
                 return -EIO;
         sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
         sqlite3_bind_blob(st, 2, hash, ROLES_RECOVERY_HASH_LEN, SQLITE_STATIC);
+        struct store_row_flaw flaw;
+        bool seen = false;
         int r = store_bind_serial(s, st);
-        if (r >= 0)
-                r = store_step_row(s, st);
-        bool seen = r > 0 && sqlite3_column_int64(st, 0) > 0;
+        /* The rule that counts the codes left (SQL_RECOVERY_USABLE): no code is spent that is not
+         * counted, and a damaged one is refused as every damaged secrets.db row is. */
+        while (r >= 0 && (r = store_step_row(s, st)) > 0) {
+                if ((r = store_recovery_row_check(st, &flaw)) < 0) {
+                        r = refuse_row(s, r, &flaw);
+                        break;
+                }
+                seen = seen || sqlite3_column_type(st, 1) == SQLITE_NULL;
+        }
         sqlite3_reset(st);
         if (r < 0)
                 return r;

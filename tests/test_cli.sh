@@ -1282,6 +1282,30 @@ for u in tblob tlong tempty thash tflag tmail; do
         run_ok "damaged row, totp: user del $u" rc user del "$u"
 done
 
+# ---- recovery codes doctor names, counted as a login counts them ---------------------------------
+# One rule: a code whose hash is not a 32-byte BLOB can never be spent, one whose used_at is text
+# is refused; neither is a code left, and doctor names both with the command that gives new ones.
+run_ok "damaged recovery codes: user add rdamage" rc user add rdamage
+run_ok "damaged recovery codes: user totp enroll rdamage" rc user totp enroll rdamage
+rd=$(uuid_of rdamage)
+sqlite3 "$T/secrets.db" "UPDATE recovery_codes SET code_hash = hex(code_hash) WHERE user_uuid = '$rd' AND code_hash IN
+                (SELECT code_hash FROM recovery_codes WHERE user_uuid = '$rd' ORDER BY code_hash LIMIT 2);
+        UPDATE recovery_codes SET used_at = 'spent' WHERE user_uuid = '$rd' AND code_hash IN (SELECT code_hash
+                FROM recovery_codes WHERE user_uuid = '$rd' AND typeof(code_hash) = 'blob' ORDER BY code_hash LIMIT 1)" ||
+        fail "damaged recovery codes: sqlite3 failed"
+run_ok "damaged recovery codes: user show" rc user show rdamage
+field "damaged recovery codes: not counted as left" recovery_codes_left 7
+run_ok "damaged recovery codes: doctor" rc doctor
+eq "damaged recovery codes: doctor names each" "$(grep -c "^user rdamage: secrets\.db: a recovery code's \
+\(code_hash is not a 32-byte BLOB\|used_at is text, not an integer\) (the code cannot be used): \
+run 'rolesctl user totp recovery-codes rdamage' for new codes\$" "$OUT")" 3
+run_ok "damaged recovery codes: the command doctor names" rc user totp recovery-codes rdamage
+run_ok "damaged recovery codes: doctor after" rc doctor
+out_lacks "damaged recovery codes: nothing left to name" "rdamage"
+run_ok "damaged recovery codes: user show after" rc user show rdamage
+field "damaged recovery codes: ten left" recovery_codes_left 10
+run_ok "damaged recovery codes: user del rdamage" rc user del rdamage
+
 # ---- the end -------------------------------------------------------------------------------
 
 finish

@@ -2735,7 +2735,7 @@ static void test_doctor_names_damaged_secrets(void **state) {
         test_close(s);
         static const char *const want[] = {
                 "user alice: secrets.db: totp_secret is empty (logins refuse it): run 'rolesctl user totp "
-                "disable alice', then enroll again\n",
+                "enroll alice --replace'\n",
                 "user bob: secrets.db: password_hash is a BLOB, not text (logins refuse it): run 'rolesctl "
                 "user passwd bob'\n",
                 "user carol: secrets.db: the reset code's code_hash is not a 32-byte BLOB (the code cannot be "
@@ -2797,6 +2797,59 @@ static void test_secrets_integers_typed(void **state) {
         };
         assert_doctor_said(lines, want, ROLES_N_ELEMENTS(want));
         assert_int_equal(n, 2);
+}
+
+/*
+ * A recovery code is usable by one rule, the one doctor names damaged rows by: a 32-byte BLOB
+ * hash, an integer or NULL used_at. "Codes left" (the login's count, user show's) counts what a
+ * login can spend and no more: a code whose hash is text or short can never match, and one whose
+ * used_at is text is neither spent nor spendable (the login refuses it).
+ */
+static void test_recovery_codes_typed(void **state) {
+        struct test_env *e = *state;
+        char sec[PATH_MAX], sql[1024], lines[4096] = "";
+        static const uint8_t hashes[4][ROLES_RECOVERY_HASH_LEN] = { { 1 }, { 2 }, { 3 }, { 4 } };
+
+        struct roles_writer *s = writer(e);
+        struct roles_user gina = test_add_user(s, "gina");
+        assert_ok(s, roles_secret_set_totp(s, gina.uuid, "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"));
+        assert_ok(s, roles_secret_set_recovery_codes(s, gina.uuid, hashes, ROLES_N_ELEMENTS(hashes)));
+        test_commit(s);
+        path_in(e, "secrets.db", sec, sizeof(sec));
+        /* { 1 }: as issued; { 2 }: its hash made text; { 3 }: cut short; { 4 }: used_at 'spent'. */
+        snprintf(sql, sizeof(sql),
+                 "UPDATE recovery_codes SET code_hash = CAST(code_hash AS TEXT) WHERE substr(code_hash, 1, 1) = X'02';"
+                 "UPDATE recovery_codes SET code_hash = substr(code_hash, 1, 16) WHERE substr(code_hash, 1, 1) = X'03';"
+                 "UPDATE recovery_codes SET used_at = 'spent' WHERE substr(code_hash, 1, 1) = X'04';");
+        raw_exec(sec, sql);
+
+        struct roles_snapshot *r = test_reader(e, ROLES_SNAPSHOT_SECRETS);
+        unsigned left = 99;
+        assert_ok(r, roles_secret_recovery_left(roles_snapshot_secrets(r), gina.uuid, &left));
+        assert_int_equal(left, 1);
+        test_close(r);
+
+        s = writer(e);
+        int n = roles_writer_doctor(s, collect_lines, lines);
+        test_close(s);
+        static const char *const want[] = {
+                "user gina: secrets.db: a recovery code's code_hash is not a 32-byte BLOB (the code cannot be "
+                "used): run 'rolesctl user totp recovery-codes gina' for new codes\n",
+                "user gina: secrets.db: a recovery code's used_at is text, not an integer (the code cannot be "
+                "used): run 'rolesctl user totp recovery-codes gina' for new codes\n",
+        };
+        assert_doctor_said(lines, want, ROLES_N_ELEMENTS(want));
+        if (n != 3)
+                fail_msg("doctor: %d findings:\n%s", n, lines);
+
+        /* The login spends the one usable code, and refuses the one doctor names by its used_at. */
+        struct roles_login *login = test_login(e);
+        struct roles_secrets *ls = roles_login_secrets(login);
+        assert_int_equal(roles_secret_use_recovery_code(ls, gina.uuid, hashes[3]), -EBADMSG);
+        assert_ok(login, roles_secret_use_recovery_code(ls, gina.uuid, hashes[0]));
+        assert_ok(login, roles_secret_recovery_left(ls, gina.uuid, &left));
+        assert_int_equal(left, 0);
+        test_close(login);
 }
 
 /* How many of this process's descriptors are open on path. */
@@ -2888,6 +2941,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_doctor_names_invalid_rows, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_doctor_warns_range_overlap, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_doctor_names_damaged_secrets, test_setup, test_teardown),
+                cmocka_unit_test_setup_teardown(test_recovery_codes_typed, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_secrets_integers_typed, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_init_keeps_data, test_setup, test_teardown),
                 cmocka_unit_test_setup_teardown(test_secrets_v1_migrated, test_setup, test_teardown),
