@@ -149,6 +149,7 @@ static const struct secret_fix secret_fixes[] = {
         { "password_changed_at", "user passwd", "", "" },
         { "must_change_password", "user passwd", "", "" },
         { "last_auth_sensitive_operation_at", "user passwd", "", "" },
+        { "activated_at", "user passwd", "", "" },
 };
 
 /* A table of secrets.db as find_damaged_secrets reads it. */

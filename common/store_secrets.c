@@ -273,10 +273,16 @@ int roles_secret_set_password(struct roles_secrets *sec, const char *uuid, const
                 return store_fail(s, r, "no randomness for a uuid");
         int64_t now = store_now(s);
         /* A new password ends every older session: bump the sensitive-operation time and the
-         * uniquifier that Flask-Security style tokens are bound to. */
+         * uniquifier that Flask-Security style tokens are bound to. It writes every column a
+         * login takes but the email and the TOTP secret, so that it mends them all (doctor names
+         * it): an activated_at logins refuse (not an integer, store_col_int_check) becomes NULL,
+         * "not activated by a first password", since what it was cannot be known; an account the
+         * administrator activated (roles.db) stays activated. */
         r = store_secrets_write(s, uuid, ON_TABLE("UPDATE ", "credentials",
                           " SET password_hash = ?2, password_changed_at = ?3, must_change_password = ?4, "
-                          "last_auth_sensitive_operation_at = ?3, fs_uniquifier = ?5 WHERE user_uuid = ?1"),
+                          "last_auth_sensitive_operation_at = ?3, fs_uniquifier = ?5, "
+                          "activated_at = CASE WHEN typeof(activated_at) = 'integer' THEN activated_at END "
+                          "WHERE user_uuid = ?1"),
                           "ttiit", uuid, encoded_hash, now, (int64_t) must_change, fs_uniquifier);
         return store_require_credentials(s, r);
 }

@@ -1276,8 +1276,13 @@ for u in tblob tlong tempty; do
                 "$(sqlite3 "$T/secrets.db" "SELECT typeof(totp_secret), length(totp_secret) > 0 FROM credentials
                         WHERE user_uuid = '$(uuid_of "$u")'")" "text|1"
 done
+for u in thash tflag tmail; do
+        eq "damaged row, totp: doctor names user passwd for $u" \
+                "$(grep -c "^user $u: secrets\.db: .* (logins refuse it): run 'rolesctl user passwd $u'\$" "$T/doctor.out")" 1
+        run_ok_in $'a mended passphrase\n' "damaged row, totp: the command doctor names for $u" rc user passwd "$u" --stdin
+done
 run_ok "damaged row, totp: doctor after" rc doctor
-out_lacks "damaged row, totp: no TOTP secret left to name" "totp_secret"
+out_lacks "damaged row, totp: nothing left to name" "secrets.db: "
 for u in tblob tlong tempty thash tflag tmail; do
         run_ok "damaged row, totp: user del $u" rc user del "$u"
 done
