@@ -1311,6 +1311,29 @@ run_ok "damaged recovery codes: user show after" rc user show rdamage
 field "damaged recovery codes: ten left" recovery_codes_left 10
 run_ok "damaged recovery codes: user del rdamage" rc user del rdamage
 
+# ---- a damaged activation code, mended by the command doctor names --------------------------------
+# There is no command for a new activation code: doctor names user reset, whose code serves as
+# well, and the damaged code must go with it, or doctor would name it for ever.
+for u in acthash actexp; do
+        run_ok "damaged activation code: user add $u --activation" rc user add "$u" --activation
+done
+sqlite3 "$T/secrets.db" "UPDATE codes SET code_hash = 'not a hash' WHERE user_uuid = '$(uuid_of acthash)';
+        UPDATE codes SET expires_at = 'soon' WHERE user_uuid = '$(uuid_of actexp)'" ||
+        fail "damaged activation code: sqlite3 failed"
+run_ok "damaged activation code: doctor" rc doctor
+for u in acthash actexp; do
+        out_match "damaged activation code: doctor names user reset for $u" \
+                "^user $u: secrets\.db: the activation code's .*: run 'rolesctl user reset $u' for a new code\$"
+done
+for u in acthash actexp; do
+        run_ok "damaged activation code: the command doctor names for $u" rc user reset "$u"
+done
+run_ok "damaged activation code: doctor after" rc doctor
+out_lacks "damaged activation code: nothing left to name" "secrets.db: "
+for u in acthash actexp; do
+        run_ok "damaged activation code: user del $u" rc user del "$u"
+done
+
 # ---- the end -------------------------------------------------------------------------------
 
 finish
