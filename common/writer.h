@@ -196,6 +196,8 @@ struct roles_restore_result {
         bool with_state;        /* the archive held state.db (else an empty one was made) */
         char archive_host[ROLES_HOST_ROLE_MAX + 1];     /* its fleet-host member; "" without one */
         int64_t outbox_dropped; /* the archive's outbox rows not kept: another host's events */
+        bool host_state_live;   /* not known to be this host's archive: the live login tracking
+                                 * and login audit kept, not the archive's (another host's) */
 };
 
 /*

@@ -343,12 +343,13 @@ static int cmd_restore(struct cli *c, int argc, char **argv) {
                 if (res.archive_host[0])
                         cli_answer_text(c, "archive_host", res.archive_host);
                 cli_answer_number(c, "outbox_dropped", res.outbox_dropped);
+                cli_answer_text(c, "host_state", res.host_state_live ? "live" : "archive");
                 return EXIT_OK;
         }
         fprintf(c->out, "restored %s (sha256 %s): %lld user%s, %lld group%s%s\n", a.pos[0], res.sha256,
                 (long long) res.users, res.users == 1 ? "" : "s", (long long) res.groups,
                 res.groups == 1 ? "" : "s", res.with_state ? "" : "; state.db was not in it: an empty one");
-        if (!res.outbox_dropped)
+        if (!res.host_state_live)
                 return EXIT_OK;
         char why[3 * ROLES_HOST_ROLE_MAX + 128];
         if (!res.archive_host[0])
@@ -357,10 +358,14 @@ static int cmd_restore(struct cli *c, int argc, char **argv) {
                 snprintf(why, sizeof(why), "the archive is host %s's, and this host's source names no user to compare",
                          res.archive_host);
         else
-                snprintf(why, sizeof(why), "the archive is host %s's, not this host's (%s): the fleet has them from %s",
-                         res.archive_host, host, res.archive_host);
-        fprintf(c->out, "not kept: the archive's %lld unshipped outbox event%s: %s\n", (long long) res.outbox_dropped,
-                res.outbox_dropped == 1 ? "" : "s", why);
+                snprintf(why, sizeof(why), "the archive is host %s's, not this host's (%s)", res.archive_host, host);
+        bool other = res.archive_host[0] && host && host[0];
+        if (res.outbox_dropped)
+                fprintf(c->out, "not kept: the archive's %lld unshipped outbox event%s: %s%s%s\n",
+                        (long long) res.outbox_dropped, res.outbox_dropped == 1 ? "" : "s", why,
+                        other ? ": the fleet has them from " : "", other ? res.archive_host : "");
+        fprintf(c->out, "kept: this host's login tracking and login audit, not the archive's, and its lockout tallies "
+                "beside the archive's: %s\n", why);
         return EXIT_OK;
 }
 
