@@ -101,6 +101,7 @@ struct roles_store {
         bool audit_as_one;      /* the writers' own audit rows are left out (roles_writer_audit_as_one) */
         bool audit_summarised;  /* and the change's one row was written */
         int64_t undone_serial;  /* a change that never published this snapshot, undone at our start */
+        int64_t undo_left_out;  /* rows of its before-images the live tables refused (store_before.c) */
         char actor[128];
         const struct store_push_ops *push_ops;  /* a change pushed at commit, or NULL */
         void *push_state;

@@ -244,6 +244,10 @@ static void report_swept_stages(struct doctor *d) {
         if (d->s->undone_serial)
                 finding(d, "a change interrupted before it published snapshot %lld: its secrets.db part undone",
                         (long long) d->s->undone_serial);
+        if (d->s->undo_left_out)
+                finding(d, "%lld row%s of its before-images could not be put back (damaged, as only a hand edit "
+                        "leaves them): %s", (long long) d->s->undo_left_out, d->s->undo_left_out == 1 ? "" : "s",
+                        d->s->undo_left_out == 1 ? "its user goes without it" : "their users go without them");
 }
 
 /* Rows that refer to a user, group, role or metarole that is gone: only a hand edit (with
