@@ -721,7 +721,7 @@ static int check_files(struct restore *rs) {
         return r;
 }
 
-int roles_writer_restore(struct roles_writer *w, const char *path, const char *host_role,
+int roles_writer_restore(struct roles_writer *w, const char *path, const char *host_role, bool other_host,
                          struct roles_restore_result *ret) {
         struct roles_store *s = store_of_writer(w);
         struct roles_restore_result res = { 0 };
@@ -741,7 +741,7 @@ int roles_writer_restore(struct roles_writer *w, const char *path, const char *h
                 goto out;
         /* Not a fleet host: nothing here ships an outbox, as before. A fleet host whose role is
          * not known (its source names none) cannot tell its own archive from another's. */
-        rs.own = !host_role || (host_role[0] && strcmp(host_role, res.archive_host) == 0);
+        rs.own = !other_host && (!host_role || (host_role[0] && strcmp(host_role, res.archive_host) == 0));
         res.host_state_live = !rs.own;
         if ((r = check_files(&rs)) < 0)
                 goto out;

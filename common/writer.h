@@ -216,8 +216,11 @@ struct roles_restore_result {
  * this host's own: host_role is NULL, or names the role the archive's fleet-host member names.
  * Another host's events would be shipped again as this host's, and counted twice by the fleet;
  * an archive that names no host (older, or a single host's) is not known to be this host's.
+ * Nor are its login tracking and login audit kept then (res->host_state_live). other_host: the
+ * administrator's word that the archive is another machine's, whatever it names (a single host's
+ * archive names none): treated as one not known to be this host's.
  */
-int roles_writer_restore(struct roles_writer *w, const char *path, const char *host_role,
+int roles_writer_restore(struct roles_writer *w, const char *path, const char *host_role, bool other_host,
                          struct roles_restore_result *ret);
 
 /*

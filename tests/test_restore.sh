@@ -359,6 +359,22 @@ run_ok "an archive naming no host restored on a single host" rc restore "$T/unna
 eq "a single host: the archive's events kept, as before" "$(queued)" 4
 out_lacks "a single host: nothing said of its outbox" "not kept"
 
+# A single host's archive names no host: only the administrator can say it is another machine's
+# (--other-host, a clone), and then its login records stay this host's as on a fleet host.
+host_state A "$alice_uuid"
+run_ok "a single host: backup" rc backup "$T/single-a.tar"
+host_state B "$OTHER_UUID"
+run_ok "a single host: restore --other-host" rc restore --other-host "$T/single-a.tar"
+eq "--other-host: this host's login tracking" "$(seen_from)" from-B
+eq "--other-host: this host's login audit" "$(audited)" sshd-B
+eq "--other-host: the archive's lock and this host's" "$(locked)" "$(printf '%s\n' "$alice_uuid" "$OTHER_UUID" | sort | paste -sd,)"
+out_has "--other-host: says why" "kept: this host's login tracking and login audit, not the archive's, and its lockout tallies beside the archive's: restored with --other-host"
+host_state B "$OTHER_UUID"
+run_ok "a single host: restore, the archive its own" rc restore "$T/single-a.tar"
+eq "without --other-host: the archive's login tracking" "$(seen_from)" from-A
+eq "without --other-host: the archive's login audit" "$(audited)" sshd-A
+run_refused 2 "--other-host takes no value" rc restore --other-host=yes "$T/single-a.tar"
+
 # The fleet-host member is data too; and nothing changed by a refused archive.
 printf 'host A\n' >"$T/spaced"
 mktar "$T/spaced.tar" roles.db="$T/r.db" secrets.db="$T/s.db" state.db="$T/st.db" fleet-host="$T/spaced"
