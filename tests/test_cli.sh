@@ -1287,6 +1287,47 @@ for u in tblob tlong tempty thash tflag tmail; do
         run_ok "damaged row, totp: user del $u" rc user del "$u"
 done
 
+# ---- every kind of damage, mended by the command doctor names ------------------------------------
+# One user per damage, every other column of the row good: doctor names one command for each, which
+# is run as named (a password on standard input, an address for ADDR), and doctor names nothing after.
+declare -A damage=(
+        [xmailblob]="email = CAST('a@example.org' AS BLOB)"
+        [xmaillong]="email = hex(zeroblob(300))"
+        [xmailnul]="email = CAST(X'61006240652E6F7267' AS TEXT)"
+        [xfsblob]="fs_uniquifier = CAST(fs_uniquifier AS BLOB)"
+        [xhashnul]="password_hash = CAST(X'2461726700' AS TEXT)"
+        [xchanged]="password_changed_at = 1.5"
+        [xsensitive]="last_auth_sensitive_operation_at = X'00'"
+        [xactivated]="activated_at = 'yesterday'"
+        [xmustchange]="must_change_password = 2.5"
+)
+for u in "${!damage[@]}"; do
+        run_ok "every damage: user add $u" rc user add "$u"
+        sqlite3 "$T/secrets.db" "UPDATE credentials SET ${damage[$u]} WHERE user_uuid = '$(uuid_of "$u")'" ||
+                fail "every damage: sqlite3 failed for $u"
+done
+run_ok "every damage: doctor" rc doctor
+cp "$OUT" "$T/doctor.out"
+for u in "${!damage[@]}"; do
+        line=$(grep "^user $u: secrets\.db: " "$T/doctor.out")
+        cmd=$(sed -n "s/.*: run 'rolesctl \([^']*\)'.*/\1/p" <<<"$line")
+        if [ -z "$cmd" ]; then
+                fail "every damage: doctor names no command for $u: <<$line>>"
+                continue
+        fi
+        read -ra words <<<"${cmd//ADDR/$u@example.org}"
+        if [ "${words[1]}" = passwd ]; then
+                run_ok_in $'a mended passphrase\n' "every damage: $u: rolesctl $cmd" rc "${words[@]}" --stdin
+        else
+                run_ok "every damage: $u: rolesctl $cmd" rc "${words[@]}"
+        fi
+done
+run_ok "every damage: doctor after the commands it named" rc doctor
+out_lacks "every damage: nothing left to name" "secrets.db: "
+for u in "${!damage[@]}"; do
+        run_ok "every damage: user del $u" rc user del "$u"
+done
+
 # ---- recovery codes doctor names, counted as a login counts them ---------------------------------
 # One rule: a code whose hash is not a 32-byte BLOB can never be spent, one whose used_at is text
 # is refused; neither is a code left, and doctor names both with the command that gives new ones.
