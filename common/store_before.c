@@ -130,7 +130,8 @@ int store_before_settle(struct roles_store *s, int64_t published) {
                                  "before it: its secrets.db part was undone", (long long) marked);
                 if (s->undo_left_out && n > 0 && (size_t) n < sizeof(detail))
                         snprintf(detail + n, sizeof(detail) - (size_t) n, "; %lld row%s of its before-images "
-                                 "could not be put back", (long long) s->undo_left_out, s->undo_left_out == 1 ? "" : "s");
+                                 "could not be put back", (long long) s->undo_left_out,
+                                 s->undo_left_out == 1 ? "" : "s");
                 if (r >= 0)
                         r = store_exec(s, s->sec, "INSERT INTO audit (at, actor, action, target, detail) "
                                        "VALUES (?1, 'roles', 'change.undone', 'roles.db', ?2)", "it",

@@ -298,7 +298,10 @@ host_state() {  # host_state NAME: a login of alice's on host NAME, tracked and 
 }
 seen_from() { sql "$T/state.db" "SELECT last_login_ip FROM tracking"; }
 audited() { sql "$T/state.db" "SELECT group_concat(service) FROM login_audit"; }
-locked() { sql "$T/state.db" "SELECT group_concat(user_uuid) FROM (SELECT user_uuid FROM tally WHERE locked_until < 0 ORDER BY 1)"; }
+locked() {
+        sql "$T/state.db" "SELECT group_concat(user_uuid) FROM (SELECT user_uuid FROM tally WHERE locked_until < 0 ORDER BY 1)"
+}
+both_locked=$(printf '%s\n' "$alice_uuid" "$OTHER_UUID" | sort | paste -sd,)
 host_state A "$alice_uuid"
 queue 3
 run_ok "fleet host A: backup" as hostA backup "$T/a.tar"
@@ -318,12 +321,13 @@ eq "host B: only its own 2 events queued" "$(queued)" 2
 out_has "host B: says the archive's events are not kept" "not kept: the archive's 3 unshipped outbox events: the archive is host hostA's, not this host's (hostB)"
 eq "host B: its own login tracking, not host A's" "$(seen_from)" from-B
 eq "host B: its own login audit, not host A's" "$(audited)" sshd-B
-eq "host B: host A's lock and its own" "$(locked)" "$(printf '%s\n' "$alice_uuid" "$OTHER_UUID" | sort | paste -sd,)"
-out_has "host B: says whose login records it keeps" \
-        "kept: this host's login tracking and login audit, not the archive's, and its lockout tallies beside the archive's: the archive is host hostA's, not this host's (hostB)"
+eq "host B: host A's lock and its own" "$(locked)" "$both_locked"
+out_has "host B: says whose login records it keeps" "kept: this host's login tracking and login audit, not the \
+archive's, and its lockout tallies beside the archive's: the archive is host hostA's, not this host's (hostB)"
 run_ok "audit" rc --json audit
 json_true "the restore's audit names the archive's host, the events not kept, the host's state kept" \
-        'any(r["action"] == "restore" and "archive_host=hostA outbox_dropped=3 host_state=live" in r["detail"] for r in d)'
+        'any(r["action"] == "restore" and "archive_host=hostA outbox_dropped=3 host_state=live" in r["detail"]
+             for r in d)'
 shipped; queue 1
 run_ok "restore --json on host B" as hostB --json restore "$T/a.tar"
 json_true "restore --json: the archive's host, the events not kept, the host's state kept" \
@@ -367,8 +371,9 @@ host_state B "$OTHER_UUID"
 run_ok "a single host: restore --other-host" rc restore --other-host "$T/single-a.tar"
 eq "--other-host: this host's login tracking" "$(seen_from)" from-B
 eq "--other-host: this host's login audit" "$(audited)" sshd-B
-eq "--other-host: the archive's lock and this host's" "$(locked)" "$(printf '%s\n' "$alice_uuid" "$OTHER_UUID" | sort | paste -sd,)"
-out_has "--other-host: says why" "kept: this host's login tracking and login audit, not the archive's, and its lockout tallies beside the archive's: restored with --other-host"
+eq "--other-host: the archive's lock and this host's" "$(locked)" "$both_locked"
+out_has "--other-host: says why" "kept: this host's login tracking and login audit, not the archive's, and its lockout \
+tallies beside the archive's: restored with --other-host"
 host_state B "$OTHER_UUID"
 run_ok "a single host: restore, the archive its own" rc restore "$T/single-a.tar"
 eq "without --other-host: the archive's login tracking" "$(seen_from)" from-A
