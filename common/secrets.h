@@ -21,7 +21,11 @@ const char *roles_secrets_error(const struct roles_secrets *sec);
 int roles_secret_get(const struct roles_secrets *sec, const char *uuid, struct roles_secret *ret);
 int roles_secret_get_code(const struct roles_secrets *sec, const char *uuid, enum roles_code_kind kind,
                           struct roles_code_row *ret);
-/* How many recovery codes the user has left unused (0 below secrets.db version 3). */
+/* Whether the user has a TOTP secret, reading only that column of the row: 1 one logins take,
+ * 0 none, -EBADMSG one they refuse (the error says what is wrong), -ENOENT no row, -errno. */
+int roles_secret_totp_enrolled(const struct roles_secrets *sec, const char *uuid);
+/* How many recovery codes the user has left that a login can spend (SQL_RECOVERY_USABLE: not
+ * one doctor names damaged); 0 below secrets.db version 3. */
 int roles_secret_recovery_left(const struct roles_secrets *sec, const char *uuid, unsigned *ret);
 /* Whether the user is locked out at now. */
 int roles_state_tally_get(const struct roles_secrets *sec, const char *uuid, time_t now, struct roles_tally *ret);

@@ -108,6 +108,7 @@ struct roles_store {
         bool audit_as_one;      /* the writers' own audit rows are left out (roles_writer_audit_as_one) */
         bool audit_summarised;  /* and the change's one row was written */
         int64_t undone_serial;  /* a change that never published this snapshot, undone at our start */
+        int64_t undo_left_out;  /* rows of its before-images the live tables refused (store_before.c) */
         char actor[128];
         const struct store_push_ops *push_ops;  /* a change pushed at commit, or NULL */
         void *push_state;
@@ -199,6 +200,8 @@ int store_col_text_check(sqlite3_stmt *st, int col, size_t size, const char **re
  * any other value (*ret_flaw says which, as "is text, not an integer"): sqlite3_column_int64
  * would read it as 0, or as the number text begins with. */
 int store_col_int_check(sqlite3_stmt *st, int col, bool nullable, const char **ret_flaw);
+/* The same of a value (a function's argument). */
+int store_value_int_check(sqlite3_value *v, bool nullable, const char **ret_flaw);
 /* Copy a text column into a fixed buffer, "" for SQL NULL (and only for it); what
  * store_col_text_check refuses fails (-EBADMSG), as no memory for it does (-ENOMEM). */
 int store_col_text(struct roles_store *s, sqlite3_stmt *st, int col, char *dst, size_t size);
@@ -367,6 +370,15 @@ struct store_row_flaw {
 };
 int store_secret_row_check(sqlite3_stmt *st, struct store_row_flaw *ret);
 int store_code_row_check(sqlite3_stmt *st, struct store_row_flaw *ret);
+/*
+ * The same of a recovery code, whose rule SQL needs too, to count the codes a login can spend
+ * (user show's "codes left"): SQL_RECOVERY_USABLE, the check and used_at NULL, through the SQL
+ * function roles_recovery_usable that store_sql_functions gives every connection.
+ */
+#define SQL_RECOVERY_READ "code_hash, used_at"
+#define SQL_RECOVERY_USABLE "roles_recovery_usable(" SQL_RECOVERY_READ ")"
+int store_recovery_row_check(sqlite3_stmt *st, struct store_row_flaw *ret);
+int store_sql_functions(struct roles_store *s, sqlite3 *db);
 
 /* The least id a fleet host's outbox hands out next: its creation time (or a restore's), 2^20
  * ids a second (store_schema.c, state.db v2). */

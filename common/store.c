@@ -226,13 +226,17 @@ int store_col_text_check(sqlite3_stmt *st, int col, size_t size, const char **re
 }
 
 int store_col_int_check(sqlite3_stmt *st, int col, bool nullable, const char **ret_flaw) {
+        return store_value_int_check(sqlite3_column_value(st, col), nullable, ret_flaw);
+}
+
+int store_value_int_check(sqlite3_value *v, bool nullable, const char **ret_flaw) {
         static const char *const wrong_type[] = {
                 [SQLITE_FLOAT] = "is a REAL, not an integer",
                 [SQLITE_TEXT] = "is text, not an integer",
                 [SQLITE_BLOB] = "is a BLOB, not an integer",
                 [SQLITE_NULL] = "is NULL",
         };
-        int type = sqlite3_column_type(st, col);
+        int type = sqlite3_value_type(v);
         if (type == SQLITE_INTEGER)
                 return 1;
         if (type == SQLITE_NULL && nullable)
@@ -309,6 +313,9 @@ int store_harden(struct roles_store *s, sqlite3 *db) {
         sqlite3_limit(db, SQLITE_LIMIT_LENGTH, 64 << 20);
         sqlite3_limit(db, SQLITE_LIMIT_ATTACHED, 0);
         store_wait_when_busy(db, true);
+        int r = store_sql_functions(s, db);
+        if (r < 0)
+                return r;
         return store_exec_script(s, db, "PRAGMA temp_store = MEMORY; PRAGMA foreign_keys = ON;");
 }
 

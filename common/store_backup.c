@@ -16,7 +16,10 @@
  * is shipped as). state.db's outbox holds events the host had not shipped yet; put back on
  * another host, they would be shipped again as that host's, and the fleet would count each
  * failure twice, towards a lockout, and place the logins on the wrong host. So restore keeps the
- * archive's outbox only when the archive is this host's own (prepare_state).
+ * archive's outbox only when the archive is this host's own (prepare_state). Nor, then, its login
+ * tracking and login audit: the logins they record happened on that host, and here they would be
+ * shown as this host's (the "last login" a user is told, the audit an administrator reads). Its
+ * tallies and used TOTP steps are kept, fail closed: a lock stays until an administrator lifts it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -178,7 +181,7 @@ struct restore {
         char tmp[3][PATH_MAX];          /* the new files, by enum store_file; "" when none */
         bool seen[3];                   /* by enum store_file: the archive held it */
         bool seen_host;                 /* the archive held fleet-host, res->archive_host */
-        bool keep_outbox;               /* the archive is this host's own (prepare_state) */
+        bool own;                       /* the archive is known to be this host's own (prepare_state) */
         struct roles_restore_result *res;
 };
 
@@ -609,14 +612,40 @@ static int prepare_secrets(struct restore *rs, sqlite3 *db) {
         return r < 0 ? r : store_exec_script(s, db, "COMMIT");
 }
 
+/*
+ * Another host's state.db, made this host's: the live login tracking and login audit in place of
+ * the archive's (those logins were on the other host), and the live tallies and used TOTP steps
+ * added to the archive's for users it has none of. A user the two both have keeps the archive's:
+ * its lock, if any, stays (fail closed), as its used step does.
+ */
+static int keep_host_state(struct restore *rs, sqlite3 *db) {
+        static const struct {
+                const char *table;
+                const char *replace;    /* the live rows in place of the archive's, else added */
+        } tables[] = {
+                { "tracking", "DELETE FROM tracking" }, { "login_audit", "DELETE FROM login_audit" },
+                { "tally", NULL }, { "totp_used", NULL },
+        };
+        struct roles_store *s = rs->s;
+        int r = 0;
+        for (size_t i = 0; r >= 0 && i < ROLES_N_ELEMENTS(tables); i++) {
+                if (tables[i].replace)  /* a literal: store_stmt keeps statements by their text's address */
+                        r = store_exec(s, db, tables[i].replace, "");
+                if (r >= 0)
+                        r = copy_rows(s, s->state, tables[i].table, db, tables[i].table, true);
+        }
+        return r;
+}
+
 /* The restored state.db: its outbox (a fleet host's events not yet shipped) goes on above every
  * id the live file has handed out and above the floor of now: the fleet has those ids from this
  * host already, and would drop as sent twice the events given them again. And it keeps what the
  * live outbox still holds: those logins happened (the fleet's lockout counts the failures), and a
  * restore does not take back what was done. An id both files have is one event (the restored
  * file is the live one's past, or has ids below a later file's floor): the fleet has it once.
- * The archive's own rows go unless it is this host's (keep_outbox): another host's events, which
- * the fleet has or will have from that host, shipped from here would be counted again. */
+ * The archive's own rows go unless it is this host's (own): another host's events, which the
+ * fleet has or will have from that host, shipped from here would be counted again; and so does
+ * the rest of its per-host state (keep_host_state). */
 static int prepare_state(struct restore *rs, sqlite3 *db) {
         struct roles_store *s = rs->s;
         int64_t live = 0;
@@ -627,8 +656,10 @@ static int prepare_state(struct restore *rs, sqlite3 *db) {
         if (r > 0)
                 live = sqlite3_column_int64(st, 0);
         sqlite3_reset(st);
-        if (r >= 0 && !rs->keep_outbox && (r = store_exec(s, db, "DELETE FROM outbox", "")) >= 0)
+        if (r >= 0 && !rs->own && (r = store_exec(s, db, "DELETE FROM outbox", "")) >= 0)
                 rs->res->outbox_dropped = sqlite3_changes(db);
+        if (r >= 0 && !rs->own)
+                r = keep_host_state(rs, db);
         if (r >= 0 && s->state_version >= 2)
                 r = copy_rows(s, s->state, "outbox", db, "outbox", true);
         if (r >= 0)
@@ -689,7 +720,7 @@ static int check_files(struct restore *rs) {
         return r;
 }
 
-int roles_writer_restore(struct roles_writer *w, const char *path, const char *host_role,
+int roles_writer_restore(struct roles_writer *w, const char *path, const char *host_role, bool other_host,
                          struct roles_restore_result *ret) {
         struct roles_store *s = store_of_writer(w);
         struct roles_restore_result res = { 0 };
@@ -709,7 +740,8 @@ int roles_writer_restore(struct roles_writer *w, const char *path, const char *h
                 goto out;
         /* Not a fleet host: nothing here ships an outbox, as before. A fleet host whose role is
          * not known (its source names none) cannot tell its own archive from another's. */
-        rs.keep_outbox = !host_role || (host_role[0] && strcmp(host_role, res.archive_host) == 0);
+        rs.own = !other_host && (!host_role || (host_role[0] && strcmp(host_role, res.archive_host) == 0));
+        res.host_state_live = !rs.own;
         if ((r = check_files(&rs)) < 0)
                 goto out;
         crypto_hash_sha256_final(&rs.sha, digest);
@@ -732,6 +764,8 @@ int roles_writer_restore(struct roles_writer *w, const char *path, const char *h
         if (res.outbox_dropped)
                 snprintf(fleet + strlen(fleet), sizeof(fleet) - strlen(fleet), " outbox_dropped=%lld",
                          (long long) res.outbox_dropped);
+        if (res.host_state_live)
+                snprintf(fleet + strlen(fleet), sizeof(fleet) - strlen(fleet), " host_state=live");
         if (r >= 0)
                 r = roles_audit(w, "restore", path, "sha256=%s users=%lld groups=%lld serial=%lld%s%s", res.sha256,
                                 (long long) res.users, (long long) res.groups, (long long) res.serial,

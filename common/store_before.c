@@ -68,6 +68,41 @@ int store_before_mark(struct roles_store *s, int64_t serial) {
         return r < 0 ? r : 0;
 }
 
+/*
+ * The images back in the live tables. They were copied from those tables, but the before_ tables
+ * (CREATE TABLE AS) have none of their rules: a hand edit can leave an image the live table
+ * refuses (no fs_uniquifier, a second row of a user, a code of no kind). Put back whole, it would
+ * fail every writer from now on, doctor too; left out (OR IGNORE: the live rules' refusals only),
+ * its user goes without that row, which fails closed (no secrets row, one code fewer) and which
+ * doctor names and mends. How many were left out: s->undo_left_out.
+ */
+static int put_back(struct roles_store *s) {
+        static const struct {
+                const char *put, *count;
+        } tables[] = {
+                { "INSERT OR IGNORE INTO credentials SELECT * FROM before_credentials",
+                  "SELECT count(*) FROM before_credentials" },
+                { "INSERT OR IGNORE INTO codes SELECT * FROM before_codes", "SELECT count(*) FROM before_codes" },
+                { "INSERT OR IGNORE INTO recovery_codes SELECT * FROM before_recovery_codes",
+                  "SELECT count(*) FROM before_recovery_codes" },
+        };
+        s->undo_left_out = 0;
+        for (size_t i = 0; i < ROLES_N_ELEMENTS(tables); i++) {
+                sqlite3_stmt *st = store_stmt(s, s->sec, tables[i].count);
+                if (!st)
+                        return -EIO;
+                int r = store_step_row(s, st);
+                int64_t images = r > 0 ? sqlite3_column_int64(st, 0) : 0;
+                sqlite3_reset(st);
+                if (r >= 0)
+                        r = store_exec(s, s->sec, tables[i].put, "");
+                if (r < 0)
+                        return r;
+                s->undo_left_out += images - r;
+        }
+        return 0;
+}
+
 int store_before_settle(struct roles_store *s, int64_t published) {
         sqlite3_stmt *st = store_stmt(s, s->sec, "SELECT serial FROM publishing WHERE id = 1");
         if (!st)
@@ -86,14 +121,17 @@ int store_before_settle(struct roles_store *s, int64_t published) {
                         "DELETE FROM credentials WHERE user_uuid IN (SELECT user_uuid FROM before_users);"
                         "DELETE FROM codes WHERE user_uuid IN (SELECT user_uuid FROM before_users);"
                         "DELETE FROM recovery_codes WHERE user_uuid IN (SELECT user_uuid FROM before_users);"
-                        "INSERT INTO credentials SELECT * FROM before_credentials;"
-                        "INSERT INTO codes SELECT * FROM before_codes;"
-                        "INSERT INTO recovery_codes SELECT * FROM before_recovery_codes;"
                         "UPDATE audit SET action = 'undone:' || action "
                         "WHERE id >= (SELECT audit_from FROM publishing WHERE id = 1) AND action NOT LIKE 'undone:%'");
-                char detail[160];
-                snprintf(detail, sizeof(detail), "the change that was to publish snapshot %lld was cut short "
-                         "before it: its secrets.db part was undone", (long long) marked);
+                if (r >= 0)
+                        r = put_back(s);
+                char detail[256];
+                int n = snprintf(detail, sizeof(detail), "the change that was to publish snapshot %lld was cut short "
+                                 "before it: its secrets.db part was undone", (long long) marked);
+                if (s->undo_left_out && n > 0 && (size_t) n < sizeof(detail))
+                        snprintf(detail + n, sizeof(detail) - (size_t) n, "; %lld row%s of its before-images "
+                                 "could not be put back", (long long) s->undo_left_out,
+                                 s->undo_left_out == 1 ? "" : "s");
                 if (r >= 0)
                         r = store_exec(s, s->sec, "INSERT INTO audit (at, actor, action, target, detail) "
                                        "VALUES (?1, 'roles', 'change.undone', 'roles.db', ?2)", "it",

@@ -135,38 +135,22 @@ static int user_name(struct roles_store *s, const char *uuid, char *buf, size_t 
 }
 
 /* What writes a good value in place of a damaged one: run 'rolesctl CMD NAME ARGS'THEN. */
-static const struct {
+struct secret_fix {
         const char *column, *cmd, *args, *then;
-} secret_fixes[] = {
+};
+static const struct secret_fix secret_fixes[] = {
         { "password_hash", "user passwd", "", "" },
         { "fs_uniquifier", "user passwd", "", " (a new password draws a new one)" },
         { "email", "user mod", " --email ADDR", "" },
-        { "totp_secret", "user totp disable", "", ", then enroll again" },
+        { "totp_secret", "user totp enroll", " --replace", "" },
         { "code_hash", "user reset", "", " for a new code" },
         { "expires_at", "user reset", "", " for a new code" },
         { "used_at", "user reset", "", " for a new code" },
         { "password_changed_at", "user passwd", "", "" },
         { "must_change_password", "user passwd", "", "" },
         { "last_auth_sensitive_operation_at", "user passwd", "", "" },
+        { "activated_at", "user passwd", "", "" },
 };
-
-/* One finding for a row a login refuses: the user, the column, what is wrong, what mends it. */
-static int name_damaged_row(struct doctor *d, const char *uuid, const char *row, const struct store_row_flaw *flaw,
-                            const char *consequence) {
-        char name[ROLES_UUID_LEN + 16];
-        int r = user_name(d->s, uuid, name, sizeof(name));
-        if (r <= 0)
-                return r;
-        for (size_t i = 0; i < ROLES_N_ELEMENTS(secret_fixes) && r == 1; i++)
-                if (strcmp(secret_fixes[i].column, flaw->column) == 0) {
-                        finding(d, "user %s: secrets.db: %s%s %s (%s): run 'rolesctl %s %s%s'%s", name, row,
-                                flaw->column, flaw->what, consequence, secret_fixes[i].cmd, name,
-                                secret_fixes[i].args, secret_fixes[i].then);
-                        return 0;
-                }
-        finding(d, "user %s: secrets.db: %s%s %s (%s)", name, row, flaw->column, flaw->what, consequence);
-        return 0;
-}
 
 /* A table of secrets.db as find_damaged_secrets reads it. */
 struct secrets_table {
@@ -174,41 +158,70 @@ struct secrets_table {
         int uuid_col;
         int (*check)(sqlite3_stmt *st, struct store_row_flaw *ret);
         const char *consequence;
+        const char *row;                /* "": a code's kind names it */
+        const struct secret_fix *fix;   /* NULL: secret_fixes, by the column */
 };
+
+/* One finding for a row a login refuses: the user, the column, what is wrong, what mends it. */
+static int name_damaged_row(struct doctor *d, const char *uuid, const char *row, const struct store_row_flaw *flaw,
+                            const struct secrets_table *table) {
+        char name[ROLES_UUID_LEN + 16];
+        int r = user_name(d->s, uuid, name, sizeof(name));
+        if (r <= 0)
+                return r;
+        const struct secret_fix *fix = table->fix;
+        for (size_t i = 0; i < ROLES_N_ELEMENTS(secret_fixes) && !fix; i++)
+                if (strcmp(secret_fixes[i].column, flaw->column) == 0)
+                        fix = &secret_fixes[i];
+        if (fix && r == 1)
+                finding(d, "user %s: secrets.db: %s%s %s (%s): run 'rolesctl %s %s%s'%s", name, row, flaw->column,
+                        flaw->what, table->consequence, fix->cmd, name, fix->args, fix->then);
+        else
+                finding(d, "user %s: secrets.db: %s%s %s (%s)", name, row, flaw->column, flaw->what,
+                        table->consequence);
+        return 0;
+}
 
 /* The row at st named if the login reader refuses it: 0, -errno. */
 static int name_if_damaged(struct doctor *d, sqlite3_stmt *st, const struct secrets_table *table) {
         const char *uuid = (const char *) sqlite3_column_text(st, table->uuid_col);
         const char *kind = (const char *) sqlite3_column_text(st, table->uuid_col + 1);
         struct store_row_flaw flaw;
-        char row[64] = "";
+        char row[64];
         int r = table->check(st, &flaw);
         if (r != -EBADMSG)
                 return r;
         if (!uuid)
                 return 0;
+        snprintf(row, sizeof(row), "%s", table->row);
         if (kind)
                 snprintf(row, sizeof(row), "the %.20s code's ", kind);
-        return name_damaged_row(d, uuid, row, &flaw, table->consequence);
+        return name_damaged_row(d, uuid, row, &flaw, table);
 }
 
 /*
  * secrets.db rows a login refuses (fails closed on): written behind rolesctl's back, restored
  * from elsewhere, or damaged. The rule is the login reader's own (store_secret_row_check,
- * store_code_row_check). Only the user or an administrator can give the secret a right value:
+ * store_code_row_check, store_recovery_row_check). Only the user or an administrator can give the secret a right value:
  * named here with the command that writes one, not changed. A spent code is read by no login
  * that could use it (used_at as the reader reads it), and a password change spends them all:
  * not named.
  */
 static int find_damaged_secrets(struct doctor *d) {
+        static const struct secret_fix new_recovery_codes = {
+                "", "user totp recovery-codes", "", " for new codes"
+        };
         static const struct secrets_table tables[] = {
                 { "SELECT " SQL_CREDENTIALS_READ ", user_uuid, NULL FROM credentials ORDER BY user_uuid", 8,
-                  store_secret_row_check, "logins refuse it" },
+                  store_secret_row_check, "logins refuse it", "", NULL },
                 { "SELECT " SQL_CODE_READ ", user_uuid, kind FROM codes "
                   "WHERE CAST(coalesce(used_at, 0) AS INTEGER) = 0 ORDER BY user_uuid, kind", 3, store_code_row_check,
-                  "the code cannot be used" },
+                  "the code cannot be used", "", NULL },
+                { "SELECT " SQL_RECOVERY_READ ", user_uuid, NULL FROM recovery_codes "
+                  "WHERE CAST(coalesce(used_at, 0) AS INTEGER) = 0 ORDER BY user_uuid, code_hash", 2,
+                  store_recovery_row_check, "the code cannot be used", "a recovery code's ", &new_recovery_codes },
         };
-        for (size_t i = 0; i < ROLES_N_ELEMENTS(tables); i++) {
+        for (size_t i = 0; i < ROLES_N_ELEMENTS(tables) - (d->s->sec_version < 3); i++) {
                 sqlite3_stmt *st = store_stmt(d->s, d->s->sec, tables[i].sql);
                 if (!st)
                         return -EIO;
@@ -237,6 +250,10 @@ static void report_swept_stages(struct doctor *d) {
         if (d->s->undone_serial)
                 finding(d, "a change interrupted before it published snapshot %lld: its secrets.db part undone",
                         (long long) d->s->undone_serial);
+        if (d->s->undo_left_out)
+                finding(d, "%lld row%s of its before-images could not be put back (damaged, as only a hand edit "
+                        "leaves them): %s", (long long) d->s->undo_left_out, d->s->undo_left_out == 1 ? "" : "s",
+                        d->s->undo_left_out == 1 ? "its user goes without it" : "their users go without them");
 }
 
 /* Rows that refer to a user, group, role or metarole that is gone: only a hand edit (with

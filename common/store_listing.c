@@ -42,7 +42,7 @@ static const char *const user_secrets_sql[3] = {
         USER_SECRETS(SQL_SECRETS_SEEN("credentials"), SQL_SECRETS_SEEN("codes"), "0"),
         USER_SECRETS(SQL_SECRETS_SEEN("credentials"), SQL_SECRETS_SEEN("codes"),
                      "(SELECT count(*) FROM " SQL_SECRETS_SEEN("recovery_codes") " rc WHERE rc.user_uuid = ?1 "
-                     "AND rc.used_at IS NULL)"),
+                     "AND " SQL_RECOVERY_USABLE ")"),
 };
 
 /* ?1 is the listing's argument (NULL for "all"), ?2 the current time where a query needs it,

@@ -30,7 +30,7 @@ static const struct {
         SECRET_FIELD(5, email),
         SECRET_FIELD(6, totp_secret),
 };
-enum { COL_TOTP_SECRET = 6 };
+enum { COL_TOTP_SECRET = 6, TEXT_TOTP_SECRET = 3 };
 
 /* The integer columns of SQL_CREDENTIALS_READ and SQL_CODE_READ: another type would read as 0
  * (a must-change flag of 'yes' as "no", a used_at of 'spent' as "not spent"). */
@@ -61,19 +61,25 @@ static int int_columns_check(sqlite3_stmt *st, const struct int_column *cols, si
         return 0;
 }
 
+/* Text column i of credentials_text as the login reader takes it: 0 NULL, 1 text, -EBADMSG
+ * (*ret says why), -ENOMEM. */
+static int credentials_text_check(sqlite3_stmt *st, size_t i, struct store_row_flaw *ret) {
+        const char *what = NULL;
+        int r = store_col_text_check(st, credentials_text[i].col, credentials_text[i].size, &what);
+        /* Enrolled is not NULL (as listings count it): an empty secret is a damaged one, not "not
+         * enrolled", or the second factor would be skipped. */
+        if (r > 0 && credentials_text[i].col == COL_TOTP_SECRET && sqlite3_column_bytes(st, COL_TOTP_SECRET) == 0) {
+                what = "is empty";
+                r = -EBADMSG;
+        }
+        if (r == -EBADMSG)
+                *ret = (struct store_row_flaw) { credentials_text[i].name, what };
+        return r;
+}
+
 int store_secret_row_check(sqlite3_stmt *st, struct store_row_flaw *ret) {
         for (size_t i = 0; i < ROLES_N_ELEMENTS(credentials_text); i++) {
-                const char *what = NULL;
-                int r = store_col_text_check(st, credentials_text[i].col, credentials_text[i].size, &what);
-                /* Enrolled is not NULL (as listings count it): an empty secret is a damaged one,
-                 * not "not enrolled", or the second factor would be skipped. */
-                if (r > 0 && credentials_text[i].col == COL_TOTP_SECRET &&
-                    sqlite3_column_bytes(st, COL_TOTP_SECRET) == 0) {
-                        what = "is empty";
-                        r = -EBADMSG;
-                }
-                if (r == -EBADMSG)
-                        *ret = (struct store_row_flaw) { credentials_text[i].name, what };
+                int r = credentials_text_check(st, i, ret);
                 if (r < 0)
                         return r;
         }
@@ -81,13 +87,50 @@ int store_secret_row_check(sqlite3_stmt *st, struct store_row_flaw *ret) {
 }
 
 #define CODE_HASH_LEN sizeof(((struct roles_code_row *) 0)->hash)
+_Static_assert(CODE_HASH_LEN == ROLES_RECOVERY_HASH_LEN, "one hash check for both kinds of code");
 
-int store_code_row_check(sqlite3_stmt *st, struct store_row_flaw *ret) {
-        if (sqlite3_column_type(st, 0) != SQLITE_BLOB || (size_t) sqlite3_column_bytes(st, 0) != CODE_HASH_LEN) {
+/* A code's hash as a login compares it: a 32-byte BLOB, or it can never match. */
+static int code_hash_check(sqlite3_value *hash, struct store_row_flaw *ret) {
+        if (sqlite3_value_type(hash) != SQLITE_BLOB || (size_t) sqlite3_value_bytes(hash) != CODE_HASH_LEN) {
                 *ret = (struct store_row_flaw) { "code_hash", "is not a 32-byte BLOB" };
                 return -EBADMSG;
         }
-        return int_columns_check(st, code_int, ROLES_N_ELEMENTS(code_int), ret);
+        return 0;
+}
+
+int store_code_row_check(sqlite3_stmt *st, struct store_row_flaw *ret) {
+        int r = code_hash_check(sqlite3_column_value(st, 0), ret);
+        return r < 0 ? r : int_columns_check(st, code_int, ROLES_N_ELEMENTS(code_int), ret);
+}
+
+static int recovery_check(sqlite3_value *hash, sqlite3_value *used_at, struct store_row_flaw *ret) {
+        const char *what = NULL;
+        int r = code_hash_check(hash, ret);
+        if (r >= 0 && store_value_int_check(used_at, true, &what) < 0) {
+                *ret = (struct store_row_flaw) { "used_at", what };
+                r = -EBADMSG;
+        }
+        return r;
+}
+
+int store_recovery_row_check(sqlite3_stmt *st, struct store_row_flaw *ret) {
+        return recovery_check(sqlite3_column_value(st, 0), sqlite3_column_value(st, 1), ret);
+}
+
+/* roles_recovery_usable(code_hash, used_at): 1 for a code a login can spend, else 0. */
+static void sql_recovery_usable(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+        struct store_row_flaw flaw;
+        (void) argc;
+        sqlite3_result_int(ctx, recovery_check(argv[0], argv[1], &flaw) == 0 &&
+                                sqlite3_value_type(argv[1]) == SQLITE_NULL);
+}
+
+int store_sql_functions(struct roles_store *s, sqlite3 *db) {
+        /* DIRECTONLY: for this code's own statements, never a schema's (a view, a trigger). */
+        int rc = sqlite3_create_function_v2(db, "roles_recovery_usable", 2,
+                                            SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY, NULL,
+                                            sql_recovery_usable, NULL, NULL, NULL);
+        return rc == SQLITE_OK ? 0 : store_sql_fail(s, db, rc, "define SQL functions");
 }
 
 /* The login's words for what store_secret_row_check or store_code_row_check refused. */
@@ -98,22 +141,30 @@ static int refuse_row(struct roles_store *s, int r, const struct store_row_flaw 
         return store_fail(s, r, "out of memory reading secrets.db");
 }
 
-int roles_secret_get(const struct roles_secrets *secrets, const char *uuid, struct roles_secret *ret) {
-        struct roles_store *s = store_of_secrets(secrets);
-        struct roles_secret sec = { 0 };
-        struct store_row_flaw flaw;
-        int r;
-
+/* The user's credentials row at st (SQL_CREDENTIALS_READ): 1, -ENOENT when there is none, -errno.
+ * The caller resets st. */
+static int credentials_row(struct roles_store *s, const char *uuid, sqlite3_stmt **ret_st) {
         sqlite3_stmt *st = store_stmt(s, s->sec, store_secrets_sql(s, SECRETS_READ(
                 "SELECT " SQL_CREDENTIALS_READ " FROM ", "credentials", " WHERE user_uuid = ?1")));
         if (!st)
                 return -EIO;
         sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
-        r = store_bind_serial(s, st);
+        int r = store_bind_serial(s, st);
         if (r >= 0)
                 r = store_step_row(s, st);
         if (r == 0)
                 r = store_fail(s, -ENOENT, "no secrets row for this user (run 'rolesctl doctor')");
+        *ret_st = st;
+        return r;
+}
+
+int roles_secret_get(const struct roles_secrets *secrets, const char *uuid, struct roles_secret *ret) {
+        struct roles_store *s = store_of_secrets(secrets);
+        struct roles_secret sec = { 0 };
+        struct store_row_flaw flaw;
+        sqlite3_stmt *st = NULL;
+
+        int r = credentials_row(s, uuid, &st);
         if (r > 0 && (r = store_secret_row_check(st, &flaw)) < 0)
                 r = refuse_row(s, r, &flaw);
         if (r >= 0) {
@@ -126,7 +177,8 @@ int roles_secret_get(const struct roles_secrets *secrets, const char *uuid, stru
                     (r = store_col_text(s, st, 5, sec.email, sizeof(sec.email))) >= 0)
                         r = store_col_text(s, st, COL_TOTP_SECRET, sec.totp_secret, sizeof(sec.totp_secret));
         }
-        sqlite3_reset(st);
+        if (st)
+                sqlite3_reset(st);
         if (r < 0) {
                 roles_secret_wipe(&sec);
                 return r;
@@ -134,6 +186,23 @@ int roles_secret_get(const struct roles_secrets *secrets, const char *uuid, stru
         *ret = sec;
         roles_secret_wipe(&sec);
         return 0;
+}
+
+int roles_secret_totp_enrolled(const struct roles_secrets *secrets, const char *uuid) {
+        struct roles_store *s = store_of_secrets(secrets);
+        struct store_row_flaw flaw;
+        sqlite3_stmt *st = NULL;
+
+        /* Only the secret, by the login's rule for it: what else the row holds is no business of
+         * the commands that mend the secret, and must not stop them. */
+        int r = credentials_row(s, uuid, &st);
+        if (r > 0 && (r = credentials_text_check(st, TEXT_TOTP_SECRET, &flaw)) == -EBADMSG)
+                r = store_fail(s, r, "secrets.db holds a damaged TOTP secret: %s %s", flaw.column, flaw.what);
+        else if (r == -ENOMEM)
+                r = refuse_row(s, r, &flaw);
+        if (st)
+                sqlite3_reset(st);
+        return r;
 }
 
 /*
@@ -204,10 +273,16 @@ int roles_secret_set_password(struct roles_secrets *sec, const char *uuid, const
                 return store_fail(s, r, "no randomness for a uuid");
         int64_t now = store_now(s);
         /* A new password ends every older session: bump the sensitive-operation time and the
-         * uniquifier that Flask-Security style tokens are bound to. */
+         * uniquifier that Flask-Security style tokens are bound to. It writes every column a
+         * login takes but the email and the TOTP secret, so that it mends them all (doctor names
+         * it): an activated_at logins refuse (not an integer, store_col_int_check) becomes NULL,
+         * "not activated by a first password", since what it was cannot be known; an account the
+         * administrator activated (roles.db) stays activated. */
         r = store_secrets_write(s, uuid, ON_TABLE("UPDATE ", "credentials",
                           " SET password_hash = ?2, password_changed_at = ?3, must_change_password = ?4, "
-                          "last_auth_sensitive_operation_at = ?3, fs_uniquifier = ?5 WHERE user_uuid = ?1"),
+                          "last_auth_sensitive_operation_at = ?3, fs_uniquifier = ?5, "
+                          "activated_at = CASE WHEN typeof(activated_at) = 'integer' THEN activated_at END "
+                          "WHERE user_uuid = ?1"),
                           "ttiit", uuid, encoded_hash, now, (int64_t) must_change, fs_uniquifier);
         return store_require_credentials(s, r);
 }
@@ -290,7 +365,7 @@ int roles_secret_recovery_left(const struct roles_secrets *sec, const char *uuid
                 return 0;
         }
         sqlite3_stmt *st = store_stmt(s, s->sec, "SELECT count(*) FROM " SQL_SECRETS_SEEN("recovery_codes")
-                                      " WHERE user_uuid = ?1 AND used_at IS NULL");
+                                      " WHERE user_uuid = ?1 AND " SQL_RECOVERY_USABLE);
         if (!st)
                 return -EIO;
         sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
@@ -313,16 +388,24 @@ int roles_secret_use_recovery_code(struct roles_secrets *sec, const char *uuid,
         /* The codes this reader's snapshot has (SQL_SECRETS_SEEN): after a published change that
          * renewed them, the old ones stay as before-images until the next writer, and must not
          * count. */
-        sqlite3_stmt *st = store_stmt(s, s->sec, "SELECT count(*) FROM " SQL_SECRETS_SEEN("recovery_codes")
-                                      " WHERE user_uuid = ?1 AND code_hash = ?2 AND used_at IS NULL");
+        sqlite3_stmt *st = store_stmt(s, s->sec, "SELECT " SQL_RECOVERY_READ " FROM " SQL_SECRETS_SEEN("recovery_codes")
+                                      " WHERE user_uuid = ?1 AND code_hash = ?2");
         if (!st)
                 return -EIO;
         sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
         sqlite3_bind_blob(st, 2, hash, ROLES_RECOVERY_HASH_LEN, SQLITE_STATIC);
+        struct store_row_flaw flaw;
+        bool seen = false;
         int r = store_bind_serial(s, st);
-        if (r >= 0)
-                r = store_step_row(s, st);
-        bool seen = r > 0 && sqlite3_column_int64(st, 0) > 0;
+        /* The rule that counts the codes left (SQL_RECOVERY_USABLE): no code is spent that is not
+         * counted, and a damaged one is refused as every damaged secrets.db row is. */
+        while (r >= 0 && (r = store_step_row(s, st)) > 0) {
+                if ((r = store_recovery_row_check(st, &flaw)) < 0) {
+                        r = refuse_row(s, r, &flaw);
+                        break;
+                }
+                seen = seen || sqlite3_column_type(st, 1) == SQLITE_NULL;
+        }
         sqlite3_reset(st);
         if (r < 0)
                 return r;

@@ -196,6 +196,8 @@ struct roles_restore_result {
         bool with_state;        /* the archive held state.db (else an empty one was made) */
         char archive_host[ROLES_HOST_ROLE_MAX + 1];     /* its fleet-host member; "" without one */
         int64_t outbox_dropped; /* the archive's outbox rows not kept: another host's events */
+        bool host_state_live;   /* not known to be this host's archive: the live login tracking
+                                 * and login audit kept, not the archive's (another host's) */
 };
 
 /*
@@ -214,8 +216,11 @@ struct roles_restore_result {
  * this host's own: host_role is NULL, or names the role the archive's fleet-host member names.
  * Another host's events would be shipped again as this host's, and counted twice by the fleet;
  * an archive that names no host (older, or a single host's) is not known to be this host's.
+ * Nor are its login tracking and login audit kept then (res->host_state_live). other_host: the
+ * administrator's word that the archive is another machine's, whatever it names (a single host's
+ * archive names none): treated as one not known to be this host's.
  */
-int roles_writer_restore(struct roles_writer *w, const char *path, const char *host_role,
+int roles_writer_restore(struct roles_writer *w, const char *path, const char *host_role, bool other_host,
                          struct roles_restore_result *ret);
 
 /*

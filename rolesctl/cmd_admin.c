@@ -321,17 +321,19 @@ static int cmd_backup(struct cli *c, int argc, char **argv) {
 
 /* The archive is the writer's to read and check (roles_writer_restore): here only what to say. */
 static int cmd_restore(struct cli *c, int argc, char **argv) {
+        static const struct opt_spec spec[] = { { "other-host", false }, { NULL, false } };
         char role[ROLES_HOST_ROLE_MAX + 1];
         struct roles_restore_result res;
         struct roles_writer *s;
         struct args a;
         int r;
-        if (args_parse(c, argc, argv, NULL, 1, &a) < 0)
+        if (args_parse(c, argc, argv, spec, 1, &a) < 0)
                 return EXIT_USAGE;
         if ((r = cli_writer(c, 0, &s)) != EXIT_OK)
                 return r;
         const char *host = host_role(c, role);
-        if ((r = roles_writer_restore(s, a.pos[0], host, &res)) < 0)
+        bool other_host = args_opt(&a, 0) != NULL;
+        if ((r = roles_writer_restore(s, a.pos[0], host, other_host, &res)) < 0)
                 return cli_fail_store(c, r);
         if (c->json) {
                 cli_answer_text(c, "sha256", res.sha256);
@@ -343,24 +345,31 @@ static int cmd_restore(struct cli *c, int argc, char **argv) {
                 if (res.archive_host[0])
                         cli_answer_text(c, "archive_host", res.archive_host);
                 cli_answer_number(c, "outbox_dropped", res.outbox_dropped);
+                cli_answer_text(c, "host_state", res.host_state_live ? "live" : "archive");
                 return EXIT_OK;
         }
         fprintf(c->out, "restored %s (sha256 %s): %lld user%s, %lld group%s%s\n", a.pos[0], res.sha256,
                 (long long) res.users, res.users == 1 ? "" : "s", (long long) res.groups,
                 res.groups == 1 ? "" : "s", res.with_state ? "" : "; state.db was not in it: an empty one");
-        if (!res.outbox_dropped)
+        if (!res.host_state_live)
                 return EXIT_OK;
         char why[3 * ROLES_HOST_ROLE_MAX + 128];
-        if (!res.archive_host[0])
+        if (other_host)
+                snprintf(why, sizeof(why), "restored with --other-host");
+        else if (!res.archive_host[0])
                 snprintf(why, sizeof(why), "the archive does not say which fleet host wrote it");
         else if (!host || !host[0])
                 snprintf(why, sizeof(why), "the archive is host %s's, and this host's source names no user to compare",
                          res.archive_host);
         else
-                snprintf(why, sizeof(why), "the archive is host %s's, not this host's (%s): the fleet has them from %s",
-                         res.archive_host, host, res.archive_host);
-        fprintf(c->out, "not kept: the archive's %lld unshipped outbox event%s: %s\n", (long long) res.outbox_dropped,
-                res.outbox_dropped == 1 ? "" : "s", why);
+                snprintf(why, sizeof(why), "the archive is host %s's, not this host's (%s)", res.archive_host, host);
+        bool other = !other_host && res.archive_host[0] && host && host[0];
+        if (res.outbox_dropped)
+                fprintf(c->out, "not kept: the archive's %lld unshipped outbox event%s: %s%s%s\n",
+                        (long long) res.outbox_dropped, res.outbox_dropped == 1 ? "" : "s", why,
+                        other ? ": the fleet has them from " : "", other ? res.archive_host : "");
+        fprintf(c->out, "kept: this host's login tracking and login audit, not the archive's, and its lockout tallies "
+                "beside the archive's: %s\n", why);
         return EXIT_OK;
 }
 
@@ -531,7 +540,7 @@ const struct command admin_commands[] = {
           "rolesctl backup FILE",
           "Write the three databases, consistent, to one tar archive" },
         { "restore", NULL, cmd_restore, false,
-          "rolesctl restore FILE",
+          "rolesctl restore FILE [--other-host]",
           "Put a backup's three databases back in place, checked, under the writer lock" },
         { "batch", NULL, cmd_batch, false,
           "rolesctl batch [FILE]",

@@ -375,15 +375,16 @@ static int issue_recovery_codes(struct cli *c, struct roles_writer *s, const str
         return r < 0 ? r : EXIT_OK;
 }
 
-/* Does the user have a TOTP secret? 1, 0, or the exit code (printed) when it cannot be read. */
+/*
+ * Does the user have a TOTP secret? 1, 0, 2 a damaged one (logins refuse it: the error says
+ * why), or minus the exit code (printed) when it cannot be read. Only the secret is read: the
+ * commands that mend it must work whatever else the row holds.
+ */
 static int totp_enrolled(struct cli *c, struct roles_writer *s, const struct roles_user *u) {
-        struct roles_secret sec;
-        int r = roles_secret_get(roles_writer_secrets(s), u->uuid, &sec);
-        if (r < 0)
-                return -cli_fail_store(c, r);
-        bool enrolled = sec.totp_secret[0] != '\0';
-        roles_secret_wipe(&sec);
-        return enrolled;
+        int r = roles_secret_totp_enrolled(roles_writer_secrets(s), u->uuid);
+        if (r == -EBADMSG)
+                return 2;
+        return r < 0 ? -cli_fail_store(c, r) : r;
 }
 
 /* A new secret, shown as a QR code over its otpauth URI (or as JSON), with recovery codes. */
@@ -396,8 +397,8 @@ static int totp_enroll(struct cli *c, struct roles_writer *s, const struct roles
         if ((r = totp_enrolled(c, s, u)) < 0)
                 return -r;
         if (r > 0 && !replace)
-                return cli_fail(EXIT_CONFLICT, "user '%s' has TOTP enrolled already: give --replace for a new "
-                                "secret (the old one stops working)", u->name);
+                return cli_fail(EXIT_CONFLICT, "user '%s' has %s: give --replace for a new secret (the old one "
+                                "stops working)", u->name, r == 2 ? "a damaged TOTP secret" : "TOTP enrolled already");
         if ((r = roles_config_totp_issuer(&c->cfg, issuer, why, sizeof(why))) < 0)
                 return cli_fail(EXIT_ERROR, "%s", why);
         if ((r = roles_totp_new_secret(secret)) < 0 || (r = roles_totp_uri(issuer, u->name, secret, &uri)) < 0) {
@@ -449,6 +450,9 @@ static int user_totp(struct cli *c, int argc, char **argv) {
                 /* Codes that stand in for a TOTP code mean nothing without one. */
                 if ((r = totp_enrolled(c, s, &u)) <= 0)
                         return r < 0 ? -r : cli_fail(EXIT_NOT_FOUND, "user '%s' has no TOTP enrolled", u.name);
+                if (r == 2)
+                        return cli_fail(EXIT_CONFLICT, "%s: run 'rolesctl user totp enroll %s --replace' (it gives "
+                                        "recovery codes too)", cli_store_error(c, -EBADMSG), u.name);
                 r = roles_audit(s, "user.totp.recovery", u.name, "codes=%d", RECOVERY_CODES);
                 return r < 0 ? cli_fail_store(c, r) : issue_recovery_codes(c, s, &u);
         }

@@ -1213,7 +1213,7 @@ sqlite3 "$T/secrets.db" "UPDATE credentials SET totp_secret = '' WHERE user_uuid
         fail "damaged secrets: sqlite3 failed"
 run_ok "damaged secrets: doctor" rc doctor
 out_has "damaged secrets: doctor names the empty TOTP secret" \
-        "user dtotp: secrets.db: totp_secret is empty (logins refuse it): run 'rolesctl user totp disable dtotp', then enroll again"
+        "user dtotp: secrets.db: totp_secret is empty (logins refuse it): run 'rolesctl user totp enroll dtotp --replace'"
 out_has "damaged secrets: doctor names the BLOB password hash" \
         "user dhash: secrets.db: password_hash is a BLOB, not text (logins refuse it): run 'rolesctl user passwd dhash'"
 out_has "damaged secrets: doctor names the text code hash" \
@@ -1225,7 +1225,7 @@ out_has "damaged secrets: doctor names the text used_at" \
 eq "damaged secrets: one line each" "$(grep -c 'secrets\.db: ' "$OUT")" 5
 run_ok "damaged secrets: doctor again" rc doctor
 eq "damaged secrets: named, not changed" "$(grep -c 'secrets\.db: ' "$OUT")" 5
-run_ok "damaged secrets: the command doctor names for dtotp" rc user totp disable dtotp
+run_ok "damaged secrets: the command doctor names for dtotp" rc user totp enroll dtotp --replace
 run_ok_in $'a mended passphrase\n' "damaged secrets: the command doctor names for dhash" rc user passwd dhash --stdin
 run_ok "damaged secrets: the command doctor names for dcode" rc user reset dcode
 run_ok_in $'a mended passphrase\n' "damaged secrets: the command doctor names for dflag" rc user passwd dflag --stdin
@@ -1234,6 +1234,145 @@ run_ok "damaged secrets: doctor after the commands it named" rc doctor
 out_lacks "damaged secrets: nothing left to name" "secrets.db: "
 for u in dtotp dhash dcode dflag dspent; do
         run_ok "damaged secrets: user del $u" rc user del "$u"
+done
+
+# ---- the TOTP commands on a damaged credentials row ----------------------------------------------
+# Each repair command works whatever else in the row is damaged, and whatever is wrong with the
+# TOTP secret itself: a damaged secret is there (enroll wants --replace), and is no secret to give
+# recovery codes for. Damage of each kind: wrong type, empty, over-long, text in an integer column
+# (a number in a text column is stored as text: SQLite's TEXT affinity).
+for u in tblob tlong tempty thash tflag tmail; do
+        run_ok "damaged row, totp: user add $u" rc user add "$u"
+        run_ok "damaged row, totp: user totp enroll $u" rc user totp enroll "$u"
+done
+sqlite3 "$T/secrets.db" "UPDATE credentials SET totp_secret = CAST('JBSWY3DPEHPK3PXP' AS BLOB) WHERE user_uuid = '$(uuid_of tblob)';
+        UPDATE credentials SET totp_secret = hex(zeroblob(200)) WHERE user_uuid = '$(uuid_of tlong)';
+        UPDATE credentials SET totp_secret = '' WHERE user_uuid = '$(uuid_of tempty)';
+        UPDATE credentials SET password_hash = CAST('\$argon2id\$' AS BLOB) WHERE user_uuid = '$(uuid_of thash)';
+        UPDATE credentials SET must_change_password = 'yes' WHERE user_uuid = '$(uuid_of tflag)';
+        UPDATE credentials SET email = '' WHERE user_uuid = '$(uuid_of tmail)';
+        UPDATE credentials SET activated_at = 'now' WHERE user_uuid = '$(uuid_of tmail)'" ||
+        fail "damaged row, totp: sqlite3 failed"
+run_ok "damaged row, totp: doctor" rc doctor
+cp "$OUT" "$T/doctor.out"
+for u in tblob tlong tempty; do
+        eq "damaged row, totp: doctor names enroll --replace for $u" "$(grep -c "^user $u: secrets\.db: totp_secret .* \
+(logins refuse it): run 'rolesctl user totp enroll $u --replace'\$" "$T/doctor.out")" 1
+        run_refused 4 "damaged row, totp: enroll over $u's damaged secret without --replace" rc user totp enroll "$u"
+        err_has "damaged row, totp: $u: says why" "give --replace"
+        run_refused 4 "damaged row, totp: no recovery codes for $u's damaged secret" rc user totp recovery-codes "$u"
+        err_has "damaged row, totp: $u: names the repair" "run 'rolesctl user totp enroll $u --replace'"
+done
+for u in thash tflag tmail; do
+        run_ok "damaged row, totp: user totp recovery-codes $u (another column damaged)" rc user totp recovery-codes "$u"
+        run_ok "damaged row, totp: user totp enroll $u --replace (another column damaged)" \
+                rc user totp enroll "$u" --replace
+        run_ok "damaged row, totp: user totp disable $u (another column damaged)" rc user totp disable "$u"
+        run_ok "damaged row, totp: user totp enroll $u (another column damaged)" rc user totp enroll "$u"
+done
+for u in tblob tlong tempty; do
+        run_ok "damaged row, totp: the command doctor names for $u" rc user totp enroll "$u" --replace
+        eq "damaged row, totp: $u has a secret again" \
+                "$(sqlite3 "$T/secrets.db" "SELECT typeof(totp_secret), length(totp_secret) > 0 FROM credentials
+                        WHERE user_uuid = '$(uuid_of "$u")'")" "text|1"
+done
+for u in thash tflag tmail; do
+        eq "damaged row, totp: doctor names user passwd for $u" \
+                "$(grep -c "^user $u: secrets\.db: .* (logins refuse it): run 'rolesctl user passwd $u'\$" "$T/doctor.out")" 1
+        run_ok_in $'a mended passphrase\n' "damaged row, totp: the command doctor names for $u" rc user passwd "$u" --stdin
+done
+run_ok "damaged row, totp: doctor after" rc doctor
+out_lacks "damaged row, totp: nothing left to name" "secrets.db: "
+for u in tblob tlong tempty thash tflag tmail; do
+        run_ok "damaged row, totp: user del $u" rc user del "$u"
+done
+
+# ---- every kind of damage, mended by the command doctor names ------------------------------------
+# One user per damage, every other column of the row good: doctor names one command for each, which
+# is run as named (a password on standard input, an address for ADDR), and doctor names nothing after.
+declare -A damage=(
+        [xmailblob]="email = CAST('a@example.org' AS BLOB)"
+        [xmaillong]="email = hex(zeroblob(300))"
+        [xmailnul]="email = CAST(X'61006240652E6F7267' AS TEXT)"
+        [xfsblob]="fs_uniquifier = CAST(fs_uniquifier AS BLOB)"
+        [xhashnul]="password_hash = CAST(X'2461726700' AS TEXT)"
+        [xchanged]="password_changed_at = 1.5"
+        [xsensitive]="last_auth_sensitive_operation_at = X'00'"
+        [xactivated]="activated_at = 'yesterday'"
+        [xmustchange]="must_change_password = 2.5"
+)
+for u in "${!damage[@]}"; do
+        run_ok "every damage: user add $u" rc user add "$u"
+        sqlite3 "$T/secrets.db" "UPDATE credentials SET ${damage[$u]} WHERE user_uuid = '$(uuid_of "$u")'" ||
+                fail "every damage: sqlite3 failed for $u"
+done
+run_ok "every damage: doctor" rc doctor
+cp "$OUT" "$T/doctor.out"
+for u in "${!damage[@]}"; do
+        line=$(grep "^user $u: secrets\.db: " "$T/doctor.out")
+        cmd=$(sed -n "s/.*: run 'rolesctl \([^']*\)'.*/\1/p" <<<"$line")
+        if [ -z "$cmd" ]; then
+                fail "every damage: doctor names no command for $u: <<$line>>"
+                continue
+        fi
+        read -ra words <<<"${cmd//ADDR/$u@example.org}"
+        if [ "${words[1]}" = passwd ]; then
+                run_ok_in $'a mended passphrase\n' "every damage: $u: rolesctl $cmd" rc "${words[@]}" --stdin
+        else
+                run_ok "every damage: $u: rolesctl $cmd" rc "${words[@]}"
+        fi
+done
+run_ok "every damage: doctor after the commands it named" rc doctor
+out_lacks "every damage: nothing left to name" "secrets.db: "
+for u in "${!damage[@]}"; do
+        run_ok "every damage: user del $u" rc user del "$u"
+done
+
+# ---- recovery codes doctor names, counted as a login counts them ---------------------------------
+# One rule: a code whose hash is not a 32-byte BLOB can never be spent, one whose used_at is text
+# is refused; neither is a code left, and doctor names both with the command that gives new ones.
+run_ok "damaged recovery codes: user add rdamage" rc user add rdamage
+run_ok "damaged recovery codes: user totp enroll rdamage" rc user totp enroll rdamage
+rd=$(uuid_of rdamage)
+sqlite3 "$T/secrets.db" "UPDATE recovery_codes SET code_hash = hex(code_hash) WHERE user_uuid = '$rd' AND code_hash IN
+                (SELECT code_hash FROM recovery_codes WHERE user_uuid = '$rd' ORDER BY code_hash LIMIT 2);
+        UPDATE recovery_codes SET used_at = 'spent' WHERE user_uuid = '$rd' AND code_hash IN (SELECT code_hash
+                FROM recovery_codes WHERE user_uuid = '$rd' AND typeof(code_hash) = 'blob' ORDER BY code_hash LIMIT 1)" ||
+        fail "damaged recovery codes: sqlite3 failed"
+run_ok "damaged recovery codes: user show" rc user show rdamage
+field "damaged recovery codes: not counted as left" recovery_codes_left 7
+run_ok "damaged recovery codes: doctor" rc doctor
+eq "damaged recovery codes: doctor names each" "$(grep -c "^user rdamage: secrets\.db: a recovery code's \
+\(code_hash is not a 32-byte BLOB\|used_at is text, not an integer\) (the code cannot be used): \
+run 'rolesctl user totp recovery-codes rdamage' for new codes\$" "$OUT")" 3
+run_ok "damaged recovery codes: the command doctor names" rc user totp recovery-codes rdamage
+run_ok "damaged recovery codes: doctor after" rc doctor
+out_lacks "damaged recovery codes: nothing left to name" "rdamage"
+run_ok "damaged recovery codes: user show after" rc user show rdamage
+field "damaged recovery codes: ten left" recovery_codes_left 10
+run_ok "damaged recovery codes: user del rdamage" rc user del rdamage
+
+# ---- a damaged activation code, mended by the command doctor names --------------------------------
+# There is no command for a new activation code: doctor names user reset, whose code serves as
+# well, and the damaged code must go with it, or doctor would name it for ever.
+for u in acthash actexp; do
+        run_ok "damaged activation code: user add $u --activation" rc user add "$u" --activation
+done
+sqlite3 "$T/secrets.db" "UPDATE codes SET code_hash = 'not a hash' WHERE user_uuid = '$(uuid_of acthash)';
+        UPDATE codes SET expires_at = 'soon' WHERE user_uuid = '$(uuid_of actexp)'" ||
+        fail "damaged activation code: sqlite3 failed"
+run_ok "damaged activation code: doctor" rc doctor
+for u in acthash actexp; do
+        out_match "damaged activation code: doctor names user reset for $u" \
+                "^user $u: secrets\.db: the activation code's .*: run 'rolesctl user reset $u' for a new code\$"
+done
+for u in acthash actexp; do
+        run_ok "damaged activation code: the command doctor names for $u" rc user reset "$u"
+done
+run_ok "damaged activation code: doctor after" rc doctor
+out_lacks "damaged activation code: nothing left to name" "secrets.db: "
+for u in acthash actexp; do
+        run_ok "damaged activation code: user del $u" rc user del "$u"
 done
 
 # ---- the end -------------------------------------------------------------------------------

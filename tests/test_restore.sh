@@ -287,6 +287,22 @@ queue() {       # queue N: N failures of alice's in the live outbox, as PAM writ
 queued() { sql "$T/state.db" "SELECT count(*) FROM outbox"; }
 shipped() { sqlite3 "$T/state.db" "DELETE FROM outbox" || die "sqlite3: empty the outbox"; }
 
+# The rest of a host's own state: whose logins, from where, it records. Host A's, in its archive.
+OTHER_UUID=00000000-0000-4000-8000-00000000000b
+host_state() {  # host_state NAME: a login of alice's on host NAME, tracked and audited; and a lock
+        sqlite3 "$T/state.db" "DELETE FROM tracking; DELETE FROM login_audit; DELETE FROM tally;
+                INSERT INTO tracking (user_uuid, last_login_at, last_login_ip, login_count) VALUES
+                        ('$alice_uuid', 1, 'from-$1', 1);
+                INSERT INTO login_audit (at, user, service, result) VALUES (1, 'alice', 'sshd-$1', 'success');
+                INSERT INTO tally VALUES ('$2', 5, 1, 1, -1)" || die "sqlite3: host state"
+}
+seen_from() { sql "$T/state.db" "SELECT last_login_ip FROM tracking"; }
+audited() { sql "$T/state.db" "SELECT group_concat(service) FROM login_audit"; }
+locked() {
+        sql "$T/state.db" "SELECT group_concat(user_uuid) FROM (SELECT user_uuid FROM tally WHERE locked_until < 0 ORDER BY 1)"
+}
+both_locked=$(printf '%s\n' "$alice_uuid" "$OTHER_UUID" | sort | paste -sd,)
+host_state A "$alice_uuid"
 queue 3
 run_ok "fleet host A: backup" as hostA backup "$T/a.tar"
 eq "the archive names its host" "$(tar -xOf "$T/a.tar" fleet-host)" hostA
@@ -296,18 +312,26 @@ eq "the archive names the URI's user" "$(tar -xOf "$T/a-uri.tar" fleet-host)" ho
 run_ok "a single host: backup" rc backup "$T/single.tar"
 eq "a single host's archive names no host" "$(tar -tf "$T/single.tar" | tr '\n' ' ')" "roles.db secrets.db state.db "
 
-# Host B: its own 2 events stay queued, host A's 3 are not taken for B's.
+# Host B: its own 2 events stay queued, host A's 3 are not taken for B's. Its own login tracking
+# and audit stay too, not A's; A's lock of alice is kept (fail closed), and B's own lock beside it.
 shipped; queue 2
+host_state B "$OTHER_UUID"
 run_ok "host A's archive restored on host B" as hostB restore "$T/a.tar"
 eq "host B: only its own 2 events queued" "$(queued)" 2
 out_has "host B: says the archive's events are not kept" "not kept: the archive's 3 unshipped outbox events: the archive is host hostA's, not this host's (hostB)"
+eq "host B: its own login tracking, not host A's" "$(seen_from)" from-B
+eq "host B: its own login audit, not host A's" "$(audited)" sshd-B
+eq "host B: host A's lock and its own" "$(locked)" "$both_locked"
+out_has "host B: says whose login records it keeps" "kept: this host's login tracking and login audit, not the \
+archive's, and its lockout tallies beside the archive's: the archive is host hostA's, not this host's (hostB)"
 run_ok "audit" rc --json audit
-json_true "the restore's audit names the archive's host and the events not kept" \
-        'any(r["action"] == "restore" and "archive_host=hostA outbox_dropped=3" in r["detail"] for r in d)'
+json_true "the restore's audit names the archive's host, the events not kept, the host's state kept" \
+        'any(r["action"] == "restore" and "archive_host=hostA outbox_dropped=3 host_state=live" in r["detail"]
+             for r in d)'
 shipped; queue 1
 run_ok "restore --json on host B" as hostB --json restore "$T/a.tar"
-json_true "restore --json: the archive's host and the events not kept" \
-        'd["archive_host"] == "hostA" and d["outbox_dropped"] == 3'
+json_true "restore --json: the archive's host, the events not kept, the host's state kept" \
+        'd["archive_host"] == "hostA" and d["outbox_dropped"] == 3 and d["host_state"] == "live"'
 eq "host B (--json): its own event queued" "$(queued)" 1
 
 # Host A: its own archive's events are kept, with what its live outbox holds (as before).
@@ -315,6 +339,9 @@ shipped; queue 2
 run_ok "host A's archive restored on host A" as hostA restore "$T/a.tar"
 eq "host A: the archive's 3 events and the live 2 queued" "$(queued)" 5
 out_lacks "host A: nothing said of its outbox" "not kept"
+out_lacks "host A: nothing said of its login records" "kept: "
+eq "host A (rebuilt from its own archive): its login tracking back" "$(seen_from)" from-A
+eq "host A: its login audit back" "$(audited)" sshd-A
 shipped; queue 1
 run_ok "host A's archive restored on host A (source as a URI)" as hostA-uri restore "$T/a.tar"
 eq "host A (URI): the archive's 3 events and the live one queued" "$(queued)" 4
@@ -335,6 +362,23 @@ shipped; queue 1
 run_ok "an archive naming no host restored on a single host" rc restore "$T/unnamed.tar"
 eq "a single host: the archive's events kept, as before" "$(queued)" 4
 out_lacks "a single host: nothing said of its outbox" "not kept"
+
+# A single host's archive names no host: only the administrator can say it is another machine's
+# (--other-host, a clone), and then its login records stay this host's as on a fleet host.
+host_state A "$alice_uuid"
+run_ok "a single host: backup" rc backup "$T/single-a.tar"
+host_state B "$OTHER_UUID"
+run_ok "a single host: restore --other-host" rc restore --other-host "$T/single-a.tar"
+eq "--other-host: this host's login tracking" "$(seen_from)" from-B
+eq "--other-host: this host's login audit" "$(audited)" sshd-B
+eq "--other-host: the archive's lock and this host's" "$(locked)" "$both_locked"
+out_has "--other-host: says why" "kept: this host's login tracking and login audit, not the archive's, and its lockout \
+tallies beside the archive's: restored with --other-host"
+host_state B "$OTHER_UUID"
+run_ok "a single host: restore, the archive its own" rc restore "$T/single-a.tar"
+eq "without --other-host: the archive's login tracking" "$(seen_from)" from-A
+eq "without --other-host: the archive's login audit" "$(audited)" sshd-A
+run_refused 2 "--other-host takes no value" rc restore --other-host=yes "$T/single-a.tar"
 
 # The fleet-host member is data too; and nothing changed by a refused archive.
 printf 'host A\n' >"$T/spaced"
