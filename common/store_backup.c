@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -117,21 +118,88 @@ static int add_db(struct roles_store *s, int fd, const char *name, sqlite3 *db, 
         return r < 0 ? store_fail(s, r, "writing the backup: %s", strerror(-r)) : 0;
 }
 
+/*
+ * The archive is written to an unnamed file in FILE's directory (O_TMPFILE) and given its name
+ * only once whole: a backup killed while it writes (or the power lost) leaves nothing, where a
+ * named temporary, "FILE.XXXXXX" (0600, every password hash), stayed for no one to remove.
+ * Where the filesystem has no unnamed files (NFS, vfat, some FUSE ones), a named one as before.
+ */
+static int backup_open_unnamed(const char *path) {
+        char dir[PATH_MAX];
+        const char *slash = strrchr(path, '/');
+        int n = !slash ? snprintf(dir, sizeof(dir), ".") : slash == path ? snprintf(dir, sizeof(dir), "/")
+                                                         : snprintf(dir, sizeof(dir), "%.*s", (int) (slash - path), path);
+        if (n < 0 || (size_t) n >= sizeof(dir))
+                return -ENAMETOOLONG;
+        int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+        if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL))
+                return -EOPNOTSUPP;
+        return fd < 0 ? -errno : fd;
+}
+
+/* Link the unnamed file fd as name, which must not exist: -EEXIST when it does. */
+static int link_unnamed(int fd, const char *name) {
+        char proc[64];
+        if (linkat(fd, "", AT_FDCWD, name, AT_EMPTY_PATH) == 0)
+                return 0;
+        /* (AT_EMPTY_PATH wants CAP_DAC_READ_SEARCH; /proc's link is open(2)'s way for the rest.) */
+        if (errno != ENOENT && errno != EPERM)
+                return -errno;
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+        return linkat(AT_FDCWD, proc, AT_FDCWD, name, AT_SYMLINK_FOLLOW) == 0 ? 0 : -errno;
+}
+
+/* Give the unnamed file fd the name path: linked there when nothing is, else replacing what is,
+ * linked beside it under a fresh name and renamed over it (an archive to FILE always replaces
+ * FILE whole). */
+static int backup_name_unnamed(int fd, const char *path) {
+        static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        char tmp[PATH_MAX];
+        int r = link_unnamed(fd, path);
+        for (int tries = 0; r == -EEXIST && tries < 100; tries++) {
+                unsigned char rnd[6];
+                if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t) sizeof(rnd))
+                        return -EIO;
+                char suffix[sizeof(rnd) + 1];
+                for (size_t i = 0; i < sizeof(rnd); i++)
+                        suffix[i] = chars[rnd[i] % (sizeof(chars) - 1)];
+                suffix[sizeof(rnd)] = '\0';
+                if (snprintf(tmp, sizeof(tmp), "%s.%s", path, suffix) >= (int) sizeof(tmp))
+                        return -ENAMETOOLONG;
+                r = link_unnamed(fd, tmp);
+                if (r == 0 && rename(tmp, path) < 0) {
+                        r = -errno;
+                        unlink(tmp);
+                }
+                if (r == 0)
+                        return 0;
+        }
+        return r;
+}
+
 int roles_writer_backup(struct roles_writer *w, const char *path, const char *host_role) {
         struct roles_store *s = store_of_writer(w);
-        char tmp[PATH_MAX];
+        char tmp[PATH_MAX] = "";        /* the named temporary, where the filesystem has no unnamed ones */
         static const uint8_t end[2 * TAR_BLOCK];
-        int fd = -1, r;
+        int fd, r;
 
         if (host_role && host_role[0] && !roles_host_role_valid(host_role, strlen(host_role)))
                 return store_fail(s, -EINVAL, "'%s' is not a host's role name", host_role);
-        if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int) sizeof(tmp))
+        if (strlen(path) + sizeof(".XXXXXX") > sizeof(tmp))
                 return store_fail(s, -ENAMETOOLONG, "%s: path too long", path);
-        fd = mkostemp(tmp, O_CLOEXEC);
+        fd = backup_open_unnamed(path);
+        if (fd == -EOPNOTSUPP) {
+                snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path);
+                fd = mkostemp(tmp, O_CLOEXEC);
+                if (fd < 0) {
+                        tmp[0] = '\0';
+                        fd = -errno;
+                }
+        }
         if (fd < 0)
-                return store_fail(s, -errno, "%s: %s", path, strerror(errno));
+                return store_fail(s, fd, "%s: %s", path, strerror(-fd));
         if (fchmod(fd, 0600) < 0) {
-                r = store_fail(s, -errno, "%s: %s", tmp, strerror(errno));
+                r = store_fail(s, -errno, "%s: %s", tmp[0] ? tmp : path, strerror(errno));
                 goto out;
         }
         /* roles.db as this writer's transaction reads it (nothing changed in it yet): its
@@ -150,8 +218,8 @@ int roles_writer_backup(struct roles_writer *w, const char *path, const char *ho
         r = roles_write_all(fd, end, sizeof(end));
         if (r >= 0 && fsync(fd) < 0)
                 r = -errno;
-        if (r >= 0 && rename(tmp, path) < 0)
-                r = -errno;
+        if (r >= 0)
+                r = !tmp[0] ? backup_name_unnamed(fd, path) : rename(tmp, path) < 0 ? -errno : 0;
         if (r < 0) {
                 store_fail(s, r, "%s: %s", path, strerror(-r));
                 goto out;
@@ -159,8 +227,7 @@ int roles_writer_backup(struct roles_writer *w, const char *path, const char *ho
         tmp[0] = '\0';
         r = roles_audit(store_writer(s), "backup", path, "%s", "");
 out:
-        if (fd >= 0)
-                close(fd);
+        close(fd);
         if (tmp[0])
                 unlink(tmp);
         return r;

@@ -758,6 +758,10 @@ int roles_writer_rebuild_index(struct roles_writer *w) {
         return 0;
 }
 
+int roles_writer_index_stale(struct roles_writer *w) {
+        return store_index_stale(store_of_writer(w));
+}
+
 int roles_writer_commit(struct roles_writer *w) {
         struct roles_store *s = store_of_writer(w);
         if (s->committed)

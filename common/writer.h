@@ -37,6 +37,9 @@ struct roles_secrets *roles_writer_secrets(struct roles_writer *w);
 /* Compile roles.nss whole at commit, even if nothing else changed (rolesctl index rebuild;
  * after a restore). */
 int roles_writer_rebuild_index(struct roles_writer *w);
+/* 1 when roles.nss is missing or not roles.db's serial (a writer killed, or the power lost,
+ * between roles.db's commit and the index's rename), 0 when it is, or -errno. */
+int roles_writer_index_stale(struct roles_writer *w);
 
 /*
  * Writers about to add rows by the hundred thousand (rolesctl import); n_uuids: how many uuids

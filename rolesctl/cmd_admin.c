@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* rolesctl init | check | perms | batch | audit | backup */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -412,16 +413,60 @@ static int cmd_doctor(struct cli *c, int argc, char **argv) {
         return EXIT_OK;
 }
 
-/* roles.nss compiled whole from roles.db (after a restore by hand, or to merge the delta). */
+/*
+ * --if-stale: the boot's check (roles-index.service). roles.db's commit and roles.nss's rename
+ * are two steps; power lost between them leaves NSS serving the state before the change (a
+ * removal from a published metarole group still granting sudo) until the next writer. Before
+ * `rolesctl init` there is nothing to compile, and a host without roles must boot quietly; but
+ * an index without its roles.db is refused, not served on in silence.
+ */
+static int index_absent_db(struct cli *c, bool *ret_absent) {
+        char nss[PATH_MAX];
+        if (access(c->cfg.public_db, F_OK) == 0 || errno != ENOENT) {
+                *ret_absent = false;
+                return EXIT_OK;
+        }
+        if (roles_config_index_path(&c->cfg, false, nss, sizeof(nss)) < 0)
+                return cli_fail(EXIT_ERROR, "%s: path too long", c->cfg.public_db);
+        if (access(nss, F_OK) == 0 || errno != ENOENT)
+                return cli_fail(EXIT_ERROR, "%s does not exist, but NSS's index %s does: restore roles.db "
+                                "(rolesctl restore)", c->cfg.public_db, nss);
+        *ret_absent = true;
+        return EXIT_OK;
+}
+
+/* roles.nss compiled whole from roles.db (after a restore by hand, or to merge the delta); with
+ * --if-stale only when it is not roles.db's, and a fresh one left as it is. */
 static int cmd_index_rebuild(struct cli *c, int argc, char **argv) {
+        static const struct opt_spec spec[] = { { "if-stale", false }, { NULL, false } };
         struct roles_writer *s;
         struct args a;
+        bool absent;
         int r;
-        if (args_parse(c, argc, argv, NULL, 0, &a) < 0)
+        if (args_parse(c, argc, argv, spec, 0, &a) < 0)
                 return EXIT_USAGE;
+        bool if_stale = args_opt(&a, 0);
+        if (if_stale && (r = index_absent_db(c, &absent)) != EXIT_OK)
+                return r;
+        if (if_stale && absent) {
+                cli_answer_text(c, "index", "no roles.db");
+                if (!c->json)
+                        fprintf(c->out, "%s does not exist (roles is not initialised): nothing to do\n", c->cfg.public_db);
+                return EXIT_OK;
+        }
         if ((r = cli_writer(c, 0, &s)) != EXIT_OK)
                 return r;
-        r = roles_writer_rebuild_index(s);
+        r = if_stale ? roles_writer_index_stale(s) : 1;
+        if (r < 0)
+                return cli_fail_store(c, r);
+        if (if_stale) {
+                cli_answer_text(c, "index", r ? "compiled anew" : "current");
+                if (!c->json)
+                        fputs(r ? "roles.nss: of another serial than roles.db: compiled anew\n"
+                                : "roles.nss: roles.db's: nothing to do\n", c->out);
+        }
+        /* (A fresh index is not even asked for: the commit compiles only a stale one.) */
+        r = r ? roles_writer_rebuild_index(s) : 0;
         return r < 0 ? cli_fail_store(c, r) : EXIT_OK;
 }
 
@@ -552,8 +597,8 @@ const struct command admin_commands[] = {
           "rolesctl import [--passwd FILE] [--group FILE] [--shadow FILE]",
           "Take over accounts and groups from passwd, group and shadow files" },
         { "index", "rebuild", cmd_index_rebuild, false,
-          "rolesctl index rebuild",
-          "Compile roles.nss, NSS's index, whole from roles.db" },
+          "rolesctl index rebuild [--if-stale]",
+          "Compile roles.nss, NSS's index, whole from roles.db (with --if-stale only when it lags behind)" },
         { "help", NULL, cmd_help, false,
           "rolesctl help [COMMAND]",
           "Say what a command does and how to call it" },

@@ -76,6 +76,15 @@ out_match "--version" '^rolesctl [0-9]'
 
 run_refused 5 "user list before init (no database)" rc user list
 err_has "before init: names the database" "roles.db"
+# The boot's check (roles-index.service) on a host where roles was never set up: nothing to do,
+# exit 0, and nothing made; an index without its roles.db is refused, not left to NSS in silence.
+run_ok "index rebuild --if-stale before init" rc index rebuild --if-stale
+out_has "index rebuild --if-stale before init: says why nothing is done" "roles is not initialised"
+eq "index rebuild --if-stale before init: makes nothing" "$(ls -A "$T" | grep -cE '\.(db|nss|lock)')" 0
+: >"$T/roles.nss"
+run_refused 5 "index rebuild --if-stale: roles.nss without roles.db" rc index rebuild --if-stale
+err_has "index rebuild --if-stale: roles.nss without roles.db: names it" "roles.nss"
+rm -f "$T/roles.nss"
 
 # ---- init ----------------------------------------------------------------------------------
 

@@ -997,6 +997,27 @@ faults_index() {
         cli doctor
         eq "$what: doctor, again" "$RC $(cat "$OUT")" "0 no problems found"
 
+        # Power lost there (a kill stands for it), then the boot's roles-index.service, before
+        # any writer: `index rebuild --if-stale` compiles the index that lags behind roles.db (NSS
+        # would keep serving the state before the change, a removal from a published metarole
+        # group still granting sudo), and leaves a current one as it is, not even rewritten.
+        what="index rebuild --if-stale after a kill at the index's rename"
+        restore
+        eq "$what: killed" "$({ strace -f -o /dev/null -e trace=rename -e inject=rename:signal=KILL \
+                "$R" metarole publish user >/dev/null 2>&1; echo $?; } 2>/dev/null)" 137
+        ge group user
+        eq "$what: NSS serves the state before the change" "$RC" 2
+        cli index rebuild --if-stale
+        eq "$what" "$RC $(cat "$OUT")" "0 roles.nss: of another serial than roles.db: compiled anew"
+        nss_agrees "$what"
+        local compiled
+        compiled=$(stat -c '%n %i %z' "$DB"/roles.nss*)
+        cli index rebuild --if-stale
+        eq "$what, again" "$RC $(cat "$OUT")" "0 roles.nss: roles.db's: nothing to do"
+        eq "$what, again: the current index is not rewritten" "$(stat -c '%n %i %z' "$DB"/roles.nss*)" "$compiled"
+        cli doctor
+        eq "$what: doctor then" "$RC $(cat "$OUT")" "0 no problems found"
+
         # The writers' lock file removed (root tidying up) while its holder, its change committed,
         # is about to rename its index (held there by strace: x86_64 rename is 82). The next
         # writer waits for the holder all the same, and the holder's index never goes over its:

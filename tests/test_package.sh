@@ -9,13 +9,17 @@
 #     pam-auth-update and the ldconfig trigger run for real; nsswitch.conf gets "roles" after
 #     "files" on passwd, group and shadow and nothing else changes; installing again changes
 #     nothing; roles-agent's program, unit and page are there, the unit neither enabled nor
-#     started, and the agent refuses a roles.conf without a source (exit 3);
+#     started, and the agent refuses a roles.conf without a source (exit 3); rolesctl's
+#     roles-index.service is there, passes systemd-analyze verify, is enabled, and its command
+#     has nothing to do before `rolesctl init`;
 #  3. with the profile enabled, before `rolesctl init` and after it: a local account (useradd)
 #     logs in through su and sshd, changes its password with passwd, and nothing is logged at
 #     pam_roles meanwhile; a roles account logs in through su and sshd, gets a home from
 #     /etc/skel, changes its password with passwd, and uses sudo through a published metarole
 #     group (sudoers "%admin"), which `id` shows; enrolled in TOTP, it logs in over ssh and uses
-#     sudo with its password and a code, and a wrong code is refused; `man rolesctl` renders; su
+#     sudo with its password and a code, and a wrong code is refused; a removal from the group
+#     killed between roles.db's commit and the index's rename leaves NSS behind until
+#     roles-index.service's command, which catches it up; `man rolesctl` renders; su
 #     to a system account or a local account without a home makes no home for them; with
 #     pam_roles.so missing, root and the local account log in and the roles account is refused;
 #  4. dpkg --purge restores nsswitch.conf and /etc/pam.d/common-* byte for byte, keeps the
@@ -39,7 +43,7 @@ SRC=$(realpath "$1")
 started=$SECONDS
 
 need dpkg-buildpackage dh dh_installnss lintian pam-auth-update sudo su runuser passwd useradd chpasswd \
-        /usr/sbin/sshd ssh ssh-keygen sshpass oathtool setsid man python3 timeout sha256sum || finish
+        /usr/sbin/sshd ssh ssh-keygen sshpass oathtool setsid man python3 timeout sha256sum systemd-analyze strace || finish
 
 ns_on_exit() {
         [ -n "$ns_sshd_pid" ] && kill "$ns_sshd_pid" 2>/dev/null && wait "$ns_sshd_pid" 2>/dev/null
@@ -124,6 +128,21 @@ eq "roles-agent --once without a source: exit status" "$?" 3
 grep -q 'sets no source' <<<"$out" && pass || fail "roles-agent without a source: $(head -c 300 <<<"$out")"
 out=$(MANWIDTH=80 man -P cat roles-agent 2>&1)
 grep -q -- '--once' <<<"$out" && pass || fail "man roles-agent: $(head -c 300 <<<"$out")"
+# rolesctl's roles-index.service: installed, valid, enabled (it runs at every boot), and harmless
+# before `rolesctl init`: its command finds no roles.db and has nothing to do.
+index_unit=/lib/systemd/system/roles-index.service
+index_cmd=$(sed -n 's/^ExecStart=//p' "$index_unit" 2>/dev/null)
+eq "roles-index.service's command" "$index_cmd" "/usr/sbin/rolesctl index rebuild --if-stale"
+out=$(systemd-analyze verify "$index_unit" 2>&1)
+eq "systemd-analyze verify roles-index.service" "$? $out" "0 "
+grep -qx 'Before=nss-user-lookup.target systemd-user-sessions.service' "$index_unit" && pass ||
+        fail "$index_unit: not ordered before user lookups and logins"
+[ -L /etc/systemd/system/multi-user.target.wants/roles-index.service ] && pass ||
+        fail "roles-index.service not enabled on install: $(find /etc/systemd/system -name 'roles-index*' 2>&1)"
+# shellcheck disable=SC2086  # the unit's command line, split as systemd splits it
+out=$($index_cmd 2>&1)
+eq "roles-index.service's command before init" "$? $out" "0 /var/lib/roles/roles.db does not exist (roles is not initialised): nothing to do"
+[ ! -e /var/lib/roles ] && pass || fail "roles-index.service's command before init made /var/lib/roles"
 # Installing again (an upgrade to the same version) changes neither file.
 sha256sum /etc/nsswitch.conf /etc/pam.d/common-* >"$S/installed.sum"
 dpkg -i "${debs[@]}" >>"$S/dpkg.log" 2>&1 || fail "dpkg -i, again"
@@ -277,6 +296,22 @@ out=$(printf '%s\n' "$ROLES_PW2" | timeout 30 pamtester login alice authenticate
 grep -q 'account management done' <<<"$out" && fail "pam_roles.so missing: alice passed the account check" || pass
 mv "$S/pam_roles.so" "$module" || die "put pam_roles.so back"
 
+# Power lost between roles.db's commit and the index's rename (a kill there stands for it) as
+# alice loses the role that puts her in %admin: NSS still says she is in admin, so sudo would
+# still let her in, until the boot runs roles-index.service, whose command brings NSS to
+# roles.db; run again, it leaves the current index as it is.
+out=$({ strace -f -o /dev/null -e trace=rename -e inject=rename:signal=KILL \
+        rolesctl role unassign sysadmin alice >/dev/null 2>&1; echo $?; } 2>/dev/null)
+eq "role unassign killed at the index's rename" "$out" 137
+id -Gn alice | grep -qw admin && pass || fail "the kill did not leave NSS behind roles.db: $(id alice 2>&1)"
+# shellcheck disable=SC2086
+out=$($index_cmd 2>&1)
+eq "roles-index.service's command after the kill" "$? $out" "0 roles.nss: of another serial than roles.db: compiled anew"
+id -Gn alice | grep -qw admin && fail "after roles-index.service's command alice is still in admin: $(id alice 2>&1)" || pass
+# shellcheck disable=SC2086
+out=$($index_cmd 2>&1)
+eq "roles-index.service's command, again" "$? $out" "0 roles.nss: roles.db's: nothing to do"
+
 out=$(MANWIDTH=80 man -P cat rolesctl 2>&1)
 grep -q 'rolesctl user add' <<<"$out" && pass || fail "man rolesctl: $(head -c 300 <<<"$out")"
 
@@ -291,6 +326,8 @@ grep -q 'rolesctl: kept /var/lib/roles' "$S/purge.log" && pass || fail "the purg
 sha256sum --quiet -c "$S/before.sum" >"$S/purge.out" 2>&1 && pass ||
         fail "purge did not restore: $(tr '\n' ' ' <"$S/purge.out"); nsswitch.conf: $(diff "$S/nsswitch.before" /etc/nsswitch.conf | tr '\n' ' ')"
 [ ! -e /usr/sbin/rolesctl ] && [ ! -e /usr/sbin/roles-agent ] && [ ! -e /usr/share/pam-configs/roles ] && pass || fail "purge left files"
+[ -z "$(find /etc/systemd/system -name 'roles-index*' 2>/dev/null)" ] && pass ||
+        fail "purge left roles-index.service enabled: $(find /etc/systemd/system -name 'roles-index*')"
 
 # ---- 5. removal, as an administrator meets it ------------------------------------------------------
 # After every step root and the local account still log in through the system's common-* stacks

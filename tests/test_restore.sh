@@ -451,6 +451,33 @@ out_has "doctor says what it removed" "database copies of interrupted restores: 
 run_ok "doctor, again" rc doctor
 grep -q 'interrupted restores' "$OUT" && fail "doctor, again: still finds copies: $(head -c 300 "$OUT")" || pass
 
+# ---- a backup killed while it writes ---------------------------------------------------------
+# The archive holds every password hash: a backup killed before it is whole leaves nothing
+# beside FILE (no "FILE.XXXXXX", 0600, for no one to remove), and an archive already there as it
+# was. Killed at its archive's fsync (its first: every member written) and at a write inside it.
+mkdir "$T/bk" || die "mkdir $T/bk"
+for at in fsync:when=1 write:when=3; do
+        for before in none archive; do
+                rm -f "$T"/bk/* "$T"/bk/.[!.]*
+                [ "$before" = archive ] && cp "$T/good.tar" "$T/bk/b.tar"
+                eq "a backup killed at $at ($before before)" "$({ strace -f -o /dev/null -e trace="${at%%:*}" \
+                        -e inject="$at":signal=KILL "$ROLESCTL" --conf "$CONF" backup "$T/bk/b.tar" >/dev/null 2>&1
+                        echo $?; } 2>/dev/null)" 137
+                if [ "$before" = archive ]; then
+                        eq "a backup killed at $at: leaves the archive there as it was" \
+                                "$(ls -A "$T/bk") $(cmp "$T/good.tar" "$T/bk/b.tar" && echo same)" "b.tar same"
+                else
+                        eq "a backup killed at $at: leaves nothing" "$(ls -A "$T/bk")" ""
+                fi
+        done
+done
+run_ok "a backup after the killed ones" rc backup "$T/bk/b.tar"
+eq "a backup after the killed ones: the archive alone, 0600" "$(ls -A "$T/bk") $(stat -c %a "$T/bk/b.tar")" "b.tar 600"
+run_ok "a backup over an archive" rc backup "$T/bk/b.tar"
+eq "a backup over an archive: the archive alone, 0600" "$(ls -A "$T/bk") $(stat -c %a "$T/bk/b.tar")" "b.tar 600"
+tar -tf "$T/bk/b.tar" >"$T/bk.list" 2>&1
+eq "a backup over an archive: its members" "$(tr '\n' ' ' <"$T/bk.list")" "roles.db secrets.db state.db "
+
 # ---- a trigger put in the live roles.db by other means (tar -x, sqlite3) ------------------------
 # The writer turns triggers on for its own and refuses a roles.db that holds any other, whatever
 # the schema row's type says (SQLite builds the object from its sql).
