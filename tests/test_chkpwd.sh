@@ -10,7 +10,7 @@
 # module goes there, where setuid programs find it), and so is the directory pam_roles.so was
 # built to exec the helper from (its compiled-in path, the sbindir), where the built helper is
 # installed setuid root. /dev is private too, for a /dev/log of our own. Needs root (CI runs as
-# root), pamtester, oathtool, sqlite3, python3 and script. The last line says "N passed, M failed".
+# root), pamtester, oathtool, sqlite3, python3, script and perl. The last line says "N passed, M failed".
 #
 #   test_chkpwd.sh ROLESCTL PAM_MODULE NSS_LIB_DIR HELPER HELPER_INSTALLED_PATH
 set -u
@@ -21,7 +21,7 @@ ns_enter_e2e chkpwd "$@"
 HB=$(realpath "$4")
 H=$5
 
-need pamtester oathtool sqlite3 python3 script runuser || finish
+need pamtester oathtool sqlite3 python3 script runuser perl || finish
 syslog_pid=
 ns_on_exit() {
         [ -n "$syslog_pid" ] && kill "$syslog_pid" 2>/dev/null
@@ -174,6 +174,17 @@ eq "direct: bob's password under the caller's soft RLIMIT_NOFILE of 6" \
         "$(direct bob "$(pw bob)" prlimit --nofile=6:4096 "$H" bob auth)" 0
 eq "direct: a hard RLIMIT_NOFILE the helper cannot raise: it does not run" \
         "$(direct bob "$(pw bob)" prlimit --nofile=6:6 "$H" bob auth)" 9
+# An interval timer the caller armed survives its execve: its signal (SIGALRM, SIGVTALRM, SIGPROF)
+# needs no permission to arrive, so it would end the helper at an instant the caller chose, such as
+# between the argon2 verdict and the state.db commit that counts a wrong password: guesses that are
+# never counted. The helper disarms the timers: here one fires while it waits for the password, and
+# the wrong password that comes after it is still answered and counted.
+"$R" user add tim --uid 10105 >/dev/null && pw tim | "$R" user passwd tim --stdin >/dev/null || die "rolesctl user add tim"
+armed_exec='use Time::HiRes qw(setitimer ITIMER_REAL); setitimer(ITIMER_REAL, 0.2); exec @ARGV or die "exec: $!"'
+RC=0
+{ sleep 0.6; printf 'wrong\0'; } | timeout 30 runuser -u tim -- perl -e "$armed_exec" "$H" tim auth >/dev/null 2>&1 || RC=$?
+eq "direct: a wrong password after the caller's ITIMER_REAL fired: answered" "$RC" 1
+eq "direct: ... and counted" "$(tally_of tim)" 1
 # A terminal on stdin: refused before anything is read.
 RC=0
 out=$(printf '%s\n' "$(pw bob)" | timeout 30 runuser -u bob -- script -qec "$H bob auth" /dev/null 2>&1) || RC=$?
