@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,10 @@ int main(int argc, char **argv) {
 
         /* Files we create are never looser than we say, whatever umask we inherit. */
         umask(0022);
+        /* Output is written after the change is published: a reader that went away is an error
+         * to report (the change was made), not a signal that ends us without a word. (Without
+         * a change, SIGPIPE ends us at the end as it would have.) */
+        signal(SIGPIPE, SIG_IGN);
 
         /* --json and --conf stand anywhere before a "--": taken out here, so that commands never
          * see them (a value spelt like one is given as --full-name=--json). */
@@ -142,13 +147,24 @@ int main(int argc, char **argv) {
         /* A write that failed (out of memory) left the stream in error: the output is not whole. */
         bool whole = !ferror(c.out);
         fclose(c.out);
+        int k = 0;
         if ((r == EXIT_OK || r == EXIT_NO) && !whole)
-                r = cli_fail(EXIT_ERROR, "out of memory");
-        if (r == EXIT_OK || r == EXIT_NO) {
-                int k = fflush(stdout) != 0 ? -errno : out_buffer_write(&out, STDOUT_FILENO);
-                if (k < 0)
-                        r = cli_fail(EXIT_ERROR, "writing output: %s", strerror(-k));
+                k = -ENOMEM;
+        else if (r == EXIT_OK || r == EXIT_NO)
+                k = fflush(stdout) != 0 ? -errno : out_buffer_write(&out, STDOUT_FILENO);
+        /* The change stands whatever became of its output (a code, a URI): saying only that the
+         * output failed would leave the administrator believing nothing changed. */
+        if (k == -EPIPE && !c.published) {
+                /* Nothing changed: end as any filter whose reader went away does (`| head`). */
+                signal(SIGPIPE, SIG_DFL);
+                raise(SIGPIPE);
         }
+        if (k < 0 && c.published)
+                r = cli_fail(EXIT_ERROR, "the change was made, but its output could not be written: %s", strerror(-k));
+        else if (k < 0 && !whole)
+                r = cli_fail(EXIT_ERROR, "out of memory");
+        else if (k < 0)
+                r = cli_fail(EXIT_ERROR, "writing output: %s", strerror(-k));
         out_buffer_free(&out);
         host_accounts_done(&c.host);
         return r;

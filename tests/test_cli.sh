@@ -1236,6 +1236,38 @@ for u in dtotp dhash dcode dflag dspent; do
         run_ok "damaged secrets: user del $u" rc user del "$u"
 done
 
+# ---- output that cannot be written ------------------------------------------------------------
+# A command's output is held back until its change is published, so output that then cannot be
+# written (a full disk, a pipe whose reader went away) finds the change made: a TOTP secret or a
+# reset code nobody saw. rolesctl says so in its one line and exits non-zero; it never dies of
+# SIGPIPE in silence, which would leave the administrator believing nothing changed.
+run_ok "unwritable output: a user" rc user add wout
+"$ROLESCTL" --conf "$CONF" user totp enroll wout </dev/null >/dev/full 2>"$ERR"
+RC=$?
+eq "totp enroll to /dev/full: an error" "$RC" 5
+one_error && pass || { fail "totp enroll to /dev/full: one 'rolesctl: ' line"; show_last; }
+err_has "totp enroll to /dev/full: says the change was made" "the change was made"
+run_ok "unwritable output: show" rc user show wout
+field "the secret was enrolled all the same" totp yes
+# A pipe whose reader is gone before the code is written (EPIPE, SIGPIPE).
+{ sleep 0.5; "$ROLESCTL" --conf "$CONF" user reset wout </dev/null 2>"$ERR"; echo $? >"$T/pipe-rc"; } | true
+RC=$(cat "$T/pipe-rc")
+eq "user reset into a closed pipe: an error, not SIGPIPE" "$RC" 5
+one_error && pass || { fail "user reset into a closed pipe: one 'rolesctl: ' line"; show_last; }
+err_has "user reset into a closed pipe: says the change was made" "the change was made"
+# A listing into a pipe whose reader is gone ends as any filter does (SIGPIPE, no message):
+# `rolesctl audit | head` must not complain.
+{ sleep 0.5; "$ROLESCTL" --conf "$CONF" user list </dev/null 2>"$ERR"; echo $? >"$T/pipe-rc"; } | true
+RC=$(cat "$T/pipe-rc")
+eq "user list into a closed pipe: ended by SIGPIPE" "$RC" 141
+[ ! -s "$ERR" ] && pass || { fail "user list into a closed pipe: something on stderr"; show_last; }
+# Nothing was changed: the output error is the only one, with nothing saying a change was made.
+"$ROLESCTL" --conf "$CONF" user show wout </dev/null >/dev/full 2>"$ERR"
+RC=$?
+eq "user show to /dev/full: an error" "$RC" 5
+err_lacks "user show to /dev/full: no change to speak of" "the change was made"
+run_ok "unwritable output: user del" rc user del wout
+
 # ---- the end -------------------------------------------------------------------------------
 
 finish
