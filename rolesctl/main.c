@@ -62,6 +62,13 @@ static int unknown_option(const char *arg) {
         return cli_fail(EXIT_USAGE, "unknown option '%s'; see 'rolesctl --help'", arg);
 }
 
+/* What --help or --version printed straight to stdout reached it: EXIT_OK, or the error said. */
+static int printed(void) {
+        if (fflush(stdout) != 0 || ferror(stdout))
+                return cli_fail(EXIT_ERROR, "writing output: %s", strerror(errno ? errno : EIO));
+        return EXIT_OK;
+}
+
 int main(int argc, char **argv) {
         struct cli c = { 0 };
         const char *conf = NULL, *source = NULL;
@@ -103,10 +110,10 @@ int main(int argc, char **argv) {
         for (i = 1; i < argc && argv[i][0] == '-'; i++) {
                 if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
                         cli_help_overview(stdout);
-                        return EXIT_OK;
+                        return printed();
                 } else if (strcmp(argv[i], "--version") == 0) {
                         printf("rolesctl %s\n", ROLES_VERSION);
-                        return EXIT_OK;
+                        return printed();
                 } else
                         return unknown_option(argv[i]);
         }

@@ -47,6 +47,13 @@ for cmd in "user add" "user totp" "user locked" "group adduser" "metarole publis
         out_match "--help lists $cmd" "^  $cmd +[A-Z][a-z]"
 done
 HELP_ALL=$(cat "$OUT")
+for args in --help --version help "user add --help"; do
+        # shellcheck disable=SC2086 # the words of a command line
+        "$ROLESCTL" $args </dev/null >/dev/full 2>"$ERR"
+        RC=$?
+        eq "$args to /dev/full: an error" "$RC" 5
+        one_error && pass || { fail "$args to /dev/full: one 'rolesctl: ' line"; show_last; }
+done
 run_ok "help" "$ROLESCTL" help
 eq "help prints what --help prints" "$(cat "$OUT")" "$HELP_ALL"
 run_ok "help fleet upgrade" "$ROLESCTL" help fleet upgrade
