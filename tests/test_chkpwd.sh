@@ -111,6 +111,13 @@ as alice "$(pw bob)$nl" roles bob; refused "alice asking for bob, with bob's pas
 eq "alice's attempt is not counted against bob" "$(tally_of bob)" 0
 logged "the refusal is logged" 'roles_chkpwd.*refused: uid 10100 .* bob'
 as bob "$(pw bob)$nl" roles bob; good "bob checks his own password"
+# An application that runs with descriptors 0-2 closed (a daemon) gets low numbers for the
+# socket pam_roles.so talks to the helper through: the helper must still get it as its stdin and
+# stdout (dup2 of a descriptor onto itself would leave its close-on-exec flag set).
+install -m 0644 "$(dirname "$(realpath "$0")")/pam_ctypes.py" "$S/lib/pam_ctypes.py" || die "copy pam_ctypes.py"
+eq "bob's own password from an application with 0-2 closed" \
+        "$(timeout 60 runuser -u bob -- /usr/bin/python3 "$S/lib/pam_ctypes.py" closed-stdio roles bob "$(pw bob)" 2>&1)" \
+        "auth 0"
 
 # TOTP: the code is asked after the right password, as in a root process.
 as tina "$(pw tina)$nl$(oathtool --totp -b "$TINA_SECRET")$nl" roles tina; good "tina: password and TOTP code"
