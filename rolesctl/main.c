@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* rolesctl: the administrator's tool, and the only writer of roles.db. */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -62,6 +63,29 @@ static int unknown_option(const char *arg) {
         return cli_fail(EXIT_USAGE, "unknown option '%s'; see 'rolesctl --help'", arg);
 }
 
+/*
+ * A standard descriptor its caller closed (cron, a daemon, `<&-`) must not be taken by a file
+ * opened later: roles.db.lock would be the batch read from stdin, or get the error lines written
+ * to stderr. Each is held by /dev/null opened the other way round, so that using it still fails
+ * as using a closed one does (EBADF). 0, or -errno.
+ */
+static int hold_closed_std_fds(void) {
+        static const int direction[] = { O_WRONLY, O_RDONLY, O_RDONLY };
+        for (int fd = STDIN_FILENO; fd <= STDERR_FILENO; fd++) {
+                if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+                        continue;
+                /* The lowest free number: fd, the ones below it being open. */
+                int held = open("/dev/null", direction[fd] | O_NOCTTY);
+                if (held < 0)
+                        return -errno;
+                if (held != fd) {
+                        close(held);
+                        return -EBADF;
+                }
+        }
+        return 0;
+}
+
 /* What --help or --version printed straight to stdout reached it: EXIT_OK, or the error said. */
 static int printed(void) {
         if (fflush(stdout) != 0 || ferror(stdout))
@@ -74,6 +98,9 @@ int main(int argc, char **argv) {
         const char *conf = NULL, *source = NULL;
         int i, r;
 
+        r = hold_closed_std_fds();
+        if (r < 0)
+                return cli_fail(EXIT_ERROR, "cannot hold the closed standard descriptors: %s", strerror(-r));
         /* Files we create are never looser than we say, whatever umask we inherit. */
         umask(0022);
         /* Output is written after the change is published: a reader that went away is an error

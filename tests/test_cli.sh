@@ -1275,6 +1275,23 @@ eq "user show to /dev/full: an error" "$RC" 5
 err_lacks "user show to /dev/full: no change to speak of" "the change was made"
 run_ok "unwritable output: user del" rc user del wout
 
+# ---- closed standard descriptors -------------------------------------------------------------
+# Run with stdin, stdout or stderr closed (cron, a daemon, `<&-`), rolesctl must not let a file
+# it opens take their number: a batch read from a closed stdin read roles.db.lock instead (empty:
+# exit 0, an empty change committed), and with stderr closed the error line went into
+# roles.db.lock. A closed descriptor stays one that cannot be used.
+snapshot
+"$ROLESCTL" --conf "$CONF" batch <&- >"$OUT" 2>"$ERR"
+RC=$?
+last_refused 5 "batch with stdin closed"
+err_has "batch with stdin closed: says why" "Bad file descriptor"
+cp -p "$T/roles.db.lock" "$T/lock.before" 2>/dev/null || : >"$T/lock.before"
+"$ROLESCTL" --conf "$CONF" group adduser nosuchgroup alice </dev/null >/dev/null 2>&-
+RC=$?
+eq "an error with stderr closed: still the error's status" "$RC" 3
+cmp -s "$T/lock.before" "$T/roles.db.lock" && pass ||
+        fail "an error with stderr closed was written into roles.db.lock: <<$(head -c 200 "$T/roles.db.lock")>>"
+
 # ---- the end -------------------------------------------------------------------------------
 
 finish
