@@ -1292,6 +1292,35 @@ eq "an error with stderr closed: still the error's status" "$RC" 3
 cmp -s "$T/lock.before" "$T/roles.db.lock" && pass ||
         fail "an error with stderr closed was written into roles.db.lock: <<$(head -c 200 "$T/roles.db.lock")>>"
 
+# ---- ^C at the password prompt ---------------------------------------------------------------
+# The prompt turns echo off on the terminal; ^C there must not leave it off for the shell that
+# follows (rolesctl still ends as ^C ends it, and nothing changes).
+snapshot
+tty_after=$(python3 - "$ROLESCTL" "$CONF" <<'PY'
+import os, pty, select, signal, sys, termios, time
+signal.alarm(60)
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], ["rolesctl", "--conf", sys.argv[2], "user", "passwd", "alice"])
+seen = b""
+while b"password:" not in seen and select.select([fd], [], [], 10)[0]:
+    seen += os.read(fd, 100)
+# Typed once echo is off: the prompt comes first, and turning echo off flushes what came before.
+for _ in range(500):
+    if not termios.tcgetattr(fd)[3] & termios.ECHO:
+        break
+    time.sleep(0.01)
+os.write(fd, b"typed\x03")
+_, status = os.waitpid(pid, 0)
+echo = termios.tcgetattr(fd)[3] & termios.ECHO
+print("prompted" if b"password:" in seen else "no prompt",
+      "SIGINT" if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGINT else f"status {status}",
+      "echo on" if echo else "echo off")
+PY
+)
+eq "^C at the password prompt: the terminal echoes again" "$tty_after" "prompted SIGINT echo on"
+why=$(unchanged) && pass || fail "^C at the password prompt changed the databases ($why)"
+
 # ---- the end -------------------------------------------------------------------------------
 
 finish
