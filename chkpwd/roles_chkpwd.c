@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,8 +115,10 @@ static void log_line(void *userdata, int priority, const char *text) {
  * it inside a state.db transaction), the interval timers its caller armed (they survive execve,
  * and their SIGALRM, SIGVTALRM or SIGPROF needs no permission to arrive: a kill timed between
  * the argon2 verdict and the commit that counts a wrong password would be a guess never counted),
- * the resource limits that end a process mid-write (SIGXFSZ, SIGXCPU) or make its writes fail
- * (memory, stack, descriptors), core dumps. Then root in all three uids and gids, without the caller's groups: the
+ * a real-time scheduling policy (with the caller's RLIMIT_RTTIME, SIGXCPU would end it in the
+ * middle of its argon2, before a wrong password is counted), the resource limits that end a
+ * process mid-write (SIGXFSZ, SIGXCPU) or make its writes fail (memory, stack, descriptors), core
+ * dumps. Then root in all three uids and gids, without the caller's groups: the
  * caller can no longer signal it (kill(2) needs its real or saved uid), and what it creates is
  * root's. Returns the caller's real uid, or -1 when it cannot run as it must.
  */
@@ -144,6 +147,8 @@ static int take_over(uid_t *ret_caller) {
         for (size_t i = 0; i < ROLES_N_ELEMENTS(timers); i++)
                 if (setitimer(timers[i], &(struct itimerval) { 0 }, NULL) < 0)
                         return -1;
+        if (sched_setscheduler(0, SCHED_OTHER, &(struct sched_param) { 0 }) < 0)
+                return -1;
         for (size_t i = 0; i < ROLES_N_ELEMENTS(limits); i++)
                 if (setrlimit(limits[i].resource, &(struct rlimit) { limits[i].value, limits[i].value }) < 0)
                         return -1;

@@ -192,6 +192,23 @@ RC=0
 { sleep 0.6; printf 'wrong\0'; } | timeout 30 runuser -u tim -- perl -e "$armed_exec" "$H" tim auth >/dev/null 2>&1 || RC=$?
 eq "direct: a wrong password after the caller's ITIMER_REAL fired: answered" "$RC" 1
 eq "direct: ... and counted" "$(tally_of tim)" 1
+# A real-time scheduling policy the caller may hold (RLIMIT_RTPRIO, as desktops give the audio
+# group) survives execve with the caller's RLIMIT_RTTIME: SIGXCPU would end the helper inside its
+# argon2 (the configured cost here, not the tests' cheapest), before the wrong password is
+# counted. The helper takes the normal policy back.
+if chrt -f 1 true 2>/dev/null; then
+        cp -a /etc/roles.conf "$S/roles.conf.rt" &&
+                sed -i 's/^argon2_t_cost = 1$/argon2_t_cost = 3/; s/^argon2_m_cost_kib = 1024$/argon2_m_cost_kib = 65536/' \
+                        /etc/roles.conf || die "raise the argon2 cost"
+        before=$(tally_of tim)
+        RC=0
+        printf 'wrong\0' | timeout 60 chrt -f 1 runuser -u tim -- prlimit --rttime=10000: "$H" tim auth >/dev/null 2>&1 || RC=$?
+        eq "direct: a wrong password under SCHED_FIFO and a 10 ms RLIMIT_RTTIME: answered" "$RC" 1
+        eq "direct: ... and counted" "$(tally_of tim)" $((before + 1))
+        cp -a "$S/roles.conf.rt" /etc/roles.conf || die "put roles.conf back"
+else
+        echo "note: SCHED_FIFO is not allowed here; the RLIMIT_RTTIME case is left out"
+fi
 # A terminal on stdin: refused before anything is read.
 RC=0
 out=$(printf '%s\n' "$(pw bob)" | timeout 30 runuser -u bob -- script -qec "$H bob auth" /dev/null 2>&1) || RC=$?
