@@ -861,6 +861,13 @@ run_refused 2 "full name with a newline" rc user mod alice --full-name $'a\nb'
 run_refused 2 "relative home" rc user mod alice --home relative/home
 run_refused 2 "home with ':'" rc user mod alice --home /home/a:b
 run_refused 2 "shell with a newline" rc user mod alice --shell $'/bin/sh\n'
+# An empty value (an unset shell variable) is no value: refused, not taken as the default.
+for opt in --home --shell; do
+        run_refused 2 "user add with an empty $opt" rc user add emptyval "$opt" ''
+        err_has "user add with an empty $opt: says which" "$opt: empty"
+        run_refused 2 "user mod with an empty $opt" rc user mod alice "$opt" ''
+        err_has "user mod with an empty $opt: says which" "$opt: empty"
+done
 run_refused 2 "invalid email" rc user mod alice --email not-an-address
 run_refused 2 "user mod with nothing to change" rc user mod alice
 
