@@ -28,12 +28,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/time.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -110,13 +112,20 @@ static void log_line(void *userdata, int priority, const char *text) {
  * Everything its caller set up and could steer it by: descriptors beyond 0-2 (closed, and 0-2
  * made to exist, or a database could be opened as stderr), the environment (cleared), the umask,
  * signals (a terminal's ^C or ^Z, or SIGPIPE from a caller that went away, must not end or stop
- * it inside a state.db transaction), the resource limits that end a process mid-write (SIGXFSZ,
- * SIGXCPU) or make its writes fail (memory, stack, descriptors), core dumps. Then root in all three uids and gids, without the caller's groups: the
+ * it inside a state.db transaction), the interval timers its caller armed (they survive execve,
+ * and their SIGALRM, SIGVTALRM or SIGPROF needs no permission to arrive: a kill timed between
+ * the argon2 verdict and the commit that counts a wrong password would be a guess never counted),
+ * a real-time scheduling policy (with the caller's RLIMIT_RTTIME, SIGXCPU would end it in the
+ * middle of its argon2, before a wrong password is counted), the resource limits that end a
+ * process mid-write (SIGXFSZ, SIGXCPU) or make its writes fail (memory, stack, descriptors), core
+ * dumps. Then root in all three uids and gids, without the caller's groups: the
  * caller can no longer signal it (kill(2) needs its real or saved uid), and what it creates is
  * root's. Returns the caller's real uid, or -1 when it cannot run as it must.
  */
 static int take_over(uid_t *ret_caller) {
-        static const int ignored[] = { SIGINT, SIGQUIT, SIGHUP, SIGTERM, SIGTSTP, SIGTTIN, SIGTTOU, SIGPIPE };
+        static const int ignored[] = { SIGINT, SIGQUIT, SIGHUP, SIGTERM, SIGTSTP, SIGTTIN, SIGTTOU, SIGPIPE,
+                                       SIGALRM, SIGVTALRM, SIGPROF };
+        static const int timers[] = { ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF };
         /* Fixed values, not "as high as allowed": an unlimited stack would give the legacy mmap
          * layout (less ASLR) to a setuid process. */
         static const struct { int resource; rlim_t value; } limits[] = {
@@ -135,6 +144,11 @@ static int take_over(uid_t *ret_caller) {
         umask(077);
         for (size_t i = 0; i < ROLES_N_ELEMENTS(ignored); i++)
                 signal(ignored[i], SIG_IGN);
+        for (size_t i = 0; i < ROLES_N_ELEMENTS(timers); i++)
+                if (setitimer(timers[i], &(struct itimerval) { 0 }, NULL) < 0)
+                        return -1;
+        if (sched_setscheduler(0, SCHED_OTHER, &(struct sched_param) { 0 }) < 0)
+                return -1;
         for (size_t i = 0; i < ROLES_N_ELEMENTS(limits); i++)
                 if (setrlimit(limits[i].resource, &(struct rlimit) { limits[i].value, limits[i].value }) < 0)
                         return -1;

@@ -257,7 +257,10 @@ int roles_config_load(const char *path, struct roles_config *cfg, char *errbuf, 
         size_t len = 0;
         int r;
 
-        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        /* O_NONBLOCK: a FIFO there is refused below as not a regular file, not waited on for a
+         * writer (NSS reads this in every process that looks up a name). A regular file's reads
+         * do not see the flag. */
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
                 return fail(errbuf, errlen, -errno, "%s: %s", path, strerror(errno));
         if (fstat(fd, &st) < 0) {

@@ -185,6 +185,13 @@ int roles_writer_backup(struct roles_writer *w, const char *path, const char *ho
 
         if (host_role && host_role[0] && !roles_host_role_valid(host_role, strlen(host_role)))
                 return store_fail(s, -EINVAL, "'%s' is not a host's role name", host_role);
+        /* The archive is renamed into place, which replaces whatever the path names: a device
+         * (/dev/null, /dev/full), a FIFO or a symlink (/dev/stdout) would become a file of
+         * root's. Only a regular file, an older backup, is replaced. */
+        struct stat st;
+        if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+                return store_fail(s, -EEXIST, "%s: not a regular file (a backup is written as a new file in its place)",
+                                  path);
         if (strlen(path) + sizeof(".XXXXXX") > sizeof(tmp))
                 return store_fail(s, -ENAMETOOLONG, "%s: path too long", path);
         fd = backup_open_unnamed(path);

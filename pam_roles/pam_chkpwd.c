@@ -71,11 +71,19 @@ static void converse(struct pam_roles *p, int fd) {
 }
 
 /* The child: the socket as stdin and stdout, /dev/null as stderr, nothing else inherited, no
- * environment. Only async-signal-safe calls: the application may have threads. */
+ * environment. Only async-signal-safe calls: the application may have threads. An application
+ * that runs with 0-2 closed (a daemon) gives the socket and /dev/null numbers among 0-2: both
+ * are moved above them first, for dup2 onto itself does nothing (the socket would keep its
+ * close-on-exec flag and the helper would ask into /dev/null) and a later dup2 would replace
+ * the other. F_DUPFD's copies are without close-on-exec. */
 static void exec_helper(int fd, char *const argv[]) {
         static char *const envp[] = { NULL };
-        int null = open("/dev/null", O_WRONLY);
-        if (null < 0 || dup2(fd, STDIN_FILENO) < 0 || dup2(fd, STDOUT_FILENO) < 0 || dup2(null, STDERR_FILENO) < 0)
+        int sock = fcntl(fd, F_DUPFD, STDERR_FILENO + 1);
+        int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        if (null >= 0)
+                null = fcntl(null, F_DUPFD, STDERR_FILENO + 1);
+        if (sock < 0 || null < 0 || dup2(sock, STDIN_FILENO) < 0 || dup2(sock, STDOUT_FILENO) < 0 ||
+            dup2(null, STDERR_FILENO) < 0)
                 _exit(ROLES_LOGIN_SYSTEM_ERROR);
         close_range(3, ~0U, 0);
         execve(ROLES_CHKPWD_PATH, argv, envp);

@@ -382,6 +382,7 @@ int cli_snapshot(struct cli *c, unsigned flags, struct roles_snapshot **ret) {
 int cli_finish(struct cli *c, int r) {
         if (r == EXIT_OK && c->writer) {
                 int k = roles_writer_commit(c->writer);
+                c->published = k >= 0 || (c->fleet && roles_writer_pushed(c->writer) > 0);
                 if (k == -EAGAIN && c->fleet)
                         r = EXIT_FLEET_AGAIN;   /* nothing changed anywhere: run it again */
                 else if (k < 0 && c->fleet && roles_writer_pushed(c->writer) > 0)

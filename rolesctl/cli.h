@@ -48,6 +48,7 @@ struct cli {
                 bool changed, answer_open;
         } running;
         FILE *out;              /* everything for stdout; printed once the change is published */
+        bool published;         /* cli_finish committed the change: output lost after it must say so */
         struct host_accounts host;      /* read by the first check that needs it (cli_host) */
         /* cli_check_local_name: whether another name service must be asked about a user name
          * ([0]) and a group name ([1]); 0 until nsswitch.conf was read */

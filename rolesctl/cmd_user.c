@@ -63,6 +63,11 @@ static int apply_fields(struct cli *c, struct roles_writer *s, const struct args
                 return r;
         if ((v = args_opt(a, O_FULL_NAME)) && roles_strcpy(u->gecos, sizeof(u->gecos), v) < 0)
                 return cli_fail(EXIT_USAGE, "full name longer than %d bytes", ROLES_TEXT_MAX);
+        /* An empty value (an unset shell variable, as often as not) is no directory: add would
+         * have taken it for the default without a word. */
+        for (int o = O_HOME; o <= O_SHELL; o++)
+                if ((v = args_opt(a, o)) && !*v)
+                        return cli_fail(EXIT_USAGE, "--%s: empty (leave the option out instead)", add_spec[o].name);
         if ((v = args_opt(a, O_HOME)) && roles_strcpy(u->home, sizeof(u->home), v) < 0)
                 return cli_fail(EXIT_USAGE, "home directory longer than %d bytes", ROLES_TEXT_MAX);
         if ((v = args_opt(a, O_SHELL)) && roles_strcpy(u->shell, sizeof(u->shell), v) < 0)

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* rolesctl: the administrator's tool, and the only writer of roles.db. */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,13 +63,50 @@ static int unknown_option(const char *arg) {
         return cli_fail(EXIT_USAGE, "unknown option '%s'; see 'rolesctl --help'", arg);
 }
 
+/*
+ * A standard descriptor its caller closed (cron, a daemon, `<&-`) must not be taken by a file
+ * opened later: roles.db.lock would be the batch read from stdin, or get the error lines written
+ * to stderr. Each is held by /dev/null opened the other way round, so that using it still fails
+ * as using a closed one does (EBADF). 0, or -errno.
+ */
+static int hold_closed_std_fds(void) {
+        static const int direction[] = { O_WRONLY, O_RDONLY, O_RDONLY };
+        for (int fd = STDIN_FILENO; fd <= STDERR_FILENO; fd++) {
+                if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+                        continue;
+                /* The lowest free number: fd, the ones below it being open. */
+                int held = open("/dev/null", direction[fd] | O_NOCTTY);
+                if (held < 0)
+                        return -errno;
+                if (held != fd) {
+                        close(held);
+                        return -EBADF;
+                }
+        }
+        return 0;
+}
+
+/* What --help or --version printed straight to stdout reached it: EXIT_OK, or the error said. */
+static int printed(void) {
+        if (fflush(stdout) != 0 || ferror(stdout))
+                return cli_fail(EXIT_ERROR, "writing output: %s", strerror(errno ? errno : EIO));
+        return EXIT_OK;
+}
+
 int main(int argc, char **argv) {
         struct cli c = { 0 };
         const char *conf = NULL, *source = NULL;
         int i, r;
 
+        r = hold_closed_std_fds();
+        if (r < 0)
+                return cli_fail(EXIT_ERROR, "cannot hold the closed standard descriptors: %s", strerror(-r));
         /* Files we create are never looser than we say, whatever umask we inherit. */
         umask(0022);
+        /* Output is written after the change is published: a reader that went away is an error
+         * to report (the change was made), not a signal that ends us without a word. (Without
+         * a change, SIGPIPE ends us at the end as it would have.) */
+        signal(SIGPIPE, SIG_IGN);
 
         /* --json and --conf stand anywhere before a "--": taken out here, so that commands never
          * see them (a value spelt like one is given as --full-name=--json). */
@@ -98,10 +137,10 @@ int main(int argc, char **argv) {
         for (i = 1; i < argc && argv[i][0] == '-'; i++) {
                 if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
                         cli_help_overview(stdout);
-                        return EXIT_OK;
+                        return printed();
                 } else if (strcmp(argv[i], "--version") == 0) {
                         printf("rolesctl %s\n", ROLES_VERSION);
-                        return EXIT_OK;
+                        return printed();
                 } else
                         return unknown_option(argv[i]);
         }
@@ -142,13 +181,24 @@ int main(int argc, char **argv) {
         /* A write that failed (out of memory) left the stream in error: the output is not whole. */
         bool whole = !ferror(c.out);
         fclose(c.out);
+        int k = 0;
         if ((r == EXIT_OK || r == EXIT_NO) && !whole)
-                r = cli_fail(EXIT_ERROR, "out of memory");
-        if (r == EXIT_OK || r == EXIT_NO) {
-                int k = fflush(stdout) != 0 ? -errno : out_buffer_write(&out, STDOUT_FILENO);
-                if (k < 0)
-                        r = cli_fail(EXIT_ERROR, "writing output: %s", strerror(-k));
+                k = -ENOMEM;
+        else if (r == EXIT_OK || r == EXIT_NO)
+                k = fflush(stdout) != 0 ? -errno : out_buffer_write(&out, STDOUT_FILENO);
+        /* The change stands whatever became of its output (a code, a URI): saying only that the
+         * output failed would leave the administrator believing nothing changed. */
+        if (k == -EPIPE && !c.published) {
+                /* Nothing changed: end as any filter whose reader went away does (`| head`). */
+                signal(SIGPIPE, SIG_DFL);
+                raise(SIGPIPE);
         }
+        if (k < 0 && c.published)
+                r = cli_fail(EXIT_ERROR, "the change was made, but its output could not be written: %s", strerror(-k));
+        else if (k < 0 && !whole)
+                r = cli_fail(EXIT_ERROR, "out of memory");
+        else if (k < 0)
+                r = cli_fail(EXIT_ERROR, "writing output: %s", strerror(-k));
         out_buffer_free(&out);
         host_accounts_done(&c.host);
         return r;

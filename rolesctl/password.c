@@ -2,6 +2,7 @@
 /* New passwords: read without echo (or from stdin), checked against policy, hashed, wiped. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <termios.h>
@@ -14,13 +15,20 @@
 /* How much of an overlong line is read and dropped: stdin may never end a line (/dev/zero). */
 #define DRAIN_MAX_BYTES ((size_t) 64 << 10)
 
+/* The signal that interrupted a prompt (prompt_tty), or 0. */
+static volatile sig_atomic_t prompt_interrupted;
+
+static void interrupt_prompt(int sig) {
+        prompt_interrupted = sig;
+}
+
 /* One line from fd, without its newline; -E2BIG when longer than ROLES_PASSWORD_MAX. */
 static int read_line(int fd, char *buf, size_t size, size_t *ret_len) {
         size_t n = 0;
         for (;;) {
                 char ch;
                 ssize_t k = read(fd, &ch, 1);
-                if (k < 0 && errno == EINTR)
+                if (k < 0 && errno == EINTR && !prompt_interrupted)
                         continue;
                 if (k < 0)
                         return -errno;
@@ -43,13 +51,24 @@ static int read_line(int fd, char *buf, size_t size, size_t *ret_len) {
         return 0;
 }
 
+/*
+ * A line read from the terminal with echo off. A signal that would end us there (^C, ^\, a
+ * hangup, a kill) first gives the terminal its echo back, then ends us as it would have: the
+ * shell that follows must not be left typing blind. (Signals ignored when we started stay so.)
+ */
 static int prompt_tty(const char *prompt, char *buf, size_t size, size_t *ret_len) {
+        static const int ending[] = { SIGINT, SIGQUIT, SIGHUP, SIGTERM };
+        struct sigaction catch = { .sa_handler = interrupt_prompt }, saved[ROLES_N_ELEMENTS(ending)];
         int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
         struct termios old, noecho;
         int r;
 
         if (fd < 0)
                 return -ENOTTY;
+        prompt_interrupted = 0;
+        for (size_t i = 0; i < ROLES_N_ELEMENTS(ending); i++)
+                if (sigaction(ending[i], NULL, &saved[i]) == 0 && saved[i].sa_handler != SIG_IGN)
+                        sigaction(ending[i], &catch, NULL);     /* no SA_RESTART: the read returns */
         if (tcgetattr(fd, &old) < 0) {
                 r = -errno;
                 goto out;
@@ -67,6 +86,14 @@ static int prompt_tty(const char *prompt, char *buf, size_t size, size_t *ret_le
                 r = -errno;
 out:
         close(fd);
+        for (size_t i = 0; i < ROLES_N_ELEMENTS(ending); i++)
+                if (saved[i].sa_handler != SIG_IGN)
+                        sigaction(ending[i], &saved[i], NULL);
+        if (prompt_interrupted) {
+                roles_wipe(buf, size);
+                raise(prompt_interrupted);
+                r = -EINTR;     /* still here: a handler of ours does not end us */
+        }
         return r;
 }
 

@@ -15,6 +15,9 @@
         ended, in this process: prints "child RC parent RC" (or "auth RC"). With SAME_PID "yes"
         the child is forked into a new pid namespace and must have this process's pid: run this
         as pid 1 of a namespace of its own (unshare --pid --fork); the child is then pid 1 too.
+    pam_ctypes.py closed-stdio SERVICE USER PASSWORD
+        authenticate USER with descriptors 0, 1 and 2 closed, as a daemon may run: prints
+        "auth RC" (on the standard output it had).
 
 Every answer to a prompt is PASSWORD (or as said above).
 """
@@ -146,6 +149,17 @@ def fork(service, user, password, command, same_pid):
     pam.pam_end(h, rc)
 
 
+def closed_stdio(service, user, password):
+    conv, _keep = conversation(password)
+    out = os.dup(1)
+    for fd in (0, 1, 2):
+        os.close(fd)
+    h = start(service, user, conv)
+    rc = pam.pam_authenticate(h, 0)
+    pam.pam_end(h, rc)
+    os.write(out, f"auth {rc}\n".encode())
+
+
 if __name__ == "__main__":
     mode, args = sys.argv[1], sys.argv[2:]
     if mode == "swap":
@@ -156,5 +170,7 @@ if __name__ == "__main__":
         code_then_passwd(*args)
     elif mode == "fork":
         fork(*args)
+    elif mode == "closed-stdio":
+        closed_stdio(*args)
     else:
         sys.exit(f"unknown mode {mode}")

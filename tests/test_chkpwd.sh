@@ -10,7 +10,7 @@
 # module goes there, where setuid programs find it), and so is the directory pam_roles.so was
 # built to exec the helper from (its compiled-in path, the sbindir), where the built helper is
 # installed setuid root. /dev is private too, for a /dev/log of our own. Needs root (CI runs as
-# root), pamtester, oathtool, sqlite3, python3 and script. The last line says "N passed, M failed".
+# root), pamtester, oathtool, sqlite3, python3, script and perl. The last line says "N passed, M failed".
 #
 #   test_chkpwd.sh ROLESCTL PAM_MODULE NSS_LIB_DIR HELPER HELPER_INSTALLED_PATH
 set -u
@@ -21,7 +21,7 @@ ns_enter_e2e chkpwd "$@"
 HB=$(realpath "$4")
 H=$5
 
-need pamtester oathtool sqlite3 python3 script runuser || finish
+need pamtester oathtool sqlite3 python3 script runuser perl || finish
 syslog_pid=
 ns_on_exit() {
         [ -n "$syslog_pid" ] && kill "$syslog_pid" 2>/dev/null
@@ -111,6 +111,13 @@ as alice "$(pw bob)$nl" roles bob; refused "alice asking for bob, with bob's pas
 eq "alice's attempt is not counted against bob" "$(tally_of bob)" 0
 logged "the refusal is logged" 'roles_chkpwd.*refused: uid 10100 .* bob'
 as bob "$(pw bob)$nl" roles bob; good "bob checks his own password"
+# An application that runs with descriptors 0-2 closed (a daemon) gets low numbers for the
+# socket pam_roles.so talks to the helper through: the helper must still get it as its stdin and
+# stdout (dup2 of a descriptor onto itself would leave its close-on-exec flag set).
+install -m 0644 "$(dirname "$(realpath "$0")")/pam_ctypes.py" "$S/lib/pam_ctypes.py" || die "copy pam_ctypes.py"
+eq "bob's own password from an application with 0-2 closed" \
+        "$(timeout 60 runuser -u bob -- /usr/bin/python3 "$S/lib/pam_ctypes.py" closed-stdio roles bob "$(pw bob)" 2>&1)" \
+        "auth 0"
 
 # TOTP: the code is asked after the right password, as in a root process.
 as tina "$(pw tina)$nl$(oathtool --totp -b "$TINA_SECRET")$nl" roles tina; good "tina: password and TOTP code"
@@ -174,6 +181,34 @@ eq "direct: bob's password under the caller's soft RLIMIT_NOFILE of 6" \
         "$(direct bob "$(pw bob)" prlimit --nofile=6:4096 "$H" bob auth)" 0
 eq "direct: a hard RLIMIT_NOFILE the helper cannot raise: it does not run" \
         "$(direct bob "$(pw bob)" prlimit --nofile=6:6 "$H" bob auth)" 9
+# An interval timer the caller armed survives its execve: its signal (SIGALRM, SIGVTALRM, SIGPROF)
+# needs no permission to arrive, so it would end the helper at an instant the caller chose, such as
+# between the argon2 verdict and the state.db commit that counts a wrong password: guesses that are
+# never counted. The helper disarms the timers: here one fires while it waits for the password, and
+# the wrong password that comes after it is still answered and counted.
+"$R" user add tim --uid 10105 >/dev/null && pw tim | "$R" user passwd tim --stdin >/dev/null || die "rolesctl user add tim"
+armed_exec='use Time::HiRes qw(setitimer ITIMER_REAL); setitimer(ITIMER_REAL, 0.2); exec @ARGV or die "exec: $!"'
+RC=0
+{ sleep 0.6; printf 'wrong\0'; } | timeout 30 runuser -u tim -- perl -e "$armed_exec" "$H" tim auth >/dev/null 2>&1 || RC=$?
+eq "direct: a wrong password after the caller's ITIMER_REAL fired: answered" "$RC" 1
+eq "direct: ... and counted" "$(tally_of tim)" 1
+# A real-time scheduling policy the caller may hold (RLIMIT_RTPRIO, as desktops give the audio
+# group) survives execve with the caller's RLIMIT_RTTIME: SIGXCPU would end the helper inside its
+# argon2 (the configured cost here, not the tests' cheapest), before the wrong password is
+# counted. The helper takes the normal policy back.
+if chrt -f 1 true 2>/dev/null; then
+        cp -a /etc/roles.conf "$S/roles.conf.rt" &&
+                sed -i 's/^argon2_t_cost = 1$/argon2_t_cost = 3/; s/^argon2_m_cost_kib = 1024$/argon2_m_cost_kib = 65536/' \
+                        /etc/roles.conf || die "raise the argon2 cost"
+        before=$(tally_of tim)
+        RC=0
+        printf 'wrong\0' | timeout 60 chrt -f 1 runuser -u tim -- prlimit --rttime=10000: "$H" tim auth >/dev/null 2>&1 || RC=$?
+        eq "direct: a wrong password under SCHED_FIFO and a 10 ms RLIMIT_RTTIME: answered" "$RC" 1
+        eq "direct: ... and counted" "$(tally_of tim)" $((before + 1))
+        cp -a "$S/roles.conf.rt" /etc/roles.conf || die "put roles.conf back"
+else
+        echo "note: SCHED_FIFO is not allowed here; the RLIMIT_RTTIME case is left out"
+fi
 # A terminal on stdin: refused before anything is read.
 RC=0
 out=$(printf '%s\n' "$(pw bob)" | timeout 30 runuser -u bob -- script -qec "$H bob auth" /dev/null 2>&1) || RC=$?

@@ -47,6 +47,13 @@ for cmd in "user add" "user totp" "user locked" "group adduser" "metarole publis
         out_match "--help lists $cmd" "^  $cmd +[A-Z][a-z]"
 done
 HELP_ALL=$(cat "$OUT")
+for args in --help --version help "user add --help"; do
+        # shellcheck disable=SC2086 # the words of a command line
+        "$ROLESCTL" $args </dev/null >/dev/full 2>"$ERR"
+        RC=$?
+        eq "$args to /dev/full: an error" "$RC" 5
+        one_error && pass || { fail "$args to /dev/full: one 'rolesctl: ' line"; show_last; }
+done
 run_ok "help" "$ROLESCTL" help
 eq "help prints what --help prints" "$(cat "$OUT")" "$HELP_ALL"
 run_ok "help fleet upgrade" "$ROLESCTL" help fleet upgrade
@@ -863,6 +870,13 @@ run_refused 2 "full name with a newline" rc user mod alice --full-name $'a\nb'
 run_refused 2 "relative home" rc user mod alice --home relative/home
 run_refused 2 "home with ':'" rc user mod alice --home /home/a:b
 run_refused 2 "shell with a newline" rc user mod alice --shell $'/bin/sh\n'
+# An empty value (an unset shell variable) is no value: refused, not taken as the default.
+for opt in --home --shell; do
+        run_refused 2 "user add with an empty $opt" rc user add emptyval "$opt" ''
+        err_has "user add with an empty $opt: says which" "$opt: empty"
+        run_refused 2 "user mod with an empty $opt" rc user mod alice "$opt" ''
+        err_has "user mod with an empty $opt: says which" "$opt: empty"
+done
 run_refused 2 "invalid email" rc user mod alice --email not-an-address
 run_refused 2 "user mod with nothing to change" rc user mod alice
 
@@ -1383,6 +1397,84 @@ out_lacks "damaged activation code: nothing left to name" "secrets.db: "
 for u in acthash actexp; do
         run_ok "damaged activation code: user del $u" rc user del "$u"
 done
+
+# ---- output that cannot be written ------------------------------------------------------------
+# A command's output is held back until its change is published, so output that then cannot be
+# written (a full disk, a pipe whose reader went away) finds the change made: a TOTP secret or a
+# reset code nobody saw. rolesctl says so in its one line and exits non-zero; it never dies of
+# SIGPIPE in silence, which would leave the administrator believing nothing changed.
+run_ok "unwritable output: a user" rc user add wout
+"$ROLESCTL" --conf "$CONF" user totp enroll wout </dev/null >/dev/full 2>"$ERR"
+RC=$?
+eq "totp enroll to /dev/full: an error" "$RC" 5
+one_error && pass || { fail "totp enroll to /dev/full: one 'rolesctl: ' line"; show_last; }
+err_has "totp enroll to /dev/full: says the change was made" "the change was made"
+run_ok "unwritable output: show" rc user show wout
+field "the secret was enrolled all the same" totp yes
+# A pipe whose reader is gone before the code is written (EPIPE, SIGPIPE).
+{ sleep 0.5; "$ROLESCTL" --conf "$CONF" user reset wout </dev/null 2>"$ERR"; echo $? >"$T/pipe-rc"; } | true
+RC=$(cat "$T/pipe-rc")
+eq "user reset into a closed pipe: an error, not SIGPIPE" "$RC" 5
+one_error && pass || { fail "user reset into a closed pipe: one 'rolesctl: ' line"; show_last; }
+err_has "user reset into a closed pipe: says the change was made" "the change was made"
+# A listing into a pipe whose reader is gone ends as any filter does (SIGPIPE, no message):
+# `rolesctl audit | head` must not complain.
+{ sleep 0.5; "$ROLESCTL" --conf "$CONF" user list </dev/null 2>"$ERR"; echo $? >"$T/pipe-rc"; } | true
+RC=$(cat "$T/pipe-rc")
+eq "user list into a closed pipe: ended by SIGPIPE" "$RC" 141
+[ ! -s "$ERR" ] && pass || { fail "user list into a closed pipe: something on stderr"; show_last; }
+# Nothing was changed: the output error is the only one, with nothing saying a change was made.
+"$ROLESCTL" --conf "$CONF" user show wout </dev/null >/dev/full 2>"$ERR"
+RC=$?
+eq "user show to /dev/full: an error" "$RC" 5
+err_lacks "user show to /dev/full: no change to speak of" "the change was made"
+run_ok "unwritable output: user del" rc user del wout
+
+# ---- closed standard descriptors -------------------------------------------------------------
+# Run with stdin, stdout or stderr closed (cron, a daemon, `<&-`), rolesctl must not let a file
+# it opens take their number: a batch read from a closed stdin read roles.db.lock instead (empty:
+# exit 0, an empty change committed), and with stderr closed the error line went into
+# roles.db.lock. A closed descriptor stays one that cannot be used.
+snapshot
+"$ROLESCTL" --conf "$CONF" batch <&- >"$OUT" 2>"$ERR"
+RC=$?
+last_refused 5 "batch with stdin closed"
+err_has "batch with stdin closed: says why" "Bad file descriptor"
+cp -p "$T/roles.db.lock" "$T/lock.before" 2>/dev/null || : >"$T/lock.before"
+"$ROLESCTL" --conf "$CONF" group adduser nosuchgroup alice </dev/null >/dev/null 2>&-
+RC=$?
+eq "an error with stderr closed: still the error's status" "$RC" 3
+cmp -s "$T/lock.before" "$T/roles.db.lock" && pass ||
+        fail "an error with stderr closed was written into roles.db.lock: <<$(head -c 200 "$T/roles.db.lock")>>"
+
+# ---- ^C at the password prompt ---------------------------------------------------------------
+# The prompt turns echo off on the terminal; ^C there must not leave it off for the shell that
+# follows (rolesctl still ends as ^C ends it, and nothing changes).
+snapshot
+tty_after=$(python3 - "$ROLESCTL" "$CONF" <<'PY'
+import os, pty, select, signal, sys, termios, time
+signal.alarm(60)
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], ["rolesctl", "--conf", sys.argv[2], "user", "passwd", "alice"])
+seen = b""
+while b"password:" not in seen and select.select([fd], [], [], 10)[0]:
+    seen += os.read(fd, 100)
+# Typed once echo is off: the prompt comes first, and turning echo off flushes what came before.
+for _ in range(500):
+    if not termios.tcgetattr(fd)[3] & termios.ECHO:
+        break
+    time.sleep(0.01)
+os.write(fd, b"typed\x03")
+_, status = os.waitpid(pid, 0)
+echo = termios.tcgetattr(fd)[3] & termios.ECHO
+print("prompted" if b"password:" in seen else "no prompt",
+      "SIGINT" if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGINT else f"status {status}",
+      "echo on" if echo else "echo off")
+PY
+)
+eq "^C at the password prompt: the terminal echoes again" "$tty_after" "prompted SIGINT echo on"
+why=$(unchanged) && pass || fail "^C at the password prompt changed the databases ($why)"
 
 # ---- the end -------------------------------------------------------------------------------
 

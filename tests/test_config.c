@@ -613,6 +613,16 @@ static void test_load_refuses_unsafe_files(void **state) {
         assert_int_equal(roles_config_load(e->dir, &cfg, err, sizeof(err)), -EINVAL);
         assert_true(roles_config_load("/dev/null", &cfg, err, sizeof(err)) < 0);
         assert_memory_equal(&cfg, &before, sizeof(cfg));
+        /* A FIFO nobody writes to: refused at once, not waited on (open(2) of a FIFO waits for a
+         * writer; every NSS lookup reads the configuration). The alarm ends a test that hangs. */
+        char fifo[PATH_MAX];
+        snprintf(fifo, sizeof(fifo), "%s/fifo.conf", e->dir);
+        assert_int_equal(mkfifo(fifo, 0644), 0);
+        alarm(10);
+        assert_true(roles_config_load(fifo, &cfg, err, sizeof(err)) < 0);
+        alarm(0);
+        assert_memory_equal(&cfg, &before, sizeof(cfg));
+        unlink(fifo);
 
         /* Larger than 64 KiB. */
         char *big = malloc(70 * 1024 + 1);

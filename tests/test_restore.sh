@@ -64,6 +64,19 @@ rc group adduser devs alice >/dev/null || die "group adduser"
 echo 'correct horse battery' | rc user passwd alice --stdin >/dev/null || die "user passwd"
 run_ok "backup" rc backup "$T/good.tar"
 mkdir "$T/x" && tar -xf "$T/good.tar" -C "$T/x" || die "tar -x of the backup"
+# A path that names something other than a regular file (a device such as /dev/null or
+# /dev/full, a FIFO, a symlink such as /dev/stdout) is refused (a conflict), not replaced by the
+# archive: the new archive is renamed into place, which would turn /dev/null into a file of
+# root's. Stand-ins in $T here.
+mkfifo "$T/fifo" && mknod "$T/null" c 1 3 && ln -s /proc/self/fd/1 "$T/stdout" || die "a FIFO, a device, a symlink"
+for target in fifo null stdout; do
+        run_refused 4 "backup onto a $target" rc backup "$T/$target"
+        err_has "backup onto a $target: says why" "not a regular file"
+done
+[ -p "$T/fifo" ] && [ -c "$T/null" ] && [ -L "$T/stdout" ] && pass ||
+        fail "backup replaced the FIFO, the device or the symlink: $(ls -l "$T/fifo" "$T/null" "$T/stdout")"
+eq "no archive left beside them" "$(find "$T" -maxdepth 1 \( -name 'fifo.*' -o -name 'null.*' -o -name 'stdout.*' \) | wc -l)" 0
+rm -f "$T/fifo" "$T/null" "$T/stdout"
 
 # ---- a change after the backup ------------------------------------------------------------
 
