@@ -87,6 +87,7 @@ struct roles_store {
         bool allow_retired;     /* a requested id may be a retired one (roles_writer_allow_retired_ids) */
         bool no_retired_ids;    /* bulk: retired_ids was empty when the change began and nothing was
                                  * retired since, so no id is retired (roles_retired_id) */
+        bool bulk;              /* roles_writer_begin_bulk: its before-images are dropped once published */
         bool pub_migrated;      /* roles.db was migrated: publish even without row changes */
         int pub_changes_base;   /* sqlite3_total_changes() of roles.db once the transaction began */
         int derived_at;         /* sqlite3_total_changes() when the derived tables were last rebuilt */

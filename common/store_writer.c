@@ -487,9 +487,10 @@ static int purge(struct roles_store *s) {
         return purge_file(s, s->sec, true);
 }
 
-/* roles.db's commit failed: undo the secrets.db half of the change now rather than at the next
- * writer's start (readers already read around it). */
-static void undo_secrets(struct roles_store *s, int64_t published) {
+/* Settle the before-images now, in a secrets.db transaction of their own, rather than at the
+ * next writer's start: published is the serial roles.db holds (store_before_settle). Best effort:
+ * failing, they wait for the next writer, as every change's do. */
+static void settle_now(struct roles_store *s, int64_t published) {
         if (store_exec_script(s, s->sec, "BEGIN IMMEDIATE") < 0)
                 return;
         if (store_before_settle(s, published) < 0 || store_exec_script(s, s->sec, "COMMIT") < 0)
@@ -510,7 +511,7 @@ static void undo_after_failed_commit(struct roles_store *s, int64_t published) {
                 sqlite3_exec(s->pub, "ROLLBACK", NULL, NULL, NULL);
                 return;
         }
-        undo_secrets(s, published);
+        settle_now(s, published);
 }
 
 static int uuid_cmp(const void *a, const void *b) {
@@ -622,6 +623,7 @@ int roles_writer_begin_bulk(struct roles_writer *w, size_t n_uuids) {
         if ((r = store_exec_script(s, s->pub, cache_sql)) < 0 ||
             (r = draw_uuids(s, n_uuids)) < 0 || (r = drop_bulk_indexes(s)) < 0 || (r = note_no_retired_ids(s)) < 0)
                 return r;
+        s->bulk = true;
         return store_index_untrack(s);
 }
 
@@ -739,6 +741,11 @@ int store_writer_commit(struct roles_store *s) {
         if (r < 0)
                 return store_fail_prefixed(s, r, "the change is published, but removing the deleted users' secrets "
                                            "failed (run 'rolesctl doctor'): ");
+        /* A change in bulk named every user it made in the before-images: a million rows after an
+         * import of a million users, which the next change (a group add, say) would spend 300 ms
+         * dropping at its start. The import drops them now instead. */
+        if (s->bulk)
+                settle_now(s, serial);
         return 0;
 }
 

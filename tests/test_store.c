@@ -558,6 +558,10 @@ static void test_bulk_change_compiles_a_base(void **state) {
         }
         assert_ok(s, roles_group_add_member(s, &crew, &alice));
         test_commit(s);
+        /* Its before-images dropped once published, not left to the next change. */
+        char secrets[PATH_MAX];
+        path_in(e, "secrets.db", secrets, sizeof(secrets));
+        assert_int_equal(raw_int(secrets, "SELECT count(*) FROM before_users"), 0);
 
         assert_int_equal(raw_int(db, has_index_sql), 1);
         assert_int_equal(raw_int(db, "SELECT count(*) FROM users a JOIN users b ON b.id > a.id "
