@@ -83,6 +83,24 @@ static int open_public(struct roles_store *s, sqlite3 **ret) {
 }
 
 /*
+ * A reader's secrets.db (root's only), in WAL mode as roles.db (store_writer.c), so that a
+ * writer inside its commit keeps no login out. Like a reader of roles.db, it never checkpoints
+ * when it closes (the writers do; a closing checkpoint takes the file's EXCLUSIVE lock, which
+ * a stopped login would keep), and leaves -wal and -shm in place. A secrets.db no writer has
+ * switched yet (an upgrade) is read in rollback-journal mode until one does.
+ */
+static int open_secrets(struct roles_store *s, bool writable) {
+        int persist = 1;
+        int r = store_open_db(s, s->cfg.secrets_db, writable, NULL, &s->sec);
+        if (r < 0)
+                return r;
+        if (sqlite3_db_config(s->sec, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *) NULL) != SQLITE_OK ||
+            sqlite3_file_control(s->sec, "main", SQLITE_FCNTL_PERSIST_WAL, &persist) != SQLITE_OK)
+                return store_sql_fail(s, s->sec, SQLITE_ERROR, "configure connection");
+        return 0;
+}
+
+/*
  * A snapshot's (or a login's) files: roles.db read-only, and with secrets, secrets.db and state.db
  * (read-write for a login, which writes what logins write; read-only for a snapshot).
  */
@@ -97,7 +115,7 @@ int store_open_reader(const struct roles_config *cfg, bool secrets, bool secrets
         if (r >= 0 && secrets) {
                 r = store_check_file(s, cfg->secrets_db, STORE_FILE_SECRET);
                 if (r >= 0)
-                        r = store_open_db(s, cfg->secrets_db, secrets_writable, NULL, &s->sec);
+                        r = open_secrets(s, secrets_writable);
                 if (r >= 0)
                         r = store_schema_check(s, s->sec, STORE_SECRETS, false, &s->sec_version);
                 if (r >= 0)

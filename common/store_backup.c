@@ -3,11 +3,12 @@
  * `rolesctl backup FILE`: one tar archive (POSIX ustar) holding roles.db, secrets.db and
  * state.db as they stand at one moment. The writer lock keeps roles.db and secrets.db still;
  * each file is read with sqlite3_serialize inside a transaction, so pages written by a login
- * meanwhile are either all in or all out, and roles.db comes with what its WAL holds folded
- * in: each entry is a whole database by itself.
+ * meanwhile are either all in or all out, and roles.db and secrets.db come with what their
+ * WALs hold folded in: each entry is a whole database by itself.
  *
  * `rolesctl restore FILE`: the same archive put back. Not tar -x: that would leave the live
- * roles.db-wal beside the restored roles.db (SQLite replays it onto whatever file has the name),
+ * roles.db-wal and secrets.db-wal beside the restored files (SQLite replays a WAL onto
+ * whatever file has the name),
  * restore whatever owner, mode, link or path a hostile archive names, and run while logins read
  * and write. Here the archive is data: its three members are written to new files, checked, and
  * renamed into place under the writer lock (store_writer_replace_files).

@@ -126,6 +126,54 @@ static int ensure_dir(struct roles_store *s, const char *path) {
         return 0;
 }
 
+/*
+ * The write model of roles.db and secrets.db, set on the writer's connection; all but the WAL
+ * mode itself are the connection's own and set every time.
+ *  - WAL (persists in the file: set once, by init or by the first writer after an upgrade,
+ *    which is the migration): readers go on reading the last committed state while a writer
+ *    writes, and a change writes only the pages it changed. For secrets.db too: with a
+ *    rollback journal its commit takes the EXCLUSIVE lock, which waits for every reader and
+ *    keeps every reader out until the journal is gone; a writer stopped there (SIGSTOP, a
+ *    debugger, a paused VM), or a change too big for its page cache (which takes that lock at
+ *    the first spill, until its commit), would refuse every login and hang `getent shadow`.
+ *  - synchronous=FULL: the WAL is fsynced at every commit, so a change rolesctl reported done
+ *    survives a power loss. NORMAL would keep the file consistent but could lose the last
+ *    commits, and roles.db's commit is the cross-file commit point: secrets.db, committed
+ *    before it, and the purge of a deleted user's secrets, after it, are durable; the change
+ *    they belong to must be too.
+ *  - the WAL and the -shm persist when the last connection closes (truncated, not removed):
+ *    a reader of roles.db that is not root cannot create them, and needs them to read a WAL
+ *    database. SQLite creates both with the database's mode and owner (0600 root for
+ *    secrets.db: they hold its pages).
+ *  - journal_size_limit: after a checkpoint the WAL is cut back to 4 MiB (a big import's WAL
+ *    does not stay on disk); auto-checkpoint (every 1000 pages) keeps it from growing while
+ *    readers come and go.
+ * An emptied file is left as it is (the schema check refuses it, unchanged): switching it to
+ * WAL would write its header. init's, new, is switched.
+ */
+static int use_wal(struct roles_store *s, sqlite3 *db, const char *path) {
+        int r, persist = 1;
+
+        if (sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist) != SQLITE_OK)
+                return store_fail(s, -EIO, "%s: cannot keep its WAL", path);
+        sqlite3_stmt *st = store_stmt(s, db, "PRAGMA page_count");
+        if (!st)
+                return -EIO;
+        r = store_step_row(s, st);
+        bool empty = r > 0 && sqlite3_column_int64(st, 0) == 0;
+        sqlite3_reset(st);
+        if (r < 0)
+                return r;
+        if (!empty || (s->create)) {
+                bool wal = false;
+                if ((r = store_journal_is_wal(s, db, "PRAGMA journal_mode = WAL", &wal)) < 0)
+                        return r;
+                if (!wal)
+                        return store_fail(s, -EIO, "%s: cannot switch to WAL mode", path);
+        }
+        return store_exec_script(s, db, "PRAGMA synchronous = FULL; PRAGMA journal_size_limit = 4194304");
+}
+
 static int open_side_file(struct roles_store *s, const char *path, enum store_file which, sqlite3 **ret) {
         bool create = s->create;
         int r;
@@ -142,6 +190,9 @@ static int open_side_file(struct roles_store *s, const char *path, enum store_fi
                 return r;
         r = store_open_writable(s, path, ret);
         if (r < 0)
+                return r;
+        /* secrets.db in WAL mode, as roles.db (use_wal); state.db as it is (store_state.c). */
+        if (which == STORE_SECRETS && (r = use_wal(s, *ret, path)) < 0)
                 return r;
         r = store_exec_script(s, *ret, "BEGIN IMMEDIATE");
         if (r < 0)
@@ -250,26 +301,9 @@ static void sweep_stages(struct roles_store *s) {
                         s->restore_stages_swept += sweep(pattern, with_journals);
 }
 
-/*
- * roles.db's write model, set on the writer's connection; all but the WAL mode itself are the
- * connection's own and set every time.
- *  - WAL (persists in the file: set once, by init or by the first writer after an upgrade,
- *    which is the migration): readers go on reading the last committed state while a writer
- *    writes, and a change writes only the pages it changed.
- *  - synchronous=FULL: the WAL is fsynced at every commit, so a change rolesctl reported done
- *    survives a power loss. NORMAL would keep the file consistent but could lose the last
- *    commits, and roles.db's commit is the cross-file commit point: secrets.db, committed
- *    before it, and the purge of a deleted user's secrets, after it, are durable; the change
- *    they belong to must be too.
- *  - the WAL and the -shm persist when the last connection closes (truncated, not removed):
- *    a reader that is not root cannot create them, and needs them to read a WAL database.
- *  - journal_size_limit: after a checkpoint the WAL is cut back to 4 MiB (a big import's WAL
- *    does not stay on disk); auto-checkpoint (every 1000 pages) keeps it from growing while
- *    readers come and go.
- */
 static int open_public(struct roles_store *s) {
         const char *path = s->cfg.public_db;
-        int r, persist = 1;
+        int r;
 
         if ((s->create) && (r = ensure_file(s, path, 0644)) < 0)
                 return r;
@@ -281,28 +315,10 @@ static int open_public(struct roles_store *s) {
         /* What writers that died left aside. */
         sweep_stages(s);
         r = store_open_writable(s, path, &s->pub);
-        if (r < 0)
-                return r;
-        if (sqlite3_file_control(s->pub, "main", SQLITE_FCNTL_PERSIST_WAL, &persist) != SQLITE_OK)
-                return store_fail(s, -EIO, "%s: cannot keep its WAL", path);
-        /* An emptied file is refused by the schema check below, unchanged: switching it to WAL
-         * first would write its header. */
-        sqlite3_stmt *st = store_stmt(s, s->pub, "PRAGMA page_count");
-        if (!st)
-                return -EIO;
-        r = store_step_row(s, st);
-        bool empty = r > 0 && sqlite3_column_int64(st, 0) == 0;
-        sqlite3_reset(st);
-        if (r < 0)
-                return r;
-        if (!empty || (s->create)) {
-                bool wal = false;
-                if ((r = store_journal_is_wal(s, s->pub, "PRAGMA journal_mode = WAL", &wal)) < 0)
-                        return r;
-                if (!wal)
-                        return store_fail(s, -EIO, "%s: cannot switch to WAL mode", path);
-        }
-        r = store_exec_script(s, s->pub, "PRAGMA synchronous = FULL; PRAGMA journal_size_limit = 4194304; BEGIN IMMEDIATE");
+        if (r >= 0)
+                r = use_wal(s, s->pub, path);
+        if (r >= 0)
+                r = store_exec_script(s, s->pub, "BEGIN IMMEDIATE");
         if (r < 0)
                 return r;
         r = store_schema_check(s, s->pub, STORE_PUBLIC, true, NULL);
@@ -377,6 +393,18 @@ static int put_in_place(struct roles_store *s, const char *tmp, const char *live
         return 0;
 }
 
+/* tmp in live's place, live's WAL and -shm moved aside first (and back should that fail). */
+static int put_with_wal_aside(struct roles_store *s, const char *tmp, const char *live) {
+        int r = move_aside(s, live, "-wal", false);
+        if (r < 0)
+                return r;
+        if ((r = move_aside(s, live, "-shm", false)) < 0 || (r = put_in_place(s, tmp, live)) < 0) {
+                move_aside(s, live, "-shm", true);
+                move_aside(s, live, "-wal", true);
+        }
+        return r;
+}
+
 /*
  * A restore (store_backup.c): the checked files tmp[STORE_PUBLIC], [STORE_SECRETS] and
  * [STORE_STATE], each in its live file's directory, take the live files' places, and the change
@@ -387,10 +415,12 @@ static int put_in_place(struct roles_store *s, const char *tmp, const char *live
  *    and replayed onto it after a crash); one that starts later finds its file moved, and SQLite
  *    refuses it the write (SQLITE_READONLY_DBMOVED).
  *  - The old files' journals go: secrets.db-journal, state.db-journal, roles.db-journal (the
- *    restored roles.db is in rollback mode until it is reopened), roles.db-wal and -shm.
- *    SQLite replays a WAL onto whatever file has the name: the live database's frames would be
- *    applied to the restored one. The WAL holds committed changes not yet in roles.db, so it is
- *    moved aside until roles.db is in place, and back should that fail.
+ *    restored files are in rollback mode until they are reopened), and the WALs of roles.db
+ *    and secrets.db with their -shm. SQLite replays a WAL onto whatever file has the name: the
+ *    live database's frames would be applied to the restored one. A WAL holds committed
+ *    changes not yet in its file, so each is moved aside until its file is in place, and back
+ *    should that fail (secrets.db's live rows, its WAL's included, are in the restored file's
+ *    before-images by then).
  *  - secrets.db and state.db move first, roles.db last: its rename is the commit point. The
  *    restored secrets.db carries the live rows as before-images, marked with the restored
  *    roles.db's serial (store_backup.c): if roles.db never moves (a crash, a failed rename),
@@ -405,16 +435,11 @@ int store_writer_replace_files(struct roles_store *s, char *const tmp[3]) {
         if (r < 0)
                 return r;
         if ((r = remove_file(s, sec, "-journal")) < 0 || (r = remove_file(s, state, "-journal")) < 0 ||
-            (r = remove_file(s, pub, "-journal")) < 0 ||
-            (r = put_in_place(s, tmp[STORE_SECRETS], sec)) < 0 || (r = put_in_place(s, tmp[STORE_STATE], state)) < 0)
+            (r = remove_file(s, pub, "-journal")) < 0 || (r = put_with_wal_aside(s, tmp[STORE_SECRETS], sec)) < 0 ||
+            (r = remove_file(s, sec, "-wal.restore-old")) < 0 || (r = remove_file(s, sec, "-shm.restore-old")) < 0 ||
+            (r = put_in_place(s, tmp[STORE_STATE], state)) < 0 ||
+            (r = put_with_wal_aside(s, tmp[STORE_PUBLIC], pub)) < 0)
                 return r;
-        if ((r = move_aside(s, pub, "-wal", false)) < 0)
-                return r;
-        if ((r = move_aside(s, pub, "-shm", false)) < 0 || (r = put_in_place(s, tmp[STORE_PUBLIC], pub)) < 0) {
-                move_aside(s, pub, "-shm", true);
-                move_aside(s, pub, "-wal", true);
-                return r;
-        }
         tmp[STORE_PUBLIC][0] = tmp[STORE_SECRETS][0] = tmp[STORE_STATE][0] = '\0';
         if ((r = remove_file(s, pub, "-wal.restore-old")) < 0 || (r = remove_file(s, pub, "-shm.restore-old")) < 0)
                 return r;
@@ -669,6 +694,44 @@ int store_set_fleet_serial(struct roles_store *s, int64_t serial) {
         return r < 0 ? r : 0;
 }
 
+/*
+ * Room for roles.db's commit frame, taken before secrets.db commits. The change's pages are in
+ * roles.db's WAL already; its COMMIT appends one frame more (page 1 with the commit flag). A
+ * rollback journal gave back at secrets.db's commit the room it took; secrets.db's WAL frames
+ * stay until a checkpoint, and could take the last blocks that frame needs: roles.db's COMMIT
+ * would fail after secrets.db's (undone, but no longer "nothing changed"). Blocks for two
+ * frames past the WAL's end are allocated now, its size kept (SQLite reads a WAL up to its
+ * size), so that a full disk fails the change here, whole. A filesystem without fallocate goes
+ * without (the next writer undoes such a change: store_before.c).
+ */
+static int reserve_commit_frame(struct roles_store *s) {
+        char wal[PATH_MAX + 8];
+        int64_t page_size = 0;
+        struct stat st;
+        int fd = -1, r;
+
+        if (snprintf(wal, sizeof(wal), "%s-wal", s->cfg.public_db) >= (int) sizeof(wal))
+                return store_fail(s, -ENAMETOOLONG, "%s: path too long", s->cfg.public_db);
+        sqlite3_stmt *stmt = store_stmt(s, s->pub, "PRAGMA page_size");
+        if (!stmt)
+                return -EIO;
+        r = store_step_row(s, stmt);
+        if (r > 0)
+                page_size = sqlite3_column_int64(stmt, 0);
+        sqlite3_reset(stmt);
+        if (r <= 0)
+                return r < 0 ? r : store_fail(s, -EIO, "%s: no page size", s->cfg.public_db);
+        fd = open(wal, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        if (fd < 0 || fstat(fd, &st) < 0 ||
+            (fallocate(fd, FALLOC_FL_KEEP_SIZE, st.st_size, 2 * (page_size + 24)) < 0 && errno != EOPNOTSUPP))
+                r = store_fail(s, -errno, "%s: %s", wal, strerror(errno));
+        else
+                r = 0;
+        if (fd >= 0)
+                close(fd);
+        return r;
+}
+
 int store_writer_commit(struct roles_store *s) {
         int64_t published, serial, fleet_serial = 0;
         int r = s->push_ops ? s->push_ops->push(s, &fleet_serial) : 0;
@@ -710,6 +773,8 @@ int store_writer_commit(struct roles_store *s) {
          * NSS stays on the state before it. */
         if (r >= 0)
                 r = store_index_stage(s);
+        if (r >= 0)
+                r = reserve_commit_frame(s);
         if (r < 0)
                 return r;
 

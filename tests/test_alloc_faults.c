@@ -511,7 +511,7 @@ struct file_image {
         mode_t mode;
         char *data;
         size_t len;
-        bool wal;               /* roles.db: judged by its rows (a checkpoint rewrites its bytes) */
+        bool wal;               /* roles.db, secrets.db: judged by rows (a checkpoint rewrites bytes) */
         uint64_t rows;          /* then: the digest of every row of every table */
 };
 
@@ -563,7 +563,7 @@ static void list_dir(char *buf, size_t size) {
         size_t len = 0;
         buf[0] = '\0';
         for (int i = 0; i < n; i++) {
-                /* roles.db's WAL and WAL index are SQLite's: they come and go with connections. */
+                /* The WALs and WAL indexes are SQLite's: they come and go with connections. */
                 const char *suffix = strrchr(names[i]->d_name, '-');
                 if (!suffix || (strcmp(suffix, "-wal") != 0 && strcmp(suffix, "-shm") != 0))
                         len += (size_t) snprintf(len < size ? buf + len : NULL, len < size ? size - len : 0, "%s ",
@@ -595,7 +595,7 @@ static void take_pristine(void) {
         const char *paths[] = { env.cfg.public_db, env.cfg.secrets_db, env.cfg.state_db };
         const mode_t modes[] = { 0644, 0600, 0600 };
         for (size_t i = 0; i < ROLES_N_ELEMENTS(pristine); i++) {
-                pristine[i] = (struct file_image) { .path = paths[i], .mode = modes[i], .wal = i == 0 };
+                pristine[i] = (struct file_image) { .path = paths[i], .mode = modes[i], .wal = i < 2 };
                 if (pristine[i].wal) {
                         checkpoint(paths[i]);
                         pristine[i].rows = rows_digest(paths[i]);

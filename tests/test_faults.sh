@@ -8,8 +8,9 @@
 #
 # Runs as root in a private mount namespace (tests/ns-lib.sh): /etc and /var/lib are overlays,
 # /var/lib/roles a tmpfs of its own (filled up, remounted read-only). Every check is counted; the
-# last line says "N passed, M failed". About a minute, most of it the locks (31 s) and the kill
-# loop (25 s). ROLES_FAULTS="damaged locked disk_full read_only killed cut_short index" picks groups.
+# last line says "N passed, M failed". About a minute and a half, most of it the locks (31 s), the
+# kill loop (25 s) and a writer held inside its secrets.db commit (15 s).
+# ROLES_FAULTS="damaged locked disk_full read_only killed cut_short held index" picks groups.
 #
 #   test_faults.sh ROLESCTL PAM_MODULE NSS_LIB_DIR
 set -u
@@ -123,17 +124,17 @@ intact() {
                 [ "$v" = ok ] || { echo "$f: integrity_check: $v"; return 1; }
         done
 }
-# no_leftovers: no journal, no staged snapshot and no staged index is left in $T (roles.db's WAL and WAL index
-# stay by design: unprivileged readers need them).
+# no_leftovers: no journal, no staged snapshot and no staged index is left in $T (the WALs and WAL
+# indexes of roles.db and secrets.db stay by design: unprivileged readers need roles.db's).
 no_leftovers() {
         local left
-        left=$(cd "$T" && ls -A | grep -E -- '-journal$|-wal$|\.stage-|^\.roles\.nss' | grep -vxF roles.db-wal)
+        left=$(cd "$T" && ls -A | grep -E -- '-journal$|-wal$|\.stage-|^\.roles\.nss' | grep -vxE 'roles\.db-wal|secrets\.db-wal')
         [ -z "$left" ] || { echo "left behind: $left"; return 1; }
 }
 base=$S/base
 save_base() {
-        # roles.db's WAL and WAL index too: writers keep them, as on a real host; and the index.
-        rm -rf "$base" && mkdir "$base" && cp -a "$DB"/{roles,secrets,state}.db "$DB"/roles.db-{wal,shm} "$DB"/roles.nss* "$base/"
+        # The WALs and WAL indexes too: writers keep them, as on a real host; and the index.
+        rm -rf "$base" && mkdir "$base" && cp -a "$DB"/{roles,secrets,state}.db "$DB"/{roles,secrets}.db-{wal,shm} "$DB"/roles.nss* "$base/"
 }
 # restore: the directory holds exactly the saved databases again.
 restore() {
@@ -317,6 +318,13 @@ time.sleep(float(sys.argv[3]))' "$file" "$S/lk/$name.held" "$HOLD" "$how" &
         for _ in $(seq 100); do [ -e "$S/lk/$name.held" ] && return; sleep 0.1; done
         die "the $name lock was not taken"
 }
+# write_locked DB: another process holds DB's write lock (a write that does not wait is refused).
+write_locked() {
+        ! python3 -c 'import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], timeout=0, isolation_level=None)
+db.execute("BEGIN IMMEDIATE")
+db.execute("ROLLBACK")' "$1" 2>/dev/null
+}
 # client NAME INPUT COMMAND...: in the background, with the line INPUT on stdin; stdout+stderr in
 # $S/lk/NAME.out (stderr alone in NAME.err), "STATUS MILLISECONDS" in NAME.rc.
 client() {
@@ -401,8 +409,9 @@ faults_locked() {
         holder[changing]=$!
         exec {changing_in}>"$S/lk/changing.in"
         echo "group add held" >&"$changing_in"
-        for _ in $(seq 100); do [ -e /var/lib/roles-lk-changing/secrets.db-journal ] && break; sleep 0.1; done
-        [ -e /var/lib/roles-lk-changing/secrets.db-journal ] || die "the batch did not begin its change"
+        # (Begun once secrets.db's write lock is taken: a write that does not wait is refused.)
+        for _ in $(seq 100); do write_locked /var/lib/roles-lk-changing/secrets.db && break; sleep 0.1; done
+        write_locked /var/lib/roles-lk-changing/secrets.db || die "the batch did not begin its change"
         client lk-changing-auth "$PW" "${modenv[@]}" pamtester faults-lk-changing alice authenticate
         # Two writers of one set would queue on the writers' lock (the second waiting for the first):
         # a second one starts when the first is done, except where that lock is the one held.
@@ -416,16 +425,20 @@ faults_locked() {
                 kill -0 "${holder[$name]}" 2>/dev/null && pass || fail "the $name lock ended before its clients did"
         done
 
-        # A locked state.db or secrets.db: writes and logins give up after the store's busy wait,
-        # about 10 s of short sleeps (counted, so longer on a loaded machine: 15 s was seen).
+        # A locked state.db or secrets.db: writes give up after the store's busy wait, about 10 s
+        # of short sleeps (counted, so longer on a loaded machine: 15 s was seen), and so do
+        # logins, which write state.db. secrets.db is in WAL mode: its lock held keeps writers
+        # out, never a login, which only reads it here.
         for set in lk-state lk-secrets; do
                 for op in add passwd; do
                         within "$set-$op" 20
                         [ "$RC" -gt 1 ] && one_error && grep -q 'locked' "$ERR" && pass || fail "$set-$op: exit status $RC, stderr <<$(cat "$ERR")>>"
                 done
-                within "$set-auth" 20; refused "$set: auth, right password, while locked"
-                within "$set-wrong" 20; refused "$set: auth, wrong password, while locked"
         done
+        within lk-state-auth 20; refused "lk-state: auth, right password, while locked"
+        within lk-state-wrong 20; refused "lk-state: auth, wrong password, while locked"
+        within lk-secrets-auth 5; granted "lk-secrets: auth, right password, while secrets.db is locked"
+        within lk-secrets-wrong 5; refused "lk-secrets: auth, wrong password, while secrets.db is locked"
         within lk-reserved-code 20; refused "lk-reserved: auth with a reset code while state.db cannot be written"
         # The writers' lock: rolesctl gives up after its own wait (30 s); logins never take that lock.
         for op in add passwd; do
@@ -454,11 +467,13 @@ faults_locked() {
         granted "lk-reserved: the reset code, not spent by the login refused while state.db was locked, works after"
         # Released: nothing changed but the failure counted where state.db was free, and everything works
         # again.
-        eq "lk-writer: the wrong password was recorded" \
-                "$(sqlite3 /var/lib/roles-lk-writer/state.db "SELECT count(*) FROM login_audit WHERE result = 'failure'")" 1
+        for set in lk-writer lk-secrets; do
+                eq "$set: the wrong password was recorded" \
+                        "$(sqlite3 "/var/lib/roles-$set/state.db" "SELECT count(*) FROM login_audit WHERE result = 'failure'")" 1
+        done
         for set in lk-state lk-secrets lk-writer; do
                 T=/var/lib/roles-$set
-                [ $set = lk-writer ] && DBS="roles.db secrets.db"
+                [ $set != lk-state ] && DBS="roles.db secrets.db"
                 why=$(unchanged && intact roles.db secrets.db state.db) && pass || fail "$set: after the locks: $why"
                 DBS="roles.db secrets.db state.db"
                 "$R" --conf "/etc/roles-$set.conf" user add carol >/dev/null && pass || fail "$set: user add after the lock"
@@ -936,6 +951,38 @@ time.sleep(600)' "$DB/roles.db" "$S/holder.ready" &
         eq "$what: doctor" "$RC $(cat "$OUT")" "0 no problems found"
 }
 
+# ---- 6b. a writer stopped inside its secrets.db commit -------------------------------------------------------
+# A writer stopped (SIGSTOP, a debugger, a ^Z'd terminal, a paused VM) inside its secrets.db
+# commit, held here by strace in that commit's fsync, blocks no reader: secrets.db is in WAL mode
+# like roles.db. Logins (PAM) and `getent shadow` answer at once, each in the state before the
+# change, and the change lands whole once the writer goes on.
+faults_held() {
+        local what="a writer held inside its secrets.db commit" spid
+        restore
+        mkdir -p "$S/lk"
+        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+                strace -f -o /dev/null -P "$DB/secrets.db" -P "$DB/secrets.db-wal" -e trace=fsync,fdatasync \
+                -e inject=fsync,fdatasync:delay_enter=15000000:when=1 "$R" user add heldu >"$S/held.out" 2>&1 &
+        spid=$!
+        # Twice, apart: a fsync not held (another file's) is over long before the second look.
+        held_in_fsync "$what" "$spid"
+        sleep 0.3
+        held_in_fsync "$what: still" "$spid"
+        client held-auth "$PW" "${modenv[@]}" pamtester faults alice authenticate
+        client held-shadow "" timeout 30 "${modenv[@]}" getent shadow alice
+        wait "${client_pid[held-auth]}" "${client_pid[held-shadow]}"
+        within held-auth 5; granted "$what: auth, right password"
+        within held-shadow 5; eq "$what: getent shadow alice" "$RC $PT" "0 $sp_alice"
+        ge passwd heldu
+        eq "$what: heldu not served before the commit" "$RC" 2
+        wait "$spid"
+        eq "$what: the writer, let go" "$? $(cat "$S/held.out")" "0 "
+        ge passwd heldu
+        eq "$what: heldu served after it" "$RC" 0
+        cli doctor
+        eq "$what: doctor" "$RC $(cat "$OUT")" "0 no problems found"
+}
+
 # ---- 7. the NSS index ------------------------------------------------------------------------------------
 # roles.nss and its delta are the third part of every change: NSS reads them, PAM and rolesctl
 # read roles.db. A change is all or nothing across the three, however full the disk.
@@ -1044,7 +1091,7 @@ index_aside() { find "$DB" -maxdepth 1 -name '.roles.nss*' | wc -l; }
 
 # ---- run ---------------------------------------------------------------------------------------------------
 # $ROLES_FAULTS may name some of the groups (a developer's shortcut); CI runs them all.
-groups=${ROLES_FAULTS:-damaged locked disk_full read_only killed cut_short index}
+groups=${ROLES_FAULTS:-damaged locked disk_full read_only killed cut_short held index}
 [ -n "${ROLES_FAULTS:-}" ] && echo "# only: $groups"
 for g in $groups; do
         declare -F "faults_$g" >/dev/null || die "no such group of faults: $g"

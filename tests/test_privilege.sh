@@ -560,7 +560,7 @@ modes_kept() {
         got=$(cd "$U" && stat -c '%n %a %U:%G' . * .[!.]* 2>/dev/null | tr '\n' ' ')
         # login.slots (the login memory slots) comes with the first PAM verification.
         got=${got/login.slots 600 root:root /}
-        eq "$1: modes" "$got" ". 755 root:root roles.db 644 root:root roles.db-shm 644 root:root roles.db-wal 644 root:root roles.db.lock 600 root:root roles.nss 644 root:root roles.nss-delta 644 root:root secrets.db 600 root:root state.db 600 root:root "
+        eq "$1: modes" "$got" ". 755 root:root roles.db 644 root:root roles.db-shm 644 root:root roles.db-wal 644 root:root roles.db.lock 600 root:root roles.nss 644 root:root roles.nss-delta 644 root:root secrets.db 600 root:root secrets.db-shm 600 root:root secrets.db-wal 600 root:root state.db 600 root:root "
 }
 # umask0 WHAT INPUT ARGS...: rolesctl ARGS with INPUT on stdin under umask 000; it succeeds.
 umask0() {

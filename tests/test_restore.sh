@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: MIT
 #
 # rolesctl restore FILE, the counterpart of rolesctl backup: the restored state is the one served
-# (a serial above the live one, roles.nss compiled anew), a live roles.db-wal does not leak into
-# it, the files get their modes, the restore is audited; and a hostile or damaged archive (a
+# (a serial above the live one, roles.nss compiled anew), a live roles.db-wal or secrets.db-wal
+# does not leak into it, a backup holds what the WALs hold, the files get their modes, the restore is audited; and a hostile or damaged archive (a
 # symlink, '../', an extra, missing or repeated member, a truncated archive, a bad checksum, a
 # corrupt database, a schema newer than this build, a row every reader refuses) is refused with
 # one error line and nothing changed.
@@ -18,8 +18,8 @@ set -u
 HERE=$(dirname "$(realpath "$0")") || exit 2
 . "$HERE/lib.sh" || exit 2
 rolesctl_arg "${1:-}"
-READER=
-scratch_cleanup() { [ -n "$READER" ] && kill "$READER" 2>/dev/null; }
+READERS=()
+scratch_cleanup() { [ ${#READERS[@]} -gt 0 ] && kill "${READERS[@]}" 2>/dev/null; }
 scratch_dir restore
 test_conf "$T" password_min_length=8
 CONF=$T/roles.conf
@@ -205,28 +205,51 @@ run_refused 2 "restore without a file" rc restore
 run_refused 2 "restore with two files" rc restore a.tar b.tar
 run_refused_in $'user add jack\nrestore x.tar\n' 2 "restore cannot run inside a batch" rc batch
 
-# ---- more changes, left in roles.db's WAL ---------------------------------------------------
+# ---- more changes, left in the WALs of roles.db and secrets.db --------------------------------
 
-# A reader holding a read transaction keeps the writer from checkpointing, and from removing
-# the WAL's frames as the last connection closes: erin's row and bob's disabling are then only
-# in roles.db-wal, which SQLite would replay onto any file put in roles.db's place.
-mkfifo "$T/hold"
-sqlite3 -readonly "$T/roles.db" <"$T/hold" >/dev/null 2>&1 &
-READER=$!
-exec 7>"$T/hold"
-echo "BEGIN; SELECT count(*) FROM users;" >&7
-sleep 0.3
+# hold_read DB QUERY: a reader (the sqlite3 shell) in a read transaction on DB, which keeps writers
+# from checkpointing DB's WAL and from emptying it as the last connection closes. Its pid is
+# added to READERS; closing fd HELD_FD ends it.
+hold_read() {
+        local fifo=$T/hold.${#READERS[@]}
+        mkfifo "$fifo"
+        sqlite3 -readonly "$1" <"$fifo" >/dev/null 2>&1 &
+        READERS+=($!)
+        exec {HELD_FD}>"$fifo"
+        echo "BEGIN; $2;" >&"$HELD_FD"
+        sleep 0.3
+}
+# in_wal WHAT DB: DB is in WAL mode and its WAL holds frames.
+in_wal() {
+        local wal
+        wal=$(stat -c %s "$2-wal" 2>/dev/null || echo 0)
+        if [ "$wal" -gt 0 ] && [ "$(sql "$2" "PRAGMA main.journal_mode")" = wal ]; then
+                pass
+        else
+                fail "setup: $1 not in $(basename "$2")'s WAL ($wal bytes)"
+        fi
+}
+# erin's row and bob's disabling only in roles.db-wal, bob's new password only in secrets.db-wal:
+# SQLite would replay each WAL onto any file put in its database's place.
+hold_read "$T/roles.db" "SELECT count(*) FROM users"
+roles_fd=$HELD_FD
 rc user add erin --uid 12005 >/dev/null || die "user add erin"
 rc user disable bob >/dev/null || die "user disable bob"
-exec 7>&-
-wait "$READER" 2>/dev/null
-READER=
-wal=$(stat -c %s "$T/roles.db-wal" 2>/dev/null || echo 0)
-if [ "$wal" -gt 0 ] && [ -z "$(sql "$T/roles.db" "PRAGMA main.journal_mode" | grep -v wal)" ]; then
-        pass
-else
-        fail "setup: the changes are not in roles.db's WAL ($wal bytes)"
-fi
+hold_read "$T/secrets.db" "SELECT count(*) FROM credentials"
+secrets_fd=$HELD_FD
+echo 'bob new password' | rc user passwd bob --stdin >/dev/null || die "user passwd bob"
+bob_uuid=$(sql "$T/roles.db" "SELECT uuid FROM users WHERE name = 'bob'")
+bob_hashed="SELECT count(*) FROM credentials WHERE password_hash IS NOT NULL AND user_uuid = '$bob_uuid'"
+# A backup taken now holds both: each member is its database with its WAL folded in.
+run_ok "backup with changes in the WALs" rc backup "$T/wal.tar"
+mkdir "$T/w" && tar -xf "$T/wal.tar" -C "$T/w" || die "tar -x of the backup with changes in the WALs"
+eq "the backup holds secrets.db's WAL content" "$(sql "$T/w/secrets.db" "$bob_hashed")" 1
+eq "the backup holds roles.db's WAL content" "$(sql "$T/w/roles.db" "SELECT count(*) FROM users WHERE name = 'erin'")" 1
+exec {roles_fd}>&- {secrets_fd}>&-
+wait "${READERS[@]}" 2>/dev/null
+READERS=()
+in_wal "bob's password" "$T/secrets.db"
+in_wal "the changes" "$T/roles.db"
 eq "setup: erin added" "$(users)" "alice bob carol erin "
 live_serial=$(serial)
 
@@ -243,6 +266,9 @@ new_serial=$(serial)
 if [ "$new_serial" -gt "$live_serial" ]; then pass; else fail "restored serial $new_serial is not above the live $live_serial"; fi
 eq "modes" "$(stat -c '%a %U' "$T/roles.db" "$T/secrets.db" "$T/state.db" | tr '\n' ' ')" "644 root 600 root 600 root "
 eq "WAL files recreated, readable" "$(stat -c '%a %U' "$T/roles.db-wal" "$T/roles.db-shm" | tr '\n' ' ')" "644 root 644 root "
+eq "secrets.db's WAL files recreated, root's alone" "$(stat -c '%a %U' "$T/secrets.db-wal" "$T/secrets.db-shm" | tr '\n' ' ')" "600 root 600 root "
+eq "restored secrets.db is in WAL mode" "$(sql "$T/secrets.db" "PRAGMA journal_mode")" wal
+eq "bob's password, only in the live secrets.db-wal, is not restored" "$(sql "$T/secrets.db" "$bob_hashed")" 0
 eq "no journal left" "$(ls -a "$T" | grep -c -- '-journal$')" 0
 eq "no temporary file left" "$(find "$T" -maxdepth 1 -name '.*restore*' | wc -l)" 0
 run_ok "user show of a restored user" rc user show alice

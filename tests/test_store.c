@@ -2185,9 +2185,10 @@ static void test_publish_delete_drops_images(void **state) {
         assert_int_equal(raw_int(sec_path, "SELECT count(*) FROM before_codes"), 0);
 }
 
-/* A login's secrets write whose commit cannot get the file (a reader holds it past the busy
- * wait, about 10 s): the write fails, and nothing is left half done: no transaction left open
- * (which would keep its lock and block every later reader), no change. */
+/* A login's secrets write that cannot get the file (another connection holds secrets.db's
+ * write lock past the busy wait, about 10 s): the write fails, and nothing is left half done:
+ * no transaction left open (which would keep its lock and block every later writer), no
+ * change. A reader's transaction keeps no write out (secrets.db is in WAL mode). */
 static void test_login_write_commit_busy(void **state) {
         struct test_env *e = *state;
         char sec_path[PATH_MAX];
@@ -2197,8 +2198,8 @@ static void test_login_write_commit_busy(void **state) {
         test_commit(s);
 
         struct roles_login *login = test_login(e);
-        sqlite3 *holder = raw_open(sec_path, false);
-        assert_int_equal(sqlite3_exec(holder, "BEGIN; SELECT count(*) FROM credentials", NULL, NULL, NULL), SQLITE_OK);
+        sqlite3 *holder = raw_open(sec_path, true);
+        assert_int_equal(sqlite3_exec(holder, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
         assert_true(roles_secret_set_must_change(roles_login_secrets(login), alice.uuid, true) < 0);
         assert_int_equal(sqlite3_exec(holder, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
         sqlite3_close(holder);
@@ -2211,8 +2212,12 @@ static void test_login_write_commit_busy(void **state) {
         assert_int_equal(sqlite3_column_int(st, 0), 0);
         sqlite3_finalize(st);
         sqlite3_close(reader);
-        /* And the login's next write works, and is committed. */
+        /* And the login's next write works, and is committed, a reader's transaction open. */
+        reader = raw_open(sec_path, false);
+        assert_int_equal(sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM credentials", NULL, NULL, NULL), SQLITE_OK);
         assert_ok(login, roles_secret_set_must_change(roles_login_secrets(login), alice.uuid, true));
+        assert_int_equal(sqlite3_exec(reader, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(reader);
         assert_int_equal(raw_int(sec_path, "SELECT must_change_password FROM credentials"), 1);
         test_close(login);
 }
