@@ -424,18 +424,43 @@ fleet_agent_start() {
         FLEET_PIDS+=("$!")
 }
 
-# fleet_agent_stop N [SIGNAL]: stop host N's agent by its pid (TERM by default), waited for.
+# fleet_agent_stuck N PID WHAT: an agent that did not end in time is a failure that says where it
+# was (its kernel stack and wait channel, the end of its log), then killed, rather than a lab that
+# waits until meson's timeout ends it without a word.
+fleet_agent_stuck() {
+        fail "host $1: roles-agent ($3) still running after 60 s"
+        echo "# host $1: roles-agent pid $2 wchan $(cat "/proc/$2/wchan" 2>/dev/null); stack:"
+        sed 's/^/#   /' "/proc/$2/stack" 2>/dev/null
+        tail -n 20 "$S/hosts/$1/agent.log" | sed 's/^/#   log: /'
+        kill -KILL "$2" 2>/dev/null
+}
+
+# fleet_agent_stop N [SIGNAL]: stop host N's agent by its pid (TERM by default), waited for (60 s
+# at most: fleet_agent_stuck).
 fleet_agent_stop() {
-        local pid=${AGENT_PID[$1]:-}
+        local pid=${AGENT_PID[$1]:-} _
         [ -n "$pid" ] || return 0
         kill "-${2:-TERM}" "$pid" 2>/dev/null
+        for _ in $(seq 600); do
+                kill -0 "$pid" 2>/dev/null || break
+                sleep 0.1
+        done
+        kill -0 "$pid" 2>/dev/null && fleet_agent_stuck "$1" "$pid" "stopped with ${2:-TERM}"
         wait "$pid" 2>/dev/null
         AGENT_PID[$1]=
 }
 
-# fleet_once N: one round of host N's agent (`roles-agent --once`); its exit status.
+# fleet_once N: one round of host N's agent (`roles-agent --once`); its exit status. 60 s at most
+# (fleet_agent_stuck).
 fleet_once() {
-        (fleet_agent_exec "$1" --once)
+        (fleet_agent_exec "$1" --once) &
+        local pid=$! _
+        for _ in $(seq 600); do
+                kill -0 "$pid" 2>/dev/null || break
+                sleep 0.1
+        done
+        kill -0 "$pid" 2>/dev/null && fleet_agent_stuck "$1" "$pid" "--once"
+        wait "$pid"
 }
 
 # fleet_installed N: the last serial host N's agent logged as installed (0: none); cheap enough to
