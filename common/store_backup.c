@@ -128,8 +128,9 @@ static int add_db(struct roles_store *s, int fd, const char *name, sqlite3 *db, 
 static int backup_open_unnamed(const char *path) {
         char dir[PATH_MAX];
         const char *slash = strrchr(path, '/');
-        int n = !slash ? snprintf(dir, sizeof(dir), ".") : slash == path ? snprintf(dir, sizeof(dir), "/")
-                                                         : snprintf(dir, sizeof(dir), "%.*s", (int) (slash - path), path);
+        int n = !slash          ? snprintf(dir, sizeof(dir), ".")
+                : slash == path ? snprintf(dir, sizeof(dir), "/")
+                                : snprintf(dir, sizeof(dir), "%.*s", (int) (slash - path), path);
         if (n < 0 || (size_t) n >= sizeof(dir))
                 return -ENAMETOOLONG;
         int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);

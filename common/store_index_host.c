@@ -49,7 +49,8 @@ static bool file_clear(const struct nss_index_file *f, struct host_accounts *h) 
         }
         for (uint64_t i = 0; i < f->n[NSS_SECTION_GROUPS]; i++) {
                 struct nss_index_found_group g;
-                if (nss_index_group_at(&v, &v.base, i, &g) == 0 && host_accounts_group_clashes(h, g.name.p, g.name.n, g.gid))
+                if (nss_index_group_at(&v, &v.base, i, &g) == 0 &&
+                    host_accounts_group_clashes(h, g.name.p, g.name.n, g.gid))
                         return false;
         }
         return true;
@@ -71,7 +72,8 @@ static bool same_stamp(const struct nss_index_host_stamp *judged, const struct r
  * NSS_INDEX_HOST_BASE_CLEAR or 0; -1 when it cannot say. */
 static int carried_base_flag(const struct nss_index_view *installed, const struct nss_index_host_stamp *passwd,
                              const struct nss_index_host_stamp *group) {
-        const struct nss_index_host_verdict *hv = installed && installed->has_delta ? installed->delta.host_verdict : NULL;
+        const struct nss_index_host_verdict *hv =
+                installed && installed->has_delta ? installed->delta.host_verdict : NULL;
         if (!hv || memcmp(&hv->passwd, passwd, sizeof(*passwd)) != 0 || memcmp(&hv->group, group, sizeof(*group)) != 0)
                 return -1;
         return (int) (hv->flags & NSS_INDEX_HOST_BASE_CLEAR);

@@ -451,7 +451,8 @@ static int cmd_index_rebuild(struct cli *c, int argc, char **argv) {
         if (if_stale && absent) {
                 cli_answer_text(c, "index", "no roles.db");
                 if (!c->json)
-                        fprintf(c->out, "%s does not exist (roles is not initialised): nothing to do\n", c->cfg.public_db);
+                        fprintf(c->out, "%s does not exist (roles is not initialised): nothing to do\n",
+                                c->cfg.public_db);
                 return EXIT_OK;
         }
         if ((r = cli_writer(c, 0, &s)) != EXIT_OK)

@@ -56,7 +56,8 @@ int main(int argc, char **argv) {
                              : index_set_member_uid(data, size, number, &out, &out_size);
         free(data);
         if (r < 0) {
-                fprintf(stderr, "%s: not a %s\n", in, host_flags ? "delta with a host verdict" : "roles.nss with the member extension");
+                fprintf(stderr, "%s: not a %s\n", in,
+                        host_flags ? "delta with a host verdict" : "roles.nss with the member extension");
                 return 1;
         }
         FILE *f = fopen(out_path, "wbe");

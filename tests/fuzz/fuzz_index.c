@@ -6,12 +6,13 @@
  * Input: two bytes of buffer size, two of the base's size (little-endian; 0 or more than there
  * is: all of it, no delta), one byte of flags, then the base and the delta. Unless flag 1 is
  * set, each file's size and header checksum are made right, and the checksum of a trailer
- * whose magic ends the file (a base's member extension, a delta's host verdict), so that mutations reach past those checks into the sections and
- * the extension. Every lookup, enumeration and member walk runs; whatever is served must be
- * valid and lie inside the mapping, and whatever is packed inside the caller's buffer (ASan
- * sees any read outside: each file is copied into a buffer of exactly its size). With flag 16
- * the member walks are judged against a host's passwd (the module's member_host) that holds
- * alice and carol, names the seeds' users have: no member list may then name either.
+ * whose magic ends the file (a base's member extension, a delta's host verdict), so that
+ * mutations reach past those checks into the sections and the trailers. Every lookup,
+ * enumeration and member walk runs; whatever is served must be valid and lie inside the
+ * mapping, and whatever is packed inside the caller's buffer (ASan sees any read outside: each
+ * file is copied into a buffer of exactly its size). With flag 16 the member walks are judged
+ * against a host's passwd (the module's member_host) that holds alice and carol, names the
+ * seeds' users have: no member list may then name either.
  */
 #include <errno.h>
 #include <stddef.h>
