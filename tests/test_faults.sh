@@ -1068,12 +1068,14 @@ faults_index() {
         # The writers' lock file removed (root tidying up) while its holder, its change committed,
         # is about to rename its index (held there by strace: x86_64 rename is 82). The next
         # writer waits for the holder all the same, and the holder's index never goes over its:
-        # NSS serves what roles.db says once both are done.
+        # NSS serves what roles.db says once both are done. Held 10 s: held_in's look through
+        # /proc must find it held on a loaded machine (2 s was missed in CI), and the next writer
+        # waits less than its 30 s for the lock.
         what="the lock file removed under its holder"
         restore
         # (An ASan build's leak checker cannot run under ptrace: it would turn the exit status into 1.)
         ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
-                strace -f -o /dev/null -e trace=rename -e inject=rename:delay_enter=2000000:when=1 \
+                strace -f -o /dev/null -e trace=rename -e inject=rename:delay_enter=10000000:when=1 \
                 "$R" metarole publish user >"$S/holder.out" 2>&1 &
         local holder=$!
         held_in "$what" "$holder" "the index's rename" 82
